@@ -1,0 +1,408 @@
+//! The command line: clap types, dispatch, and the one place errors are printed.
+
+use crate::gen::{self, Destination, GenRequest};
+use crate::plan::{Mode, MAX_HOSTS, MIN_HOSTS};
+use crate::runtime::{self, DeployOptions, RuntimeKind};
+use crate::verify::{self, VerifyOptions};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+const ABOUT: &str = "Build, deploy and verify the classic Kubernetes cross-node pod networks \
+(host-gw, VXLAN, IPIP) as containerlab labs.";
+
+const LONG_ABOUT: &str = "\
+cnilab turns the three classic Kubernetes data planes into labs you can read, run and test:
+
+  host-gw  plain routing: each host is the next hop for its pods' subnet (one L2 segment)
+  vxlan    flannel style: pod frames in UDP/4789 VXLAN, VNI 1, across a routed underlay
+  ipip     calico style: pod packets inside an outer IPv4 header (protocol 4)
+
+A lab is a containerlab topology file. cnilab writes it (gen), brings it up in network
+namespaces or through containerlab (deploy), and proves from captured packets that each pod
+pair really talks the way the mode says (verify).";
+
+const EXAMPLES: &str = "\
+Examples:
+  sudo cnilab up --mode vxlan --hosts 3        # gen + deploy + verify, lab stays up
+  sudo ip netns exec clab-flannel-vxlan-pod1 ping -c1 172.16.1.2
+  sudo cnilab verify --pcap out/               # again, keeping the captures
+  sudo cnilab down
+
+  cnilab gen --mode ipip --hosts 3 -o ipip.yaml   # just the file, for containerlab";
+
+#[derive(Debug, Parser)]
+#[command(name = "cnilab", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Plain routing over one L2 segment.
+    HostGw,
+    /// flannel-style VXLAN (VNI 1, UDP 4789) over a routed underlay.
+    Vxlan,
+    /// calico-style IP-in-IP over a routed underlay.
+    Ipip,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::HostGw => Mode::HostGw,
+            ModeArg::Vxlan => Mode::Vxlan,
+            ModeArg::Ipip => Mode::Ipip,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RuntimeArg {
+    /// Built in: network namespaces and veths, needs only root and iproute2.
+    Netns,
+    /// Runs the real `containerlab` (Docker and the nicolaka/netshoot image).
+    Containerlab,
+}
+
+impl From<RuntimeArg> for RuntimeKind {
+    fn from(r: RuntimeArg) -> RuntimeKind {
+        match r {
+            RuntimeArg::Netns => RuntimeKind::Netns,
+            RuntimeArg::Containerlab => RuntimeKind::Containerlab,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LabShape {
+    /// The data plane to build.
+    #[arg(long, value_enum)]
+    pub mode: ModeArg,
+    /// How many hosts, each with one pod.
+    #[arg(long, value_name = "N", value_parser = hosts_in_range)]
+    pub hosts: usize,
+    /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
+    #[arg(long, value_name = "LAB")]
+    pub name: Option<String>,
+    /// Render from this folder's templates instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TopologyArg {
+    /// The containerlab topology file.
+    #[arg(short = 't', long = "topo", value_name = "FILE", default_value = "clab.yaml")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a containerlab topology for a mode and a number of hosts.
+    #[command(after_help = "\
+Examples:
+  cnilab gen --mode host-gw --hosts 2              # the article's host-gw lab, in ./clab.yaml
+  cnilab gen --mode vxlan --hosts 8 -o vxlan8.yaml
+  cnilab gen --mode ipip --hosts 3 -o -            # to standard output
+
+The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
+An existing file is only replaced if cnilab wrote it, unless --force is given.")]
+    Gen {
+        #[command(flatten)]
+        shape: LabShape,
+        /// Where to write the topology; `-` for standard output.
+        #[arg(short, long, value_name = "PATH", default_value = "clab.yaml")]
+        output: PathBuf,
+        /// Overwrite PATH even if cnilab did not write it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Bring a lab up.
+    #[command(after_help = "\
+The netns runtime makes one network namespace per node, named as containerlab names its
+containers (clab-<lab>-<node>), so `ip netns exec clab-<lab>-pod1 ...` works on both runtimes.
+It runs each exec line without a shell, like containerlab, but a failing line fails the deploy
+and everything made so far is removed again.")]
+    Deploy {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// Which runtime brings the lab up.
+        #[arg(long, value_enum, default_value = "netns")]
+        runtime: RuntimeArg,
+    },
+    /// Tear a lab down; safe to run twice.
+    #[command(visible_alias = "down")]
+    Destroy {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// Force a runtime; by default the one that deployed the lab.
+        #[arg(long, value_enum)]
+        runtime: Option<RuntimeArg>,
+    },
+    /// List a lab's nodes, their namespaces and their state.
+    Inspect {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ping every pod from every other pod and prove the packets on the wire look as the mode says.
+    #[command(after_help = "\
+Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
+(for example a lab that is not deployed).")]
+    Verify {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write one pcap file per capture point into DIR.
+        #[arg(long, value_name = "DIR")]
+        pcap: Option<PathBuf>,
+    },
+    /// Generate (or take -t FILE), deploy and verify in one go; the lab stays up.
+    Up {
+        /// The data plane to build (with --hosts), unless -t names an existing file.
+        #[arg(long, value_enum, requires = "hosts", conflicts_with = "file")]
+        mode: Option<ModeArg>,
+        /// How many hosts, each with one pod.
+        #[arg(long, value_name = "N", value_parser = hosts_in_range, requires = "mode")]
+        hosts: Option<usize>,
+        /// The lab name; defaults to the article's name for the mode.
+        #[arg(long, value_name = "LAB", requires = "mode")]
+        name: Option<String>,
+        /// Deploy this existing topology file instead of generating one.
+        #[arg(short = 't', long = "topo", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Where the generated topology is written.
+        #[arg(short, long, value_name = "PATH", default_value = "clab.yaml")]
+        output: PathBuf,
+        /// Overwrite PATH even if cnilab did not write it.
+        #[arg(long)]
+        force: bool,
+        /// Which runtime brings the lab up.
+        #[arg(long, value_enum, default_value = "netns")]
+        runtime: RuntimeArg,
+        /// Print the verify report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write one pcap file per capture point into DIR.
+        #[arg(long, value_name = "DIR")]
+        pcap: Option<PathBuf>,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn hosts_in_range(text: &str) -> Result<usize, String> {
+    let range = format!("a whole number from {MIN_HOSTS} to {MAX_HOSTS}");
+    match text.parse::<usize>() {
+        Ok(n) if (MIN_HOSTS..=MAX_HOSTS).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is out of range: expected {range}")),
+        Err(_) => Err(format!("expected {range}")),
+    }
+}
+
+/// Everything that can stop a command, each with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Gen(#[from] gen::GenError),
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error(transparent)]
+    Verify(#[from] verify::VerifyError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Gen(_) | Error::Usage(_) => 2,
+            Error::Runtime(e) => e.exit_code(),
+            Error::Verify(e) => e.exit_code(),
+        }
+    }
+}
+
+/// Parses the arguments, runs the command, prints any error, and returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    crate::interrupt::install();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cnilab: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Help and version go to stdout with code 0; a bad argument becomes one line on stderr,
+/// naming the flag and what it accepts, with code 2.
+fn clap_exit(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            }
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            let line = first.strip_prefix("error: ").unwrap_or(first);
+            use clap::error::{ContextKind, ContextValue};
+            match e.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(values)) if !values.is_empty() => {
+                    eprintln!("cnilab: {line}: expected one of {}", values.join(", "))
+                }
+                _ => eprintln!("cnilab: {line}"),
+            }
+            2
+        }
+    }
+}
+
+fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn dispatch(command: Command) -> Result<i32, Error> {
+    match command {
+        Command::Gen {
+            shape,
+            output,
+            force,
+        } => {
+            let text = gen::generate(&GenRequest {
+                mode: shape.mode.into(),
+                hosts: shape.hosts,
+                lab: shape.name.as_deref(),
+                templates: shape.templates.as_deref(),
+            })?;
+            gen::write(&text, &destination(output, force))?;
+            Ok(0)
+        }
+        Command::Deploy { topo, runtime } => {
+            deploy(&topo.file, runtime.into())?;
+            Ok(0)
+        }
+        Command::Destroy { topo, runtime } => {
+            runtime::destroy(&topo.file, runtime.map(Into::into))?;
+            Ok(0)
+        }
+        Command::Inspect { topo, json } => {
+            let inspection = runtime::inspect(&topo.file)?;
+            if json {
+                println!("{}", to_json(&inspection));
+            } else {
+                print!("{inspection}");
+            }
+            Ok(0)
+        }
+        Command::Verify { topo, json, pcap } => verify_and_report(&topo.file, json, pcap),
+        Command::Up {
+            mode,
+            hosts,
+            name,
+            file,
+            output,
+            force,
+            runtime,
+            json,
+            pcap,
+        } => {
+            let file = match (file, mode, hosts) {
+                (Some(file), _, _) => file,
+                (None, Some(mode), Some(hosts)) => {
+                    let text = gen::generate(&GenRequest {
+                        mode: mode.into(),
+                        hosts,
+                        lab: name.as_deref(),
+                        templates: None,
+                    })?;
+                    if output == Path::new("-") {
+                        return Err(Error::Usage(
+                            "up needs a file to deploy: -o - is not allowed here".into(),
+                        ));
+                    }
+                    gen::write(&text, &destination(output.clone(), force))?;
+                    output
+                }
+                _ => {
+                    return Err(Error::Usage(
+                        "up needs either --mode and --hosts, or -t FILE".into(),
+                    ))
+                }
+            };
+            deploy(&file, runtime.into())?;
+            verify_and_report(&file, json, pcap)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "cnilab", &mut std::io::stdout());
+            Ok(0)
+        }
+    }
+}
+
+fn destination(output: PathBuf, force: bool) -> Destination {
+    if output == Path::new("-") {
+        Destination::Stdout
+    } else {
+        Destination::File {
+            path: output,
+            force,
+        }
+    }
+}
+
+fn deploy(file: &Path, kind: RuntimeKind) -> Result<(), Error> {
+    let opts = DeployOptions {
+        progress: stderr_is_terminal(),
+    };
+    Ok(runtime::deploy(file, kind, &opts)?)
+}
+
+fn verify_and_report(file: &Path, json: bool, pcap: Option<PathBuf>) -> Result<i32, Error> {
+    let opts = VerifyOptions {
+        pcap_dir: pcap,
+        progress: stderr_is_terminal() && !json,
+    };
+    let report = verify::verify(file, &opts)?;
+    if json {
+        println!("{}", to_json(&report));
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(if report.passed() { 0 } else { 1 })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("report types serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,51 @@
+//! `cnilab gen`: plan, render, write.
+
+use crate::output::{write_atomically, OutputError};
+use crate::plan::{Mode, Plan, PlanError};
+use crate::render::{render, RenderError, Templates};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct GenRequest<'a> {
+    pub mode: Mode,
+    pub hosts: usize,
+    pub lab: Option<&'a str>,
+    pub templates: Option<&'a Path>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
+}
+
+pub fn generate(req: &GenRequest<'_>) -> Result<String, GenError> {
+    let plan = Plan::new(req.mode, req.hosts, req.lab)?;
+    let templates = match req.templates {
+        Some(dir) => Templates::Dir(dir),
+        None => Templates::Embedded,
+    };
+    Ok(render(&plan, templates)?)
+}
+
+/// Where the topology goes: a file, or standard output for `-o -`.
+pub enum Destination {
+    Stdout,
+    File { path: PathBuf, force: bool },
+}
+
+pub fn write(text: &str, dest: &Destination) -> Result<(), GenError> {
+    match dest {
+        Destination::Stdout => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(GenError::Stdout),
+        Destination::File { path, force } => Ok(write_atomically(path, text, *force)?),
+    }
+}

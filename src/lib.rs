@@ -1,0 +1,17 @@
+//! cnilab: the article's three cross-node pod networks as a tool.
+//!
+//! Pure core: [`plan`], [`render`], [`topology`], [`lab`] and the dissect/judge half of
+//! [`verify`] do no I/O. Thin edges: [`cli`], [`runtime`], [`netns`] and the capture/probe half
+//! of [`verify`] touch the system.
+
+pub mod cli;
+pub mod gen;
+pub mod interrupt;
+pub mod lab;
+pub mod netns;
+pub mod output;
+pub mod plan;
+pub mod render;
+pub mod runtime;
+pub mod topology;
+pub mod verify;

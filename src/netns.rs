@@ -1,0 +1,85 @@
+//! Entering a network namespace, scoped.
+//!
+//! A thread that enters a namespace must come back out even when the work inside fails, or
+//! later work on that thread silently lands in the lab. [`NetnsGuard`] restores the thread's
+//! original namespace in `Drop`; [`in_netns`] goes further and does the work on a thread of its
+//! own, so the caller's thread never changes namespace at all.
+
+use nix::sched::{setns, CloneFlags};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where `ip netns` and containerlab link named namespaces.
+pub const NETNS_DIR: &str = "/run/netns";
+
+pub fn netns_path(name: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(name)
+}
+
+pub fn exists(name: &str) -> bool {
+    netns_path(name).exists()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    #[error("network namespace `{name}` does not exist ({path} is missing); is the lab deployed?")]
+    Missing { name: String, path: PathBuf },
+    #[error("cannot enter network namespace `{name}`: {source}")]
+    Enter { name: String, source: io::Error },
+}
+
+/// The calling thread is inside a namespace until this is dropped.
+pub struct NetnsGuard {
+    original: File,
+}
+
+impl NetnsGuard {
+    pub fn enter(name: &str) -> Result<NetnsGuard, NetnsError> {
+        let path = netns_path(name);
+        let target = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => NetnsError::Missing {
+                name: name.to_string(),
+                path: path.clone(),
+            },
+            _ => NetnsError::Enter {
+                name: name.to_string(),
+                source: e,
+            },
+        })?;
+        let enter_err = |e: io::Error| NetnsError::Enter {
+            name: name.to_string(),
+            source: e,
+        };
+        let original = File::open("/proc/thread-self/ns/net").map_err(enter_err)?;
+        setns(&target, CloneFlags::CLONE_NEWNET).map_err(|e| enter_err(e.into()))?;
+        Ok(NetnsGuard { original })
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        if let Err(e) = setns(&self.original, CloneFlags::CLONE_NEWNET) {
+            // Carrying on would run later work inside the lab, or worse: stop here.
+            eprintln!("cnilab: cannot return to the original network namespace: {e}");
+            std::process::abort();
+        }
+    }
+}
+
+/// Runs `work` on a fresh thread inside namespace `name` and returns its result.
+pub fn in_netns<T, F>(name: &str, work: F) -> Result<T, NetnsError>
+where
+    T: Send,
+    F: FnOnce() -> T + Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let _guard = NetnsGuard::enter(name)?;
+                Ok(work())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}

@@ -1,0 +1,103 @@
+//! Turns a [`Plan`] into a containerlab topology through the Jinja templates in `templates/`.
+//!
+//! The templates are compiled into the binary so an installed cnilab works from any folder;
+//! `--templates DIR` swaps in a user's edited copy.
+
+use crate::plan::{Mode, Plan};
+use minijinja::{context, Environment};
+use std::path::{Path, PathBuf};
+
+/// The container image every linux node runs under containerlab, as in the article.
+pub const IMAGE: &str = "nicolaka/netshoot";
+
+/// The template files, by the name they are loaded under.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("_macros.j2", include_str!("../templates/_macros.j2")),
+    ("host-gw.yaml.j2", include_str!("../templates/host-gw.yaml.j2")),
+    ("vxlan.yaml.j2", include_str!("../templates/vxlan.yaml.j2")),
+    ("ipip.yaml.j2", include_str!("../templates/ipip.yaml.j2")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template `{name}` is not in {dir}")]
+    MissingTemplate { name: String, dir: PathBuf },
+    #[error("cannot render template `{name}`: {detail}")]
+    Template { name: String, detail: String },
+}
+
+pub fn template_name(mode: Mode) -> String {
+    format!("{mode}.yaml.j2")
+}
+
+/// Where templates come from.
+pub enum Templates<'a> {
+    Embedded,
+    Dir(&'a Path),
+}
+
+pub fn render(plan: &Plan, templates: Templates<'_>) -> Result<String, RenderError> {
+    let mut env = Environment::new();
+    // Block tags on lines of their own leave no trace, so the templates can read like YAML.
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let name = template_name(plan.mode);
+    match templates {
+        Templates::Embedded => {
+            for (file, source) in EMBEDDED {
+                env.add_template(file, source)
+                    .map_err(|e| template_error(file, &e))?;
+            }
+        }
+        Templates::Dir(dir) => {
+            if !dir.join(&name).is_file() {
+                return Err(RenderError::MissingTemplate {
+                    name,
+                    dir: dir.to_path_buf(),
+                });
+            }
+            env.set_loader(minijinja::path_loader(dir));
+        }
+    }
+    let template = env
+        .get_template(&name)
+        .map_err(|e| template_error(&name, &e))?;
+    let text = template
+        .render(context! { plan, image => IMAGE, version => env!("CARGO_PKG_VERSION") })
+        .map_err(|e| template_error(&name, &e))?;
+    Ok(tidy(&text))
+}
+
+fn template_error(name: &str, e: &minijinja::Error) -> RenderError {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        detail.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    RenderError::Template {
+        name: name.to_string(),
+        detail,
+    }
+}
+
+/// Macro calls leave stray blank lines behind. Drop them all, then separate what a reader
+/// scans for: the nodes, the links section and the body after the header.
+fn tidy(text: &str) -> String {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut out = String::with_capacity(text.len());
+    let mut prev: Option<&str> = None;
+    for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+        if let Some(p) = prev {
+            let back_to_top = indent(line) < indent(p) && indent(line) <= 4;
+            if back_to_top || (indent(line) == 0 && p.starts_with('#') && !line.starts_with('#')) {
+                out.push('\n');
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        prev = Some(line);
+    }
+    out
+}

@@ -1,0 +1,175 @@
+//! Reading a containerlab topology file: the subset of containerlab's format that cnilab's
+//! runtimes and verifier need, plus containerlab's rule for naming a node's namespace.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Topology {
+    pub name: String,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    pub topology: Body,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Body {
+    #[serde(default)]
+    pub nodes: BTreeMap<String, Option<Node>>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+    /// Settings inherited by nodes (`kinds`, `defaults`, `groups`). cnilab does not merge them,
+    /// so their presence is reported rather than silently ignored.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_yaml::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Node {
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub exec: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, LabelValue>,
+}
+
+/// containerlab allows a label to be a string or a number.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum LabelValue {
+    Text(String),
+    Number(serde_yaml::Number),
+}
+
+impl std::fmt::Display for LabelValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LabelValue::Text(s) => f.write_str(s),
+            LabelValue::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Link {
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// `type:` (extended links), `mtu:`, `vars:` and the like.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_yaml::Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a containerlab topology: {detail}")]
+    Parse { path: PathBuf, detail: String },
+}
+
+impl Topology {
+    pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Topology::parse(&text).map_err(|detail| TopologyError::Parse {
+            path: path.to_path_buf(),
+            detail,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Topology, String> {
+        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Nodes in name order; a node written as `name:` with nothing under it has no settings.
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
+        static EMPTY: Node = Node {
+            kind: None,
+            exec: Vec::new(),
+            labels: BTreeMap::new(),
+        };
+        self.topology
+            .nodes
+            .iter()
+            .map(|(name, node)| (name.as_str(), node.as_ref().unwrap_or(&EMPTY)))
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes().find(|(n, _)| *n == name).map(|(_, node)| node)
+    }
+
+    /// The name containerlab gives a node's container, and so its namespace under /run/netns.
+    pub fn namespace(&self, node: &str) -> String {
+        container_name(self.prefix.as_deref(), &self.name, node)
+    }
+}
+
+/// containerlab's naming rule: `clab-<lab>-<node>` by default, `<prefix>-<lab>-<node>` for a
+/// custom prefix, `<lab>-<node>` for the special prefix `__lab-name`, and the bare node name
+/// for an empty prefix.
+pub fn container_name(prefix: Option<&str>, lab: &str, node: &str) -> String {
+    match prefix {
+        None => format!("clab-{lab}-{node}"),
+        Some("") => node.to_string(),
+        Some("__lab-name") => format!("{lab}-{node}"),
+        Some(p) => format!("{p}-{lab}-{node}"),
+    }
+}
+
+/// One end of a brief-form link, `node:interface`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub node: String,
+    pub iface: String,
+}
+
+impl Endpoint {
+    pub fn parse(text: &str) -> Option<Endpoint> {
+        let (node, iface) = text.split_once(':')?;
+        (!node.is_empty() && !iface.is_empty() && !iface.contains(':')).then(|| Endpoint {
+            node: node.to_string(),
+            iface: iface.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_names_follow_containerlab() {
+        assert_eq!(container_name(None, "lab", "pod1"), "clab-lab-pod1");
+        assert_eq!(container_name(Some(""), "lab", "pod1"), "pod1");
+        assert_eq!(container_name(Some("__lab-name"), "lab", "pod1"), "lab-pod1");
+        assert_eq!(container_name(Some("x"), "lab", "pod1"), "x-lab-pod1");
+    }
+
+    #[test]
+    fn parses_nodes_labels_and_links() {
+        let t = Topology::parse(
+            "name: l\ntopology:\n  nodes:\n    a:\n      kind: linux\n      labels: {x: 1, y: b}\n      exec: [ip link]\n    sw:\n  links:\n    - endpoints: [\"a:eth1\", \"sw:p1\"]\n",
+        )
+        .unwrap();
+        let a = t.node("a").unwrap();
+        assert_eq!(a.kind.as_deref(), Some("linux"));
+        assert_eq!(a.labels["x"].to_string(), "1");
+        assert_eq!(a.exec, vec!["ip link"]);
+        assert!(t.node("sw").unwrap().kind.is_none());
+        assert_eq!(
+            Endpoint::parse(&t.topology.links[0].endpoints[1]),
+            Some(Endpoint {
+                node: "sw".into(),
+                iface: "p1".into()
+            })
+        );
+        assert_eq!(Endpoint::parse("nocolon"), None);
+    }
+}
