@@ -2,7 +2,7 @@
 
 use crate::gen::{self, Destination, GenRequest};
 use crate::plan::{Mode, MAX_HOSTS, MIN_HOSTS};
-use crate::runtime::{self, DeployOptions, RuntimeKind};
+use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
 use crate::verify::{self, VerifyOptions};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -131,6 +131,9 @@ and everything made so far is removed again.")]
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
         runtime: RuntimeArg,
+        /// Run every exec line as its own process, as containerlab does (benchmark baseline).
+        #[arg(long, hide = true)]
+        exec_per_line: bool,
     },
     /// Tear a lab down; safe to run twice.
     #[command(visible_alias = "down")]
@@ -299,8 +302,17 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             gen::write(&text, &destination(output, force))?;
             Ok(0)
         }
-        Command::Deploy { topo, runtime } => {
-            deploy(&topo.file, runtime.into())?;
+        Command::Deploy {
+            topo,
+            runtime,
+            exec_per_line,
+        } => {
+            let exec = if exec_per_line {
+                ExecStrategy::PerLine
+            } else {
+                ExecStrategy::Batched
+            };
+            deploy(&topo.file, runtime.into(), exec)?;
             Ok(0)
         }
         Command::Destroy { topo, runtime } => {
@@ -351,7 +363,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                     ))
                 }
             };
-            deploy(&file, runtime.into())?;
+            deploy(&file, runtime.into(), ExecStrategy::Batched)?;
             verify_and_report(&file, json, pcap)
         }
         Command::Completions { shell } => {
@@ -372,9 +384,10 @@ fn destination(output: PathBuf, force: bool) -> Destination {
     }
 }
 
-fn deploy(file: &Path, kind: RuntimeKind) -> Result<(), Error> {
+fn deploy(file: &Path, kind: RuntimeKind, exec: ExecStrategy) -> Result<(), Error> {
     let opts = DeployOptions {
         progress: stderr_is_terminal(),
+        exec,
     };
     Ok(runtime::deploy(file, kind, &opts)?)
 }

@@ -20,10 +20,22 @@ impl std::fmt::Display for RuntimeKind {
     }
 }
 
+/// How the netns runtime runs a node's exec lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExecStrategy {
+    /// Runs of consecutive `ip`/`bridge` lines go through one `ip -batch`/`bridge -batch`
+    /// process each: the same parser, so the same meaning, without a process per line.
+    #[default]
+    Batched,
+    /// One process per exec line, as containerlab does; the baseline for benchmarks.
+    PerLine,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DeployOptions {
     /// Show a progress bar on standard error.
     pub progress: bool,
+    pub exec: ExecStrategy,
 }
 
 #[derive(Debug, thiserror::Error)]
