@@ -81,10 +81,10 @@ pub struct LabShape {
     #[arg(long, value_enum)]
     pub mode: ModeArg,
     /// How many hosts, each with one pod.
-    #[arg(long, value_name = "N", value_parser = hosts_in_range)]
+    #[arg(long, value_name = "N", value_parser = hosts_in_range, allow_negative_numbers = true)]
     pub hosts: usize,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
-    #[arg(long, value_name = "LAB")]
+    #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
     /// Render from this folder's templates instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
@@ -94,7 +94,12 @@ pub struct LabShape {
 #[derive(Debug, clap::Args)]
 pub struct TopologyArg {
     /// The containerlab topology file.
-    #[arg(short = 't', long = "topo", value_name = "FILE", default_value = "clab.yaml")]
+    #[arg(
+        short = 't',
+        long = "topo",
+        value_name = "FILE",
+        default_value = "clab.yaml"
+    )]
     pub file: PathBuf,
 }
 
@@ -172,10 +177,16 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
         #[arg(long, value_enum, requires = "hosts", conflicts_with = "file")]
         mode: Option<ModeArg>,
         /// How many hosts, each with one pod.
-        #[arg(long, value_name = "N", value_parser = hosts_in_range, requires = "mode")]
+        #[arg(
+            long,
+            value_name = "N",
+            value_parser = hosts_in_range,
+            allow_negative_numbers = true,
+            requires = "mode"
+        )]
         hosts: Option<usize>,
         /// The lab name; defaults to the article's name for the mode.
-        #[arg(long, value_name = "LAB", requires = "mode")]
+        #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
         name: Option<String>,
         /// Deploy this existing topology file instead of generating one.
         #[arg(short = 't', long = "topo", value_name = "FILE")]
@@ -209,6 +220,14 @@ fn hosts_in_range(text: &str) -> Result<usize, String> {
         Ok(n) if (MIN_HOSTS..=MAX_HOSTS).contains(&n) => Ok(n),
         Ok(n) => Err(format!("{n} is out of range: expected {range}")),
         Err(_) => Err(format!("expected {range}")),
+    }
+}
+
+fn lab_name(text: &str) -> Result<String, String> {
+    if crate::plan::valid_lab_name(text) {
+        Ok(text.to_string())
+    } else {
+        Err("use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit".into())
     }
 }
 

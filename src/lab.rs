@@ -269,9 +269,12 @@ mod tests {
 
     #[test]
     fn broken_labels_are_named() {
-        let text = render(&Plan::new(Mode::HostGw, 2, None).unwrap(), Templates::Embedded)
-            .unwrap()
-            .replace("cnilab.pod-ip: 10.0.2.2", "cnilab.pod-ip: 10.0.2.x");
+        let text = render(
+            &Plan::new(Mode::HostGw, 2, None).unwrap(),
+            Templates::Embedded,
+        )
+        .unwrap()
+        .replace("cnilab.pod-ip: 10.0.2.2", "cnilab.pod-ip: 10.0.2.x");
         let err = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap_err();
         assert!(matches!(&err, LabError::Bad { node, label: LABEL_POD_IP, .. } if node == "pod2"));
         let plain = Topology::parse("name: x\ntopology:\n  nodes:\n    a:\n").unwrap();

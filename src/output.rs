@@ -71,8 +71,15 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "name: mine\n");
         write_atomically(&path, "# cnilab-generated: a\n", true).unwrap();
         write_atomically(&path, "# cnilab-generated: b\n", false).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# cnilab-generated: b\n");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# cnilab-generated: b\n"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub const IMAGE: &str = "nicolaka/netshoot";
 /// The template files, by the name they are loaded under.
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("_macros.j2", include_str!("../templates/_macros.j2")),
-    ("host-gw.yaml.j2", include_str!("../templates/host-gw.yaml.j2")),
+    (
+        "host-gw.yaml.j2",
+        include_str!("../templates/host-gw.yaml.j2"),
+    ),
     ("vxlan.yaml.j2", include_str!("../templates/vxlan.yaml.j2")),
     ("ipip.yaml.j2", include_str!("../templates/ipip.yaml.j2")),
 ];

@@ -148,7 +148,10 @@ mod tests {
     fn namespace_names_follow_containerlab() {
         assert_eq!(container_name(None, "lab", "pod1"), "clab-lab-pod1");
         assert_eq!(container_name(Some(""), "lab", "pod1"), "pod1");
-        assert_eq!(container_name(Some("__lab-name"), "lab", "pod1"), "lab-pod1");
+        assert_eq!(
+            container_name(Some("__lab-name"), "lab", "pod1"),
+            "lab-pod1"
+        );
         assert_eq!(container_name(Some("x"), "lab", "pod1"), "x-lab-pod1");
     }
 

@@ -1,0 +1,142 @@
+//! Every topology cnilab writes must be one containerlab accepts: it validates against
+//! containerlab's own JSON schema, and every exec line survives containerlab's shell-less
+//! execution.
+
+use cnilab::plan::{Mode, Plan, MAX_HOSTS};
+use cnilab::render::{render, Templates};
+use serde_json::Value;
+
+const SIZES: [usize; 6] = [2, 3, 4, 8, 64, MAX_HOSTS];
+
+fn schema() -> jsonschema::Validator {
+    let text = include_str!("schema/clab.schema.json");
+    let schema: Value = serde_json::from_str(text).expect("schema is JSON");
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+fn rendered(mode: Mode, hosts: usize) -> (String, Value) {
+    let text = render(&Plan::new(mode, hosts, None).unwrap(), Templates::Embedded).unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("output is YAML");
+    let json = serde_json::to_value(yaml).expect("YAML maps onto JSON");
+    (text, json)
+}
+
+#[test]
+fn vendored_schema_is_containerlabs() {
+    // The copy in tests/schema/ keeps the tests self-contained; when the project's shared
+    // folder is beside the checkout, make sure the copy has not drifted from it.
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/containerlab/clab.schema.json");
+    if let Ok(original) = std::fs::read_to_string(shared) {
+        assert_eq!(original, include_str!("schema/clab.schema.json"));
+    }
+}
+
+#[test]
+fn every_mode_and_size_validates_against_containerlabs_schema() {
+    let validator = schema();
+    for mode in Mode::ALL {
+        for hosts in SIZES {
+            let (_, json) = rendered(mode, hosts);
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| format!("{} at {}", e, e.instance_path))
+                .take(5)
+                .collect();
+            assert!(errors.is_empty(), "{mode} x{hosts}: {errors:#?}");
+        }
+    }
+}
+
+#[test]
+fn the_schema_check_is_not_vacuous() {
+    let validator = schema();
+    let (_, mut json) = rendered(Mode::Vxlan, 2);
+    json["topology"]["nodes"]["host1"]["network-mode"] = Value::from("bridged please");
+    assert!(!validator.is_valid(&json));
+    let (_, mut json) = rendered(Mode::Vxlan, 2);
+    json["topology"]["nodes"]["bad name!"] = Value::Null;
+    assert!(!validator.is_valid(&json));
+}
+
+/// The characters a shell would give meaning to; containerlab passes them on literally.
+const SHELL_ONLY: [&str; 7] = ["|", ">", "<", "$", "&&", ";", "`"];
+
+fn exec_lines(json: &Value) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    for (node, def) in json["topology"]["nodes"].as_object().unwrap() {
+        for line in def["exec"].as_array().into_iter().flatten() {
+            lines.push((node.clone(), line.as_str().unwrap().to_string()));
+        }
+    }
+    lines
+}
+
+#[test]
+fn exec_lines_need_no_shell() {
+    for mode in Mode::ALL {
+        for hosts in SIZES {
+            let (_, json) = rendered(mode, hosts);
+            let lines = exec_lines(&json);
+            assert!(lines.len() > hosts * 5, "{mode}: too few exec lines");
+            for (node, line) in lines {
+                for bad in SHELL_ONLY {
+                    assert!(!line.contains(bad), "{mode} {node}: `{line}` uses `{bad}`");
+                }
+                let words = shlex::split(&line).unwrap_or_default();
+                assert!(!words.is_empty(), "{mode} {node}: `{line}` does not split");
+                assert!(
+                    words.iter().all(|w| !w.contains(char::is_whitespace)),
+                    "{mode} {node}: `{line}` relies on quoting"
+                );
+            }
+        }
+    }
+}
+
+/// Interface names an exec line or link creates or refers to.
+fn interface_names(json: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for link in json["topology"]["links"].as_array().unwrap() {
+        for end in link["endpoints"].as_array().unwrap() {
+            let (_, iface) = end.as_str().unwrap().split_once(':').unwrap();
+            names.push(iface.to_string());
+        }
+    }
+    for (_, line) in exec_lines(json) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for pair in words.windows(2) {
+            if matches!(pair[0], "dev" | "master" | "add") && pair[1] != "type" {
+                if let [_, name] = pair {
+                    if !name.contains('.') || name.starts_with("flannel") {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn interface_names_fit_the_kernels_15_characters() {
+    for mode in Mode::ALL {
+        let (_, json) = rendered(mode, MAX_HOSTS);
+        let names = interface_names(&json);
+        assert!(names.iter().any(|n| n == "cni0"), "{mode}: no cni0 found");
+        for name in names {
+            assert!(name.len() <= 15, "{mode}: interface `{name}` is too long");
+        }
+    }
+}
+
+#[test]
+fn node_names_match_containerlabs_pattern() {
+    let pattern = regex::Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9-._]*$").unwrap();
+    for mode in Mode::ALL {
+        let (_, json) = rendered(mode, MAX_HOSTS);
+        for node in json["topology"]["nodes"].as_object().unwrap().keys() {
+            assert!(pattern.is_match(node), "{mode}: node `{node}`");
+        }
+    }
+}
