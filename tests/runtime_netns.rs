@@ -349,3 +349,60 @@ fn an_interrupted_deploy_rolls_back_everything() {
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
     lab.assert_gone();
 }
+
+#[test]
+fn destroy_cleans_up_after_a_deploy_that_was_killed() {
+    require_root();
+    let name = unique("rtkill");
+    let lab = LabGuard::from_yaml(&name, &two_nodes(&name, &["sleep 3"]));
+    let mut child = std::process::Command::new(bin())
+        .arg("deploy")
+        .arg("-t")
+        .arg(&lab.file)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while lab.namespaces().len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "deploy never made its namespaces"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: no chance to roll back, as in a crash.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lab.state_file().exists(),
+        "the deploy had not recorded what it made"
+    );
+    let out = lab.run(&["inspect"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("crashed mid-deploy"));
+    let out = lab.deploy();
+    assert_eq!(out.status.code(), Some(2), "a half-made lab counts as up");
+    let out = lab.destroy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.assert_gone();
+}
+
+#[test]
+fn without_root_deploy_says_so_and_exits_2() {
+    require_root();
+    let name = unique("rtnr");
+    let lab = LabGuard::from_yaml(&name, &two_nodes(&name, &[]));
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .arg("deploy")
+        .arg("-t")
+        .arg(&lab.file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cnilab must run as root"),
+        "{}",
+        stderr(&out)
+    );
+    lab.assert_gone();
+}

@@ -189,5 +189,36 @@ pub fn ping_all_pairs(lab: &Lab) -> Vec<String> {
             }
         }
     }
+    if !failed.is_empty() {
+        failed.push(neighbour_table_hint());
+    }
     failed
+}
+
+/// The kernel's ARP table is shared by every namespace and capped by the root namespace's
+/// gc_thresh3; a big lab elsewhere on the machine can fill it, and then pings fail here with
+/// ENOBUFS. Saying so saves a long hunt.
+pub fn neighbour_table_hint() -> String {
+    let cap = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let mut total = 0;
+    if let Ok(dir) = std::fs::read_dir("/run/netns") {
+        for e in dir.flatten() {
+            let out = std::process::Command::new("ip")
+                .arg("-n")
+                .arg(e.file_name())
+                .args(["neigh", "show", "nud", "all"])
+                .output();
+            if let Ok(out) = out {
+                total += out.stdout.iter().filter(|&&b| b == b'\n').count();
+            }
+        }
+    }
+    format!(
+        "note: {total} ARP entries across all namespaces on this machine (kernel cap, shared by \
+         all namespaces: gc_thresh3 = {cap}); near the cap, pings fail with ENOBUFS because of \
+         other labs, not this one"
+    )
 }
