@@ -7,6 +7,8 @@ pub struct Ran {
     /// None when killed by a signal or when the program could not be started.
     pub code: Option<i32>,
     pub stderr: String,
+    /// Killed by SIGINT: Ctrl-C reached the whole process group, children first.
+    pub interrupted: bool,
 }
 
 impl Ran {
@@ -30,10 +32,13 @@ pub fn run(argv: &[String], stdin: Option<String>) -> Ran {
         Ok(out) => Ran {
             code: out.status.code(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            interrupted: std::os::unix::process::ExitStatusExt::signal(&out.status)
+                == Some(nix::sys::signal::Signal::SIGINT as i32),
         },
         Err(e) => Ran {
             code: None,
             stderr: format!("cannot run `{program}`: {e}"),
+            interrupted: false,
         },
     }
 }

@@ -94,6 +94,9 @@ fn run_step(node: &ShapeNode, step: &Step) -> Result<(), RuntimeError> {
     match step {
         Step::Process { index, argv } => {
             let ran = process::run(argv, None);
+            if ran.interrupted {
+                return Err(RuntimeError::Interrupted);
+            }
             if !ran.ok() {
                 return Err(failed(*index, ran.code, ran.stderr));
             }
@@ -110,6 +113,9 @@ fn run_step(node: &ShapeNode, step: &Step) -> Result<(), RuntimeError> {
             let input: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
             let argv = process::strings([tool.program(), "-batch", "-"]);
             let ran = process::run(&argv, Some(input));
+            if ran.interrupted {
+                return Err(RuntimeError::Interrupted);
+            }
             if !ran.ok() {
                 let (n, text) = exec::batch_failure(&ran.stderr);
                 let line: Option<&BatchLine> = n.and_then(|n| lines.get(n.wrapping_sub(1)));
