@@ -60,7 +60,7 @@ fn the_per_line_baseline_builds_the_same_working_lab() {
     let lab = LabGuard::gen("vxlan", 2, &unique("rtpl"));
     let out = lab.run(&["deploy", "--exec-per-line"]);
     assert!(out.status.success(), "deploy failed: {}", stderr(&out));
-    assert!(ping_all_pairs(&lab.lab()).is_empty());
+    assert_all_pairs_ping(&lab.lab());
     assert!(lab.destroy().status.success());
     lab.assert_gone();
 }
@@ -73,8 +73,8 @@ fn two_labs_run_side_by_side() {
     assert!(a.deploy().status.success());
     let out = b.deploy();
     assert!(out.status.success(), "second lab: {}", stderr(&out));
-    assert!(ping_all_pairs(&a.lab()).is_empty());
-    assert!(ping_all_pairs(&b.lab()).is_empty());
+    assert_all_pairs_ping(&a.lab());
+    assert_all_pairs_ping(&b.lab());
     assert!(a.destroy().status.success());
     assert!(
         !b.namespaces().is_empty(),
@@ -243,7 +243,7 @@ fn a_lab_that_is_up_cannot_be_deployed_again() {
         before,
         "the failed second deploy touched the running lab"
     );
-    assert!(ping_all_pairs(&lab.lab()).is_empty());
+    assert_all_pairs_ping(&lab.lab());
 
     // A namespace of the lab that exists without cnilab's record also counts as up.
     assert!(lab.destroy().status.success());

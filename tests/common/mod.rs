@@ -222,3 +222,11 @@ pub fn neighbour_table_hint() -> String {
          other labs, not this one"
     )
 }
+
+pub fn assert_all_pairs_ping(lab: &Lab) {
+    let failed = ping_all_pairs(lab);
+    assert!(
+        failed.is_empty(),
+        "pods that could not reach each other: {failed:?}"
+    );
+}
