@@ -67,8 +67,9 @@ impl VerifyError {
 /// Frames of a probe that may still be on their way when the last reply arrives are given
 /// this long to reach the capture sockets.
 const GRACE: Duration = Duration::from_millis(30);
-/// Probes in flight per pod; bounds the burst every pod's host and router sees at once.
-const WINDOW: usize = 16;
+/// Probes in flight per pod and across the lab; see [`probe::Window`] for why.
+const WINDOW_PER_POD: usize = 4;
+const WINDOW_LAB: usize = 24;
 
 pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let started = Instant::now();
@@ -121,12 +122,13 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let finished: Vec<AtomicU8> = pairs.iter().map(|_| AtomicU8::new(0)).collect();
     let running = capture::start(opened);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; pairs.len() * 2];
+    let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
     std::thread::scope(|scope| {
         let threads: Vec<_> = per_pod
             .iter()
             .zip(&sockets)
             .map(|(specs, socket)| {
-                let (bar, finished) = (&bar, &finished);
+                let (bar, finished, window) = (&bar, &finished, &window);
                 scope.spawn(move || {
                     let on_done = |i: usize| {
                         let pair = (specs[i].number / 2) as usize;
@@ -134,7 +136,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
                             bar.inc(1);
                         }
                     };
-                    probe::run(socket, run, specs, WINDOW, &on_done)
+                    probe::run(socket, run, specs, window, &on_done)
                 })
             })
             .collect();

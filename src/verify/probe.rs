@@ -12,6 +12,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const ICMP_HEADER: usize = 8;
@@ -124,13 +125,46 @@ struct State {
     done: Option<Outcome>,
 }
 
-/// Sends every probe of one pod, keeping at most `window` in flight, retrying lost ones a
-/// bounded number of times. `on_done(i)` is called once per probe when its outcome is final.
+/// How many probes may be in flight: per pod, and across the whole lab.
+///
+/// The lab-wide bound matters more. Every packet crosses several veths, and each crossing is a
+/// trip through the CPU's backlog queue (net.core.netdev_max_backlog, 1000 by default); a first
+/// contact between two VXLAN hosts also floods an ARP request to every peer. Sending every
+/// probe at once overflows that queue and the lab appears broken when it is not.
+#[derive(Debug)]
+pub struct Window {
+    pub per_pod: usize,
+    pub lab: AtomicUsize,
+}
+
+impl Window {
+    pub fn new(per_pod: usize, lab: usize) -> Window {
+        Window {
+            per_pod: per_pod.max(1),
+            lab: AtomicUsize::new(lab.max(1)),
+        }
+    }
+
+    fn acquire(&self) -> bool {
+        self.lab
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
+                free.checked_sub(1)
+            })
+            .is_ok()
+    }
+
+    fn release(&self) {
+        self.lab.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Sends every probe of one pod within `window`, retrying lost ones a bounded number of
+/// times. `on_done(i)` is called once per probe when its outcome is final.
 pub fn run(
     socket: &Socket,
     run: u32,
     specs: &[ProbeSpec],
-    window: usize,
+    window: &Window,
     on_done: &dyn Fn(usize),
 ) -> Vec<Outcome> {
     let by_number: HashMap<u32, usize> = specs
@@ -162,11 +196,16 @@ pub fn run(
 
     while remaining > 0 {
         // Fill the window.
-        while in_flight.len() < window.max(1) {
-            let Some(i) = queue.pop_front() else { break };
+        while in_flight.len() < window.per_pod {
+            let Some(&i) = queue.front() else { break };
             if states[i].done.is_some() {
+                queue.pop_front();
                 continue;
             }
+            if !window.acquire() {
+                break;
+            }
+            queue.pop_front();
             let attempt = states[i].attempt;
             let packet = echo_request(run, i, &specs[i], attempt);
             let to = SockAddr::from(SocketAddrV4::new(specs[i].dst, 0));
@@ -200,9 +239,11 @@ pub fn run(
         in_flight.retain(|&i| {
             let st = &mut states[i];
             if st.done.is_some() {
+                window.release();
                 return false;
             }
             if st.deadline.is_some_and(|d| d <= now) {
+                window.release();
                 if usize::from(st.attempt) + 1 < ATTEMPT_TIMEOUTS.len() {
                     st.attempt += 1;
                     queue.push_back(i);
@@ -221,6 +262,8 @@ pub fn run(
             break;
         }
         if in_flight.is_empty() {
+            // Waiting for the lab-wide window to free a slot.
+            std::thread::sleep(Duration::from_micros(200));
             continue;
         }
         let next = in_flight
@@ -276,6 +319,10 @@ pub fn run(
             }
             None => {}
         }
+    }
+    // Probes answered since the last pass still hold their lab-wide slots.
+    for _ in &in_flight {
+        window.release();
     }
     states
         .into_iter()
