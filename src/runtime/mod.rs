@@ -1,8 +1,23 @@
 //! Bringing a lab up and down. Two runtimes realise the same clab.yaml: the built-in one in
-//! network namespaces, and containerlab itself.
+//! network namespaces, and containerlab itself. Both sit behind one small trait, chosen by a
+//! match on [`RuntimeKind`].
 
+mod containerlab;
+mod error;
+mod exec;
+mod netns;
+mod preflight;
+mod process;
+mod shape;
+pub mod state;
+
+pub use error::RuntimeError;
+pub use shape::DEFAULT_LINK_MTU;
+
+use crate::topology::Topology;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use state::LabState;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,36 +53,195 @@ pub struct DeployOptions {
     pub exec: ExecStrategy,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
-    #[error("the runtime is not implemented yet")]
-    NotImplemented,
+/// The file a command was given, read.
+pub struct LabFile {
+    pub path: PathBuf,
+    pub topo: Topology,
 }
 
-impl RuntimeError {
-    pub fn exit_code(&self) -> i32 {
-        1
+impl LabFile {
+    fn load(path: &Path) -> Result<LabFile, RuntimeError> {
+        Ok(LabFile {
+            path: path.to_path_buf(),
+            topo: Topology::load(path)?,
+        })
+    }
+
+    fn abs_path(&self) -> PathBuf {
+        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone())
+    }
+
+    /// A lab is up if cnilab recorded it, or if any of its namespaces exists already.
+    fn ensure_not_up<'a>(
+        &self,
+        namespaces: impl Iterator<Item = &'a String>,
+    ) -> Result<(), RuntimeError> {
+        let up = |why: String| RuntimeError::AlreadyUp {
+            lab: self.topo.name.clone(),
+            file: self.path.clone(),
+            why,
+        };
+        if let Some(s) = LabState::load(&self.topo.name)? {
+            return Err(up(format!(
+                "{} records it (deployed with the {} runtime from {})",
+                state::path(&self.topo.name).display(),
+                s.runtime,
+                s.file.display()
+            )));
+        }
+        for ns in namespaces {
+            if crate::netns::exists(ns) {
+                return Err(up(format!("network namespace `{ns}` already exists")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A state file that appeared between the check and its creation means a deploy raced us.
+    fn already_up_or(&self, e: RuntimeError) -> RuntimeError {
+        match e {
+            RuntimeError::State { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                RuntimeError::AlreadyUp {
+                    lab: self.topo.name.clone(),
+                    file: self.path.clone(),
+                    why: "another deploy of it is running or finished".into(),
+                }
+            }
+            e => e,
+        }
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    Up,
+    Missing,
+}
+
+impl NodeState {
+    fn of(exists: bool) -> NodeState {
+        if exists {
+            NodeState::Up
+        } else {
+            NodeState::Missing
+        }
+    }
+}
+
+/// What every runtime does. Node namespaces follow containerlab's naming on both.
+trait Runtime {
+    fn deploy(&self, lab: &LabFile, opts: &DeployOptions) -> Result<(), RuntimeError>;
+    /// `state` is what the deploy recorded, if anything.
+    fn destroy(&self, lab: &LabFile, state: Option<&LabState>) -> Result<(), RuntimeError>;
+    fn node_namespace(&self, lab: &LabFile, node: &str) -> String {
+        lab.topo.namespace(node)
+    }
+    fn status(&self, lab: &LabFile, node: &str) -> NodeState;
+}
+
+fn runtime(kind: RuntimeKind) -> Box<dyn Runtime> {
+    match kind {
+        RuntimeKind::Netns => Box::new(netns::NetnsRuntime),
+        RuntimeKind::Containerlab => Box::new(containerlab::ContainerlabRuntime),
+    }
+}
+
+pub fn deploy(file: &Path, kind: RuntimeKind, opts: &DeployOptions) -> Result<(), RuntimeError> {
+    let lab = LabFile::load(file)?;
+    runtime(kind).deploy(&lab, opts)
+}
+
+/// `kind: None` means "whichever runtime deployed it" (netns if nothing was recorded).
+pub fn destroy(file: &Path, kind: Option<RuntimeKind>) -> Result<(), RuntimeError> {
+    let lab = LabFile::load(file)?;
+    let state = LabState::load(&lab.topo.name)?;
+    let kind = kind
+        .or(state.as_ref().map(|s| s.runtime))
+        .unwrap_or(RuntimeKind::Netns);
+    runtime(kind).destroy(&lab, state.as_ref())
+}
+
 #[derive(Debug, Serialize)]
-pub struct Inspection {}
+pub struct Inspection {
+    pub lab: String,
+    pub file: PathBuf,
+    /// The runtime that deployed the lab, if cnilab deployed it.
+    pub runtime: Option<RuntimeKind>,
+    pub phase: Option<state::Phase>,
+    pub nodes: Vec<NodeRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeRow {
+    pub node: String,
+    pub kind: String,
+    pub namespace: String,
+    pub state: NodeState,
+}
 
 impl std::fmt::Display for Inspection {
-    fn fmt(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let deployed = match (&self.runtime, &self.phase) {
+            (Some(r), Some(state::Phase::Up)) => format!("up, {r} runtime"),
+            (Some(r), _) => format!("deploying or crashed mid-deploy, {r} runtime"),
+            _ => "not deployed by cnilab".into(),
+        };
+        writeln!(f, "lab {} ({deployed})", self.lab)?;
+        let w = |get: fn(&NodeRow) -> &str, title: &str| {
+            self.nodes
+                .iter()
+                .map(|n| get(n).len())
+                .chain([title.len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let (wn, wk, ws) = (
+            w(|n| &n.node, "NODE"),
+            w(|n| &n.kind, "KIND"),
+            w(|n| &n.namespace, "NAMESPACE"),
+        );
+        writeln!(
+            f,
+            "{:wn$}  {:wk$}  {:ws$}  STATE",
+            "NODE", "KIND", "NAMESPACE"
+        )?;
+        for n in &self.nodes {
+            let st = match n.state {
+                NodeState::Up => "up",
+                NodeState::Missing => "missing",
+            };
+            writeln!(
+                f,
+                "{:wn$}  {:wk$}  {:ws$}  {st}",
+                n.node, n.kind, n.namespace
+            )?;
+        }
         Ok(())
     }
 }
 
-pub fn deploy(_file: &Path, _kind: RuntimeKind, _opts: &DeployOptions) -> Result<(), RuntimeError> {
-    Err(RuntimeError::NotImplemented)
-}
-
-/// `kind: None` means "whichever runtime deployed it".
-pub fn destroy(_file: &Path, _kind: Option<RuntimeKind>) -> Result<(), RuntimeError> {
-    Err(RuntimeError::NotImplemented)
-}
-
-pub fn inspect(_file: &Path) -> Result<Inspection, RuntimeError> {
-    Err(RuntimeError::NotImplemented)
+pub fn inspect(file: &Path) -> Result<Inspection, RuntimeError> {
+    let lab = LabFile::load(file)?;
+    let state = LabState::load(&lab.topo.name)?;
+    let rt = runtime(state.as_ref().map_or(RuntimeKind::Netns, |s| s.runtime));
+    let nodes = lab
+        .topo
+        .nodes()
+        .map(|(name, node)| NodeRow {
+            node: name.to_string(),
+            kind: node.kind.clone().unwrap_or_else(|| "?".into()),
+            namespace: rt.node_namespace(&lab, name),
+            state: rt.status(&lab, name),
+        })
+        .collect();
+    Ok(Inspection {
+        lab: lab.topo.name.clone(),
+        file: file.to_path_buf(),
+        runtime: state.as_ref().map(|s| s.runtime),
+        phase: state.map(|s| s.phase),
+        nodes,
+    })
 }

@@ -1,0 +1,89 @@
+//! Everything a runtime can fail with, as data. cli.rs prints it once.
+
+use crate::topology::TopologyError;
+use std::path::PathBuf;
+
+pub const INSTALL_CONTAINERLAB: &str =
+    "install it with `bash -c \"$(curl -sL https://get.containerlab.dev)\"` \
+or from its apt repository (https://containerlab.dev/install/), or use `--runtime netns`";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    /// Something in the file this runtime cannot realise, e.g. a node kind or a link form.
+    #[error("{file}: {what}")]
+    Unsupported { file: PathBuf, what: String },
+    /// One line per problem found before anything was made.
+    #[error("cannot deploy, the preflight checks failed:\n  {}", .problems.join("\n  "))]
+    Preflight { problems: Vec<String> },
+    #[error("lab `{lab}` is already up: {why}; run `cnilab destroy -t {}` first", .file.display())]
+    AlreadyUp {
+        lab: String,
+        file: PathBuf,
+        why: String,
+    },
+    #[error("containerlab is not on PATH; {INSTALL_CONTAINERLAB}")]
+    ContainerlabMissing,
+    /// An exec line failed. `line` counts from 1 in the node's `exec:` list.
+    #[error("node `{node}`, exec line {line} `{command}` failed with exit code {}{}",
+        .code.map_or("(killed by a signal)".to_string(), |c| c.to_string()),
+        if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) })]
+    ExecFailed {
+        node: String,
+        line: usize,
+        command: String,
+        code: Option<i32>,
+        stderr: String,
+    },
+    /// Making the lab's namespaces, links or bridges failed.
+    #[error("{step} failed: {detail}")]
+    Setup { step: String, detail: String },
+    #[error("interrupted")]
+    Interrupted,
+    #[error("`containerlab {action}` failed with exit code {}{}",
+        .code.map_or("(killed by a signal)".to_string(), |c| c.to_string()),
+        if .tail.is_empty() { String::new() } else { format!("; its last lines:\n  {}", .tail.join("\n  ")) })]
+    ContainerlabFailed {
+        action: &'static str,
+        code: Option<i32>,
+        tail: Vec<String>,
+    },
+    /// containerlab only logs a failing exec line and reports success; cnilab does not.
+    #[error("containerlab deployed the lab, but {} exec line(s) failed:\n  {}", .failures.len(), .failures.join("\n  "))]
+    ContainerlabExecFailed { failures: Vec<String> },
+    #[error("cannot {what} {}: {source}", .path.display())]
+    State {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Teardown went on past each failure; these are all of them.
+    #[error("destroy left things behind:\n  {}", .errors.join("\n  "))]
+    Teardown { errors: Vec<String> },
+    #[error("{cause}\nrolling back also failed:\n  {}", .errors.join("\n  "))]
+    RollbackFailed {
+        cause: Box<RuntimeError>,
+        errors: Vec<String>,
+    },
+}
+
+impl RuntimeError {
+    /// 2: the environment or the input is wrong and nothing ran; 1: a deploy or destroy ran and
+    /// failed; 130: stopped by Ctrl-C, as shells report it.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RuntimeError::Topology(_)
+            | RuntimeError::Unsupported { .. }
+            | RuntimeError::Preflight { .. }
+            | RuntimeError::AlreadyUp { .. }
+            | RuntimeError::ContainerlabMissing => 2,
+            RuntimeError::Interrupted => 130,
+            RuntimeError::RollbackFailed { cause, .. } => match cause.exit_code() {
+                130 => 130,
+                _ => 1,
+            },
+            _ => 1,
+        }
+    }
+}

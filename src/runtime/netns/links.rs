@@ -1,0 +1,77 @@
+//! The lab's skeleton as `ip -batch` lines: namespaces, veth pairs made directly inside their
+//! namespaces (the root namespace never holds a lab link), and each node's link set-up.
+
+use crate::runtime::shape::{NodeKind, Shape, ShapeNode};
+
+pub fn namespaces(shape: &Shape) -> Vec<String> {
+    shape
+        .nodes
+        .iter()
+        .map(|n| format!("netns add {}", n.namespace))
+        .collect()
+}
+
+pub fn veths(shape: &Shape) -> Vec<String> {
+    shape
+        .links
+        .iter()
+        .map(|l| {
+            let (a, b) = (shape.node(&l.a.node), shape.node(&l.b.node));
+            format!(
+                "link add {} netns {} mtu {} type veth peer name {} netns {} mtu {}",
+                l.a.iface, a.namespace, l.mtu, l.b.iface, b.namespace, l.mtu
+            )
+        })
+        .collect()
+}
+
+/// What containerlab and Docker do before the exec lines run: loopback up, every link end up,
+/// and for a bridge node the bridge itself with its ports enslaved.
+pub fn prelude(node: &ShapeNode) -> Vec<String> {
+    let mut lines = vec!["link set lo up".to_string()];
+    if node.kind == NodeKind::Bridge {
+        lines.push(format!("link add {} type bridge", node.name));
+        lines.push(format!("link set {} up", node.name));
+        for port in &node.ifaces {
+            lines.push(format!("link set {port} master {}", node.name));
+        }
+    }
+    for iface in &node.ifaces {
+        lines.push(format!("link set {iface} up"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Topology;
+    use std::path::Path;
+
+    #[test]
+    fn veths_are_born_in_their_namespaces() {
+        let t = Topology::parse(
+            "name: l\ntopology:\n  nodes:\n    sw: {kind: bridge}\n    a: {kind: linux}\n  links:\n    - endpoints: [\"a:eth1\", \"sw:p1\"]\n",
+        )
+        .unwrap();
+        let s = Shape::from_topology(&t, Path::new("x")).unwrap();
+        assert_eq!(
+            veths(&s),
+            vec!["link add eth1 netns clab-l-a mtu 9500 type veth peer name p1 netns clab-l-sw mtu 9500"]
+        );
+        assert_eq!(
+            prelude(s.node("sw")),
+            vec![
+                "link set lo up",
+                "link add sw type bridge",
+                "link set sw up",
+                "link set p1 master sw",
+                "link set p1 up"
+            ]
+        );
+        assert_eq!(
+            namespaces(&s),
+            vec!["netns add clab-l-a", "netns add clab-l-sw"]
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Checks made before anything is created, each failure one line a person can act on.
+
+use super::process::{self, is_root, which};
+use super::shape::{ExecLine, Shape};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Feature {
+    Vxlan,
+    Ipip,
+}
+
+impl Feature {
+    pub fn module(self) -> &'static str {
+        match self {
+            Feature::Vxlan => "vxlan",
+            Feature::Ipip => "ipip",
+        }
+    }
+
+    pub fn problem(self) -> String {
+        match self {
+            Feature::Vxlan => {
+                "this kernel cannot create vxlan devices (CONFIG_VXLAN; try `modprobe vxlan`)"
+                    .into()
+            }
+            Feature::Ipip => {
+                "this kernel cannot create ipip tunnels (CONFIG_NET_IPIP; try `modprobe ipip`)"
+                    .into()
+            }
+        }
+    }
+
+    /// A command that creates one such device in the current namespace.
+    fn probe(self) -> Vec<String> {
+        match self {
+            Feature::Vxlan => process::strings([
+                "ip",
+                "link",
+                "add",
+                "cnilab-probe",
+                "type",
+                "vxlan",
+                "id",
+                "1",
+                "dstport",
+                "4789",
+            ]),
+            Feature::Ipip => {
+                process::strings(["ip", "tunnel", "add", "cnilab-probe", "mode", "ipip"])
+            }
+        }
+    }
+}
+
+/// Kernel features the exec lines rely on, found by looking for the device types they create.
+pub fn features<'a>(lines: impl Iterator<Item = &'a ExecLine>) -> BTreeSet<Feature> {
+    let mut found = BTreeSet::new();
+    for line in lines {
+        if line.argv.first().map(String::as_str) != Some("ip") {
+            continue;
+        }
+        for pair in line.argv.windows(2) {
+            match (pair[0].as_str(), pair[1].as_str()) {
+                ("type", "vxlan") => found.insert(Feature::Vxlan),
+                ("type", "ipip") | ("mode", "ipip") => found.insert(Feature::Ipip),
+                _ => false,
+            };
+        }
+    }
+    found
+}
+
+pub fn root_problem() -> Option<String> {
+    (!is_root()).then(|| {
+        "cnilab must run as root to create network namespaces and links (try `sudo cnilab ...`)"
+            .to_string()
+    })
+}
+
+/// Everything the netns runtime needs: root, iproute2, every program the exec lines call,
+/// and kernel support for the devices they create.
+pub fn netns(shape: &Shape) -> Vec<String> {
+    let mut problems = Vec::new();
+    problems.extend(root_problem());
+    if which("ip").is_none() {
+        problems.push("`ip` (iproute2) is not on PATH; install iproute2".into());
+    }
+    let mut missing: BTreeSet<&str> = BTreeSet::new();
+    for node in &shape.nodes {
+        for (i, line) in node.exec.iter().enumerate() {
+            let program = line.argv[0].as_str();
+            if program != "ip" && which(program).is_none() && missing.insert(program) {
+                problems.push(format!(
+                    "`{program}` is not on PATH (node `{}`, exec line {}: `{}`)",
+                    node.name,
+                    i + 1,
+                    line.text
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        for feature in features(shape.exec_lines()) {
+            if !probe(feature) {
+                problems.push(feature.problem());
+            }
+        }
+    }
+    problems
+}
+
+/// Creates one device of the kind in a scratch namespace that only a short-lived thread ever
+/// enters; the namespace and the device vanish with the thread.
+pub fn probe(feature: Feature) -> bool {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+                return false;
+            }
+            process::run(&feature.probe(), None).ok()
+        })
+        .join()
+        .unwrap_or(false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_tunnel_types_in_exec_lines() {
+        let line = |t: &str| ExecLine {
+            text: t.into(),
+            argv: shlex::split(t).unwrap(),
+        };
+        let lines = [
+            line("ip link add flannel.1 type vxlan id 1 dev eth1"),
+            line("ip tunnel add tunl1 mode ipip local 10.0.1.2"),
+            line("echo type vxlan"),
+        ];
+        let f = features(lines.iter());
+        assert_eq!(
+            f.into_iter().collect::<Vec<_>>(),
+            vec![Feature::Vxlan, Feature::Ipip]
+        );
+        assert!(features([line("ip link add b type bridge")].iter()).is_empty());
+    }
+}

@@ -1,0 +1,269 @@
+//! The part of a clab.yaml the netns runtime can realise, checked: `linux` and `bridge` nodes,
+//! brief-form veth links. Anything else is named in an error instead of being skipped.
+
+use super::RuntimeError;
+use crate::topology::{Endpoint, Topology};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// containerlab's default MTU for veth links; the netns runtime matches it so that one file
+/// makes the same lab on both runtimes.
+pub const DEFAULT_LINK_MTU: u32 = 9500;
+/// Linux's limit for interface names (IFNAMSIZ minus the terminating NUL).
+pub const MAX_IFNAME: usize = 15;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Linux,
+    Bridge,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShapeNode {
+    pub name: String,
+    pub kind: NodeKind,
+    pub namespace: String,
+    /// Each exec line split as containerlab splits it (shlex, no shell).
+    pub exec: Vec<ExecLine>,
+    /// This node's link ends, in link order.
+    pub ifaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecLine {
+    pub text: String,
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeLink {
+    pub a: Endpoint,
+    pub b: Endpoint,
+    pub mtu: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub lab: String,
+    pub nodes: Vec<ShapeNode>,
+    pub links: Vec<ShapeLink>,
+}
+
+impl Shape {
+    pub fn from_topology(topo: &Topology, file: &Path) -> Result<Shape, RuntimeError> {
+        let unsupported = |what: String| RuntimeError::Unsupported {
+            file: file.to_path_buf(),
+            what,
+        };
+        if let Some(section) = topo.topology.other.keys().next() {
+            return Err(unsupported(format!(
+                "the topology has a `{section}` section; the netns runtime does not merge \
+                 kinds, defaults or groups into nodes: write the settings on each node"
+            )));
+        }
+        let mut nodes = Vec::new();
+        for (name, node) in topo.nodes() {
+            let kind = match node.kind.as_deref() {
+                Some("linux") => NodeKind::Linux,
+                Some("bridge") => NodeKind::Bridge,
+                Some(other) => {
+                    return Err(unsupported(format!(
+                        "node `{name}` has kind `{other}`; the netns runtime supports only \
+                         `linux` and `bridge` (try `--runtime containerlab`)"
+                    )))
+                }
+                None => {
+                    return Err(unsupported(format!(
+                        "node `{name}` has no `kind`; the netns runtime needs `kind: linux` or \
+                         `kind: bridge` on every node"
+                    )))
+                }
+            };
+            if kind == NodeKind::Bridge && !valid_ifname(name) {
+                return Err(unsupported(format!(
+                    "bridge node `{name}` cannot name a Linux bridge (at most {MAX_IFNAME} \
+                     characters, no `/`, `:` or spaces)"
+                )));
+            }
+            if kind == NodeKind::Bridge && !node.exec.is_empty() {
+                return Err(unsupported(format!(
+                    "bridge node `{name}` has exec lines; containerlab runs none on bridges"
+                )));
+            }
+            let mut exec = Vec::new();
+            for (i, text) in node.exec.iter().enumerate() {
+                let argv = shlex::split(text)
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| {
+                        unsupported(format!(
+                            "node `{name}`, exec line {}: cannot split `{text}` into words",
+                            i + 1
+                        ))
+                    })?;
+                exec.push(ExecLine {
+                    text: text.clone(),
+                    argv,
+                });
+            }
+            nodes.push(ShapeNode {
+                name: name.to_string(),
+                kind,
+                namespace: topo.namespace(name),
+                exec,
+                ifaces: Vec::new(),
+            });
+        }
+        let index: BTreeMap<String, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut links = Vec::new();
+        for (li, link) in topo.topology.links.iter().enumerate() {
+            let n = li + 1;
+            let mut mtu = DEFAULT_LINK_MTU;
+            for (key, value) in &link.other {
+                match key.as_str() {
+                    "mtu" => {
+                        mtu = value
+                            .as_u64()
+                            .and_then(|m| u32::try_from(m).ok())
+                            .filter(|m| (68..=65535).contains(m))
+                            .ok_or_else(|| {
+                                unsupported(format!("link {n}: `mtu` must be 68..65535"))
+                            })?
+                    }
+                    // Metadata only; containerlab does not change the wiring for them.
+                    "labels" | "vars" => {}
+                    "type" => {
+                        return Err(unsupported(format!(
+                            "link {n} has `type: {}`; the netns runtime supports only brief-form \
+                             veth links (`endpoints: [\"a:eth1\", \"b:eth1\"]`)",
+                            value.as_str().unwrap_or("?")
+                        )))
+                    }
+                    other => {
+                        return Err(unsupported(format!(
+                            "link {n} has `{other}`, which the netns runtime does not support"
+                        )))
+                    }
+                }
+            }
+            if link.endpoints.len() != 2 {
+                return Err(unsupported(format!(
+                    "link {n} has {} endpoints; a veth link has exactly two",
+                    link.endpoints.len()
+                )));
+            }
+            let mut ends = Vec::new();
+            for text in &link.endpoints {
+                let ep = Endpoint::parse(text).ok_or_else(|| {
+                    unsupported(format!(
+                        "link {n}: `{text}` is not of the form node:interface"
+                    ))
+                })?;
+                let Some(&ni) = index.get(&ep.node) else {
+                    let why = match ep.node.as_str() {
+                        "host" | "mgmt-net" | "macvlan" => {
+                            " (it would connect the lab to the machine's root namespace, which the \
+                             netns runtime never touches)"
+                        }
+                        _ => "",
+                    };
+                    return Err(unsupported(format!(
+                        "link {n}: endpoint `{text}` names no node of the lab{why}"
+                    )));
+                };
+                if !valid_ifname(&ep.iface) {
+                    return Err(unsupported(format!(
+                        "link {n}: interface name `{}` is not valid on Linux (at most \
+                         {MAX_IFNAME} characters, no `/` or spaces)",
+                        ep.iface
+                    )));
+                }
+                if nodes[ni].kind == NodeKind::Bridge && ep.iface == ep.node {
+                    return Err(unsupported(format!(
+                        "link {n}: port `{text}` has the bridge's own name"
+                    )));
+                }
+                if !seen.insert((ep.node.clone(), ep.iface.clone())) {
+                    return Err(unsupported(format!(
+                        "link {n}: interface `{text}` is used by more than one link"
+                    )));
+                }
+                nodes[ni].ifaces.push(ep.iface.clone());
+                ends.push(ep);
+            }
+            let b = ends.pop().expect("two ends");
+            let a = ends.pop().expect("two ends");
+            links.push(ShapeLink { a, b, mtu });
+        }
+        Ok(Shape {
+            lab: topo.name.clone(),
+            nodes,
+            links,
+        })
+    }
+
+    pub fn node(&self, name: &str) -> &ShapeNode {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .expect("links were checked against the nodes")
+    }
+
+    pub fn namespaces(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.namespace.clone()).collect()
+    }
+
+    /// All exec lines of the lab, for preflight's scan of what the kernel must support.
+    pub fn exec_lines(&self) -> impl Iterator<Item = &ExecLine> {
+        self.nodes.iter().flat_map(|n| n.exec.iter())
+    }
+}
+
+fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_IFNAME
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(yaml: &str) -> Result<Shape, String> {
+        Shape::from_topology(&Topology::parse(yaml).unwrap(), Path::new("t.yaml"))
+            .map_err(|e| e.to_string())
+    }
+
+    const OK: &str = "name: l\ntopology:\n  nodes:\n    sw: {kind: bridge}\n    a:\n      kind: linux\n      exec: [\"ip addr add 10.0.0.1/24 dev eth1\", \"echo 'a b'\"]\n  links:\n    - endpoints: [\"a:eth1\", \"sw:p1\"]\n      mtu: 1500\n";
+
+    #[test]
+    fn accepts_linux_bridge_and_brief_links() {
+        let s = shape(OK).unwrap();
+        assert_eq!(s.node("a").namespace, "clab-l-a");
+        assert_eq!(s.node("a").exec[1].argv, vec!["echo", "a b"]);
+        assert_eq!(s.node("sw").ifaces, vec!["p1"]);
+        assert_eq!(s.links[0].mtu, 1500);
+    }
+
+    #[test]
+    fn names_what_it_rejects() {
+        let kind = shape(&OK.replace("kind: linux", "kind: nokia_srlinux")).unwrap_err();
+        assert!(kind.contains("node `a` has kind `nokia_srlinux`"), "{kind}");
+        let typed = shape(&OK.replace("mtu: 1500", "type: veth")).unwrap_err();
+        assert!(typed.contains("link 1 has `type: veth`"), "{typed}");
+        let kinds = shape(&OK.replace("  nodes:", "  kinds: {linux: {}}\n  nodes:")).unwrap_err();
+        assert!(kinds.contains("`kinds` section"), "{kinds}");
+        let host = shape(&OK.replace("sw:p1", "host:p1")).unwrap_err();
+        assert!(host.contains("root namespace"), "{host}");
+        let long = shape(&OK.replace("a:eth1", "a:averyveryverylongname")).unwrap_err();
+        assert!(long.contains("not valid on Linux"), "{long}");
+    }
+}

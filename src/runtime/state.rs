@@ -1,0 +1,101 @@
+//! What a deploy made, on disk, written before the things themselves exist, so that destroy
+//! can remove exactly that even after a crash.
+
+use super::{RuntimeError, RuntimeKind};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const STATE_DIR: &str = "/run/cnilab";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Deploying,
+    Up,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabState {
+    pub lab: String,
+    pub runtime: RuntimeKind,
+    pub file: PathBuf,
+    pub phase: Phase,
+    /// Namespaces under /run/netns this deploy made (netns runtime).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Bridges in the root namespace this deploy made (containerlab runtime).
+    #[serde(default)]
+    pub bridges: Vec<String>,
+}
+
+pub fn path(lab: &str) -> PathBuf {
+    Path::new(STATE_DIR).join(format!("{lab}.json"))
+}
+
+impl LabState {
+    pub fn load(lab: &str) -> Result<Option<LabState>, RuntimeError> {
+        let path = path(lab);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(RuntimeError::State {
+                    what: "read",
+                    path,
+                    source,
+                })
+            }
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| RuntimeError::State {
+                what: "parse",
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })
+    }
+
+    /// Creates the state file, failing if it exists: two deploys of one lab cannot both win.
+    pub fn create(&self) -> Result<(), RuntimeError> {
+        let path = path(&self.lab);
+        let err = |source| RuntimeError::State {
+            what: "create",
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(STATE_DIR).map_err(err)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(err)?;
+        f.write_all(self.json().as_bytes()).map_err(err)?;
+        f.sync_all().map_err(err)
+    }
+
+    /// Replaces the state file whole (temporary file, then rename).
+    pub fn save(&self) -> Result<(), RuntimeError> {
+        let path = path(&self.lab);
+        let tmp = path.with_extension("json.tmp");
+        let err = |source| RuntimeError::State {
+            what: "write",
+            path: path.clone(),
+            source,
+        };
+        std::fs::write(&tmp, self.json()).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)
+    }
+
+    pub fn remove(lab: &str) -> Result<(), String> {
+        match std::fs::remove_file(path(lab)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot remove {}: {e}", path(lab).display())),
+        }
+    }
+
+    fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("state serialises") + "\n"
+    }
+}

@@ -1,0 +1,232 @@
+//! Helpers for the tests that drive the real binary: unique names, a guard that always tears
+//! a lab down, and checks on what is left in the machine.
+#![allow(dead_code)]
+
+use cnilab::lab::Lab;
+use cnilab::topology::Topology;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Root-only tests fail loudly without root: a skipped check must never look like a pass.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root (network namespaces, veths): run it as root, e.g. `sudo -E cargo test`"
+    );
+}
+
+/// A lab name no other test, run or engineer uses at the same time.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}{}x{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub fn cnilab() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("cnilab").expect("the cnilab binary is built")
+}
+
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("cnilab")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A lab's file in a temporary folder; dropping it destroys the lab and removes anything of
+/// it that is still there, so a failing test leaks nothing.
+pub struct LabGuard {
+    pub name: String,
+    pub file: PathBuf,
+    pub dir: tempfile::TempDir,
+    /// Extra environment for destroy (a stand-in containerlab on PATH).
+    pub env: Vec<(String, String)>,
+}
+
+impl LabGuard {
+    pub fn gen(mode: &str, hosts: usize, name: &str) -> LabGuard {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clab.yaml");
+        cnilab()
+            .args([
+                "gen",
+                "--mode",
+                mode,
+                "--hosts",
+                &hosts.to_string(),
+                "--name",
+                name,
+                "-o",
+            ])
+            .arg(&file)
+            .assert()
+            .success();
+        LabGuard {
+            name: name.to_string(),
+            file,
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn from_yaml(name: &str, yaml: &str) -> LabGuard {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clab.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        LabGuard {
+            name: name.to_string(),
+            file,
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = cnilab();
+        cmd.args(args).arg("-t").arg(&self.file);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    pub fn deploy(&self) -> Output {
+        self.run(&["deploy"])
+    }
+
+    pub fn destroy(&self) -> Output {
+        self.run(&["destroy"])
+    }
+
+    pub fn lab(&self) -> Lab {
+        Lab::from_topology(&Topology::load(&self.file).unwrap()).unwrap()
+    }
+
+    /// The namespaces of this lab that exist now.
+    pub fn namespaces(&self) -> Vec<String> {
+        lab_namespaces(&self.name)
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        Path::new("/run/cnilab").join(format!("{}.json", self.name))
+    }
+
+    /// Nothing of the lab is left: no namespace, no state file.
+    pub fn assert_gone(&self) {
+        assert_eq!(
+            self.namespaces(),
+            Vec::<String>::new(),
+            "namespaces left behind"
+        );
+        assert!(!self.state_file().exists(), "state file left behind");
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = self.destroy();
+        for ns in lab_namespaces(&self.name) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &ns])
+                .status();
+        }
+        let _ = std::fs::remove_file(self.state_file());
+    }
+}
+
+pub fn lab_namespaces(lab: &str) -> Vec<String> {
+    let prefix = format!("clab-{lab}-");
+    let mut v: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The root namespace's links and routes, to compare before and after.
+pub fn root_snapshot() -> String {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Counters and carrier flaps are not changes cnilab makes; names, flags and routes are.
+    let links: Vec<String> = run(&["-o", "link"])
+        .lines()
+        .map(|l| l.split(" link/").next().unwrap_or(l).to_string())
+        .collect();
+    format!("{}\n--\n{}", links.join("\n"), run(&["route"]))
+}
+
+/// Every pod pings every other pod once; returns the pairs that failed.
+pub fn ping_all_pairs(lab: &Lab) -> Vec<String> {
+    let mut failed = Vec::new();
+    for from in &lab.pods {
+        for to in &lab.pods {
+            if from.node == to.node {
+                continue;
+            }
+            let ok = std::process::Command::new("ip")
+                .args(["netns", "exec", &from.namespace, "ping", "-c1", "-W2"])
+                .arg(to.ip.to_string())
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if !ok {
+                failed.push(format!("{} -> {} ({})", from.node, to.node, to.ip));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        failed.push(neighbour_table_hint());
+    }
+    failed
+}
+
+/// The kernel's ARP table is shared by every namespace and capped by the root namespace's
+/// gc_thresh3; a big lab elsewhere on the machine can fill it, and then pings fail here with
+/// ENOBUFS. Saying so saves a long hunt.
+pub fn neighbour_table_hint() -> String {
+    let cap = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let mut total = 0;
+    if let Ok(dir) = std::fs::read_dir("/run/netns") {
+        for e in dir.flatten() {
+            let out = std::process::Command::new("ip")
+                .arg("-n")
+                .arg(e.file_name())
+                .args(["neigh", "show", "nud", "all"])
+                .output();
+            if let Ok(out) = out {
+                total += out.stdout.iter().filter(|&&b| b == b'\n').count();
+            }
+        }
+    }
+    format!(
+        "note: {total} ARP entries across all namespaces on this machine (kernel cap, shared by \
+         all namespaces: gc_thresh3 = {cap}); near the cap, pings fail with ENOBUFS because of \
+         other labs, not this one"
+    )
+}
+
+pub fn assert_all_pairs_ping(lab: &Lab) {
+    let failed = ping_all_pairs(lab);
+    assert!(
+        failed.is_empty(),
+        "pods that could not reach each other: {failed:?}"
+    );
+}

@@ -1,0 +1,408 @@
+//! The netns runtime driven through the real binary. Every lab has a unique name and a guard
+//! that destroys it, so tests run in parallel and leak nothing even when they fail.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn e2e(mode: &str, hosts: usize) {
+    require_root();
+    let before = root_snapshot();
+    let lab = LabGuard::gen(mode, hosts, &unique(&format!("rt{}", &mode[..2])));
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let nodes = cnilab::topology::Topology::load(&lab.file)
+        .unwrap()
+        .nodes()
+        .count();
+    assert_eq!(lab.namespaces().len(), nodes, "one namespace per node");
+
+    let failed = ping_all_pairs(&lab.lab());
+    assert!(
+        failed.is_empty(),
+        "pods that could not reach each other: {failed:?}"
+    );
+
+    // Forwarding is set inside the hosts by the exec lines, whatever the root namespace says.
+    let host = &lab.lab().hosts[0].namespace;
+    let fwd = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            host,
+            "cat",
+            "/proc/sys/net/ipv4/ip_forward",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&fwd.stdout).trim(), "1");
+
+    let out = lab.destroy();
+    assert!(out.status.success(), "destroy failed: {}", stderr(&out));
+    lab.assert_gone();
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+}
+
+#[test]
+fn host_gw_pods_reach_each_other_and_destroy_leaves_nothing() {
+    e2e("host-gw", 3);
+}
+
+#[test]
+fn vxlan_pods_reach_each_other_and_destroy_leaves_nothing() {
+    e2e("vxlan", 3);
+}
+
+#[test]
+fn the_per_line_baseline_builds_the_same_working_lab() {
+    require_root();
+    let lab = LabGuard::gen("vxlan", 2, &unique("rtpl"));
+    let out = lab.run(&["deploy", "--exec-per-line"]);
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    assert_all_pairs_ping(&lab.lab());
+    assert!(lab.destroy().status.success());
+    lab.assert_gone();
+}
+
+#[test]
+fn two_labs_run_side_by_side() {
+    require_root();
+    let a = LabGuard::gen("host-gw", 2, &unique("rtsa"));
+    let b = LabGuard::gen("host-gw", 2, &unique("rtsb"));
+    assert!(a.deploy().status.success());
+    let out = b.deploy();
+    assert!(out.status.success(), "second lab: {}", stderr(&out));
+    assert_all_pairs_ping(&a.lab());
+    assert_all_pairs_ping(&b.lab());
+    assert!(a.destroy().status.success());
+    assert!(
+        !b.namespaces().is_empty(),
+        "destroying one lab touched the other"
+    );
+    assert!(b.destroy().status.success());
+    a.assert_gone();
+    b.assert_gone();
+}
+
+fn two_nodes(name: &str, b_exec: &[&str]) -> String {
+    let exec: String = b_exec.iter().map(|l| format!("        - {l}\n")).collect();
+    format!(
+        "name: {name}\ntopology:\n  nodes:\n    sw:\n      kind: bridge\n    a:\n      kind: linux\n      exec:\n        - ip addr add 10.9.0.1/24 dev eth1\n    b:\n      kind: linux\n      exec:\n{exec}  links:\n    - endpoints: [\"a:eth1\", \"sw:a1\"]\n    - endpoints: [\"b:eth1\", \"sw:b1\"]\n"
+    )
+}
+
+#[test]
+fn a_bridge_node_switches_between_its_ports() {
+    require_root();
+    let name = unique("rtbr");
+    let lab = LabGuard::from_yaml(
+        &name,
+        &two_nodes(&name, &["ip addr add 10.9.0.2/24 dev eth1"]),
+    );
+    let out = lab.deploy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ping = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("clab-{name}-a"),
+            "ping",
+            "-c1",
+            "-W2",
+            "10.9.0.2",
+        ])
+        .status()
+        .unwrap();
+    assert!(ping.success(), "a cannot reach b through the bridge node");
+    assert!(lab.destroy().status.success());
+    lab.assert_gone();
+}
+
+fn assert_exec_failure(per_line: bool, line: &str, expect: &[&str]) {
+    require_root();
+    let name = unique("rtbad");
+    let lab = LabGuard::from_yaml(
+        &name,
+        &two_nodes(
+            &name,
+            &[
+                "ip addr add 10.9.0.2/24 dev eth1",
+                line,
+                "ip link set eth1 up",
+            ],
+        ),
+    );
+    let out = if per_line {
+        lab.run(&["deploy", "--exec-per-line"])
+    } else {
+        lab.deploy()
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "node `b`, exec line 2 `{line}` failed with exit code"
+        )),
+        "{err}"
+    );
+    for e in expect {
+        assert!(err.contains(e), "expected `{e}` in: {err}");
+    }
+    lab.assert_gone();
+}
+
+#[test]
+fn a_bad_ip_line_in_a_batch_names_node_and_line_and_leaves_nothing() {
+    assert_exec_failure(
+        false,
+        "ip link set eth9 up",
+        &["Cannot find device \"eth9\""],
+    );
+}
+
+#[test]
+fn a_bad_line_run_alone_names_node_and_line_and_leaves_nothing() {
+    assert_exec_failure(
+        true,
+        "ip link set eth9 up",
+        &["Cannot find device \"eth9\""],
+    );
+}
+
+#[test]
+fn a_bad_sysctl_line_names_node_and_line() {
+    assert_exec_failure(false, "sysctl -w net.ipv4.no_such_key=1", &["no_such_key"]);
+}
+
+#[test]
+fn a_failing_program_reports_its_exit_code() {
+    assert_exec_failure(false, "false", &["exit code 1"]);
+}
+
+#[test]
+fn an_unsupported_kind_is_named_and_exits_2() {
+    let name = unique("rtkind");
+    let lab = LabGuard::from_yaml(
+        &name,
+        &two_nodes(&name, &[]).replace("kind: bridge", "kind: nokia_srlinux"),
+    );
+    let out = lab.deploy();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("node `sw` has kind `nokia_srlinux`"),
+        "{}",
+        stderr(&out)
+    );
+    lab.assert_gone();
+}
+
+#[test]
+fn an_extended_link_is_named_and_exits_2() {
+    let name = unique("rtlink");
+    let yaml = two_nodes(&name, &[]).replace(
+        "    - endpoints: [\"b:eth1\", \"sw:b1\"]\n",
+        "    - type: veth\n      endpoints: [\"b:eth1\", \"sw:b1\"]\n",
+    );
+    let lab = LabGuard::from_yaml(&name, &yaml);
+    let out = lab.deploy();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("link 2 has `type: veth`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_program_fails_preflight() {
+    require_root();
+    let name = unique("rtpre");
+    let lab = LabGuard::from_yaml(&name, &two_nodes(&name, &["cnilab-no-such-tool --x"]));
+    let out = lab.deploy();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`cnilab-no-such-tool` is not on PATH (node `b`, exec line 1"),
+        "{}",
+        stderr(&out)
+    );
+    lab.assert_gone();
+}
+
+#[test]
+fn a_lab_that_is_up_cannot_be_deployed_again() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 2, &unique("rtup"));
+    assert!(lab.deploy().status.success());
+    let before = lab.namespaces();
+    let out = lab.deploy();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is already up"), "{}", stderr(&out));
+    assert_eq!(
+        lab.namespaces(),
+        before,
+        "the failed second deploy touched the running lab"
+    );
+    assert_all_pairs_ping(&lab.lab());
+
+    // A namespace of the lab that exists without cnilab's record also counts as up.
+    assert!(lab.destroy().status.success());
+    let ns = format!("clab-{}-pod1", lab.name);
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .unwrap()
+        .success());
+    let out = lab.deploy();
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &ns])
+        .status();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("network namespace `{ns}` already exists")),
+        "{}",
+        stderr(&out)
+    );
+    lab.assert_gone();
+}
+
+#[test]
+fn destroy_twice_succeeds() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 2, &unique("rtdd"));
+    assert!(lab.deploy().status.success());
+    assert!(lab.destroy().status.success());
+    let out = lab.destroy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing to destroy"),
+        "{}",
+        stderr(&out)
+    );
+    lab.assert_gone();
+}
+
+#[test]
+fn inspect_shows_each_node_up_then_missing() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 2, &unique("rtin"));
+    assert!(lab.deploy().status.success());
+    let out = lab.run(&["inspect", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runtime"], "netns");
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 5);
+    assert!(nodes.iter().all(|n| n["state"] == "up"), "{v}");
+    let sw = nodes.iter().find(|n| n["node"] == "switch").unwrap();
+    assert_eq!(sw["kind"], "bridge");
+    assert_eq!(sw["namespace"], format!("clab-{}-switch", lab.name));
+    let table = String::from_utf8(lab.run(&["inspect"]).stdout).unwrap();
+    assert!(
+        table.contains("NAMESPACE") && table.contains("up, netns runtime"),
+        "{table}"
+    );
+
+    assert!(lab.destroy().status.success());
+    let v: serde_json::Value =
+        serde_json::from_slice(&lab.run(&["inspect", "--json"]).stdout).unwrap();
+    assert!(v["runtime"].is_null());
+    assert!(v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["state"] == "missing"));
+}
+
+#[test]
+fn an_interrupted_deploy_rolls_back_everything() {
+    require_root();
+    let name = unique("rtint");
+    // Slow exec lines hold the deploy mid-way, after namespaces and links exist.
+    let lab = LabGuard::from_yaml(
+        &name,
+        &two_nodes(&name, &["sleep 3", "ip link set eth1 up"]),
+    );
+    let child = std::process::Command::new(bin())
+        .arg("deploy")
+        .arg("-t")
+        .arg(&lab.file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while lab.namespaces().len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "deploy never made its namespaces"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    lab.assert_gone();
+}
+
+#[test]
+fn destroy_cleans_up_after_a_deploy_that_was_killed() {
+    require_root();
+    let name = unique("rtkill");
+    let lab = LabGuard::from_yaml(&name, &two_nodes(&name, &["sleep 3"]));
+    let mut child = std::process::Command::new(bin())
+        .arg("deploy")
+        .arg("-t")
+        .arg(&lab.file)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while lab.namespaces().len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "deploy never made its namespaces"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: no chance to roll back, as in a crash.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lab.state_file().exists(),
+        "the deploy had not recorded what it made"
+    );
+    let out = lab.run(&["inspect"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("crashed mid-deploy"));
+    let out = lab.deploy();
+    assert_eq!(out.status.code(), Some(2), "a half-made lab counts as up");
+    let out = lab.destroy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.assert_gone();
+}
+
+#[test]
+fn without_root_deploy_says_so_and_exits_2() {
+    require_root();
+    let name = unique("rtnr");
+    let lab = LabGuard::from_yaml(&name, &two_nodes(&name, &[]));
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .arg("deploy")
+        .arg("-t")
+        .arg(&lab.file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cnilab must run as root"),
+        "{}",
+        stderr(&out)
+    );
+    lab.assert_gone();
+}
