@@ -4,7 +4,7 @@
 //! seen where they must pass, every sighting has the shape the mode prescribes, and a
 //! full-size packet at the pod MTU got through with DF set.
 
-use super::dissect::{Wire, L4};
+use super::dissect::Wire;
 use crate::lab::VxlanParams;
 use crate::plan::Mode;
 use serde::Serialize;
@@ -195,6 +195,23 @@ fn probe_frames(result: &ProbeResult, reply: bool) -> impl Iterator<Item = &Seen
         .filter(move |s| s.wire.tag().is_some_and(|(_, r)| r == reply))
 }
 
+/// The sending host's underlay first, then the receiving host's, then the routers: the reason
+/// a person reads names the place nearest the sender.
+fn nearest_first<'a>(
+    plan: &PairPlan,
+    frames: impl Iterator<Item = &'a Seen>,
+    reply: bool,
+) -> Vec<&'a Seen> {
+    let (first, second) = if reply {
+        (&plan.dst_point, &plan.src_point)
+    } else {
+        (&plan.src_point, &plan.dst_point)
+    };
+    let mut v: Vec<&Seen> = frames.collect();
+    v.sort_by_key(|s| (&s.point != first, &s.point != second));
+    v
+}
+
 /// Judges one ordered pair from its small probe and its full-size DF probe.
 pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> PairVerdict {
     let mut reasons: Vec<String> = Vec::new();
@@ -202,7 +219,7 @@ pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Pai
     // Shape first: a wrong frame explains more than a missing reply does.
     for result in [ping, mtu] {
         for reply in [false, true] {
-            for seen in probe_frames(result, reply) {
+            for seen in nearest_first(plan, probe_frames(result, reply), reply) {
                 if let Some(why) = plan.misfit(seen, reply) {
                     offending.get_or_insert(seen);
                     if !reasons.contains(&why) {
@@ -275,27 +292,42 @@ fn describe_failure(outcome: &Outcome) -> String {
     }
 }
 
-/// Lab-wide problems that belong to no probe: in an overlay mode, any plain IPv4 packet with a
-/// pod address on an underlay or router interface, whoever sent it.
+/// Lab-wide problems that belong to no probe, found in frames no probe claimed:
+/// - in an overlay mode, any plain IPv4 packet with a pod address on an underlay or router
+///   interface, whoever sent it;
+/// - in vxlan mode, any VXLAN frame on another VNI or port than planned (the ARP that a
+///   mis-configured VTEP floods is often the only trace it leaves).
 pub fn leaks<'a>(
     mode: Mode,
+    vxlan: Option<VxlanParams>,
     pod_ips: &BTreeSet<Ipv4Addr>,
     frames: impl IntoIterator<Item = (&'a str, &'a Wire)>,
 ) -> Vec<String> {
-    if mode == Mode::HostGw {
-        return Vec::new();
-    }
     let mut seen = BTreeSet::new();
     for (point, wire) in frames {
-        if let Wire::Plain(ip) = wire {
-            // Tagged probe frames are already judged, and named, with their pair.
-            let tagged = matches!(ip.l4, L4::Echo { tag: Some(_), .. });
-            if !tagged && (pod_ips.contains(&ip.src) || pod_ips.contains(&ip.dst)) {
+        // Tagged probe frames are already judged, and named, with their pair.
+        if wire.tag().is_some() {
+            continue;
+        }
+        match wire {
+            Wire::Plain(ip)
+                if mode != Mode::HostGw
+                    && (pod_ips.contains(&ip.src) || pod_ips.contains(&ip.dst)) =>
+            {
                 seen.insert(format!(
                     "plain IPv4 {} > {} on {point}: pod addresses must not cross the underlay in {mode} mode",
                     ip.src, ip.dst
                 ));
             }
+            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan => {
+                if let Some(v) = vxlan.filter(|v| v.vni != *vni || v.port != *port) {
+                    seen.insert(format!(
+                        "{wire} on {point}: expected UDP/{} VXLAN vni {}",
+                        v.port, v.vni
+                    ));
+                }
+            }
+            _ => {}
         }
     }
     seen.into_iter().collect()
@@ -659,8 +691,27 @@ mod tests {
             ("gw1-eth2", &tagged),
             ("host1-eth1", &underlay),
         ];
-        let found = leaks(Mode::Vxlan, &pods, frames);
+        let v = Some(VxlanParams { vni: 1, port: 4789 });
+        let found = leaks(Mode::Vxlan, v, &pods, frames);
         assert_eq!(found, vec!["plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1: pod addresses must not cross the underlay in vxlan mode"]);
-        assert!(leaks(Mode::HostGw, &pods, frames).is_empty());
+        assert!(leaks(Mode::HostGw, None, &pods, frames).is_empty());
+        // A VTEP on another VNI shows itself through the ARP it floods.
+        let arp_vni2 = dissect(
+            &vxlan_frame(
+                ("10.0.2.2", "10.0.1.2"),
+                4789,
+                2,
+                ("172.16.1.2", "172.16.0.2"),
+                false,
+                None,
+            ),
+            &[4789],
+        )
+        .unwrap();
+        let found = leaks(Mode::Vxlan, v, &pods, [("host2-eth1", &arp_vni2)]);
+        assert_eq!(
+            found,
+            vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
+        );
     }
 }

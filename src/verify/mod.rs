@@ -49,6 +49,8 @@ pub enum VerifyError {
         point: String,
         source: std::io::Error,
     },
+    #[error("interrupted: verify stopped before every pair was probed")]
+    Interrupted,
     #[error("cannot write pcap {path}: {source}")]
     Pcap {
         path: PathBuf,
@@ -60,7 +62,10 @@ impl VerifyError {
     /// Every error here is about usage or the environment; a lab that fails is a report, not
     /// an error.
     pub fn exit_code(&self) -> i32 {
-        2
+        match self {
+            VerifyError::Interrupted => 130,
+            _ => 2,
+        }
     }
 }
 
@@ -152,6 +157,9 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     bar.finish_and_clear();
     std::thread::sleep(GRACE);
     let captured = running.stop();
+    if crate::interrupt::requested() {
+        return Err(VerifyError::Interrupted);
+    }
 
     let mut frames_per_point: Vec<Vec<Frame>> = Vec::with_capacity(points.len());
     for (point, result) in points.iter().zip(captured) {
@@ -161,13 +169,13 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         })?);
     }
 
-    // Dissect everything once; sort sightings to their probe, keep plain frames for leaks.
+    // Dissect everything once; sort sightings to their probe, keep the rest for lab-wide checks.
     let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
     if let Some(v) = lab.vxlan {
         ports.insert(0, v.port);
     }
     let mut seen: Vec<Vec<Seen>> = vec![Vec::new(); pairs.len() * 2];
-    let mut plain: Vec<(String, dissect::Wire)> = Vec::new();
+    let mut unclaimed: Vec<(String, dissect::Wire)> = Vec::new();
     let mut undissectable = 0;
     for (point, frames) in points.iter().zip(&frames_per_point) {
         for frame in frames {
@@ -187,8 +195,8 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
                         });
                     }
                 }
-                _ if matches!(wire, dissect::Wire::Plain(_)) => {
-                    plain.push((point.name.clone(), wire))
+                _ if matches!(wire, dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }) => {
+                    unclaimed.push((point.name.clone(), wire))
                 }
                 _ => {}
             }
@@ -197,8 +205,9 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
     let findings = judge::leaks(
         lab.mode,
+        lab.vxlan,
         &pod_ips,
-        plain.iter().map(|(p, w)| (p.as_str(), w)),
+        unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
     );
 
     let mut seen = seen.into_iter();
@@ -244,7 +253,12 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         }
     }
 
+    let mut notes = Vec::new();
+    if rows.iter().any(|r| !r.verdict.passed) {
+        notes.extend(neighbour_table_note());
+    }
     Ok(Report {
+        notes,
         lab: lab.name.clone(),
         mode: lab.mode,
         hosts: lab.hosts.len(),
@@ -253,6 +267,26 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         captures,
         undissectable,
         elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The kernel's ARP table is one table for every namespace, capped by the root namespace's
+/// gc_thresh3 (1024 by default). A 50-host VXLAN lab needs several thousand entries; past the
+/// cap, neighbours fail to resolve and pairs fail for a reason no capture shows.
+fn neighbour_table_note() -> Option<String> {
+    let cap: usize = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    // First column of the data line of /proc/net/stat/arp_cache: entries in the table, hex.
+    let stat = std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?;
+    let entries =
+        usize::from_str_radix(stat.lines().nth(1)?.split_whitespace().next()?, 16).ok()?;
+    (entries * 10 >= cap * 9).then(|| {
+        format!(
+            "the kernel's ARP table, shared by all namespaces, holds {entries} entries of at most              {cap} (net.ipv4.neigh.default.gc_thresh3); failures may come from that cap, not the lab"
+        )
     })
 }
 

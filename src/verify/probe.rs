@@ -195,6 +195,15 @@ pub fn run(
     };
 
     while remaining > 0 {
+        // Ctrl-C or SIGTERM: what is still open ends as unanswered; the caller reports the stop.
+        if crate::interrupt::requested() {
+            for st in states.iter_mut().filter(|s| s.done.is_none()) {
+                st.done = Some(Outcome::NoReply {
+                    attempts: st.attempt,
+                });
+            }
+            break;
+        }
         // Fill the window.
         while in_flight.len() < window.per_pod {
             let Some(&i) = queue.front() else { break };
@@ -321,8 +330,10 @@ pub fn run(
         }
     }
     // Probes answered since the last pass still hold their lab-wide slots.
-    for _ in &in_flight {
-        window.release();
+    for &i in &in_flight {
+        if states[i].deadline.is_some() {
+            window.release();
+        }
     }
     states
         .into_iter()

@@ -17,6 +17,8 @@ pub struct Report {
     pub captures: Vec<CaptureSummary>,
     /// Frames that could not be dissected; shown, not failed on.
     pub undissectable: usize,
+    /// Hints about the machine rather than the lab; shown, not failed on.
+    pub notes: Vec<String>,
     pub elapsed_ms: u64,
 }
 
@@ -114,6 +116,9 @@ impl Report {
                 self.undissectable
             ));
         }
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
+        }
         for c in &self.captures {
             if let Some(path) = &c.pcap {
                 out.push_str(&format!("pcap: {} ({} frames)\n", path.display(), c.frames));
@@ -154,6 +159,7 @@ mod tests {
             findings: vec![],
             captures: vec![],
             undissectable: 0,
+            notes: vec![],
             elapsed_ms: 5,
         }
     }
