@@ -9,9 +9,18 @@ use serde_json::Value;
 fn require_ipip() {
     require_root();
     let ns = unique("cnilab-vipip-probe-");
-    let ip = |args: &[&str]| std::process::Command::new("ip").args(args).output().unwrap();
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap()
+    };
     let made = ip(&["netns", "add", &ns]);
-    assert!(made.status.success(), "cannot make a scratch namespace: {}", stderr(&made));
+    assert!(
+        made.status.success(),
+        "cannot make a scratch namespace: {}",
+        stderr(&made)
+    );
     let out = ip(&["-n", &ns, "tunnel", "add", "probe0", "mode", "ipip"]);
     let _ = ip(&["netns", "del", &ns]);
     assert!(
@@ -50,7 +59,10 @@ fn a_healthy_ipip_lab_passes_and_plain_routing_through_the_router_fails() {
     for (node, line) in [
         ("gw", "ip route add 172.16.0.0/24 via 10.0.1.2"),
         ("gw", "ip route add 172.16.1.0/24 via 10.0.2.2"),
-        ("host1", "ip route replace 172.16.1.0/24 via 10.0.1.1 dev eth1"),
+        (
+            "host1",
+            "ip route replace 172.16.1.0/24 via 10.0.1.1 dev eth1",
+        ),
     ] {
         let out = std::process::Command::new("ip")
             .args(["netns", "exec", &ns(node)])
