@@ -1,0 +1,177 @@
+//! Listening on the lab's wires: one AF_PACKET socket per capture point, opened inside the
+//! node's namespace through pnet's datalink channel, read on a thread of its own.
+//!
+//! A socket keeps the namespace it was created in, so only the opening happens inside the
+//! namespace (on a scoped thread, see [`crate::netns::in_netns`]); the reading thread never
+//! changes namespace. The sender half of the channel is dropped unused: verify never injects.
+
+use crate::netns::{in_netns, NetnsError};
+use pnet::datalink::{self, Channel, Config, DataLinkReceiver};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often a reader wakes up to look at the stop flag.
+const POLL: Duration = Duration::from_millis(20);
+/// After stop, a reader drains what is queued, but not for longer than this.
+const DRAIN_LIMIT: Duration = Duration::from_millis(500);
+/// Room for bursts: every pod probes every other pod at once, and a router leg sees many pairs.
+const RCVBUF: libc::c_int = 32 << 20;
+
+/// One captured frame and when it was read.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Since the Unix epoch, as pcap wants it.
+    pub ts: Duration,
+    pub data: Vec<u8>,
+}
+
+/// An interface in a node that verify listens on.
+#[derive(Debug, Clone)]
+pub struct CapturePoint {
+    /// `<node>-<iface>`, also the pcap file's stem.
+    pub name: String,
+    pub node: String,
+    pub namespace: String,
+    pub iface: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("node `{node}` has no interface `{iface}` (namespace {namespace}); is the lab fully deployed?")]
+    MissingInterface {
+        node: String,
+        iface: String,
+        namespace: String,
+    },
+    #[error("cannot capture on {node}:{iface}: {source}")]
+    Open {
+        node: String,
+        iface: String,
+        source: io::Error,
+    },
+}
+
+/// An open capture socket, not yet read.
+pub struct Opened {
+    rx: Box<dyn DataLinkReceiver>,
+}
+
+pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
+    let open_err = |source| CaptureError::Open {
+        node: point.node.clone(),
+        iface: point.iface.clone(),
+        source,
+    };
+    in_netns(&point.namespace, || {
+        let Some(iface) = datalink::interfaces()
+            .into_iter()
+            .find(|i| i.name == point.iface)
+        else {
+            return Err(CaptureError::MissingInterface {
+                node: point.node.clone(),
+                iface: point.iface.clone(),
+                namespace: point.namespace.clone(),
+            });
+        };
+        // Protocol 0 receives nothing until pnet binds it to the interface with ETH_P_ALL, so
+        // no frame from another interface slips in; the larger buffer is set before that.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        if fd < 0 {
+            return Err(open_err(io::Error::last_os_error()));
+        }
+        let size = RCVBUF;
+        // SO_RCVBUFFORCE (root) goes past net.core.rmem_max; failing that the default stays.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        let config = Config {
+            read_buffer_size: 65536,
+            read_timeout: Some(POLL),
+            socket_fd: Some(fd),
+            ..Default::default()
+        };
+        match datalink::channel(&iface, config) {
+            Ok(Channel::Ethernet(_tx, rx)) => Ok(Opened { rx }),
+            Ok(_) => Err(open_err(io::Error::other("not an Ethernet channel"))),
+            Err(e) => Err(open_err(e)),
+        }
+    })?
+}
+
+/// Captures running on their threads until [`Running::stop`].
+pub struct Running {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<io::Result<Vec<Frame>>>>,
+}
+
+pub fn start(opened: Vec<Opened>) -> Running {
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = opened
+        .into_iter()
+        .map(|o| {
+            let stop = stop.clone();
+            std::thread::spawn(move || read(o.rx, &stop))
+        })
+        .collect();
+    Running { stop, threads }
+}
+
+impl Running {
+    /// Stops every reader once it has drained its queue, and returns the frames per point, in
+    /// the order the points were opened.
+    pub fn stop(self) -> Vec<io::Result<Vec<Frame>>> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    }
+}
+
+fn read(mut rx: Box<dyn DataLinkReceiver>, stop: &AtomicBool) -> io::Result<Vec<Frame>> {
+    let mut frames = Vec::new();
+    let mut stopping_since: Option<Instant> = None;
+    loop {
+        if stopping_since.is_none() && stop.load(Ordering::Relaxed) {
+            stopping_since = Some(Instant::now());
+        }
+        if stopping_since.is_some_and(|t| t.elapsed() > DRAIN_LIMIT) {
+            return Ok(frames);
+        }
+        match rx.next() {
+            Ok(data) => {
+                let ts = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                frames.push(Frame {
+                    ts,
+                    data: data.to_vec(),
+                });
+            }
+            // A quiet interval: nothing queued, so once stopping there is nothing left to drain.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                if stopping_since.is_some() {
+                    return Ok(frames);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,777 @@
+//! Bytes off the wire into a validated value. Pure: no I/O, and never a panic.
+//!
+//! pnet's views give names to header fields, but they trust length fields they are given, so
+//! every length is checked here before a view is made or a payload is sliced. A frame that does
+//! not hold together becomes a [`DissectError`], which the caller reports like any other sighting.
+
+use pnet::packet::ethernet::{EtherTypes, EthernetPacket};
+use pnet::packet::ipv4::Ipv4Packet;
+use pnet::packet::udp::UdpPacket;
+use pnet::packet::vxlan::VxlanPacket;
+use serde::Serialize;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+const ETH_LEN: usize = 14;
+const IPV4_MIN: usize = 20;
+const UDP_LEN: usize = 8;
+const VXLAN_LEN: usize = 8;
+const ICMP_MIN: usize = 8;
+const PROTO_ICMP: u8 = 1;
+const PROTO_IPIP: u8 = 4;
+const PROTO_UDP: u8 = 17;
+
+/// What a probe carries in its ICMP payload, so its own packets are found in a capture even when
+/// NAT rewrites addresses or the echo identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Tag {
+    /// Distinguishes this verify run from any other traffic, an earlier run included.
+    pub run: u32,
+    /// Which probe, numbered over the whole run.
+    pub probe: u32,
+    pub attempt: u8,
+}
+
+impl Tag {
+    pub const MAGIC: [u8; 8] = *b"cnilab\x00\x01";
+    pub const LEN: usize = 17;
+
+    pub fn write(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&Self::MAGIC);
+        out[8..12].copy_from_slice(&self.run.to_be_bytes());
+        out[12..16].copy_from_slice(&self.probe.to_be_bytes());
+        out[16] = self.attempt;
+    }
+
+    pub fn parse(payload: &[u8]) -> Option<Tag> {
+        if payload.len() < Self::LEN || payload[..8] != Self::MAGIC {
+            return None;
+        }
+        let word = |at: usize| {
+            u32::from_be_bytes([
+                payload[at],
+                payload[at + 1],
+                payload[at + 2],
+                payload[at + 3],
+            ])
+        };
+        Some(Tag {
+            run: word(8),
+            probe: word(12),
+            attempt: payload[16],
+        })
+    }
+}
+
+/// The transport inside an IPv4 packet, as far as verify cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum L4 {
+    Echo {
+        reply: bool,
+        id: u16,
+        seq: u16,
+        tag: Option<Tag>,
+    },
+    /// ICMP destination unreachable; `mtu` is the next-hop MTU of a frag-needed (code 4).
+    Unreachable {
+        code: u8,
+        mtu: u16,
+        /// The quoted original datagram, when it was one of our echo requests.
+        original: Option<Quoted>,
+    },
+    OtherIcmp {
+        icmp_type: u8,
+        code: u8,
+    },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+    },
+    /// A non-first fragment: no transport header to read.
+    Fragment,
+    Other {
+        protocol: u8,
+    },
+}
+
+/// The part of an echo request an ICMP error quotes: its addresses and first 8 ICMP bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Quoted {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub id: u16,
+    pub seq: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ip {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    /// IP total length.
+    pub len: u16,
+    pub df: bool,
+    pub l4: L4,
+}
+
+/// One frame, as the mode would describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Wire {
+    Plain(Ip),
+    Vxlan {
+        outer_src: Ipv4Addr,
+        outer_dst: Ipv4Addr,
+        port: u16,
+        vni: u32,
+        /// `None` when the inner frame is not IPv4 (ARP, for instance).
+        inner: Option<Ip>,
+    },
+    Ipip {
+        outer_src: Ipv4Addr,
+        outer_dst: Ipv4Addr,
+        inner: Ip,
+    },
+    /// ARP, IPv6, a VXLAN frame whose inner frame is broken... anything else.
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+pub enum DissectError {
+    #[error("truncated {layer}: needs {need} bytes, has {have}")]
+    Truncated {
+        layer: &'static str,
+        need: usize,
+        have: usize,
+    },
+    #[error("malformed {layer}: {why}")]
+    Malformed { layer: &'static str, why: String },
+}
+
+impl Wire {
+    /// The probe packet this frame carries, at whatever depth, and whether it is the reply.
+    pub fn tag(&self) -> Option<(Tag, bool)> {
+        match self.innermost()?.l4 {
+            L4::Echo {
+                tag: Some(tag),
+                reply,
+                ..
+            } => Some((tag, reply)),
+            _ => None,
+        }
+    }
+
+    /// The pod-level packet: the inner one of a tunnel, or the packet itself.
+    pub fn innermost(&self) -> Option<&Ip> {
+        match self {
+            Wire::Plain(ip) => Some(ip),
+            Wire::Vxlan { inner, .. } => inner.as_ref(),
+            Wire::Ipip { inner, .. } => Some(inner),
+            Wire::Other(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wire::Plain(ip) => write!(f, "plain IPv4 {} > {}", ip.src, ip.dst),
+            Wire::Vxlan {
+                outer_src,
+                outer_dst,
+                port,
+                vni,
+                inner,
+            } => {
+                write!(f, "VXLAN")?;
+                if *port != crate::plan::VXLAN_PORT {
+                    write!(f, " UDP/{port}")?;
+                }
+                write!(f, " vni {vni} {outer_src}>{outer_dst}")?;
+                match inner {
+                    Some(ip) => write!(f, " [{}>{}]", ip.src, ip.dst),
+                    None => write!(f, " [not IPv4]"),
+                }
+            }
+            Wire::Ipip {
+                outer_src,
+                outer_dst,
+                inner,
+            } => write!(
+                f,
+                "IPIP {outer_src}>{outer_dst} [{}>{}]",
+                inner.src, inner.dst
+            ),
+            Wire::Other(what) => f.write_str(what),
+        }
+    }
+}
+
+fn need(layer: &'static str, bytes: &[u8], need: usize) -> Result<(), DissectError> {
+    if bytes.len() < need {
+        Err(DissectError::Truncated {
+            layer,
+            need,
+            have: bytes.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Dissects one Ethernet frame. UDP to any of `vxlan_ports` is read as VXLAN, so a tunnel on
+/// the wrong port is still recognised and reported as such.
+pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> {
+    need("Ethernet", frame, ETH_LEN)?;
+    let eth = EthernetPacket::new(frame).ok_or(DissectError::Truncated {
+        layer: "Ethernet",
+        need: ETH_LEN,
+        have: frame.len(),
+    })?;
+    let ethertype = eth.get_ethertype();
+    if ethertype != EtherTypes::Ipv4 {
+        let name = match ethertype {
+            EtherTypes::Arp => "ARP".to_string(),
+            EtherTypes::Ipv6 => "IPv6".to_string(),
+            other => format!("ethertype 0x{:04x}", other.0),
+        };
+        return Ok(Wire::Other(name));
+    }
+    let (outer, payload) = ipv4(&frame[ETH_LEN..], "IPv4")?;
+    match outer.l4 {
+        L4::Udp { dst_port, .. } if vxlan_ports.contains(&dst_port) => {
+            let udp_payload = &payload[UDP_LEN..];
+            need("VXLAN", udp_payload, VXLAN_LEN)?;
+            let vx = VxlanPacket::new(udp_payload).ok_or(DissectError::Truncated {
+                layer: "VXLAN",
+                need: VXLAN_LEN,
+                have: udp_payload.len(),
+            })?;
+            if vx.get_flags() & 0x08 == 0 {
+                return Err(DissectError::Malformed {
+                    layer: "VXLAN",
+                    why: format!("the I flag is not set (flags 0x{:02x})", vx.get_flags()),
+                });
+            }
+            let vni = vx.get_vni();
+            let inner_frame = &udp_payload[VXLAN_LEN..];
+            need("inner Ethernet", inner_frame, ETH_LEN)?;
+            let inner_eth = EthernetPacket::new(inner_frame).ok_or(DissectError::Truncated {
+                layer: "inner Ethernet",
+                need: ETH_LEN,
+                have: inner_frame.len(),
+            })?;
+            let inner = if inner_eth.get_ethertype() == EtherTypes::Ipv4 {
+                Some(ipv4(&inner_frame[ETH_LEN..], "inner IPv4")?.0)
+            } else {
+                None
+            };
+            Ok(Wire::Vxlan {
+                outer_src: outer.src,
+                outer_dst: outer.dst,
+                port: dst_port,
+                vni,
+                inner,
+            })
+        }
+        L4::Other {
+            protocol: PROTO_IPIP,
+        } => {
+            let (inner, _) = ipv4(payload, "inner IPv4")?;
+            Ok(Wire::Ipip {
+                outer_src: outer.src,
+                outer_dst: outer.dst,
+                inner,
+            })
+        }
+        _ => Ok(Wire::Plain(outer)),
+    }
+}
+
+/// One IPv4 packet (header validated) and its payload, cut to the packet's total length.
+fn ipv4<'a>(bytes: &'a [u8], layer: &'static str) -> Result<(Ip, &'a [u8]), DissectError> {
+    need(layer, bytes, IPV4_MIN)?;
+    let ip = Ipv4Packet::new(bytes).ok_or(DissectError::Truncated {
+        layer,
+        need: IPV4_MIN,
+        have: bytes.len(),
+    })?;
+    let malformed = |why: String| DissectError::Malformed { layer, why };
+    if ip.get_version() != 4 {
+        return Err(malformed(format!("version {}", ip.get_version())));
+    }
+    let header_len = usize::from(ip.get_header_length()) * 4;
+    if header_len < IPV4_MIN {
+        return Err(malformed(format!("header length {header_len}")));
+    }
+    let total = usize::from(ip.get_total_length());
+    if total < header_len {
+        return Err(malformed(format!(
+            "total length {total} is shorter than the header ({header_len})"
+        )));
+    }
+    need(layer, bytes, total)?;
+    let payload = &bytes[header_len..total];
+    let first_fragment = ip.get_fragment_offset() == 0;
+    let protocol = ip.get_next_level_protocol().0;
+    let l4 = if !first_fragment {
+        L4::Fragment
+    } else {
+        match protocol {
+            PROTO_ICMP => icmp(payload)?,
+            PROTO_UDP => {
+                need("UDP", payload, UDP_LEN)?;
+                let udp = UdpPacket::new(payload).ok_or(DissectError::Truncated {
+                    layer: "UDP",
+                    need: UDP_LEN,
+                    have: payload.len(),
+                })?;
+                L4::Udp {
+                    src_port: udp.get_source(),
+                    dst_port: udp.get_destination(),
+                }
+            }
+            other => L4::Other { protocol: other },
+        }
+    };
+    // Bit 1 of the flags field is DF.
+    let df = ip.get_flags() & 0b010 != 0;
+    Ok((
+        Ip {
+            src: ip.get_source(),
+            dst: ip.get_destination(),
+            len: ip.get_total_length(),
+            df,
+            l4,
+        },
+        payload,
+    ))
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn icmp(b: &[u8]) -> Result<L4, DissectError> {
+    need("ICMP", b, ICMP_MIN)?;
+    let (icmp_type, code) = (b[0], b[1]);
+    Ok(match icmp_type {
+        0 | 8 => L4::Echo {
+            reply: icmp_type == 0,
+            id: be16(b, 4),
+            seq: be16(b, 6),
+            tag: Tag::parse(&b[ICMP_MIN..]),
+        },
+        3 => L4::Unreachable {
+            code,
+            mtu: be16(b, 6),
+            original: quoted(&b[ICMP_MIN..]),
+        },
+        _ => L4::OtherIcmp { icmp_type, code },
+    })
+}
+
+/// The echo request an ICMP error quotes, if it quotes one whole enough to read.
+fn quoted(b: &[u8]) -> Option<Quoted> {
+    if b.len() < IPV4_MIN || b[0] >> 4 != 4 {
+        return None;
+    }
+    let header_len = usize::from(b[0] & 0x0f) * 4;
+    if header_len < IPV4_MIN || b.len() < header_len + ICMP_MIN || b[9] != PROTO_ICMP {
+        return None;
+    }
+    let icmp = &b[header_len..];
+    (icmp[0] == 8).then(|| Quoted {
+        src: Ipv4Addr::new(b[12], b[13], b[14], b[15]),
+        dst: Ipv4Addr::new(b[16], b[17], b[18], b[19]),
+        id: be16(icmp, 4),
+        seq: be16(icmp, 6),
+    })
+}
+
+/// Builders for test frames, shared by the unit tests of dissect and judge.
+#[cfg(test)]
+pub(crate) mod build {
+    use super::*;
+    use pnet::packet::ethernet::MutableEthernetPacket;
+    use pnet::packet::ip::IpNextHeaderProtocol;
+    use pnet::packet::ipv4::MutableIpv4Packet;
+    use pnet::packet::udp::MutableUdpPacket;
+    use pnet::packet::vxlan::MutableVxlanPacket;
+
+    pub fn ether(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; ETH_LEN + payload.len()];
+        let mut eth = MutableEthernetPacket::new(&mut buf).unwrap();
+        eth.set_destination([0xaa, 0xc1, 0xab, 0xea, 0xfe, 0x2e].into());
+        eth.set_source([0xaa, 0xc1, 0xab, 0xf7, 0xd2, 0x17].into());
+        eth.set_ethertype(pnet::packet::ethernet::EtherType(ethertype));
+        eth.set_payload(payload);
+        buf
+    }
+
+    pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; IPV4_MIN + payload.len()];
+        let mut ip = MutableIpv4Packet::new(&mut buf).unwrap();
+        ip.set_version(4);
+        ip.set_header_length(5);
+        ip.set_total_length((IPV4_MIN + payload.len()) as u16);
+        ip.set_ttl(64);
+        ip.set_flags(0b010);
+        ip.set_next_level_protocol(IpNextHeaderProtocol(proto));
+        ip.set_source(src);
+        ip.set_destination(dst);
+        ip.set_payload(payload);
+        buf
+    }
+
+    pub fn echo(reply: bool, id: u16, seq: u16, tag: Option<Tag>) -> Vec<u8> {
+        let mut buf = vec![0u8; ICMP_MIN + 56];
+        buf[0] = if reply { 0 } else { 8 };
+        buf[4..6].copy_from_slice(&id.to_be_bytes());
+        buf[6..8].copy_from_slice(&seq.to_be_bytes());
+        if let Some(tag) = tag {
+            tag.write(&mut buf[ICMP_MIN..]);
+        }
+        buf
+    }
+
+    pub fn udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; UDP_LEN + payload.len()];
+        let mut udp = MutableUdpPacket::new(&mut buf).unwrap();
+        udp.set_source(src_port);
+        udp.set_destination(dst_port);
+        udp.set_length((UDP_LEN + payload.len()) as u16);
+        udp.set_payload(payload);
+        buf
+    }
+
+    pub fn vxlan(vni: u32, inner_frame: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; VXLAN_LEN + inner_frame.len()];
+        let mut vx = MutableVxlanPacket::new(&mut buf).unwrap();
+        vx.set_flags(0x08);
+        vx.set_vni(vni);
+        vx.set_payload(inner_frame);
+        buf
+    }
+
+    pub fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    /// Ethernet → IPv4 → ICMP echo.
+    pub fn plain(src: &str, dst: &str, reply: bool, tag: Option<Tag>) -> Vec<u8> {
+        ether(
+            0x0800,
+            &ipv4(ip(src), ip(dst), PROTO_ICMP, &echo(reply, 225, 1, tag)),
+        )
+    }
+
+    /// Ethernet → IPv4 → UDP → VXLAN → Ethernet → IPv4 → ICMP echo.
+    pub fn vxlan_frame(
+        outer: (&str, &str),
+        port: u16,
+        vni: u32,
+        inner: (&str, &str),
+        reply: bool,
+        tag: Option<Tag>,
+    ) -> Vec<u8> {
+        let inner = plain(inner.0, inner.1, reply, tag);
+        let udp = udp(55235, port, &vxlan(vni, &inner));
+        ether(0x0800, &ipv4(ip(outer.0), ip(outer.1), PROTO_UDP, &udp))
+    }
+
+    /// Ethernet → IPv4 (protocol 4) → IPv4 → ICMP echo.
+    pub fn ipip_frame(
+        outer: (&str, &str),
+        inner: (&str, &str),
+        reply: bool,
+        tag: Option<Tag>,
+    ) -> Vec<u8> {
+        let inner = ipv4(
+            ip(inner.0),
+            ip(inner.1),
+            PROTO_ICMP,
+            &echo(reply, 7, 1, tag),
+        );
+        ether(0x0800, &ipv4(ip(outer.0), ip(outer.1), PROTO_IPIP, &inner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::{echo, ether, ipip_frame, plain, udp, vxlan_frame};
+    use super::*;
+    use proptest::prelude::*;
+
+    const PORTS: &[u16] = &[4789, 8472];
+    const TAG: Tag = Tag {
+        run: 0xdead_beef,
+        probe: 42,
+        attempt: 1,
+    };
+
+    fn hex(text: &str) -> Vec<u8> {
+        let digits: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        (0..digits.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The article's host-gw capture, "10.0.1.2 > 10.0.2.2: ICMP echo request, id 225, seq 1,
+    /// length 64", written out byte by byte (98 bytes on the wire).
+    const ARTICLE_HOST_GW_REQUEST: &str = "
+        aac1abeafe2e aac1abf7d217 0800
+        4500 0054 1c46 4000 4001 0000 0a000102 0a000202
+        0800 0000 00e1 0001
+        0000000000000000 0000000000000000 0000000000000000 0000000000000000
+        0000000000000000 0000000000000000 0000000000000000";
+
+    #[test]
+    fn the_articles_host_gw_request_is_plain_icmp() {
+        let frame = hex(ARTICLE_HOST_GW_REQUEST);
+        assert_eq!(frame.len(), 98);
+        let wire = dissect(&frame, PORTS).unwrap();
+        let Wire::Plain(ip) = &wire else {
+            panic!("{wire:?}")
+        };
+        assert_eq!(
+            (ip.src, ip.dst),
+            (build::ip("10.0.1.2"), build::ip("10.0.2.2"))
+        );
+        assert!(ip.df);
+        assert_eq!(
+            ip.l4,
+            L4::Echo {
+                reply: false,
+                id: 225,
+                seq: 1,
+                tag: None
+            }
+        );
+        assert_eq!(wire.to_string(), "plain IPv4 10.0.1.2 > 10.0.2.2");
+    }
+
+    #[test]
+    fn a_tagged_plain_reply_gives_its_tag() {
+        let wire = dissect(&plain("10.0.2.2", "10.0.1.2", true, Some(TAG)), PORTS).unwrap();
+        assert_eq!(wire.tag(), Some((TAG, true)));
+    }
+
+    #[test]
+    fn the_articles_vxlan_request_is_dissected_to_the_inner_icmp() {
+        let frame = vxlan_frame(
+            ("10.0.1.2", "10.0.2.2"),
+            4789,
+            1,
+            ("172.16.0.2", "172.16.1.2"),
+            false,
+            Some(TAG),
+        );
+        // The article's capture: "length 148" for the outer frame, 98 inside.
+        assert_eq!(frame.len(), 148);
+        let wire = dissect(&frame, PORTS).unwrap();
+        let Wire::Vxlan {
+            outer_src,
+            outer_dst,
+            port,
+            vni,
+            inner: Some(inner),
+        } = &wire
+        else {
+            panic!("{wire:?}")
+        };
+        assert_eq!(
+            (*outer_src, *outer_dst),
+            (build::ip("10.0.1.2"), build::ip("10.0.2.2"))
+        );
+        assert_eq!((*port, *vni), (4789, 1));
+        assert_eq!(inner.src, build::ip("172.16.0.2"));
+        assert_eq!(wire.tag(), Some((TAG, false)));
+        assert_eq!(
+            wire.to_string(),
+            "VXLAN vni 1 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"
+        );
+    }
+
+    #[test]
+    fn vxlan_carrying_arp_has_no_inner_ip() {
+        let inner = ether(0x0806, &[0u8; 28]);
+        let udp = udp(52326, 4789, &build::vxlan(1, &inner));
+        let frame = ether(
+            0x0800,
+            &build::ipv4(build::ip("10.0.1.2"), build::ip("10.0.2.2"), 17, &udp),
+        );
+        let wire = dissect(&frame, PORTS).unwrap();
+        assert!(
+            matches!(
+                wire,
+                Wire::Vxlan {
+                    inner: None,
+                    vni: 1,
+                    ..
+                }
+            ),
+            "{wire:?}"
+        );
+        assert_eq!(wire.tag(), None);
+    }
+
+    #[test]
+    fn vxlan_on_the_legacy_port_is_still_vxlan_and_says_its_port() {
+        let frame = vxlan_frame(
+            ("10.0.1.2", "10.0.2.2"),
+            8472,
+            1,
+            ("172.16.0.2", "172.16.1.2"),
+            false,
+            None,
+        );
+        let wire = dissect(&frame, PORTS).unwrap();
+        assert!(
+            wire.to_string().starts_with("VXLAN UDP/8472 vni 1"),
+            "{wire}"
+        );
+        // A port verify was not told about is just UDP.
+        let wire = dissect(&frame, &[4789]).unwrap();
+        assert!(matches!(
+            wire,
+            Wire::Plain(Ip {
+                l4: L4::Udp { dst_port: 8472, .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn ipip_is_outer_hosts_and_inner_pods() {
+        let frame = ipip_frame(
+            ("10.0.1.2", "10.0.2.2"),
+            ("172.16.0.2", "172.16.1.2"),
+            false,
+            Some(TAG),
+        );
+        let wire = dissect(&frame, PORTS).unwrap();
+        assert_eq!(
+            wire.to_string(),
+            "IPIP 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"
+        );
+        assert_eq!(wire.tag(), Some((TAG, false)));
+    }
+
+    #[test]
+    fn arp_and_ipv6_are_other() {
+        assert_eq!(
+            dissect(&ether(0x0806, &[0; 28]), PORTS).unwrap(),
+            Wire::Other("ARP".into())
+        );
+        assert_eq!(
+            dissect(&ether(0x86dd, &[0; 40]), PORTS).unwrap(),
+            Wire::Other("IPv6".into())
+        );
+    }
+
+    #[test]
+    fn frag_needed_quotes_the_original_echo() {
+        let original = build::ipv4(
+            build::ip("172.16.0.2"),
+            build::ip("172.16.1.2"),
+            1,
+            &echo(false, 9, 77, None),
+        );
+        let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x05, 0x78];
+        icmp.extend_from_slice(&original[..28]);
+        let frame = ether(
+            0x0800,
+            &build::ipv4(build::ip("172.16.0.1"), build::ip("172.16.0.2"), 1, &icmp),
+        );
+        let Wire::Plain(ip) = dissect(&frame, PORTS).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            ip.l4,
+            L4::Unreachable {
+                code: 4,
+                mtu: 1400,
+                original: Some(Quoted {
+                    src: build::ip("172.16.0.2"),
+                    dst: build::ip("172.16.1.2"),
+                    id: 9,
+                    seq: 77
+                })
+            }
+        );
+    }
+
+    #[test]
+    fn truncations_and_lies_are_errors_not_panics() {
+        let frame = vxlan_frame(
+            ("10.0.1.2", "10.0.2.2"),
+            4789,
+            1,
+            ("172.16.0.2", "172.16.1.2"),
+            false,
+            None,
+        );
+        assert!(matches!(
+            dissect(&frame[..10], PORTS),
+            Err(DissectError::Truncated {
+                layer: "Ethernet",
+                ..
+            })
+        ));
+        assert!(matches!(
+            dissect(&frame[..30], PORTS),
+            Err(DissectError::Truncated { layer: "IPv4", .. })
+        ));
+        // Cut inside the inner frame: the outer IPv4 total length no longer fits.
+        assert!(matches!(
+            dissect(&frame[..100], PORTS),
+            Err(DissectError::Truncated { layer: "IPv4", .. })
+        ));
+        let mut bad = frame.clone();
+        bad[14] = 0x42; // IHL 2
+        assert!(matches!(
+            dissect(&bad, PORTS),
+            Err(DissectError::Malformed { layer: "IPv4", .. })
+        ));
+        let mut bad = frame.clone();
+        bad[14 + 20 + 8] = 0; // VXLAN flags without I
+        assert!(matches!(
+            dissect(&bad, PORTS),
+            Err(DissectError::Malformed { layer: "VXLAN", .. })
+        ));
+        let mut bad = frame;
+        bad[14 + 20 + 8 + 8 + 14] = 0x65; // inner IPv6 version nibble in an IPv4 ethertype
+        assert!(matches!(
+            dissect(&bad, PORTS),
+            Err(DissectError::Malformed {
+                layer: "inner IPv4",
+                ..
+            })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = dissect(&bytes, PORTS);
+        }
+
+        #[test]
+        fn every_truncation_and_byte_flip_of_real_frames_never_panics(
+            which in 0usize..3, cut in 0usize..200, flip_at in 0usize..200, flip in any::<u8>()
+        ) {
+            let mut frame = match which {
+                0 => plain("10.0.1.2", "10.0.2.2", false, Some(TAG)),
+                1 => vxlan_frame(("10.0.1.2", "10.0.2.2"), 4789, 1, ("172.16.0.2", "172.16.1.2"), true, Some(TAG)),
+                _ => ipip_frame(("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"), true, Some(TAG)),
+            };
+            if flip_at < frame.len() {
+                frame[flip_at] ^= flip;
+            }
+            frame.truncate(cut.min(frame.len()));
+            let _ = dissect(&frame, PORTS);
+        }
+    }
+}

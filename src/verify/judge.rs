@@ -1,0 +1,717 @@
+//! Compares what the wire showed with what the mode says, pair by pair. Pure: no I/O.
+//!
+//! A reply is not proof. A pair passes only when its probes were answered, its packets were
+//! seen where they must pass, every sighting has the shape the mode prescribes, and a
+//! full-size packet at the pod MTU got through with DF set.
+
+use super::dissect::Wire;
+use crate::lab::VxlanParams;
+use crate::plan::Mode;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// What a probe pair is supposed to look like, taken from the lab file.
+#[derive(Debug, Clone)]
+pub struct PairPlan {
+    pub mode: Mode,
+    pub src_pod: Ipv4Addr,
+    pub dst_pod: Ipv4Addr,
+    /// The underlay addresses of the pods' hosts.
+    pub src_host: Ipv4Addr,
+    pub dst_host: Ipv4Addr,
+    /// The capture points on those hosts' underlay interfaces, e.g. `host1-eth1`.
+    pub src_point: String,
+    pub dst_point: String,
+    pub vxlan: Option<VxlanParams>,
+    /// The full-size probe's IP total length.
+    pub mtu: u16,
+}
+
+/// How a probe ended, as seen from the sending pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Outcome {
+    Reply {
+        #[serde(rename = "rtt_us")]
+        #[serde(serialize_with = "micros")]
+        rtt: Duration,
+        attempts: u8,
+    },
+    NoReply {
+        attempts: u8,
+    },
+    /// An ICMP destination unreachable came back; `mtu` matters for code 4 (frag needed).
+    Unreachable {
+        from: Ipv4Addr,
+        code: u8,
+        mtu: u16,
+    },
+    /// The pod's own kernel refused to send, e.g. EMSGSIZE from a path MTU it learnt earlier.
+    SendFailed {
+        error: String,
+    },
+}
+
+fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_micros() as u64)
+}
+
+/// One frame of a probe, seen at one capture point.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub point: String,
+    pub wire: Wire,
+}
+
+/// A probe, how it ended and every frame of it (request and reply, every attempt).
+#[derive(Debug, Clone)]
+pub struct ProbeResult {
+    pub outcome: Outcome,
+    pub seen: Vec<Seen>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairVerdict {
+    pub passed: bool,
+    #[serde(rename = "rtt_us", serialize_with = "opt_micros")]
+    pub rtt: Option<Duration>,
+    /// What the wire showed, in one line.
+    pub wire: String,
+    /// Every reason the pair failed, most telling first; empty when it passed.
+    pub reasons: Vec<String>,
+}
+
+fn opt_micros<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&(d.as_micros() as u64)),
+        None => s.serialize_none(),
+    }
+}
+
+impl PairPlan {
+    /// The frame shape the mode prescribes, in words.
+    pub fn expected(&self, reply: bool) -> String {
+        let (a, b) = self.hosts(reply);
+        match self.mode {
+            Mode::HostGw => {
+                let (s, d) = self.pods(reply);
+                format!("plain IPv4 {s} > {d}")
+            }
+            Mode::Vxlan => {
+                let v = self.vxlan.unwrap_or(VxlanParams {
+                    vni: crate::plan::VXLAN_VNI,
+                    port: crate::plan::VXLAN_PORT,
+                });
+                format!("UDP/{} VXLAN vni {} between {a} and {b}", v.port, v.vni)
+            }
+            Mode::Ipip => format!("IPIP (protocol 4) between {a} and {b}"),
+        }
+    }
+
+    fn pods(&self, reply: bool) -> (Ipv4Addr, Ipv4Addr) {
+        if reply {
+            (self.dst_pod, self.src_pod)
+        } else {
+            (self.src_pod, self.dst_pod)
+        }
+    }
+
+    fn hosts(&self, reply: bool) -> (Ipv4Addr, Ipv4Addr) {
+        if reply {
+            (self.dst_host, self.src_host)
+        } else {
+            (self.src_host, self.dst_host)
+        }
+    }
+
+    /// Why a sighting does not have the prescribed shape, or `None` if it has.
+    pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<String> {
+        let (ps, pd) = self.pods(reply);
+        let (hs, hd) = self.hosts(reply);
+        let saw = || {
+            format!(
+                "expected {}, saw {} on {}",
+                self.expected(reply),
+                seen.wire,
+                seen.point
+            )
+        };
+        let inner_ok = |s: Ipv4Addr, d: Ipv4Addr| s == ps && d == pd;
+        match (self.mode, &seen.wire) {
+            (Mode::HostGw, Wire::Plain(ip)) => {
+                if ip.src != ps {
+                    Some(format!("{} (source rewritten: NAT)", saw()))
+                } else if ip.dst != pd {
+                    Some(format!("{} (destination rewritten: NAT)", saw()))
+                } else {
+                    None
+                }
+            }
+            (
+                Mode::Vxlan,
+                Wire::Vxlan {
+                    outer_src,
+                    outer_dst,
+                    port,
+                    vni,
+                    inner,
+                },
+            ) => {
+                let v = self.vxlan?;
+                let inner_fits = inner.as_ref().is_some_and(|i| inner_ok(i.src, i.dst));
+                let fits = *port == v.port
+                    && *vni == v.vni
+                    && *outer_src == hs
+                    && *outer_dst == hd
+                    && inner_fits;
+                (!fits).then(saw)
+            }
+            (
+                Mode::Ipip,
+                Wire::Ipip {
+                    outer_src,
+                    outer_dst,
+                    inner,
+                },
+            ) => {
+                let fits = *outer_src == hs && *outer_dst == hd && inner_ok(inner.src, inner.dst);
+                (!fits).then(saw)
+            }
+            (Mode::Vxlan | Mode::Ipip, Wire::Plain(_)) => Some(format!(
+                "{} (pod addresses in plain on the underlay)",
+                saw()
+            )),
+            _ => Some(saw()),
+        }
+    }
+}
+
+fn probe_frames(result: &ProbeResult, reply: bool) -> impl Iterator<Item = &Seen> {
+    result
+        .seen
+        .iter()
+        .filter(move |s| s.wire.tag().is_some_and(|(_, r)| r == reply))
+}
+
+/// The sending host's underlay first, then the receiving host's, then the routers: the reason
+/// a person reads names the place nearest the sender.
+fn nearest_first<'a>(
+    plan: &PairPlan,
+    frames: impl Iterator<Item = &'a Seen>,
+    reply: bool,
+) -> Vec<&'a Seen> {
+    let (first, second) = if reply {
+        (&plan.dst_point, &plan.src_point)
+    } else {
+        (&plan.src_point, &plan.dst_point)
+    };
+    let mut v: Vec<&Seen> = frames.collect();
+    v.sort_by_key(|s| (&s.point != first, &s.point != second));
+    v
+}
+
+/// Judges one ordered pair from its small probe and its full-size DF probe.
+pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> PairVerdict {
+    let mut reasons: Vec<String> = Vec::new();
+    let mut offending: Option<&Seen> = None;
+    // Shape first: a wrong frame explains more than a missing reply does.
+    for result in [ping, mtu] {
+        for reply in [false, true] {
+            for seen in nearest_first(plan, probe_frames(result, reply), reply) {
+                if let Some(why) = plan.misfit(seen, reply) {
+                    offending.get_or_insert(seen);
+                    if !reasons.contains(&why) {
+                        reasons.push(why);
+                    }
+                }
+            }
+        }
+    }
+    match &ping.outcome {
+        Outcome::Reply { .. } => {}
+        other => reasons.push(format!("ping: {}", describe_failure(other))),
+    }
+    // Presence: the request leaves through the source host's underlay and arrives through the
+    // destination host's; the reply the other way round.
+    for (reply, what) in [(false, "request"), (true, "reply")] {
+        if reply && !matches!(ping.outcome, Outcome::Reply { .. }) {
+            continue;
+        }
+        for point in [&plan.src_point, &plan.dst_point] {
+            if !probe_frames(ping, reply).any(|s| &s.point == point) {
+                reasons.push(format!("ping {what} not seen on {point}"));
+            }
+        }
+    }
+    match &mtu.outcome {
+        Outcome::Reply { .. } => {}
+        Outcome::Unreachable { from, code: 4, mtu: hop } => reasons.push(format!(
+            "full-size probe ({} bytes, DF) refused: ICMP frag-needed from {from}, next-hop MTU {hop}",
+            plan.mtu
+        )),
+        Outcome::NoReply { attempts } if matches!(ping.outcome, Outcome::Reply { .. }) => reasons.push(format!(
+            "full-size probe ({} bytes, DF) got no reply after {attempts} attempts while small pings pass: MTU blackhole",
+            plan.mtu
+        )),
+        other => reasons.push(format!("full-size probe ({} bytes, DF): {}", plan.mtu, describe_failure(other))),
+    }
+    let wire = offending
+        .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
+        .or_else(|| ping.seen.first())
+        .map(|s| s.wire.to_string())
+        .unwrap_or_else(|| "not seen".to_string());
+    let rtt = match ping.outcome {
+        Outcome::Reply { rtt, .. } => Some(rtt),
+        _ => None,
+    };
+    PairVerdict {
+        passed: reasons.is_empty(),
+        rtt,
+        wire,
+        reasons,
+    }
+}
+
+fn describe_failure(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Reply { .. } => "replied".into(),
+        Outcome::NoReply { attempts } => format!("no reply after {attempts} attempts"),
+        Outcome::Unreachable { from, code, mtu } => {
+            let what = match code {
+                0 => "network unreachable".to_string(),
+                1 => "host unreachable".to_string(),
+                4 => format!("fragmentation needed, next-hop MTU {mtu}"),
+                13 => "administratively prohibited".to_string(),
+                c => format!("destination unreachable, code {c}"),
+            };
+            format!("{what} (ICMP from {from})")
+        }
+        Outcome::SendFailed { error } => format!("could not be sent: {error}"),
+    }
+}
+
+/// Lab-wide problems that belong to no probe, found in frames no probe claimed:
+/// - in an overlay mode, any plain IPv4 packet with a pod address on an underlay or router
+///   interface, whoever sent it;
+/// - in vxlan mode, any VXLAN frame on another VNI or port than planned (the ARP that a
+///   mis-configured VTEP floods is often the only trace it leaves).
+pub fn leaks<'a>(
+    mode: Mode,
+    vxlan: Option<VxlanParams>,
+    pod_ips: &BTreeSet<Ipv4Addr>,
+    frames: impl IntoIterator<Item = (&'a str, &'a Wire)>,
+) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    for (point, wire) in frames {
+        // Tagged probe frames are already judged, and named, with their pair.
+        if wire.tag().is_some() {
+            continue;
+        }
+        match wire {
+            Wire::Plain(ip)
+                if mode != Mode::HostGw
+                    && (pod_ips.contains(&ip.src) || pod_ips.contains(&ip.dst)) =>
+            {
+                seen.insert(format!(
+                    "plain IPv4 {} > {} on {point}: pod addresses must not cross the underlay in {mode} mode",
+                    ip.src, ip.dst
+                ));
+            }
+            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan => {
+                if let Some(v) = vxlan.filter(|v| v.vni != *vni || v.port != *port) {
+                    seen.insert(format!(
+                        "{wire} on {point}: expected UDP/{} VXLAN vni {}",
+                        v.port, v.vni
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    seen.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dissect::build::{ip, ipip_frame, plain, vxlan_frame};
+    use crate::verify::dissect::{dissect, Tag};
+
+    const TAG: Tag = Tag {
+        run: 7,
+        probe: 0,
+        attempt: 0,
+    };
+
+    fn plan(mode: Mode) -> PairPlan {
+        let overlay = mode != Mode::HostGw;
+        PairPlan {
+            mode,
+            src_pod: ip(if overlay { "172.16.0.2" } else { "10.0.1.2" }),
+            dst_pod: ip(if overlay { "172.16.1.2" } else { "10.0.2.2" }),
+            src_host: ip(if overlay { "10.0.1.2" } else { "192.168.0.100" }),
+            dst_host: ip(if overlay { "10.0.2.2" } else { "192.168.0.200" }),
+            src_point: "host1-eth1".into(),
+            dst_point: "host2-eth1".into(),
+            vxlan: (mode == Mode::Vxlan).then_some(VxlanParams { vni: 1, port: 4789 }),
+            mtu: mode.pod_mtu(),
+        }
+    }
+
+    fn seen(point: &str, frame: Vec<u8>) -> Seen {
+        Seen {
+            point: point.into(),
+            wire: dissect(&frame, &[4789, 8472]).unwrap(),
+        }
+    }
+
+    fn reply() -> Outcome {
+        Outcome::Reply {
+            rtt: Duration::from_micros(120),
+            attempts: 1,
+        }
+    }
+
+    /// Request and reply seen on both hosts, built by `frame(reply)`.
+    fn everywhere(outcome: Outcome, frame: impl Fn(bool) -> Vec<u8>) -> ProbeResult {
+        let mut seen_ = Vec::new();
+        for point in ["host1-eth1", "host2-eth1"] {
+            seen_.push(seen(point, frame(false)));
+            seen_.push(seen(point, frame(true)));
+        }
+        ProbeResult {
+            outcome,
+            seen: seen_,
+        }
+    }
+
+    fn healthy_vxlan(reply_: bool) -> Vec<u8> {
+        let (o, i) = if reply_ {
+            (("10.0.2.2", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
+        } else {
+            (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
+        };
+        vxlan_frame(o, 4789, 1, i, reply_, Some(TAG))
+    }
+
+    #[test]
+    fn a_healthy_vxlan_pair_passes_and_shows_the_tunnel() {
+        let p = plan(Mode::Vxlan);
+        let v = judge_pair(
+            &p,
+            &everywhere(reply(), healthy_vxlan),
+            &everywhere(reply(), healthy_vxlan),
+        );
+        assert!(v.passed, "{:?}", v.reasons);
+        assert_eq!(
+            v.wire,
+            "VXLAN vni 1 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"
+        );
+        assert_eq!(v.rtt, Some(Duration::from_micros(120)));
+    }
+
+    #[test]
+    fn plain_pod_traffic_in_a_vxlan_lab_fails_although_pings_pass() {
+        let p = plan(Mode::Vxlan);
+        let plain_ = |r: bool| {
+            if r {
+                plain("172.16.1.2", "172.16.0.2", true, Some(TAG))
+            } else {
+                plain("172.16.0.2", "172.16.1.2", false, Some(TAG))
+            }
+        };
+        let v = judge_pair(
+            &p,
+            &everywhere(reply(), plain_),
+            &everywhere(reply(), healthy_vxlan),
+        );
+        assert!(!v.passed);
+        assert_eq!(
+            v.reasons[0],
+            "expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1 (pod addresses in plain on the underlay)"
+        );
+        assert_eq!(v.wire, "plain IPv4 172.16.0.2 > 172.16.1.2");
+    }
+
+    #[test]
+    fn a_wrong_vni_or_port_is_named() {
+        let p = plan(Mode::Vxlan);
+        let vni2 = |r: bool| {
+            let (o, i) = if r {
+                (("10.0.2.2", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
+            } else {
+                (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
+            };
+            vxlan_frame(o, 4789, 2, i, r, Some(TAG))
+        };
+        let v = judge_pair(
+            &p,
+            &everywhere(reply(), vni2),
+            &everywhere(reply(), healthy_vxlan),
+        );
+        assert!(
+            v.reasons[0].contains("saw VXLAN vni 2 10.0.1.2>10.0.2.2"),
+            "{}",
+            v.reasons[0]
+        );
+        let port = |r: bool| {
+            let (o, i) = if r {
+                (("10.0.2.2", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
+            } else {
+                (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
+            };
+            vxlan_frame(o, 8472, 1, i, r, Some(TAG))
+        };
+        let v = judge_pair(
+            &p,
+            &everywhere(reply(), port),
+            &everywhere(reply(), healthy_vxlan),
+        );
+        assert!(
+            v.reasons[0].contains("saw VXLAN UDP/8472 vni 1"),
+            "{}",
+            v.reasons[0]
+        );
+    }
+
+    #[test]
+    fn wrong_outer_addresses_fail() {
+        let p = plan(Mode::Vxlan);
+        let routed_via_gw = |r: bool| {
+            let (o, i) = if r {
+                (("10.0.2.1", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
+            } else {
+                (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
+            };
+            vxlan_frame(o, 4789, 1, i, r, Some(TAG))
+        };
+        let v = judge_pair(
+            &p,
+            &everywhere(reply(), routed_via_gw),
+            &everywhere(reply(), healthy_vxlan),
+        );
+        assert!(!v.passed);
+        assert!(
+            v.reasons[0].contains("saw VXLAN vni 1 10.0.2.1>10.0.1.2"),
+            "{}",
+            v.reasons[0]
+        );
+    }
+
+    #[test]
+    fn host_gw_nat_fails_and_says_nat() {
+        let p = plan(Mode::HostGw);
+        let masq = |r: bool| {
+            if r {
+                plain("10.0.2.2", "192.168.0.100", true, Some(TAG))
+            } else {
+                plain("192.168.0.100", "10.0.2.2", false, Some(TAG))
+            }
+        };
+        let ok = |r: bool| {
+            if r {
+                plain("10.0.2.2", "10.0.1.2", true, Some(TAG))
+            } else {
+                plain("10.0.1.2", "10.0.2.2", false, Some(TAG))
+            }
+        };
+        assert!(judge_pair(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed);
+        let v = judge_pair(&p, &everywhere(reply(), masq), &everywhere(reply(), ok));
+        assert!(!v.passed);
+        assert_eq!(
+            v.reasons[0],
+            "expected plain IPv4 10.0.1.2 > 10.0.2.2, saw plain IPv4 192.168.0.100 > 10.0.2.2 on host1-eth1 (source rewritten: NAT)"
+        );
+    }
+
+    #[test]
+    fn host_gw_rejects_a_tunnel() {
+        let p = plan(Mode::HostGw);
+        let tunnel = |r: bool| {
+            ipip_frame(
+                ("1.1.1.1", "2.2.2.2"),
+                ("10.0.1.2", "10.0.2.2"),
+                r,
+                Some(TAG),
+            )
+        };
+        let v = judge_pair(
+            &p,
+            &everywhere(reply(), tunnel),
+            &everywhere(reply(), tunnel),
+        );
+        assert!(
+            v.reasons[0].starts_with("expected plain IPv4 10.0.1.2 > 10.0.2.2, saw IPIP"),
+            "{}",
+            v.reasons[0]
+        );
+    }
+
+    #[test]
+    fn ipip_checks_outer_and_inner() {
+        let p = plan(Mode::Ipip);
+        let good = |r: bool| {
+            if r {
+                ipip_frame(
+                    ("10.0.2.2", "10.0.1.2"),
+                    ("172.16.1.2", "172.16.0.2"),
+                    true,
+                    Some(TAG),
+                )
+            } else {
+                ipip_frame(
+                    ("10.0.1.2", "10.0.2.2"),
+                    ("172.16.0.2", "172.16.1.2"),
+                    false,
+                    Some(TAG),
+                )
+            }
+        };
+        assert!(judge_pair(&p, &everywhere(reply(), good), &everywhere(reply(), good)).passed);
+        let vx = |r: bool| healthy_vxlan(r);
+        let v = judge_pair(&p, &everywhere(reply(), vx), &everywhere(reply(), good));
+        assert!(
+            v.reasons[0]
+                .starts_with("expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw VXLAN"),
+            "{}",
+            v.reasons[0]
+        );
+    }
+
+    #[test]
+    fn nothing_seen_and_no_reply_fails_with_both_reasons() {
+        let p = plan(Mode::Vxlan);
+        let lost = ProbeResult {
+            outcome: Outcome::NoReply { attempts: 3 },
+            seen: vec![],
+        };
+        let v = judge_pair(&p, &lost, &lost);
+        assert!(!v.passed);
+        assert_eq!(v.wire, "not seen");
+        assert_eq!(v.reasons[0], "ping: no reply after 3 attempts");
+        assert!(v
+            .reasons
+            .contains(&"ping request not seen on host1-eth1".to_string()));
+        assert!(v
+            .reasons
+            .contains(&"ping request not seen on host2-eth1".to_string()));
+    }
+
+    #[test]
+    fn a_reply_without_frames_on_the_wire_is_not_proof() {
+        let p = plan(Mode::Vxlan);
+        let only_src = ProbeResult {
+            outcome: reply(),
+            seen: vec![
+                seen("host1-eth1", healthy_vxlan(false)),
+                seen("host1-eth1", healthy_vxlan(true)),
+            ],
+        };
+        let v = judge_pair(&p, &only_src, &everywhere(reply(), healthy_vxlan));
+        assert_eq!(
+            v.reasons,
+            vec![
+                "ping request not seen on host2-eth1",
+                "ping reply not seen on host2-eth1"
+            ]
+        );
+    }
+
+    #[test]
+    fn mtu_failures_are_told_apart() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy_vxlan);
+        let frag = ProbeResult {
+            outcome: Outcome::Unreachable {
+                from: ip("172.16.0.1"),
+                code: 4,
+                mtu: 1400,
+            },
+            seen: vec![],
+        };
+        let v = judge_pair(&p, &ok, &frag);
+        assert_eq!(v.reasons, vec!["full-size probe (1450 bytes, DF) refused: ICMP frag-needed from 172.16.0.1, next-hop MTU 1400"]);
+        let hole = ProbeResult {
+            outcome: Outcome::NoReply { attempts: 3 },
+            seen: vec![],
+        };
+        let v = judge_pair(&p, &ok, &hole);
+        assert!(
+            v.reasons[0].ends_with("while small pings pass: MTU blackhole"),
+            "{}",
+            v.reasons[0]
+        );
+        let local = ProbeResult {
+            outcome: Outcome::SendFailed {
+                error: "Message too long".into(),
+            },
+            seen: vec![],
+        };
+        let v = judge_pair(&p, &ok, &local);
+        assert_eq!(
+            v.reasons,
+            vec!["full-size probe (1450 bytes, DF): could not be sent: Message too long"]
+        );
+        assert!(v.rtt.is_some() && !v.passed);
+    }
+
+    #[test]
+    fn unreachable_names_the_sender() {
+        let p = plan(Mode::HostGw);
+        let unreach = ProbeResult {
+            outcome: Outcome::Unreachable {
+                from: ip("10.0.1.1"),
+                code: 0,
+                mtu: 0,
+            },
+            seen: vec![],
+        };
+        let v = judge_pair(&p, &unreach, &unreach);
+        assert_eq!(
+            v.reasons[0],
+            "ping: network unreachable (ICMP from 10.0.1.1)"
+        );
+    }
+
+    #[test]
+    fn untagged_plain_pod_traffic_is_a_leak_in_overlays_only() {
+        let pods: BTreeSet<_> = [ip("172.16.0.2"), ip("172.16.1.2")].into();
+        let w = dissect(&plain("172.16.0.2", "172.16.1.2", false, None), &[4789]).unwrap();
+        let tagged = dissect(
+            &plain("172.16.0.2", "172.16.1.2", false, Some(TAG)),
+            &[4789],
+        )
+        .unwrap();
+        let underlay = dissect(&plain("10.0.1.2", "10.0.2.2", false, None), &[4789]).unwrap();
+        let frames = [
+            ("gw1-eth1", &w),
+            ("gw1-eth1", &w),
+            ("gw1-eth2", &tagged),
+            ("host1-eth1", &underlay),
+        ];
+        let v = Some(VxlanParams { vni: 1, port: 4789 });
+        let found = leaks(Mode::Vxlan, v, &pods, frames);
+        assert_eq!(found, vec!["plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1: pod addresses must not cross the underlay in vxlan mode"]);
+        assert!(leaks(Mode::HostGw, None, &pods, frames).is_empty());
+        // A VTEP on another VNI shows itself through the ARP it floods.
+        let arp_vni2 = dissect(
+            &vxlan_frame(
+                ("10.0.2.2", "10.0.1.2"),
+                4789,
+                2,
+                ("172.16.1.2", "172.16.0.2"),
+                false,
+                None,
+            ),
+            &[4789],
+        )
+        .unwrap();
+        let found = leaks(Mode::Vxlan, v, &pods, [("host2-eth1", &arp_vni2)]);
+        assert_eq!(
+            found,
+            vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
+        );
+    }
+}

@@ -1,0 +1,465 @@
+//! ICMP echo from inside a pod, without a ping binary: a raw ICMP socket created in the pod's
+//! namespace (it stays bound to that namespace afterwards), tagged probes, RTT from the reply.
+//!
+//! Every probe carries a [`Tag`] in its payload, so captures find its packets exactly even when
+//! NAT rewrites addresses or the identifier. The echo sequence number encodes the probe's index
+//! and attempt, because an ICMP error quotes only the first 8 bytes of the ICMP header.
+
+use super::dissect::{self, Tag};
+use super::judge::Outcome;
+use crate::netns::{in_netns, NetnsError};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const ICMP_HEADER: usize = 8;
+const IPV4_HEADER: usize = 20;
+/// A small probe is the size of a default ping: 56 bytes of payload, 84 bytes of IP.
+pub const SMALL: u16 = 84;
+/// How long each attempt waits for its reply; the number of entries bounds the attempts.
+pub const ATTEMPT_TIMEOUTS: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_millis(800),
+    Duration::from_millis(1200),
+];
+
+/// One echo request to send: where, how big (IP total length), and its number in the run.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeSpec {
+    pub number: u32,
+    pub dst: Ipv4Addr,
+    pub size: u16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("cannot open a raw ICMP socket in pod `{pod}`: {source}")]
+    Socket { pod: String, source: io::Error },
+}
+
+/// A raw ICMP socket inside the pod's namespace: echo replies and destination unreachables
+/// only (ICMP_FILTER), DF on every probe (IP_PMTUDISC_DO), room for a burst of replies.
+pub fn open(pod: &str, namespace: &str) -> Result<Socket, ProbeError> {
+    let err = |source| ProbeError::Socket {
+        pod: pod.to_string(),
+        source,
+    };
+    in_netns(namespace, || {
+        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(err)?;
+        // Bits set in ICMP_FILTER are dropped: keep type 0 (echo reply) and 3 (unreachable).
+        let filter: u32 = !((1 << 0) | (1 << 3));
+        setsockopt(&socket, libc::SOL_RAW, 1 /* ICMP_FILTER */, filter).map_err(err)?;
+        setsockopt(
+            &socket,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DO as u32,
+        )
+        .map_err(err)?;
+        // Best effort: root may go past rmem_max, and the default still works for small labs.
+        let _ = setsockopt(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4u32 << 20);
+        Ok(socket)
+    })?
+}
+
+fn setsockopt(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: u32,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The ICMP echo request for `spec`, attempt `attempt`: header, tag, then a filler pattern.
+pub fn echo_request(run: u32, index: usize, spec: &ProbeSpec, attempt: u8) -> Vec<u8> {
+    let len = usize::from(spec.size)
+        .saturating_sub(IPV4_HEADER)
+        .max(ICMP_HEADER + Tag::LEN);
+    let mut buf = vec![0u8; len];
+    buf[0] = 8;
+    buf[4..6].copy_from_slice(&(run as u16).to_be_bytes());
+    buf[6..8].copy_from_slice(&sequence(index, attempt).to_be_bytes());
+    Tag {
+        run,
+        probe: spec.number,
+        attempt,
+    }
+    .write(&mut buf[ICMP_HEADER..]);
+    for (i, b) in buf[ICMP_HEADER + Tag::LEN..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let sum = pnet::packet::util::checksum(&buf, 1);
+    buf[2..4].copy_from_slice(&sum.to_be_bytes());
+    buf
+}
+
+/// Index and attempt, packed so an ICMP error's quoted header leads back to the probe.
+fn sequence(index: usize, attempt: u8) -> u16 {
+    ((index << 2) | usize::from(attempt & 3)) as u16
+}
+
+struct State {
+    sent: [Option<Instant>; ATTEMPT_TIMEOUTS.len()],
+    attempt: u8,
+    deadline: Option<Instant>,
+    done: Option<Outcome>,
+}
+
+/// How many probes may be in flight: per pod, and across the whole lab.
+///
+/// The lab-wide bound matters more. Every packet crosses several veths, and each crossing is a
+/// trip through the CPU's backlog queue (net.core.netdev_max_backlog, 1000 by default); a first
+/// contact between two VXLAN hosts also floods an ARP request to every peer. Sending every
+/// probe at once overflows that queue and the lab appears broken when it is not.
+#[derive(Debug)]
+pub struct Window {
+    pub per_pod: usize,
+    pub lab: AtomicUsize,
+}
+
+impl Window {
+    pub fn new(per_pod: usize, lab: usize) -> Window {
+        Window {
+            per_pod: per_pod.max(1),
+            lab: AtomicUsize::new(lab.max(1)),
+        }
+    }
+
+    fn acquire(&self) -> bool {
+        self.lab
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
+                free.checked_sub(1)
+            })
+            .is_ok()
+    }
+
+    fn release(&self) {
+        self.lab.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Sends every probe of one pod within `window`, retrying lost ones a bounded number of
+/// times. `on_done(i)` is called once per probe when its outcome is final.
+pub fn run(
+    socket: &Socket,
+    run: u32,
+    specs: &[ProbeSpec],
+    window: &Window,
+    on_done: &dyn Fn(usize),
+) -> Vec<Outcome> {
+    let by_number: HashMap<u32, usize> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.number, i))
+        .collect();
+    let mut states: Vec<State> = specs
+        .iter()
+        .map(|_| State {
+            sent: [None; ATTEMPT_TIMEOUTS.len()],
+            attempt: 0,
+            deadline: None,
+            done: None,
+        })
+        .collect();
+    let mut queue: VecDeque<usize> = (0..specs.len()).collect();
+    let mut in_flight: Vec<usize> = Vec::new();
+    let mut remaining = specs.len();
+    let mut buf = vec![0u8; 65536];
+
+    let finish = |states: &mut Vec<State>, i: usize, outcome: Outcome, remaining: &mut usize| {
+        if states[i].done.is_none() {
+            states[i].done = Some(outcome);
+            *remaining -= 1;
+            on_done(i);
+        }
+    };
+
+    while remaining > 0 {
+        // Ctrl-C or SIGTERM: what is still open ends as unanswered; the caller reports the stop.
+        if crate::interrupt::requested() {
+            for st in states.iter_mut().filter(|s| s.done.is_none()) {
+                st.done = Some(Outcome::NoReply {
+                    attempts: st.attempt,
+                });
+            }
+            break;
+        }
+        // Fill the window.
+        while in_flight.len() < window.per_pod {
+            let Some(&i) = queue.front() else { break };
+            if states[i].done.is_some() {
+                queue.pop_front();
+                continue;
+            }
+            if !window.acquire() {
+                break;
+            }
+            queue.pop_front();
+            let attempt = states[i].attempt;
+            let packet = echo_request(run, i, &specs[i], attempt);
+            let to = SockAddr::from(SocketAddrV4::new(specs[i].dst, 0));
+            let now = Instant::now();
+            match socket.send_to(&packet, &to) {
+                Ok(_) => {
+                    states[i].sent[usize::from(attempt)] = Some(now);
+                    states[i].deadline = Some(now + ATTEMPT_TIMEOUTS[usize::from(attempt)]);
+                    in_flight.push(i);
+                }
+                // Queues full for a moment: count it as a lost attempt.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN)) => {
+                    states[i].deadline = Some(now);
+                    in_flight.push(i);
+                }
+                Err(e) => finish(
+                    &mut states,
+                    i,
+                    Outcome::SendFailed {
+                        error: e.to_string(),
+                    },
+                    &mut remaining,
+                ),
+            }
+        }
+        if remaining == 0 {
+            break;
+        }
+        // Expire attempts that ran out of time: retry or give up.
+        let now = Instant::now();
+        in_flight.retain(|&i| {
+            let st = &mut states[i];
+            if st.done.is_some() {
+                window.release();
+                return false;
+            }
+            if st.deadline.is_some_and(|d| d <= now) {
+                window.release();
+                if usize::from(st.attempt) + 1 < ATTEMPT_TIMEOUTS.len() {
+                    st.attempt += 1;
+                    queue.push_back(i);
+                } else {
+                    st.done = Some(Outcome::NoReply {
+                        attempts: st.attempt + 1,
+                    });
+                    remaining -= 1;
+                    on_done(i);
+                }
+                return false;
+            }
+            true
+        });
+        if remaining == 0 {
+            break;
+        }
+        if in_flight.is_empty() {
+            // Waiting for the lab-wide window to free a slot.
+            std::thread::sleep(Duration::from_micros(200));
+            continue;
+        }
+        let next = in_flight
+            .iter()
+            .filter_map(|&i| states[i].deadline)
+            .min()
+            .unwrap_or(now);
+        let wait = next
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
+        let _ = socket.set_read_timeout(Some(wait));
+        let n = match (&*socket).read(&mut buf) {
+            Ok(n) => n,
+            Err(_) => continue,
+        };
+        let at = Instant::now();
+        match parse_reply(&buf[..n], run) {
+            Some(Reply::Echo(tag)) => {
+                if let Some(&i) = by_number.get(&tag.probe) {
+                    if let Some(sent) = states[i]
+                        .sent
+                        .get(usize::from(tag.attempt))
+                        .copied()
+                        .flatten()
+                    {
+                        let outcome = Outcome::Reply {
+                            rtt: at - sent,
+                            attempts: states[i].attempt + 1,
+                        };
+                        finish(&mut states, i, outcome, &mut remaining);
+                    }
+                }
+            }
+            Some(Reply::Unreachable {
+                from,
+                code,
+                mtu,
+                seq,
+                dst,
+            }) => {
+                let i = usize::from(seq >> 2);
+                if i < specs.len()
+                    && specs[i].dst == dst
+                    && states[i].sent.iter().any(Option::is_some)
+                {
+                    finish(
+                        &mut states,
+                        i,
+                        Outcome::Unreachable { from, code, mtu },
+                        &mut remaining,
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+    // Probes answered since the last pass still hold their lab-wide slots.
+    for &i in &in_flight {
+        if states[i].deadline.is_some() {
+            window.release();
+        }
+    }
+    states
+        .into_iter()
+        .map(|s| s.done.expect("every probe ends with an outcome"))
+        .collect()
+}
+
+enum Reply {
+    Echo(Tag),
+    Unreachable {
+        from: Ipv4Addr,
+        code: u8,
+        mtu: u16,
+        seq: u16,
+        dst: Ipv4Addr,
+    },
+}
+
+/// What the raw socket read (an IPv4 packet), if it answers one of this run's probes.
+fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
+    // Reuse the dissector: wrap the IP packet in a dummy Ethernet header.
+    let mut frame = vec![0u8; 14];
+    frame[12] = 0x08;
+    frame.extend_from_slice(packet);
+    let dissect::Wire::Plain(ip) = dissect::dissect(&frame, &[]).ok()? else {
+        return None;
+    };
+    match ip.l4 {
+        dissect::L4::Echo {
+            reply: true,
+            tag: Some(tag),
+            ..
+        } if tag.run == run => Some(Reply::Echo(tag)),
+        dissect::L4::Unreachable {
+            code,
+            mtu,
+            original: Some(q),
+        } if q.id == run as u16 => Some(Reply::Unreachable {
+            from: ip.src,
+            code,
+            mtu,
+            seq: q.seq,
+            dst: q.dst,
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dissect::build;
+
+    #[test]
+    fn requests_have_the_asked_size_a_valid_checksum_and_the_tag() {
+        let spec = ProbeSpec {
+            number: 9,
+            dst: build::ip("172.16.1.2"),
+            size: 1450,
+        };
+        let icmp = echo_request(77, 3, &spec, 2);
+        assert_eq!(icmp.len() + IPV4_HEADER, 1450);
+        assert_eq!(
+            pnet::packet::util::checksum(&icmp, 1).to_be_bytes(),
+            [icmp[2], icmp[3]]
+        );
+        assert_eq!(
+            Tag::parse(&icmp[8..]),
+            Some(Tag {
+                run: 77,
+                probe: 9,
+                attempt: 2
+            })
+        );
+        assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), (3 << 2) | 2);
+        let small = echo_request(
+            77,
+            0,
+            &ProbeSpec {
+                size: SMALL,
+                ..spec
+            },
+            0,
+        );
+        assert_eq!(small.len(), 64);
+    }
+
+    #[test]
+    fn replies_are_matched_by_tag_and_errors_by_quoted_sequence() {
+        let tag = Tag {
+            run: 5,
+            probe: 1,
+            attempt: 0,
+        };
+        let reply = build::ipv4(
+            build::ip("172.16.1.2"),
+            build::ip("172.16.0.2"),
+            1,
+            &build::echo(true, 5, 0, Some(tag)),
+        );
+        assert!(matches!(parse_reply(&reply, 5), Some(Reply::Echo(t)) if t == tag));
+        assert!(
+            parse_reply(&reply, 6).is_none(),
+            "another run's reply is not ours"
+        );
+        let original = build::ipv4(
+            build::ip("172.16.0.2"),
+            build::ip("172.16.1.2"),
+            1,
+            &build::echo(false, 5, 13, None),
+        );
+        let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x05, 0x78];
+        icmp.extend_from_slice(&original[..28]);
+        let err = build::ipv4(build::ip("172.16.0.1"), build::ip("172.16.0.2"), 1, &icmp);
+        match parse_reply(&err, 5) {
+            Some(Reply::Unreachable {
+                from,
+                code: 4,
+                mtu: 1400,
+                seq: 13,
+                dst,
+            }) => {
+                assert_eq!(from, build::ip("172.16.0.1"));
+                assert_eq!(dst, build::ip("172.16.1.2"));
+            }
+            _ => panic!("frag-needed not recognised"),
+        }
+    }
+}

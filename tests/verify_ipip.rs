@@ -1,0 +1,81 @@
+//! verify on IPIP labs. This machine's kernel has no IPIP, so these run with `--ignored` inside
+//! the stock-kernel VM (`make test-vm`); there, a kernel without IPIP fails them loudly.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn require_ipip() {
+    require_root();
+    let ns = unique("cnilab-vipip-probe-");
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let made = ip(&["netns", "add", &ns]);
+    assert!(
+        made.status.success(),
+        "cannot make a scratch namespace: {}",
+        stderr(&made)
+    );
+    let out = ip(&["-n", &ns, "tunnel", "add", "probe0", "mode", "ipip"]);
+    let _ = ip(&["netns", "del", &ns]);
+    assert!(
+        out.status.success(),
+        "this kernel cannot create ipip tunnels ({}); it needs CONFIG_NET_IPIP: run `make test-vm`",
+        stderr(&out).trim()
+    );
+}
+
+fn verify_json(lab: &LabGuard) -> (i32, Value) {
+    let out = lab.run(&["verify", "--json"]);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", stderr(&out)));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+#[test]
+#[ignore = "needs a kernel with IPIP: run make test-vm"]
+fn a_healthy_ipip_lab_passes_and_plain_routing_through_the_router_fails() {
+    require_ipip();
+    let lab = LabGuard::gen("ipip", 3, &unique("vip"));
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let (code, report) = verify_json(&lab);
+    assert_eq!(code, 0, "{report:#}");
+    let p = report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["from"] == "pod1" && p["to"] == "pod2")
+        .unwrap();
+    assert_eq!(p["wire"], "IPIP 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]");
+
+    // The router learns the pod routes and host1 stops tunnelling: pings pass, verify must not.
+    let ns = |node: &str| format!("clab-{}-{node}", lab.name);
+    for (node, line) in [
+        ("gw", "ip route add 172.16.0.0/24 via 10.0.1.2"),
+        ("gw", "ip route add 172.16.1.0/24 via 10.0.2.2"),
+        (
+            "host1",
+            "ip route replace 172.16.1.0/24 via 10.0.1.1 dev eth1",
+        ),
+    ] {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns(node)])
+            .args(line.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{node}: {line}: {}", stderr(&out));
+    }
+    let (code, report) = verify_json(&lab);
+    assert_eq!(code, 1, "{report:#}");
+    let text = report.to_string();
+    assert!(
+        text.contains("expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1"),
+        "{report:#}"
+    );
+}

@@ -1,0 +1,432 @@
+//! verify end to end on real labs (netns runtime): a healthy lab passes, and each way of
+//! breaking one makes verify exit 1 with the reason that names the break. Root only; without
+//! root these tests fail loudly rather than pass.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Runs a command inside one of the lab's nodes and insists that it worked.
+fn exec(lab: &LabGuard, node: &str, line: &str) {
+    let ns = format!("clab-{}-{node}", lab.name);
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .args(line.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{node}: `{line}` failed: {}",
+        stderr(&out)
+    );
+}
+
+fn output(lab: &LabGuard, node: &str, line: &str) -> String {
+    let ns = format!("clab-{}-{node}", lab.name);
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .args(line.split_whitespace())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn deployed(mode: &str, hosts: usize, prefix: &str) -> LabGuard {
+    require_root();
+    let lab = LabGuard::gen(mode, hosts, &unique(prefix));
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    lab
+}
+
+/// Runs `cnilab verify --json`, returns the exit code and the report.
+fn verify(lab: &LabGuard, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["verify", "--json"];
+    args.extend_from_slice(extra);
+    let out = lab.run(&args);
+    let code = out.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify (exit {code}) printed no JSON report ({e}); stderr: {}",
+            stderr(&out)
+        )
+    });
+    (code, report)
+}
+
+fn assert_passes(lab: &LabGuard) -> Value {
+    let (code, report) = verify(lab, &[]);
+    assert_eq!(code, 0, "a healthy lab must pass: {report:#}");
+    report
+}
+
+fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
+    report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["from"] == from && p["to"] == to)
+        .unwrap_or_else(|| panic!("no pair {from} -> {to} in {report:#}"))
+}
+
+fn reasons(p: &Value) -> String {
+    p["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// The pair failed and one of its reasons contains every one of `needles`.
+fn assert_fails_with(report: &Value, from: &str, to: &str, needles: &[&str]) {
+    let p = pair(report, from, to);
+    assert_eq!(p["passed"], false, "{from} -> {to} should fail: {p:#}");
+    let found = p["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| needles.iter().all(|n| r.as_str().unwrap().contains(n)));
+    assert!(
+        found,
+        "{from} -> {to}: no reason contains {needles:?}; reasons: {}",
+        reasons(p)
+    );
+}
+
+fn ping_ok(lab: &LabGuard, from: &str, to: &str) -> bool {
+    let ns = format!("clab-{}-{from}", lab.name);
+    std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, "ping", "-c1", "-W2", to])
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn a_healthy_vxlan_lab_passes_with_table_json_and_pcaps() {
+    let lab = deployed("vxlan", 3, "vfok");
+    let out = lab.run(&["verify"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}{}", stderr(&out));
+    assert!(
+        table.contains("VXLAN vni 1 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"),
+        "{table}"
+    );
+    assert!(
+        table
+            .trim_end()
+            .ends_with("6/6 pairs passed (vxlan, 3 hosts)"),
+        "{table}"
+    );
+
+    let pcaps = lab.dir.path().join("pcap");
+    let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 6);
+    assert!(pair(&report, "pod3", "pod1")["rtt_us"].as_u64().is_some());
+    // One file per capture point: 3 host underlays and both legs of 3 routers.
+    for point in [
+        "host1-eth1",
+        "host2-eth1",
+        "host3-eth1",
+        "gw1-eth1",
+        "gw2-eth2",
+        "gw3-eth1",
+    ] {
+        let file = pcaps.join(format!("{point}.pcap"));
+        let out = std::process::Command::new("tcpdump")
+            .args(["-nr"])
+            .arg(&file)
+            .output()
+            .expect("tcpdump is installed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "tcpdump -r {}: {}",
+            file.display(),
+            stderr(&out)
+        );
+        assert!(
+            text.contains("VXLAN") && text.contains("vni 1"),
+            "{point}: {text}"
+        );
+        assert!(text.contains("ICMP echo request"), "{point}: {text}");
+    }
+}
+
+#[test]
+fn a_healthy_host_gw_lab_passes() {
+    let lab = deployed("host-gw", 3, "vhok");
+    let report = assert_passes(&lab);
+    assert_eq!(
+        pair(&report, "pod1", "pod2")["wire"],
+        "plain IPv4 10.0.1.2 > 10.0.2.2"
+    );
+}
+
+#[test]
+fn a_deleted_route_fails_the_pairs_that_need_it() {
+    let lab = deployed("host-gw", 2, "vhrt");
+    assert_passes(&lab);
+    exec(&lab, "host1", "ip route del 10.0.2.0/24");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["network unreachable (ICMP from 10.0.1.1)"],
+    );
+    // pod2's requests arrive, but host1 cannot route the replies back.
+    assert_fails_with(&report, "pod2", "pod1", &["no reply"]);
+}
+
+#[test]
+fn masquerade_on_pod_traffic_is_caught_although_pings_pass() {
+    let lab = deployed("host-gw", 2, "vhnat");
+    assert_passes(&lab);
+    exec(
+        &lab,
+        "host1",
+        "iptables -t nat -I POSTROUTING -s 10.0.1.0/24 -o eth1 -j MASQUERADE",
+    );
+    assert!(
+        ping_ok(&lab, "pod1", "10.0.2.2"),
+        "the mutation must leave pings working"
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &[
+            "saw plain IPv4 192.168.0.100 > 10.0.2.2 on host1-eth1",
+            "source rewritten: NAT",
+        ],
+    );
+}
+
+#[test]
+fn plain_routing_in_a_vxlan_lab_is_caught_although_pings_pass() {
+    let lab = deployed("vxlan", 2, "vxpl");
+    assert_passes(&lab);
+    // The routers learn the pod routes, and the hosts send pod traffic to them in plain.
+    exec(&lab, "gw1", "ip route add 172.16.0.0/24 via 10.0.1.2");
+    exec(&lab, "gw1", "ip route add 172.16.1.0/24 via 192.168.0.200");
+    exec(&lab, "gw2", "ip route add 172.16.1.0/24 via 10.0.2.2");
+    exec(&lab, "gw2", "ip route add 172.16.0.0/24 via 192.168.0.100");
+    exec(
+        &lab,
+        "host1",
+        "ip route replace 172.16.1.0/24 via 10.0.1.1 dev eth1",
+    );
+    exec(
+        &lab,
+        "host2",
+        "ip route replace 172.16.0.0/24 via 10.0.2.1 dev eth1",
+    );
+    assert!(
+        ping_ok(&lab, "pod1", "172.16.1.2"),
+        "the mutation must leave pings working"
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1"],
+    );
+    assert_fails_with(
+        &report,
+        "pod2",
+        "pod1",
+        &["saw plain IPv4 172.16.1.2 > 172.16.0.2 on host2-eth1"],
+    );
+}
+
+/// Forgets everything the two hosts learnt about each other, so the next contact needs ARP.
+fn forget_peer(lab: &LabGuard, host: &str, peer_underlay: &str) {
+    exec(lab, host, "ip neigh flush dev flannel.1");
+    for line in output(lab, host, "bridge fdb show dev flannel.1").lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() >= 3 && words[1] == "dst" && words[2] == peer_underlay {
+            exec(
+                lab,
+                host,
+                &format!(
+                    "bridge fdb del {} dev flannel.1 dst {peer_underlay}",
+                    words[0]
+                ),
+            );
+        }
+    }
+}
+
+#[test]
+fn removed_fdb_flood_entries_fail_the_pairs_between_those_hosts() {
+    let lab = deployed("vxlan", 3, "vxfdb");
+    assert_passes(&lab);
+    // Without the all-zeros entries, the first ARP between host1 and host2 has nowhere to go.
+    exec(
+        &lab,
+        "host1",
+        "bridge fdb del 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1",
+    );
+    exec(
+        &lab,
+        "host2",
+        "bridge fdb del 00:00:00:00:00:00 dst 10.0.1.2 dev flannel.1",
+    );
+    forget_peer(&lab, "host1", "10.0.2.2");
+    forget_peer(&lab, "host2", "10.0.1.2");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(&report, "pod1", "pod2", &["no reply"]);
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["ping request not seen on host1-eth1"],
+    );
+    assert_fails_with(&report, "pod2", "pod1", &["no reply"]);
+    // host3 still floods to both, so its pairs are fine.
+    assert_eq!(pair(&report, "pod3", "pod1")["passed"], true, "{report:#}");
+    assert_eq!(pair(&report, "pod1", "pod3")["passed"], true, "{report:#}");
+}
+
+#[test]
+fn a_vxlan_device_with_another_vni_is_named() {
+    let lab = deployed("vxlan", 2, "vxvni");
+    assert_passes(&lab);
+    for line in [
+        "ip link del flannel.1",
+        "ip link add flannel.1 type vxlan id 2 dev eth1 local 10.0.2.2 dstport 4789",
+        "ip link set dev flannel.1 mtu 1450",
+        "ip link set dev flannel.1 up",
+        "ip addr add 172.16.1.0/32 dev flannel.1",
+        "ip route add 172.16.0.0/24 via 172.16.0.0 dev flannel.1 onlink",
+        "bridge fdb append to 00:00:00:00:00:00 dst 10.0.1.2 dev flannel.1",
+    ] {
+        exec(&lab, "host2", line);
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    // host2 cannot even resolve host1's VTEP: the ARP it floods on VNI 2 is the only trace.
+    let findings = report["findings"].to_string();
+    assert!(
+        findings.contains("VXLAN vni 2 10.0.2.2>10.0.1.2")
+            && findings.contains("on host2-eth1: expected UDP/4789 VXLAN vni 1"),
+        "{report:#}"
+    );
+    assert_fails_with(&report, "pod1", "pod2", &["no reply"]);
+    assert_fails_with(&report, "pod2", "pod1", &["no reply"]);
+}
+
+#[test]
+fn a_vni_mismatch_on_the_wire_is_named_on_the_pair() {
+    let lab = deployed("vxlan", 2, "vxvn2");
+    assert_passes(&lab);
+    // host2's VTEP moves to VNI 2 but keeps knowing host1's VTEP, so its pod traffic does go
+    // out, on the wrong VNI.
+    let mac = output(&lab, "host1", "cat /sys/class/net/flannel.1/address");
+    for line in [
+        "ip link set dev flannel.1 down",
+        "ip link del flannel.1",
+        "ip link add flannel.1 type vxlan id 2 dev eth1 local 10.0.2.2 dstport 4789",
+        "ip link set dev flannel.1 mtu 1450",
+        "ip link set dev flannel.1 up",
+        "ip addr add 172.16.1.0/32 dev flannel.1",
+        "ip route add 172.16.0.0/24 via 172.16.0.0 dev flannel.1 onlink",
+        &format!(
+            "ip neigh add 172.16.0.0 lladdr {} dev flannel.1",
+            mac.trim()
+        ),
+        &format!(
+            "bridge fdb append {} dst 10.0.1.2 dev flannel.1",
+            mac.trim()
+        ),
+    ] {
+        exec(&lab, "host2", line);
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod2",
+        "pod1",
+        &["expected UDP/4789 VXLAN vni 1 between 10.0.2.2 and 10.0.1.2, saw VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1"],
+    );
+}
+
+#[test]
+fn a_lower_tunnel_mtu_is_reported_as_frag_needed() {
+    let lab = deployed("vxlan", 2, "vxmtu");
+    assert_passes(&lab);
+    exec(&lab, "host1", "ip link set dev flannel.1 mtu 1400");
+    assert!(
+        ping_ok(&lab, "pod1", "172.16.1.2"),
+        "small pings still pass"
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["full-size probe (1450 bytes, DF) refused: ICMP frag-needed from 172.16.0.1, next-hop MTU 1400"],
+    );
+}
+
+#[test]
+fn an_underlay_mtu_mismatch_is_a_blackhole() {
+    let lab = deployed("vxlan", 2, "vxbh");
+    assert_passes(&lab);
+    // host2's leg is smaller than gw2's: full-size frames towards host2 are dropped silently.
+    exec(&lab, "host2", "ip link set dev eth1 mtu 1400");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["while small pings pass: MTU blackhole"],
+    );
+    assert!(
+        pair(&report, "pod1", "pod2")["rtt_us"].as_u64().is_some(),
+        "the small ping passed"
+    );
+}
+
+#[test]
+fn a_lab_that_is_not_deployed_is_exit_2_with_a_clear_message() {
+    require_root();
+    let lab = LabGuard::gen("vxlan", 2, &unique("vxnd"));
+    let out = lab.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("is not deployed") && err.contains(&format!("clab-{}-", lab.name)),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_file_without_cnilab_labels_is_exit_2() {
+    let lab = LabGuard::from_yaml(
+        "plain",
+        "name: plain\ntopology:\n  nodes:\n    a:\n      kind: linux\n",
+    );
+    let out = lab.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no cnilab labels"),
+        "{}",
+        stderr(&out)
+    );
+}
