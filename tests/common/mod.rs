@@ -170,7 +170,9 @@ pub fn root_snapshot() -> String {
     format!("{}\n--\n{}", links.join("\n"), run(&["route"]))
 }
 
-/// Every pod pings every other pod once; returns the pairs that failed.
+/// Every pod pings every other pod until one reply comes back, for at most 5 s a pair; returns
+/// the pairs that failed. A first packet can die in a chain of unresolved neighbours on a loaded
+/// machine; a path that is really broken stays broken for the whole 5 s.
 pub fn ping_all_pairs(lab: &Lab) -> Vec<String> {
     let mut failed = Vec::new();
     for from in &lab.pods {
@@ -179,7 +181,7 @@ pub fn ping_all_pairs(lab: &Lab) -> Vec<String> {
                 continue;
             }
             let ok = std::process::Command::new("ip")
-                .args(["netns", "exec", &from.namespace, "ping", "-c1", "-W2"])
+                .args(["netns", "exec", &from.namespace, "ping", "-c1", "-w5"])
                 .arg(to.ip.to_string())
                 .output()
                 .map(|o| o.status.success())
