@@ -3,6 +3,7 @@
 
 mod configure;
 mod links;
+mod settle;
 mod teardown;
 
 pub use teardown::remove_namespaces;
@@ -80,8 +81,13 @@ fn build(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError> {
     check_interrupt()?;
     batch("creating the lab's veth links", links::veths(shape))?;
     check_interrupt()?;
-    configure::configure(shape, opts)
+    configure::configure(shape, opts)?;
+    settle::wait_for_links(&shape.namespaces(), LINK_SETTLE_LIMIT);
+    Ok(())
 }
+
+/// The kernel's link watcher runs at most once a second; a little more covers a busy machine.
+const LINK_SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(2500);
 
 fn check_interrupt() -> Result<(), RuntimeError> {
     if interrupt::requested() {

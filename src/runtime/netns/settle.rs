@@ -1,0 +1,72 @@
+//! Waiting for new links to come up for real before a deploy reports success.
+//!
+//! A veth has carrier as soon as both ends are up, but the kernel marks it operationally up,
+//! and lets a bridge forward through it, only when its link watcher runs, and that runs at most
+//! once a second. Probing straight after the last exec line would then lose the first packets
+//! of a perfectly good lab.
+
+use crate::netns::NetnsGuard;
+use std::time::{Duration, Instant};
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// Returns once every interface that is administratively up in these namespaces is also
+/// running, or after `limit`: a link whose peer is down by design never comes up, and that is
+/// the lab's business, not a deploy failure.
+pub fn wait_for_links(namespaces: &[String], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut pending: Vec<&String> = namespaces.iter().collect();
+    while !pending.is_empty() && Instant::now() < deadline {
+        pending = std::thread::scope(|s| {
+            s.spawn(|| {
+                pending
+                    .into_iter()
+                    .filter(|ns| links_settling(ns))
+                    .collect::<Vec<_>>()
+            })
+            .join()
+            .unwrap_or_default()
+        });
+        if !pending.is_empty() {
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// True if some interface in `ns` is up but not yet running. Runs on the caller's thread, so
+/// callers keep it off threads that must not change namespace.
+fn links_settling(ns: &str) -> bool {
+    let Ok(_guard) = NetnsGuard::enter(ns) else {
+        return false;
+    };
+    let Ok(interfaces) = nix::net::if_::if_nameindex() else {
+        return false;
+    };
+    // A socket made inside the namespace asks about that namespace's interfaces.
+    let Ok(socket) = std::net::UdpSocket::bind("0.0.0.0:0") else {
+        return false;
+    };
+    interfaces.iter().any(|iface| {
+        let flags = interface_flags(&socket, iface.name().to_bytes());
+        flags.is_some_and(|f| f & libc::IFF_UP != 0 && f & libc::IFF_RUNNING == 0)
+    })
+}
+
+fn interface_flags(socket: &std::net::UdpSocket, name: &[u8]) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: ifreq is plain old data; the name is copied with room for its NUL terminator,
+    // and SIOCGIFFLAGS only writes ifr_flags.
+    unsafe {
+        let mut req: libc::ifreq = std::mem::zeroed();
+        if name.len() >= req.ifr_name.len() {
+            return None;
+        }
+        for (dst, src) in req.ifr_name.iter_mut().zip(name) {
+            *dst = *src as libc::c_char;
+        }
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return None;
+        }
+        Some(i32::from(req.ifr_ifru.ifru_flags))
+    }
+}
