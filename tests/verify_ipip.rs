@@ -6,30 +6,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn require_ipip() {
-    require_root();
-    let ns = unique("cnilab-vipip-probe-");
-    let ip = |args: &[&str]| {
-        std::process::Command::new("ip")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let made = ip(&["netns", "add", &ns]);
-    assert!(
-        made.status.success(),
-        "cannot make a scratch namespace: {}",
-        stderr(&made)
-    );
-    let out = ip(&["-n", &ns, "tunnel", "add", "probe0", "mode", "ipip"]);
-    let _ = ip(&["netns", "del", &ns]);
-    assert!(
-        out.status.success(),
-        "this kernel cannot create ipip tunnels ({}); it needs CONFIG_NET_IPIP: run `make test-vm`",
-        stderr(&out).trim()
-    );
-}
-
 fn verify_json(lab: &LabGuard) -> (i32, Value) {
     let out = lab.run(&["verify", "--json"]);
     let report = serde_json::from_slice(&out.stdout)

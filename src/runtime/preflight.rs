@@ -46,9 +46,18 @@ impl Feature {
                 "dstport",
                 "4789",
             ]),
-            Feature::Ipip => {
-                process::strings(["ip", "tunnel", "add", "cnilab-probe", "mode", "ipip"])
-            }
+            // Without a local address the tunnel would collide with the kernel's fallback
+            // device tunl0 ("File exists") wherever ipip is loaded. No packet is ever sent.
+            Feature::Ipip => process::strings([
+                "ip",
+                "tunnel",
+                "add",
+                "cnilab-probe",
+                "mode",
+                "ipip",
+                "local",
+                "127.0.0.1",
+            ]),
         }
     }
 }

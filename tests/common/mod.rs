@@ -17,6 +17,53 @@ pub fn require_root() {
 }
 
 /// A lab name no other test, run or engineer uses at the same time.
+/// Fails the test with a clear message unless this kernel can create ipip tunnels. Tests that
+/// need it are ignored outside `make test-vm`.
+pub fn require_ipip() {
+    require_root();
+    if let Err(e) = ipip_support() {
+        panic!(
+            "this kernel cannot create ipip tunnels ({e}); it needs CONFIG_NET_IPIP \
+             (try `modprobe ipip`, or run `make test-vm`)"
+        );
+    }
+}
+
+/// Tries an ipip tunnel in a scratch namespace of the test's own.
+pub fn ipip_support() -> Result<(), String> {
+    let ns = unique("cnilab-ipip-probe-");
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let made = ip(&["netns", "add", &ns]);
+    assert!(
+        made.status.success(),
+        "cannot make a scratch namespace: {}",
+        stderr(&made)
+    );
+    // A local address keeps it apart from the fallback device tunl0 that loading ipip makes.
+    let out = ip(&[
+        "-n",
+        &ns,
+        "tunnel",
+        "add",
+        "probe0",
+        "mode",
+        "ipip",
+        "local",
+        "127.0.0.1",
+    ]);
+    let _ = ip(&["netns", "del", &ns]);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(stderr(&out).trim().to_string())
+    }
+}
+
 pub fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
