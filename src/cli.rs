@@ -341,9 +341,9 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         Command::Inspect { topo, json } => {
             let inspection = runtime::inspect(&topo.file)?;
             if json {
-                println!("{}", to_json(&inspection));
+                emit(&format!("{}\n", to_json(&inspection)));
             } else {
-                print!("{inspection}");
+                emit(&inspection.to_string());
             }
             Ok(0)
         }
@@ -418,11 +418,17 @@ fn verify_and_report(file: &Path, json: bool, pcap: Option<PathBuf>) -> Result<i
     };
     let report = verify::verify(file, &opts)?;
     if json {
-        println!("{}", to_json(&report));
+        emit(&format!("{}\n", to_json(&report)));
     } else {
-        print!("{}", report.table());
+        emit(&report.table());
     }
     Ok(if report.passed() { 0 } else { 1 })
+}
+
+/// Writes to standard output; a reader that went away (`cnilab verify | head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

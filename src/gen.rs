@@ -42,10 +42,11 @@ pub enum Destination {
 
 pub fn write(text: &str, dest: &Destination) -> Result<(), GenError> {
     match dest {
-        Destination::Stdout => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(GenError::Stdout),
+        Destination::Stdout => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            // `cnilab gen -o - | head` is a reader that had enough, not a failure.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(GenError::Stdout(e)),
+            _ => Ok(()),
+        },
         Destination::File { path, force } => Ok(write_atomically(path, text, *force)?),
     }
 }
