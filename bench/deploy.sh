@@ -8,7 +8,7 @@ hosts="${1:-${HOSTS:-50}}"
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/deploy.sh: needs root (network namespaces)" >&2; exit 2; }
 
-cargo build --release --quiet
+[ -x target/release/cnilab ] || cargo build --release --quiet
 bin=target/release/cnilab
 lab="bench$$"
 dir="$(mktemp -d)"

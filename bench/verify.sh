@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(20 50)
 
-cargo build --release --quiet
+[ -x target/release/cnilab ] || cargo build --release --quiet
 bin=target/release/cnilab
 dir="$(mktemp -d)"
 thresh=/proc/sys/net/ipv4/neigh/default
