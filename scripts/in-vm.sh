@@ -152,14 +152,40 @@ if [[ ${CNILAB_VM_VERBOSE:-0} == 1 ]]; then vng_args+=(--verbose); fi
 
 printf 'in-vm.sh: booting %s (timeout %ss) for: %s\n' "$kernel" "$timeout_s" "$*" >&2
 start=$SECONDS
-# timeout signals its whole process group, so QEMU (a child of vng) dies too.
-# stdin is closed: vng wires it into the guest, and the tests must not read it.
-set +e
-timeout -k 30 "$timeout_s" \
-    vng "${vng_args[@]}" -- "bash $(printf '%q %q %q' "$state/guest.sh" "$state" "$repo")" </dev/null
-vng_rc=$?
-set -e
+guest_cmd="bash $(printf '%q %q %q' "$state/guest.sh" "$state" "$repo")"
+
+# vng's stdout and stderr must be pipes: QEMU reopens /proc/self/fd/1 and
+# /proc/self/fd/2 by path, with O_TRUNC and a fresh offset, so when they are a
+# log file (as in CI) it wipes everything logged before and overwrites itself.
+mkfifo "$state/out" "$state/err"
+cat <"$state/out" &
+cat_out=$!
+cat <"$state/err" >&2 &
+cat_err=$!
+
+# timeout puts itself, vng and QEMU in a process group of their own and signals
+# all of it, so a timed-out QEMU does not linger. Being in another group, they
+# do not see the terminal's Ctrl-C: the trap passes it on. stdin is closed:
+# vng wires it into the guest, and the tests must not read it.
+timeout -k 30 "$timeout_s" vng "${vng_args[@]}" -- "$guest_cmd" \
+    </dev/null >"$state/out" 2>"$state/err" &
+vm=$!
+interrupted=0
+trap 'interrupted=1; kill -TERM -- "-$vm" 2>/dev/null || kill -TERM "$vm" 2>/dev/null' INT TERM HUP
+while :; do
+    vng_rc=0
+    wait "$vm" || vng_rc=$?
+    # A trapped signal makes wait return early; wait again until vng is gone.
+    kill -0 "$vm" 2>/dev/null || break
+done
+wait "$cat_out" "$cat_err" || true
+trap - INT TERM HUP
 elapsed=$((SECONDS - start))
+
+if [[ $interrupted == 1 ]]; then
+    printf 'in-vm.sh: interrupted after %ss; the VM was stopped\n' "$elapsed" >&2
+    exit 130
+fi
 
 if [[ $vng_rc -eq 124 || $vng_rc -eq 137 ]] && [[ ! -e $state/rc ]]; then
     printf 'in-vm.sh: timed out after %ss (CNILAB_VM_TIMEOUT=%s)\n' "$elapsed" "$timeout_s" >&2
