@@ -150,7 +150,9 @@ else
 fi
 if [[ ${CNILAB_VM_VERBOSE:-0} == 1 ]]; then vng_args+=(--verbose); fi
 
-printf 'in-vm.sh: booting %s (timeout %ss) for: %s\n' "$kernel" "$timeout_s" "$*" >&2
+summary=$(printf '%s ' "$@" | tr -s '[:space:]' ' ')
+[[ ${#summary} -le 150 ]] || summary="${summary:0:150}..."
+printf 'in-vm.sh: booting %s (timeout %ss) for: %s\n' "$kernel" "$timeout_s" "$summary" >&2
 start=$SECONDS
 guest_cmd="bash $(printf '%q %q %q' "$state/guest.sh" "$state" "$repo")"
 
