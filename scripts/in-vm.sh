@@ -8,14 +8,18 @@
 # test binaries built on the host are all there, and nothing has to be copied.
 # There is no KVM, so QEMU emulates the CPU (TCG): boot takes ~15-30 s.
 #
-# Usage: scripts/in-vm.sh COMMAND [ARG...]
-#   e.g. scripts/in-vm.sh cargo test --offline --test runtime_ipip -- --ignored
+# Usage: scripts/in-vm.sh COMMAND [ARG...]   (no shell: use `bash -c '...'` for one)
+#   e.g. scripts/in-vm.sh target/debug/deps/runtime_ipip-HASH --ignored
+#   For cargo tests prefer scripts/cargo-test-in-vm.sh: cargo itself is slow in the VM.
 #
 # Inside the VM: uid 0, working directory = the repo root, the `ipip` module is
-# loaded and proven to work, and the environment variables listed below are
-# carried over from the caller. The command's exit code is this script's exit
-# code. Exit codes of the script itself: 124 = timed out, 125 = the VM or the
-# setup inside it failed before the command ran (see the message).
+# loaded and proven to work, /run (so /run/netns, /run/cnilab) is a fresh tmpfs,
+# and the caller's PATH, HOME, CARGO_HOME, RUSTUP_HOME, RUSTUP_TOOLCHAIN,
+# CARGO_TARGET_DIR, RUST_BACKTRACE, RUST_LOG, CI and CNILAB_* are carried over
+# (vng passes no environment by itself). The command's exit code is this
+# script's exit code. Exit codes of the script itself: 124 = timed out,
+# 125 = the VM or the setup inside it failed before the command ran (see the
+# message), 130 = interrupted (Ctrl-C/TERM; the VM is stopped).
 #
 # Knobs (environment):
 #   CNILAB_VM_KERNEL   kernel image to boot (default: newest /boot/vmlinuz-*)
