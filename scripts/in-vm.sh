@@ -8,14 +8,18 @@
 # test binaries built on the host are all there, and nothing has to be copied.
 # There is no KVM, so QEMU emulates the CPU (TCG): boot takes ~15-30 s.
 #
-# Usage: scripts/in-vm.sh COMMAND [ARG...]
-#   e.g. scripts/in-vm.sh cargo test --offline --test runtime_ipip -- --ignored
+# Usage: scripts/in-vm.sh COMMAND [ARG...]   (no shell: use `bash -c '...'` for one)
+#   e.g. scripts/in-vm.sh target/debug/deps/runtime_ipip-HASH --ignored
+#   For cargo tests prefer scripts/cargo-test-in-vm.sh: cargo itself is slow in the VM.
 #
 # Inside the VM: uid 0, working directory = the repo root, the `ipip` module is
-# loaded and proven to work, and the environment variables listed below are
-# carried over from the caller. The command's exit code is this script's exit
-# code. Exit codes of the script itself: 124 = timed out, 125 = the VM or the
-# setup inside it failed before the command ran (see the message).
+# loaded and proven to work, /run (so /run/netns, /run/cnilab) is a fresh tmpfs,
+# and the caller's PATH, HOME, CARGO_HOME, RUSTUP_HOME, RUSTUP_TOOLCHAIN,
+# CARGO_TARGET_DIR, RUST_BACKTRACE, RUST_LOG, CI and CNILAB_* are carried over
+# (vng passes no environment by itself). The command's exit code is this
+# script's exit code. Exit codes of the script itself: 124 = timed out,
+# 125 = the VM or the setup inside it failed before the command ran (see the
+# message), 130 = interrupted (Ctrl-C/TERM; the VM is stopped).
 #
 # Knobs (environment):
 #   CNILAB_VM_KERNEL   kernel image to boot (default: newest /boot/vmlinuz-*)
@@ -150,16 +154,44 @@ else
 fi
 if [[ ${CNILAB_VM_VERBOSE:-0} == 1 ]]; then vng_args+=(--verbose); fi
 
-printf 'in-vm.sh: booting %s (timeout %ss) for: %s\n' "$kernel" "$timeout_s" "$*" >&2
+summary=$(printf '%s ' "$@" | tr -s '[:space:]' ' ')
+[[ ${#summary} -le 150 ]] || summary="${summary:0:150}..."
+printf 'in-vm.sh: booting %s (timeout %ss) for: %s\n' "$kernel" "$timeout_s" "$summary" >&2
 start=$SECONDS
-# timeout signals its whole process group, so QEMU (a child of vng) dies too.
-# stdin is closed: vng wires it into the guest, and the tests must not read it.
-set +e
-timeout -k 30 "$timeout_s" \
-    vng "${vng_args[@]}" -- "bash $(printf '%q %q %q' "$state/guest.sh" "$state" "$repo")" </dev/null
-vng_rc=$?
-set -e
+guest_cmd="bash $(printf '%q %q %q' "$state/guest.sh" "$state" "$repo")"
+
+# vng's stdout and stderr must be pipes: QEMU reopens /proc/self/fd/1 and
+# /proc/self/fd/2 by path, with O_TRUNC and a fresh offset, so when they are a
+# log file (as in CI) it wipes everything logged before and overwrites itself.
+mkfifo "$state/out" "$state/err"
+cat <"$state/out" &
+cat_out=$!
+cat <"$state/err" >&2 &
+cat_err=$!
+
+# timeout puts itself, vng and QEMU in a process group of their own and signals
+# all of it, so a timed-out QEMU does not linger. Being in another group, they
+# do not see the terminal's Ctrl-C: the trap passes it on. stdin is closed:
+# vng wires it into the guest, and the tests must not read it.
+timeout -k 30 "$timeout_s" vng "${vng_args[@]}" -- "$guest_cmd" \
+    </dev/null >"$state/out" 2>"$state/err" &
+vm=$!
+interrupted=0
+trap 'interrupted=1; kill -TERM -- "-$vm" 2>/dev/null || kill -TERM "$vm" 2>/dev/null' INT TERM HUP
+while :; do
+    vng_rc=0
+    wait "$vm" || vng_rc=$?
+    # A trapped signal makes wait return early; wait again until vng is gone.
+    kill -0 "$vm" 2>/dev/null || break
+done
+wait "$cat_out" "$cat_err" || true
+trap - INT TERM HUP
 elapsed=$((SECONDS - start))
+
+if [[ $interrupted == 1 ]]; then
+    printf 'in-vm.sh: interrupted after %ss; the VM was stopped\n' "$elapsed" >&2
+    exit 130
+fi
 
 if [[ $vng_rc -eq 124 || $vng_rc -eq 137 ]] && [[ ! -e $state/rc ]]; then
     printf 'in-vm.sh: timed out after %ss (CNILAB_VM_TIMEOUT=%s)\n' "$elapsed" "$timeout_s" >&2
