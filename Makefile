@@ -40,9 +40,9 @@ test: deps-test lint test-unit test-vm actionlint
 test-unit:
 	$(CARGO) test --all-targets
 
+# cargo itself crawls under software emulation: build the tests here, run the binaries there.
 test-vm: deps-test
-	$(CARGO) test --no-run --test runtime_ipip --test verify_ipip
-	scripts/in-vm.sh $(CARGO) test --offline --test runtime_ipip --test verify_ipip -- --ignored --test-threads=1
+	scripts/cargo-test-in-vm.sh --test runtime_ipip --test verify_ipip -- --ignored --test-threads=1
 
 actionlint: deps-test
 	scripts/actionlint.sh
