@@ -184,6 +184,29 @@ fn a_deleted_route_fails_the_pairs_that_need_it() {
     assert_fails_with(&report, "pod2", "pod1", &["no reply"]);
 }
 
+/// The article's latent bug: its VXLAN host1 sets proxy_arp where it means forwarding, and
+/// works only where the root namespace happens to forward. A host that does not forward is a
+/// dead end for its pod, both ways, while the other pods are unaffected.
+#[test]
+fn a_host_that_does_not_forward_fails_its_pods_pairs_only() {
+    let lab = deployed("vxlan", 3, "vxfwd");
+    assert_passes(&lab);
+    exec(&lab, "host1", "sysctl -w net.ipv4.ip_forward=0");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    for (from, to) in [
+        ("pod1", "pod2"),
+        ("pod1", "pod3"),
+        ("pod2", "pod1"),
+        ("pod3", "pod1"),
+    ] {
+        assert_fails_with(&report, from, to, &["no reply"]);
+    }
+    for (from, to) in [("pod2", "pod3"), ("pod3", "pod2")] {
+        assert_eq!(pair(&report, from, to)["passed"], true, "{report:#}");
+    }
+}
+
 #[test]
 fn masquerade_on_pod_traffic_is_caught_although_pings_pass() {
     let lab = deployed("host-gw", 2, "vhnat");
