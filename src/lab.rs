@@ -231,12 +231,13 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan::Plan;
     use crate::render::{render, Templates};
 
-    fn lab(mode: Mode, n: usize) -> Lab {
+    /// The lab `cnilab gen` would write for `mode` and `n` hosts, read back.
+    pub(crate) fn lab(mode: Mode, n: usize) -> Lab {
         let text = render(&Plan::new(mode, n, None).unwrap(), Templates::Embedded).unwrap();
         Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
     }

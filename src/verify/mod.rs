@@ -366,13 +366,8 @@ fn progress_bar(show: bool, pairs: usize) -> indicatif::ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Mode, Plan};
-    use crate::render::{render, Templates};
-
-    fn lab(mode: Mode, n: usize) -> Lab {
-        let text = render(&Plan::new(mode, n, None).unwrap(), Templates::Embedded).unwrap();
-        Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
-    }
+    use crate::lab::tests::lab;
+    use crate::plan::Mode;
 
     #[test]
     fn pairs_are_every_ordered_pair() {
