@@ -286,9 +286,16 @@ fn clap_exit(e: clap::Error) -> i32 {
             }
         }
         _ => {
+            // The first paragraph is the message; some messages (missing arguments) list
+            // their subject on indented lines below it.
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            let line = first.strip_prefix("error: ").unwrap_or(first);
+            let paragraph: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let joined = paragraph.join(" ");
+            let line = joined.strip_prefix("error: ").unwrap_or(&joined);
             use clap::error::{ContextKind, ContextValue};
             match e.get(ContextKind::ValidValue) {
                 Some(ContextValue::Strings(values)) if !values.is_empty() => {
