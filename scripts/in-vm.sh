@@ -76,9 +76,18 @@ timeout_s=${CNILAB_VM_TIMEOUT:-1200}
 # --- Hand-over directory. -----------------------------------------------------
 # It must be on the shared file system and NOT under /tmp, /run or /var/tmp:
 # inside the guest /tmp is an overlay and /run, /var/tmp are tmpfs, so what the
-# guest writes there never reaches the host. target/ is git-ignored.
-mkdir -p "$repo/target"
-state=$(mktemp -d "$repo/target/in-vm.XXXXXX")
+# guest writes there never reaches the host. target/ is git-ignored; a checkout
+# that itself lives under one of those (CI clones into /tmp, say) hands over
+# through the caller's cache folder instead.
+case $repo/ in
+    /tmp/* | /run/* | /var/tmp/*) handover=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/cnilab-vm ;;
+    *) handover=$repo/target ;;
+esac
+case $handover/ in
+    /tmp/* | /run/* | /var/tmp/*) die "no shared folder for the VM's exit code: $handover is private to the guest; set HOME or XDG_CACHE_HOME elsewhere" ;;
+esac
+mkdir -p "$handover"
+state=$(mktemp -d "$handover/in-vm.XXXXXX")
 trap 'rm -rf -- "$state"' EXIT
 
 # vng does not pass the caller's environment into the guest (the guest gets a
