@@ -174,12 +174,16 @@ fn a_deleted_route_fails_the_pairs_that_need_it() {
     exec(&lab, "host1", "ip route del 10.0.2.0/24");
     let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1, "{report:#}");
-    assert_fails_with(
-        &report,
-        "pod1",
-        "pod2",
-        &["network unreachable (ICMP from 10.0.1.1)"],
+    // host1's "network unreachable" is rate-limited by the kernel (one a second per source,
+    // from an empty bucket), so it may or may not come back; the request must never leave.
+    let p = pair(&report, "pod1", "pod2");
+    let why = reasons(p);
+    assert_eq!(p["passed"], false, "{why}");
+    assert!(
+        why.contains("network unreachable (ICMP from 10.0.1.1)") || why.contains("no reply"),
+        "{why}"
     );
+    assert!(why.contains("ping request not seen on host1-eth1"), "{why}");
     // pod2's requests arrive, but host1 cannot route the replies back.
     assert_fails_with(&report, "pod2", "pod1", &["no reply"]);
 }
