@@ -43,7 +43,7 @@ pub enum ProbeError {
 }
 
 /// A raw ICMP socket inside the pod's namespace: echo replies and destination unreachables
-/// only (ICMP_FILTER), DF on every probe (IP_PMTUDISC_DO), room for a burst of replies.
+/// only (ICMP_FILTER), DF on every probe, room for a burst of replies.
 pub fn open(pod: &str, namespace: &str) -> Result<Socket, ProbeError> {
     let err = |source| ProbeError::Socket {
         pod: pod.to_string(),
@@ -54,11 +54,14 @@ pub fn open(pod: &str, namespace: &str) -> Result<Socket, ProbeError> {
         // Bits set in ICMP_FILTER are dropped: keep type 0 (echo reply) and 3 (unreachable).
         let filter: u32 = !((1 << 0) | (1 << 3));
         setsockopt(&socket, libc::SOL_RAW, 1 /* ICMP_FILTER */, filter).map_err(err)?;
+        // PROBE sets DF like DO but sends at the interface MTU, ignoring the path MTU the
+        // pod has cached: after a frag-needed, DO would refuse full-size probes locally for
+        // ten minutes, failing a lab whose MTU was fixed since. Verify tests the path itself.
         setsockopt(
             &socket,
             libc::IPPROTO_IP,
             libc::IP_MTU_DISCOVER,
-            libc::IP_PMTUDISC_DO as u32,
+            libc::IP_PMTUDISC_PROBE as u32,
         )
         .map_err(err)?;
         // Best effort: root may go past rmem_max, and the default still works for small labs.
