@@ -425,7 +425,7 @@ fn verify_and_report(file: &Path, json: bool, pcap: Option<PathBuf>) -> Result<i
     };
     let report = verify::verify(file, &opts)?;
     if json {
-        emit(&format!("{}\n", to_json(&report)));
+        emit(&format!("{}\n", to_json(&report.for_json())));
     } else {
         emit(&report.table());
     }

@@ -21,6 +21,8 @@ fn up_generates_deploys_and_verifies_then_down_removes_everything() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     assert_eq!(report["pairs"].as_array().unwrap().len(), 6, "{report:#}");
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["summary"], "6/6 pairs passed (vxlan, 3 hosts)");
     assert_eq!(
         lab.namespaces().len(),
         3 * 3 + 1,

@@ -39,7 +39,24 @@ pub struct CaptureSummary {
     pub pcap: Option<PathBuf>,
 }
 
+/// The report as CI reads it: the verdict and summary line up front, then everything else.
+#[derive(Debug, Serialize)]
+pub struct ReportJson<'a> {
+    pub passed: bool,
+    pub summary: String,
+    #[serde(flatten)]
+    pub report: &'a Report,
+}
+
 impl Report {
+    pub fn for_json(&self) -> ReportJson<'_> {
+        ReportJson {
+            passed: self.passed(),
+            summary: self.summary(),
+            report: self,
+        }
+    }
+
     pub fn passed(&self) -> bool {
         self.findings.is_empty() && self.pairs.iter().all(|p| p.verdict.passed)
     }
