@@ -15,15 +15,28 @@ pub fn veths(shape: &Shape) -> Vec<String> {
     shape
         .links
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(k, l)| {
             let (a, b) = (shape.node(&l.a.node), shape.node(&l.b.node));
+            let (index_a, index_b) = veth_indexes(k);
             format!(
-                "link add {} netns {} mtu {} type veth peer name {} netns {} mtu {}",
+                "link add {} netns {} index {index_a} mtu {} type veth peer name {} netns {} index {index_b} mtu {}",
                 l.a.iface, a.namespace, l.mtu, l.b.iface, b.namespace, l.mtu
             )
         })
         .collect()
 }
+
+/// Interface indexes for the two ends of link `k`: unique in the lab, so unique in every
+/// namespace, and never equal to each other. Left to the kernel, the first veth of two fresh
+/// namespaces both get index 2; the kernel's link watcher then takes the pair for an ordinary
+/// device, not a stacked one, and brings it up with a delay of up to a second, during which a
+/// bridge drops what it would forward through it.
+fn veth_indexes(k: usize) -> (usize, usize) {
+    (VETH_INDEX_BASE + 2 * k, VETH_INDEX_BASE + 2 * k + 1)
+}
+
+const VETH_INDEX_BASE: usize = 100;
 
 /// What containerlab and Docker do before the exec lines run: loopback up, every link end up,
 /// and for a bridge node the bridge itself with its ports enslaved.
@@ -57,7 +70,7 @@ mod tests {
         let s = Shape::from_topology(&t, Path::new("x")).unwrap();
         assert_eq!(
             veths(&s),
-            vec!["link add eth1 netns clab-l-a mtu 9500 type veth peer name p1 netns clab-l-sw mtu 9500"]
+            vec!["link add eth1 netns clab-l-a index 100 mtu 9500 type veth peer name p1 netns clab-l-sw index 101 mtu 9500"]
         );
         assert_eq!(
             prelude(s.node("sw")),
