@@ -22,7 +22,7 @@ thresh=/proc/sys/net/ipv4/neigh/default
 saved="$(cat $thresh/gc_thresh1) $(cat $thresh/gc_thresh2) $(cat $thresh/gc_thresh3)"
 file=""
 cleanup() {
-    [ -n "$file" ] && "$bin" destroy -t "$file" >/dev/null 2>&1 || true
+    if [ -n "$file" ]; then "$bin" destroy -t "$file" >/dev/null 2>&1 || true; fi
     read -r t1 t2 t3 <<<"$saved"
     echo "$t3" >$thresh/gc_thresh3; echo "$t2" >$thresh/gc_thresh2; echo "$t1" >$thresh/gc_thresh1
     rm -rf "$dir"
@@ -47,7 +47,7 @@ for n in "${sizes[@]}"; do
         code=0
         "$bin" verify -t "$file" --json >"$dir/report.json" || code=$?
         end="$(date +%s%N)"
-        passed="$(grep -c '"passed": true' "$dir/report.json" || true)"
+        passed="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(p["passed"] for p in r["pairs"]))' "$dir/report.json" 2>/dev/null || echo 0)"
         frames="$(python3 -c 'import json,sys; print(sum(c["frames"] for c in json.load(open(sys.argv[1]))["captures"]))' "$dir/report.json" 2>/dev/null || echo '?')"
         printf "vxlan N=%-3d %5d pairs  %-4s  %6.2f s  exit %d  %d/%d passed  %s frames captured\n" \
             "$n" "$pairs" "$run" "$(ms "$start" "$end" | awk '{print $1/1000}')" "$code" "$passed" "$pairs" "$frames"

@@ -7,6 +7,7 @@ bin=$(realpath "${1:-target/release/cnilab}")
 work=$(mktemp -d)
 current=""
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   if [ -n "$current" ]; then "$bin" destroy -t "$current" || true; fi
   rm -rf "$work"
