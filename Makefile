@@ -44,8 +44,10 @@ test-unit:
 test-vm: deps-test
 	scripts/cargo-test-in-vm.sh --test runtime_ipip --test verify_ipip -- --ignored --test-threads=1
 
+# The workflows (with shellcheck on their run: scripts) and the project's own scripts.
 actionlint: deps-test
 	scripts/actionlint.sh
+	shellcheck .ci/run scripts/*.sh bench/*.sh
 
 demo: deps build
 	$(SUDO) scripts/demo.sh $(RELEASE_BIN)
