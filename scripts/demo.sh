@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The article, end to end, on the built-in netns runtime: for each mode, generate the lab,
-# deploy it, verify every pod pair from the packets on the wire, then tear it down.
+# deploy it, verify every pod pair from the packets on the wire, then tear it down. The
+# captures stay in out/demo/<mode>/ for tcpdump or Wireshark.
 set -euo pipefail
 
 bin=$(realpath "${1:-target/release/cnilab}")
@@ -28,8 +29,10 @@ for lab in "${labs[@]}"; do
   current="$work/$mode.yaml"
   echo
   echo "== $mode, $hosts hosts =================================================="
-  "$bin" up --mode "$mode" --hosts "$hosts" -o "$current" --pcap "$work/pcap-$mode" || failed=1
+  "$bin" up --mode "$mode" --hosts "$hosts" -o "$current" --pcap "out/demo/$mode" || failed=1
   "$bin" destroy -t "$current"
   current=""
 done
+echo
+echo "the captures are kept in out/demo/: try tcpdump -nr out/demo/vxlan/host1-eth1.pcap"
 exit "$failed"
