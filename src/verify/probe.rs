@@ -233,14 +233,18 @@ pub fn run(
                     states[i].deadline = Some(now);
                     in_flight.push(i);
                 }
-                Err(e) => finish(
-                    &mut states,
-                    i,
-                    Outcome::SendFailed {
-                        error: e.to_string(),
-                    },
-                    &mut remaining,
-                ),
+                Err(e) => {
+                    // Never in flight, so the expiry pass will not give its slot back.
+                    window.release();
+                    finish(
+                        &mut states,
+                        i,
+                        Outcome::SendFailed {
+                            error: e.to_string(),
+                        },
+                        &mut remaining,
+                    )
+                }
             }
         }
         if remaining == 0 {
@@ -389,6 +393,43 @@ fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
 mod tests {
     use super::*;
     use crate::verify::dissect::build;
+
+    /// Sends that fail outright (here: no route at all) must hand back their lab-wide slots,
+    /// or a lab with more failing probes than slots waits forever.
+    #[test]
+    fn failed_sends_give_back_their_window_slots() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it opens a raw socket in a private network namespace"
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // A namespace of this thread's own, empty and without routes: nothing can leave it,
+            // and it vanishes with the thread.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).unwrap();
+            let specs: Vec<ProbeSpec> = (0..6)
+                .map(|number| ProbeSpec {
+                    number,
+                    dst: Ipv4Addr::new(10, 9, 9, 9),
+                    size: SMALL,
+                })
+                .collect();
+            let window = Window::new(4, 2);
+            let outcomes = run(&socket, 1, &specs, &window, &|_| {});
+            let _ = tx.send((outcomes, window.lab.load(Ordering::SeqCst)));
+        });
+        let (outcomes, free) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("probing hung: failed sends kept their window slots");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Outcome::SendFailed { .. })),
+            "{outcomes:?}"
+        );
+        assert_eq!(free, 2, "every slot is free again");
+    }
 
     #[test]
     fn requests_have_the_asked_size_a_valid_checksum_and_the_tag() {
