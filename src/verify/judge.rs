@@ -234,14 +234,19 @@ pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Pai
         other => reasons.push(format!("ping: {}", describe_failure(other))),
     }
     // Presence: the request leaves through the source host's underlay and arrives through the
-    // destination host's; the reply the other way round.
-    for (reply, what) in [(false, "request"), (true, "reply")] {
-        if reply && !matches!(ping.outcome, Outcome::Reply { .. }) {
-            continue;
-        }
-        for point in [&plan.src_point, &plan.dst_point] {
-            if !probe_frames(ping, reply).any(|s| &s.point == point) {
-                reasons.push(format!("ping {what} not seen on {point}"));
+    // destination host's; the reply the other way round. A reply alone proves nothing about
+    // the wire, so an answered full-size probe must have been seen too; an unanswered one is
+    // explained by its outcome below.
+    let answered = |r: &ProbeResult| matches!(r.outcome, Outcome::Reply { .. });
+    for (result, probe) in [(ping, "ping"), (mtu, "full-size probe")] {
+        for (reply, what) in [(false, "request"), (true, "reply")] {
+            if !((probe == "ping" && !reply) || answered(result)) {
+                continue;
+            }
+            for point in [&plan.src_point, &plan.dst_point] {
+                if !probe_frames(result, reply).any(|s| &s.point == point) {
+                    reasons.push(format!("{probe} {what} not seen on {point}"));
+                }
             }
         }
     }
@@ -615,6 +620,15 @@ mod tests {
             vec![
                 "ping request not seen on host2-eth1",
                 "ping reply not seen on host2-eth1"
+            ]
+        );
+        // The same holds for an answered full-size probe.
+        let v = judge_pair(&p, &everywhere(reply(), healthy_vxlan), &only_src);
+        assert_eq!(
+            v.reasons,
+            vec![
+                "full-size probe request not seen on host2-eth1",
+                "full-size probe reply not seen on host2-eth1"
             ]
         );
     }
