@@ -189,15 +189,6 @@ impl Lab {
     pub fn host(&self, index: usize) -> Option<&LabHost> {
         self.hosts.iter().find(|h| h.index == index)
     }
-
-    /// Which host an underlay address belongs to.
-    pub fn host_by_underlay(&self, ip: Ipv4Addr) -> Option<&LabHost> {
-        self.hosts.iter().find(|h| h.underlay_ip == ip)
-    }
-
-    pub fn pod_by_ip(&self, ip: Ipv4Addr) -> Option<&LabPod> {
-        self.pods.iter().find(|p| p.ip == ip)
-    }
 }
 
 fn optional<T: FromStr>(

@@ -285,7 +285,7 @@ fn neighbour_table_note() -> Option<String> {
         usize::from_str_radix(stat.lines().nth(1)?.split_whitespace().next()?, 16).ok()?;
     (entries * 10 >= cap * 9).then(|| {
         format!(
-            "the kernel's ARP table, shared by all namespaces, holds {entries} entries of at most              {cap} (net.ipv4.neigh.default.gc_thresh3); failures may come from that cap, not the lab"
+            "the kernel's ARP table, shared by all namespaces, holds {entries} entries of at most {cap} (net.ipv4.neigh.default.gc_thresh3); failures may come from that cap, not the lab"
         )
     })
 }

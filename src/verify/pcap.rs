@@ -13,6 +13,9 @@ pub fn write(path: &Path, frames: &[Frame]) -> io::Result<()> {
     let file = BufWriter::new(File::create(path)?);
     let header = PcapHeader {
         datalink: DataLink::ETHERNET,
+        // tcpdump's own default; the default 65535 is one byte short of the largest frame
+        // the capture reads, and pcap-file refuses frames longer than the snap length.
+        snaplen: 262_144,
         ..Default::default()
     };
     let mut writer = PcapWriter::with_header(file, header).map_err(to_io)?;
@@ -51,6 +54,10 @@ mod tests {
                 ts: Duration::new(1_700_000_001, 0),
                 data: vec![2; 1514],
             },
+            Frame {
+                ts: Duration::new(1_700_000_002, 0),
+                data: vec![3; 65536],
+            },
         ];
         write(&path, &frames).unwrap();
         let mut reader = PcapReader::new(File::open(&path).unwrap()).unwrap();
@@ -60,6 +67,7 @@ mod tests {
         assert_eq!(first.data.as_ref(), &frames[0].data[..]);
         let second = reader.next_packet().unwrap().unwrap();
         assert_eq!(second.orig_len, 1514);
+        assert_eq!(reader.next_packet().unwrap().unwrap().data.len(), 65536);
         assert!(reader.next_packet().is_none());
     }
 }
