@@ -112,7 +112,7 @@ pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
 /// Captures running on their threads until [`Running::stop`].
 pub struct Running {
     stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<io::Result<Vec<Frame>>>>,
+    threads: Vec<JoinHandle<Captured>>,
 }
 
 pub fn start(opened: Vec<Opened>) -> Running {
@@ -130,7 +130,7 @@ pub fn start(opened: Vec<Opened>) -> Running {
 impl Running {
     /// Stops every reader once it has drained its queue, and returns the frames per point, in
     /// the order the points were opened.
-    pub fn stop(self) -> Vec<io::Result<Vec<Frame>>> {
+    pub fn stop(self) -> Vec<Captured> {
         self.stop.store(true, Ordering::SeqCst);
         self.threads
             .into_iter()
@@ -139,15 +139,27 @@ impl Running {
     }
 }
 
-fn read(mut rx: Box<dyn DataLinkReceiver>, stop: &AtomicBool) -> io::Result<Vec<Frame>> {
+/// What one capture point saw, and why it stopped early if it did.
+pub struct Captured {
+    pub frames: Vec<Frame>,
+    /// A socket error ends that point's capture, not the run: an interface taken down is a
+    /// fault of the lab that its pairs should show, not a reason to throw every verdict away.
+    pub ended_early: Option<io::Error>,
+}
+
+fn read(mut rx: Box<dyn DataLinkReceiver>, stop: &AtomicBool) -> Captured {
     let mut frames = Vec::new();
     let mut stopping_since: Option<Instant> = None;
     loop {
         if stopping_since.is_none() && stop.load(Ordering::Relaxed) {
             stopping_since = Some(Instant::now());
         }
+        let done = |frames, ended_early| Captured {
+            frames,
+            ended_early,
+        };
         if stopping_since.is_some_and(|t| t.elapsed() > DRAIN_LIMIT) {
-            return Ok(frames);
+            return done(frames, None);
         }
         match rx.next() {
             Ok(data) => {
@@ -167,11 +179,11 @@ fn read(mut rx: Box<dyn DataLinkReceiver>, stop: &AtomicBool) -> io::Result<Vec<
                 ) =>
             {
                 if stopping_since.is_some() {
-                    return Ok(frames);
+                    return done(frames, None);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return done(frames, Some(e)),
         }
     }
 }

@@ -44,11 +44,6 @@ pub enum VerifyError {
     Capture(#[from] CaptureError),
     #[error(transparent)]
     Probe(#[from] ProbeError),
-    #[error("capture on {point} failed: {source}")]
-    CaptureRead {
-        point: String,
-        source: std::io::Error,
-    },
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
     #[error("cannot write pcap {path}: {source}")]
@@ -162,11 +157,15 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     }
 
     let mut frames_per_point: Vec<Vec<Frame>> = Vec::with_capacity(points.len());
-    for (point, result) in points.iter().zip(captured) {
-        frames_per_point.push(result.map_err(|source| VerifyError::CaptureRead {
-            point: point.name.clone(),
-            source,
-        })?);
+    let mut notes = Vec::new();
+    for (point, captured) in points.iter().zip(captured) {
+        if let Some(e) = captured.ended_early {
+            notes.push(format!(
+                "capture on {} stopped early ({e}): is the interface down?",
+                point.name
+            ));
+        }
+        frames_per_point.push(captured.frames);
     }
 
     // Dissect everything once; sort sightings to their probe, keep the rest for lab-wide checks.
@@ -253,7 +252,6 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         }
     }
 
-    let mut notes = Vec::new();
     if rows.iter().any(|r| !r.verdict.passed) {
         notes.extend(neighbour_table_note());
     }
