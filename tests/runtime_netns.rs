@@ -119,6 +119,43 @@ fn a_bridge_node_switches_between_its_ports() {
     lab.assert_gone();
 }
 
+/// iproute2 reads a bare word that abbreviates one of its keywords as the keyword; interface
+/// names like these must still become interfaces of those names, in the lab's namespaces only.
+#[test]
+fn interface_names_that_look_like_ip_keywords_stay_names() {
+    require_root();
+    let name = unique("rtkw");
+    let yaml = format!(
+        "name: {name}\ntopology:\n  nodes:\n    r1:\n      kind: linux\n      exec:\n        - ip addr add 10.9.1.1/24 dev name\n    r2:\n      kind: linux\n      exec:\n        - ip addr add 10.9.1.2/24 dev a\n  links:\n    - endpoints: [\"r1:name\", \"r2:a\"]\n"
+    );
+    let lab = LabGuard::from_yaml(&name, &yaml);
+    let root_links = || {
+        let out = std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = lab.deploy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !root_links().contains(&format!("link-netns clab-{name}-")),
+        "a lab link has an end in the root namespace:\n{}",
+        root_links()
+    );
+    let ping = std::process::Command::new("ip")
+        .args(["netns", "exec", &format!("clab-{name}-r1")])
+        .args(["ping", "-c1", "-w5", "10.9.1.2"])
+        .status()
+        .unwrap();
+    assert!(
+        ping.success(),
+        "r1 cannot reach r2 over the link `name`--`a`"
+    );
+    assert!(lab.destroy().status.success());
+    lab.assert_gone();
+}
+
 fn assert_exec_failure(per_line: bool, line: &str, expect: &[&str]) {
     require_root();
     let name = unique("rtbad");

@@ -20,7 +20,7 @@ pub fn veths(shape: &Shape) -> Vec<String> {
             let (a, b) = (shape.node(&l.a.node), shape.node(&l.b.node));
             let (index_a, index_b) = veth_indexes(k);
             format!(
-                "link add {} netns {} index {index_a} mtu {} type veth peer name {} netns {} index {index_b} mtu {}",
+                "link add name {} netns {} index {index_a} mtu {} type veth peer name {} netns {} index {index_b} mtu {}",
                 l.a.iface, a.namespace, l.mtu, l.b.iface, b.namespace, l.mtu
             )
         })
@@ -40,17 +40,21 @@ const VETH_INDEX_BASE: usize = 100;
 
 /// What containerlab and Docker do before the exec lines run: loopback up, every link end up,
 /// and for a bridge node the bridge itself with its ports enslaved.
+///
+/// Every name follows its keyword (`name`, `dev`): iproute2 reads a bare word that is, or
+/// abbreviates, one of its keywords as that keyword, so an interface called `a` or `name`
+/// would otherwise change what the line means.
 pub fn prelude(node: &ShapeNode) -> Vec<String> {
-    let mut lines = vec!["link set lo up".to_string()];
+    let mut lines = vec!["link set dev lo up".to_string()];
     if node.kind == NodeKind::Bridge {
-        lines.push(format!("link add {} type bridge", node.name));
-        lines.push(format!("link set {} up", node.name));
+        lines.push(format!("link add name {} type bridge", node.name));
+        lines.push(format!("link set dev {} up", node.name));
         for port in &node.ifaces {
-            lines.push(format!("link set {port} master {}", node.name));
+            lines.push(format!("link set dev {port} master {}", node.name));
         }
     }
     for iface in &node.ifaces {
-        lines.push(format!("link set {iface} up"));
+        lines.push(format!("link set dev {iface} up"));
     }
     lines
 }
@@ -70,16 +74,16 @@ mod tests {
         let s = Shape::from_topology(&t, Path::new("x")).unwrap();
         assert_eq!(
             veths(&s),
-            vec!["link add eth1 netns clab-l-a index 100 mtu 9500 type veth peer name p1 netns clab-l-sw index 101 mtu 9500"]
+            vec!["link add name eth1 netns clab-l-a index 100 mtu 9500 type veth peer name p1 netns clab-l-sw index 101 mtu 9500"]
         );
         assert_eq!(
             prelude(s.node("sw")),
             vec![
-                "link set lo up",
-                "link add sw type bridge",
-                "link set sw up",
-                "link set p1 master sw",
-                "link set p1 up"
+                "link set dev lo up",
+                "link add name sw type bridge",
+                "link set dev sw up",
+                "link set dev p1 master sw",
+                "link set dev p1 up"
             ]
         );
         assert_eq!(
