@@ -32,10 +32,25 @@ impl Fake {
             std::os::unix::fs::symlink(fixture, bin_dir.join("containerlab")).unwrap();
         }
         let log = lab.dir.path().join("clab.log");
-        let path = format!(
-            "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            bin_dir.display()
-        );
+        let path = if with_containerlab {
+            format!(
+                "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                bin_dir.display()
+            )
+        } else {
+            // Only what the runtime needs besides containerlab, so that a real containerlab
+            // installed on the machine is not found (and run) by accident.
+            for tool in ["ip", "modprobe"] {
+                if let Some(found) = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+                    .iter()
+                    .map(|d| Path::new(d).join(tool))
+                    .find(|p| p.exists())
+                {
+                    std::os::unix::fs::symlink(found, bin_dir.join(tool)).unwrap();
+                }
+            }
+            bin_dir.display().to_string()
+        };
         lab.env = vec![
             ("PATH".into(), path),
             ("FAKE_CLAB_LOG".into(), log.display().to_string()),
@@ -155,6 +170,30 @@ fn a_missing_containerlab_says_how_to_install_it_and_makes_nothing() {
     assert!(!f.bridge_exists());
     assert!(!f.lab.state_file().exists());
     assert_eq!(f.log(), "");
+}
+
+/// A lab of the same name already running under containerlab (deployed by hand, so cnilab
+/// has no record of it) is refused before containerlab runs, and nothing of it is destroyed.
+#[test]
+fn a_lab_already_up_under_containerlab_is_refused_and_left_alone() {
+    let f = Fake::new("ok", true);
+    let ns = format!("clab-{}-a", f.lab.name);
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .unwrap()
+        .success());
+    let out = f.lab.run(&["deploy", "--runtime", "containerlab"]);
+    let exists = Path::new("/run/netns").join(&ns).exists();
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &ns])
+        .status();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already up"), "{}", stderr(&out));
+    assert!(exists, "the running lab's namespace is untouched");
+    assert_eq!(f.log(), "", "containerlab was not run at all");
+    assert!(!f.bridge_exists());
+    assert!(!f.lab.state_file().exists());
 }
 
 #[test]

@@ -320,6 +320,24 @@ fn destroy_twice_succeeds() {
 }
 
 #[test]
+fn destroy_with_another_runtime_than_the_deploy_changes_nothing() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 2, &unique("rtmis"));
+    assert!(lab.deploy().status.success());
+    let out = lab.run(&["destroy", "--runtime", "containerlab"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("deployed with the netns runtime"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(lab.namespaces().len(), 5, "the lab is untouched");
+    assert!(lab.state_file().exists(), "and so is its record");
+    assert!(lab.destroy().status.success());
+    lab.assert_gone();
+}
+
+#[test]
 fn inspect_shows_each_node_up_then_missing() {
     require_root();
     let lab = LabGuard::gen("host-gw", 2, &unique("rtin"));

@@ -19,7 +19,15 @@ pub struct ContainerlabRuntime;
 impl Runtime for ContainerlabRuntime {
     fn deploy(&self, lab: &LabFile, _opts: &DeployOptions) -> Result<(), RuntimeError> {
         preflight(&lab.topo)?;
-        lab.ensure_not_up(std::iter::empty())?;
+        // containerlab links its nodes' namespaces under /run/netns too: one that exists means
+        // the lab is up, perhaps deployed by hand, and a rollback must not destroy it.
+        let containers: Vec<String> = lab
+            .topo
+            .nodes()
+            .filter(|(_, node)| node.kind.as_deref() != Some("bridge"))
+            .map(|(name, _)| lab.topo.namespace(name))
+            .collect();
+        lab.ensure_not_up(containers.iter())?;
         let bridges: Vec<String> = bridge_nodes(&lab.topo)
             .into_iter()
             // A bridge that is already there belongs to someone else: use it, never remove it.

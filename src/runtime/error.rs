@@ -25,6 +25,12 @@ pub enum RuntimeError {
     },
     #[error("containerlab is not on PATH; {INSTALL_CONTAINERLAB}")]
     ContainerlabMissing,
+    #[error("lab `{lab}` was deployed with the {recorded} runtime, not {asked}; destroy it without --runtime, or with --runtime {recorded}")]
+    RuntimeMismatch {
+        lab: String,
+        recorded: super::RuntimeKind,
+        asked: super::RuntimeKind,
+    },
     /// An exec line failed. `line` counts from 1 in the node's `exec:` list.
     #[error("node `{node}`, exec line {line} `{command}` failed with exit code {}{}",
         .code.map_or("(killed by a signal)".to_string(), |c| c.to_string()),
@@ -77,7 +83,8 @@ impl RuntimeError {
             | RuntimeError::Unsupported { .. }
             | RuntimeError::Preflight { .. }
             | RuntimeError::AlreadyUp { .. }
-            | RuntimeError::ContainerlabMissing => 2,
+            | RuntimeError::ContainerlabMissing
+            | RuntimeError::RuntimeMismatch { .. } => 2,
             RuntimeError::Interrupted => 130,
             RuntimeError::RollbackFailed { cause, .. } => match cause.exit_code() {
                 130 => 130,

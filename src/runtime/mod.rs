@@ -154,13 +154,23 @@ pub fn deploy(file: &Path, kind: RuntimeKind, opts: &DeployOptions) -> Result<()
     runtime(kind).deploy(&lab, opts)
 }
 
-/// `kind: None` means "whichever runtime deployed it" (netns if nothing was recorded).
+/// `kind: None` means "whichever runtime deployed it" (netns if nothing was recorded). A lab
+/// cnilab recorded is only ever destroyed by the runtime that made it: another one would not
+/// know what to remove, yet would delete the record of it.
 pub fn destroy(file: &Path, kind: Option<RuntimeKind>) -> Result<(), RuntimeError> {
     let lab = LabFile::load(file)?;
     let state = LabState::load(&lab.topo.name)?;
-    let kind = kind
-        .or(state.as_ref().map(|s| s.runtime))
-        .unwrap_or(RuntimeKind::Netns);
+    let kind = match (&state, kind) {
+        (Some(s), Some(asked)) if asked != s.runtime => {
+            return Err(RuntimeError::RuntimeMismatch {
+                lab: lab.topo.name.clone(),
+                recorded: s.runtime,
+                asked,
+            })
+        }
+        (Some(s), _) => s.runtime,
+        (None, asked) => asked.unwrap_or(RuntimeKind::Netns),
+    };
     runtime(kind).destroy(&lab, state.as_ref())
 }
 
