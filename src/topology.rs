@@ -85,7 +85,36 @@ impl Topology {
     }
 
     pub fn parse(text: &str) -> Result<Topology, String> {
-        serde_yaml::from_str(text).map_err(|e| e.to_string())
+        let topo: Topology = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        topo.check_names()?;
+        Ok(topo)
+    }
+
+    /// Names become namespace and state-file names, so they must be what containerlab's schema
+    /// allows: never a path, never empty.
+    fn check_names(&self) -> Result<(), String> {
+        let name_ok = |s: &str| {
+            let mut chars = s.chars();
+            matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+                && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        };
+        if !name_ok(&self.name) {
+            return Err(format!(
+                "lab name `{}` is not valid: letters, digits, '-', '_' or '.', starting with a letter or digit",
+                self.name
+            ));
+        }
+        if let Some(prefix) = &self.prefix {
+            if !prefix.is_empty() && prefix != "__lab-name" && !name_ok(prefix) {
+                return Err(format!("prefix `{prefix}` is not valid"));
+            }
+        }
+        match self.topology.nodes.keys().find(|n| !name_ok(n)) {
+            Some(bad) => Err(format!(
+                "node name `{bad}` is not valid: letters, digits, '-', '_' or '.', starting with a letter or digit"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Nodes in name order; a node written as `name:` with nothing under it has no settings.
@@ -174,5 +203,19 @@ mod tests {
             })
         );
         assert_eq!(Endpoint::parse("nocolon"), None);
+    }
+
+    #[test]
+    fn names_that_could_be_paths_are_refused() {
+        let lab = |name: &str, node: &str| {
+            Topology::parse(&format!(
+                "name: \"{name}\"\ntopology:\n  nodes:\n    \"{node}\":\n"
+            ))
+        };
+        assert!(lab("ok-1.lab_x", "pod1").is_ok());
+        assert!(lab("../x", "pod1").unwrap_err().contains("lab name"));
+        assert!(lab("", "pod1").is_err());
+        assert!(lab("lab", "../../etc").unwrap_err().contains("node name"));
+        assert!(lab("lab", "a/b").is_err());
     }
 }

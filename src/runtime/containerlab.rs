@@ -238,16 +238,20 @@ fn containerlab(action: &'static str, file: &Path) -> Result<Output, RuntimeErro
         })?;
     let mut lines = Vec::new();
     let mut buf = BufReader::new(&reader);
-    let mut line = String::new();
+    let mut line = Vec::new();
     loop {
         line.clear();
-        match buf.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
+        // Bytes, not read_line: one line that is not UTF-8 would end the loop early, and
+        // dropping the reader then kills containerlab in the middle of its work.
+        match buf.read_until(b'\n', &mut line) {
+            Ok(0) => break,
             Ok(_) => {
-                let l = line.trim_end().to_string();
+                let l = String::from_utf8_lossy(&line).trim_end().to_string();
                 eprintln!("{l}");
                 lines.push(l);
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
         }
     }
     let code = match reader.try_wait() {

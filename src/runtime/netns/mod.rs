@@ -35,7 +35,13 @@ impl Runtime for NetnsRuntime {
         // Recorded before anything exists: a crash from here on leaves a state file that
         // destroy can follow.
         state.create().map_err(|e| lab.already_up_or(e))?;
-        match build(&shape, opts) {
+        // A Ctrl-C kills the `ip` children too; whatever error that causes, it is an interrupt.
+        let built = build(&shape, opts).and_then(|()| check_interrupt());
+        let built = match built {
+            Err(_) if interrupt::requested() => Err(RuntimeError::Interrupted),
+            other => other,
+        };
+        match built {
             Ok(()) => {
                 state.phase = Phase::Up;
                 match state.save() {
