@@ -224,7 +224,7 @@ fn hosts_in_range(text: &str) -> Result<usize, String> {
 }
 
 fn lab_name(text: &str) -> Result<String, String> {
-    if crate::plan::valid_lab_name(text) {
+    if crate::topology::valid_name(text) {
         Ok(text.to_string())
     } else {
         Err("use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit".into())

@@ -139,7 +139,7 @@ impl Plan {
             return Err(PlanError::HostsOutOfRange(hosts));
         }
         let lab = lab.unwrap_or(mode.default_lab_name()).to_string();
-        if !valid_lab_name(&lab) {
+        if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
         let step = segment_step(hosts);
@@ -154,15 +154,6 @@ impl Plan {
             underlay_supernet: "10.0.0.0/16",
         })
     }
-}
-
-/// containerlab's own pattern for a topology name, kept short enough that
-/// `clab-<lab>-<node>` stays a sensible namespace name.
-pub fn valid_lab_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.len() <= 64
 }
 
 fn octet(i: usize) -> u8 {

@@ -93,23 +93,18 @@ impl Topology {
     /// Names become namespace and state-file names, so they must be what containerlab's schema
     /// allows: never a path, never empty.
     fn check_names(&self) -> Result<(), String> {
-        let name_ok = |s: &str| {
-            let mut chars = s.chars();
-            matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-                && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-        };
-        if !name_ok(&self.name) {
+        if !valid_name(&self.name) {
             return Err(format!(
                 "lab name `{}` is not valid: letters, digits, '-', '_' or '.', starting with a letter or digit",
                 self.name
             ));
         }
         if let Some(prefix) = &self.prefix {
-            if !prefix.is_empty() && prefix != "__lab-name" && !name_ok(prefix) {
+            if !prefix.is_empty() && prefix != "__lab-name" && !valid_name(prefix) {
                 return Err(format!("prefix `{prefix}` is not valid"));
             }
         }
-        match self.topology.nodes.keys().find(|n| !name_ok(n)) {
+        match self.topology.nodes.keys().find(|n| !valid_name(n)) {
             Some(bad) => Err(format!(
                 "node name `{bad}` is not valid: letters, digits, '-', '_' or '.', starting with a letter or digit"
             )),
@@ -138,6 +133,15 @@ impl Topology {
     pub fn namespace(&self, node: &str) -> String {
         container_name(self.prefix.as_deref(), &self.name, node)
     }
+}
+
+/// containerlab's pattern for lab, prefix and node names, kept short enough that
+/// `clab-<lab>-<node>` stays a sensible namespace name. Such a name is never a path.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.len() <= 64
 }
 
 /// containerlab's naming rule: `clab-<lab>-<node>` by default, `<prefix>-<lab>-<node>` for a
