@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod gen;
+pub mod ifreq;
 pub mod interrupt;
 pub mod lab;
 pub mod netns;

@@ -413,6 +413,22 @@ fn a_lower_tunnel_mtu_is_reported_as_frag_needed() {
     assert_passes(&lab);
 }
 
+/// The article's overlay pods stay at 1500: small and planned-size probes still pass, but the
+/// pod's own full-size packets cannot fit the tunnel. verify compares the pod's real MTU.
+#[test]
+fn a_pod_left_at_1500_in_an_overlay_is_named() {
+    let lab = deployed("vxlan", 2, "vxpod");
+    assert_passes(&lab);
+    exec(&lab, "pod1", "ip link set dev eth1 mtu 1500");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        report["findings"],
+        serde_json::json!(["pod pod1: eth1 has MTU 1500, the lab plans 1450 (cnilab.mtu)"]),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn an_underlay_mtu_mismatch_is_a_blackhole() {
     let lab = deployed("vxlan", 2, "vxbh");

@@ -5,7 +5,7 @@
 //! full-size packet at the pod MTU got through with DF set.
 
 use super::dissect::Wire;
-use crate::lab::VxlanParams;
+use crate::lab::{VxlanParams, POD_IF};
 use crate::plan::Mode;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -295,6 +295,21 @@ fn describe_failure(outcome: &Outcome) -> String {
         }
         Outcome::SendFailed { error } => format!("could not be sent: {error}"),
     }
+}
+
+/// Pods whose interface MTU is not the planned one. verify probes at the planned MTU, so a pod
+/// left at 1500 in an overlay (the article's own labs) would pass while its full-size traffic
+/// cannot fit the tunnel; a pod below the plan could not even send the probe.
+pub fn pod_mtus<'a>(pods: impl IntoIterator<Item = (&'a str, u16, Option<u32>)>) -> Vec<String> {
+    pods.into_iter()
+        .filter_map(|(pod, planned, actual)| match actual {
+            Some(mtu) if mtu == u32::from(planned) => None,
+            Some(mtu) => Some(format!(
+                "pod {pod}: {POD_IF} has MTU {mtu}, the lab plans {planned} (cnilab.mtu)"
+            )),
+            None => Some(format!("pod {pod}: cannot read the MTU of {POD_IF}")),
+        })
+        .collect()
 }
 
 /// Lab-wide problems that belong to no probe, found in frames no probe claimed:
@@ -669,6 +684,22 @@ mod tests {
             vec!["full-size probe (1450 bytes, DF): could not be sent: Message too long"]
         );
         assert!(v.rtt.is_some() && !v.passed);
+    }
+
+    #[test]
+    fn pod_mtus_other_than_planned_are_findings() {
+        let found = pod_mtus([
+            ("pod1", 1450, Some(1450)),
+            ("pod2", 1450, Some(1500)),
+            ("pod3", 1450, None),
+        ]);
+        assert_eq!(
+            found,
+            vec![
+                "pod pod2: eth1 has MTU 1500, the lab plans 1450 (cnilab.mtu)",
+                "pod pod3: cannot read the MTU of eth1",
+            ]
+        );
     }
 
     #[test]

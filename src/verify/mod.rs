@@ -99,6 +99,11 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .iter()
         .map(|p| probe::open(&p.node, &p.namespace))
         .collect::<Result<Vec<_>, _>>()?;
+    // Each pod's socket lives in the pod's namespace, so it can ask for the pod's own MTU.
+    let pod_mtus: Vec<Option<u32>> = sockets
+        .iter()
+        .map(|s| crate::ifreq::mtu(s, crate::lab::POD_IF))
+        .collect();
 
     let run = run_id();
     let pairs = ordered_pairs(lab.pods.len());
@@ -202,12 +207,18 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         }
     }
     let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
-    let findings = judge::leaks(
+    let mut findings = judge::pod_mtus(
+        lab.pods
+            .iter()
+            .zip(&pod_mtus)
+            .map(|(p, &mtu)| (p.node.as_str(), p.mtu, mtu)),
+    );
+    findings.extend(judge::leaks(
         lab.mode,
         lab.vxlan,
         &pod_ips,
         unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
-    );
+    ));
 
     let mut seen = seen.into_iter();
     let mut outcomes = outcomes.into_iter();

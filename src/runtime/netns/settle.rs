@@ -47,26 +47,7 @@ fn links_settling(ns: &str) -> bool {
         return false;
     };
     interfaces.iter().any(|iface| {
-        let flags = interface_flags(&socket, iface.name().to_bytes());
+        let flags = crate::ifreq::flags(&socket, &iface.name().to_string_lossy());
         flags.is_some_and(|f| f & libc::IFF_UP != 0 && f & libc::IFF_RUNNING == 0)
     })
-}
-
-fn interface_flags(socket: &std::net::UdpSocket, name: &[u8]) -> Option<i32> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: ifreq is plain old data; the name is copied with room for its NUL terminator,
-    // and SIOCGIFFLAGS only writes ifr_flags.
-    unsafe {
-        let mut req: libc::ifreq = std::mem::zeroed();
-        if name.len() >= req.ifr_name.len() {
-            return None;
-        }
-        for (dst, src) in req.ifr_name.iter_mut().zip(name) {
-            *dst = *src as libc::c_char;
-        }
-        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
-            return None;
-        }
-        Some(i32::from(req.ifr_ifru.ifru_flags))
-    }
 }
