@@ -62,10 +62,7 @@ impl Runtime for NetnsRuntime {
             );
             return Ok(());
         };
-        let mut errors = remove_namespaces(&state.namespaces);
-        if errors.is_empty() {
-            errors.extend(LabState::remove(&state.lab).err());
-        }
+        let errors = teardown(state);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -125,10 +122,7 @@ fn batch(step: &str, lines: Vec<String>) -> Result<(), RuntimeError> {
 
 /// Undoes a failed deploy; the deploy's own error stays the headline.
 fn rollback(state: &LabState, cause: RuntimeError) -> RuntimeError {
-    let mut errors = remove_namespaces(&state.namespaces);
-    if errors.is_empty() {
-        errors.extend(LabState::remove(&state.lab).err());
-    }
+    let errors = teardown(state);
     if errors.is_empty() {
         cause
     } else {
@@ -137,4 +131,14 @@ fn rollback(state: &LabState, cause: RuntimeError) -> RuntimeError {
             errors,
         }
     }
+}
+
+/// Removes what `state` records; the record itself goes only once everything else is gone, so
+/// a teardown that failed half-way can be run again.
+fn teardown(state: &LabState) -> Vec<String> {
+    let mut errors = remove_namespaces(&state.namespaces);
+    if errors.is_empty() {
+        errors.extend(LabState::remove(&state.lab).err());
+    }
+    errors
 }
