@@ -177,17 +177,10 @@ fn a_missing_containerlab_says_how_to_install_it_and_makes_nothing() {
 #[test]
 fn a_lab_already_up_under_containerlab_is_refused_and_left_alone() {
     let f = Fake::new("ok", true);
-    let ns = format!("clab-{}-a", f.lab.name);
-    assert!(std::process::Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .unwrap()
-        .success());
+    let ns = ScratchNetns::new(&format!("clab-{}-a", f.lab.name));
     let out = f.lab.run(&["deploy", "--runtime", "containerlab"]);
-    let exists = Path::new("/run/netns").join(&ns).exists();
-    let _ = std::process::Command::new("ip")
-        .args(["netns", "del", &ns])
-        .status();
+    let exists = ns.exists();
+    drop(ns);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("already up"), "{}", stderr(&out));
     assert!(exists, "the running lab's namespace is untouched");

@@ -284,19 +284,15 @@ fn a_lab_that_is_up_cannot_be_deployed_again() {
 
     // A namespace of the lab that exists without cnilab's record also counts as up.
     assert!(lab.destroy().status.success());
-    let ns = format!("clab-{}-pod1", lab.name);
-    assert!(std::process::Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .unwrap()
-        .success());
+    let ns = ScratchNetns::new(&format!("clab-{}-pod1", lab.name));
     let out = lab.deploy();
-    let _ = std::process::Command::new("ip")
-        .args(["netns", "del", &ns])
-        .status();
+    drop(ns);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains(&format!("network namespace `{ns}` already exists")),
+        stderr(&out).contains(&format!(
+            "network namespace `clab-{}-pod1` already exists",
+            lab.name
+        )),
         "{}",
         stderr(&out)
     );

@@ -31,36 +31,52 @@ pub fn require_ipip() {
 
 /// Tries an ipip tunnel in a scratch namespace of the test's own.
 pub fn ipip_support() -> Result<(), String> {
-    let ns = unique("cnilab-ipip-probe-");
-    let ip = |args: &[&str]| {
-        std::process::Command::new("ip")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let made = ip(&["netns", "add", &ns]);
-    assert!(
-        made.status.success(),
-        "cannot make a scratch namespace: {}",
-        stderr(&made)
-    );
+    let ns = ScratchNetns::new(&unique("cnilab-ipip-probe-"));
     // A local address keeps it apart from the fallback device tunl0 that loading ipip makes.
-    let out = ip(&[
-        "-n",
-        &ns,
-        "tunnel",
-        "add",
-        "probe0",
-        "mode",
-        "ipip",
-        "local",
-        "127.0.0.1",
-    ]);
-    let _ = ip(&["netns", "del", &ns]);
+    let out = std::process::Command::new("ip")
+        .args(["-n", &ns.name, "tunnel", "add", "probe0", "mode", "ipip"])
+        .args(["local", "127.0.0.1"])
+        .output()
+        .unwrap();
     if out.status.success() {
         Ok(())
     } else {
         Err(stderr(&out).trim().to_string())
+    }
+}
+
+/// A named network namespace made by hand (`ip netns add`), deleted when dropped, even when
+/// the test fails.
+pub struct ScratchNetns {
+    pub name: String,
+}
+
+impl ScratchNetns {
+    pub fn new(name: &str) -> ScratchNetns {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "add", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cannot make namespace {name}: {}",
+            stderr(&out)
+        );
+        ScratchNetns {
+            name: name.to_string(),
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        Path::new("/run/netns").join(&self.name).exists()
+    }
+}
+
+impl Drop for ScratchNetns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
