@@ -111,7 +111,7 @@ fn draw_panel<DB: DrawingBackend>(
         .flat_map(|(_, bars)| bars.iter().flatten().map(|s| s.max))
         .fold(0.0f64, f64::max)
         .max(f64::MIN_POSITIVE)
-        * 1.15;
+        * 1.4;
     let names: Vec<String> = groups.iter().map(|(n, _)| n.clone()).collect();
     let mut chart = ChartBuilder::on(area)
         .caption(panel.title, ("sans-serif", 16))

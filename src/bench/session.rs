@@ -5,9 +5,9 @@ use super::{measure, BenchError, BenchOptions};
 use crate::gen::{self, GenRequest};
 use crate::lab::Lab;
 use crate::plan::Mode;
-use crate::runtime::{self, state::Phase, DeployOptions, RuntimeKind};
+use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
 use crate::topology::Topology;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Deploys a 2-host lab of `mode`, measures it, and destroys it.
 pub fn bench_fresh(mode: Mode, opts: &BenchOptions) -> Result<super::report::ModeReport, BenchError> {
@@ -34,10 +34,13 @@ pub fn bench_fresh(mode: Mode, opts: &BenchOptions) -> Result<super::report::Mod
     };
     // A failed deploy rolls itself back; from here on the lab is ours to remove.
     runtime::deploy(&file, RuntimeKind::Netns, &deploy)?;
+    let deployed = Deployed {
+        file: file.clone(),
+        name: name.clone(),
+        done: false,
+    };
     let measured = load(&file).and_then(|lab| measure::lab(&lab, opts));
-    eprintln!("cnilab bench: {mode}: destroying lab {name}");
-    let destroyed = runtime::destroy(&file, Some(RuntimeKind::Netns));
-    match (measured, destroyed) {
+    match (measured, deployed.destroy()) {
         (Ok(report), Ok(())) => Ok(report),
         (Ok(_), Err(e)) => Err(e.into()),
         (Err(cause), Ok(())) => Err(cause),
@@ -46,6 +49,31 @@ pub fn bench_fresh(mode: Mode, opts: &BenchOptions) -> Result<super::report::Mod
             lab: name,
             destroy,
         }),
+    }
+}
+
+/// A lab bench deployed; dropped without [`Deployed::destroy`] (a panic), it still goes.
+struct Deployed {
+    file: PathBuf,
+    name: String,
+    done: bool,
+}
+
+impl Deployed {
+    fn destroy(mut self) -> Result<(), RuntimeError> {
+        self.done = true;
+        eprintln!("cnilab bench: destroying lab {}", self.name);
+        runtime::destroy(&self.file, Some(RuntimeKind::Netns))
+    }
+}
+
+impl Drop for Deployed {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Err(e) = runtime::destroy(&self.file, Some(RuntimeKind::Netns)) {
+                eprintln!("cnilab: destroying lab {} failed: {e}", self.name);
+            }
+        }
     }
 }
 
