@@ -24,7 +24,11 @@ impl BenchLabs {
 
     fn assert_gone(&self) {
         for lab in &self.labs {
-            assert_eq!(lab_namespaces(lab), Vec::<String>::new(), "{lab}: namespaces left behind");
+            assert_eq!(
+                lab_namespaces(lab),
+                Vec::<String>::new(),
+                "{lab}: namespaces left behind"
+            );
             let state = std::path::Path::new("/run/cnilab").join(format!("{lab}.json"));
             assert!(!state.exists(), "{lab}: state file left behind");
         }
@@ -43,7 +47,8 @@ impl Drop for BenchLabs {
 }
 
 fn num(v: &Value, what: &str) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
 }
 
 /// Every figure is a median of one run, positive, with min <= median <= max.
@@ -60,7 +65,11 @@ fn assert_figures(path: &Value, mode: &str) {
         let what = format!("{mode} {kind} {figure}");
         let median = num(&stat["median"], &what);
         assert!(median > 0.0, "{what}: median {median}");
-        assert_eq!(stat["runs"].as_array().map(Vec::len), Some(1), "{what}: {stat}");
+        assert_eq!(
+            stat["runs"].as_array().map(Vec::len),
+            Some(1),
+            "{what}: {stat}"
+        );
         assert!(num(&stat["min"], &what) <= median && median <= num(&stat["max"], &what));
         let ratio = num(&path["ratio_to_host_to_host"][figure], &what);
         if kind == "host-to-host" {
@@ -71,7 +80,12 @@ fn assert_figures(path: &Value, mode: &str) {
     }
     // Loose sanity bounds a broken parser would miss: veths move well over 10 Mbit/s, and a
     // round trip between namespaces takes far less than 50 ms.
-    assert!(num(&path["figures"]["throughput_1_stream_gbps"]["median"], "gbps") > 0.01);
+    assert!(
+        num(
+            &path["figures"]["throughput_1_stream_gbps"]["median"],
+            "gbps"
+        ) > 0.01
+    );
     assert!(num(&path["figures"]["tcp_rr_us"]["median"], "rr") < 50_000.0);
     assert!(num(&path["figures"]["icmp_rtt_us"]["median"], "icmp") < 50_000.0);
 }
@@ -79,11 +93,18 @@ fn assert_figures(path: &Value, mode: &str) {
 fn assert_overhead(path: &Value, mode: &str, encap: u64, mss: Option<u64>) {
     let kind = path["path"].as_str().unwrap();
     let o = &path["overhead"];
-    assert_eq!(o["encap_bytes_per_packet"].as_u64(), Some(encap), "{mode} {kind}: {o}");
+    assert_eq!(
+        o["encap_bytes_per_packet"].as_u64(),
+        Some(encap),
+        "{mode} {kind}: {o}"
+    );
     if let Some(mss) = mss {
         assert_eq!(o["mss"].as_u64(), Some(mss), "{mode} {kind}: {o}");
     }
-    assert!(o["data_packets"].as_u64().unwrap() > 0, "{mode} {kind}: {o}");
+    assert!(
+        o["data_packets"].as_u64().unwrap() > 0,
+        "{mode} {kind}: {o}"
+    );
     let wire = num(&o["wire_bytes_per_payload_byte"], "wire bytes");
     // Headers cost something, yet far less than the payload at these MSS.
     assert!(wire > 1.0 && wire < 1.2, "{mode} {kind}: {wire}");
@@ -99,7 +120,11 @@ fn check_mode(m: &Value, mode: &str, prefix: &str, pod_mtu: u64, encap: u64) -> 
     for (iface, features) in offloads {
         // The default: veths offload tx checksums, and bench left them as they were.
         assert_eq!(features["tx-checksumming"], true, "{iface}: {features}");
-        assert_eq!(features.as_object().unwrap().len(), 6, "{iface}: {features}");
+        assert_eq!(
+            features.as_object().unwrap().len(),
+            6,
+            "{iface}: {features}"
+        );
     }
     let paths = m["paths"].as_array().unwrap();
     let kinds: Vec<&str> = paths.iter().map(|p| p["path"].as_str().unwrap()).collect();
@@ -112,7 +137,10 @@ fn check_mode(m: &Value, mode: &str, prefix: &str, pod_mtu: u64, encap: u64) -> 
     assert_eq!(paths[2]["from"], "pod1");
     assert_eq!(paths[2]["to"], "pod2");
     assert_overhead(&paths[0], mode, 0, None);
-    assert!(paths[1]["overhead"].is_null(), "same-host crosses no underlay");
+    assert!(
+        paths[1]["overhead"].is_null(),
+        "same-host crosses no underlay"
+    );
     // MSS = pod MTU - 20 (IP) - 20 (TCP).
     assert_overhead(&paths[2], mode, encap, Some(pod_mtu - 40));
     num(&paths[2]["overhead"]["wire_bytes_per_payload_byte"], "wire")
@@ -127,7 +155,15 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("bench.svg");
     let out = cnilab()
-        .args(["bench", "--modes", "host-gw,vxlan", "--duration", "1", "--repeat", "1"])
+        .args([
+            "bench",
+            "--modes",
+            "host-gw,vxlan",
+            "--duration",
+            "1",
+            "--repeat",
+            "1",
+        ])
         .args(["--streams", "2", "--json", "--name", &prefix, "--plot"])
         .arg(&svg)
         .output()
@@ -140,19 +176,31 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
     assert!(report["machine"]["cpus"].as_u64().unwrap() >= 1);
     assert!(!report["machine"]["kernel"].as_str().unwrap().is_empty());
     let s = &report["settings"];
-    assert_eq!((s["duration_s"].as_u64(), s["repeat"].as_u64()), (Some(1), Some(1)));
-    assert_eq!((s["streams"].as_u64(), s["offload"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(
+        (s["duration_s"].as_u64(), s["repeat"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (s["streams"].as_u64(), s["offload"].as_bool()),
+        (Some(2), Some(true))
+    );
     let modes = report["modes"].as_array().unwrap();
     assert_eq!(modes.len(), 2);
     let host_gw_wire = check_mode(&modes[0], "host-gw", &prefix, 1500, 0);
     let vxlan_wire = check_mode(&modes[1], "vxlan", &prefix, 1450, 50);
     // 50 more bytes a segment, and 50 fewer of payload in it.
-    assert!(vxlan_wire > host_gw_wire + 0.03, "{vxlan_wire} vs {host_gw_wire}");
+    assert!(
+        vxlan_wire > host_gw_wire + 0.03,
+        "{vxlan_wire} vs {host_gw_wire}"
+    );
 
     let text = std::fs::read_to_string(&svg).expect("--plot wrote the SVG");
     let doc = roxmltree::Document::parse(&text).expect("the plot is well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
-    assert!(text.contains(">\nvxlan\n<") || text.contains(">vxlan<"), "no vxlan label");
+    assert!(
+        text.contains(">\nvxlan\n<") || text.contains(">vxlan<"),
+        "no vxlan label"
+    );
 }
 
 #[test]
@@ -161,7 +209,15 @@ fn interrupted_bench_destroys_its_lab_and_exits_130() {
     let prefix = unique("bi");
     let labs = BenchLabs::new(&prefix, &["host-gw"]);
     let mut child = Command::new(bin())
-        .args(["bench", "--modes", "host-gw", "--duration", "3", "--name", &prefix])
+        .args([
+            "bench",
+            "--modes",
+            "host-gw",
+            "--duration",
+            "3",
+            "--name",
+            &prefix,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         // Its own process group, so that the signal reaches it and its tools, as Ctrl-C does.
@@ -177,7 +233,10 @@ fn interrupted_bench_destroys_its_lab_and_exits_130() {
             break;
         }
     }
-    assert!(!lab_namespaces(&labs.labs[0]).is_empty(), "not deployed yet: {seen:?}");
+    assert!(
+        !lab_namespaces(&labs.labs[0]).is_empty(),
+        "not deployed yet: {seen:?}"
+    );
     // Mid-way through the first throughput run.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
@@ -185,6 +244,9 @@ fn interrupted_bench_destroys_its_lab_and_exits_130() {
     seen.extend(lines.map_while(Result::ok));
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{seen:?}");
-    assert!(seen.iter().any(|l| l.contains("cnilab: interrupted")), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("cnilab: interrupted")),
+        "{seen:?}"
+    );
     labs.assert_gone();
 }

@@ -2,7 +2,9 @@
 //! every mode and path it was given.
 
 use cnilab::bench::plot;
-use cnilab::bench::report::{Figures, Machine, ModeReport, PathKind, PathReport, Ratios, Report, Settings};
+use cnilab::bench::report::{
+    Figures, Machine, ModeReport, PathKind, PathReport, Ratios, Report, Settings,
+};
 use cnilab::bench::stats::Stat;
 use cnilab::plan::Mode;
 use std::collections::BTreeMap;
@@ -56,7 +58,11 @@ fn report() -> Report {
             streams: 4,
             offload: true,
         },
-        modes: vec![mode(Mode::HostGw, 1.2), mode(Mode::Vxlan, 1.6), mode(Mode::Ipip, 1.4)],
+        modes: vec![
+            mode(Mode::HostGw, 1.2),
+            mode(Mode::Vxlan, 1.6),
+            mode(Mode::Ipip, 1.4),
+        ],
     }
 }
 
@@ -73,10 +79,20 @@ fn svg_is_well_formed_and_names_every_mode_and_path() {
         .filter(|n| n.has_tag_name("text"))
         .filter_map(|n| n.text().map(|t| t.trim().to_string()))
         .collect();
-    for label in ["host-gw", "vxlan", "ipip", "host-to-host", "same-host", "pod-to-pod"] {
+    for label in [
+        "host-gw",
+        "vxlan",
+        "ipip",
+        "host-to-host",
+        "same-host",
+        "pod-to-pod",
+    ] {
         // Each panel labels every group and has its own legend.
         let count = texts.iter().filter(|t| *t == label).count();
-        assert_eq!(count, 2, "`{label}` appears {count} times, not once per panel, in {texts:?}");
+        assert_eq!(
+            count, 2,
+            "`{label}` appears {count} times, not once per panel, in {texts:?}"
+        );
     }
     // 3 modes x 3 paths bars per panel, besides background and legend boxes.
     let rects = doc.descendants().filter(|n| n.has_tag_name("rect")).count();

@@ -167,7 +167,9 @@ pub fn parse(json: &str) -> Result<Throughput, String> {
         return Err(error);
     }
     let end = report.end.ok_or("iperf3 reported no `end` section")?;
-    let sum = end.sum_received.ok_or("iperf3 reported no `sum_received`")?;
+    let sum = end
+        .sum_received
+        .ok_or("iperf3 reported no `sum_received`")?;
     let cpu = end
         .cpu_utilization_percent
         .ok_or("iperf3 reported no `cpu_utilization_percent`")?;

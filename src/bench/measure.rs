@@ -48,7 +48,10 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         }
     }
     let mut offloads = BTreeMap::new();
-    offloads.insert(format!("{}:{POD_IF}", pod1.node), offload::read(&pod1.namespace, POD_IF)?);
+    offloads.insert(
+        format!("{}:{POD_IF}", pod1.node),
+        offload::read(&pod1.namespace, POD_IF)?,
+    );
     offloads.insert(
         format!("{}:{}", host1.node, host1.underlay_if),
         offload::read(&host1.namespace, &host1.underlay_if)?,
@@ -115,10 +118,16 @@ fn measure_once(path: &Path, opts: &BenchOptions, runs: &mut Runs) -> Result<(),
     let one = client(1).run()?;
     runs.one.push(one.bits_per_second / 1e9);
     runs.cpu.extend(one.cpu_seconds_per_gbit());
-    runs.many.push(client(opts.streams).run()?.bits_per_second / 1e9);
+    runs.many
+        .push(client(opts.streams).run()?.bits_per_second / 1e9);
     runs.icmp.push(rtt::icmp_us(&path.from_ns, path.to_ip)?);
     let budget = Duration::from_secs(opts.duration_s.into());
-    runs.rr.push(rtt::tcp_rr_us(&path.from_ns, &path.to_ns, path.to_ip, budget)?);
+    runs.rr.push(rtt::tcp_rr_us(
+        &path.from_ns,
+        &path.to_ns,
+        path.to_ip,
+        budget,
+    )?);
     check_interrupt()
 }
 
@@ -181,7 +190,9 @@ fn host_of<'a>(lab: &'a Lab, pod: &LabPod) -> Result<&'a LabHost, BenchError> {
 fn namespaces(lab: &Lab) -> impl Iterator<Item = &String> {
     let hosts = lab.hosts.iter().map(|h| &h.namespace);
     let pods = lab.pods.iter().map(|p| &p.namespace);
-    hosts.chain(pods).chain(lab.routers.iter().map(|r| &r.namespace))
+    hosts
+        .chain(pods)
+        .chain(lab.routers.iter().map(|r| &r.namespace))
 }
 
 /// The baseline first: ratios are taken against it.
@@ -195,8 +206,16 @@ fn paths(pod1: &LabPod, pod2: &LabPod, host1: &LabHost, host2: &LabHost) -> Vec<
         to_ns: to.1.into(),
         to_ip: to.2,
     };
-    let h1 = (host1.node.as_str(), host1.namespace.as_str(), host1.underlay_ip);
-    let h2 = (host2.node.as_str(), host2.namespace.as_str(), host2.underlay_ip);
+    let h1 = (
+        host1.node.as_str(),
+        host1.namespace.as_str(),
+        host1.underlay_ip,
+    );
+    let h2 = (
+        host2.node.as_str(),
+        host2.namespace.as_str(),
+        host2.underlay_ip,
+    );
     let p1 = (pod1.node.as_str(), pod1.namespace.as_str(), pod1.ip);
     let p2 = (pod2.node.as_str(), pod2.namespace.as_str(), pod2.ip);
     vec![

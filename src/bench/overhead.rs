@@ -48,7 +48,11 @@ pub fn capture_during<T>(
     let ran = traffic();
     let captured = running.stop();
     ran?;
-    let frames: Vec<Vec<u8>> = captured.into_iter().flat_map(|c| c.frames).map(|f| f.data).collect();
+    let frames: Vec<Vec<u8>> = captured
+        .into_iter()
+        .flat_map(|c| c.frames)
+        .map(|f| f.data)
+        .collect();
     measure(&frames, flow, vxlan_ports).ok_or_else(|| {
         BenchError::Capture(format!(
             "no TCP data from {} to {} among {} frames captured on {}",
@@ -74,7 +78,10 @@ fn read_packet(frame: &[u8], flow: Flow, vxlan_ports: &[u16]) -> Option<Seen> {
     let wire = dissect(frame, vxlan_ports).ok()?;
     let inner = wire.innermost()?;
     if (inner.src, inner.dst) != (flow.src, flow.dst)
-        || inner.l4 != (L4::Other { protocol: TCP_PROTOCOL })
+        || inner.l4
+            != (L4::Other {
+                protocol: TCP_PROTOCOL,
+            })
     {
         return None;
     }
@@ -113,7 +120,8 @@ pub fn measure(frames: &[Vec<u8>], flow: Flow, vxlan_ports: &[u16]) -> Option<Ov
         // Options ride in every segment, so each carries MSS minus them.
         let per_segment = (mss as usize).saturating_sub(s.tcp_options).max(1);
         let segments = s.payload.div_ceil(per_segment);
-        gso_seen |= segments > 1 || s.wire_len > ETHERNET_HEADER + s.encap + s.headers + per_segment;
+        gso_seen |=
+            segments > 1 || s.wire_len > ETHERNET_HEADER + s.encap + s.headers + per_segment;
         wire += s.payload + segments * (ETHERNET_HEADER + s.encap + s.headers);
         payload += s.payload;
     }
@@ -156,7 +164,12 @@ mod tests {
     }
 
     fn inner(payload: usize, mss: Option<u16>) -> Vec<u8> {
-        build::ipv4(build::ip(SRC), build::ip(DST), TCP_PROTOCOL, &tcp(payload, mss))
+        build::ipv4(
+            build::ip(SRC),
+            build::ip(DST),
+            TCP_PROTOCOL,
+            &tcp(payload, mss),
+        )
     }
 
     fn flow() -> Flow {
@@ -173,7 +186,10 @@ mod tests {
             .map(|ip| {
                 let pod_frame = build::ether(0x0800, ip);
                 let udp = build::udp(40000, 4789, &build::vxlan(1, &pod_frame));
-                build::ether(0x0800, &build::ipv4(build::ip("10.0.1.2"), build::ip("10.0.2.2"), 17, &udp))
+                build::ether(
+                    0x0800,
+                    &build::ipv4(build::ip("10.0.1.2"), build::ip("10.0.2.2"), 17, &udp),
+                )
             })
             .collect();
         let o = measure(&frames, flow(), &[4789]).unwrap();

@@ -13,7 +13,11 @@ const SIZE: (u32, u32) = (1000, 420);
 /// PNG text needs a font file; SVG names the family and lets the viewer draw it.
 pub const FONT_FILE: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const PATHS: [PathKind; 3] = [PathKind::HostToHost, PathKind::SameHost, PathKind::PodToPod];
-const COLORS: [RGBColor; 3] = [RGBColor(120, 120, 120), RGBColor(90, 160, 220), RGBColor(230, 120, 40)];
+const COLORS: [RGBColor; 3] = [
+    RGBColor(120, 120, 120),
+    RGBColor(90, 160, 220),
+    RGBColor(230, 120, 40),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -24,7 +28,11 @@ pub enum Format {
 impl Format {
     /// The format a path's extension asks for; the error names what is accepted.
     pub fn of(path: &Path) -> Result<Format, String> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+        {
             Some(e) if e == "svg" => Ok(Format::Svg),
             Some(e) if e == "png" => Ok(Format::Png),
             _ => Err(format!(
@@ -101,7 +109,12 @@ fn draw_panel<DB: DrawingBackend>(
         .map(|m| {
             let bars = PATHS
                 .iter()
-                .map(|k| m.paths.iter().find(|p| p.path == *k).map(|p| (panel.pick)(&p.figures).clone()))
+                .map(|k| {
+                    m.paths
+                        .iter()
+                        .find(|p| p.path == *k)
+                        .map(|p| (panel.pick)(&p.figures).clone())
+                })
                 .collect();
             (m.mode.to_string(), bars)
         })
@@ -160,7 +173,10 @@ fn draw_panel<DB: DrawingBackend>(
 fn group_label(names: &[String], x: f64) -> String {
     let centre = x - 0.5;
     if centre >= 0.0 && (centre - centre.round()).abs() < 1e-6 {
-        names.get(centre.round() as usize).cloned().unwrap_or_default()
+        names
+            .get(centre.round() as usize)
+            .cloned()
+            .unwrap_or_default()
     } else {
         String::new()
     }
@@ -174,7 +190,9 @@ mod tests {
     fn format_follows_the_extension() {
         assert_eq!(Format::of(Path::new("a/b.svg")), Ok(Format::Svg));
         assert_eq!(Format::of(Path::new("b.PNG")), Ok(Format::Png));
-        assert!(Format::of(Path::new("b.jpg")).unwrap_err().contains(".svg or .png"));
+        assert!(Format::of(Path::new("b.jpg"))
+            .unwrap_err()
+            .contains(".svg or .png"));
         assert!(Format::of(Path::new("plot")).is_err());
     }
 

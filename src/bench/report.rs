@@ -149,19 +149,42 @@ impl Report {
             if s.offload { "on" } else { "off" }
         );
         for mode in &self.modes {
-            let _ = writeln!(out, "\n{} (lab {}, pod MTU {})", mode.mode, mode.lab, mode.pod_mtu);
+            let _ = writeln!(
+                out,
+                "\n{} (lab {}, pod MTU {})",
+                mode.mode, mode.lab, mode.pod_mtu
+            );
             let _ = writeln!(
                 out,
                 "  {:<13} {:>17} {:>17} {:>15} {:>15} {:>15} {:>8} {:>5} {:>9}",
-                "path", "1 stream Gbit/s", "N streams Gbit/s", "ICMP RTT us", "TCP RR us",
-                "CPU s/Gbit", "encap B", "MSS", "wire/byte"
+                "path",
+                "1 stream Gbit/s",
+                "N streams Gbit/s",
+                "ICMP RTT us",
+                "TCP RR us",
+                "CPU s/Gbit",
+                "encap B",
+                "MSS",
+                "wire/byte"
             );
             for p in &mode.paths {
                 out.push_str(&row(p));
             }
             for (iface, features) in &mode.offloads {
-                let on: Vec<&str> = features.iter().filter(|(_, on)| **on).map(|(n, _)| n.as_str()).collect();
-                let _ = writeln!(out, "  offloads on {iface}: {}", if on.is_empty() { "none".into() } else { on.join(", ") });
+                let on: Vec<&str> = features
+                    .iter()
+                    .filter(|(_, on)| **on)
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  offloads on {iface}: {}",
+                    if on.is_empty() {
+                        "none".into()
+                    } else {
+                        on.join(", ")
+                    }
+                );
             }
         }
         out.push_str("\nfigures: median (max-min spread as % of it) [ratio to host-to-host]\n");

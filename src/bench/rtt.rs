@@ -23,8 +23,20 @@ pub fn icmp_us(namespace: &str, target: Ipv4Addr) -> Result<f64, BenchError> {
         detail,
     };
     let out = duct::cmd!(
-        "ip", "netns", "exec", namespace, "ping", "-q", "-n", "-c", PING_COUNT, "-i",
-        PING_INTERVAL, "-W", "1", target_text
+        "ip",
+        "netns",
+        "exec",
+        namespace,
+        "ping",
+        "-q",
+        "-n",
+        "-c",
+        PING_COUNT,
+        "-i",
+        PING_INTERVAL,
+        "-W",
+        "1",
+        target_text
     )
     .stdout_capture()
     .stderr_capture()
@@ -35,7 +47,12 @@ pub fn icmp_us(namespace: &str, target: Ipv4Addr) -> Result<f64, BenchError> {
     let text = String::from_utf8_lossy(&out.stdout);
     parse_ping_avg_ms(&text)
         .map(|ms| ms * 1000.0)
-        .ok_or_else(|| failed(format!("no round-trip summary in its output: {}", text.trim())))
+        .ok_or_else(|| {
+            failed(format!(
+                "no round-trip summary in its output: {}",
+                text.trim()
+            ))
+        })
 }
 
 /// The average of ping's `rtt min/avg/max/mdev = a/b/c/d ms` line.
@@ -62,10 +79,14 @@ pub fn tcp_rr_us(
     // A socket stays in the namespace it was made in, so only the making happens inside.
     let listener = in_netns(to_ns, || TcpListener::bind(addr))?.map_err(|e| io_err("bind", e))?;
     let server = std::thread::spawn(move || echo_one(listener));
-    let client = in_netns(from_ns, || TcpStream::connect_timeout(&addr.into(), RR_TIMEOUT))?
-        .map_err(|e| io_err("connect", e));
+    let client = in_netns(from_ns, || {
+        TcpStream::connect_timeout(&addr.into(), RR_TIMEOUT)
+    })?
+    .map_err(|e| io_err("connect", e));
     let times = client.and_then(|c| transact(c, budget).map_err(|e| io_err("exchange", e)));
-    let served = server.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+    let served = server
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
     let times = times?;
     served.map_err(|e| io_err("server", e))?;
     super::check_interrupt()?;

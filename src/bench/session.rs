@@ -10,7 +10,10 @@ use crate::topology::Topology;
 use std::path::{Path, PathBuf};
 
 /// Deploys a 2-host lab of `mode`, measures it, and destroys it.
-pub fn bench_fresh(mode: Mode, opts: &BenchOptions) -> Result<super::report::ModeReport, BenchError> {
+pub fn bench_fresh(
+    mode: Mode,
+    opts: &BenchOptions,
+) -> Result<super::report::ModeReport, BenchError> {
     let name = format!("{}-{}", opts.name_prefix, mode);
     let text = gen::generate(&GenRequest {
         mode,
