@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(f.get("tx-checksumming"), Some(&false));
         assert_eq!(f.get("scatter-gather"), Some(&true));
         assert_eq!(f.get("tx-checksum-ip-generic"), None);
-        assert_eq!(f.len(), 4);
+        assert_eq!(f.len(), 5);
     }
 
     #[test]

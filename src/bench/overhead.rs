@@ -197,8 +197,8 @@ mod tests {
         assert_eq!(o.mss, 1410);
         assert_eq!(o.data_packets, 2);
         assert!(!o.gso_seen);
-        // 1398 payload bytes in a 1514 + 50 byte frame.
-        assert!((o.wire_bytes_per_payload_byte - 1564.0 / 1398.0).abs() < 1e-9);
+        // 1398 payload bytes in a 1450-byte pod packet, a 1514-byte frame on the wire.
+        assert!((o.wire_bytes_per_payload_byte - 1514.0 / 1398.0).abs() < 1e-9);
     }
 
     #[test]
