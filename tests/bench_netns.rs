@@ -116,14 +116,20 @@ fn check_mode(m: &Value, mode: &str, prefix: &str, pod_mtu: u64, encap: u64) -> 
     assert_eq!(m["lab"], format!("{prefix}-{mode}"));
     assert_eq!(m["pod_mtu"].as_u64(), Some(pod_mtu));
     let offloads = m["offloads"].as_object().unwrap();
-    assert_eq!(offloads.len(), 2, "{offloads:?}");
+    // The pod's interface and every interface of its host (underlay, bridge, pod veth, ...).
+    assert!(offloads.len() >= 4, "{offloads:?}");
     for (iface, features) in offloads {
-        // The default: veths offload tx checksums, and bench left them as they were.
-        assert_eq!(features["tx-checksumming"], true, "{iface}: {features}");
         assert_eq!(
             features.as_object().unwrap().len(),
             6,
             "{iface}: {features}"
+        );
+    }
+    for iface in ["pod1:eth1", "host1:eth1", "host1:cni0"] {
+        // The default: veths and bridges offload tx checksums, and bench left them so.
+        assert_eq!(
+            offloads[iface]["tx-checksumming"], true,
+            "{iface}: {offloads:?}"
         );
     }
     let paths = m["paths"].as_array().unwrap();
@@ -249,4 +255,48 @@ fn interrupted_bench_destroys_its_lab_and_exits_130() {
         "{seen:?}"
     );
     labs.assert_gone();
+}
+
+#[test]
+fn offload_off_turns_checksum_and_segmentation_offload_off_and_segments_stay_small() {
+    require_root();
+    let prefix = unique("bo");
+    let labs = BenchLabs::new(&prefix, &["vxlan"]);
+    let out = cnilab()
+        .args([
+            "bench",
+            "--modes",
+            "vxlan",
+            "--duration",
+            "1",
+            "--repeat",
+            "1",
+        ])
+        .args(["--offload", "off", "--json", "--name", &prefix])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    labs.assert_gone();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    assert_eq!(report["settings"]["offload"], false);
+    let mode = &report["modes"][0];
+    for (iface, features) in mode["offloads"].as_object().unwrap() {
+        for feature in [
+            "tx-checksumming",
+            "tcp-segmentation-offload",
+            "generic-segmentation-offload",
+        ] {
+            assert_eq!(features[feature], false, "{iface} {feature}: {features}");
+        }
+    }
+    let pod = &mode["paths"][2]["overhead"];
+    // Without segmentation offload every packet on the wire is at most one MSS.
+    assert_eq!(pod["gso_seen"], false, "{pod}");
+    assert_eq!(pod["encap_bytes_per_packet"].as_u64(), Some(50), "{pod}");
+    assert!(
+        mode["paths"][2]["figures"]["throughput_1_stream_gbps"]["median"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }

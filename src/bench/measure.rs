@@ -47,15 +47,7 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
             offload::turn_off(ns)?;
         }
     }
-    let mut offloads = BTreeMap::new();
-    offloads.insert(
-        format!("{}:{POD_IF}", pod1.node),
-        offload::read(&pod1.namespace, POD_IF)?,
-    );
-    offloads.insert(
-        format!("{}:{}", host1.node, host1.underlay_if),
-        offload::read(&host1.namespace, &host1.underlay_if)?,
-    );
+    let offloads = offloads(pod1, host1)?;
     let paths = paths(pod1, pod2, host1, host2);
     // Servers listen on every address of their namespace, for every path that ends there.
     let _servers = [&pod2.namespace, &host2.namespace, &host1.namespace]
@@ -105,6 +97,24 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         offloads,
         paths: reports,
     })
+}
+
+/// The pod's interface and every interface of its host: the VTEP or tunnel among them, where
+/// checksum offload bugs such as flannel #1279 live.
+fn offloads(
+    pod: &LabPod,
+    host: &LabHost,
+) -> Result<BTreeMap<String, offload::Features>, BenchError> {
+    let mut all = BTreeMap::new();
+    all.insert(
+        format!("{}:{POD_IF}", pod.node),
+        offload::read(&pod.namespace, POD_IF)?,
+    );
+    for iface in offload::interfaces(&host.namespace)? {
+        let features = offload::read(&host.namespace, &iface)?;
+        all.insert(format!("{}:{iface}", host.node), features);
+    }
+    Ok(all)
 }
 
 fn measure_once(path: &Path, opts: &BenchOptions, runs: &mut Runs) -> Result<(), BenchError> {

@@ -77,7 +77,8 @@ pub fn turn_off(namespace: &str) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn interfaces(namespace: &str) -> Result<Vec<String>, BenchError> {
+/// Every interface of a namespace but `lo`.
+pub fn interfaces(namespace: &str) -> Result<Vec<String>, BenchError> {
     let out = duct::cmd!("ip", "-netns", namespace, "-o", "link", "show")
         .stdout_capture()
         .run()

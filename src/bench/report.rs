@@ -170,26 +170,34 @@ impl Report {
             for p in &mode.paths {
                 out.push_str(&row(p));
             }
-            for (iface, features) in &mode.offloads {
-                let on: Vec<&str> = features
-                    .iter()
-                    .filter(|(_, on)| **on)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                let _ = writeln!(
-                    out,
-                    "  offloads on {iface}: {}",
-                    if on.is_empty() {
-                        "none".into()
-                    } else {
-                        on.join(", ")
-                    }
-                );
-            }
+            out.push_str(&offload_lines(&mode.offloads));
         }
         out.push_str("\nfigures: median (max-min spread as % of it) [ratio to host-to-host]\n");
         out
     }
+}
+
+/// Interfaces with the same offloads on share a line.
+fn offload_lines(offloads: &BTreeMap<String, Features>) -> String {
+    let mut groups: BTreeMap<Vec<&str>, Vec<&str>> = BTreeMap::new();
+    for (iface, features) in offloads {
+        let on = features
+            .iter()
+            .filter(|(_, on)| **on)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        groups.entry(on).or_default().push(iface);
+    }
+    let mut out = String::new();
+    for (on, ifaces) in groups {
+        let on = if on.is_empty() {
+            "none".to_string()
+        } else {
+            on.join(", ")
+        };
+        let _ = writeln!(out, "  offloads on {}: {on}", ifaces.join(" "));
+    }
+    out
 }
 
 fn cell(stat: &Stat, ratio: Option<f64>) -> String {
