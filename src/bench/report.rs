@@ -201,13 +201,20 @@ fn offload_lines(offloads: &BTreeMap<String, Features>) -> String {
 }
 
 fn cell(stat: &Stat, ratio: Option<f64>) -> String {
-    let value = if stat.median >= 100.0 {
-        format!("{:.0}", stat.median)
-    } else {
-        format!("{:.2}", stat.median)
-    };
+    let value = three_digits(stat.median);
     let r = ratio.map_or(String::new(), |r| format!(" [{r:.2}]"));
     format!("{value} ±{:.0}%{r}", stat.spread() * 100.0)
+}
+
+/// About three significant digits: 118, 24.9, 3.11, 0.0812.
+fn three_digits(x: f64) -> String {
+    let decimals = match x.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        a if a >= 1.0 => 2,
+        _ => 3,
+    };
+    format!("{x:.decimals$}")
 }
 
 fn row(p: &PathReport) -> String {
@@ -232,4 +239,37 @@ fn row(p: &PathReport) -> String {
         mss,
         wire
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_show_median_spread_and_ratio() {
+        let s = Stat::of(vec![20.0, 25.0, 30.0]).unwrap();
+        assert_eq!(cell(&s, Some(1.5)), "25.0 ±40% [1.50]");
+        let s = Stat::of(vec![0.0812]).unwrap();
+        assert_eq!(cell(&s, None), "0.081 ±0%");
+        assert_eq!(three_digits(118.4), "118");
+        assert_eq!(three_digits(3.114), "3.11");
+    }
+
+    #[test]
+    fn interfaces_with_the_same_offloads_share_a_line() {
+        let on = |names: &[&str]| -> Features {
+            ["tx-checksumming", "generic-receive-offload"]
+                .iter()
+                .map(|f| (f.to_string(), names.contains(f)))
+                .collect()
+        };
+        let mut offloads = BTreeMap::new();
+        offloads.insert("pod1:eth1".to_string(), on(&["tx-checksumming"]));
+        offloads.insert("host1:eth1".to_string(), on(&["tx-checksumming"]));
+        offloads.insert("host1:cni0".to_string(), on(&[]));
+        assert_eq!(
+            offload_lines(&offloads),
+            "  offloads on host1:cni0: none\n  offloads on host1:eth1 pod1:eth1: tx-checksumming\n"
+        );
+    }
 }
