@@ -300,3 +300,39 @@ fn offload_off_turns_checksum_and_segmentation_offload_off_and_segments_stay_sma
             > 0.0
     );
 }
+
+#[test]
+fn bench_of_a_deployed_lab_measures_it_and_leaves_it_up() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 2, &unique("bt"));
+    let out = lab.run(&["bench", "--json"]).status.code();
+    assert_eq!(out, Some(2), "a lab that is not up is refused");
+    let not_up = lab.run(&["bench"]);
+    assert!(
+        stderr(&not_up).contains("is not up; deploy it first"),
+        "{}",
+        stderr(&not_up)
+    );
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let namespaces = lab.namespaces();
+    let out = cnilab()
+        .args(["bench", "--duration", "1", "--repeat", "1", "--json", "-t"])
+        .arg(&lab.file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    assert_eq!(report["modes"].as_array().unwrap().len(), 1);
+    assert_eq!(report["modes"][0]["lab"], lab.name.as_str());
+    assert_eq!(
+        report["modes"][0]["paths"][2]["overhead"]["encap_bytes_per_packet"].as_u64(),
+        Some(0)
+    );
+    assert_eq!(
+        lab.namespaces(),
+        namespaces,
+        "the user's lab stays up as it was"
+    );
+    assert!(lab.state_file().exists());
+}

@@ -14,6 +14,9 @@ pub const PORT: u16 = 5201;
 /// How often, and how far apart, a client retries while its server is still starting.
 const CONNECT_TRIES: u32 = 50;
 const CONNECT_PAUSE: Duration = Duration::from_millis(100);
+const CONNECT_TIMEOUT_MS: u32 = 3000;
+/// Unacknowledged data for this long means the path is broken, not busy.
+const SEND_TIMEOUT_MS: u32 = 10_000;
 
 /// Fails with the install line when iperf3 is missing.
 pub fn check_installed() -> Result<(), BenchError> {
@@ -56,14 +59,19 @@ impl Drop for Server {
     }
 }
 
-/// One client run: `bytes` bounds a short run (for a capture), else it lasts `seconds`.
+/// How long a client sends: for a time (a measurement), or a number of bytes (a capture).
+#[derive(Debug, Clone, Copy)]
+pub enum Length {
+    Seconds(u32),
+    Bytes(u64),
+}
+
 #[derive(Debug, Clone)]
 pub struct ClientRun {
     pub namespace: String,
     pub server: Ipv4Addr,
     pub streams: u32,
-    pub seconds: u32,
-    pub bytes: Option<u64>,
+    pub length: Length,
 }
 
 impl ClientRun {
@@ -75,14 +83,17 @@ impl ClientRun {
         args.push(self.server.to_string());
         args.extend(["-p".into(), PORT.to_string()]);
         args.extend(["-P".into(), self.streams.to_string()]);
-        match self.bytes {
-            Some(n) => args.extend(["-n".into(), n.to_string()]),
-            None => args.extend(["-t".into(), self.seconds.to_string()]),
+        // A broken path fails in seconds rather than after TCP's minutes of retries.
+        args.extend(["--connect-timeout".into(), CONNECT_TIMEOUT_MS.to_string()]);
+        args.extend(["--snd-timeout".into(), SEND_TIMEOUT_MS.to_string()]);
+        match self.length {
+            Length::Bytes(n) => args.extend(["-n".into(), n.to_string()]),
+            Length::Seconds(n) => args.extend(["-t".into(), n.to_string()]),
         }
         args
     }
 
-    /// Runs the client, retrying while the server is not listening yet.
+    /// Runs the client, retrying while the server is not ready for it.
     pub fn run(&self) -> Result<Throughput, BenchError> {
         let mut last = String::new();
         for _ in 0..CONNECT_TRIES {
@@ -97,7 +108,7 @@ impl ClientRun {
             let text = String::from_utf8_lossy(&out.stdout);
             match parse(&text) {
                 Ok(t) => return Ok(t),
-                Err(why) if why.contains("Connection refused") => {
+                Err(why) if server_not_ready(&why) => {
                     last = why;
                     std::thread::sleep(CONNECT_PAUSE);
                 }
@@ -113,6 +124,11 @@ impl ClientRun {
             detail,
         }
     }
+}
+
+/// The server is still starting, or still closing the previous test: worth another try.
+fn server_not_ready(why: &str) -> bool {
+    why.contains("Connection refused") || why.contains("server is busy")
 }
 
 /// What bench takes from one iperf3 client report.
@@ -210,6 +226,12 @@ mod tests {
             "unable to connect to server: Connection refused"
         );
         assert!(parse("not json").unwrap_err().contains("unreadable"));
+        assert!(server_not_ready(&parse(json).unwrap_err()));
+        let busy = r#"{"error": "the server is busy running a test. try again later"}"#;
+        assert!(server_not_ready(&parse(busy).unwrap_err()));
+        assert!(!server_not_ready(
+            "unable to connect to server: No route to host"
+        ));
     }
 
     #[test]
@@ -218,17 +240,17 @@ mod tests {
             namespace: "clab-x-pod1".into(),
             server: Ipv4Addr::new(10, 0, 2, 2),
             streams: 4,
-            seconds: 3,
-            bytes: None,
+            length: Length::Seconds(3),
         };
         assert_eq!(
             run.args().join(" "),
-            "netns exec clab-x-pod1 iperf3 --json -c 10.0.2.2 -p 5201 -P 4 -t 3"
+            "netns exec clab-x-pod1 iperf3 --json -c 10.0.2.2 -p 5201 -P 4 \
+             --connect-timeout 3000 --snd-timeout 10000 -t 3"
         );
         let short = ClientRun {
-            bytes: Some(2_000_000),
+            length: Length::Bytes(2_000_000),
             ..run
         };
-        assert!(short.args().join(" ").ends_with("-P 4 -n 2000000"));
+        assert!(short.args().join(" ").ends_with("--snd-timeout 10000 -n 2000000"));
     }
 }

@@ -2,7 +2,7 @@
 //! across hosts), each figure R times with the runs of the paths interleaved so that a noisy
 //! moment on the machine does not land on one path only.
 
-use super::iperf::{ClientRun, Server};
+use super::iperf::{ClientRun, Length, Server};
 use super::overhead::{self, Flow, Overhead};
 use super::report::{Figures, ModeReport, PathKind, PathReport, Ratios};
 use super::stats::Stat;
@@ -54,18 +54,7 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         .into_iter()
         .map(|ns| Server::start(ns))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut runs: Vec<Runs> = paths.iter().map(|_| Runs::default()).collect();
-    for round in 1..=opts.repeat {
-        for (path, runs) in paths.iter().zip(runs.iter_mut()) {
-            eprintln!(
-                "cnilab bench: {}: {} round {round}/{}",
-                lab.mode,
-                path.kind.as_str(),
-                opts.repeat
-            );
-            measure_once(path, opts, runs)?;
-        }
-    }
+    let figures = measure_rounds(lab, &paths, opts)?;
     let point = CapturePoint {
         name: format!("{}-{}", host1.node, host1.underlay_if),
         node: host1.node.clone(),
@@ -73,13 +62,12 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         iface: host1.underlay_if.clone(),
     };
     let vxlan_ports: Vec<u16> = lab.vxlan.iter().map(|v| v.port).collect();
-    let figures: Vec<Figures> = runs.into_iter().map(figures).collect::<Result<_, _>>()?;
     let baseline = figures[0].clone();
     let mut reports = Vec::new();
     for (path, figures) in paths.iter().zip(figures) {
         let overhead = match path.kind {
             PathKind::SameHost => None,
-            _ => Some(capture_overhead(path, &point, &vxlan_ports, opts)?),
+            _ => Some(capture_overhead(path, &point, &vxlan_ports)?),
         };
         reports.push(PathReport {
             path: path.kind,
@@ -97,6 +85,26 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         offloads,
         paths: reports,
     })
+}
+
+/// `--repeat` rounds, each measuring every path once; the figures in the order of `paths`.
+fn measure_rounds(
+    lab: &Lab,
+    paths: &[Path],
+    opts: &BenchOptions,
+) -> Result<Vec<Figures>, BenchError> {
+    let mut runs: Vec<Runs> = paths.iter().map(|_| Runs::default()).collect();
+    for round in 1..=opts.repeat {
+        for (path, runs) in paths.iter().zip(runs.iter_mut()) {
+            let kind = path.kind.as_str();
+            eprintln!(
+                "cnilab bench: {}: {kind} round {round}/{}",
+                lab.mode, opts.repeat
+            );
+            measure_once(path, opts, runs)?;
+        }
+    }
+    runs.into_iter().map(figures).collect()
 }
 
 /// The pod's interface and every interface of its host: the VTEP or tunnel among them, where
@@ -122,8 +130,7 @@ fn measure_once(path: &Path, opts: &BenchOptions, runs: &mut Runs) -> Result<(),
         namespace: path.from_ns.clone(),
         server: path.to_ip,
         streams,
-        seconds: opts.duration_s,
-        bytes: None,
+        length: Length::Seconds(opts.duration_s),
     };
     let one = client(1).run()?;
     runs.one.push(one.bits_per_second / 1e9);
@@ -161,7 +168,6 @@ fn capture_overhead(
     path: &Path,
     point: &CapturePoint,
     vxlan_ports: &[u16],
-    opts: &BenchOptions,
 ) -> Result<Overhead, BenchError> {
     let flow = Flow {
         src: path.from_ip,
@@ -171,8 +177,7 @@ fn capture_overhead(
         namespace: path.from_ns.clone(),
         server: path.to_ip,
         streams: 1,
-        seconds: opts.duration_s,
-        bytes: Some(CAPTURE_BYTES),
+        length: Length::Bytes(CAPTURE_BYTES),
     };
     overhead::capture_during(point, flow, vxlan_ports, || run.run())
 }
@@ -181,19 +186,21 @@ fn capture_overhead(
 fn two_pods(lab: &Lab) -> Result<(&LabPod, &LabPod), BenchError> {
     let first = &lab.pods[0];
     let other = lab.pods.iter().find(|p| p.host != first.host);
-    other.map(|o| (first, o)).ok_or_else(|| BenchError::Lab {
-        file: lab.name.clone().into(),
-        source: crate::lab::LabError::TooFewPods(1),
-    })
+    other
+        .map(|o| (first, o))
+        .ok_or_else(|| BenchError::Unbenchable {
+            lab: lab.name.clone(),
+            why: "all its pods are on one host; bench needs two pods on two hosts".into(),
+        })
 }
 
 fn host_of<'a>(lab: &'a Lab, pod: &LabPod) -> Result<&'a LabHost, BenchError> {
-    lab.host(pod.host).ok_or_else(|| BenchError::Lab {
-        file: lab.name.clone().into(),
-        source: crate::lab::LabError::OrphanPod {
-            pod: pod.node.clone(),
-            host: pod.host,
-        },
+    lab.host(pod.host).ok_or_else(|| BenchError::Unbenchable {
+        lab: lab.name.clone(),
+        why: format!(
+            "pod `{}` belongs to host {}, which no node is",
+            pod.node, pod.host
+        ),
     })
 }
 

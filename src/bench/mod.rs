@@ -47,6 +47,8 @@ pub enum BenchError {
         file: PathBuf,
         source: crate::lab::LabError,
     },
+    #[error("cannot bench lab `{lab}`: {why}")]
+    Unbenchable { lab: String, why: String },
     #[error("lab in {} is not up; deploy it first with `cnilab deploy -t {}`", .0.display(), .0.display())]
     NotUp(PathBuf),
     #[error(transparent)]
@@ -81,6 +83,7 @@ impl BenchError {
             | BenchError::Topology(_)
             | BenchError::Lab { .. }
             | BenchError::NotUp(_)
+            | BenchError::Unbenchable { .. }
             | BenchError::Plot { .. }
             | BenchError::LabFile { .. } => 2,
             BenchError::Runtime(e) => e.exit_code(),

@@ -97,9 +97,10 @@ pub fn tcp_rr_us(
     Ok(stat.median)
 }
 
-/// Serves one connection: every byte read is sent back, until the client closes.
+/// Serves one connection: every byte read is sent back, until the client closes. A client
+/// that never comes (its connect failed) ends it after [`RR_TIMEOUT`].
 fn echo_one(listener: TcpListener) -> std::io::Result<()> {
-    let (mut conn, _) = listener.accept()?;
+    let mut conn = accept_within(&listener, RR_TIMEOUT)?;
     conn.set_nodelay(true)?;
     conn.set_read_timeout(Some(RR_TIMEOUT))?;
     let mut byte = [0u8; 1];
@@ -107,6 +108,23 @@ fn echo_one(listener: TcpListener) -> std::io::Result<()> {
         match conn.read(&mut byte)? {
             0 => return Ok(()),
             _ => conn.write_all(&byte)?,
+        }
+    }
+}
+
+fn accept_within(listener: &TcpListener, limit: Duration) -> std::io::Result<TcpStream> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match listener.accept() {
+            Ok((conn, _)) => {
+                conn.set_nonblocking(false)?;
+                return Ok(conn);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
         }
     }
 }
