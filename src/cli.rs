@@ -429,7 +429,7 @@ Exit codes: 0 measured, 1 a measurement failed, 2 usage or environment (e.g. no 
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The data planes to compare, comma-separated.
+    /// The data planes to compare, comma-separated (ipip needs a kernel with IPIP).
     #[arg(
         long,
         value_enum,

@@ -251,6 +251,9 @@ mod tests {
             length: Length::Bytes(2_000_000),
             ..run
         };
-        assert!(short.args().join(" ").ends_with("--snd-timeout 10000 -n 2000000"));
+        assert!(short
+            .args()
+            .join(" ")
+            .ends_with("--snd-timeout 10000 -n 2000000"));
     }
 }
