@@ -159,7 +159,9 @@ fn every_linux_node_is_never_restarted_and_runs_a_pinned_image() {
             assert_eq!(node["restart-policy"], "no", "{mode} node {name}");
             let image = node["image"].as_str().expect("image");
             assert!(
-                image.rsplit_once(':').is_some_and(|(_, tag)| tag != "latest")
+                image
+                    .rsplit_once(':')
+                    .is_some_and(|(_, tag)| tag != "latest")
                     || image.contains("@sha256:"),
                 "{mode} node {name}: image `{image}` is not pinned"
             );
@@ -167,6 +169,9 @@ fn every_linux_node_is_never_restarted_and_runs_a_pinned_image() {
         assert!(linux > 0, "{mode}: no linux node");
         let mut bad = json.clone();
         bad["topology"]["nodes"]["host1"]["restart-policy"] = Value::from("never");
-        assert!(!validator.is_valid(&bad), "the schema checks restart-policy");
+        assert!(
+            !validator.is_valid(&bad),
+            "the schema checks restart-policy"
+        );
     }
 }

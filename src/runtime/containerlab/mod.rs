@@ -5,6 +5,7 @@
 //! srl-labs/containerlab unless said otherwise.
 
 mod docker;
+mod firewall;
 mod log;
 mod run;
 mod version;
@@ -308,6 +309,7 @@ fn teardown(lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
         }),
     }
     for bridge in &state.bridges {
+        errors.extend(firewall::remove_bridge_rules(bridge));
         if root_link_exists(bridge) {
             let ran = process::run(&process::strings(["ip", "link", "del", bridge]), None);
             if !ran.ok() {
