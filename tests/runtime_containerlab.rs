@@ -456,3 +456,37 @@ fn the_workflow_pins_containerlab_and_the_node_image() {
         "the README does not name the tested version {version}"
     );
 }
+
+/// A second lab that names a bridge the first one made is refused before anything is made:
+/// under containerlab both would hang off the same bridge in the root namespace.
+#[test]
+fn a_bridge_another_lab_made_is_refused() {
+    let first = Fake::new("ok", true);
+    assert!(first.deploy().status.success());
+    let second = Fake::new("ok", true);
+    let yaml = std::fs::read_to_string(&second.lab.file)
+        .unwrap()
+        .replace(
+            &format!("\"{}:", second.bridge),
+            &format!("\"{}:", first.bridge),
+        )
+        .replace(
+            &format!("    {}:\n", second.bridge),
+            &format!("    {}:\n", first.bridge),
+        );
+    std::fs::write(&second.lab.file, yaml).unwrap();
+    let out = second.deploy();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "bridge `{}` belongs to lab `{}`",
+            first.bridge, first.lab.name
+        )),
+        "{err}"
+    );
+    assert_eq!(second.clab_calls(), ["args: version"], "{}", second.log());
+    assert!(!second.lab.state_file().exists());
+    assert!(first.lab.destroy().status.success());
+    assert!(!first.bridge_exists());
+}

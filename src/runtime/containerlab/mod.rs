@@ -181,6 +181,7 @@ fn preflight(lab: &LabFile) -> Result<(), RuntimeError> {
         problems.push("`ip` (iproute2) is not on PATH; it makes the lab's host bridges".into());
     }
     problems.extend(taken_bridge_ports(topo));
+    problems.extend(bridges_of_other_labs(topo));
     let lines = match preflight::split_exec_lines(topo) {
         Ok(lines) => lines,
         Err(unsplittable) => {
@@ -221,6 +222,37 @@ fn version_check() -> Result<(), RuntimeError> {
             )],
         }),
     }
+}
+
+/// A bridge that another lab cnilab deployed made (and records) would join the two labs'
+/// networks into one: refused.
+fn bridges_of_other_labs(topo: &Topology) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(super::state::STATE_DIR) else {
+        return Vec::new();
+    };
+    let ours = bridge_nodes(topo);
+    let labs = entries.flatten().filter_map(|e| {
+        let path = e.path();
+        let lab = path.file_stem()?.to_str()?.to_string();
+        (path.extension()? == "json" && lab != topo.name).then_some(lab)
+    });
+    labs.filter_map(|lab| LabState::load(&lab).ok().flatten())
+        .flat_map(|other| {
+            other
+                .bridges
+                .iter()
+                .filter(|b| ours.contains(b))
+                .map(|b| {
+                    format!(
+                        "bridge `{b}` belongs to lab `{}` (deployed by cnilab from {}); the two \
+                         labs would share it: destroy that lab first or rename this lab's bridge",
+                        other.lab,
+                        other.file.display()
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The host-side ports of `kind: bridge` nodes live in the root namespace, named as the file
