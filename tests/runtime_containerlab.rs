@@ -350,10 +350,13 @@ fn a_rollback_with_no_containers_passes_no_cleanup_and_spares_other_labs() {
     let f = Fake::new("fail", true);
     let other = f.lab.dir.path().join("clab-aaa-other-lab");
     std::fs::create_dir(&other).unwrap();
+    // Left by an earlier run of this very lab: that one is removed.
+    std::fs::create_dir(f.lab_dir()).unwrap();
     let out = f.deploy();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!f.log().contains("--cleanup"), "{}", f.log());
     assert!(other.exists(), "another lab's directory was removed");
+    assert!(!f.lab_dir().exists(), "the lab's own directory was left");
     assert!(!f.bridge_exists());
     assert!(!f.lab.state_file().exists());
 }
@@ -489,4 +492,28 @@ fn a_bridge_another_lab_made_is_refused() {
     assert!(!second.lab.state_file().exists());
     assert!(first.lab.destroy().status.success());
     assert!(!first.bridge_exists());
+}
+
+/// Node states come from the lab's labelled containers: a stopped one is shown as stopped.
+#[test]
+fn inspect_shows_a_stopped_container_as_stopped() {
+    let f = Fake::new("ok", true);
+    assert!(f.deploy().status.success());
+    let list = std::fs::read_to_string(&f.containers).unwrap();
+    std::fs::write(&f.containers, list.replace("\ta\trunning", "\ta\texited")).unwrap();
+    let out = f.lab.run(&["inspect", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state = |node: &str| {
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["node"] == node)
+            .map(|n| n["state"].clone())
+    };
+    assert_eq!(state("a"), Some("stopped".into()), "{v}");
+    assert_eq!(state("b"), Some("up".into()), "{v}");
+    assert_eq!(state(&f.bridge), Some("up".into()), "{v}");
+    assert!(f.lab.destroy().status.success());
 }
