@@ -272,6 +272,7 @@ fn an_exec_that_could_not_run_fails_the_deploy() {
     let out = f.deploy();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
+    assert!(err.contains("1 exec line(s) failed"), "{err}");
     assert!(
         err.contains(&format!(
             "container `clab-{}-b`, `ip link set eth1 up` was not run: Error response from daemon: container 3f1c0d2e is not running",
