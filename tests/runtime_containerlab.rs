@@ -26,7 +26,7 @@ impl Fake {
         let bridge = format!("cb{}", &name[2..]);
         assert!(bridge.len() <= 15);
         let yaml = format!(
-            "name: {name}\ntopology:\n  nodes:\n    {bridge}:\n      kind: bridge\n    a:\n      kind: linux\n      image: nicolaka/netshoot\n      exec:\n        - {exec}\n    b:\n      kind: linux\n      image: nicolaka/netshoot\n  links:\n    - endpoints: [\"a:eth1\", \"{bridge}:{bridge}a\"]\n    - endpoints: [\"b:eth1\", \"{bridge}:{bridge}b\"]\n"
+            "name: {name}\ntopology:\n  nodes:\n    {bridge}:\n      kind: bridge\n    a:\n      kind: linux\n      image: nicolaka/netshoot\n      exec:\n        - {exec}\n    b:\n      kind: linux\n      image: nicolaka/netshoot\n      exec:\n        - ip link set eth1 up\n        - ip addr add 10.0.0.1/24 dev eth9\n  links:\n    - endpoints: [\"a:eth1\", \"{bridge}:{bridge}a\"]\n    - endpoints: [\"b:eth1\", \"{bridge}:{bridge}b\"]\n"
         );
         let mut lab = LabGuard::from_yaml(&name, &yaml);
         let bin_dir = lab.dir.path().join("bin");
@@ -178,7 +178,7 @@ fn a_failed_exec_line_fails_the_deploy_and_rolls_back() {
     // The whole stderr, from containerlab's continuation lines, with the short node name.
     assert!(
         err.contains(
-            "node `b`, `ip addr add 10.0.0.1/24 dev eth9` exited with 1: Cannot find device \"eth9\"\n    (the second line of stderr)"
+            "node `b`, exec line 2 `ip addr add 10.0.0.1/24 dev eth9` exited with 1: Cannot find device \"eth9\"\n    (the second line of stderr)"
         ),
         "{err}"
     );
@@ -275,7 +275,7 @@ fn an_exec_that_could_not_run_fails_the_deploy() {
     assert!(err.contains("1 exec line(s) failed"), "{err}");
     assert!(
         err.contains(&format!(
-            "container `clab-{}-b`, `ip link set eth1 up` was not run: Error response from daemon: container 3f1c0d2e is not running",
+            "container `clab-{}-b`, exec line 1 `ip link set eth1 up` was not run: Error response from daemon: container 3f1c0d2e is not running",
             f.lab.name
         )),
         "{err}"

@@ -12,10 +12,12 @@ use std::sync::LazyLock;
 /// One exec line containerlab reported as not done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecProblem {
-    /// It ran and exited non-zero (exec/exec.go, `ExecCollection.Log`).
-    #[error("node `{node}`, `{command}` exited with {rc}{}", detail(.stderr, .stdout))]
+    /// It ran and exited non-zero (exec/exec.go, `ExecCollection.Log`). `line` counts from 1
+    /// in the node's `exec:` list, when the command identifies one line.
+    #[error("node `{node}`, {}`{command}` exited with {rc}{}", line_no(.line), detail(.stderr, .stdout))]
     Failed {
         node: String,
+        line: Option<usize>,
         command: String,
         rc: String,
         stdout: String,
@@ -23,9 +25,10 @@ pub enum ExecProblem {
     },
     /// It could not be run at all, e.g. the container is not running (nodes/default_node.go,
     /// `RunExec`). `container` is the container's full name.
-    #[error("container `{container}`, `{command}` was not run: {error}")]
+    #[error("container `{container}`, {}`{command}` was not run: {error}", line_no(.line))]
     NotRun {
         container: String,
+        line: Option<usize>,
         command: String,
         error: String,
     },
@@ -33,6 +36,10 @@ pub enum ExecProblem {
     /// (nodes/default_node.go, `RunExecFromConfig`).
     #[error("{text}")]
     Unsplittable { text: String },
+}
+
+fn line_no(line: &Option<usize>) -> String {
+    line.map_or(String::new(), |n| format!("exec line {n} "))
 }
 
 fn detail(stderr: &str, stdout: &str) -> String {
@@ -94,6 +101,7 @@ fn problem(r: &Record) -> Option<ExecProblem> {
             r2.fields.extend(r.fields.iter().cloned());
             return Some(ExecProblem::Failed {
                 node: r2.get("node").into(),
+                line: None,
                 command: r2.get("command").into(),
                 rc: r2.get("rc").into(),
                 stdout: r2.get("stdout").into(),
@@ -103,6 +111,7 @@ fn problem(r: &Record) -> Option<ExecProblem> {
         if let Some(c) = NOT_RUN.captures(&r.text) {
             return Some(ExecProblem::NotRun {
                 container: c[1].into(),
+                line: None,
                 command: unescape(&c[2]),
                 error: c[3].into(),
             });
@@ -275,6 +284,7 @@ mod tests {
             exec_problems(&lines(FAILED)),
             [ExecProblem::Failed {
                 node: "host1".into(),
+                line: None,
                 command: "ip addr add 10.0.0.1/24 dev eth9".into(),
                 rc: "1".into(),
                 stdout: "".into(),
@@ -327,6 +337,7 @@ mod tests {
             [
                 ExecProblem::NotRun {
                     container: "clab-l-host1".into(),
+                    line: None,
                     command: "ip link set \"eth1\" up".into(),
                     error: "Error response from daemon: container 1f2e is not running".into(),
                 },

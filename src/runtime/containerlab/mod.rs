@@ -93,7 +93,8 @@ impl Runtime for ContainerlabRuntime {
                 tail: tail(&out.lines, 10),
             });
         }
-        let failures = log::exec_problems(&out.lines);
+        let mut failures = log::exec_problems(&out.lines);
+        failures.iter_mut().for_each(|f| number_line(f, &lab.topo));
         if !failures.is_empty() {
             return Err(RuntimeError::ContainerlabExecFailed { failures });
         }
@@ -154,6 +155,40 @@ impl Runtime for ContainerlabRuntime {
             Some(_) => NodeState::Stopped,
             None => NodeState::Missing,
         }
+    }
+}
+
+/// Finds which of the node's exec lines a reported command is. containerlab logs the command
+/// as its words joined by spaces (exec/exec.go, `GetCmdString`), quotes gone, so lines are
+/// compared that way; a command two lines share names neither.
+fn number_line(problem: &mut ExecProblem, topo: &Topology) {
+    let (node, line, command) = match problem {
+        ExecProblem::Failed {
+            node,
+            line,
+            command,
+            ..
+        } => (node.clone(), line, command),
+        ExecProblem::NotRun {
+            container,
+            line,
+            command,
+            ..
+        } => match topo.nodes().find(|(n, _)| topo.namespace(n) == *container) {
+            Some((node, _)) => (node.to_string(), line, command),
+            None => return,
+        },
+        ExecProblem::Unsplittable { .. } => return,
+    };
+    let Some(exec) = topo.node(&node).map(|n| &n.exec) else {
+        return;
+    };
+    let mut matches = exec
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| shlex::split(text).is_some_and(|words| words.join(" ") == *command));
+    if let (Some((i, _)), None) = (matches.next(), matches.next()) {
+        *line = Some(i + 1);
     }
 }
 
@@ -385,4 +420,46 @@ fn destroy_containers(lab: &LabFile) -> Vec<TeardownError> {
         }),
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(node: &str, command: &str) -> ExecProblem {
+        ExecProblem::Failed {
+            node: node.into(),
+            line: None,
+            command: command.into(),
+            rc: "1".into(),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_logged_command_names_its_exec_line_quotes_and_all() {
+        let topo = Topology::parse(
+            "name: l\ntopology:\n  nodes:\n    a:\n      kind: linux\n      exec:\n        - true\n        - sh -c 'echo a  b'\n        - true\n",
+        )
+        .unwrap();
+        let mut p = failed("a", "sh -c echo a  b");
+        number_line(&mut p, &topo);
+        assert!(
+            p.to_string().contains("exec line 2 `sh -c echo a  b`"),
+            "{p}"
+        );
+        // `true` is two lines: naming one would be a guess.
+        let mut p = failed("a", "true");
+        number_line(&mut p, &topo);
+        assert!(!p.to_string().contains("exec line"), "{p}");
+        let mut p = ExecProblem::NotRun {
+            container: "clab-l-a".into(),
+            line: None,
+            command: "sh -c echo a  b".into(),
+            error: "not running".into(),
+        };
+        number_line(&mut p, &topo);
+        assert!(p.to_string().contains("exec line 2"), "{p}");
+    }
 }
