@@ -518,3 +518,27 @@ fn inspect_shows_a_stopped_container_as_stopped() {
     assert_eq!(state(&f.bridge), Some("up".into()), "{v}");
     assert!(f.lab.destroy().status.success());
 }
+
+/// `containerlab destroy -t FILE` removes only the nodes FILE names now: a container of a node
+/// since dropped from the file is named, with the command that removes it, and the record
+/// stays so that destroy can run again.
+#[test]
+fn containers_destroy_by_file_leaves_behind_are_named() {
+    let f = Fake::new("ok", true);
+    assert!(f.deploy().status.success());
+    let mut list = std::fs::read_to_string(&f.containers).unwrap();
+    let stray = format!("clab-{}-c", f.lab.name);
+    list.push_str(&format!("{stray}\tc\trunning\n"));
+    std::fs::write(&f.containers, &list).unwrap();
+    let out = f.lab.destroy();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("docker rm -f {stray}")), "{err}");
+    assert!(
+        f.lab.state_file().exists(),
+        "the record went before the lab"
+    );
+    std::fs::write(&f.containers, "").unwrap();
+    assert!(f.lab.destroy().status.success());
+    assert!(!f.lab.state_file().exists());
+}
