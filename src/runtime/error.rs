@@ -56,8 +56,16 @@ pub enum RuntimeError {
         tail: Vec<String>,
     },
     /// containerlab only logs a failing exec line and reports success; cnilab does not.
-    #[error("containerlab deployed the lab, but {} exec line(s) failed:\n  {}", .failures.len(), .failures.join("\n  "))]
-    ContainerlabExecFailed { failures: Vec<String> },
+    #[error("containerlab deployed the lab, but {} exec line(s) failed:\n  {}", .failures.len(), lines(.failures))]
+    ContainerlabExecFailed {
+        failures: Vec<super::containerlab::ExecProblem>,
+    },
+    #[error("containerlab {found} is too old: cnilab needs {oldest} or newer (its log layout; CI tests {tested}); upgrade with `containerlab version upgrade`")]
+    ContainerlabTooOld {
+        found: String,
+        oldest: String,
+        tested: String,
+    },
     #[error("cannot {what} {}: {source}", .path.display())]
     State {
         what: &'static str,
@@ -65,13 +73,56 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
     /// Teardown went on past each failure; these are all of them.
-    #[error("destroy left things behind:\n  {}", .errors.join("\n  "))]
-    Teardown { errors: Vec<String> },
-    #[error("{cause}\nrolling back also failed:\n  {}", .errors.join("\n  "))]
+    #[error("destroy left things behind:\n  {}", lines(.errors))]
+    Teardown { errors: Vec<TeardownError> },
+    #[error("{cause}\nrolling back also failed:\n  {}", lines(.errors))]
     RollbackFailed {
         cause: Box<RuntimeError>,
-        errors: Vec<String>,
+        errors: Vec<TeardownError>,
     },
+}
+
+/// One thing a teardown could not remove. Teardown goes on past each of these, so a half-made
+/// lab is removed as completely as possible, and reports them all.
+#[derive(Debug, thiserror::Error)]
+pub enum TeardownError {
+    #[error("cannot unmount {}: {source}", .path.display())]
+    Unmount {
+        path: PathBuf,
+        source: nix::errno::Errno,
+    },
+    #[error("cannot remove {}: {source}", .path.display())]
+    RemoveFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot remove host bridge `{bridge}`: {stderr}")]
+    HostBridge { bridge: String, stderr: String },
+    #[error("cannot list the containers of lab `{lab}`: {detail}")]
+    Containers { lab: String, detail: String },
+    /// `containerlab destroy -t FILE` removes only the nodes FILE names now.
+    #[error("containers of lab `{lab}` are still there after `containerlab destroy` (nodes no longer in the file?): {}; remove them with `docker rm -f {}`", .names.join(", "), .names.join(" "))]
+    ContainersLeft { lab: String, names: Vec<String> },
+    #[error("cannot remove containerlab's firewall rule for bridge `{bridge}`: {detail}")]
+    Firewall { bridge: String, detail: String },
+    /// A step of the teardown that failed the way a deploy step can, e.g. `containerlab
+    /// destroy` exiting non-zero.
+    #[error(transparent)]
+    Step(Box<RuntimeError>),
+}
+
+impl From<RuntimeError> for TeardownError {
+    fn from(e: RuntimeError) -> TeardownError {
+        TeardownError::Step(Box::new(e))
+    }
+}
+
+fn lines<E: std::fmt::Display>(errors: &[E]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }
 
 impl RuntimeError {
@@ -84,6 +135,7 @@ impl RuntimeError {
             | RuntimeError::Preflight { .. }
             | RuntimeError::AlreadyUp { .. }
             | RuntimeError::ContainerlabMissing
+            | RuntimeError::ContainerlabTooOld { .. }
             | RuntimeError::RuntimeMismatch { .. } => 2,
             RuntimeError::Interrupted => 130,
             RuntimeError::RollbackFailed { cause, .. } => match cause.exit_code() {
