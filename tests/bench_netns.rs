@@ -179,8 +179,12 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 
     let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
-    assert!(report["machine"]["cpus"].as_u64().unwrap() >= 1);
-    assert!(!report["machine"]["kernel"].as_str().unwrap().is_empty());
+    let machine = &report["machine"];
+    let cpus = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(machine["cpus"].as_u64(), Some(cpus), "{machine}");
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(machine["kernel"], release.trim(), "{machine}");
+    assert!(machine["cpu_model"].is_string(), "{machine}");
     let s = &report["settings"];
     assert_eq!(
         (s["duration_s"].as_u64(), s["repeat"].as_u64()),

@@ -103,27 +103,13 @@ fn draw_panel<DB: DrawingBackend>(
     report: &Report,
     panel: &Panel,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let groups: Vec<(String, Vec<Option<Stat>>)> = report
-        .modes
-        .iter()
-        .map(|m| {
-            let bars = PATHS
-                .iter()
-                .map(|k| {
-                    m.paths
-                        .iter()
-                        .find(|p| p.path == *k)
-                        .map(|p| (panel.pick)(&p.figures).clone())
-                })
-                .collect();
-            (m.mode.to_string(), bars)
-        })
-        .collect();
+    let groups = bar_groups(report, panel);
     let top = groups
         .iter()
         .flat_map(|(_, bars)| bars.iter().flatten().map(|s| s.max))
         .fold(0.0f64, f64::max)
         .max(f64::MIN_POSITIVE)
+        // Headroom for the legend.
         * 1.4;
     let names: Vec<String> = groups.iter().map(|(n, _)| n.clone()).collect();
     let mut chart = ChartBuilder::on(area)
@@ -167,6 +153,24 @@ fn draw_panel<DB: DrawingBackend>(
         .border_style(BLACK)
         .position(SeriesLabelPosition::UpperRight)
         .draw()
+}
+
+/// One group per mode, one bar per path in [`PATHS`] order (`None` where a path is missing).
+fn bar_groups(report: &Report, panel: &Panel) -> Vec<(String, Vec<Option<Stat>>)> {
+    report
+        .modes
+        .iter()
+        .map(|m| {
+            let bars = PATHS
+                .iter()
+                .map(|k| {
+                    let path = m.paths.iter().find(|p| p.path == *k);
+                    path.map(|p| (panel.pick)(&p.figures).clone())
+                })
+                .collect();
+            (m.mode.to_string(), bars)
+        })
+        .collect()
 }
 
 /// Mode names under the middle of their group, nothing elsewhere.
