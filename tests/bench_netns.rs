@@ -70,7 +70,13 @@ fn assert_figures(path: &Value, mode: &str) {
             Some(1),
             "{what}: {stat}"
         );
-        assert!(num(&stat["min"], &what) <= median && median <= num(&stat["max"], &what));
+        let (min, max) = (num(&stat["min"], &what), num(&stat["max"], &what));
+        assert!(min <= median && median <= max, "{what}: {stat}");
+        assert_eq!(
+            num(&stat["spread"], &what),
+            (max - min) / median,
+            "{what}: {stat}"
+        );
         let ratio = num(&path["ratio_to_host_to_host"][figure], &what);
         if kind == "host-to-host" {
             assert_eq!(ratio, 1.0, "{what}: the baseline is its own unit");

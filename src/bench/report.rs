@@ -203,7 +203,7 @@ fn offload_lines(offloads: &BTreeMap<String, Features>) -> String {
 fn cell(stat: &Stat, ratio: Option<f64>) -> String {
     let value = three_digits(stat.median);
     let r = ratio.map_or(String::new(), |r| format!(" [{r:.2}]"));
-    format!("{value} ±{:.0}%{r}", stat.spread() * 100.0)
+    format!("{value} ±{:.0}%{r}", stat.spread * 100.0)
 }
 
 /// About three significant digits: 118, 24.9, 3.11, 0.0812.

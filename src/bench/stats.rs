@@ -7,6 +7,8 @@ pub struct Stat {
     pub median: f64,
     pub min: f64,
     pub max: f64,
+    /// (max - min) / median: how far apart the runs were, relative to what is quoted.
+    pub spread: f64,
     /// Every run, in the order measured.
     pub runs: Vec<f64>,
 }
@@ -25,21 +27,19 @@ impl Stat {
         } else {
             (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
         };
-        Some(Stat {
-            median,
-            min: sorted[0],
-            max: sorted[n - 1],
-            runs,
-        })
-    }
-
-    /// (max - min) / median: how far apart the runs were, relative to what is quoted.
-    pub fn spread(&self) -> f64 {
-        if self.median == 0.0 {
+        let (min, max) = (sorted[0], sorted[n - 1]);
+        let spread = if median == 0.0 {
             0.0
         } else {
-            (self.max - self.min) / self.median
-        }
+            (max - min) / median
+        };
+        Some(Stat {
+            median,
+            min,
+            max,
+            spread,
+            runs,
+        })
     }
 }
 
@@ -62,7 +62,7 @@ mod tests {
         assert_eq!(s.runs, vec![3.0, 1.0, 2.0]);
         let s = Stat::of(vec![4.0, 1.0, 2.0, 3.0]).unwrap();
         assert_eq!(s.median, 2.5);
-        assert_eq!(s.spread(), 3.0 / 2.5);
+        assert_eq!(s.spread, 3.0 / 2.5);
         assert!(Stat::of(vec![]).is_none());
     }
 
