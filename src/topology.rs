@@ -90,6 +90,15 @@ impl Topology {
         Ok(topo)
     }
 
+    /// A lab known only by its name (from cnilab's record, its file gone): no nodes, no links.
+    pub fn named(lab: &str) -> Topology {
+        Topology {
+            name: lab.to_string(),
+            prefix: None,
+            topology: Body::default(),
+        }
+    }
+
     /// Names become namespace and state-file names, so they must be what containerlab's schema
     /// allows: never a path, never empty.
     fn check_names(&self) -> Result<(), String> {

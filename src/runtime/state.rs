@@ -4,9 +4,18 @@
 use super::{RuntimeError, RuntimeKind};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub const STATE_DIR: &str = "/run/cnilab";
+/// Moves the records elsewhere, so that a test of `destroy --all` sees only its own labs.
+pub const STATE_DIR_ENV: &str = "CNILAB_STATE_DIR";
+
+/// Where the records live: `$CNILAB_STATE_DIR`, or /run/cnilab.
+pub fn dir() -> PathBuf {
+    std::env::var_os(STATE_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(STATE_DIR), PathBuf::from)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,7 +39,7 @@ pub struct LabState {
 }
 
 pub fn path(lab: &str) -> PathBuf {
-    Path::new(STATE_DIR).join(format!("{lab}.json"))
+    dir().join(format!("{lab}.json"))
 }
 
 impl LabState {
@@ -56,6 +65,35 @@ impl LabState {
             })
     }
 
+    /// Every lab cnilab has a record of, in name order: what `inspect --all` and
+    /// `destroy --all` work from, whether or not the labs' files still exist.
+    pub fn all() -> Result<Vec<LabState>, RuntimeError> {
+        let entries = match std::fs::read_dir(dir()) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(RuntimeError::State {
+                    what: "list",
+                    path: dir(),
+                    source,
+                })
+            }
+        };
+        let mut labs = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // `<lab>.json.tmp` is a save in progress; its lab has a `<lab>.json` too.
+            let Some(lab) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if let Some(state) = LabState::load(lab)? {
+                labs.push(state);
+            }
+        }
+        labs.sort_by(|a, b| a.lab.cmp(&b.lab));
+        Ok(labs)
+    }
+
     /// Creates the state file, failing if it exists: two deploys of one lab cannot both win.
     pub fn create(&self) -> Result<(), RuntimeError> {
         let path = path(&self.lab);
@@ -64,7 +102,7 @@ impl LabState {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(STATE_DIR).map_err(err)?;
+        std::fs::create_dir_all(dir()).map_err(err)?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
