@@ -174,6 +174,10 @@ fn destroyed_line(labs: &[String], started: Instant, file: Option<&Path>) -> Str
 /// verify works on a lab whose nodes are all there; anything else gets the shared diagnosis.
 pub fn ready_for_verify(file: &Path) -> Result<(), LifecycleError> {
     let topo = Topology::load(file)?;
+    if crate::lab::Lab::from_topology(&topo).is_err() {
+        // Not a file verify can judge at all: verify says why, in its own words.
+        return Ok(());
+    }
     let diagnosis = Diagnosis::of(&topo, file)?;
     if diagnosis.complete() {
         Ok(())

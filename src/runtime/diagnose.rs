@@ -39,6 +39,9 @@ pub struct Diagnosis {
     /// How many node namespaces the lab has, and how many exist.
     pub nodes: usize,
     pub nodes_up: usize,
+    /// The node namespaces the lab has when it is up.
+    #[serde(skip)]
+    pub expected: Vec<String>,
 }
 
 impl Diagnosis {
@@ -85,7 +88,7 @@ impl Diagnosis {
         match &self.condition {
             Condition::Absent => "not deployed".into(),
             Condition::Up => format!("up{runtime}"),
-            Condition::Deploying => format!("recorded mid-deploy{runtime}"),
+            Condition::Deploying => format!("deploying or crashed mid-deploy{runtime}"),
             Condition::Damaged { missing } => format!(
                 "damaged{runtime}: {} of {} node namespace(s) missing",
                 missing.len(),
@@ -104,9 +107,13 @@ impl Diagnosis {
         let destroy = as_root(&format!("cnilab destroy -t {}", self.file.display()));
         let deploy = as_root(&format!("cnilab deploy -t {}", self.file.display()));
         match &self.condition {
-            Condition::Absent => format!("lab `{lab}` is not deployed; run `{deploy}`"),
+            Condition::Absent => format!(
+                "lab `{lab}` is not deployed: none of its {} namespace(s) exist ({}); run `{deploy}`",
+                self.nodes,
+                first_few(&self.expected)
+            ),
             Condition::Up => format!(
-                "lab `{lab}` is up ({} runtime); tear it down with `{destroy}`",
+                "lab `{lab}` is already up ({} runtime); tear it down with `{destroy}`",
                 self.runtime.map_or("?".into(), |r| r.to_string())
             ),
             Condition::Deploying => format!(
@@ -122,11 +129,15 @@ impl Diagnosis {
                 first_few(missing)
             ),
             Condition::Unrecorded { present, .. } => format!(
-                "namespaces named after lab `{lab}` exist ({}), but cnilab has no record of \
-                 deploying it (no {}); if containerlab made them, run `{}`; otherwise remove \
-                 them with `{}` each, or give the lab another name with --name",
-                first_few(present),
+                "lab `{lab}` is already up, but cnilab has no record of deploying it (no {}): \
+                 network namespace `{}` already exists{}; if containerlab made it, run `{}`; \
+                 otherwise remove it with `{}`, or give the lab another name with --name",
                 super::state::path(lab).display(),
+                present[0],
+                match present.len() {
+                    1 => String::new(),
+                    n => format!(", and {} more", n - 1),
+                },
                 as_root(&format!("containerlab destroy -t {}", self.file.display())),
                 as_root("ip netns del NAME"),
             ),
@@ -158,6 +169,7 @@ fn judge(lab: &str, file: PathBuf, state: Option<&LabState>, expected: Vec<Strin
         condition,
         nodes: expected.len(),
         nodes_up: present.len(),
+        expected,
     }
 }
 
