@@ -227,3 +227,65 @@ fn a_bad_pcap_folder_fails_before_any_probe() {
     assert!(out.stdout.is_empty());
     assert_eq!(tx_packets(&pod1), before, "pod1 sent no probe");
 }
+
+#[test]
+fn destroying_a_lab_that_was_never_up_needs_no_containerlab() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 2, &unique("lcnever"));
+    let out = cnilab()
+        .args(["destroy", "--runtime", "containerlab", "-t"])
+        .arg(&lab.file)
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nothing to destroy"), "{err}");
+    assert!(!err.contains("not on PATH"), "{err}");
+}
+
+/// containerlab's extended link format is realised by the netns runtime like the brief one.
+#[test]
+fn the_netns_runtime_deploys_extended_veth_links() {
+    require_root();
+    let name = unique("lcext");
+    let yaml = format!(
+        "name: {name}\ntopology:\n  nodes:\n    a:\n      kind: linux\n      network-mode: none\n      exec: [\"ip addr add 10.9.0.1/24 dev eth1\"]\n    b:\n      kind: linux\n      exec: [\"ip addr add 10.9.0.2/24 dev eth7\"]\n  links:\n    - type: veth\n      mtu: 1500\n      endpoints:\n        - {{node: a, interface: eth1}}\n        - {{node: b, interface: eth7}}\n"
+    );
+    let lab = LabGuard::from_yaml(&name, &yaml);
+    let out = lab.deploy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ping = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("clab-{name}-a"),
+            "ping",
+            "-c1",
+            "-w5",
+            "10.9.0.2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    assert!(lab.destroy().status.success());
+    lab.assert_gone();
+
+    // A setting it cannot honour is refused by name, before anything is made.
+    let host = LabGuard::from_yaml(
+        &name,
+        &yaml.replace("network-mode: none", "network-mode: host"),
+    );
+    let out = host.deploy();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("node `a` has `network-mode: host`"),
+        "{}",
+        stderr(&out)
+    );
+    host.assert_gone();
+}
