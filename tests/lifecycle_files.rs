@@ -279,3 +279,21 @@ fn every_subcommand_help_has_examples_and_hosts_states_its_range() {
         );
     }
 }
+
+#[test]
+fn gen_ends_with_what_it_wrote_and_the_next_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clab.yaml");
+    let out = gen_to(&file, false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("wrote {}", file.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("cnilab deploy -t {}", file.display())),
+        "{err}"
+    );
+}
