@@ -493,9 +493,10 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 lifecycle::check_pcap_dir(dir)?;
             }
             let line = deploy(&file, runtime.into(), ExecStrategy::Batched)?;
-            let code = verify_and_report(&file, json, pcap)?;
+            // The lab stays up whatever verify says, so the line on how to use it comes last.
+            let verified = verify_and_report(&file, json, pcap);
             eprintln!("{line}");
-            Ok(code)
+            verified
         }
         Command::Templates { export, force } => {
             let written = crate::render::export(&export, force)?;

@@ -120,7 +120,12 @@ fn has_marker(reader: impl BufRead) -> std::io::Result<bool> {
 /// Checks that `path` may be replaced: a regular file cnilab wrote (any regular file with
 /// `force`), or nothing yet.
 pub fn check_replaceable(path: &Path, force: bool) -> Result<(), OutputError> {
-    match examine(path)? {
+    let target = match examine(path) {
+        // --force needs no look inside: a regular file it cannot read is still replaced.
+        Err(OutputError::Unreadable { .. }) if force => return Ok(()),
+        other => other?,
+    };
+    match target {
         Target::Missing | Target::Ours => Ok(()),
         Target::Foreign if force => Ok(()),
         Target::Foreign => Err(OutputError::NotOurs {

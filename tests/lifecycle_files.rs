@@ -143,6 +143,20 @@ fn a_file_that_cannot_be_read_is_called_unreadable() {
     let err = stderr(&out);
     assert!(err.contains("cannot be read"), "{err}");
     assert!(!err.contains("not written by cnilab"), "{err}");
+    // --force needs no look inside it.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .args(GEN)
+        .arg("-o")
+        .arg(&file)
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("name: flannel-vxlan"));
 }
 
 #[test]
