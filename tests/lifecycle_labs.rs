@@ -37,9 +37,13 @@ fn the_file_of_a_running_lab_is_never_overwritten() {
     );
     assert!(said.contains(&format!("down -t {abs}")), "{said}");
     let before = std::fs::read_to_string(&lab.file).unwrap();
+    // Another lab's name, so that a regression could never touch a lab of someone else's.
+    let other = unique("lcow2");
     for extra in [&[][..], &["--force"][..]] {
         let out = cnilab()
-            .args(["gen", "--mode", "host-gw", "--hosts", "2", "-o"])
+            .args([
+                "gen", "--mode", "host-gw", "--hosts", "2", "--name", &other, "-o",
+            ])
             .arg(&lab.file)
             .args(extra)
             .output()
@@ -52,7 +56,9 @@ fn the_file_of_a_running_lab_is_never_overwritten() {
         );
     }
     let out = cnilab()
-        .args(["up", "--mode", "host-gw", "--hosts", "2", "-o"])
+        .args([
+            "up", "--mode", "host-gw", "--hosts", "2", "--name", &other, "-o",
+        ])
         .arg(&lab.file)
         .output()
         .unwrap();
