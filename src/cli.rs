@@ -29,6 +29,7 @@ Examples:
   sudo ip netns exec clab-flannel-vxlan-pod1 ping -c1 172.16.1.2
   sudo cnilab verify --pcap out/               # again, keeping the captures
   sudo cnilab down
+  cnilab inspect --all                         # every lab cnilab deployed, wherever its file is
 
   cnilab gen --mode ipip --hosts 3 -o ipip.yaml   # just the file, for containerlab";
 
@@ -171,7 +172,7 @@ Examples:
         #[arg(long, conflicts_with_all = ["file", "name"])]
         all: bool,
         /// Force a runtime; by default the one that deployed the lab.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, conflicts_with_all = ["name", "all"])]
         runtime: Option<RuntimeArg>,
     },
     /// List a lab's nodes, their roles, addresses and state; or every lab with --all.
