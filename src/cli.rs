@@ -115,7 +115,9 @@ Examples:
   cnilab gen --mode ipip --hosts 3 -o -            # to standard output
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
-An existing file is only replaced if cnilab wrote it, unless --force is given.")]
+An existing file is only replaced if cnilab wrote it, unless --force is given. Never replaced,
+even with --force: anything but a regular file (a device, a fifo, a symlink), and the file of a
+lab that is up.")]
     Gen {
         #[command(flatten)]
         shape: LabShape,
