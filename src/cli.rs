@@ -439,7 +439,10 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         Command::Inspect {
             json, all: true, ..
         } => {
-            let labs = lifecycle::list()?;
+            let (labs, broken) = lifecycle::list()?;
+            for e in &broken {
+                eprintln!("cnilab: {e}");
+            }
             if json {
                 emit(&format!("{}\n", to_json(&labs)));
             } else {

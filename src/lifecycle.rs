@@ -119,7 +119,10 @@ pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, Li
 pub fn destroy_name(name: &str) -> Result<String, LifecycleError> {
     require_root("destroy", format!("--name {name}"))?;
     let Some(state) = LabState::load(name)? else {
-        let known: Vec<String> = LabState::all()?.into_iter().map(|s| s.lab).collect();
+        let known: Vec<String> = LabState::all()?
+            .into_iter()
+            .filter_map(|r| r.ok().map(|s| s.lab))
+            .collect();
         let known = match known.is_empty() {
             true => "cnilab has no lab recorded".to_string(),
             false => format!("recorded labs: {}", known.join(", ")),
@@ -139,7 +142,14 @@ pub fn destroy_all() -> Result<String, LifecycleError> {
     let started = Instant::now();
     let mut done = Vec::new();
     let mut errors = Vec::new();
-    for state in LabState::all()? {
+    for record in LabState::all()? {
+        let state = match record {
+            Ok(state) => state,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
         match runtime::destroy_recorded(&state) {
             Ok(()) => done.push(state.lab),
             Err(e) => errors.push(format!("lab `{}`: {e}", state.lab)),
@@ -212,7 +222,8 @@ pub fn check_pcap_dir(dir: &Path) -> Result<(), LifecycleError> {
 pub fn check_not_in_use(path: &Path) -> Result<(), LifecycleError> {
     let target = absolute(path);
     let canonical = std::fs::canonicalize(path).ok();
-    for state in LabState::all()? {
+    // A record that cannot be read names no file; it must not stop every gen.
+    for state in LabState::all()?.into_iter().flatten() {
         let same = state.file == target
             || canonical.is_some() && std::fs::canonicalize(&state.file).ok() == canonical;
         if !same {
@@ -229,9 +240,16 @@ pub fn check_not_in_use(path: &Path) -> Result<(), LifecycleError> {
     Ok(())
 }
 
-/// Every lab cnilab recorded, judged now.
-pub fn list() -> Result<Vec<Diagnosis>, LifecycleError> {
-    Ok(LabState::all()?.iter().map(Diagnosis::of_record).collect())
+/// Every lab cnilab recorded, judged now, and the records that could not be read.
+pub fn list() -> Result<(Vec<Diagnosis>, Vec<RuntimeError>), LifecycleError> {
+    let (mut labs, mut broken) = (Vec::new(), Vec::new());
+    for record in LabState::all()? {
+        match record {
+            Ok(state) => labs.push(Diagnosis::of_record(&state)),
+            Err(e) => broken.push(e),
+        }
+    }
+    Ok((labs, broken))
 }
 
 /// `inspect --all` as a table: one lab a line.

@@ -311,3 +311,32 @@ fn gen_ends_with_what_it_wrote_and_the_next_step() {
         "{err}"
     );
 }
+
+#[test]
+fn one_unreadable_record_hides_no_lab_and_stops_no_gen() {
+    let records = tempfile::tempdir().unwrap();
+    std::fs::write(records.path().join("broken.json"), "{ not json").unwrap();
+    let good = r#"{"lab": "gone-lab", "runtime": "netns", "file": "/nonexistent/clab.yaml",
+        "phase": "up", "namespaces": ["clab-cnilab-test-never-x"]}"#;
+    std::fs::write(records.path().join("gone-lab.json"), good).unwrap();
+    let out = cnilab()
+        .args(["inspect", "--all", "--json"])
+        .env("CNILAB_STATE_DIR", records.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken.json"), "{}", stderr(&out));
+    let labs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(labs[0]["lab"], "gone-lab");
+    assert_eq!(labs[0]["condition"], "damaged", "{labs:#}");
+    assert_eq!(labs[0]["nodes_up"], 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    cnilab()
+        .args(GEN)
+        .arg("-o")
+        .arg(dir.path().join("clab.yaml"))
+        .env("CNILAB_STATE_DIR", records.path())
+        .assert()
+        .success();
+}

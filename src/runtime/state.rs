@@ -67,8 +67,9 @@ impl LabState {
     }
 
     /// Every lab cnilab has a record of, in name order: what `inspect --all` and
-    /// `destroy --all` work from, whether or not the labs' files still exist.
-    pub fn all() -> Result<Vec<LabState>, RuntimeError> {
+    /// `destroy --all` work from, whether or not the labs' files still exist. A record that
+    /// cannot be read is returned as its error, so one bad file hides no other lab.
+    pub fn all() -> Result<Vec<Result<LabState, RuntimeError>>, RuntimeError> {
         let entries = match std::fs::read_dir(dir()) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -87,11 +88,13 @@ impl LabState {
             let Some(lab) = name.strip_suffix(".json") else {
                 continue;
             };
-            if let Some(state) = LabState::load(lab)? {
-                labs.push(state);
+            match LabState::load(lab) {
+                Ok(Some(state)) => labs.push(Ok(state)),
+                Ok(None) => {}
+                Err(e) => labs.push(Err(e)),
             }
         }
-        labs.sort_by(|a, b| a.lab.cmp(&b.lab));
+        labs.sort_by_key(|r| r.as_ref().map(|s| s.lab.clone()).ok());
         Ok(labs)
     }
 
