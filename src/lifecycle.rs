@@ -100,7 +100,12 @@ pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, Li
     let topo = Topology::load(file)?;
     let diagnosis = Diagnosis::of(&topo, file)?;
     match &diagnosis.condition {
-        Condition::Absent => {
+        // containerlab's stopped containers leave no namespace behind, so a lab deployed
+        // by hand with it is its to find; without containerlab there is nothing it can have.
+        Condition::Absent
+            if kind != Some(RuntimeKind::Containerlab)
+                || !crate::runtime::diagnose::containerlab_installed() =>
+        {
             return Ok(format!("lab `{}` is not up; nothing to destroy", topo.name))
         }
         Condition::Unrecorded { .. } if kind != Some(RuntimeKind::Containerlab) => {

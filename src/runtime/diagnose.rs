@@ -196,6 +196,11 @@ fn first_few(names: &[String]) -> String {
     text
 }
 
+/// Whether `containerlab` is on PATH: without it, no lab can be under containerlab.
+pub fn containerlab_installed() -> bool {
+    super::process::which("containerlab").is_some()
+}
+
 pub fn absolute(file: &Path) -> PathBuf {
     std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf())
 }

@@ -222,7 +222,7 @@ impl Shape {
 
 /// Node settings beyond kind, labels and exec. `image` names what containerlab would run; the
 /// netns runtime runs the machine's own tools instead, which is the point of it. `group` only
-/// orders drawings. Anything else changes what a node is, so it is refused by name.
+/// orders drawings; `restart-policy` has nothing to act on. Anything else changes what a node is, so it is refused by name.
 fn check_settings(name: &str, node: &crate::topology::Node) -> Result<(), String> {
     for (key, value) in &node.other {
         let shown = match value {
@@ -230,7 +230,9 @@ fn check_settings(name: &str, node: &crate::topology::Node) -> Result<(), String
             _ => format!("`{key}`"),
         };
         match key.as_str() {
-            "image" | "group" => {}
+            // A namespace runs no process of its own that could stop, so it has nothing to
+            // restart: every restart policy holds.
+            "image" | "group" | "restart-policy" => {}
             // No management network is exactly what a namespace of its own gives.
             "network-mode" if value.as_str() == Some("none") => {}
             "network-mode" => {
@@ -243,7 +245,7 @@ fn check_settings(name: &str, node: &crate::topology::Node) -> Result<(), String
             _ => {
                 return Err(format!(
                     "node `{name}` has {shown}, which the netns runtime cannot honour (it \
-                     supports kind, image, network-mode: none, labels and exec; try \
+                     supports kind, image, network-mode: none, restart-policy, labels and exec; try \
                      `--runtime containerlab`)"
                 ))
             }
