@@ -22,12 +22,20 @@ fn graph(file: &Path, format: &str) -> String {
         .arg(file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "graph failed: {}", common::stderr(&out));
+    assert!(
+        out.status.success(),
+        "graph failed: {}",
+        common::stderr(&out)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn node_names(file: &Path) -> Vec<String> {
-    Topology::load(file).unwrap().nodes().map(|(n, _)| n.to_string()).collect()
+    Topology::load(file)
+        .unwrap()
+        .nodes()
+        .map(|(n, _)| n.to_string())
+        .collect()
 }
 
 #[test]
@@ -57,13 +65,23 @@ fn svg_is_well_formed_and_names_every_node() {
 fn svg_shows_tunnels_with_their_kind_and_links_with_interfaces() {
     let dir = tempfile::tempdir().unwrap();
     let svg = graph(&gen(dir.path(), "vxlan", 3), "svg");
-    assert_eq!(svg.matches("VXLAN vni 1 port 4789").count(), 3, "one tunnel per host pair");
+    assert_eq!(
+        svg.matches("VXLAN vni 1 port 4789").count(),
+        3,
+        "one tunnel per host pair"
+    );
     assert!(svg.contains("gw1:eth2 - host1:eth1"));
     let svg = graph(&gen(dir.path(), "ipip", 2), "svg");
     assert_eq!(svg.matches("IPIP (IP proto 4)").count(), 1);
     let svg = graph(&gen(dir.path(), "host-gw", 2), "svg");
-    assert!(!svg.contains("VXLAN") && !svg.contains("IPIP"), "host-gw has no tunnels");
-    assert!(svg.contains("10.0.1.0/24"), "a host's pod subnet comes from its label");
+    assert!(
+        !svg.contains("VXLAN") && !svg.contains("IPIP"),
+        "host-gw has no tunnels"
+    );
+    assert!(
+        svg.contains("10.0.1.0/24"),
+        "a host's pod subnet comes from its label"
+    );
 }
 
 #[test]
@@ -77,15 +95,25 @@ fn mermaid_passes_a_mermaid_parser() {
             .parse_diagram_sync(&text, merman_core::ParseOptions::strict())
             .unwrap_or_else(|e| panic!("{mode}: mermaid rejects the graph: {e}\n{text}"))
             .expect("a diagram is detected");
-        assert!(parsed.meta.diagram_type.contains("flowchart"), "{}", parsed.meta.diagram_type);
+        assert!(
+            parsed.meta.diagram_type.contains("flowchart"),
+            "{}",
+            parsed.meta.diagram_type
+        );
         let model = parsed.model.to_string();
         for name in node_names(&file) {
-            assert!(model.contains(&format!("{name} [")), "{mode}: {name} missing from the parsed model");
+            assert!(
+                model.contains(&format!("{name} [")),
+                "{mode}: {name} missing from the parsed model"
+            );
         }
     }
     // The parser is not a rubber stamp: a broken diagram fails.
     assert!(engine
-        .parse_diagram_sync("flowchart TB\n  a[\"x\"] ---|\"y| b\n  subgraph\n", merman_core::ParseOptions::strict())
+        .parse_diagram_sync(
+            "flowchart TB\n  a[\"x\"] ---|\"y| b\n  subgraph\n",
+            merman_core::ParseOptions::strict()
+        )
         .is_err());
 }
 
@@ -94,7 +122,13 @@ fn dot_groups_pods_under_their_host_and_writes_to_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = gen(dir.path(), "vxlan", 2);
     let out = dir.path().join("lab.dot");
-    cnilab().args(["graph", "--format", "dot", "-t"]).arg(&file).arg("-o").arg(&out).assert().success();
+    cnilab()
+        .args(["graph", "--format", "dot", "-t"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
     let dot = std::fs::read_to_string(&out).unwrap();
     assert!(dot.starts_with("graph \"flannel-vxlan\" {"));
     let cluster = dot.split("subgraph \"cluster_host2\"").nth(1).unwrap();
@@ -107,7 +141,11 @@ fn dot_groups_pods_under_their_host_and_writes_to_a_file() {
 fn a_file_without_cnilab_labels_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain.yaml");
-    std::fs::write(&file, "name: x\ntopology:\n  nodes:\n    a: {kind: linux}\n").unwrap();
+    std::fs::write(
+        &file,
+        "name: x\ntopology:\n  nodes:\n    a: {kind: linux}\n",
+    )
+    .unwrap();
     let out = cnilab().args(["graph", "-t"]).arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("cnilab labels"));

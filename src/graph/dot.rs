@@ -18,7 +18,11 @@ pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
     let _ = writeln!(out, "  label={};", quote(&title(graph)));
     out.push_str("  node [shape=box];\n");
     for group in &graph.hosts {
-        let _ = writeln!(out, "  subgraph {} {{", quote(&format!("cluster_{}", group.host.node)));
+        let _ = writeln!(
+            out,
+            "  subgraph {} {{",
+            quote(&format!("cluster_{}", group.host.node))
+        );
         let _ = writeln!(out, "    label={};", quote(&group.host.node));
         for b in std::iter::once(&group.host).chain(&group.pods) {
             let _ = writeln!(out, "    {}", node(b, breaks));
@@ -30,7 +34,13 @@ pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
     }
     for w in &graph.links {
         let label = format!("{}:{} - {}:{}", w.a, w.a_if, w.b, w.b_if);
-        let _ = writeln!(out, "  {} -- {} [label={}];", quote(&w.a), quote(&w.b), quote(&label));
+        let _ = writeln!(
+            out,
+            "  {} -- {} [label={}];",
+            quote(&w.a),
+            quote(&w.b),
+            quote(&label)
+        );
     }
     for t in &graph.tunnels {
         let _ = writeln!(

@@ -13,7 +13,11 @@ pub fn render(graph: &LabGraph) -> String {
         .enumerate()
         .map(|(i, n)| (n, format!("n{i}")))
         .collect();
-    let id = |n: &str| ids.get(n).cloned().unwrap_or_else(|| format!("x_{}", n.replace(['-', '.'], "_")));
+    let id = |n: &str| {
+        ids.get(n)
+            .cloned()
+            .unwrap_or_else(|| format!("x_{}", n.replace(['-', '.'], "_")))
+    };
     let mut out = String::from("flowchart TB\n");
     for (g, group) in graph.hosts.iter().enumerate() {
         let _ = writeln!(out, "  subgraph g{g} [{}]", text(&group.host.node));

@@ -98,9 +98,8 @@ impl LabGraph {
 }
 
 fn others(topo: &Topology, lab: &Lab) -> Vec<NodeBox> {
-    let known = |n: &str| {
-        lab.hosts.iter().any(|h| h.node == n) || lab.pods.iter().any(|p| p.node == n)
-    };
+    let known =
+        |n: &str| lab.hosts.iter().any(|h| h.node == n) || lab.pods.iter().any(|p| p.node == n);
     topo.nodes()
         .filter(|(name, _)| !known(name))
         .map(|(name, node)| {

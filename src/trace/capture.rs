@@ -65,14 +65,7 @@ pub enum CaptureError {
 pub fn points(nodes: &[(String, String)]) -> Result<Vec<Point>, CaptureError> {
     let mut out = Vec::new();
     for (node, namespace) in nodes {
-        let names = in_netns(namespace, || {
-            nix::net::if_::if_nameindex().map(|list| {
-                list.iter()
-                    .map(|i| (i.name().to_string_lossy().into_owned(), i.index()))
-                    .collect::<Vec<_>>()
-            })
-        })?
-        .map_err(|e| CaptureError::Open {
+        let names = in_netns(namespace, up_interfaces)?.map_err(|e| CaptureError::Open {
             point: format!("{node}:*"),
             source: e.into(),
         })?;
@@ -88,6 +81,23 @@ pub fn points(nodes: &[(String, String)]) -> Result<Vec<Point>, CaptureError> {
     Ok(out)
 }
 
+/// Interfaces that are up, with their indexes. One that is down (such as the `tunl0` that
+/// loading the ipip module puts in every namespace) carries nothing, and a packet socket bound
+/// to it fails with ENETDOWN.
+fn up_interfaces() -> nix::Result<Vec<(String, u32)>> {
+    use nix::net::if_::InterfaceFlags;
+    let mut out: Vec<(String, u32)> = Vec::new();
+    for a in nix::ifaddrs::getifaddrs()? {
+        let up = a.flags.contains(InterfaceFlags::IFF_UP);
+        if up && !out.iter().any(|(n, _)| *n == a.interface_name) {
+            let index = nix::net::if_::if_nametoindex(a.interface_name.as_str())?;
+            out.push((a.interface_name, index));
+        }
+    }
+    out.sort_by_key(|(_, i)| *i);
+    Ok(out)
+}
+
 pub fn open(point: &Point) -> Result<OwnedFd, CaptureError> {
     let err = |e: nix::Error| CaptureError::Open {
         point: point.label(),
@@ -95,11 +105,20 @@ pub fn open(point: &Point) -> Result<OwnedFd, CaptureError> {
     };
     in_netns(&point.namespace, || {
         // Protocol 0 receives nothing until bound, so no other interface's frame slips in.
-        let fd = socket(AddressFamily::Packet, SockType::Raw, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(err)?;
+        let fd = socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(err)?;
         setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(err)?;
-        setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, POLL.as_micros() as _))
-            .map_err(err)?;
+        setsockopt(
+            &fd,
+            sockopt::ReceiveTimeout,
+            &TimeVal::new(0, POLL.as_micros() as _),
+        )
+        .map_err(err)?;
         bind(fd.as_raw_fd(), &link_addr(point.ifindex)).map_err(err)?;
         Ok(fd)
     })?
@@ -150,7 +169,12 @@ impl Running {
     }
 }
 
-fn read(fd: OwnedFd, point: usize, label: &str, stop: &AtomicBool) -> Result<Vec<Frame>, CaptureError> {
+fn read(
+    fd: OwnedFd,
+    point: usize,
+    label: &str,
+    stop: &AtomicBool,
+) -> Result<Vec<Frame>, CaptureError> {
     let mut frames = Vec::new();
     let mut buf = vec![0u8; SNAPLEN];
     let mut stopping_since: Option<Instant> = None;
@@ -174,6 +198,8 @@ fn read(fd: OwnedFd, point: usize, label: &str, stop: &AtomicBool) -> Result<Vec
             // Nothing queued: once stopping, there is nothing left to drain.
             Ok(None) if stopping_since.is_some() => return Ok(frames),
             Ok(None) => {}
+            // The interface went down under the capture: what it saw so far still counts.
+            Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => return Ok(frames),
             Err(source) => {
                 return Err(CaptureError::Open {
                     point: label.to_string(),
@@ -190,7 +216,12 @@ type Received = Option<(usize, bool, Option<Duration>)>;
 fn receive(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Received> {
     let mut iov = [IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    let msg = match recvmsg::<LinkAddr>(fd.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_TRUNC) {
+    let msg = match recvmsg::<LinkAddr>(
+        fd.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_TRUNC,
+    ) {
         Ok(msg) => msg,
         Err(nix::Error::EAGAIN | nix::Error::EINTR) => return Ok(None),
         Err(e) => return Err(e.into()),

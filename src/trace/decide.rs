@@ -32,7 +32,10 @@ impl Snapshot {
     pub fn route_for(&self, dst: Ipv4Addr) -> Option<&Route> {
         self.routes
             .iter()
-            .filter(|r| r.len == 0 || (u32::from(dst) >> (32 - r.len)) == (u32::from(r.prefix) >> (32 - r.len)))
+            .filter(|r| {
+                r.len == 0
+                    || (u32::from(dst) >> (32 - r.len)) == (u32::from(r.prefix) >> (32 - r.len))
+            })
             .max_by_key(|r| r.len)
     }
 
@@ -82,24 +85,49 @@ fn route_text(s: &Snapshot, dst: Ipv4Addr) -> String {
 
 /// The FDB entry a VXLAN device used for `mac`, or its all-zero (head-end) entries.
 pub fn fdb_text(s: &Snapshot, dev: &str, mac: Option<&str>) -> String {
-    let on_dev = |m: &str| s.fdb.iter().filter(|e| e.dev == dev && e.mac == m && e.dst.is_some()).collect::<Vec<_>>();
+    let on_dev = |m: &str| {
+        s.fdb
+            .iter()
+            .filter(|e| e.dev == dev && e.mac == m && e.dst.is_some())
+            .collect::<Vec<_>>()
+    };
     if let Some(mac) = mac {
         if let Some(e) = on_dev(mac).first() {
-            return format!("FDB {} dst {} (remote VTEP)", e.mac, e.dst.unwrap_or(Ipv4Addr::UNSPECIFIED));
+            return format!(
+                "FDB {} dst {} (remote VTEP)",
+                e.mac,
+                e.dst.unwrap_or(Ipv4Addr::UNSPECIFIED)
+            );
         }
     }
-    let flood: Vec<String> = on_dev(ZERO_MAC).iter().filter_map(|e| e.dst).map(|d| d.to_string()).collect();
+    let flood: Vec<String> = on_dev(ZERO_MAC)
+        .iter()
+        .filter_map(|e| e.dst)
+        .map(|d| d.to_string())
+        .collect();
     if flood.is_empty() {
-        format!("no FDB entry on {dev} for {}", mac.unwrap_or("the destination"))
+        format!(
+            "no FDB entry on {dev} for {}",
+            mac.unwrap_or("the destination")
+        )
     } else {
-        format!("FDB {ZERO_MAC} dst {} (head-end replication)", flood.join(","))
+        format!(
+            "FDB {ZERO_MAC} dst {} (head-end replication)",
+            flood.join(",")
+        )
     }
 }
 
 /// What the node did with a frame it sent out of `iface`.
 pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wrap>) {
     if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
-        return (format!("bridge {br}: FDB for {} sends it out of port {iface}", d.dst_mac), None);
+        return (
+            format!(
+                "bridge {br}: FDB for {} sends it out of port {iface}",
+                d.dst_mac
+            ),
+            None,
+        );
     }
     if d.arp && d.encap.is_none() {
         if s.kind(iface) == Some("vxlan") {
@@ -119,16 +147,26 @@ pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
         }
         Some("ipip") => {
             let text = match s.route_for(dst) {
-                Some(r) => format!("route {}: outer destination {}", r.text, r.gateway.unwrap_or(dst)),
+                Some(r) => format!(
+                    "route {}: outer destination {}",
+                    r.text,
+                    r.gateway.unwrap_or(dst)
+                ),
                 None => format!("no route to {dst}"),
             };
             (text, Some(Wrap::Encap))
         }
         _ if d.encap.is_some() && s.tunnel_dev().is_some() => {
             let by = s.tunnel_dev().map_or(String::new(), |l| l.name.clone());
-            (format!("encapsulated by {by}; outer {}", route_text(s, dst)), None)
+            (
+                format!("encapsulated by {by}; outer {}", route_text(s, dst)),
+                None,
+            )
         }
-        Some("bridge") => (format!("{}; bridge {iface} forwards it", route_text(s, dst)), None),
+        Some("bridge") => (
+            format!("{}; bridge {iface} forwards it", route_text(s, dst)),
+            None,
+        ),
         _ => (route_text(s, dst), None),
     }
 }
@@ -146,21 +184,38 @@ pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
     if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
         let own = s.link(br).and_then(|l| l.address.as_deref()) == Some(d.dst_mac.as_str());
         return if own {
-            (format!("bridge port of {br}: dst {} is {br}'s own address, up to IP", d.dst_mac), None)
+            (
+                format!(
+                    "bridge port of {br}: dst {} is {br}'s own address, up to IP",
+                    d.dst_mac
+                ),
+                None,
+            )
         } else {
-            (format!("bridge port of {br}: switched by {br}'s FDB for {}", d.dst_mac), None)
+            (
+                format!(
+                    "bridge port of {br}: switched by {br}'s FDB for {}",
+                    d.dst_mac
+                ),
+                None,
+            )
         };
     }
     let Some(dst) = routed_dst(d) else {
         return (String::new(), None);
     };
     if d.encap.is_some() && s.is_local(dst) {
-        let dev = s.tunnel_dev().map_or("the tunnel device".to_string(), |l| l.name.clone());
+        let dev = s
+            .tunnel_dev()
+            .map_or("the tunnel device".to_string(), |l| l.name.clone());
         let what = match d.encap {
             Some(Encap::Vxlan { vni, port, .. }) => format!("UDP {port} vni {vni}"),
             _ => "IP protocol 4".to_string(),
         };
-        return (format!("outer {dst} is local: {dev} decapsulates ({what})"), Some(Wrap::Decap));
+        return (
+            format!("outer {dst} is local: {dev} decapsulates ({what})"),
+            Some(Wrap::Decap),
+        );
     }
     if d.arp && d.encap.is_none() {
         return (String::new(), None);
@@ -188,9 +243,14 @@ pub fn lack(s: &Snapshot, dst: Ipv4Addr) -> Option<String> {
     let hop = r.gateway.unwrap_or(dst);
     let dev = r.dev.clone().unwrap_or_default();
     let n = s.neighbour(hop, &dev);
-    let resolved = n.is_some_and(|n| n.mac.is_some() && !n.state.contains("FAILED") && !n.state.contains("INCOMPLETE"));
+    let resolved = n.is_some_and(|n| {
+        n.mac.is_some() && !n.state.contains("FAILED") && !n.state.contains("INCOMPLETE")
+    });
     if !resolved {
-        return Some(format!("no neighbour for {hop} on {dev} (route {})", r.text));
+        return Some(format!(
+            "no neighbour for {hop} on {dev} (route {})",
+            r.text
+        ));
     }
     if s.kind(&dev) == Some("vxlan") {
         let text = fdb_text(s, &dev, n.and_then(|n| n.mac.as_deref()));

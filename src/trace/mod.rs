@@ -59,7 +59,10 @@ pub enum TraceError {
     #[error(transparent)]
     Probe(#[from] probe::ProbeError),
     #[error("cannot write {path}: {source}")]
-    Pcap { path: String, source: std::io::Error },
+    Pcap {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Svg(#[from] present::SvgError),
 }
@@ -112,15 +115,20 @@ pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
         }
     }
     let points = capture::points(&nodes)?;
-    let fds = points.iter().map(capture::open).collect::<Result<Vec<_>, _>>()?;
+    let fds = points
+        .iter()
+        .map(capture::open)
+        .collect::<Result<Vec<_>, _>>()?;
     let running = capture::start(&points, fds);
     let probe = probe::Probe::new();
     let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);
     std::thread::sleep(SETTLE);
     let frames = running.stop()?;
     let replied = reply?.is_some();
-    let snaps: HashMap<String, Snapshot> =
-        nodes.iter().map(|(n, ns)| (n.clone(), snapshot::take(ns))).collect();
+    let snaps: HashMap<String, Snapshot> = nodes
+        .iter()
+        .map(|(n, ns)| (n.clone(), snapshot::take(ns)))
+        .collect();
     let vxlan_port = lab.vxlan.map(|v| v.port);
     let picked = walk::select(&frames, &probe, vxlan_port, &points, &snaps);
     let steps = walk::steps(&picked, &frames, &points, &snaps);
@@ -163,7 +171,9 @@ fn deployed_nodes(topo: &Topology, lab: &Lab) -> Result<Vec<(String, String)>, T
         let ns = topo.namespace(name);
         if netns::exists(&ns) {
             out.push((name.to_string(), ns));
-        } else if lab.pods.iter().any(|p| p.node == name) || lab.hosts.iter().any(|h| h.node == name) {
+        } else if lab.pods.iter().any(|p| p.node == name)
+            || lab.hosts.iter().any(|h| h.node == name)
+        {
             return Err(TraceError::NotDeployed {
                 lab: lab.name.clone(),
                 namespace: ns,
@@ -176,11 +186,14 @@ fn deployed_nodes(topo: &Topology, lab: &Lab) -> Result<Vec<(String, String)>, T
 /// The node at the other end of `node:iface`'s link.
 fn peer(topo: &Topology, node: &str, iface: &str) -> Option<String> {
     let me = format!("{node}:{iface}");
-    topo.topology.links.iter().find_map(|l| match l.endpoints.as_slice() {
-        [a, b] if *a == me => Some(b.clone()),
-        [a, b] if *b == me => Some(a.clone()),
-        _ => None,
-    })
+    topo.topology
+        .links
+        .iter()
+        .find_map(|l| match l.endpoints.as_slice() {
+            [a, b] if *a == me => Some(b.clone()),
+            [a, b] if *b == me => Some(a.clone()),
+            _ => None,
+        })
 }
 
 /// In an overlay lab, a pod packet on a host's underlay without its tunnel header went the
@@ -190,8 +203,15 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
         return Vec::new();
     }
     let mut out = Vec::new();
-    for s in steps.iter().filter(|s| s.direction == "out" && s.encap.is_none() && s.leg != Leg::Arp) {
-        let Some(host) = lab.hosts.iter().find(|h| h.node == s.node && h.underlay_if == s.iface) else {
+    for s in steps
+        .iter()
+        .filter(|s| s.direction == "out" && s.encap.is_none() && s.leg != Leg::Arp)
+    {
+        let Some(host) = lab
+            .hosts
+            .iter()
+            .find(|h| h.node == s.node && h.underlay_if == s.iface)
+        else {
             continue;
         };
         let Some((_, dst)) = s.inner else { continue };
@@ -215,7 +235,9 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
 }
 
 fn in_subnet(ip: Ipv4Addr, cidr: &str) -> bool {
-    let Some((net, len)) = cidr.split_once('/') else { return false };
+    let Some((net, len)) = cidr.split_once('/') else {
+        return false;
+    };
     let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else {
         return false;
     };

@@ -15,8 +15,16 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Encap {
-    Vxlan { vni: u32, port: u16, outer_src: Ipv4Addr, outer_dst: Ipv4Addr },
-    Ipip { outer_src: Ipv4Addr, outer_dst: Ipv4Addr },
+    Vxlan {
+        vni: u32,
+        port: u16,
+        outer_src: Ipv4Addr,
+        outer_dst: Ipv4Addr,
+    },
+    Ipip {
+        outer_src: Ipv4Addr,
+        outer_dst: Ipv4Addr,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,7 +93,10 @@ fn ipv4(bytes: &[u8], vxlan_port: Option<u16>, d: &mut Described, depth: u8) -> 
             d.text += &format!("{sep}IP {src} > {dst}: {line}");
         }
         IpNextHeaderProtocols::Ipv4 if depth == 0 => {
-            d.encap = Some(Encap::Ipip { outer_src: src, outer_dst: dst });
+            d.encap = Some(Encap::Ipip {
+                outer_src: src,
+                outer_dst: dst,
+            });
             d.text += &format!("{sep}IP {src} > {dst}: (ipip-proto-4)");
             ipv4(ip.payload(), vxlan_port, d, 1)?;
         }
@@ -96,7 +107,12 @@ fn ipv4(bytes: &[u8], vxlan_port: Option<u16>, d: &mut Described, depth: u8) -> 
             if depth == 0 && Some(dp) == vxlan_port && udp.payload().len() >= 8 {
                 let v = udp.payload();
                 let vni = u32::from_be_bytes([0, v[4], v[5], v[6]]);
-                d.encap = Some(Encap::Vxlan { vni, port: dp, outer_src: src, outer_dst: dst });
+                d.encap = Some(Encap::Vxlan {
+                    vni,
+                    port: dp,
+                    outer_src: src,
+                    outer_dst: dst,
+                });
                 d.text += &format!(", VXLAN, flags [I] (0x{:02x}), vni {vni}", v[0]);
                 inner_ether(&v[8..], vxlan_port, d)?;
             } else {
@@ -133,15 +149,25 @@ fn icmp(bytes: &[u8], d: &mut Described) -> String {
     if (t == IcmpTypes::EchoRequest || t == IcmpTypes::EchoReply) && bytes.len() >= 8 {
         let (id, seq) = (field(4), field(6));
         d.echo = Some((t.0, id, seq));
-        let what = if t == IcmpTypes::EchoRequest { "request" } else { "reply" };
-        return format!("ICMP echo {what}, id {id}, seq {seq}, length {}", bytes.len());
+        let what = if t == IcmpTypes::EchoRequest {
+            "request"
+        } else {
+            "reply"
+        };
+        return format!(
+            "ICMP echo {what}, id {id}, seq {seq}, length {}",
+            bytes.len()
+        );
     }
     // An error quotes the offending IP header and the first 8 bytes of its payload.
     let quoted = bytes.get(8..).and_then(Ipv4Packet::new);
     if let Some(q) = quoted {
         let hl = q.get_header_length() as usize * 4;
         if let Some(e) = bytes.get(8 + hl..8 + hl + 8) {
-            d.quoted_echo = Some((u16::from_be_bytes([e[4], e[5]]), u16::from_be_bytes([e[6], e[7]])));
+            d.quoted_echo = Some((
+                u16::from_be_bytes([e[4], e[5]]),
+                u16::from_be_bytes([e[6], e[7]]),
+            ));
         }
         return format!(
             "ICMP type {} code {} for {} > {}",

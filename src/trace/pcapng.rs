@@ -17,7 +17,12 @@ use std::path::{Path, PathBuf};
 pub const FILE: &str = "trace.pcapng";
 
 /// Writes `DIR/trace.pcapng` with every frame captured during the walk, in time order.
-pub fn write(dir: &Path, points: &[Point], frames: &[Frame], steps: &[Step]) -> Result<PathBuf, TraceError> {
+pub fn write(
+    dir: &Path,
+    points: &[Point],
+    frames: &[Frame],
+    steps: &[Step],
+) -> Result<PathBuf, TraceError> {
     let path = dir.join(FILE);
     let err = |e: std::io::Error| TraceError::Pcap {
         path: path.display().to_string(),
@@ -60,7 +65,10 @@ pub fn write(dir: &Path, points: &[Point], frames: &[Frame], steps: &[Step]) -> 
 }
 
 fn comment(s: &Step) -> String {
-    let mut c = format!("cnilab trace {:?} {} {}: {}", s.leg, s.direction, s.iface, s.decision);
+    let mut c = format!(
+        "cnilab trace {:?} {} {}: {}",
+        s.leg, s.direction, s.iface, s.decision
+    );
     if let Some(super::packet::Encap::Vxlan { port, .. }) = s.encap {
         if port != 4789 {
             c += &format!(" (Wireshark: Decode As UDP port {port} -> VXLAN)");

@@ -11,7 +11,11 @@ use std::fmt::Write;
 pub struct SvgError(String);
 
 pub fn headline(w: &Walk) -> String {
-    let outcome = if w.replied { "the reply came back" } else { "no reply" };
+    let outcome = if w.replied {
+        "the reply came back"
+    } else {
+        "no reply"
+    };
     format!(
         "trace {} -> {} ({}) in lab {} ({}){}: {outcome}",
         w.from,
@@ -104,7 +108,15 @@ pub fn mermaid(w: &Walk) -> String {
     let mut prev: Option<&Step> = None;
     for s in &w.steps {
         if let Some(p) = prev.filter(|p| p.node != s.node) {
-            let _ = writeln!(out, "  {}->>{}: {} {} to {}", id(&p.node), id(&s.node), leg(s.leg), p.iface, s.iface);
+            let _ = writeln!(
+                out,
+                "  {}->>{}: {} {} to {}",
+                id(&p.node),
+                id(&s.node),
+                leg(s.leg),
+                p.iface,
+                s.iface
+            );
         }
         let mark = marker(s);
         let _ = writeln!(
@@ -120,7 +132,12 @@ pub fn mermaid(w: &Walk) -> String {
         prev = Some(s);
     }
     if let Some(stop) = &w.stopped {
-        let _ = writeln!(out, "  Note over {}: stopped: {}", id(&stop.node), clean(&stop.lacks));
+        let _ = writeln!(
+            out,
+            "  Note over {}: stopped: {}",
+            id(&stop.node),
+            clean(&stop.lacks)
+        );
     }
     out
 }
@@ -130,7 +147,10 @@ const ROW: usize = 56;
 const TOP: usize = 70;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A sequence diagram: one lifeline per node, one row per step, arrows where the packet moves
@@ -150,7 +170,12 @@ pub fn svg(w: &Walk) -> Result<String, SvgError> {
         esc(&headline(w))
     );
     for n in &nodes {
-        let _ = writeln!(o, "<text x=\"{}\" y=\"50\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>", x(n), esc(n));
+        let _ = writeln!(
+            o,
+            "<text x=\"{}\" y=\"50\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
+            x(n),
+            esc(n)
+        );
         let _ = writeln!(o, "<line x1=\"{0}\" y1=\"56\" x2=\"{0}\" y2=\"{1}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>", x(n), height - 10);
     }
     let text_x = 90 + COL * nodes.len();
@@ -158,7 +183,11 @@ pub fn svg(w: &Walk) -> Result<String, SvgError> {
         let y = TOP + ROW * i + 20;
         if i > 0 && w.steps[i - 1].node != s.node {
             let (x1, x2) = (x(&w.steps[i - 1].node), x(&s.node));
-            let _ = writeln!(o, "<line x1=\"{x1}\" y1=\"{}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"black\"/>", y - ROW + 4);
+            let _ = writeln!(
+                o,
+                "<line x1=\"{x1}\" y1=\"{}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"black\"/>",
+                y - ROW + 4
+            );
         }
         let color = match (s.wrap, s.leg) {
             (Some(Wrap::Encap), _) => "#d33",
@@ -167,14 +196,41 @@ pub fn svg(w: &Walk) -> Result<String, SvgError> {
             (_, Leg::Arp) => "#c80",
             _ => "#333",
         };
-        let _ = writeln!(o, "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{color}\"/>", x(&s.node));
-        let _ = writeln!(o, "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{} {}</text>", x(&s.node) + 8, y - 6, esc(&s.iface), s.direction);
-        let _ = writeln!(o, "<text x=\"{text_x}\" y=\"{y}\" fill=\"{color}\">{} {}</text>", esc(marker(s)), esc(&s.packet));
-        let _ = writeln!(o, "<text x=\"{text_x}\" y=\"{}\" fill=\"#555\">{}</text>", y + 14, esc(&s.decision));
+        let _ = writeln!(
+            o,
+            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{color}\"/>",
+            x(&s.node)
+        );
+        let _ = writeln!(
+            o,
+            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{} {}</text>",
+            x(&s.node) + 8,
+            y - 6,
+            esc(&s.iface),
+            s.direction
+        );
+        let _ = writeln!(
+            o,
+            "<text x=\"{text_x}\" y=\"{y}\" fill=\"{color}\">{} {}</text>",
+            esc(marker(s)),
+            esc(&s.packet)
+        );
+        let _ = writeln!(
+            o,
+            "<text x=\"{text_x}\" y=\"{}\" fill=\"#555\">{}</text>",
+            y + 14,
+            esc(&s.decision)
+        );
     }
     if let Some(stop) = &w.stopped {
         let y = TOP + ROW * w.steps.len() + 20;
-        let _ = writeln!(o, "<text x=\"10\" y=\"{y}\" fill=\"#d33\">stopped at {} {}: {}</text>", esc(&stop.node), esc(&stop.iface), esc(&stop.lacks));
+        let _ = writeln!(
+            o,
+            "<text x=\"10\" y=\"{y}\" fill=\"#d33\">stopped at {} {}: {}</text>",
+            esc(&stop.node),
+            esc(&stop.iface),
+            esc(&stop.lacks)
+        );
     }
     o.push_str("</svg>\n");
     Ok(o)

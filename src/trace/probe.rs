@@ -46,7 +46,9 @@ impl Probe {
 
     /// Whether a frame carries this probe (anywhere: outer headers differ by hop).
     pub fn in_frame(&self, frame: &[u8]) -> bool {
-        frame.windows(self.marker.len()).any(|w| w == self.marker.as_slice())
+        frame
+            .windows(self.marker.len())
+            .any(|w| w == self.marker.as_slice())
     }
 
     fn echo(&self) -> Vec<u8> {
@@ -91,10 +93,19 @@ pub fn send_and_wait(
     let mut buf = [0u8; 1500];
     let mut socket = socket;
     while let Some(left) = wait.checked_sub(sent.elapsed()) {
-        socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).map_err(err)?;
+        socket
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .map_err(err)?;
         let n = match socket.read(&mut buf) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(err(e)),
         };
@@ -132,6 +143,10 @@ mod tests {
         let m = p.echo();
         assert_eq!(checksum(&m), 0);
         assert!(p.in_frame(&m));
-        assert!(!Probe { marker: b"cnilab-traceXXXX".to_vec(), ..p.clone() }.in_frame(&m));
+        assert!(!Probe {
+            marker: b"cnilab-traceXXXX".to_vec(),
+            ..p.clone()
+        }
+        .in_frame(&m));
     }
 }

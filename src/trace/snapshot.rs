@@ -58,7 +58,10 @@ pub struct Fdb {
 
 /// Runs a command and parses its JSON output; a failing command reads as empty.
 fn json(ns: &str, args: &[&str]) -> Vec<Value> {
-    let out = Command::new("ip").args(["netns", "exec", ns]).args(args).output();
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output();
     match out {
         Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_default(),
         _ => Vec::new(),
@@ -75,14 +78,23 @@ pub fn take(ns: &str) -> Snapshot {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1");
     Snapshot {
-        routes: json(ns, &["ip", "-4", "-j", "route", "show"]).iter().filter_map(route).collect(),
+        routes: json(ns, &["ip", "-4", "-j", "route", "show"])
+            .iter()
+            .filter_map(route)
+            .collect(),
         addrs: addrs(&json(ns, &["ip", "-4", "-j", "addr", "show"])),
-        links: json(ns, &["ip", "-j", "-d", "link", "show"]).iter().filter_map(link).collect(),
+        links: json(ns, &["ip", "-j", "-d", "link", "show"])
+            .iter()
+            .filter_map(link)
+            .collect(),
         neighbours: json(ns, &["ip", "-4", "-j", "neigh", "show", "nud", "all"])
             .iter()
             .filter_map(neighbour)
             .collect(),
-        fdb: json(ns, &["bridge", "-j", "fdb", "show"]).iter().filter_map(fdb).collect(),
+        fdb: json(ns, &["bridge", "-j", "fdb", "show"])
+            .iter()
+            .filter_map(fdb)
+            .collect(),
         forwarding,
     }
 }
@@ -105,19 +117,37 @@ pub fn route(v: &Value) -> Option<Route> {
     if let Some(d) = &dev {
         t += &format!(" dev {d}");
     }
-    for f in v.get("flags").and_then(Value::as_array).into_iter().flatten() {
+    for f in v
+        .get("flags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(f) = f.as_str() {
             t += &format!(" {f}");
         }
     }
-    Some(Route { prefix, len, gateway, dev, text: t })
+    Some(Route {
+        prefix,
+        len,
+        gateway,
+        dev,
+        text: t,
+    })
 }
 
 fn addrs(list: &[Value]) -> Vec<(String, Ipv4Addr, u8)> {
     let mut out = Vec::new();
     for l in list {
-        let Some(name) = text(l, "ifname") else { continue };
-        for a in l.get("addr_info").and_then(Value::as_array).into_iter().flatten() {
+        let Some(name) = text(l, "ifname") else {
+            continue;
+        };
+        for a in l
+            .get("addr_info")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let ip = text(a, "local").and_then(|s| s.parse().ok());
             let len = a.get("prefixlen").and_then(Value::as_u64);
             if let (Some(ip), Some(len)) = (ip, len) {
@@ -146,7 +176,12 @@ pub fn neighbour(v: &Value) -> Option<Neighbour> {
         state: v
             .get("state")
             .and_then(Value::as_array)
-            .map(|s| s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+            .map(|s| {
+                s.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
             .unwrap_or_default(),
     })
 }
@@ -165,7 +200,10 @@ pub fn fdb(v: &Value) -> Option<Fdb> {
 /// head-end entries of a VXLAN device stay, as flannel keeps them).
 pub fn flush_learned(ns: &str, snap: &Snapshot) {
     let run = |args: &[&str]| {
-        let _ = Command::new("ip").args(["netns", "exec", ns]).args(args).output();
+        let _ = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .output();
     };
     run(&["ip", "neigh", "flush", "all"]);
     for e in snap.fdb.iter().filter(|e| !e.permanent) {

@@ -47,13 +47,20 @@ pub struct Stop {
 }
 
 /// The frames of this probe (and ARP, and ICMP errors about it), in the kernel's order.
-pub fn select(frames: &[Frame], probe: &Probe, vxlan_port: Option<u16>, points: &[Point], snaps: &HashMap<String, Snapshot>) -> Vec<(usize, Described)> {
+pub fn select(
+    frames: &[Frame],
+    probe: &Probe,
+    vxlan_port: Option<u16>,
+    points: &[Point],
+    snaps: &HashMap<String, Snapshot>,
+) -> Vec<(usize, Described)> {
     let mut picked: Vec<(usize, Described)> = frames
         .iter()
         .enumerate()
         .filter_map(|(i, f)| {
             let d = packet::describe(&f.data, vxlan_port)?;
-            let ours = probe.in_frame(&f.data) || d.arp || d.quoted_echo == Some((probe.id, probe.seq));
+            let ours =
+                probe.in_frame(&f.data) || d.arp || d.quoted_echo == Some((probe.id, probe.seq));
             ours.then_some((i, d))
         })
         .collect();
@@ -78,8 +85,16 @@ fn tie_rank(f: &Frame, d: &Described, p: &Point, snaps: &HashMap<String, Snapsho
     }
 }
 
-pub fn steps(picked: &[(usize, Described)], frames: &[Frame], points: &[Point], snaps: &HashMap<String, Snapshot>) -> Vec<Step> {
-    let start = picked.first().map(|(i, _)| frames[*i].ts).unwrap_or_default();
+pub fn steps(
+    picked: &[(usize, Described)],
+    frames: &[Frame],
+    points: &[Point],
+    snaps: &HashMap<String, Snapshot>,
+) -> Vec<Step> {
+    let start = picked
+        .first()
+        .map(|(i, _)| frames[*i].ts)
+        .unwrap_or_default();
     let empty = Snapshot::default();
     picked
         .iter()
@@ -120,7 +135,11 @@ fn leg(d: &Described) -> Leg {
 
 /// For a walk without a reply: the last place the request (or else the reply) was seen, and
 /// what that node lacked to send it on.
-pub fn stop(steps: &[Step], snaps: &HashMap<String, Snapshot>, peer: impl Fn(&str, &str) -> Option<String>) -> Option<Stop> {
+pub fn stop(
+    steps: &[Step],
+    snaps: &HashMap<String, Snapshot>,
+    peer: impl Fn(&str, &str) -> Option<String>,
+) -> Option<Stop> {
     let last = steps
         .iter()
         .rev()
@@ -128,13 +147,24 @@ pub fn stop(steps: &[Step], snaps: &HashMap<String, Snapshot>, peer: impl Fn(&st
         .or_else(|| steps.iter().rev().find(|s| s.leg == Leg::Request))?;
     let lacks = if last.direction == "out" {
         match peer(&last.node, &last.iface) {
-            Some(p) => format!("it left {} on {} and never showed up at {p}", last.node, last.iface),
-            None => format!("it left {} on {} and was not seen again", last.node, last.iface),
+            Some(p) => format!(
+                "it left {} on {} and never showed up at {p}",
+                last.node, last.iface
+            ),
+            None => format!(
+                "it left {} on {} and was not seen again",
+                last.node, last.iface
+            ),
         }
     } else {
         let dst = dst_of(last);
         let lacked = dst.and_then(|d| snaps.get(&last.node).and_then(|s| decide::lack(s, d)));
-        lacked.unwrap_or_else(|| format!("{} took it in and sent nothing on (a firewall or the pod's own stack?)", last.node))
+        lacked.unwrap_or_else(|| {
+            format!(
+                "{} took it in and sent nothing on (a firewall or the pod's own stack?)",
+                last.node
+            )
+        })
     };
     Some(Stop {
         node: last.node.clone(),
