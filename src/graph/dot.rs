@@ -33,12 +33,19 @@ pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
         let _ = writeln!(out, "  {}", node(b, breaks));
     }
     for w in &graph.links {
-        let label = format!("{}:{} - {}:{}", w.a, w.a_if, w.b, w.b_if);
+        // Written from the upper tier down, so the layout puts switches and routers above
+        // hosts and hosts above their pods.
+        let (a, a_if, b, b_if) = if tier(graph, &w.a) <= tier(graph, &w.b) {
+            (&w.a, &w.a_if, &w.b, &w.b_if)
+        } else {
+            (&w.b, &w.b_if, &w.a, &w.a_if)
+        };
+        let label = format!("{a}:{a_if} - {b}:{b_if}");
         let _ = writeln!(
             out,
             "  {} -- {} [label={}];",
-            quote(&w.a),
-            quote(&w.b),
+            quote(a),
+            quote(b),
             quote(&label)
         );
     }
@@ -53,6 +60,23 @@ pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+fn tier(graph: &LabGraph, node: &str) -> u8 {
+    let role = graph
+        .hosts
+        .iter()
+        .flat_map(|g| std::iter::once(&g.host).chain(&g.pods))
+        .chain(&graph.others)
+        .find(|b| b.node == node)
+        .map_or("", |b| b.role.as_str());
+    match role {
+        "switch" => 0,
+        "router" => 1,
+        "host" => 2,
+        "pod" => 3,
+        _ => 1,
+    }
 }
 
 pub fn title(graph: &LabGraph) -> String {

@@ -48,6 +48,8 @@ pub struct Frame {
     pub ts: Duration,
     pub point: usize,
     pub outgoing: bool,
+    /// An Ethernet frame; otherwise a bare IP packet, as on an ipip tunnel device.
+    pub ethernet: bool,
     pub data: Vec<u8>,
 }
 
@@ -186,12 +188,13 @@ fn read(
             return Ok(frames);
         }
         match receive(&fd, &mut buf) {
-            Ok(Some((len, outgoing, ts))) => {
+            Ok(Some((len, outgoing, ethernet, ts))) => {
                 let ts = ts.ok_or_else(|| CaptureError::NoTimestamp(label.to_string()))?;
                 frames.push(Frame {
                     ts,
                     point,
                     outgoing,
+                    ethernet,
                     data: buf[..len].to_vec(),
                 });
             }
@@ -210,7 +213,7 @@ fn read(
     }
 }
 
-type Received = Option<(usize, bool, Option<Duration>)>;
+type Received = Option<(usize, bool, bool, Option<Duration>)>;
 
 /// One frame with its length, direction and kernel timestamp; None when the wait timed out.
 fn receive(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Received> {
@@ -227,11 +230,14 @@ fn receive(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Received> {
         Err(e) => return Err(e.into()),
     };
     let outgoing = msg.address.is_some_and(|a| a.pkttype() == PACKET_OUTGOING);
+    let ethernet = msg
+        .address
+        .map_or(true, |a| a.hatype() == libc::ARPHRD_ETHER);
     let ts = msg.cmsgs()?.find_map(|c| match c {
         ControlMessageOwned::ScmTimestampns(t) => {
             Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
         }
         _ => None,
     });
-    Ok(Some((msg.bytes.min(SNAPLEN), outgoing, ts)))
+    Ok(Some((msg.bytes.min(SNAPLEN), outgoing, ethernet, ts)))
 }

@@ -6,6 +6,7 @@ use super::snapshot::{Link, Neighbour, Route, Snapshot};
 use std::net::Ipv4Addr;
 
 const ZERO_MAC: &str = "00:00:00:00:00:00";
+const BROADCAST: &str = "ff:ff:ff:ff:ff:ff";
 
 /// Where a step changes the packet's wrapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -121,6 +122,12 @@ pub fn fdb_text(s: &Snapshot, dev: &str, mac: Option<&str>) -> String {
 /// What the node did with a frame it sent out of `iface`.
 pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wrap>) {
     if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
+        if d.dst_mac == BROADCAST {
+            return (
+                format!("bridge {br} floods the broadcast out of port {iface}"),
+                None,
+            );
+        }
         return (
             format!(
                 "bridge {br}: FDB for {} sends it out of port {iface}",
@@ -189,6 +196,11 @@ pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
                     "bridge port of {br}: dst {} is {br}'s own address, up to IP",
                     d.dst_mac
                 ),
+                None,
+            )
+        } else if d.dst_mac == BROADCAST {
+            (
+                format!("bridge port of {br}: a broadcast, flooded by {br}"),
                 None,
             )
         } else {

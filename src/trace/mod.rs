@@ -65,11 +65,16 @@ pub enum TraceError {
     },
     #[error(transparent)]
     Svg(#[from] present::SvgError),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl TraceError {
     pub fn exit_code(&self) -> i32 {
-        2
+        match self {
+            TraceError::Interrupted => 130,
+            _ => 2,
+        }
     }
 }
 
@@ -114,17 +119,10 @@ pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
             snapshot::flush_learned(ns, &snapshot::take(ns));
         }
     }
-    let points = capture::points(&nodes)?;
-    let fds = points
-        .iter()
-        .map(capture::open)
-        .collect::<Result<Vec<_>, _>>()?;
-    let running = capture::start(&points, fds);
-    let probe = probe::Probe::new();
-    let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);
-    std::thread::sleep(SETTLE);
-    let frames = running.stop()?;
-    let replied = reply?.is_some();
+    let (points, frames, probe, replied) = capture_probe(&nodes, from, to)?;
+    if crate::interrupt::requested() {
+        return Err(TraceError::Interrupted);
+    }
     let snaps: HashMap<String, Snapshot> = nodes
         .iter()
         .map(|(n, ns)| (n.clone(), snapshot::take(ns)))
@@ -154,6 +152,26 @@ pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
         stopped,
         pcap,
     })
+}
+
+/// Listens on every interface of `nodes`, sends the probe and waits for its reply.
+fn capture_probe(
+    nodes: &[(String, String)],
+    from: &LabPod,
+    to: &LabPod,
+) -> Result<(Vec<capture::Point>, Vec<capture::Frame>, probe::Probe, bool), TraceError> {
+    let points = capture::points(nodes)?;
+    let fds = points
+        .iter()
+        .map(capture::open)
+        .collect::<Result<Vec<_>, _>>()?;
+    let running = capture::start(&points, fds);
+    let probe = probe::Probe::new();
+    let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);
+    std::thread::sleep(SETTLE);
+    let frames = running.stop()?;
+    let replied = reply?.is_some();
+    Ok((points, frames, probe, replied))
 }
 
 fn find_pod<'a>(lab: &'a Lab, what: &str) -> Result<&'a LabPod, TraceError> {

@@ -42,17 +42,23 @@ pub struct Described {
     pub quoted_echo: Option<(u16, u16)>,
 }
 
-pub fn describe(frame: &[u8], vxlan_port: Option<u16>) -> Option<Described> {
-    let eth = EthernetPacket::new(frame)?;
+/// `ethernet` is false for a device without a link-layer header (an ipip tunnel).
+pub fn describe(frame: &[u8], ethernet: bool, vxlan_port: Option<u16>) -> Option<Described> {
     let mut d = Described {
         text: String::new(),
-        dst_mac: eth.get_destination().to_string(),
+        dst_mac: String::new(),
         encap: None,
         inner: None,
         arp: false,
         echo: None,
         quoted_echo: None,
     };
+    if !ethernet {
+        ipv4(frame, vxlan_port, &mut d, 0)?;
+        return Some(d);
+    }
+    let eth = EthernetPacket::new(frame)?;
+    d.dst_mac = eth.get_destination().to_string();
     match eth.get_ethertype() {
         EtherTypes::Arp => {
             d.arp = true;

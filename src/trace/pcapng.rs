@@ -32,9 +32,14 @@ pub fn write(
     let file = std::fs::File::create(&path).map_err(err)?;
     let pcap_err = |e: pcap_file::PcapError| err(std::io::Error::other(e.to_string()));
     let mut w = PcapNgWriter::new(std::io::BufWriter::new(file)).map_err(pcap_err)?;
-    for p in points {
+    for (i, p) in points.iter().enumerate() {
+        let bare_ip = frames.iter().any(|f| f.point == i && !f.ethernet);
         w.write_pcapng_block(InterfaceDescriptionBlock {
-            linktype: DataLink::ETHERNET,
+            linktype: if bare_ip {
+                DataLink::RAW
+            } else {
+                DataLink::ETHERNET
+            },
             snaplen: 65535,
             options: vec![
                 InterfaceDescriptionOption::IfName(Cow::Owned(p.label())),

@@ -58,7 +58,7 @@ pub fn select(
         .iter()
         .enumerate()
         .filter_map(|(i, f)| {
-            let d = packet::describe(&f.data, vxlan_port)?;
+            let d = packet::describe(&f.data, f.ethernet, vxlan_port)?;
             let ours =
                 probe.in_frame(&f.data) || d.arp || d.quoted_echo == Some((probe.id, probe.seq));
             ours.then_some((i, d))
