@@ -272,3 +272,106 @@ pub fn lack(s: &Snapshot, dst: Ipv4Addr) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::snapshot::{route, Fdb};
+
+    fn host1() -> Snapshot {
+        let routes = [
+            r#"{"dst":"default","gateway":"10.0.1.1","dev":"eth1"}"#,
+            r#"{"dst":"10.0.1.0/24","dev":"eth1"}"#,
+            r#"{"dst":"172.16.1.0/24","gateway":"172.16.1.0","dev":"flannel.1","flags":["onlink"]}"#,
+        ];
+        Snapshot {
+            routes: routes
+                .iter()
+                .map(|r| route(&serde_json::from_str(r).unwrap()).unwrap())
+                .collect(),
+            addrs: vec![("eth1".into(), "10.0.1.2".parse().unwrap(), 24)],
+            links: vec![Link {
+                name: "flannel.1".into(),
+                master: None,
+                address: None,
+                kind: Some("vxlan".into()),
+            }],
+            neighbours: vec![Neighbour {
+                ip: "172.16.1.0".parse().unwrap(),
+                dev: "flannel.1".into(),
+                mac: Some("1a:00:00:00:00:02".into()),
+                state: "PERMANENT".into(),
+            }],
+            fdb: vec![Fdb {
+                mac: ZERO_MAC.into(),
+                dev: "flannel.1".into(),
+                dst: Some("10.0.2.2".parse().unwrap()),
+                master: None,
+                permanent: true,
+            }],
+            forwarding: true,
+        }
+    }
+
+    #[test]
+    fn the_longest_prefix_wins_and_default_catches_the_rest() {
+        let s = host1();
+        assert_eq!(
+            s.route_for("172.16.1.2".parse().unwrap()).unwrap().text,
+            "172.16.1.0/24 via 172.16.1.0 dev flannel.1 onlink"
+        );
+        assert_eq!(
+            s.route_for("172.16.2.2".parse().unwrap()).unwrap().text,
+            "default via 10.0.1.1 dev eth1"
+        );
+        assert_eq!(
+            s.route_for("10.0.1.9".parse().unwrap()).unwrap().text,
+            "10.0.1.0/24 dev eth1"
+        );
+    }
+
+    #[test]
+    fn what_a_node_lacks_is_named() {
+        let mut s = host1();
+        assert_eq!(lack(&s, "172.16.1.2".parse().unwrap()), None);
+        assert_eq!(lack(&s, "10.0.1.2".parse().unwrap()), None, "local");
+        s.fdb.clear();
+        assert_eq!(
+            lack(&s, "172.16.1.2".parse().unwrap()).unwrap(),
+            "no FDB entry on flannel.1 for 1a:00:00:00:00:02"
+        );
+        s.neighbours.clear();
+        assert!(lack(&s, "172.16.1.2".parse().unwrap())
+            .unwrap()
+            .starts_with("no neighbour for 172.16.1.0 on flannel.1"));
+        s.routes.retain(|r| r.len > 0);
+        assert_eq!(
+            lack(&s, "172.16.2.2".parse().unwrap()).unwrap(),
+            "no route to 172.16.2.2"
+        );
+        s.forwarding = false;
+        assert!(lack(&s, "172.16.2.2".parse().unwrap())
+            .unwrap()
+            .starts_with("forwarding is off"));
+    }
+
+    #[test]
+    fn the_fdb_entry_for_the_mac_beats_head_end_replication() {
+        let mut s = host1();
+        assert_eq!(
+            fdb_text(&s, "flannel.1", Some("1a:00:00:00:00:02")),
+            "FDB 00:00:00:00:00:00 dst 10.0.2.2 (head-end replication)"
+        );
+        s.fdb.push(Fdb {
+            mac: "1a:00:00:00:00:02".into(),
+            dev: "flannel.1".into(),
+            dst: Some("10.0.2.2".parse().unwrap()),
+            master: None,
+            permanent: false,
+        });
+        assert_eq!(
+            fdb_text(&s, "flannel.1", Some("1a:00:00:00:00:02")),
+            "FDB 1a:00:00:00:00:02 dst 10.0.2.2 (remote VTEP)"
+        );
+    }
+}

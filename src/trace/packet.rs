@@ -185,3 +185,97 @@ fn icmp(bytes: &[u8], d: &mut Described) -> String {
     }
     format!("ICMP type {} code {}", t.0, p.get_icmp_code().0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
+        p[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    fn ether(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0xaa, 0, 0, 0, 0, 1, 0xbb, 0, 0, 0, 0, 2];
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    fn echo_request() -> Vec<u8> {
+        let mut e = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
+        e.resize(64, 0);
+        ipv4([172, 16, 0, 2], [172, 16, 1, 2], 1, &e)
+    }
+
+    #[test]
+    fn a_vxlan_frame_reads_as_tcpdump_prints_it() {
+        let inner = ether(0x0800, &echo_request());
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+        vx.extend_from_slice(&inner);
+        let mut udp = vec![0x9e, 0x00, 0x12, 0xb5, 0, 0, 0, 0];
+        udp.extend_from_slice(&vx);
+        let frame = ether(0x0800, &ipv4([10, 0, 1, 2], [10, 0, 2, 2], 17, &udp));
+        let d = describe(&frame, true, Some(4789)).unwrap();
+        assert_eq!(
+            d.text,
+            "IP 10.0.1.2.40448 > 10.0.2.2.4789: UDP, VXLAN, flags [I] (0x08), vni 1 | \
+             IP 172.16.0.2 > 172.16.1.2: ICMP echo request, id 4660, seq 1, length 64"
+        );
+        assert!(matches!(
+            d.encap,
+            Some(Encap::Vxlan {
+                vni: 1,
+                port: 4789,
+                ..
+            })
+        ));
+        assert_eq!(d.echo, Some((8, 0x1234, 1)));
+        assert_eq!(d.dst_mac, "aa:00:00:00:00:01");
+        // On another port it is plain UDP: nothing is guessed.
+        let d = describe(&frame, true, Some(8472)).unwrap();
+        assert!(
+            d.encap.is_none() && d.text.ends_with("UDP, length 106"),
+            "{}",
+            d.text
+        );
+    }
+
+    #[test]
+    fn ipip_on_the_wire_and_bare_ip_on_a_tunnel_device() {
+        let outer = ipv4([10, 0, 1, 2], [10, 0, 2, 2], 4, &echo_request());
+        let d = describe(&ether(0x0800, &outer), true, None).unwrap();
+        assert!(d
+            .text
+            .starts_with("IP 10.0.1.2 > 10.0.2.2: (ipip-proto-4) | IP 172.16.0.2"));
+        assert!(matches!(d.encap, Some(Encap::Ipip { .. })));
+        assert_eq!(
+            d.inner,
+            Some(("172.16.0.2".parse().unwrap(), "172.16.1.2".parse().unwrap()))
+        );
+        let d = describe(&echo_request(), false, None).unwrap();
+        assert!(d.encap.is_none() && d.echo.is_some() && d.dst_mac.is_empty());
+    }
+
+    #[test]
+    fn arp_reads_as_who_has_and_is_at() {
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1, 0xbb, 0, 0, 0, 0, 2, 172, 16, 0, 2];
+        arp.extend_from_slice(&[0, 0, 0, 0, 0, 0, 172, 16, 0, 1]);
+        let d = describe(&ether(0x0806, &arp), true, None).unwrap();
+        assert!(d.arp);
+        assert_eq!(
+            d.text,
+            "ARP, Request who-has 172.16.0.1 tell 172.16.0.2, length 28"
+        );
+        arp[7] = 2;
+        let d = describe(&ether(0x0806, &arp), true, None).unwrap();
+        assert_eq!(
+            d.text,
+            "ARP, Reply 172.16.0.2 is-at bb:00:00:00:00:02, length 28"
+        );
+    }
+}

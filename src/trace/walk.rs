@@ -9,8 +9,12 @@ use super::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How long after the probe was last seen an ARP frame still counts as part of its walk.
+const ARP_AFTER: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Leg {
     Request,
@@ -54,15 +58,25 @@ pub fn select(
     points: &[Point],
     snaps: &HashMap<String, Snapshot>,
 ) -> Vec<(usize, Described)> {
-    let mut picked: Vec<(usize, Described)> = frames
+    let described: Vec<(usize, Described)> = frames
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| {
-            let d = packet::describe(&f.data, f.ethernet, vxlan_port)?;
-            let ours =
-                probe.in_frame(&f.data) || d.arp || d.quoted_echo == Some((probe.id, probe.seq));
-            ours.then_some((i, d))
-        })
+        .filter_map(|(i, f)| Some((i, packet::describe(&f.data, f.ethernet, vxlan_port)?)))
+        .collect();
+    let about_probe = |i: usize, d: &Described| {
+        probe.in_frame(&frames[i].data) || d.quoted_echo == Some((probe.id, probe.seq))
+    };
+    // ARP belongs to the walk while the probe is on its way, and just after it was last seen
+    // (a node asking for a neighbour that never answers); later ARP is the lab's own chatter.
+    let arp_until = described
+        .iter()
+        .filter(|(i, d)| about_probe(*i, d))
+        .map(|(i, _)| frames[*i].ts + ARP_AFTER)
+        .max()
+        .unwrap_or(Duration::MAX);
+    let mut picked: Vec<(usize, Described)> = described
+        .into_iter()
+        .filter(|(i, d)| about_probe(*i, d) || (d.arp && frames[*i].ts <= arp_until))
         .collect();
     picked.sort_by_key(|(i, d)| {
         let f = &frames[*i];
@@ -121,7 +135,29 @@ pub fn steps(
                 inner: d.inner,
             }
         })
+        .collect::<Vec<Step>>()
+        .into_iter()
+        .scan(HashMap::new(), say_nat)
         .collect()
+}
+
+/// A pod packet whose addresses change along one leg was rewritten by the node that first
+/// shows the new ones: say so there.
+fn say_nat(last: &mut HashMap<Leg, (Ipv4Addr, Ipv4Addr)>, mut step: Step) -> Option<Step> {
+    if matches!(step.leg, Leg::Request | Leg::Reply) {
+        if let Some((src, dst)) = step.inner {
+            if let Some(&(was_src, was_dst)) = last.get(&step.leg) {
+                if was_src != src {
+                    step.decision += &format!("; NAT rewrote the source {was_src} -> {src}");
+                }
+                if was_dst != dst {
+                    step.decision += &format!("; NAT rewrote the destination {was_dst} -> {dst}");
+                }
+            }
+            last.insert(step.leg, (src, dst));
+        }
+    }
+    Some(step)
 }
 
 fn leg(d: &Described) -> Leg {
