@@ -122,19 +122,7 @@ pub fn fdb_text(s: &Snapshot, dev: &str, mac: Option<&str>) -> String {
 /// What the node did with a frame it sent out of `iface`.
 pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wrap>) {
     if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
-        if d.dst_mac == BROADCAST {
-            return (
-                format!("bridge {br} floods the broadcast out of port {iface}"),
-                None,
-            );
-        }
-        return (
-            format!(
-                "bridge {br}: FDB for {} sends it out of port {iface}",
-                d.dst_mac
-            ),
-            None,
-        );
+        return (bridge_port_out(br, iface, d), None);
     }
     if d.arp && d.encap.is_none() {
         if s.kind(iface) == Some("vxlan") {
@@ -146,35 +134,46 @@ pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
         return (String::new(), None);
     };
     match s.kind(iface) {
-        Some("vxlan") => {
-            let hop = s.route_for(dst).and_then(|r| r.gateway).unwrap_or(dst);
-            let mac = s.neighbour(hop, iface).and_then(|n| n.mac.as_deref());
-            let text = format!("{}; {}", route_text(s, dst), fdb_text(s, iface, mac));
-            (text, Some(Wrap::Encap))
-        }
-        Some("ipip") => {
-            let text = match s.route_for(dst) {
-                Some(r) => format!(
-                    "route {}: outer destination {}",
-                    r.text,
-                    r.gateway.unwrap_or(dst)
-                ),
-                None => format!("no route to {dst}"),
-            };
-            (text, Some(Wrap::Encap))
-        }
+        Some(kind @ ("vxlan" | "ipip")) => (into_tunnel(s, kind, iface, dst), Some(Wrap::Encap)),
         _ if d.encap.is_some() && s.tunnel_dev().is_some() => {
             let by = s.tunnel_dev().map_or(String::new(), |l| l.name.clone());
-            (
-                format!("encapsulated by {by}; outer {}", route_text(s, dst)),
-                None,
-            )
+            let text = format!("encapsulated by {by}; outer {}", route_text(s, dst));
+            (text, None)
         }
-        Some("bridge") => (
-            format!("{}; bridge {iface} forwards it", route_text(s, dst)),
-            None,
-        ),
+        Some("bridge") => {
+            let text = format!("{}; bridge {iface} forwards it", route_text(s, dst));
+            (text, None)
+        }
         _ => (route_text(s, dst), None),
+    }
+}
+
+fn bridge_port_out(br: &str, iface: &str, d: &Described) -> String {
+    if d.dst_mac == BROADCAST {
+        format!("bridge {br} floods the broadcast out of port {iface}")
+    } else {
+        format!(
+            "bridge {br}: FDB for {} sends it out of port {iface}",
+            d.dst_mac
+        )
+    }
+}
+
+/// Why a packet went into a tunnel device, and to which remote end: for VXLAN the FDB entry of
+/// the next hop's MAC, for IPIP the route's gateway, which becomes the outer destination.
+fn into_tunnel(s: &Snapshot, kind: &str, iface: &str, dst: Ipv4Addr) -> String {
+    if kind == "vxlan" {
+        let hop = s.route_for(dst).and_then(|r| r.gateway).unwrap_or(dst);
+        let mac = s.neighbour(hop, iface).and_then(|n| n.mac.as_deref());
+        return format!("{}; {}", route_text(s, dst), fdb_text(s, iface, mac));
+    }
+    match s.route_for(dst) {
+        Some(r) => format!(
+            "route {}: outer destination {}",
+            r.text,
+            r.gateway.unwrap_or(dst)
+        ),
+        None => format!("no route to {dst}"),
     }
 }
 
@@ -186,32 +185,21 @@ fn arp_text(d: &Described) -> String {
     }
 }
 
+fn bridge_port_in(s: &Snapshot, br: &str, d: &Described) -> String {
+    let mac = &d.dst_mac;
+    if s.link(br).and_then(|l| l.address.as_deref()) == Some(mac.as_str()) {
+        format!("bridge port of {br}: dst {mac} is {br}'s own address, up to IP")
+    } else if mac == BROADCAST {
+        format!("bridge port of {br}: a broadcast, flooded by {br}")
+    } else {
+        format!("bridge port of {br}: switched by {br}'s FDB for {mac}")
+    }
+}
+
 /// What the node did with a frame that came in on `iface`.
 pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wrap>) {
     if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
-        let own = s.link(br).and_then(|l| l.address.as_deref()) == Some(d.dst_mac.as_str());
-        return if own {
-            (
-                format!(
-                    "bridge port of {br}: dst {} is {br}'s own address, up to IP",
-                    d.dst_mac
-                ),
-                None,
-            )
-        } else if d.dst_mac == BROADCAST {
-            (
-                format!("bridge port of {br}: a broadcast, flooded by {br}"),
-                None,
-            )
-        } else {
-            (
-                format!(
-                    "bridge port of {br}: switched by {br}'s FDB for {}",
-                    d.dst_mac
-                ),
-                None,
-            )
-        };
+        return (bridge_port_in(s, br, d), None);
     }
     let Some(dst) = routed_dst(d) else {
         return (String::new(), None);

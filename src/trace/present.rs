@@ -180,46 +180,17 @@ pub fn svg(w: &Walk) -> Result<String, SvgError> {
     }
     let text_x = 90 + COL * nodes.len();
     for (i, s) in w.steps.iter().enumerate() {
-        let y = TOP + ROW * i + 20;
-        if i > 0 && w.steps[i - 1].node != s.node {
-            let (x1, x2) = (x(&w.steps[i - 1].node), x(&s.node));
-            let _ = writeln!(
-                o,
-                "<line x1=\"{x1}\" y1=\"{}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"black\"/>",
-                y - ROW + 4
-            );
-        }
-        let color = match (s.wrap, s.leg) {
-            (Some(Wrap::Encap), _) => "#d33",
-            (Some(Wrap::Decap), _) => "#36c",
-            (_, Leg::Reply) => "#393",
-            (_, Leg::Arp) => "#c80",
-            _ => "#333",
-        };
-        let _ = writeln!(
-            o,
-            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{color}\"/>",
-            x(&s.node)
-        );
-        let _ = writeln!(
-            o,
-            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{} {}</text>",
-            x(&s.node) + 8,
-            y - 6,
-            esc(&s.iface),
-            s.direction
-        );
-        let _ = writeln!(
-            o,
-            "<text x=\"{text_x}\" y=\"{y}\" fill=\"{color}\">{} {}</text>",
-            esc(marker(s)),
-            esc(&s.packet)
-        );
-        let _ = writeln!(
-            o,
-            "<text x=\"{text_x}\" y=\"{}\" fill=\"#555\">{}</text>",
-            y + 14,
-            esc(&s.decision)
+        let from = i
+            .checked_sub(1)
+            .map(|p| &w.steps[p])
+            .filter(|p| p.node != s.node);
+        draw_step(
+            &mut o,
+            s,
+            TOP + ROW * i + 20,
+            from.map(|p| x(&p.node)),
+            x(&s.node),
+            text_x,
         );
     }
     if let Some(stop) = &w.stopped {
@@ -234,4 +205,47 @@ pub fn svg(w: &Walk) -> Result<String, SvgError> {
     }
     o.push_str("</svg>\n");
     Ok(o)
+}
+
+/// One step: its dot on the node's lifeline, the arrow from the node before, its text.
+fn draw_step(o: &mut String, s: &Step, y: usize, from_x: Option<usize>, x: usize, text_x: usize) {
+    if let Some(x1) = from_x {
+        let _ = writeln!(
+            o,
+            "<line x1=\"{x1}\" y1=\"{}\" x2=\"{x}\" y2=\"{y}\" stroke=\"black\"/>",
+            y - ROW + 4
+        );
+    }
+    let color = match (s.wrap, s.leg) {
+        (Some(Wrap::Encap), _) => "#d33",
+        (Some(Wrap::Decap), _) => "#36c",
+        (_, Leg::Reply) => "#393",
+        (_, Leg::Arp) => "#c80",
+        _ => "#333",
+    };
+    let _ = writeln!(
+        o,
+        "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{color}\"/>",
+        x
+    );
+    let _ = writeln!(
+        o,
+        "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{} {}</text>",
+        x + 8,
+        y - 6,
+        esc(&s.iface),
+        s.direction
+    );
+    let _ = writeln!(
+        o,
+        "<text x=\"{text_x}\" y=\"{y}\" fill=\"{color}\">{} {}</text>",
+        esc(marker(s)),
+        esc(&s.packet)
+    );
+    let _ = writeln!(
+        o,
+        "<text x=\"{text_x}\" y=\"{}\" fill=\"#555\">{}</text>",
+        y + 14,
+        esc(&s.decision)
+    );
 }
