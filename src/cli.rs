@@ -283,7 +283,7 @@ where, and what that node lacked), 2 usage or environment error.")]
         from: String,
         /// The pod it is sent to (name or address).
         to: String,
-        /// Flush learned neighbour and FDB entries on the path first, so the walk shows ARP.
+        /// First flush the neighbour and FDB entries every node learned, so the walk shows ARP.
         #[arg(long)]
         cold: bool,
         /// Print the walk as JSON.

@@ -44,11 +44,12 @@ impl Snapshot {
         self.neighbours.iter().find(|n| n.ip == ip && n.dev == dev)
     }
 
-    /// The tunnel device (vxlan or ipip) of this node, if it has one.
+    /// The tunnel device (vxlan or ipip) of this node that is up, if it has one. Loading the
+    /// ipip module gives every namespace a `tunl0` that stays down: it is not the lab's.
     pub fn tunnel_dev(&self) -> Option<&Link> {
-        self.links
-            .iter()
-            .find(|l| matches!(l.kind.as_deref(), Some("vxlan" | "ipip")))
+        self.links.iter().find(|l| {
+            matches!(l.kind.as_deref(), Some("vxlan" | "ipip")) && l.flags.iter().any(|f| f == "UP")
+        })
     }
 }
 
@@ -283,6 +284,7 @@ mod tests {
                 master: None,
                 address: None,
                 kind: Some("vxlan".into()),
+                flags: vec!["UP".into()],
             }],
             neighbours: vec![Neighbour {
                 ip: "172.16.1.0".parse().unwrap(),
@@ -299,6 +301,25 @@ mod tests {
             }],
             forwarding: true,
         }
+    }
+
+    #[test]
+    fn the_tunnel_device_is_the_one_that_is_up() {
+        let mut s = host1();
+        let link = |name: &str, flags: &[&str]| Link {
+            name: name.into(),
+            master: None,
+            address: None,
+            kind: Some("ipip".into()),
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+        };
+        s.links = vec![link("tunl0", &["NOARP"]), link("tunl1", &["NOARP", "UP"])];
+        assert_eq!(s.tunnel_dev().unwrap().name, "tunl1");
+        s.links.pop();
+        assert!(
+            s.tunnel_dev().is_none(),
+            "a router with only the fallback tunl0 has no tunnel"
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct Link {
     /// vxlan, bridge, ipip, veth, ...
     #[serde(default)]
     pub kind: Option<String>,
+    /// UP, LOWER_UP, NOARP, ...
+    #[serde(default)]
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

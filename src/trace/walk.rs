@@ -87,15 +87,20 @@ pub fn select(
 
 /// One skb crossing two devices of a namespace carries one stamp. Received: the outer frame
 /// before the decapsulated one, a bridge port before its bridge. Sent: the bridge before its
-/// port, the inner frame before its encapsulation.
-fn tie_rank(f: &Frame, d: &Described, p: &Point, snaps: &HashMap<String, Snapshot>) -> (u8, u8) {
+/// port, the inner frame before its encapsulation. A frame is sent before it is received.
+fn tie_rank(
+    f: &Frame,
+    d: &Described,
+    p: &Point,
+    snaps: &HashMap<String, Snapshot>,
+) -> (u8, u8, u8) {
     let link = snaps.get(&p.node).and_then(|s| s.link(&p.iface));
     let enslaved = link.is_some_and(|l| l.master.is_some());
     let bridge = link.and_then(|l| l.kind.as_deref()) == Some("bridge");
     if f.outgoing {
-        (u8::from(!bridge), u8::from(d.encap.is_some()))
+        (0, u8::from(!bridge), u8::from(d.encap.is_some()))
     } else {
-        (u8::from(d.encap.is_none()), u8::from(!enslaved))
+        (1, u8::from(d.encap.is_none()), u8::from(!enslaved))
     }
 }
 
