@@ -161,7 +161,14 @@ pub fn svg(w: &Walk) -> Result<String, SvgError> {
         return Err(SvgError("the walk has no steps to draw".into()));
     }
     let x = |n: &str| 90 + COL * nodes.iter().position(|m| *m == n).unwrap_or(0);
-    let width = 180 + COL * nodes.len() + 420;
+    // Monospace at 11px is about 7px a character: wide enough for the longest line.
+    let longest = w
+        .steps
+        .iter()
+        .map(|s| (s.packet.len() + 10).max(s.decision.len()))
+        .max()
+        .unwrap_or(0);
+    let width = 110 + COL * nodes.len() + 7 * longest;
     let height = TOP + ROW * (w.steps.len() + 2);
     let mut o = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"monospace\" font-size=\"11\">\n\
