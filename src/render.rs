@@ -8,7 +8,8 @@ use minijinja::{context, Environment};
 use std::path::{Path, PathBuf};
 
 /// The container image every linux node runs under containerlab, as in the article.
-pub const IMAGE: &str = "nicolaka/netshoot";
+/// Pinned, so a lab means the same tools on every run; .github/workflows/ci.yml pulls the same.
+pub const IMAGE: &str = "nicolaka/netshoot:v0.14";
 
 /// The template files, by the name they are loaded under.
 pub const EMBEDDED: &[(&str, &str)] = &[

@@ -77,6 +77,8 @@ impl LabFile {
 #[serde(rename_all = "lowercase")]
 pub enum NodeState {
     Up,
+    /// Its container exists but is not running (containerlab runtime).
+    Stopped,
     Missing,
 }
 
@@ -221,6 +223,7 @@ impl std::fmt::Display for Inspection {
         for n in &self.nodes {
             let st = match n.state {
                 NodeState::Up => "up",
+                NodeState::Stopped => "stopped",
                 NodeState::Missing => "missing",
             };
             writeln!(
