@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod cli;
 pub mod gen;
+pub mod graph;
 pub mod ifreq;
 pub mod interrupt;
 pub mod lab;
@@ -17,4 +18,5 @@ pub mod plan;
 pub mod render;
 pub mod runtime;
 pub mod topology;
+pub mod trace;
 pub mod verify;
