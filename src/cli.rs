@@ -159,17 +159,25 @@ and everything made so far is removed again.")]
     },
     /// Ping every pod from every other pod and prove the packets on the wire look as the mode says.
     #[command(after_help = "\
+By default verify starts cold: it flushes what the lab's nodes learnt from traffic
+(dynamic neighbours, learned FDB entries, bridge MACs; never permanent entries) and
+probes in phases in which no host both sends and receives, so each direction is
+proven on its own configuration.
+
+Examples:
+  sudo cnilab verify                      # clab.yaml in this folder
+  sudo cnilab verify -t lab.yaml --json   # for CI
+  sudo cnilab verify --failed-only        # only what failed
+  sudo cnilab verify --warm               # quick pass over a warm lab
+  sudo cnilab verify --pcap out/          # keep one pcap per capture point
+
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
 (for example a lab that is not deployed).")]
     Verify {
         #[command(flatten)]
         topo: TopologyArg,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Write one pcap file per capture point into DIR.
-        #[arg(long, value_name = "DIR")]
-        pcap: Option<PathBuf>,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// Generate (or take -t FILE), deploy and verify in one go; the lab stays up.
     Up {
@@ -200,12 +208,8 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
         runtime: RuntimeArg,
-        /// Print the verify report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Write one pcap file per capture point into DIR.
-        #[arg(long, value_name = "DIR")]
-        pcap: Option<PathBuf>,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// Print shell completions.
     Completions {
@@ -354,7 +358,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             }
             Ok(0)
         }
-        Command::Verify { topo, json, pcap } => verify_and_report(&topo.file, json, pcap),
+        Command::Verify { topo, verify } => verify_and_report(&topo.file, &verify),
         Command::Up {
             mode,
             hosts,
@@ -363,8 +367,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             output,
             force,
             runtime,
-            json,
-            pcap,
+            verify,
         } => {
             let file = match (file, mode, hosts) {
                 (Some(file), _, _) => file,
@@ -390,7 +393,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 }
             };
             deploy(&file, runtime.into(), ExecStrategy::Batched)?;
-            verify_and_report(&file, json, pcap)
+            verify_and_report(&file, &verify)
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cnilab", &mut std::io::stdout());
@@ -418,18 +421,43 @@ fn deploy(file: &Path, kind: RuntimeKind, exec: ExecStrategy) -> Result<(), Erro
     Ok(runtime::deploy(file, kind, &opts)?)
 }
 
-fn verify_and_report(file: &Path, json: bool, pcap: Option<PathBuf>) -> Result<i32, Error> {
+fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
     let opts = VerifyOptions {
-        pcap_dir: pcap,
-        progress: stderr_is_terminal() && !json,
+        pcap_dir: args.pcap.clone(),
+        progress: stderr_is_terminal() && !args.json,
+        warm: args.warm,
     };
     let report = verify::verify(file, &opts)?;
-    if json {
+    if args.json {
         emit(&format!("{}\n", to_json(&report.for_json())));
     } else {
-        emit(&report.table());
+        let style = verify::report::Style {
+            color: std::io::stdout().is_terminal()
+                && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            failed_only: args.failed_only,
+            ..Default::default()
+        };
+        emit(&report.table(&style));
     }
     Ok(if report.passed() { 0 } else { 1 })
+}
+
+/// What `verify` and `up` take to probe a lab and show the report.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Print the verify report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write one pcap file per capture point into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// Skip the cold start: probe every pair at once on what the lab has learnt. Faster, but a
+    /// fault that reverse or third-party traffic heals can pass; the report says so.
+    #[arg(long)]
+    pub warm: bool,
+    /// Print only the pairs and findings that failed, and the summary.
+    #[arg(long)]
+    pub failed_only: bool,
 }
 
 /// Writes to standard output; a reader that went away (`cnilab verify | head`) is not an error.

@@ -77,7 +77,7 @@ pub struct PairVerdict {
     pub passed: bool,
     #[serde(rename = "rtt_us", serialize_with = "opt_micros")]
     pub rtt: Option<Duration>,
-    /// What the wire showed, in one line.
+    /// What the wire showed, in one line: the request, or the reply prefixed `reply `.
     pub wire: String,
     /// Every reason the pair failed, most telling first; empty when it passed.
     pub reasons: Vec<String>,
@@ -265,7 +265,10 @@ pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Pai
     let wire = offending
         .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
         .or_else(|| ping.seen.first())
-        .map(|s| s.wire.to_string())
+        .map(|s| match s.wire.tag() {
+            Some((_, true)) => format!("reply {}", s.wire),
+            _ => s.wire.to_string(),
+        })
         .unwrap_or_else(|| "not seen".to_string());
     let rtt = match ping.outcome {
         Outcome::Reply { rtt, .. } => Some(rtt),

@@ -7,9 +7,11 @@
 pub mod capture;
 pub mod dissect;
 pub mod judge;
+pub mod learned;
 pub mod pcap;
 pub mod probe;
 pub mod report;
+pub mod schedule;
 
 use crate::lab::{Lab, LabError};
 use crate::netns;
@@ -19,7 +21,7 @@ use judge::{Outcome, PairPlan, ProbeResult, Seen};
 use probe::{ProbeError, ProbeSpec};
 pub use report::Report;
 use report::{CaptureSummary, PairRow};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -28,6 +30,8 @@ use std::time::{Duration, Instant};
 pub struct VerifyOptions {
     pub pcap_dir: Option<PathBuf>,
     pub progress: bool,
+    /// Probe every pair at once on whatever the lab has learnt, without the cold start.
+    pub warm: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,8 @@ pub enum VerifyError {
     Capture(#[from] CaptureError),
     #[error(transparent)]
     Probe(#[from] ProbeError),
+    #[error(transparent)]
+    Learned(#[from] learned::LearnedError),
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
     #[error("cannot write pcap {path}: {source}")]
@@ -73,22 +79,7 @@ const WINDOW_LAB: usize = 24;
 
 pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let started = Instant::now();
-    let topo = Topology::load(file)?;
-    let lab = Lab::from_topology(&topo)?;
-    if !nix::unistd::geteuid().is_root() {
-        return Err(VerifyError::NotRoot);
-    }
-    let missing: Vec<String> = namespaces(&lab)
-        .filter(|ns| !netns::exists(ns))
-        .map(str::to_string)
-        .collect();
-    if !missing.is_empty() {
-        return Err(VerifyError::NotDeployed {
-            lab: lab.name.clone(),
-            missing,
-        });
-    }
-
+    let lab = load(file)?;
     let points = capture_points(&lab);
     let opened = points
         .iter()
@@ -104,40 +95,249 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .iter()
         .map(|s| crate::ifreq::mtu(s, crate::lab::POD_IF))
         .collect();
+    // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
+    let fdbs = match lab.mode {
+        crate::plan::Mode::Vxlan => learned::read_hosts(&lab)?,
+        _ => Vec::new(),
+    };
+    let probes = ProbePlan::new(&lab, &pod_mtus, opts.warm);
 
-    let run = run_id();
-    let pairs = ordered_pairs(lab.pods.len());
-    // Probe 2k is pair k's small ping, 2k+1 its full-size DF probe.
-    let mut per_pod: Vec<Vec<ProbeSpec>> = vec![Vec::new(); lab.pods.len()];
-    for (k, &(a, b)) in pairs.iter().enumerate() {
-        let dst = &lab.pods[b];
-        per_pod[a].push(ProbeSpec {
-            number: 2 * k as u32,
-            dst: dst.ip,
-            size: probe::SMALL,
-        });
-        per_pod[a].push(ProbeSpec {
-            number: 2 * k as u32 + 1,
-            dst: dst.ip,
-            size: lab.pods[a].mtu,
+    let running = capture::start(opened);
+    let outcomes = run_phases(&lab, &probes, &sockets, opts)?;
+    std::thread::sleep(GRACE);
+    let captured = running.stop();
+    if crate::interrupt::requested() {
+        return Err(VerifyError::Interrupted);
+    }
+    let mut notes = Vec::new();
+    let frames_per_point: Vec<Vec<Frame>> = points
+        .iter()
+        .zip(captured)
+        .map(|(point, captured)| {
+            if let Some(e) = captured.ended_early {
+                notes.push(format!(
+                    "capture on {} stopped early ({e}): is the interface down?",
+                    point.name
+                ));
+            }
+            captured.frames
+        })
+        .collect();
+
+    let collected = collect(&lab, &probes, &points, &frames_per_point);
+    let mut findings = judge::pod_mtus(
+        lab.pods
+            .iter()
+            .zip(&pod_mtus)
+            .map(|(p, &mtu)| (p.node.as_str(), p.mtu, mtu)),
+    );
+    let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
+    findings.extend(judge::leaks(
+        lab.mode,
+        lab.vxlan,
+        &pod_ips,
+        collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
+    ));
+    let rows = judge_pairs(
+        &lab,
+        &probes,
+        outcomes,
+        collected.seen,
+        &learned::flood_gaps(&fdbs),
+    );
+    let captures = write_pcaps(&points, &frames_per_point, opts.pcap_dir.as_deref())?;
+    if rows.iter().any(|r| !r.verdict.passed) {
+        notes.extend(neighbour_table_note());
+    }
+    Ok(Report {
+        notes,
+        lab: lab.name.clone(),
+        mode: lab.mode,
+        hosts: lab.hosts.len(),
+        start: if opts.warm {
+            report::Start::Warm
+        } else {
+            report::Start::Cold {
+                phases: probes.phases.len(),
+            }
+        },
+        pairs: rows,
+        findings,
+        captures,
+        undissectable: collected.undissectable,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The lab as its file states it, after checking that verify can run on it at all.
+fn load(file: &Path) -> Result<Lab, VerifyError> {
+    let topo = Topology::load(file)?;
+    let lab = Lab::from_topology(&topo)?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(VerifyError::NotRoot);
+    }
+    let missing: Vec<String> = namespaces(&lab)
+        .filter(|ns| !netns::exists(ns))
+        .map(str::to_string)
+        .collect();
+    if !missing.is_empty() {
+        return Err(VerifyError::NotDeployed {
+            lab: lab.name.clone(),
+            missing,
         });
     }
+    Ok(lab)
+}
 
-    let bar = progress_bar(opts.progress, pairs.len());
-    let finished: Vec<AtomicU8> = pairs.iter().map(|_| AtomicU8::new(0)).collect();
-    let running = capture::start(opened);
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; pairs.len() * 2];
+/// Which of a pair's probes a packet belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    /// A default-size ping.
+    Ping,
+    /// A probe at the pod's MTU with DF set.
+    FullSize,
+}
+
+/// A probe's identity; the tag in its payload carries it (with the attempt) on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProbeId {
+    pub pair: usize,
+    pub kind: ProbeKind,
+}
+
+impl ProbeId {
+    /// The number written into the tag: the one place that packs an id into the wire format.
+    pub fn number(self) -> u32 {
+        (self.pair as u32) << 1 | u32::from(self.kind == ProbeKind::FullSize)
+    }
+
+    pub fn from_number(n: u32) -> ProbeId {
+        ProbeId {
+            pair: (n >> 1) as usize,
+            kind: if n & 1 == 1 {
+                ProbeKind::FullSize
+            } else {
+                ProbeKind::Ping
+            },
+        }
+    }
+}
+
+/// Every probe of the run: the ordered pod pairs, the phases they are probed in, and the size
+/// of each pair's full-size probe.
+#[derive(Debug, Clone)]
+pub struct ProbePlan {
+    /// Tells this run's probes from any other ICMP on the wire, an earlier run's included.
+    pub run: u32,
+    pub pairs: Vec<(usize, usize)>,
+    pub phases: Vec<schedule::Phase>,
+    /// Per pair: the planned MTU, or the pod's real one when that is larger (a pod left at
+    /// 1500 in an overlay sends 1500-byte packets, and the path must carry them).
+    pub full_size: Vec<u16>,
+}
+
+impl ProbePlan {
+    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], warm: bool) -> ProbePlan {
+        let pairs = ordered_pairs(lab.pods.len());
+        let phases = if warm {
+            schedule::warm_phase(pairs.len())
+        } else {
+            let hosts: Vec<(usize, usize)> = pairs
+                .iter()
+                .map(|&(a, b)| (lab.pods[a].host, lab.pods[b].host))
+                .collect();
+            schedule::cold_phases(&hosts)
+        };
+        let full_size = pairs
+            .iter()
+            .map(|&(a, _)| {
+                let real = pod_mtus.get(a).copied().flatten().unwrap_or(0);
+                lab.pods[a].mtu.max(u16::try_from(real).unwrap_or(u16::MAX))
+            })
+            .collect();
+        ProbePlan {
+            run: run_id(),
+            pairs,
+            phases,
+            full_size,
+        }
+    }
+
+    /// The probes one phase sends, grouped by sending pod.
+    fn specs(&self, lab: &Lab, phase: &schedule::Phase) -> Vec<Vec<ProbeSpec>> {
+        let mut per_pod: Vec<Vec<ProbeSpec>> = vec![Vec::new(); lab.pods.len()];
+        for &pair in &phase.pairs {
+            let (a, b) = self.pairs[pair];
+            let dst = lab.pods[b].ip;
+            for (kind, size) in [
+                (ProbeKind::Ping, probe::SMALL),
+                (ProbeKind::FullSize, self.full_size[pair]),
+            ] {
+                per_pod[a].push(ProbeSpec {
+                    number: ProbeId { pair, kind }.number(),
+                    dst,
+                    size,
+                });
+            }
+        }
+        per_pod
+    }
+}
+
+type Outcomes = HashMap<ProbeId, Outcome>;
+
+/// Probes phase after phase; in a cold run, learned state is wiped before each phase.
+fn run_phases(
+    lab: &Lab,
+    probes: &ProbePlan,
+    sockets: &[socket2::Socket],
+    opts: &VerifyOptions,
+) -> Result<Outcomes, VerifyError> {
+    let bar = progress_bar(opts.progress, probes.pairs.len());
+    let mut outcomes = Outcomes::new();
+    for phase in &probes.phases {
+        if !opts.warm {
+            learned::flush(lab)?;
+        }
+        run_phase(
+            probes.run,
+            &probes.specs(lab, phase),
+            sockets,
+            &bar,
+            &mut outcomes,
+        );
+        if crate::interrupt::requested() {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(outcomes)
+}
+
+/// One phase: every sending pod on a thread of its own, within the shared window.
+fn run_phase(
+    run: u32,
+    per_pod: &[Vec<ProbeSpec>],
+    sockets: &[socket2::Socket],
+    bar: &indicatif::ProgressBar,
+    outcomes: &mut Outcomes,
+) {
+    let finished: HashMap<usize, AtomicU8> = per_pod
+        .iter()
+        .flatten()
+        .map(|s| (ProbeId::from_number(s.number).pair, AtomicU8::new(0)))
+        .collect();
     let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
     std::thread::scope(|scope| {
         let threads: Vec<_> = per_pod
             .iter()
-            .zip(&sockets)
+            .zip(sockets)
             .map(|(specs, socket)| {
-                let (bar, finished, window) = (&bar, &finished, &window);
+                let (finished, window) = (&finished, &window);
                 scope.spawn(move || {
                     let on_done = |i: usize| {
-                        let pair = (specs[i].number / 2) as usize;
-                        if finished[pair].fetch_add(1, Ordering::Relaxed) == 1 {
+                        let pair = ProbeId::from_number(specs[i].number).pair;
+                        if finished[&pair].fetch_add(1, Ordering::Relaxed) == 1 {
                             bar.inc(1);
                         }
                     };
@@ -150,133 +350,137 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             for (spec, outcome) in specs.iter().zip(results) {
-                outcomes[spec.number as usize] = Some(outcome);
+                outcomes.insert(ProbeId::from_number(spec.number), outcome);
             }
         }
     });
-    bar.finish_and_clear();
-    std::thread::sleep(GRACE);
-    let captured = running.stop();
-    if crate::interrupt::requested() {
-        return Err(VerifyError::Interrupted);
-    }
+}
 
-    let mut frames_per_point: Vec<Vec<Frame>> = Vec::with_capacity(points.len());
-    let mut notes = Vec::new();
-    for (point, captured) in points.iter().zip(captured) {
-        if let Some(e) = captured.ended_early {
-            notes.push(format!(
-                "capture on {} stopped early ({e}): is the interface down?",
-                point.name
-            ));
-        }
-        frames_per_point.push(captured.frames);
-    }
+/// Every captured frame, dissected once and sorted to its probe; the rest kept for lab-wide
+/// checks.
+struct Collected {
+    seen: HashMap<ProbeId, Vec<Seen>>,
+    unclaimed: Vec<(String, dissect::Wire)>,
+    undissectable: usize,
+}
 
-    // Dissect everything once; sort sightings to their probe, keep the rest for lab-wide checks.
+fn collect(
+    lab: &Lab,
+    probes: &ProbePlan,
+    points: &[CapturePoint],
+    frames_per_point: &[Vec<Frame>],
+) -> Collected {
     let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
     if let Some(v) = lab.vxlan {
         ports.insert(0, v.port);
     }
-    let mut seen: Vec<Vec<Seen>> = vec![Vec::new(); pairs.len() * 2];
-    let mut unclaimed: Vec<(String, dissect::Wire)> = Vec::new();
-    let mut undissectable = 0;
-    for (point, frames) in points.iter().zip(&frames_per_point) {
+    let mut out = Collected {
+        seen: HashMap::new(),
+        unclaimed: Vec::new(),
+        undissectable: 0,
+    };
+    for (point, frames) in points.iter().zip(frames_per_point) {
         for frame in frames {
-            let wire = match dissect::dissect(&frame.data, &ports) {
-                Ok(wire) => wire,
-                Err(_) => {
-                    undissectable += 1;
-                    continue;
-                }
+            let Ok(wire) = dissect::dissect(&frame.data, &ports) else {
+                out.undissectable += 1;
+                continue;
             };
             match wire.tag() {
-                Some((tag, _)) if tag.run == run => {
-                    if let Some(slot) = seen.get_mut(tag.probe as usize) {
-                        slot.push(Seen {
+                Some((tag, _)) => {
+                    let id = ProbeId::from_number(tag.probe);
+                    if tag.run == probes.run && id.pair < probes.pairs.len() {
+                        out.seen.entry(id).or_default().push(Seen {
                             point: point.name.clone(),
                             wire,
                         });
                     }
                 }
-                _ if matches!(wire, dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }) => {
-                    unclaimed.push((point.name.clone(), wire))
+                None if matches!(wire, dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }) => {
+                    out.unclaimed.push((point.name.clone(), wire))
                 }
-                _ => {}
+                None => {}
             }
         }
     }
-    let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
-    let mut findings = judge::pod_mtus(
-        lab.pods
-            .iter()
-            .zip(&pod_mtus)
-            .map(|(p, &mtu)| (p.node.as_str(), p.mtu, mtu)),
-    );
-    findings.extend(judge::leaks(
-        lab.mode,
-        lab.vxlan,
-        &pod_ips,
-        unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
-    ));
+    out
+}
 
-    let mut seen = seen.into_iter();
-    let mut outcomes = outcomes.into_iter();
-    let mut rows = Vec::with_capacity(pairs.len());
-    for &(a, b) in &pairs {
-        let mut result = || ProbeResult {
-            outcome: outcomes.next().flatten().expect("every probe was run"),
-            seen: seen.next().unwrap_or_default(),
-        };
-        let (ping, mtu) = (result(), result());
-        let plan = pair_plan(&lab, a, b);
+fn judge_pairs(
+    lab: &Lab,
+    probes: &ProbePlan,
+    mut outcomes: Outcomes,
+    mut seen: HashMap<ProbeId, Vec<Seen>>,
+    gaps: &[learned::FloodGap],
+) -> Vec<PairRow> {
+    let mut result = |pair, kind| {
+        let id = ProbeId { pair, kind };
+        ProbeResult {
+            outcome: outcomes
+                .remove(&id)
+                .unwrap_or(Outcome::NoReply { attempts: 0 }),
+            seen: seen.remove(&id).unwrap_or_default(),
+        }
+    };
+    let mut rows = Vec::with_capacity(probes.pairs.len());
+    for (k, &(a, b)) in probes.pairs.iter().enumerate() {
+        let (ping, mtu) = (result(k, ProbeKind::Ping), result(k, ProbeKind::FullSize));
+        let mut plan = pair_plan(lab, a, b);
+        plan.mtu = probes.full_size[k];
+        let mut verdict = judge::judge_pair(&plan, &ping, &mtu);
+        let src_host = host_of(lab, a);
+        let dst_host = host_of(lab, b);
+        for gap in gaps
+            .iter()
+            .filter(|g| g.node == src_host.node && g.peer == dst_host.underlay_ip)
+        {
+            verdict.passed = false;
+            verdict.reasons.insert(0, gap.reason());
+        }
         rows.push(PairRow {
             from: lab.pods[a].node.clone(),
             to: lab.pods[b].node.clone(),
             from_ip: lab.pods[a].ip,
             to_ip: lab.pods[b].ip,
-            verdict: judge::judge_pair(&plan, &ping, &mtu),
+            verdict,
         });
     }
+    rows
+}
 
-    let mut captures: Vec<CaptureSummary> = points
-        .iter()
-        .zip(&frames_per_point)
-        .map(|(p, f)| CaptureSummary {
-            point: p.name.clone(),
-            frames: f.len(),
-            pcap: None,
-        })
-        .collect();
-    if let Some(dir) = &opts.pcap_dir {
+fn host_of(lab: &Lab, pod: usize) -> &crate::lab::LabHost {
+    lab.host(lab.pods[pod].host)
+        .expect("Lab checks every pod has its host")
+}
+
+fn write_pcaps(
+    points: &[CapturePoint],
+    frames_per_point: &[Vec<Frame>],
+    dir: Option<&Path>,
+) -> Result<Vec<CaptureSummary>, VerifyError> {
+    let mut captures = Vec::with_capacity(points.len());
+    if let Some(dir) = dir {
         std::fs::create_dir_all(dir).map_err(|source| VerifyError::Pcap {
-            path: dir.clone(),
+            path: dir.to_path_buf(),
             source,
         })?;
-        for (summary, frames) in captures.iter_mut().zip(&frames_per_point) {
-            let path = dir.join(format!("{}.pcap", summary.point));
+    }
+    for (point, frames) in points.iter().zip(frames_per_point) {
+        let mut summary = CaptureSummary {
+            point: point.name.clone(),
+            frames: frames.len(),
+            pcap: None,
+        };
+        if let Some(dir) = dir {
+            let path = dir.join(format!("{}.pcap", point.name));
             pcap::write(&path, frames).map_err(|source| VerifyError::Pcap {
                 path: path.clone(),
                 source,
             })?;
             summary.pcap = Some(path);
         }
+        captures.push(summary);
     }
-
-    if rows.iter().any(|r| !r.verdict.passed) {
-        notes.extend(neighbour_table_note());
-    }
-    Ok(Report {
-        notes,
-        lab: lab.name.clone(),
-        mode: lab.mode,
-        hosts: lab.hosts.len(),
-        pairs: rows,
-        findings,
-        captures,
-        undissectable,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-    })
+    Ok(captures)
 }
 
 /// The kernel's ARP table is one table for every namespace, capped by the root namespace's

@@ -1,0 +1,389 @@
+//! State the lab's nodes learnt from traffic: dynamic neighbour entries, learned VXLAN FDB
+//! entries and bridge-learned MACs. verify reads it back before probing and wipes it between
+//! probe phases, so that no direction is proven with state only the other direction (or a third
+//! pair) could have taught. Permanent entries are the lab's configuration and never touched.
+//!
+//! Reading and flushing run `ip`/`bridge` with `-n NAMESPACE`; what to delete is decided by the
+//! pure functions below, which unit tests cover.
+
+use crate::lab::Lab;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LearnedError {
+    #[error("cannot {what} in node `{node}`: `{command}` failed: {why}")]
+    Command {
+        node: String,
+        what: &'static str,
+        command: String,
+        why: String,
+    },
+}
+
+/// One row of `bridge -j fdb show`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FdbEntry {
+    pub mac: String,
+    #[serde(default)]
+    pub ifname: String,
+    #[serde(default)]
+    pub dst: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub master: Option<String>,
+    #[serde(default)]
+    pub state: String,
+}
+
+impl FdbEntry {
+    /// Learned from traffic: neither permanent, static nor noarp (iproute2 prints "" then).
+    pub fn is_learned(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    fn is_flood(&self) -> bool {
+        self.mac == "00:00:00:00:00:00"
+    }
+}
+
+/// A host's FDB as read before verify touched anything.
+#[derive(Debug, Clone)]
+pub struct HostFdb {
+    pub node: String,
+    pub underlay_ip: Ipv4Addr,
+    pub entries: Vec<FdbEntry>,
+}
+
+/// A host that has no configured way to reach a peer's VTEP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloodGap {
+    pub node: String,
+    pub device: String,
+    pub peer: Ipv4Addr,
+    /// A learned entry towards the peer was there: traffic from elsewhere taught it.
+    pub learned: bool,
+}
+
+impl FloodGap {
+    pub fn reason(&self) -> String {
+        if self.learned {
+            format!(
+                "{} reached {} only through a learned FDB entry: its flood entry is missing (bridge fdb append 00:00:00:00:00:00 dst {} dev {})",
+                self.node, self.peer, self.peer, self.device
+            )
+        } else {
+            format!(
+                "{} has no flood entry for {} (bridge fdb append 00:00:00:00:00:00 dst {} dev {}): it cannot resolve that VTEP on its own",
+                self.node, self.peer, self.peer, self.device
+            )
+        }
+    }
+}
+
+/// In a VXLAN lab every host must be able to reach every peer VTEP by configuration: a
+/// permanent entry (the all-zeros flood entry, or a per-MAC one as flanneld writes) with that
+/// peer as `dst`. A learned entry is not enough: it was taught by the peer's traffic and ages out.
+pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
+    let mut gaps = Vec::new();
+    for host in fdbs {
+        let device = host
+            .entries
+            .iter()
+            .find(|e| e.dst.is_some() && e.master.is_none())
+            .map(|e| e.ifname.clone())
+            .unwrap_or_else(|| "the VXLAN device".to_string());
+        for peer in fdbs.iter().filter(|p| p.node != host.node) {
+            let towards = || {
+                host.entries
+                    .iter()
+                    .filter(|e| e.dst == Some(peer.underlay_ip))
+            };
+            if towards().any(|e| !e.is_learned()) {
+                continue;
+            }
+            gaps.push(FloodGap {
+                node: host.node.clone(),
+                device: device.clone(),
+                peer: peer.underlay_ip,
+                learned: towards().any(|e| e.is_learned() && !e.is_flood()),
+            });
+        }
+    }
+    gaps
+}
+
+/// What wipes a host's learned forwarding state, as `ip -batch` and `bridge -batch` lines.
+/// Bridges are flushed whole (`fdb_flush` drops dynamic entries only); a VXLAN device's learned
+/// entries are deleted one by one, because its flood entries share the device.
+pub fn flush_lines(entries: &[FdbEntry]) -> (Vec<String>, Vec<String>) {
+    let mut ip = vec!["neigh flush all".to_string()];
+    let bridges: BTreeSet<&str> = entries.iter().filter_map(|e| e.master.as_deref()).collect();
+    ip.extend(
+        bridges
+            .iter()
+            .map(|b| format!("link set dev {b} type bridge fdb_flush")),
+    );
+    let bridge = entries
+        .iter()
+        .filter(|e| e.is_learned() && e.master.is_none())
+        .filter_map(|e| {
+            let dst = e.dst?;
+            Some(format!("fdb del {} dev {} dst {dst} self", e.mac, e.ifname))
+        })
+        .collect();
+    (ip, bridge)
+}
+
+fn run(
+    node: &str,
+    namespace: &str,
+    tool: &str,
+    args: &[&str],
+    stdin: Option<String>,
+    what: &'static str,
+) -> Result<String, LearnedError> {
+    let mut argv = vec!["-n", namespace];
+    argv.extend_from_slice(args);
+    let mut expr = duct::cmd(tool, &argv).stdout_capture().stderr_capture();
+    if let Some(input) = stdin {
+        expr = expr.stdin_bytes(input);
+    }
+    let err = |why: String| LearnedError::Command {
+        node: node.to_string(),
+        what,
+        command: format!("{tool} {}", argv.join(" ")),
+        why,
+    };
+    let out = expr.unchecked().run().map_err(|e| err(e.to_string()))?;
+    if !out.status.success() {
+        return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every FDB entry in a node's namespace.
+pub fn read_fdb(node: &str, namespace: &str) -> Result<Vec<FdbEntry>, LearnedError> {
+    let text = run(
+        node,
+        namespace,
+        "bridge",
+        &["-j", "fdb", "show"],
+        None,
+        "read the FDB",
+    )?;
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(&text).map_err(|e| LearnedError::Command {
+        node: node.to_string(),
+        what: "read the FDB",
+        command: "bridge -j fdb show".into(),
+        why: e.to_string(),
+    })
+}
+
+/// Each host's FDB, as the lab holds it right now.
+pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
+    lab.hosts
+        .iter()
+        .map(|h| {
+            Ok(HostFdb {
+                node: h.node.clone(),
+                underlay_ip: h.underlay_ip,
+                entries: read_fdb(&h.node, &h.namespace)?,
+            })
+        })
+        .collect()
+}
+
+fn flush_node(node: &str, namespace: &str) -> Result<(), LearnedError> {
+    let entries = read_fdb(node, namespace)?;
+    let (ip, bridge) = flush_lines(&entries);
+    let batch = |lines: Vec<String>| Some(lines.join("\n") + "\n");
+    run(
+        node,
+        namespace,
+        "ip",
+        &["-batch", "-"],
+        batch(ip),
+        "flush learned state",
+    )?;
+    if !bridge.is_empty() {
+        // `-force`: an entry may age out between reading and deleting; the rest still go.
+        let _ = run(
+            node,
+            namespace,
+            "bridge",
+            &["-force", "-batch", "-"],
+            batch(bridge),
+            "flush learned FDB entries",
+        );
+    }
+    Ok(())
+}
+
+/// Wipes learned state in every node of the lab, a few namespaces at a time in parallel.
+pub fn flush(lab: &Lab) -> Result<(), LearnedError> {
+    let nodes: Vec<(&str, &str)> = lab
+        .hosts
+        .iter()
+        .map(|h| (h.node.as_str(), h.namespace.as_str()))
+        .chain(
+            lab.pods
+                .iter()
+                .map(|p| (p.node.as_str(), p.namespace.as_str())),
+        )
+        .chain(
+            lab.routers
+                .iter()
+                .map(|r| (r.node.as_str(), r.namespace.as_str())),
+        )
+        .collect();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let chunk = nodes.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = nodes
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().try_for_each(|(node, ns)| flush_node(node, ns)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Result<Vec<()>, _>>()
+            .map(|_| ())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        mac: &str,
+        ifname: &str,
+        dst: Option<&str>,
+        master: Option<&str>,
+        state: &str,
+    ) -> FdbEntry {
+        FdbEntry {
+            mac: mac.into(),
+            ifname: ifname.into(),
+            dst: dst.map(|d| d.parse().unwrap()),
+            master: master.map(str::to_string),
+            state: state.into(),
+        }
+    }
+
+    fn host(node: &str, ip: &str, entries: Vec<FdbEntry>) -> HostFdb {
+        HostFdb {
+            node: node.into(),
+            underlay_ip: ip.parse().unwrap(),
+            entries,
+        }
+    }
+
+    #[test]
+    fn parses_iproute2_json() {
+        let json = r#"[{"mac":"ce:cc:30:ed:9a:e4","ifname":"flannel.1","dst":"10.0.3.2","flags":["self"],"state":""},
+            {"mac":"00:00:00:00:00:00","ifname":"flannel.1","dst":"10.0.2.2","flags":["self"],"state":"permanent"},
+            {"mac":"2a:df:06:ca:81:54","ifname":"veth1","master":"cni0","state":""}]"#;
+        let e: Vec<FdbEntry> = serde_json::from_str(json).unwrap();
+        assert!(e[0].is_learned() && !e[1].is_learned());
+        assert_eq!(e[2].master.as_deref(), Some("cni0"));
+    }
+
+    #[test]
+    fn a_missing_flood_entry_is_a_gap_and_says_whether_learning_hid_it() {
+        let fdbs = [
+            host(
+                "host1",
+                "10.0.1.2",
+                vec![entry(
+                    "32:35:7b:dd:33:b3",
+                    "flannel.1",
+                    Some("10.0.2.2"),
+                    None,
+                    "",
+                )],
+            ),
+            host(
+                "host2",
+                "10.0.2.2",
+                vec![entry(
+                    "00:00:00:00:00:00",
+                    "flannel.1",
+                    Some("10.0.1.2"),
+                    None,
+                    "permanent",
+                )],
+            ),
+        ];
+        let gaps = flood_gaps(&fdbs);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(
+            gaps[0].reason(),
+            "host1 reached 10.0.2.2 only through a learned FDB entry: its flood entry is missing (bridge fdb append 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1)"
+        );
+        let bare = [host("host1", "10.0.1.2", vec![]), fdbs[1].clone()];
+        let gaps = flood_gaps(&bare);
+        assert!(!gaps[0].learned);
+        assert!(gaps[0].reason().contains("has no flood entry for 10.0.2.2"));
+    }
+
+    #[test]
+    fn a_permanent_per_mac_entry_counts_as_configured() {
+        let fdbs = [
+            host(
+                "host1",
+                "10.0.1.2",
+                vec![entry(
+                    "32:35:7b:dd:33:b3",
+                    "flannel.1",
+                    Some("10.0.2.2"),
+                    None,
+                    "permanent",
+                )],
+            ),
+            host(
+                "host2",
+                "10.0.2.2",
+                vec![entry(
+                    "00:00:00:00:00:00",
+                    "flannel.1",
+                    Some("10.0.1.2"),
+                    None,
+                    "permanent",
+                )],
+            ),
+        ];
+        assert!(flood_gaps(&fdbs).is_empty());
+    }
+
+    #[test]
+    fn flushing_spares_permanent_entries() {
+        let entries = [
+            entry("32:35:7b:dd:33:b3", "flannel.1", Some("10.0.2.2"), None, ""),
+            entry(
+                "00:00:00:00:00:00",
+                "flannel.1",
+                Some("10.0.2.2"),
+                None,
+                "permanent",
+            ),
+            entry("2a:df:06:ca:81:54", "veth1", None, Some("cni0"), ""),
+            entry("33:33:00:00:00:01", "cni0", None, None, "permanent"),
+        ];
+        let (ip, bridge) = flush_lines(&entries);
+        assert_eq!(
+            ip,
+            ["neigh flush all", "link set dev cni0 type bridge fdb_flush"]
+        );
+        assert_eq!(
+            bridge,
+            ["fdb del 32:35:7b:dd:33:b3 dev flannel.1 dst 10.0.2.2 self"]
+        );
+    }
+}
