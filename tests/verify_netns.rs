@@ -427,6 +427,14 @@ fn a_pod_left_at_1500_in_an_overlay_is_named() {
         serde_json::json!(["pod pod1: eth1 has MTU 1500, the lab plans 1450 (cnilab.mtu)"]),
         "{report:#}"
     );
+    // Its full-size probe goes at the pod's real MTU, so its pairs fail too.
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["full-size probe (1500 bytes, DF)"],
+    );
+    assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
 }
 
 #[test]
@@ -476,4 +484,87 @@ fn a_file_without_cnilab_labels_is_exit_2() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The one-way fault: host1 lost its flood entry towards host2, and the caches are
+/// cold. pod2's traffic to pod1 would teach host1 what it needs (its ARP request and the
+/// frame's source), so probing both directions at once passed this lab. From a cold start,
+/// pod1 -> pod2 fails and names the missing entry, and pod2 -> pod1 is judged on its own.
+#[test]
+fn a_fault_that_reverse_traffic_heals_fails_from_a_cold_start() {
+    let lab = deployed("vxlan", 2, "vxcold");
+    assert_passes(&lab);
+    exec(
+        &lab,
+        "host1",
+        "bridge fdb del 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1",
+    );
+    for host in ["host1", "host2"] {
+        exec(&lab, host, "ip neigh flush dev flannel.1");
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["start"]["kind"], "cold", "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["host1", "flood entry", "10.0.2.2 dev flannel.1"],
+    );
+    assert_fails_with(&report, "pod1", "pod2", &["no reply"]);
+    assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
+    // verify wiped only learned state: host2's flood entry, a permanent one, is still there.
+    assert!(
+        output(&lab, "host2", "bridge fdb show dev flannel.1")
+            .contains("00:00:00:00:00:00 dst 10.0.1.2 self permanent"),
+        "host2's flood entry must survive verify"
+    );
+}
+
+/// Warm, the same lab is probed on what it learnt: pod1 -> pod2 gets its reply over the
+/// entry host1 learnt from host2, and verify still fails the pair, naming that entry.
+#[test]
+fn warm_mode_is_labelled_and_still_names_a_flood_entry_hidden_by_learning() {
+    let lab = deployed("vxlan", 2, "vxwarm");
+    exec(
+        &lab,
+        "host1",
+        "bridge fdb del 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1",
+    );
+    // Reverse traffic teaches host1 the neighbour and the FDB entry.
+    assert!(ping_ok(&lab, "pod2", "172.16.0.2"));
+    assert!(
+        ping_ok(&lab, "pod1", "172.16.1.2"),
+        "pod1 -> pod2 works on learned state"
+    );
+    let (code, report) = verify(&lab, &["--warm"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["start"]["kind"], "warm", "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["host1 reached 10.0.2.2 only through a learned FDB entry: its flood entry is missing"],
+    );
+    let out = lab.run(&["verify", "--warm"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("warm (--warm)"), "{table}");
+}
+
+/// The text report on a failing lab: every reason on its own line, nothing wider than 80
+/// columns, no colour when stdout is not a terminal, and --failed-only leaves out the passes.
+#[test]
+fn the_text_report_of_a_failing_lab_reads_well_in_80_columns() {
+    let lab = deployed("vxlan", 3, "vxtxt");
+    exec(&lab, "host1", "sysctl -w net.ipv4.ip_forward=0");
+    let out = lab.run(&["verify", "--failed-only"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80: {line:?}");
+    }
+    assert!(!table.contains('\x1b'), "no colour into a pipe: {table}");
+    assert!(!table.contains("pass "), "--failed-only: {table}");
+    assert!(table.contains("      - ping: no reply"), "{table}");
+    assert!(!table.contains("more)"), "{table}");
 }
