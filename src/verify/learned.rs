@@ -3,10 +3,11 @@
 //! probe phases, so that no direction is proven with state only the other direction (or a third
 //! pair) could have taught. Permanent entries are the lab's configuration and never touched.
 //!
-//! Reading and flushing run `ip`/`bridge` with `-n NAMESPACE`; what to delete is decided by the
+//! Reading and flushing run `ip`/`bridge` inside each node's namespace; what to delete is decided by the
 //! pure functions below, which unit tests cover.
 
 use crate::lab::Lab;
+use crate::netns::in_netns;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -113,9 +114,10 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
     gaps
 }
 
-/// What wipes a host's learned forwarding state, as `ip -batch` and `bridge -batch` lines.
-/// Bridges are flushed whole (`fdb_flush` drops dynamic entries only); a VXLAN device's learned
-/// entries are deleted one by one, because its flood entries share the device.
+/// What wipes a node's learned forwarding state: `ip -batch` lines, and the devices whose
+/// learned FDB entries `bridge fdb flush ... self dynamic` drops. Bridges are flushed with
+/// `fdb_flush` (dynamic entries only); a VXLAN device with `flush ... dynamic`, which spares
+/// its permanent flood entries. Nodes without an FDB (pods, routers) only drop neighbours.
 pub fn flush_lines(entries: &[FdbEntry]) -> (Vec<String>, Vec<String>) {
     let mut ip = vec!["neigh flush all".to_string()];
     let bridges: BTreeSet<&str> = entries.iter().filter_map(|e| e.master.as_deref()).collect();
@@ -124,17 +126,21 @@ pub fn flush_lines(entries: &[FdbEntry]) -> (Vec<String>, Vec<String>) {
             .iter()
             .map(|b| format!("link set dev {b} type bridge fdb_flush")),
     );
-    let bridge = entries
+    let vteps: BTreeSet<&str> = entries
         .iter()
-        .filter(|e| e.is_learned() && e.master.is_none())
-        .filter_map(|e| {
-            let dst = e.dst?;
-            Some(format!("fdb del {} dev {} dst {dst} self", e.mac, e.ifname))
-        })
+        .filter(|e| e.dst.is_some() && e.master.is_none())
+        .map(|e| e.ifname.as_str())
+        .collect();
+    let bridge = vteps
+        .iter()
+        .map(|d| format!("fdb flush dev {d} self dynamic"))
         .collect();
     (ip, bridge)
 }
 
+/// Runs `tool args` inside the node's namespace. The process is started from a thread that
+/// entered the namespace (a child inherits it), not with `ip -n`: that also makes a mount
+/// namespace and remounts /sys for every process, and those mounts serialise across threads.
 fn run(
     node: &str,
     namespace: &str,
@@ -143,19 +149,19 @@ fn run(
     stdin: Option<String>,
     what: &'static str,
 ) -> Result<String, LearnedError> {
-    let mut argv = vec!["-n", namespace];
-    argv.extend_from_slice(args);
-    let mut expr = duct::cmd(tool, &argv).stdout_capture().stderr_capture();
-    if let Some(input) = stdin {
-        expr = expr.stdin_bytes(input);
-    }
     let err = |why: String| LearnedError::Command {
         node: node.to_string(),
         what,
-        command: format!("{tool} {}", argv.join(" ")),
+        command: format!("{tool} {}", args.join(" ")),
         why,
     };
-    let out = expr.unchecked().run().map_err(|e| err(e.to_string()))?;
+    let mut expr = duct::cmd(tool, args).stdout_capture().stderr_capture();
+    if let Some(input) = stdin {
+        expr = expr.stdin_bytes(input);
+    }
+    let out = in_netns(namespace, || expr.unchecked().run())
+        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| err(e.to_string()))?;
     if !out.status.success() {
         return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
@@ -197,57 +203,80 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
         .collect()
 }
 
-fn flush_node(node: &str, namespace: &str) -> Result<(), LearnedError> {
-    let entries = read_fdb(node, namespace)?;
-    let (ip, bridge) = flush_lines(&entries);
-    let batch = |lines: Vec<String>| Some(lines.join("\n") + "\n");
-    run(
-        node,
-        namespace,
-        "ip",
-        &["-batch", "-"],
-        batch(ip),
-        "flush learned state",
-    )?;
-    if !bridge.is_empty() {
-        // `-force`: an entry may age out between reading and deleting; the rest still go.
-        let _ = run(
-            node,
-            namespace,
-            "bridge",
-            &["-force", "-batch", "-"],
-            batch(bridge),
-            "flush learned FDB entries",
-        );
-    }
-    Ok(())
+/// A node and the commands that wipe what it learnt, worked out once before the first phase.
+#[derive(Debug, Clone)]
+pub struct Flush {
+    node: String,
+    namespace: String,
+    ip: Vec<String>,
+    bridge: Vec<String>,
 }
 
-/// Wipes learned state in every node of the lab, a few namespaces at a time in parallel.
-pub fn flush(lab: &Lab) -> Result<(), LearnedError> {
-    let nodes: Vec<(&str, &str)> = lab
-        .hosts
-        .iter()
-        .map(|h| (h.node.as_str(), h.namespace.as_str()))
+impl Flush {
+    fn run(&self) -> Result<(), LearnedError> {
+        let batch = |lines: &[String]| Some(lines.join("\n") + "\n");
+        let (node, ns) = (self.node.as_str(), self.namespace.as_str());
+        let what = "flush learned state";
+        run(node, ns, "ip", &["-batch", "-"], batch(&self.ip), what)?;
+        if !self.bridge.is_empty() {
+            run(
+                node,
+                ns,
+                "bridge",
+                &["-batch", "-"],
+                batch(&self.bridge),
+                what,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The flush plan for every node of the lab: hosts from the FDBs read at the start, pods and
+/// routers by their neighbour tables alone.
+pub fn plan_flush(lab: &Lab, fdbs: &[HostFdb]) -> Vec<Flush> {
+    let neighbours_only = |node: &str, namespace: &str| Flush {
+        node: node.to_string(),
+        namespace: namespace.to_string(),
+        ip: vec!["neigh flush all".to_string()],
+        bridge: vec![],
+    };
+    let hosts = lab.hosts.iter().map(|h| {
+        let entries = fdbs
+            .iter()
+            .find(|f| f.node == h.node)
+            .map_or(&[][..], |f| &f.entries[..]);
+        let (ip, bridge) = flush_lines(entries);
+        Flush {
+            node: h.node.clone(),
+            namespace: h.namespace.clone(),
+            ip,
+            bridge,
+        }
+    });
+    hosts
         .chain(
             lab.pods
                 .iter()
-                .map(|p| (p.node.as_str(), p.namespace.as_str())),
+                .map(|p| neighbours_only(&p.node, &p.namespace)),
         )
         .chain(
             lab.routers
                 .iter()
-                .map(|r| (r.node.as_str(), r.namespace.as_str())),
+                .map(|r| neighbours_only(&r.node, &r.namespace)),
         )
-        .collect();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-    let chunk = nodes.len().div_ceil(workers).max(1);
+        .collect()
+}
+
+/// Wipes learned state in every node, several namespaces at a time: each is a process or
+/// two, and waiting on them, not the CPU, is most of the cost.
+pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
+    const WORKERS: usize = 8;
+    let chunk = plan.len().div_ceil(WORKERS).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = nodes
+        let handles: Vec<_> = plan
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().try_for_each(|(node, ns)| flush_node(node, ns)))
-            })
+            .map(|part| scope.spawn(move || part.iter().try_for_each(Flush::run)))
             .collect();
         handles
             .into_iter()
@@ -381,9 +410,6 @@ mod tests {
             ip,
             ["neigh flush all", "link set dev cni0 type bridge fdb_flush"]
         );
-        assert_eq!(
-            bridge,
-            ["fdb del 32:35:7b:dd:33:b3 dev flannel.1 dst 10.0.2.2 self"]
-        );
+        assert_eq!(bridge, ["fdb flush dev flannel.1 self dynamic"]);
     }
 }

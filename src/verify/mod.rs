@@ -96,14 +96,17 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .map(|s| crate::ifreq::mtu(s, crate::lab::POD_IF))
         .collect();
     // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
-    let fdbs = match lab.mode {
-        crate::plan::Mode::Vxlan => learned::read_hosts(&lab)?,
-        _ => Vec::new(),
-    };
+    let fdbs = learned::read_hosts(&lab)?;
     let probes = ProbePlan::new(&lab, &pod_mtus, opts.warm);
 
     let running = capture::start(opened);
-    let outcomes = run_phases(&lab, &probes, &sockets, opts)?;
+    let outcomes = run_phases(
+        &lab,
+        &probes,
+        &sockets,
+        &learned::plan_flush(&lab, &fdbs),
+        opts,
+    )?;
     std::thread::sleep(GRACE);
     let captured = running.stop();
     if crate::interrupt::requested() {
@@ -138,13 +141,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         &pod_ips,
         collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
     ));
-    let rows = judge_pairs(
-        &lab,
-        &probes,
-        outcomes,
-        collected.seen,
-        &learned::flood_gaps(&fdbs),
-    );
+    let rows = judge_pairs(&lab, &probes, outcomes, collected.seen, &gaps(&lab, &fdbs));
     let captures = write_pcaps(&points, &frames_per_point, opts.pcap_dir.as_deref())?;
     if rows.iter().any(|r| !r.verdict.passed) {
         notes.extend(neighbour_table_note());
@@ -291,13 +288,14 @@ fn run_phases(
     lab: &Lab,
     probes: &ProbePlan,
     sockets: &[socket2::Socket],
+    flush: &[learned::Flush],
     opts: &VerifyOptions,
 ) -> Result<Outcomes, VerifyError> {
     let bar = progress_bar(opts.progress, probes.pairs.len());
     let mut outcomes = Outcomes::new();
     for phase in &probes.phases {
         if !opts.warm {
-            learned::flush(lab)?;
+            learned::flush(flush)?;
         }
         run_phase(
             probes.run,
@@ -445,6 +443,14 @@ fn judge_pairs(
         });
     }
     rows
+}
+
+/// Hosts that can reach a peer's VTEP only by what they learnt; VXLAN labs only.
+fn gaps(lab: &Lab, fdbs: &[learned::HostFdb]) -> Vec<learned::FloodGap> {
+    match lab.mode {
+        crate::plan::Mode::Vxlan => learned::flood_gaps(fdbs),
+        _ => Vec::new(),
+    }
 }
 
 fn host_of(lab: &Lab, pod: usize) -> &crate::lab::LabHost {
