@@ -169,6 +169,7 @@ Examples:
   sudo cnilab verify -t lab.yaml --json   # for CI
   sudo cnilab verify --failed-only        # only what failed
   sudo cnilab verify --warm               # quick pass over a warm lab
+  sudo cnilab verify --max-loss 10        # allow 1 lost steady-state ping in 13
   sudo cnilab verify --pcap out/          # keep one pcap per capture point
 
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
@@ -426,6 +427,7 @@ fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
         pcap_dir: args.pcap.clone(),
         progress: stderr_is_terminal() && !args.json,
         warm: args.warm,
+        max_loss: args.max_loss / 100.0,
     };
     let report = verify::verify(file, &opts)?;
     if args.json {
@@ -458,6 +460,22 @@ pub struct VerifyArgs {
     /// Print only the pairs and findings that failed, and the summary.
     #[arg(long)]
     pub failed_only: bool,
+    /// The share of a pair's 13 steady-state pings, in percent, it may lose and still pass.
+    /// By default any loss after the first contact fails the pair ("lost K of M").
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = percent)]
+    pub max_loss: f64,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 100"))
+    }
 }
 
 /// Writes to standard output; a reader that went away (`cnilab verify | head`) is not an error.

@@ -568,3 +568,62 @@ fn the_text_report_of_a_failing_lab_reads_well_in_80_columns() {
     assert!(table.contains("      - ping: no reply"), "{table}");
     assert!(!table.contains("more)"), "{table}");
 }
+
+/// Drops, on host1, pod1's small echo requests to pod2 that the iptables `statistic` match
+/// picks: `nth --every N --packet 0` drops the first one and every N-th after it.
+fn drop_every_nth_ping(lab: &LabGuard, every: u32) {
+    exec(
+        lab,
+        "host1",
+        &format!(
+            "iptables -A FORWARD -s 172.16.0.2 -d 172.16.1.2 -p icmp --icmp-type echo-request -m length --length 84 -m statistic --mode nth --every {every} --packet 0 -j DROP"
+        ),
+    );
+}
+
+#[test]
+fn a_pair_whose_first_probe_is_dropped_once_passes_on_retry_and_says_so() {
+    let lab = deployed("vxlan", 2, "vxretry");
+    drop_every_nth_ping(&lab, 1_000_000);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let p = pair(&report, "pod1", "pod2");
+    assert_eq!(
+        p["remarks"],
+        serde_json::json!(["first contact passed on retry: answered on attempt 2"]),
+        "{report:#}"
+    );
+    assert_eq!(p["loss"], serde_json::json!({"sent": 13, "lost": 0}));
+    // The rule is spent; a fresh one drops the next run's first probe.
+    exec(&lab, "host1", "iptables -F FORWARD");
+    drop_every_nth_ping(&lab, 1_000_000);
+    let out = lab.run(&["verify"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("~ first contact passed on retry"), "{table}");
+}
+
+/// A third of the packets one way: retries would hide it, the steady-state pings do not.
+#[test]
+fn steady_loss_fails_the_pair_with_lost_k_of_m_unless_max_loss_allows_it() {
+    let lab = deployed("vxlan", 2, "vxloss");
+    drop_every_nth_ping(&lab, 3);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["of 13 steady-state pings (flaky"],
+    );
+    let lost = pair(&report, "pod1", "pod2")["loss"]["lost"]
+        .as_u64()
+        .unwrap();
+    assert!((3..=5).contains(&lost), "{report:#}");
+    assert!(
+        !reasons(pair(&report, "pod1", "pod2")).contains("blackhole"),
+        "{report:#}"
+    );
+    assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
+    let (code, report) = verify(&lab, &["--max-loss", "50"]);
+    assert_eq!(code, 0, "{report:#}");
+}

@@ -27,6 +27,8 @@ pub struct PairPlan {
     pub vxlan: Option<VxlanParams>,
     /// The full-size probe's IP total length.
     pub mtu: u16,
+    /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
+    pub max_loss: f64,
 }
 
 /// How a probe ended, as seen from the sending pod.
@@ -81,6 +83,10 @@ pub struct PairVerdict {
     pub wire: String,
     /// Every reason the pair failed, most telling first; empty when it passed.
     pub reasons: Vec<String>,
+    /// Steady-state pings sent and lost.
+    pub loss: Loss,
+    /// Shown, not failed on: a retry the pair needed, loss within `--max-loss`.
+    pub remarks: Vec<String>,
 }
 
 fn opt_micros<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -212,56 +218,27 @@ fn nearest_first<'a>(
     v
 }
 
-/// Judges one ordered pair from its small probe and its full-size DF probe.
-pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> PairVerdict {
-    let mut reasons: Vec<String> = Vec::new();
-    let mut offending: Option<&Seen> = None;
-    // Shape first: a wrong frame explains more than a missing reply does.
-    for result in [ping, mtu] {
-        for reply in [false, true] {
-            for seen in nearest_first(plan, probe_frames(result, reply), reply) {
-                if let Some(why) = plan.misfit(seen, reply) {
-                    offending.get_or_insert(seen);
-                    if !reasons.contains(&why) {
-                        reasons.push(why);
-                    }
-                }
-            }
-        }
+/// Judges one ordered pair from its first-contact ping, its full-size DF probe and its
+/// steady-state pings.
+pub fn judge_pair(
+    plan: &PairPlan,
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    steady: &[ProbeResult],
+) -> PairVerdict {
+    // Shape first: a wrong frame explains more than a missing reply does. Every probe of the
+    // pair counts: a path that tunnels some packets and leaks others is caught.
+    let all = [ping, mtu].into_iter().chain(steady);
+    let (mut reasons, offending) = shape_reasons(plan, all);
+    if !matches!(ping.outcome, Outcome::Reply { .. }) {
+        reasons.push(format!("ping: {}", describe_failure(&ping.outcome)));
     }
-    match &ping.outcome {
-        Outcome::Reply { .. } => {}
-        other => reasons.push(format!("ping: {}", describe_failure(other))),
-    }
-    // Presence: the request leaves through the source host's underlay and arrives through the
-    // destination host's; the reply the other way round. A reply alone proves nothing about
-    // the wire, so an answered full-size probe must have been seen too; an unanswered one is
-    // explained by its outcome below.
-    let answered = |r: &ProbeResult| matches!(r.outcome, Outcome::Reply { .. });
-    for (result, probe) in [(ping, "ping"), (mtu, "full-size probe")] {
-        for (reply, what) in [(false, "request"), (true, "reply")] {
-            if !((probe == "ping" && !reply) || answered(result)) {
-                continue;
-            }
-            for point in [&plan.src_point, &plan.dst_point] {
-                if !probe_frames(result, reply).any(|s| &s.point == point) {
-                    reasons.push(format!("{probe} {what} not seen on {point}"));
-                }
-            }
-        }
-    }
-    match &mtu.outcome {
-        Outcome::Reply { .. } => {}
-        Outcome::Unreachable { from, code: 4, mtu: hop } => reasons.push(format!(
-            "full-size probe ({} bytes, DF) refused: ICMP frag-needed from {from}, next-hop MTU {hop}",
-            plan.mtu
-        )),
-        Outcome::NoReply { attempts } if matches!(ping.outcome, Outcome::Reply { .. }) => reasons.push(format!(
-            "full-size probe ({} bytes, DF) got no reply after {attempts} attempts while small pings pass: MTU blackhole",
-            plan.mtu
-        )),
-        other => reasons.push(format!("full-size probe ({} bytes, DF): {}", plan.mtu, describe_failure(other))),
-    }
+    reasons.extend(presence_reasons(plan, ping, mtu));
+    let loss = Loss::of(steady);
+    reasons.extend(full_size_reason(plan, ping, mtu, loss));
+    let loss_reason = loss.reason(plan.max_loss);
+    let tolerated = loss_reason.is_none();
+    reasons.extend(loss_reason);
     let wire = offending
         .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
         .or_else(|| ping.seen.first())
@@ -278,8 +255,138 @@ pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Pai
         passed: reasons.is_empty(),
         rtt,
         wire,
+        remarks: remarks(ping, mtu, loss, tolerated),
+        loss,
         reasons,
     }
+}
+
+/// Every sighting that does not have the mode's shape, nearest the sender first, and the
+/// first such frame.
+fn shape_reasons<'a>(
+    plan: &PairPlan,
+    results: impl Iterator<Item = &'a ProbeResult>,
+) -> (Vec<String>, Option<&'a Seen>) {
+    let mut reasons: Vec<String> = Vec::new();
+    let mut offending = None;
+    for result in results {
+        for reply in [false, true] {
+            for seen in nearest_first(plan, probe_frames(result, reply), reply) {
+                if let Some(why) = plan.misfit(seen, reply) {
+                    offending.get_or_insert(seen);
+                    if !reasons.contains(&why) {
+                        reasons.push(why);
+                    }
+                }
+            }
+        }
+    }
+    (reasons, offending)
+}
+
+/// The request leaves through the source host's underlay and arrives through the destination
+/// host's; the reply the other way round. A reply alone proves nothing about the wire, so an
+/// answered probe must have been seen too; an unanswered one is explained by its outcome.
+fn presence_reasons(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Vec<String> {
+    let answered = |r: &ProbeResult| matches!(r.outcome, Outcome::Reply { .. });
+    let mut reasons = Vec::new();
+    for (result, probe) in [(ping, "ping"), (mtu, "full-size probe")] {
+        for (reply, what) in [(false, "request"), (true, "reply")] {
+            if !((probe == "ping" && !reply) || answered(result)) {
+                continue;
+            }
+            for point in [&plan.src_point, &plan.dst_point] {
+                if !probe_frames(result, reply).any(|s| &s.point == point) {
+                    reasons.push(format!("{probe} {what} not seen on {point}"));
+                }
+            }
+        }
+    }
+    reasons
+}
+
+fn full_size_reason(
+    plan: &PairPlan,
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    loss: Loss,
+) -> Option<String> {
+    let size = plan.mtu;
+    let ping_ok = matches!(ping.outcome, Outcome::Reply { .. });
+    Some(match &mtu.outcome {
+        Outcome::Reply { .. } => return None,
+        Outcome::Unreachable { from, code: 4, mtu: hop } => format!(
+            "full-size probe ({size} bytes, DF) refused: ICMP frag-needed from {from}, next-hop MTU {hop}"
+        ),
+        // Only a path that loses nothing else is a blackhole for big packets.
+        Outcome::NoReply { attempts } if ping_ok && loss.lost == 0 => format!(
+            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts while small pings pass: MTU blackhole"
+        ),
+        Outcome::NoReply { attempts } if ping_ok => format!(
+            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts, on a path that also lost {} of {} small pings",
+            loss.lost, loss.sent
+        ),
+        other => format!("full-size probe ({size} bytes, DF): {}", describe_failure(other)),
+    })
+}
+
+/// Steady-state pings of a pair: how many were sent after a first contact, and how many lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Loss {
+    pub sent: u32,
+    pub lost: u32,
+}
+
+impl Loss {
+    pub fn of(steady: &[ProbeResult]) -> Loss {
+        Loss {
+            sent: steady.len() as u32,
+            lost: steady
+                .iter()
+                .filter(|r| !matches!(r.outcome, Outcome::Reply { .. }))
+                .count() as u32,
+        }
+    }
+
+    /// Loss beyond `max` (a share, 0.0 to 1.0) fails the pair; loss that comes and goes is
+    /// called flaky.
+    fn reason(self, max: f64) -> Option<String> {
+        if self.lost == 0 || f64::from(self.lost) <= max * f64::from(self.sent) {
+            return None;
+        }
+        let what = if self.lost < self.sent {
+            "flaky: the path drops some packets"
+        } else {
+            "every steady-state ping lost after a first contact"
+        };
+        Some(format!(
+            "lost {} of {} steady-state pings ({what}; --max-loss allows {:.0}%)",
+            self.lost,
+            self.sent,
+            max * 100.0
+        ))
+    }
+}
+
+/// What a person should know about a pair that passed: a retry it needed, loss it was allowed.
+fn remarks(ping: &ProbeResult, mtu: &ProbeResult, loss: Loss, tolerated: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for (result, what) in [(ping, "first contact"), (mtu, "full-size probe")] {
+        if let Outcome::Reply { attempts, .. } = result.outcome {
+            if attempts > 1 {
+                out.push(format!(
+                    "{what} passed on retry: answered on attempt {attempts}"
+                ));
+            }
+        }
+    }
+    if loss.lost > 0 && tolerated {
+        out.push(format!(
+            "lost {} of {} steady-state pings, within --max-loss",
+            loss.lost, loss.sent
+        ));
+    }
+    out
 }
 
 fn describe_failure(outcome: &Outcome) -> String {
@@ -380,6 +487,7 @@ mod tests {
             dst_point: "host2-eth1".into(),
             vxlan: (mode == Mode::Vxlan).then_some(VxlanParams { vni: 1, port: 4789 }),
             mtu: mode.pod_mtu(),
+            max_loss: 0.0,
         }
     }
 
@@ -388,6 +496,10 @@ mod tests {
             point: point.into(),
             wire: dissect(&frame, &[4789, 8472]).unwrap(),
         }
+    }
+
+    fn judge2(p: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> PairVerdict {
+        judge_pair(p, ping, mtu, &[])
     }
 
     fn reply() -> Outcome {
@@ -422,7 +534,7 @@ mod tests {
     #[test]
     fn a_healthy_vxlan_pair_passes_and_shows_the_tunnel() {
         let p = plan(Mode::Vxlan);
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), healthy_vxlan),
             &everywhere(reply(), healthy_vxlan),
@@ -445,7 +557,7 @@ mod tests {
                 plain("172.16.0.2", "172.16.1.2", false, Some(TAG))
             }
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), plain_),
             &everywhere(reply(), healthy_vxlan),
@@ -469,7 +581,7 @@ mod tests {
             };
             vxlan_frame(o, 4789, 2, i, r, Some(TAG))
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), vni2),
             &everywhere(reply(), healthy_vxlan),
@@ -487,7 +599,7 @@ mod tests {
             };
             vxlan_frame(o, 8472, 1, i, r, Some(TAG))
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), port),
             &everywhere(reply(), healthy_vxlan),
@@ -510,7 +622,7 @@ mod tests {
             };
             vxlan_frame(o, 4789, 1, i, r, Some(TAG))
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), routed_via_gw),
             &everywhere(reply(), healthy_vxlan),
@@ -540,8 +652,8 @@ mod tests {
                 plain("10.0.1.2", "10.0.2.2", false, Some(TAG))
             }
         };
-        assert!(judge_pair(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed);
-        let v = judge_pair(&p, &everywhere(reply(), masq), &everywhere(reply(), ok));
+        assert!(judge2(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed);
+        let v = judge2(&p, &everywhere(reply(), masq), &everywhere(reply(), ok));
         assert!(!v.passed);
         assert_eq!(
             v.reasons[0],
@@ -560,7 +672,7 @@ mod tests {
                 Some(TAG),
             )
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), tunnel),
             &everywhere(reply(), tunnel),
@@ -592,9 +704,9 @@ mod tests {
                 )
             }
         };
-        assert!(judge_pair(&p, &everywhere(reply(), good), &everywhere(reply(), good)).passed);
+        assert!(judge2(&p, &everywhere(reply(), good), &everywhere(reply(), good)).passed);
         let vx = |r: bool| healthy_vxlan(r);
-        let v = judge_pair(&p, &everywhere(reply(), vx), &everywhere(reply(), good));
+        let v = judge2(&p, &everywhere(reply(), vx), &everywhere(reply(), good));
         assert!(
             v.reasons[0]
                 .starts_with("expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw VXLAN"),
@@ -610,7 +722,7 @@ mod tests {
             outcome: Outcome::NoReply { attempts: 3 },
             seen: vec![],
         };
-        let v = judge_pair(&p, &lost, &lost);
+        let v = judge2(&p, &lost, &lost);
         assert!(!v.passed);
         assert_eq!(v.wire, "not seen");
         assert_eq!(v.reasons[0], "ping: no reply after 3 attempts");
@@ -632,7 +744,7 @@ mod tests {
                 seen("host1-eth1", healthy_vxlan(true)),
             ],
         };
-        let v = judge_pair(&p, &only_src, &everywhere(reply(), healthy_vxlan));
+        let v = judge2(&p, &only_src, &everywhere(reply(), healthy_vxlan));
         assert_eq!(
             v.reasons,
             vec![
@@ -641,7 +753,7 @@ mod tests {
             ]
         );
         // The same holds for an answered full-size probe.
-        let v = judge_pair(&p, &everywhere(reply(), healthy_vxlan), &only_src);
+        let v = judge2(&p, &everywhere(reply(), healthy_vxlan), &only_src);
         assert_eq!(
             v.reasons,
             vec![
@@ -663,13 +775,13 @@ mod tests {
             },
             seen: vec![],
         };
-        let v = judge_pair(&p, &ok, &frag);
+        let v = judge2(&p, &ok, &frag);
         assert_eq!(v.reasons, vec!["full-size probe (1450 bytes, DF) refused: ICMP frag-needed from 172.16.0.1, next-hop MTU 1400"]);
         let hole = ProbeResult {
             outcome: Outcome::NoReply { attempts: 3 },
             seen: vec![],
         };
-        let v = judge_pair(&p, &ok, &hole);
+        let v = judge2(&p, &ok, &hole);
         assert!(
             v.reasons[0].ends_with("while small pings pass: MTU blackhole"),
             "{}",
@@ -681,7 +793,7 @@ mod tests {
             },
             seen: vec![],
         };
-        let v = judge_pair(&p, &ok, &local);
+        let v = judge2(&p, &ok, &local);
         assert_eq!(
             v.reasons,
             vec!["full-size probe (1450 bytes, DF): could not be sent: Message too long"]
@@ -716,7 +828,7 @@ mod tests {
             },
             seen: vec![],
         };
-        let v = judge_pair(&p, &unreach, &unreach);
+        let v = judge2(&p, &unreach, &unreach);
         assert_eq!(
             v.reasons[0],
             "ping: network unreachable (ICMP from 10.0.1.1)"
@@ -760,6 +872,111 @@ mod tests {
         assert_eq!(
             found,
             vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
+        );
+    }
+
+    fn steady(lost: usize, frame: fn(bool) -> Vec<u8>) -> Vec<ProbeResult> {
+        (0..13)
+            .map(|i| {
+                if i < lost {
+                    ProbeResult {
+                        outcome: Outcome::NoReply { attempts: 1 },
+                        seen: vec![],
+                    }
+                } else {
+                    everywhere(reply(), frame)
+                }
+            })
+            .collect()
+    }
+
+    fn healthy(reply: bool) -> Vec<u8> {
+        healthy_vxlan(reply)
+    }
+
+    #[test]
+    fn steady_state_loss_fails_by_default_and_is_called_flaky() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let v = judge_pair(&p, &ok, &ok, &steady(4, healthy));
+        assert!(!v.passed);
+        assert_eq!(v.loss, Loss { sent: 13, lost: 4 });
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.starts_with("lost 4 of 13 steady-state pings (flaky")),
+            "{:?}",
+            v.reasons
+        );
+        let loose = PairPlan {
+            max_loss: 0.35,
+            ..p.clone()
+        };
+        let v = judge_pair(&loose, &ok, &ok, &steady(4, healthy));
+        assert!(v.passed, "{:?}", v.reasons);
+        assert_eq!(
+            v.remarks,
+            ["lost 4 of 13 steady-state pings, within --max-loss"]
+        );
+        assert!(judge_pair(&p, &ok, &ok, &steady(0, healthy)).passed);
+    }
+
+    #[test]
+    fn a_full_size_loss_on_a_lossy_path_is_not_called_a_blackhole() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let lost = ProbeResult {
+            outcome: Outcome::NoReply { attempts: 3 },
+            seen: vec![],
+        };
+        let v = judge_pair(&p, &ok, &lost, &steady(5, healthy));
+        let all = v.reasons.join(" | ");
+        assert!(!all.contains("blackhole"), "{all}");
+        assert!(all.contains("also lost 5 of 13 small pings"), "{all}");
+        let v = judge_pair(&p, &ok, &lost, &steady(0, healthy));
+        assert!(v.reasons.join(" ").contains("MTU blackhole"));
+    }
+
+    #[test]
+    fn a_pair_that_needed_a_retry_passes_and_says_so() {
+        let p = plan(Mode::Vxlan);
+        let retried = everywhere(
+            Outcome::Reply {
+                rtt: Duration::from_micros(300),
+                attempts: 2,
+            },
+            healthy,
+        );
+        let ok = everywhere(reply(), healthy);
+        let v = judge_pair(&p, &retried, &ok, &steady(0, healthy));
+        assert!(v.passed, "{:?}", v.reasons);
+        assert_eq!(
+            v.remarks,
+            ["first contact passed on retry: answered on attempt 2"]
+        );
+    }
+
+    #[test]
+    fn one_steady_ping_in_plain_among_tunnelled_ones_fails_the_pair() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let mut pings = steady(0, healthy);
+        pings[7] = everywhere(reply(), |r| {
+            let (s, d) = if r {
+                ("172.16.1.2", "172.16.0.2")
+            } else {
+                ("172.16.0.2", "172.16.1.2")
+            };
+            plain(s, d, r, Some(TAG))
+        });
+        let v = judge_pair(&p, &ok, &ok, &pings);
+        assert!(!v.passed);
+        assert!(
+            v.reasons
+                .join(" ")
+                .contains("pod addresses in plain on the underlay"),
+            "{:?}",
+            v.reasons
         );
     }
 }

@@ -32,6 +32,8 @@ pub struct VerifyOptions {
     pub progress: bool,
     /// Probe every pair at once on whatever the lab has learnt, without the cold start.
     pub warm: bool,
+    /// The share of steady-state pings a pair may lose and still pass, 0.0 to 1.0.
+    pub max_loss: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +143,14 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         &pod_ips,
         collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
     ));
-    let rows = judge_pairs(&lab, &probes, outcomes, collected.seen, &gaps(&lab, &fdbs));
+    let rows = judge_pairs(
+        &lab,
+        &probes,
+        outcomes,
+        collected.seen,
+        &gaps(&lab, &fdbs),
+        opts.max_loss,
+    );
     let captures = write_pcaps(&points, &frames_per_point, opts.pcap_dir.as_deref())?;
     if rows.iter().any(|r| !r.verdict.passed) {
         notes.extend(neighbour_table_note());
@@ -189,11 +198,19 @@ fn load(file: &Path) -> Result<Lab, VerifyError> {
 /// Which of a pair's probes a packet belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProbeKind {
-    /// A default-size ping.
+    /// The first contact: a default-size ping, retried with growing waits, since resolving
+    /// the path (ARP, FDB) from a cold start may cost a try.
     Ping,
     /// A probe at the pod's MTU with DF set.
     FullSize,
+    /// The n-th steady-state ping after a successful first contact: one attempt each, and
+    /// every loss counts.
+    Steady(u8),
 }
+
+/// Steady-state pings per pair. A path that loses a share p of packets passes all of them
+/// with probability (1−p)^n; 13 makes that below 1% at 30% loss (0.7^13 ≈ 0.0097).
+pub const STEADY_PINGS: u8 = 13;
 
 /// A probe's identity; the tag in its payload carries it (with the attempt) on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,20 +220,29 @@ pub struct ProbeId {
 }
 
 impl ProbeId {
+    const SLOTS: u32 = 2 + STEADY_PINGS as u32;
+
     /// The number written into the tag: the one place that packs an id into the wire format.
     pub fn number(self) -> u32 {
-        (self.pair as u32) << 1 | u32::from(self.kind == ProbeKind::FullSize)
+        let slot = match self.kind {
+            ProbeKind::Ping => 0,
+            ProbeKind::FullSize => 1,
+            ProbeKind::Steady(n) => 2 + u32::from(n),
+        };
+        self.pair as u32 * Self::SLOTS + slot
     }
 
-    pub fn from_number(n: u32) -> ProbeId {
-        ProbeId {
-            pair: (n >> 1) as usize,
-            kind: if n & 1 == 1 {
-                ProbeKind::FullSize
-            } else {
-                ProbeKind::Ping
-            },
-        }
+    /// The inverse of [`ProbeId::number`]; `None` for a number no probe of this run has.
+    pub fn from_number(n: u32) -> Option<ProbeId> {
+        let kind = match n % Self::SLOTS {
+            0 => ProbeKind::Ping,
+            1 => ProbeKind::FullSize,
+            s => ProbeKind::Steady(u8::try_from(s - 2).ok()?),
+        };
+        Some(ProbeId {
+            pair: (n / Self::SLOTS) as usize,
+            kind,
+        })
     }
 }
 
@@ -260,22 +286,80 @@ impl ProbePlan {
         }
     }
 
-    /// The probes one phase sends, grouped by sending pod.
-    fn specs(&self, lab: &Lab, phase: &schedule::Phase) -> Vec<Vec<ProbeSpec>> {
+    /// A phase's first contacts, grouped by sending pod: the ping and the full-size probe.
+    fn first_contact(&self, lab: &Lab, phase: &schedule::Phase) -> Vec<Vec<ProbeSpec>> {
+        let attempts = probe::ATTEMPT_TIMEOUTS.len() as u8;
+        self.group(
+            lab,
+            phase.pairs.iter().flat_map(|&pair| {
+                [
+                    (
+                        ProbeId {
+                            pair,
+                            kind: ProbeKind::Ping,
+                        },
+                        probe::SMALL,
+                        attempts,
+                    ),
+                    (
+                        ProbeId {
+                            pair,
+                            kind: ProbeKind::FullSize,
+                        },
+                        self.full_size[pair],
+                        attempts,
+                    ),
+                ]
+            }),
+        )
+    }
+
+    /// A phase's steady-state pings, for the pairs whose first contact was answered.
+    fn steady(&self, lab: &Lab, phase: &schedule::Phase, done: &Outcomes) -> Vec<Vec<ProbeSpec>> {
+        let answered = |&pair: &usize| {
+            matches!(
+                done.get(&ProbeId {
+                    pair,
+                    kind: ProbeKind::Ping
+                }),
+                Some(Outcome::Reply { .. })
+            )
+        };
+        self.group(
+            lab,
+            phase
+                .pairs
+                .iter()
+                .filter(|p| answered(p))
+                .flat_map(|&pair| {
+                    (0..STEADY_PINGS).map(move |n| {
+                        (
+                            ProbeId {
+                                pair,
+                                kind: ProbeKind::Steady(n),
+                            },
+                            probe::SMALL,
+                            1,
+                        )
+                    })
+                }),
+        )
+    }
+
+    fn group(
+        &self,
+        lab: &Lab,
+        probes: impl Iterator<Item = (ProbeId, u16, u8)>,
+    ) -> Vec<Vec<ProbeSpec>> {
         let mut per_pod: Vec<Vec<ProbeSpec>> = vec![Vec::new(); lab.pods.len()];
-        for &pair in &phase.pairs {
-            let (a, b) = self.pairs[pair];
-            let dst = lab.pods[b].ip;
-            for (kind, size) in [
-                (ProbeKind::Ping, probe::SMALL),
-                (ProbeKind::FullSize, self.full_size[pair]),
-            ] {
-                per_pod[a].push(ProbeSpec {
-                    number: ProbeId { pair, kind }.number(),
-                    dst,
-                    size,
-                });
-            }
+        for (id, size, attempts) in probes {
+            let (a, b) = self.pairs[id.pair];
+            per_pod[a].push(ProbeSpec {
+                number: id.number(),
+                dst: lab.pods[b].ip,
+                size,
+                attempts,
+            });
         }
         per_pod
     }
@@ -297,11 +381,14 @@ fn run_phases(
         if !opts.warm {
             learned::flush(flush)?;
         }
+        let first = probes.first_contact(lab, phase);
+        run_phase(probes.run, &first, sockets, &bar, &mut outcomes);
+        let steady = probes.steady(lab, phase, &outcomes);
         run_phase(
             probes.run,
-            &probes.specs(lab, phase),
+            &steady,
             sockets,
-            &bar,
+            &indicatif::ProgressBar::hidden(),
             &mut outcomes,
         );
         if crate::interrupt::requested() {
@@ -320,10 +407,11 @@ fn run_phase(
     bar: &indicatif::ProgressBar,
     outcomes: &mut Outcomes,
 ) {
+    let id = |spec: &ProbeSpec| ProbeId::from_number(spec.number).expect("numbered by ProbeId");
     let finished: HashMap<usize, AtomicU8> = per_pod
         .iter()
         .flatten()
-        .map(|s| (ProbeId::from_number(s.number).pair, AtomicU8::new(0)))
+        .map(|s| (id(s).pair, AtomicU8::new(0)))
         .collect();
     let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
     std::thread::scope(|scope| {
@@ -334,7 +422,7 @@ fn run_phase(
                 let (finished, window) = (&finished, &window);
                 scope.spawn(move || {
                     let on_done = |i: usize| {
-                        let pair = ProbeId::from_number(specs[i].number).pair;
+                        let pair = id(&specs[i]).pair;
                         if finished[&pair].fetch_add(1, Ordering::Relaxed) == 1 {
                             bar.inc(1);
                         }
@@ -348,7 +436,7 @@ fn run_phase(
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             for (spec, outcome) in specs.iter().zip(results) {
-                outcomes.insert(ProbeId::from_number(spec.number), outcome);
+                outcomes.insert(id(spec), outcome);
             }
         }
     });
@@ -385,8 +473,9 @@ fn collect(
             };
             match wire.tag() {
                 Some((tag, _)) => {
-                    let id = ProbeId::from_number(tag.probe);
-                    if tag.run == probes.run && id.pair < probes.pairs.len() {
+                    let id = ProbeId::from_number(tag.probe)
+                        .filter(|id| tag.run == probes.run && id.pair < probes.pairs.len());
+                    if let Some(id) = id {
                         out.seen.entry(id).or_default().push(Seen {
                             point: point.name.clone(),
                             wire,
@@ -409,6 +498,7 @@ fn judge_pairs(
     mut outcomes: Outcomes,
     mut seen: HashMap<ProbeId, Vec<Seen>>,
     gaps: &[learned::FloodGap],
+    max_loss: f64,
 ) -> Vec<PairRow> {
     let mut result = |pair, kind| {
         let id = ProbeId { pair, kind };
@@ -422,9 +512,14 @@ fn judge_pairs(
     let mut rows = Vec::with_capacity(probes.pairs.len());
     for (k, &(a, b)) in probes.pairs.iter().enumerate() {
         let (ping, mtu) = (result(k, ProbeKind::Ping), result(k, ProbeKind::FullSize));
+        let steady: Vec<ProbeResult> = (0..STEADY_PINGS)
+            .map(|n| result(k, ProbeKind::Steady(n)))
+            .filter(|r| r.outcome != Outcome::NoReply { attempts: 0 })
+            .collect();
         let mut plan = pair_plan(lab, a, b);
         plan.mtu = probes.full_size[k];
-        let mut verdict = judge::judge_pair(&plan, &ping, &mtu);
+        plan.max_loss = max_loss;
+        let mut verdict = judge::judge_pair(&plan, &ping, &mtu, &steady);
         let src_host = host_of(lab, a);
         let dst_host = host_of(lab, b);
         for gap in gaps
@@ -557,6 +652,7 @@ fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
         dst_point: format!("{}-{}", hb.node, hb.underlay_if),
         vxlan: lab.vxlan,
         mtu: pa.mtu,
+        max_loss: 0.0,
     }
 }
 

@@ -191,51 +191,62 @@ fn rtt_cell(row: &PairRow) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Widths of FROM, TO and RTT; the verdict column is 4 wide and WIRE takes what is left.
-fn column_widths(rows: &[PairRow]) -> [usize; 3] {
-    let mut w = [4, 2, 3];
+/// Steady-state pings lost of those sent.
+fn loss_cell(row: &PairRow) -> String {
+    let l = row.verdict.loss;
+    if l.sent == 0 {
+        "-".into()
+    } else {
+        format!("{}/{}", l.lost, l.sent)
+    }
+}
+
+/// Widths of FROM, TO, RTT and LOSS; the verdict column is 4 wide and WIRE takes the rest.
+/// Columns are one space apart so that a 3-host VXLAN row fits 80 columns whole.
+fn column_widths(rows: &[PairRow]) -> [usize; 4] {
+    let mut w = [4, 2, 3, 4];
     for row in rows {
         w[0] = w[0].max(row.from.chars().count());
         w[1] = w[1].max(row.to.chars().count());
         w[2] = w[2].max(rtt_cell(row).chars().count());
+        w[3] = w[3].max(loss_cell(row).chars().count());
     }
     w
 }
 
-fn header(w: &[usize; 3]) -> String {
+fn cells(cells: [&str; 4], w: &[usize; 4]) -> String {
+    let mut out = String::new();
+    for (cell, width) in cells.iter().zip(w) {
+        out.push_str(&format!("{cell:<width$} "));
+    }
+    out
+}
+
+fn header(w: &[usize; 4]) -> String {
     format!(
-        "      {:<a$}  {:<b$}  {:<c$}  {WIRE_HEADER}\n",
-        "FROM",
-        "TO",
-        "RTT",
-        a = w[0],
-        b = w[1],
-        c = w[2]
+        "     {}{WIRE_HEADER}\n",
+        cells(["FROM", "TO", "RTT", "LOSS"], w)
     )
 }
 
-fn row_line(row: &PairRow, w: &[usize; 3], style: &Style) -> String {
-    let verdict = if row.verdict.passed {
-        style.pass()
+fn row_line(row: &PairRow, w: &[usize; 4], style: &Style) -> String {
+    let (word, painted) = if row.verdict.passed {
+        ("pass", style.pass())
     } else {
-        style.fail()
+        ("FAIL", style.fail())
     };
     let lead = format!(
-        "{:<a$}  {:<b$}  {:<c$}  ",
-        row.from,
-        row.to,
-        rtt_cell(row),
-        a = w[0],
-        b = w[1],
-        c = w[2]
+        "{word} {}",
+        cells([&row.from, &row.to, &rtt_cell(row), &loss_cell(row)], w)
     );
-    let indent = 6 + lead.chars().count();
-    let wire = wrap(
-        &format!("{lead}{}", row.verdict.wire),
-        style.width - 6,
-        indent - 6,
-    );
-    format!("{verdict}  {wire}")
+    let indent = lead.chars().count();
+    // Wrapped as plain text, so the colour codes do not count as columns.
+    let line = wrap(&format!("{lead}{}", row.verdict.wire), style.width, indent);
+    let mut out = format!("{painted}{}", &line[word.len()..]);
+    for remark in &row.verdict.remarks {
+        out.push_str(&wrap(&format!("      ~ {remark}"), style.width, 8));
+    }
+    out
 }
 
 /// Failing rows with the same reasons, in the order their first row appears.
@@ -254,7 +265,7 @@ fn failure_groups(rows: &[PairRow]) -> Vec<Vec<&PairRow>> {
 }
 
 /// A group's rows (the first few), then every reason once, each on its own line.
-fn group_text(group: &[&PairRow], w: &[usize; 3], style: &Style) -> String {
+fn group_text(group: &[&PairRow], w: &[usize; 4], style: &Style) -> String {
     let mut out = String::new();
     for row in group.iter().take(GROUP_ROWS) {
         out.push_str(&row_line(row, w, style));
@@ -308,6 +319,8 @@ mod tests {
                 rtt: passed.then(|| Duration::from_micros(1234)),
                 wire: "VXLAN vni 1 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]".into(),
                 reasons: reasons.iter().map(|s| s.to_string()).collect(),
+                loss: crate::verify::judge::Loss { sent: 13, lost: 0 },
+                remarks: vec![],
             },
         }
     }
@@ -347,12 +360,16 @@ mod tests {
         ]);
         let t = r.table(&plain());
         let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[1].ends_with("10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"),
+            "a VXLAN row is whole: {t}"
+        );
         assert!(lines[0].contains("FROM") && lines[0].contains("WIRE (the request"));
         assert!(
-            lines[1].starts_with("pass  pod1") && lines[1].contains("1.23ms"),
+            lines[1].starts_with("pass pod1") && lines[1].contains("1.23ms"),
             "{t}"
         );
-        assert!(lines[2].starts_with("FAIL  pod2  pod1"), "{t}");
+        assert!(lines[2].starts_with("FAIL pod2 pod1"), "{t}");
         assert_eq!(lines[3], "      - ping: no reply after 3 attempts");
         assert_eq!(lines[4], "      - ping request not seen on host2-eth1");
         assert!(!t.contains("more)"), "no reason is hidden: {t}");
@@ -410,8 +427,8 @@ mod tests {
             failed_only: true,
             ..plain()
         });
-        assert!(!only.contains("pass  pod1"), "{only}");
-        assert!(only.contains("FAIL  pod2"), "{only}");
+        assert!(!only.contains("pass pod1"), "{only}");
+        assert!(only.contains("FAIL pod2"), "{only}");
         assert!(!only.contains('\x1b'));
         let colour = r.table(&Style {
             color: true,
