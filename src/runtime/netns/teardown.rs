@@ -2,11 +2,12 @@
 //! namespace gets its own error and one failure does not stop the rest.
 
 use crate::netns::netns_path;
+use crate::runtime::error::TeardownError;
 use nix::errno::Errno;
 use nix::mount::{umount2, MntFlags};
 
-/// Removes every namespace in `names` that exists; returns one message per failure.
-pub fn remove_namespaces(names: &[String]) -> Vec<String> {
+/// Removes every namespace in `names` that exists; returns one error per failure.
+pub fn remove_namespaces(names: &[String]) -> Vec<TeardownError> {
     let mut errors = Vec::new();
     for name in names {
         let path = netns_path(name);
@@ -18,13 +19,13 @@ pub fn remove_namespaces(names: &[String]) -> Vec<String> {
         match umount2(&path, MntFlags::MNT_DETACH) {
             Ok(()) | Err(Errno::EINVAL) => {}
             Err(e) => {
-                errors.push(format!("cannot unmount {}: {e}", path.display()));
+                errors.push(TeardownError::Unmount { path, source: e });
                 continue;
             }
         }
-        if let Err(e) = std::fs::remove_file(&path) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                errors.push(format!("cannot remove {}: {e}", path.display()));
+        if let Err(source) = std::fs::remove_file(&path) {
+            if source.kind() != std::io::ErrorKind::NotFound {
+                errors.push(TeardownError::RemoveFile { path, source });
             }
         }
     }
