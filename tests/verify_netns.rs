@@ -627,3 +627,71 @@ fn steady_loss_fails_the_pair_with_lost_k_of_m_unless_max_loss_allows_it() {
     let (code, report) = verify(&lab, &["--max-loss", "50"]);
     assert_eq!(code, 0, "{report:#}");
 }
+
+/// Flood-and-learn at work: once learned FDB entries age out while ARP entries stay, a host
+/// floods the next frame to every VTEP in its flood list. That is the design, not a fault.
+#[test]
+fn flooded_copies_after_fdb_ageing_pass_in_a_warm_lab() {
+    let lab = deployed("vxlan", 3, "vxage");
+    for host in ["host1", "host2", "host3"] {
+        exec(&lab, host, "ip link set flannel.1 type vxlan ageing 3");
+    }
+    assert_passes(&lab);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let (code, report) = verify(&lab, &["--warm"]);
+    assert_eq!(code, 0, "flooded copies are the design: {report:#}");
+}
+
+/// Another VXLAN segment between two of the lab's hosts (VNI 42, host addresses only) is not
+/// the lab's traffic and must not fail it.
+#[test]
+fn unrelated_tunnel_traffic_between_the_hosts_is_ignored() {
+    let lab = deployed("vxlan", 2, "vxother");
+    for (host, local, remote, me, peer) in [
+        (
+            "host1",
+            "10.0.1.2",
+            "10.0.2.2",
+            "192.168.42.1",
+            "192.168.42.2",
+        ),
+        (
+            "host2",
+            "10.0.2.2",
+            "10.0.1.2",
+            "192.168.42.2",
+            "192.168.42.1",
+        ),
+    ] {
+        exec(
+            &lab,
+            host,
+            &format!("ip link add vx42 type vxlan id 42 dev eth1 local {local} remote {remote} dstport 4789"),
+        );
+        exec(&lab, host, &format!("ip addr add {me}/24 dev vx42"));
+        exec(&lab, host, "ip link set vx42 up");
+    }
+    // Traffic on the second segment while verify captures.
+    let ns = format!("clab-{}-host1", lab.name);
+    let mut pinger = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            "ping",
+            "-i",
+            "0.05",
+            "-w",
+            "8",
+            "192.168.42.2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, report) = verify(&lab, &[]);
+    let _ = pinger.kill();
+    let _ = pinger.wait();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
+}

@@ -29,6 +29,8 @@ pub struct PairPlan {
     pub mtu: u16,
     /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
     pub max_loss: f64,
+    /// The VTEPs in each host's flood list (its all-zeros FDB entries), source host first.
+    pub flood: (Vec<Ipv4Addr>, Vec<Ipv4Addr>),
 }
 
 /// How a probe ended, as seen from the sending pod.
@@ -132,6 +134,40 @@ impl PairPlan {
         }
     }
 
+    /// A copy of a correctly addressed VXLAN frame that its sending VTEP flooded, as the
+    /// flood-and-learn design does while it has not learnt (or has aged out) the peer's MAC:
+    /// right port and VNI, from the right VTEP to another VTEP in its flood list, with an inner
+    /// packet identical to that of a copy that went to the right VTEP. A unicast to the wrong
+    /// VTEP without the right copy beside it is still a fault.
+    pub fn flooded_copy(&self, seen: &Seen, reply: bool, result: &ProbeResult) -> bool {
+        let (hs, hd) = self.hosts(reply);
+        let flood = if reply { &self.flood.1 } else { &self.flood.0 };
+        let Some(v) = self.vxlan else { return false };
+        let tunnel = |w: &Wire| match w {
+            Wire::Vxlan {
+                outer_src,
+                outer_dst,
+                port,
+                vni,
+                inner: Some(inner),
+                ..
+            } if *port == v.port && *vni == v.vni && *outer_src == hs => {
+                Some((*outer_dst, inner.clone()))
+            }
+            _ => None,
+        };
+        let Some((to, inner)) = tunnel(&seen.wire) else {
+            return false;
+        };
+        to != hd
+            && flood.contains(&to)
+            && result
+                .seen
+                .iter()
+                .filter_map(|s| tunnel(&s.wire))
+                .any(|(d, i)| d == hd && i == inner)
+    }
+
     /// Why a sighting does not have the prescribed shape, or `None` if it has.
     pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<String> {
         let (ps, pd) = self.pods(reply);
@@ -163,6 +199,7 @@ impl PairPlan {
                     port,
                     vni,
                     inner,
+                    ..
                 },
             ) => {
                 let v = self.vxlan?;
@@ -228,7 +265,9 @@ pub fn judge_pair(
 ) -> PairVerdict {
     // Shape first: a wrong frame explains more than a missing reply does. Every probe of the
     // pair counts: a path that tunnels some packets and leaks others is caught.
-    let all = [ping, mtu].into_iter().chain(steady);
+    let all = [(ping, true), (mtu, true)]
+        .into_iter()
+        .chain(steady.iter().map(|r| (r, false)));
     let (mut reasons, offending) = shape_reasons(plan, all);
     if !matches!(ping.outcome, Outcome::Reply { .. }) {
         reasons.push(format!("ping: {}", describe_failure(&ping.outcome)));
@@ -262,16 +301,19 @@ pub fn judge_pair(
 }
 
 /// Every sighting that does not have the mode's shape, nearest the sender first, and the
-/// first such frame.
+/// first such frame. On first contact a VTEP may flood (see [`PairPlan::flooded_copy`]).
 fn shape_reasons<'a>(
     plan: &PairPlan,
-    results: impl Iterator<Item = &'a ProbeResult>,
+    results: impl Iterator<Item = (&'a ProbeResult, bool)>,
 ) -> (Vec<String>, Option<&'a Seen>) {
     let mut reasons: Vec<String> = Vec::new();
     let mut offending = None;
-    for result in results {
+    for (result, first_contact) in results {
         for reply in [false, true] {
             for seen in nearest_first(plan, probe_frames(result, reply), reply) {
+                if first_contact && plan.flooded_copy(seen, reply, result) {
+                    continue;
+                }
                 if let Some(why) = plan.misfit(seen, reply) {
                     offending.get_or_insert(seen);
                     if !reasons.contains(&why) {
@@ -422,15 +464,53 @@ pub fn pod_mtus<'a>(pods: impl IntoIterator<Item = (&'a str, u16, Option<u32>)>)
         .collect()
 }
 
+/// An IPv4 prefix, such as a host's pod subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    pub addr: Ipv4Addr,
+    pub len: u8,
+}
+
+impl Net {
+    /// `a.b.c.d/n`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Net> {
+        let (addr, len) = text.split_once('/')?;
+        let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
+        Some(Net {
+            addr: addr.parse().ok()?,
+            len,
+        })
+    }
+
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+        u32::from(ip) & mask == u32::from(self.addr) & mask
+    }
+}
+
+/// Whether a tunnelled frame carries pod or VTEP addresses of the lab, as IPv4 or as ARP.
+fn carries_lab(wire: &Wire, nets: &[Net]) -> bool {
+    let ours = |ip: Ipv4Addr| nets.iter().any(|n| n.contains(ip));
+    match wire {
+        Wire::Vxlan {
+            inner: Some(ip), ..
+        } => ours(ip.src) || ours(ip.dst),
+        Wire::Vxlan { arp: Some(a), .. } => ours(a.sender) || ours(a.target),
+        _ => false,
+    }
+}
+
 /// Lab-wide problems that belong to no probe, found in frames no probe claimed:
 /// - in an overlay mode, any plain IPv4 packet with a pod address on an underlay or router
 ///   interface, whoever sent it;
-/// - in vxlan mode, any VXLAN frame on another VNI or port than planned (the ARP that a
-///   mis-configured VTEP floods is often the only trace it leaves).
+/// - in vxlan mode, any VXLAN frame on another VNI or port than planned that carries the lab's
+///   pod or VTEP addresses (the ARP that a mis-configured VTEP floods is often the only trace
+///   it leaves); other tunnels between the same hosts are not the lab's.
 pub fn leaks<'a>(
     mode: Mode,
     vxlan: Option<VxlanParams>,
     pod_ips: &BTreeSet<Ipv4Addr>,
+    pod_nets: &[Net],
     frames: impl IntoIterator<Item = (&'a str, &'a Wire)>,
 ) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -449,7 +529,9 @@ pub fn leaks<'a>(
                     ip.src, ip.dst
                 ));
             }
-            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan => {
+            // Another segment between the same hosts is not the lab's business unless it
+            // carries the lab's pods or VTEPs (addresses in the pod subnets).
+            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan && carries_lab(wire, pod_nets) => {
                 if let Some(v) = vxlan.filter(|v| v.vni != *vni || v.port != *port) {
                     seen.insert(format!(
                         "{wire} on {point}: expected UDP/{} VXLAN vni {}",
@@ -488,6 +570,7 @@ mod tests {
             vxlan: (mode == Mode::Vxlan).then_some(VxlanParams { vni: 1, port: 4789 }),
             mtu: mode.pod_mtu(),
             max_loss: 0.0,
+            flood: (vec![], vec![]),
         }
     }
 
@@ -852,9 +935,13 @@ mod tests {
             ("host1-eth1", &underlay),
         ];
         let v = Some(VxlanParams { vni: 1, port: 4789 });
-        let found = leaks(Mode::Vxlan, v, &pods, frames);
+        let nets = [
+            Net::parse("172.16.0.0/24").unwrap(),
+            Net::parse("172.16.1.0/24").unwrap(),
+        ];
+        let found = leaks(Mode::Vxlan, v, &pods, &nets, frames);
         assert_eq!(found, vec!["plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1: pod addresses must not cross the underlay in vxlan mode"]);
-        assert!(leaks(Mode::HostGw, None, &pods, frames).is_empty());
+        assert!(leaks(Mode::HostGw, None, &pods, &nets, frames).is_empty());
         // A VTEP on another VNI shows itself through the ARP it floods.
         let arp_vni2 = dissect(
             &vxlan_frame(
@@ -868,11 +955,25 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        let found = leaks(Mode::Vxlan, v, &pods, [("host2-eth1", &arp_vni2)]);
+        let found = leaks(Mode::Vxlan, v, &pods, &nets, [("host2-eth1", &arp_vni2)]);
         assert_eq!(
             found,
             vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
         );
+        // A second segment between the same hosts, carrying host addresses only, is not ours.
+        let other = dissect(
+            &vxlan_frame(
+                ("10.0.2.2", "10.0.1.2"),
+                4789,
+                42,
+                ("192.168.42.2", "192.168.42.1"),
+                false,
+                None,
+            ),
+            &[4789],
+        )
+        .unwrap();
+        assert!(leaks(Mode::Vxlan, v, &pods, &nets, [("host2-eth1", &other)]).is_empty());
     }
 
     fn steady(lost: usize, frame: fn(bool) -> Vec<u8>) -> Vec<ProbeResult> {
@@ -978,5 +1079,61 @@ mod tests {
             "{:?}",
             v.reasons
         );
+    }
+
+    fn to_host(dst: &'static str) -> impl Fn(bool) -> Vec<u8> {
+        move |reply| {
+            let (o, i) = if reply {
+                ((dst, "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
+            } else {
+                (("10.0.1.2", dst), ("172.16.0.2", "172.16.1.2"))
+            };
+            vxlan_frame(o, 4789, 1, i, reply, Some(TAG))
+        }
+    }
+
+    #[test]
+    fn flooded_copies_on_first_contact_pass_and_a_unicast_to_the_wrong_vtep_fails() {
+        let mut p = plan(Mode::Vxlan);
+        p.flood = (
+            vec![ip("10.0.2.2"), ip("10.0.3.2")],
+            vec![ip("10.0.1.2"), ip("10.0.3.2")],
+        );
+        let mut flooded = everywhere(reply(), healthy);
+        flooded
+            .seen
+            .push(seen("host1-eth1", to_host("10.0.3.2")(false)));
+        flooded
+            .seen
+            .push(seen("host3-eth1", to_host("10.0.3.2")(false)));
+        let ok = everywhere(reply(), healthy);
+        let v = judge_pair(&p, &flooded, &ok, &steady(0, healthy));
+        assert!(v.passed, "{:?}", v.reasons);
+
+        // Not in the flood list: a copy there is no flood.
+        let narrow = PairPlan {
+            flood: (vec![ip("10.0.2.2")], vec![]),
+            ..p.clone()
+        };
+        assert!(!judge_pair(&narrow, &flooded, &ok, &steady(0, healthy)).passed);
+
+        // Only the wrong VTEP, never the right one: a real misdirected unicast.
+        let wrong = ProbeResult {
+            outcome: reply(),
+            seen: vec![seen("host1-eth1", to_host("10.0.3.2")(false))],
+        };
+        let v = judge_pair(&p, &wrong, &ok, &steady(0, healthy));
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("saw VXLAN vni 1 10.0.1.2>10.0.3.2")),
+            "{:?}",
+            v.reasons
+        );
+
+        // In steady state the VTEP has learnt the peer: flooding then is not the design.
+        let mut later = steady(0, healthy);
+        later[3] = flooded.clone();
+        assert!(!judge_pair(&p, &ok, &ok, &later).passed);
     }
 }

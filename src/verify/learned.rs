@@ -114,6 +114,16 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
     gaps
 }
 
+/// The VTEPs a host floods to: the `dst` of its permanent all-zeros entries.
+pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
+    fdbs.iter()
+        .filter(|f| f.node == node)
+        .flat_map(|f| &f.entries)
+        .filter(|e| e.is_flood() && !e.is_learned())
+        .filter_map(|e| e.dst)
+        .collect()
+}
+
 /// What wipes a node's learned forwarding state: `ip -batch` lines, and the devices whose
 /// learned FDB entries `bridge fdb flush ... self dynamic` drops. Bridges are flushed with
 /// `fdb_flush` (dynamic entries only); a VXLAN device with `flush ... dynamic`, which spares

@@ -137,10 +137,16 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
             .map(|(p, &mtu)| (p.node.as_str(), p.mtu, mtu)),
     );
     let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
+    let pod_nets: Vec<judge::Net> = lab
+        .hosts
+        .iter()
+        .filter_map(|h| judge::Net::parse(&h.pod_subnet))
+        .collect();
     findings.extend(judge::leaks(
         lab.mode,
         lab.vxlan,
         &pod_ips,
+        &pod_nets,
         collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
     ));
     let rows = judge_pairs(
@@ -148,7 +154,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         &probes,
         outcomes,
         collected.seen,
-        &gaps(&lab, &fdbs),
+        &fdbs,
         opts.max_loss,
     );
     let captures = write_pcaps(&points, &frames_per_point, opts.pcap_dir.as_deref())?;
@@ -497,9 +503,10 @@ fn judge_pairs(
     probes: &ProbePlan,
     mut outcomes: Outcomes,
     mut seen: HashMap<ProbeId, Vec<Seen>>,
-    gaps: &[learned::FloodGap],
+    fdbs: &[learned::HostFdb],
     max_loss: f64,
 ) -> Vec<PairRow> {
+    let gaps = gaps(lab, fdbs);
     let mut result = |pair, kind| {
         let id = ProbeId { pair, kind };
         ProbeResult {
@@ -519,6 +526,10 @@ fn judge_pairs(
         let mut plan = pair_plan(lab, a, b);
         plan.mtu = probes.full_size[k];
         plan.max_loss = max_loss;
+        plan.flood = (
+            learned::flood_list(fdbs, &host_of(lab, a).node),
+            learned::flood_list(fdbs, &host_of(lab, b).node),
+        );
         let mut verdict = judge::judge_pair(&plan, &ping, &mtu, &steady);
         let src_host = host_of(lab, a);
         let dst_host = host_of(lab, b);
@@ -653,6 +664,7 @@ fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
         vxlan: lab.vxlan,
         mtu: pa.mtu,
         max_loss: 0.0,
+        flood: (vec![], vec![]),
     }
 }
 
