@@ -647,21 +647,9 @@ fn flooded_copies_after_fdb_ageing_pass_in_a_warm_lab() {
 #[test]
 fn unrelated_tunnel_traffic_between_the_hosts_is_ignored() {
     let lab = deployed("vxlan", 2, "vxother");
-    for (host, local, remote, me, peer) in [
-        (
-            "host1",
-            "10.0.1.2",
-            "10.0.2.2",
-            "192.168.42.1",
-            "192.168.42.2",
-        ),
-        (
-            "host2",
-            "10.0.2.2",
-            "10.0.1.2",
-            "192.168.42.2",
-            "192.168.42.1",
-        ),
+    for (host, local, remote, me) in [
+        ("host1", "10.0.1.2", "10.0.2.2", "192.168.42.1"),
+        ("host2", "10.0.2.2", "10.0.1.2", "192.168.42.2"),
     ] {
         exec(
             &lab,
