@@ -683,3 +683,19 @@ fn unrelated_tunnel_traffic_between_the_hosts_is_ignored() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
 }
+
+/// A capture point that cannot be opened leaves verify unable to judge: exit 2, naming it.
+#[test]
+fn a_capture_point_that_cannot_be_opened_is_exit_2() {
+    let lab = deployed("vxlan", 2, "vxcap");
+    exec(&lab, "host2", "ip link set dev eth1 down");
+    exec(&lab, "host2", "ip link set dev eth1 name eth9");
+    let out = lab.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("host2") && err.contains("eth1"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no report from a verify that cannot judge"
+    );
+}

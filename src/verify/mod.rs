@@ -114,42 +114,10 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     if crate::interrupt::requested() {
         return Err(VerifyError::Interrupted);
     }
-    let mut notes = Vec::new();
-    let frames_per_point: Vec<Vec<Frame>> = points
-        .iter()
-        .zip(captured)
-        .map(|(point, captured)| {
-            if let Some(e) = captured.ended_early {
-                notes.push(format!(
-                    "capture on {} stopped early ({e}): is the interface down?",
-                    point.name
-                ));
-            }
-            captured.frames
-        })
-        .collect();
-
+    let (frames_per_point, dropped, mut notes) = captures_of(&points, captured);
     let collected = collect(&lab, &probes, &points, &frames_per_point);
-    let mut findings = judge::pod_mtus(
-        lab.pods
-            .iter()
-            .zip(&pod_mtus)
-            .map(|(p, &mtu)| (p.node.as_str(), p.mtu, mtu)),
-    );
-    let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
-    let pod_nets: Vec<judge::Net> = lab
-        .hosts
-        .iter()
-        .filter_map(|h| judge::Net::parse(&h.pod_subnet))
-        .collect();
-    findings.extend(judge::leaks(
-        lab.mode,
-        lab.vxlan,
-        &pod_ips,
-        &pod_nets,
-        collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
-    ));
-    let rows = judge_pairs(
+    let findings = lab_findings(&lab, &pod_mtus, &collected);
+    let mut rows = judge_pairs(
         &lab,
         &probes,
         outcomes,
@@ -157,7 +125,11 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         &fdbs,
         opts.max_loss,
     );
-    let captures = write_pcaps(&points, &frames_per_point, opts.pcap_dir.as_deref())?;
+    excuse_capture_drops(&mut rows, &points, &dropped);
+    let mut captures = write_pcaps(&points, &frames_per_point, opts.pcap_dir.as_deref())?;
+    for (summary, &dropped) in captures.iter_mut().zip(&dropped) {
+        summary.dropped = dropped;
+    }
     if rows.iter().any(|r| !r.verdict.passed) {
         notes.extend(neighbour_table_note());
     }
@@ -551,6 +523,81 @@ fn judge_pairs(
     rows
 }
 
+/// Each point's frames and capture drops, and a note for each capture that ended early or
+/// dropped frames.
+fn captures_of(
+    points: &[CapturePoint],
+    captured: Vec<capture::Captured>,
+) -> (Vec<Vec<Frame>>, Vec<u32>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut dropped = Vec::with_capacity(points.len());
+    let frames = points
+        .iter()
+        .zip(captured)
+        .map(|(point, captured)| {
+            if let Some(e) = captured.ended_early {
+                notes.push(format!(
+                    "capture on {} stopped early ({e}): is the interface down?",
+                    point.name
+                ));
+            }
+            if captured.dropped > 0 {
+                notes.push(format!(
+                    "capture on {} dropped {} frame(s) (its socket buffer was full): frames missing there are not blamed on the lab",
+                    point.name, captured.dropped
+                ));
+            }
+            dropped.push(captured.dropped);
+            captured.frames
+        })
+        .collect();
+    (frames, dropped, notes)
+}
+
+/// Problems of the lab as a whole: pod MTUs, and pod traffic no probe claims.
+fn lab_findings(lab: &Lab, pod_mtus: &[Option<u32>], collected: &Collected) -> Vec<String> {
+    let mut findings = judge::pod_mtus(
+        lab.pods
+            .iter()
+            .zip(pod_mtus)
+            .map(|(p, &mtu)| (p.node.as_str(), p.mtu, mtu)),
+    );
+    let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
+    let pod_nets: Vec<judge::Net> = lab
+        .hosts
+        .iter()
+        .filter_map(|h| judge::Net::parse(&h.pod_subnet))
+        .collect();
+    findings.extend(judge::leaks(
+        lab.mode,
+        lab.vxlan,
+        &pod_ips,
+        &pod_nets,
+        collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
+    ));
+    findings
+}
+
+/// A frame "not seen" where the capture itself dropped frames may simply be one of those:
+/// that reason becomes a remark, and the pair is judged on everything else.
+fn excuse_capture_drops(rows: &mut [PairRow], points: &[CapturePoint], dropped: &[u32]) {
+    for (point, &n) in points.iter().zip(dropped).filter(|(_, &n)| n > 0) {
+        let suffix = format!("not seen on {}", point.name);
+        for row in rows.iter_mut() {
+            let v = &mut row.verdict;
+            let (excused, kept): (Vec<String>, Vec<String>) =
+                v.reasons.drain(..).partition(|r| r.ends_with(&suffix));
+            v.reasons = kept;
+            v.remarks.extend(
+                excused
+                    .into_iter()
+                    .map(|r| format!("{r}, where the capture dropped {n} frame(s): not judged")),
+            );
+            v.passed = v.reasons.is_empty();
+        }
+    }
+}
+
 /// Hosts that can reach a peer's VTEP only by what they learnt; VXLAN labs only.
 fn gaps(lab: &Lab, fdbs: &[learned::HostFdb]) -> Vec<learned::FloodGap> {
     match lab.mode {
@@ -580,6 +627,7 @@ fn write_pcaps(
         let mut summary = CaptureSummary {
             point: point.name.clone(),
             frames: frames.len(),
+            dropped: 0,
             pcap: None,
         };
         if let Some(dir) = dir {
@@ -695,6 +743,56 @@ mod tests {
     use super::*;
     use crate::lab::tests::lab;
     use crate::plan::Mode;
+
+    #[test]
+    fn frames_missing_where_the_capture_dropped_are_not_blamed_on_the_lab() {
+        let l = lab(Mode::Vxlan, 2);
+        let points = capture_points(&l);
+        let verdict = |reasons: &[&str]| judge::PairVerdict {
+            passed: reasons.is_empty(),
+            rtt: None,
+            wire: String::new(),
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            loss: judge::Loss::default(),
+            remarks: vec![],
+        };
+        let row = |reasons: &[&str]| PairRow {
+            from: "pod1".into(),
+            to: "pod2".into(),
+            from_ip: l.pods[0].ip,
+            to_ip: l.pods[1].ip,
+            verdict: verdict(reasons),
+        };
+        let mut rows = vec![
+            row(&["ping reply not seen on host2-eth1"]),
+            row(&["ping reply not seen on host2-eth1", "ping: no reply"]),
+        ];
+        let mut dropped = vec![0; points.len()];
+        dropped[1] = 7; // host2-eth1
+        excuse_capture_drops(&mut rows, &points, &dropped);
+        assert!(rows[0].verdict.passed, "{:?}", rows[0].verdict);
+        assert_eq!(
+            rows[0].verdict.remarks,
+            ["ping reply not seen on host2-eth1, where the capture dropped 7 frame(s): not judged"]
+        );
+        assert!(!rows[1].verdict.passed);
+        assert_eq!(rows[1].verdict.reasons, ["ping: no reply"]);
+    }
+
+    #[test]
+    fn probe_ids_round_trip_through_their_wire_number() {
+        for pair in [0, 1, 4949, 9899] {
+            for kind in [
+                ProbeKind::Ping,
+                ProbeKind::FullSize,
+                ProbeKind::Steady(0),
+                ProbeKind::Steady(STEADY_PINGS - 1),
+            ] {
+                let id = ProbeId { pair, kind };
+                assert_eq!(ProbeId::from_number(id.number()), Some(id));
+            }
+        }
+    }
 
     #[test]
     fn pairs_are_every_ordered_pair() {

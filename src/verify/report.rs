@@ -58,6 +58,8 @@ pub struct PairRow {
 pub struct CaptureSummary {
     pub point: String,
     pub frames: usize,
+    /// Frames the kernel dropped on this capture socket (PACKET_STATISTICS).
+    pub dropped: u32,
     pub pcap: Option<PathBuf>,
 }
 
