@@ -699,3 +699,53 @@ fn a_capture_point_that_cannot_be_opened_is_exit_2() {
         "no report from a verify that cannot judge"
     );
 }
+
+/// host-gw: host1's route to pod2's subnet points at host3, which relays. Every IP header is
+/// right and pings pass; the next hop is wrong, both ways. A switch that floods like a hub
+/// (no MAC learning) shows frames everywhere and must stay green.
+#[test]
+fn a_host_gw_next_hop_through_a_third_host_fails_and_a_hub_stays_green() {
+    let lab = deployed("host-gw", 3, "vhhop");
+    exec(
+        &lab,
+        "switch",
+        "ip link set switch type bridge ageing_time 0",
+    );
+    assert_passes(&lab);
+    exec(
+        &lab,
+        "switch",
+        "ip link set switch type bridge ageing_time 30000",
+    );
+    exec(
+        &lab,
+        "host1",
+        "ip route replace 10.0.2.0/24 via 192.168.0.150 dev eth1",
+    );
+    assert!(ping_ok(&lab, "pod1", "10.0.2.2"), "host3 relays");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &[
+            "next hop: host1 sent the request to",
+            "(host3's MAC), not to host2",
+        ],
+    );
+    assert_fails_with(
+        &report,
+        "pod2",
+        "pod1",
+        &["next hop: host1 sent the reply to", "(host3's MAC)"],
+    );
+    assert!(
+        pair(&report, "pod2", "pod1")["wire"]
+            .as_str()
+            .unwrap()
+            .starts_with("reply "),
+        "WIRE says it shows the reply: {report:#}"
+    );
+    assert_eq!(pair(&report, "pod1", "pod3")["passed"], true, "{report:#}");
+}

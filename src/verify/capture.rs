@@ -61,6 +61,8 @@ pub struct Opened {
     rx: Box<dyn DataLinkReceiver>,
     /// The socket under `rx`, kept to ask the kernel how many frames it dropped.
     fd: libc::c_int,
+    /// The interface's own MAC address.
+    pub mac: Option<[u8; 6]>,
 }
 
 pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
@@ -104,7 +106,11 @@ pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
             ..Default::default()
         };
         match datalink::channel(&iface, config) {
-            Ok(Channel::Ethernet(_tx, rx)) => Ok(Opened { rx, fd }),
+            Ok(Channel::Ethernet(_tx, rx)) => Ok(Opened {
+                rx,
+                fd,
+                mac: iface.mac.map(|m| m.octets()),
+            }),
             Ok(_) => Err(open_err(io::Error::other("not an Ethernet channel"))),
             Err(e) => Err(open_err(e)),
         }
@@ -124,7 +130,7 @@ pub fn start(opened: Vec<Opened>) -> Running {
         .map(|o| {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let Opened { mut rx, fd } = o;
+                let Opened { mut rx, fd, .. } = o;
                 let mut captured = read(rx.as_mut(), &stop);
                 // Asked before `rx`, which owns the socket, is dropped.
                 captured.dropped = dropped(fd);

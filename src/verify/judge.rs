@@ -31,6 +31,11 @@ pub struct PairPlan {
     pub max_loss: f64,
     /// The VTEPs in each host's flood list (its all-zeros FDB entries), source host first.
     pub flood: (Vec<Ipv4Addr>, Vec<Ipv4Addr>),
+    /// Each host's underlay MAC, by host name: in host-gw the next hop of a request must be
+    /// the destination host itself, and of a reply the source host.
+    pub host_macs: Vec<(String, Mac)>,
+    /// The hosts of the pair, by name: source, destination.
+    pub host_names: (String, String),
 }
 
 /// How a probe ended, as seen from the sending pod.
@@ -66,7 +71,20 @@ fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub point: String,
+    /// The Ethernet destination of the frame as captured: the next hop it was sent to.
+    pub dst_mac: Mac,
     pub wire: Wire,
+}
+
+/// An Ethernet address.
+pub type Mac = [u8; 6];
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn mac_text(mac: &Mac) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// A probe, how it ended and every frame of it (request and reply, every attempt).
@@ -166,6 +184,43 @@ impl PairPlan {
                 .iter()
                 .filter_map(|s| tunnel(&s.wire))
                 .any(|(d, i)| d == hd && i == inner)
+    }
+
+    /// In host-gw, the frame a host sends towards the peer's pod must go to the peer host's own
+    /// MAC: a route or ARP entry pointing at a third host that relays it keeps every IP header
+    /// right. Checked where the frame leaves (the sender's underlay), so a switch that floods
+    /// like a hub, showing the frame elsewhere too, changes nothing.
+    pub fn next_hop_misfit(&self, seen: &Seen, reply: bool) -> Option<String> {
+        let (sender_point, sender, receiver) = if reply {
+            (&self.dst_point, &self.host_names.1, &self.host_names.0)
+        } else {
+            (&self.src_point, &self.host_names.0, &self.host_names.1)
+        };
+        if self.mode != Mode::HostGw || &seen.point != sender_point {
+            return None;
+        }
+        let mac_of = |name: &str| {
+            self.host_macs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| *m)
+        };
+        let want = mac_of(receiver)?;
+        if seen.dst_mac == want {
+            return None;
+        }
+        let whose = self
+            .host_macs
+            .iter()
+            .find(|(_, m)| *m == seen.dst_mac)
+            .map_or("no host's".to_string(), |(n, _)| format!("{n}'s"));
+        let what = if reply { "reply" } else { "request" };
+        Some(format!(
+            "next hop: {sender} sent the {what} to {} ({whose} MAC), not to {receiver} ({}) on {}",
+            mac_text(&seen.dst_mac),
+            mac_text(&want),
+            seen.point
+        ))
     }
 
     /// Why a sighting does not have the prescribed shape, or `None` if it has.
@@ -314,7 +369,10 @@ fn shape_reasons<'a>(
                 if first_contact && plan.flooded_copy(seen, reply, result) {
                     continue;
                 }
-                if let Some(why) = plan.misfit(seen, reply) {
+                let why = plan
+                    .misfit(seen, reply)
+                    .or_else(|| plan.next_hop_misfit(seen, reply));
+                if let Some(why) = why {
                     offending.get_or_insert(seen);
                     if !reasons.contains(&why) {
                         reasons.push(why);
@@ -571,12 +629,15 @@ mod tests {
             mtu: mode.pod_mtu(),
             max_loss: 0.0,
             flood: (vec![], vec![]),
+            host_macs: vec![],
+            host_names: ("host1".into(), "host2".into()),
         }
     }
 
     fn seen(point: &str, frame: Vec<u8>) -> Seen {
         Seen {
             point: point.into(),
+            dst_mac: frame[..6].try_into().unwrap(),
             wire: dissect(&frame, &[4789, 8472]).unwrap(),
         }
     }
@@ -1135,5 +1196,36 @@ mod tests {
         let mut later = steady(0, healthy);
         later[3] = flooded.clone();
         assert!(!judge_pair(&p, &ok, &ok, &later).passed);
+    }
+
+    #[test]
+    fn host_gw_frames_must_go_to_the_peer_host_s_own_mac() {
+        let mut p = plan(Mode::HostGw);
+        p.host_macs = vec![
+            ("host1".into(), [2, 0, 0, 0, 0, 1]),
+            ("host2".into(), [2, 0, 0, 0, 0, 2]),
+            ("host3".into(), [2, 0, 0, 0, 0, 3]),
+        ];
+        let mut s = seen(
+            "host1-eth1",
+            plain("10.0.1.2", "10.0.2.2", false, Some(TAG)),
+        );
+        s.dst_mac = [2, 0, 0, 0, 0, 2];
+        assert_eq!(p.next_hop_misfit(&s, false), None);
+        s.dst_mac = [2, 0, 0, 0, 0, 3];
+        assert_eq!(
+            p.next_hop_misfit(&s, false).unwrap(),
+            "next hop: host1 sent the request to 02:00:00:00:00:03 (host3's MAC), not to host2 (02:00:00:00:00:02) on host1-eth1"
+        );
+        // Seen elsewhere (a hub floods it to host3 too): not where the sender chose its hop.
+        let elsewhere = Seen {
+            point: "host3-eth1".into(),
+            ..s.clone()
+        };
+        assert_eq!(p.next_hop_misfit(&elsewhere, false), None);
+        // Overlays go through routers: their next hop is not the peer host.
+        let mut v = plan(Mode::Vxlan);
+        v.host_macs = p.host_macs.clone();
+        assert_eq!(v.next_hop_misfit(&s, false), None);
     }
 }

@@ -101,6 +101,13 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let fdbs = learned::read_hosts(&lab)?;
     let probes = ProbePlan::new(&lab, &pod_mtus, opts.warm);
 
+    // Each host's underlay MAC, from its capture point (hosts come first in `points`).
+    let host_macs: Vec<(String, judge::Mac)> = points
+        .iter()
+        .zip(&opened)
+        .take(lab.hosts.len())
+        .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
+        .collect();
     let running = capture::start(opened);
     let outcomes = run_phases(
         &lab,
@@ -123,6 +130,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         outcomes,
         collected.seen,
         &fdbs,
+        &host_macs,
         opts.max_loss,
     );
     excuse_capture_drops(&mut rows, &points, &dropped);
@@ -456,6 +464,9 @@ fn collect(
                     if let Some(id) = id {
                         out.seen.entry(id).or_default().push(Seen {
                             point: point.name.clone(),
+                            dst_mac: frame.data[..6]
+                                .try_into()
+                                .expect("dissected frames hold an Ethernet header"),
                             wire,
                         });
                     }
@@ -476,6 +487,7 @@ fn judge_pairs(
     mut outcomes: Outcomes,
     mut seen: HashMap<ProbeId, Vec<Seen>>,
     fdbs: &[learned::HostFdb],
+    host_macs: &[(String, judge::Mac)],
     max_loss: f64,
 ) -> Vec<PairRow> {
     let gaps = gaps(lab, fdbs);
@@ -498,6 +510,7 @@ fn judge_pairs(
         let mut plan = pair_plan(lab, a, b);
         plan.mtu = probes.full_size[k];
         plan.max_loss = max_loss;
+        plan.host_macs = host_macs.to_vec();
         plan.flood = (
             learned::flood_list(fdbs, &host_of(lab, a).node),
             learned::flood_list(fdbs, &host_of(lab, b).node),
@@ -713,6 +726,8 @@ fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
         mtu: pa.mtu,
         max_loss: 0.0,
         flood: (vec![], vec![]),
+        host_macs: vec![],
+        host_names: (ha.node.clone(), hb.node.clone()),
     }
 }
 
