@@ -730,7 +730,7 @@ fn a_host_gw_next_hop_through_a_third_host_fails_and_a_hub_stays_green() {
         "pod1",
         "pod2",
         &[
-            "next hop: host1 sent the request to",
+            "request: next hop: host1 sent it to",
             "(host3's MAC), not to host2",
         ],
     );
@@ -738,7 +738,7 @@ fn a_host_gw_next_hop_through_a_third_host_fails_and_a_hub_stays_green() {
         &report,
         "pod2",
         "pod1",
-        &["next hop: host1 sent the reply to", "(host3's MAC)"],
+        &["reply: next hop: host1 sent it to", "(host3's MAC)"],
     );
     assert!(
         pair(&report, "pod2", "pod1")["wire"]
@@ -748,4 +748,160 @@ fn a_host_gw_next_hop_through_a_third_host_fails_and_a_hub_stays_green() {
         "WIRE says it shows the reply: {report:#}"
     );
     assert_eq!(pair(&report, "pod1", "pod3")["passed"], true, "{report:#}");
+}
+
+/// One way of breaking a healthy lab, and the reason verify must give for it.
+struct Fault<'a> {
+    mode: &'a str,
+    hosts: usize,
+    prefix: &'a str,
+    /// `(node, command)`, run in order on the deployed lab.
+    break_it: &'a [(&'a str, &'a str)],
+    /// Whether pings still pass once it is broken: verify must not be fooled by them.
+    pings_pass: bool,
+    from: &'a str,
+    to: &'a str,
+    /// Every one of these is in one reason of the pair.
+    reason: &'a [&'a str],
+}
+
+fn assert_caught(f: &Fault) {
+    let lab = deployed(f.mode, f.hosts, f.prefix);
+    for (node, line) in f.break_it {
+        exec(&lab, node, line);
+    }
+    if f.pings_pass {
+        let to_ip = output(&lab, f.to, "ip -4 -o addr show dev eth1");
+        let to_ip = to_ip
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        assert!(
+            ping_ok(&lab, f.from, to_ip),
+            "the fault must leave pings working"
+        );
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(&report, f.from, f.to, f.reason);
+}
+
+/// A VXLAN device on host2 rebuilt with another UDP port, knowing host1's VTEP.
+fn rebuilt_vtep(port: u16) -> Vec<String> {
+    vec![
+        "ip link del flannel.1".into(),
+        format!("ip link add flannel.1 type vxlan id 1 dev eth1 local 10.0.2.2 dstport {port}"),
+        "ip link set dev flannel.1 mtu 1450".into(),
+        "ip link set dev flannel.1 up".into(),
+        "ip addr add 172.16.1.0/32 dev flannel.1".into(),
+        "ip route add 172.16.0.0/24 via 172.16.0.0 dev flannel.1 onlink".into(),
+        "bridge fdb append to 00:00:00:00:00:00 dst 10.0.1.2 dev flannel.1".into(),
+    ]
+}
+
+#[test]
+fn masquerade_on_the_destination_host_is_caught_where_the_pod_receives() {
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxmqd",
+        break_it: &[("host2", "iptables -t nat -A POSTROUTING -o cni0 -j MASQUERADE")],
+        pings_pass: true,
+        from: "pod1",
+        to: "pod2",
+        reason: &["source rewritten on the way (SNAT/MASQUERADE): pod2 received it from 172.16.1.1, not from pod1's 172.16.0.2 on pod2-eth1"],
+    });
+}
+
+#[test]
+fn a_dnat_on_the_destination_host_is_caught() {
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxdnat",
+        break_it: &[(
+            "host2",
+            "iptables -t nat -A PREROUTING -d 172.16.1.2 -p icmp -j DNAT --to-destination 172.16.1.1",
+        )],
+        pings_pass: true,
+        from: "pod1",
+        to: "pod2",
+        reason: &["answered, but its request never reached pod2-eth1", "DNAT"],
+    });
+}
+
+#[test]
+fn a_vxlan_port_changed_on_one_host_is_named() {
+    let lab = deployed("vxlan", 2, "vxport");
+    let mac = output(&lab, "host1", "cat /sys/class/net/flannel.1/address");
+    let mut lines = rebuilt_vtep(8472);
+    lines.push(format!(
+        "ip neigh add 172.16.0.0 lladdr {} dev flannel.1",
+        mac.trim()
+    ));
+    lines.push(format!(
+        "bridge fdb append {} dst 10.0.1.2 dev flannel.1",
+        mac.trim()
+    ));
+    for line in &lines {
+        exec(&lab, "host2", line);
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod2",
+        "pod1",
+        &["request: expected UDP/4789 VXLAN vni 1 between 10.0.2.2 and 10.0.1.2, saw VXLAN UDP/8472 vni 1 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1"],
+    );
+    // host1's ARP for host2's VTEP goes to 4789, where host2 no longer listens.
+    assert_fails_with(&report, "pod1", "pod2", &["no reply"]);
+}
+
+/// The routers learn the pod routes, and host2 sends its replies to pod1 in plain.
+const PLAIN_RETURN: &[(&str, &str)] = &[
+    ("gw2", "ip route add 172.16.0.0/24 via 192.168.0.100"),
+    ("gw1", "ip route add 172.16.0.0/24 via 10.0.1.2"),
+    (
+        "host2",
+        "ip route replace 172.16.0.0/24 via 10.0.2.1 dev eth1",
+    ),
+];
+
+#[test]
+fn a_return_path_only_in_plain_is_reported_as_the_reply() {
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxret",
+        break_it: PLAIN_RETURN,
+        pings_pass: true,
+        from: "pod1",
+        to: "pod2",
+        reason: &["reply: expected UDP/4789 VXLAN vni 1 between 10.0.2.2 and 10.0.1.2, saw plain IPv4 172.16.1.2 > 172.16.0.2 on host2-eth1"],
+    });
+}
+
+#[test]
+fn strict_rp_filter_on_an_asymmetric_path_is_named() {
+    let mut steps = PLAIN_RETURN.to_vec();
+    steps.extend([
+        ("host1", "sysctl -w net.ipv4.conf.all.rp_filter=1"),
+        ("host1", "sysctl -w net.ipv4.conf.eth1.rp_filter=1"),
+    ]);
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxrpf",
+        break_it: &steps,
+        pings_pass: false,
+        from: "pod1",
+        to: "pod2",
+        reason: &[
+            "reply reached host1-eth1 but never pod1-eth1: host1 dropped it (strict rp_filter",
+        ],
+    });
 }

@@ -171,6 +171,27 @@ impl Wire {
         }
     }
 
+    /// A VXLAN frame's tunnel: outer source, outer destination, and its VNI and UDP port.
+    pub fn vxlan_endpoints(&self) -> Option<(Ipv4Addr, Ipv4Addr, crate::lab::VxlanParams)> {
+        match self {
+            Wire::Vxlan {
+                outer_src,
+                outer_dst,
+                port,
+                vni,
+                ..
+            } => Some((
+                *outer_src,
+                *outer_dst,
+                crate::lab::VxlanParams {
+                    vni: *vni,
+                    port: *port,
+                },
+            )),
+            _ => None,
+        }
+    }
+
     /// The pod-level packet: the inner one of a tunnel, or the packet itself.
     pub fn innermost(&self) -> Option<&Ip> {
         match self {

@@ -24,6 +24,9 @@ pub struct PairPlan {
     /// The capture points on those hosts' underlay interfaces, e.g. `host1-eth1`.
     pub src_point: String,
     pub dst_point: String,
+    /// The capture points on the pods' own interfaces, e.g. `pod1-eth1`.
+    pub src_pod_point: String,
+    pub dst_pod_point: String,
     pub vxlan: Option<VxlanParams>,
     /// The full-size probe's IP total length.
     pub mtu: u16,
@@ -161,16 +164,12 @@ impl PairPlan {
         let (hs, hd) = self.hosts(reply);
         let flood = if reply { &self.flood.1 } else { &self.flood.0 };
         let Some(v) = self.vxlan else { return false };
-        let tunnel = |w: &Wire| match w {
-            Wire::Vxlan {
-                outer_src,
-                outer_dst,
-                port,
-                vni,
-                inner: Some(inner),
-                ..
-            } if *port == v.port && *vni == v.vni && *outer_src == hs => {
-                Some((*outer_dst, inner.clone()))
+        // The tunnel's destination and the inner packet, for frames from the right VTEP.
+        let tunnel = |w: &Wire| match (w.vxlan_endpoints(), w) {
+            (Some((from, to, params)), Wire::Vxlan { inner: Some(i), .. })
+                if from == hs && params == v =>
+            {
+                Some((to, i.clone()))
             }
             _ => None,
         };
@@ -214,57 +213,38 @@ impl PairPlan {
             .iter()
             .find(|(_, m)| *m == seen.dst_mac)
             .map_or("no host's".to_string(), |(n, _)| format!("{n}'s"));
-        let what = if reply { "reply" } else { "request" };
         Some(format!(
-            "next hop: {sender} sent the {what} to {} ({whose} MAC), not to {receiver} ({}) on {}",
+            "next hop: {sender} sent it to {} ({whose} MAC), not to {receiver} ({})",
             mac_text(&seen.dst_mac),
             mac_text(&want),
-            seen.point
         ))
     }
 
-    /// Why a sighting does not have the prescribed shape, or `None` if it has.
-    pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<String> {
+    /// Why a sighting does not have the prescribed shape, or `None` if it has. Where the
+    /// packet leaves or reaches a pod, it must be plain with the pods' own addresses; on the
+    /// underlay it must have the mode's shape.
+    pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<Misfit> {
+        if let Some(at_pod) = self.pod_misfit(seen, reply) {
+            return at_pod;
+        }
         let (ps, pd) = self.pods(reply);
         let (hs, hd) = self.hosts(reply);
-        let saw = || {
-            format!(
-                "expected {}, saw {} on {}",
-                self.expected(reply),
-                seen.wire,
-                seen.point
-            )
+        let saw = |note: Option<&str>| Misfit {
+            reply,
+            text: format!("expected {}, saw {}", self.expected(reply), seen.wire),
+            note: note.map(str::to_string),
         };
         let inner_ok = |s: Ipv4Addr, d: Ipv4Addr| s == ps && d == pd;
-        match (self.mode, &seen.wire) {
-            (Mode::HostGw, Wire::Plain(ip)) => {
-                if ip.src != ps {
-                    Some(format!("{} (source rewritten: NAT)", saw()))
-                } else if ip.dst != pd {
-                    Some(format!("{} (destination rewritten: NAT)", saw()))
-                } else {
-                    None
-                }
+        let fits = match (self.mode, &seen.wire) {
+            (Mode::HostGw, Wire::Plain(ip)) if ip.src != ps => {
+                return Some(saw(Some("source rewritten: NAT")))
             }
-            (
-                Mode::Vxlan,
-                Wire::Vxlan {
-                    outer_src,
-                    outer_dst,
-                    port,
-                    vni,
-                    inner,
-                    ..
-                },
-            ) => {
-                let v = self.vxlan?;
-                let inner_fits = inner.as_ref().is_some_and(|i| inner_ok(i.src, i.dst));
-                let fits = *port == v.port
-                    && *vni == v.vni
-                    && *outer_src == hs
-                    && *outer_dst == hd
-                    && inner_fits;
-                (!fits).then(saw)
+            (Mode::HostGw, Wire::Plain(ip)) => {
+                return (ip.dst != pd).then(|| saw(Some("destination rewritten: NAT")))
+            }
+            (Mode::Vxlan, Wire::Vxlan { inner, .. }) => {
+                seen.wire.vxlan_endpoints() == Some((hs, hd, self.vxlan?))
+                    && inner.as_ref().is_some_and(|i| inner_ok(i.src, i.dst))
             }
             (
                 Mode::Ipip,
@@ -273,16 +253,86 @@ impl PairPlan {
                     outer_dst,
                     inner,
                 },
-            ) => {
-                let fits = *outer_src == hs && *outer_dst == hd && inner_ok(inner.src, inner.dst);
-                (!fits).then(saw)
+            ) => *outer_src == hs && *outer_dst == hd && inner_ok(inner.src, inner.dst),
+            (Mode::Vxlan | Mode::Ipip, Wire::Plain(_)) => {
+                return Some(saw(Some("pod addresses in plain on the underlay")))
             }
-            (Mode::Vxlan | Mode::Ipip, Wire::Plain(_)) => Some(format!(
-                "{} (pod addresses in plain on the underlay)",
-                saw()
-            )),
-            _ => Some(saw()),
+            _ => false,
+        };
+        (!fits).then(|| saw(None))
+    }
+
+    /// At a pod's own interface: `None` if `seen` is not there, else what is wrong with it.
+    /// The sender's interface shows the address the pod chose; the receiver's shows whether
+    /// something on the way rewrote it (SNAT, MASQUERADE, DNAT).
+    fn pod_misfit(&self, seen: &Seen, reply: bool) -> Option<Option<Misfit>> {
+        let (sender_point, receiver_point) = if reply {
+            (&self.dst_pod_point, &self.src_pod_point)
+        } else {
+            (&self.src_pod_point, &self.dst_pod_point)
+        };
+        let at_sender = &seen.point == sender_point;
+        if !at_sender && &seen.point != receiver_point {
+            return None;
         }
+        let (ps, pd) = self.pods(reply);
+        let misfit = |text: String| {
+            Some(Some(Misfit {
+                reply,
+                text,
+                note: None,
+            }))
+        };
+        let Wire::Plain(ip) = &seen.wire else {
+            return misfit(format!(
+                "expected plain IPv4 {ps} > {pd}, saw {}",
+                seen.wire
+            ));
+        };
+        let (sender, receiver) = (
+            sender_point.split('-').next(),
+            receiver_point.split('-').next(),
+        );
+        let (sender, receiver) = (
+            sender.unwrap_or("the sender"),
+            receiver.unwrap_or("the receiver"),
+        );
+        match (at_sender, ip.src != ps, ip.dst != pd) {
+            (true, true, _) => misfit(format!(
+                "wrong source address: {sender} sent it from {}, not from its own address {ps}",
+                ip.src
+            )),
+            (false, true, _) => misfit(format!(
+                "source rewritten on the way (SNAT/MASQUERADE): {receiver} received it from {}, not from {sender}'s {ps}",
+                ip.src
+            )),
+            (false, false, true) => misfit(format!(
+                "destination rewritten on the way (DNAT): {receiver} received it for {}, not for {pd}",
+                ip.dst
+            )),
+            _ => Some(None),
+        }
+    }
+}
+
+/// A sighting that does not fit, without the place: places with the same misfit are
+/// listed together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misfit {
+    pub reply: bool,
+    pub text: String,
+    pub note: Option<String>,
+}
+
+impl Misfit {
+    /// `request: expected …, saw … on host1-eth1, gw1-eth1 (note)`.
+    pub fn describe(&self, points: &[&str]) -> String {
+        let what = if self.reply { "reply" } else { "request" };
+        let mut out = format!("{what}: {} on {}", self.text, points.join(", "));
+        if let Some(note) = &self.note {
+            out.push_str(&format!(" ({note})"));
+        }
+        out
     }
 }
 
@@ -293,20 +343,36 @@ fn probe_frames(result: &ProbeResult, reply: bool) -> impl Iterator<Item = &Seen
         .filter(move |s| s.wire.tag().is_some_and(|(_, r)| r == reply))
 }
 
-/// The sending host's underlay first, then the receiving host's, then the routers: the reason
-/// a person reads names the place nearest the sender.
+/// Nearest the sender first: the sending pod's interface, its host's underlay, the receiving
+/// host's, the routers, and the receiving pod's last. The reason a person reads first names the
+/// place where things first went wrong.
 fn nearest_first<'a>(
     plan: &PairPlan,
     frames: impl Iterator<Item = &'a Seen>,
     reply: bool,
 ) -> Vec<&'a Seen> {
-    let (first, second) = if reply {
-        (&plan.dst_point, &plan.src_point)
+    let order = if reply {
+        [
+            &plan.dst_pod_point,
+            &plan.dst_point,
+            &plan.src_point,
+            &plan.src_pod_point,
+        ]
     } else {
-        (&plan.src_point, &plan.dst_point)
+        [
+            &plan.src_pod_point,
+            &plan.src_point,
+            &plan.dst_point,
+            &plan.dst_pod_point,
+        ]
+    };
+    let rank = |s: &Seen| match order.iter().position(|p| **p == s.point) {
+        Some(3) => 4,
+        Some(i) => i,
+        None => 3,
     };
     let mut v: Vec<&Seen> = frames.collect();
-    v.sort_by_key(|s| (&s.point != first, &s.point != second));
+    v.sort_by_key(|s| rank(s));
     v
 }
 
@@ -361,7 +427,7 @@ fn shape_reasons<'a>(
     plan: &PairPlan,
     results: impl Iterator<Item = (&'a ProbeResult, bool)>,
 ) -> (Vec<String>, Option<&'a Seen>) {
-    let mut reasons: Vec<String> = Vec::new();
+    let mut misfits: Vec<(Misfit, Vec<&str>)> = Vec::new();
     let mut offending = None;
     for (result, first_contact) in results {
         for reply in [false, true] {
@@ -369,18 +435,26 @@ fn shape_reasons<'a>(
                 if first_contact && plan.flooded_copy(seen, reply, result) {
                     continue;
                 }
-                let why = plan
-                    .misfit(seen, reply)
-                    .or_else(|| plan.next_hop_misfit(seen, reply));
-                if let Some(why) = why {
-                    offending.get_or_insert(seen);
-                    if !reasons.contains(&why) {
-                        reasons.push(why);
+                let why = plan.misfit(seen, reply).or_else(|| {
+                    plan.next_hop_misfit(seen, reply).map(|text| Misfit {
+                        reply,
+                        text,
+                        note: None,
+                    })
+                });
+                let Some(why) = why else { continue };
+                offending.get_or_insert(seen);
+                match misfits.iter_mut().find(|(m, _)| *m == why) {
+                    Some((_, points)) if !points.contains(&seen.point.as_str()) => {
+                        points.push(&seen.point)
                     }
+                    Some(_) => {}
+                    None => misfits.push((why, vec![&seen.point])),
                 }
             }
         }
     }
+    let reasons = misfits.iter().map(|(m, p)| m.describe(p)).collect();
     (reasons, offending)
 }
 
@@ -400,6 +474,35 @@ fn presence_reasons(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> V
                     reasons.push(format!("{probe} {what} not seen on {point}"));
                 }
             }
+        }
+        reasons.extend(dropped_at_host(plan, result, probe));
+        // Answered, yet the request never reached the destination pod: something on the way
+        // answered in its name (a DNAT to another address, a proxy).
+        let reached = probe_frames(result, false).any(|s| s.point == plan.dst_pod_point);
+        if answered(result) && !reached {
+            reasons.push(format!(
+                "{probe} answered, but its request never reached {}: something before the pod answered in its name (DNAT?)",
+                plan.dst_pod_point
+            ));
+        }
+    }
+    reasons
+}
+
+/// A packet that reached a host's underlay but never the pod behind it was dropped in that
+/// host: strict rp_filter on an asymmetric path, a firewall, a missing route.
+fn dropped_at_host(plan: &PairPlan, result: &ProbeResult, probe: &str) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for (reply, what, host_point, pod_point) in [
+        (false, "request", &plan.dst_point, &plan.dst_pod_point),
+        (true, "reply", &plan.src_point, &plan.src_pod_point),
+    ] {
+        let at = |p: &String| probe_frames(result, reply).any(|s| &s.point == p);
+        if at(host_point) && !at(pod_point) {
+            let host = host_point.split('-').next().unwrap_or("the host");
+            reasons.push(format!(
+                "{probe} {what} reached {host_point} but never {pod_point}: {host} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)"
+            ));
         }
     }
     reasons
@@ -625,6 +728,8 @@ mod tests {
             dst_host: ip(if overlay { "10.0.2.2" } else { "192.168.0.200" }),
             src_point: "host1-eth1".into(),
             dst_point: "host2-eth1".into(),
+            src_pod_point: "pod1-eth1".into(),
+            dst_pod_point: "pod2-eth1".into(),
             vxlan: (mode == Mode::Vxlan).then_some(VxlanParams { vni: 1, port: 4789 }),
             mtu: mode.pod_mtu(),
             max_loss: 0.0,
@@ -653,12 +758,29 @@ mod tests {
         }
     }
 
-    /// Request and reply seen on both hosts, built by `frame(reply)`.
+    /// Request and reply seen on both hosts, built by `frame(reply)`, and in plain on both
+    /// pods' interfaces with the addresses `frame` carries inside.
     fn everywhere(outcome: Outcome, frame: impl Fn(bool) -> Vec<u8>) -> ProbeResult {
+        everywhere_pods(outcome, &frame, &frame)
+    }
+
+    /// As [`everywhere`], with the pods' sightings built from `pods(reply)` instead.
+    fn everywhere_pods(
+        outcome: Outcome,
+        frame: &dyn Fn(bool) -> Vec<u8>,
+        pods: &dyn Fn(bool) -> Vec<u8>,
+    ) -> ProbeResult {
         let mut seen_ = Vec::new();
         for point in ["host1-eth1", "host2-eth1"] {
             seen_.push(seen(point, frame(false)));
             seen_.push(seen(point, frame(true)));
+        }
+        for reply in [false, true] {
+            let wire = dissect(&pods(reply), &[4789, 8472]).unwrap();
+            let ip = wire.innermost().unwrap();
+            let pod = plain(&ip.src.to_string(), &ip.dst.to_string(), reply, Some(TAG));
+            seen_.push(seen("pod1-eth1", pod.clone()));
+            seen_.push(seen("pod2-eth1", pod));
         }
         ProbeResult {
             outcome,
@@ -709,7 +831,7 @@ mod tests {
         assert!(!v.passed);
         assert_eq!(
             v.reasons[0],
-            "expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1 (pod addresses in plain on the underlay)"
+            "request: expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1, host2-eth1 (pod addresses in plain on the underlay)"
         );
         assert_eq!(v.wire, "plain IPv4 172.16.0.2 > 172.16.1.2");
     }
@@ -797,11 +919,14 @@ mod tests {
             }
         };
         assert!(judge2(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed);
-        let v = judge2(&p, &everywhere(reply(), masq), &everywhere(reply(), ok));
+        // host1 masquerades: both underlays show host1's address; the pods see their own
+        // addresses again once the reply is un-NATed... except that pod2 sees host1's.
+        let at_host1 = everywhere_pods(reply(), &masq, &ok);
+        let v = judge2(&p, &at_host1, &everywhere(reply(), ok));
         assert!(!v.passed);
         assert_eq!(
             v.reasons[0],
-            "expected plain IPv4 10.0.1.2 > 10.0.2.2, saw plain IPv4 192.168.0.100 > 10.0.2.2 on host1-eth1 (source rewritten: NAT)"
+            "request: expected plain IPv4 10.0.1.2 > 10.0.2.2, saw plain IPv4 192.168.0.100 > 10.0.2.2 on host1-eth1, host2-eth1 (source rewritten: NAT)"
         );
     }
 
@@ -822,7 +947,7 @@ mod tests {
             &everywhere(reply(), tunnel),
         );
         assert!(
-            v.reasons[0].starts_with("expected plain IPv4 10.0.1.2 > 10.0.2.2, saw IPIP"),
+            v.reasons[0].starts_with("request: expected plain IPv4 10.0.1.2 > 10.0.2.2, saw IPIP"),
             "{}",
             v.reasons[0]
         );
@@ -852,8 +977,9 @@ mod tests {
         let vx = |r: bool| healthy_vxlan(r);
         let v = judge2(&p, &everywhere(reply(), vx), &everywhere(reply(), good));
         assert!(
-            v.reasons[0]
-                .starts_with("expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw VXLAN"),
+            v.reasons[0].starts_with(
+                "request: expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw VXLAN"
+            ),
             "{}",
             v.reasons[0]
         );
@@ -886,6 +1012,14 @@ mod tests {
             seen: vec![
                 seen("host1-eth1", healthy_vxlan(false)),
                 seen("host1-eth1", healthy_vxlan(true)),
+                seen(
+                    "pod2-eth1",
+                    plain("172.16.0.2", "172.16.1.2", false, Some(TAG)),
+                ),
+                seen(
+                    "pod1-eth1",
+                    plain("172.16.1.2", "172.16.0.2", true, Some(TAG)),
+                ),
             ],
         };
         let v = judge2(&p, &only_src, &everywhere(reply(), healthy_vxlan));
@@ -1215,7 +1349,7 @@ mod tests {
         s.dst_mac = [2, 0, 0, 0, 0, 3];
         assert_eq!(
             p.next_hop_misfit(&s, false).unwrap(),
-            "next hop: host1 sent the request to 02:00:00:00:00:03 (host3's MAC), not to host2 (02:00:00:00:00:02) on host1-eth1"
+            "next hop: host1 sent it to 02:00:00:00:00:03 (host3's MAC), not to host2 (02:00:00:00:00:02)"
         );
         // Seen elsewhere (a hub floods it to host3 too): not where the sender chose its hop.
         let elsewhere = Seen {
@@ -1227,5 +1361,53 @@ mod tests {
         let mut v = plan(Mode::Vxlan);
         v.host_macs = p.host_macs.clone();
         assert_eq!(v.next_hop_misfit(&s, false), None);
+    }
+
+    #[test]
+    fn addresses_as_the_pods_see_them_tell_nat_at_the_destination_from_a_wrong_source() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy_vxlan);
+        // host2 masquerades towards its pod: the tunnel is right, pod2 sees host2's address.
+        let masq_at_host2 = |r: bool| {
+            if r {
+                plain("172.16.1.2", "172.16.1.1", true, Some(TAG))
+            } else {
+                plain("172.16.1.1", "172.16.1.2", false, Some(TAG))
+            }
+        };
+        let mut nat = everywhere(reply(), healthy_vxlan);
+        nat.seen.retain(|s| s.point != "pod2-eth1");
+        nat.seen.push(seen("pod2-eth1", masq_at_host2(false)));
+        let v = judge2(&p, &nat, &ok);
+        assert!(!v.passed);
+        assert_eq!(
+            v.reasons,
+            ["request: source rewritten on the way (SNAT/MASQUERADE): pod2 received it from 172.16.1.1, not from pod1's 172.16.0.2 on pod2-eth1"]
+        );
+        // pod1 itself chose another address: that is what the reason says, not NAT.
+        let mut wrong = everywhere(reply(), healthy_vxlan);
+        wrong
+            .seen
+            .retain(|s| !(s.point == "pod1-eth1" && s.wire.tag().is_some_and(|(_, r)| !r)));
+        wrong.seen.push(seen(
+            "pod1-eth1",
+            plain("172.16.0.9", "172.16.1.2", false, Some(TAG)),
+        ));
+        let v = judge2(&p, &wrong, &ok);
+        assert_eq!(
+            v.reasons,
+            ["request: wrong source address: pod1 sent it from 172.16.0.9, not from its own address 172.16.0.2 on pod1-eth1"]
+        );
+        // Answered without the request ever reaching pod2: something answered in its name.
+        let mut dnat = everywhere(reply(), healthy_vxlan);
+        dnat.seen.retain(|s| s.point != "pod2-eth1");
+        let v = judge2(&p, &dnat, &ok);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("never reached pod2-eth1")),
+            "{:?}",
+            v.reasons
+        );
     }
 }

@@ -446,6 +446,7 @@ fn collect(
     if let Some(v) = lab.vxlan {
         ports.insert(0, v.port);
     }
+    let pod_nodes: BTreeSet<&str> = lab.pods.iter().map(|p| p.node.as_str()).collect();
     let mut out = Collected {
         seen: HashMap::new(),
         unclaimed: Vec::new(),
@@ -471,7 +472,11 @@ fn collect(
                         });
                     }
                 }
-                None if matches!(wire, dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }) => {
+                // Pods talk in plain on their own interfaces: only the wire between nodes is
+                // checked for leaks.
+                None if !pod_nodes.contains(point.node.as_str())
+                    && matches!(wire, dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }) =>
+                {
                     out.unclaimed.push((point.name.clone(), wire))
                 }
                 None => {}
@@ -684,7 +689,8 @@ fn namespaces(lab: &Lab) -> impl Iterator<Item = &str> {
         .chain(lab.routers.iter().map(|r| r.namespace.as_str()))
 }
 
-/// Each host's underlay interface, then each router's capture interfaces.
+/// Each host's underlay interface, then each router's capture interfaces, then each pod's own
+/// interface (where a packet arrives, after everything its host did to it).
 pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
     let point = |node: &str, namespace: &str, iface: &str| CapturePoint {
         name: format!("{node}-{iface}"),
@@ -700,6 +706,11 @@ pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
                 .iter()
                 .map(move |iface| point(&r.node, &r.namespace, iface))
         }))
+        .chain(
+            lab.pods
+                .iter()
+                .map(|p| point(&p.node, &p.namespace, crate::lab::POD_IF)),
+        )
         .collect()
 }
 
@@ -722,6 +733,8 @@ fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
         dst_host: hb.underlay_ip,
         src_point: format!("{}-{}", ha.node, ha.underlay_if),
         dst_point: format!("{}-{}", hb.node, hb.underlay_if),
+        src_pod_point: format!("{}-{}", pa.node, crate::lab::POD_IF),
+        dst_pod_point: format!("{}-{}", pb.node, crate::lab::POD_IF),
         vxlan: lab.vxlan,
         mtu: pa.mtu,
         max_loss: 0.0,
@@ -830,13 +843,15 @@ mod tests {
                 "gw1-eth1",
                 "gw1-eth2",
                 "gw2-eth1",
-                "gw2-eth2"
+                "gw2-eth2",
+                "pod1-eth1",
+                "pod2-eth1"
             ]
         );
         let hostgw = capture_points(&lab(Mode::HostGw, 3));
-        assert_eq!(hostgw.len(), 3);
+        assert_eq!(hostgw.len(), 3 + 3);
         assert_eq!(hostgw[2].namespace, "clab-host-gw-lab-host3");
-        assert_eq!(capture_points(&lab(Mode::Ipip, 3)).len(), 3 + 3);
+        assert_eq!(capture_points(&lab(Mode::Ipip, 3)).len(), 3 + 3 + 3);
     }
 
     #[test]
