@@ -124,12 +124,12 @@ pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// What wipes a node's learned forwarding state: `ip -batch` lines, and the devices whose
-/// learned FDB entries `bridge fdb flush ... self dynamic` drops. Bridges are flushed with
+/// What wipes a node's learned forwarding state besides its neighbours (see [`super::neigh`]):
+/// `ip -batch` lines, and `bridge -batch` lines. Bridges are flushed with
 /// `fdb_flush` (dynamic entries only); a VXLAN device with `flush ... dynamic`, which spares
-/// its permanent flood entries. Nodes without an FDB (pods, routers) only drop neighbours.
+/// its permanent flood entries. Nodes without an FDB (pods, routers) need neither.
 pub fn flush_lines(entries: &[FdbEntry]) -> (Vec<String>, Vec<String>) {
-    let mut ip = vec!["neigh flush all".to_string()];
+    let mut ip = Vec::new();
     let bridges: BTreeSet<&str> = entries.iter().filter_map(|e| e.master.as_deref()).collect();
     ip.extend(
         bridges
@@ -227,7 +227,18 @@ impl Flush {
         let batch = |lines: &[String]| Some(lines.join("\n") + "\n");
         let (node, ns) = (self.node.as_str(), self.namespace.as_str());
         let what = "flush learned state";
-        run(node, ns, "ip", &["-batch", "-"], batch(&self.ip), what)?;
+        let err = |why: String| LearnedError::Command {
+            node: node.to_string(),
+            what: "flush dynamic neighbours",
+            command: "rtnetlink RTM_DELNEIGH".into(),
+            why,
+        };
+        in_netns(ns, super::neigh::flush_dynamic)
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(e.to_string()))?;
+        if !self.ip.is_empty() {
+            run(node, ns, "ip", &["-batch", "-"], batch(&self.ip), what)?;
+        }
         if !self.bridge.is_empty() {
             run(
                 node,
@@ -248,7 +259,7 @@ pub fn plan_flush(lab: &Lab, fdbs: &[HostFdb]) -> Vec<Flush> {
     let neighbours_only = |node: &str, namespace: &str| Flush {
         node: node.to_string(),
         namespace: namespace.to_string(),
-        ip: vec!["neigh flush all".to_string()],
+        ip: vec![],
         bridge: vec![],
     };
     let hosts = lab.hosts.iter().map(|h| {
@@ -416,10 +427,7 @@ mod tests {
             entry("33:33:00:00:00:01", "cni0", None, None, "permanent"),
         ];
         let (ip, bridge) = flush_lines(&entries);
-        assert_eq!(
-            ip,
-            ["neigh flush all", "link set dev cni0 type bridge fdb_flush"]
-        );
+        assert_eq!(ip, ["link set dev cni0 type bridge fdb_flush"]);
         assert_eq!(bridge, ["fdb flush dev flannel.1 self dynamic"]);
     }
 }

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod dissect;
 pub mod judge;
 pub mod learned;
+pub mod neigh;
 pub mod pcap;
 pub mod probe;
 pub mod report;
