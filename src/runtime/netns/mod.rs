@@ -3,7 +3,7 @@
 
 mod configure;
 mod links;
-mod settle;
+pub(super) mod settle;
 mod teardown;
 
 pub use teardown::remove_namespaces;
