@@ -91,6 +91,19 @@ pub struct LabShape {
     pub templates: Option<PathBuf>,
 }
 
+/// How the netns runtime runs exec lines.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Kill an exec line that runs longer than SECONDS and fail the deploy (netns runtime).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub exec_timeout: u64,
+    /// Run exec lines as root on the host, not in each node's sandbox (netns runtime). Only for
+    /// a topology file you trust: its lines can then change anything on this machine.
+    #[arg(long)]
+    pub exec_on_host: bool,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct TopologyArg {
     /// The containerlab topology file.
@@ -139,6 +152,8 @@ and everything made so far is removed again.")]
         /// Run every exec line as its own process, as containerlab does (benchmark baseline).
         #[arg(long, hide = true)]
         exec_per_line: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Tear a lab down; safe to run twice.
     #[command(visible_alias = "down")]
@@ -200,6 +215,8 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
         runtime: RuntimeArg,
+        #[command(flatten)]
+        exec: ExecArgs,
         /// Print the verify report as JSON.
         #[arg(long)]
         json: bool,
@@ -332,13 +349,14 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             topo,
             runtime,
             exec_per_line,
+            exec,
         } => {
-            let exec = if exec_per_line {
+            let strategy = if exec_per_line {
                 ExecStrategy::PerLine
             } else {
                 ExecStrategy::Batched
             };
-            deploy(&topo.file, runtime.into(), exec)?;
+            deploy(&topo.file, runtime.into(), strategy, &exec)?;
             Ok(0)
         }
         Command::Destroy { topo, runtime } => {
@@ -363,6 +381,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             output,
             force,
             runtime,
+            exec,
             json,
             pcap,
         } => {
@@ -389,7 +408,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                     ))
                 }
             };
-            deploy(&file, runtime.into(), ExecStrategy::Batched)?;
+            deploy(&file, runtime.into(), ExecStrategy::Batched, &exec)?;
             verify_and_report(&file, json, pcap)
         }
         Command::Completions { shell } => {
@@ -410,10 +429,23 @@ fn destination(output: PathBuf, force: bool) -> Destination {
     }
 }
 
-fn deploy(file: &Path, kind: RuntimeKind, exec: ExecStrategy) -> Result<(), Error> {
+fn deploy(
+    file: &Path,
+    kind: RuntimeKind,
+    strategy: ExecStrategy,
+    exec: &ExecArgs,
+) -> Result<(), Error> {
+    if exec.exec_on_host && kind == RuntimeKind::Netns {
+        eprintln!(
+            "cnilab: warning: --exec-on-host: exec lines run as root on this machine, with \
+             nothing but their network namespace apart; use it only for a file you trust"
+        );
+    }
     let opts = DeployOptions {
         progress: stderr_is_terminal(),
-        exec,
+        exec: strategy,
+        exec_timeout: std::time::Duration::from_secs(exec.exec_timeout),
+        exec_on_host: exec.exec_on_host,
     };
     Ok(runtime::deploy(file, kind, &opts)?)
 }

@@ -42,6 +42,18 @@ pub enum RuntimeError {
         code: Option<i32>,
         stderr: String,
     },
+    /// An exec line (or a batch of them: `lines` names the range, `command` the first) ran
+    /// past its limit and was killed.
+    #[error("node `{node}`, exec line {lines}, `{command}`, did not finish within {} s and was killed{}",
+        .limit.as_secs_f64(),
+        if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) })]
+    ExecTimedOut {
+        node: String,
+        lines: String,
+        command: String,
+        limit: std::time::Duration,
+        stderr: String,
+    },
     /// Making the lab's namespaces, links or bridges failed.
     #[error("{step} failed: {detail}")]
     Setup { step: String, detail: String },

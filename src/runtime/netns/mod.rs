@@ -3,6 +3,7 @@
 
 mod configure;
 mod links;
+mod runner;
 mod settle;
 mod teardown;
 
@@ -35,6 +36,12 @@ impl Runtime for NetnsRuntime {
         // Recorded before anything exists: a crash from here on leaves a state file that
         // destroy can follow.
         state.create().map_err(|e| lab.already_up_or(e))?;
+        let _at_risk = interrupt::AtRisk::new(format!(
+            "lab `{}` may be left half-made, with processes its exec lines started; \
+             remove it with `cnilab destroy -t {}`",
+            shape.lab,
+            lab.path.display()
+        ));
         // A Ctrl-C kills the `ip` children too; whatever error that causes, it is an interrupt.
         let built = build(&shape, opts).and_then(|()| check_interrupt());
         let built = match built {

@@ -1,13 +1,21 @@
 //! Removing a lab's namespaces: what `ip netns del` does, done in-process so that every
-//! namespace gets its own error and one failure does not stop the rest.
+//! namespace gets its own error and one failure does not stop the rest. Every process still
+//! inside a node (its sandbox holder, daemons, a `setsid -f` child of an exec line) is ended
+//! first: nothing outlives its lab.
 
-use crate::netns::netns_path;
+use crate::netns::{netns_path, pids_in};
 use nix::errno::Errno;
 use nix::mount::{umount2, MntFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::time::{Duration, Instant};
+
+/// How long killed processes may take to be gone before teardown says so.
+const EXIT_LIMIT: Duration = Duration::from_secs(3);
 
 /// Removes every namespace in `names` that exists; returns one message per failure.
 pub fn remove_namespaces(names: &[String]) -> Vec<String> {
-    let mut errors = Vec::new();
+    let mut errors = end_processes(names);
     for name in names {
         let path = netns_path(name);
         if !path.exists() {
@@ -29,4 +37,36 @@ pub fn remove_namespaces(names: &[String]) -> Vec<String> {
         }
     }
     errors
+}
+
+/// SIGKILLs every process in these namespaces and waits until they are gone. Killing a
+/// sandbox holder (PID 1 of its node's PID namespace) ends every process of that node.
+fn end_processes(names: &[String]) -> Vec<String> {
+    let mut killed: Vec<(Pid, &String)> = Vec::new();
+    for name in names {
+        for pid in pids_in(name) {
+            if kill(pid, Signal::SIGKILL).is_ok() {
+                killed.push((pid, name));
+            }
+        }
+    }
+    let deadline = Instant::now() + EXIT_LIMIT;
+    while killed.iter().any(|(pid, _)| alive(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed
+        .into_iter()
+        .filter(|(pid, _)| alive(*pid))
+        .map(|(pid, ns)| format!("process {pid} in namespace {ns} did not end after SIGKILL"))
+        .collect()
+}
+
+/// Alive and not a zombie: a zombie holds no resources and waits only for its parent.
+fn alive(pid: Pid) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
 }
