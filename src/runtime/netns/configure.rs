@@ -3,6 +3,7 @@
 
 use super::links;
 use super::runner::Runner;
+use super::sandbox::{MountPlan, Sandbox};
 use crate::interrupt;
 use crate::netns::NetnsGuard;
 use crate::runtime::exec::{self, BatchLine, Origin, Step, Tool};
@@ -14,7 +15,12 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-pub fn configure(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError> {
+/// `sandbox`: each node's file system view, or None to run exec lines on the host.
+pub fn configure(
+    shape: &Shape,
+    opts: &DeployOptions,
+    sandbox: Option<&MountPlan>,
+) -> Result<(), RuntimeError> {
     let plans: Vec<(&ShapeNode, Vec<Step>)> = shape
         .nodes
         .iter()
@@ -36,7 +42,7 @@ pub fn configure(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError
                     return;
                 }
                 let (node, steps) = &plans[i];
-                if let Err(e) = configure_node(node, steps, opts) {
+                if let Err(e) = configure_node(node, steps, opts, sandbox) {
                     stop.store(true, Ordering::SeqCst);
                     let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
                     slot.get_or_insert(e);
@@ -72,6 +78,7 @@ fn configure_node(
     node: &ShapeNode,
     steps: &[Step],
     opts: &DeployOptions,
+    sandbox: Option<&MountPlan>,
 ) -> Result<(), RuntimeError> {
     // The guard keeps this worker thread inside the node's namespace for exactly this node;
     // children it starts are born there, and /proc/sys/net opened here is the node's.
@@ -79,7 +86,14 @@ fn configure_node(
         step: format!("entering node `{}`", node.name),
         detail: e.to_string(),
     })?;
-    let runner = Runner::new(opts);
+    let sandbox = match sandbox {
+        Some(plan) => Some(Sandbox::start(plan).map_err(|e| RuntimeError::Setup {
+            step: format!("starting the sandbox of node `{}`", node.name),
+            detail: e.to_string(),
+        })?),
+        None => None,
+    };
+    let runner = Runner::new(opts, sandbox);
     for step in steps {
         if interrupt::requested() {
             return Err(RuntimeError::Interrupted);

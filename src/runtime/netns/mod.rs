@@ -4,6 +4,7 @@
 mod configure;
 mod links;
 mod runner;
+mod sandbox;
 mod settle;
 mod teardown;
 
@@ -43,7 +44,7 @@ impl Runtime for NetnsRuntime {
             lab.path.display()
         ));
         // A Ctrl-C kills the `ip` children too; whatever error that causes, it is an interrupt.
-        let built = build(&shape, opts).and_then(|()| check_interrupt());
+        let built = build(&shape, opts, lab).and_then(|()| check_interrupt());
         let built = match built {
             Err(_) if interrupt::requested() => Err(RuntimeError::Interrupted),
             other => other,
@@ -82,7 +83,7 @@ impl Runtime for NetnsRuntime {
     }
 }
 
-fn build(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError> {
+fn build(shape: &Shape, opts: &DeployOptions, lab: &LabFile) -> Result<(), RuntimeError> {
     check_interrupt()?;
     batch(
         "creating the lab's network namespaces",
@@ -91,9 +92,24 @@ fn build(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError> {
     check_interrupt()?;
     batch("creating the lab's veth links", links::veths(shape))?;
     check_interrupt()?;
-    configure::configure(shape, opts)?;
+    let sandbox = match opts.exec_on_host {
+        true => None,
+        false => Some(sandbox_plan(lab)),
+    };
+    configure::configure(shape, opts, sandbox.as_ref())?;
     settle::wait_for_links(&shape.namespaces(), LINK_SETTLE_LIMIT);
     Ok(())
+}
+
+/// The sandbox's file system view: the lab's own folder, `clab-<lab>` beside the topology file
+/// as containerlab names it, is the one host folder a node may write to, if it exists.
+fn sandbox_plan(lab: &LabFile) -> sandbox::MountPlan {
+    let file = lab.abs_path();
+    let folder = file
+        .parent()
+        .map(|d| d.join(format!("clab-{}", lab.topo.name)))
+        .filter(|d| d.is_dir());
+    sandbox::MountPlan::new(folder.as_slice())
 }
 
 /// The kernel's link watcher runs at most once a second; a little more covers a busy machine.
