@@ -106,6 +106,9 @@ pub struct Host {
     /// The host's address on the underlay, on `underlay_if`.
     pub underlay_ip: Ipv4Addr,
     pub underlay_if: &'static str,
+    /// The host's own underlay subnet where the underlay is routed (vxlan, ipip): routers
+    /// route it, and nothing else may cross the underlay.
+    pub underlay_subnet: Option<String>,
     /// Next hop towards the other hosts where the underlay is routed (vxlan, ipip).
     pub underlay_gw: Option<Ipv4Addr>,
     /// The host's veth towards its pod, enslaved to cni0.
@@ -115,9 +118,15 @@ pub struct Host {
     pub pod_ip: Ipv4Addr,
     /// flannel's VTEP address: the `.0` of the pod subnet, on flannel.1 (vxlan only).
     pub vtep_ip: Option<Ipv4Addr>,
+    /// The interface a pod reaches its host through.
+    pub pod_if: &'static str,
     /// The router in front of this host (vxlan only) and its address on the WAN.
     pub router: Option<String>,
     pub router_wan_ip: Option<Ipv4Addr>,
+    /// The router's interface on the WAN (vxlan only).
+    pub router_wan_if: Option<&'static str>,
+    /// The router's leg into this host's subnet (vxlan: eth2 of gw<i>; ipip: eth<i> of gw).
+    pub router_lan_if: Option<String>,
 }
 
 /// Everything a template needs to render one lab.
@@ -174,20 +183,30 @@ fn host(mode: Mode, i: usize, step: u8) -> Host {
     };
     let [a, b, c] = pod_subnet_base;
     let vxlan = mode == Mode::Vxlan;
+    let routed = mode != Mode::HostGw;
+    let router_lan_if = match mode {
+        Mode::HostGw => None,
+        Mode::Vxlan => Some("eth2".to_string()),
+        Mode::Ipip => Some(format!("eth{i}")),
+    };
     Host {
         index: i,
         name: format!("host{i}"),
         pod: format!("pod{i}"),
         underlay_ip,
         underlay_if: "eth1",
+        underlay_subnet: routed.then(|| format!("10.0.{n}.0/24")),
         underlay_gw,
         pod_veth: format!("pod{i}-veth"),
         pod_subnet: format!("{a}.{b}.{c}.0/24"),
         pod_gw: Ipv4Addr::new(a, b, c, 1),
         pod_ip: Ipv4Addr::new(a, b, c, 2),
         vtep_ip: vxlan.then(|| Ipv4Addr::new(a, b, c, 0)),
+        pod_if: "eth1",
         router: vxlan.then(|| format!("gw{i}")),
         router_wan_ip: vxlan.then_some(on_segment),
+        router_wan_if: vxlan.then_some("eth1"),
+        router_lan_if,
     }
 }
 

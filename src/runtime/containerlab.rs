@@ -5,7 +5,9 @@
 use super::preflight;
 use super::process::{self, which};
 use super::state::{LabState, Phase};
-use super::{DeployOptions, LabFile, NodeState, Runtime, RuntimeError, RuntimeKind};
+use super::{
+    DeployOptions, LabFile, Made, NodeState, Runtime, RuntimeError, RuntimeKind, TeardownError,
+};
 use crate::interrupt;
 use crate::topology::Topology;
 use std::io::{BufRead, BufReader};
@@ -16,84 +18,82 @@ const EXEC_FAILED: &str = "Failed to execute command";
 
 pub struct ContainerlabRuntime;
 
+/// What preflight found that the build needs.
+pub struct Plan {
+    /// Host bridges the topology needs that do not exist yet: cnilab makes them.
+    bridges: Vec<String>,
+}
+
 impl Runtime for ContainerlabRuntime {
-    fn deploy(&self, lab: &LabFile, _opts: &DeployOptions) -> Result<(), RuntimeError> {
+    type Plan = Plan;
+    const KIND: RuntimeKind = RuntimeKind::Containerlab;
+
+    fn preflight(&self, lab: &LabFile) -> Result<Plan, RuntimeError> {
         preflight(&lab.topo)?;
-        // containerlab links its nodes' namespaces under /run/netns too: one that exists means
-        // the lab is up, perhaps deployed by hand, and a rollback must not destroy it.
-        let containers: Vec<String> = lab
+        Ok(Plan {
+            bridges: bridge_nodes(&lab.topo)
+                .into_iter()
+                // A bridge that is already there belongs to someone else: use it, never
+                // remove it.
+                .filter(|b| !root_link_exists(b))
+                .collect(),
+        })
+    }
+
+    /// containerlab links its nodes' namespaces under /run/netns too: one that exists means
+    /// the lab is up, perhaps deployed by hand, and a rollback must not destroy it.
+    fn found_up(&self, lab: &LabFile, _: &Plan) -> Result<Option<String>, RuntimeError> {
+        Ok(lab
             .topo
             .nodes()
             .filter(|(_, node)| node.kind.as_deref() != Some("bridge"))
             .map(|(name, _)| lab.topo.namespace(name))
-            .collect();
-        lab.ensure_not_up(containers.iter())?;
-        let bridges: Vec<String> = bridge_nodes(&lab.topo)
-            .into_iter()
-            // A bridge that is already there belongs to someone else: use it, never remove it.
-            .filter(|b| !root_link_exists(b))
-            .collect();
-        let mut state = LabState {
-            lab: lab.topo.name.clone(),
-            runtime: RuntimeKind::Containerlab,
-            file: lab.abs_path(),
-            phase: Phase::Deploying,
-            namespaces: Vec::new(),
-            bridges,
-        };
-        state.create().map_err(|e| lab.already_up_or(e))?;
-        let result = create_bridges(&state.bridges).and_then(|()| {
-            let out = containerlab("deploy", &lab.path)?;
-            if interrupt::requested() {
-                return Err(RuntimeError::Interrupted);
-            }
-            if out.code != Some(0) {
-                return Err(RuntimeError::ContainerlabFailed {
-                    action: "deploy",
-                    code: out.code,
-                    tail: tail(&out.lines, 10),
-                });
-            }
-            let failures = exec_failures(&out.lines);
-            if !failures.is_empty() {
-                return Err(RuntimeError::ContainerlabExecFailed { failures });
-            }
-            Ok(())
-        });
-        let result = result.and_then(|()| {
-            state.phase = Phase::Up;
-            state.save()
-        });
-        match result {
-            Ok(()) => Ok(()),
-            Err(cause) => match teardown(lab, &state) {
-                errors if errors.is_empty() => Err(cause),
-                errors => Err(RuntimeError::RollbackFailed {
-                    cause: Box::new(cause),
-                    errors,
-                }),
-            },
+            .find(|ns| crate::netns::exists(ns))
+            .map(|ns| format!("network namespace `{ns}` already exists")))
+    }
+
+    fn will_make(&self, _: &LabFile, plan: &Plan) -> Made {
+        Made {
+            bridges: plan.bridges.clone(),
+            ..Made::default()
         }
     }
 
-    fn destroy(&self, lab: &LabFile, state: Option<&LabState>) -> Result<(), RuntimeError> {
-        let fallback;
-        let state = match state {
-            Some(s) => s,
-            None => {
-                // Deployed by hand with containerlab: destroy it, but touch no bridge.
-                fallback = LabState {
-                    lab: lab.topo.name.clone(),
-                    runtime: RuntimeKind::Containerlab,
-                    file: lab.abs_path(),
-                    phase: Phase::Up,
-                    namespaces: Vec::new(),
-                    bridges: Vec::new(),
-                };
-                &fallback
-            }
+    fn build(&self, lab: &LabFile, plan: &Plan, _: &DeployOptions) -> Result<(), RuntimeError> {
+        create_bridges(&plan.bridges)?;
+        let out = containerlab("deploy", &lab.path)?;
+        if interrupt::requested() {
+            return Err(RuntimeError::Interrupted);
+        }
+        if out.code != Some(0) {
+            return Err(RuntimeError::ContainerlabFailed {
+                action: "deploy",
+                code: out.code,
+                tail: tail(&out.lines, 10),
+            });
+        }
+        let failures = exec_failures(&out.lines);
+        if !failures.is_empty() {
+            return Err(RuntimeError::ContainerlabExecFailed { failures });
+        }
+        Ok(())
+    }
+
+    fn teardown(&self, lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
+        teardown(lab, state)
+    }
+
+    /// Deployed by hand with containerlab: destroy it, but touch no bridge.
+    fn destroy_unrecorded(&self, lab: &LabFile) -> Result<(), RuntimeError> {
+        let state = LabState {
+            lab: lab.topo.name.clone(),
+            runtime: RuntimeKind::Containerlab,
+            file: lab.abs_path(),
+            phase: Phase::Up,
+            namespaces: Vec::new(),
+            bridges: Vec::new(),
         };
-        match teardown(lab, state) {
+        match teardown(lab, &state) {
             errors if errors.is_empty() => Ok(()),
             errors => Err(RuntimeError::Teardown { errors }),
         }
@@ -176,9 +176,9 @@ fn create_bridges(bridges: &[String]) -> Result<(), RuntimeError> {
     }
 }
 
-/// containerlab destroy, then the bridges this lab made, then the state file; every failure
-/// is collected and the rest still runs.
-fn teardown(lab: &LabFile, state: &LabState) -> Vec<String> {
+/// containerlab destroy, then the bridges this lab made; every failure is collected and the
+/// rest still runs.
+fn teardown(lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
     let mut errors = Vec::new();
     match containerlab("destroy", &lab.path) {
         Ok(out) if out.code == Some(0) => {}
@@ -188,23 +188,20 @@ fn teardown(lab: &LabFile, state: &LabState) -> Vec<String> {
                 code: out.code,
                 tail: tail(&out.lines, 5),
             }
-            .to_string(),
+            .into(),
         ),
-        Err(e) => errors.push(e.to_string()),
+        Err(e) => errors.push(e.into()),
     }
     for bridge in &state.bridges {
         if root_link_exists(bridge) {
             let ran = process::run(&process::strings(["ip", "link", "del", bridge]), None);
             if !ran.ok() {
-                errors.push(format!(
-                    "cannot remove host bridge `{bridge}`: {}",
-                    ran.stderr
-                ));
+                errors.push(TeardownError::HostBridge {
+                    bridge: bridge.clone(),
+                    stderr: ran.stderr,
+                });
             }
         }
-    }
-    if errors.is_empty() {
-        errors.extend(LabState::remove(&state.lab).err());
     }
     errors
 }

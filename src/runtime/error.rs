@@ -77,13 +77,51 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
     /// Teardown went on past each failure; these are all of them.
-    #[error("destroy left things behind:\n  {}", .errors.join("\n  "))]
-    Teardown { errors: Vec<String> },
-    #[error("{cause}\nrolling back also failed:\n  {}", .errors.join("\n  "))]
+    #[error("destroy left things behind:\n  {}", lines(.errors))]
+    Teardown { errors: Vec<TeardownError> },
+    #[error("{cause}\nrolling back also failed:\n  {}", lines(.errors))]
     RollbackFailed {
         cause: Box<RuntimeError>,
-        errors: Vec<String>,
+        errors: Vec<TeardownError>,
     },
+}
+
+/// One thing a teardown could not remove. Teardown goes on past each of these, so a half-made
+/// lab is removed as completely as possible, and reports them all.
+#[derive(Debug, thiserror::Error)]
+pub enum TeardownError {
+    #[error("cannot unmount {}: {source}", .path.display())]
+    Unmount {
+        path: PathBuf,
+        source: nix::errno::Errno,
+    },
+    #[error("cannot remove {}: {source}", .path.display())]
+    RemoveFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("process {pid} in network namespace {namespace} did not end after SIGKILL")]
+    ProcessLeft { pid: i32, namespace: String },
+    #[error("cannot remove host bridge `{bridge}`: {stderr}")]
+    HostBridge { bridge: String, stderr: String },
+    /// A step of the teardown that failed the way a deploy step can, e.g. `containerlab
+    /// destroy` exiting non-zero.
+    #[error(transparent)]
+    Step(Box<RuntimeError>),
+}
+
+impl From<RuntimeError> for TeardownError {
+    fn from(e: RuntimeError) -> TeardownError {
+        TeardownError::Step(Box::new(e))
+    }
+}
+
+fn lines(errors: &[TeardownError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }
 
 impl RuntimeError {

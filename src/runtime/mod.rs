@@ -10,8 +10,9 @@ mod preflight;
 mod process;
 mod shape;
 pub mod state;
+mod transaction;
 
-pub use error::RuntimeError;
+pub use error::{RuntimeError, TeardownError};
 pub use shape::DEFAULT_LINK_MTU;
 
 use crate::topology::Topology;
@@ -90,48 +91,6 @@ impl LabFile {
     fn abs_path(&self) -> PathBuf {
         std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone())
     }
-
-    /// A lab is up if cnilab recorded it, or if any of its namespaces exists already.
-    fn ensure_not_up<'a>(
-        &self,
-        namespaces: impl Iterator<Item = &'a String>,
-    ) -> Result<(), RuntimeError> {
-        let up = |why: String| RuntimeError::AlreadyUp {
-            lab: self.topo.name.clone(),
-            file: self.path.clone(),
-            why,
-        };
-        if let Some(s) = LabState::load(&self.topo.name)? {
-            return Err(up(format!(
-                "{} records it (deployed with the {} runtime from {})",
-                state::path(&self.topo.name).display(),
-                s.runtime,
-                s.file.display()
-            )));
-        }
-        for ns in namespaces {
-            if crate::netns::exists(ns) {
-                return Err(up(format!("network namespace `{ns}` already exists")));
-            }
-        }
-        Ok(())
-    }
-
-    /// A state file that appeared between the check and its creation means a deploy raced us.
-    fn already_up_or(&self, e: RuntimeError) -> RuntimeError {
-        match e {
-            RuntimeError::State { source, .. }
-                if source.kind() == std::io::ErrorKind::AlreadyExists =>
-            {
-                RuntimeError::AlreadyUp {
-                    lab: self.topo.name.clone(),
-                    file: self.path.clone(),
-                    why: "another deploy of it is running or finished".into(),
-                }
-            }
-            e => e,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,27 +110,52 @@ impl NodeState {
     }
 }
 
-/// What every runtime does. Node namespaces follow containerlab's naming on both.
+/// What a deploy will make, recorded before any of it exists.
+#[derive(Debug, Default)]
+struct Made {
+    /// Namespaces under /run/netns (netns runtime).
+    namespaces: Vec<String>,
+    /// Bridges in the root namespace (containerlab runtime).
+    bridges: Vec<String>,
+}
+
+/// One runtime's own steps. The sequence that joins them (preflight, already-up check, record,
+/// build, then commit or roll back) is [`transaction`]'s, the same for every runtime. Node
+/// namespaces follow containerlab's naming on both.
 trait Runtime {
-    fn deploy(&self, lab: &LabFile, opts: &DeployOptions) -> Result<(), RuntimeError>;
-    /// `state` is what the deploy recorded, if anything.
-    fn destroy(&self, lab: &LabFile, state: Option<&LabState>) -> Result<(), RuntimeError>;
+    /// What preflight learned that the build needs.
+    type Plan;
+    const KIND: RuntimeKind;
+    /// Checks made before anything is created.
+    fn preflight(&self, lab: &LabFile) -> Result<Self::Plan, RuntimeError>;
+    /// Signs, besides cnilab's own record, that the lab is up already: why, if so.
+    fn found_up(&self, lab: &LabFile, plan: &Self::Plan) -> Result<Option<String>, RuntimeError>;
+    fn will_make(&self, lab: &LabFile, plan: &Self::Plan) -> Made;
+    fn build(
+        &self,
+        lab: &LabFile,
+        plan: &Self::Plan,
+        opts: &DeployOptions,
+    ) -> Result<(), RuntimeError>;
+    /// Removes what `state` records, going on past each failure. The record itself is the
+    /// transaction's to remove.
+    fn teardown(&self, lab: &LabFile, state: &LabState) -> Vec<TeardownError>;
+    /// Destroys a lab cnilab has no record of.
+    fn destroy_unrecorded(&self, lab: &LabFile) -> Result<(), RuntimeError>;
     fn node_namespace(&self, lab: &LabFile, node: &str) -> String {
         lab.topo.namespace(node)
     }
     fn status(&self, lab: &LabFile, node: &str) -> NodeState;
 }
 
-fn runtime(kind: RuntimeKind) -> Box<dyn Runtime> {
-    match kind {
-        RuntimeKind::Netns => Box::new(netns::NetnsRuntime),
-        RuntimeKind::Containerlab => Box::new(containerlab::ContainerlabRuntime),
-    }
-}
-
 pub fn deploy(file: &Path, kind: RuntimeKind, opts: &DeployOptions) -> Result<(), RuntimeError> {
     let lab = LabFile::load(file)?;
-    runtime(kind).deploy(&lab, opts)
+    match kind {
+        RuntimeKind::Netns => transaction::deploy(&netns::NetnsRuntime, &lab, opts),
+        RuntimeKind::Containerlab => {
+            transaction::deploy(&containerlab::ContainerlabRuntime, &lab, opts)
+        }
+    }
 }
 
 /// `kind: None` means "whichever runtime deployed it" (netns if nothing was recorded). A lab
@@ -191,7 +175,23 @@ pub fn destroy(file: &Path, kind: Option<RuntimeKind>) -> Result<(), RuntimeErro
         (Some(s), _) => s.runtime,
         (None, asked) => asked.unwrap_or(RuntimeKind::Netns),
     };
-    runtime(kind).destroy(&lab, state.as_ref())
+    match kind {
+        RuntimeKind::Netns => destroy_with(&netns::NetnsRuntime, &lab, state.as_ref()),
+        RuntimeKind::Containerlab => {
+            destroy_with(&containerlab::ContainerlabRuntime, &lab, state.as_ref())
+        }
+    }
+}
+
+fn destroy_with<R: Runtime>(
+    rt: &R,
+    lab: &LabFile,
+    state: Option<&LabState>,
+) -> Result<(), RuntimeError> {
+    match state {
+        Some(state) => transaction::destroy(rt, lab, state),
+        None => rt.destroy_unrecorded(lab),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -256,17 +256,10 @@ impl std::fmt::Display for Inspection {
 pub fn inspect(file: &Path) -> Result<Inspection, RuntimeError> {
     let lab = LabFile::load(file)?;
     let state = LabState::load(&lab.topo.name)?;
-    let rt = runtime(state.as_ref().map_or(RuntimeKind::Netns, |s| s.runtime));
-    let nodes = lab
-        .topo
-        .nodes()
-        .map(|(name, node)| NodeRow {
-            node: name.to_string(),
-            kind: node.kind.clone().unwrap_or_else(|| "?".into()),
-            namespace: rt.node_namespace(&lab, name),
-            state: rt.status(&lab, name),
-        })
-        .collect();
+    let nodes = match state.as_ref().map_or(RuntimeKind::Netns, |s| s.runtime) {
+        RuntimeKind::Netns => node_rows(&netns::NetnsRuntime, &lab),
+        RuntimeKind::Containerlab => node_rows(&containerlab::ContainerlabRuntime, &lab),
+    };
     Ok(Inspection {
         lab: lab.topo.name.clone(),
         file: file.to_path_buf(),
@@ -274,4 +267,16 @@ pub fn inspect(file: &Path) -> Result<Inspection, RuntimeError> {
         phase: state.map(|s| s.phase),
         nodes,
     })
+}
+
+fn node_rows<R: Runtime>(rt: &R, lab: &LabFile) -> Vec<NodeRow> {
+    lab.topo
+        .nodes()
+        .map(|(name, node)| NodeRow {
+            node: name.to_string(),
+            kind: node.kind.clone().unwrap_or_else(|| "?".into()),
+            namespace: rt.node_namespace(lab, name),
+            state: rt.status(lab, name),
+        })
+        .collect()
 }

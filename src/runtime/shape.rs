@@ -44,7 +44,6 @@ pub struct ShapeLink {
 
 #[derive(Debug, Clone)]
 pub struct Shape {
-    pub lab: String,
     pub nodes: Vec<ShapeNode>,
     pub links: Vec<ShapeLink>,
 }
@@ -199,11 +198,7 @@ impl Shape {
             let a = ends.pop().expect("two ends");
             links.push(ShapeLink { a, b, mtu });
         }
-        Ok(Shape {
-            lab: topo.name.clone(),
-            nodes,
-            links,
-        })
+        Ok(Shape { nodes, links })
     }
 
     pub fn node(&self, name: &str) -> &ShapeNode {

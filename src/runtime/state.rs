@@ -1,6 +1,7 @@
 //! What a deploy made, on disk, written before the things themselves exist, so that destroy
 //! can remove exactly that even after a crash.
 
+use super::error::TeardownError;
 use super::{RuntimeError, RuntimeKind};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -87,11 +88,14 @@ impl LabState {
         std::fs::rename(&tmp, &path).map_err(err)
     }
 
-    pub fn remove(lab: &str) -> Result<(), String> {
+    pub fn remove(lab: &str) -> Result<(), TeardownError> {
         match std::fs::remove_file(path(lab)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("cannot remove {}: {e}", path(lab).display())),
+            Err(source) => Err(TeardownError::RemoveFile {
+                path: path(lab),
+                source,
+            }),
         }
     }
 

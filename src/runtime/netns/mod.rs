@@ -12,70 +12,70 @@ pub use teardown::remove_namespaces;
 
 use super::process::{self, Ran};
 use super::shape::Shape;
-use super::state::{LabState, Phase};
-use super::{preflight, DeployOptions, LabFile, NodeState, Runtime, RuntimeError, RuntimeKind};
+use super::state::LabState;
+use super::{
+    preflight, DeployOptions, LabFile, Made, NodeState, Runtime, RuntimeError, RuntimeKind,
+    TeardownError,
+};
 use crate::interrupt;
 
 pub struct NetnsRuntime;
 
 impl Runtime for NetnsRuntime {
-    fn deploy(&self, lab: &LabFile, opts: &DeployOptions) -> Result<(), RuntimeError> {
+    type Plan = Shape;
+    const KIND: RuntimeKind = RuntimeKind::Netns;
+
+    fn preflight(&self, lab: &LabFile) -> Result<Shape, RuntimeError> {
         let shape = Shape::from_topology(&lab.topo, &lab.path)?;
         let problems = preflight::netns(&shape);
         if !problems.is_empty() {
             return Err(RuntimeError::Preflight { problems });
         }
-        lab.ensure_not_up(shape.namespaces().iter())?;
-        let mut state = LabState {
-            lab: shape.lab.clone(),
-            runtime: RuntimeKind::Netns,
-            file: lab.abs_path(),
-            phase: Phase::Deploying,
+        Ok(shape)
+    }
+
+    fn found_up(&self, _lab: &LabFile, shape: &Shape) -> Result<Option<String>, RuntimeError> {
+        Ok(shape
+            .namespaces()
+            .into_iter()
+            .find(|ns| crate::netns::exists(ns))
+            .map(|ns| format!("network namespace `{ns}` already exists")))
+    }
+
+    fn will_make(&self, _lab: &LabFile, shape: &Shape) -> Made {
+        Made {
             namespaces: shape.namespaces(),
-            bridges: Vec::new(),
-        };
-        // Recorded before anything exists: a crash from here on leaves a state file that
-        // destroy can follow.
-        state.create().map_err(|e| lab.already_up_or(e))?;
-        let _at_risk = interrupt::AtRisk::new(format!(
-            "lab `{}` may be left half-made, with processes its exec lines started; \
-             remove it with `cnilab destroy -t {}`",
-            shape.lab,
-            lab.path.display()
-        ));
-        // A Ctrl-C kills the `ip` children too; whatever error that causes, it is an interrupt.
-        let built = build(&shape, opts, lab).and_then(|()| check_interrupt());
-        let built = match built {
-            Err(_) if interrupt::requested() => Err(RuntimeError::Interrupted),
-            other => other,
-        };
-        match built {
-            Ok(()) => {
-                state.phase = Phase::Up;
-                match state.save() {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(rollback(&state, e)),
-                }
-            }
-            Err(e) => Err(rollback(&state, e)),
+            ..Made::default()
         }
     }
 
-    fn destroy(&self, lab: &LabFile, state: Option<&LabState>) -> Result<(), RuntimeError> {
-        let Some(state) = state else {
-            eprintln!(
-                "cnilab: lab `{}` is not deployed by cnilab (no {}); nothing to destroy",
-                lab.topo.name,
-                super::state::path(&lab.topo.name).display()
-            );
-            return Ok(());
-        };
-        let errors = teardown(state);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(RuntimeError::Teardown { errors })
-        }
+    fn build(
+        &self,
+        lab: &LabFile,
+        shape: &Shape,
+        opts: &DeployOptions,
+    ) -> Result<(), RuntimeError> {
+        // Rollback follows the build at once; a second signal meanwhile leaves what it says.
+        let _at_risk = interrupt::AtRisk::new(format!(
+            "lab `{}` may be left half-made, with processes its exec lines started; \
+             remove it with `cnilab destroy -t {}`",
+            lab.topo.name,
+            lab.path.display()
+        ));
+        build(shape, opts, lab)
+    }
+
+    fn teardown(&self, _lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
+        remove_namespaces(&state.namespaces)
+    }
+
+    fn destroy_unrecorded(&self, lab: &LabFile) -> Result<(), RuntimeError> {
+        eprintln!(
+            "cnilab: lab `{}` is not deployed by cnilab (no {}); nothing to destroy",
+            lab.topo.name,
+            super::state::path(&lab.topo.name).display()
+        );
+        Ok(())
     }
 
     fn status(&self, lab: &LabFile, node: &str) -> NodeState {
@@ -141,27 +141,4 @@ fn batch(step: &str, lines: Vec<String>) -> Result<(), RuntimeError> {
         step: step.to_string(),
         detail,
     })
-}
-
-/// Undoes a failed deploy; the deploy's own error stays the headline.
-fn rollback(state: &LabState, cause: RuntimeError) -> RuntimeError {
-    let errors = teardown(state);
-    if errors.is_empty() {
-        cause
-    } else {
-        RuntimeError::RollbackFailed {
-            cause: Box::new(cause),
-            errors,
-        }
-    }
-}
-
-/// Removes what `state` records; the record itself goes only once everything else is gone, so
-/// a teardown that failed half-way can be run again.
-fn teardown(state: &LabState) -> Vec<String> {
-    let mut errors = remove_namespaces(&state.namespaces);
-    if errors.is_empty() {
-        errors.extend(LabState::remove(&state.lab).err());
-    }
-    errors
 }

@@ -4,6 +4,7 @@
 //! first: nothing outlives its lab.
 
 use crate::netns::{netns_path, pids_in};
+use crate::runtime::error::TeardownError;
 use nix::errno::Errno;
 use nix::mount::{umount2, MntFlags};
 use nix::sys::signal::{kill, Signal};
@@ -13,8 +14,8 @@ use std::time::{Duration, Instant};
 /// How long killed processes may take to be gone before teardown says so.
 const EXIT_LIMIT: Duration = Duration::from_secs(3);
 
-/// Removes every namespace in `names` that exists; returns one message per failure.
-pub fn remove_namespaces(names: &[String]) -> Vec<String> {
+/// Removes every namespace in `names` that exists; returns one error per failure.
+pub fn remove_namespaces(names: &[String]) -> Vec<TeardownError> {
     let mut errors = end_processes(names);
     for name in names {
         let path = netns_path(name);
@@ -26,13 +27,13 @@ pub fn remove_namespaces(names: &[String]) -> Vec<String> {
         match umount2(&path, MntFlags::MNT_DETACH) {
             Ok(()) | Err(Errno::EINVAL) => {}
             Err(e) => {
-                errors.push(format!("cannot unmount {}: {e}", path.display()));
+                errors.push(TeardownError::Unmount { path, source: e });
                 continue;
             }
         }
-        if let Err(e) = std::fs::remove_file(&path) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                errors.push(format!("cannot remove {}: {e}", path.display()));
+        if let Err(source) = std::fs::remove_file(&path) {
+            if source.kind() != std::io::ErrorKind::NotFound {
+                errors.push(TeardownError::RemoveFile { path, source });
             }
         }
     }
@@ -41,7 +42,7 @@ pub fn remove_namespaces(names: &[String]) -> Vec<String> {
 
 /// SIGKILLs every process in these namespaces and waits until they are gone. Killing a
 /// sandbox holder (PID 1 of its node's PID namespace) ends every process of that node.
-fn end_processes(names: &[String]) -> Vec<String> {
+fn end_processes(names: &[String]) -> Vec<TeardownError> {
     let mut killed: Vec<(Pid, &String)> = Vec::new();
     for name in names {
         for pid in pids_in(name) {
@@ -57,7 +58,10 @@ fn end_processes(names: &[String]) -> Vec<String> {
     killed
         .into_iter()
         .filter(|(pid, _)| alive(*pid))
-        .map(|(pid, ns)| format!("process {pid} in namespace {ns} did not end after SIGKILL"))
+        .map(|(pid, ns)| TeardownError::ProcessLeft {
+            pid: pid.as_raw(),
+            namespace: ns.clone(),
+        })
         .collect()
 }
 
