@@ -4,48 +4,16 @@
 
 mod common;
 
+use common::procs::{sleeps, unique_sleep, wait_for_sleep};
 use common::*;
 use std::time::{Duration, Instant};
-
-/// A one-node lab whose exec lines are `exec`.
-fn one_node(name: &str, exec: &[&str]) -> LabGuard {
-    let lines: String = exec.iter().map(|l| format!("        - {l}\n")).collect();
-    LabGuard::from_yaml(
-        name,
-        &format!(
-            "name: {name}\ntopology:\n  nodes:\n    n1:\n      kind: linux\n      exec:\n{lines}"
-        ),
-    )
-}
-
-/// A sleep duration no other test or helper uses, so process checks see only ours.
-fn unique_sleep() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{}.{}", 4000 + std::process::id() % 1000, nanos % 1_000_000)
-}
-
-/// Processes whose command line is exactly `sleep <secs>`, zombies excepted.
-pub fn sleeps(secs: &str) -> Vec<i32> {
-    let want = format!("sleep\0{secs}\0");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes())
-        })
-        .collect()
-}
 
 #[test]
 fn a_child_holding_the_lines_output_does_not_hold_the_deploy() {
     require_root();
     let name = unique("exsetsid");
     let secs = unique_sleep();
-    let lab = one_node(&name, &[&format!("setsid -f sleep {secs}")]);
+    let lab = LabGuard::one_node(&name, &[&format!("setsid -f sleep {secs}")]);
     let start = Instant::now();
     let out = lab.deploy();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -74,7 +42,7 @@ fn a_line_past_exec_timeout_is_killed_named_and_rolled_back() {
     require_root();
     let name = unique("extime");
     let secs = unique_sleep();
-    let lab = one_node(&name, &["ip link set lo up", &format!("sleep {secs}")]);
+    let lab = LabGuard::one_node(&name, &["ip link set lo up", &format!("sleep {secs}")]);
     let start = Instant::now();
     let out = lab.run(&["deploy", "--exec-timeout", "2"]);
     let took = start.elapsed();
@@ -112,14 +80,10 @@ fn deploy_stuck_on_a_line(lab: &LabGuard, secs: &str) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while sleeps(secs).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "deploy never ran its exec line"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_for_sleep(secs, Duration::from_secs(20)),
+        "deploy never ran its exec line"
+    );
     child
 }
 
@@ -128,7 +92,7 @@ fn sigterm_ends_a_deploy_stuck_on_a_line_within_seconds_leaving_nothing() {
     require_root();
     let name = unique("exterm");
     let secs = unique_sleep();
-    let lab = one_node(&name, &[&format!("sleep {secs}")]);
+    let lab = LabGuard::one_node(&name, &[&format!("sleep {secs}")]);
     let child = deploy_stuck_on_a_line(&lab, &secs);
     let start = Instant::now();
     nix::sys::signal::kill(
@@ -156,7 +120,7 @@ fn a_second_signal_stops_at_once_and_says_what_may_be_left() {
     require_root();
     let name = unique("exterm2");
     let secs = unique_sleep();
-    let lab = one_node(&name, &[&format!("sleep {secs}")]);
+    let lab = LabGuard::one_node(&name, &[&format!("sleep {secs}")]);
     let child = deploy_stuck_on_a_line(&lab, &secs);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     // Both land before the first can be handled to the end, and two different signals never
