@@ -142,7 +142,16 @@ An existing file is only replaced if cnilab wrote it, unless --force is given.")
 The netns runtime makes one network namespace per node, named as containerlab names its
 containers (clab-<lab>-<node>), so `ip netns exec clab-<lab>-pod1 ...` works on both runtimes.
 It runs each exec line without a shell, like containerlab, but a failing line fails the deploy
-and everything made so far is removed again.")]
+and everything made so far is removed again.
+
+Exec lines run contained, as in a container: the host's files read-only, private /tmp and /run,
+a PID namespace per node, and only the network capabilities. A line that runs longer than
+--exec-timeout is killed and fails the deploy.
+
+Examples:
+  cnilab deploy -t clab.yaml
+  cnilab deploy -t slow.yaml --exec-timeout 300   # lines that legitimately take minutes
+  cnilab deploy -t mine.yaml --exec-on-host       # a file you trust, lines run on the host")]
     Deploy {
         #[command(flatten)]
         topo: TopologyArg,
