@@ -84,24 +84,29 @@ where
     })
 }
 
-/// The processes whose network namespace is `name`'s, as `ip netns pids` finds them.
-pub fn pids_in(name: &str) -> Vec<nix::unistd::Pid> {
+/// The processes in any of these namespaces, each with its namespace's name, as `ip netns
+/// pids` finds them: one pass over /proc, however many namespaces.
+pub fn pids_in(names: &[String]) -> Vec<(nix::unistd::Pid, &String)> {
     use std::os::unix::fs::MetadataExt;
-    let Ok(target) = std::fs::metadata(netns_path(name)) else {
-        return Vec::new();
-    };
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let wanted: std::collections::HashMap<(u64, u64), &String> = names
+        .iter()
+        .filter_map(|n| Some((id(std::fs::metadata(netns_path(n)).ok()?), n)))
+        .collect();
     let Ok(proc_dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    if wanted.is_empty() {
+        return Vec::new();
+    }
     let own = std::process::id() as i32;
     proc_dir
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| pid != own)
-        .filter(|pid| {
-            std::fs::metadata(format!("/proc/{pid}/ns/net"))
-                .is_ok_and(|m| m.ino() == target.ino() && m.dev() == target.dev())
+        .filter_map(|pid| {
+            let ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
+            Some((nix::unistd::Pid::from_raw(pid), *wanted.get(&id(ns))?))
         })
-        .map(nix::unistd::Pid::from_raw)
         .collect()
 }

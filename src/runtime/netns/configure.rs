@@ -104,41 +104,37 @@ fn configure_node(
 }
 
 fn run_step(node: &ShapeNode, step: &Step, runner: &Runner) -> Result<(), RuntimeError> {
-    let failed = |index: usize, ran: Ran, stderr: String| match ran.timed_out {
-        true => timed_out(node, (index, index), runner, ran.stderr),
-        false => RuntimeError::ExecFailed {
-            node: node.name.clone(),
-            line: index + 1,
-            command: node.exec[index].text.clone(),
-            code: ran.code,
-            stderr,
-        },
+    let failed = |index: usize| {
+        move |ran: Ran| match ran.timed_out {
+            true => timed_out(node, (index, index), runner, ran.stderr),
+            false => RuntimeError::ExecFailed {
+                node: node.name.clone(),
+                line: index + 1,
+                command: node.exec[index].text.clone(),
+                code: ran.code,
+                stderr: ran.stderr,
+            },
+        }
     };
     match step {
         Step::Process { index, argv } => {
-            let ran = runner.run(argv, None);
-            check_ran(ran, |ran| {
-                let stderr = ran.stderr.clone();
-                failed(*index, ran, stderr)
-            })?;
+            check_ran(runner.run(argv, None), failed(*index))?;
         }
         Step::Sysctl { index, settings } => {
             if runner.contains_sysctl(settings) {
                 // Outside the node's own net.* keys, sysctl must meet the sandbox's walls.
                 let ran = runner.run(&node.exec[*index].argv, None);
-                return check_ran(ran, |ran| {
-                    let stderr = ran.stderr.clone();
-                    failed(*index, ran, stderr)
-                });
+                return check_ran(ran, failed(*index));
             }
             for (key, value) in settings {
                 if let Err(stderr) = write_sysctl(key, value) {
                     // procps' sysctl exits 255 for a key it cannot set.
                     let ran = Ran {
                         code: Some(255),
+                        stderr,
                         ..Ran::default()
                     };
-                    return Err(failed(*index, ran, stderr));
+                    return Err(failed(*index)(ran));
                 }
             }
         }

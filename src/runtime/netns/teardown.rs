@@ -43,14 +43,10 @@ pub fn remove_namespaces(names: &[String]) -> Vec<TeardownError> {
 /// SIGKILLs every process in these namespaces and waits until they are gone. Killing a
 /// sandbox holder (PID 1 of its node's PID namespace) ends every process of that node.
 fn end_processes(names: &[String]) -> Vec<TeardownError> {
-    let mut killed: Vec<(Pid, &String)> = Vec::new();
-    for name in names {
-        for pid in pids_in(name) {
-            if kill(pid, Signal::SIGKILL).is_ok() {
-                killed.push((pid, name));
-            }
-        }
-    }
+    let killed: Vec<(Pid, &String)> = pids_in(names)
+        .into_iter()
+        .filter(|(pid, _)| kill(*pid, Signal::SIGKILL).is_ok())
+        .collect();
     let deadline = Instant::now() + EXIT_LIMIT;
     while killed.iter().any(|(pid, _)| alive(*pid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));

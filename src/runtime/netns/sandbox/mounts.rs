@@ -82,47 +82,49 @@ impl MountPlan {
         }
         dev(&mut ops, &mut held);
         for dir in writable {
-            let fd = held.hold(&mut ops, &dir.to_string_lossy());
-            ops.extend(ancestors(dir).map(|d| Op::Mkdir(c(&d))));
-            ops.push(mount(
-                Some(&fd),
-                &dir.to_string_lossy(),
-                None,
-                libc::MS_BIND | libc::MS_REC,
-                None,
-            ));
-            ops.push(ReadOnlyTree::off(&dir.to_string_lossy()));
+            bind_writable(&mut ops, &mut held, dir);
         }
-        // sysfs shows the network devices of the namespace that mounts it, as `ip netns exec`
-        // arranges; read-only, because root owns its writable files.
-        ops.push(Op::Unmount(c("/sys")));
-        let quiet = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        ops.push(mount(
-            Some("sysfs"),
-            "/sys",
-            Some("sysfs"),
-            quiet | libc::MS_RDONLY,
-            None,
-        ));
-        // A /proc of the node's own PID namespace; the /proc/self/fd paths above are used up.
-        ops.push(Op::Unmount(c("/proc")));
-        ops.push(mount(Some("proc"), "/proc", Some("proc"), quiet, None));
-        for p in PROC_READ_ONLY.iter().filter(|p| Path::new(p).exists()) {
-            ops.push(mount(Some(p), p, None, libc::MS_BIND | libc::MS_REC, None));
-            ops.push(ReadOnlyTree::on(p));
-        }
-        ops.push(mount(
-            Some("/proc/sys/net"),
-            "/proc/sys/net",
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        ));
-        ops.push(ReadOnlyTree::off("/proc/sys/net"));
+        kernel_views(&mut ops);
         // Holds come first: before anything covers the paths they open.
         ops.sort_by_key(|op| !matches!(op, Op::Hold { .. }));
         MountPlan { ops }
     }
+}
+
+/// `dir` of the host, writable in the node, even under one of the node's own tmpfs.
+fn bind_writable(ops: &mut Vec<Op>, held: &mut Held, dir: &Path) {
+    let target = dir.to_string_lossy();
+    let fd = held.hold(ops, &target);
+    ops.extend(ancestors(dir).map(|d| Op::Mkdir(c(&d))));
+    let flags = libc::MS_BIND | libc::MS_REC;
+    ops.push(mount(Some(&fd), &target, None, flags, None));
+    ops.push(ReadOnlyTree::off(&target));
+}
+
+/// /sys and /proc as the node's own namespaces show them. Comes after every bind from a held
+/// path: those paths go through the host's /proc.
+fn kernel_views(ops: &mut Vec<Op>) {
+    // sysfs shows the network devices of the namespace that mounts it, as `ip netns exec`
+    // arranges; read-only, because root owns its writable files.
+    ops.push(Op::Unmount(c("/sys")));
+    let quiet = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    let sysfs = Some("sysfs");
+    ops.push(mount(sysfs, "/sys", sysfs, quiet | libc::MS_RDONLY, None));
+    ops.push(Op::Unmount(c("/proc")));
+    ops.push(mount(Some("proc"), "/proc", Some("proc"), quiet, None));
+    for p in PROC_READ_ONLY.iter().filter(|p| Path::new(p).exists()) {
+        ops.push(mount(Some(p), p, None, libc::MS_BIND | libc::MS_REC, None));
+        ops.push(ReadOnlyTree::on(p));
+    }
+    let net = "/proc/sys/net";
+    ops.push(mount(
+        Some(net),
+        net,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    ));
+    ops.push(ReadOnlyTree::off(net));
 }
 
 /// A private /dev with only harmless devices: an ordinary root process could otherwise write
