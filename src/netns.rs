@@ -36,17 +36,7 @@ pub struct NetnsGuard {
 
 impl NetnsGuard {
     pub fn enter(name: &str) -> Result<NetnsGuard, NetnsError> {
-        let path = netns_path(name);
-        let target = File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => NetnsError::Missing {
-                name: name.to_string(),
-                path: path.clone(),
-            },
-            _ => NetnsError::Enter {
-                name: name.to_string(),
-                source: e,
-            },
-        })?;
+        let target = open(name)?;
         let enter_err = |e: io::Error| NetnsError::Enter {
             name: name.to_string(),
             source: e,
@@ -65,6 +55,30 @@ impl Drop for NetnsGuard {
             std::process::abort();
         }
     }
+}
+
+/// Moves the calling thread into namespace `name` with no way back: only for a thread that
+/// ends with the work it does there (one that may also give up the right to come back).
+pub fn enter_for_good(name: &str) -> Result<(), NetnsError> {
+    let target = open(name)?;
+    setns(&target, CloneFlags::CLONE_NEWNET).map_err(|e| NetnsError::Enter {
+        name: name.to_string(),
+        source: e.into(),
+    })
+}
+
+fn open(name: &str) -> Result<File, NetnsError> {
+    let path = netns_path(name);
+    File::open(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => NetnsError::Missing {
+            name: name.to_string(),
+            path: path.clone(),
+        },
+        _ => NetnsError::Enter {
+            name: name.to_string(),
+            source: e,
+        },
+    })
 }
 
 /// Runs `work` on a fresh thread inside namespace `name` and returns its result.

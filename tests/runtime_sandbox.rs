@@ -205,3 +205,27 @@ fn a_background_process_of_a_line_ends_with_ctrl_c_during_deploy() {
     assert_eq!(sleeps(&stuck), Vec::<i32>::new());
     lab.assert_gone();
 }
+
+#[test]
+fn a_node_holds_no_other_labs_namespace_alive() {
+    require_root();
+    let name = unique("sbpin");
+    let lab = LabGuard::one_node(&name, &["ip link set lo up"]);
+    let out = lab.deploy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", &format!("clab-{name}-n1")])
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&out.stdout).into_owned();
+    let holder = pids
+        .split_whitespace()
+        .next()
+        .expect("the node has a holder process");
+    let mounts = std::fs::read_to_string(format!("/proc/{holder}/mountinfo")).unwrap();
+    let pinned: Vec<&str> = mounts.lines().filter(|l| l.contains(" nsfs ")).collect();
+    assert!(
+        pinned.is_empty(),
+        "the node's mount namespace keeps namespaces alive: {pinned:?}"
+    );
+}

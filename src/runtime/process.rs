@@ -9,7 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
@@ -78,19 +78,17 @@ pub fn run_command(mut cmd: Command, stdin: Option<String>, bounds: Bounds) -> R
             }
         }
     };
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // A thread of its own: a program that stops reading must not stall the wait below.
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(text.as_bytes());
-        });
-    }
-    let mut stderr = Collector::new(child.stderr.take());
-    let (status, stop) = wait(&mut child, &mut stderr, bounds);
-    stderr.drain(GRACE);
+    // Fed from the wait loop, not from a thread: a thread inside a node's PID namespace
+    // cannot start threads, and a program that stops reading must not stall the wait.
+    let mut pipes = Pipes::new(child.stdin.take(), stdin, child.stderr.take());
+    let (status, stop) = wait(&mut child, &mut pipes, bounds);
+    pipes.drain(GRACE);
     let signal = status.and_then(|s| s.signal());
     Ran {
         code: status.and_then(|s| s.code()),
-        stderr: String::from_utf8_lossy(&stderr.bytes).trim().to_string(),
+        stderr: String::from_utf8_lossy(&pipes.stderr_bytes)
+            .trim()
+            .to_string(),
         interrupted: stop == Stop::Interrupted
             || signal == Some(nix::sys::signal::Signal::SIGINT as i32),
         timed_out: stop == Stop::TimedOut,
@@ -105,7 +103,7 @@ enum Stop {
 }
 
 /// Waits for the process itself (a pidfd), reading stderr meanwhile.
-fn wait(child: &mut Child, stderr: &mut Collector, bounds: Bounds) -> (Option<ExitStatus>, Stop) {
+fn wait(child: &mut Child, pipes: &mut Pipes, bounds: Bounds) -> (Option<ExitStatus>, Stop) {
     let exited = pidfd(child.id());
     let deadline = bounds.timeout.map(|t| Instant::now() + t);
     loop {
@@ -113,7 +111,7 @@ fn wait(child: &mut Child, stderr: &mut Collector, bounds: Bounds) -> (Option<Ex
         if let Some(d) = deadline {
             tick = tick.min(d.saturating_duration_since(Instant::now()));
         }
-        stderr.read_for(tick, exited.as_ref().map(|fd| fd.as_raw_fd()));
+        pipes.pump(tick, exited.as_ref().map(|fd| fd.as_raw_fd()));
         if let Ok(Some(status)) = child.try_wait() {
             return (Some(status), Stop::Exited);
         }
@@ -145,89 +143,107 @@ fn pidfd(pid: u32) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// A child's stderr, read without blocking.
-struct Collector {
-    pipe: Option<ChildStderr>,
-    bytes: Vec<u8>,
+/// A child's stdin, written, and its stderr, read, without blocking.
+struct Pipes {
+    stdin: Option<ChildStdin>,
+    input: Vec<u8>,
+    written: usize,
+    stderr: Option<ChildStderr>,
+    stderr_bytes: Vec<u8>,
 }
 
-impl Collector {
-    fn new(pipe: Option<ChildStderr>) -> Collector {
-        if let Some(p) = &pipe {
-            let _ = nix::fcntl::fcntl(
-                p.as_raw_fd(),
-                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-            );
+impl Pipes {
+    fn new(stdin: Option<ChildStdin>, input: Option<String>, stderr: Option<ChildStderr>) -> Pipes {
+        for fd in [
+            stdin.as_ref().map(|p| p.as_raw_fd()),
+            stderr.as_ref().map(|p| p.as_raw_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let flags = nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK);
+            let _ = nix::fcntl::fcntl(fd, flags);
         }
-        Collector {
-            pipe,
-            bytes: Vec::new(),
+        Pipes {
+            stdin,
+            input: input.map(String::into_bytes).unwrap_or_default(),
+            written: 0,
+            stderr,
+            stderr_bytes: Vec::new(),
         }
     }
 
-    /// Reads what arrives within `limit`; returns early when `also` (a pidfd) becomes
-    /// readable. Without a pidfd it never waits longer than a few milliseconds.
-    fn read_for(&mut self, limit: Duration, also: Option<RawFd>) {
-        let mut fds = Vec::with_capacity(2);
-        if let Some(p) = &self.pipe {
-            fds.push(libc::pollfd {
-                fd: p.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
+    /// Moves what it can within `limit`; returns early when `also` (a pidfd) becomes readable.
+    /// Without a pidfd it never waits longer than a few milliseconds.
+    fn pump(&mut self, limit: Duration, also: Option<RawFd>) {
+        let fd = |p: Option<RawFd>, events| libc::pollfd {
+            fd: p.unwrap_or(-1),
+            events,
+            revents: 0,
+        };
+        let mut fds = [
+            fd(self.stderr.as_ref().map(|p| p.as_raw_fd()), libc::POLLIN),
+            fd(self.stdin.as_ref().map(|p| p.as_raw_fd()), libc::POLLOUT),
+            fd(also, libc::POLLIN),
+        ];
         let limit = match also {
-            Some(fd) => {
-                fds.push(libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-                limit
-            }
+            Some(_) => limit,
             None => limit.min(Duration::from_millis(5)),
         };
-        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        // SAFETY: `fds` is a valid array of pollfd; negative descriptors are skipped.
         unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis(limit)) };
-        if self.pipe.is_some() && fds[0].revents != 0 {
+        if fds[0].revents != 0 {
             self.read_available();
         }
+        if fds[1].revents != 0 {
+            self.write_some();
+        }
+    }
+
+    fn write_some(&mut self) {
+        let Some(pipe) = &mut self.stdin else { return };
+        while self.written < self.input.len() {
+            match pipe.write(&self.input[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(_) => break,
+            }
+        }
+        // All written, or the reader is gone: closing tells it the input is over.
+        self.stdin = None;
     }
 
     fn read_available(&mut self) {
-        let Some(pipe) = &mut self.pipe else { return };
+        let Some(pipe) = &mut self.stderr else { return };
         let mut buf = [0u8; 8192];
         loop {
             match pipe.read(&mut buf) {
-                Ok(0) => {
-                    self.pipe = None;
-                    return;
-                }
+                Ok(0) => break,
                 Ok(n) => {
-                    let room = STDERR_CAP.saturating_sub(self.bytes.len());
-                    self.bytes.extend_from_slice(&buf[..n.min(room)]);
+                    let room = STDERR_CAP.saturating_sub(self.stderr_bytes.len());
+                    self.stderr_bytes.extend_from_slice(&buf[..n.min(room)]);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(_) => {
-                    self.pipe = None;
-                    return;
-                }
+                Err(_) => break,
             }
         }
+        self.stderr = None;
     }
 
-    /// Reads until the pipe closes or `grace` is over, whichever comes first.
+    /// After the program exited: reads until stderr closes or `grace` is over, whichever comes
+    /// first. Dropping the pipes then leaves any descendant that holds them with a broken pipe.
     fn drain(&mut self, grace: Duration) {
+        self.stdin = None;
         let end = Instant::now() + grace;
-        while self.pipe.is_some() {
+        while self.stderr.is_some() {
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            let fd = self.pipe.as_ref().map(|p| p.as_raw_fd());
             let mut pfd = [libc::pollfd {
-                fd: fd.unwrap_or(-1),
+                fd: self.stderr.as_ref().map_or(-1, |p| p.as_raw_fd()),
                 events: libc::POLLIN,
                 revents: 0,
             }];
@@ -235,8 +251,7 @@ impl Collector {
             unsafe { libc::poll(pfd.as_mut_ptr(), 1, millis(left)) };
             self.read_available();
         }
-        // Dropping the pipe here leaves any descendant that holds it with a broken pipe.
-        self.pipe = None;
+        self.stderr = None;
     }
 }
 
@@ -301,6 +316,14 @@ mod tests {
         let ran = run_command(sh("sleep 30"), None, bounds);
         assert!(ran.timed_out && !ran.ok(), "{ran:?}");
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn input_larger_than_a_pipe_reaches_the_program() {
+        let input: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        let ran = run_command(sh("wc -l >&2"), Some(input), Bounds::default());
+        assert!(ran.ok(), "{ran:?}");
+        assert_eq!(ran.stderr, "20000");
     }
 
     #[test]

@@ -5,7 +5,6 @@ use super::links;
 use super::runner::Runner;
 use super::sandbox::{MountPlan, Sandbox};
 use crate::interrupt;
-use crate::netns::NetnsGuard;
 use crate::runtime::exec::{self, BatchLine, Origin, Step, Tool};
 use crate::runtime::process::{self, Ran};
 use crate::runtime::shape::{Shape, ShapeNode};
@@ -80,25 +79,37 @@ fn configure_node(
     opts: &DeployOptions,
     sandbox: Option<&MountPlan>,
 ) -> Result<(), RuntimeError> {
-    // The guard keeps this worker thread inside the node's namespace for exactly this node;
-    // children it starts are born there, and /proc/sys/net opened here is the node's.
-    let _inside = NetnsGuard::enter(&node.namespace).map_err(|e| RuntimeError::Setup {
-        step: format!("entering node `{}`", node.name),
-        detail: e.to_string(),
-    })?;
-    let sandbox = match sandbox {
-        Some(plan) => Some(Sandbox::start(plan).map_err(|e| RuntimeError::Setup {
-            step: format!("starting the sandbox of node `{}`", node.name),
-            detail: e.to_string(),
-        })?),
-        None => None,
+    // A thread of its own, which enters the node and never comes back: children it starts
+    // are born inside, and /proc/sys/net opened here is the node's.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(node, sandbox)?;
+            let runner = Runner::new(opts);
+            for step in steps {
+                if interrupt::requested() {
+                    return Err(RuntimeError::Interrupted);
+                }
+                run_step(node, step, &runner)?;
+            }
+            Ok(())
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn enter(node: &ShapeNode, sandbox: Option<&MountPlan>) -> Result<(), RuntimeError> {
+    let setup = |what: &str, detail: String| RuntimeError::Setup {
+        step: format!("{what} node `{}`", node.name),
+        detail,
     };
-    let runner = Runner::new(opts, sandbox);
-    for step in steps {
-        if interrupt::requested() {
-            return Err(RuntimeError::Interrupted);
-        }
-        run_step(node, step, &runner)?;
+    crate::netns::enter_for_good(&node.namespace).map_err(|e| setup("entering", e.to_string()))?;
+    if let Some(plan) = sandbox {
+        let sandbox =
+            Sandbox::start(plan).map_err(|e| setup("starting the sandbox of", e.to_string()))?;
+        sandbox
+            .enter_for_good()
+            .map_err(|e| setup("entering the sandbox of", e.to_string()))?;
     }
     Ok(())
 }
@@ -121,11 +132,6 @@ fn run_step(node: &ShapeNode, step: &Step, runner: &Runner) -> Result<(), Runtim
             check_ran(runner.run(argv, None), failed(*index))?;
         }
         Step::Sysctl { index, settings } => {
-            if runner.contains_sysctl(settings) {
-                // Outside the node's own net.* keys, sysctl must meet the sandbox's walls.
-                let ran = runner.run(&node.exec[*index].argv, None);
-                return check_ran(ran, failed(*index));
-            }
             for (key, value) in settings {
                 if let Err(stderr) = write_sysctl(key, value) {
                     // procps' sysctl exits 255 for a key it cannot set.

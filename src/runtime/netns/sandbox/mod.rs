@@ -4,7 +4,8 @@
 //!
 //! A holder process owns the node's mount and PID namespaces (see [`holder`]); its network
 //! namespace is the node's, so `ip netns exec clab-<lab>-<node>` keeps working for people.
-//! Exec lines enter the holder's namespaces, as `nsenter` would, before they exec.
+//! The thread that runs a node's exec lines enters the holder's namespaces and drops its
+//! privileges for good, so every line it starts is born inside, through the ordinary spawn.
 
 mod holder;
 mod mounts;
@@ -14,10 +15,8 @@ pub use holder::HolderError;
 pub use mounts::MountPlan;
 
 use holder::Holder;
+use nix::sched::CloneFlags;
 use privilege::Privilege;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 
 pub struct Sandbox {
     holder: Holder,
@@ -34,67 +33,31 @@ impl Sandbox {
         })
     }
 
-    /// `cmd` set to run inside the node. The process cnilab waits for stays in the host's PID
-    /// namespace and passes on the exit status of the line, which runs in the node's.
-    pub fn contain(&self, mut cmd: Command) -> Command {
-        let mnt = self.holder.mnt.as_raw_fd();
-        let pid_ns = self.holder.pid_ns.as_raw_fd();
-        let privilege = self.privilege;
-        // SAFETY: the closure only makes system calls on values copied before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                enter(mnt, pid_ns, privilege).map_err(std::io::Error::from_raw_os_error)
-            });
-        }
-        cmd
-    }
-}
-
-/// In the forked child of `Command::spawn`, before exec.
-fn enter(mnt: i32, pid_ns: i32, privilege: Privilege) -> Result<(), i32> {
-    default_signals();
-    // SAFETY: plain system calls in a single-threaded child.
-    unsafe {
-        if libc::setns(mnt, libc::CLONE_NEWNS) != 0
-            || libc::chdir(c"/".as_ptr()) != 0
-            || libc::setns(pid_ns, libc::CLONE_NEWPID) != 0
-        {
-            return Err(mounts::errno());
-        }
-        // A PID namespace takes only children born after setns: the line is a child.
-        match libc::fork() {
-            -1 => Err(mounts::errno()),
-            0 => {
-                // If cnilab kills the waiting parent (a timeout), the line dies with it.
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                privilege.drop_all_but_kept()
+    /// Moves the calling thread into the node for good: its mount namespace, its PID namespace
+    /// for the children the thread starts, and only the kept capabilities with no_new_privs.
+    /// Every program the thread then starts is born inside, through the ordinary fast spawn.
+    /// The thread can never come back out, so it must be one that ends with the node's work.
+    pub fn enter_for_good(&self) -> Result<(), HolderError> {
+        let fail = |what: &'static str| {
+            move |e: nix::Error| HolderError {
+                what: what.to_string(),
+                errno: e as i32,
             }
-            line => relay(line),
-        }
-    }
-}
-
-/// Waits for the line and exits as it did, holding none of its pipes meanwhile.
-fn relay(line: libc::pid_t) -> ! {
-    // SAFETY: plain system calls in a single-threaded child.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 0, libc::c_uint::MAX, 0);
-        let mut status = 0;
-        while libc::waitpid(line, &mut status, 0) < 0 {
-            if mounts::errno() != libc::EINTR {
-                libc::_exit(127);
-            }
-        }
-        if libc::WIFEXITED(status) {
-            libc::_exit(libc::WEXITSTATUS(status));
-        }
-        libc::_exit(128 + libc::WTERMSIG(status))
+        };
+        // A thread shares its root and working directory with the others until it unshares
+        // them; only then may it change mount namespace.
+        nix::sched::unshare(CloneFlags::CLONE_FS).map_err(fail("unsharing the thread's root"))?;
+        nix::sched::setns(&self.holder.mnt, CloneFlags::CLONE_NEWNS)
+            .map_err(fail("entering the node's mount namespace"))?;
+        nix::unistd::chdir("/").map_err(fail("changing to the node's /"))?;
+        nix::sched::setns(&self.holder.pid_ns, CloneFlags::CLONE_NEWPID)
+            .map_err(fail("entering the node's PID namespace"))?;
+        self.privilege
+            .drop_all_but_kept()
+            .map_err(|errno| HolderError {
+                what: "dropping capabilities".into(),
+                errno,
+            })
     }
 }
 

@@ -23,6 +23,7 @@ pub enum Op {
         on: bool,
         recursive: bool,
     },
+    /// Detached, with everything under it; nothing to do if it is not a mount point.
     Unmount(CString),
     /// A directory that may exist already.
     Mkdir(CString),
@@ -74,6 +75,12 @@ impl MountPlan {
         let mut held = Held {
             next: FIRST_HELD_FD,
         };
+        // The copies of the host's named network namespaces (every lab's, not only this one)
+        // would keep each namespace alive as long as this node lives, even after its own lab
+        // removed it.
+        for netns in ["/run/netns", "/var/run/netns"] {
+            ops.push(Op::Unmount(c(netns)));
+        }
         for (dir, mode) in [("/tmp", "1777"), ("/run", "755"), ("/var/run", "755")] {
             // /var/run is usually a link to /run: mounting on it would cover /run twice.
             if Path::new(dir).symlink_metadata().is_ok_and(|m| m.is_dir()) {
@@ -257,7 +264,10 @@ pub fn apply(op: &Op) -> Result<(), i32> {
                 on,
                 recursive,
             } => set_read_only(path, *on, *recursive),
-            Op::Unmount(target) => libc::umount2(target.as_ptr(), libc::MNT_DETACH),
+            Op::Unmount(target) => match libc::umount2(target.as_ptr(), libc::MNT_DETACH) {
+                -1 if matches!(errno(), libc::EINVAL | libc::ENOENT) => 0,
+                rc => rc,
+            },
             Op::Mkdir(path) => match libc::mkdir(path.as_ptr(), 0o755) {
                 -1 if errno() == libc::EEXIST => 0,
                 rc => rc,

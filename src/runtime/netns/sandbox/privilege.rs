@@ -45,8 +45,8 @@ impl Privilege {
         }
     }
 
-    /// In a forked child before exec: only system calls. After exec a root process gets
-    /// exactly the bounding set, so the kept capabilities are all it has.
+    /// For the calling thread and what it starts: after exec a root process gets exactly the
+    /// bounding set, so the kept capabilities are all it has.
     pub fn drop_all_but_kept(&self) -> Result<(), i32> {
         for cap in 0..=self.last_cap {
             // SAFETY: prctl with integer arguments.
