@@ -140,3 +140,38 @@ fn node_names_match_containerlabs_pattern() {
         }
     }
 }
+
+/// A restarted linux node comes back without its veths and exec configuration, and
+/// containerlab's default for linux nodes is `always` (since 0.59): every linux node says
+/// "no", in a form containerlab's schema accepts, and the image is pinned.
+#[test]
+fn every_linux_node_is_never_restarted_and_runs_a_pinned_image() {
+    let validator = schema();
+    for mode in Mode::ALL {
+        let (_, json) = rendered(mode, 3);
+        let nodes = json["topology"]["nodes"].as_object().expect("nodes");
+        let mut linux = 0;
+        for (name, node) in nodes {
+            if node["kind"] != "linux" {
+                continue;
+            }
+            linux += 1;
+            assert_eq!(node["restart-policy"], "no", "{mode} node {name}");
+            let image = node["image"].as_str().expect("image");
+            assert!(
+                image
+                    .rsplit_once(':')
+                    .is_some_and(|(_, tag)| tag != "latest")
+                    || image.contains("@sha256:"),
+                "{mode} node {name}: image `{image}` is not pinned"
+            );
+        }
+        assert!(linux > 0, "{mode}: no linux node");
+        let mut bad = json.clone();
+        bad["topology"]["nodes"]["host1"]["restart-policy"] = Value::from("never");
+        assert!(
+            !validator.is_valid(&bad),
+            "the schema checks restart-policy"
+        );
+    }
+}

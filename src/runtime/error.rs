@@ -68,8 +68,16 @@ pub enum RuntimeError {
         tail: Vec<String>,
     },
     /// containerlab only logs a failing exec line and reports success; cnilab does not.
-    #[error("containerlab deployed the lab, but {} exec line(s) failed:\n  {}", .failures.len(), .failures.join("\n  "))]
-    ContainerlabExecFailed { failures: Vec<String> },
+    #[error("containerlab deployed the lab, but {} exec line(s) failed:\n  {}", .failures.len(), lines(.failures))]
+    ContainerlabExecFailed {
+        failures: Vec<super::containerlab::ExecProblem>,
+    },
+    #[error("containerlab {found} is too old: cnilab needs {oldest} or newer (its log layout; CI tests {tested}); upgrade with `containerlab version upgrade`")]
+    ContainerlabTooOld {
+        found: String,
+        oldest: String,
+        tested: String,
+    },
     #[error("cannot {what} {}: {source}", .path.display())]
     State {
         what: &'static str,
@@ -104,6 +112,13 @@ pub enum TeardownError {
     ProcessLeft { pid: i32, namespace: String },
     #[error("cannot remove host bridge `{bridge}`: {stderr}")]
     HostBridge { bridge: String, stderr: String },
+    #[error("cannot list the containers of lab `{lab}`: {detail}")]
+    Containers { lab: String, detail: String },
+    /// `containerlab destroy -t FILE` removes only the nodes FILE names now.
+    #[error("containers of lab `{lab}` are still there after `containerlab destroy` (nodes no longer in the file?): {}; remove them with `docker rm -f {}`", .names.join(", "), .names.join(" "))]
+    ContainersLeft { lab: String, names: Vec<String> },
+    #[error("cannot remove containerlab's firewall rule for bridge `{bridge}`: {detail}")]
+    Firewall { bridge: String, detail: String },
     /// A step of the teardown that failed the way a deploy step can, e.g. `containerlab
     /// destroy` exiting non-zero.
     #[error(transparent)]
@@ -116,7 +131,7 @@ impl From<RuntimeError> for TeardownError {
     }
 }
 
-fn lines(errors: &[TeardownError]) -> String {
+fn lines<E: std::fmt::Display>(errors: &[E]) -> String {
     errors
         .iter()
         .map(ToString::to_string)
@@ -134,6 +149,7 @@ impl RuntimeError {
             | RuntimeError::Preflight { .. }
             | RuntimeError::AlreadyUp { .. }
             | RuntimeError::ContainerlabMissing
+            | RuntimeError::ContainerlabTooOld { .. }
             | RuntimeError::RuntimeMismatch { .. } => 2,
             RuntimeError::Interrupted => 130,
             RuntimeError::RollbackFailed { cause, .. } => match cause.exit_code() {

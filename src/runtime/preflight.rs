@@ -2,6 +2,7 @@
 
 use super::process::{self, is_root, which};
 use super::shape::{ExecLine, Shape};
+use crate::topology::Topology;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,6 +79,33 @@ pub fn features<'a>(lines: impl Iterator<Item = &'a ExecLine>) -> BTreeSet<Featu
         }
     }
     found
+}
+
+/// Every exec line split as containerlab splits it (shlex, no shell), or one problem per line
+/// that cannot be: containerlab only warns about such a line, then crashes on it.
+pub fn split_exec_lines(topo: &Topology) -> Result<Vec<ExecLine>, Vec<String>> {
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    for (name, node) in topo.nodes() {
+        for (i, text) in node.exec.iter().enumerate() {
+            match shlex::split(text).filter(|argv| !argv.is_empty()) {
+                Some(argv) => lines.push(ExecLine {
+                    text: text.clone(),
+                    argv,
+                }),
+                None => problems.push(format!(
+                    "node `{name}`, exec line {}: cannot split `{text}` into words (an \
+                     unclosed quote?)",
+                    i + 1
+                )),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(lines)
+    } else {
+        Err(problems)
+    }
 }
 
 pub fn root_problem() -> Option<String> {

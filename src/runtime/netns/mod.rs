@@ -5,7 +5,7 @@ mod configure;
 mod links;
 mod runner;
 mod sandbox;
-mod settle;
+pub(super) mod settle;
 mod teardown;
 
 pub use teardown::remove_namespaces;
