@@ -161,3 +161,43 @@ fn holder(plan: &MountPlan, report: RawFd, null: RawFd) -> ! {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(tag: u8, words: &[u32]) -> Vec<u8> {
+        let mut v = vec![tag];
+        for w in words {
+            v.extend_from_slice(&w.to_ne_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn a_ready_holder_reports_its_pid_in_either_order() {
+        let plan = MountPlan::new(&[]);
+        for report in [
+            [message(PID, &[42]), message(READY, &[])].concat(),
+            [message(READY, &[]), message(PID, &[42])].concat(),
+        ] {
+            assert_eq!(parse(&plan, &report).unwrap(), Pid::from_raw(42));
+        }
+    }
+
+    #[test]
+    fn a_failed_step_is_named_with_its_error() {
+        let plan = MountPlan::new(&[]);
+        let report = [
+            message(PID, &[42]),
+            message(FAILED, &[1, libc::EPERM as u32]),
+        ]
+        .concat();
+        let e = parse(&plan, &report).unwrap_err();
+        assert_eq!(e.what, plan.ops[1].to_string());
+        assert_eq!(e.errno, libc::EPERM);
+        let e = parse(&plan, &message(FAILED, &[NAMESPACES, libc::EPERM as u32])).unwrap_err();
+        assert!(e.what.contains("namespaces"), "{e}");
+        assert!(parse(&plan, &message(PID, &[42])).is_err(), "no READY");
+    }
+}
