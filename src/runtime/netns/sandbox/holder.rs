@@ -3,7 +3,7 @@
 //! the node started, daemons included; while it lives, it reaps the node's orphans.
 
 use super::mounts::{self, MountPlan};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
@@ -30,12 +30,9 @@ impl std::fmt::Display for HolderError {
     }
 }
 
-/// Messages from the forked processes, each one write (atomic on a pipe).
-const PID: u8 = b'P';
+/// Messages from the holder, each one write (atomic on a pipe).
 const READY: u8 = b'K';
 const FAILED: u8 = b'E';
-/// In a FAILED message, the step "making the namespaces", not one of the plan's.
-const NAMESPACES: u32 = u32::MAX;
 
 /// Starts a holder in the calling thread's network namespace.
 pub fn start(plan: &MountPlan) -> Result<Holder, HolderError> {
@@ -51,17 +48,22 @@ pub fn start(plan: &MountPlan) -> Result<Holder, HolderError> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| fail("opening /dev/null", e))?;
-    // SAFETY: the child only makes system calls on data prepared before the fork.
-    let first = match unsafe { fork() }.map_err(|e| fail("forking", e))? {
-        ForkResult::Child => intermediate(plan, write.as_raw_fd(), null),
-        ForkResult::Parent { child } => child,
-    };
+    // Like fork, but the child is born in fresh mount and PID namespaces, as their PID 1.
+    let flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::SIGCHLD;
+    // SAFETY: fork-like clone (no shared memory); the child only makes system calls on data
+    // prepared before it.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0, 0, 0, 0) };
+    if pid == 0 {
+        holder(plan, write.as_raw_fd(), null);
+    }
+    let cloned = nix::errno::Errno::result(pid).map(|_| ());
     drop(write);
     let _ = nix::unistd::close(null);
-    let _ = nix::sys::wait::waitpid(first, None);
-    let mut report = Vec::new();
-    let _ = File::from(read).read_to_end(&mut report);
-    let pid = parse(plan, &report)?;
+    cloned.map_err(|e| fail("making the node's mount and PID namespaces", e))?;
+    let pid = Pid::from_raw(pid as i32);
+    parse(plan, &first_message(read)).inspect_err(|_| {
+        let _ = nix::sys::wait::waitpid(pid, None);
+    })?;
     let ns = |kind: &str| {
         File::open(format!("/proc/{pid}/ns/{kind}")).map_err(|e| HolderError {
             what: format!("opening the node's {kind} namespace"),
@@ -74,31 +76,35 @@ pub fn start(plan: &MountPlan) -> Result<Holder, HolderError> {
     })
 }
 
-fn parse(plan: &MountPlan, mut report: &[u8]) -> Result<Pid, HolderError> {
-    let (mut pid, mut ready) = (None, false);
-    while let Some((&tag, rest)) = report.split_first() {
-        let word = |b: &[u8]| {
-            b.get(..4)
-                .map(|w| u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))
-        };
-        match tag {
-            PID => pid = word(rest).map(|p| Pid::from_raw(p as i32)),
-            READY => ready = true,
-            FAILED => {
-                let step = word(rest).unwrap_or(NAMESPACES);
-                let errno = rest.get(4..).and_then(word).unwrap_or(0) as i32;
-                let what = match plan.ops.get(step as usize) {
-                    Some(op) => op.to_string(),
-                    None => "making the node's mount and PID namespaces".into(),
-                };
-                return Err(HolderError { what, errno });
-            }
-            _ => break,
+/// Reads one message, without waiting for the pipe to close: another node's holder, forked
+/// meanwhile, may hold it open for a while.
+fn first_message(read: std::os::fd::OwnedFd) -> Vec<u8> {
+    let mut file = File::from(read);
+    let mut report = Vec::new();
+    let mut buf = [0u8; 16];
+    while !matches!(report.first(), Some(&READY)) && report.len() < 9 {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => report.extend_from_slice(&buf[..n]),
         }
-        report = rest.get(if tag == READY { 0 } else { 4 }..).unwrap_or(&[]);
     }
-    match (pid, ready) {
-        (Some(pid), true) => Ok(pid),
+    report
+}
+
+fn parse(plan: &MountPlan, report: &[u8]) -> Result<(), HolderError> {
+    let word = |b: Option<&[u8]>| b.map_or(0, |w| u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    match report.first() {
+        Some(&READY) => Ok(()),
+        Some(&FAILED) if report.len() >= 9 => {
+            let step = word(report.get(1..5));
+            Err(HolderError {
+                what: plan
+                    .ops
+                    .get(step as usize)
+                    .map_or_else(|| format!("step {step}"), |op| op.to_string()),
+                errno: word(report.get(5..9)) as i32,
+            })
+        }
         _ => Err(HolderError {
             what: "starting the node's holder process (it ended without a word)".into(),
             errno: 0,
@@ -116,26 +122,9 @@ fn send(fd: RawFd, tag: u8, words: &[u32]) {
     unsafe { libc::write(fd, buf.as_ptr().cast(), 1 + 4 * words.len().min(2)) };
 }
 
-/// Makes the namespaces, forks the holder into them, tells its PID and exits.
-fn intermediate(plan: &MountPlan, report: RawFd, null: RawFd) -> ! {
-    super::default_signals();
-    // SAFETY: plain system calls in a single-threaded child.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWPID) != 0 {
-            send(report, FAILED, &[NAMESPACES, mounts::errno() as u32]);
-            libc::_exit(1);
-        }
-        match libc::fork() {
-            0 => holder(plan, report, null),
-            -1 => send(report, FAILED, &[NAMESPACES, mounts::errno() as u32]),
-            pid => send(report, PID, &[pid as u32]),
-        }
-        libc::_exit(0)
-    }
-}
-
 /// PID 1 of the node: sets up the node's file system view, then reaps orphans for ever.
 fn holder(plan: &MountPlan, report: RawFd, null: RawFd) -> ! {
+    super::default_signals();
     for (i, op) in plan.ops.iter().enumerate() {
         if let Err(errno) = mounts::apply(op) {
             send(report, FAILED, &[i as u32, errno as u32]);
@@ -175,29 +164,13 @@ mod tests {
     }
 
     #[test]
-    fn a_ready_holder_reports_its_pid_in_either_order() {
-        let plan = MountPlan::new(&[]);
-        for report in [
-            [message(PID, &[42]), message(READY, &[])].concat(),
-            [message(READY, &[]), message(PID, &[42])].concat(),
-        ] {
-            assert_eq!(parse(&plan, &report).unwrap(), Pid::from_raw(42));
-        }
-    }
-
-    #[test]
     fn a_failed_step_is_named_with_its_error() {
         let plan = MountPlan::new(&[]);
-        let report = [
-            message(PID, &[42]),
-            message(FAILED, &[1, libc::EPERM as u32]),
-        ]
-        .concat();
-        let e = parse(&plan, &report).unwrap_err();
+        assert!(parse(&plan, &message(READY, &[])).is_ok());
+        let e = parse(&plan, &message(FAILED, &[1, libc::EPERM as u32])).unwrap_err();
         assert_eq!(e.what, plan.ops[1].to_string());
         assert_eq!(e.errno, libc::EPERM);
-        let e = parse(&plan, &message(FAILED, &[NAMESPACES, libc::EPERM as u32])).unwrap_err();
-        assert!(e.what.contains("namespaces"), "{e}");
-        assert!(parse(&plan, &message(PID, &[42])).is_err(), "no READY");
+        assert!(parse(&plan, &[]).is_err(), "no word at all");
+        assert!(parse(&plan, &[FAILED, 1]).is_err(), "a torn message");
     }
 }
