@@ -77,6 +77,46 @@ impl From<RuntimeArg> for RuntimeKind {
     }
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormatArg {
+    /// A picture, laid out and drawn by cnilab (no Graphviz needed).
+    Svg,
+    /// A Mermaid flowchart, for GitHub markdown.
+    Mermaid,
+    /// Graphviz DOT text.
+    Dot,
+}
+
+impl From<GraphFormatArg> for crate::graph::Format {
+    fn from(f: GraphFormatArg) -> Self {
+        match f {
+            GraphFormatArg::Svg => crate::graph::Format::Svg,
+            GraphFormatArg::Mermaid => crate::graph::Format::Mermaid,
+            GraphFormatArg::Dot => crate::graph::Format::Dot,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TraceFormatArg {
+    /// One line per step, in capture order.
+    Text,
+    /// A sequence diagram, one lifeline per node, as SVG.
+    Svg,
+    /// A Mermaid sequence diagram.
+    Mermaid,
+}
+
+impl From<TraceFormatArg> for crate::trace::Format {
+    fn from(f: TraceFormatArg) -> Self {
+        match f {
+            TraceFormatArg::Text => crate::trace::Format::Text,
+            TraceFormatArg::Svg => crate::trace::Format::Svg,
+            TraceFormatArg::Mermaid => crate::trace::Format::Mermaid,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct LabShape {
     /// The data plane to build.
@@ -219,9 +259,17 @@ Examples:
     },
     /// Ping every pod from every other pod and prove the packets on the wire look as the mode says.
     #[command(after_help = "\
+By default verify starts cold: it flushes what the lab's nodes learnt from traffic
+(dynamic neighbours, learned FDB entries, bridge MACs; never permanent entries) and
+probes in phases in which no host both sends and receives, so each direction is
+proven on its own configuration.
+
 Examples:
   sudo cnilab verify                               # the lab in ./clab.yaml
-  sudo cnilab verify -t vxlan8.yaml --json
+  sudo cnilab verify -t vxlan8.yaml --json         # for CI
+  sudo cnilab verify --failed-only                 # only what failed
+  sudo cnilab verify --warm                        # quick pass over a warm lab
+  sudo cnilab verify --max-loss 10                 # allow 1 lost steady-state ping in 13
   sudo cnilab verify --pcap out/                   # keep one pcap per capture point
 
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
@@ -229,12 +277,8 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
     Verify {
         #[command(flatten)]
         topo: TopologyArg,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Write one pcap file per capture point into DIR.
-        #[arg(long, value_name = "DIR")]
-        pcap: Option<PathBuf>,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// Generate (or take -t FILE), deploy and verify in one go; the lab stays up.
     #[command(after_help = "\
@@ -283,12 +327,8 @@ The lab stays up: `sudo cnilab down` removes it.")]
         runtime: RuntimeArg,
         #[command(flatten)]
         exec: ExecArgs,
-        /// Print the verify report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Write one pcap file per capture point into DIR.
-        #[arg(long, value_name = "DIR")]
-        pcap: Option<PathBuf>,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// Write the built-in templates into a folder, to edit and use with --templates.
     #[command(after_help = "\
@@ -302,6 +342,55 @@ Examples:
         /// Overwrite template files already in DIR.
         #[arg(long)]
         force: bool,
+    },
+    /// Draw the lab from its topology file: hosts with their pods, routers, links, tunnels.
+    #[command(after_help = "\
+Examples:
+  cnilab graph -t clab.yaml -o lab.svg             # SVG, drawn by cnilab itself
+  cnilab graph --format mermaid                    # paste into GitHub markdown
+  cnilab graph --format dot | dot -Tpng > lab.png  # Graphviz, if you have it
+
+Only the file is read (its links and cnilab.* labels); the lab need not be deployed.")]
+    Graph {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// What to draw in.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormatArg,
+        /// Where to write the drawing; `-` for standard output.
+        #[arg(short, long, value_name = "PATH", default_value = "-")]
+        output: PathBuf,
+    },
+    /// Follow one probe from pod to pod through every interface of the lab, with the rule that moved it.
+    #[command(after_help = "\
+Examples:
+  sudo cnilab trace pod1 pod2                      # the walk, hop by hop
+  sudo cnilab trace --cold pod1 172.16.1.2         # flush ARP/FDB first: the walk shows ARP
+  sudo cnilab trace pod1 pod2 --pcap out/          # also the frames, as out/trace.pcapng
+  sudo cnilab trace pod1 pod2 --format mermaid     # the walk as a sequence diagram
+
+FROM and TO are pod names or pod addresses. Every frame carries the kernel's capture time;
+the walk is in that order. Exit codes: 0 the reply came back, 1 the walk stopped (trace says
+where, and what that node lacked), 2 usage or environment error.")]
+    Trace {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// The pod that sends the probe (name or address).
+        from: String,
+        /// The pod it is sent to (name or address).
+        to: String,
+        /// First flush the neighbour and FDB entries every node learned, so the walk shows ARP.
+        #[arg(long)]
+        cold: bool,
+        /// Print the walk as JSON.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// Write the captured frames into DIR (one pcapng, one interface per capture point).
+        #[arg(long, value_name = "DIR")]
+        pcap: Option<PathBuf>,
+        /// How to print the walk.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TraceFormatArg,
     },
     /// Print shell completions.
     #[command(after_help = "\
@@ -346,6 +435,10 @@ pub enum Error {
     Output(#[from] crate::output::OutputError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 impl Error {
@@ -356,6 +449,8 @@ impl Error {
             Error::Verify(e) => e.exit_code(),
             Error::Lifecycle(e) => e.exit_code(),
             Error::Output(_) => 2,
+            Error::Graph(_) => 2,
+            Error::Trace(e) => e.exit_code(),
         }
     }
 }
@@ -486,7 +581,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             }
             Ok(0)
         }
-        Command::Verify { topo, json, pcap } => verify_and_report(&topo.file, json, pcap),
+        Command::Verify { topo, verify } => verify_and_report(&topo.file, &verify),
         Command::Up {
             mode,
             hosts,
@@ -497,8 +592,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             force,
             runtime,
             exec,
-            json,
-            pcap,
+            verify,
         } => {
             let file = match (file, mode, hosts) {
                 (Some(file), _, _) => file,
@@ -523,12 +617,12 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                     ))
                 }
             };
-            if let Some(dir) = &pcap {
+            if let Some(dir) = &verify.pcap {
                 lifecycle::check_pcap_dir(dir)?;
             }
             let line = deploy(&file, runtime.into(), ExecStrategy::Batched, &exec)?;
             // The lab stays up whatever verify says, so the line on how to use it comes last.
-            let verified = verify_and_report(&file, json, pcap);
+            let verified = verify_and_report(&file, &verify);
             eprintln!("{line}");
             verified
         }
@@ -541,6 +635,38 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 export.display()
             );
             Ok(0)
+        }
+        Command::Graph {
+            topo,
+            format,
+            output,
+        } => {
+            let text = crate::graph::draw_file(&topo.file, format.into())?;
+            crate::graph::write(&text, &output)?;
+            Ok(0)
+        }
+        Command::Trace {
+            topo,
+            from,
+            to,
+            cold,
+            json,
+            pcap,
+            format,
+        } => {
+            let opts = crate::trace::TraceOptions {
+                from,
+                to,
+                cold,
+                pcap_dir: pcap,
+            };
+            let walk = crate::trace::trace(&topo.file, &opts)?;
+            if json {
+                emit(&format!("{}\n", to_json(&walk)));
+            } else {
+                emit(&crate::trace::present(&walk, format.into())?);
+            }
+            Ok(if walk.completed() { 0 } else { 1 })
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cnilab", &mut std::io::stdout());
@@ -601,23 +727,65 @@ fn deploy(
     Ok(lifecycle::deploy(file, kind, &opts)?)
 }
 
-fn verify_and_report(file: &Path, json: bool, pcap: Option<PathBuf>) -> Result<i32, Error> {
+fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
     // Both checked before any probing, so a bad folder or a half lab wastes nothing.
-    if let Some(dir) = &pcap {
+    if let Some(dir) = &args.pcap {
         lifecycle::check_pcap_dir(dir)?;
     }
     lifecycle::ready_for_verify(file)?;
     let opts = VerifyOptions {
-        pcap_dir: pcap,
-        progress: stderr_is_terminal() && !json,
+        pcap_dir: args.pcap.clone(),
+        progress: stderr_is_terminal() && !args.json,
+        warm: args.warm,
+        max_loss: args.max_loss / 100.0,
     };
     let report = verify::verify(file, &opts)?;
-    if json {
+    if args.json {
         emit(&format!("{}\n", to_json(&report.for_json())));
     } else {
-        emit(&report.table());
+        let style = verify::report::Style {
+            color: std::io::stdout().is_terminal()
+                && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            failed_only: args.failed_only,
+            ..Default::default()
+        };
+        emit(&report.table(&style));
     }
     Ok(if report.passed() { 0 } else { 1 })
+}
+
+/// What `verify` and `up` take to probe a lab and show the report.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Print the verify report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write one pcap file per capture point into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// Skip the cold start: probe every pair at once on what the lab has learnt. Faster, but a
+    /// fault that reverse or third-party traffic heals can pass; the report says so.
+    #[arg(long)]
+    pub warm: bool,
+    /// Print only the pairs and findings that failed, and the summary.
+    #[arg(long)]
+    pub failed_only: bool,
+    /// The share of a pair's 13 steady-state pings, in percent, it may lose and still pass.
+    /// By default any loss after the first contact fails the pair ("lost K of M").
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = percent)]
+    pub max_loss: f64,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 100"))
+    }
 }
 
 /// Writes to standard output; a reader that went away (`cnilab verify | head`) is not an error.
