@@ -124,3 +124,31 @@ pub fn pids_in(names: &[String]) -> Vec<(nix::unistd::Pid, &String)> {
         })
         .collect()
 }
+
+/// Processes called `comm` whose network namespace has no name in /run/netns any more: no
+/// lab can reach them, as after `ip netns del` by hand.
+pub fn unnamed(comm: &str) -> Vec<nix::unistd::Pid> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let named: std::collections::HashSet<(u64, u64)> = std::fs::read_dir(NETNS_DIR)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::metadata(e.path()).ok().map(id))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    proc_dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| !named.contains(&id(m)))
+        })
+        .map(nix::unistd::Pid::from_raw)
+        .collect()
+}

@@ -229,3 +229,33 @@ fn a_node_holds_no_other_labs_namespace_alive() {
         "the node's mount namespace keeps namespaces alive: {pinned:?}"
     );
 }
+
+#[test]
+fn a_node_whose_namespace_was_deleted_by_hand_still_ends_with_destroy() {
+    require_root();
+    let name = unique("sbdel");
+    let lab = LabGuard::one_node(&name, &["ip link set lo up"]);
+    let out = lab.deploy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ns = format!("clab-{name}-n1");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", &ns])
+        .output()
+        .unwrap();
+    let holder: i32 = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("the node has a holder process")
+        .parse()
+        .unwrap();
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "del", &ns])
+        .status()
+        .unwrap()
+        .success());
+    let out = lab.destroy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alive = std::fs::read_to_string(format!("/proc/{holder}/stat"))
+        .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'));
+    assert!(!alive, "the node's holder {holder} outlived its lab");
+}

@@ -43,10 +43,18 @@ pub fn remove_namespaces(names: &[String]) -> Vec<TeardownError> {
 /// SIGKILLs every process in these namespaces and waits until they are gone. Killing a
 /// sandbox holder (PID 1 of its node's PID namespace) ends every process of that node.
 fn end_processes(names: &[String]) -> Vec<TeardownError> {
-    let killed: Vec<(Pid, &String)> = pids_in(names)
+    let mut killed: Vec<(Pid, &String)> = pids_in(names)
         .into_iter()
         .filter(|(pid, _)| kill(*pid, Signal::SIGKILL).is_ok())
         .collect();
+    // A node whose namespace was deleted by hand (`ip netns del`) has no name to be found by;
+    // its holder, and with it the node's processes, would live on unreachable.
+    let unnamed = String::from("(a namespace deleted by hand)");
+    let orphans: Vec<Pid> = crate::netns::unnamed(&super::sandbox::HOLDER_NAME.to_string_lossy())
+        .into_iter()
+        .filter(|pid| kill(*pid, Signal::SIGKILL).is_ok())
+        .collect();
+    killed.extend(orphans.into_iter().map(|pid| (pid, &unnamed)));
     let deadline = Instant::now() + EXIT_LIMIT;
     while killed.iter().any(|(pid, _)| alive(*pid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));

@@ -137,7 +137,7 @@ fn holder(plan: &MountPlan, report: RawFd, null: RawFd) -> ! {
         // Off cnilab's terminal and session, holding none of its files or pipes, and named
         // for what it is in `ps`.
         libc::setsid();
-        libc::prctl(libc::PR_SET_NAME, c"cnilab-node".as_ptr(), 0, 0, 0);
+        libc::prctl(libc::PR_SET_NAME, super::HOLDER_NAME.as_ptr(), 0, 0, 0);
         for fd in 0..3 {
             libc::dup2(null, fd);
         }

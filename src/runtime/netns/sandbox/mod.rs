@@ -18,6 +18,9 @@ use holder::Holder;
 use nix::sched::CloneFlags;
 use privilege::Privilege;
 
+/// What a holder calls itself (its comm, as `ps` shows it).
+pub const HOLDER_NAME: &std::ffi::CStr = c"cnilab-node";
+
 pub struct Sandbox {
     holder: Holder,
     privilege: Privilege,
