@@ -1,7 +1,7 @@
 //! The command line: clap types, dispatch, and the one place errors are printed.
 
 use crate::gen::{self, Destination, GenRequest};
-use crate::plan::{Mode, MAX_HOSTS, MIN_HOSTS};
+use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
 use crate::verify::{self, VerifyOptions};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -48,6 +48,30 @@ pub enum ModeArg {
     Ipip,
 }
 
+/// Whose way of building the mode: `cnilab gen` rejects a flavor the mode does not have.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FlavorArg {
+    /// The article's simplified lab (the default).
+    Article,
+    /// What flannel programs (host-gw, vxlan).
+    Flannel,
+    /// What Calico programs (vxlan, ipip).
+    Calico,
+    /// Cilium's flow-based VXLAN tunnel, keyed by routes instead of eBPF (vxlan).
+    Cilium,
+}
+
+impl From<FlavorArg> for Flavor {
+    fn from(f: FlavorArg) -> Flavor {
+        match f {
+            FlavorArg::Article => Flavor::Article,
+            FlavorArg::Flannel => Flavor::Flannel,
+            FlavorArg::Calico => Flavor::Calico,
+            FlavorArg::Cilium => Flavor::Cilium,
+        }
+    }
+}
+
 impl From<ModeArg> for Mode {
     fn from(m: ModeArg) -> Mode {
         match m {
@@ -80,9 +104,15 @@ pub struct LabShape {
     /// The data plane to build.
     #[arg(long, value_enum)]
     pub mode: ModeArg,
-    /// How many hosts, each with one pod.
+    /// How many hosts.
     #[arg(long, value_name = "N", value_parser = hosts_in_range, allow_negative_numbers = true)]
     pub hosts: usize,
+    /// Whose way of building the mode: article (default), flannel, calico or cilium.
+    #[arg(long, value_enum, default_value = "article")]
+    pub flavor: FlavorArg,
+    /// How many pods each host carries.
+    #[arg(long, value_name = "K", default_value = "1", value_parser = pods_in_range, allow_negative_numbers = true)]
+    pub pods_per_host: usize,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
@@ -111,6 +141,8 @@ Examples:
   cnilab gen --mode host-gw --hosts 2              # the article's host-gw lab, in ./clab.yaml
   cnilab gen --mode vxlan --hosts 8 -o vxlan8.yaml
   cnilab gen --mode ipip --hosts 3 -o -            # to standard output
+  cnilab gen --mode vxlan --flavor flannel --hosts 4   # what flannel's vxlan backend programs
+  cnilab gen --mode ipip --flavor calico --hosts 3 --pods-per-host 3
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
 An existing file is only replaced if cnilab wrote it, unless --force is given.")]
@@ -185,6 +217,12 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
             requires = "mode"
         )]
         hosts: Option<usize>,
+        /// Whose way of building the mode: article (default), flannel, calico or cilium.
+        #[arg(long, value_enum, requires = "mode")]
+        flavor: Option<FlavorArg>,
+        /// How many pods each host carries (default 1).
+        #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
+        pods_per_host: Option<usize>,
         /// The lab name; defaults to the article's name for the mode.
         #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
         name: Option<String>,
@@ -218,6 +256,15 @@ fn hosts_in_range(text: &str) -> Result<usize, String> {
     let range = format!("a whole number from {MIN_HOSTS} to {MAX_HOSTS}");
     match text.parse::<usize>() {
         Ok(n) if (MIN_HOSTS..=MAX_HOSTS).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is out of range: expected {range}")),
+        Err(_) => Err(format!("expected {range}")),
+    }
+}
+
+fn pods_in_range(text: &str) -> Result<usize, String> {
+    let range = format!("a whole number from 1 to {MAX_PODS_PER_HOST}");
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_PODS_PER_HOST).contains(&n) => Ok(n),
         Ok(n) => Err(format!("{n} is out of range: expected {range}")),
         Err(_) => Err(format!("expected {range}")),
     }
@@ -321,7 +368,9 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         } => {
             let text = gen::generate(&GenRequest {
                 mode: shape.mode.into(),
+                flavor: shape.flavor.into(),
                 hosts: shape.hosts,
+                pods_per_host: shape.pods_per_host,
                 lab: shape.name.as_deref(),
                 templates: shape.templates.as_deref(),
             })?;
@@ -358,6 +407,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         Command::Up {
             mode,
             hosts,
+            flavor,
+            pods_per_host,
             name,
             file,
             output,
@@ -371,7 +422,9 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 (None, Some(mode), Some(hosts)) => {
                     let text = gen::generate(&GenRequest {
                         mode: mode.into(),
+                        flavor: flavor.map_or(Flavor::Article, Into::into),
                         hosts,
+                        pods_per_host: pods_per_host.unwrap_or(1),
                         lab: name.as_deref(),
                         templates: None,
                     })?;

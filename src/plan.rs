@@ -316,7 +316,12 @@ impl Plan {
         if !(1..=MAX_PODS_PER_HOST).contains(&pods_per_host) {
             return Err(PlanError::PodsOutOfRange(pods_per_host));
         }
-        let lab = lab.unwrap_or(mode.default_lab_name()).to_string();
+        let lab = match (lab, flavor) {
+            (Some(lab), _) => lab.to_string(),
+            (None, Flavor::Article) => mode.default_lab_name().to_string(),
+            // Its own default, so that a flavor's lab and the article's can be up side by side.
+            (None, _) => format!("{mode}-{flavor}"),
+        };
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
