@@ -197,7 +197,10 @@ pub enum PlanError {
 }
 
 fn valid_flavors(mode: &Mode) -> String {
-    let names: Vec<_> = Flavor::valid_for(*mode).iter().map(|f| f.as_str()).collect();
+    let names: Vec<_> = Flavor::valid_for(*mode)
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
     names.join(", ")
 }
 
