@@ -154,7 +154,7 @@ fn calico_ipip_configures_tunl0_with_a_32_and_blackholes_its_block() {
     assert_has(
         &host1,
         &[
-            "ip tunnel show tunl0",
+            "ip tunnel change tunl0 mode ipip",
             "ip link set dev tunl0 mtu 1480",
             "ip addr add 172.16.0.0/32 dev tunl0",
             "ip route add blackhole 172.16.0.0/24",
