@@ -2,6 +2,8 @@
 
 CARGO ?= cargo
 RELEASE_BIN := target/release/cnilab
+# `make install` puts cnilab where sudo's secure_path finds it (see the README's Install).
+PREFIX ?= /usr/local
 
 # The labs need root. Build as whoever runs make; only the binaries that touch the kernel run
 # as root, through cargo's runner hook, so `make test` works for a user with sudo as well.
@@ -15,10 +17,11 @@ ifneq ($(SUDO),)
 export CARGO_TARGET_$(HOST_TRIPLE)_RUNNER := $(SUDO)
 endif
 
-.PHONY: help build test test-unit test-vm demo bench topologies lint fmt actionlint deps deps-test clean
+.PHONY: help build install test test-unit test-vm demo bench topologies lint fmt actionlint deps deps-test clean
 
 help:
 	@echo "make demo        gen, deploy and verify host-gw and vxlan labs on the built-in runtime"
+	@echo "make install     build, then install cnilab as $(PREFIX)/bin/cnilab (sudo finds it there)"
 	@echo "make test        unit, CLI and end-to-end tests, then the IPIP tests in a VM and actionlint"
 	@echo "make test-unit   only the tests that run on this kernel"
 	@echo "make test-vm     the IPIP end-to-end tests inside a stock Debian kernel (virtme-ng)"
@@ -28,6 +31,9 @@ help:
 
 build:
 	$(CARGO) build --release
+
+install: build
+	$(SUDO) install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/cnilab
 
 deps:
 	@scripts/install-deps.sh

@@ -1,6 +1,7 @@
 //! The command line: clap types, dispatch, and the one place errors are printed.
 
 use crate::gen::{self, Destination, GenRequest};
+use crate::lifecycle;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
 use crate::verify::{self, VerifyOptions};
@@ -28,6 +29,7 @@ Examples:
   sudo ip netns exec clab-flannel-vxlan-pod1 ping -c1 172.16.1.2
   sudo cnilab verify --pcap out/               # again, keeping the captures
   sudo cnilab down
+  cnilab inspect --all                         # every lab cnilab deployed, wherever its file is
 
   cnilab gen --mode ipip --hosts 3 -o ipip.yaml   # just the file, for containerlab";
 
@@ -104,7 +106,7 @@ pub struct LabShape {
     /// The data plane to build.
     #[arg(long, value_enum)]
     pub mode: ModeArg,
-    /// How many hosts.
+    /// How many hosts (2–254).
     #[arg(long, value_name = "N", value_parser = hosts_in_range, allow_negative_numbers = true)]
     pub hosts: usize,
     /// Whose way of building the mode: article (default), flannel, calico or cilium.
@@ -145,7 +147,9 @@ Examples:
   cnilab gen --mode ipip --flavor calico --hosts 3 --pods-per-host 3
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
-An existing file is only replaced if cnilab wrote it, unless --force is given.")]
+An existing file is only replaced if cnilab wrote it, unless --force is given. Never replaced,
+even with --force: anything but a regular file (a device, a fifo, a symlink), and the file of a
+lab that is up.")]
     Gen {
         #[command(flatten)]
         shape: LabShape,
@@ -158,6 +162,14 @@ An existing file is only replaced if cnilab wrote it, unless --force is given.")
     },
     /// Bring a lab up.
     #[command(after_help = "\
+Examples:
+  sudo cnilab deploy                               # the lab in ./clab.yaml, in network namespaces
+  sudo cnilab deploy -t vxlan8.yaml
+  sudo cnilab deploy -t ipip.yaml --runtime containerlab
+
+A lab that is already up, half made or left by something else is refused, with the command
+that fixes it.
+
 The netns runtime makes one network namespace per node, named as containerlab names its
 containers (clab-<lab>-<node>), so `ip netns exec clab-<lab>-pod1 ...` works on both runtimes.
 It runs each exec line without a shell, like containerlab, but a failing line fails the deploy
@@ -173,24 +185,53 @@ and everything made so far is removed again.")]
         exec_per_line: bool,
     },
     /// Tear a lab down; safe to run twice.
-    #[command(visible_alias = "down")]
+    #[command(
+        visible_alias = "down",
+        after_help = "\
+Examples:
+  sudo cnilab down                                 # the lab in ./clab.yaml
+  sudo cnilab destroy -t vxlan8.yaml
+  sudo cnilab destroy --name flannel-vxlan         # by name, even if its file is gone
+  sudo cnilab destroy --all                        # every lab cnilab deployed
+
+`cnilab inspect --all` lists the labs cnilab deployed."
+    )]
     Destroy {
         #[command(flatten)]
         topo: TopologyArg,
+        /// Destroy the lab cnilab recorded under this name, without its file.
+        #[arg(long, value_name = "LAB", value_parser = lab_name, conflicts_with = "file")]
+        name: Option<String>,
+        /// Destroy every lab cnilab recorded.
+        #[arg(long, conflicts_with_all = ["file", "name"])]
+        all: bool,
         /// Force a runtime; by default the one that deployed the lab.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, conflicts_with_all = ["name", "all"])]
         runtime: Option<RuntimeArg>,
     },
-    /// List a lab's nodes, their namespaces and their state.
+    /// List a lab's nodes, their roles, addresses and state; or every lab with --all.
+    #[command(after_help = "\
+Examples:
+  cnilab inspect                                   # the lab in ./clab.yaml
+  cnilab inspect -t vxlan8.yaml --json
+  cnilab inspect --all                             # every lab cnilab deployed, from any folder")]
     Inspect {
         #[command(flatten)]
         topo: TopologyArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// List every lab cnilab recorded: name, runtime, nodes, state and file.
+        #[arg(long, conflicts_with = "file")]
+        all: bool,
     },
     /// Ping every pod from every other pod and prove the packets on the wire look as the mode says.
     #[command(after_help = "\
+Examples:
+  sudo cnilab verify                               # the lab in ./clab.yaml
+  sudo cnilab verify -t vxlan8.yaml --json
+  sudo cnilab verify --pcap out/                   # keep one pcap per capture point
+
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
 (for example a lab that is not deployed).")]
     Verify {
@@ -204,11 +245,18 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
         pcap: Option<PathBuf>,
     },
     /// Generate (or take -t FILE), deploy and verify in one go; the lab stays up.
+    #[command(after_help = "\
+Examples:
+  sudo cnilab up --mode vxlan --hosts 3            # writes ./clab.yaml, deploys, verifies
+  sudo cnilab up --mode ipip --hosts 3 -o ipip.yaml --templates mine/
+  sudo cnilab up -t vxlan8.yaml                    # an existing file
+
+The lab stays up: `sudo cnilab down` removes it.")]
     Up {
         /// The data plane to build (with --hosts), unless -t names an existing file.
         #[arg(long, value_enum, requires = "hosts", conflicts_with = "file")]
         mode: Option<ModeArg>,
-        /// How many hosts, each with one pod.
+        /// How many hosts, each with one pod (2–254).
         #[arg(
             long,
             value_name = "N",
@@ -226,14 +274,23 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
         /// The lab name; defaults to the article's name for the mode.
         #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
         name: Option<String>,
+        /// Render from this folder's templates instead of the built-in ones.
+        #[arg(long, value_name = "DIR", requires = "mode")]
+        templates: Option<PathBuf>,
         /// Deploy this existing topology file instead of generating one.
         #[arg(short = 't', long = "topo", value_name = "FILE")]
         file: Option<PathBuf>,
         /// Where the generated topology is written.
-        #[arg(short, long, value_name = "PATH", default_value = "clab.yaml")]
+        #[arg(
+            short,
+            long,
+            value_name = "PATH",
+            default_value = "clab.yaml",
+            conflicts_with = "file"
+        )]
         output: PathBuf,
         /// Overwrite PATH even if cnilab did not write it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "file")]
         force: bool,
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
@@ -245,7 +302,24 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
         #[arg(long, value_name = "DIR")]
         pcap: Option<PathBuf>,
     },
+    /// Write the built-in templates into a folder, to edit and use with --templates.
+    #[command(after_help = "\
+Examples:
+  cnilab templates --export mine/                  # then edit mine/vxlan.yaml.j2
+  cnilab gen --mode vxlan --hosts 3 --templates mine/")]
+    Templates {
+        /// The folder to write them into; made if missing.
+        #[arg(long, value_name = "DIR")]
+        export: PathBuf,
+        /// Overwrite template files already in DIR.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print shell completions.
+    #[command(after_help = "\
+Examples:
+  cnilab completions bash > /etc/bash_completion.d/cnilab
+  cnilab completions zsh > ~/.zfunc/_cnilab")]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -287,6 +361,10 @@ pub enum Error {
     Runtime(#[from] runtime::RuntimeError),
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),
+    #[error(transparent)]
+    Lifecycle(#[from] lifecycle::LifecycleError),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     #[error("{0}")]
     Usage(String),
 }
@@ -297,6 +375,8 @@ impl Error {
             Error::Gen(_) | Error::Usage(_) => 2,
             Error::Runtime(e) => e.exit_code(),
             Error::Verify(e) => e.exit_code(),
+            Error::Lifecycle(e) => e.exit_code(),
+            Error::Output(_) => 2,
         }
     }
 }
@@ -374,7 +454,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 lab: shape.name.as_deref(),
                 templates: shape.templates.as_deref(),
             })?;
-            gen::write(&text, &destination(output, force))?;
+            write_topology(&text, &output, force, true)?;
             Ok(0)
         }
         Command::Deploy {
@@ -387,14 +467,39 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             } else {
                 ExecStrategy::Batched
             };
-            deploy(&topo.file, runtime.into(), exec)?;
+            let line = deploy(&topo.file, runtime.into(), exec)?;
+            eprintln!("{line}");
             Ok(0)
         }
-        Command::Destroy { topo, runtime } => {
-            runtime::destroy(&topo.file, runtime.map(Into::into))?;
+        Command::Destroy {
+            topo,
+            name,
+            all,
+            runtime,
+        } => {
+            let line = match (all, name) {
+                (true, _) => lifecycle::destroy_all()?,
+                (false, Some(name)) => lifecycle::destroy_name(&name)?,
+                (false, None) => lifecycle::destroy_file(&topo.file, runtime.map(Into::into))?,
+            };
+            eprintln!("{line}");
             Ok(0)
         }
-        Command::Inspect { topo, json } => {
+        Command::Inspect {
+            json, all: true, ..
+        } => {
+            let (labs, broken) = lifecycle::list()?;
+            for e in &broken {
+                eprintln!("cnilab: {e}");
+            }
+            if json {
+                emit(&format!("{}\n", to_json(&labs)));
+            } else {
+                emit(&lifecycle::table(&labs));
+            }
+            Ok(0)
+        }
+        Command::Inspect { topo, json, .. } => {
             let inspection = runtime::inspect(&topo.file)?;
             if json {
                 emit(&format!("{}\n", to_json(&inspection)));
@@ -410,6 +515,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             flavor,
             pods_per_host,
             name,
+            templates,
             file,
             output,
             force,
@@ -426,14 +532,14 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                         hosts,
                         pods_per_host: pods_per_host.unwrap_or(1),
                         lab: name.as_deref(),
-                        templates: None,
+                        templates: templates.as_deref(),
                     })?;
                     if output == Path::new("-") {
                         return Err(Error::Usage(
                             "up needs a file to deploy: -o - is not allowed here".into(),
                         ));
                     }
-                    gen::write(&text, &destination(output.clone(), force))?;
+                    write_topology(&text, &output, force, false)?;
                     output
                 }
                 _ => {
@@ -442,8 +548,24 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                     ))
                 }
             };
-            deploy(&file, runtime.into(), ExecStrategy::Batched)?;
-            verify_and_report(&file, json, pcap)
+            if let Some(dir) = &pcap {
+                lifecycle::check_pcap_dir(dir)?;
+            }
+            let line = deploy(&file, runtime.into(), ExecStrategy::Batched)?;
+            // The lab stays up whatever verify says, so the line on how to use it comes last.
+            let verified = verify_and_report(&file, json, pcap);
+            eprintln!("{line}");
+            verified
+        }
+        Command::Templates { export, force } => {
+            let written = crate::render::export(&export, force)?;
+            eprintln!(
+                "wrote {} templates into {}; next: edit them, then `cnilab gen --mode vxlan --hosts 3 --templates {}`",
+                written.len(),
+                std::path::absolute(&export).unwrap_or(export.clone()).display(),
+                export.display()
+            );
+            Ok(0)
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cnilab", &mut std::io::stdout());
@@ -463,15 +585,40 @@ fn destination(output: PathBuf, force: bool) -> Destination {
     }
 }
 
-fn deploy(file: &Path, kind: RuntimeKind, exec: ExecStrategy) -> Result<(), Error> {
+/// Writes a rendered topology where `-o` says, never over the file of a lab that is up, and
+/// says what it wrote and what to do next.
+fn write_topology(text: &str, output: &Path, force: bool, announce: bool) -> Result<(), Error> {
+    let dest = destination(output.to_path_buf(), force);
+    if let Destination::File { path, .. } = &dest {
+        lifecycle::check_not_in_use(path)?;
+    }
+    gen::write(text, &dest)?;
+    if let (Destination::File { path, .. }, true) = (&dest, announce) {
+        let abs = std::path::absolute(path).unwrap_or(path.clone());
+        eprintln!(
+            "wrote {}; next: {}",
+            abs.display(),
+            runtime::diagnose::as_root(&format!("cnilab deploy -t {}", abs.display()))
+        );
+    }
+    Ok(())
+}
+
+/// Deploys and returns the summary line.
+fn deploy(file: &Path, kind: RuntimeKind, exec: ExecStrategy) -> Result<String, Error> {
     let opts = DeployOptions {
         progress: stderr_is_terminal(),
         exec,
     };
-    Ok(runtime::deploy(file, kind, &opts)?)
+    Ok(lifecycle::deploy(file, kind, &opts)?)
 }
 
 fn verify_and_report(file: &Path, json: bool, pcap: Option<PathBuf>) -> Result<i32, Error> {
+    // Both checked before any probing, so a bad folder or a half lab wastes nothing.
+    if let Some(dir) = &pcap {
+        lifecycle::check_pcap_dir(dir)?;
+    }
+    lifecycle::ready_for_verify(file)?;
     let opts = VerifyOptions {
         pcap_dir: pcap,
         progress: stderr_is_terminal() && !json,

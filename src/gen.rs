@@ -23,6 +23,9 @@ pub enum GenError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// A template (usually an edited copy) produced something that is not a topology.
+    #[error("the rendered topology is not valid containerlab YAML ({detail}); nothing was written: check the template")]
+    Rendered { detail: String },
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
 }
@@ -39,7 +42,10 @@ pub fn generate(req: &GenRequest<'_>) -> Result<String, GenError> {
         Some(dir) => Templates::Dir(dir),
         None => Templates::Embedded,
     };
-    Ok(render(&plan, templates)?)
+    let text = render(&plan, templates)?;
+    // Parsed back before anyone sees it, so a broken template fails here and not in deploy.
+    crate::topology::Topology::parse(&text).map_err(|detail| GenError::Rendered { detail })?;
+    Ok(text)
 }
 
 /// Where the topology goes: a file, or standard output for `-o -`.

@@ -9,6 +9,7 @@ pub mod gen;
 pub mod ifreq;
 pub mod interrupt;
 pub mod lab;
+pub mod lifecycle;
 pub mod netns;
 pub mod output;
 pub mod plan;

@@ -44,6 +44,8 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    #[error("templates folder {dir} does not exist or is not a folder")]
+    NoTemplatesDir { dir: PathBuf },
     #[error("template `{name}` is not in {dir}")]
     MissingTemplate { name: String, dir: PathBuf },
     #[error("cannot render template `{name}`: {detail}")]
@@ -79,6 +81,11 @@ pub fn render(plan: &Plan, templates: Templates<'_>) -> Result<String, RenderErr
             }
         }
         Templates::Dir(dir) => {
+            if !dir.is_dir() {
+                return Err(RenderError::NoTemplatesDir {
+                    dir: dir.to_path_buf(),
+                });
+            }
             if !dir.join(&name).is_file() {
                 return Err(RenderError::MissingTemplate {
                     name,
@@ -128,4 +135,24 @@ fn tidy(text: &str) -> String {
         prev = Some(line);
     }
     out
+}
+
+/// Writes the built-in templates into `dir` (made if missing), the starting point for
+/// `--templates`. Files already there are replaced only with `force`.
+pub fn export(dir: &Path, force: bool) -> Result<Vec<PathBuf>, crate::output::OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| crate::output::OutputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for (file, source) in EMBEDDED {
+        let path = dir.join(file);
+        // Templates carry no cnilab marker: an existing one may hold the user's edits.
+        if !force && path.exists() {
+            return Err(crate::output::OutputError::NotOurs { path });
+        }
+        crate::output::write_atomically(&path, source, true)?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -33,6 +33,10 @@ pub struct Node {
     pub exec: Vec<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, LabelValue>,
+    /// Every other setting (`image`, `network-mode`, `binds`, ...): a runtime that cannot
+    /// honour one refuses the file rather than ignoring it.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_yaml::Value>,
 }
 
 /// containerlab allows a label to be a string or a number.
@@ -52,13 +56,59 @@ impl std::fmt::Display for LabelValue {
     }
 }
 
+/// A link, in the brief form (`endpoints: ["a:eth1", "b:eth1"]`) or the extended one
+/// (`type: veth`, `endpoints: [{node: a, interface: eth1}, ...]`); both read as `node:interface`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "RawLink")]
 pub struct Link {
-    #[serde(default)]
     pub endpoints: Vec<String>,
-    /// `type:` (extended links), `mtu:`, `vars:` and the like.
-    #[serde(flatten)]
+    /// `type:`, `mtu:`, `vars:` and the like; an extended endpoint's own settings appear here
+    /// as `endpoint <key>` (e.g. `endpoint mac`), so a runtime can name them.
     pub other: BTreeMap<String, serde_yaml::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawLink {
+    #[serde(default)]
+    endpoints: Vec<RawEndpoint>,
+    #[serde(flatten)]
+    other: BTreeMap<String, serde_yaml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEndpoint {
+    Brief(String),
+    Extended {
+        node: String,
+        interface: String,
+        #[serde(flatten)]
+        other: BTreeMap<String, serde_yaml::Value>,
+    },
+}
+
+impl From<RawLink> for Link {
+    fn from(raw: RawLink) -> Link {
+        let mut other = raw.other;
+        let endpoints = raw
+            .endpoints
+            .into_iter()
+            .map(|end| match end {
+                RawEndpoint::Brief(text) => text,
+                RawEndpoint::Extended {
+                    node,
+                    interface,
+                    other: settings,
+                } => {
+                    for (key, value) in settings {
+                        other.insert(format!("endpoint {key}"), value);
+                    }
+                    format!("{node}:{interface}")
+                }
+            })
+            .collect();
+        Link { endpoints, other }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +140,15 @@ impl Topology {
         Ok(topo)
     }
 
+    /// A lab known only by its name (from cnilab's record, its file gone): no nodes, no links.
+    pub fn named(lab: &str) -> Topology {
+        Topology {
+            name: lab.to_string(),
+            prefix: None,
+            topology: Body::default(),
+        }
+    }
+
     /// Names become namespace and state-file names, so they must be what containerlab's schema
     /// allows: never a path, never empty.
     fn check_names(&self) -> Result<(), String> {
@@ -118,6 +177,7 @@ impl Topology {
             kind: None,
             exec: Vec::new(),
             labels: BTreeMap::new(),
+            other: BTreeMap::new(),
         };
         self.topology
             .nodes
@@ -207,6 +267,18 @@ mod tests {
             })
         );
         assert_eq!(Endpoint::parse("nocolon"), None);
+    }
+
+    #[test]
+    fn extended_links_read_as_brief_ones() {
+        let t = Topology::parse(
+            "name: l\ntopology:\n  nodes: {a: {kind: linux}, b: {kind: linux}}\n  links:\n    - type: veth\n      endpoints:\n        - {node: a, interface: eth1}\n        - {node: b, interface: eth2, mac: \"02:00:00:00:00:01\"}\n",
+        )
+        .unwrap();
+        let link = &t.topology.links[0];
+        assert_eq!(link.endpoints, ["a:eth1", "b:eth2"]);
+        assert_eq!(link.other["type"].as_str(), Some("veth"));
+        assert!(link.other.contains_key("endpoint mac"));
     }
 
     #[test]

@@ -236,9 +236,9 @@ fn a_lab_already_up_under_containerlab_is_refused_and_left_alone() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("already up"), "{}", stderr(&out));
     assert!(exists, "the running lab's namespace is untouched");
-    assert_eq!(
-        f.clab_calls(),
-        ["args: version"],
+    // cnilab's shared diagnosis may refuse before containerlab's version is even asked.
+    assert!(
+        f.clab_calls().iter().all(|c| c == "args: version"),
         "containerlab deploy or destroy ran: {}",
         f.log()
     );

@@ -235,17 +235,18 @@ fn an_unsupported_kind_is_named_and_exits_2() {
 }
 
 #[test]
-fn an_extended_link_is_named_and_exits_2() {
+fn a_link_type_it_cannot_make_is_named_and_exits_2() {
+    // `type: veth` is realised (see tests/lifecycle_labs.rs); other link types are not.
     let name = unique("rtlink");
     let yaml = two_nodes(&name, &[]).replace(
         "    - endpoints: [\"b:eth1\", \"sw:b1\"]\n",
-        "    - type: veth\n      endpoints: [\"b:eth1\", \"sw:b1\"]\n",
+        "    - type: macvlan\n      endpoints: [\"b:eth1\", \"sw:b1\"]\n",
     );
     let lab = LabGuard::from_yaml(&name, &yaml);
     let out = lab.deploy();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("link 2 has `type: veth`"),
+        stderr(&out).contains("link 2 has `type: macvlan`"),
         "{}",
         stderr(&out)
     );

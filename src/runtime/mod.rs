@@ -3,6 +3,7 @@
 //! match on [`RuntimeKind`].
 
 mod containerlab;
+pub mod diagnose;
 mod error;
 mod exec;
 mod netns;
@@ -176,6 +177,38 @@ fn destroy_with<R: Runtime>(
     }
 }
 
+/// Destroys a lab from cnilab's record alone, for a lab whose file is gone or now describes
+/// another lab. The netns runtime needs nothing else; containerlab needs the file.
+pub fn destroy_recorded(state: &LabState) -> Result<(), RuntimeError> {
+    let described = Topology::load(&state.file)
+        .ok()
+        .filter(|t| t.name == state.lab);
+    let topo = match (described, state.runtime) {
+        (Some(topo), _) => topo,
+        (None, RuntimeKind::Netns) => Topology::named(&state.lab),
+        (None, RuntimeKind::Containerlab) => {
+            return Err(RuntimeError::Unsupported {
+                file: state.file.clone(),
+                what: format!(
+                    "no longer describes lab `{}`, and containerlab needs it to destroy the \
+                     lab; run `containerlab destroy --name {}`",
+                    state.lab, state.lab
+                ),
+            })
+        }
+    };
+    let lab = LabFile {
+        path: state.file.clone(),
+        topo,
+    };
+    match state.runtime {
+        RuntimeKind::Netns => destroy_with(&netns::NetnsRuntime, &lab, Some(state)),
+        RuntimeKind::Containerlab => {
+            destroy_with(&containerlab::ContainerlabRuntime, &lab, Some(state))
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Inspection {
     pub lab: String,
@@ -183,6 +216,8 @@ pub struct Inspection {
     /// The runtime that deployed the lab, if cnilab deployed it.
     pub runtime: Option<RuntimeKind>,
     pub phase: Option<state::Phase>,
+    /// The condition every command agrees on, in words.
+    pub condition: String,
     pub nodes: Vec<NodeRow>,
 }
 
@@ -190,19 +225,24 @@ pub struct Inspection {
 pub struct NodeRow {
     pub node: String,
     pub kind: String,
+    /// `cnilab.role`: host, pod, router or switch, for a file cnilab wrote.
+    pub role: Option<String>,
+    /// The node's addresses and pod subnet, as its labels state them.
+    pub addresses: Vec<String>,
     pub namespace: String,
     pub state: NodeState,
 }
 
+impl NodeRow {
+    fn role_or_kind(&self) -> &str {
+        self.role.as_deref().unwrap_or(&self.kind)
+    }
+}
+
 impl std::fmt::Display for Inspection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let deployed = match (&self.runtime, &self.phase) {
-            (Some(r), Some(state::Phase::Up)) => format!("up, {r} runtime"),
-            (Some(r), _) => format!("deploying or crashed mid-deploy, {r} runtime"),
-            _ => "not deployed by cnilab".into(),
-        };
-        writeln!(f, "lab {} ({deployed})", self.lab)?;
-        let w = |get: fn(&NodeRow) -> &str, title: &str| {
+        writeln!(f, "lab {} ({})", self.lab, self.condition)?;
+        let w = |get: &dyn Fn(&NodeRow) -> &str, title: &str| {
             self.nodes
                 .iter()
                 .map(|n| get(n).len())
@@ -210,15 +250,15 @@ impl std::fmt::Display for Inspection {
                 .max()
                 .unwrap_or(0)
         };
-        let (wn, wk, ws) = (
-            w(|n| &n.node, "NODE"),
-            w(|n| &n.kind, "KIND"),
-            w(|n| &n.namespace, "NAMESPACE"),
+        let (wn, wr, ws) = (
+            w(&|n| &n.node, "NODE"),
+            w(&|n| n.role_or_kind(), "ROLE"),
+            w(&|n| &n.namespace, "NAMESPACE"),
         );
         writeln!(
             f,
-            "{:wn$}  {:wk$}  {:ws$}  STATE",
-            "NODE", "KIND", "NAMESPACE"
+            "{:wn$}  {:wr$}  {:ws$}  STATE    ADDRESSES",
+            "NODE", "ROLE", "NAMESPACE"
         )?;
         for n in &self.nodes {
             let st = match n.state {
@@ -226,28 +266,40 @@ impl std::fmt::Display for Inspection {
                 NodeState::Stopped => "stopped",
                 NodeState::Missing => "missing",
             };
-            writeln!(
-                f,
-                "{:wn$}  {:wk$}  {:ws$}  {st}",
-                n.node, n.kind, n.namespace
-            )?;
+            let line = format!(
+                "{:wn$}  {:wr$}  {:ws$}  {st:7}  {}",
+                n.node,
+                n.role_or_kind(),
+                n.namespace,
+                n.addresses.join(" ")
+            );
+            writeln!(f, "{}", line.trim_end())?;
         }
         Ok(())
     }
 }
 
+/// The labels that state a node's addresses, in the order a reader wants them.
+const ADDRESS_LABELS: [(&str, &str); 3] = [
+    (crate::lab::LABEL_UNDERLAY_IP, ""),
+    (crate::lab::LABEL_POD_IP, ""),
+    (crate::lab::LABEL_POD_SUBNET, "pods "),
+];
+
 pub fn inspect(file: &Path) -> Result<Inspection, RuntimeError> {
     let lab = LabFile::load(file)?;
     let state = LabState::load(&lab.topo.name)?;
+    let diagnosis = diagnose::Diagnosis::of(&lab.topo, file)?;
     let nodes = match state.as_ref().map_or(RuntimeKind::Netns, |s| s.runtime) {
         RuntimeKind::Netns => node_rows(&netns::NetnsRuntime, &lab),
         RuntimeKind::Containerlab => node_rows(&containerlab::ContainerlabRuntime, &lab),
     };
     Ok(Inspection {
         lab: lab.topo.name.clone(),
-        file: file.to_path_buf(),
+        file: diagnosis.file.clone(),
         runtime: state.as_ref().map(|s| s.runtime),
         phase: state.map(|s| s.phase),
+        condition: diagnosis.summary(),
         nodes,
     })
 }
@@ -258,6 +310,14 @@ fn node_rows<R: Runtime>(rt: &R, lab: &LabFile) -> Vec<NodeRow> {
         .map(|(name, node)| NodeRow {
             node: name.to_string(),
             kind: node.kind.clone().unwrap_or_else(|| "?".into()),
+            role: node
+                .labels
+                .get(crate::lab::LABEL_ROLE)
+                .map(|v| v.to_string()),
+            addresses: ADDRESS_LABELS
+                .iter()
+                .filter_map(|(label, tag)| node.labels.get(*label).map(|v| format!("{tag}{v}")))
+                .collect(),
             namespace: rt.node_namespace(lab, name),
             state: rt.status(lab, name),
         })

@@ -78,6 +78,7 @@ impl Shape {
                     )))
                 }
             };
+            check_settings(name, node).map_err(unsupported)?;
             if kind == NodeKind::Bridge && !valid_ifname(name) {
                 return Err(unsupported(format!(
                     "bridge node `{name}` cannot name a Linux bridge (at most {MAX_IFNAME} \
@@ -135,10 +136,11 @@ impl Shape {
                     }
                     // Metadata only; containerlab does not change the wiring for them.
                     "labels" | "vars" => {}
+                    "type" if value.as_str() == Some("veth") => {}
                     "type" => {
                         return Err(unsupported(format!(
-                            "link {n} has `type: {}`; the netns runtime supports only brief-form \
-                             veth links (`endpoints: [\"a:eth1\", \"b:eth1\"]`)",
+                            "link {n} has `type: {}`; the netns runtime supports only veth links \
+                             between two nodes of the lab",
                             value.as_str().unwrap_or("?")
                         )))
                     }
@@ -218,6 +220,40 @@ impl Shape {
     }
 }
 
+/// Node settings beyond kind, labels and exec. `image` names what containerlab would run; the
+/// netns runtime runs the machine's own tools instead, which is the point of it. `group` only
+/// orders drawings; `restart-policy` has nothing to act on. Anything else changes what a node is, so it is refused by name.
+fn check_settings(name: &str, node: &crate::topology::Node) -> Result<(), String> {
+    for (key, value) in &node.other {
+        let shown = match value {
+            serde_yaml::Value::String(s) => format!("`{key}: {s}`"),
+            _ => format!("`{key}`"),
+        };
+        match key.as_str() {
+            // A namespace runs no process of its own that could stop, so it has nothing to
+            // restart: every restart policy holds.
+            "image" | "group" | "restart-policy" => {}
+            // No management network is exactly what a namespace of its own gives.
+            "network-mode" if value.as_str() == Some("none") => {}
+            "network-mode" => {
+                return Err(format!(
+                    "node `{name}` has {shown}; the netns runtime keeps every node in a \
+                     namespace of its own and supports only `network-mode: none` (try \
+                     `--runtime containerlab`)"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "node `{name}` has {shown}, which the netns runtime cannot honour (it \
+                     supports kind, image, network-mode: none, restart-policy, labels and exec; try \
+                     `--runtime containerlab`)"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 fn valid_ifname(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_IFNAME
@@ -249,11 +285,35 @@ mod tests {
     }
 
     #[test]
+    fn accepts_extended_veth_links_and_settings_it_honours() {
+        let extended = OK
+            .replace("kind: linux", "kind: linux\n      image: x\n      network-mode: none")
+            .replace(
+                "- endpoints: [\"a:eth1\", \"sw:p1\"]",
+                "- type: veth\n      endpoints: [{node: a, interface: eth1}, {node: sw, interface: p1}]",
+            );
+        let s = shape(&extended).unwrap();
+        assert_eq!(s.links[0].a.node, "a");
+        assert_eq!(s.links[0].b.iface, "p1");
+        assert_eq!(s.links[0].mtu, 1500);
+    }
+
+    #[test]
     fn names_what_it_rejects() {
         let kind = shape(&OK.replace("kind: linux", "kind: nokia_srlinux")).unwrap_err();
         assert!(kind.contains("node `a` has kind `nokia_srlinux`"), "{kind}");
-        let typed = shape(&OK.replace("mtu: 1500", "type: veth")).unwrap_err();
-        assert!(typed.contains("link 1 has `type: veth`"), "{typed}");
+        let typed = shape(&OK.replace("mtu: 1500", "type: macvlan")).unwrap_err();
+        assert!(typed.contains("link 1 has `type: macvlan`"), "{typed}");
+        let host = shape(&OK.replace("kind: linux", "kind: linux\n      network-mode: host"));
+        let host = host.unwrap_err();
+        assert!(host.contains("node `a` has `network-mode: host`"), "{host}");
+        let binds = shape(&OK.replace("kind: linux", "kind: linux\n      binds: [/x:/y]"));
+        assert!(binds.unwrap_err().contains("node `a` has `binds`"));
+        let mac = OK.replace(
+            "- endpoints: [\"a:eth1\", \"sw:p1\"]",
+            "- endpoints: [{node: a, interface: eth1, mac: \"02:00:00:00:00:01\"}, \"sw:p1\"]",
+        );
+        assert!(shape(&mac).unwrap_err().contains("`endpoint mac`"));
         let kinds = shape(&OK.replace("  nodes:", "  kinds: {linux: {}}\n  nodes:")).unwrap_err();
         assert!(kinds.contains("`kinds` section"), "{kinds}");
         let host = shape(&OK.replace("sw:p1", "host:p1")).unwrap_err();

@@ -5,9 +5,18 @@ use super::error::TeardownError;
 use super::{RuntimeError, RuntimeKind};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub const STATE_DIR: &str = "/run/cnilab";
+/// Moves the records elsewhere, so that a test of `destroy --all` sees only its own labs.
+pub const STATE_DIR_ENV: &str = "CNILAB_STATE_DIR";
+
+/// Where the records live: `$CNILAB_STATE_DIR`, or /run/cnilab.
+pub fn dir() -> PathBuf {
+    std::env::var_os(STATE_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(STATE_DIR), PathBuf::from)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,7 +40,7 @@ pub struct LabState {
 }
 
 pub fn path(lab: &str) -> PathBuf {
-    Path::new(STATE_DIR).join(format!("{lab}.json"))
+    dir().join(format!("{lab}.json"))
 }
 
 impl LabState {
@@ -57,6 +66,38 @@ impl LabState {
             })
     }
 
+    /// Every lab cnilab has a record of, in name order: what `inspect --all` and
+    /// `destroy --all` work from, whether or not the labs' files still exist. A record that
+    /// cannot be read is returned as its error, so one bad file hides no other lab.
+    pub fn all() -> Result<Vec<Result<LabState, RuntimeError>>, RuntimeError> {
+        let entries = match std::fs::read_dir(dir()) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(RuntimeError::State {
+                    what: "list",
+                    path: dir(),
+                    source,
+                })
+            }
+        };
+        let mut labs = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // `<lab>.json.tmp` is a save in progress; its lab has a `<lab>.json` too.
+            let Some(lab) = name.strip_suffix(".json") else {
+                continue;
+            };
+            match LabState::load(lab) {
+                Ok(Some(state)) => labs.push(Ok(state)),
+                Ok(None) => {}
+                Err(e) => labs.push(Err(e)),
+            }
+        }
+        labs.sort_by_key(|r| r.as_ref().map(|s| s.lab.clone()).ok());
+        Ok(labs)
+    }
+
     /// Creates the state file, failing if it exists: two deploys of one lab cannot both win.
     pub fn create(&self) -> Result<(), RuntimeError> {
         let path = path(&self.lab);
@@ -65,7 +106,7 @@ impl LabState {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(STATE_DIR).map_err(err)?;
+        std::fs::create_dir_all(dir()).map_err(err)?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

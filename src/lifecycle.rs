@@ -1,0 +1,313 @@
+//! The lab's life as the CLI drives it: each command first reads the lab's condition through
+//! the one shared [`Diagnosis`], refuses what would hurt, and ends with a line that says what
+//! it did and what to do next.
+
+use crate::runtime::diagnose::{absolute, as_root, Condition, Diagnosis};
+use crate::runtime::state::LabState;
+use crate::runtime::{self, DeployOptions, RuntimeError, RuntimeKind};
+use crate::topology::{Topology, TopologyError};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    /// The lab is in a condition the command cannot work on; the text names the fix.
+    #[error("{explanation}")]
+    NotReady { explanation: String },
+    #[error(
+        "{command} needs root: it removes network namespaces; run `sudo cnilab {command} {args}`"
+    )]
+    NotRoot { command: &'static str, args: String },
+    #[error("--pcap {}: {why}; nothing was probed", .dir.display())]
+    PcapDir { dir: PathBuf, why: String },
+    #[error("{} is the topology file of lab `{lab}` ({summary}); replacing it would orphan the lab: tear it down first with `{fix}`, or write the new lab elsewhere with -o", .path.display())]
+    FileInUse {
+        path: PathBuf,
+        lab: String,
+        summary: String,
+        fix: String,
+    },
+    #[error("destroy --all left things behind:\n  {}", .errors.join("\n  "))]
+    Several { errors: Vec<String> },
+}
+
+impl LifecycleError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LifecycleError::Runtime(e) => e.exit_code(),
+            LifecycleError::Several { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Deploys the lab in `file` if nothing of it exists yet; returns the summary line.
+pub fn deploy(
+    file: &Path,
+    kind: RuntimeKind,
+    opts: &DeployOptions,
+) -> Result<String, LifecycleError> {
+    let topo = Topology::load(file)?;
+    let diagnosis = Diagnosis::of(&topo, file)?;
+    if diagnosis.condition != Condition::Absent {
+        return Err(LifecycleError::NotReady {
+            explanation: diagnosis.explain(),
+        });
+    }
+    let started = Instant::now();
+    runtime::deploy(file, kind, opts)?;
+    Ok(deployed_line(&topo, file, started))
+}
+
+/// `deployed LAB: N nodes in T s; try: …; tear down: …`
+pub fn deployed_line(topo: &Topology, file: &Path, started: Instant) -> String {
+    let try_ping = crate::lab::Lab::from_topology(topo)
+        .ok()
+        .filter(|lab| lab.pods.len() >= 2)
+        .map(|lab| {
+            let cmd = format!(
+                "ip netns exec {} ping -c1 {}",
+                lab.pods[0].namespace, lab.pods[1].ip
+            );
+            format!("; try: {}", as_root(&cmd))
+        })
+        .unwrap_or_default();
+    format!(
+        "deployed {}: {} nodes in {:.1} s{try_ping}; tear down: {}",
+        topo.name,
+        topo.nodes().count(),
+        started.elapsed().as_secs_f64(),
+        as_root(&format!("cnilab down -t {}", absolute(file).display()))
+    )
+}
+
+fn require_root(command: &'static str, args: String) -> Result<(), LifecycleError> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(LifecycleError::NotRoot { command, args })
+    }
+}
+
+/// Destroys the lab in `file`. A lab that is not there is not an error: destroy is safe to
+/// run twice. `kind` forces a runtime, for a lab containerlab deployed without cnilab.
+pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, LifecycleError> {
+    require_root("destroy", format!("-t {}", absolute(file).display()))?;
+    let topo = Topology::load(file)?;
+    let diagnosis = Diagnosis::of(&topo, file)?;
+    match &diagnosis.condition {
+        // containerlab's stopped containers leave no namespace behind, so a lab deployed
+        // by hand with it is its to find; without containerlab there is nothing it can have.
+        Condition::Absent
+            if kind != Some(RuntimeKind::Containerlab)
+                || !crate::runtime::diagnose::containerlab_installed() =>
+        {
+            return Ok(format!("lab `{}` is not up; nothing to destroy", topo.name))
+        }
+        Condition::Unrecorded { .. } if kind != Some(RuntimeKind::Containerlab) => {
+            return Err(LifecycleError::NotReady {
+                explanation: diagnosis.explain(),
+            })
+        }
+        _ => {}
+    }
+    let started = Instant::now();
+    runtime::destroy(file, kind)?;
+    Ok(destroyed_line(&[topo.name], started, Some(file)))
+}
+
+/// Destroys a lab cnilab recorded, by name, whether or not its file still exists.
+pub fn destroy_name(name: &str) -> Result<String, LifecycleError> {
+    require_root("destroy", format!("--name {name}"))?;
+    let Some(state) = LabState::load(name)? else {
+        let known: Vec<String> = LabState::all()?
+            .into_iter()
+            .filter_map(|r| r.ok().map(|s| s.lab))
+            .collect();
+        let known = match known.is_empty() {
+            true => "cnilab has no lab recorded".to_string(),
+            false => format!("recorded labs: {}", known.join(", ")),
+        };
+        return Ok(format!(
+            "no lab `{name}` is recorded ({known}); nothing to destroy"
+        ));
+    };
+    let started = Instant::now();
+    runtime::destroy_recorded(&state)?;
+    Ok(destroyed_line(&[state.lab], started, None))
+}
+
+/// Destroys every lab cnilab recorded, going on past a failure.
+pub fn destroy_all() -> Result<String, LifecycleError> {
+    require_root("destroy", "--all".into())?;
+    let started = Instant::now();
+    let mut done = Vec::new();
+    let mut errors = Vec::new();
+    for record in LabState::all()? {
+        let state = match record {
+            Ok(state) => state,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        match runtime::destroy_recorded(&state) {
+            Ok(()) => done.push(state.lab),
+            Err(e) => errors.push(format!("lab `{}`: {e}", state.lab)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LifecycleError::Several { errors });
+    }
+    if done.is_empty() {
+        return Ok("no lab is recorded; nothing to destroy".into());
+    }
+    Ok(destroyed_line(&done, started, None))
+}
+
+fn destroyed_line(labs: &[String], started: Instant, file: Option<&Path>) -> String {
+    let next = match file {
+        Some(f) => format!(
+            "; bring it back with `{}`",
+            as_root(&format!("cnilab deploy -t {}", absolute(f).display()))
+        ),
+        None => format!("; `{}` lists what is left", "cnilab inspect --all"),
+    };
+    let labs: Vec<String> = labs.iter().map(|l| format!("`{l}`")).collect();
+    format!(
+        "destroyed {}{} in {:.1} s{next}",
+        if labs.len() > 1 { "labs " } else { "" },
+        labs.join(", "),
+        started.elapsed().as_secs_f64()
+    )
+}
+
+/// verify works on a lab whose nodes are all there; anything else gets the shared diagnosis.
+pub fn ready_for_verify(file: &Path) -> Result<(), LifecycleError> {
+    let topo = Topology::load(file)?;
+    if crate::lab::Lab::from_topology(&topo).is_err() {
+        // Not a file verify can judge at all: verify says why, in its own words.
+        return Ok(());
+    }
+    let diagnosis = Diagnosis::of(&topo, file)?;
+    if diagnosis.complete() {
+        Ok(())
+    } else {
+        Err(LifecycleError::NotReady {
+            explanation: diagnosis.explain(),
+        })
+    }
+}
+
+/// The folder `--pcap` names must take files before any probing starts, or the probing is
+/// wasted. A missing folder is made, as verify would make it.
+pub fn check_pcap_dir(dir: &Path) -> Result<(), LifecycleError> {
+    let bad = |why: String| LifecycleError::PcapDir {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("exists and is not a folder".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    let probe = tempfile::Builder::new()
+        .prefix(".cnilab-pcap-check-")
+        .tempfile_in(dir)
+        .map_err(|e| bad(format!("cannot write into it: {e}")))?;
+    drop(probe);
+    Ok(())
+}
+
+/// gen and up must not replace the file of a lab that is up: its lab could then be neither
+/// found nor destroyed from that file.
+pub fn check_not_in_use(path: &Path) -> Result<(), LifecycleError> {
+    let target = absolute(path);
+    let canonical = std::fs::canonicalize(path).ok();
+    // A record that cannot be read names no file; it must not stop every gen.
+    for state in LabState::all()?.into_iter().flatten() {
+        let same = state.file == target
+            || canonical.is_some() && std::fs::canonicalize(&state.file).ok() == canonical;
+        if !same {
+            continue;
+        }
+        let diagnosis = Diagnosis::of_record(&state);
+        return Err(LifecycleError::FileInUse {
+            path: target,
+            summary: diagnosis.summary(),
+            fix: as_root(&format!("cnilab destroy --name {}", state.lab)),
+            lab: state.lab,
+        });
+    }
+    Ok(())
+}
+
+/// Every lab cnilab recorded, judged now, and the records that could not be read.
+pub fn list() -> Result<(Vec<Diagnosis>, Vec<RuntimeError>), LifecycleError> {
+    let (mut labs, mut broken) = (Vec::new(), Vec::new());
+    for record in LabState::all()? {
+        match record {
+            Ok(state) => labs.push(Diagnosis::of_record(&state)),
+            Err(e) => broken.push(e),
+        }
+    }
+    Ok((labs, broken))
+}
+
+/// `inspect --all` as a table: one lab a line.
+pub fn table(labs: &[Diagnosis]) -> String {
+    if labs.is_empty() {
+        return format!(
+            "no lab is recorded (cnilab records the labs it deploys in {})\n",
+            crate::runtime::state::dir().display()
+        );
+    }
+    let rows: Vec<[String; 5]> = labs
+        .iter()
+        .map(|d| {
+            [
+                d.lab.clone(),
+                d.runtime.map_or("?".into(), |r| r.to_string()),
+                format!("{}/{}", d.nodes_up, d.nodes),
+                condition_word(&d.condition).to_string(),
+                d.file.display().to_string(),
+            ]
+        })
+        .collect();
+    let titles = ["LAB", "RUNTIME", "NODES", "STATE", "FILE"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].len())
+            .chain([titles[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..4).map(width).collect();
+    let line = |cells: [&str; 5]| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate().take(4) {
+            text.push_str(&format!("{cell:w$}  ", w = widths[i]));
+        }
+        text.push_str(cells[4]);
+        text.push('\n');
+        text
+    };
+    let mut out = line(titles);
+    for r in &rows {
+        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+    }
+    out
+}
+
+fn condition_word(c: &Condition) -> &'static str {
+    match c {
+        Condition::Absent => "gone",
+        Condition::Up => "up",
+        Condition::Deploying => "deploying",
+        Condition::Damaged { .. } => "damaged",
+        Condition::Unrecorded { .. } => "unrecorded",
+    }
+}
