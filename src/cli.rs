@@ -101,6 +101,46 @@ impl From<RuntimeArg> for RuntimeKind {
     }
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormatArg {
+    /// A picture, laid out and drawn by cnilab (no Graphviz needed).
+    Svg,
+    /// A Mermaid flowchart, for GitHub markdown.
+    Mermaid,
+    /// Graphviz DOT text.
+    Dot,
+}
+
+impl From<GraphFormatArg> for crate::graph::Format {
+    fn from(f: GraphFormatArg) -> Self {
+        match f {
+            GraphFormatArg::Svg => crate::graph::Format::Svg,
+            GraphFormatArg::Mermaid => crate::graph::Format::Mermaid,
+            GraphFormatArg::Dot => crate::graph::Format::Dot,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TraceFormatArg {
+    /// One line per step, in capture order.
+    Text,
+    /// A sequence diagram, one lifeline per node, as SVG.
+    Svg,
+    /// A Mermaid sequence diagram.
+    Mermaid,
+}
+
+impl From<TraceFormatArg> for crate::trace::Format {
+    fn from(f: TraceFormatArg) -> Self {
+        match f {
+            TraceFormatArg::Text => crate::trace::Format::Text,
+            TraceFormatArg::Svg => crate::trace::Format::Svg,
+            TraceFormatArg::Mermaid => crate::trace::Format::Mermaid,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct LabShape {
     /// The data plane to build.
@@ -315,6 +355,55 @@ Examples:
         #[arg(long)]
         force: bool,
     },
+    /// Draw the lab from its topology file: hosts with their pods, routers, links, tunnels.
+    #[command(after_help = "\
+Examples:
+  cnilab graph -t clab.yaml -o lab.svg             # SVG, drawn by cnilab itself
+  cnilab graph --format mermaid                    # paste into GitHub markdown
+  cnilab graph --format dot | dot -Tpng > lab.png  # Graphviz, if you have it
+
+Only the file is read (its links and cnilab.* labels); the lab need not be deployed.")]
+    Graph {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// What to draw in.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormatArg,
+        /// Where to write the drawing; `-` for standard output.
+        #[arg(short, long, value_name = "PATH", default_value = "-")]
+        output: PathBuf,
+    },
+    /// Follow one probe from pod to pod through every interface of the lab, with the rule that moved it.
+    #[command(after_help = "\
+Examples:
+  sudo cnilab trace pod1 pod2                      # the walk, hop by hop
+  sudo cnilab trace --cold pod1 172.16.1.2         # flush ARP/FDB first: the walk shows ARP
+  sudo cnilab trace pod1 pod2 --pcap out/          # also the frames, as out/trace.pcapng
+  sudo cnilab trace pod1 pod2 --format mermaid     # the walk as a sequence diagram
+
+FROM and TO are pod names or pod addresses. Every frame carries the kernel's capture time;
+the walk is in that order. Exit codes: 0 the reply came back, 1 the walk stopped (trace says
+where, and what that node lacked), 2 usage or environment error.")]
+    Trace {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// The pod that sends the probe (name or address).
+        from: String,
+        /// The pod it is sent to (name or address).
+        to: String,
+        /// First flush the neighbour and FDB entries every node learned, so the walk shows ARP.
+        #[arg(long)]
+        cold: bool,
+        /// Print the walk as JSON.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// Write the captured frames into DIR (one pcapng, one interface per capture point).
+        #[arg(long, value_name = "DIR")]
+        pcap: Option<PathBuf>,
+        /// How to print the walk.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TraceFormatArg,
+    },
     /// Print shell completions.
     #[command(after_help = "\
 Examples:
@@ -367,6 +456,10 @@ pub enum Error {
     Output(#[from] crate::output::OutputError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 impl Error {
@@ -377,6 +470,8 @@ impl Error {
             Error::Verify(e) => e.exit_code(),
             Error::Lifecycle(e) => e.exit_code(),
             Error::Output(_) => 2,
+            Error::Graph(_) => 2,
+            Error::Trace(e) => e.exit_code(),
         }
     }
 }
@@ -566,6 +661,38 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 export.display()
             );
             Ok(0)
+        }
+        Command::Graph {
+            topo,
+            format,
+            output,
+        } => {
+            let text = crate::graph::draw_file(&topo.file, format.into())?;
+            crate::graph::write(&text, &output)?;
+            Ok(0)
+        }
+        Command::Trace {
+            topo,
+            from,
+            to,
+            cold,
+            json,
+            pcap,
+            format,
+        } => {
+            let opts = crate::trace::TraceOptions {
+                from,
+                to,
+                cold,
+                pcap_dir: pcap,
+            };
+            let walk = crate::trace::trace(&topo.file, &opts)?;
+            if json {
+                emit(&format!("{}\n", to_json(&walk)));
+            } else {
+                emit(&crate::trace::present(&walk, format.into())?);
+            }
+            Ok(if walk.completed() { 0 } else { 1 })
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cnilab", &mut std::io::stdout());

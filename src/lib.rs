@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod gen;
+pub mod graph;
 pub mod ifreq;
 pub mod interrupt;
 pub mod lab;
@@ -16,4 +17,5 @@ pub mod plan;
 pub mod render;
 pub mod runtime;
 pub mod topology;
+pub mod trace;
 pub mod verify;

@@ -295,3 +295,4 @@ pub fn assert_all_pairs_ping(lab: &Lab) {
         "pods that could not reach each other: {failed:?}"
     );
 }
+pub mod walk;

@@ -1,0 +1,110 @@
+//! Graphviz DOT: hosts as clusters holding their pods, links labelled with both interface
+//! names, tunnels dashed.
+
+use super::model::{LabGraph, NodeBox};
+use std::fmt::Write;
+
+/// How a line break inside a label is written: `\n` for Graphviz, a real newline for
+/// layout-rs, which draws each line of a label as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breaks {
+    Escaped,
+    Literal,
+}
+
+pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "graph {} {{", quote(&graph.name));
+    let _ = writeln!(out, "  label={};", quote(&title(graph)));
+    out.push_str("  node [shape=box];\n");
+    for group in &graph.hosts {
+        let _ = writeln!(
+            out,
+            "  subgraph {} {{",
+            quote(&format!("cluster_{}", group.host.node))
+        );
+        let _ = writeln!(out, "    label={};", quote(&group.host.node));
+        for b in std::iter::once(&group.host).chain(&group.pods) {
+            let _ = writeln!(out, "    {}", node(b, breaks));
+        }
+        out.push_str("  }\n");
+    }
+    for b in &graph.others {
+        let _ = writeln!(out, "  {}", node(b, breaks));
+    }
+    for w in &graph.links {
+        // Written from the upper tier down, so the layout puts switches and routers above
+        // hosts and hosts above their pods.
+        let (a, a_if, b, b_if) = if tier(graph, &w.a) <= tier(graph, &w.b) {
+            (&w.a, &w.a_if, &w.b, &w.b_if)
+        } else {
+            (&w.b, &w.b_if, &w.a, &w.a_if)
+        };
+        let label = format!("{a}:{a_if} - {b}:{b_if}");
+        let _ = writeln!(
+            out,
+            "  {} -- {} [label={}];",
+            quote(a),
+            quote(b),
+            quote(&label)
+        );
+    }
+    for t in &graph.tunnels {
+        let _ = writeln!(
+            out,
+            "  {} -- {} [label={}, style=dashed, color=blue];",
+            quote(&t.a),
+            quote(&t.b),
+            quote(&t.kind)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn tier(graph: &LabGraph, node: &str) -> u8 {
+    let role = graph
+        .hosts
+        .iter()
+        .flat_map(|g| std::iter::once(&g.host).chain(&g.pods))
+        .chain(&graph.others)
+        .find(|b| b.node == node)
+        .map_or("", |b| b.role.as_str());
+    match role {
+        "switch" => 0,
+        "router" => 1,
+        "host" => 2,
+        "pod" => 3,
+        _ => 1,
+    }
+}
+
+pub fn title(graph: &LabGraph) -> String {
+    format!("{} ({})", graph.name, graph.mode.as_str())
+}
+
+fn node(b: &NodeBox, breaks: Breaks) -> String {
+    let sep = match breaks {
+        Breaks::Escaped => "\\n",
+        Breaks::Literal => "\n",
+    };
+    let mut lines = vec![format!("{} [{}]", b.node, b.role)];
+    lines.extend(b.details.iter().cloned());
+    let fill = match b.role.as_str() {
+        "host" => "lightblue",
+        "pod" => "lightyellow",
+        "router" => "lightgray",
+        _ => "white",
+    };
+    format!(
+        "{} [label={}, style=filled, fillcolor={fill}];",
+        quote(&b.node),
+        quote(&lines.join(sep))
+    )
+}
+
+/// A DOT string literal. Names are letters, digits, `-`, `_` and `.`, but a quote is escaped
+/// anyway so that no label can end the string early.
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\\\""))
+}

@@ -1,0 +1,65 @@
+//! `cnilab graph`: the lab as a picture, from the topology file alone (no lab needs to run).
+
+pub mod dot;
+pub mod mermaid;
+pub mod model;
+pub mod svg;
+
+pub use model::LabGraph;
+
+use crate::lab::{Lab, LabError};
+use crate::topology::{Topology, TopologyError};
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    #[error("{path}: {source}")]
+    Lab { path: String, source: LabError },
+    #[error(transparent)]
+    Svg(#[from] svg::SvgError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Reads the file and draws it in `format`.
+pub fn draw_file(file: &Path, format: Format) -> Result<String, GraphError> {
+    let topo = Topology::load(file)?;
+    let lab = Lab::from_topology(&topo).map_err(|source| GraphError::Lab {
+        path: file.display().to_string(),
+        source,
+    })?;
+    draw(&LabGraph::from_topology(&topo, &lab), format)
+}
+
+pub fn draw(graph: &LabGraph, format: Format) -> Result<String, GraphError> {
+    Ok(match format {
+        Format::Svg => svg::render(graph)?,
+        Format::Mermaid => mermaid::render(graph),
+        Format::Dot => dot::render(graph, dot::Breaks::Escaped),
+    })
+}
+
+/// Writes the drawing to `path`, or to standard output for `-`.
+pub fn write(text: &str, path: &Path) -> Result<(), GraphError> {
+    if path == Path::new("-") {
+        use std::io::Write;
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return Ok(());
+    }
+    std::fs::write(path, text).map_err(|source| GraphError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}

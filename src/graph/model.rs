@@ -1,0 +1,159 @@
+//! The lab as a picture's content: which boxes, which lines, which words, read from the topology
+//! file and its `cnilab.*` labels only. The formats in [`super::dot`] and [`super::mermaid`]
+//! draw this and nothing else, so they cannot disagree about the lab.
+
+use crate::lab::{Lab, LABEL_ROLE};
+use crate::plan::Mode;
+use crate::topology::Topology;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabGraph {
+    pub name: String,
+    pub mode: Mode,
+    /// Each host with the pods it runs, in host order.
+    pub hosts: Vec<HostGroup>,
+    /// Routers and switches, and any node cnilab has no role for.
+    pub others: Vec<NodeBox>,
+    pub links: Vec<Wire>,
+    pub tunnels: Vec<Tunnel>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostGroup {
+    pub host: NodeBox,
+    pub pods: Vec<NodeBox>,
+}
+
+/// One node: its name, its role and the lines of text under the name.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeBox {
+    pub node: String,
+    pub role: String,
+    pub details: Vec<String>,
+}
+
+/// A link of the topology, with the interface at each end.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wire {
+    pub a: String,
+    pub a_if: String,
+    pub b: String,
+    pub b_if: String,
+}
+
+/// An overlay tunnel between two hosts; `kind` says what it carries, e.g. `VXLAN vni 1 port 4789`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tunnel {
+    pub a: String,
+    pub b: String,
+    pub kind: String,
+}
+
+impl LabGraph {
+    pub fn from_topology(topo: &Topology, lab: &Lab) -> LabGraph {
+        let hosts = lab
+            .hosts
+            .iter()
+            .map(|h| HostGroup {
+                host: NodeBox {
+                    node: h.node.clone(),
+                    role: "host".into(),
+                    details: vec![
+                        format!("{} {}", h.underlay_if, h.underlay_ip),
+                        format!("pods {}", h.pod_subnet),
+                    ],
+                },
+                pods: lab
+                    .pods
+                    .iter()
+                    .filter(|p| p.host == h.index)
+                    .map(|p| NodeBox {
+                        node: p.node.clone(),
+                        role: "pod".into(),
+                        details: vec![format!("{} {}", crate::lab::POD_IF, p.ip)],
+                    })
+                    .collect(),
+            })
+            .collect();
+        LabGraph {
+            name: lab.name.clone(),
+            mode: lab.mode,
+            hosts,
+            others: others(topo, lab),
+            links: wires(topo),
+            tunnels: tunnels(lab),
+        }
+    }
+
+    /// Every node name, in drawing order.
+    pub fn node_names(&self) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .flat_map(|g| std::iter::once(&g.host).chain(&g.pods))
+            .chain(&self.others)
+            .map(|b| b.node.as_str())
+            .collect()
+    }
+}
+
+fn others(topo: &Topology, lab: &Lab) -> Vec<NodeBox> {
+    let known =
+        |n: &str| lab.hosts.iter().any(|h| h.node == n) || lab.pods.iter().any(|p| p.node == n);
+    topo.nodes()
+        .filter(|(name, _)| !known(name))
+        .map(|(name, node)| {
+            let role = node
+                .labels
+                .get(LABEL_ROLE)
+                .map(|v| v.to_string())
+                .or_else(|| node.kind.clone())
+                .unwrap_or_else(|| "node".into());
+            NodeBox {
+                node: name.to_string(),
+                role,
+                details: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn wires(topo: &Topology) -> Vec<Wire> {
+    topo.topology
+        .links
+        .iter()
+        .filter_map(|link| match link.endpoints.as_slice() {
+            [a, b] => {
+                let (a, a_if) = a.split_once(':')?;
+                let (b, b_if) = b.split_once(':')?;
+                Some(Wire {
+                    a: a.into(),
+                    a_if: a_if.into(),
+                    b: b.into(),
+                    b_if: b_if.into(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// flannel and calico mesh every host with every other: one tunnel per pair of hosts.
+fn tunnels(lab: &Lab) -> Vec<Tunnel> {
+    let kind = match (lab.mode, lab.vxlan) {
+        (Mode::Vxlan, Some(v)) => format!("VXLAN vni {} port {}", v.vni, v.port),
+        (Mode::Ipip, _) => "IPIP (IP proto 4)".to_string(),
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (i, a) in lab.hosts.iter().enumerate() {
+        for b in &lab.hosts[i + 1..] {
+            out.push(Tunnel {
+                a: a.node.clone(),
+                b: b.node.clone(),
+                kind: kind.clone(),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,386 @@
+//! Why a node moved a packet on: the route, neighbour, FDB entry or bridge that decided it,
+//! and what a node lacked where a walk stops. Pure: it reasons over a [`Snapshot`].
+
+use super::packet::{Described, Encap};
+use super::snapshot::{Link, Neighbour, Route, Snapshot};
+use std::net::Ipv4Addr;
+
+const ZERO_MAC: &str = "00:00:00:00:00:00";
+const BROADCAST: &str = "ff:ff:ff:ff:ff:ff";
+
+/// Where a step changes the packet's wrapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wrap {
+    Encap,
+    Decap,
+}
+
+impl Snapshot {
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    fn kind(&self, name: &str) -> Option<&str> {
+        self.link(name).and_then(|l| l.kind.as_deref())
+    }
+
+    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|(_, a, _)| *a == ip)
+    }
+
+    /// The main table's longest-prefix match, as the kernel picks it (no policy routing here).
+    pub fn route_for(&self, dst: Ipv4Addr) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| {
+                r.len == 0
+                    || (u32::from(dst) >> (32 - r.len)) == (u32::from(r.prefix) >> (32 - r.len))
+            })
+            .max_by_key(|r| r.len)
+    }
+
+    fn neighbour(&self, ip: Ipv4Addr, dev: &str) -> Option<&Neighbour> {
+        self.neighbours.iter().find(|n| n.ip == ip && n.dev == dev)
+    }
+
+    /// The tunnel device (vxlan or ipip) of this node that is up, if it has one. Loading the
+    /// ipip module gives every namespace a `tunl0` that stays down: it is not the lab's.
+    pub fn tunnel_dev(&self) -> Option<&Link> {
+        self.links.iter().find(|l| {
+            matches!(l.kind.as_deref(), Some("vxlan" | "ipip")) && l.flags.iter().any(|f| f == "UP")
+        })
+    }
+}
+
+/// The address the node routes this frame by: the outer one of a tunnelled frame.
+pub fn routed_dst(d: &Described) -> Option<Ipv4Addr> {
+    match d.encap {
+        Some(Encap::Vxlan { outer_dst, .. } | Encap::Ipip { outer_dst, .. }) => Some(outer_dst),
+        None => d.inner.map(|(_, dst)| dst),
+    }
+}
+
+fn neighbour_text(s: &Snapshot, ip: Ipv4Addr, dev: &str) -> String {
+    match s.neighbour(ip, dev) {
+        Some(n) => format!(
+            "neighbour {} lladdr {} {}",
+            n.ip,
+            n.mac.as_deref().unwrap_or("(none)"),
+            n.state
+        ),
+        None => format!("no neighbour entry for {ip} on {dev}"),
+    }
+}
+
+/// The route and next-hop neighbour for `dst`, as one phrase.
+fn route_text(s: &Snapshot, dst: Ipv4Addr) -> String {
+    match s.route_for(dst) {
+        Some(r) => {
+            let hop = r.gateway.unwrap_or(dst);
+            let dev = r.dev.as_deref().unwrap_or("?");
+            format!("route {}; {}", r.text, neighbour_text(s, hop, dev))
+        }
+        None => format!("no route to {dst}"),
+    }
+}
+
+/// The FDB entry a VXLAN device used for `mac`, or its all-zero (head-end) entries.
+pub fn fdb_text(s: &Snapshot, dev: &str, mac: Option<&str>) -> String {
+    let on_dev = |m: &str| {
+        s.fdb
+            .iter()
+            .filter(|e| e.dev == dev && e.mac == m && e.dst.is_some())
+            .collect::<Vec<_>>()
+    };
+    if let Some(mac) = mac {
+        if let Some(e) = on_dev(mac).first() {
+            return format!(
+                "FDB {} dst {} (remote VTEP)",
+                e.mac,
+                e.dst.unwrap_or(Ipv4Addr::UNSPECIFIED)
+            );
+        }
+    }
+    let flood: Vec<String> = on_dev(ZERO_MAC)
+        .iter()
+        .filter_map(|e| e.dst)
+        .map(|d| d.to_string())
+        .collect();
+    if flood.is_empty() {
+        format!(
+            "no FDB entry on {dev} for {}",
+            mac.unwrap_or("the destination")
+        )
+    } else {
+        format!(
+            "FDB {ZERO_MAC} dst {} (head-end replication)",
+            flood.join(",")
+        )
+    }
+}
+
+/// What the node did with a frame it sent out of `iface`.
+pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wrap>) {
+    if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
+        return (bridge_port_out(br, iface, d), None);
+    }
+    if d.arp && d.encap.is_none() {
+        if s.kind(iface) == Some("vxlan") {
+            return (fdb_text(s, iface, Some(&d.dst_mac)), Some(Wrap::Encap));
+        }
+        return (arp_text(d), None);
+    }
+    let Some(dst) = routed_dst(d) else {
+        return (String::new(), None);
+    };
+    match s.kind(iface) {
+        Some(kind @ ("vxlan" | "ipip")) => (into_tunnel(s, kind, iface, dst), Some(Wrap::Encap)),
+        _ if d.encap.is_some() && s.tunnel_dev().is_some() => {
+            let by = s.tunnel_dev().map_or(String::new(), |l| l.name.clone());
+            let text = format!("encapsulated by {by}; outer {}", route_text(s, dst));
+            (text, None)
+        }
+        Some("bridge") => {
+            let text = format!("{}; bridge {iface} forwards it", route_text(s, dst));
+            (text, None)
+        }
+        _ => (route_text(s, dst), None),
+    }
+}
+
+fn bridge_port_out(br: &str, iface: &str, d: &Described) -> String {
+    if d.dst_mac == BROADCAST {
+        format!("bridge {br} floods the broadcast out of port {iface}")
+    } else {
+        format!(
+            "bridge {br}: FDB for {} sends it out of port {iface}",
+            d.dst_mac
+        )
+    }
+}
+
+/// Why a packet went into a tunnel device, and to which remote end: for VXLAN the FDB entry of
+/// the next hop's MAC, for IPIP the route's gateway, which becomes the outer destination.
+fn into_tunnel(s: &Snapshot, kind: &str, iface: &str, dst: Ipv4Addr) -> String {
+    if kind == "vxlan" {
+        let hop = s.route_for(dst).and_then(|r| r.gateway).unwrap_or(dst);
+        let mac = s.neighbour(hop, iface).and_then(|n| n.mac.as_deref());
+        return format!("{}; {}", route_text(s, dst), fdb_text(s, iface, mac));
+    }
+    match s.route_for(dst) {
+        Some(r) => format!(
+            "route {}: outer destination {}",
+            r.text,
+            r.gateway.unwrap_or(dst)
+        ),
+        None => format!("no route to {dst}"),
+    }
+}
+
+fn arp_text(d: &Described) -> String {
+    if d.text.contains("Request") {
+        "no neighbour entry for the next hop yet: ARP asks".into()
+    } else {
+        "ARP answers for an address of its own".into()
+    }
+}
+
+fn bridge_port_in(s: &Snapshot, br: &str, d: &Described) -> String {
+    let mac = &d.dst_mac;
+    if s.link(br).and_then(|l| l.address.as_deref()) == Some(mac.as_str()) {
+        format!("bridge port of {br}: dst {mac} is {br}'s own address, up to IP")
+    } else if mac == BROADCAST {
+        format!("bridge port of {br}: a broadcast, flooded by {br}")
+    } else {
+        format!("bridge port of {br}: switched by {br}'s FDB for {mac}")
+    }
+}
+
+/// What the node did with a frame that came in on `iface`.
+pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wrap>) {
+    if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
+        return (bridge_port_in(s, br, d), None);
+    }
+    let Some(dst) = routed_dst(d) else {
+        return (String::new(), None);
+    };
+    if d.encap.is_some() && s.is_local(dst) {
+        let dev = s
+            .tunnel_dev()
+            .map_or("the tunnel device".to_string(), |l| l.name.clone());
+        let what = match d.encap {
+            Some(Encap::Vxlan { vni, port, .. }) => format!("UDP {port} vni {vni}"),
+            _ => "IP protocol 4".to_string(),
+        };
+        return (
+            format!("outer {dst} is local: {dev} decapsulates ({what})"),
+            Some(Wrap::Decap),
+        );
+    }
+    if d.arp && d.encap.is_none() {
+        return (String::new(), None);
+    }
+    if s.is_local(dst) {
+        return (format!("{dst} is local: delivered"), None);
+    }
+    if !s.forwarding {
+        return ("forwarding is off (net.ipv4.ip_forward=0)".into(), None);
+    }
+    (route_text(s, dst), None)
+}
+
+/// What a node lacked, if anything, to send on a packet for `dst` it received.
+pub fn lack(s: &Snapshot, dst: Ipv4Addr) -> Option<String> {
+    if s.is_local(dst) {
+        return None;
+    }
+    if !s.forwarding {
+        return Some("forwarding is off (net.ipv4.ip_forward=0)".into());
+    }
+    let Some(r) = s.route_for(dst) else {
+        return Some(format!("no route to {dst}"));
+    };
+    let hop = r.gateway.unwrap_or(dst);
+    let dev = r.dev.clone().unwrap_or_default();
+    let n = s.neighbour(hop, &dev);
+    let resolved = n.is_some_and(|n| {
+        n.mac.is_some() && !n.state.contains("FAILED") && !n.state.contains("INCOMPLETE")
+    });
+    if !resolved {
+        return Some(format!(
+            "no neighbour for {hop} on {dev} (route {})",
+            r.text
+        ));
+    }
+    if s.kind(&dev) == Some("vxlan") {
+        let text = fdb_text(s, &dev, n.and_then(|n| n.mac.as_deref()));
+        if text.starts_with("no FDB") {
+            return Some(text);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::snapshot::{route, Fdb};
+
+    fn host1() -> Snapshot {
+        let routes = [
+            r#"{"dst":"default","gateway":"10.0.1.1","dev":"eth1"}"#,
+            r#"{"dst":"10.0.1.0/24","dev":"eth1"}"#,
+            r#"{"dst":"172.16.1.0/24","gateway":"172.16.1.0","dev":"flannel.1","flags":["onlink"]}"#,
+        ];
+        Snapshot {
+            routes: routes
+                .iter()
+                .map(|r| route(&serde_json::from_str(r).unwrap()).unwrap())
+                .collect(),
+            addrs: vec![("eth1".into(), "10.0.1.2".parse().unwrap(), 24)],
+            links: vec![Link {
+                name: "flannel.1".into(),
+                master: None,
+                address: None,
+                kind: Some("vxlan".into()),
+                flags: vec!["UP".into()],
+            }],
+            neighbours: vec![Neighbour {
+                ip: "172.16.1.0".parse().unwrap(),
+                dev: "flannel.1".into(),
+                mac: Some("1a:00:00:00:00:02".into()),
+                state: "PERMANENT".into(),
+            }],
+            fdb: vec![Fdb {
+                mac: ZERO_MAC.into(),
+                dev: "flannel.1".into(),
+                dst: Some("10.0.2.2".parse().unwrap()),
+                master: None,
+                permanent: true,
+            }],
+            forwarding: true,
+        }
+    }
+
+    #[test]
+    fn the_tunnel_device_is_the_one_that_is_up() {
+        let mut s = host1();
+        let link = |name: &str, flags: &[&str]| Link {
+            name: name.into(),
+            master: None,
+            address: None,
+            kind: Some("ipip".into()),
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+        };
+        s.links = vec![link("tunl0", &["NOARP"]), link("tunl1", &["NOARP", "UP"])];
+        assert_eq!(s.tunnel_dev().unwrap().name, "tunl1");
+        s.links.pop();
+        assert!(
+            s.tunnel_dev().is_none(),
+            "a router with only the fallback tunl0 has no tunnel"
+        );
+    }
+
+    #[test]
+    fn the_longest_prefix_wins_and_default_catches_the_rest() {
+        let s = host1();
+        assert_eq!(
+            s.route_for("172.16.1.2".parse().unwrap()).unwrap().text,
+            "172.16.1.0/24 via 172.16.1.0 dev flannel.1 onlink"
+        );
+        assert_eq!(
+            s.route_for("172.16.2.2".parse().unwrap()).unwrap().text,
+            "default via 10.0.1.1 dev eth1"
+        );
+        assert_eq!(
+            s.route_for("10.0.1.9".parse().unwrap()).unwrap().text,
+            "10.0.1.0/24 dev eth1"
+        );
+    }
+
+    #[test]
+    fn what_a_node_lacks_is_named() {
+        let mut s = host1();
+        assert_eq!(lack(&s, "172.16.1.2".parse().unwrap()), None);
+        assert_eq!(lack(&s, "10.0.1.2".parse().unwrap()), None, "local");
+        s.fdb.clear();
+        assert_eq!(
+            lack(&s, "172.16.1.2".parse().unwrap()).unwrap(),
+            "no FDB entry on flannel.1 for 1a:00:00:00:00:02"
+        );
+        s.neighbours.clear();
+        assert!(lack(&s, "172.16.1.2".parse().unwrap())
+            .unwrap()
+            .starts_with("no neighbour for 172.16.1.0 on flannel.1"));
+        s.routes.retain(|r| r.len > 0);
+        assert_eq!(
+            lack(&s, "172.16.2.2".parse().unwrap()).unwrap(),
+            "no route to 172.16.2.2"
+        );
+        s.forwarding = false;
+        assert!(lack(&s, "172.16.2.2".parse().unwrap())
+            .unwrap()
+            .starts_with("forwarding is off"));
+    }
+
+    #[test]
+    fn the_fdb_entry_for_the_mac_beats_head_end_replication() {
+        let mut s = host1();
+        assert_eq!(
+            fdb_text(&s, "flannel.1", Some("1a:00:00:00:00:02")),
+            "FDB 00:00:00:00:00:00 dst 10.0.2.2 (head-end replication)"
+        );
+        s.fdb.push(Fdb {
+            mac: "1a:00:00:00:00:02".into(),
+            dev: "flannel.1".into(),
+            dst: Some("10.0.2.2".parse().unwrap()),
+            master: None,
+            permanent: false,
+        });
+        assert_eq!(
+            fdb_text(&s, "flannel.1", Some("1a:00:00:00:00:02")),
+            "FDB 1a:00:00:00:00:02 dst 10.0.2.2 (remote VTEP)"
+        );
+    }
+}

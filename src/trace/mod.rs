@@ -1,0 +1,271 @@
+//! `cnilab trace`: one tagged probe from pod to pod, captured on every interface of every node
+//! with the kernel's timestamps, told as a walk with the rule that moved it at each step.
+
+pub mod capture;
+pub mod decide;
+pub mod packet;
+pub mod pcapng;
+pub mod present;
+pub mod probe;
+pub mod snapshot;
+pub mod walk;
+
+use crate::lab::{Lab, LabError, LabPod};
+use crate::netns;
+use crate::plan::Mode;
+use crate::topology::{Topology, TopologyError};
+use serde::Serialize;
+use snapshot::Snapshot;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+pub use walk::{Leg, Step, Stop};
+
+/// How long the probe's reply may take; a cold walk resolves several neighbours first.
+const WAIT: Duration = Duration::from_secs(3);
+/// Frames still on their way through the lab after the reply arrived.
+const SETTLE: Duration = Duration::from_millis(150);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Svg,
+    Mermaid,
+}
+
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    pub from: String,
+    pub to: String,
+    pub cold: bool,
+    pub pcap_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    #[error("{path}: {source}")]
+    Lab { path: String, source: LabError },
+    #[error("no pod is `{0}`: name a pod of the lab or its address")]
+    UnknownPod(String),
+    #[error("FROM and TO are the same pod `{0}`")]
+    SamePod(String),
+    #[error("lab `{lab}` is not deployed: namespace {namespace} is missing")]
+    NotDeployed { lab: String, namespace: String },
+    #[error(transparent)]
+    Capture(#[from] capture::CaptureError),
+    #[error(transparent)]
+    Probe(#[from] probe::ProbeError),
+    #[error("cannot write {path}: {source}")]
+    Pcap {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Svg(#[from] present::SvgError),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl TraceError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            TraceError::Interrupted => 130,
+            _ => 2,
+        }
+    }
+}
+
+/// The walk of one probe: what `--json` prints and every format draws.
+#[derive(Debug, Clone, Serialize)]
+pub struct Walk {
+    pub lab: String,
+    pub mode: Mode,
+    pub from: String,
+    pub to: String,
+    pub to_ip: Ipv4Addr,
+    pub cold: bool,
+    pub replied: bool,
+    pub steps: Vec<Step>,
+    /// Set when no reply came back.
+    pub stopped: Option<Stop>,
+    /// What the walk shows that the mode says should not happen.
+    pub findings: Vec<String>,
+    pub pcap: Option<PathBuf>,
+}
+
+impl Walk {
+    pub fn completed(&self) -> bool {
+        self.replied
+    }
+}
+
+pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
+    let topo = Topology::load(file)?;
+    let lab = Lab::from_topology(&topo).map_err(|source| TraceError::Lab {
+        path: file.display().to_string(),
+        source,
+    })?;
+    let from = find_pod(&lab, &opts.from)?;
+    let to = find_pod(&lab, &opts.to)?;
+    if from.node == to.node {
+        return Err(TraceError::SamePod(from.node.clone()));
+    }
+    let nodes = deployed_nodes(&topo, &lab)?;
+    if opts.cold {
+        for (_, ns) in &nodes {
+            snapshot::flush_learned(ns, &snapshot::take(ns));
+        }
+    }
+    let (points, frames, probe, replied) = capture_probe(&nodes, from, to)?;
+    if crate::interrupt::requested() {
+        return Err(TraceError::Interrupted);
+    }
+    let snaps: HashMap<String, Snapshot> = nodes
+        .iter()
+        .map(|(n, ns)| (n.clone(), snapshot::take(ns)))
+        .collect();
+    let vxlan_port = lab.vxlan.map(|v| v.port);
+    let picked = walk::select(&frames, &probe, vxlan_port, &points, &snaps);
+    let steps = walk::steps(&picked, &frames, &points, &snaps);
+    let stopped = if replied {
+        None
+    } else {
+        walk::stop(&steps, &snaps, |node, iface| peer(&topo, node, iface))
+    };
+    let pcap = match &opts.pcap_dir {
+        Some(dir) => Some(pcapng::write(dir, &points, &frames, &steps)?),
+        None => None,
+    };
+    Ok(Walk {
+        findings: findings(&lab, &steps, &snaps),
+        lab: lab.name.clone(),
+        mode: lab.mode,
+        from: from.node.clone(),
+        to: to.node.clone(),
+        to_ip: to.ip,
+        cold: opts.cold,
+        replied,
+        steps,
+        stopped,
+        pcap,
+    })
+}
+
+/// Listens on every interface of `nodes`, sends the probe and waits for its reply.
+fn capture_probe(
+    nodes: &[(String, String)],
+    from: &LabPod,
+    to: &LabPod,
+) -> Result<(Vec<capture::Point>, Vec<capture::Frame>, probe::Probe, bool), TraceError> {
+    let points = capture::points(nodes)?;
+    let fds = points
+        .iter()
+        .map(capture::open)
+        .collect::<Result<Vec<_>, _>>()?;
+    let running = capture::start(&points, fds);
+    let probe = probe::Probe::new();
+    let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);
+    std::thread::sleep(SETTLE);
+    let frames = running.stop()?;
+    let replied = reply?.is_some();
+    Ok((points, frames, probe, replied))
+}
+
+fn find_pod<'a>(lab: &'a Lab, what: &str) -> Result<&'a LabPod, TraceError> {
+    lab.pods
+        .iter()
+        .find(|p| p.node == what || p.ip.to_string() == what)
+        .ok_or_else(|| TraceError::UnknownPod(what.to_string()))
+}
+
+/// Every node with a namespace of its own; a pod or host without one means the lab is not up.
+/// (containerlab keeps a bridge node in the root namespace: trace never listens there.)
+fn deployed_nodes(topo: &Topology, lab: &Lab) -> Result<Vec<(String, String)>, TraceError> {
+    let mut out = Vec::new();
+    for (name, _) in topo.nodes() {
+        let ns = topo.namespace(name);
+        if netns::exists(&ns) {
+            out.push((name.to_string(), ns));
+        } else if lab.pods.iter().any(|p| p.node == name)
+            || lab.hosts.iter().any(|h| h.node == name)
+        {
+            return Err(TraceError::NotDeployed {
+                lab: lab.name.clone(),
+                namespace: ns,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The node at the other end of `node:iface`'s link.
+fn peer(topo: &Topology, node: &str, iface: &str) -> Option<String> {
+    let me = format!("{node}:{iface}");
+    topo.topology
+        .links
+        .iter()
+        .find_map(|l| match l.endpoints.as_slice() {
+            [a, b] if *a == me => Some(b.clone()),
+            [a, b] if *b == me => Some(a.clone()),
+            _ => None,
+        })
+}
+
+/// In an overlay lab, a pod packet on a host's underlay without its tunnel header went the
+/// wrong way: say which route sent it there, and which route the host lacks.
+fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec<String> {
+    if lab.mode == Mode::HostGw {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for s in steps
+        .iter()
+        .filter(|s| s.direction == "out" && s.encap.is_none() && s.leg != Leg::Arp)
+    {
+        let Some(host) = lab
+            .hosts
+            .iter()
+            .find(|h| h.node == s.node && h.underlay_if == s.iface)
+        else {
+            continue;
+        };
+        let Some((_, dst)) = s.inner else { continue };
+        let Some(owner) = lab.hosts.iter().find(|h| in_subnet(dst, &h.pod_subnet)) else {
+            continue;
+        };
+        let used = snaps
+            .get(&host.node)
+            .and_then(|sn| sn.route_for(dst))
+            .map_or("no route".to_string(), |r| format!("route `{}`", r.text));
+        let msg = format!(
+            "the {} left {} on {} in plain, not encapsulated, by {used}: {} has no route for {}'s pod subnet {} through its tunnel",
+            match s.leg { Leg::Reply => "reply", _ => "request" },
+            host.node, s.iface, host.node, owner.node, owner.pod_subnet
+        );
+        if !out.contains(&msg) {
+            out.push(msg);
+        }
+    }
+    out
+}
+
+fn in_subnet(ip: Ipv4Addr, cidr: &str) -> bool {
+    let Some((net, len)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else {
+        return false;
+    };
+    len == 0 || (u32::from(ip) >> (32 - len)) == (u32::from(net) >> (32 - len))
+}
+
+pub fn present(walk: &Walk, format: Format) -> Result<String, TraceError> {
+    Ok(match format {
+        Format::Text => present::text(walk),
+        Format::Mermaid => present::mermaid(walk),
+        Format::Svg => present::svg(walk)?,
+    })
+}

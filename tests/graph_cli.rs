@@ -1,0 +1,152 @@
+//! `cnilab graph`: every format from every mode's file, checked by a parser, not by eye.
+
+mod common;
+
+use cnilab::topology::Topology;
+use common::cnilab;
+use std::path::Path;
+
+fn gen(dir: &Path, mode: &str, hosts: usize) -> std::path::PathBuf {
+    let file = dir.join(format!("{mode}.yaml"));
+    cnilab()
+        .args(["gen", "--mode", mode, "--hosts", &hosts.to_string(), "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    file
+}
+
+fn graph(file: &Path, format: &str) -> String {
+    let out = cnilab()
+        .args(["graph", "--format", format, "-t"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "graph failed: {}",
+        common::stderr(&out)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn node_names(file: &Path) -> Vec<String> {
+    Topology::load(file)
+        .unwrap()
+        .nodes()
+        .map(|(n, _)| n.to_string())
+        .collect()
+}
+
+#[test]
+fn svg_is_well_formed_and_names_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, hosts) in [("host-gw", 2), ("vxlan", 3), ("ipip", 4)] {
+        let file = gen(dir.path(), mode, hosts);
+        let svg = graph(&file, "svg");
+        let doc = roxmltree::Document::parse(&svg)
+            .unwrap_or_else(|e| panic!("{mode}: the SVG is not well-formed XML: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let text: String = doc
+            .descendants()
+            .filter(|n| n.is_text())
+            .map(|n| format!("{}\n", n.text().unwrap_or("")))
+            .collect();
+        for name in node_names(&file) {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("{name} ["))),
+                "{mode}: node {name} is not drawn"
+            );
+        }
+    }
+}
+
+#[test]
+fn svg_shows_tunnels_with_their_kind_and_links_with_interfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = graph(&gen(dir.path(), "vxlan", 3), "svg");
+    assert_eq!(
+        svg.matches("VXLAN vni 1 port 4789").count(),
+        3,
+        "one tunnel per host pair"
+    );
+    assert!(svg.contains("gw1:eth2 - host1:eth1"));
+    let svg = graph(&gen(dir.path(), "ipip", 2), "svg");
+    assert_eq!(svg.matches("IPIP (IP proto 4)").count(), 1);
+    let svg = graph(&gen(dir.path(), "host-gw", 2), "svg");
+    assert!(
+        !svg.contains("VXLAN") && !svg.contains("IPIP"),
+        "host-gw has no tunnels"
+    );
+    assert!(
+        svg.contains("10.0.1.0/24"),
+        "a host's pod subnet comes from its label"
+    );
+}
+
+#[test]
+fn mermaid_passes_a_mermaid_parser() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = merman_core::Engine::new();
+    for (mode, hosts) in [("host-gw", 2), ("vxlan", 3), ("ipip", 8)] {
+        let file = gen(dir.path(), mode, hosts);
+        let text = graph(&file, "mermaid");
+        let parsed = engine
+            .parse_diagram_sync(&text, merman_core::ParseOptions::strict())
+            .unwrap_or_else(|e| panic!("{mode}: mermaid rejects the graph: {e}\n{text}"))
+            .expect("a diagram is detected");
+        assert!(
+            parsed.meta.diagram_type.contains("flowchart"),
+            "{}",
+            parsed.meta.diagram_type
+        );
+        let model = parsed.model.to_string();
+        for name in node_names(&file) {
+            assert!(
+                model.contains(&format!("{name} [")),
+                "{mode}: {name} missing from the parsed model"
+            );
+        }
+    }
+    // The parser is not a rubber stamp: a broken diagram fails.
+    assert!(engine
+        .parse_diagram_sync(
+            "flowchart TB\n  a[\"x\"] ---|\"y| b\n  subgraph\n",
+            merman_core::ParseOptions::strict()
+        )
+        .is_err());
+}
+
+#[test]
+fn dot_groups_pods_under_their_host_and_writes_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = gen(dir.path(), "vxlan", 2);
+    let out = dir.path().join("lab.dot");
+    cnilab()
+        .args(["graph", "--format", "dot", "-t"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let dot = std::fs::read_to_string(&out).unwrap();
+    assert!(dot.starts_with("graph \"flannel-vxlan\" {"));
+    let cluster = dot.split("subgraph \"cluster_host2\"").nth(1).unwrap();
+    let cluster = cluster.split("  }").next().unwrap();
+    assert!(cluster.contains("\"pod2\"") && !cluster.contains("\"pod1\""));
+    assert!(dot.contains("style=dashed"));
+}
+
+#[test]
+fn a_file_without_cnilab_labels_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain.yaml");
+    std::fs::write(
+        &file,
+        "name: x\ntopology:\n  nodes:\n    a: {kind: linux}\n",
+    )
+    .unwrap();
+    let out = cnilab().args(["graph", "-t"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("cnilab labels"));
+}
