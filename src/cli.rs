@@ -267,9 +267,17 @@ Examples:
     },
     /// Ping every pod from every other pod and prove the packets on the wire look as the mode says.
     #[command(after_help = "\
+By default verify starts cold: it flushes what the lab's nodes learnt from traffic
+(dynamic neighbours, learned FDB entries, bridge MACs; never permanent entries) and
+probes in phases in which no host both sends and receives, so each direction is
+proven on its own configuration.
+
 Examples:
   sudo cnilab verify                               # the lab in ./clab.yaml
-  sudo cnilab verify -t vxlan8.yaml --json
+  sudo cnilab verify -t vxlan8.yaml --json         # for CI
+  sudo cnilab verify --failed-only                 # only what failed
+  sudo cnilab verify --warm                        # quick pass over a warm lab
+  sudo cnilab verify --max-loss 10                 # allow 1 lost steady-state ping in 13
   sudo cnilab verify --pcap out/                   # keep one pcap per capture point
 
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
@@ -277,12 +285,8 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
     Verify {
         #[command(flatten)]
         topo: TopologyArg,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Write one pcap file per capture point into DIR.
-        #[arg(long, value_name = "DIR")]
-        pcap: Option<PathBuf>,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// Generate (or take -t FILE), deploy and verify in one go; the lab stays up.
     #[command(after_help = "\
@@ -335,12 +339,8 @@ The lab stays up: `sudo cnilab down` removes it.")]
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
         runtime: RuntimeArg,
-        /// Print the verify report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Write one pcap file per capture point into DIR.
-        #[arg(long, value_name = "DIR")]
-        pcap: Option<PathBuf>,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// Write the built-in templates into a folder, to edit and use with --templates.
     #[command(after_help = "\
@@ -603,7 +603,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             }
             Ok(0)
         }
-        Command::Verify { topo, json, pcap } => verify_and_report(&topo.file, json, pcap),
+        Command::Verify { topo, verify } => verify_and_report(&topo.file, &verify),
         Command::Up {
             mode,
             hosts,
@@ -615,8 +615,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             output,
             force,
             runtime,
-            json,
-            pcap,
+            verify,
         } => {
             let file = match (file, mode, hosts) {
                 (Some(file), _, _) => file,
@@ -643,12 +642,12 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                     ))
                 }
             };
-            if let Some(dir) = &pcap {
+            if let Some(dir) = &verify.pcap {
                 lifecycle::check_pcap_dir(dir)?;
             }
             let line = deploy(&file, runtime.into(), ExecStrategy::Batched)?;
             // The lab stays up whatever verify says, so the line on how to use it comes last.
-            let verified = verify_and_report(&file, json, pcap);
+            let verified = verify_and_report(&file, &verify);
             eprintln!("{line}");
             verified
         }
@@ -740,23 +739,65 @@ fn deploy(file: &Path, kind: RuntimeKind, exec: ExecStrategy) -> Result<String, 
     Ok(lifecycle::deploy(file, kind, &opts)?)
 }
 
-fn verify_and_report(file: &Path, json: bool, pcap: Option<PathBuf>) -> Result<i32, Error> {
+fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
     // Both checked before any probing, so a bad folder or a half lab wastes nothing.
-    if let Some(dir) = &pcap {
+    if let Some(dir) = &args.pcap {
         lifecycle::check_pcap_dir(dir)?;
     }
     lifecycle::ready_for_verify(file)?;
     let opts = VerifyOptions {
-        pcap_dir: pcap,
-        progress: stderr_is_terminal() && !json,
+        pcap_dir: args.pcap.clone(),
+        progress: stderr_is_terminal() && !args.json,
+        warm: args.warm,
+        max_loss: args.max_loss / 100.0,
     };
     let report = verify::verify(file, &opts)?;
-    if json {
+    if args.json {
         emit(&format!("{}\n", to_json(&report.for_json())));
     } else {
-        emit(&report.table());
+        let style = verify::report::Style {
+            color: std::io::stdout().is_terminal()
+                && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            failed_only: args.failed_only,
+            ..Default::default()
+        };
+        emit(&report.table(&style));
     }
     Ok(if report.passed() { 0 } else { 1 })
+}
+
+/// What `verify` and `up` take to probe a lab and show the report.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Print the verify report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write one pcap file per capture point into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// Skip the cold start: probe every pair at once on what the lab has learnt. Faster, but a
+    /// fault that reverse or third-party traffic heals can pass; the report says so.
+    #[arg(long)]
+    pub warm: bool,
+    /// Print only the pairs and findings that failed, and the summary.
+    #[arg(long)]
+    pub failed_only: bool,
+    /// The share of a pair's 13 steady-state pings, in percent, it may lose and still pass.
+    /// By default any loss after the first contact fails the pair ("lost K of M").
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = percent)]
+    pub max_loss: f64,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 100"))
+    }
 }
 
 /// Writes to standard output; a reader that went away (`cnilab verify | head`) is not an error.

@@ -427,6 +427,14 @@ fn a_pod_left_at_1500_in_an_overlay_is_named() {
         serde_json::json!(["pod pod1: eth1 has MTU 1500, the lab plans 1450 (cnilab.mtu)"]),
         "{report:#}"
     );
+    // Its full-size probe goes at the pod's real MTU, so its pairs fail too.
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["full-size probe (1500 bytes, DF)"],
+    );
+    assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
 }
 
 #[test]
@@ -476,4 +484,424 @@ fn a_file_without_cnilab_labels_is_exit_2() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The one-way fault: host1 lost its flood entry towards host2, and the caches are
+/// cold. pod2's traffic to pod1 would teach host1 what it needs (its ARP request and the
+/// frame's source), so probing both directions at once passed this lab. From a cold start,
+/// pod1 -> pod2 fails and names the missing entry, and pod2 -> pod1 is judged on its own.
+#[test]
+fn a_fault_that_reverse_traffic_heals_fails_from_a_cold_start() {
+    let lab = deployed("vxlan", 2, "vxcold");
+    assert_passes(&lab);
+    exec(
+        &lab,
+        "host1",
+        "bridge fdb del 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1",
+    );
+    for host in ["host1", "host2"] {
+        exec(&lab, host, "ip neigh flush dev flannel.1");
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["start"]["kind"], "cold", "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["host1", "flood entry", "10.0.2.2 dev flannel.1"],
+    );
+    assert_fails_with(&report, "pod1", "pod2", &["no reply"]);
+    assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
+    // verify wiped only learned state: host2's flood entry, a permanent one, is still there.
+    assert!(
+        output(&lab, "host2", "bridge fdb show dev flannel.1")
+            .contains("00:00:00:00:00:00 dst 10.0.1.2 self permanent"),
+        "host2's flood entry must survive verify"
+    );
+}
+
+/// Warm, the same lab is probed on what it learnt: pod1 -> pod2 gets its reply over the
+/// entry host1 learnt from host2, and verify still fails the pair, naming that entry.
+#[test]
+fn warm_mode_is_labelled_and_still_names_a_flood_entry_hidden_by_learning() {
+    let lab = deployed("vxlan", 2, "vxwarm");
+    exec(
+        &lab,
+        "host1",
+        "bridge fdb del 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1",
+    );
+    // Reverse traffic teaches host1 the neighbour and the FDB entry.
+    assert!(ping_ok(&lab, "pod2", "172.16.0.2"));
+    assert!(
+        ping_ok(&lab, "pod1", "172.16.1.2"),
+        "pod1 -> pod2 works on learned state"
+    );
+    let (code, report) = verify(&lab, &["--warm"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["start"]["kind"], "warm", "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["host1 reached 10.0.2.2 only through a learned FDB entry: its flood entry is missing"],
+    );
+    let out = lab.run(&["verify", "--warm"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("warm (--warm)"), "{table}");
+}
+
+/// The text report on a failing lab: every reason on its own line, nothing wider than 80
+/// columns, no colour when stdout is not a terminal, and --failed-only leaves out the passes.
+#[test]
+fn the_text_report_of_a_failing_lab_reads_well_in_80_columns() {
+    let lab = deployed("vxlan", 3, "vxtxt");
+    exec(&lab, "host1", "sysctl -w net.ipv4.ip_forward=0");
+    let out = lab.run(&["verify", "--failed-only"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80: {line:?}");
+    }
+    assert!(!table.contains('\x1b'), "no colour into a pipe: {table}");
+    assert!(!table.contains("pass "), "--failed-only: {table}");
+    assert!(table.contains("      - ping: no reply"), "{table}");
+    assert!(!table.contains("more)"), "{table}");
+}
+
+/// Drops, on host1, pod1's small echo requests to pod2 that the iptables `statistic` match
+/// picks: `nth --every N --packet 0` drops the first one and every N-th after it.
+fn drop_every_nth_ping(lab: &LabGuard, every: u32) {
+    exec(
+        lab,
+        "host1",
+        &format!(
+            "iptables -A FORWARD -s 172.16.0.2 -d 172.16.1.2 -p icmp --icmp-type echo-request -m length --length 84 -m statistic --mode nth --every {every} --packet 0 -j DROP"
+        ),
+    );
+}
+
+#[test]
+fn a_pair_whose_first_probe_is_dropped_once_passes_on_retry_and_says_so() {
+    let lab = deployed("vxlan", 2, "vxretry");
+    drop_every_nth_ping(&lab, 1_000_000);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let p = pair(&report, "pod1", "pod2");
+    assert_eq!(
+        p["remarks"],
+        serde_json::json!(["first contact passed on retry: answered on attempt 2"]),
+        "{report:#}"
+    );
+    assert_eq!(p["loss"], serde_json::json!({"sent": 13, "lost": 0}));
+    // The rule is spent; a fresh one drops the next run's first probe.
+    exec(&lab, "host1", "iptables -F FORWARD");
+    drop_every_nth_ping(&lab, 1_000_000);
+    let out = lab.run(&["verify"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("~ first contact passed on retry"), "{table}");
+}
+
+/// A third of the packets one way: retries would hide it, the steady-state pings do not.
+#[test]
+fn steady_loss_fails_the_pair_with_lost_k_of_m_unless_max_loss_allows_it() {
+    let lab = deployed("vxlan", 2, "vxloss");
+    drop_every_nth_ping(&lab, 3);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["of 13 steady-state pings (flaky"],
+    );
+    let lost = pair(&report, "pod1", "pod2")["loss"]["lost"]
+        .as_u64()
+        .unwrap();
+    assert!((3..=5).contains(&lost), "{report:#}");
+    assert!(
+        !reasons(pair(&report, "pod1", "pod2")).contains("blackhole"),
+        "{report:#}"
+    );
+    assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
+    let (code, report) = verify(&lab, &["--max-loss", "50"]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+/// Flood-and-learn at work: once learned FDB entries age out while ARP entries stay, a host
+/// floods the next frame to every VTEP in its flood list. That is the design, not a fault.
+#[test]
+fn flooded_copies_after_fdb_ageing_pass_in_a_warm_lab() {
+    let lab = deployed("vxlan", 3, "vxage");
+    for host in ["host1", "host2", "host3"] {
+        exec(&lab, host, "ip link set flannel.1 type vxlan ageing 3");
+    }
+    assert_passes(&lab);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let (code, report) = verify(&lab, &["--warm"]);
+    assert_eq!(code, 0, "flooded copies are the design: {report:#}");
+}
+
+/// Another VXLAN segment between two of the lab's hosts (VNI 42, host addresses only) is not
+/// the lab's traffic and must not fail it.
+#[test]
+fn unrelated_tunnel_traffic_between_the_hosts_is_ignored() {
+    let lab = deployed("vxlan", 2, "vxother");
+    for (host, local, remote, me) in [
+        ("host1", "10.0.1.2", "10.0.2.2", "192.168.42.1"),
+        ("host2", "10.0.2.2", "10.0.1.2", "192.168.42.2"),
+    ] {
+        exec(
+            &lab,
+            host,
+            &format!("ip link add vx42 type vxlan id 42 dev eth1 local {local} remote {remote} dstport 4789"),
+        );
+        exec(&lab, host, &format!("ip addr add {me}/24 dev vx42"));
+        exec(&lab, host, "ip link set vx42 up");
+    }
+    // Traffic on the second segment while verify captures.
+    let ns = format!("clab-{}-host1", lab.name);
+    let mut pinger = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            "ping",
+            "-i",
+            "0.05",
+            "-w",
+            "8",
+            "192.168.42.2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, report) = verify(&lab, &[]);
+    let _ = pinger.kill();
+    let _ = pinger.wait();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
+}
+
+/// A capture point that cannot be opened leaves verify unable to judge: exit 2, naming it.
+#[test]
+fn a_capture_point_that_cannot_be_opened_is_exit_2() {
+    let lab = deployed("vxlan", 2, "vxcap");
+    exec(&lab, "host2", "ip link set dev eth1 down");
+    exec(&lab, "host2", "ip link set dev eth1 name eth9");
+    let out = lab.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("host2") && err.contains("eth1"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no report from a verify that cannot judge"
+    );
+}
+
+/// host-gw: host1's route to pod2's subnet points at host3, which relays. Every IP header is
+/// right and pings pass; the next hop is wrong, both ways. A switch that floods like a hub
+/// (no MAC learning) shows frames everywhere and must stay green.
+#[test]
+fn a_host_gw_next_hop_through_a_third_host_fails_and_a_hub_stays_green() {
+    let lab = deployed("host-gw", 3, "vhhop");
+    exec(
+        &lab,
+        "switch",
+        "ip link set switch type bridge ageing_time 0",
+    );
+    assert_passes(&lab);
+    exec(
+        &lab,
+        "switch",
+        "ip link set switch type bridge ageing_time 30000",
+    );
+    exec(
+        &lab,
+        "host1",
+        "ip route replace 10.0.2.0/24 via 192.168.0.150 dev eth1",
+    );
+    assert!(ping_ok(&lab, "pod1", "10.0.2.2"), "host3 relays");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &[
+            "request: next hop: host1 sent it to",
+            "(host3's MAC), not to host2",
+        ],
+    );
+    assert_fails_with(
+        &report,
+        "pod2",
+        "pod1",
+        &["reply: next hop: host1 sent it to", "(host3's MAC)"],
+    );
+    assert!(
+        pair(&report, "pod2", "pod1")["wire"]
+            .as_str()
+            .unwrap()
+            .starts_with("reply "),
+        "WIRE says it shows the reply: {report:#}"
+    );
+    assert_eq!(pair(&report, "pod1", "pod3")["passed"], true, "{report:#}");
+}
+
+/// One way of breaking a healthy lab, and the reason verify must give for it.
+struct Fault<'a> {
+    mode: &'a str,
+    hosts: usize,
+    prefix: &'a str,
+    /// `(node, command)`, run in order on the deployed lab.
+    break_it: &'a [(&'a str, &'a str)],
+    /// Whether pings still pass once it is broken: verify must not be fooled by them.
+    pings_pass: bool,
+    from: &'a str,
+    to: &'a str,
+    /// Every one of these is in one reason of the pair.
+    reason: &'a [&'a str],
+}
+
+fn assert_caught(f: &Fault) {
+    let lab = deployed(f.mode, f.hosts, f.prefix);
+    for (node, line) in f.break_it {
+        exec(&lab, node, line);
+    }
+    if f.pings_pass {
+        let to_ip = output(&lab, f.to, "ip -4 -o addr show dev eth1");
+        let to_ip = to_ip
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        assert!(
+            ping_ok(&lab, f.from, to_ip),
+            "the fault must leave pings working"
+        );
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(&report, f.from, f.to, f.reason);
+}
+
+/// A VXLAN device on host2 rebuilt with another UDP port, knowing host1's VTEP.
+fn rebuilt_vtep(port: u16) -> Vec<String> {
+    vec![
+        "ip link del flannel.1".into(),
+        format!("ip link add flannel.1 type vxlan id 1 dev eth1 local 10.0.2.2 dstport {port}"),
+        "ip link set dev flannel.1 mtu 1450".into(),
+        "ip link set dev flannel.1 up".into(),
+        "ip addr add 172.16.1.0/32 dev flannel.1".into(),
+        "ip route add 172.16.0.0/24 via 172.16.0.0 dev flannel.1 onlink".into(),
+        "bridge fdb append to 00:00:00:00:00:00 dst 10.0.1.2 dev flannel.1".into(),
+    ]
+}
+
+#[test]
+fn masquerade_on_the_destination_host_is_caught_where_the_pod_receives() {
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxmqd",
+        break_it: &[("host2", "iptables -t nat -A POSTROUTING -o cni0 -j MASQUERADE")],
+        pings_pass: true,
+        from: "pod1",
+        to: "pod2",
+        reason: &["source rewritten on the way (SNAT/MASQUERADE): pod2 received it from 172.16.1.1, not from pod1's 172.16.0.2 on pod2-eth1"],
+    });
+}
+
+#[test]
+fn a_dnat_on_the_destination_host_is_caught() {
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxdnat",
+        break_it: &[(
+            "host2",
+            "iptables -t nat -A PREROUTING -d 172.16.1.2 -p icmp -j DNAT --to-destination 172.16.1.1",
+        )],
+        pings_pass: true,
+        from: "pod1",
+        to: "pod2",
+        reason: &["answered, but its request never reached pod2-eth1", "DNAT"],
+    });
+}
+
+#[test]
+fn a_vxlan_port_changed_on_one_host_is_named() {
+    let lab = deployed("vxlan", 2, "vxport");
+    let mac = output(&lab, "host1", "cat /sys/class/net/flannel.1/address");
+    let mut lines = rebuilt_vtep(8472);
+    lines.push(format!(
+        "ip neigh add 172.16.0.0 lladdr {} dev flannel.1",
+        mac.trim()
+    ));
+    lines.push(format!(
+        "bridge fdb append {} dst 10.0.1.2 dev flannel.1",
+        mac.trim()
+    ));
+    for line in &lines {
+        exec(&lab, "host2", line);
+    }
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod2",
+        "pod1",
+        &["request: expected UDP/4789 VXLAN vni 1 between 10.0.2.2 and 10.0.1.2, saw VXLAN UDP/8472 vni 1 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1"],
+    );
+    // host1's ARP for host2's VTEP goes to 4789, where host2 no longer listens.
+    assert_fails_with(&report, "pod1", "pod2", &["no reply"]);
+}
+
+/// The routers learn the pod routes, and host2 sends its replies to pod1 in plain.
+const PLAIN_RETURN: &[(&str, &str)] = &[
+    ("gw2", "ip route add 172.16.0.0/24 via 192.168.0.100"),
+    ("gw1", "ip route add 172.16.0.0/24 via 10.0.1.2"),
+    (
+        "host2",
+        "ip route replace 172.16.0.0/24 via 10.0.2.1 dev eth1",
+    ),
+];
+
+#[test]
+fn a_return_path_only_in_plain_is_reported_as_the_reply() {
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxret",
+        break_it: PLAIN_RETURN,
+        pings_pass: true,
+        from: "pod1",
+        to: "pod2",
+        reason: &["reply: expected UDP/4789 VXLAN vni 1 between 10.0.2.2 and 10.0.1.2, saw plain IPv4 172.16.1.2 > 172.16.0.2 on host2-eth1"],
+    });
+}
+
+#[test]
+fn strict_rp_filter_on_an_asymmetric_path_is_named() {
+    let mut steps = PLAIN_RETURN.to_vec();
+    steps.extend([
+        ("host1", "sysctl -w net.ipv4.conf.all.rp_filter=1"),
+        ("host1", "sysctl -w net.ipv4.conf.eth1.rp_filter=1"),
+    ]);
+    assert_caught(&Fault {
+        mode: "vxlan",
+        hosts: 2,
+        prefix: "vxrpf",
+        break_it: &steps,
+        pings_pass: false,
+        from: "pod1",
+        to: "pod2",
+        reason: &[
+            "reply reached host1-eth1 but never pod1-eth1: host1 dropped it (strict rp_filter",
+        ],
+    });
 }

@@ -59,6 +59,10 @@ pub enum CaptureError {
 /// An open capture socket, not yet read.
 pub struct Opened {
     rx: Box<dyn DataLinkReceiver>,
+    /// The socket under `rx`, kept to ask the kernel how many frames it dropped.
+    fd: libc::c_int,
+    /// The interface's own MAC address.
+    pub mac: Option<[u8; 6]>,
 }
 
 pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
@@ -102,7 +106,11 @@ pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
             ..Default::default()
         };
         match datalink::channel(&iface, config) {
-            Ok(Channel::Ethernet(_tx, rx)) => Ok(Opened { rx }),
+            Ok(Channel::Ethernet(_tx, rx)) => Ok(Opened {
+                rx,
+                fd,
+                mac: iface.mac.map(|m| m.octets()),
+            }),
             Ok(_) => Err(open_err(io::Error::other("not an Ethernet channel"))),
             Err(e) => Err(open_err(e)),
         }
@@ -121,7 +129,13 @@ pub fn start(opened: Vec<Opened>) -> Running {
         .into_iter()
         .map(|o| {
             let stop = stop.clone();
-            std::thread::spawn(move || read(o.rx, &stop))
+            std::thread::spawn(move || {
+                let Opened { mut rx, fd, .. } = o;
+                let mut captured = read(rx.as_mut(), &stop);
+                // Asked before `rx`, which owns the socket, is dropped.
+                captured.dropped = dropped(fd);
+                captured
+            })
         })
         .collect();
     Running { stop, threads }
@@ -145,9 +159,35 @@ pub struct Captured {
     /// A socket error ends that point's capture, not the run: an interface taken down is a
     /// fault of the lab that its pairs should show, not a reason to throw every verdict away.
     pub ended_early: Option<io::Error>,
+    /// Frames the kernel dropped because the socket's buffer was full (PACKET_STATISTICS):
+    /// the capture's fault, not the lab's.
+    pub dropped: u32,
 }
 
-fn read(mut rx: Box<dyn DataLinkReceiver>, stop: &AtomicBool) -> Captured {
+/// The kernel's count of frames dropped on this packet socket since it was opened.
+fn dropped(fd: libc::c_int) -> u32 {
+    let mut stats = libc::tpacket_stats {
+        tp_packets: 0,
+        tp_drops: 0,
+    };
+    let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&mut stats as *mut libc::tpacket_stats).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        stats.tp_drops
+    } else {
+        0
+    }
+}
+
+fn read(rx: &mut dyn DataLinkReceiver, stop: &AtomicBool) -> Captured {
     let mut frames = Vec::new();
     let mut stopping_since: Option<Instant> = None;
     loop {
@@ -157,6 +197,7 @@ fn read(mut rx: Box<dyn DataLinkReceiver>, stop: &AtomicBool) -> Captured {
         let done = |frames, ended_early| Captured {
             frames,
             ended_early,
+            dropped: 0,
         };
         if stopping_since.is_some_and(|t| t.elapsed() > DRAIN_LIMIT) {
             return done(frames, None);

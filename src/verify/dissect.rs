@@ -114,6 +114,13 @@ pub struct Ip {
     pub l4: L4,
 }
 
+/// The IPv4 sender and target of an ARP packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Arp {
+    pub sender: Ipv4Addr,
+    pub target: Ipv4Addr,
+}
+
 /// One frame, as the mode would describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -126,6 +133,9 @@ pub enum Wire {
         vni: u32,
         /// `None` when the inner frame is not IPv4 (ARP, for instance).
         inner: Option<Ip>,
+        /// The protocol addresses of an inner ARP packet: what a VTEP floods while it resolves
+        /// a peer, often the only trace a misconfigured one leaves.
+        arp: Option<Arp>,
     },
     Ipip {
         outer_src: Ipv4Addr,
@@ -161,6 +171,27 @@ impl Wire {
         }
     }
 
+    /// A VXLAN frame's tunnel: outer source, outer destination, and its VNI and UDP port.
+    pub fn vxlan_endpoints(&self) -> Option<(Ipv4Addr, Ipv4Addr, crate::lab::VxlanParams)> {
+        match self {
+            Wire::Vxlan {
+                outer_src,
+                outer_dst,
+                port,
+                vni,
+                ..
+            } => Some((
+                *outer_src,
+                *outer_dst,
+                crate::lab::VxlanParams {
+                    vni: *vni,
+                    port: *port,
+                },
+            )),
+            _ => None,
+        }
+    }
+
     /// The pod-level packet: the inner one of a tunnel, or the packet itself.
     pub fn innermost(&self) -> Option<&Ip> {
         match self {
@@ -182,15 +213,17 @@ impl fmt::Display for Wire {
                 port,
                 vni,
                 inner,
+                arp,
             } => {
                 write!(f, "VXLAN")?;
                 if *port != crate::plan::VXLAN_PORT {
                     write!(f, " UDP/{port}")?;
                 }
                 write!(f, " vni {vni} {outer_src}>{outer_dst}")?;
-                match inner {
-                    Some(ip) => write!(f, " [{}>{}]", ip.src, ip.dst),
-                    None => write!(f, " [not IPv4]"),
+                match (inner, arp) {
+                    (Some(ip), _) => write!(f, " [{}>{}]", ip.src, ip.dst),
+                    (None, Some(a)) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
+                    (None, None) => write!(f, " [not IPv4]"),
                 }
             }
             Wire::Ipip {
@@ -266,12 +299,16 @@ pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> 
             } else {
                 None
             };
+            let arp = (inner_eth.get_ethertype() == EtherTypes::Arp)
+                .then(|| arp(&inner_frame[ETH_LEN..]))
+                .flatten();
             Ok(Wire::Vxlan {
                 outer_src: outer.src,
                 outer_dst: outer.dst,
                 port: dst_port,
                 vni,
                 inner,
+                arp,
             })
         }
         L4::Other {
@@ -286,6 +323,20 @@ pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> 
         }
         _ => Ok(Wire::Plain(outer)),
     }
+}
+
+/// An Ethernet/IPv4 ARP packet's addresses; anything else (or too short) is `None`.
+fn arp(bytes: &[u8]) -> Option<Arp> {
+    use pnet::packet::arp::{ArpHardwareTypes, ArpPacket};
+    let arp = ArpPacket::new(bytes)?;
+    let fits = arp.get_hardware_type() == ArpHardwareTypes::Ethernet
+        && arp.get_protocol_type() == EtherTypes::Ipv4
+        && arp.get_hw_addr_len() == 6
+        && arp.get_proto_addr_len() == 4;
+    fits.then(|| Arp {
+        sender: arp.get_sender_proto_addr(),
+        target: arp.get_target_proto_addr(),
+    })
 }
 
 /// One IPv4 packet (header validated) and its payload, cut to the packet's total length.
@@ -577,6 +628,7 @@ mod tests {
             port,
             vni,
             inner: Some(inner),
+            ..
         } = &wire
         else {
             panic!("{wire:?}")
@@ -595,8 +647,11 @@ mod tests {
     }
 
     #[test]
-    fn vxlan_carrying_arp_has_no_inner_ip() {
-        let inner = ether(0x0806, &[0u8; 28]);
+    fn vxlan_carrying_arp_has_no_inner_ip_and_its_addresses() {
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+        arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 172, 16, 1, 0]);
+        arp.extend_from_slice(&[0, 0, 0, 0, 0, 0, 172, 16, 0, 0]);
+        let inner = ether(0x0806, &arp);
         let udp = udp(52326, 4789, &build::vxlan(1, &inner));
         let frame = ether(
             0x0800,
@@ -609,8 +664,9 @@ mod tests {
                 Wire::Vxlan {
                     inner: None,
                     vni: 1,
+                    arp: Some(Arp { sender, target }),
                     ..
-                }
+                } if sender == build::ip("172.16.1.0") && target == build::ip("172.16.0.0")
             ),
             "{wire:?}"
         );

@@ -24,9 +24,21 @@ pub struct PairPlan {
     /// The capture points on those hosts' underlay interfaces, e.g. `host1-eth1`.
     pub src_point: String,
     pub dst_point: String,
+    /// The capture points on the pods' own interfaces, e.g. `pod1-eth1`.
+    pub src_pod_point: String,
+    pub dst_pod_point: String,
     pub vxlan: Option<VxlanParams>,
     /// The full-size probe's IP total length.
     pub mtu: u16,
+    /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
+    pub max_loss: f64,
+    /// The VTEPs in each host's flood list (its all-zeros FDB entries), source host first.
+    pub flood: (Vec<Ipv4Addr>, Vec<Ipv4Addr>),
+    /// Each host's underlay MAC, by host name: in host-gw the next hop of a request must be
+    /// the destination host itself, and of a reply the source host.
+    pub host_macs: Vec<(String, Mac)>,
+    /// The hosts of the pair, by name: source, destination.
+    pub host_names: (String, String),
 }
 
 /// How a probe ended, as seen from the sending pod.
@@ -62,7 +74,20 @@ fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub point: String,
+    /// The Ethernet destination of the frame as captured: the next hop it was sent to.
+    pub dst_mac: Mac,
     pub wire: Wire,
+}
+
+/// An Ethernet address.
+pub type Mac = [u8; 6];
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn mac_text(mac: &Mac) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// A probe, how it ended and every frame of it (request and reply, every attempt).
@@ -77,10 +102,14 @@ pub struct PairVerdict {
     pub passed: bool,
     #[serde(rename = "rtt_us", serialize_with = "opt_micros")]
     pub rtt: Option<Duration>,
-    /// What the wire showed, in one line.
+    /// What the wire showed, in one line: the request, or the reply prefixed `reply `.
     pub wire: String,
     /// Every reason the pair failed, most telling first; empty when it passed.
     pub reasons: Vec<String>,
+    /// Steady-state pings sent and lost.
+    pub loss: Loss,
+    /// Shown, not failed on: a retry the pair needed, loss within `--max-loss`.
+    pub remarks: Vec<String>,
 }
 
 fn opt_micros<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -126,47 +155,96 @@ impl PairPlan {
         }
     }
 
-    /// Why a sighting does not have the prescribed shape, or `None` if it has.
-    pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<String> {
+    /// A copy of a correctly addressed VXLAN frame that its sending VTEP flooded, as the
+    /// flood-and-learn design does while it has not learnt (or has aged out) the peer's MAC:
+    /// right port and VNI, from the right VTEP to another VTEP in its flood list, with an inner
+    /// packet identical to that of a copy that went to the right VTEP. A unicast to the wrong
+    /// VTEP without the right copy beside it is still a fault.
+    pub fn flooded_copy(&self, seen: &Seen, reply: bool, result: &ProbeResult) -> bool {
+        let (hs, hd) = self.hosts(reply);
+        let flood = if reply { &self.flood.1 } else { &self.flood.0 };
+        let Some(v) = self.vxlan else { return false };
+        // The tunnel's destination and the inner packet, for frames from the right VTEP.
+        let tunnel = |w: &Wire| match (w.vxlan_endpoints(), w) {
+            (Some((from, to, params)), Wire::Vxlan { inner: Some(i), .. })
+                if from == hs && params == v =>
+            {
+                Some((to, i.clone()))
+            }
+            _ => None,
+        };
+        let Some((to, inner)) = tunnel(&seen.wire) else {
+            return false;
+        };
+        to != hd
+            && flood.contains(&to)
+            && result
+                .seen
+                .iter()
+                .filter_map(|s| tunnel(&s.wire))
+                .any(|(d, i)| d == hd && i == inner)
+    }
+
+    /// In host-gw, the frame a host sends towards the peer's pod must go to the peer host's own
+    /// MAC: a route or ARP entry pointing at a third host that relays it keeps every IP header
+    /// right. Checked where the frame leaves (the sender's underlay), so a switch that floods
+    /// like a hub, showing the frame elsewhere too, changes nothing.
+    pub fn next_hop_misfit(&self, seen: &Seen, reply: bool) -> Option<String> {
+        let (sender_point, sender, receiver) = if reply {
+            (&self.dst_point, &self.host_names.1, &self.host_names.0)
+        } else {
+            (&self.src_point, &self.host_names.0, &self.host_names.1)
+        };
+        if self.mode != Mode::HostGw || &seen.point != sender_point {
+            return None;
+        }
+        let mac_of = |name: &str| {
+            self.host_macs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| *m)
+        };
+        let want = mac_of(receiver)?;
+        if seen.dst_mac == want {
+            return None;
+        }
+        let whose = self
+            .host_macs
+            .iter()
+            .find(|(_, m)| *m == seen.dst_mac)
+            .map_or("no host's".to_string(), |(n, _)| format!("{n}'s"));
+        Some(format!(
+            "next hop: {sender} sent it to {} ({whose} MAC), not to {receiver} ({})",
+            mac_text(&seen.dst_mac),
+            mac_text(&want),
+        ))
+    }
+
+    /// Why a sighting does not have the prescribed shape, or `None` if it has. Where the
+    /// packet leaves or reaches a pod, it must be plain with the pods' own addresses; on the
+    /// underlay it must have the mode's shape.
+    pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<Misfit> {
+        if let Some(at_pod) = self.pod_misfit(seen, reply) {
+            return at_pod;
+        }
         let (ps, pd) = self.pods(reply);
         let (hs, hd) = self.hosts(reply);
-        let saw = || {
-            format!(
-                "expected {}, saw {} on {}",
-                self.expected(reply),
-                seen.wire,
-                seen.point
-            )
+        let saw = |note: Option<&str>| Misfit {
+            reply,
+            text: format!("expected {}, saw {}", self.expected(reply), seen.wire),
+            note: note.map(str::to_string),
         };
         let inner_ok = |s: Ipv4Addr, d: Ipv4Addr| s == ps && d == pd;
-        match (self.mode, &seen.wire) {
-            (Mode::HostGw, Wire::Plain(ip)) => {
-                if ip.src != ps {
-                    Some(format!("{} (source rewritten: NAT)", saw()))
-                } else if ip.dst != pd {
-                    Some(format!("{} (destination rewritten: NAT)", saw()))
-                } else {
-                    None
-                }
+        let fits = match (self.mode, &seen.wire) {
+            (Mode::HostGw, Wire::Plain(ip)) if ip.src != ps => {
+                return Some(saw(Some("source rewritten: NAT")))
             }
-            (
-                Mode::Vxlan,
-                Wire::Vxlan {
-                    outer_src,
-                    outer_dst,
-                    port,
-                    vni,
-                    inner,
-                },
-            ) => {
-                let v = self.vxlan?;
-                let inner_fits = inner.as_ref().is_some_and(|i| inner_ok(i.src, i.dst));
-                let fits = *port == v.port
-                    && *vni == v.vni
-                    && *outer_src == hs
-                    && *outer_dst == hd
-                    && inner_fits;
-                (!fits).then(saw)
+            (Mode::HostGw, Wire::Plain(ip)) => {
+                return (ip.dst != pd).then(|| saw(Some("destination rewritten: NAT")))
+            }
+            (Mode::Vxlan, Wire::Vxlan { inner, .. }) => {
+                seen.wire.vxlan_endpoints() == Some((hs, hd, self.vxlan?))
+                    && inner.as_ref().is_some_and(|i| inner_ok(i.src, i.dst))
             }
             (
                 Mode::Ipip,
@@ -175,16 +253,86 @@ impl PairPlan {
                     outer_dst,
                     inner,
                 },
-            ) => {
-                let fits = *outer_src == hs && *outer_dst == hd && inner_ok(inner.src, inner.dst);
-                (!fits).then(saw)
+            ) => *outer_src == hs && *outer_dst == hd && inner_ok(inner.src, inner.dst),
+            (Mode::Vxlan | Mode::Ipip, Wire::Plain(_)) => {
+                return Some(saw(Some("pod addresses in plain on the underlay")))
             }
-            (Mode::Vxlan | Mode::Ipip, Wire::Plain(_)) => Some(format!(
-                "{} (pod addresses in plain on the underlay)",
-                saw()
-            )),
-            _ => Some(saw()),
+            _ => false,
+        };
+        (!fits).then(|| saw(None))
+    }
+
+    /// At a pod's own interface: `None` if `seen` is not there, else what is wrong with it.
+    /// The sender's interface shows the address the pod chose; the receiver's shows whether
+    /// something on the way rewrote it (SNAT, MASQUERADE, DNAT).
+    fn pod_misfit(&self, seen: &Seen, reply: bool) -> Option<Option<Misfit>> {
+        let (sender_point, receiver_point) = if reply {
+            (&self.dst_pod_point, &self.src_pod_point)
+        } else {
+            (&self.src_pod_point, &self.dst_pod_point)
+        };
+        let at_sender = &seen.point == sender_point;
+        if !at_sender && &seen.point != receiver_point {
+            return None;
         }
+        let (ps, pd) = self.pods(reply);
+        let misfit = |text: String| {
+            Some(Some(Misfit {
+                reply,
+                text,
+                note: None,
+            }))
+        };
+        let Wire::Plain(ip) = &seen.wire else {
+            return misfit(format!(
+                "expected plain IPv4 {ps} > {pd}, saw {}",
+                seen.wire
+            ));
+        };
+        let (sender, receiver) = (
+            sender_point.split('-').next(),
+            receiver_point.split('-').next(),
+        );
+        let (sender, receiver) = (
+            sender.unwrap_or("the sender"),
+            receiver.unwrap_or("the receiver"),
+        );
+        match (at_sender, ip.src != ps, ip.dst != pd) {
+            (true, true, _) => misfit(format!(
+                "wrong source address: {sender} sent it from {}, not from its own address {ps}",
+                ip.src
+            )),
+            (false, true, _) => misfit(format!(
+                "source rewritten on the way (SNAT/MASQUERADE): {receiver} received it from {}, not from {sender}'s {ps}",
+                ip.src
+            )),
+            (false, false, true) => misfit(format!(
+                "destination rewritten on the way (DNAT): {receiver} received it for {}, not for {pd}",
+                ip.dst
+            )),
+            _ => Some(None),
+        }
+    }
+}
+
+/// A sighting that does not fit, without the place: places with the same misfit are
+/// listed together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misfit {
+    pub reply: bool,
+    pub text: String,
+    pub note: Option<String>,
+}
+
+impl Misfit {
+    /// `request: expected …, saw … on host1-eth1, gw1-eth1 (note)`.
+    pub fn describe(&self, points: &[&str]) -> String {
+        let what = if self.reply { "reply" } else { "request" };
+        let mut out = format!("{what}: {} on {}", self.text, points.join(", "));
+        if let Some(note) = &self.note {
+            out.push_str(&format!(" ({note})"));
+        }
+        out
     }
 }
 
@@ -195,49 +343,127 @@ fn probe_frames(result: &ProbeResult, reply: bool) -> impl Iterator<Item = &Seen
         .filter(move |s| s.wire.tag().is_some_and(|(_, r)| r == reply))
 }
 
-/// The sending host's underlay first, then the receiving host's, then the routers: the reason
-/// a person reads names the place nearest the sender.
+/// Nearest the sender first: the sending pod's interface, its host's underlay, the receiving
+/// host's, the routers, and the receiving pod's last. The reason a person reads first names the
+/// place where things first went wrong.
 fn nearest_first<'a>(
     plan: &PairPlan,
     frames: impl Iterator<Item = &'a Seen>,
     reply: bool,
 ) -> Vec<&'a Seen> {
-    let (first, second) = if reply {
-        (&plan.dst_point, &plan.src_point)
+    let order = if reply {
+        [
+            &plan.dst_pod_point,
+            &plan.dst_point,
+            &plan.src_point,
+            &plan.src_pod_point,
+        ]
     } else {
-        (&plan.src_point, &plan.dst_point)
+        [
+            &plan.src_pod_point,
+            &plan.src_point,
+            &plan.dst_point,
+            &plan.dst_pod_point,
+        ]
+    };
+    let rank = |s: &Seen| match order.iter().position(|p| **p == s.point) {
+        Some(3) => 4,
+        Some(i) => i,
+        None => 3,
     };
     let mut v: Vec<&Seen> = frames.collect();
-    v.sort_by_key(|s| (&s.point != first, &s.point != second));
+    v.sort_by_key(|s| rank(s));
     v
 }
 
-/// Judges one ordered pair from its small probe and its full-size DF probe.
-pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> PairVerdict {
-    let mut reasons: Vec<String> = Vec::new();
-    let mut offending: Option<&Seen> = None;
-    // Shape first: a wrong frame explains more than a missing reply does.
-    for result in [ping, mtu] {
+/// Judges one ordered pair from its first-contact ping, its full-size DF probe and its
+/// steady-state pings.
+pub fn judge_pair(
+    plan: &PairPlan,
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    steady: &[ProbeResult],
+) -> PairVerdict {
+    // Shape first: a wrong frame explains more than a missing reply does. Every probe of the
+    // pair counts: a path that tunnels some packets and leaks others is caught.
+    let all = [(ping, true), (mtu, true)]
+        .into_iter()
+        .chain(steady.iter().map(|r| (r, false)));
+    let (mut reasons, offending) = shape_reasons(plan, all);
+    if !matches!(ping.outcome, Outcome::Reply { .. }) {
+        reasons.push(format!("ping: {}", describe_failure(&ping.outcome)));
+    }
+    reasons.extend(presence_reasons(plan, ping, mtu));
+    let loss = Loss::of(steady);
+    reasons.extend(full_size_reason(plan, ping, mtu, loss));
+    let loss_reason = loss.reason(plan.max_loss);
+    let tolerated = loss_reason.is_none();
+    reasons.extend(loss_reason);
+    let wire = offending
+        .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
+        .or_else(|| ping.seen.first())
+        .map(|s| match s.wire.tag() {
+            Some((_, true)) => format!("reply {}", s.wire),
+            _ => s.wire.to_string(),
+        })
+        .unwrap_or_else(|| "not seen".to_string());
+    let rtt = match ping.outcome {
+        Outcome::Reply { rtt, .. } => Some(rtt),
+        _ => None,
+    };
+    PairVerdict {
+        passed: reasons.is_empty(),
+        rtt,
+        wire,
+        remarks: remarks(ping, mtu, loss, tolerated),
+        loss,
+        reasons,
+    }
+}
+
+/// Every sighting that does not have the mode's shape, nearest the sender first, and the
+/// first such frame. On first contact a VTEP may flood (see [`PairPlan::flooded_copy`]).
+fn shape_reasons<'a>(
+    plan: &PairPlan,
+    results: impl Iterator<Item = (&'a ProbeResult, bool)>,
+) -> (Vec<String>, Option<&'a Seen>) {
+    let mut misfits: Vec<(Misfit, Vec<&str>)> = Vec::new();
+    let mut offending = None;
+    for (result, first_contact) in results {
         for reply in [false, true] {
             for seen in nearest_first(plan, probe_frames(result, reply), reply) {
-                if let Some(why) = plan.misfit(seen, reply) {
-                    offending.get_or_insert(seen);
-                    if !reasons.contains(&why) {
-                        reasons.push(why);
+                if first_contact && plan.flooded_copy(seen, reply, result) {
+                    continue;
+                }
+                let why = plan.misfit(seen, reply).or_else(|| {
+                    plan.next_hop_misfit(seen, reply).map(|text| Misfit {
+                        reply,
+                        text,
+                        note: None,
+                    })
+                });
+                let Some(why) = why else { continue };
+                offending.get_or_insert(seen);
+                match misfits.iter_mut().find(|(m, _)| *m == why) {
+                    Some((_, points)) if !points.contains(&seen.point.as_str()) => {
+                        points.push(&seen.point)
                     }
+                    Some(_) => {}
+                    None => misfits.push((why, vec![&seen.point])),
                 }
             }
         }
     }
-    match &ping.outcome {
-        Outcome::Reply { .. } => {}
-        other => reasons.push(format!("ping: {}", describe_failure(other))),
-    }
-    // Presence: the request leaves through the source host's underlay and arrives through the
-    // destination host's; the reply the other way round. A reply alone proves nothing about
-    // the wire, so an answered full-size probe must have been seen too; an unanswered one is
-    // explained by its outcome below.
+    let reasons = misfits.iter().map(|(m, p)| m.describe(p)).collect();
+    (reasons, offending)
+}
+
+/// The request leaves through the source host's underlay and arrives through the destination
+/// host's; the reply the other way round. A reply alone proves nothing about the wire, so an
+/// answered probe must have been seen too; an unanswered one is explained by its outcome.
+fn presence_reasons(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Vec<String> {
     let answered = |r: &ProbeResult| matches!(r.outcome, Outcome::Reply { .. });
+    let mut reasons = Vec::new();
     for (result, probe) in [(ping, "ping"), (mtu, "full-size probe")] {
         for (reply, what) in [(false, "request"), (true, "reply")] {
             if !((probe == "ping" && !reply) || answered(result)) {
@@ -249,34 +475,121 @@ pub fn judge_pair(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Pai
                 }
             }
         }
+        reasons.extend(dropped_at_host(plan, result, probe));
+        // Answered, yet the request never reached the destination pod: something on the way
+        // answered in its name (a DNAT to another address, a proxy).
+        let reached = probe_frames(result, false).any(|s| s.point == plan.dst_pod_point);
+        if answered(result) && !reached {
+            reasons.push(format!(
+                "{probe} answered, but its request never reached {}: something before the pod answered in its name (DNAT?)",
+                plan.dst_pod_point
+            ));
+        }
     }
-    match &mtu.outcome {
-        Outcome::Reply { .. } => {}
-        Outcome::Unreachable { from, code: 4, mtu: hop } => reasons.push(format!(
-            "full-size probe ({} bytes, DF) refused: ICMP frag-needed from {from}, next-hop MTU {hop}",
-            plan.mtu
-        )),
-        Outcome::NoReply { attempts } if matches!(ping.outcome, Outcome::Reply { .. }) => reasons.push(format!(
-            "full-size probe ({} bytes, DF) got no reply after {attempts} attempts while small pings pass: MTU blackhole",
-            plan.mtu
-        )),
-        other => reasons.push(format!("full-size probe ({} bytes, DF): {}", plan.mtu, describe_failure(other))),
+    reasons
+}
+
+/// A packet that reached a host's underlay but never the pod behind it was dropped in that
+/// host: strict rp_filter on an asymmetric path, a firewall, a missing route.
+fn dropped_at_host(plan: &PairPlan, result: &ProbeResult, probe: &str) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for (reply, what, host_point, pod_point) in [
+        (false, "request", &plan.dst_point, &plan.dst_pod_point),
+        (true, "reply", &plan.src_point, &plan.src_pod_point),
+    ] {
+        let at = |p: &String| probe_frames(result, reply).any(|s| &s.point == p);
+        if at(host_point) && !at(pod_point) {
+            let host = host_point.split('-').next().unwrap_or("the host");
+            reasons.push(format!(
+                "{probe} {what} reached {host_point} but never {pod_point}: {host} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)"
+            ));
+        }
     }
-    let wire = offending
-        .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
-        .or_else(|| ping.seen.first())
-        .map(|s| s.wire.to_string())
-        .unwrap_or_else(|| "not seen".to_string());
-    let rtt = match ping.outcome {
-        Outcome::Reply { rtt, .. } => Some(rtt),
-        _ => None,
-    };
-    PairVerdict {
-        passed: reasons.is_empty(),
-        rtt,
-        wire,
-        reasons,
+    reasons
+}
+
+fn full_size_reason(
+    plan: &PairPlan,
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    loss: Loss,
+) -> Option<String> {
+    let size = plan.mtu;
+    let ping_ok = matches!(ping.outcome, Outcome::Reply { .. });
+    Some(match &mtu.outcome {
+        Outcome::Reply { .. } => return None,
+        Outcome::Unreachable { from, code: 4, mtu: hop } => format!(
+            "full-size probe ({size} bytes, DF) refused: ICMP frag-needed from {from}, next-hop MTU {hop}"
+        ),
+        // Only a path that loses nothing else is a blackhole for big packets.
+        Outcome::NoReply { attempts } if ping_ok && loss.lost == 0 => format!(
+            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts while small pings pass: MTU blackhole"
+        ),
+        Outcome::NoReply { attempts } if ping_ok => format!(
+            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts, on a path that also lost {} of {} small pings",
+            loss.lost, loss.sent
+        ),
+        other => format!("full-size probe ({size} bytes, DF): {}", describe_failure(other)),
+    })
+}
+
+/// Steady-state pings of a pair: how many were sent after a first contact, and how many lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Loss {
+    pub sent: u32,
+    pub lost: u32,
+}
+
+impl Loss {
+    pub fn of(steady: &[ProbeResult]) -> Loss {
+        Loss {
+            sent: steady.len() as u32,
+            lost: steady
+                .iter()
+                .filter(|r| !matches!(r.outcome, Outcome::Reply { .. }))
+                .count() as u32,
+        }
     }
+
+    /// Loss beyond `max` (a share, 0.0 to 1.0) fails the pair; loss that comes and goes is
+    /// called flaky.
+    fn reason(self, max: f64) -> Option<String> {
+        if self.lost == 0 || f64::from(self.lost) <= max * f64::from(self.sent) {
+            return None;
+        }
+        let what = if self.lost < self.sent {
+            "flaky: the path drops some packets"
+        } else {
+            "every steady-state ping lost after a first contact"
+        };
+        Some(format!(
+            "lost {} of {} steady-state pings ({what}; --max-loss allows {:.0}%)",
+            self.lost,
+            self.sent,
+            max * 100.0
+        ))
+    }
+}
+
+/// What a person should know about a pair that passed: a retry it needed, loss it was allowed.
+fn remarks(ping: &ProbeResult, mtu: &ProbeResult, loss: Loss, tolerated: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for (result, what) in [(ping, "first contact"), (mtu, "full-size probe")] {
+        if let Outcome::Reply { attempts, .. } = result.outcome {
+            if attempts > 1 {
+                out.push(format!(
+                    "{what} passed on retry: answered on attempt {attempts}"
+                ));
+            }
+        }
+    }
+    if loss.lost > 0 && tolerated {
+        out.push(format!(
+            "lost {} of {} steady-state pings, within --max-loss",
+            loss.lost, loss.sent
+        ));
+    }
+    out
 }
 
 fn describe_failure(outcome: &Outcome) -> String {
@@ -312,15 +625,53 @@ pub fn pod_mtus<'a>(pods: impl IntoIterator<Item = (&'a str, u16, Option<u32>)>)
         .collect()
 }
 
+/// An IPv4 prefix, such as a host's pod subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    pub addr: Ipv4Addr,
+    pub len: u8,
+}
+
+impl Net {
+    /// `a.b.c.d/n`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Net> {
+        let (addr, len) = text.split_once('/')?;
+        let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
+        Some(Net {
+            addr: addr.parse().ok()?,
+            len,
+        })
+    }
+
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+        u32::from(ip) & mask == u32::from(self.addr) & mask
+    }
+}
+
+/// Whether a tunnelled frame carries pod or VTEP addresses of the lab, as IPv4 or as ARP.
+fn carries_lab(wire: &Wire, nets: &[Net]) -> bool {
+    let ours = |ip: Ipv4Addr| nets.iter().any(|n| n.contains(ip));
+    match wire {
+        Wire::Vxlan {
+            inner: Some(ip), ..
+        } => ours(ip.src) || ours(ip.dst),
+        Wire::Vxlan { arp: Some(a), .. } => ours(a.sender) || ours(a.target),
+        _ => false,
+    }
+}
+
 /// Lab-wide problems that belong to no probe, found in frames no probe claimed:
 /// - in an overlay mode, any plain IPv4 packet with a pod address on an underlay or router
 ///   interface, whoever sent it;
-/// - in vxlan mode, any VXLAN frame on another VNI or port than planned (the ARP that a
-///   mis-configured VTEP floods is often the only trace it leaves).
+/// - in vxlan mode, any VXLAN frame on another VNI or port than planned that carries the lab's
+///   pod or VTEP addresses (the ARP that a mis-configured VTEP floods is often the only trace
+///   it leaves); other tunnels between the same hosts are not the lab's.
 pub fn leaks<'a>(
     mode: Mode,
     vxlan: Option<VxlanParams>,
     pod_ips: &BTreeSet<Ipv4Addr>,
+    pod_nets: &[Net],
     frames: impl IntoIterator<Item = (&'a str, &'a Wire)>,
 ) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -339,7 +690,9 @@ pub fn leaks<'a>(
                     ip.src, ip.dst
                 ));
             }
-            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan => {
+            // Another segment between the same hosts is not the lab's business unless it
+            // carries the lab's pods or VTEPs (addresses in the pod subnets).
+            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan && carries_lab(wire, pod_nets) => {
                 if let Some(v) = vxlan.filter(|v| v.vni != *vni || v.port != *port) {
                     seen.insert(format!(
                         "{wire} on {point}: expected UDP/{} VXLAN vni {}",
@@ -375,16 +728,27 @@ mod tests {
             dst_host: ip(if overlay { "10.0.2.2" } else { "192.168.0.200" }),
             src_point: "host1-eth1".into(),
             dst_point: "host2-eth1".into(),
+            src_pod_point: "pod1-eth1".into(),
+            dst_pod_point: "pod2-eth1".into(),
             vxlan: (mode == Mode::Vxlan).then_some(VxlanParams { vni: 1, port: 4789 }),
             mtu: mode.pod_mtu(),
+            max_loss: 0.0,
+            flood: (vec![], vec![]),
+            host_macs: vec![],
+            host_names: ("host1".into(), "host2".into()),
         }
     }
 
     fn seen(point: &str, frame: Vec<u8>) -> Seen {
         Seen {
             point: point.into(),
+            dst_mac: frame[..6].try_into().unwrap(),
             wire: dissect(&frame, &[4789, 8472]).unwrap(),
         }
+    }
+
+    fn judge2(p: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> PairVerdict {
+        judge_pair(p, ping, mtu, &[])
     }
 
     fn reply() -> Outcome {
@@ -394,12 +758,29 @@ mod tests {
         }
     }
 
-    /// Request and reply seen on both hosts, built by `frame(reply)`.
+    /// Request and reply seen on both hosts, built by `frame(reply)`, and in plain on both
+    /// pods' interfaces with the addresses `frame` carries inside.
     fn everywhere(outcome: Outcome, frame: impl Fn(bool) -> Vec<u8>) -> ProbeResult {
+        everywhere_pods(outcome, &frame, &frame)
+    }
+
+    /// As [`everywhere`], with the pods' sightings built from `pods(reply)` instead.
+    fn everywhere_pods(
+        outcome: Outcome,
+        frame: &dyn Fn(bool) -> Vec<u8>,
+        pods: &dyn Fn(bool) -> Vec<u8>,
+    ) -> ProbeResult {
         let mut seen_ = Vec::new();
         for point in ["host1-eth1", "host2-eth1"] {
             seen_.push(seen(point, frame(false)));
             seen_.push(seen(point, frame(true)));
+        }
+        for reply in [false, true] {
+            let wire = dissect(&pods(reply), &[4789, 8472]).unwrap();
+            let ip = wire.innermost().unwrap();
+            let pod = plain(&ip.src.to_string(), &ip.dst.to_string(), reply, Some(TAG));
+            seen_.push(seen("pod1-eth1", pod.clone()));
+            seen_.push(seen("pod2-eth1", pod));
         }
         ProbeResult {
             outcome,
@@ -419,7 +800,7 @@ mod tests {
     #[test]
     fn a_healthy_vxlan_pair_passes_and_shows_the_tunnel() {
         let p = plan(Mode::Vxlan);
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), healthy_vxlan),
             &everywhere(reply(), healthy_vxlan),
@@ -442,7 +823,7 @@ mod tests {
                 plain("172.16.0.2", "172.16.1.2", false, Some(TAG))
             }
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), plain_),
             &everywhere(reply(), healthy_vxlan),
@@ -450,7 +831,7 @@ mod tests {
         assert!(!v.passed);
         assert_eq!(
             v.reasons[0],
-            "expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1 (pod addresses in plain on the underlay)"
+            "request: expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1, host2-eth1 (pod addresses in plain on the underlay)"
         );
         assert_eq!(v.wire, "plain IPv4 172.16.0.2 > 172.16.1.2");
     }
@@ -466,7 +847,7 @@ mod tests {
             };
             vxlan_frame(o, 4789, 2, i, r, Some(TAG))
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), vni2),
             &everywhere(reply(), healthy_vxlan),
@@ -484,7 +865,7 @@ mod tests {
             };
             vxlan_frame(o, 8472, 1, i, r, Some(TAG))
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), port),
             &everywhere(reply(), healthy_vxlan),
@@ -507,7 +888,7 @@ mod tests {
             };
             vxlan_frame(o, 4789, 1, i, r, Some(TAG))
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), routed_via_gw),
             &everywhere(reply(), healthy_vxlan),
@@ -537,12 +918,15 @@ mod tests {
                 plain("10.0.1.2", "10.0.2.2", false, Some(TAG))
             }
         };
-        assert!(judge_pair(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed);
-        let v = judge_pair(&p, &everywhere(reply(), masq), &everywhere(reply(), ok));
+        assert!(judge2(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed);
+        // host1 masquerades: both underlays show host1's address; the pods see their own
+        // addresses again once the reply is un-NATed... except that pod2 sees host1's.
+        let at_host1 = everywhere_pods(reply(), &masq, &ok);
+        let v = judge2(&p, &at_host1, &everywhere(reply(), ok));
         assert!(!v.passed);
         assert_eq!(
             v.reasons[0],
-            "expected plain IPv4 10.0.1.2 > 10.0.2.2, saw plain IPv4 192.168.0.100 > 10.0.2.2 on host1-eth1 (source rewritten: NAT)"
+            "request: expected plain IPv4 10.0.1.2 > 10.0.2.2, saw plain IPv4 192.168.0.100 > 10.0.2.2 on host1-eth1, host2-eth1 (source rewritten: NAT)"
         );
     }
 
@@ -557,13 +941,13 @@ mod tests {
                 Some(TAG),
             )
         };
-        let v = judge_pair(
+        let v = judge2(
             &p,
             &everywhere(reply(), tunnel),
             &everywhere(reply(), tunnel),
         );
         assert!(
-            v.reasons[0].starts_with("expected plain IPv4 10.0.1.2 > 10.0.2.2, saw IPIP"),
+            v.reasons[0].starts_with("request: expected plain IPv4 10.0.1.2 > 10.0.2.2, saw IPIP"),
             "{}",
             v.reasons[0]
         );
@@ -589,12 +973,13 @@ mod tests {
                 )
             }
         };
-        assert!(judge_pair(&p, &everywhere(reply(), good), &everywhere(reply(), good)).passed);
+        assert!(judge2(&p, &everywhere(reply(), good), &everywhere(reply(), good)).passed);
         let vx = |r: bool| healthy_vxlan(r);
-        let v = judge_pair(&p, &everywhere(reply(), vx), &everywhere(reply(), good));
+        let v = judge2(&p, &everywhere(reply(), vx), &everywhere(reply(), good));
         assert!(
-            v.reasons[0]
-                .starts_with("expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw VXLAN"),
+            v.reasons[0].starts_with(
+                "request: expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw VXLAN"
+            ),
             "{}",
             v.reasons[0]
         );
@@ -607,7 +992,7 @@ mod tests {
             outcome: Outcome::NoReply { attempts: 3 },
             seen: vec![],
         };
-        let v = judge_pair(&p, &lost, &lost);
+        let v = judge2(&p, &lost, &lost);
         assert!(!v.passed);
         assert_eq!(v.wire, "not seen");
         assert_eq!(v.reasons[0], "ping: no reply after 3 attempts");
@@ -627,9 +1012,17 @@ mod tests {
             seen: vec![
                 seen("host1-eth1", healthy_vxlan(false)),
                 seen("host1-eth1", healthy_vxlan(true)),
+                seen(
+                    "pod2-eth1",
+                    plain("172.16.0.2", "172.16.1.2", false, Some(TAG)),
+                ),
+                seen(
+                    "pod1-eth1",
+                    plain("172.16.1.2", "172.16.0.2", true, Some(TAG)),
+                ),
             ],
         };
-        let v = judge_pair(&p, &only_src, &everywhere(reply(), healthy_vxlan));
+        let v = judge2(&p, &only_src, &everywhere(reply(), healthy_vxlan));
         assert_eq!(
             v.reasons,
             vec![
@@ -638,7 +1031,7 @@ mod tests {
             ]
         );
         // The same holds for an answered full-size probe.
-        let v = judge_pair(&p, &everywhere(reply(), healthy_vxlan), &only_src);
+        let v = judge2(&p, &everywhere(reply(), healthy_vxlan), &only_src);
         assert_eq!(
             v.reasons,
             vec![
@@ -660,13 +1053,13 @@ mod tests {
             },
             seen: vec![],
         };
-        let v = judge_pair(&p, &ok, &frag);
+        let v = judge2(&p, &ok, &frag);
         assert_eq!(v.reasons, vec!["full-size probe (1450 bytes, DF) refused: ICMP frag-needed from 172.16.0.1, next-hop MTU 1400"]);
         let hole = ProbeResult {
             outcome: Outcome::NoReply { attempts: 3 },
             seen: vec![],
         };
-        let v = judge_pair(&p, &ok, &hole);
+        let v = judge2(&p, &ok, &hole);
         assert!(
             v.reasons[0].ends_with("while small pings pass: MTU blackhole"),
             "{}",
@@ -678,7 +1071,7 @@ mod tests {
             },
             seen: vec![],
         };
-        let v = judge_pair(&p, &ok, &local);
+        let v = judge2(&p, &ok, &local);
         assert_eq!(
             v.reasons,
             vec!["full-size probe (1450 bytes, DF): could not be sent: Message too long"]
@@ -713,7 +1106,7 @@ mod tests {
             },
             seen: vec![],
         };
-        let v = judge_pair(&p, &unreach, &unreach);
+        let v = judge2(&p, &unreach, &unreach);
         assert_eq!(
             v.reasons[0],
             "ping: network unreachable (ICMP from 10.0.1.1)"
@@ -737,9 +1130,13 @@ mod tests {
             ("host1-eth1", &underlay),
         ];
         let v = Some(VxlanParams { vni: 1, port: 4789 });
-        let found = leaks(Mode::Vxlan, v, &pods, frames);
+        let nets = [
+            Net::parse("172.16.0.0/24").unwrap(),
+            Net::parse("172.16.1.0/24").unwrap(),
+        ];
+        let found = leaks(Mode::Vxlan, v, &pods, &nets, frames);
         assert_eq!(found, vec!["plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1: pod addresses must not cross the underlay in vxlan mode"]);
-        assert!(leaks(Mode::HostGw, None, &pods, frames).is_empty());
+        assert!(leaks(Mode::HostGw, None, &pods, &nets, frames).is_empty());
         // A VTEP on another VNI shows itself through the ARP it floods.
         let arp_vni2 = dissect(
             &vxlan_frame(
@@ -753,10 +1150,264 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        let found = leaks(Mode::Vxlan, v, &pods, [("host2-eth1", &arp_vni2)]);
+        let found = leaks(Mode::Vxlan, v, &pods, &nets, [("host2-eth1", &arp_vni2)]);
         assert_eq!(
             found,
             vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
+        );
+        // A second segment between the same hosts, carrying host addresses only, is not ours.
+        let other = dissect(
+            &vxlan_frame(
+                ("10.0.2.2", "10.0.1.2"),
+                4789,
+                42,
+                ("192.168.42.2", "192.168.42.1"),
+                false,
+                None,
+            ),
+            &[4789],
+        )
+        .unwrap();
+        assert!(leaks(Mode::Vxlan, v, &pods, &nets, [("host2-eth1", &other)]).is_empty());
+    }
+
+    fn steady(lost: usize, frame: fn(bool) -> Vec<u8>) -> Vec<ProbeResult> {
+        (0..13)
+            .map(|i| {
+                if i < lost {
+                    ProbeResult {
+                        outcome: Outcome::NoReply { attempts: 1 },
+                        seen: vec![],
+                    }
+                } else {
+                    everywhere(reply(), frame)
+                }
+            })
+            .collect()
+    }
+
+    fn healthy(reply: bool) -> Vec<u8> {
+        healthy_vxlan(reply)
+    }
+
+    #[test]
+    fn steady_state_loss_fails_by_default_and_is_called_flaky() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let v = judge_pair(&p, &ok, &ok, &steady(4, healthy));
+        assert!(!v.passed);
+        assert_eq!(v.loss, Loss { sent: 13, lost: 4 });
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.starts_with("lost 4 of 13 steady-state pings (flaky")),
+            "{:?}",
+            v.reasons
+        );
+        let loose = PairPlan {
+            max_loss: 0.35,
+            ..p.clone()
+        };
+        let v = judge_pair(&loose, &ok, &ok, &steady(4, healthy));
+        assert!(v.passed, "{:?}", v.reasons);
+        assert_eq!(
+            v.remarks,
+            ["lost 4 of 13 steady-state pings, within --max-loss"]
+        );
+        assert!(judge_pair(&p, &ok, &ok, &steady(0, healthy)).passed);
+    }
+
+    #[test]
+    fn a_full_size_loss_on_a_lossy_path_is_not_called_a_blackhole() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let lost = ProbeResult {
+            outcome: Outcome::NoReply { attempts: 3 },
+            seen: vec![],
+        };
+        let v = judge_pair(&p, &ok, &lost, &steady(5, healthy));
+        let all = v.reasons.join(" | ");
+        assert!(!all.contains("blackhole"), "{all}");
+        assert!(all.contains("also lost 5 of 13 small pings"), "{all}");
+        let v = judge_pair(&p, &ok, &lost, &steady(0, healthy));
+        assert!(v.reasons.join(" ").contains("MTU blackhole"));
+    }
+
+    #[test]
+    fn a_pair_that_needed_a_retry_passes_and_says_so() {
+        let p = plan(Mode::Vxlan);
+        let retried = everywhere(
+            Outcome::Reply {
+                rtt: Duration::from_micros(300),
+                attempts: 2,
+            },
+            healthy,
+        );
+        let ok = everywhere(reply(), healthy);
+        let v = judge_pair(&p, &retried, &ok, &steady(0, healthy));
+        assert!(v.passed, "{:?}", v.reasons);
+        assert_eq!(
+            v.remarks,
+            ["first contact passed on retry: answered on attempt 2"]
+        );
+    }
+
+    #[test]
+    fn one_steady_ping_in_plain_among_tunnelled_ones_fails_the_pair() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let mut pings = steady(0, healthy);
+        pings[7] = everywhere(reply(), |r| {
+            let (s, d) = if r {
+                ("172.16.1.2", "172.16.0.2")
+            } else {
+                ("172.16.0.2", "172.16.1.2")
+            };
+            plain(s, d, r, Some(TAG))
+        });
+        let v = judge_pair(&p, &ok, &ok, &pings);
+        assert!(!v.passed);
+        assert!(
+            v.reasons
+                .join(" ")
+                .contains("pod addresses in plain on the underlay"),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    fn to_host(dst: &'static str) -> impl Fn(bool) -> Vec<u8> {
+        move |reply| {
+            let (o, i) = if reply {
+                ((dst, "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
+            } else {
+                (("10.0.1.2", dst), ("172.16.0.2", "172.16.1.2"))
+            };
+            vxlan_frame(o, 4789, 1, i, reply, Some(TAG))
+        }
+    }
+
+    #[test]
+    fn flooded_copies_on_first_contact_pass_and_a_unicast_to_the_wrong_vtep_fails() {
+        let mut p = plan(Mode::Vxlan);
+        p.flood = (
+            vec![ip("10.0.2.2"), ip("10.0.3.2")],
+            vec![ip("10.0.1.2"), ip("10.0.3.2")],
+        );
+        let mut flooded = everywhere(reply(), healthy);
+        flooded
+            .seen
+            .push(seen("host1-eth1", to_host("10.0.3.2")(false)));
+        flooded
+            .seen
+            .push(seen("host3-eth1", to_host("10.0.3.2")(false)));
+        let ok = everywhere(reply(), healthy);
+        let v = judge_pair(&p, &flooded, &ok, &steady(0, healthy));
+        assert!(v.passed, "{:?}", v.reasons);
+
+        // Not in the flood list: a copy there is no flood.
+        let narrow = PairPlan {
+            flood: (vec![ip("10.0.2.2")], vec![]),
+            ..p.clone()
+        };
+        assert!(!judge_pair(&narrow, &flooded, &ok, &steady(0, healthy)).passed);
+
+        // Only the wrong VTEP, never the right one: a real misdirected unicast.
+        let wrong = ProbeResult {
+            outcome: reply(),
+            seen: vec![seen("host1-eth1", to_host("10.0.3.2")(false))],
+        };
+        let v = judge_pair(&p, &wrong, &ok, &steady(0, healthy));
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("saw VXLAN vni 1 10.0.1.2>10.0.3.2")),
+            "{:?}",
+            v.reasons
+        );
+
+        // In steady state the VTEP has learnt the peer: flooding then is not the design.
+        let mut later = steady(0, healthy);
+        later[3] = flooded.clone();
+        assert!(!judge_pair(&p, &ok, &ok, &later).passed);
+    }
+
+    #[test]
+    fn host_gw_frames_must_go_to_the_peer_host_s_own_mac() {
+        let mut p = plan(Mode::HostGw);
+        p.host_macs = vec![
+            ("host1".into(), [2, 0, 0, 0, 0, 1]),
+            ("host2".into(), [2, 0, 0, 0, 0, 2]),
+            ("host3".into(), [2, 0, 0, 0, 0, 3]),
+        ];
+        let mut s = seen(
+            "host1-eth1",
+            plain("10.0.1.2", "10.0.2.2", false, Some(TAG)),
+        );
+        s.dst_mac = [2, 0, 0, 0, 0, 2];
+        assert_eq!(p.next_hop_misfit(&s, false), None);
+        s.dst_mac = [2, 0, 0, 0, 0, 3];
+        assert_eq!(
+            p.next_hop_misfit(&s, false).unwrap(),
+            "next hop: host1 sent it to 02:00:00:00:00:03 (host3's MAC), not to host2 (02:00:00:00:00:02)"
+        );
+        // Seen elsewhere (a hub floods it to host3 too): not where the sender chose its hop.
+        let elsewhere = Seen {
+            point: "host3-eth1".into(),
+            ..s.clone()
+        };
+        assert_eq!(p.next_hop_misfit(&elsewhere, false), None);
+        // Overlays go through routers: their next hop is not the peer host.
+        let mut v = plan(Mode::Vxlan);
+        v.host_macs = p.host_macs.clone();
+        assert_eq!(v.next_hop_misfit(&s, false), None);
+    }
+
+    #[test]
+    fn addresses_as_the_pods_see_them_tell_nat_at_the_destination_from_a_wrong_source() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy_vxlan);
+        // host2 masquerades towards its pod: the tunnel is right, pod2 sees host2's address.
+        let masq_at_host2 = |r: bool| {
+            if r {
+                plain("172.16.1.2", "172.16.1.1", true, Some(TAG))
+            } else {
+                plain("172.16.1.1", "172.16.1.2", false, Some(TAG))
+            }
+        };
+        let mut nat = everywhere(reply(), healthy_vxlan);
+        nat.seen.retain(|s| s.point != "pod2-eth1");
+        nat.seen.push(seen("pod2-eth1", masq_at_host2(false)));
+        let v = judge2(&p, &nat, &ok);
+        assert!(!v.passed);
+        assert_eq!(
+            v.reasons,
+            ["request: source rewritten on the way (SNAT/MASQUERADE): pod2 received it from 172.16.1.1, not from pod1's 172.16.0.2 on pod2-eth1"]
+        );
+        // pod1 itself chose another address: that is what the reason says, not NAT.
+        let mut wrong = everywhere(reply(), healthy_vxlan);
+        wrong
+            .seen
+            .retain(|s| !(s.point == "pod1-eth1" && s.wire.tag().is_some_and(|(_, r)| !r)));
+        wrong.seen.push(seen(
+            "pod1-eth1",
+            plain("172.16.0.9", "172.16.1.2", false, Some(TAG)),
+        ));
+        let v = judge2(&p, &wrong, &ok);
+        assert_eq!(
+            v.reasons,
+            ["request: wrong source address: pod1 sent it from 172.16.0.9, not from its own address 172.16.0.2 on pod1-eth1"]
+        );
+        // Answered without the request ever reaching pod2: something answered in its name.
+        let mut dnat = everywhere(reply(), healthy_vxlan);
+        dnat.seen.retain(|s| s.point != "pod2-eth1");
+        let v = judge2(&p, &dnat, &ok);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("never reached pod2-eth1")),
+            "{:?}",
+            v.reasons
         );
     }
 }

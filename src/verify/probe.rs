@@ -26,12 +26,14 @@ pub const ATTEMPT_TIMEOUTS: [Duration; 3] = [
     Duration::from_millis(1200),
 ];
 
-/// One echo request to send: where, how big (IP total length), and its number in the run.
+/// One echo request to send: where, how big (IP total length), its number in the run, and how
+/// many attempts it gets (at most [`ATTEMPT_TIMEOUTS`]`.len()`).
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSpec {
     pub number: u32,
     pub dst: Ipv4Addr,
     pub size: u16,
+    pub attempts: u8,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +262,8 @@ pub fn run(
             }
             if st.deadline.is_some_and(|d| d <= now) {
                 window.release();
-                if usize::from(st.attempt) + 1 < ATTEMPT_TIMEOUTS.len() {
+                let allowed = usize::from(specs[i].attempts).clamp(1, ATTEMPT_TIMEOUTS.len());
+                if usize::from(st.attempt) + 1 < allowed {
                     st.attempt += 1;
                     queue.push_back(i);
                 } else {
@@ -413,6 +416,7 @@ mod tests {
                     number,
                     dst: Ipv4Addr::new(10, 9, 9, 9),
                     size: SMALL,
+                    attempts: 3,
                 })
                 .collect();
             let window = Window::new(4, 2);
@@ -437,6 +441,7 @@ mod tests {
             number: 9,
             dst: build::ip("172.16.1.2"),
             size: 1450,
+            attempts: 3,
         };
         let icmp = echo_request(77, 3, &spec, 2);
         assert_eq!(icmp.len() + IPV4_HEADER, 1450);

@@ -11,6 +11,8 @@ pub struct Report {
     pub lab: String,
     pub mode: Mode,
     pub hosts: usize,
+    /// Whether the lab was probed from a cold start or warm, as it was.
+    pub start: Start,
     pub pairs: Vec<PairRow>,
     /// Lab-wide failures that belong to no pair (e.g. untagged pod traffic in plain on the underlay).
     pub findings: Vec<String>,
@@ -20,6 +22,26 @@ pub struct Report {
     /// Hints about the machine rather than the lab; shown, not failed on.
     pub notes: Vec<String>,
     pub elapsed_ms: u64,
+}
+
+/// How verify probed: from a cold start (learned state wiped, phases in which no host both
+/// sends and receives), or warm (every pair at once on what the lab had learnt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Start {
+    Cold { phases: usize },
+    Warm,
+}
+
+impl Start {
+    pub fn describe(&self) -> String {
+        match self {
+            Start::Cold { phases } => format!(
+                "cold start: learned neighbours and FDB entries flushed before each of {phases} phase(s); no host sent and received in the same phase"
+            ),
+            Start::Warm => "warm (--warm): probed all at once on what the lab had learnt; a fault that reverse traffic heals can pass".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +58,8 @@ pub struct PairRow {
 pub struct CaptureSummary {
     pub point: String,
     pub frames: usize,
+    /// Frames the kernel dropped on this capture socket (PACKET_STATISTICS).
+    pub dropped: u32,
     pub pcap: Option<PathBuf>,
 }
 
@@ -79,53 +103,25 @@ impl Report {
         line
     }
 
-    /// One row per pair, then findings, capture files and the summary line.
-    pub fn table(&self) -> String {
-        let header = ["FROM", "TO", "RTT", "WIRE", "VERDICT", "REASON"];
-        let rows: Vec<[String; 6]> = self
-            .pairs
-            .iter()
-            .map(|p| {
-                let v = &p.verdict;
-                [
-                    p.from.clone(),
-                    p.to.clone(),
-                    v.rtt
-                        .map(|d| format!("{:.2}ms", d.as_secs_f64() * 1000.0))
-                        .unwrap_or_else(|| "-".into()),
-                    v.wire.clone(),
-                    if v.passed { "pass" } else { "FAIL" }.to_string(),
-                    match v.reasons.len() {
-                        0 => String::new(),
-                        1 => v.reasons[0].clone(),
-                        n => format!("{} (+{} more)", v.reasons[0], n - 1),
-                    },
-                ]
-            })
-            .collect();
-        let mut widths = header.map(str::len);
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+    /// The report for a person, see [`Style`].
+    pub fn table(&self, style: &Style) -> String {
+        let mut out = String::new();
+        let widths = column_widths(&self.pairs);
+        out.push_str(&header(&widths));
+        if !style.failed_only {
+            for row in self.pairs.iter().filter(|p| p.verdict.passed) {
+                out.push_str(&row_line(row, &widths, style));
             }
         }
-        let line = |cells: &[String]| {
-            let mut out = String::new();
-            for (i, cell) in cells.iter().enumerate() {
-                if i + 1 == cells.len() {
-                    out.push_str(cell);
-                } else {
-                    out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
-                }
-            }
-            out.trim_end().to_string() + "\n"
-        };
-        let mut out = line(&header.map(String::from));
-        for row in &rows {
-            out.push_str(&line(row));
+        for group in failure_groups(&self.pairs) {
+            out.push_str(&group_text(&group, &widths, style));
         }
         for finding in &self.findings {
-            out.push_str(&format!("FAIL  {finding}\n"));
+            out.push_str(&wrap(
+                &format!("{}  {finding}", style.fail()),
+                style.width,
+                6,
+            ));
         }
         if self.undissectable > 0 {
             out.push_str(&format!(
@@ -134,17 +130,179 @@ impl Report {
             ));
         }
         for note in &self.notes {
-            out.push_str(&format!("note: {note}\n"));
+            out.push_str(&wrap(&format!("note: {note}"), style.width, 6));
         }
         for c in &self.captures {
             if let Some(path) = &c.pcap {
                 out.push_str(&format!("pcap: {} ({} frames)\n", path.display(), c.frames));
             }
         }
+        out.push_str(&wrap(&self.start.describe(), style.width, 6));
         out.push_str(&self.summary());
         out.push('\n');
         out
     }
+}
+
+/// How the table is drawn: colour only on a terminal that did not ask for NO_COLOR (the CLI
+/// decides), only the failures with `--failed-only`, lines wrapped to `width`.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+    pub failed_only: bool,
+    pub width: usize,
+}
+
+impl Default for Style {
+    fn default() -> Style {
+        Style {
+            color: false,
+            failed_only: false,
+            width: 80,
+        }
+    }
+}
+
+impl Style {
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn fail(&self) -> String {
+        self.paint("FAIL", "1;31")
+    }
+
+    fn pass(&self) -> String {
+        self.paint("pass", "32")
+    }
+}
+
+/// Where a pair's WIRE cell shows a reply, it says so; otherwise it is the request.
+const WIRE_HEADER: &str = "WIRE (the request, unless marked reply)";
+/// At most this many rows of one group of identical failures are printed.
+const GROUP_ROWS: usize = 5;
+
+fn rtt_cell(row: &PairRow) -> String {
+    row.verdict
+        .rtt
+        .map(|d| format!("{:.2}ms", d.as_secs_f64() * 1000.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Steady-state pings lost of those sent.
+fn loss_cell(row: &PairRow) -> String {
+    let l = row.verdict.loss;
+    if l.sent == 0 {
+        "-".into()
+    } else {
+        format!("{}/{}", l.lost, l.sent)
+    }
+}
+
+/// Widths of FROM, TO, RTT and LOSS; the verdict column is 4 wide and WIRE takes the rest.
+/// Columns are one space apart so that a 3-host VXLAN row fits 80 columns whole.
+fn column_widths(rows: &[PairRow]) -> [usize; 4] {
+    let mut w = [4, 2, 3, 4];
+    for row in rows {
+        w[0] = w[0].max(row.from.chars().count());
+        w[1] = w[1].max(row.to.chars().count());
+        w[2] = w[2].max(rtt_cell(row).chars().count());
+        w[3] = w[3].max(loss_cell(row).chars().count());
+    }
+    w
+}
+
+fn cells(cells: [&str; 4], w: &[usize; 4]) -> String {
+    let mut out = String::new();
+    for (cell, width) in cells.iter().zip(w) {
+        out.push_str(&format!("{cell:<width$} "));
+    }
+    out
+}
+
+fn header(w: &[usize; 4]) -> String {
+    format!(
+        "     {}{WIRE_HEADER}\n",
+        cells(["FROM", "TO", "RTT", "LOSS"], w)
+    )
+}
+
+fn row_line(row: &PairRow, w: &[usize; 4], style: &Style) -> String {
+    let (word, painted) = if row.verdict.passed {
+        ("pass", style.pass())
+    } else {
+        ("FAIL", style.fail())
+    };
+    let lead = format!(
+        "{word} {}",
+        cells([&row.from, &row.to, &rtt_cell(row), &loss_cell(row)], w)
+    );
+    let indent = lead.chars().count();
+    // Wrapped as plain text, so the colour codes do not count as columns.
+    let line = wrap(&format!("{lead}{}", row.verdict.wire), style.width, indent);
+    let mut out = format!("{painted}{}", &line[word.len()..]);
+    for remark in &row.verdict.remarks {
+        out.push_str(&wrap(&format!("      ~ {remark}"), style.width, 8));
+    }
+    out
+}
+
+/// Failing rows with the same reasons, in the order their first row appears.
+fn failure_groups(rows: &[PairRow]) -> Vec<Vec<&PairRow>> {
+    let mut groups: Vec<Vec<&PairRow>> = Vec::new();
+    for row in rows.iter().filter(|r| !r.verdict.passed) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].verdict.reasons == row.verdict.reasons)
+        {
+            Some(group) => group.push(row),
+            None => groups.push(vec![row]),
+        }
+    }
+    groups
+}
+
+/// A group's rows (the first few), then every reason once, each on its own line.
+fn group_text(group: &[&PairRow], w: &[usize; 4], style: &Style) -> String {
+    let mut out = String::new();
+    for row in group.iter().take(GROUP_ROWS) {
+        out.push_str(&row_line(row, w, style));
+    }
+    if group.len() > GROUP_ROWS {
+        out.push_str(&format!(
+            "      ... and {} more pairs that failed for the same reasons (--json lists them)\n",
+            group.len() - GROUP_ROWS
+        ));
+    }
+    for reason in &group[0].verdict.reasons {
+        out.push_str(&wrap(&format!("      - {reason}"), style.width, 8));
+    }
+    out
+}
+
+/// Breaks `text` at spaces so no line is wider than `width`; continuation lines are indented
+/// by `indent`. A word longer than a line stays whole.
+pub fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for (i, word) in text.split(' ').enumerate() {
+        let len = line.chars().count();
+        if !line.trim().is_empty() && !word.is_empty() && len + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(indent);
+        } else if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
 }
 
 #[cfg(test)]
@@ -163,6 +321,8 @@ mod tests {
                 rtt: passed.then(|| Duration::from_micros(1234)),
                 wire: "VXLAN vni 1 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]".into(),
                 reasons: reasons.iter().map(|s| s.to_string()).collect(),
+                loss: crate::verify::judge::Loss { sent: 13, lost: 0 },
+                remarks: vec![],
             },
         }
     }
@@ -172,6 +332,7 @@ mod tests {
             lab: "l".into(),
             mode: Mode::Vxlan,
             hosts: 2,
+            start: Start::Cold { phases: 2 },
             pairs,
             findings: vec![],
             captures: vec![],
@@ -181,29 +342,101 @@ mod tests {
         }
     }
 
+    fn plain() -> Style {
+        Style::default()
+    }
+
     #[test]
-    fn table_has_a_row_per_pair_and_the_summary() {
+    fn table_has_a_row_per_pair_every_reason_on_its_own_line_and_the_summary() {
         let r = report(vec![
             row("pod1", "pod2", true, &[]),
             row(
                 "pod2",
                 "pod1",
                 false,
-                &["ping: no reply after 3 attempts", "x"],
+                &[
+                    "ping: no reply after 3 attempts",
+                    "ping request not seen on host2-eth1",
+                ],
             ),
         ]);
-        let t = r.table();
+        let t = r.table(&plain());
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[0].starts_with("FROM"));
         assert!(
-            lines[1].contains("pod1") && lines[1].contains("1.23ms") && lines[1].contains("pass")
+            lines[1].ends_with("10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"),
+            "a VXLAN row is whole: {t}"
         );
+        assert!(lines[0].contains("FROM") && lines[0].contains("WIRE (the request"));
         assert!(
-            lines[2].contains("FAIL")
-                && lines[2].ends_with("ping: no reply after 3 attempts (+1 more)")
+            lines[1].starts_with("pass pod1") && lines[1].contains("1.23ms"),
+            "{t}"
         );
+        assert!(lines[2].starts_with("FAIL pod2 pod1"), "{t}");
+        assert_eq!(lines[3], "      - ping: no reply after 3 attempts");
+        assert_eq!(lines[4], "      - ping request not seen on host2-eth1");
+        assert!(!t.contains("more)"), "no reason is hidden: {t}");
+        assert!(lines.iter().any(|l| l.starts_with("cold start")), "{t}");
         assert_eq!(lines.last().unwrap(), &"1/2 pairs passed (vxlan, 2 hosts)");
         assert!(!r.passed());
+    }
+
+    #[test]
+    fn every_line_fits_80_columns() {
+        let long = "expected UDP/4789 VXLAN vni 1 between 10.0.3.2 and 10.0.1.2, saw VXLAN vni 2 10.0.3.2>10.0.1.2 [172.16.2.2>172.16.0.2] on host3-eth1";
+        let mut wide = row("pod1", "pod2", false, &[long]);
+        wide.verdict.wire = format!("reply {}", wide.verdict.wire);
+        let r = report(vec![row("pod1", "pod2", true, &[]), wide]);
+        let t = r.table(&plain());
+        for line in t.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{} columns: {line:?}",
+                line.len()
+            );
+        }
+        assert!(t.contains("reply VXLAN"), "{t}");
+        let joined = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            joined.contains(long),
+            "the wrapped reason is all there: {t}"
+        );
+    }
+
+    #[test]
+    fn identical_failures_are_grouped_and_their_reasons_shown_once() {
+        let mut pairs = vec![];
+        for i in 2..12 {
+            pairs.push(row("pod1", &format!("pod{i}"), false, &["ping: no reply"]));
+        }
+        pairs.push(row("pod2", "pod1", false, &["other"]));
+        let t = report(pairs).table(&plain());
+        assert_eq!(t.matches("- ping: no reply").count(), 1, "{t}");
+        assert_eq!(t.matches("FAIL").count(), GROUP_ROWS + 1, "{t}");
+        assert!(
+            t.contains("and 5 more pairs that failed for the same reasons"),
+            "{t}"
+        );
+        assert!(t.contains("- other"), "{t}");
+    }
+
+    #[test]
+    fn failed_only_and_colour() {
+        let r = report(vec![
+            row("pod1", "pod2", true, &[]),
+            row("pod2", "pod1", false, &["why"]),
+        ]);
+        let only = r.table(&Style {
+            failed_only: true,
+            ..plain()
+        });
+        assert!(!only.contains("pass pod1"), "{only}");
+        assert!(only.contains("FAIL pod2"), "{only}");
+        assert!(!only.contains('\x1b'));
+        let colour = r.table(&Style {
+            color: true,
+            ..plain()
+        });
+        assert!(colour.contains("\x1b[1;31mFAIL\x1b[0m") && colour.contains("\x1b[32mpass\x1b[0m"));
     }
 
     #[test]
@@ -212,7 +445,7 @@ mod tests {
         assert!(r.passed());
         r.findings.push("plain IPv4 on gw1-eth1".into());
         assert!(!r.passed());
-        assert!(r.table().contains("FAIL  plain IPv4 on gw1-eth1"));
+        assert!(r.table(&plain()).contains("FAIL  plain IPv4 on gw1-eth1"));
     }
 
     #[test]

@@ -1,0 +1,433 @@
+//! State the lab's nodes learnt from traffic: dynamic neighbour entries, learned VXLAN FDB
+//! entries and bridge-learned MACs. verify reads it back before probing and wipes it between
+//! probe phases, so that no direction is proven with state only the other direction (or a third
+//! pair) could have taught. Permanent entries are the lab's configuration and never touched.
+//!
+//! Reading and flushing run `ip`/`bridge` inside each node's namespace; what to delete is decided by the
+//! pure functions below, which unit tests cover.
+
+use crate::lab::Lab;
+use crate::netns::in_netns;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LearnedError {
+    #[error("cannot {what} in node `{node}`: `{command}` failed: {why}")]
+    Command {
+        node: String,
+        what: &'static str,
+        command: String,
+        why: String,
+    },
+}
+
+/// One row of `bridge -j fdb show`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FdbEntry {
+    pub mac: String,
+    #[serde(default)]
+    pub ifname: String,
+    #[serde(default)]
+    pub dst: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub master: Option<String>,
+    #[serde(default)]
+    pub state: String,
+}
+
+impl FdbEntry {
+    /// Learned from traffic: neither permanent, static nor noarp (iproute2 prints "" then).
+    pub fn is_learned(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    fn is_flood(&self) -> bool {
+        self.mac == "00:00:00:00:00:00"
+    }
+}
+
+/// A host's FDB as read before verify touched anything.
+#[derive(Debug, Clone)]
+pub struct HostFdb {
+    pub node: String,
+    pub underlay_ip: Ipv4Addr,
+    pub entries: Vec<FdbEntry>,
+}
+
+/// A host that has no configured way to reach a peer's VTEP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloodGap {
+    pub node: String,
+    pub device: String,
+    pub peer: Ipv4Addr,
+    /// A learned entry towards the peer was there: traffic from elsewhere taught it.
+    pub learned: bool,
+}
+
+impl FloodGap {
+    pub fn reason(&self) -> String {
+        if self.learned {
+            format!(
+                "{} reached {} only through a learned FDB entry: its flood entry is missing (bridge fdb append 00:00:00:00:00:00 dst {} dev {})",
+                self.node, self.peer, self.peer, self.device
+            )
+        } else {
+            format!(
+                "{} has no flood entry for {} (bridge fdb append 00:00:00:00:00:00 dst {} dev {}): it cannot resolve that VTEP on its own",
+                self.node, self.peer, self.peer, self.device
+            )
+        }
+    }
+}
+
+/// In a VXLAN lab every host must be able to reach every peer VTEP by configuration: a
+/// permanent entry (the all-zeros flood entry, or a per-MAC one as flanneld writes) with that
+/// peer as `dst`. A learned entry is not enough: it was taught by the peer's traffic and ages out.
+pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
+    let mut gaps = Vec::new();
+    for host in fdbs {
+        let device = host
+            .entries
+            .iter()
+            .find(|e| e.dst.is_some() && e.master.is_none())
+            .map(|e| e.ifname.clone())
+            .unwrap_or_else(|| "the VXLAN device".to_string());
+        for peer in fdbs.iter().filter(|p| p.node != host.node) {
+            let towards = || {
+                host.entries
+                    .iter()
+                    .filter(|e| e.dst == Some(peer.underlay_ip))
+            };
+            if towards().any(|e| !e.is_learned()) {
+                continue;
+            }
+            gaps.push(FloodGap {
+                node: host.node.clone(),
+                device: device.clone(),
+                peer: peer.underlay_ip,
+                learned: towards().any(|e| e.is_learned() && !e.is_flood()),
+            });
+        }
+    }
+    gaps
+}
+
+/// The VTEPs a host floods to: the `dst` of its permanent all-zeros entries.
+pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
+    fdbs.iter()
+        .filter(|f| f.node == node)
+        .flat_map(|f| &f.entries)
+        .filter(|e| e.is_flood() && !e.is_learned())
+        .filter_map(|e| e.dst)
+        .collect()
+}
+
+/// What wipes a node's learned forwarding state besides its neighbours (see [`super::neigh`]):
+/// `ip -batch` lines, and `bridge -batch` lines. Bridges are flushed with
+/// `fdb_flush` (dynamic entries only); a VXLAN device with `flush ... dynamic`, which spares
+/// its permanent flood entries. Nodes without an FDB (pods, routers) need neither.
+pub fn flush_lines(entries: &[FdbEntry]) -> (Vec<String>, Vec<String>) {
+    let mut ip = Vec::new();
+    let bridges: BTreeSet<&str> = entries.iter().filter_map(|e| e.master.as_deref()).collect();
+    ip.extend(
+        bridges
+            .iter()
+            .map(|b| format!("link set dev {b} type bridge fdb_flush")),
+    );
+    let vteps: BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e.dst.is_some() && e.master.is_none())
+        .map(|e| e.ifname.as_str())
+        .collect();
+    let bridge = vteps
+        .iter()
+        .map(|d| format!("fdb flush dev {d} self dynamic"))
+        .collect();
+    (ip, bridge)
+}
+
+/// Runs `tool args` inside the node's namespace. The process is started from a thread that
+/// entered the namespace (a child inherits it), not with `ip -n`: that also makes a mount
+/// namespace and remounts /sys for every process, and those mounts serialise across threads.
+fn run(
+    node: &str,
+    namespace: &str,
+    tool: &str,
+    args: &[&str],
+    stdin: Option<String>,
+    what: &'static str,
+) -> Result<String, LearnedError> {
+    let err = |why: String| LearnedError::Command {
+        node: node.to_string(),
+        what,
+        command: format!("{tool} {}", args.join(" ")),
+        why,
+    };
+    let mut expr = duct::cmd(tool, args).stdout_capture().stderr_capture();
+    if let Some(input) = stdin {
+        expr = expr.stdin_bytes(input);
+    }
+    let out = in_netns(namespace, || expr.unchecked().run())
+        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| err(e.to_string()))?;
+    if !out.status.success() {
+        return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every FDB entry in a node's namespace.
+pub fn read_fdb(node: &str, namespace: &str) -> Result<Vec<FdbEntry>, LearnedError> {
+    let text = run(
+        node,
+        namespace,
+        "bridge",
+        &["-j", "fdb", "show"],
+        None,
+        "read the FDB",
+    )?;
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(&text).map_err(|e| LearnedError::Command {
+        node: node.to_string(),
+        what: "read the FDB",
+        command: "bridge -j fdb show".into(),
+        why: e.to_string(),
+    })
+}
+
+/// Each host's FDB, as the lab holds it right now.
+pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
+    lab.hosts
+        .iter()
+        .map(|h| {
+            Ok(HostFdb {
+                node: h.node.clone(),
+                underlay_ip: h.underlay_ip,
+                entries: read_fdb(&h.node, &h.namespace)?,
+            })
+        })
+        .collect()
+}
+
+/// A node and the commands that wipe what it learnt, worked out once before the first phase.
+#[derive(Debug, Clone)]
+pub struct Flush {
+    node: String,
+    namespace: String,
+    ip: Vec<String>,
+    bridge: Vec<String>,
+}
+
+impl Flush {
+    fn run(&self) -> Result<(), LearnedError> {
+        let batch = |lines: &[String]| Some(lines.join("\n") + "\n");
+        let (node, ns) = (self.node.as_str(), self.namespace.as_str());
+        let what = "flush learned state";
+        let err = |why: String| LearnedError::Command {
+            node: node.to_string(),
+            what: "flush dynamic neighbours",
+            command: "rtnetlink RTM_DELNEIGH".into(),
+            why,
+        };
+        in_netns(ns, super::neigh::flush_dynamic)
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(e.to_string()))?;
+        if !self.ip.is_empty() {
+            run(node, ns, "ip", &["-batch", "-"], batch(&self.ip), what)?;
+        }
+        if !self.bridge.is_empty() {
+            run(
+                node,
+                ns,
+                "bridge",
+                &["-batch", "-"],
+                batch(&self.bridge),
+                what,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The flush plan for every node of the lab: hosts from the FDBs read at the start, pods and
+/// routers by their neighbour tables alone.
+pub fn plan_flush(lab: &Lab, fdbs: &[HostFdb]) -> Vec<Flush> {
+    let neighbours_only = |node: &str, namespace: &str| Flush {
+        node: node.to_string(),
+        namespace: namespace.to_string(),
+        ip: vec![],
+        bridge: vec![],
+    };
+    let hosts = lab.hosts.iter().map(|h| {
+        let entries = fdbs
+            .iter()
+            .find(|f| f.node == h.node)
+            .map_or(&[][..], |f| &f.entries[..]);
+        let (ip, bridge) = flush_lines(entries);
+        Flush {
+            node: h.node.clone(),
+            namespace: h.namespace.clone(),
+            ip,
+            bridge,
+        }
+    });
+    hosts
+        .chain(
+            lab.pods
+                .iter()
+                .map(|p| neighbours_only(&p.node, &p.namespace)),
+        )
+        .chain(
+            lab.routers
+                .iter()
+                .map(|r| neighbours_only(&r.node, &r.namespace)),
+        )
+        .collect()
+}
+
+/// Wipes learned state in every node, several namespaces at a time: each is a process or
+/// two, and waiting on them, not the CPU, is most of the cost.
+pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
+    const WORKERS: usize = 8;
+    let chunk = plan.len().div_ceil(WORKERS).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().try_for_each(Flush::run)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Result<Vec<()>, _>>()
+            .map(|_| ())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        mac: &str,
+        ifname: &str,
+        dst: Option<&str>,
+        master: Option<&str>,
+        state: &str,
+    ) -> FdbEntry {
+        FdbEntry {
+            mac: mac.into(),
+            ifname: ifname.into(),
+            dst: dst.map(|d| d.parse().unwrap()),
+            master: master.map(str::to_string),
+            state: state.into(),
+        }
+    }
+
+    fn host(node: &str, ip: &str, entries: Vec<FdbEntry>) -> HostFdb {
+        HostFdb {
+            node: node.into(),
+            underlay_ip: ip.parse().unwrap(),
+            entries,
+        }
+    }
+
+    #[test]
+    fn parses_iproute2_json() {
+        let json = r#"[{"mac":"ce:cc:30:ed:9a:e4","ifname":"flannel.1","dst":"10.0.3.2","flags":["self"],"state":""},
+            {"mac":"00:00:00:00:00:00","ifname":"flannel.1","dst":"10.0.2.2","flags":["self"],"state":"permanent"},
+            {"mac":"2a:df:06:ca:81:54","ifname":"veth1","master":"cni0","state":""}]"#;
+        let e: Vec<FdbEntry> = serde_json::from_str(json).unwrap();
+        assert!(e[0].is_learned() && !e[1].is_learned());
+        assert_eq!(e[2].master.as_deref(), Some("cni0"));
+    }
+
+    #[test]
+    fn a_missing_flood_entry_is_a_gap_and_says_whether_learning_hid_it() {
+        let fdbs = [
+            host(
+                "host1",
+                "10.0.1.2",
+                vec![entry(
+                    "32:35:7b:dd:33:b3",
+                    "flannel.1",
+                    Some("10.0.2.2"),
+                    None,
+                    "",
+                )],
+            ),
+            host(
+                "host2",
+                "10.0.2.2",
+                vec![entry(
+                    "00:00:00:00:00:00",
+                    "flannel.1",
+                    Some("10.0.1.2"),
+                    None,
+                    "permanent",
+                )],
+            ),
+        ];
+        let gaps = flood_gaps(&fdbs);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(
+            gaps[0].reason(),
+            "host1 reached 10.0.2.2 only through a learned FDB entry: its flood entry is missing (bridge fdb append 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1)"
+        );
+        let bare = [host("host1", "10.0.1.2", vec![]), fdbs[1].clone()];
+        let gaps = flood_gaps(&bare);
+        assert!(!gaps[0].learned);
+        assert!(gaps[0].reason().contains("has no flood entry for 10.0.2.2"));
+    }
+
+    #[test]
+    fn a_permanent_per_mac_entry_counts_as_configured() {
+        let fdbs = [
+            host(
+                "host1",
+                "10.0.1.2",
+                vec![entry(
+                    "32:35:7b:dd:33:b3",
+                    "flannel.1",
+                    Some("10.0.2.2"),
+                    None,
+                    "permanent",
+                )],
+            ),
+            host(
+                "host2",
+                "10.0.2.2",
+                vec![entry(
+                    "00:00:00:00:00:00",
+                    "flannel.1",
+                    Some("10.0.1.2"),
+                    None,
+                    "permanent",
+                )],
+            ),
+        ];
+        assert!(flood_gaps(&fdbs).is_empty());
+    }
+
+    #[test]
+    fn flushing_spares_permanent_entries() {
+        let entries = [
+            entry("32:35:7b:dd:33:b3", "flannel.1", Some("10.0.2.2"), None, ""),
+            entry(
+                "00:00:00:00:00:00",
+                "flannel.1",
+                Some("10.0.2.2"),
+                None,
+                "permanent",
+            ),
+            entry("2a:df:06:ca:81:54", "veth1", None, Some("cni0"), ""),
+            entry("33:33:00:00:00:01", "cni0", None, None, "permanent"),
+        ];
+        let (ip, bridge) = flush_lines(&entries);
+        assert_eq!(ip, ["link set dev cni0 type bridge fdb_flush"]);
+        assert_eq!(bridge, ["fdb flush dev flannel.1 self dynamic"]);
+    }
+}
