@@ -9,11 +9,16 @@ use serde_json::Value;
 use std::process::Command;
 
 fn deployed(mode: &str, flavor: &str, hosts: usize) -> LabGuard {
+    deployed_k(mode, flavor, hosts, 1)
+}
+
+fn deployed_k(mode: &str, flavor: &str, hosts: usize, pods: usize) -> LabGuard {
     require_root();
     let name = unique("fvv");
     let out = cnilab()
         .args(["gen", "--mode", mode, "--flavor", flavor, "--name", &name])
         .args(["--hosts", &hosts.to_string(), "-o", "-"])
+        .args(["--pods-per-host", &pods.to_string()])
         .output()
         .unwrap();
     assert!(out.status.success(), "gen failed: {}", stderr(&out));
@@ -195,5 +200,30 @@ fn calico_without_a_pod_route_blackholes_that_pod() {
         failed_pairs(&report),
         ["pod1>pod2", "pod2>pod1", "pod2>pod3", "pod3>pod2"],
         "{report:#}"
+    );
+}
+
+#[test]
+fn same_host_pairs_pass_off_the_underlay_and_fail_on_it() {
+    let lab = deployed_k("vxlan", "calico", 2, 2);
+    let (code, report) = verify(&lab);
+    assert_eq!(
+        code, 0,
+        "every pair, same-host ones included, must pass: {report:#}"
+    );
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 12);
+    // Send pod1-2's traffic through the tunnel: host2 routes it straight back, so the
+    // same-host pair now crosses the underlay.
+    exec(
+        &lab,
+        "host1",
+        "ip route replace 172.16.0.3/32 via 172.16.1.0 dev vxlan.calico onlink",
+    );
+    let (code, report) = verify(&lab);
+    assert_eq!(code, 1);
+    let reasons = reasons_of(&report, "pod1-1", "pod1-2");
+    assert!(
+        reasons.contains("request seen on host1-eth1: pods on the same host must talk over host1's bridge or veths"),
+        "{reasons}"
     );
 }

@@ -12,6 +12,7 @@ pub mod neigh;
 pub mod pcap;
 pub mod probe;
 pub mod report;
+pub mod same_host;
 pub mod schedule;
 
 use crate::lab::{Lab, LabError};
