@@ -750,6 +750,10 @@ fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
         progress: stderr_is_terminal() && !args.json,
         warm: args.warm,
         max_loss: args.max_loss / 100.0,
+        pairs: match args.pairs {
+            PairsArg::All => verify::PairChoice::All,
+            PairsArg::PerHostPair => verify::PairChoice::PerHostPair,
+        },
     };
     let report = verify::verify(file, &opts)?;
     if args.json {
@@ -786,6 +790,18 @@ pub struct VerifyArgs {
     /// By default any loss after the first contact fails the pair ("lost K of M").
     #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = percent)]
     pub max_loss: f64,
+    /// Which pod pairs to probe: every ordered pair, or one per ordered host pair (plus one
+    /// same-host pair per host with several pods); the summary says which was done.
+    #[arg(long, value_enum, default_value = "all")]
+    pub pairs: PairsArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PairsArg {
+    /// Every ordered pod pair.
+    All,
+    /// One pod pair per ordered host pair.
+    PerHostPair,
 }
 
 fn percent(text: &str) -> Result<f64, String> {

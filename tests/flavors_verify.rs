@@ -227,3 +227,47 @@ fn same_host_pairs_pass_off_the_underlay_and_fail_on_it() {
         "{reasons}"
     );
 }
+
+#[test]
+fn one_pair_per_host_pair_is_a_choice_and_reported() {
+    let lab = deployed_k("vxlan", "flannel", 3, 3);
+    let out = lab.run(&["verify", "--json", "--pairs", "per-host-pair"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut pairs: Vec<String> = report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}>{}",
+                p["from"].as_str().unwrap(),
+                p["to"].as_str().unwrap()
+            )
+        })
+        .collect();
+    pairs.sort();
+    // Six host pairs and, on each of the three hosts, one same-host pair.
+    assert_eq!(
+        pairs,
+        [
+            "pod1-1>pod1-2",
+            "pod1-1>pod2-1",
+            "pod1-1>pod3-1",
+            "pod2-1>pod1-1",
+            "pod2-1>pod2-2",
+            "pod2-1>pod3-1",
+            "pod3-1>pod1-1",
+            "pod3-1>pod2-1",
+            "pod3-1>pod3-2",
+        ]
+    );
+    assert_eq!(report["probed"], "per-host-pair");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("one pod pair per host pair"), "{summary}");
+    // The default stays every ordered pair: 9 pods, 72 pairs.
+    let (code, report) = verify(&lab);
+    assert_eq!(code, 0);
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 72);
+    assert_eq!(report["probed"], "all");
+}
