@@ -20,6 +20,8 @@ pub const LABEL_MTU: &str = "cnilab.mtu";
 pub const LABEL_VNI: &str = "cnilab.vni";
 pub const LABEL_VXLAN_PORT: &str = "cnilab.vxlan-port";
 pub const LABEL_CAPTURE: &str = "cnilab.capture";
+/// `route` where a host's tunnel device is flow-based (external): no FDB, the key per packet.
+pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
 
 /// The interface a pod reaches its host through.
 pub const POD_IF: &str = "eth1";
@@ -49,6 +51,8 @@ pub struct LabHost {
     pub underlay_if: String,
     pub underlay_ip: Ipv4Addr,
     pub pod_subnet: String,
+    /// The tunnel device is flow-based (Cilium): it has no FDB, and needs none.
+    pub flow_based: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +144,8 @@ impl Lab {
                         underlay_if: required(name, node, LABEL_UNDERLAY_IF)?,
                         underlay_ip: required(name, node, LABEL_UNDERLAY_IP)?,
                         pod_subnet: required(name, node, LABEL_POD_SUBNET)?,
+                        flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?
+                            .is_some_and(|k| k == "route"),
                     });
                     if node_mode == Mode::Vxlan {
                         let params = VxlanParams {

@@ -187,6 +187,12 @@ fn cilium_keys_an_external_vxlan_device_by_route() {
         "cilium host1",
     );
     assert!(!t.contains("bridge fdb"), "a flow-based device has no FDB");
+    assert_eq!(
+        label(&t, "host1", "cnilab.tunnel-key").as_deref(),
+        Some("route")
+    );
+    let flannel = text(Mode::Vxlan, Flavor::Flannel, 2, 1);
+    assert_eq!(label(&flannel, "host1", "cnilab.tunnel-key"), None);
 }
 
 #[test]
