@@ -67,6 +67,11 @@ topologies:
 	target/debug/cnilab gen --mode vxlan --hosts 2 -o topologies/vxlan-2.yaml
 	target/debug/cnilab gen --mode ipip --hosts 3 -o topologies/ipip-3.yaml
 	target/debug/cnilab gen --mode vxlan --hosts 4 -o topologies/vxlan-4.yaml
+	target/debug/cnilab gen --mode host-gw --flavor flannel --hosts 2 -o topologies/host-gw-flannel-2.yaml
+	target/debug/cnilab gen --mode vxlan --flavor flannel --hosts 2 -o topologies/vxlan-flannel-2.yaml
+	target/debug/cnilab gen --mode vxlan --flavor calico --hosts 2 -o topologies/vxlan-calico-2.yaml
+	target/debug/cnilab gen --mode vxlan --flavor cilium --hosts 2 -o topologies/vxlan-cilium-2.yaml
+	target/debug/cnilab gen --mode ipip --flavor calico --hosts 2 -o topologies/ipip-calico-2.yaml
 
 lint:
 	$(CARGO) fmt --check

@@ -2,7 +2,7 @@
 
 use crate::gen::{self, Destination, GenRequest};
 use crate::lifecycle;
-use crate::plan::{Mode, MAX_HOSTS, MIN_HOSTS};
+use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
 use crate::verify::{self, VerifyOptions};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -48,6 +48,30 @@ pub enum ModeArg {
     Vxlan,
     /// calico-style IP-in-IP over a routed underlay.
     Ipip,
+}
+
+/// Whose way of building the mode: `cnilab gen` rejects a flavor the mode does not have.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FlavorArg {
+    /// The article's simplified lab (the default).
+    Article,
+    /// What flannel programs (host-gw, vxlan).
+    Flannel,
+    /// What Calico programs (vxlan, ipip).
+    Calico,
+    /// Cilium's flow-based VXLAN tunnel, keyed by routes instead of eBPF (vxlan).
+    Cilium,
+}
+
+impl From<FlavorArg> for Flavor {
+    fn from(f: FlavorArg) -> Flavor {
+        match f {
+            FlavorArg::Article => Flavor::Article,
+            FlavorArg::Flannel => Flavor::Flannel,
+            FlavorArg::Calico => Flavor::Calico,
+            FlavorArg::Cilium => Flavor::Cilium,
+        }
+    }
 }
 
 impl From<ModeArg> for Mode {
@@ -122,9 +146,15 @@ pub struct LabShape {
     /// The data plane to build.
     #[arg(long, value_enum)]
     pub mode: ModeArg,
-    /// How many hosts, each with one pod (2–254).
+    /// How many hosts (2–254).
     #[arg(long, value_name = "N", value_parser = hosts_in_range, allow_negative_numbers = true)]
     pub hosts: usize,
+    /// Whose way of building the mode: article (default), flannel, calico or cilium.
+    #[arg(long, value_enum, default_value = "article")]
+    pub flavor: FlavorArg,
+    /// How many pods each host carries.
+    #[arg(long, value_name = "K", default_value = "1", value_parser = pods_in_range, allow_negative_numbers = true)]
+    pub pods_per_host: usize,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
@@ -166,6 +196,8 @@ Examples:
   cnilab gen --mode host-gw --hosts 2              # the article's host-gw lab, in ./clab.yaml
   cnilab gen --mode vxlan --hosts 8 -o vxlan8.yaml
   cnilab gen --mode ipip --hosts 3 -o -            # to standard output
+  cnilab gen --mode vxlan --flavor flannel --hosts 4   # what flannel's vxlan backend programs
+  cnilab gen --mode ipip --flavor calico --hosts 3 --pods-per-host 3
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
 An existing file is only replaced if cnilab wrote it, unless --force is given. Never replaced,
@@ -301,6 +333,12 @@ The lab stays up: `sudo cnilab down` removes it.")]
             requires = "mode"
         )]
         hosts: Option<usize>,
+        /// Whose way of building the mode: article (default), flannel, calico or cilium.
+        #[arg(long, value_enum, requires = "mode")]
+        flavor: Option<FlavorArg>,
+        /// How many pods each host carries (default 1).
+        #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
+        pods_per_host: Option<usize>,
         /// The lab name; defaults to the article's name for the mode.
         #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
         name: Option<String>,
@@ -410,6 +448,15 @@ fn hosts_in_range(text: &str) -> Result<usize, String> {
     let range = format!("a whole number from {MIN_HOSTS} to {MAX_HOSTS}");
     match text.parse::<usize>() {
         Ok(n) if (MIN_HOSTS..=MAX_HOSTS).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is out of range: expected {range}")),
+        Err(_) => Err(format!("expected {range}")),
+    }
+}
+
+fn pods_in_range(text: &str) -> Result<usize, String> {
+    let range = format!("a whole number from 1 to {MAX_PODS_PER_HOST}");
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_PODS_PER_HOST).contains(&n) => Ok(n),
         Ok(n) => Err(format!("{n} is out of range: expected {range}")),
         Err(_) => Err(format!("expected {range}")),
     }
@@ -528,7 +575,9 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         } => {
             let text = gen::generate(&GenRequest {
                 mode: shape.mode.into(),
+                flavor: shape.flavor.into(),
                 hosts: shape.hosts,
+                pods_per_host: shape.pods_per_host,
                 lab: shape.name.as_deref(),
                 templates: shape.templates.as_deref(),
             })?;
@@ -591,6 +640,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         Command::Up {
             mode,
             hosts,
+            flavor,
+            pods_per_host,
             name,
             templates,
             file,
@@ -605,7 +656,9 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 (None, Some(mode), Some(hosts)) => {
                     let text = gen::generate(&GenRequest {
                         mode: mode.into(),
+                        flavor: flavor.map_or(Flavor::Article, Into::into),
                         hosts,
+                        pods_per_host: pods_per_host.unwrap_or(1),
                         lab: name.as_deref(),
                         templates: templates.as_deref(),
                     })?;
@@ -836,6 +889,10 @@ fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
         progress: stderr_is_terminal() && !args.json,
         warm: args.warm,
         max_loss: args.max_loss / 100.0,
+        pairs: match args.pairs {
+            PairsArg::All => verify::PairChoice::All,
+            PairsArg::PerHostPair => verify::PairChoice::PerHostPair,
+        },
     };
     let report = verify::verify(file, &opts)?;
     if args.json {
@@ -872,6 +929,18 @@ pub struct VerifyArgs {
     /// By default any loss after the first contact fails the pair ("lost K of M").
     #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = percent)]
     pub max_loss: f64,
+    /// Which pod pairs to probe: every ordered pair, or one per ordered host pair (plus one
+    /// same-host pair per host with several pods); the summary says which was done.
+    #[arg(long, value_enum, default_value = "all")]
+    pub pairs: PairsArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PairsArg {
+    /// Every ordered pod pair.
+    All,
+    /// One pod pair per ordered host pair.
+    PerHostPair,
 }
 
 fn percent(text: &str) -> Result<f64, String> {

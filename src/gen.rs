@@ -1,14 +1,16 @@
 //! `cnilab gen`: plan, render, write.
 
 use crate::output::{write_atomically, OutputError};
-use crate::plan::{Mode, Plan, PlanError};
+use crate::plan::{Flavor, LabSpec, Mode, Plan, PlanError};
 use crate::render::{render, RenderError, Templates};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub struct GenRequest<'a> {
     pub mode: Mode,
+    pub flavor: Flavor,
     pub hosts: usize,
+    pub pods_per_host: usize,
     pub lab: Option<&'a str>,
     pub templates: Option<&'a Path>,
 }
@@ -29,7 +31,13 @@ pub enum GenError {
 }
 
 pub fn generate(req: &GenRequest<'_>) -> Result<String, GenError> {
-    let plan = Plan::new(req.mode, req.hosts, req.lab)?;
+    let plan = Plan::from_spec(&LabSpec {
+        mode: req.mode,
+        flavor: req.flavor,
+        hosts: req.hosts,
+        pods_per_host: req.pods_per_host,
+        lab: req.lab,
+    })?;
     let templates = match req.templates {
         Some(dir) => Templates::Dir(dir),
         None => Templates::Embedded,

@@ -20,6 +20,8 @@ pub const LABEL_MTU: &str = "cnilab.mtu";
 pub const LABEL_VNI: &str = "cnilab.vni";
 pub const LABEL_VXLAN_PORT: &str = "cnilab.vxlan-port";
 pub const LABEL_CAPTURE: &str = "cnilab.capture";
+/// `route` where a host's tunnel device is flow-based (external): no FDB, the key per packet.
+pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
 
 /// The interface a pod reaches its host through.
 pub const POD_IF: &str = "eth1";
@@ -49,6 +51,8 @@ pub struct LabHost {
     pub underlay_if: String,
     pub underlay_ip: Ipv4Addr,
     pub pod_subnet: String,
+    /// The tunnel device is flow-based (Cilium): it has no FDB, and needs none.
+    pub flow_based: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +91,13 @@ pub enum LabError {
         second: String,
         b: Mode,
     },
+    #[error("hosts disagree on the VXLAN tunnel: `{first}` says vni {} port {}, `{second}` says vni {} port {}", .a.vni, .a.port, .b.vni, .b.port)]
+    MixedVxlan {
+        first: String,
+        a: VxlanParams,
+        second: String,
+        b: VxlanParams,
+    },
     #[error("pod `{pod}` belongs to host {host}, and no node is that host")]
     OrphanPod { pod: String, host: usize },
     #[error("the lab needs at least two pods to verify, it has {0}")]
@@ -96,6 +107,8 @@ pub enum LabError {
 impl Lab {
     pub fn from_topology(topo: &Topology) -> Result<Lab, LabError> {
         let mut mode: Option<(String, Mode)> = None;
+        // The host whose VXLAN labels came first: every other host must say the same.
+        let mut vxlan_from: Option<String> = None;
         let mut lab = Lab {
             name: topo.name.clone(),
             mode: Mode::HostGw,
@@ -131,13 +144,29 @@ impl Lab {
                         underlay_if: required(name, node, LABEL_UNDERLAY_IF)?,
                         underlay_ip: required(name, node, LABEL_UNDERLAY_IP)?,
                         pod_subnet: required(name, node, LABEL_POD_SUBNET)?,
+                        flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?
+                            .is_some_and(|k| k == "route"),
                     });
                     if node_mode == Mode::Vxlan {
                         let params = VxlanParams {
                             vni: required(name, node, LABEL_VNI)?,
                             port: required(name, node, LABEL_VXLAN_PORT)?,
                         };
-                        lab.vxlan.get_or_insert(params);
+                        match &vxlan_from {
+                            None => {
+                                vxlan_from = Some(name.to_string());
+                                lab.vxlan = Some(params);
+                            }
+                            Some(first) if lab.vxlan != Some(params) => {
+                                return Err(LabError::MixedVxlan {
+                                    first: first.clone(),
+                                    a: lab.vxlan.expect("set with vxlan_from"),
+                                    second: name.to_string(),
+                                    b: params,
+                                })
+                            }
+                            Some(_) => {}
+                        }
                     }
                 }
                 "pod" => lab.pods.push(LabPod {
@@ -257,6 +286,28 @@ pub(crate) mod tests {
             assert_eq!(l.vxlan.is_some(), mode == Mode::Vxlan);
         }
         assert_eq!(lab(Mode::Ipip, 3).routers[0].capture.len(), 3);
+    }
+
+    #[test]
+    fn hosts_that_disagree_on_the_tunnel_are_an_error() {
+        let text = render(
+            &Plan::new(Mode::Vxlan, 3, None).unwrap(),
+            Templates::Embedded,
+        )
+        .unwrap();
+        // Only host3's label changes: the first `cnilab.vni: "1"` after `host3:`.
+        let at = text.find("    host3:").unwrap();
+        let (head, tail) = text.split_at(at);
+        let edited = format!(
+            "{head}{}",
+            tail.replacen("cnilab.vni: \"1\"", "cnilab.vni: \"2\"", 1)
+        );
+        let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
+        assert!(
+            matches!(&err, LabError::MixedVxlan { second, b, .. } if second == "host3" && b.vni == 2),
+            "{err}"
+        );
+        assert!(err.to_string().contains("says vni 1 port 4789"), "{err}");
     }
 
     #[test]

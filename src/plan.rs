@@ -73,10 +73,112 @@ impl FromStr for Mode {
     }
 }
 
+/// Whose way of programming the mode a lab shows: the article's simplified one, or what a
+/// real CNI plugin sets up (see the README's side-by-side table for the sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavor {
+    #[default]
+    Article,
+    Flannel,
+    Calico,
+    Cilium,
+}
+
+impl Flavor {
+    pub const ALL: [Flavor; 4] = [
+        Flavor::Article,
+        Flavor::Flannel,
+        Flavor::Calico,
+        Flavor::Cilium,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Article => "article",
+            Flavor::Flannel => "flannel",
+            Flavor::Calico => "calico",
+            Flavor::Cilium => "cilium",
+        }
+    }
+
+    /// The flavors that exist for a mode: flannel has no IPIP backend, Calico no host-gw one
+    /// cnilab models, and Cilium tunnels with VXLAN (Geneve needs a kernel this one lacks).
+    pub fn valid_for(mode: Mode) -> &'static [Flavor] {
+        match mode {
+            Mode::HostGw => &[Flavor::Article, Flavor::Flannel],
+            Mode::Vxlan => &[
+                Flavor::Article,
+                Flavor::Flannel,
+                Flavor::Calico,
+                Flavor::Cilium,
+            ],
+            Mode::Ipip => &[Flavor::Article, Flavor::Calico],
+        }
+    }
+}
+
+impl fmt::Display for Flavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Flavor {
+    type Err = PlanError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Flavor::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| PlanError::UnknownFlavor(s.to_string()))
+    }
+}
+
+/// The tunnel device a flavor programs, with what goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tunnel {
+    pub dev: &'static str,
+    /// VXLAN only: the UDP port and VNI.
+    pub port: u16,
+    pub vni: u32,
+}
+
+/// flannel's default VXLAN port: it leaves the port to the kernel, whose default is 8472.
+pub const FLANNEL_VXLAN_PORT: u16 = 8472;
+/// Calico's defaults (felix `VXLANPort`, `VXLANVNI`).
+pub const CALICO_VXLAN_PORT: u16 = 4789;
+pub const CALICO_VXLAN_VNI: u32 = 4096;
+/// Cilium's default VXLAN port (`defaults.TunnelPortVXLAN`).
+pub const CILIUM_VXLAN_PORT: u16 = 8472;
+/// Cilium carries the sender's security identity in the VNI; the lab gives every pod the
+/// first identity Cilium hands out to workloads.
+pub const CILIUM_VNI: u32 = 256;
+
+fn tunnel(mode: Mode, flavor: Flavor) -> Option<Tunnel> {
+    let (dev, port, vni) = match (mode, flavor) {
+        (Mode::HostGw, _) => return None,
+        (Mode::Vxlan, Flavor::Article) => ("flannel.1", VXLAN_PORT, VXLAN_VNI),
+        (Mode::Vxlan, Flavor::Flannel) => ("flannel.1", FLANNEL_VXLAN_PORT, VXLAN_VNI),
+        (Mode::Vxlan, Flavor::Calico) => ("vxlan.calico", CALICO_VXLAN_PORT, CALICO_VXLAN_VNI),
+        (Mode::Vxlan, Flavor::Cilium) => ("cilium_vxlan", CILIUM_VXLAN_PORT, CILIUM_VNI),
+        (Mode::Ipip, Flavor::Calico) => ("tunl0", 0, 0),
+        (Mode::Ipip, _) => ("tunl1", 0, 0),
+    };
+    Some(Tunnel { dev, port, vni })
+}
+
+/// A host's VTEP MAC where the flavor programs peers' MACs statically: fixed by the plan, so
+/// the file says which MAC each peer's neighbour and FDB entries point at.
+fn vtep_mac(i: u8) -> String {
+    format!("02:cb:00:00:00:{i:02x}")
+}
+
 pub const MIN_HOSTS: usize = 2;
 /// Host indices become the third octet of 10.0.i.0/24 and a factor of the last octet of
 /// 192.168.0.x, so 254 is where the plan runs out of addresses.
 pub const MAX_HOSTS: usize = 254;
+/// Pod addresses run from .2 of the host's /24; veth names must fit in 15 characters.
+pub const MAX_PODS_PER_HOST: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -86,6 +188,20 @@ pub enum PlanError {
     HostsOutOfRange(usize),
     #[error("lab name `{0}` is not valid: use letters, digits, '-', '_' or '.', starting with a letter or digit")]
     BadLabName(String),
+    #[error("unknown flavor `{0}`: expected one of article, flannel, calico, cilium")]
+    UnknownFlavor(String),
+    #[error("--mode {mode} has no flavor `{flavor}`: valid flavors for {mode} are {}", valid_flavors(.mode))]
+    FlavorNotInMode { mode: Mode, flavor: Flavor },
+    #[error("{0} pods per host is out of range: a host carries 1 to {MAX_PODS_PER_HOST} pods")]
+    PodsOutOfRange(usize),
+}
+
+fn valid_flavors(mode: &Mode) -> String {
+    let names: Vec<_> = Flavor::valid_for(*mode)
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
+    names.join(", ")
 }
 
 /// The step between hosts on the shared 192.168.0.0/24 segment: the largest "round" step that
@@ -97,12 +213,22 @@ pub fn segment_step(hosts: usize) -> u8 {
         .unwrap_or(1)
 }
 
-/// One host and the pod it carries.
+/// One pod: its node, address and the host side of its veth.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pod {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    /// The host's end of the pod's veth: on cni0 for the article and flannel, routed for
+    /// Calico (`cali…`) and Cilium (`lxc…`).
+    pub veth: String,
+}
+
+/// One host and the pods it carries.
 #[derive(Debug, Clone, Serialize)]
 pub struct Host {
     pub index: usize,
     pub name: String,
-    pub pod: String,
+    pub pods: Vec<Pod>,
     /// The host's address on the underlay, on `underlay_if`.
     pub underlay_ip: Ipv4Addr,
     pub underlay_if: &'static str,
@@ -111,13 +237,14 @@ pub struct Host {
     pub underlay_subnet: Option<String>,
     /// Next hop towards the other hosts where the underlay is routed (vxlan, ipip).
     pub underlay_gw: Option<Ipv4Addr>,
-    /// The host's veth towards its pod, enslaved to cni0.
-    pub pod_veth: String,
     pub pod_subnet: String,
     pub pod_gw: Ipv4Addr,
-    pub pod_ip: Ipv4Addr,
-    /// flannel's VTEP address: the `.0` of the pod subnet, on flannel.1 (vxlan only).
+    /// The tunnel address: the `.0` of the pod subnet, a /32 on the tunnel device (flannel's
+    /// VTEP address, Calico's tunnel address; Cilium's peers use it only as a next hop).
     pub vtep_ip: Option<Ipv4Addr>,
+    /// The tunnel device's MAC where peers program it statically (flannel, Calico and Cilium
+    /// VXLAN).
+    pub vtep_mac: Option<String>,
     /// The interface a pod reaches its host through.
     pub pod_if: &'static str,
     /// The router in front of this host (vxlan only) and its address on the WAN.
@@ -133,33 +260,89 @@ pub struct Host {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub mode: Mode,
+    pub flavor: Flavor,
     pub lab: String,
     pub hosts: Vec<Host>,
+    pub pods_per_host: usize,
     pub pod_mtu: u16,
+    /// The tunnel device and, for VXLAN, its port and VNI (none for host-gw).
+    pub tunnel: Option<Tunnel>,
     pub vni: u32,
     pub vxlan_port: u16,
     /// The supernet of all host-side underlay subnets, excluded from MASQUERADE.
     pub underlay_supernet: &'static str,
 }
 
+/// What a user asks for: the article's lab unless a flavor or more pods are named.
+#[derive(Debug, Clone, Copy)]
+pub struct LabSpec<'a> {
+    pub mode: Mode,
+    pub flavor: Flavor,
+    pub hosts: usize,
+    pub pods_per_host: usize,
+    pub lab: Option<&'a str>,
+}
+
+impl<'a> LabSpec<'a> {
+    /// The article's lab: its flavor, one pod per host.
+    pub fn article(mode: Mode, hosts: usize, lab: Option<&'a str>) -> LabSpec<'a> {
+        LabSpec {
+            mode,
+            flavor: Flavor::Article,
+            hosts,
+            pods_per_host: 1,
+            lab,
+        }
+    }
+}
+
 impl Plan {
+    /// The article's lab for a mode (flavor `article`, one pod per host).
     pub fn new(mode: Mode, hosts: usize, lab: Option<&str>) -> Result<Plan, PlanError> {
+        Plan::from_spec(&LabSpec::article(mode, hosts, lab))
+    }
+
+    pub fn from_spec(spec: &LabSpec<'_>) -> Result<Plan, PlanError> {
+        let LabSpec {
+            mode,
+            flavor,
+            hosts,
+            pods_per_host,
+            lab,
+        } = *spec;
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
             return Err(PlanError::HostsOutOfRange(hosts));
         }
-        let lab = lab.unwrap_or(mode.default_lab_name()).to_string();
+        if !Flavor::valid_for(mode).contains(&flavor) {
+            return Err(PlanError::FlavorNotInMode { mode, flavor });
+        }
+        if !(1..=MAX_PODS_PER_HOST).contains(&pods_per_host) {
+            return Err(PlanError::PodsOutOfRange(pods_per_host));
+        }
+        let lab = match (lab, flavor) {
+            (Some(lab), _) => lab.to_string(),
+            (None, Flavor::Article) => mode.default_lab_name().to_string(),
+            // Its own default, so that a flavor's lab and the article's can be up side by side.
+            (None, _) => format!("{mode}-{flavor}"),
+        };
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
         let step = segment_step(hosts);
-        let hosts = (1..=hosts).map(|i| host(mode, i, step)).collect();
+        let tunnel = tunnel(mode, flavor);
+        let hosts = (1..=hosts)
+            .map(|i| host(mode, flavor, i, step, pods_per_host))
+            .collect();
         Ok(Plan {
             mode,
+            flavor,
             lab,
             hosts,
+            pods_per_host,
             pod_mtu: mode.pod_mtu(),
-            vni: VXLAN_VNI,
-            vxlan_port: VXLAN_PORT,
+            tunnel,
+            vni: tunnel.map_or(VXLAN_VNI, |t| t.vni),
+            vxlan_port: tunnel.map_or(VXLAN_PORT, |t| t.port),
             underlay_supernet: "10.0.0.0/16",
         })
     }
@@ -169,7 +352,7 @@ fn octet(i: usize) -> u8 {
     u8::try_from(i).expect("host index is bounded by MAX_HOSTS")
 }
 
-fn host(mode: Mode, i: usize, step: u8) -> Host {
+fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) -> Host {
     let n = octet(i);
     let on_segment = Ipv4Addr::new(192, 168, 0, step * n);
     // host-gw numbers pod subnets from 10.0.1.0/24, the overlays from 172.16.0.0/24 (article).
@@ -184,6 +367,8 @@ fn host(mode: Mode, i: usize, step: u8) -> Host {
     let [a, b, c] = pod_subnet_base;
     let vxlan = mode == Mode::Vxlan;
     let routed = mode != Mode::HostGw;
+    let has_vtep_ip = vxlan || (mode, flavor) == (Mode::Ipip, Flavor::Calico);
+    let static_vtep_mac = vxlan && flavor != Flavor::Article;
     let router_lan_if = match mode {
         Mode::HostGw => None,
         Mode::Vxlan => Some("eth2".to_string()),
@@ -192,21 +377,43 @@ fn host(mode: Mode, i: usize, step: u8) -> Host {
     Host {
         index: i,
         name: format!("host{i}"),
-        pod: format!("pod{i}"),
+        pods: (1..=pods_per_host)
+            .map(|j| pod(flavor, i, j, pods_per_host, [a, b, c]))
+            .collect(),
         underlay_ip,
         underlay_if: "eth1",
         underlay_subnet: routed.then(|| format!("10.0.{n}.0/24")),
         underlay_gw,
-        pod_veth: format!("pod{i}-veth"),
         pod_subnet: format!("{a}.{b}.{c}.0/24"),
         pod_gw: Ipv4Addr::new(a, b, c, 1),
-        pod_ip: Ipv4Addr::new(a, b, c, 2),
-        vtep_ip: vxlan.then(|| Ipv4Addr::new(a, b, c, 0)),
+        vtep_ip: has_vtep_ip.then(|| Ipv4Addr::new(a, b, c, 0)),
+        vtep_mac: static_vtep_mac.then(|| vtep_mac(n)),
         pod_if: "eth1",
         router: vxlan.then(|| format!("gw{i}")),
         router_wan_ip: vxlan.then_some(on_segment),
         router_wan_if: vxlan.then_some("eth1"),
         router_lan_if,
+    }
+}
+
+/// Pod `j` of host `i`: the article's `pod<i>` when a host has one pod, `pod<i>-<j>` otherwise,
+/// at .(j+1) of the host's subnet.
+fn pod(flavor: Flavor, i: usize, j: usize, per_host: usize, [a, b, c]: [u8; 3]) -> Pod {
+    let name = if per_host == 1 {
+        format!("pod{i}")
+    } else {
+        format!("pod{i}-{j}")
+    };
+    let veth = match flavor {
+        Flavor::Article | Flavor::Flannel => format!("{name}-veth"),
+        Flavor::Calico => format!("cali{name}"),
+        Flavor::Cilium => format!("lxc{name}"),
+    };
+    let last = u8::try_from(j + 1).expect("pods per host is bounded by MAX_PODS_PER_HOST");
+    Pod {
+        name,
+        ip: Ipv4Addr::new(a, b, c, last),
+        veth,
     }
 }
 
@@ -237,7 +444,7 @@ mod tests {
         assert_eq!(p.hosts[1].underlay_ip.to_string(), "192.168.0.200");
         assert_eq!(p.hosts[1].pod_subnet, "10.0.2.0/24");
         assert_eq!(p.hosts[1].pod_gw.to_string(), "10.0.2.1");
-        assert_eq!(p.hosts[1].pod_ip.to_string(), "10.0.2.2");
+        assert_eq!(p.hosts[1].pods[0].ip.to_string(), "10.0.2.2");
         assert_eq!(p.pod_mtu, 1500);
     }
 
@@ -258,7 +465,7 @@ mod tests {
     fn ipip_has_no_vtep_or_per_host_router() {
         let p = Plan::new(Mode::Ipip, 3, None).unwrap();
         assert_eq!(p.hosts[2].underlay_ip.to_string(), "10.0.3.2");
-        assert_eq!(p.hosts[2].pod_ip.to_string(), "172.16.2.2");
+        assert_eq!(p.hosts[2].pods[0].ip.to_string(), "172.16.2.2");
         assert!(p.hosts[2].vtep_ip.is_none() && p.hosts[2].router.is_none());
         assert_eq!(p.pod_mtu, 1480);
     }
@@ -270,7 +477,7 @@ mod tests {
             let mut seen = std::collections::HashSet::new();
             for h in &p.hosts {
                 assert!(seen.insert(h.underlay_ip), "{mode} {}", h.underlay_ip);
-                assert!(seen.insert(h.pod_ip), "{mode} {}", h.pod_ip);
+                assert!(seen.insert(h.pods[0].ip), "{mode} {}", h.pods[0].ip);
                 if let Some(wan) = h.router_wan_ip {
                     assert!(seen.insert(wan), "{mode} {wan}");
                 }

@@ -3,7 +3,7 @@
 //! The templates are compiled into the binary so an installed cnilab works from any folder;
 //! `--templates DIR` swaps in a user's edited copy.
 
-use crate::plan::{Mode, Plan};
+use crate::plan::{Flavor, Mode, Plan};
 use minijinja::{context, Environment};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,26 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("vxlan.yaml.j2", include_str!("../templates/vxlan.yaml.j2")),
     ("ipip.yaml.j2", include_str!("../templates/ipip.yaml.j2")),
+    (
+        "host-gw-flannel.yaml.j2",
+        include_str!("../templates/host-gw-flannel.yaml.j2"),
+    ),
+    (
+        "vxlan-flannel.yaml.j2",
+        include_str!("../templates/vxlan-flannel.yaml.j2"),
+    ),
+    (
+        "vxlan-calico.yaml.j2",
+        include_str!("../templates/vxlan-calico.yaml.j2"),
+    ),
+    (
+        "vxlan-cilium.yaml.j2",
+        include_str!("../templates/vxlan-cilium.yaml.j2"),
+    ),
+    (
+        "ipip-calico.yaml.j2",
+        include_str!("../templates/ipip-calico.yaml.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +52,12 @@ pub enum RenderError {
     Template { name: String, detail: String },
 }
 
-pub fn template_name(mode: Mode) -> String {
-    format!("{mode}.yaml.j2")
+/// The article's template is named after the mode alone; a flavor's adds the flavor.
+pub fn template_name(mode: Mode, flavor: Flavor) -> String {
+    match flavor {
+        Flavor::Article => format!("{mode}.yaml.j2"),
+        _ => format!("{mode}-{flavor}.yaml.j2"),
+    }
 }
 
 /// Where templates come from.
@@ -48,7 +72,7 @@ pub fn render(plan: &Plan, templates: Templates<'_>) -> Result<String, RenderErr
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    let name = template_name(plan.mode);
+    let name = template_name(plan.mode, plan.flavor);
     match templates {
         Templates::Embedded => {
             for (file, source) in EMBEDDED {

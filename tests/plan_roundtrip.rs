@@ -30,10 +30,10 @@ fn assert_round_trip(plan: &Plan) {
         assert_eq!(lh.underlay_if, h.underlay_if);
         assert_eq!(lh.underlay_ip, h.underlay_ip);
         assert_eq!(lh.pod_subnet, h.pod_subnet);
-        assert_eq!(lp.node, h.pod);
-        assert_eq!(lp.namespace, ns(plan, &h.pod));
+        assert_eq!(lp.node, h.pods[0].name);
+        assert_eq!(lp.namespace, ns(plan, &h.pods[0].name));
         assert_eq!(lp.host, h.index);
-        assert_eq!(lp.ip, h.pod_ip);
+        assert_eq!(lp.ip, h.pods[0].ip);
         assert_eq!(lp.mtu, plan.pod_mtu);
     }
     assert_routers(plan, &lab);

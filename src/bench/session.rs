@@ -17,7 +17,9 @@ pub fn bench_fresh(
     let name = format!("{}-{}", opts.name_prefix, mode);
     let text = gen::generate(&GenRequest {
         mode,
+        flavor: crate::plan::Flavor::Article,
         hosts: 2,
+        pods_per_host: 1,
         lab: Some(&name),
         templates: None,
     })?;

@@ -384,16 +384,24 @@ pub fn judge_pair(
     mtu: &ProbeResult,
     steady: &[ProbeResult],
 ) -> PairVerdict {
-    // Shape first: a wrong frame explains more than a missing reply does. Every probe of the
-    // pair counts: a path that tunnels some packets and leaks others is caught.
-    let all = [(ping, true), (mtu, true)]
-        .into_iter()
-        .chain(steady.iter().map(|r| (r, false)));
-    let (mut reasons, offending) = shape_reasons(plan, all);
+    let same_host = plan.host_names.0 == plan.host_names.1;
+    let (mut reasons, offending) = if same_host {
+        let results: Vec<&ProbeResult> = [ping, mtu].into_iter().chain(steady).collect();
+        (super::same_host::reasons(plan, &results), None)
+    } else {
+        // Shape first: a wrong frame explains more than a missing reply does. Every probe of
+        // the pair counts: a path that tunnels some packets and leaks others is caught.
+        let all = [(ping, true), (mtu, true)]
+            .into_iter()
+            .chain(steady.iter().map(|r| (r, false)));
+        shape_reasons(plan, all)
+    };
     if !matches!(ping.outcome, Outcome::Reply { .. }) {
         reasons.push(format!("ping: {}", describe_failure(&ping.outcome)));
     }
-    reasons.extend(presence_reasons(plan, ping, mtu));
+    if !same_host {
+        reasons.extend(presence_reasons(plan, ping, mtu));
+    }
     let loss = Loss::of(steady);
     reasons.extend(full_size_reason(plan, ping, mtu, loss));
     let loss_reason = loss.reason(plan.max_loss);
@@ -401,12 +409,19 @@ pub fn judge_pair(
     reasons.extend(loss_reason);
     let wire = offending
         .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
+        .filter(|_| !same_host)
         .or_else(|| ping.seen.first())
         .map(|s| match s.wire.tag() {
             Some((_, true)) => format!("reply {}", s.wire),
             _ => s.wire.to_string(),
         })
-        .unwrap_or_else(|| "not seen".to_string());
+        .unwrap_or_else(|| {
+            if same_host {
+                format!("within {}", plan.host_names.0)
+            } else {
+                "not seen".to_string()
+            }
+        });
     let rtt = match ping.outcome {
         Outcome::Reply { rtt, .. } => Some(rtt),
         _ => None,

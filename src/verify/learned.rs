@@ -54,6 +54,8 @@ pub struct HostFdb {
     pub node: String,
     pub underlay_ip: Ipv4Addr,
     pub entries: Vec<FdbEntry>,
+    /// A flow-based tunnel (Cilium): no FDB by design, so no gap to report.
+    pub flow_based: bool,
 }
 
 /// A host that has no configured way to reach a peer's VTEP.
@@ -87,7 +89,7 @@ impl FloodGap {
 /// peer as `dst`. A learned entry is not enough: it was taught by the peer's traffic and ages out.
 pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
     let mut gaps = Vec::new();
-    for host in fdbs {
+    for host in fdbs.iter().filter(|h| !h.flow_based) {
         let device = host
             .entries
             .iter()
@@ -208,6 +210,7 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
                 node: h.node.clone(),
                 underlay_ip: h.underlay_ip,
                 entries: read_fdb(&h.node, &h.namespace)?,
+                flow_based: h.flow_based,
             })
         })
         .collect()
@@ -332,7 +335,21 @@ mod tests {
             node: node.into(),
             underlay_ip: ip.parse().unwrap(),
             entries,
+            flow_based: false,
         }
+    }
+
+    #[test]
+    fn a_flow_based_tunnel_needs_no_fdb() {
+        let mut bare = vec![
+            host("host1", "10.0.1.2", vec![]),
+            host("host2", "10.0.2.2", vec![]),
+        ];
+        assert_eq!(flood_gaps(&bare).len(), 2);
+        for h in &mut bare {
+            h.flow_based = true;
+        }
+        assert!(flood_gaps(&bare).is_empty());
     }
 
     #[test]

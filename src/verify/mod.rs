@@ -12,6 +12,7 @@ pub mod neigh;
 pub mod pcap;
 pub mod probe;
 pub mod report;
+pub mod same_host;
 pub mod schedule;
 
 use crate::lab::{Lab, LabError};
@@ -35,6 +36,18 @@ pub struct VerifyOptions {
     pub warm: bool,
     /// The share of steady-state pings a pair may lose and still pass, 0.0 to 1.0.
     pub max_loss: f64,
+    /// Which pod pairs are probed.
+    pub pairs: PairChoice,
+}
+
+/// Every ordered pod pair, or one per ordered host pair (and one per host with several pods):
+/// with many pods per host, the second covers every path at a fraction of the cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairChoice {
+    #[default]
+    All,
+    PerHostPair,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +113,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .collect();
     // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
     let fdbs = learned::read_hosts(&lab)?;
-    let probes = ProbePlan::new(&lab, &pod_mtus, opts.warm);
+    let probes = ProbePlan::new(&lab, &pod_mtus, opts.warm, opts.pairs);
 
     // Each host's underlay MAC, from its capture point (hosts come first in `points`).
     let host_macs: Vec<(String, judge::Mac)> = points
@@ -154,6 +167,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
                 phases: probes.phases.len(),
             }
         },
+        probed: opts.pairs,
         pairs: rows,
         findings,
         captures,
@@ -247,8 +261,11 @@ pub struct ProbePlan {
 }
 
 impl ProbePlan {
-    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], warm: bool) -> ProbePlan {
-        let pairs = ordered_pairs(lab.pods.len());
+    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], warm: bool, choice: PairChoice) -> ProbePlan {
+        let pairs = match choice {
+            PairChoice::All => ordered_pairs(lab.pods.len()),
+            PairChoice::PerHostPair => per_host_pairs(lab),
+        };
         let phases = if warm {
             schedule::warm_phase(pairs.len())
         } else {
@@ -713,6 +730,28 @@ pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
                 .map(|p| point(&p.node, &p.namespace, crate::lab::POD_IF)),
         )
         .collect()
+}
+
+/// One ordered pair per ordered pair of hosts (their first pods), and per host with several
+/// pods its first pod to its second.
+pub fn per_host_pairs(lab: &Lab) -> Vec<(usize, usize)> {
+    let first_of = |host: usize| lab.pods.iter().position(|p| p.host == host);
+    let mut pairs = Vec::new();
+    for a in &lab.hosts {
+        for b in &lab.hosts {
+            let (Some(pa), Some(pb)) = (first_of(a.index), first_of(b.index)) else {
+                continue;
+            };
+            if a.index != b.index {
+                pairs.push((pa, pb));
+            } else if let Some(second) =
+                (pa + 1..lab.pods.len()).find(|&i| lab.pods[i].host == a.index)
+            {
+                pairs.push((pa, second));
+            }
+        }
+    }
+    pairs
 }
 
 /// Every ordered pair of pod indices, N·(N−1).

@@ -13,6 +13,8 @@ pub struct Report {
     pub hosts: usize,
     /// Whether the lab was probed from a cold start or warm, as it was.
     pub start: Start,
+    /// Every pod pair, or one per host pair.
+    pub probed: super::PairChoice,
     pub pairs: Vec<PairRow>,
     /// Lab-wide failures that belong to no pair (e.g. untagged pod traffic in plain on the underlay).
     pub findings: Vec<String>,
@@ -97,6 +99,9 @@ impl Report {
             self.mode,
             self.hosts
         );
+        if self.probed == super::PairChoice::PerHostPair {
+            line.push_str("; one pod pair per host pair");
+        }
         if !self.findings.is_empty() {
             line.push_str(&format!("; {} lab-wide finding(s)", self.findings.len()));
         }
@@ -333,6 +338,7 @@ mod tests {
             mode: Mode::Vxlan,
             hosts: 2,
             start: Start::Cold { phases: 2 },
+            probed: crate::verify::PairChoice::All,
             pairs,
             findings: vec![],
             captures: vec![],

@@ -1,0 +1,160 @@
+//! Pods on one host talk over that host's bridge or veths: their packets must never reach the
+//! underlay, encapsulated or not. A same-host pair is judged on that alone, with the pods'
+//! own interfaces as the proof that the probe travelled at all.
+
+use super::judge::{Outcome, PairPlan, ProbeResult, Seen};
+
+/// Why a same-host pair fails: a probe seen anywhere but on the two pods' interfaces, a probe
+/// that never reached the other pod, or one that was not answered.
+pub fn reasons(plan: &PairPlan, results: &[&ProbeResult]) -> Vec<String> {
+    let host = &plan.host_names.0;
+    let mut reasons: Vec<String> = Vec::new();
+    for result in results {
+        for s in result
+            .seen
+            .iter()
+            .filter(|s| is_probe(s) && off_host(plan, s))
+        {
+            let what = if is_reply(s) { "reply" } else { "request" };
+            let reason = format!(
+                "{what} seen on {}: pods on the same host must talk over {host}'s bridge or veths, never the underlay",
+                s.point
+            );
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+    }
+    let first = results[0];
+    if let Outcome::Reply { .. } = first.outcome {
+        for (reply, point) in [(false, &plan.dst_pod_point), (true, &plan.src_pod_point)] {
+            let arrived = first
+                .seen
+                .iter()
+                .any(|s| is_probe(s) && is_reply(s) == reply && &s.point == point);
+            if !arrived {
+                let what = if reply { "reply" } else { "request" };
+                reasons.push(format!("ping {what} not seen on {point}"));
+            }
+        }
+    }
+    reasons
+}
+
+fn is_probe(s: &Seen) -> bool {
+    s.wire.tag().is_some()
+}
+
+fn is_reply(s: &Seen) -> bool {
+    s.wire.tag().is_some_and(|(_, r)| r)
+}
+
+fn off_host(plan: &PairPlan, s: &Seen) -> bool {
+    s.point != plan.src_pod_point && s.point != plan.dst_pod_point
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Mode;
+    use crate::verify::dissect::build::{plain, vxlan_frame};
+    use crate::verify::dissect::{dissect, Tag};
+    use std::time::Duration;
+
+    const TAG: Tag = Tag {
+        run: 9,
+        probe: 0,
+        attempt: 0,
+    };
+
+    fn plan() -> PairPlan {
+        PairPlan {
+            mode: Mode::Vxlan,
+            src_pod: "172.16.0.2".parse().unwrap(),
+            dst_pod: "172.16.0.3".parse().unwrap(),
+            src_host: "10.0.1.2".parse().unwrap(),
+            dst_host: "10.0.1.2".parse().unwrap(),
+            src_point: "host1-eth1".into(),
+            dst_point: "host1-eth1".into(),
+            src_pod_point: "pod1-1-eth1".into(),
+            dst_pod_point: "pod1-2-eth1".into(),
+            vxlan: None,
+            mtu: 1450,
+            max_loss: 0.0,
+            flood: (vec![], vec![]),
+            host_macs: vec![],
+            host_names: ("host1".into(), "host1".into()),
+        }
+    }
+
+    fn seen(point: &str, frame: Vec<u8>) -> Seen {
+        Seen {
+            point: point.into(),
+            dst_mac: frame[..6].try_into().unwrap(),
+            wire: dissect(&frame, &[4789, 8472]).unwrap(),
+        }
+    }
+
+    fn answered(seen: Vec<Seen>) -> ProbeResult {
+        ProbeResult {
+            outcome: Outcome::Reply {
+                rtt: Duration::from_micros(50),
+                attempts: 1,
+            },
+            seen,
+        }
+    }
+
+    fn on_the_pods() -> Vec<Seen> {
+        let req = plain("172.16.0.2", "172.16.0.3", false, Some(TAG));
+        let rep = plain("172.16.0.3", "172.16.0.2", true, Some(TAG));
+        vec![
+            seen("pod1-1-eth1", req.clone()),
+            seen("pod1-2-eth1", req),
+            seen("pod1-2-eth1", rep.clone()),
+            seen("pod1-1-eth1", rep),
+        ]
+    }
+
+    #[test]
+    fn a_pair_seen_only_on_its_pods_passes() {
+        assert_eq!(
+            reasons(&plan(), &[&answered(on_the_pods())]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_sighting_on_the_underlay_fails_it_encapsulated_or_not() {
+        let mut frames = on_the_pods();
+        frames.push(seen(
+            "host1-eth1",
+            vxlan_frame(
+                ("10.0.1.2", "10.0.2.2"),
+                8472,
+                1,
+                ("172.16.0.2", "172.16.0.3"),
+                false,
+                Some(TAG),
+            ),
+        ));
+        frames.push(seen(
+            "gw1-eth1",
+            plain("172.16.0.3", "172.16.0.2", true, Some(TAG)),
+        ));
+        let r = reasons(&plan(), &[&answered(frames)]);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r[0].starts_with("request seen on host1-eth1: pods on the same host"));
+        assert!(r[1].starts_with("reply seen on gw1-eth1"));
+    }
+
+    #[test]
+    fn an_answer_that_never_reached_the_other_pod_is_named() {
+        let frames = on_the_pods()
+            .into_iter()
+            .filter(|s| s.point != "pod1-2-eth1")
+            .collect();
+        let r = reasons(&plan(), &[&answered(frames)]);
+        assert_eq!(r, ["ping request not seen on pod1-2-eth1"]);
+    }
+}

@@ -1,0 +1,99 @@
+//! The Calico IPIP flavor end to end, at N in {2, 3, 8} and K in {1, 3}. This machine's kernel
+//! has no IPIP, so the test is ignored here and runs with `--ignored` in the VM (`make
+//! test-vm`); there a kernel without IPIP fails it with a clear message.
+//!
+//! Under software emulation a ping costs seconds, so every pair is pinged at (2, 1) and (3, 3)
+//! only; the other sizes ping a ring (each host's first pod to the next host's last pod) and
+//! each host's own pods to each other, which still crosses every tunnel route once.
+
+mod common;
+
+use cnilab::lab::Lab;
+use common::*;
+use std::process::Command;
+
+/// The ring and same-host pairs described above; the pairs that failed.
+fn ping_ring(lab: &Lab) -> Vec<String> {
+    let hosts: Vec<usize> = lab.hosts.iter().map(|h| h.index).collect();
+    let pods_of = |h: usize| {
+        lab.pods
+            .iter()
+            .filter(move |p| p.host == h)
+            .collect::<Vec<_>>()
+    };
+    let mut pairs = Vec::new();
+    for (k, &h) in hosts.iter().enumerate() {
+        let next = hosts[(k + 1) % hosts.len()];
+        let (mine, theirs) = (pods_of(h), pods_of(next));
+        pairs.push((mine[0], *theirs.last().unwrap()));
+        if mine.len() > 1 {
+            pairs.push((mine[0], mine[1]));
+        }
+    }
+    let mut failed = Vec::new();
+    for (from, to) in pairs {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &from.namespace, "ping", "-c1", "-w5"])
+            .arg(to.ip.to_string())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            failed.push(format!("{} -> {} ({})", from.node, to.node, to.ip));
+        }
+    }
+    failed
+}
+
+#[test]
+#[ignore = "needs a kernel with IPIP: run make test-vm"]
+fn calico_ipip_pods_reach_each_other_through_tunl0() {
+    require_ipip();
+    for (hosts, pods) in [(2, 1), (2, 3), (3, 1), (3, 3), (8, 1), (8, 3)] {
+        let name = unique("fvip");
+        let out = cnilab()
+            .args([
+                "gen", "--mode", "ipip", "--flavor", "calico", "--name", &name,
+            ])
+            .args(["--hosts", &hosts.to_string()])
+            .args(["--pods-per-host", &pods.to_string(), "-o", "-"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gen failed: {}", stderr(&out));
+        let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
+        let out = lab.deploy();
+        assert!(
+            out.status.success(),
+            "x{hosts}x{pods}: deploy failed: {}",
+            stderr(&out)
+        );
+        let failed = if matches!((hosts, pods), (2, 1) | (3, 3)) {
+            ping_all_pairs(&lab.lab())
+        } else {
+            ping_ring(&lab.lab())
+        };
+        assert!(failed.is_empty(), "x{hosts}x{pods}: {failed:?}");
+        let show = |args: &[&str]| {
+            let out = Command::new("ip")
+                .arg("-n")
+                .arg(format!("clab-{name}-host1"))
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let tunl0 = show(&["-d", "addr", "show", "tunl0"]);
+        assert!(
+            tunl0.contains("mtu 1480") && tunl0.contains("inet 172.16.0.0/32"),
+            "{tunl0}"
+        );
+        let routes = show(&["route", "show"]);
+        assert!(routes.contains("blackhole 172.16.0.0/24"), "{routes}");
+        assert!(
+            routes.contains("172.16.1.0/24 via 10.0.2.2 dev tunl0 onlink"),
+            "{routes}"
+        );
+        let out = lab.destroy();
+        assert!(out.status.success(), "destroy failed: {}", stderr(&out));
+        lab.assert_gone();
+    }
+}
