@@ -65,7 +65,9 @@ pub struct Opened {
     pub mac: Option<[u8; 6]>,
 }
 
-pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
+/// Opens a capture on `point` that passes only the frames `filter` (a classic BPF program,
+/// see [`super::bpf`]) accepts.
+pub fn open(point: &CapturePoint, filter: &[libc::sock_filter]) -> Result<Opened, CaptureError> {
     let open_err = |source| CaptureError::Open {
         node: point.node.clone(),
         iface: point.iface.clone(),
@@ -98,6 +100,11 @@ pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
                 (&size as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
+        }
+        // Attached before pnet binds the socket, so no unfiltered frame is ever queued.
+        if let Err(e) = super::bpf::attach(fd, filter) {
+            unsafe { libc::close(fd) };
+            return Err(open_err(e));
         }
         let config = Config {
             read_buffer_size: 65536,

@@ -4,6 +4,7 @@
 //! [`probe`] and [`capture`], which touch namespaces and sockets; [`dissect`], [`judge`] and
 //! [`report`] are pure. This module only wires them together.
 
+pub mod bpf;
 pub mod capture;
 pub mod dissect;
 pub mod judge;
@@ -84,9 +85,10 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let started = Instant::now();
     let lab = load(file)?;
     let points = capture_points(&lab);
+    let filter = bpf::program(lab.vxlan, &vxlan_ports(&lab));
     let opened = points
         .iter()
-        .map(capture::open)
+        .map(|p| capture::open(p, &filter))
         .collect::<Result<Vec<_>, _>>()?;
     let sockets = lab
         .pods
@@ -443,10 +445,7 @@ fn collect(
     points: &[CapturePoint],
     frames_per_point: &[Vec<Frame>],
 ) -> Collected {
-    let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
-    if let Some(v) = lab.vxlan {
-        ports.insert(0, v.port);
-    }
+    let ports = vxlan_ports(lab);
     let pod_nodes: BTreeSet<&str> = lab.pods.iter().map(|p| p.node.as_str()).collect();
     let mut out = Collected {
         seen: HashMap::new(),
@@ -485,6 +484,16 @@ fn collect(
         }
     }
     out
+}
+
+/// The UDP ports whose datagrams are read as VXLAN: the lab's own, then the well-known ones
+/// (a VTEP configured with another port shows up there).
+fn vxlan_ports(lab: &Lab) -> Vec<u16> {
+    let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
+    if let Some(v) = lab.vxlan {
+        ports.insert(0, v.port);
+    }
+    ports
 }
 
 fn judge_pairs(
