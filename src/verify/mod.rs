@@ -112,13 +112,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
         .collect();
     let running = capture::start(opened);
-    let outcomes = run_phases(
-        &lab,
-        &probes,
-        &sockets,
-        &learned::plan_flush(&lab, &fdbs),
-        opts,
-    )?;
+    let outcomes = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
     std::thread::sleep(GRACE);
     let captured = running.stop();
     if crate::interrupt::requested() {
