@@ -88,7 +88,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let filter = bpf::program(lab.vxlan, &vxlan_ports(&lab));
     let opened = points
         .iter()
-        .map(|p| capture::open(p, &filter))
+        .map(|p| capture::open_filtered(p, &filter))
         .collect::<Result<Vec<_>, _>>()?;
     let sockets = lab
         .pods
