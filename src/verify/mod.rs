@@ -365,12 +365,17 @@ fn run_phases(
             learned::flush(flush)?;
         }
         let first = probes.first_contact(lab, phase);
-        run_phase(probes.run, &first, sockets, &bar, &mut outcomes);
+        let window = match opts.warm {
+            true => WINDOW_LAB,
+            false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
+        };
+        run_phase(probes.run, &first, sockets, window, &bar, &mut outcomes);
         let steady = probes.steady(lab, phase, &outcomes);
         run_phase(
             probes.run,
             &steady,
             sockets,
+            WINDOW_LAB,
             &indicatif::ProgressBar::hidden(),
             &mut outcomes,
         );
@@ -387,6 +392,7 @@ fn run_phase(
     run: u32,
     per_pod: &[Vec<ProbeSpec>],
     sockets: &[socket2::Socket],
+    window_lab: usize,
     bar: &indicatif::ProgressBar,
     outcomes: &mut Outcomes,
 ) {
@@ -396,7 +402,7 @@ fn run_phase(
         .flatten()
         .map(|s| (id(s).pair, AtomicU8::new(0)))
         .collect();
-    let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
+    let window = probe::Window::new(WINDOW_PER_POD, window_lab);
     std::thread::scope(|scope| {
         let threads: Vec<_> = per_pod
             .iter()
