@@ -281,7 +281,7 @@ mod tests {
             lladdr: Some(mac),
             vlan: None,
         };
-        assert_eq!(found, [entry.clone()]);
+        assert_eq!(found, std::slice::from_ref(&entry));
         assert!(found[0].is_dynamic());
         assert_eq!(
             entry.key(),
