@@ -24,6 +24,12 @@ def batch(tool, lines, netns=None):
     subprocess.run(args, input="\n".join(lines) + "\n", text=True, check=True)
 
 
+def in_shell(netns, lines):
+    """Runs the lines in one shell inside the namespace."""
+    if lines:
+        subprocess.run(["ip", "netns", "exec", netns, "sh", "-ec", "; ".join(lines)], check=True)
+
+
 def node_lines(name, node, links):
     """A node's exec lines, split by tool, after the lines a bridge node needs."""
     ip, bridge, shell = [], [], []
@@ -60,16 +66,13 @@ def up(topo, prefix):
     def configure(name):
         ip, bridge, shell = node_lines(name, nodes[name], {
             n: p for n, p in ports.items() if nodes[n].get("kind") == "bridge"})
-        if shell:
-            sysctls = [s for s in shell if s.startswith("echo ")]
-            subprocess.run(["ip", "netns", "exec", ns[name], "sh", "-ec", "; ".join(sysctls)],
-                           check=True) if sysctls else None
+        # sysctls (forwarding) before the ip lines, iptables after them, as the file orders them.
+        sysctls = [s for s in shell if s.startswith("echo ")]
+        rest = [s for s in shell if not s.startswith("echo ")]
+        in_shell(ns[name], sysctls)
         batch("ip", ip, ns[name])
         batch("bridge", bridge, ns[name])
-        rest = [s for s in shell if not s.startswith("echo ")]
-        if rest:
-            subprocess.run(["ip", "netns", "exec", ns[name], "sh", "-ec", "; ".join(rest)],
-                           check=True)
+        in_shell(ns[name], rest)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         list(pool.map(configure, nodes))
