@@ -3,8 +3,9 @@
 # run: the same namespaces, veths and exec lines through one `ip -batch` per node and no waits
 # (bench/floor.py). Prints cnilab's times, the floor's and their ratio at each size.
 # Targets on a 2-core machine: 254 hosts deploy <= 8 s, destroy <= 2 s, ratio <= 1.5x.
-# PER_LINE=1 also times one process per exec line (how containerlab runs them, less Docker) at
-# the first size. Needs root.
+# At the first size it also times deploy with --exec-on-host (what each node's sandbox costs)
+# and, with PER_LINE=1, one process per exec line (how containerlab runs them, less Docker).
+# Needs root.
 # Usage: bench/deploy.sh [N...]      (default 50 100 254)
 set -euo pipefail
 
@@ -44,6 +45,12 @@ for n in "${sizes[@]}"; do
         "$(secs "$t0" "$t1")" "$(secs "$t3" "$t4")" "$(secs "$t1" "$t2")" "$(secs "$t4" "$t5")" \
         "$(awk -v c=$((t1 - t0)) -v f=$((t4 - t3)) 'BEGIN { print c / f }')" \
         "$(awk -v c=$((t2 - t1)) -v f=$((t5 - t4)) 'BEGIN { print c / f }')"
+    if [ "$n" = "${sizes[0]}" ]; then
+        t0="$(now)"; "$bin" deploy -t "$file" --exec-on-host 2>/dev/null; t1="$(now)"
+        "$bin" destroy -t "$file" >/dev/null 2>&1
+        printf "%-6d batched, --exec-on-host: deploy %ss (the sandbox costs the difference)\n" \
+            "$n" "$(secs "$t0" "$t1")"
+    fi
     if [ "${PER_LINE:-0}" = 1 ] && [ "$n" = "${sizes[0]}" ]; then
         t0="$(now)"; "$bin" deploy -t "$file" --exec-per-line 2>/dev/null; t1="$(now)"
         "$bin" destroy -t "$file" >/dev/null 2>&1
