@@ -1,44 +1,61 @@
 #!/usr/bin/env bash
-# Deploy + destroy of a vxlan lab with N hosts (default 50, about 9,000 exec lines) on the netns
-# runtime: batched (the default) against one process per exec line (how containerlab runs
-# them, less Docker), and what each node's sandbox costs against --exec-on-host. Prints the
-# times and the ratios from one run. Needs root.
+# Deploy and destroy of vxlan labs on the netns runtime, against the floor measured in the same
+# run: the same namespaces, veths and exec lines through one `ip -batch` per node and no waits
+# (bench/floor.py). Prints cnilab's times, the floor's and their ratio at each size.
+# Targets on a 2-core machine: 254 hosts deploy <= 8 s, destroy <= 2 s, ratio <= 1.5x.
+# At the first size it also times deploy with --exec-on-host (what each node's sandbox costs)
+# and, with PER_LINE=1, one process per exec line (how containerlab runs them, less Docker).
+# Needs root.
+# Usage: bench/deploy.sh [N...]      (default 50 100 254)
 set -euo pipefail
 
-hosts="${1:-${HOSTS:-50}}"
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/deploy.sh: needs root (network namespaces)" >&2; exit 2; }
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(50 100 254)
 
 [ -x target/release/cnilab ] || cargo build --release --quiet
 bin=target/release/cnilab
-lab="bench$$"
 dir="$(mktemp -d)"
-file="$dir/clab.yaml"
-cleanup() { "$bin" destroy -t "$file" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+file=""
+floor=""
+cleanup() {
+    if [ -n "$file" ]; then "$bin" destroy -t "$file" >/dev/null 2>&1 || true; fi
+    if [ -n "$floor" ]; then bench/floor.py down "$file" "$floor" || true; fi
+    rm -rf "$dir"
+}
 trap cleanup EXIT
 
-"$bin" gen --mode vxlan --hosts "$hosts" --name "$lab" -o "$file"
-lines="$(grep -c '^        - ' "$file")"
+now() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
 
-# Seconds (with ms) for deploy + destroy with the given extra deploy flags.
-run() {
-    local start end
-    start="$(date +%s%N)"
-    "$bin" deploy -t "$file" "$@"
-    "$bin" destroy -t "$file"
-    end="$(date +%s%N)"
-    echo $(( (end - start) / 1000000 ))
-}
-
-batched_ms="$(run)"
-per_line_ms="$(run --exec-per-line)"
-on_host_ms="$(run --exec-on-host 2>/dev/null)"
-
-awk -v n="$hosts" -v l="$lines" -v b="$batched_ms" -v p="$per_line_ms" -v h="$on_host_ms" \
-    -v c="$(nproc)" 'BEGIN {
-    printf "vxlan, %d hosts, %d exec lines, %d cores: deploy + destroy\n", n, l, c
-    printf "  batched (default)        %7.2f s\n", b / 1000
-    printf "  one process per line     %7.2f s\n", p / 1000
-    printf "  speed-up                 %7.1fx\n", p / b
-    printf "  batched, --exec-on-host  %7.2f s  (the sandbox costs %+.2f s)\n", h / 1000, (b - h) / 1000
-}'
+printf "%-6s %8s %10s %10s %10s %10s %7s %7s\n" hosts lines deploy floor destroy floor-dn ratio ratio-dn
+for n in "${sizes[@]}"; do
+    lab="dbench$$n$n"
+    file="$dir/$lab.yaml"
+    "$bin" gen --mode vxlan --hosts "$n" --name "$lab" -o "$file" >/dev/null 2>&1
+    lines="$(grep -c '^        - ' "$file")"
+    t0="$(now)"; "$bin" deploy -t "$file" 2>/dev/null; t1="$(now)"
+    "$bin" destroy -t "$file" >/dev/null 2>&1; t2="$(now)"
+    floor="floor$$n$n"
+    t3="$(now)"; bench/floor.py up "$file" "$floor"; t4="$(now)"
+    bench/floor.py down "$file" "$floor"; t5="$(now)"
+    floor=""
+    printf "%-6d %8d %9ss %9ss %9ss %9ss %6.2fx %6.2fx\n" "$n" "$lines" \
+        "$(secs "$t0" "$t1")" "$(secs "$t3" "$t4")" "$(secs "$t1" "$t2")" "$(secs "$t4" "$t5")" \
+        "$(awk -v c=$((t1 - t0)) -v f=$((t4 - t3)) 'BEGIN { print c / f }')" \
+        "$(awk -v c=$((t2 - t1)) -v f=$((t5 - t4)) 'BEGIN { print c / f }')"
+    if [ "$n" = "${sizes[0]}" ]; then
+        t0="$(now)"; "$bin" deploy -t "$file" --exec-on-host 2>/dev/null; t1="$(now)"
+        "$bin" destroy -t "$file" >/dev/null 2>&1
+        printf "%-6d batched, --exec-on-host: deploy %ss (the sandbox costs the difference)\n" \
+            "$n" "$(secs "$t0" "$t1")"
+    fi
+    if [ "${PER_LINE:-0}" = 1 ] && [ "$n" = "${sizes[0]}" ]; then
+        t0="$(now)"; "$bin" deploy -t "$file" --exec-per-line 2>/dev/null; t1="$(now)"
+        "$bin" destroy -t "$file" >/dev/null 2>&1
+        printf "%-6d one process per exec line: deploy %ss\n" "$n" "$(secs "$t0" "$t1")"
+    fi
+    file=""
+done
+echo "($(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg))"

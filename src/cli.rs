@@ -219,6 +219,7 @@ Examples:
   sudo cnilab deploy                               # the lab in ./clab.yaml, in network namespaces
   sudo cnilab deploy -t vxlan8.yaml
   sudo cnilab deploy -t ipip.yaml --runtime containerlab
+  sudo cnilab deploy -t vxlan254.yaml --raise-neigh-limits
 
 A lab that is already up, half made or left by something else is refused, with the command
 that fixes it.
@@ -245,6 +246,10 @@ Examples:
         /// Run every exec line as its own process, as containerlab does (benchmark baseline).
         #[arg(long, hide = true)]
         exec_per_line: bool,
+        /// Raise the kernel's neighbour-table cap (net.ipv4.neigh.default.gc_thresh2/3) if the
+        /// lab needs more; the old values come back when the last lab is destroyed.
+        #[arg(long)]
+        raise_neigh_limits: bool,
         #[command(flatten)]
         exec: ExecArgs,
     },
@@ -491,6 +496,8 @@ pub enum Error {
     Graph(#[from] crate::graph::GraphError),
     #[error(transparent)]
     Trace(#[from] crate::trace::TraceError),
+    #[error(transparent)]
+    NeighLimits(#[from] crate::neigh_limits::LimitsError),
 }
 
 impl Error {
@@ -503,6 +510,7 @@ impl Error {
             Error::Output(_) => 2,
             Error::Graph(_) => 2,
             Error::Trace(e) => e.exit_code(),
+            Error::NeighLimits(_) => 2,
             Error::Bench(e) => e.exit_code(),
         }
     }
@@ -588,8 +596,10 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             topo,
             runtime,
             exec_per_line,
+            raise_neigh_limits,
             exec,
         } => {
+            neigh_limits(&topo.file, raise_neigh_limits)?;
             let strategy = if exec_per_line {
                 ExecStrategy::PerLine
             } else {
@@ -611,6 +621,10 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 (false, None) => lifecycle::destroy_file(&topo.file, runtime.map(Into::into))?,
             };
             eprintln!("{line}");
+            let left = crate::runtime::state::LabState::all().map_or(1, |labs| labs.len());
+            if let Some(restored) = crate::neigh_limits::restore_if_last(left)? {
+                eprintln!("{restored}");
+            }
             Ok(0)
         }
         Command::Inspect {
@@ -878,12 +892,29 @@ fn deploy(
     Ok(lifecycle::deploy(file, kind, &opts)?)
 }
 
+/// Says, in one line before anything starts, when the lab needs more neighbour entries than
+/// the kernel allows, or raises the cap with `raise`. A file that does not load is left to the
+/// command itself to report.
+fn neigh_limits(file: &Path, raise: bool) -> Result<(), Error> {
+    let Ok(lab) = crate::topology::Topology::load(file)
+        .map_err(|_| ())
+        .and_then(|t| crate::lab::Lab::from_topology(&t).map_err(|_| ()))
+    else {
+        return Ok(());
+    };
+    if let Some(line) = crate::neigh_limits::check(lab.hosts.len(), raise)? {
+        eprintln!("cnilab: {line}");
+    }
+    Ok(())
+}
+
 fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
     // Both checked before any probing, so a bad folder or a half lab wastes nothing.
     if let Some(dir) = &args.pcap {
         lifecycle::check_pcap_dir(dir)?;
     }
     lifecycle::ready_for_verify(file)?;
+    neigh_limits(file, false)?;
     let opts = VerifyOptions {
         pcap_dir: args.pcap.clone(),
         progress: stderr_is_terminal() && !args.json,

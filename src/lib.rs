@@ -12,6 +12,7 @@ pub mod ifreq;
 pub mod interrupt;
 pub mod lab;
 pub mod lifecycle;
+pub mod neigh_limits;
 pub mod netns;
 pub mod output;
 pub mod plan;

@@ -65,7 +65,24 @@ pub struct Opened {
     pub mac: Option<[u8; 6]>,
 }
 
+/// Opens a capture on `point` that sees every frame.
 pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
+    open_with(point, None)
+}
+
+/// Opens a capture on `point` that passes only the frames `filter` (a classic BPF program,
+/// see [`super::bpf`]) accepts: the kernel drops the rest before they are copied.
+pub fn open_filtered(
+    point: &CapturePoint,
+    filter: &[libc::sock_filter],
+) -> Result<Opened, CaptureError> {
+    open_with(point, Some(filter))
+}
+
+fn open_with(
+    point: &CapturePoint,
+    filter: Option<&[libc::sock_filter]>,
+) -> Result<Opened, CaptureError> {
     let open_err = |source| CaptureError::Open {
         node: point.node.clone(),
         iface: point.iface.clone(),
@@ -98,6 +115,11 @@ pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
                 (&size as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
+        }
+        // Attached before pnet binds the socket, so no unfiltered frame is ever queued.
+        if let Some(Err(e)) = filter.map(|f| super::bpf::attach(fd, f)) {
+            unsafe { libc::close(fd) };
+            return Err(open_err(e));
         }
         let config = Config {
             read_buffer_size: 65536,

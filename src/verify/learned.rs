@@ -9,7 +9,6 @@
 use crate::lab::Lab;
 use crate::netns::in_netns;
 use serde::Deserialize;
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 #[derive(Debug, thiserror::Error)]
@@ -126,30 +125,6 @@ pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// What wipes a node's learned forwarding state besides its neighbours (see [`super::neigh`]):
-/// `ip -batch` lines, and `bridge -batch` lines. Bridges are flushed with
-/// `fdb_flush` (dynamic entries only); a VXLAN device with `flush ... dynamic`, which spares
-/// its permanent flood entries. Nodes without an FDB (pods, routers) need neither.
-pub fn flush_lines(entries: &[FdbEntry]) -> (Vec<String>, Vec<String>) {
-    let mut ip = Vec::new();
-    let bridges: BTreeSet<&str> = entries.iter().filter_map(|e| e.master.as_deref()).collect();
-    ip.extend(
-        bridges
-            .iter()
-            .map(|b| format!("link set dev {b} type bridge fdb_flush")),
-    );
-    let vteps: BTreeSet<&str> = entries
-        .iter()
-        .filter(|e| e.dst.is_some() && e.master.is_none())
-        .map(|e| e.ifname.as_str())
-        .collect();
-    let bridge = vteps
-        .iter()
-        .map(|d| format!("fdb flush dev {d} self dynamic"))
-        .collect();
-    (ip, bridge)
-}
-
 /// Runs `tool args` inside the node's namespace. The process is started from a thread that
 /// entered the namespace (a child inherits it), not with `ip -n`: that also makes a mount
 /// namespace and remounts /sys for every process, and those mounts serialise across threads.
@@ -216,79 +191,39 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
         .collect()
 }
 
-/// A node and the commands that wipe what it learnt, worked out once before the first phase.
+/// A node whose learned state verify wipes before each phase.
 #[derive(Debug, Clone)]
 pub struct Flush {
     node: String,
     namespace: String,
-    ip: Vec<String>,
-    bridge: Vec<String>,
 }
 
 impl Flush {
     fn run(&self) -> Result<(), LearnedError> {
-        let batch = |lines: &[String]| Some(lines.join("\n") + "\n");
-        let (node, ns) = (self.node.as_str(), self.namespace.as_str());
-        let what = "flush learned state";
         let err = |why: String| LearnedError::Command {
-            node: node.to_string(),
-            what: "flush dynamic neighbours",
-            command: "rtnetlink RTM_DELNEIGH".into(),
+            node: self.node.clone(),
+            what: "flush learned state",
+            command: "rtnetlink RTM_DELNEIGH (neighbours and FDB)".into(),
             why,
         };
-        in_netns(ns, super::neigh::flush_dynamic)
+        in_netns(&self.namespace, super::neigh::flush_dynamic)
             .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(e.to_string()))?;
-        if !self.ip.is_empty() {
-            run(node, ns, "ip", &["-batch", "-"], batch(&self.ip), what)?;
-        }
-        if !self.bridge.is_empty() {
-            run(
-                node,
-                ns,
-                "bridge",
-                &["-batch", "-"],
-                batch(&self.bridge),
-                what,
-            )?;
-        }
-        Ok(())
+            .map_err(|e| err(e.to_string()))
     }
 }
 
-/// The flush plan for every node of the lab: hosts from the FDBs read at the start, pods and
-/// routers by their neighbour tables alone.
-pub fn plan_flush(lab: &Lab, fdbs: &[HostFdb]) -> Vec<Flush> {
-    let neighbours_only = |node: &str, namespace: &str| Flush {
+/// Every node of the lab: hosts (neighbours, bridge and VXLAN FDBs), pods and routers
+/// (neighbours).
+pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
+    let node = |node: &str, namespace: &str| Flush {
         node: node.to_string(),
         namespace: namespace.to_string(),
-        ip: vec![],
-        bridge: vec![],
     };
-    let hosts = lab.hosts.iter().map(|h| {
-        let entries = fdbs
-            .iter()
-            .find(|f| f.node == h.node)
-            .map_or(&[][..], |f| &f.entries[..]);
-        let (ip, bridge) = flush_lines(entries);
-        Flush {
-            node: h.node.clone(),
-            namespace: h.namespace.clone(),
-            ip,
-            bridge,
-        }
-    });
-    hosts
-        .chain(
-            lab.pods
-                .iter()
-                .map(|p| neighbours_only(&p.node, &p.namespace)),
-        )
-        .chain(
-            lab.routers
-                .iter()
-                .map(|r| neighbours_only(&r.node, &r.namespace)),
-        )
+    lab.hosts
+        .iter()
+        .map(|h| node(&h.node, &h.namespace))
+        .chain(lab.pods.iter().map(|p| node(&p.node, &p.namespace)))
+        .chain(lab.routers.iter().map(|r| node(&r.node, &r.namespace)))
         .collect()
 }
 
@@ -427,24 +362,5 @@ mod tests {
             ),
         ];
         assert!(flood_gaps(&fdbs).is_empty());
-    }
-
-    #[test]
-    fn flushing_spares_permanent_entries() {
-        let entries = [
-            entry("32:35:7b:dd:33:b3", "flannel.1", Some("10.0.2.2"), None, ""),
-            entry(
-                "00:00:00:00:00:00",
-                "flannel.1",
-                Some("10.0.2.2"),
-                None,
-                "permanent",
-            ),
-            entry("2a:df:06:ca:81:54", "veth1", None, Some("cni0"), ""),
-            entry("33:33:00:00:00:01", "cni0", None, None, "permanent"),
-        ];
-        let (ip, bridge) = flush_lines(&entries);
-        assert_eq!(ip, ["link set dev cni0 type bridge fdb_flush"]);
-        assert_eq!(bridge, ["fdb flush dev flannel.1 self dynamic"]);
     }
 }

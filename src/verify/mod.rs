@@ -4,6 +4,7 @@
 //! [`probe`] and [`capture`], which touch namespaces and sockets; [`dissect`], [`judge`] and
 //! [`report`] are pure. This module only wires them together.
 
+pub mod bpf;
 pub mod capture;
 pub mod dissect;
 pub mod judge;
@@ -97,9 +98,10 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let started = Instant::now();
     let lab = load(file)?;
     let points = capture_points(&lab);
+    let filter = bpf::program(lab.vxlan, &vxlan_ports(&lab));
     let opened = points
         .iter()
-        .map(capture::open)
+        .map(|p| capture::open_filtered(p, &filter))
         .collect::<Result<Vec<_>, _>>()?;
     let sockets = lab
         .pods
@@ -123,13 +125,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
         .collect();
     let running = capture::start(opened);
-    let outcomes = run_phases(
-        &lab,
-        &probes,
-        &sockets,
-        &learned::plan_flush(&lab, &fdbs),
-        opts,
-    )?;
+    let outcomes = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
     std::thread::sleep(GRACE);
     let captured = running.stop();
     if crate::interrupt::requested() {
@@ -386,12 +382,17 @@ fn run_phases(
             learned::flush(flush)?;
         }
         let first = probes.first_contact(lab, phase);
-        run_phase(probes.run, &first, sockets, &bar, &mut outcomes);
+        let window = match opts.warm {
+            true => WINDOW_LAB,
+            false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
+        };
+        run_phase(probes.run, &first, sockets, window, &bar, &mut outcomes);
         let steady = probes.steady(lab, phase, &outcomes);
         run_phase(
             probes.run,
             &steady,
             sockets,
+            WINDOW_LAB,
             &indicatif::ProgressBar::hidden(),
             &mut outcomes,
         );
@@ -408,6 +409,7 @@ fn run_phase(
     run: u32,
     per_pod: &[Vec<ProbeSpec>],
     sockets: &[socket2::Socket],
+    window_lab: usize,
     bar: &indicatif::ProgressBar,
     outcomes: &mut Outcomes,
 ) {
@@ -417,7 +419,7 @@ fn run_phase(
         .flatten()
         .map(|s| (id(s).pair, AtomicU8::new(0)))
         .collect();
-    let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
+    let window = probe::Window::new(WINDOW_PER_POD, window_lab);
     std::thread::scope(|scope| {
         let threads: Vec<_> = per_pod
             .iter()
@@ -460,10 +462,7 @@ fn collect(
     points: &[CapturePoint],
     frames_per_point: &[Vec<Frame>],
 ) -> Collected {
-    let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
-    if let Some(v) = lab.vxlan {
-        ports.insert(0, v.port);
-    }
+    let ports = vxlan_ports(lab);
     let pod_nodes: BTreeSet<&str> = lab.pods.iter().map(|p| p.node.as_str()).collect();
     let mut out = Collected {
         seen: HashMap::new(),
@@ -502,6 +501,16 @@ fn collect(
         }
     }
     out
+}
+
+/// The UDP ports whose datagrams are read as VXLAN: the lab's own, then the well-known ones
+/// (a VTEP configured with another port shows up there).
+fn vxlan_ports(lab: &Lab) -> Vec<u16> {
+    let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
+    if let Some(v) = lab.vxlan {
+        ports.insert(0, v.port);
+    }
+    ports
 }
 
 fn judge_pairs(

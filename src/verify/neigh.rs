@@ -1,7 +1,8 @@
-//! Flushing a namespace's dynamic IPv4 neighbour entries over rtnetlink, as `ip neigh flush
-//! all` does (dump, then delete every entry that is neither permanent nor noarp), without
-//! starting a process: verify flushes every node before every probe phase, and a process per
-//! namespace per phase was most of a cold run's time.
+//! Flushing a namespace's learned forwarding state over rtnetlink, without starting a process:
+//! dynamic IPv4 neighbours, as `ip neigh flush all` does, and learned bridge and VXLAN FDB
+//! entries, as `bridge fdb flush ... dynamic` does. Both dump the table, then delete every
+//! entry that is neither permanent nor noarp. verify flushes every node before every probe
+//! phase, and a process per namespace per phase was most of a cold run's time.
 //!
 //! The caller's thread must be inside the namespace: a netlink socket belongs to the namespace
 //! it was created in.
@@ -16,15 +17,25 @@ const RTM_NEWNEIGH: u16 = 28;
 const RTM_DELNEIGH: u16 = 29;
 const RTM_GETNEIGH: u16 = 30;
 const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
+const NDA_VLAN: u16 = 5;
+const NTF_SELF: u8 = 0x02;
+const NTF_MASTER: u8 = 0x04;
 const NUD_NOARP: u16 = 0x40;
 const NUD_PERMANENT: u16 = 0x80;
 
-/// One neighbour entry: enough to delete it.
+/// One neighbour or FDB entry: enough to delete it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Neighbour {
+    /// AF_INET for the ARP table, AF_BRIDGE for an FDB.
+    pub family: u8,
     pub ifindex: i32,
     pub state: u16,
-    pub dst: [u8; 4],
+    /// NTF_SELF (the device's own FDB, a VXLAN device's) or NTF_MASTER (its bridge's).
+    pub flags: u8,
+    pub dst: Option<[u8; 4]>,
+    pub lladdr: Option<[u8; 6]>,
+    pub vlan: Option<u16>,
 }
 
 impl Neighbour {
@@ -32,13 +43,37 @@ impl Neighbour {
     pub fn is_dynamic(&self) -> bool {
         self.state & (NUD_PERMANENT | NUD_NOARP) == 0
     }
+
+    /// The attributes that name this entry in a delete request.
+    fn key(&self) -> Vec<(u16, Vec<u8>)> {
+        let mut attrs = Vec::new();
+        if let Some(mac) = self.lladdr {
+            attrs.push((NDA_LLADDR, mac.to_vec()));
+        }
+        if let Some(dst) = self.dst {
+            attrs.push((NDA_DST, dst.to_vec()));
+        }
+        if let Some(vlan) = self.vlan {
+            attrs.push((NDA_VLAN, vlan.to_ne_bytes().to_vec()));
+        }
+        attrs
+    }
+}
+
+/// The `ndmsg` fields a request sets.
+#[derive(Debug, Clone, Copy)]
+struct Ndmsg {
+    family: u8,
+    ifindex: i32,
+    flags: u8,
 }
 
 /// A netlink message: header, `ndmsg`, then attributes (each 4-byte aligned).
-fn message(kind: u16, flags: u16, seq: u32, ifindex: i32, attrs: &[(u16, &[u8])]) -> Vec<u8> {
+fn message(kind: u16, nl_flags: u16, seq: u32, nd: Ndmsg, attrs: &[(u16, &[u8])]) -> Vec<u8> {
     let mut body = vec![0u8; NDMSG];
-    body[0] = libc::AF_INET as u8;
-    body[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+    body[0] = nd.family;
+    body[4..8].copy_from_slice(&nd.ifindex.to_ne_bytes());
+    body[10] = nd.flags;
     for (kind, value) in attrs {
         let len = 4 + value.len();
         body.extend_from_slice(&(len as u16).to_ne_bytes());
@@ -49,7 +84,7 @@ fn message(kind: u16, flags: u16, seq: u32, ifindex: i32, attrs: &[(u16, &[u8])]
     let mut msg = Vec::with_capacity(NLMSG_HDR + body.len());
     msg.extend_from_slice(&((NLMSG_HDR + body.len()) as u32).to_ne_bytes());
     msg.extend_from_slice(&kind.to_ne_bytes());
-    msg.extend_from_slice(&flags.to_ne_bytes());
+    msg.extend_from_slice(&nl_flags.to_ne_bytes());
     msg.extend_from_slice(&seq.to_ne_bytes());
     msg.extend_from_slice(&0u32.to_ne_bytes());
     msg.extend_from_slice(&body);
@@ -77,11 +112,18 @@ fn parse_dump(mut buf: &[u8]) -> io::Result<(Vec<Neighbour>, bool)> {
 }
 
 fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
-    if body.len() < NDMSG || i32::from(body[0]) != libc::AF_INET {
+    if body.len() < NDMSG {
         return None;
     }
-    let ifindex = i32::from_ne_bytes(body[4..8].try_into().ok()?);
-    let state = u16::from_ne_bytes(body[8..10].try_into().ok()?);
+    let mut n = Neighbour {
+        family: body[0],
+        ifindex: i32::from_ne_bytes(body[4..8].try_into().ok()?),
+        state: u16::from_ne_bytes(body[8..10].try_into().ok()?),
+        flags: body[10],
+        dst: None,
+        lladdr: None,
+        vlan: None,
+    };
     let mut attrs = &body[NDMSG..];
     while attrs.len() >= 4 {
         let len = usize::from(u16::from_ne_bytes(attrs[0..2].try_into().ok()?));
@@ -89,16 +131,16 @@ fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
         if len < 4 || len > attrs.len() {
             return None;
         }
-        if kind == NDA_DST && len == 8 {
-            return Some(Neighbour {
-                ifindex,
-                state,
-                dst: attrs[4..8].try_into().ok()?,
-            });
+        let value = &attrs[4..len];
+        match kind {
+            NDA_DST => n.dst = value.try_into().ok(),
+            NDA_LLADDR => n.lladdr = value.try_into().ok(),
+            NDA_VLAN => n.vlan = value.try_into().ok().map(u16::from_ne_bytes),
+            _ => {}
         }
         attrs = &attrs[len.next_multiple_of(4).min(attrs.len())..];
     }
-    None
+    Some(n)
 }
 
 fn netlink_error(body: &[u8]) -> io::Error {
@@ -152,11 +194,17 @@ impl Netlink {
     }
 }
 
-/// Every IPv4 neighbour entry of the calling thread's namespace.
-pub fn list() -> io::Result<Vec<Neighbour>> {
+/// Every entry of one family's table (AF_INET: neighbours; AF_BRIDGE: FDBs) in the calling
+/// thread's namespace.
+pub fn list(family: u8) -> io::Result<Vec<Neighbour>> {
     let nl = Netlink::open()?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    nl.send(&message(RTM_GETNEIGH, flags, 1, 0, &[]))?;
+    let nd = Ndmsg {
+        family,
+        ifindex: 0,
+        flags: 0,
+    };
+    nl.send(&message(RTM_GETNEIGH, flags, 1, nd, &[]))?;
     let mut buf = vec![0u8; 64 << 10];
     let mut all = Vec::new();
     loop {
@@ -164,25 +212,32 @@ pub fn list() -> io::Result<Vec<Neighbour>> {
         let (mut some, done) = parse_dump(&buf[..n])?;
         all.append(&mut some);
         if done || n == 0 {
+            all.retain(|e| e.family == family);
             return Ok(all);
         }
     }
 }
 
-/// Deletes every dynamic IPv4 neighbour entry of the calling thread's namespace. An entry that
-/// vanished meanwhile (ENOENT) is fine.
+/// Deletes every dynamic IPv4 neighbour and every learned FDB entry (a bridge's or a VXLAN
+/// device's) of the calling thread's namespace. An entry that vanished meanwhile (ENOENT) is
+/// fine.
 pub fn flush_dynamic() -> io::Result<()> {
     let nl = Netlink::open()?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
     let mut buf = vec![0u8; 8 << 10];
-    for (seq, n) in (2u32..).zip(list()?.into_iter().filter(Neighbour::is_dynamic)) {
-        nl.send(&message(
-            RTM_DELNEIGH,
-            flags,
-            seq,
-            n.ifindex,
-            &[(NDA_DST, &n.dst)],
-        ))?;
+    let mut learned = list(libc::AF_INET as u8)?;
+    learned.extend(list(libc::AF_BRIDGE as u8)?);
+    for (seq, n) in (2u32..).zip(learned.into_iter().filter(Neighbour::is_dynamic)) {
+        let key = n.key();
+        let attrs: Vec<(u16, &[u8])> = key.iter().map(|(k, v)| (*k, &v[..])).collect();
+        let nd = Ndmsg {
+            family: n.family,
+            ifindex: n.ifindex,
+            // Which FDB holds the entry; the dump's other flags (router, offloaded...) are
+            // not the delete's business.
+            flags: n.flags & (NTF_SELF | NTF_MASTER),
+        };
+        nl.send(&message(RTM_DELNEIGH, flags, seq, nd, &attrs))?;
         let len = nl.recv(&mut buf)?;
         match parse_dump(&buf[..len]) {
             Err(e) if e.raw_os_error().is_some_and(|c| c != libc::ENOENT) => return Err(e),
@@ -198,8 +253,14 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_the_parser() {
-        let msg = message(RTM_NEWNEIGH, 0, 7, 3, &[(NDA_DST, &[10, 0, 1, 1])]);
-        let mut body = msg.clone();
+        let nd = Ndmsg {
+            family: libc::AF_BRIDGE as u8,
+            ifindex: 3,
+            flags: NTF_SELF,
+        };
+        let mac = [0x32, 0x35, 0x7b, 0xdd, 0x33, 0xb3];
+        let attrs: [(u16, &[u8]); 2] = [(NDA_LLADDR, &mac), (NDA_DST, &[10, 0, 1, 1])];
+        let mut body = message(RTM_NEWNEIGH, 0, 7, nd, &attrs);
         // As the kernel answers a dump: the entry, its state, then DONE.
         body[NLMSG_HDR + 8..NLMSG_HDR + 10].copy_from_slice(&0x02u16.to_ne_bytes());
         let done = {
@@ -211,51 +272,105 @@ mod tests {
         body.extend_from_slice(&done);
         let (found, finished) = parse_dump(&body).unwrap();
         assert!(finished);
-        assert_eq!(
-            found,
-            [Neighbour {
-                ifindex: 3,
-                state: 2,
-                dst: [10, 0, 1, 1]
-            }]
-        );
+        let entry = Neighbour {
+            family: libc::AF_BRIDGE as u8,
+            ifindex: 3,
+            state: 2,
+            flags: NTF_SELF,
+            dst: Some([10, 0, 1, 1]),
+            lladdr: Some(mac),
+            vlan: None,
+        };
+        assert_eq!(found, std::slice::from_ref(&entry));
         assert!(found[0].is_dynamic());
+        assert_eq!(
+            entry.key(),
+            [(NDA_LLADDR, mac.to_vec()), (NDA_DST, vec![10, 0, 1, 1])]
+        );
         let permanent = Neighbour {
             state: NUD_PERMANENT,
-            ..found[0].clone()
+            ..entry
         };
         assert!(!permanent.is_dynamic());
     }
 
-    /// In a namespace of its own: a permanent entry survives, a dynamic one goes.
+    fn ip(tool: &str, line: &str) {
+        let ok = std::process::Command::new(tool)
+            .args(line.split_whitespace())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{tool} {line}");
+    }
+
+    /// In a namespace of its own: permanent neighbour and FDB entries survive, dynamic ones
+    /// (a neighbour, a bridge-learned MAC, a VXLAN-learned MAC) go.
     #[test]
     fn flush_spares_permanent_entries() {
         assert!(
             nix::unistd::geteuid().is_root(),
             "this test needs root: it makes a private network namespace"
         );
-        let result = std::thread::spawn(|| {
+        let (neighbours, fdb) = std::thread::spawn(|| {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-            let ip = |line: &str| {
-                let ok = std::process::Command::new("ip")
-                    .args(line.split_whitespace())
-                    .status()
-                    .unwrap()
-                    .success();
-                assert!(ok, "ip {line}");
-            };
-            ip("link add d0 type veth peer name d1");
-            ip("link set d1 up");
-            ip("link set d0 up");
-            ip("addr add 10.9.0.1/24 dev d0");
-            ip("neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent");
-            ip("neigh add 10.9.0.3 lladdr 02:00:00:00:00:03 dev d0 nud stale");
+            for line in [
+                "link add d0 type veth peer name d1",
+                "link set d1 up",
+                "link set d0 up",
+                "addr add 10.9.0.1/24 dev d0",
+                "neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent",
+                "neigh add 10.9.0.3 lladdr 02:00:00:00:00:03 dev d0 nud stale",
+                "link add br0 type bridge",
+                "link add p0 type veth peer name p1",
+                "link set p0 master br0",
+                "link set br0 up",
+                "link set p0 up",
+                "link set p1 address 02:00:00:00:00:11",
+                "link set p1 up",
+                "addr add 10.9.1.1/24 dev p1",
+                "link add vx0 type vxlan id 1 dstport 8472 local 10.9.0.1 dev d0",
+            ] {
+                ip("ip", line);
+            }
+            for line in [
+                "fdb add 02:00:00:00:00:10 dev p0 master static",
+                "fdb append 00:00:00:00:00:00 dev vx0 dst 10.9.0.2",
+                "fdb add 02:00:00:00:00:12 dev vx0 dst 10.9.0.3 dynamic",
+            ] {
+                ip("bridge", line);
+            }
+            // The bridge learns p1's MAC from the ARP request a ping sends (and gets no answer).
+            let _ = std::process::Command::new("ping")
+                .args(["-c1", "-W1", "-I", "p1", "10.9.1.2"])
+                .output();
+            let learned = list(libc::AF_BRIDGE as u8).unwrap();
+            assert!(
+                learned
+                    .iter()
+                    .any(|n| n.lladdr == Some([2, 0, 0, 0, 0, 0x11]) && n.is_dynamic()),
+                "the bridge did not learn p1's MAC: {learned:?}"
+            );
             flush_dynamic().unwrap();
-            list().unwrap()
+            let fdb = list(libc::AF_BRIDGE as u8).unwrap();
+            (list(libc::AF_INET as u8).unwrap(), fdb)
         })
         .join()
         .unwrap();
-        let dsts: Vec<[u8; 4]> = result.iter().map(|n| n.dst).collect();
-        assert_eq!(dsts, [[10, 9, 0, 2]], "{result:?}");
+        let dsts: Vec<_> = neighbours.iter().filter_map(|n| n.dst).collect();
+        assert!(dsts.contains(&[10, 9, 0, 2]), "{neighbours:?}");
+        assert!(!dsts.contains(&[10, 9, 0, 3]), "{neighbours:?}");
+        assert!(
+            !neighbours.iter().any(Neighbour::is_dynamic),
+            "{neighbours:?}"
+        );
+        let macs: Vec<[u8; 6]> = fdb.iter().filter_map(|n| n.lladdr).collect();
+        let has = |last: u8| {
+            macs.iter()
+                .any(|m| m[..5] == [2, 0, 0, 0, 0] && m[5] == last)
+        };
+        assert!(has(0x10), "the static bridge entry stays: {fdb:?}");
+        assert!(macs.contains(&[0; 6]), "the flood entry stays: {fdb:?}");
+        assert!(!has(0x11), "the learned bridge entry goes: {fdb:?}");
+        assert!(!has(0x12), "the learned VXLAN entry goes: {fdb:?}");
     }
 }

@@ -108,6 +108,19 @@ impl Report {
         line
     }
 
+    /// How fast the run went and how much the capture copied to user space: the kernel's
+    /// filter keeps everything but the probes there.
+    pub fn throughput(&self) -> String {
+        let secs = (self.elapsed_ms.max(1)) as f64 / 1000.0;
+        let frames: usize = self.captures.iter().map(|c| c.frames).sum();
+        let dropped: u64 = self.captures.iter().map(|c| u64::from(c.dropped)).sum();
+        format!(
+            "{} pairs in {secs:.1} s ({:.0} pairs/s); {frames} frames copied to user space, {dropped} dropped by the capture",
+            self.pairs.len(),
+            self.pairs.len() as f64 / secs
+        )
+    }
+
     /// The report for a person, see [`Style`].
     pub fn table(&self, style: &Style) -> String {
         let mut out = String::new();
@@ -143,6 +156,7 @@ impl Report {
             }
         }
         out.push_str(&wrap(&self.start.describe(), style.width, 6));
+        out.push_str(&wrap(&self.throughput(), style.width, 6));
         out.push_str(&self.summary());
         out.push('\n');
         out

@@ -44,6 +44,20 @@ pub fn cold_phases(hosts: &[(usize, usize)]) -> Vec<Phase> {
     phases
 }
 
+/// Copies of flooded frames the lab may have in flight at once during a cold first contact.
+/// After a flush, a host's first frame to a peer is an ARP request and then the probe itself,
+/// each replicated to every VTEP in the flood list (N − 1 copies, each crossing several
+/// veths), and every crossing waits in the CPU's backlog queue (net.core.netdev_max_backlog,
+/// 1000 by default). Past that queue the kernel drops frames, an ARP reply among them, and a
+/// healthy pair fails with "host unreachable".
+const FLOOD_BUDGET: usize = 240;
+
+/// How many first-contact probes may be in flight across a lab of `hosts` hosts, at most
+/// `limit`: the flood budget shared by the copies each one floods.
+pub fn first_contact_window(hosts: usize, limit: usize) -> usize {
+    (FLOOD_BUDGET / hosts.max(1)).clamp(2, limit.max(2))
+}
+
 /// Warm mode: every pair at once, on whatever the lab has learnt.
 pub fn warm_phase(pairs: usize) -> Vec<Phase> {
     vec![Phase {
@@ -83,6 +97,14 @@ mod tests {
         assert_eq!(cold_phases(&host_pairs(2)).len(), 2);
         assert!(cold_phases(&host_pairs(30)).len() <= 10);
         assert!(cold_phases(&host_pairs(100)).len() <= 14);
+    }
+
+    #[test]
+    fn first_contacts_in_flight_shrink_as_floods_grow() {
+        assert_eq!(first_contact_window(2, 24), 24);
+        assert_eq!(first_contact_window(20, 24), 12);
+        assert_eq!(first_contact_window(100, 24), 2);
+        assert_eq!(first_contact_window(254, 24), 2);
     }
 
     #[test]

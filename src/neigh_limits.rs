@@ -1,0 +1,232 @@
+//! The kernel's neighbour-table cap, which every lab shares.
+//!
+//! Every network namespace keeps its IPv4 neighbours in one kernel table, capped by the root
+//! namespace's `net.ipv4.neigh.default.gc_thresh3` (1024 by default). A flood-and-learn VXLAN
+//! lab resolves every peer's VTEP on every host, about N² entries; past the cap new
+//! neighbours fail to resolve and the lab looks broken when it is not. deploy and verify work
+//! out what a lab needs and say so, in one line with the sysctl, before they start.
+//! `--raise-neigh-limits` raises the cap; the old values are recorded and put back when the
+//! last lab is destroyed.
+
+use std::path::PathBuf;
+
+const SYSCTL: &str = "/proc/sys/net/ipv4/neigh/default";
+/// Where the values from before a raise are kept, among the lab records.
+const SAVED: &str = "neigh-limits";
+
+/// The three garbage-collection thresholds: below 1 nothing is collected, above 2 entries
+/// older than 5 s are, and 3 is the hard cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub thresh1: usize,
+    pub thresh2: usize,
+    pub thresh3: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsError {
+    #[error("cannot read or set {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Neighbour entries a lab of `hosts` hosts may hold at once: every host resolving every
+/// peer (a VTEP in VXLAN, a next hop in host-gw and IPIP), plus a few per host for its
+/// gateway, its pod and the pod's gateway.
+pub fn entries_needed(hosts: usize) -> usize {
+    hosts * hosts.saturating_sub(1) + 4 * hosts
+}
+
+/// The thresholds that give `need` more entries room beside `in_use` already taken, never
+/// lower than `now`: thresh2 past the lab's peak so the collector leaves live entries alone,
+/// thresh3 with as much again as headroom.
+pub fn raised(now: Limits, in_use: usize, need: usize) -> Limits {
+    let peak = in_use + need;
+    Limits {
+        thresh1: now.thresh1,
+        thresh2: now.thresh2.max(peak),
+        thresh3: now.thresh3.max(2 * peak),
+    }
+}
+
+/// The one line that says the cap is too low and how to lift it; `None` when it is high enough.
+pub fn advice(now: Limits, in_use: usize, need: usize) -> Option<String> {
+    let want = raised(now, in_use, need);
+    (want != now && in_use + need > now.thresh3).then(|| {
+        format!(
+            "this lab needs about {need} neighbour entries and {in_use} are in use, but the kernel's cap (shared by all namespaces) is {}: run `sudo sysctl -w net.ipv4.neigh.default.gc_thresh2={} net.ipv4.neigh.default.gc_thresh3={}` or pass --raise-neigh-limits",
+            now.thresh3, want.thresh2, want.thresh3
+        )
+    })
+}
+
+fn path(name: &str) -> PathBuf {
+    PathBuf::from(SYSCTL).join(name)
+}
+
+fn read_number(p: PathBuf) -> Result<usize, LimitsError> {
+    let text = std::fs::read_to_string(&p).map_err(|source| LimitsError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    text.trim().parse().map_err(|e| LimitsError::Io {
+        path: p,
+        source: std::io::Error::other(e),
+    })
+}
+
+/// The thresholds as the kernel has them now.
+pub fn read() -> Result<Limits, LimitsError> {
+    Ok(Limits {
+        thresh1: read_number(path("gc_thresh1"))?,
+        thresh2: read_number(path("gc_thresh2"))?,
+        thresh3: read_number(path("gc_thresh3"))?,
+    })
+}
+
+/// Entries in the kernel's IPv4 neighbour table now, all namespaces together (the first
+/// column of /proc/net/stat/arp_cache, in hex).
+pub fn in_use() -> usize {
+    std::fs::read_to_string("/proc/net/stat/arp_cache")
+        .ok()
+        .and_then(|s| {
+            let first = s.lines().nth(1)?.split_whitespace().next()?.to_string();
+            usize::from_str_radix(&first, 16).ok()
+        })
+        .unwrap_or(0)
+}
+
+fn write(limits: Limits) -> Result<(), LimitsError> {
+    // thresh3 first when raising, so thresh2 never exceeds it on the way.
+    for (name, value) in [
+        ("gc_thresh3", limits.thresh3),
+        ("gc_thresh2", limits.thresh2),
+        ("gc_thresh1", limits.thresh1),
+    ] {
+        let p = path(name);
+        std::fs::write(&p, value.to_string()).map_err(|source| LimitsError::Io {
+            path: p.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+fn saved_path() -> PathBuf {
+    crate::runtime::state::dir().join(SAVED)
+}
+
+/// Checks the cap for a lab of `hosts` hosts. With `raise`, lifts it (keeping the values
+/// from before the first raise, to put back later) and says so; without, returns the advice.
+pub fn check(hosts: usize, raise: bool) -> Result<Option<String>, LimitsError> {
+    let now = read()?;
+    let (in_use, need) = (in_use(), entries_needed(hosts));
+    let Some(line) = advice(now, in_use, need) else {
+        return Ok(None);
+    };
+    if !raise {
+        return Ok(Some(line));
+    }
+    let want = raised(now, in_use, need);
+    let saved = saved_path();
+    if !saved.exists() {
+        let text = format!("{} {} {}\n", now.thresh1, now.thresh2, now.thresh3);
+        let io = |source| LimitsError::Io {
+            path: saved.clone(),
+            source,
+        };
+        std::fs::create_dir_all(crate::runtime::state::dir()).map_err(io)?;
+        std::fs::write(&saved, text).map_err(io)?;
+    }
+    write(want)?;
+    Ok(Some(format!(
+        "raised net.ipv4.neigh.default.gc_thresh2/3 from {}/{} to {}/{} for this lab; the old values come back when the last lab is destroyed",
+        now.thresh2, now.thresh3, want.thresh2, want.thresh3
+    )))
+}
+
+/// Puts back the thresholds from before `--raise-neigh-limits`, once no lab is left.
+pub fn restore_if_last(labs_left: usize) -> Result<Option<String>, LimitsError> {
+    let saved = saved_path();
+    if labs_left > 0 || !saved.exists() {
+        return Ok(None);
+    }
+    let io = |source| LimitsError::Io {
+        path: saved.clone(),
+        source,
+    };
+    let text = std::fs::read_to_string(&saved).map_err(io)?;
+    let numbers: Vec<usize> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [thresh1, thresh2, thresh3] = numbers[..] else {
+        return Err(io(std::io::Error::other("expected three numbers")));
+    };
+    let old = Limits {
+        thresh1,
+        thresh2,
+        thresh3,
+    };
+    // thresh1 first when lowering, the reverse of raising.
+    for (name, value) in [
+        ("gc_thresh1", old.thresh1),
+        ("gc_thresh2", old.thresh2),
+        ("gc_thresh3", old.thresh3),
+    ] {
+        let p = path(name);
+        std::fs::write(&p, value.to_string()).map_err(|source| LimitsError::Io {
+            path: p.clone(),
+            source,
+        })?;
+    }
+    std::fs::remove_file(&saved).map_err(io)?;
+    Ok(Some(format!(
+        "put net.ipv4.neigh.default.gc_thresh1/2/3 back to {thresh1}/{thresh2}/{thresh3}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: Limits = Limits {
+        thresh1: 128,
+        thresh2: 512,
+        thresh3: 1024,
+    };
+
+    #[test]
+    fn a_lab_needs_about_n_squared_entries() {
+        assert_eq!(entries_needed(2), 2 + 8);
+        assert_eq!(entries_needed(100), 9_900 + 400);
+        assert_eq!(entries_needed(254), 64_262 + 1_016);
+    }
+
+    #[test]
+    fn a_small_lab_gets_no_advice_and_a_large_one_gets_the_sysctl() {
+        assert_eq!(advice(DEFAULT, 10, entries_needed(20)), None);
+        let line = advice(DEFAULT, 10, entries_needed(100)).unwrap();
+        assert!(
+            line.contains("sysctl -w net.ipv4.neigh.default.gc_thresh2=10310 net.ipv4.neigh.default.gc_thresh3=20620"),
+            "{line}"
+        );
+        assert!(line.contains("--raise-neigh-limits"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn raising_never_lowers_a_threshold() {
+        let high = Limits {
+            thresh1: 4096,
+            thresh2: 100_000,
+            thresh3: 200_000,
+        };
+        assert_eq!(raised(high, 0, entries_needed(254)), high);
+        assert_eq!(advice(high, 0, entries_needed(254)), None);
+        let r = raised(DEFAULT, 0, 5000);
+        assert_eq!((r.thresh1, r.thresh2, r.thresh3), (128, 5000, 10_000));
+    }
+}

@@ -1,0 +1,438 @@
+//! The capture filter: a classic BPF program attached to every capture socket, so that the
+//! kernel hands verify only the frames its judge reads, not every frame a busy lab floods.
+//!
+//! What passes (anything else stays in the kernel):
+//! - a probe, recognised by the tag [`Tag::MAGIC`] at the start of its ICMP or UDP payload, in
+//!   plain form, inside IPIP, or inside VXLAN on any of the lab's VXLAN ports;
+//! - an ICMP error (unreachable, time exceeded), plain or encapsulated: it may quote a probe,
+//!   and it is rare by nature (the kernel rate-limits it);
+//! - an ARP inside VXLAN on another port or VNI than the lab's: the only trace a VTEP
+//!   configured with the wrong port or VNI leaves, which the lab-wide check reads. The lab's own
+//!   flooded ARP (each request head-end replicated to every peer) does not pass.
+//!
+//! The program is built so that each form ends with X holding "bytes before the innermost
+//! transport header, minus the outer Ethernet header" and M\[0\] the innermost protocol; one
+//! shared block then checks the transport header at `X + 14`. Jumps only go forward (cBPF).
+
+use super::dissect::Tag;
+use crate::lab::VxlanParams;
+
+/// Returned for a frame that passes: keep all of it.
+const SNAP: u32 = 0x40000;
+const ETH: u32 = 14;
+const ETHERTYPE_IPV4: u32 = 0x0800;
+const ETHERTYPE_ARP: u32 = 0x0806;
+const PROTO_ICMP: u32 = 1;
+const PROTO_IPIP: u32 = 4;
+const PROTO_UDP: u32 = 17;
+/// The fragment-offset bits of an IPv4 header's flags word: a later fragment has no
+/// transport header to read.
+const FRAG_OFFSET: u32 = 0x1fff;
+
+// Opcodes from linux/filter.h, spelled out once.
+#[cfg(test)]
+const LD_W_ABS: u16 = 0x20;
+const LD_H_ABS: u16 = 0x28;
+const LD_B_ABS: u16 = 0x30;
+const LD_W_IND: u16 = 0x40;
+const LD_H_IND: u16 = 0x48;
+const LD_B_IND: u16 = 0x50;
+#[cfg(test)]
+const LD_IMM: u16 = 0x00;
+const LD_MEM: u16 = 0x60;
+const LDX_MSH: u16 = 0xb1;
+const ST: u16 = 0x02;
+const ALU_ADD_K: u16 = 0x04;
+const ALU_ADD_X: u16 = 0x0c;
+const ALU_AND_K: u16 = 0x54;
+const ALU_LSH_K: u16 = 0x64;
+const ALU_RSH_K: u16 = 0x74;
+const TAX: u16 = 0x07;
+const JA: u16 = 0x05;
+const JEQ_K: u16 = 0x15;
+const JSET_K: u16 = 0x45;
+const RET_K: u16 = 0x06;
+
+/// Where a conditional jump goes: the next instruction or a named place further on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum To {
+    Next,
+    L(Label),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Label {
+    Ip4,
+    Ipip,
+    Udp,
+    Vxlan,
+    VxlanArp,
+    VxlanIp,
+    L4,
+    Icmp,
+    Magic,
+    Accept,
+    Drop,
+}
+
+use Label::*;
+use To::{Next, L};
+
+enum Op {
+    Stmt(u16, u32),
+    Jump(u16, u32, To, To),
+    Always(Label),
+    Here(Label),
+}
+
+/// The filter for a lab whose VXLAN segment (if any) is `vxlan`, listening for VXLAN on
+/// `ports` (the lab's port first, then the well-known ones dissect also reads).
+pub fn program(vxlan: Option<VxlanParams>, ports: &[u16]) -> Vec<libc::sock_filter> {
+    let mut ops = Vec::new();
+    outer(&mut ops, ports);
+    encapsulated(&mut ops, vxlan);
+    transport(&mut ops);
+    assemble(&ops)
+}
+
+/// The outer Ethernet and IPv4 headers: plain ICMP and UDP go on, IPIP and VXLAN unwrap.
+fn outer(ops: &mut Vec<Op>, ports: &[u16]) {
+    use Op::*;
+    ops.extend([
+        Stmt(LD_H_ABS, 12),
+        Jump(JEQ_K, ETHERTYPE_IPV4, Next, L(Drop)),
+        Here(Ip4),
+        Stmt(LD_H_ABS, ETH + 6),
+        Jump(JSET_K, FRAG_OFFSET, L(Drop), Next),
+        Stmt(LDX_MSH, ETH),
+        Stmt(LD_B_ABS, ETH + 9),
+        Stmt(ST, 0),
+        Jump(JEQ_K, PROTO_ICMP, L(L4), Next),
+        Jump(JEQ_K, PROTO_IPIP, L(Ipip), Next),
+        Jump(JEQ_K, PROTO_UDP, L(Udp), L(Drop)),
+        Here(Udp),
+        Stmt(LD_H_IND, ETH + 2),
+    ]);
+    for &port in ports {
+        ops.push(Jump(JEQ_K, u32::from(port), L(Vxlan), Next));
+    }
+    // A UDP datagram on no VXLAN port may be a UDP probe.
+    ops.push(Always(L4));
+}
+
+/// IPIP and VXLAN: find the inner IPv4 header, or an inner ARP worth passing.
+fn encapsulated(ops: &mut Vec<Op>, vxlan: Option<VxlanParams>) {
+    use Op::*;
+    ops.extend([
+        // IPIP: the inner IPv4 header follows the outer one.
+        Here(Ipip),
+        Stmt(LD_H_IND, ETH + 6),
+        Jump(JSET_K, FRAG_OFFSET, L(Drop), Next),
+        Stmt(LD_B_IND, ETH + 9),
+        Stmt(ST, 0),
+        Stmt(LD_B_IND, ETH),
+        Stmt(ALU_AND_K, 0x0f),
+        Stmt(ALU_LSH_K, 2),
+        Stmt(ALU_ADD_X, 0),
+        Stmt(TAX, 0),
+        Always(L4),
+        // VXLAN: UDP (8) and VXLAN (8) headers, then the inner Ethernet frame (14).
+        Here(Vxlan),
+        Stmt(LD_H_IND, ETH + 16 + 12),
+        Jump(JEQ_K, ETHERTYPE_IPV4, L(VxlanIp), Next),
+        Jump(JEQ_K, ETHERTYPE_ARP, L(VxlanArp), L(Drop)),
+        Here(VxlanArp),
+    ]);
+    if let Some(v) = vxlan {
+        ops.extend([
+            Stmt(LD_H_IND, ETH + 2),
+            Jump(JEQ_K, u32::from(v.port), Next, L(Accept)),
+            Stmt(LD_W_IND, ETH + 8 + 4),
+            Stmt(ALU_RSH_K, 8),
+            Jump(JEQ_K, v.vni, L(Drop), L(Accept)),
+        ]);
+    } else {
+        ops.push(Always(Accept));
+    }
+    let inner_ip = ETH + 30;
+    ops.extend([
+        Here(VxlanIp),
+        Stmt(LD_H_IND, inner_ip + 6),
+        Jump(JSET_K, FRAG_OFFSET, L(Drop), Next),
+        Stmt(LD_B_IND, inner_ip + 9),
+        Stmt(ST, 0),
+        Stmt(LD_B_IND, inner_ip),
+        Stmt(ALU_AND_K, 0x0f),
+        Stmt(ALU_LSH_K, 2),
+        Stmt(ALU_ADD_K, 30),
+        Stmt(ALU_ADD_X, 0),
+        Stmt(TAX, 0),
+    ]);
+}
+
+/// The innermost transport header, at X + 14: tagged echo or UDP probe, or an ICMP error.
+fn transport(ops: &mut Vec<Op>) {
+    use Op::*;
+    let magic = |at: usize| u32::from_be_bytes(Tag::MAGIC[at..at + 4].try_into().expect("4"));
+    ops.extend([
+        Here(L4),
+        Stmt(LD_MEM, 0),
+        Jump(JEQ_K, PROTO_ICMP, L(Icmp), Next),
+        // UDP and ICMP headers are both 8 bytes: a UDP probe's tag sits where an echo's does.
+        Jump(JEQ_K, PROTO_UDP, L(Magic), L(Drop)),
+        Here(Icmp),
+        Stmt(LD_B_IND, ETH),
+        Jump(JEQ_K, 8, L(Magic), Next),
+        Jump(JEQ_K, 0, L(Magic), Next),
+        Jump(JEQ_K, 3, L(Accept), Next),
+        Jump(JEQ_K, 11, L(Accept), L(Drop)),
+        Here(Magic),
+        Stmt(LD_W_IND, ETH + 8),
+        Jump(JEQ_K, magic(0), Next, L(Drop)),
+        Stmt(LD_W_IND, ETH + 12),
+        Jump(JEQ_K, magic(4), L(Accept), L(Drop)),
+        Here(Accept),
+        Stmt(RET_K, SNAP),
+        Here(Drop),
+        Stmt(RET_K, 0),
+    ]);
+}
+
+/// Resolves labels into the forward offsets cBPF jumps take.
+fn assemble(ops: &[Op]) -> Vec<libc::sock_filter> {
+    let mut at = std::collections::HashMap::new();
+    let mut n = 0usize;
+    for op in ops {
+        match op {
+            Op::Here(label) => {
+                at.insert(*label, n);
+            }
+            _ => n += 1,
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    for op in ops {
+        let pc = out.len();
+        let offset = |to: To| match to {
+            Next => 0,
+            L(label) => {
+                let target = at[&label];
+                u8::try_from(target - pc - 1).expect("the program is short")
+            }
+        };
+        let insn = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+        match *op {
+            Op::Here(_) => {}
+            Op::Stmt(code, k) => out.push(insn(code, 0, 0, k)),
+            Op::Jump(code, k, t, f) => out.push(insn(code, offset(t), offset(f), k)),
+            Op::Always(label) => out.push(insn(JA, 0, 0, (at[&label] - pc - 1) as u32)),
+        }
+    }
+    out
+}
+
+/// Attaches `program` to the socket `fd` (SO_ATTACH_FILTER).
+pub fn attach(fd: libc::c_int, program: &[libc::sock_filter]) -> std::io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(program.len()).expect("the program is short"),
+        filter: program.as_ptr().cast_mut(),
+    };
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&fprog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dissect::build::{
+        echo, ether, ip, ipip_frame, ipv4, plain, udp, vxlan, vxlan_frame,
+    };
+
+    const TAG: Tag = Tag {
+        run: 0x1234_5678,
+        probe: 9,
+        attempt: 0,
+    };
+    const LAB: VxlanParams = VxlanParams { vni: 1, port: 8472 };
+    const PORTS: &[u16] = &[8472, 4789];
+
+    /// A classic BPF interpreter for the instructions [`program`] uses: what the kernel would
+    /// return for `frame` (0 drops it). Loads past the end drop, as in the kernel.
+    fn run(prog: &[libc::sock_filter], frame: &[u8]) -> u32 {
+        let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
+        let load = |at: u32, size: usize| -> Option<u32> {
+            let at = at as usize;
+            let bytes = frame.get(at..at + size)?;
+            Some(bytes.iter().fold(0u32, |v, &b| v << 8 | u32::from(b)))
+        };
+        loop {
+            let i = prog[pc];
+            pc += 1;
+            let (k, jump) = (i.k, |taken: bool| {
+                usize::from(if taken { i.jt } else { i.jf })
+            });
+            a = match i.code {
+                LD_W_ABS | LD_H_ABS | LD_B_ABS | LD_W_IND | LD_H_IND | LD_B_IND => {
+                    let at = if i.code >= LD_W_IND {
+                        k.wrapping_add(x)
+                    } else {
+                        k
+                    };
+                    let size = match i.code & 0x18 {
+                        0x00 => 4,
+                        0x08 => 2,
+                        _ => 1,
+                    };
+                    match load(at, size) {
+                        Some(v) => v,
+                        None => return 0,
+                    }
+                }
+                LD_IMM => k,
+                LD_MEM => mem[k as usize],
+                LDX_MSH => {
+                    x = 4 * (load(k, 1).unwrap_or(0) & 0xf);
+                    a
+                }
+                ST => {
+                    mem[k as usize] = a;
+                    a
+                }
+                ALU_ADD_K => a.wrapping_add(k),
+                ALU_ADD_X => a.wrapping_add(x),
+                ALU_AND_K => a & k,
+                ALU_LSH_K => a << k,
+                ALU_RSH_K => a >> k,
+                TAX => {
+                    x = a;
+                    a
+                }
+                JA => {
+                    pc += k as usize;
+                    a
+                }
+                JEQ_K => {
+                    pc += jump(a == k);
+                    a
+                }
+                JSET_K => {
+                    pc += jump(a & k != 0);
+                    a
+                }
+                RET_K => return k,
+                other => panic!("opcode {other:#x} not interpreted"),
+            };
+        }
+    }
+
+    fn passes(frame: &[u8]) -> bool {
+        run(&program(Some(LAB), PORTS), frame) > 0
+    }
+
+    fn vxlan_arp(port: u16, vni: u32) -> Vec<u8> {
+        let mut arp = vec![0u8; 28];
+        arp[14..18].copy_from_slice(&[172, 16, 0, 0]);
+        arp[24..28].copy_from_slice(&[172, 16, 1, 0]);
+        let inner = ether(0x0806, &arp);
+        let outer = udp(40000, port, &vxlan(vni, &inner));
+        ether(0x0800, &ipv4(ip("10.0.1.2"), ip("10.0.2.2"), 17, &outer))
+    }
+
+    #[test]
+    fn a_probe_passes_in_plain_vxlan_and_ipip_form_both_ways() {
+        for reply in [false, true] {
+            let t = Some(TAG);
+            let p = ("172.16.0.2", "172.16.1.2");
+            let u = ("10.0.1.2", "10.0.2.2");
+            assert!(passes(&plain(p.0, p.1, reply, t)), "plain");
+            assert!(passes(&vxlan_frame(u, 8472, 1, p, reply, t)), "vxlan");
+            assert!(passes(&vxlan_frame(u, 4789, 7, p, reply, t)), "vxlan 4789");
+            assert!(passes(&ipip_frame(u, p, reply, t)), "ipip");
+        }
+    }
+
+    #[test]
+    fn a_tagged_udp_probe_passes_plain_and_in_a_tunnel() {
+        let mut payload = vec![0u8; 32];
+        TAG.write(&mut payload);
+        let dgram = ipv4(
+            ip("172.16.0.2"),
+            ip("172.16.1.2"),
+            17,
+            &udp(5000, 7, &payload),
+        );
+        assert!(passes(&ether(0x0800, &dgram)));
+        let tunnelled = ipv4(ip("10.0.1.2"), ip("10.0.2.2"), 4, &dgram);
+        assert!(passes(&ether(0x0800, &tunnelled)));
+    }
+
+    #[test]
+    fn everything_else_is_dropped() {
+        let p = ("172.16.0.2", "172.16.1.2");
+        let u = ("10.0.1.2", "10.0.2.2");
+        let drops: Vec<(&str, Vec<u8>)> = vec![
+            ("untagged ping", plain(p.0, p.1, false, None)),
+            (
+                "untagged ping in vxlan",
+                vxlan_frame(u, 8472, 1, p, false, None),
+            ),
+            ("untagged ping in ipip", ipip_frame(u, p, false, None)),
+            ("the lab's own flooded arp", vxlan_arp(8472, 1)),
+            ("underlay arp", ether(0x0806, &[0u8; 28])),
+            ("ipv6", ether(0x86dd, &[0u8; 60])),
+            (
+                "plain udp",
+                ether(0x0800, &ipv4(ip(u.0), ip(u.1), 17, &udp(1, 2, &[0; 40]))),
+            ),
+            ("tcp", ether(0x0800, &ipv4(ip(u.0), ip(u.1), 6, &[0u8; 40]))),
+            (
+                "truncated",
+                plain(p.0, p.1, false, Some(TAG))[..40].to_vec(),
+            ),
+        ];
+        for (what, frame) in drops {
+            assert!(!passes(&frame), "{what} passed");
+        }
+    }
+
+    #[test]
+    fn icmp_errors_and_foreign_vxlan_arp_pass_for_the_judge() {
+        let unreachable = {
+            let mut icmp = echo(false, 0, 0, None);
+            icmp[0] = 3;
+            ether(0x0800, &ipv4(ip("10.0.1.1"), ip("172.16.0.2"), 1, &icmp))
+        };
+        assert!(passes(&unreachable));
+        assert!(passes(&vxlan_arp(8472, 42)), "another vni");
+        assert!(passes(&vxlan_arp(4789, 1)), "another port");
+    }
+
+    #[test]
+    fn a_later_fragment_is_dropped() {
+        let mut frame = plain("172.16.0.2", "172.16.1.2", false, Some(TAG));
+        frame[ETH as usize + 7] = 0x10;
+        assert!(!passes(&frame));
+    }
+
+    #[test]
+    fn the_kernel_accepts_the_program() {
+        // Any socket takes a filter; the kernel checks the program when it is attached.
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        use std::os::fd::AsRawFd;
+        for vxlan in [Some(LAB), None] {
+            attach(socket.as_raw_fd(), &program(vxlan, PORTS)).expect("a valid cBPF program");
+        }
+    }
+}
