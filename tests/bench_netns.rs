@@ -38,6 +38,10 @@ impl BenchLabs {
 impl Drop for BenchLabs {
     fn drop(&mut self) {
         for lab in &self.labs {
+            // destroy also ends the nodes' processes; what it cannot reach goes by hand.
+            let _ = Command::new(bin())
+                .args(["destroy", "--name", lab])
+                .output();
             for ns in lab_namespaces(lab) {
                 let _ = Command::new("ip").args(["netns", "del", &ns]).status();
             }
