@@ -22,7 +22,7 @@ pub struct Body {
     /// Settings inherited by nodes (`kinds`, `defaults`, `groups`). cnilab does not merge them,
     /// so their presence is reported rather than silently ignored.
     #[serde(flatten)]
-    pub other: BTreeMap<String, serde_yaml::Value>,
+    pub other: BTreeMap<String, serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,7 +36,7 @@ pub struct Node {
     /// Every other setting (`image`, `network-mode`, `binds`, ...): a runtime that cannot
     /// honour one refuses the file rather than ignoring it.
     #[serde(flatten)]
-    pub other: BTreeMap<String, serde_yaml::Value>,
+    pub other: BTreeMap<String, serde_yaml_ng::Value>,
 }
 
 /// containerlab allows a label to be a string or a number.
@@ -44,7 +44,7 @@ pub struct Node {
 #[serde(untagged)]
 pub enum LabelValue {
     Text(String),
-    Number(serde_yaml::Number),
+    Number(serde_yaml_ng::Number),
 }
 
 impl std::fmt::Display for LabelValue {
@@ -64,7 +64,7 @@ pub struct Link {
     pub endpoints: Vec<String>,
     /// `type:`, `mtu:`, `vars:` and the like; an extended endpoint's own settings appear here
     /// as `endpoint <key>` (e.g. `endpoint mac`), so a runtime can name them.
-    pub other: BTreeMap<String, serde_yaml::Value>,
+    pub other: BTreeMap<String, serde_yaml_ng::Value>,
 }
 
 #[derive(Deserialize)]
@@ -72,7 +72,7 @@ struct RawLink {
     #[serde(default)]
     endpoints: Vec<RawEndpoint>,
     #[serde(flatten)]
-    other: BTreeMap<String, serde_yaml::Value>,
+    other: BTreeMap<String, serde_yaml_ng::Value>,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +83,7 @@ enum RawEndpoint {
         node: String,
         interface: String,
         #[serde(flatten)]
-        other: BTreeMap<String, serde_yaml::Value>,
+        other: BTreeMap<String, serde_yaml_ng::Value>,
     },
 }
 
@@ -135,7 +135,7 @@ impl Topology {
     }
 
     pub fn parse(text: &str) -> Result<Topology, String> {
-        let topo: Topology = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        let topo: Topology = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
         topo.check_names()?;
         Ok(topo)
     }

@@ -30,7 +30,7 @@ fn combinations() -> Vec<(Mode, Flavor)> {
 
 /// The exec lines of one node, trimmed of the YAML list marker.
 fn exec_of(text: &str, node: &str) -> Vec<String> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).unwrap();
     yaml["topology"]["nodes"][node]["exec"]
         .as_sequence()
         .unwrap_or_else(|| panic!("node {node} has no exec"))
@@ -40,7 +40,7 @@ fn exec_of(text: &str, node: &str) -> Vec<String> {
 }
 
 fn label(text: &str, node: &str, key: &str) -> Option<String> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).unwrap();
     yaml["topology"]["nodes"][node]["labels"][key]
         .as_str()
         .map(str::to_string)
@@ -255,7 +255,7 @@ fn every_flavor_size_and_pod_count_validates_and_needs_no_shell() {
         for hosts in [2, 3, 8] {
             for pods in [1, 3] {
                 let t = text(mode, flavor, hosts, pods);
-                let yaml: serde_yaml::Value = serde_yaml::from_str(&t).unwrap();
+                let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&t).unwrap();
                 let json = serde_json::to_value(yaml).unwrap();
                 let errors: Vec<String> = validator
                     .iter_errors(&json)

@@ -16,7 +16,7 @@ fn schema() -> jsonschema::Validator {
 
 fn rendered(mode: Mode, hosts: usize) -> (String, Value) {
     let text = render(&Plan::new(mode, hosts, None).unwrap(), Templates::Embedded).unwrap();
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("output is YAML");
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("output is YAML");
     let json = serde_json::to_value(yaml).expect("YAML maps onto JSON");
     (text, json)
 }

@@ -424,7 +424,7 @@ fn a_bridge_port_that_exists_already_is_refused() {
 fn the_workflow_pins_containerlab_and_the_node_image() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/ci.yml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let ci: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let ci: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
     let job = &ci["jobs"]["containerlab"];
     let version = job["env"]["CONTAINERLAB_VERSION"].as_str().expect("pinned");
     let parts: Vec<u32> = version.split('.').map(|p| p.parse().unwrap()).collect();

@@ -226,7 +226,7 @@ impl Shape {
 fn check_settings(name: &str, node: &crate::topology::Node) -> Result<(), String> {
     for (key, value) in &node.other {
         let shown = match value {
-            serde_yaml::Value::String(s) => format!("`{key}: {s}`"),
+            serde_yaml_ng::Value::String(s) => format!("`{key}: {s}`"),
             _ => format!("`{key}`"),
         };
         match key.as_str() {
