@@ -6,7 +6,7 @@
 
 use crate::interrupt;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
@@ -155,8 +155,8 @@ struct Pipes {
 impl Pipes {
     fn new(stdin: Option<ChildStdin>, input: Option<String>, stderr: Option<ChildStderr>) -> Pipes {
         for fd in [
-            stdin.as_ref().map(|p| p.as_raw_fd()),
-            stderr.as_ref().map(|p| p.as_raw_fd()),
+            stdin.as_ref().map(|p| p.as_fd()),
+            stderr.as_ref().map(|p| p.as_fd()),
         ]
         .into_iter()
         .flatten()

@@ -54,7 +54,7 @@ pub fn start(plan: &MountPlan) -> Result<Holder, HolderError> {
     // prepared before it.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0, 0, 0, 0) };
     if pid == 0 {
-        holder(plan, write.as_raw_fd(), null);
+        holder(plan, write.as_raw_fd(), null.as_raw_fd());
     }
     let cloned = nix::errno::Errno::result(pid).map(|_| ());
     drop(write);
