@@ -64,6 +64,10 @@ pub enum Outcome {
     SendFailed {
         error: String,
     },
+    /// A TCP or UDP probe's socket reported an error, e.g. a refused connection.
+    Failed {
+        error: String,
+    },
 }
 
 fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -607,6 +611,7 @@ fn describe_failure(outcome: &Outcome) -> String {
             format!("{what} (ICMP from {from})")
         }
         Outcome::SendFailed { error } => format!("could not be sent: {error}"),
+        Outcome::Failed { error } => error.clone(),
     }
 }
 

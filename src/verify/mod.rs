@@ -8,11 +8,13 @@ pub mod capture;
 pub mod dissect;
 pub mod judge;
 pub mod learned;
+pub mod listener;
 pub mod neigh;
 pub mod pcap;
 pub mod probe;
 pub mod report;
 pub mod schedule;
+pub mod transport;
 
 use crate::lab::{Lab, LabError};
 use crate::netns;

@@ -4,6 +4,17 @@
 //! Every probe carries a [`Tag`] in its payload, so captures find its packets exactly even when
 //! NAT rewrites addresses or the identifier. The echo sequence number encodes the probe's index
 //! and attempt, because an ICMP error quotes only the first 8 bytes of the ICMP header.
+//!
+//! # The marker of verify's packets
+//!
+//! A capture filter can pass every probe packet of verify, and nothing else of the pods', by:
+//! - ICMP (echo request, echo reply, and the errors that answer probes), or
+//! - TCP or UDP with source or destination port 47277 ([`super::listener::PORT`]): the TCP and
+//!   UDP probes ([`super::transport`]) go to that port on the destination pod and their replies
+//!   come from it, in plain or inside VXLAN/IPIP (match the inner header there).
+//!
+//! Every probe's payload then starts with [`Tag::MAGIC`] (`cnilab\0\x01`); the TCP handshake
+//! and teardown segments of a TCP probe carry no payload, only the port.
 
 use super::dissect::{self, Tag};
 use super::judge::Outcome;
@@ -150,6 +161,13 @@ impl Window {
         }
     }
 
+    /// Waits for a lab-wide slot; give it back with [`Window::release`].
+    pub fn acquire_blocking(&self) {
+        while !self.acquire() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
     fn acquire(&self) -> bool {
         self.lab
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
@@ -158,7 +176,7 @@ impl Window {
             .is_ok()
     }
 
-    fn release(&self) {
+    pub fn release(&self) {
         self.lab.fetch_add(1, Ordering::AcqRel);
     }
 }
