@@ -916,7 +916,7 @@ mod tests {
         // A SYN as the kernel sends it: 40-byte header (MSS, SACK, timestamps, window scale).
         let syn = hex(
             "aac1abea fe2eaac1 abf7d217 0800 4500 003c 1c46 4000 4006 0000 0a000102 0a000202
-             c350 b8ad 5c8b 1f44 00000000 a002 faf0 0000 0204 05b4 0402 080a 0001 e240 0000 0000 0103 0307",
+             c350 b8ad 5c8b 1f44 00000000 a002 faf0 0000 0000 0204 05b4 0402 080a 0001 e240 0000 0000 0103 0307",
         );
         let wire = dissect(&syn, PORTS).unwrap();
         let Wire::Plain(ip) = &wire else { panic!("{wire:?}") };
