@@ -919,7 +919,9 @@ mod tests {
              c350 b8ad 5c8b 1f44 00000000 a002 faf0 0000 0000 0204 05b4 0402 080a 0001 e240 0000 0000 0103 0307",
         );
         let wire = dissect(&syn, PORTS).unwrap();
-        let Wire::Plain(ip) = &wire else { panic!("{wire:?}") };
+        let Wire::Plain(ip) = &wire else {
+            panic!("{wire:?}")
+        };
         assert_eq!(
             ip.l4,
             L4::Tcp {
@@ -950,9 +952,21 @@ mod tests {
         );
         for (frame, reply, proto) in [
             (ether(0x0800, &tcp_reply), true, "TCP"),
-            (build::in_vxlan(("10.0.1.2", "10.0.2.2"), &tcp_reply), true, "TCP"),
-            (build::in_ipip(("10.0.1.2", "10.0.2.2"), &udp_request), false, "UDP"),
-            (build::in_vxlan(("10.0.1.2", "10.0.2.2"), &udp_request), false, "UDP"),
+            (
+                build::in_vxlan(("10.0.1.2", "10.0.2.2"), &tcp_reply),
+                true,
+                "TCP",
+            ),
+            (
+                build::in_ipip(("10.0.1.2", "10.0.2.2"), &udp_request),
+                false,
+                "UDP",
+            ),
+            (
+                build::in_vxlan(("10.0.1.2", "10.0.2.2"), &udp_request),
+                false,
+                "UDP",
+            ),
         ] {
             let wire = dissect(&frame, PORTS).unwrap();
             assert_eq!(wire.tag(), Some((TAG, reply)), "{wire:?}");
@@ -983,7 +997,12 @@ mod tests {
         ));
         let short = ether(
             0x0800,
-            &build::ipv4(build::ip("172.16.0.2"), build::ip("172.16.1.2"), 6, &seg[..10]),
+            &build::ipv4(
+                build::ip("172.16.0.2"),
+                build::ip("172.16.1.2"),
+                6,
+                &seg[..10],
+            ),
         );
         assert!(matches!(
             dissect(&short, PORTS),

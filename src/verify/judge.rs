@@ -5,6 +5,7 @@
 //! full-size packet at the pod MTU got through with DF set.
 
 use super::dissect::Wire;
+use super::transport::Proto;
 use crate::lab::{VxlanParams, POD_IF};
 use crate::plan::Mode;
 use serde::Serialize;
@@ -234,6 +235,7 @@ impl PairPlan {
         let (ps, pd) = self.pods(reply);
         let (hs, hd) = self.hosts(reply);
         let saw = |note: Option<&str>| Misfit {
+            proto: None,
             reply,
             text: format!("expected {}, saw {}", self.expected(reply), seen.wire),
             note: note.map(str::to_string),
@@ -282,6 +284,7 @@ impl PairPlan {
         let (ps, pd) = self.pods(reply);
         let misfit = |text: String| {
             Some(Some(Misfit {
+                proto: None,
                 reply,
                 text,
                 note: None,
@@ -323,6 +326,8 @@ impl PairPlan {
 /// listed together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Misfit {
+    /// `TCP` or `UDP` for a transport probe's frame; `None` for ICMP.
+    pub proto: Option<&'static str>,
     pub reply: bool,
     pub text: String,
     pub note: Option<String>,
@@ -332,6 +337,10 @@ impl Misfit {
     /// `request: expected …, saw … on host1-eth1, gw1-eth1 (note)`.
     pub fn describe(&self, points: &[&str]) -> String {
         let what = if self.reply { "reply" } else { "request" };
+        let what = match self.proto {
+            Some(proto) => format!("{proto} {what}"),
+            None => what.to_string(),
+        };
         let mut out = format!("{what}: {} on {}", self.text, points.join(", "));
         if let Some(note) = &self.note {
             out.push_str(&format!(" ({note})"));
@@ -380,24 +389,56 @@ fn nearest_first<'a>(
     v
 }
 
-/// Judges one ordered pair from its first-contact ping, its full-size DF probe and its
-/// steady-state pings.
+/// Judges one ordered pair from its ICMP probes alone; see [`judge_probes`].
 pub fn judge_pair(
     plan: &PairPlan,
     ping: &ProbeResult,
     mtu: &ProbeResult,
     steady: &[ProbeResult],
 ) -> PairVerdict {
+    judge_probes(plan, ping, mtu, steady, &[])
+}
+
+/// Judges one ordered pair from its first-contact ping, its full-size DF probe, its
+/// steady-state pings and its TCP and UDP probes.
+pub fn judge_probes(
+    plan: &PairPlan,
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    steady: &[ProbeResult],
+    transport: &[(Proto, ProbeResult)],
+) -> PairVerdict {
     // Shape first: a wrong frame explains more than a missing reply does. Every probe of the
     // pair counts: a path that tunnels some packets and leaks others is caught.
     let all = [(ping, true), (mtu, true)]
         .into_iter()
+        .chain(transport.iter().map(|(_, r)| (r, true)))
         .chain(steady.iter().map(|r| (r, false)));
     let (mut reasons, offending) = shape_reasons(plan, all);
     if !matches!(ping.outcome, Outcome::Reply { .. }) {
         reasons.push(format!("ping: {}", describe_failure(&ping.outcome)));
     }
-    reasons.extend(presence_reasons(plan, ping, mtu));
+    for (proto, result) in transport {
+        if !matches!(result.outcome, Outcome::Reply { .. }) {
+            reasons.push(format!(
+                "{} probe: {}",
+                proto.name(),
+                describe_failure(&result.outcome)
+            ));
+        }
+    }
+    let probes: Vec<(&ProbeResult, String, bool)> = [
+        (ping, "ping".to_string(), true),
+        (mtu, "full-size probe".to_string(), false),
+    ]
+    .into_iter()
+    .chain(
+        transport
+            .iter()
+            .map(|(proto, r)| (r, format!("{} probe", proto.name()), false)),
+    )
+    .collect();
+    reasons.extend(presence_reasons(plan, &probes));
     let loss = Loss::of(steady);
     reasons.extend(full_size_reason(plan, ping, mtu, loss));
     let loss_reason = loss.reason(plan.max_loss);
@@ -419,7 +460,7 @@ pub fn judge_pair(
         passed: reasons.is_empty(),
         rtt,
         wire,
-        remarks: remarks(ping, mtu, loss, tolerated),
+        remarks: remarks(ping, mtu, transport, loss, tolerated),
         loss,
         reasons,
     }
@@ -441,12 +482,14 @@ fn shape_reasons<'a>(
                 }
                 let why = plan.misfit(seen, reply).or_else(|| {
                     plan.next_hop_misfit(seen, reply).map(|text| Misfit {
+                        proto: None,
                         reply,
                         text,
                         note: None,
                     })
                 });
-                let Some(why) = why else { continue };
+                let Some(mut why) = why else { continue };
+                why.proto = seen.wire.transport().filter(|p| *p != "ICMP");
                 offending.get_or_insert(seen);
                 match misfits.iter_mut().find(|(m, _)| *m == why) {
                     Some((_, points)) if !points.contains(&seen.point.as_str()) => {
@@ -465,12 +508,15 @@ fn shape_reasons<'a>(
 /// The request leaves through the source host's underlay and arrives through the destination
 /// host's; the reply the other way round. A reply alone proves nothing about the wire, so an
 /// answered probe must have been seen too; an unanswered one is explained by its outcome.
-fn presence_reasons(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Vec<String> {
+/// `probes` are each result, its name, and whether its request must be seen even unanswered
+/// (the first contact's: it shows how far a lost ping got).
+fn presence_reasons(plan: &PairPlan, probes: &[(&ProbeResult, String, bool)]) -> Vec<String> {
     let answered = |r: &ProbeResult| matches!(r.outcome, Outcome::Reply { .. });
     let mut reasons = Vec::new();
-    for (result, probe) in [(ping, "ping"), (mtu, "full-size probe")] {
+    for &(result, ref probe, request_always) in probes {
+        let probe = probe.as_str();
         for (reply, what) in [(false, "request"), (true, "reply")] {
-            if !((probe == "ping" && !reply) || answered(result)) {
+            if !((request_always && !reply) || answered(result)) {
                 continue;
             }
             for point in [&plan.src_point, &plan.dst_point] {
@@ -576,9 +622,24 @@ impl Loss {
 }
 
 /// What a person should know about a pair that passed: a retry it needed, loss it was allowed.
-fn remarks(ping: &ProbeResult, mtu: &ProbeResult, loss: Loss, tolerated: bool) -> Vec<String> {
+fn remarks(
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    transport: &[(Proto, ProbeResult)],
+    loss: Loss,
+    tolerated: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
-    for (result, what) in [(ping, "first contact"), (mtu, "full-size probe")] {
+    let named = transport
+        .iter()
+        .map(|(proto, r)| (r, format!("{} probe", proto.name())));
+    let all = [
+        (ping, "first contact".to_string()),
+        (mtu, "full-size probe".to_string()),
+    ]
+    .into_iter()
+    .chain(named);
+    for (result, what) in all {
         if let Outcome::Reply { attempts, .. } = result.outcome {
             if attempts > 1 {
                 out.push(format!(

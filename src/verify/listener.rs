@@ -141,7 +141,7 @@ fn serve_udp(socket: &UdpSocket, stop: &AtomicBool) {
             continue;
         };
         if let Some((tag, false)) = Tag::parse_transport(&buf[..n]) {
-            let _ = socket.send_to(&tag.transport_payload(true), &from);
+            let _ = socket.send_to(&tag.transport_payload(true), from);
         }
     }
 }

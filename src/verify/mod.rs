@@ -37,6 +37,8 @@ pub struct VerifyOptions {
     pub warm: bool,
     /// The share of steady-state pings a pair may lose and still pass, 0.0 to 1.0.
     pub max_loss: f64,
+    /// The probes sent beside ICMP to each pair's destination pod's listener.
+    pub transports: Vec<transport::Proto>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,8 @@ pub enum VerifyError {
     Probe(#[from] ProbeError),
     #[error(transparent)]
     Learned(#[from] learned::LearnedError),
+    #[error(transparent)]
+    Listener(#[from] listener::ListenerError),
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
     #[error("cannot write pcap {path}: {source}")]
@@ -102,7 +106,9 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .collect();
     // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
     let fdbs = learned::read_hosts(&lab)?;
-    let probes = ProbePlan::new(&lab, &pod_mtus, opts.warm);
+    let probes = ProbePlan::new(&lab, &pod_mtus, opts);
+    // Stopped when dropped, at the end of verify.
+    let _listeners = start_listeners(&lab, &opts.transports)?;
 
     // Each host's underlay MAC, from its capture point (hosts come first in `points`).
     let host_macs: Vec<(String, judge::Mac)> = points
@@ -195,6 +201,8 @@ pub enum ProbeKind {
     /// The n-th steady-state ping after a successful first contact: one attempt each, and
     /// every loss counts.
     Steady(u8),
+    /// A TCP connection or UDP datagram to the destination pod's listener.
+    Transport(transport::Proto),
 }
 
 /// Steady-state pings per pair. A path that loses a share p of packets passes all of them
@@ -209,7 +217,8 @@ pub struct ProbeId {
 }
 
 impl ProbeId {
-    const SLOTS: u32 = 2 + STEADY_PINGS as u32;
+    const SLOTS: u32 = 4 + STEADY_PINGS as u32;
+    const TCP: u32 = 2 + STEADY_PINGS as u32;
 
     /// The number written into the tag: the one place that packs an id into the wire format.
     pub fn number(self) -> u32 {
@@ -217,6 +226,8 @@ impl ProbeId {
             ProbeKind::Ping => 0,
             ProbeKind::FullSize => 1,
             ProbeKind::Steady(n) => 2 + u32::from(n),
+            ProbeKind::Transport(transport::Proto::Tcp) => Self::TCP,
+            ProbeKind::Transport(transport::Proto::Udp) => Self::TCP + 1,
         };
         self.pair as u32 * Self::SLOTS + slot
     }
@@ -226,6 +237,8 @@ impl ProbeId {
         let kind = match n % Self::SLOTS {
             0 => ProbeKind::Ping,
             1 => ProbeKind::FullSize,
+            s if s == Self::TCP => ProbeKind::Transport(transport::Proto::Tcp),
+            s if s == Self::TCP + 1 => ProbeKind::Transport(transport::Proto::Udp),
             s => ProbeKind::Steady(u8::try_from(s - 2).ok()?),
         };
         Some(ProbeId {
@@ -246,12 +259,14 @@ pub struct ProbePlan {
     /// Per pair: the planned MTU, or the pod's real one when that is larger (a pod left at
     /// 1500 in an overlay sends 1500-byte packets, and the path must carry them).
     pub full_size: Vec<u16>,
+    /// The TCP and UDP probes each pair gets.
+    pub transports: Vec<transport::Proto>,
 }
 
 impl ProbePlan {
-    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], warm: bool) -> ProbePlan {
+    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], opts: &VerifyOptions) -> ProbePlan {
         let pairs = ordered_pairs(lab.pods.len());
-        let phases = if warm {
+        let phases = if opts.warm {
             schedule::warm_phase(pairs.len())
         } else {
             let hosts: Vec<(usize, usize)> = pairs
@@ -272,7 +287,26 @@ impl ProbePlan {
             pairs,
             phases,
             full_size,
+            transports: opts.transports.clone(),
         }
+    }
+
+    /// A phase's TCP and UDP probes, grouped by sending pod. They go in the same phase as the
+    /// pair's pings, so the cold-start schedule holds for them too.
+    fn transport(&self, lab: &Lab, phase: &schedule::Phase) -> Vec<Vec<transport::TransportSpec>> {
+        let mut per_pod = vec![Vec::new(); lab.pods.len()];
+        for &pair in &phase.pairs {
+            let (a, b) = self.pairs[pair];
+            for &proto in &self.transports {
+                let kind = ProbeKind::Transport(proto);
+                per_pod[a].push(transport::TransportSpec {
+                    number: ProbeId { pair, kind }.number(),
+                    dst: lab.pods[b].ip,
+                    proto,
+                });
+            }
+        }
+        per_pod
     }
 
     /// A phase's first contacts, grouped by sending pod: the ping and the full-size probe.
@@ -380,6 +414,8 @@ fn run_phases(
             &indicatif::ProgressBar::hidden(),
             &mut outcomes,
         );
+        let transports = probes.transport(lab, phase);
+        run_transport(lab, probes.run, &transports, &mut outcomes);
         if crate::interrupt::requested() {
             break;
         }
@@ -429,6 +465,51 @@ fn run_phase(
             }
         }
     });
+}
+
+/// A phase's TCP and UDP probes: every sending pod on a thread of its own, within the shared
+/// window.
+fn run_transport(
+    lab: &Lab,
+    run: u32,
+    per_pod: &[Vec<transport::TransportSpec>],
+    outcomes: &mut Outcomes,
+) {
+    let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = per_pod
+            .iter()
+            .zip(&lab.pods)
+            .map(|(specs, pod)| {
+                let window = &window;
+                scope.spawn(move || transport::run(&pod.namespace, run, specs, window))
+            })
+            .collect();
+        for (specs, thread) in per_pod.iter().zip(threads) {
+            let results = thread
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            for (spec, outcome) in specs.iter().zip(results) {
+                let id = ProbeId::from_number(spec.number).expect("numbered by ProbeId");
+                outcomes.insert(id, outcome);
+            }
+        }
+    });
+}
+
+/// Every pod's TCP and UDP listener, when any such probe is asked for.
+fn start_listeners(
+    lab: &Lab,
+    transports: &[transport::Proto],
+) -> Result<Option<listener::Listeners>, VerifyError> {
+    if transports.is_empty() {
+        return Ok(None);
+    }
+    let pods = lab
+        .pods
+        .iter()
+        .map(|p| (p.node.as_str(), p.namespace.as_str()));
+    Ok(Some(listener::Listeners::start(pods)?))
 }
 
 /// Every captured frame, dissected once and sorted to its probe; the rest kept for lab-wide
@@ -523,7 +604,12 @@ fn judge_pairs(
             learned::flood_list(fdbs, &host_of(lab, a).node),
             learned::flood_list(fdbs, &host_of(lab, b).node),
         );
-        let mut verdict = judge::judge_pair(&plan, &ping, &mtu, &steady);
+        let transport: Vec<_> = probes
+            .transports
+            .iter()
+            .map(|&p| (p, result(k, ProbeKind::Transport(p))))
+            .collect();
+        let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
         let src_host = host_of(lab, a);
         let dst_host = host_of(lab, b);
         for gap in gaps
@@ -818,6 +904,8 @@ mod tests {
                 ProbeKind::FullSize,
                 ProbeKind::Steady(0),
                 ProbeKind::Steady(STEADY_PINGS - 1),
+                ProbeKind::Transport(transport::Proto::Tcp),
+                ProbeKind::Transport(transport::Proto::Udp),
             ] {
                 let id = ProbeId { pair, kind };
                 assert_eq!(ProbeId::from_number(id.number()), Some(id));
