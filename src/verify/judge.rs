@@ -81,6 +81,9 @@ pub struct Seen {
     pub point: String,
     /// The Ethernet destination of the frame as captured: the next hop it was sent to.
     pub dst_mac: Mac,
+    /// Whether the frame is the probe's reply (from the tag's direction, or for a TCP
+    /// handshake segment from its ports).
+    pub reply: bool,
     pub wire: Wire,
 }
 
@@ -350,10 +353,7 @@ impl Misfit {
 }
 
 fn probe_frames(result: &ProbeResult, reply: bool) -> impl Iterator<Item = &Seen> {
-    result
-        .seen
-        .iter()
-        .filter(move |s| s.wire.tag().is_some_and(|(_, r)| r == reply))
+    result.seen.iter().filter(move |s| s.reply == reply)
 }
 
 /// Nearest the sender first: the sending pod's interface, its host's underlay, the receiving
@@ -447,9 +447,9 @@ pub fn judge_probes(
     let wire = offending
         .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
         .or_else(|| ping.seen.first())
-        .map(|s| match s.wire.tag() {
-            Some((_, true)) => format!("reply {}", s.wire),
-            _ => s.wire.to_string(),
+        .map(|s| match s.reply {
+            true => format!("reply {}", s.wire),
+            false => s.wire.to_string(),
         })
         .unwrap_or_else(|| "not seen".to_string());
     let rtt = match ping.outcome {
@@ -806,10 +806,12 @@ mod tests {
     }
 
     fn seen(point: &str, frame: Vec<u8>) -> Seen {
+        let wire = dissect(&frame, &[4789, 8472]).unwrap();
         Seen {
             point: point.into(),
             dst_mac: frame[..6].try_into().unwrap(),
-            wire: dissect(&frame, &[4789, 8472]).unwrap(),
+            reply: wire.tag().is_some_and(|(_, r)| r),
+            wire,
         }
     }
 
@@ -1452,9 +1454,7 @@ mod tests {
         );
         // pod1 itself chose another address: that is what the reason says, not NAT.
         let mut wrong = everywhere(reply(), healthy_vxlan);
-        wrong
-            .seen
-            .retain(|s| !(s.point == "pod1-eth1" && s.wire.tag().is_some_and(|(_, r)| !r)));
+        wrong.seen.retain(|s| !(s.point == "pod1-eth1" && !s.reply));
         wrong.seen.push(seen(
             "pod1-eth1",
             plain("172.16.0.9", "172.16.1.2", false, Some(TAG)),

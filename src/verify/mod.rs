@@ -118,7 +118,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
         .collect();
     let running = capture::start(opened);
-    let outcomes = run_phases(
+    let (outcomes, flows) = run_phases(
         &lab,
         &probes,
         &sockets,
@@ -131,7 +131,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         return Err(VerifyError::Interrupted);
     }
     let (frames_per_point, dropped, mut notes) = captures_of(&points, captured);
-    let collected = collect(&lab, &probes, &points, &frames_per_point);
+    let collected = collect(&lab, &probes, &flows, &points, &frames_per_point);
     let findings = lab_findings(&lab, &pod_mtus, &collected);
     let mut rows = judge_pairs(
         &lab,
@@ -389,6 +389,8 @@ impl ProbePlan {
 }
 
 type Outcomes = HashMap<ProbeId, Outcome>;
+/// Each TCP probe connection, by the client's side, to find its untagged handshake segments.
+type Flows = HashMap<transport::Flow, ProbeId>;
 
 /// Probes phase after phase; in a cold run, learned state is wiped before each phase.
 fn run_phases(
@@ -397,9 +399,10 @@ fn run_phases(
     sockets: &[socket2::Socket],
     flush: &[learned::Flush],
     opts: &VerifyOptions,
-) -> Result<Outcomes, VerifyError> {
+) -> Result<(Outcomes, Flows), VerifyError> {
     let bar = progress_bar(opts.progress, probes.pairs.len());
     let mut outcomes = Outcomes::new();
+    let mut flows = Flows::new();
     for phase in &probes.phases {
         if !opts.warm {
             learned::flush(flush)?;
@@ -415,13 +418,13 @@ fn run_phases(
             &mut outcomes,
         );
         let transports = probes.transport(lab, phase);
-        run_transport(lab, probes.run, &transports, &mut outcomes);
+        run_transport(lab, probes.run, &transports, &mut outcomes, &mut flows);
         if crate::interrupt::requested() {
             break;
         }
     }
     bar.finish_and_clear();
-    Ok(outcomes)
+    Ok((outcomes, flows))
 }
 
 /// One phase: every sending pod on a thread of its own, within the shared window.
@@ -474,6 +477,7 @@ fn run_transport(
     run: u32,
     per_pod: &[Vec<transport::TransportSpec>],
     outcomes: &mut Outcomes,
+    flows: &mut Flows,
 ) {
     let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
     std::thread::scope(|scope| {
@@ -485,13 +489,16 @@ fn run_transport(
                 scope.spawn(move || transport::run(&pod.namespace, run, specs, window))
             })
             .collect();
-        for (specs, thread) in per_pod.iter().zip(threads) {
+        for ((specs, thread), pod) in per_pod.iter().zip(threads).zip(&lab.pods) {
             let results = thread
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            for (spec, outcome) in specs.iter().zip(results) {
+            for (spec, sent) in specs.iter().zip(results) {
                 let id = ProbeId::from_number(spec.number).expect("numbered by ProbeId");
-                outcomes.insert(id, outcome);
+                for port in sent.client_ports {
+                    flows.insert((pod.ip, port, spec.dst), id);
+                }
+                outcomes.insert(id, sent.outcome);
             }
         }
     });
@@ -523,6 +530,7 @@ struct Collected {
 fn collect(
     lab: &Lab,
     probes: &ProbePlan,
+    flows: &Flows,
     points: &[CapturePoint],
     frames_per_point: &[Vec<Frame>],
 ) -> Collected {
@@ -542,16 +550,24 @@ fn collect(
                 out.undissectable += 1;
                 continue;
             };
-            match wire.tag() {
-                Some((tag, _)) => {
-                    let id = ProbeId::from_number(tag.probe)
-                        .filter(|id| tag.run == probes.run && id.pair < probes.pairs.len());
+            let tagged = wire.tag().map(|(tag, reply)| {
+                let id = ProbeId::from_number(tag.probe)
+                    .filter(|id| tag.run == probes.run && id.pair < probes.pairs.len());
+                (id, reply)
+            });
+            let owner = tagged.or_else(|| {
+                let (flow, reply) = transport::segment_flow(&wire)?;
+                Some((Some(*flows.get(&flow)?), reply))
+            });
+            match owner {
+                Some((id, reply)) => {
                     if let Some(id) = id {
                         out.seen.entry(id).or_default().push(Seen {
                             point: point.name.clone(),
                             dst_mac: frame.data[..6]
                                 .try_into()
                                 .expect("dissected frames hold an Ethernet header"),
+                            reply,
                             wire,
                         });
                     }

@@ -6,7 +6,7 @@
 //! Ordinary kernel sockets, made inside the sending pod's namespace: the kernel does the
 //! handshake, and an ICMP error or a reset comes back as the socket's error.
 
-use super::dissect::Tag;
+use super::dissect::{Tag, Wire, L4};
 use super::judge::Outcome;
 use super::listener;
 use super::probe::{Window, ATTEMPT_TIMEOUTS};
@@ -42,9 +42,17 @@ pub struct TransportSpec {
     pub proto: Proto,
 }
 
+/// How a TCP or UDP probe ended, and the local ports its TCP attempts used: the handshake
+/// carries no tag, so its segments are found by the client's port.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub outcome: Outcome,
+    pub client_ports: Vec<u16>,
+}
+
 /// Sends every probe of one pod, from inside its namespace, up to `window.per_pod` at once.
-/// Outcomes come back in the order of `specs`.
-pub fn run(namespace: &str, run: u32, specs: &[TransportSpec], window: &Window) -> Vec<Outcome> {
+/// Results come back in the order of `specs`.
+pub fn run(namespace: &str, run: u32, specs: &[TransportSpec], window: &Window) -> Vec<Sent> {
     let mut outcomes = Vec::with_capacity(specs.len());
     for chunk in specs.chunks(window.per_pod) {
         std::thread::scope(|scope| {
@@ -63,16 +71,20 @@ pub fn run(namespace: &str, run: u32, specs: &[TransportSpec], window: &Window) 
 }
 
 /// One probe with its retries: each attempt on a fresh socket, waiting longer each time.
-fn probe(namespace: &str, run: u32, spec: &TransportSpec, window: &Window) -> Outcome {
+fn probe(namespace: &str, run: u32, spec: &TransportSpec, window: &Window) -> Sent {
+    let mut sent = Sent {
+        outcome: Outcome::NoReply { attempts: 0 },
+        client_ports: Vec::new(),
+    };
     let _inside = match NetnsGuard::enter(namespace) {
         Ok(guard) => guard,
         Err(e) => {
-            return Outcome::Failed {
+            sent.outcome = Outcome::Failed {
                 error: e.to_string(),
-            }
+            };
+            return sent;
         }
     };
-    let mut last = Outcome::NoReply { attempts: 0 };
     for (attempt, &timeout) in ATTEMPT_TIMEOUTS.iter().enumerate() {
         if crate::interrupt::requested() {
             break;
@@ -84,26 +96,39 @@ fn probe(namespace: &str, run: u32, spec: &TransportSpec, window: &Window) -> Ou
         };
         let attempts = attempt as u8 + 1;
         window.acquire_blocking();
-        let result = once(spec, tag, timeout);
+        let result = once(spec, tag, timeout, &mut sent.client_ports);
         window.release();
-        last = match result {
-            Ok(rtt) => return Outcome::Reply { rtt, attempts },
+        sent.outcome = match result {
+            Ok(rtt) => Outcome::Reply { rtt, attempts },
             Err(e) if is_timeout(&e) => Outcome::NoReply { attempts },
             Err(e) => Outcome::Failed {
                 error: describe(spec.proto, &e),
             },
         };
+        if matches!(sent.outcome, Outcome::Reply { .. }) {
+            break;
+        }
     }
-    last
+    sent
 }
 
 /// One attempt: connect (TCP) or address (UDP) the listener, send the tag, read the echo.
-fn once(spec: &TransportSpec, tag: Tag, timeout: Duration) -> io::Result<Duration> {
+fn once(
+    spec: &TransportSpec,
+    tag: Tag,
+    timeout: Duration,
+    client_ports: &mut Vec<u16>,
+) -> io::Result<Duration> {
     let started = Instant::now();
     let to = SockAddr::from(SocketAddrV4::new(spec.dst, listener::PORT));
     let socket = match spec.proto {
         Proto::Tcp => {
             let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+            // Bound first, so the port is known before the SYN leaves.
+            s.bind(&SockAddr::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+            if let Some(port) = s.local_addr()?.as_socket_ipv4().map(|a| a.port()) {
+                client_ports.push(port);
+            }
             s.connect_timeout(&to, timeout)?;
             s
         }
@@ -138,6 +163,25 @@ fn once(spec: &TransportSpec, tag: Tag, timeout: Duration) -> io::Result<Duratio
     }
 }
 
+/// A TCP connection of a probe, as the client sees it: its address and port, and the server
+/// pod's address.
+pub type Flow = (Ipv4Addr, u16, Ipv4Addr);
+
+/// The probe connection an untagged TCP segment (the handshake, the teardown) belongs to, and
+/// whether it goes from the listener back to the client.
+pub fn segment_flow(wire: &Wire) -> Option<(Flow, bool)> {
+    let ip = wire.innermost()?;
+    match ip.l4 {
+        L4::Tcp {
+            src_port, dst_port, ..
+        } if dst_port == listener::PORT => Some(((ip.src, src_port, ip.dst), false)),
+        L4::Tcp {
+            src_port, dst_port, ..
+        } if src_port == listener::PORT => Some(((ip.dst, dst_port, ip.src), true)),
+        _ => None,
+    }
+}
+
 fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -160,5 +204,36 @@ fn describe(proto: Proto, e: &io::Error) -> String {
         Some(libc::ENETUNREACH) => "network unreachable".to_string(),
         Some(libc::ECONNRESET) => "connection reset".to_string(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dissect::{build, dissect};
+
+    #[test]
+    fn handshake_segments_lead_back_to_the_client_s_flow_either_way() {
+        let (client, server) = (build::ip("172.16.0.2"), build::ip("172.16.1.2"));
+        let syn = build::ipv4(
+            client,
+            server,
+            6,
+            &build::tcp(40001, listener::PORT, 0x02, &[]),
+        );
+        let synack = build::ipv4(
+            server,
+            client,
+            6,
+            &build::tcp(listener::PORT, 40001, 0x12, &[]),
+        );
+        let flow = (client, 40001, server);
+        let wire = dissect(&build::in_ipip(("10.0.1.2", "10.0.2.2"), &syn), &[]).unwrap();
+        assert_eq!(segment_flow(&wire), Some((flow, false)));
+        let wire = dissect(&build::ether(0x0800, &synack), &[]).unwrap();
+        assert_eq!(segment_flow(&wire), Some((flow, true)));
+        let other = build::ipv4(client, server, 6, &build::tcp(40001, 22, 0x02, &[]));
+        let wire = dissect(&build::ether(0x0800, &other), &[]).unwrap();
+        assert_eq!(segment_flow(&wire), None);
     }
 }
