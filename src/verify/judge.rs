@@ -1454,7 +1454,7 @@ mod tests {
         );
         // pod1 itself chose another address: that is what the reason says, not NAT.
         let mut wrong = everywhere(reply(), healthy_vxlan);
-        wrong.seen.retain(|s| !(s.point == "pod1-eth1" && !s.reply));
+        wrong.seen.retain(|s| s.point != "pod1-eth1" || s.reply);
         wrong.seen.push(seen(
             "pod1-eth1",
             plain("172.16.0.9", "172.16.1.2", false, Some(TAG)),

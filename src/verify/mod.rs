@@ -560,18 +560,18 @@ fn collect(
                 Some((Some(*flows.get(&flow)?), reply))
             });
             match owner {
-                Some((id, reply)) => {
-                    if let Some(id) = id {
-                        out.seen.entry(id).or_default().push(Seen {
-                            point: point.name.clone(),
-                            dst_mac: frame.data[..6]
-                                .try_into()
-                                .expect("dissected frames hold an Ethernet header"),
-                            reply,
-                            wire,
-                        });
-                    }
+                Some((Some(id), reply)) => {
+                    out.seen.entry(id).or_default().push(Seen {
+                        point: point.name.clone(),
+                        dst_mac: frame.data[..6]
+                            .try_into()
+                            .expect("dissected frames hold an Ethernet header"),
+                        reply,
+                        wire,
+                    });
                 }
+                // Another run's probe.
+                Some((None, _)) => {}
                 // Pods talk in plain on their own interfaces: only the wire between nodes is
                 // checked for leaks.
                 None if !pod_nodes.contains(point.node.as_str())
