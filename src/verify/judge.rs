@@ -1258,6 +1258,63 @@ mod tests {
         healthy_vxlan(reply)
     }
 
+    /// A TCP probe's SYN in plain on host1's underlay, untagged like every SYN.
+    fn tcp_syn_in_plain() -> Seen {
+        use crate::verify::dissect::build;
+        let syn = build::ipv4(
+            ip("172.16.0.2"),
+            ip("172.16.1.2"),
+            6,
+            &build::tcp(40001, crate::verify::listener::PORT, 0x02, &[]),
+        );
+        Seen {
+            point: "host1-eth1".into(),
+            dst_mac: [2, 0, 0, 0, 0, 9],
+            reply: false,
+            wire: dissect(&build::ether(0x0800, &syn), &[4789]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn tcp_and_udp_probes_fail_the_pair_by_name_while_icmp_passes() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let refused = ProbeResult {
+            outcome: Outcome::Failed {
+                error: "connection to port 47277 refused".into(),
+            },
+            seen: vec![],
+        };
+        let udp_ok = everywhere(reply(), healthy);
+        let transport = [(Proto::Tcp, refused), (Proto::Udp, udp_ok)];
+        let v = judge_probes(&p, &ok, &ok, &steady(0, healthy), &transport);
+        assert!(!v.passed);
+        assert_eq!(v.reasons, ["TCP probe: connection to port 47277 refused"]);
+        // Both answered: the pair passes.
+        let transport = [
+            (Proto::Tcp, everywhere(reply(), healthy)),
+            (Proto::Udp, everywhere(reply(), healthy)),
+        ];
+        assert!(judge_probes(&p, &ok, &ok, &steady(0, healthy), &transport).passed);
+    }
+
+    #[test]
+    fn a_tcp_handshake_in_plain_is_a_misfit_named_tcp() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let tcp = ProbeResult {
+            outcome: Outcome::NoReply { attempts: 3 },
+            seen: vec![tcp_syn_in_plain()],
+        };
+        let v = judge_probes(&p, &ok, &ok, &steady(0, healthy), &[(Proto::Tcp, tcp)]);
+        assert!(!v.passed);
+        assert_eq!(
+            v.reasons[0],
+            "TCP request: expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1 (pod addresses in plain on the underlay)"
+        );
+        assert_eq!(v.reasons[1], "TCP probe: no reply after 3 attempts");
+    }
+
     #[test]
     fn steady_state_loss_fails_by_default_and_is_called_flaky() {
         let p = plan(Mode::Vxlan);
