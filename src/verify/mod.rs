@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod dissect;
+pub mod id;
 pub mod judge;
 pub mod learned;
 pub mod listener;
@@ -20,6 +21,7 @@ use crate::lab::{Lab, LabError};
 use crate::netns;
 use crate::topology::{Topology, TopologyError};
 use capture::{CaptureError, CapturePoint, Frame};
+pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
 use judge::{Outcome, PairPlan, ProbeResult, Seen};
 use probe::{ProbeError, ProbeSpec};
 pub use report::Report;
@@ -190,64 +192,6 @@ fn load(file: &Path) -> Result<Lab, VerifyError> {
     Ok(lab)
 }
 
-/// Which of a pair's probes a packet belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProbeKind {
-    /// The first contact: a default-size ping, retried with growing waits, since resolving
-    /// the path (ARP, FDB) from a cold start may cost a try.
-    Ping,
-    /// A probe at the pod's MTU with DF set.
-    FullSize,
-    /// The n-th steady-state ping after a successful first contact: one attempt each, and
-    /// every loss counts.
-    Steady(u8),
-    /// A TCP connection or UDP datagram to the destination pod's listener.
-    Transport(transport::Proto),
-}
-
-/// Steady-state pings per pair. A path that loses a share p of packets passes all of them
-/// with probability (1−p)^n; 13 makes that below 1% at 30% loss (0.7^13 ≈ 0.0097).
-pub const STEADY_PINGS: u8 = 13;
-
-/// A probe's identity; the tag in its payload carries it (with the attempt) on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ProbeId {
-    pub pair: usize,
-    pub kind: ProbeKind,
-}
-
-impl ProbeId {
-    const SLOTS: u32 = 4 + STEADY_PINGS as u32;
-    const TCP: u32 = 2 + STEADY_PINGS as u32;
-
-    /// The number written into the tag: the one place that packs an id into the wire format.
-    pub fn number(self) -> u32 {
-        let slot = match self.kind {
-            ProbeKind::Ping => 0,
-            ProbeKind::FullSize => 1,
-            ProbeKind::Steady(n) => 2 + u32::from(n),
-            ProbeKind::Transport(transport::Proto::Tcp) => Self::TCP,
-            ProbeKind::Transport(transport::Proto::Udp) => Self::TCP + 1,
-        };
-        self.pair as u32 * Self::SLOTS + slot
-    }
-
-    /// The inverse of [`ProbeId::number`]; `None` for a number no probe of this run has.
-    pub fn from_number(n: u32) -> Option<ProbeId> {
-        let kind = match n % Self::SLOTS {
-            0 => ProbeKind::Ping,
-            1 => ProbeKind::FullSize,
-            s if s == Self::TCP => ProbeKind::Transport(transport::Proto::Tcp),
-            s if s == Self::TCP + 1 => ProbeKind::Transport(transport::Proto::Udp),
-            s => ProbeKind::Steady(u8::try_from(s - 2).ok()?),
-        };
-        Some(ProbeId {
-            pair: (n / Self::SLOTS) as usize,
-            kind,
-        })
-    }
-}
-
 /// Every probe of the run: the ordered pod pairs, the phases they are probed in, and the size
 /// of each pair's full-size probe.
 #[derive(Debug, Clone)]
@@ -300,7 +244,7 @@ impl ProbePlan {
             for &proto in &self.transports {
                 let kind = ProbeKind::Transport(proto);
                 per_pod[a].push(transport::TransportSpec {
-                    number: ProbeId { pair, kind }.number(),
+                    id: ProbeId::new(pair, kind),
                     dst: lab.pods[b].ip,
                     proto,
                 });
@@ -316,19 +260,9 @@ impl ProbePlan {
             lab,
             phase.pairs.iter().flat_map(|&pair| {
                 [
+                    (ProbeId::new(pair, ProbeKind::Ping), probe::SMALL, attempts),
                     (
-                        ProbeId {
-                            pair,
-                            kind: ProbeKind::Ping,
-                        },
-                        probe::SMALL,
-                        attempts,
-                    ),
-                    (
-                        ProbeId {
-                            pair,
-                            kind: ProbeKind::FullSize,
-                        },
+                        ProbeId::new(pair, ProbeKind::FullSize),
                         self.full_size[pair],
                         attempts,
                     ),
@@ -341,10 +275,7 @@ impl ProbePlan {
     fn steady(&self, lab: &Lab, phase: &schedule::Phase, done: &Outcomes) -> Vec<Vec<ProbeSpec>> {
         let answered = |&pair: &usize| {
             matches!(
-                done.get(&ProbeId {
-                    pair,
-                    kind: ProbeKind::Ping
-                }),
+                done.get(&ProbeId::new(pair, ProbeKind::Ping)),
                 Some(Outcome::Reply { .. })
             )
         };
@@ -355,16 +286,8 @@ impl ProbePlan {
                 .iter()
                 .filter(|p| answered(p))
                 .flat_map(|&pair| {
-                    (0..STEADY_PINGS).map(move |n| {
-                        (
-                            ProbeId {
-                                pair,
-                                kind: ProbeKind::Steady(n),
-                            },
-                            probe::SMALL,
-                            1,
-                        )
-                    })
+                    (0..STEADY_PINGS)
+                        .map(move |n| (ProbeId::new(pair, ProbeKind::Steady(n)), probe::SMALL, 1))
                 }),
         )
     }
@@ -378,7 +301,7 @@ impl ProbePlan {
         for (id, size, attempts) in probes {
             let (a, b) = self.pairs[id.pair];
             per_pod[a].push(ProbeSpec {
-                number: id.number(),
+                id,
                 dst: lab.pods[b].ip,
                 size,
                 attempts,
@@ -435,7 +358,7 @@ fn run_phase(
     bar: &indicatif::ProgressBar,
     outcomes: &mut Outcomes,
 ) {
-    let id = |spec: &ProbeSpec| ProbeId::from_number(spec.number).expect("numbered by ProbeId");
+    let id = |spec: &ProbeSpec| spec.id;
     let finished: HashMap<usize, AtomicU8> = per_pod
         .iter()
         .flatten()
@@ -494,7 +417,7 @@ fn run_transport(
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             for (spec, sent) in specs.iter().zip(results) {
-                let id = ProbeId::from_number(spec.number).expect("numbered by ProbeId");
+                let id = spec.id;
                 for port in sent.client_ports {
                     flows.insert((pod.ip, port, spec.dst), id);
                 }
@@ -551,8 +474,9 @@ fn collect(
                 continue;
             };
             let tagged = wire.tag().map(|(tag, reply)| {
-                let id = ProbeId::from_number(tag.probe)
-                    .filter(|id| tag.run == probes.run && id.pair < probes.pairs.len());
+                let id = ProbeId::from_tag(tag, probes.run)
+                    .map(ProbeId::probe)
+                    .filter(|id| id.pair < probes.pairs.len());
                 (id, reply)
             });
             let owner = tagged.or_else(|| {
@@ -597,7 +521,7 @@ fn judge_pairs(
 ) -> Vec<PairRow> {
     let gaps = gaps(lab, fdbs);
     let mut result = |pair, kind| {
-        let id = ProbeId { pair, kind };
+        let id = ProbeId::new(pair, kind);
         ProbeResult {
             outcome: outcomes
                 .remove(&id)
@@ -910,23 +834,6 @@ mod tests {
         );
         assert!(!rows[1].verdict.passed);
         assert_eq!(rows[1].verdict.reasons, ["ping: no reply"]);
-    }
-
-    #[test]
-    fn probe_ids_round_trip_through_their_wire_number() {
-        for pair in [0, 1, 4949, 9899] {
-            for kind in [
-                ProbeKind::Ping,
-                ProbeKind::FullSize,
-                ProbeKind::Steady(0),
-                ProbeKind::Steady(STEADY_PINGS - 1),
-                ProbeKind::Transport(transport::Proto::Tcp),
-                ProbeKind::Transport(transport::Proto::Udp),
-            ] {
-                let id = ProbeId { pair, kind };
-                assert_eq!(ProbeId::from_number(id.number()), Some(id));
-            }
-        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! handshake, and an ICMP error or a reset comes back as the socket's error.
 
 use super::dissect::{Tag, Wire, L4};
+use super::id::ProbeId;
 use super::judge::Outcome;
 use super::listener;
 use super::probe::{Window, ATTEMPT_TIMEOUTS};
@@ -34,10 +35,10 @@ impl Proto {
     }
 }
 
-/// One TCP or UDP probe: its number in the run (as in its tag), where, and how.
+/// One TCP or UDP probe: which, where, and how.
 #[derive(Debug, Clone, Copy)]
 pub struct TransportSpec {
-    pub number: u32,
+    pub id: ProbeId,
     pub dst: Ipv4Addr,
     pub proto: Proto,
 }
@@ -89,11 +90,7 @@ fn probe(namespace: &str, run: u32, spec: &TransportSpec, window: &Window) -> Se
         if crate::interrupt::requested() {
             break;
         }
-        let tag = Tag {
-            run,
-            probe: spec.number,
-            attempt: attempt as u8,
-        };
+        let tag = spec.id.at(attempt as u8).tag(run);
         let attempts = attempt as u8 + 1;
         window.acquire_blocking();
         let result = once(spec, tag, timeout, &mut sent.client_ports);
