@@ -179,6 +179,32 @@ pub enum Wire {
     Other(String),
 }
 
+/// A view of a VXLAN frame, from [`Wire::vxlan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vxlan<'a> {
+    /// The sending and receiving VTEPs (outer addresses).
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
+    pub params: crate::lab::VxlanParams,
+    pub inner: Option<&'a Ip>,
+    pub arp: Option<Arp>,
+}
+
+impl fmt::Display for Vxlan<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VXLAN")?;
+        if self.params.port != crate::plan::VXLAN_PORT {
+            write!(f, " UDP/{}", self.params.port)?;
+        }
+        write!(f, " vni {} {}>{}", self.params.vni, self.from, self.to)?;
+        match (self.inner, self.arp) {
+            (Some(ip), _) => write!(f, " [{}>{}]", ip.src, ip.dst),
+            (None, Some(a)) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
+            (None, None) => write!(f, " [not IPv4]"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 pub enum DissectError {
     #[error("truncated {layer}: needs {need} bytes, has {have}")]
@@ -215,23 +241,26 @@ impl Wire {
         })
     }
 
-    /// A VXLAN frame's tunnel: outer source, outer destination, and its VNI and UDP port.
-    pub fn vxlan_endpoints(&self) -> Option<(Ipv4Addr, Ipv4Addr, crate::lab::VxlanParams)> {
+    /// A VXLAN frame's parts: the one place that takes [`Wire::Vxlan`] apart.
+    pub fn vxlan(&self) -> Option<Vxlan<'_>> {
         match self {
             Wire::Vxlan {
                 outer_src,
                 outer_dst,
                 port,
                 vni,
-                ..
-            } => Some((
-                *outer_src,
-                *outer_dst,
-                crate::lab::VxlanParams {
+                inner,
+                arp,
+            } => Some(Vxlan {
+                from: *outer_src,
+                to: *outer_dst,
+                params: crate::lab::VxlanParams {
                     vni: *vni,
                     port: *port,
                 },
-            )),
+                inner: inner.as_ref(),
+                arp: *arp,
+            }),
             _ => None,
         }
     }
@@ -240,7 +269,7 @@ impl Wire {
     pub fn innermost(&self) -> Option<&Ip> {
         match self {
             Wire::Plain(ip) => Some(ip),
-            Wire::Vxlan { inner, .. } => inner.as_ref(),
+            Wire::Vxlan { .. } => self.vxlan()?.inner,
             Wire::Ipip { inner, .. } => Some(inner),
             Wire::Other(_) => None,
         }
@@ -251,25 +280,7 @@ impl fmt::Display for Wire {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Wire::Plain(ip) => write!(f, "plain IPv4 {} > {}", ip.src, ip.dst),
-            Wire::Vxlan {
-                outer_src,
-                outer_dst,
-                port,
-                vni,
-                inner,
-                arp,
-            } => {
-                write!(f, "VXLAN")?;
-                if *port != crate::plan::VXLAN_PORT {
-                    write!(f, " UDP/{port}")?;
-                }
-                write!(f, " vni {vni} {outer_src}>{outer_dst}")?;
-                match (inner, arp) {
-                    (Some(ip), _) => write!(f, " [{}>{}]", ip.src, ip.dst),
-                    (None, Some(a)) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
-                    (None, None) => write!(f, " [not IPv4]"),
-                }
-            }
+            Wire::Vxlan { .. } => self.vxlan().map_or(Ok(()), |v| v.fmt(f)),
             Wire::Ipip {
                 outer_src,
                 outer_dst,

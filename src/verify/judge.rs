@@ -173,13 +173,9 @@ impl PairPlan {
         let flood = if reply { &self.flood.1 } else { &self.flood.0 };
         let Some(v) = self.vxlan else { return false };
         // The tunnel's destination and the inner packet, for frames from the right VTEP.
-        let tunnel = |w: &Wire| match (w.vxlan_endpoints(), w) {
-            (Some((from, to, params)), Wire::Vxlan { inner: Some(i), .. })
-                if from == hs && params == v =>
-            {
-                Some((to, i.clone()))
-            }
-            _ => None,
+        let tunnel = |w: &Wire| {
+            let t = w.vxlan().filter(|t| t.from == hs && t.params == v)?;
+            Some((t.to, t.inner?.clone()))
         };
         let Some((to, inner)) = tunnel(&seen.wire) else {
             return false;
@@ -251,10 +247,10 @@ impl PairPlan {
             (Mode::HostGw, Wire::Plain(ip)) => {
                 return (ip.dst != pd).then(|| saw(Some("destination rewritten: NAT")))
             }
-            (Mode::Vxlan, Wire::Vxlan { inner, .. }) => {
-                seen.wire.vxlan_endpoints() == Some((hs, hd, self.vxlan?))
-                    && inner.as_ref().is_some_and(|i| inner_ok(i.src, i.dst))
-            }
+            (Mode::Vxlan, Wire::Vxlan { .. }) => seen.wire.vxlan().is_some_and(|t| {
+                (t.from, t.to, Some(t.params)) == (hs, hd, self.vxlan)
+                    && t.inner.is_some_and(|i| inner_ok(i.src, i.dst))
+            }),
             (
                 Mode::Ipip,
                 Wire::Ipip {
@@ -718,12 +714,11 @@ impl Net {
 /// Whether a tunnelled frame carries pod or VTEP addresses of the lab, as IPv4 or as ARP.
 fn carries_lab(wire: &Wire, nets: &[Net]) -> bool {
     let ours = |ip: Ipv4Addr| nets.iter().any(|n| n.contains(ip));
-    match wire {
-        Wire::Vxlan {
-            inner: Some(ip), ..
-        } => ours(ip.src) || ours(ip.dst),
-        Wire::Vxlan { arp: Some(a), .. } => ours(a.sender) || ours(a.target),
-        _ => false,
+    let Some(t) = wire.vxlan() else { return false };
+    match (t.inner, t.arp) {
+        (Some(ip), _) => ours(ip.src) || ours(ip.dst),
+        (None, Some(a)) => ours(a.sender) || ours(a.target),
+        (None, None) => false,
     }
 }
 
@@ -758,8 +753,9 @@ pub fn leaks<'a>(
             }
             // Another segment between the same hosts is not the lab's business unless it
             // carries the lab's pods or VTEPs (addresses in the pod subnets).
-            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan && carries_lab(wire, pod_nets) => {
-                if let Some(v) = vxlan.filter(|v| v.vni != *vni || v.port != *port) {
+            Wire::Vxlan { .. } if mode == Mode::Vxlan && carries_lab(wire, pod_nets) => {
+                let seen_params = wire.vxlan().map(|t| t.params);
+                if let Some(v) = vxlan.filter(|v| Some(*v) != seen_params) {
                     seen.insert(format!(
                         "{wire} on {point}: expected UDP/{} VXLAN vni {}",
                         v.port, v.vni
