@@ -48,7 +48,7 @@ test-unit:
 
 # cargo itself crawls under software emulation: build the tests here, run the binaries there.
 test-vm: deps-test
-	scripts/cargo-test-in-vm.sh --test runtime_ipip --test verify_ipip --test trace_ipip -- --ignored --test-threads=1
+	scripts/cargo-test-in-vm.sh --test runtime_ipip --test verify_ipip --test trace_ipip --test bench_ipip -- --ignored --test-threads=1
 
 # The workflows (with shellcheck on their run: scripts) and the project's own scripts.
 actionlint: deps-test

@@ -367,6 +367,9 @@ where, and what that node lacked), 2 usage or environment error.")]
         #[arg(long, value_enum, default_value = "text")]
         format: TraceFormatArg,
     },
+    /// Measure what each data plane costs: throughput, latency, CPU and bytes on the wire.
+    #[command(after_help = BENCH_HELP)]
+    Bench(BenchArgs),
     /// Print shell completions.
     #[command(after_help = "\
 Examples:
@@ -408,6 +411,8 @@ pub enum Error {
     Lifecycle(#[from] lifecycle::LifecycleError),
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),
+    #[error(transparent)]
+    Bench(#[from] crate::bench::BenchError),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -426,6 +431,7 @@ impl Error {
             Error::Output(_) => 2,
             Error::Graph(_) => 2,
             Error::Trace(e) => e.exit_code(),
+            Error::Bench(e) => e.exit_code(),
         }
     }
 }
@@ -641,11 +647,103 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             }
             Ok(if walk.completed() { 0 } else { 1 })
         }
+        Command::Bench(args) => bench(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cnilab", &mut std::io::stdout());
             Ok(0)
         }
     }
+}
+
+const BENCH_HELP: &str = "\
+For each mode, bench deploys a 2-host lab on the netns runtime, measures it and destroys it
+again (on Ctrl-C too). It measures three paths in every lab: host to host on the underlay (the
+baseline every ratio is taken against), a pod to its own host (veth and bridge only), and pod to
+pod across hosts through the mode's data plane. Each figure is the median of --repeat runs:
+TCP throughput with 1 and --streams streams and CPU seconds per gigabit (iperf3, sender plus
+receiver process), ICMP and TCP request/response round trips, and from a short capture the
+bytes each packet carries for the overlay, the MSS, and wire bytes per payload byte.
+
+These are kernel-path figures on veths, not NIC figures. Needs root, iperf3 and ethtool.
+Comparing CNI flavors (--flavors) waits until cnilab has flavors.
+
+Examples:
+  sudo cnilab bench --modes host-gw,vxlan                  # 5 s per figure, median of 3
+  sudo cnilab bench --duration 2 --repeat 5 --plot bench.svg
+  sudo cnilab bench --modes vxlan --offload off --json     # checksum/segmentation offload off
+  sudo cnilab bench -t clab.yaml                           # a lab you deployed; left up
+
+Exit codes: 0 measured, 1 a measurement failed, 2 usage or environment (e.g. no iperf3),
+130 interrupted (labs destroyed).";
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The data planes to compare, comma-separated (ipip needs a kernel with IPIP).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "host-gw,vxlan,ipip",
+        conflicts_with = "file"
+    )]
+    pub modes: Vec<ModeArg>,
+    /// Bench the lab in this file, already deployed, instead of deploying one per mode.
+    #[arg(short = 't', long = "topo", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Seconds per throughput run (and the budget of each request/response run).
+    #[arg(long, value_name = "S", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub duration: u32,
+    /// Runs per figure; the report gives their median and spread.
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Parallel streams for the multi-stream throughput figure.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=64))]
+    pub streams: u32,
+    /// `off` turns checksum and segmentation offload off on every lab interface first.
+    #[arg(long, value_enum, default_value = "on")]
+    pub offload: OffloadArg,
+    /// Labs are named PREFIX-<mode>.
+    #[arg(long, value_name = "PREFIX", default_value = "cnilab-bench", value_parser = lab_name)]
+    pub name: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw a grouped bar chart; SVG or PNG by the extension.
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OffloadArg {
+    /// Leave offloads as the kernel sets them on veths.
+    On,
+    /// Turn checksum and segmentation offload off.
+    Off,
+}
+
+fn bench(args: BenchArgs) -> Result<i32, Error> {
+    if let Some(path) = &args.plot {
+        crate::bench::plot::Format::of(path).map_err(Error::Usage)?;
+    }
+    let opts = crate::bench::BenchOptions {
+        modes: args.modes.iter().map(|&m| m.into()).collect(),
+        topo: args.file,
+        name_prefix: args.name,
+        duration_s: args.duration,
+        repeat: args.repeat,
+        streams: args.streams,
+        offload: args.offload == OffloadArg::On,
+    };
+    let report = crate::bench::run(&opts)?;
+    if let Some(path) = &args.plot {
+        crate::bench::plot::write(&report, path)?;
+    }
+    if args.json {
+        emit(&format!("{}\n", to_json(&report)));
+    } else {
+        emit(&report.table());
+    }
+    Ok(0)
 }
 
 fn destination(output: PathBuf, force: bool) -> Destination {

@@ -4,6 +4,7 @@
 //! [`verify`] do no I/O. Thin edges: [`cli`], [`runtime`], [`netns`] and the capture/probe half
 //! of [`verify`] touch the system.
 
+pub mod bench;
 pub mod cli;
 pub mod gen;
 pub mod graph;

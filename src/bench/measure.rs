@@ -1,0 +1,244 @@
+//! Measuring one deployed lab: three paths (host to host, a pod to its own host, pod to pod
+//! across hosts), each figure R times with the runs of the paths interleaved so that a noisy
+//! moment on the machine does not land on one path only.
+
+use super::iperf::{ClientRun, Length, Server};
+use super::overhead::{self, Flow, Overhead};
+use super::report::{Figures, ModeReport, PathKind, PathReport, Ratios};
+use super::stats::Stat;
+use super::{check_interrupt, offload, rtt, BenchError, BenchOptions};
+use crate::lab::{Lab, LabHost, LabPod, POD_IF};
+use crate::verify::capture::CapturePoint;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// What the overhead capture sends: enough segments to count, few enough to keep in memory.
+const CAPTURE_BYTES: u64 = 2_000_000;
+
+/// One direction of traffic between two of the lab's namespaces.
+#[derive(Debug, Clone)]
+struct Path {
+    kind: PathKind,
+    from_node: String,
+    from_ns: String,
+    from_ip: Ipv4Addr,
+    to_node: String,
+    to_ns: String,
+    to_ip: Ipv4Addr,
+}
+
+/// Every run of every figure of one path.
+#[derive(Default)]
+struct Runs {
+    one: Vec<f64>,
+    many: Vec<f64>,
+    icmp: Vec<f64>,
+    rr: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
+    let (pod1, pod2) = two_pods(lab)?;
+    let host1 = host_of(lab, pod1)?;
+    let host2 = host_of(lab, pod2)?;
+    if !opts.offload {
+        for ns in namespaces(lab) {
+            offload::turn_off(ns)?;
+        }
+    }
+    let offloads = offloads(pod1, host1)?;
+    let paths = paths(pod1, pod2, host1, host2);
+    // Servers listen on every address of their namespace, for every path that ends there.
+    let _servers = [&pod2.namespace, &host2.namespace, &host1.namespace]
+        .into_iter()
+        .map(|ns| Server::start(ns))
+        .collect::<Result<Vec<_>, _>>()?;
+    let figures = measure_rounds(lab, &paths, opts)?;
+    let point = CapturePoint {
+        name: format!("{}-{}", host1.node, host1.underlay_if),
+        node: host1.node.clone(),
+        namespace: host1.namespace.clone(),
+        iface: host1.underlay_if.clone(),
+    };
+    let vxlan_ports: Vec<u16> = lab.vxlan.iter().map(|v| v.port).collect();
+    let baseline = figures[0].clone();
+    let mut reports = Vec::new();
+    for (path, figures) in paths.iter().zip(figures) {
+        let overhead = match path.kind {
+            PathKind::SameHost => None,
+            _ => Some(capture_overhead(path, &point, &vxlan_ports)?),
+        };
+        reports.push(PathReport {
+            path: path.kind,
+            from: path.from_node.clone(),
+            to: path.to_node.clone(),
+            ratio_to_host_to_host: Ratios::of(&figures, &baseline),
+            figures,
+            overhead,
+        });
+    }
+    Ok(ModeReport {
+        mode: lab.mode,
+        lab: lab.name.clone(),
+        pod_mtu: pod1.mtu,
+        offloads,
+        paths: reports,
+    })
+}
+
+/// `--repeat` rounds, each measuring every path once; the figures in the order of `paths`.
+fn measure_rounds(
+    lab: &Lab,
+    paths: &[Path],
+    opts: &BenchOptions,
+) -> Result<Vec<Figures>, BenchError> {
+    let mut runs: Vec<Runs> = paths.iter().map(|_| Runs::default()).collect();
+    for round in 1..=opts.repeat {
+        for (path, runs) in paths.iter().zip(runs.iter_mut()) {
+            let kind = path.kind.as_str();
+            eprintln!(
+                "cnilab bench: {}: {kind} round {round}/{}",
+                lab.mode, opts.repeat
+            );
+            measure_once(path, opts, runs)?;
+        }
+    }
+    runs.into_iter().map(figures).collect()
+}
+
+/// The pod's interface and every interface of its host: the VTEP or tunnel among them, where
+/// checksum offload bugs such as flannel #1279 live.
+fn offloads(
+    pod: &LabPod,
+    host: &LabHost,
+) -> Result<BTreeMap<String, offload::Features>, BenchError> {
+    let mut all = BTreeMap::new();
+    all.insert(
+        format!("{}:{POD_IF}", pod.node),
+        offload::read(&pod.namespace, POD_IF)?,
+    );
+    for iface in offload::interfaces(&host.namespace)? {
+        let features = offload::read(&host.namespace, &iface)?;
+        all.insert(format!("{}:{iface}", host.node), features);
+    }
+    Ok(all)
+}
+
+fn measure_once(path: &Path, opts: &BenchOptions, runs: &mut Runs) -> Result<(), BenchError> {
+    let client = |streams| ClientRun {
+        namespace: path.from_ns.clone(),
+        server: path.to_ip,
+        streams,
+        length: Length::Seconds(opts.duration_s),
+    };
+    let one = client(1).run()?;
+    runs.one.push(one.bits_per_second / 1e9);
+    runs.cpu.extend(one.cpu_seconds_per_gbit());
+    runs.many
+        .push(client(opts.streams).run()?.bits_per_second / 1e9);
+    runs.icmp.push(rtt::icmp_us(&path.from_ns, path.to_ip)?);
+    let budget = Duration::from_secs(opts.duration_s.into());
+    runs.rr.push(rtt::tcp_rr_us(
+        &path.from_ns,
+        &path.to_ns,
+        path.to_ip,
+        budget,
+    )?);
+    check_interrupt()
+}
+
+fn figures(runs: Runs) -> Result<Figures, BenchError> {
+    let stat = |v: Vec<f64>, what: &str| {
+        Stat::of(v).ok_or_else(|| BenchError::Tool {
+            what: what.to_string(),
+            detail: "no run produced a figure".into(),
+        })
+    };
+    Ok(Figures {
+        throughput_1_stream_gbps: stat(runs.one, "1-stream throughput")?,
+        throughput_n_streams_gbps: stat(runs.many, "multi-stream throughput")?,
+        icmp_rtt_us: stat(runs.icmp, "ICMP round trip")?,
+        tcp_rr_us: stat(runs.rr, "TCP request/response")?,
+        cpu_s_per_gbit: stat(runs.cpu, "CPU per gigabit (iperf3 moved no data)")?,
+    })
+}
+
+fn capture_overhead(
+    path: &Path,
+    point: &CapturePoint,
+    vxlan_ports: &[u16],
+) -> Result<Overhead, BenchError> {
+    let flow = Flow {
+        src: path.from_ip,
+        dst: path.to_ip,
+    };
+    let run = ClientRun {
+        namespace: path.from_ns.clone(),
+        server: path.to_ip,
+        streams: 1,
+        length: Length::Bytes(CAPTURE_BYTES),
+    };
+    overhead::capture_during(point, flow, vxlan_ports, || run.run())
+}
+
+/// The first pod, and a pod on another host.
+fn two_pods(lab: &Lab) -> Result<(&LabPod, &LabPod), BenchError> {
+    let first = &lab.pods[0];
+    let other = lab.pods.iter().find(|p| p.host != first.host);
+    other
+        .map(|o| (first, o))
+        .ok_or_else(|| BenchError::Unbenchable {
+            lab: lab.name.clone(),
+            why: "all its pods are on one host; bench needs two pods on two hosts".into(),
+        })
+}
+
+fn host_of<'a>(lab: &'a Lab, pod: &LabPod) -> Result<&'a LabHost, BenchError> {
+    lab.host(pod.host).ok_or_else(|| BenchError::Unbenchable {
+        lab: lab.name.clone(),
+        why: format!(
+            "pod `{}` belongs to host {}, which no node is",
+            pod.node, pod.host
+        ),
+    })
+}
+
+fn namespaces(lab: &Lab) -> impl Iterator<Item = &String> {
+    let hosts = lab.hosts.iter().map(|h| &h.namespace);
+    let pods = lab.pods.iter().map(|p| &p.namespace);
+    hosts
+        .chain(pods)
+        .chain(lab.routers.iter().map(|r| &r.namespace))
+}
+
+/// The baseline first: ratios are taken against it.
+fn paths(pod1: &LabPod, pod2: &LabPod, host1: &LabHost, host2: &LabHost) -> Vec<Path> {
+    let hop = |kind, from: (&str, &str, Ipv4Addr), to: (&str, &str, Ipv4Addr)| Path {
+        kind,
+        from_node: from.0.into(),
+        from_ns: from.1.into(),
+        from_ip: from.2,
+        to_node: to.0.into(),
+        to_ns: to.1.into(),
+        to_ip: to.2,
+    };
+    let h1 = (
+        host1.node.as_str(),
+        host1.namespace.as_str(),
+        host1.underlay_ip,
+    );
+    let h2 = (
+        host2.node.as_str(),
+        host2.namespace.as_str(),
+        host2.underlay_ip,
+    );
+    let p1 = (pod1.node.as_str(), pod1.namespace.as_str(), pod1.ip);
+    let p2 = (pod2.node.as_str(), pod2.namespace.as_str(), pod2.ip);
+    vec![
+        hop(PathKind::HostToHost, h1, h2),
+        // A pod reaches its host's underlay address over the veth and bridge alone.
+        hop(PathKind::SameHost, p1, h1),
+        hop(PathKind::PodToPod, p1, p2),
+    ]
+}

@@ -1,0 +1,131 @@
+//! `cnilab bench`: what each data plane costs, measured side by side on labs it deploys and
+//! destroys itself, against baselines measured in the same labs in the same run.
+
+mod iperf;
+mod measure;
+pub mod offload;
+pub mod overhead;
+pub mod plot;
+pub mod report;
+pub mod rtt;
+mod session;
+pub mod stats;
+
+pub use iperf::INSTALL_IPERF3;
+pub use report::Report;
+
+use crate::plan::Mode;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub modes: Vec<Mode>,
+    /// Bench this lab, already deployed, instead of deploying one per mode.
+    pub topo: Option<PathBuf>,
+    /// Labs are named `<prefix>-<mode>`.
+    pub name_prefix: String,
+    pub duration_s: u32,
+    pub repeat: u32,
+    pub streams: u32,
+    /// Leave checksum and segmentation offloads as the kernel set them.
+    pub offload: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A tool is not installed; the text says how to install it.
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Gen(#[from] crate::gen::GenError),
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    #[error(transparent)]
+    Topology(#[from] crate::topology::TopologyError),
+    #[error("{file}: {source}")]
+    Lab {
+        file: PathBuf,
+        source: crate::lab::LabError,
+    },
+    #[error("cannot bench lab `{lab}`: {why}")]
+    Unbenchable { lab: String, why: String },
+    #[error("lab in {} is not up; deploy it first with `cnilab deploy -t {}`", .0.display(), .0.display())]
+    NotUp(PathBuf),
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
+    #[error("{what} failed: {detail}")]
+    Tool { what: String, detail: String },
+    #[error("overhead capture failed: {0}")]
+    Capture(String),
+    #[error("cannot write the plot {}: {detail}", .path.display())]
+    Plot { path: PathBuf, detail: String },
+    #[error("cannot write the lab file {}: {source}", .path.display())]
+    LabFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("interrupted")]
+    Interrupted,
+    #[error("{cause}\nand destroying lab {lab} failed too: {destroy}")]
+    Cleanup {
+        cause: Box<BenchError>,
+        lab: String,
+        destroy: crate::runtime::RuntimeError,
+    },
+}
+
+impl BenchError {
+    /// 2: environment or input; 130: Ctrl-C; 1: a measurement failed on a lab that is up.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BenchError::Missing(_)
+            | BenchError::Gen(_)
+            | BenchError::Topology(_)
+            | BenchError::Lab { .. }
+            | BenchError::NotUp(_)
+            | BenchError::Unbenchable { .. }
+            | BenchError::Plot { .. }
+            | BenchError::LabFile { .. } => 2,
+            BenchError::Runtime(e) => e.exit_code(),
+            BenchError::Interrupted => 130,
+            BenchError::Cleanup { cause, .. } => cause.exit_code(),
+            BenchError::Netns(_) | BenchError::Tool { .. } | BenchError::Capture(_) => 1,
+        }
+    }
+}
+
+/// A Ctrl-C kills the tools bench runs; whatever error that caused, it is an interrupt.
+fn check_interrupt() -> Result<(), BenchError> {
+    if crate::interrupt::requested() {
+        Err(BenchError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs the whole bench. Every lab it deploys is destroyed before it returns, error or not.
+pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
+    iperf::check_installed()?;
+    offload::check_installed()?;
+    let modes = match &opts.topo {
+        Some(file) => vec![session::bench_deployed(file, opts)?],
+        None => {
+            let mut modes = Vec::new();
+            for &mode in &opts.modes {
+                check_interrupt()?;
+                modes.push(session::bench_fresh(mode, opts)?);
+            }
+            modes
+        }
+    };
+    Ok(Report {
+        machine: report::Machine::this(),
+        settings: report::Settings {
+            duration_s: opts.duration_s,
+            repeat: opts.repeat,
+            streams: opts.streams,
+            offload: opts.offload,
+        },
+        modes,
+    })
+}

@@ -1,0 +1,231 @@
+//! Bytes on the wire per payload byte, from a short capture on the sending host's underlay
+//! interface: the encapsulation each packet carries, the MSS the pods negotiated, and what
+//! the two make of a stream once it is cut into MTU-sized segments.
+
+use super::BenchError;
+use crate::verify::capture::{self, CapturePoint};
+use crate::verify::dissect::{dissect, L4};
+use pnet::packet::ipv4::Ipv4Packet;
+use pnet::packet::tcp::{TcpOptionNumbers, TcpPacket};
+use pnet::packet::Packet;
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+const ETHERNET_HEADER: usize = 14;
+const TCP_PROTOCOL: u8 = 6;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overhead {
+    /// Wire frame length minus the pod's own Ethernet frame: VXLAN 50, IPIP 20, host-gw 0.
+    pub encap_bytes_per_packet: usize,
+    /// The MSS in the SYN the sender put on the wire.
+    pub mss: u16,
+    /// Wire bytes per TCP payload byte, counting each captured packet as the MTU-sized
+    /// segments a NIC would send (veths hand GSO super-packets over uncut).
+    pub wire_bytes_per_payload_byte: f64,
+    /// Data packets of the flow that the capture saw.
+    pub data_packets: usize,
+    /// Whether any captured packet was a GSO super-packet, larger than one segment.
+    pub gso_seen: bool,
+}
+
+/// The inner addresses of the stream to look for.
+#[derive(Debug, Clone, Copy)]
+pub struct Flow {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+}
+
+/// Captures on `point` while `traffic` runs, and measures the flow in what was seen.
+pub fn capture_during<T>(
+    point: &CapturePoint,
+    flow: Flow,
+    vxlan_ports: &[u16],
+    traffic: impl FnOnce() -> Result<T, BenchError>,
+) -> Result<Overhead, BenchError> {
+    let opened = capture::open(point).map_err(|e| BenchError::Capture(e.to_string()))?;
+    let running = capture::start(vec![opened]);
+    let ran = traffic();
+    let captured = running.stop();
+    ran?;
+    let frames: Vec<Vec<u8>> = captured
+        .into_iter()
+        .flat_map(|c| c.frames)
+        .map(|f| f.data)
+        .collect();
+    measure(&frames, flow, vxlan_ports).ok_or_else(|| {
+        BenchError::Capture(format!(
+            "no TCP data from {} to {} among {} frames captured on {}",
+            flow.src,
+            flow.dst,
+            frames.len(),
+            point.name
+        ))
+    })
+}
+
+/// One packet of the flow, read down to its TCP header.
+struct Seen {
+    wire_len: usize,
+    encap: usize,
+    headers: usize,
+    tcp_options: usize,
+    payload: usize,
+    syn_mss: Option<u16>,
+}
+
+fn read_packet(frame: &[u8], flow: Flow, vxlan_ports: &[u16]) -> Option<Seen> {
+    let wire = dissect(frame, vxlan_ports).ok()?;
+    let inner = wire.innermost()?;
+    if (inner.src, inner.dst) != (flow.src, flow.dst)
+        || inner.l4
+            != (L4::Other {
+                protocol: TCP_PROTOCOL,
+            })
+    {
+        return None;
+    }
+    // The pod's packet is the frame's tail: everything before it is Ethernet plus tunnel.
+    let inner_start = frame.len().checked_sub(inner.len as usize)?;
+    let ip = Ipv4Packet::new(&frame[inner_start..])?;
+    let tcp = TcpPacket::new(ip.payload())?;
+    let ip_header = ip.get_header_length() as usize * 4;
+    let tcp_header = tcp.get_data_offset() as usize * 4;
+    let syn_mss = tcp
+        .get_options_iter()
+        .find(|o| o.get_number() == TcpOptionNumbers::MSS)
+        .and_then(|o| <[u8; 2]>::try_from(o.payload()).ok())
+        .map(u16::from_be_bytes);
+    Some(Seen {
+        wire_len: frame.len(),
+        encap: inner_start.checked_sub(ETHERNET_HEADER)?,
+        headers: ip_header + tcp_header,
+        tcp_options: tcp_header - 20,
+        payload: (inner.len as usize).saturating_sub(ip_header + tcp_header),
+        syn_mss,
+    })
+}
+
+/// Measures the flow's overhead in `frames`; `None` if it carried no data or had no SYN.
+pub fn measure(frames: &[Vec<u8>], flow: Flow, vxlan_ports: &[u16]) -> Option<Overhead> {
+    let seen: Vec<Seen> = frames
+        .iter()
+        .filter_map(|f| read_packet(f, flow, vxlan_ports))
+        .collect();
+    let mss = seen.iter().find_map(|s| s.syn_mss)?;
+    let data: Vec<&Seen> = seen.iter().filter(|s| s.payload > 0).collect();
+    let encap = most_common(data.iter().map(|s| s.encap))?;
+    let (mut wire, mut payload, mut gso_seen) = (0usize, 0usize, false);
+    for s in &data {
+        // Options ride in every segment, so each carries MSS minus them.
+        let per_segment = (mss as usize).saturating_sub(s.tcp_options).max(1);
+        let segments = s.payload.div_ceil(per_segment);
+        gso_seen |=
+            segments > 1 || s.wire_len > ETHERNET_HEADER + s.encap + s.headers + per_segment;
+        wire += s.payload + segments * (ETHERNET_HEADER + s.encap + s.headers);
+        payload += s.payload;
+    }
+    Some(Overhead {
+        encap_bytes_per_packet: encap,
+        mss,
+        wire_bytes_per_payload_byte: wire as f64 / payload as f64,
+        data_packets: data.len(),
+        gso_seen,
+    })
+}
+
+fn most_common(values: impl Iterator<Item = usize>) -> Option<usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_insert(0usize) += 1;
+    }
+    counts.into_iter().max_by_key(|&(_, n)| n).map(|(v, _)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dissect::build;
+
+    const SRC: &str = "172.16.0.2";
+    const DST: &str = "172.16.1.2";
+
+    /// A TCP segment with a timestamp option (12 bytes), and the MSS option on a SYN.
+    fn tcp(payload: usize, mss: Option<u16>) -> Vec<u8> {
+        let mut options = vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        if let Some(mss) = mss {
+            options = [vec![2, 4], mss.to_be_bytes().to_vec(), options].concat();
+        }
+        let offset = (20 + options.len()) / 4;
+        let mut header = vec![0u8; 20];
+        header[12] = (offset as u8) << 4;
+        header[13] = if mss.is_some() { 0x02 } else { 0x10 };
+        [header, options, vec![0xab; payload]].concat()
+    }
+
+    fn inner(payload: usize, mss: Option<u16>) -> Vec<u8> {
+        build::ipv4(
+            build::ip(SRC),
+            build::ip(DST),
+            TCP_PROTOCOL,
+            &tcp(payload, mss),
+        )
+    }
+
+    fn flow() -> Flow {
+        Flow {
+            src: build::ip(SRC),
+            dst: build::ip(DST),
+        }
+    }
+
+    #[test]
+    fn vxlan_costs_fifty_bytes_a_packet_and_its_mss_shows() {
+        let frames: Vec<Vec<u8>> = [inner(0, Some(1410)), inner(1398, None), inner(1398, None)]
+            .iter()
+            .map(|ip| {
+                let pod_frame = build::ether(0x0800, ip);
+                let udp = build::udp(40000, 4789, &build::vxlan(1, &pod_frame));
+                build::ether(
+                    0x0800,
+                    &build::ipv4(build::ip("10.0.1.2"), build::ip("10.0.2.2"), 17, &udp),
+                )
+            })
+            .collect();
+        let o = measure(&frames, flow(), &[4789]).unwrap();
+        assert_eq!(o.encap_bytes_per_packet, 50);
+        assert_eq!(o.mss, 1410);
+        assert_eq!(o.data_packets, 2);
+        assert!(!o.gso_seen);
+        // 1398 payload bytes in a 1450-byte pod packet, a 1514-byte frame on the wire.
+        assert!((o.wire_bytes_per_payload_byte - 1514.0 / 1398.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_plain_super_packet_counts_as_the_segments_it_becomes() {
+        let frames = vec![
+            build::ether(0x0800, &inner(0, Some(1460))),
+            build::ether(0x0800, &inner(3 * 1448, None)),
+        ];
+        let o = measure(&frames, flow(), &[4789]).unwrap();
+        assert_eq!(o.encap_bytes_per_packet, 0);
+        assert_eq!(o.mss, 1460);
+        assert!(o.gso_seen);
+        assert!((o.wire_bytes_per_payload_byte - 1514.0 / 1448.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn other_flows_and_a_missing_syn_give_nothing() {
+        let data_only = vec![build::ether(0x0800, &inner(100, None))];
+        assert_eq!(measure(&data_only, flow(), &[4789]), None);
+        let reverse = Flow {
+            src: flow().dst,
+            dst: flow().src,
+        };
+        let frames = vec![
+            build::ether(0x0800, &inner(0, Some(1460))),
+            build::ether(0x0800, &inner(100, None)),
+        ];
+        assert_eq!(measure(&frames, reverse, &[4789]), None);
+    }
+}

@@ -1,0 +1,275 @@
+//! What a bench run found: per mode, per path, each figure as a median with its spread, and
+//! as a ratio to the host-to-host baseline of the same lab.
+
+use super::offload::Features;
+use super::overhead::Overhead;
+use super::stats::{ratio, Stat};
+use crate::plan::Mode;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub machine: Machine,
+    pub settings: Settings,
+    pub modes: Vec<ModeReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub kernel: String,
+    pub cpus: usize,
+    pub cpu_model: String,
+}
+
+impl Machine {
+    pub fn this() -> Machine {
+        let kernel = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        Machine {
+            kernel,
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub duration_s: u32,
+    pub repeat: u32,
+    /// The stream count of the multi-stream throughput figure.
+    pub streams: u32,
+    /// Whether checksum and segmentation offloads were left on.
+    pub offload: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeReport {
+    pub mode: Mode,
+    pub lab: String,
+    pub pod_mtu: u16,
+    /// `node:interface` to its offload features, as they were during the run.
+    pub offloads: BTreeMap<String, Features>,
+    pub paths: Vec<PathReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathKind {
+    /// Host to host on the lab's underlay, no overlay: the baseline.
+    HostToHost,
+    /// A pod to its own host: veth and bridge, no underlay.
+    SameHost,
+    /// Pod to pod across hosts, through the mode's data plane.
+    PodToPod,
+}
+
+impl PathKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathKind::HostToHost => "host-to-host",
+            PathKind::SameHost => "same-host",
+            PathKind::PodToPod => "pod-to-pod",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PathReport {
+    pub path: PathKind,
+    pub from: String,
+    pub to: String,
+    pub figures: Figures,
+    pub ratio_to_host_to_host: Ratios,
+    /// Measured on the sending host's underlay interface; `None` where no underlay is crossed.
+    pub overhead: Option<Overhead>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub throughput_1_stream_gbps: Stat,
+    pub throughput_n_streams_gbps: Stat,
+    pub icmp_rtt_us: Stat,
+    pub tcp_rr_us: Stat,
+    pub cpu_s_per_gbit: Stat,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratios {
+    pub throughput_1_stream_gbps: Option<f64>,
+    pub throughput_n_streams_gbps: Option<f64>,
+    pub icmp_rtt_us: Option<f64>,
+    pub tcp_rr_us: Option<f64>,
+    pub cpu_s_per_gbit: Option<f64>,
+}
+
+impl Ratios {
+    pub fn of(f: &Figures, base: &Figures) -> Ratios {
+        Ratios {
+            throughput_1_stream_gbps: ratio(
+                Some(&f.throughput_1_stream_gbps),
+                Some(&base.throughput_1_stream_gbps),
+            ),
+            throughput_n_streams_gbps: ratio(
+                Some(&f.throughput_n_streams_gbps),
+                Some(&base.throughput_n_streams_gbps),
+            ),
+            icmp_rtt_us: ratio(Some(&f.icmp_rtt_us), Some(&base.icmp_rtt_us)),
+            tcp_rr_us: ratio(Some(&f.tcp_rr_us), Some(&base.tcp_rr_us)),
+            cpu_s_per_gbit: ratio(Some(&f.cpu_s_per_gbit), Some(&base.cpu_s_per_gbit)),
+        }
+    }
+}
+
+impl Report {
+    /// A table per mode: one row per path, medians with spread, ratios in brackets.
+    pub fn table(&self) -> String {
+        let m = &self.machine;
+        let s = &self.settings;
+        let mut out = format!(
+            "machine: {} CPU(s), {}, kernel {}\nrun: {} s per figure, median of {}, {} streams, offloads {}\n",
+            m.cpus,
+            m.cpu_model,
+            m.kernel,
+            s.duration_s,
+            s.repeat,
+            s.streams,
+            if s.offload { "on" } else { "off" }
+        );
+        for mode in &self.modes {
+            let _ = writeln!(
+                out,
+                "\n{} (lab {}, pod MTU {})",
+                mode.mode, mode.lab, mode.pod_mtu
+            );
+            let _ = writeln!(
+                out,
+                "  {:<13} {:>17} {:>17} {:>15} {:>15} {:>15} {:>8} {:>5} {:>9}",
+                "path",
+                "1 stream Gbit/s",
+                "N streams Gbit/s",
+                "ICMP RTT us",
+                "TCP RR us",
+                "CPU s/Gbit",
+                "encap B",
+                "MSS",
+                "wire/byte"
+            );
+            for p in &mode.paths {
+                out.push_str(&row(p));
+            }
+            out.push_str(&offload_lines(&mode.offloads));
+        }
+        out.push_str("\nfigures: median (max-min spread as % of it) [ratio to host-to-host]\n");
+        out
+    }
+}
+
+/// Interfaces with the same offloads on share a line.
+fn offload_lines(offloads: &BTreeMap<String, Features>) -> String {
+    let mut groups: BTreeMap<Vec<&str>, Vec<&str>> = BTreeMap::new();
+    for (iface, features) in offloads {
+        let on = features
+            .iter()
+            .filter(|(_, on)| **on)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        groups.entry(on).or_default().push(iface);
+    }
+    let mut out = String::new();
+    for (on, ifaces) in groups {
+        let on = if on.is_empty() {
+            "none".to_string()
+        } else {
+            on.join(", ")
+        };
+        let _ = writeln!(out, "  offloads on {}: {on}", ifaces.join(" "));
+    }
+    out
+}
+
+fn cell(stat: &Stat, ratio: Option<f64>) -> String {
+    let value = three_digits(stat.median);
+    let r = ratio.map_or(String::new(), |r| format!(" [{r:.2}]"));
+    format!("{value} ±{:.0}%{r}", stat.spread * 100.0)
+}
+
+/// About three significant digits: 118, 24.9, 3.11, 0.0812.
+fn three_digits(x: f64) -> String {
+    let decimals = match x.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        a if a >= 1.0 => 2,
+        _ => 3,
+    };
+    format!("{x:.decimals$}")
+}
+
+fn row(p: &PathReport) -> String {
+    let (f, r) = (&p.figures, &p.ratio_to_host_to_host);
+    let (encap, mss, wire) = match &p.overhead {
+        Some(o) => (
+            o.encap_bytes_per_packet.to_string(),
+            o.mss.to_string(),
+            format!("{:.3}", o.wire_bytes_per_payload_byte),
+        ),
+        None => ("-".into(), "-".into(), "-".into()),
+    };
+    format!(
+        "  {:<13} {:>17} {:>17} {:>15} {:>15} {:>15} {:>8} {:>5} {:>9}\n",
+        p.path.as_str(),
+        cell(&f.throughput_1_stream_gbps, r.throughput_1_stream_gbps),
+        cell(&f.throughput_n_streams_gbps, r.throughput_n_streams_gbps),
+        cell(&f.icmp_rtt_us, r.icmp_rtt_us),
+        cell(&f.tcp_rr_us, r.tcp_rr_us),
+        cell(&f.cpu_s_per_gbit, r.cpu_s_per_gbit),
+        encap,
+        mss,
+        wire
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_show_median_spread_and_ratio() {
+        let s = Stat::of(vec![20.0, 25.0, 30.0]).unwrap();
+        assert_eq!(cell(&s, Some(1.5)), "25.0 ±40% [1.50]");
+        let s = Stat::of(vec![0.0812]).unwrap();
+        assert_eq!(cell(&s, None), "0.081 ±0%");
+        assert_eq!(three_digits(118.4), "118");
+        assert_eq!(three_digits(3.114), "3.11");
+    }
+
+    #[test]
+    fn interfaces_with_the_same_offloads_share_a_line() {
+        let on = |names: &[&str]| -> Features {
+            ["tx-checksumming", "generic-receive-offload"]
+                .iter()
+                .map(|f| (f.to_string(), names.contains(f)))
+                .collect()
+        };
+        let mut offloads = BTreeMap::new();
+        offloads.insert("pod1:eth1".to_string(), on(&["tx-checksumming"]));
+        offloads.insert("host1:eth1".to_string(), on(&["tx-checksumming"]));
+        offloads.insert("host1:cni0".to_string(), on(&[]));
+        assert_eq!(
+            offload_lines(&offloads),
+            "  offloads on host1:cni0: none\n  offloads on host1:eth1 pod1:eth1: tx-checksumming\n"
+        );
+    }
+}

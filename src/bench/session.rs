@@ -1,0 +1,101 @@
+//! A lab's life during a bench: generated, deployed on the netns runtime, measured, and
+//! destroyed whatever happened in between (Ctrl-C included), or a lab the user brought.
+
+use super::{measure, BenchError, BenchOptions};
+use crate::gen::{self, GenRequest};
+use crate::lab::Lab;
+use crate::plan::Mode;
+use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
+use crate::topology::Topology;
+use std::path::{Path, PathBuf};
+
+/// Deploys a 2-host lab of `mode`, measures it, and destroys it.
+pub fn bench_fresh(
+    mode: Mode,
+    opts: &BenchOptions,
+) -> Result<super::report::ModeReport, BenchError> {
+    let name = format!("{}-{}", opts.name_prefix, mode);
+    let text = gen::generate(&GenRequest {
+        mode,
+        hosts: 2,
+        lab: Some(&name),
+        templates: None,
+    })?;
+    let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let file = dir.path().join(format!("{name}.clab.yaml"));
+    std::fs::write(&file, text).map_err(|source| BenchError::LabFile {
+        path: file.clone(),
+        source,
+    })?;
+    eprintln!("cnilab bench: {mode}: deploying lab {name}");
+    let deploy = DeployOptions {
+        progress: false,
+        ..Default::default()
+    };
+    // A failed deploy rolls itself back; from here on the lab is ours to remove.
+    runtime::deploy(&file, RuntimeKind::Netns, &deploy)?;
+    let deployed = Deployed {
+        file: file.clone(),
+        name: name.clone(),
+        done: false,
+    };
+    let measured = load(&file).and_then(|lab| measure::lab(&lab, opts));
+    match (measured, deployed.destroy()) {
+        (Ok(report), Ok(())) => Ok(report),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(cause), Ok(())) => Err(cause),
+        (Err(cause), Err(destroy)) => Err(BenchError::Cleanup {
+            cause: Box::new(cause),
+            lab: name,
+            destroy,
+        }),
+    }
+}
+
+/// A lab bench deployed; dropped without [`Deployed::destroy`] (a panic), it still goes.
+struct Deployed {
+    file: PathBuf,
+    name: String,
+    done: bool,
+}
+
+impl Deployed {
+    fn destroy(mut self) -> Result<(), RuntimeError> {
+        self.done = true;
+        eprintln!("cnilab bench: destroying lab {}", self.name);
+        runtime::destroy(&self.file, Some(RuntimeKind::Netns))
+    }
+}
+
+impl Drop for Deployed {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Err(e) = runtime::destroy(&self.file, Some(RuntimeKind::Netns)) {
+                eprintln!("cnilab: destroying lab {} failed: {e}", self.name);
+            }
+        }
+    }
+}
+
+/// Measures a lab the user deployed from `file`, and leaves it up.
+pub fn bench_deployed(
+    file: &Path,
+    opts: &BenchOptions,
+) -> Result<super::report::ModeReport, BenchError> {
+    let inspection = runtime::inspect(file)?;
+    if inspection.phase != Some(Phase::Up) {
+        return Err(BenchError::NotUp(file.to_path_buf()));
+    }
+    measure::lab(&load(file)?, opts)
+}
+
+fn load(file: &Path) -> Result<Lab, BenchError> {
+    let topo = Topology::load(file)?;
+    Lab::from_topology(&topo).map_err(|source| BenchError::Lab {
+        file: file.to_path_buf(),
+        source,
+    })
+}

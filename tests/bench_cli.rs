@@ -1,0 +1,70 @@
+//! `cnilab bench` refuses bad input and a missing iperf3 before it deploys anything.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn missing_iperf3_is_one_line_with_the_install_command_and_exit_2() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = cnilab()
+        .args(["bench", "--modes", "host-gw", "--name", &unique("bnoip")])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "cnilab: iperf3 is not installed; install it with `sudo apt-get install iperf3` \
+         (or scripts/install-deps.sh)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_plot_that_is_neither_svg_nor_png_is_refused_up_front() {
+    let out = cnilab()
+        .args(["bench", "--modes", "host-gw", "--plot", "chart.jpg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "cnilab: --plot chart.jpg: the file name must end in .svg or .png\n"
+    );
+}
+
+#[test]
+fn bad_flags_name_what_they_accept() {
+    let out = cnilab()
+        .args(["bench", "--modes", "calico"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("host-gw, vxlan, ipip"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cnilab().args(["bench", "--repeat", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--repeat"), "{}", stderr(&out));
+    let out = cnilab()
+        .args(["bench", "--modes", "vxlan", "-t", "clab.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--modes and -t conflict");
+}
+
+#[test]
+fn help_has_examples_and_says_flavors_wait() {
+    let out = cnilab().args(["bench", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("sudo cnilab bench --modes host-gw,vxlan"),
+        "{help}"
+    );
+    assert!(help.contains("--flavors"), "{help}");
+    assert!(help.contains("not NIC figures"), "{help}");
+}

@@ -1,0 +1,348 @@
+//! `cnilab bench` on real labs (root): a short host-gw and vxlan run yields a report whose
+//! every figure is a real measurement, and nothing of the labs is left afterwards, also when
+//! the run is interrupted.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+/// Removes whatever a bench under `prefix` left, even when the test fails half-way.
+struct BenchLabs {
+    labs: Vec<String>,
+}
+
+impl BenchLabs {
+    fn new(prefix: &str, modes: &[&str]) -> BenchLabs {
+        BenchLabs {
+            labs: modes.iter().map(|m| format!("{prefix}-{m}")).collect(),
+        }
+    }
+
+    fn assert_gone(&self) {
+        for lab in &self.labs {
+            assert_eq!(
+                lab_namespaces(lab),
+                Vec::<String>::new(),
+                "{lab}: namespaces left behind"
+            );
+            let state = std::path::Path::new("/run/cnilab").join(format!("{lab}.json"));
+            assert!(!state.exists(), "{lab}: state file left behind");
+        }
+    }
+}
+
+impl Drop for BenchLabs {
+    fn drop(&mut self) {
+        for lab in &self.labs {
+            for ns in lab_namespaces(lab) {
+                let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+            }
+            let _ = std::fs::remove_file(format!("/run/cnilab/{lab}.json"));
+        }
+    }
+}
+
+fn num(v: &Value, what: &str) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+}
+
+/// Every figure is a median of one run, positive, with min <= median <= max.
+fn assert_figures(path: &Value, mode: &str) {
+    let kind = path["path"].as_str().unwrap();
+    for figure in [
+        "throughput_1_stream_gbps",
+        "throughput_n_streams_gbps",
+        "icmp_rtt_us",
+        "tcp_rr_us",
+        "cpu_s_per_gbit",
+    ] {
+        let stat = &path["figures"][figure];
+        let what = format!("{mode} {kind} {figure}");
+        let median = num(&stat["median"], &what);
+        assert!(median > 0.0, "{what}: median {median}");
+        assert_eq!(
+            stat["runs"].as_array().map(Vec::len),
+            Some(1),
+            "{what}: {stat}"
+        );
+        let (min, max) = (num(&stat["min"], &what), num(&stat["max"], &what));
+        assert!(min <= median && median <= max, "{what}: {stat}");
+        assert_eq!(
+            num(&stat["spread"], &what),
+            (max - min) / median,
+            "{what}: {stat}"
+        );
+        let ratio = num(&path["ratio_to_host_to_host"][figure], &what);
+        if kind == "host-to-host" {
+            assert_eq!(ratio, 1.0, "{what}: the baseline is its own unit");
+        } else {
+            assert!(ratio > 0.0, "{what}: ratio {ratio}");
+        }
+    }
+    // Loose sanity bounds a broken parser would miss: veths move well over 10 Mbit/s, and a
+    // round trip between namespaces takes far less than 50 ms.
+    assert!(
+        num(
+            &path["figures"]["throughput_1_stream_gbps"]["median"],
+            "gbps"
+        ) > 0.01
+    );
+    assert!(num(&path["figures"]["tcp_rr_us"]["median"], "rr") < 50_000.0);
+    assert!(num(&path["figures"]["icmp_rtt_us"]["median"], "icmp") < 50_000.0);
+}
+
+fn assert_overhead(path: &Value, mode: &str, encap: u64, mss: Option<u64>) {
+    let kind = path["path"].as_str().unwrap();
+    let o = &path["overhead"];
+    assert_eq!(
+        o["encap_bytes_per_packet"].as_u64(),
+        Some(encap),
+        "{mode} {kind}: {o}"
+    );
+    if let Some(mss) = mss {
+        assert_eq!(o["mss"].as_u64(), Some(mss), "{mode} {kind}: {o}");
+    }
+    assert!(
+        o["data_packets"].as_u64().unwrap() > 0,
+        "{mode} {kind}: {o}"
+    );
+    let wire = num(&o["wire_bytes_per_payload_byte"], "wire bytes");
+    // Headers cost something, yet far less than the payload at these MSS.
+    assert!(wire > 1.0 && wire < 1.2, "{mode} {kind}: {wire}");
+    assert!(o["gso_seen"].is_boolean());
+}
+
+fn check_mode(m: &Value, mode: &str, prefix: &str, pod_mtu: u64, encap: u64) -> f64 {
+    assert_eq!(m["mode"], mode);
+    assert_eq!(m["lab"], format!("{prefix}-{mode}"));
+    assert_eq!(m["pod_mtu"].as_u64(), Some(pod_mtu));
+    let offloads = m["offloads"].as_object().unwrap();
+    // The pod's interface and every interface of its host (underlay, bridge, pod veth, ...).
+    assert!(offloads.len() >= 4, "{offloads:?}");
+    for (iface, features) in offloads {
+        assert_eq!(
+            features.as_object().unwrap().len(),
+            6,
+            "{iface}: {features}"
+        );
+    }
+    for iface in ["pod1:eth1", "host1:eth1", "host1:cni0"] {
+        // The default: veths and bridges offload tx checksums, and bench left them so.
+        assert_eq!(
+            offloads[iface]["tx-checksumming"], true,
+            "{iface}: {offloads:?}"
+        );
+    }
+    let paths = m["paths"].as_array().unwrap();
+    let kinds: Vec<&str> = paths.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["host-to-host", "same-host", "pod-to-pod"]);
+    for p in paths {
+        assert_figures(p, mode);
+    }
+    assert_eq!(paths[0]["from"], "host1");
+    assert_eq!(paths[0]["to"], "host2");
+    assert_eq!(paths[2]["from"], "pod1");
+    assert_eq!(paths[2]["to"], "pod2");
+    assert_overhead(&paths[0], mode, 0, None);
+    assert!(
+        paths[1]["overhead"].is_null(),
+        "same-host crosses no underlay"
+    );
+    // MSS = pod MTU - 20 (IP) - 20 (TCP).
+    assert_overhead(&paths[2], mode, encap, Some(pod_mtu - 40));
+    num(&paths[2]["overhead"]["wire_bytes_per_payload_byte"], "wire")
+}
+
+#[test]
+fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
+    require_root();
+    let before = root_snapshot();
+    let prefix = unique("bn");
+    let labs = BenchLabs::new(&prefix, &["host-gw", "vxlan"]);
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("bench.svg");
+    let out = cnilab()
+        .args([
+            "bench",
+            "--modes",
+            "host-gw,vxlan",
+            "--duration",
+            "1",
+            "--repeat",
+            "1",
+        ])
+        .args(["--streams", "2", "--json", "--name", &prefix, "--plot"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    labs.assert_gone();
+    assert_eq!(root_snapshot(), before, "the root namespace changed");
+
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    let machine = &report["machine"];
+    let cpus = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(machine["cpus"].as_u64(), Some(cpus), "{machine}");
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(machine["kernel"], release.trim(), "{machine}");
+    assert!(machine["cpu_model"].is_string(), "{machine}");
+    let s = &report["settings"];
+    assert_eq!(
+        (s["duration_s"].as_u64(), s["repeat"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (s["streams"].as_u64(), s["offload"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let modes = report["modes"].as_array().unwrap();
+    assert_eq!(modes.len(), 2);
+    let host_gw_wire = check_mode(&modes[0], "host-gw", &prefix, 1500, 0);
+    let vxlan_wire = check_mode(&modes[1], "vxlan", &prefix, 1450, 50);
+    // 50 more bytes a segment, and 50 fewer of payload in it.
+    assert!(
+        vxlan_wire > host_gw_wire + 0.03,
+        "{vxlan_wire} vs {host_gw_wire}"
+    );
+
+    let text = std::fs::read_to_string(&svg).expect("--plot wrote the SVG");
+    let doc = roxmltree::Document::parse(&text).expect("the plot is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert!(
+        text.contains(">\nvxlan\n<") || text.contains(">vxlan<"),
+        "no vxlan label"
+    );
+}
+
+#[test]
+fn interrupted_bench_destroys_its_lab_and_exits_130() {
+    require_root();
+    let prefix = unique("bi");
+    let labs = BenchLabs::new(&prefix, &["host-gw"]);
+    let mut child = Command::new(bin())
+        .args([
+            "bench",
+            "--modes",
+            "host-gw",
+            "--duration",
+            "3",
+            "--name",
+            &prefix,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        // Its own process group, so that the signal reaches it and its tools, as Ctrl-C does.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("host-to-host round 1") {
+            break;
+        }
+    }
+    assert!(
+        !lab_namespaces(&labs.labs[0]).is_empty(),
+        "not deployed yet: {seen:?}"
+    );
+    // Mid-way through the first throughput run.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    seen.extend(lines.map_while(Result::ok));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("cnilab: interrupted")),
+        "{seen:?}"
+    );
+    labs.assert_gone();
+}
+
+#[test]
+fn offload_off_turns_checksum_and_segmentation_offload_off_and_segments_stay_small() {
+    require_root();
+    let prefix = unique("bo");
+    let labs = BenchLabs::new(&prefix, &["vxlan"]);
+    let out = cnilab()
+        .args([
+            "bench",
+            "--modes",
+            "vxlan",
+            "--duration",
+            "1",
+            "--repeat",
+            "1",
+        ])
+        .args(["--offload", "off", "--json", "--name", &prefix])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    labs.assert_gone();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    assert_eq!(report["settings"]["offload"], false);
+    let mode = &report["modes"][0];
+    for (iface, features) in mode["offloads"].as_object().unwrap() {
+        for feature in [
+            "tx-checksumming",
+            "tcp-segmentation-offload",
+            "generic-segmentation-offload",
+        ] {
+            assert_eq!(features[feature], false, "{iface} {feature}: {features}");
+        }
+    }
+    let pod = &mode["paths"][2]["overhead"];
+    // Without segmentation offload every packet on the wire is at most one MSS.
+    assert_eq!(pod["gso_seen"], false, "{pod}");
+    assert_eq!(pod["encap_bytes_per_packet"].as_u64(), Some(50), "{pod}");
+    assert!(
+        mode["paths"][2]["figures"]["throughput_1_stream_gbps"]["median"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
+
+#[test]
+fn bench_of_a_deployed_lab_measures_it_and_leaves_it_up() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 2, &unique("bt"));
+    let out = lab.run(&["bench", "--json"]).status.code();
+    assert_eq!(out, Some(2), "a lab that is not up is refused");
+    let not_up = lab.run(&["bench"]);
+    assert!(
+        stderr(&not_up).contains("is not up; deploy it first"),
+        "{}",
+        stderr(&not_up)
+    );
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let namespaces = lab.namespaces();
+    let out = cnilab()
+        .args(["bench", "--duration", "1", "--repeat", "1", "--json", "-t"])
+        .arg(&lab.file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    assert_eq!(report["modes"].as_array().unwrap().len(), 1);
+    assert_eq!(report["modes"][0]["lab"], lab.name.as_str());
+    assert_eq!(
+        report["modes"][0]["paths"][2]["overhead"]["encap_bytes_per_packet"].as_u64(),
+        Some(0)
+    );
+    assert_eq!(
+        lab.namespaces(),
+        namespaces,
+        "the user's lab stays up as it was"
+    );
+    assert!(lab.state_file().exists());
+}
