@@ -113,8 +113,9 @@ fn serve_tcp(listener: &TcpListener, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((conn, _)) => {
-                // One at a time: probes are few and short, and a stuck one times out.
-                let _ = echo_stream(conn);
+                // A thread each, so a client whose tag is lost on the way (it waits at most
+                // READ_TIMEOUT) holds up no other probe.
+                std::thread::spawn(move || echo_stream(conn));
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL / 10),
             Err(_) => std::thread::sleep(POLL),
