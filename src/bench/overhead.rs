@@ -12,7 +12,6 @@ use serde::Serialize;
 use std::net::Ipv4Addr;
 
 const ETHERNET_HEADER: usize = 14;
-const TCP_PROTOCOL: u8 = 6;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Overhead {
@@ -157,6 +156,8 @@ mod tests {
         header[13] = if mss.is_some() { 0x02 } else { 0x10 };
         [header, options, vec![0xab; payload]].concat()
     }
+
+    const TCP_PROTOCOL: u8 = 6;
 
     fn inner(payload: usize, mss: Option<u16>) -> Vec<u8> {
         build::ipv4(
