@@ -133,6 +133,19 @@ pub struct LabShape {
     pub templates: Option<PathBuf>,
 }
 
+/// How the netns runtime runs exec lines.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Kill an exec line that runs longer than SECONDS and fail the deploy (netns runtime).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub exec_timeout: u64,
+    /// Run exec lines as root on the host, not in each node's sandbox (netns runtime). Only for
+    /// a topology file you trust: its lines can then change anything on this machine.
+    #[arg(long)]
+    pub exec_on_host: bool,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct TopologyArg {
     /// The containerlab topology file.
@@ -181,7 +194,16 @@ that fixes it.
 The netns runtime makes one network namespace per node, named as containerlab names its
 containers (clab-<lab>-<node>), so `ip netns exec clab-<lab>-pod1 ...` works on both runtimes.
 It runs each exec line without a shell, like containerlab, but a failing line fails the deploy
-and everything made so far is removed again.")]
+and everything made so far is removed again.
+
+Exec lines run contained, as in a container: the host's files read-only, private /tmp and /run,
+a PID namespace per node, and only the network capabilities. A line that runs longer than
+--exec-timeout is killed and fails the deploy.
+
+Examples:
+  cnilab deploy -t clab.yaml
+  cnilab deploy -t slow.yaml --exec-timeout 300   # lines that legitimately take minutes
+  cnilab deploy -t mine.yaml --exec-on-host       # a file you trust, lines run on the host")]
     Deploy {
         #[command(flatten)]
         topo: TopologyArg,
@@ -191,6 +213,8 @@ and everything made so far is removed again.")]
         /// Run every exec line as its own process, as containerlab does (benchmark baseline).
         #[arg(long, hide = true)]
         exec_per_line: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Tear a lab down; safe to run twice.
     #[command(
@@ -302,6 +326,8 @@ The lab stays up: `sudo cnilab down` removes it.")]
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
         runtime: RuntimeArg,
+        #[command(flatten)]
+        exec: ExecArgs,
         #[command(flatten)]
         verify: VerifyArgs,
     },
@@ -514,13 +540,14 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             topo,
             runtime,
             exec_per_line,
+            exec,
         } => {
-            let exec = if exec_per_line {
+            let strategy = if exec_per_line {
                 ExecStrategy::PerLine
             } else {
                 ExecStrategy::Batched
             };
-            let line = deploy(&topo.file, runtime.into(), exec)?;
+            let line = deploy(&topo.file, runtime.into(), strategy, &exec)?;
             eprintln!("{line}");
             Ok(0)
         }
@@ -571,6 +598,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             output,
             force,
             runtime,
+            exec,
             verify,
         } => {
             let file = match (file, mode, hosts) {
@@ -599,7 +627,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             if let Some(dir) = &verify.pcap {
                 lifecycle::check_pcap_dir(dir)?;
             }
-            let line = deploy(&file, runtime.into(), ExecStrategy::Batched)?;
+            let line = deploy(&file, runtime.into(), ExecStrategy::Batched, &exec)?;
             // The lab stays up whatever verify says, so the line on how to use it comes last.
             let verified = verify_and_report(&file, &verify);
             eprintln!("{line}");
@@ -777,10 +805,23 @@ fn write_topology(text: &str, output: &Path, force: bool, announce: bool) -> Res
 }
 
 /// Deploys and returns the summary line.
-fn deploy(file: &Path, kind: RuntimeKind, exec: ExecStrategy) -> Result<String, Error> {
+fn deploy(
+    file: &Path,
+    kind: RuntimeKind,
+    strategy: ExecStrategy,
+    exec: &ExecArgs,
+) -> Result<String, Error> {
+    if exec.exec_on_host && kind == RuntimeKind::Netns {
+        eprintln!(
+            "cnilab: warning: --exec-on-host: exec lines run as root on this machine, with \
+             nothing but their network namespace apart; use it only for a file you trust"
+        );
+    }
     let opts = DeployOptions {
         progress: stderr_is_terminal(),
-        exec,
+        exec: strategy,
+        exec_timeout: std::time::Duration::from_secs(exec.exec_timeout),
+        exec_on_host: exec.exec_on_host,
     };
     Ok(lifecycle::deploy(file, kind, &opts)?)
 }

@@ -36,17 +36,7 @@ pub struct NetnsGuard {
 
 impl NetnsGuard {
     pub fn enter(name: &str) -> Result<NetnsGuard, NetnsError> {
-        let path = netns_path(name);
-        let target = File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => NetnsError::Missing {
-                name: name.to_string(),
-                path: path.clone(),
-            },
-            _ => NetnsError::Enter {
-                name: name.to_string(),
-                source: e,
-            },
-        })?;
+        let target = open(name)?;
         let enter_err = |e: io::Error| NetnsError::Enter {
             name: name.to_string(),
             source: e,
@@ -67,6 +57,30 @@ impl Drop for NetnsGuard {
     }
 }
 
+/// Moves the calling thread into namespace `name` with no way back: only for a thread that
+/// ends with the work it does there (one that may also give up the right to come back).
+pub fn enter_for_good(name: &str) -> Result<(), NetnsError> {
+    let target = open(name)?;
+    setns(&target, CloneFlags::CLONE_NEWNET).map_err(|e| NetnsError::Enter {
+        name: name.to_string(),
+        source: e.into(),
+    })
+}
+
+fn open(name: &str) -> Result<File, NetnsError> {
+    let path = netns_path(name);
+    File::open(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => NetnsError::Missing {
+            name: name.to_string(),
+            path: path.clone(),
+        },
+        _ => NetnsError::Enter {
+            name: name.to_string(),
+            source: e,
+        },
+    })
+}
+
 /// Runs `work` on a fresh thread inside namespace `name` and returns its result.
 pub fn in_netns<T, F>(name: &str, work: F) -> Result<T, NetnsError>
 where
@@ -82,4 +96,59 @@ where
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// The processes in any of these namespaces, each with its namespace's name, as `ip netns
+/// pids` finds them: one pass over /proc, however many namespaces.
+pub fn pids_in(names: &[String]) -> Vec<(nix::unistd::Pid, &String)> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let wanted: std::collections::HashMap<(u64, u64), &String> = names
+        .iter()
+        .filter_map(|n| Some((id(std::fs::metadata(netns_path(n)).ok()?), n)))
+        .collect();
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let own = std::process::id() as i32;
+    proc_dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != own)
+        .filter_map(|pid| {
+            let ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
+            Some((nix::unistd::Pid::from_raw(pid), *wanted.get(&id(ns))?))
+        })
+        .collect()
+}
+
+/// Processes called `comm` whose network namespace has no name in /run/netns any more: no
+/// lab can reach them, as after `ip netns del` by hand.
+pub fn unnamed(comm: &str) -> Vec<nix::unistd::Pid> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let named: std::collections::HashSet<(u64, u64)> = std::fs::read_dir(NETNS_DIR)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::metadata(e.path()).ok().map(id))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    proc_dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| !named.contains(&id(m)))
+        })
+        .map(nix::unistd::Pid::from_raw)
+        .collect()
 }

@@ -39,7 +39,7 @@ pub enum BenchError {
     #[error(transparent)]
     Gen(#[from] crate::gen::GenError),
     #[error(transparent)]
-    Runtime(#[from] crate::runtime::RuntimeError),
+    Runtime(Box<crate::runtime::RuntimeError>),
     #[error(transparent)]
     Topology(#[from] crate::topology::TopologyError),
     #[error("{file}: {source}")]
@@ -70,8 +70,15 @@ pub enum BenchError {
     Cleanup {
         cause: Box<BenchError>,
         lab: String,
-        destroy: crate::runtime::RuntimeError,
+        destroy: Box<crate::runtime::RuntimeError>,
     },
+}
+
+/// Boxed: a runtime error is large, and every bench function returns this type.
+impl From<crate::runtime::RuntimeError> for BenchError {
+    fn from(e: crate::runtime::RuntimeError) -> Self {
+        BenchError::Runtime(Box::new(e))
+    }
 }
 
 impl BenchError {

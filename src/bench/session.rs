@@ -50,7 +50,7 @@ pub fn bench_fresh(
         (Err(cause), Err(destroy)) => Err(BenchError::Cleanup {
             cause: Box::new(cause),
             lab: name,
-            destroy,
+            destroy: Box::new(destroy),
         }),
     }
 }

@@ -42,6 +42,18 @@ pub enum RuntimeError {
         code: Option<i32>,
         stderr: String,
     },
+    /// An exec line (or a batch of them: `lines` names the range, `command` the first) ran
+    /// past its limit and was killed.
+    #[error("node `{node}`, exec line {lines}, `{command}`, did not finish within {} s and was killed{}",
+        .limit.as_secs_f64(),
+        if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) })]
+    ExecTimedOut {
+        node: String,
+        lines: String,
+        command: String,
+        limit: std::time::Duration,
+        stderr: String,
+    },
     /// Making the lab's namespaces, links or bridges failed.
     #[error("{step} failed: {detail}")]
     Setup { step: String, detail: String },
@@ -96,6 +108,8 @@ pub enum TeardownError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("process {pid} in network namespace {namespace} did not end after SIGKILL")]
+    ProcessLeft { pid: i32, namespace: String },
     #[error("cannot remove host bridge `{bridge}`: {stderr}")]
     HostBridge { bridge: String, stderr: String },
     #[error("cannot list the containers of lab `{lab}`: {detail}")]

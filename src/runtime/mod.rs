@@ -48,11 +48,31 @@ pub enum ExecStrategy {
     PerLine,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DeployOptions {
     /// Show a progress bar on standard error.
     pub progress: bool,
     pub exec: ExecStrategy,
+    /// How long one exec line (or one `ip -batch` of lines) may run before it is killed and
+    /// the deploy fails.
+    pub exec_timeout: std::time::Duration,
+    /// Run exec lines as root on the host, in the node's network namespace only, instead of
+    /// in the node's sandbox (netns runtime).
+    pub exec_on_host: bool,
+}
+
+/// Generous: a line that takes this long is stuck, not slow.
+pub const DEFAULT_EXEC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Default for DeployOptions {
+    fn default() -> DeployOptions {
+        DeployOptions {
+            progress: false,
+            exec: ExecStrategy::default(),
+            exec_timeout: DEFAULT_EXEC_TIMEOUT,
+            exec_on_host: false,
+        }
+    }
 }
 
 /// The file a command was given, read.

@@ -2,6 +2,8 @@
 //! a lab down, and checks on what is left in the machine.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use cnilab::lab::Lab;
 use cnilab::topology::Topology;
 use std::path::{Path, PathBuf};
@@ -147,6 +149,17 @@ impl LabGuard {
             dir,
             env: Vec::new(),
         }
+    }
+
+    /// A lab of one linux node `n1` with these exec lines.
+    pub fn one_node(name: &str, exec: &[&str]) -> LabGuard {
+        let lines: String = exec.iter().map(|l| format!("        - {l}\n")).collect();
+        LabGuard::from_yaml(
+            name,
+            &format!(
+                "name: {name}\ntopology:\n  nodes:\n    n1:\n      kind: linux\n      exec:\n{lines}"
+            ),
+        )
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

@@ -2,10 +2,11 @@
 //! of one node in file order. The first failure (or Ctrl-C) stops the rest.
 
 use super::links;
+use super::runner::Runner;
+use super::sandbox::{MountPlan, Sandbox};
 use crate::interrupt;
-use crate::netns::NetnsGuard;
-use crate::runtime::exec::{self, BatchLine, Origin, Step};
-use crate::runtime::process;
+use crate::runtime::exec::{self, BatchLine, Origin, Step, Tool};
+use crate::runtime::process::{self, Ran};
 use crate::runtime::shape::{Shape, ShapeNode};
 use crate::runtime::{DeployOptions, RuntimeError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -13,7 +14,12 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-pub fn configure(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError> {
+/// `sandbox`: each node's file system view, or None to run exec lines on the host.
+pub fn configure(
+    shape: &Shape,
+    opts: &DeployOptions,
+    sandbox: Option<&MountPlan>,
+) -> Result<(), RuntimeError> {
     let plans: Vec<(&ShapeNode, Vec<Step>)> = shape
         .nodes
         .iter()
@@ -35,7 +41,7 @@ pub fn configure(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError
                     return;
                 }
                 let (node, steps) = &plans[i];
-                if let Err(e) = configure_node(node, steps) {
+                if let Err(e) = configure_node(node, steps, opts, sandbox) {
                     stop.store(true, Ordering::SeqCst);
                     let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
                     slot.get_or_insert(e);
@@ -67,79 +73,168 @@ fn progress(show: bool, len: u64) -> ProgressBar {
     bar
 }
 
-fn configure_node(node: &ShapeNode, steps: &[Step]) -> Result<(), RuntimeError> {
-    // The guard keeps this worker thread inside the node's namespace for exactly this node;
-    // children it starts are born there, and /proc/sys/net opened here is the node's.
-    let _inside = NetnsGuard::enter(&node.namespace).map_err(|e| RuntimeError::Setup {
-        step: format!("entering node `{}`", node.name),
-        detail: e.to_string(),
-    })?;
-    for step in steps {
-        if interrupt::requested() {
-            return Err(RuntimeError::Interrupted);
-        }
-        run_step(node, step)?;
+fn configure_node(
+    node: &ShapeNode,
+    steps: &[Step],
+    opts: &DeployOptions,
+    sandbox: Option<&MountPlan>,
+) -> Result<(), RuntimeError> {
+    // A thread of its own, which enters the node and never comes back: children it starts
+    // are born inside, and /proc/sys/net opened here is the node's.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(node, sandbox)?;
+            let runner = Runner::new(opts);
+            for step in steps {
+                if interrupt::requested() {
+                    return Err(RuntimeError::Interrupted);
+                }
+                run_step(node, step, &runner)?;
+            }
+            Ok(())
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn enter(node: &ShapeNode, sandbox: Option<&MountPlan>) -> Result<(), RuntimeError> {
+    let setup = |what: &str, detail: String| RuntimeError::Setup {
+        step: format!("{what} node `{}`", node.name),
+        detail,
+    };
+    crate::netns::enter_for_good(&node.namespace).map_err(|e| setup("entering", e.to_string()))?;
+    if let Some(plan) = sandbox {
+        let sandbox =
+            Sandbox::start(plan).map_err(|e| setup("starting the sandbox of", e.to_string()))?;
+        sandbox
+            .enter_for_good()
+            .map_err(|e| setup("entering the sandbox of", e.to_string()))?;
     }
     Ok(())
 }
 
-fn run_step(node: &ShapeNode, step: &Step) -> Result<(), RuntimeError> {
-    let failed = |index: usize, code: Option<i32>, stderr: String| RuntimeError::ExecFailed {
-        node: node.name.clone(),
-        line: index + 1,
-        command: node.exec[index].text.clone(),
-        code,
-        stderr,
+fn run_step(node: &ShapeNode, step: &Step, runner: &Runner) -> Result<(), RuntimeError> {
+    let failed = |index: usize| {
+        move |ran: Ran| match ran.timed_out {
+            true => timed_out(node, (index, index), runner, ran.stderr),
+            false => RuntimeError::ExecFailed {
+                node: node.name.clone(),
+                line: index + 1,
+                command: node.exec[index].text.clone(),
+                code: ran.code,
+                stderr: ran.stderr,
+            },
+        }
     };
     match step {
         Step::Process { index, argv } => {
-            let ran = process::run(argv, None);
-            if ran.interrupted {
-                return Err(RuntimeError::Interrupted);
-            }
-            if !ran.ok() {
-                return Err(failed(*index, ran.code, ran.stderr));
-            }
+            check_ran(runner.run(argv, None), failed(*index))?;
         }
         Step::Sysctl { index, settings } => {
             for (key, value) in settings {
                 if let Err(stderr) = write_sysctl(key, value) {
                     // procps' sysctl exits 255 for a key it cannot set.
-                    return Err(failed(*index, Some(255), stderr));
+                    let ran = Ran {
+                        code: Some(255),
+                        stderr,
+                        ..Ran::default()
+                    };
+                    return Err(failed(*index)(ran));
                 }
             }
         }
         Step::Batch { tool, lines } => {
             let input: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
             let argv = process::strings([tool.program(), "-batch", "-"]);
-            let ran = process::run(&argv, Some(input));
-            if ran.interrupted {
-                return Err(RuntimeError::Interrupted);
-            }
-            if !ran.ok() {
-                let (n, text) = exec::batch_failure(&ran.stderr);
-                let line: Option<&BatchLine> = n.and_then(|n| lines.get(n.wrapping_sub(1)));
-                return Err(match line {
-                    Some(BatchLine {
-                        origin: Origin::Exec(i),
-                        ..
-                    }) => failed(*i, ran.code, text),
-                    Some(BatchLine {
-                        origin: Origin::Prelude,
-                        text: l,
-                    }) => RuntimeError::Setup {
-                        step: format!("setting up the links of node `{}` (`ip {l}`)", node.name),
-                        detail: text,
-                    },
-                    None => RuntimeError::Setup {
-                        step: format!("`{} -batch` for node `{}`", tool.program(), node.name),
-                        detail: ran.stderr,
-                    },
-                });
-            }
+            let ran = runner.run(&argv, Some(input));
+            check_ran(ran, |ran| batch_failed(node, *tool, lines, ran, runner))?;
         }
     }
     Ok(())
+}
+
+/// Ok if `ran` succeeded; an interrupt wins over whatever else `failed` would say.
+fn check_ran(ran: Ran, failed: impl FnOnce(Ran) -> RuntimeError) -> Result<(), RuntimeError> {
+    if ran.interrupted {
+        Err(RuntimeError::Interrupted)
+    } else if ran.ok() {
+        Ok(())
+    } else {
+        Err(failed(ran))
+    }
+}
+
+/// Exec lines `first..=last` (from 0) ran past the limit: one line, or one batch of them.
+fn timed_out(
+    node: &ShapeNode,
+    (first, last): (usize, usize),
+    runner: &Runner,
+    stderr: String,
+) -> RuntimeError {
+    let lines = if first == last {
+        (first + 1).to_string()
+    } else {
+        format!("{}-{} (one `-batch`)", first + 1, last + 1)
+    };
+    let command = node.exec[first].text.clone();
+    RuntimeError::ExecTimedOut {
+        node: node.name.clone(),
+        lines,
+        command,
+        limit: runner.bounds.timeout.unwrap_or_default(),
+        stderr,
+    }
+}
+
+fn batch_failed(
+    node: &ShapeNode,
+    tool: Tool,
+    lines: &[BatchLine],
+    ran: Ran,
+    runner: &Runner,
+) -> RuntimeError {
+    let execs: Vec<usize> = lines
+        .iter()
+        .filter_map(|l| match l.origin {
+            Origin::Exec(i) => Some(i),
+            Origin::Prelude => None,
+        })
+        .collect();
+    if ran.timed_out {
+        return match (execs.first(), execs.last()) {
+            (Some(&a), Some(&b)) => timed_out(node, (a, b), runner, ran.stderr),
+            _ => RuntimeError::Setup {
+                step: format!("setting up the links of node `{}`", node.name),
+                detail: "`ip -batch` did not finish in time and was killed".into(),
+            },
+        };
+    }
+    let (n, text) = exec::batch_failure(&ran.stderr);
+    let failed_line: Option<&BatchLine> = n.and_then(|n| lines.get(n.wrapping_sub(1)));
+    match failed_line {
+        Some(BatchLine {
+            origin: Origin::Exec(i),
+            ..
+        }) => RuntimeError::ExecFailed {
+            node: node.name.clone(),
+            line: i + 1,
+            command: node.exec[*i].text.clone(),
+            code: ran.code,
+            stderr: text,
+        },
+        Some(BatchLine {
+            origin: Origin::Prelude,
+            text: l,
+        }) => RuntimeError::Setup {
+            step: format!("setting up the links of node `{}` (`ip {l}`)", node.name),
+            detail: text,
+        },
+        None => RuntimeError::Setup {
+            step: format!("`{} -batch` for node `{}`", tool.program(), node.name),
+            detail: ran.stderr,
+        },
+    }
 }
 
 fn write_sysctl(key: &str, value: &str) -> Result<(), String> {

@@ -3,6 +3,8 @@
 
 mod configure;
 mod links;
+mod runner;
+mod sandbox;
 pub(super) mod settle;
 mod teardown;
 
@@ -49,11 +51,18 @@ impl Runtime for NetnsRuntime {
 
     fn build(
         &self,
-        _lab: &LabFile,
+        lab: &LabFile,
         shape: &Shape,
         opts: &DeployOptions,
     ) -> Result<(), RuntimeError> {
-        build(shape, opts)
+        // Rollback follows the build at once; a second signal meanwhile leaves what it says.
+        let _at_risk = interrupt::AtRisk::new(format!(
+            "lab `{}` may be left half-made, with processes its exec lines started; \
+             remove it with `cnilab destroy -t {}`",
+            lab.topo.name,
+            lab.path.display()
+        ));
+        build(shape, opts, lab)
     }
 
     fn teardown(&self, _lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
@@ -74,7 +83,7 @@ impl Runtime for NetnsRuntime {
     }
 }
 
-fn build(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError> {
+fn build(shape: &Shape, opts: &DeployOptions, lab: &LabFile) -> Result<(), RuntimeError> {
     check_interrupt()?;
     batch(
         "creating the lab's network namespaces",
@@ -83,9 +92,24 @@ fn build(shape: &Shape, opts: &DeployOptions) -> Result<(), RuntimeError> {
     check_interrupt()?;
     batch("creating the lab's veth links", links::veths(shape))?;
     check_interrupt()?;
-    configure::configure(shape, opts)?;
+    let sandbox = match opts.exec_on_host {
+        true => None,
+        false => Some(sandbox_plan(lab)),
+    };
+    configure::configure(shape, opts, sandbox.as_ref())?;
     settle::wait_for_links(&shape.namespaces(), LINK_SETTLE_LIMIT);
     Ok(())
+}
+
+/// The sandbox's file system view: the lab's own folder, `clab-<lab>` beside the topology file
+/// as containerlab names it, is the one host folder a node may write to, if it exists.
+fn sandbox_plan(lab: &LabFile) -> sandbox::MountPlan {
+    let file = lab.abs_path();
+    let folder = file
+        .parent()
+        .map(|d| d.join(format!("clab-{}", lab.topo.name)))
+        .filter(|d| d.is_dir());
+    sandbox::MountPlan::new(folder.as_slice())
 }
 
 /// The kernel's link watcher runs at most once a second; a little more covers a busy machine.

@@ -1,0 +1,36 @@
+//! Finding the processes a test started, by a command line no other test uses.
+
+/// A sleep duration no other test, run or helper uses at the same time, so process checks
+/// see only ours.
+pub fn unique_sleep() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{}.{}", 4000 + std::process::id() % 1000, nanos % 1_000_000)
+}
+
+/// Processes whose command line is exactly `sleep <secs>` (zombies have none).
+pub fn sleeps(secs: &str) -> Vec<i32> {
+    let want = format!("sleep\0{secs}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes())
+        })
+        .collect()
+}
+
+/// Waits up to `limit` for `sleep <secs>` to run; false if it never did.
+pub fn wait_for_sleep(secs: &str, limit: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while sleeps(secs).is_empty() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
