@@ -308,6 +308,7 @@ Examples:
   sudo cnilab verify --warm                        # quick pass over a warm lab
   sudo cnilab verify --max-loss 10                 # allow 1 lost steady-state ping in 13
   sudo cnilab verify --pcap out/                   # keep one pcap per capture point
+  sudo cnilab verify --proto icmp,tcp              # no UDP probes (default: icmp,tcp,udp)
 
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
 (for example a lab that is not deployed).")]
@@ -924,6 +925,7 @@ fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
             PairsArg::All => verify::PairChoice::All,
             PairsArg::PerHostPair => verify::PairChoice::PerHostPair,
         },
+        transports: transports(&args.proto),
     };
     let report = verify::verify(file, &opts)?;
     if args.json {
@@ -964,6 +966,18 @@ pub struct VerifyArgs {
     /// same-host pair per host with several pods); the summary says which was done.
     #[arg(long, value_enum, default_value = "all")]
     pub pairs: PairsArg,
+    /// The probes each pair gets, comma-separated. ICMP (the first contact, the full-size
+    /// probe and the steady-state pings) is always sent; TCP connects to and UDP sends a
+    /// datagram to a listener verify runs on port 47277 in the destination pod, so a network
+    /// that forwards ICMP and rejects TCP fails. E.g. `--proto icmp` for pings only.
+    #[arg(
+        long,
+        value_name = "PROTOS",
+        value_delimiter = ',',
+        default_value = "icmp,tcp,udp",
+        value_parser = proto_list
+    )]
+    pub proto: Vec<ProbeProto>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -972,6 +986,34 @@ pub enum PairsArg {
     All,
     /// One pod pair per ordered host pair.
     PerHostPair,
+}
+
+/// A probe protocol `--proto` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeProto {
+    Icmp,
+    Tcp,
+    Udp,
+}
+
+fn proto_list(text: &str) -> Result<ProbeProto, String> {
+    use clap::ValueEnum;
+    ProbeProto::from_str(text, true)
+        .map_err(|_| format!("`{text}` is not a probe protocol: use icmp, tcp or udp"))
+}
+
+/// The probes beside ICMP that `--proto` asks for, each once.
+fn transports(protos: &[ProbeProto]) -> Vec<verify::transport::Proto> {
+    let mut out = Vec::new();
+    for (asked, proto) in [
+        (ProbeProto::Tcp, verify::transport::Proto::Tcp),
+        (ProbeProto::Udp, verify::transport::Proto::Udp),
+    ] {
+        if protos.contains(&asked) {
+            out.push(proto);
+        }
+    }
+    out
 }
 
 fn percent(text: &str) -> Result<f64, String> {

@@ -12,7 +12,6 @@ use serde::Serialize;
 use std::net::Ipv4Addr;
 
 const ETHERNET_HEADER: usize = 14;
-const TCP_PROTOCOL: u8 = 6;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Overhead {
@@ -77,12 +76,7 @@ struct Seen {
 fn read_packet(frame: &[u8], flow: Flow, vxlan_ports: &[u16]) -> Option<Seen> {
     let wire = dissect(frame, vxlan_ports).ok()?;
     let inner = wire.innermost()?;
-    if (inner.src, inner.dst) != (flow.src, flow.dst)
-        || inner.l4
-            != (L4::Other {
-                protocol: TCP_PROTOCOL,
-            })
-    {
+    if (inner.src, inner.dst) != (flow.src, flow.dst) || !matches!(inner.l4, L4::Tcp { .. }) {
         return None;
     }
     // The pod's packet is the frame's tail: everything before it is Ethernet plus tunnel.
@@ -162,6 +156,8 @@ mod tests {
         header[13] = if mss.is_some() { 0x02 } else { 0x10 };
         [header, options, vec![0xab; payload]].concat()
     }
+
+    const TCP_PROTOCOL: u8 = 6;
 
     fn inner(payload: usize, mss: Option<u16>) -> Vec<u8> {
         build::ipv4(

@@ -24,6 +24,7 @@ const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_ARP: u32 = 0x0806;
 const PROTO_ICMP: u32 = 1;
 const PROTO_IPIP: u32 = 4;
+const PROTO_TCP: u32 = 6;
 const PROTO_UDP: u32 = 17;
 /// The fragment-offset bits of an IPv4 header's flags word: a later fragment has no
 /// transport header to read.
@@ -70,6 +71,7 @@ enum Label {
     VxlanIp,
     L4,
     Icmp,
+    Tcp,
     Magic,
     Accept,
     Drop,
@@ -108,6 +110,7 @@ fn outer(ops: &mut Vec<Op>, ports: &[u16]) {
         Stmt(LD_B_ABS, ETH + 9),
         Stmt(ST, 0),
         Jump(JEQ_K, PROTO_ICMP, L(L4), Next),
+        Jump(JEQ_K, PROTO_TCP, L(L4), Next),
         Jump(JEQ_K, PROTO_IPIP, L(Ipip), Next),
         Jump(JEQ_K, PROTO_UDP, L(Udp), L(Drop)),
         Here(Udp),
@@ -170,16 +173,24 @@ fn encapsulated(ops: &mut Vec<Op>, vxlan: Option<VxlanParams>) {
     ]);
 }
 
-/// The innermost transport header, at X + 14: tagged echo or UDP probe, or an ICMP error.
+/// The innermost transport header, at X + 14: tagged echo or UDP probe, a TCP probe's
+/// segment (to or from the probe port: a handshake carries no tag), or an ICMP error.
 fn transport(ops: &mut Vec<Op>) {
     use Op::*;
     let magic = |at: usize| u32::from_be_bytes(Tag::MAGIC[at..at + 4].try_into().expect("4"));
+    let probe_port = u32::from(super::listener::PORT);
     ops.extend([
         Here(L4),
         Stmt(LD_MEM, 0),
         Jump(JEQ_K, PROTO_ICMP, L(Icmp), Next),
+        Jump(JEQ_K, PROTO_TCP, L(Tcp), Next),
         // UDP and ICMP headers are both 8 bytes: a UDP probe's tag sits where an echo's does.
         Jump(JEQ_K, PROTO_UDP, L(Magic), L(Drop)),
+        Here(Tcp),
+        Stmt(LD_H_IND, ETH),
+        Jump(JEQ_K, probe_port, L(Accept), Next),
+        Stmt(LD_H_IND, ETH + 2),
+        Jump(JEQ_K, probe_port, L(Accept), L(Drop)),
         Here(Icmp),
         Stmt(LD_B_IND, ETH),
         Jump(JEQ_K, 8, L(Magic), Next),
@@ -376,6 +387,33 @@ mod tests {
         assert!(passes(&ether(0x0800, &dgram)));
         let tunnelled = ipv4(ip("10.0.1.2"), ip("10.0.2.2"), 4, &dgram);
         assert!(passes(&ether(0x0800, &tunnelled)));
+    }
+
+    /// A bare TCP header (no options) from `sport` to `dport`.
+    fn tcp(sport: u16, dport: u16) -> Vec<u8> {
+        let mut h = vec![0u8; 20];
+        h[..2].copy_from_slice(&sport.to_be_bytes());
+        h[2..4].copy_from_slice(&dport.to_be_bytes());
+        h[12] = 5 << 4;
+        h[13] = 0x02;
+        h
+    }
+
+    #[test]
+    fn a_tcp_probe_segment_passes_by_its_port_plain_and_in_a_tunnel() {
+        let port = super::super::listener::PORT;
+        for (sport, dport) in [(40000, port), (port, 40000)] {
+            let seg = ipv4(ip("172.16.0.2"), ip("172.16.1.2"), 6, &tcp(sport, dport));
+            assert!(passes(&ether(0x0800, &seg)), "plain {sport}>{dport}");
+            let ipip = ipv4(ip("10.0.1.2"), ip("10.0.2.2"), 4, &seg);
+            assert!(passes(&ether(0x0800, &ipip)), "ipip {sport}>{dport}");
+            let inner = ether(0x0800, &seg);
+            let outer = udp(40000, 8472, &vxlan(1, &inner));
+            let frame = ether(0x0800, &ipv4(ip("10.0.1.2"), ip("10.0.2.2"), 17, &outer));
+            assert!(passes(&frame), "vxlan {sport}>{dport}");
+        }
+        let other = ipv4(ip("172.16.0.2"), ip("172.16.1.2"), 6, &tcp(40000, 80));
+        assert!(!passes(&ether(0x0800, &other)), "tcp to another port");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use pnet::packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet::packet::ipv4::Ipv4Packet;
+use pnet::packet::tcp::{TcpFlags, TcpPacket};
 use pnet::packet::udp::UdpPacket;
 use pnet::packet::vxlan::VxlanPacket;
 use serde::Serialize;
@@ -17,11 +18,13 @@ const IPV4_MIN: usize = 20;
 const UDP_LEN: usize = 8;
 const VXLAN_LEN: usize = 8;
 const ICMP_MIN: usize = 8;
+const TCP_MIN: usize = 20;
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
+const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 
-/// What a probe carries in its ICMP payload, so its own packets are found in a capture even when
+/// What a probe carries in its ICMP, UDP or TCP payload, so its own packets are found in a capture even when
 /// NAT rewrites addresses or the echo identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Tag {
@@ -35,6 +38,27 @@ pub struct Tag {
 impl Tag {
     pub const MAGIC: [u8; 8] = *b"cnilab\x00\x01";
     pub const LEN: usize = 17;
+    /// A TCP or UDP probe's payload: the tag, then one byte saying which way it goes (ICMP
+    /// says that in its type). In the payload, not the ports, so NAT cannot blur it.
+    pub const TRANSPORT_LEN: usize = Self::LEN + 1;
+
+    /// The payload of a TCP or UDP probe: the tag and its direction.
+    pub fn transport_payload(&self, reply: bool) -> [u8; Self::TRANSPORT_LEN] {
+        let mut out = [0u8; Self::TRANSPORT_LEN];
+        self.write(&mut out);
+        out[Self::LEN] = u8::from(reply);
+        out
+    }
+
+    /// The inverse of [`Tag::transport_payload`]: the tag and whether it is the reply.
+    pub fn parse_transport(payload: &[u8]) -> Option<(Tag, bool)> {
+        let tag = Tag::parse(payload)?;
+        match payload.get(Self::LEN) {
+            Some(0) => Some((tag, false)),
+            Some(1) => Some((tag, true)),
+            _ => None,
+        }
+    }
 
     pub fn write(&self, out: &mut [u8]) {
         out[..8].copy_from_slice(&Self::MAGIC);
@@ -87,6 +111,15 @@ pub enum L4 {
     Udp {
         src_port: u16,
         dst_port: u16,
+        /// A UDP probe's tag and whether it is the echo.
+        probe: Option<(Tag, bool)>,
+    },
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        syn: bool,
+        /// A TCP probe's tag and whether it is the echo, in a segment that carries it.
+        probe: Option<(Tag, bool)>,
     },
     /// A non-first fragment: no transport header to read.
     Fragment,
@@ -146,6 +179,32 @@ pub enum Wire {
     Other(String),
 }
 
+/// A view of a VXLAN frame, from [`Wire::vxlan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vxlan<'a> {
+    /// The sending and receiving VTEPs (outer addresses).
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
+    pub params: crate::lab::VxlanParams,
+    pub inner: Option<&'a Ip>,
+    pub arp: Option<Arp>,
+}
+
+impl fmt::Display for Vxlan<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VXLAN")?;
+        if self.params.port != crate::plan::VXLAN_PORT {
+            write!(f, " UDP/{}", self.params.port)?;
+        }
+        write!(f, " vni {} {}>{}", self.params.vni, self.from, self.to)?;
+        match (self.inner, self.arp) {
+            (Some(ip), _) => write!(f, " [{}>{}]", ip.src, ip.dst),
+            (None, Some(a)) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
+            (None, None) => write!(f, " [not IPv4]"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 pub enum DissectError {
     #[error("truncated {layer}: needs {need} bytes, has {have}")]
@@ -167,27 +226,41 @@ impl Wire {
                 reply,
                 ..
             } => Some((tag, reply)),
+            L4::Udp { probe, .. } | L4::Tcp { probe, .. } => probe,
             _ => None,
         }
     }
 
-    /// A VXLAN frame's tunnel: outer source, outer destination, and its VNI and UDP port.
-    pub fn vxlan_endpoints(&self) -> Option<(Ipv4Addr, Ipv4Addr, crate::lab::VxlanParams)> {
+    /// The pod-level transport, in words: `ICMP`, `TCP`, `UDP`.
+    pub fn transport(&self) -> Option<&'static str> {
+        Some(match self.innermost()?.l4 {
+            L4::Echo { .. } | L4::Unreachable { .. } | L4::OtherIcmp { .. } => "ICMP",
+            L4::Tcp { .. } => "TCP",
+            L4::Udp { .. } => "UDP",
+            L4::Fragment | L4::Other { .. } => return None,
+        })
+    }
+
+    /// A VXLAN frame's parts: the one place that takes [`Wire::Vxlan`] apart.
+    pub fn vxlan(&self) -> Option<Vxlan<'_>> {
         match self {
             Wire::Vxlan {
                 outer_src,
                 outer_dst,
                 port,
                 vni,
-                ..
-            } => Some((
-                *outer_src,
-                *outer_dst,
-                crate::lab::VxlanParams {
+                inner,
+                arp,
+            } => Some(Vxlan {
+                from: *outer_src,
+                to: *outer_dst,
+                params: crate::lab::VxlanParams {
                     vni: *vni,
                     port: *port,
                 },
-            )),
+                inner: inner.as_ref(),
+                arp: *arp,
+            }),
             _ => None,
         }
     }
@@ -196,7 +269,7 @@ impl Wire {
     pub fn innermost(&self) -> Option<&Ip> {
         match self {
             Wire::Plain(ip) => Some(ip),
-            Wire::Vxlan { inner, .. } => inner.as_ref(),
+            Wire::Vxlan { .. } => self.vxlan()?.inner,
             Wire::Ipip { inner, .. } => Some(inner),
             Wire::Other(_) => None,
         }
@@ -207,25 +280,7 @@ impl fmt::Display for Wire {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Wire::Plain(ip) => write!(f, "plain IPv4 {} > {}", ip.src, ip.dst),
-            Wire::Vxlan {
-                outer_src,
-                outer_dst,
-                port,
-                vni,
-                inner,
-                arp,
-            } => {
-                write!(f, "VXLAN")?;
-                if *port != crate::plan::VXLAN_PORT {
-                    write!(f, " UDP/{port}")?;
-                }
-                write!(f, " vni {vni} {outer_src}>{outer_dst}")?;
-                match (inner, arp) {
-                    (Some(ip), _) => write!(f, " [{}>{}]", ip.src, ip.dst),
-                    (None, Some(a)) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
-                    (None, None) => write!(f, " [not IPv4]"),
-                }
-            }
+            Wire::Vxlan { .. } => self.vxlan().map_or(Ok(()), |v| v.fmt(f)),
             Wire::Ipip {
                 outer_src,
                 outer_dst,
@@ -325,6 +380,45 @@ pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> 
     }
 }
 
+fn udp(payload: &[u8]) -> Result<L4, DissectError> {
+    need("UDP", payload, UDP_LEN)?;
+    let udp = UdpPacket::new(payload).ok_or(DissectError::Truncated {
+        layer: "UDP",
+        need: UDP_LEN,
+        have: payload.len(),
+    })?;
+    Ok(L4::Udp {
+        src_port: udp.get_source(),
+        dst_port: udp.get_destination(),
+        probe: Tag::parse_transport(&payload[UDP_LEN..]),
+    })
+}
+
+/// A TCP segment's ports, SYN flag and probe tag; the data offset is checked before the payload
+/// is sliced.
+fn tcp(payload: &[u8]) -> Result<L4, DissectError> {
+    need("TCP", payload, TCP_MIN)?;
+    let tcp = TcpPacket::new(payload).ok_or(DissectError::Truncated {
+        layer: "TCP",
+        need: TCP_MIN,
+        have: payload.len(),
+    })?;
+    let offset = usize::from(tcp.get_data_offset()) * 4;
+    if offset < TCP_MIN {
+        return Err(DissectError::Malformed {
+            layer: "TCP",
+            why: format!("data offset {offset}"),
+        });
+    }
+    need("TCP", payload, offset)?;
+    Ok(L4::Tcp {
+        src_port: tcp.get_source(),
+        dst_port: tcp.get_destination(),
+        syn: tcp.get_flags() & TcpFlags::SYN != 0,
+        probe: Tag::parse_transport(&payload[offset..]),
+    })
+}
+
 /// An Ethernet/IPv4 ARP packet's addresses; anything else (or too short) is `None`.
 fn arp(bytes: &[u8]) -> Option<Arp> {
     use pnet::packet::arp::{ArpHardwareTypes, ArpPacket};
@@ -370,18 +464,8 @@ fn ipv4<'a>(bytes: &'a [u8], layer: &'static str) -> Result<(Ip, &'a [u8]), Diss
     } else {
         match protocol {
             PROTO_ICMP => icmp(payload)?,
-            PROTO_UDP => {
-                need("UDP", payload, UDP_LEN)?;
-                let udp = UdpPacket::new(payload).ok_or(DissectError::Truncated {
-                    layer: "UDP",
-                    need: UDP_LEN,
-                    have: payload.len(),
-                })?;
-                L4::Udp {
-                    src_port: udp.get_source(),
-                    dst_port: udp.get_destination(),
-                }
-            }
+            PROTO_UDP => udp(payload)?,
+            PROTO_TCP => tcp(payload)?,
             other => L4::Other { protocol: other },
         }
     };
@@ -496,6 +580,20 @@ pub(crate) mod build {
         buf
     }
 
+    /// A TCP segment: 20-byte header (no options), `flags`, then `payload`. Checksum left 0:
+    /// dissect does not check it.
+    pub fn tcp(src_port: u16, dst_port: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; TCP_MIN + payload.len()];
+        buf[0..2].copy_from_slice(&src_port.to_be_bytes());
+        buf[2..4].copy_from_slice(&dst_port.to_be_bytes());
+        buf[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        buf[12] = 5 << 4;
+        buf[13] = flags;
+        buf[14..16].copy_from_slice(&64240u16.to_be_bytes());
+        buf[TCP_MIN..].copy_from_slice(payload);
+        buf
+    }
+
     pub fn vxlan(vni: u32, inner_frame: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; VXLAN_LEN + inner_frame.len()];
         let mut vx = MutableVxlanPacket::new(&mut buf).unwrap();
@@ -514,6 +612,20 @@ pub(crate) mod build {
         ether(
             0x0800,
             &ipv4(ip(src), ip(dst), PROTO_ICMP, &echo(reply, 225, 1, tag)),
+        )
+    }
+
+    /// An inner packet (IPv4 with its payload) inside VXLAN on port 4789, VNI 1.
+    pub fn in_vxlan(outer: (&str, &str), inner_ip: &[u8]) -> Vec<u8> {
+        let udp = udp(55235, 4789, &vxlan(1, &ether(0x0800, inner_ip)));
+        ether(0x0800, &ipv4(ip(outer.0), ip(outer.1), PROTO_UDP, &udp))
+    }
+
+    /// An inner packet inside IPIP.
+    pub fn in_ipip(outer: (&str, &str), inner_ip: &[u8]) -> Vec<u8> {
+        ether(
+            0x0800,
+            &ipv4(ip(outer.0), ip(outer.1), PROTO_IPIP, inner_ip),
         )
     }
 
@@ -806,6 +918,116 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    const LISTEN: u16 = crate::verify::listener::PORT;
+
+    #[test]
+    fn a_tcp_syn_in_plain_has_ports_and_no_tag() {
+        // A SYN as the kernel sends it: 40-byte header (MSS, SACK, timestamps, window scale).
+        let syn = hex(
+            "aac1abea fe2eaac1 abf7d217 0800 4500 003c 1c46 4000 4006 0000 0a000102 0a000202
+             c350 b8ad 5c8b 1f44 00000000 a002 faf0 0000 0000 0204 05b4 0402 080a 0001 e240 0000 0000 0103 0307",
+        );
+        let wire = dissect(&syn, PORTS).unwrap();
+        let Wire::Plain(ip) = &wire else {
+            panic!("{wire:?}")
+        };
+        assert_eq!(
+            ip.l4,
+            L4::Tcp {
+                src_port: 50000,
+                dst_port: LISTEN,
+                syn: true,
+                probe: None
+            }
+        );
+        assert_eq!(wire.tag(), None);
+        assert_eq!(wire.transport(), Some("TCP"));
+    }
+
+    #[test]
+    fn tcp_and_udp_probes_give_their_tag_and_direction_in_every_encapsulation() {
+        let pods = (build::ip("172.16.0.2"), build::ip("172.16.1.2"));
+        let tcp_reply = build::ipv4(
+            pods.1,
+            pods.0,
+            PROTO_TCP,
+            &build::tcp(LISTEN, 50000, 0x18, &TAG.transport_payload(true)),
+        );
+        let udp_request = build::ipv4(
+            pods.0,
+            pods.1,
+            PROTO_UDP,
+            &udp(40000, LISTEN, &TAG.transport_payload(false)),
+        );
+        for (frame, reply, proto) in [
+            (ether(0x0800, &tcp_reply), true, "TCP"),
+            (
+                build::in_vxlan(("10.0.1.2", "10.0.2.2"), &tcp_reply),
+                true,
+                "TCP",
+            ),
+            (
+                build::in_ipip(("10.0.1.2", "10.0.2.2"), &udp_request),
+                false,
+                "UDP",
+            ),
+            (
+                build::in_vxlan(("10.0.1.2", "10.0.2.2"), &udp_request),
+                false,
+                "UDP",
+            ),
+        ] {
+            let wire = dissect(&frame, PORTS).unwrap();
+            assert_eq!(wire.tag(), Some((TAG, reply)), "{wire:?}");
+            assert_eq!(wire.transport(), Some(proto));
+        }
+    }
+
+    #[test]
+    fn a_tcp_header_that_lies_about_its_length_is_an_error() {
+        let mut seg = build::tcp(40000, LISTEN, 0x02, &[]);
+        seg[12] = 3 << 4; // data offset 12 bytes, below the minimum
+        let frame = ether(
+            0x0800,
+            &build::ipv4(build::ip("172.16.0.2"), build::ip("172.16.1.2"), 6, &seg),
+        );
+        assert!(matches!(
+            dissect(&frame, PORTS),
+            Err(DissectError::Malformed { layer: "TCP", .. })
+        ));
+        seg[12] = 15 << 4; // 60 bytes of header in a 20-byte segment
+        let frame = ether(
+            0x0800,
+            &build::ipv4(build::ip("172.16.0.2"), build::ip("172.16.1.2"), 6, &seg),
+        );
+        assert!(matches!(
+            dissect(&frame, PORTS),
+            Err(DissectError::Truncated { layer: "TCP", .. })
+        ));
+        let short = ether(
+            0x0800,
+            &build::ipv4(
+                build::ip("172.16.0.2"),
+                build::ip("172.16.1.2"),
+                6,
+                &seg[..10],
+            ),
+        );
+        assert!(matches!(
+            dissect(&short, PORTS),
+            Err(DissectError::Truncated { layer: "TCP", .. })
+        ));
+    }
+
+    #[test]
+    fn a_payload_with_a_bad_direction_byte_is_no_probe() {
+        let mut payload = TAG.transport_payload(false);
+        assert_eq!(Tag::parse_transport(&payload), Some((TAG, false)));
+        payload[Tag::LEN] = 7;
+        assert_eq!(Tag::parse_transport(&payload), None);
+        assert_eq!(Tag::parse_transport(&payload[..Tag::LEN]), None);
     }
 
     proptest! {

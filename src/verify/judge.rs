@@ -5,6 +5,7 @@
 //! full-size packet at the pod MTU got through with DF set.
 
 use super::dissect::Wire;
+use super::transport::Proto;
 use crate::lab::{VxlanParams, POD_IF};
 use crate::plan::Mode;
 use serde::Serialize;
@@ -64,6 +65,10 @@ pub enum Outcome {
     SendFailed {
         error: String,
     },
+    /// A TCP or UDP probe's socket reported an error, e.g. a refused connection.
+    Failed {
+        error: String,
+    },
 }
 
 fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -76,6 +81,9 @@ pub struct Seen {
     pub point: String,
     /// The Ethernet destination of the frame as captured: the next hop it was sent to.
     pub dst_mac: Mac,
+    /// Whether the frame is the probe's reply (from the tag's direction, or for a TCP
+    /// handshake segment from its ports).
+    pub reply: bool,
     pub wire: Wire,
 }
 
@@ -165,13 +173,9 @@ impl PairPlan {
         let flood = if reply { &self.flood.1 } else { &self.flood.0 };
         let Some(v) = self.vxlan else { return false };
         // The tunnel's destination and the inner packet, for frames from the right VTEP.
-        let tunnel = |w: &Wire| match (w.vxlan_endpoints(), w) {
-            (Some((from, to, params)), Wire::Vxlan { inner: Some(i), .. })
-                if from == hs && params == v =>
-            {
-                Some((to, i.clone()))
-            }
-            _ => None,
+        let tunnel = |w: &Wire| {
+            let t = w.vxlan().filter(|t| t.from == hs && t.params == v)?;
+            Some((t.to, t.inner?.clone()))
         };
         let Some((to, inner)) = tunnel(&seen.wire) else {
             return false;
@@ -230,6 +234,7 @@ impl PairPlan {
         let (ps, pd) = self.pods(reply);
         let (hs, hd) = self.hosts(reply);
         let saw = |note: Option<&str>| Misfit {
+            proto: None,
             reply,
             text: format!("expected {}, saw {}", self.expected(reply), seen.wire),
             note: note.map(str::to_string),
@@ -242,10 +247,10 @@ impl PairPlan {
             (Mode::HostGw, Wire::Plain(ip)) => {
                 return (ip.dst != pd).then(|| saw(Some("destination rewritten: NAT")))
             }
-            (Mode::Vxlan, Wire::Vxlan { inner, .. }) => {
-                seen.wire.vxlan_endpoints() == Some((hs, hd, self.vxlan?))
-                    && inner.as_ref().is_some_and(|i| inner_ok(i.src, i.dst))
-            }
+            (Mode::Vxlan, Wire::Vxlan { .. }) => seen.wire.vxlan().is_some_and(|t| {
+                (t.from, t.to, Some(t.params)) == (hs, hd, self.vxlan)
+                    && t.inner.is_some_and(|i| inner_ok(i.src, i.dst))
+            }),
             (
                 Mode::Ipip,
                 Wire::Ipip {
@@ -278,6 +283,7 @@ impl PairPlan {
         let (ps, pd) = self.pods(reply);
         let misfit = |text: String| {
             Some(Some(Misfit {
+                proto: None,
                 reply,
                 text,
                 note: None,
@@ -319,6 +325,8 @@ impl PairPlan {
 /// listed together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Misfit {
+    /// `TCP` or `UDP` for a transport probe's frame; `None` for ICMP.
+    pub proto: Option<&'static str>,
     pub reply: bool,
     pub text: String,
     pub note: Option<String>,
@@ -328,6 +336,10 @@ impl Misfit {
     /// `request: expected …, saw … on host1-eth1, gw1-eth1 (note)`.
     pub fn describe(&self, points: &[&str]) -> String {
         let what = if self.reply { "reply" } else { "request" };
+        let what = match self.proto {
+            Some(proto) => format!("{proto} {what}"),
+            None => what.to_string(),
+        };
         let mut out = format!("{what}: {} on {}", self.text, points.join(", "));
         if let Some(note) = &self.note {
             out.push_str(&format!(" ({note})"));
@@ -337,10 +349,7 @@ impl Misfit {
 }
 
 fn probe_frames(result: &ProbeResult, reply: bool) -> impl Iterator<Item = &Seen> {
-    result
-        .seen
-        .iter()
-        .filter(move |s| s.wire.tag().is_some_and(|(_, r)| r == reply))
+    result.seen.iter().filter(move |s| s.reply == reply)
 }
 
 /// Nearest the sender first: the sending pod's interface, its host's underlay, the receiving
@@ -376,31 +385,51 @@ fn nearest_first<'a>(
     v
 }
 
-/// Judges one ordered pair from its first-contact ping, its full-size DF probe and its
-/// steady-state pings.
+/// Judges one ordered pair from its ICMP probes alone; see [`judge_probes`].
 pub fn judge_pair(
     plan: &PairPlan,
     ping: &ProbeResult,
     mtu: &ProbeResult,
     steady: &[ProbeResult],
 ) -> PairVerdict {
+    judge_probes(plan, ping, mtu, steady, &[])
+}
+
+/// Judges one ordered pair from its first-contact ping, its full-size DF probe, its
+/// steady-state pings and its TCP and UDP probes.
+pub fn judge_probes(
+    plan: &PairPlan,
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    steady: &[ProbeResult],
+    transport: &[(Proto, ProbeResult)],
+) -> PairVerdict {
     let same_host = plan.host_names.0 == plan.host_names.1;
     let (mut reasons, offending) = if same_host {
-        let results: Vec<&ProbeResult> = [ping, mtu].into_iter().chain(steady).collect();
+        let results: Vec<&ProbeResult> = [ping, mtu]
+            .into_iter()
+            .chain(transport.iter().map(|(_, r)| r))
+            .chain(steady)
+            .collect();
         (super::same_host::reasons(plan, &results), None)
     } else {
         // Shape first: a wrong frame explains more than a missing reply does. Every probe of
         // the pair counts: a path that tunnels some packets and leaks others is caught.
         let all = [(ping, true), (mtu, true)]
             .into_iter()
+            .chain(transport.iter().map(|(_, r)| (r, true)))
             .chain(steady.iter().map(|r| (r, false)));
         shape_reasons(plan, all)
     };
     if !matches!(ping.outcome, Outcome::Reply { .. }) {
         reasons.push(format!("ping: {}", describe_failure(&ping.outcome)));
     }
+    reasons.extend(transport_failures(transport));
     if !same_host {
-        reasons.extend(presence_reasons(plan, ping, mtu));
+        reasons.extend(presence_reasons(
+            plan,
+            &presence_probes(ping, mtu, transport),
+        ));
     }
     let loss = Loss::of(steady);
     reasons.extend(full_size_reason(plan, ping, mtu, loss));
@@ -411,9 +440,9 @@ pub fn judge_pair(
         .or_else(|| probe_frames(ping, false).find(|s| s.point == plan.src_point))
         .filter(|_| !same_host)
         .or_else(|| ping.seen.first())
-        .map(|s| match s.wire.tag() {
-            Some((_, true)) => format!("reply {}", s.wire),
-            _ => s.wire.to_string(),
+        .map(|s| match s.reply {
+            true => format!("reply {}", s.wire),
+            false => s.wire.to_string(),
         })
         .unwrap_or_else(|| {
             if same_host {
@@ -430,10 +459,38 @@ pub fn judge_pair(
         passed: reasons.is_empty(),
         rtt,
         wire,
-        remarks: remarks(ping, mtu, loss, tolerated),
+        remarks: remarks(ping, mtu, transport, loss, tolerated),
         loss,
         reasons,
     }
+}
+
+/// A reason for each TCP or UDP probe that got no answer.
+fn transport_failures(transport: &[(Proto, ProbeResult)]) -> Vec<String> {
+    transport
+        .iter()
+        .filter(|(_, r)| !matches!(r.outcome, Outcome::Reply { .. }))
+        .map(|(proto, r)| format!("{} probe: {}", proto.name(), describe_failure(&r.outcome)))
+        .collect()
+}
+
+/// The probes whose request and reply must be seen where the pods send and receive.
+fn presence_probes<'a>(
+    ping: &'a ProbeResult,
+    mtu: &'a ProbeResult,
+    transport: &'a [(Proto, ProbeResult)],
+) -> Vec<(&'a ProbeResult, String, bool)> {
+    [
+        (ping, "ping".to_string(), true),
+        (mtu, "full-size probe".to_string(), false),
+    ]
+    .into_iter()
+    .chain(
+        transport
+            .iter()
+            .map(|(proto, r)| (r, format!("{} probe", proto.name()), false)),
+    )
+    .collect()
 }
 
 /// Every sighting that does not have the mode's shape, nearest the sender first, and the
@@ -452,12 +509,14 @@ fn shape_reasons<'a>(
                 }
                 let why = plan.misfit(seen, reply).or_else(|| {
                     plan.next_hop_misfit(seen, reply).map(|text| Misfit {
+                        proto: None,
                         reply,
                         text,
                         note: None,
                     })
                 });
-                let Some(why) = why else { continue };
+                let Some(mut why) = why else { continue };
+                why.proto = seen.wire.transport().filter(|p| *p != "ICMP");
                 offending.get_or_insert(seen);
                 match misfits.iter_mut().find(|(m, _)| *m == why) {
                     Some((_, points)) if !points.contains(&seen.point.as_str()) => {
@@ -476,12 +535,15 @@ fn shape_reasons<'a>(
 /// The request leaves through the source host's underlay and arrives through the destination
 /// host's; the reply the other way round. A reply alone proves nothing about the wire, so an
 /// answered probe must have been seen too; an unanswered one is explained by its outcome.
-fn presence_reasons(plan: &PairPlan, ping: &ProbeResult, mtu: &ProbeResult) -> Vec<String> {
+/// `probes` are each result, its name, and whether its request must be seen even unanswered
+/// (the first contact's: it shows how far a lost ping got).
+fn presence_reasons(plan: &PairPlan, probes: &[(&ProbeResult, String, bool)]) -> Vec<String> {
     let answered = |r: &ProbeResult| matches!(r.outcome, Outcome::Reply { .. });
     let mut reasons = Vec::new();
-    for (result, probe) in [(ping, "ping"), (mtu, "full-size probe")] {
+    for &(result, ref probe, request_always) in probes {
+        let probe = probe.as_str();
         for (reply, what) in [(false, "request"), (true, "reply")] {
-            if !((probe == "ping" && !reply) || answered(result)) {
+            if !((request_always && !reply) || answered(result)) {
                 continue;
             }
             for point in [&plan.src_point, &plan.dst_point] {
@@ -587,9 +649,24 @@ impl Loss {
 }
 
 /// What a person should know about a pair that passed: a retry it needed, loss it was allowed.
-fn remarks(ping: &ProbeResult, mtu: &ProbeResult, loss: Loss, tolerated: bool) -> Vec<String> {
+fn remarks(
+    ping: &ProbeResult,
+    mtu: &ProbeResult,
+    transport: &[(Proto, ProbeResult)],
+    loss: Loss,
+    tolerated: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
-    for (result, what) in [(ping, "first contact"), (mtu, "full-size probe")] {
+    let named = transport
+        .iter()
+        .map(|(proto, r)| (r, format!("{} probe", proto.name())));
+    let all = [
+        (ping, "first contact".to_string()),
+        (mtu, "full-size probe".to_string()),
+    ]
+    .into_iter()
+    .chain(named);
+    for (result, what) in all {
         if let Outcome::Reply { attempts, .. } = result.outcome {
             if attempts > 1 {
                 out.push(format!(
@@ -622,6 +699,7 @@ fn describe_failure(outcome: &Outcome) -> String {
             format!("{what} (ICMP from {from})")
         }
         Outcome::SendFailed { error } => format!("could not be sent: {error}"),
+        Outcome::Failed { error } => error.clone(),
     }
 }
 
@@ -667,12 +745,11 @@ impl Net {
 /// Whether a tunnelled frame carries pod or VTEP addresses of the lab, as IPv4 or as ARP.
 fn carries_lab(wire: &Wire, nets: &[Net]) -> bool {
     let ours = |ip: Ipv4Addr| nets.iter().any(|n| n.contains(ip));
-    match wire {
-        Wire::Vxlan {
-            inner: Some(ip), ..
-        } => ours(ip.src) || ours(ip.dst),
-        Wire::Vxlan { arp: Some(a), .. } => ours(a.sender) || ours(a.target),
-        _ => false,
+    let Some(t) = wire.vxlan() else { return false };
+    match (t.inner, t.arp) {
+        (Some(ip), _) => ours(ip.src) || ours(ip.dst),
+        (None, Some(a)) => ours(a.sender) || ours(a.target),
+        (None, None) => false,
     }
 }
 
@@ -707,8 +784,9 @@ pub fn leaks<'a>(
             }
             // Another segment between the same hosts is not the lab's business unless it
             // carries the lab's pods or VTEPs (addresses in the pod subnets).
-            Wire::Vxlan { port, vni, .. } if mode == Mode::Vxlan && carries_lab(wire, pod_nets) => {
-                if let Some(v) = vxlan.filter(|v| v.vni != *vni || v.port != *port) {
+            Wire::Vxlan { .. } if mode == Mode::Vxlan && carries_lab(wire, pod_nets) => {
+                let seen_params = wire.vxlan().map(|t| t.params);
+                if let Some(v) = vxlan.filter(|v| Some(*v) != seen_params) {
                     seen.insert(format!(
                         "{wire} on {point}: expected UDP/{} VXLAN vni {}",
                         v.port, v.vni
@@ -755,10 +833,12 @@ mod tests {
     }
 
     fn seen(point: &str, frame: Vec<u8>) -> Seen {
+        let wire = dissect(&frame, &[4789, 8472]).unwrap();
         Seen {
             point: point.into(),
             dst_mac: frame[..6].try_into().unwrap(),
-            wire: dissect(&frame, &[4789, 8472]).unwrap(),
+            reply: wire.tag().is_some_and(|(_, r)| r),
+            wire,
         }
     }
 
@@ -1205,6 +1285,63 @@ mod tests {
         healthy_vxlan(reply)
     }
 
+    /// A TCP probe's SYN in plain on host1's underlay, untagged like every SYN.
+    fn tcp_syn_in_plain() -> Seen {
+        use crate::verify::dissect::build;
+        let syn = build::ipv4(
+            ip("172.16.0.2"),
+            ip("172.16.1.2"),
+            6,
+            &build::tcp(40001, crate::verify::listener::PORT, 0x02, &[]),
+        );
+        Seen {
+            point: "host1-eth1".into(),
+            dst_mac: [2, 0, 0, 0, 0, 9],
+            reply: false,
+            wire: dissect(&build::ether(0x0800, &syn), &[4789]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn tcp_and_udp_probes_fail_the_pair_by_name_while_icmp_passes() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let refused = ProbeResult {
+            outcome: Outcome::Failed {
+                error: "connection to port 47277 refused".into(),
+            },
+            seen: vec![],
+        };
+        let udp_ok = everywhere(reply(), healthy);
+        let transport = [(Proto::Tcp, refused), (Proto::Udp, udp_ok)];
+        let v = judge_probes(&p, &ok, &ok, &steady(0, healthy), &transport);
+        assert!(!v.passed);
+        assert_eq!(v.reasons, ["TCP probe: connection to port 47277 refused"]);
+        // Both answered: the pair passes.
+        let transport = [
+            (Proto::Tcp, everywhere(reply(), healthy)),
+            (Proto::Udp, everywhere(reply(), healthy)),
+        ];
+        assert!(judge_probes(&p, &ok, &ok, &steady(0, healthy), &transport).passed);
+    }
+
+    #[test]
+    fn a_tcp_handshake_in_plain_is_a_misfit_named_tcp() {
+        let p = plan(Mode::Vxlan);
+        let ok = everywhere(reply(), healthy);
+        let tcp = ProbeResult {
+            outcome: Outcome::NoReply { attempts: 3 },
+            seen: vec![tcp_syn_in_plain()],
+        };
+        let v = judge_probes(&p, &ok, &ok, &steady(0, healthy), &[(Proto::Tcp, tcp)]);
+        assert!(!v.passed);
+        assert_eq!(
+            v.reasons[0],
+            "TCP request: expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1 (pod addresses in plain on the underlay)"
+        );
+        assert_eq!(v.reasons[1], "TCP probe: no reply after 3 attempts");
+    }
+
     #[test]
     fn steady_state_loss_fails_by_default_and_is_called_flaky() {
         let p = plan(Mode::Vxlan);
@@ -1401,9 +1538,7 @@ mod tests {
         );
         // pod1 itself chose another address: that is what the reason says, not NAT.
         let mut wrong = everywhere(reply(), healthy_vxlan);
-        wrong
-            .seen
-            .retain(|s| !(s.point == "pod1-eth1" && s.wire.tag().is_some_and(|(_, r)| !r)));
+        wrong.seen.retain(|s| s.point != "pod1-eth1" || s.reply);
         wrong.seen.push(seen(
             "pod1-eth1",
             plain("172.16.0.9", "172.16.1.2", false, Some(TAG)),

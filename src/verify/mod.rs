@@ -7,19 +7,23 @@
 pub mod bpf;
 pub mod capture;
 pub mod dissect;
+pub mod id;
 pub mod judge;
 pub mod learned;
+pub mod listener;
 pub mod neigh;
 pub mod pcap;
 pub mod probe;
 pub mod report;
 pub mod same_host;
 pub mod schedule;
+pub mod transport;
 
 use crate::lab::{Lab, LabError};
 use crate::netns;
 use crate::topology::{Topology, TopologyError};
 use capture::{CaptureError, CapturePoint, Frame};
+pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
 use judge::{Outcome, PairPlan, ProbeResult, Seen};
 use probe::{ProbeError, ProbeSpec};
 pub use report::Report;
@@ -39,6 +43,8 @@ pub struct VerifyOptions {
     pub max_loss: f64,
     /// Which pod pairs are probed.
     pub pairs: PairChoice,
+    /// The probes sent beside ICMP to each pair's destination pod's listener.
+    pub transports: Vec<transport::Proto>,
 }
 
 /// Every ordered pod pair, or one per ordered host pair (and one per host with several pods):
@@ -67,6 +73,8 @@ pub enum VerifyError {
     Probe(#[from] ProbeError),
     #[error(transparent)]
     Learned(#[from] learned::LearnedError),
+    #[error(transparent)]
+    Listener(#[from] listener::ListenerError),
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
     #[error("cannot write pcap {path}: {source}")]
@@ -115,7 +123,9 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .collect();
     // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
     let fdbs = learned::read_hosts(&lab)?;
-    let probes = ProbePlan::new(&lab, &pod_mtus, opts.warm, opts.pairs);
+    let probes = ProbePlan::new(&lab, &pod_mtus, opts);
+    // Stopped when dropped, at the end of verify.
+    let _listeners = start_listeners(&lab, &opts.transports)?;
 
     // Each host's underlay MAC, from its capture point (hosts come first in `points`).
     let host_macs: Vec<(String, judge::Mac)> = points
@@ -125,14 +135,14 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
         .collect();
     let running = capture::start(opened);
-    let outcomes = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
+    let (outcomes, flows) = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
     std::thread::sleep(GRACE);
     let captured = running.stop();
     if crate::interrupt::requested() {
         return Err(VerifyError::Interrupted);
     }
     let (frames_per_point, dropped, mut notes) = captures_of(&points, captured);
-    let collected = collect(&lab, &probes, &points, &frames_per_point);
+    let collected = collect(&lab, &probes, &flows, &points, &frames_per_point);
     let findings = lab_findings(&lab, &pod_mtus, &collected);
     let mut rows = judge_pairs(
         &lab,
@@ -192,57 +202,6 @@ fn load(file: &Path) -> Result<Lab, VerifyError> {
     Ok(lab)
 }
 
-/// Which of a pair's probes a packet belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProbeKind {
-    /// The first contact: a default-size ping, retried with growing waits, since resolving
-    /// the path (ARP, FDB) from a cold start may cost a try.
-    Ping,
-    /// A probe at the pod's MTU with DF set.
-    FullSize,
-    /// The n-th steady-state ping after a successful first contact: one attempt each, and
-    /// every loss counts.
-    Steady(u8),
-}
-
-/// Steady-state pings per pair. A path that loses a share p of packets passes all of them
-/// with probability (1−p)^n; 13 makes that below 1% at 30% loss (0.7^13 ≈ 0.0097).
-pub const STEADY_PINGS: u8 = 13;
-
-/// A probe's identity; the tag in its payload carries it (with the attempt) on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ProbeId {
-    pub pair: usize,
-    pub kind: ProbeKind,
-}
-
-impl ProbeId {
-    const SLOTS: u32 = 2 + STEADY_PINGS as u32;
-
-    /// The number written into the tag: the one place that packs an id into the wire format.
-    pub fn number(self) -> u32 {
-        let slot = match self.kind {
-            ProbeKind::Ping => 0,
-            ProbeKind::FullSize => 1,
-            ProbeKind::Steady(n) => 2 + u32::from(n),
-        };
-        self.pair as u32 * Self::SLOTS + slot
-    }
-
-    /// The inverse of [`ProbeId::number`]; `None` for a number no probe of this run has.
-    pub fn from_number(n: u32) -> Option<ProbeId> {
-        let kind = match n % Self::SLOTS {
-            0 => ProbeKind::Ping,
-            1 => ProbeKind::FullSize,
-            s => ProbeKind::Steady(u8::try_from(s - 2).ok()?),
-        };
-        Some(ProbeId {
-            pair: (n / Self::SLOTS) as usize,
-            kind,
-        })
-    }
-}
-
 /// Every probe of the run: the ordered pod pairs, the phases they are probed in, and the size
 /// of each pair's full-size probe.
 #[derive(Debug, Clone)]
@@ -254,15 +213,17 @@ pub struct ProbePlan {
     /// Per pair: the planned MTU, or the pod's real one when that is larger (a pod left at
     /// 1500 in an overlay sends 1500-byte packets, and the path must carry them).
     pub full_size: Vec<u16>,
+    /// The TCP and UDP probes each pair gets.
+    pub transports: Vec<transport::Proto>,
 }
 
 impl ProbePlan {
-    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], warm: bool, choice: PairChoice) -> ProbePlan {
-        let pairs = match choice {
+    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], opts: &VerifyOptions) -> ProbePlan {
+        let pairs = match opts.pairs {
             PairChoice::All => ordered_pairs(lab.pods.len()),
             PairChoice::PerHostPair => per_host_pairs(lab),
         };
-        let phases = if warm {
+        let phases = if opts.warm {
             schedule::warm_phase(pairs.len())
         } else {
             let hosts: Vec<(usize, usize)> = pairs
@@ -283,7 +244,26 @@ impl ProbePlan {
             pairs,
             phases,
             full_size,
+            transports: opts.transports.clone(),
         }
+    }
+
+    /// A phase's TCP and UDP probes, grouped by sending pod. They go in the same phase as the
+    /// pair's pings, so the cold-start schedule holds for them too.
+    fn transport(&self, lab: &Lab, phase: &schedule::Phase) -> Vec<Vec<transport::TransportSpec>> {
+        let mut per_pod = vec![Vec::new(); lab.pods.len()];
+        for &pair in &phase.pairs {
+            let (a, b) = self.pairs[pair];
+            for &proto in &self.transports {
+                let kind = ProbeKind::Transport(proto);
+                per_pod[a].push(transport::TransportSpec {
+                    id: ProbeId::new(pair, kind),
+                    dst: lab.pods[b].ip,
+                    proto,
+                });
+            }
+        }
+        per_pod
     }
 
     /// A phase's first contacts, grouped by sending pod: the ping and the full-size probe.
@@ -293,19 +273,9 @@ impl ProbePlan {
             lab,
             phase.pairs.iter().flat_map(|&pair| {
                 [
+                    (ProbeId::new(pair, ProbeKind::Ping), probe::SMALL, attempts),
                     (
-                        ProbeId {
-                            pair,
-                            kind: ProbeKind::Ping,
-                        },
-                        probe::SMALL,
-                        attempts,
-                    ),
-                    (
-                        ProbeId {
-                            pair,
-                            kind: ProbeKind::FullSize,
-                        },
+                        ProbeId::new(pair, ProbeKind::FullSize),
                         self.full_size[pair],
                         attempts,
                     ),
@@ -318,10 +288,7 @@ impl ProbePlan {
     fn steady(&self, lab: &Lab, phase: &schedule::Phase, done: &Outcomes) -> Vec<Vec<ProbeSpec>> {
         let answered = |&pair: &usize| {
             matches!(
-                done.get(&ProbeId {
-                    pair,
-                    kind: ProbeKind::Ping
-                }),
+                done.get(&ProbeId::new(pair, ProbeKind::Ping)),
                 Some(Outcome::Reply { .. })
             )
         };
@@ -332,16 +299,8 @@ impl ProbePlan {
                 .iter()
                 .filter(|p| answered(p))
                 .flat_map(|&pair| {
-                    (0..STEADY_PINGS).map(move |n| {
-                        (
-                            ProbeId {
-                                pair,
-                                kind: ProbeKind::Steady(n),
-                            },
-                            probe::SMALL,
-                            1,
-                        )
-                    })
+                    (0..STEADY_PINGS)
+                        .map(move |n| (ProbeId::new(pair, ProbeKind::Steady(n)), probe::SMALL, 1))
                 }),
         )
     }
@@ -355,7 +314,7 @@ impl ProbePlan {
         for (id, size, attempts) in probes {
             let (a, b) = self.pairs[id.pair];
             per_pod[a].push(ProbeSpec {
-                number: id.number(),
+                id,
                 dst: lab.pods[b].ip,
                 size,
                 attempts,
@@ -366,6 +325,8 @@ impl ProbePlan {
 }
 
 type Outcomes = HashMap<ProbeId, Outcome>;
+/// Each TCP probe connection, by the client's side, to find its untagged handshake segments.
+type Flows = HashMap<transport::Flow, ProbeId>;
 
 /// Probes phase after phase; in a cold run, learned state is wiped before each phase.
 fn run_phases(
@@ -374,9 +335,10 @@ fn run_phases(
     sockets: &[socket2::Socket],
     flush: &[learned::Flush],
     opts: &VerifyOptions,
-) -> Result<Outcomes, VerifyError> {
+) -> Result<(Outcomes, Flows), VerifyError> {
     let bar = progress_bar(opts.progress, probes.pairs.len());
     let mut outcomes = Outcomes::new();
+    let mut flows = Flows::new();
     for phase in &probes.phases {
         if !opts.warm {
             learned::flush(flush)?;
@@ -396,12 +358,14 @@ fn run_phases(
             &indicatif::ProgressBar::hidden(),
             &mut outcomes,
         );
+        let transports = probes.transport(lab, phase);
+        run_transport(lab, probes.run, &transports, &mut outcomes, &mut flows);
         if crate::interrupt::requested() {
             break;
         }
     }
     bar.finish_and_clear();
-    Ok(outcomes)
+    Ok((outcomes, flows))
 }
 
 /// One phase: every sending pod on a thread of its own, within the shared window.
@@ -413,7 +377,7 @@ fn run_phase(
     bar: &indicatif::ProgressBar,
     outcomes: &mut Outcomes,
 ) {
-    let id = |spec: &ProbeSpec| ProbeId::from_number(spec.number).expect("numbered by ProbeId");
+    let id = |spec: &ProbeSpec| spec.id;
     let finished: HashMap<usize, AtomicU8> = per_pod
         .iter()
         .flatten()
@@ -448,6 +412,55 @@ fn run_phase(
     });
 }
 
+/// A phase's TCP and UDP probes: every sending pod on a thread of its own, within the shared
+/// window.
+fn run_transport(
+    lab: &Lab,
+    run: u32,
+    per_pod: &[Vec<transport::TransportSpec>],
+    outcomes: &mut Outcomes,
+    flows: &mut Flows,
+) {
+    let window = probe::Window::new(WINDOW_PER_POD, WINDOW_LAB);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = per_pod
+            .iter()
+            .zip(&lab.pods)
+            .map(|(specs, pod)| {
+                let window = &window;
+                scope.spawn(move || transport::run(&pod.namespace, run, specs, window))
+            })
+            .collect();
+        for ((specs, thread), pod) in per_pod.iter().zip(threads).zip(&lab.pods) {
+            let results = thread
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            for (spec, sent) in specs.iter().zip(results) {
+                let id = spec.id;
+                for port in sent.client_ports {
+                    flows.insert((pod.ip, port, spec.dst), id);
+                }
+                outcomes.insert(id, sent.outcome);
+            }
+        }
+    });
+}
+
+/// Every pod's TCP and UDP listener, when any such probe is asked for.
+fn start_listeners(
+    lab: &Lab,
+    transports: &[transport::Proto],
+) -> Result<Option<listener::Listeners>, VerifyError> {
+    if transports.is_empty() {
+        return Ok(None);
+    }
+    let pods = lab
+        .pods
+        .iter()
+        .map(|p| (p.node.as_str(), p.namespace.as_str()));
+    Ok(Some(listener::Listeners::start(pods)?))
+}
+
 /// Every captured frame, dissected once and sorted to its probe; the rest kept for lab-wide
 /// checks.
 struct Collected {
@@ -459,6 +472,7 @@ struct Collected {
 fn collect(
     lab: &Lab,
     probes: &ProbePlan,
+    flows: &Flows,
     points: &[CapturePoint],
     frames_per_point: &[Vec<Frame>],
 ) -> Collected {
@@ -475,20 +489,29 @@ fn collect(
                 out.undissectable += 1;
                 continue;
             };
-            match wire.tag() {
-                Some((tag, _)) => {
-                    let id = ProbeId::from_number(tag.probe)
-                        .filter(|id| tag.run == probes.run && id.pair < probes.pairs.len());
-                    if let Some(id) = id {
-                        out.seen.entry(id).or_default().push(Seen {
-                            point: point.name.clone(),
-                            dst_mac: frame.data[..6]
-                                .try_into()
-                                .expect("dissected frames hold an Ethernet header"),
-                            wire,
-                        });
-                    }
+            let tagged = wire.tag().map(|(tag, reply)| {
+                let id = ProbeId::from_tag(tag, probes.run)
+                    .map(ProbeId::probe)
+                    .filter(|id| id.pair < probes.pairs.len());
+                (id, reply)
+            });
+            let owner = tagged.or_else(|| {
+                let (flow, reply) = transport::segment_flow(&wire)?;
+                Some((Some(*flows.get(&flow)?), reply))
+            });
+            match owner {
+                Some((Some(id), reply)) => {
+                    out.seen.entry(id).or_default().push(Seen {
+                        point: point.name.clone(),
+                        dst_mac: frame.data[..6]
+                            .try_into()
+                            .expect("dissected frames hold an Ethernet header"),
+                        reply,
+                        wire,
+                    });
                 }
+                // Another run's probe.
+                Some((None, _)) => {}
                 // Pods talk in plain on their own interfaces: only the wire between nodes is
                 // checked for leaks.
                 None if !pod_nodes.contains(point.node.as_str())
@@ -524,7 +547,7 @@ fn judge_pairs(
 ) -> Vec<PairRow> {
     let gaps = gaps(lab, fdbs);
     let mut result = |pair, kind| {
-        let id = ProbeId { pair, kind };
+        let id = ProbeId::new(pair, kind);
         ProbeResult {
             outcome: outcomes
                 .remove(&id)
@@ -547,7 +570,12 @@ fn judge_pairs(
             learned::flood_list(fdbs, &host_of(lab, a).node),
             learned::flood_list(fdbs, &host_of(lab, b).node),
         );
-        let mut verdict = judge::judge_pair(&plan, &ping, &mtu, &steady);
+        let transport: Vec<_> = probes
+            .transports
+            .iter()
+            .map(|&p| (p, result(k, ProbeKind::Transport(p))))
+            .collect();
+        let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
         let src_host = host_of(lab, a);
         let dst_host = host_of(lab, b);
         for gap in gaps
@@ -854,21 +882,6 @@ mod tests {
         );
         assert!(!rows[1].verdict.passed);
         assert_eq!(rows[1].verdict.reasons, ["ping: no reply"]);
-    }
-
-    #[test]
-    fn probe_ids_round_trip_through_their_wire_number() {
-        for pair in [0, 1, 4949, 9899] {
-            for kind in [
-                ProbeKind::Ping,
-                ProbeKind::FullSize,
-                ProbeKind::Steady(0),
-                ProbeKind::Steady(STEADY_PINGS - 1),
-            ] {
-                let id = ProbeId { pair, kind };
-                assert_eq!(ProbeId::from_number(id.number()), Some(id));
-            }
-        }
     }
 
     #[test]

@@ -2,10 +2,23 @@
 //! namespace (it stays bound to that namespace afterwards), tagged probes, RTT from the reply.
 //!
 //! Every probe carries a [`Tag`] in its payload, so captures find its packets exactly even when
-//! NAT rewrites addresses or the identifier. The echo sequence number encodes the probe's index
-//! and attempt, because an ICMP error quotes only the first 8 bytes of the ICMP header.
+//! NAT rewrites addresses or the identifier. The echo identifier and sequence number carry the
+//! [`ProbeId`] again ([`ProbeId::echo_fields`]), because an ICMP error quotes only the first 8
+//! bytes of the ICMP header.
+//!
+//! # The marker of verify's packets
+//!
+//! A capture filter can pass every probe packet of verify, and nothing else of the pods', by:
+//! - ICMP (echo request, echo reply, and the errors that answer probes), or
+//! - TCP or UDP with source or destination port 47277 ([`super::listener::PORT`]): the TCP and
+//!   UDP probes ([`super::transport`]) go to that port on the destination pod and their replies
+//!   come from it, in plain or inside VXLAN/IPIP (match the inner header there).
+//!
+//! Every probe's payload then starts with [`Tag::MAGIC`] (`cnilab\0\x01`); the TCP handshake
+//! and teardown segments of a TCP probe carry no payload, only the port.
 
 use super::dissect::{self, Tag};
+use super::id::ProbeId;
 use super::judge::Outcome;
 use crate::netns::{in_netns, NetnsError};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -26,11 +39,11 @@ pub const ATTEMPT_TIMEOUTS: [Duration; 3] = [
     Duration::from_millis(1200),
 ];
 
-/// One echo request to send: where, how big (IP total length), its number in the run, and how
-/// many attempts it gets (at most [`ATTEMPT_TIMEOUTS`]`.len()`).
+/// One echo request to send: which probe, where, how big (IP total length), and how many
+/// attempts it gets (at most [`ATTEMPT_TIMEOUTS`]`.len()`).
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSpec {
-    pub number: u32,
+    pub id: ProbeId,
     pub dst: Ipv4Addr,
     pub size: u16,
     pub attempts: u8,
@@ -96,31 +109,23 @@ fn setsockopt(
 }
 
 /// The ICMP echo request for `spec`, attempt `attempt`: header, tag, then a filler pattern.
-pub fn echo_request(run: u32, index: usize, spec: &ProbeSpec, attempt: u8) -> Vec<u8> {
+pub fn echo_request(run: u32, spec: &ProbeSpec, attempt: u8) -> Vec<u8> {
     let len = usize::from(spec.size)
         .saturating_sub(IPV4_HEADER)
         .max(ICMP_HEADER + Tag::LEN);
     let mut buf = vec![0u8; len];
     buf[0] = 8;
-    buf[4..6].copy_from_slice(&(run as u16).to_be_bytes());
-    buf[6..8].copy_from_slice(&sequence(index, attempt).to_be_bytes());
-    Tag {
-        run,
-        probe: spec.number,
-        attempt,
-    }
-    .write(&mut buf[ICMP_HEADER..]);
+    let id = spec.id.at(attempt);
+    let (ident, seq) = id.echo_fields(run);
+    buf[4..6].copy_from_slice(&ident.to_be_bytes());
+    buf[6..8].copy_from_slice(&seq.to_be_bytes());
+    id.tag(run).write(&mut buf[ICMP_HEADER..]);
     for (i, b) in buf[ICMP_HEADER + Tag::LEN..].iter_mut().enumerate() {
         *b = i as u8;
     }
     let sum = pnet::packet::util::checksum(&buf, 1);
     buf[2..4].copy_from_slice(&sum.to_be_bytes());
     buf
-}
-
-/// Index and attempt, packed so an ICMP error's quoted header leads back to the probe.
-fn sequence(index: usize, attempt: u8) -> u16 {
-    ((index << 2) | usize::from(attempt & 3)) as u16
 }
 
 struct State {
@@ -150,6 +155,13 @@ impl Window {
         }
     }
 
+    /// Waits for a lab-wide slot; give it back with [`Window::release`].
+    pub fn acquire_blocking(&self) {
+        while !self.acquire() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
     fn acquire(&self) -> bool {
         self.lab
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
@@ -158,7 +170,7 @@ impl Window {
             .is_ok()
     }
 
-    fn release(&self) {
+    pub fn release(&self) {
         self.lab.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -172,192 +184,230 @@ pub fn run(
     window: &Window,
     on_done: &dyn Fn(usize),
 ) -> Vec<Outcome> {
-    let by_number: HashMap<u32, usize> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.number, i))
-        .collect();
-    let mut states: Vec<State> = specs
-        .iter()
-        .map(|_| State {
-            sent: [None; ATTEMPT_TIMEOUTS.len()],
-            attempt: 0,
-            deadline: None,
-            done: None,
-        })
-        .collect();
-    let mut queue: VecDeque<usize> = (0..specs.len()).collect();
-    let mut in_flight: Vec<usize> = Vec::new();
-    let mut remaining = specs.len();
+    let mut prober = Prober::new(socket, run, specs, window, on_done);
     let mut buf = vec![0u8; 65536];
-
-    let finish = |states: &mut Vec<State>, i: usize, outcome: Outcome, remaining: &mut usize| {
-        if states[i].done.is_none() {
-            states[i].done = Some(outcome);
-            *remaining -= 1;
-            on_done(i);
-        }
-    };
-
-    while remaining > 0 {
+    while prober.remaining > 0 {
         // Ctrl-C or SIGTERM: what is still open ends as unanswered; the caller reports the stop.
         if crate::interrupt::requested() {
-            for st in states.iter_mut().filter(|s| s.done.is_none()) {
-                st.done = Some(Outcome::NoReply {
-                    attempts: st.attempt,
-                });
-            }
+            prober.give_up_all();
             break;
         }
-        // Fill the window.
-        while in_flight.len() < window.per_pod {
-            let Some(&i) = queue.front() else { break };
-            if states[i].done.is_some() {
-                queue.pop_front();
-                continue;
-            }
-            if !window.acquire() {
-                break;
-            }
-            queue.pop_front();
-            let attempt = states[i].attempt;
-            let packet = echo_request(run, i, &specs[i], attempt);
-            let to = SockAddr::from(SocketAddrV4::new(specs[i].dst, 0));
-            let now = Instant::now();
-            match socket.send_to(&packet, &to) {
-                Ok(_) => {
-                    states[i].sent[usize::from(attempt)] = Some(now);
-                    states[i].deadline = Some(now + ATTEMPT_TIMEOUTS[usize::from(attempt)]);
-                    in_flight.push(i);
-                }
-                // Queues full for a moment: count it as a lost attempt.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN)) => {
-                    states[i].deadline = Some(now);
-                    in_flight.push(i);
-                }
-                Err(e) => {
-                    // Never in flight, so the expiry pass will not give its slot back.
-                    window.release();
-                    finish(
-                        &mut states,
-                        i,
-                        Outcome::SendFailed {
-                            error: e.to_string(),
-                        },
-                        &mut remaining,
-                    )
-                }
-            }
+        prober.fill_window();
+        if prober.remaining > 0 {
+            prober.expire(Instant::now());
         }
-        if remaining == 0 {
-            break;
-        }
-        // Expire attempts that ran out of time: retry or give up.
-        let now = Instant::now();
-        in_flight.retain(|&i| {
-            let st = &mut states[i];
-            if st.done.is_some() {
-                window.release();
-                return false;
-            }
-            if st.deadline.is_some_and(|d| d <= now) {
-                window.release();
-                let allowed = usize::from(specs[i].attempts).clamp(1, ATTEMPT_TIMEOUTS.len());
-                if usize::from(st.attempt) + 1 < allowed {
-                    st.attempt += 1;
-                    queue.push_back(i);
-                } else {
-                    st.done = Some(Outcome::NoReply {
-                        attempts: st.attempt + 1,
-                    });
-                    remaining -= 1;
-                    on_done(i);
-                }
-                return false;
-            }
-            true
-        });
-        if remaining == 0 {
-            break;
-        }
-        if in_flight.is_empty() {
-            // Waiting for the lab-wide window to free a slot.
-            std::thread::sleep(Duration::from_micros(200));
-            continue;
-        }
-        let next = in_flight
-            .iter()
-            .filter_map(|&i| states[i].deadline)
-            .min()
-            .unwrap_or(now);
-        let wait = next
-            .saturating_duration_since(now)
-            .max(Duration::from_millis(1));
-        let _ = socket.set_read_timeout(Some(wait));
-        let n = match (&*socket).read(&mut buf) {
-            Ok(n) => n,
-            Err(_) => continue,
-        };
-        let at = Instant::now();
-        match parse_reply(&buf[..n], run) {
-            Some(Reply::Echo(tag)) => {
-                if let Some(&i) = by_number.get(&tag.probe) {
-                    if let Some(sent) = states[i]
-                        .sent
-                        .get(usize::from(tag.attempt))
-                        .copied()
-                        .flatten()
-                    {
-                        let outcome = Outcome::Reply {
-                            rtt: at - sent,
-                            attempts: states[i].attempt + 1,
-                        };
-                        finish(&mut states, i, outcome, &mut remaining);
-                    }
-                }
-            }
-            Some(Reply::Unreachable {
-                from,
-                code,
-                mtu,
-                seq,
-                dst,
-            }) => {
-                let i = usize::from(seq >> 2);
-                if i < specs.len()
-                    && specs[i].dst == dst
-                    && states[i].sent.iter().any(Option::is_some)
-                {
-                    finish(
-                        &mut states,
-                        i,
-                        Outcome::Unreachable { from, code, mtu },
-                        &mut remaining,
-                    );
-                }
-            }
-            None => {}
+        if prober.remaining > 0 {
+            prober.receive(&mut buf);
         }
     }
-    // Probes answered since the last pass still hold their lab-wide slots.
-    for &i in &in_flight {
-        if states[i].deadline.is_some() {
-            window.release();
-        }
-    }
-    states
+    prober.release_slots();
+    prober
+        .states
         .into_iter()
         .map(|s| s.done.expect("every probe ends with an outcome"))
         .collect()
 }
 
+/// One pod's probes in flight: what each has sent, which wait for replies, which are done.
+struct Prober<'a> {
+    socket: &'a Socket,
+    run: u32,
+    specs: &'a [ProbeSpec],
+    window: &'a Window,
+    on_done: &'a dyn Fn(usize),
+    by_id: HashMap<ProbeId, usize>,
+    states: Vec<State>,
+    queue: VecDeque<usize>,
+    in_flight: Vec<usize>,
+    remaining: usize,
+}
+
+impl<'a> Prober<'a> {
+    fn new(
+        socket: &'a Socket,
+        run: u32,
+        specs: &'a [ProbeSpec],
+        window: &'a Window,
+        on_done: &'a dyn Fn(usize),
+    ) -> Prober<'a> {
+        let state = || State {
+            sent: [None; ATTEMPT_TIMEOUTS.len()],
+            attempt: 0,
+            deadline: None,
+            done: None,
+        };
+        Prober {
+            socket,
+            run,
+            specs,
+            window,
+            on_done,
+            by_id: specs.iter().enumerate().map(|(i, s)| (s.id, i)).collect(),
+            states: specs.iter().map(|_| state()).collect(),
+            queue: (0..specs.len()).collect(),
+            in_flight: Vec::new(),
+            remaining: specs.len(),
+        }
+    }
+
+    /// Records probe `i`'s final outcome, once.
+    fn finish(&mut self, i: usize, outcome: Outcome) {
+        if self.states[i].done.is_none() {
+            self.states[i].done = Some(outcome);
+            self.remaining -= 1;
+            (self.on_done)(i);
+        }
+    }
+
+    fn give_up_all(&mut self) {
+        for st in self.states.iter_mut().filter(|s| s.done.is_none()) {
+            st.done = Some(Outcome::NoReply {
+                attempts: st.attempt,
+            });
+        }
+    }
+
+    /// Sends queued attempts while the pod's and the lab's windows have room.
+    fn fill_window(&mut self) {
+        while self.in_flight.len() < self.window.per_pod {
+            let Some(&i) = self.queue.front() else { break };
+            if self.states[i].done.is_some() {
+                self.queue.pop_front();
+                continue;
+            }
+            if !self.window.acquire() {
+                break;
+            }
+            self.queue.pop_front();
+            self.send(i);
+        }
+    }
+
+    fn send(&mut self, i: usize) {
+        let attempt = self.states[i].attempt;
+        let packet = echo_request(self.run, &self.specs[i], attempt);
+        let to = SockAddr::from(SocketAddrV4::new(self.specs[i].dst, 0));
+        let now = Instant::now();
+        match self.socket.send_to(&packet, &to) {
+            Ok(_) => {
+                let st = &mut self.states[i];
+                st.sent[usize::from(attempt)] = Some(now);
+                st.deadline = Some(now + ATTEMPT_TIMEOUTS[usize::from(attempt)]);
+                self.in_flight.push(i);
+            }
+            // Queues full for a moment: count it as a lost attempt.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN)) => {
+                self.states[i].deadline = Some(now);
+                self.in_flight.push(i);
+            }
+            Err(e) => {
+                // Never in flight, so the expiry pass will not give its slot back.
+                self.window.release();
+                let error = e.to_string();
+                self.finish(i, Outcome::SendFailed { error });
+            }
+        }
+    }
+
+    /// Attempts that ran out of time are retried or, after the last, given up; answered
+    /// probes leave the window.
+    fn expire(&mut self, now: Instant) {
+        let mut still = Vec::with_capacity(self.in_flight.len());
+        for i in std::mem::take(&mut self.in_flight) {
+            let st = &mut self.states[i];
+            if st.done.is_some() {
+                self.window.release();
+            } else if st.deadline.is_some_and(|d| d <= now) {
+                self.window.release();
+                let allowed = usize::from(self.specs[i].attempts).clamp(1, ATTEMPT_TIMEOUTS.len());
+                if usize::from(st.attempt) + 1 < allowed {
+                    st.attempt += 1;
+                    self.queue.push_back(i);
+                } else {
+                    let attempts = st.attempt + 1;
+                    self.finish(i, Outcome::NoReply { attempts });
+                }
+            } else {
+                still.push(i);
+            }
+        }
+        self.in_flight = still;
+    }
+
+    /// Waits until the nearest deadline for one packet, and settles the probe it answers.
+    fn receive(&mut self, buf: &mut [u8]) {
+        if self.in_flight.is_empty() {
+            // Waiting for the lab-wide window to free a slot.
+            std::thread::sleep(Duration::from_micros(200));
+            return;
+        }
+        let now = Instant::now();
+        let next = self
+            .in_flight
+            .iter()
+            .filter_map(|&i| self.states[i].deadline)
+            .min()
+            .unwrap_or(now);
+        let wait = next
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
+        let _ = self.socket.set_read_timeout(Some(wait));
+        let Ok(n) = (&*self.socket).read(buf) else {
+            return;
+        };
+        let at = Instant::now();
+        match parse_reply(&buf[..n], self.run) {
+            Some(Reply::Echo(id)) => self.answered(id, at),
+            Some(Reply::Unreachable {
+                id,
+                from,
+                code,
+                mtu,
+                dst,
+            }) => {
+                let Some(&i) = self.by_id.get(&id.probe()) else {
+                    return;
+                };
+                if self.specs[i].dst == dst && self.states[i].sent.iter().any(Option::is_some) {
+                    self.finish(i, Outcome::Unreachable { from, code, mtu });
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// An echo reply for attempt `id`, read at `at`.
+    fn answered(&mut self, id: ProbeId, at: Instant) {
+        let Some(&i) = self.by_id.get(&id.probe()) else {
+            return;
+        };
+        let st = &self.states[i];
+        if let Some(sent) = st.sent.get(usize::from(id.attempt)).copied().flatten() {
+            let outcome = Outcome::Reply {
+                rtt: at - sent,
+                attempts: st.attempt + 1,
+            };
+            self.finish(i, outcome);
+        }
+    }
+
+    /// Probes answered since the last pass still hold their lab-wide slots.
+    fn release_slots(&self) {
+        for &i in &self.in_flight {
+            if self.states[i].deadline.is_some() {
+                self.window.release();
+            }
+        }
+    }
+}
+
 enum Reply {
-    Echo(Tag),
+    Echo(ProbeId),
     Unreachable {
+        id: ProbeId,
         from: Ipv4Addr,
         code: u8,
         mtu: u16,
-        seq: u16,
         dst: Ipv4Addr,
     },
 }
@@ -376,16 +426,16 @@ fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
             reply: true,
             tag: Some(tag),
             ..
-        } if tag.run == run => Some(Reply::Echo(tag)),
+        } => Some(Reply::Echo(ProbeId::from_tag(tag, run)?)),
         dissect::L4::Unreachable {
             code,
             mtu,
             original: Some(q),
-        } if q.id == run as u16 => Some(Reply::Unreachable {
+        } => Some(Reply::Unreachable {
+            id: ProbeId::from_echo_fields(run, q.id, q.seq)?,
             from: ip.src,
             code,
             mtu,
-            seq: q.seq,
             dst: q.dst,
         }),
         _ => None,
@@ -396,6 +446,7 @@ fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
 mod tests {
     use super::*;
     use crate::verify::dissect::build;
+    use crate::verify::id::ProbeKind;
 
     /// Sends that fail outright (here: no route at all) must hand back their lab-wide slots,
     /// or a lab with more failing probes than slots waits forever.
@@ -412,8 +463,8 @@ mod tests {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
             let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).unwrap();
             let specs: Vec<ProbeSpec> = (0..6)
-                .map(|number| ProbeSpec {
-                    number,
+                .map(|pair| ProbeSpec {
+                    id: ProbeId::new(pair, ProbeKind::Ping),
                     dst: Ipv4Addr::new(10, 9, 9, 9),
                     size: SMALL,
                     attempts: 3,
@@ -438,29 +489,26 @@ mod tests {
     #[test]
     fn requests_have_the_asked_size_a_valid_checksum_and_the_tag() {
         let spec = ProbeSpec {
-            number: 9,
+            id: ProbeId::new(9, ProbeKind::FullSize),
             dst: build::ip("172.16.1.2"),
             size: 1450,
             attempts: 3,
         };
-        let icmp = echo_request(77, 3, &spec, 2);
+        let icmp = echo_request(77, &spec, 2);
         assert_eq!(icmp.len() + IPV4_HEADER, 1450);
         assert_eq!(
             pnet::packet::util::checksum(&icmp, 1).to_be_bytes(),
             [icmp[2], icmp[3]]
         );
-        assert_eq!(
-            Tag::parse(&icmp[8..]),
-            Some(Tag {
-                run: 77,
-                probe: 9,
-                attempt: 2
-            })
+        let attempt = spec.id.at(2);
+        assert_eq!(Tag::parse(&icmp[8..]), Some(attempt.tag(77)));
+        let (ident, seq) = (
+            u16::from_be_bytes([icmp[4], icmp[5]]),
+            u16::from_be_bytes([icmp[6], icmp[7]]),
         );
-        assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), (3 << 2) | 2);
+        assert_eq!(ProbeId::from_echo_fields(77, ident, seq), Some(attempt));
         let small = echo_request(
             77,
-            0,
             &ProbeSpec {
                 size: SMALL,
                 ..spec
@@ -472,43 +520,40 @@ mod tests {
 
     #[test]
     fn replies_are_matched_by_tag_and_errors_by_quoted_sequence() {
-        let tag = Tag {
-            run: 5,
-            probe: 1,
-            attempt: 0,
-        };
+        let id = ProbeId::new(1, ProbeKind::Ping).at(1);
         let reply = build::ipv4(
             build::ip("172.16.1.2"),
             build::ip("172.16.0.2"),
             1,
-            &build::echo(true, 5, 0, Some(tag)),
+            &build::echo(true, 5, 0, Some(id.tag(5))),
         );
-        assert!(matches!(parse_reply(&reply, 5), Some(Reply::Echo(t)) if t == tag));
+        assert!(matches!(parse_reply(&reply, 5), Some(Reply::Echo(t)) if t == id));
         assert!(
             parse_reply(&reply, 6).is_none(),
             "another run's reply is not ours"
         );
-        let original = build::ipv4(
-            build::ip("172.16.0.2"),
-            build::ip("172.16.1.2"),
-            1,
-            &build::echo(false, 5, 13, None),
-        );
+        let original = build::ipv4(build::ip("172.16.0.2"), build::ip("172.16.1.2"), 1, &{
+            let (ident, seq) = id.echo_fields(5);
+            build::echo(false, ident, seq, None)
+        });
         let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x05, 0x78];
         icmp.extend_from_slice(&original[..28]);
         let err = build::ipv4(build::ip("172.16.0.1"), build::ip("172.16.0.2"), 1, &icmp);
         match parse_reply(&err, 5) {
             Some(Reply::Unreachable {
+                id: quoted,
                 from,
                 code: 4,
                 mtu: 1400,
-                seq: 13,
                 dst,
             }) => {
+                assert_eq!(quoted, id);
                 assert_eq!(from, build::ip("172.16.0.1"));
                 assert_eq!(dst, build::ip("172.16.1.2"));
             }
             _ => panic!("frag-needed not recognised"),
         }
+        // An earlier run's error names no probe this run sent (or none at all).
+        assert!(!matches!(parse_reply(&err, 6), Some(Reply::Unreachable { id: q, .. }) if q == id));
     }
 }

@@ -88,10 +88,12 @@ mod tests {
     }
 
     fn seen(point: &str, frame: Vec<u8>) -> Seen {
+        let wire = dissect(&frame, &[4789, 8472]).unwrap();
         Seen {
             point: point.into(),
             dst_mac: frame[..6].try_into().unwrap(),
-            wire: dissect(&frame, &[4789, 8472]).unwrap(),
+            reply: wire.tag().is_some_and(|(_, reply)| reply),
+            wire,
         }
     }
 

@@ -1,0 +1,236 @@
+//! TCP and UDP probes from inside a pod to the destination pod's [`listener`]: a network that
+//! forwards ICMP and rejects TCP fails its pairs, as every real workload on it would.
+//!
+//! Each probe sends its [`Tag`] (marked as the request) as its payload and waits for the same
+//! tag marked as the reply, so captures find the probe's packets exactly, as they do a ping's.
+//! Ordinary kernel sockets, made inside the sending pod's namespace: the kernel does the
+//! handshake, and an ICMP error or a reset comes back as the socket's error.
+
+use super::dissect::{Tag, Wire, L4};
+use super::id::ProbeId;
+use super::judge::Outcome;
+use super::listener;
+use super::probe::{Window, ATTEMPT_TIMEOUTS};
+use crate::netns::NetnsGuard;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+/// Which transport a probe uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Proto {
+    #[serde(rename = "tcp")]
+    Tcp,
+    #[serde(rename = "udp")]
+    Udp,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+        }
+    }
+}
+
+/// One TCP or UDP probe: which, where, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportSpec {
+    pub id: ProbeId,
+    pub dst: Ipv4Addr,
+    pub proto: Proto,
+}
+
+/// How a TCP or UDP probe ended, and the local ports its TCP attempts used: the handshake
+/// carries no tag, so its segments are found by the client's port.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub outcome: Outcome,
+    pub client_ports: Vec<u16>,
+}
+
+/// Sends every probe of one pod, from inside its namespace, up to `window.per_pod` at once.
+/// Results come back in the order of `specs`.
+pub fn run(namespace: &str, run: u32, specs: &[TransportSpec], window: &Window) -> Vec<Sent> {
+    let mut outcomes = Vec::with_capacity(specs.len());
+    for chunk in specs.chunks(window.per_pod) {
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = chunk
+                .iter()
+                .map(|spec| scope.spawn(move || probe(namespace, run, spec, window)))
+                .collect();
+            outcomes.extend(
+                threads
+                    .into_iter()
+                    .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            );
+        });
+    }
+    outcomes
+}
+
+/// One probe with its retries: each attempt on a fresh socket, waiting longer each time.
+fn probe(namespace: &str, run: u32, spec: &TransportSpec, window: &Window) -> Sent {
+    let mut sent = Sent {
+        outcome: Outcome::NoReply { attempts: 0 },
+        client_ports: Vec::new(),
+    };
+    let _inside = match NetnsGuard::enter(namespace) {
+        Ok(guard) => guard,
+        Err(e) => {
+            sent.outcome = Outcome::Failed {
+                error: e.to_string(),
+            };
+            return sent;
+        }
+    };
+    for (attempt, &timeout) in ATTEMPT_TIMEOUTS.iter().enumerate() {
+        if crate::interrupt::requested() {
+            break;
+        }
+        let tag = spec.id.at(attempt as u8).tag(run);
+        let attempts = attempt as u8 + 1;
+        window.acquire_blocking();
+        let result = once(spec, tag, timeout, &mut sent.client_ports);
+        window.release();
+        sent.outcome = match result {
+            Ok(rtt) => Outcome::Reply { rtt, attempts },
+            Err(e) if is_timeout(&e) => Outcome::NoReply { attempts },
+            Err(e) => Outcome::Failed {
+                error: describe(spec.proto, &e),
+            },
+        };
+        if matches!(sent.outcome, Outcome::Reply { .. }) {
+            break;
+        }
+    }
+    sent
+}
+
+/// One attempt: connect (TCP) or address (UDP) the listener, send the tag, read the echo.
+fn once(
+    spec: &TransportSpec,
+    tag: Tag,
+    timeout: Duration,
+    client_ports: &mut Vec<u16>,
+) -> io::Result<Duration> {
+    let started = Instant::now();
+    let to = SockAddr::from(SocketAddrV4::new(spec.dst, listener::PORT));
+    let socket = match spec.proto {
+        Proto::Tcp => {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+            // Bound first, so the port is known before the SYN leaves.
+            s.bind(&SockAddr::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+            if let Some(port) = s.local_addr()?.as_socket_ipv4().map(|a| a.port()) {
+                client_ports.push(port);
+            }
+            s.connect_timeout(&to, timeout)?;
+            s
+        }
+        Proto::Udp => {
+            let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+            // Connected, so an ICMP error for the datagram comes back as this socket's error.
+            s.connect(&to)?;
+            s
+        }
+    };
+    (&socket).write_all(&tag.transport_payload(false))?;
+    let mut answer = [0u8; Tag::TRANSPORT_LEN];
+    loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        socket.set_read_timeout(Some(left))?;
+        let n = match spec.proto {
+            Proto::Tcp => (&socket).read_exact(&mut answer).map(|()| answer.len())?,
+            Proto::Udp => (&socket).read(&mut answer)?,
+        };
+        if Tag::parse_transport(&answer[..n]) == Some((tag, true)) {
+            return Ok(started.elapsed());
+        }
+        if spec.proto == Proto::Tcp {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the listener answered with something else than the probe's tag",
+            ));
+        }
+    }
+}
+
+/// A TCP connection of a probe, as the client sees it: its address and port, and the server
+/// pod's address.
+pub type Flow = (Ipv4Addr, u16, Ipv4Addr);
+
+/// The probe connection an untagged TCP segment (the handshake, the teardown) belongs to, and
+/// whether it goes from the listener back to the client.
+pub fn segment_flow(wire: &Wire) -> Option<(Flow, bool)> {
+    let ip = wire.innermost()?;
+    match ip.l4 {
+        L4::Tcp {
+            src_port, dst_port, ..
+        } if dst_port == listener::PORT => Some(((ip.src, src_port, ip.dst), false)),
+        L4::Tcp {
+            src_port, dst_port, ..
+        } if src_port == listener::PORT => Some(((ip.dst, dst_port, ip.src), true)),
+        _ => None,
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    ) || e.raw_os_error() == Some(libc::EINPROGRESS)
+}
+
+/// An error of the probe's socket, in words that say what sends it.
+fn describe(proto: Proto, e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) if proto == Proto::Tcp => format!(
+            "connection to port {} refused (a TCP reset or an ICMP port unreachable came back: something rejects TCP, or the listener is not reached)",
+            listener::PORT
+        ),
+        Some(libc::ECONNREFUSED) => format!(
+            "datagram to port {} refused (an ICMP port unreachable came back: something rejects UDP, or the listener is not reached)",
+            listener::PORT
+        ),
+        Some(libc::EHOSTUNREACH) => "host unreachable (an ICMP error came back)".to_string(),
+        Some(libc::ENETUNREACH) => "network unreachable".to_string(),
+        Some(libc::ECONNRESET) => "connection reset".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dissect::{build, dissect};
+
+    #[test]
+    fn handshake_segments_lead_back_to_the_client_s_flow_either_way() {
+        let (client, server) = (build::ip("172.16.0.2"), build::ip("172.16.1.2"));
+        let syn = build::ipv4(
+            client,
+            server,
+            6,
+            &build::tcp(40001, listener::PORT, 0x02, &[]),
+        );
+        let synack = build::ipv4(
+            server,
+            client,
+            6,
+            &build::tcp(listener::PORT, 40001, 0x12, &[]),
+        );
+        let flow = (client, 40001, server);
+        let wire = dissect(&build::in_ipip(("10.0.1.2", "10.0.2.2"), &syn), &[]).unwrap();
+        assert_eq!(segment_flow(&wire), Some((flow, false)));
+        let wire = dissect(&build::ether(0x0800, &synack), &[]).unwrap();
+        assert_eq!(segment_flow(&wire), Some((flow, true)));
+        let other = build::ipv4(client, server, 6, &build::tcp(40001, 22, 0x02, &[]));
+        let wire = dissect(&build::ether(0x0800, &other), &[]).unwrap();
+        assert_eq!(segment_flow(&wire), None);
+    }
+}

@@ -1,0 +1,177 @@
+//! verify's TCP and UDP probes end to end on real labs (netns runtime): a lab that forwards
+//! ICMP but not TCP or UDP fails with a reason naming the protocol, a TCP path that leaves the
+//! tunnel is caught on the wire, and `--proto` chooses the probes. Root only; without root these
+//! tests fail loudly rather than pass.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Runs a command inside one of the lab's nodes and insists that it worked.
+fn exec(lab: &LabGuard, node: &str, line: &str) {
+    let ns = format!("clab-{}-{node}", lab.name);
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .args(line.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{node}: `{line}` failed: {}",
+        stderr(&out)
+    );
+}
+
+fn deployed(mode: &str, hosts: usize, prefix: &str) -> LabGuard {
+    require_root();
+    let lab = LabGuard::gen(mode, hosts, &unique(prefix));
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    lab
+}
+
+/// Runs `cnilab verify --json`, returns the exit code and the report.
+fn verify(lab: &LabGuard, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["verify", "--json"];
+    args.extend_from_slice(extra);
+    let out = lab.run(&args);
+    let code = out.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify (exit {code}) printed no JSON report ({e}); stderr: {}",
+            stderr(&out)
+        )
+    });
+    (code, report)
+}
+
+fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
+    report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["from"] == from && p["to"] == to)
+        .unwrap_or_else(|| panic!("no pair {from} -> {to} in {report:#}"))
+}
+
+fn reasons(p: &Value) -> Vec<String> {
+    p["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The pair failed and one of its reasons contains every one of `needles`.
+fn assert_fails_with(report: &Value, from: &str, to: &str, needles: &[&str]) {
+    let p = pair(report, from, to);
+    assert_eq!(p["passed"], false, "{from} -> {to} should fail: {p:#}");
+    let all = reasons(p);
+    assert!(
+        all.iter().any(|r| needles.iter().all(|n| r.contains(n))),
+        "{from} -> {to}: no reason contains {needles:?}; reasons: {all:#?}"
+    );
+}
+
+fn ping_ok(lab: &LabGuard, from: &str, to: &str) -> bool {
+    let ns = format!("clab-{}-{from}", lab.name);
+    std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, "ping", "-c1", "-W2", to])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// The pods' addresses in a 2-host overlay lab.
+const POD1: &str = "172.16.0.2";
+const POD2: &str = "172.16.1.2";
+
+#[test]
+fn a_lab_that_forwards_icmp_and_rejects_tcp_fails_naming_tcp() {
+    let lab = deployed("vxlan", 2, "vptcp");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(
+        code, 0,
+        "a healthy lab passes with TCP and UDP probes: {report:#}"
+    );
+    exec(&lab, "host1", "iptables -A FORWARD -p tcp -j REJECT");
+    assert!(
+        ping_ok(&lab, "pod1", POD2),
+        "the mutation must leave pings working"
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    // host1 forwards both directions of pod traffic: pod1's SYN out, pod2's SYN in.
+    for (from, to) in [("pod1", "pod2"), ("pod2", "pod1")] {
+        assert_fails_with(&report, from, to, &["TCP probe", "refused"]);
+        let p = pair(&report, from, to);
+        assert!(
+            reasons(p).iter().all(|r| !r.starts_with("ping")),
+            "ICMP still works, so no ping reason: {p:#}"
+        );
+    }
+    // `--proto` chooses the probes: without TCP the lab passes again.
+    let (code, report) = verify(&lab, &["--proto", "icmp,udp"]);
+    assert_eq!(code, 0, "--proto icmp,udp sends no TCP: {report:#}");
+}
+
+#[test]
+fn a_host_that_drops_udp_fails_its_pairs_naming_udp() {
+    let lab = deployed("host-gw", 2, "vpudp");
+    exec(&lab, "host2", "iptables -A FORWARD -p udp -j DROP");
+    assert!(
+        ping_ok(&lab, "pod1", "10.0.2.2"),
+        "the mutation must leave pings working"
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(&report, "pod1", "pod2", &["UDP probe", "no reply"]);
+    // The datagram reached host2's underlay and died there: the place is named.
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &["UDP probe request reached host2-eth1 but never pod2-eth1"],
+    );
+    let (code, report) = verify(&lab, &["--proto", "icmp,tcp"]);
+    assert_eq!(code, 0, "--proto icmp,tcp sends no UDP: {report:#}");
+}
+
+/// Policy routing sends only TCP to the peer's pods in plain, past the tunnel. Pings and UDP
+/// stay tunnelled; the TCP handshake itself (a SYN carries no tag) shows the leak.
+#[test]
+fn tcp_alone_leaving_the_tunnel_is_caught_on_the_wire() {
+    let lab = deployed("vxlan", 2, "vpleak");
+    exec(&lab, "host1", "ip rule add ipproto tcp lookup 100");
+    exec(
+        &lab,
+        "host1",
+        "ip route add 172.16.1.0/24 via 10.0.1.1 dev eth1 table 100",
+    );
+    assert!(ping_ok(&lab, "pod1", POD2), "pings stay in the tunnel");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &[
+            "TCP request: expected UDP/4789 VXLAN vni 1",
+            &format!("saw plain IPv4 {POD1} > {POD2} on host1-eth1"),
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_protocol_is_a_usage_error_naming_the_flag() {
+    let out = cnilab()
+        .args(["verify", "--proto", "icmp,sctp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("--proto") && err.contains("sctp"), "{err}");
+}
