@@ -5,9 +5,9 @@
 use super::BenchError;
 use crate::verify::capture::{self, CapturePoint};
 use crate::verify::dissect::{dissect, L4};
-use pnet::packet::ipv4::Ipv4Packet;
-use pnet::packet::tcp::{TcpOptionNumbers, TcpPacket};
-use pnet::packet::Packet;
+use pnet_packet::ipv4::Ipv4Packet;
+use pnet_packet::tcp::{TcpOptionNumbers, TcpPacket};
+use pnet_packet::Packet;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 

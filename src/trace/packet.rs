@@ -1,13 +1,13 @@
 //! A frame as tcpdump would print it, and the facts the walk needs from it: outer and inner
 //! addresses, the tunnel that carries it (VXLAN VNI and port, or IP protocol 4), ARP.
 
-use pnet::packet::arp::{ArpOperations, ArpPacket};
-use pnet::packet::ethernet::{EtherTypes, EthernetPacket};
-use pnet::packet::icmp::{IcmpPacket, IcmpTypes};
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::ipv4::Ipv4Packet;
-use pnet::packet::udp::UdpPacket;
-use pnet::packet::Packet;
+use pnet_packet::arp::{ArpOperations, ArpPacket};
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
+use pnet_packet::icmp::{IcmpPacket, IcmpTypes};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv4::Ipv4Packet;
+use pnet_packet::udp::UdpPacket;
+use pnet_packet::Packet;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 

@@ -6,7 +6,7 @@
 //! changes namespace. The sender half of the channel is dropped unused: verify never injects.
 
 use crate::netns::{in_netns, NetnsError};
-use pnet::datalink::{self, Channel, Config, DataLinkReceiver};
+use pnet_datalink::{self as datalink, Channel, Config, DataLinkReceiver};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -4,11 +4,11 @@
 //! every length is checked here before a view is made or a payload is sliced. A frame that does
 //! not hold together becomes a [`DissectError`], which the caller reports like any other sighting.
 
-use pnet::packet::ethernet::{EtherTypes, EthernetPacket};
-use pnet::packet::ipv4::Ipv4Packet;
-use pnet::packet::tcp::{TcpFlags, TcpPacket};
-use pnet::packet::udp::UdpPacket;
-use pnet::packet::vxlan::VxlanPacket;
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
+use pnet_packet::ipv4::Ipv4Packet;
+use pnet_packet::tcp::{TcpFlags, TcpPacket};
+use pnet_packet::udp::UdpPacket;
+use pnet_packet::vxlan::VxlanPacket;
 use serde::Serialize;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -421,7 +421,7 @@ fn tcp(payload: &[u8]) -> Result<L4, DissectError> {
 
 /// An Ethernet/IPv4 ARP packet's addresses; anything else (or too short) is `None`.
 fn arp(bytes: &[u8]) -> Option<Arp> {
-    use pnet::packet::arp::{ArpHardwareTypes, ArpPacket};
+    use pnet_packet::arp::{ArpHardwareTypes, ArpPacket};
     let arp = ArpPacket::new(bytes)?;
     let fits = arp.get_hardware_type() == ArpHardwareTypes::Ethernet
         && arp.get_protocol_type() == EtherTypes::Ipv4
@@ -528,18 +528,18 @@ fn quoted(b: &[u8]) -> Option<Quoted> {
 #[cfg(test)]
 pub(crate) mod build {
     use super::*;
-    use pnet::packet::ethernet::MutableEthernetPacket;
-    use pnet::packet::ip::IpNextHeaderProtocol;
-    use pnet::packet::ipv4::MutableIpv4Packet;
-    use pnet::packet::udp::MutableUdpPacket;
-    use pnet::packet::vxlan::MutableVxlanPacket;
+    use pnet_packet::ethernet::MutableEthernetPacket;
+    use pnet_packet::ip::IpNextHeaderProtocol;
+    use pnet_packet::ipv4::MutableIpv4Packet;
+    use pnet_packet::udp::MutableUdpPacket;
+    use pnet_packet::vxlan::MutableVxlanPacket;
 
     pub fn ether(ethertype: u16, payload: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; ETH_LEN + payload.len()];
         let mut eth = MutableEthernetPacket::new(&mut buf).unwrap();
         eth.set_destination([0xaa, 0xc1, 0xab, 0xea, 0xfe, 0x2e].into());
         eth.set_source([0xaa, 0xc1, 0xab, 0xf7, 0xd2, 0x17].into());
-        eth.set_ethertype(pnet::packet::ethernet::EtherType(ethertype));
+        eth.set_ethertype(pnet_packet::ethernet::EtherType(ethertype));
         eth.set_payload(payload);
         buf
     }

@@ -123,7 +123,7 @@ pub fn echo_request(run: u32, spec: &ProbeSpec, attempt: u8) -> Vec<u8> {
     for (i, b) in buf[ICMP_HEADER + Tag::LEN..].iter_mut().enumerate() {
         *b = i as u8;
     }
-    let sum = pnet::packet::util::checksum(&buf, 1);
+    let sum = pnet_packet::util::checksum(&buf, 1);
     buf[2..4].copy_from_slice(&sum.to_be_bytes());
     buf
 }
@@ -497,7 +497,7 @@ mod tests {
         let icmp = echo_request(77, &spec, 2);
         assert_eq!(icmp.len() + IPV4_HEADER, 1450);
         assert_eq!(
-            pnet::packet::util::checksum(&icmp, 1).to_be_bytes(),
+            pnet_packet::util::checksum(&icmp, 1).to_be_bytes(),
             [icmp[2], icmp[3]]
         );
         let attempt = spec.id.at(2);
