@@ -4,23 +4,9 @@
 
 mod common;
 
+use common::verify::*;
 use common::*;
 use serde_json::Value;
-
-/// Runs a command inside one of the lab's nodes and insists that it worked.
-fn exec(lab: &LabGuard, node: &str, line: &str) {
-    let ns = format!("clab-{}-{node}", lab.name);
-    let out = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .args(line.split_whitespace())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{node}: `{line}` failed: {}",
-        stderr(&out)
-    );
-}
 
 fn output(lab: &LabGuard, node: &str, line: &str) -> String {
     let ns = format!("clab-{}-{node}", lab.name);
@@ -32,77 +18,10 @@ fn output(lab: &LabGuard, node: &str, line: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn deployed(mode: &str, hosts: usize, prefix: &str) -> LabGuard {
-    require_root();
-    let lab = LabGuard::gen(mode, hosts, &unique(prefix));
-    let out = lab.deploy();
-    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
-    lab
-}
-
-/// Runs `cnilab verify --json`, returns the exit code and the report.
-fn verify(lab: &LabGuard, extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["verify", "--json"];
-    args.extend_from_slice(extra);
-    let out = lab.run(&args);
-    let code = out.status.code().unwrap_or(-1);
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "verify (exit {code}) printed no JSON report ({e}); stderr: {}",
-            stderr(&out)
-        )
-    });
-    (code, report)
-}
-
 fn assert_passes(lab: &LabGuard) -> Value {
     let (code, report) = verify(lab, &[]);
     assert_eq!(code, 0, "a healthy lab must pass: {report:#}");
     report
-}
-
-fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
-    report["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["from"] == from && p["to"] == to)
-        .unwrap_or_else(|| panic!("no pair {from} -> {to} in {report:#}"))
-}
-
-fn reasons(p: &Value) -> String {
-    p["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
-/// The pair failed and one of its reasons contains every one of `needles`.
-fn assert_fails_with(report: &Value, from: &str, to: &str, needles: &[&str]) {
-    let p = pair(report, from, to);
-    assert_eq!(p["passed"], false, "{from} -> {to} should fail: {p:#}");
-    let found = p["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| needles.iter().all(|n| r.as_str().unwrap().contains(n)));
-    assert!(
-        found,
-        "{from} -> {to}: no reason contains {needles:?}; reasons: {}",
-        reasons(p)
-    );
-}
-
-fn ping_ok(lab: &LabGuard, from: &str, to: &str) -> bool {
-    let ns = format!("clab-{}-{from}", lab.name);
-    std::process::Command::new("ip")
-        .args(["netns", "exec", &ns, "ping", "-c1", "-W2", to])
-        .status()
-        .unwrap()
-        .success()
 }
 
 #[test]
@@ -179,7 +98,7 @@ fn a_deleted_route_fails_the_pairs_that_need_it() {
     // host1's "network unreachable" is rate-limited by the kernel (one a second per source,
     // from an empty bucket), so it may or may not come back; the request must never leave.
     let p = pair(&report, "pod1", "pod2");
-    let why = reasons(p);
+    let why = reasons(p).join(" | ");
     assert_eq!(p["passed"], false, "{why}");
     assert!(
         why.contains("network unreachable (ICMP from 10.0.1.1)") || why.contains("no reply"),
@@ -622,7 +541,9 @@ fn steady_loss_fails_the_pair_with_lost_k_of_m_unless_max_loss_allows_it() {
         .unwrap();
     assert!((3..=5).contains(&lost), "{report:#}");
     assert!(
-        !reasons(pair(&report, "pod1", "pod2")).contains("blackhole"),
+        !reasons(pair(&report, "pod1", "pod2"))
+            .join(" | ")
+            .contains("blackhole"),
         "{report:#}"
     );
     assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");

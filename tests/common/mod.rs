@@ -308,4 +308,5 @@ pub fn assert_all_pairs_ping(lab: &Lab) {
         "pods that could not reach each other: {failed:?}"
     );
 }
+pub mod verify;
 pub mod walk;
