@@ -4,9 +4,9 @@
 
 mod common;
 
+use common::verify::{exec, verify};
 use common::*;
 use serde_json::Value;
-use std::process::Command;
 
 fn deployed(mode: &str, flavor: &str, hosts: usize) -> LabGuard {
     deployed_k(mode, flavor, hosts, 1)
@@ -26,28 +26,6 @@ fn deployed_k(mode: &str, flavor: &str, hosts: usize, pods: usize) -> LabGuard {
     let out = lab.deploy();
     assert!(out.status.success(), "deploy failed: {}", stderr(&out));
     lab
-}
-
-/// Runs `line` (split on spaces, no shell) in one of the lab's nodes; it must work.
-fn exec(lab: &LabGuard, node: &str, line: &str) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", &format!("clab-{}-{node}", lab.name)])
-        .args(line.split_whitespace())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{node}: `{line}`: {}", stderr(&out));
-}
-
-fn verify(lab: &LabGuard) -> (i32, Value) {
-    let out = lab.run(&["verify", "--json"]);
-    let code = out.status.code().unwrap_or(-1);
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "verify (exit {code}) printed no JSON ({e}): {}",
-            stderr(&out)
-        )
-    });
-    (code, report)
 }
 
 /// Which ordered pairs failed, as "from>to", sorted.
@@ -81,7 +59,7 @@ fn reasons_of(report: &Value, from: &str, to: &str) -> String {
 
 fn assert_passes_with_wire(mode: &str, flavor: &str, wire: &str) {
     let lab = deployed(mode, flavor, 3);
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 0, "{mode}/{flavor} must pass: {report:#}");
     for p in report["pairs"].as_array().unwrap() {
         let seen = p["wire"].as_str().unwrap();
@@ -129,7 +107,7 @@ fn flannel_without_a_permanent_fdb_entry_fails_that_peer_only() {
         "host1",
         "bridge fdb del 02:cb:00:00:00:02 dev flannel.1 self",
     );
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     assert_only_pod1_pod2_fail(&report);
 }
@@ -139,7 +117,7 @@ fn flannel_without_a_permanent_neighbour_fails_that_peer_only() {
     // No all-zeros FDB entry: the ARP the kernel now sends for 172.16.1.0 goes nowhere.
     let lab = deployed("vxlan", "flannel", 3);
     exec(&lab, "host1", "ip neigh del 172.16.1.0 dev flannel.1");
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     assert_only_pod1_pod2_fail(&report);
 }
@@ -160,7 +138,7 @@ fn flannel_with_the_port_changed_on_one_host_is_named() {
     ] {
         exec(&lab, "host2", line);
     }
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     // host2 now sends on the IANA port, which the report leaves unwritten; the expected one is named.
     let reasons = reasons_of(&report, "pod2", "pod1");
@@ -181,7 +159,7 @@ fn calico_with_proxy_arp_off_on_a_cali_veth_fails_that_pods_pairs() {
     );
     // Whatever pod1 learnt about 169.254.1.1 before must not hide the break.
     exec(&lab, "pod1", "ip neigh flush dev eth1");
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     assert_eq!(
         failed_pairs(&report),
@@ -194,7 +172,7 @@ fn calico_with_proxy_arp_off_on_a_cali_veth_fails_that_pods_pairs() {
 fn calico_without_a_pod_route_blackholes_that_pod() {
     let lab = deployed("vxlan", "calico", 3);
     exec(&lab, "host2", "ip route del 172.16.1.2/32 dev calipod2");
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     assert_eq!(
         failed_pairs(&report),
@@ -206,7 +184,7 @@ fn calico_without_a_pod_route_blackholes_that_pod() {
 #[test]
 fn same_host_pairs_pass_off_the_underlay_and_fail_on_it() {
     let lab = deployed_k("vxlan", "calico", 2, 2);
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(
         code, 0,
         "every pair, same-host ones included, must pass: {report:#}"
@@ -219,7 +197,7 @@ fn same_host_pairs_pass_off_the_underlay_and_fail_on_it() {
         "host1",
         "ip route replace 172.16.0.3/32 via 172.16.1.0 dev vxlan.calico onlink",
     );
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     let reasons = reasons_of(&report, "pod1-1", "pod1-2");
     assert!(
@@ -266,7 +244,7 @@ fn one_pair_per_host_pair_is_a_choice_and_reported() {
     let summary = report["summary"].as_str().unwrap();
     assert!(summary.contains("one pod pair per host pair"), "{summary}");
     // The default stays every ordered pair: 9 pods, 72 pairs.
-    let (code, report) = verify(&lab);
+    let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 0);
     assert_eq!(report["pairs"].as_array().unwrap().len(), 72);
     assert_eq!(report["probed"], "all");
