@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::procs::{sleeps, unique_sleep, wait_for_sleep};
+use common::procs::{deploy_stuck_on_a_line, sleeps, unique_sleep};
 use common::*;
 use std::time::{Duration, Instant};
 
@@ -70,21 +70,6 @@ fn exec_timeout_must_be_a_positive_number_of_seconds() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--exec-timeout"), "{}", stderr(&out));
-}
-
-fn deploy_stuck_on_a_line(lab: &LabGuard, secs: &str) -> std::process::Child {
-    let child = std::process::Command::new(bin())
-        .arg("deploy")
-        .arg("-t")
-        .arg(&lab.file)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for_sleep(secs, Duration::from_secs(20)),
-        "deploy never ran its exec line"
-    );
-    child
 }
 
 #[test]

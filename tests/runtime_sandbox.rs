@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::procs::{sleeps, unique_sleep, wait_for_sleep};
+use common::procs::{deploy_stuck_on_a_line, sleeps, unique_sleep};
 use common::*;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// A path on the host outside /tmp and /run (which the node sees as its own tmpfs), in the
 /// test's own folder.
@@ -179,17 +178,7 @@ fn a_background_process_of_a_line_ends_with_ctrl_c_during_deploy() {
             &format!("sleep {stuck}"),
         ],
     );
-    let child = std::process::Command::new(bin())
-        .arg("deploy")
-        .arg("-t")
-        .arg(&lab.file)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for_sleep(&stuck, Duration::from_secs(20)),
-        "deploy never got to its last line"
-    );
+    let child = deploy_stuck_on_a_line(&lab, &stuck);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,

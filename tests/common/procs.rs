@@ -34,3 +34,19 @@ pub fn wait_for_sleep(secs: &str, limit: std::time::Duration) -> bool {
     }
     true
 }
+
+/// Starts `cnilab deploy` on `lab` and returns once it runs the exec line `sleep <secs>`.
+pub fn deploy_stuck_on_a_line(lab: &super::LabGuard, secs: &str) -> std::process::Child {
+    let child = std::process::Command::new(super::bin())
+        .arg("deploy")
+        .arg("-t")
+        .arg(&lab.file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for_sleep(secs, std::time::Duration::from_secs(20)),
+        "deploy never ran its exec line `sleep {secs}`"
+    );
+    child
+}
