@@ -4,6 +4,7 @@ use crate::gen::{self, Destination, GenRequest};
 use crate::lifecycle;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
+use crate::underlay::Underlay;
 use crate::verify::{self, VerifyOptions};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -155,6 +156,11 @@ pub struct LabShape {
     /// How many pods each host carries.
     #[arg(long, value_name = "K", default_value = "1", value_parser = pods_in_range, allow_negative_numbers = true)]
     pub pods_per_host: usize,
+    /// How the hosts are cabled (host-gw): flat (one switch, the default), routed (a router
+    /// per host) or racks:R (R switches of hosts joined by routers). vxlan and ipip keep their
+    /// own routed underlay.
+    #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg)]
+    pub underlay: Option<Underlay>,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
@@ -198,6 +204,8 @@ Examples:
   cnilab gen --mode ipip --hosts 3 -o -            # to standard output
   cnilab gen --mode vxlan --flavor flannel --hosts 4   # what flannel's vxlan backend programs
   cnilab gen --mode ipip --flavor calico --hosts 3 --pods-per-host 3
+  cnilab gen --mode host-gw --underlay routed --hosts 2   # the article's failure: a router between the hosts
+  cnilab gen --mode host-gw --underlay racks:2 --hosts 4  # two L2 racks of two hosts, joined by routers
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
 An existing file is only replaced if cnilab wrote it, unless --force is given. Never replaced,
@@ -345,6 +353,9 @@ The lab stays up: `sudo cnilab down` removes it.")]
         /// How many pods each host carries (default 1).
         #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
         pods_per_host: Option<usize>,
+        /// How the hosts are cabled (host-gw): flat (default), routed or racks:R.
+        #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg, requires = "mode")]
+        underlay: Option<Underlay>,
         /// The lab name; defaults to the article's name for the mode.
         #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
         name: Option<String>,
@@ -457,6 +468,11 @@ fn hosts_in_range(text: &str) -> Result<usize, String> {
         Ok(n) => Err(format!("{n} is out of range: expected {range}")),
         Err(_) => Err(format!("expected {range}")),
     }
+}
+
+fn underlay_arg(text: &str) -> Result<Underlay, String> {
+    text.parse()
+        .map_err(|e: crate::underlay::UnderlayError| e.to_string())
 }
 
 fn pods_in_range(text: &str) -> Result<usize, String> {
@@ -588,6 +604,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 hosts: shape.hosts,
                 pods_per_host: shape.pods_per_host,
                 lab: shape.name.as_deref(),
+                underlay: shape.underlay,
                 templates: shape.templates.as_deref(),
             })?;
             write_topology(&text, &output, force, true)?;
@@ -657,6 +674,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             hosts,
             flavor,
             pods_per_host,
+            underlay,
             name,
             templates,
             file,
@@ -675,6 +693,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                         hosts,
                         pods_per_host: pods_per_host.unwrap_or(1),
                         lab: name.as_deref(),
+                        underlay,
                         templates: templates.as_deref(),
                     })?;
                     if output == Path::new("-") {

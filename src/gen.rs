@@ -3,6 +3,7 @@
 use crate::output::{write_atomically, OutputError};
 use crate::plan::{Flavor, LabSpec, Mode, Plan, PlanError};
 use crate::render::{render, RenderError, Templates};
+use crate::underlay::Underlay;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,8 @@ pub struct GenRequest<'a> {
     pub hosts: usize,
     pub pods_per_host: usize,
     pub lab: Option<&'a str>,
+    /// `None`: the mode's own underlay.
+    pub underlay: Option<Underlay>,
     pub templates: Option<&'a Path>,
 }
 
@@ -37,6 +40,7 @@ pub fn generate(req: &GenRequest<'_>) -> Result<String, GenError> {
         hosts: req.hosts,
         pods_per_host: req.pods_per_host,
         lab: req.lab,
+        underlay: req.underlay,
     })?;
     let templates = match req.templates {
         Some(dir) => Templates::Dir(dir),

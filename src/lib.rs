@@ -20,4 +20,5 @@ pub mod render;
 pub mod runtime;
 pub mod topology;
 pub mod trace;
+pub mod underlay;
 pub mod verify;

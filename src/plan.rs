@@ -4,6 +4,7 @@
 //! what an exec line looks like, so the templates stay the one place that says how a mode is
 //! built.
 
+use crate::underlay::{Rack, Underlay, UnderlayError};
 use serde::Serialize;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -35,6 +36,14 @@ impl Mode {
             Mode::HostGw => "host-gw-lab",
             Mode::Vxlan => "flannel-vxlan",
             Mode::Ipip => "ipip-demo",
+        }
+    }
+
+    /// The underlay the article builds the mode on.
+    pub fn default_underlay(self) -> Underlay {
+        match self {
+            Mode::HostGw => Underlay::Flat,
+            Mode::Vxlan | Mode::Ipip => Underlay::Routed,
         }
     }
 
@@ -194,6 +203,10 @@ pub enum PlanError {
     FlavorNotInMode { mode: Mode, flavor: Flavor },
     #[error("{0} pods per host is out of range: a host carries 1 to {MAX_PODS_PER_HOST} pods")]
     PodsOutOfRange(usize),
+    #[error(transparent)]
+    Underlay(#[from] UnderlayError),
+    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw")]
+    UnderlayNotInMode { mode: Mode, underlay: Underlay },
 }
 
 fn valid_flavors(mode: &Mode) -> String {
@@ -254,6 +267,8 @@ pub struct Host {
     pub router_wan_if: Option<&'static str>,
     /// The router's leg into this host's subnet (vxlan: eth2 of gw<i>; ipip: eth<i> of gw).
     pub router_lan_if: Option<String>,
+    /// The rack the host sits in (host-gw on a routed or racks underlay).
+    pub rack: Option<usize>,
 }
 
 /// Everything a template needs to render one lab.
@@ -271,6 +286,11 @@ pub struct Plan {
     pub vxlan_port: u16,
     /// The supernet of all host-side underlay subnets, excluded from MASQUERADE.
     pub underlay_supernet: &'static str,
+    pub underlay: Underlay,
+    /// The mode's own underlay: the file then says nothing about it, as before underlays had a name.
+    pub underlay_is_default: bool,
+    /// The segments of hosts behind routers (host-gw on a routed or racks underlay).
+    pub racks: Vec<Rack>,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -281,6 +301,8 @@ pub struct LabSpec<'a> {
     pub hosts: usize,
     pub pods_per_host: usize,
     pub lab: Option<&'a str>,
+    /// `None`: the mode's own underlay.
+    pub underlay: Option<Underlay>,
 }
 
 impl<'a> LabSpec<'a> {
@@ -292,6 +314,7 @@ impl<'a> LabSpec<'a> {
             hosts,
             pods_per_host: 1,
             lab,
+            underlay: None,
         }
     }
 }
@@ -309,6 +332,7 @@ impl Plan {
             hosts,
             pods_per_host,
             lab,
+            underlay,
         } = *spec;
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
             return Err(PlanError::HostsOutOfRange(hosts));
@@ -319,19 +343,39 @@ impl Plan {
         if !(1..=MAX_PODS_PER_HOST).contains(&pods_per_host) {
             return Err(PlanError::PodsOutOfRange(pods_per_host));
         }
+        let underlay = underlay.unwrap_or(mode.default_underlay());
         let lab = match (lab, flavor) {
             (Some(lab), _) => lab.to_string(),
             (None, Flavor::Article) => mode.default_lab_name().to_string(),
             // Its own default, so that a flavor's lab and the article's can be up side by side.
             (None, _) => format!("{mode}-{flavor}"),
         };
+        // The same for an underlay that is not the mode's own.
+        let lab = match underlay == mode.default_underlay() || spec.lab.is_some() {
+            true => lab,
+            false => format!("{lab}-{}", underlay.to_string().replace(':', "")),
+        };
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
+        if mode != Mode::HostGw && underlay != mode.default_underlay() {
+            return Err(PlanError::UnderlayNotInMode { mode, underlay });
+        }
+        underlay.check(hosts)?;
+        let racks = match mode {
+            Mode::HostGw => crate::underlay::racks(underlay, hosts),
+            Mode::Vxlan | Mode::Ipip => Vec::new(),
+        };
         let step = segment_step(hosts);
         let tunnel = tunnel(mode, flavor);
         let hosts = (1..=hosts)
-            .map(|i| host(mode, flavor, i, step, pods_per_host))
+            .map(|i| {
+                let h = host(mode, flavor, i, step, pods_per_host);
+                match racks.iter().find(|r| r.hosts.contains(&i)) {
+                    Some(rack) => in_rack(h, rack),
+                    None => h,
+                }
+            })
             .collect();
         Ok(Plan {
             mode,
@@ -344,7 +388,26 @@ impl Plan {
             vni: tunnel.map_or(VXLAN_VNI, |t| t.vni),
             vxlan_port: tunnel.map_or(VXLAN_PORT, |t| t.port),
             underlay_supernet: "10.0.0.0/16",
+            underlay,
+            underlay_is_default: underlay == mode.default_underlay(),
+            racks,
         })
+    }
+}
+
+/// A host-gw host moved off the flat segment into its rack, behind the rack's router.
+fn in_rack(h: Host, rack: &Rack) -> Host {
+    use crate::underlay::{host_ip, ROUTER_LAN_IF, ROUTER_WAN_IF};
+    Host {
+        underlay_ip: host_ip(rack, h.index),
+        underlay_subnet: Some(rack.subnet.clone()),
+        underlay_gw: Some(rack.gateway),
+        router: Some(rack.router.clone()),
+        router_wan_ip: Some(rack.wan_ip),
+        router_wan_if: Some(ROUTER_WAN_IF),
+        router_lan_if: Some(ROUTER_LAN_IF.to_string()),
+        rack: Some(rack.index),
+        ..h
     }
 }
 
@@ -393,6 +456,7 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         router_wan_ip: vxlan.then_some(on_segment),
         router_wan_if: vxlan.then_some("eth1"),
         router_lan_if,
+        rack: None,
     }
 }
 

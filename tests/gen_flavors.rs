@@ -16,6 +16,7 @@ fn text(mode: Mode, flavor: Flavor, hosts: usize, pods_per_host: usize) -> Strin
         hosts,
         pods_per_host,
         lab: None,
+        underlay: None,
     };
     render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap()
 }
@@ -295,6 +296,7 @@ fn interface_names_fit_at_the_largest_plan() {
             hosts: MAX_HOSTS,
             pods_per_host: MAX_PODS_PER_HOST,
             lab: None,
+            underlay: None,
         };
         let plan = Plan::from_spec(&spec).unwrap();
         let last = plan.hosts.last().unwrap().pods.last().unwrap();

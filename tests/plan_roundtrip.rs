@@ -2,9 +2,10 @@
 //! back gives the plan again. Checked for every mode over the whole range of sizes.
 
 use cnilab::lab::Lab;
-use cnilab::plan::{Mode, Plan, MAX_HOSTS, MIN_HOSTS};
+use cnilab::plan::{Flavor, LabSpec, Mode, Plan, MAX_HOSTS, MIN_HOSTS};
 use cnilab::render::{render, Templates};
 use cnilab::topology::Topology;
+use cnilab::underlay::Underlay;
 use proptest::prelude::*;
 
 fn read_back(plan: &Plan) -> Lab {
@@ -51,7 +52,11 @@ fn assert_round_trip(plan: &Plan) {
 /// The routers and the legs verify captures on, as the plan names them.
 fn assert_routers(plan: &Plan, lab: &Lab) {
     let mut want: Vec<(String, Vec<String>)> = match plan.mode {
-        Mode::HostGw => vec![],
+        Mode::HostGw => plan
+            .racks
+            .iter()
+            .map(|r| (r.router.clone(), vec!["eth1".into(), "eth2".into()]))
+            .collect(),
         Mode::Vxlan => plan
             .hosts
             .iter()
@@ -97,5 +102,36 @@ proptest! {
                               n in MIN_HOSTS..=MAX_HOSTS,
                               name in "[a-z][a-z0-9-]{0,12}") {
         assert_round_trip(&Plan::new(mode, n, Some(&name)).unwrap());
+    }
+}
+
+fn host_gw_on(underlay: Underlay, flavor: Flavor, n: usize, name: Option<&str>) -> Plan {
+    let spec = LabSpec {
+        flavor,
+        underlay: Some(underlay),
+        ..LabSpec::article(Mode::HostGw, n, name)
+    };
+    Plan::from_spec(&spec).unwrap()
+}
+
+#[test]
+fn host_gw_round_trips_on_every_underlay() {
+    for flavor in [Flavor::Article, Flavor::Flannel] {
+        for underlay in [Underlay::Flat, Underlay::Routed, Underlay::Racks(2)] {
+            for n in [2, 3, 4, 8, 64, 254] {
+                let plan = host_gw_on(underlay, flavor, n, None);
+                assert_eq!(plan.underlay, underlay);
+                assert_round_trip(&plan);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    #[test]
+    fn every_rack_count_round_trips(n in MIN_HOSTS..=MAX_HOSTS, racks in 2usize..=MAX_HOSTS) {
+        let underlay = Underlay::Racks(racks.min(n));
+        assert_round_trip(&host_gw_on(underlay, Flavor::Article, n, Some("racks")));
     }
 }

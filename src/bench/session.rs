@@ -21,6 +21,7 @@ pub fn bench_fresh(
         hosts: 2,
         pods_per_host: 1,
         lab: Some(&name),
+        underlay: None,
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
