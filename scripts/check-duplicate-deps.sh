@@ -11,7 +11,7 @@ both=$(comm -12 <(echo "$direct") <(echo "$dupes"))
 
 if [[ -n "$both" ]]; then
     echo "direct dependencies built in more than one version (see cargo tree -e normal -i NAME):" >&2
-    echo "$both" | sed 's/^/  /' >&2
+    while read -r name; do echo "  $name"; done <<<"$both" >&2
     exit 1
 fi
 echo "no direct dependency is built in two versions"
