@@ -5,6 +5,7 @@
 
 use crate::plan::Mode;
 use crate::topology::{Node, Topology};
+use crate::verify::expect::ExpectFail;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -22,6 +23,12 @@ pub const LABEL_VXLAN_PORT: &str = "cnilab.vxlan-port";
 pub const LABEL_CAPTURE: &str = "cnilab.capture";
 /// `route` where a host's tunnel device is flow-based (external): no FDB, the key per packet.
 pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
+
+/// A host's expected failures (see [`crate::verify::expect`]): the hosts its pods cannot
+/// reach, the node where their packets die, and why.
+pub const LABEL_EXPECT_FAIL_TO: &str = "cnilab.expect-fail-to";
+pub const LABEL_EXPECT_FAIL_AT: &str = "cnilab.expect-fail-at";
+pub const LABEL_EXPECT_FAIL_WHY: &str = "cnilab.expect-fail-why";
 
 /// The interface a pod reaches its host through.
 pub const POD_IF: &str = "eth1";
@@ -53,6 +60,8 @@ pub struct LabHost {
     pub pod_subnet: String,
     /// The tunnel device is flow-based (Cilium): it has no FDB, and needs none.
     pub flow_based: bool,
+    /// The pairs from this host's pods that the lab declares cannot work.
+    pub expect_fail: Option<ExpectFail>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -146,6 +155,7 @@ impl Lab {
                         pod_subnet: required(name, node, LABEL_POD_SUBNET)?,
                         flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?
                             .is_some_and(|k| k == "route"),
+                        expect_fail: expect_fail(name, node)?,
                     });
                     if node_mode == Mode::Vxlan {
                         let params = VxlanParams {
@@ -218,6 +228,17 @@ impl Lab {
     pub fn host(&self, index: usize) -> Option<&LabHost> {
         self.hosts.iter().find(|h| h.index == index)
     }
+}
+
+fn expect_fail(name: &str, node: &Node) -> Result<Option<ExpectFail>, LabError> {
+    let Some(to) = optional(name, node, LABEL_EXPECT_FAIL_TO)? else {
+        return Ok(None);
+    };
+    Ok(Some(ExpectFail {
+        to,
+        at: required(name, node, LABEL_EXPECT_FAIL_AT)?,
+        why: required(name, node, LABEL_EXPECT_FAIL_WHY)?,
+    }))
 }
 
 fn optional<T: FromStr>(

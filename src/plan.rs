@@ -269,6 +269,9 @@ pub struct Host {
     pub router_lan_if: Option<String>,
     /// The rack the host sits in (host-gw on a routed or racks underlay).
     pub rack: Option<usize>,
+    /// The hosts whose pods this host's pods cannot reach (host-gw across racks), as ranges:
+    /// the lab declares those pairs as expected failures.
+    pub unreachable: Option<String>,
 }
 
 /// Everything a template needs to render one lab.
@@ -372,7 +375,7 @@ impl Plan {
             .map(|i| {
                 let h = host(mode, flavor, i, step, pods_per_host);
                 match racks.iter().find(|r| r.hosts.contains(&i)) {
-                    Some(rack) => in_rack(h, rack),
+                    Some(rack) => in_rack(h, rack, hosts),
                     None => h,
                 }
             })
@@ -396,8 +399,8 @@ impl Plan {
 }
 
 /// A host-gw host moved off the flat segment into its rack, behind the rack's router.
-fn in_rack(h: Host, rack: &Rack) -> Host {
-    use crate::underlay::{host_ip, ROUTER_LAN_IF, ROUTER_WAN_IF};
+fn in_rack(h: Host, rack: &Rack, hosts: usize) -> Host {
+    use crate::underlay::{host_ip, hosts_outside, ROUTER_LAN_IF, ROUTER_WAN_IF};
     Host {
         underlay_ip: host_ip(rack, h.index),
         underlay_subnet: Some(rack.subnet.clone()),
@@ -407,6 +410,7 @@ fn in_rack(h: Host, rack: &Rack) -> Host {
         router_wan_if: Some(ROUTER_WAN_IF),
         router_lan_if: Some(ROUTER_LAN_IF.to_string()),
         rack: Some(rack.index),
+        unreachable: Some(hosts_outside(rack, hosts)),
         ..h
     }
 }
@@ -457,6 +461,7 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         router_wan_if: vxlan.then_some("eth1"),
         router_lan_if,
         rack: None,
+        unreachable: None,
     }
 }
 

@@ -149,6 +149,29 @@ pub fn host_ip(rack: &Rack, i: usize) -> Ipv4Addr {
     Ipv4Addr::new(a, b, c, octet(position + 2))
 }
 
+/// The hosts outside `rack`, as ranges of indices: `3-4`, `1,3-8`. host-gw reaches none of
+/// their pods from inside the rack.
+pub fn hosts_outside(rack: &Rack, hosts: usize) -> String {
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for i in (1..=hosts).filter(|i| !rack.hosts.contains(i)) {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == i => *end = i,
+            _ => ranges.push((i, i)),
+        }
+    }
+    let text: Vec<String> = ranges
+        .into_iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    text.join(",")
+}
+
 fn octet(i: usize) -> u8 {
     u8::try_from(i).expect("rack numbers and positions are bounded by MAX_HOSTS")
 }
@@ -184,6 +207,8 @@ mod tests {
             }
         }
         assert!(Underlay::Racks(3).check(2).is_err());
+        assert_eq!(hosts_outside(&r[0], 5), "4-5");
+        assert_eq!(hosts_outside(&racks(Underlay::Routed, 4)[1], 4), "1,3-4");
     }
 
     #[test]

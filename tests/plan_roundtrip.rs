@@ -1,7 +1,8 @@
 //! One fact, said once: whatever the plan says, the rendered file says, and reading the file
 //! back gives the plan again. Checked for every mode over the whole range of sizes.
 
-use cnilab::lab::Lab;
+use cnilab::lab::{Lab, LabHost};
+use cnilab::plan::Host;
 use cnilab::plan::{Flavor, LabSpec, Mode, Plan, MAX_HOSTS, MIN_HOSTS};
 use cnilab::render::{render, Templates};
 use cnilab::topology::Topology;
@@ -36,6 +37,7 @@ fn assert_round_trip(plan: &Plan) {
         assert_eq!(lp.host, h.index);
         assert_eq!(lp.ip, h.pods[0].ip);
         assert_eq!(lp.mtu, plan.pod_mtu);
+        assert_expected_failures(plan, h, lh);
     }
     assert_routers(plan, &lab);
     match plan.mode {
@@ -133,5 +135,29 @@ proptest! {
     fn every_rack_count_round_trips(n in MIN_HOSTS..=MAX_HOSTS, racks in 2usize..=MAX_HOSTS) {
         let underlay = Underlay::Racks(racks.min(n));
         assert_round_trip(&host_gw_on(underlay, Flavor::Article, n, Some("racks")));
+    }
+}
+
+/// A host in a rack declares every pair into another rack an expected failure, dying at its
+/// own router; a host on a flat segment declares none.
+fn assert_expected_failures(plan: &Plan, h: &Host, lh: &LabHost) {
+    let Some(rack) = h.rack else {
+        assert!(lh.expect_fail.is_none(), "{}", h.name);
+        return;
+    };
+    let e = lh
+        .expect_fail
+        .as_ref()
+        .expect("a host in a rack declares its failures");
+    assert_eq!(Some(&e.at), h.router.as_ref());
+    for peer in &plan.hosts {
+        let across = peer.rack != Some(rack);
+        assert_eq!(
+            e.to.contains(peer.index),
+            across,
+            "{} -> {}",
+            h.name,
+            peer.name
+        );
     }
 }

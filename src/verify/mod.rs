@@ -7,6 +7,7 @@
 pub mod bpf;
 pub mod capture;
 pub mod dissect;
+pub mod expect;
 pub mod id;
 pub mod judge;
 pub mod learned;
@@ -546,6 +547,7 @@ fn judge_pairs(
     max_loss: f64,
 ) -> Vec<PairRow> {
     let gaps = gaps(lab, fdbs);
+    let nodes = expect::node_names(lab);
     let mut result = |pair, kind| {
         let id = ProbeId::new(pair, kind);
         ProbeResult {
@@ -584,6 +586,16 @@ fn judge_pairs(
         {
             verdict.passed = false;
             verdict.reasons.insert(0, gap.reason());
+        }
+        if let Some(e) = src_host.expect_fail.as_ref() {
+            if e.to.contains(dst_host.index) {
+                let path = expect::PairPath {
+                    src_pod: &lab.pods[a].node,
+                    src_host: &src_host.node,
+                    nodes: &nodes,
+                };
+                expect::apply(e, expect::check(e, &path, &ping), &mut verdict);
+            }
         }
         rows.push(PairRow {
             from: lab.pods[a].node.clone(),
@@ -860,6 +872,7 @@ mod tests {
             reasons: reasons.iter().map(|r| r.to_string()).collect(),
             loss: judge::Loss::default(),
             remarks: vec![],
+            expected_failure: None,
         };
         let row = |reasons: &[&str]| PairRow {
             from: "pod1".into(),
