@@ -18,6 +18,7 @@ pub mod netns;
 pub mod output;
 pub mod plan;
 pub mod render;
+pub mod routing;
 pub mod runtime;
 pub mod topology;
 pub mod trace;

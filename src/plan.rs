@@ -4,6 +4,7 @@
 //! what an exec line looks like, so the templates stay the one place that says how a mode is
 //! built.
 
+use crate::routing::Routing;
 use crate::underlay::{Rack, Underlay, UnderlayError};
 use serde::Serialize;
 use std::fmt;
@@ -207,6 +208,8 @@ pub enum PlanError {
     Underlay(#[from] UnderlayError),
     #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw")]
     UnderlayNotInMode { mode: Mode, underlay: Underlay },
+    #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
+    BgpNeedsRouters,
 }
 
 fn valid_flavors(mode: &Mode) -> String {
@@ -272,6 +275,9 @@ pub struct Host {
     /// The hosts whose pods this host's pods cannot reach (host-gw across racks), as ranges:
     /// the lab declares those pairs as expected failures.
     pub unreachable: Option<String>,
+    /// With `--routing bgp`: the host's AS and its BIRD folder, relative to the topology file.
+    pub asn: Option<u32>,
+    pub bird_dir: Option<String>,
 }
 
 /// Everything a template needs to render one lab.
@@ -294,6 +300,7 @@ pub struct Plan {
     pub underlay_is_default: bool,
     /// The segments of hosts behind routers (host-gw on a routed or racks underlay).
     pub racks: Vec<Rack>,
+    pub routing: Routing,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -306,6 +313,7 @@ pub struct LabSpec<'a> {
     pub lab: Option<&'a str>,
     /// `None`: the mode's own underlay.
     pub underlay: Option<Underlay>,
+    pub routing: Routing,
 }
 
 impl<'a> LabSpec<'a> {
@@ -318,6 +326,7 @@ impl<'a> LabSpec<'a> {
             pods_per_host: 1,
             lab,
             underlay: None,
+            routing: Routing::Static,
         }
     }
 }
@@ -336,6 +345,7 @@ impl Plan {
             pods_per_host,
             lab,
             underlay,
+            routing,
         } = *spec;
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
             return Err(PlanError::HostsOutOfRange(hosts));
@@ -365,17 +375,26 @@ impl Plan {
             return Err(PlanError::UnderlayNotInMode { mode, underlay });
         }
         underlay.check(hosts)?;
-        let racks = match mode {
+        let mut racks = match mode {
             Mode::HostGw => crate::underlay::racks(underlay, hosts),
             Mode::Vxlan | Mode::Ipip => Vec::new(),
         };
+        if routing == Routing::Bgp {
+            if racks.is_empty() {
+                return Err(PlanError::BgpNeedsRouters);
+            }
+            for r in &mut racks {
+                r.asn = Some(crate::routing::router_as(r.index));
+                r.bird_dir = Some(crate::routing::node_dir(&lab, &r.router));
+            }
+        }
         let step = segment_step(hosts);
         let tunnel = tunnel(mode, flavor);
         let hosts = (1..=hosts)
             .map(|i| {
                 let h = host(mode, flavor, i, step, pods_per_host);
                 match racks.iter().find(|r| r.hosts.contains(&i)) {
-                    Some(rack) => in_rack(h, rack, hosts),
+                    Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
                     None => h,
                 }
             })
@@ -394,7 +413,21 @@ impl Plan {
             underlay,
             underlay_is_default: underlay == mode.default_underlay(),
             racks,
+            routing,
         })
+    }
+}
+
+/// With BGP, the host peers with its router and every pair works: it declares no failures.
+fn with_routing(h: Host, routing: Routing, lab: &str) -> Host {
+    match routing {
+        Routing::Static => h,
+        Routing::Bgp => Host {
+            asn: Some(crate::routing::host_as(h.index)),
+            bird_dir: Some(crate::routing::node_dir(lab, &h.name)),
+            unreachable: None,
+            ..h
+        },
     }
 }
 
@@ -462,6 +495,8 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         router_lan_if,
         rack: None,
         unreachable: None,
+        asn: None,
+        bird_dir: None,
     }
 }
 

@@ -105,6 +105,9 @@ pub struct Rack {
     pub wan_ip: Ipv4Addr,
     /// The hosts in the rack, by index.
     pub hosts: Vec<usize>,
+    /// With `--routing bgp`: the router's AS and its BIRD folder, relative to the topology file.
+    pub asn: Option<u32>,
+    pub bird_dir: Option<String>,
 }
 
 /// The router's interface on the WAN and its leg into the rack.
@@ -133,6 +136,8 @@ pub fn racks(underlay: Underlay, hosts: usize) -> Vec<Rack> {
                 gateway: Ipv4Addr::new(192, 168, n, 1),
                 wan_ip: Ipv4Addr::new(192, 168, 0, step * n),
                 hosts: members,
+                asn: None,
+                bird_dir: None,
             }
         })
         .collect()

@@ -17,6 +17,7 @@ fn text(mode: Mode, flavor: Flavor, hosts: usize, pods_per_host: usize) -> Strin
         pods_per_host,
         lab: None,
         underlay: None,
+        routing: Default::default(),
     };
     render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap()
 }
@@ -297,6 +298,7 @@ fn interface_names_fit_at_the_largest_plan() {
             pods_per_host: MAX_PODS_PER_HOST,
             lab: None,
             underlay: None,
+            routing: Default::default(),
         };
         let plan = Plan::from_spec(&spec).unwrap();
         let last = plan.hosts.last().unwrap().pods.last().unwrap();

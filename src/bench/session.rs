@@ -22,6 +22,7 @@ pub fn bench_fresh(
         pods_per_host: 1,
         lab: Some(&name),
         underlay: None,
+        routing: Default::default(),
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
