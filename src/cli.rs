@@ -963,6 +963,7 @@ fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
             PairsArg::PerHostPair => verify::PairChoice::PerHostPair,
         },
         transports: transports(&args.proto),
+        converge_timeout: Some(std::time::Duration::from_secs(args.converge_timeout)),
     };
     let report = verify::verify(file, &opts)?;
     if args.json {
@@ -985,6 +986,11 @@ pub struct VerifyArgs {
     /// Print the verify report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --routing bgp: how long to wait for every BGP session and pod route before
+    /// probing; past it, verify names what is missing and exits 1.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub converge_timeout: u64,
     /// Write one pcap file per capture point into DIR.
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,

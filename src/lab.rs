@@ -26,6 +26,7 @@ pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
 
 /// A host's expected failures (see [`crate::verify::expect`]): the hosts its pods cannot
 /// reach, the node where their packets die, and why.
+pub const LABEL_RACK: &str = "cnilab.rack";
 pub const LABEL_EXPECT_FAIL_TO: &str = "cnilab.expect-fail-to";
 pub const LABEL_EXPECT_FAIL_AT: &str = "cnilab.expect-fail-at";
 pub const LABEL_EXPECT_FAIL_WHY: &str = "cnilab.expect-fail-why";
@@ -62,6 +63,8 @@ pub struct LabHost {
     pub flow_based: bool,
     /// The pairs from this host's pods that the lab declares cannot work.
     pub expect_fail: Option<ExpectFail>,
+    /// The L2 segment the host is in, where the underlay has several (`cnilab.rack`).
+    pub rack: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +159,7 @@ impl Lab {
                         flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?
                             .is_some_and(|k| k == "route"),
                         expect_fail: expect_fail(name, node)?,
+                        rack: optional(name, node, LABEL_RACK)?,
                     });
                     if node_mode == Mode::Vxlan {
                         let params = VxlanParams {

@@ -46,6 +46,8 @@ pub struct VerifyOptions {
     pub pairs: PairChoice,
     /// The probes sent beside ICMP to each pair's destination pod's listener.
     pub transports: Vec<transport::Proto>,
+    /// How long to wait for a lab's routing daemons to converge (None: the default).
+    pub converge_timeout: Option<std::time::Duration>,
 }
 
 /// Every ordered pod pair, or one per ordered host pair (and one per host with several pods):
@@ -78,6 +80,8 @@ pub enum VerifyError {
     Listener(#[from] listener::ListenerError),
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
+    #[error(transparent)]
+    NotConverged(#[from] crate::routing::converge::NotConverged),
     #[error("cannot write pcap {path}: {source}")]
     Pcap {
         path: PathBuf,
@@ -91,6 +95,8 @@ impl VerifyError {
     pub fn exit_code(&self) -> i32 {
         match self {
             VerifyError::Interrupted => 130,
+            // The lab's routing failed: a lab that fails, not a bad invocation.
+            VerifyError::NotConverged(_) => 1,
             _ => 2,
         }
     }
@@ -106,6 +112,12 @@ const WINDOW_LAB: usize = 24;
 pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let lab = load(file)?;
+    // Probes sent before the routing daemons agree would only measure how far they got.
+    let daemons = crate::routing::converge::daemons(&Topology::load(file)?, file);
+    let timeout = opts
+        .converge_timeout
+        .unwrap_or(crate::routing::converge::TIMEOUT);
+    crate::routing::converge::wait(&lab, &daemons, timeout)?;
     let points = capture_points(&lab);
     let filter = bpf::program(lab.vxlan, &vxlan_ports(&lab));
     let opened = points
@@ -568,6 +580,10 @@ fn judge_pairs(
         plan.mtu = probes.full_size[k];
         plan.max_loss = max_loss;
         plan.host_macs = host_macs.to_vec();
+        if host_of(lab, a).rack != host_of(lab, b).rack {
+            // Across racks a host's next hop is its router, not the peer: no host MAC to check.
+            plan.host_macs.clear();
+        }
         plan.flood = (
             learned::flood_list(fdbs, &host_of(lab, a).node),
             learned::flood_list(fdbs, &host_of(lab, b).node),
