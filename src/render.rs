@@ -103,6 +103,8 @@ pub fn render_daemons(
     }
     let env = environment("bird-host.conf.j2", templates)?;
     let version = env!("CARGO_PKG_VERSION");
+    // Converted once: each node's render would otherwise convert the whole plan again.
+    let whole = minijinja::Value::from_serialize(plan);
     daemons
         .map(|(dir, rack)| {
             let name = match rack {
@@ -113,7 +115,7 @@ pub fn render_daemons(
             let host = plan.hosts.iter().find(|h| h.name == node);
             let text = env
                 .get_template(name)
-                .and_then(|t| t.render(context! { plan, host, rack, version }))
+                .and_then(|t| t.render(context! { plan => whole, host, rack, version }))
                 .map_err(|e| template_error(name, &e))?;
             Ok((Path::new(dir).join("bird.conf"), text))
         })

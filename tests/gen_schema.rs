@@ -181,24 +181,33 @@ fn every_linux_node_is_never_restarted_and_runs_a_pinned_image() {
 #[test]
 fn host_gw_underlays_validate_and_cable_every_rack() {
     use cnilab::plan::{Flavor, LabSpec};
+    use cnilab::routing::Routing;
     use cnilab::underlay::Underlay;
     let validator = schema();
     let pattern = regex::Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9-._]*$").unwrap();
     let underlays = [Underlay::Routed, Underlay::Racks(2), Underlay::Racks(3)];
-    for flavor in [Flavor::Article, Flavor::Flannel] {
+    let routings = [Routing::Static, Routing::Bgp];
+    for (flavor, routing) in [Flavor::Article, Flavor::Flannel]
+        .into_iter()
+        .flat_map(|f| routings.map(|r| (f, r)))
+    {
         for underlay in underlays {
-            for hosts in SIZES.into_iter().filter(|&n| underlay.check(n).is_ok()) {
+            // BGP's daemon configs are checked at the small sizes: the file's shape is the same.
+            let fits =
+                |n: usize| underlay.check(n).is_ok() && (routing == Routing::Static || n <= 8);
+            for hosts in SIZES.into_iter().filter(|&n| fits(n)) {
                 let spec = LabSpec {
                     flavor,
                     pods_per_host: 1,
                     underlay: Some(underlay),
+                    routing,
                     ..LabSpec::article(Mode::HostGw, hosts, None)
                 };
                 let plan = Plan::from_spec(&spec).unwrap();
                 let text = render(&plan, Templates::Embedded).unwrap();
                 let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
                 let json = serde_json::to_value(yaml).unwrap();
-                let what = format!("{flavor} {underlay} x{hosts}");
+                let what = format!("{flavor} {underlay} {routing} x{hosts}");
                 let errors: Vec<String> = validator
                     .iter_errors(&json)
                     .map(|e| format!("{} at {}", e, e.instance_path))
@@ -216,6 +225,7 @@ fn host_gw_underlays_validate_and_cable_every_rack() {
                 let nodes = json["topology"]["nodes"].as_object().unwrap();
                 assert!(nodes.keys().all(|n| pattern.is_match(n)), "{what}");
                 assert_cabled(&plan, &json, &what);
+                assert_daemons(&plan, &json, &what);
             }
         }
     }
@@ -259,4 +269,37 @@ fn assert_cabled(plan: &Plan, json: &Value, what: &str) {
             }
         }
     }
+}
+
+/// With BGP, every host and router binds its own BIRD folder at /run/bird and starts BIRD
+/// last; without it, no node does either.
+fn assert_daemons(plan: &Plan, json: &Value, what: &str) {
+    let bgp = plan.routing == cnilab::routing::Routing::Bgp;
+    let files = cnilab::render::render_daemons(plan, Templates::Embedded).unwrap();
+    let nodes = json["topology"]["nodes"].as_object().unwrap();
+    let speakers = plan.hosts.len() + plan.racks.len();
+    assert_eq!(files.len(), if bgp { speakers } else { 0 }, "{what}");
+    let mut with_bird = 0;
+    for (name, node) in nodes {
+        let Some(binds) = node["binds"].as_array() else {
+            continue;
+        };
+        with_bird += 1;
+        let dir = format!("clab-{}/bird/{name}", plan.lab);
+        assert_eq!(
+            binds,
+            &[Value::from(format!("{dir}:/run/bird"))],
+            "{what} {name}"
+        );
+        assert!(files
+            .iter()
+            .any(|(p, _)| p == &std::path::Path::new(&dir).join("bird.conf")));
+        let exec = node["exec"].as_array().unwrap();
+        let last = exec.last().unwrap().as_str().unwrap();
+        assert_eq!(
+            last, "bird -c /run/bird/bird.conf -s /run/bird/bird.ctl",
+            "{what} {name}"
+        );
+    }
+    assert_eq!(with_bird, if bgp { speakers } else { 0 }, "{what}");
 }

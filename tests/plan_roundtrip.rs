@@ -108,8 +108,19 @@ proptest! {
 }
 
 fn host_gw_on(underlay: Underlay, flavor: Flavor, n: usize, name: Option<&str>) -> Plan {
+    host_gw_routed_by(underlay, flavor, n, name, Default::default())
+}
+
+fn host_gw_routed_by(
+    underlay: Underlay,
+    flavor: Flavor,
+    n: usize,
+    name: Option<&str>,
+    routing: cnilab::routing::Routing,
+) -> Plan {
     let spec = LabSpec {
         flavor,
+        routing,
         underlay: Some(underlay),
         ..LabSpec::article(Mode::HostGw, n, name)
     };
@@ -124,6 +135,10 @@ fn host_gw_round_trips_on_every_underlay() {
                 let plan = host_gw_on(underlay, flavor, n, None);
                 assert_eq!(plan.underlay, underlay);
                 assert_round_trip(&plan);
+                if underlay != Underlay::Flat {
+                    let bgp = cnilab::routing::Routing::Bgp;
+                    assert_round_trip(&host_gw_routed_by(underlay, flavor, n, None, bgp));
+                }
             }
         }
     }
@@ -145,6 +160,15 @@ fn assert_expected_failures(plan: &Plan, h: &Host, lh: &LabHost) {
         assert!(lh.expect_fail.is_none(), "{}", h.name);
         return;
     };
+    assert_eq!(lh.rack, Some(rack));
+    if plan.routing == cnilab::routing::Routing::Bgp {
+        assert!(
+            lh.expect_fail.is_none(),
+            "{}: BGP leaves nothing to fail",
+            h.name
+        );
+        return;
+    }
     let e = lh
         .expect_fail
         .as_ref()
