@@ -7,7 +7,7 @@ use super::overhead::{self, Flow, Overhead};
 use super::report::{Figures, ModeReport, PathKind, PathReport, Ratios};
 use super::stats::Stat;
 use super::{check_interrupt, offload, rtt, BenchError, BenchOptions};
-use crate::lab::{Lab, LabHost, LabPod, POD_IF};
+use crate::lab::{Lab, LabHost, LabPod};
 use crate::verify::capture::CapturePoint;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -61,7 +61,7 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         namespace: host1.namespace.clone(),
         iface: host1.underlay_if.clone(),
     };
-    let vxlan_ports: Vec<u16> = lab.vxlan.iter().map(|v| v.port).collect();
+    let vxlan_ports: Vec<u16> = lab.encap.vxlan().iter().map(|v| v.port).collect();
     let baseline = figures[0].clone();
     let mut reports = Vec::new();
     for (path, figures) in paths.iter().zip(figures) {
@@ -79,7 +79,7 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         });
     }
     Ok(ModeReport {
-        mode: lab.mode,
+        mode: lab.mode(),
         lab: lab.name.clone(),
         pod_mtu: pod1.mtu,
         offloads,
@@ -99,7 +99,8 @@ fn measure_rounds(
             let kind = path.kind.as_str();
             eprintln!(
                 "cnilab bench: {}: {kind} round {round}/{}",
-                lab.mode, opts.repeat
+                lab.mode(),
+                opts.repeat
             );
             measure_once(path, opts, runs)?;
         }
@@ -115,8 +116,8 @@ fn offloads(
 ) -> Result<BTreeMap<String, offload::Features>, BenchError> {
     let mut all = BTreeMap::new();
     all.insert(
-        format!("{}:{POD_IF}", pod.node),
-        offload::read(&pod.namespace, POD_IF)?,
+        format!("{}:{}", pod.node, pod.pod_if),
+        offload::read(&pod.namespace, &pod.pod_if)?,
     );
     for iface in offload::interfaces(&host.namespace)? {
         let features = offload::read(&host.namespace, &iface)?;
