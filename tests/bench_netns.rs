@@ -445,7 +445,17 @@ fn offload_off_turns_checksum_and_segmentation_offload_off_and_segments_stay_sma
 #[test]
 fn bench_of_a_deployed_lab_measures_it_and_leaves_it_up() {
     require_root();
-    let lab = LabGuard::gen("host-gw", 2, &unique("bt"));
+    // flannel's host-gw, one pod per host: bench reads the flavor back from the file.
+    let name = unique("bt");
+    let gen = cnilab()
+        .args([
+            "gen", "--mode", "host-gw", "--flavor", "flannel", "--hosts", "2",
+        ])
+        .args(["--name", &name, "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    let lab = LabGuard::from_yaml(&name, &String::from_utf8(gen.stdout).unwrap());
     let out = lab.run(&["bench", "--json"]).status.code();
     assert_eq!(out, Some(2), "a lab that is not up is refused");
     let not_up = lab.run(&["bench"]);
@@ -466,6 +476,7 @@ fn bench_of_a_deployed_lab_measures_it_and_leaves_it_up() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
     assert_eq!(report["modes"].as_array().unwrap().len(), 1);
     assert_eq!(report["modes"][0]["lab"], lab.name.as_str());
+    assert_eq!(report["modes"][0]["flavor"], "flannel");
     // One pod per host: no same-host pair, and bench says so rather than measure something else.
     let paths = report["modes"][0]["paths"].as_array().unwrap();
     let kinds: Vec<&str> = paths.iter().map(|p| p["path"].as_str().unwrap()).collect();
