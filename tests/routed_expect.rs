@@ -65,8 +65,23 @@ fn routed_host_gw_fails_where_the_article_says_and_verify_passes_it() {
         "ip route add default via 192.168.1.1 dev eth1",
     );
 
-    // The routes the routers lack, added by hand: the pairs work, and the expectation fails.
+    // Dying at gw1 is not enough: gw1 gets the route, and a firewall drops the packet instead.
     exec(&lab, "gw1", "ip route add 10.0.2.0/24 via 192.168.0.200");
+    exec(&lab, "gw1", "iptables -A FORWARD -d 10.0.2.0/24 -j DROP");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &[
+            "failed another way",
+            "gw1 has a route to 10.0.2.2: something else dropped it",
+        ],
+    );
+    exec(&lab, "gw1", "iptables -D FORWARD -d 10.0.2.0/24 -j DROP");
+
+    // The routes the routers lack, added by hand: the pairs work, and the expectation fails.
     exec(&lab, "gw2", "ip route add 10.0.2.0/24 via 192.168.2.2");
     exec(&lab, "gw2", "ip route add 10.0.1.0/24 via 192.168.0.100");
     exec(&lab, "gw1", "ip route add 10.0.1.0/24 via 192.168.1.2");

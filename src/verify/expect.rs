@@ -2,13 +2,16 @@
 //!
 //! Like netlab's `expect: fail`, a lab that demonstrates a failure (host-gw across a router)
 //! says so in its labels. verify passes such a pair only when it fails in exactly the declared
-//! way: the request reaches the node named in `cnilab.expect-fail-at` and goes no further.
+//! way: the request reaches the node named in `cnilab.expect-fail-at`, goes no further, and
+//! that node has no route to the destination.
 //! A pair that works, or fails somewhere else, fails the lab and says which.
 
 use super::judge::{Outcome, PairVerdict, ProbeResult};
+use crate::lab::Lab;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 /// Host indices, written as ranges: `3-4`, `1,3-8`.
@@ -137,6 +140,33 @@ pub fn check(expect: &ExpectFail, path: &PairPath<'_>, ping: &ProbeResult) -> He
         ));
     }
     Held::Yes { seen_at: at_points }
+}
+
+/// A request that died at the declared node died there for want of a route only if that
+/// node's kernel has none to the destination: a drop by anything else (a firewall, a down
+/// link) is another failure. Asks the node's main table, as `ip route get` does.
+pub fn for_want_of_a_route(held: Held, e: &ExpectFail, lab: &Lab, dst: Ipv4Addr) -> Held {
+    let Held::Yes { .. } = held else {
+        return held;
+    };
+    let Some(router) = lab.routers.iter().find(|r| r.node == e.at) else {
+        return held;
+    };
+    let dst = dst.to_string();
+    let found = duct::cmd!("ip", "-n", &router.namespace, "route", "get", &dst)
+        .stdin_null()
+        .stderr_null()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .is_ok_and(|o| o.status.success());
+    match found {
+        false => held,
+        true => Held::OtherWay(format!(
+            "the request died at {}, but {} has a route to {dst}: something else dropped it",
+            e.at, e.at
+        )),
+    }
 }
 
 /// The node a capture point (`<node>-<iface>`) belongs to: the longest node name that

@@ -611,7 +611,9 @@ fn judge_pairs(
                     src_host: &src_host.node,
                     nodes: &nodes,
                 };
-                expect::apply(e, expect::check(e, &path, &ping), &mut verdict);
+                let held = expect::check(e, &path, &ping);
+                let held = expect::for_want_of_a_route(held, e, lab, lab.pods[b].ip);
+                expect::apply(e, held, &mut verdict);
             }
         }
         rows.push(PairRow {
