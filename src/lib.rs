@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod neigh_limits;
 pub mod netns;
 pub mod output;
+pub mod packet_socket;
 pub mod plan;
 pub mod render;
 pub mod runtime;
