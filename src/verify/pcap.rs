@@ -1,9 +1,9 @@
-//! One pcap file per capture point (Ethernet link type, microsecond timestamps), for tcpdump
-//! and Wireshark.
+//! One pcap file per capture point (Ethernet link type, the kernel's nanosecond timestamps),
+//! for tcpdump and Wireshark.
 
 use super::capture::Frame;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::DataLink;
+use pcap_file::{DataLink, TsResolution};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -16,6 +16,7 @@ pub fn write(path: &Path, frames: &[Frame]) -> io::Result<()> {
         // tcpdump's own default; the default 65535 is one byte short of the largest frame
         // the capture reads, and pcap-file refuses frames longer than the snap length.
         snaplen: 262_144,
+        ts_resolution: TsResolution::NanoSecond,
         ..Default::default()
     };
     let mut writer = PcapWriter::with_header(file, header).map_err(to_io)?;
@@ -47,7 +48,7 @@ mod tests {
         let path = dir.path().join("host1-eth1.pcap");
         let frames = vec![
             Frame {
-                ts: Duration::new(1_700_000_000, 123_000),
+                ts: Duration::new(1_700_000_000, 123_456),
                 data: vec![1; 60],
             },
             Frame {
