@@ -1,6 +1,8 @@
 //! Listening on the lab's wires: one packet socket per capture point (see
-//! [`crate::packet_socket`]), read on a thread of its own.
+//! [`crate::packet_socket`]), read on a thread of its own that dissects each frame as it
+//! arrives (see [`super::observe`]).
 
+use super::observe::{Observed, Observer};
 use crate::netns::NetnsError;
 use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers};
 use std::io;
@@ -8,14 +10,6 @@ use std::time::Duration;
 
 /// After stop, a reader drains what is queued, but not for longer than this.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
-
-/// One captured frame and when the kernel captured it.
-#[derive(Debug, Clone)]
-pub struct Frame {
-    /// Since the Unix epoch, as pcap wants it.
-    pub ts: Duration,
-    pub data: Vec<u8>,
-}
 
 /// An interface in a node that verify listens on.
 #[derive(Debug, Clone)]
@@ -84,17 +78,18 @@ fn open_with(
 /// Captures running on their threads until [`Running::stop`].
 pub struct Running(Readers<Captured>);
 
-pub fn start(opened: Vec<Opened>) -> Running {
-    Running(packet_socket::start(opened, |_, socket, stop| {
-        let mut frames = Vec::new();
+/// Reads every socket on a thread of its own, each frame handed to its point's observer as it
+/// arrives: `observers` go with `opened`, point by point.
+pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Running {
+    assert_eq!(opened.len(), observers.len(), "one observer per point");
+    let observers = std::sync::Arc::new(observers);
+    Running(packet_socket::start(opened, move |i, socket, stop| {
+        let mut observed = Observed::default();
         let read = socket.read_until(stop, DRAIN_LIMIT, |f| {
-            frames.push(Frame {
-                ts: f.ts,
-                data: f.data.to_vec(),
-            })
+            observers[i].observe(f.ts, f.data, &mut observed)
         });
         Captured {
-            frames,
+            observed,
             ended_early: read.err(),
             dropped: socket.drops(),
         }
@@ -102,7 +97,7 @@ pub fn start(opened: Vec<Opened>) -> Running {
 }
 
 impl Running {
-    /// Stops every reader once it has drained its queue, and returns the frames per point, in
+    /// Stops every reader once it has drained its queue, and returns what each point kept, in
     /// the order the points were opened.
     pub fn stop(self) -> Vec<Captured> {
         self.0.stop()
@@ -111,7 +106,7 @@ impl Running {
 
 /// What one capture point saw, and why it stopped early if it did.
 pub struct Captured {
-    pub frames: Vec<Frame>,
+    pub observed: Observed,
     /// A socket error ends that point's capture, not the run: an interface taken down is a
     /// fault of the lab that its pairs should show, not a reason to throw every verdict away.
     pub ended_early: Option<ReadError>,

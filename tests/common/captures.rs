@@ -125,3 +125,56 @@ pub fn pcapng_frames(path: &std::path::Path, point: &str) -> Vec<(std::time::Dur
     }
     out
 }
+
+/// A pcapng read whole: its section comment, interface names, and per frame the interface,
+/// time and comment.
+pub struct PcapNg {
+    pub section_comment: String,
+    pub interfaces: Vec<String>,
+    pub packets: Vec<(u32, std::time::Duration, Option<String>)>,
+}
+
+pub fn read_pcapng(path: &std::path::Path) -> PcapNg {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+    use pcap_file::pcapng::blocks::section_header::SectionHeaderOption;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let mut reader = PcapNgReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let section_comment = reader
+        .section()
+        .options
+        .iter()
+        .find_map(|o| match o {
+            SectionHeaderOption::Comment(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let (mut interfaces, mut packets) = (Vec::new(), Vec::new());
+    while let Some(block) = reader.next_block() {
+        match block.unwrap() {
+            Block::InterfaceDescription(i) => interfaces.push(
+                i.options
+                    .iter()
+                    .find_map(|o| match o {
+                        InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_default(),
+            ),
+            Block::EnhancedPacket(p) => packets.push((
+                p.interface_id,
+                p.timestamp,
+                p.options.iter().find_map(|o| match o {
+                    EnhancedPacketOption::Comment(c) => Some(c.to_string()),
+                    _ => None,
+                }),
+            )),
+            _ => {}
+        }
+    }
+    PcapNg {
+        section_comment,
+        interfaces,
+        packets,
+    }
+}
