@@ -777,12 +777,13 @@ fn section_comment(lab: &Lab, probes: &ProbePlan) -> String {
     let mut c = format!(
         "cnilab verify of lab {} ({}, {} hosts), run {:08x}: one interface per capture point",
         lab.name,
-        lab.mode,
+        lab.mode(),
         lab.hosts.len(),
         probes.run
     );
     if let Some(how) = lab
-        .vxlan
+        .encap
+        .vxlan()
         .and_then(|v| crate::pcapng::decode_as_vxlan(v.port))
     {
         c += &format!(". {how}");
