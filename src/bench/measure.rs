@@ -8,7 +8,7 @@ use super::report::{Figures, ModeReport, PathKind, PathReport, Ratios};
 use super::selection::Combo;
 use super::stats::Stat;
 use super::{check_interrupt, offload, rtt, BenchError, BenchOptions};
-use crate::lab::{Lab, LabHost, LabPod, POD_IF};
+use crate::lab::{Lab, LabHost, LabPod};
 use crate::verify::capture::CapturePoint;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -68,7 +68,7 @@ pub fn lab(lab: &Lab, combo: Combo, opts: &BenchOptions) -> Result<ModeReport, B
         namespace: host1.namespace.clone(),
         iface: host1.underlay_if.clone(),
     };
-    let vxlan_ports: Vec<u16> = lab.vxlan.iter().map(|v| v.port).collect();
+    let vxlan_ports: Vec<u16> = lab.encap.vxlan().iter().map(|v| v.port).collect();
     let baseline = figures[0].clone();
     let mut reports = Vec::new();
     for (path, figures) in paths.iter().zip(figures) {
@@ -86,7 +86,7 @@ pub fn lab(lab: &Lab, combo: Combo, opts: &BenchOptions) -> Result<ModeReport, B
         });
     }
     Ok(ModeReport {
-        mode: lab.mode,
+        mode: lab.mode(),
         flavor: combo.flavor,
         lab: lab.name.clone(),
         pod_mtu: pods.pod.mtu,
@@ -123,8 +123,8 @@ fn offloads(
 ) -> Result<BTreeMap<String, offload::Features>, BenchError> {
     let mut all = BTreeMap::new();
     all.insert(
-        format!("{}:{POD_IF}", pod.node),
-        offload::read(&pod.namespace, POD_IF)?,
+        format!("{}:{}", pod.node, pod.pod_if),
+        offload::read(&pod.namespace, &pod.pod_if)?,
     );
     for iface in offload::interfaces(&host.namespace)? {
         let features = offload::read(&host.namespace, &iface)?;

@@ -95,7 +95,7 @@ pub fn bench_deployed(
     }
     let (lab, flavor) = load(file)?;
     let combo = Combo {
-        mode: lab.mode,
+        mode: lab.mode(),
         flavor,
     };
     measure::lab(&lab, combo, opts)
