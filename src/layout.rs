@@ -10,12 +10,17 @@ use tabwriter::{Alignment, TabWriter};
 pub enum Align {
     Left,
     Right,
+    /// The first column (the row's name) on the left, the figures after it on the right.
+    NameThenFigures,
 }
 
 /// `rows` as lines whose cells line up in columns `gap` spaces apart. Every cell, the last
 /// too, is padded to its column's width, so text appended to a line starts in one column
 /// for every row. The first row is usually the titles.
 pub fn columns<R: AsRef<[String]>>(rows: &[R], gap: usize, align: Align) -> Vec<String> {
+    if align == Align::NameThenFigures {
+        return name_then_figures(rows, gap);
+    }
     let mut tw = TabWriter::new(Vec::new()).padding(gap).minwidth(0);
     if align == Align::Right {
         tw = tw.alignment(Alignment::Right);
@@ -32,6 +37,24 @@ pub fn columns<R: AsRef<[String]>>(rows: &[R], gap: usize, align: Align) -> Vec<
     String::from_utf8_lossy(&bytes)
         .lines()
         .map(str::to_string)
+        .collect()
+}
+
+/// tabwriter aligns every column one way: the names and the figures are laid out apart and
+/// joined.
+fn name_then_figures<R: AsRef<[String]>>(rows: &[R], gap: usize) -> Vec<String> {
+    let split = |r: &R| {
+        r.as_ref()
+            .split_first()
+            .map(|(n, f)| (vec![n.clone()], f.to_vec()))
+    };
+    let (names, figures): (Vec<_>, Vec<_>) = rows.iter().filter_map(split).unzip();
+    let names = columns(&names, gap, Align::Left);
+    let figures = columns(&figures, gap, Align::Right);
+    names
+        .into_iter()
+        .zip(figures)
+        .map(|(name, figs)| format!("{name}{figs}"))
         .collect()
 }
 
@@ -92,6 +115,13 @@ mod tests {
             Align::Right,
         );
         assert_eq!(t, " a    1.5\nbb  10.25\n");
+    }
+
+    #[test]
+    fn names_left_figures_right() {
+        let rows = [row(&["path", "Gbit/s"]), row(&["pod-to-pod", "9.5"])];
+        let t = table(&rows, 1, Align::NameThenFigures);
+        assert_eq!(t, "path       Gbit/s\npod-to-pod    9.5\n");
     }
 
     #[test]

@@ -262,24 +262,9 @@ fn cells(p: &PathReport) -> Vec<String> {
 /// wide as its widest cell. The one place the table's layout lives, so a shared table printer
 /// can replace it.
 fn layout(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            let width = |r: &Vec<String>| r.get(c).map_or(0, |s| s.chars().count());
-            rows.iter().map(width).max().unwrap_or(0)
-        })
-        .collect();
     let mut out = String::new();
-    for row in rows {
-        out.push(' ');
-        for (c, (text, width)) in row.iter().zip(&widths).enumerate() {
-            if c == 0 {
-                let _ = write!(out, " {text:<width$}");
-            } else {
-                let _ = write!(out, " {text:>width$}");
-            }
-        }
-        out.push('\n');
+    for line in crate::layout::columns(rows, 1, crate::layout::Align::NameThenFigures) {
+        let _ = writeln!(out, "  {}", line.trim_end());
     }
     out
 }
