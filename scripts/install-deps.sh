@@ -31,6 +31,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# cnilab runs bird only inside its labs' namespaces. Debian's package also enables a bird
+# service in the root namespace where systemd runs (GitHub's runners): stop it, so that
+# installing cnilab's tools starts no routing daemon on the machine itself.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  for unit in bird.service bird6.service; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
+      echo "stopping and disabling $unit (cnilab runs bird only inside its labs)"
+      sudo_if_needed systemctl disable --now "$unit"
+    fi
+  done
+fi
+
 if $want_test; then
   # Python tools live in a project-local venv: Debian's own Python refuses global pip installs.
   venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
