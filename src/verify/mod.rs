@@ -18,6 +18,7 @@ pub mod report;
 pub mod same_host;
 pub mod schedule;
 pub mod transport;
+pub mod underlay;
 
 use crate::lab::{Lab, LabError};
 use crate::netns;
@@ -73,6 +74,8 @@ pub enum VerifyError {
     Probe(#[from] ProbeError),
     #[error(transparent)]
     Learned(#[from] learned::LearnedError),
+    #[error(transparent)]
+    Underlay(#[from] underlay::UnderlayError),
     #[error(transparent)]
     Listener(#[from] listener::ListenerError),
     #[error("interrupted: verify stopped before every pair was probed")]
@@ -134,6 +137,10 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .take(lab.hosts.len())
         .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
         .collect();
+    if !opts.warm {
+        underlay::warm(&lab)?;
+    }
+    let backlog_before = underlay::backlog_drops();
     let running = capture::start(opened);
     let (outcomes, flows) = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
     std::thread::sleep(GRACE);
@@ -142,6 +149,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         return Err(VerifyError::Interrupted);
     }
     let (frames_per_point, dropped, mut notes) = captures_of(&points, captured);
+    notes.extend(backlog_note(backlog_before, underlay::backlog_drops()));
     let collected = collect(&lab, &probes, &flows, &points, &frames_per_point);
     let findings = lab_findings(&lab, &pod_mtus, &collected);
     let mut rows = judge_pairs(
@@ -179,6 +187,20 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         captures,
         undissectable: collected.undissectable,
         elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Frames the kernel dropped at a full backlog queue while the probes ran: machine-wide, so
+/// other traffic's drops count too, and said as such rather than blamed on the lab.
+fn backlog_note(before: Option<u64>, after: Option<u64>) -> Option<String> {
+    let dropped = after?.checked_sub(before?)?;
+    (dropped > 0).then(|| {
+        format!(
+            "the kernel dropped {dropped} frame(s) at a full backlog queue while verify ran \
+             (/proc/net/softnet_stat, machine-wide: other traffic counts too; \
+             net.core.netdev_max_backlog); a pair that failed with a lost first contact may be \
+             a victim of that, not of the lab"
+        )
     })
 }
 
