@@ -76,6 +76,7 @@ topologies:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	scripts/check-duplicate-deps.sh
 
 fmt:
 	$(CARGO) fmt

@@ -751,21 +751,25 @@ fn dispatch(command: Command) -> Result<i32, Error> {
 }
 
 const BENCH_HELP: &str = "\
-For each mode, bench deploys a 2-host lab on the netns runtime, measures it and destroys it
-again (on Ctrl-C too). It measures three paths in every lab: host to host on the underlay (the
-baseline every ratio is taken against), a pod to its own host (veth and bridge only), and pod to
-pod across hosts through the mode's data plane. Each figure is the median of --repeat runs:
+For each mode and flavor, bench deploys a lab of 2 hosts with 2 pods each on the netns runtime, measures
+it and destroys it again (on Ctrl-C too). It measures three paths in every lab: host to host on
+the underlay (the baseline every ratio is taken against), pod to pod on one host (no underlay),
+and pod to pod across hosts through the mode's data plane. Each figure is the median of --repeat runs:
 TCP throughput with 1 and --streams streams and CPU seconds per gigabit (iperf3, sender plus
 receiver process), ICMP and TCP request/response round trips, and from a short capture the
 bytes each packet carries for the overlay, the MSS, and wire bytes per payload byte.
 
 These are kernel-path figures on veths, not NIC figures. Needs root, iperf3 and ethtool.
-Comparing CNI flavors (--flavors) waits until cnilab has flavors.
+With --flavors each mode is also built the way flannel, Calico or Cilium build it, a lab of
+its own each. Without --modes, each flavor runs in every mode that has it; with --modes, every
+mode named must have every flavor named (`cnilab gen --help` lists them), or bench stops (exit 2).
 
 Examples:
   sudo cnilab bench --modes host-gw,vxlan                  # 5 s per figure, median of 3
   sudo cnilab bench --duration 2 --repeat 5 --plot bench.svg
   sudo cnilab bench --modes vxlan --offload off --json     # checksum/segmentation offload off
+  sudo cnilab bench --modes vxlan --flavors article,flannel,calico,cilium
+  sudo cnilab bench --flavors article,flannel,calico      # each in every mode that has it
   sudo cnilab bench -t clab.yaml                           # a lab you deployed; left up
 
 Exit codes: 0 measured, 1 a measurement failed, 2 usage or environment (e.g. no iperf3),
@@ -773,15 +777,13 @@ Exit codes: 0 measured, 1 a measurement failed, 2 usage or environment (e.g. no 
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The data planes to compare, comma-separated (ipip needs a kernel with IPIP).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "host-gw,vxlan,ipip",
-        conflicts_with = "file"
-    )]
+    /// The data planes to compare, comma-separated [default: host-gw,vxlan,ipip, or those
+    /// that have the --flavors named] (ipip needs a kernel with IPIP).
+    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "file")]
     pub modes: Vec<ModeArg>,
+    /// Whose way of building each mode, comma-separated [default: article]; each a lab of its own.
+    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "file")]
+    pub flavors: Vec<FlavorArg>,
     /// Bench the lab in this file, already deployed, instead of deploying one per mode.
     #[arg(short = 't', long = "topo", value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -797,7 +799,7 @@ pub struct BenchArgs {
     /// `off` turns checksum and segmentation offload off on every lab interface first.
     #[arg(long, value_enum, default_value = "on")]
     pub offload: OffloadArg,
-    /// Labs are named PREFIX-<mode>.
+    /// Labs are named PREFIX-<mode>, and PREFIX-<mode>-<flavor> for flavors but the article.
     #[arg(long, value_name = "PREFIX", default_value = "cnilab-bench", value_parser = lab_name)]
     pub name: String,
     /// Print the report as JSON.
@@ -820,8 +822,13 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
     if let Some(path) = &args.plot {
         crate::bench::plot::Format::of(path).map_err(Error::Usage)?;
     }
+    let modes: Vec<Mode> = args.modes.iter().map(|&m| m.into()).collect();
+    let flavors: Vec<Flavor> = args.flavors.iter().map(|&f| f.into()).collect();
+    let named = (!modes.is_empty()).then_some(modes.as_slice());
+    let combos =
+        crate::bench::selection::select(named, &flavors).map_err(crate::bench::BenchError::from)?;
     let opts = crate::bench::BenchOptions {
-        modes: args.modes.iter().map(|&m| m.into()).collect(),
+        combos,
         topo: args.file,
         name_prefix: args.name,
         duration_s: args.duration,

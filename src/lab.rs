@@ -1,9 +1,9 @@
 //! The plan as the file states it: what `cnilab gen` wrote into node labels, read back.
 //!
-//! verify checks a lab against this and nothing else, so a file a user edited by hand is judged
-//! by what it says about itself.
+//! verify, graph, trace and bench read a lab through this and nothing else, so a file a user
+//! edited by hand is judged by what it says about itself.
 
-use crate::plan::Mode;
+use crate::plan::{Flavor, Mode};
 use crate::topology::{Node, Topology};
 use serde::Serialize;
 use std::net::Ipv4Addr;
@@ -16,25 +16,74 @@ pub const LABEL_UNDERLAY_IF: &str = "cnilab.underlay-if";
 pub const LABEL_UNDERLAY_IP: &str = "cnilab.underlay-ip";
 pub const LABEL_POD_SUBNET: &str = "cnilab.pod-subnet";
 pub const LABEL_POD_IP: &str = "cnilab.pod-ip";
+pub const LABEL_POD_IF: &str = "cnilab.pod-if";
 pub const LABEL_MTU: &str = "cnilab.mtu";
 pub const LABEL_VNI: &str = "cnilab.vni";
 pub const LABEL_VXLAN_PORT: &str = "cnilab.vxlan-port";
 pub const LABEL_CAPTURE: &str = "cnilab.capture";
+pub const LABEL_FLAVOR: &str = "cnilab.flavor";
+pub const LABEL_TUNNEL_DEV: &str = "cnilab.tunnel-dev";
+pub const LABEL_VTEP_IP: &str = "cnilab.vtep-ip";
+pub const LABEL_VTEP_MAC: &str = "cnilab.vtep-mac";
 /// `route` where a host's tunnel device is flow-based (external): no FDB, the key per packet.
 pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
-
-/// The interface a pod reaches its host through.
-pub const POD_IF: &str = "eth1";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Lab {
     pub name: String,
-    pub mode: Mode,
+    /// What crosses the underlay between hosts; the mode follows from it.
+    pub encap: Encap,
+    /// Whose way of programming the mode (`article` where the file names none).
+    pub flavor: Flavor,
+    /// The tunnel device the flavor names (`cnilab.tunnel-dev`), e.g. `flannel.1`, `tunl0`.
+    pub tunnel_dev: Option<String>,
     pub hosts: Vec<LabHost>,
     pub pods: Vec<LabPod>,
     pub routers: Vec<LabRouter>,
-    /// Present in vxlan labs.
-    pub vxlan: Option<VxlanParams>,
+}
+
+/// How pod packets cross the underlay. A VXLAN lab always carries its port and VNI, so a lab
+/// that tunnels without them cannot be built, and a frame's shape is one `==` away from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Encap {
+    /// host-gw: pod addresses in plain IPv4.
+    Plain,
+    Vxlan(VxlanParams),
+    /// IP protocol 4 between the hosts' underlay addresses.
+    Ipip,
+}
+
+impl Encap {
+    pub fn mode(self) -> Mode {
+        match self {
+            Encap::Plain => Mode::HostGw,
+            Encap::Vxlan(_) => Mode::Vxlan,
+            Encap::Ipip => Mode::Ipip,
+        }
+    }
+
+    pub fn vxlan(self) -> Option<VxlanParams> {
+        match self {
+            Encap::Vxlan(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn is_tunnel(self) -> bool {
+        self != Encap::Plain
+    }
+}
+
+impl std::fmt::Display for Encap {
+    /// The frame shape in words, e.g. `UDP/4789 VXLAN vni 1`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Encap::Plain => f.write_str("plain IPv4"),
+            Encap::Vxlan(v) => write!(f, "UDP/{} VXLAN vni {}", v.port, v.vni),
+            Encap::Ipip => f.write_str("IPIP (protocol 4)"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,6 +102,10 @@ pub struct LabHost {
     pub pod_subnet: String,
     /// The tunnel device is flow-based (Cilium): it has no FDB, and needs none.
     pub flow_based: bool,
+    /// The host's tunnel address (`cnilab.vtep-ip`), where the flavor gives it one.
+    pub vtep_ip: Option<Ipv4Addr>,
+    /// The tunnel device's MAC (`cnilab.vtep-mac`), where peers program it statically.
+    pub vtep_mac: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,6 +115,8 @@ pub struct LabPod {
     pub host: usize,
     pub ip: Ipv4Addr,
     pub mtu: u16,
+    /// The pod's interface towards its host (`cnilab.pod-if`).
+    pub pod_if: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,99 +146,139 @@ pub enum LabError {
         second: String,
         b: Mode,
     },
-    #[error("hosts disagree on the VXLAN tunnel: `{first}` says vni {} port {}, `{second}` says vni {} port {}", .a.vni, .a.port, .b.vni, .b.port)]
-    MixedVxlan {
+    #[error("hosts disagree on the tunnel: `{first}` says {a}, `{second}` says {b}")]
+    MixedEncap {
         first: String,
-        a: VxlanParams,
+        a: Encap,
         second: String,
-        b: VxlanParams,
+        b: Encap,
+    },
+    /// Only the first host's value is kept, not its name: the error stays small.
+    #[error("hosts disagree on `{label}`: `{second}` says `{b}`, the hosts before it `{a}`")]
+    MixedLabel {
+        label: &'static str,
+        a: String,
+        second: String,
+        b: String,
     },
     #[error("pod `{pod}` belongs to host {host}, and no node is that host")]
     OrphanPod { pod: String, host: usize },
+    #[error("the lab has no host node (`cnilab.role: host`)")]
+    NoHosts,
     #[error("the lab needs at least two pods to verify, it has {0}")]
     TooFewPods(usize),
 }
 
+/// What each host says about the lab as a whole: every host must say the same.
+struct Agreed<T> {
+    first: Option<(String, T)>,
+}
+
+impl<T: Clone + PartialEq> Agreed<T> {
+    fn new() -> Self {
+        Agreed { first: None }
+    }
+
+    /// Records `value` from `node`, or the first node's and this one's if they differ.
+    fn offer(&mut self, node: &str, value: T) -> Result<(), (String, T, T)> {
+        match &self.first {
+            None => self.first = Some((node.to_string(), value)),
+            Some((first, a)) if *a != value => return Err((first.clone(), a.clone(), value)),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    fn value(self) -> Option<T> {
+        self.first.map(|(_, v)| v)
+    }
+}
+
+/// The lab-wide facts, as every host states them.
+struct LabWide {
+    mode: Agreed<Mode>,
+    encap: Agreed<Encap>,
+    flavor: Agreed<Flavor>,
+    tunnel_dev: Agreed<Option<String>>,
+}
+
+impl LabWide {
+    fn mode(&mut self, node: &str, mode: Mode) -> Result<(), LabError> {
+        self.mode
+            .offer(node, mode)
+            .map_err(|(first, a, b)| LabError::MixedModes {
+                first,
+                a,
+                second: node.to_string(),
+                b,
+            })
+    }
+
+    fn host(&mut self, name: &str, node: &Node, mode: Mode) -> Result<(), LabError> {
+        let encap = encap_of(name, node, mode)?;
+        self.encap
+            .offer(name, encap)
+            .map_err(|(first, a, b)| LabError::MixedEncap {
+                first,
+                a,
+                second: name.to_string(),
+                b,
+            })?;
+        let mixed = |label| {
+            move |(_first, a, b): (String, String, String)| LabError::MixedLabel {
+                label,
+                a,
+                second: name.to_string(),
+                b,
+            }
+        };
+        let flavor: Flavor = optional(name, node, LABEL_FLAVOR)?.unwrap_or_default();
+        self.flavor
+            .offer(name, flavor)
+            .map_err(|(f, a, b)| mixed(LABEL_FLAVOR)((f, a.to_string(), b.to_string())))?;
+        let dev: Option<String> = optional(name, node, LABEL_TUNNEL_DEV)?;
+        self.tunnel_dev.offer(name, dev).map_err(|(f, a, b)| {
+            let text = |d: Option<String>| d.unwrap_or_else(|| "(none)".into());
+            mixed(LABEL_TUNNEL_DEV)((f, text(a), text(b)))
+        })
+    }
+}
+
+/// A host's tunnel, from its mode and, for VXLAN, its port and VNI labels.
+fn encap_of(name: &str, node: &Node, mode: Mode) -> Result<Encap, LabError> {
+    Ok(match mode {
+        Mode::HostGw => Encap::Plain,
+        Mode::Ipip => Encap::Ipip,
+        Mode::Vxlan => Encap::Vxlan(VxlanParams {
+            vni: required(name, node, LABEL_VNI)?,
+            port: required(name, node, LABEL_VXLAN_PORT)?,
+        }),
+    })
+}
+
 impl Lab {
     pub fn from_topology(topo: &Topology) -> Result<Lab, LabError> {
-        let mut mode: Option<(String, Mode)> = None;
-        // The host whose VXLAN labels came first: every other host must say the same.
-        let mut vxlan_from: Option<String> = None;
-        let mut lab = Lab {
-            name: topo.name.clone(),
-            mode: Mode::HostGw,
-            hosts: Vec::new(),
-            pods: Vec::new(),
-            routers: Vec::new(),
-            vxlan: None,
+        let mut wide = LabWide {
+            mode: Agreed::new(),
+            encap: Agreed::new(),
+            flavor: Agreed::new(),
+            tunnel_dev: Agreed::new(),
         };
+        let (mut hosts, mut pods, mut routers) = (Vec::new(), Vec::new(), Vec::new());
         for (name, node) in topo.nodes() {
-            let Some(node_mode) = optional::<Mode>(name, node, LABEL_MODE)? else {
+            let Some(mode) = optional::<Mode>(name, node, LABEL_MODE)? else {
                 continue;
             };
-            match &mode {
-                None => mode = Some((name.to_string(), node_mode)),
-                Some((first, m)) if *m != node_mode => {
-                    return Err(LabError::MixedModes {
-                        first: first.clone(),
-                        a: *m,
-                        second: name.to_string(),
-                        b: node_mode,
-                    })
-                }
-                Some(_) => {}
-            }
+            wide.mode(name, mode)?;
             let namespace = topo.namespace(name);
             let role: String = required(name, node, LABEL_ROLE)?;
             match role.as_str() {
                 "host" => {
-                    lab.hosts.push(LabHost {
-                        node: name.to_string(),
-                        namespace,
-                        index: required(name, node, LABEL_HOST)?,
-                        underlay_if: required(name, node, LABEL_UNDERLAY_IF)?,
-                        underlay_ip: required(name, node, LABEL_UNDERLAY_IP)?,
-                        pod_subnet: required(name, node, LABEL_POD_SUBNET)?,
-                        flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?
-                            .is_some_and(|k| k == "route"),
-                    });
-                    if node_mode == Mode::Vxlan {
-                        let params = VxlanParams {
-                            vni: required(name, node, LABEL_VNI)?,
-                            port: required(name, node, LABEL_VXLAN_PORT)?,
-                        };
-                        match &vxlan_from {
-                            None => {
-                                vxlan_from = Some(name.to_string());
-                                lab.vxlan = Some(params);
-                            }
-                            Some(first) if lab.vxlan != Some(params) => {
-                                return Err(LabError::MixedVxlan {
-                                    first: first.clone(),
-                                    a: lab.vxlan.expect("set with vxlan_from"),
-                                    second: name.to_string(),
-                                    b: params,
-                                })
-                            }
-                            Some(_) => {}
-                        }
-                    }
+                    wide.host(name, node, mode)?;
+                    hosts.push(host(name, node, namespace)?);
                 }
-                "pod" => lab.pods.push(LabPod {
-                    node: name.to_string(),
-                    namespace,
-                    host: required(name, node, LABEL_HOST)?,
-                    ip: required(name, node, LABEL_POD_IP)?,
-                    mtu: required(name, node, LABEL_MTU)?,
-                }),
-                "router" => {
-                    let capture: String = required(name, node, LABEL_CAPTURE)?;
-                    lab.routers.push(LabRouter {
-                        node: name.to_string(),
-                        namespace,
-                        capture: capture.split(',').map(|s| s.trim().to_string()).collect(),
-                    });
-                }
+                "pod" => pods.push(pod(name, node, namespace)?),
+                "router" => routers.push(router(name, node, namespace)?),
                 "switch" => {}
                 other => {
                     return Err(LabError::Bad {
@@ -195,29 +290,78 @@ impl Lab {
                 }
             }
         }
-        let Some((_, mode)) = mode else {
+        if wide.mode.first.is_none() {
             return Err(LabError::NotCnilab);
+        }
+        let lab = Lab {
+            name: topo.name.clone(),
+            encap: wide.encap.value().ok_or(LabError::NoHosts)?,
+            flavor: wide.flavor.value().unwrap_or_default(),
+            tunnel_dev: wide.tunnel_dev.value().flatten(),
+            hosts,
+            pods,
+            routers,
         };
-        lab.mode = mode;
-        lab.hosts.sort_by_key(|h| h.index);
-        lab.pods.sort_by_key(|p| p.host);
-        for pod in &lab.pods {
-            if lab.host(pod.host).is_none() {
-                return Err(LabError::OrphanPod {
-                    pod: pod.node.clone(),
-                    host: pod.host,
-                });
-            }
+        lab.checked()
+    }
+
+    /// Sorted, and every pod on a host that exists.
+    fn checked(mut self) -> Result<Lab, LabError> {
+        self.hosts.sort_by_key(|h| h.index);
+        self.pods.sort_by_key(|p| p.host);
+        if let Some(pod) = self.pods.iter().find(|p| self.host(p.host).is_none()) {
+            return Err(LabError::OrphanPod {
+                pod: pod.node.clone(),
+                host: pod.host,
+            });
         }
-        if lab.pods.len() < 2 {
-            return Err(LabError::TooFewPods(lab.pods.len()));
+        if self.pods.len() < 2 {
+            return Err(LabError::TooFewPods(self.pods.len()));
         }
-        Ok(lab)
+        Ok(self)
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.encap.mode()
     }
 
     pub fn host(&self, index: usize) -> Option<&LabHost> {
         self.hosts.iter().find(|h| h.index == index)
     }
+}
+
+fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError> {
+    Ok(LabHost {
+        node: name.to_string(),
+        namespace,
+        index: required(name, node, LABEL_HOST)?,
+        underlay_if: required(name, node, LABEL_UNDERLAY_IF)?,
+        underlay_ip: required(name, node, LABEL_UNDERLAY_IP)?,
+        pod_subnet: required(name, node, LABEL_POD_SUBNET)?,
+        flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?.is_some_and(|k| k == "route"),
+        vtep_ip: optional(name, node, LABEL_VTEP_IP)?,
+        vtep_mac: optional(name, node, LABEL_VTEP_MAC)?,
+    })
+}
+
+fn pod(name: &str, node: &Node, namespace: String) -> Result<LabPod, LabError> {
+    Ok(LabPod {
+        node: name.to_string(),
+        namespace,
+        host: required(name, node, LABEL_HOST)?,
+        ip: required(name, node, LABEL_POD_IP)?,
+        mtu: required(name, node, LABEL_MTU)?,
+        pod_if: required(name, node, LABEL_POD_IF)?,
+    })
+}
+
+fn router(name: &str, node: &Node, namespace: String) -> Result<LabRouter, LabError> {
+    let capture: String = required(name, node, LABEL_CAPTURE)?;
+    Ok(LabRouter {
+        node: name.to_string(),
+        namespace,
+        capture: capture.split(',').map(|s| s.trim().to_string()).collect(),
+    })
 }
 
 fn optional<T: FromStr>(
@@ -265,11 +409,13 @@ pub(crate) mod tests {
     #[test]
     fn a_rendered_vxlan_lab_reads_back_as_planned() {
         let l = lab(Mode::Vxlan, 3);
-        assert_eq!(l.mode, Mode::Vxlan);
+        assert_eq!(l.mode(), Mode::Vxlan);
         assert_eq!(l.hosts.len(), 3);
         assert_eq!(l.pods.len(), 3);
         assert_eq!(l.routers.len(), 3);
-        assert_eq!(l.vxlan, Some(VxlanParams { vni: 1, port: 4789 }));
+        assert_eq!(l.encap, Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }));
+        assert_eq!(l.pods[1].pod_if, "eth1");
+        assert_eq!((l.flavor, l.tunnel_dev.as_deref()), (Flavor::Article, None));
         assert_eq!(l.hosts[2].underlay_ip, Ipv4Addr::new(10, 0, 3, 2));
         assert_eq!(l.hosts[2].namespace, "clab-flannel-vxlan-host3");
         assert_eq!(l.pods[0].ip, Ipv4Addr::new(172, 16, 0, 2));
@@ -281,9 +427,9 @@ pub(crate) mod tests {
     fn every_mode_reads_back() {
         for mode in Mode::ALL {
             let l = lab(mode, 4);
-            assert_eq!(l.mode, mode);
+            assert_eq!(l.mode(), mode);
             assert_eq!(l.pods.len(), 4);
-            assert_eq!(l.vxlan.is_some(), mode == Mode::Vxlan);
+            assert_eq!(l.encap.vxlan().is_some(), mode == Mode::Vxlan);
         }
         assert_eq!(lab(Mode::Ipip, 3).routers[0].capture.len(), 3);
     }
@@ -304,10 +450,13 @@ pub(crate) mod tests {
         );
         let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
         assert!(
-            matches!(&err, LabError::MixedVxlan { second, b, .. } if second == "host3" && b.vni == 2),
+            matches!(&err, LabError::MixedEncap { second, b, .. } if second == "host3" && b.vxlan().unwrap().vni == 2),
             "{err}"
         );
-        assert!(err.to_string().contains("says vni 1 port 4789"), "{err}");
+        assert!(
+            err.to_string().contains("says UDP/4789 VXLAN vni 1,"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -322,5 +471,76 @@ pub(crate) mod tests {
         assert!(matches!(&err, LabError::Bad { node, label: LABEL_POD_IP, .. } if node == "pod2"));
         let plain = Topology::parse("name: x\ntopology:\n  nodes:\n    a:\n").unwrap();
         assert_eq!(Lab::from_topology(&plain).unwrap_err(), LabError::NotCnilab);
+    }
+
+    #[test]
+    fn a_vxlan_host_without_its_tunnel_parameters_is_an_error() {
+        let text = render(
+            &Plan::new(Mode::Vxlan, 2, None).unwrap(),
+            Templates::Embedded,
+        )
+        .unwrap()
+        .replacen("        cnilab.vxlan-port: \"4789\"\n", "", 1);
+        let err = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap_err();
+        assert_eq!(
+            err,
+            LabError::Missing {
+                node: "host1".into(),
+                label: LABEL_VXLAN_PORT
+            }
+        );
+    }
+
+    #[test]
+    fn a_flavor_s_device_and_vteps_read_back() {
+        let spec = crate::plan::LabSpec {
+            flavor: Flavor::Flannel,
+            ..crate::plan::LabSpec::article(Mode::Vxlan, 3, None)
+        };
+        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+        let l = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
+        assert_eq!(l.flavor, Flavor::Flannel);
+        assert_eq!(l.tunnel_dev.as_deref(), Some("flannel.1"));
+        assert_eq!(l.encap, Encap::Vxlan(VxlanParams { vni: 1, port: 8472 }));
+        assert_eq!(l.hosts[1].vtep_ip, Some(Ipv4Addr::new(172, 16, 1, 0)));
+        assert_eq!(l.hosts[1].vtep_mac.as_deref(), Some("02:cb:00:00:00:02"));
+        let edited = text.replacen("cnilab.tunnel-dev: flannel.1", "cnilab.tunnel-dev: vx0", 1);
+        let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
+        assert!(
+            matches!(&err, LabError::MixedLabel { label: LABEL_TUNNEL_DEV, second, .. } if second == "host2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_pod_interface_comes_from_its_label() {
+        let text = render(
+            &Plan::new(Mode::HostGw, 2, None).unwrap(),
+            Templates::Embedded,
+        )
+        .unwrap();
+        let at = text.find("    pod2:").unwrap();
+        let (head, tail) = text.split_at(at);
+        let edited = format!(
+            "{head}{}",
+            tail.replacen("cnilab.pod-if: eth1", "cnilab.pod-if: net0", 1)
+        );
+        let l = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap();
+        assert_eq!(
+            (l.pods[0].pod_if.as_str(), l.pods[1].pod_if.as_str()),
+            ("eth1", "net0")
+        );
+        let gone = text.replacen("        cnilab.pod-if: eth1\n", "", 1);
+        let err = Lab::from_topology(&Topology::parse(&gone).unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LabError::Missing {
+                    label: LABEL_POD_IF,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

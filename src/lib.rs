@@ -11,6 +11,7 @@ pub mod graph;
 pub mod ifreq;
 pub mod interrupt;
 pub mod lab;
+pub mod layout;
 pub mod lifecycle;
 pub mod neigh_limits;
 pub mod netns;

@@ -277,29 +277,9 @@ pub fn table(labs: &[Diagnosis]) -> String {
             ]
         })
         .collect();
-    let titles = ["LAB", "RUNTIME", "NODES", "STATE", "FILE"];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].len())
-            .chain([titles[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..4).map(width).collect();
-    let line = |cells: [&str; 5]| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate().take(4) {
-            text.push_str(&format!("{cell:w$}  ", w = widths[i]));
-        }
-        text.push_str(cells[4]);
-        text.push('\n');
-        text
-    };
-    let mut out = line(titles);
-    for r in &rows {
-        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
-    }
-    out
+    let titles = ["LAB", "RUNTIME", "NODES", "STATE", "FILE"].map(String::from);
+    let all: Vec<[String; 5]> = std::iter::once(titles).chain(rows).collect();
+    crate::layout::table(&all, 2, crate::layout::Align::Left)
 }
 
 fn condition_word(c: &Condition) -> &'static str {

@@ -57,14 +57,49 @@ fn bad_flags_name_what_they_accept() {
 }
 
 #[test]
-fn help_has_examples_and_says_flavors_wait() {
+fn a_mode_named_without_a_flavor_named_is_refused_with_the_valid_pairs() {
+    let out = cnilab()
+        .args(["bench", "--modes", "host-gw,ipip", "--flavors", "flannel"])
+        .args(["--name", &unique("bnofl")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "cnilab: --modes with --flavors names ipip/flannel, which cnilab cannot build; the valid \
+         mode/flavor pairs are host-gw/article, host-gw/flannel, vxlan/article, vxlan/flannel, \
+         vxlan/calico, vxlan/cilium, ipip/article, ipip/calico\n"
+    );
+    assert!(out.stdout.is_empty());
+    let out = cnilab()
+        .args(["bench", "--flavors", "weave"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("article, flannel, calico, cilium"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cnilab()
+        .args(["bench", "--flavors", "calico", "-t", "clab.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--flavors and -t conflict");
+}
+
+#[test]
+fn help_has_examples_of_modes_and_flavors() {
     let out = cnilab().args(["bench", "--help"]).output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        help.contains("sudo cnilab bench --modes host-gw,vxlan"),
-        "{help}"
-    );
-    assert!(help.contains("--flavors"), "{help}");
+    for example in [
+        "sudo cnilab bench --modes host-gw,vxlan",
+        "sudo cnilab bench --modes vxlan --flavors article,flannel,calico,cilium",
+        "sudo cnilab bench --flavors article,flannel,calico",
+    ] {
+        assert!(help.contains(example), "{example}: {help}");
+    }
     assert!(help.contains("not NIC figures"), "{help}");
+    assert!(help.contains("pod to pod on one host"), "{help}");
 }

@@ -121,13 +121,94 @@ fn assert_overhead(path: &Value, mode: &str, encap: u64, mss: Option<u64>) {
     assert!(o["gso_seen"].is_boolean());
 }
 
-fn check_mode(m: &Value, mode: &str, prefix: &str, pod_mtu: u64, encap: u64) -> f64 {
+fn ends(p: &Value) -> (&str, &str) {
+    (p["from"].as_str().unwrap(), p["to"].as_str().unwrap())
+}
+
+/// The object has exactly these keys: a field the report gains must be asserted here too.
+fn assert_keys(v: &Value, keys: &[&str]) {
+    let mut have: Vec<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    have.sort_unstable();
+    let mut want = keys.to_vec();
+    want.sort_unstable();
+    assert_eq!(have, want, "{v}");
+}
+
+const FIGURES: [&str; 5] = [
+    "throughput_1_stream_gbps",
+    "throughput_n_streams_gbps",
+    "icmp_rtt_us",
+    "tcp_rr_us",
+    "cpu_s_per_gbit",
+];
+
+fn assert_path_keys(p: &Value) {
+    assert_keys(
+        p,
+        &[
+            "path",
+            "from",
+            "to",
+            "figures",
+            "ratio_to_host_to_host",
+            "overhead",
+        ],
+    );
+    assert_keys(&p["figures"], &FIGURES);
+    assert_keys(&p["ratio_to_host_to_host"], &FIGURES);
+    for figure in FIGURES {
+        assert_keys(
+            &p["figures"][figure],
+            &["median", "min", "max", "spread", "runs"],
+        );
+    }
+    if !p["overhead"].is_null() {
+        assert_keys(
+            &p["overhead"],
+            &[
+                "encap_bytes_per_packet",
+                "mss",
+                "wire_bytes_per_payload_byte",
+                "data_packets",
+                "gso_seen",
+            ],
+        );
+    }
+}
+
+/// What one lab of the report must hold; the lab is `<prefix>-<mode>[-<flavor>]`.
+struct Expect<'a> {
+    mode: &'a str,
+    flavor: &'a str,
+    lab: String,
+    pod_mtu: u64,
+    encap: u64,
+}
+
+fn check_mode(m: &Value, e: &Expect) -> f64 {
+    let Expect {
+        mode,
+        flavor,
+        pod_mtu,
+        encap,
+        ..
+    } = *e;
+    assert_keys(
+        m,
+        &["mode", "flavor", "lab", "pod_mtu", "offloads", "paths"],
+    );
     assert_eq!(m["mode"], mode);
-    assert_eq!(m["lab"], format!("{prefix}-{mode}"));
+    assert_eq!(m["flavor"], flavor);
+    assert_eq!(m["lab"], e.lab.as_str());
     assert_eq!(m["pod_mtu"].as_u64(), Some(pod_mtu));
     let offloads = m["offloads"].as_object().unwrap();
-    // The pod's interface and every interface of its host (underlay, bridge, pod veth, ...).
-    assert!(offloads.len() >= 4, "{offloads:?}");
+    // The pod's interface and every interface of its host (underlay, bridge, pod veths, ...).
+    assert!(offloads.len() >= 5, "{offloads:?}");
     for (iface, features) in offloads {
         assert_eq!(
             features.as_object().unwrap().len(),
@@ -135,10 +216,13 @@ fn check_mode(m: &Value, mode: &str, prefix: &str, pod_mtu: u64, encap: u64) -> 
             "{iface}: {features}"
         );
     }
-    for iface in ["pod1:eth1", "host1:eth1", "host1:cni0"] {
+    // Calico and Cilium route each pod's veth; the others bridge them on cni0.
+    let bridged = matches!(flavor, "article" | "flannel");
+    let ifaces = ["pod1-1:eth1", "host1:eth1", "host1:cni0"];
+    for iface in &ifaces[..if bridged { 3 } else { 2 }] {
         // The default: veths and bridges offload tx checksums, and bench left them so.
         assert_eq!(
-            offloads[iface]["tx-checksumming"], true,
+            offloads[*iface]["tx-checksumming"], true,
             "{iface}: {offloads:?}"
         );
     }
@@ -146,12 +230,13 @@ fn check_mode(m: &Value, mode: &str, prefix: &str, pod_mtu: u64, encap: u64) -> 
     let kinds: Vec<&str> = paths.iter().map(|p| p["path"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["host-to-host", "same-host", "pod-to-pod"]);
     for p in paths {
+        assert_path_keys(p);
         assert_figures(p, mode);
     }
-    assert_eq!(paths[0]["from"], "host1");
-    assert_eq!(paths[0]["to"], "host2");
-    assert_eq!(paths[2]["from"], "pod1");
-    assert_eq!(paths[2]["to"], "pod2");
+    assert_eq!(ends(&paths[0]), ("host1", "host2"));
+    // The same-host baseline is pod to pod on one host, not a pod to its own host.
+    assert_eq!(ends(&paths[1]), ("pod1-1", "pod1-2"));
+    assert_eq!(ends(&paths[2]), ("pod1-1", "pod2-1"));
     assert_overhead(&paths[0], mode, 0, None);
     assert!(
         paths[1]["overhead"].is_null(),
@@ -189,13 +274,16 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
     assert_eq!(root_snapshot(), before, "the root namespace changed");
 
     let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    assert_keys(&report, &["machine", "settings", "modes"]);
     let machine = &report["machine"];
+    assert_keys(machine, &["kernel", "cpus", "cpu_model"]);
     let cpus = std::thread::available_parallelism().unwrap().get() as u64;
     assert_eq!(machine["cpus"].as_u64(), Some(cpus), "{machine}");
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     assert_eq!(machine["kernel"], release.trim(), "{machine}");
     assert!(machine["cpu_model"].is_string(), "{machine}");
     let s = &report["settings"];
+    assert_keys(s, &["duration_s", "repeat", "streams", "offload"]);
     assert_eq!(
         (s["duration_s"].as_u64(), s["repeat"].as_u64()),
         (Some(1), Some(1))
@@ -206,8 +294,15 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
     );
     let modes = report["modes"].as_array().unwrap();
     assert_eq!(modes.len(), 2);
-    let host_gw_wire = check_mode(&modes[0], "host-gw", &prefix, 1500, 0);
-    let vxlan_wire = check_mode(&modes[1], "vxlan", &prefix, 1450, 50);
+    let article = |mode, pod_mtu, encap| Expect {
+        mode,
+        flavor: "article",
+        lab: format!("{prefix}-{mode}"),
+        pod_mtu,
+        encap,
+    };
+    let host_gw_wire = check_mode(&modes[0], &article("host-gw", 1500, 0));
+    let vxlan_wire = check_mode(&modes[1], &article("vxlan", 1450, 50));
     // 50 more bytes a segment, and 50 fewer of payload in it.
     assert!(
         vxlan_wire > host_gw_wire + 0.03,
@@ -221,6 +316,37 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
         text.contains(">\nvxlan\n<") || text.contains(">vxlan<"),
         "no vxlan label"
     );
+}
+
+#[test]
+fn each_flavor_is_a_lab_of_its_own_measured_the_same_way() {
+    require_root();
+    let prefix = unique("bf");
+    let labs = BenchLabs::new(&prefix, &["vxlan-calico", "vxlan-cilium"]);
+    let out = cnilab()
+        .args(["bench", "--modes", "vxlan", "--flavors", "calico,cilium"])
+        .args(["--duration", "1", "--repeat", "1", "--streams", "2"])
+        .args(["--json", "--name", &prefix])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    labs.assert_gone();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    let modes = report["modes"].as_array().unwrap();
+    assert_eq!(modes.len(), 2, "one lab per flavor");
+    for (m, flavor) in modes.iter().zip(["calico", "cilium"]) {
+        let expect = Expect {
+            mode: "vxlan",
+            flavor,
+            lab: format!("{prefix}-vxlan-{flavor}"),
+            pod_mtu: 1450,
+            encap: 50,
+        };
+        check_mode(m, &expect);
+    }
+    let log = stderr(&out);
+    assert!(log.contains("vxlan/calico: deploying lab"), "{log}");
+    assert!(log.contains("vxlan/cilium: pod-to-pod round 1/1"), "{log}");
 }
 
 #[test]
@@ -304,6 +430,7 @@ fn offload_off_turns_checksum_and_segmentation_offload_off_and_segments_stay_sma
         }
     }
     let pod = &mode["paths"][2]["overhead"];
+    assert_eq!(mode["paths"][2]["path"], "pod-to-pod");
     // Without segmentation offload every packet on the wire is at most one MSS.
     assert_eq!(pod["gso_seen"], false, "{pod}");
     assert_eq!(pod["encap_bytes_per_packet"].as_u64(), Some(50), "{pod}");
@@ -318,7 +445,17 @@ fn offload_off_turns_checksum_and_segmentation_offload_off_and_segments_stay_sma
 #[test]
 fn bench_of_a_deployed_lab_measures_it_and_leaves_it_up() {
     require_root();
-    let lab = LabGuard::gen("host-gw", 2, &unique("bt"));
+    // flannel's host-gw, one pod per host: bench reads the flavor back from the file.
+    let name = unique("bt");
+    let gen = cnilab()
+        .args([
+            "gen", "--mode", "host-gw", "--flavor", "flannel", "--hosts", "2",
+        ])
+        .args(["--name", &name, "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    let lab = LabGuard::from_yaml(&name, &String::from_utf8(gen.stdout).unwrap());
     let out = lab.run(&["bench", "--json"]).status.code();
     assert_eq!(out, Some(2), "a lab that is not up is refused");
     let not_up = lab.run(&["bench"]);
@@ -339,8 +476,18 @@ fn bench_of_a_deployed_lab_measures_it_and_leaves_it_up() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
     assert_eq!(report["modes"].as_array().unwrap().len(), 1);
     assert_eq!(report["modes"][0]["lab"], lab.name.as_str());
+    assert_eq!(report["modes"][0]["flavor"], "flannel");
+    // One pod per host: no same-host pair, and bench says so rather than measure something else.
+    let paths = report["modes"][0]["paths"].as_array().unwrap();
+    let kinds: Vec<&str> = paths.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["host-to-host", "pod-to-pod"]);
+    assert!(
+        stderr(&out).contains("no pod-to-pod baseline on one host"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
-        report["modes"][0]["paths"][2]["overhead"]["encap_bytes_per_packet"].as_u64(),
+        paths[1]["overhead"]["encap_bytes_per_packet"].as_u64(),
         Some(0)
     );
     assert_eq!(

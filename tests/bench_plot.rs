@@ -6,7 +6,7 @@ use cnilab::bench::report::{
     Figures, Machine, ModeReport, PathKind, PathReport, Ratios, Report, Settings,
 };
 use cnilab::bench::stats::Stat;
-use cnilab::plan::Mode;
+use cnilab::plan::{Flavor, Mode};
 use std::collections::BTreeMap;
 
 fn stat(runs: &[f64]) -> Stat {
@@ -24,6 +24,10 @@ fn figures(gbps: f64, rr_us: f64) -> Figures {
 }
 
 fn mode(mode: Mode, slowdown: f64) -> ModeReport {
+    flavored(mode, Flavor::Article, slowdown)
+}
+
+fn flavored(mode: Mode, flavor: Flavor, slowdown: f64) -> ModeReport {
     let base = figures(4.0, 20.0);
     let paths = [
         (PathKind::HostToHost, figures(4.0, 20.0)),
@@ -42,7 +46,8 @@ fn mode(mode: Mode, slowdown: f64) -> ModeReport {
     .collect();
     ModeReport {
         mode,
-        lab: format!("plot-{mode}"),
+        flavor,
+        lab: format!("plot-{mode}-{flavor}"),
         pod_mtu: 1450,
         offloads: BTreeMap::new(),
         paths,
@@ -50,6 +55,14 @@ fn mode(mode: Mode, slowdown: f64) -> ModeReport {
 }
 
 fn report() -> Report {
+    with_modes(vec![
+        mode(Mode::HostGw, 1.2),
+        mode(Mode::Vxlan, 1.6),
+        mode(Mode::Ipip, 1.4),
+    ])
+}
+
+fn with_modes(modes: Vec<ModeReport>) -> Report {
     Report {
         machine: Machine::this(),
         settings: Settings {
@@ -58,12 +71,20 @@ fn report() -> Report {
             streams: 4,
             offload: true,
         },
-        modes: vec![
-            mode(Mode::HostGw, 1.2),
-            mode(Mode::Vxlan, 1.6),
-            mode(Mode::Ipip, 1.4),
-        ],
+        modes,
     }
+}
+
+fn svg_texts(path: &std::path::Path) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("the plot is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect();
+    (text, texts)
 }
 
 #[test]
@@ -71,14 +92,8 @@ fn svg_is_well_formed_and_names_every_mode_and_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.svg");
     plot::write(&report(), &path).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let doc = roxmltree::Document::parse(&text).expect("the plot is well-formed XML");
-    assert_eq!(doc.root_element().tag_name().name(), "svg");
-    let texts: Vec<String> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("text"))
-        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
-        .collect();
+    let (text, texts) = svg_texts(&path);
+    let doc = roxmltree::Document::parse(&text).unwrap();
     for label in [
         "host-gw",
         "vxlan",
@@ -97,6 +112,41 @@ fn svg_is_well_formed_and_names_every_mode_and_path() {
     // 3 modes x 3 paths bars per panel, besides background and legend boxes.
     let rects = doc.descendants().filter(|n| n.has_tag_name("rect")).count();
     assert!(rects >= 2 * 9, "only {rects} rect elements");
+}
+
+#[test]
+fn every_mode_and_flavor_gets_its_group_of_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flavors.svg");
+    let modes = vec![
+        flavored(Mode::Vxlan, Flavor::Article, 1.6),
+        flavored(Mode::Vxlan, Flavor::Flannel, 1.5),
+        flavored(Mode::Vxlan, Flavor::Calico, 1.7),
+        flavored(Mode::Vxlan, Flavor::Cilium, 1.8),
+        flavored(Mode::Ipip, Flavor::Calico, 1.4),
+    ];
+    plot::write(&with_modes(modes), &path).unwrap();
+    let (text, texts) = svg_texts(&path);
+    for label in [
+        "vxlan",
+        "vxlan/flannel",
+        "vxlan/calico",
+        "vxlan/cilium",
+        "ipip/calico",
+    ] {
+        let count = texts.iter().filter(|t| *t == label).count();
+        assert_eq!(count, 2, "`{label}` appears {count} times in {texts:?}");
+    }
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let rects = doc.descendants().filter(|n| n.has_tag_name("rect")).count();
+    assert!(
+        rects >= 2 * 15,
+        "only {rects} rect elements for 5 groups of 3 bars"
+    );
+    // Five groups' labels need more room than three.
+    let width = doc.root_element().attribute("width").unwrap();
+    assert_eq!(width, plot::size(5).0.to_string());
+    assert!(plot::size(5).0 > 1000);
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn ns(plan: &Plan, node: &str) -> String {
 fn assert_round_trip(plan: &Plan) {
     let lab = read_back(plan);
     assert_eq!(lab.name, plan.lab);
-    assert_eq!(lab.mode, plan.mode);
+    assert_eq!(lab.mode(), plan.mode);
     assert_eq!(lab.hosts.len(), plan.hosts.len());
     assert_eq!(lab.pods.len(), plan.hosts.len());
     for ((h, lh), lp) in plan.hosts.iter().zip(&lab.hosts).zip(&lab.pods) {
@@ -35,16 +35,18 @@ fn assert_round_trip(plan: &Plan) {
         assert_eq!(lp.host, h.index);
         assert_eq!(lp.ip, h.pods[0].ip);
         assert_eq!(lp.mtu, plan.pod_mtu);
+        assert_eq!(lp.pod_if, h.pod_if);
     }
     assert_routers(plan, &lab);
     match plan.mode {
         Mode::Vxlan => {
             let v = lab
-                .vxlan
+                .encap
+                .vxlan()
                 .expect("a vxlan lab reads back its VXLAN parameters");
             assert_eq!((v.vni, v.port), (plan.vni, plan.vxlan_port));
         }
-        Mode::HostGw | Mode::Ipip => assert!(lab.vxlan.is_none()),
+        Mode::HostGw | Mode::Ipip => assert!(lab.encap.vxlan().is_none()),
     }
 }
 

@@ -1,13 +1,14 @@
-//! Measuring one deployed lab: three paths (host to host, a pod to its own host, pod to pod
+//! Measuring one deployed lab: three paths (host to host, pod to pod on one host, pod to pod
 //! across hosts), each figure R times with the runs of the paths interleaved so that a noisy
 //! moment on the machine does not land on one path only.
 
 use super::iperf::{ClientRun, Length, Server};
 use super::overhead::{self, Flow, Overhead};
 use super::report::{Figures, ModeReport, PathKind, PathReport, Ratios};
+use super::selection::Combo;
 use super::stats::Stat;
 use super::{check_interrupt, offload, rtt, BenchError, BenchOptions};
-use crate::lab::{Lab, LabHost, LabPod, POD_IF};
+use crate::lab::{Lab, LabHost, LabPod};
 use crate::verify::capture::CapturePoint;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -38,30 +39,36 @@ struct Runs {
     cpu: Vec<f64>,
 }
 
-pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
-    let (pod1, pod2) = two_pods(lab)?;
-    let host1 = host_of(lab, pod1)?;
-    let host2 = host_of(lab, pod2)?;
+pub fn lab(lab: &Lab, combo: Combo, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
+    let pods = pick_pods(lab)?;
+    let host1 = host_of(lab, pods.pod)?;
+    let host2 = host_of(lab, pods.remote)?;
+    if pods.neighbour.is_none() {
+        eprintln!(
+            "cnilab bench: {}: one pod per host, so no pod-to-pod baseline on one host",
+            lab.name
+        );
+    }
     if !opts.offload {
         for ns in namespaces(lab) {
             offload::turn_off(ns)?;
         }
     }
-    let offloads = offloads(pod1, host1)?;
-    let paths = paths(pod1, pod2, host1, host2);
+    let offloads = offloads(pods.pod, host1)?;
+    let paths = paths(&pods, host1, host2);
     // Servers listen on every address of their namespace, for every path that ends there.
-    let _servers = [&pod2.namespace, &host2.namespace, &host1.namespace]
-        .into_iter()
-        .map(|ns| Server::start(ns))
+    let _servers = paths
+        .iter()
+        .map(|p| Server::start(&p.to_ns))
         .collect::<Result<Vec<_>, _>>()?;
-    let figures = measure_rounds(lab, &paths, opts)?;
+    let figures = measure_rounds(combo, &paths, opts)?;
     let point = CapturePoint {
         name: format!("{}-{}", host1.node, host1.underlay_if),
         node: host1.node.clone(),
         namespace: host1.namespace.clone(),
         iface: host1.underlay_if.clone(),
     };
-    let vxlan_ports: Vec<u16> = lab.vxlan.iter().map(|v| v.port).collect();
+    let vxlan_ports: Vec<u16> = lab.encap.vxlan().iter().map(|v| v.port).collect();
     let baseline = figures[0].clone();
     let mut reports = Vec::new();
     for (path, figures) in paths.iter().zip(figures) {
@@ -79,9 +86,10 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         });
     }
     Ok(ModeReport {
-        mode: lab.mode,
+        mode: lab.mode(),
+        flavor: combo.flavor,
         lab: lab.name.clone(),
-        pod_mtu: pod1.mtu,
+        pod_mtu: pods.pod.mtu,
         offloads,
         paths: reports,
     })
@@ -89,7 +97,7 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
 
 /// `--repeat` rounds, each measuring every path once; the figures in the order of `paths`.
 fn measure_rounds(
-    lab: &Lab,
+    combo: Combo,
     paths: &[Path],
     opts: &BenchOptions,
 ) -> Result<Vec<Figures>, BenchError> {
@@ -98,8 +106,8 @@ fn measure_rounds(
         for (path, runs) in paths.iter().zip(runs.iter_mut()) {
             let kind = path.kind.as_str();
             eprintln!(
-                "cnilab bench: {}: {kind} round {round}/{}",
-                lab.mode, opts.repeat
+                "cnilab bench: {combo}: {kind} round {round}/{}",
+                opts.repeat
             );
             measure_once(path, opts, runs)?;
         }
@@ -115,8 +123,8 @@ fn offloads(
 ) -> Result<BTreeMap<String, offload::Features>, BenchError> {
     let mut all = BTreeMap::new();
     all.insert(
-        format!("{}:{POD_IF}", pod.node),
-        offload::read(&pod.namespace, POD_IF)?,
+        format!("{}:{}", pod.node, pod.pod_if),
+        offload::read(&pod.namespace, &pod.pod_if)?,
     );
     for iface in offload::interfaces(&host.namespace)? {
         let features = offload::read(&host.namespace, &iface)?;
@@ -182,16 +190,27 @@ fn capture_overhead(
     overhead::capture_during(point, flow, vxlan_ports, || run.run())
 }
 
-/// The first pod, and a pod on another host.
-fn two_pods(lab: &Lab) -> Result<(&LabPod, &LabPod), BenchError> {
-    let first = &lab.pods[0];
-    let other = lab.pods.iter().find(|p| p.host != first.host);
-    other
-        .map(|o| (first, o))
-        .ok_or_else(|| BenchError::Unbenchable {
-            lab: lab.name.clone(),
-            why: "all its pods are on one host; bench needs two pods on two hosts".into(),
-        })
+/// The pods bench measures between: the first pod, another on its host if there is one, and
+/// one on another host.
+struct Pods<'a> {
+    pod: &'a LabPod,
+    neighbour: Option<&'a LabPod>,
+    remote: &'a LabPod,
+}
+
+fn pick_pods(lab: &Lab) -> Result<Pods<'_>, BenchError> {
+    let pod = &lab.pods[0];
+    let neighbour = lab.pods[1..].iter().find(|p| p.host == pod.host);
+    let remote = lab.pods.iter().find(|p| p.host != pod.host);
+    let remote = remote.ok_or_else(|| BenchError::Unbenchable {
+        lab: lab.name.clone(),
+        why: "all its pods are on one host; bench needs two pods on two hosts".into(),
+    })?;
+    Ok(Pods {
+        pod,
+        neighbour,
+        remote,
+    })
 }
 
 fn host_of<'a>(lab: &'a Lab, pod: &LabPod) -> Result<&'a LabHost, BenchError> {
@@ -212,33 +231,23 @@ fn namespaces(lab: &Lab) -> impl Iterator<Item = &String> {
         .chain(lab.routers.iter().map(|r| &r.namespace))
 }
 
-/// The baseline first: ratios are taken against it.
-fn paths(pod1: &LabPod, pod2: &LabPod, host1: &LabHost, host2: &LabHost) -> Vec<Path> {
-    let hop = |kind, from: (&str, &str, Ipv4Addr), to: (&str, &str, Ipv4Addr)| Path {
+/// The baseline first: ratios are taken against it. Same-host only where two pods share a host.
+fn paths(pods: &Pods, host1: &LabHost, host2: &LabHost) -> Vec<Path> {
+    let host = |h: &LabHost| (h.node.clone(), h.namespace.clone(), h.underlay_ip);
+    let pod = |p: &LabPod| (p.node.clone(), p.namespace.clone(), p.ip);
+    let hop = |kind, from: (String, String, Ipv4Addr), to: (String, String, Ipv4Addr)| Path {
         kind,
-        from_node: from.0.into(),
-        from_ns: from.1.into(),
+        from_node: from.0,
+        from_ns: from.1,
         from_ip: from.2,
-        to_node: to.0.into(),
-        to_ns: to.1.into(),
+        to_node: to.0,
+        to_ns: to.1,
         to_ip: to.2,
     };
-    let h1 = (
-        host1.node.as_str(),
-        host1.namespace.as_str(),
-        host1.underlay_ip,
-    );
-    let h2 = (
-        host2.node.as_str(),
-        host2.namespace.as_str(),
-        host2.underlay_ip,
-    );
-    let p1 = (pod1.node.as_str(), pod1.namespace.as_str(), pod1.ip);
-    let p2 = (pod2.node.as_str(), pod2.namespace.as_str(), pod2.ip);
-    vec![
-        hop(PathKind::HostToHost, h1, h2),
-        // A pod reaches its host's underlay address over the veth and bridge alone.
-        hop(PathKind::SameHost, p1, h1),
-        hop(PathKind::PodToPod, p1, p2),
-    ]
+    let mut paths = vec![hop(PathKind::HostToHost, host(host1), host(host2))];
+    if let Some(neighbour) = pods.neighbour {
+        paths.push(hop(PathKind::SameHost, pod(pods.pod), pod(neighbour)));
+    }
+    paths.push(hop(PathKind::PodToPod, pod(pods.pod), pod(pods.remote)));
+    paths
 }

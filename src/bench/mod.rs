@@ -8,21 +8,23 @@ pub mod overhead;
 pub mod plot;
 pub mod report;
 pub mod rtt;
+pub mod selection;
 mod session;
 pub mod stats;
 
 pub use iperf::INSTALL_IPERF3;
 pub use report::Report;
 
-use crate::plan::Mode;
+use selection::Combo;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    pub modes: Vec<Mode>,
-    /// Bench this lab, already deployed, instead of deploying one per mode.
+    /// The labs to deploy, each a mode and a flavor ([`selection::select`] checks them).
+    pub combos: Vec<Combo>,
+    /// Bench this lab, already deployed, instead of deploying one per combo.
     pub topo: Option<PathBuf>,
-    /// Labs are named `<prefix>-<mode>`.
+    /// Labs are named `<prefix>-<mode>`, with `-<flavor>` for any flavor but the article's.
     pub name_prefix: String,
     pub duration_s: u32,
     pub repeat: u32,
@@ -36,6 +38,8 @@ pub enum BenchError {
     /// A tool is not installed; the text says how to install it.
     #[error("{0}")]
     Missing(&'static str),
+    #[error(transparent)]
+    Combos(#[from] selection::InvalidCombos),
     #[error(transparent)]
     Gen(#[from] crate::gen::GenError),
     #[error(transparent)]
@@ -86,6 +90,7 @@ impl BenchError {
     pub fn exit_code(&self) -> i32 {
         match self {
             BenchError::Missing(_)
+            | BenchError::Combos(_)
             | BenchError::Gen(_)
             | BenchError::Topology(_)
             | BenchError::Lab { .. }
@@ -118,9 +123,9 @@ pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         Some(file) => vec![session::bench_deployed(file, opts)?],
         None => {
             let mut modes = Vec::new();
-            for &mode in &opts.modes {
+            for &combo in &opts.combos {
                 check_interrupt()?;
-                modes.push(session::bench_fresh(mode, opts)?);
+                modes.push(session::bench_fresh(combo, opts)?);
             }
             modes
         }

@@ -9,7 +9,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
-const SIZE: (u32, u32) = (1000, 420);
+/// Two panels of at least 500 pixels, wider when there are many groups to label.
+const HEIGHT: u32 = 420;
+const MIN_PANEL_WIDTH: u32 = 500;
+const WIDTH_PER_GROUP: u32 = 120;
 /// PNG text needs a font file; SVG names the family and lets the viewer draw it.
 pub const FONT_FILE: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const PATHS: [PathKind; 3] = [PathKind::HostToHost, PathKind::SameHost, PathKind::PodToPod];
@@ -67,11 +70,19 @@ pub fn write(report: &Report, path: &Path) -> Result<(), BenchError> {
     };
     let format = Format::of(path).map_err(&failed)?;
     register_font(format).map_err(&failed)?;
+    let size = size(report.modes.len());
     match format {
-        Format::Svg => draw(SVGBackend::new(path, SIZE).into_drawing_area(), report),
-        Format::Png => draw(BitMapBackend::new(path, SIZE).into_drawing_area(), report),
+        Format::Svg => draw(SVGBackend::new(path, size).into_drawing_area(), report),
+        Format::Png => draw(BitMapBackend::new(path, size).into_drawing_area(), report),
     }
     .map_err(failed)
+}
+
+/// The chart's size for `groups` mode/flavor groups: labels such as `vxlan/cilium` need room.
+pub fn size(groups: usize) -> (u32, u32) {
+    let groups = u32::try_from(groups).unwrap_or(u32::MAX);
+    let panel = MIN_PANEL_WIDTH.max(groups.saturating_mul(WIDTH_PER_GROUP).saturating_add(80));
+    (2 * panel, HEIGHT)
 }
 
 fn register_font(format: Format) -> Result<(), String> {
@@ -91,7 +102,8 @@ fn register_font(format: Format) -> Result<(), String> {
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, report: &Report) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let (left, right) = root.split_horizontally(SIZE.0 / 2);
+    let (width, _) = root.dim_in_pixel();
+    let (left, right) = root.split_horizontally(width / 2);
     for (area, panel) in [left, right].into_iter().zip(PANELS.iter()) {
         draw_panel(&area, report, panel).map_err(|e| e.to_string())?;
     }
@@ -155,7 +167,7 @@ fn draw_panel<DB: DrawingBackend>(
         .draw()
 }
 
-/// One group per mode, one bar per path in [`PATHS`] order (`None` where a path is missing).
+/// One group per mode and flavor, one bar per path in [`PATHS`] order (`None` where a path is missing).
 fn bar_groups(report: &Report, panel: &Panel) -> Vec<(String, Vec<Option<Stat>>)> {
     report
         .modes
@@ -168,12 +180,12 @@ fn bar_groups(report: &Report, panel: &Panel) -> Vec<(String, Vec<Option<Stat>>)
                     path.map(|p| (panel.pick)(&p.figures).clone())
                 })
                 .collect();
-            (m.mode.to_string(), bars)
+            (m.label(), bars)
         })
         .collect()
 }
 
-/// Mode names under the middle of their group, nothing elsewhere.
+/// Mode (and flavor) names under the middle of their group, nothing elsewhere.
 fn group_label(names: &[String], x: f64) -> String {
     let centre = x - 0.5;
     if centre >= 0.0 && (centre - centre.round()).abs() < 1e-6 {
@@ -198,6 +210,12 @@ mod tests {
             .unwrap_err()
             .contains(".svg or .png"));
         assert!(Format::of(Path::new("plot")).is_err());
+    }
+
+    #[test]
+    fn the_chart_widens_for_many_groups() {
+        assert_eq!(size(3), (1000, 420));
+        assert_eq!(size(8), (2 * (8 * 120 + 80), 420));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 
 use super::offload::Features;
 use super::overhead::Overhead;
+use super::selection::Combo;
 use super::stats::{ratio, Stat};
-use crate::plan::Mode;
+use crate::plan::{Flavor, Mode};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -58,6 +59,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeReport {
     pub mode: Mode,
+    pub flavor: Flavor,
     pub lab: String,
     pub pod_mtu: u16,
     /// `node:interface` to its offload features, as they were during the run.
@@ -65,12 +67,24 @@ pub struct ModeReport {
     pub paths: Vec<PathReport>,
 }
 
+impl ModeReport {
+    /// `vxlan`, or `vxlan/flannel` for a flavor other than the article's.
+    pub fn label(&self) -> String {
+        Combo {
+            mode: self.mode,
+            flavor: self.flavor,
+        }
+        .label()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PathKind {
     /// Host to host on the lab's underlay, no overlay: the baseline.
     HostToHost,
-    /// A pod to its own host: veth and bridge, no underlay.
+    /// Pod to pod on one host: two veths and the host between them (bridge or routes), no
+    /// underlay. Absent from a lab with one pod per host.
     SameHost,
     /// Pod to pod across hosts, through the mode's data plane.
     PodToPod,
@@ -152,24 +166,15 @@ impl Report {
             let _ = writeln!(
                 out,
                 "\n{} (lab {}, pod MTU {})",
-                mode.mode, mode.lab, mode.pod_mtu
+                mode.label(),
+                mode.lab,
+                mode.pod_mtu
             );
-            let _ = writeln!(
-                out,
-                "  {:<13} {:>17} {:>17} {:>15} {:>15} {:>15} {:>8} {:>5} {:>9}",
-                "path",
-                "1 stream Gbit/s",
-                "N streams Gbit/s",
-                "ICMP RTT us",
-                "TCP RR us",
-                "CPU s/Gbit",
-                "encap B",
-                "MSS",
-                "wire/byte"
-            );
-            for p in &mode.paths {
-                out.push_str(&row(p));
-            }
+            let header = COLUMNS.iter().map(|c| c.to_string()).collect();
+            let rows: Vec<Vec<String>> = std::iter::once(header)
+                .chain(mode.paths.iter().map(cells))
+                .collect();
+            out.push_str(&layout(&rows));
             out.push_str(&offload_lines(&mode.offloads));
         }
         out.push_str("\nfigures: median (max-min spread as % of it) [ratio to host-to-host]\n");
@@ -217,7 +222,20 @@ fn three_digits(x: f64) -> String {
     format!("{x:.decimals$}")
 }
 
-fn row(p: &PathReport) -> String {
+const COLUMNS: [&str; 9] = [
+    "path",
+    "1 stream Gbit/s",
+    "N streams Gbit/s",
+    "ICMP RTT us",
+    "TCP RR us",
+    "CPU s/Gbit",
+    "encap B",
+    "MSS",
+    "wire/byte",
+];
+
+/// A path's row, in [`COLUMNS`] order.
+fn cells(p: &PathReport) -> Vec<String> {
     let (f, r) = (&p.figures, &p.ratio_to_host_to_host);
     let (encap, mss, wire) = match &p.overhead {
         Some(o) => (
@@ -227,9 +245,8 @@ fn row(p: &PathReport) -> String {
         ),
         None => ("-".into(), "-".into(), "-".into()),
     };
-    format!(
-        "  {:<13} {:>17} {:>17} {:>15} {:>15} {:>15} {:>8} {:>5} {:>9}\n",
-        p.path.as_str(),
+    vec![
+        p.path.as_str().to_string(),
         cell(&f.throughput_1_stream_gbps, r.throughput_1_stream_gbps),
         cell(&f.throughput_n_streams_gbps, r.throughput_n_streams_gbps),
         cell(&f.icmp_rtt_us, r.icmp_rtt_us),
@@ -237,8 +254,19 @@ fn row(p: &PathReport) -> String {
         cell(&f.cpu_s_per_gbit, r.cpu_s_per_gbit),
         encap,
         mss,
-        wire
-    )
+        wire,
+    ]
+}
+
+/// Rows indented by two, the first column left-aligned and the rest right-aligned, each as
+/// wide as its widest cell. The one place the table's layout lives, so a shared table printer
+/// can replace it.
+fn layout(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    for line in crate::layout::columns(rows, 1, crate::layout::Align::NameThenFigures) {
+        let _ = writeln!(out, "  {}", line.trim_end());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -253,6 +281,15 @@ mod tests {
         assert_eq!(cell(&s, None), "0.081 ±0%");
         assert_eq!(three_digits(118.4), "118");
         assert_eq!(three_digits(3.114), "3.11");
+    }
+
+    #[test]
+    fn layout_fits_each_column_to_its_widest_cell() {
+        let rows = vec![
+            vec!["path".to_string(), "Gbit/s".to_string()],
+            vec!["same-host".to_string(), "3.1".to_string()],
+        ];
+        assert_eq!(layout(&rows), "  path      Gbit/s\n  same-host    3.1\n");
     }
 
     #[test]

@@ -1,25 +1,27 @@
 //! A lab's life during a bench: generated, deployed on the netns runtime, measured, and
 //! destroyed whatever happened in between (Ctrl-C included), or a lab the user brought.
 
+use super::selection::Combo;
 use super::{measure, BenchError, BenchOptions};
 use crate::gen::{self, GenRequest};
 use crate::lab::Lab;
-use crate::plan::Mode;
+use crate::plan::Flavor;
 use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
 use crate::topology::Topology;
 use std::path::{Path, PathBuf};
 
-/// Deploys a 2-host lab of `mode`, measures it, and destroys it.
+/// Deploys a 2-host lab of `combo` with two pods per host (for the same-host baseline),
+/// measures it, and destroys it.
 pub fn bench_fresh(
-    mode: Mode,
+    combo: Combo,
     opts: &BenchOptions,
 ) -> Result<super::report::ModeReport, BenchError> {
-    let name = format!("{}-{}", opts.name_prefix, mode);
+    let name = combo.lab_name(&opts.name_prefix);
     let text = gen::generate(&GenRequest {
-        mode,
-        flavor: crate::plan::Flavor::Article,
+        mode: combo.mode,
+        flavor: combo.flavor,
         hosts: 2,
-        pods_per_host: 1,
+        pods_per_host: 2,
         lab: Some(&name),
         templates: None,
     })?;
@@ -32,7 +34,7 @@ pub fn bench_fresh(
         path: file.clone(),
         source,
     })?;
-    eprintln!("cnilab bench: {mode}: deploying lab {name}");
+    eprintln!("cnilab bench: {combo}: deploying lab {name}");
     let deploy = DeployOptions {
         progress: false,
         ..Default::default()
@@ -44,7 +46,7 @@ pub fn bench_fresh(
         name: name.clone(),
         done: false,
     };
-    let measured = load(&file).and_then(|lab| measure::lab(&lab, opts));
+    let measured = load(&file).and_then(|(lab, _)| measure::lab(&lab, combo, opts));
     match (measured, deployed.destroy()) {
         (Ok(report), Ok(())) => Ok(report),
         (Ok(_), Err(e)) => Err(e.into()),
@@ -91,13 +93,37 @@ pub fn bench_deployed(
     if inspection.phase != Some(Phase::Up) {
         return Err(BenchError::NotUp(file.to_path_buf()));
     }
-    measure::lab(&load(file)?, opts)
+    let (lab, flavor) = load(file)?;
+    let combo = Combo {
+        mode: lab.mode(),
+        flavor,
+    };
+    measure::lab(&lab, combo, opts)
 }
 
-fn load(file: &Path) -> Result<Lab, BenchError> {
+/// The lab, and the flavor its nodes' `cnilab.flavor` label names (none: the article's).
+fn load(file: &Path) -> Result<(Lab, Flavor), BenchError> {
     let topo = Topology::load(file)?;
-    Lab::from_topology(&topo).map_err(|source| BenchError::Lab {
+    let bad = |source| BenchError::Lab {
         file: file.to_path_buf(),
         source,
-    })
+    };
+    let lab = Lab::from_topology(&topo).map_err(bad)?;
+    let label = topo
+        .nodes()
+        .find_map(|(node, n)| Some((node, n.labels.get(LABEL_FLAVOR)?.to_string())));
+    let flavor = match label {
+        None => Flavor::default(),
+        Some((node, value)) => value.parse().map_err(|e: crate::plan::PlanError| {
+            bad(crate::lab::LabError::Bad {
+                node: node.to_string(),
+                label: LABEL_FLAVOR,
+                value,
+                why: e.to_string(),
+            })
+        })?,
+    };
+    Ok((lab, flavor))
 }
+
+const LABEL_FLAVOR: &str = "cnilab.flavor";

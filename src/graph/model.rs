@@ -2,7 +2,7 @@
 //! file and its `cnilab.*` labels only. The formats in [`super::dot`] and [`super::mermaid`]
 //! draw this and nothing else, so they cannot disagree about the lab.
 
-use crate::lab::{Lab, LABEL_ROLE};
+use crate::lab::{Encap, Lab, LABEL_ROLE};
 use crate::plan::Mode;
 use crate::topology::Topology;
 use serde::Serialize;
@@ -71,14 +71,14 @@ impl LabGraph {
                     .map(|p| NodeBox {
                         node: p.node.clone(),
                         role: "pod".into(),
-                        details: vec![format!("{} {}", crate::lab::POD_IF, p.ip)],
+                        details: vec![format!("{} {}", p.pod_if, p.ip)],
                     })
                     .collect(),
             })
             .collect();
         LabGraph {
             name: lab.name.clone(),
-            mode: lab.mode,
+            mode: lab.mode(),
             hosts,
             others: others(topo, lab),
             links: wires(topo),
@@ -140,10 +140,10 @@ fn wires(topo: &Topology) -> Vec<Wire> {
 
 /// flannel and calico mesh every host with every other: one tunnel per pair of hosts.
 fn tunnels(lab: &Lab) -> Vec<Tunnel> {
-    let kind = match (lab.mode, lab.vxlan) {
-        (Mode::Vxlan, Some(v)) => format!("VXLAN vni {} port {}", v.vni, v.port),
-        (Mode::Ipip, _) => "IPIP (IP proto 4)".to_string(),
-        _ => return Vec::new(),
+    let kind = match lab.encap {
+        Encap::Vxlan(v) => format!("VXLAN vni {} port {}", v.vni, v.port),
+        Encap::Ipip => "IPIP (IP proto 4)".to_string(),
+        Encap::Plain => return Vec::new(),
     };
     let mut out = Vec::new();
     for (i, a) in lab.hosts.iter().enumerate() {

@@ -127,7 +127,7 @@ pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
         .iter()
         .map(|(n, ns)| (n.clone(), snapshot::take(ns)))
         .collect();
-    let vxlan_port = lab.vxlan.map(|v| v.port);
+    let vxlan_port = lab.encap.vxlan().map(|v| v.port);
     let picked = walk::select(&frames, &probe, vxlan_port, &points, &snaps);
     let steps = walk::steps(&picked, &frames, &points, &snaps);
     let stopped = if replied {
@@ -142,7 +142,7 @@ pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
     Ok(Walk {
         findings: findings(&lab, &steps, &snaps),
         lab: lab.name.clone(),
-        mode: lab.mode,
+        mode: lab.mode(),
         from: from.node.clone(),
         to: to.node.clone(),
         to_ip: to.ip,
@@ -217,7 +217,7 @@ fn peer(topo: &Topology, node: &str, iface: &str) -> Option<String> {
 /// In an overlay lab, a pod packet on a host's underlay without its tunnel header went the
 /// wrong way: say which route sent it there, and which route the host lacks.
 fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec<String> {
-    if lab.mode == Mode::HostGw {
+    if !lab.encap.is_tunnel() {
         return Vec::new();
     }
     let mut out = Vec::new();

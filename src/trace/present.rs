@@ -35,24 +35,27 @@ fn marker(s: &Step) -> &'static str {
     }
 }
 
+/// A hop's number, time, node, interface, direction and leg: the packet follows them.
+fn step_cells((n, s): (usize, &Step)) -> Vec<String> {
+    vec![
+        format!("{:>3}", n + 1),
+        format!("{:>8.3} ms", s.t_us as f64 / 1000.0),
+        s.node.clone(),
+        s.iface.clone(),
+        s.direction.to_string(),
+        leg(s.leg).to_string(),
+    ]
+}
+
 pub fn text(w: &Walk) -> String {
     let mut out = headline(w) + "\n\n";
-    let node_w = w.steps.iter().map(|s| s.node.len()).max().unwrap_or(4);
-    let if_w = w.steps.iter().map(|s| s.iface.len()).max().unwrap_or(5);
-    for (n, s) in w.steps.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "{:>3} {:>8.3} ms  {:<node_w$}  {:<if_w$}  {:<3}  {:<8}  {}",
-            n + 1,
-            s.t_us as f64 / 1000.0,
-            s.node,
-            s.iface,
-            s.direction,
-            leg(s.leg),
-            s.packet
-        );
+    let rows: Vec<Vec<String>> = w.steps.iter().enumerate().map(step_cells).collect();
+    let lines = crate::layout::columns(&rows, 2, crate::layout::Align::Left);
+    for (s, lead) in w.steps.iter().zip(lines) {
+        let _ = writeln!(out, "{lead}{}", s.packet);
         if !s.decision.is_empty() || s.wrap.is_some() {
-            let pad = 3 + 1 + 11 + 2 + node_w + 2 + if_w + 2 + 3 + 2;
+            // Under the packet column: the decision reads as a note on that hop.
+            let pad = lead.chars().count();
             let _ = writeln!(out, "{:pad$}{} {}", "", marker(s), s.decision);
         }
     }

@@ -4,6 +4,7 @@
 //! every length is checked here before a view is made or a payload is sliced. A frame that does
 //! not hold together becomes a [`DissectError`], which the caller reports like any other sighting.
 
+use crate::lab::{Encap, VxlanParams};
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpFlags, TcpPacket};
@@ -185,7 +186,7 @@ pub struct Vxlan<'a> {
     /// The sending and receiving VTEPs (outer addresses).
     pub from: Ipv4Addr,
     pub to: Ipv4Addr,
-    pub params: crate::lab::VxlanParams,
+    pub params: VxlanParams,
     pub inner: Option<&'a Ip>,
     pub arp: Option<Arp>,
 }
@@ -254,7 +255,7 @@ impl Wire {
             } => Some(Vxlan {
                 from: *outer_src,
                 to: *outer_dst,
-                params: crate::lab::VxlanParams {
+                params: VxlanParams {
                     vni: *vni,
                     port: *port,
                 },
@@ -262,6 +263,30 @@ impl Wire {
                 arp: *arp,
             }),
             _ => None,
+        }
+    }
+
+    /// The frame's shape, to compare with the lab's [`Encap`] with one `==`; `None` for a
+    /// frame that is not a pod packet at all.
+    pub fn encap(&self) -> Option<Encap> {
+        match self {
+            Wire::Plain(_) => Some(Encap::Plain),
+            Wire::Vxlan { .. } => self.vxlan().map(|t| Encap::Vxlan(t.params)),
+            Wire::Ipip { .. } => Some(Encap::Ipip),
+            Wire::Other(_) => None,
+        }
+    }
+
+    /// A tunnel's outer source and destination.
+    pub fn outer(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        match self {
+            Wire::Vxlan { .. } => self.vxlan().map(|t| (t.from, t.to)),
+            Wire::Ipip {
+                outer_src,
+                outer_dst,
+                ..
+            } => Some((*outer_src, *outer_dst)),
+            Wire::Plain(_) | Wire::Other(_) => None,
         }
     }
 

@@ -6,8 +6,7 @@
 
 use super::dissect::Wire;
 use super::transport::Proto;
-use crate::lab::{VxlanParams, POD_IF};
-use crate::plan::Mode;
+use crate::lab::Encap;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -16,7 +15,8 @@ use std::time::Duration;
 /// What a probe pair is supposed to look like, taken from the lab file.
 #[derive(Debug, Clone)]
 pub struct PairPlan {
-    pub mode: Mode,
+    /// What the underlay must show between the pods' hosts.
+    pub encap: Encap,
     pub src_pod: Ipv4Addr,
     pub dst_pod: Ipv4Addr,
     /// The underlay addresses of the pods' hosts.
@@ -28,7 +28,6 @@ pub struct PairPlan {
     /// The capture points on the pods' own interfaces, e.g. `pod1-eth1`.
     pub src_pod_point: String,
     pub dst_pod_point: String,
-    pub vxlan: Option<VxlanParams>,
     /// The full-size probe's IP total length.
     pub mtu: u16,
     /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
@@ -131,19 +130,12 @@ impl PairPlan {
     /// The frame shape the mode prescribes, in words.
     pub fn expected(&self, reply: bool) -> String {
         let (a, b) = self.hosts(reply);
-        match self.mode {
-            Mode::HostGw => {
+        match self.encap {
+            Encap::Plain => {
                 let (s, d) = self.pods(reply);
                 format!("plain IPv4 {s} > {d}")
             }
-            Mode::Vxlan => {
-                let v = self.vxlan.unwrap_or(VxlanParams {
-                    vni: crate::plan::VXLAN_VNI,
-                    port: crate::plan::VXLAN_PORT,
-                });
-                format!("UDP/{} VXLAN vni {} between {a} and {b}", v.port, v.vni)
-            }
-            Mode::Ipip => format!("IPIP (protocol 4) between {a} and {b}"),
+            tunnel => format!("{tunnel} between {a} and {b}"),
         }
     }
 
@@ -171,10 +163,14 @@ impl PairPlan {
     pub fn flooded_copy(&self, seen: &Seen, reply: bool, result: &ProbeResult) -> bool {
         let (hs, hd) = self.hosts(reply);
         let flood = if reply { &self.flood.1 } else { &self.flood.0 };
-        let Some(v) = self.vxlan else { return false };
+        if self.encap.vxlan().is_none() {
+            return false;
+        }
         // The tunnel's destination and the inner packet, for frames from the right VTEP.
         let tunnel = |w: &Wire| {
-            let t = w.vxlan().filter(|t| t.from == hs && t.params == v)?;
+            let t = w
+                .vxlan()
+                .filter(|t| t.from == hs && w.encap() == Some(self.encap))?;
             Some((t.to, t.inner?.clone()))
         };
         let Some((to, inner)) = tunnel(&seen.wire) else {
@@ -199,7 +195,7 @@ impl PairPlan {
         } else {
             (&self.src_point, &self.host_names.0, &self.host_names.1)
         };
-        if self.mode != Mode::HostGw || &seen.point != sender_point {
+        if self.encap != Encap::Plain || &seen.point != sender_point {
             return None;
         }
         let mac_of = |name: &str| {
@@ -240,29 +236,21 @@ impl PairPlan {
             note: note.map(str::to_string),
         };
         let inner_ok = |s: Ipv4Addr, d: Ipv4Addr| s == ps && d == pd;
-        let fits = match (self.mode, &seen.wire) {
-            (Mode::HostGw, Wire::Plain(ip)) if ip.src != ps => {
+        let fits = match (self.encap, &seen.wire) {
+            (Encap::Plain, Wire::Plain(ip)) if ip.src != ps => {
                 return Some(saw(Some("source rewritten: NAT")))
             }
-            (Mode::HostGw, Wire::Plain(ip)) => {
+            (Encap::Plain, Wire::Plain(ip)) => {
                 return (ip.dst != pd).then(|| saw(Some("destination rewritten: NAT")))
             }
-            (Mode::Vxlan, Wire::Vxlan { .. }) => seen.wire.vxlan().is_some_and(|t| {
-                (t.from, t.to, Some(t.params)) == (hs, hd, self.vxlan)
-                    && t.inner.is_some_and(|i| inner_ok(i.src, i.dst))
-            }),
-            (
-                Mode::Ipip,
-                Wire::Ipip {
-                    outer_src,
-                    outer_dst,
-                    inner,
-                },
-            ) => *outer_src == hs && *outer_dst == hd && inner_ok(inner.src, inner.dst),
-            (Mode::Vxlan | Mode::Ipip, Wire::Plain(_)) => {
+            (_, Wire::Plain(_)) => {
                 return Some(saw(Some("pod addresses in plain on the underlay")))
             }
-            _ => false,
+            (encap, wire) => {
+                wire.encap() == Some(encap)
+                    && wire.outer() == Some((hs, hd))
+                    && wire.innermost().is_some_and(|i| inner_ok(i.src, i.dst))
+            }
         };
         (!fits).then(|| saw(None))
     }
@@ -706,14 +694,17 @@ fn describe_failure(outcome: &Outcome) -> String {
 /// Pods whose interface MTU is not the planned one. verify probes at the planned MTU, so a pod
 /// left at 1500 in an overlay (the article's own labs) would pass while its full-size traffic
 /// cannot fit the tunnel; a pod below the plan could not even send the probe.
-pub fn pod_mtus<'a>(pods: impl IntoIterator<Item = (&'a str, u16, Option<u32>)>) -> Vec<String> {
+/// Each pod is given as its name, its interface, its planned MTU and the one it has.
+pub fn pod_mtus<'a>(
+    pods: impl IntoIterator<Item = (&'a str, &'a str, u16, Option<u32>)>,
+) -> Vec<String> {
     pods.into_iter()
-        .filter_map(|(pod, planned, actual)| match actual {
+        .filter_map(|(pod, iface, planned, actual)| match actual {
             Some(mtu) if mtu == u32::from(planned) => None,
             Some(mtu) => Some(format!(
-                "pod {pod}: {POD_IF} has MTU {mtu}, the lab plans {planned} (cnilab.mtu)"
+                "pod {pod}: {iface} has MTU {mtu}, the lab plans {planned} (cnilab.mtu)"
             )),
-            None => Some(format!("pod {pod}: cannot read the MTU of {POD_IF}")),
+            None => Some(format!("pod {pod}: cannot read the MTU of {iface}")),
         })
         .collect()
 }
@@ -760,8 +751,7 @@ fn carries_lab(wire: &Wire, nets: &[Net]) -> bool {
 ///   pod or VTEP addresses (the ARP that a mis-configured VTEP floods is often the only trace
 ///   it leaves); other tunnels between the same hosts are not the lab's.
 pub fn leaks<'a>(
-    mode: Mode,
-    vxlan: Option<VxlanParams>,
+    encap: Encap,
     pod_ips: &BTreeSet<Ipv4Addr>,
     pod_nets: &[Net],
     frames: impl IntoIterator<Item = (&'a str, &'a Wire)>,
@@ -774,24 +764,22 @@ pub fn leaks<'a>(
         }
         match wire {
             Wire::Plain(ip)
-                if mode != Mode::HostGw
+                if encap.is_tunnel()
                     && (pod_ips.contains(&ip.src) || pod_ips.contains(&ip.dst)) =>
             {
                 seen.insert(format!(
-                    "plain IPv4 {} > {} on {point}: pod addresses must not cross the underlay in {mode} mode",
-                    ip.src, ip.dst
+                    "plain IPv4 {} > {} on {point}: pod addresses must not cross the underlay in {} mode",
+                    ip.src, ip.dst, encap.mode()
                 ));
             }
             // Another segment between the same hosts is not the lab's business unless it
             // carries the lab's pods or VTEPs (addresses in the pod subnets).
-            Wire::Vxlan { .. } if mode == Mode::Vxlan && carries_lab(wire, pod_nets) => {
-                let seen_params = wire.vxlan().map(|t| t.params);
-                if let Some(v) = vxlan.filter(|v| Some(*v) != seen_params) {
-                    seen.insert(format!(
-                        "{wire} on {point}: expected UDP/{} VXLAN vni {}",
-                        v.port, v.vni
-                    ));
-                }
+            Wire::Vxlan { .. }
+                if encap.vxlan().is_some()
+                    && carries_lab(wire, pod_nets)
+                    && wire.encap() != Some(encap) =>
+            {
+                seen.insert(format!("{wire} on {point}: expected {encap}"));
             }
             _ => {}
         }
@@ -802,6 +790,8 @@ pub fn leaks<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::VxlanParams;
+    use crate::plan::Mode;
     use crate::verify::dissect::build::{ip, ipip_frame, plain, vxlan_frame};
     use crate::verify::dissect::{dissect, Tag};
 
@@ -814,7 +804,11 @@ mod tests {
     fn plan(mode: Mode) -> PairPlan {
         let overlay = mode != Mode::HostGw;
         PairPlan {
-            mode,
+            encap: match mode {
+                Mode::HostGw => Encap::Plain,
+                Mode::Vxlan => Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }),
+                Mode::Ipip => Encap::Ipip,
+            },
             src_pod: ip(if overlay { "172.16.0.2" } else { "10.0.1.2" }),
             dst_pod: ip(if overlay { "172.16.1.2" } else { "10.0.2.2" }),
             src_host: ip(if overlay { "10.0.1.2" } else { "192.168.0.100" }),
@@ -823,7 +817,6 @@ mod tests {
             dst_point: "host2-eth1".into(),
             src_pod_point: "pod1-eth1".into(),
             dst_pod_point: "pod2-eth1".into(),
-            vxlan: (mode == Mode::Vxlan).then_some(VxlanParams { vni: 1, port: 4789 }),
             mtu: mode.pod_mtu(),
             max_loss: 0.0,
             flood: (vec![], vec![]),
@@ -1177,15 +1170,15 @@ mod tests {
     #[test]
     fn pod_mtus_other_than_planned_are_findings() {
         let found = pod_mtus([
-            ("pod1", 1450, Some(1450)),
-            ("pod2", 1450, Some(1500)),
-            ("pod3", 1450, None),
+            ("pod1", "eth1", 1450, Some(1450)),
+            ("pod2", "eth1", 1450, Some(1500)),
+            ("pod3", "net0", 1450, None),
         ]);
         assert_eq!(
             found,
             vec![
                 "pod pod2: eth1 has MTU 1500, the lab plans 1450 (cnilab.mtu)",
-                "pod pod3: cannot read the MTU of eth1",
+                "pod pod3: cannot read the MTU of net0",
             ]
         );
     }
@@ -1224,14 +1217,14 @@ mod tests {
             ("gw1-eth2", &tagged),
             ("host1-eth1", &underlay),
         ];
-        let v = Some(VxlanParams { vni: 1, port: 4789 });
+        let v = Encap::Vxlan(VxlanParams { vni: 1, port: 4789 });
         let nets = [
             Net::parse("172.16.0.0/24").unwrap(),
             Net::parse("172.16.1.0/24").unwrap(),
         ];
-        let found = leaks(Mode::Vxlan, v, &pods, &nets, frames);
+        let found = leaks(v, &pods, &nets, frames);
         assert_eq!(found, vec!["plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1: pod addresses must not cross the underlay in vxlan mode"]);
-        assert!(leaks(Mode::HostGw, None, &pods, &nets, frames).is_empty());
+        assert!(leaks(Encap::Plain, &pods, &nets, frames).is_empty());
         // A VTEP on another VNI shows itself through the ARP it floods.
         let arp_vni2 = dissect(
             &vxlan_frame(
@@ -1245,7 +1238,7 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        let found = leaks(Mode::Vxlan, v, &pods, &nets, [("host2-eth1", &arp_vni2)]);
+        let found = leaks(v, &pods, &nets, [("host2-eth1", &arp_vni2)]);
         assert_eq!(
             found,
             vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
@@ -1263,7 +1256,7 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        assert!(leaks(Mode::Vxlan, v, &pods, &nets, [("host2-eth1", &other)]).is_empty());
+        assert!(leaks(v, &pods, &nets, [("host2-eth1", &other)]).is_empty());
     }
 
     fn steady(lost: usize, frame: fn(bool) -> Vec<u8>) -> Vec<ProbeResult> {

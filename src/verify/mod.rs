@@ -109,7 +109,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let started = Instant::now();
     let lab = load(file)?;
     let points = capture_points(&lab);
-    let filter = bpf::program(lab.vxlan, &vxlan_ports(&lab));
+    let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab));
     let opened = points
         .iter()
         .map(|p| capture::open_filtered(p, &filter))
@@ -122,7 +122,8 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     // Each pod's socket lives in the pod's namespace, so it can ask for the pod's own MTU.
     let pod_mtus: Vec<Option<u32>> = sockets
         .iter()
-        .map(|s| crate::ifreq::mtu(s, crate::lab::POD_IF))
+        .zip(&lab.pods)
+        .map(|(s, p)| crate::ifreq::mtu(s, &p.pod_if))
         .collect();
     // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
     let fdbs = learned::read_hosts(&lab)?;
@@ -172,7 +173,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     Ok(Report {
         notes,
         lab: lab.name.clone(),
-        mode: lab.mode,
+        mode: lab.mode(),
         hosts: lab.hosts.len(),
         start: if opts.warm {
             report::Start::Warm
@@ -552,7 +553,7 @@ fn collect(
 /// (a VTEP configured with another port shows up there).
 fn vxlan_ports(lab: &Lab) -> Vec<u16> {
     let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
-    if let Some(v) = lab.vxlan {
+    if let Some(v) = lab.encap.vxlan() {
         ports.insert(0, v.port);
     }
     ports
@@ -655,7 +656,7 @@ fn lab_findings(lab: &Lab, pod_mtus: &[Option<u32>], collected: &Collected) -> V
         lab.pods
             .iter()
             .zip(pod_mtus)
-            .map(|(p, &mtu)| (p.node.as_str(), p.mtu, mtu)),
+            .map(|(p, &mtu)| (p.node.as_str(), p.pod_if.as_str(), p.mtu, mtu)),
     );
     let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
     let pod_nets: Vec<judge::Net> = lab
@@ -664,8 +665,7 @@ fn lab_findings(lab: &Lab, pod_mtus: &[Option<u32>], collected: &Collected) -> V
         .filter_map(|h| judge::Net::parse(&h.pod_subnet))
         .collect();
     findings.extend(judge::leaks(
-        lab.mode,
-        lab.vxlan,
+        lab.encap,
         &pod_ips,
         &pod_nets,
         collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
@@ -695,7 +695,7 @@ fn excuse_capture_drops(rows: &mut [PairRow], points: &[CapturePoint], dropped: 
 
 /// Hosts that can reach a peer's VTEP only by what they learnt; VXLAN labs only.
 fn gaps(lab: &Lab, fdbs: &[learned::HostFdb]) -> Vec<learned::FloodGap> {
-    match lab.mode {
+    match lab.mode() {
         crate::plan::Mode::Vxlan => learned::flood_gaps(fdbs),
         _ => Vec::new(),
     }
@@ -786,7 +786,7 @@ pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
         .chain(
             lab.pods
                 .iter()
-                .map(|p| point(&p.node, &p.namespace, crate::lab::POD_IF)),
+                .map(|p| point(&p.node, &p.namespace, &p.pod_if)),
         )
         .collect()
 }
@@ -825,16 +825,15 @@ fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
     let host = |i| lab.host(i).expect("Lab checks every pod has its host");
     let (ha, hb) = (host(pa.host), host(pb.host));
     PairPlan {
-        mode: lab.mode,
+        encap: lab.encap,
         src_pod: pa.ip,
         dst_pod: pb.ip,
         src_host: ha.underlay_ip,
         dst_host: hb.underlay_ip,
         src_point: format!("{}-{}", ha.node, ha.underlay_if),
         dst_point: format!("{}-{}", hb.node, hb.underlay_if),
-        src_pod_point: format!("{}-{}", pa.node, crate::lab::POD_IF),
-        dst_pod_point: format!("{}-{}", pb.node, crate::lab::POD_IF),
-        vxlan: lab.vxlan,
+        src_pod_point: format!("{}-{}", pa.node, pa.pod_if),
+        dst_pod_point: format!("{}-{}", pb.node, pb.pod_if),
         mtu: pa.mtu,
         max_loss: 0.0,
         flood: (vec![], vec![]),

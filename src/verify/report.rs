@@ -1,6 +1,7 @@
 //! The verdicts as a table for people and as JSON for CI. Pure: builds strings, prints nothing.
 
 use super::judge::PairVerdict;
+use crate::layout::{columns, wrap, Align};
 use crate::plan::Mode;
 use serde::Serialize;
 use std::net::Ipv4Addr;
@@ -124,15 +125,17 @@ impl Report {
     /// The report for a person, see [`Style`].
     pub fn table(&self, style: &Style) -> String {
         let mut out = String::new();
-        let widths = column_widths(&self.pairs);
-        out.push_str(&header(&widths));
+        let leads = leads(&self.pairs);
+        out.push_str(&format!("{}{WIRE_HEADER}\n", leads[0]));
         if !style.failed_only {
-            for row in self.pairs.iter().filter(|p| p.verdict.passed) {
-                out.push_str(&row_line(row, &widths, style));
+            for (i, row) in self.pairs.iter().enumerate() {
+                if row.verdict.passed {
+                    out.push_str(&row_line(row, &leads[i + 1], style));
+                }
             }
         }
         for group in failure_groups(&self.pairs) {
-            out.push_str(&group_text(&group, &widths, style));
+            out.push_str(&group_text(&self.pairs, &group, &leads, style));
         }
         for finding in &self.findings {
             out.push_str(&wrap(
@@ -222,44 +225,39 @@ fn loss_cell(row: &PairRow) -> String {
     }
 }
 
-/// Widths of FROM, TO, RTT and LOSS; the verdict column is 4 wide and WIRE takes the rest.
-/// Columns are one space apart so that a 3-host VXLAN row fits 80 columns whole.
-fn column_widths(rows: &[PairRow]) -> [usize; 4] {
-    let mut w = [4, 2, 3, 4];
-    for row in rows {
-        w[0] = w[0].max(row.from.chars().count());
-        w[1] = w[1].max(row.to.chars().count());
-        w[2] = w[2].max(rtt_cell(row).chars().count());
-        w[3] = w[3].max(loss_cell(row).chars().count());
-    }
-    w
+/// The verdict, FROM, TO, RTT and LOSS cells of the titles and of every row, aligned one
+/// space apart (so that a 3-host VXLAN row fits 80 columns whole); index 0 is the titles,
+/// index i + 1 is row i.
+fn leads(rows: &[PairRow]) -> Vec<String> {
+    let mut cells: Vec<Vec<String>> =
+        vec![["", "FROM", "TO", "RTT", "LOSS"].map(String::from).to_vec()];
+    cells.extend(rows.iter().map(|r| {
+        vec![
+            verdict_word(r).to_string(),
+            r.from.clone(),
+            r.to.clone(),
+            rtt_cell(r),
+            loss_cell(r),
+        ]
+    }));
+    columns(&cells, 1, Align::Left)
 }
 
-fn cells(cells: [&str; 4], w: &[usize; 4]) -> String {
-    let mut out = String::new();
-    for (cell, width) in cells.iter().zip(w) {
-        out.push_str(&format!("{cell:<width$} "));
-    }
-    out
-}
-
-fn header(w: &[usize; 4]) -> String {
-    format!(
-        "     {}{WIRE_HEADER}\n",
-        cells(["FROM", "TO", "RTT", "LOSS"], w)
-    )
-}
-
-fn row_line(row: &PairRow, w: &[usize; 4], style: &Style) -> String {
-    let (word, painted) = if row.verdict.passed {
-        ("pass", style.pass())
+fn verdict_word(row: &PairRow) -> &'static str {
+    if row.verdict.passed {
+        "pass"
     } else {
-        ("FAIL", style.fail())
+        "FAIL"
+    }
+}
+
+fn row_line(row: &PairRow, lead: &str, style: &Style) -> String {
+    let word = verdict_word(row);
+    let painted = if row.verdict.passed {
+        style.pass()
+    } else {
+        style.fail()
     };
-    let lead = format!(
-        "{word} {}",
-        cells([&row.from, &row.to, &rtt_cell(row), &loss_cell(row)], w)
-    );
     let indent = lead.chars().count();
     // Wrapped as plain text, so the colour codes do not count as columns.
     let line = wrap(&format!("{lead}{}", row.verdict.wire), style.width, indent);
@@ -271,25 +269,25 @@ fn row_line(row: &PairRow, w: &[usize; 4], style: &Style) -> String {
 }
 
 /// Failing rows with the same reasons, in the order their first row appears.
-fn failure_groups(rows: &[PairRow]) -> Vec<Vec<&PairRow>> {
-    let mut groups: Vec<Vec<&PairRow>> = Vec::new();
-    for row in rows.iter().filter(|r| !r.verdict.passed) {
+fn failure_groups(rows: &[PairRow]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, row) in rows.iter().enumerate().filter(|(_, r)| !r.verdict.passed) {
         match groups
             .iter_mut()
-            .find(|g| g[0].verdict.reasons == row.verdict.reasons)
+            .find(|g| rows[g[0]].verdict.reasons == row.verdict.reasons)
         {
-            Some(group) => group.push(row),
-            None => groups.push(vec![row]),
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
         }
     }
     groups
 }
 
 /// A group's rows (the first few), then every reason once, each on its own line.
-fn group_text(group: &[&PairRow], w: &[usize; 4], style: &Style) -> String {
+fn group_text(rows: &[PairRow], group: &[usize], leads: &[String], style: &Style) -> String {
     let mut out = String::new();
-    for row in group.iter().take(GROUP_ROWS) {
-        out.push_str(&row_line(row, w, style));
+    for &i in group.iter().take(GROUP_ROWS) {
+        out.push_str(&row_line(&rows[i], &leads[i + 1], style));
     }
     if group.len() > GROUP_ROWS {
         out.push_str(&format!(
@@ -297,30 +295,9 @@ fn group_text(group: &[&PairRow], w: &[usize; 4], style: &Style) -> String {
             group.len() - GROUP_ROWS
         ));
     }
-    for reason in &group[0].verdict.reasons {
+    for reason in &rows[group[0]].verdict.reasons {
         out.push_str(&wrap(&format!("      - {reason}"), style.width, 8));
     }
-    out
-}
-
-/// Breaks `text` at spaces so no line is wider than `width`; continuation lines are indented
-/// by `indent`. A word longer than a line stays whole.
-pub fn wrap(text: &str, width: usize, indent: usize) -> String {
-    let mut out = String::new();
-    let mut line = String::new();
-    for (i, word) in text.split(' ').enumerate() {
-        let len = line.chars().count();
-        if !line.trim().is_empty() && !word.is_empty() && len + 1 + word.chars().count() > width {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = " ".repeat(indent);
-        } else if i > 0 {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    out.push_str(line.trim_end());
-    out.push('\n');
     out
 }
 

@@ -56,7 +56,7 @@ fn off_host(plan: &PairPlan, s: &Seen) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Mode;
+    use crate::lab::{Encap, VxlanParams};
     use crate::verify::dissect::build::{plain, vxlan_frame};
     use crate::verify::dissect::{dissect, Tag};
     use std::time::Duration;
@@ -69,7 +69,7 @@ mod tests {
 
     fn plan() -> PairPlan {
         PairPlan {
-            mode: Mode::Vxlan,
+            encap: Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }),
             src_pod: "172.16.0.2".parse().unwrap(),
             dst_pod: "172.16.0.3".parse().unwrap(),
             src_host: "10.0.1.2".parse().unwrap(),
@@ -78,7 +78,6 @@ mod tests {
             dst_point: "host1-eth1".into(),
             src_pod_point: "pod1-1-eth1".into(),
             dst_pod_point: "pod1-2-eth1".into(),
-            vxlan: None,
             mtu: 1450,
             max_loss: 0.0,
             flood: (vec![], vec![]),
