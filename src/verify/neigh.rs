@@ -420,25 +420,38 @@ mod tests {
         assert!(!has(0x12), "the learned VXLAN entry goes: {fdb:?}");
     }
 
-    /// In a namespace of its own: a resolve request sends the ARP request, and the answer
-    /// leaves an ordinary dynamic entry.
+    /// Between two private namespaces (a namespace ignores ARP from its own addresses): a
+    /// resolve request sends the ARP request, and the answer leaves an ordinary dynamic entry.
     #[test]
     fn resolve_learns_a_neighbour_from_its_answer() {
+        use std::sync::mpsc::channel;
         assert!(
             nix::unistd::geteuid().is_root(),
-            "this test needs root: it makes a private network namespace"
+            "this test needs root: it makes private network namespaces"
         );
-        let found = std::thread::spawn(|| {
+        let (tid_tx, tid_rx) = channel();
+        let (go_tx, go_rx) = channel::<()>();
+        let (ready_tx, ready_rx) = channel::<()>();
+        let (end_tx, end_rx) = channel::<()>();
+        // The answering side: a thread in a namespace of its own, alive until the test is done.
+        let peer = std::thread::spawn(move || {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-            for line in [
-                "link add r0 type veth peer name r1",
-                "addr add 10.9.2.1/24 dev r0",
-                "addr add 10.9.2.2/24 dev r1",
-                "link set r0 up",
-                "link set r1 up",
-            ] {
-                ip("ip", line);
-            }
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            go_rx.recv().unwrap();
+            ip("ip", "addr add 10.9.2.2/24 dev r1");
+            ip("ip", "link set r1 up");
+            ready_tx.send(()).unwrap();
+            let _ = end_rx.recv();
+        });
+        let found = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            let peer_tid: i32 = tid_rx.recv().unwrap();
+            ip("ip", "link add r0 type veth peer name r1");
+            ip("ip", &format!("link set r1 netns {peer_tid}"));
+            go_tx.send(()).unwrap();
+            ip("ip", "addr add 10.9.2.1/24 dev r0");
+            ip("ip", "link set r0 up");
+            ready_rx.recv().unwrap();
             let index = nix::net::if_::if_nametoindex("r0").unwrap() as i32;
             let mut resolver = Resolver::open().unwrap();
             resolver.resolve(index, [10, 9, 2, 2]).unwrap();
@@ -457,6 +470,8 @@ mod tests {
         })
         .join()
         .unwrap();
+        end_tx.send(()).unwrap();
+        peer.join().unwrap();
         let entry = found.expect("no entry for 10.9.2.2 on r0");
         assert!(entry.is_valid() && entry.is_dynamic(), "{entry:?}");
         assert!(entry.lladdr.is_some(), "{entry:?}");
