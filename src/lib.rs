@@ -16,6 +16,8 @@ pub mod lifecycle;
 pub mod neigh_limits;
 pub mod netns;
 pub mod output;
+pub mod packet_socket;
+pub mod pcapng;
 pub mod plan;
 pub mod render;
 pub mod runtime;

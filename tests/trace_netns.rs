@@ -262,102 +262,29 @@ fn frame_times_are_the_kernels_as_tcpdump_sees_them() {
     let dir = tempfile::tempdir().unwrap();
     let theirs = dir.path().join("tcpdump.pcap");
     let ns = format!("clab-{}-host1", lab.name);
-    let mut tcpdump = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns,
-            "tcpdump",
-            "-i",
-            "eth1",
-            "-U",
-            "-nn",
-            "--immediate-mode",
-        ])
-        .args(["--time-stamp-precision=nano", "-w"])
-        .arg(&theirs)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("tcpdump is installed (scripts/install-deps.sh --test)");
-    // tcpdump says "listening on" once its socket is bound.
-    let mut err = std::io::BufReader::new(tcpdump.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
-    assert!(
-        line.contains("listening on"),
-        "tcpdump did not start: {line}"
-    );
+    let tcpdump = common::captures::Tcpdump::start(&ns, "eth1", &theirs);
     let mine = dir.path().join("mine");
     let (code, walk) = trace_json(
         &lab,
         &["--cold", "pod1", "pod2", "--pcap", mine.to_str().unwrap()],
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(tcpdump.id() as i32),
-        nix::sys::signal::SIGTERM,
-    )
-    .unwrap();
-    tcpdump.wait().unwrap();
+    let tcpdump_frames = tcpdump.stop();
     assert_eq!(code, 0, "{walk:#}");
 
-    let mut tcpdump_frames = Vec::new();
-    let mut r = pcap_file::pcap::PcapReader::new(std::fs::File::open(&theirs).unwrap()).unwrap();
-    while let Some(p) = r.next_packet() {
-        let p = p.unwrap();
-        tcpdump_frames.push((p.timestamp, p.data.into_owned()));
-    }
-    let ours = frames_of(&mine.join("trace.pcapng"), "host1:eth1");
+    let ours = common::captures::pcapng_frames(&mine.join("trace.pcapng"), "host1:eth1");
     assert!(
         ours.len() >= 4,
         "host1 eth1 saw ARP, request and reply: {}",
         ours.len()
     );
-    let mut compared = 0;
-    for (ts, data) in &ours {
-        let Some((their_ts, _)) = tcpdump_frames.iter().find(|(_, d)| d == data) else {
-            continue;
-        };
-        let gap = if ts > their_ts {
-            *ts - *their_ts
-        } else {
-            *their_ts - *ts
-        };
-        assert!(
-            gap.as_micros() <= 20,
-            "frame stamped {ts:?} by trace, {their_ts:?} by tcpdump"
-        );
-        compared += 1;
-    }
+    let compared = common::captures::assert_same_times(
+        &ours,
+        &tcpdump_frames,
+        std::time::Duration::from_micros(20),
+        "host1:eth1",
+    );
     assert!(
         compared >= 4,
         "only {compared} frames in common with tcpdump"
     );
-}
-
-/// Timestamps and data of the frames on one capture point of a pcapng.
-fn frames_of(path: &std::path::Path, point: &str) -> Vec<(std::time::Duration, Vec<u8>)> {
-    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
-    use pcap_file::pcapng::{Block, PcapNgReader};
-    let mut reader = PcapNgReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let (mut ifaces, mut out) = (0u32, Vec::new());
-    let mut wanted = None;
-    while let Some(block) = reader.next_block() {
-        match block.unwrap() {
-            Block::InterfaceDescription(i) => {
-                if i.options
-                    .iter()
-                    .any(|o| matches!(o, InterfaceDescriptionOption::IfName(n) if n == point))
-                {
-                    wanted = Some(ifaces);
-                }
-                ifaces += 1;
-            }
-            Block::EnhancedPacket(p) if Some(p.interface_id) == wanted => {
-                out.push((p.timestamp, p.data.into_owned()));
-            }
-            _ => {}
-        }
-    }
-    out
 }

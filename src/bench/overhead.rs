@@ -3,7 +3,8 @@
 //! the two make of a stream once it is cut into MTU-sized segments.
 
 use super::BenchError;
-use crate::verify::capture::{self, CapturePoint};
+use crate::packet_socket;
+use crate::verify::capture::CapturePoint;
 use crate::verify::dissect::{dissect, L4};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpOptionNumbers, TcpPacket};
@@ -12,6 +13,8 @@ use serde::Serialize;
 use std::net::Ipv4Addr;
 
 const ETHERNET_HEADER: usize = 14;
+/// After the traffic, the capture drains what is queued, but not for longer than this.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Overhead {
@@ -42,16 +45,17 @@ pub fn capture_during<T>(
     vxlan_ports: &[u16],
     traffic: impl FnOnce() -> Result<T, BenchError>,
 ) -> Result<Overhead, BenchError> {
-    let opened = capture::open(point).map_err(|e| BenchError::Capture(e.to_string()))?;
-    let running = capture::start(vec![opened]);
+    // Unfiltered: the flow is ordinary TCP, which verify's probe filter would drop.
+    let socket = packet_socket::open(&point.namespace, &point.iface, None)
+        .map_err(|e| BenchError::Capture(format!("{}: {e}", point.name)))?;
+    let running = packet_socket::start(vec![socket], |_, socket, stop| {
+        let mut frames = Vec::new();
+        let _ = socket.read_until(stop, DRAIN_LIMIT, |f| frames.push(f.data.to_vec()));
+        frames
+    });
     let ran = traffic();
-    let captured = running.stop();
+    let frames: Vec<Vec<u8>> = running.stop().into_iter().flatten().collect();
     ran?;
-    let frames: Vec<Vec<u8>> = captured
-        .into_iter()
-        .flat_map(|c| c.frames)
-        .map(|f| f.data)
-        .collect();
     measure(&frames, flow, vxlan_ports).ok_or_else(|| {
         BenchError::Capture(format!(
             "no TCP data from {} to {} among {} frames captured on {}",

@@ -1,29 +1,18 @@
-//! Listening on every interface of every node: one AF_PACKET socket per interface, opened in
-//! the node's namespace, each frame stamped by the kernel (SO_TIMESTAMPNS), not when read.
+//! Listening on every interface of every node: one packet socket per interface (see
+//! [`crate::packet_socket`]), each frame stamped by the kernel, not when read.
 //!
 //! The kernel stamps a frame once, when it crosses a device, so two capture points that see the
 //! same skb within one namespace (a bridge port and its bridge) carry the same time; the walk
 //! orders such ties itself.
 
 use crate::netns::{in_netns, NetnsError};
-use nix::sys::socket::{
-    bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned, LinkAddr,
-    MsgFlags, SockFlag, SockType, SockaddrLike,
-};
-use nix::sys::time::TimeVal;
-use std::io::{self, IoSliceMut};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers};
+use std::io;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-/// How often a reader wakes up to look at the stop flag.
-const POLL: Duration = Duration::from_millis(20);
 /// After stop, a reader drains what is queued, but not for longer than this.
 const DRAIN_LIMIT: Duration = Duration::from_millis(300);
-const SNAPLEN: usize = 65536;
-const PACKET_OUTGOING: u8 = 4;
 
 /// An interface of a node, where trace listens.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -32,8 +21,6 @@ pub struct Point {
     #[serde(skip)]
     pub namespace: String,
     pub iface: String,
-    #[serde(skip)]
-    pub ifindex: u32,
 }
 
 impl Point {
@@ -71,12 +58,11 @@ pub fn points(nodes: &[(String, String)]) -> Result<Vec<Point>, CaptureError> {
             point: format!("{node}:*"),
             source: e.into(),
         })?;
-        for (iface, ifindex) in names.into_iter().filter(|(n, _)| n != "lo") {
+        for (iface, _) in names.into_iter().filter(|(n, _)| n != "lo") {
             out.push(Point {
                 node: node.clone(),
                 namespace: namespace.clone(),
                 iface,
-                ifindex,
             });
         }
     }
@@ -100,144 +86,61 @@ fn up_interfaces() -> nix::Result<Vec<(String, u32)>> {
     Ok(out)
 }
 
-pub fn open(point: &Point) -> Result<OwnedFd, CaptureError> {
-    let err = |e: nix::Error| CaptureError::Open {
-        point: point.label(),
-        source: e.into(),
-    };
-    in_netns(&point.namespace, || {
-        // Protocol 0 receives nothing until bound, so no other interface's frame slips in.
-        let fd = socket(
-            AddressFamily::Packet,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .map_err(err)?;
-        setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(err)?;
-        setsockopt(
-            &fd,
-            sockopt::ReceiveTimeout,
-            &TimeVal::new(0, POLL.as_micros() as _),
-        )
-        .map_err(err)?;
-        bind(fd.as_raw_fd(), &link_addr(point.ifindex)).map_err(err)?;
-        Ok(fd)
-    })?
-}
-
-/// `sockaddr_ll` for every protocol on one interface; nix builds a LinkAddr only from raw.
-fn link_addr(ifindex: u32) -> LinkAddr {
-    // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set below.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    sll.sll_ifindex = ifindex as i32;
-    let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-    // SAFETY: the pointer is to a live, fully initialised sockaddr_ll of `len` bytes.
-    unsafe { LinkAddr::from_raw((&sll as *const libc::sockaddr_ll).cast(), Some(len)) }
-        .expect("a sockaddr_ll is a LinkAddr")
+pub fn open(point: &Point) -> Result<PacketSocket, CaptureError> {
+    packet_socket::open(&point.namespace, &point.iface, None).map_err(|e| match e {
+        OpenError::Netns(e) => CaptureError::Netns(e),
+        other => CaptureError::Open {
+            point: point.label(),
+            source: io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// Readers running until [`Running::stop`].
-pub struct Running {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<Result<Vec<Frame>, CaptureError>>>,
-}
+pub struct Running(Readers<Result<Vec<Frame>, CaptureError>>);
 
-pub fn start(points: &[Point], fds: Vec<OwnedFd>) -> Running {
-    let stop = Arc::new(AtomicBool::new(false));
-    let threads = fds
-        .into_iter()
-        .enumerate()
-        .map(|(i, fd)| {
-            let stop = stop.clone();
-            let label = points[i].label();
-            std::thread::spawn(move || read(fd, i, &label, &stop))
-        })
-        .collect();
-    Running { stop, threads }
+pub fn start(points: &[Point], sockets: Vec<PacketSocket>) -> Running {
+    let labels: Vec<String> = points.iter().map(Point::label).collect();
+    Running(packet_socket::start(sockets, move |i, socket, stop| {
+        read(&socket, i, &labels[i], stop)
+    }))
 }
 
 impl Running {
     /// Every frame of every point; a point whose socket failed is an error.
     pub fn stop(self) -> Result<Vec<Frame>, CaptureError> {
-        self.stop.store(true, Ordering::SeqCst);
         let mut all = Vec::new();
-        for t in self.threads {
-            all.extend(t.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
+        for frames in self.0.stop() {
+            all.extend(frames?);
         }
         Ok(all)
     }
 }
 
 fn read(
-    fd: OwnedFd,
+    socket: &PacketSocket,
     point: usize,
     label: &str,
     stop: &AtomicBool,
 ) -> Result<Vec<Frame>, CaptureError> {
     let mut frames = Vec::new();
-    let mut buf = vec![0u8; SNAPLEN];
-    let mut stopping_since: Option<Instant> = None;
-    loop {
-        if stopping_since.is_none() && stop.load(Ordering::Relaxed) {
-            stopping_since = Some(Instant::now());
-        }
-        if stopping_since.is_some_and(|t| t.elapsed() > DRAIN_LIMIT) {
-            return Ok(frames);
-        }
-        match receive(&fd, &mut buf) {
-            Ok(Some((len, outgoing, ethernet, ts))) => {
-                let ts = ts.ok_or_else(|| CaptureError::NoTimestamp(label.to_string()))?;
-                frames.push(Frame {
-                    ts,
-                    point,
-                    outgoing,
-                    ethernet,
-                    data: buf[..len].to_vec(),
-                });
-            }
-            // Nothing queued: once stopping, there is nothing left to drain.
-            Ok(None) if stopping_since.is_some() => return Ok(frames),
-            Ok(None) => {}
-            // The interface went down under the capture: what it saw so far still counts.
-            Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => return Ok(frames),
-            Err(source) => {
-                return Err(CaptureError::Open {
-                    point: label.to_string(),
-                    source,
-                })
-            }
-        }
-    }
-}
-
-type Received = Option<(usize, bool, bool, Option<Duration>)>;
-
-/// One frame with its length, direction and kernel timestamp; None when the wait timed out.
-fn receive(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Received> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    let msg = match recvmsg::<LinkAddr>(
-        fd.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_TRUNC,
-    ) {
-        Ok(msg) => msg,
-        Err(nix::Error::EAGAIN | nix::Error::EINTR) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let outgoing = msg.address.is_some_and(|a| a.pkttype() == PACKET_OUTGOING);
-    let ethernet = msg
-        .address
-        .map_or(true, |a| a.hatype() == libc::ARPHRD_ETHER);
-    let ts = msg.cmsgs()?.find_map(|c| match c {
-        ControlMessageOwned::ScmTimestampns(t) => {
-            Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
-        }
-        _ => None,
+    let read = socket.read_until(stop, DRAIN_LIMIT, |f| {
+        frames.push(Frame {
+            ts: f.ts,
+            point,
+            outgoing: f.outgoing,
+            ethernet: f.ethernet,
+            data: f.data.to_vec(),
+        })
     });
-    Ok(Some((msg.bytes.min(SNAPLEN), outgoing, ethernet, ts)))
+    match read {
+        Ok(()) => Ok(frames),
+        // The interface went down under the capture: what it saw so far still counts.
+        Err(ReadError::Os(e)) if e.raw_os_error() == Some(libc::ENETDOWN) => Ok(frames),
+        Err(ReadError::NoTimestamp) => Err(CaptureError::NoTimestamp(label.to_string())),
+        Err(ReadError::Os(source)) => Err(CaptureError::Open {
+            point: label.to_string(),
+            source,
+        }),
+    }
 }

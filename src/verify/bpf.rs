@@ -242,28 +242,6 @@ fn assemble(ops: &[Op]) -> Vec<libc::sock_filter> {
     out
 }
 
-/// Attaches `program` to the socket `fd` (SO_ATTACH_FILTER).
-pub fn attach(fd: libc::c_int, program: &[libc::sock_filter]) -> std::io::Result<()> {
-    let fprog = libc::sock_fprog {
-        len: u16::try_from(program.len()).expect("the program is short"),
-        filter: program.as_ptr().cast_mut(),
-    };
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            (&fprog as *const libc::sock_fprog).cast(),
-            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,9 +446,16 @@ mod tests {
     fn the_kernel_accepts_the_program() {
         // Any socket takes a filter; the kernel checks the program when it is attached.
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        use std::os::fd::AsRawFd;
         for vxlan in [Some(LAB), None] {
-            attach(socket.as_raw_fd(), &program(vxlan, PORTS)).expect("a valid cBPF program");
+            crate::packet_socket::attach_filter(&socket, &program(vxlan, PORTS))
+                .expect("a valid cBPF program");
         }
+        let jump_out_of_bounds = [libc::sock_filter {
+            code: 0x05,
+            jt: 0,
+            jf: 0,
+            k: 9,
+        }];
+        assert!(crate::packet_socket::attach_filter(&socket, &jump_out_of_bounds).is_err());
     }
 }

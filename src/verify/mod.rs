@@ -12,6 +12,7 @@ pub mod judge;
 pub mod learned;
 pub mod listener;
 pub mod neigh;
+pub mod observe;
 pub mod pcap;
 pub mod probe;
 pub mod programmed;
@@ -23,9 +24,10 @@ pub mod transport;
 use crate::lab::{Lab, LabError};
 use crate::netns;
 use crate::topology::{Topology, TopologyError};
-use capture::{CaptureError, CapturePoint, Frame};
+use capture::{CaptureError, CapturePoint};
 pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
 use judge::{Outcome, PairPlan, ProbeResult, Seen};
+use observe::{Observed, Owner};
 use probe::{ProbeError, ProbeSpec};
 pub use report::Report;
 use report::{CaptureSummary, PairRow};
@@ -138,15 +140,29 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .take(lab.hosts.len())
         .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
         .collect();
-    let running = capture::start(opened);
+    let observers = observers(&lab, &points, &probes, opts.pcap_dir.is_some());
+    let running = capture::start(opened, observers);
     let (outcomes, flows) = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
     std::thread::sleep(GRACE);
     let captured = running.stop();
     if crate::interrupt::requested() {
         return Err(VerifyError::Interrupted);
     }
-    let (frames_per_point, dropped, mut notes) = captures_of(&points, captured);
-    let collected = collect(&lab, &probes, &flows, &points, &frames_per_point);
+    let (mut observed, dropped, mut notes) = captures_of(&points, captured);
+    let mut captures = summaries(&points, &observed, &dropped);
+    let lab_pcap = match opts.pcap_dir.as_deref() {
+        Some(dir) => Some(write_pcaps(
+            &lab,
+            &probes,
+            &flows,
+            &points,
+            &mut observed,
+            dir,
+            &mut captures,
+        )?),
+        None => None,
+    };
+    let collected = collect(&lab, &flows, &points, observed);
     let mut findings = lab_findings(&lab, &pod_mtus, &collected);
     let mut rows = judge_pairs(
         &lab,
@@ -159,10 +175,6 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     );
     excuse_capture_drops(&mut rows, &points, &dropped);
     findings.extend(programmed::blame(&lab, &mut rows, &faults));
-    let mut captures = write_pcaps(&points, &frames_per_point, opts.pcap_dir.as_deref())?;
-    for (summary, &dropped) in captures.iter_mut().zip(&dropped) {
-        summary.dropped = dropped;
-    }
     if rows.iter().any(|r| !r.verdict.passed) {
         notes.extend(neighbour_table_note());
     }
@@ -182,8 +194,10 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         pairs: rows,
         findings,
         captures,
+        lab_pcap,
         undissectable: collected.undissectable,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        peak_memory_kib: peak_memory_kib(),
     })
 }
 
@@ -476,50 +490,34 @@ struct Collected {
 
 fn collect(
     lab: &Lab,
-    probes: &ProbePlan,
     flows: &Flows,
     points: &[CapturePoint],
-    frames_per_point: &[Vec<Frame>],
+    observed: Vec<Observed>,
 ) -> Collected {
-    let ports = vxlan_ports(lab);
     let pod_nodes: BTreeSet<&str> = lab.pods.iter().map(|p| p.node.as_str()).collect();
     let mut out = Collected {
         seen: HashMap::new(),
         unclaimed: Vec::new(),
         undissectable: 0,
     };
-    for (point, frames) in points.iter().zip(frames_per_point) {
-        for frame in frames {
-            let Ok(wire) = dissect::dissect(&frame.data, &ports) else {
-                out.undissectable += 1;
-                continue;
+    for (point, observed) in points.iter().zip(observed) {
+        out.undissectable += observed.undissectable;
+        let between_nodes = !pod_nodes.contains(point.node.as_str());
+        for sighting in observed.kept.into_iter().filter_map(|k| k.sighting) {
+            let owner = match sighting.owner {
+                Owner::Probe { id, reply } => Some((id.probe(), reply)),
+                Owner::Segment { flow, reply } => flows.get(&flow).map(|&id| (id, reply)),
+                Owner::Unclaimed => None,
             };
-            let tagged = wire.tag().map(|(tag, reply)| {
-                let id = ProbeId::from_tag(tag, probes.run)
-                    .map(ProbeId::probe)
-                    .filter(|id| id.pair < probes.pairs.len());
-                (id, reply)
-            });
-            let owner = tagged.or_else(|| {
-                let (flow, reply) = transport::segment_flow(&wire)?;
-                Some((Some(*flows.get(&flow)?), reply))
-            });
+            let wire = sighting.wire;
             match owner {
-                Some((Some(id), reply)) => {
-                    out.seen.entry(id).or_default().push(Seen {
-                        point: point.name.clone(),
-                        dst_mac: frame.data[..6]
-                            .try_into()
-                            .expect("dissected frames hold an Ethernet header"),
-                        reply,
-                        wire,
-                    });
-                }
-                // Another run's probe.
-                Some((None, _)) => {}
-                // Pods talk in plain on their own interfaces: only the wire between nodes is
-                // checked for leaks.
-                None if !pod_nodes.contains(point.node.as_str())
+                Some((id, reply)) => out.seen.entry(id).or_default().push(Seen {
+                    point: point.name.clone(),
+                    dst_mac: sighting.dst_mac,
+                    reply,
+                    wire,
+                }),
+                None if between_nodes
                     && matches!(wire, dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }) =>
                 {
                     out.unclaimed.push((point.name.clone(), wire))
@@ -529,6 +527,26 @@ fn collect(
         }
     }
     out
+}
+
+/// How each point's capture thread reads its frames, point by point.
+fn observers(
+    lab: &Lab,
+    points: &[CapturePoint],
+    probes: &ProbePlan,
+    keep_raw: bool,
+) -> Vec<observe::Observer> {
+    let pod_nodes: BTreeSet<&str> = lab.pods.iter().map(|p| p.node.as_str()).collect();
+    points
+        .iter()
+        .map(|p| observe::Observer {
+            run: probes.run,
+            pairs: probes.pairs.len(),
+            vxlan_ports: vxlan_ports(lab),
+            pod_point: pod_nodes.contains(p.node.as_str()),
+            keep_raw,
+        })
+        .collect()
 }
 
 /// The UDP ports whose datagrams are read as VXLAN: the lab's own, then the well-known ones
@@ -606,7 +624,7 @@ fn judge_pairs(
 fn captures_of(
     points: &[CapturePoint],
     captured: Vec<capture::Captured>,
-) -> (Vec<Vec<Frame>>, Vec<u32>, Vec<String>) {
+) -> (Vec<Observed>, Vec<u32>, Vec<String>) {
     let mut notes = Vec::new();
     let mut dropped = Vec::with_capacity(points.len());
     let frames = points
@@ -626,7 +644,7 @@ fn captures_of(
                 ));
             }
             dropped.push(captured.dropped);
-            captured.frames
+            captured.observed
         })
         .collect();
     (frames, dropped, notes)
@@ -691,36 +709,100 @@ fn host_of(lab: &Lab, pod: usize) -> &crate::lab::LabHost {
         .expect("Lab checks every pod has its host")
 }
 
-fn write_pcaps(
+/// Each point's frames copied to user space and dropped by the kernel.
+fn summaries(
     points: &[CapturePoint],
-    frames_per_point: &[Vec<Frame>],
-    dir: Option<&Path>,
-) -> Result<Vec<CaptureSummary>, VerifyError> {
-    let mut captures = Vec::with_capacity(points.len());
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).map_err(|source| VerifyError::Pcap {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    for (point, frames) in points.iter().zip(frames_per_point) {
-        let mut summary = CaptureSummary {
+    observed: &[Observed],
+    dropped: &[u32],
+) -> Vec<CaptureSummary> {
+    points
+        .iter()
+        .zip(observed)
+        .zip(dropped)
+        .map(|((point, observed), &dropped)| CaptureSummary {
             point: point.name.clone(),
-            frames: frames.len(),
-            dropped: 0,
+            frames: observed.copied,
+            dropped,
             pcap: None,
-        };
-        if let Some(dir) = dir {
-            let path = dir.join(format!("{}.pcap", point.name));
-            pcap::write(&path, frames).map_err(|source| VerifyError::Pcap {
-                path: path.clone(),
-                source,
-            })?;
-            summary.pcap = Some(path);
-        }
-        captures.push(summary);
+        })
+        .collect()
+}
+
+/// Writes one pcap file per point and `lab.pcapng` into `dir`, then lets go of the frames'
+/// bytes: judging needs none of them. Returns the path of `lab.pcapng`.
+fn write_pcaps(
+    lab: &Lab,
+    probes: &ProbePlan,
+    flows: &Flows,
+    points: &[CapturePoint],
+    observed: &mut [Observed],
+    dir: &Path,
+    captures: &mut [CaptureSummary],
+) -> Result<PathBuf, VerifyError> {
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| VerifyError::Pcap { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(err(dir))?;
+    for ((point, observed), summary) in points.iter().zip(observed.iter()).zip(captures) {
+        let path = dir.join(format!("{}.pcap", point.name));
+        let frames = observed
+            .kept
+            .iter()
+            .filter_map(|k| Some((k.ts, k.raw.as_deref()?)));
+        pcap::write(&path, frames).map_err(err(&path))?;
+        summary.pcap = Some(path);
     }
-    Ok(captures)
+    let path = dir.join(pcap::LAB_FILE);
+    let who = |pair: usize| {
+        let (a, b) = probes.pairs[pair];
+        (lab.pods[a].node.clone(), lab.pods[b].node.clone())
+    };
+    let comment = |s: &observe::Sighting| {
+        let segment_of = match s.owner {
+            Owner::Segment { flow, .. } => flows.get(&flow).copied(),
+            _ => None,
+        };
+        pcap::comment(s, segment_of, who)
+    };
+    pcap::write_lab(
+        &path,
+        &section_comment(lab, probes),
+        points,
+        observed,
+        comment,
+    )
+    .map_err(err(&path))?;
+    for kept in observed.iter_mut().flat_map(|o| o.kept.iter_mut()) {
+        kept.raw = None;
+    }
+    Ok(path)
+}
+
+/// What `lab.pcapng` is, and how to read VXLAN on a port Wireshark does not decode itself.
+fn section_comment(lab: &Lab, probes: &ProbePlan) -> String {
+    let mut c = format!(
+        "cnilab verify of lab {} ({}, {} hosts), run {:08x}: one interface per capture point",
+        lab.name,
+        lab.mode(),
+        lab.hosts.len(),
+        probes.run
+    );
+    if let Some(how) = lab
+        .encap
+        .vxlan()
+        .and_then(|v| crate::pcapng::decode_as_vxlan(v.port))
+    {
+        c += &format!(". {how}");
+    }
+    c
+}
+
+/// The most memory this process has held at once (VmHWM), in KiB.
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The kernel's ARP table is one table for every namespace, capped by the root namespace's

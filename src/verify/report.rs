@@ -20,11 +20,15 @@ pub struct Report {
     /// Lab-wide failures that belong to no pair (e.g. untagged pod traffic in plain on the underlay).
     pub findings: Vec<String>,
     pub captures: Vec<CaptureSummary>,
+    /// Every capture point in one file, with `--pcap`.
+    pub lab_pcap: Option<PathBuf>,
     /// Frames that could not be dissected; shown, not failed on.
     pub undissectable: usize,
     /// Hints about the machine rather than the lab; shown, not failed on.
     pub notes: Vec<String>,
     pub elapsed_ms: u64,
+    /// The most memory verify held at once (the kernel's high-water mark of its RSS).
+    pub peak_memory_kib: Option<u64>,
 }
 
 /// How verify probed: from a cold start (learned state wiped, phases in which no host both
@@ -115,11 +119,15 @@ impl Report {
         let secs = (self.elapsed_ms.max(1)) as f64 / 1000.0;
         let frames: usize = self.captures.iter().map(|c| c.frames).sum();
         let dropped: u64 = self.captures.iter().map(|c| u64::from(c.dropped)).sum();
-        format!(
+        let mut line = format!(
             "{} pairs in {secs:.1} s ({:.0} pairs/s); {frames} frames copied to user space, {dropped} dropped by the capture",
             self.pairs.len(),
             self.pairs.len() as f64 / secs
-        )
+        );
+        if let Some(kib) = self.peak_memory_kib {
+            line += &format!("; peak memory {} MB", kib.div_ceil(1024));
+        }
+        line
     }
 
     /// The report for a person, see [`Style`].
@@ -157,6 +165,12 @@ impl Report {
             if let Some(path) = &c.pcap {
                 out.push_str(&format!("pcap: {} ({} frames)\n", path.display(), c.frames));
             }
+        }
+        if let Some(path) = &self.lab_pcap {
+            out.push_str(&format!(
+                "pcap: {} (every capture point, in time order; opens in Wireshark)\n",
+                path.display()
+            ));
         }
         out.push_str(&wrap(&self.start.describe(), style.width, 6));
         out.push_str(&wrap(&self.throughput(), style.width, 6));
@@ -333,9 +347,11 @@ mod tests {
             pairs,
             findings: vec![],
             captures: vec![],
+            lab_pcap: None,
             undissectable: 0,
             notes: vec![],
             elapsed_ms: 5,
+            peak_memory_kib: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! a lab down, and checks on what is left in the machine.
 #![allow(dead_code)]
 
+pub mod captures;
 pub mod procs;
 
 use cnilab::lab::Lab;

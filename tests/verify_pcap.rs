@@ -1,0 +1,138 @@
+//! verify's capture files (root, netns runtime): the per-point pcap files carry the kernel's
+//! capture time, as tcpdump on the same interface sees it, and `lab.pcapng` holds the whole
+//! lab in one file a person can open in Wireshark.
+
+mod common;
+
+use common::captures::*;
+use common::verify::*;
+use common::*;
+use std::time::Duration;
+
+/// The kernel stamps a frame once, for every socket on the device: every frame that verify and
+/// a tcpdump beside it both captured carries the same time.
+#[test]
+fn pcap_frame_times_are_the_kernels_as_tcpdump_sees_them() {
+    let lab = deployed("vxlan", 2, "vpts");
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("tcpdump.pcap");
+    let tcpdump = Tcpdump::start(&format!("clab-{}-host1", lab.name), "eth1", &theirs);
+    let pcaps = dir.path().join("pcap");
+    let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);
+    let tcpdump_frames = tcpdump.stop();
+    assert_eq!(code, 0, "{report:#}");
+
+    let ours = read_pcap(&pcaps.join("host1-eth1.pcap"));
+    // Both pairs' ping, full-size probe and steady pings, each a request and a reply.
+    assert!(
+        ours.len() >= 8,
+        "host1-eth1.pcap holds {} frames",
+        ours.len()
+    );
+    let compared = assert_same_times(
+        &ours,
+        &tcpdump_frames,
+        Duration::from_micros(20),
+        "host1-eth1",
+    );
+    assert!(
+        compared * 10 >= ours.len() * 9,
+        "only {compared} of verify's {} frames found in tcpdump's {}",
+        ours.len(),
+        tcpdump_frames.len()
+    );
+}
+
+/// `lab.pcapng` opens the whole lab at once: one interface per capture point named
+/// `node:interface`, every frame of every point in time order, each probe frame commented with
+/// its pair and direction, and, flannel's VXLAN being on 8472, how to make Wireshark decode it.
+#[test]
+fn lab_pcapng_holds_every_point_in_time_order_with_probe_comments() {
+    require_root();
+    let name = unique("vplab");
+    let out = cnilab()
+        .args([
+            "gen", "--mode", "vxlan", "--flavor", "flannel", "--hosts", "2",
+        ])
+        .args(["--name", &name, "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gen failed: {}", stderr(&out));
+    let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
+    let deployed = lab.deploy();
+    assert!(deployed.status.success(), "deploy: {}", stderr(&deployed));
+    let pcaps = lab.dir.path().join("pcap");
+    let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
+    let file = pcaps.join("lab.pcapng");
+    assert_eq!(report["lab_pcap"], file.to_str().unwrap());
+
+    let lab_file = read_pcapng(&file);
+    assert!(
+        lab_file.section_comment.contains("Decode As") && lab_file.section_comment.contains("8472"),
+        "section comment: {}",
+        lab_file.section_comment
+    );
+    // The same points, and the same frames, as the per-point files.
+    let mut per_point = 0;
+    for c in report["captures"].as_array().unwrap() {
+        let point = c["point"].as_str().unwrap();
+        let (node, iface) = point.rsplit_once('-').unwrap();
+        let mut frames = read_pcap(&pcaps.join(format!("{point}.pcap")));
+        let label = format!("{node}:{iface}");
+        assert!(
+            lab_file.interfaces.contains(&label),
+            "{label} in {:?}",
+            lab_file.interfaces
+        );
+        let mut mine = pcapng_frames(&file, &label);
+        frames.sort();
+        mine.sort();
+        assert_eq!(mine, frames, "{label}: the same frames as {point}.pcap");
+        per_point += frames.len();
+    }
+    assert_eq!(
+        lab_file.interfaces.len(),
+        report["captures"].as_array().unwrap().len()
+    );
+    assert_eq!(lab_file.packets.len(), per_point);
+    assert!(
+        lab_file.packets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "frames are in time order"
+    );
+    let host1 = lab_file
+        .interfaces
+        .iter()
+        .position(|i| i == "host1:eth1")
+        .unwrap() as u32;
+    let comments_on = |iface: u32| -> Vec<&str> {
+        lab_file
+            .packets
+            .iter()
+            .filter(|p| p.0 == iface)
+            .filter_map(|p| p.2.as_deref())
+            .collect()
+    };
+    for want in [
+        "cnilab verify: pod1 -> pod2, ping request",
+        "cnilab verify: pod1 -> pod2, ping reply",
+        "cnilab verify: pod2 -> pod1, full-size ping (DF) request",
+        "cnilab verify: pod1 -> pod2, steady ping 13/13 reply",
+        "cnilab verify: pod1 -> pod2, TCP probe connection segment request",
+        "cnilab verify: pod1 -> pod2, UDP probe reply",
+    ] {
+        let found = comments_on(host1).into_iter().find(|c| c.starts_with(want));
+        let found = found.unwrap_or_else(|| panic!("no `{want}` on host1:eth1"));
+        assert!(
+            found.contains("UDP port 8472 -> VXLAN"),
+            "a probe frame in VXLAN on 8472 says how to decode it: {found}"
+        );
+    }
+    // On the pod's own interface the probe is plain: nothing to decode.
+    let pod1 = lab_file
+        .interfaces
+        .iter()
+        .position(|i| i == "pod1:eth1")
+        .unwrap() as u32;
+    assert!(comments_on(pod1).contains(&"cnilab verify: pod1 -> pod2, ping request"));
+}
