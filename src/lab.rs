@@ -27,6 +27,10 @@ pub const LABEL_VTEP_IP: &str = "cnilab.vtep-ip";
 pub const LABEL_VTEP_MAC: &str = "cnilab.vtep-mac";
 /// `route` where a host's tunnel device is flow-based (external): no FDB, the key per packet.
 pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
+/// `veth` where each pod's host-side veth is routed, with a /32 route to the pod on it.
+pub const LABEL_POD_ROUTE: &str = "cnilab.pod-route";
+/// `"1"` where the host answers ARP on each pod's veth (Calico's gateway that exists nowhere).
+pub const LABEL_PROXY_ARP: &str = "cnilab.proxy-arp";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Lab {
@@ -106,6 +110,10 @@ pub struct LabHost {
     pub vtep_ip: Option<Ipv4Addr>,
     /// The tunnel device's MAC (`cnilab.vtep-mac`), where peers program it statically.
     pub vtep_mac: Option<String>,
+    /// Each pod's veth is routed: a `<pod>/32 dev <veth>` route (`cnilab.pod-route: veth`).
+    pub pod_routes: bool,
+    /// proxy_arp is on on each pod's veth (`cnilab.proxy-arp`).
+    pub proxy_arp: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,6 +125,8 @@ pub struct LabPod {
     pub mtu: u16,
     /// The pod's interface towards its host (`cnilab.pod-if`).
     pub pod_if: String,
+    /// The host's end of the pod's link, from the file's links.
+    pub host_if: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -302,7 +312,7 @@ impl Lab {
             pods,
             routers,
         };
-        lab.checked()
+        lab.checked().map(|lab| lab.with_host_ifs(topo))
     }
 
     /// Sorted, and every pod on a host that exists.
@@ -319,6 +329,28 @@ impl Lab {
             return Err(LabError::TooFewPods(self.pods.len()));
         }
         Ok(self)
+    }
+
+    /// Each pod's link, read from the file: the end that is not the pod's is its host's veth.
+    fn with_host_ifs(mut self, topo: &Topology) -> Lab {
+        for pod in &mut self.pods {
+            let me = format!("{}:{}", pod.node, pod.pod_if);
+            let host = self.hosts.iter().find(|h| h.index == pod.host);
+            let host_end = |end: &String| {
+                let (node, iface) = end.split_once(':')?;
+                (Some(node) == host.map(|h| h.node.as_str())).then(|| iface.to_string())
+            };
+            pod.host_if = topo
+                .topology
+                .links
+                .iter()
+                .find_map(|l| match l.endpoints.as_slice() {
+                    [a, b] if *b == me => host_end(a),
+                    [a, b] if *a == me => host_end(b),
+                    _ => None,
+                });
+        }
+        self
     }
 
     pub fn mode(&self) -> Mode {
@@ -341,6 +373,8 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?.is_some_and(|k| k == "route"),
         vtep_ip: optional(name, node, LABEL_VTEP_IP)?,
         vtep_mac: optional(name, node, LABEL_VTEP_MAC)?,
+        pod_routes: optional::<String>(name, node, LABEL_POD_ROUTE)?.is_some_and(|r| r == "veth"),
+        proxy_arp: optional::<u8>(name, node, LABEL_PROXY_ARP)?.is_some_and(|v| v == 1),
     })
 }
 
@@ -352,6 +386,7 @@ fn pod(name: &str, node: &Node, namespace: String) -> Result<LabPod, LabError> {
         ip: required(name, node, LABEL_POD_IP)?,
         mtu: required(name, node, LABEL_MTU)?,
         pod_if: required(name, node, LABEL_POD_IF)?,
+        host_if: None,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Every flavor that this kernel can run, at N in {2, 3, 8} hosts and K in {1, 3} pods per
-//! host, deploys on the netns runtime: every pod reaches every other pod, and the kernel holds
-//! the state the flavor stands for (device, port, static peers). The IPIP flavor runs in the VM
+//! host, deploys on the netns runtime and passes `cnilab verify` (every ordered pod pair, on the
+//! wire), and the kernel holds the state the flavor stands for (device, port, static peers). The IPIP flavor runs in the VM
 //! (tests/flavors_ipip.rs).
 
 mod common;
@@ -59,12 +59,21 @@ fn each_size(mode: &str, flavor: &str, check: impl Fn(&LabGuard, usize)) {
             "{mode}/{flavor} x{hosts}x{pods}: deploy failed: {}",
             stderr(&out)
         );
-        let l = lab.lab();
-        assert_eq!(l.pods.len(), hosts * pods, "{mode}/{flavor}");
-        let failed = ping_all_pairs(&l);
+        let n = lab.lab().pods.len();
+        assert_eq!(n, hosts * pods, "{mode}/{flavor}");
+        let (code, report) = common::verify::verify(&lab, &[]);
+        let pairs = report["pairs"].as_array().unwrap();
+        let failed: Vec<&serde_json::Value> =
+            pairs.iter().filter(|p| p["passed"] == false).collect();
         assert!(
-            failed.is_empty(),
-            "{mode}/{flavor} x{hosts}x{pods}: pods that could not reach each other: {failed:?}"
+            code == 0 && failed.is_empty(),
+            "{mode}/{flavor} x{hosts}x{pods}: verify exited {code}; failed pairs {failed:#?}; findings {}",
+            report["findings"]
+        );
+        assert_eq!(
+            pairs.len(),
+            n * (n - 1),
+            "{mode}/{flavor}: every ordered pair"
         );
         check(&lab, hosts);
         let out = lab.destroy();

@@ -57,6 +57,22 @@ fn reasons_of(report: &Value, from: &str, to: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The pair's first reason names the cause, as verify read it from the host.
+fn assert_first_reason(report: &Value, from: &str, to: &str, cause: &str) {
+    let pair = report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["from"] == from && p["to"] == to)
+        .unwrap_or_else(|| panic!("no pair {from}>{to}: {report:#}"));
+    let first = pair["reasons"][0].as_str().unwrap_or_default();
+    assert!(
+        first.contains(cause),
+        "{from}>{to}: expected the first reason to name `{cause}`, got {}",
+        pair["reasons"]
+    );
+}
+
 fn assert_passes_with_wire(mode: &str, flavor: &str, wire: &str) {
     let lab = deployed(mode, flavor, 3);
     let (code, report) = verify(&lab, &[]);
@@ -110,6 +126,9 @@ fn flannel_without_a_permanent_fdb_entry_fails_that_peer_only() {
     let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     assert_only_pod1_pod2_fail(&report);
+    let cause = "host1 has no permanent FDB entry for 02:cb:00:00:00:02 dst 10.0.2.2 on flannel.1";
+    assert_first_reason(&report, "pod1", "pod2", cause);
+    assert_first_reason(&report, "pod2", "pod1", cause);
 }
 
 #[test]
@@ -120,6 +139,8 @@ fn flannel_without_a_permanent_neighbour_fails_that_peer_only() {
     let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 1);
     assert_only_pod1_pod2_fail(&report);
+    let cause = "host1 has no permanent neighbour entry for 172.16.1.0 on flannel.1";
+    assert_first_reason(&report, "pod1", "pod2", cause);
 }
 
 #[test]
@@ -147,6 +168,9 @@ fn flannel_with_the_port_changed_on_one_host_is_named() {
             && !reasons.contains("saw VXLAN UDP/8472"),
         "the wrong port is named: {reasons}"
     );
+    let cause = "host2's flannel.1 has UDP port 4789, the lab plans 8472 (cnilab.vxlan-port)";
+    assert_first_reason(&report, "pod2", "pod1", cause);
+    assert_first_reason(&report, "pod1", "pod2", cause);
 }
 
 #[test]
@@ -166,6 +190,12 @@ fn calico_with_proxy_arp_off_on_a_cali_veth_fails_that_pods_pairs() {
         ["pod1>pod2", "pod1>pod3", "pod2>pod1", "pod3>pod1"],
         "{report:#}"
     );
+    assert_first_reason(
+        &report,
+        "pod3",
+        "pod1",
+        "host1 has proxy_arp off on calipod1",
+    );
 }
 
 #[test]
@@ -178,6 +208,12 @@ fn calico_without_a_pod_route_blackholes_that_pod() {
         failed_pairs(&report),
         ["pod1>pod2", "pod2>pod1", "pod2>pod3", "pod3>pod2"],
         "{report:#}"
+    );
+    assert_first_reason(
+        &report,
+        "pod2",
+        "pod3",
+        "host2 has no route 172.16.1.2/32 dev calipod2",
     );
 }
 

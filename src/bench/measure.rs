@@ -39,7 +39,11 @@ struct Runs {
     cpu: Vec<f64>,
 }
 
-pub fn lab(lab: &Lab, combo: Combo, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
+pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
+    let combo = Combo {
+        mode: lab.mode(),
+        flavor: lab.flavor,
+    };
     let pods = pick_pods(lab)?;
     let host1 = host_of(lab, pods.pod)?;
     let host2 = host_of(lab, pods.remote)?;
@@ -86,7 +90,7 @@ pub fn lab(lab: &Lab, combo: Combo, opts: &BenchOptions) -> Result<ModeReport, B
         });
     }
     Ok(ModeReport {
-        mode: lab.mode(),
+        mode: combo.mode,
         flavor: combo.flavor,
         lab: lab.name.clone(),
         pod_mtu: pods.pod.mtu,

@@ -258,9 +258,8 @@ fn cells(p: &PathReport) -> Vec<String> {
     ]
 }
 
-/// Rows indented by two, the first column left-aligned and the rest right-aligned, each as
-/// wide as its widest cell. The one place the table's layout lives, so a shared table printer
-/// can replace it.
+/// Rows indented by two, through the CLI's shared table printer: the first column
+/// left-aligned, the figures right-aligned, each column as wide as its widest cell.
 fn layout(rows: &[Vec<String>]) -> String {
     let mut out = String::new();
     for line in crate::layout::columns(rows, 1, crate::layout::Align::NameThenFigures) {

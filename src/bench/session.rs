@@ -5,7 +5,6 @@ use super::selection::Combo;
 use super::{measure, BenchError, BenchOptions};
 use crate::gen::{self, GenRequest};
 use crate::lab::Lab;
-use crate::plan::Flavor;
 use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
 use crate::topology::Topology;
 use std::path::{Path, PathBuf};
@@ -46,7 +45,7 @@ pub fn bench_fresh(
         name: name.clone(),
         done: false,
     };
-    let measured = load(&file).and_then(|(lab, _)| measure::lab(&lab, combo, opts));
+    let measured = load(&file).and_then(|lab| measure::lab(&lab, opts));
     match (measured, deployed.destroy()) {
         (Ok(report), Ok(())) => Ok(report),
         (Ok(_), Err(e)) => Err(e.into()),
@@ -93,37 +92,13 @@ pub fn bench_deployed(
     if inspection.phase != Some(Phase::Up) {
         return Err(BenchError::NotUp(file.to_path_buf()));
     }
-    let (lab, flavor) = load(file)?;
-    let combo = Combo {
-        mode: lab.mode(),
-        flavor,
-    };
-    measure::lab(&lab, combo, opts)
+    measure::lab(&load(file)?, opts)
 }
 
-/// The lab, and the flavor its nodes' `cnilab.flavor` label names (none: the article's).
-fn load(file: &Path) -> Result<(Lab, Flavor), BenchError> {
+fn load(file: &Path) -> Result<Lab, BenchError> {
     let topo = Topology::load(file)?;
-    let bad = |source| BenchError::Lab {
+    Lab::from_topology(&topo).map_err(|source| BenchError::Lab {
         file: file.to_path_buf(),
         source,
-    };
-    let lab = Lab::from_topology(&topo).map_err(bad)?;
-    let label = topo
-        .nodes()
-        .find_map(|(node, n)| Some((node, n.labels.get(LABEL_FLAVOR)?.to_string())));
-    let flavor = match label {
-        None => Flavor::default(),
-        Some((node, value)) => value.parse().map_err(|e: crate::plan::PlanError| {
-            bad(crate::lab::LabError::Bad {
-                node: node.to_string(),
-                label: LABEL_FLAVOR,
-                value,
-                why: e.to_string(),
-            })
-        })?,
-    };
-    Ok((lab, flavor))
+    })
 }
-
-const LABEL_FLAVOR: &str = "cnilab.flavor";

@@ -128,7 +128,7 @@ pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
 /// Runs `tool args` inside the node's namespace. The process is started from a thread that
 /// entered the namespace (a child inherits it), not with `ip -n`: that also makes a mount
 /// namespace and remounts /sys for every process, and those mounts serialise across threads.
-fn run(
+pub(super) fn run(
     node: &str,
     namespace: &str,
     tool: &str,

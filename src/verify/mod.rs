@@ -15,6 +15,7 @@ pub mod neigh;
 pub mod observe;
 pub mod pcap;
 pub mod probe;
+pub mod programmed;
 pub mod report;
 pub mod same_host;
 pub mod schedule;
@@ -126,6 +127,8 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .collect();
     // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
     let fdbs = learned::read_hosts(&lab)?;
+    // What the labels say each host programs, read before any traffic: the named causes.
+    let faults = programmed::check(&lab, &fdbs)?;
     let probes = ProbePlan::new(&lab, &pod_mtus, opts);
     // Stopped when dropped, at the end of verify.
     let _listeners = start_listeners(&lab, &opts.transports)?;
@@ -160,7 +163,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         None => None,
     };
     let collected = collect(&lab, &flows, &points, observed);
-    let findings = lab_findings(&lab, &pod_mtus, &collected);
+    let mut findings = lab_findings(&lab, &pod_mtus, &collected);
     let mut rows = judge_pairs(
         &lab,
         &probes,
@@ -171,6 +174,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         opts.max_loss,
     );
     excuse_capture_drops(&mut rows, &points, &dropped);
+    findings.extend(programmed::blame(&lab, &mut rows, &faults));
     if rows.iter().any(|r| !r.verdict.passed) {
         notes.extend(neighbour_table_note());
     }
@@ -692,10 +696,13 @@ fn excuse_capture_drops(rows: &mut [PairRow], points: &[CapturePoint], dropped: 
     }
 }
 
-/// Hosts that can reach a peer's VTEP only by what they learnt; VXLAN labs only.
+/// Hosts that can reach a peer's VTEP only by what they learnt; VXLAN labs only, and only
+/// where VTEPs are found by flooding (where the file fixes each VTEP's MAC, [`programmed`]
+/// names the missing entry itself).
 fn gaps(lab: &Lab, fdbs: &[learned::HostFdb]) -> Vec<learned::FloodGap> {
+    let flooding = lab.hosts.iter().all(|h| h.vtep_mac.is_none());
     match lab.mode() {
-        crate::plan::Mode::Vxlan => learned::flood_gaps(fdbs),
+        crate::plan::Mode::Vxlan if flooding => learned::flood_gaps(fdbs),
         _ => Vec::new(),
     }
 }

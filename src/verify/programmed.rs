@@ -1,0 +1,715 @@
+//! What the lab file says each host programs, compared with what the host holds: the tunnel
+//! device's port and VNI, a permanent neighbour and FDB entry per peer VTEP, a route to each
+//! peer's pod subnet, and on routed pod veths a /32 route and proxy ARP. A lost ping says that
+//! something broke; this says what. The expectations come from the labels only, and the
+//! comparison is pure; [`read`] runs `ip` in each host's namespace.
+
+use super::learned::{self, FdbEntry, HostFdb, LearnedError};
+use super::report::PairRow;
+use crate::lab::{Encap, Lab, LabHost};
+use crate::netns::in_netns;
+use serde::Deserialize;
+use std::net::Ipv4Addr;
+
+/// Something a host must hold, as the file programs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// The VXLAN device with the lab's port and, unless flow-based, its VNI.
+    Tunnel {
+        dev: String,
+        port: u16,
+        vni: u32,
+        flow_based: bool,
+    },
+    /// `ip neigh add <ip> lladdr <mac> dev <dev> nud permanent`.
+    Neighbour {
+        ip: Ipv4Addr,
+        mac: String,
+        dev: String,
+    },
+    /// `bridge fdb add <mac> dst <dst> dev <dev> self permanent`.
+    Fdb {
+        mac: String,
+        dst: Ipv4Addr,
+        dev: String,
+    },
+    /// A route to `dst` (a prefix, or a pod's address for a /32) through `via` on `dev`.
+    Route {
+        dst: String,
+        via: Option<Ipv4Addr>,
+        dev: String,
+    },
+    /// `net.ipv4.conf.<dev>.proxy_arp = 1`.
+    ProxyArp { dev: String },
+}
+
+/// Which pairs an item matters to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Traffic between the host and this peer host (by index), either way.
+    Peer(usize),
+    /// Traffic to or from this pod (by node name).
+    Pod(String),
+    /// Traffic between this host and any other.
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub host: usize,
+    pub node: String,
+    pub item: Item,
+    pub scope: Scope,
+}
+
+/// A programmed item the host does not hold, in words, with the pairs it matters to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub host: usize,
+    pub scope: Scope,
+    pub reason: String,
+}
+
+impl Fault {
+    /// Whether the pair between pods `a` and `b` (node names, host indices) crosses it.
+    pub fn touches(&self, a: (&str, usize), b: (&str, usize)) -> bool {
+        match &self.scope {
+            Scope::Pod(pod) => a.0 == pod || b.0 == pod,
+            Scope::Peer(peer) => {
+                (a.1, b.1) == (self.host, *peer) || (a.1, b.1) == (*peer, self.host)
+            }
+            Scope::Host => a.1 != b.1 && (a.1 == self.host || b.1 == self.host),
+        }
+    }
+}
+
+/// Everything the labels say each host programs. Facts a label does not state (the article's
+/// labs name no tunnel device or VTEP) are not expected.
+pub fn expected(lab: &Lab) -> Vec<Expected> {
+    let mut out = Vec::new();
+    for h in &lab.hosts {
+        let mut push = |item, scope| {
+            out.push(Expected {
+                host: h.index,
+                node: h.node.clone(),
+                item,
+                scope,
+            })
+        };
+        if let (Encap::Vxlan(v), Some(dev)) = (lab.encap, &lab.tunnel_dev) {
+            let (port, vni, flow_based) = (v.port, v.vni, h.flow_based);
+            let dev = dev.clone();
+            push(
+                Item::Tunnel {
+                    dev,
+                    port,
+                    vni,
+                    flow_based,
+                },
+                Scope::Host,
+            );
+        }
+        for p in lab.hosts.iter().filter(|p| p.index != h.index) {
+            for item in peer_items(lab, h, p) {
+                push(item, Scope::Peer(p.index));
+            }
+        }
+        for pod in lab.pods.iter().filter(|p| p.host == h.index) {
+            let Some(veth) = &pod.host_if else { continue };
+            if h.pod_routes {
+                let (dst, dev) = (format!("{}/32", pod.ip), veth.clone());
+                push(
+                    Item::Route {
+                        dst,
+                        via: None,
+                        dev,
+                    },
+                    Scope::Pod(pod.node.clone()),
+                );
+            }
+            if h.proxy_arp {
+                let dev = veth.clone();
+                push(Item::ProxyArp { dev }, Scope::Pod(pod.node.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// What host `h` programs for peer `p`: its VTEP's neighbour and FDB entries where the peer's
+/// MAC is fixed by the file, and the route to its pods.
+fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
+    let mut items = Vec::new();
+    let dev = lab.tunnel_dev.clone();
+    if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
+        (lab.encap, &dev, p.vtep_ip, &p.vtep_mac)
+    {
+        let (dev, mac) = (dev.clone(), mac.clone());
+        items.push(Item::Neighbour {
+            ip,
+            mac: mac.clone(),
+            dev: dev.clone(),
+        });
+        if !h.flow_based {
+            let dst = p.underlay_ip;
+            items.push(Item::Fdb { mac, dst, dev });
+        }
+    }
+    let route = match (lab.encap, dev) {
+        (Encap::Plain, _) => Some((Some(p.underlay_ip), h.underlay_if.clone())),
+        (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (Some(ip), dev)),
+        (Encap::Ipip, Some(dev)) => Some((Some(p.underlay_ip), dev)),
+        _ => None,
+    };
+    if let Some((via, dev)) = route {
+        let dst = p.pod_subnet.clone();
+        items.push(Item::Route { dst, via, dev });
+    }
+    items
+}
+
+/// A host's state, as far as the expectations need it.
+#[derive(Debug, Clone, Default)]
+pub struct HostState {
+    pub tunnels: Vec<LinkRow>,
+    pub neighbours: Vec<NeighRow>,
+    pub fdb: Vec<FdbEntry>,
+    pub routes: Vec<RouteRow>,
+    /// proxy_arp per device; `None` where the device has no such setting (it is gone).
+    pub proxy_arp: Vec<(String, Option<bool>)>,
+}
+
+/// One row of `ip -j -d link show type vxlan`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkRow {
+    pub ifname: String,
+    #[serde(default)]
+    pub linkinfo: Option<LinkInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkInfo {
+    #[serde(default)]
+    pub info_data: Option<VxlanData>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VxlanData {
+    #[serde(default)]
+    pub id: Option<u32>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub external: bool,
+}
+
+/// One row of `ip -j neigh show`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NeighRow {
+    pub dst: String,
+    #[serde(default)]
+    pub dev: String,
+    #[serde(default)]
+    pub lladdr: Option<String>,
+    #[serde(default)]
+    pub state: Vec<String>,
+}
+
+/// One line of `ip route show`. Read as text: the JSON of a route with a lightweight-tunnel
+/// encap (Cilium's) holds `dst` twice, the route's and the tunnel's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRow {
+    pub dst: String,
+    pub gateway: Option<Ipv4Addr>,
+    pub dev: Option<String>,
+    /// `blackhole`, `unreachable`... for a route that is not unicast.
+    pub kind: Option<String>,
+}
+
+impl RouteRow {
+    pub fn parse(line: &str) -> Option<RouteRow> {
+        let mut words = line.split_whitespace().peekable();
+        let special = ["blackhole", "unreachable", "prohibit", "throw"];
+        let kind = words.next_if(|w| special.contains(w)).map(str::to_string);
+        let mut row = RouteRow {
+            dst: words.next()?.to_string(),
+            gateway: None,
+            dev: None,
+            kind,
+        };
+        while let Some(word) = words.next() {
+            match word {
+                "via" => row.gateway = words.next().and_then(|g| g.parse().ok()),
+                "dev" => row.dev = words.next().map(str::to_string),
+                _ => {}
+            }
+        }
+        Some(row)
+    }
+}
+
+/// Each expectation the host's state does not meet, as a fault that names it.
+pub fn compare(expected: &[Expected], states: &[(usize, HostState)]) -> Vec<Fault> {
+    expected
+        .iter()
+        .filter_map(|e| {
+            let (_, state) = states.iter().find(|(h, _)| *h == e.host)?;
+            Some(Fault {
+                host: e.host,
+                scope: e.scope.clone(),
+                reason: missing(&e.node, &e.item, state)?,
+            })
+        })
+        .collect()
+}
+
+/// Reads what the labels say each host programs, and names every piece that is missing.
+pub fn check(lab: &Lab, fdbs: &[HostFdb]) -> Result<Vec<Fault>, LearnedError> {
+    let expected = expected(lab);
+    let states = read(lab, &expected, fdbs)?;
+    Ok(compare(&expected, &states))
+}
+
+/// Puts each fault first among the reasons of every pair it touches, and returns the faults
+/// that touch no probed pair (with one pair per host pair, a pod's veth may be unprobed): they
+/// are lab-wide findings.
+pub fn blame(lab: &Lab, rows: &mut [PairRow], faults: &[Fault]) -> Vec<String> {
+    let host_of = |pod: &str| lab.pods.iter().find(|p| p.node == pod).map(|p| p.host);
+    let mut placed = vec![false; faults.len()];
+    for row in rows.iter_mut() {
+        let (Some(a), Some(b)) = (host_of(&row.from), host_of(&row.to)) else {
+            continue;
+        };
+        let mut first = Vec::new();
+        for (i, f) in faults.iter().enumerate() {
+            if f.touches((&row.from, a), (&row.to, b)) {
+                placed[i] = true;
+                first.push(f.reason.clone());
+            }
+        }
+        if !first.is_empty() {
+            row.verdict.passed = false;
+            row.verdict.reasons.splice(0..0, first);
+        }
+    }
+    faults
+        .iter()
+        .zip(placed)
+        .filter(|(_, placed)| !placed)
+        .map(|(f, _)| f.reason.clone())
+        .collect()
+}
+
+/// Why `state` does not hold `item`, or `None` if it does.
+fn missing(node: &str, item: &Item, state: &HostState) -> Option<String> {
+    match item {
+        Item::Tunnel {
+            dev,
+            port,
+            vni,
+            flow_based,
+        } => tunnel_misfit(node, dev, (*port, *vni, *flow_based), state),
+        Item::Neighbour { ip, mac, dev } => {
+            let row = state
+                .neighbours
+                .iter()
+                .find(|n| n.dst == ip.to_string() && &n.dev == dev);
+            let permanent = |n: &&NeighRow| n.state.iter().any(|s| s == "PERMANENT");
+            match row {
+                Some(n) if permanent(&n) && same_mac(n.lladdr.as_deref(), mac) => None,
+                Some(n) if permanent(&n) => Some(format!(
+                    "{node} has a permanent neighbour entry for {ip} on {dev} with lladdr {}, not {mac}",
+                    n.lladdr.as_deref().unwrap_or("(none)")
+                )),
+                _ => Some(format!(
+                    "{node} has no permanent neighbour entry for {ip} on {dev} (lladdr {mac})"
+                )),
+            }
+        }
+        Item::Fdb { mac, dst, dev } => fdb_misfit(node, mac, *dst, dev, &state.fdb),
+        Item::Route { dst, via, dev } => route_misfit(node, dst, *via, dev, &state.routes),
+        Item::ProxyArp { dev } => match state.proxy_arp.iter().find(|(d, _)| d == dev) {
+            Some((_, Some(true))) => None,
+            Some((_, Some(false))) => Some(format!(
+                "{node} has proxy_arp off on {dev}: nothing answers the pod's ARP for its gateway"
+            )),
+            _ => Some(format!("{node} has no device {dev} (a pod's veth)")),
+        },
+    }
+}
+
+fn same_mac(have: Option<&str>, want: &str) -> bool {
+    have.is_some_and(|h| h.eq_ignore_ascii_case(want))
+}
+
+fn tunnel_misfit(
+    node: &str,
+    dev: &str,
+    (port, vni, flow_based): (u16, u32, bool),
+    state: &HostState,
+) -> Option<String> {
+    let Some(link) = state.tunnels.iter().find(|l| l.ifname == dev) else {
+        return Some(format!("{node} has no VXLAN device {dev}"));
+    };
+    let data = link
+        .linkinfo
+        .as_ref()
+        .and_then(|i| i.info_data.clone())
+        .unwrap_or_default();
+    let mut wrong = Vec::new();
+    if data.port != Some(port) {
+        let seen = data.port.map_or("no".to_string(), |p| p.to_string());
+        wrong.push(format!(
+            "UDP port {seen}, the lab plans {port} (cnilab.vxlan-port)"
+        ));
+    }
+    if flow_based && !data.external {
+        wrong.push("is not flow-based (external), the lab's tunnel key rides on routes".into());
+    }
+    if !flow_based && data.id != Some(vni) {
+        let seen = data.id.map_or("none".to_string(), |v| v.to_string());
+        wrong.push(format!("VNI {seen}, the lab plans {vni} (cnilab.vni)"));
+    }
+    (!wrong.is_empty()).then(|| format!("{node}'s {dev} has {}", wrong.join("; ")))
+}
+
+fn fdb_misfit(node: &str, mac: &str, dst: Ipv4Addr, dev: &str, fdb: &[FdbEntry]) -> Option<String> {
+    let rows: Vec<&FdbEntry> = fdb
+        .iter()
+        .filter(|e| e.ifname == dev && e.mac.eq_ignore_ascii_case(mac))
+        .collect();
+    if rows.iter().any(|e| e.dst == Some(dst) && !e.is_learned()) {
+        return None;
+    }
+    let elsewhere = rows.iter().find(|e| !e.is_learned()).and_then(|e| e.dst);
+    Some(match elsewhere {
+        Some(other) => {
+            format!("{node}'s permanent FDB entry for {mac} on {dev} points at {other}, not {dst}")
+        }
+        None => format!("{node} has no permanent FDB entry for {mac} dst {dst} on {dev}"),
+    })
+}
+
+fn route_misfit(
+    node: &str,
+    dst: &str,
+    via: Option<Ipv4Addr>,
+    dev: &str,
+    routes: &[RouteRow],
+) -> Option<String> {
+    // `ip` prints a /32 as the bare address.
+    let bare = dst.strip_suffix("/32").unwrap_or(dst);
+    let want = match via {
+        Some(gw) => format!("{dst} via {gw} dev {dev}"),
+        None => format!("{dst} dev {dev}"),
+    };
+    let row = routes.iter().find(|r| r.dst == dst || r.dst == bare);
+    match row {
+        Some(r) if r.gateway == via && r.dev.as_deref() == Some(dev) => None,
+        Some(r) => {
+            let have = match (&r.kind, r.gateway, &r.dev) {
+                (Some(kind), _, _) if kind != "unicast" => kind.clone(),
+                (_, Some(gw), dev) => format!("via {gw} dev {}", dev.as_deref().unwrap_or("?")),
+                (_, None, dev) => format!("dev {}", dev.as_deref().unwrap_or("?")),
+            };
+            Some(format!(
+                "{node} routes {} {have}, the lab plans {want}",
+                r.dst
+            ))
+        }
+        None => Some(format!("{node} has no route {want}")),
+    }
+}
+
+/// Each host's state, read in its namespace; hosts the expectations do not name are skipped.
+/// `fdbs` is what [`learned::read_hosts`] already read.
+pub fn read(
+    lab: &Lab,
+    expected: &[Expected],
+    fdbs: &[HostFdb],
+) -> Result<Vec<(usize, HostState)>, LearnedError> {
+    let mut out = Vec::new();
+    for h in lab.hosts.iter() {
+        let mine: Vec<&Item> = expected
+            .iter()
+            .filter(|e| e.host == h.index)
+            .map(|e| &e.item)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut state = read_host(h, &mine)?;
+        state.fdb = fdbs
+            .iter()
+            .find(|f| f.node == h.node)
+            .map(|f| f.entries.clone())
+            .unwrap_or_default();
+        out.push((h.index, state));
+    }
+    Ok(out)
+}
+
+fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
+    let needs = |f: fn(&Item) -> bool| items.iter().any(|i| f(i));
+    let mut state = HostState::default();
+    if needs(|i| matches!(i, Item::Tunnel { .. })) {
+        state.tunnels = ip_rows(h, &["-j", "-d", "link", "show", "type", "vxlan"])?;
+    }
+    if needs(|i| matches!(i, Item::Neighbour { .. })) {
+        state.neighbours = ip_rows(h, &["-j", "neigh", "show"])?;
+    }
+    if needs(|i| matches!(i, Item::Route { .. })) {
+        let text = learned::run(&h.node, &h.namespace, "ip", &["route", "show"], None, READ)?;
+        state.routes = text.lines().filter_map(RouteRow::parse).collect();
+    }
+    let devs: Vec<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::ProxyArp { dev } => Some(dev.clone()),
+            _ => None,
+        })
+        .collect();
+    if !devs.is_empty() {
+        state.proxy_arp = read_proxy_arp(h, devs)?;
+    }
+    Ok(state)
+}
+
+const READ: &str = "read what the host programs";
+
+/// `ip <args>` in the host's namespace, its JSON read as rows.
+fn ip_rows<T: serde::de::DeserializeOwned>(
+    h: &LabHost,
+    args: &[&str],
+) -> Result<Vec<T>, LearnedError> {
+    let what = READ;
+    let text = learned::run(&h.node, &h.namespace, "ip", args, None, what)?;
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(&text).map_err(|e| LearnedError::Command {
+        node: h.node.clone(),
+        what,
+        command: format!("ip {}", args.join(" ")),
+        why: e.to_string(),
+    })
+}
+
+/// /proc/sys/net shows the namespace of the thread that reads it.
+fn read_proxy_arp(
+    h: &LabHost,
+    devs: Vec<String>,
+) -> Result<Vec<(String, Option<bool>)>, LearnedError> {
+    in_netns(&h.namespace, || {
+        devs.into_iter()
+            .map(|d| {
+                let path = format!("/proc/sys/net/ipv4/conf/{d}/proxy_arp");
+                let on = std::fs::read_to_string(path).ok().map(|v| v.trim() != "0");
+                (d, on)
+            })
+            .collect()
+    })
+    .map_err(|e| LearnedError::Command {
+        node: h.node.clone(),
+        what: "read proxy_arp",
+        command: "read /proc/sys/net/ipv4/conf/*/proxy_arp".into(),
+        why: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Flavor, LabSpec, Mode, Plan};
+    use crate::render::{render, Templates};
+    use crate::topology::Topology;
+
+    fn lab(mode: Mode, flavor: Flavor, hosts: usize) -> Lab {
+        let spec = LabSpec {
+            flavor,
+            ..LabSpec::article(mode, hosts, None)
+        };
+        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+        Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
+    }
+
+    fn items_of(expected: &[Expected], host: usize) -> Vec<&Item> {
+        expected
+            .iter()
+            .filter(|e| e.host == host)
+            .map(|e| &e.item)
+            .collect()
+    }
+
+    /// The state a host would hold if every expectation were met.
+    fn healthy(expected: &[Expected], host: usize) -> HostState {
+        let mut s = HostState::default();
+        for item in items_of(expected, host) {
+            match item.clone() {
+                Item::Tunnel { dev, port, vni, .. } => s.tunnels.push(LinkRow {
+                    ifname: dev,
+                    linkinfo: Some(LinkInfo {
+                        info_data: Some(VxlanData {
+                            id: Some(vni),
+                            port: Some(port),
+                            external: false,
+                        }),
+                    }),
+                }),
+                Item::Neighbour { ip, mac, dev } => s.neighbours.push(NeighRow {
+                    dst: ip.to_string(),
+                    dev,
+                    lladdr: Some(mac),
+                    state: vec!["PERMANENT".into()],
+                }),
+                Item::Fdb { mac, dst, dev } => s.fdb.push(FdbEntry {
+                    mac,
+                    ifname: dev,
+                    dst: Some(dst),
+                    master: None,
+                    state: "permanent".into(),
+                }),
+                Item::Route { dst, via, dev } => s.routes.push(RouteRow {
+                    dst: dst.strip_suffix("/32").unwrap_or(&dst).to_string(),
+                    gateway: via,
+                    dev: Some(dev),
+                    kind: None,
+                }),
+                Item::ProxyArp { dev } => s.proxy_arp.push((dev, Some(true))),
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn flannel_programs_a_neighbour_an_fdb_entry_and_a_route_per_peer() {
+        let l = lab(Mode::Vxlan, Flavor::Flannel, 3);
+        let e = expected(&l);
+        let host1 = items_of(&e, 1);
+        assert!(host1.contains(&&Item::Neighbour {
+            ip: "172.16.1.0".parse().unwrap(),
+            mac: "02:cb:00:00:00:02".into(),
+            dev: "flannel.1".into(),
+        }));
+        assert!(host1.contains(&&Item::Fdb {
+            mac: "02:cb:00:00:00:03".into(),
+            dst: "10.0.3.2".parse().unwrap(),
+            dev: "flannel.1".into(),
+        }));
+        assert!(host1.contains(&&Item::Route {
+            dst: "172.16.1.0/24".into(),
+            via: Some("172.16.1.0".parse().unwrap()),
+            dev: "flannel.1".into(),
+        }));
+        // The tunnel, and three items for each of two peers.
+        assert_eq!(host1.len(), 1 + 2 * 3);
+        let states: Vec<_> = (1..=3).map(|h| (h, healthy(&e, h))).collect();
+        assert!(compare(&e, &states).is_empty());
+    }
+
+    #[test]
+    fn each_missing_piece_is_named_with_the_pairs_it_touches() {
+        let l = lab(Mode::Vxlan, Flavor::Flannel, 3);
+        let e = expected(&l);
+        let mut host2 = healthy(&e, 2);
+        host2.neighbours.retain(|n| n.dst != "172.16.2.0");
+        host2.fdb[0].state = String::new(); // learned, not permanent
+        let mac = host2.fdb[0].mac.clone();
+        host2.tunnels[0].linkinfo = Some(LinkInfo {
+            info_data: Some(VxlanData {
+                id: Some(1),
+                port: Some(4789),
+                external: false,
+            }),
+        });
+        let states = [(1, healthy(&e, 1)), (2, host2), (3, healthy(&e, 3))];
+        let faults = compare(&e, &states);
+        let reasons: Vec<&str> = faults.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "host2's flannel.1 has UDP port 4789, the lab plans 8472 (cnilab.vxlan-port)",
+                &format!("host2 has no permanent FDB entry for {mac} dst 10.0.1.2 on flannel.1"),
+                "host2 has no permanent neighbour entry for 172.16.2.0 on flannel.1 (lladdr 02:cb:00:00:00:03)",
+            ]
+        );
+        assert!(faults[0].touches(("pod2", 2), ("pod3", 3)));
+        assert!(!faults[0].touches(("pod1", 1), ("pod3", 3)));
+        assert!(faults[2].touches(("pod3", 3), ("pod2", 2)));
+        assert!(!faults[2].touches(("pod1", 1), ("pod2", 2)));
+    }
+
+    #[test]
+    fn calico_programs_each_pod_s_veth_route_and_proxy_arp() {
+        let l = lab(Mode::Ipip, Flavor::Calico, 2);
+        let e = expected(&l);
+        let host1 = items_of(&e, 1);
+        assert!(host1.contains(&&Item::Route {
+            dst: "172.16.1.0/24".into(),
+            via: Some(l.hosts[1].underlay_ip),
+            dev: "tunl0".into(),
+        }));
+        let veth = l.pods[0].host_if.clone().unwrap();
+        assert!(veth.starts_with("cali"), "{veth}");
+        assert!(host1.contains(&&Item::ProxyArp { dev: veth.clone() }));
+        let mut host1 = healthy(&e, 1);
+        host1.proxy_arp[0].1 = Some(false);
+        host1
+            .routes
+            .retain(|r| r.dev.as_deref() != Some(veth.as_str()));
+        let faults = compare(&e, &[(1, host1), (2, healthy(&e, 2))]);
+        let reasons: Vec<&str> = faults.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                format!("host1 has no route 172.16.0.2/32 dev {veth}"),
+                format!("host1 has proxy_arp off on {veth}: nothing answers the pod's ARP for its gateway"),
+            ]
+        );
+        assert_eq!(faults[0].scope, Scope::Pod("pod1".into()));
+    }
+
+    #[test]
+    fn route_lines_read_back_with_their_gateway_and_device() {
+        let cilium = "172.16.1.0/24  encap ip id 256 src 0.0.0.0 dst 10.0.2.2 ttl 0 tos 0 via 172.16.1.0 dev cilium_vxlan onlink ";
+        assert_eq!(
+            RouteRow::parse(cilium).unwrap(),
+            RouteRow {
+                dst: "172.16.1.0/24".into(),
+                gateway: Some("172.16.1.0".parse().unwrap()),
+                dev: Some("cilium_vxlan".into()),
+                kind: None,
+            }
+        );
+        let hole = RouteRow::parse("blackhole 172.16.0.0/24 proto static").unwrap();
+        assert_eq!(
+            (hole.kind.as_deref(), hole.dst.as_str()),
+            (Some("blackhole"), "172.16.0.0/24")
+        );
+        let pod = RouteRow::parse("172.16.0.2 dev calipod1 scope link").unwrap();
+        assert_eq!(
+            (pod.dst.as_str(), pod.dev.as_deref(), pod.gateway),
+            ("172.16.0.2", Some("calipod1"), None)
+        );
+    }
+
+    #[test]
+    fn a_route_elsewhere_is_named_with_what_it_does() {
+        let routes = [RouteRow {
+            dst: "10.0.2.0/24".into(),
+            gateway: Some("192.168.0.150".parse().unwrap()),
+            dev: Some("eth1".into()),
+            kind: None,
+        }];
+        let via = Some("192.168.0.200".parse().unwrap());
+        assert_eq!(
+            route_misfit("host1", "10.0.2.0/24", via, "eth1", &routes).unwrap(),
+            "host1 routes 10.0.2.0/24 via 192.168.0.150 dev eth1, the lab plans 10.0.2.0/24 via 192.168.0.200 dev eth1"
+        );
+        // The article's host-gw lab says its routes through its labels too.
+        let e = expected(&lab(Mode::HostGw, Flavor::Article, 2));
+        assert_eq!(e.len(), 2);
+        // Its VXLAN lab names no VTEPs: nothing beyond what the wire shows is expected.
+        assert!(expected(&lab(Mode::Vxlan, Flavor::Article, 2)).is_empty());
+    }
+}
