@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what cnilab's demo and tests need on a Debian machine, and nothing it already has.
 #   scripts/install-deps.sh          runtime tools: iproute2, iptables, ping, tcpdump; iperf3, ethtool
-#                                    and a font (PNG charts) for `cnilab bench`
+#                                    and a font (PNG charts) for `cnilab bench`; BIRD 2 for
+#                                    `--routing bgp` labs
 #   scripts/install-deps.sh --test   also the IPIP VM (QEMU, a stock kernel, virtme-ng) and actionlint
 set -euo pipefail
 
@@ -12,7 +13,7 @@ sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(iproute2 iptables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core)
+packages=(iproute2 iptables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2)
 if $want_test; then
   # virtme-ng boots a stock Debian kernel under software emulation: this machine's kernel
   # may lack IPIP, and GitHub's runners have no KVM either.
@@ -28,6 +29,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# cnilab runs bird only inside its labs' namespaces. Debian's package also enables a bird
+# service in the root namespace where systemd runs (GitHub's runners): stop it, so that
+# installing cnilab's tools starts no routing daemon on the machine itself.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  for unit in bird.service bird6.service; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
+      echo "stopping and disabling $unit (cnilab runs bird only inside its labs)"
+      sudo_if_needed systemctl disable --now "$unit"
+    fi
+  done
 fi
 
 if $want_test; then

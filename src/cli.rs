@@ -3,7 +3,9 @@
 use crate::gen::{self, Destination, GenRequest};
 use crate::lifecycle;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
+use crate::routing::Routing;
 use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
+use crate::underlay::Underlay;
 use crate::verify::{self, VerifyOptions};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -155,6 +157,15 @@ pub struct LabShape {
     /// How many pods each host carries.
     #[arg(long, value_name = "K", default_value = "1", value_parser = pods_in_range, allow_negative_numbers = true)]
     pub pods_per_host: usize,
+    /// How the hosts are cabled (host-gw): flat (one switch, the default), routed (a router
+    /// per host) or racks:R (R switches of hosts joined by routers). vxlan and ipip keep their
+    /// own routed underlay.
+    #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg)]
+    pub underlay: Option<Underlay>,
+    /// How pod routes cross the routers: static (host-gw's own routes, the default) or bgp
+    /// (BIRD 2 on every host and router; needs --underlay routed or racks:R and -o FILE).
+    #[arg(long, value_name = "ROUTING", default_value = "static")]
+    pub routing: Routing,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
@@ -198,6 +209,9 @@ Examples:
   cnilab gen --mode ipip --hosts 3 -o -            # to standard output
   cnilab gen --mode vxlan --flavor flannel --hosts 4   # what flannel's vxlan backend programs
   cnilab gen --mode ipip --flavor calico --hosts 3 --pods-per-host 3
+  cnilab gen --mode host-gw --underlay routed --hosts 2   # the article's failure: a router between the hosts
+  cnilab gen --mode host-gw --underlay racks:2 --hosts 4  # two L2 racks of two hosts, joined by routers
+  cnilab gen --mode host-gw --underlay routed --routing bgp --hosts 4 -o bgp.yaml  # BIRD 2 carries the pod routes
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
 An existing file is only replaced if cnilab wrote it, unless --force is given. Never replaced,
@@ -345,6 +359,12 @@ The lab stays up: `sudo cnilab down` removes it.")]
         /// How many pods each host carries (default 1).
         #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
         pods_per_host: Option<usize>,
+        /// How the hosts are cabled (host-gw): flat (default), routed or racks:R.
+        #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg, requires = "mode")]
+        underlay: Option<Underlay>,
+        /// How pod routes cross the routers: static (default) or bgp (BIRD 2).
+        #[arg(long, value_name = "ROUTING", requires = "mode")]
+        routing: Option<Routing>,
         /// The lab name; defaults to the article's name for the mode.
         #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
         name: Option<String>,
@@ -457,6 +477,11 @@ fn hosts_in_range(text: &str) -> Result<usize, String> {
         Ok(n) => Err(format!("{n} is out of range: expected {range}")),
         Err(_) => Err(format!("expected {range}")),
     }
+}
+
+fn underlay_arg(text: &str) -> Result<Underlay, String> {
+    text.parse()
+        .map_err(|e: crate::underlay::UnderlayError| e.to_string())
 }
 
 fn pods_in_range(text: &str) -> Result<usize, String> {
@@ -582,15 +607,17 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             output,
             force,
         } => {
-            let text = gen::generate(&GenRequest {
+            let generated = gen::generate_all(&GenRequest {
                 mode: shape.mode.into(),
                 flavor: shape.flavor.into(),
                 hosts: shape.hosts,
                 pods_per_host: shape.pods_per_host,
                 lab: shape.name.as_deref(),
+                underlay: shape.underlay,
+                routing: shape.routing,
                 templates: shape.templates.as_deref(),
             })?;
-            write_topology(&text, &output, force, true)?;
+            write_topology(&generated, &output, force, true)?;
             Ok(0)
         }
         Command::Deploy {
@@ -657,6 +684,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             hosts,
             flavor,
             pods_per_host,
+            underlay,
+            routing,
             name,
             templates,
             file,
@@ -669,12 +698,14 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             let file = match (file, mode, hosts) {
                 (Some(file), _, _) => file,
                 (None, Some(mode), Some(hosts)) => {
-                    let text = gen::generate(&GenRequest {
+                    let generated = gen::generate_all(&GenRequest {
                         mode: mode.into(),
                         flavor: flavor.map_or(Flavor::Article, Into::into),
                         hosts,
                         pods_per_host: pods_per_host.unwrap_or(1),
                         lab: name.as_deref(),
+                        underlay,
+                        routing: routing.unwrap_or_default(),
                         templates: templates.as_deref(),
                     })?;
                     if output == Path::new("-") {
@@ -682,7 +713,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                             "up needs a file to deploy: -o - is not allowed here".into(),
                         ));
                     }
-                    write_topology(&text, &output, force, false)?;
+                    write_topology(&generated, &output, force, false)?;
                     output
                 }
                 _ => {
@@ -861,12 +892,18 @@ fn destination(output: PathBuf, force: bool) -> Destination {
 
 /// Writes a rendered topology where `-o` says, never over the file of a lab that is up, and
 /// says what it wrote and what to do next.
-fn write_topology(text: &str, output: &Path, force: bool, announce: bool) -> Result<(), Error> {
+fn write_topology(
+    generated: &gen::Generated,
+    output: &Path,
+    force: bool,
+    announce: bool,
+) -> Result<(), Error> {
     let dest = destination(output.to_path_buf(), force);
     if let Destination::File { path, .. } = &dest {
         lifecycle::check_not_in_use(path)?;
     }
-    gen::write(text, &dest)?;
+    gen::write_beside(&generated.files, &dest)?;
+    gen::write(&generated.text, &dest)?;
     if let (Destination::File { path, .. }, true) = (&dest, announce) {
         let abs = std::path::absolute(path).unwrap_or(path.clone());
         eprintln!(
@@ -933,6 +970,7 @@ fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
             PairsArg::PerHostPair => verify::PairChoice::PerHostPair,
         },
         transports: transports(&args.proto),
+        converge_timeout: Some(std::time::Duration::from_secs(args.converge_timeout)),
     };
     let report = verify::verify(file, &opts)?;
     if args.json {
@@ -955,6 +993,11 @@ pub struct VerifyArgs {
     /// Print the verify report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --routing bgp: how long to wait for every BGP session and pod route before
+    /// probing; past it, verify names what is missing and exits 1.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub converge_timeout: u64,
     /// Write one pcap file per capture point into DIR, and DIR/lab.pcapng with every point as
     /// an interface `node:interface`, frames in time order, probe frames commented.
     #[arg(long, value_name = "DIR")]

@@ -3,6 +3,8 @@
 use crate::output::{write_atomically, OutputError};
 use crate::plan::{Flavor, LabSpec, Mode, Plan, PlanError};
 use crate::render::{render, RenderError, Templates};
+use crate::routing::Routing;
+use crate::underlay::Underlay;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +14,9 @@ pub struct GenRequest<'a> {
     pub hosts: usize,
     pub pods_per_host: usize,
     pub lab: Option<&'a str>,
+    /// `None`: the mode's own underlay.
+    pub underlay: Option<Underlay>,
+    pub routing: Routing,
     pub templates: Option<&'a Path>,
 }
 
@@ -28,24 +33,67 @@ pub enum GenError {
     Rendered { detail: String },
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
+    #[error(
+        "--routing bgp writes the daemons' configs beside the topology: give -o FILE, not -o -"
+    )]
+    NoFolder,
+    #[error("cannot make the folder for {path}: {source}")]
+    Beside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub fn generate(req: &GenRequest<'_>) -> Result<String, GenError> {
+    generate_all(req).map(|g| g.text)
+}
+
+/// A lab's topology and the files it needs beside it.
+pub struct Generated {
+    pub text: String,
+    /// The routing daemons' configs, at their paths relative to the topology file.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
     let plan = Plan::from_spec(&LabSpec {
         mode: req.mode,
         flavor: req.flavor,
         hosts: req.hosts,
         pods_per_host: req.pods_per_host,
         lab: req.lab,
+        underlay: req.underlay,
+        routing: req.routing,
     })?;
-    let templates = match req.templates {
+    let templates = |dir: Option<&'a Path>| match dir {
         Some(dir) => Templates::Dir(dir),
         None => Templates::Embedded,
     };
-    let text = render(&plan, templates)?;
+    let text = render(&plan, templates(req.templates))?;
     // Parsed back before anyone sees it, so a broken template fails here and not in deploy.
     crate::topology::Topology::parse(&text).map_err(|detail| GenError::Rendered { detail })?;
-    Ok(text)
+    let files = crate::render::render_daemons(&plan, templates(req.templates))?;
+    Ok(Generated { text, files })
+}
+
+/// Writes the files a topology needs beside it (`--routing bgp`'s daemon configs), relative
+/// to the topology file's folder. Standard output has no folder to put them in.
+pub fn write_beside(files: &[(PathBuf, String)], dest: &Destination) -> Result<(), GenError> {
+    let dir = match dest {
+        _ if files.is_empty() => return Ok(()),
+        Destination::Stdout => return Err(GenError::NoFolder),
+        Destination::File { path, .. } => path.parent().unwrap_or(Path::new(".")),
+    };
+    for (rel, text) in files {
+        let path = dir.join(rel);
+        let made = path.parent().map_or(Ok(()), std::fs::create_dir_all);
+        made.map_err(|source| GenError::Beside {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomically(&path, text, true)?;
+    }
+    Ok(())
 }
 
 /// Where the topology goes: a file, or standard output for `-o -`.

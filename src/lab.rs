@@ -5,6 +5,7 @@
 
 use crate::plan::{Flavor, Mode};
 use crate::topology::{Node, Topology};
+use crate::verify::expect::ExpectFail;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -27,6 +28,13 @@ pub const LABEL_VTEP_IP: &str = "cnilab.vtep-ip";
 pub const LABEL_VTEP_MAC: &str = "cnilab.vtep-mac";
 /// `route` where a host's tunnel device is flow-based (external): no FDB, the key per packet.
 pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
+/// The L2 segment a host is in, where the underlay has several.
+pub const LABEL_RACK: &str = "cnilab.rack";
+/// A host's expected failures (see [`crate::verify::expect`]): the hosts its pods cannot
+/// reach, the node where their packets die, and why.
+pub const LABEL_EXPECT_FAIL_TO: &str = "cnilab.expect-fail-to";
+pub const LABEL_EXPECT_FAIL_AT: &str = "cnilab.expect-fail-at";
+pub const LABEL_EXPECT_FAIL_WHY: &str = "cnilab.expect-fail-why";
 /// `veth` where each pod's host-side veth is routed, with a /32 route to the pod on it.
 pub const LABEL_POD_ROUTE: &str = "cnilab.pod-route";
 /// `"1"` where the host answers ARP on each pod's veth (Calico's gateway that exists nowhere).
@@ -110,6 +118,10 @@ pub struct LabHost {
     pub vtep_ip: Option<Ipv4Addr>,
     /// The tunnel device's MAC (`cnilab.vtep-mac`), where peers program it statically.
     pub vtep_mac: Option<String>,
+    /// The pairs from this host's pods that the lab declares cannot work.
+    pub expect_fail: Option<ExpectFail>,
+    /// The L2 segment the host is in, where the underlay has several (`cnilab.rack`).
+    pub rack: Option<usize>,
     /// Each pod's veth is routed: a `<pod>/32 dev <veth>` route (`cnilab.pod-route: veth`).
     pub pod_routes: bool,
     /// proxy_arp is on on each pod's veth (`cnilab.proxy-arp`).
@@ -373,9 +385,22 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?.is_some_and(|k| k == "route"),
         vtep_ip: optional(name, node, LABEL_VTEP_IP)?,
         vtep_mac: optional(name, node, LABEL_VTEP_MAC)?,
+        expect_fail: expect_fail(name, node)?,
+        rack: optional(name, node, LABEL_RACK)?,
         pod_routes: optional::<String>(name, node, LABEL_POD_ROUTE)?.is_some_and(|r| r == "veth"),
         proxy_arp: optional::<u8>(name, node, LABEL_PROXY_ARP)?.is_some_and(|v| v == 1),
     })
+}
+
+fn expect_fail(name: &str, node: &Node) -> Result<Option<ExpectFail>, LabError> {
+    let Some(to) = optional(name, node, LABEL_EXPECT_FAIL_TO)? else {
+        return Ok(None);
+    };
+    Ok(Some(ExpectFail {
+        to,
+        at: required(name, node, LABEL_EXPECT_FAIL_AT)?,
+        why: required(name, node, LABEL_EXPECT_FAIL_WHY)?,
+    }))
 }
 
 fn pod(name: &str, node: &Node, namespace: String) -> Result<LabPod, LabError> {

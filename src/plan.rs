@@ -4,6 +4,8 @@
 //! what an exec line looks like, so the templates stay the one place that says how a mode is
 //! built.
 
+use crate::routing::Routing;
+use crate::underlay::{Rack, Underlay, UnderlayError};
 use serde::Serialize;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -35,6 +37,14 @@ impl Mode {
             Mode::HostGw => "host-gw-lab",
             Mode::Vxlan => "flannel-vxlan",
             Mode::Ipip => "ipip-demo",
+        }
+    }
+
+    /// The underlay the article builds the mode on.
+    pub fn default_underlay(self) -> Underlay {
+        match self {
+            Mode::HostGw => Underlay::Flat,
+            Mode::Vxlan | Mode::Ipip => Underlay::Routed,
         }
     }
 
@@ -194,6 +204,12 @@ pub enum PlanError {
     FlavorNotInMode { mode: Mode, flavor: Flavor },
     #[error("{0} pods per host is out of range: a host carries 1 to {MAX_PODS_PER_HOST} pods")]
     PodsOutOfRange(usize),
+    #[error(transparent)]
+    Underlay(#[from] UnderlayError),
+    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw")]
+    UnderlayNotInMode { mode: Mode, underlay: Underlay },
+    #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
+    BgpNeedsRouters,
 }
 
 fn valid_flavors(mode: &Mode) -> String {
@@ -254,6 +270,14 @@ pub struct Host {
     pub router_wan_if: Option<&'static str>,
     /// The router's leg into this host's subnet (vxlan: eth2 of gw<i>; ipip: eth<i> of gw).
     pub router_lan_if: Option<String>,
+    /// The rack the host sits in (host-gw on a routed or racks underlay).
+    pub rack: Option<usize>,
+    /// The hosts whose pods this host's pods cannot reach (host-gw across racks), as ranges:
+    /// the lab declares those pairs as expected failures.
+    pub unreachable: Option<String>,
+    /// With `--routing bgp`: the host's AS and its BIRD folder, relative to the topology file.
+    pub asn: Option<u32>,
+    pub bird_dir: Option<String>,
 }
 
 /// Everything a template needs to render one lab.
@@ -271,6 +295,12 @@ pub struct Plan {
     pub vxlan_port: u16,
     /// The supernet of all host-side underlay subnets, excluded from MASQUERADE.
     pub underlay_supernet: &'static str,
+    pub underlay: Underlay,
+    /// The mode's own underlay: the file then says nothing about it, as before underlays had a name.
+    pub underlay_is_default: bool,
+    /// The segments of hosts behind routers (host-gw on a routed or racks underlay).
+    pub racks: Vec<Rack>,
+    pub routing: Routing,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -281,6 +311,9 @@ pub struct LabSpec<'a> {
     pub hosts: usize,
     pub pods_per_host: usize,
     pub lab: Option<&'a str>,
+    /// `None`: the mode's own underlay.
+    pub underlay: Option<Underlay>,
+    pub routing: Routing,
 }
 
 impl<'a> LabSpec<'a> {
@@ -292,6 +325,8 @@ impl<'a> LabSpec<'a> {
             hosts,
             pods_per_host: 1,
             lab,
+            underlay: None,
+            routing: Routing::Static,
         }
     }
 }
@@ -309,6 +344,8 @@ impl Plan {
             hosts,
             pods_per_host,
             lab,
+            underlay,
+            routing,
         } = *spec;
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
             return Err(PlanError::HostsOutOfRange(hosts));
@@ -319,19 +356,48 @@ impl Plan {
         if !(1..=MAX_PODS_PER_HOST).contains(&pods_per_host) {
             return Err(PlanError::PodsOutOfRange(pods_per_host));
         }
+        let underlay = underlay.unwrap_or(mode.default_underlay());
         let lab = match (lab, flavor) {
             (Some(lab), _) => lab.to_string(),
             (None, Flavor::Article) => mode.default_lab_name().to_string(),
             // Its own default, so that a flavor's lab and the article's can be up side by side.
             (None, _) => format!("{mode}-{flavor}"),
         };
+        // The same for an underlay that is not the mode's own.
+        let lab = match underlay == mode.default_underlay() || spec.lab.is_some() {
+            true => lab,
+            false => format!("{lab}-{}", underlay.to_string().replace(':', "")),
+        };
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
+        }
+        if mode != Mode::HostGw && underlay != mode.default_underlay() {
+            return Err(PlanError::UnderlayNotInMode { mode, underlay });
+        }
+        underlay.check(hosts)?;
+        let mut racks = match mode {
+            Mode::HostGw => crate::underlay::racks(underlay, hosts),
+            Mode::Vxlan | Mode::Ipip => Vec::new(),
+        };
+        if routing == Routing::Bgp {
+            if racks.is_empty() {
+                return Err(PlanError::BgpNeedsRouters);
+            }
+            for r in &mut racks {
+                r.asn = Some(crate::routing::router_as(r.index));
+                r.bird_dir = Some(crate::routing::node_dir(&lab, &r.router));
+            }
         }
         let step = segment_step(hosts);
         let tunnel = tunnel(mode, flavor);
         let hosts = (1..=hosts)
-            .map(|i| host(mode, flavor, i, step, pods_per_host))
+            .map(|i| {
+                let h = host(mode, flavor, i, step, pods_per_host);
+                match racks.iter().find(|r| r.hosts.contains(&i)) {
+                    Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
+                    None => h,
+                }
+            })
             .collect();
         Ok(Plan {
             mode,
@@ -344,7 +410,41 @@ impl Plan {
             vni: tunnel.map_or(VXLAN_VNI, |t| t.vni),
             vxlan_port: tunnel.map_or(VXLAN_PORT, |t| t.port),
             underlay_supernet: "10.0.0.0/16",
+            underlay,
+            underlay_is_default: underlay == mode.default_underlay(),
+            racks,
+            routing,
         })
+    }
+}
+
+/// With BGP, the host peers with its router and every pair works: it declares no failures.
+fn with_routing(h: Host, routing: Routing, lab: &str) -> Host {
+    match routing {
+        Routing::Static => h,
+        Routing::Bgp => Host {
+            asn: Some(crate::routing::host_as(h.index)),
+            bird_dir: Some(crate::routing::node_dir(lab, &h.name)),
+            unreachable: None,
+            ..h
+        },
+    }
+}
+
+/// A host-gw host moved off the flat segment into its rack, behind the rack's router.
+fn in_rack(h: Host, rack: &Rack, hosts: usize) -> Host {
+    use crate::underlay::{host_ip, hosts_outside, ROUTER_LAN_IF, ROUTER_WAN_IF};
+    Host {
+        underlay_ip: host_ip(rack, h.index),
+        underlay_subnet: Some(rack.subnet.clone()),
+        underlay_gw: Some(rack.gateway),
+        router: Some(rack.router.clone()),
+        router_wan_ip: Some(rack.wan_ip),
+        router_wan_if: Some(ROUTER_WAN_IF),
+        router_lan_if: Some(ROUTER_LAN_IF.to_string()),
+        rack: Some(rack.index),
+        unreachable: Some(hosts_outside(rack, hosts)),
+        ..h
     }
 }
 
@@ -393,6 +493,10 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         router_wan_ip: vxlan.then_some(on_segment),
         router_wan_if: vxlan.then_some("eth1"),
         router_lan_if,
+        rack: None,
+        unreachable: None,
+        asn: None,
+        bird_dir: None,
     }
 }
 

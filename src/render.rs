@@ -40,6 +40,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "ipip-calico.yaml.j2",
         include_str!("../templates/ipip-calico.yaml.j2"),
     ),
+    (
+        "bird-host.conf.j2",
+        include_str!("../templates/bird-host.conf.j2"),
+    ),
+    (
+        "bird-router.conf.j2",
+        include_str!("../templates/bird-router.conf.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -67,12 +75,60 @@ pub enum Templates<'a> {
 }
 
 pub fn render(plan: &Plan, templates: Templates<'_>) -> Result<String, RenderError> {
+    let name = template_name(plan.mode, plan.flavor);
+    let env = environment(&name, templates)?;
+    let template = env
+        .get_template(&name)
+        .map_err(|e| template_error(&name, &e))?;
+    let text = template
+        .render(context! { plan, image => IMAGE, version => env!("CARGO_PKG_VERSION") })
+        .map_err(|e| template_error(&name, &e))?;
+    Ok(tidy(&text))
+}
+
+/// The routing daemons' configs a lab needs beside its topology (`--routing bgp`): each
+/// host's and router's `bird.conf`, at its path relative to the topology file.
+pub fn render_daemons(
+    plan: &Plan,
+    templates: Templates<'_>,
+) -> Result<Vec<(PathBuf, String)>, RenderError> {
+    let hosts = plan
+        .hosts
+        .iter()
+        .filter_map(|h| Some((h.bird_dir.as_ref()?, None)));
+    let routers = (plan.racks.iter()).filter_map(|r| Some((r.bird_dir.as_ref()?, Some(r))));
+    let mut daemons = hosts.chain(routers).peekable();
+    if daemons.peek().is_none() {
+        return Ok(Vec::new());
+    }
+    let env = environment("bird-host.conf.j2", templates)?;
+    let version = env!("CARGO_PKG_VERSION");
+    // Converted once: each node's render would otherwise convert the whole plan again.
+    let whole = minijinja::Value::from_serialize(plan);
+    daemons
+        .map(|(dir, rack)| {
+            let name = match rack {
+                Some(_) => "bird-router.conf.j2",
+                None => "bird-host.conf.j2",
+            };
+            let node = rack.map_or(dir.rsplit('/').next().unwrap_or(dir), |r| &r.router);
+            let host = plan.hosts.iter().find(|h| h.name == node);
+            let text = env
+                .get_template(name)
+                .and_then(|t| t.render(context! { plan => whole, host, rack, version }))
+                .map_err(|e| template_error(name, &e))?;
+            Ok((Path::new(dir).join("bird.conf"), text))
+        })
+        .collect()
+}
+
+/// The templates, loaded as the YAML templates want them; `name` must be among them.
+fn environment(name: &str, templates: Templates<'_>) -> Result<Environment<'static>, RenderError> {
     let mut env = Environment::new();
     // Block tags on lines of their own leave no trace, so the templates can read like YAML.
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    let name = template_name(plan.mode, plan.flavor);
     match templates {
         Templates::Embedded => {
             for (file, source) in EMBEDDED {
@@ -86,22 +142,16 @@ pub fn render(plan: &Plan, templates: Templates<'_>) -> Result<String, RenderErr
                     dir: dir.to_path_buf(),
                 });
             }
-            if !dir.join(&name).is_file() {
+            if !dir.join(name).is_file() {
                 return Err(RenderError::MissingTemplate {
-                    name,
+                    name: name.to_string(),
                     dir: dir.to_path_buf(),
                 });
             }
             env.set_loader(minijinja::path_loader(dir));
         }
     }
-    let template = env
-        .get_template(&name)
-        .map_err(|e| template_error(&name, &e))?;
-    let text = template
-        .render(context! { plan, image => IMAGE, version => env!("CARGO_PKG_VERSION") })
-        .map_err(|e| template_error(&name, &e))?;
-    Ok(tidy(&text))
+    Ok(env)
 }
 
 fn template_error(name: &str, e: &minijinja::Error) -> RenderError {

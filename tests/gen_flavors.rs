@@ -16,6 +16,8 @@ fn text(mode: Mode, flavor: Flavor, hosts: usize, pods_per_host: usize) -> Strin
         hosts,
         pods_per_host,
         lab: None,
+        underlay: None,
+        routing: Default::default(),
     };
     render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap()
 }
@@ -295,6 +297,8 @@ fn interface_names_fit_at_the_largest_plan() {
             hosts: MAX_HOSTS,
             pods_per_host: MAX_PODS_PER_HOST,
             lab: None,
+            underlay: None,
+            routing: Default::default(),
         };
         let plan = Plan::from_spec(&spec).unwrap();
         let last = plan.hosts.last().unwrap().pods.last().unwrap();

@@ -175,3 +175,132 @@ fn every_linux_node_is_never_restarted_and_runs_a_pinned_image() {
         );
     }
 }
+
+/// host-gw on every underlay and flavor: the file validates, its exec lines need no shell,
+/// its interface and node names fit, and each rack's hosts and router are cabled as planned.
+#[test]
+fn host_gw_underlays_validate_and_cable_every_rack() {
+    use cnilab::plan::{Flavor, LabSpec};
+    use cnilab::routing::Routing;
+    use cnilab::underlay::Underlay;
+    let validator = schema();
+    let pattern = regex::Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9-._]*$").unwrap();
+    let underlays = [Underlay::Routed, Underlay::Racks(2), Underlay::Racks(3)];
+    let routings = [Routing::Static, Routing::Bgp];
+    for (flavor, routing) in [Flavor::Article, Flavor::Flannel]
+        .into_iter()
+        .flat_map(|f| routings.map(|r| (f, r)))
+    {
+        for underlay in underlays {
+            // The article's static lab at every size; flannel's and BGP's at the small ones,
+            // where the file has the same shape (and the test stays fast).
+            let every_size = routing == Routing::Static && flavor == Flavor::Article;
+            let fits = |n: usize| underlay.check(n).is_ok() && (every_size || n <= 8);
+            for hosts in SIZES.into_iter().filter(|&n| fits(n)) {
+                let spec = LabSpec {
+                    flavor,
+                    pods_per_host: 1,
+                    underlay: Some(underlay),
+                    routing,
+                    ..LabSpec::article(Mode::HostGw, hosts, None)
+                };
+                let plan = Plan::from_spec(&spec).unwrap();
+                let text = render(&plan, Templates::Embedded).unwrap();
+                let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+                let json = serde_json::to_value(yaml).unwrap();
+                let what = format!("{flavor} {underlay} {routing} x{hosts}");
+                let errors: Vec<String> = validator
+                    .iter_errors(&json)
+                    .map(|e| format!("{} at {}", e, e.instance_path))
+                    .take(5)
+                    .collect();
+                assert!(errors.is_empty(), "{what}: {errors:#?}");
+                for (node, line) in exec_lines(&json) {
+                    for bad in SHELL_ONLY {
+                        assert!(!line.contains(bad), "{what} {node}: `{line}` uses `{bad}`");
+                    }
+                }
+                for name in interface_names(&json) {
+                    assert!(name.len() <= 15, "{what}: interface `{name}` is too long");
+                }
+                let nodes = json["topology"]["nodes"].as_object().unwrap();
+                assert!(nodes.keys().all(|n| pattern.is_match(n)), "{what}");
+                assert_cabled(&plan, &json, &what);
+                assert_daemons(&plan, &json, &what);
+            }
+        }
+    }
+}
+
+/// Every host's underlay leg ends at its rack's switch, or at its router where it is alone;
+/// every router has a leg into its rack and one onto the WAN.
+fn assert_cabled(plan: &Plan, json: &Value, what: &str) {
+    let links: Vec<(String, String)> = json["topology"]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let e = l["endpoints"].as_array().unwrap();
+            (e[0].as_str().unwrap().into(), e[1].as_str().unwrap().into())
+        })
+        .collect();
+    let peer_of = |end: &str| {
+        links.iter().find_map(|(a, b)| match () {
+            _ if a == end => Some(b.clone()),
+            _ if b == end => Some(a.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(plan.racks.len(), plan.underlay.rack_count(plan.hosts.len()));
+    for rack in &plan.racks {
+        let lan = peer_of(&format!("{}:eth2", rack.router)).expect("router LAN leg");
+        let wan = peer_of(&format!("{}:eth1", rack.router)).expect("router WAN leg");
+        assert!(
+            wan.starts_with("gw") || wan.starts_with("wan:"),
+            "{what}: {wan}"
+        );
+        for &i in &rack.hosts {
+            let leg = peer_of(&format!("host{i}:eth1")).expect("host leg");
+            match &rack.switch {
+                Some(sw) => {
+                    assert_eq!(leg, format!("{sw}:host{i}-eth1"), "{what}");
+                    assert_eq!(lan, format!("{sw}:{}-eth2", rack.router), "{what}");
+                }
+                None => assert_eq!(leg, format!("{}:eth2", rack.router), "{what}"),
+            }
+        }
+    }
+}
+
+/// With BGP, every host and router binds its own BIRD folder at /run/bird and starts BIRD
+/// last; without it, no node does either.
+fn assert_daemons(plan: &Plan, json: &Value, what: &str) {
+    let bgp = plan.routing == cnilab::routing::Routing::Bgp;
+    let files = cnilab::render::render_daemons(plan, Templates::Embedded).unwrap();
+    let nodes = json["topology"]["nodes"].as_object().unwrap();
+    let speakers = plan.hosts.len() + plan.racks.len();
+    assert_eq!(files.len(), if bgp { speakers } else { 0 }, "{what}");
+    let mut with_bird = 0;
+    for (name, node) in nodes {
+        let Some(binds) = node["binds"].as_array() else {
+            continue;
+        };
+        with_bird += 1;
+        let dir = format!("clab-{}/bird/{name}", plan.lab);
+        assert_eq!(
+            binds,
+            &[Value::from(format!("{dir}:/run/bird"))],
+            "{what} {name}"
+        );
+        assert!(files
+            .iter()
+            .any(|(p, _)| p == &std::path::Path::new(&dir).join("bird.conf")));
+        let exec = node["exec"].as_array().unwrap();
+        let last = exec.last().unwrap().as_str().unwrap();
+        assert_eq!(
+            last, "bird -c /run/bird/bird.conf -s /run/bird/bird.ctl",
+            "{what} {name}"
+        );
+    }
+    assert_eq!(with_bird, if bgp { speakers } else { 0 }, "{what}");
+}

@@ -1,10 +1,12 @@
 //! One fact, said once: whatever the plan says, the rendered file says, and reading the file
 //! back gives the plan again. Checked for every mode over the whole range of sizes.
 
-use cnilab::lab::Lab;
-use cnilab::plan::{Mode, Plan, MAX_HOSTS, MIN_HOSTS};
+use cnilab::lab::{Lab, LabHost};
+use cnilab::plan::Host;
+use cnilab::plan::{Flavor, LabSpec, Mode, Plan, MAX_HOSTS, MIN_HOSTS};
 use cnilab::render::{render, Templates};
 use cnilab::topology::Topology;
+use cnilab::underlay::Underlay;
 use proptest::prelude::*;
 
 fn read_back(plan: &Plan) -> Lab {
@@ -35,6 +37,7 @@ fn assert_round_trip(plan: &Plan) {
         assert_eq!(lp.host, h.index);
         assert_eq!(lp.ip, h.pods[0].ip);
         assert_eq!(lp.mtu, plan.pod_mtu);
+        assert_expected_failures(plan, h, lh);
         assert_eq!(lp.pod_if, h.pod_if);
     }
     assert_routers(plan, &lab);
@@ -53,7 +56,11 @@ fn assert_round_trip(plan: &Plan) {
 /// The routers and the legs verify captures on, as the plan names them.
 fn assert_routers(plan: &Plan, lab: &Lab) {
     let mut want: Vec<(String, Vec<String>)> = match plan.mode {
-        Mode::HostGw => vec![],
+        Mode::HostGw => plan
+            .racks
+            .iter()
+            .map(|r| (r.router.clone(), vec!["eth1".into(), "eth2".into()]))
+            .collect(),
         Mode::Vxlan => plan
             .hosts
             .iter()
@@ -99,5 +106,84 @@ proptest! {
                               n in MIN_HOSTS..=MAX_HOSTS,
                               name in "[a-z][a-z0-9-]{0,12}") {
         assert_round_trip(&Plan::new(mode, n, Some(&name)).unwrap());
+    }
+}
+
+fn host_gw_on(underlay: Underlay, flavor: Flavor, n: usize, name: Option<&str>) -> Plan {
+    host_gw_routed_by(underlay, flavor, n, name, Default::default())
+}
+
+fn host_gw_routed_by(
+    underlay: Underlay,
+    flavor: Flavor,
+    n: usize,
+    name: Option<&str>,
+    routing: cnilab::routing::Routing,
+) -> Plan {
+    let spec = LabSpec {
+        flavor,
+        routing,
+        underlay: Some(underlay),
+        ..LabSpec::article(Mode::HostGw, n, name)
+    };
+    Plan::from_spec(&spec).unwrap()
+}
+
+#[test]
+fn host_gw_round_trips_on_every_underlay() {
+    for flavor in [Flavor::Article, Flavor::Flannel] {
+        for underlay in [Underlay::Flat, Underlay::Routed, Underlay::Racks(2)] {
+            for n in [2, 3, 4, 8, 64, 254] {
+                let plan = host_gw_on(underlay, flavor, n, None);
+                assert_eq!(plan.underlay, underlay);
+                assert_round_trip(&plan);
+                if underlay != Underlay::Flat {
+                    let bgp = cnilab::routing::Routing::Bgp;
+                    assert_round_trip(&host_gw_routed_by(underlay, flavor, n, None, bgp));
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    #[test]
+    fn every_rack_count_round_trips(n in MIN_HOSTS..=MAX_HOSTS, racks in 2usize..=MAX_HOSTS) {
+        let underlay = Underlay::Racks(racks.min(n));
+        assert_round_trip(&host_gw_on(underlay, Flavor::Article, n, Some("racks")));
+    }
+}
+
+/// A host in a rack declares every pair into another rack an expected failure, dying at its
+/// own router; a host on a flat segment declares none.
+fn assert_expected_failures(plan: &Plan, h: &Host, lh: &LabHost) {
+    let Some(rack) = h.rack else {
+        assert!(lh.expect_fail.is_none(), "{}", h.name);
+        return;
+    };
+    assert_eq!(lh.rack, Some(rack));
+    if plan.routing == cnilab::routing::Routing::Bgp {
+        assert!(
+            lh.expect_fail.is_none(),
+            "{}: BGP leaves nothing to fail",
+            h.name
+        );
+        return;
+    }
+    let e = lh
+        .expect_fail
+        .as_ref()
+        .expect("a host in a rack declares its failures");
+    assert_eq!(Some(&e.at), h.router.as_ref());
+    for peer in &plan.hosts {
+        let across = peer.rack != Some(rack);
+        assert_eq!(
+            e.to.contains(peer.index),
+            across,
+            "{} -> {}",
+            h.name,
+            peer.name
+        );
     }
 }

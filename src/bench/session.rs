@@ -22,6 +22,8 @@ pub fn bench_fresh(
         hosts: 2,
         pods_per_host: 2,
         lab: Some(&name),
+        underlay: None,
+        routing: Default::default(),
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {

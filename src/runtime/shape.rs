@@ -4,7 +4,7 @@
 use super::RuntimeError;
 use crate::topology::{Endpoint, Topology};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// containerlab's default MTU for veth links; the netns runtime matches it so that one file
 /// makes the same lab on both runtimes.
@@ -27,6 +27,18 @@ pub struct ShapeNode {
     pub exec: Vec<ExecLine>,
     /// This node's link ends, in link order.
     pub ifaces: Vec<String>,
+    /// Host paths the node sees at its own paths (containerlab's `binds:`).
+    pub binds: Vec<Bind>,
+}
+
+/// A node's `binds:` entry as containerlab reads it: a host path seen at `target` inside the
+/// node, read-only with `:ro`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// Absolute: a relative source is relative to the topology file, as in containerlab.
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +91,12 @@ impl Shape {
                 }
             };
             check_settings(name, node).map_err(unsupported)?;
+            let binds = binds(name, node, file).map_err(unsupported)?;
+            if kind == NodeKind::Bridge && !binds.is_empty() {
+                return Err(unsupported(format!(
+                    "bridge node `{name}` has binds; a bridge has no file system"
+                )));
+            }
             if kind == NodeKind::Bridge && !valid_ifname(name) {
                 return Err(unsupported(format!(
                     "bridge node `{name}` cannot name a Linux bridge (at most {MAX_IFNAME} \
@@ -111,6 +129,7 @@ impl Shape {
                 namespace: topo.namespace(name),
                 exec,
                 ifaces: Vec::new(),
+                binds,
             });
         }
         let index: BTreeMap<String, usize> = nodes
@@ -223,6 +242,45 @@ impl Shape {
 /// Node settings beyond kind, labels and exec. `image` names what containerlab would run; the
 /// netns runtime runs the machine's own tools instead, which is the point of it. `group` only
 /// orders drawings; `restart-policy` has nothing to act on. Anything else changes what a node is, so it is refused by name.
+/// A node's `binds:` as containerlab reads them: `source:target[:ro|:rw]`, the source
+/// relative to the topology file, the target absolute.
+fn binds(name: &str, node: &crate::topology::Node, file: &Path) -> Result<Vec<Bind>, String> {
+    let Some(value) = node.other.get("binds") else {
+        return Ok(Vec::new());
+    };
+    let bad = |why: String| format!("node `{name}`: {why}");
+    let list = value
+        .as_sequence()
+        .ok_or_else(|| bad("`binds` must be a list of `source:target[:ro]`".into()))?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    list.iter()
+        .map(|entry| {
+            let text = entry.as_str().unwrap_or_default();
+            let parts: Vec<&str> = text.split(':').collect();
+            let (source, target, read_only) = match parts[..] {
+                [s, t] => (s, t, false),
+                [s, t, "ro"] => (s, t, true),
+                [s, t, "rw"] => (s, t, false),
+                _ => {
+                    return Err(bad(format!(
+                        "bind `{text}` is not `source:target[:ro|:rw]`"
+                    )))
+                }
+            };
+            if !target.starts_with('/') || source.is_empty() {
+                return Err(bad(format!(
+                    "bind `{text}`: the target must be an absolute path"
+                )));
+            }
+            Ok(Bind {
+                source: dir.join(source),
+                target: PathBuf::from(target),
+                read_only,
+            })
+        })
+        .collect()
+}
+
 fn check_settings(name: &str, node: &crate::topology::Node) -> Result<(), String> {
     for (key, value) in &node.other {
         let shown = match value {
@@ -232,7 +290,7 @@ fn check_settings(name: &str, node: &crate::topology::Node) -> Result<(), String
         match key.as_str() {
             // A namespace runs no process of its own that could stop, so it has nothing to
             // restart: every restart policy holds.
-            "image" | "group" | "restart-policy" => {}
+            "image" | "group" | "restart-policy" | "binds" => {}
             // No management network is exactly what a namespace of its own gives.
             "network-mode" if value.as_str() == Some("none") => {}
             "network-mode" => {
@@ -307,8 +365,14 @@ mod tests {
         let host = shape(&OK.replace("kind: linux", "kind: linux\n      network-mode: host"));
         let host = host.unwrap_err();
         assert!(host.contains("node `a` has `network-mode: host`"), "{host}");
-        let binds = shape(&OK.replace("kind: linux", "kind: linux\n      binds: [/x:/y]"));
-        assert!(binds.unwrap_err().contains("node `a` has `binds`"));
+        let binds = shape(&OK.replace("kind: linux", "kind: linux\n      binds: [x:/y:ro, /x:/z]"));
+        let a = binds.unwrap().node("a").binds.clone();
+        assert_eq!(a[0].source, Path::new("x"));
+        assert!(a[0].read_only && !a[1].read_only && a[1].target == Path::new("/z"));
+        for bad in ["[x]", "[x:y]", "[x:/y:maybe]", "x:/y"] {
+            let yaml = OK.replace("kind: linux", &format!("kind: linux\n      binds: {bad}"));
+            assert!(shape(&yaml).unwrap_err().contains("node `a`"), "{bad}");
+        }
         let mac = OK.replace(
             "- endpoints: [\"a:eth1\", \"sw:p1\"]",
             "- endpoints: [{node: a, interface: eth1, mac: \"02:00:00:00:00:01\"}, \"sw:p1\"]",

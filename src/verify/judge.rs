@@ -117,6 +117,9 @@ pub struct PairVerdict {
     pub loss: Loss,
     /// Shown, not failed on: a retry the pair needed, loss within `--max-loss`.
     pub remarks: Vec<String>,
+    /// The pair failed as the lab declares it must, and how (see [`super::expect`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<String>,
 }
 
 fn opt_micros<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -450,6 +453,7 @@ pub fn judge_probes(
         remarks: remarks(ping, mtu, transport, loss, tolerated),
         loss,
         reasons,
+        expected_failure: None,
     }
 }
 

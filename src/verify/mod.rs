@@ -7,6 +7,7 @@
 pub mod bpf;
 pub mod capture;
 pub mod dissect;
+pub mod expect;
 pub mod id;
 pub mod judge;
 pub mod learned;
@@ -48,6 +49,8 @@ pub struct VerifyOptions {
     pub pairs: PairChoice,
     /// The probes sent beside ICMP to each pair's destination pod's listener.
     pub transports: Vec<transport::Proto>,
+    /// How long to wait for a lab's routing daemons to converge (None: the default).
+    pub converge_timeout: Option<std::time::Duration>,
 }
 
 /// Every ordered pod pair, or one per ordered host pair (and one per host with several pods):
@@ -80,6 +83,8 @@ pub enum VerifyError {
     Listener(#[from] listener::ListenerError),
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
+    #[error(transparent)]
+    NotConverged(#[from] crate::routing::converge::NotConverged),
     #[error("cannot write pcap {path}: {source}")]
     Pcap {
         path: PathBuf,
@@ -93,6 +98,8 @@ impl VerifyError {
     pub fn exit_code(&self) -> i32 {
         match self {
             VerifyError::Interrupted => 130,
+            // The lab's routing failed: a lab that fails, not a bad invocation.
+            VerifyError::NotConverged(_) => 1,
             _ => 2,
         }
     }
@@ -108,6 +115,12 @@ const WINDOW_LAB: usize = 24;
 pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let lab = load(file)?;
+    // Probes sent before the routing daemons agree would only measure how far they got.
+    let daemons = crate::routing::converge::daemons(&Topology::load(file)?, file);
+    let timeout = opts
+        .converge_timeout
+        .unwrap_or(crate::routing::converge::TIMEOUT);
+    crate::routing::converge::wait(&lab, &daemons, timeout)?;
     let points = capture_points(&lab);
     let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab));
     let opened = points
@@ -572,6 +585,7 @@ fn judge_pairs(
     max_loss: f64,
 ) -> Vec<PairRow> {
     let gaps = gaps(lab, fdbs);
+    let nodes = expect::node_names(lab);
     let mut result = |pair, kind| {
         let id = ProbeId::new(pair, kind);
         ProbeResult {
@@ -592,6 +606,10 @@ fn judge_pairs(
         plan.mtu = probes.full_size[k];
         plan.max_loss = max_loss;
         plan.host_macs = host_macs.to_vec();
+        if host_of(lab, a).rack != host_of(lab, b).rack {
+            // Across racks a host's next hop is its router, not the peer: no host MAC to check.
+            plan.host_macs.clear();
+        }
         plan.flood = (
             learned::flood_list(fdbs, &host_of(lab, a).node),
             learned::flood_list(fdbs, &host_of(lab, b).node),
@@ -610,6 +628,18 @@ fn judge_pairs(
         {
             verdict.passed = false;
             verdict.reasons.insert(0, gap.reason());
+        }
+        if let Some(e) = src_host.expect_fail.as_ref() {
+            if e.to.contains(dst_host.index) {
+                let path = expect::PairPath {
+                    src_pod: &lab.pods[a].node,
+                    src_host: &src_host.node,
+                    nodes: &nodes,
+                };
+                let held = expect::check(e, &path, &ping);
+                let held = expect::for_want_of_a_route(held, e, lab, lab.pods[b].ip);
+                expect::apply(e, held, &mut verdict);
+            }
         }
         rows.push(PairRow {
             from: lab.pods[a].node.clone(),
@@ -951,6 +981,7 @@ mod tests {
             reasons: reasons.iter().map(|r| r.to_string()).collect(),
             loss: judge::Loss::default(),
             remarks: vec![],
+            expected_failure: None,
         };
         let row = |reasons: &[&str]| PairRow {
             from: "pod1".into(),

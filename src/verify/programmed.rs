@@ -156,6 +156,9 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         }
     }
     let route = match (lab.encap, dev) {
+        // A peer in another rack is not on-link: host-gw plans no route to it (BGP's routes,
+        // if any, are checked when verify waits for the routing to converge).
+        (Encap::Plain, _) if h.rack != p.rack => None,
         (Encap::Plain, _) => Some((Some(p.underlay_ip), h.underlay_if.clone())),
         (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (Some(ip), dev)),
         (Encap::Ipip, Some(dev)) => Some((Some(p.underlay_ip), dev)),

@@ -104,6 +104,14 @@ impl Report {
             self.mode,
             self.hosts
         );
+        let expected = self
+            .pairs
+            .iter()
+            .filter(|p| p.verdict.passed && p.verdict.expected_failure.is_some())
+            .count();
+        if expected > 0 {
+            line.push_str(&format!("; {expected} of them failed as the lab expects"));
+        }
         if self.probed == super::PairChoice::PerHostPair {
             line.push_str("; one pod pair per host pair");
         }
@@ -258,7 +266,9 @@ fn leads(rows: &[PairRow]) -> Vec<String> {
 }
 
 fn verdict_word(row: &PairRow) -> &'static str {
-    if row.verdict.passed {
+    if row.verdict.passed && row.verdict.expected_failure.is_some() {
+        "xfail"
+    } else if row.verdict.passed {
         "pass"
     } else {
         "FAIL"
@@ -267,7 +277,9 @@ fn verdict_word(row: &PairRow) -> &'static str {
 
 fn row_line(row: &PairRow, lead: &str, style: &Style) -> String {
     let word = verdict_word(row);
-    let painted = if row.verdict.passed {
+    let painted = if row.verdict.expected_failure.is_some() && row.verdict.passed {
+        style.paint(word, "33")
+    } else if row.verdict.passed {
         style.pass()
     } else {
         style.fail()
@@ -276,6 +288,9 @@ fn row_line(row: &PairRow, lead: &str, style: &Style) -> String {
     // Wrapped as plain text, so the colour codes do not count as columns.
     let line = wrap(&format!("{lead}{}", row.verdict.wire), style.width, indent);
     let mut out = format!("{painted}{}", &line[word.len()..]);
+    if let Some(how) = &row.verdict.expected_failure {
+        out.push_str(&wrap(&format!("      ~ {how}"), style.width, 8));
+    }
     for remark in &row.verdict.remarks {
         out.push_str(&wrap(&format!("      ~ {remark}"), style.width, 8));
     }
@@ -333,6 +348,7 @@ mod tests {
                 reasons: reasons.iter().map(|s| s.to_string()).collect(),
                 loss: crate::verify::judge::Loss { sent: 13, lost: 0 },
                 remarks: vec![],
+                expected_failure: None,
             },
         }
     }

@@ -14,11 +14,12 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// `sandbox`: each node's file system view, or None to run exec lines on the host.
+/// `sandbox`: each node's file system view (in the order of `shape.nodes`), or None to run
+/// exec lines on the host.
 pub fn configure(
     shape: &Shape,
     opts: &DeployOptions,
-    sandbox: Option<&MountPlan>,
+    sandbox: Option<&[MountPlan]>,
 ) -> Result<(), RuntimeError> {
     let plans: Vec<(&ShapeNode, Vec<Step>)> = shape
         .nodes
@@ -41,7 +42,7 @@ pub fn configure(
                     return;
                 }
                 let (node, steps) = &plans[i];
-                if let Err(e) = configure_node(node, steps, opts, sandbox) {
+                if let Err(e) = configure_node(node, steps, opts, sandbox.map(|p| &p[i])) {
                     stop.store(true, Ordering::SeqCst);
                     let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
                     slot.get_or_insert(e);

@@ -94,22 +94,27 @@ fn build(shape: &Shape, opts: &DeployOptions, lab: &LabFile) -> Result<(), Runti
     check_interrupt()?;
     let sandbox = match opts.exec_on_host {
         true => None,
-        false => Some(sandbox_plan(lab)),
+        false => Some(sandbox_plans(lab, shape)),
     };
-    configure::configure(shape, opts, sandbox.as_ref())?;
+    configure::configure(shape, opts, sandbox.as_deref())?;
     settle::wait_for_links(&shape.namespaces(), LINK_SETTLE_LIMIT);
     Ok(())
 }
 
-/// The sandbox's file system view: the lab's own folder, `clab-<lab>` beside the topology file
-/// as containerlab names it, is the one host folder a node may write to, if it exists.
-fn sandbox_plan(lab: &LabFile) -> sandbox::MountPlan {
+/// Each node's file system view: the lab's own folder, `clab-<lab>` beside the topology file
+/// as containerlab names it, is the one host folder a node may write to, if it exists; and
+/// the node's own `binds:`.
+fn sandbox_plans(lab: &LabFile, shape: &Shape) -> Vec<sandbox::MountPlan> {
     let file = lab.abs_path();
     let folder = file
         .parent()
         .map(|d| d.join(format!("clab-{}", lab.topo.name)))
         .filter(|d| d.is_dir());
-    sandbox::MountPlan::new(folder.as_slice())
+    shape
+        .nodes
+        .iter()
+        .map(|n| sandbox::MountPlan::new(folder.as_slice(), &n.binds))
+        .collect()
 }
 
 /// The kernel's link watcher runs at most once a second; a little more covers a busy machine.

@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_failed_step_is_named_with_its_error() {
-        let plan = MountPlan::new(&[]);
+        let plan = MountPlan::new(&[], &[]);
         assert!(parse(&plan, &message(READY, &[])).is_ok());
         let e = parse(&plan, &message(FAILED, &[1, libc::EPERM as u32])).unwrap_err();
         assert_eq!(e.what, plan.ops[1].to_string());

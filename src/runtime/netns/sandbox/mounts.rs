@@ -4,6 +4,7 @@
 //! Everything a forked child touches is prepared here: between fork and exec a child of a
 //! threaded program may not allocate.
 
+use crate::runtime::shape::Bind;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
@@ -65,8 +66,9 @@ const PROC_READ_ONLY: [&str; 5] = [
 ];
 
 impl MountPlan {
-    /// `writable`: host folders the node may write to (the lab's folder).
-    pub fn new(writable: &[PathBuf]) -> MountPlan {
+    /// `writable`: host folders the node may write to (the lab's folder); `binds`: the node's
+    /// own `binds:`.
+    pub fn new(writable: &[PathBuf], binds: &[Bind]) -> MountPlan {
         let mut ops = vec![
             // Nothing mounted in the node reaches the host, nor the other way round.
             mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None),
@@ -91,6 +93,9 @@ impl MountPlan {
         for dir in writable {
             bind_writable(&mut ops, &mut held, dir);
         }
+        for b in binds {
+            bind(&mut ops, &mut held, b);
+        }
         kernel_views(&mut ops);
         // Holds come first: before anything covers the paths they open.
         ops.sort_by_key(|op| !matches!(op, Op::Hold { .. }));
@@ -106,6 +111,31 @@ fn bind_writable(ops: &mut Vec<Op>, held: &mut Held, dir: &Path) {
     let flags = libc::MS_BIND | libc::MS_REC;
     ops.push(mount(Some(&fd), &target, None, flags, None));
     ops.push(ReadOnlyTree::off(&target));
+}
+
+/// A host file or folder seen at another path in the node, as a container's bind. The
+/// target's folders are made where the node may (its tmpfs /run and /tmp); elsewhere, on the
+/// read-only root, the target must exist already, as /etc/bird does where bird is installed.
+fn bind(ops: &mut Vec<Op>, held: &mut Held, b: &Bind) {
+    let fd = held.hold(ops, &b.source.to_string_lossy());
+    let target = b.target.to_string_lossy().into_owned();
+    if b.source.is_dir() {
+        ops.extend(ancestors(&b.target).map(|d| Op::Mkdir(c(&d))));
+    } else {
+        let parent = b.target.parent().unwrap_or(Path::new("/"));
+        ops.extend(ancestors(parent).map(|d| Op::Mkdir(c(&d))));
+        if !b.target.exists() {
+            ops.push(Op::Touch(c(&target)));
+        }
+    }
+    ops.push(mount(
+        Some(&fd),
+        &target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    ));
+    ops.push(ReadOnlyTree::set(&target, b.read_only));
 }
 
 /// /sys and /proc as the node's own namespaces show them. Comes after every bind from a held
@@ -181,6 +211,13 @@ impl Held {
 struct ReadOnlyTree;
 
 impl ReadOnlyTree {
+    fn set(path: &str, on: bool) -> Op {
+        match on {
+            true => ReadOnlyTree::on(path),
+            false => ReadOnlyTree::off(path),
+        }
+    }
+
     fn on(path: &str) -> Op {
         Op::ReadOnly {
             path: c(path),
@@ -367,7 +404,7 @@ mod tests {
 
     #[test]
     fn the_view_is_read_only_before_anything_writable_is_mounted() {
-        let plan = MountPlan::new(&[]);
+        let plan = MountPlan::new(&[], &[]);
         let first_tmpfs = plan
             .ops
             .iter()

@@ -1,0 +1,181 @@
+//! host-gw across routers with BGP (BIRD 2 on every host and router), on the netns runtime:
+//! every pair passes as plain IPv4 once the sessions are up; a host whose daemon dies is named
+//! with the pod routes it took with it; no daemon outlives its lab. Root and bird2 only.
+
+mod common;
+
+use common::verify::{pair, verify};
+use common::*;
+use std::collections::BTreeSet;
+
+fn require_bird() {
+    let ok = std::process::Command::new("bird")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "these tests need BIRD 2: run scripts/install-deps.sh (apt-get install bird2)"
+    );
+}
+
+/// A BGP lab's files in the guard's folder: the topology and each node's bird.conf beside it.
+fn generated(hosts: usize, underlay: &str) -> LabGuard {
+    require_root();
+    require_bird();
+    let name = unique("rtg");
+    let lab = LabGuard::from_yaml(&name, "");
+    let out = cnilab()
+        .args([
+            "gen",
+            "--mode",
+            "host-gw",
+            "--underlay",
+            underlay,
+            "--routing",
+            "bgp",
+        ])
+        .args([
+            "--name",
+            &name,
+            "--hosts",
+            &hosts.to_string(),
+            "--force",
+            "-o",
+        ])
+        .arg(&lab.file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gen failed: {}", stderr(&out));
+    lab
+}
+
+/// The BIRD processes running in the lab's namespaces now.
+fn birds_of(lab: &LabGuard) -> BTreeSet<u32> {
+    lab.namespaces()
+        .iter()
+        .flat_map(|ns| {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "pids", ns])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .filter(|pid| comm(*pid).as_deref() == Some("bird"))
+        .collect()
+}
+
+fn comm(pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(text.trim().to_string())
+}
+
+/// Every BIRD process on the machine that sees this lab's BIRD folder at its /run/bird: the
+/// lab's daemons even after its namespaces are gone.
+fn birds_bound_to(lab: &LabGuard) -> BTreeSet<u32> {
+    let folder = format!("clab-{}/bird/", lab.name);
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| comm(*pid).as_deref() == Some("bird"))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+                .is_ok_and(|m| m.contains(&folder))
+        })
+        .collect()
+}
+
+#[test]
+fn bgp_carries_every_pod_route_and_a_dead_daemon_is_named() {
+    let lab = generated(4, "routed");
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let birds = birds_of(&lab);
+    assert_eq!(birds.len(), 8, "a daemon on each of 4 hosts and 4 routers");
+    assert_eq!(
+        birds_bound_to(&lab),
+        birds,
+        "each daemon sees the lab's folder"
+    );
+
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 12);
+    let p = pair(&report, "pod1", "pod3");
+    assert_eq!(p["passed"], true, "{p:#}");
+    assert!(
+        p["wire"]
+            .as_str()
+            .unwrap()
+            .starts_with("plain IPv4 10.0.1.2 > 10.0.3.2"),
+        "{p:#}"
+    );
+    assert!(p.get("expected_failure").is_none(), "{p:#}");
+
+    // host1's daemon dies: its router withdraws host1's pods from everyone else.
+    let ns = format!("clab-{}-host1", lab.name);
+    let host1_bird = birds_of(&lab)
+        .into_iter()
+        .find(|pid| {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "identify", &pid.to_string()])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim() == ns
+        })
+        .expect("host1 runs bird");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(host1_bird as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = lab.run(&["verify", "--converge-timeout", "8"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "BGP did not converge within 8 s",
+        "BGP session gw1 -> host1 is",
+        "host2 has no route to 10.0.1.0/24 (host1's pods)",
+        "host4 has no route to 10.0.1.0/24 (host1's pods)",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in: {err}");
+    }
+    assert!(!err.contains("host2 has no route to 10.0.3.0/24"), "{err}");
+
+    let out = lab.destroy();
+    assert!(out.status.success(), "destroy failed: {}", stderr(&out));
+    lab.assert_gone();
+    let alive: Vec<u32> = birds
+        .into_iter()
+        .filter(|p| comm(*p).as_deref() == Some("bird"))
+        .collect();
+    assert!(alive.is_empty(), "daemons outlived their lab: {alive:?}");
+}
+
+#[test]
+fn a_failed_deploy_leaves_no_daemon_behind() {
+    let lab = generated(2, "routed");
+    // host2's daemon starts, then its next line fails: the deploy rolls back.
+    let text = std::fs::read_to_string(&lab.file).unwrap();
+    let start = "        - bird -c /run/bird/bird.conf -s /run/bird/bird.ctl\n";
+    let at = text.find("    host2:").unwrap();
+    let (head, tail) = text.split_at(at);
+    let broken = format!(
+        "{head}{}",
+        tail.replacen(start, &format!("{start}        - false\n"), 1)
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&lab.file, broken).unwrap();
+    let out = lab.deploy();
+    assert!(!out.status.success(), "the broken lab deployed");
+    assert!(stderr(&out).contains("`false`"), "{}", stderr(&out));
+    lab.assert_gone();
+    let left = birds_bound_to(&lab);
+    assert!(
+        left.is_empty(),
+        "daemons outlived the failed deploy: {left:?}"
+    );
+}
