@@ -1,32 +1,44 @@
 //! Reading an interface's flags and MTU with the classic ioctls. They answer for the network
 //! namespace of the socket they are asked through, so a socket made inside a lab namespace
 //! asks about that namespace's interfaces.
+//!
+//! nix has the ioctl macros but neither these two requests nor `struct ifreq`, so both come
+//! from libc.
 
 use std::os::fd::AsRawFd;
 
+nix::ioctl_read_bad!(siocgifflags, libc::SIOCGIFFLAGS, libc::ifreq);
+nix::ioctl_read_bad!(siocgifmtu, libc::SIOCGIFMTU, libc::ifreq);
+
 /// `SIOCGIFFLAGS`: IFF_UP, IFF_RUNNING and friends.
 pub fn flags(socket: &impl AsRawFd, name: &str) -> Option<i32> {
-    // SAFETY: SIOCGIFFLAGS writes only ifr_flags of the ifreq it is given.
-    ifreq(socket, name, libc::SIOCGIFFLAGS).map(|req| i32::from(unsafe { req.ifr_ifru.ifru_flags }))
+    let mut req = named(name)?;
+    // SAFETY: the ifreq is valid and SIOCGIFFLAGS writes only its ifr_flags, read back after.
+    unsafe {
+        siocgifflags(socket.as_raw_fd(), &mut req).ok()?;
+        Some(i32::from(req.ifr_ifru.ifru_flags))
+    }
 }
 
 /// `SIOCGIFMTU`.
 pub fn mtu(socket: &impl AsRawFd, name: &str) -> Option<u32> {
-    // SAFETY: SIOCGIFMTU writes only ifr_mtu of the ifreq it is given.
-    ifreq(socket, name, libc::SIOCGIFMTU)
-        .and_then(|req| u32::try_from(unsafe { req.ifr_ifru.ifru_mtu }).ok())
+    let mut req = named(name)?;
+    // SAFETY: the ifreq is valid and SIOCGIFMTU writes only its ifr_mtu, read back after.
+    unsafe {
+        siocgifmtu(socket.as_raw_fd(), &mut req).ok()?;
+        u32::try_from(req.ifr_ifru.ifru_mtu).ok()
+    }
 }
 
-fn ifreq(socket: &impl AsRawFd, name: &str, request: libc::Ioctl) -> Option<libc::ifreq> {
-    // SAFETY: ifreq is plain old data; the name is copied with room for its NUL terminator.
-    unsafe {
-        let mut req: libc::ifreq = std::mem::zeroed();
-        if name.len() >= req.ifr_name.len() {
-            return None;
-        }
-        for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
-            *dst = src as libc::c_char;
-        }
-        (libc::ioctl(socket.as_raw_fd(), request, &mut req) >= 0).then_some(req)
+/// A zeroed ifreq naming `name`, with room left for its NUL terminator.
+fn named(name: &str) -> Option<libc::ifreq> {
+    // SAFETY: ifreq is plain old data, valid when zeroed.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= req.ifr_name.len() {
+        return None;
     }
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    Some(req)
 }

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod gen;
 pub mod graph;
+pub mod icmp_socket;
 pub mod ifreq;
 pub mod interrupt;
 pub mod lab;

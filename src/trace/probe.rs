@@ -3,10 +3,10 @@
 //! The payload carries a nonce of this run, so the walk picks out this probe's frames even
 //! when NAT rewrites its addresses, and ignores any other traffic of the lab.
 
+use crate::icmp_socket;
 use crate::netns::{in_netns, NetnsError};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io::{self, Read};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::io;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 pub const MAGIC: &[u8; 12] = b"cnilab-trace";
@@ -82,21 +82,12 @@ pub fn send_and_wait(
         pod: pod.to_string(),
         source,
     };
-    let socket = in_netns(namespace, || {
-        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
-    })?
-    .map_err(err)?;
+    let socket = in_netns(namespace, icmp_socket::open)?.map_err(err)?;
     let sent = Instant::now();
-    socket
-        .send_to(&probe.echo(), &SockAddr::from(SocketAddrV4::new(dst, 0)))
-        .map_err(err)?;
+    icmp_socket::send_to(&socket, &probe.echo(), dst).map_err(err)?;
     let mut buf = [0u8; 1500];
-    let mut socket = socket;
     while let Some(left) = wait.checked_sub(sent.elapsed()) {
-        socket
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .map_err(err)?;
-        let n = match socket.read(&mut buf) {
+        let n = match icmp_socket::recv_within(&socket, &mut buf, left) {
             Ok(n) => n,
             Err(e)
                 if matches!(

@@ -5,9 +5,13 @@
 
 use super::dissect::Tag;
 use crate::netns::{in_netns, NetnsError};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use nix::sys::socket::{
+    bind as bind_to, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag,
+    SockProtocol, SockType, SockaddrIn,
+};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +54,6 @@ impl Listeners {
         };
         for (pod, namespace) in pods {
             let (tcp, udp) = in_netns(namespace, || bind(pod))??;
-            let (tcp, udp) = (TcpListener::from(tcp), UdpSocket::from(udp));
             let stop = listeners.stop.clone();
             listeners
                 .threads
@@ -74,38 +77,33 @@ impl Drop for Listeners {
 }
 
 /// Both sockets, bound to [`PORT`] on every address of the calling thread's namespace.
-fn bind(pod: &str) -> Result<(Socket, Socket), ListenerError> {
-    let any = SockAddr::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT));
-    let open = |ty: Type, proto: Protocol, name: &'static str| {
-        let err = |source| ListenerError::Bind {
+fn bind(pod: &str) -> Result<(TcpListener, UdpSocket), ListenerError> {
+    let err = |proto: &'static str| {
+        move |source: io::Error| ListenerError::Bind {
             pod: pod.to_string(),
-            proto: name,
+            proto,
             port: PORT,
             source,
-        };
-        let socket = Socket::new(Domain::IPV4, ty, Some(proto)).map_err(err)?;
-        socket.set_reuse_address(true).map_err(err)?;
-        socket.bind(&any).map_err(err)?;
-        socket.set_read_timeout(Some(POLL)).map_err(err)?;
-        Ok::<_, ListenerError>(socket)
+        }
     };
-    let tcp = open(Type::STREAM, Protocol::TCP, "TCP")?;
-    tcp.listen(128).map_err(|source| ListenerError::Bind {
-        pod: pod.to_string(),
-        proto: "TCP",
-        port: PORT,
-        source,
-    })?;
+    let tcp = open(SockType::Stream, SockProtocol::Tcp).map_err(err("TCP"))?;
+    listen(&tcp, Backlog::new(128).expect("a valid backlog")).map_err(|e| err("TCP")(e.into()))?;
+    let tcp = TcpListener::from(tcp);
     // accept() honours no read timeout: poll a non-blocking listener instead.
-    tcp.set_nonblocking(true)
-        .map_err(|source| ListenerError::Bind {
-            pod: pod.to_string(),
-            proto: "TCP",
-            port: PORT,
-            source,
-        })?;
-    let udp = open(Type::DGRAM, Protocol::UDP, "UDP")?;
+    tcp.set_nonblocking(true).map_err(err("TCP"))?;
+    let udp = UdpSocket::from(open(SockType::Datagram, SockProtocol::Udp).map_err(err("UDP"))?);
+    udp.set_read_timeout(Some(POLL)).map_err(err("UDP"))?;
     Ok((tcp, udp))
+}
+
+/// A socket bound to [`PORT`] with SO_REUSEADDR (which std cannot set before binding), so a
+/// verify right after another finds the port free.
+fn open(ty: SockType, proto: SockProtocol) -> io::Result<OwnedFd> {
+    let socket = socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, proto)?;
+    setsockopt(&socket, sockopt::ReuseAddr, &true)?;
+    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT));
+    bind_to(socket.as_raw_fd(), &any)?;
+    Ok(socket)
 }
 
 /// Accepts connections and answers each one's tag with the same tag marked as the reply.

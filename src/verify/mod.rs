@@ -386,7 +386,7 @@ type Flows = HashMap<transport::Flow, ProbeId>;
 fn run_phases(
     lab: &Lab,
     probes: &ProbePlan,
-    sockets: &[socket2::Socket],
+    sockets: &[std::os::fd::OwnedFd],
     flush: &[learned::Flush],
     opts: &VerifyOptions,
 ) -> Result<(Outcomes, Flows), VerifyError> {
@@ -426,7 +426,7 @@ fn run_phases(
 fn run_phase(
     run: u32,
     per_pod: &[Vec<ProbeSpec>],
-    sockets: &[socket2::Socket],
+    sockets: &[std::os::fd::OwnedFd],
     window_lab: usize,
     bar: &indicatif::ProgressBar,
     outcomes: &mut Outcomes,

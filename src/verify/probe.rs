@@ -20,11 +20,15 @@
 use super::dissect::{self, Tag};
 use super::id::ProbeId;
 use super::judge::Outcome;
+use crate::icmp_socket;
 use crate::netns::{in_netns, NetnsError};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use nix::errno::Errno;
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::{setsockopt_impl, sockopt_impl};
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,55 +61,45 @@ pub enum ProbeError {
     Socket { pod: String, source: io::Error },
 }
 
+/// ICMP_FILTER, from linux/icmp.h, which libc does not carry.
+const ICMP_FILTER: libc::c_int = 1;
+sockopt_impl!(
+    /// ICMP_FILTER: the ICMP types, as bits, that a raw ICMP socket drops.
+    IcmpFilter,
+    SetOnly,
+    libc::SOL_RAW,
+    ICMP_FILTER,
+    u32
+);
+sockopt_impl!(
+    /// IP_MTU_DISCOVER, with one of the IP_PMTUDISC_* modes.
+    MtuDiscover,
+    SetOnly,
+    libc::IPPROTO_IP,
+    libc::IP_MTU_DISCOVER,
+    libc::c_int
+);
+
 /// A raw ICMP socket inside the pod's namespace: echo replies and destination unreachables
 /// only (ICMP_FILTER), DF on every probe, room for a burst of replies.
-pub fn open(pod: &str, namespace: &str) -> Result<Socket, ProbeError> {
-    let err = |source| ProbeError::Socket {
+pub fn open(pod: &str, namespace: &str) -> Result<OwnedFd, ProbeError> {
+    let err = |source: io::Error| ProbeError::Socket {
         pod: pod.to_string(),
         source,
     };
     in_netns(namespace, || {
-        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(err)?;
+        let socket = icmp_socket::open().map_err(err)?;
         // Bits set in ICMP_FILTER are dropped: keep type 0 (echo reply) and 3 (unreachable).
         let filter: u32 = !((1 << 0) | (1 << 3));
-        setsockopt(&socket, libc::SOL_RAW, 1 /* ICMP_FILTER */, filter).map_err(err)?;
+        setsockopt(&socket, IcmpFilter, &filter).map_err(|e| err(e.into()))?;
         // PROBE sets DF like DO but sends at the interface MTU, ignoring the path MTU the
         // pod has cached: after a frag-needed, DO would refuse full-size probes locally for
         // ten minutes, failing a lab whose MTU was fixed since. Verify tests the path itself.
-        setsockopt(
-            &socket,
-            libc::IPPROTO_IP,
-            libc::IP_MTU_DISCOVER,
-            libc::IP_PMTUDISC_PROBE as u32,
-        )
-        .map_err(err)?;
+        setsockopt(&socket, MtuDiscover, &libc::IP_PMTUDISC_PROBE).map_err(|e| err(e.into()))?;
         // Best effort: root may go past rmem_max, and the default still works for small labs.
-        let _ = setsockopt(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4u32 << 20);
+        let _ = setsockopt(&socket, sockopt::RcvBufForce, &(4usize << 20));
         Ok(socket)
     })?
-}
-
-fn setsockopt(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: u32,
-) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&value as *const u32).cast(),
-            std::mem::size_of::<u32>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// The ICMP echo request for `spec`, attempt `attempt`: header, tag, then a filler pattern.
@@ -178,7 +172,7 @@ impl Window {
 /// Sends every probe of one pod within `window`, retrying lost ones a bounded number of
 /// times. `on_done(i)` is called once per probe when its outcome is final.
 pub fn run(
-    socket: &Socket,
+    socket: &OwnedFd,
     run: u32,
     specs: &[ProbeSpec],
     window: &Window,
@@ -210,7 +204,7 @@ pub fn run(
 
 /// One pod's probes in flight: what each has sent, which wait for replies, which are done.
 struct Prober<'a> {
-    socket: &'a Socket,
+    socket: &'a OwnedFd,
     run: u32,
     specs: &'a [ProbeSpec],
     window: &'a Window,
@@ -224,7 +218,7 @@ struct Prober<'a> {
 
 impl<'a> Prober<'a> {
     fn new(
-        socket: &'a Socket,
+        socket: &'a OwnedFd,
         run: u32,
         specs: &'a [ProbeSpec],
         window: &'a Window,
@@ -286,9 +280,8 @@ impl<'a> Prober<'a> {
     fn send(&mut self, i: usize) {
         let attempt = self.states[i].attempt;
         let packet = echo_request(self.run, &self.specs[i], attempt);
-        let to = SockAddr::from(SocketAddrV4::new(self.specs[i].dst, 0));
         let now = Instant::now();
-        match self.socket.send_to(&packet, &to) {
+        match icmp_socket::send_to(self.socket, &packet, self.specs[i].dst) {
             Ok(_) => {
                 let st = &mut self.states[i];
                 st.sent[usize::from(attempt)] = Some(now);
@@ -296,7 +289,7 @@ impl<'a> Prober<'a> {
                 self.in_flight.push(i);
             }
             // Queues full for a moment: count it as a lost attempt.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN)) => {
+            Err(e) if matches!(errno(&e), Errno::ENOBUFS | Errno::EAGAIN) => {
                 self.states[i].deadline = Some(now);
                 self.in_flight.push(i);
             }
@@ -351,8 +344,7 @@ impl<'a> Prober<'a> {
         let wait = next
             .saturating_duration_since(now)
             .max(Duration::from_millis(1));
-        let _ = self.socket.set_read_timeout(Some(wait));
-        let Ok(n) = (&*self.socket).read(buf) else {
+        let Ok(n) = icmp_socket::recv_within(self.socket, buf, wait) else {
             return;
         };
         let at = Instant::now();
@@ -399,6 +391,10 @@ impl<'a> Prober<'a> {
             }
         }
     }
+}
+
+fn errno(e: &io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
 }
 
 enum Reply {
@@ -461,7 +457,7 @@ mod tests {
             // A namespace of this thread's own, empty and without routes: nothing can leave it,
             // and it vanishes with the thread.
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-            let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).unwrap();
+            let socket = icmp_socket::open().unwrap();
             let specs: Vec<ProbeSpec> = (0..6)
                 .map(|pair| ProbeSpec {
                     id: ProbeId::new(pair, ProbeKind::Ping),

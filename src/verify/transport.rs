@@ -12,9 +12,15 @@ use super::judge::Outcome;
 use super::listener;
 use super::probe::{Window, ATTEMPT_TIMEOUTS};
 use crate::netns::NetnsGuard;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{
+    bind, connect, getsockname, getsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol,
+    SockType, SockaddrIn,
+};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// Which transport a probe uses.
@@ -117,46 +123,85 @@ fn once(
     client_ports: &mut Vec<u16>,
 ) -> io::Result<Duration> {
     let started = Instant::now();
-    let to = SockAddr::from(SocketAddrV4::new(spec.dst, listener::PORT));
-    let socket = match spec.proto {
-        Proto::Tcp => {
-            let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
-            // Bound first, so the port is known before the SYN leaves.
-            s.bind(&SockAddr::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
-            if let Some(port) = s.local_addr()?.as_socket_ipv4().map(|a| a.port()) {
-                client_ports.push(port);
-            }
-            s.connect_timeout(&to, timeout)?;
-            s
-        }
-        Proto::Udp => {
-            let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-            // Connected, so an ICMP error for the datagram comes back as this socket's error.
-            s.connect(&to)?;
-            s
-        }
+    let left = || match timeout.saturating_sub(started.elapsed()) {
+        left if left.is_zero() => Err(io::Error::from(io::ErrorKind::TimedOut)),
+        left => Ok(left),
     };
-    (&socket).write_all(&tag.transport_payload(false))?;
+    let to = SocketAddrV4::new(spec.dst, listener::PORT);
+    let request = tag.transport_payload(false);
     let mut answer = [0u8; Tag::TRANSPORT_LEN];
-    loop {
-        let left = timeout.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        socket.set_read_timeout(Some(left))?;
-        let n = match spec.proto {
-            Proto::Tcp => (&socket).read_exact(&mut answer).map(|()| answer.len())?,
-            Proto::Udp => (&socket).read(&mut answer)?,
-        };
-        if Tag::parse_transport(&answer[..n]) == Some((tag, true)) {
-            return Ok(started.elapsed());
-        }
-        if spec.proto == Proto::Tcp {
-            return Err(io::Error::new(
+    match spec.proto {
+        Proto::Tcp => {
+            let mut stream = connect_tcp(to, timeout, client_ports)?;
+            stream.write_all(&request)?;
+            stream.set_read_timeout(Some(left()?))?;
+            stream.read_exact(&mut answer)?;
+            if Tag::parse_transport(&answer) == Some((tag, true)) {
+                return Ok(started.elapsed());
+            }
+            Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "the listener answered with something else than the probe's tag",
-            ));
+            ))
         }
+        Proto::Udp => {
+            let socket = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+            // Connected, so an ICMP error for the datagram comes back as this socket's error.
+            socket.connect(to)?;
+            socket.send(&request)?;
+            loop {
+                socket.set_read_timeout(Some(left()?))?;
+                let n = socket.recv(&mut answer)?;
+                if Tag::parse_transport(&answer[..n]) == Some((tag, true)) {
+                    return Ok(started.elapsed());
+                }
+            }
+        }
+    }
+}
+
+/// A TCP connection to `to` within `timeout`, from a port bound first so it is known (and
+/// recorded in `client_ports`) before the SYN leaves, which std's TcpStream cannot do.
+fn connect_tcp(
+    to: SocketAddrV4,
+    timeout: Duration,
+    client_ports: &mut Vec<u16>,
+) -> io::Result<TcpStream> {
+    let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        flags,
+        SockProtocol::Tcp,
+    )?;
+    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+    bind(fd.as_raw_fd(), &any)?;
+    client_ports.push(getsockname::<SockaddrIn>(fd.as_raw_fd())?.port());
+    match connect(fd.as_raw_fd(), &SockaddrIn::from(to)) {
+        Ok(()) | Err(Errno::EINPROGRESS) => wait_connected(&fd, timeout)?,
+        Err(e) => return Err(e.into()),
+    }
+    let stream = TcpStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+/// Waits for a non-blocking connect to finish: its error, or `TimedOut` after `timeout`.
+fn wait_connected(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)], wait) {
+            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => break,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match getsockopt(fd, sockopt::SocketError)? {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
     }
 }
 
@@ -183,23 +228,27 @@ fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-    ) || e.raw_os_error() == Some(libc::EINPROGRESS)
+    ) || errno(e) == Errno::EINPROGRESS
+}
+
+fn errno(e: &io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
 }
 
 /// An error of the probe's socket, in words that say what sends it.
 fn describe(proto: Proto, e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) if proto == Proto::Tcp => format!(
+    match errno(e) {
+        Errno::ECONNREFUSED if proto == Proto::Tcp => format!(
             "connection to port {} refused (a TCP reset or an ICMP port unreachable came back: something rejects TCP, or the listener is not reached)",
             listener::PORT
         ),
-        Some(libc::ECONNREFUSED) => format!(
+        Errno::ECONNREFUSED => format!(
             "datagram to port {} refused (an ICMP port unreachable came back: something rejects UDP, or the listener is not reached)",
             listener::PORT
         ),
-        Some(libc::EHOSTUNREACH) => "host unreachable (an ICMP error came back)".to_string(),
-        Some(libc::ENETUNREACH) => "network unreachable".to_string(),
-        Some(libc::ECONNRESET) => "connection reset".to_string(),
+        Errno::EHOSTUNREACH => "host unreachable (an ICMP error came back)".to_string(),
+        Errno::ENETUNREACH => "network unreachable".to_string(),
+        Errno::ECONNRESET => "connection reset".to_string(),
         _ => e.to_string(),
     }
 }
