@@ -7,7 +7,11 @@
 //! The caller's thread must be inside the namespace: a netlink socket belongs to the namespace
 //! it was created in.
 
+use nix::sys::socket::{
+    recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
+};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 const NLMSG_HDR: usize = 16;
 const NDMSG: usize = 12;
@@ -162,43 +166,25 @@ fn netlink_error(body: &[u8]) -> io::Error {
     }
 }
 
-struct Netlink(libc::c_int);
-
-impl Drop for Netlink {
-    fn drop(&mut self) {
-        unsafe { libc::close(self.0) };
-    }
-}
+struct Netlink(OwnedFd);
 
 impl Netlink {
     fn open() -> io::Result<Netlink> {
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Netlink(fd))
+        Ok(Netlink(socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )?))
     }
 
     fn send(&self, msg: &[u8]) -> io::Result<()> {
-        let n = unsafe { libc::send(self.0, msg.as_ptr().cast(), msg.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        send(self.0.as_raw_fd(), msg, MsgFlags::empty())?;
         Ok(())
     }
 
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = unsafe { libc::recv(self.0, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        Ok(recv(self.0.as_raw_fd(), buf, MsgFlags::empty())?)
     }
 }
 
