@@ -13,8 +13,8 @@ pub mod privilege;
 mod spawn;
 
 pub use holder::{run as run_holder, HolderError};
-pub use spawn::HOLDER_ARG;
 pub use mounts::MountPlan;
+pub use spawn::HOLDER_ARG;
 
 use holder::Holder;
 use nix::sched::CloneFlags;

@@ -42,7 +42,11 @@ pub fn spawn(plan: &MountPlan, report: RawFd) -> nix::Result<nix::unistd::Pid> {
         Child {
             plan,
             report,
-            argv: [super::HOLDER_NAME.as_ptr(), HOLDER_ARG.as_ptr(), std::ptr::null()],
+            argv: [
+                super::HOLDER_NAME.as_ptr(),
+                HOLDER_ARG.as_ptr(),
+                std::ptr::null(),
+            ],
             envp: [std::ptr::null()],
             old_mask: old,
         }
