@@ -160,6 +160,11 @@ mod tests {
         let e = parse(&plan, &message(FAILED, &[1, libc::EPERM as u32])).unwrap_err();
         assert_eq!(e.what, plan.ops[1].to_string());
         assert_eq!(e.errno, libc::EPERM);
+        let e = parse(
+            &plan,
+            &message(FAILED, &[spawn::EXEC_STEP, libc::ENOENT as u32]),
+        );
+        assert_eq!(e.unwrap_err().what, "starting cnilab as the node's holder");
         assert!(parse(&plan, &[]).is_err(), "no word at all");
         assert!(parse(&plan, &[FAILED, 1]).is_err(), "a torn message");
     }
