@@ -544,6 +544,12 @@ impl Error {
 
 /// Parses the arguments, runs the command, prints any error, and returns the exit code.
 pub fn run() -> i32 {
+    // Not a subcommand, so not in --help: a netns node's holder, started by deploy itself,
+    // before anything else cnilab would set up.
+    let first = std::env::args_os().nth(1);
+    if first.is_some_and(|a| a.as_encoded_bytes() == runtime::NODE_HOLDER_ARG.to_bytes()) {
+        return runtime::run_node_holder();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
