@@ -17,6 +17,8 @@ pub struct GenRequest<'a> {
     /// `None`: the mode's own underlay.
     pub underlay: Option<Underlay>,
     pub routing: Routing,
+    /// flannel's DirectRouting (see [`crate::plan::LabSpec`]).
+    pub direct_routing: bool,
     pub templates: Option<&'a Path>,
 }
 
@@ -64,6 +66,7 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         lab: req.lab,
         underlay: req.underlay,
         routing: req.routing,
+        direct_routing: req.direct_routing,
     })?;
     let templates = |dir: Option<&'a Path>| match dir {
         Some(dir) => Templates::Dir(dir),

@@ -206,10 +206,16 @@ pub enum PlanError {
     PodsOutOfRange(usize),
     #[error(transparent)]
     Underlay(#[from] UnderlayError),
-    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw")]
+    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw (and --mode vxlan --flavor flannel with racks:R)")]
     UnderlayNotInMode { mode: Mode, underlay: Underlay },
     #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
     BgpNeedsRouters,
+    #[error("--direct-routing is flannel's VXLAN option on racks of hosts: use it with --mode vxlan --flavor flannel --underlay racks:R, not with --mode {mode} --flavor {flavor} --underlay {underlay}")]
+    DirectRoutingNotHere {
+        mode: Mode,
+        flavor: Flavor,
+        underlay: Underlay,
+    },
 }
 
 fn valid_flavors(mode: &Mode) -> String {
@@ -278,6 +284,9 @@ pub struct Host {
     /// With `--routing bgp`: the host's AS and its BIRD folder, relative to the topology file.
     pub asn: Option<u32>,
     pub bird_dir: Option<String>,
+    /// With flannel's DirectRouting: the peers on this host's own subnet (its rack mates), as
+    /// ranges. They get a plain route via the peer; every other peer goes through VXLAN.
+    pub direct_to: Option<String>,
 }
 
 /// Everything a template needs to render one lab.
@@ -301,6 +310,8 @@ pub struct Plan {
     /// The segments of hosts behind routers (host-gw on a routed or racks underlay).
     pub racks: Vec<Rack>,
     pub routing: Routing,
+    /// flannel's DirectRouting: peers on the host's own subnet are routed plain.
+    pub direct_routing: bool,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -314,6 +325,8 @@ pub struct LabSpec<'a> {
     /// `None`: the mode's own underlay.
     pub underlay: Option<Underlay>,
     pub routing: Routing,
+    /// flannel's DirectRouting (vxlan, flannel flavor, racks underlay only).
+    pub direct_routing: bool,
 }
 
 impl<'a> LabSpec<'a> {
@@ -327,6 +340,7 @@ impl<'a> LabSpec<'a> {
             lab,
             underlay: None,
             routing: Routing::Static,
+            direct_routing: false,
         }
     }
 }
@@ -346,6 +360,7 @@ impl Plan {
             lab,
             underlay,
             routing,
+            direct_routing,
         } = *spec;
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
             return Err(PlanError::HostsOutOfRange(hosts));
@@ -371,12 +386,22 @@ impl Plan {
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
-        if mode != Mode::HostGw && underlay != mode.default_underlay() {
+        let flannel_racks =
+            (mode, flavor) == (Mode::Vxlan, Flavor::Flannel) && matches!(underlay, Underlay::Racks(_));
+        if mode != Mode::HostGw && underlay != mode.default_underlay() && !flannel_racks {
             return Err(PlanError::UnderlayNotInMode { mode, underlay });
+        }
+        if direct_routing && !flannel_racks {
+            return Err(PlanError::DirectRoutingNotHere {
+                mode,
+                flavor,
+                underlay,
+            });
         }
         underlay.check(hosts)?;
         let mut racks = match mode {
             Mode::HostGw => crate::underlay::racks(underlay, hosts),
+            Mode::Vxlan if flannel_racks => crate::underlay::racks(underlay, hosts),
             Mode::Vxlan | Mode::Ipip => Vec::new(),
         };
         if routing == Routing::Bgp {
@@ -394,6 +419,7 @@ impl Plan {
             .map(|i| {
                 let h = host(mode, flavor, i, step, pods_per_host);
                 match racks.iter().find(|r| r.hosts.contains(&i)) {
+                    Some(rack) if mode == Mode::Vxlan => vxlan_in_rack(h, rack, hosts, direct_routing),
                     Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
                     None => h,
                 }
@@ -414,7 +440,21 @@ impl Plan {
             underlay_is_default: underlay == mode.default_underlay(),
             racks,
             routing,
+            direct_routing,
         })
+    }
+}
+
+/// A VXLAN host in its rack: every pair works, through the tunnel or, with DirectRouting, plain
+/// between rack mates (flannel routes a peer on its own subnet via the peer's public IP).
+fn vxlan_in_rack(h: Host, rack: &Rack, hosts: usize, direct_routing: bool) -> Host {
+    let index = h.index;
+    Host {
+        unreachable: None,
+        direct_to: direct_routing
+            .then(|| crate::underlay::rack_mates(rack, index))
+            .filter(|mates| !mates.is_empty()),
+        ..in_rack(h, rack, hosts)
     }
 }
 
@@ -497,6 +537,7 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         unreachable: None,
         asn: None,
         bird_dir: None,
+        direct_to: None,
     }
 }
 

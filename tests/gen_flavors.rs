@@ -18,6 +18,7 @@ fn text(mode: Mode, flavor: Flavor, hosts: usize, pods_per_host: usize) -> Strin
         lab: None,
         underlay: None,
         routing: Default::default(),
+        direct_routing: false,
     };
     render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap()
 }
@@ -299,6 +300,7 @@ fn interface_names_fit_at_the_largest_plan() {
             lab: None,
             underlay: None,
             routing: Default::default(),
+            direct_routing: false,
         };
         let plan = Plan::from_spec(&spec).unwrap();
         let last = plan.hosts.last().unwrap().pods.last().unwrap();

@@ -24,6 +24,7 @@ pub fn bench_fresh(
         lab: Some(&name),
         underlay: None,
         routing: Default::default(),
+        direct_routing: false,
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {

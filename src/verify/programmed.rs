@@ -141,8 +141,11 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
 fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
     let mut items = Vec::new();
     let dev = lab.tunnel_dev.clone();
+    // DirectRouting: a peer on the host's own subnet gets a plain route via the peer, and no
+    // tunnel entries at all.
+    let encap = lab.encap_between(h.index, p.index);
     if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
-        (lab.encap, &dev, p.vtep_ip, &p.vtep_mac)
+        (encap, &dev, p.vtep_ip, &p.vtep_mac)
     {
         let (dev, mac) = (dev.clone(), mac.clone());
         items.push(Item::Neighbour {
@@ -155,7 +158,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
             items.push(Item::Fdb { mac, dst, dev });
         }
     }
-    let route = match (lab.encap, dev) {
+    let route = match (encap, dev) {
         // A peer in another rack is not on-link: host-gw plans no route to it (BGP's routes,
         // if any, are checked when verify waits for the routing to converge).
         (Encap::Plain, _) if h.rack != p.rack => None,
