@@ -388,15 +388,16 @@ impl Plan {
         }
         let flannel_racks =
             (mode, flavor) == (Mode::Vxlan, Flavor::Flannel) && matches!(underlay, Underlay::Racks(_));
-        if mode != Mode::HostGw && underlay != mode.default_underlay() && !flannel_racks {
-            return Err(PlanError::UnderlayNotInMode { mode, underlay });
-        }
+        // The flag is named first: it is what makes the rest of the request wrong.
         if direct_routing && !flannel_racks {
             return Err(PlanError::DirectRoutingNotHere {
                 mode,
                 flavor,
                 underlay,
             });
+        }
+        if mode != Mode::HostGw && underlay != mode.default_underlay() && !flannel_racks {
+            return Err(PlanError::UnderlayNotInMode { mode, underlay });
         }
         underlay.check(hosts)?;
         let mut racks = match mode {
