@@ -607,6 +607,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn direct_routing_reads_back_as_the_wire_per_pair() {
+        let spec = crate::plan::LabSpec {
+            flavor: Flavor::Flannel,
+            underlay: Some(crate::underlay::Underlay::Racks(2)),
+            direct_routing: true,
+            ..crate::plan::LabSpec::article(Mode::Vxlan, 4, None)
+        };
+        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+        let l = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
+        let vxlan = Encap::Vxlan(VxlanParams { vni: 1, port: 8472 });
+        assert_eq!(l.encap_between(1, 2), Encap::Plain);
+        assert_eq!(l.encap_between(4, 3), Encap::Plain);
+        assert_eq!(l.encap_between(2, 3), vxlan);
+        assert_eq!(l.encap_between(4, 1), vxlan);
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert!(l.plain_between(ip("172.16.0.2"), ip("172.16.1.2")));
+        assert!(!l.plain_between(ip("172.16.0.2"), ip("172.16.2.2")));
+        // One host that no longer says so makes the pair's return path a tunnel: not plain.
+        let at = text.find("    host2:").unwrap();
+        let (head, tail) = text.split_at(at);
+        let edited = format!(
+            "{head}{}",
+            tail.replacen("cnilab.direct-to: \"1\"", "cnilab.direct-to: \"9\"", 1)
+        );
+        let l = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap();
+        assert_eq!(
+            (l.encap_between(1, 2), l.encap_between(2, 1)),
+            (Encap::Plain, vxlan)
+        );
+        assert!(!l.plain_between(ip("172.16.0.2"), ip("172.16.1.2")));
+    }
+
+    #[test]
     fn the_pod_interface_comes_from_its_label() {
         let text = render(
             &Plan::new(Mode::HostGw, 2, None).unwrap(),

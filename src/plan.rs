@@ -386,8 +386,8 @@ impl Plan {
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
-        let flannel_racks =
-            (mode, flavor) == (Mode::Vxlan, Flavor::Flannel) && matches!(underlay, Underlay::Racks(_));
+        let flannel_racks = (mode, flavor) == (Mode::Vxlan, Flavor::Flannel)
+            && matches!(underlay, Underlay::Racks(_));
         // The flag is named first: it is what makes the rest of the request wrong.
         if direct_routing && !flannel_racks {
             return Err(PlanError::DirectRoutingNotHere {
@@ -420,7 +420,9 @@ impl Plan {
             .map(|i| {
                 let h = host(mode, flavor, i, step, pods_per_host);
                 match racks.iter().find(|r| r.hosts.contains(&i)) {
-                    Some(rack) if mode == Mode::Vxlan => vxlan_in_rack(h, rack, hosts, direct_routing),
+                    Some(rack) if mode == Mode::Vxlan => {
+                        vxlan_in_rack(h, rack, hosts, direct_routing)
+                    }
                     Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
                     None => h,
                 }
@@ -566,6 +568,31 @@ fn pod(flavor: Flavor, i: usize, j: usize, per_host: usize, [a, b, c]: [u8; 3]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_routing_is_flannel_vxlan_on_racks_only() {
+        let spec = |mode, flavor, underlay| LabSpec {
+            flavor,
+            underlay: Some(underlay),
+            direct_routing: true,
+            ..LabSpec::article(mode, 4, None)
+        };
+        let ok = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Flannel, Underlay::Racks(2))).unwrap();
+        let direct: Vec<_> = ok.hosts.iter().map(|h| h.direct_to.as_deref()).collect();
+        assert_eq!(direct, [Some("2"), Some("1"), Some("4"), Some("3")]);
+        assert!(ok.hosts.iter().all(|h| h.unreachable.is_none()));
+        for (mode, flavor, underlay) in [
+            (Mode::Vxlan, Flavor::Flannel, Underlay::Routed),
+            (Mode::Vxlan, Flavor::Calico, Underlay::Racks(2)),
+            (Mode::HostGw, Flavor::Flannel, Underlay::Racks(2)),
+        ] {
+            let err = Plan::from_spec(&spec(mode, flavor, underlay)).unwrap_err();
+            assert!(
+                matches!(err, PlanError::DirectRoutingNotHere { .. }),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn step_gives_the_article_addresses_and_fits_every_size() {

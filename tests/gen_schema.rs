@@ -232,6 +232,61 @@ fn host_gw_underlays_validate_and_cable_every_rack() {
     }
 }
 
+/// flannel's VXLAN on racks, with and without DirectRouting: the file validates, is cabled
+/// like host-gw's racks, and a host routes exactly its rack mates plain (via the peer, on its
+/// underlay leg) and every other peer through flannel.1.
+#[test]
+fn flannel_vxlan_on_racks_validates_and_routes_rack_mates_directly() {
+    use cnilab::plan::{Flavor, LabSpec};
+    use cnilab::underlay::Underlay;
+    let validator = schema();
+    for direct_routing in [false, true] {
+        for (hosts, racks) in [(2, 2), (4, 2), (5, 2), (8, 3)] {
+            let spec = LabSpec {
+                flavor: Flavor::Flannel,
+                underlay: Some(Underlay::Racks(racks)),
+                direct_routing,
+                ..LabSpec::article(Mode::Vxlan, hosts, None)
+            };
+            let plan = Plan::from_spec(&spec).unwrap();
+            let text = render(&plan, Templates::Embedded).unwrap();
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+            let json = serde_json::to_value(yaml).unwrap();
+            let what = format!("vxlan flannel racks:{racks} x{hosts} direct={direct_routing}");
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| format!("{} at {}", e, e.instance_path))
+                .take(5)
+                .collect();
+            assert!(errors.is_empty(), "{what}: {errors:#?}");
+            assert_cabled(&plan, &json, &what);
+            let lines = exec_lines(&json);
+            for h in &plan.hosts {
+                for p in plan.hosts.iter().filter(|p| p.index != h.index) {
+                    let plain = format!(
+                        "ip route add {} via {} dev eth1",
+                        p.pod_subnet, p.underlay_ip
+                    );
+                    let tunnel = format!(
+                        "ip route add {} via {} dev flannel.1 onlink",
+                        p.pod_subnet,
+                        p.vtep_ip.unwrap()
+                    );
+                    let has = |want: &str| lines.iter().any(|(n, l)| *n == h.name && l == want);
+                    let direct = direct_routing && p.rack == h.rack;
+                    assert_eq!(
+                        (has(&plain), has(&tunnel)),
+                        (direct, !direct),
+                        "{what}: {} -> {}",
+                        h.name,
+                        p.name
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Every host's underlay leg ends at its rack's switch, or at its router where it is alone;
 /// every router has a leg into its rack and one onto the WAN.
 fn assert_cabled(plan: &Plan, json: &Value, what: &str) {

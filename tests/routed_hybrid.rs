@@ -145,7 +145,14 @@ fn direct_routing_is_refused_outside_flannel_vxlan_on_racks() {
             "--underlay routed",
         ),
         (
-            &["--mode", "vxlan", "--flavor", "calico", "--underlay", "racks:2"][..],
+            &[
+                "--mode",
+                "vxlan",
+                "--flavor",
+                "calico",
+                "--underlay",
+                "racks:2",
+            ][..],
             "--flavor calico",
         ),
         (

@@ -144,8 +144,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
     // DirectRouting: a peer on the host's own subnet gets a plain route via the peer, and no
     // tunnel entries at all.
     let encap = lab.encap_between(h.index, p.index);
-    if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
-        (encap, &dev, p.vtep_ip, &p.vtep_mac)
+    if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) = (encap, &dev, p.vtep_ip, &p.vtep_mac)
     {
         let (dev, mac) = (dev.clone(), mac.clone());
         items.push(Item::Neighbour {
