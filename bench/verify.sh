@@ -5,7 +5,8 @@
 # --warm run, then verifies the healthy lab RUNS more times (default 10) and prints how many
 # passed: a healthy lab must pass every one (issue 9: 10 of 10 at 30 hosts).
 # Each line also gives pairs per second, the frames the capture copied to user space (the
-# kernel's BPF filter passes only probes) and verify's peak memory (max RSS).
+# kernel's BPF filter passes only probes), verify's peak memory (max RSS) and the frames the
+# kernel dropped at a full CPU backlog queue meanwhile (machine-wide, other traffic included).
 # Targets on a 2-core machine: N=100 (9,900 pairs) <= 10 s, N=254 (64,262 pairs) <= 90 s,
 # zero false fails, peak memory <= 500 MB. Needs root.
 # Usage: bench/verify.sh [N...]      RUNS=0 bench/verify.sh 30   (timings only)
@@ -37,6 +38,8 @@ cleanup() {
 trap cleanup EXIT
 
 ms() { echo $(( ($2 - $1) / 1000000 )); }
+# Frames dropped at a full CPU backlog queue since boot, machine-wide (softnet_stat column 2).
+backlog_drops() { python3 -c 'print(sum(int(l.split()[1], 16) for l in open("/proc/net/softnet_stat")))'; }
 
 for n in "${sizes[@]}"; do
     need=$(( n * (n + 2) * 3 ))
@@ -52,17 +55,19 @@ for n in "${sizes[@]}"; do
     for run in cold warm; do
         flags=()
         [ "$run" = warm ] && flags=(--warm)
+        drops0="$(backlog_drops)"
         start="$(date +%s%N)"
         code=0
         /usr/bin/time -f %M -o "$dir/rss" "$bin" verify -t "$file" --json "${flags[@]}" >"$dir/report.json" || code=$?
         end="$(date +%s%N)"
+        drops=$(( $(backlog_drops) - drops0 ))
         rss_mb=$(( $(tail -1 "$dir/rss") / 1024 ))
         passed="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(p["passed"] for p in r["pairs"]))' "$dir/report.json" 2>/dev/null || echo 0)"
         frames="$(python3 -c 'import json,sys; print(sum(c["frames"] for c in json.load(open(sys.argv[1]))["captures"]))' "$dir/report.json" 2>/dev/null || echo '?')"
         secs="$(ms "$start" "$end" | awk '{print $1/1000}')"
-        printf "vxlan N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB\n" \
+        printf "vxlan N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
             "$n" "$pairs" "$run" "$secs" "$(awk -v p="$pairs" -v s="$secs" 'BEGIN { print p / s }')" \
-            "$code" "$passed" "$pairs" "$frames" "$rss_mb"
+            "$code" "$passed" "$pairs" "$frames" "$rss_mb" "$drops"
     done
     ok=0
     for _ in $(seq 1 "$runs"); do

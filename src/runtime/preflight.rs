@@ -124,10 +124,17 @@ pub fn netns(shape: &Shape) -> Vec<String> {
         problems.push("`ip` (iproute2) is not on PATH; install iproute2".into());
     }
     let mut missing: BTreeSet<&str> = BTreeSet::new();
+    // Each program is looked up once: a 254-host lab has 200,000 lines and a handful of programs.
+    let mut found: BTreeSet<&str> = BTreeSet::from(["ip"]);
     for node in &shape.nodes {
         for (i, line) in node.exec.iter().enumerate() {
             let program = line.argv[0].as_str();
-            if program != "ip" && which(program).is_none() && missing.insert(program) {
+            if found.contains(program) || missing.contains(program) {
+                continue;
+            }
+            if which(program).is_some() {
+                found.insert(program);
+            } else if missing.insert(program) {
                 problems.push(format!(
                     "`{program}` is not on PATH (node `{}`, exec line {}: `{}`)",
                     node.name,

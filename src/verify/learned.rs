@@ -212,8 +212,8 @@ impl Flush {
     }
 }
 
-/// Every node of the lab: hosts (neighbours, bridge and VXLAN FDBs), pods and routers
-/// (neighbours).
+/// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours). Not the underlay
+/// routers: see [`super::underlay`] for why their neighbours are resolved once and kept.
 pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
     let node = |node: &str, namespace: &str| Flush {
         node: node.to_string(),
@@ -223,7 +223,6 @@ pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
         .iter()
         .map(|h| node(&h.node, &h.namespace))
         .chain(lab.pods.iter().map(|p| node(&p.node, &p.namespace)))
-        .chain(lab.routers.iter().map(|r| node(&r.node, &r.namespace)))
         .collect()
 }
 

@@ -21,6 +21,7 @@ pub mod report;
 pub mod same_host;
 pub mod schedule;
 pub mod transport;
+pub mod underlay;
 
 use crate::lab::{Lab, LabError};
 use crate::netns;
@@ -79,6 +80,8 @@ pub enum VerifyError {
     Probe(#[from] ProbeError),
     #[error(transparent)]
     Learned(#[from] learned::LearnedError),
+    #[error(transparent)]
+    Underlay(#[from] underlay::UnderlayError),
     #[error(transparent)]
     Listener(#[from] listener::ListenerError),
     #[error("interrupted: verify stopped before every pair was probed")]
@@ -153,6 +156,10 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         .take(lab.hosts.len())
         .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
         .collect();
+    if !opts.warm {
+        underlay::warm(&lab)?;
+    }
+    let backlog_before = underlay::backlog_drops();
     let observers = observers(&lab, &points, &probes, opts.pcap_dir.is_some());
     let running = capture::start(opened, observers);
     let (outcomes, flows) = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
@@ -162,6 +169,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         return Err(VerifyError::Interrupted);
     }
     let (mut observed, dropped, mut notes) = captures_of(&points, captured);
+    notes.extend(backlog_note(backlog_before, underlay::backlog_drops()));
     let mut captures = summaries(&points, &observed, &dropped);
     let lab_pcap = match opts.pcap_dir.as_deref() {
         Some(dir) => Some(write_pcaps(
@@ -211,6 +219,20 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
         undissectable: collected.undissectable,
         elapsed_ms: started.elapsed().as_millis() as u64,
         peak_memory_kib: peak_memory_kib(),
+    })
+}
+
+/// Frames the kernel dropped at a full backlog queue while the probes ran: machine-wide, so
+/// other traffic's drops count too, and said as such rather than blamed on the lab.
+fn backlog_note(before: Option<u64>, after: Option<u64>) -> Option<String> {
+    let dropped = after?.checked_sub(before?)?;
+    (dropped > 0).then(|| {
+        format!(
+            "the kernel dropped {dropped} frame(s) at a full backlog queue while verify ran \
+             (/proc/net/softnet_stat, machine-wide: other traffic counts too; \
+             net.core.netdev_max_backlog); a pair that failed with a lost first contact may be \
+             a victim of that, not of the lab"
+        )
     })
 }
 

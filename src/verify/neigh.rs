@@ -19,10 +19,13 @@ const RTM_GETNEIGH: u16 = 30;
 const NDA_DST: u16 = 1;
 const NDA_LLADDR: u16 = 2;
 const NDA_VLAN: u16 = 5;
+const NTF_USE: u8 = 0x01;
 const NTF_SELF: u8 = 0x02;
 const NTF_MASTER: u8 = 0x04;
 const NUD_NOARP: u16 = 0x40;
 const NUD_PERMANENT: u16 = 0x80;
+/// REACHABLE, STALE, DELAY, PROBE, NOARP or PERMANENT: an entry that has an address.
+const NUD_VALID: u16 = 0xde;
 
 /// One neighbour or FDB entry: enough to delete it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,11 @@ impl Neighbour {
     /// Learned from traffic, as opposed to configured.
     pub fn is_dynamic(&self) -> bool {
         self.state & (NUD_PERMANENT | NUD_NOARP) == 0
+    }
+
+    /// Resolved: traffic to it leaves at once, without an ARP request first.
+    pub fn is_valid(&self) -> bool {
+        self.state & NUD_VALID != 0
     }
 
     /// The attributes that name this entry in a delete request.
@@ -247,6 +255,44 @@ pub fn flush_dynamic() -> io::Result<()> {
     Ok(())
 }
 
+/// Asks the kernel of the calling thread's namespace to resolve neighbours as if traffic were
+/// waiting for them (NTF_USE): the one ARP request a first packet would send, and an ordinary
+/// dynamic entry learnt from the answer. Each request returns once the request is on its way.
+pub struct Resolver {
+    nl: Netlink,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Resolver {
+    pub fn open() -> io::Result<Resolver> {
+        Ok(Resolver {
+            nl: Netlink::open()?,
+            seq: 1,
+            buf: vec![0u8; 4 << 10],
+        })
+    }
+
+    pub fn resolve(&mut self, ifindex: i32, dst: [u8; 4]) -> io::Result<()> {
+        let flags =
+            (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
+                as u16;
+        let nd = Ndmsg {
+            family: libc::AF_INET as u8,
+            ifindex,
+            flags: NTF_USE,
+        };
+        self.seq += 1;
+        let msg = message(RTM_NEWNEIGH, flags, self.seq, nd, &[(NDA_DST, &dst)]);
+        self.nl.send(&msg)?;
+        let len = self.nl.recv(&mut self.buf)?;
+        match parse_dump(&self.buf[..len]) {
+            Err(e) if e.raw_os_error().is_some() => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +418,62 @@ mod tests {
         assert!(macs.contains(&[0; 6]), "the flood entry stays: {fdb:?}");
         assert!(!has(0x11), "the learned bridge entry goes: {fdb:?}");
         assert!(!has(0x12), "the learned VXLAN entry goes: {fdb:?}");
+    }
+
+    /// Between two private namespaces (a namespace ignores ARP from its own addresses): a
+    /// resolve request sends the ARP request, and the answer leaves an ordinary dynamic entry.
+    #[test]
+    fn resolve_learns_a_neighbour_from_its_answer() {
+        use std::sync::mpsc::channel;
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it makes private network namespaces"
+        );
+        let (tid_tx, tid_rx) = channel();
+        let (go_tx, go_rx) = channel::<()>();
+        let (ready_tx, ready_rx) = channel::<()>();
+        let (end_tx, end_rx) = channel::<()>();
+        // The answering side: a thread in a namespace of its own, alive until the test is done.
+        let peer = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            go_rx.recv().unwrap();
+            ip("ip", "addr add 10.9.2.2/24 dev r1");
+            ip("ip", "link set r1 up");
+            ready_tx.send(()).unwrap();
+            let _ = end_rx.recv();
+        });
+        let found = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            let peer_tid: i32 = tid_rx.recv().unwrap();
+            ip("ip", "link add r0 type veth peer name r1");
+            ip("ip", &format!("link set r1 netns {peer_tid}"));
+            go_tx.send(()).unwrap();
+            ip("ip", "addr add 10.9.2.1/24 dev r0");
+            ip("ip", "link set r0 up");
+            ready_rx.recv().unwrap();
+            let index = nix::net::if_::if_nametoindex("r0").unwrap() as i32;
+            let mut resolver = Resolver::open().unwrap();
+            resolver.resolve(index, [10, 9, 2, 2]).unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            loop {
+                let all = list(libc::AF_INET as u8).unwrap();
+                let entry = all
+                    .into_iter()
+                    .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
+                let done = entry.as_ref().is_some_and(Neighbour::is_valid);
+                if done || std::time::Instant::now() > deadline {
+                    return entry;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+        .join()
+        .unwrap();
+        end_tx.send(()).unwrap();
+        peer.join().unwrap();
+        let entry = found.expect("no entry for 10.9.2.2 on r0");
+        assert!(entry.is_valid() && entry.is_dynamic(), "{entry:?}");
+        assert!(entry.lladdr.is_some(), "{entry:?}");
     }
 }

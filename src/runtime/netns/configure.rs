@@ -21,28 +21,28 @@ pub fn configure(
     opts: &DeployOptions,
     sandbox: Option<&[MountPlan]>,
 ) -> Result<(), RuntimeError> {
-    let plans: Vec<(&ShapeNode, Vec<Step>)> = shape
-        .nodes
-        .iter()
-        .map(|n| (n, exec::plan(&links::prelude(n), &n.exec, opts.exec)))
-        .collect();
-    let bar = progress(opts.progress, plans.len() as u64);
+    let nodes = &shape.nodes;
+    let bar = progress(opts.progress, nodes.len() as u64);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let first_error: Mutex<Option<RuntimeError>> = Mutex::new(None);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
-        .min(plans.len().max(1));
+        .min(nodes.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= plans.len() || stop.load(Ordering::SeqCst) {
+                if i >= nodes.len() || stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let (node, steps) = &plans[i];
-                if let Err(e) = configure_node(node, steps, opts, sandbox.map(|p| &p[i])) {
+                // Planned here, one node at a time: all nodes' steps at once would copy every
+                // exec line of the lab, and each sandbox holder forked meanwhile would copy
+                // the page tables of that memory too.
+                let node = &nodes[i];
+                let steps = exec::plan(&links::prelude(node), &node.exec, opts.exec);
+                if let Err(e) = configure_node(node, &steps, opts, sandbox.map(|p| &p[i])) {
                     stop.store(true, Ordering::SeqCst);
                     let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
                     slot.get_or_insert(e);
