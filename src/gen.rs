@@ -19,6 +19,8 @@ pub struct GenRequest<'a> {
     pub routing: Routing,
     /// flannel's DirectRouting (see [`crate::plan::LabSpec`]).
     pub direct_routing: bool,
+    /// Calico's VXLAN CrossSubnet (see [`crate::plan::LabSpec`]).
+    pub cross_subnet: bool,
     pub templates: Option<&'a Path>,
 }
 
@@ -67,6 +69,7 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         underlay: req.underlay,
         routing: req.routing,
         direct_routing: req.direct_routing,
+        cross_subnet: req.cross_subnet,
     })?;
     let templates = |dir: Option<&'a Path>| match dir {
         Some(dir) => Templates::Dir(dir),

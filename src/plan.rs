@@ -210,8 +210,10 @@ pub enum PlanError {
     UnderlayNotInMode { mode: Mode, underlay: Underlay },
     #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
     BgpNeedsRouters,
-    #[error("--direct-routing is flannel's VXLAN option on racks of hosts: use it with --mode vxlan --flavor flannel --underlay racks:R, not with --mode {mode} --flavor {flavor} --underlay {underlay}")]
-    DirectRoutingNotHere {
+    #[error("{flag} is {valid}'s VXLAN option on racks of hosts: use it with --mode vxlan --flavor {valid} --underlay racks:R, not with --mode {mode} --flavor {flavor} --underlay {underlay}")]
+    HybridNotHere {
+        flag: &'static str,
+        valid: Flavor,
         mode: Mode,
         flavor: Flavor,
         underlay: Underlay,
@@ -312,6 +314,8 @@ pub struct Plan {
     pub routing: Routing,
     /// flannel's DirectRouting: peers on the host's own subnet are routed plain.
     pub direct_routing: bool,
+    /// Calico's VXLAN CrossSubnet: the same routes, and every peer's VTEP entries kept.
+    pub cross_subnet: bool,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -327,6 +331,8 @@ pub struct LabSpec<'a> {
     pub routing: Routing,
     /// flannel's DirectRouting (vxlan, flannel flavor, racks underlay only).
     pub direct_routing: bool,
+    /// Calico's VXLAN CrossSubnet (vxlan, calico flavor, racks underlay only).
+    pub cross_subnet: bool,
 }
 
 impl<'a> LabSpec<'a> {
@@ -341,6 +347,7 @@ impl<'a> LabSpec<'a> {
             underlay: None,
             routing: Routing::Static,
             direct_routing: false,
+            cross_subnet: false,
         }
     }
 }
@@ -361,6 +368,7 @@ impl Plan {
             underlay,
             routing,
             direct_routing,
+            cross_subnet,
         } = *spec;
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
             return Err(PlanError::HostsOutOfRange(hosts));
@@ -386,23 +394,14 @@ impl Plan {
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
-        let flannel_racks = (mode, flavor) == (Mode::Vxlan, Flavor::Flannel)
-            && matches!(underlay, Underlay::Racks(_));
-        // The flag is named first: it is what makes the rest of the request wrong.
-        if direct_routing && !flannel_racks {
-            return Err(PlanError::DirectRoutingNotHere {
-                mode,
-                flavor,
-                underlay,
-            });
-        }
-        if mode != Mode::HostGw && underlay != mode.default_underlay() && !flannel_racks {
+        let vxlan_racks = check_vxlan_racks(spec, underlay)?;
+        if mode != Mode::HostGw && underlay != mode.default_underlay() && !vxlan_racks {
             return Err(PlanError::UnderlayNotInMode { mode, underlay });
         }
         underlay.check(hosts)?;
         let mut racks = match mode {
             Mode::HostGw => crate::underlay::racks(underlay, hosts),
-            Mode::Vxlan if flannel_racks => crate::underlay::racks(underlay, hosts),
+            Mode::Vxlan if vxlan_racks => crate::underlay::racks(underlay, hosts),
             Mode::Vxlan | Mode::Ipip => Vec::new(),
         };
         if routing == Routing::Bgp {
@@ -421,7 +420,7 @@ impl Plan {
                 let h = host(mode, flavor, i, step, pods_per_host);
                 match racks.iter().find(|r| r.hosts.contains(&i)) {
                     Some(rack) if mode == Mode::Vxlan => {
-                        vxlan_in_rack(h, rack, hosts, direct_routing)
+                        vxlan_in_rack(h, rack, hosts, direct_routing || cross_subnet)
                     }
                     Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
                     None => h,
@@ -444,8 +443,30 @@ impl Plan {
             racks,
             routing,
             direct_routing,
+            cross_subnet,
         })
     }
+}
+
+/// Whether this is flannel's or Calico's VXLAN on racks, where the hybrid flags apply; a hybrid
+/// flag anywhere else is named first, since it is what makes the rest of the request wrong.
+fn check_vxlan_racks(spec: &LabSpec<'_>, underlay: Underlay) -> Result<bool, PlanError> {
+    let (mode, flavor) = (spec.mode, spec.flavor);
+    let on_racks = mode == Mode::Vxlan && matches!(underlay, Underlay::Racks(_));
+    let wrong = |flag: &'static str, valid: Flavor| PlanError::HybridNotHere {
+        flag,
+        valid,
+        mode,
+        flavor,
+        underlay,
+    };
+    if spec.direct_routing && !(on_racks && flavor == Flavor::Flannel) {
+        return Err(wrong("--direct-routing", Flavor::Flannel));
+    }
+    if spec.cross_subnet && !(on_racks && flavor == Flavor::Calico) {
+        return Err(wrong("--cross-subnet", Flavor::Calico));
+    }
+    Ok(on_racks && matches!(flavor, Flavor::Flannel | Flavor::Calico))
 }
 
 /// A VXLAN host in its rack: every pair works, through the tunnel or, with DirectRouting, plain
@@ -588,7 +609,13 @@ mod tests {
         ] {
             let err = Plan::from_spec(&spec(mode, flavor, underlay)).unwrap_err();
             assert!(
-                matches!(err, PlanError::DirectRoutingNotHere { .. }),
+                matches!(
+                    err,
+                    PlanError::HybridNotHere {
+                        flag: "--direct-routing",
+                        ..
+                    }
+                ),
                 "{err}"
             );
         }

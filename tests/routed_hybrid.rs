@@ -1,6 +1,7 @@
-//! flannel's DirectRouting on two racks of two hosts, on the netns runtime: rack mates go plain,
-//! the rest in VXLAN, and verify expects that wire pair by pair. A mutation that flips one
-//! pair's wire is caught and named. Root only; the CLI refusals need no root.
+//! flannel's DirectRouting and Calico's VXLAN CrossSubnet on two racks of two hosts, on the
+//! netns runtime: rack mates go plain, the rest in VXLAN, and verify expects that wire pair by
+//! pair. A mutation that flips one pair's wire is caught and named. Root only; the CLI refusals
+//! need no root.
 
 mod common;
 
@@ -8,24 +9,34 @@ use common::verify::{assert_fails_with, exec, pair, verify};
 use common::*;
 use serde_json::Value;
 
-const DIRECT: [&str; 10] = [
-    "gen",
-    "--mode",
-    "vxlan",
-    "--flavor",
-    "flannel",
-    "--direct-routing",
-    "--underlay",
-    "racks:2",
-    "--hosts",
-    "4",
-];
+/// flannel's DirectRouting, or Calico's CrossSubnet: its flavor, flag, tunnel and VXLAN wire.
+struct Hybrid {
+    flavor: &'static str,
+    flag: &'static str,
+    dev: &'static str,
+    wire: &'static str,
+}
 
-fn deployed() -> LabGuard {
+const FLANNEL: Hybrid = Hybrid {
+    flavor: "flannel",
+    flag: "--direct-routing",
+    dev: "flannel.1",
+    wire: "VXLAN UDP/8472 vni 1",
+};
+
+const CALICO: Hybrid = Hybrid {
+    flavor: "calico",
+    flag: "--cross-subnet",
+    dev: "vxlan.calico",
+    wire: "VXLAN vni 4096",
+};
+
+fn deployed(h: &Hybrid) -> LabGuard {
     require_root();
     let name = unique("hyb");
     let out = cnilab()
-        .args(DIRECT)
+        .args(["gen", "--mode", "vxlan", "--flavor", h.flavor, h.flag])
+        .args(["--underlay", "racks:2", "--hosts", "4"])
         .args(["--name", &name, "-o", "-"])
         .output()
         .unwrap();
@@ -47,7 +58,16 @@ fn wire(p: &Value) -> &str {
 
 #[test]
 fn rack_mates_go_plain_and_the_rest_in_vxlan() {
-    let lab = deployed();
+    every_pair_shows_its_wire(&FLANNEL);
+}
+
+#[test]
+fn calico_cross_subnet_routes_rack_mates_plain_and_the_rest_in_vxlan() {
+    every_pair_shows_its_wire(&CALICO);
+}
+
+fn every_pair_shows_its_wire(h: &Hybrid) {
+    let lab = deployed(h);
     let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     for a in 1..=4 {
@@ -58,11 +78,7 @@ fn rack_mates_go_plain_and_the_rest_in_vxlan() {
             let plain = format!("plain IPv4 172.16.{}.2 > 172.16.{}.2", a - 1, b - 1);
             match same_rack(a, b) {
                 true => assert_eq!(wire(p), plain, "{from} -> {to}"),
-                false => assert!(
-                    wire(p).starts_with("VXLAN UDP/8472 vni 1"),
-                    "{from} -> {to}: {}",
-                    wire(p)
-                ),
+                false => assert!(wire(p).starts_with(h.wire), "{from} -> {to}: {}", wire(p)),
             }
         }
     }
@@ -70,7 +86,7 @@ fn rack_mates_go_plain_and_the_rest_in_vxlan() {
 
 #[test]
 fn a_rack_mate_sent_through_the_tunnel_is_caught() {
-    let lab = deployed();
+    let lab = deployed(&FLANNEL);
     // host1 treats host2 as if it were in another rack: flannel.1's route, neighbour and FDB.
     exec(
         &lab,
@@ -109,9 +125,37 @@ fn a_rack_mate_sent_through_the_tunnel_is_caught() {
     assert_eq!(pair(&report, "pod1", "pod3")["passed"], true);
 }
 
+/// Calico keeps every VTEP's entries: one route is all it takes to send a rack mate through
+/// the tunnel.
+#[test]
+fn calico_rack_mate_sent_through_the_tunnel_is_caught() {
+    let lab = deployed(&CALICO);
+    exec(
+        &lab,
+        "host4",
+        "ip route replace 172.16.2.0/24 via 172.16.2.0 dev vxlan.calico onlink",
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let saw = format!("saw {} 192.168.2.3>192.168.2.2", CALICO.wire);
+    assert_fails_with(
+        &report,
+        "pod4",
+        "pod3",
+        &["request: expected plain IPv4 172.16.3.2 > 172.16.2.2", &saw],
+    );
+    let routes = format!(
+        "host4 routes 172.16.2.0/24 via 172.16.2.0 dev {}",
+        CALICO.dev
+    );
+    assert_fails_with(&report, "pod4", "pod3", &[&routes]);
+    assert_eq!(pair(&report, "pod1", "pod2")["passed"], true);
+    assert_eq!(pair(&report, "pod4", "pod1")["passed"], true);
+}
+
 #[test]
 fn a_pair_across_racks_sent_plain_is_caught() {
-    let lab = deployed();
+    let lab = deployed(&FLANNEL);
     // host3 routes host1's pods plain through its router, and the routers carry them: the pair
     // still works, but its pod addresses cross the routed underlay in the clear.
     exec(
@@ -139,39 +183,53 @@ fn a_pair_across_racks_sent_plain_is_caught() {
 
 #[test]
 fn direct_routing_is_refused_outside_flannel_vxlan_on_racks() {
-    for (args, shown) in [
+    refused_outside(&FLANNEL);
+}
+
+#[test]
+fn cross_subnet_is_refused_outside_calico_vxlan_on_racks() {
+    refused_outside(&CALICO);
+}
+
+fn refused_outside(h: &Hybrid) {
+    let other = if h.flavor == "calico" {
+        "flannel"
+    } else {
+        "calico"
+    };
+    let cases: [(Vec<&str>, String); 3] = [
         (
-            &["--mode", "vxlan", "--flavor", "flannel"][..],
-            "--underlay routed",
+            vec!["--mode", "vxlan", "--flavor", h.flavor],
+            "--underlay routed".into(),
         ),
         (
-            &[
+            vec![
                 "--mode",
                 "vxlan",
                 "--flavor",
-                "calico",
+                other,
                 "--underlay",
                 "racks:2",
-            ][..],
-            "--flavor calico",
+            ],
+            format!("--flavor {other}"),
         ),
         (
-            &["--mode", "host-gw", "--underlay", "racks:2"][..],
-            "--mode host-gw",
+            vec!["--mode", "host-gw", "--underlay", "racks:2"],
+            "--mode host-gw".into(),
         ),
-    ] {
+    ];
+    for (args, shown) in cases {
         let out = cnilab()
             .arg("gen")
-            .args(args)
-            .args(["--direct-routing", "--hosts", "4", "-o", "-"])
+            .args(&args)
+            .args([h.flag, "--hosts", "4", "-o", "-"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
+        let valid = format!("--mode vxlan --flavor {} --underlay racks:R", h.flavor);
         assert!(
-            err.contains("--direct-routing")
-                && err.contains("--mode vxlan --flavor flannel --underlay racks:R")
-                && err.contains(shown),
+            err.contains(h.flag) && err.contains(&valid) && err.contains(&shown),
             "{args:?}: {err}"
         );
     }

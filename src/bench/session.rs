@@ -25,6 +25,7 @@ pub fn bench_fresh(
         underlay: None,
         routing: Default::default(),
         direct_routing: false,
+        cross_subnet: false,
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
