@@ -619,6 +619,23 @@ mod tests {
                 "{err}"
             );
         }
+        let calico = LabSpec {
+            direct_routing: false,
+            cross_subnet: true,
+            ..spec(Mode::Vxlan, Flavor::Calico, Underlay::Racks(2))
+        };
+        let ok = Plan::from_spec(&calico).unwrap();
+        assert_eq!(ok.hosts[0].direct_to.as_deref(), Some("2"));
+        let err = Plan::from_spec(&LabSpec {
+            flavor: Flavor::Flannel,
+            ..calico
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--cross-subnet is calico's VXLAN option"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn host_gw_routed_by(
 /// other; without it, none.
 fn assert_direct_routes(plan: &Plan, h: &Host, lh: &LabHost) {
     for peer in plan.hosts.iter().filter(|p| p.index != h.index) {
-        let direct = plan.direct_routing && peer.rack == h.rack;
+        let direct = (plan.direct_routing || plan.cross_subnet) && peer.rack == h.rack;
         assert_eq!(
             lh.direct_to(peer.index),
             direct,
@@ -147,17 +147,20 @@ fn assert_direct_routes(plan: &Plan, h: &Host, lh: &LabHost) {
 }
 
 #[test]
-fn flannel_vxlan_round_trips_on_racks_with_and_without_direct_routing() {
-    for direct_routing in [false, true] {
+fn vxlan_round_trips_on_racks_with_and_without_the_hybrid_flags() {
+    for (flavor, hybrid) in [Flavor::Flannel, Flavor::Calico]
+        .into_iter()
+        .flat_map(|f| [(f, false), (f, true)])
+    {
         for (n, racks) in [(2, 2), (4, 2), (8, 3), (64, 5), (254, 2)] {
             let spec = LabSpec {
-                flavor: Flavor::Flannel,
+                flavor,
                 underlay: Some(Underlay::Racks(racks)),
-                direct_routing,
+                direct_routing: hybrid && flavor == Flavor::Flannel,
+                cross_subnet: hybrid && flavor == Flavor::Calico,
                 ..LabSpec::article(Mode::Vxlan, n, None)
             };
             let plan = Plan::from_spec(&spec).unwrap();
-            assert_eq!(plan.direct_routing, direct_routing);
             assert_round_trip(&plan);
         }
     }
