@@ -331,7 +331,7 @@ Examples:
   sudo cnilab verify --failed-only                 # only what failed
   sudo cnilab verify --warm                        # quick pass over a warm lab
   sudo cnilab verify --max-loss 10                 # allow 1 lost steady-state ping in 13
-  sudo cnilab verify --pcap out/                   # keep one pcap per capture point
+  sudo cnilab verify --pcap out/                   # one pcap per capture point, and out/lab.pcapng
   sudo cnilab verify --proto icmp,tcp              # no UDP probes (default: icmp,tcp,udp)
 
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
@@ -1012,7 +1012,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub converge_timeout: u64,
-    /// Write one pcap file per capture point into DIR.
+    /// Write one pcap file per capture point into DIR, and DIR/lab.pcapng with every point as
+    /// an interface `node:interface`, frames in time order, probe frames commented.
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
     /// Skip the cold start: probe every pair at once on what the lab has learnt. Faster, but a

@@ -97,3 +97,54 @@ fn calico_ipip_pods_reach_each_other_through_tunl0() {
         lab.assert_gone();
     }
 }
+
+/// One lab, verified healthy and then broken three ways at once (a few verify runs cost
+/// minutes under emulation): each break is named as the cause on every pair it touches.
+#[test]
+#[ignore = "needs a kernel with IPIP: run make test-vm"]
+fn calico_ipip_verifies_and_names_each_break() {
+    use common::verify::{exec, pair, reasons, verify};
+    require_ipip();
+    let name = unique("fvif");
+    let out = cnilab()
+        .args([
+            "gen", "--mode", "ipip", "--flavor", "calico", "--name", &name,
+        ])
+        .args(["--hosts", "2", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gen failed: {}", stderr(&out));
+    let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "a healthy calico IPIP lab passes: {report:#}");
+    let wire = pair(&report, "pod1", "pod2")["wire"].to_string();
+    assert!(wire.contains("IPIP 10.0.1.2>10.0.2.2"), "{wire}");
+
+    exec(&lab, "host1", "ip route del 172.16.1.0/24");
+    exec(&lab, "host1", "ip route del 172.16.0.2/32 dev calipod1");
+    exec(
+        &lab,
+        "host2",
+        "sysctl -w net.ipv4.conf.calipod2.proxy_arp=0",
+    );
+    exec(&lab, "pod2", "ip neigh flush dev eth1");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    for (from, to) in [("pod1", "pod2"), ("pod2", "pod1")] {
+        let why = reasons(pair(&report, from, to));
+        for cause in [
+            "host1 has no route 172.16.1.0/24 via 10.0.2.2 dev tunl0",
+            "host1 has no route 172.16.0.2/32 dev calipod1",
+            "host2 has proxy_arp off on calipod2",
+        ] {
+            assert!(
+                why.iter().take(3).any(|r| r.contains(cause)),
+                "{from}>{to}: `{cause}` must be among the first reasons: {why:#?}"
+            );
+        }
+    }
+    let out = lab.destroy();
+    assert!(out.status.success(), "destroy failed: {}", stderr(&out));
+}

@@ -61,7 +61,9 @@ fn each_size(mode: &str, flavor: &str, check: impl Fn(&LabGuard, usize)) {
         );
         let n = lab.lab().pods.len();
         assert_eq!(n, hosts * pods, "{mode}/{flavor}");
-        let (code, report) = common::verify::verify(&lab, &[]);
+        // Six of these run at once on a shared machine: a steady-state ping lost to load is
+        // not what this test is about (flavors_verify.rs judges loss strictly).
+        let (code, report) = common::verify::verify(&lab, &["--max-loss", "25"]);
         let pairs = report["pairs"].as_array().unwrap();
         let failed: Vec<&serde_json::Value> =
             pairs.iter().filter(|p| p["passed"] == false).collect();

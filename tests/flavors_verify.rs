@@ -174,6 +174,19 @@ fn flannel_with_the_port_changed_on_one_host_is_named() {
 }
 
 #[test]
+fn cilium_without_a_permanent_neighbour_names_it() {
+    // The external device has no FDB: the neighbour entry is all that gives the inner frame
+    // the peer's MAC, and an ARP it sends instead carries no tunnel key.
+    let lab = deployed("vxlan", "cilium", 3);
+    exec(&lab, "host1", "ip neigh del 172.16.1.0 dev cilium_vxlan");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1);
+    assert_only_pod1_pod2_fail(&report);
+    let cause = "host1 has no permanent neighbour entry for 172.16.1.0 on cilium_vxlan";
+    assert_first_reason(&report, "pod2", "pod1", cause);
+}
+
+#[test]
 fn calico_with_proxy_arp_off_on_a_cali_veth_fails_that_pods_pairs() {
     let lab = deployed("vxlan", "calico", 3);
     exec(

@@ -28,7 +28,7 @@ use crate::netns;
 use crate::topology::{Topology, TopologyError};
 use capture::{CaptureError, CapturePoint};
 pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
-use judge::{Outcome, PairPlan, ProbeResult, Seen};
+use judge::{Outcome, PairPlan, ProbeResult};
 use observe::{Observed, Owner};
 use probe::{ProbeError, ProbeSpec};
 pub use report::Report;
@@ -518,7 +518,7 @@ fn start_listeners(
 /// Every captured frame, dissected once and sorted to its probe; the rest kept for lab-wide
 /// checks.
 struct Collected {
-    seen: HashMap<ProbeId, Vec<Seen>>,
+    seen: observe::Sightings,
     unclaimed: Vec<(String, dissect::Wire)>,
     undissectable: usize,
 }
@@ -530,38 +530,41 @@ fn collect(
     observed: Vec<Observed>,
 ) -> Collected {
     let pod_nodes: BTreeSet<&str> = lab.pods.iter().map(|p| p.node.as_str()).collect();
-    let mut out = Collected {
-        seen: HashMap::new(),
-        unclaimed: Vec::new(),
-        undissectable: 0,
-    };
-    for (point, observed) in points.iter().zip(observed) {
-        out.undissectable += observed.undissectable;
-        let between_nodes = !pod_nodes.contains(point.node.as_str());
-        for sighting in observed.kept.into_iter().filter_map(|k| k.sighting) {
-            let owner = match sighting.owner {
-                Owner::Probe { id, reply } => Some((id.probe(), reply)),
-                Owner::Segment { flow, reply } => flows.get(&flow).map(|&id| (id, reply)),
-                Owner::Unclaimed => None,
-            };
-            let wire = sighting.wire;
-            match owner {
-                Some((id, reply)) => out.seen.entry(id).or_default().push(Seen {
-                    point: point.name.clone(),
-                    dst_mac: sighting.dst_mac,
-                    reply,
-                    wire,
-                }),
-                None if between_nodes
-                    && matches!(wire, dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }) =>
-                {
-                    out.unclaimed.push((point.name.clone(), wire))
-                }
-                None => {}
-            }
+    let between_nodes: Vec<bool> = points
+        .iter()
+        .map(|p| !pod_nodes.contains(p.node.as_str()))
+        .collect();
+    let undissectable = observed.iter().map(|o| o.undissectable).sum();
+    let named = points
+        .iter()
+        .map(|p| p.name.clone())
+        .zip(observed)
+        .collect();
+    let (mut seen, others) = observe::Sightings::new(named, |s| match s.owner {
+        Owner::Probe { id, .. } => Some(id.probe()),
+        Owner::Segment { flow, .. } => flows.get(&flow).copied(),
+        Owner::Unclaimed => None,
+    });
+    let mut unclaimed = Vec::new();
+    for (p, i) in others {
+        // Taken out either way: what is not checked for leaks is of no further use.
+        let Some((name, s)) = seen.take_frame(p, i) else {
+            continue;
+        };
+        if between_nodes[p]
+            && matches!(
+                s.wire,
+                dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }
+            )
+        {
+            unclaimed.push((name.to_string(), s.wire));
         }
     }
-    out
+    Collected {
+        seen,
+        unclaimed,
+        undissectable,
+    }
 }
 
 /// How each point's capture thread reads its frames, point by point.
@@ -598,7 +601,7 @@ fn judge_pairs(
     lab: &Lab,
     probes: &ProbePlan,
     mut outcomes: Outcomes,
-    mut seen: HashMap<ProbeId, Vec<Seen>>,
+    mut seen: observe::Sightings,
     fdbs: &[learned::HostFdb],
     host_macs: &[(String, judge::Mac)],
     max_loss: f64,
@@ -611,7 +614,7 @@ fn judge_pairs(
             outcome: outcomes
                 .remove(&id)
                 .unwrap_or(Outcome::NoReply { attempts: 0 }),
-            seen: seen.remove(&id).unwrap_or_default(),
+            seen: seen.take(&id),
         }
     };
     let mut rows = Vec::with_capacity(probes.pairs.len());

@@ -5,8 +5,9 @@
 
 use super::dissect::{self, Wire};
 use super::id::ProbeId;
-use super::judge::Mac;
+use super::judge::{Mac, Seen};
 use super::transport::{self, Flow};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// How one capture point's frames are read; one per point, handed to its capture thread.
@@ -104,6 +105,67 @@ impl Observer {
             dst_mac: data[..6].try_into().ok()?,
             wire,
         })
+    }
+}
+
+/// Every probe's sightings, handed out probe by probe as judging asks for them: each
+/// [`Seen`] is built from the frame the capture thread kept only then, so the run never holds
+/// a second copy of every sighting.
+pub struct Sightings {
+    /// Each capture point's name and what it kept.
+    points: Vec<(String, Observed)>,
+    /// Per probe, where its sightings are: (point, frame) indices, in capture order.
+    index: HashMap<ProbeId, Vec<(u32, u32)>>,
+}
+
+impl Sightings {
+    /// Indexes every kept sighting under the probe `owner` names; returns also where the
+    /// sightings that no probe owns are.
+    pub fn new(
+        points: Vec<(String, Observed)>,
+        owner: impl Fn(&Sighting) -> Option<ProbeId>,
+    ) -> (Sightings, Vec<(usize, usize)>) {
+        let mut index: HashMap<ProbeId, Vec<(u32, u32)>> = HashMap::new();
+        let mut unowned = Vec::new();
+        for (p, (_, observed)) in points.iter().enumerate() {
+            for (i, kept) in observed.kept.iter().enumerate() {
+                let Some(s) = &kept.sighting else { continue };
+                match owner(s) {
+                    Some(id) => index.entry(id).or_default().push((p as u32, i as u32)),
+                    None => unowned.push((p, i)),
+                }
+            }
+        }
+        (Sightings { points, index }, unowned)
+    }
+
+    /// Takes frame `frame` of point `point` out, with its point's name.
+    pub fn take_frame(&mut self, point: usize, frame: usize) -> Option<(&str, Sighting)> {
+        let (name, observed) = self.points.get_mut(point)?;
+        let sighting = observed.kept.get_mut(frame)?.sighting.take()?;
+        Some((name.as_str(), sighting))
+    }
+
+    /// Every sighting of probe `id`, taken out: a second call returns none.
+    pub fn take(&mut self, id: &ProbeId) -> Vec<Seen> {
+        let Some(at) = self.index.remove(id) else {
+            return Vec::new();
+        };
+        at.into_iter()
+            .filter_map(|(point, frame)| {
+                let (name, s) = self.take_frame(point as usize, frame as usize)?;
+                let reply = match s.owner {
+                    Owner::Probe { reply, .. } | Owner::Segment { reply, .. } => reply,
+                    Owner::Unclaimed => return None,
+                };
+                Some(Seen {
+                    point: name.to_string(),
+                    dst_mac: s.dst_mac,
+                    reply,
+                    wire: s.wire,
+                })
+            })
+            .collect()
     }
 }
 
@@ -206,5 +268,38 @@ mod tests {
             (seen.copied, seen.undissectable, seen.kept.len()),
             (1, 1, 0)
         );
+    }
+
+    #[test]
+    fn sightings_are_handed_out_once_per_probe_in_capture_order() {
+        let ping = ProbeId::new(1, ProbeKind::Ping);
+        let frame =
+            |reply, id: ProbeId| plain("172.16.0.2", "172.16.1.2", reply, Some(tag(id, RUN)));
+        let mut host = Observed::default();
+        let mut pod = Observed::default();
+        let o = observer(false, false);
+        o.observe(Duration::ZERO, &frame(false, ping.at(1)), &mut host);
+        o.observe(Duration::ZERO, &frame(true, ping.at(1)), &mut pod);
+        o.observe(
+            Duration::ZERO,
+            &frame(false, ProbeId::new(2, ProbeKind::Ping)),
+            &mut host,
+        );
+        let points = vec![
+            ("host1-eth1".to_string(), host),
+            ("pod2-eth1".to_string(), pod),
+        ];
+        let owner = |s: &Sighting| match s.owner {
+            Owner::Probe { id, .. } if id.pair == 1 => Some(id.probe()),
+            _ => None,
+        };
+        let (mut seen, unowned) = Sightings::new(points, owner);
+        assert_eq!(unowned, [(0, 1)]);
+        let got = seen.take(&ping);
+        let at: Vec<(&str, bool)> = got.iter().map(|s| (s.point.as_str(), s.reply)).collect();
+        assert_eq!(at, [("host1-eth1", false), ("pod2-eth1", true)]);
+        assert!(seen.take(&ping).is_empty());
+        assert!(seen.take_frame(0, 1).is_some());
+        assert!(seen.take_frame(0, 1).is_none());
     }
 }

@@ -439,25 +439,37 @@ pub fn read(
     expected: &[Expected],
     fdbs: &[HostFdb],
 ) -> Result<Vec<(usize, HostState)>, LearnedError> {
-    let mut out = Vec::new();
-    for h in lab.hosts.iter() {
-        let mine: Vec<&Item> = expected
-            .iter()
-            .filter(|e| e.host == h.index)
-            .map(|e| &e.item)
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let mut state = read_host(h, &mine)?;
+    // A few processes per host, and waiting on them is the cost: several hosts at a time.
+    const WORKERS: usize = 8;
+    let hosts: Vec<(&LabHost, Vec<&Item>)> = lab
+        .hosts
+        .iter()
+        .map(|h| {
+            let mine = expected.iter().filter(|e| e.host == h.index);
+            (h, mine.map(|e| &e.item).collect::<Vec<_>>())
+        })
+        .filter(|(_, items)| !items.is_empty())
+        .collect();
+    let chunk = hosts.len().div_ceil(WORKERS).max(1);
+    let read_one = |(h, items): &(&LabHost, Vec<&Item>)| {
+        let mut state = read_host(h, items)?;
         state.fdb = fdbs
             .iter()
             .find(|f| f.node == h.node)
             .map(|f| f.entries.clone())
             .unwrap_or_default();
-        out.push((h.index, state));
-    }
-    Ok(out)
+        Ok((h.index, state))
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = hosts
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(read_one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
