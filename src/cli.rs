@@ -159,13 +159,21 @@ pub struct LabShape {
     pub pods_per_host: usize,
     /// How the hosts are cabled (host-gw): flat (one switch, the default), routed (a router
     /// per host) or racks:R (R switches of hosts joined by routers). vxlan and ipip keep their
-    /// own routed underlay.
+    /// own routed underlay; vxlan --flavor flannel or calico also takes racks:R.
     #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg)]
     pub underlay: Option<Underlay>,
     /// How pod routes cross the routers: static (host-gw's own routes, the default) or bgp
     /// (BIRD 2 on every host and router; needs --underlay routed or racks:R and -o FILE).
     #[arg(long, value_name = "ROUTING", default_value = "static")]
     pub routing: Routing,
+    /// flannel's DirectRouting (--mode vxlan --flavor flannel --underlay racks:R only): a peer
+    /// on the host's own subnet (its rack) is routed plain, via the peer; the rest go in VXLAN.
+    #[arg(long)]
+    pub direct_routing: bool,
+    /// Calico's VXLAN CrossSubnet (--mode vxlan --flavor calico --underlay racks:R only): the
+    /// same plain routes to peers on the host's subnet. IPIP CrossSubnet is not built.
+    #[arg(long)]
+    pub cross_subnet: bool,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
@@ -212,6 +220,8 @@ Examples:
   cnilab gen --mode host-gw --underlay routed --hosts 2   # the article's failure: a router between the hosts
   cnilab gen --mode host-gw --underlay racks:2 --hosts 4  # two L2 racks of two hosts, joined by routers
   cnilab gen --mode host-gw --underlay routed --routing bgp --hosts 4 -o bgp.yaml  # BIRD 2 carries the pod routes
+  cnilab gen --mode vxlan --flavor flannel --direct-routing --underlay racks:2 --hosts 4  # plain within a rack, VXLAN across
+  cnilab gen --mode vxlan --flavor calico --cross-subnet --underlay racks:2 --hosts 4     # Calico's VXLAN CrossSubnet
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
 An existing file is only replaced if cnilab wrote it, unless --force is given. Never replaced,
@@ -544,6 +554,12 @@ impl Error {
 
 /// Parses the arguments, runs the command, prints any error, and returns the exit code.
 pub fn run() -> i32 {
+    // Not a subcommand, so not in --help: a netns node's holder, started by deploy itself,
+    // before anything else cnilab would set up.
+    let first = std::env::args_os().nth(1);
+    if first.is_some_and(|a| a.as_encoded_bytes() == runtime::NODE_HOLDER_ARG.to_bytes()) {
+        return runtime::run_node_holder();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -615,6 +631,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 lab: shape.name.as_deref(),
                 underlay: shape.underlay,
                 routing: shape.routing,
+                direct_routing: shape.direct_routing,
+                cross_subnet: shape.cross_subnet,
                 templates: shape.templates.as_deref(),
             })?;
             write_topology(&generated, &output, force, true)?;
@@ -706,6 +724,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                         lab: name.as_deref(),
                         underlay,
                         routing: routing.unwrap_or_default(),
+                        direct_routing: false,
+                        cross_subnet: false,
                         templates: templates.as_deref(),
                     })?;
                     if output == Path::new("-") {

@@ -17,6 +17,10 @@ pub struct GenRequest<'a> {
     /// `None`: the mode's own underlay.
     pub underlay: Option<Underlay>,
     pub routing: Routing,
+    /// flannel's DirectRouting (see [`crate::plan::LabSpec`]).
+    pub direct_routing: bool,
+    /// Calico's VXLAN CrossSubnet (see [`crate::plan::LabSpec`]).
+    pub cross_subnet: bool,
     pub templates: Option<&'a Path>,
 }
 
@@ -64,6 +68,8 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         lab: req.lab,
         underlay: req.underlay,
         routing: req.routing,
+        direct_routing: req.direct_routing,
+        cross_subnet: req.cross_subnet,
     })?;
     let templates = |dir: Option<&'a Path>| match dir {
         Some(dir) => Templates::Dir(dir),

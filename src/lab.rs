@@ -5,7 +5,7 @@
 
 use crate::plan::{Flavor, Mode};
 use crate::topology::{Node, Topology};
-use crate::verify::expect::ExpectFail;
+use crate::verify::expect::{ExpectFail, HostSet};
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -35,6 +35,9 @@ pub const LABEL_RACK: &str = "cnilab.rack";
 pub const LABEL_EXPECT_FAIL_TO: &str = "cnilab.expect-fail-to";
 pub const LABEL_EXPECT_FAIL_AT: &str = "cnilab.expect-fail-at";
 pub const LABEL_EXPECT_FAIL_WHY: &str = "cnilab.expect-fail-why";
+/// flannel's DirectRouting: the hosts this host reaches plain, via the peer (its own subnet).
+/// Every other pair has the lab's tunnel on the wire.
+pub const LABEL_DIRECT_TO: &str = "cnilab.direct-to";
 /// `veth` where each pod's host-side veth is routed, with a /32 route to the pod on it.
 pub const LABEL_POD_ROUTE: &str = "cnilab.pod-route";
 /// `"1"` where the host answers ARP on each pod's veth (Calico's gateway that exists nowhere).
@@ -126,6 +129,15 @@ pub struct LabHost {
     pub pod_routes: bool,
     /// proxy_arp is on on each pod's veth (`cnilab.proxy-arp`).
     pub proxy_arp: bool,
+    /// The peers this host routes plain although the lab tunnels (`cnilab.direct-to`).
+    pub direct_to: Option<HostSet>,
+}
+
+impl LabHost {
+    /// Whether this host sends to host `peer`'s pods plain, outside the lab's tunnel.
+    pub fn direct_to(&self, peer: usize) -> bool {
+        self.direct_to.as_ref().is_some_and(|d| d.contains(peer))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -372,6 +384,27 @@ impl Lab {
     pub fn host(&self, index: usize) -> Option<&LabHost> {
         self.hosts.iter().find(|h| h.index == index)
     }
+
+    /// What the underlay must show from host `from`'s pods to host `to`'s: plain where `from`
+    /// routes that peer directly (flannel's DirectRouting), the lab's encapsulation otherwise.
+    pub fn encap_between(&self, from: usize, to: usize) -> Encap {
+        match self.host(from) {
+            Some(h) if h.direct_to(to) => Encap::Plain,
+            _ => self.encap,
+        }
+    }
+
+    /// Whether plain pod packets between these addresses are the lab's own: both pods' hosts
+    /// route each other directly. In a tunnel mode any other plain pod packet is a leak.
+    pub fn plain_between(&self, a: Ipv4Addr, b: Ipv4Addr) -> bool {
+        let host_of = |ip| self.pods.iter().find(|p| p.ip == ip).map(|p| p.host);
+        match (host_of(a), host_of(b)) {
+            (Some(x), Some(y)) => {
+                self.encap_between(x, y) == Encap::Plain && self.encap_between(y, x) == Encap::Plain
+            }
+            _ => false,
+        }
+    }
 }
 
 fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError> {
@@ -389,6 +422,7 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         rack: optional(name, node, LABEL_RACK)?,
         pod_routes: optional::<String>(name, node, LABEL_POD_ROUTE)?.is_some_and(|r| r == "veth"),
         proxy_arp: optional::<u8>(name, node, LABEL_PROXY_ARP)?.is_some_and(|v| v == 1),
+        direct_to: optional(name, node, LABEL_DIRECT_TO)?,
     })
 }
 
@@ -570,6 +604,39 @@ pub(crate) mod tests {
             matches!(&err, LabError::MixedLabel { label: LABEL_TUNNEL_DEV, second, .. } if second == "host2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn direct_routing_reads_back_as_the_wire_per_pair() {
+        let spec = crate::plan::LabSpec {
+            flavor: Flavor::Flannel,
+            underlay: Some(crate::underlay::Underlay::Racks(2)),
+            direct_routing: true,
+            ..crate::plan::LabSpec::article(Mode::Vxlan, 4, None)
+        };
+        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+        let l = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
+        let vxlan = Encap::Vxlan(VxlanParams { vni: 1, port: 8472 });
+        assert_eq!(l.encap_between(1, 2), Encap::Plain);
+        assert_eq!(l.encap_between(4, 3), Encap::Plain);
+        assert_eq!(l.encap_between(2, 3), vxlan);
+        assert_eq!(l.encap_between(4, 1), vxlan);
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert!(l.plain_between(ip("172.16.0.2"), ip("172.16.1.2")));
+        assert!(!l.plain_between(ip("172.16.0.2"), ip("172.16.2.2")));
+        // One host that no longer says so makes the pair's return path a tunnel: not plain.
+        let at = text.find("    host2:").unwrap();
+        let (head, tail) = text.split_at(at);
+        let edited = format!(
+            "{head}{}",
+            tail.replacen("cnilab.direct-to: \"1\"", "cnilab.direct-to: \"9\"", 1)
+        );
+        let l = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap();
+        assert_eq!(
+            (l.encap_between(1, 2), l.encap_between(2, 1)),
+            (Encap::Plain, vxlan)
+        );
+        assert!(!l.plain_between(ip("172.16.0.2"), ip("172.16.1.2")));
     }
 
     #[test]

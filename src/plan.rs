@@ -206,10 +206,18 @@ pub enum PlanError {
     PodsOutOfRange(usize),
     #[error(transparent)]
     Underlay(#[from] UnderlayError),
-    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw")]
+    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw (and --mode vxlan --flavor flannel with racks:R)")]
     UnderlayNotInMode { mode: Mode, underlay: Underlay },
     #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
     BgpNeedsRouters,
+    #[error("{flag} is {valid}'s VXLAN option on racks of hosts: use it with --mode vxlan --flavor {valid} --underlay racks:R, not with --mode {mode} --flavor {flavor} --underlay {underlay}")]
+    HybridNotHere {
+        flag: &'static str,
+        valid: Flavor,
+        mode: Mode,
+        flavor: Flavor,
+        underlay: Underlay,
+    },
 }
 
 fn valid_flavors(mode: &Mode) -> String {
@@ -278,6 +286,9 @@ pub struct Host {
     /// With `--routing bgp`: the host's AS and its BIRD folder, relative to the topology file.
     pub asn: Option<u32>,
     pub bird_dir: Option<String>,
+    /// With flannel's DirectRouting: the peers on this host's own subnet (its rack mates), as
+    /// ranges. They get a plain route via the peer; every other peer goes through VXLAN.
+    pub direct_to: Option<String>,
 }
 
 /// Everything a template needs to render one lab.
@@ -301,6 +312,10 @@ pub struct Plan {
     /// The segments of hosts behind routers (host-gw on a routed or racks underlay).
     pub racks: Vec<Rack>,
     pub routing: Routing,
+    /// flannel's DirectRouting: peers on the host's own subnet are routed plain.
+    pub direct_routing: bool,
+    /// Calico's VXLAN CrossSubnet: the same routes, and every peer's VTEP entries kept.
+    pub cross_subnet: bool,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -314,6 +329,10 @@ pub struct LabSpec<'a> {
     /// `None`: the mode's own underlay.
     pub underlay: Option<Underlay>,
     pub routing: Routing,
+    /// flannel's DirectRouting (vxlan, flannel flavor, racks underlay only).
+    pub direct_routing: bool,
+    /// Calico's VXLAN CrossSubnet (vxlan, calico flavor, racks underlay only).
+    pub cross_subnet: bool,
 }
 
 impl<'a> LabSpec<'a> {
@@ -327,6 +346,8 @@ impl<'a> LabSpec<'a> {
             lab,
             underlay: None,
             routing: Routing::Static,
+            direct_routing: false,
+            cross_subnet: false,
         }
     }
 }
@@ -346,6 +367,8 @@ impl Plan {
             lab,
             underlay,
             routing,
+            direct_routing,
+            cross_subnet,
         } = *spec;
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
             return Err(PlanError::HostsOutOfRange(hosts));
@@ -371,12 +394,14 @@ impl Plan {
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
-        if mode != Mode::HostGw && underlay != mode.default_underlay() {
+        let vxlan_racks = check_vxlan_racks(spec, underlay)?;
+        if mode != Mode::HostGw && underlay != mode.default_underlay() && !vxlan_racks {
             return Err(PlanError::UnderlayNotInMode { mode, underlay });
         }
         underlay.check(hosts)?;
         let mut racks = match mode {
             Mode::HostGw => crate::underlay::racks(underlay, hosts),
+            Mode::Vxlan if vxlan_racks => crate::underlay::racks(underlay, hosts),
             Mode::Vxlan | Mode::Ipip => Vec::new(),
         };
         if routing == Routing::Bgp {
@@ -394,6 +419,9 @@ impl Plan {
             .map(|i| {
                 let h = host(mode, flavor, i, step, pods_per_host);
                 match racks.iter().find(|r| r.hosts.contains(&i)) {
+                    Some(rack) if mode == Mode::Vxlan => {
+                        vxlan_in_rack(h, rack, hosts, direct_routing || cross_subnet)
+                    }
                     Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
                     None => h,
                 }
@@ -414,7 +442,43 @@ impl Plan {
             underlay_is_default: underlay == mode.default_underlay(),
             racks,
             routing,
+            direct_routing,
+            cross_subnet,
         })
+    }
+}
+
+/// Whether this is flannel's or Calico's VXLAN on racks, where the hybrid flags apply; a hybrid
+/// flag anywhere else is named first, since it is what makes the rest of the request wrong.
+fn check_vxlan_racks(spec: &LabSpec<'_>, underlay: Underlay) -> Result<bool, PlanError> {
+    let (mode, flavor) = (spec.mode, spec.flavor);
+    let on_racks = mode == Mode::Vxlan && matches!(underlay, Underlay::Racks(_));
+    let wrong = |flag: &'static str, valid: Flavor| PlanError::HybridNotHere {
+        flag,
+        valid,
+        mode,
+        flavor,
+        underlay,
+    };
+    if spec.direct_routing && !(on_racks && flavor == Flavor::Flannel) {
+        return Err(wrong("--direct-routing", Flavor::Flannel));
+    }
+    if spec.cross_subnet && !(on_racks && flavor == Flavor::Calico) {
+        return Err(wrong("--cross-subnet", Flavor::Calico));
+    }
+    Ok(on_racks && matches!(flavor, Flavor::Flannel | Flavor::Calico))
+}
+
+/// A VXLAN host in its rack: every pair works, through the tunnel or, with DirectRouting, plain
+/// between rack mates (flannel routes a peer on its own subnet via the peer's public IP).
+fn vxlan_in_rack(h: Host, rack: &Rack, hosts: usize, direct_routing: bool) -> Host {
+    let index = h.index;
+    Host {
+        unreachable: None,
+        direct_to: direct_routing
+            .then(|| crate::underlay::rack_mates(rack, index))
+            .filter(|mates| !mates.is_empty()),
+        ..in_rack(h, rack, hosts)
     }
 }
 
@@ -497,6 +561,7 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         unreachable: None,
         asn: None,
         bird_dir: None,
+        direct_to: None,
     }
 }
 
@@ -524,6 +589,54 @@ fn pod(flavor: Flavor, i: usize, j: usize, per_host: usize, [a, b, c]: [u8; 3]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_routing_is_flannel_vxlan_on_racks_only() {
+        let spec = |mode, flavor, underlay| LabSpec {
+            flavor,
+            underlay: Some(underlay),
+            direct_routing: true,
+            ..LabSpec::article(mode, 4, None)
+        };
+        let ok = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Flannel, Underlay::Racks(2))).unwrap();
+        let direct: Vec<_> = ok.hosts.iter().map(|h| h.direct_to.as_deref()).collect();
+        assert_eq!(direct, [Some("2"), Some("1"), Some("4"), Some("3")]);
+        assert!(ok.hosts.iter().all(|h| h.unreachable.is_none()));
+        for (mode, flavor, underlay) in [
+            (Mode::Vxlan, Flavor::Flannel, Underlay::Routed),
+            (Mode::Vxlan, Flavor::Calico, Underlay::Racks(2)),
+            (Mode::HostGw, Flavor::Flannel, Underlay::Racks(2)),
+        ] {
+            let err = Plan::from_spec(&spec(mode, flavor, underlay)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    PlanError::HybridNotHere {
+                        flag: "--direct-routing",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        let calico = LabSpec {
+            direct_routing: false,
+            cross_subnet: true,
+            ..spec(Mode::Vxlan, Flavor::Calico, Underlay::Racks(2))
+        };
+        let ok = Plan::from_spec(&calico).unwrap();
+        assert_eq!(ok.hosts[0].direct_to.as_deref(), Some("2"));
+        let err = Plan::from_spec(&LabSpec {
+            flavor: Flavor::Flannel,
+            ..calico
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--cross-subnet is calico's VXLAN option"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn step_gives_the_article_addresses_and_fits_every_size() {

@@ -157,8 +157,18 @@ pub fn host_ip(rack: &Rack, i: usize) -> Ipv4Addr {
 /// The hosts outside `rack`, as ranges of indices: `3-4`, `1,3-8`. host-gw reaches none of
 /// their pods from inside the rack.
 pub fn hosts_outside(rack: &Rack, hosts: usize) -> String {
+    ranges((1..=hosts).filter(|i| !rack.hosts.contains(i)))
+}
+
+/// Host `i`'s rack mates, as ranges: the peers it reaches on-link, without a router between.
+pub fn rack_mates(rack: &Rack, i: usize) -> String {
+    ranges(rack.hosts.iter().copied().filter(|&h| h != i))
+}
+
+/// Ascending host indices as ranges: `1,3-8`.
+fn ranges(indices: impl Iterator<Item = usize>) -> String {
     let mut ranges: Vec<(usize, usize)> = Vec::new();
-    for i in (1..=hosts).filter(|i| !rack.hosts.contains(i)) {
+    for i in indices {
         match ranges.last_mut() {
             Some((_, end)) if *end + 1 == i => *end = i,
             _ => ranges.push((i, i)),
@@ -214,6 +224,8 @@ mod tests {
         assert!(Underlay::Racks(3).check(2).is_err());
         assert_eq!(hosts_outside(&r[0], 5), "4-5");
         assert_eq!(hosts_outside(&racks(Underlay::Routed, 4)[1], 4), "1,3-4");
+        assert_eq!(rack_mates(&r[0], 2), "1,3");
+        assert_eq!(rack_mates(&racks(Underlay::Racks(2), 4)[1], 3), "4");
     }
 
     #[test]

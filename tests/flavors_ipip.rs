@@ -72,6 +72,25 @@ fn calico_ipip_pods_reach_each_other_through_tunl0() {
             ping_ring(&lab.lab())
         };
         assert!(failed.is_empty(), "x{hosts}x{pods}: {failed:?}");
+        // The wire, at every size: one pod pair per host pair keeps the emulated run short.
+        let (code, report) =
+            common::verify::verify(&lab, &["--pairs", "per-host-pair", "--proto", "icmp"]);
+        assert_eq!(code, 0, "x{hosts}x{pods}: verify failed: {report:#}");
+        let wires: Vec<&str> = report["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["wire"].as_str().unwrap())
+            .collect();
+        // Every host pair, and with several pods a pair inside each host, which stays off the wire.
+        let same_host = if pods > 1 { hosts } else { 0 };
+        assert_eq!(wires.len(), hosts * (hosts - 1) + same_host, "{report:#}");
+        let tunnelled = wires.iter().filter(|w| w.starts_with("IPIP ")).count();
+        assert_eq!(
+            tunnelled,
+            hosts * (hosts - 1),
+            "x{hosts}x{pods}: every host pair in IPIP: {wires:?}"
+        );
         let show = |args: &[&str]| {
             let out = Command::new("ip")
                 .arg("-n")

@@ -18,6 +18,8 @@ fn text(mode: Mode, flavor: Flavor, hosts: usize, pods_per_host: usize) -> Strin
         lab: None,
         underlay: None,
         routing: Default::default(),
+        direct_routing: false,
+        cross_subnet: false,
     };
     render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap()
 }
@@ -299,6 +301,8 @@ fn interface_names_fit_at_the_largest_plan() {
             lab: None,
             underlay: None,
             routing: Default::default(),
+            direct_routing: false,
+            cross_subnet: false,
         };
         let plan = Plan::from_spec(&spec).unwrap();
         let last = plan.hosts.last().unwrap().pods.last().unwrap();

@@ -232,6 +232,76 @@ fn host_gw_underlays_validate_and_cable_every_rack() {
     }
 }
 
+/// flannel's and Calico's VXLAN on racks, with and without DirectRouting or CrossSubnet: the
+/// file validates, is cabled like host-gw's racks, and a host routes exactly its rack mates
+/// plain (via the peer, on its underlay leg) and every other peer through the tunnel. flannel
+/// programs no VTEP entries for a rack mate it routes plain; Calico programs every VTEP's.
+#[test]
+fn vxlan_on_racks_validates_and_routes_rack_mates_directly() {
+    use cnilab::plan::{Flavor, LabSpec};
+    use cnilab::underlay::Underlay;
+    let validator = schema();
+    for (flavor, hybrid) in [Flavor::Flannel, Flavor::Calico]
+        .into_iter()
+        .flat_map(|f| [(f, false), (f, true)])
+    {
+        for (hosts, racks) in [(2, 2), (4, 2), (5, 2), (8, 3)] {
+            let spec = LabSpec {
+                flavor,
+                underlay: Some(Underlay::Racks(racks)),
+                direct_routing: hybrid && flavor == Flavor::Flannel,
+                cross_subnet: hybrid && flavor == Flavor::Calico,
+                ..LabSpec::article(Mode::Vxlan, hosts, None)
+            };
+            let plan = Plan::from_spec(&spec).unwrap();
+            let text = render(&plan, Templates::Embedded).unwrap();
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+            let json = serde_json::to_value(yaml).unwrap();
+            let what = format!("vxlan {flavor} racks:{racks} x{hosts} hybrid={hybrid}");
+            let dev = &plan.tunnel.unwrap().dev;
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| format!("{} at {}", e, e.instance_path))
+                .take(5)
+                .collect();
+            assert!(errors.is_empty(), "{what}: {errors:#?}");
+            assert_cabled(&plan, &json, &what);
+            let lines = exec_lines(&json);
+            for h in &plan.hosts {
+                for p in plan.hosts.iter().filter(|p| p.index != h.index) {
+                    let plain = format!(
+                        "ip route add {} via {} dev eth1",
+                        p.pod_subnet, p.underlay_ip
+                    );
+                    let tunnel = format!(
+                        "ip route add {} via {} dev {dev} onlink",
+                        p.pod_subnet,
+                        p.vtep_ip.unwrap()
+                    );
+                    let fdb = format!(
+                        "bridge fdb add {} dst {}",
+                        p.vtep_mac.as_ref().unwrap(),
+                        p.underlay_ip
+                    );
+                    let has = |want: &str| lines.iter().any(|(n, l)| *n == h.name && l == want);
+                    let has_fdb = lines
+                        .iter()
+                        .any(|(n, l)| *n == h.name && l.starts_with(&fdb));
+                    let direct = hybrid && p.rack == h.rack;
+                    let fdb_kept = !direct || flavor == Flavor::Calico;
+                    assert_eq!(
+                        (has(&plain), has(&tunnel), has_fdb),
+                        (direct, !direct, fdb_kept),
+                        "{what}: {} -> {}",
+                        h.name,
+                        p.name
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Every host's underlay leg ends at its rack's switch, or at its router where it is alone;
 /// every router has a leg into its rack and one onto the WAN.
 fn assert_cabled(plan: &Plan, json: &Value, what: &str) {

@@ -55,13 +55,15 @@ fn assert_round_trip(plan: &Plan) {
 
 /// The routers and the legs verify captures on, as the plan names them.
 fn assert_routers(plan: &Plan, lab: &Lab) {
+    let racked = !plan.racks.is_empty();
     let mut want: Vec<(String, Vec<String>)> = match plan.mode {
-        Mode::HostGw => plan
+        // A router per rack (host-gw's racks, or flannel's VXLAN on racks); none on a flat segment.
+        Mode::HostGw | Mode::Vxlan if racked || plan.mode == Mode::HostGw => plan
             .racks
             .iter()
             .map(|r| (r.router.clone(), vec!["eth1".into(), "eth2".into()]))
             .collect(),
-        Mode::Vxlan => plan
+        Mode::HostGw | Mode::Vxlan => plan
             .hosts
             .iter()
             .map(|h| {
@@ -129,6 +131,41 @@ fn host_gw_routed_by(
     Plan::from_spec(&spec).unwrap()
 }
 
+/// With DirectRouting a host reads back its rack mates as the peers it reaches plain, and no
+/// other; without it, none.
+fn assert_direct_routes(plan: &Plan, h: &Host, lh: &LabHost) {
+    for peer in plan.hosts.iter().filter(|p| p.index != h.index) {
+        let direct = (plan.direct_routing || plan.cross_subnet) && peer.rack == h.rack;
+        assert_eq!(
+            lh.direct_to(peer.index),
+            direct,
+            "{} -> {}",
+            h.name,
+            peer.name
+        );
+    }
+}
+
+#[test]
+fn vxlan_round_trips_on_racks_with_and_without_the_hybrid_flags() {
+    for (flavor, hybrid) in [Flavor::Flannel, Flavor::Calico]
+        .into_iter()
+        .flat_map(|f| [(f, false), (f, true)])
+    {
+        for (n, racks) in [(2, 2), (4, 2), (8, 3), (64, 5), (254, 2)] {
+            let spec = LabSpec {
+                flavor,
+                underlay: Some(Underlay::Racks(racks)),
+                direct_routing: hybrid && flavor == Flavor::Flannel,
+                cross_subnet: hybrid && flavor == Flavor::Calico,
+                ..LabSpec::article(Mode::Vxlan, n, None)
+            };
+            let plan = Plan::from_spec(&spec).unwrap();
+            assert_round_trip(&plan);
+        }
+    }
+}
+
 #[test]
 fn host_gw_round_trips_on_every_underlay() {
     for flavor in [Flavor::Article, Flavor::Flannel] {
@@ -162,6 +199,15 @@ fn assert_expected_failures(plan: &Plan, h: &Host, lh: &LabHost) {
         assert!(lh.expect_fail.is_none(), "{}", h.name);
         return;
     };
+    if plan.mode == Mode::Vxlan {
+        assert!(
+            lh.expect_fail.is_none(),
+            "{}: VXLAN crosses the routers",
+            h.name
+        );
+        assert_direct_routes(plan, h, lh);
+        return;
+    }
     assert_eq!(lh.rack, Some(rack));
     if plan.routing == cnilab::routing::Routing::Bgp {
         assert!(

@@ -248,3 +248,45 @@ fn a_node_whose_namespace_was_deleted_by_hand_still_ends_with_destroy() {
         .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'));
     assert!(!alive, "the node's holder {holder} outlived its lab");
 }
+
+#[test]
+fn a_holder_is_pid_1_of_its_node_and_holds_only_dev_null() {
+    require_root();
+    let name = unique("sbhold");
+    let lab = LabGuard::one_node(&name, &["ip link set lo up"]);
+    let out = lab.deploy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", &format!("clab-{name}-n1")])
+        .output()
+        .unwrap();
+    let holder = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("the node has a holder process")
+        .to_string();
+    let comm = std::fs::read_to_string(format!("/proc/{holder}/comm")).unwrap();
+    assert_eq!(comm.trim(), "cnilab-node");
+    let status = std::fs::read_to_string(format!("/proc/{holder}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(nspid.ends_with("\t1"), "not PID 1 of its node: {nspid}");
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{holder}/fd"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let to = std::fs::read_link(e.path()).unwrap();
+            format!("{} -> {}", e.file_name().to_string_lossy(), to.display())
+        })
+        .collect();
+    assert_eq!(fds.len(), 3, "{fds:?}");
+    assert!(fds.iter().all(|f| f.ends_with("-> /dev/null")), "{fds:?}");
+}
+
+#[test]
+fn the_holder_entry_is_internal_and_not_in_help() {
+    let out = cnilab().arg("__node-holder").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("internal"), "{}", stderr(&out));
+    let help = cnilab().arg("--help").output().unwrap();
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("holder"));
+}

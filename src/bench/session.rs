@@ -24,6 +24,8 @@ pub fn bench_fresh(
         lab: Some(&name),
         underlay: None,
         routing: Default::default(),
+        direct_routing: false,
+        cross_subnet: false,
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {

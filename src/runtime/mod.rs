@@ -14,6 +14,8 @@ pub mod state;
 mod transaction;
 
 pub use error::{RuntimeError, TeardownError};
+/// For the CLI's hidden entry: cnilab as a netns node's holder process.
+pub use netns::{run_holder as run_node_holder, HOLDER_ARG as NODE_HOLDER_ARG};
 pub use shape::DEFAULT_LINK_MTU;
 
 use crate::topology::Topology;

@@ -723,9 +723,19 @@ fn lab_findings(lab: &Lab, pod_mtus: &[Option<u32>], collected: &Collected) -> V
         lab.encap,
         &pod_ips,
         &pod_nets,
-        collected.unclaimed.iter().map(|(p, w)| (p.as_str(), w)),
+        collected
+            .unclaimed
+            .iter()
+            .filter(|(_, w)| !direct_plain(lab, w))
+            .map(|(p, w)| (p.as_str(), w)),
     ));
     findings
+}
+
+/// A plain packet between pods whose hosts route each other directly (DirectRouting): the
+/// lab's own traffic, not a leak out of the tunnel.
+fn direct_plain(lab: &Lab, wire: &dissect::Wire) -> bool {
+    matches!(wire, dissect::Wire::Plain(ip) if lab.plain_between(ip.src, ip.dst))
 }
 
 /// A frame "not seen" where the capture itself dropped frames may simply be one of those:
@@ -947,7 +957,7 @@ fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
     let host = |i| lab.host(i).expect("Lab checks every pod has its host");
     let (ha, hb) = (host(pa.host), host(pb.host));
     PairPlan {
-        encap: lab.encap,
+        encap: lab.encap_between(pa.host, pb.host),
         src_pod: pa.ip,
         dst_pod: pb.ip,
         src_host: ha.underlay_ip,

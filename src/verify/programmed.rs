@@ -8,6 +8,7 @@ use super::learned::{self, FdbEntry, HostFdb, LearnedError};
 use super::report::PairRow;
 use crate::lab::{Encap, Lab, LabHost};
 use crate::netns::in_netns;
+use crate::plan::Flavor;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 
@@ -141,8 +142,15 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
 fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
     let mut items = Vec::new();
     let dev = lab.tunnel_dev.clone();
+    // A peer on the host's own subnet gets a plain route via the peer. flannel's DirectRouting
+    // programs no tunnel entries for it; Calico's CrossSubnet programs every VTEP's anyway.
+    let encap = lab.encap_between(h.index, p.index);
+    let vtep_entries = match encap {
+        Encap::Plain if lab.flavor == Flavor::Calico => lab.encap,
+        _ => encap,
+    };
     if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
-        (lab.encap, &dev, p.vtep_ip, &p.vtep_mac)
+        (vtep_entries, &dev, p.vtep_ip, &p.vtep_mac)
     {
         let (dev, mac) = (dev.clone(), mac.clone());
         items.push(Item::Neighbour {
@@ -155,7 +163,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
             items.push(Item::Fdb { mac, dst, dev });
         }
     }
-    let route = match (lab.encap, dev) {
+    let route = match (encap, dev) {
         // A peer in another rack is not on-link: host-gw plans no route to it (BGP's routes,
         // if any, are checked when verify waits for the routing to converge).
         (Encap::Plain, _) if h.rack != p.rack => None,

@@ -8,6 +8,7 @@ mod sandbox;
 pub(super) mod settle;
 mod teardown;
 
+pub use sandbox::{run_holder, HOLDER_ARG};
 pub use teardown::remove_namespaces;
 
 use super::process::{self, Ran};

@@ -2,8 +2,8 @@
 //! node's mount and PID namespaces. It is PID 1 of the node, so killing it ends every process
 //! the node started, daemons included; while it lives, it reaps the node's orphans.
 
-use super::mounts::{self, MountPlan};
-use nix::unistd::Pid;
+use super::mounts::MountPlan;
+use super::spawn;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
@@ -31,8 +31,11 @@ impl std::fmt::Display for HolderError {
 }
 
 /// Messages from the holder, each one write (atomic on a pipe).
-const READY: u8 = b'K';
-const FAILED: u8 = b'E';
+pub(super) const READY: u8 = b'K';
+pub(super) const FAILED: u8 = b'E';
+
+/// The holder's descriptor for its one message to cnilab.
+pub(super) const REPORT_FD: RawFd = 3;
 
 /// Starts a holder in the calling thread's network namespace.
 pub fn start(plan: &MountPlan) -> Result<Holder, HolderError> {
@@ -42,25 +45,9 @@ pub fn start(plan: &MountPlan) -> Result<Holder, HolderError> {
     };
     let (read, write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail("making a pipe", e))?;
-    let null = nix::fcntl::open(
-        "/dev/null",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| fail("opening /dev/null", e))?;
-    // Like fork, but the child is born in fresh mount and PID namespaces, as their PID 1.
-    let flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::SIGCHLD;
-    // SAFETY: fork-like clone (no shared memory); the child only makes system calls on data
-    // prepared before it.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0, 0, 0, 0) };
-    if pid == 0 {
-        holder(plan, write.as_raw_fd(), null.as_raw_fd());
-    }
-    let cloned = nix::errno::Errno::result(pid).map(|_| ());
+    let spawned = spawn::spawn(plan, write.as_raw_fd());
     drop(write);
-    let _ = nix::unistd::close(null);
-    cloned.map_err(|e| fail("making the node's mount and PID namespaces", e))?;
-    let pid = Pid::from_raw(pid as i32);
+    let pid = spawned.map_err(|e| fail("making the node's mount and PID namespaces", e))?;
     parse(plan, &first_message(read)).inspect_err(|_| {
         let _ = nix::sys::wait::waitpid(pid, None);
     })?;
@@ -76,8 +63,8 @@ pub fn start(plan: &MountPlan) -> Result<Holder, HolderError> {
     })
 }
 
-/// Reads one message, without waiting for the pipe to close: another node's holder, forked
-/// meanwhile, may hold it open for a while.
+/// Reads one message, without waiting for the pipe to close: another node's child, cloned
+/// meanwhile, holds it open until it executes its holder.
 fn first_message(read: std::os::fd::OwnedFd) -> Vec<u8> {
     let mut file = File::from(read);
     let mut report = Vec::new();
@@ -97,11 +84,13 @@ fn parse(plan: &MountPlan, report: &[u8]) -> Result<(), HolderError> {
         Some(&READY) => Ok(()),
         Some(&FAILED) if report.len() >= 9 => {
             let step = word(report.get(1..5));
+            let what = match plan.ops.get(step as usize) {
+                Some(op) => op.to_string(),
+                None if step == spawn::EXEC_STEP => "starting cnilab as the node's holder".into(),
+                None => format!("step {step}"),
+            };
             Err(HolderError {
-                what: plan
-                    .ops
-                    .get(step as usize)
-                    .map_or_else(|| format!("step {step}"), |op| op.to_string()),
+                what,
                 errno: word(report.get(5..9)) as i32,
             })
         }
@@ -112,7 +101,7 @@ fn parse(plan: &MountPlan, report: &[u8]) -> Result<(), HolderError> {
     }
 }
 
-fn send(fd: RawFd, tag: u8, words: &[u32]) {
+pub(super) fn send(fd: RawFd, tag: u8, words: &[u32]) {
     let mut buf = [0u8; 9];
     buf[0] = tag;
     for (i, w) in words.iter().enumerate().take(2) {
@@ -122,26 +111,27 @@ fn send(fd: RawFd, tag: u8, words: &[u32]) {
     unsafe { libc::write(fd, buf.as_ptr().cast(), 1 + 4 * words.len().min(2)) };
 }
 
-/// PID 1 of the node: sets up the node's file system view, then reaps orphans for ever.
-fn holder(plan: &MountPlan, report: RawFd, null: RawFd) -> ! {
-    super::default_signals();
-    for (i, op) in plan.ops.iter().enumerate() {
-        if let Err(errno) = mounts::apply(op) {
-            send(report, FAILED, &[i as u32, errno as u32]);
-            // SAFETY: ends this child.
-            unsafe { libc::_exit(1) };
-        }
+/// `cnilab __node-holder`, as [`spawn`] starts it: PID 1 of a node whose mounts are made,
+/// reaping the node's orphans for ever. Returns (exit code 2) only if run any other way.
+pub fn run() -> i32 {
+    if std::process::id() != 1 {
+        eprintln!(
+            "cnilab: `{}` is internal: cnilab starts it as PID 1 of a node",
+            spawn::HOLDER_ARG.to_string_lossy()
+        );
+        return 2;
     }
-    // SAFETY: plain system calls in a single-threaded child.
+    // SAFETY: plain system calls.
     unsafe {
-        // Off cnilab's terminal and session, holding none of its files or pipes, and named
-        // for what it is in `ps`.
+        // Off cnilab's terminal and session, holding none of its files, and named for what
+        // it is in `ps` (teardown finds lost holders by this name).
         libc::setsid();
         libc::prctl(libc::PR_SET_NAME, super::HOLDER_NAME.as_ptr(), 0, 0, 0);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
         for fd in 0..3 {
             libc::dup2(null, fd);
         }
-        send(report, READY, &[]);
+        send(REPORT_FD, READY, &[]);
         libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, 0);
         loop {
             if libc::waitpid(-1, std::ptr::null_mut(), 0) < 0 {
@@ -170,6 +160,11 @@ mod tests {
         let e = parse(&plan, &message(FAILED, &[1, libc::EPERM as u32])).unwrap_err();
         assert_eq!(e.what, plan.ops[1].to_string());
         assert_eq!(e.errno, libc::EPERM);
+        let e = parse(
+            &plan,
+            &message(FAILED, &[spawn::EXEC_STEP, libc::ENOENT as u32]),
+        );
+        assert_eq!(e.unwrap_err().what, "starting cnilab as the node's holder");
         assert!(parse(&plan, &[]).is_err(), "no word at all");
         assert!(parse(&plan, &[FAILED, 1]).is_err(), "a torn message");
     }

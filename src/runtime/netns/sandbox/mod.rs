@@ -10,9 +10,11 @@
 mod holder;
 mod mounts;
 pub mod privilege;
+mod spawn;
 
-pub use holder::HolderError;
+pub use holder::{run as run_holder, HolderError};
 pub use mounts::MountPlan;
+pub use spawn::HOLDER_ARG;
 
 use holder::Holder;
 use nix::sched::CloneFlags;
@@ -64,8 +66,8 @@ impl Sandbox {
     }
 }
 
-/// cnilab's Ctrl-C handler must not run in a forked child that never execs: it would tell
-/// cnilab of a signal twice.
+/// cnilab's Ctrl-C handler must not run in the child that sets a node up: sharing cnilab's
+/// memory and files, it would tell cnilab of a signal twice.
 fn default_signals() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: resetting a disposition is async-signal-safe.
