@@ -190,8 +190,10 @@ fn connect_tcp(
 fn wait_connected(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
+        // At least a millisecond: a zero timeout would report the connection lost at once.
         let left = deadline.saturating_duration_since(Instant::now());
-        let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let wait =
+            PollTimeout::try_from(left.max(Duration::from_millis(1))).unwrap_or(PollTimeout::MAX);
         match poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)], wait) {
             Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
             Ok(_) => break,
