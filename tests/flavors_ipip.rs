@@ -49,17 +49,19 @@ fn ping_ring(lab: &Lab) -> Vec<String> {
 fn calico_ipip_pods_reach_each_other_through_tunl0() {
     require_ipip();
     for (hosts, pods) in [(2, 1), (2, 3), (3, 1), (3, 3), (8, 1), (8, 3)] {
-        let name = unique("fvip");
-        let out = cnilab()
-            .args([
-                "gen", "--mode", "ipip", "--flavor", "calico", "--name", &name,
-            ])
-            .args(["--hosts", &hosts.to_string()])
-            .args(["--pods-per-host", &pods.to_string(), "-o", "-"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "gen failed: {}", stderr(&out));
-        let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
+        let (h, k) = (hosts.to_string(), pods.to_string());
+        let args = [
+            "--mode",
+            "ipip",
+            "--flavor",
+            "calico",
+            "--hosts",
+            &h,
+            "--pods-per-host",
+            &k,
+        ];
+        let lab = LabGuard::gen_with("fvip", &args);
+        let name = &lab.name;
         let out = lab.deploy();
         assert!(
             out.status.success(),
@@ -124,18 +126,10 @@ fn calico_ipip_pods_reach_each_other_through_tunl0() {
 fn calico_ipip_verifies_and_names_each_break() {
     use common::verify::{exec, pair, reasons, verify};
     require_ipip();
-    let name = unique("fvif");
-    let out = cnilab()
-        .args([
-            "gen", "--mode", "ipip", "--flavor", "calico", "--name", &name,
-        ])
-        .args(["--hosts", "2", "-o", "-"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "gen failed: {}", stderr(&out));
-    let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
-    let out = lab.deploy();
-    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let lab = LabGuard::deployed_with(
+        "fvif",
+        &["--mode", "ipip", "--flavor", "calico", "--hosts", "2"],
+    );
     let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 0, "a healthy calico IPIP lab passes: {report:#}");
     let wire = pair(&report, "pod1", "pod2")["wire"].to_string();

@@ -11,15 +11,20 @@ use std::process::Command;
 const SIZES: [(usize, usize); 6] = [(2, 1), (2, 3), (3, 1), (3, 3), (8, 1), (8, 3)];
 
 fn gen(mode: &str, flavor: &str, hosts: usize, pods: usize) -> LabGuard {
-    let name = unique("fv");
-    let out = cnilab()
-        .args(["gen", "--mode", mode, "--flavor", flavor, "--name", &name])
-        .args(["--hosts", &hosts.to_string()])
-        .args(["--pods-per-host", &pods.to_string(), "-o", "-"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "gen failed: {}", stderr(&out));
-    LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap())
+    let (hosts, pods) = (hosts.to_string(), pods.to_string());
+    LabGuard::gen_with(
+        "fv",
+        &[
+            "--mode",
+            mode,
+            "--flavor",
+            flavor,
+            "--hosts",
+            &hosts,
+            "--pods-per-host",
+            &pods,
+        ],
+    )
 }
 
 /// `ip -n <lab's node> <args>`, its standard output.

@@ -13,19 +13,20 @@ fn deployed(mode: &str, flavor: &str, hosts: usize) -> LabGuard {
 }
 
 fn deployed_k(mode: &str, flavor: &str, hosts: usize, pods: usize) -> LabGuard {
-    require_root();
-    let name = unique("fvv");
-    let out = cnilab()
-        .args(["gen", "--mode", mode, "--flavor", flavor, "--name", &name])
-        .args(["--hosts", &hosts.to_string(), "-o", "-"])
-        .args(["--pods-per-host", &pods.to_string()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "gen failed: {}", stderr(&out));
-    let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
-    let out = lab.deploy();
-    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
-    lab
+    let (hosts, pods) = (hosts.to_string(), pods.to_string());
+    LabGuard::deployed_with(
+        "fvv",
+        &[
+            "--mode",
+            mode,
+            "--flavor",
+            flavor,
+            "--hosts",
+            &hosts,
+            "--pods-per-host",
+            &pods,
+        ],
+    )
 }
 
 /// Which ordered pairs failed, as "from>to", sorted.

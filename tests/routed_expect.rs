@@ -9,18 +9,18 @@ use common::*;
 use serde_json::Value;
 
 fn deployed(hosts: usize, underlay: &str) -> LabGuard {
-    require_root();
-    let name = unique("rte");
-    let out = cnilab()
-        .args(["gen", "--mode", "host-gw", "--underlay", underlay])
-        .args(["--name", &name, "--hosts", &hosts.to_string(), "-o", "-"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "gen failed: {}", stderr(&out));
-    let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
-    let out = lab.deploy();
-    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
-    lab
+    let hosts = hosts.to_string();
+    LabGuard::deployed_with(
+        "rte",
+        &[
+            "--mode",
+            "host-gw",
+            "--underlay",
+            underlay,
+            "--hosts",
+            &hosts,
+        ],
+    )
 }
 
 fn expected_failure(p: &Value) -> &str {

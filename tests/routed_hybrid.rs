@@ -32,19 +32,20 @@ const CALICO: Hybrid = Hybrid {
 };
 
 fn deployed(h: &Hybrid) -> LabGuard {
-    require_root();
-    let name = unique("hyb");
-    let out = cnilab()
-        .args(["gen", "--mode", "vxlan", "--flavor", h.flavor, h.flag])
-        .args(["--underlay", "racks:2", "--hosts", "4"])
-        .args(["--name", &name, "-o", "-"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "gen failed: {}", stderr(&out));
-    let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
-    let out = lab.deploy();
-    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
-    lab
+    LabGuard::deployed_with(
+        "hyb",
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            h.flavor,
+            h.flag,
+            "--underlay",
+            "racks:2",
+            "--hosts",
+            "4",
+        ],
+    )
 }
 
 /// Rack 1 holds hosts 1 and 2, rack 2 hosts 3 and 4.

@@ -62,19 +62,10 @@ fn is_tcp(frame: &[u8]) -> bool {
 /// its pair and direction, and, flannel's VXLAN being on 8472, how to make Wireshark decode it.
 #[test]
 fn lab_pcapng_holds_every_point_in_time_order_with_probe_comments() {
-    require_root();
-    let name = unique("vplab");
-    let out = cnilab()
-        .args([
-            "gen", "--mode", "vxlan", "--flavor", "flannel", "--hosts", "2",
-        ])
-        .args(["--name", &name, "-o", "-"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "gen failed: {}", stderr(&out));
-    let lab = LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap());
-    let deployed = lab.deploy();
-    assert!(deployed.status.success(), "deploy: {}", stderr(&deployed));
+    let lab = LabGuard::deployed_with(
+        "vplab",
+        &["--mode", "vxlan", "--flavor", "flannel", "--hosts", "2"],
+    );
     let pcaps = lab.dir.path().join("pcap");
     let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);
     assert_eq!(code, 0, "{report:#}");

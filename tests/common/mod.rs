@@ -152,6 +152,36 @@ impl LabGuard {
         }
     }
 
+    /// `cnilab gen` with these flags, named `unique(prefix)`: a failed gen fails the test.
+    pub fn gen_with(prefix: &str, args: &[&str]) -> LabGuard {
+        let name = unique(prefix);
+        let out = cnilab()
+            .arg("gen")
+            .args(args)
+            .args(["--name", &name, "-o", "-"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gen {args:?} failed: {}",
+            stderr(&out)
+        );
+        LabGuard::from_yaml(&name, &String::from_utf8(out.stdout).unwrap())
+    }
+
+    /// [`LabGuard::gen_with`], deployed: a failed deploy fails the test.
+    pub fn deployed_with(prefix: &str, args: &[&str]) -> LabGuard {
+        require_root();
+        let lab = LabGuard::gen_with(prefix, args);
+        let out = lab.deploy();
+        assert!(
+            out.status.success(),
+            "deploy of {args:?} failed: {}",
+            stderr(&out)
+        );
+        lab
+    }
+
     /// A lab of one linux node `n1` with these exec lines.
     pub fn one_node(name: &str, exec: &[&str]) -> LabGuard {
         let lines: String = exec.iter().map(|l| format!("        - {l}\n")).collect();
