@@ -195,22 +195,28 @@ fn a_background_process_of_a_line_ends_with_ctrl_c_during_deploy() {
     lab.assert_gone();
 }
 
-#[test]
-fn a_node_holds_no_other_labs_namespace_alive() {
+/// A one-node lab, deployed, and its node's holder: the first process in its namespace.
+fn deployed_one_node(prefix: &str) -> (LabGuard, i32) {
     require_root();
-    let name = unique("sbpin");
-    let lab = LabGuard::one_node(&name, &["ip link set lo up"]);
+    let lab = LabGuard::one_node(&unique(prefix), &["ip link set lo up"]);
     let out = lab.deploy();
     assert!(out.status.success(), "{}", stderr(&out));
     let out = std::process::Command::new("ip")
-        .args(["netns", "pids", &format!("clab-{name}-n1")])
+        .args(["netns", "pids", &format!("clab-{}-n1", lab.name)])
         .output()
         .unwrap();
-    let pids = String::from_utf8_lossy(&out.stdout).into_owned();
-    let holder = pids
+    let holder = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()
-        .expect("the node has a holder process");
+        .expect("the node has a holder process")
+        .parse()
+        .unwrap();
+    (lab, holder)
+}
+
+#[test]
+fn a_node_holds_no_other_labs_namespace_alive() {
+    let (_lab, holder) = deployed_one_node("sbpin");
     let mounts = std::fs::read_to_string(format!("/proc/{holder}/mountinfo")).unwrap();
     let pinned: Vec<&str> = mounts.lines().filter(|l| l.contains(" nsfs ")).collect();
     assert!(
@@ -221,22 +227,8 @@ fn a_node_holds_no_other_labs_namespace_alive() {
 
 #[test]
 fn a_node_whose_namespace_was_deleted_by_hand_still_ends_with_destroy() {
-    require_root();
-    let name = unique("sbdel");
-    let lab = LabGuard::one_node(&name, &["ip link set lo up"]);
-    let out = lab.deploy();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let ns = format!("clab-{name}-n1");
-    let out = std::process::Command::new("ip")
-        .args(["netns", "pids", &ns])
-        .output()
-        .unwrap();
-    let holder: i32 = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .expect("the node has a holder process")
-        .parse()
-        .unwrap();
+    let (lab, holder) = deployed_one_node("sbdel");
+    let ns = format!("clab-{}-n1", lab.name);
     assert!(std::process::Command::new("ip")
         .args(["netns", "del", &ns])
         .status()
@@ -251,20 +243,7 @@ fn a_node_whose_namespace_was_deleted_by_hand_still_ends_with_destroy() {
 
 #[test]
 fn a_holder_is_pid_1_of_its_node_and_holds_only_dev_null() {
-    require_root();
-    let name = unique("sbhold");
-    let lab = LabGuard::one_node(&name, &["ip link set lo up"]);
-    let out = lab.deploy();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = std::process::Command::new("ip")
-        .args(["netns", "pids", &format!("clab-{name}-n1")])
-        .output()
-        .unwrap();
-    let holder = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .expect("the node has a holder process")
-        .to_string();
+    let (_lab, holder) = deployed_one_node("sbhold");
     let comm = std::fs::read_to_string(format!("/proc/{holder}/comm")).unwrap();
     assert_eq!(comm.trim(), "cnilab-node");
     let status = std::fs::read_to_string(format!("/proc/{holder}/status")).unwrap();
