@@ -88,6 +88,7 @@ pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Running {
         let read = socket.read_until(stop, DRAIN_LIMIT, |f| {
             observers[i].observe(f.ts, f.data, &mut observed)
         });
+        observed.done();
         Captured {
             observed,
             ended_early: read.err(),

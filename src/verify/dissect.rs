@@ -89,7 +89,7 @@ impl Tag {
 }
 
 /// The transport inside an IPv4 packet, as far as verify cares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hash)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum L4 {
     Echo {
@@ -130,7 +130,7 @@ pub enum L4 {
 }
 
 /// The part of an echo request an ICMP error quotes: its addresses and first 8 ICMP bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
 pub struct Quoted {
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
@@ -138,7 +138,7 @@ pub struct Quoted {
     pub seq: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hash)]
 pub struct Ip {
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
@@ -149,14 +149,14 @@ pub struct Ip {
 }
 
 /// The IPv4 sender and target of an ARP packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
 pub struct Arp {
     pub sender: Ipv4Addr,
     pub target: Ipv4Addr,
 }
 
 /// One frame, as the mode would describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hash)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Wire {
     Plain(Ip),

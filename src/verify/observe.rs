@@ -2,12 +2,21 @@
 //! they arrive, so that only what judging needs outlives them: which probe a frame belongs to,
 //! its dissected wire and next hop, and when the kernel captured it. The raw bytes are kept
 //! only when pcap files are to be written. Memory then grows with probes, not with frames.
+//!
+//! Nor is every sighting of a probe kept: one that tells the judge nothing new at its point
+//! (see [`likeness`]) is counted instead. Judging asks of a probe's sightings only which
+//! shapes were seen where, with which next hop (each misfit is named once, with its points;
+//! presence is "seen there at all"), so a repeat changes no verdict. The 13 steady-state pings
+//! of a pair are alike but for their number: one of them proves the shape at each point, and
+//! a frame of a different shape (a ping that leaks out of the tunnel) is kept, and fails the
+//! pair, as before. With `--pcap` every frame is kept, each with its own comment.
 
-use super::dissect::{self, Wire};
-use super::id::ProbeId;
+use super::dissect::{self, Wire, L4};
+use super::id::{ProbeId, ProbeKind};
 use super::judge::{Mac, Seen};
 use super::transport::{self, Flow};
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 /// How one capture point's frames are read; one per point, handed to its capture thread.
@@ -37,7 +46,7 @@ pub struct Kept {
     pub raw: Option<Vec<u8>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Sighting {
     pub owner: Owner,
     /// The Ethernet destination as captured: the next hop the frame was sent to.
@@ -46,7 +55,7 @@ pub struct Sighting {
 }
 
 /// Whose a frame is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Owner {
     /// An attempt of one of this run's probes, by its tag; and whether it is the reply.
     Probe { id: ProbeId, reply: bool },
@@ -64,6 +73,72 @@ pub struct Observed {
     /// Frames the kernel copied to user space.
     pub copied: usize,
     pub undissectable: usize,
+    /// Sightings counted rather than kept: each was like one kept at this point already.
+    pub repeats: usize,
+    /// Each kept sighting by the hash of its [`likeness`]: where to look for its twin.
+    pub(super) kept_like: HashMap<u64, u32>,
+}
+
+impl Observed {
+    /// Lets go of what only finding repeats needed, once no frame is to come.
+    pub fn done(&mut self) {
+        self.kept_like = HashMap::new();
+    }
+
+    /// Keeps `sighting`, unless one like it is kept already: then it is only counted.
+    fn keep(&mut self, ts: Duration, sighting: Sighting) {
+        let like = likeness(&sighting);
+        let mut hasher = DefaultHasher::new();
+        like.hash(&mut hasher);
+        let hash = hasher.finish();
+        let twin = self.kept_like.get(&hash).and_then(|&i| {
+            let kept = self.kept.get(i as usize)?.sighting.as_ref()?;
+            (likeness(kept) == like).then_some(())
+        });
+        if twin.is_some() {
+            self.repeats += 1;
+            return;
+        }
+        // A hash shared by two unlike sightings keeps both; the later is the one found.
+        self.kept_like.insert(hash, self.kept.len() as u32);
+        self.kept.push(Kept {
+            ts,
+            sighting: Some(sighting),
+            raw: None,
+        });
+    }
+}
+
+/// What the judge can learn from a sighting, for telling a repeat from news: the sighting
+/// itself, except that a steady-state ping is any of its pair's steady pings (their number
+/// is in the owner, the tag and the echo's identifier and sequence, and nowhere else).
+fn likeness(s: &Sighting) -> Sighting {
+    let mut like = s.clone();
+    let Owner::Probe { id, reply } = s.owner else {
+        return like;
+    };
+    if !matches!(id.kind, ProbeKind::Steady(_)) {
+        return like;
+    }
+    like.owner = Owner::Probe {
+        id: ProbeId::new(id.pair, ProbeKind::Steady(0)),
+        reply,
+    };
+    if let Some(L4::Echo { id, seq, tag, .. }) = innermost_l4(&mut like.wire) {
+        (*id, *seq) = (0, 0);
+        if let Some(tag) = tag {
+            (tag.probe, tag.attempt) = (0, 0);
+        }
+    }
+    like
+}
+
+fn innermost_l4(wire: &mut Wire) -> Option<&mut L4> {
+    match wire {
+        Wire::Plain(ip) | Wire::Ipip { inner: ip, .. } => Some(&mut ip.l4),
+        Wire::Vxlan { inner, .. } => inner.as_mut().map(|ip| &mut ip.l4),
+        Wire::Other(_) => None,
+    }
 }
 
 impl Observer {
@@ -77,10 +152,14 @@ impl Observer {
                 None
             }
         };
-        let raw = self.keep_raw.then(|| data.to_vec());
-        if sighting.is_some() || raw.is_some() {
-            into.kept.push(Kept { ts, sighting, raw });
+        if !self.keep_raw {
+            if let Some(sighting) = sighting {
+                into.keep(ts, sighting);
+            }
+            return;
         }
+        let raw = Some(data.to_vec());
+        into.kept.push(Kept { ts, sighting, raw });
     }
 
     fn sighting(&self, data: &[u8], wire: Wire) -> Option<Sighting> {
@@ -268,6 +347,161 @@ mod tests {
             (seen.copied, seen.undissectable, seen.kept.len()),
             (1, 1, 0)
         );
+    }
+
+    /// A steady ping `n` of pair 1 (or its reply), as the probe sends it: its number in the
+    /// tag and in the echo's identifier and sequence; in VXLAN, or in plain when it leaks.
+    fn steady_ping(n: u8, reply: bool, leak: bool) -> Vec<u8> {
+        use crate::verify::dissect::build::{echo, ether, in_vxlan, ip, ipv4};
+        let id = ProbeId::new(1, ProbeKind::Steady(n));
+        let number = id.emit();
+        let icmp = echo(
+            reply,
+            (number >> 16) as u16,
+            number as u16,
+            Some(tag(id, RUN)),
+        );
+        let (s, d) = match reply {
+            false => ("172.16.0.2", "172.16.1.2"),
+            true => ("172.16.1.2", "172.16.0.2"),
+        };
+        let inner = ipv4(ip(s), ip(d), 1, &icmp);
+        match (leak, reply) {
+            (true, _) => ether(0x0800, &inner),
+            (false, false) => in_vxlan(("10.0.1.2", "10.0.2.2"), &inner),
+            (false, true) => in_vxlan(("10.0.2.2", "10.0.1.2"), &inner),
+        }
+    }
+
+    #[test]
+    fn alike_steady_pings_are_counted_and_one_of_another_shape_is_kept() {
+        let o = observer(false, false);
+        let mut seen = Observed::default();
+        for n in 0..13 {
+            for reply in [false, true] {
+                o.observe(Duration::ZERO, &steady_ping(n, reply, n == 7), &mut seen);
+            }
+        }
+        // The request and the reply in VXLAN, and each in plain from ping 7.
+        assert_eq!((seen.copied, seen.kept.len(), seen.repeats), (26, 4, 22));
+        let plain_kept = seen
+            .kept
+            .iter()
+            .filter_map(|k| k.sighting.as_ref())
+            .filter(|s| matches!(s.wire, Wire::Plain(_)))
+            .count();
+        assert_eq!(plain_kept, 2);
+        // Another pair's pings, or a first contact, are not the same news.
+        let other_pair = plain(
+            "172.16.0.2",
+            "172.16.1.2",
+            false,
+            Some(tag(ProbeId::new(2, ProbeKind::Steady(0)), RUN)),
+        );
+        o.observe(Duration::ZERO, &other_pair, &mut seen);
+        assert_eq!(seen.kept.len(), 5);
+        // Exactly the same frame again tells nothing new, whatever probe it is.
+        o.observe(Duration::ZERO, &other_pair, &mut seen);
+        assert_eq!((seen.kept.len(), seen.repeats), (5, 23));
+    }
+
+    #[test]
+    fn with_pcap_every_frame_is_kept() {
+        let mut seen = Observed::default();
+        for n in 0..13 {
+            observer(false, true).observe(Duration::ZERO, &steady_ping(n, false, false), &mut seen);
+        }
+        assert_eq!((seen.kept.len(), seen.repeats), (13, 0));
+        assert!(seen
+            .kept
+            .iter()
+            .all(|k| k.raw.is_some() && k.sighting.is_some()));
+    }
+
+    /// The pair's verdict from its steady pings as the capture kept them.
+    fn judged(frames: &[(&str, Vec<u8>)], keep_raw: bool) -> crate::verify::judge::PairVerdict {
+        use crate::lab::{Encap, VxlanParams};
+        use crate::verify::judge::{judge_pair, Outcome, PairPlan, ProbeResult};
+        let o = observer(false, keep_raw);
+        let mut points: Vec<(String, Observed)> = Vec::new();
+        for (point, frame) in frames {
+            let at = match points.iter().position(|(p, _)| p == point) {
+                Some(at) => at,
+                None => {
+                    points.push((point.to_string(), Observed::default()));
+                    points.len() - 1
+                }
+            };
+            o.observe(Duration::ZERO, frame, &mut points[at].1);
+        }
+        let (mut seen, _) = Sightings::new(points, |s| match s.owner {
+            Owner::Probe { id, .. } => Some(id.probe()),
+            _ => None,
+        });
+        let reply = Outcome::Reply {
+            rtt: Duration::from_micros(80),
+            attempts: 1,
+        };
+        let steady: Vec<ProbeResult> = (0..13)
+            .map(|n| ProbeResult {
+                outcome: reply.clone(),
+                seen: seen.take(&ProbeId::new(1, ProbeKind::Steady(n))),
+            })
+            .collect();
+        let plan = PairPlan {
+            encap: Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }),
+            src_pod: "172.16.0.2".parse().unwrap(),
+            dst_pod: "172.16.1.2".parse().unwrap(),
+            src_host: "10.0.1.2".parse().unwrap(),
+            dst_host: "10.0.2.2".parse().unwrap(),
+            src_point: "host1-eth1".into(),
+            dst_point: "host2-eth1".into(),
+            src_pod_point: "pod1-eth1".into(),
+            dst_pod_point: "pod2-eth1".into(),
+            mtu: 1450,
+            max_loss: 0.0,
+            flood: (vec![], vec![]),
+            host_macs: vec![],
+            host_names: ("host1".into(), "host2".into()),
+        };
+        // The first contacts are not what this is about: the steady pings stand in for them.
+        let first = ProbeResult {
+            outcome: reply,
+            seen: steady.iter().flat_map(|r| r.seen.clone()).collect(),
+        };
+        judge_pair(&plan, &first, &first, &steady)
+    }
+
+    #[test]
+    fn counting_repeats_changes_no_verdict() {
+        let frames = |leaking: Option<u8>| -> Vec<(&str, Vec<u8>)> {
+            (0..13)
+                .flat_map(|n| {
+                    let leak = leaking == Some(n);
+                    [
+                        ("pod1-eth1", steady_ping(n, false, true)),
+                        ("host1-eth1", steady_ping(n, false, leak)),
+                        ("host2-eth1", steady_ping(n, false, leak)),
+                        ("pod2-eth1", steady_ping(n, false, true)),
+                        ("pod2-eth1", steady_ping(n, true, true)),
+                        ("host2-eth1", steady_ping(n, true, leak)),
+                        ("host1-eth1", steady_ping(n, true, leak)),
+                        ("pod1-eth1", steady_ping(n, true, true)),
+                    ]
+                })
+                .collect()
+        };
+        for leaking in [None, Some(0), Some(5), Some(12)] {
+            let (all, counted) = (
+                judged(&frames(leaking), true),
+                judged(&frames(leaking), false),
+            );
+            assert_eq!(counted.passed, leaking.is_none(), "{:?}", counted.reasons);
+            assert_eq!(
+                (all.passed, &all.reasons, &all.wire),
+                (counted.passed, &counted.reasons, &counted.wire)
+            );
+        }
     }
 
     #[test]
