@@ -169,6 +169,12 @@ fn mac_of(iface: &str) -> Option<[u8; 6]> {
 }
 
 impl PacketSocket {
+    /// Shrinks the socket's receive buffer to `bytes` (the kernel doubles it and keeps a
+    /// floor of a few KiB): a full buffer makes the kernel drop frames and count them.
+    pub fn set_buffer(&self, bytes: usize) -> nix::Result<()> {
+        setsockopt(&self.fd, sockopt::RcvBufForce, &bytes)
+    }
+
     /// Frames the kernel dropped on this socket because its buffer was full, since the last
     /// time this was asked (the kernel resets the counters on each read).
     pub fn drops(&self) -> u32 {

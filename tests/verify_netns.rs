@@ -828,3 +828,80 @@ fn strict_rp_filter_on_an_asymmetric_path_is_named() {
         ],
     });
 }
+
+/// A capture socket whose buffer is full loses frames, and that is the capture's fault, not the
+/// lab's: verify must say how many each point dropped, and judge no pair on a frame missing
+/// where its capture dropped some. A buffer of a few KiB on every capture socket (a knob for
+/// tests only) makes the kernel drop frames for real while a 30-host lab is probed.
+#[test]
+fn frames_the_capture_drops_are_reported_as_capture_drops_never_as_lab_faults() {
+    let mut lab = deployed("vxlan", 30, "vdrop");
+    lab.env
+        .push(("CNILAB_TEST_CAPTURE_BUFFER".into(), "1".into()));
+    let (code, report) = verify(&lab, &[]);
+    let dropped: Vec<(String, u64)> = report["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["point"].as_str().unwrap().to_string(),
+                c["dropped"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(
+        !dropped.is_empty(),
+        "the tiny capture buffer made the kernel drop no frame, so this test proves nothing: {:#}",
+        report["captures"]
+    );
+    let notes: Vec<&str> = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for (point, n) in &dropped {
+        let said = format!("capture on {point} dropped {n} frame(s)");
+        assert!(
+            notes.iter().any(|note| note.starts_with(&said)),
+            "no note says `{said}`: {notes:#?}"
+        );
+    }
+    let pairs = report["pairs"].as_array().unwrap();
+    let mut excused = 0;
+    for p in pairs {
+        for r in reasons(p) {
+            for (point, _) in &dropped {
+                assert!(
+                    !(r.ends_with(&format!("not seen on {point}"))
+                        || r.contains(&format!("never {point}: "))
+                        || r.contains(&format!("never reached {point}: "))),
+                    "{} -> {} failed on a frame missing where the capture dropped frames: {r}",
+                    p["from"],
+                    p["to"]
+                );
+            }
+        }
+        let remarks = p["remarks"].as_array().unwrap();
+        excused += remarks
+            .iter()
+            .filter(|r| r.as_str().unwrap().contains("where the capture dropped"))
+            .count();
+    }
+    assert!(
+        excused > 0,
+        "frames were dropped on {} points, yet no pair says a frame was not judged for it",
+        dropped.len()
+    );
+    let failed: Vec<String> = pairs
+        .iter()
+        .filter(|p| p["passed"] == false)
+        .map(|p| format!("{} -> {}: {:?}", p["from"], p["to"], reasons(p)))
+        .collect();
+    assert!(
+        failed.is_empty() && code == 0,
+        "a healthy lab failed (exit {code}) while its capture dropped frames: {failed:#?}; notes: {notes:#?}"
+    );
+}

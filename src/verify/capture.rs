@@ -56,7 +56,30 @@ pub fn open_filtered(
     open_with(point, Some(filter))
 }
 
+/// For tests only: each capture socket's receive buffer in bytes, set so small that the
+/// kernel must drop frames, to show that verify reports such drops as the capture's and not
+/// as the lab's. Not a user setting: a real run keeps the large buffer.
+pub const TEST_BUFFER_ENV: &str = "CNILAB_TEST_CAPTURE_BUFFER";
+
 fn open_with(
+    point: &CapturePoint,
+    filter: Option<&[libc::sock_filter]>,
+) -> Result<Opened, CaptureError> {
+    let opened = open_socket(point, filter)?;
+    if let Some(bytes) = std::env::var(TEST_BUFFER_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opened.set_buffer(bytes).map_err(|e| CaptureError::Open {
+            node: point.node.clone(),
+            iface: point.iface.clone(),
+            source: e.into(),
+        })?;
+    }
+    Ok(opened)
+}
+
+fn open_socket(
     point: &CapturePoint,
     filter: Option<&[libc::sock_filter]>,
 ) -> Result<Opened, CaptureError> {

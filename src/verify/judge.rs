@@ -558,6 +558,15 @@ fn presence_reasons(plan: &PairPlan, probes: &[(&ProbeResult, String, bool)]) ->
     reasons
 }
 
+/// Whether `reason` (one this module gives) rests on a frame missing at capture point
+/// `point`: "… not seen on P", "… reached H but never P: …", "… never reached P: …". Where
+/// the capture at P dropped frames, such a reason proves nothing about the lab.
+pub fn rests_on_absence_at(reason: &str, point: &str) -> bool {
+    reason.ends_with(&format!("not seen on {point}"))
+        || reason.contains(&format!(" but never {point}: "))
+        || reason.contains(&format!("never reached {point}: "))
+}
+
 /// A packet that reached a host's underlay but never the pod behind it was dropped in that
 /// host: strict rp_filter on an asymmetric path, a firewall, a missing route.
 fn dropped_at_host(plan: &PairPlan, result: &ProbeResult, probe: &str) -> Vec<String> {
@@ -1399,6 +1408,36 @@ mod tests {
             v.remarks,
             ["first contact passed on retry: answered on attempt 2"]
         );
+    }
+
+    #[test]
+    fn reasons_that_rest_on_a_missing_frame_name_where_it_is_missing() {
+        let p = plan(Mode::Vxlan);
+        // Answered, seen on the hosts' underlays only, and the reply not on host2's.
+        let seen: Vec<Seen> = everywhere(reply(), healthy)
+            .seen
+            .into_iter()
+            .filter(|s| s.point.starts_with("host") && !(s.point == "host2-eth1" && s.reply))
+            .collect();
+        let ping = ProbeResult {
+            outcome: reply(),
+            seen,
+        };
+        let v = judge_pair(&p, &ping, &ping, &steady(0, healthy));
+        let at = |point| {
+            v.reasons
+                .iter()
+                .filter(|r| rests_on_absence_at(r, point))
+                .count()
+        };
+        assert_eq!(v.reasons.len(), 8, "{:#?}", v.reasons);
+        // Per probe: the reply not on host2-eth1; never reached pod2-eth1 (twice: from
+        // host2's underlay, and answered in its name); the reply never reached pod1-eth1.
+        assert_eq!(
+            (at("host2-eth1"), at("pod2-eth1"), at("pod1-eth1")),
+            (2, 4, 2)
+        );
+        assert_eq!(at("host1-eth1") + at("pod1-eth11") + at("pod2-eth"), 0);
     }
 
     #[test]
