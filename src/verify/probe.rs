@@ -29,7 +29,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const ICMP_HEADER: usize = 8;
@@ -138,34 +138,59 @@ struct State {
 #[derive(Debug)]
 pub struct Window {
     pub per_pod: usize,
-    pub lab: AtomicUsize,
+    /// Lab-wide slots free; senders waiting for one sleep on `freed` rather than poll, so
+    /// that a hundred pods waiting for a window of two cost no CPU.
+    lab: Mutex<usize>,
+    freed: Condvar,
 }
+
+/// How long a sender waiting for a slot sleeps at most before it looks again (for Ctrl-C).
+const SLOT_WAIT: Duration = Duration::from_millis(20);
 
 impl Window {
     pub fn new(per_pod: usize, lab: usize) -> Window {
         Window {
             per_pod: per_pod.max(1),
-            lab: AtomicUsize::new(lab.max(1)),
+            lab: Mutex::new(lab.max(1)),
+            freed: Condvar::new(),
         }
+    }
+
+    fn free(&self) -> MutexGuard<'_, usize> {
+        self.lab.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for a lab-wide slot; give it back with [`Window::release`].
     pub fn acquire_blocking(&self) {
         while !self.acquire() {
-            std::thread::sleep(Duration::from_micros(200));
+            self.wait_for_slot();
         }
     }
 
+    /// Takes a lab-wide slot if one is free.
     fn acquire(&self) -> bool {
-        self.lab
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
-                free.checked_sub(1)
-            })
-            .is_ok()
+        let mut free = self.free();
+        match free.checked_sub(1) {
+            Some(left) => {
+                *free = left;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sleeps until a slot is given back (or [`SLOT_WAIT`] passes); it may be taken by the
+    /// time the caller asks for it.
+    fn wait_for_slot(&self) {
+        let free = self.free();
+        if *free == 0 {
+            let _ = self.freed.wait_timeout(free, SLOT_WAIT);
+        }
     }
 
     pub fn release(&self) {
-        self.lab.fetch_add(1, Ordering::AcqRel);
+        *self.free() += 1;
+        self.freed.notify_one();
     }
 }
 
@@ -331,7 +356,7 @@ impl<'a> Prober<'a> {
     fn receive(&mut self, buf: &mut [u8]) {
         if self.in_flight.is_empty() {
             // Waiting for the lab-wide window to free a slot.
-            std::thread::sleep(Duration::from_micros(200));
+            self.window.wait_for_slot();
             return;
         }
         let now = Instant::now();
@@ -468,7 +493,8 @@ mod tests {
                 .collect();
             let window = Window::new(4, 2);
             let outcomes = run(&socket, 1, &specs, &window, &|_| {});
-            let _ = tx.send((outcomes, window.lab.load(Ordering::SeqCst)));
+            let free = *window.free();
+            let _ = tx.send((outcomes, free));
         });
         let (outcomes, free) = rx
             .recv_timeout(Duration::from_secs(10))
@@ -480,6 +506,27 @@ mod tests {
             "{outcomes:?}"
         );
         assert_eq!(free, 2, "every slot is free again");
+    }
+
+    #[test]
+    fn a_sender_waiting_for_the_lab_window_takes_the_slot_given_back() {
+        let window = std::sync::Arc::new(Window::new(4, 1));
+        assert!(window.acquire());
+        assert!(!window.acquire(), "one slot only");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = window.clone();
+        std::thread::spawn(move || {
+            waiter.acquire_blocking();
+            let _ = tx.send(());
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(100)).is_err(),
+            "no slot was free"
+        );
+        window.release();
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("the waiting sender never got the slot given back");
+        assert_eq!(*window.free(), 0, "the waiter holds the one slot");
     }
 
     #[test]
