@@ -23,10 +23,11 @@ fn pcap_frame_times_are_the_kernels_as_tcpdump_sees_them() {
     assert_eq!(code, 0, "{report:#}");
 
     let all = read_pcap(&pcaps.join("host1-eth1.pcap"));
-    // A TCP segment carries the time its sender's stack meant it to leave (the kernel's
-    // earliest departure time, a monotonic clock), which a packet socket replaces with the
-    // wall clock when the frame is read and tcpdump's ring when it is delivered: under load
-    // those differ by tens of µs. The ICMP and UDP probes carry the stamp the device gave them.
+    // A TCP segment carries its sender's planned departure time (a monotonic clock), which
+    // every packet socket swaps for the wall clock as the frame is queued to it (af_packet.c:
+    // packet_rcv -> skb_clear_delivery_time; tpacket_rcv reads the clock when skb_tstamp() is
+    // 0), so each socket stamps it separately and under load they differ by tens of µs. The
+    // ICMP and UDP probes carry the one stamp the device gave them.
     let ours: Vec<_> = all.into_iter().filter(|(_, d)| !is_tcp(d)).collect();
     // Both pairs' ping, full-size probe and steady pings, each a request and a reply.
     assert!(
