@@ -289,12 +289,31 @@ fn assert_rack_routes(plan: &Plan, json: &Value, hybrid: bool, what: &str) {
     for h in &plan.hosts {
         let has = |want: &str| lines.iter().any(|(n, l)| *n == h.name && l == want);
         let label = |key: &str| json["topology"]["nodes"][&h.name]["labels"][key].as_str();
-        let mates = hybrid && plan.hosts.iter().any(|p| p.index != h.index && p.rack == h.rack);
-        assert_eq!(label("cnilab.direct-to").is_some(), mates, "{what}: {}", h.name);
+        let mates = hybrid
+            && plan
+                .hosts
+                .iter()
+                .any(|p| p.index != h.index && p.rack == h.rack);
+        assert_eq!(
+            label("cnilab.direct-to").is_some(),
+            mates,
+            "{what}: {}",
+            h.name
+        );
         let direct_proto = (mates && calico).then_some("80");
-        assert_eq!(label("cnilab.direct-proto"), direct_proto, "{what}: {}", h.name);
+        assert_eq!(
+            label("cnilab.direct-proto"),
+            direct_proto,
+            "{what}: {}",
+            h.name
+        );
         let tunnel_proto = ipip.then_some("80");
-        assert_eq!(label("cnilab.tunnel-proto"), tunnel_proto, "{what}: {}", h.name);
+        assert_eq!(
+            label("cnilab.tunnel-proto"),
+            tunnel_proto,
+            "{what}: {}",
+            h.name
+        );
         for p in plan.hosts.iter().filter(|p| p.index != h.index) {
             let (subnet, peer) = (&p.pod_subnet, p.underlay_ip);
             let plain = format!("ip route add {subnet} via {peer} dev eth1{felix}");

@@ -750,7 +750,11 @@ mod tests {
         );
         let hole = RouteRow::parse("blackhole 172.16.0.0/24 proto static").unwrap();
         assert_eq!(
-            (hole.kind.as_deref(), hole.dst.as_str(), hole.proto.as_deref()),
+            (
+                hole.kind.as_deref(),
+                hole.dst.as_str(),
+                hole.proto.as_deref()
+            ),
             (Some("blackhole"), "172.16.0.0/24", Some("static"))
         );
         let felix = RouteRow::parse("172.16.2.0/24 via 192.168.2.2 dev tunl0 proto 80 onlink ");
@@ -794,7 +798,10 @@ mod tests {
             proto: proto.map(str::to_string),
         };
         let planned = ("172.16.1.0/24", via, "eth1");
-        assert_eq!(route_misfit("host1", planned, Some(80), &[route(Some("80"))]), None);
+        assert_eq!(
+            route_misfit("host1", planned, Some(80), &[route(Some("80"))]),
+            None
+        );
         assert_eq!(
             route_misfit("host1", planned, Some(80), &[route(None)]).unwrap(),
             "host1's route 172.16.1.0/24 via 192.168.1.3 dev eth1 has no protocol (boot, as `ip route add` gives), the lab plans proto 80: not the route the lab programs"
@@ -804,7 +811,10 @@ mod tests {
             "host1's route 172.16.1.0/24 via 192.168.1.3 dev eth1 has proto static, the lab plans proto 80: not the route the lab programs"
         );
         // Where the lab states none, any protocol will do.
-        assert_eq!(route_misfit("host1", planned, None, &[route(Some("static"))]), None);
+        assert_eq!(
+            route_misfit("host1", planned, None, &[route(Some("static"))]),
+            None
+        );
     }
 
     #[test]
@@ -821,9 +831,9 @@ mod tests {
             let routes: Vec<(String, String, Option<u8>)> = items_of(&expected(&l), 1)
                 .into_iter()
                 .filter_map(|i| match i {
-                    Item::Route { dst, dev, proto, .. } if dst.ends_with("/24") => {
-                        Some((dst.clone(), dev.clone(), *proto))
-                    }
+                    Item::Route {
+                        dst, dev, proto, ..
+                    } if dst.ends_with("/24") => Some((dst.clone(), dev.clone(), *proto)),
                     _ => None,
                 })
                 .collect();
