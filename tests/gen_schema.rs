@@ -395,7 +395,15 @@ fn assert_daemons(plan: &Plan, json: &Value, what: &str) {
     let speakers = plan.hosts.len() + plan.racks.len();
     assert_eq!(files.len(), if bgp { speakers } else { 0 }, "{what}");
     let mut with_bird = 0;
+    // A BGP lab runs the image that carries BIRD 2, on every node; any other lab the usual one.
+    let image = match bgp {
+        true => cnilab::render::BGP_IMAGE,
+        false => cnilab::render::IMAGE,
+    };
     for (name, node) in nodes {
+        if node["kind"] == "linux" {
+            assert_eq!(node["image"], image, "{what} {name}");
+        }
         let Some(binds) = node["binds"].as_array() else {
             continue;
         };
