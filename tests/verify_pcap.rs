@@ -7,6 +7,7 @@ mod common;
 use common::captures::*;
 use common::verify::*;
 use common::*;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 /// The kernel stamps a frame once, for every socket on the device: every frame that verify and
@@ -23,10 +24,11 @@ fn pcap_frame_times_are_the_kernels_as_tcpdump_sees_them() {
     assert_eq!(code, 0, "{report:#}");
 
     let all = read_pcap(&pcaps.join("host1-eth1.pcap"));
-    // A TCP segment carries the time its sender's stack meant it to leave (the kernel's
-    // earliest departure time, a monotonic clock), which a packet socket replaces with the
-    // wall clock when the frame is read and tcpdump's ring when it is delivered: under load
-    // those differ by tens of µs. The ICMP and UDP probes carry the stamp the device gave them.
+    // A TCP segment carries its sender's planned departure time (a monotonic clock), which
+    // every packet socket swaps for the wall clock as the frame is queued to it (af_packet.c:
+    // packet_rcv -> skb_clear_delivery_time; tpacket_rcv reads the clock when skb_tstamp() is
+    // 0), so each socket stamps it separately and under load they differ by tens of µs. The
+    // ICMP and UDP probes carry the one stamp the device gave them.
     let ours: Vec<_> = all.into_iter().filter(|(_, d)| !is_tcp(d)).collect();
     // Both pairs' ping, full-size probe and steady pings, each a request and a reply.
     assert!(
@@ -140,4 +142,133 @@ fn lab_pcapng_holds_every_point_in_time_order_with_probe_comments() {
         .position(|i| i == "pod1:eth1")
         .unwrap() as u32;
     assert!(comments_on(pod1).contains(&"cnilab verify: pod1 -> pod2, ping request"));
+}
+
+/// A known delay on the wire shows in verify's files as exactly that: with netem holding every
+/// frame 50 ms on the router leg from host1's side to host2's, each probe frame going that way
+/// is stamped at host2's underlay at least 50 ms (and not much more) after host1's, and each
+/// frame coming back crosses in far less. This machine's kernel has no netem: the stock kernel
+/// in the VM has it.
+#[test]
+#[ignore = "needs a kernel with netem: run make test-vm"]
+fn a_known_wire_delay_is_the_interval_between_two_points() {
+    let lab = deployed("vxlan", 2, "vdly");
+    let leg = route_dev(&lab, "gw1", &underlay_ip(&lab, "host2"));
+    let line = format!(
+        "tc qdisc add dev {leg} root netem delay {}ms",
+        DELAY.as_millis()
+    );
+    let out = node_command(&lab, "gw1", &line);
+    assert!(
+        out.status.success(),
+        "gw1: `{line}` failed ({}); this kernel needs sch_netem (run make test-vm)",
+        stderr(&out).trim()
+    );
+    let pcaps = lab.dir.path().join("pcap");
+    let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report:#}");
+
+    let at_host1 = inner_frames(&read_pcap(&pcaps.join("host1-eth1.pcap")));
+    let at_host2 = inner_frames(&read_pcap(&pcaps.join("host2-eth1.pcap")));
+    let pod1 = node_ip(&lab, "pod1");
+    let (mut there, mut back) = (Vec::new(), Vec::new());
+    // Matched in order, one to one: a frame sent twice pairs with its own copy.
+    let mut unmatched: Vec<_> = at_host2.iter().collect();
+    for (frame, src, t1) in &at_host1 {
+        let Some(i) = unmatched.iter().position(|(f, _, _)| f == frame) else {
+            continue;
+        };
+        let (_, _, t2) = unmatched.remove(i);
+        match *src == pod1 {
+            true => there.push(t2.checked_sub(*t1)),
+            false => back.push(t1.checked_sub(*t2)),
+        }
+    }
+    assert!(
+        there.len() >= 8 && back.len() >= 8,
+        "{} frames there and {} back seen at both hosts",
+        there.len(),
+        back.len()
+    );
+    let there: Vec<Duration> = there
+        .into_iter()
+        .map(|t| t.expect("a frame host1 sent reached host2's capture before it left"))
+        .collect();
+    let back: Vec<Duration> = back
+        .into_iter()
+        .map(|t| t.expect("a frame host2 sent reached host1's capture before it left"))
+        .collect();
+    // netem never lets a frame through early; a frame may be late when the emulated machine
+    // stalls, so the typical crossing is held against the delay, not the slowest.
+    assert!(
+        there.iter().all(|t| *t >= DELAY),
+        "host1 -> host2 crossings {there:?}: none may be shorter than netem's {DELAY:?}"
+    );
+    let (there, back) = (median(there), median(back));
+    assert!(
+        there < DELAY + SLACK,
+        "host1 -> host2 took {there:?} (median) between the captures, netem holds {DELAY:?}"
+    );
+    assert!(
+        back < SLACK,
+        "host2 -> host1 took {back:?} (median), with no delay that way"
+    );
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+const DELAY: Duration = Duration::from_millis(50);
+/// The VM runs under software emulation, where a router hop alone can take milliseconds.
+const SLACK: Duration = Duration::from_millis(20);
+
+/// The inner frames of the VXLAN frames in a capture (TCP left out: see above), each with its
+/// inner source and time; the inner frame crosses the routers unchanged, so it names a frame at
+/// both ends.
+fn inner_frames(frames: &[(Duration, Vec<u8>)]) -> Vec<(Vec<u8>, Ipv4Addr, Duration)> {
+    use cnilab::verify::dissect::{dissect, Wire};
+    // Outer Ethernet, an IPv4 header without options (the kernel's), UDP and VXLAN.
+    const INNER: usize = 14 + 20 + 8 + 8;
+    frames
+        .iter()
+        .filter(|(_, f)| !is_tcp(f))
+        .filter_map(|(t, f)| match dissect(f, &[4789, 8472]).ok()? {
+            Wire::Vxlan {
+                inner: Some(ip), ..
+            } => Some((f[INNER..].to_vec(), ip.src, *t)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn node_command(lab: &LabGuard, node: &str, line: &str) -> std::process::Output {
+    std::process::Command::new("ip")
+        .args(["netns", "exec", &format!("clab-{}-{node}", lab.name)])
+        .args(line.split_whitespace())
+        .output()
+        .unwrap()
+}
+
+fn underlay_ip(lab: &LabGuard, host: &str) -> String {
+    node_ip(lab, host).to_string()
+}
+
+/// The address on the node's eth1.
+fn node_ip(lab: &LabGuard, node: &str) -> Ipv4Addr {
+    let out = node_command(lab, node, "ip -4 -o addr show dev eth1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cidr = text.split_whitespace().skip_while(|w| *w != "inet").nth(1);
+    let ip = cidr.and_then(|c| c.split('/').next()?.parse().ok());
+    ip.unwrap_or_else(|| panic!("{node} has no IPv4 address on eth1: {text}"))
+}
+
+/// The interface the node routes `to` out of.
+fn route_dev(lab: &LabGuard, node: &str, to: &str) -> String {
+    let out = node_command(lab, node, &format!("ip -4 -o route get {to}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dev = text.split_whitespace().skip_while(|w| *w != "dev").nth(1);
+    dev.unwrap_or_else(|| panic!("{node} has no route to {to}: {text}"))
+        .to_string()
 }

@@ -5,8 +5,9 @@
 //! plus a short grace period for the last bytes in flight.
 
 use crate::interrupt;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
@@ -111,7 +112,7 @@ fn wait(child: &mut Child, pipes: &mut Pipes, bounds: Bounds) -> (Option<ExitSta
         if let Some(d) = deadline {
             tick = tick.min(d.saturating_duration_since(Instant::now()));
         }
-        pipes.pump(tick, exited.as_ref().map(|fd| fd.as_raw_fd()));
+        pipes.pump(tick, exited.as_ref().map(|fd| fd.as_fd()));
         if let Ok(Some(status)) = child.try_wait() {
             return (Some(status), Stop::Exited);
         }
@@ -175,27 +176,19 @@ impl Pipes {
 
     /// Moves what it can within `limit`; returns early when `also` (a pidfd) becomes readable.
     /// Without a pidfd it never waits longer than a few milliseconds.
-    fn pump(&mut self, limit: Duration, also: Option<RawFd>) {
-        let fd = |p: Option<RawFd>, events| libc::pollfd {
-            fd: p.unwrap_or(-1),
-            events,
-            revents: 0,
-        };
-        let mut fds = [
-            fd(self.stderr.as_ref().map(|p| p.as_raw_fd()), libc::POLLIN),
-            fd(self.stdin.as_ref().map(|p| p.as_raw_fd()), libc::POLLOUT),
-            fd(also, libc::POLLIN),
-        ];
+    fn pump(&mut self, limit: Duration, also: Option<BorrowedFd>) {
         let limit = match also {
             Some(_) => limit,
             None => limit.min(Duration::from_millis(5)),
         };
-        // SAFETY: `fds` is a valid array of pollfd; negative descriptors are skipped.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis(limit)) };
-        if fds[0].revents != 0 {
+        let stderr = self.stderr.as_ref().map(|p| (p.as_fd(), PollFlags::POLLIN));
+        let stdin = self.stdin.as_ref().map(|p| (p.as_fd(), PollFlags::POLLOUT));
+        let exited = also.map(|fd| (fd, PollFlags::POLLIN));
+        let ready = ready([stderr, stdin, exited], limit);
+        if ready[0] {
             self.read_available();
         }
-        if fds[1].revents != 0 {
+        if ready[1] {
             self.write_some();
         }
     }
@@ -242,21 +235,26 @@ impl Pipes {
             if left.is_zero() {
                 break;
             }
-            let mut pfd = [libc::pollfd {
-                fd: self.stderr.as_ref().map_or(-1, |p| p.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(pfd.as_mut_ptr(), 1, millis(left)) };
+            let stderr = self.stderr.as_ref().map(|p| (p.as_fd(), PollFlags::POLLIN));
+            ready([stderr], left);
             self.read_available();
         }
         self.stderr = None;
     }
 }
 
-fn millis(d: Duration) -> libc::c_int {
-    d.as_millis().min(libc::c_int::MAX as u128) as libc::c_int
+/// Waits up to `limit` for any of the present descriptors; says which had an event. An
+/// interrupted poll leaves every event clear, and the callers' loops try again.
+fn ready<const N: usize>(fds: [Option<(BorrowedFd, PollFlags)>; N], limit: Duration) -> [bool; N] {
+    let mut polled: Vec<PollFd> = fds
+        .iter()
+        .flatten()
+        .map(|&(fd, ev)| PollFd::new(fd, ev))
+        .collect();
+    let timeout = PollTimeout::try_from(limit).unwrap_or(PollTimeout::MAX);
+    let _ = poll(&mut polled, timeout);
+    let mut events = polled.iter().map(|p| p.any().unwrap_or(false));
+    fds.map(|fd| fd.is_some() && events.next().unwrap_or(false))
 }
 
 pub fn strings<const N: usize>(words: [&str; N]) -> Vec<String> {
