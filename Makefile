@@ -50,7 +50,7 @@ test-unit:
 # Every IPIP test runs in one VM under software emulation: on a busy machine that takes a
 # while, so the VM gets 40 minutes unless CNILAB_VM_TIMEOUT says otherwise.
 test-vm: deps-test
-	CNILAB_VM_TIMEOUT=$${CNILAB_VM_TIMEOUT:-2400} scripts/cargo-test-in-vm.sh --test runtime_ipip --test verify_ipip --test trace_ipip --test bench_ipip --test flavors_ipip --test verify_pcap -- --ignored --test-threads=1
+	CNILAB_VM_TIMEOUT=$${CNILAB_VM_TIMEOUT:-2400} scripts/cargo-test-in-vm.sh --test runtime_ipip --test verify_ipip --test trace_ipip --test bench_ipip --test flavors_ipip --test verify_pcap --test routed_ipip -- --ignored --test-threads=1
 
 # The workflows (with shellcheck on their run: scripts) and the project's own scripts.
 actionlint: deps-test

@@ -159,27 +159,36 @@ pub struct LabShape {
     pub pods_per_host: usize,
     /// How the hosts are cabled (host-gw): flat (one switch, the default), routed (a router
     /// per host) or racks:R (R switches of hosts joined by routers). vxlan and ipip keep their
-    /// own routed underlay; vxlan --flavor flannel or calico also takes racks:R.
+    /// own routed underlay; vxlan --flavor flannel or calico and ipip --flavor calico also take
+    /// racks:R.
     #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg)]
     pub underlay: Option<Underlay>,
     /// How pod routes cross the routers: static (host-gw's own routes, the default) or bgp
     /// (BIRD 2 on every host and router; needs --underlay routed or racks:R and -o FILE).
     #[arg(long, value_name = "ROUTING", default_value = "static")]
     pub routing: Routing,
-    /// flannel's DirectRouting (--mode vxlan --flavor flannel --underlay racks:R only): a peer
-    /// on the host's own subnet (its rack) is routed plain, via the peer; the rest go in VXLAN.
-    #[arg(long)]
-    pub direct_routing: bool,
-    /// Calico's VXLAN CrossSubnet (--mode vxlan --flavor calico --underlay racks:R only): the
-    /// same plain routes to peers on the host's subnet. IPIP CrossSubnet is not built.
-    #[arg(long)]
-    pub cross_subnet: bool,
+    #[command(flatten)]
+    pub hybrid: HybridArgs,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
     /// Render from this folder's templates instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+/// The hybrid modes, which pick plain or tunnel per pair of hosts; gen and up share them.
+/// They need --mode, which `up -t FILE` does not take.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct HybridArgs {
+    /// flannel's DirectRouting (--mode vxlan --flavor flannel --underlay racks:R only): a peer
+    /// on the host's own subnet (its rack) is routed plain, via the peer; the rest go in VXLAN.
+    #[arg(long, requires = "mode")]
+    pub direct_routing: bool,
+    /// Calico's CrossSubnet (--flavor calico --underlay racks:R, with --mode vxlan or ipip):
+    /// the same plain routes to peers on the host's subnet; the rest go in the mode's tunnel.
+    #[arg(long, requires = "mode")]
+    pub cross_subnet: bool,
 }
 
 /// How the netns runtime runs exec lines.
@@ -222,6 +231,7 @@ Examples:
   cnilab gen --mode host-gw --underlay routed --routing bgp --hosts 4 -o bgp.yaml  # BIRD 2 carries the pod routes
   cnilab gen --mode vxlan --flavor flannel --direct-routing --underlay racks:2 --hosts 4  # plain within a rack, VXLAN across
   cnilab gen --mode vxlan --flavor calico --cross-subnet --underlay racks:2 --hosts 4     # Calico's VXLAN CrossSubnet
+  cnilab gen --mode ipip --flavor calico --cross-subnet --underlay racks:2 --hosts 4      # Calico's IPIP CrossSubnet
 
 The file describes itself through cnilab.* node labels, which `cnilab verify` reads back.
 An existing file is only replaced if cnilab wrote it, unless --force is given. Never replaced,
@@ -347,6 +357,8 @@ Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment erro
 Examples:
   sudo cnilab up --mode vxlan --hosts 3            # writes ./clab.yaml, deploys, verifies
   sudo cnilab up --mode ipip --hosts 3 -o ipip.yaml --templates mine/
+  sudo cnilab up --mode vxlan --flavor flannel --direct-routing --underlay racks:2 --hosts 4
+  sudo cnilab up --mode ipip --flavor calico --cross-subnet --underlay racks:2 --hosts 4 -o xs.yaml
   sudo cnilab up -t vxlan8.yaml                    # an existing file
 
 The lab stays up: `sudo cnilab down` removes it.")]
@@ -375,6 +387,8 @@ The lab stays up: `sudo cnilab down` removes it.")]
         /// How pod routes cross the routers: static (default) or bgp (BIRD 2).
         #[arg(long, value_name = "ROUTING", requires = "mode")]
         routing: Option<Routing>,
+        #[command(flatten)]
+        hybrid: HybridArgs,
         /// The lab name; defaults to the article's name for the mode.
         #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
         name: Option<String>,
@@ -631,8 +645,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 lab: shape.name.as_deref(),
                 underlay: shape.underlay,
                 routing: shape.routing,
-                direct_routing: shape.direct_routing,
-                cross_subnet: shape.cross_subnet,
+                direct_routing: shape.hybrid.direct_routing,
+                cross_subnet: shape.hybrid.cross_subnet,
                 templates: shape.templates.as_deref(),
             })?;
             write_topology(&generated, &output, force, true)?;
@@ -704,6 +718,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             pods_per_host,
             underlay,
             routing,
+            hybrid,
             name,
             templates,
             file,
@@ -724,8 +739,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                         lab: name.as_deref(),
                         underlay,
                         routing: routing.unwrap_or_default(),
-                        direct_routing: false,
-                        cross_subnet: false,
+                        direct_routing: hybrid.direct_routing,
+                        cross_subnet: hybrid.cross_subnet,
                         templates: templates.as_deref(),
                     })?;
                     if output == Path::new("-") {

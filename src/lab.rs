@@ -35,9 +35,14 @@ pub const LABEL_RACK: &str = "cnilab.rack";
 pub const LABEL_EXPECT_FAIL_TO: &str = "cnilab.expect-fail-to";
 pub const LABEL_EXPECT_FAIL_AT: &str = "cnilab.expect-fail-at";
 pub const LABEL_EXPECT_FAIL_WHY: &str = "cnilab.expect-fail-why";
-/// flannel's DirectRouting: the hosts this host reaches plain, via the peer (its own subnet).
-/// Every other pair has the lab's tunnel on the wire.
+/// flannel's DirectRouting or Calico's CrossSubnet: the hosts this host reaches plain, via the
+/// peer (its own subnet). Every other pair has the lab's tunnel on the wire.
 pub const LABEL_DIRECT_TO: &str = "cnilab.direct-to";
+/// The route protocol (a number, as `ip route` prints it) of the host's plain routes to the
+/// `cnilab.direct-to` peers, and of its tunnel routes to the rest, where the lab states one
+/// (Calico's felix stamps its own).
+pub const LABEL_DIRECT_PROTO: &str = "cnilab.direct-proto";
+pub const LABEL_TUNNEL_PROTO: &str = "cnilab.tunnel-proto";
 /// `veth` where each pod's host-side veth is routed, with a /32 route to the pod on it.
 pub const LABEL_POD_ROUTE: &str = "cnilab.pod-route";
 /// `"1"` where the host answers ARP on each pod's veth (Calico's gateway that exists nowhere).
@@ -131,6 +136,10 @@ pub struct LabHost {
     pub proxy_arp: bool,
     /// The peers this host routes plain although the lab tunnels (`cnilab.direct-to`).
     pub direct_to: Option<HostSet>,
+    /// The protocol of the routes to those peers (`cnilab.direct-proto`), where stated.
+    pub direct_proto: Option<u8>,
+    /// The protocol of the tunnel routes to other peers (`cnilab.tunnel-proto`), where stated.
+    pub tunnel_proto: Option<u8>,
 }
 
 impl LabHost {
@@ -423,6 +432,8 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         pod_routes: optional::<String>(name, node, LABEL_POD_ROUTE)?.is_some_and(|r| r == "veth"),
         proxy_arp: optional::<u8>(name, node, LABEL_PROXY_ARP)?.is_some_and(|v| v == 1),
         direct_to: optional(name, node, LABEL_DIRECT_TO)?,
+        direct_proto: optional(name, node, LABEL_DIRECT_PROTO)?,
+        tunnel_proto: optional(name, node, LABEL_TUNNEL_PROTO)?,
     })
 }
 

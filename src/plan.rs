@@ -206,14 +206,16 @@ pub enum PlanError {
     PodsOutOfRange(usize),
     #[error(transparent)]
     Underlay(#[from] UnderlayError),
-    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw (and --mode vxlan --flavor flannel with racks:R)")]
+    #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw (and with racks:R for --mode vxlan --flavor flannel or calico, and --mode ipip --flavor calico)")]
     UnderlayNotInMode { mode: Mode, underlay: Underlay },
     #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
     BgpNeedsRouters,
-    #[error("{flag} is {valid}'s VXLAN option on racks of hosts: use it with --mode vxlan --flavor {valid} --underlay racks:R, not with --mode {mode} --flavor {flavor} --underlay {underlay}")]
+    #[error("{flag} is {valid}'s option on racks of hosts: use it with --mode {modes} --flavor {valid} --underlay racks:R, not with --mode {mode} --flavor {flavor} --underlay {underlay}")]
     HybridNotHere {
         flag: &'static str,
         valid: Flavor,
+        /// The modes the flag is built for, as the message shows them.
+        modes: &'static str,
         mode: Mode,
         flavor: Flavor,
         underlay: Underlay,
@@ -286,8 +288,8 @@ pub struct Host {
     /// With `--routing bgp`: the host's AS and its BIRD folder, relative to the topology file.
     pub asn: Option<u32>,
     pub bird_dir: Option<String>,
-    /// With flannel's DirectRouting: the peers on this host's own subnet (its rack mates), as
-    /// ranges. They get a plain route via the peer; every other peer goes through VXLAN.
+    /// With flannel's DirectRouting or Calico's CrossSubnet: the peers on this host's own subnet
+    /// (its rack mates), as ranges. They get a plain route via the peer; every other peer goes through VXLAN.
     pub direct_to: Option<String>,
 }
 
@@ -314,7 +316,8 @@ pub struct Plan {
     pub routing: Routing,
     /// flannel's DirectRouting: peers on the host's own subnet are routed plain.
     pub direct_routing: bool,
-    /// Calico's VXLAN CrossSubnet: the same routes, and every peer's VTEP entries kept.
+    /// Calico's CrossSubnet (VXLAN or IPIP): the same plain routes to rack mates, the tunnel
+    /// to the rest; with VXLAN every peer's VTEP entries are kept.
     pub cross_subnet: bool,
 }
 
@@ -331,7 +334,7 @@ pub struct LabSpec<'a> {
     pub routing: Routing,
     /// flannel's DirectRouting (vxlan, flannel flavor, racks underlay only).
     pub direct_routing: bool,
-    /// Calico's VXLAN CrossSubnet (vxlan, calico flavor, racks underlay only).
+    /// Calico's CrossSubnet (vxlan or ipip, calico flavor, racks underlay only).
     pub cross_subnet: bool,
 }
 
@@ -394,14 +397,14 @@ impl Plan {
         if !crate::topology::valid_name(&lab) {
             return Err(PlanError::BadLabName(lab));
         }
-        let vxlan_racks = check_vxlan_racks(spec, underlay)?;
-        if mode != Mode::HostGw && underlay != mode.default_underlay() && !vxlan_racks {
+        let tunnel_racks = check_tunnel_racks(spec, underlay)?;
+        if mode != Mode::HostGw && underlay != mode.default_underlay() && !tunnel_racks {
             return Err(PlanError::UnderlayNotInMode { mode, underlay });
         }
         underlay.check(hosts)?;
         let mut racks = match mode {
             Mode::HostGw => crate::underlay::racks(underlay, hosts),
-            Mode::Vxlan if vxlan_racks => crate::underlay::racks(underlay, hosts),
+            Mode::Vxlan | Mode::Ipip if tunnel_racks => crate::underlay::racks(underlay, hosts),
             Mode::Vxlan | Mode::Ipip => Vec::new(),
         };
         if routing == Routing::Bgp {
@@ -419,8 +422,8 @@ impl Plan {
             .map(|i| {
                 let h = host(mode, flavor, i, step, pods_per_host);
                 match racks.iter().find(|r| r.hosts.contains(&i)) {
-                    Some(rack) if mode == Mode::Vxlan => {
-                        vxlan_in_rack(h, rack, hosts, direct_routing || cross_subnet)
+                    Some(rack) if mode != Mode::HostGw => {
+                        tunnel_in_rack(h, rack, hosts, direct_routing || cross_subnet)
                     }
                     Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
                     None => h,
@@ -448,30 +451,35 @@ impl Plan {
     }
 }
 
-/// Whether this is flannel's or Calico's VXLAN on racks, where the hybrid flags apply; a hybrid
-/// flag anywhere else is named first, since it is what makes the rest of the request wrong.
-fn check_vxlan_racks(spec: &LabSpec<'_>, underlay: Underlay) -> Result<bool, PlanError> {
+/// Whether this is a tunnel lab that can sit on racks (flannel's or Calico's VXLAN, Calico's
+/// IPIP), where the hybrid flags apply; a hybrid flag anywhere else is named first, since it is
+/// what makes the rest of the request wrong.
+fn check_tunnel_racks(spec: &LabSpec<'_>, underlay: Underlay) -> Result<bool, PlanError> {
     let (mode, flavor) = (spec.mode, spec.flavor);
-    let on_racks = mode == Mode::Vxlan && matches!(underlay, Underlay::Racks(_));
-    let wrong = |flag: &'static str, valid: Flavor| PlanError::HybridNotHere {
+    let on_racks = matches!(underlay, Underlay::Racks(_));
+    let wrong = |flag: &'static str, valid: Flavor, modes: &'static str| PlanError::HybridNotHere {
         flag,
         valid,
+        modes,
         mode,
         flavor,
         underlay,
     };
-    if spec.direct_routing && !(on_racks && flavor == Flavor::Flannel) {
-        return Err(wrong("--direct-routing", Flavor::Flannel));
+    let flannel = on_racks && (mode, flavor) == (Mode::Vxlan, Flavor::Flannel);
+    let calico = on_racks && mode != Mode::HostGw && flavor == Flavor::Calico;
+    if spec.direct_routing && !flannel {
+        return Err(wrong("--direct-routing", Flavor::Flannel, "vxlan"));
     }
-    if spec.cross_subnet && !(on_racks && flavor == Flavor::Calico) {
-        return Err(wrong("--cross-subnet", Flavor::Calico));
+    if spec.cross_subnet && !calico {
+        return Err(wrong("--cross-subnet", Flavor::Calico, "vxlan or ipip"));
     }
-    Ok(on_racks && matches!(flavor, Flavor::Flannel | Flavor::Calico))
+    Ok(flannel || calico)
 }
 
-/// A VXLAN host in its rack: every pair works, through the tunnel or, with DirectRouting, plain
-/// between rack mates (flannel routes a peer on its own subnet via the peer's public IP).
-fn vxlan_in_rack(h: Host, rack: &Rack, hosts: usize, direct_routing: bool) -> Host {
+/// A tunnel host in its rack: every pair works, through the tunnel or, with DirectRouting or
+/// CrossSubnet, plain between rack mates (flannel and Calico route a peer on their own subnet
+/// via the peer's own address).
+fn tunnel_in_rack(h: Host, rack: &Rack, hosts: usize, direct_routing: bool) -> Host {
     let index = h.index;
     Host {
         unreachable: None,
@@ -632,10 +640,33 @@ mod tests {
         })
         .unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("--cross-subnet is calico's VXLAN option"),
+            err.to_string().starts_with(
+                "--cross-subnet is calico's option on racks of hosts: use it with --mode vxlan or ipip"
+            ),
             "{err}"
         );
+        // Calico's IPIP takes it too, on the same racks; the article's IPIP does not.
+        let ipip = LabSpec {
+            mode: Mode::Ipip,
+            ..calico
+        };
+        let ok = Plan::from_spec(&ipip).unwrap();
+        let direct: Vec<_> = ok.hosts.iter().map(|h| h.direct_to.as_deref()).collect();
+        assert_eq!(direct, [Some("2"), Some("1"), Some("4"), Some("3")]);
+        assert_eq!(ok.racks.len(), 2);
+        assert_eq!(ok.hosts[3].underlay_ip.to_string(), "192.168.2.3");
+        assert_eq!(ok.hosts[3].router_lan_if.as_deref(), Some("eth2"));
+        let article = LabSpec {
+            flavor: Flavor::Article,
+            ..ipip
+        };
+        assert!(matches!(
+            Plan::from_spec(&article).unwrap_err(),
+            PlanError::HybridNotHere {
+                flag: "--cross-subnet",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -11,6 +11,14 @@ use std::path::{Path, PathBuf};
 /// Pinned, so a lab means the same tools on every run; .github/workflows/ci.yml pulls the same.
 pub const IMAGE: &str = "nicolaka/netshoot:v0.14";
 
+/// The image of a `--routing bgp` lab, whose nodes run BIRD 2 (the configs are BIRD 2's, as
+/// Calico's are). netshoot installs Alpine's `bird` package, and from v0.14 on its base is
+/// Alpine 3.22 or newer (plus edge), where `bird` is BIRD 3 (3.1.4 in v3.22 community) and
+/// BIRD 2 became a separate `bird2` that netshoot does not install. v0.13 is Alpine 3.19.1
+/// plus edge as of May 2024 (nicolaka/netshoot's Dockerfile at that tag), before Alpine's
+/// `bird` left 2.x: its bird is BIRD 2. Not run under containerlab here (no Docker).
+pub const BGP_IMAGE: &str = "nicolaka/netshoot:v0.13";
+
 /// The template files, by the name they are loaded under.
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("_macros.j2", include_str!("../templates/_macros.j2")),
@@ -80,8 +88,12 @@ pub fn render(plan: &Plan, templates: Templates<'_>) -> Result<String, RenderErr
     let template = env
         .get_template(&name)
         .map_err(|e| template_error(&name, &e))?;
+    let image = match plan.routing {
+        crate::routing::Routing::Bgp => BGP_IMAGE,
+        crate::routing::Routing::Static => IMAGE,
+    };
     let text = template
-        .render(context! { plan, image => IMAGE, version => env!("CARGO_PKG_VERSION") })
+        .render(context! { plan, image, version => env!("CARGO_PKG_VERSION") })
         .map_err(|e| template_error(&name, &e))?;
     Ok(tidy(&text))
 }

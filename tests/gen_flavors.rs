@@ -128,7 +128,8 @@ fn calico_vxlan_uses_its_device_vni_and_routed_cali_veths() {
             "ip link add vxlan.calico type vxlan id 4096 dev eth1 local 10.0.2.2 dstport 4789 nolearning",
             "ip link set dev vxlan.calico mtu 1450",
             "ip addr add 172.16.1.0/32 dev vxlan.calico",
-            "ip route add blackhole 172.16.1.0/24",
+            // felix's route protocol on its blackhole; its VXLAN routes carry `ip route`'s own.
+            "ip route add blackhole 172.16.1.0/24 proto 80",
             "ip link set dev calipod2 address ee:ee:ee:ee:ee:ee",
             "sysctl -w net.ipv4.conf.calipod2.proxy_arp=1",
             "ip route add 172.16.1.2/32 dev calipod2 scope link",
@@ -161,8 +162,9 @@ fn calico_ipip_configures_tunl0_with_a_32_and_blackholes_its_block() {
             "ip tunnel change tunl0 mode ipip",
             "ip link set dev tunl0 mtu 1480",
             "ip addr add 172.16.0.0/32 dev tunl0",
-            "ip route add blackhole 172.16.0.0/24",
-            "ip route add 172.16.1.0/24 via 10.0.2.2 dev tunl0 onlink",
+            // felix's route protocol on its blackhole and on its IPIP routes.
+            "ip route add blackhole 172.16.0.0/24 proto 80",
+            "ip route add 172.16.1.0/24 via 10.0.2.2 dev tunl0 onlink proto 80",
             "sysctl -w net.ipv4.conf.calipod1.proxy_arp=1",
             "ip route add 172.16.0.2/32 dev calipod1 scope link",
         ],

@@ -232,18 +232,24 @@ fn host_gw_underlays_validate_and_cable_every_rack() {
     }
 }
 
-/// flannel's and Calico's VXLAN on racks, with and without DirectRouting or CrossSubnet: the
-/// file validates, is cabled like host-gw's racks, and a host routes exactly its rack mates
-/// plain (via the peer, on its underlay leg) and every other peer through the tunnel. flannel
-/// programs no VTEP entries for a rack mate it routes plain; Calico programs every VTEP's.
+/// flannel's and Calico's VXLAN and Calico's IPIP on racks, with and without DirectRouting or
+/// CrossSubnet: the file validates, is cabled like host-gw's racks, and a host routes exactly
+/// its rack mates plain (via the peer, on its underlay leg) and every other peer through the
+/// tunnel. flannel programs no VTEP entries for a rack mate it routes plain; Calico's VXLAN
+/// programs every VTEP's. Calico's routes carry felix's protocol, and its labels say so.
 #[test]
-fn vxlan_on_racks_validates_and_routes_rack_mates_directly() {
+fn tunnels_on_racks_validate_and_route_rack_mates_directly() {
     use cnilab::plan::{Flavor, LabSpec};
     use cnilab::underlay::Underlay;
     let validator = schema();
-    for (flavor, hybrid) in [Flavor::Flannel, Flavor::Calico]
+    let labs = [
+        (Mode::Vxlan, Flavor::Flannel),
+        (Mode::Vxlan, Flavor::Calico),
+        (Mode::Ipip, Flavor::Calico),
+    ];
+    for (mode, flavor, hybrid) in labs
         .into_iter()
-        .flat_map(|f| [(f, false), (f, true)])
+        .flat_map(|(m, f)| [(m, f, false), (m, f, true)])
     {
         for (hosts, racks) in [(2, 2), (4, 2), (5, 2), (8, 3)] {
             let spec = LabSpec {
@@ -251,14 +257,13 @@ fn vxlan_on_racks_validates_and_routes_rack_mates_directly() {
                 underlay: Some(Underlay::Racks(racks)),
                 direct_routing: hybrid && flavor == Flavor::Flannel,
                 cross_subnet: hybrid && flavor == Flavor::Calico,
-                ..LabSpec::article(Mode::Vxlan, hosts, None)
+                ..LabSpec::article(mode, hosts, None)
             };
             let plan = Plan::from_spec(&spec).unwrap();
             let text = render(&plan, Templates::Embedded).unwrap();
             let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
             let json = serde_json::to_value(yaml).unwrap();
-            let what = format!("vxlan {flavor} racks:{racks} x{hosts} hybrid={hybrid}");
-            let dev = &plan.tunnel.unwrap().dev;
+            let what = format!("{mode} {flavor} racks:{racks} x{hosts} hybrid={hybrid}");
             let errors: Vec<String> = validator
                 .iter_errors(&json)
                 .map(|e| format!("{} at {}", e, e.instance_path))
@@ -266,38 +271,77 @@ fn vxlan_on_racks_validates_and_routes_rack_mates_directly() {
                 .collect();
             assert!(errors.is_empty(), "{what}: {errors:#?}");
             assert_cabled(&plan, &json, &what);
-            let lines = exec_lines(&json);
-            for h in &plan.hosts {
-                for p in plan.hosts.iter().filter(|p| p.index != h.index) {
-                    let plain = format!(
-                        "ip route add {} via {} dev eth1",
-                        p.pod_subnet, p.underlay_ip
-                    );
-                    let tunnel = format!(
-                        "ip route add {} via {} dev {dev} onlink",
-                        p.pod_subnet,
-                        p.vtep_ip.unwrap()
-                    );
-                    let fdb = format!(
-                        "bridge fdb add {} dst {}",
-                        p.vtep_mac.as_ref().unwrap(),
-                        p.underlay_ip
-                    );
-                    let has = |want: &str| lines.iter().any(|(n, l)| *n == h.name && l == want);
-                    let has_fdb = lines
-                        .iter()
-                        .any(|(n, l)| *n == h.name && l.starts_with(&fdb));
-                    let direct = hybrid && p.rack == h.rack;
-                    let fdb_kept = !direct || flavor == Flavor::Calico;
-                    assert_eq!(
-                        (has(&plain), has(&tunnel), has_fdb),
-                        (direct, !direct, fdb_kept),
-                        "{what}: {} -> {}",
-                        h.name,
-                        p.name
-                    );
-                }
-            }
+            assert_rack_routes(&plan, &json, hybrid, &what);
+        }
+    }
+}
+
+/// Each host's route to each peer's pods: plain via the peer where the lab is hybrid and the
+/// peer a rack mate, through the tunnel otherwise; with the labels that tell verify so.
+fn assert_rack_routes(plan: &Plan, json: &Value, hybrid: bool, what: &str) {
+    use cnilab::plan::Flavor;
+    let calico = plan.flavor == Flavor::Calico;
+    let ipip = plan.mode == Mode::Ipip;
+    let dev = &plan.tunnel.unwrap().dev;
+    // felix's own route protocol on its plain routes, and on its IPIP routes.
+    let felix = if calico { " onlink proto 80" } else { "" };
+    let lines = exec_lines(json);
+    for h in &plan.hosts {
+        let has = |want: &str| lines.iter().any(|(n, l)| *n == h.name && l == want);
+        let label = |key: &str| json["topology"]["nodes"][&h.name]["labels"][key].as_str();
+        let mates = hybrid
+            && plan
+                .hosts
+                .iter()
+                .any(|p| p.index != h.index && p.rack == h.rack);
+        assert_eq!(
+            label("cnilab.direct-to").is_some(),
+            mates,
+            "{what}: {}",
+            h.name
+        );
+        let direct_proto = (mates && calico).then_some("80");
+        assert_eq!(
+            label("cnilab.direct-proto"),
+            direct_proto,
+            "{what}: {}",
+            h.name
+        );
+        let tunnel_proto = ipip.then_some("80");
+        assert_eq!(
+            label("cnilab.tunnel-proto"),
+            tunnel_proto,
+            "{what}: {}",
+            h.name
+        );
+        for p in plan.hosts.iter().filter(|p| p.index != h.index) {
+            let (subnet, peer) = (&p.pod_subnet, p.underlay_ip);
+            let plain = format!("ip route add {subnet} via {peer} dev eth1{felix}");
+            let tunnel = match ipip {
+                true => format!("ip route add {subnet} via {peer} dev {dev} onlink proto 80"),
+                false => format!(
+                    "ip route add {subnet} via {} dev {dev} onlink",
+                    p.vtep_ip.unwrap()
+                ),
+            };
+            let fdb = p
+                .vtep_mac
+                .as_ref()
+                .map(|mac| format!("bridge fdb add {mac} dst {peer}"));
+            let has_fdb = fdb.is_some_and(|fdb| {
+                lines
+                    .iter()
+                    .any(|(n, l)| *n == h.name && l.starts_with(&fdb))
+            });
+            let direct = hybrid && p.rack == h.rack;
+            let fdb_kept = !ipip && (!direct || calico);
+            assert_eq!(
+                (has(&plain), has(&tunnel), has_fdb),
+                (direct, !direct, fdb_kept),
+                "{what}: {} -> {}",
+                h.name,
+                p.name
+            );
         }
     }
 }
@@ -351,7 +395,15 @@ fn assert_daemons(plan: &Plan, json: &Value, what: &str) {
     let speakers = plan.hosts.len() + plan.racks.len();
     assert_eq!(files.len(), if bgp { speakers } else { 0 }, "{what}");
     let mut with_bird = 0;
+    // A BGP lab runs the image that carries BIRD 2, on every node; any other lab the usual one.
+    let image = match bgp {
+        true => cnilab::render::BGP_IMAGE,
+        false => cnilab::render::IMAGE,
+    };
     for (name, node) in nodes {
+        if node["kind"] == "linux" {
+            assert_eq!(node["image"], image, "{what} {name}");
+        }
         let Some(binds) = node["binds"].as_array() else {
             continue;
         };

@@ -9,12 +9,14 @@ use common::verify::{assert_fails_with, exec, pair, verify};
 use common::*;
 use serde_json::Value;
 
-/// flannel's DirectRouting, or Calico's CrossSubnet: its flavor, flag, tunnel and VXLAN wire.
+/// flannel's DirectRouting, or Calico's CrossSubnet: its flavor, flag, tunnel and VXLAN wire,
+/// and the modes its error message offers.
 struct Hybrid {
     flavor: &'static str,
     flag: &'static str,
     dev: &'static str,
     wire: &'static str,
+    modes: &'static str,
 }
 
 const FLANNEL: Hybrid = Hybrid {
@@ -22,6 +24,7 @@ const FLANNEL: Hybrid = Hybrid {
     flag: "--direct-routing",
     dev: "flannel.1",
     wire: "VXLAN UDP/8472 vni 1",
+    modes: "vxlan",
 };
 
 const CALICO: Hybrid = Hybrid {
@@ -29,6 +32,7 @@ const CALICO: Hybrid = Hybrid {
     flag: "--cross-subnet",
     dev: "vxlan.calico",
     wire: "VXLAN vni 4096",
+    modes: "vxlan or ipip",
 };
 
 fn deployed(h: &Hybrid) -> LabGuard {
@@ -154,6 +158,34 @@ fn calico_rack_mate_sent_through_the_tunnel_is_caught() {
     assert_eq!(pair(&report, "pod4", "pod1")["passed"], true);
 }
 
+/// felix stamps its plain route to a rack mate with its own protocol (cnilab.direct-proto): the
+/// same route made by hand, with `ip route`'s default, carries pod1's packets the same way, and
+/// verify still says that it is not the route the lab programs.
+#[test]
+fn calico_direct_route_without_felix_s_protocol_is_named() {
+    let lab = deployed(&CALICO);
+    exec(
+        &lab,
+        "host1",
+        "ip route replace 172.16.1.0/24 via 192.168.1.3 dev eth1",
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let p = pair(&report, "pod1", "pod2");
+    assert_eq!(wire(p), "plain IPv4 172.16.0.2 > 172.16.1.2", "{p:#}");
+    assert_fails_with(
+        &report,
+        "pod1",
+        "pod2",
+        &[
+            "host1's route 172.16.1.0/24 via 192.168.1.3 dev eth1 has no protocol (boot",
+            "the lab plans proto 80",
+        ],
+    );
+    assert_eq!(pair(&report, "pod3", "pod4")["passed"], true);
+    assert_eq!(pair(&report, "pod1", "pod3")["passed"], true);
+}
+
 #[test]
 fn a_pair_across_racks_sent_plain_is_caught() {
     let lab = deployed(&FLANNEL);
@@ -228,7 +260,10 @@ fn refused_outside(h: &Hybrid) {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        let valid = format!("--mode vxlan --flavor {} --underlay racks:R", h.flavor);
+        let valid = format!(
+            "--mode {} --flavor {} --underlay racks:R",
+            h.modes, h.flavor
+        );
         assert!(
             err.contains(h.flag) && err.contains(&valid) && err.contains(&shown),
             "{args:?}: {err}"

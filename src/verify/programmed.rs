@@ -34,11 +34,13 @@ pub enum Item {
         dst: Ipv4Addr,
         dev: String,
     },
-    /// A route to `dst` (a prefix, or a pod's address for a /32) through `via` on `dev`.
+    /// A route to `dst` (a prefix, or a pod's address for a /32) through `via` on `dev`, with
+    /// route protocol `proto` where the lab states one.
     Route {
         dst: String,
         via: Option<Ipv4Addr>,
         dev: String,
+        proto: Option<u8>,
     },
     /// `net.ipv4.conf.<dev>.proxy_arp = 1`.
     ProxyArp { dev: String },
@@ -124,6 +126,7 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
                         dst,
                         via: None,
                         dev,
+                        proto: None,
                     },
                     Scope::Pod(pod.node.clone()),
                 );
@@ -167,14 +170,19 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         // A peer in another rack is not on-link: host-gw plans no route to it (BGP's routes,
         // if any, are checked when verify waits for the routing to converge).
         (Encap::Plain, _) if h.rack != p.rack => None,
-        (Encap::Plain, _) => Some((Some(p.underlay_ip), h.underlay_if.clone())),
-        (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (Some(ip), dev)),
-        (Encap::Ipip, Some(dev)) => Some((Some(p.underlay_ip), dev)),
+        (Encap::Plain, _) => Some((Some(p.underlay_ip), h.underlay_if.clone(), h.direct_proto)),
+        (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (Some(ip), dev, h.tunnel_proto)),
+        (Encap::Ipip, Some(dev)) => Some((Some(p.underlay_ip), dev, h.tunnel_proto)),
         _ => None,
     };
-    if let Some((via, dev)) = route {
+    if let Some((via, dev, proto)) = route {
         let dst = p.pod_subnet.clone();
-        items.push(Item::Route { dst, via, dev });
+        items.push(Item::Route {
+            dst,
+            via,
+            dev,
+            proto,
+        });
     }
     items
 }
@@ -235,6 +243,9 @@ pub struct RouteRow {
     pub dev: Option<String>,
     /// `blackhole`, `unreachable`... for a route that is not unicast.
     pub kind: Option<String>,
+    /// The route protocol as `ip` prints it: a number, or the name rt_protos gives it; `None`
+    /// for boot, which `ip` leaves unsaid (the default of `ip route add`).
+    pub proto: Option<String>,
 }
 
 impl RouteRow {
@@ -247,11 +258,13 @@ impl RouteRow {
             gateway: None,
             dev: None,
             kind,
+            proto: None,
         };
         while let Some(word) = words.next() {
             match word {
                 "via" => row.gateway = words.next().and_then(|g| g.parse().ok()),
                 "dev" => row.dev = words.next().map(str::to_string),
+                "proto" => row.proto = words.next().map(str::to_string),
                 _ => {}
             }
         }
@@ -338,7 +351,12 @@ fn missing(node: &str, item: &Item, state: &HostState) -> Option<String> {
             }
         }
         Item::Fdb { mac, dst, dev } => fdb_misfit(node, mac, *dst, dev, &state.fdb),
-        Item::Route { dst, via, dev } => route_misfit(node, dst, *via, dev, &state.routes),
+        Item::Route {
+            dst,
+            via,
+            dev,
+            proto,
+        } => route_misfit(node, (dst, *via, dev), *proto, &state.routes),
         Item::ProxyArp { dev } => match state.proxy_arp.iter().find(|(d, _)| d == dev) {
             Some((_, Some(true))) => None,
             Some((_, Some(false))) => Some(format!(
@@ -403,9 +421,8 @@ fn fdb_misfit(node: &str, mac: &str, dst: Ipv4Addr, dev: &str, fdb: &[FdbEntry])
 
 fn route_misfit(
     node: &str,
-    dst: &str,
-    via: Option<Ipv4Addr>,
-    dev: &str,
+    (dst, via, dev): (&str, Option<Ipv4Addr>, &str),
+    proto: Option<u8>,
     routes: &[RouteRow],
 ) -> Option<String> {
     // `ip` prints a /32 as the bare address.
@@ -416,7 +433,9 @@ fn route_misfit(
     };
     let row = routes.iter().find(|r| r.dst == dst || r.dst == bare);
     match row {
-        Some(r) if r.gateway == via && r.dev.as_deref() == Some(dev) => None,
+        Some(r) if r.gateway == via && r.dev.as_deref() == Some(dev) => {
+            proto_misfit(node, &want, proto, r.proto.as_deref())
+        }
         Some(r) => {
             let have = match (&r.kind, r.gateway, &r.dev) {
                 (Some(kind), _, _) if kind != "unicast" => kind.clone(),
@@ -430,6 +449,21 @@ fn route_misfit(
         }
         None => Some(format!("{node} has no route {want}")),
     }
+}
+
+/// Why a route that goes the planned way still is not the one the lab programs: the lab states
+/// its protocol (felix's own, say) and the route carries another, as a hand-made one would.
+fn proto_misfit(node: &str, want: &str, proto: Option<u8>, have: Option<&str>) -> Option<String> {
+    let proto = proto?;
+    if have == Some(proto.to_string().as_str()) {
+        return None;
+    }
+    let have = have.map_or("no protocol (boot, as `ip route add` gives)".into(), |p| {
+        format!("proto {p}")
+    });
+    Some(format!(
+        "{node}'s route {want} has {have}, the lab plans proto {proto}: not the route the lab programs"
+    ))
 }
 
 /// Each host's state, read in its namespace; hosts the expectations do not name are skipped.
@@ -592,11 +626,17 @@ mod tests {
                     master: None,
                     state: "permanent".into(),
                 }),
-                Item::Route { dst, via, dev } => s.routes.push(RouteRow {
+                Item::Route {
+                    dst,
+                    via,
+                    dev,
+                    proto,
+                } => s.routes.push(RouteRow {
                     dst: dst.strip_suffix("/32").unwrap_or(&dst).to_string(),
                     gateway: via,
                     dev: Some(dev),
                     kind: None,
+                    proto: proto.map(|p| p.to_string()),
                 }),
                 Item::ProxyArp { dev } => s.proxy_arp.push((dev, Some(true))),
             }
@@ -623,6 +663,7 @@ mod tests {
             dst: "172.16.1.0/24".into(),
             via: Some("172.16.1.0".parse().unwrap()),
             dev: "flannel.1".into(),
+            proto: None,
         }));
         // The tunnel, and three items for each of two peers.
         assert_eq!(host1.len(), 1 + 2 * 3);
@@ -667,10 +708,12 @@ mod tests {
         let l = lab(Mode::Ipip, Flavor::Calico, 2);
         let e = expected(&l);
         let host1 = items_of(&e, 1);
+        // felix's IPIP route, with felix's route protocol (cnilab.tunnel-proto).
         assert!(host1.contains(&&Item::Route {
             dst: "172.16.1.0/24".into(),
             via: Some(l.hosts[1].underlay_ip),
             dev: "tunl0".into(),
+            proto: Some(80),
         }));
         let veth = l.pods[0].host_if.clone().unwrap();
         assert!(veth.starts_with("cali"), "{veth}");
@@ -702,13 +745,20 @@ mod tests {
                 gateway: Some("172.16.1.0".parse().unwrap()),
                 dev: Some("cilium_vxlan".into()),
                 kind: None,
+                proto: None,
             }
         );
         let hole = RouteRow::parse("blackhole 172.16.0.0/24 proto static").unwrap();
         assert_eq!(
-            (hole.kind.as_deref(), hole.dst.as_str()),
-            (Some("blackhole"), "172.16.0.0/24")
+            (
+                hole.kind.as_deref(),
+                hole.dst.as_str(),
+                hole.proto.as_deref()
+            ),
+            (Some("blackhole"), "172.16.0.0/24", Some("static"))
         );
+        let felix = RouteRow::parse("172.16.2.0/24 via 192.168.2.2 dev tunl0 proto 80 onlink ");
+        assert_eq!(felix.unwrap().proto.as_deref(), Some("80"));
         let pod = RouteRow::parse("172.16.0.2 dev calipod1 scope link").unwrap();
         assert_eq!(
             (pod.dst.as_str(), pod.dev.as_deref(), pod.gateway),
@@ -723,10 +773,11 @@ mod tests {
             gateway: Some("192.168.0.150".parse().unwrap()),
             dev: Some("eth1".into()),
             kind: None,
+            proto: None,
         }];
         let via = Some("192.168.0.200".parse().unwrap());
         assert_eq!(
-            route_misfit("host1", "10.0.2.0/24", via, "eth1", &routes).unwrap(),
+            route_misfit("host1", ("10.0.2.0/24", via, "eth1"), None, &routes).unwrap(),
             "host1 routes 10.0.2.0/24 via 192.168.0.150 dev eth1, the lab plans 10.0.2.0/24 via 192.168.0.200 dev eth1"
         );
         // The article's host-gw lab says its routes through its labels too.
@@ -734,5 +785,68 @@ mod tests {
         assert_eq!(e.len(), 2);
         // Its VXLAN lab names no VTEPs: nothing beyond what the wire shows is expected.
         assert!(expected(&lab(Mode::Vxlan, Flavor::Article, 2)).is_empty());
+    }
+
+    #[test]
+    fn a_route_the_right_way_with_another_protocol_is_named_where_the_lab_states_one() {
+        let via = Some("192.168.1.3".parse().unwrap());
+        let route = |proto: Option<&str>| RouteRow {
+            dst: "172.16.1.0/24".into(),
+            gateway: via,
+            dev: Some("eth1".into()),
+            kind: None,
+            proto: proto.map(str::to_string),
+        };
+        let planned = ("172.16.1.0/24", via, "eth1");
+        assert_eq!(
+            route_misfit("host1", planned, Some(80), &[route(Some("80"))]),
+            None
+        );
+        assert_eq!(
+            route_misfit("host1", planned, Some(80), &[route(None)]).unwrap(),
+            "host1's route 172.16.1.0/24 via 192.168.1.3 dev eth1 has no protocol (boot, as `ip route add` gives), the lab plans proto 80: not the route the lab programs"
+        );
+        assert_eq!(
+            route_misfit("host1", planned, Some(80), &[route(Some("static"))]).unwrap(),
+            "host1's route 172.16.1.0/24 via 192.168.1.3 dev eth1 has proto static, the lab plans proto 80: not the route the lab programs"
+        );
+        // Where the lab states none, any protocol will do.
+        assert_eq!(
+            route_misfit("host1", planned, None, &[route(Some("static"))]),
+            None
+        );
+    }
+
+    #[test]
+    fn calico_cross_subnet_plans_felix_s_protocol_on_both_kinds_of_route() {
+        for (mode, tunnel) in [(Mode::Ipip, Some(80)), (Mode::Vxlan, None)] {
+            let spec = LabSpec {
+                flavor: Flavor::Calico,
+                underlay: Some(crate::underlay::Underlay::Racks(2)),
+                cross_subnet: true,
+                ..LabSpec::article(mode, 4, None)
+            };
+            let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+            let l = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
+            let routes: Vec<(String, String, Option<u8>)> = items_of(&expected(&l), 1)
+                .into_iter()
+                .filter_map(|i| match i {
+                    Item::Route {
+                        dst, dev, proto, ..
+                    } if dst.ends_with("/24") => Some((dst.clone(), dev.clone(), *proto)),
+                    _ => None,
+                })
+                .collect();
+            let dev = l.tunnel_dev.clone().unwrap();
+            assert_eq!(
+                routes,
+                [
+                    ("172.16.1.0/24".into(), "eth1".into(), Some(80)),
+                    ("172.16.2.0/24".into(), dev.clone(), tunnel),
+                    ("172.16.3.0/24".into(), dev, tunnel),
+                ],
+                "{mode}"
+            );
+        }
     }
 }
