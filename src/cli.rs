@@ -381,7 +381,8 @@ The lab stays up: `sudo cnilab down` removes it.")]
         /// How many pods each host carries (default 1).
         #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
         pods_per_host: Option<usize>,
-        /// How the hosts are cabled (host-gw): flat (default), routed or racks:R.
+        /// How the hosts are cabled: flat (default), routed or racks:R for host-gw; racks:R also
+        /// for vxlan --flavor flannel or calico and ipip --flavor calico (see `gen --help`).
         #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg, requires = "mode")]
         underlay: Option<Underlay>,
         /// How pod routes cross the routers: static (default) or bgp (BIRD 2).

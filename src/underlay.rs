@@ -103,6 +103,9 @@ pub struct Rack {
     pub gateway: Ipv4Addr,
     /// The router's address on the WAN the routers share.
     pub wan_ip: Ipv4Addr,
+    /// The router's interface on the WAN, and its leg into the rack.
+    pub wan_if: &'static str,
+    pub lan_if: &'static str,
     /// The hosts in the rack, by index.
     pub hosts: Vec<usize>,
     /// With `--routing bgp`: the router's AS and its BIRD folder, relative to the topology file.
@@ -135,6 +138,8 @@ pub fn racks(underlay: Underlay, hosts: usize) -> Vec<Rack> {
                 subnet: format!("192.168.{n}.0/24"),
                 gateway: Ipv4Addr::new(192, 168, n, 1),
                 wan_ip: Ipv4Addr::new(192, 168, 0, step * n),
+                wan_if: ROUTER_WAN_IF,
+                lan_if: ROUTER_LAN_IF,
                 hosts: members,
                 asn: None,
                 bird_dir: None,
