@@ -36,3 +36,8 @@ pub fn recv_within(socket: &OwnedFd, buf: &mut [u8], wait: Duration) -> io::Resu
     setsockopt(socket, sockopt::ReceiveTimeout, &timeout)?;
     Ok(recv(socket.as_raw_fd(), buf, MsgFlags::empty())?)
 }
+
+/// Reads one packet that is already waiting; none is an error of kind `WouldBlock`.
+pub fn try_recv(socket: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    Ok(recv(socket.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)?)
+}

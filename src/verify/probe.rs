@@ -211,13 +211,7 @@ pub fn run(
             prober.give_up_all();
             break;
         }
-        prober.fill_window();
-        if prober.remaining > 0 {
-            prober.expire(Instant::now());
-        }
-        if prober.remaining > 0 {
-            prober.receive(&mut buf);
-        }
+        prober.turn(&mut buf);
     }
     prober.release_slots();
     prober
@@ -266,6 +260,22 @@ impl<'a> Prober<'a> {
             queue: (0..specs.len()).collect(),
             in_flight: Vec::new(),
             remaining: specs.len(),
+        }
+    }
+
+    /// Sends what the windows allow, settles every reply already waiting, and only then
+    /// expires what is overdue: a prober kept off the CPU past a deadline must not count a
+    /// reply that arrived in time, and sits in its socket, as lost.
+    fn turn(&mut self, buf: &mut [u8]) {
+        self.fill_window();
+        while let Ok(n) = icmp_socket::try_recv(self.socket, buf) {
+            self.settle(&buf[..n], Instant::now());
+        }
+        if self.remaining > 0 {
+            self.expire(Instant::now());
+        }
+        if self.remaining > 0 {
+            self.receive(buf);
         }
     }
 
@@ -372,8 +382,12 @@ impl<'a> Prober<'a> {
         let Ok(n) = icmp_socket::recv_within(self.socket, buf, wait) else {
             return;
         };
-        let at = Instant::now();
-        match parse_reply(&buf[..n], self.run) {
+        self.settle(&buf[..n], Instant::now());
+    }
+
+    /// Settles the probe a packet read at `at` answers, if it answers one.
+    fn settle(&mut self, packet: &[u8], at: Instant) {
+        match parse_reply(packet, self.run) {
             Some(Reply::Echo(id)) => self.answered(id, at),
             Some(Reply::Unreachable {
                 id,
@@ -506,6 +520,48 @@ mod tests {
             "{outcomes:?}"
         );
         assert_eq!(free, 2, "every slot is free again");
+    }
+
+    /// A prober that gets the CPU back only after a probe's deadline must still count the
+    /// reply that came in time and waits in its socket: a late look is not a lost ping.
+    #[test]
+    fn a_reply_waiting_past_the_deadline_is_a_reply_not_a_loss() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it opens a raw socket in a private network namespace"
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // A namespace of this thread's own, where only its loopback answers.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            let lo = std::process::Command::new("ip")
+                .args(["link", "set", "lo", "up"])
+                .status();
+            assert!(lo.is_ok_and(|s| s.success()), "ip link set lo up");
+            let socket = icmp_socket::open().unwrap();
+            let specs = [ProbeSpec {
+                id: ProbeId::new(0, ProbeKind::Ping),
+                dst: Ipv4Addr::LOCALHOST,
+                size: SMALL,
+                attempts: 1,
+            }];
+            let window = Window::new(4, 4);
+            let mut prober = Prober::new(&socket, 1, &specs, &window, &|_| {});
+            prober.fill_window();
+            std::thread::sleep(Duration::from_millis(100));
+            // The deadline passed while this prober was away; the reply is already here.
+            prober.states[0].deadline = Some(Instant::now() - Duration::from_millis(1));
+            let mut buf = vec![0u8; 65536];
+            prober.turn(&mut buf);
+            let _ = tx.send(prober.states[0].done.clone());
+        });
+        let outcome = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the prober hung");
+        assert!(
+            matches!(outcome, Some(Outcome::Reply { attempts: 1, .. })),
+            "{outcome:?}"
+        );
     }
 
     #[test]
