@@ -117,109 +117,191 @@ const WINDOW_LAB: usize = 24;
 
 pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let started = Instant::now();
-    let lab = load(file)?;
-    // Probes sent before the routing daemons agree would only measure how far they got.
-    let daemons = crate::routing::converge::daemons(&Topology::load(file)?, file);
-    let timeout = opts
-        .converge_timeout
-        .unwrap_or(crate::routing::converge::TIMEOUT);
-    crate::routing::converge::wait(&lab, &daemons, timeout)?;
-    let points = capture_points(&lab);
-    let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab));
-    let opened = points
-        .iter()
-        .map(|p| capture::open_filtered(p, &filter))
-        .collect::<Result<Vec<_>, _>>()?;
-    let sockets = lab
-        .pods
-        .iter()
-        .map(|p| probe::open(&p.node, &p.namespace))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Each pod's socket lives in the pod's namespace, so it can ask for the pod's own MTU.
-    let pod_mtus: Vec<Option<u32>> = sockets
-        .iter()
-        .zip(&lab.pods)
-        .map(|(s, p)| crate::ifreq::mtu(s, &p.pod_if))
-        .collect();
-    // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
-    let fdbs = learned::read_hosts(&lab)?;
-    // What the labels say each host programs, read before any traffic: the named causes.
-    let faults = programmed::check(&lab, &fdbs)?;
-    let probes = ProbePlan::new(&lab, &pod_mtus, opts);
-    // Stopped when dropped, at the end of verify.
-    let _listeners = start_listeners(&lab, &opts.transports)?;
+    let mut ready = Prepared::new(file, opts)?;
+    let probed = ready.probe(opts)?;
+    let mut report = ready.judge(probed, opts)?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report.peak_memory_kib = peak_memory_kib();
+    Ok(report)
+}
 
-    // Each host's underlay MAC, from its capture point (hosts come first in `points`).
-    let host_macs: Vec<(String, judge::Mac)> = points
-        .iter()
-        .zip(&opened)
-        .take(lab.hosts.len())
-        .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
-        .collect();
-    if !opts.warm {
-        underlay::warm(&lab)?;
+/// Everything verify reads and opens before the first probe. The listeners stop when it is
+/// dropped, at the end of verify.
+struct Prepared {
+    lab: Lab,
+    points: Vec<CapturePoint>,
+    /// Taken when the captures start.
+    opened: Vec<capture::Opened>,
+    sockets: Vec<std::os::fd::OwnedFd>,
+    pod_mtus: Vec<Option<u32>>,
+    fdbs: Vec<learned::HostFdb>,
+    faults: Vec<programmed::Fault>,
+    probes: ProbePlan,
+    host_macs: Vec<(String, judge::Mac)>,
+    _listeners: Option<listener::Listeners>,
+}
+
+/// What the probes did and what the captures saw of them.
+struct Probed {
+    outcomes: Outcomes,
+    flows: Flows,
+    observed: Vec<Observed>,
+    dropped: Vec<u32>,
+    notes: Vec<String>,
+}
+
+impl Prepared {
+    fn new(file: &Path, opts: &VerifyOptions) -> Result<Prepared, VerifyError> {
+        let lab = load(file)?;
+        // Probes sent before the routing daemons agree would only measure how far they got.
+        let daemons = crate::routing::converge::daemons(&Topology::load(file)?, file);
+        let timeout = opts
+            .converge_timeout
+            .unwrap_or(crate::routing::converge::TIMEOUT);
+        crate::routing::converge::wait(&lab, &daemons, timeout)?;
+        let points = capture_points(&lab);
+        let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab));
+        let opened = points
+            .iter()
+            .map(|p| capture::open_filtered(p, &filter))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sockets = lab
+            .pods
+            .iter()
+            .map(|p| probe::open(&p.node, &p.namespace))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Each pod's socket lives in the pod's namespace, so it can ask for the pod's own MTU.
+        let pod_mtus: Vec<Option<u32>> = sockets
+            .iter()
+            .zip(&lab.pods)
+            .map(|(s, p)| crate::ifreq::mtu(s, &p.pod_if))
+            .collect();
+        // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
+        let fdbs = learned::read_hosts(&lab)?;
+        // What the labels say each host programs, read before any traffic: the named causes.
+        let faults = programmed::check(&lab, &fdbs)?;
+        let probes = ProbePlan::new(&lab, &pod_mtus, opts);
+        let listeners = start_listeners(&lab, &opts.transports)?;
+        // Each host's underlay MAC, from its capture point (hosts come first in `points`).
+        let host_macs = points
+            .iter()
+            .zip(&opened)
+            .take(lab.hosts.len())
+            .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
+            .collect();
+        Ok(Prepared {
+            lab,
+            points,
+            opened,
+            sockets,
+            pod_mtus,
+            fdbs,
+            faults,
+            probes,
+            host_macs,
+            _listeners: listeners,
+        })
     }
-    let backlog_before = underlay::backlog_drops();
-    let observers = observers(&lab, &points, &probes, opts.pcap_dir.is_some());
-    let running = capture::start(opened, observers);
-    let (outcomes, flows) = run_phases(&lab, &probes, &sockets, &learned::plan_flush(&lab), opts)?;
-    std::thread::sleep(GRACE);
-    let captured = running.stop();
-    if crate::interrupt::requested() {
-        return Err(VerifyError::Interrupted);
+
+    /// Runs every phase with the captures on, then stops them.
+    fn probe(&mut self, opts: &VerifyOptions) -> Result<Probed, VerifyError> {
+        let lab = &self.lab;
+        if !opts.warm {
+            underlay::warm(lab)?;
+        }
+        let backlog_before = underlay::backlog_drops();
+        let observers = observers(lab, &self.points, &self.probes, opts.pcap_dir.is_some());
+        let running = capture::start(std::mem::take(&mut self.opened), observers);
+        let flush = learned::plan_flush(lab);
+        let (outcomes, flows) = run_phases(lab, &self.probes, &self.sockets, &flush, opts)?;
+        std::thread::sleep(GRACE);
+        let captured = running.stop();
+        if crate::interrupt::requested() {
+            return Err(VerifyError::Interrupted);
+        }
+        let (observed, dropped, mut notes) = captures_of(&self.points, captured);
+        notes.extend(backlog_note(backlog_before, underlay::backlog_drops()));
+        Ok(Probed {
+            outcomes,
+            flows,
+            observed,
+            dropped,
+            notes,
+        })
     }
-    let (mut observed, dropped, mut notes) = captures_of(&points, captured);
-    notes.extend(backlog_note(backlog_before, underlay::backlog_drops()));
-    let mut captures = summaries(&points, &observed, &dropped);
-    let lab_pcap = match opts.pcap_dir.as_deref() {
-        Some(dir) => Some(write_pcaps(
-            &lab,
-            &probes,
-            &flows,
-            &points,
-            &mut observed,
+
+    /// Each capture point's summary and, with `--pcap`, its files and the lab's pcapng.
+    fn write_captures(
+        &self,
+        flows: &Flows,
+        observed: &mut [Observed],
+        dropped: &[u32],
+        opts: &VerifyOptions,
+    ) -> Result<(Vec<CaptureSummary>, Option<PathBuf>), VerifyError> {
+        let mut captures = summaries(&self.points, observed, dropped);
+        let Some(dir) = opts.pcap_dir.as_deref() else {
+            return Ok((captures, None));
+        };
+        let lab_pcap = write_pcaps(
+            &self.lab,
+            &self.probes,
+            flows,
+            &self.points,
+            observed,
             dir,
             &mut captures,
-        )?),
-        None => None,
-    };
-    let collected = collect(&lab, &flows, &points, observed);
-    let mut findings = lab_findings(&lab, &pod_mtus, &collected);
-    let mut rows = judge_pairs(
-        &lab,
-        &probes,
-        outcomes,
-        collected.seen,
-        &fdbs,
-        &host_macs,
-        opts.max_loss,
-    );
-    excuse_capture_drops(&mut rows, &points, &dropped);
-    findings.extend(programmed::blame(&lab, &mut rows, &faults));
-    if rows.iter().any(|r| !r.verdict.passed) {
-        notes.extend(neighbour_table_note());
+        )?;
+        Ok((captures, Some(lab_pcap)))
     }
-    Ok(Report {
-        notes,
-        lab: lab.name.clone(),
-        mode: lab.mode(),
-        hosts: lab.hosts.len(),
-        start: if opts.warm {
-            report::Start::Warm
-        } else {
-            report::Start::Cold {
-                phases: probes.phases.len(),
-            }
-        },
-        probed: opts.pairs,
-        pairs: rows,
-        findings,
-        captures,
-        lab_pcap,
-        undissectable: collected.undissectable,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        peak_memory_kib: peak_memory_kib(),
-    })
+
+    /// Writes the captures if asked, and judges every pair from what was seen.
+    fn judge(&self, probed: Probed, opts: &VerifyOptions) -> Result<Report, VerifyError> {
+        let (lab, points) = (&self.lab, &self.points);
+        let Probed {
+            outcomes,
+            flows,
+            mut observed,
+            dropped,
+            mut notes,
+        } = probed;
+        let (captures, lab_pcap) = self.write_captures(&flows, &mut observed, &dropped, opts)?;
+        let collected = collect(lab, &flows, points, observed);
+        let mut findings = lab_findings(lab, &self.pod_mtus, &collected);
+        let mut rows = judge_pairs(
+            lab,
+            &self.probes,
+            outcomes,
+            collected.seen,
+            &self.fdbs,
+            &self.host_macs,
+            opts.max_loss,
+        );
+        excuse_capture_drops(&mut rows, points, &dropped);
+        findings.extend(programmed::blame(lab, &mut rows, &self.faults));
+        if rows.iter().any(|r| !r.verdict.passed) {
+            notes.extend(neighbour_table_note());
+        }
+        Ok(Report {
+            notes,
+            lab: lab.name.clone(),
+            mode: lab.mode(),
+            hosts: lab.hosts.len(),
+            start: match opts.warm {
+                true => report::Start::Warm,
+                false => report::Start::Cold {
+                    phases: self.probes.phases.len(),
+                },
+            },
+            probed: opts.pairs,
+            pairs: rows,
+            findings,
+            captures,
+            lab_pcap,
+            undissectable: collected.undissectable,
+            elapsed_ms: 0,
+            peak_memory_kib: None,
+        })
+    }
 }
 
 /// Frames the kernel dropped at a full backlog queue while the probes ran: machine-wide, so
