@@ -362,74 +362,26 @@ impl Plan {
     }
 
     pub fn from_spec(spec: &LabSpec<'_>) -> Result<Plan, PlanError> {
+        check_counts(spec)?;
         let LabSpec {
             mode,
             flavor,
-            hosts,
             pods_per_host,
-            lab,
-            underlay,
             routing,
             direct_routing,
             cross_subnet,
+            ..
         } = *spec;
-        if !(MIN_HOSTS..=MAX_HOSTS).contains(&hosts) {
-            return Err(PlanError::HostsOutOfRange(hosts));
-        }
-        if !Flavor::valid_for(mode).contains(&flavor) {
-            return Err(PlanError::FlavorNotInMode { mode, flavor });
-        }
-        if !(1..=MAX_PODS_PER_HOST).contains(&pods_per_host) {
-            return Err(PlanError::PodsOutOfRange(pods_per_host));
-        }
-        let underlay = underlay.unwrap_or(mode.default_underlay());
-        let lab = match (lab, flavor) {
-            (Some(lab), _) => lab.to_string(),
-            (None, Flavor::Article) => mode.default_lab_name().to_string(),
-            // Its own default, so that a flavor's lab and the article's can be up side by side.
-            (None, _) => format!("{mode}-{flavor}"),
-        };
-        // The same for an underlay that is not the mode's own.
-        let lab = match underlay == mode.default_underlay() || spec.lab.is_some() {
-            true => lab,
-            false => format!("{lab}-{}", underlay.to_string().replace(':', "")),
-        };
-        if !crate::topology::valid_name(&lab) {
-            return Err(PlanError::BadLabName(lab));
-        }
+        let underlay = spec.underlay.unwrap_or(mode.default_underlay());
+        let lab = lab_name(spec, underlay)?;
         let tunnel_racks = check_tunnel_racks(spec, underlay)?;
         if mode != Mode::HostGw && underlay != mode.default_underlay() && !tunnel_racks {
             return Err(PlanError::UnderlayNotInMode { mode, underlay });
         }
-        underlay.check(hosts)?;
-        let mut racks = match mode {
-            Mode::HostGw => crate::underlay::racks(underlay, hosts),
-            Mode::Vxlan | Mode::Ipip if tunnel_racks => crate::underlay::racks(underlay, hosts),
-            Mode::Vxlan | Mode::Ipip => Vec::new(),
-        };
-        if routing == Routing::Bgp {
-            if racks.is_empty() {
-                return Err(PlanError::BgpNeedsRouters);
-            }
-            for r in &mut racks {
-                r.asn = Some(crate::routing::router_as(r.index));
-                r.bird_dir = Some(crate::routing::node_dir(&lab, &r.router));
-            }
-        }
-        let step = segment_step(hosts);
+        underlay.check(spec.hosts)?;
+        let racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
+        let hosts = plan_hosts(spec, &racks, &lab);
         let tunnel = tunnel(mode, flavor);
-        let hosts = (1..=hosts)
-            .map(|i| {
-                let h = host(mode, flavor, i, step, pods_per_host);
-                match racks.iter().find(|r| r.hosts.contains(&i)) {
-                    Some(rack) if mode != Mode::HostGw => {
-                        tunnel_in_rack(h, rack, hosts, direct_routing || cross_subnet)
-                    }
-                    Some(rack) => with_routing(in_rack(h, rack, hosts), routing, &lab),
-                    None => h,
-                }
-            })
-            .collect();
         Ok(Plan {
             mode,
             flavor,
@@ -449,6 +401,83 @@ impl Plan {
             cross_subnet,
         })
     }
+}
+
+/// The sizes and the flavor, checked before anything is derived from them.
+fn check_counts(spec: &LabSpec<'_>) -> Result<(), PlanError> {
+    if !(MIN_HOSTS..=MAX_HOSTS).contains(&spec.hosts) {
+        return Err(PlanError::HostsOutOfRange(spec.hosts));
+    }
+    if !Flavor::valid_for(spec.mode).contains(&spec.flavor) {
+        return Err(PlanError::FlavorNotInMode {
+            mode: spec.mode,
+            flavor: spec.flavor,
+        });
+    }
+    if !(1..=MAX_PODS_PER_HOST).contains(&spec.pods_per_host) {
+        return Err(PlanError::PodsOutOfRange(spec.pods_per_host));
+    }
+    Ok(())
+}
+
+/// The name asked for, or a default of the mode's own that tells flavors and underlays apart,
+/// so that labs of each can be up side by side.
+fn lab_name(spec: &LabSpec<'_>, underlay: Underlay) -> Result<String, PlanError> {
+    let (mode, flavor) = (spec.mode, spec.flavor);
+    let lab = match (spec.lab, flavor) {
+        (Some(lab), _) => lab.to_string(),
+        (None, Flavor::Article) => mode.default_lab_name().to_string(),
+        (None, _) => format!("{mode}-{flavor}"),
+    };
+    let lab = match underlay == mode.default_underlay() || spec.lab.is_some() {
+        true => lab,
+        false => format!("{lab}-{}", underlay.to_string().replace(':', "")),
+    };
+    if !crate::topology::valid_name(&lab) {
+        return Err(PlanError::BadLabName(lab));
+    }
+    Ok(lab)
+}
+
+/// The racks of hosts behind routers, with their BGP daemons when the routing asks for them.
+fn plan_racks(
+    spec: &LabSpec<'_>,
+    underlay: Underlay,
+    tunnel_racks: bool,
+    lab: &str,
+) -> Result<Vec<Rack>, PlanError> {
+    let mut racks = match spec.mode {
+        Mode::HostGw => crate::underlay::racks(underlay, spec.hosts),
+        Mode::Vxlan | Mode::Ipip if tunnel_racks => crate::underlay::racks(underlay, spec.hosts),
+        Mode::Vxlan | Mode::Ipip => Vec::new(),
+    };
+    if spec.routing == Routing::Bgp {
+        if racks.is_empty() {
+            return Err(PlanError::BgpNeedsRouters);
+        }
+        for r in &mut racks {
+            r.asn = Some(crate::routing::router_as(r.index));
+            r.bird_dir = Some(crate::routing::node_dir(lab, &r.router));
+        }
+    }
+    Ok(racks)
+}
+
+/// Every host, placed in its rack where the underlay has racks.
+fn plan_hosts(spec: &LabSpec<'_>, racks: &[Rack], lab: &str) -> Vec<Host> {
+    let (mode, hosts) = (spec.mode, spec.hosts);
+    let step = segment_step(hosts);
+    let hybrid = spec.direct_routing || spec.cross_subnet;
+    (1..=hosts)
+        .map(|i| {
+            let h = host(mode, spec.flavor, i, step, spec.pods_per_host);
+            match racks.iter().find(|r| r.hosts.contains(&i)) {
+                Some(rack) if mode != Mode::HostGw => tunnel_in_rack(h, rack, hosts, hybrid),
+                Some(rack) => with_routing(in_rack(h, rack, hosts), spec.routing, lab),
+                None => h,
+            }
+        })
+        .collect()
 }
 
 /// Whether this is a tunnel lab that can sit on racks (flannel's or Calico's VXLAN, Calico's
