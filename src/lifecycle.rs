@@ -116,8 +116,9 @@ pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, Li
         _ => {}
     }
     let started = Instant::now();
-    runtime::destroy(file, kind)?;
-    Ok(destroyed_line(&[topo.name], started, Some(file)))
+    let name = topo.name.clone();
+    runtime::destroy_loaded(file, topo, kind)?;
+    Ok(destroyed_line(&[name], started, Some(file)))
 }
 
 /// Destroys a lab cnilab recorded, by name, whether or not its file still exists.
