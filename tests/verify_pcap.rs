@@ -153,12 +153,13 @@ fn lab_pcapng_holds_every_point_in_time_order_with_probe_comments() {
 #[ignore = "needs a kernel with netem: run make test-vm"]
 fn a_known_wire_delay_is_the_interval_between_two_points() {
     let lab = deployed("vxlan", 2, "vdly");
-    let leg = route_dev(&lab, "gw1", &underlay_ip(&lab, "host2"));
+    let plan = lab.lab();
+    let leg = route_dev(&lab, "gw1", plan.hosts[1].underlay_ip);
     let line = format!(
         "tc qdisc add dev {leg} root netem delay {}ms",
         DELAY.as_millis()
     );
-    let out = node_command(&lab, "gw1", &line);
+    let out = exec_output(&lab, "gw1", &line);
     assert!(
         out.status.success(),
         "gw1: `{line}` failed ({}); this kernel needs sch_netem (run make test-vm)",
@@ -170,7 +171,7 @@ fn a_known_wire_delay_is_the_interval_between_two_points() {
 
     let at_host1 = inner_frames(&read_pcap(&pcaps.join("host1-eth1.pcap")));
     let at_host2 = inner_frames(&read_pcap(&pcaps.join("host2-eth1.pcap")));
-    let pod1 = node_ip(&lab, "pod1");
+    let pod1 = plan.pods[0].ip;
     let (mut there, mut back) = (Vec::new(), Vec::new());
     // Matched in order, one to one: a frame sent twice pairs with its own copy.
     let mut unmatched: Vec<_> = at_host2.iter().collect();
@@ -243,30 +244,9 @@ fn inner_frames(frames: &[(Duration, Vec<u8>)]) -> Vec<(Vec<u8>, Ipv4Addr, Durat
         .collect()
 }
 
-fn node_command(lab: &LabGuard, node: &str, line: &str) -> std::process::Output {
-    std::process::Command::new("ip")
-        .args(["netns", "exec", &format!("clab-{}-{node}", lab.name)])
-        .args(line.split_whitespace())
-        .output()
-        .unwrap()
-}
-
-fn underlay_ip(lab: &LabGuard, host: &str) -> String {
-    node_ip(lab, host).to_string()
-}
-
-/// The address on the node's eth1.
-fn node_ip(lab: &LabGuard, node: &str) -> Ipv4Addr {
-    let out = node_command(lab, node, "ip -4 -o addr show dev eth1");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let cidr = text.split_whitespace().skip_while(|w| *w != "inet").nth(1);
-    let ip = cidr.and_then(|c| c.split('/').next()?.parse().ok());
-    ip.unwrap_or_else(|| panic!("{node} has no IPv4 address on eth1: {text}"))
-}
-
 /// The interface the node routes `to` out of.
-fn route_dev(lab: &LabGuard, node: &str, to: &str) -> String {
-    let out = node_command(lab, node, &format!("ip -4 -o route get {to}"));
+fn route_dev(lab: &LabGuard, node: &str, to: Ipv4Addr) -> String {
+    let out = exec_output(lab, node, &format!("ip -4 -o route get {to}"));
     let text = String::from_utf8_lossy(&out.stdout);
     let dev = text.split_whitespace().skip_while(|w| *w != "dev").nth(1);
     dev.unwrap_or_else(|| panic!("{node} has no route to {to}: {text}"))

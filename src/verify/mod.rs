@@ -119,10 +119,7 @@ pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> 
     let started = Instant::now();
     let mut ready = Prepared::new(file, opts)?;
     let probed = ready.probe(opts)?;
-    let mut report = ready.judge(probed, opts)?;
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    report.peak_memory_kib = peak_memory_kib();
-    Ok(report)
+    ready.judge(probed, opts, started)
 }
 
 /// Everything verify reads and opens before the first probe. The listeners stop when it is
@@ -254,8 +251,14 @@ impl Prepared {
         Ok((captures, Some(lab_pcap)))
     }
 
-    /// Writes the captures if asked, and judges every pair from what was seen.
-    fn judge(&self, probed: Probed, opts: &VerifyOptions) -> Result<Report, VerifyError> {
+    /// Writes the captures if asked, and judges every pair from what was seen; `started` is
+    /// when verify began.
+    fn judge(
+        &self,
+        probed: Probed,
+        opts: &VerifyOptions,
+        started: Instant,
+    ) -> Result<Report, VerifyError> {
         let (lab, points) = (&self.lab, &self.points);
         let Probed {
             outcomes,
@@ -298,8 +301,8 @@ impl Prepared {
             captures,
             lab_pcap,
             undissectable: collected.undissectable,
-            elapsed_ms: 0,
-            peak_memory_kib: None,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            peak_memory_kib: peak_memory_kib(),
         })
     }
 }

@@ -483,36 +483,45 @@ mod tests {
     use crate::verify::dissect::build;
     use crate::verify::id::ProbeKind;
 
-    /// Sends that fail outright (here: no route at all) must hand back their lab-wide slots,
-    /// or a lab with more failing probes than slots waits forever.
-    #[test]
-    fn failed_sends_give_back_their_window_slots() {
+    /// Runs `body` on a thread of its own in a private network namespace (empty, and gone
+    /// with the thread) and returns what it returns, failing if it takes longer than 10 s.
+    fn in_private_netns<T: Send + 'static>(
+        hung: &str,
+        body: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
         assert!(
             nix::unistd::geteuid().is_root(),
             "this test needs root: it opens a raw socket in a private network namespace"
         );
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            // A namespace of this thread's own, empty and without routes: nothing can leave it,
-            // and it vanishes with the thread.
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-            let socket = icmp_socket::open().unwrap();
-            let specs: Vec<ProbeSpec> = (0..6)
-                .map(|pair| ProbeSpec {
-                    id: ProbeId::new(pair, ProbeKind::Ping),
-                    dst: Ipv4Addr::new(10, 9, 9, 9),
-                    size: SMALL,
-                    attempts: 3,
-                })
-                .collect();
-            let window = Window::new(4, 2);
-            let outcomes = run(&socket, 1, &specs, &window, &|_| {});
-            let free = *window.free();
-            let _ = tx.send((outcomes, free));
+            let _ = tx.send(body());
         });
-        let (outcomes, free) = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("probing hung: failed sends kept their window slots");
+        rx.recv_timeout(Duration::from_secs(10)).expect(hung)
+    }
+
+    /// Sends that fail outright (here: no route at all) must hand back their lab-wide slots,
+    /// or a lab with more failing probes than slots waits forever.
+    #[test]
+    fn failed_sends_give_back_their_window_slots() {
+        // Nothing can leave an empty namespace without routes.
+        let (outcomes, free) =
+            in_private_netns("probing hung: failed sends kept their window slots", || {
+                let socket = icmp_socket::open().unwrap();
+                let specs: Vec<ProbeSpec> = (0..6)
+                    .map(|pair| ProbeSpec {
+                        id: ProbeId::new(pair, ProbeKind::Ping),
+                        dst: Ipv4Addr::new(10, 9, 9, 9),
+                        size: SMALL,
+                        attempts: 3,
+                    })
+                    .collect();
+                let window = Window::new(4, 2);
+                let outcomes = run(&socket, 1, &specs, &window, &|_| {});
+                let free = *window.free();
+                (outcomes, free)
+            });
         assert!(
             outcomes
                 .iter()
@@ -526,14 +535,8 @@ mod tests {
     /// reply that came in time and waits in its socket: a late look is not a lost ping.
     #[test]
     fn a_reply_waiting_past_the_deadline_is_a_reply_not_a_loss() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root: it opens a raw socket in a private network namespace"
-        );
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // A namespace of this thread's own, where only its loopback answers.
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+        let outcome = in_private_netns("the prober hung", || {
+            // Only the namespace's own loopback answers.
             let lo = std::process::Command::new("ip")
                 .args(["link", "set", "lo", "up"])
                 .status();
@@ -553,11 +556,8 @@ mod tests {
             prober.states[0].deadline = Some(Instant::now() - Duration::from_millis(1));
             let mut buf = vec![0u8; 65536];
             prober.turn(&mut buf);
-            let _ = tx.send(prober.states[0].done.clone());
+            prober.states[0].done.clone()
         });
-        let outcome = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the prober hung");
         assert!(
             matches!(outcome, Some(Outcome::Reply { attempts: 1, .. })),
             "{outcome:?}"

@@ -4,14 +4,19 @@
 use super::*;
 use serde_json::Value;
 
-/// Runs a command inside one of the lab's nodes and insists that it worked.
-pub fn exec(lab: &LabGuard, node: &str, line: &str) {
+/// Runs a command inside one of the lab's nodes, whatever its outcome.
+pub fn exec_output(lab: &LabGuard, node: &str, line: &str) -> std::process::Output {
     let ns = format!("clab-{}-{node}", lab.name);
-    let out = std::process::Command::new("ip")
+    std::process::Command::new("ip")
         .args(["netns", "exec", &ns])
         .args(line.split_whitespace())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs a command inside one of the lab's nodes and insists that it worked.
+pub fn exec(lab: &LabGuard, node: &str, line: &str) {
+    let out = exec_output(lab, node, line);
     assert!(
         out.status.success(),
         "{node}: `{line}` failed: {}",
