@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod neigh_limits;
 pub mod netns;
 pub mod output;
+pub mod packet_ring;
 pub mod packet_socket;
 pub mod pcapng;
 pub mod plan;

@@ -1,7 +1,8 @@
 //! The one way cnilab listens on a wire, for verify, trace and bench alike: an AF_PACKET
 //! socket opened in a node's namespace and bound to one interface, optionally behind a
-//! classic BPF filter, whose frames carry the time the kernel captured them (SO_TIMESTAMPNS),
-//! and which can say how many frames the kernel dropped on it (PACKET_STATISTICS).
+//! classic BPF filter, read through a receive ring (see [`crate::packet_ring`]) whose frames
+//! carry the time the kernel captured them, and which can say how many frames the kernel
+//! dropped on it (PACKET_STATISTICS).
 //!
 //! A socket keeps the namespace it was created in, so only the opening happens inside the
 //! namespace (on a scoped thread, see [`crate::netns::in_netns`]); the reading thread never
@@ -9,28 +10,26 @@
 //!
 //! The kernel stamps a frame once, when it crosses the device, and every packet socket on
 //! that device (tcpdump's included) reads the same stamp: so the time here is the wire's time,
-//! not the moment cnilab got round to reading the frame.
+//! not the moment cnilab got round to reading the frame. SO_TIMESTAMPNS stays set although a
+//! ring reports the time in each frame's header: it is what turns the kernel's stamping of
+//! frames on (`net_enable_timestamp`), without which each socket would read its own clock.
 
+pub use crate::packet_ring::RingSize;
 use crate::netns::{in_netns, NetnsError};
-use nix::sys::socket::{
-    bind, getsockopt, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned,
-    LinkAddr, MsgFlags, SockFlag, SockType, SockaddrLike,
-};
-use nix::sys::time::TimeVal;
+use crate::packet_ring::Ring;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
-use std::io::{self, IoSliceMut};
+use nix::sys::socket::{
+    bind, getsockopt, setsockopt, socket, sockopt, AddressFamily, LinkAddr, SockFlag, SockType,
+    SockaddrLike,
+};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How often a reader wakes up to look at the stop flag.
-const POLL: Duration = Duration::from_millis(20);
-/// Room for bursts: every pod probes every other pod at once, and a router leg sees many pairs.
-const RCVBUF: usize = 32 << 20;
-/// The largest frame read whole; a longer one (a GSO super-packet) is cut here.
-pub const SNAPLEN: usize = 65536;
 const PACKET_OUTGOING: u8 = 4;
 
 sockopt_impl!(
@@ -62,14 +61,14 @@ pub enum OpenError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("the kernel gave no capture timestamp for a frame")]
-    NoTimestamp,
     #[error(transparent)]
     Os(#[from] io::Error),
 }
 
 /// An open capture socket bound to one interface.
 pub struct PacketSocket {
+    // Unmapped before the socket closes: fields drop in order.
+    ring: Ring,
     fd: OwnedFd,
     /// The interface's own MAC address, when it has one (a tunnel device has none).
     pub mac: Option<[u8; 6]>,
@@ -84,18 +83,20 @@ pub struct Frame<'a> {
     pub outgoing: bool,
     /// An Ethernet frame; otherwise a bare IP packet, as on an ipip tunnel device.
     pub ethernet: bool,
-    /// At most [`SNAPLEN`] bytes of the frame.
+    /// The frame, or as much of it as fits a ring block.
     pub data: &'a [u8],
     /// The frame's length on the wire.
     pub wire_len: usize,
 }
 
-/// Opens a capture on `iface` in `namespace`. With `filter`, only the frames that classic BPF
-/// program accepts are copied to user space; the kernel drops the rest.
+/// Opens a capture on `iface` in `namespace`, read through a ring of `ring`'s size. With
+/// `filter`, only the frames that classic BPF program accepts are copied to user space; the
+/// kernel drops the rest.
 pub fn open(
     namespace: &str,
     iface: &str,
     filter: Option<&[libc::sock_filter]>,
+    ring: RingSize,
 ) -> Result<PacketSocket, OpenError> {
     in_netns(namespace, || {
         let ifindex = match nix::net::if_::if_nametoindex(iface) {
@@ -116,20 +117,14 @@ pub fn open(
             SockFlag::SOCK_CLOEXEC,
             None,
         )?;
-        // Past net.core.rmem_max needs root, which capturing needs anyway; failing that the
-        // default buffer stays.
-        let _ = setsockopt(&fd, sockopt::RcvBufForce, &RCVBUF);
         setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
-        setsockopt(
-            &fd,
-            sockopt::ReceiveTimeout,
-            &TimeVal::new(0, POLL.as_micros() as _),
-        )?;
         if let Some(program) = filter {
             attach_filter(&fd, program)?;
         }
+        let ring = Ring::attach(fd.as_fd(), ring)?;
         bind(fd.as_raw_fd(), &link_addr(ifindex))?;
         Ok(PacketSocket {
+            ring,
             fd,
             mac: mac_of(iface),
         })
@@ -169,97 +164,101 @@ fn mac_of(iface: &str) -> Option<[u8; 6]> {
 }
 
 impl PacketSocket {
-    /// Shrinks the socket's receive buffer to `bytes` (the kernel doubles it and keeps a
-    /// floor of a few KiB): a full buffer makes the kernel drop frames and count them.
-    pub fn set_buffer(&self, bytes: usize) -> nix::Result<()> {
-        setsockopt(&self.fd, sockopt::RcvBufForce, &bytes)
-    }
-
-    /// Frames the kernel dropped on this socket because its buffer was full, since the last
+    /// Frames the kernel dropped on this socket because its ring was full, since the last
     /// time this was asked (the kernel resets the counters on each read).
     pub fn drops(&self) -> u32 {
         getsockopt(&self.fd, PacketStatistics).map_or(0, |s| s.tp_drops)
     }
 
-    /// Hands every frame to `on_frame` until `stop` is set; then drains what is queued, for at
-    /// most `drain_limit`. An error of the socket ends the reading.
+    /// Hands every frame to `on_frame` until `stop` is given; then drains what is still
+    /// coming, for at most `drain_limit`. An error of the socket ends the reading.
     pub fn read_until(
         &self,
-        stop: &AtomicBool,
+        stop: &Stop,
         drain_limit: Duration,
         mut on_frame: impl FnMut(Frame<'_>),
     ) -> Result<(), ReadError> {
-        let mut buf = vec![0u8; SNAPLEN];
-        let mut stopping_since: Option<Instant> = None;
-        loop {
-            if stopping_since.is_none() && stop.load(Ordering::Relaxed) {
-                stopping_since = Some(Instant::now());
-            }
-            if stopping_since.is_some_and(|t| t.elapsed() > drain_limit) {
-                return Ok(());
-            }
-            match self.receive(&mut buf)? {
-                Some(m) => on_frame(Frame {
-                    ts: m.ts,
-                    outgoing: m.outgoing,
-                    ethernet: m.ethernet,
-                    data: &buf[..m.wire_len.min(SNAPLEN)],
-                    wire_len: m.wire_len,
-                }),
-                // Nothing queued: once stopping, there is nothing left to drain.
-                None if stopping_since.is_some() => return Ok(()),
-                None => {}
+        let mut deliver = |f: crate::packet_ring::RingFrame<'_>| {
+            on_frame(Frame {
+                ts: f.ts,
+                outgoing: f.pkttype == PACKET_OUTGOING,
+                ethernet: f.hatype == libc::ARPHRD_ETHER,
+                data: f.data,
+                wire_len: f.wire_len,
+            })
+        };
+        while !stop.given() {
+            self.wait(Some(stop), None)?;
+            self.ring.drain(&mut deliver);
+        }
+        // A block the kernel is still filling is handed over within the ring's retire time:
+        // stop once a wait that long brings nothing.
+        let since = Instant::now();
+        let quiet = self.ring.size().retire() * 2;
+        while since.elapsed() < drain_limit {
+            let ready = self.wait(None, Some(quiet))?;
+            if self.ring.drain(&mut deliver) == 0 && !ready {
+                break;
             }
         }
+        Ok(())
     }
 
-    /// One frame into `buf`, and what the kernel said of it; None when the wait timed out.
-    fn receive(&self, buf: &mut [u8]) -> Result<Option<Received>, ReadError> {
-        let mut iov = [IoSliceMut::new(buf)];
-        let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
-        let msg = match recvmsg::<LinkAddr>(
-            self.fd.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_TRUNC,
-        ) {
-            Ok(msg) => msg,
-            Err(nix::Error::EAGAIN | nix::Error::EINTR) => return Ok(None),
+    /// Sleeps until the ring has a block for cnilab, `stop` is given, or `timeout` passes;
+    /// says whether the socket was ready. The socket's error (its interface gone) is returned.
+    fn wait(&self, stop: Option<&Stop>, timeout: Option<Duration>) -> Result<bool, ReadError> {
+        let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        if let Some(stop) = stop {
+            fds.push(PollFd::new(stop.wake.as_fd(), PollFlags::POLLIN));
+        }
+        let timeout = timeout.map_or(PollTimeout::NONE, |t| {
+            PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX)
+        });
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
             Err(e) => return Err(io::Error::from(e).into()),
-        };
-        let outgoing = msg.address.is_some_and(|a| a.pkttype() == PACKET_OUTGOING);
-        let ethernet = msg
-            .address
-            .map_or(true, |a| a.hatype() == libc::ARPHRD_ETHER);
-        let ts = msg
-            .cmsgs()
-            .map_err(io::Error::from)?
-            .find_map(|c| match c {
-                ControlMessageOwned::ScmTimestampns(t) => {
-                    Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
-                }
-                _ => None,
-            })
-            .ok_or(ReadError::NoTimestamp)?;
-        Ok(Some(Received {
-            ts,
-            outgoing,
-            ethernet,
-            wire_len: msg.bytes,
-        }))
+        }
+        let events = fds[0].revents().unwrap_or(PollFlags::empty());
+        if events.contains(PollFlags::POLLERR) {
+            let err = getsockopt(&self.fd, sockopt::SocketError).map_err(io::Error::from)?;
+            return Err(io::Error::from_raw_os_error(err).into());
+        }
+        Ok(events.contains(PollFlags::POLLIN))
     }
 }
 
-struct Received {
-    ts: Duration,
-    outgoing: bool,
-    ethernet: bool,
-    wire_len: usize,
+/// Tells readers to stop: a flag, and a pipe whose closed write end wakes every reader
+/// sleeping in poll at once.
+pub struct Stop {
+    given: AtomicBool,
+    wake: OwnedFd,
+    writer: std::sync::Mutex<Option<OwnedFd>>,
+}
+
+impl Stop {
+    fn new() -> io::Result<Stop> {
+        let (wake, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        Ok(Stop {
+            given: AtomicBool::new(false),
+            wake,
+            writer: std::sync::Mutex::new(Some(writer)),
+        })
+    }
+
+    fn give(&self) {
+        self.given.store(true, Ordering::SeqCst);
+        // Closing the write end leaves the read end readable (at end of file) for good.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    pub fn given(&self) -> bool {
+        self.given.load(Ordering::SeqCst)
+    }
 }
 
 /// Sockets read each on a thread of its own until [`Readers::stop`].
 pub struct Readers<T> {
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
     threads: Vec<JoinHandle<T>>,
 }
 
@@ -268,9 +267,9 @@ pub struct Readers<T> {
 pub fn start<T, F>(sockets: Vec<PacketSocket>, read: F) -> Readers<T>
 where
     T: Send + 'static,
-    F: Fn(usize, PacketSocket, &AtomicBool) -> T + Send + Clone + 'static,
+    F: Fn(usize, PacketSocket, &Stop) -> T + Send + Clone + 'static,
 {
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Stop::new().expect("a pipe: the process is out of file descriptors"));
     let threads = sockets
         .into_iter()
         .enumerate()
@@ -285,7 +284,7 @@ where
 impl<T> Readers<T> {
     /// Tells every reader to stop once it has drained its queue, and waits for them.
     pub fn stop(self) -> Vec<T> {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.give();
         self.threads
             .into_iter()
             .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))

@@ -3,7 +3,7 @@
 //! the two make of a stream once it is cut into MTU-sized segments.
 
 use super::BenchError;
-use crate::packet_socket;
+use crate::packet_socket::{self, RingSize};
 use crate::verify::capture::CapturePoint;
 use crate::verify::dissect::{dissect, L4};
 use pnet_packet::ipv4::Ipv4Packet;
@@ -46,7 +46,7 @@ pub fn capture_during<T>(
     traffic: impl FnOnce() -> Result<T, BenchError>,
 ) -> Result<Overhead, BenchError> {
     // Unfiltered: the flow is ordinary TCP, which verify's probe filter would drop.
-    let socket = packet_socket::open(&point.namespace, &point.iface, None)
+    let socket = packet_socket::open(&point.namespace, &point.iface, None, RingSize::BULK)
         .map_err(|e| BenchError::Capture(format!("{}: {e}", point.name)))?;
     let running = packet_socket::start(vec![socket], |_, socket, stop| {
         let mut frames = Vec::new();

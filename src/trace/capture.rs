@@ -6,9 +6,8 @@
 //! orders such ties itself.
 
 use crate::netns::{in_netns, NetnsError};
-use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers};
+use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize, Stop};
 use std::io;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// After stop, a reader drains what is queued, but not for longer than this.
@@ -46,8 +45,6 @@ pub enum CaptureError {
     Netns(#[from] NetnsError),
     #[error("cannot capture on {point}: {source}")]
     Open { point: String, source: io::Error },
-    #[error("the kernel gave no capture timestamp for a frame on {0}")]
-    NoTimestamp(String),
 }
 
 /// Every interface but loopback in the namespace of each `(node, namespace)`.
@@ -87,7 +84,7 @@ fn up_interfaces() -> nix::Result<Vec<(String, u32)>> {
 }
 
 pub fn open(point: &Point) -> Result<PacketSocket, CaptureError> {
-    packet_socket::open(&point.namespace, &point.iface, None).map_err(|e| match e {
+    packet_socket::open(&point.namespace, &point.iface, None, RingSize::WIRE).map_err(|e| match e {
         OpenError::Netns(e) => CaptureError::Netns(e),
         other => CaptureError::Open {
             point: point.label(),
@@ -121,7 +118,7 @@ fn read(
     socket: &PacketSocket,
     point: usize,
     label: &str,
-    stop: &AtomicBool,
+    stop: &Stop,
 ) -> Result<Vec<Frame>, CaptureError> {
     let mut frames = Vec::new();
     let read = socket.read_until(stop, DRAIN_LIMIT, |f| {
@@ -137,7 +134,6 @@ fn read(
         Ok(()) => Ok(frames),
         // The interface went down under the capture: what it saw so far still counts.
         Err(ReadError::Os(e)) if e.raw_os_error() == Some(libc::ENETDOWN) => Ok(frames),
-        Err(ReadError::NoTimestamp) => Err(CaptureError::NoTimestamp(label.to_string())),
         Err(ReadError::Os(source)) => Err(CaptureError::Open {
             point: label.to_string(),
             source,

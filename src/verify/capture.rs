@@ -4,7 +4,7 @@
 
 use super::observe::{Observed, Observer};
 use crate::netns::NetnsError;
-use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers};
+use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize};
 use std::io;
 use std::time::Duration;
 
@@ -42,11 +42,6 @@ pub enum CaptureError {
 /// An open capture socket, not yet read; `mac` is the interface's own address.
 pub type Opened = PacketSocket;
 
-/// Opens a capture on `point` that sees every frame.
-pub fn open(point: &CapturePoint) -> Result<Opened, CaptureError> {
-    open_with(point, None)
-}
-
 /// Opens a capture on `point` that passes only the frames `filter` (a classic BPF program,
 /// see [`super::bpf`]) accepts: the kernel drops the rest before they are copied.
 pub fn open_filtered(
@@ -56,34 +51,20 @@ pub fn open_filtered(
     open_with(point, Some(filter))
 }
 
-/// For tests only: each capture socket's receive buffer in bytes, set so small that the
-/// kernel must drop frames, to show that verify reports such drops as the capture's and not
-/// as the lab's. Not a user setting: a real run keeps the large buffer.
+/// For tests only: each capture ring's size in bytes, made so small that the kernel must
+/// drop frames, to show that verify reports such drops as the capture's and not as the lab's.
+/// Not a user setting: a real run keeps [`RingSize::PROBES`].
 pub const TEST_BUFFER_ENV: &str = "CNILAB_TEST_CAPTURE_BUFFER";
 
 fn open_with(
     point: &CapturePoint,
     filter: Option<&[libc::sock_filter]>,
 ) -> Result<Opened, CaptureError> {
-    let opened = open_socket(point, filter)?;
-    if let Some(bytes) = std::env::var(TEST_BUFFER_ENV)
+    let ring = std::env::var(TEST_BUFFER_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
-    {
-        opened.set_buffer(bytes).map_err(|e| CaptureError::Open {
-            node: point.node.clone(),
-            iface: point.iface.clone(),
-            source: e.into(),
-        })?;
-    }
-    Ok(opened)
-}
-
-fn open_socket(
-    point: &CapturePoint,
-    filter: Option<&[libc::sock_filter]>,
-) -> Result<Opened, CaptureError> {
-    packet_socket::open(&point.namespace, &point.iface, filter).map_err(|e| match e {
+        .map_or(RingSize::PROBES, RingSize::tiny);
+    packet_socket::open(&point.namespace, &point.iface, filter, ring).map_err(|e| match e {
         OpenError::Netns(e) => CaptureError::Netns(e),
         OpenError::NoInterface { .. } => CaptureError::MissingInterface {
             node: point.node.clone(),
