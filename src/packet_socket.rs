@@ -142,7 +142,7 @@ pub fn attach_filter(socket: &impl AsFd, program: &[libc::sock_filter]) -> nix::
 }
 
 /// `sockaddr_ll` for every protocol on one interface; nix builds a LinkAddr only from raw.
-fn link_addr(ifindex: u32) -> LinkAddr {
+pub fn link_addr(ifindex: u32) -> LinkAddr {
     // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set below.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;

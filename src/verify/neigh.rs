@@ -23,9 +23,9 @@ const RTM_GETNEIGH: u16 = 30;
 const NDA_DST: u16 = 1;
 const NDA_LLADDR: u16 = 2;
 const NDA_VLAN: u16 = 5;
-const NTF_USE: u8 = 0x01;
 const NTF_SELF: u8 = 0x02;
 const NTF_MASTER: u8 = 0x04;
+const NUD_STALE: u16 = 0x04;
 const NUD_NOARP: u16 = 0x40;
 const NUD_PERMANENT: u16 = 0x80;
 /// REACHABLE, STALE, DELAY, PROBE, NOARP or PERMANENT: an entry that has an address.
@@ -241,35 +241,38 @@ pub fn flush_dynamic() -> io::Result<()> {
     Ok(())
 }
 
-/// Asks the kernel of the calling thread's namespace to resolve neighbours as if traffic were
-/// waiting for them (NTF_USE): the one ARP request a first packet would send, and an ordinary
-/// dynamic entry learnt from the answer. Each request returns once the request is on its way.
-pub struct Resolver {
+/// Writes neighbours into the calling thread's namespace's ARP table as a resolution would
+/// leave them once it has aged (NUD_STALE): the address is used at once, and the kernel
+/// confirms it with a unicast ARP probe to that address on first use, as it does any entry
+/// it has not heard from lately. No broadcast is sent.
+pub struct Teacher {
     nl: Netlink,
     seq: u32,
     buf: Vec<u8>,
 }
 
-impl Resolver {
-    pub fn open() -> io::Result<Resolver> {
-        Ok(Resolver {
+impl Teacher {
+    pub fn open() -> io::Result<Teacher> {
+        Ok(Teacher {
             nl: Netlink::open()?,
             seq: 1,
             buf: vec![0u8; 4 << 10],
         })
     }
 
-    pub fn resolve(&mut self, ifindex: i32, dst: [u8; 4]) -> io::Result<()> {
+    pub fn teach(&mut self, ifindex: i32, dst: [u8; 4], lladdr: [u8; 6]) -> io::Result<()> {
         let flags =
             (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
                 as u16;
         let nd = Ndmsg {
             family: libc::AF_INET as u8,
             ifindex,
-            flags: NTF_USE,
+            flags: 0,
         };
         self.seq += 1;
-        let msg = message(RTM_NEWNEIGH, flags, self.seq, nd, &[(NDA_DST, &dst)]);
+        let attrs: [(u16, &[u8]); 2] = [(NDA_DST, &dst), (NDA_LLADDR, &lladdr)];
+        let mut msg = message(RTM_NEWNEIGH, flags, self.seq, nd, &attrs);
+        msg[NLMSG_HDR + 8..NLMSG_HDR + 10].copy_from_slice(&NUD_STALE.to_ne_bytes());
         self.nl.send(&msg)?;
         let len = self.nl.recv(&mut self.buf)?;
         match parse_dump(&self.buf[..len]) {
@@ -406,10 +409,10 @@ mod tests {
         assert!(!has(0x12), "the learned VXLAN entry goes: {fdb:?}");
     }
 
-    /// Between two private namespaces (a namespace ignores ARP from its own addresses): a
-    /// resolve request sends the ARP request, and the answer leaves an ordinary dynamic entry.
+    /// Between two private namespaces: a taught neighbour is an ordinary dynamic entry with
+    /// the taught address, and traffic to it flows with no ARP request of its own.
     #[test]
-    fn resolve_learns_a_neighbour_from_its_answer() {
+    fn a_taught_neighbour_carries_traffic_and_stays_dynamic() {
         use std::sync::mpsc::channel;
         assert!(
             nix::unistd::geteuid().is_root(),
@@ -417,7 +420,7 @@ mod tests {
         );
         let (tid_tx, tid_rx) = channel();
         let (go_tx, go_rx) = channel::<()>();
-        let (ready_tx, ready_rx) = channel::<()>();
+        let (ready_tx, ready_rx) = channel::<[u8; 6]>();
         let (end_tx, end_rx) = channel::<()>();
         // The answering side: a thread in a namespace of its own, alive until the test is done.
         let peer = std::thread::spawn(move || {
@@ -426,7 +429,12 @@ mod tests {
             go_rx.recv().unwrap();
             ip("ip", "addr add 10.9.2.2/24 dev r1");
             ip("ip", "link set r1 up");
-            ready_tx.send(()).unwrap();
+            let mac = nix::ifaddrs::getifaddrs()
+                .unwrap()
+                .filter(|a| a.interface_name == "r1")
+                .find_map(|a| a.address?.as_link_addr()?.addr())
+                .unwrap();
+            ready_tx.send(mac).unwrap();
             let _ = end_rx.recv();
         });
         let found = std::thread::spawn(move || {
@@ -437,29 +445,37 @@ mod tests {
             go_tx.send(()).unwrap();
             ip("ip", "addr add 10.9.2.1/24 dev r0");
             ip("ip", "link set r0 up");
-            ready_rx.recv().unwrap();
+            let mac = ready_rx.recv().unwrap();
             let index = nix::net::if_::if_nametoindex("r0").unwrap() as i32;
-            let mut resolver = Resolver::open().unwrap();
-            resolver.resolve(index, [10, 9, 2, 2]).unwrap();
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-            loop {
-                let all = list(libc::AF_INET as u8).unwrap();
-                let entry = all
-                    .into_iter()
-                    .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
-                let done = entry.as_ref().is_some_and(Neighbour::is_valid);
-                if done || std::time::Instant::now() > deadline {
-                    return entry;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
+            let ping = || {
+                std::process::Command::new("ping")
+                    .args(["-c1", "-W1", "10.9.2.2"])
+                    .output()
+                    .unwrap()
+                    .status
+                    .success()
+            };
+            let mut teacher = Teacher::open().unwrap();
+            // A wrong MAC taught: frames go to it, not to a broadcast ARP, so the ping fails.
+            teacher.teach(index, [10, 9, 2, 2], [2, 0, 0, 0, 0, 0x99]).unwrap();
+            let through_wrong = ping();
+            teacher.teach(index, [10, 9, 2, 2], mac).unwrap();
+            let pinged = ping();
+            let taught = list(libc::AF_INET as u8)
+                .unwrap()
+                .into_iter()
+                .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
+            assert!(!through_wrong, "a ping went through a wrongly taught entry");
+            (taught, mac, pinged)
         })
         .join()
         .unwrap();
         end_tx.send(()).unwrap();
         peer.join().unwrap();
-        let entry = found.expect("no entry for 10.9.2.2 on r0");
+        let (entry, mac, pinged) = found;
+        let entry = entry.expect("no entry for 10.9.2.2 on r0");
         assert!(entry.is_valid() && entry.is_dynamic(), "{entry:?}");
-        assert!(entry.lladdr.is_some(), "{entry:?}");
+        assert_eq!(entry.lladdr, Some(mac), "{entry:?}");
+        assert!(pinged, "a ping through the taught entry got no answer");
     }
 }

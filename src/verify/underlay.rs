@@ -1,23 +1,26 @@
-//! The underlay routers' neighbours, resolved once before the first phase, one ARP request at a
-//! time, and then kept.
+//! The underlay routers' neighbours, taught once before the first phase and then kept.
 //!
 //! Routers share one flat segment (the WAN bridge). A router that knows none of its peers turns
 //! the first flooded VXLAN frame into an ARP request for every peer at once, and the bridge
 //! copies each request to every port: about N² frames in one burst, far past the CPU's backlog
 //! queue (net.core.netdev_max_backlog, 1000). The kernel drops the excess, an overlay ARP
-//! among it, and a healthy pair fails. Flushed before every phase, this came back 2·log₂ N
-//! times a run.
+//! among it, and a healthy pair fails. Asked one at a time, the N·(N−1)/2 requests still cost
+//! N copies each: 8 million frames and 76 s at 254 hosts. So verify reads each router's
+//! address and MAC on the segment and writes them into its peers' ARP tables as stale entries
+//! (see [`neigh::Teacher`]): no broadcast at all, and the kernel still checks each entry with
+//! a unicast ARP probe when it is first used. A router that does not answer there fails its
+//! entry, and the pairs behind it fail as they would have.
 //!
 //! Keeping the routers' entries does not weaken the cold start: a router forwards both the
 //! request and the reply of every pair, so the phases could never separate what it learns, and
 //! what it learns (which MAC a next-hop router has) teaches no host anything about pods, VTEPs
 //! or the overlay. Hosts and pods are still flushed before every phase.
 
-use super::neigh::{self, Neighbour, Resolver};
+use super::neigh::{self, Neighbour, Teacher};
 use crate::lab::Lab;
 use crate::netns::in_netns;
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::os::fd::AsRawFd;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot resolve the underlay neighbours of router `{node}`: {why}")]
@@ -32,22 +35,25 @@ pub struct Leg {
     pub ifindex: i32,
     pub addr: Ipv4Addr,
     pub prefix: u8,
+    pub mac: [u8; 6],
 }
 
-/// Per router, in the lab's order: the neighbours it should resolve (its interface, the peer's
-/// address). Each pair of routers on a segment is resolved once, by the first of the two: the
-/// answering router learns the asker from its request.
-pub fn plan(legs: &[Vec<Leg>]) -> Vec<Vec<(i32, Ipv4Addr)>> {
+/// A neighbour a router should know: its own interface, the peer's address and MAC.
+pub type Peer = (i32, Ipv4Addr, [u8; 6]);
+
+/// Per router, in the lab's order: every other router's leg on a segment it shares.
+pub fn plan(legs: &[Vec<Leg>]) -> Vec<Vec<Peer>> {
     legs.iter()
         .enumerate()
         .map(|(i, own)| {
             own.iter()
                 .flat_map(|leg| {
-                    legs[i + 1..]
-                        .iter()
-                        .flatten()
+                    legs.iter()
+                        .enumerate()
+                        .filter(move |&(j, _)| j != i)
+                        .flat_map(|(_, l)| l)
                         .filter(|peer| same_subnet(leg, peer.addr))
-                        .map(|peer| (leg.ifindex, peer.addr))
+                        .map(|peer| (leg.ifindex, peer.addr, peer.mac))
                 })
                 .collect()
         })
@@ -61,32 +67,51 @@ fn same_subnet(leg: &Leg, addr: Ipv4Addr) -> bool {
     leg.addr != addr && u32::from(leg.addr) & mask == u32::from(addr) & mask
 }
 
-/// Resolves every router-to-router neighbour not yet resolved; returns how many it asked for.
-/// A request floods one ARP to every port of the segment, so requests go one at a time with a
-/// pause that lets the backlog drain.
+/// Teaches every router the peers it does not know yet; returns how many it taught.
 pub fn warm(lab: &Lab) -> Result<usize, UnderlayError> {
     let legs = lab
         .routers
         .iter()
         .map(|r| in_router(&r.node, &r.namespace, legs))
         .collect::<Result<Vec<_>, _>>()?;
-    let segment = legs.iter().filter(|l| !l.is_empty()).count() as u32;
-    let pause = PAUSE_PER_PORT * segment;
-    let mut asked = 0;
-    for (router, wanted) in lab.routers.iter().zip(plan(&legs)) {
+    let mut taught = 0;
+    for ((router, own), wanted) in lab.routers.iter().zip(&legs).zip(plan(&legs)) {
         if wanted.is_empty() {
             continue;
         }
-        asked += in_router(&router.node, &router.namespace, || {
-            resolve_missing(&wanted, pause)
+        taught += in_router(&router.node, &router.namespace, || {
+            let taught = teach_missing(&wanted)?;
+            for leg in own.iter().filter(|l| wanted.iter().any(|w| w.0 == l.ifindex)) {
+                announce(leg)?;
+            }
+            Ok(taught)
         })?;
     }
-    Ok(asked)
+    Ok(taught)
 }
 
-/// What a flooded ARP costs the backlog per port, roughly: enough that one request's copies
-/// are handled before the next request adds its own.
-const PAUSE_PER_PORT: Duration = Duration::from_micros(2);
+/// Makes the segment's switch learn which port `leg` is on, as an ARP request would have: one
+/// frame from the leg's MAC to that same MAC. A learning bridge records the source and then
+/// drops the frame, which would go back out the port it came in, so it reaches no other port.
+/// Without it, the first frame to each router would be flooded to every port.
+fn announce(leg: &Leg) -> std::io::Result<()> {
+    use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType};
+    /// IEEE 802 local experimental EtherType: no protocol takes it for its own.
+    const ETH_P_LOCAL_EXP: u16 = 0x88b5;
+    let fd = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let mut frame = [0u8; 60];
+    frame[0..6].copy_from_slice(&leg.mac);
+    frame[6..12].copy_from_slice(&leg.mac);
+    frame[12..14].copy_from_slice(&ETH_P_LOCAL_EXP.to_be_bytes());
+    let to = crate::packet_socket::link_addr(leg.ifindex as u32);
+    sendto(fd.as_raw_fd(), &frame, &to, MsgFlags::empty())?;
+    Ok(())
+}
 
 fn in_router<T>(
     node: &str,
@@ -105,10 +130,20 @@ where
         .map_err(|e| err(e.to_string()))
 }
 
-/// The calling thread's namespace's IPv4 addresses, loopback left out.
+/// The calling thread's namespace's IPv4 addresses on interfaces with a MAC, loopback left
+/// out.
 fn legs() -> std::io::Result<Vec<Leg>> {
-    let addrs = nix::ifaddrs::getifaddrs().map_err(std::io::Error::from)?;
+    let addrs: Vec<_> = nix::ifaddrs::getifaddrs()
+        .map_err(std::io::Error::from)?
+        .collect();
+    let mac_of = |name: &str| {
+        addrs
+            .iter()
+            .filter(|a| a.interface_name == name)
+            .find_map(|a| a.address?.as_link_addr()?.addr())
+    };
     Ok(addrs
+        .iter()
         .filter_map(|a| {
             let addr = a.address?.as_sockaddr_in()?.ip();
             let mask = a.netmask?.as_sockaddr_in()?.ip();
@@ -117,26 +152,26 @@ fn legs() -> std::io::Result<Vec<Leg>> {
                 ifindex: ifindex as i32,
                 addr,
                 prefix: u32::from(mask).count_ones() as u8,
+                mac: mac_of(&a.interface_name)?,
             })
         })
         .collect())
 }
 
-fn resolve_missing(wanted: &[(i32, Ipv4Addr)], pause: Duration) -> std::io::Result<usize> {
+fn teach_missing(wanted: &[Peer]) -> std::io::Result<usize> {
     let known: Vec<Neighbour> = neigh::list(libc::AF_INET as u8)?;
-    let resolved = |&(ifindex, addr): &(i32, Ipv4Addr)| {
+    let resolved = |&(ifindex, addr, _): &Peer| {
         known
             .iter()
             .any(|n| n.ifindex == ifindex && n.dst == Some(addr.octets()) && n.is_valid())
     };
-    let mut resolver = Resolver::open()?;
-    let mut asked = 0;
-    for target in wanted.iter().filter(|t| !resolved(t)) {
-        resolver.resolve(target.0, target.1.octets())?;
-        asked += 1;
-        std::thread::sleep(pause);
+    let mut teacher = Teacher::open()?;
+    let mut taught = 0;
+    for &(ifindex, addr, mac) in wanted.iter().filter(|t| !resolved(t)) {
+        teacher.teach(ifindex, addr.octets(), mac)?;
+        taught += 1;
     }
-    Ok(asked)
+    Ok(taught)
 }
 
 /// Frames the kernel dropped because a CPU's backlog queue was full, machine-wide, since boot:
@@ -158,28 +193,40 @@ mod tests {
     use super::*;
 
     fn leg(ifindex: i32, addr: &str, prefix: u8) -> Leg {
+        let addr: Ipv4Addr = addr.parse().unwrap();
+        let [_, _, c, d] = addr.octets();
         Leg {
             ifindex,
-            addr: addr.parse().unwrap(),
+            addr,
             prefix,
+            mac: [2, 0, 0, 0, c, d],
         }
     }
 
     #[test]
-    fn each_pair_of_routers_on_a_segment_is_resolved_once() {
+    fn every_router_learns_every_peer_on_its_segments_and_no_other() {
         let legs = vec![
             vec![leg(2, "192.168.0.50", 24), leg(3, "10.0.1.1", 24)],
             vec![leg(2, "192.168.0.100", 24), leg(3, "10.0.2.1", 24)],
             vec![leg(5, "192.168.0.150", 24), leg(6, "10.0.3.1", 24)],
         ];
         let wanted = plan(&legs);
-        let addr = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let peer = |ifindex: i32, s: &str| {
+            let l = leg(ifindex, s, 24);
+            (ifindex, l.addr, l.mac)
+        };
         assert_eq!(
             wanted[0],
-            [(2, addr("192.168.0.100")), (2, addr("192.168.0.150"))]
+            [peer(2, "192.168.0.100"), peer(2, "192.168.0.150")]
         );
-        assert_eq!(wanted[1], [(2, addr("192.168.0.150"))]);
-        assert!(wanted[2].is_empty());
+        assert_eq!(
+            wanted[1],
+            [peer(2, "192.168.0.50"), peer(2, "192.168.0.150")]
+        );
+        assert_eq!(
+            wanted[2],
+            [peer(5, "192.168.0.50"), peer(5, "192.168.0.100")]
+        );
     }
 
     #[test]
