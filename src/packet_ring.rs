@@ -143,7 +143,11 @@ impl Ring {
     /// Makes a version 3 ring on `socket` and maps it. Call before binding, so no frame is
     /// queued the old way first.
     pub fn attach(socket: BorrowedFd<'_>, size: RingSize) -> nix::Result<Ring> {
-        setsockopt(&socket, PacketVersion, &(libc::tpacket_versions::TPACKET_V3 as _))?;
+        setsockopt(
+            &socket,
+            PacketVersion,
+            &(libc::tpacket_versions::TPACKET_V3 as _),
+        )?;
         let frame = 2048u32;
         let request = libc::tpacket_req3 {
             tp_block_size: size.block,

@@ -14,15 +14,15 @@
 //! ring reports the time in each frame's header: it is what turns the kernel's stamping of
 //! frames on (`net_enable_timestamp`), without which each socket would read its own clock.
 
-pub use crate::packet_ring::RingSize;
 use crate::netns::{in_netns, NetnsError};
 use crate::packet_ring::Ring;
+pub use crate::packet_ring::RingSize;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
 use nix::sys::socket::{
     bind, getsockopt, setsockopt, socket, sockopt, AddressFamily, LinkAddr, SockFlag, SockType,
     SockaddrLike,
 };
+use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};

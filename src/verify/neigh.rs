@@ -457,7 +457,9 @@ mod tests {
             };
             let mut teacher = Teacher::open().unwrap();
             // A wrong MAC taught: frames go to it, not to a broadcast ARP, so the ping fails.
-            teacher.teach(index, [10, 9, 2, 2], [2, 0, 0, 0, 0, 0x99]).unwrap();
+            teacher
+                .teach(index, [10, 9, 2, 2], [2, 0, 0, 0, 0, 0x99])
+                .unwrap();
             let through_wrong = ping();
             teacher.teach(index, [10, 9, 2, 2], mac).unwrap();
             let pinged = ping();

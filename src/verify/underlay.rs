@@ -81,7 +81,10 @@ pub fn warm(lab: &Lab) -> Result<usize, UnderlayError> {
         }
         taught += in_router(&router.node, &router.namespace, || {
             let taught = teach_missing(&wanted)?;
-            for leg in own.iter().filter(|l| wanted.iter().any(|w| w.0 == l.ifindex)) {
+            for leg in own
+                .iter()
+                .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
+            {
                 announce(leg)?;
             }
             Ok(taught)
