@@ -203,16 +203,19 @@ impl Prepared {
     /// Runs every phase with the captures on, then stops them.
     fn probe(&mut self, opts: &VerifyOptions) -> Result<Probed, VerifyError> {
         let lab = &self.lab;
-        if !opts.warm {
-            underlay::warm(lab)?;
-        }
+        let taught = match opts.warm {
+            true => underlay::Taught::default(),
+            false => underlay::warm(lab)?,
+        };
         let backlog_before = underlay::backlog_drops();
         let observers = observers(lab, &self.points, &self.probes, opts.pcap_dir.is_some());
         let running = capture::start(std::mem::take(&mut self.opened), observers);
         let flush = learned::plan_flush(lab);
-        let (outcomes, flows) = run_phases(lab, &self.probes, &self.sockets, &flush, opts)?;
+        let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts);
         std::thread::sleep(GRACE);
         let captured = running.stop();
+        underlay::forget(lab, &taught)?;
+        let (outcomes, flows) = ran?;
         if crate::interrupt::requested() {
             return Err(VerifyError::Interrupted);
         }
@@ -779,7 +782,7 @@ fn captures_of(
             }
             if captured.dropped > 0 {
                 notes.push(format!(
-                    "capture on {} dropped {} frame(s) (its socket buffer was full): frames missing there are not blamed on the lab",
+                    "capture on {} dropped {} frame(s) (its capture ring was full): frames missing there are not blamed on the lab",
                     point.name, captured.dropped
                 ));
             }

@@ -25,7 +25,6 @@ const NDA_LLADDR: u16 = 2;
 const NDA_VLAN: u16 = 5;
 const NTF_SELF: u8 = 0x02;
 const NTF_MASTER: u8 = 0x04;
-const NUD_STALE: u16 = 0x04;
 const NUD_NOARP: u16 = 0x40;
 const NUD_PERMANENT: u16 = 0x80;
 /// REACHABLE, STALE, DELAY, PROBE, NOARP or PERMANENT: an entry that has an address.
@@ -241,10 +240,12 @@ pub fn flush_dynamic() -> io::Result<()> {
     Ok(())
 }
 
-/// Writes neighbours into the calling thread's namespace's ARP table as a resolution would
-/// leave them once it has aged (NUD_STALE): the address is used at once, and the kernel
-/// confirms it with a unicast ARP probe to that address on first use, as it does any entry
-/// it has not heard from lately. No broadcast is sent.
+/// Writes neighbours into the calling thread's namespace's ARP table as static entries
+/// (NUD_PERMANENT): used at once, never probed, never aged out and never garbage-collected.
+/// A dynamic entry would be: a stale one unused for gc_stale_time (60 s) is deleted once the
+/// shared table holds more than gc_thresh1 entries, and one whose unicast probe goes
+/// unanswered in a busy moment fails; either way its router broadcasts for the peer again in
+/// the middle of a run. [`Teacher::forget`] takes them out again.
 pub struct Teacher {
     nl: Netlink,
     seq: u32,
@@ -264,18 +265,34 @@ impl Teacher {
         let flags =
             (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
                 as u16;
+        let attrs: [(u16, &[u8]); 2] = [(NDA_DST, &dst), (NDA_LLADDR, &lladdr)];
+        let mut msg = self.message(RTM_NEWNEIGH, flags, ifindex, &attrs);
+        msg[NLMSG_HDR + 8..NLMSG_HDR + 10].copy_from_slice(&NUD_PERMANENT.to_ne_bytes());
+        self.ask(&msg, false)
+    }
+
+    /// Deletes a neighbour taught before; one already gone is fine.
+    pub fn forget(&mut self, ifindex: i32, dst: [u8; 4]) -> io::Result<()> {
+        let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+        let msg = self.message(RTM_DELNEIGH, flags, ifindex, &[(NDA_DST, &dst)]);
+        self.ask(&msg, true)
+    }
+
+    fn message(&mut self, kind: u16, flags: u16, ifindex: i32, attrs: &[(u16, &[u8])]) -> Vec<u8> {
         let nd = Ndmsg {
             family: libc::AF_INET as u8,
             ifindex,
             flags: 0,
         };
         self.seq += 1;
-        let attrs: [(u16, &[u8]); 2] = [(NDA_DST, &dst), (NDA_LLADDR, &lladdr)];
-        let mut msg = message(RTM_NEWNEIGH, flags, self.seq, nd, &attrs);
-        msg[NLMSG_HDR + 8..NLMSG_HDR + 10].copy_from_slice(&NUD_STALE.to_ne_bytes());
-        self.nl.send(&msg)?;
+        message(kind, flags, self.seq, nd, attrs)
+    }
+
+    fn ask(&mut self, msg: &[u8], gone_is_fine: bool) -> io::Result<()> {
+        self.nl.send(msg)?;
         let len = self.nl.recv(&mut self.buf)?;
         match parse_dump(&self.buf[..len]) {
+            Err(e) if gone_is_fine && e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             Err(e) if e.raw_os_error().is_some() => Err(e),
             _ => Ok(()),
         }
@@ -409,10 +426,10 @@ mod tests {
         assert!(!has(0x12), "the learned VXLAN entry goes: {fdb:?}");
     }
 
-    /// Between two private namespaces: a taught neighbour is an ordinary dynamic entry with
-    /// the taught address, and traffic to it flows with no ARP request of its own.
+    /// Between two private namespaces: a taught neighbour is a static entry with the taught
+    /// address, traffic to it flows with no ARP request of its own, and forget removes it.
     #[test]
-    fn a_taught_neighbour_carries_traffic_and_stays_dynamic() {
+    fn a_taught_neighbour_carries_traffic_until_it_is_forgotten() {
         use std::sync::mpsc::channel;
         assert!(
             nix::unistd::geteuid().is_root(),
@@ -468,16 +485,26 @@ mod tests {
                 .into_iter()
                 .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
             assert!(!through_wrong, "a ping went through a wrongly taught entry");
-            (taught, mac, pinged)
+            teacher.forget(index, [10, 9, 2, 2]).unwrap();
+            teacher.forget(index, [10, 9, 2, 2]).unwrap();
+            let forgotten = list(libc::AF_INET as u8)
+                .unwrap()
+                .into_iter()
+                .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
+            (taught, mac, pinged, forgotten)
         })
         .join()
         .unwrap();
         end_tx.send(()).unwrap();
         peer.join().unwrap();
-        let (entry, mac, pinged) = found;
+        let (entry, mac, pinged, forgotten) = found;
         let entry = entry.expect("no entry for 10.9.2.2 on r0");
-        assert!(entry.is_valid() && entry.is_dynamic(), "{entry:?}");
+        assert_eq!(entry.state, NUD_PERMANENT, "{entry:?}");
         assert_eq!(entry.lladdr, Some(mac), "{entry:?}");
+        assert!(
+            forgotten.is_none(),
+            "still there after forget: {forgotten:?}"
+        );
         assert!(pinged, "a ping through the taught entry got no answer");
     }
 }

@@ -21,6 +21,8 @@ use nix::sys::socket::{
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Which transport a probe uses.
@@ -60,37 +62,45 @@ pub struct Sent {
 /// Sends every probe of one pod, from inside its namespace, up to `window.per_pod` at once.
 /// Results come back in the order of `specs`.
 pub fn run(namespace: &str, run: u32, specs: &[TransportSpec], window: &Window) -> Vec<Sent> {
-    let mut outcomes = Vec::with_capacity(specs.len());
-    for chunk in specs.chunks(window.per_pod) {
-        std::thread::scope(|scope| {
-            let threads: Vec<_> = chunk
-                .iter()
-                .map(|spec| scope.spawn(move || probe(namespace, run, spec, window)))
-                .collect();
-            outcomes.extend(
-                threads
-                    .into_iter()
-                    .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-            );
-        });
+    let _inside = match NetnsGuard::enter(namespace) {
+        Ok(guard) => guard,
+        Err(e) => return specs.iter().map(|_| failed(e.to_string())).collect(),
+    };
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Sent>>> = specs.iter().map(|_| Mutex::new(None)).collect();
+    // A thread starts in the namespace of the thread that made it, so the workers need not
+    // enter it themselves; each takes the next probe as soon as its last one is done.
+    std::thread::scope(|scope| {
+        for _ in 0..window.per_pod.min(specs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(spec) = specs.get(i) else { break };
+                let sent = probe(run, spec, window);
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().unwrap_or_else(|p| p.into_inner()))
+        // Every index below the count was taken by a worker, and a worker that panicked has
+        // ended the scope already.
+        .map(|r| r.expect("every probe ran"))
+        .collect()
+}
+
+fn failed(error: String) -> Sent {
+    Sent {
+        outcome: Outcome::Failed { error },
+        client_ports: Vec::new(),
     }
-    outcomes
 }
 
 /// One probe with its retries: each attempt on a fresh socket, waiting longer each time.
-fn probe(namespace: &str, run: u32, spec: &TransportSpec, window: &Window) -> Sent {
+fn probe(run: u32, spec: &TransportSpec, window: &Window) -> Sent {
     let mut sent = Sent {
         outcome: Outcome::NoReply { attempts: 0 },
         client_ports: Vec::new(),
-    };
-    let _inside = match NetnsGuard::enter(namespace) {
-        Ok(guard) => guard,
-        Err(e) => {
-            sent.outcome = Outcome::Failed {
-                error: e.to_string(),
-            };
-            return sent;
-        }
     };
     for (attempt, &timeout) in ATTEMPT_TIMEOUTS.iter().enumerate() {
         if crate::interrupt::requested() {

@@ -1,22 +1,27 @@
-//! The underlay routers' neighbours, taught once before the first phase and then kept.
+//! The underlay routers' neighbours, taught before the first phase and taken out after the
+//! last.
 //!
 //! Routers share one flat segment (the WAN bridge). A router that knows none of its peers turns
 //! the first flooded VXLAN frame into an ARP request for every peer at once, and the bridge
 //! copies each request to every port: about N² frames in one burst, far past the CPU's backlog
 //! queue (net.core.netdev_max_backlog, 1000). The kernel drops the excess, an overlay ARP
 //! among it, and a healthy pair fails. Asked one at a time, the N·(N−1)/2 requests still cost
-//! N copies each: 8 million frames and 76 s at 254 hosts. So verify reads each router's
-//! address and MAC on the segment and writes them into its peers' ARP tables as stale entries
-//! (see [`neigh::Teacher`]): no broadcast at all, and the kernel still checks each entry with
-//! a unicast ARP probe when it is first used. A router that does not answer there fails its
-//! entry, and the pairs behind it fail as they would have.
+//! N copies each: 8 million frames and 76 s at 254 hosts, and in a run longer than a minute
+//! the kernel ages and collects what they taught, so the broadcasts come back mid-run. So
+//! verify reads each router's address and MAC on the segment, writes them into its peers'
+//! ARP tables as static entries (see [`Teacher`]), and makes the switch learn each router's
+//! port with one frame that reaches no other port ([`announce`]): no broadcast at all.
+//! [`forget`] deletes the entries when the run ends, and the routers resolve their peers
+//! themselves again.
 //!
-//! Keeping the routers' entries does not weaken the cold start: a router forwards both the
-//! request and the reply of every pair, so the phases could never separate what it learns, and
-//! what it learns (which MAC a next-hop router has) teaches no host anything about pods, VTEPs
-//! or the overlay. Hosts and pods are still flushed before every phase.
+//! This does not weaken the cold start: a router forwards both the request and the reply of
+//! every pair, so the phases could never separate what it learns, and what it learns (which
+//! MAC a next-hop router has) teaches no host anything about pods, VTEPs or the overlay. The
+//! MACs are read from the routers' interfaces just before, so a frame sent to one reaches that
+//! router or shows where it was lost. Hosts and pods are still flushed before every phase,
+//! and resolve their own gateways.
 
-use super::neigh::{self, Neighbour, Teacher};
+use super::neigh::Teacher;
 use crate::lab::Lab;
 use crate::netns::in_netns;
 use std::net::Ipv4Addr;
@@ -67,30 +72,55 @@ fn same_subnet(leg: &Leg, addr: Ipv4Addr) -> bool {
     leg.addr != addr && u32::from(leg.addr) & mask == u32::from(addr) & mask
 }
 
-/// Teaches every router the peers it does not know yet; returns how many it taught.
-pub fn warm(lab: &Lab) -> Result<usize, UnderlayError> {
+/// What [`warm`] taught each router, for [`forget`]: its interface and the peer's address.
+#[derive(Debug, Default)]
+pub struct Taught(Vec<Vec<(i32, Ipv4Addr)>>);
+
+impl Taught {
+    pub fn count(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+}
+
+/// Teaches every router its peers, replacing what it had resolved itself.
+pub fn warm(lab: &Lab) -> Result<Taught, UnderlayError> {
     let legs = lab
         .routers
         .iter()
         .map(|r| in_router(&r.node, &r.namespace, legs))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut taught = 0;
+    let mut taught = Taught::default();
     for ((router, own), wanted) in lab.routers.iter().zip(&legs).zip(plan(&legs)) {
-        if wanted.is_empty() {
-            continue;
-        }
-        taught += in_router(&router.node, &router.namespace, || {
-            let taught = teach_missing(&wanted)?;
-            for leg in own
-                .iter()
-                .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
-            {
-                announce(leg)?;
-            }
-            Ok(taught)
-        })?;
+        taught
+            .0
+            .push(in_router(&router.node, &router.namespace, || {
+                let taught = teach(&wanted)?;
+                for leg in own
+                    .iter()
+                    .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
+                {
+                    announce(leg)?;
+                }
+                Ok(taught)
+            })?);
     }
     Ok(taught)
+}
+
+/// Deletes what [`warm`] taught, so the routers are left to resolve their peers as before.
+pub fn forget(lab: &Lab, taught: &Taught) -> Result<(), UnderlayError> {
+    for (router, entries) in lab.routers.iter().zip(&taught.0) {
+        if entries.is_empty() {
+            continue;
+        }
+        in_router(&router.node, &router.namespace, || {
+            let mut teacher = Teacher::open()?;
+            entries
+                .iter()
+                .try_for_each(|&(ifindex, addr)| teacher.forget(ifindex, addr.octets()))
+        })?;
+    }
+    Ok(())
 }
 
 /// Makes the segment's switch learn which port `leg` is on, as an ARP request would have: one
@@ -161,20 +191,12 @@ fn legs() -> std::io::Result<Vec<Leg>> {
         .collect())
 }
 
-fn teach_missing(wanted: &[Peer]) -> std::io::Result<usize> {
-    let known: Vec<Neighbour> = neigh::list(libc::AF_INET as u8)?;
-    let resolved = |&(ifindex, addr, _): &Peer| {
-        known
-            .iter()
-            .any(|n| n.ifindex == ifindex && n.dst == Some(addr.octets()) && n.is_valid())
-    };
+fn teach(wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
     let mut teacher = Teacher::open()?;
-    let mut taught = 0;
-    for &(ifindex, addr, mac) in wanted.iter().filter(|t| !resolved(t)) {
+    for &(ifindex, addr, mac) in wanted {
         teacher.teach(ifindex, addr.octets(), mac)?;
-        taught += 1;
     }
-    Ok(taught)
+    Ok(wanted.iter().map(|&(i, a, _)| (i, a)).collect())
 }
 
 /// Frames the kernel dropped because a CPU's backlog queue was full, machine-wide, since boot:
