@@ -109,14 +109,9 @@ pub fn open(
             }
             Err(e) => return Err(e.into()),
         };
-        // Protocol 0 receives nothing until bound, so no other interface's frame slips in,
-        // and the filter is in place before the first frame is queued.
-        let fd = socket(
-            AddressFamily::Packet,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )?;
+        // Unbound, so no other interface's frame slips in, and the filter is in place
+        // before the first frame is queued.
+        let fd = unbound()?;
         setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
         if let Some(program) = filter {
             attach_filter(&fd, program)?;
@@ -129,6 +124,17 @@ pub fn open(
             mac: mac_of(iface),
         })
     })?
+}
+
+/// A raw packet socket of protocol 0: it receives nothing until bound, and can send whole
+/// Ethernet frames on any interface of its namespace.
+pub fn unbound() -> nix::Result<OwnedFd> {
+    socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
 }
 
 /// Attaches a classic BPF `program` to `socket` (SO_ATTACH_FILTER); the kernel checks the

@@ -42,6 +42,11 @@ fn a_healthy_vxlan_lab_passes_with_table_json_and_pcaps() {
             .ends_with("6/6 pairs passed (vxlan, 3 hosts)"),
         "{table}"
     );
+    // verify teaches the routers their WAN peers for the run only.
+    for gw in ["gw1", "gw2", "gw3"] {
+        let left = output(&lab, gw, "ip neigh show nud permanent");
+        assert_eq!(left.trim(), "", "{gw} keeps what verify taught it");
+    }
 
     let pcaps = lab.dir.path().join("pcap");
     let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);

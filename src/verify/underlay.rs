@@ -128,15 +128,10 @@ pub fn forget(lab: &Lab, taught: &Taught) -> Result<(), UnderlayError> {
 /// drops the frame, which would go back out the port it came in, so it reaches no other port.
 /// Without it, the first frame to each router would be flooded to every port.
 fn announce(leg: &Leg) -> std::io::Result<()> {
-    use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType};
+    use nix::sys::socket::{sendto, MsgFlags};
     /// IEEE 802 local experimental EtherType: no protocol takes it for its own.
     const ETH_P_LOCAL_EXP: u16 = 0x88b5;
-    let fd = socket(
-        AddressFamily::Packet,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
+    let fd = crate::packet_socket::unbound()?;
     let mut frame = [0u8; 60];
     frame[0..6].copy_from_slice(&leg.mac);
     frame[6..12].copy_from_slice(&leg.mac);
@@ -258,5 +253,69 @@ mod tests {
     fn backlog_drops_are_the_second_column_summed() {
         let text = "00a1b2c3 00000010 00000000 00000000\n00000001 0000000f 00000000 00000000\n";
         assert_eq!(parse_backlog_drops(text), 31);
+    }
+
+    fn run(tool: &str, line: &str) {
+        let ok = std::process::Command::new(tool)
+            .args(line.split_whitespace())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{tool} {line}");
+    }
+
+    /// In a private namespace with a bridge of two ports: the bridge learns the announcing
+    /// leg's MAC on its port, and the frame reaches no other port.
+    #[test]
+    fn an_announced_leg_is_learned_by_the_switch_and_reaches_no_other_port() {
+        use nix::sys::socket::{bind, recv, setsockopt, sockopt, MsgFlags};
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it makes a private network namespace"
+        );
+        let (fdb, others) = std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            run("ip", "link add br0 type bridge");
+            run("ip", "link add r type veth peer name rp");
+            run("ip", "link add o type veth peer name op");
+            for port in ["rp", "op"] {
+                run("ip", &format!("link set {port} master br0"));
+            }
+            for dev in ["br0", "r", "rp", "o", "op"] {
+                run("ip", &format!("link set {dev} up"));
+            }
+            let index = |name: &str| nix::net::if_::if_nametoindex(name).unwrap();
+            let mac = nix::ifaddrs::getifaddrs()
+                .unwrap()
+                .filter(|a| a.interface_name == "r")
+                .find_map(|a| a.address?.as_link_addr()?.addr())
+                .unwrap();
+            let other = crate::packet_socket::unbound().unwrap();
+            bind(other.as_raw_fd(), &crate::packet_socket::link_addr(index("o"))).unwrap();
+            let wait = nix::sys::time::TimeVal::new(0, 300_000);
+            setsockopt(&other, sockopt::ReceiveTimeout, &wait).unwrap();
+            let leg = Leg {
+                ifindex: index("r") as i32,
+                addr: Ipv4Addr::new(192, 168, 9, 1),
+                prefix: 24,
+                mac,
+            };
+            announce(&leg).unwrap();
+            let mut buf = [0u8; 2048];
+            let mut others = 0;
+            while let Ok(n) = recv(other.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                others += usize::from(n >= 14 && buf[12..14] == [0x88, 0xb5]);
+            }
+            let fdb = crate::verify::neigh::list(libc::AF_BRIDGE as u8)
+                .unwrap()
+                .into_iter()
+                .filter(|n| n.lladdr == Some(mac) && n.ifindex == index("rp") as i32)
+                .count();
+            (fdb, others)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(fdb, 1, "the bridge did not learn the leg's MAC on its port");
+        assert_eq!(others, 0, "the announcement reached another port");
     }
 }
