@@ -291,7 +291,11 @@ mod tests {
                 .find_map(|a| a.address?.as_link_addr()?.addr())
                 .unwrap();
             let other = crate::packet_socket::unbound().unwrap();
-            bind(other.as_raw_fd(), &crate::packet_socket::link_addr(index("o"))).unwrap();
+            bind(
+                other.as_raw_fd(),
+                &crate::packet_socket::link_addr(index("o")),
+            )
+            .unwrap();
             let wait = nix::sys::time::TimeVal::new(0, 300_000);
             setsockopt(&other, sockopt::ReceiveTimeout, &wait).unwrap();
             let leg = Leg {
