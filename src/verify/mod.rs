@@ -203,10 +203,8 @@ impl Prepared {
     /// Runs every phase with the captures on, then stops them.
     fn probe(&mut self, opts: &VerifyOptions) -> Result<Probed, VerifyError> {
         let lab = &self.lab;
-        let taught = match opts.warm {
-            true => underlay::Taught::default(),
-            false => underlay::warm(lab)?,
-        };
+        // In a --warm run too: the routers' entries are verify's, not what the lab learnt.
+        let taught = underlay::teach(lab)?;
         let backlog_before = underlay::backlog_drops();
         let observers = observers(lab, &self.points, &self.probes, opts.pcap_dir.is_some());
         let running = capture::start(std::mem::take(&mut self.opened), observers);

@@ -72,18 +72,12 @@ fn same_subnet(leg: &Leg, addr: Ipv4Addr) -> bool {
     leg.addr != addr && u32::from(leg.addr) & mask == u32::from(addr) & mask
 }
 
-/// What [`warm`] taught each router, for [`forget`]: its interface and the peer's address.
+/// What [`teach`] taught each router, for [`forget`]: its interface and the peer's address.
 #[derive(Debug, Default)]
 pub struct Taught(Vec<Vec<(i32, Ipv4Addr)>>);
 
-impl Taught {
-    pub fn count(&self) -> usize {
-        self.0.iter().map(Vec::len).sum()
-    }
-}
-
 /// Teaches every router its peers, replacing what it had resolved itself.
-pub fn warm(lab: &Lab) -> Result<Taught, UnderlayError> {
+pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
     let legs = lab
         .routers
         .iter()
@@ -94,7 +88,7 @@ pub fn warm(lab: &Lab) -> Result<Taught, UnderlayError> {
         taught
             .0
             .push(in_router(&router.node, &router.namespace, || {
-                let taught = teach(&wanted)?;
+                let taught = write(&wanted)?;
                 for leg in own
                     .iter()
                     .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
@@ -107,7 +101,7 @@ pub fn warm(lab: &Lab) -> Result<Taught, UnderlayError> {
     Ok(taught)
 }
 
-/// Deletes what [`warm`] taught, so the routers are left to resolve their peers as before.
+/// Deletes what [`teach`] taught, so the routers are left to resolve their peers as before.
 pub fn forget(lab: &Lab, taught: &Taught) -> Result<(), UnderlayError> {
     for (router, entries) in lab.routers.iter().zip(&taught.0) {
         if entries.is_empty() {
@@ -186,7 +180,7 @@ fn legs() -> std::io::Result<Vec<Leg>> {
         .collect())
 }
 
-fn teach(wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
+fn write(wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
     let mut teacher = Teacher::open()?;
     for &(ifindex, addr, mac) in wanted {
         teacher.teach(ifindex, addr.octets(), mac)?;
