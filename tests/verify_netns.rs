@@ -910,3 +910,30 @@ fn frames_the_capture_drops_are_reported_as_capture_drops_never_as_lab_faults() 
         "a healthy lab failed (exit {code}) while its capture dropped frames: {failed:#?}; notes: {notes:#?}"
     );
 }
+
+/// The routers are taught their WAN peers for every run, cold or warm (a warm run after a cold
+/// one once found them forgotten): the WAN carries no ARP request between routers.
+#[test]
+fn routers_ask_no_arp_of_each_other_in_a_cold_or_a_warm_run() {
+    let lab = deployed("vxlan", 3, "vfwan");
+    let router_arp = |frame: &Vec<u8>| {
+        // An ARP request (EtherType 0x0806, opcode 1) whose sender is on the WAN.
+        frame.len() >= 42
+            && frame[12..14] == [0x08, 0x06]
+            && frame[20..22] == [0, 1]
+            && frame[28..31] == [192, 168, 0]
+    };
+    for flags in [&[][..], &["--warm"][..]] {
+        let file = lab.dir.path().join("wan.pcap");
+        let wan = common::captures::Tcpdump::start(&format!("clab-{}-wan", lab.name), "wan", &file);
+        let (code, report) = verify(&lab, flags);
+        let frames = wan.stop();
+        assert_eq!(code, 0, "{flags:?}: {report:#}");
+        assert!(!frames.is_empty(), "{flags:?}: the WAN capture saw nothing");
+        let asked = frames.iter().filter(|(_, f)| router_arp(f)).count();
+        assert_eq!(
+            asked, 0,
+            "{flags:?}: routers broadcast {asked} ARP request(s) on the WAN"
+        );
+    }
+}
