@@ -28,7 +28,8 @@ use std::time::Duration;
 pub struct RingSize {
     pub block: u32,
     pub blocks: u32,
-    /// A block that holds frames is handed over after this long even when it is not full.
+    /// The kernel hands over a block that holds frames at the latest when this timer fires,
+    /// full or not.
     pub retire_ms: u32,
 }
 
