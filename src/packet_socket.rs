@@ -269,13 +269,14 @@ pub struct Readers<T> {
 }
 
 /// Starts one reading thread per socket: `read(index, socket, stop)` runs there, and what it
-/// returns is handed back by [`Readers::stop`], in the order of `sockets`.
-pub fn start<T, F>(sockets: Vec<PacketSocket>, read: F) -> Readers<T>
+/// returns is handed back by [`Readers::stop`], in the order of `sockets`. Fails only when
+/// the stop signal's pipe cannot be made (the process is out of file descriptors).
+pub fn start<T, F>(sockets: Vec<PacketSocket>, read: F) -> io::Result<Readers<T>>
 where
     T: Send + 'static,
     F: Fn(usize, PacketSocket, &Stop) -> T + Send + Clone + 'static,
 {
-    let stop = Arc::new(Stop::new().expect("a pipe: the process is out of file descriptors"));
+    let stop = Arc::new(Stop::new()?);
     let threads = sockets
         .into_iter()
         .enumerate()
@@ -284,7 +285,7 @@ where
             std::thread::spawn(move || read(i, socket, &stop))
         })
         .collect();
-    Readers { stop, threads }
+    Ok(Readers { stop, threads })
 }
 
 impl<T> Readers<T> {

@@ -52,7 +52,8 @@ pub fn capture_during<T>(
         let mut frames = Vec::new();
         let _ = socket.read_until(stop, DRAIN_LIMIT, |f| frames.push(f.data.to_vec()));
         frames
-    });
+    })
+    .map_err(|e| BenchError::Capture(format!("{}: {e}", point.name)))?;
     let ran = traffic();
     let frames: Vec<Vec<u8>> = running.stop().into_iter().flatten().collect();
     ran?;

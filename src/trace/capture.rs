@@ -96,11 +96,16 @@ pub fn open(point: &Point) -> Result<PacketSocket, CaptureError> {
 /// Readers running until [`Running::stop`].
 pub struct Running(Readers<Result<Vec<Frame>, CaptureError>>);
 
-pub fn start(points: &[Point], sockets: Vec<PacketSocket>) -> Running {
+pub fn start(points: &[Point], sockets: Vec<PacketSocket>) -> Result<Running, CaptureError> {
     let labels: Vec<String> = points.iter().map(Point::label).collect();
-    Running(packet_socket::start(sockets, move |i, socket, stop| {
+    packet_socket::start(sockets, move |i, socket, stop| {
         read(&socket, i, &labels[i], stop)
-    }))
+    })
+    .map(Running)
+    .map_err(|source| CaptureError::Open {
+        point: "the capture readers".to_string(),
+        source,
+    })
 }
 
 impl Running {

@@ -165,7 +165,7 @@ fn capture_probe(
         .iter()
         .map(capture::open)
         .collect::<Result<Vec<_>, _>>()?;
-    let running = capture::start(&points, fds);
+    let running = capture::start(&points, fds)?;
     let probe = probe::Probe::new();
     let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);
     std::thread::sleep(SETTLE);

@@ -31,6 +31,8 @@ pub enum CaptureError {
         iface: String,
         namespace: String,
     },
+    #[error("cannot start the capture readers: {0}")]
+    Start(io::Error),
     #[error("cannot capture on {node}:{iface}: {source}")]
     Open {
         node: String,
@@ -84,10 +86,10 @@ pub struct Running(Readers<Captured>);
 
 /// Reads every socket on a thread of its own, each frame handed to its point's observer as it
 /// arrives: `observers` go with `opened`, point by point.
-pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Running {
+pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Result<Running, CaptureError> {
     assert_eq!(opened.len(), observers.len(), "one observer per point");
     let observers = std::sync::Arc::new(observers);
-    Running(packet_socket::start(opened, move |i, socket, stop| {
+    let readers = packet_socket::start(opened, move |i, socket, stop| {
         let mut observed = Observed::default();
         let read = socket.read_until(stop, DRAIN_LIMIT, |f| {
             observers[i].observe(f.ts, f.data, &mut observed)
@@ -98,7 +100,8 @@ pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Running {
             ended_early: read.err(),
             dropped: socket.drops(),
         }
-    }))
+    });
+    readers.map(Running).map_err(CaptureError::Start)
 }
 
 impl Running {

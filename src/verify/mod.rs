@@ -207,7 +207,7 @@ impl Prepared {
         let taught = underlay::teach(lab)?;
         let backlog_before = underlay::backlog_drops();
         let observers = observers(lab, &self.points, &self.probes, opts.pcap_dir.is_some());
-        let running = capture::start(std::mem::take(&mut self.opened), observers);
+        let running = capture::start(std::mem::take(&mut self.opened), observers)?;
         let flush = learned::plan_flush(lab);
         let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts);
         std::thread::sleep(GRACE);
