@@ -13,11 +13,12 @@
 //! language, where verify builds its classic BPF program itself.
 
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
-use nix::sys::socket::{setsockopt, SetSockOpt};
+use nix::sys::socket::setsockopt;
+use nix::{setsockopt_impl, sockopt_impl};
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
@@ -82,42 +83,22 @@ fn page_size() -> usize {
         .map_or(4096, |p| p as usize)
 }
 
-/// PACKET_VERSION, set to TPACKET_V3 before the ring is made.
-#[derive(Clone, Copy)]
-struct PacketVersion;
-
-impl SetSockOpt for PacketVersion {
-    type Val = libc::c_int;
-    fn set<F: AsFd>(&self, fd: &F, val: &libc::c_int) -> nix::Result<()> {
-        set_raw(fd, libc::PACKET_VERSION, val)
-    }
-}
-
-/// PACKET_RX_RING with a version 3 request.
-#[derive(Clone, Copy)]
-struct RxRing;
-
-impl SetSockOpt for RxRing {
-    type Val = libc::tpacket_req3;
-    fn set<F: AsFd>(&self, fd: &F, val: &libc::tpacket_req3) -> nix::Result<()> {
-        set_raw(fd, libc::PACKET_RX_RING, val)
-    }
-}
-
-fn set_raw<F: AsFd, T>(fd: &F, name: libc::c_int, val: &T) -> nix::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `val` points to a live T of the size passed, as the option expects.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_fd().as_raw_fd(),
-            libc::SOL_PACKET,
-            name,
-            (val as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    nix::errno::Errno::result(r).map(drop)
-}
+sockopt_impl!(
+    /// PACKET_VERSION, set to TPACKET_V3 before the ring is made.
+    PacketVersion,
+    SetOnly,
+    libc::SOL_PACKET,
+    libc::PACKET_VERSION,
+    libc::c_int
+);
+sockopt_impl!(
+    /// PACKET_RX_RING with a version 3 request.
+    RxRing,
+    SetOnly,
+    libc::SOL_PACKET,
+    libc::PACKET_RX_RING,
+    libc::tpacket_req3
+);
 
 /// A ring mapped into cnilab's memory; unmapped on drop.
 pub struct Ring {
@@ -233,7 +214,7 @@ fn walk_block(
             }
             let frame = &*start.add(offset).cast::<libc::tpacket3_hdr>();
             let ll = &*start
-                .add(offset + align(std::mem::size_of::<libc::tpacket3_hdr>()))
+                .add(offset + libc::TPACKET_ALIGN(std::mem::size_of::<libc::tpacket3_hdr>()))
                 .cast::<libc::sockaddr_ll>();
             let data_at = offset + usize::from(frame.tp_mac);
             let len = (frame.tp_snaplen as usize).min(block_len.saturating_sub(data_at));
@@ -256,11 +237,6 @@ fn release(block: *mut libc::tpacket_block_desc) {
     unsafe {
         std::ptr::addr_of_mut!((*block).hdr.bh1.block_status).write_volatile(libc::TP_STATUS_KERNEL)
     };
-}
-
-fn align(n: usize) -> usize {
-    let a = libc::TPACKET_ALIGNMENT;
-    (n + a - 1) & !(a - 1)
 }
 
 impl Drop for Ring {

@@ -160,8 +160,9 @@ pub fn link_addr(ifindex: u32) -> LinkAddr {
         .expect("a sockaddr_ll is a LinkAddr")
 }
 
-/// The link-layer address of `iface` in the current namespace.
-fn mac_of(iface: &str) -> Option<[u8; 6]> {
+/// The link-layer address of `iface` in the calling thread's namespace; none for an
+/// all-zero one (a tunnel device's).
+pub fn mac_of(iface: &str) -> Option<[u8; 6]> {
     nix::ifaddrs::getifaddrs()
         .ok()?
         .filter(|a| a.interface_name == iface)

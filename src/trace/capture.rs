@@ -45,6 +45,8 @@ pub enum CaptureError {
     Netns(#[from] NetnsError),
     #[error("cannot capture on {point}: {source}")]
     Open { point: String, source: io::Error },
+    #[error("cannot start the capture readers: {0}")]
+    Start(io::Error),
 }
 
 /// Every interface but loopback in the namespace of each `(node, namespace)`.
@@ -102,10 +104,7 @@ pub fn start(points: &[Point], sockets: Vec<PacketSocket>) -> Result<Running, Ca
         read(&socket, i, &labels[i], stop)
     })
     .map(Running)
-    .map_err(|source| CaptureError::Open {
-        point: "the capture readers".to_string(),
-        source,
-    })
+    .map_err(CaptureError::Start)
 }
 
 impl Running {

@@ -108,11 +108,10 @@ fn open(ty: SockType, proto: SockProtocol) -> io::Result<OwnedFd> {
     Ok(socket)
 }
 
-/// Accepts connections and answers each one's tag with the same tag marked as the reply.
-/// Sleeps in poll(2) until a connection is waiting: a hundred pods' listeners that woke every
-/// few milliseconds to try accept() cost a fifth of verify's CPU time at 100 hosts.
-/// Accepts connections and echoes each one's tag, all on this one thread: every connection
-/// waits in the same poll as the listener, so a pod's hundreds of probes cost no thread each.
+/// Accepts connections and answers each one's tag with the same tag marked as the reply, all
+/// on this one thread. Sleeps in poll(2) until a connection or a tag is waiting: a hundred
+/// pods' listeners that woke every few milliseconds to try accept() cost a fifth of verify's
+/// CPU time at 100 hosts, and a thread per connection cost one spawn per probe.
 fn serve_tcp(listener: &TcpListener, stop: &AtomicBool) {
     let wait = PollTimeout::try_from(POLL).unwrap_or(PollTimeout::MAX);
     let mut open: Vec<Echo> = Vec::new();
@@ -192,6 +191,7 @@ impl Echo {
     }
 }
 
+/// Echoes every tagged datagram to its sender, marked as the reply.
 fn serve_udp(socket: &UdpSocket, stop: &AtomicBool) {
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {

@@ -300,7 +300,7 @@ impl Teacher {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -346,7 +346,9 @@ mod tests {
         assert!(!permanent.is_dynamic());
     }
 
-    fn ip(tool: &str, line: &str) {
+    /// Runs `tool` with the words of `line`, in the calling thread's namespace, and fails the
+    /// test if it fails.
+    pub(in crate::verify) fn ip(tool: &str, line: &str) {
         let ok = std::process::Command::new(tool)
             .args(line.split_whitespace())
             .status()
@@ -446,11 +448,7 @@ mod tests {
             go_rx.recv().unwrap();
             ip("ip", "addr add 10.9.2.2/24 dev r1");
             ip("ip", "link set r1 up");
-            let mac = nix::ifaddrs::getifaddrs()
-                .unwrap()
-                .filter(|a| a.interface_name == "r1")
-                .find_map(|a| a.address?.as_link_addr()?.addr())
-                .unwrap();
+            let mac = crate::packet_socket::mac_of("r1").unwrap();
             ready_tx.send(mac).unwrap();
             let _ = end_rx.recv();
         });

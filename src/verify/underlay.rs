@@ -205,6 +205,7 @@ fn parse_backlog_drops(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::neigh::tests::ip;
 
     fn leg(ifindex: i32, addr: &str, prefix: u8) -> Leg {
         let addr: Ipv4Addr = addr.parse().unwrap();
@@ -249,15 +250,6 @@ mod tests {
         assert_eq!(parse_backlog_drops(text), 31);
     }
 
-    fn run(tool: &str, line: &str) {
-        let ok = std::process::Command::new(tool)
-            .args(line.split_whitespace())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{tool} {line}");
-    }
-
     /// In a private namespace with a bridge of two ports: the bridge learns the announcing
     /// leg's MAC on its port, and the frame reaches no other port.
     #[test]
@@ -269,21 +261,17 @@ mod tests {
         );
         let (fdb, others) = std::thread::spawn(|| {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-            run("ip", "link add br0 type bridge");
-            run("ip", "link add r type veth peer name rp");
-            run("ip", "link add o type veth peer name op");
+            ip("ip", "link add br0 type bridge");
+            ip("ip", "link add r type veth peer name rp");
+            ip("ip", "link add o type veth peer name op");
             for port in ["rp", "op"] {
-                run("ip", &format!("link set {port} master br0"));
+                ip("ip", &format!("link set {port} master br0"));
             }
             for dev in ["br0", "r", "rp", "o", "op"] {
-                run("ip", &format!("link set {dev} up"));
+                ip("ip", &format!("link set {dev} up"));
             }
             let index = |name: &str| nix::net::if_::if_nametoindex(name).unwrap();
-            let mac = nix::ifaddrs::getifaddrs()
-                .unwrap()
-                .filter(|a| a.interface_name == "r")
-                .find_map(|a| a.address?.as_link_addr()?.addr())
-                .unwrap();
+            let mac = crate::packet_socket::mac_of("r").unwrap();
             let other = crate::packet_socket::unbound().unwrap();
             bind(
                 other.as_raw_fd(),
