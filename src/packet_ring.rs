@@ -15,12 +15,12 @@
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 use nix::sys::socket::setsockopt;
 use nix::{setsockopt_impl, sockopt_impl};
-use std::cell::Cell;
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How a ring is cut: `blocks` blocks of `block` bytes (a multiple of the page size). A frame
@@ -104,13 +104,17 @@ sockopt_impl!(
 pub struct Ring {
     base: NonNull<c_void>,
     size: RingSize,
-    /// The next block to look at: the kernel fills blocks in order.
-    next: Cell<u32>,
+    /// The next block to look at: the kernel fills blocks in order. Held while blocks are
+    /// read, so two threads draining one ring take turns.
+    next: Mutex<u32>,
 }
 
 // SAFETY: the mapping belongs to this Ring alone; blocks are shared only with the kernel,
 // through the status word the protocol defines.
 unsafe impl Send for Ring {}
+// SAFETY: user space touches a block only in `drain`, under the `next` lock, so no two
+// threads read or release the same block.
+unsafe impl Sync for Ring {}
 
 /// One frame as the ring holds it.
 pub struct RingFrame<'a> {
@@ -156,7 +160,7 @@ impl Ring {
         Ok(Ring {
             base,
             size,
-            next: Cell::new(0),
+            next: Mutex::new(0),
         })
     }
 
@@ -167,11 +171,12 @@ impl Ring {
     /// Hands every frame of every block the kernel has passed over to `on_frame`, in order,
     /// and gives the blocks back; returns how many blocks were read.
     pub fn drain(&self, mut on_frame: impl FnMut(RingFrame<'_>)) -> usize {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let mut read = 0;
-        while let Some(block) = self.ready_block() {
+        while let Some(block) = self.ready_block(*next) {
             walk_block(block, self.size.block as usize, &mut on_frame);
             release(block);
-            self.next.set((self.next.get() + 1) % self.size.blocks);
+            *next = (*next + 1) % self.size.blocks;
             read += 1;
             if read == self.size.blocks as usize {
                 break;
@@ -180,8 +185,8 @@ impl Ring {
         read
     }
 
-    fn ready_block(&self) -> Option<*mut libc::tpacket_block_desc> {
-        let offset = self.next.get() as usize * self.size.block as usize;
+    fn ready_block(&self, next: u32) -> Option<*mut libc::tpacket_block_desc> {
+        let offset = next as usize * self.size.block as usize;
         // SAFETY: `offset` is the start of a block inside the mapping.
         let block = unsafe { self.base.as_ptr().cast::<u8>().add(offset) }
             .cast::<libc::tpacket_block_desc>();

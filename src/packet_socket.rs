@@ -15,8 +15,8 @@
 //! frames on (`net_enable_timestamp`), without which each socket would read its own clock.
 
 use crate::netns::{in_netns, NetnsError};
-use crate::packet_ring::Ring;
 pub use crate::packet_ring::RingSize;
+use crate::packet_ring::{Ring, RingFrame};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
     bind, getsockopt, setsockopt, socket, sockopt, AddressFamily, LinkAddr, SockFlag, SockType,
@@ -87,6 +87,18 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// The frame's length on the wire.
     pub wire_len: usize,
+}
+
+impl<'a> From<RingFrame<'a>> for Frame<'a> {
+    fn from(f: RingFrame<'a>) -> Frame<'a> {
+        Frame {
+            ts: f.ts,
+            outgoing: f.pkttype == PACKET_OUTGOING,
+            ethernet: f.hatype == libc::ARPHRD_ETHER,
+            data: f.data,
+            wire_len: f.wire_len,
+        }
+    }
 }
 
 /// Opens a capture on `iface` in `namespace`, read through a ring of `ring`'s size. With
@@ -185,15 +197,7 @@ impl PacketSocket {
         drain_limit: Duration,
         mut on_frame: impl FnMut(Frame<'_>),
     ) -> Result<(), ReadError> {
-        let mut deliver = |f: crate::packet_ring::RingFrame<'_>| {
-            on_frame(Frame {
-                ts: f.ts,
-                outgoing: f.pkttype == PACKET_OUTGOING,
-                ethernet: f.hatype == libc::ARPHRD_ETHER,
-                data: f.data,
-                wire_len: f.wire_len,
-            })
-        };
+        let mut deliver = |f: RingFrame<'_>| on_frame(Frame::from(f));
         while !stop.given() {
             self.wait(Some(stop), None)?;
             self.ring.drain(&mut deliver);
@@ -209,6 +213,13 @@ impl PacketSocket {
             }
         }
         Ok(())
+    }
+
+    /// Hands every frame the kernel has passed over so far to `on_frame`, without waiting;
+    /// returns how many blocks were read. Safe beside a thread in [`Self::read_until`]: the
+    /// two take turns, and each frame goes to one of them.
+    pub fn read_ready(&self, mut on_frame: impl FnMut(Frame<'_>)) -> usize {
+        self.ring.drain(|f| on_frame(Frame::from(f)))
     }
 
     /// Sleeps until the ring has a block for cnilab, `stop` is given, or `timeout` passes;
@@ -269,13 +280,15 @@ pub struct Readers<T> {
     threads: Vec<JoinHandle<T>>,
 }
 
-/// Starts one reading thread per socket: `read(index, socket, stop)` runs there, and what it
-/// returns is handed back by [`Readers::stop`], in the order of `sockets`. Fails only when
-/// the stop signal's pipe cannot be made (the process is out of file descriptors).
-pub fn start<T, F>(sockets: Vec<PacketSocket>, read: F) -> io::Result<Readers<T>>
+/// Starts one reading thread per socket (or per anything that holds one): `read(index,
+/// socket, stop)` runs there, and what it returns is handed back by [`Readers::stop`], in the
+/// order of `sockets`. Fails only when the stop signal's pipe cannot be made (the process is
+/// out of file descriptors).
+pub fn start<S, T, F>(sockets: Vec<S>, read: F) -> io::Result<Readers<T>>
 where
+    S: Send + 'static,
     T: Send + 'static,
-    F: Fn(usize, PacketSocket, &Stop) -> T + Send + Clone + 'static,
+    F: Fn(usize, S, &Stop) -> T + Send + Clone + 'static,
 {
     let stop = Arc::new(Stop::new()?);
     let threads = sockets

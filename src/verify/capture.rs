@@ -6,10 +6,16 @@ use super::observe::{Observed, Observer};
 use crate::netns::NetnsError;
 use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize};
 use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// After stop, a reader drains what is queued, but not for longer than this.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
+
+/// How long after its last frame is sent every point's frames can be harvested: a frame may
+/// wait in a block the kernel is still filling for the ring's retire time (see
+/// [`Running::harvest`]); twice that, for a busy machine.
+pub const SETTLE: Duration = Duration::from_millis(2 * RingSize::PROBES.retire_ms as u64);
 
 /// An interface in a node that verify listens on.
 #[derive(Debug, Clone)]
@@ -74,34 +80,78 @@ pub fn open_filtered(
     })
 }
 
-/// Captures running on their threads until [`Running::stop`].
-pub struct Running(Readers<Captured>);
+/// Captures running on their threads until [`Running::stop`]; [`Running::harvest`] takes
+/// what they kept so far.
+pub struct Running {
+    readers: Readers<Captured>,
+    taps: Vec<Arc<Tap>>,
+}
+
+/// One point's socket and what its frames left, shared by its reader and the harvester.
+struct Tap {
+    socket: PacketSocket,
+    observer: Observer,
+    observed: Mutex<Observed>,
+}
+
+impl Tap {
+    fn observe(&self, frame: packet_socket::Frame<'_>) {
+        let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        self.observer.observe(frame.ts, frame.data, &mut observed);
+    }
+
+    /// What was kept so far, with every frame the kernel has handed over read first.
+    fn take(&self) -> Observed {
+        // The ring's own lock comes first, as on the reader's side, so the two never wait
+        // for each other in opposite order.
+        self.socket.read_ready(|f| self.observe(f));
+        let mut observed =
+            std::mem::take(&mut *self.observed.lock().unwrap_or_else(|p| p.into_inner()));
+        observed.done();
+        observed
+    }
+}
 
 /// Reads every socket on a thread of its own, each frame handed to its point's observer as it
 /// arrives: `observers` go with `opened`, point by point.
 pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Result<Running, CaptureError> {
     assert_eq!(opened.len(), observers.len(), "one observer per point");
-    let observers = std::sync::Arc::new(observers);
-    let readers = packet_socket::start(opened, move |i, socket, stop| {
-        let mut observed = Observed::default();
-        let read = socket.read_until(stop, DRAIN_LIMIT, |f| {
-            observers[i].observe(f.ts, f.data, &mut observed)
-        });
-        observed.done();
+    let taps: Vec<Arc<Tap>> = opened
+        .into_iter()
+        .zip(observers)
+        .map(|(socket, observer)| {
+            Arc::new(Tap {
+                socket,
+                observer,
+                observed: Mutex::default(),
+            })
+        })
+        .collect();
+    let readers = packet_socket::start(taps.clone(), move |_, tap, stop| {
+        let read = tap.socket.read_until(stop, DRAIN_LIMIT, |f| tap.observe(f));
         Captured {
-            observed,
+            observed: tap.take(),
             ended_early: read.err(),
-            dropped: socket.drops(),
+            dropped: tap.socket.drops(),
         }
     });
-    readers.map(Running).map_err(CaptureError::Start)
+    let readers = readers.map_err(CaptureError::Start)?;
+    Ok(Running { readers, taps })
 }
 
 impl Running {
-    /// Stops every reader once it has drained its queue, and returns what each point kept, in
-    /// the order the points were opened.
+    /// Takes what every point kept so far, in the order the points were opened, after reading
+    /// every frame the kernel has handed over. A frame still in a block the kernel is filling
+    /// comes with a later harvest, or with [`Running::stop`]: wait the ring's retire time
+    /// ([`RingSize::retire`]) after the last frame of interest before harvesting.
+    pub fn harvest(&self) -> Vec<Observed> {
+        self.taps.iter().map(|t| t.take()).collect()
+    }
+
+    /// Stops every reader once it has drained its queue, and returns what each point kept
+    /// since the last harvest, in the order the points were opened.
     pub fn stop(self) -> Vec<Captured> {
-        self.0.stop()
+        self.readers.stop()
     }
 }
 
@@ -114,4 +164,117 @@ pub struct Captured {
     /// Frames the kernel dropped because the socket's buffer was full (PACKET_STATISTICS):
     /// the capture's fault, not the lab's.
     pub dropped: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::dissect::build::plain;
+    use crate::verify::dissect::Tag;
+    use crate::verify::id::{ProbeId, ProbeKind};
+    use crate::verify::observe::Owner;
+    use std::os::fd::AsRawFd;
+
+    const RUN: u32 = 0x0bad_cafe;
+
+    /// A network namespace of this test's own with a veth pair `va`–`vb` in it, deleted on drop.
+    struct Scratch(String);
+
+    impl Scratch {
+        fn new() -> Scratch {
+            let scratch = Scratch(format!("cnilab-test-harvest-{}", std::process::id()));
+            let ns = scratch.0.clone();
+            for args in [
+                vec!["netns", "add", &ns],
+                vec![
+                    "-n", &ns, "link", "add", "va", "type", "veth", "peer", "name", "vb",
+                ],
+                vec!["-n", &ns, "link", "set", "va", "up"],
+                vec!["-n", &ns, "link", "set", "vb", "up"],
+            ] {
+                let ok = std::process::Command::new("ip").args(&args).status();
+                assert!(ok.is_ok_and(|s| s.success()), "ip {args:?} failed");
+            }
+            scratch
+        }
+
+        /// Sends pair `pair`'s ping out of `vb`, to be captured on `va`.
+        fn send_probe(&self, pair: usize) {
+            use nix::sys::socket::{sendto, MsgFlags};
+            let id = ProbeId::new(pair, ProbeKind::Ping);
+            let tag = Tag {
+                run: RUN,
+                probe: id.emit(),
+                attempt: 0,
+            };
+            let frame = plain("172.16.0.2", "172.16.1.2", false, Some(tag));
+            crate::netns::in_netns(&self.0, move || {
+                let fd = crate::packet_socket::unbound().unwrap();
+                let b = nix::net::if_::if_nametoindex("vb").unwrap();
+                let to = crate::packet_socket::link_addr(b);
+                sendto(fd.as_raw_fd(), &frame, &to, MsgFlags::empty()).unwrap();
+            })
+            .unwrap();
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+
+    fn pairs_kept(observed: &Observed) -> Vec<usize> {
+        let mut pairs: Vec<usize> = observed
+            .kept
+            .iter()
+            .filter_map(|k| match k.sighting.as_ref()?.owner {
+                Owner::Probe { id, .. } => Some(id.pair),
+                _ => None,
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
+    /// What verify judges phase by phase rests on this: a harvest holds every frame captured
+    /// a settle time before it, and a frame is handed over once, by one harvest or by stop.
+    #[test]
+    fn a_harvest_takes_what_was_captured_so_far_and_stop_only_what_came_after() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it makes a network namespace and captures in it"
+        );
+        let scratch = Scratch::new();
+        let socket = packet_socket::open(&scratch.0, "va", None, RingSize::PROBES).unwrap();
+        let observer = Observer {
+            run: RUN,
+            pairs: 8,
+            vxlan_ports: vec![4789],
+            pod_point: true,
+            keep_raw: false,
+        };
+        let running = start(vec![socket], vec![observer]).unwrap();
+        for pair in 0..3 {
+            scratch.send_probe(pair);
+        }
+        std::thread::sleep(SETTLE);
+        let first = running.harvest();
+        scratch.send_probe(3);
+        std::thread::sleep(SETTLE);
+        let second = running.harvest();
+        let third = running.harvest();
+        scratch.send_probe(4);
+        let last = running.stop();
+        assert_eq!(pairs_kept(&first[0]), [0, 1, 2]);
+        assert_eq!(pairs_kept(&second[0]), [3]);
+        assert_eq!(
+            pairs_kept(&third[0]),
+            [0usize; 0],
+            "a frame was handed over twice"
+        );
+        assert_eq!(pairs_kept(&last[0].observed), [4]);
+    }
 }

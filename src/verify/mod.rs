@@ -138,13 +138,28 @@ struct Prepared {
     _listeners: Option<listener::Listeners>,
 }
 
-/// What the probes did and what the captures saw of them.
+/// What the probes did, what the captures saw of the phases not judged yet, and what was
+/// judged as the run went.
 struct Probed {
     outcomes: Outcomes,
     flows: Flows,
     observed: Vec<Observed>,
     dropped: Vec<u32>,
     notes: Vec<String>,
+    judged: Judged,
+}
+
+/// What judging has made of the pairs judged so far. Without `--pcap`, each cold phase is
+/// judged once the next one's flush is done, and its sightings dropped: the run then holds
+/// one phase's sightings at a time, not every pair's.
+struct Judged {
+    /// Per pair, its row once judged.
+    rows: Vec<Option<PairRow>>,
+    /// Pod traffic on the wire between nodes that no probe claimed: the leak check's input.
+    unclaimed: Vec<(String, dissect::Wire)>,
+    undissectable: usize,
+    /// Per point, frames copied to user space.
+    copied: Vec<usize>,
 }
 
 impl Prepared {
@@ -200,16 +215,31 @@ impl Prepared {
         })
     }
 
-    /// Runs every phase with the captures on, then stops them.
+    /// Runs every phase with the captures on, then stops them. Without `--pcap`, each phase
+    /// but the last is judged as soon as the next one's flush is done.
     fn probe(&mut self, opts: &VerifyOptions) -> Result<Probed, VerifyError> {
         let lab = &self.lab;
         // In a --warm run too: the routers' entries are verify's, not what the lab learnt.
         let taught = underlay::teach(lab)?;
         let backlog_before = underlay::backlog_drops();
-        let observers = observers(lab, &self.points, &self.probes, opts.pcap_dir.is_some());
+        let keep_raw = opts.pcap_dir.is_some();
+        let observers = observers(lab, &self.points, &self.probes, keep_raw);
         let running = capture::start(std::mem::take(&mut self.opened), observers)?;
         let flush = learned::plan_flush(lab);
-        let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts);
+        let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
+        let mut settle = |phase: &schedule::Phase,
+                          ended: Instant,
+                          outcomes: &mut Outcomes,
+                          flows: &Flows| {
+            // The pcap files want every frame: they are judged all at once, at the end.
+            if keep_raw {
+                return;
+            }
+            std::thread::sleep((ended + capture::SETTLE).saturating_duration_since(Instant::now()));
+            let observed = running.harvest();
+            self.judge_batch(&mut judged, &phase.pairs, observed, outcomes, flows, opts);
+        };
+        let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts, &mut settle);
         std::thread::sleep(GRACE);
         let captured = running.stop();
         underlay::forget(lab, &taught)?;
@@ -225,7 +255,31 @@ impl Prepared {
             observed,
             dropped,
             notes,
+            judged,
         })
+    }
+
+    /// Judges `pairs` from what the captures kept of them, and drops those sightings.
+    fn judge_batch(
+        &self,
+        judged: &mut Judged,
+        pairs: &[usize],
+        observed: Vec<Observed>,
+        outcomes: &mut Outcomes,
+        flows: &Flows,
+        opts: &VerifyOptions,
+    ) {
+        for (copied, o) in judged.copied.iter_mut().zip(&observed) {
+            *copied += o.copied;
+        }
+        let collected = collect(&self.lab, flows, &self.points, observed);
+        judged.undissectable += collected.undissectable;
+        judged.unclaimed.extend(collected.unclaimed);
+        let judge = PairJudge::new(self, opts.max_loss);
+        let mut seen = collected.seen;
+        for &k in pairs {
+            judged.rows[k] = Some(judge.row(k, outcomes, &mut seen));
+        }
     }
 
     /// Each capture point's summary and, with `--pcap`, its files and the lab's pcapng.
@@ -233,10 +287,11 @@ impl Prepared {
         &self,
         flows: &Flows,
         observed: &mut [Observed],
+        copied: &[usize],
         dropped: &[u32],
         opts: &VerifyOptions,
     ) -> Result<(Vec<CaptureSummary>, Option<PathBuf>), VerifyError> {
-        let mut captures = summaries(&self.points, observed, dropped);
+        let mut captures = summaries(&self.points, copied, dropped);
         let Some(dir) = opts.pcap_dir.as_deref() else {
             return Ok((captures, None));
         };
@@ -252,8 +307,8 @@ impl Prepared {
         Ok((captures, Some(lab_pcap)))
     }
 
-    /// Writes the captures if asked, and judges every pair from what was seen; `started` is
-    /// when verify began.
+    /// Writes the captures if asked, and judges every pair not judged yet from what was seen;
+    /// `started` is when verify began.
     fn judge(
         &self,
         probed: Probed,
@@ -262,24 +317,23 @@ impl Prepared {
     ) -> Result<Report, VerifyError> {
         let (lab, points) = (&self.lab, &self.points);
         let Probed {
-            outcomes,
+            mut outcomes,
             flows,
             mut observed,
             dropped,
             mut notes,
+            mut judged,
         } = probed;
-        let (captures, lab_pcap) = self.write_captures(&flows, &mut observed, &dropped, opts)?;
-        let collected = collect(lab, &flows, points, observed);
-        let mut findings = lab_findings(lab, &self.pod_mtus, &collected);
-        let mut rows = judge_pairs(
-            lab,
-            &self.probes,
-            outcomes,
-            collected.seen,
-            &self.fdbs,
-            &self.host_macs,
-            opts.max_loss,
-        );
+        let mut copied = judged.copied.clone();
+        for (c, o) in copied.iter_mut().zip(&observed) {
+            *c += o.copied;
+        }
+        let (captures, lab_pcap) =
+            self.write_captures(&flows, &mut observed, &copied, &dropped, opts)?;
+        let pending = judged.pending();
+        self.judge_batch(&mut judged, &pending, observed, &mut outcomes, &flows, opts);
+        let mut findings = lab_findings(lab, &self.pod_mtus, &judged.unclaimed);
+        let mut rows: Vec<PairRow> = judged.rows.into_iter().flatten().collect();
         excuse_capture_drops(&mut rows, points, &dropped);
         findings.extend(programmed::blame(lab, &mut rows, &self.faults));
         if rows.iter().any(|r| !r.verdict.passed) {
@@ -301,10 +355,28 @@ impl Prepared {
             findings,
             captures,
             lab_pcap,
-            undissectable: collected.undissectable,
+            undissectable: judged.undissectable,
             elapsed_ms: started.elapsed().as_millis() as u64,
             peak_memory_kib: peak_memory_kib(),
         })
+    }
+}
+
+impl Judged {
+    fn new(pairs: usize, points: usize) -> Judged {
+        Judged {
+            rows: vec![None; pairs],
+            unclaimed: Vec::new(),
+            undissectable: 0,
+            copied: vec![0; points],
+        }
+    }
+
+    /// The pairs not judged yet.
+    fn pending(&self) -> Vec<usize> {
+        (0..self.rows.len())
+            .filter(|&k| self.rows[k].is_none())
+            .collect()
     }
 }
 
@@ -468,20 +540,30 @@ type Outcomes = HashMap<ProbeId, Outcome>;
 /// Each TCP probe connection, by the client's side, to find its untagged handshake segments.
 type Flows = HashMap<transport::Flow, ProbeId>;
 
-/// Probes phase after phase; in a cold run, learned state is wiped before each phase.
+/// What is done with a phase once it is over: `settle(phase, when it ended, outcomes, flows)`.
+type Settle<'a> = dyn FnMut(&schedule::Phase, Instant, &mut Outcomes, &Flows) + 'a;
+
+/// Probes phase after phase; in a cold run, learned state is wiped before each phase. Each
+/// phase but the last is handed to `settle` after the next one's flush, so that the frames
+/// still on their way arrive while the flush runs, not while verify waits.
 fn run_phases(
     lab: &Lab,
     probes: &ProbePlan,
     sockets: &[std::os::fd::OwnedFd],
     flush: &[learned::Flush],
     opts: &VerifyOptions,
+    settle: &mut Settle<'_>,
 ) -> Result<(Outcomes, Flows), VerifyError> {
     let bar = progress_bar(opts.progress, probes.pairs.len());
     let mut outcomes = Outcomes::new();
     let mut flows = Flows::new();
+    let mut ended = None;
     for phase in &probes.phases {
         if !opts.warm {
             learned::flush(flush)?;
+        }
+        if let Some((done, at)) = ended.take() {
+            settle(done, at, &mut outcomes, &flows);
         }
         let first = probes.first_contact(lab, phase);
         let window = match opts.warm {
@@ -500,6 +582,7 @@ fn run_phases(
         );
         let transports = probes.transport(lab, phase);
         run_transport(lab, probes.run, &transports, &mut outcomes, &mut flows);
+        ended = Some((phase, Instant::now()));
         if crate::interrupt::requested() {
             break;
         }
@@ -683,81 +766,118 @@ fn vxlan_ports(lab: &Lab) -> Vec<u16> {
     ports
 }
 
-fn judge_pairs(
-    lab: &Lab,
-    probes: &ProbePlan,
-    mut outcomes: Outcomes,
-    mut seen: observe::Sightings,
-    fdbs: &[learned::HostFdb],
-    host_macs: &[(String, judge::Mac)],
+/// What judging a pair needs beyond its own probes.
+struct PairJudge<'a> {
+    lab: &'a Lab,
+    probes: &'a ProbePlan,
+    fdbs: &'a [learned::HostFdb],
+    host_macs: &'a [(String, judge::Mac)],
     max_loss: f64,
-) -> Vec<PairRow> {
-    let gaps = gaps(lab, fdbs);
-    let nodes = expect::node_names(lab);
-    let mut result = |pair, kind| {
-        let id = ProbeId::new(pair, kind);
-        ProbeResult {
-            outcome: outcomes
-                .remove(&id)
-                .unwrap_or(Outcome::NoReply { attempts: 0 }),
-            seen: seen.take(&id),
+    gaps: Vec<learned::FloodGap>,
+    nodes: Vec<&'a str>,
+}
+
+impl<'a> PairJudge<'a> {
+    fn new(prepared: &'a Prepared, max_loss: f64) -> PairJudge<'a> {
+        let lab = &prepared.lab;
+        PairJudge {
+            lab,
+            probes: &prepared.probes,
+            fdbs: &prepared.fdbs,
+            host_macs: &prepared.host_macs,
+            max_loss,
+            gaps: gaps(lab, &prepared.fdbs),
+            nodes: expect::node_names(lab),
         }
-    };
-    let mut rows = Vec::with_capacity(probes.pairs.len());
-    for (k, &(a, b)) in probes.pairs.iter().enumerate() {
-        let (ping, mtu) = (result(k, ProbeKind::Ping), result(k, ProbeKind::FullSize));
+    }
+
+    /// Pair `k`'s row, its outcomes and sightings taken out of `outcomes` and `seen`.
+    fn row(&self, k: usize, outcomes: &mut Outcomes, seen: &mut observe::Sightings) -> PairRow {
+        let mut result = |kind| {
+            let id = ProbeId::new(k, kind);
+            ProbeResult {
+                outcome: outcomes
+                    .remove(&id)
+                    .unwrap_or(Outcome::NoReply { attempts: 0 }),
+                seen: seen.take(&id),
+            }
+        };
+        let (ping, mtu) = (result(ProbeKind::Ping), result(ProbeKind::FullSize));
         let steady: Vec<ProbeResult> = (0..STEADY_PINGS)
-            .map(|n| result(k, ProbeKind::Steady(n)))
+            .map(|n| result(ProbeKind::Steady(n)))
             .filter(|r| r.outcome != Outcome::NoReply { attempts: 0 })
             .collect();
+        let transport: Vec<_> = self
+            .probes
+            .transports
+            .iter()
+            .map(|&p| (p, result(ProbeKind::Transport(p))))
+            .collect();
+        let (a, b) = self.probes.pairs[k];
+        let plan = self.plan(k);
+        let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
+        self.apply_gaps_and_expectations(a, b, &ping, &mut verdict);
+        let lab = self.lab;
+        PairRow {
+            from: lab.pods[a].node.clone(),
+            to: lab.pods[b].node.clone(),
+            from_ip: lab.pods[a].ip,
+            to_ip: lab.pods[b].ip,
+            verdict,
+        }
+    }
+
+    /// What pair `k`'s probes should show.
+    fn plan(&self, k: usize) -> PairPlan {
+        let (lab, (a, b)) = (self.lab, self.probes.pairs[k]);
         let mut plan = pair_plan(lab, a, b);
-        plan.mtu = probes.full_size[k];
-        plan.max_loss = max_loss;
-        plan.host_macs = host_macs.to_vec();
+        plan.mtu = self.probes.full_size[k];
+        plan.max_loss = self.max_loss;
+        plan.host_macs = self.host_macs.to_vec();
         if host_of(lab, a).rack != host_of(lab, b).rack {
             // Across racks a host's next hop is its router, not the peer: no host MAC to check.
             plan.host_macs.clear();
         }
         plan.flood = (
-            learned::flood_list(fdbs, &host_of(lab, a).node),
-            learned::flood_list(fdbs, &host_of(lab, b).node),
+            learned::flood_list(self.fdbs, &host_of(lab, a).node),
+            learned::flood_list(self.fdbs, &host_of(lab, b).node),
         );
-        let transport: Vec<_> = probes
-            .transports
-            .iter()
-            .map(|&p| (p, result(k, ProbeKind::Transport(p))))
-            .collect();
-        let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
-        let src_host = host_of(lab, a);
-        let dst_host = host_of(lab, b);
-        for gap in gaps
+        plan
+    }
+
+    /// Puts first what learning hid (a missing flood entry), and holds a pair the lab
+    /// declares broken to that declaration.
+    fn apply_gaps_and_expectations(
+        &self,
+        a: usize,
+        b: usize,
+        ping: &ProbeResult,
+        verdict: &mut judge::PairVerdict,
+    ) {
+        let lab = self.lab;
+        let (src_host, dst_host) = (host_of(lab, a), host_of(lab, b));
+        for gap in self
+            .gaps
             .iter()
             .filter(|g| g.node == src_host.node && g.peer == dst_host.underlay_ip)
         {
             verdict.passed = false;
             verdict.reasons.insert(0, gap.reason());
         }
-        if let Some(e) = src_host.expect_fail.as_ref() {
-            if e.to.contains(dst_host.index) {
-                let path = expect::PairPath {
-                    src_pod: &lab.pods[a].node,
-                    src_host: &src_host.node,
-                    nodes: &nodes,
-                };
-                let held = expect::check(e, &path, &ping);
-                let held = expect::for_want_of_a_route(held, e, lab, lab.pods[b].ip);
-                expect::apply(e, held, &mut verdict);
-            }
+        let Some(e) = src_host.expect_fail.as_ref() else {
+            return;
+        };
+        if e.to.contains(dst_host.index) {
+            let path = expect::PairPath {
+                src_pod: &lab.pods[a].node,
+                src_host: &src_host.node,
+                nodes: &self.nodes,
+            };
+            let held = expect::check(e, &path, ping);
+            let held = expect::for_want_of_a_route(held, e, lab, lab.pods[b].ip);
+            expect::apply(e, held, verdict);
         }
-        rows.push(PairRow {
-            from: lab.pods[a].node.clone(),
-            to: lab.pods[b].node.clone(),
-            from_ip: lab.pods[a].ip,
-            to_ip: lab.pods[b].ip,
-            verdict,
-        });
     }
-    rows
 }
 
 /// Each point's frames and capture drops, and a note for each capture that ended early or
@@ -792,7 +912,11 @@ fn captures_of(
 }
 
 /// Problems of the lab as a whole: pod MTUs, and pod traffic no probe claims.
-fn lab_findings(lab: &Lab, pod_mtus: &[Option<u32>], collected: &Collected) -> Vec<String> {
+fn lab_findings(
+    lab: &Lab,
+    pod_mtus: &[Option<u32>],
+    unclaimed: &[(String, dissect::Wire)],
+) -> Vec<String> {
     let mut findings = judge::pod_mtus(
         lab.pods
             .iter()
@@ -809,8 +933,7 @@ fn lab_findings(lab: &Lab, pod_mtus: &[Option<u32>], collected: &Collected) -> V
         lab.encap,
         &pod_ips,
         &pod_nets,
-        collected
-            .unclaimed
+        unclaimed
             .iter()
             .filter(|(_, w)| !direct_plain(lab, w))
             .map(|(p, w)| (p.as_str(), w)),
@@ -862,18 +985,14 @@ fn host_of(lab: &Lab, pod: usize) -> &crate::lab::LabHost {
 }
 
 /// Each point's frames copied to user space and dropped by the kernel.
-fn summaries(
-    points: &[CapturePoint],
-    observed: &[Observed],
-    dropped: &[u32],
-) -> Vec<CaptureSummary> {
+fn summaries(points: &[CapturePoint], copied: &[usize], dropped: &[u32]) -> Vec<CaptureSummary> {
     points
         .iter()
-        .zip(observed)
+        .zip(copied)
         .zip(dropped)
-        .map(|((point, observed), &dropped)| CaptureSummary {
+        .map(|((point, &copied), &dropped)| CaptureSummary {
             point: point.name.clone(),
-            frames: observed.copied,
+            frames: copied,
             dropped,
             pcap: None,
         })
