@@ -150,8 +150,8 @@ struct Probed {
 }
 
 /// What judging has made of the pairs judged so far. Without `--pcap`, each cold phase is
-/// judged once the next one's flush is done, and its sightings dropped: the run then holds
-/// one phase's sightings at a time, not every pair's.
+/// judged once the next one's first contacts are done, and its sightings dropped: the run
+/// then holds about one phase's sightings at a time, not every pair's.
 struct Judged {
     /// Per pair, its row once judged.
     rows: Vec<Option<PairRow>>,
@@ -160,6 +160,8 @@ struct Judged {
     undissectable: usize,
     /// Per point, frames copied to user space.
     copied: Vec<usize>,
+    /// Per point, what was harvested of a phase not judged yet.
+    carry: Vec<Vec<observe::Kept>>,
 }
 
 impl Prepared {
@@ -227,17 +229,23 @@ impl Prepared {
         let running = capture::start(std::mem::take(&mut self.opened), observers)?;
         let flush = learned::plan_flush(lab);
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
-        let mut settle = |phase: &schedule::Phase,
-                          ended: Instant,
-                          outcomes: &mut Outcomes,
-                          flows: &Flows| {
+        let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
             // The pcap files want every frame: they are judged all at once, at the end.
             if keep_raw {
                 return;
             }
-            std::thread::sleep((ended + capture::SETTLE).saturating_duration_since(Instant::now()));
-            let observed = running.harvest();
-            self.judge_batch(&mut judged, &phase.pairs, observed, outcomes, flows, opts);
+            let settled = ended.at + capture::SETTLE;
+            std::thread::sleep(settled.saturating_duration_since(Instant::now()));
+            let mut observed = running.harvest();
+            judged.carry_over(&mut observed, ended.next_began);
+            self.judge_batch(
+                &mut judged,
+                &ended.phase.pairs,
+                observed,
+                outcomes,
+                flows,
+                opts,
+            );
         };
         let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts, &mut settle);
         std::thread::sleep(GRACE);
@@ -324,6 +332,7 @@ impl Prepared {
             mut notes,
             mut judged,
         } = probed;
+        judged.carry_over(&mut observed, Duration::MAX);
         let mut copied = judged.copied.clone();
         for (c, o) in copied.iter_mut().zip(&observed) {
             *c += o.copied;
@@ -369,6 +378,18 @@ impl Judged {
             unclaimed: Vec::new(),
             undissectable: 0,
             copied: vec![0; points],
+            carry: (0..points).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// Makes `observed`, just harvested, the batch of the phase that ended before
+    /// `next_began`: what was carried over is put back in front, and what was captured since
+    /// is carried over to the next batch.
+    fn carry_over(&mut self, observed: &mut [Observed], next_began: Duration) {
+        for (observed, carry) in observed.iter_mut().zip(&mut self.carry) {
+            let later = observed.split_off_from(next_began);
+            let earlier = std::mem::replace(carry, later);
+            observed.kept.splice(0..0, earlier);
         }
     }
 
@@ -540,12 +561,22 @@ type Outcomes = HashMap<ProbeId, Outcome>;
 /// Each TCP probe connection, by the client's side, to find its untagged handshake segments.
 type Flows = HashMap<transport::Flow, ProbeId>;
 
-/// What is done with a phase once it is over: `settle(phase, when it ended, outcomes, flows)`.
-type Settle<'a> = dyn FnMut(&schedule::Phase, Instant, &mut Outcomes, &Flows) + 'a;
+/// A phase that is over, as [`run_phases`] hands it on.
+struct Ended<'p> {
+    phase: &'p schedule::Phase,
+    /// When its last probe was done.
+    at: Instant,
+    /// When the next phase began to send, on the clock the kernel stamps frames with: a frame
+    /// stamped later is the next phase's.
+    next_began: Duration,
+}
+
+/// What is done with a phase once it is over.
+type Settle<'a> = dyn FnMut(Ended<'_>, &mut Outcomes, &Flows) + 'a;
 
 /// Probes phase after phase; in a cold run, learned state is wiped before each phase. Each
-/// phase but the last is handed to `settle` after the next one's flush, so that the frames
-/// still on their way arrive while the flush runs, not while verify waits.
+/// phase but the last is handed to `settle` once the next one's first contacts are done, so
+/// that the frames still on their way arrive while verify works, not while it waits.
 fn run_phases(
     lab: &Lab,
     probes: &ProbePlan,
@@ -562,15 +593,27 @@ fn run_phases(
         if !opts.warm {
             learned::flush(flush)?;
         }
-        if let Some((done, at)) = ended.take() {
-            settle(done, at, &mut outcomes, &flows);
-        }
+        let began = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         let first = probes.first_contact(lab, phase);
         let window = match opts.warm {
             true => WINDOW_LAB,
             false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
         };
         run_phase(probes.run, &first, sockets, window, &bar, &mut outcomes);
+        if let Some((phase, at)) = ended.take() {
+            let next_began = began;
+            settle(
+                Ended {
+                    phase,
+                    at,
+                    next_began,
+                },
+                &mut outcomes,
+                &flows,
+            );
+        }
         let steady = probes.steady(lab, phase, &outcomes);
         run_phase(
             probes.run,
@@ -1207,6 +1250,41 @@ mod tests {
     use super::*;
     use crate::lab::tests::lab;
     use crate::plan::Mode;
+
+    fn harvest(stamps: &[u64]) -> Observed {
+        Observed {
+            kept: stamps
+                .iter()
+                .map(|&s| observe::Kept {
+                    ts: Duration::from_secs(s),
+                    sighting: None,
+                    raw: None,
+                })
+                .collect(),
+            ..Observed::default()
+        }
+    }
+
+    fn stamps(observed: &Observed) -> Vec<u64> {
+        observed.kept.iter().map(|k| k.ts.as_secs()).collect()
+    }
+
+    /// A harvest taken while the next phase runs holds some of its frames: they wait for
+    /// that phase's batch, behind nothing of the phase judged now.
+    #[test]
+    fn frames_of_the_next_phase_are_carried_over_to_its_batch() {
+        let mut judged = Judged::new(4, 1);
+        let mut first = [harvest(&[1, 2, 3])];
+        judged.carry_over(&mut first, Duration::from_secs(3));
+        assert_eq!(stamps(&first[0]), [1, 2]);
+        let mut second = [harvest(&[4, 5])];
+        judged.carry_over(&mut second, Duration::from_secs(5));
+        assert_eq!(stamps(&second[0]), [3, 4]);
+        let mut last = [harvest(&[6])];
+        judged.carry_over(&mut last, Duration::MAX);
+        assert_eq!(stamps(&last[0]), [5, 6]);
+        assert!(judged.carry[0].is_empty());
+    }
 
     #[test]
     fn frames_missing_where_the_capture_dropped_are_not_blamed_on_the_lab() {

@@ -85,6 +85,17 @@ impl Observed {
         self.kept_like = HashMap::new();
     }
 
+    /// Takes out what was kept of frames the kernel stamped at `ts` or later. Call it only
+    /// once [`Observed::done`]: what finds repeats would point at the wrong frames after.
+    pub fn split_off_from(&mut self, ts: Duration) -> Vec<Kept> {
+        debug_assert!(self.kept_like.is_empty(), "split before done");
+        let (later, earlier) = std::mem::take(&mut self.kept)
+            .into_iter()
+            .partition(|k| k.ts >= ts);
+        self.kept = earlier;
+        later
+    }
+
     /// Keeps `sighting`, unless one like it is kept already: then it is only counted.
     fn keep(&mut self, ts: Duration, sighting: Sighting) {
         let like = likeness(&sighting);
