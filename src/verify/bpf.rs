@@ -17,8 +17,14 @@
 use super::dissect::Tag;
 use crate::lab::VxlanParams;
 
-/// Returned for a frame that passes: keep all of it.
-const SNAP: u32 = 0x40000;
+/// Snap lengths: what the filter returns for a frame that passes is how much of it the
+/// kernel copies. All of it, for pcap files.
+pub const WHOLE: u32 = 0x40000;
+/// Enough for the judge: every header down to the innermost transport header and a probe's
+/// tag behind it, in VXLAN with the longest IPv4 and TCP options (14 + 60 + 8 + 8 + 14 + 60 +
+/// 60 + 17 = 241 bytes). A full-size probe is cut to this, so its 1,400 bytes of padding are
+/// neither copied nor held in the ring; its length stays in its IP header.
+pub const PROBE_SNAP: u32 = 256;
 const ETH: u32 = 14;
 const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_ARP: u32 = 0x0806;
@@ -88,12 +94,13 @@ enum Op {
 }
 
 /// The filter for a lab whose VXLAN segment (if any) is `vxlan`, listening for VXLAN on
-/// `ports` (the lab's port first, then the well-known ones dissect also reads).
-pub fn program(vxlan: Option<VxlanParams>, ports: &[u16]) -> Vec<libc::sock_filter> {
+/// `ports` (the lab's port first, then the well-known ones dissect also reads), that copies
+/// the first `snap` bytes of each frame it passes.
+pub fn program(vxlan: Option<VxlanParams>, ports: &[u16], snap: u32) -> Vec<libc::sock_filter> {
     let mut ops = Vec::new();
     outer(&mut ops, ports);
     encapsulated(&mut ops, vxlan);
-    transport(&mut ops);
+    transport(&mut ops, snap);
     assemble(&ops)
 }
 
@@ -175,7 +182,7 @@ fn encapsulated(ops: &mut Vec<Op>, vxlan: Option<VxlanParams>) {
 
 /// The innermost transport header, at X + 14: tagged echo or UDP probe, a TCP probe's
 /// segment (to or from the probe port: a handshake carries no tag), or an ICMP error.
-fn transport(ops: &mut Vec<Op>) {
+fn transport(ops: &mut Vec<Op>, snap: u32) {
     use Op::*;
     let magic = |at: usize| u32::from_be_bytes(Tag::MAGIC[at..at + 4].try_into().expect("4"));
     let probe_port = u32::from(super::listener::PORT);
@@ -203,7 +210,7 @@ fn transport(ops: &mut Vec<Op>) {
         Stmt(LD_W_IND, ETH + 12),
         Jump(JEQ_K, magic(4), L(Accept), L(Drop)),
         Here(Accept),
-        Stmt(RET_K, SNAP),
+        Stmt(RET_K, snap),
         Here(Drop),
         Stmt(RET_K, 0),
     ]);
@@ -327,7 +334,7 @@ mod tests {
     }
 
     fn passes(frame: &[u8]) -> bool {
-        run(&program(Some(LAB), PORTS), frame) > 0
+        run(&program(Some(LAB), PORTS, WHOLE), frame) > 0
     }
 
     fn vxlan_arp(port: u16, vni: u32) -> Vec<u8> {
@@ -394,6 +401,17 @@ mod tests {
         assert!(!passes(&ether(0x0800, &other)), "tcp to another port");
     }
 
+    /// What the program returns is how much of the frame the kernel copies.
+    #[test]
+    fn a_passing_frame_is_copied_up_to_the_snap_length_asked_for() {
+        let probe = plain("172.16.0.2", "172.16.1.2", false, Some(TAG));
+        let other = plain("172.16.0.2", "172.16.1.2", false, None);
+        for snap in [PROBE_SNAP, WHOLE] {
+            let filter = program(Some(LAB), PORTS, snap);
+            assert_eq!((run(&filter, &probe), run(&filter, &other)), (snap, 0));
+        }
+    }
+
     #[test]
     fn everything_else_is_dropped() {
         let p = ("172.16.0.2", "172.16.1.2");
@@ -447,7 +465,7 @@ mod tests {
         // Any socket takes a filter; the kernel checks the program when it is attached.
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         for vxlan in [Some(LAB), None] {
-            crate::packet_socket::attach_filter(&socket, &program(vxlan, PORTS))
+            crate::packet_socket::attach_filter(&socket, &program(vxlan, PORTS, PROBE_SNAP))
                 .expect("a valid cBPF program");
         }
         let jump_out_of_bounds = [libc::sock_filter {

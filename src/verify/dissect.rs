@@ -335,6 +335,12 @@ fn need(layer: &'static str, bytes: &[u8], need: usize) -> Result<(), DissectErr
 /// Dissects one Ethernet frame. UDP to any of `vxlan_ports` is read as VXLAN, so a tunnel on
 /// the wrong port is still recognised and reported as such.
 pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> {
+    dissect_cut(frame, 0, vxlan_ports)
+}
+
+/// Dissects a frame whose last `cut` bytes the capture left out (its snap length): what
+/// lengths the headers give is kept, and only the missing bytes are not asked for.
+pub fn dissect_cut(frame: &[u8], cut: usize, vxlan_ports: &[u16]) -> Result<Wire, DissectError> {
     need("Ethernet", frame, ETH_LEN)?;
     let eth = EthernetPacket::new(frame).ok_or(DissectError::Truncated {
         layer: "Ethernet",
@@ -350,7 +356,7 @@ pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> 
         };
         return Ok(Wire::Other(name));
     }
-    let (outer, payload) = ipv4(&frame[ETH_LEN..], "IPv4")?;
+    let (outer, payload) = ipv4(&frame[ETH_LEN..], cut, "IPv4")?;
     match outer.l4 {
         L4::Udp { dst_port, .. } if vxlan_ports.contains(&dst_port) => {
             let udp_payload = &payload[UDP_LEN..];
@@ -375,7 +381,7 @@ pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> 
                 have: inner_frame.len(),
             })?;
             let inner = if inner_eth.get_ethertype() == EtherTypes::Ipv4 {
-                Some(ipv4(&inner_frame[ETH_LEN..], "inner IPv4")?.0)
+                Some(ipv4(&inner_frame[ETH_LEN..], cut, "inner IPv4")?.0)
             } else {
                 None
             };
@@ -394,7 +400,7 @@ pub fn dissect(frame: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> 
         L4::Other {
             protocol: PROTO_IPIP,
         } => {
-            let (inner, _) = ipv4(payload, "inner IPv4")?;
+            let (inner, _) = ipv4(payload, cut, "inner IPv4")?;
             Ok(Wire::Ipip {
                 outer_src: outer.src,
                 outer_dst: outer.dst,
@@ -458,8 +464,13 @@ fn arp(bytes: &[u8]) -> Option<Arp> {
     })
 }
 
-/// One IPv4 packet (header validated) and its payload, cut to the packet's total length.
-fn ipv4<'a>(bytes: &'a [u8], layer: &'static str) -> Result<(Ip, &'a [u8]), DissectError> {
+/// One IPv4 packet (header validated) and its payload, cut to the packet's total length, or
+/// to what is there when the capture left out the frame's last `cut` bytes.
+fn ipv4<'a>(
+    bytes: &'a [u8],
+    cut: usize,
+    layer: &'static str,
+) -> Result<(Ip, &'a [u8]), DissectError> {
     need(layer, bytes, IPV4_MIN)?;
     let ip = Ipv4Packet::new(bytes).ok_or(DissectError::Truncated {
         layer,
@@ -480,8 +491,8 @@ fn ipv4<'a>(bytes: &'a [u8], layer: &'static str) -> Result<(Ip, &'a [u8]), Diss
             "total length {total} is shorter than the header ({header_len})"
         )));
     }
-    need(layer, bytes, total)?;
-    let payload = &bytes[header_len..total];
+    need(layer, bytes, total.saturating_sub(cut).max(header_len))?;
+    let payload = &bytes[header_len..total.min(bytes.len())];
     let first_fragment = ip.get_fragment_offset() == 0;
     let protocol = ip.get_next_level_protocol().0;
     let l4 = if !first_fragment {
@@ -714,6 +725,50 @@ mod tests {
         0800 0000 00e1 0001
         0000000000000000 0000000000000000 0000000000000000 0000000000000000
         0000000000000000 0000000000000000 0000000000000000";
+
+    /// A full-size probe (1,450 bytes of IP) whose payload starts with `transport`, in
+    /// plain form, in VXLAN and in IPIP.
+    fn full_size_forms(protocol: u8, transport: &[u8]) -> Vec<Vec<u8>> {
+        use super::build::{in_ipip, in_vxlan, ip, ipv4};
+        let mut payload = transport.to_vec();
+        payload.resize(1450 - IPV4_MIN, 0);
+        let inner = ipv4(ip("172.16.0.2"), ip("172.16.1.2"), protocol, &payload);
+        vec![
+            ether(0x0800, &inner),
+            in_vxlan(("10.0.1.2", "10.0.2.2"), &inner),
+            in_ipip(("10.0.1.2", "10.0.2.2"), &inner),
+        ]
+    }
+
+    /// The capture copies only the first PROBE_SNAP bytes of a probe: cut there, every form
+    /// of every probe still dissects as the whole frame, its IP length included.
+    #[test]
+    fn a_probe_cut_at_the_snap_length_dissects_as_the_whole_frame() {
+        let snap = crate::verify::bpf::PROBE_SNAP as usize;
+        let mut tagged = vec![0u8; Tag::LEN + 1];
+        TAG.write(&mut tagged);
+        let mut tcp_options = build::tcp(40000, 7, 0x18, &tagged);
+        // The longest TCP header there is, 60 bytes, options as no-ops (kind 1).
+        tcp_options.splice(TCP_MIN..TCP_MIN, [1u8; 40]);
+        tcp_options[12] = 15 << 4;
+        let probes = [
+            (PROTO_ICMP, echo(false, 7, 9, Some(TAG))),
+            (PROTO_UDP, udp(40000, 7, &tagged)),
+            (PROTO_TCP, tcp_options),
+        ];
+        for (protocol, transport) in probes {
+            for whole in full_size_forms(protocol, &transport) {
+                let expected = dissect(&whole, PORTS).unwrap();
+                assert!(expected.tag().is_some(), "{expected}");
+                let cut = dissect_cut(&whole[..snap], whole.len() - snap, PORTS);
+                assert_eq!(cut.as_ref(), Ok(&expected));
+                assert!(
+                    dissect(&whole[..snap], PORTS).is_err(),
+                    "a frame cut short is whole only where the capture says it cut it"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_articles_host_gw_request_is_plain_icmp() {

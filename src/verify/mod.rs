@@ -174,7 +174,11 @@ impl Prepared {
             .unwrap_or(crate::routing::converge::TIMEOUT);
         crate::routing::converge::wait(&lab, &daemons, timeout)?;
         let points = capture_points(&lab);
-        let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab));
+        let snap = match opts.pcap_dir {
+            Some(_) => bpf::WHOLE,
+            None => bpf::PROBE_SNAP,
+        };
+        let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab), snap);
         let opened = points
             .iter()
             .map(|p| capture::open_filtered(p, &filter))

@@ -155,8 +155,13 @@ fn innermost_l4(wire: &mut Wire) -> Option<&mut L4> {
 impl Observer {
     /// Reads one frame and keeps what is needed of it.
     pub fn observe(&self, ts: Duration, data: &[u8], into: &mut Observed) {
+        self.observe_cut(ts, data, 0, into)
+    }
+
+    /// Reads one frame of which the capture left out the last `cut` bytes (its snap length).
+    pub fn observe_cut(&self, ts: Duration, data: &[u8], cut: usize, into: &mut Observed) {
         into.copied += 1;
-        let sighting = match dissect::dissect(data, &self.vxlan_ports) {
+        let sighting = match dissect::dissect_cut(data, cut, &self.vxlan_ports) {
             Ok(wire) => self.sighting(data, wire),
             Err(_) => {
                 into.undissectable += 1;
