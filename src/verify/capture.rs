@@ -83,7 +83,7 @@ pub fn open_filtered(
 /// Captures running on their threads until [`Running::stop`]; [`Running::harvest`] takes
 /// what they kept so far.
 pub struct Running {
-    readers: Readers<Captured>,
+    readers: Readers<Vec<(usize, Captured)>>,
     taps: Vec<Arc<Tap>>,
 }
 
@@ -113,8 +113,13 @@ impl Tap {
     }
 }
 
-/// Reads every socket on a thread of its own, each frame handed to its point's observer as it
-/// arrives: `observers` go with `opened`, point by point.
+/// Points one reader thread serves. A thousand points on a thousand threads keep the
+/// scheduler busy for nothing: most rings are quiet at any moment, and one `poll` over a
+/// group wakes its thread for whichever of them has frames.
+const POINTS_PER_READER: usize = 16;
+
+/// Reads every socket, a group of them per thread, each frame handed to its point's observer
+/// as it arrives: `observers` go with `opened`, point by point.
 pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Result<Running, CaptureError> {
     assert_eq!(opened.len(), observers.len(), "one observer per point");
     let taps: Vec<Arc<Tap>> = opened
@@ -128,16 +133,39 @@ pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Result<Running, C
             })
         })
         .collect();
-    let readers = packet_socket::start(taps.clone(), move |_, tap, stop| {
-        let read = tap.socket.read_until(stop, DRAIN_LIMIT, |f| tap.observe(f));
-        Captured {
-            observed: tap.take(),
-            ended_early: read.err(),
-            dropped: tap.socket.drops(),
-        }
-    });
+    // Points spread over the readers in turn, so that no reader gets all the busy ones.
+    let readers = taps.len().div_ceil(POINTS_PER_READER);
+    let groups: Vec<Vec<(usize, Arc<Tap>)>> = (0..readers)
+        .map(|r| {
+            let mine = taps.iter().enumerate().skip(r).step_by(readers);
+            mine.map(|(i, t)| (i, t.clone())).collect()
+        })
+        .collect();
+    let readers = packet_socket::start(groups, |_, group, stop| read_group(group, stop));
     let readers = readers.map_err(CaptureError::Start)?;
     Ok(Running { readers, taps })
+}
+
+/// Reads one reader's points until `stop`; what each kept, with its point's index.
+fn read_group(group: Vec<(usize, Arc<Tap>)>, stop: &packet_socket::Stop) -> Vec<(usize, Captured)> {
+    let sockets: Vec<&PacketSocket> = group.iter().map(|(_, t)| &t.socket).collect();
+    let ended =
+        packet_socket::read_all_until(&sockets, stop, DRAIN_LIMIT, |k, f| group[k].1.observe(f));
+    let captured = group
+        .iter()
+        .zip(ended)
+        .map(|((i, tap), read)| {
+            let captured = Captured {
+                observed: tap.take(),
+                ended_early: read.err(),
+                dropped: tap.socket.drops(),
+            };
+            (*i, captured)
+        })
+        .collect();
+    // Unless the harvester still holds them, the sockets close here.
+    packet_socket::close_all(group);
+    captured
 }
 
 impl Running {
@@ -152,10 +180,13 @@ impl Running {
     /// Stops every reader once it has drained its queue, and returns what each point kept
     /// since the last harvest, in the order the points were opened.
     pub fn stop(self) -> Vec<Captured> {
-        // Each socket is then closed by its own reader as it ends: closing one waits for an
-        // RCU grace period, and a thousand of those in a row take seconds.
+        // The readers then hold the last reference to each socket, and close them all at once
+        // (see packet_socket::close_all).
         drop(self.taps);
-        self.readers.stop()
+        let mut captured: Vec<(usize, Captured)> =
+            self.readers.stop().into_iter().flatten().collect();
+        captured.sort_by_key(|(i, _)| *i);
+        captured.into_iter().map(|(_, c)| c).collect()
     }
 }
 
@@ -181,29 +212,31 @@ mod tests {
 
     const RUN: u32 = 0x0bad_cafe;
 
-    /// A network namespace of this test's own with a veth pair `va`–`vb` in it, deleted on drop.
+    /// A network namespace of one test's own with veth pairs in it, deleted on drop.
     struct Scratch(String);
 
     impl Scratch {
-        fn new() -> Scratch {
-            let scratch = Scratch(format!("cnilab-test-harvest-{}", std::process::id()));
-            let ns = scratch.0.clone();
-            for args in [
-                vec!["netns", "add", &ns],
-                vec![
-                    "-n", &ns, "link", "add", "va", "type", "veth", "peer", "name", "vb",
-                ],
-                vec!["-n", &ns, "link", "set", "va", "up"],
-                vec!["-n", &ns, "link", "set", "vb", "up"],
-            ] {
+        /// Namespace `cnilab-test-<test>-<pid>`, with each of `veths` (one end, the other).
+        fn new(test: &str, veths: &[(&str, &str)]) -> Scratch {
+            let scratch = Scratch(format!("cnilab-test-{test}-{}", std::process::id()));
+            let ns = scratch.0.as_str();
+            let mut steps = vec![vec!["netns", "add", ns]];
+            for &(a, b) in veths {
+                steps.push(vec![
+                    "-n", ns, "link", "add", a, "type", "veth", "peer", "name", b,
+                ]);
+                steps.push(vec!["-n", ns, "link", "set", a, "up"]);
+                steps.push(vec!["-n", ns, "link", "set", b, "up"]);
+            }
+            for args in steps {
                 let ok = std::process::Command::new("ip").args(&args).status();
                 assert!(ok.is_ok_and(|s| s.success()), "ip {args:?} failed");
             }
             scratch
         }
 
-        /// Sends pair `pair`'s ping out of `vb`, to be captured on `va`.
-        fn send_probe(&self, pair: usize) {
+        /// Sends pair `pair`'s ping out of `iface`, to be captured on its peer.
+        fn send_probe(&self, iface: &str, pair: usize) {
             use nix::sys::socket::{sendto, MsgFlags};
             let id = ProbeId::new(pair, ProbeKind::Ping);
             let tag = Tag {
@@ -212,13 +245,28 @@ mod tests {
                 attempt: 0,
             };
             let frame = plain("172.16.0.2", "172.16.1.2", false, Some(tag));
+            let iface = iface.to_string();
             crate::netns::in_netns(&self.0, move || {
                 let fd = crate::packet_socket::unbound().unwrap();
-                let b = nix::net::if_::if_nametoindex("vb").unwrap();
-                let to = crate::packet_socket::link_addr(b);
+                let index = nix::net::if_::if_nametoindex(iface.as_str()).unwrap();
+                let to = crate::packet_socket::link_addr(index);
                 sendto(fd.as_raw_fd(), &frame, &to, MsgFlags::empty()).unwrap();
             })
             .unwrap();
+        }
+
+        fn capture(&self, iface: &str) -> PacketSocket {
+            packet_socket::open(&self.0, iface, None, RingSize::PROBES).unwrap()
+        }
+    }
+
+    fn observer() -> Observer {
+        Observer {
+            run: RUN,
+            pairs: 8,
+            vxlan_ports: vec![4789],
+            pod_point: true,
+            keep_raw: false,
         }
     }
 
@@ -251,26 +299,18 @@ mod tests {
             nix::unistd::geteuid().is_root(),
             "this test needs root: it makes a network namespace and captures in it"
         );
-        let scratch = Scratch::new();
-        let socket = packet_socket::open(&scratch.0, "va", None, RingSize::PROBES).unwrap();
-        let observer = Observer {
-            run: RUN,
-            pairs: 8,
-            vxlan_ports: vec![4789],
-            pod_point: true,
-            keep_raw: false,
-        };
-        let running = start(vec![socket], vec![observer]).unwrap();
+        let scratch = Scratch::new("harvest", &[("va", "vb")]);
+        let running = start(vec![scratch.capture("va")], vec![observer()]).unwrap();
         for pair in 0..3 {
-            scratch.send_probe(pair);
+            scratch.send_probe("vb", pair);
         }
         std::thread::sleep(SETTLE);
         let first = running.harvest();
-        scratch.send_probe(3);
+        scratch.send_probe("vb", 3);
         std::thread::sleep(SETTLE);
         let second = running.harvest();
         let third = running.harvest();
-        scratch.send_probe(4);
+        scratch.send_probe("vb", 4);
         let last = running.stop();
         assert_eq!(pairs_kept(&first[0]), [0, 1, 2]);
         assert_eq!(pairs_kept(&second[0]), [3]);
@@ -280,5 +320,35 @@ mod tests {
             "a frame was handed over twice"
         );
         assert_eq!(pairs_kept(&last[0].observed), [4]);
+    }
+
+    /// Points share reader threads: an interface that goes away ends its own capture, with
+    /// the reason, and the points read beside it keep capturing.
+    #[test]
+    fn a_point_whose_interface_goes_ends_alone_on_a_shared_reader() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it makes a network namespace and captures in it"
+        );
+        let scratch = Scratch::new("shared", &[("va", "vb"), ("wa", "wb")]);
+        let sockets = vec![scratch.capture("va"), scratch.capture("wa")];
+        assert!(
+            sockets.len() <= POINTS_PER_READER,
+            "both points on one reader"
+        );
+        let running = start(sockets, vec![observer(), observer()]).unwrap();
+        let gone = std::process::Command::new("ip")
+            .args(["-n", &scratch.0, "link", "del", "wa"])
+            .status();
+        assert!(gone.is_ok_and(|s| s.success()));
+        scratch.send_probe("vb", 1);
+        std::thread::sleep(SETTLE);
+        let captured = running.stop();
+        assert_eq!(pairs_kept(&captured[0].observed), [1]);
+        assert!(captured[0].ended_early.is_none());
+        assert!(
+            captured[1].ended_early.is_some(),
+            "the capture on the deleted interface did not end"
+        );
     }
 }

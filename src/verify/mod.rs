@@ -242,14 +242,7 @@ impl Prepared {
             std::thread::sleep(settled.saturating_duration_since(Instant::now()));
             let mut observed = running.harvest();
             judged.carry_over(&mut observed, ended.next_began);
-            self.judge_batch(
-                &mut judged,
-                &ended.phase.pairs,
-                observed,
-                outcomes,
-                flows,
-                opts,
-            );
+            self.judge_batch(&mut judged, ended.pairs, observed, outcomes, flows, opts);
         };
         let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts, &mut settle);
         std::thread::sleep(GRACE);
@@ -485,11 +478,11 @@ impl ProbePlan {
         }
     }
 
-    /// A phase's TCP and UDP probes, grouped by sending pod. They go in the same phase as the
+    /// A batch's TCP and UDP probes, grouped by sending pod. They go in the same phase as the
     /// pair's pings, so the cold-start schedule holds for them too.
-    fn transport(&self, lab: &Lab, phase: &schedule::Phase) -> Vec<Vec<transport::TransportSpec>> {
+    fn transport(&self, lab: &Lab, pairs: &[usize]) -> Vec<Vec<transport::TransportSpec>> {
         let mut per_pod = vec![Vec::new(); lab.pods.len()];
-        for &pair in &phase.pairs {
+        for &pair in pairs {
             let (a, b) = self.pairs[pair];
             for &proto in &self.transports {
                 let kind = ProbeKind::Transport(proto);
@@ -503,12 +496,12 @@ impl ProbePlan {
         per_pod
     }
 
-    /// A phase's first contacts, grouped by sending pod: the ping and the full-size probe.
-    fn first_contact(&self, lab: &Lab, phase: &schedule::Phase) -> Vec<Vec<ProbeSpec>> {
+    /// A batch's first contacts, grouped by sending pod: the ping and the full-size probe.
+    fn first_contact(&self, lab: &Lab, pairs: &[usize]) -> Vec<Vec<ProbeSpec>> {
         let attempts = probe::ATTEMPT_TIMEOUTS.len() as u8;
         self.group(
             lab,
-            phase.pairs.iter().flat_map(|&pair| {
+            pairs.iter().flat_map(|&pair| {
                 [
                     (ProbeId::new(pair, ProbeKind::Ping), probe::SMALL, attempts),
                     (
@@ -521,8 +514,8 @@ impl ProbePlan {
         )
     }
 
-    /// A phase's steady-state pings, for the pairs whose first contact was answered.
-    fn steady(&self, lab: &Lab, phase: &schedule::Phase, done: &Outcomes) -> Vec<Vec<ProbeSpec>> {
+    /// A batch's steady-state pings, for the pairs whose first contact was answered.
+    fn steady(&self, lab: &Lab, pairs: &[usize], done: &Outcomes) -> Vec<Vec<ProbeSpec>> {
         let answered = |&pair: &usize| {
             matches!(
                 done.get(&ProbeId::new(pair, ProbeKind::Ping)),
@@ -531,14 +524,10 @@ impl ProbePlan {
         };
         self.group(
             lab,
-            phase
-                .pairs
-                .iter()
-                .filter(|p| answered(p))
-                .flat_map(|&pair| {
-                    (0..STEADY_PINGS)
-                        .map(move |n| (ProbeId::new(pair, ProbeKind::Steady(n)), probe::SMALL, 1))
-                }),
+            pairs.iter().filter(|p| answered(p)).flat_map(|&pair| {
+                (0..STEADY_PINGS)
+                    .map(move |n| (ProbeId::new(pair, ProbeKind::Steady(n)), probe::SMALL, 1))
+            }),
         )
     }
 
@@ -565,22 +554,23 @@ type Outcomes = HashMap<ProbeId, Outcome>;
 /// Each TCP probe connection, by the client's side, to find its untagged handshake segments.
 type Flows = HashMap<transport::Flow, ProbeId>;
 
-/// A phase that is over, as [`run_phases`] hands it on.
+/// A batch of pairs that is over, as [`run_phases`] hands it on.
 struct Ended<'p> {
-    phase: &'p schedule::Phase,
+    pairs: &'p [usize],
     /// When its last probe was done.
     at: Instant,
-    /// When the next phase began to send, on the clock the kernel stamps frames with: a frame
-    /// stamped later is the next phase's.
+    /// When the next batch began to send, on the clock the kernel stamps frames with: a frame
+    /// stamped later is the next batch's.
     next_began: Duration,
 }
 
-/// What is done with a phase once it is over.
+/// What is done with a batch once it is over.
 type Settle<'a> = dyn FnMut(Ended<'_>, &mut Outcomes, &Flows) + 'a;
 
-/// Probes phase after phase; in a cold run, learned state is wiped before each phase. Each
-/// phase but the last is handed to `settle` once the next one's first contacts are done, so
-/// that the frames still on their way arrive while verify works, not while it waits.
+/// Probes phase after phase, each in batches (see [`schedule::Phase::batches`]); in a cold
+/// run, learned state is wiped before each phase. Each batch but the last is handed to
+/// `settle` once the next one's first contacts are done, so that the frames still on their
+/// way arrive while verify works, not while it waits.
 fn run_phases(
     lab: &Lab,
     probes: &ProbePlan,
@@ -593,45 +583,45 @@ fn run_phases(
     let mut outcomes = Outcomes::new();
     let mut flows = Flows::new();
     let mut ended = None;
-    for phase in &probes.phases {
+    'phases: for phase in &probes.phases {
         if !opts.warm {
             learned::flush(flush)?;
         }
-        let began = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let first = probes.first_contact(lab, phase);
-        let window = match opts.warm {
-            true => WINDOW_LAB,
-            false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
-        };
-        run_phase(probes.run, &first, sockets, window, &bar, &mut outcomes);
-        if let Some((phase, at)) = ended.take() {
-            let next_began = began;
-            settle(
-                Ended {
-                    phase,
+        for pairs in phase.batches() {
+            let began = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let first = probes.first_contact(lab, pairs);
+            let window = match opts.warm {
+                true => WINDOW_LAB,
+                false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
+            };
+            run_phase(probes.run, &first, sockets, window, &bar, &mut outcomes);
+            if let Some((pairs, at)) = ended.take() {
+                let next_began = began;
+                let done = Ended {
+                    pairs,
                     at,
                     next_began,
-                },
+                };
+                settle(done, &mut outcomes, &flows);
+            }
+            let steady = probes.steady(lab, pairs, &outcomes);
+            let hidden = indicatif::ProgressBar::hidden();
+            run_phase(
+                probes.run,
+                &steady,
+                sockets,
+                WINDOW_LAB,
+                &hidden,
                 &mut outcomes,
-                &flows,
             );
-        }
-        let steady = probes.steady(lab, phase, &outcomes);
-        run_phase(
-            probes.run,
-            &steady,
-            sockets,
-            WINDOW_LAB,
-            &indicatif::ProgressBar::hidden(),
-            &mut outcomes,
-        );
-        let transports = probes.transport(lab, phase);
-        run_transport(lab, probes.run, &transports, &mut outcomes, &mut flows);
-        ended = Some((phase, Instant::now()));
-        if crate::interrupt::requested() {
-            break;
+            let transports = probes.transport(lab, pairs);
+            run_transport(lab, probes.run, &transports, &mut outcomes, &mut flows);
+            ended = Some((pairs, Instant::now()));
+            if crate::interrupt::requested() {
+                break 'phases;
+            }
         }
     }
     bar.finish_and_clear();

@@ -20,6 +20,21 @@ pub struct Phase {
     pub pairs: Vec<usize>,
 }
 
+/// The most pairs probed, and then judged, as one batch. What verify holds of a batch's
+/// frames grows with its pairs; a quarter of a 254-host lab's pairs (a phase) would be some
+/// 16,000 at once.
+pub const BATCH_PAIRS: usize = 4096;
+
+impl Phase {
+    /// The phase's pairs in batches, probed one after another with no flush between. That
+    /// proves as much as probing them at once: a batch has the phase's senders and receivers,
+    /// so whatever an earlier batch taught a host, the phase's other probes could have taught
+    /// it had they all run together.
+    pub fn batches(&self) -> std::slice::Chunks<'_, usize> {
+        self.pairs.chunks(BATCH_PAIRS)
+    }
+}
+
 /// Cold-start phases for `pairs`, given the host number of each pair's source and destination.
 pub fn cold_phases(hosts: &[(usize, usize)]) -> Vec<Phase> {
     let bits = hosts
@@ -105,6 +120,17 @@ mod tests {
         assert_eq!(first_contact_window(20, 24), 12);
         assert_eq!(first_contact_window(100, 24), 2);
         assert_eq!(first_contact_window(254, 24), 2);
+    }
+
+    #[test]
+    fn a_phase_is_probed_in_bounded_batches_that_keep_every_pair_once() {
+        let phase = Phase {
+            pairs: (0..2 * BATCH_PAIRS + 5).collect(),
+        };
+        let batches: Vec<&[usize]> = phase.batches().collect();
+        assert_eq!(batches.len(), 3);
+        assert!(batches.iter().all(|b| b.len() <= BATCH_PAIRS));
+        assert_eq!(batches.concat(), phase.pairs);
     }
 
     #[test]
