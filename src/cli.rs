@@ -660,7 +660,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             raise_neigh_limits,
             exec,
         } => {
-            neigh_limits(&topo.file, raise_neigh_limits)?;
+            neigh_limits(&topo.file, raise_neigh_limits, false)?;
             let strategy = if exec_per_line {
                 ExecStrategy::PerLine
             } else {
@@ -974,16 +974,21 @@ fn deploy(
 }
 
 /// Says, in one line before anything starts, when the lab needs more neighbour entries than
-/// the kernel allows, or raises the cap with `raise`. A file that does not load is left to the
-/// command itself to report.
-fn neigh_limits(file: &Path, raise: bool) -> Result<(), Error> {
+/// the kernel allows, or raises the cap with `raise`. A lab already `deployed` holds some of
+/// the entries in use: they are its own, not counted twice. A file that does not load is left
+/// to the command itself to report.
+fn neigh_limits(file: &Path, raise: bool, deployed: bool) -> Result<(), Error> {
     let Ok(lab) = crate::topology::Topology::load(file)
         .map_err(|_| ())
         .and_then(|t| crate::lab::Lab::from_topology(&t).map_err(|_| ()))
     else {
         return Ok(());
     };
-    if let Some(line) = crate::neigh_limits::check(lab.hosts.len(), raise)? {
+    let own = match deployed {
+        true => crate::neigh_limits::held_by(lab.namespaces()),
+        false => 0,
+    };
+    if let Some(line) = crate::neigh_limits::check(lab.hosts.len(), own, raise)? {
         eprintln!("cnilab: {line}");
     }
     Ok(())
@@ -995,7 +1000,7 @@ fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
         lifecycle::check_pcap_dir(dir)?;
     }
     lifecycle::ready_for_verify(file)?;
-    neigh_limits(file, false)?;
+    neigh_limits(file, false, true)?;
     let opts = VerifyOptions {
         pcap_dir: args.pcap.clone(),
         progress: stderr_is_terminal() && !args.json,

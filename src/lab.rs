@@ -300,6 +300,15 @@ fn encap_of(name: &str, node: &Node, mode: Mode) -> Result<Encap, LabError> {
 }
 
 impl Lab {
+    /// Every node's namespace: hosts, then pods, then routers.
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.hosts
+            .iter()
+            .map(|h| h.namespace.as_str())
+            .chain(self.pods.iter().map(|p| p.namespace.as_str()))
+            .chain(self.routers.iter().map(|r| r.namespace.as_str()))
+    }
+
     pub fn from_topology(topo: &Topology) -> Result<Lab, LabError> {
         let mut wide = LabWide {
             mode: Agreed::new(),

@@ -118,11 +118,25 @@ fn saved_path() -> PathBuf {
     crate::runtime::state::dir().join(SAVED)
 }
 
-/// Checks the cap for a lab of `hosts` hosts. With `raise`, lifts it (keeping the values
-/// from before the first raise, to put back later) and says so; without, returns the advice.
-pub fn check(hosts: usize, raise: bool) -> Result<Option<String>, LimitsError> {
+/// Entries the namespaces hold now, all together: for a lab already deployed, the part of
+/// [`in_use`] that is its own, and so already within what it needs. A namespace that cannot
+/// be read counts as holding none.
+pub fn held_by<'a>(namespaces: impl Iterator<Item = &'a str>) -> usize {
+    let count = |ns: &str| {
+        crate::netns::in_netns(ns, || crate::verify::neigh::list(libc::AF_INET as u8))
+            .ok()
+            .and_then(|listed| listed.ok())
+            .map_or(0, |entries| entries.len())
+    };
+    namespaces.map(count).sum()
+}
+
+/// Checks the cap for a lab of `hosts` hosts that holds `own` of the entries in use already
+/// (0 before it is deployed). With `raise`, lifts it (keeping the values from before the first
+/// raise, to put back later) and says so; without, returns the advice.
+pub fn check(hosts: usize, own: usize, raise: bool) -> Result<Option<String>, LimitsError> {
     let now = read()?;
-    let (in_use, need) = (in_use(), entries_needed(hosts));
+    let (in_use, need) = (in_use().saturating_sub(own), entries_needed(hosts));
     let Some(line) = advice(now, in_use, need) else {
         return Ok(None);
     };
@@ -215,6 +229,50 @@ mod tests {
         );
         assert!(line.contains("--raise-neigh-limits"), "{line}");
         assert!(!line.contains('\n'));
+    }
+
+    /// verify of a deployed lab subtracts what the lab holds from what is in use, so that
+    /// its entries are not counted twice (once in use, once as needed).
+    #[test]
+    fn a_deployed_lab_s_own_entries_are_counted_from_its_namespaces() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it makes a network namespace"
+        );
+        struct Scratch(String);
+        impl Drop for Scratch {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("ip")
+                    .args(["netns", "del", &self.0])
+                    .status();
+            }
+        }
+        let scratch = Scratch(format!("cnilab-test-held-{}", std::process::id()));
+        let ns = scratch.0.as_str();
+        let mut steps = vec![
+            vec!["netns", "add", ns],
+            vec![
+                "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+            ],
+            vec!["-n", ns, "link", "set", "d0", "up"],
+            vec!["-n", ns, "addr", "add", "192.0.2.1/24", "dev", "d0"],
+        ];
+        let peers = ["192.0.2.2", "192.0.2.3", "192.0.2.4"];
+        for peer in peers {
+            let mac = "02:00:00:00:00:02";
+            steps.push(vec![
+                "-n", ns, "neigh", "add", peer, "lladdr", mac, "dev", "d0",
+            ]);
+        }
+        for args in steps {
+            let ok = std::process::Command::new("ip").args(&args).status();
+            assert!(ok.is_ok_and(|s| s.success()), "ip {args:?} failed");
+        }
+        assert_eq!(held_by([ns].into_iter()), peers.len());
+        assert_eq!(
+            held_by([ns, "cnilab-test-no-such-namespace"].into_iter()),
+            peers.len()
+        );
     }
 
     #[test]

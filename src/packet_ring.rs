@@ -35,9 +35,16 @@ pub struct RingSize {
 }
 
 impl RingSize {
-    /// For verify's probes: small frames, at up to a thousand points at once, so memory per
-    /// point matters more than room for bursts.
+    /// For verify's probes: small frames (the capture keeps 256 bytes of each, so a block
+    /// holds over a hundred), at up to a thousand points at once, so memory per point matters
+    /// more than room for bursts: 128 KiB, 127 MB at 254 hosts.
     pub const PROBES: RingSize = RingSize {
+        block: 32 << 10,
+        blocks: 4,
+        retire_ms: 50,
+    };
+    /// For verify with `--pcap`, which keeps whole frames (a full-size probe takes 1.5 KiB).
+    pub const PROBES_WHOLE: RingSize = RingSize {
         block: 32 << 10,
         blocks: 8,
         retire_ms: 50,
@@ -265,7 +272,12 @@ mod tests {
 
     #[test]
     fn ring_sizes_are_whole_pages() {
-        for size in [RingSize::PROBES, RingSize::WIRE, RingSize::BULK] {
+        for size in [
+            RingSize::PROBES,
+            RingSize::PROBES_WHOLE,
+            RingSize::WIRE,
+            RingSize::BULK,
+        ] {
             assert_eq!(size.block as usize % page_size(), 0);
             assert!(size.blocks > 0);
         }

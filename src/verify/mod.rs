@@ -25,6 +25,7 @@ pub mod underlay;
 
 use crate::lab::{Lab, LabError};
 use crate::netns;
+use crate::packet_ring::RingSize;
 use crate::topology::{Topology, TopologyError};
 use capture::{CaptureError, CapturePoint};
 pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
@@ -174,14 +175,14 @@ impl Prepared {
             .unwrap_or(crate::routing::converge::TIMEOUT);
         crate::routing::converge::wait(&lab, &daemons, timeout)?;
         let points = capture_points(&lab);
-        let snap = match opts.pcap_dir {
-            Some(_) => bpf::WHOLE,
-            None => bpf::PROBE_SNAP,
+        let (snap, ring) = match opts.pcap_dir {
+            Some(_) => (bpf::WHOLE, RingSize::PROBES_WHOLE),
+            None => (bpf::PROBE_SNAP, RingSize::PROBES),
         };
         let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab), snap);
         let opened = points
             .iter()
-            .map(|p| capture::open_filtered(p, &filter))
+            .map(|p| capture::open_filtered(p, &filter, ring))
             .collect::<Result<Vec<_>, _>>()?;
         let sockets = lab
             .pods
@@ -419,7 +420,8 @@ fn load(file: &Path) -> Result<Lab, VerifyError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(VerifyError::NotRoot);
     }
-    let missing: Vec<String> = namespaces(&lab)
+    let missing: Vec<String> = lab
+        .namespaces()
         .filter(|ns| !netns::exists(ns))
         .map(str::to_string)
         .collect();
@@ -1131,14 +1133,6 @@ fn neighbour_table_note() -> Option<String> {
             "the kernel's ARP table, shared by all namespaces, holds {entries} entries of at most {cap} (net.ipv4.neigh.default.gc_thresh3); failures may come from that cap, not the lab"
         )
     })
-}
-
-fn namespaces(lab: &Lab) -> impl Iterator<Item = &str> {
-    lab.hosts
-        .iter()
-        .map(|h| h.namespace.as_str())
-        .chain(lab.pods.iter().map(|p| p.namespace.as_str()))
-        .chain(lab.routers.iter().map(|r| r.namespace.as_str()))
 }
 
 /// Each host's underlay interface, then each router's capture interfaces, then each pod's own
