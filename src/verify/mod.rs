@@ -150,9 +150,9 @@ struct Probed {
     judged: Judged,
 }
 
-/// What judging has made of the pairs judged so far. Without `--pcap`, each cold phase is
-/// judged once the next one's first contacts are done, and its sightings dropped: the run
-/// then holds about one phase's sightings at a time, not every pair's.
+/// What judging has made of the pairs judged so far. Without `--pcap`, each batch of pairs
+/// is judged once the next one's first contacts are done, and its sightings dropped: the run
+/// then holds about one batch's sightings at a time, not every pair's.
 struct Judged {
     /// Per pair, its row once judged.
     rows: Vec<Option<PairRow>>,
@@ -161,7 +161,7 @@ struct Judged {
     undissectable: usize,
     /// Per point, frames copied to user space.
     copied: Vec<usize>,
-    /// Per point, what was harvested of a phase not judged yet.
+    /// Per point, what was harvested of a batch not judged yet.
     carry: Vec<Vec<observe::Kept>>,
 }
 
@@ -222,8 +222,8 @@ impl Prepared {
         })
     }
 
-    /// Runs every phase with the captures on, then stops them. Without `--pcap`, each phase
-    /// but the last is judged as soon as the next one's flush is done.
+    /// Runs every phase with the captures on, then stops them. Without `--pcap`, each batch
+    /// but the last is judged once the next one's first contacts are done.
     fn probe(&mut self, opts: &VerifyOptions) -> Result<Probed, VerifyError> {
         let lab = &self.lab;
         // In a --warm run too: the routers' entries are verify's, not what the lab learnt.
@@ -380,9 +380,9 @@ impl Judged {
         }
     }
 
-    /// Makes `observed`, just harvested, the batch of the phase that ended before
-    /// `next_began`: what was carried over is put back in front, and what was captured since
-    /// is carried over to the next batch.
+    /// Makes `observed`, just harvested, the batch that ended before `next_began`: what was
+    /// carried over is put back in front, and what was captured since is carried over to the
+    /// next batch.
     fn carry_over(&mut self, observed: &mut [Observed], next_began: Duration) {
         for (observed, carry) in observed.iter_mut().zip(&mut self.carry) {
             let later = observed.split_off_from(next_began);
@@ -581,26 +581,26 @@ fn run_phases(
     opts: &VerifyOptions,
     settle: &mut Settle<'_>,
 ) -> Result<(Outcomes, Flows), VerifyError> {
-    let bar = progress_bar(opts.progress, probes.pairs.len());
-    let mut outcomes = Outcomes::new();
-    let mut flows = Flows::new();
-    let mut ended = None;
+    let prober = Prober {
+        lab,
+        probes,
+        sockets,
+        bar: progress_bar(opts.progress, probes.pairs.len()),
+        first_window: match opts.warm {
+            true => WINDOW_LAB,
+            false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
+        },
+    };
+    let (mut outcomes, mut flows) = (Outcomes::new(), Flows::new());
+    let mut ended: Option<(&[usize], Instant)> = None;
     'phases: for phase in &probes.phases {
         if !opts.warm {
             learned::flush(flush)?;
         }
         for pairs in phase.batches() {
-            let began = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let first = probes.first_contact(lab, pairs);
-            let window = match opts.warm {
-                true => WINDOW_LAB,
-                false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
-            };
-            run_phase(probes.run, &first, sockets, window, &bar, &mut outcomes);
+            let next_began = since_epoch();
+            prober.first_contacts(pairs, &mut outcomes);
             if let Some((pairs, at)) = ended.take() {
-                let next_began = began;
                 let done = Ended {
                     pairs,
                     at,
@@ -608,26 +608,51 @@ fn run_phases(
                 };
                 settle(done, &mut outcomes, &flows);
             }
-            let steady = probes.steady(lab, pairs, &outcomes);
-            let hidden = indicatif::ProgressBar::hidden();
-            run_phase(
-                probes.run,
-                &steady,
-                sockets,
-                WINDOW_LAB,
-                &hidden,
-                &mut outcomes,
-            );
-            let transports = probes.transport(lab, pairs);
-            run_transport(lab, probes.run, &transports, &mut outcomes, &mut flows);
+            prober.the_rest(pairs, &mut outcomes, &mut flows);
             ended = Some((pairs, Instant::now()));
             if crate::interrupt::requested() {
                 break 'phases;
             }
         }
     }
-    bar.finish_and_clear();
+    prober.bar.finish_and_clear();
     Ok((outcomes, flows))
+}
+
+/// Now, on the clock the kernel stamps captured frames with.
+fn since_epoch() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// What probing a batch needs.
+struct Prober<'a> {
+    lab: &'a Lab,
+    probes: &'a ProbePlan,
+    sockets: &'a [std::os::fd::OwnedFd],
+    bar: indicatif::ProgressBar,
+    /// First contacts in flight at once across the lab.
+    first_window: usize,
+}
+
+impl Prober<'_> {
+    fn first_contacts(&self, pairs: &[usize], outcomes: &mut Outcomes) {
+        let first = self.probes.first_contact(self.lab, pairs);
+        let (run, sockets) = (self.probes.run, self.sockets);
+        run_phase(run, &first, sockets, self.first_window, &self.bar, outcomes);
+    }
+
+    /// The steady-state pings of the pairs whose first contact was answered, then the TCP
+    /// and UDP probes.
+    fn the_rest(&self, pairs: &[usize], outcomes: &mut Outcomes, flows: &mut Flows) {
+        let (lab, run, sockets) = (self.lab, self.probes.run, self.sockets);
+        let steady = self.probes.steady(lab, pairs, outcomes);
+        let hidden = indicatif::ProgressBar::hidden();
+        run_phase(run, &steady, sockets, WINDOW_LAB, &hidden, outcomes);
+        let transports = self.probes.transport(lab, pairs);
+        run_transport(lab, run, &transports, outcomes, flows);
+    }
 }
 
 /// One phase: every sending pod on a thread of its own, within the shared window.
