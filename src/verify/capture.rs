@@ -100,7 +100,8 @@ impl Tap {
     fn observe(&self, frame: packet_socket::Frame<'_>) {
         let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
         let cut = frame.wire_len.saturating_sub(frame.data.len());
-        (self.observer).observe_cut(frame.ts, frame.data, cut, &mut observed);
+        self.observer
+            .observe_cut(frame.ts, frame.data, cut, &mut observed);
     }
 
     /// What was kept so far, with every frame the kernel has handed over read first.
