@@ -235,39 +235,19 @@ mod tests {
     /// its entries are not counted twice (once in use, once as needed).
     #[test]
     fn a_deployed_lab_s_own_entries_are_counted_from_its_namespaces() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root: it makes a network namespace"
-        );
-        struct Scratch(String);
-        impl Drop for Scratch {
-            fn drop(&mut self) {
-                let _ = std::process::Command::new("ip")
-                    .args(["netns", "del", &self.0])
-                    .status();
-            }
-        }
-        let scratch = Scratch(format!("cnilab-test-held-{}", std::process::id()));
-        let ns = scratch.0.as_str();
-        let mut steps = vec![
-            vec!["netns", "add", ns],
-            vec![
-                "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
-            ],
-            vec!["-n", ns, "link", "set", "d0", "up"],
-            vec!["-n", ns, "addr", "add", "192.0.2.1/24", "dev", "d0"],
-        ];
         let peers = ["192.0.2.2", "192.0.2.3", "192.0.2.4"];
-        for peer in peers {
-            let mac = "02:00:00:00:00:02";
-            steps.push(vec![
-                "-n", ns, "neigh", "add", peer, "lladdr", mac, "dev", "d0",
-            ]);
-        }
-        for args in steps {
-            let ok = std::process::Command::new("ip").args(&args).status();
-            assert!(ok.is_ok_and(|s| s.success()), "ip {args:?} failed");
-        }
+        let neighbours: Vec<String> = peers
+            .iter()
+            .map(|peer| format!("neigh add {peer} lladdr 02:00:00:00:00:02 dev d0"))
+            .collect();
+        let mut steps = vec![
+            "link add d0 type veth peer name d1",
+            "link set d0 up",
+            "addr add 192.0.2.1/24 dev d0",
+        ];
+        steps.extend(neighbours.iter().map(String::as_str));
+        let scratch = crate::netns::testing::Scratch::new("held", &steps);
+        let ns = scratch.name();
         assert_eq!(held_by([ns].into_iter()), peers.len());
         assert_eq!(
             held_by([ns, "cnilab-test-no-such-namespace"].into_iter()),

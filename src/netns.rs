@@ -152,3 +152,70 @@ pub fn unnamed(comm: &str) -> Vec<nix::unistd::Pid> {
         .map(nix::unistd::Pid::from_raw)
         .collect()
 }
+
+/// Network namespaces for tests, made and removed by the tests themselves.
+#[cfg(test)]
+pub mod testing {
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::Duration;
+
+    fn assert_root() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root: it makes a network namespace"
+        );
+    }
+
+    /// Runs `body` on a thread of its own in a private network namespace (empty, and gone
+    /// with the thread) and returns what it returns, failing with `hung` if it takes longer
+    /// than 10 s (and, when it panics, after the panic's own message).
+    pub fn in_private_netns<T: Send + 'static>(
+        hung: &str,
+        body: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        assert_root();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            let _ = tx.send(body());
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(value) => value,
+            Err(RecvTimeoutError::Timeout) => panic!("{hung}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the namespace's thread panicked"),
+        }
+    }
+
+    /// A named namespace of one test's own, `cnilab-test-<test>-<pid>`, for code that enters
+    /// namespaces by name; deleted on drop, so also when the test fails.
+    pub struct Scratch(String);
+
+    impl Scratch {
+        /// Makes the namespace and runs each of `steps` in it, as `ip -n <it> <step>`.
+        pub fn new(test: &str, steps: &[&str]) -> Scratch {
+            assert_root();
+            let scratch = Scratch(format!("cnilab-test-{test}-{}", std::process::id()));
+            let ns = scratch.0.as_str();
+            let add = [format!("netns add {ns}")];
+            let steps = steps.iter().map(|s| format!("-n {ns} {s}"));
+            for step in add.into_iter().chain(steps) {
+                let args: Vec<&str> = step.split_whitespace().collect();
+                let ok = std::process::Command::new("ip").args(&args).status();
+                assert!(ok.is_ok_and(|s| s.success()), "ip {step} failed");
+            }
+            scratch
+        }
+
+        pub fn name(&self) -> &str {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+}

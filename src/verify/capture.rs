@@ -207,6 +207,7 @@ pub struct Captured {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netns::testing::Scratch;
     use crate::verify::dissect::build::plain;
     use crate::verify::dissect::Tag;
     use crate::verify::id::{ProbeId, ProbeKind};
@@ -215,52 +216,44 @@ mod tests {
 
     const RUN: u32 = 0x0bad_cafe;
 
-    /// A network namespace of one test's own with veth pairs in it, deleted on drop.
-    struct Scratch(String);
-
-    impl Scratch {
-        /// Namespace `cnilab-test-<test>-<pid>`, with each of `veths` (one end, the other).
-        fn new(test: &str, veths: &[(&str, &str)]) -> Scratch {
-            let scratch = Scratch(format!("cnilab-test-{test}-{}", std::process::id()));
-            let ns = scratch.0.as_str();
-            let mut steps = vec![vec!["netns", "add", ns]];
-            for &(a, b) in veths {
-                steps.push(vec![
-                    "-n", ns, "link", "add", a, "type", "veth", "peer", "name", b,
-                ]);
-                steps.push(vec!["-n", ns, "link", "set", a, "up"]);
-                steps.push(vec!["-n", ns, "link", "set", b, "up"]);
-            }
-            for args in steps {
-                let ok = std::process::Command::new("ip").args(&args).status();
-                assert!(ok.is_ok_and(|s| s.success()), "ip {args:?} failed");
-            }
-            scratch
-        }
-
-        /// Sends pair `pair`'s ping out of `iface`, to be captured on its peer.
-        fn send_probe(&self, iface: &str, pair: usize) {
-            use nix::sys::socket::{sendto, MsgFlags};
-            let id = ProbeId::new(pair, ProbeKind::Ping);
-            let tag = Tag {
-                run: RUN,
-                probe: id.emit(),
-                attempt: 0,
-            };
-            let frame = plain("172.16.0.2", "172.16.1.2", false, Some(tag));
-            let iface = iface.to_string();
-            crate::netns::in_netns(&self.0, move || {
-                let fd = crate::packet_socket::unbound().unwrap();
-                let index = nix::net::if_::if_nametoindex(iface.as_str()).unwrap();
-                let to = crate::packet_socket::link_addr(index);
-                sendto(fd.as_raw_fd(), &frame, &to, MsgFlags::empty()).unwrap();
+    /// A namespace of one test's own with each of `veths` (one end, the other), both up.
+    fn scratch(test: &str, veths: &[(&str, &str)]) -> Scratch {
+        let steps: Vec<String> = veths
+            .iter()
+            .flat_map(|(a, b)| {
+                [
+                    format!("link add {a} type veth peer name {b}"),
+                    format!("link set {a} up"),
+                    format!("link set {b} up"),
+                ]
             })
-            .unwrap();
-        }
+            .collect();
+        let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+        Scratch::new(test, &steps)
+    }
 
-        fn capture(&self, iface: &str) -> PacketSocket {
-            packet_socket::open(&self.0, iface, None, RingSize::PROBES).unwrap()
-        }
+    /// Sends pair `pair`'s ping out of `iface` in `scratch`, to be captured on its peer.
+    fn send_probe(scratch: &Scratch, iface: &str, pair: usize) {
+        use nix::sys::socket::{sendto, MsgFlags};
+        let id = ProbeId::new(pair, ProbeKind::Ping);
+        let tag = Tag {
+            run: RUN,
+            probe: id.emit(),
+            attempt: 0,
+        };
+        let frame = plain("172.16.0.2", "172.16.1.2", false, Some(tag));
+        let iface = iface.to_string();
+        crate::netns::in_netns(scratch.name(), move || {
+            let fd = crate::packet_socket::unbound().unwrap();
+            let index = nix::net::if_::if_nametoindex(iface.as_str()).unwrap();
+            let to = crate::packet_socket::link_addr(index);
+            sendto(fd.as_raw_fd(), &frame, &to, MsgFlags::empty()).unwrap();
+        })
+        .unwrap();
+    }
+
+    fn capture(scratch: &Scratch, iface: &str) -> PacketSocket {
+        packet_socket::open(scratch.name(), iface, None, RingSize::PROBES).unwrap()
     }
 
     fn observer() -> Observer {
@@ -270,14 +263,6 @@ mod tests {
             vxlan_ports: vec![4789],
             pod_point: true,
             keep_raw: false,
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("ip")
-                .args(["netns", "del", &self.0])
-                .status();
         }
     }
 
@@ -298,22 +283,18 @@ mod tests {
     /// a settle time before it, and a frame is handed over once, by one harvest or by stop.
     #[test]
     fn a_harvest_takes_what_was_captured_so_far_and_stop_only_what_came_after() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root: it makes a network namespace and captures in it"
-        );
-        let scratch = Scratch::new("harvest", &[("va", "vb")]);
-        let running = start(vec![scratch.capture("va")], vec![observer()]).unwrap();
+        let scratch = scratch("harvest", &[("va", "vb")]);
+        let running = start(vec![capture(&scratch, "va")], vec![observer()]).unwrap();
         for pair in 0..3 {
-            scratch.send_probe("vb", pair);
+            send_probe(&scratch, "vb", pair);
         }
         std::thread::sleep(SETTLE);
         let first = running.harvest();
-        scratch.send_probe("vb", 3);
+        send_probe(&scratch, "vb", 3);
         std::thread::sleep(SETTLE);
         let second = running.harvest();
         let third = running.harvest();
-        scratch.send_probe("vb", 4);
+        send_probe(&scratch, "vb", 4);
         let last = running.stop();
         assert_eq!(pairs_kept(&first[0]), [0, 1, 2]);
         assert_eq!(pairs_kept(&second[0]), [3]);
@@ -329,22 +310,18 @@ mod tests {
     /// the reason, and the points read beside it keep capturing.
     #[test]
     fn a_point_whose_interface_goes_ends_alone_on_a_shared_reader() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root: it makes a network namespace and captures in it"
-        );
-        let scratch = Scratch::new("shared", &[("va", "vb"), ("wa", "wb")]);
-        let sockets = vec![scratch.capture("va"), scratch.capture("wa")];
+        let scratch = scratch("shared", &[("va", "vb"), ("wa", "wb")]);
+        let sockets = vec![capture(&scratch, "va"), capture(&scratch, "wa")];
         assert!(
             sockets.len() <= POINTS_PER_READER,
             "both points on one reader"
         );
         let running = start(sockets, vec![observer(), observer()]).unwrap();
         let gone = std::process::Command::new("ip")
-            .args(["-n", &scratch.0, "link", "del", "wa"])
+            .args(["-n", scratch.name(), "link", "del", "wa"])
             .status();
         assert!(gone.is_ok_and(|s| s.success()));
-        scratch.send_probe("vb", 1);
+        send_probe(&scratch, "vb", 1);
         std::thread::sleep(SETTLE);
         let captured = running.stop();
         assert_eq!(pairs_kept(&captured[0].observed), [1]);

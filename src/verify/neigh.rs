@@ -361,12 +361,8 @@ pub(super) mod tests {
     /// (a neighbour, a bridge-learned MAC, a VXLAN-learned MAC) go.
     #[test]
     fn flush_spares_permanent_entries() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root: it makes a private network namespace"
-        );
-        let (neighbours, fdb) = std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+        let hung = "flushing hung";
+        let (neighbours, fdb) = crate::netns::testing::in_private_netns(hung, || {
             for line in [
                 "link add d0 type veth peer name d1",
                 "link set d1 up",
@@ -407,9 +403,7 @@ pub(super) mod tests {
             flush_dynamic().unwrap();
             let fdb = list(libc::AF_BRIDGE as u8).unwrap();
             (list(libc::AF_INET as u8).unwrap(), fdb)
-        })
-        .join()
-        .unwrap();
+        });
         let dsts: Vec<_> = neighbours.iter().filter_map(|n| n.dst).collect();
         assert!(dsts.contains(&[10, 9, 0, 2]), "{neighbours:?}");
         assert!(!dsts.contains(&[10, 9, 0, 3]), "{neighbours:?}");

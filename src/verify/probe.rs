@@ -480,26 +480,9 @@ fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netns::testing::in_private_netns;
     use crate::verify::dissect::build;
     use crate::verify::id::ProbeKind;
-
-    /// Runs `body` on a thread of its own in a private network namespace (empty, and gone
-    /// with the thread) and returns what it returns, failing if it takes longer than 10 s.
-    fn in_private_netns<T: Send + 'static>(
-        hung: &str,
-        body: impl FnOnce() -> T + Send + 'static,
-    ) -> T {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root: it opens a raw socket in a private network namespace"
-        );
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-            let _ = tx.send(body());
-        });
-        rx.recv_timeout(Duration::from_secs(10)).expect(hung)
-    }
 
     /// Sends that fail outright (here: no route at all) must hand back their lab-wide slots,
     /// or a lab with more failing probes than slots waits forever.

@@ -255,12 +255,8 @@ mod tests {
     #[test]
     fn an_announced_leg_is_learned_by_the_switch_and_reaches_no_other_port() {
         use nix::sys::socket::{bind, recv, setsockopt, sockopt, MsgFlags};
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root: it makes a private network namespace"
-        );
-        let (fdb, others) = std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+        let hung = "announcing hung";
+        let (fdb, others) = crate::netns::testing::in_private_netns(hung, || {
             ip("ip", "link add br0 type bridge");
             ip("ip", "link add r type veth peer name rp");
             ip("ip", "link add o type veth peer name op");
@@ -298,9 +294,7 @@ mod tests {
                 .filter(|n| n.lladdr == Some(mac) && n.ifindex == index("rp") as i32)
                 .count();
             (fdb, others)
-        })
-        .join()
-        .unwrap();
+        });
         assert_eq!(fdb, 1, "the bridge did not learn the leg's MAC on its port");
         assert_eq!(others, 0, "the announcement reached another port");
     }
