@@ -242,7 +242,7 @@ impl Prepared {
             let settled = ended.at + capture::SETTLE;
             std::thread::sleep(settled.saturating_duration_since(Instant::now()));
             let mut observed = running.harvest();
-            judged.carry_over(&mut observed, ended.next_began);
+            judged.take_in(&mut observed, ended.next_began);
             self.judge_batch(&mut judged, ended.pairs, observed, outcomes, flows, opts);
         };
         let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts, &mut settle);
@@ -275,9 +275,6 @@ impl Prepared {
         flows: &Flows,
         opts: &VerifyOptions,
     ) {
-        for (copied, o) in judged.copied.iter_mut().zip(&observed) {
-            *copied += o.copied;
-        }
         let collected = collect(&self.lab, flows, &self.points, observed);
         judged.undissectable += collected.undissectable;
         judged.unclaimed.extend(collected.unclaimed);
@@ -330,13 +327,9 @@ impl Prepared {
             mut notes,
             mut judged,
         } = probed;
-        judged.carry_over(&mut observed, Duration::MAX);
-        let mut copied = judged.copied.clone();
-        for (c, o) in copied.iter_mut().zip(&observed) {
-            *c += o.copied;
-        }
+        judged.take_in(&mut observed, Duration::MAX);
         let (captures, lab_pcap) =
-            self.write_captures(&flows, &mut observed, &copied, &dropped, opts)?;
+            self.write_captures(&flows, &mut observed, &judged.copied, &dropped, opts)?;
         let pending = judged.pending();
         self.judge_batch(&mut judged, &pending, observed, &mut outcomes, &flows, opts);
         let mut findings = lab_findings(lab, &self.pod_mtus, &judged.unclaimed);
@@ -378,6 +371,15 @@ impl Judged {
             copied: vec![0; points],
             carry: (0..points).map(|_| Vec::new()).collect(),
         }
+    }
+
+    /// Counts what the captures copied in `observed`, just harvested, and makes it the batch
+    /// that ended before `next_began` (see [`Judged::carry_over`]).
+    fn take_in(&mut self, observed: &mut [Observed], next_began: Duration) {
+        for (copied, o) in self.copied.iter_mut().zip(observed.iter()) {
+            *copied += o.copied;
+        }
+        self.carry_over(observed, next_began);
     }
 
     /// Makes `observed`, just harvested, the batch that ended before `next_began`: what was
@@ -1144,15 +1146,8 @@ fn peak_memory_kib() -> Option<u64> {
 /// gc_thresh3 (1024 by default). A 50-host VXLAN lab needs several thousand entries; past the
 /// cap, neighbours fail to resolve and pairs fail for a reason no capture shows.
 fn neighbour_table_note() -> Option<String> {
-    let cap: usize = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    // First column of the data line of /proc/net/stat/arp_cache: entries in the table, hex.
-    let stat = std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?;
-    let entries =
-        usize::from_str_radix(stat.lines().nth(1)?.split_whitespace().next()?, 16).ok()?;
+    let cap = crate::neigh_limits::read().ok()?.thresh3;
+    let entries = crate::neigh_limits::in_use();
     (entries * 10 >= cap * 9).then(|| {
         format!(
             "the kernel's ARP table, shared by all namespaces, holds {entries} entries of at most {cap} (net.ipv4.neigh.default.gc_thresh3); failures may come from that cap, not the lab"
