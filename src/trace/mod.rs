@@ -161,10 +161,7 @@ fn capture_probe(
     to: &LabPod,
 ) -> Result<(Vec<capture::Point>, Vec<capture::Frame>, probe::Probe, bool), TraceError> {
     let points = capture::points(nodes)?;
-    let fds = points
-        .iter()
-        .map(capture::open)
-        .collect::<Result<Vec<_>, _>>()?;
+    let fds = crate::packet_socket::open_all(&points, capture::open)?;
     let running = capture::start(&points, fds)?;
     let probe = probe::Probe::new();
     let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);

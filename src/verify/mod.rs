@@ -26,6 +26,7 @@ pub mod underlay;
 use crate::lab::{Lab, LabError};
 use crate::netns;
 use crate::packet_ring::RingSize;
+use crate::packet_socket;
 use crate::topology::{Topology, TopologyError};
 use capture::{CaptureError, CapturePoint};
 pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
@@ -180,10 +181,8 @@ impl Prepared {
             None => (bpf::PROBE_SNAP, RingSize::PROBES),
         };
         let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab), snap);
-        let opened = points
-            .iter()
-            .map(|p| capture::open_filtered(p, &filter, ring))
-            .collect::<Result<Vec<_>, _>>()?;
+        let opened =
+            packet_socket::open_all(&points, |p| capture::open_filtered(p, &filter, ring))?;
         let sockets = lab
             .pods
             .iter()

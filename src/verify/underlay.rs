@@ -89,11 +89,14 @@ pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
             .0
             .push(in_router(&router.node, &router.namespace, || {
                 let taught = write(&wanted)?;
+                // One socket for every leg: closing a packet socket waits for an RCU grace
+                // period, and one per leg made a 100-host lab wait a second.
+                let socket = crate::packet_socket::unbound()?;
                 for leg in own
                     .iter()
                     .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
                 {
-                    announce(leg)?;
+                    announce(&socket, leg)?;
                 }
                 Ok(taught)
             })?);
@@ -121,11 +124,10 @@ pub fn forget(lab: &Lab, taught: &Taught) -> Result<(), UnderlayError> {
 /// frame from the leg's MAC to that same MAC. A learning bridge records the source and then
 /// drops the frame, which would go back out the port it came in, so it reaches no other port.
 /// Without it, the first frame to each router would be flooded to every port.
-fn announce(leg: &Leg) -> std::io::Result<()> {
+fn announce(fd: &std::os::fd::OwnedFd, leg: &Leg) -> std::io::Result<()> {
     use nix::sys::socket::{sendto, MsgFlags};
     /// IEEE 802 local experimental EtherType: no protocol takes it for its own.
     const ETH_P_LOCAL_EXP: u16 = 0x88b5;
-    let fd = crate::packet_socket::unbound()?;
     let mut frame = [0u8; 60];
     frame[0..6].copy_from_slice(&leg.mac);
     frame[6..12].copy_from_slice(&leg.mac);
@@ -282,7 +284,7 @@ mod tests {
                 prefix: 24,
                 mac,
             };
-            announce(&leg).unwrap();
+            announce(&crate::packet_socket::unbound().unwrap(), &leg).unwrap();
             let mut buf = [0u8; 2048];
             let mut others = 0;
             while let Ok(n) = recv(other.as_raw_fd(), &mut buf, MsgFlags::empty()) {
