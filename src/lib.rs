@@ -24,6 +24,7 @@ pub mod plan;
 pub mod render;
 pub mod routing;
 pub mod runtime;
+pub mod side_by_side;
 pub mod topology;
 pub mod trace;
 pub mod underlay;

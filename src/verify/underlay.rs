@@ -24,10 +24,11 @@
 use super::neigh::Teacher;
 use crate::lab::Lab;
 use crate::netns::in_netns;
+use crate::side_by_side;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("cannot resolve the underlay neighbours of router `{node}`: {why}")]
 pub struct UnderlayError {
     pub node: String,
@@ -76,30 +77,37 @@ fn same_subnet(leg: &Leg, addr: Ipv4Addr) -> bool {
 #[derive(Debug, Default)]
 pub struct Taught(Vec<Vec<(i32, Ipv4Addr)>>);
 
-/// Teaches every router its peers, replacing what it had resolved itself.
+/// Teaches every router its peers, replacing what it had resolved itself. The routers are
+/// taught side by side: each closes a packet socket, which waits for an RCU grace period.
+/// If one cannot be taught, what the others were taught is taken out again.
 pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
-    let legs = lab
-        .routers
-        .iter()
-        .map(|r| in_router(&r.node, &r.namespace, legs))
+    let legs = side_by_side::map(&lab.routers, |r| in_router(&r.node, &r.namespace, legs))
+        .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    let mut taught = Taught::default();
-    for ((router, own), wanted) in lab.routers.iter().zip(&legs).zip(plan(&legs)) {
-        taught
-            .0
-            .push(in_router(&router.node, &router.namespace, || {
-                let taught = write(&wanted)?;
-                // One socket for every leg: closing a packet socket waits for an RCU grace
-                // period, and one per leg made a 100-host lab wait a second.
-                let socket = crate::packet_socket::unbound()?;
-                for leg in own
-                    .iter()
-                    .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
-                {
-                    announce(&socket, leg)?;
-                }
-                Ok(taught)
-            })?);
+    let jobs: Vec<_> = lab.routers.iter().zip(&legs).zip(plan(&legs)).collect();
+    let done = side_by_side::map(&jobs, |((router, own), wanted)| {
+        in_router(&router.node, &router.namespace, || teach_one(own, wanted))
+    });
+    let failed = done.iter().find_map(|d| d.as_ref().err().cloned());
+    let taught = Taught(done.into_iter().map(Result::unwrap_or_default).collect());
+    match failed {
+        None => Ok(taught),
+        Some(e) => {
+            let _ = forget(lab, &taught);
+            Err(e)
+        }
+    }
+}
+
+/// One router: its peers' entries, then one frame from each leg that has peers.
+fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
+    let taught = write(wanted)?;
+    let socket = crate::packet_socket::unbound()?;
+    for leg in own
+        .iter()
+        .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
+    {
+        announce(&socket, leg)?;
     }
     Ok(taught)
 }
