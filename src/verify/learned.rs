@@ -128,12 +128,14 @@ pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
 /// Runs `tool args` inside the node's namespace. The process is started from a thread that
 /// entered the namespace (a child inherits it), not with `ip -n`: that also makes a mount
 /// namespace and remounts /sys for every process, and those mounts serialise across threads.
+/// It is started by `std::process` rather than duct: duct sets the child's whole environment,
+/// and with PATH set explicitly std forks instead of using posix_spawn. A fork copies the page
+/// tables of verify, whose capture rings are mapped by then, and 254 of them took 4 s.
 pub(super) fn run(
     node: &str,
     namespace: &str,
     tool: &str,
     args: &[&str],
-    stdin: Option<String>,
     what: &'static str,
 ) -> Result<String, LearnedError> {
     let err = |why: String| LearnedError::Command {
@@ -142,13 +144,14 @@ pub(super) fn run(
         command: format!("{tool} {}", args.join(" ")),
         why,
     };
-    let mut expr = duct::cmd(tool, args).stdout_capture().stderr_capture();
-    if let Some(input) = stdin {
-        expr = expr.stdin_bytes(input);
-    }
-    let out = in_netns(namespace, || expr.unchecked().run())
-        .map_err(|e| err(e.to_string()))?
-        .map_err(|e| err(e.to_string()))?;
+    let out = in_netns(namespace, || {
+        std::process::Command::new(tool)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .map_err(|e| err(e.to_string()))?
+    .map_err(|e| err(e.to_string()))?;
     if !out.status.success() {
         return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
@@ -162,7 +165,6 @@ pub fn read_fdb(node: &str, namespace: &str) -> Result<Vec<FdbEntry>, LearnedErr
         namespace,
         "bridge",
         &["-j", "fdb", "show"],
-        None,
         "read the FDB",
     )?;
     if text.trim().is_empty() {
@@ -176,19 +178,19 @@ pub fn read_fdb(node: &str, namespace: &str) -> Result<Vec<FdbEntry>, LearnedErr
     })
 }
 
-/// Each host's FDB, as the lab holds it right now.
+/// Each host's FDB, as the lab holds it right now: read side by side, since each is a
+/// `bridge` process to wait for (254 one after another took 3 s).
 pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
-    lab.hosts
-        .iter()
-        .map(|h| {
-            Ok(HostFdb {
-                node: h.node.clone(),
-                underlay_ip: h.underlay_ip,
-                entries: read_fdb(&h.node, &h.namespace)?,
-                flow_based: h.flow_based,
-            })
+    crate::side_by_side::map(&lab.hosts, |h| {
+        Ok(HostFdb {
+            node: h.node.clone(),
+            underlay_ip: h.underlay_ip,
+            entries: read_fdb(&h.node, &h.namespace)?,
+            flow_based: h.flow_based,
         })
-        .collect()
+    })
+    .into_iter()
+    .collect()
 }
 
 /// A node whose learned state verify wipes before each phase.
@@ -226,8 +228,8 @@ pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
         .collect()
 }
 
-/// Wipes learned state in every node, several namespaces at a time: each is a process or
-/// two, and waiting on them, not the CPU, is most of the cost.
+/// Wipes learned state in every node, several namespaces at a time. Most of the cost is the
+/// kernel's: a namespace's neighbour dump walks the one table every namespace shares.
 pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
     const WORKERS: usize = 8;
     let chunk = plan.len().div_ceil(WORKERS).max(1);

@@ -516,7 +516,7 @@ fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
         state.neighbours = ip_rows(h, &["-j", "neigh", "show"])?;
     }
     if needs(|i| matches!(i, Item::Route { .. })) {
-        let text = learned::run(&h.node, &h.namespace, "ip", &["route", "show"], None, READ)?;
+        let text = learned::run(&h.node, &h.namespace, "ip", &["route", "show"], READ)?;
         state.routes = text.lines().filter_map(RouteRow::parse).collect();
     }
     let devs: Vec<String> = items
@@ -540,7 +540,7 @@ fn ip_rows<T: serde::de::DeserializeOwned>(
     args: &[&str],
 ) -> Result<Vec<T>, LearnedError> {
     let what = READ;
-    let text = learned::run(&h.node, &h.namespace, "ip", args, None, what)?;
+    let text = learned::run(&h.node, &h.namespace, "ip", args, what)?;
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
