@@ -89,7 +89,14 @@ pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
         in_router(&router.node, &router.namespace, || teach_one(own, wanted))
     });
     let failed = done.iter().find_map(|d| d.as_ref().err().cloned());
-    let taught = Taught(done.into_iter().map(Result::unwrap_or_default).collect());
+    // A router that failed part way may hold some of its entries: all of them are forgotten.
+    let everything = |wanted: &[Peer]| wanted.iter().map(|&(i, a, _)| (i, a)).collect();
+    let taught = Taught(
+        done.into_iter()
+            .zip(&jobs)
+            .map(|(d, (_, wanted))| d.unwrap_or_else(|_| everything(wanted)))
+            .collect(),
+    );
     match failed {
         None => Ok(taught),
         Some(e) => {
@@ -252,6 +259,63 @@ mod tests {
             wanted[2],
             [peer(5, "192.168.0.50"), peer(5, "192.168.0.100")]
         );
+    }
+
+    /// A router on 10.9.0.0/24, its leg a veth (`w`) that is up or not.
+    fn router(test: &str, octet: u8, up: bool) -> crate::netns::testing::Scratch {
+        let addr = format!("addr add 10.9.0.{octet}/24 dev w");
+        let mut steps = vec!["link add w type veth peer name x", &addr, "link set x up"];
+        if up {
+            steps.push("link set w up");
+        }
+        crate::netns::testing::Scratch::new(test, &steps)
+    }
+
+    fn lab_of(routers: &[&crate::netns::testing::Scratch]) -> Lab {
+        Lab {
+            name: "teach".into(),
+            encap: crate::lab::Encap::Plain,
+            flavor: Default::default(),
+            tunnel_dev: None,
+            hosts: vec![],
+            pods: vec![],
+            routers: routers
+                .iter()
+                .map(|r| crate::lab::LabRouter {
+                    node: r.name().into(),
+                    namespace: r.name().into(),
+                    capture: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn permanent(router: &crate::netns::testing::Scratch) -> usize {
+        let out = std::process::Command::new("ip")
+            .args(["-n", router.name(), "neigh", "show", "nud", "permanent"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+
+    #[test]
+    fn a_router_that_cannot_be_taught_leaves_no_router_taught() {
+        let (a, b) = (router("teach-a", 1, true), router("teach-b", 2, true));
+        // A leg that is down takes its entries but cannot send the switch its frame.
+        let down = router("teach-down", 3, false);
+        let taught = teach(&lab_of(&[&a, &b])).unwrap();
+        assert_eq!(
+            (permanent(&a), permanent(&b)),
+            (1, 1),
+            "each learns the other"
+        );
+        forget(&lab_of(&[&a, &b]), &taught).unwrap();
+        assert_eq!((permanent(&a), permanent(&b)), (0, 0));
+
+        let failed = teach(&lab_of(&[&a, &b, &down])).unwrap_err();
+        assert_eq!(failed.node, down.name());
+        let left = [permanent(&a), permanent(&b), permanent(&down)];
+        assert_eq!(left, [0, 0, 0], "entries left behind after a failed teach");
     }
 
     #[test]
