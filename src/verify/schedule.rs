@@ -6,11 +6,13 @@
 //! it (a missing flood entry is healed by the peer's ARP request). So a phase has senders and
 //! receivers that are disjoint sets of hosts, and learned state is flushed between phases.
 //!
-//! The schedule splits hosts by the bits of their number: for each bit b, one phase sends
-//! from the hosts whose bit b is 0 to those whose bit b is 1, and one the other way. Two
-//! different hosts differ in some bit, so every ordered pair is probed in exactly one phase
-//! (the phase of the lowest differing bit). That is 2·⌈log₂ N⌉ phases: 2 for 2 hosts, 10 for
-//! 30, 14 for 100, each with one flush, instead of N·(N−1) one-pair phases.
+//! Each host gets a code of k bits, every code with the same number of ones (⌊k/2⌋), no two
+//! alike. Phase i sends from the hosts whose bit i is set to those whose bit i is clear. Two
+//! different codes of equal weight each have a one where the other has a zero, so every
+//! ordered pair has a phase (it is probed in the first). k is the least with
+//! C(k, ⌊k/2⌋) ≥ N, which by Sperner's theorem is as few phases as any such schedule can
+//! have: 2 for 2 hosts, 7 for 30, 9 for 100, 11 for 254, each with one flush, where splitting
+//! by the bits of the host's number takes 2·⌈log₂ N⌉ (16 at 254 hosts).
 //!
 //! Pairs whose pods share a host cannot be separated this way; they go into a last phase.
 
@@ -37,26 +39,50 @@ impl Phase {
 
 /// Cold-start phases for `pairs`, given the host number of each pair's source and destination.
 pub fn cold_phases(hosts: &[(usize, usize)]) -> Vec<Phase> {
-    let bits = hosts
-        .iter()
-        .flat_map(|&(a, b)| [a, b])
-        .max()
-        .map_or(0, |m| usize::BITS - m.leading_zeros()) as usize;
-    let mut phases: Vec<Phase> = (0..2 * bits).map(|_| Phase { pairs: vec![] }).collect();
+    let codes = Codes::new(hosts.iter().flat_map(|&(a, b)| [a, b]));
+    let mut phases: Vec<Phase> = (0..codes.width).map(|_| Phase { pairs: vec![] }).collect();
     let mut local = Phase { pairs: vec![] };
     for (k, &(a, b)) in hosts.iter().enumerate() {
-        let diff = a ^ b;
-        if diff == 0 {
+        if a == b {
             local.pairs.push(k);
             continue;
         }
-        let bit = diff.trailing_zeros() as usize;
-        let upward = a >> bit & 1 == 0;
-        phases[2 * bit + usize::from(!upward)].pairs.push(k);
+        let sends_here = codes.of(a) & !codes.of(b);
+        phases[sends_here.trailing_zeros() as usize].pairs.push(k);
     }
     phases.push(local);
     phases.retain(|p| !p.pairs.is_empty());
     phases
+}
+
+/// Each host's code: distinct, of `width` bits, all with the same number of ones.
+struct Codes {
+    width: usize,
+    by_host: std::collections::HashMap<usize, u64>,
+}
+
+impl Codes {
+    fn new(hosts: impl Iterator<Item = usize>) -> Codes {
+        let hosts: std::collections::BTreeSet<usize> = hosts.collect();
+        let width = (1..64)
+            .find(|&k| choose(k, k / 2) >= hosts.len() as u128)
+            .unwrap_or(64);
+        let ones = (width / 2) as u32;
+        let codes = (0u64..).filter(|c| c.count_ones() == ones);
+        Codes {
+            width,
+            by_host: hosts.into_iter().zip(codes).collect(),
+        }
+    }
+
+    fn of(&self, host: usize) -> u64 {
+        self.by_host[&host]
+    }
+}
+
+/// C(n, k), for n below 64: each step's product stays within u128.
+fn choose(n: usize, k: usize) -> u128 {
+    (0..k as u128).fold(1, |c, i| c * (n as u128 - i) / (i + 1))
 }
 
 /// Copies of flooded frames the lab may have in flight at once during a cold first contact.
@@ -93,7 +119,7 @@ mod tests {
 
     #[test]
     fn every_pair_once_and_no_host_sends_and_receives_in_a_phase() {
-        for n in [2, 3, 5, 30, 100] {
+        for n in [2, 3, 5, 30, 100, 254] {
             let pairs = host_pairs(n);
             let phases = cold_phases(&pairs);
             let mut all: Vec<usize> = phases.iter().flat_map(|p| p.pairs.clone()).collect();
@@ -108,10 +134,29 @@ mod tests {
     }
 
     #[test]
-    fn the_number_of_phases_grows_with_log_n() {
-        assert_eq!(cold_phases(&host_pairs(2)).len(), 2);
-        assert!(cold_phases(&host_pairs(30)).len() <= 10);
-        assert!(cold_phases(&host_pairs(100)).len() <= 14);
+    fn as_few_phases_as_sperner_allows() {
+        // The least k with C(k, ⌊k/2⌋) ≥ N: no schedule of disjoint senders and receivers
+        // covers every ordered pair of N hosts in fewer.
+        for (n, k) in [
+            (2, 2),
+            (3, 3),
+            (6, 4),
+            (7, 5),
+            (30, 7),
+            (100, 9),
+            (252, 10),
+            (254, 11),
+        ] {
+            assert_eq!(cold_phases(&host_pairs(n)).len(), k, "n={n}");
+        }
+    }
+
+    #[test]
+    fn choose_is_the_binomial_coefficient() {
+        assert_eq!(choose(11, 5), 462);
+        assert_eq!(choose(10, 5), 252);
+        assert_eq!(choose(4, 0), 1);
+        assert_eq!(choose(63, 31), 916_312_070_471_295_267);
     }
 
     #[test]
