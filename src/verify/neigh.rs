@@ -23,6 +23,11 @@ const RTM_GETNEIGH: u16 = 30;
 const NDA_DST: u16 = 1;
 const NDA_LLADDR: u16 = 2;
 const NDA_VLAN: u16 = 5;
+const NDA_PROTOCOL: u16 = 12;
+
+/// The protocol verify's own neighbour entries carry (NDA_PROTOCOL, as routes carry theirs), so
+/// that they are told from the static entries a lab makes: 203, which no routing daemon claims.
+pub const TAUGHT_BY_VERIFY: u8 = 203;
 const NTF_SELF: u8 = 0x02;
 const NTF_MASTER: u8 = 0x04;
 const NUD_NOARP: u16 = 0x40;
@@ -42,6 +47,8 @@ pub struct Neighbour {
     pub dst: Option<[u8; 4]>,
     pub lladdr: Option<[u8; 6]>,
     pub vlan: Option<u16>,
+    /// Who made the entry (NDA_PROTOCOL), when it says.
+    pub protocol: Option<u8>,
 }
 
 impl Neighbour {
@@ -134,6 +141,7 @@ fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
         dst: None,
         lladdr: None,
         vlan: None,
+        protocol: None,
     };
     let mut attrs = &body[NDMSG..];
     while attrs.len() >= 4 {
@@ -147,6 +155,7 @@ fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
             NDA_DST => n.dst = value.try_into().ok(),
             NDA_LLADDR => n.lladdr = value.try_into().ok(),
             NDA_VLAN => n.vlan = value.try_into().ok().map(u16::from_ne_bytes),
+            NDA_PROTOCOL => n.protocol = value.first().copied(),
             _ => {}
         }
         attrs = &attrs[len.next_multiple_of(4).min(attrs.len())..];
@@ -265,7 +274,11 @@ impl Teacher {
         let flags =
             (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
                 as u16;
-        let attrs: [(u16, &[u8]); 2] = [(NDA_DST, &dst), (NDA_LLADDR, &lladdr)];
+        let attrs: [(u16, &[u8]); 3] = [
+            (NDA_DST, &dst),
+            (NDA_LLADDR, &lladdr),
+            (NDA_PROTOCOL, &[TAUGHT_BY_VERIFY]),
+        ];
         let mut msg = self.message(RTM_NEWNEIGH, flags, ifindex, &attrs);
         msg[NLMSG_HDR + 8..NLMSG_HDR + 10].copy_from_slice(&NUD_PERMANENT.to_ne_bytes());
         self.ask(&msg, false)
@@ -332,6 +345,7 @@ pub(super) mod tests {
             dst: Some([10, 0, 1, 1]),
             lladdr: Some(mac),
             vlan: None,
+            protocol: None,
         };
         assert_eq!(found, std::slice::from_ref(&entry));
         assert!(found[0].is_dynamic());
@@ -493,6 +507,7 @@ pub(super) mod tests {
         let entry = entry.expect("no entry for 10.9.2.2 on r0");
         assert_eq!(entry.state, NUD_PERMANENT, "{entry:?}");
         assert_eq!(entry.lladdr, Some(mac), "{entry:?}");
+        assert_eq!(entry.protocol, Some(TAUGHT_BY_VERIFY), "{entry:?}");
         assert!(
             forgotten.is_none(),
             "still there after forget: {forgotten:?}"

@@ -12,7 +12,8 @@
 //! ARP tables as static entries (see [`Teacher`]), and makes the switch learn each router's
 //! port with one frame that reaches no other port ([`announce`]): no broadcast at all.
 //! [`forget`] deletes the entries when the run ends, and the routers resolve their peers
-//! themselves again.
+//! themselves again. The entries carry verify's own protocol ([`TAUGHT_BY_VERIFY`]), so a
+//! static entry the lab made is never taught over nor deleted, and one a killed run left is.
 //!
 //! This does not weaken the cold start: a router forwards both the request and the reply of
 //! every pair, so the phases could never separate what it learns, and what it learns (which
@@ -21,10 +22,11 @@
 //! router or shows where it was lost. Hosts and pods are still flushed before every phase,
 //! and resolve their own gateways.
 
-use super::neigh::Teacher;
+use super::neigh::{Teacher, TAUGHT_BY_VERIFY};
 use crate::lab::Lab;
 use crate::netns::in_netns;
 use crate::side_by_side;
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
@@ -89,14 +91,8 @@ pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
         in_router(&router.node, &router.namespace, || teach_one(own, wanted))
     });
     let failed = done.iter().find_map(|d| d.as_ref().err().cloned());
-    // A router that failed part way may hold some of its entries: all of them are forgotten.
-    let everything = |wanted: &[Peer]| wanted.iter().map(|&(i, a, _)| (i, a)).collect();
-    let taught = Taught(
-        done.into_iter()
-            .zip(&jobs)
-            .map(|(d, (_, wanted))| d.unwrap_or_else(|_| everything(wanted)))
-            .collect(),
-    );
+    // A router that failed has taken out what it wrote itself (see teach_one).
+    let taught = Taught(done.into_iter().map(Result::unwrap_or_default).collect());
     match failed {
         None => Ok(taught),
         Some(e) => {
@@ -106,17 +102,36 @@ pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
     }
 }
 
-/// One router: its peers' entries, then one frame from each leg that has peers.
+/// One router: its peers' entries, then one frame from each leg that has peers. A peer the
+/// lab gave the router a static entry for keeps it: taught over, it would be forgotten (deleted)
+/// when the run ends. An entry verify taught before (its protocol says so) is taught again: a
+/// run killed before it could forget leaves such entries behind. If the router cannot be
+/// taught, what was written is taken out again.
 fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
-    let taught = write(wanted)?;
-    let socket = crate::packet_socket::unbound()?;
-    for leg in own
+    let the_lab_s: HashSet<(i32, [u8; 4])> = super::neigh::list(libc::AF_INET as u8)?
+        .into_iter()
+        .filter(|n| !n.is_dynamic() && n.protocol != Some(TAUGHT_BY_VERIFY))
+        .filter_map(|n| Some((n.ifindex, n.dst?)))
+        .collect();
+    let to_teach: Vec<Peer> = wanted
         .iter()
-        .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
-    {
-        announce(&socket, leg)?;
+        .filter(|&&(i, a, _)| !the_lab_s.contains(&(i, a.octets())))
+        .copied()
+        .collect();
+    let taught: Vec<(i32, Ipv4Addr)> = to_teach.iter().map(|&(i, a, _)| (i, a)).collect();
+    let announced = || {
+        let socket = crate::packet_socket::unbound()?;
+        own.iter()
+            .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
+            .try_for_each(|leg| announce(&socket, leg))
+    };
+    match write(&to_teach).and_then(|()| announced()) {
+        Ok(()) => Ok(taught),
+        Err(e) => {
+            let _ = unwrite(&taught);
+            Err(e)
+        }
     }
-    Ok(taught)
 }
 
 /// Deletes what [`teach`] taught, so the routers are left to resolve their peers as before.
@@ -125,12 +140,7 @@ pub fn forget(lab: &Lab, taught: &Taught) -> Result<(), UnderlayError> {
         if entries.is_empty() {
             continue;
         }
-        in_router(&router.node, &router.namespace, || {
-            let mut teacher = Teacher::open()?;
-            entries
-                .iter()
-                .try_for_each(|&(ifindex, addr)| teacher.forget(ifindex, addr.octets()))
-        })?;
+        in_router(&router.node, &router.namespace, || unwrite(entries))?;
     }
     Ok(())
 }
@@ -197,12 +207,19 @@ fn legs() -> std::io::Result<Vec<Leg>> {
         .collect())
 }
 
-fn write(wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
+fn write(wanted: &[Peer]) -> std::io::Result<()> {
     let mut teacher = Teacher::open()?;
-    for &(ifindex, addr, mac) in wanted {
-        teacher.teach(ifindex, addr.octets(), mac)?;
-    }
-    Ok(wanted.iter().map(|&(i, a, _)| (i, a)).collect())
+    wanted
+        .iter()
+        .try_for_each(|&(ifindex, addr, mac)| teacher.teach(ifindex, addr.octets(), mac))
+}
+
+/// Deletes the calling thread's namespace's `entries`; one already gone is fine.
+fn unwrite(entries: &[(i32, Ipv4Addr)]) -> std::io::Result<()> {
+    let mut teacher = Teacher::open()?;
+    entries
+        .iter()
+        .try_for_each(|&(ifindex, addr)| teacher.forget(ifindex, addr.octets()))
 }
 
 /// Frames the kernel dropped because a CPU's backlog queue was full, machine-wide, since boot:
@@ -261,13 +278,14 @@ mod tests {
         );
     }
 
-    /// A router on 10.9.0.0/24, its leg a veth (`w`) that is up or not.
-    fn router(test: &str, octet: u8, up: bool) -> crate::netns::testing::Scratch {
+    /// A router on 10.9.0.0/24, its leg a veth (`w`) that is up or not, then `more` steps.
+    fn router(test: &str, octet: u8, up: bool, more: &[&str]) -> crate::netns::testing::Scratch {
         let addr = format!("addr add 10.9.0.{octet}/24 dev w");
         let mut steps = vec!["link add w type veth peer name x", &addr, "link set x up"];
         if up {
             steps.push("link set w up");
         }
+        steps.extend(more);
         crate::netns::testing::Scratch::new(test, &steps)
     }
 
@@ -290,19 +308,30 @@ mod tests {
         }
     }
 
-    fn permanent(router: &crate::netns::testing::Scratch) -> usize {
+    /// The router's static neighbours, as `ip neigh` shows them.
+    fn statics(router: &crate::netns::testing::Scratch) -> Vec<String> {
         let out = std::process::Command::new("ip")
             .args(["-n", router.name(), "neigh", "show", "nud", "permanent"])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().count()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn permanent(router: &crate::netns::testing::Scratch) -> usize {
+        statics(router).len()
     }
 
     #[test]
     fn a_router_that_cannot_be_taught_leaves_no_router_taught() {
-        let (a, b) = (router("teach-a", 1, true), router("teach-b", 2, true));
+        let (a, b) = (
+            router("teach-a", 1, true, &[]),
+            router("teach-b", 2, true, &[]),
+        );
         // A leg that is down takes its entries but cannot send the switch its frame.
-        let down = router("teach-down", 3, false);
+        let down = router("teach-down", 3, false, &[]);
         let taught = teach(&lab_of(&[&a, &b])).unwrap();
         assert_eq!(
             (permanent(&a), permanent(&b)),
@@ -316,6 +345,32 @@ mod tests {
         assert_eq!(failed.node, down.name());
         let left = [permanent(&a), permanent(&b), permanent(&down)];
         assert_eq!(left, [0, 0, 0], "entries left behind after a failed teach");
+    }
+
+    #[test]
+    fn the_lab_s_static_entries_outlive_a_run_and_a_killed_run_s_do_not() {
+        let lab_s = "neigh add 10.9.0.2 lladdr 02:00:00:00:00:42 dev w nud permanent";
+        let a = router("own-a", 1, true, &[lab_s]);
+        let killed_run_s =
+            "neigh add 10.9.0.1 lladdr 02:00:00:00:00:43 dev w nud permanent protocol 203";
+        let b = router("own-b", 2, true, &[killed_run_s]);
+        let lab = lab_of(&[&a, &b]);
+        let taught = teach(&lab).unwrap();
+        let kept = statics(&a);
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(
+            kept[0].contains("02:00:00:00:00:42"),
+            "taught over: {kept:?}"
+        );
+        let retaught = statics(&b);
+        assert!(!retaught[0].contains("02:00:00:00:00:43"), "{retaught:?}");
+        forget(&lab, &taught).unwrap();
+        let kept = statics(&a);
+        assert!(
+            kept.len() == 1 && kept[0].contains("02:00:00:00:00:42"),
+            "{kept:?}"
+        );
+        assert_eq!(permanent(&b), 0, "the killed run's entry is still there");
     }
 
     #[test]
