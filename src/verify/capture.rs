@@ -122,9 +122,16 @@ impl Tap {
 const POINTS_PER_READER: usize = 16;
 
 /// Reads every socket, a group of them per thread, each frame handed to its point's observer
-/// as it arrives: `observers` go with `opened`, point by point.
-pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Result<Running, CaptureError> {
+/// as it arrives: `observers` go with `opened`, point by point. `together` names, per point,
+/// what it belongs with (a lab host): such points are busy at the same moments, so they are
+/// given to different readers (see [`reader_groups`]).
+pub fn start(
+    opened: Vec<Opened>,
+    observers: Vec<Observer>,
+    together: &[usize],
+) -> Result<Running, CaptureError> {
     assert_eq!(opened.len(), observers.len(), "one observer per point");
+    assert_eq!(opened.len(), together.len(), "one key per point");
     let taps: Vec<Arc<Tap>> = opened
         .into_iter()
         .zip(observers)
@@ -136,17 +143,29 @@ pub fn start(opened: Vec<Opened>, observers: Vec<Observer>) -> Result<Running, C
             })
         })
         .collect();
-    // Points spread over the readers in turn, so that no reader gets all the busy ones.
-    let readers = taps.len().div_ceil(POINTS_PER_READER);
-    let groups: Vec<Vec<(usize, Arc<Tap>)>> = (0..readers)
-        .map(|r| {
-            let mine = taps.iter().enumerate().skip(r).step_by(readers);
-            mine.map(|(i, t)| (i, t.clone())).collect()
-        })
+    let groups: Vec<Vec<(usize, Arc<Tap>)>> = reader_groups(together)
+        .into_iter()
+        .map(|group| group.into_iter().map(|i| (i, taps[i].clone())).collect())
         .collect();
     let readers = packet_socket::start(groups, |_, group, stop| read_group(group, stop));
     let readers = readers.map_err(CaptureError::Start)?;
     Ok(Running { readers, taps })
+}
+
+/// Which points each reader serves: points in turn, taken in the order of what they belong
+/// with, so that one host's points (its underlay, its router's legs, its pod), busy at the same
+/// moments, go to different readers, and so do neighbouring hosts'. Dealt in the order the
+/// points come, a lab of 100 hosts put each host's four points on one reader of 25, whose
+/// rings overflowed while that host was a busy receiver.
+fn reader_groups(together: &[usize]) -> Vec<Vec<usize>> {
+    let readers = together.len().div_ceil(POINTS_PER_READER);
+    let mut order: Vec<usize> = (0..together.len()).collect();
+    order.sort_by_key(|&i| (together[i], i));
+    let mut groups = vec![Vec::new(); readers];
+    for (turn, i) in order.into_iter().enumerate() {
+        groups[turn % readers].push(i);
+    }
+    groups
 }
 
 /// Reads one reader's points until `stop`; what each kept, with its point's index.
@@ -212,6 +231,7 @@ mod tests {
     use crate::verify::dissect::Tag;
     use crate::verify::id::{ProbeId, ProbeKind};
     use crate::verify::observe::Owner;
+    use std::collections::BTreeSet;
     use std::os::fd::AsRawFd;
 
     const RUN: u32 = 0x0bad_cafe;
@@ -284,7 +304,7 @@ mod tests {
     #[test]
     fn a_harvest_takes_what_was_captured_so_far_and_stop_only_what_came_after() {
         let scratch = scratch("harvest", &[("va", "vb")]);
-        let running = start(vec![capture(&scratch, "va")], vec![observer()]).unwrap();
+        let running = start(vec![capture(&scratch, "va")], vec![observer()], &[0]).unwrap();
         for pair in 0..3 {
             send_probe(&scratch, "vb", pair);
         }
@@ -316,7 +336,7 @@ mod tests {
             sockets.len() <= POINTS_PER_READER,
             "both points on one reader"
         );
-        let running = start(sockets, vec![observer(), observer()]).unwrap();
+        let running = start(sockets, vec![observer(), observer()], &[0, 1]).unwrap();
         let gone = std::process::Command::new("ip")
             .args(["-n", scratch.name(), "link", "del", "wa"])
             .status();
@@ -330,5 +350,26 @@ mod tests {
             captured[1].ended_early.is_some(),
             "the capture on the deleted interface did not end"
         );
+    }
+
+    #[test]
+    fn one_host_s_points_go_to_different_readers_and_every_reader_gets_its_share() {
+        // As verify lists a 100-host lab's points: underlays, then the routers' two legs,
+        // then pods, each class in host order.
+        let hosts = 100;
+        let together: Vec<usize> = (0..4).flat_map(|_| 1..=hosts).collect();
+        let groups = reader_groups(&together);
+        assert_eq!(groups.len(), 400 / POINTS_PER_READER);
+        assert!(groups.iter().all(|g| g.len() == POINTS_PER_READER));
+        let all: BTreeSet<usize> = groups.iter().flatten().copied().collect();
+        assert_eq!(all.len(), together.len(), "every point once");
+        for group in &groups {
+            let owners: BTreeSet<usize> = group.iter().map(|&i| together[i]).collect();
+            assert_eq!(
+                owners.len(),
+                group.len(),
+                "one reader has two points of a host"
+            );
+        }
     }
 }

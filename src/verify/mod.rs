@@ -230,7 +230,8 @@ impl Prepared {
         let backlog_before = underlay::backlog_drops();
         let keep_raw = opts.pcap_dir.is_some();
         let observers = observers(lab, &self.points, &self.probes, keep_raw);
-        let running = capture::start(std::mem::take(&mut self.opened), observers)?;
+        let together = busy_together(lab);
+        let running = capture::start(std::mem::take(&mut self.opened), observers, &together)?;
         let flush = learned::plan_flush(lab);
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
@@ -1156,6 +1157,23 @@ fn neighbour_table_note() -> Option<String> {
 
 /// Each host's underlay interface, then each router's capture interfaces, then each pod's own
 /// interface (where a packet arrives, after everything its host did to it).
+/// Per capture point, in [`capture_points`]' order, the host it belongs with: its own, its
+/// pod's, or a router's: where each host has a router, that host; where routers are shared,
+/// the host in the same place as the leg (a shared router's legs go to the hosts in turn).
+fn busy_together(lab: &Lab) -> Vec<usize> {
+    let host = |k: usize| lab.hosts[k % lab.hosts.len()].index;
+    let per_host = lab.routers.len() == lab.hosts.len();
+    let legs = lab.routers.iter().enumerate().flat_map(|(j, r)| {
+        (0..r.capture.len()).map(move |m| if per_host { host(j) } else { host(m) })
+    });
+    lab.hosts
+        .iter()
+        .map(|h| h.index)
+        .chain(legs)
+        .chain(lab.pods.iter().map(|p| p.host))
+        .collect()
+}
+
 pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
     let point = |node: &str, namespace: &str, iface: &str| CapturePoint {
         name: format!("{node}-{iface}"),
@@ -1364,6 +1382,27 @@ mod tests {
         assert_eq!(hostgw.len(), 3 + 3);
         assert_eq!(hostgw[2].namespace, "clab-host-gw-lab-host3");
         assert_eq!(capture_points(&lab(Mode::Ipip, 3)).len(), 3 + 3 + 3);
+    }
+
+    #[test]
+    fn each_point_belongs_with_the_host_whose_number_its_node_carries() {
+        for mode in [Mode::Vxlan, Mode::HostGw, Mode::Ipip] {
+            let l = lab(mode, 3);
+            let owners: Vec<(String, usize)> = capture_points(&l)
+                .into_iter()
+                .map(|p| p.node)
+                .zip(busy_together(&l))
+                .collect();
+            assert_eq!(owners.len(), capture_points(&l).len(), "{mode:?}");
+            let mut shared = BTreeSet::new();
+            for (node, host) in owners {
+                match node.trim_end_matches(|c: char| c.is_ascii_digit()) == node {
+                    // A router of every host's: its legs go to the hosts in turn.
+                    true => assert!(shared.insert(host), "{mode:?}: {node}'s legs on {host}"),
+                    false => assert!(node.ends_with(&host.to_string()), "{node} with {host}"),
+                }
+            }
+        }
     }
 
     #[test]
