@@ -316,21 +316,10 @@ where
     match bad.into_iter().find_map(Result::err) {
         None => Ok(good.into_iter().filter_map(Result::ok).collect()),
         Some(e) => {
-            close_all(good);
+            crate::side_by_side::drop_all(good);
             Err(e)
         }
     }
-}
-
-/// Drops every item, each on a thread of its own: closing a packet socket waits for an RCU
-/// grace period (`synchronize_net`), and a thousand such waits one after another take
-/// seconds, where side by side they take one.
-pub fn close_all<T: Send>(items: Vec<T>) {
-    std::thread::scope(|scope| {
-        for item in items {
-            scope.spawn(move || drop(item));
-        }
-    });
 }
 
 /// Tells readers to stop: a flag, and a pipe whose closed write end wakes every reader

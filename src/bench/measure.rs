@@ -71,6 +71,7 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         node: host1.node.clone(),
         namespace: host1.namespace.clone(),
         iface: host1.underlay_if.clone(),
+        host: host1.index,
     };
     let vxlan_ports: Vec<u16> = lab.encap.vxlan().iter().map(|v| v.port).collect();
     let baseline = figures[0].clone();

@@ -25,6 +25,9 @@ pub struct CapturePoint {
     pub node: String,
     pub namespace: String,
     pub iface: String,
+    /// The lab host whose traffic the point carries: its own, its pod's, its router's. Points
+    /// of one host are busy at the same moments, so capture readers spread them.
+    pub host: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +127,7 @@ const POINTS_PER_READER: usize = 16;
 /// Reads every socket, a group of them per thread, each frame handed to its point's observer
 /// as it arrives: `observers` go with `opened`, point by point. `together` names, per point,
 /// what it belongs with (a lab host): such points are busy at the same moments, so they are
-/// given to different readers (see [`reader_groups`]).
+/// given to different readers.
 pub fn start(
     opened: Vec<Opened>,
     observers: Vec<Observer>,
@@ -186,7 +189,7 @@ fn read_group(group: Vec<(usize, Arc<Tap>)>, stop: &packet_socket::Stop) -> Vec<
         })
         .collect();
     // Unless the harvester still holds them, the sockets close here.
-    packet_socket::close_all(group);
+    crate::side_by_side::drop_all(group);
     captured
 }
 
@@ -203,7 +206,7 @@ impl Running {
     /// since the last harvest, in the order the points were opened.
     pub fn stop(self) -> Vec<Captured> {
         // The readers then hold the last reference to each socket, and close them all at once
-        // (see packet_socket::close_all).
+        // (see side_by_side::drop_all).
         drop(self.taps);
         let mut captured: Vec<(usize, Captured)> =
             self.readers.stop().into_iter().flatten().collect();

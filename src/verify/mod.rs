@@ -230,7 +230,7 @@ impl Prepared {
         let backlog_before = underlay::backlog_drops();
         let keep_raw = opts.pcap_dir.is_some();
         let observers = observers(lab, &self.points, &self.probes, keep_raw);
-        let together = busy_together(lab);
+        let together: Vec<usize> = self.points.iter().map(|p| p.host).collect();
         let running = capture::start(std::mem::take(&mut self.opened), observers, &together)?;
         let flush = learned::plan_flush(lab);
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
@@ -1156,43 +1156,32 @@ fn neighbour_table_note() -> Option<String> {
 }
 
 /// Each host's underlay interface, then each router's capture interfaces, then each pod's own
-/// interface (where a packet arrives, after everything its host did to it).
-/// Per capture point, in [`capture_points`]' order, the host it belongs with: its own, its
-/// pod's, or a router's: where each host has a router, that host; where routers are shared,
-/// the host in the same place as the leg (a shared router's legs go to the hosts in turn).
-fn busy_together(lab: &Lab) -> Vec<usize> {
-    let host = |k: usize| lab.hosts[k % lab.hosts.len()].index;
-    let per_host = lab.routers.len() == lab.hosts.len();
-    let legs = lab.routers.iter().enumerate().flat_map(|(j, r)| {
-        (0..r.capture.len()).map(move |m| if per_host { host(j) } else { host(m) })
-    });
-    lab.hosts
-        .iter()
-        .map(|h| h.index)
-        .chain(legs)
-        .chain(lab.pods.iter().map(|p| p.host))
-        .collect()
-}
-
+/// interface (where a packet arrives, after everything its host did to it). A router's legs
+/// belong with its host where each host has a router, and with the hosts in turn where routers
+/// are shared.
 pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
-    let point = |node: &str, namespace: &str, iface: &str| CapturePoint {
+    let point = |node: &str, namespace: &str, iface: &str, host: usize| CapturePoint {
         name: format!("{node}-{iface}"),
         node: node.to_string(),
         namespace: namespace.to_string(),
         iface: iface.to_string(),
+        host,
     };
+    let nth_host = |k: usize| lab.hosts[k % lab.hosts.len()].index;
+    let per_host = lab.routers.len() == lab.hosts.len();
     lab.hosts
         .iter()
-        .map(|h| point(&h.node, &h.namespace, &h.underlay_if))
-        .chain(lab.routers.iter().flat_map(|r| {
-            r.capture
-                .iter()
-                .map(move |iface| point(&r.node, &r.namespace, iface))
+        .map(|h| point(&h.node, &h.namespace, &h.underlay_if, h.index))
+        .chain(lab.routers.iter().enumerate().flat_map(|(j, r)| {
+            r.capture.iter().enumerate().map(move |(m, iface)| {
+                let host = nth_host(if per_host { j } else { m });
+                point(&r.node, &r.namespace, iface, host)
+            })
         }))
         .chain(
             lab.pods
                 .iter()
-                .map(|p| point(&p.node, &p.namespace, &p.pod_if)),
+                .map(|p| point(&p.node, &p.namespace, &p.pod_if, p.host)),
         )
         .collect()
 }
@@ -1390,10 +1379,8 @@ mod tests {
             let l = lab(mode, 3);
             let owners: Vec<(String, usize)> = capture_points(&l)
                 .into_iter()
-                .map(|p| p.node)
-                .zip(busy_together(&l))
+                .map(|p| (p.node, p.host))
                 .collect();
-            assert_eq!(owners.len(), capture_points(&l).len(), "{mode:?}");
             let mut shared = BTreeSet::new();
             for (node, host) in owners {
                 match node.trim_end_matches(|c: char| c.is_ascii_digit()) == node {

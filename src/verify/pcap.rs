@@ -219,6 +219,7 @@ mod tests {
             node: node.into(),
             namespace: String::new(),
             iface: "eth1".into(),
+            host: 0,
         };
         let request = plain("172.16.0.2", "172.16.1.2", false, None);
         let id = ProbeId::new(0, ProbeKind::Ping);

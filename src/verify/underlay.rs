@@ -30,7 +30,7 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[error("cannot resolve the underlay neighbours of router `{node}`: {why}")]
 pub struct UnderlayError {
     pub node: String,
@@ -90,9 +90,14 @@ pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
     let done = side_by_side::map(&jobs, |((router, own), wanted)| {
         in_router(&router.node, &router.namespace, || teach_one(own, wanted))
     });
-    let failed = done.iter().find_map(|d| d.as_ref().err().cloned());
     // A router that failed has taken out what it wrote itself (see teach_one).
-    let taught = Taught(done.into_iter().map(Result::unwrap_or_default).collect());
+    let (mut taught, mut failed) = (Taught::default(), None);
+    for d in done {
+        taught.0.push(d.unwrap_or_else(|e| {
+            failed.get_or_insert(e);
+            Vec::new()
+        }));
+    }
     match failed {
         None => Ok(taught),
         Some(e) => {
