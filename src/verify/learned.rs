@@ -229,21 +229,13 @@ pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
 }
 
 /// Wipes learned state in every node, several namespaces at a time. Most of the cost is the
-/// kernel's: a namespace's neighbour dump walks the one table every namespace shares.
+/// kernel's: a namespace's neighbour dump walks the one table every namespace shares, so
+/// more threads than a few would only queue for it.
 pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
-    const WORKERS: usize = 8;
-    let chunk = plan.len().div_ceil(WORKERS).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().try_for_each(Flush::run)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect::<Result<Vec<()>, _>>()
-            .map(|_| ())
-    })
+    const THREADS: usize = 8;
+    crate::side_by_side::map_on(plan, THREADS, Flush::run)
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]
