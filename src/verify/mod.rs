@@ -590,7 +590,10 @@ fn run_phases(
         bar: progress_bar(opts.progress, probes.pairs.len()),
         first_window: match opts.warm {
             true => WINDOW_LAB,
-            false => schedule::first_contact_window(lab.hosts.len(), WINDOW_LAB),
+            false => {
+                let backlog = schedule::backlog_queue();
+                schedule::first_contact_window(lab.hosts.len(), backlog, WINDOW_LAB)
+            }
         },
     };
     let (mut outcomes, mut flows) = (Outcomes::new(), Flows::new());
