@@ -8,6 +8,8 @@
 # Each line also gives pairs per second, the frames the capture copied to user space (the
 # kernel's BPF filter passes only probes), verify's peak memory (max RSS) and the frames the
 # kernel dropped at a full CPU backlog queue meanwhile (machine-wide, other traffic included).
+# Then the floor (bench/verify_floor.py): the cold run's first contacts and steady pings, phase
+# by phase, sent by fping with nothing captured, and the cold run's ratio to it.
 # Targets on a 2-core machine: N=100 (9,900 pairs) <= 10 s, N=254 (64,262 pairs) <= 90 s,
 # zero false fails, peak memory <= 500 MB. Needs root.
 # Usage: bench/verify.sh [N...]      RUNS=0 bench/verify.sh 30   (timings only)
@@ -66,10 +68,16 @@ for n in "${sizes[@]}"; do
         passed="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(p["passed"] for p in r["pairs"]))' "$dir/report.json" 2>/dev/null || echo 0)"
         frames="$(python3 -c 'import json,sys; print(sum(c["frames"] for c in json.load(open(sys.argv[1]))["captures"]))' "$dir/report.json" 2>/dev/null || echo '?')"
         secs="$(ms "$start" "$end" | awk '{print $1/1000}')"
+        [ "$run" = cold ] && cold_secs="$secs"
         printf "vxlan N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
             "$n" "$pairs" "$run" "$secs" "$(awk -v p="$pairs" -v s="$secs" 'BEGIN { print p / s }')" \
             "$code" "$passed" "$pairs" "$frames" "$rss_mb" "$drops"
     done
+    # The same lab's cold traffic through fping, nothing captured: what the kernel alone needs.
+    floor_line="$(bench/verify_floor.py "$file")"
+    floor="$(awk '{ for (i = 1; i < NF; i++) if ($i == "total") print $(i + 1) }' <<<"$floor_line")"
+    printf "vxlan N=%-3d %s; cold verify %.2f s is %.2fx the floor\n" "$n" "$floor_line" "$cold_secs" \
+        "$(awk -v c="$cold_secs" -v f="$floor" 'BEGIN { print c / f }')"
     ok=0
     for _ in $(seq 1 "$runs"); do
         if "$bin" verify -t "$file" --json >"$dir/report.json"; then

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""The floor for a cold verify of a deployed VXLAN lab: the traffic its proof needs, sent by
+fping with nothing captured, dissected or judged.
+
+The lab's routers get static entries for their peers, as verify teaches them. Then, phase by
+phase in verify's own schedule (each host gets a distinct code of k bits with ⌊k/2⌋ ones;
+phase i sends from the hosts whose bit i is set to those whose bit i is clear), the hosts and
+pods forget what they learnt, and every sending pod of the phase, all at once, pings its
+receivers: once (the first contact, which floods an ARP to every peer VTEP), then 13 times
+(steady state). Only the pings are timed: verify flushes over rtnetlink, this script through
+a process per namespace, and that cost is not the kernel's.
+
+It is a lower bound for what verify does: no full-size probe, no TCP or UDP probe, no capture.
+
+Usage: bench/verify_floor.py FILE    (the lab deployed from FILE by cnilab's netns runtime)
+Prints one line: phases, seconds of first contacts, seconds of steady pings, and their sum.
+"""
+import json
+import math
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import yaml
+
+STEADY = 13
+ZERO_MAC = "00:00:00:00:00:00"
+
+
+def run(args, stdin=None):
+    return subprocess.run(args, input=stdin, capture_output=True, text=True, check=False)
+
+
+def batch(netns, tool, lines):
+    if lines:
+        run([tool, "-n", netns, "-batch", "-"], "\n".join(lines) + "\n")
+
+
+class Lab:
+    def __init__(self, path):
+        lab = yaml.safe_load(open(path))
+        self.name = lab["name"]
+        self.nodes = lab["topology"]["nodes"]
+
+    def netns(self, node):
+        return f"clab-{self.name}-{node}"
+
+    def role(self, role):
+        return {n: v["labels"] for n, v in self.nodes.items()
+                if (v.get("labels") or {}).get("cnilab.role") == role}
+
+
+def phases(lab):
+    """Per phase, each sending pod's receivers: verify's cold schedule (src/verify/schedule.rs)."""
+    pods = {n: (int(l["cnilab.host"]), l["cnilab.pod-ip"]) for n, l in lab.role("pod").items()}
+    hosts = sorted({h for h, _ in pods.values()})
+    width = next(k for k in range(1, 64) if math.comb(k, k // 2) >= len(hosts))
+    codes = (c for c in range(1 << width) if bin(c).count("1") == width // 2)
+    code = dict(zip(hosts, codes))
+    plan = [{} for _ in range(width)]
+    for src, (a, _) in pods.items():
+        for (b, ip) in (v for v in pods.values() if v[0] != a):
+            bit = code[a] & ~code[b]
+            plan[(bit & -bit).bit_length() - 1].setdefault(src, []).append(ip)
+    return plan
+
+
+def wan_of(lab, router, ifname):
+    link = json.loads(run(["ip", "-n", lab.netns(router), "-j", "addr", "show", "dev", ifname]).stdout)[0]
+    return link["address"], link["addr_info"][0]["local"], ifname
+
+
+def routers(lab):
+    """Each router's WAN leg (the first interface it captures on): MAC, address, name."""
+    legs = {r: l["cnilab.capture"].split(",")[0] for r, l in lab.role("router").items()}
+    with ThreadPoolExecutor(16) as pool:
+        return dict(zip(legs, pool.map(lambda r: wan_of(lab, r, legs[r]), legs)))
+
+
+def teach(lab, wans, verb):
+    """Static entries for every peer router, and one frame out so the WAN bridge learns each."""
+    def one(router):
+        dev = wans[router][2]
+        peers = [(mac, ip) for r, (mac, ip, _) in wans.items() if r != router]
+        lines = [f"neigh {verb} {ip} lladdr {mac} dev {dev} nud permanent" if verb == "replace"
+                 else f"neigh del {ip} dev {dev}" for mac, ip in peers]
+        batch(lab.netns(router), "ip", lines)
+        if verb == "replace" and peers:
+            run(["ip", "netns", "exec", lab.netns(router), "ping", "-c1", "-W1", peers[0][1]])
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, wans))
+
+
+def forget(lab, node):
+    """What the node learnt from traffic: dynamic neighbours and learned FDB entries."""
+    netns = lab.netns(node)
+    run(["ip", "-n", netns, "neigh", "flush", "all"])
+    entries = json.loads(run(["bridge", "-n", netns, "-j", "fdb", "show"]).stdout or "[]")
+    learned = [e for e in entries if e["mac"] != ZERO_MAC and not e.get("state")]
+    batch(netns, "bridge", [
+        f"fdb del {e['mac']} dev {e['ifname']} " + (f"dst {e['dst']}" if e.get("dst") else "master")
+        for e in learned])
+
+
+def ping_all(lab, senders, extra):
+    def one(item):
+        src, ips = item
+        args = ["ip", "netns", "exec", lab.netns(src), "fping", "-q"] + extra + ips
+        return run(args).returncode
+    with ThreadPoolExecutor(max(1, len(senders))) as pool:
+        return sum(1 for rc in pool.map(one, senders.items()) if rc != 0)
+
+
+def main(path):
+    lab = Lab(path)
+    forgetful = list(lab.role("host")) + list(lab.role("pod"))
+    wans = routers(lab)
+    teach(lab, wans, "replace")
+    first = steady = 0.0
+    failed = 0
+    try:
+        plan = phases(lab)
+        for senders in plan:
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(lambda n: forget(lab, n), forgetful))
+            t0 = time.monotonic()
+            failed += ping_all(lab, senders, ["-i", "1", "-r", "3", "-t", "300"])
+            t1 = time.monotonic()
+            failed += ping_all(lab, senders, ["-i", "0.1", "-p", "1", "-c", str(STEADY)])
+            first, steady = first + t1 - t0, steady + time.monotonic() - t1
+    finally:
+        teach(lab, wans, "del")
+    print(f"floor: {len(plan)} phases  first contacts {first:.2f} s  steady {steady:.2f} s  "
+          f"total {first + steady:.2f} s  senders with a loss {failed}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
