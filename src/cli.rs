@@ -866,7 +866,7 @@ pub struct BenchArgs {
     /// `off` turns checksum and segmentation offload off on every lab interface first.
     #[arg(long, value_enum, default_value = "on")]
     pub offload: OffloadArg,
-    /// Labs are named PREFIX-<mode>, and PREFIX-<mode>-<flavor> for flavors but the article.
+    /// Labs are named PREFIX-MODE, and PREFIX-MODE-FLAVOR for flavors but the article.
     #[arg(long, value_name = "PREFIX", default_value = "cnilab-bench", value_parser = lab_name)]
     pub name: String,
     /// Print the report as JSON.

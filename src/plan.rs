@@ -278,7 +278,7 @@ pub struct Host {
     pub router_wan_ip: Option<Ipv4Addr>,
     /// The router's interface on the WAN (vxlan only).
     pub router_wan_if: Option<&'static str>,
-    /// The router's leg into this host's subnet (vxlan: eth2 of gw<i>; ipip: eth<i> of gw).
+    /// The router's leg into this host's subnet (vxlan: `eth2` of `gw<i>`; ipip: `eth<i>` of `gw`).
     pub router_lan_if: Option<String>,
     /// The rack the host sits in (host-gw on a routed or racks underlay).
     pub rack: Option<usize>,

@@ -4,7 +4,7 @@
 //! only when pcap files are to be written. Memory then grows with probes, not with frames.
 //!
 //! Nor is every sighting of a probe kept: one that tells the judge nothing new at its point
-//! (see [`likeness`]) is counted instead. Judging asks of a probe's sightings only which
+//! (see `likeness`) is counted instead. Judging asks of a probe's sightings only which
 //! shapes were seen where, with which next hop (each misfit is named once, with its points;
 //! presence is "seen there at all"), so a repeat changes no verdict. The 13 steady-state pings
 //! of a pair are alike but for their number: one of them proves the shape at each point, and

@@ -10,7 +10,7 @@
 //! the kernel ages and collects what they taught, so the broadcasts come back mid-run. So
 //! verify reads each router's address and MAC on the segment, writes them into its peers'
 //! ARP tables as static entries (see [`Teacher`]), and makes the switch learn each router's
-//! port with one frame that reaches no other port ([`announce`]): no broadcast at all.
+//! port with one frame that reaches no other port (`announce`): no broadcast at all.
 //! [`forget`] deletes the entries when the run ends, and the routers resolve their peers
 //! themselves again. The entries carry verify's own protocol ([`TAUGHT_BY_VERIFY`]), so a
 //! static entry the lab made is never taught over nor deleted, and one a killed run left is.

@@ -111,7 +111,7 @@ pub(super) fn send(fd: RawFd, tag: u8, words: &[u32]) {
     unsafe { libc::write(fd, buf.as_ptr().cast(), 1 + 4 * words.len().min(2)) };
 }
 
-/// `cnilab __node-holder`, as [`spawn`] starts it: PID 1 of a node whose mounts are made,
+/// `cnilab __node-holder`, as `spawn` starts it: PID 1 of a node whose mounts are made,
 /// reaping the node's orphans for ever. Returns (exit code 2) only if run any other way.
 pub fn run() -> i32 {
     if std::process::id() != 1 {
