@@ -27,7 +27,7 @@ help:
 	@echo "make test-vm     the IPIP end-to-end tests inside a stock Debian kernel (virtme-ng)"
 	@echo "make bench       speed figures for gen, deploy and verify"
 	@echo "make topologies  refresh the rendered examples in topologies/"
-	@echo "make lint        cargo fmt --check and clippy"
+	@echo "make lint        cargo fmt --check, clippy and cargo doc, all without warnings"
 
 build:
 	$(CARGO) build --release
@@ -78,6 +78,7 @@ topologies:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 	scripts/check-duplicate-deps.sh
 
 fmt:
