@@ -68,7 +68,10 @@ for n in "${sizes[@]}"; do
         passed="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(p["passed"] for p in r["pairs"]))' "$dir/report.json" 2>/dev/null || echo 0)"
         frames="$(python3 -c 'import json,sys; print(sum(c["frames"] for c in json.load(open(sys.argv[1]))["captures"]))' "$dir/report.json" 2>/dev/null || echo '?')"
         secs="$(ms "$start" "$end" | awk '{print $1/1000}')"
-        [ "$run" = cold ] && cold_secs="$secs"
+        if [ "$run" = cold ]; then
+            cold_secs="$secs"
+            cold_phases="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["start"]["phases"])' "$dir/report.json" 2>/dev/null || echo '?')"
+        fi
         printf "vxlan N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
             "$n" "$pairs" "$run" "$secs" "$(awk -v p="$pairs" -v s="$secs" 'BEGIN { print p / s }')" \
             "$code" "$passed" "$pairs" "$frames" "$rss_mb" "$drops"
@@ -78,6 +81,10 @@ for n in "${sizes[@]}"; do
     floor="$(awk '{ for (i = 1; i < NF; i++) if ($i == "total") print $(i + 1) }' <<<"$floor_line")"
     printf "vxlan N=%-3d %s; cold verify %.2f s is %.2fx the floor\n" "$n" "$floor_line" "$cold_secs" \
         "$(awk -v c="$cold_secs" -v f="$floor" 'BEGIN { print c / f }')"
+    # The floor keeps its own copy of verify's schedule: say so when the two have drifted apart.
+    if [[ "$floor_line" != "floor: $cold_phases phases "* ]]; then
+        echo "vxlan N=$n: the floor ran other phases than verify's $cold_phases: bench/verify_floor.py no longer follows src/verify/schedule.rs" >&2
+    fi
     ok=0
     for _ in $(seq 1 "$runs"); do
         if "$bin" verify -t "$file" --json >"$dir/report.json"; then
