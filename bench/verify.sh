@@ -77,12 +77,16 @@ for n in "${sizes[@]}"; do
             "$code" "$passed" "$pairs" "$frames" "$rss_mb" "$drops"
     done
     # The same lab's cold traffic through fping, nothing captured: what the kernel alone needs.
-    floor_line="$(bench/verify_floor.py "$file")"
+    floor_line="$(bench/verify_floor.py "$file")" || floor_line="floor: failed (see above)"
     floor="$(awk '{ for (i = 1; i < NF; i++) if ($i == "total") print $(i + 1) }' <<<"$floor_line")"
-    printf "vxlan N=%-3d %s; cold verify %.2f s is %.2fx the floor\n" "$n" "$floor_line" "$cold_secs" \
-        "$(awk -v c="$cold_secs" -v f="$floor" 'BEGIN { print c / f }')"
+    ratio="$(awk -v c="$cold_secs" -v f="${floor:-0}" 'BEGIN { if (f > 0) printf "%.2fx", c / f; else print "?" }')"
+    printf "vxlan N=%-3d %s; cold verify %.2f s is %s the floor\n" "$n" "$floor_line" "$cold_secs" "$ratio"
+    case "$floor_line" in
+        *"senders with a loss 0") ;;
+        *"senders with a loss "*) echo "vxlan N=$n: fping lost pings after its retries (the backlog queue overran): not every flood the floor timed was delivered" ;;
+    esac
     # The floor keeps its own copy of verify's schedule: say so when the two have drifted apart.
-    if [[ "$floor_line" != "floor: $cold_phases phases "* ]]; then
+    if [ -n "$floor" ] && [ "$cold_phases" != "?" ] && [[ "$floor_line" != "floor: $cold_phases phases "* ]]; then
         echo "vxlan N=$n: the floor ran other phases than verify's $cold_phases: bench/verify_floor.py no longer follows src/verify/schedule.rs" >&2
     fi
     ok=0

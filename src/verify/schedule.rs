@@ -85,8 +85,8 @@ fn choose(n: usize, k: usize) -> u128 {
     (0..k as u128).fold(1, |c, i| c * (n as u128 - i) / (i + 1))
 }
 
-/// How many first-contact probes may be in flight across a lab of `hosts` hosts, between 2
-/// and `limit`. After a flush, a host's first frame to a peer is an ARP request that the VTEP
+/// How many first-contact probes may be in flight across a lab of `hosts` hosts: at most
+/// `limit`, and never fewer than 2. After a flush, a host's first frame to a peer is an ARP request that the VTEP
 /// replicates to every peer in its flood list (`hosts` − 1 copies) in one go, and each copy
 /// waits in the sending CPU's backlog queue (`backlog`, net.core.netdev_max_backlog: 1000 by
 /// default) at every veth it crosses. Past that queue the kernel drops frames, an ARP reply
@@ -102,7 +102,8 @@ pub fn first_contact_window(hosts: usize, backlog: usize, limit: usize) -> usize
 }
 
 /// The machine's backlog queue per CPU (net.core.netdev_max_backlog), or the kernel's default
-/// where it cannot be read.
+/// where it cannot be read. The sysctl exists only in the initial network namespace, where
+/// verify runs: the queue is the machine's, shared by every namespace.
 pub fn backlog_queue() -> usize {
     std::fs::read_to_string("/proc/sys/net/core/netdev_max_backlog")
         .ok()
@@ -182,6 +183,7 @@ mod tests {
         assert_eq!(first_contact_window(254, 100_000, 24), 24);
         // Never fewer than two, however large the lab or small the queue.
         assert_eq!(first_contact_window(254, 100, 24), 2);
+        // A lone host floods nothing: the lab-wide limit alone holds.
         assert_eq!(first_contact_window(1, 1000, 24), 24);
     }
 
