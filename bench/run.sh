@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # All of cnilab's speed figures from one run: gen at the largest lab; deploy and destroy at
 # 50/100/254 hosts against the floor (one `ip -batch` per node); verify at 20/50/100/254 hosts
-# with pairs per second, frames copied and peak memory; 10 cold runs of a healthy 30-host lab,
+# with pairs per second, frames copied and peak memory, each against its floor (the cold run's
+# pings through fping, nothing captured); 10 cold runs of a healthy 30-host lab,
 # which must all pass; then `cnilab bench` of the data planes. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench/gen.sh "${1:-target/release/cnilab}"
 bench/deploy.sh 50 100 254
-# 254 hosts is the slow one: its cold run alone took about 8 minutes here (see the README).
+# 254 hosts is the slow one: cold, warm and floor take about 13 minutes here (see the README).
 RUNS=0 bench/verify.sh 20 50 100 254
 RUNS=10 bench/verify.sh 30
 # What each data plane costs (throughput, latency, CPU, bytes on the wire), side by side.
