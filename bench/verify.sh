@@ -65,12 +65,12 @@ for n in "${sizes[@]}"; do
         end="$(date +%s%N)"
         drops=$(( $(backlog_drops) - drops0 ))
         rss_mb=$(( $(tail -1 "$dir/rss") / 1024 ))
-        passed="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(p["passed"] for p in r["pairs"]))' "$dir/report.json" 2>/dev/null || echo 0)"
-        frames="$(python3 -c 'import json,sys; print(sum(c["frames"] for c in json.load(open(sys.argv[1]))["captures"]))' "$dir/report.json" 2>/dev/null || echo '?')"
+        # Pairs passed, frames copied and (cold) phases, from one read of the report.
+        read -r passed frames phases <<<"$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(p["passed"] for p in r["pairs"]), sum(c["frames"] for c in r["captures"]), r["start"].get("phases", "?"))' "$dir/report.json" 2>/dev/null || echo "0 ? ?")"
         secs="$(ms "$start" "$end" | awk '{print $1/1000}')"
         if [ "$run" = cold ]; then
             cold_secs="$secs"
-            cold_phases="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["start"]["phases"])' "$dir/report.json" 2>/dev/null || echo '?')"
+            cold_phases="$phases"
         fi
         printf "vxlan N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
             "$n" "$pairs" "$run" "$secs" "$(awk -v p="$pairs" -v s="$secs" 'BEGIN { print p / s }')" \

@@ -42,9 +42,12 @@ def run(args, stdin=None, check=True):
     return subprocess.run(args, input=stdin, capture_output=True, text=True, check=check)
 
 
-def batch(netns, tool, lines):
+def batch(netns, tool, lines, force=False):
+    """`tool -batch` in the namespace; with `force`, past failed lines, whose failure is then
+    the caller's to check."""
     if lines:
-        run([tool, "-n", netns, "-batch", "-"], "\n".join(lines) + "\n")
+        args = [tool, "-n", netns] + (["-force"] if force else []) + ["-batch", "-"]
+        run(args, "\n".join(lines) + "\n", check=not force)
 
 
 class Lab:
@@ -55,6 +58,10 @@ class Lab:
 
     def netns(self, node):
         return f"clab-{self.name}-{node}"
+
+    def enter(self, node):
+        """A command prefix that runs in the node's network namespace, with no mounts set up."""
+        return ["nsenter", f"--net=/run/netns/{self.netns(node)}"]
 
     def role(self, role):
         return {n: v["labels"] for n, v in self.nodes.items()
@@ -105,8 +112,7 @@ def teach(lab, wans):
             f"neigh replace {ip} lladdr {mac} dev {dev} nud permanent protocol {TAUGHT}"
             for mac, ip in peers])
         if peers:
-            ping = ["nsenter", f"--net=/run/netns/{lab.netns(router)}", "ping", "-c1", "-W1"]
-            run(ping + [peers[0][1]], check=False)
+            run(lab.enter(router) + ["ping", "-c1", "-W1", peers[0][1]], check=False)
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, wans))
 
@@ -132,8 +138,7 @@ def forget(lab, node):
         left = learned_fdb(netns)
         if not left:
             return
-        lines = "\n".join(fdb_del(e) for e in left) + "\n"
-        run(["bridge", "-n", netns, "-force", "-batch", "-"], lines, check=False)
+        batch(netns, "bridge", [fdb_del(e) for e in left], force=True)
         time.sleep(0.1)
     left = learned_fdb(netns)
     if left:
@@ -155,8 +160,7 @@ def fdb_del(entry):
 def ping_all(lab, senders, extra):
     def one(item):
         src, ips = item
-        args = ["nsenter", f"--net=/run/netns/{lab.netns(src)}", "fping", "-q"] + extra + ips
-        return run(args, check=False).returncode
+        return run(lab.enter(src) + ["fping", "-q"] + extra + ips, check=False).returncode
     with ThreadPoolExecutor(max(1, len(senders))) as pool:
         return sum(1 for rc in pool.map(one, senders.items()) if rc != 0)
 

@@ -26,13 +26,14 @@ const NDA_VLAN: u16 = 5;
 const NDA_PROTOCOL: u16 = 12;
 const NTF_SELF: u8 = 0x02;
 const NTF_MASTER: u8 = 0x04;
-/// The protocol verify's own neighbour entries carry (NDA_PROTOCOL, as routes carry theirs), so
-/// that they are told from the static entries a lab makes: 203, which no routing daemon claims.
-pub const TAUGHT_BY_VERIFY: u8 = 203;
 const NUD_NOARP: u16 = 0x40;
 const NUD_PERMANENT: u16 = 0x80;
 /// REACHABLE, STALE, DELAY, PROBE, NOARP or PERMANENT: an entry that has an address.
 const NUD_VALID: u16 = 0xde;
+
+/// The protocol verify's own neighbour entries carry (NDA_PROTOCOL, as routes carry theirs), so
+/// that they are told from the static entries a lab makes: 203, which no routing daemon claims.
+pub const TAUGHT_BY_VERIFY: u8 = 203;
 
 /// One neighbour or FDB entry: enough to delete it.
 #[derive(Debug, Clone, PartialEq, Eq)]

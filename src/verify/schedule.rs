@@ -86,10 +86,10 @@ fn choose(n: usize, k: usize) -> u128 {
 }
 
 /// How many first-contact probes may be in flight across a lab of `hosts` hosts: at most
-/// `limit`, and never fewer than 2. After a flush, a host's first frame to a peer is an ARP request that the VTEP
-/// replicates to every peer in its flood list (`hosts` − 1 copies) in one go, and each copy
-/// waits in the sending CPU's backlog queue (`backlog`, net.core.netdev_max_backlog: 1000 by
-/// default) at every veth it crosses. Past that queue the kernel drops frames, an ARP reply
+/// `limit`, and never fewer than 2. After a flush, a host's first frame to a peer is an ARP
+/// request that the VTEP replicates to every peer in its flood list (`hosts` − 1 copies) in
+/// one go, and each copy waits in the sending CPU's backlog queue (`backlog`,
+/// net.core.netdev_max_backlog: 1000 by default) at every veth it crosses. Past that queue the kernel drops frames, an ARP reply
 /// among them, and a healthy pair fails with "host unreachable"; so the floods in flight are
 /// as many as fit that queue once.
 ///
