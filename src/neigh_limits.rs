@@ -123,7 +123,7 @@ fn saved_path() -> PathBuf {
 /// be read counts as holding none.
 pub fn held_by<'a>(namespaces: impl Iterator<Item = &'a str>) -> usize {
     let count = |ns: &str| {
-        crate::netns::in_netns(ns, || crate::verify::neigh::list(libc::AF_INET as u8))
+        crate::sys::netns::in_netns(ns, || crate::sys::neigh::list(libc::AF_INET as u8))
             .ok()
             .and_then(|listed| listed.ok())
             .map_or(0, |entries| entries.len())
@@ -246,7 +246,7 @@ mod tests {
             "addr add 192.0.2.1/24 dev d0",
         ];
         steps.extend(neighbours.iter().map(String::as_str));
-        let scratch = crate::netns::testing::Scratch::new("held", &steps);
+        let scratch = crate::sys::netns::testing::Scratch::new("held", &steps);
         let ns = scratch.name();
         assert_eq!(held_by([ns].into_iter()), peers.len());
         assert_eq!(

@@ -83,7 +83,7 @@ pub fn write(
 
 /// What to tell Wireshark so that it reads VXLAN on `port`: it decodes only 4789 by itself.
 pub fn decode_as_vxlan(port: u16) -> Option<String> {
-    (port != crate::plan::VXLAN_PORT).then(|| {
+    (port != crate::wire::encap::VXLAN_PORT).then(|| {
         format!(
             "VXLAN on UDP port {port}: in Wireshark, Analyze > Decode As..., UDP port {port} -> VXLAN"
         )

@@ -5,7 +5,7 @@
 //! built.
 
 use crate::routing::Routing;
-use crate::underlay::{Rack, Underlay, UnderlayError};
+use crate::underlay::{segment_step, Rack, Underlay, UnderlayError};
 use serde::Serialize;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -64,8 +64,7 @@ pub const VXLAN_OVERHEAD: u16 = 50;
 pub const IPIP_OVERHEAD: u16 = 20;
 /// flannel's VNI, as in the article.
 pub const VXLAN_VNI: u32 = 1;
-/// IANA's VXLAN port; iproute2 would pick the kernel's legacy 8472 if it were not given.
-pub const VXLAN_PORT: u16 = 4789;
+pub use crate::wire::encap::VXLAN_PORT;
 
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -228,15 +227,6 @@ fn valid_flavors(mode: &Mode) -> String {
         .map(|f| f.as_str())
         .collect();
     names.join(", ")
-}
-
-/// The step between hosts on the shared 192.168.0.0/24 segment: the largest "round" step that
-/// still fits every host. It yields the article's .100/.200 at two hosts without a special case.
-pub fn segment_step(hosts: usize) -> u8 {
-    [100u8, 50, 20, 10, 5, 2, 1]
-        .into_iter()
-        .find(|&s| usize::from(s) * hosts <= 254)
-        .unwrap_or(1)
 }
 
 /// One pod: its node, address and the host side of its veth.

@@ -124,7 +124,7 @@ pub fn racks(underlay: Underlay, hosts: usize) -> Vec<Rack> {
         return Vec::new();
     }
     let count = underlay.rack_count(hosts);
-    let step = crate::plan::segment_step(count);
+    let step = segment_step(count);
     (1..=count)
         .map(|r| {
             let members: Vec<usize> = (1..=hosts)
@@ -194,6 +194,15 @@ fn ranges(indices: impl Iterator<Item = usize>) -> String {
 
 fn octet(i: usize) -> u8 {
     u8::try_from(i).expect("rack numbers and positions are bounded by MAX_HOSTS")
+}
+
+/// The step between hosts on the shared 192.168.0.0/24 segment: the largest "round" step that
+/// still fits every host. It yields the article's .100/.200 at two hosts without a special case.
+pub fn segment_step(hosts: usize) -> u8 {
+    [100u8, 50, 20, 10, 5, 2, 1]
+        .into_iter()
+        .find(|&s| usize::from(s) * hosts <= 254)
+        .unwrap_or(1)
 }
 
 #[cfg(test)]

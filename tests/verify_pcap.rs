@@ -52,7 +52,7 @@ fn pcap_frame_times_are_the_kernels_as_tcpdump_sees_them() {
 }
 
 fn is_tcp(frame: &[u8]) -> bool {
-    use cnilab::verify::dissect::{dissect, L4};
+    use cnilab::wire::dissect::{dissect, L4};
     dissect(frame, &[4789, 8472])
         .ok()
         .and_then(|w| w.innermost().map(|ip| matches!(ip.l4, L4::Tcp { .. })))
@@ -229,7 +229,7 @@ const SLACK: Duration = Duration::from_millis(20);
 /// inner source and time; the inner frame crosses the routers unchanged, so it names a frame at
 /// both ends.
 fn inner_frames(frames: &[(Duration, Vec<u8>)]) -> Vec<(Vec<u8>, Ipv4Addr, Duration)> {
-    use cnilab::verify::dissect::{dissect, Wire};
+    use cnilab::wire::dissect::{dissect, Wire};
     // Outer Ethernet, an IPv4 header without options (the kernel's), UDP and VXLAN.
     const INNER: usize = 14 + 20 + 8 + 8;
     frames

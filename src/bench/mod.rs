@@ -56,7 +56,7 @@ pub enum BenchError {
     #[error("lab in {} is not up; deploy it first with `cnilab deploy -t {}`", .0.display(), .0.display())]
     NotUp(PathBuf),
     #[error(transparent)]
-    Netns(#[from] crate::netns::NetnsError),
+    Netns(#[from] crate::sys::netns::NetnsError),
     #[error("{what} failed: {detail}")]
     Tool { what: String, detail: String },
     #[error("overhead capture failed: {0}")]

@@ -3,9 +3,9 @@
 //! the two make of a stream once it is cut into MTU-sized segments.
 
 use super::BenchError;
-use crate::packet_socket::{self, RingSize};
+use crate::sys::packet_socket::{self, RingSize};
 use crate::verify::capture::CapturePoint;
-use crate::verify::dissect::{dissect, L4};
+use crate::wire::dissect::{dissect, L4};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpOptionNumbers, TcpPacket};
 use pnet_packet::Packet;
@@ -144,7 +144,7 @@ fn most_common(values: impl Iterator<Item = usize>) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::dissect::build;
+    use crate::wire::dissect::build;
 
     const SRC: &str = "172.16.0.2";
     const DST: &str = "172.16.1.2";

@@ -2,7 +2,7 @@
 //! netperf's TCP_RR does) over a connection whose two sockets live in the two namespaces.
 
 use super::BenchError;
-use crate::netns::in_netns;
+use crate::sys::netns::in_netns;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

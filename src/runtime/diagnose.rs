@@ -149,7 +149,7 @@ fn judge(lab: &str, file: PathBuf, state: Option<&LabState>, expected: Vec<Strin
     let (present, missing): (Vec<String>, Vec<String>) = expected
         .iter()
         .cloned()
-        .partition(|ns| crate::netns::exists(ns));
+        .partition(|ns| crate::sys::netns::exists(ns));
     let condition = match state {
         Some(s) if s.phase == Phase::Deploying => Condition::Deploying,
         Some(_) if missing.is_empty() => Condition::Up,

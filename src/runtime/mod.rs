@@ -3,6 +3,7 @@
 //! match on [`RuntimeKind`].
 
 mod containerlab;
+pub mod converge;
 pub mod diagnose;
 mod error;
 mod exec;

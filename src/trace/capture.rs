@@ -1,12 +1,12 @@
 //! Listening on every interface of every node: one packet socket per interface (see
-//! [`crate::packet_socket`]), each frame stamped by the kernel, not when read.
+//! [`crate::sys::packet_socket`]), each frame stamped by the kernel, not when read.
 //!
 //! The kernel stamps a frame once, when it crosses a device, so two capture points that see the
 //! same skb within one namespace (a bridge port and its bridge) carry the same time; the walk
 //! orders such ties itself.
 
-use crate::netns::{in_netns, NetnsError};
-use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize, Stop};
+use crate::sys::netns::{in_netns, NetnsError};
+use crate::sys::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize, Stop};
 use std::io;
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ pub mod snapshot;
 pub mod walk;
 
 use crate::lab::{Lab, LabError, LabPod};
-use crate::netns;
+use crate::sys::netns;
 use crate::plan::Mode;
 use crate::topology::{Topology, TopologyError};
 use serde::Serialize;
@@ -161,7 +161,7 @@ fn capture_probe(
     to: &LabPod,
 ) -> Result<(Vec<capture::Point>, Vec<capture::Frame>, probe::Probe, bool), TraceError> {
     let points = capture::points(nodes)?;
-    let fds = crate::packet_socket::open_all(&points, capture::open)?;
+    let fds = crate::sys::packet_socket::open_all(&points, capture::open)?;
     let running = capture::start(&points, fds)?;
     let probe = probe::Probe::new();
     let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);

@@ -3,8 +3,8 @@
 //! The payload carries a nonce of this run, so the walk picks out this probe's frames even
 //! when NAT rewrites its addresses, and ignores any other traffic of the lab.
 
-use crate::icmp_socket;
-use crate::netns::{in_netns, NetnsError};
+use crate::sys::icmp_socket;
+use crate::sys::netns::{in_netns, NetnsError};
 use std::io;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};

@@ -14,7 +14,7 @@
 //! transport header, minus the outer Ethernet header" and M\[0\] the innermost protocol; one
 //! shared block then checks the transport header at `X + 14`. Jumps only go forward (cBPF).
 
-use super::dissect::Tag;
+use crate::wire::dissect::Tag;
 use crate::lab::VxlanParams;
 
 /// Snap lengths: what the filter returns for a frame that passes is how much of it the
@@ -252,7 +252,7 @@ fn assemble(ops: &[Op]) -> Vec<libc::sock_filter> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::dissect::build::{
+    use crate::wire::dissect::build::{
         echo, ether, ip, ipip_frame, ipv4, plain, udp, vxlan, vxlan_frame,
     };
 
@@ -465,7 +465,7 @@ mod tests {
         // Any socket takes a filter; the kernel checks the program when it is attached.
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         for vxlan in [Some(LAB), None] {
-            crate::packet_socket::attach_filter(&socket, &program(vxlan, PORTS, PROBE_SNAP))
+            crate::sys::packet_socket::attach_filter(&socket, &program(vxlan, PORTS, PROBE_SNAP))
                 .expect("a valid cBPF program");
         }
         let jump_out_of_bounds = [libc::sock_filter {
@@ -474,6 +474,6 @@ mod tests {
             jf: 0,
             k: 9,
         }];
-        assert!(crate::packet_socket::attach_filter(&socket, &jump_out_of_bounds).is_err());
+        assert!(crate::sys::packet_socket::attach_filter(&socket, &jump_out_of_bounds).is_err());
     }
 }

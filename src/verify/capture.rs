@@ -1,10 +1,10 @@
 //! Listening on the lab's wires: one packet socket per capture point (see
-//! [`crate::packet_socket`]), read on a thread of its own that dissects each frame as it
+//! [`crate::sys::packet_socket`]), read on a thread of its own that dissects each frame as it
 //! arrives (see [`super::observe`]).
 
 use super::observe::{Observed, Observer};
-use crate::netns::NetnsError;
-use crate::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize};
+use crate::sys::netns::NetnsError;
+use crate::sys::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize};
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -189,7 +189,7 @@ fn read_group(group: Vec<(usize, Arc<Tap>)>, stop: &packet_socket::Stop) -> Vec<
         })
         .collect();
     // Unless the harvester still holds them, the sockets close here.
-    crate::side_by_side::drop_all(group);
+    crate::sys::side_by_side::drop_all(group);
     captured
 }
 
@@ -229,9 +229,9 @@ pub struct Captured {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netns::testing::Scratch;
-    use crate::verify::dissect::build::plain;
-    use crate::verify::dissect::Tag;
+    use crate::sys::netns::testing::Scratch;
+    use crate::wire::dissect::build::plain;
+    use crate::wire::dissect::Tag;
     use crate::verify::id::{ProbeId, ProbeKind};
     use crate::verify::observe::Owner;
     use std::collections::BTreeSet;
@@ -266,10 +266,10 @@ mod tests {
         };
         let frame = plain("172.16.0.2", "172.16.1.2", false, Some(tag));
         let iface = iface.to_string();
-        crate::netns::in_netns(scratch.name(), move || {
-            let fd = crate::packet_socket::unbound().unwrap();
+        crate::sys::netns::in_netns(scratch.name(), move || {
+            let fd = crate::sys::packet_socket::unbound().unwrap();
             let index = nix::net::if_::if_nametoindex(iface.as_str()).unwrap();
-            let to = crate::packet_socket::link_addr(index);
+            let to = crate::sys::packet_socket::link_addr(index);
             sendto(fd.as_raw_fd(), &frame, &to, MsgFlags::empty()).unwrap();
         })
         .unwrap();

@@ -8,67 +8,9 @@
 
 use super::judge::{Outcome, PairVerdict, ProbeResult};
 use crate::lab::Lab;
-use serde::Serialize;
+pub use crate::lab::expect::{ExpectFail, HostSet};
 use std::collections::BTreeSet;
-use std::fmt;
 use std::net::Ipv4Addr;
-use std::str::FromStr;
-
-/// Host indices, written as ranges: `3-4`, `1,3-8`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostSet(Vec<(usize, usize)>);
-
-impl HostSet {
-    pub fn contains(&self, host: usize) -> bool {
-        self.0.iter().any(|&(a, b)| (a..=b).contains(&host))
-    }
-}
-
-impl FromStr for HostSet {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let number = |t: &str| {
-            t.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("`{t}` is not a host number: expected ranges like 1,3-4"))
-        };
-        let ranges = s
-            .split(',')
-            .map(|item| match item.split_once('-') {
-                Some((a, b)) => Ok((number(a)?, number(b)?)),
-                None => number(item).map(|n| (n, n)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(HostSet(ranges))
-    }
-}
-
-impl fmt::Display for HostSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let items: Vec<String> = self
-            .0
-            .iter()
-            .map(|&(a, b)| {
-                if a == b {
-                    a.to_string()
-                } else {
-                    format!("{a}-{b}")
-                }
-            })
-            .collect();
-        f.write_str(&items.join(","))
-    }
-}
-
-/// What a host's labels say about the pairs from its pods that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExpectFail {
-    /// The hosts whose pods are out of reach.
-    pub to: HostSet,
-    /// The node where the request dies.
-    pub at: String,
-    pub why: String,
-}
 
 /// How an expected failure turned out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,7 +155,7 @@ pub fn apply(expect: &ExpectFail, held: Held, verdict: &mut PairVerdict) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::dissect::{Ip, Wire, L4};
+    use crate::wire::dissect::{Ip, Wire, L4};
     use crate::verify::judge::Seen;
 
     fn expect() -> ExpectFail {

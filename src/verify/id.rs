@@ -6,7 +6,7 @@
 //! identifier and sequence fields, because an ICMP error quotes only the first 8 bytes of
 //! the ICMP header it answers.
 
-use super::dissect::Tag;
+use crate::wire::dissect::Tag;
 use super::transport::Proto;
 
 /// Which of a pair's probes a packet belongs to.

@@ -4,7 +4,7 @@
 //! seen where they must pass, every sighting has the shape the mode prescribes, and a
 //! full-size packet at the pod MTU got through with DF set.
 
-use super::dissect::Wire;
+use crate::wire::dissect::Wire;
 use super::transport::Proto;
 use crate::lab::Encap;
 use serde::Serialize;
@@ -782,7 +782,7 @@ pub fn leaks<'a>(
             {
                 seen.insert(format!(
                     "plain IPv4 {} > {} on {point}: pod addresses must not cross the underlay in {} mode",
-                    ip.src, ip.dst, encap.mode()
+                    ip.src, ip.dst, encap.mode_name()
                 ));
             }
             // Another segment between the same hosts is not the lab's business unless it
@@ -805,8 +805,8 @@ mod tests {
     use super::*;
     use crate::lab::VxlanParams;
     use crate::plan::Mode;
-    use crate::verify::dissect::build::{ip, ipip_frame, plain, vxlan_frame};
-    use crate::verify::dissect::{dissect, Tag};
+    use crate::wire::dissect::build::{ip, ipip_frame, plain, vxlan_frame};
+    use crate::wire::dissect::{dissect, Tag};
 
     const TAG: Tag = Tag {
         run: 7,
@@ -1293,7 +1293,7 @@ mod tests {
 
     /// A TCP probe's SYN in plain on host1's underlay, untagged like every SYN.
     fn tcp_syn_in_plain() -> Seen {
-        use crate::verify::dissect::build;
+        use crate::wire::dissect::build;
         let syn = build::ipv4(
             ip("172.16.0.2"),
             ip("172.16.1.2"),

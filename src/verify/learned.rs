@@ -7,7 +7,7 @@
 //! pure functions below, which unit tests cover.
 
 use crate::lab::Lab;
-use crate::netns::in_netns;
+use crate::sys::netns::in_netns;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 
@@ -181,7 +181,7 @@ pub fn read_fdb(node: &str, namespace: &str) -> Result<Vec<FdbEntry>, LearnedErr
 /// Each host's FDB, as the lab holds it right now: read side by side, since each is a
 /// `bridge` process to wait for (254 one after another took 3 s).
 pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
-    crate::side_by_side::map(&lab.hosts, |h| {
+    crate::sys::side_by_side::map(&lab.hosts, |h| {
         Ok(HostFdb {
             node: h.node.clone(),
             underlay_ip: h.underlay_ip,
@@ -208,7 +208,7 @@ impl Flush {
             command: "rtnetlink RTM_DELNEIGH (neighbours and FDB)".into(),
             why,
         };
-        in_netns(&self.namespace, super::neigh::flush_dynamic)
+        in_netns(&self.namespace, crate::sys::neigh::flush_dynamic)
             .map_err(|e| err(e.to_string()))?
             .map_err(|e| err(e.to_string()))
     }
@@ -233,7 +233,7 @@ pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
 /// more threads than a few would only queue for it.
 pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
     const THREADS: usize = 8;
-    crate::side_by_side::map_on(plan, THREADS, Flush::run)
+    crate::sys::side_by_side::map_on(plan, THREADS, Flush::run)
         .into_iter()
         .collect()
 }

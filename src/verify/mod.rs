@@ -6,13 +6,11 @@
 
 pub mod bpf;
 pub mod capture;
-pub mod dissect;
 pub mod expect;
 pub mod id;
 pub mod judge;
 pub mod learned;
 pub mod listener;
-pub mod neigh;
 pub mod observe;
 pub mod pcap;
 pub mod probe;
@@ -24,9 +22,9 @@ pub mod transport;
 pub mod underlay;
 
 use crate::lab::{Lab, LabError};
-use crate::netns;
-use crate::packet_ring::RingSize;
-use crate::packet_socket;
+use crate::sys::netns;
+use crate::sys::packet_ring::RingSize;
+use crate::sys::packet_socket;
 use crate::topology::{Topology, TopologyError};
 use capture::{CaptureError, CapturePoint};
 pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
@@ -89,7 +87,7 @@ pub enum VerifyError {
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
     #[error(transparent)]
-    NotConverged(#[from] crate::routing::converge::NotConverged),
+    NotConverged(#[from] crate::runtime::converge::NotConverged),
     #[error("cannot write pcap {path}: {source}")]
     Pcap {
         path: PathBuf,
@@ -158,7 +156,7 @@ struct Judged {
     /// Per pair, its row once judged.
     rows: Vec<Option<PairRow>>,
     /// Pod traffic on the wire between nodes that no probe claimed: the leak check's input.
-    unclaimed: Vec<(String, dissect::Wire)>,
+    unclaimed: Vec<(String, crate::wire::Wire)>,
     undissectable: usize,
     /// Per point, frames copied to user space.
     copied: Vec<usize>,
@@ -170,11 +168,11 @@ impl Prepared {
     fn new(file: &Path, opts: &VerifyOptions) -> Result<Prepared, VerifyError> {
         let lab = load(file)?;
         // Probes sent before the routing daemons agree would only measure how far they got.
-        let daemons = crate::routing::converge::daemons(&Topology::load(file)?, file);
+        let daemons = crate::runtime::converge::daemons(&Topology::load(file)?, file);
         let timeout = opts
             .converge_timeout
-            .unwrap_or(crate::routing::converge::TIMEOUT);
-        crate::routing::converge::wait(&lab, &daemons, timeout)?;
+            .unwrap_or(crate::runtime::converge::TIMEOUT);
+        crate::runtime::converge::wait(&lab, &daemons, timeout)?;
         let points = capture_points(&lab);
         let (snap, ring) = match opts.pcap_dir {
             Some(_) => (bpf::WHOLE, RingSize::PROBES_WHOLE),
@@ -192,7 +190,7 @@ impl Prepared {
         let pod_mtus: Vec<Option<u32>> = sockets
             .iter()
             .zip(&lab.pods)
-            .map(|(s, p)| crate::ifreq::mtu(s, &p.pod_if))
+            .map(|(s, p)| crate::sys::ifreq::mtu(s, &p.pod_if))
             .collect();
         // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
         let fdbs = learned::read_hosts(&lab)?;
@@ -757,7 +755,7 @@ fn start_listeners(
 /// checks.
 struct Collected {
     seen: observe::Sightings,
-    unclaimed: Vec<(String, dissect::Wire)>,
+    unclaimed: Vec<(String, crate::wire::Wire)>,
     undissectable: usize,
 }
 
@@ -792,7 +790,7 @@ fn collect(
         if between_nodes[p]
             && matches!(
                 s.wire,
-                dissect::Wire::Plain(_) | dissect::Wire::Vxlan { .. }
+                crate::wire::Wire::Plain(_) | crate::wire::Wire::Vxlan { .. }
             )
         {
             unclaimed.push((name.to_string(), s.wire));
@@ -984,7 +982,7 @@ fn captures_of(
 fn lab_findings(
     lab: &Lab,
     pod_mtus: &[Option<u32>],
-    unclaimed: &[(String, dissect::Wire)],
+    unclaimed: &[(String, crate::wire::Wire)],
 ) -> Vec<String> {
     let mut findings = judge::pod_mtus(
         lab.pods
@@ -1012,8 +1010,8 @@ fn lab_findings(
 
 /// A plain packet between pods whose hosts route each other directly (DirectRouting): the
 /// lab's own traffic, not a leak out of the tunnel.
-fn direct_plain(lab: &Lab, wire: &dissect::Wire) -> bool {
-    matches!(wire, dissect::Wire::Plain(ip) if lab.plain_between(ip.src, ip.dst))
+fn direct_plain(lab: &Lab, wire: &crate::wire::Wire) -> bool {
+    matches!(wire, crate::wire::Wire::Plain(ip) if lab.plain_between(ip.src, ip.dst))
 }
 
 /// A frame "not seen" where the capture itself dropped frames may simply be one of those:

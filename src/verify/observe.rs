@@ -11,7 +11,7 @@
 //! a frame of a different shape (a ping that leaks out of the tunnel) is kept, and fails the
 //! pair, as before. With `--pcap` every frame is kept, each with its own comment.
 
-use super::dissect::{self, Wire, L4};
+use crate::wire::dissect::{self, Wire, L4};
 use super::id::{ProbeId, ProbeKind};
 use super::judge::{Mac, Seen};
 use super::transport::{self, Flow};
@@ -267,8 +267,8 @@ impl Sightings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::dissect::build::{plain, vxlan_frame};
-    use crate::verify::dissect::Tag;
+    use crate::wire::dissect::build::{plain, vxlan_frame};
+    use crate::wire::dissect::Tag;
     use crate::verify::id::ProbeKind;
 
     const RUN: u32 = 0x1234_5678;
@@ -368,7 +368,7 @@ mod tests {
     /// A steady ping `n` of pair 1 (or its reply), as the probe sends it: its number in the
     /// tag and in the echo's identifier and sequence; in VXLAN, or in plain when it leaks.
     fn steady_ping(n: u8, reply: bool, leak: bool) -> Vec<u8> {
-        use crate::verify::dissect::build::{echo, ether, in_vxlan, ip, ipv4};
+        use crate::wire::dissect::build::{echo, ether, in_vxlan, ip, ipv4};
         let id = ProbeId::new(1, ProbeKind::Steady(n));
         let number = id.emit();
         let icmp = echo(

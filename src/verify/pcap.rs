@@ -4,7 +4,7 @@
 //! naming its pair and whether it is the request or the reply.
 
 use super::capture::CapturePoint;
-use super::dissect::Wire;
+use crate::wire::dissect::Wire;
 use super::id::{ProbeId, ProbeKind, STEADY_PINGS};
 use super::observe::{Observed, Owner, Sighting};
 use crate::pcapng::{Interface, Packet};
@@ -119,8 +119,8 @@ pub fn comment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::dissect::build::{plain, vxlan_frame};
-    use crate::verify::dissect::dissect;
+    use crate::wire::dissect::build::{plain, vxlan_frame};
+    use crate::wire::dissect::dissect;
     use crate::verify::observe::Kept;
     use crate::verify::transport::Proto;
     use pcap_file::pcap::PcapReader;

@@ -7,7 +7,7 @@
 use super::learned::{self, FdbEntry, HostFdb, LearnedError};
 use super::report::PairRow;
 use crate::lab::{Encap, Lab, LabHost};
-use crate::netns::in_netns;
+use crate::sys::netns::in_netns;
 use crate::plan::Flavor;
 use serde::Deserialize;
 use std::net::Ipv4Addr;

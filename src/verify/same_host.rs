@@ -57,8 +57,8 @@ fn off_host(plan: &PairPlan, s: &Seen) -> bool {
 mod tests {
     use super::*;
     use crate::lab::{Encap, VxlanParams};
-    use crate::verify::dissect::build::{plain, vxlan_frame};
-    use crate::verify::dissect::{dissect, Tag};
+    use crate::wire::dissect::build::{plain, vxlan_frame};
+    use crate::wire::dissect::{dissect, Tag};
     use std::time::Duration;
 
     const TAG: Tag = Tag {

@@ -6,12 +6,12 @@
 //! Ordinary kernel sockets, made inside the sending pod's namespace: the kernel does the
 //! handshake, and an ICMP error or a reset comes back as the socket's error.
 
-use super::dissect::{Tag, Wire, L4};
+use crate::wire::dissect::{Tag, Wire, L4};
 use super::id::ProbeId;
 use super::judge::Outcome;
 use super::listener;
 use super::probe::{Window, ATTEMPT_TIMEOUTS};
-use crate::netns::NetnsGuard;
+use crate::sys::netns::NetnsGuard;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
@@ -272,7 +272,7 @@ fn describe(proto: Proto, e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::dissect::{build, dissect};
+    use crate::wire::dissect::{build, dissect};
 
     #[test]
     fn handshake_segments_lead_back_to_the_client_s_flow_either_way() {

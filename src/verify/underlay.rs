@@ -22,10 +22,10 @@
 //! router or shows where it was lost. Hosts and pods are still flushed before every phase,
 //! and resolve their own gateways.
 
-use super::neigh::{Teacher, TAUGHT_BY_VERIFY};
+use crate::sys::neigh::{Teacher, TAUGHT_BY_VERIFY};
 use crate::lab::Lab;
-use crate::netns::in_netns;
-use crate::side_by_side;
+use crate::sys::netns::in_netns;
+use crate::sys::side_by_side;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
@@ -113,7 +113,7 @@ pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
 /// run killed before it could forget leaves such entries behind. If the router cannot be
 /// taught, what was written is taken out again.
 fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
-    let the_lab_s: HashSet<(i32, [u8; 4])> = super::neigh::list(libc::AF_INET as u8)?
+    let the_lab_s: HashSet<(i32, [u8; 4])> = crate::sys::neigh::list(libc::AF_INET as u8)?
         .into_iter()
         .filter(|n| !n.is_dynamic() && n.protocol != Some(TAUGHT_BY_VERIFY))
         .filter_map(|n| Some((n.ifindex, n.dst?)))
@@ -125,7 +125,7 @@ fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr
         .collect();
     let taught: Vec<(i32, Ipv4Addr)> = to_teach.iter().map(|&(i, a, _)| (i, a)).collect();
     let announced = || {
-        let socket = crate::packet_socket::unbound()?;
+        let socket = crate::sys::packet_socket::unbound()?;
         own.iter()
             .filter(|l| wanted.iter().any(|w| w.0 == l.ifindex))
             .try_for_each(|leg| announce(&socket, leg))
@@ -162,7 +162,7 @@ fn announce(fd: &std::os::fd::OwnedFd, leg: &Leg) -> std::io::Result<()> {
     frame[0..6].copy_from_slice(&leg.mac);
     frame[6..12].copy_from_slice(&leg.mac);
     frame[12..14].copy_from_slice(&ETH_P_LOCAL_EXP.to_be_bytes());
-    let to = crate::packet_socket::link_addr(leg.ifindex as u32);
+    let to = crate::sys::packet_socket::link_addr(leg.ifindex as u32);
     sendto(fd.as_raw_fd(), &frame, &to, MsgFlags::empty())?;
     Ok(())
 }
@@ -244,7 +244,7 @@ fn parse_backlog_drops(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::neigh::tests::ip;
+    use crate::sys::neigh::tests::ip;
 
     fn leg(ifindex: i32, addr: &str, prefix: u8) -> Leg {
         let addr: Ipv4Addr = addr.parse().unwrap();
@@ -284,17 +284,17 @@ mod tests {
     }
 
     /// A router on 10.9.0.0/24, its leg a veth (`w`) that is up or not, then `more` steps.
-    fn router(test: &str, octet: u8, up: bool, more: &[&str]) -> crate::netns::testing::Scratch {
+    fn router(test: &str, octet: u8, up: bool, more: &[&str]) -> crate::sys::netns::testing::Scratch {
         let addr = format!("addr add 10.9.0.{octet}/24 dev w");
         let mut steps = vec!["link add w type veth peer name x", &addr, "link set x up"];
         if up {
             steps.push("link set w up");
         }
         steps.extend(more);
-        crate::netns::testing::Scratch::new(test, &steps)
+        crate::sys::netns::testing::Scratch::new(test, &steps)
     }
 
-    fn lab_of(routers: &[&crate::netns::testing::Scratch]) -> Lab {
+    fn lab_of(routers: &[&crate::sys::netns::testing::Scratch]) -> Lab {
         Lab {
             name: "teach".into(),
             encap: crate::lab::Encap::Plain,
@@ -314,7 +314,7 @@ mod tests {
     }
 
     /// The router's static neighbours, as `ip neigh` shows them.
-    fn statics(router: &crate::netns::testing::Scratch) -> Vec<String> {
+    fn statics(router: &crate::sys::netns::testing::Scratch) -> Vec<String> {
         let out = std::process::Command::new("ip")
             .args(["-n", router.name(), "neigh", "show", "nud", "permanent"])
             .output()
@@ -325,7 +325,7 @@ mod tests {
             .collect()
     }
 
-    fn permanent(router: &crate::netns::testing::Scratch) -> usize {
+    fn permanent(router: &crate::sys::netns::testing::Scratch) -> usize {
         statics(router).len()
     }
 
@@ -390,7 +390,7 @@ mod tests {
     fn an_announced_leg_is_learned_by_the_switch_and_reaches_no_other_port() {
         use nix::sys::socket::{bind, recv, setsockopt, sockopt, MsgFlags};
         let hung = "announcing hung";
-        let (fdb, others) = crate::netns::testing::in_private_netns(hung, || {
+        let (fdb, others) = crate::sys::netns::testing::in_private_netns(hung, || {
             ip("ip", "link add br0 type bridge");
             ip("ip", "link add r type veth peer name rp");
             ip("ip", "link add o type veth peer name op");
@@ -401,11 +401,11 @@ mod tests {
                 ip("ip", &format!("link set {dev} up"));
             }
             let index = |name: &str| nix::net::if_::if_nametoindex(name).unwrap();
-            let mac = crate::packet_socket::mac_of("r").unwrap();
-            let other = crate::packet_socket::unbound().unwrap();
+            let mac = crate::sys::packet_socket::mac_of("r").unwrap();
+            let other = crate::sys::packet_socket::unbound().unwrap();
             bind(
                 other.as_raw_fd(),
-                &crate::packet_socket::link_addr(index("o")),
+                &crate::sys::packet_socket::link_addr(index("o")),
             )
             .unwrap();
             let wait = nix::sys::time::TimeVal::new(0, 300_000);
@@ -416,13 +416,13 @@ mod tests {
                 prefix: 24,
                 mac,
             };
-            announce(&crate::packet_socket::unbound().unwrap(), &leg).unwrap();
+            announce(&crate::sys::packet_socket::unbound().unwrap(), &leg).unwrap();
             let mut buf = [0u8; 2048];
             let mut others = 0;
             while let Ok(n) = recv(other.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 others += usize::from(n >= 14 && buf[12..14] == [0x88, 0xb5]);
             }
-            let fdb = crate::verify::neigh::list(libc::AF_BRIDGE as u8)
+            let fdb = crate::sys::neigh::list(libc::AF_BRIDGE as u8)
                 .unwrap()
                 .into_iter()
                 .filter(|n| n.lladdr == Some(mac) && n.ifindex == index("rp") as i32)

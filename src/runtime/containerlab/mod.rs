@@ -69,7 +69,7 @@ impl Runtime for ContainerlabRuntime {
             .nodes()
             .filter(|(_, node)| node.kind.as_deref() != Some("bridge"))
             .map(|(name, _)| lab.topo.namespace(name))
-            .find(|ns| crate::netns::exists(ns))
+            .find(|ns| crate::sys::netns::exists(ns))
             .map(|ns| format!("network namespace `{ns}` already exists")))
     }
 

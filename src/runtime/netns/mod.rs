@@ -39,7 +39,7 @@ impl Runtime for NetnsRuntime {
         Ok(shape
             .namespaces()
             .into_iter()
-            .find(|ns| crate::netns::exists(ns))
+            .find(|ns| crate::sys::netns::exists(ns))
             .map(|ns| format!("network namespace `{ns}` already exists")))
     }
 
@@ -80,7 +80,7 @@ impl Runtime for NetnsRuntime {
     }
 
     fn status(&self, lab: &LabFile, node: &str) -> NodeState {
-        NodeState::of(crate::netns::exists(&self.node_namespace(lab, node)))
+        NodeState::of(crate::sys::netns::exists(&self.node_namespace(lab, node)))
     }
 }
 

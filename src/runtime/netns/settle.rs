@@ -5,7 +5,7 @@
 //! once a second. Probing straight after the last exec line would then lose the first packets
 //! of a perfectly good lab.
 
-use crate::netns::NetnsGuard;
+use crate::sys::netns::NetnsGuard;
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(20);
@@ -47,7 +47,7 @@ fn links_settling(ns: &str) -> bool {
         return false;
     };
     interfaces.iter().any(|iface| {
-        let flags = crate::ifreq::flags(&socket, &iface.name().to_string_lossy());
+        let flags = crate::sys::ifreq::flags(&socket, &iface.name().to_string_lossy());
         flags.is_some_and(|f| f & libc::IFF_UP != 0 && f & libc::IFF_RUNNING == 0)
     })
 }

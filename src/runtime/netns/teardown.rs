@@ -3,7 +3,7 @@
 //! inside a node (its sandbox holder, daemons, a `setsid -f` child of an exec line) is ended
 //! first: nothing outlives its lab.
 
-use crate::netns::{netns_path, pids_in};
+use crate::sys::netns::{netns_path, pids_in};
 use crate::runtime::error::TeardownError;
 use nix::errno::Errno;
 use nix::mount::{umount2, MntFlags};
@@ -50,7 +50,7 @@ fn end_processes(names: &[String]) -> Vec<TeardownError> {
     // A node whose namespace was deleted by hand (`ip netns del`) has no name to be found by;
     // its holder, and with it the node's processes, would live on unreachable.
     let unnamed = String::from("(a namespace deleted by hand)");
-    let orphans: Vec<Pid> = crate::netns::unnamed(&super::sandbox::HOLDER_NAME.to_string_lossy())
+    let orphans: Vec<Pid> = crate::sys::netns::unnamed(&super::sandbox::HOLDER_NAME.to_string_lossy())
         .into_iter()
         .filter(|pid| kill(*pid, Signal::SIGKILL).is_ok())
         .collect();

@@ -313,7 +313,7 @@ impl Teacher {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -362,7 +362,7 @@ pub(super) mod tests {
 
     /// Runs `tool` with the words of `line`, in the calling thread's namespace, and fails the
     /// test if it fails.
-    pub(in crate::verify) fn ip(tool: &str, line: &str) {
+    pub(crate) fn ip(tool: &str, line: &str) {
         let ok = std::process::Command::new(tool)
             .args(line.split_whitespace())
             .status()
@@ -376,7 +376,7 @@ pub(super) mod tests {
     #[test]
     fn flush_spares_permanent_entries() {
         let hung = "flushing hung";
-        let (neighbours, fdb) = crate::netns::testing::in_private_netns(hung, || {
+        let (neighbours, fdb) = crate::sys::netns::testing::in_private_netns(hung, || {
             for line in [
                 "link add d0 type veth peer name d1",
                 "link set d1 up",
@@ -456,7 +456,7 @@ pub(super) mod tests {
             go_rx.recv().unwrap();
             ip("ip", "addr add 10.9.2.2/24 dev r1");
             ip("ip", "link set r1 up");
-            let mac = crate::packet_socket::mac_of("r1").unwrap();
+            let mac = crate::sys::packet_socket::mac_of("r1").unwrap();
             ready_tx.send(mac).unwrap();
             let _ = end_rx.recv();
         });

@@ -4,8 +4,11 @@
 //! edited by hand is judged by what it says about itself.
 
 use crate::plan::{Flavor, Mode};
+pub use crate::wire::{Encap, VxlanParams};
 use crate::topology::{Node, Topology};
-use crate::verify::expect::{ExpectFail, HostSet};
+pub mod expect;
+
+use expect::{ExpectFail, HostSet};
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -30,7 +33,7 @@ pub const LABEL_VTEP_MAC: &str = "cnilab.vtep-mac";
 pub const LABEL_TUNNEL_KEY: &str = "cnilab.tunnel-key";
 /// The L2 segment a host is in, where the underlay has several.
 pub const LABEL_RACK: &str = "cnilab.rack";
-/// A host's expected failures (see [`crate::verify::expect`]): the hosts its pods cannot
+/// A host's expected failures (see [`expect`]): the hosts its pods cannot
 /// reach, the node where their packets die, and why.
 pub const LABEL_EXPECT_FAIL_TO: &str = "cnilab.expect-fail-to";
 pub const LABEL_EXPECT_FAIL_AT: &str = "cnilab.expect-fail-at";
@@ -60,56 +63,6 @@ pub struct Lab {
     pub hosts: Vec<LabHost>,
     pub pods: Vec<LabPod>,
     pub routers: Vec<LabRouter>,
-}
-
-/// How pod packets cross the underlay. A VXLAN lab always carries its port and VNI, so a lab
-/// that tunnels without them cannot be built, and a frame's shape is one `==` away from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Encap {
-    /// host-gw: pod addresses in plain IPv4.
-    Plain,
-    Vxlan(VxlanParams),
-    /// IP protocol 4 between the hosts' underlay addresses.
-    Ipip,
-}
-
-impl Encap {
-    pub fn mode(self) -> Mode {
-        match self {
-            Encap::Plain => Mode::HostGw,
-            Encap::Vxlan(_) => Mode::Vxlan,
-            Encap::Ipip => Mode::Ipip,
-        }
-    }
-
-    pub fn vxlan(self) -> Option<VxlanParams> {
-        match self {
-            Encap::Vxlan(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    pub fn is_tunnel(self) -> bool {
-        self != Encap::Plain
-    }
-}
-
-impl std::fmt::Display for Encap {
-    /// The frame shape in words, e.g. `UDP/4789 VXLAN vni 1`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Encap::Plain => f.write_str("plain IPv4"),
-            Encap::Vxlan(v) => write!(f, "UDP/{} VXLAN vni {}", v.port, v.vni),
-            Encap::Ipip => f.write_str("IPIP (protocol 4)"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct VxlanParams {
-    pub vni: u32,
-    pub port: u16,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -396,7 +349,11 @@ impl Lab {
     }
 
     pub fn mode(&self) -> Mode {
-        self.encap.mode()
+        match self.encap {
+            Encap::Plain => Mode::HostGw,
+            Encap::Vxlan(_) => Mode::Vxlan,
+            Encap::Ipip => Mode::Ipip,
+        }
     }
 
     pub fn host(&self, index: usize) -> Option<&LabHost> {

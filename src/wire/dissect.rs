@@ -4,7 +4,7 @@
 //! every length is checked here before a view is made or a payload is sliced. A frame that does
 //! not hold together becomes a [`DissectError`], which the caller reports like any other sighting.
 
-use crate::lab::{Encap, VxlanParams};
+use super::encap::{Encap, VxlanParams};
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpFlags, TcpPacket};
@@ -194,7 +194,7 @@ pub struct Vxlan<'a> {
 impl fmt::Display for Vxlan<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "VXLAN")?;
-        if self.params.port != crate::plan::VXLAN_PORT {
+        if self.params.port != crate::wire::encap::VXLAN_PORT {
             write!(f, " UDP/{}", self.params.port)?;
         }
         write!(f, " vni {} {}>{}", self.params.vni, self.from, self.to)?;

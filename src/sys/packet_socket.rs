@@ -1,11 +1,11 @@
 //! The one way cnilab listens on a wire, for verify, trace and bench alike: an AF_PACKET
 //! socket opened in a node's namespace and bound to one interface, optionally behind a
-//! classic BPF filter, read through a receive ring (see [`crate::packet_ring`]) whose frames
+//! classic BPF filter, read through a receive ring (see [`crate::sys::packet_ring`]) whose frames
 //! carry the time the kernel captured them, and which can say how many frames the kernel
 //! dropped on it (PACKET_STATISTICS).
 //!
 //! A socket keeps the namespace it was created in, so only the opening happens inside the
-//! namespace (on a scoped thread, see [`crate::netns::in_netns`]); the reading thread never
+//! namespace (on a scoped thread, see [`crate::sys::netns::in_netns`]); the reading thread never
 //! changes namespace.
 //!
 //! The kernel stamps a frame once, when it crosses the device, and every packet socket on
@@ -14,9 +14,9 @@
 //! ring reports the time in each frame's header: it is what turns the kernel's stamping of
 //! frames on (`net_enable_timestamp`), without which each socket would read its own clock.
 
-use crate::netns::{in_netns, NetnsError};
-pub use crate::packet_ring::RingSize;
-use crate::packet_ring::{Ring, RingFrame};
+use crate::sys::netns::{in_netns, NetnsError};
+pub use crate::sys::packet_ring::RingSize;
+use crate::sys::packet_ring::{Ring, RingFrame};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
     bind, getsockopt, setsockopt, socket, sockopt, AddressFamily, LinkAddr, SockFlag, SockType,
@@ -301,7 +301,7 @@ fn ahead_of_the_lab() {
     let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, -10) };
 }
 
-/// Runs `open` for every item side by side (see [`crate::side_by_side`]), and gives back what
+/// Runs `open` for every item side by side (see [`crate::sys::side_by_side`]), and gives back what
 /// they opened in the order of `items`, or the first error in that order (closing whatever
 /// did open).
 pub fn open_all<I, T, E, F>(items: &[I], open: F) -> Result<Vec<T>, E>
@@ -311,12 +311,12 @@ where
     E: Send,
     F: Fn(&I) -> Result<T, E> + Sync,
 {
-    let opened = crate::side_by_side::map(items, open);
+    let opened = crate::sys::side_by_side::map(items, open);
     let (good, bad): (Vec<_>, Vec<_>) = opened.into_iter().partition(Result::is_ok);
     match bad.into_iter().find_map(Result::err) {
         None => Ok(good.into_iter().filter_map(Result::ok).collect()),
         Some(e) => {
-            crate::side_by_side::drop_all(good);
+            crate::sys::side_by_side::drop_all(good);
             Err(e)
         }
     }

@@ -1,0 +1,11 @@
+//! The kernel, reached from one place: network namespaces, packet sockets and their rings,
+//! ICMP sockets, interface ioctls, netlink neighbours, and the threads that do such work side
+//! by side. verify, trace, bench and the runtime build on these; nothing here knows a lab.
+
+pub mod icmp_socket;
+pub mod ifreq;
+pub mod neigh;
+pub mod netns;
+pub mod packet_ring;
+pub mod packet_socket;
+pub mod side_by_side;
