@@ -60,4 +60,3 @@ pub struct ExpectFail {
     pub at: String,
     pub why: String,
 }
-

@@ -4,8 +4,8 @@
 //! edited by hand is judged by what it says about itself.
 
 use crate::plan::{Flavor, Mode};
-pub use crate::wire::{Encap, VxlanParams};
 use crate::topology::{Node, Topology};
+pub use crate::wire::{Encap, VxlanParams};
 pub mod expect;
 
 use expect::{ExpectFail, HostSet};

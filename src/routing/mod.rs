@@ -2,7 +2,6 @@
 //! only on-link peers), or through BGP, with a BIRD 2 daemon on every host and router as
 //! Calico runs it.
 
-
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;

@@ -6,7 +6,9 @@
 //! orders such ties itself.
 
 use crate::sys::netns::{in_netns, NetnsError};
-use crate::sys::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize, Stop};
+use crate::sys::packet_socket::{
+    self, OpenError, PacketSocket, ReadError, Readers, RingSize, Stop,
+};
 use std::io;
 use std::time::Duration;
 

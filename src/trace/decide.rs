@@ -1,8 +1,9 @@
 //! Why a node moved a packet on: the route, neighbour, FDB entry or bridge that decided it,
 //! and what a node lacked where a walk stops. Pure: it reasons over a [`Snapshot`].
 
-use super::packet::{Described, Encap};
+use super::packet::Described;
 use super::snapshot::{Link, Neighbour, Route, Snapshot};
+use crate::wire::{ArpOp, Encap};
 use std::net::Ipv4Addr;
 
 const ZERO_MAC: &str = "00:00:00:00:00:00";
@@ -55,9 +56,9 @@ impl Snapshot {
 
 /// The address the node routes this frame by: the outer one of a tunnelled frame.
 pub fn routed_dst(d: &Described) -> Option<Ipv4Addr> {
-    match d.encap {
-        Some(Encap::Vxlan { outer_dst, .. } | Encap::Ipip { outer_dst, .. }) => Some(outer_dst),
-        None => d.inner.map(|(_, dst)| dst),
+    match d.tunnel() {
+        Some(t) => Some(t.outer_dst),
+        None => d.inner().map(|(_, dst)| dst),
     }
 }
 
@@ -125,7 +126,7 @@ pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
     if let Some(br) = s.link(iface).and_then(|l| l.master.as_deref()) {
         return (bridge_port_out(br, iface, d), None);
     }
-    if d.arp && d.encap.is_none() {
+    if d.arp().is_some() && d.tunnel().is_none() {
         if s.kind(iface) == Some("vxlan") {
             return (fdb_text(s, iface, Some(&d.dst_mac)), Some(Wrap::Encap));
         }
@@ -136,7 +137,7 @@ pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
     };
     match s.kind(iface) {
         Some(kind @ ("vxlan" | "ipip")) => (into_tunnel(s, kind, iface, dst), Some(Wrap::Encap)),
-        _ if d.encap.is_some() && s.tunnel_dev().is_some() => {
+        _ if d.tunnel().is_some() && s.tunnel_dev().is_some() => {
             let by = s.tunnel_dev().map_or(String::new(), |l| l.name.clone());
             let text = format!("encapsulated by {by}; outer {}", route_text(s, dst));
             (text, None)
@@ -179,7 +180,7 @@ fn into_tunnel(s: &Snapshot, kind: &str, iface: &str, dst: Ipv4Addr) -> String {
 }
 
 fn arp_text(d: &Described) -> String {
-    if d.text.contains("Request") {
+    if d.arp().is_some_and(|a| a.op == ArpOp::Request) {
         "no neighbour entry for the next hop yet: ARP asks".into()
     } else {
         "ARP answers for an address of its own".into()
@@ -205,12 +206,12 @@ pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
     let Some(dst) = routed_dst(d) else {
         return (String::new(), None);
     };
-    if d.encap.is_some() && s.is_local(dst) {
+    if d.tunnel().is_some() && s.is_local(dst) {
         let dev = s
             .tunnel_dev()
             .map_or("the tunnel device".to_string(), |l| l.name.clone());
-        let what = match d.encap {
-            Some(Encap::Vxlan { vni, port, .. }) => format!("UDP {port} vni {vni}"),
+        let what = match d.tunnel().map(|t| t.encap) {
+            Some(Encap::Vxlan(v)) => format!("UDP {} vni {}", v.port, v.vni),
             _ => "IP protocol 4".to_string(),
         };
         return (
@@ -218,7 +219,7 @@ pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
             Some(Wrap::Decap),
         );
     }
-    if d.arp && d.encap.is_none() {
+    if d.arp().is_some() && d.tunnel().is_none() {
         return (String::new(), None);
     }
     if s.is_local(dst) {

@@ -11,8 +11,8 @@ pub mod snapshot;
 pub mod walk;
 
 use crate::lab::{Lab, LabError, LabPod};
-use crate::sys::netns;
 use crate::plan::Mode;
+use crate::sys::netns;
 use crate::topology::{Topology, TopologyError};
 use serde::Serialize;
 use snapshot::Snapshot;

@@ -56,7 +56,9 @@ fn comment(s: &Step) -> String {
         "cnilab trace {:?} {} {}: {}",
         s.leg, s.direction, s.iface, s.decision
     );
-    if let Some(super::packet::Encap::Vxlan { port, .. }) = s.encap {
+    if let Some(crate::wire::Encap::Vxlan(crate::wire::VxlanParams { port, .. })) =
+        s.encap.map(|t| t.encap)
+    {
         if let Some(how) = crate::pcapng::decode_as_vxlan(port) {
             c += &format!(" ({how})");
         }

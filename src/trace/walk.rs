@@ -3,9 +3,10 @@
 
 use super::capture::{Frame, Point};
 use super::decide::{self, Wrap};
-use super::packet::{self, Described, Encap};
+use super::packet::Described;
 use super::probe::Probe;
 use super::snapshot::Snapshot;
+use crate::wire::Tunnel;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -32,7 +33,7 @@ pub struct Step {
     pub direction: &'static str,
     pub leg: Leg,
     pub packet: String,
-    pub encap: Option<Encap>,
+    pub encap: Option<Tunnel>,
     pub wrap: Option<Wrap>,
     pub decision: String,
     #[serde(skip)]
@@ -61,10 +62,10 @@ pub fn select(
     let described: Vec<(usize, Described)> = frames
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| Some((i, packet::describe(&f.data, f.ethernet, vxlan_port)?)))
+        .filter_map(|(i, f)| Some((i, Described::of(&f.data, f.ethernet, vxlan_port)?)))
         .collect();
     let about_probe = |i: usize, d: &Described| {
-        probe.in_frame(&frames[i].data) || d.quoted_echo == Some((probe.id, probe.seq))
+        probe.in_frame(&frames[i].data) || d.quoted_echo() == Some((probe.id, probe.seq))
     };
     // ARP belongs to the walk while the probe is on its way, and just after it was last seen
     // (a node asking for a neighbour that never answers); later ARP is the lab's own chatter.
@@ -76,7 +77,7 @@ pub fn select(
         .unwrap_or(Duration::MAX);
     let mut picked: Vec<(usize, Described)> = described
         .into_iter()
-        .filter(|(i, d)| about_probe(*i, d) || (d.arp && frames[*i].ts <= arp_until))
+        .filter(|(i, d)| about_probe(*i, d) || (d.arp().is_some() && frames[*i].ts <= arp_until))
         .collect();
     picked.sort_by_key(|(i, d)| {
         let f = &frames[*i];
@@ -98,9 +99,9 @@ fn tie_rank(
     let enslaved = link.is_some_and(|l| l.master.is_some());
     let bridge = link.and_then(|l| l.kind.as_deref()) == Some("bridge");
     if f.outgoing {
-        (0, u8::from(!bridge), u8::from(d.encap.is_some()))
+        (0, u8::from(!bridge), u8::from(d.tunnel().is_some()))
     } else {
-        (1, u8::from(d.encap.is_none()), u8::from(!enslaved))
+        (1, u8::from(d.tunnel().is_none()), u8::from(!enslaved))
     }
 }
 
@@ -132,12 +133,12 @@ pub fn steps(
                 iface: p.iface.clone(),
                 direction: if f.outgoing { "out" } else { "in" },
                 leg: leg(d),
-                packet: d.text.clone(),
-                encap: d.encap,
+                packet: d.text(),
+                encap: d.tunnel(),
                 wrap,
                 decision,
                 frame: *i,
-                inner: d.inner,
+                inner: d.inner(),
             }
         })
         .collect::<Vec<Step>>()
@@ -166,10 +167,10 @@ fn say_nat(last: &mut HashMap<Leg, (Ipv4Addr, Ipv4Addr)>, mut step: Step) -> Opt
 }
 
 fn leg(d: &Described) -> Leg {
-    match (d.echo, d.arp, d.quoted_echo) {
-        (Some((8, _, _)), _, _) => Leg::Request,
-        (Some((0, _, _)), _, _) => Leg::Reply,
-        (_, true, _) => Leg::Arp,
+    match (d.echo(), d.arp()) {
+        (Some((false, _, _)), _) => Leg::Request,
+        (Some((true, _, _)), _) => Leg::Reply,
+        (_, Some(_)) => Leg::Arp,
         _ => Leg::IcmpError,
     }
 }
@@ -217,7 +218,7 @@ pub fn stop(
 
 fn dst_of(step: &Step) -> Option<Ipv4Addr> {
     match step.encap {
-        Some(Encap::Vxlan { outer_dst, .. } | Encap::Ipip { outer_dst, .. }) => Some(outer_dst),
+        Some(t) => Some(t.outer_dst),
         None => step.inner.map(|(_, dst)| dst),
     }
 }

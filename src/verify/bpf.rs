@@ -14,8 +14,8 @@
 //! transport header, minus the outer Ethernet header" and M\[0\] the innermost protocol; one
 //! shared block then checks the transport header at `X + 14`. Jumps only go forward (cBPF).
 
-use crate::wire::dissect::Tag;
 use crate::lab::VxlanParams;
+use crate::wire::dissect::Tag;
 
 /// Snap lengths: what the filter returns for a frame that passes is how much of it the
 /// kernel copies. All of it, for pcap files.

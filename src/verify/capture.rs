@@ -230,10 +230,10 @@ pub struct Captured {
 mod tests {
     use super::*;
     use crate::sys::netns::testing::Scratch;
-    use crate::wire::dissect::build::plain;
-    use crate::wire::dissect::Tag;
     use crate::verify::id::{ProbeId, ProbeKind};
     use crate::verify::observe::Owner;
+    use crate::wire::dissect::build::plain;
+    use crate::wire::dissect::Tag;
     use std::collections::BTreeSet;
     use std::os::fd::AsRawFd;
 

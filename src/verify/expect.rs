@@ -7,8 +7,8 @@
 //! A pair that works, or fails somewhere else, fails the lab and says which.
 
 use super::judge::{Outcome, PairVerdict, ProbeResult};
-use crate::lab::Lab;
 pub use crate::lab::expect::{ExpectFail, HostSet};
+use crate::lab::Lab;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -155,8 +155,8 @@ pub fn apply(expect: &ExpectFail, held: Held, verdict: &mut PairVerdict) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::dissect::{Ip, Wire, L4};
     use crate::verify::judge::Seen;
+    use crate::wire::dissect::{Ip, Wire, L4};
 
     fn expect() -> ExpectFail {
         ExpectFail {

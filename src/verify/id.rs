@@ -6,8 +6,8 @@
 //! identifier and sequence fields, because an ICMP error quotes only the first 8 bytes of
 //! the ICMP header it answers.
 
-use crate::wire::dissect::Tag;
 use super::transport::Proto;
+use crate::wire::dissect::Tag;
 
 /// Which of a pair's probes a packet belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,9 +4,9 @@
 //! seen where they must pass, every sighting has the shape the mode prescribes, and a
 //! full-size packet at the pod MTU got through with DF set.
 
-use crate::wire::dissect::Wire;
 use super::transport::Proto;
 use crate::lab::Encap;
+use crate::wire::dissect::Wire;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -86,16 +86,7 @@ pub struct Seen {
     pub wire: Wire,
 }
 
-/// An Ethernet address.
-pub type Mac = [u8; 6];
-
-/// `aa:bb:cc:dd:ee:ff`.
-pub fn mac_text(mac: &Mac) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
+pub use crate::wire::{mac_text, Mac};
 
 /// A probe, how it ended and every frame of it (request and reply, every attempt).
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 //! the pod's namespace (a socket stays in the namespace it was made in), then served from
 //! ordinary threads until verify is done.
 
-use crate::wire::dissect::Tag;
 use crate::sys::netns::{in_netns, NetnsError};
+use crate::wire::dissect::Tag;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{

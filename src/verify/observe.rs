@@ -11,10 +11,10 @@
 //! a frame of a different shape (a ping that leaks out of the tunnel) is kept, and fails the
 //! pair, as before. With `--pcap` every frame is kept, each with its own comment.
 
-use crate::wire::dissect::{self, Wire, L4};
 use super::id::{ProbeId, ProbeKind};
 use super::judge::{Mac, Seen};
 use super::transport::{self, Flow};
+use crate::wire::dissect::{self, Wire, L4};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
@@ -135,6 +135,11 @@ fn likeness(s: &Sighting) -> Sighting {
         id: ProbeId::new(id.pair, ProbeKind::Steady(0)),
         reply,
     };
+    // The outer UDP source port is the sending VTEP's hash of the inner flow, which the
+    // echo's identifier is part of.
+    if let Wire::Vxlan { src_port, .. } = &mut like.wire {
+        *src_port = 0;
+    }
     if let Some(L4::Echo { id, seq, tag, .. }) = innermost_l4(&mut like.wire) {
         (*id, *seq) = (0, 0);
         if let Some(tag) = tag {
@@ -148,7 +153,7 @@ fn innermost_l4(wire: &mut Wire) -> Option<&mut L4> {
     match wire {
         Wire::Plain(ip) | Wire::Ipip { inner: ip, .. } => Some(&mut ip.l4),
         Wire::Vxlan { inner, .. } => inner.as_mut().map(|ip| &mut ip.l4),
-        Wire::Other(_) => None,
+        Wire::Arp(_) | Wire::Other(_) => None,
     }
 }
 
@@ -267,9 +272,9 @@ impl Sightings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::id::ProbeKind;
     use crate::wire::dissect::build::{plain, vxlan_frame};
     use crate::wire::dissect::Tag;
-    use crate::verify::id::ProbeKind;
 
     const RUN: u32 = 0x1234_5678;
 

@@ -4,10 +4,10 @@
 //! naming its pair and whether it is the request or the reply.
 
 use super::capture::CapturePoint;
-use crate::wire::dissect::Wire;
 use super::id::{ProbeId, ProbeKind, STEADY_PINGS};
 use super::observe::{Observed, Owner, Sighting};
 use crate::pcapng::{Interface, Packet};
+use crate::wire::dissect::Wire;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, TsResolution};
 use std::fs::File;
@@ -119,10 +119,10 @@ pub fn comment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::dissect::build::{plain, vxlan_frame};
-    use crate::wire::dissect::dissect;
     use crate::verify::observe::Kept;
     use crate::verify::transport::Proto;
+    use crate::wire::dissect::build::{plain, vxlan_frame};
+    use crate::wire::dissect::dissect;
     use pcap_file::pcap::PcapReader;
     use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
     use pcap_file::pcapng::{Block, PcapNgReader};

@@ -17,11 +17,11 @@
 //! Every probe's payload then starts with [`Tag::MAGIC`] (`cnilab\0\x01`); the TCP handshake
 //! and teardown segments of a TCP probe carry no payload, only the port.
 
-use crate::wire::dissect::{self, Tag};
 use super::id::ProbeId;
 use super::judge::Outcome;
 use crate::sys::icmp_socket;
 use crate::sys::netns::{in_netns, NetnsError};
+use crate::wire::dissect::{self, Tag};
 use nix::errno::Errno;
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::{setsockopt_impl, sockopt_impl};
@@ -481,8 +481,8 @@ fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
 mod tests {
     use super::*;
     use crate::sys::netns::testing::in_private_netns;
-    use crate::wire::dissect::build;
     use crate::verify::id::ProbeKind;
+    use crate::wire::dissect::build;
 
     /// Sends that fail outright (here: no route at all) must hand back their lab-wide slots,
     /// or a lab with more failing probes than slots waits forever.

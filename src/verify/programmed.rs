@@ -7,8 +7,8 @@
 use super::learned::{self, FdbEntry, HostFdb, LearnedError};
 use super::report::PairRow;
 use crate::lab::{Encap, Lab, LabHost};
-use crate::sys::netns::in_netns;
 use crate::plan::Flavor;
+use crate::sys::netns::in_netns;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 

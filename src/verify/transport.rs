@@ -6,12 +6,12 @@
 //! Ordinary kernel sockets, made inside the sending pod's namespace: the kernel does the
 //! handshake, and an ICMP error or a reset comes back as the socket's error.
 
-use crate::wire::dissect::{Tag, Wire, L4};
 use super::id::ProbeId;
 use super::judge::Outcome;
 use super::listener;
 use super::probe::{Window, ATTEMPT_TIMEOUTS};
 use crate::sys::netns::NetnsGuard;
+use crate::wire::dissect::{Tag, Wire, L4};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{

@@ -22,8 +22,8 @@
 //! router or shows where it was lost. Hosts and pods are still flushed before every phase,
 //! and resolve their own gateways.
 
-use crate::sys::neigh::{Teacher, TAUGHT_BY_VERIFY};
 use crate::lab::Lab;
+use crate::sys::neigh::{Teacher, TAUGHT_BY_VERIFY};
 use crate::sys::netns::in_netns;
 use crate::sys::side_by_side;
 use std::collections::HashSet;
@@ -284,7 +284,12 @@ mod tests {
     }
 
     /// A router on 10.9.0.0/24, its leg a veth (`w`) that is up or not, then `more` steps.
-    fn router(test: &str, octet: u8, up: bool, more: &[&str]) -> crate::sys::netns::testing::Scratch {
+    fn router(
+        test: &str,
+        octet: u8,
+        up: bool,
+        more: &[&str],
+    ) -> crate::sys::netns::testing::Scratch {
         let addr = format!("addr add 10.9.0.{octet}/24 dev w");
         let mut steps = vec!["link add w type veth peer name x", &addr, "link set x up"];
         if up {

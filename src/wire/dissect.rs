@@ -108,6 +108,8 @@ pub enum L4 {
     OtherIcmp {
         icmp_type: u8,
         code: u8,
+        /// For an error (time exceeded, say): the echo request it quotes, if it quotes one.
+        original: Option<Quoted>,
     },
     Udp {
         src_port: u16,
@@ -148,11 +150,33 @@ pub struct Ip {
     pub l4: L4,
 }
 
-/// The IPv4 sender and target of an ARP packet.
+/// An Ethernet/IPv4 ARP packet: who asks or answers, and for which address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
 pub struct Arp {
+    pub op: ArpOp,
     pub sender: Ipv4Addr,
+    pub sender_mac: super::Mac,
     pub target: Ipv4Addr,
+}
+
+/// What an ARP packet does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArpOp {
+    /// Who has `target`? Tell `sender`.
+    Request,
+    /// `sender` is at `sender_mac`.
+    Reply,
+    Other(u16),
+}
+
+/// A tunnelled frame's shape with its outer addresses: the VTEPs or tunnel ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tunnel {
+    #[serde(flatten)]
+    pub encap: Encap,
+    pub outer_src: Ipv4Addr,
+    pub outer_dst: Ipv4Addr,
 }
 
 /// One frame, as the mode would describe it.
@@ -163,6 +187,8 @@ pub enum Wire {
     Vxlan {
         outer_src: Ipv4Addr,
         outer_dst: Ipv4Addr,
+        /// The outer UDP source port: the sending VTEP's hash of the inner flow.
+        src_port: u16,
         port: u16,
         vni: u32,
         /// `None` when the inner frame is not IPv4 (ARP, for instance).
@@ -176,7 +202,9 @@ pub enum Wire {
         outer_dst: Ipv4Addr,
         inner: Ip,
     },
-    /// ARP, IPv6, a VXLAN frame whose inner frame is broken... anything else.
+    /// ARP on the link itself (not inside a tunnel).
+    Arp(Arp),
+    /// IPv6, a VXLAN frame whose inner frame is broken... anything else.
     Other(String),
 }
 
@@ -202,6 +230,26 @@ impl fmt::Display for Vxlan<'_> {
             (Some(ip), _) => write!(f, " [{}>{}]", ip.src, ip.dst),
             (None, Some(a)) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
             (None, None) => write!(f, " [not IPv4]"),
+        }
+    }
+}
+
+impl fmt::Display for Arp {
+    /// As tcpdump prints it: `ARP, Request who-has T tell S` or `ARP, Reply S is-at M`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.op {
+            ArpOp::Request => write!(
+                f,
+                "ARP, Request who-has {} tell {}",
+                self.target, self.sender
+            ),
+            ArpOp::Reply => write!(
+                f,
+                "ARP, Reply {} is-at {}",
+                self.sender,
+                super::mac_text(&self.sender_mac)
+            ),
+            ArpOp::Other(op) => write!(f, "ARP, op {op}"),
         }
     }
 }
@@ -252,6 +300,7 @@ impl Wire {
                 vni,
                 inner,
                 arp,
+                ..
             } => Some(Vxlan {
                 from: *outer_src,
                 to: *outer_dst,
@@ -273,7 +322,7 @@ impl Wire {
             Wire::Plain(_) => Some(Encap::Plain),
             Wire::Vxlan { .. } => self.vxlan().map(|t| Encap::Vxlan(t.params)),
             Wire::Ipip { .. } => Some(Encap::Ipip),
-            Wire::Other(_) => None,
+            Wire::Arp(_) | Wire::Other(_) => None,
         }
     }
 
@@ -286,7 +335,7 @@ impl Wire {
                 outer_dst,
                 ..
             } => Some((*outer_src, *outer_dst)),
-            Wire::Plain(_) | Wire::Other(_) => None,
+            Wire::Plain(_) | Wire::Arp(_) | Wire::Other(_) => None,
         }
     }
 
@@ -296,8 +345,28 @@ impl Wire {
             Wire::Plain(ip) => Some(ip),
             Wire::Vxlan { .. } => self.vxlan()?.inner,
             Wire::Ipip { inner, .. } => Some(inner),
-            Wire::Other(_) => None,
+            Wire::Arp(_) | Wire::Other(_) => None,
         }
+    }
+
+    /// The ARP packet the frame is, or carries inside a VXLAN tunnel.
+    pub fn arp(&self) -> Option<Arp> {
+        match self {
+            Wire::Arp(arp) => Some(*arp),
+            Wire::Vxlan { arp, .. } => *arp,
+            _ => None,
+        }
+    }
+
+    /// A tunnelled frame's shape and outer addresses.
+    pub fn tunnel(&self) -> Option<Tunnel> {
+        let encap = self.encap().filter(|e| e.is_tunnel())?;
+        let (outer_src, outer_dst) = self.outer()?;
+        Some(Tunnel {
+            encap,
+            outer_src,
+            outer_dst,
+        })
     }
 }
 
@@ -315,6 +384,7 @@ impl fmt::Display for Wire {
                 "IPIP {outer_src}>{outer_dst} [{}>{}]",
                 inner.src, inner.dst
             ),
+            Wire::Arp(arp) => arp.fmt(f),
             Wire::Other(what) => f.write_str(what),
         }
     }
@@ -347,55 +417,30 @@ pub fn dissect_cut(frame: &[u8], cut: usize, vxlan_ports: &[u16]) -> Result<Wire
         need: ETH_LEN,
         have: frame.len(),
     })?;
-    let ethertype = eth.get_ethertype();
-    if ethertype != EtherTypes::Ipv4 {
-        let name = match ethertype {
-            EtherTypes::Arp => "ARP".to_string(),
-            EtherTypes::Ipv6 => "IPv6".to_string(),
-            other => format!("ethertype 0x{:04x}", other.0),
-        };
-        return Ok(Wire::Other(name));
+    let payload = &frame[ETH_LEN..];
+    match eth.get_ethertype() {
+        EtherTypes::Ipv4 => from_ipv4(payload, cut, vxlan_ports),
+        EtherTypes::Arp => Ok(arp(payload).map_or(Wire::Other("ARP".into()), Wire::Arp)),
+        EtherTypes::Ipv6 => Ok(Wire::Other("IPv6".into())),
+        other => Ok(Wire::Other(format!("ethertype 0x{:04x}", other.0))),
     }
-    let (outer, payload) = ipv4(&frame[ETH_LEN..], cut, "IPv4")?;
+}
+
+/// Dissects an IPv4 packet that came without a link-layer header, as an IPIP tunnel device
+/// hands it to a capture.
+pub fn dissect_ip(packet: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> {
+    from_ipv4(packet, 0, vxlan_ports)
+}
+
+/// An IPv4 packet: VXLAN when it is UDP to one of `vxlan_ports`, IPIP for protocol 4, else
+/// plain.
+fn from_ipv4(bytes: &[u8], cut: usize, vxlan_ports: &[u16]) -> Result<Wire, DissectError> {
+    let (outer, payload) = ipv4(bytes, cut, "IPv4")?;
     match outer.l4 {
-        L4::Udp { dst_port, .. } if vxlan_ports.contains(&dst_port) => {
-            let udp_payload = &payload[UDP_LEN..];
-            need("VXLAN", udp_payload, VXLAN_LEN)?;
-            let vx = VxlanPacket::new(udp_payload).ok_or(DissectError::Truncated {
-                layer: "VXLAN",
-                need: VXLAN_LEN,
-                have: udp_payload.len(),
-            })?;
-            if vx.get_flags() & 0x08 == 0 {
-                return Err(DissectError::Malformed {
-                    layer: "VXLAN",
-                    why: format!("the I flag is not set (flags 0x{:02x})", vx.get_flags()),
-                });
-            }
-            let vni = vx.get_vni();
-            let inner_frame = &udp_payload[VXLAN_LEN..];
-            need("inner Ethernet", inner_frame, ETH_LEN)?;
-            let inner_eth = EthernetPacket::new(inner_frame).ok_or(DissectError::Truncated {
-                layer: "inner Ethernet",
-                need: ETH_LEN,
-                have: inner_frame.len(),
-            })?;
-            let inner = if inner_eth.get_ethertype() == EtherTypes::Ipv4 {
-                Some(ipv4(&inner_frame[ETH_LEN..], cut, "inner IPv4")?.0)
-            } else {
-                None
-            };
-            let arp = (inner_eth.get_ethertype() == EtherTypes::Arp)
-                .then(|| arp(&inner_frame[ETH_LEN..]))
-                .flatten();
-            Ok(Wire::Vxlan {
-                outer_src: outer.src,
-                outer_dst: outer.dst,
-                port: dst_port,
-                vni,
-                inner,
-                arp,
-            })
+        L4::Udp {
+            src_port, dst_port, ..
+        } if vxlan_ports.contains(&dst_port) => {
+            vxlan(&outer, src_port, dst_port, &payload[UDP_LEN..], cut)
         }
         L4::Other {
             protocol: PROTO_IPIP,
@@ -409,6 +454,50 @@ pub fn dissect_cut(frame: &[u8], cut: usize, vxlan_ports: &[u16]) -> Result<Wire
         }
         _ => Ok(Wire::Plain(outer)),
     }
+}
+
+/// A VXLAN header and the Ethernet frame it carries.
+fn vxlan(
+    outer: &Ip,
+    src_port: u16,
+    port: u16,
+    udp_payload: &[u8],
+    cut: usize,
+) -> Result<Wire, DissectError> {
+    need("VXLAN", udp_payload, VXLAN_LEN)?;
+    let vx = VxlanPacket::new(udp_payload).ok_or(DissectError::Truncated {
+        layer: "VXLAN",
+        need: VXLAN_LEN,
+        have: udp_payload.len(),
+    })?;
+    if vx.get_flags() & 0x08 == 0 {
+        return Err(DissectError::Malformed {
+            layer: "VXLAN",
+            why: format!("the I flag is not set (flags 0x{:02x})", vx.get_flags()),
+        });
+    }
+    let vni = vx.get_vni();
+    let inner_frame = &udp_payload[VXLAN_LEN..];
+    need("inner Ethernet", inner_frame, ETH_LEN)?;
+    let inner_type = EtherTypes::Ipv4;
+    let ethertype = pnet_packet::ethernet::EtherType(be16(inner_frame, 12));
+    let inner = if ethertype == inner_type {
+        Some(ipv4(&inner_frame[ETH_LEN..], cut, "inner IPv4")?.0)
+    } else {
+        None
+    };
+    let arp = (ethertype == EtherTypes::Arp)
+        .then(|| arp(&inner_frame[ETH_LEN..]))
+        .flatten();
+    Ok(Wire::Vxlan {
+        outer_src: outer.src,
+        outer_dst: outer.dst,
+        src_port,
+        port,
+        vni,
+        inner,
+        arp,
+    })
 }
 
 fn udp(payload: &[u8]) -> Result<L4, DissectError> {
@@ -458,8 +547,15 @@ fn arp(bytes: &[u8]) -> Option<Arp> {
         && arp.get_protocol_type() == EtherTypes::Ipv4
         && arp.get_hw_addr_len() == 6
         && arp.get_proto_addr_len() == 4;
+    let op = match arp.get_operation().0 {
+        1 => ArpOp::Request,
+        2 => ArpOp::Reply,
+        other => ArpOp::Other(other),
+    };
     fits.then(|| Arp {
+        op,
         sender: arp.get_sender_proto_addr(),
+        sender_mac: arp.get_sender_hw_addr().octets(),
         target: arp.get_target_proto_addr(),
     })
 }
@@ -538,7 +634,11 @@ fn icmp(b: &[u8]) -> Result<L4, DissectError> {
             mtu: be16(b, 6),
             original: quoted(&b[ICMP_MIN..]),
         },
-        _ => L4::OtherIcmp { icmp_type, code },
+        _ => L4::OtherIcmp {
+            icmp_type,
+            code,
+            original: quoted(&b[ICMP_MIN..]),
+        },
     })
 }
 
@@ -856,7 +956,7 @@ mod tests {
                 Wire::Vxlan {
                     inner: None,
                     vni: 1,
-                    arp: Some(Arp { sender, target }),
+                    arp: Some(Arp { op: ArpOp::Request, sender, target, .. }),
                     ..
                 } if sender == build::ip("172.16.1.0") && target == build::ip("172.16.0.0")
             ),
@@ -905,6 +1005,22 @@ mod tests {
             "IPIP 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"
         );
         assert_eq!(wire.tag(), Some((TAG, false)));
+    }
+
+    #[test]
+    fn arp_on_the_link_carries_its_operation_and_a_broken_one_is_other() {
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 2];
+        arp.extend_from_slice(&[2, 0, 0, 0, 0, 9, 172, 16, 0, 1]);
+        arp.extend_from_slice(&[2, 0, 0, 0, 0, 8, 172, 16, 0, 2]);
+        let wire = dissect(&ether(0x0806, &arp), PORTS).unwrap();
+        assert_eq!(
+            wire.arp().map(|a| (a.op, a.sender, a.sender_mac)),
+            Some((ArpOp::Reply, build::ip("172.16.0.1"), [2, 0, 0, 0, 0, 9]))
+        );
+        assert_eq!(
+            wire.to_string(),
+            "ARP, Reply 172.16.0.1 is-at 02:00:00:00:00:09"
+        );
     }
 
     #[test]

@@ -55,4 +55,3 @@ pub struct VxlanParams {
     pub vni: u32,
     pub port: u16,
 }
-

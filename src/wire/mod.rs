@@ -4,6 +4,23 @@
 
 pub mod dissect;
 pub mod encap;
+pub mod tcpdump;
 
-pub use dissect::{dissect, Wire};
+pub use dissect::{dissect, dissect_ip, Arp, ArpOp, Tunnel, Wire};
 pub use encap::{Encap, VxlanParams};
+
+/// An Ethernet address.
+pub type Mac = [u8; 6];
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn mac_text(mac: &Mac) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The Ethernet destination of a frame: the next hop it was sent to.
+pub fn ethernet_dst(frame: &[u8]) -> Option<Mac> {
+    frame.get(..6)?.try_into().ok()
+}

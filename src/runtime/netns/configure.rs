@@ -104,7 +104,8 @@ fn enter(node: &ShapeNode, sandbox: Option<&MountPlan>) -> Result<(), RuntimeErr
         step: format!("{what} node `{}`", node.name),
         detail,
     };
-    crate::sys::netns::enter_for_good(&node.namespace).map_err(|e| setup("entering", e.to_string()))?;
+    crate::sys::netns::enter_for_good(&node.namespace)
+        .map_err(|e| setup("entering", e.to_string()))?;
     if let Some(plan) = sandbox {
         let sandbox =
             Sandbox::start(plan).map_err(|e| setup("starting the sandbox of", e.to_string()))?;

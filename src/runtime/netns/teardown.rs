@@ -3,8 +3,8 @@
 //! inside a node (its sandbox holder, daemons, a `setsid -f` child of an exec line) is ended
 //! first: nothing outlives its lab.
 
-use crate::sys::netns::{netns_path, pids_in};
 use crate::runtime::error::TeardownError;
+use crate::sys::netns::{netns_path, pids_in};
 use nix::errno::Errno;
 use nix::mount::{umount2, MntFlags};
 use nix::sys::signal::{kill, Signal};
@@ -50,10 +50,11 @@ fn end_processes(names: &[String]) -> Vec<TeardownError> {
     // A node whose namespace was deleted by hand (`ip netns del`) has no name to be found by;
     // its holder, and with it the node's processes, would live on unreachable.
     let unnamed = String::from("(a namespace deleted by hand)");
-    let orphans: Vec<Pid> = crate::sys::netns::unnamed(&super::sandbox::HOLDER_NAME.to_string_lossy())
-        .into_iter()
-        .filter(|pid| kill(*pid, Signal::SIGKILL).is_ok())
-        .collect();
+    let orphans: Vec<Pid> =
+        crate::sys::netns::unnamed(&super::sandbox::HOLDER_NAME.to_string_lossy())
+            .into_iter()
+            .filter(|pid| kill(*pid, Signal::SIGKILL).is_ok())
+            .collect();
     killed.extend(orphans.into_iter().map(|pid| (pid, &unnamed)));
     let deadline = Instant::now() + EXIT_LIMIT;
     while killed.iter().any(|(pid, _)| alive(*pid)) && Instant::now() < deadline {
