@@ -66,7 +66,7 @@ fn assert_first_reason(report: &Value, from: &str, to: &str, cause: &str) {
         .iter()
         .find(|p| p["from"] == from && p["to"] == to)
         .unwrap_or_else(|| panic!("no pair {from}>{to}: {report:#}"));
-    let first = pair["reasons"][0].as_str().unwrap_or_default();
+    let first = pair["reasons"][0]["message"].as_str().unwrap_or_default();
     assert!(
         first.contains(cause),
         "{from}>{to}: expected the first reason to name `{cause}`, got {}",

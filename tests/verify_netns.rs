@@ -850,7 +850,11 @@ fn frames_the_capture_drops_are_reported_as_capture_drops_never_as_lab_faults() 
         .iter()
         .map(|c| {
             (
-                c["point"].as_str().unwrap().to_string(),
+                format!(
+                    "{}-{}",
+                    c["point"]["node"].as_str().unwrap(),
+                    c["point"]["iface"].as_str().unwrap()
+                ),
                 c["dropped"].as_u64().unwrap(),
             )
         })
@@ -936,4 +940,38 @@ fn routers_ask_no_arp_of_each_other_in_a_cold_or_a_warm_run() {
             "{flags:?}: routers broadcast {asked} ARP request(s) on the WAN"
         );
     }
+}
+
+/// With two pods per host, node names hold a `-`: a rewritten source is told with the pods' own
+/// names, and every reason of the failing pair is an object with a `kind` and a `message`.
+#[test]
+fn a_rewritten_source_names_the_pods_by_their_own_names() {
+    let lab = LabGuard::deployed_with(
+        "vpph",
+        &["--mode", "host-gw", "--hosts", "2", "--pods-per-host", "2"],
+    );
+    exec(
+        &lab,
+        "host2",
+        "iptables -t nat -A POSTROUTING -o cni0 -s 10.0.1.3 -j SNAT --to-source 10.0.2.1",
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let p = pair(&report, "pod1-2", "pod2-1");
+    for r in p["reasons"].as_array().unwrap() {
+        assert!(r["kind"].is_string() && r["message"].is_string(), "{r:#}");
+    }
+    let rewritten = p["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "source_rewritten")
+        .unwrap_or_else(|| panic!("no source_rewritten reason: {p:#}"));
+    assert_eq!(rewritten["receiver"], "pod2-1");
+    assert_eq!(rewritten["sender"], "pod1-2");
+    let message = rewritten["message"].as_str().unwrap();
+    assert!(
+        message.contains("pod2-1 received it from 10.0.2.1, not from pod1-2's 10.0.1.3"),
+        "{message}"
+    );
 }

@@ -83,8 +83,11 @@ fn lab_pcapng_holds_every_point_in_time_order_with_probe_comments() {
     // The same points, and the same frames, as the per-point files.
     let mut per_point = 0;
     for c in report["captures"].as_array().unwrap() {
-        let point = c["point"].as_str().unwrap();
-        let (node, iface) = point.rsplit_once('-').unwrap();
+        let (node, iface) = (
+            c["point"]["node"].as_str().unwrap(),
+            c["point"]["iface"].as_str().unwrap(),
+        );
+        let point = format!("{node}-{iface}");
         let mut frames = read_pcap(&pcaps.join(format!("{point}.pcap")));
         let label = format!("{node}:{iface}");
         assert!(

@@ -67,10 +67,8 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
         .collect::<Result<Vec<_>, _>>()?;
     let figures = measure_rounds(combo, &paths, opts)?;
     let point = CapturePoint {
-        name: format!("{}-{}", host1.node, host1.underlay_if),
-        node: host1.node.clone(),
+        id: crate::lab::point::PointId::new(&host1.node, &host1.underlay_if),
         namespace: host1.namespace.clone(),
-        iface: host1.underlay_if.clone(),
         host: host1.index,
     };
     let vxlan_ports: Vec<u16> = lab.encap.vxlan().iter().map(|v| v.port).collect();

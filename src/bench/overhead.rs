@@ -46,14 +46,14 @@ pub fn capture_during<T>(
     traffic: impl FnOnce() -> Result<T, BenchError>,
 ) -> Result<Overhead, BenchError> {
     // Unfiltered: the flow is ordinary TCP, which verify's probe filter would drop.
-    let socket = packet_socket::open(&point.namespace, &point.iface, None, RingSize::BULK)
-        .map_err(|e| BenchError::Capture(format!("{}: {e}", point.name)))?;
+    let socket = packet_socket::open(&point.namespace, &point.id.iface, None, RingSize::BULK)
+        .map_err(|e| BenchError::Capture(format!("{}: {e}", point.id)))?;
     let running = packet_socket::start(vec![socket], |_, socket, stop| {
         let mut frames = Vec::new();
         let _ = socket.read_until(stop, DRAIN_LIMIT, |f| frames.push(f.data.to_vec()));
         frames
     })
-    .map_err(|e| BenchError::Capture(format!("{}: {e}", point.name)))?;
+    .map_err(|e| BenchError::Capture(format!("{}: {e}", point.id)))?;
     let ran = traffic();
     let frames: Vec<Vec<u8>> = running.stop().into_iter().flatten().collect();
     ran?;
@@ -63,7 +63,7 @@ pub fn capture_during<T>(
             flow.src,
             flow.dst,
             frames.len(),
-            point.name
+            point.id
         ))
     })
 }

@@ -3,6 +3,7 @@
 //! arrives (see [`super::observe`]).
 
 use super::observe::{Observed, Observer};
+use crate::lab::point::PointId;
 use crate::sys::netns::NetnsError;
 use crate::sys::packet_socket::{self, OpenError, PacketSocket, ReadError, Readers, RingSize};
 use std::io;
@@ -20,11 +21,9 @@ pub const SETTLE: Duration = Duration::from_millis(2 * RingSize::PROBES.retire_m
 /// An interface in a node that verify listens on.
 #[derive(Debug, Clone)]
 pub struct CapturePoint {
-    /// `<node>-<iface>`, also the pcap file's stem.
-    pub name: String,
-    pub node: String,
+    /// The node and interface; `<node>-<iface>` is also the pcap file's stem.
+    pub id: PointId,
     pub namespace: String,
-    pub iface: String,
     /// The lab host whose traffic the point carries: its own, its pod's, its router's. Points
     /// of one host are busy at the same moments, so capture readers spread them.
     pub host: usize,
@@ -70,19 +69,21 @@ pub fn open_filtered(
         .ok()
         .and_then(|v| v.parse().ok())
         .map_or(ring, RingSize::tiny);
-    packet_socket::open(&point.namespace, &point.iface, Some(filter), ring).map_err(|e| match e {
-        OpenError::Netns(e) => CaptureError::Netns(e),
-        OpenError::NoInterface { .. } => CaptureError::MissingInterface {
-            node: point.node.clone(),
-            iface: point.iface.clone(),
-            namespace: point.namespace.clone(),
+    packet_socket::open(&point.namespace, &point.id.iface, Some(filter), ring).map_err(
+        |e| match e {
+            OpenError::Netns(e) => CaptureError::Netns(e),
+            OpenError::NoInterface { .. } => CaptureError::MissingInterface {
+                node: point.id.node.clone(),
+                iface: point.id.iface.clone(),
+                namespace: point.namespace.clone(),
+            },
+            OpenError::Os(e) => CaptureError::Open {
+                node: point.id.node.clone(),
+                iface: point.id.iface.clone(),
+                source: e.into(),
+            },
         },
-        OpenError::Os(e) => CaptureError::Open {
-            node: point.node.clone(),
-            iface: point.iface.clone(),
-            source: e.into(),
-        },
-    })
+    )
 }
 
 /// Captures running on their threads until [`Running::stop`]; [`Running::harvest`] takes

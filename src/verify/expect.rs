@@ -7,7 +7,9 @@
 //! A pair that works, or fails somewhere else, fails the lab and says which.
 
 use super::judge::{Outcome, PairVerdict, ProbeResult};
+use super::reason::Reason;
 pub use crate::lab::expect::{ExpectFail, HostSet};
+use crate::lab::point::PointId;
 use crate::lab::Lab;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -27,16 +29,6 @@ pub enum Held {
 pub struct PairPath<'a> {
     pub src_pod: &'a str,
     pub src_host: &'a str,
-    /// Every node of the lab, to tell which one a capture point belongs to.
-    pub nodes: &'a [&'a str],
-}
-
-/// Every node a capture point can belong to.
-pub fn node_names(lab: &crate::lab::Lab) -> Vec<&str> {
-    let hosts = lab.hosts.iter().map(|h| h.node.as_str());
-    let pods = lab.pods.iter().map(|p| p.node.as_str());
-    let routers = lab.routers.iter().map(|r| r.node.as_str());
-    hosts.chain(pods).chain(routers).collect()
 }
 
 /// Checks one pair's first-contact ping against the expectation.
@@ -44,20 +36,18 @@ pub fn check(expect: &ExpectFail, path: &PairPath<'_>, ping: &ProbeResult) -> He
     if matches!(ping.outcome, Outcome::Reply { .. }) {
         return Held::Works;
     }
-    let requests: BTreeSet<&str> = ping
+    let requests: BTreeSet<&PointId> = ping
         .seen
         .iter()
         .filter(|s| !s.reply)
-        .map(|s| s.point.as_str())
+        .map(|s| &s.point)
         .collect();
-    let node_of = |point: &str| node_of(point, path.nodes).unwrap_or(point).to_string();
-    let at_points: Vec<String> = requests
-        .iter()
-        .filter(|p| node_of(p) == expect.at)
-        .map(|p| p.to_string())
-        .collect();
+    let names = |points: &mut dyn Iterator<Item = &&PointId>| {
+        points.map(|p| p.to_string()).collect::<Vec<_>>()
+    };
+    let at_points = names(&mut requests.iter().filter(|p| p.node == expect.at));
     if at_points.is_empty() {
-        let last = requests.iter().copied().collect::<Vec<_>>().join(", ");
+        let last = names(&mut requests.iter()).join(", ");
         return Held::OtherWay(match last.is_empty() {
             true => format!(
                 "the request never reached {}: it was seen nowhere",
@@ -69,11 +59,12 @@ pub fn check(expect: &ExpectFail, path: &PairPath<'_>, ping: &ProbeResult) -> He
             ),
         });
     }
-    let beyond: Vec<&str> = requests
-        .iter()
-        .copied()
-        .filter(|p| ![path.src_pod, path.src_host, expect.at.as_str()].contains(&&*node_of(p)))
-        .collect();
+    let passed = [path.src_pod, path.src_host, expect.at.as_str()];
+    let beyond = names(
+        &mut requests
+            .iter()
+            .filter(|p| !passed.contains(&p.node.as_str())),
+    );
     if !beyond.is_empty() {
         return Held::OtherWay(format!(
             "the request went past {}: seen on {}",
@@ -111,22 +102,10 @@ pub fn for_want_of_a_route(held: Held, e: &ExpectFail, lab: &Lab, dst: Ipv4Addr)
     }
 }
 
-/// The node a capture point (`<node>-<iface>`) belongs to: the longest node name that
-/// prefixes it, since node names may contain `-` themselves (`pod1-2`).
-fn node_of<'a>(point: &str, nodes: &[&'a str]) -> Option<&'a str> {
-    nodes
-        .iter()
-        .copied()
-        .filter(|n| point.strip_prefix(n).is_some_and(|r| r.starts_with('-')))
-        .max_by_key(|n| n.len())
-}
-
 /// Turns the verdict of a pair the lab expects to fail into the verdict on the expectation.
 pub fn apply(expect: &ExpectFail, held: Held, verdict: &mut PairVerdict) {
-    let declared = format!("expected to die at {} ({})", expect.at, expect.why);
     match held {
         Held::Yes { seen_at } => {
-            verdict.passed = true;
             verdict.reasons.clear();
             verdict.remarks.clear();
             verdict.expected_failure = Some(format!(
@@ -136,19 +115,21 @@ pub fn apply(expect: &ExpectFail, held: Held, verdict: &mut PairVerdict) {
                 expect.why
             ));
         }
-        Held::Works => {
-            verdict.passed = false;
-            verdict.reasons.insert(
-                0,
-                format!("{declared}, but it works: the expectation no longer holds"),
-            );
-        }
-        Held::OtherWay(how) => {
-            verdict.passed = false;
-            verdict
-                .reasons
-                .insert(0, format!("{declared}, but it failed another way: {how}"));
-        }
+        Held::Works => verdict.reasons.insert(
+            0,
+            Reason::ExpectationWorks {
+                at: expect.at.clone(),
+                why: expect.why.clone(),
+            },
+        ),
+        Held::OtherWay(how) => verdict.reasons.insert(
+            0,
+            Reason::ExpectationOtherWay {
+                at: expect.at.clone(),
+                why: expect.why.clone(),
+                how,
+            },
+        ),
     }
 }
 
@@ -166,13 +147,10 @@ mod tests {
         }
     }
 
-    const NODES: [&str; 6] = ["pod1", "host1", "gw1", "gw2", "host2", "pod2"];
-
     fn path() -> PairPath<'static> {
         PairPath {
             src_pod: "pod1",
             src_host: "host1",
-            nodes: &NODES,
         }
     }
 
@@ -189,7 +167,7 @@ mod tests {
             seen: points
                 .iter()
                 .map(|p| Seen {
-                    point: p.to_string(),
+                    point: PointId::from(*p),
                     dst_mac: [0; 6],
                     reply: false,
                     wire: wire.clone(),
@@ -240,10 +218,20 @@ mod tests {
     }
 
     #[test]
-    fn points_belong_to_the_longest_node_name() {
-        let nodes = ["pod1", "pod1-2", "host1"];
-        assert_eq!(node_of("pod1-2-eth1", &nodes), Some("pod1-2"));
-        assert_eq!(node_of("pod1-eth1", &nodes), Some("pod1"));
-        assert_eq!(node_of("gw9-eth1", &nodes), None);
+    fn a_pod_whose_name_prefixes_another_is_told_apart() {
+        let e = ExpectFail {
+            at: "pod1".into(),
+            ..expect()
+        };
+        let path = PairPath {
+            src_pod: "pod9",
+            src_host: "host1",
+        };
+        let none = Outcome::NoReply { attempts: 3 };
+        let mut p = ping(&["host1-eth1"], none);
+        p.seen[0].point = PointId::new("pod1-2", "eth1");
+        assert!(
+            matches!(check(&e, &path, &p), Held::OtherWay(w) if w.contains("never reached pod1"))
+        );
     }
 }

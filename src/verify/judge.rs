@@ -4,7 +4,9 @@
 //! seen where they must pass, every sighting has the shape the mode prescribes, and a
 //! full-size packet at the pod MTU got through with DF set.
 
+use super::reason::{Direction, ProbeName, Reason, Sighted};
 use super::transport::Proto;
+use crate::lab::point::PointId;
 use crate::lab::Encap;
 use crate::wire::dissect::Wire;
 use serde::Serialize;
@@ -23,11 +25,11 @@ pub struct PairPlan {
     pub src_host: Ipv4Addr,
     pub dst_host: Ipv4Addr,
     /// The capture points on those hosts' underlay interfaces, e.g. `host1-eth1`.
-    pub src_point: String,
-    pub dst_point: String,
+    pub src_point: PointId,
+    pub dst_point: PointId,
     /// The capture points on the pods' own interfaces, e.g. `pod1-eth1`.
-    pub src_pod_point: String,
-    pub dst_pod_point: String,
+    pub src_pod_point: PointId,
+    pub dst_pod_point: PointId,
     /// The full-size probe's IP total length.
     pub mtu: u16,
     /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
@@ -77,7 +79,7 @@ fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 /// One frame of a probe, seen at one capture point.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    pub point: String,
+    pub point: PointId,
     /// The Ethernet destination of the frame as captured: the next hop it was sent to.
     pub dst_mac: Mac,
     /// Whether the frame is the probe's reply (from the tag's direction, or for a TCP
@@ -95,28 +97,57 @@ pub struct ProbeResult {
     pub seen: Vec<Seen>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A pair's verdict. It passed exactly when it has no reason to fail.
+#[derive(Debug, Clone)]
 pub struct PairVerdict {
-    pub passed: bool,
-    #[serde(rename = "rtt_us", serialize_with = "opt_micros")]
     pub rtt: Option<Duration>,
     /// What the wire showed, in one line: the request, or the reply prefixed `reply `.
     pub wire: String,
     /// Every reason the pair failed, most telling first; empty when it passed.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// Steady-state pings sent and lost.
     pub loss: Loss,
     /// Shown, not failed on: a retry the pair needed, loss within `--max-loss`.
     pub remarks: Vec<String>,
     /// The pair failed as the lab declares it must, and how (see [`super::expect`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<String>,
 }
 
-fn opt_micros<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_some(&(d.as_micros() as u64)),
-        None => s.serialize_none(),
+impl PairVerdict {
+    pub fn passed(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    /// Every reason as the table shows it.
+    pub fn texts(&self) -> Vec<String> {
+        self.reasons.iter().map(Reason::to_string).collect()
+    }
+}
+
+/// `passed` is written out for readers of the JSON; in Rust it is [`PairVerdict::passed`].
+impl Serialize for PairVerdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("PairVerdict", 7)?;
+        out.serialize_field("passed", &self.passed())?;
+        out.serialize_field("rtt_us", &self.rtt.map(|d| d.as_micros() as u64))?;
+        out.serialize_field("wire", &self.wire)?;
+        out.serialize_field("reasons", &Reasons(&self.reasons))?;
+        out.serialize_field("loss", &self.loss)?;
+        out.serialize_field("remarks", &self.remarks)?;
+        match &self.expected_failure {
+            Some(e) => out.serialize_field("expected_failure", e)?,
+            None => out.skip_field("expected_failure")?,
+        }
+        out.end()
+    }
+}
+
+struct Reasons<'a>(&'a [Reason]);
+
+impl Serialize for Reasons<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        super::reason::serialize_all(self.0, s)
     }
 }
 
@@ -183,7 +214,7 @@ impl PairPlan {
     /// MAC: a route or ARP entry pointing at a third host that relays it keeps every IP header
     /// right. Checked where the frame leaves (the sender's underlay), so a switch that floods
     /// like a hub, showing the frame elsewhere too, changes nothing.
-    pub fn next_hop_misfit(&self, seen: &Seen, reply: bool) -> Option<String> {
+    pub fn next_hop_misfit(&self, seen: &Seen, reply: bool) -> Option<Reason> {
         let (sender_point, sender, receiver) = if reply {
             (&self.dst_point, &self.host_names.1, &self.host_names.0)
         } else {
@@ -202,32 +233,31 @@ impl PairPlan {
         if seen.dst_mac == want {
             return None;
         }
-        let whose = self
-            .host_macs
-            .iter()
-            .find(|(_, m)| *m == seen.dst_mac)
-            .map_or("no host's".to_string(), |(n, _)| format!("{n}'s"));
-        Some(format!(
-            "next hop: {sender} sent it to {} ({whose} MAC), not to {receiver} ({})",
-            mac_text(&seen.dst_mac),
-            mac_text(&want),
-        ))
+        let owner = self.host_macs.iter().find(|(_, m)| *m == seen.dst_mac);
+        Some(Reason::NextHop {
+            at: sighted(seen, reply),
+            sender: sender.clone(),
+            sent_to: mac_text(&seen.dst_mac),
+            owner: owner.map(|(n, _)| n.clone()),
+            receiver: receiver.clone(),
+            receiver_mac: mac_text(&want),
+        })
     }
 
     /// Why a sighting does not have the prescribed shape, or `None` if it has. Where the
     /// packet leaves or reaches a pod, it must be plain with the pods' own addresses; on the
     /// underlay it must have the mode's shape.
-    pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<Misfit> {
+    pub fn misfit(&self, seen: &Seen, reply: bool) -> Option<Reason> {
         if let Some(at_pod) = self.pod_misfit(seen, reply) {
             return at_pod;
         }
         let (ps, pd) = self.pods(reply);
         let (hs, hd) = self.hosts(reply);
-        let saw = |note: Option<&str>| Misfit {
-            proto: None,
-            reply,
-            text: format!("expected {}, saw {}", self.expected(reply), seen.wire),
-            note: note.map(str::to_string),
+        let saw = |note: Option<&'static str>| Reason::Misfit {
+            at: sighted(seen, reply),
+            expected: self.expected(reply),
+            saw: seen.wire.to_string(),
+            note,
         };
         let inner_ok = |s: Ipv4Addr, d: Ipv4Addr| s == ps && d == pd;
         let fits = match (self.encap, &seen.wire) {
@@ -252,7 +282,7 @@ impl PairPlan {
     /// At a pod's own interface: `None` if `seen` is not there, else what is wrong with it.
     /// The sender's interface shows the address the pod chose; the receiver's shows whether
     /// something on the way rewrote it (SNAT, MASQUERADE, DNAT).
-    fn pod_misfit(&self, seen: &Seen, reply: bool) -> Option<Option<Misfit>> {
+    fn pod_misfit(&self, seen: &Seen, reply: bool) -> Option<Option<Reason>> {
         let (sender_point, receiver_point) = if reply {
             (&self.dst_pod_point, &self.src_pod_point)
         } else {
@@ -263,70 +293,73 @@ impl PairPlan {
             return None;
         }
         let (ps, pd) = self.pods(reply);
-        let misfit = |text: String| {
-            Some(Some(Misfit {
-                proto: None,
-                reply,
-                text,
-                note: None,
-            }))
-        };
+        let at = sighted(seen, reply);
         let Wire::Plain(ip) = &seen.wire else {
-            return misfit(format!(
-                "expected plain IPv4 {ps} > {pd}, saw {}",
-                seen.wire
-            ));
+            return Some(Some(Reason::Misfit {
+                at,
+                expected: format!("plain IPv4 {ps} > {pd}"),
+                saw: seen.wire.to_string(),
+                note: None,
+            }));
         };
-        let (sender, receiver) = (
-            sender_point.split('-').next(),
-            receiver_point.split('-').next(),
-        );
-        let (sender, receiver) = (
-            sender.unwrap_or("the sender"),
-            receiver.unwrap_or("the receiver"),
-        );
-        match (at_sender, ip.src != ps, ip.dst != pd) {
-            (true, true, _) => misfit(format!(
-                "wrong source address: {sender} sent it from {}, not from its own address {ps}",
-                ip.src
-            )),
-            (false, true, _) => misfit(format!(
-                "source rewritten on the way (SNAT/MASQUERADE): {receiver} received it from {}, not from {sender}'s {ps}",
-                ip.src
-            )),
-            (false, false, true) => misfit(format!(
-                "destination rewritten on the way (DNAT): {receiver} received it for {}, not for {pd}",
-                ip.dst
-            )),
-            _ => Some(None),
-        }
+        let (sender, receiver) = (sender_point.node.clone(), receiver_point.node.clone());
+        Some(match (at_sender, ip.src != ps, ip.dst != pd) {
+            (true, true, _) => Some(Reason::WrongSource {
+                at,
+                sender,
+                from: ip.src,
+                own: ps,
+            }),
+            (false, true, _) => Some(Reason::SourceRewritten {
+                at,
+                receiver,
+                from: ip.src,
+                sender,
+                sender_ip: ps,
+            }),
+            (false, false, true) => Some(Reason::DestinationRewritten {
+                at,
+                receiver,
+                to: ip.dst,
+                planned: pd,
+            }),
+            _ => None,
+        })
     }
 }
 
-/// A sighting that does not fit, without the place: places with the same misfit are
-/// listed together.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Misfit {
-    /// `TCP` or `UDP` for a transport probe's frame; `None` for ICMP.
-    pub proto: Option<&'static str>,
-    pub reply: bool,
-    pub text: String,
-    pub note: Option<String>,
+/// Where one frame was seen, before equal misfits are merged.
+fn sighted(seen: &Seen, reply: bool) -> Sighted {
+    Sighted {
+        transport: None,
+        direction: Direction::of(reply),
+        points: vec![seen.point.clone()],
+    }
 }
 
-impl Misfit {
-    /// `request: expected …, saw … on host1-eth1, gw1-eth1 (note)`.
-    pub fn describe(&self, points: &[&str]) -> String {
-        let what = if self.reply { "reply" } else { "request" };
-        let what = match self.proto {
-            Some(proto) => format!("{proto} {what}"),
-            None => what.to_string(),
-        };
-        let mut out = format!("{what}: {} on {}", self.text, points.join(", "));
-        if let Some(note) = &self.note {
-            out.push_str(&format!(" ({note})"));
+/// Adds `reason` to `misfits`, or its points to an equal one seen elsewhere: places with the
+/// same misfit are listed together.
+fn merge_misfit(misfits: &mut Vec<Reason>, mut reason: Reason) {
+    let point = match reason.sighted_mut() {
+        Some(at) => at.points.remove(0),
+        None => return misfits.push(reason),
+    };
+    let same = misfits.iter_mut().find(|m| {
+        let mut bare = (*m).clone();
+        if let Some(at) = bare.sighted_mut() {
+            at.points.clear();
         }
-        out
+        bare == reason
+    });
+    match same.and_then(Reason::sighted_mut) {
+        Some(at) if !at.points.contains(&point) => at.points.push(point),
+        Some(_) => {}
+        None => {
+            if let Some(at) = reason.sighted_mut() {
+                at.points.push(point);
+            }
+            misfits.push(reason);
+        }
     }
 }
 
@@ -404,7 +437,10 @@ pub fn judge_probes(
         shape_reasons(plan, all)
     };
     if !matches!(ping.outcome, Outcome::Reply { .. }) {
-        reasons.push(format!("ping: {}", describe_failure(&ping.outcome)));
+        reasons.push(Reason::ProbeFailed {
+            probe: ProbeName::Ping,
+            outcome: ping.outcome.clone(),
+        });
     }
     reasons.extend(transport_failures(transport));
     if !same_host {
@@ -438,7 +474,6 @@ pub fn judge_probes(
         _ => None,
     };
     PairVerdict {
-        passed: reasons.is_empty(),
         rtt,
         wire,
         remarks: remarks(ping, mtu, transport, loss, tolerated),
@@ -449,11 +484,14 @@ pub fn judge_probes(
 }
 
 /// A reason for each TCP or UDP probe that got no answer.
-fn transport_failures(transport: &[(Proto, ProbeResult)]) -> Vec<String> {
+fn transport_failures(transport: &[(Proto, ProbeResult)]) -> Vec<Reason> {
     transport
         .iter()
         .filter(|(_, r)| !matches!(r.outcome, Outcome::Reply { .. }))
-        .map(|(proto, r)| format!("{} probe: {}", proto.name(), describe_failure(&r.outcome)))
+        .map(|(proto, r)| Reason::ProbeFailed {
+            probe: proto.probe_name(),
+            outcome: r.outcome.clone(),
+        })
         .collect()
 }
 
@@ -462,16 +500,16 @@ fn presence_probes<'a>(
     ping: &'a ProbeResult,
     mtu: &'a ProbeResult,
     transport: &'a [(Proto, ProbeResult)],
-) -> Vec<(&'a ProbeResult, String, bool)> {
+) -> Vec<(&'a ProbeResult, ProbeName, bool)> {
     [
-        (ping, "ping".to_string(), true),
-        (mtu, "full-size probe".to_string(), false),
+        (ping, ProbeName::Ping, true),
+        (mtu, ProbeName::FullSize, false),
     ]
     .into_iter()
     .chain(
         transport
             .iter()
-            .map(|(proto, r)| (r, format!("{} probe", proto.name()), false)),
+            .map(|(proto, r)| (r, proto.probe_name(), false)),
     )
     .collect()
 }
@@ -481,8 +519,8 @@ fn presence_probes<'a>(
 fn shape_reasons<'a>(
     plan: &PairPlan,
     results: impl Iterator<Item = (&'a ProbeResult, bool)>,
-) -> (Vec<String>, Option<&'a Seen>) {
-    let mut misfits: Vec<(Misfit, Vec<&str>)> = Vec::new();
+) -> (Vec<Reason>, Option<&'a Seen>) {
+    let mut misfits: Vec<Reason> = Vec::new();
     let mut offending = None;
     for (result, first_contact) in results {
         for reply in [false, true] {
@@ -490,29 +528,19 @@ fn shape_reasons<'a>(
                 if first_contact && plan.flooded_copy(seen, reply, result) {
                     continue;
                 }
-                let why = plan.misfit(seen, reply).or_else(|| {
-                    plan.next_hop_misfit(seen, reply).map(|text| Misfit {
-                        proto: None,
-                        reply,
-                        text,
-                        note: None,
-                    })
-                });
+                let why = plan
+                    .misfit(seen, reply)
+                    .or_else(|| plan.next_hop_misfit(seen, reply));
                 let Some(mut why) = why else { continue };
-                why.proto = seen.wire.transport().filter(|p| *p != "ICMP");
-                offending.get_or_insert(seen);
-                match misfits.iter_mut().find(|(m, _)| *m == why) {
-                    Some((_, points)) if !points.contains(&seen.point.as_str()) => {
-                        points.push(&seen.point)
-                    }
-                    Some(_) => {}
-                    None => misfits.push((why, vec![&seen.point])),
+                if let Some(at) = why.sighted_mut() {
+                    at.transport = seen.wire.transport().filter(|p| *p != "ICMP");
                 }
+                offending.get_or_insert(seen);
+                merge_misfit(&mut misfits, why);
             }
         }
     }
-    let reasons = misfits.iter().map(|(m, p)| m.describe(p)).collect();
-    (reasons, offending)
+    (misfits, offending)
 }
 
 /// The request leaves through the source host's underlay and arrives through the destination
@@ -520,18 +548,21 @@ fn shape_reasons<'a>(
 /// answered probe must have been seen too; an unanswered one is explained by its outcome.
 /// `probes` are each result, its name, and whether its request must be seen even unanswered
 /// (the first contact's: it shows how far a lost ping got).
-fn presence_reasons(plan: &PairPlan, probes: &[(&ProbeResult, String, bool)]) -> Vec<String> {
+fn presence_reasons(plan: &PairPlan, probes: &[(&ProbeResult, ProbeName, bool)]) -> Vec<Reason> {
     let answered = |r: &ProbeResult| matches!(r.outcome, Outcome::Reply { .. });
     let mut reasons = Vec::new();
-    for &(result, ref probe, request_always) in probes {
-        let probe = probe.as_str();
-        for (reply, what) in [(false, "request"), (true, "reply")] {
+    for &(result, probe, request_always) in probes {
+        for reply in [false, true] {
             if !((request_always && !reply) || answered(result)) {
                 continue;
             }
             for point in [&plan.src_point, &plan.dst_point] {
                 if !probe_frames(result, reply).any(|s| &s.point == point) {
-                    reasons.push(format!("{probe} {what} not seen on {point}"));
+                    reasons.push(Reason::NotSeen {
+                        probe,
+                        direction: Direction::of(reply),
+                        point: point.clone(),
+                    });
                 }
             }
         }
@@ -540,38 +571,31 @@ fn presence_reasons(plan: &PairPlan, probes: &[(&ProbeResult, String, bool)]) ->
         // answered in its name (a DNAT to another address, a proxy).
         let reached = probe_frames(result, false).any(|s| s.point == plan.dst_pod_point);
         if answered(result) && !reached {
-            reasons.push(format!(
-                "{probe} answered, but its request never reached {}: something before the pod answered in its name (DNAT?)",
-                plan.dst_pod_point
-            ));
+            reasons.push(Reason::AnsweredInItsName {
+                probe,
+                missed: plan.dst_pod_point.clone(),
+            });
         }
     }
     reasons
 }
 
-/// Whether `reason` (one this module gives) rests on a frame missing at capture point
-/// `point`: "… not seen on P", "… reached H but never P: …", "… never reached P: …". Where
-/// the capture at P dropped frames, such a reason proves nothing about the lab.
-pub fn rests_on_absence_at(reason: &str, point: &str) -> bool {
-    reason.ends_with(&format!("not seen on {point}"))
-        || reason.contains(&format!(" but never {point}: "))
-        || reason.contains(&format!("never reached {point}: "))
-}
-
 /// A packet that reached a host's underlay but never the pod behind it was dropped in that
 /// host: strict rp_filter on an asymmetric path, a firewall, a missing route.
-fn dropped_at_host(plan: &PairPlan, result: &ProbeResult, probe: &str) -> Vec<String> {
+fn dropped_at_host(plan: &PairPlan, result: &ProbeResult, probe: ProbeName) -> Vec<Reason> {
     let mut reasons = Vec::new();
-    for (reply, what, host_point, pod_point) in [
-        (false, "request", &plan.dst_point, &plan.dst_pod_point),
-        (true, "reply", &plan.src_point, &plan.src_pod_point),
+    for (reply, host_point, pod_point) in [
+        (false, &plan.dst_point, &plan.dst_pod_point),
+        (true, &plan.src_point, &plan.src_pod_point),
     ] {
-        let at = |p: &String| probe_frames(result, reply).any(|s| &s.point == p);
+        let at = |p: &PointId| probe_frames(result, reply).any(|s| &s.point == p);
         if at(host_point) && !at(pod_point) {
-            let host = host_point.split('-').next().unwrap_or("the host");
-            reasons.push(format!(
-                "{probe} {what} reached {host_point} but never {pod_point}: {host} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)"
-            ));
+            reasons.push(Reason::DroppedAtHost {
+                probe,
+                direction: Direction::of(reply),
+                reached: host_point.clone(),
+                missed: pod_point.clone(),
+            });
         }
     }
     reasons
@@ -582,23 +606,35 @@ fn full_size_reason(
     ping: &ProbeResult,
     mtu: &ProbeResult,
     loss: Loss,
-) -> Option<String> {
+) -> Option<Reason> {
     let size = plan.mtu;
     let ping_ok = matches!(ping.outcome, Outcome::Reply { .. });
     Some(match &mtu.outcome {
         Outcome::Reply { .. } => return None,
-        Outcome::Unreachable { from, code: 4, mtu: hop } => format!(
-            "full-size probe ({size} bytes, DF) refused: ICMP frag-needed from {from}, next-hop MTU {hop}"
-        ),
+        Outcome::Unreachable {
+            from,
+            code: 4,
+            mtu: hop,
+        } => Reason::MtuRefused {
+            size,
+            from: *from,
+            next_hop_mtu: *hop,
+        },
         // Only a path that loses nothing else is a blackhole for big packets.
-        Outcome::NoReply { attempts } if ping_ok && loss.lost == 0 => format!(
-            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts while small pings pass: MTU blackhole"
-        ),
-        Outcome::NoReply { attempts } if ping_ok => format!(
-            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts, on a path that also lost {} of {} small pings",
-            loss.lost, loss.sent
-        ),
-        other => format!("full-size probe ({size} bytes, DF): {}", describe_failure(other)),
+        Outcome::NoReply { attempts } if ping_ok && loss.lost == 0 => Reason::MtuBlackhole {
+            size,
+            attempts: *attempts,
+        },
+        Outcome::NoReply { attempts } if ping_ok => Reason::FullSizeLost {
+            size,
+            attempts: *attempts,
+            lost: loss.lost,
+            sent: loss.sent,
+        },
+        other => Reason::FullSizeFailed {
+            size,
+            outcome: other.clone(),
+        },
     })
 }
 
@@ -622,21 +658,15 @@ impl Loss {
 
     /// Loss beyond `max` (a share, 0.0 to 1.0) fails the pair; loss that comes and goes is
     /// called flaky.
-    fn reason(self, max: f64) -> Option<String> {
+    fn reason(self, max: f64) -> Option<Reason> {
         if self.lost == 0 || f64::from(self.lost) <= max * f64::from(self.sent) {
             return None;
         }
-        let what = if self.lost < self.sent {
-            "flaky: the path drops some packets"
-        } else {
-            "every steady-state ping lost after a first contact"
-        };
-        Some(format!(
-            "lost {} of {} steady-state pings ({what}; --max-loss allows {:.0}%)",
-            self.lost,
-            self.sent,
-            max * 100.0
-        ))
+        Some(Reason::Loss {
+            lost: self.lost,
+            sent: self.sent,
+            max_loss: max,
+        })
     }
 }
 
@@ -674,25 +704,6 @@ fn remarks(
         ));
     }
     out
-}
-
-fn describe_failure(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Reply { .. } => "replied".into(),
-        Outcome::NoReply { attempts } => format!("no reply after {attempts} attempts"),
-        Outcome::Unreachable { from, code, mtu } => {
-            let what = match code {
-                0 => "network unreachable".to_string(),
-                1 => "host unreachable".to_string(),
-                4 => format!("fragmentation needed, next-hop MTU {mtu}"),
-                13 => "administratively prohibited".to_string(),
-                c => format!("destination unreachable, code {c}"),
-            };
-            format!("{what} (ICMP from {from})")
-        }
-        Outcome::SendFailed { error } => format!("could not be sent: {error}"),
-        Outcome::Failed { error } => error.clone(),
-    }
 }
 
 /// Pods whose interface MTU is not the planned one. verify probes at the planned MTU, so a pod
@@ -758,7 +769,7 @@ pub fn leaks<'a>(
     encap: Encap,
     pod_ips: &BTreeSet<Ipv4Addr>,
     pod_nets: &[Net],
-    frames: impl IntoIterator<Item = (&'a str, &'a Wire)>,
+    frames: impl IntoIterator<Item = (&'a PointId, &'a Wire)>,
 ) -> Vec<String> {
     let mut seen = BTreeSet::new();
     for (point, wire) in frames {
@@ -897,7 +908,7 @@ mod tests {
             &everywhere(reply(), healthy_vxlan),
             &everywhere(reply(), healthy_vxlan),
         );
-        assert!(v.passed, "{:?}", v.reasons);
+        assert!(v.passed(), "{:?}", v.texts());
         assert_eq!(
             v.wire,
             "VXLAN vni 1 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]"
@@ -920,9 +931,9 @@ mod tests {
             &everywhere(reply(), plain_),
             &everywhere(reply(), healthy_vxlan),
         );
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert_eq!(
-            v.reasons[0],
+            v.texts()[0],
             "request: expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1, host2-eth1 (pod addresses in plain on the underlay)"
         );
         assert_eq!(v.wire, "plain IPv4 172.16.0.2 > 172.16.1.2");
@@ -945,9 +956,9 @@ mod tests {
             &everywhere(reply(), healthy_vxlan),
         );
         assert!(
-            v.reasons[0].contains("saw VXLAN vni 2 10.0.1.2>10.0.2.2"),
+            v.texts()[0].contains("saw VXLAN vni 2 10.0.1.2>10.0.2.2"),
             "{}",
-            v.reasons[0]
+            v.texts()[0]
         );
         let port = |r: bool| {
             let (o, i) = if r {
@@ -963,9 +974,9 @@ mod tests {
             &everywhere(reply(), healthy_vxlan),
         );
         assert!(
-            v.reasons[0].contains("saw VXLAN UDP/8472 vni 1"),
+            v.texts()[0].contains("saw VXLAN UDP/8472 vni 1"),
             "{}",
-            v.reasons[0]
+            v.texts()[0]
         );
     }
 
@@ -985,11 +996,11 @@ mod tests {
             &everywhere(reply(), routed_via_gw),
             &everywhere(reply(), healthy_vxlan),
         );
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert!(
-            v.reasons[0].contains("saw VXLAN vni 1 10.0.2.1>10.0.1.2"),
+            v.texts()[0].contains("saw VXLAN vni 1 10.0.2.1>10.0.1.2"),
             "{}",
-            v.reasons[0]
+            v.texts()[0]
         );
     }
 
@@ -1010,14 +1021,14 @@ mod tests {
                 plain("10.0.1.2", "10.0.2.2", false, Some(TAG))
             }
         };
-        assert!(judge2(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed);
+        assert!(judge2(&p, &everywhere(reply(), ok), &everywhere(reply(), ok)).passed());
         // host1 masquerades: both underlays show host1's address; the pods see their own
         // addresses again once the reply is un-NATed... except that pod2 sees host1's.
         let at_host1 = everywhere_pods(reply(), &masq, &ok);
         let v = judge2(&p, &at_host1, &everywhere(reply(), ok));
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert_eq!(
-            v.reasons[0],
+            v.texts()[0],
             "request: expected plain IPv4 10.0.1.2 > 10.0.2.2, saw plain IPv4 192.168.0.100 > 10.0.2.2 on host1-eth1, host2-eth1 (source rewritten: NAT)"
         );
     }
@@ -1039,9 +1050,9 @@ mod tests {
             &everywhere(reply(), tunnel),
         );
         assert!(
-            v.reasons[0].starts_with("request: expected plain IPv4 10.0.1.2 > 10.0.2.2, saw IPIP"),
+            v.texts()[0].starts_with("request: expected plain IPv4 10.0.1.2 > 10.0.2.2, saw IPIP"),
             "{}",
-            v.reasons[0]
+            v.texts()[0]
         );
     }
 
@@ -1065,15 +1076,15 @@ mod tests {
                 )
             }
         };
-        assert!(judge2(&p, &everywhere(reply(), good), &everywhere(reply(), good)).passed);
+        assert!(judge2(&p, &everywhere(reply(), good), &everywhere(reply(), good)).passed());
         let vx = |r: bool| healthy_vxlan(r);
         let v = judge2(&p, &everywhere(reply(), vx), &everywhere(reply(), good));
         assert!(
-            v.reasons[0].starts_with(
+            v.texts()[0].starts_with(
                 "request: expected IPIP (protocol 4) between 10.0.1.2 and 10.0.2.2, saw VXLAN"
             ),
             "{}",
-            v.reasons[0]
+            v.texts()[0]
         );
     }
 
@@ -1085,15 +1096,20 @@ mod tests {
             seen: vec![],
         };
         let v = judge2(&p, &lost, &lost);
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert_eq!(v.wire, "not seen");
-        assert_eq!(v.reasons[0], "ping: no reply after 3 attempts");
+        assert_eq!(v.texts()[0], "ping: no reply after 3 attempts");
         assert!(v
-            .reasons
+            .texts()
             .contains(&"ping request not seen on host1-eth1".to_string()));
         assert!(v
-            .reasons
+            .texts()
             .contains(&"ping request not seen on host2-eth1".to_string()));
+        let kinds: Vec<&str> = v.reasons.iter().map(Reason::kind).collect();
+        assert_eq!(
+            kinds,
+            ["probe_failed", "not_seen", "not_seen", "full_size_failed"]
+        );
     }
 
     #[test]
@@ -1116,7 +1132,7 @@ mod tests {
         };
         let v = judge2(&p, &only_src, &everywhere(reply(), healthy_vxlan));
         assert_eq!(
-            v.reasons,
+            v.texts(),
             vec![
                 "ping request not seen on host2-eth1",
                 "ping reply not seen on host2-eth1"
@@ -1125,7 +1141,7 @@ mod tests {
         // The same holds for an answered full-size probe.
         let v = judge2(&p, &everywhere(reply(), healthy_vxlan), &only_src);
         assert_eq!(
-            v.reasons,
+            v.texts(),
             vec![
                 "full-size probe request not seen on host2-eth1",
                 "full-size probe reply not seen on host2-eth1"
@@ -1146,16 +1162,16 @@ mod tests {
             seen: vec![],
         };
         let v = judge2(&p, &ok, &frag);
-        assert_eq!(v.reasons, vec!["full-size probe (1450 bytes, DF) refused: ICMP frag-needed from 172.16.0.1, next-hop MTU 1400"]);
+        assert_eq!(v.texts(), vec!["full-size probe (1450 bytes, DF) refused: ICMP frag-needed from 172.16.0.1, next-hop MTU 1400"]);
         let hole = ProbeResult {
             outcome: Outcome::NoReply { attempts: 3 },
             seen: vec![],
         };
         let v = judge2(&p, &ok, &hole);
         assert!(
-            v.reasons[0].ends_with("while small pings pass: MTU blackhole"),
+            v.texts()[0].ends_with("while small pings pass: MTU blackhole"),
             "{}",
-            v.reasons[0]
+            v.texts()[0]
         );
         let local = ProbeResult {
             outcome: Outcome::SendFailed {
@@ -1165,10 +1181,10 @@ mod tests {
         };
         let v = judge2(&p, &ok, &local);
         assert_eq!(
-            v.reasons,
+            v.texts(),
             vec!["full-size probe (1450 bytes, DF): could not be sent: Message too long"]
         );
-        assert!(v.rtt.is_some() && !v.passed);
+        assert!(v.rtt.is_some() && !v.passed());
     }
 
     #[test]
@@ -1200,7 +1216,7 @@ mod tests {
         };
         let v = judge2(&p, &unreach, &unreach);
         assert_eq!(
-            v.reasons[0],
+            v.texts()[0],
             "ping: network unreachable (ICMP from 10.0.1.1)"
         );
     }
@@ -1216,10 +1232,10 @@ mod tests {
         .unwrap();
         let underlay = dissect(&plain("10.0.1.2", "10.0.2.2", false, None), &[4789]).unwrap();
         let frames = [
-            ("gw1-eth1", &w),
-            ("gw1-eth1", &w),
-            ("gw1-eth2", &tagged),
-            ("host1-eth1", &underlay),
+            (&PointId::from("gw1-eth1"), &w),
+            (&PointId::from("gw1-eth1"), &w),
+            (&PointId::from("gw1-eth2"), &tagged),
+            (&PointId::from("host1-eth1"), &underlay),
         ];
         let v = Encap::Vxlan(VxlanParams { vni: 1, port: 4789 });
         let nets = [
@@ -1242,7 +1258,7 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        let found = leaks(v, &pods, &nets, [("host2-eth1", &arp_vni2)]);
+        let found = leaks(v, &pods, &nets, [(&PointId::from("host2-eth1"), &arp_vni2)]);
         assert_eq!(
             found,
             vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
@@ -1260,7 +1276,7 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        assert!(leaks(v, &pods, &nets, [("host2-eth1", &other)]).is_empty());
+        assert!(leaks(v, &pods, &nets, [(&PointId::from("host2-eth1"), &other)]).is_empty());
     }
 
     fn steady(lost: usize, frame: fn(bool) -> Vec<u8>) -> Vec<ProbeResult> {
@@ -1312,14 +1328,14 @@ mod tests {
         let udp_ok = everywhere(reply(), healthy);
         let transport = [(Proto::Tcp, refused), (Proto::Udp, udp_ok)];
         let v = judge_probes(&p, &ok, &ok, &steady(0, healthy), &transport);
-        assert!(!v.passed);
-        assert_eq!(v.reasons, ["TCP probe: connection to port 47277 refused"]);
+        assert!(!v.passed());
+        assert_eq!(v.texts(), ["TCP probe: connection to port 47277 refused"]);
         // Both answered: the pair passes.
         let transport = [
             (Proto::Tcp, everywhere(reply(), healthy)),
             (Proto::Udp, everywhere(reply(), healthy)),
         ];
-        assert!(judge_probes(&p, &ok, &ok, &steady(0, healthy), &transport).passed);
+        assert!(judge_probes(&p, &ok, &ok, &steady(0, healthy), &transport).passed());
     }
 
     #[test]
@@ -1331,12 +1347,12 @@ mod tests {
             seen: vec![tcp_syn_in_plain()],
         };
         let v = judge_probes(&p, &ok, &ok, &steady(0, healthy), &[(Proto::Tcp, tcp)]);
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert_eq!(
-            v.reasons[0],
+            v.texts()[0],
             "TCP request: expected UDP/4789 VXLAN vni 1 between 10.0.1.2 and 10.0.2.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1 (pod addresses in plain on the underlay)"
         );
-        assert_eq!(v.reasons[1], "TCP probe: no reply after 3 attempts");
+        assert_eq!(v.texts()[1], "TCP probe: no reply after 3 attempts");
     }
 
     #[test]
@@ -1344,26 +1360,26 @@ mod tests {
         let p = plan(Mode::Vxlan);
         let ok = everywhere(reply(), healthy);
         let v = judge_pair(&p, &ok, &ok, &steady(4, healthy));
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert_eq!(v.loss, Loss { sent: 13, lost: 4 });
         assert!(
-            v.reasons
+            v.texts()
                 .iter()
                 .any(|r| r.starts_with("lost 4 of 13 steady-state pings (flaky")),
             "{:?}",
-            v.reasons
+            v.texts()
         );
         let loose = PairPlan {
             max_loss: 0.35,
             ..p.clone()
         };
         let v = judge_pair(&loose, &ok, &ok, &steady(4, healthy));
-        assert!(v.passed, "{:?}", v.reasons);
+        assert!(v.passed(), "{:?}", v.texts());
         assert_eq!(
             v.remarks,
             ["lost 4 of 13 steady-state pings, within --max-loss"]
         );
-        assert!(judge_pair(&p, &ok, &ok, &steady(0, healthy)).passed);
+        assert!(judge_pair(&p, &ok, &ok, &steady(0, healthy)).passed());
     }
 
     #[test]
@@ -1375,11 +1391,11 @@ mod tests {
             seen: vec![],
         };
         let v = judge_pair(&p, &ok, &lost, &steady(5, healthy));
-        let all = v.reasons.join(" | ");
+        let all = v.texts().join(" | ");
         assert!(!all.contains("blackhole"), "{all}");
         assert!(all.contains("also lost 5 of 13 small pings"), "{all}");
         let v = judge_pair(&p, &ok, &lost, &steady(0, healthy));
-        assert!(v.reasons.join(" ").contains("MTU blackhole"));
+        assert!(v.texts().join(" ").contains("MTU blackhole"));
     }
 
     #[test]
@@ -1394,7 +1410,7 @@ mod tests {
         );
         let ok = everywhere(reply(), healthy);
         let v = judge_pair(&p, &retried, &ok, &steady(0, healthy));
-        assert!(v.passed, "{:?}", v.reasons);
+        assert!(v.passed(), "{:?}", v.texts());
         assert_eq!(
             v.remarks,
             ["first contact passed on retry: answered on attempt 2"]
@@ -1408,20 +1424,24 @@ mod tests {
         let seen: Vec<Seen> = everywhere(reply(), healthy)
             .seen
             .into_iter()
-            .filter(|s| s.point.starts_with("host") && !(s.point == "host2-eth1" && s.reply))
+            .filter(|s| {
+                s.point.node.starts_with("host")
+                    && !(s.point == PointId::from("host2-eth1") && s.reply)
+            })
             .collect();
         let ping = ProbeResult {
             outcome: reply(),
             seen,
         };
         let v = judge_pair(&p, &ping, &ping, &steady(0, healthy));
-        let at = |point| {
+        let at = |point: &str| {
+            let point = PointId::from(point);
             v.reasons
                 .iter()
-                .filter(|r| rests_on_absence_at(r, point))
+                .filter(|r| r.rests_on_absence_at(&point))
                 .count()
         };
-        assert_eq!(v.reasons.len(), 8, "{:#?}", v.reasons);
+        assert_eq!(v.reasons.len(), 8, "{:#?}", v.texts());
         // Per probe: the reply not on host2-eth1; never reached pod2-eth1 (twice: from
         // host2's underlay, and answered in its name); the reply never reached pod1-eth1.
         assert_eq!(
@@ -1445,13 +1465,13 @@ mod tests {
             plain(s, d, r, Some(TAG))
         });
         let v = judge_pair(&p, &ok, &ok, &pings);
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert!(
-            v.reasons
+            v.texts()
                 .join(" ")
                 .contains("pod addresses in plain on the underlay"),
             "{:?}",
-            v.reasons
+            v.texts()
         );
     }
 
@@ -1482,14 +1502,14 @@ mod tests {
             .push(seen("host3-eth1", to_host("10.0.3.2")(false)));
         let ok = everywhere(reply(), healthy);
         let v = judge_pair(&p, &flooded, &ok, &steady(0, healthy));
-        assert!(v.passed, "{:?}", v.reasons);
+        assert!(v.passed(), "{:?}", v.texts());
 
         // Not in the flood list: a copy there is no flood.
         let narrow = PairPlan {
             flood: (vec![ip("10.0.2.2")], vec![]),
             ..p.clone()
         };
-        assert!(!judge_pair(&narrow, &flooded, &ok, &steady(0, healthy)).passed);
+        assert!(!judge_pair(&narrow, &flooded, &ok, &steady(0, healthy)).passed());
 
         // Only the wrong VTEP, never the right one: a real misdirected unicast.
         let wrong = ProbeResult {
@@ -1498,17 +1518,17 @@ mod tests {
         };
         let v = judge_pair(&p, &wrong, &ok, &steady(0, healthy));
         assert!(
-            v.reasons
+            v.texts()
                 .iter()
                 .any(|r| r.contains("saw VXLAN vni 1 10.0.1.2>10.0.3.2")),
             "{:?}",
-            v.reasons
+            v.texts()
         );
 
         // In steady state the VTEP has learnt the peer: flooding then is not the design.
         let mut later = steady(0, healthy);
         later[3] = flooded.clone();
-        assert!(!judge_pair(&p, &ok, &ok, &later).passed);
+        assert!(!judge_pair(&p, &ok, &ok, &later).passed());
     }
 
     #[test]
@@ -1526,9 +1546,11 @@ mod tests {
         s.dst_mac = [2, 0, 0, 0, 0, 2];
         assert_eq!(p.next_hop_misfit(&s, false), None);
         s.dst_mac = [2, 0, 0, 0, 0, 3];
+        let misfit = p.next_hop_misfit(&s, false).unwrap();
+        assert_eq!(misfit.kind(), "next_hop");
         assert_eq!(
-            p.next_hop_misfit(&s, false).unwrap(),
-            "next hop: host1 sent it to 02:00:00:00:00:03 (host3's MAC), not to host2 (02:00:00:00:00:02)"
+            misfit.to_string(),
+            "request: next hop: host1 sent it to 02:00:00:00:00:03 (host3's MAC), not to host2 (02:00:00:00:00:02) on host1-eth1"
         );
         // Seen elsewhere (a hub floods it to host3 too): not where the sender chose its hop.
         let elsewhere = Seen {
@@ -1555,36 +1577,38 @@ mod tests {
             }
         };
         let mut nat = everywhere(reply(), healthy_vxlan);
-        nat.seen.retain(|s| s.point != "pod2-eth1");
+        nat.seen.retain(|s| s.point != PointId::from("pod2-eth1"));
         nat.seen.push(seen("pod2-eth1", masq_at_host2(false)));
         let v = judge2(&p, &nat, &ok);
-        assert!(!v.passed);
+        assert!(!v.passed());
         assert_eq!(
-            v.reasons,
+            v.texts(),
             ["request: source rewritten on the way (SNAT/MASQUERADE): pod2 received it from 172.16.1.1, not from pod1's 172.16.0.2 on pod2-eth1"]
         );
         // pod1 itself chose another address: that is what the reason says, not NAT.
         let mut wrong = everywhere(reply(), healthy_vxlan);
-        wrong.seen.retain(|s| s.point != "pod1-eth1" || s.reply);
+        wrong
+            .seen
+            .retain(|s| s.point != PointId::from("pod1-eth1") || s.reply);
         wrong.seen.push(seen(
             "pod1-eth1",
             plain("172.16.0.9", "172.16.1.2", false, Some(TAG)),
         ));
         let v = judge2(&p, &wrong, &ok);
         assert_eq!(
-            v.reasons,
+            v.texts(),
             ["request: wrong source address: pod1 sent it from 172.16.0.9, not from its own address 172.16.0.2 on pod1-eth1"]
         );
         // Answered without the request ever reaching pod2: something answered in its name.
         let mut dnat = everywhere(reply(), healthy_vxlan);
-        dnat.seen.retain(|s| s.point != "pod2-eth1");
+        dnat.seen.retain(|s| s.point != PointId::from("pod2-eth1"));
         let v = judge2(&p, &dnat, &ok);
         assert!(
-            v.reasons
+            v.texts()
                 .iter()
                 .any(|r| r.contains("never reached pod2-eth1")),
             "{:?}",
-            v.reasons
+            v.texts()
         );
     }
 }

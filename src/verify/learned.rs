@@ -68,17 +68,12 @@ pub struct FloodGap {
 }
 
 impl FloodGap {
-    pub fn reason(&self) -> String {
-        if self.learned {
-            format!(
-                "{} reached {} only through a learned FDB entry: its flood entry is missing (bridge fdb append 00:00:00:00:00:00 dst {} dev {})",
-                self.node, self.peer, self.peer, self.device
-            )
-        } else {
-            format!(
-                "{} has no flood entry for {} (bridge fdb append 00:00:00:00:00:00 dst {} dev {}): it cannot resolve that VTEP on its own",
-                self.node, self.peer, self.peer, self.device
-            )
+    pub fn reason(&self) -> super::reason::Reason {
+        super::reason::Reason::FloodGap {
+            node: self.node.clone(),
+            device: self.device.clone(),
+            peer: self.peer,
+            learned: self.learned,
         }
     }
 }
@@ -319,13 +314,16 @@ mod tests {
         let gaps = flood_gaps(&fdbs);
         assert_eq!(gaps.len(), 1, "{gaps:?}");
         assert_eq!(
-            gaps[0].reason(),
+            gaps[0].reason().to_string(),
             "host1 reached 10.0.2.2 only through a learned FDB entry: its flood entry is missing (bridge fdb append 00:00:00:00:00:00 dst 10.0.2.2 dev flannel.1)"
         );
         let bare = [host("host1", "10.0.1.2", vec![]), fdbs[1].clone()];
         let gaps = flood_gaps(&bare);
         assert!(!gaps[0].learned);
-        assert!(gaps[0].reason().contains("has no flood entry for 10.0.2.2"));
+        assert!(gaps[0]
+            .reason()
+            .to_string()
+            .contains("has no flood entry for 10.0.2.2"));
     }
 
     #[test]

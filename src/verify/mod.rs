@@ -15,12 +15,14 @@ pub mod observe;
 pub mod pcap;
 pub mod probe;
 pub mod programmed;
+pub mod reason;
 pub mod report;
 pub mod same_host;
 pub mod schedule;
 pub mod transport;
 pub mod underlay;
 
+use crate::lab::point::PointId;
 use crate::lab::{Lab, LabError};
 use crate::sys::netns;
 use crate::sys::packet_ring::RingSize;
@@ -31,6 +33,7 @@ pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
 use judge::{Outcome, PairPlan, ProbeResult};
 use observe::{Observed, Owner};
 use probe::{ProbeError, ProbeSpec};
+use reason::Reason;
 pub use report::Report;
 use report::{CaptureSummary, PairRow};
 use std::collections::{BTreeSet, HashMap};
@@ -156,7 +159,7 @@ struct Judged {
     /// Per pair, its row once judged.
     rows: Vec<Option<PairRow>>,
     /// Pod traffic on the wire between nodes that no probe claimed: the leak check's input.
-    unclaimed: Vec<(String, crate::wire::Wire)>,
+    unclaimed: Vec<(PointId, crate::wire::Wire)>,
     undissectable: usize,
     /// Per point, frames copied to user space.
     copied: Vec<usize>,
@@ -203,7 +206,7 @@ impl Prepared {
             .iter()
             .zip(&opened)
             .take(lab.hosts.len())
-            .filter_map(|(p, o)| Some((p.node.clone(), o.mac?)))
+            .filter_map(|(p, o)| Some((p.id.node.clone(), o.mac?)))
             .collect();
         Ok(Prepared {
             lab,
@@ -334,7 +337,7 @@ impl Prepared {
         let mut rows: Vec<PairRow> = judged.rows.into_iter().flatten().collect();
         excuse_capture_drops(&mut rows, points, &dropped);
         findings.extend(programmed::blame(lab, &mut rows, &self.faults));
-        if rows.iter().any(|r| !r.verdict.passed) {
+        if rows.iter().any(|r| !r.verdict.passed()) {
             notes.extend(neighbour_table_note());
         }
         Ok(Report {
@@ -755,7 +758,7 @@ fn start_listeners(
 /// checks.
 struct Collected {
     seen: observe::Sightings,
-    unclaimed: Vec<(String, crate::wire::Wire)>,
+    unclaimed: Vec<(PointId, crate::wire::Wire)>,
     undissectable: usize,
 }
 
@@ -768,14 +771,10 @@ fn collect(
     let pod_nodes: BTreeSet<&str> = lab.pods.iter().map(|p| p.node.as_str()).collect();
     let between_nodes: Vec<bool> = points
         .iter()
-        .map(|p| !pod_nodes.contains(p.node.as_str()))
+        .map(|p| !pod_nodes.contains(p.id.node.as_str()))
         .collect();
     let undissectable = observed.iter().map(|o| o.undissectable).sum();
-    let named = points
-        .iter()
-        .map(|p| p.name.clone())
-        .zip(observed)
-        .collect();
+    let named = points.iter().map(|p| p.id.clone()).zip(observed).collect();
     let (mut seen, others) = observe::Sightings::new(named, |s| match s.owner {
         Owner::Probe { id, .. } => Some(id.probe()),
         Owner::Segment { flow, .. } => flows.get(&flow).copied(),
@@ -793,7 +792,7 @@ fn collect(
                 crate::wire::Wire::Plain(_) | crate::wire::Wire::Vxlan { .. }
             )
         {
-            unclaimed.push((name.to_string(), s.wire));
+            unclaimed.push((name.clone(), s.wire));
         }
     }
     Collected {
@@ -817,7 +816,7 @@ fn observers(
             run: probes.run,
             pairs: probes.pairs.len(),
             vxlan_ports: vxlan_ports(lab),
-            pod_point: pod_nodes.contains(p.node.as_str()),
+            pod_point: pod_nodes.contains(p.id.node.as_str()),
             keep_raw,
         })
         .collect()
@@ -841,7 +840,6 @@ struct PairJudge<'a> {
     host_macs: &'a [(String, judge::Mac)],
     max_loss: f64,
     gaps: Vec<learned::FloodGap>,
-    nodes: Vec<&'a str>,
 }
 
 impl<'a> PairJudge<'a> {
@@ -854,7 +852,6 @@ impl<'a> PairJudge<'a> {
             host_macs: &prepared.host_macs,
             max_loss,
             gaps: gaps(lab, &prepared.fdbs),
-            nodes: expect::node_names(lab),
         }
     }
 
@@ -928,7 +925,6 @@ impl<'a> PairJudge<'a> {
             .iter()
             .filter(|g| g.node == src_host.node && g.peer == dst_host.underlay_ip)
         {
-            verdict.passed = false;
             verdict.reasons.insert(0, gap.reason());
         }
         let Some(e) = src_host.expect_fail.as_ref() else {
@@ -938,7 +934,6 @@ impl<'a> PairJudge<'a> {
             let path = expect::PairPath {
                 src_pod: &lab.pods[a].node,
                 src_host: &src_host.node,
-                nodes: &self.nodes,
             };
             let held = expect::check(e, &path, ping);
             let held = expect::for_want_of_a_route(held, e, lab, lab.pods[b].ip);
@@ -962,13 +957,13 @@ fn captures_of(
             if let Some(e) = captured.ended_early {
                 notes.push(format!(
                     "capture on {} stopped early ({e}): is the interface down?",
-                    point.name
+                    point.id
                 ));
             }
             if captured.dropped > 0 {
                 notes.push(format!(
                     "capture on {} dropped {} frame(s) (its capture ring was full): frames missing there are not blamed on the lab",
-                    point.name, captured.dropped
+                    point.id, captured.dropped
                 ));
             }
             dropped.push(captured.dropped);
@@ -982,7 +977,7 @@ fn captures_of(
 fn lab_findings(
     lab: &Lab,
     pod_mtus: &[Option<u32>],
-    unclaimed: &[(String, crate::wire::Wire)],
+    unclaimed: &[(PointId, crate::wire::Wire)],
 ) -> Vec<String> {
     let mut findings = judge::pod_mtus(
         lab.pods
@@ -1003,7 +998,7 @@ fn lab_findings(
         unclaimed
             .iter()
             .filter(|(_, w)| !direct_plain(lab, w))
-            .map(|(p, w)| (p.as_str(), w)),
+            .map(|(p, w)| (p, w)),
     ));
     findings
 }
@@ -1020,17 +1015,16 @@ fn excuse_capture_drops(rows: &mut [PairRow], points: &[CapturePoint], dropped: 
     for (point, &n) in points.iter().zip(dropped).filter(|(_, &n)| n > 0) {
         for row in rows.iter_mut() {
             let v = &mut row.verdict;
-            let (excused, kept): (Vec<String>, Vec<String>) = v
+            let (excused, kept): (Vec<Reason>, Vec<Reason>) = v
                 .reasons
                 .drain(..)
-                .partition(|r| judge::rests_on_absence_at(r, &point.name));
+                .partition(|r| r.rests_on_absence_at(&point.id));
             v.reasons = kept;
             v.remarks.extend(
                 excused
                     .into_iter()
                     .map(|r| format!("{r}, where the capture dropped {n} frame(s): not judged")),
             );
-            v.passed = v.reasons.is_empty();
         }
     }
 }
@@ -1058,7 +1052,7 @@ fn summaries(points: &[CapturePoint], copied: &[usize], dropped: &[u32]) -> Vec<
         .zip(copied)
         .zip(dropped)
         .map(|((point, &copied), &dropped)| CaptureSummary {
-            point: point.name.clone(),
+            point: point.id.clone(),
             frames: copied,
             dropped,
             pcap: None,
@@ -1083,7 +1077,7 @@ fn write_pcaps(
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
     for ((point, observed), summary) in points.iter().zip(observed.iter()).zip(captures) {
-        let path = dir.join(format!("{}.pcap", point.name));
+        let path = dir.join(format!("{}.pcap", point.id));
         let frames = observed
             .kept
             .iter()
@@ -1162,10 +1156,8 @@ fn neighbour_table_note() -> Option<String> {
 /// are shared.
 pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
     let point = |node: &str, namespace: &str, iface: &str, host: usize| CapturePoint {
-        name: format!("{node}-{iface}"),
-        node: node.to_string(),
+        id: PointId::new(node, iface),
         namespace: namespace.to_string(),
-        iface: iface.to_string(),
         host,
     };
     let nth_host = |k: usize| lab.hosts[k % lab.hosts.len()].index;
@@ -1226,10 +1218,10 @@ fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
         dst_pod: pb.ip,
         src_host: ha.underlay_ip,
         dst_host: hb.underlay_ip,
-        src_point: format!("{}-{}", ha.node, ha.underlay_if),
-        dst_point: format!("{}-{}", hb.node, hb.underlay_if),
-        src_pod_point: format!("{}-{}", pa.node, pa.pod_if),
-        dst_pod_point: format!("{}-{}", pb.node, pb.pod_if),
+        src_point: PointId::new(&ha.node, &ha.underlay_if),
+        dst_point: PointId::new(&hb.node, &hb.underlay_if),
+        src_pod_point: PointId::new(&pa.node, &pa.pod_if),
+        dst_pod_point: PointId::new(&pb.node, &pb.pod_if),
         mtu: pa.mtu,
         max_loss: 0.0,
         flood: (vec![], vec![]),
@@ -1305,39 +1297,52 @@ mod tests {
     fn frames_missing_where_the_capture_dropped_are_not_blamed_on_the_lab() {
         let l = lab(Mode::Vxlan, 2);
         let points = capture_points(&l);
-        let verdict = |reasons: &[&str]| judge::PairVerdict {
-            passed: reasons.is_empty(),
+        let verdict = |reasons: &[Reason]| judge::PairVerdict {
             rtt: None,
             wire: String::new(),
-            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            reasons: reasons.to_vec(),
             loss: judge::Loss::default(),
             remarks: vec![],
             expected_failure: None,
         };
-        let row = |reasons: &[&str]| PairRow {
+        let row = |reasons: &[Reason]| PairRow {
             from: "pod1".into(),
             to: "pod2".into(),
             from_ip: l.pods[0].ip,
             to_ip: l.pods[1].ip,
             verdict: verdict(reasons),
         };
+        use reason::{Direction, ProbeName};
+        let not_seen = Reason::NotSeen {
+            probe: ProbeName::Ping,
+            direction: Direction::Reply,
+            point: PointId::from("host2-eth1"),
+        };
+        let no_reply = Reason::ProbeFailed {
+            probe: ProbeName::Ping,
+            outcome: Outcome::NoReply { attempts: 3 },
+        };
+        let answered = Reason::AnsweredInItsName {
+            probe: ProbeName::Ping,
+            missed: PointId::from("pod2-eth1"),
+        };
         let mut rows = vec![
-            row(&["ping reply not seen on host2-eth1"]),
-            row(&["ping reply not seen on host2-eth1", "ping: no reply"]),
-            row(&["ping answered, but its request never reached pod2-eth1: something before the pod answered in its name (DNAT?)"]),
+            row(std::slice::from_ref(&not_seen)),
+            row(&[not_seen, no_reply]),
+            row(&[answered]),
         ];
         let mut dropped = vec![0; points.len()];
         dropped[1] = 7; // host2-eth1
         dropped[7] = 2; // pod2-eth1
         excuse_capture_drops(&mut rows, &points, &dropped);
-        assert!(rows[0].verdict.passed, "{:?}", rows[0].verdict);
+        assert!(rows[0].verdict.passed(), "{:?}", rows[0].verdict);
         assert_eq!(
             rows[0].verdict.remarks,
             ["ping reply not seen on host2-eth1, where the capture dropped 7 frame(s): not judged"]
         );
-        assert!(!rows[1].verdict.passed);
-        assert_eq!(rows[1].verdict.reasons, ["ping: no reply"]);
-        assert!(rows[2].verdict.passed, "{:?}", rows[2].verdict);
+        assert!(!rows[1].verdict.passed());
+        assert_eq!(rows[1].verdict.texts(), ["ping: no reply after 3 attempts"]);
+        assert!(rows[2].verdict.passed(), "{:?}", rows[2].verdict);
         assert!(rows[2].verdict.remarks[0]
             .ends_with("where the capture dropped 2 frame(s): not judged"));
     }
@@ -1353,7 +1358,7 @@ mod tests {
     fn capture_points_come_from_the_labels() {
         let names: Vec<String> = capture_points(&lab(Mode::Vxlan, 2))
             .into_iter()
-            .map(|p| p.name)
+            .map(|p| p.id.to_string())
             .collect();
         assert_eq!(
             names,
@@ -1380,7 +1385,7 @@ mod tests {
             let l = lab(mode, 3);
             let owners: Vec<(String, usize)> = capture_points(&l)
                 .into_iter()
-                .map(|p| (p.node, p.host))
+                .map(|p| (p.id.node, p.host))
                 .collect();
             let mut shared = BTreeSet::new();
             for (node, host) in owners {
@@ -1399,7 +1404,10 @@ mod tests {
         let p = pair_plan(&l, 2, 0);
         assert_eq!(p.src_pod.to_string(), "172.16.2.2");
         assert_eq!(p.dst_host.to_string(), "10.0.1.2");
-        assert_eq!((p.src_point.as_str(), p.mtu), ("host3-eth1", 1450));
+        assert_eq!(
+            (p.src_point.to_string(), p.mtu),
+            ("host3-eth1".into(), 1450)
+        );
         assert_eq!(
             p.expected(false),
             "UDP/4789 VXLAN vni 1 between 10.0.3.2 and 10.0.1.2"

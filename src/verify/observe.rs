@@ -14,6 +14,7 @@
 use super::id::{ProbeId, ProbeKind};
 use super::judge::{Mac, Seen};
 use super::transport::{self, Flow};
+use crate::lab::point::PointId;
 use crate::wire::dissect::{self, Wire, L4};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -213,7 +214,7 @@ impl Observer {
 /// a second copy of every sighting.
 pub struct Sightings {
     /// Each capture point's name and what it kept.
-    points: Vec<(String, Observed)>,
+    points: Vec<(PointId, Observed)>,
     /// Per probe, where its sightings are: (point, frame) indices, in capture order.
     index: HashMap<ProbeId, Vec<(u32, u32)>>,
 }
@@ -222,7 +223,7 @@ impl Sightings {
     /// Indexes every kept sighting under the probe `owner` names; returns also where the
     /// sightings that no probe owns are.
     pub fn new(
-        points: Vec<(String, Observed)>,
+        points: Vec<(PointId, Observed)>,
         owner: impl Fn(&Sighting) -> Option<ProbeId>,
     ) -> (Sightings, Vec<(usize, usize)>) {
         let mut index: HashMap<ProbeId, Vec<(u32, u32)>> = HashMap::new();
@@ -240,10 +241,10 @@ impl Sightings {
     }
 
     /// Takes frame `frame` of point `point` out, with its point's name.
-    pub fn take_frame(&mut self, point: usize, frame: usize) -> Option<(&str, Sighting)> {
+    pub fn take_frame(&mut self, point: usize, frame: usize) -> Option<(&PointId, Sighting)> {
         let (name, observed) = self.points.get_mut(point)?;
         let sighting = observed.kept.get_mut(frame)?.sighting.take()?;
-        Some((name.as_str(), sighting))
+        Some((&*name, sighting))
     }
 
     /// Every sighting of probe `id`, taken out: a second call returns none.
@@ -259,7 +260,7 @@ impl Sightings {
                     Owner::Unclaimed => return None,
                 };
                 Some(Seen {
-                    point: name.to_string(),
+                    point: name.clone(),
                     dst_mac: s.dst_mac,
                     reply,
                     wire: s.wire,
@@ -444,12 +445,13 @@ mod tests {
         use crate::lab::{Encap, VxlanParams};
         use crate::verify::judge::{judge_pair, Outcome, PairPlan, ProbeResult};
         let o = observer(false, keep_raw);
-        let mut points: Vec<(String, Observed)> = Vec::new();
+        let mut points: Vec<(PointId, Observed)> = Vec::new();
         for (point, frame) in frames {
-            let at = match points.iter().position(|(p, _)| p == point) {
+            let point = PointId::from(*point);
+            let at = match points.iter().position(|(p, _)| *p == point) {
                 Some(at) => at,
                 None => {
-                    points.push((point.to_string(), Observed::default()));
+                    points.push((point, Observed::default()));
                     points.len() - 1
                 }
             };
@@ -517,10 +519,10 @@ mod tests {
                 judged(&frames(leaking), true),
                 judged(&frames(leaking), false),
             );
-            assert_eq!(counted.passed, leaking.is_none(), "{:?}", counted.reasons);
+            assert_eq!(counted.passed(), leaking.is_none(), "{:?}", counted.texts());
             assert_eq!(
-                (all.passed, &all.reasons, &all.wire),
-                (counted.passed, &counted.reasons, &counted.wire)
+                (all.passed(), &all.texts(), &all.wire),
+                (counted.passed(), &counted.texts(), &counted.wire)
             );
         }
     }
@@ -541,8 +543,8 @@ mod tests {
             &mut host,
         );
         let points = vec![
-            ("host1-eth1".to_string(), host),
-            ("pod2-eth1".to_string(), pod),
+            (PointId::from("host1-eth1"), host),
+            (PointId::from("pod2-eth1"), pod),
         ];
         let owner = |s: &Sighting| match s.owner {
             Owner::Probe { id, .. } if id.pair == 1 => Some(id.probe()),
@@ -551,8 +553,11 @@ mod tests {
         let (mut seen, unowned) = Sightings::new(points, owner);
         assert_eq!(unowned, [(0, 1)]);
         let got = seen.take(&ping);
-        let at: Vec<(&str, bool)> = got.iter().map(|s| (s.point.as_str(), s.reply)).collect();
-        assert_eq!(at, [("host1-eth1", false), ("pod2-eth1", true)]);
+        let at: Vec<(String, bool)> = got.iter().map(|s| (s.point.to_string(), s.reply)).collect();
+        assert_eq!(
+            at,
+            [("host1-eth1".into(), false), ("pod2-eth1".into(), true)]
+        );
         assert!(seen.take(&ping).is_empty());
         assert!(seen.take_frame(0, 1).is_some());
         assert!(seen.take_frame(0, 1).is_none());

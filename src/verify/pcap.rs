@@ -61,7 +61,7 @@ pub fn write_lab(
     let interfaces: Vec<Interface> = points
         .iter()
         .map(|p| Interface {
-            name: format!("{}:{}", p.node, p.iface),
+            name: format!("{}:{}", p.id.node, p.id.iface),
             linktype: DataLink::ETHERNET,
         })
         .collect();
@@ -215,10 +215,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LAB_FILE);
         let point = |node: &str| CapturePoint {
-            name: format!("{node}-eth1"),
-            node: node.into(),
+            id: crate::lab::point::PointId::new(node, "eth1"),
             namespace: String::new(),
-            iface: "eth1".into(),
             host: 0,
         };
         let request = plain("172.16.0.2", "172.16.1.2", false, None);

@@ -5,6 +5,7 @@
 //! comparison is pure; [`read`] runs `ip` in each host's namespace.
 
 use super::learned::{self, FdbEntry, HostFdb, LearnedError};
+use super::reason::Reason;
 use super::report::PairRow;
 use crate::lab::{Encap, Lab, LabHost};
 use crate::plan::Flavor;
@@ -69,6 +70,8 @@ pub struct Expected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub host: usize,
+    /// The host's node name.
+    pub node: String,
     pub scope: Scope,
     pub reason: String,
 }
@@ -280,6 +283,7 @@ pub fn compare(expected: &[Expected], states: &[(usize, HostState)]) -> Vec<Faul
             let (_, state) = states.iter().find(|(h, _)| *h == e.host)?;
             Some(Fault {
                 host: e.host,
+                node: e.node.clone(),
                 scope: e.scope.clone(),
                 reason: missing(&e.node, &e.item, state)?,
             })
@@ -308,13 +312,13 @@ pub fn blame(lab: &Lab, rows: &mut [PairRow], faults: &[Fault]) -> Vec<String> {
         for (i, f) in faults.iter().enumerate() {
             if f.touches((&row.from, a), (&row.to, b)) {
                 placed[i] = true;
-                first.push(f.reason.clone());
+                first.push(Reason::Programmed {
+                    node: f.node.clone(),
+                    detail: f.reason.clone(),
+                });
             }
         }
-        if !first.is_empty() {
-            row.verdict.passed = false;
-            row.verdict.reasons.splice(0..0, first);
-        }
+        row.verdict.reasons.splice(0..0, first);
     }
     faults
         .iter()

@@ -63,16 +63,21 @@ pub struct PairRow {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CaptureSummary {
-    pub point: String,
+    pub point: crate::lab::point::PointId,
     pub frames: usize,
     /// Frames the kernel dropped on this capture socket (PACKET_STATISTICS).
     pub dropped: u32,
     pub pcap: Option<PathBuf>,
 }
 
+/// The version of verify's JSON (docs/json.md). It changes when a field is removed or changes
+/// meaning; added fields and reason kinds keep it.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The report as CI reads it: the verdict and summary line up front, then everything else.
 #[derive(Debug, Serialize)]
 pub struct ReportJson<'a> {
+    pub schema_version: u32,
     pub passed: bool,
     pub summary: String,
     #[serde(flatten)]
@@ -82,6 +87,7 @@ pub struct ReportJson<'a> {
 impl Report {
     pub fn for_json(&self) -> ReportJson<'_> {
         ReportJson {
+            schema_version: SCHEMA_VERSION,
             passed: self.passed(),
             summary: self.summary(),
             report: self,
@@ -89,11 +95,11 @@ impl Report {
     }
 
     pub fn passed(&self) -> bool {
-        self.findings.is_empty() && self.pairs.iter().all(|p| p.verdict.passed)
+        self.findings.is_empty() && self.pairs.iter().all(|p| p.verdict.passed())
     }
 
     pub fn passed_pairs(&self) -> usize {
-        self.pairs.iter().filter(|p| p.verdict.passed).count()
+        self.pairs.iter().filter(|p| p.verdict.passed()).count()
     }
 
     pub fn summary(&self) -> String {
@@ -107,7 +113,7 @@ impl Report {
         let expected = self
             .pairs
             .iter()
-            .filter(|p| p.verdict.passed && p.verdict.expected_failure.is_some())
+            .filter(|p| p.verdict.passed() && p.verdict.expected_failure.is_some())
             .count();
         if expected > 0 {
             line.push_str(&format!("; {expected} of them failed as the lab expects"));
@@ -145,7 +151,7 @@ impl Report {
         out.push_str(&format!("{}{WIRE_HEADER}\n", leads[0]));
         if !style.failed_only {
             for (i, row) in self.pairs.iter().enumerate() {
-                if row.verdict.passed {
+                if row.verdict.passed() {
                     out.push_str(&row_line(row, &leads[i + 1], style));
                 }
             }
@@ -266,9 +272,9 @@ fn leads(rows: &[PairRow]) -> Vec<String> {
 }
 
 fn verdict_word(row: &PairRow) -> &'static str {
-    if row.verdict.passed && row.verdict.expected_failure.is_some() {
+    if row.verdict.passed() && row.verdict.expected_failure.is_some() {
         "xfail"
-    } else if row.verdict.passed {
+    } else if row.verdict.passed() {
         "pass"
     } else {
         "FAIL"
@@ -277,9 +283,9 @@ fn verdict_word(row: &PairRow) -> &'static str {
 
 fn row_line(row: &PairRow, lead: &str, style: &Style) -> String {
     let word = verdict_word(row);
-    let painted = if row.verdict.expected_failure.is_some() && row.verdict.passed {
+    let painted = if row.verdict.expected_failure.is_some() && row.verdict.passed() {
         style.paint(word, "33")
-    } else if row.verdict.passed {
+    } else if row.verdict.passed() {
         style.pass()
     } else {
         style.fail()
@@ -300,7 +306,7 @@ fn row_line(row: &PairRow, lead: &str, style: &Style) -> String {
 /// Failing rows with the same reasons, in the order their first row appears.
 fn failure_groups(rows: &[PairRow]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, row) in rows.iter().enumerate().filter(|(_, r)| !r.verdict.passed) {
+    for (i, row) in rows.iter().enumerate().filter(|(_, r)| !r.verdict.passed()) {
         match groups
             .iter_mut()
             .find(|g| rows[g[0]].verdict.reasons == row.verdict.reasons)
@@ -333,6 +339,7 @@ fn group_text(rows: &[PairRow], group: &[usize], leads: &[String], style: &Style
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::reason::Reason;
     use std::time::Duration;
 
     fn row(from: &str, to: &str, passed: bool, reasons: &[&str]) -> PairRow {
@@ -342,10 +349,15 @@ mod tests {
             from_ip: "172.16.0.2".parse().unwrap(),
             to_ip: "172.16.1.2".parse().unwrap(),
             verdict: PairVerdict {
-                passed,
                 rtt: passed.then(|| Duration::from_micros(1234)),
                 wire: "VXLAN vni 1 10.0.1.2>10.0.2.2 [172.16.0.2>172.16.1.2]".into(),
-                reasons: reasons.iter().map(|s| s.to_string()).collect(),
+                reasons: reasons
+                    .iter()
+                    .map(|s| Reason::Programmed {
+                        node: from.into(),
+                        detail: s.to_string(),
+                    })
+                    .collect(),
                 loss: crate::verify::judge::Loss { sent: 13, lost: 0 },
                 remarks: vec![],
                 expected_failure: None,
@@ -484,7 +496,8 @@ mod tests {
         assert_eq!(v["mode"], "vxlan");
         assert_eq!(v["pairs"][0]["from"], "pod2");
         assert_eq!(v["pairs"][0]["passed"], false);
-        assert_eq!(v["pairs"][0]["reasons"][0], "why");
+        assert_eq!(v["pairs"][0]["reasons"][0]["kind"], "programmed");
+        assert_eq!(v["pairs"][0]["reasons"][0]["message"], "why");
         assert_eq!(v["pairs"][0]["rtt_us"], serde_json::Value::Null);
     }
 }

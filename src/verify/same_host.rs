@@ -3,23 +3,24 @@
 //! own interfaces as the proof that the probe travelled at all.
 
 use super::judge::{Outcome, PairPlan, ProbeResult, Seen};
+use super::reason::{Direction, ProbeName, Reason};
 
 /// Why a same-host pair fails: a probe seen anywhere but on the two pods' interfaces, a probe
 /// that never reached the other pod, or one that was not answered.
-pub fn reasons(plan: &PairPlan, results: &[&ProbeResult]) -> Vec<String> {
+pub fn reasons(plan: &PairPlan, results: &[&ProbeResult]) -> Vec<Reason> {
     let host = &plan.host_names.0;
-    let mut reasons: Vec<String> = Vec::new();
+    let mut reasons: Vec<Reason> = Vec::new();
     for result in results {
         for s in result
             .seen
             .iter()
             .filter(|s| is_probe(s) && off_host(plan, s))
         {
-            let what = if is_reply(s) { "reply" } else { "request" };
-            let reason = format!(
-                "{what} seen on {}: pods on the same host must talk over {host}'s bridge or veths, never the underlay",
-                s.point
-            );
+            let reason = Reason::LeftTheHost {
+                direction: Direction::of(is_reply(s)),
+                point: s.point.clone(),
+                host: host.clone(),
+            };
             if !reasons.contains(&reason) {
                 reasons.push(reason);
             }
@@ -33,8 +34,11 @@ pub fn reasons(plan: &PairPlan, results: &[&ProbeResult]) -> Vec<String> {
                 .iter()
                 .any(|s| is_probe(s) && is_reply(s) == reply && &s.point == point);
             if !arrived {
-                let what = if reply { "reply" } else { "request" };
-                reasons.push(format!("ping {what} not seen on {point}"));
+                reasons.push(Reason::NotSeen {
+                    probe: ProbeName::Ping,
+                    direction: Direction::of(reply),
+                    point: point.clone(),
+                });
             }
         }
     }
@@ -56,6 +60,7 @@ fn off_host(plan: &PairPlan, s: &Seen) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::point::PointId;
     use crate::lab::{Encap, VxlanParams};
     use crate::wire::dissect::build::{plain, vxlan_frame};
     use crate::wire::dissect::{dissect, Tag};
@@ -121,7 +126,7 @@ mod tests {
     fn a_pair_seen_only_on_its_pods_passes() {
         assert_eq!(
             reasons(&plan(), &[&answered(on_the_pods())]),
-            Vec::<String>::new()
+            Vec::<Reason>::new()
         );
     }
 
@@ -145,17 +150,22 @@ mod tests {
         ));
         let r = reasons(&plan(), &[&answered(frames)]);
         assert_eq!(r.len(), 2, "{r:?}");
-        assert!(r[0].starts_with("request seen on host1-eth1: pods on the same host"));
-        assert!(r[1].starts_with("reply seen on gw1-eth1"));
+        assert!(r[0]
+            .to_string()
+            .starts_with("request seen on host1-eth1: pods on the same host"));
+        assert!(r[1].to_string().starts_with("reply seen on gw1-eth1"));
+        assert!(r.iter().all(|r| r.kind() == "left_the_host"));
     }
 
     #[test]
     fn an_answer_that_never_reached_the_other_pod_is_named() {
         let frames = on_the_pods()
             .into_iter()
-            .filter(|s| s.point != "pod1-2-eth1")
+            .filter(|s| s.point != PointId::new("pod1-2", "eth1"))
             .collect();
         let r = reasons(&plan(), &[&answered(frames)]);
-        assert_eq!(r, ["ping request not seen on pod1-2-eth1"]);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].to_string(), "ping request not seen on pod1-2-eth1");
+        assert!(matches!(&r[0], Reason::NotSeen { point, .. } if point.node == "pod1-2"));
     }
 }

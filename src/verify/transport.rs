@@ -41,6 +41,14 @@ impl Proto {
             Proto::Udp => "UDP",
         }
     }
+
+    /// The probe's name in a verdict's reasons.
+    pub fn probe_name(self) -> super::reason::ProbeName {
+        match self {
+            Proto::Tcp => super::reason::ProbeName::Tcp,
+            Proto::Udp => super::reason::ProbeName::Udp,
+        }
+    }
 }
 
 /// One TCP or UDP probe: which, where, and how.

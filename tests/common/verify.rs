@@ -56,12 +56,30 @@ pub fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no pair {from} -> {to} in {report:#}"))
 }
 
+/// Each reason's `message`, the text the table shows. Every reason must carry a `kind` and a
+/// `message`: a report without them fails here.
 pub fn reasons(p: &Value) -> Vec<String> {
     p["reasons"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_str().unwrap().to_string())
+        .map(|r| {
+            assert!(r["kind"].is_string(), "a reason without a kind: {r:#}");
+            r["message"]
+                .as_str()
+                .expect("a reason without a message")
+                .to_string()
+        })
+        .collect()
+}
+
+/// Each reason's `kind`.
+pub fn kinds(p: &Value) -> Vec<String> {
+    p["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap().to_string())
         .collect()
 }
 

@@ -1,0 +1,458 @@
+//! Why a pair failed, as data. Each [`Reason`] prints as the sentence the table shows, and in
+//! `--json` it is an object with a stable snake_case `kind`, that sentence as `message`, and its
+//! fields (docs/json.md lists them). Callers sort, group and excuse reasons by their fields,
+//! never by matching text.
+
+use super::judge::Outcome;
+use crate::lab::point::PointId;
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// Which of a pair's probes a reason is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeName {
+    /// The first-contact ICMP echo.
+    Ping,
+    /// The echo at the pod MTU with DF set.
+    FullSize,
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for ProbeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProbeName::Ping => "ping",
+            ProbeName::FullSize => "full-size probe",
+            ProbeName::Tcp => "TCP probe",
+            ProbeName::Udp => "UDP probe",
+        })
+    }
+}
+
+/// Which way a frame goes: from the pair's source pod, or back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Request,
+    Reply,
+}
+
+impl Direction {
+    pub fn of(reply: bool) -> Direction {
+        if reply {
+            Direction::Reply
+        } else {
+            Direction::Request
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Request => "request",
+            Direction::Reply => "reply",
+        })
+    }
+}
+
+/// Where frames of the wrong shape were seen: the transport (`TCP`, `UDP`; none for ICMP),
+/// the direction, and every capture point that showed the same fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sighted {
+    pub transport: Option<&'static str>,
+    pub direction: Direction,
+    pub points: Vec<PointId>,
+}
+
+impl fmt::Display for Sighted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.transport {
+            Some(t) => write!(f, "{t} {}", self.direction),
+            None => write!(f, "{}", self.direction),
+        }
+    }
+}
+
+/// A reason a pair failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// A frame whose shape is not the mode's.
+    Misfit {
+        #[serde(flatten)]
+        at: Sighted,
+        expected: String,
+        saw: String,
+        note: Option<&'static str>,
+    },
+    /// In host-gw, a frame sent to another MAC than the peer host's own.
+    NextHop {
+        #[serde(flatten)]
+        at: Sighted,
+        sender: String,
+        sent_to: String,
+        /// The host whose MAC that is, if any.
+        owner: Option<String>,
+        receiver: String,
+        receiver_mac: String,
+    },
+    /// The sending pod used another source address than its own.
+    WrongSource {
+        #[serde(flatten)]
+        at: Sighted,
+        sender: String,
+        from: Ipv4Addr,
+        own: Ipv4Addr,
+    },
+    /// SNAT or MASQUERADE on the way: the receiving pod saw another source.
+    SourceRewritten {
+        #[serde(flatten)]
+        at: Sighted,
+        receiver: String,
+        from: Ipv4Addr,
+        sender: String,
+        sender_ip: Ipv4Addr,
+    },
+    /// DNAT on the way: the receiving pod saw another destination.
+    DestinationRewritten {
+        #[serde(flatten)]
+        at: Sighted,
+        receiver: String,
+        to: Ipv4Addr,
+        planned: Ipv4Addr,
+    },
+    /// A probe that was not answered as it should be.
+    ProbeFailed { probe: ProbeName, outcome: Outcome },
+    /// A frame missing where the pair's packets must pass.
+    NotSeen {
+        probe: ProbeName,
+        direction: Direction,
+        point: PointId,
+    },
+    /// Reached a host's underlay, never the pod behind it.
+    DroppedAtHost {
+        probe: ProbeName,
+        direction: Direction,
+        reached: PointId,
+        missed: PointId,
+    },
+    /// Answered although the request never reached the destination pod.
+    AnsweredInItsName { probe: ProbeName, missed: PointId },
+    /// The full-size probe got an ICMP frag-needed.
+    MtuRefused {
+        size: u16,
+        from: Ipv4Addr,
+        next_hop_mtu: u16,
+    },
+    /// The full-size probe was lost on a path that loses nothing else.
+    MtuBlackhole { size: u16, attempts: u8 },
+    /// The full-size probe was lost on a path that also lost small pings.
+    FullSizeLost {
+        size: u16,
+        attempts: u8,
+        lost: u32,
+        sent: u32,
+    },
+    /// The full-size probe failed some other way.
+    FullSizeFailed { size: u16, outcome: Outcome },
+    /// More steady-state pings lost than `--max-loss` allows.
+    Loss { lost: u32, sent: u32, max_loss: f64 },
+    /// A same-host pair's probe seen off the host's bridge or veths.
+    LeftTheHost {
+        direction: Direction,
+        point: PointId,
+        host: String,
+    },
+    /// A pair the lab expects to fail works.
+    ExpectationWorks { at: String, why: String },
+    /// A pair the lab expects to fail failed elsewhere.
+    ExpectationOtherWay {
+        at: String,
+        why: String,
+        how: String,
+    },
+    /// A VTEP with no configured way to reach a peer VTEP.
+    FloodGap {
+        node: String,
+        device: String,
+        peer: Ipv4Addr,
+        /// A learned entry towards the peer was there: traffic from elsewhere taught it.
+        learned: bool,
+    },
+    /// A programmed route, neighbour, FDB entry or device the plan names and the host lacks.
+    Programmed { node: String, detail: String },
+}
+
+impl Reason {
+    /// The stable `kind` of the JSON object.
+    pub fn kind(&self) -> &'static str {
+        use Reason::*;
+        match self {
+            Misfit { .. } => "misfit",
+            NextHop { .. } => "next_hop",
+            WrongSource { .. } => "wrong_source",
+            SourceRewritten { .. } => "source_rewritten",
+            DestinationRewritten { .. } => "destination_rewritten",
+            ProbeFailed { .. } => "probe_failed",
+            NotSeen { .. } => "not_seen",
+            DroppedAtHost { .. } => "dropped_at_host",
+            AnsweredInItsName { .. } => "answered_in_its_name",
+            MtuRefused { .. } => "mtu_refused",
+            MtuBlackhole { .. } => "mtu_blackhole",
+            FullSizeLost { .. } => "full_size_lost",
+            FullSizeFailed { .. } => "full_size_failed",
+            Loss { .. } => "loss",
+            LeftTheHost { .. } => "left_the_host",
+            ExpectationWorks { .. } => "expectation_works",
+            ExpectationOtherWay { .. } => "expectation_other_way",
+            FloodGap { .. } => "flood_gap",
+            Programmed { .. } => "programmed",
+        }
+    }
+
+    /// Where a wrong frame was seen, for the reasons that name frames.
+    pub fn sighted_mut(&mut self) -> Option<&mut Sighted> {
+        use Reason::*;
+        match self {
+            Misfit { at, .. }
+            | NextHop { at, .. }
+            | WrongSource { at, .. }
+            | SourceRewritten { at, .. }
+            | DestinationRewritten { at, .. } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Whether the reason rests on a frame missing at `point`. Where the capture at that point
+    /// dropped frames, such a reason proves nothing about the lab.
+    pub fn rests_on_absence_at(&self, point: &PointId) -> bool {
+        match self {
+            Reason::NotSeen { point: p, .. } => p == point,
+            Reason::DroppedAtHost { missed, .. } | Reason::AnsweredInItsName { missed, .. } => {
+                missed == point
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The points, comma-separated.
+fn points(points: &[PointId]) -> String {
+    let names: Vec<String> = points.iter().map(PointId::to_string).collect();
+    names.join(", ")
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Reason::*;
+        match self {
+            Misfit {
+                at,
+                expected,
+                saw,
+                note,
+            } => {
+                write!(f, "{at}: expected {expected}, saw {saw} on {}", points(&at.points))?;
+                match note {
+                    Some(note) => write!(f, " ({note})"),
+                    None => Ok(()),
+                }
+            }
+            NextHop { .. } | WrongSource { .. } | SourceRewritten { .. } | DestinationRewritten { .. } => {
+                rewritten(self, f)
+            }
+            ProbeFailed { probe, outcome } => write!(f, "{probe}: {}", describe(outcome)),
+            NotSeen {
+                probe,
+                direction,
+                point,
+            } => write!(f, "{probe} {direction} not seen on {point}"),
+            DroppedAtHost {
+                probe,
+                direction,
+                reached,
+                missed,
+            } => write!(
+                f,
+                "{probe} {direction} reached {reached} but never {missed}: {} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)",
+                reached.node
+            ),
+            AnsweredInItsName { probe, missed } => write!(
+                f,
+                "{probe} answered, but its request never reached {missed}: something before the pod answered in its name (DNAT?)"
+            ),
+            _ => full_size_and_beyond(self, f),
+        }
+    }
+}
+
+/// The misfits that name who sent what to whom.
+fn rewritten(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    use Reason::*;
+    match reason {
+        NextHop {
+            at,
+            sender,
+            sent_to,
+            owner,
+            receiver,
+            receiver_mac,
+        } => {
+            let whose = owner.as_ref().map_or("no host's".to_string(), |n| format!("{n}'s"));
+            write!(
+                f,
+                "{at}: next hop: {sender} sent it to {sent_to} ({whose} MAC), not to {receiver} ({receiver_mac}) on {}",
+                points(&at.points)
+            )
+        }
+        WrongSource {
+            at,
+            sender,
+            from,
+            own,
+        } => write!(
+            f,
+            "{at}: wrong source address: {sender} sent it from {from}, not from its own address {own} on {}",
+            points(&at.points)
+        ),
+        SourceRewritten {
+            at,
+            receiver,
+            from,
+            sender,
+            sender_ip,
+        } => write!(
+            f,
+            "{at}: source rewritten on the way (SNAT/MASQUERADE): {receiver} received it from {from}, not from {sender}'s {sender_ip} on {}",
+            points(&at.points)
+        ),
+        DestinationRewritten {
+            at,
+            receiver,
+            to,
+            planned,
+        } => write!(
+            f,
+            "{at}: destination rewritten on the way (DNAT): {receiver} received it for {to}, not for {planned} on {}",
+            points(&at.points)
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The full-size probe, loss, and the reasons that come from the lab rather than a frame.
+fn full_size_and_beyond(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    use Reason::*;
+    match reason {
+        MtuRefused { size, from, next_hop_mtu } => write!(
+            f,
+            "full-size probe ({size} bytes, DF) refused: ICMP frag-needed from {from}, next-hop MTU {next_hop_mtu}"
+        ),
+        MtuBlackhole { size, attempts } => write!(
+            f,
+            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts while small pings pass: MTU blackhole"
+        ),
+        FullSizeLost {
+            size,
+            attempts,
+            lost,
+            sent,
+        } => write!(
+            f,
+            "full-size probe ({size} bytes, DF) got no reply after {attempts} attempts, on a path that also lost {lost} of {sent} small pings"
+        ),
+        FullSizeFailed { size, outcome } => {
+            write!(f, "full-size probe ({size} bytes, DF): {}", describe(outcome))
+        }
+        Loss { lost, sent, max_loss } => {
+            let what = if lost < sent {
+                "flaky: the path drops some packets"
+            } else {
+                "every steady-state ping lost after a first contact"
+            };
+            write!(
+                f,
+                "lost {lost} of {sent} steady-state pings ({what}; --max-loss allows {:.0}%)",
+                max_loss * 100.0
+            )
+        }
+        _ => lab_wide(reason, f),
+    }
+}
+
+fn lab_wide(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    use Reason::*;
+    match reason {
+        LeftTheHost {
+            direction,
+            point,
+            host,
+        } => write!(
+            f,
+            "{direction} seen on {point}: pods on the same host must talk over {host}'s bridge or veths, never the underlay"
+        ),
+        ExpectationWorks { at, why } => write!(
+            f,
+            "expected to die at {at} ({why}), but it works: the expectation no longer holds"
+        ),
+        ExpectationOtherWay { at, why, how } => write!(
+            f,
+            "expected to die at {at} ({why}), but it failed another way: {how}"
+        ),
+        FloodGap {
+            node,
+            device,
+            peer,
+            learned: true,
+        } => write!(
+            f,
+            "{node} reached {peer} only through a learned FDB entry: its flood entry is missing (bridge fdb append 00:00:00:00:00:00 dst {peer} dev {device})"
+        ),
+        FloodGap {
+            node, device, peer, ..
+        } => write!(
+            f,
+            "{node} has no flood entry for {peer} (bridge fdb append 00:00:00:00:00:00 dst {peer} dev {device}): it cannot resolve that VTEP on its own"
+        ),
+        Programmed { detail, .. } => f.write_str(detail),
+        _ => Ok(()),
+    }
+}
+
+/// How a probe ended, in words.
+pub fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Reply { .. } => "replied".into(),
+        Outcome::NoReply { attempts } => format!("no reply after {attempts} attempts"),
+        Outcome::Unreachable { from, code, mtu } => {
+            let what = match code {
+                0 => "network unreachable".to_string(),
+                1 => "host unreachable".to_string(),
+                4 => format!("fragmentation needed, next-hop MTU {mtu}"),
+                13 => "administratively prohibited".to_string(),
+                c => format!("destination unreachable, code {c}"),
+            };
+            format!("{what} (ICMP from {from})")
+        }
+        Outcome::SendFailed { error } => format!("could not be sent: {error}"),
+        Outcome::Failed { error } => error.clone(),
+    }
+}
+
+/// Serialises reasons as objects: `kind`, `message` (the sentence) and the reason's fields.
+pub fn serialize_all<S: Serializer>(reasons: &[Reason], s: S) -> Result<S::Ok, S::Error> {
+    let mut seq = s.serialize_seq(Some(reasons.len()))?;
+    for reason in reasons {
+        let mut value = serde_json::to_value(reason).map_err(serde::ser::Error::custom)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("message".into(), reason.to_string().into());
+        }
+        seq.serialize_element(&value)?;
+    }
+    seq.end()
+}
