@@ -1,6 +1,7 @@
 //! The command line: clap types, dispatch, and the one place errors are printed.
 
 use crate::gen::{self, Destination, GenRequest};
+use crate::lab::file::LabFile;
 use crate::lifecycle;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::routing::Routing;
@@ -549,6 +550,8 @@ pub enum Error {
     Trace(#[from] crate::trace::TraceError),
     #[error(transparent)]
     NeighLimits(#[from] crate::neigh_limits::LimitsError),
+    #[error(transparent)]
+    Topology(#[from] crate::topology::TopologyError),
 }
 
 impl Error {
@@ -561,7 +564,7 @@ impl Error {
             Error::Output(_) => 2,
             Error::Graph(_) => 2,
             Error::Trace(e) => e.exit_code(),
-            Error::NeighLimits(_) => 2,
+            Error::NeighLimits(_) | Error::Topology(_) => 2,
             Error::Bench(e) => e.exit_code(),
         }
     }
@@ -660,13 +663,14 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             raise_neigh_limits,
             exec,
         } => {
-            neigh_limits(&topo.file, raise_neigh_limits, false)?;
+            let file = LabFile::load(&topo.file)?;
+            neigh_limits(&file, raise_neigh_limits, false)?;
             let strategy = if exec_per_line {
                 ExecStrategy::PerLine
             } else {
                 ExecStrategy::Batched
             };
-            let line = deploy(&topo.file, runtime.into(), strategy, &exec)?;
+            let line = deploy(&file, runtime.into(), strategy, &exec)?;
             eprintln!("{line}");
             Ok(0)
         }
@@ -703,7 +707,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Inspect { topo, json, .. } => {
-            let inspection = runtime::inspect(&topo.file)?;
+            let inspection = runtime::inspect(&LabFile::load(&topo.file)?)?;
             if json {
                 emit(&format!("{}\n", to_json(&inspection)));
             } else {
@@ -711,7 +715,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             }
             Ok(0)
         }
-        Command::Verify { topo, verify } => verify_and_report(&topo.file, &verify),
+        Command::Verify { topo, verify } => verify_and_report(&LabFile::load(&topo.file)?, &verify),
         Command::Up {
             mode,
             hosts,
@@ -761,6 +765,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             if let Some(dir) = &verify.pcap {
                 lifecycle::check_pcap_dir(dir)?;
             }
+            let file = LabFile::load(&file)?;
             let line = deploy(&file, runtime.into(), ExecStrategy::Batched, &exec)?;
             // The lab stays up whatever verify says, so the line on how to use it comes last.
             let verified = verify_and_report(&file, &verify);
@@ -801,7 +806,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 cold,
                 pcap_dir: pcap,
             };
-            let walk = crate::trace::trace(&topo.file, &opts)?;
+            let walk = crate::trace::trace(&LabFile::load(&topo.file)?, &opts)?;
             if json {
                 emit(&format!("{}\n", to_json(&walk)));
             } else {
@@ -953,7 +958,7 @@ fn write_topology(
 
 /// Deploys and returns the summary line.
 fn deploy(
-    file: &Path,
+    file: &LabFile,
     kind: RuntimeKind,
     strategy: ExecStrategy,
     exec: &ExecArgs,
@@ -977,11 +982,8 @@ fn deploy(
 /// the kernel allows, or raises the cap with `raise`. A lab already `deployed` holds some of
 /// the entries in use: they are its own, not counted twice. A file that does not load is left
 /// to the command itself to report.
-fn neigh_limits(file: &Path, raise: bool, deployed: bool) -> Result<(), Error> {
-    let Ok(lab) = crate::topology::Topology::load(file)
-        .map_err(|_| ())
-        .and_then(|t| crate::lab::Lab::from_topology(&t).map_err(|_| ()))
-    else {
+fn neigh_limits(file: &LabFile, raise: bool, deployed: bool) -> Result<(), Error> {
+    let Ok(lab) = file.lab() else {
         return Ok(());
     };
     let own = match deployed {
@@ -994,7 +996,7 @@ fn neigh_limits(file: &Path, raise: bool, deployed: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn verify_and_report(file: &Path, args: &VerifyArgs) -> Result<i32, Error> {
+fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
     // Both checked before any probing, so a bad folder or a half lab wastes nothing.
     if let Some(dir) = &args.pcap {
         lifecycle::check_pcap_dir(dir)?;

@@ -2,10 +2,11 @@
 //! the one shared [`Diagnosis`], refuses what would hurt, and ends with a line that says what
 //! it did and what to do next.
 
+use crate::lab::file::LabFile;
 use crate::runtime::diagnose::{absolute, as_root, Condition, Diagnosis};
 use crate::runtime::state::LabState;
 use crate::runtime::{self, DeployOptions, RuntimeError, RuntimeKind};
-use crate::topology::{Topology, TopologyError};
+use crate::topology::TopologyError;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -47,12 +48,11 @@ impl LifecycleError {
 
 /// Deploys the lab in `file` if nothing of it exists yet; returns the summary line.
 pub fn deploy(
-    file: &Path,
+    file: &LabFile,
     kind: RuntimeKind,
     opts: &DeployOptions,
 ) -> Result<String, LifecycleError> {
-    let topo = Topology::load(file)?;
-    let diagnosis = Diagnosis::of(&topo, file)?;
+    let diagnosis = Diagnosis::of(&file.topo, &file.path)?;
     if diagnosis.condition != Condition::Absent {
         return Err(LifecycleError::NotReady {
             explanation: diagnosis.explain(),
@@ -60,12 +60,14 @@ pub fn deploy(
     }
     let started = Instant::now();
     runtime::deploy(file, kind, opts)?;
-    Ok(deployed_line(&topo, file, started))
+    Ok(deployed_line(file, started))
 }
 
 /// `deployed LAB: N nodes in T s; try: …; tear down: …`
-pub fn deployed_line(topo: &Topology, file: &Path, started: Instant) -> String {
-    let try_ping = crate::lab::Lab::from_topology(topo)
+pub fn deployed_line(lab_file: &LabFile, started: Instant) -> String {
+    let (topo, file) = (&lab_file.topo, lab_file.path.as_path());
+    let try_ping = lab_file
+        .lab()
         .ok()
         .filter(|lab| lab.pods.len() >= 2)
         .map(|lab| {
@@ -97,8 +99,9 @@ fn require_root(command: &'static str, args: String) -> Result<(), LifecycleErro
 /// run twice. `kind` forces a runtime, for a lab containerlab deployed without cnilab.
 pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, LifecycleError> {
     require_root("destroy", format!("-t {}", absolute(file).display()))?;
-    let topo = Topology::load(file)?;
-    let diagnosis = Diagnosis::of(&topo, file)?;
+    let lab = LabFile::load(file)?;
+    let topo = &lab.topo;
+    let diagnosis = Diagnosis::of(topo, file)?;
     match &diagnosis.condition {
         // containerlab's stopped containers leave no namespace behind, so a lab deployed
         // by hand with it is its to find; without containerlab there is nothing it can have.
@@ -117,7 +120,7 @@ pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, Li
     }
     let started = Instant::now();
     let name = topo.name.clone();
-    runtime::destroy_loaded(file, topo, kind)?;
+    runtime::destroy_loaded(&lab, kind)?;
     Ok(destroyed_line(&[name], started, Some(file)))
 }
 
@@ -188,13 +191,12 @@ fn destroyed_line(labs: &[String], started: Instant, file: Option<&Path>) -> Str
 }
 
 /// verify works on a lab whose nodes are all there; anything else gets the shared diagnosis.
-pub fn ready_for_verify(file: &Path) -> Result<(), LifecycleError> {
-    let topo = Topology::load(file)?;
-    if crate::lab::Lab::from_topology(&topo).is_err() {
+pub fn ready_for_verify(file: &LabFile) -> Result<(), LifecycleError> {
+    if file.lab().is_err() {
         // Not a file verify can judge at all: verify says why, in its own words.
         return Ok(());
     }
-    let diagnosis = Diagnosis::of(&topo, file)?;
+    let diagnosis = Diagnosis::of(&file.topo, &file.path)?;
     if diagnosis.complete() {
         Ok(())
     } else {

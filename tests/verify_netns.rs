@@ -975,3 +975,30 @@ fn a_rewritten_source_names_the_pods_by_their_own_names() {
         "{message}"
     );
 }
+
+/// verify reads its topology file once: the lab is built once at the command layer and passed
+/// down, not parsed again by each step.
+#[test]
+fn verify_opens_the_topology_file_once() {
+    let lab = deployed("host-gw", 2, "vonce");
+    let strace = which::which("strace").unwrap_or_else(|_| {
+        panic!("this test needs strace (apt-get install strace; scripts/install-deps.sh --test)")
+    });
+    let trace = lab.dir.path().join("openat.txt");
+    let out = std::process::Command::new(strace)
+        .args(["-f", "-e", "trace=openat", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_cnilab"))
+        .args(["verify", "-t"])
+        .arg(&lab.file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "verify failed: {}", stderr(&out));
+    let file = lab.file.file_name().unwrap().to_str().unwrap().to_string();
+    let opens = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!("{file}\"")))
+        .count();
+    assert_eq!(opens, 1, "{file} opened {opens} times");
+}

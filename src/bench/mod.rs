@@ -120,7 +120,10 @@ pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     iperf::check_installed()?;
     offload::check_installed()?;
     let modes = match &opts.topo {
-        Some(file) => vec![session::bench_deployed(file, opts)?],
+        Some(file) => {
+            let file = crate::lab::file::LabFile::load(file)?;
+            vec![session::bench_deployed(&file, opts)?]
+        }
         None => {
             let mut modes = Vec::new();
             for &combo in &opts.combos {

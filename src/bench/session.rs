@@ -4,10 +4,9 @@
 use super::selection::Combo;
 use super::{measure, BenchError, BenchOptions};
 use crate::gen::{self, GenRequest};
-use crate::lab::Lab;
+use crate::lab::{file::LabFile, Lab};
 use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
-use crate::topology::Topology;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Deploys a 2-host lab of `combo` with two pods per host (for the same-host baseline),
 /// measures it, and destroys it.
@@ -43,13 +42,14 @@ pub fn bench_fresh(
         ..Default::default()
     };
     // A failed deploy rolls itself back; from here on the lab is ours to remove.
-    runtime::deploy(&file, RuntimeKind::Netns, &deploy)?;
+    let lab_file = LabFile::load(&file)?;
+    runtime::deploy(&lab_file, RuntimeKind::Netns, &deploy)?;
     let deployed = Deployed {
         file: file.clone(),
         name: name.clone(),
         done: false,
     };
-    let measured = load(&file).and_then(|lab| measure::lab(&lab, opts));
+    let measured = plan(&lab_file).and_then(|lab| measure::lab(lab, opts));
     match (measured, deployed.destroy()) {
         (Ok(report), Ok(())) => Ok(report),
         (Ok(_), Err(e)) => Err(e.into()),
@@ -89,20 +89,19 @@ impl Drop for Deployed {
 
 /// Measures a lab the user deployed from `file`, and leaves it up.
 pub fn bench_deployed(
-    file: &Path,
+    file: &LabFile,
     opts: &BenchOptions,
 ) -> Result<super::report::ModeReport, BenchError> {
     let inspection = runtime::inspect(file)?;
     if inspection.phase != Some(Phase::Up) {
-        return Err(BenchError::NotUp(file.to_path_buf()));
+        return Err(BenchError::NotUp(file.path.clone()));
     }
-    measure::lab(&load(file)?, opts)
+    measure::lab(plan(file)?, opts)
 }
 
-fn load(file: &Path) -> Result<Lab, BenchError> {
-    let topo = Topology::load(file)?;
-    Lab::from_topology(&topo).map_err(|source| BenchError::Lab {
-        file: file.to_path_buf(),
+fn plan(file: &LabFile) -> Result<&Lab, BenchError> {
+    file.lab().map_err(|source| BenchError::Lab {
+        file: file.path.clone(),
         source,
     })
 }

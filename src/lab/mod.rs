@@ -7,6 +7,7 @@ use crate::plan::{Flavor, Mode};
 use crate::topology::{Node, Topology};
 pub use crate::wire::{Encap, VxlanParams};
 pub mod expect;
+pub mod file;
 pub mod point;
 
 use expect::{ExpectFail, HostSet};

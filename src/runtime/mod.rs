@@ -19,6 +19,7 @@ pub use error::{RuntimeError, TeardownError};
 pub use netns::{run_holder as run_node_holder, HOLDER_ARG as NODE_HOLDER_ARG};
 pub use shape::DEFAULT_LINK_MTU;
 
+pub use crate::lab::file::LabFile;
 use crate::topology::Topology;
 use serde::{Deserialize, Serialize};
 use state::LabState;
@@ -75,25 +76,6 @@ impl Default for DeployOptions {
             exec_timeout: DEFAULT_EXEC_TIMEOUT,
             exec_on_host: false,
         }
-    }
-}
-
-/// The file a command was given, read.
-pub struct LabFile {
-    pub path: PathBuf,
-    pub topo: Topology,
-}
-
-impl LabFile {
-    fn load(path: &Path) -> Result<LabFile, RuntimeError> {
-        Ok(LabFile {
-            path: path.to_path_buf(),
-            topo: Topology::load(path)?,
-        })
-    }
-
-    fn abs_path(&self) -> PathBuf {
-        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone())
     }
 }
 
@@ -154,8 +136,7 @@ trait Runtime {
     fn status(&self, lab: &LabFile, node: &str) -> NodeState;
 }
 
-pub fn deploy(file: &Path, kind: RuntimeKind, opts: &DeployOptions) -> Result<(), RuntimeError> {
-    let lab = LabFile::load(file)?;
+pub fn deploy(lab: &LabFile, kind: RuntimeKind, opts: &DeployOptions) -> Result<(), RuntimeError> {
     match kind {
         RuntimeKind::Netns => transaction::deploy(&netns::NetnsRuntime, &lab, opts),
         RuntimeKind::Containerlab => {
@@ -168,20 +149,11 @@ pub fn deploy(file: &Path, kind: RuntimeKind, opts: &DeployOptions) -> Result<()
 /// cnilab recorded is only ever destroyed by the runtime that made it: another one would not
 /// know what to remove, yet would delete the record of it.
 pub fn destroy(file: &Path, kind: Option<RuntimeKind>) -> Result<(), RuntimeError> {
-    destroy_loaded(file, Topology::load(file)?, kind)
+    destroy_loaded(&LabFile::load(file)?, kind)
 }
 
-/// [`destroy`] for a caller that has read the file already: at 254 hosts reading it again
-/// costs a third of a second.
-pub fn destroy_loaded(
-    file: &Path,
-    topo: Topology,
-    kind: Option<RuntimeKind>,
-) -> Result<(), RuntimeError> {
-    let lab = LabFile {
-        path: file.to_path_buf(),
-        topo,
-    };
+/// [`destroy`] for a caller that has read the file already.
+pub fn destroy_loaded(lab: &LabFile, kind: Option<RuntimeKind>) -> Result<(), RuntimeError> {
     let state = LabState::load(&lab.topo.name)?;
     let kind = match (&state, kind) {
         (Some(s), Some(asked)) if asked != s.runtime => {
@@ -195,9 +167,9 @@ pub fn destroy_loaded(
         (None, asked) => asked.unwrap_or(RuntimeKind::Netns),
     };
     match kind {
-        RuntimeKind::Netns => destroy_with(&netns::NetnsRuntime, &lab, state.as_ref()),
+        RuntimeKind::Netns => destroy_with(&netns::NetnsRuntime, lab, state.as_ref()),
         RuntimeKind::Containerlab => {
-            destroy_with(&containerlab::ContainerlabRuntime, &lab, state.as_ref())
+            destroy_with(&containerlab::ContainerlabRuntime, lab, state.as_ref())
         }
     }
 }
@@ -233,10 +205,7 @@ pub fn destroy_recorded(state: &LabState) -> Result<(), RuntimeError> {
             })
         }
     };
-    let lab = LabFile {
-        path: state.file.clone(),
-        topo,
-    };
+    let lab = LabFile::new(&state.file, topo);
     match state.runtime {
         RuntimeKind::Netns => destroy_with(&netns::NetnsRuntime, &lab, Some(state)),
         RuntimeKind::Containerlab => {
@@ -322,13 +291,12 @@ const ADDRESS_LABELS: [(&str, &str); 3] = [
     (crate::lab::LABEL_POD_SUBNET, "pods "),
 ];
 
-pub fn inspect(file: &Path) -> Result<Inspection, RuntimeError> {
-    let lab = LabFile::load(file)?;
+pub fn inspect(lab: &LabFile) -> Result<Inspection, RuntimeError> {
     let state = LabState::load(&lab.topo.name)?;
-    let diagnosis = diagnose::Diagnosis::of(&lab.topo, file)?;
+    let diagnosis = diagnose::Diagnosis::of(&lab.topo, &lab.path)?;
     let nodes = match state.as_ref().map_or(RuntimeKind::Netns, |s| s.runtime) {
-        RuntimeKind::Netns => node_rows(&netns::NetnsRuntime, &lab),
-        RuntimeKind::Containerlab => node_rows(&containerlab::ContainerlabRuntime, &lab),
+        RuntimeKind::Netns => node_rows(&netns::NetnsRuntime, lab),
+        RuntimeKind::Containerlab => node_rows(&containerlab::ContainerlabRuntime, lab),
     };
     Ok(Inspection {
         lab: lab.topo.name.clone(),

@@ -10,6 +10,7 @@ pub mod probe;
 pub mod snapshot;
 pub mod walk;
 
+use crate::lab::file::LabFile;
 use crate::lab::{Lab, LabError, LabPod};
 use crate::plan::Mode;
 use crate::sys::netns;
@@ -18,7 +19,7 @@ use serde::Serialize;
 use snapshot::Snapshot;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 pub use walk::{Leg, Step, Stop};
 
@@ -102,10 +103,10 @@ impl Walk {
     }
 }
 
-pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
-    let topo = Topology::load(file)?;
-    let lab = Lab::from_topology(&topo).map_err(|source| TraceError::Lab {
-        path: file.display().to_string(),
+pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
+    let topo = &file.topo;
+    let lab = file.lab().map_err(|source| TraceError::Lab {
+        path: file.path.display().to_string(),
         source,
     })?;
     let from = find_pod(&lab, &opts.from)?;
@@ -113,7 +114,7 @@ pub fn trace(file: &Path, opts: &TraceOptions) -> Result<Walk, TraceError> {
     if from.node == to.node {
         return Err(TraceError::SamePod(from.node.clone()));
     }
-    let nodes = deployed_nodes(&topo, &lab)?;
+    let nodes = deployed_nodes(topo, lab)?;
     if opts.cold {
         for (_, ns) in &nodes {
             snapshot::flush_learned(ns, &snapshot::take(ns));

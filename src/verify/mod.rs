@@ -22,12 +22,13 @@ pub mod schedule;
 pub mod transport;
 pub mod underlay;
 
+use crate::lab::file::LabFile;
 use crate::lab::point::PointId;
 use crate::lab::{Lab, LabError};
 use crate::sys::netns;
 use crate::sys::packet_ring::RingSize;
 use crate::sys::packet_socket;
-use crate::topology::{Topology, TopologyError};
+use crate::topology::TopologyError;
 use capture::{CaptureError, CapturePoint};
 pub use id::{ProbeId, ProbeKind, STEADY_PINGS};
 use judge::{Outcome, PairPlan, ProbeResult};
@@ -118,7 +119,7 @@ const GRACE: Duration = Duration::from_millis(30);
 const WINDOW_PER_POD: usize = 4;
 const WINDOW_LAB: usize = 24;
 
-pub fn verify(file: &Path, opts: &VerifyOptions) -> Result<Report, VerifyError> {
+pub fn verify(file: &LabFile, opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let mut ready = Prepared::new(file, opts)?;
     let probed = ready.probe(opts)?;
@@ -168,10 +169,10 @@ struct Judged {
 }
 
 impl Prepared {
-    fn new(file: &Path, opts: &VerifyOptions) -> Result<Prepared, VerifyError> {
-        let lab = load(file)?;
+    fn new(file: &LabFile, opts: &VerifyOptions) -> Result<Prepared, VerifyError> {
+        let lab = deployed(file)?.clone();
         // Probes sent before the routing daemons agree would only measure how far they got.
-        let daemons = crate::runtime::converge::daemons(&Topology::load(file)?, file);
+        let daemons = crate::runtime::converge::daemons(&file.topo, &file.path);
         let timeout = opts
             .converge_timeout
             .unwrap_or(crate::runtime::converge::TIMEOUT);
@@ -417,9 +418,8 @@ fn backlog_note(before: Option<u64>, after: Option<u64>) -> Option<String> {
 }
 
 /// The lab as its file states it, after checking that verify can run on it at all.
-fn load(file: &Path) -> Result<Lab, VerifyError> {
-    let topo = Topology::load(file)?;
-    let lab = Lab::from_topology(&topo)?;
+fn deployed(file: &LabFile) -> Result<&Lab, VerifyError> {
+    let lab = file.lab()?;
     if !nix::unistd::geteuid().is_root() {
         return Err(VerifyError::NotRoot);
     }

@@ -1,0 +1,40 @@
+//! The topology file a command was given, read and parsed once at the command layer and then
+//! passed down by reference: deploy, verify, trace, graph and bench all read this one value.
+
+use super::{Lab, LabError};
+use crate::topology::{Topology, TopologyError};
+use std::path::{Path, PathBuf};
+
+/// A topology file and what it says. `lab` is the plan read from its `cnilab.*` labels; a file
+/// without them (the article's own labs) still deploys, so that is kept as a result, not a
+/// load error.
+pub struct LabFile {
+    pub path: PathBuf,
+    pub topo: Topology,
+    lab: Result<Lab, LabError>,
+}
+
+impl LabFile {
+    /// Reads and parses `path`: the only read of the file a command makes.
+    pub fn load(path: &Path) -> Result<LabFile, TopologyError> {
+        Ok(LabFile::new(path, Topology::load(path)?))
+    }
+
+    pub fn new(path: &Path, topo: Topology) -> LabFile {
+        let lab = Lab::from_topology(&topo);
+        LabFile {
+            path: path.to_path_buf(),
+            topo,
+            lab,
+        }
+    }
+
+    /// The plan its labels state, or why it has none.
+    pub fn lab(&self) -> Result<&Lab, LabError> {
+        self.lab.as_ref().map_err(Clone::clone)
+    }
+
+    pub fn abs_path(&self) -> PathBuf {
+        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone())
+    }
+}
