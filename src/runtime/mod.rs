@@ -138,9 +138,9 @@ trait Runtime {
 
 pub fn deploy(lab: &LabFile, kind: RuntimeKind, opts: &DeployOptions) -> Result<(), RuntimeError> {
     match kind {
-        RuntimeKind::Netns => transaction::deploy(&netns::NetnsRuntime, &lab, opts),
+        RuntimeKind::Netns => transaction::deploy(&netns::NetnsRuntime, lab, opts),
         RuntimeKind::Containerlab => {
-            transaction::deploy(&containerlab::ContainerlabRuntime, &lab, opts)
+            transaction::deploy(&containerlab::ContainerlabRuntime, lab, opts)
         }
     }
 }

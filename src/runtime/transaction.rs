@@ -202,13 +202,10 @@ mod tests {
 
     fn lab(tag: &str) -> Scratch {
         let name = format!("txn{tag}{}", std::process::id());
-        Scratch(LabFile {
-            path: format!("/nonexistent/{name}.yaml").into(),
-            topo: crate::topology::Topology::parse(&format!(
-                "name: {name}\ntopology:\n  nodes: {{}}\n"
-            ))
-            .unwrap(),
-        })
+        let path = format!("/nonexistent/{name}.yaml");
+        let text = format!("name: {name}\ntopology:\n  nodes: {{}}\n");
+        let topo = crate::topology::Topology::parse(&text).unwrap();
+        Scratch(LabFile::new(std::path::Path::new(&path), topo))
     }
 
     fn scripted(build_fails: bool, teardown_fails: bool) -> Scripted {
