@@ -109,8 +109,8 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
         path: file.path.display().to_string(),
         source,
     })?;
-    let from = find_pod(&lab, &opts.from)?;
-    let to = find_pod(&lab, &opts.to)?;
+    let from = find_pod(lab, &opts.from)?;
+    let to = find_pod(lab, &opts.to)?;
     if from.node == to.node {
         return Err(TraceError::SamePod(from.node.clone()));
     }
@@ -134,14 +134,14 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     let stopped = if replied {
         None
     } else {
-        walk::stop(&steps, &snaps, |node, iface| peer(&topo, node, iface))
+        walk::stop(&steps, &snaps, |node, iface| peer(topo, node, iface))
     };
     let pcap = match &opts.pcap_dir {
         Some(dir) => Some(pcapng::write(dir, &points, &frames, &steps)?),
         None => None,
     };
     Ok(Walk {
-        findings: findings(&lab, &steps, &snaps),
+        findings: findings(lab, &steps, &snaps),
         lab: lab.name.clone(),
         mode: lab.mode(),
         from: from.node.clone(),
