@@ -43,118 +43,17 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ModeArg {
-    /// Plain routing over one L2 segment.
-    HostGw,
-    /// flannel-style VXLAN (VNI 1, UDP 4789) over a routed underlay.
-    Vxlan,
-    /// calico-style IP-in-IP over a routed underlay.
-    Ipip,
-}
-
-/// Whose way of building the mode: `cnilab gen` rejects a flavor the mode does not have.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FlavorArg {
-    /// The article's simplified lab (the default).
-    Article,
-    /// What flannel programs (host-gw, vxlan).
-    Flannel,
-    /// What Calico programs (vxlan, ipip).
-    Calico,
-    /// Cilium's flow-based VXLAN tunnel, keyed by routes instead of eBPF (vxlan).
-    Cilium,
-}
-
-impl From<FlavorArg> for Flavor {
-    fn from(f: FlavorArg) -> Flavor {
-        match f {
-            FlavorArg::Article => Flavor::Article,
-            FlavorArg::Flannel => Flavor::Flannel,
-            FlavorArg::Calico => Flavor::Calico,
-            FlavorArg::Cilium => Flavor::Cilium,
-        }
-    }
-}
-
-impl From<ModeArg> for Mode {
-    fn from(m: ModeArg) -> Mode {
-        match m {
-            ModeArg::HostGw => Mode::HostGw,
-            ModeArg::Vxlan => Mode::Vxlan,
-            ModeArg::Ipip => Mode::Ipip,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RuntimeArg {
-    /// Built in: network namespaces and veths, needs only root and iproute2.
-    Netns,
-    /// Runs the real `containerlab` (Docker and the nicolaka/netshoot image).
-    Containerlab,
-}
-
-impl From<RuntimeArg> for RuntimeKind {
-    fn from(r: RuntimeArg) -> RuntimeKind {
-        match r {
-            RuntimeArg::Netns => RuntimeKind::Netns,
-            RuntimeArg::Containerlab => RuntimeKind::Containerlab,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum GraphFormatArg {
-    /// A picture, laid out and drawn by cnilab (no Graphviz needed).
-    Svg,
-    /// A Mermaid flowchart, for GitHub markdown.
-    Mermaid,
-    /// Graphviz DOT text.
-    Dot,
-}
-
-impl From<GraphFormatArg> for crate::graph::Format {
-    fn from(f: GraphFormatArg) -> Self {
-        match f {
-            GraphFormatArg::Svg => crate::graph::Format::Svg,
-            GraphFormatArg::Mermaid => crate::graph::Format::Mermaid,
-            GraphFormatArg::Dot => crate::graph::Format::Dot,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TraceFormatArg {
-    /// One line per step, in capture order.
-    Text,
-    /// A sequence diagram, one lifeline per node, as SVG.
-    Svg,
-    /// A Mermaid sequence diagram.
-    Mermaid,
-}
-
-impl From<TraceFormatArg> for crate::trace::Format {
-    fn from(f: TraceFormatArg) -> Self {
-        match f {
-            TraceFormatArg::Text => crate::trace::Format::Text,
-            TraceFormatArg::Svg => crate::trace::Format::Svg,
-            TraceFormatArg::Mermaid => crate::trace::Format::Mermaid,
-        }
-    }
-}
-
 #[derive(Debug, clap::Args)]
 pub struct LabShape {
     /// The data plane to build.
     #[arg(long, value_enum)]
-    pub mode: ModeArg,
+    pub mode: Mode,
     /// How many hosts (2–254).
     #[arg(long, value_name = "N", value_parser = hosts_in_range, allow_negative_numbers = true)]
     pub hosts: usize,
     /// Whose way of building the mode: article (default), flannel, calico or cilium.
     #[arg(long, value_enum, default_value = "article")]
-    pub flavor: FlavorArg,
+    pub flavor: Flavor,
     /// How many pods each host carries.
     #[arg(long, value_name = "K", default_value = "1", value_parser = pods_in_range, allow_negative_numbers = true)]
     pub pods_per_host: usize,
@@ -277,7 +176,7 @@ Examples:
         topo: TopologyArg,
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
-        runtime: RuntimeArg,
+        runtime: RuntimeKind,
         /// Run every exec line as its own process, as containerlab does (benchmark baseline).
         #[arg(long, hide = true)]
         exec_per_line: bool,
@@ -311,7 +210,7 @@ Examples:
         all: bool,
         /// Force a runtime; by default the one that deployed the lab.
         #[arg(long, value_enum, conflicts_with_all = ["name", "all"])]
-        runtime: Option<RuntimeArg>,
+        runtime: Option<RuntimeKind>,
     },
     /// List a lab's nodes, their roles, addresses and state; or every lab with --all.
     #[command(after_help = "\
@@ -366,7 +265,7 @@ The lab stays up: `sudo cnilab down` removes it.")]
     Up {
         /// The data plane to build (with --hosts), unless -t names an existing file.
         #[arg(long, value_enum, requires = "hosts", conflicts_with = "file")]
-        mode: Option<ModeArg>,
+        mode: Option<Mode>,
         /// How many hosts, each with one pod (2–254).
         #[arg(
             long,
@@ -378,7 +277,7 @@ The lab stays up: `sudo cnilab down` removes it.")]
         hosts: Option<usize>,
         /// Whose way of building the mode: article (default), flannel, calico or cilium.
         #[arg(long, value_enum, requires = "mode")]
-        flavor: Option<FlavorArg>,
+        flavor: Option<Flavor>,
         /// How many pods each host carries (default 1).
         #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
         pods_per_host: Option<usize>,
@@ -414,7 +313,7 @@ The lab stays up: `sudo cnilab down` removes it.")]
         force: bool,
         /// Which runtime brings the lab up.
         #[arg(long, value_enum, default_value = "netns")]
-        runtime: RuntimeArg,
+        runtime: RuntimeKind,
         #[command(flatten)]
         exec: ExecArgs,
         #[command(flatten)]
@@ -446,7 +345,7 @@ Only the file is read (its links and cnilab.* labels); the lab need not be deplo
         topo: TopologyArg,
         /// What to draw in.
         #[arg(long, value_enum, default_value = "svg")]
-        format: GraphFormatArg,
+        format: crate::graph::Format,
         /// Where to write the drawing; `-` for standard output.
         #[arg(short, long, value_name = "PATH", default_value = "-")]
         output: PathBuf,
@@ -480,7 +379,7 @@ where, and what that node lacked), 2 usage or environment error.")]
         pcap: Option<PathBuf>,
         /// How to print the walk.
         #[arg(long, value_enum, default_value = "text")]
-        format: TraceFormatArg,
+        format: crate::trace::Format,
     },
     /// Measure what each data plane costs: throughput, latency, CPU and bytes on the wire.
     #[command(after_help = BENCH_HELP)]
@@ -593,41 +492,52 @@ pub fn run() -> i32 {
 }
 
 /// Help and version go to stdout with code 0; a bad argument becomes one line on stderr,
-/// naming the flag and what it accepts, with code 2.
+/// naming the flag and what it accepts, and keeping clap's tip, with code 2.
 fn clap_exit(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                2
-            } else {
-                0
-            }
+            0
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            2
         }
         _ => {
-            // The first paragraph is the message; some messages (missing arguments) list
-            // their subject on indented lines below it.
-            let rendered = e.render().to_string();
-            let paragraph: Vec<&str> = rendered
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            let joined = paragraph.join(" ");
-            let line = joined.strip_prefix("error: ").unwrap_or(&joined);
-            use clap::error::{ContextKind, ContextValue};
-            match e.get(ContextKind::ValidValue) {
-                Some(ContextValue::Strings(values)) if !values.is_empty() => {
-                    eprintln!("cnilab: {line}: expected one of {}", values.join(", "))
-                }
-                _ => eprintln!("cnilab: {line}"),
-            }
+            eprintln!("cnilab: {}", one_line(&e));
             2
         }
     }
+}
+
+/// A clap error in one line: its first paragraph (some messages list their subject on
+/// indented lines below it), the values it accepts, then its tips ("a similar argument
+/// exists: '--flavors'").
+fn one_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = e.render().to_string();
+    let lines: Vec<&str> = rendered.lines().map(str::trim).collect();
+    let message: Vec<&str> = lines
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with("[possible values"))
+        .copied()
+        .collect();
+    let message = message.join(" ");
+    let mut line = message
+        .strip_prefix("error: ")
+        .unwrap_or(&message)
+        .to_string();
+    if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
+        if !values.is_empty() {
+            line += &format!(": expected one of {}", values.join(", "));
+        }
+    }
+    for tip in lines.iter().filter(|l| l.starts_with("tip:")) {
+        line += &format!("; {tip}");
+    }
+    line
 }
 
 fn stderr_is_terminal() -> bool {
@@ -642,8 +552,8 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             force,
         } => {
             let generated = gen::generate_all(&GenRequest {
-                mode: shape.mode.into(),
-                flavor: shape.flavor.into(),
+                mode: shape.mode,
+                flavor: shape.flavor,
                 hosts: shape.hosts,
                 pods_per_host: shape.pods_per_host,
                 lab: shape.name.as_deref(),
@@ -670,7 +580,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             } else {
                 ExecStrategy::Batched
             };
-            let line = deploy(&file, runtime.into(), strategy, &exec)?;
+            let line = deploy(&file, runtime, strategy, &exec)?;
             eprintln!("{line}");
             Ok(0)
         }
@@ -683,7 +593,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             let line = match (all, name) {
                 (true, _) => lifecycle::destroy_all()?,
                 (false, Some(name)) => lifecycle::destroy_name(&name)?,
-                (false, None) => lifecycle::destroy_file(&topo.file, runtime.map(Into::into))?,
+                (false, None) => lifecycle::destroy_file(&topo.file, runtime)?,
             };
             eprintln!("{line}");
             let left = crate::runtime::state::LabState::all().map_or(1, |labs| labs.len());
@@ -737,7 +647,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 (Some(file), _, _) => file,
                 (None, Some(mode), Some(hosts)) => {
                     let generated = gen::generate_all(&GenRequest {
-                        mode: mode.into(),
+                        mode,
                         flavor: flavor.map_or(Flavor::Article, Into::into),
                         hosts,
                         pods_per_host: pods_per_host.unwrap_or(1),
@@ -766,7 +676,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 lifecycle::check_pcap_dir(dir)?;
             }
             let file = LabFile::load(&file)?;
-            let line = deploy(&file, runtime.into(), ExecStrategy::Batched, &exec)?;
+            let line = deploy(&file, runtime, ExecStrategy::Batched, &exec)?;
             // The lab stays up whatever verify says, so the line on how to use it comes last.
             let verified = verify_and_report(&file, &verify);
             eprintln!("{line}");
@@ -787,7 +697,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             format,
             output,
         } => {
-            let text = crate::graph::draw_file(&topo.file, format.into())?;
+            let text = crate::graph::draw_file(&topo.file, format)?;
             crate::graph::write(&text, &output)?;
             Ok(0)
         }
@@ -810,7 +720,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             if json {
                 emit(&format!("{}\n", to_json(&walk)));
             } else {
-                emit(&crate::trace::present(&walk, format.into())?);
+                emit(&crate::trace::present(&walk, format)?);
             }
             Ok(if walk.completed() { 0 } else { 1 })
         }
@@ -851,11 +761,23 @@ Exit codes: 0 measured, 1 a measurement failed, 2 usage or environment (e.g. no 
 pub struct BenchArgs {
     /// The data planes to compare, comma-separated [default: host-gw,vxlan,ipip, or those
     /// that have the --flavors named] (ipip needs a kernel with IPIP).
-    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "file")]
-    pub modes: Vec<ModeArg>,
+    #[arg(
+        long,
+        visible_alias = "mode",
+        value_enum,
+        value_delimiter = ',',
+        conflicts_with = "file"
+    )]
+    pub modes: Vec<Mode>,
     /// Whose way of building each mode, comma-separated [default: article]; each a lab of its own.
-    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "file")]
-    pub flavors: Vec<FlavorArg>,
+    #[arg(
+        long,
+        visible_alias = "flavor",
+        value_enum,
+        value_delimiter = ',',
+        conflicts_with = "file"
+    )]
+    pub flavors: Vec<Flavor>,
     /// Bench the lab in this file, already deployed, instead of deploying one per mode.
     #[arg(short = 't', long = "topo", value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -894,8 +816,8 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
     if let Some(path) = &args.plot {
         crate::bench::plot::Format::of(path).map_err(Error::Usage)?;
     }
-    let modes: Vec<Mode> = args.modes.iter().map(|&m| m.into()).collect();
-    let flavors: Vec<Flavor> = args.flavors.iter().map(|&f| f.into()).collect();
+    let modes: Vec<Mode> = args.modes.iter().copied().collect();
+    let flavors: Vec<Flavor> = args.flavors.iter().copied().collect();
     let named = (!modes.is_empty()).then_some(modes.as_slice());
     let combos =
         crate::bench::selection::select(named, &flavors).map_err(crate::bench::BenchError::from)?;

@@ -12,11 +12,14 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 /// The data plane a lab demonstrates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
+    /// Plain routing over one L2 segment.
     HostGw,
+    /// flannel-style VXLAN (VNI 1, UDP 4789) over a routed underlay.
     Vxlan,
+    /// calico-style IP-in-IP over a routed underlay.
     Ipip,
 }
 
@@ -84,13 +87,17 @@ impl FromStr for Mode {
 
 /// Whose way of programming the mode a lab shows: the article's simplified one, or what a
 /// real CNI plugin sets up (see the README's side-by-side table for the sources).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flavor {
+    /// The article's simplified lab (the default).
     #[default]
     Article,
+    /// What flannel programs (host-gw, vxlan).
     Flannel,
+    /// What Calico programs (vxlan, ipip).
     Calico,
+    /// Cilium's flow-based VXLAN tunnel, keyed by routes instead of eBPF (vxlan).
     Cilium,
 }
 

@@ -226,3 +226,44 @@ fn help_teaches_with_examples() {
         .success()
         .stdout(predicate::str::contains("vxlan").and(predicate::str::contains("verify")));
 }
+
+/// A flag spelled as another command spells it gets clap's tip, on the one line cnilab prints.
+#[test]
+fn a_misspelt_flag_keeps_clap_s_tip() {
+    let dir = tempfile::tempdir().unwrap();
+    cnilab(dir.path())
+        .args(["gen", "--mode", "vxlan", "--hosts", "2", "--flavors", "flannel"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cnilab: unexpected argument '--flavors' found; tip: a similar argument exists: '--flavor'",
+        ));
+    cnilab(dir.path())
+        .args(["gen", "--mode", "vxlna", "--hosts", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "expected one of host-gw, vxlan, ipip; tip: a similar value exists: 'vxlan'",
+        ));
+    assert!(files_in(dir.path()).is_empty());
+}
+
+/// bench takes lists, and spells each list's flag in the plural; the singular that gen uses is
+/// accepted too.
+#[test]
+fn bench_accepts_the_singular_spelling_gen_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    cnilab(dir.path())
+        .args([
+            "bench",
+            "--flavor",
+            "flannel",
+            "--mode",
+            "vxlan",
+            "--duration",
+            "0",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'--duration <S>'"));
+}

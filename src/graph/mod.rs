@@ -11,10 +11,13 @@ use crate::lab::{Lab, LabError};
 use crate::topology::{Topology, TopologyError};
 use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// A picture, laid out and drawn by cnilab (no Graphviz needed).
     Svg,
+    /// A Mermaid flowchart, for GitHub markdown.
     Mermaid,
+    /// Graphviz DOT text.
     Dot,
 }
 

@@ -25,10 +25,12 @@ use serde::{Deserialize, Serialize};
 use state::LabState;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
+    /// Built in: network namespaces and veths, needs only root and iproute2.
     Netns,
+    /// Runs the real `containerlab` (Docker and the nicolaka/netshoot image).
     Containerlab,
 }
 

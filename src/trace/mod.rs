@@ -28,10 +28,13 @@ const WAIT: Duration = Duration::from_secs(3);
 /// Frames still on their way through the lab after the reply arrived.
 const SETTLE: Duration = Duration::from_millis(150);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// One line per step, in capture order.
     Text,
+    /// A sequence diagram, one lifeline per node, as SVG.
     Svg,
+    /// A Mermaid sequence diagram.
     Mermaid,
 }
 
