@@ -1,16 +1,11 @@
-//! The command line: clap types, dispatch, and the one place errors are printed.
+//! The command line's arguments: clap's types, their help, and the parsers of their values.
 
-use crate::gen::{self, Destination, GenRequest};
-use crate::lab::file::LabFile;
-use crate::lifecycle;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::routing::Routing;
-use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
+use crate::runtime::RuntimeKind;
 use crate::underlay::Underlay;
-use crate::verify::{self, VerifyOptions};
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
 
 const ABOUT: &str = "Build, deploy and verify the classic Kubernetes cross-node pod networks \
 (host-gw, VXLAN, IPIP) as containerlab labs.";
@@ -262,63 +257,7 @@ Examples:
   sudo cnilab up -t vxlan8.yaml                    # an existing file
 
 The lab stays up: `sudo cnilab down` removes it.")]
-    Up {
-        /// The data plane to build (with --hosts), unless -t names an existing file.
-        #[arg(long, value_enum, requires = "hosts", conflicts_with = "file")]
-        mode: Option<Mode>,
-        /// How many hosts, each with one pod (2–254).
-        #[arg(
-            long,
-            value_name = "N",
-            value_parser = hosts_in_range,
-            allow_negative_numbers = true,
-            requires = "mode"
-        )]
-        hosts: Option<usize>,
-        /// Whose way of building the mode: article (default), flannel, calico or cilium.
-        #[arg(long, value_enum, requires = "mode")]
-        flavor: Option<Flavor>,
-        /// How many pods each host carries (default 1).
-        #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
-        pods_per_host: Option<usize>,
-        /// How the hosts are cabled: flat (default), routed or racks:R for host-gw; racks:R also
-        /// for vxlan --flavor flannel or calico and ipip --flavor calico (see `gen --help`).
-        #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg, requires = "mode")]
-        underlay: Option<Underlay>,
-        /// How pod routes cross the routers: static (default) or bgp (BIRD 2).
-        #[arg(long, value_name = "ROUTING", requires = "mode")]
-        routing: Option<Routing>,
-        #[command(flatten)]
-        hybrid: HybridArgs,
-        /// The lab name; defaults to the article's name for the mode.
-        #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
-        name: Option<String>,
-        /// Render from this folder's templates instead of the built-in ones.
-        #[arg(long, value_name = "DIR", requires = "mode")]
-        templates: Option<PathBuf>,
-        /// Deploy this existing topology file instead of generating one.
-        #[arg(short = 't', long = "topo", value_name = "FILE")]
-        file: Option<PathBuf>,
-        /// Where the generated topology is written.
-        #[arg(
-            short,
-            long,
-            value_name = "PATH",
-            default_value = "clab.yaml",
-            conflicts_with = "file"
-        )]
-        output: PathBuf,
-        /// Overwrite PATH even if cnilab did not write it.
-        #[arg(long, conflicts_with = "file")]
-        force: bool,
-        /// Which runtime brings the lab up.
-        #[arg(long, value_enum, default_value = "netns")]
-        runtime: RuntimeKind,
-        #[command(flatten)]
-        exec: ExecArgs,
-        #[command(flatten)]
-        verify: VerifyArgs,
-    },
+    Up(UpArgs),
     /// Write the built-in templates into a folder, to edit and use with --templates.
     #[command(after_help = "\
 Examples:
@@ -426,312 +365,6 @@ fn lab_name(text: &str) -> Result<String, String> {
     }
 }
 
-/// Everything that can stop a command, each with the exit code it maps to.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Gen(#[from] gen::GenError),
-    #[error(transparent)]
-    Runtime(#[from] runtime::RuntimeError),
-    #[error(transparent)]
-    Verify(#[from] verify::VerifyError),
-    #[error(transparent)]
-    Lifecycle(#[from] lifecycle::LifecycleError),
-    #[error(transparent)]
-    Output(#[from] crate::output::OutputError),
-    #[error(transparent)]
-    Bench(#[from] crate::bench::BenchError),
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Graph(#[from] crate::graph::GraphError),
-    #[error(transparent)]
-    Trace(#[from] crate::trace::TraceError),
-    #[error(transparent)]
-    NeighLimits(#[from] crate::neigh_limits::LimitsError),
-    #[error(transparent)]
-    Topology(#[from] crate::topology::TopologyError),
-}
-
-impl Error {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Gen(_) | Error::Usage(_) => 2,
-            Error::Runtime(e) => e.exit_code(),
-            Error::Verify(e) => e.exit_code(),
-            Error::Lifecycle(e) => e.exit_code(),
-            Error::Output(_) => 2,
-            Error::Graph(_) => 2,
-            Error::Trace(e) => e.exit_code(),
-            Error::NeighLimits(_) | Error::Topology(_) => 2,
-            Error::Bench(e) => e.exit_code(),
-        }
-    }
-}
-
-/// Parses the arguments, runs the command, prints any error, and returns the exit code.
-pub fn run() -> i32 {
-    // Not a subcommand, so not in --help: a netns node's holder, started by deploy itself,
-    // before anything else cnilab would set up.
-    let first = std::env::args_os().nth(1);
-    if first.is_some_and(|a| a.as_encoded_bytes() == runtime::NODE_HOLDER_ARG.to_bytes()) {
-        return runtime::run_node_holder();
-    }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return clap_exit(e),
-    };
-    crate::interrupt::install();
-    match dispatch(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("cnilab: {e}");
-            e.exit_code()
-        }
-    }
-}
-
-/// Help and version go to stdout with code 0; a bad argument becomes one line on stderr,
-/// naming the flag and what it accepts, and keeping clap's tip, with code 2.
-fn clap_exit(e: clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
-            0
-        }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            2
-        }
-        _ => {
-            eprintln!("cnilab: {}", one_line(&e));
-            2
-        }
-    }
-}
-
-/// A clap error in one line: its first paragraph (some messages list their subject on
-/// indented lines below it), the values it accepts, then its tips ("a similar argument
-/// exists: '--flavors'").
-fn one_line(e: &clap::Error) -> String {
-    use clap::error::{ContextKind, ContextValue};
-    let rendered = e.render().to_string();
-    let lines: Vec<&str> = rendered.lines().map(str::trim).collect();
-    let message: Vec<&str> = lines
-        .iter()
-        .take_while(|l| !l.is_empty())
-        .filter(|l| !l.starts_with("[possible values"))
-        .copied()
-        .collect();
-    let message = message.join(" ");
-    let mut line = message
-        .strip_prefix("error: ")
-        .unwrap_or(&message)
-        .to_string();
-    if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
-        if !values.is_empty() {
-            line += &format!(": expected one of {}", values.join(", "));
-        }
-    }
-    for tip in lines.iter().filter(|l| l.starts_with("tip:")) {
-        line += &format!("; {tip}");
-    }
-    line
-}
-
-fn stderr_is_terminal() -> bool {
-    std::io::stderr().is_terminal()
-}
-
-fn dispatch(command: Command) -> Result<i32, Error> {
-    match command {
-        Command::Gen {
-            shape,
-            output,
-            force,
-        } => {
-            let generated = gen::generate_all(&GenRequest {
-                mode: shape.mode,
-                flavor: shape.flavor,
-                hosts: shape.hosts,
-                pods_per_host: shape.pods_per_host,
-                lab: shape.name.as_deref(),
-                underlay: shape.underlay,
-                routing: shape.routing,
-                direct_routing: shape.hybrid.direct_routing,
-                cross_subnet: shape.hybrid.cross_subnet,
-                templates: shape.templates.as_deref(),
-            })?;
-            write_topology(&generated, &output, force, true)?;
-            Ok(0)
-        }
-        Command::Deploy {
-            topo,
-            runtime,
-            exec_per_line,
-            raise_neigh_limits,
-            exec,
-        } => {
-            let file = LabFile::load(&topo.file)?;
-            neigh_limits(&file, raise_neigh_limits, false)?;
-            let strategy = if exec_per_line {
-                ExecStrategy::PerLine
-            } else {
-                ExecStrategy::Batched
-            };
-            let line = deploy(&file, runtime, strategy, &exec)?;
-            eprintln!("{line}");
-            Ok(0)
-        }
-        Command::Destroy {
-            topo,
-            name,
-            all,
-            runtime,
-        } => {
-            let line = match (all, name) {
-                (true, _) => lifecycle::destroy_all()?,
-                (false, Some(name)) => lifecycle::destroy_name(&name)?,
-                (false, None) => lifecycle::destroy_file(&topo.file, runtime)?,
-            };
-            eprintln!("{line}");
-            let left = crate::runtime::state::LabState::all().map_or(1, |labs| labs.len());
-            if let Some(restored) = crate::neigh_limits::restore_if_last(left)? {
-                eprintln!("{restored}");
-            }
-            Ok(0)
-        }
-        Command::Inspect {
-            json, all: true, ..
-        } => {
-            let (labs, broken) = lifecycle::list()?;
-            for e in &broken {
-                eprintln!("cnilab: {e}");
-            }
-            if json {
-                emit(&format!("{}\n", to_json(&labs)));
-            } else {
-                emit(&lifecycle::table(&labs));
-            }
-            Ok(0)
-        }
-        Command::Inspect { topo, json, .. } => {
-            let inspection = runtime::inspect(&LabFile::load(&topo.file)?)?;
-            if json {
-                emit(&format!("{}\n", to_json(&inspection)));
-            } else {
-                emit(&inspection.to_string());
-            }
-            Ok(0)
-        }
-        Command::Verify { topo, verify } => verify_and_report(&LabFile::load(&topo.file)?, &verify),
-        Command::Up {
-            mode,
-            hosts,
-            flavor,
-            pods_per_host,
-            underlay,
-            routing,
-            hybrid,
-            name,
-            templates,
-            file,
-            output,
-            force,
-            runtime,
-            exec,
-            verify,
-        } => {
-            let file = match (file, mode, hosts) {
-                (Some(file), _, _) => file,
-                (None, Some(mode), Some(hosts)) => {
-                    let generated = gen::generate_all(&GenRequest {
-                        mode,
-                        flavor: flavor.map_or(Flavor::Article, Into::into),
-                        hosts,
-                        pods_per_host: pods_per_host.unwrap_or(1),
-                        lab: name.as_deref(),
-                        underlay,
-                        routing: routing.unwrap_or_default(),
-                        direct_routing: hybrid.direct_routing,
-                        cross_subnet: hybrid.cross_subnet,
-                        templates: templates.as_deref(),
-                    })?;
-                    if output == Path::new("-") {
-                        return Err(Error::Usage(
-                            "up needs a file to deploy: -o - is not allowed here".into(),
-                        ));
-                    }
-                    write_topology(&generated, &output, force, false)?;
-                    output
-                }
-                _ => {
-                    return Err(Error::Usage(
-                        "up needs either --mode and --hosts, or -t FILE".into(),
-                    ))
-                }
-            };
-            if let Some(dir) = &verify.pcap {
-                lifecycle::check_pcap_dir(dir)?;
-            }
-            let file = LabFile::load(&file)?;
-            let line = deploy(&file, runtime, ExecStrategy::Batched, &exec)?;
-            // The lab stays up whatever verify says, so the line on how to use it comes last.
-            let verified = verify_and_report(&file, &verify);
-            eprintln!("{line}");
-            verified
-        }
-        Command::Templates { export, force } => {
-            let written = crate::render::export(&export, force)?;
-            eprintln!(
-                "wrote {} templates into {}; next: edit them, then `cnilab gen --mode vxlan --hosts 3 --templates {}`",
-                written.len(),
-                std::path::absolute(&export).unwrap_or(export.clone()).display(),
-                export.display()
-            );
-            Ok(0)
-        }
-        Command::Graph {
-            topo,
-            format,
-            output,
-        } => {
-            let text = crate::graph::draw_file(&topo.file, format)?;
-            crate::graph::write(&text, &output)?;
-            Ok(0)
-        }
-        Command::Trace {
-            topo,
-            from,
-            to,
-            cold,
-            json,
-            pcap,
-            format,
-        } => {
-            let opts = crate::trace::TraceOptions {
-                from,
-                to,
-                cold,
-                pcap_dir: pcap,
-            };
-            let walk = crate::trace::trace(&LabFile::load(&topo.file)?, &opts)?;
-            if json {
-                emit(&format!("{}\n", to_json(&walk)));
-            } else {
-                emit(&crate::trace::present(&walk, format)?);
-            }
-            Ok(if walk.completed() { 0 } else { 1 })
-        }
-        Command::Bench(args) => bench(args),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "cnilab", &mut std::io::stdout());
-            Ok(0)
-        }
-    }
-}
-
 const BENCH_HELP: &str = "\
 For each mode and flavor, bench deploys a lab of 2 hosts with 2 pods each on the netns runtime, measures
 it and destroys it again (on Ctrl-C too). It measures three paths in every lab: host to host on
@@ -812,146 +445,6 @@ pub enum OffloadArg {
     Off,
 }
 
-fn bench(args: BenchArgs) -> Result<i32, Error> {
-    if let Some(path) = &args.plot {
-        crate::bench::plot::Format::of(path).map_err(Error::Usage)?;
-    }
-    let modes: Vec<Mode> = args.modes.iter().copied().collect();
-    let flavors: Vec<Flavor> = args.flavors.iter().copied().collect();
-    let named = (!modes.is_empty()).then_some(modes.as_slice());
-    let combos =
-        crate::bench::selection::select(named, &flavors).map_err(crate::bench::BenchError::from)?;
-    let opts = crate::bench::BenchOptions {
-        combos,
-        topo: args.file,
-        name_prefix: args.name,
-        duration_s: args.duration,
-        repeat: args.repeat,
-        streams: args.streams,
-        offload: args.offload == OffloadArg::On,
-    };
-    let report = crate::bench::run(&opts)?;
-    if let Some(path) = &args.plot {
-        crate::bench::plot::write(&report, path)?;
-    }
-    if args.json {
-        emit(&format!("{}\n", to_json(&report)));
-    } else {
-        emit(&report.table());
-    }
-    Ok(0)
-}
-
-fn destination(output: PathBuf, force: bool) -> Destination {
-    if output == Path::new("-") {
-        Destination::Stdout
-    } else {
-        Destination::File {
-            path: output,
-            force,
-        }
-    }
-}
-
-/// Writes a rendered topology where `-o` says, never over the file of a lab that is up, and
-/// says what it wrote and what to do next.
-fn write_topology(
-    generated: &gen::Generated,
-    output: &Path,
-    force: bool,
-    announce: bool,
-) -> Result<(), Error> {
-    let dest = destination(output.to_path_buf(), force);
-    if let Destination::File { path, .. } = &dest {
-        lifecycle::check_not_in_use(path)?;
-    }
-    gen::write_beside(&generated.files, &dest)?;
-    gen::write(&generated.text, &dest)?;
-    if let (Destination::File { path, .. }, true) = (&dest, announce) {
-        let abs = std::path::absolute(path).unwrap_or(path.clone());
-        eprintln!(
-            "wrote {}; next: {}",
-            abs.display(),
-            runtime::diagnose::as_root(&format!("cnilab deploy -t {}", abs.display()))
-        );
-    }
-    Ok(())
-}
-
-/// Deploys and returns the summary line.
-fn deploy(
-    file: &LabFile,
-    kind: RuntimeKind,
-    strategy: ExecStrategy,
-    exec: &ExecArgs,
-) -> Result<String, Error> {
-    if exec.exec_on_host && kind == RuntimeKind::Netns {
-        eprintln!(
-            "cnilab: warning: --exec-on-host: exec lines run as root on this machine, with \
-             nothing but their network namespace apart; use it only for a file you trust"
-        );
-    }
-    let opts = DeployOptions {
-        progress: stderr_is_terminal(),
-        exec: strategy,
-        exec_timeout: std::time::Duration::from_secs(exec.exec_timeout),
-        exec_on_host: exec.exec_on_host,
-    };
-    Ok(lifecycle::deploy(file, kind, &opts)?)
-}
-
-/// Says, in one line before anything starts, when the lab needs more neighbour entries than
-/// the kernel allows, or raises the cap with `raise`. A lab already `deployed` holds some of
-/// the entries in use: they are its own, not counted twice. A file that does not load is left
-/// to the command itself to report.
-fn neigh_limits(file: &LabFile, raise: bool, deployed: bool) -> Result<(), Error> {
-    let Ok(lab) = file.lab() else {
-        return Ok(());
-    };
-    let own = match deployed {
-        true => crate::neigh_limits::held_by(lab.namespaces()),
-        false => 0,
-    };
-    if let Some(line) = crate::neigh_limits::check(lab.hosts.len(), own, raise)? {
-        eprintln!("cnilab: {line}");
-    }
-    Ok(())
-}
-
-fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
-    // Both checked before any probing, so a bad folder or a half lab wastes nothing.
-    if let Some(dir) = &args.pcap {
-        lifecycle::check_pcap_dir(dir)?;
-    }
-    lifecycle::ready_for_verify(file)?;
-    neigh_limits(file, false, true)?;
-    let opts = VerifyOptions {
-        pcap_dir: args.pcap.clone(),
-        progress: stderr_is_terminal() && !args.json,
-        warm: args.warm,
-        max_loss: args.max_loss / 100.0,
-        pairs: match args.pairs {
-            PairsArg::All => verify::PairChoice::All,
-            PairsArg::PerHostPair => verify::PairChoice::PerHostPair,
-        },
-        transports: transports(&args.proto),
-        converge_timeout: Some(std::time::Duration::from_secs(args.converge_timeout)),
-    };
-    let report = verify::verify(file, &opts)?;
-    if args.json {
-        emit(&format!("{}\n", to_json(&report.for_json())));
-    } else {
-        let style = verify::report::Style {
-            color: std::io::stdout().is_terminal()
-                && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-            failed_only: args.failed_only,
-            ..Default::default()
-        };
-        emit(&report.table(&style));
-    }
-    Ok(if report.passed() { 0 } else { 1 })
-}
-
 /// What `verify` and `up` take to probe a lab and show the report.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -1018,20 +511,6 @@ fn proto_list(text: &str) -> Result<ProbeProto, String> {
         .map_err(|_| format!("`{text}` is not a probe protocol: use icmp, tcp or udp"))
 }
 
-/// The probes beside ICMP that `--proto` asks for, each once.
-fn transports(protos: &[ProbeProto]) -> Vec<verify::transport::Proto> {
-    let mut out = Vec::new();
-    for (asked, proto) in [
-        (ProbeProto::Tcp, verify::transport::Proto::Tcp),
-        (ProbeProto::Udp, verify::transport::Proto::Udp),
-    ] {
-        if protos.contains(&asked) {
-            out.push(proto);
-        }
-    }
-    out
-}
-
 fn percent(text: &str) -> Result<f64, String> {
     let value: f64 = text
         .trim_end_matches('%')
@@ -1044,22 +523,62 @@ fn percent(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Writes to standard output; a reader that went away (`cnilab verify | head`) is not an error.
-fn emit(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("report types serialise")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
+/// What `up` takes: a lab to generate (as gen), or -t FILE, then how to deploy and verify it.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The data plane to build (with --hosts), unless -t names an existing file.
+    #[arg(long, value_enum, requires = "hosts", conflicts_with = "file")]
+    pub mode: Option<Mode>,
+    /// How many hosts, each with one pod (2–254).
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = hosts_in_range,
+        allow_negative_numbers = true,
+        requires = "mode"
+    )]
+    pub hosts: Option<usize>,
+    /// Whose way of building the mode: article (default), flannel, calico or cilium.
+    #[arg(long, value_enum, requires = "mode")]
+    pub flavor: Option<Flavor>,
+    /// How many pods each host carries (default 1).
+    #[arg(long, value_name = "K", value_parser = pods_in_range, allow_negative_numbers = true, requires = "mode")]
+    pub pods_per_host: Option<usize>,
+    /// How the hosts are cabled: flat (default), routed or racks:R for host-gw; racks:R also
+    /// for vxlan --flavor flannel or calico and ipip --flavor calico (see `gen --help`).
+    #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg, requires = "mode")]
+    pub underlay: Option<Underlay>,
+    /// How pod routes cross the routers: static (default) or bgp (BIRD 2).
+    #[arg(long, value_name = "ROUTING", requires = "mode")]
+    pub routing: Option<Routing>,
+    #[command(flatten)]
+    pub hybrid: HybridArgs,
+    /// The lab name; defaults to the article's name for the mode.
+    #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
+    pub name: Option<String>,
+    /// Render from this folder's templates instead of the built-in ones.
+    #[arg(long, value_name = "DIR", requires = "mode")]
+    pub templates: Option<PathBuf>,
+    /// Deploy this existing topology file instead of generating one.
+    #[arg(short = 't', long = "topo", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Where the generated topology is written.
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        default_value = "clab.yaml",
+        conflicts_with = "file"
+    )]
+    pub output: PathBuf,
+    /// Overwrite PATH even if cnilab did not write it.
+    #[arg(long, conflicts_with = "file")]
+    pub force: bool,
+    /// Which runtime brings the lab up.
+    #[arg(long, value_enum, default_value = "netns")]
+    pub runtime: RuntimeKind,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
