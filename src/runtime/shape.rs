@@ -72,153 +72,12 @@ impl Shape {
                  kinds, defaults or groups into nodes: write the settings on each node"
             )));
         }
-        let mut nodes = Vec::new();
-        for (name, node) in topo.nodes() {
-            let kind = match node.kind.as_deref() {
-                Some("linux") => NodeKind::Linux,
-                Some("bridge") => NodeKind::Bridge,
-                Some(other) => {
-                    return Err(unsupported(format!(
-                        "node `{name}` has kind `{other}`; the netns runtime supports only \
-                         `linux` and `bridge` (try `--runtime containerlab`)"
-                    )))
-                }
-                None => {
-                    return Err(unsupported(format!(
-                        "node `{name}` has no `kind`; the netns runtime needs `kind: linux` or \
-                         `kind: bridge` on every node"
-                    )))
-                }
-            };
-            check_settings(name, node).map_err(unsupported)?;
-            let binds = binds(name, node, file).map_err(unsupported)?;
-            if kind == NodeKind::Bridge && !binds.is_empty() {
-                return Err(unsupported(format!(
-                    "bridge node `{name}` has binds; a bridge has no file system"
-                )));
-            }
-            if kind == NodeKind::Bridge && !valid_ifname(name) {
-                return Err(unsupported(format!(
-                    "bridge node `{name}` cannot name a Linux bridge (at most {MAX_IFNAME} \
-                     characters, no `/`, `:` or spaces)"
-                )));
-            }
-            if kind == NodeKind::Bridge && !node.exec.is_empty() {
-                return Err(unsupported(format!(
-                    "bridge node `{name}` has exec lines; containerlab runs none on bridges"
-                )));
-            }
-            let mut exec = Vec::new();
-            for (i, text) in node.exec.iter().enumerate() {
-                let argv = shlex::split(text)
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| {
-                        unsupported(format!(
-                            "node `{name}`, exec line {}: cannot split `{text}` into words",
-                            i + 1
-                        ))
-                    })?;
-                exec.push(ExecLine {
-                    text: text.clone(),
-                    argv,
-                });
-            }
-            nodes.push(ShapeNode {
-                name: name.to_string(),
-                kind,
-                namespace: topo.namespace(name),
-                exec,
-                ifaces: Vec::new(),
-                binds,
-            });
-        }
-        let index: BTreeMap<String, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i))
-            .collect();
-        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-        let mut links = Vec::new();
-        for (li, link) in topo.topology.links.iter().enumerate() {
-            let n = li + 1;
-            let mut mtu = DEFAULT_LINK_MTU;
-            for (key, value) in &link.other {
-                match key.as_str() {
-                    "mtu" => {
-                        mtu = value
-                            .as_u64()
-                            .and_then(|m| u32::try_from(m).ok())
-                            .filter(|m| (68..=65535).contains(m))
-                            .ok_or_else(|| {
-                                unsupported(format!("link {n}: `mtu` must be 68..65535"))
-                            })?
-                    }
-                    // Metadata only; containerlab does not change the wiring for them.
-                    "labels" | "vars" => {}
-                    "type" if value.as_str() == Some("veth") => {}
-                    "type" => {
-                        return Err(unsupported(format!(
-                            "link {n} has `type: {}`; the netns runtime supports only veth links \
-                             between two nodes of the lab",
-                            value.as_str().unwrap_or("?")
-                        )))
-                    }
-                    other => {
-                        return Err(unsupported(format!(
-                            "link {n} has `{other}`, which the netns runtime does not support"
-                        )))
-                    }
-                }
-            }
-            if link.endpoints.len() != 2 {
-                return Err(unsupported(format!(
-                    "link {n} has {} endpoints; a veth link has exactly two",
-                    link.endpoints.len()
-                )));
-            }
-            let mut ends = Vec::new();
-            for text in &link.endpoints {
-                let ep = Endpoint::parse(text).ok_or_else(|| {
-                    unsupported(format!(
-                        "link {n}: `{text}` is not of the form node:interface"
-                    ))
-                })?;
-                let Some(&ni) = index.get(&ep.node) else {
-                    let why = match ep.node.as_str() {
-                        "host" | "mgmt-net" | "macvlan" => {
-                            " (it would connect the lab to the machine's root namespace, which the \
-                             netns runtime never touches)"
-                        }
-                        _ => "",
-                    };
-                    return Err(unsupported(format!(
-                        "link {n}: endpoint `{text}` names no node of the lab{why}"
-                    )));
-                };
-                if !valid_ifname(&ep.iface) {
-                    return Err(unsupported(format!(
-                        "link {n}: interface name `{}` is not valid on Linux (at most \
-                         {MAX_IFNAME} characters, no `/` or spaces)",
-                        ep.iface
-                    )));
-                }
-                if nodes[ni].kind == NodeKind::Bridge && ep.iface == ep.node {
-                    return Err(unsupported(format!(
-                        "link {n}: port `{text}` has the bridge's own name"
-                    )));
-                }
-                if !seen.insert((ep.node.clone(), ep.iface.clone())) {
-                    return Err(unsupported(format!(
-                        "link {n}: interface `{text}` is used by more than one link"
-                    )));
-                }
-                nodes[ni].ifaces.push(ep.iface.clone());
-                ends.push(ep);
-            }
-            let b = ends.pop().expect("two ends");
-            let a = ends.pop().expect("two ends");
-            links.push(ShapeLink { a, b, mtu });
-        }
+        let mut nodes = topo
+            .nodes()
+            .map(|(name, node)| shape_node(topo, name, node, file))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(unsupported)?;
+        let links = shape_links(topo, &mut nodes).map_err(unsupported)?;
         Ok(Shape { nodes, links })
     }
 
@@ -237,6 +96,190 @@ impl Shape {
     pub fn exec_lines(&self) -> impl Iterator<Item = &ExecLine> {
         self.nodes.iter().flat_map(|n| n.exec.iter())
     }
+}
+
+/// One node, checked: its kind, settings, binds and exec lines.
+fn shape_node(
+    topo: &Topology,
+    name: &str,
+    node: &crate::topology::Node,
+    file: &Path,
+) -> Result<ShapeNode, String> {
+    let kind = node_kind(name, node)?;
+    check_settings(name, node)?;
+    let binds = binds(name, node, file)?;
+    if kind == NodeKind::Bridge {
+        check_bridge(name, node, &binds)?;
+    }
+    Ok(ShapeNode {
+        name: name.to_string(),
+        kind,
+        namespace: topo.namespace(name),
+        exec: exec_lines(name, node)?,
+        ifaces: Vec::new(),
+        binds,
+    })
+}
+
+fn node_kind(name: &str, node: &crate::topology::Node) -> Result<NodeKind, String> {
+    match node.kind.as_deref() {
+        Some("linux") => Ok(NodeKind::Linux),
+        Some("bridge") => Ok(NodeKind::Bridge),
+        Some(other) => Err(format!(
+            "node `{name}` has kind `{other}`; the netns runtime supports only \
+             `linux` and `bridge` (try `--runtime containerlab`)"
+        )),
+        None => Err(format!(
+            "node `{name}` has no `kind`; the netns runtime needs `kind: linux` or \
+             `kind: bridge` on every node"
+        )),
+    }
+}
+
+/// A bridge node is only a bridge: no file system, no commands, and a name Linux takes.
+fn check_bridge(name: &str, node: &crate::topology::Node, binds: &[Bind]) -> Result<(), String> {
+    if !binds.is_empty() {
+        return Err(format!(
+            "bridge node `{name}` has binds; a bridge has no file system"
+        ));
+    }
+    if !valid_ifname(name) {
+        return Err(format!(
+            "bridge node `{name}` cannot name a Linux bridge (at most {MAX_IFNAME} \
+             characters, no `/`, `:` or spaces)"
+        ));
+    }
+    if !node.exec.is_empty() {
+        return Err(format!(
+            "bridge node `{name}` has exec lines; containerlab runs none on bridges"
+        ));
+    }
+    Ok(())
+}
+
+/// Each exec line split as containerlab splits it: shell words, no shell.
+fn exec_lines(name: &str, node: &crate::topology::Node) -> Result<Vec<ExecLine>, String> {
+    node.exec
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let argv = shlex::split(text)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "node `{name}`, exec line {}: cannot split `{text}` into words",
+                        i + 1
+                    )
+                })?;
+            Ok(ExecLine {
+                text: text.clone(),
+                argv,
+            })
+        })
+        .collect()
+}
+
+/// Every link, checked, with each node's interfaces recorded in link order.
+fn shape_links(topo: &Topology, nodes: &mut [ShapeNode]) -> Result<Vec<ShapeLink>, String> {
+    let index: BTreeMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), i))
+        .collect();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut links = Vec::new();
+    for (li, link) in topo.topology.links.iter().enumerate() {
+        let n = li + 1;
+        let mtu = link_mtu(n, link)?;
+        if link.endpoints.len() != 2 {
+            return Err(format!(
+                "link {n} has {} endpoints; a veth link has exactly two",
+                link.endpoints.len()
+            ));
+        }
+        let mut ends = Vec::new();
+        for text in &link.endpoints {
+            let (ep, ni) = link_end(n, text, &index, nodes)?;
+            if !seen.insert((ep.node.clone(), ep.iface.clone())) {
+                return Err(format!(
+                    "link {n}: interface `{text}` is used by more than one link"
+                ));
+            }
+            nodes[ni].ifaces.push(ep.iface.clone());
+            ends.push(ep);
+        }
+        let b = ends.pop().expect("two ends");
+        let a = ends.pop().expect("two ends");
+        links.push(ShapeLink { a, b, mtu });
+    }
+    Ok(links)
+}
+
+/// A link's MTU (containerlab's default unless it says), refusing settings that would change
+/// the wiring.
+fn link_mtu(n: usize, link: &crate::topology::Link) -> Result<u32, String> {
+    let mut mtu = DEFAULT_LINK_MTU;
+    for (key, value) in &link.other {
+        match key.as_str() {
+            "mtu" => {
+                mtu = value
+                    .as_u64()
+                    .and_then(|m| u32::try_from(m).ok())
+                    .filter(|m| (68..=65535).contains(m))
+                    .ok_or_else(|| format!("link {n}: `mtu` must be 68..65535"))?
+            }
+            // Metadata only; containerlab does not change the wiring for them.
+            "labels" | "vars" => {}
+            "type" if value.as_str() == Some("veth") => {}
+            "type" => {
+                return Err(format!(
+                    "link {n} has `type: {}`; the netns runtime supports only veth links \
+                     between two nodes of the lab",
+                    value.as_str().unwrap_or("?")
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "link {n} has `{other}`, which the netns runtime does not support"
+                ))
+            }
+        }
+    }
+    Ok(mtu)
+}
+
+/// One end of link `n`: a node of the lab and an interface name Linux takes.
+fn link_end(
+    n: usize,
+    text: &str,
+    index: &BTreeMap<String, usize>,
+    nodes: &[ShapeNode],
+) -> Result<(Endpoint, usize), String> {
+    let ep = Endpoint::parse(text)
+        .ok_or_else(|| format!("link {n}: `{text}` is not of the form node:interface"))?;
+    let Some(&ni) = index.get(&ep.node) else {
+        let why = match ep.node.as_str() {
+            "host" | "mgmt-net" | "macvlan" => {
+                " (it would connect the lab to the machine's root namespace, which the \
+                 netns runtime never touches)"
+            }
+            _ => "",
+        };
+        return Err(format!(
+            "link {n}: endpoint `{text}` names no node of the lab{why}"
+        ));
+    };
+    if !valid_ifname(&ep.iface) {
+        return Err(format!(
+            "link {n}: interface name `{}` is not valid on Linux (at most \
+             {MAX_IFNAME} characters, no `/` or spaces)",
+            ep.iface
+        ));
+    }
+    if nodes[ni].kind == NodeKind::Bridge && ep.iface == ep.node {
+        return Err(format!("link {n}: port `{text}` has the bridge's own name"));
+    }
+    Ok((ep, ni))
 }
 
 /// Node settings beyond kind, labels and exec. `image` names what containerlab would run; the
