@@ -260,7 +260,7 @@ pub struct Host {
     pub underlay_subnet: Option<String>,
     /// Next hop towards the other hosts where the underlay is routed (vxlan, ipip).
     pub underlay_gw: Option<Ipv4Addr>,
-    pub pod_subnet: String,
+    pub pod_subnet: ipnet::Ipv4Net,
     pub pod_gw: Ipv4Addr,
     /// The tunnel address: the `.0` of the pod subnet, a /32 on the tunnel device (flannel's
     /// VTEP address, Calico's tunnel address; Cilium's peers use it only as a next hop).
@@ -582,7 +582,7 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         underlay_if: "eth1",
         underlay_subnet: routed.then(|| format!("10.0.{n}.0/24")),
         underlay_gw,
-        pod_subnet: format!("{a}.{b}.{c}.0/24"),
+        pod_subnet: ipnet::Ipv4Net::new(Ipv4Addr::new(a, b, c, 0), 24).expect("24 fits IPv4"),
         pod_gw: Ipv4Addr::new(a, b, c, 1),
         vtep_ip: has_vtep_ip.then(|| Ipv4Addr::new(a, b, c, 0)),
         vtep_mac: static_vtep_mac.then(|| vtep_mac(n)),
@@ -716,7 +716,7 @@ mod tests {
         assert_eq!(p.lab, "host-gw-lab");
         assert_eq!(p.hosts[0].underlay_ip.to_string(), "192.168.0.100");
         assert_eq!(p.hosts[1].underlay_ip.to_string(), "192.168.0.200");
-        assert_eq!(p.hosts[1].pod_subnet, "10.0.2.0/24");
+        assert_eq!(p.hosts[1].pod_subnet.to_string(), "10.0.2.0/24");
         assert_eq!(p.hosts[1].pod_gw.to_string(), "10.0.2.1");
         assert_eq!(p.hosts[1].pods[0].ip.to_string(), "10.0.2.2");
         assert_eq!(p.pod_mtu, 1500);
@@ -728,7 +728,7 @@ mod tests {
         let h2 = &p.hosts[1];
         assert_eq!(h2.underlay_ip.to_string(), "10.0.2.2");
         assert_eq!(h2.underlay_gw.unwrap().to_string(), "10.0.2.1");
-        assert_eq!(h2.pod_subnet, "172.16.1.0/24");
+        assert_eq!(h2.pod_subnet.to_string(), "172.16.1.0/24");
         assert_eq!(h2.vtep_ip.unwrap().to_string(), "172.16.1.0");
         assert_eq!(h2.router.as_deref(), Some("gw2"));
         assert_eq!(h2.router_wan_ip.unwrap().to_string(), "192.168.0.200");

@@ -74,7 +74,7 @@ pub struct LabHost {
     pub index: usize,
     pub underlay_if: String,
     pub underlay_ip: Ipv4Addr,
-    pub pod_subnet: String,
+    pub pod_subnet: ipnet::Ipv4Net,
     /// The tunnel device is flow-based (Cilium): it has no FDB, and needs none.
     pub flow_based: bool,
     /// The host's tunnel address (`cnilab.vtep-ip`), where the flavor gives it one.

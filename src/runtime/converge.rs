@@ -74,7 +74,7 @@ fn missing(lab: &Lab, daemons: &[Daemon]) -> Vec<String> {
         .filter(|h| daemons.iter().any(|d| d.node == h.node))
     {
         for peer in lab.hosts.iter().filter(|p| p.index != host.index) {
-            if !has_route(&host.namespace, &peer.pod_subnet) {
+            if !has_route(&host.namespace, &peer.pod_subnet.to_string()) {
                 missing.push(format!(
                     "{} has no route to {} ({}'s pods)",
                     host.node, peer.pod_subnet, peer.node

@@ -34,11 +34,8 @@ impl Snapshot {
     pub fn route_for(&self, dst: Ipv4Addr) -> Option<&Route> {
         self.routes
             .iter()
-            .filter(|r| {
-                r.len == 0
-                    || (u32::from(dst) >> (32 - r.len)) == (u32::from(r.prefix) >> (32 - r.len))
-            })
-            .max_by_key(|r| r.len)
+            .filter(|r| r.dst.contains(&dst))
+            .max_by_key(|r| r.dst.prefix_len())
     }
 
     fn neighbour(&self, ip: Ipv4Addr, dev: &str) -> Option<&Neighbour> {
@@ -354,7 +351,7 @@ mod tests {
         assert!(lack(&s, "172.16.1.2".parse().unwrap())
             .unwrap()
             .starts_with("no neighbour for 172.16.1.0 on flannel.1"));
-        s.routes.retain(|r| r.len > 0);
+        s.routes.retain(|r| r.dst.prefix_len() > 0);
         assert_eq!(
             lack(&s, "172.16.2.2".parse().unwrap()).unwrap(),
             "no route to 172.16.2.2"

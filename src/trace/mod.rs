@@ -234,7 +234,7 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
             continue;
         };
         let Some((_, dst)) = s.inner else { continue };
-        let Some(owner) = lab.hosts.iter().find(|h| in_subnet(dst, &h.pod_subnet)) else {
+        let Some(owner) = lab.hosts.iter().find(|h| h.pod_subnet.contains(&dst)) else {
             continue;
         };
         let used = snaps
@@ -251,16 +251,6 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
         }
     }
     out
-}
-
-fn in_subnet(ip: Ipv4Addr, cidr: &str) -> bool {
-    let Some((net, len)) = cidr.split_once('/') else {
-        return false;
-    };
-    let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else {
-        return false;
-    };
-    len == 0 || (u32::from(ip) >> (32 - len)) == (u32::from(net) >> (32 - len))
 }
 
 pub fn present(walk: &Walk, format: Format) -> Result<String, TraceError> {

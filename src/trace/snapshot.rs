@@ -1,6 +1,7 @@
 //! A node's forwarding state, read with iproute2's JSON output: routes, addresses, links,
 //! neighbours, FDB entries and whether it forwards. [`super::decide`] reasons over this only.
 
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::Ipv4Addr;
@@ -18,8 +19,7 @@ pub struct Snapshot {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Route {
-    pub prefix: Ipv4Addr,
-    pub len: u8,
+    pub dst: Ipv4Net,
     pub gateway: Option<Ipv4Addr>,
     pub dev: Option<String>,
     /// As `ip route` prints it.
@@ -104,12 +104,10 @@ pub fn take(ns: &str) -> Snapshot {
 
 pub fn route(v: &Value) -> Option<Route> {
     let dst = text(v, "dst")?;
-    let (prefix, len) = match dst.as_str() {
-        "default" => (Ipv4Addr::UNSPECIFIED, 0),
-        d => match d.split_once('/') {
-            Some((a, l)) => (a.parse().ok()?, l.parse().ok()?),
-            None => (d.parse().ok()?, 32),
-        },
+    let prefix = match dst.as_str() {
+        "default" => Ipv4Net::default(),
+        d if d.contains('/') => d.parse().ok()?,
+        d => Ipv4Net::from(d.parse::<Ipv4Addr>().ok()?),
     };
     let gateway = text(v, "gateway").and_then(|g| g.parse().ok());
     let dev = text(v, "dev");
@@ -131,8 +129,7 @@ pub fn route(v: &Value) -> Option<Route> {
         }
     }
     Some(Route {
-        prefix,
-        len,
+        dst: prefix,
         gateway,
         dev,
         text: t,

@@ -9,6 +9,7 @@ use super::transport::Proto;
 use crate::lab::point::PointId;
 use crate::lab::Encap;
 use crate::wire::dissect::Wire;
+use ipnet::Ipv4Net;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -724,33 +725,9 @@ pub fn pod_mtus<'a>(
         .collect()
 }
 
-/// An IPv4 prefix, such as a host's pod subnet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Net {
-    pub addr: Ipv4Addr,
-    pub len: u8,
-}
-
-impl Net {
-    /// `a.b.c.d/n`; `None` for anything else.
-    pub fn parse(text: &str) -> Option<Net> {
-        let (addr, len) = text.split_once('/')?;
-        let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
-        Some(Net {
-            addr: addr.parse().ok()?,
-            len,
-        })
-    }
-
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
-        u32::from(ip) & mask == u32::from(self.addr) & mask
-    }
-}
-
 /// Whether a tunnelled frame carries pod or VTEP addresses of the lab, as IPv4 or as ARP.
-fn carries_lab(wire: &Wire, nets: &[Net]) -> bool {
-    let ours = |ip: Ipv4Addr| nets.iter().any(|n| n.contains(ip));
+fn carries_lab(wire: &Wire, nets: &[Ipv4Net]) -> bool {
+    let ours = |ip: Ipv4Addr| nets.iter().any(|n| n.contains(&ip));
     let Some(t) = wire.vxlan() else { return false };
     match (t.inner, t.arp) {
         (Some(ip), _) => ours(ip.src) || ours(ip.dst),
@@ -768,7 +745,7 @@ fn carries_lab(wire: &Wire, nets: &[Net]) -> bool {
 pub fn leaks<'a>(
     encap: Encap,
     pod_ips: &BTreeSet<Ipv4Addr>,
-    pod_nets: &[Net],
+    pod_nets: &[Ipv4Net],
     frames: impl IntoIterator<Item = (&'a PointId, &'a Wire)>,
 ) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -1239,8 +1216,8 @@ mod tests {
         ];
         let v = Encap::Vxlan(VxlanParams { vni: 1, port: 4789 });
         let nets = [
-            Net::parse("172.16.0.0/24").unwrap(),
-            Net::parse("172.16.1.0/24").unwrap(),
+            "172.16.0.0/24".parse().unwrap(),
+            "172.16.1.0/24".parse().unwrap(),
         ];
         let found = leaks(v, &pods, &nets, frames);
         assert_eq!(found, vec!["plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1: pod addresses must not cross the underlay in vxlan mode"]);

@@ -986,11 +986,7 @@ fn lab_findings(
             .map(|(p, &mtu)| (p.node.as_str(), p.pod_if.as_str(), p.mtu, mtu)),
     );
     let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
-    let pod_nets: Vec<judge::Net> = lab
-        .hosts
-        .iter()
-        .filter_map(|h| judge::Net::parse(&h.pod_subnet))
-        .collect();
+    let pod_nets: Vec<ipnet::Ipv4Net> = lab.hosts.iter().map(|h| h.pod_subnet).collect();
     findings.extend(judge::leaks(
         lab.encap,
         &pod_ips,

@@ -179,7 +179,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         _ => None,
     };
     if let Some((via, dev, proto)) = route {
-        let dst = p.pod_subnet.clone();
+        let dst = p.pod_subnet.to_string();
         items.push(Item::Route {
             dst,
             via,
