@@ -408,7 +408,7 @@ fn assert_daemons(plan: &Plan, json: &Value, what: &str) {
             continue;
         };
         with_bird += 1;
-        let dir = format!("clab-{}/bird/{name}", plan.lab);
+        let dir = format!("{}.cnilab/bird/{name}", plan.lab);
         assert_eq!(
             binds,
             &[Value::from(format!("{dir}:/run/bird"))],
