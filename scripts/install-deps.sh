@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cnilab's demo and tests need on a Debian machine, and nothing it already has.
-#   scripts/install-deps.sh          runtime tools: iproute2, iptables, ping, tcpdump; iperf3, ethtool
+#   scripts/install-deps.sh          runtime tools: iproute2, iptables and nftables (containerlab's
+#                                    bridge rules are removed with them), ping, tcpdump; iperf3, ethtool
 #                                    and a font (PNG charts) for `cnilab bench`; BIRD 2 for
 #                                    `--routing bgp` labs; python3-yaml and fping for the floors
 #                                    `make bench` measures (bench/floor.py, bench/verify_floor.py)
@@ -15,7 +16,7 @@ sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(iproute2 iptables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
+packages=(iproute2 iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
 if $want_test; then
   # virtme-ng boots a stock Debian kernel under software emulation: this machine's kernel
   # may lack IPIP, and GitHub's runners have no KVM either.
