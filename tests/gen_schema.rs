@@ -21,12 +21,46 @@ fn rendered(mode: Mode, hosts: usize) -> (String, Value) {
     (text, json)
 }
 
+/// A field of tests/schema/SOURCE, which says where the vendored schema comes from.
+fn source(field: &str) -> String {
+    include_str!("schema/SOURCE")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}: ")))
+        .unwrap_or_else(|| panic!("tests/schema/SOURCE has no `{field}:`"))
+        .trim()
+        .to_string()
+}
+
+/// The vendored copy is exactly the schema of the containerlab release the workflow deploys
+/// with: its sha256 is the one SOURCE records for that release's file, and where the
+/// project's shared folder sits beside the checkout, its copy is the same file too.
 #[test]
 fn vendored_schema_is_containerlabs() {
-    // The copy in tests/schema/ keeps the tests self-contained; when the project's shared
-    // folder is beside the checkout, make sure the copy has not drifted from it.
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/containerlab/clab.schema.json");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vendored = dir.join("tests/schema/clab.schema.json");
+    let out = std::process::Command::new("sha256sum")
+        .arg(&vendored)
+        .output()
+        .expect("sha256sum (coreutils) runs");
+    assert!(out.status.success(), "sha256sum {}", vendored.display());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sum = text.split_whitespace().next().unwrap_or_default();
+    assert_eq!(
+        sum,
+        source("sha256"),
+        "tests/schema/clab.schema.json is not the file tests/schema/SOURCE names"
+    );
+    let ci = std::fs::read_to_string(dir.join(".github/workflows/ci.yml")).unwrap();
+    let pinned = format!(
+        "CONTAINERLAB_VERSION: {}",
+        source("tag").trim_start_matches('v')
+    );
+    assert!(
+        ci.contains(&pinned),
+        "the schema is containerlab {}'s, the workflow deploys with another release",
+        source("tag")
+    );
+    let shared = dir.join("../shared/containerlab/clab.schema.json");
     if let Ok(original) = std::fs::read_to_string(shared) {
         assert_eq!(original, include_str!("schema/clab.schema.json"));
     }
@@ -408,7 +442,7 @@ fn assert_daemons(plan: &Plan, json: &Value, what: &str) {
             continue;
         };
         with_bird += 1;
-        let dir = format!("clab-{}/bird/{name}", plan.lab);
+        let dir = format!("{}.cnilab/bird/{name}", plan.lab);
         assert_eq!(
             binds,
             &[Value::from(format!("{dir}:/run/bird"))],

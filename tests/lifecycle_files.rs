@@ -131,9 +131,9 @@ fn a_file_that_cannot_be_read_is_called_unreadable() {
     let file = dir.path().join("clab.yaml");
     std::fs::write(&file, "# cnilab-generated: mode=vxlan hosts=2\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(bin())
+    let nobody = NobodyBin::new();
+    let out = nobody
+        .command()
         .args(GEN)
         .arg("-o")
         .arg(&file)
@@ -144,9 +144,8 @@ fn a_file_that_cannot_be_read_is_called_unreadable() {
     assert!(err.contains("cannot be read"), "{err}");
     assert!(!err.contains("not written by cnilab"), "{err}");
     // --force needs no look inside it.
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(bin())
+    let out = nobody
+        .command()
         .args(GEN)
         .arg("-o")
         .arg(&file)

@@ -192,9 +192,9 @@ fn destroy_as_a_normal_user_is_one_line_and_exit_2() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(bin())
+    let nobody = NobodyBin::new();
+    let out = nobody
+        .command()
         .args(["destroy", "-t"])
         .arg(&lab.file)
         .output()

@@ -76,7 +76,7 @@ fn comm(pid: u32) -> Option<String> {
 /// Every BIRD process on the machine that sees this lab's BIRD folder at its /run/bird: the
 /// lab's daemons even after its namespaces are gone.
 fn birds_bound_to(lab: &LabGuard) -> BTreeSet<u32> {
-    let folder = format!("clab-{}/bird/", lab.name);
+    let folder = format!("{}.cnilab/bird/", lab.name);
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())

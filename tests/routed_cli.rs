@@ -115,19 +115,19 @@ fn bgp_writes_each_daemon_s_config_beside_the_topology() {
     for node in ["host1", "host2", "host3", "gw1", "gw2"] {
         let conf = dir
             .path()
-            .join(format!("clab-bgpcli/bird/{node}/bird.conf"));
+            .join(format!("bgpcli.cnilab/bird/{node}/bird.conf"));
         let conf = std::fs::read_to_string(&conf).unwrap_or_else(|e| panic!("{node}: {e}"));
         assert!(conf.contains("protocol bgp"), "{node}: {conf}");
         assert!(
-            text.contains(&format!("- clab-bgpcli/bird/{node}:/run/bird")),
+            text.contains(&format!("- bgpcli.cnilab/bird/{node}:/run/bird")),
             "{node}"
         );
     }
     let host3 =
-        std::fs::read_to_string(dir.path().join("clab-bgpcli/bird/host3/bird.conf")).unwrap();
+        std::fs::read_to_string(dir.path().join("bgpcli.cnilab/bird/host3/bird.conf")).unwrap();
     assert!(host3.contains("route 10.0.3.0/24 via \"cni0\""), "{host3}");
     assert!(host3.contains("neighbor 192.168.2.1 as 65002"), "{host3}");
-    let gw1 = std::fs::read_to_string(dir.path().join("clab-bgpcli/bird/gw1/bird.conf")).unwrap();
+    let gw1 = std::fs::read_to_string(dir.path().join("bgpcli.cnilab/bird/gw1/bird.conf")).unwrap();
     for peer in [
         "protocol bgp host1",
         "protocol bgp host2",

@@ -1,5 +1,7 @@
-//! The containerlab runtime against a stand-in `containerlab` on PATH that records its
-//! arguments. Host bridges are real (root namespace), with unique names, and always removed.
+//! The containerlab runtime against stand-ins for `containerlab` and `docker` on PATH
+//! (tests/fixtures): they read the topology, fail where containerlab v0.79.0 fails, and record
+//! their arguments. Host bridges are real (root namespace), with unique names, and always
+//! removed; the stand-in's node namespaces are real too, and the lab guard removes them.
 
 mod common;
 
@@ -13,35 +15,102 @@ struct Fake {
     containers: PathBuf,
 }
 
+/// What the stand-in does on deploy, besides running the topology's exec lines.
+#[derive(Clone, Copy)]
+enum Scenario {
+    Ok,
+    /// Node b's line with `dev eth9` exits 1 with two lines of stderr.
+    ExecFails,
+    /// Node b's container stops as it starts: its exec lines cannot run.
+    Stopped,
+    /// Docker refuses to create the first container: deploy exits 1.
+    DockerFails,
+}
+
+impl Scenario {
+    fn env(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            Scenario::Ok => vec![],
+            Scenario::ExecFails => vec![
+                ("FAKE_CLAB_FAIL", "dev eth9"),
+                (
+                    "FAKE_CLAB_STDERR",
+                    "Cannot find device \"eth9\"\n(the second line of stderr)",
+                ),
+            ],
+            Scenario::Stopped => vec![("FAKE_CLAB_STOPPED", "b")],
+            Scenario::DockerFails => vec![("FAKE_CLAB_DOCKER_FAILS", "1")],
+        }
+    }
+}
+
 impl Fake {
-    /// A lab with one host bridge and two linux nodes, and a PATH holding the stand-in.
-    fn new(mode: &str, with_containerlab: bool) -> Fake {
-        Fake::with_exec(mode, with_containerlab, "ip link set eth1 up")
+    /// A lab with one host bridge and two linux nodes, and a PATH holding the stand-ins.
+    fn new(scenario: Scenario, with_containerlab: bool) -> Fake {
+        Fake::with_exec(scenario, with_containerlab, "ip link set eth1 up")
     }
 
-    fn with_exec(mode: &str, with_containerlab: bool, exec: &str) -> Fake {
+    fn with_exec(scenario: Scenario, with_containerlab: bool, exec: &str) -> Fake {
         require_root();
         let name = unique("cl");
         // Bridge names share the 15-character limit of all interface names.
         let bridge = format!("cb{}", &name[2..]);
-        assert!(bridge.len() <= 15);
         let yaml = format!(
             "name: {name}\ntopology:\n  nodes:\n    {bridge}:\n      kind: bridge\n    a:\n      kind: linux\n      image: nicolaka/netshoot\n      exec:\n        - {exec}\n    b:\n      kind: linux\n      image: nicolaka/netshoot\n      exec:\n        - ip link set eth1 up\n        - ip addr add 10.0.0.1/24 dev eth9\n  links:\n    - endpoints: [\"a:eth1\", \"{bridge}:{bridge}a\"]\n    - endpoints: [\"b:eth1\", \"{bridge}:{bridge}b\"]\n"
         );
-        let mut lab = LabGuard::from_yaml(&name, &yaml);
+        Fake::around(
+            LabGuard::from_yaml(&name, &yaml),
+            bridge,
+            scenario,
+            with_containerlab,
+        )
+    }
+
+    /// A `--routing bgp` lab as gen writes it (topology, and each daemon's config beside it),
+    /// its one host bridge renamed to a name of its own.
+    fn bgp() -> Fake {
+        require_root();
+        let name = unique("clbgp");
+        let lab = LabGuard::from_yaml(&name, "");
+        let out = cnilab()
+            .args([
+                "gen",
+                "--mode",
+                "host-gw",
+                "--hosts",
+                "3",
+                "--underlay",
+                "routed",
+            ])
+            .args(["--routing", "bgp", "--name", &name, "--force", "-o"])
+            .arg(&lab.file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gen failed: {}", stderr(&out));
+        let bridge = format!("cb{}", &name[5..]);
+        let yaml = std::fs::read_to_string(&lab.file).unwrap();
+        assert!(
+            yaml.contains("\n    wan:\n"),
+            "the lab's bridge is no longer `wan`"
+        );
+        let yaml = yaml
+            .replace("\n    wan:\n", &format!("\n    {bridge}:\n"))
+            .replace("\"wan:", &format!("\"{bridge}:"));
+        std::fs::write(&lab.file, yaml).unwrap();
+        Fake::around(lab, bridge, Scenario::Ok, true)
+    }
+
+    fn around(mut lab: LabGuard, bridge: String, scenario: Scenario, with_clab: bool) -> Fake {
+        assert!(bridge.len() <= 15);
         let bin_dir = lab.dir.path().join("bin");
         std::fs::create_dir(&bin_dir).unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        if with_containerlab {
+        let path = if with_clab {
             for (tool, fixture) in [
                 ("containerlab", "fake-containerlab"),
                 ("docker", "fake-docker"),
             ] {
-                std::os::unix::fs::symlink(fixtures.join(fixture), bin_dir.join(tool)).unwrap();
+                std::os::unix::fs::symlink(fixture_path(fixture), bin_dir.join(tool)).unwrap();
             }
-        }
-        let log = lab.dir.path().join("clab.log");
-        let path = if with_containerlab {
             format!(
                 "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 bin_dir.display()
@@ -60,19 +129,19 @@ impl Fake {
             }
             bin_dir.display().to_string()
         };
+        let log = lab.dir.path().join("clab.log");
         let containers = lab.dir.path().join("containers");
         lab.env = vec![
             ("PATH".into(), path),
             ("FAKE_CLAB_LOG".into(), log.display().to_string()),
-            ("FAKE_CLAB_MODE".into(), mode.into()),
-            ("FAKE_CLAB_BRIDGE".into(), bridge.clone()),
-            ("FAKE_CLAB_LAB".into(), name.clone()),
-            ("FAKE_CLAB_NODES".into(), "a b".into()),
             (
                 "FAKE_CLAB_CONTAINERS".into(),
                 containers.display().to_string(),
             ),
         ];
+        for (k, v) in scenario.env() {
+            lab.env.push((k.into(), v.into()));
+        }
         Fake {
             lab,
             bridge,
@@ -82,8 +151,12 @@ impl Fake {
     }
 
     fn set_env(&mut self, key: &str, value: &str) {
-        self.lab.env.retain(|(k, _)| k != key);
+        self.unset_env(key);
         self.lab.env.push((key.into(), value.into()));
+    }
+
+    fn unset_env(&mut self, key: &str) {
+        self.lab.env.retain(|(k, _)| k != key);
     }
 
     fn deploy(&self) -> std::process::Output {
@@ -103,6 +176,14 @@ impl Fake {
         self.lab.dir.path().join(format!("clab-{}", self.lab.name))
     }
 
+    /// Where cnilab keeps what it generated for the lab.
+    fn files_dir(&self) -> PathBuf {
+        self.lab
+            .dir
+            .path()
+            .join(format!("{}.cnilab", self.lab.name))
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -113,6 +194,17 @@ impl Fake {
 
     fn file(&self) -> String {
         self.lab.file.display().to_string()
+    }
+
+    /// A container record as the containerlab stand-in writes it (core/config.go,
+    /// addDefaultLabels), for node `node` of this lab.
+    fn container(&self, node: &str, state: &str) -> String {
+        let (lab, dir) = (&self.lab.name, self.lab.dir.path().display());
+        format!(
+            "name=clab-{lab}-{node}\tstate={state}\tlabel:containerlab={lab}\t\
+             label:clab-node-name={node}\tlabel:clab-node-lab-dir={dir}/clab-{lab}/{node}\t\
+             label:clab-topo-file={dir}/clab.yaml\n"
+        )
     }
 }
 
@@ -128,9 +220,15 @@ impl Drop for Fake {
     }
 }
 
+fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
 #[test]
 fn deploy_makes_the_host_bridge_runs_containerlab_and_destroy_undoes_both() {
-    let f = Fake::new("ok", true);
+    let f = Fake::new(Scenario::Ok, true);
     let out = f.lab.run(&["deploy", "--runtime", "containerlab"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let log = f.log();
@@ -138,13 +236,20 @@ fn deploy_makes_the_host_bridge_runs_containerlab_and_destroy_undoes_both() {
         log.contains(&format!("args: deploy -t {} --log-level info\n", f.file())),
         "{log}"
     );
-    assert!(
-        log.contains(&format!("bridge-present: {}", f.bridge)),
-        "containerlab ran before the bridge existed: {log}"
+    // The stand-in, as containerlab, fails the deploy when the bridge is missing; and it made
+    // each node's namespace, where containerlab links it.
+    assert_eq!(
+        f.lab.namespaces(),
+        [
+            format!("clab-{}-a", f.lab.name),
+            format!("clab-{}-b", f.lab.name)
+        ]
     );
-    // containerlab's output reaches the user.
+    // containerlab's output reaches the user, exec lines and all.
     assert!(
-        stderr(&out).contains("Containerlab started"),
+        stderr(&out).contains("Containerlab started")
+            && stderr(&out)
+                .contains("Executed command node=b command=\"ip addr add 10.0.0.1/24 dev eth9\""),
         "{}",
         stderr(&out)
     );
@@ -165,12 +270,14 @@ fn deploy_makes_the_host_bridge_runs_containerlab_and_destroy_undoes_both() {
         f.log()
     );
     assert!(!f.bridge_exists(), "the host bridge was left behind");
+    assert!(!f.lab_dir().exists());
     assert!(!f.lab.state_file().exists());
+    f.lab.assert_gone();
 }
 
 #[test]
 fn a_failed_exec_line_fails_the_deploy_and_rolls_back() {
-    let f = Fake::new("exec-fail", true);
+    let f = Fake::new(Scenario::ExecFails, true);
     let out = f.lab.run(&["deploy", "--runtime", "containerlab"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
@@ -195,7 +302,7 @@ fn a_failed_exec_line_fails_the_deploy_and_rolls_back() {
 
 #[test]
 fn containerlab_failing_is_reported_with_its_output_and_rolled_back() {
-    let f = Fake::new("fail", true);
+    let f = Fake::new(Scenario::DockerFails, true);
     let out = f.lab.run(&["deploy", "--runtime", "containerlab"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
@@ -204,7 +311,7 @@ fn containerlab_failing_is_reported_with_its_output_and_rolled_back() {
         "{err}"
     );
     assert!(
-        err.contains("failed to create container clab-fake-a"),
+        err.contains(&format!("failed to create container clab-{}-a", f.lab.name)),
         "{err}"
     );
     assert!(!f.bridge_exists());
@@ -213,7 +320,7 @@ fn containerlab_failing_is_reported_with_its_output_and_rolled_back() {
 
 #[test]
 fn a_missing_containerlab_says_how_to_install_it_and_makes_nothing() {
-    let f = Fake::new("ok", false);
+    let f = Fake::new(Scenario::Ok, false);
     let out = f.lab.run(&["deploy", "--runtime", "containerlab"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
@@ -228,7 +335,7 @@ fn a_missing_containerlab_says_how_to_install_it_and_makes_nothing() {
 /// has no record of it) is refused before containerlab runs, and nothing of it is destroyed.
 #[test]
 fn a_lab_already_up_under_containerlab_is_refused_and_left_alone() {
-    let f = Fake::new("ok", true);
+    let f = Fake::new(Scenario::Ok, true);
     let ns = ScratchNetns::new(&format!("clab-{}-a", f.lab.name));
     let out = f.lab.run(&["deploy", "--runtime", "containerlab"]);
     let exists = ns.exists();
@@ -248,7 +355,7 @@ fn a_lab_already_up_under_containerlab_is_refused_and_left_alone() {
 
 #[test]
 fn an_existing_host_bridge_is_used_and_left_alone() {
-    let f = Fake::new("ok", true);
+    let f = Fake::new(Scenario::Ok, true);
     let made = std::process::Command::new("ip")
         .args(["link", "add", &f.bridge, "type", "bridge"])
         .status()
@@ -268,24 +375,31 @@ fn an_existing_host_bridge_is_used_and_left_alone() {
 
 #[test]
 fn an_exec_that_could_not_run_fails_the_deploy() {
-    let f = Fake::new("not-run", true);
+    let f = Fake::new(Scenario::Stopped, true);
     let out = f.deploy();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("1 exec line(s) failed"), "{err}");
-    assert!(
-        err.contains(&format!(
-            "container `clab-{}-b`, exec line 1 `ip link set eth1 up` was not run: Error response from daemon: container 3f1c0d2e is not running",
-            f.lab.name
-        )),
-        "{err}"
-    );
+    // Each of the stopped node's lines is reported, numbered; node a's ran.
+    assert!(err.contains("2 exec line(s) failed"), "{err}");
+    for (n, line) in [
+        (1, "ip link set eth1 up"),
+        (2, "ip addr add 10.0.0.1/24 dev eth9"),
+    ] {
+        assert!(
+            err.contains(&format!(
+                "container `clab-{}-b`, exec line {n} `{line}` was not run: Error response from daemon: container 3f1c0d2e is not running",
+                f.lab.name
+            )),
+            "{err}"
+        );
+    }
     assert!(!f.lab.state_file().exists());
+    f.lab.assert_gone();
 }
 
 #[test]
 fn a_too_old_containerlab_is_refused_naming_both_versions() {
-    let mut f = Fake::new("ok", true);
+    let mut f = Fake::new(Scenario::Ok, true);
     f.set_env("FAKE_CLAB_VERSION", "0.64.1");
     let out = f.deploy();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -307,8 +421,8 @@ fn a_too_old_containerlab_is_refused_naming_both_versions() {
 /// finds it, and the deploy is refused before anything is made.
 #[test]
 fn a_stopped_container_of_the_same_lab_means_it_is_up() {
-    let f = Fake::new("ok", true);
-    std::fs::write(&f.containers, format!("clab-{}-a\ta\texited\n", f.lab.name)).unwrap();
+    let f = Fake::new(Scenario::Ok, true);
+    std::fs::write(&f.containers, f.container("a", "exited")).unwrap();
     let out = f.deploy();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
@@ -331,7 +445,7 @@ fn a_stopped_container_of_the_same_lab_means_it_is_up() {
 /// CLAB_* variables and with `--log-level info`.
 #[test]
 fn clab_variables_cannot_hide_a_failed_exec_line() {
-    let mut f = Fake::new("exec-fail", true);
+    let mut f = Fake::new(Scenario::ExecFails, true);
     f.set_env("CLAB_LOG_LEVEL", "fatal");
     f.set_env("CLAB_DESTROY_ALL", "true");
     let out = f.deploy();
@@ -348,7 +462,7 @@ fn clab_variables_cannot_hide_a_failed_exec_line() {
 /// containers it would remove the first `clab-*` directory next to the file, any lab's.
 #[test]
 fn a_rollback_with_no_containers_passes_no_cleanup_and_spares_other_labs() {
-    let f = Fake::new("fail", true);
+    let f = Fake::new(Scenario::DockerFails, true);
     let other = f.lab.dir.path().join("clab-aaa-other-lab");
     std::fs::create_dir(&other).unwrap();
     // Left by an earlier run of this very lab: that one is removed.
@@ -364,7 +478,7 @@ fn a_rollback_with_no_containers_passes_no_cleanup_and_spares_other_labs() {
 
 #[test]
 fn a_line_that_cannot_be_split_is_refused_before_anything_runs() {
-    let f = Fake::with_exec("ok", true, "echo 'unclosed");
+    let f = Fake::with_exec(Scenario::Ok, true, "echo 'unclosed");
     let out = f.deploy();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
@@ -383,7 +497,7 @@ fn a_line_that_cannot_be_split_is_refused_before_anything_runs() {
 #[test]
 fn destroying_a_lab_that_was_never_up_says_so_and_succeeds() {
     for with_containerlab in [true, false] {
-        let f = Fake::new("ok", with_containerlab);
+        let f = Fake::new(Scenario::Ok, with_containerlab);
         let out = f.lab.run(&["destroy", "--runtime", "containerlab"]);
         let err = stderr(&out);
         assert!(out.status.success(), "{err}");
@@ -397,7 +511,7 @@ fn destroying_a_lab_that_was_never_up_says_so_and_succeeds() {
 /// namespace: the second is refused with a line naming the port.
 #[test]
 fn a_bridge_port_that_exists_already_is_refused() {
-    let f = Fake::new("ok", true);
+    let f = Fake::new(Scenario::Ok, true);
     let port = format!("{}a", f.bridge);
     let made = std::process::Command::new("ip")
         .args(["link", "add", &port, "type", "bridge"])
@@ -418,56 +532,13 @@ fn a_bridge_port_that_exists_already_is_refused() {
     assert_eq!(f.clab_calls(), ["args: version"], "{}", f.log());
 }
 
-/// The CI job that runs the real containerlab installs one pinned release and pulls the very
-/// image the templates name, so a green run means the same thing twice.
-#[test]
-fn the_workflow_pins_containerlab_and_the_node_image() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/ci.yml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let ci: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    let job = &ci["jobs"]["containerlab"];
-    let version = job["env"]["CONTAINERLAB_VERSION"].as_str().expect("pinned");
-    let parts: Vec<u32> = version.split('.').map(|p| p.parse().unwrap()).collect();
-    assert!(
-        parts.len() == 3 && (parts[0], parts[1]) >= (0, 65),
-        "{version} is not a version cnilab supports"
-    );
-    assert_eq!(job["env"]["NODE_IMAGE"], cnilab::render::IMAGE);
-    let runs: Vec<&str> = job["steps"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["run"].as_str())
-        .collect();
-    assert!(
-        runs.iter()
-            .any(|r| r.contains("get.containerlab.dev)\" -- -v \"$CONTAINERLAB_VERSION\"")),
-        "containerlab is installed unpinned"
-    );
-    assert!(runs
-        .iter()
-        .any(|r| r.contains("docker pull \"$NODE_IMAGE\"")));
-    assert!(
-        !runs
-            .iter()
-            .any(|r| r.contains("sudo ./target/release/cnilab gen")),
-        "gen runs under sudo"
-    );
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    assert!(
-        readme.contains(&format!("containerlab {version}")),
-        "the README does not name the tested version {version}"
-    );
-}
-
 /// A second lab that names a bridge the first one made is refused before anything is made:
 /// under containerlab both would hang off the same bridge in the root namespace.
 #[test]
 fn a_bridge_another_lab_made_is_refused() {
-    let first = Fake::new("ok", true);
+    let first = Fake::new(Scenario::Ok, true);
     assert!(first.deploy().status.success());
-    let second = Fake::new("ok", true);
+    let second = Fake::new(Scenario::Ok, true);
     let yaml = std::fs::read_to_string(&second.lab.file)
         .unwrap()
         .replace(
@@ -498,10 +569,12 @@ fn a_bridge_another_lab_made_is_refused() {
 /// Node states come from the lab's labelled containers: a stopped one is shown as stopped.
 #[test]
 fn inspect_shows_a_stopped_container_as_stopped() {
-    let f = Fake::new("ok", true);
+    let f = Fake::new(Scenario::Ok, true);
     assert!(f.deploy().status.success());
     let list = std::fs::read_to_string(&f.containers).unwrap();
-    std::fs::write(&f.containers, list.replace("\ta\trunning", "\ta\texited")).unwrap();
+    let stopped = list.replace(&f.container("a", "running"), &f.container("a", "exited"));
+    assert_ne!(list, stopped);
+    std::fs::write(&f.containers, stopped).unwrap();
     let out = f.lab.run(&["inspect", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -524,11 +597,11 @@ fn inspect_shows_a_stopped_container_as_stopped() {
 /// stays so that destroy can run again.
 #[test]
 fn containers_destroy_by_file_leaves_behind_are_named() {
-    let f = Fake::new("ok", true);
+    let f = Fake::new(Scenario::Ok, true);
     assert!(f.deploy().status.success());
     let mut list = std::fs::read_to_string(&f.containers).unwrap();
     let stray = format!("clab-{}-c", f.lab.name);
-    list.push_str(&format!("{stray}\tc\trunning\n"));
+    list.push_str(&f.container("c", "running"));
     std::fs::write(&f.containers, &list).unwrap();
     let out = f.lab.destroy();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -541,4 +614,224 @@ fn containers_destroy_by_file_leaves_behind_are_named() {
     std::fs::write(&f.containers, "").unwrap();
     assert!(f.lab.destroy().status.success());
     assert!(!f.lab.state_file().exists());
+}
+
+/// When none of the lab's containers belongs to a node the file still names, `containerlab
+/// destroy -t FILE --cleanup` would find nothing and remove the first `clab-*` folder beside the
+/// file, another lab's here (core/destroy.go, destroyLabDirs): containerlab is not run, the
+/// leftover is named, and only the lab's own folder goes once the containers are gone.
+#[test]
+fn containerlab_destroy_runs_only_when_it_finds_the_labs_containers() {
+    let f = Fake::new(Scenario::Ok, true);
+    assert!(f.deploy().status.success());
+    let other = f.lab.dir.path().join("clab-aaa-other-lab");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(&f.containers, f.container("c", "running")).unwrap();
+    let out = f.lab.destroy();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("docker rm -f clab-{}-c", f.lab.name)),
+        "{err}"
+    );
+    assert!(
+        !f.clab_calls()
+            .iter()
+            .any(|c| c.starts_with("args: destroy")),
+        "{}",
+        f.log()
+    );
+    assert!(other.exists(), "another lab's folder was removed");
+    assert!(
+        f.lab.state_file().exists(),
+        "the record went before the lab"
+    );
+    std::fs::write(&f.containers, "").unwrap();
+    let out = f.lab.destroy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!f.lab_dir().exists(), "the lab's own folder was left");
+    assert!(other.exists(), "another lab's folder was removed");
+    assert!(!f.lab.state_file().exists());
+}
+
+/// A node without exec lines whose container stops at once: containerlab reports nothing and
+/// exits 0, but its /run/netns link dangles. The deploy fails naming it, and rolls back.
+#[test]
+fn a_node_whose_namespace_cannot_be_entered_fails_the_deploy() {
+    let mut f = Fake::new(Scenario::Stopped, true);
+    let yaml = std::fs::read_to_string(&f.lab.file).unwrap();
+    let quiet = yaml.replace(
+        "      exec:\n        - ip link set eth1 up\n        - ip addr add 10.0.0.1/24 dev eth9\n",
+        "",
+    );
+    assert_ne!(yaml, quiet);
+    std::fs::write(&f.lab.file, quiet).unwrap();
+    f.set_env("FAKE_CLAB_STOPPED", "b");
+    let out = f.deploy();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("clab-{}-b cannot be entered", f.lab.name)),
+        "{err}"
+    );
+    assert!(f.log().contains("--cleanup"), "no rollback: {}", f.log());
+    assert!(!f.bridge_exists());
+    f.lab.assert_gone();
+}
+
+/// The checks that must hold for `--routing bgp` under containerlab: the daemons' configs live
+/// outside containerlab's lab folder, so the lab deploys again after a destroy and after a
+/// rollback (`destroy --cleanup` both times) against a stand-in that checks bind paths as
+/// containerlab does; and a deploy writes them again when they went missing.
+#[test]
+fn a_bgp_lab_deploys_again_after_destroy_and_after_a_rollback() {
+    let mut f = Fake::bgp();
+    let conf = f.files_dir().join("bird/host1/bird.conf");
+    let original = std::fs::read_to_string(&conf).unwrap();
+    let deployed = |f: &Fake| {
+        let out = f.deploy();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(f.lab_dir().exists());
+        out
+    };
+    let destroyed = |f: &Fake| {
+        let out = f.lab.destroy();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!f.lab_dir().exists(), "destroy --cleanup left clab-<lab>/");
+        assert!(conf.exists(), "destroy removed the generated files");
+    };
+    deployed(&f);
+    destroyed(&f);
+    deployed(&f);
+    destroyed(&f);
+    f.set_env("FAKE_CLAB_FAIL", "bird -c");
+    let out = f.deploy();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("exec line(s) failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!f.lab_dir().exists() && conf.exists(), "{}", f.log());
+    f.unset_env("FAKE_CLAB_FAIL");
+    deployed(&f);
+    destroyed(&f);
+    std::fs::remove_dir_all(f.files_dir()).unwrap();
+    let out = deployed(&f);
+    assert!(
+        stderr(&out).contains(&format!("{} was missing; wrote it again", conf.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), original);
+    destroyed(&f);
+    assert_eq!(
+        f.clab_calls()
+            .iter()
+            .filter(|c| c.starts_with("args: destroy") && c.ends_with("--cleanup"))
+            .count(),
+        5,
+        "{}",
+        f.log()
+    );
+    f.lab.assert_gone();
+}
+
+/// The stand-ins themselves fail where containerlab and docker do: tests that pass against
+/// them would otherwise prove nothing.
+#[test]
+fn the_containerlab_stand_in_fails_where_containerlab_fails() {
+    let f = Fake::bgp();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(fixture_path("fake-containerlab"));
+        cmd.args(args).arg("-t").arg(&f.lab.file);
+        cmd.envs(f.lab.env.iter().map(|(k, v)| (k, v)));
+        cmd.output().unwrap()
+    };
+    // core/config.go, resolveBindPaths.
+    std::fs::remove_dir_all(f.files_dir()).unwrap();
+    let out = run(&["deploy"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("failed to verify bind path: stat "),
+        "{}",
+        stderr(&out)
+    );
+    // nodes/bridge/bridge.go, CheckDeploymentConditions: the bridge is not there.
+    let g = Fake::new(Scenario::Ok, true);
+    let mut cmd = std::process::Command::new(fixture_path("fake-containerlab"));
+    cmd.args(["deploy", "-t"]).arg(&g.lab.file);
+    cmd.envs(g.lab.env.iter().map(|(k, v)| (k, v)));
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "could not lookup \"{}\": Link not found",
+            g.bridge
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(g.lab.namespaces().is_empty() && !g.lab_dir().exists());
+    // core/destroy.go, destroyLabDirs: nothing found, so the first clab-* beside the file goes.
+    let first = f.lab.dir.path().join("clab-0-someone-else");
+    std::fs::create_dir(&first).unwrap();
+    let out = run(&["destroy", "--cleanup"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !first.exists(),
+        "the stand-in does not remove what containerlab removes"
+    );
+}
+
+/// docker matches labels exactly: lab `l` does not list lab `l-2`'s containers, and a
+/// stopped container shows only with --all.
+#[test]
+fn the_docker_stand_in_filters_as_docker_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("containers");
+    std::fs::write(
+        &list,
+        "name=clab-l-a\tstate=running\tlabel:containerlab=l\tlabel:clab-node-name=a\n\
+         name=clab-l-2-a\tstate=running\tlabel:containerlab=l-2\tlabel:clab-node-name=a\n\
+         name=clab-l-b\tstate=exited\tlabel:containerlab=l\tlabel:clab-node-name=b\n",
+    )
+    .unwrap();
+    let ps = |extra: &[&str]| {
+        let out = std::process::Command::new(fixture_path("fake-docker"))
+            .args(["ps", "--no-trunc"])
+            .args(extra)
+            .args([
+                "--format",
+                "{{.Names}}\t{{.Label \"clab-node-name\"}}\t{{.State}}",
+            ])
+            .env("FAKE_CLAB_LOG", dir.path().join("log"))
+            .env("FAKE_CLAB_CONTAINERS", &list)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        ps(&["--all", "--filter", "label=containerlab=l"]),
+        "clab-l-a\ta\trunning\nclab-l-b\tb\texited\n"
+    );
+    assert_eq!(
+        ps(&["--filter", "label=containerlab=l"]),
+        "clab-l-a\ta\trunning\n"
+    );
+    assert_eq!(
+        ps(&["--all", "--filter", "name=^clab-l-2-a$"]),
+        "clab-l-2-a\ta\trunning\n"
+    );
+    let out = std::process::Command::new(fixture_path("fake-docker"))
+        .args(["ps", "--format", "{{.ID}}"])
+        .env("FAKE_CLAB_LOG", dir.path().join("log"))
+        .env("FAKE_CLAB_CONTAINERS", &list)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "an unknown template field was guessed"
+    );
 }

@@ -442,9 +442,9 @@ fn without_root_deploy_says_so_and_exits_2() {
     require_root();
     let name = unique("rtnr");
     let lab = LabGuard::from_yaml(&name, &two_nodes(&name, &[]));
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(bin())
+    let nobody = NobodyBin::new();
+    let out = nobody
+        .command()
         .arg("deploy")
         .arg("-t")
         .arg(&lab.file)

@@ -52,10 +52,23 @@ pub fn router_as(r: usize) -> u32 {
     65000 + u32::try_from(r).expect("rack numbers are bounded by MAX_HOSTS")
 }
 
-/// Where a node's BIRD config and control socket live, relative to the topology file: in the
-/// lab's folder, bound at [`NODE_DIR`] inside the node on both runtimes.
+/// The label on each node of a `--routing bgp` lab; `cnilab deploy` reads it back to write the
+/// daemons' configs again when they are missing.
+pub const LABEL_ROUTING: &str = "cnilab.routing";
+
+/// The folder beside the topology file that holds what cnilab generates for lab `lab`, apart
+/// from the topology itself. It is not containerlab's lab folder `clab-<lab>/`: `destroy
+/// --cleanup` deletes that (core/destroy.go, `destroyLabDirs`), and the next deploy would then
+/// stop at a bind whose host path is missing (core/config.go, `resolveBindPaths`). No destroy,
+/// by cnilab or containerlab, touches this one.
+pub fn files_dir(lab: &str) -> String {
+    format!("{lab}.cnilab")
+}
+
+/// Where a node's BIRD config and control socket live, relative to the topology file, bound
+/// at [`NODE_DIR`] inside the node on both runtimes.
 pub fn node_dir(lab: &str, node: &str) -> String {
-    format!("clab-{lab}/bird/{node}")
+    format!("{}/bird/{node}", files_dir(lab))
 }
 
 /// The folder a node sees its BIRD files in.

@@ -115,7 +115,7 @@ pub enum TeardownError {
     #[error("cannot list the containers of lab `{lab}`: {detail}")]
     Containers { lab: String, detail: String },
     /// `containerlab destroy -t FILE` removes only the nodes FILE names now.
-    #[error("containers of lab `{lab}` are still there after `containerlab destroy` (nodes no longer in the file?): {}; remove them with `docker rm -f {}`", .names.join(", "), .names.join(" "))]
+    #[error("containers of lab `{lab}` are left that `containerlab destroy -t FILE` does not remove (nodes no longer in the file?): {}; remove them with `docker rm -f {}`", .names.join(", "), .names.join(" "))]
     ContainersLeft { lab: String, names: Vec<String> },
     #[error("cannot remove containerlab's firewall rule for bridge `{bridge}`: {detail}")]
     Firewall { bridge: String, detail: String },

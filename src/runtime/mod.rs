@@ -139,12 +139,29 @@ trait Runtime {
 }
 
 pub fn deploy(lab: &LabFile, kind: RuntimeKind, opts: &DeployOptions) -> Result<(), RuntimeError> {
+    restore_generated(lab)?;
     match kind {
         RuntimeKind::Netns => transaction::deploy(&netns::NetnsRuntime, lab, opts),
         RuntimeKind::Containerlab => {
             transaction::deploy(&containerlab::ContainerlabRuntime, lab, opts)
         }
     }
+}
+
+/// The files cnilab generated beside the topology (BIRD configs) must exist before either
+/// runtime binds them: one that went missing is written again, and said so.
+fn restore_generated(lab: &LabFile) -> Result<(), RuntimeError> {
+    let restored = crate::gen::restore_missing(lab).map_err(|e| RuntimeError::Setup {
+        step: "writing the lab's generated files again".into(),
+        detail: e.to_string(),
+    })?;
+    for path in restored {
+        eprintln!(
+            "cnilab: {} was missing; wrote it again from the file's labels",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// `kind: None` means "whichever runtime deployed it" (netns if nothing was recorded). A lab

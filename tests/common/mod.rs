@@ -100,6 +100,39 @@ pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("cnilab")
 }
 
+/// The cnilab binary where any user can run it, for tests that run it as uid 65534 through
+/// setpriv: the folders above target/ may not let that user through (a clone under a 0700
+/// home). Linked, or copied, into a folder of its own under the system's temporary folder.
+pub struct NobodyBin {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl NobodyBin {
+    pub fn new() -> NobodyBin {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("cnilab-bin-")
+            .tempdir_in(std::env::temp_dir())
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("cnilab");
+        if std::fs::hard_link(bin(), &path).is_err() {
+            std::fs::copy(bin(), &path).unwrap();
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        NobodyBin { _dir: dir, path }
+    }
+
+    /// `setpriv` running this binary as uid and gid 65534, with no other groups.
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&self.path);
+        cmd
+    }
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -98,14 +98,15 @@ impl Runtime for ContainerlabRuntime {
         if !failures.is_empty() {
             return Err(RuntimeError::ContainerlabExecFailed { failures });
         }
-        // containerlab returns once the last veth exists; the links may still be coming up.
+        // containerlab returns once the last veth exists; the links may still be coming up, and
+        // a node whose container is not running has no namespace to enter: that fails here.
         let namespaces: Vec<String> = lab
             .topo
             .nodes()
             .filter(|(_, n)| n.kind.as_deref() != Some("bridge"))
             .map(|(name, _)| lab.topo.namespace(name))
             .collect();
-        super::netns::settle::wait_for_links(&namespaces, LINK_SETTLE_LIMIT);
+        super::netns::settle::wait_for_links(&namespaces, LINK_SETTLE_LIMIT)?;
         Ok(())
     }
 
@@ -353,21 +354,26 @@ fn lab_dir(lab: &LabFile) -> PathBuf {
         .join(format!("clab-{}", lab.topo.name))
 }
 
-/// containerlab destroy (only if containers of this lab exist), then the bridges this lab
-/// made; every failure is collected and the rest still runs.
+/// containerlab destroy (only if it will find this lab's containers), then the lab's folder,
+/// the firewall rules and the bridges this lab made; every failure is collected and the rest
+/// still runs.
 fn teardown(lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
     let mut errors = Vec::new();
     match docker::containers(&lab.topo.name) {
-        Ok(found) if !found.is_empty() => errors.extend(destroy_containers(lab)),
-        Ok(_) => {
-            // `destroy --cleanup` with no containers removes the first `clab-*` directory next
-            // to the file, whichever lab it belongs to (core/destroy.go, destroyLabDirs): so
-            // without containers cnilab removes only this lab's own directory.
-            let dir = lab_dir(lab);
-            if dir.exists() {
-                if let Err(source) = std::fs::remove_dir_all(&dir) {
-                    errors.push(TeardownError::RemoveFile { path: dir, source });
-                }
+        Ok(found) => {
+            if found.iter().any(|c| named_in_file(lab, c)) {
+                errors.extend(destroy_containers(lab));
+            }
+            match docker::containers(&lab.topo.name) {
+                Ok(left) if left.is_empty() => errors.extend(remove_lab_dir(lab)),
+                Ok(left) => errors.push(TeardownError::ContainersLeft {
+                    lab: lab.topo.name.clone(),
+                    names: left.into_iter().map(|c| c.name).collect(),
+                }),
+                Err(detail) => errors.push(TeardownError::Containers {
+                    lab: lab.topo.name.clone(),
+                    detail,
+                }),
             }
         }
         Err(detail) => errors.push(TeardownError::Containers {
@@ -375,8 +381,8 @@ fn teardown(lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
             detail,
         }),
     }
+    errors.extend(firewall::remove_bridge_rules(&state.bridges));
     for bridge in &state.bridges {
-        errors.extend(firewall::remove_bridge_rules(bridge));
         if root_link_exists(bridge) {
             let ran = process::run(&process::strings(["ip", "link", "del", bridge]), None);
             if !ran.ok() {
@@ -390,13 +396,35 @@ fn teardown(lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
     errors
 }
 
-/// `containerlab destroy --cleanup`, then a second look: destroy by file removes only the
-/// nodes the file names now, so containers of nodes since dropped from it are reported.
-fn destroy_containers(lab: &LabFile) -> Vec<TeardownError> {
-    let mut errors = Vec::new();
+/// Whether `containerlab destroy -t FILE` finds this container: it looks up the containers of
+/// the nodes FILE names now, by their exact names (core/destroy.go, `Destroy` through
+/// `ListNodesContainersIgnoreNotFound`). When it finds none, `--cleanup` removes the first
+/// `clab-*` folder beside the file, whichever lab's it is (core/destroy.go, `destroyLabDirs`):
+/// so containerlab runs only when it will find some, and cnilab removes the lab's own folder.
+fn named_in_file(lab: &LabFile, container: &docker::Container) -> bool {
+    lab.topo
+        .nodes()
+        .filter(|(_, node)| node.kind.as_deref() != Some("bridge"))
+        .any(|(name, _)| lab.topo.namespace(name) == container.name)
+}
+
+/// `clab-<lab>` beside the file, if containerlab left it: only this lab's, by its name.
+fn remove_lab_dir(lab: &LabFile) -> Option<TeardownError> {
+    let dir = lab_dir(lab);
+    if !dir.exists() {
+        return None;
+    }
+    std::fs::remove_dir_all(&dir)
+        .err()
+        .map(|source| TeardownError::RemoveFile { path: dir, source })
+}
+
+/// `containerlab destroy --cleanup`: the containers of the nodes the file names now, and the
+/// lab folder their labels name.
+fn destroy_containers(lab: &LabFile) -> Option<TeardownError> {
     match containerlab("destroy", &lab.path, true) {
-        Ok(out) if out.code == Some(0) => {}
-        Ok(out) => errors.push(
+        Ok(out) if out.code == Some(0) => None,
+        Ok(out) => Some(
             RuntimeError::ContainerlabFailed {
                 action: "destroy",
                 code: out.code,
@@ -404,22 +432,8 @@ fn destroy_containers(lab: &LabFile) -> Vec<TeardownError> {
             }
             .into(),
         ),
-        Err(e) => errors.push(e.into()),
+        Err(e) => Some(e.into()),
     }
-    match docker::containers(&lab.topo.name) {
-        Ok(left) if !left.is_empty() && errors.is_empty() => {
-            errors.push(TeardownError::ContainersLeft {
-                lab: lab.topo.name.clone(),
-                names: left.into_iter().map(|c| c.name).collect(),
-            })
-        }
-        Ok(_) => {}
-        Err(detail) => errors.push(TeardownError::Containers {
-            lab: lab.topo.name.clone(),
-            detail,
-        }),
-    }
-    errors
 }
 
 #[cfg(test)]

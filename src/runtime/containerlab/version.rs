@@ -8,7 +8,8 @@ use std::fmt;
 /// as key/value pairs (clab/exec/exec.go at v0.65.0). Older versions log with logrus in a
 /// layout cnilab does not read, or not at all (below 0.34), so they are refused.
 pub const OLDEST: Version = Version(0, 65, 0);
-/// The version CI installs and runs the labs with (.github/workflows/ci.yml).
+/// The version CI installs and runs the labs with (.github/workflows/ci.yml's
+/// CONTAINERLAB_VERSION; a test holds the two together).
 pub const TESTED: Version = Version(0, 79, 0);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,5 +47,21 @@ mod tests {
         assert_eq!(parse("    version: v0.66.0-rc1\n"), Some(Version(0, 66, 0)));
         assert_eq!(parse("no version here\n"), None);
         assert!(Version(0, 64, 9) < OLDEST && OLDEST <= TESTED);
+    }
+
+    /// The version cnilab names as tested is the one GitHub installs and deploys the labs with.
+    #[test]
+    fn tested_is_the_version_the_workflow_pins() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.github/workflows/ci.yml");
+        let text = std::fs::read_to_string(path).expect("the workflow is there");
+        let ci: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("YAML");
+        let pinned = ci["jobs"]["containerlab"]["env"]["CONTAINERLAB_VERSION"]
+            .as_str()
+            .expect("the containerlab job pins CONTAINERLAB_VERSION");
+        assert_eq!(
+            parse(&format!("version: {pinned}")),
+            Some(TESTED),
+            "ci.yml installs containerlab {pinned}, version::TESTED says {TESTED}"
+        );
     }
 }

@@ -98,7 +98,7 @@ fn build(shape: &Shape, opts: &DeployOptions, lab: &LabFile) -> Result<(), Runti
         false => Some(sandbox_plans(lab, shape)),
     };
     configure::configure(shape, opts, sandbox.as_deref())?;
-    settle::wait_for_links(&shape.namespaces(), LINK_SETTLE_LIMIT);
+    settle::wait_for_links(&shape.namespaces(), LINK_SETTLE_LIMIT)?;
     Ok(())
 }
 
