@@ -4,8 +4,9 @@
 #                                    and a font (PNG charts) for `cnilab bench`; BIRD 2 for
 #                                    `--routing bgp` labs; python3-yaml and fping for the floors
 #                                    `make bench` measures (bench/floor.py, bench/verify_floor.py)
-#   scripts/install-deps.sh --test   also the IPIP VM (QEMU, a stock kernel, virtme-ng), actionlint, and
-#                                    strace (a test counts the file reads verify makes)
+#   scripts/install-deps.sh --test   also the IPIP VM (QEMU, a stock kernel, virtme-ng), actionlint,
+#                                    strace (a test counts the file reads verify makes) and
+#                                    rsvg-convert (a test renders `cnilab graph`'s SVG with it)
 set -euo pipefail
 
 want_test=false
@@ -19,7 +20,7 @@ packages=(iproute2 iptables iputils-ping tcpdump procps kmod time iperf3 ethtool
 if $want_test; then
   # virtme-ng boots a stock Debian kernel under software emulation: this machine's kernel
   # may lack IPIP, and GitHub's runners have no KVM either.
-  packages+=(qemu-system-x86 linux-image-amd64 busybox-static python3-venv shellcheck strace)
+  packages+=(qemu-system-x86 linux-image-amd64 busybox-static python3-venv shellcheck strace librsvg2-bin)
 fi
 
 missing=()

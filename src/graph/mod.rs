@@ -1,6 +1,7 @@
 //! `cnilab graph`: the lab as a picture, from the topology file alone (no lab needs to run).
 
 pub mod dot;
+pub mod layout;
 pub mod mermaid;
 pub mod model;
 pub mod svg;
@@ -50,7 +51,7 @@ pub fn draw(graph: &LabGraph, format: Format) -> Result<String, GraphError> {
     Ok(match format {
         Format::Svg => svg::render(graph)?,
         Format::Mermaid => mermaid::render(graph),
-        Format::Dot => dot::render(graph, dot::Breaks::Escaped),
+        Format::Dot => dot::render(graph),
     })
 }
 
