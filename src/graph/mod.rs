@@ -28,8 +28,6 @@ pub enum GraphError {
     Topology(#[from] TopologyError),
     #[error("{path}: {source}")]
     Lab { path: String, source: LabError },
-    #[error(transparent)]
-    Svg(#[from] svg::SvgError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -44,15 +42,15 @@ pub fn draw_file(file: &Path, format: Format) -> Result<String, GraphError> {
         path: file.display().to_string(),
         source,
     })?;
-    draw(&LabGraph::from_topology(&topo, &lab), format)
+    Ok(draw(&LabGraph::from_topology(&topo, &lab), format))
 }
 
-pub fn draw(graph: &LabGraph, format: Format) -> Result<String, GraphError> {
-    Ok(match format {
-        Format::Svg => svg::render(graph)?,
+pub fn draw(graph: &LabGraph, format: Format) -> String {
+    match format {
+        Format::Svg => svg::render(graph),
         Format::Mermaid => mermaid::render(graph),
         Format::Dot => dot::render(graph),
-    })
+    }
 }
 
 /// Writes the drawing to `path`, or to standard output for `-`.

@@ -9,15 +9,11 @@ use super::layout::{self, text, Anchor, Dot, Drawing, Label, LabelKind, Line, No
 use super::model::LabGraph;
 use std::fmt::Write;
 
-#[derive(Debug, thiserror::Error)]
-#[error("cannot lay out the graph: {0}")]
-pub struct SvgError(String);
-
 const LINK: &str = "#555555";
 const TUNNEL: &str = "#1d5fd1";
 
-pub fn render(graph: &LabGraph) -> Result<String, SvgError> {
-    Ok(write(graph, &layout::layout(graph)))
+pub fn render(graph: &LabGraph) -> String {
+    write(graph, &layout::layout(graph))
 }
 
 fn write(graph: &LabGraph, d: &Drawing) -> String {
