@@ -169,7 +169,13 @@ fn assert_no_overlaps(p: &Picture, what: &str) {
 /// Every node of the file is a `data-node` group with the file's role, holding its name.
 fn assert_every_node_drawn(p: &Picture, topo: &Topology, pods_drawn: bool, what: &str) {
     for (name, node) in topo.nodes() {
-        let role = node.labels.get(LABEL_ROLE).map(|r| r.to_string()).unwrap();
+        // A node cnilab did not write has no role label: its kind stands in.
+        let role = node
+            .labels
+            .get(LABEL_ROLE)
+            .map(|r| r.to_string())
+            .or_else(|| node.kind.clone())
+            .unwrap();
         if role == "pod" && !pods_drawn {
             assert!(!p.nodes.contains_key(name), "{what}: pod {name} drawn");
             continue;
@@ -498,6 +504,27 @@ fn direct_routing_says_which_pairs_go_plain() {
         .map(|t| t.text.as_str())
         .collect();
     assert_eq!(notes, ["device flannel.1", "plain within a rack"]);
+}
+
+/// A file edited by hand may hold links the generator never writes: a node above the switch,
+/// and a link between two hosts that are not neighbours in their row. Both are drawn, with
+/// their labels, and nothing overlaps.
+#[test]
+fn a_hand_edited_file_keeps_every_label_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = gen(dir.path(), "hand", &["--mode", "host-gw", "--hosts", "3"]);
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        "  links:\n",
+        "    mgmt:\n      kind: linux\n  links:\n\
+         \x20   - endpoints: [\"host1:eth9\", \"host3:eth9\"]\n\
+         \x20   - endpoints: [\"mgmt:eth1\", \"switch:mgmt-eth1\"]\n",
+        1,
+    );
+    std::fs::write(&file, text).unwrap();
+    let p = check(&file, "hand-edited");
+    assert!(p.nodes["mgmt"].rect.bottom() < p.nodes["switch"].rect.y);
+    let eth9 = p.texts.iter().filter(|t| t.text == "eth9").count();
+    assert_eq!(eth9, 2, "both ends of the host-to-host link are named");
 }
 
 /// PNG's IHDR: width and height, big-endian, at bytes 16..24.
