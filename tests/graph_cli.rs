@@ -47,35 +47,43 @@ fn svg_is_well_formed_and_names_every_node() {
         let doc = roxmltree::Document::parse(&svg)
             .unwrap_or_else(|e| panic!("{mode}: the SVG is not well-formed XML: {e}"));
         assert_eq!(doc.root_element().tag_name().name(), "svg");
-        let text: String = doc
-            .descendants()
-            .filter(|n| n.is_text())
-            .map(|n| format!("{}\n", n.text().unwrap_or("")))
-            .collect();
         for name in node_names(&file) {
-            assert!(
-                text.lines().any(|l| l.starts_with(&format!("{name} ["))),
-                "{mode}: node {name} is not drawn"
-            );
+            let group = doc
+                .descendants()
+                .find(|n| n.attribute("data-node") == Some(name.as_str()))
+                .unwrap_or_else(|| panic!("{mode}: node {name} is not drawn"));
+            let label = group.children().find(|c| c.has_tag_name("text"));
+            assert_eq!(label.and_then(|t| t.text()), Some(name.as_str()), "{mode}");
         }
     }
 }
 
 #[test]
-fn svg_shows_tunnels_with_their_kind_and_links_with_interfaces() {
+fn svg_says_the_tunnel_once_and_labels_links_with_interfaces() {
     let dir = tempfile::tempdir().unwrap();
     let svg = graph(&gen(dir.path(), "vxlan", 3), "svg");
+    let texts = |svg: &str| -> Vec<String> {
+        let doc = roxmltree::Document::parse(svg).unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .map(|n| n.text().unwrap_or("").to_string())
+            .collect()
+    };
+    let words = texts(&svg);
+    let said = |w: &[String], s: &str| w.iter().filter(|t| t.contains(s)).count();
     assert_eq!(
-        svg.matches("VXLAN vni 1 port 4789").count(),
-        3,
-        "one tunnel per host pair"
+        said(&words, "VXLAN vni 1, UDP 4789"),
+        1,
+        "one label for all pairs"
     );
-    assert!(svg.contains("gw1:eth2 - host1:eth1"));
+    // The router's end of gw1's link to host1; host1's end is in host1's box.
+    assert_eq!(said(&words, "eth2"), 3);
+    assert!(svg.contains("<title>gw1:eth2 - host1:eth1</title>"));
     let svg = graph(&gen(dir.path(), "ipip", 2), "svg");
-    assert_eq!(svg.matches("IPIP (IP proto 4)").count(), 1);
+    assert_eq!(said(&texts(&svg), "IPIP (IP proto 4)"), 1);
     let svg = graph(&gen(dir.path(), "host-gw", 2), "svg");
     assert!(
-        !svg.contains("VXLAN") && !svg.contains("IPIP"),
+        !svg.contains("VXLAN") && !svg.contains("IPIP") && !svg.contains("class=\"tunnel\""),
         "host-gw has no tunnels"
     );
     assert!(
@@ -135,6 +143,14 @@ fn dot_groups_pods_under_their_host_and_writes_to_a_file() {
     let cluster = cluster.split("  }").next().unwrap();
     assert!(cluster.contains("\"pod2\"") && !cluster.contains("\"pod1\""));
     assert!(dot.contains("style=dashed"));
+    let file = gen(dir.path(), "ipip", 4);
+    let dot = graph(&file, "dot");
+    assert_eq!(
+        dot.matches("style=dashed").count(),
+        6,
+        "a tunnel per pair of hosts"
+    );
+    assert_eq!(dot.matches("IPIP (IP proto 4)").count(), 1, "said once");
 }
 
 #[test]

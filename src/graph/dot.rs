@@ -4,15 +4,7 @@
 use super::model::{LabGraph, NodeBox};
 use std::fmt::Write;
 
-/// How a line break inside a label is written: `\n` for Graphviz, a real newline for
-/// layout-rs, which draws each line of a label as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Breaks {
-    Escaped,
-    Literal,
-}
-
-pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
+pub fn render(graph: &LabGraph) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "graph {} {{", quote(&graph.name));
     let _ = writeln!(out, "  label={};", quote(&title(graph)));
@@ -25,12 +17,12 @@ pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
         );
         let _ = writeln!(out, "    label={};", quote(&group.host.node));
         for b in std::iter::once(&group.host).chain(&group.pods) {
-            let _ = writeln!(out, "    {}", node(b, breaks));
+            let _ = writeln!(out, "    {}", node(b));
         }
         out.push_str("  }\n");
     }
     for b in &graph.others {
-        let _ = writeln!(out, "  {}", node(b, breaks));
+        let _ = writeln!(out, "  {}", node(b));
     }
     for w in &graph.links {
         // Written from the upper tier down, so the layout puts switches and routers above
@@ -49,17 +41,27 @@ pub fn render(graph: &LabGraph, breaks: Breaks) -> String {
             quote(&label)
         );
     }
-    for t in &graph.tunnels {
-        let _ = writeln!(
-            out,
-            "  {} -- {} [label={}, style=dashed, color=blue];",
-            quote(&t.a),
-            quote(&t.b),
-            quote(&t.kind)
-        );
-    }
+    tunnels(graph, &mut out);
     out.push_str("}\n");
     out
+}
+
+/// Every tunnel carries the same thing: saying it on each of N·(N-1)/2 edges buries the picture
+/// in one repeated label, so only the first says it.
+fn tunnels(graph: &LabGraph, out: &mut String) {
+    for (i, t) in graph.tunnels.iter().enumerate() {
+        let label = if i == 0 {
+            format!("label={}, ", quote(&t.kind))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {} -- {} [{label}style=dashed, color=blue];",
+            quote(&t.a),
+            quote(&t.b),
+        );
+    }
 }
 
 fn tier(graph: &LabGraph, node: &str) -> u8 {
@@ -83,11 +85,7 @@ pub fn title(graph: &LabGraph) -> String {
     format!("{} ({})", graph.name, graph.mode.as_str())
 }
 
-fn node(b: &NodeBox, breaks: Breaks) -> String {
-    let sep = match breaks {
-        Breaks::Escaped => "\\n",
-        Breaks::Literal => "\n",
-    };
+fn node(b: &NodeBox) -> String {
     let mut lines = vec![format!("{} [{}]", b.node, b.role)];
     lines.extend(b.details.iter().cloned());
     let fill = match b.role.as_str() {
@@ -99,7 +97,7 @@ fn node(b: &NodeBox, breaks: Breaks) -> String {
     format!(
         "{} [label={}, style=filled, fillcolor={fill}];",
         quote(&b.node),
-        quote(&lines.join(sep))
+        quote(&lines.join("\\n"))
     )
 }
 

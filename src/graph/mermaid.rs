@@ -33,8 +33,13 @@ pub fn render(graph: &LabGraph) -> String {
         let label = format!("{}:{} - {}:{}", w.a, w.a_if, w.b, w.b_if);
         let _ = writeln!(out, "  {} ---|{}| {}", id(&w.a), text(&label), id(&w.b));
     }
-    for t in &graph.tunnels {
-        let _ = writeln!(out, "  {} -.-|{}| {}", id(&t.a), text(&t.kind), id(&t.b));
+    // The same words on every tunnel would repeat N·(N-1)/2 times: only the first says them.
+    for (i, t) in graph.tunnels.iter().enumerate() {
+        if i == 0 {
+            let _ = writeln!(out, "  {} -.-|{}| {}", id(&t.a), text(&t.kind), id(&t.b));
+        } else {
+            let _ = writeln!(out, "  {} -.- {}", id(&t.a), id(&t.b));
+        }
     }
     out
 }

@@ -1,6 +1,7 @@
 //! `cnilab graph`: the lab as a picture, from the topology file alone (no lab needs to run).
 
 pub mod dot;
+pub mod layout;
 pub mod mermaid;
 pub mod model;
 pub mod svg;
@@ -27,8 +28,6 @@ pub enum GraphError {
     Topology(#[from] TopologyError),
     #[error("{path}: {source}")]
     Lab { path: String, source: LabError },
-    #[error(transparent)]
-    Svg(#[from] svg::SvgError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -43,15 +42,15 @@ pub fn draw_file(file: &Path, format: Format) -> Result<String, GraphError> {
         path: file.display().to_string(),
         source,
     })?;
-    draw(&LabGraph::from_topology(&topo, &lab), format)
+    Ok(draw(&LabGraph::from_topology(&topo, &lab), format))
 }
 
-pub fn draw(graph: &LabGraph, format: Format) -> Result<String, GraphError> {
-    Ok(match format {
-        Format::Svg => svg::render(graph)?,
+pub fn draw(graph: &LabGraph, format: Format) -> String {
+    match format {
+        Format::Svg => svg::render(graph),
         Format::Mermaid => mermaid::render(graph),
-        Format::Dot => dot::render(graph, dot::Breaks::Escaped),
-    })
+        Format::Dot => dot::render(graph),
+    }
 }
 
 /// Writes the drawing to `path`, or to standard output for `-`.

@@ -2,7 +2,7 @@
 //! file and its `cnilab.*` labels only. The formats in [`super::dot`] and [`super::mermaid`]
 //! draw this and nothing else, so they cannot disagree about the lab.
 
-use crate::lab::{Encap, Lab, LABEL_ROLE};
+use crate::lab::{Encap, Lab, LabHost, LABEL_ROLE};
 use crate::plan::Mode;
 use crate::topology::Topology;
 use serde::Serialize;
@@ -16,13 +16,26 @@ pub struct LabGraph {
     /// Routers and switches, and any node cnilab has no role for.
     pub others: Vec<NodeBox>,
     pub links: Vec<Wire>,
+    /// One per pair of hosts whose pods' packets cross the underlay in the lab's tunnel.
     pub tunnels: Vec<Tunnel>,
+    /// The overlay as a whole, said once: what the tunnels carry and where they do not.
+    pub overlay: Option<Overlay>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HostGroup {
     pub host: NodeBox,
     pub pods: Vec<NodeBox>,
+    /// The host's L2 segment (`cnilab.rack`), so that a drawing can keep a rack together.
+    pub rack: Option<usize>,
+}
+
+/// The tunnel mesh in words: `encap` such as `VXLAN vni 1, UDP 4789`, then notes such as the
+/// tunnel device and the pairs that are routed plain instead.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overlay {
+    pub encap: String,
+    pub notes: Vec<String>,
 }
 
 /// One node: its name, its role and the lines of text under the name.
@@ -42,7 +55,7 @@ pub struct Wire {
     pub b_if: String,
 }
 
-/// An overlay tunnel between two hosts; `kind` says what it carries, e.g. `VXLAN vni 1 port 4789`.
+/// An overlay tunnel between two hosts; `kind` says what it carries, e.g. `VXLAN vni 1, UDP 4789`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tunnel {
     pub a: String,
@@ -74,6 +87,7 @@ impl LabGraph {
                         details: vec![format!("{} {}", p.pod_if, p.ip)],
                     })
                     .collect(),
+                rack: h.rack,
             })
             .collect();
         LabGraph {
@@ -83,6 +97,7 @@ impl LabGraph {
             others: others(topo, lab),
             links: wires(topo),
             tunnels: tunnels(lab),
+            overlay: overlay(lab),
         }
     }
 
@@ -138,22 +153,58 @@ fn wires(topo: &Topology) -> Vec<Wire> {
         .collect()
 }
 
-/// flannel and calico mesh every host with every other: one tunnel per pair of hosts.
+fn encap_words(encap: Encap) -> Option<String> {
+    match encap {
+        Encap::Vxlan(v) => Some(format!("VXLAN vni {}, UDP {}", v.vni, v.port)),
+        Encap::Ipip => Some("IPIP (IP proto 4)".to_string()),
+        Encap::Plain => None,
+    }
+}
+
+/// flannel and calico mesh every host with every other: one tunnel per pair of hosts, except
+/// the pairs a host routes plain (DirectRouting, CrossSubnet).
 fn tunnels(lab: &Lab) -> Vec<Tunnel> {
-    let kind = match lab.encap {
-        Encap::Vxlan(v) => format!("VXLAN vni {} port {}", v.vni, v.port),
-        Encap::Ipip => "IPIP (IP proto 4)".to_string(),
-        Encap::Plain => return Vec::new(),
+    let Some(kind) = encap_words(lab.encap) else {
+        return Vec::new();
     };
     let mut out = Vec::new();
     for (i, a) in lab.hosts.iter().enumerate() {
         for b in &lab.hosts[i + 1..] {
-            out.push(Tunnel {
-                a: a.node.clone(),
-                b: b.node.clone(),
-                kind: kind.clone(),
-            });
+            let tunnelled =
+                |x: &LabHost, y: &LabHost| lab.encap_between(x.index, y.index).is_tunnel();
+            if tunnelled(a, b) || tunnelled(b, a) {
+                out.push(Tunnel {
+                    a: a.node.clone(),
+                    b: b.node.clone(),
+                    kind: kind.clone(),
+                });
+            }
         }
     }
     out
+}
+
+fn overlay(lab: &Lab) -> Option<Overlay> {
+    let encap = encap_words(lab.encap)?;
+    let mut notes: Vec<String> = lab
+        .tunnel_dev
+        .iter()
+        .map(|d| format!("device {d}"))
+        .collect();
+    let plain = |a: &LabHost, b: &LabHost| lab.encap_between(a.index, b.index) == Encap::Plain;
+    let pairs = || {
+        lab.hosts
+            .iter()
+            .flat_map(|a| lab.hosts.iter().map(move |b| (a, b)))
+            .filter(|(a, b)| a.index != b.index)
+    };
+    if pairs().any(|(a, b)| plain(a, b)) {
+        let by_rack = pairs().all(|(a, b)| plain(a, b) == (a.rack.is_some() && a.rack == b.rack));
+        notes.push(if by_rack {
+            "plain within a rack".to_string()
+        } else {
+            "plain between some hosts".to_string()
+        });
+    }
+    Some(Overlay { encap, notes })
 }
