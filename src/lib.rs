@@ -1,8 +1,16 @@
 //! cnilab: the article's three cross-node pod networks as a tool.
 //!
-//! Pure core: [`plan`], [`render`], [`topology`], [`lab`] and the dissect/judge half of
-//! [`verify`] do no I/O. Thin edges: [`cli`], [`runtime`], [`netns`] and the capture/probe half
-//! of [`verify`] touch the system.
+//! The layers, lowest first; each imports only those below it:
+//! - [`sys`] reaches the kernel (namespaces, packet sockets and rings, netlink) and
+//!   [`wire`] turns captured bytes into values; neither knows a lab.
+//! - [`topology`], [`plan`], [`underlay`], [`routing`] and [`lab`] describe a lab: the file,
+//!   the address plan, and the plan read back from a file's labels. They do no I/O but
+//!   reading the file ([`lab::file::LabFile`], read once per command).
+//! - [`render`] and [`gen`] write labs; [`runtime`] brings them up and down.
+//! - [`verify`], [`trace`], [`bench`](mod@bench) and [`graph`] work on a lab. In verify, judging
+//!   ([`verify::judge`], [`verify::reason`], [`verify::report`]) is pure; probing, capturing
+//!   and reading the kernel's tables are its edges.
+//! - [`cli`] parses arguments, runs one command and prints its errors.
 
 pub mod bench;
 pub mod cli;

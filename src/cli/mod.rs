@@ -1,4 +1,4 @@
-//! The command line: its arguments ([`args`]), the commands they run ([`dispatch`]), and the
+//! The command line: its arguments ([`args`]), the commands they run (`dispatch`), and the
 //! one place errors are printed.
 
 pub mod args;

@@ -1,7 +1,7 @@
 //! `cnilab verify`: probe every ordered pod pair, capture the underlay, dissect, judge.
 //!
 //! Everything checked comes from the lab file (through [`crate::lab::Lab`]). The edges are
-//! [`probe`] and [`capture`], which touch namespaces and sockets; [`dissect`], [`judge`] and
+//! [`probe`] and [`capture`], which touch namespaces and sockets; [`dissect`](mod@crate::wire::dissect), [`judge`] and
 //! [`report`] are pure. This module only wires them together.
 
 pub mod bpf;

@@ -9,8 +9,8 @@
 //! its children, lanes for the lines between tiers) takes a few passes and no solver, and the
 //! same file always gives the same picture.
 //!
-//! The passes: [`tiers`] puts nodes in tiers and hosts in rows; [`place`] gives each node its
-//! x, then each tier its y; [`route`] draws the links between tiers through lanes with their
+//! The passes: `tiers` puts nodes in tiers and hosts in rows; `place` gives each node its
+//! x, then each tier its y; `route` draws the links between tiers through lanes with their
 //! labels on them; [`column`] draws each host's pods and the overlay. All lengths are px.
 
 mod column;
