@@ -74,7 +74,7 @@ fn missing(lab: &Lab, daemons: &[Daemon]) -> Vec<String> {
         .filter(|h| daemons.iter().any(|d| d.node == h.node))
     {
         for peer in lab.hosts.iter().filter(|p| p.index != host.index) {
-            if !has_route(&host.namespace, &peer.pod_subnet.to_string()) {
+            if !crate::sys::tables::has_route(&host.namespace, &peer.pod_subnet).unwrap_or(false) {
                 missing.push(format!(
                     "{} has no route to {} ({}'s pods)",
                     host.node, peer.pod_subnet, peer.node
@@ -121,14 +121,6 @@ fn down_in(text: &str) -> Vec<(String, String)> {
             (cols[0].to_string(), state.to_string())
         })
         .collect()
-}
-
-fn has_route(namespace: &str, subnet: &str) -> bool {
-    duct::cmd!("ip", "-n", namespace, "-o", "route", "show", "exact", subnet)
-        .stdin_null()
-        .stderr_null()
-        .read()
-        .is_ok_and(|t| !t.trim().is_empty())
 }
 
 #[cfg(test)]

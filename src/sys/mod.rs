@@ -9,3 +9,5 @@ pub mod netns;
 pub mod packet_ring;
 pub mod packet_socket;
 pub mod side_by_side;
+pub mod tables;
+pub mod tool;

@@ -263,18 +263,19 @@ pub fn lack(s: &Snapshot, dst: Ipv4Addr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::tables::RouteRow;
     use crate::trace::snapshot::{route, Fdb};
 
     fn host1() -> Snapshot {
         let routes = [
-            r#"{"dst":"default","gateway":"10.0.1.1","dev":"eth1"}"#,
-            r#"{"dst":"10.0.1.0/24","dev":"eth1"}"#,
-            r#"{"dst":"172.16.1.0/24","gateway":"172.16.1.0","dev":"flannel.1","flags":["onlink"]}"#,
+            "default via 10.0.1.1 dev eth1",
+            "10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.2",
+            "172.16.1.0/24 via 172.16.1.0 dev flannel.1 onlink",
         ];
         Snapshot {
             routes: routes
                 .iter()
-                .map(|r| route(&serde_json::from_str(r).unwrap()).unwrap())
+                .map(|r| route(&RouteRow::parse(r).unwrap()).unwrap())
                 .collect(),
             addrs: vec![("eth1".into(), "10.0.1.2".parse().unwrap(), 24)],
             links: vec![Link {

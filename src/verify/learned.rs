@@ -8,7 +8,7 @@
 
 use crate::lab::Lab;
 use crate::sys::netns::in_netns;
-use serde::Deserialize;
+pub use crate::sys::tables::FdbEntry;
 use std::net::Ipv4Addr;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,28 +22,15 @@ pub enum LearnedError {
     },
 }
 
-/// One row of `bridge -j fdb show`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct FdbEntry {
-    pub mac: String,
-    #[serde(default)]
-    pub ifname: String,
-    #[serde(default)]
-    pub dst: Option<Ipv4Addr>,
-    #[serde(default)]
-    pub master: Option<String>,
-    #[serde(default)]
-    pub state: String,
-}
-
-impl FdbEntry {
-    /// Learned from traffic: neither permanent, static nor noarp (iproute2 prints "" then).
-    pub fn is_learned(&self) -> bool {
-        self.state.is_empty()
-    }
-
-    fn is_flood(&self) -> bool {
-        self.mac == "00:00:00:00:00:00"
+impl LearnedError {
+    /// A tool that failed in `node` while verify tried to `what`.
+    pub fn from_tool(node: &str, what: &'static str, e: crate::sys::tool::ToolError) -> Self {
+        LearnedError::Command {
+            node: node.to_string(),
+            what,
+            command: e.command,
+            why: e.why,
+        }
     }
 }
 
@@ -120,59 +107,6 @@ pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// Runs `tool args` inside the node's namespace. The process is started from a thread that
-/// entered the namespace (a child inherits it), not with `ip -n`: that also makes a mount
-/// namespace and remounts /sys for every process, and those mounts serialise across threads.
-/// It is started by `std::process` rather than duct: duct sets the child's whole environment,
-/// and with PATH set explicitly std forks instead of using posix_spawn. A fork copies the page
-/// tables of verify, whose capture rings are mapped by then, and 254 of them took 4 s.
-pub(super) fn run(
-    node: &str,
-    namespace: &str,
-    tool: &str,
-    args: &[&str],
-    what: &'static str,
-) -> Result<String, LearnedError> {
-    let err = |why: String| LearnedError::Command {
-        node: node.to_string(),
-        what,
-        command: format!("{tool} {}", args.join(" ")),
-        why,
-    };
-    let out = in_netns(namespace, || {
-        std::process::Command::new(tool)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-    })
-    .map_err(|e| err(e.to_string()))?
-    .map_err(|e| err(e.to_string()))?;
-    if !out.status.success() {
-        return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Every FDB entry in a node's namespace.
-pub fn read_fdb(node: &str, namespace: &str) -> Result<Vec<FdbEntry>, LearnedError> {
-    let text = run(
-        node,
-        namespace,
-        "bridge",
-        &["-j", "fdb", "show"],
-        "read the FDB",
-    )?;
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_str(&text).map_err(|e| LearnedError::Command {
-        node: node.to_string(),
-        what: "read the FDB",
-        command: "bridge -j fdb show".into(),
-        why: e.to_string(),
-    })
-}
-
 /// Each host's FDB, as the lab holds it right now: read side by side, since each is a
 /// `bridge` process to wait for (254 one after another took 3 s).
 pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
@@ -180,7 +114,8 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
         Ok(HostFdb {
             node: h.node.clone(),
             underlay_ip: h.underlay_ip,
-            entries: read_fdb(&h.node, &h.namespace)?,
+            entries: crate::sys::tables::fdb(&h.namespace)
+                .map_err(|e| LearnedError::from_tool(&h.node, "read the FDB", e))?,
             flow_based: h.flow_based,
         })
     })

@@ -936,7 +936,10 @@ impl<'a> PairJudge<'a> {
                 src_host: &src_host.node,
             };
             let held = expect::check(e, &path, ping);
-            let held = expect::for_want_of_a_route(held, e, lab, lab.pods[b].ip);
+            let dst = lab.pods[b].ip;
+            let routed =
+                matches!(held, expect::Held::Yes { .. }) && expect::has_route_at(e, lab, dst);
+            let held = expect::for_want_of_a_route(held, e, dst, routed);
             expect::apply(e, held, verdict);
         }
     }

@@ -4,13 +4,13 @@
 //! something broke; this says what. The expectations come from the labels only, and the
 //! comparison is pure; [`read`] runs `ip` in each host's namespace.
 
-use super::learned::{self, FdbEntry, HostFdb, LearnedError};
+use super::learned::{HostFdb, LearnedError};
 use super::reason::Reason;
 use super::report::PairRow;
 use crate::lab::{Encap, Lab, LabHost};
 use crate::plan::Flavor;
 use crate::sys::netns::in_netns;
-use serde::Deserialize;
+use crate::sys::tables::{self, FdbEntry, LinkRow, NeighRow, RouteRow};
 use std::net::Ipv4Addr;
 
 /// Something a host must hold, as the file programs it.
@@ -201,80 +201,6 @@ pub struct HostState {
     pub proxy_arp: Vec<(String, Option<bool>)>,
 }
 
-/// One row of `ip -j -d link show type vxlan`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LinkRow {
-    pub ifname: String,
-    #[serde(default)]
-    pub linkinfo: Option<LinkInfo>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LinkInfo {
-    #[serde(default)]
-    pub info_data: Option<VxlanData>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct VxlanData {
-    #[serde(default)]
-    pub id: Option<u32>,
-    #[serde(default)]
-    pub port: Option<u16>,
-    #[serde(default)]
-    pub external: bool,
-}
-
-/// One row of `ip -j neigh show`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NeighRow {
-    pub dst: String,
-    #[serde(default)]
-    pub dev: String,
-    #[serde(default)]
-    pub lladdr: Option<String>,
-    #[serde(default)]
-    pub state: Vec<String>,
-}
-
-/// One line of `ip route show`. Read as text: the JSON of a route with a lightweight-tunnel
-/// encap (Cilium's) holds `dst` twice, the route's and the tunnel's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteRow {
-    pub dst: String,
-    pub gateway: Option<Ipv4Addr>,
-    pub dev: Option<String>,
-    /// `blackhole`, `unreachable`... for a route that is not unicast.
-    pub kind: Option<String>,
-    /// The route protocol as `ip` prints it: a number, or the name rt_protos gives it; `None`
-    /// for boot, which `ip` leaves unsaid (the default of `ip route add`).
-    pub proto: Option<String>,
-}
-
-impl RouteRow {
-    pub fn parse(line: &str) -> Option<RouteRow> {
-        let mut words = line.split_whitespace().peekable();
-        let special = ["blackhole", "unreachable", "prohibit", "throw"];
-        let kind = words.next_if(|w| special.contains(w)).map(str::to_string);
-        let mut row = RouteRow {
-            dst: words.next()?.to_string(),
-            gateway: None,
-            dev: None,
-            kind,
-            proto: None,
-        };
-        while let Some(word) = words.next() {
-            match word {
-                "via" => row.gateway = words.next().and_then(|g| g.parse().ok()),
-                "dev" => row.dev = words.next().map(str::to_string),
-                "proto" => row.proto = words.next().map(str::to_string),
-                _ => {}
-            }
-        }
-        Some(row)
-    }
-}
-
 /// Each expectation the host's state does not meet, as a fault that names it.
 pub fn compare(expected: &[Expected], states: &[(usize, HostState)]) -> Vec<Fault> {
     expected
@@ -384,11 +310,7 @@ fn tunnel_misfit(
     let Some(link) = state.tunnels.iter().find(|l| l.ifname == dev) else {
         return Some(format!("{node} has no VXLAN device {dev}"));
     };
-    let data = link
-        .linkinfo
-        .as_ref()
-        .and_then(|i| i.info_data.clone())
-        .unwrap_or_default();
+    let data = link.vxlan().cloned().unwrap_or_default();
     let mut wrong = Vec::new();
     if data.port != Some(port) {
         let seen = data.port.map_or("no".to_string(), |p| p.to_string());
@@ -512,16 +434,17 @@ pub fn read(
 
 fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
     let needs = |f: fn(&Item) -> bool| items.iter().any(|i| f(i));
+    let failed = |e: crate::sys::tool::ToolError| LearnedError::from_tool(&h.node, READ, e);
+    let ns = h.namespace.as_str();
     let mut state = HostState::default();
     if needs(|i| matches!(i, Item::Tunnel { .. })) {
-        state.tunnels = ip_rows(h, &["-j", "-d", "link", "show", "type", "vxlan"])?;
+        state.tunnels = tables::links(ns, Some("vxlan")).map_err(failed)?;
     }
     if needs(|i| matches!(i, Item::Neighbour { .. })) {
-        state.neighbours = ip_rows(h, &["-j", "neigh", "show"])?;
+        state.neighbours = tables::neighbours(ns).map_err(failed)?;
     }
     if needs(|i| matches!(i, Item::Route { .. })) {
-        let text = learned::run(&h.node, &h.namespace, "ip", &["route", "show"], READ)?;
-        state.routes = text.lines().filter_map(RouteRow::parse).collect();
+        state.routes = tables::routes(ns).map_err(failed)?;
     }
     let devs: Vec<String> = items
         .iter()
@@ -537,24 +460,6 @@ fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
 }
 
 const READ: &str = "read what the host programs";
-
-/// `ip <args>` in the host's namespace, its JSON read as rows.
-fn ip_rows<T: serde::de::DeserializeOwned>(
-    h: &LabHost,
-    args: &[&str],
-) -> Result<Vec<T>, LearnedError> {
-    let what = READ;
-    let text = learned::run(&h.node, &h.namespace, "ip", args, what)?;
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_str(&text).map_err(|e| LearnedError::Command {
-        node: h.node.clone(),
-        what,
-        command: format!("ip {}", args.join(" ")),
-        why: e.to_string(),
-    })
-}
 
 /// /proc/sys/net shows the namespace of the thread that reads it.
 fn read_proxy_arp(
@@ -583,6 +488,7 @@ mod tests {
     use super::*;
     use crate::plan::{Flavor, LabSpec, Mode, Plan};
     use crate::render::{render, Templates};
+    use crate::sys::tables::{LinkInfo, VxlanData};
     use crate::topology::Topology;
 
     fn lab(mode: Mode, flavor: Flavor, hosts: usize) -> Lab {
@@ -610,12 +516,14 @@ mod tests {
                 Item::Tunnel { dev, port, vni, .. } => s.tunnels.push(LinkRow {
                     ifname: dev,
                     linkinfo: Some(LinkInfo {
+                        info_kind: Some("vxlan".into()),
                         info_data: Some(VxlanData {
                             id: Some(vni),
                             port: Some(port),
                             external: false,
                         }),
                     }),
+                    ..LinkRow::default()
                 }),
                 Item::Neighbour { ip, mac, dev } => s.neighbours.push(NeighRow {
                     dst: ip.to_string(),
@@ -641,6 +549,7 @@ mod tests {
                     dev: Some(dev),
                     kind: None,
                     proto: proto.map(|p| p.to_string()),
+                    ..RouteRow::default()
                 }),
                 Item::ProxyArp { dev } => s.proxy_arp.push((dev, Some(true))),
             }
@@ -684,6 +593,7 @@ mod tests {
         host2.fdb[0].state = String::new(); // learned, not permanent
         let mac = host2.fdb[0].mac.clone();
         host2.tunnels[0].linkinfo = Some(LinkInfo {
+            info_kind: Some("vxlan".into()),
             info_data: Some(VxlanData {
                 id: Some(1),
                 port: Some(4789),
@@ -750,6 +660,7 @@ mod tests {
                 dev: Some("cilium_vxlan".into()),
                 kind: None,
                 proto: None,
+                onlink: true,
             }
         );
         let hole = RouteRow::parse("blackhole 172.16.0.0/24 proto static").unwrap();
@@ -778,6 +689,7 @@ mod tests {
             dev: Some("eth1".into()),
             kind: None,
             proto: None,
+            ..RouteRow::default()
         }];
         let via = Some("192.168.0.200".parse().unwrap());
         assert_eq!(
@@ -800,6 +712,7 @@ mod tests {
             dev: Some("eth1".into()),
             kind: None,
             proto: proto.map(str::to_string),
+            ..RouteRow::default()
         };
         let planned = ("172.16.1.0/24", via, "eth1");
         assert_eq!(

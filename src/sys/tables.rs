@@ -1,0 +1,276 @@
+//! A node's kernel tables as iproute2 prints them: links, addresses, routes, neighbours and
+//! FDB entries. verify (what the lab programs, what traffic taught), trace (why a node moved a
+//! packet) and bench read them through these readers and nothing else.
+
+use super::tool::{json_in, run_in, ToolError};
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// One row of `ip -j -d link show`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LinkRow {
+    pub ifname: String,
+    #[serde(default)]
+    pub master: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    /// UP, LOWER_UP, NOARP, ...
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub linkinfo: Option<LinkInfo>,
+}
+
+impl LinkRow {
+    /// vxlan, bridge, ipip, veth, ...
+    pub fn kind(&self) -> Option<&str> {
+        self.linkinfo.as_ref()?.info_kind.as_deref()
+    }
+
+    /// A VXLAN device's settings.
+    pub fn vxlan(&self) -> Option<&VxlanData> {
+        self.linkinfo.as_ref()?.info_data.as_ref()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LinkInfo {
+    #[serde(default)]
+    pub info_kind: Option<String>,
+    /// Only a VXLAN device's data is read; other kinds' data has other fields, all defaulted.
+    #[serde(default)]
+    pub info_data: Option<VxlanData>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VxlanData {
+    #[serde(default)]
+    pub id: Option<u32>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub external: bool,
+}
+
+/// One row of `ip -j neigh show`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NeighRow {
+    pub dst: String,
+    #[serde(default)]
+    pub dev: String,
+    #[serde(default)]
+    pub lladdr: Option<String>,
+    #[serde(default)]
+    pub state: Vec<String>,
+}
+
+/// One row of `bridge -j fdb show`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FdbEntry {
+    pub mac: String,
+    #[serde(default)]
+    pub ifname: String,
+    #[serde(default)]
+    pub dst: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub master: Option<String>,
+    #[serde(default)]
+    pub state: String,
+}
+
+impl FdbEntry {
+    /// Learned from traffic: neither permanent, static nor noarp (iproute2 prints "" then).
+    pub fn is_learned(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    /// A VXLAN head-end entry: the all-zeros MAC, which floods to its `dst`.
+    pub fn is_flood(&self) -> bool {
+        self.mac == "00:00:00:00:00:00"
+    }
+}
+
+/// One line of `ip route show`. Read as text: the JSON of a route with a lightweight-tunnel
+/// encap (Cilium's) holds `dst` twice, the route's and the tunnel's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteRow {
+    pub dst: String,
+    pub gateway: Option<Ipv4Addr>,
+    pub dev: Option<String>,
+    /// `blackhole`, `unreachable`... for a route that is not unicast.
+    pub kind: Option<String>,
+    /// The route protocol as `ip` prints it: a number, or the name rt_protos gives it; `None`
+    /// for boot, which `ip` leaves unsaid (the default of `ip route add`).
+    pub proto: Option<String>,
+    pub onlink: bool,
+}
+
+impl RouteRow {
+    pub fn parse(line: &str) -> Option<RouteRow> {
+        let mut words = line.split_whitespace().peekable();
+        let special = ["blackhole", "unreachable", "prohibit", "throw"];
+        let kind = words.next_if(|w| special.contains(w)).map(str::to_string);
+        let mut row = RouteRow {
+            dst: words.next()?.to_string(),
+            gateway: None,
+            dev: None,
+            kind,
+            proto: None,
+            onlink: false,
+        };
+        while let Some(word) = words.next() {
+            match word {
+                "via" => row.gateway = words.next().and_then(|g| g.parse().ok()),
+                "dev" => row.dev = words.next().map(str::to_string),
+                "proto" => row.proto = words.next().map(str::to_string),
+                "onlink" => row.onlink = true,
+                _ => {}
+            }
+        }
+        Some(row)
+    }
+
+    /// The destination as a prefix: `default` is 0.0.0.0/0, a bare address a /32.
+    pub fn prefix(&self) -> Option<Ipv4Net> {
+        match self.dst.as_str() {
+            "default" => Some(Ipv4Net::default()),
+            d if d.contains('/') => d.parse().ok(),
+            d => d.parse::<Ipv4Addr>().ok().map(Ipv4Net::from),
+        }
+    }
+}
+
+/// One IPv4 address of `ip -j addr show`: the device, address and prefix length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddrRow {
+    pub dev: String,
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+}
+
+#[derive(Deserialize)]
+struct AddrLink {
+    ifname: String,
+    #[serde(default)]
+    addr_info: Vec<AddrInfo>,
+}
+
+#[derive(Deserialize)]
+struct AddrInfo {
+    #[serde(default)]
+    local: Option<String>,
+    #[serde(default)]
+    prefixlen: Option<u8>,
+}
+
+/// Every link with its details (`ip -j -d link show`), or only those of one type.
+pub fn links(namespace: &str, of_type: Option<&str>) -> Result<Vec<LinkRow>, ToolError> {
+    let mut args = vec!["-j", "-d", "link", "show"];
+    args.extend(of_type.map(|t| ["type", t]).into_iter().flatten());
+    json_in(namespace, "ip", &args)
+}
+
+/// Every IPv4 address.
+pub fn addrs(namespace: &str) -> Result<Vec<AddrRow>, ToolError> {
+    let links: Vec<AddrLink> = json_in(namespace, "ip", &["-4", "-j", "addr", "show"])?;
+    Ok(links
+        .into_iter()
+        .flat_map(|l| {
+            let dev = l.ifname;
+            l.addr_info.into_iter().filter_map(move |a| {
+                Some(AddrRow {
+                    dev: dev.clone(),
+                    ip: a.local?.parse().ok()?,
+                    prefix_len: a.prefixlen?,
+                })
+            })
+        })
+        .collect())
+}
+
+/// The main table's IPv4 routes.
+pub fn routes(namespace: &str) -> Result<Vec<RouteRow>, ToolError> {
+    let text = run_in(namespace, "ip", &["-4", "route", "show"])?;
+    Ok(text.lines().filter_map(RouteRow::parse).collect())
+}
+
+/// Every IPv4 neighbour entry, in any state.
+pub fn neighbours(namespace: &str) -> Result<Vec<NeighRow>, ToolError> {
+    json_in(
+        namespace,
+        "ip",
+        &["-4", "-j", "neigh", "show", "nud", "all"],
+    )
+}
+
+/// Every FDB entry.
+pub fn fdb(namespace: &str) -> Result<Vec<FdbEntry>, ToolError> {
+    json_in(namespace, "bridge", &["-j", "fdb", "show"])
+}
+
+/// Whether the node's main table has a route to `dst` (`ip route get` finds one).
+pub fn route_to(namespace: &str, dst: Ipv4Addr) -> Result<bool, ToolError> {
+    match run_in(namespace, "ip", &["route", "get", &dst.to_string()]) {
+        Ok(_) => Ok(true),
+        // `ip route get` fails for an unreachable destination: that is the answer, not an
+        // error. Only a tool that did not run at all is one.
+        Err(e) if e.why.contains("unreachable") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a route to exactly `prefix` is in the node's main table.
+pub fn has_route(namespace: &str, prefix: &Ipv4Net) -> Result<bool, ToolError> {
+    let text = run_in(
+        namespace,
+        "ip",
+        &["-o", "route", "show", "exact", &prefix.to_string()],
+    )?;
+    Ok(!text.trim().is_empty())
+}
+
+/// Whether the node forwards IPv4 (`net.ipv4.ip_forward`).
+pub fn forwards_ipv4(namespace: &str) -> Result<bool, ToolError> {
+    let text = run_in(namespace, "sysctl", &["-n", "net.ipv4.ip_forward"])?;
+    Ok(text.trim() == "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_lines_read_as_ip_prints_them() {
+        let r = RouteRow::parse("172.16.1.0/24 via 172.16.1.0 dev flannel.1 onlink").unwrap();
+        assert_eq!(r.gateway, Some("172.16.1.0".parse().unwrap()));
+        assert!(r.onlink && r.proto.is_none());
+        assert_eq!(r.prefix(), "172.16.1.0/24".parse().ok());
+        let d = RouteRow::parse("default via 10.0.1.1 dev eth1 proto static").unwrap();
+        assert_eq!(
+            (d.prefix(), d.proto.as_deref()),
+            (Some(Ipv4Net::default()), Some("static"))
+        );
+        let b = RouteRow::parse("blackhole 10.0.9.0/24 proto 80").unwrap();
+        assert_eq!(
+            (b.kind.as_deref(), b.dst.as_str()),
+            (Some("blackhole"), "10.0.9.0/24")
+        );
+        let host = RouteRow::parse("10.0.2.2 dev eth1 scope link").unwrap();
+        assert_eq!(host.prefix(), "10.0.2.2/32".parse().ok());
+    }
+
+    #[test]
+    fn a_vxlan_link_carries_its_vni_and_port() {
+        let rows: Vec<LinkRow> = serde_json::from_str(
+            r#"[{"ifname":"flannel.1","flags":["UP"],"address":"aa:bb:cc:00:00:01",
+                 "linkinfo":{"info_kind":"vxlan","info_data":{"id":1,"port":4789}}},
+                {"ifname":"cni0","master":null,"linkinfo":{"info_kind":"bridge",
+                 "info_data":{"stp_state":0}}}]"#,
+        )
+        .unwrap();
+        assert_eq!(rows[0].kind(), Some("vxlan"));
+        assert_eq!(rows[0].vxlan().and_then(|v| v.id), Some(1));
+        assert_eq!(rows[1].kind(), Some("bridge"));
+    }
+}
