@@ -306,7 +306,8 @@ pub struct Plan {
     /// The supernet of all host-side underlay subnets, excluded from MASQUERADE.
     pub underlay_supernet: &'static str,
     pub underlay: Underlay,
-    /// The mode's own underlay: the file then says nothing about it, as before underlays had a name.
+    /// The mode's own underlay: the file then says nothing about it, and reads as the
+    /// article's.
     pub underlay_is_default: bool,
     /// The segments of hosts behind routers (host-gw on a routed or racks underlay).
     pub racks: Vec<Rack>,

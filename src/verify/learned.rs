@@ -108,7 +108,7 @@ pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
 }
 
 /// Each host's FDB, as the lab holds it right now: read side by side, since each is a
-/// `bridge` process to wait for (254 one after another took 3 s).
+/// `bridge` process to wait for, and at 254 hosts waiting one after another costs seconds.
 pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
     crate::sys::side_by_side::map(&lab.hosts, |h| {
         Ok(HostFdb {

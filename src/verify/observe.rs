@@ -9,7 +9,7 @@
 //! presence is "seen there at all"), so a repeat changes no verdict. The 13 steady-state pings
 //! of a pair are alike but for their number: one of them proves the shape at each point, and
 //! a frame of a different shape (a ping that leaks out of the tunnel) is kept, and fails the
-//! pair, as before. With `--pcap` every frame is kept, each with its own comment.
+//! pair. With `--pcap` every frame is kept, each with its own comment.
 
 use super::id::{ProbeId, ProbeKind};
 use super::judge::{Mac, Seen};

@@ -91,12 +91,8 @@ fn choose(n: usize, k: usize) -> u128 {
 /// one go, and each copy waits in the sending CPU's backlog queue (`backlog`,
 /// net.core.netdev_max_backlog: 1000 by default) at every veth it crosses. Past that queue the kernel drops frames, an ARP reply
 /// among them, and a healthy pair fails with "host unreachable"; so the floods in flight are
-/// as many as fit that queue once.
-///
-/// That bound was 240 copies while the underlay routers still resolved their peers from
-/// traffic (each first flood then set off an ARP storm on the WAN). Since verify teaches the
-/// routers (see [`super::underlay`]), a 254-host cold run's first contacts took 212 s with 2
-/// in flight, 186 s with 4 and 175 s with 8, every pair passing at each.
+/// as many as fit that queue once. More in flight would be faster only by dropping some of
+/// them: the conservative end keeps false fails at zero (docs/benchmarks.md has the figures).
 pub fn first_contact_window(hosts: usize, backlog: usize, limit: usize) -> usize {
     (backlog / hosts.saturating_sub(1).max(1)).clamp(2, limit.max(2))
 }

@@ -139,7 +139,8 @@ fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr
     }
 }
 
-/// Deletes what [`teach`] taught, so the routers are left to resolve their peers as before.
+/// Deletes what [`teach`] taught, so the routers are left to resolve their peers from traffic
+/// again, as the lab has them.
 pub fn forget(lab: &Lab, taught: &Taught) -> Result<(), UnderlayError> {
     for (router, entries) in lab.routers.iter().zip(&taught.0) {
         if entries.is_empty() {
