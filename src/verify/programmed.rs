@@ -393,7 +393,7 @@ fn proto_misfit(node: &str, want: &str, proto: Option<u8>, have: Option<&str>) -
 }
 
 /// Each host's state, read in its namespace; hosts the expectations do not name are skipped.
-/// `fdbs` is what [`learned::read_hosts`] already read.
+/// `fdbs` is what [`super::learned::read_hosts`] already read.
 pub fn read(
     lab: &Lab,
     expected: &[Expected],

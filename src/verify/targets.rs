@@ -1,0 +1,225 @@
+//! What verify probes and where it looks: the ordered pairs, the probe plan and its phases,
+//! the capture points, and the shape each pair must show.
+
+use super::*;
+
+/// Every probe of the run: the ordered pod pairs, the phases they are probed in, and the size
+/// of each pair's full-size probe.
+#[derive(Debug, Clone)]
+pub struct ProbePlan {
+    /// Tells this run's probes from any other ICMP on the wire, an earlier run's included.
+    pub run: u32,
+    pub pairs: Vec<(usize, usize)>,
+    pub phases: Vec<schedule::Phase>,
+    /// Per pair: the planned MTU, or the pod's real one when that is larger (a pod left at
+    /// 1500 in an overlay sends 1500-byte packets, and the path must carry them).
+    pub full_size: Vec<u16>,
+    /// The TCP and UDP probes each pair gets.
+    pub transports: Vec<transport::Proto>,
+}
+
+impl ProbePlan {
+    pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], opts: &VerifyOptions) -> ProbePlan {
+        let pairs = match opts.pairs {
+            PairChoice::All => ordered_pairs(lab.pods.len()),
+            PairChoice::PerHostPair => per_host_pairs(lab),
+        };
+        let phases = if opts.warm {
+            schedule::warm_phase(pairs.len())
+        } else {
+            let hosts: Vec<(usize, usize)> = pairs
+                .iter()
+                .map(|&(a, b)| (lab.pods[a].host, lab.pods[b].host))
+                .collect();
+            schedule::cold_phases(&hosts)
+        };
+        let full_size = pairs
+            .iter()
+            .map(|&(a, _)| {
+                let real = pod_mtus.get(a).copied().flatten().unwrap_or(0);
+                lab.pods[a].mtu.max(u16::try_from(real).unwrap_or(u16::MAX))
+            })
+            .collect();
+        ProbePlan {
+            run: run_id(),
+            pairs,
+            phases,
+            full_size,
+            transports: opts.transports.clone(),
+        }
+    }
+
+    /// A batch's TCP and UDP probes, grouped by sending pod. They go in the same phase as the
+    /// pair's pings, so the cold-start schedule holds for them too.
+    pub(super) fn transport(
+        &self,
+        lab: &Lab,
+        pairs: &[usize],
+    ) -> Vec<Vec<transport::TransportSpec>> {
+        let mut per_pod = vec![Vec::new(); lab.pods.len()];
+        for &pair in pairs {
+            let (a, b) = self.pairs[pair];
+            for &proto in &self.transports {
+                let kind = ProbeKind::Transport(proto);
+                per_pod[a].push(transport::TransportSpec {
+                    id: ProbeId::new(pair, kind),
+                    dst: lab.pods[b].ip,
+                    proto,
+                });
+            }
+        }
+        per_pod
+    }
+
+    /// A batch's first contacts, grouped by sending pod: the ping and the full-size probe.
+    pub(super) fn first_contact(&self, lab: &Lab, pairs: &[usize]) -> Vec<Vec<ProbeSpec>> {
+        let attempts = probe::ATTEMPT_TIMEOUTS.len() as u8;
+        self.group(
+            lab,
+            pairs.iter().flat_map(|&pair| {
+                [
+                    (ProbeId::new(pair, ProbeKind::Ping), probe::SMALL, attempts),
+                    (
+                        ProbeId::new(pair, ProbeKind::FullSize),
+                        self.full_size[pair],
+                        attempts,
+                    ),
+                ]
+            }),
+        )
+    }
+
+    /// A batch's steady-state pings, for the pairs whose first contact was answered.
+    pub(super) fn steady(
+        &self,
+        lab: &Lab,
+        pairs: &[usize],
+        done: &Outcomes,
+    ) -> Vec<Vec<ProbeSpec>> {
+        let answered = |&pair: &usize| {
+            matches!(
+                done.get(&ProbeId::new(pair, ProbeKind::Ping)),
+                Some(Outcome::Reply { .. })
+            )
+        };
+        self.group(
+            lab,
+            pairs.iter().filter(|p| answered(p)).flat_map(|&pair| {
+                (0..STEADY_PINGS)
+                    .map(move |n| (ProbeId::new(pair, ProbeKind::Steady(n)), probe::SMALL, 1))
+            }),
+        )
+    }
+
+    pub(super) fn group(
+        &self,
+        lab: &Lab,
+        probes: impl Iterator<Item = (ProbeId, u16, u8)>,
+    ) -> Vec<Vec<ProbeSpec>> {
+        let mut per_pod: Vec<Vec<ProbeSpec>> = vec![Vec::new(); lab.pods.len()];
+        for (id, size, attempts) in probes {
+            let (a, b) = self.pairs[id.pair];
+            per_pod[a].push(ProbeSpec {
+                id,
+                dst: lab.pods[b].ip,
+                size,
+                attempts,
+            });
+        }
+        per_pod
+    }
+}
+
+/// Each host's underlay interface, then each router's capture interfaces, then each pod's own
+/// interface (where a packet arrives, after everything its host did to it). A router's legs
+/// belong with its host where each host has a router, and with the hosts in turn where routers
+/// are shared.
+pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
+    let point = |node: &str, namespace: &str, iface: &str, host: usize| CapturePoint {
+        id: PointId::new(node, iface),
+        namespace: namespace.to_string(),
+        host,
+    };
+    let nth_host = |k: usize| lab.hosts[k % lab.hosts.len()].index;
+    let per_host = lab.routers.len() == lab.hosts.len();
+    lab.hosts
+        .iter()
+        .map(|h| point(&h.node, &h.namespace, &h.underlay_if, h.index))
+        .chain(lab.routers.iter().enumerate().flat_map(|(j, r)| {
+            r.capture.iter().enumerate().map(move |(m, iface)| {
+                let host = nth_host(if per_host { j } else { m });
+                point(&r.node, &r.namespace, iface, host)
+            })
+        }))
+        .chain(
+            lab.pods
+                .iter()
+                .map(|p| point(&p.node, &p.namespace, &p.pod_if, p.host)),
+        )
+        .collect()
+}
+
+/// One ordered pair per ordered pair of hosts (their first pods), and per host with several
+/// pods its first pod to its second.
+pub fn per_host_pairs(lab: &Lab) -> Vec<(usize, usize)> {
+    let first_of = |host: usize| lab.pods.iter().position(|p| p.host == host);
+    let mut pairs = Vec::new();
+    for a in &lab.hosts {
+        for b in &lab.hosts {
+            let (Some(pa), Some(pb)) = (first_of(a.index), first_of(b.index)) else {
+                continue;
+            };
+            if a.index != b.index {
+                pairs.push((pa, pb));
+            } else if let Some(second) =
+                (pa + 1..lab.pods.len()).find(|&i| lab.pods[i].host == a.index)
+            {
+                pairs.push((pa, second));
+            }
+        }
+    }
+    pairs
+}
+
+/// Every ordered pair of pod indices, N·(N−1).
+pub fn ordered_pairs(n: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
+        .collect()
+}
+
+pub(super) fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
+    let (pa, pb) = (&lab.pods[a], &lab.pods[b]);
+    let host = |i| lab.host(i).expect("Lab checks every pod has its host");
+    let (ha, hb) = (host(pa.host), host(pb.host));
+    PairPlan {
+        encap: lab.encap_between(pa.host, pb.host),
+        src_pod: pa.ip,
+        dst_pod: pb.ip,
+        src_host: ha.underlay_ip,
+        dst_host: hb.underlay_ip,
+        src_point: PointId::new(&ha.node, &ha.underlay_if),
+        dst_point: PointId::new(&hb.node, &hb.underlay_if),
+        src_pod_point: PointId::new(&pa.node, &pa.pod_if),
+        dst_pod_point: PointId::new(&pb.node, &pb.pod_if),
+        mtu: pa.mtu,
+        max_loss: 0.0,
+        flood: (vec![], vec![]),
+        host_macs: vec![],
+        host_names: (ha.node.clone(), hb.node.clone()),
+    }
+}
+
+/// Tells this run's probes from any other ICMP on the wire, an earlier run's included.
+pub(super) fn run_id() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+pub(super) fn host_of(lab: &Lab, pod: usize) -> &crate::lab::LabHost {
+    lab.host(lab.pods[pod].host)
+        .expect("Lab checks every pod has its host")
+}
