@@ -74,18 +74,25 @@ fn blind_spot(bridges: &[String]) -> String {
     )
 }
 
-fn remove_nft_rules(family: &str, bridges: &[String]) -> Vec<TeardownError> {
-    let listed = duct::cmd("nft", ["-a", "list", "chain", family, "filter", CHAIN])
+/// What a firewall tool lists, or `None` where it fails (no such chain, no such tool).
+fn listing(tool: &str, args: &[&str]) -> Option<String> {
+    let out = duct::cmd(tool, args)
         .stdin_null()
         .stderr_null()
         .stdout_capture()
         .unchecked()
-        .run();
+        .run()
+        .ok()
+        .filter(|out| out.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn remove_nft_rules(family: &str, bridges: &[String]) -> Vec<TeardownError> {
     // No such chain: containerlab used iptables here, or made no rule at all.
-    let Some(out) = listed.ok().filter(|out| out.status.success()) else {
+    let Some(listed) = listing("nft", &["-a", "list", "chain", family, "filter", CHAIN]) else {
         return Vec::new();
     };
-    nft_rules(&String::from_utf8_lossy(&out.stdout), bridges)
+    nft_rules(&listed, bridges)
         .into_iter()
         .filter_map(|(bridge, handle)| {
             let argv = process::strings([
@@ -101,17 +108,11 @@ fn remove_nft_rules(family: &str, bridges: &[String]) -> Vec<TeardownError> {
 }
 
 fn remove_iptables_rules(tool: &str, chain: &str, bridges: &[String]) -> Vec<TeardownError> {
-    let listed = duct::cmd(tool, ["-w", "5", "-S", chain])
-        .stdin_null()
-        .stderr_null()
-        .stdout_capture()
-        .unchecked()
-        .run();
     // No such chain: Docker (or containerlab) never made it here.
-    let Some(out) = listed.ok().filter(|out| out.status.success()) else {
+    let Some(listed) = listing(tool, &["-w", "5", "-S", chain]) else {
         return Vec::new();
     };
-    iptables_rules(&String::from_utf8_lossy(&out.stdout), bridges)
+    iptables_rules(&listed, bridges)
         .into_iter()
         .filter_map(|(bridge, spec)| {
             let mut argv = process::strings([tool, "-w", "5", "-D"]);
