@@ -190,8 +190,9 @@ fn destroyed_line(labs: &[String], started: Instant, file: Option<&Path>) -> Str
     )
 }
 
-/// verify works on a lab whose nodes are all there; anything else gets the shared diagnosis.
-pub fn ready_for_verify(file: &LabFile) -> Result<(), LifecycleError> {
+/// verify and trace work on a lab whose nodes are all there; anything else gets the shared
+/// diagnosis.
+pub fn ready_to_probe(file: &LabFile) -> Result<(), LifecycleError> {
     if file.lab().is_err() {
         // Not a file verify can judge at all: verify says why, in its own words.
         return Ok(());

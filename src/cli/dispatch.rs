@@ -211,7 +211,11 @@ fn trace(
     json: bool,
     format: crate::trace::Format,
 ) -> Result<i32, Error> {
-    let walk = crate::trace::trace(&LabFile::load(&topo.file)?, &opts)?;
+    let file = LabFile::load(&topo.file)?;
+    // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
+    crate::trace::endpoints(&file, &opts)?;
+    lifecycle::ready_to_probe(&file)?;
+    let walk = crate::trace::trace(&file, &opts)?;
     match json {
         true => emit(&format!("{}\n", to_json(&walk))),
         false => emit(&crate::trace::present(&walk, format)?),
@@ -330,7 +334,7 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
     if let Some(dir) = &args.pcap {
         lifecycle::check_pcap_dir(dir)?;
     }
-    lifecycle::ready_for_verify(file)?;
+    lifecycle::ready_to_probe(file)?;
     neigh_limits(file, false, true)?;
     let opts = VerifyOptions {
         pcap_dir: args.pcap.clone(),

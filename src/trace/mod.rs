@@ -56,8 +56,6 @@ pub enum TraceError {
     UnknownPod(String),
     #[error("FROM and TO are the same pod `{0}`")]
     SamePod(String),
-    #[error("lab `{lab}` is not deployed: namespace {namespace} is missing")]
-    NotDeployed { lab: String, namespace: String },
     #[error(transparent)]
     Capture(#[from] capture::CaptureError),
     #[error(transparent)]
@@ -106,8 +104,11 @@ impl Walk {
     }
 }
 
-pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
-    let topo = &file.topo;
+/// The lab and the two pods `opts` names: what a trace needs before anything runs.
+pub fn endpoints<'a>(
+    file: &'a LabFile,
+    opts: &TraceOptions,
+) -> Result<(&'a Lab, &'a LabPod, &'a LabPod), TraceError> {
     let lab = file.lab().map_err(|source| TraceError::Lab {
         path: file.path.display().to_string(),
         source,
@@ -117,7 +118,13 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     if from.node == to.node {
         return Err(TraceError::SamePod(from.node.clone()));
     }
-    let nodes = deployed_nodes(topo, lab)?;
+    Ok((lab, from, to))
+}
+
+pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
+    let topo = &file.topo;
+    let (lab, from, to) = endpoints(file, opts)?;
+    let nodes = deployed_nodes(topo);
     if opts.cold {
         for (_, ns) in &nodes {
             snapshot::flush_learned(ns, &snapshot::take(ns));
@@ -182,24 +189,14 @@ fn find_pod<'a>(lab: &'a Lab, what: &str) -> Result<&'a LabPod, TraceError> {
         .ok_or_else(|| TraceError::UnknownPod(what.to_string()))
 }
 
-/// Every node with a namespace of its own; a pod or host without one means the lab is not up.
-/// (containerlab keeps a bridge node in the root namespace: trace never listens there.)
-fn deployed_nodes(topo: &Topology, lab: &Lab) -> Result<Vec<(String, String)>, TraceError> {
-    let mut out = Vec::new();
-    for (name, _) in topo.nodes() {
-        let ns = topo.namespace(name);
-        if netns::exists(&ns) {
-            out.push((name.to_string(), ns));
-        } else if lab.pods.iter().any(|p| p.node == name)
-            || lab.hosts.iter().any(|h| h.node == name)
-        {
-            return Err(TraceError::NotDeployed {
-                lab: lab.name.clone(),
-                namespace: ns,
-            });
-        }
-    }
-    Ok(out)
+/// Every node with a namespace of its own. Whether the lab is up is
+/// [`crate::lifecycle::ready_to_probe`]'s to say; containerlab keeps a bridge node in the root
+/// namespace, where trace never listens.
+fn deployed_nodes(topo: &Topology) -> Vec<(String, String)> {
+    topo.nodes()
+        .map(|(name, _)| (name.to_string(), topo.namespace(name)))
+        .filter(|(_, ns)| netns::exists(ns))
+        .collect()
 }
 
 /// The node at the other end of `node:iface`'s link.

@@ -41,7 +41,6 @@ use targets::*;
 use crate::lab::file::LabFile;
 use crate::lab::point::PointId;
 use crate::lab::{Lab, LabError};
-use crate::sys::netns;
 use crate::sys::packet_ring::RingSize;
 use crate::sys::packet_socket;
 use crate::topology::TopologyError;
@@ -91,8 +90,6 @@ pub enum VerifyError {
     Lab(#[from] LabError),
     #[error("verify needs root: it enters the lab's network namespaces and opens raw sockets")]
     NotRoot,
-    #[error("lab `{lab}` is not deployed: {} namespace(s) missing under /run/netns, first {}; run `cnilab deploy` first", missing.len(), missing[0])]
-    NotDeployed { lab: String, missing: Vec<String> },
     #[error(transparent)]
     Capture(#[from] CaptureError),
     #[error(transparent)]
@@ -420,22 +417,12 @@ impl Judged {
     }
 }
 
-/// The lab as its file states it, after checking that verify can run on it at all.
+/// The lab as its file states it, after checking that verify can run on it at all. Whether
+/// it is deployed is [`crate::lifecycle::ready_to_probe`]'s to say, for every command alike.
 fn deployed(file: &LabFile) -> Result<&Lab, VerifyError> {
     let lab = file.lab()?;
     if !nix::unistd::geteuid().is_root() {
         return Err(VerifyError::NotRoot);
-    }
-    let missing: Vec<String> = lab
-        .namespaces()
-        .filter(|ns| !netns::exists(ns))
-        .map(str::to_string)
-        .collect();
-    if !missing.is_empty() {
-        return Err(VerifyError::NotDeployed {
-            lab: lab.name.clone(),
-            missing,
-        });
     }
     Ok(lab)
 }
