@@ -3,6 +3,7 @@
 //! byte, and a bug in one of them is a real case: flannel #1279, VXLAN checksum offload.
 
 use super::BenchError;
+use crate::sys::tool;
 use std::collections::BTreeMap;
 
 pub const INSTALL_ETHTOOL: &str =
@@ -38,17 +39,9 @@ pub fn check_installed() -> Result<(), BenchError> {
 
 /// `ethtool -k` for one interface in a namespace.
 pub fn read(namespace: &str, iface: &str) -> Result<Features, BenchError> {
-    let out = duct::cmd!("ip", "netns", "exec", namespace, "ethtool", "-k", iface)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
+    let out = tool::run_in(namespace, "ethtool", &["-k", iface])
         .map_err(|e| tool_error(namespace, iface, e.to_string()))?;
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(tool_error(namespace, iface, why));
-    }
-    Ok(parse(&String::from_utf8_lossy(&out.stdout)))
+    Ok(parse(&out))
 }
 
 /// Picks [`FEATURES`] out of `ethtool -k` output (`name: on [fixed]`).
@@ -65,25 +58,19 @@ pub fn parse(output: &str) -> Features {
 /// Features a driver has fixed stay as they are; [`read`] afterwards says what really holds.
 pub fn turn_off(namespace: &str) -> Result<(), BenchError> {
     for iface in interfaces(namespace)? {
-        let mut args = vec!["netns", "exec", namespace, "ethtool", "-K", &iface];
+        let mut args = vec!["-K", &iface];
         args.extend(OFF_ARGS);
-        duct::cmd("ip", &args)
-            .stdout_null()
-            .stderr_null()
-            .unchecked()
-            .run()
-            .map_err(|e| tool_error(namespace, &iface, e.to_string()))?;
+        // A driver that refuses a feature keeps it: `read` afterwards says what holds.
+        let _ = tool::run_in(namespace, "ethtool", &args);
     }
     Ok(())
 }
 
 /// Every interface of a namespace but `lo`.
 pub fn interfaces(namespace: &str) -> Result<Vec<String>, BenchError> {
-    let out = duct::cmd!("ip", "-netns", namespace, "-o", "link", "show")
-        .stdout_capture()
-        .run()
+    let out = tool::run_in(namespace, "ip", &["-o", "link", "show"])
         .map_err(|e| tool_error(namespace, "*", e.to_string()))?;
-    Ok(parse_link_names(&String::from_utf8_lossy(&out.stdout)))
+    Ok(parse_link_names(&out))
 }
 
 /// Interface names from `ip -o link show` (`2: eth1@if7: <...>`), without `lo`.
