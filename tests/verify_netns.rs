@@ -836,14 +836,12 @@ fn strict_rp_filter_on_an_asymmetric_path_is_named() {
 
 /// A capture socket whose buffer is full loses frames, and that is the capture's fault, not the
 /// lab's: verify must say how many each point dropped, and judge no pair on a frame missing
-/// where its capture dropped some. A buffer of a few KiB on every capture socket (a knob for
-/// tests only) makes the kernel drop frames for real while a 30-host lab is probed.
+/// where its capture dropped some. `--capture-ring-kib 4` (one page per capture ring) makes the
+/// kernel drop frames for real while a 30-host lab is probed.
 #[test]
 fn frames_the_capture_drops_are_reported_as_capture_drops_never_as_lab_faults() {
-    let mut lab = deployed("vxlan", 30, "vdrop");
-    lab.env
-        .push(("CNILAB_TEST_CAPTURE_BUFFER".into(), "1".into()));
-    let (code, report) = verify(&lab, &[]);
+    let lab = deployed("vxlan", 30, "vdrop");
+    let (code, report) = verify(&lab, &["--capture-ring-kib", "4"]);
     let dropped: Vec<(String, u64)> = report["captures"]
         .as_array()
         .unwrap()

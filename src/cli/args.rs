@@ -487,6 +487,11 @@ pub struct VerifyArgs {
         value_parser = proto_list
     )]
     pub proto: Vec<ProbeProto>,
+    /// Each capture point's ring, in KiB (default: 128, or 256 with --pcap). A smaller ring
+    /// holds less memory on a large lab; frames it cannot hold are counted as capture drops
+    /// and never blamed on the lab, so a tiny ring also shows how verify reports them.
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=65536))]
+    pub capture_ring_kib: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -62,9 +62,9 @@ impl RingSize {
         retire_ms: 5,
     };
 
-    /// The smallest ring of about `bytes`: one-page blocks, at least one. For tests that
-    /// need the kernel to drop frames.
-    pub fn tiny(bytes: usize) -> RingSize {
+    /// A ring of about `bytes` in one-page blocks, at least one: what a user asks for with
+    /// verify's `--capture-ring-kib`, and what tests use to make the kernel drop frames.
+    pub fn sized(bytes: usize) -> RingSize {
         RingSize {
             block: page_size() as u32,
             blocks: (bytes / page_size()).max(1) as u32,
@@ -265,9 +265,9 @@ mod tests {
     #[test]
     fn the_tiny_ring_is_whole_pages_and_never_empty() {
         let page = page_size() as u32;
-        assert_eq!(RingSize::tiny(1).blocks, 1);
-        assert_eq!(RingSize::tiny(1).block, page);
-        assert_eq!(RingSize::tiny(3 * page as usize).blocks, 3);
+        assert_eq!(RingSize::sized(1).blocks, 1);
+        assert_eq!(RingSize::sized(1).block, page);
+        assert_eq!(RingSize::sized(3 * page as usize).blocks, 3);
     }
 
     #[test]

@@ -52,11 +52,6 @@ pub enum CaptureError {
 /// An open capture socket, not yet read; `mac` is the interface's own address.
 pub type Opened = PacketSocket;
 
-/// For tests only: each capture ring's size in bytes, made so small that the kernel must
-/// drop frames, to show that verify reports such drops as the capture's and not as the lab's.
-/// Not a user setting: a real run keeps the ring verify asks for.
-pub const TEST_BUFFER_ENV: &str = "CNILAB_TEST_CAPTURE_BUFFER";
-
 /// Opens a capture on `point`, read through a ring of `ring`'s size, that passes only the
 /// frames `filter` (a classic BPF program, see [`super::bpf`]) accepts: the kernel drops the
 /// rest before they are copied.
@@ -65,10 +60,6 @@ pub fn open_filtered(
     filter: &[libc::sock_filter],
     ring: RingSize,
 ) -> Result<Opened, CaptureError> {
-    let ring = std::env::var(TEST_BUFFER_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(ring, RingSize::tiny);
     packet_socket::open(&point.namespace, &point.id.iface, Some(filter), ring).map_err(
         |e| match e {
             OpenError::Netns(e) => CaptureError::Netns(e),

@@ -70,6 +70,8 @@ pub struct VerifyOptions {
     pub transports: Vec<transport::Proto>,
     /// How long to wait for a lab's routing daemons to converge (None: the default).
     pub converge_timeout: Option<std::time::Duration>,
+    /// Each capture point's ring in bytes, rounded to pages (None: sized for the run).
+    pub capture_ring: Option<usize>,
 }
 
 /// Every ordered pod pair, or one per ordered host pair (and one per host with several pods):
@@ -196,6 +198,7 @@ impl Prepared {
             Some(_) => (bpf::WHOLE, RingSize::PROBES_WHOLE),
             None => (bpf::PROBE_SNAP, RingSize::PROBES),
         };
+        let ring = opts.capture_ring.map_or(ring, RingSize::sized);
         let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab), snap);
         let opened =
             packet_socket::open_all(&points, |p| capture::open_filtered(p, &filter, ring))?;
