@@ -474,7 +474,7 @@ pub struct VerifyArgs {
     /// Which pod pairs to probe: every ordered pair, or one per ordered host pair (plus one
     /// same-host pair per host with several pods); the summary says which was done.
     #[arg(long, value_enum, default_value = "all")]
-    pub pairs: PairsArg,
+    pub pairs: crate::verify::PairChoice,
     /// The probes each pair gets, comma-separated. ICMP (the first contact, the full-size
     /// probe and the steady-state pings) is always sent; TCP connects to and UDP sends a
     /// datagram to a listener verify runs on port 47277 in the destination pod, so a network
@@ -492,14 +492,6 @@ pub struct VerifyArgs {
     /// and never blamed on the lab, so a tiny ring also shows how verify reports them.
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=65536))]
     pub capture_ring_kib: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum PairsArg {
-    /// Every ordered pod pair.
-    All,
-    /// One pod pair per ordered host pair.
-    PerHostPair,
 }
 
 /// A probe protocol `--proto` may name.

@@ -341,10 +341,7 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
         progress: stderr_is_terminal() && !args.json,
         warm: args.warm,
         max_loss: args.max_loss / 100.0,
-        pairs: match args.pairs {
-            PairsArg::All => verify::PairChoice::All,
-            PairsArg::PerHostPair => verify::PairChoice::PerHostPair,
-        },
+        pairs: args.pairs,
         transports: transports(&args.proto),
         converge_timeout: Some(std::time::Duration::from_secs(args.converge_timeout)),
         capture_ring: args.capture_ring_kib.map(|kib| kib as usize * 1024),

@@ -76,11 +76,13 @@ pub struct VerifyOptions {
 
 /// Every ordered pod pair, or one per ordered host pair (and one per host with several pods):
 /// with many pods per host, the second covers every path at a fraction of the cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum PairChoice {
+    /// Every ordered pod pair.
     #[default]
     All,
+    /// One pod pair per ordered host pair.
     PerHostPair,
 }
 
