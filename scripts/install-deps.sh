@@ -2,7 +2,8 @@
 # Installs what cnilab's demo and tests need on a Debian or Ubuntu machine, and nothing it
 # already has. This is the one list of packages: the README, .ci/run, the Makefile and the
 # GitHub workflow all install through it.
-#   scripts/install-deps.sh          runtime tools: iproute2, iptables and nftables (the
+#   scripts/install-deps.sh          runtime tools: iproute2, bridge-utils (the article's labs
+#                                    call brctl), iptables and nftables (the
 #                                    containerlab runtime removes containerlab's firewall rules
 #                                    with them), ping, tcpdump; iperf3, ethtool and a font (PNG
 #                                    charts) for `cnilab bench`; BIRD 2 for `--routing bgp`
@@ -32,7 +33,7 @@ sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(iproute2 iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
+packages=(iproute2 bridge-utils iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
 pip_packages=()
 if $want_tools; then
   packages+=(strace librsvg2-bin shellcheck python3-venv)

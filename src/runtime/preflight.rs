@@ -135,8 +135,10 @@ pub fn netns(shape: &Shape) -> Vec<String> {
             if which(program).is_some() {
                 found.insert(program);
             } else if missing.insert(program) {
+                let install =
+                    package_of(program).map_or(String::new(), |p| format!("; install {p}"));
                 problems.push(format!(
-                    "`{program}` is not on PATH (node `{}`, exec line {}: `{}`)",
+                    "`{program}` is not on PATH (node `{}`, exec line {}: `{}`){install}",
                     node.name,
                     i + 1,
                     line.text
@@ -152,6 +154,23 @@ pub fn netns(shape: &Shape) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The Debian package that brings a program labs call, for the programs people's own labs
+/// (the article's among them) use beside iproute2.
+fn package_of(program: &str) -> Option<&'static str> {
+    Some(match program {
+        "brctl" => "bridge-utils",
+        "iptables" | "ip6tables" => "iptables",
+        "nft" => "nftables",
+        "sysctl" => "procps",
+        "ethtool" => "ethtool",
+        "tcpdump" => "tcpdump",
+        "bird" | "birdc" => "bird2",
+        "ping" => "iputils-ping",
+        "modprobe" => "kmod",
+        _ => return None,
+    })
 }
 
 /// Creates one device of the kind in a scratch namespace that only a short-lived thread ever
@@ -171,6 +190,12 @@ pub fn probe(feature: Feature) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_missing_program_names_its_package() {
+        assert_eq!(super::package_of("brctl"), Some("bridge-utils"));
+        assert_eq!(super::package_of("my-own-tool"), None);
+    }
+
     use super::*;
 
     #[test]
