@@ -1000,3 +1000,30 @@ fn verify_opens_the_topology_file_once() {
         .count();
     assert_eq!(opens, 1, "{file} opened {opens} times");
 }
+
+/// Whether a lab works is the wire's to say: a summary route in place of the planned pod route
+/// carries every probe in the right shape, so the pairs pass, and the difference is a warning
+/// with a kind and a message. `--strict` fails it.
+#[test]
+fn drift_the_wire_does_not_show_is_a_warning_and_strict_fails_it() {
+    let lab = deployed("host-gw", 2, "vdrift");
+    exec(&lab, "host1", "ip route del 10.0.2.0/24");
+    exec(
+        &lab,
+        "host1",
+        "ip route add 10.0.0.0/16 via 192.168.0.200 dev eth1",
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["kind"] == "programmed"
+            && w["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("host1 has no route 10.0.2.0/24"))),
+        "{warnings:#?}"
+    );
+    let (code, report) = verify(&lab, &["--strict"]);
+    assert_eq!(code, 1, "--strict fails on warnings: {report:#}");
+    assert_eq!(report["passed"], false);
+}

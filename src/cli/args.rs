@@ -492,6 +492,10 @@ pub struct VerifyArgs {
     /// and never blamed on the lab, so a tiny ring also shows how verify reports them.
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=65536))]
     pub capture_ring_kib: Option<u32>,
+    /// Fail on warnings too: state a host programs other than the lab plans (a summary route
+    /// in place of a pod route, say) where every probe still had the right shape on the wire.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// A probe protocol `--proto` may name.

@@ -345,6 +345,7 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
         transports: transports(&args.proto),
         converge_timeout: Some(std::time::Duration::from_secs(args.converge_timeout)),
         capture_ring: args.capture_ring_kib.map(|kib| kib as usize * 1024),
+        strict: args.strict,
     };
     let report = verify::verify(file, &opts)?;
     if args.json {

@@ -72,6 +72,8 @@ pub struct VerifyOptions {
     pub converge_timeout: Option<std::time::Duration>,
     /// Each capture point's ring in bytes, rounded to pages (None: sized for the run).
     pub capture_ring: Option<usize>,
+    /// Warnings (state programmed other than planned that the wire does not show) fail too.
+    pub strict: bool,
 }
 
 /// Every ordered pod pair, or one per ordered host pair (and one per host with several pods):
@@ -353,10 +355,10 @@ impl Prepared {
             self.write_captures(&flows, &mut observed, &judged.copied, &dropped, opts)?;
         let pending = judged.pending();
         self.judge_batch(&mut judged, &pending, observed, &mut outcomes, &flows, opts);
-        let mut findings = lab_findings(lab, &self.pod_mtus, &judged.unclaimed);
+        let findings = lab_findings(lab, &self.pod_mtus, &judged.unclaimed);
         let mut rows: Vec<PairRow> = judged.rows.into_iter().flatten().collect();
         excuse_capture_drops(&mut rows, points, &dropped);
-        findings.extend(programmed::blame(lab, &mut rows, &self.faults));
+        let warnings = programmed::blame(lab, &mut rows, &self.faults);
         if rows.iter().any(|r| !r.verdict.passed()) {
             notes.extend(neighbour_table_note());
         }
@@ -374,6 +376,8 @@ impl Prepared {
             probed: opts.pairs,
             pairs: rows,
             findings,
+            warnings,
+            strict: opts.strict,
             captures,
             lab_pcap,
             undissectable: judged.undissectable,

@@ -6,7 +6,7 @@
 
 use super::learned::{HostFdb, LearnedError};
 use super::reason::Reason;
-use super::report::PairRow;
+use super::report::{PairRow, Warning};
 use crate::lab::{Encap, Lab, LabHost};
 use crate::plan::Flavor;
 use crate::sys::netns::in_netns;
@@ -224,20 +224,20 @@ pub fn check(lab: &Lab, fdbs: &[HostFdb]) -> Result<Vec<Fault>, LearnedError> {
     Ok(compare(&expected, &states))
 }
 
-/// Puts each fault first among the reasons of every pair it touches, and returns the faults
-/// that touch no probed pair (with one pair per host pair, a pod's veth may be unprobed): they
-/// are lab-wide findings.
-pub fn blame(lab: &Lab, rows: &mut [PairRow], faults: &[Fault]) -> Vec<String> {
+/// Whether a lab works is the wire's to say; the programmed state explains. Each fault goes
+/// first among the reasons of every failing pair it touches. A fault that touches no failing
+/// pair (every probe had the right shape, or the pair was not probed) is a warning.
+pub fn blame(lab: &Lab, rows: &mut [PairRow], faults: &[Fault]) -> Vec<Warning> {
     let host_of = |pod: &str| lab.pods.iter().find(|p| p.node == pod).map(|p| p.host);
-    let mut placed = vec![false; faults.len()];
-    for row in rows.iter_mut() {
+    let mut explained = vec![false; faults.len()];
+    for row in rows.iter_mut().filter(|r| !r.verdict.passed()) {
         let (Some(a), Some(b)) = (host_of(&row.from), host_of(&row.to)) else {
             continue;
         };
         let mut first = Vec::new();
         for (i, f) in faults.iter().enumerate() {
             if f.touches((&row.from, a), (&row.to, b)) {
-                placed[i] = true;
+                explained[i] = true;
                 first.push(Reason::Programmed {
                     node: f.node.clone(),
                     detail: f.reason.clone(),
@@ -248,9 +248,13 @@ pub fn blame(lab: &Lab, rows: &mut [PairRow], faults: &[Fault]) -> Vec<String> {
     }
     faults
         .iter()
-        .zip(placed)
-        .filter(|(_, placed)| !placed)
-        .map(|(f, _)| f.reason.clone())
+        .zip(explained)
+        .filter(|(_, explained)| !explained)
+        .map(|(f, _)| Warning {
+            kind: "programmed",
+            node: f.node.clone(),
+            message: f.reason.clone(),
+        })
         .collect()
 }
 

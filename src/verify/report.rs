@@ -19,6 +19,11 @@ pub struct Report {
     pub pairs: Vec<PairRow>,
     /// Lab-wide failures that belong to no pair (e.g. untagged pod traffic in plain on the underlay).
     pub findings: Vec<String>,
+    /// State the lab programs other than planned, where the wire shows nothing wrong: shown,
+    /// and failed on only with `--strict`.
+    pub warnings: Vec<Warning>,
+    /// `--strict`: warnings fail the lab too.
+    pub strict: bool,
     pub captures: Vec<CaptureSummary>,
     /// Every capture point in one file, with `--pcap`.
     pub lab_pcap: Option<PathBuf>,
@@ -49,6 +54,16 @@ impl Start {
             Start::Warm => "warm (--warm): probed all at once on what the lab had learnt; a fault that reverse traffic heals can pass".to_string(),
         }
     }
+}
+
+/// A difference between what a host programs and what the lab plans, on pairs whose every
+/// probe had the right shape on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Stable snake_case, as reasons' kinds: `programmed`.
+    pub kind: &'static str,
+    pub node: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,7 +110,9 @@ impl Report {
     }
 
     pub fn passed(&self) -> bool {
-        self.findings.is_empty() && self.pairs.iter().all(|p| p.verdict.passed())
+        self.findings.is_empty()
+            && self.pairs.iter().all(|p| p.verdict.passed())
+            && (!self.strict || self.warnings.is_empty())
     }
 
     pub fn passed_pairs(&self) -> usize {
@@ -123,6 +140,14 @@ impl Report {
         }
         if !self.findings.is_empty() {
             line.push_str(&format!("; {} lab-wide finding(s)", self.findings.len()));
+        }
+        if !self.warnings.is_empty() {
+            let how = if self.strict {
+                "failed by --strict"
+            } else {
+                "--strict fails them"
+            };
+            line.push_str(&format!("; {} warning(s), {how}", self.warnings.len()));
         }
         line
     }
@@ -162,6 +187,13 @@ impl Report {
         for finding in &self.findings {
             out.push_str(&wrap(
                 &format!("{}  {finding}", style.fail()),
+                style.width,
+                6,
+            ));
+        }
+        for warning in &self.warnings {
+            out.push_str(&wrap(
+                &format!("{}  {}", style.warn(), warning.message),
                 style.width,
                 6,
             ));
@@ -228,6 +260,10 @@ impl Style {
 
     fn pass(&self) -> String {
         self.paint("pass", "32")
+    }
+
+    fn warn(&self) -> String {
+        self.paint("WARN", "33")
     }
 }
 
@@ -374,6 +410,8 @@ mod tests {
             probed: crate::verify::PairChoice::All,
             pairs,
             findings: vec![],
+            warnings: vec![],
+            strict: false,
             captures: vec![],
             lab_pcap: None,
             undissectable: 0,
@@ -487,6 +525,28 @@ mod tests {
         r.findings.push("plain IPv4 on gw1-eth1".into());
         assert!(!r.passed());
         assert!(r.table(&plain()).contains("FAIL  plain IPv4 on gw1-eth1"));
+    }
+
+    #[test]
+    fn warnings_are_shown_and_fail_the_report_only_when_strict() {
+        let mut r = report(vec![row("pod1", "pod2", true, &[])]);
+        r.warnings.push(Warning {
+            kind: "programmed",
+            node: "host1".into(),
+            message: "host1 has no route 10.0.2.0/24 via 192.168.0.200 dev eth1".into(),
+        });
+        assert!(r.passed());
+        let text = r.table(&plain());
+        assert!(
+            text.contains("WARN  host1 has no route 10.0.2.0/24"),
+            "{text}"
+        );
+        assert!(r.summary().contains("1 warning(s), --strict fails them"));
+        let v = serde_json::to_value(r.for_json()).unwrap();
+        assert_eq!(v["warnings"][0]["kind"], "programmed");
+        assert!(v["warnings"][0]["message"].is_string());
+        r.strict = true;
+        assert!(!r.passed());
     }
 
     #[test]
