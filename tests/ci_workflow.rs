@@ -163,10 +163,10 @@ fn containerlab_is_pinned_installed_checked_and_its_version_read_whole() {
             .any(|r| r.contains("sudo ./target/release/cnilab gen")),
         "gen runs under sudo"
     );
-    let readme = repo("README.md");
+    let guide = repo("docs/containerlab.md");
     assert!(
-        readme.contains(&format!("containerlab {version}")),
-        "the README does not name the tested version {version}"
+        guide.contains(&format!("containerlab {version}")),
+        "docs/containerlab.md does not name the tested version {version}"
     );
 }
 
