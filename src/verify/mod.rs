@@ -12,6 +12,7 @@
 pub mod bpf;
 pub mod capture;
 pub mod expect;
+pub mod export;
 pub mod id;
 pub mod judge;
 pub mod learned;

@@ -1,0 +1,191 @@
+//! `verify --junit FILE`: the verdicts as JUnit XML, the format CI systems show as test
+//! results. One test suite per address family, one test case per pair named `FROM -> TO`, a
+//! `<failure>` with every reason, `<skipped>` for a pair that fails as the lab expects. It
+//! follows the schema Jenkins' xunit plugin publishes (tests/schema/junit-10.xsd), which
+//! GitHub's and GitLab's JUnit readers accept.
+
+use super::escape::{attr, text};
+use super::{pair_pcaps, Family, Verdict};
+use crate::lab::Lab;
+use crate::verify::report::{PairRow, Report};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The name of the suite that holds the lab-wide findings, which belong to no pair.
+pub const FINDINGS_SUITE: &str = "lab-wide findings";
+
+pub fn render(report: &Report, lab: &Lab) -> String {
+    let mut by_family: BTreeMap<Family, Vec<&PairRow>> = BTreeMap::new();
+    for row in &report.pairs {
+        by_family.entry(Family::of(row)).or_default().push(row);
+    }
+    let failures = report.pairs.iter().filter(|r| !r.verdict.passed()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">",
+        attr(&format!("cnilab verify {}", report.lab)),
+        report.pairs.len() + report.findings.len(),
+        failures + report.findings.len(),
+        seconds(report.elapsed_ms),
+    );
+    for (family, rows) in &by_family {
+        suite(&mut out, report, lab, *family, rows);
+    }
+    if !report.findings.is_empty() {
+        findings(&mut out, report, lab);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// One family's pairs.
+fn suite(out: &mut String, report: &Report, lab: &Lab, family: Family, rows: &[&PairRow]) {
+    let count = |v: Verdict| rows.iter().filter(|r| Verdict::of(&r.verdict) == v).count();
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">",
+        family.as_str(),
+        rows.len(),
+        count(Verdict::Fail),
+        count(Verdict::ExpectedFailure),
+        seconds(report.elapsed_ms),
+    );
+    properties(out, report, lab);
+    let class = format!("{}.{}", report.lab, family.as_str());
+    for row in rows {
+        testcase(out, report, lab, &class, row);
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+/// What a CI reader needs to tell one run from another: the lab and how it was probed.
+fn properties(out: &mut String, report: &Report, lab: &Lab) {
+    let start = match report.start {
+        crate::verify::report::Start::Cold { .. } => "cold",
+        crate::verify::report::Start::Warm => "warm",
+    };
+    let probed = match report.probed {
+        crate::verify::PairChoice::All => "all",
+        crate::verify::PairChoice::PerHostPair => "per-host-pair",
+    };
+    out.push_str("    <properties>\n");
+    for (name, value) in [
+        ("lab", report.lab.clone()),
+        ("mode", report.mode.to_string()),
+        ("flavor", lab.flavor.to_string()),
+        ("hosts", report.hosts.to_string()),
+        ("start", start.to_string()),
+        ("pairs", probed.to_string()),
+        ("cnilab", env!("CARGO_PKG_VERSION").to_string()),
+    ] {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{name}\" value=\"{}\"/>",
+            attr(&value)
+        );
+    }
+    out.push_str("    </properties>\n");
+}
+
+fn testcase(out: &mut String, report: &Report, lab: &Lab, class: &str, row: &PairRow) {
+    let _ = write!(
+        out,
+        "    <testcase name=\"{}\" classname=\"{}\"",
+        attr(&format!("{} -> {}", row.from, row.to)),
+        attr(class),
+    );
+    let v = &row.verdict;
+    match Verdict::of(v) {
+        Verdict::Fail => {
+            let first = &v.reasons[0];
+            let _ = writeln!(
+                out,
+                ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                attr(&first.to_string()),
+                first.kind(),
+                text(&failure_body(report, lab, row)),
+            );
+        }
+        Verdict::ExpectedFailure => {
+            let how = v.expected_failure.as_deref().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"{}\"/>",
+                attr(&format!("fails as the lab expects: {how}"))
+            );
+        }
+        Verdict::Retry | Verdict::Pass if v.remarks.is_empty() => {
+            out.push_str("/>\n");
+            return;
+        }
+        Verdict::Retry | Verdict::Pass => out.push_str(">\n"),
+    }
+    if !v.remarks.is_empty() {
+        let _ = writeln!(
+            out,
+            "      <system-out>{}</system-out>",
+            text(&v.remarks.join("\n"))
+        );
+    }
+    out.push_str("    </testcase>\n");
+}
+
+/// Every reason on a line of its own with its kind, then what the wire showed and where
+/// the pair's captures are.
+fn failure_body(report: &Report, lab: &Lab, row: &PairRow) -> String {
+    let v = &row.verdict;
+    let mut body = String::from("\n");
+    for reason in &v.reasons {
+        let _ = writeln!(body, "- {reason} [{}]", reason.kind());
+    }
+    let _ = writeln!(body, "wire: {}", v.wire);
+    let rtt = v
+        .rtt
+        .map(|d| format!("{:.2} ms", d.as_secs_f64() * 1000.0))
+        .unwrap_or_else(|| "-".into());
+    let loss = match v.loss.sent {
+        0 => "-".to_string(),
+        sent => format!("{}/{sent}", v.loss.lost),
+    };
+    let _ = writeln!(body, "rtt: {rtt}; steady-state pings lost: {loss}");
+    if let Some(how) = &v.expected_failure {
+        let _ = writeln!(body, "expected to fail: {how}");
+    }
+    for pcap in pair_pcaps(report, lab, row) {
+        let _ = writeln!(body, "pcap: {}", pcap.display());
+    }
+    if let Some(all) = &report.lab_pcap {
+        let _ = writeln!(body, "pcap (every point): {}", all.display());
+    }
+    body.push_str("      ");
+    body
+}
+
+/// Lab-wide failures as failing test cases of their own suite, so that a CI view shows the
+/// run as failed exactly when verify does.
+fn findings(out: &mut String, report: &Report, lab: &Lab) {
+    let n = report.findings.len();
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{FINDINGS_SUITE}\" tests=\"{n}\" failures=\"{n}\" errors=\"0\" skipped=\"0\">"
+    );
+    properties(out, report, lab);
+    for (i, finding) in report.findings.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "    <testcase name=\"finding {}\" classname=\"{}\">\n      \
+             <failure message=\"{}\" type=\"finding\">{}</failure>\n    </testcase>",
+            i + 1,
+            attr(&format!("{}.lab", report.lab)),
+            attr(finding),
+            text(finding),
+        );
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+/// Seconds with three decimals, the form the schema's SUREFIRE_TIME allows.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
