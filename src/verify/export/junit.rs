@@ -189,3 +189,148 @@ fn findings(out: &mut String, report: &Report, lab: &Lab) {
 fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::export::fixture::{self, unrouted};
+    use crate::verify::reason::Reason;
+
+    fn parse(xml: &str) -> roxmltree::Document<'_> {
+        roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+    }
+
+    fn case<'a>(doc: &'a roxmltree::Document<'a>, name: &str) -> roxmltree::Node<'a, 'a> {
+        doc.descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no test case {name}"))
+    }
+
+    #[test]
+    fn a_suite_per_family_a_case_per_pair_and_every_reason_in_the_failure() {
+        let fx = fixture::vxlan(4, 1);
+        let report = fixture::report(&fx.lab, |a, b| match (a, b) {
+            ("pod1", "pod2") => unrouted(a, b),
+            _ => vec![],
+        });
+        let xml = render(&report, &fx.lab);
+        let doc = parse(&xml);
+        let suites: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
+        assert_eq!(suites.len(), 1);
+        assert_eq!(suites[0].attribute("name"), Some("ipv4"));
+        assert_eq!(suites[0].attribute("tests"), Some("12"));
+        assert_eq!(suites[0].attribute("failures"), Some("1"));
+        let cases = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count();
+        assert_eq!(cases, 12);
+        let failure = case(&doc, "pod1 -> pod2")
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        let reasons = &report
+            .pairs
+            .iter()
+            .find(|r| r.from == "pod1" && r.to == "pod2")
+            .unwrap()
+            .verdict
+            .reasons;
+        assert_eq!(
+            failure.attribute("message"),
+            Some(reasons[0].to_string().as_str())
+        );
+        assert_eq!(failure.attribute("type"), Some("misfit"));
+        let body = failure.text().unwrap();
+        for r in reasons {
+            assert!(body.contains(&r.to_string()), "{r} in {body}");
+        }
+        assert!(case(&doc, "pod2 -> pod1")
+            .children()
+            .all(|n| !n.is_element()));
+        let props: Vec<(&str, &str)> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("property"))
+            .map(|n| (n.attribute("name").unwrap(), n.attribute("value").unwrap()))
+            .collect();
+        for want in [
+            ("lab", "fx"),
+            ("mode", "vxlan"),
+            ("flavor", "article"),
+            ("hosts", "4"),
+        ] {
+            assert!(props.contains(&want), "{want:?} in {props:?}");
+        }
+    }
+
+    #[test]
+    fn expected_failures_are_skipped_retries_say_so_and_findings_fail() {
+        let fx = fixture::vxlan(2, 1);
+        let mut report = fixture::report(&fx.lab, |_, _| vec![]);
+        report.pairs[0].verdict.expected_failure = Some("refused by a policy".into());
+        report.pairs[1].verdict.remarks =
+            vec!["first contact passed on retry: answered on attempt 2".into()];
+        report.findings.push("plain IPv4 on gw1-eth1".into());
+        let xml = render(&report, &fx.lab);
+        let doc = parse(&xml);
+        let skipped = case(&doc, "pod1 -> pod2")
+            .children()
+            .find(|n| n.has_tag_name("skipped"))
+            .unwrap();
+        assert!(skipped
+            .attribute("message")
+            .unwrap()
+            .contains("refused by a policy"));
+        let out = case(&doc, "pod2 -> pod1")
+            .children()
+            .find(|n| n.has_tag_name("system-out"))
+            .unwrap();
+        assert!(out.text().unwrap().contains("passed on retry"));
+        let lab_wide = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite") && n.attribute("name") == Some(FINDINGS_SUITE))
+            .unwrap();
+        assert_eq!(lab_wide.attribute("failures"), Some("1"));
+        let root = doc.root_element();
+        assert_eq!(
+            root.attribute("failures"),
+            Some("1"),
+            "the finding, not the skipped pair"
+        );
+        assert_eq!(root.attribute("tests"), Some("3"));
+    }
+
+    #[test]
+    fn markup_and_control_characters_stay_text() {
+        let fx = fixture::vxlan(2, 1);
+        let evil = "a <b> & \"c\" ]]> \u{1}\u{1b}[31m\ttab\nline";
+        let mut report = fixture::report(&fx.lab, |a, _| match a {
+            "pod1" => vec![Reason::Programmed {
+                node: "host1".into(),
+                detail: evil.into(),
+            }],
+            _ => vec![],
+        });
+        report.lab = "l<&>\"".into();
+        let xml = render(&report, &fx.lab);
+        let doc = parse(&xml);
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        let clean = "a <b> & \"c\" ]]> \u{fffd}\u{fffd}[31m\ttab\nline";
+        assert!(
+            failure.attribute("message").unwrap().ends_with(clean),
+            "{xml}"
+        );
+        assert!(failure.text().unwrap().contains(clean));
+        assert!(doc
+            .root_element()
+            .attribute("name")
+            .unwrap()
+            .ends_with("l<&>\""));
+    }
+}

@@ -3,6 +3,8 @@
 //! [`Report`] and the lab it came from into a string; the CLI writes it.
 
 pub mod escape;
+#[cfg(test)]
+mod fixture;
 pub mod html;
 pub mod junit;
 

@@ -7,6 +7,8 @@
 mod data;
 mod graph;
 mod matrix;
+#[cfg(test)]
+mod tests;
 
 pub use data::TEXT_BUDGET;
 pub use matrix::{DOM_MAX_HOSTS, DOM_MAX_SIDE};

@@ -170,4 +170,6 @@
   // A failing pair is in the panel from the start, so the page opens on what matters.
   const first = data.pairs.findIndex((p) => data.verdicts[p[VERDICT]] === "fail");
   if (first >= 0) select(first);
+  // How long the page took to be ready, from the start of loading: tests read it.
+  document.documentElement.dataset.readyMs = String(Math.round(performance.now()));
 })();
