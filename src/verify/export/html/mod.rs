@@ -49,10 +49,14 @@ pub fn render_within(report: &Report, lab: &Lab, g: &LabGraph, budget: usize) ->
     out.push_str("<div class=\"overview\">\n<div class=\"pictures\">\n");
     matrix_section(&mut out, report, &axis);
     let svg = graph::marked(g, &failing);
+    let hint = match failing.is_empty() {
+        true => "No pair failed: nothing is marked.",
+        false => "Pods, hosts and links of failing pairs are outlined in red.",
+    };
     let _ = writeln!(
         out,
-        "<section id=\"graph\"><h2>The lab</h2>\n<p class=\"hint\">Pods, hosts and links of \
-         failing pairs are outlined in red.</p>\n<div class=\"graph\">\n{svg}</div>\n</section>"
+        "<section id=\"graph\"><h2>The lab</h2>\n<p class=\"hint\">{hint}</p>\n\
+         <div class=\"graph\">\n{svg}</div>\n</section>"
     );
     out.push_str("</div>\n");
     detail_panel(&mut out, report);
