@@ -285,6 +285,8 @@ fn made_up(lab: &Lab, verdict: impl Fn(&str, &str) -> PairVerdict) -> Report {
         probed: cnilab::verify::PairChoice::All,
         pairs,
         findings: vec![],
+        warnings: vec![],
+        strict: false,
         captures: vec![],
         lab_pcap: None,
         undissectable: 0,
@@ -315,7 +317,8 @@ fn no_reply() -> Reason {
 }
 
 /// Each kind of test case the writer makes (passed, failed, skipped, passed with output, a
-/// lab-wide finding), with markup and control characters in its text, is valid JUnit.
+/// lab-wide finding, a warning failed by --strict), with markup and control characters in
+/// its text, is valid JUnit.
 #[test]
 fn every_kind_of_test_case_validates_against_the_junit_schema() {
     let (_, lab) = generated(3);
@@ -334,6 +337,12 @@ fn every_kind_of_test_case_validates_against_the_junit_schema() {
     report
         .findings
         .push("plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1 <untagged>".into());
+    report.warnings.push(cnilab::verify::report::Warning {
+        kind: "programmed",
+        node: "host2".into(),
+        message: "host2 routes 172.16.0.0/16 & not /24 <summary>".into(),
+    });
+    report.strict = true;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("junit.xml");
     std::fs::write(&file, cnilab::verify::export::junit::render(&report, &lab)).unwrap();

@@ -76,6 +76,8 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
         probed: crate::verify::PairChoice::All,
         pairs,
         findings: vec![],
+        warnings: vec![],
+        strict: false,
         captures: vec![],
         lab_pcap: None,
         undissectable: 0,

@@ -11,30 +11,36 @@ use crate::verify::report::{PairRow, Report};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// The name of the suite that holds the lab-wide findings, which belong to no pair.
+/// The names of the suites that hold the lab-wide findings and warnings, which belong to no
+/// pair.
 pub const FINDINGS_SUITE: &str = "lab-wide findings";
+pub const WARNINGS_SUITE: &str = "lab-wide warnings";
 
 pub fn render(report: &Report, lab: &Lab) -> String {
     let mut by_family: BTreeMap<Family, Vec<&PairRow>> = BTreeMap::new();
     for row in &report.pairs {
         by_family.entry(Family::of(row)).or_default().push(row);
     }
-    let failures = report.pairs.iter().filter(|r| !r.verdict.passed()).count();
+    let failing_warnings = if report.strict {
+        report.warnings.len()
+    } else {
+        0
+    };
+    let failures = report.pairs.iter().filter(|r| !r.verdict.passed()).count()
+        + report.findings.len()
+        + failing_warnings;
+    let tests = report.pairs.len() + report.findings.len() + report.warnings.len();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">",
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{}\">",
         attr(&format!("cnilab verify {}", report.lab)),
-        report.pairs.len() + report.findings.len(),
-        failures + report.findings.len(),
         seconds(report.elapsed_ms),
     );
     for (family, rows) in &by_family {
         suite(&mut out, report, lab, *family, rows);
     }
-    if !report.findings.is_empty() {
-        findings(&mut out, report, lab);
-    }
+    lab_wide(&mut out, report, lab);
     out.push_str("</testsuites>\n");
     out
 }
@@ -162,27 +168,63 @@ fn failure_body(report: &Report, lab: &Lab, row: &PairRow) -> String {
     body
 }
 
-/// Lab-wide failures as failing test cases of their own suite, so that a CI view shows the
-/// run as failed exactly when verify does.
-fn findings(out: &mut String, report: &Report, lab: &Lab) {
-    let n = report.findings.len();
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{FINDINGS_SUITE}\" tests=\"{n}\" failures=\"{n}\" errors=\"0\" skipped=\"0\">"
-    );
-    properties(out, report, lab);
-    for (i, finding) in report.findings.iter().enumerate() {
+/// Lab-wide findings and warnings, each a test case of a suite of its own, so that a CI
+/// view fails exactly when verify does: a finding always fails, a warning only with
+/// --strict (otherwise it passes, its text in the case's output).
+fn lab_wide(out: &mut String, report: &Report, lab: &Lab) {
+    let findings: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| ("finding", f.as_str()))
+        .collect();
+    let warnings: Vec<(&str, &str)> = report
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.message.as_str()))
+        .collect();
+    for (suite, items, fail) in [
+        (FINDINGS_SUITE, findings, true),
+        (WARNINGS_SUITE, warnings, report.strict),
+    ] {
+        if items.is_empty() {
+            continue;
+        }
+        let (n, failures) = (items.len(), if fail { items.len() } else { 0 });
         let _ = writeln!(
             out,
-            "    <testcase name=\"finding {}\" classname=\"{}\">\n      \
-             <failure message=\"{}\" type=\"finding\">{}</failure>\n    </testcase>",
-            i + 1,
-            attr(&format!("{}.lab", report.lab)),
-            attr(finding),
-            text(finding),
+            "  <testsuite name=\"{suite}\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">"
         );
+        properties(out, report, lab);
+        let class = attr(&format!("{}.lab", report.lab));
+        for (i, (kind, message)) in items.iter().enumerate() {
+            let _ = write!(
+                out,
+                "    <testcase name=\"{} {}\" classname=\"{class}\">\n      ",
+                suite_item(suite),
+                i + 1
+            );
+            let _ = match fail {
+                true => writeln!(
+                    out,
+                    "<failure message=\"{}\" type=\"{}\">{}</failure>",
+                    attr(message),
+                    attr(kind),
+                    text(message)
+                ),
+                false => writeln!(out, "<system-out>{}</system-out>", text(message)),
+            };
+            out.push_str("    </testcase>\n");
+        }
+        out.push_str("  </testsuite>\n");
     }
-    out.push_str("  </testsuite>\n");
+}
+
+/// What one case of a lab-wide suite is called, with its number.
+fn suite_item(suite: &str) -> &'static str {
+    match suite {
+        FINDINGS_SUITE => "finding",
+        _ => "warning",
+    }
 }
 
 /// Seconds with three decimals, the form the schema's SUREFIRE_TIME allows.
@@ -274,6 +316,11 @@ mod tests {
         report.pairs[1].verdict.remarks =
             vec!["first contact passed on retry: answered on attempt 2".into()];
         report.findings.push("plain IPv4 on gw1-eth1".into());
+        report.warnings.push(crate::verify::report::Warning {
+            kind: "programmed",
+            node: "host1".into(),
+            message: "host1 routes 172.16.1.0/24 via a summary route".into(),
+        });
         let xml = render(&report, &fx.lab);
         let doc = parse(&xml);
         let skipped = case(&doc, "pod1 -> pod2")
@@ -294,13 +341,27 @@ mod tests {
             .find(|n| n.has_tag_name("testsuite") && n.attribute("name") == Some(FINDINGS_SUITE))
             .unwrap();
         assert_eq!(lab_wide.attribute("failures"), Some("1"));
+        let warning = case(&doc, "warning 1");
+        assert!(
+            warning.children().all(|n| !n.has_tag_name("failure")),
+            "not without --strict"
+        );
         let root = doc.root_element();
         assert_eq!(
             root.attribute("failures"),
             Some("1"),
             "the finding, not the skipped pair"
         );
-        assert_eq!(root.attribute("tests"), Some("3"));
+        assert_eq!(root.attribute("tests"), Some("4"));
+        report.strict = true;
+        let xml = render(&report, &fx.lab);
+        let doc = parse(&xml);
+        let warning = case(&doc, "warning 1");
+        assert!(
+            warning.children().any(|n| n.has_tag_name("failure")),
+            "--strict fails it"
+        );
+        assert_eq!(doc.root_element().attribute("failures"), Some("2"));
     }
 
     #[test]

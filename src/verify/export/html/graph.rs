@@ -63,21 +63,31 @@ fn failing_link(line: &str, titles: &BTreeSet<String>) -> bool {
         .is_some_and(|title| titles.contains(title))
 }
 
-/// One rule for every failing node's shape (its `[data-node=…]` group's box). CSS outranks
-/// the SVG's presentation attributes.
-pub fn stylesheet(failing: &BTreeSet<&str>) -> String {
-    if failing.is_empty() {
-        return String::new();
-    }
-    let selectors: Vec<String> = failing
-        .iter()
-        .map(|n| format!("#graph [data-node={}] > rect", css_string(n)))
-        .collect();
+/// The nodes a warning names.
+pub fn warned_nodes(report: &Report) -> BTreeSet<&str> {
+    report.warnings.iter().map(|w| w.node.as_str()).collect()
+}
+
+/// A rule for the failing nodes' shapes (their `[data-node=…]` groups' boxes) and one for the
+/// warned nodes that do not fail. CSS outranks the SVG's presentation attributes.
+pub fn stylesheet(failing: &BTreeSet<&str>, warned: &BTreeSet<&str>) -> String {
     let mut css = String::new();
-    let _ = writeln!(
-        css,
-        "{} {{ stroke: var(--fail); stroke-width: 3.5; }}",
-        selectors.join(",\n")
-    );
+    let only_warned: BTreeSet<&str> = warned.difference(failing).copied().collect();
+    for (nodes, style) in [
+        (failing, "stroke: var(--fail); stroke-width: 3.5;"),
+        (
+            &only_warned,
+            "stroke: #bf8700; stroke-width: 3; stroke-dasharray: 6 3;",
+        ),
+    ] {
+        if nodes.is_empty() {
+            continue;
+        }
+        let selectors: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("#graph [data-node={}] > rect", css_string(n)))
+            .collect();
+        let _ = writeln!(css, "{} {{ {style} }}", selectors.join(",\n"));
+    }
     css
 }

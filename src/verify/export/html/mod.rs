@@ -41,17 +41,27 @@ pub fn render_within(report: &Report, lab: &Lab, g: &LabGraph, budget: usize) ->
     let axis = Axis::of(report, lab);
     let failing = graph::failing_nodes(report, lab);
     let mut out = String::with_capacity(64 * 1024 + report.pairs.len() * 160);
-    head(&mut out, report, &graph::stylesheet(&failing));
+    head(
+        &mut out,
+        report,
+        &graph::stylesheet(&failing, &graph::warned_nodes(report)),
+    );
     out.push_str("<body>\n");
     header(&mut out, report, lab, &axis);
     out.push_str("<main>\n");
     findings(&mut out, report);
+    warnings(&mut out, report);
     out.push_str("<div class=\"overview\">\n<div class=\"pictures\">\n");
     matrix_section(&mut out, report, &axis);
     let svg = graph::marked(g, &failing);
-    let hint = match failing.is_empty() {
-        true => "No pair failed: nothing is marked.",
-        false => "Pods, hosts and links of failing pairs are outlined in red.",
+    let hint = match (failing.is_empty(), report.warnings.is_empty()) {
+        (true, true) => "No pair failed: nothing is marked.",
+        (false, true) => "Pods, hosts and links of failing pairs are outlined in red.",
+        (true, false) => "Nodes with a warning are outlined in amber, dashed.",
+        (false, false) => {
+            "Pods, hosts and links of failing pairs are outlined in red; nodes \
+                           with a warning in amber, dashed."
+        }
     };
     let _ = writeln!(
         out,
@@ -140,6 +150,33 @@ fn findings(out: &mut String, report: &Report) {
     );
     for f in &report.findings {
         let _ = writeln!(out, "<li>{}</li>", text(f));
+    }
+    out.push_str("</ul>\n</section>\n");
+}
+
+/// Programmed state that differs from the plan where the wire showed nothing wrong: shown,
+/// and failed on only with --strict.
+fn warnings(out: &mut String, report: &Report) {
+    if report.warnings.is_empty() {
+        return;
+    }
+    let how = match report.strict {
+        true => "--strict fails the run on each of them.",
+        false => "They do not fail the run; --strict would.",
+    };
+    let _ = writeln!(
+        out,
+        "<section id=\"warnings\"><h2>Warnings</h2>\n<p class=\"hint\">State a host programs \
+         other than the lab plans, where the wire showed nothing wrong. {how}</p>\n\
+         <ul class=\"warnings\">"
+    );
+    for w in &report.warnings {
+        let _ = writeln!(
+            out,
+            "<li><span class=\"kind\">{}</span> {}</li>",
+            text(w.kind),
+            text(&w.message)
+        );
     }
     out.push_str("</ul>\n</section>\n");
 }

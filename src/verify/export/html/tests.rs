@@ -117,11 +117,21 @@ fn names_and_reasons_are_escaped_everywhere() {
     });
     report.lab = "<b>lab</b>".into();
     report.findings.push(format!("finding {evil}"));
+    report.warnings.push(crate::verify::report::Warning {
+        kind: "programmed",
+        node: "gw1".into(),
+        message: format!("warning {evil}"),
+    });
     report.notes.push(format!("note {evil}"));
     let page = render(&report, &fx.lab, &fx.graph());
     assert!(!page.contains("<img"), "markup from the lab stays text");
     assert!(!page.contains("<b>lab</b>"));
     assert!(page.contains("&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &amp; \"q\" 'a'"));
+    assert!(page.contains("<section id=\"warnings\">") && page.contains("warning &lt;/script&gt;"));
+    assert!(
+        page.contains("[data-node=\"gw1\"] > rect { stroke: #bf8700"),
+        "warned, not failing"
+    );
     assert_eq!(
         page.matches("</script>").count(),
         2,
