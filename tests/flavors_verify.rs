@@ -251,7 +251,7 @@ fn same_host_pairs_pass_off_the_underlay_and_fail_on_it() {
     assert_eq!(code, 1);
     let reasons = reasons_of(&report, "pod1-1", "pod1-2");
     assert!(
-        reasons.contains("request seen on host1-eth1: pods on the same host must talk over host1's bridge or veths"),
+        reasons.contains("request seen on host1-eth1 (host underlay): pods on the same host must talk over host1's bridge or veths"),
         "{reasons}"
     );
 }

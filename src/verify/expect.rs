@@ -166,6 +166,8 @@ mod tests {
                     dst_mac: [0; 6],
                     reply: false,
                     wire: wire.clone(),
+                    copies: 1,
+                    ts: std::time::Duration::ZERO,
                 })
                 .collect(),
         }

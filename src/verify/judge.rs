@@ -4,6 +4,7 @@
 //! seen where they must pass, every sighting has the shape the mode prescribes, and a
 //! full-size packet at the pod MTU got through with DF set.
 
+use super::copies;
 use super::reason::{Direction, ProbeName, Reason, Sighted};
 use super::transport::Proto;
 use crate::lab::point::PointId;
@@ -31,6 +32,9 @@ pub struct PairPlan {
     /// The capture points on the pods' own interfaces, e.g. `pod1-eth1`.
     pub src_pod_point: PointId,
     pub dst_pod_point: PointId,
+    /// The other pods' interfaces on the pair's hosts, where a pod bridge may flood a copy
+    /// (see [`super::copies::flooded_to_sibling`]).
+    pub siblings: Vec<PointId>,
     /// The full-size probe's IP total length.
     pub mtu: u16,
     /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
@@ -87,6 +91,11 @@ pub struct Seen {
     /// handshake segment from its ports).
     pub reply: bool,
     pub wire: Wire,
+    /// How many identical copies of the frame the point saw (1 but where something duplicated
+    /// it); with `--pcap` each copy is a sighting of its own instead.
+    pub copies: u32,
+    /// When the kernel captured it (the first copy), on the clock every point shares.
+    pub ts: Duration,
 }
 
 pub use crate::wire::{mac_text, Mac};
@@ -444,12 +453,13 @@ pub fn judge_probes(
         });
     }
     reasons.extend(transport_failures(transport));
+    let probes = presence_probes(ping, mtu, transport);
     if !same_host {
-        reasons.extend(presence_reasons(
-            plan,
-            &presence_probes(ping, mtu, transport),
-        ));
+        reasons.extend(presence_reasons(plan, &probes));
+        reasons.extend(super::last_seen::last_seen(plan, ping, ProbeName::Ping));
     }
+    let counted: Vec<_> = probes.iter().map(|&(r, name, _)| (r, name)).collect();
+    reasons.extend(copies::duplicates(plan, &counted));
     let loss = Loss::of(steady);
     reasons.extend(full_size_reason(plan, ping, mtu, loss));
     let loss_reason = loss.reason(plan.max_loss);
@@ -529,8 +539,11 @@ fn shape_reasons<'a>(
                 if first_contact && plan.flooded_copy(seen, reply, result) {
                     continue;
                 }
-                let why = plan
-                    .misfit(seen, reply)
+                if copies::flooded_to_sibling(plan, seen, reply, result) {
+                    continue;
+                }
+                let why = copies::stray(plan, seen, reply)
+                    .or_else(|| plan.misfit(seen, reply))
                     .or_else(|| plan.next_hop_misfit(seen, reply));
                 let Some(mut why) = why else { continue };
                 if let Some(at) = why.sighted_mut() {
@@ -809,6 +822,7 @@ mod tests {
             dst_point: "host2-eth1".into(),
             src_pod_point: "pod1-eth1".into(),
             dst_pod_point: "pod2-eth1".into(),
+            siblings: vec![],
             mtu: mode.pod_mtu(),
             max_loss: 0.0,
             flood: (vec![], vec![]),
@@ -824,6 +838,8 @@ mod tests {
             dst_mac: frame[..6].try_into().unwrap(),
             reply: wire.tag().is_some_and(|(_, r)| r),
             wire,
+            copies: 1,
+            ts: Duration::ZERO,
         }
     }
 
@@ -1289,6 +1305,8 @@ mod tests {
             dst_mac: [2, 0, 0, 0, 0, 9],
             reply: false,
             wire: dissect(&build::ether(0x0800, &syn), &[4789]).unwrap(),
+            copies: 1,
+            ts: Duration::ZERO,
         }
     }
 

@@ -11,10 +11,12 @@
 
 pub mod bpf;
 pub mod capture;
+pub mod copies;
 pub mod expect;
 pub mod export;
 pub mod id;
 pub mod judge;
+pub mod last_seen;
 pub mod learned;
 pub mod listener;
 pub mod observe;
@@ -479,6 +481,7 @@ mod tests {
                     ts: Duration::from_secs(s),
                     sighting: None,
                     raw: None,
+                    copies: 1,
                 })
                 .collect(),
             ..Observed::default()

@@ -45,6 +45,9 @@ pub struct Kept {
     pub sighting: Option<Sighting>,
     /// The frame's bytes, with `--pcap`.
     pub raw: Option<Vec<u8>>,
+    /// How many times the point saw exactly this frame. A probe frame passes each point once,
+    /// so a second copy is news: something on the way duplicated it.
+    pub copies: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -105,10 +108,13 @@ impl Observed {
         let hash = hasher.finish();
         let twin = self.kept_like.get(&hash).and_then(|&i| {
             let kept = self.kept.get(i as usize)?.sighting.as_ref()?;
-            (likeness(kept) == like).then_some(())
+            (likeness(kept) == like).then_some((i as usize, *kept == sighting))
         });
-        if twin.is_some() {
+        if let Some((i, exact)) = twin {
             self.repeats += 1;
+            if exact {
+                self.kept[i].copies += 1;
+            }
             return;
         }
         // A hash shared by two unlike sightings keeps both; the later is the one found.
@@ -117,6 +123,7 @@ impl Observed {
             ts,
             sighting: Some(sighting),
             raw: None,
+            copies: 1,
         });
     }
 }
@@ -181,7 +188,12 @@ impl Observer {
             return;
         }
         let raw = Some(data.to_vec());
-        into.kept.push(Kept { ts, sighting, raw });
+        into.kept.push(Kept {
+            ts,
+            sighting,
+            raw,
+            copies: 1,
+        });
     }
 
     fn sighting(&self, data: &[u8], wire: Wire) -> Option<Sighting> {
@@ -247,25 +259,34 @@ impl Sightings {
         Some((&*name, sighting))
     }
 
+    /// As [`Sightings::take_frame`], as the judge sees it: with when it was captured and how
+    /// many copies of it came.
+    fn take_seen(&mut self, point: usize, frame: usize) -> Option<Seen> {
+        let (name, observed) = self.points.get_mut(point)?;
+        let kept = observed.kept.get_mut(frame)?;
+        let (ts, copies) = (kept.ts, kept.copies);
+        let s = kept.sighting.take()?;
+        let reply = match s.owner {
+            Owner::Probe { reply, .. } | Owner::Segment { reply, .. } => reply,
+            Owner::Unclaimed => return None,
+        };
+        Some(Seen {
+            point: name.clone(),
+            dst_mac: s.dst_mac,
+            reply,
+            wire: s.wire,
+            copies,
+            ts,
+        })
+    }
+
     /// Every sighting of probe `id`, taken out: a second call returns none.
     pub fn take(&mut self, id: &ProbeId) -> Vec<Seen> {
         let Some(at) = self.index.remove(id) else {
             return Vec::new();
         };
         at.into_iter()
-            .filter_map(|(point, frame)| {
-                let (name, s) = self.take_frame(point as usize, frame as usize)?;
-                let reply = match s.owner {
-                    Owner::Probe { reply, .. } | Owner::Segment { reply, .. } => reply,
-                    Owner::Unclaimed => return None,
-                };
-                Some(Seen {
-                    point: name.clone(),
-                    dst_mac: s.dst_mac,
-                    reply,
-                    wire: s.wire,
-                })
-            })
+            .filter_map(|(point, frame)| self.take_seen(point as usize, frame as usize))
             .collect()
     }
 }
@@ -481,6 +502,7 @@ mod tests {
             dst_point: "host2-eth1".into(),
             src_pod_point: "pod1-eth1".into(),
             dst_pod_point: "pod2-eth1".into(),
+            siblings: vec![],
             mtu: 1450,
             max_loss: 0.0,
             flood: (vec![], vec![]),

@@ -56,6 +56,7 @@ impl<'a> PairJudge<'a> {
         let (a, b) = self.probes.pairs[k];
         let plan = self.plan(k);
         let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
+        self.explain_last_seen(a, b, &mut verdict);
         self.apply_gaps_and_expectations(a, b, &ping, &mut verdict);
         let lab = self.lab;
         PairRow {
@@ -83,6 +84,48 @@ impl<'a> PairJudge<'a> {
             learned::flood_list(self.fdbs, &host_of(lab, b).node),
         );
         plan
+    }
+
+    /// Where an unanswered probe was last seen at a router, what that router's own state says
+    /// now: no route to the destination, or no forwarding at all. Read only for such a pair, so
+    /// a healthy run reads nothing.
+    fn explain_last_seen(&self, a: usize, b: usize, verdict: &mut judge::PairVerdict) {
+        for reason in &mut verdict.reasons {
+            let Reason::LastSeen {
+                direction,
+                point,
+                cause,
+                ..
+            } = reason
+            else {
+                continue;
+            };
+            let Some(router) = self.lab.routers.iter().find(|r| r.node == point.node) else {
+                continue;
+            };
+            let (from, to) = match direction {
+                reason::Direction::Request => (a, b),
+                reason::Direction::Reply => (b, a),
+            };
+            *cause = router_cause(&router.namespace, &self.routed_to(from, to));
+        }
+    }
+
+    /// What a router on the way from pod `from` to pod `to` must have a route to: the pod
+    /// itself where the pair goes plain, the destination host's underlay address where it is
+    /// tunnelled.
+    fn routed_to(&self, from: usize, to: usize) -> RoutedTo {
+        let (lab, dst) = (self.lab, host_of(self.lab, to));
+        match lab.encap_between(lab.pods[from].host, dst.index) {
+            crate::lab::Encap::Plain => RoutedTo {
+                ip: lab.pods[to].ip,
+                named: format!("{} (pod {})", dst.pod_subnet, lab.pods[to].ip),
+            },
+            _ => RoutedTo {
+                ip: dst.underlay_ip,
+                named: format!("{} ({}'s underlay address)", dst.underlay_ip, dst.node),
+            },
+        }
     }
 
     /// Puts first what learning hid (a missing flood entry), and holds a pair the lab
@@ -118,6 +161,25 @@ impl<'a> PairJudge<'a> {
             let held = expect::for_want_of_a_route(held, e, dst, routed);
             expect::apply(e, held, verdict);
         }
+    }
+}
+
+/// An address a router must route, and how a reason names it.
+struct RoutedTo {
+    ip: std::net::Ipv4Addr,
+    named: String,
+}
+
+/// Why a router that saw a packet for `to` sent it no further, where its state tells: no
+/// route, or forwarding off. `None` where it has both, or cannot be read.
+fn router_cause(namespace: &str, to: &RoutedTo) -> Option<String> {
+    use crate::sys::tables;
+    if !tables::route_to(namespace, to.ip).ok()? {
+        return Some(format!("has no route to {}", to.named));
+    }
+    match tables::forwards_ipv4(namespace).ok()? {
+        false => Some("does not forward IPv4 (net.ipv4.ip_forward = 0)".to_string()),
+        true => None,
     }
 }
 

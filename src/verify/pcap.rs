@@ -225,6 +225,7 @@ mod tests {
             ts: Duration::new(1_700_000_000, nanos),
             sighting,
             raw: Some(frame.to_vec()),
+            copies: 1,
         };
         let observed = [
             Observed {

@@ -4,7 +4,7 @@
 //! never by matching text.
 
 use super::judge::Outcome;
-use crate::lab::point::PointId;
+use crate::lab::point::{PointId, Role};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use std::fmt;
@@ -186,6 +186,31 @@ pub enum Reason {
     },
     /// A programmed route, neighbour, FDB entry or device the plan names and the host lacks.
     Programmed { node: String, detail: String },
+    /// The receiver got a probe frame more than once: something on the way copied it.
+    Duplicated {
+        probe: ProbeName,
+        direction: Direction,
+        point: PointId,
+        copies: u32,
+        /// The first point that saw two copies, where the captures show one.
+        made_at: Option<PointId>,
+    },
+    /// A probe frame at a pod that is not of the pair, other than the copy a bridge floods.
+    Stray {
+        direction: Direction,
+        point: PointId,
+        saw: String,
+        /// The pair's pod that got the frame as it should.
+        receiver: PointId,
+    },
+    /// An unanswered probe, and the last place the captures saw it.
+    LastSeen {
+        probe: ProbeName,
+        direction: Direction,
+        point: PointId,
+        /// What stopped it there, read from that node (a missing route, forwarding off).
+        cause: Option<String>,
+    },
 }
 
 impl Reason {
@@ -212,6 +237,9 @@ impl Reason {
             ExpectationOtherWay { .. } => "expectation_other_way",
             FloodGap { .. } => "flood_gap",
             Programmed { .. } => "programmed",
+            Duplicated { .. } => "duplicated",
+            Stray { .. } => "stray",
+            LastSeen { .. } => "last_seen",
         }
     }
 
@@ -243,7 +271,7 @@ impl Reason {
 
 /// The points, comma-separated.
 fn points(points: &[PointId]) -> String {
-    let names: Vec<String> = points.iter().map(PointId::to_string).collect();
+    let names: Vec<String> = points.iter().map(PointId::described).collect();
     names.join(", ")
 }
 
@@ -271,7 +299,7 @@ impl fmt::Display for Reason {
                 probe,
                 direction,
                 point,
-            } => write!(f, "{probe} {direction} not seen on {point}"),
+            } => write!(f, "{probe} {direction} not seen on {}", point.described()),
             DroppedAtHost {
                 probe,
                 direction,
@@ -279,12 +307,15 @@ impl fmt::Display for Reason {
                 missed,
             } => write!(
                 f,
-                "{probe} {direction} reached {reached} but never {missed}: {} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)",
+                "{probe} {direction} reached {} but never {}: {} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)",
+                reached.described(),
+                missed.described(),
                 reached.node
             ),
             AnsweredInItsName { probe, missed } => write!(
                 f,
-                "{probe} answered, but its request never reached {missed}: something before the pod answered in its name (DNAT?)"
+                "{probe} answered, but its request never reached {}: something before the pod answered in its name (DNAT?)",
+                missed.described()
             ),
             _ => full_size_and_beyond(self, f),
         }
@@ -392,10 +423,57 @@ fn lab_wide(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             direction,
             point,
             host,
+        } => {
+            let never = match point.role {
+                Some(Role::Pod) => "never through another pod",
+                _ => "never the underlay",
+            };
+            write!(
+                f,
+                "{direction} seen on {}: pods on the same host must talk over {host}'s bridge or veths, {never}",
+                point.described()
+            )
+        }
+        Duplicated {
+            probe,
+            direction,
+            point,
+            copies,
+            made_at,
+        } => {
+            write!(
+                f,
+                "{probe} {direction} reached {} {copies} times: something on the way duplicated it",
+                point.described()
+            )?;
+            match made_at {
+                Some(at) => write!(f, " (first seen twice on {})", at.described()),
+                None => Ok(()),
+            }
+        }
+        Stray {
+            direction,
+            point,
+            saw,
+            receiver,
         } => write!(
             f,
-            "{direction} seen on {point}: pods on the same host must talk over {host}'s bridge or veths, never the underlay"
+            "{direction} {saw} on {}, a pod not of the pair, unlike the copy {} got: that pod was sent it, forwarded it or answered it",
+            point.described(),
+            receiver.node
         ),
+        LastSeen {
+            probe,
+            direction,
+            point,
+            cause,
+        } => {
+            write!(f, "{probe} {direction} last seen on {}", point.described())?;
+            match cause {
+                Some(cause) => write!(f, "; {} {cause}", point.node),
+                None => Ok(()),
+            }
+        }
         ExpectationWorks { at, why } => write!(
             f,
             "expected to die at {at} ({why}), but it works: the expectation no longer holds"

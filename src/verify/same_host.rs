@@ -11,11 +11,11 @@ pub fn reasons(plan: &PairPlan, results: &[&ProbeResult]) -> Vec<Reason> {
     let host = &plan.host_names.0;
     let mut reasons: Vec<Reason> = Vec::new();
     for result in results {
-        for s in result
-            .seen
-            .iter()
-            .filter(|s| is_probe(s) && off_host(plan, s))
-        {
+        for s in result.seen.iter().filter(|s| {
+            is_probe(s)
+                && off_host(plan, s)
+                && !super::copies::flooded_to_sibling(plan, s, is_reply(s), result)
+        }) {
             let reason = Reason::LeftTheHost {
                 direction: Direction::of(is_reply(s)),
                 point: s.point.clone(),
@@ -83,6 +83,7 @@ mod tests {
             dst_point: "host1-eth1".into(),
             src_pod_point: "pod1-1-eth1".into(),
             dst_pod_point: "pod1-2-eth1".into(),
+            siblings: vec![],
             mtu: 1450,
             max_loss: 0.0,
             flood: (vec![], vec![]),
@@ -98,6 +99,8 @@ mod tests {
             dst_mac: frame[..6].try_into().unwrap(),
             reply: wire.tag().is_some_and(|(_, reply)| reply),
             wire,
+            copies: 1,
+            ts: Duration::ZERO,
         }
     }
 

@@ -2,6 +2,7 @@
 //! the capture points, and the shape each pair must show.
 
 use super::*;
+use crate::lab::point::Role;
 
 /// Every probe of the run: the ordered pod pairs, the phases they are probed in, and the size
 /// of each pair's full-size probe.
@@ -135,8 +136,8 @@ impl ProbePlan {
 /// belong with its host where each host has a router, and with the hosts in turn where routers
 /// are shared.
 pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
-    let point = |node: &str, namespace: &str, iface: &str, host: usize| CapturePoint {
-        id: PointId::new(node, iface),
+    let point = |node: &str, namespace: &str, iface: &str, host: usize, role| CapturePoint {
+        id: PointId::with_role(node, iface, role),
         namespace: namespace.to_string(),
         host,
     };
@@ -144,17 +145,20 @@ pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
     let per_host = lab.routers.len() == lab.hosts.len();
     lab.hosts
         .iter()
-        .map(|h| point(&h.node, &h.namespace, &h.underlay_if, h.index))
+        .map(|h| {
+            let role = Role::HostUnderlay;
+            point(&h.node, &h.namespace, &h.underlay_if, h.index, role)
+        })
         .chain(lab.routers.iter().enumerate().flat_map(|(j, r)| {
             r.capture.iter().enumerate().map(move |(m, iface)| {
                 let host = nth_host(if per_host { j } else { m });
-                point(&r.node, &r.namespace, iface, host)
+                point(&r.node, &r.namespace, iface, host, Role::Router)
             })
         }))
         .chain(
             lab.pods
                 .iter()
-                .map(|p| point(&p.node, &p.namespace, &p.pod_if, p.host)),
+                .map(|p| point(&p.node, &p.namespace, &p.pod_if, p.host, Role::Pod)),
         )
         .collect()
 }
@@ -198,16 +202,28 @@ pub(super) fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
         dst_pod: pb.ip,
         src_host: ha.underlay_ip,
         dst_host: hb.underlay_ip,
-        src_point: PointId::new(&ha.node, &ha.underlay_if),
-        dst_point: PointId::new(&hb.node, &hb.underlay_if),
-        src_pod_point: PointId::new(&pa.node, &pa.pod_if),
-        dst_pod_point: PointId::new(&pb.node, &pb.pod_if),
+        src_point: PointId::with_role(&ha.node, &ha.underlay_if, Role::HostUnderlay),
+        dst_point: PointId::with_role(&hb.node, &hb.underlay_if, Role::HostUnderlay),
+        src_pod_point: pod_point(pa),
+        dst_pod_point: pod_point(pb),
+        siblings: lab
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|&(i, p)| i != a && i != b && (p.host == pa.host || p.host == pb.host))
+            .map(|(_, p)| pod_point(p))
+            .collect(),
         mtu: pa.mtu,
         max_loss: 0.0,
         flood: (vec![], vec![]),
         host_macs: vec![],
         host_names: (ha.node.clone(), hb.node.clone()),
     }
+}
+
+/// A pod's own interface, as a capture point.
+fn pod_point(pod: &crate::lab::LabPod) -> PointId {
+    PointId::with_role(&pod.node, &pod.pod_if, Role::Pod)
 }
 
 /// Tells this run's probes from any other ICMP on the wire, an earlier run's included.

@@ -27,7 +27,7 @@ const PROTO_UDP: u8 = 17;
 
 /// What a probe carries in its ICMP, UDP or TCP payload, so its own packets are found in a capture even when
 /// NAT rewrites addresses or the echo identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Tag {
     /// Distinguishes this verify run from any other traffic, an earlier run included.
     pub run: u32,
