@@ -211,7 +211,11 @@ mod tests {
         assert_eq!(reasons.len(), 1);
         assert!(matches!(
             &reasons[0],
-            Reason::Duplicated { direction: Direction::Reply, copies: 2, .. }
+            Reason::Duplicated {
+                direction: Direction::Reply,
+                copies: 2,
+                ..
+            }
         ));
         let once = answered(vec![seen("pod2-1-eth1", false, 1, 10, 3)]);
         assert!(duplicates(&p, &[(&once, ProbeName::Ping)]).is_empty());
@@ -230,7 +234,11 @@ mod tests {
         assert!(!flooded_to_sibling(&p, &forwarded, false, &r));
         let why = stray(&p, &forwarded, false).unwrap();
         assert_eq!(why.kind(), "stray");
-        assert!(why.to_string().contains("pod2-2-eth1 (pod), a pod not of the pair"), "{why}");
+        assert!(
+            why.to_string()
+                .contains("pod2-2-eth1 (pod), a pod not of the pair"),
+            "{why}"
+        );
         // The pair's own pods and the underlay are judged elsewhere.
         assert!(stray(&p, &r.seen[0], false).is_none());
         assert!(stray(&p, &seen("host2-eth1", false, 1, 1, 1), false).is_none());

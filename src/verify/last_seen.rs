@@ -103,7 +103,10 @@ mod tests {
             at("gw1", "eth1", Role::Router, false, 30),
         ]);
         let why = last_seen(&plan(), &r, ProbeName::Ping).unwrap();
-        assert_eq!(why.to_string(), "ping request last seen on gw1-eth2 (router)");
+        assert_eq!(
+            why.to_string(),
+            "ping request last seen on gw1-eth2 (router)"
+        );
         let Reason::LastSeen { point, .. } = &why else {
             panic!("{why:?}")
         };

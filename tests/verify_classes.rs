@@ -1,0 +1,132 @@
+//! Classes of fault that leave every frame the right shape, on the netns runtime: a path that
+//! delivers each request twice, a pod bridge that floods unicast frames to every pod port (no
+//! fault), and a router that drops a packet for want of a route (named at that router).
+//! Root only.
+
+mod common;
+
+use common::captures::read_pcap;
+use common::verify::{exec, kinds, pair, reasons, verify};
+use common::*;
+use std::net::Ipv4Addr;
+
+#[test]
+fn a_path_that_delivers_every_request_twice_fails_and_names_where_the_copy_was_made() {
+    let lab = common::verify::deployed("host-gw", 2, "vcd");
+    let l = lab.lab();
+    let (pod2, host2) = (l.pods[1].ip, l.hosts[1].underlay_ip);
+    // host1 sends every echo request for pod2 twice: once routed, once cloned to host2.
+    exec(&lab, "host1", "nft add table ip dupl");
+    exec(
+        &lab,
+        "host1",
+        "nft add chain ip dupl post { type filter hook postrouting priority 0 ; }",
+    );
+    exec(
+        &lab,
+        "host1",
+        &format!(
+            "nft add rule ip dupl post ip daddr {pod2} icmp type echo-request dup to {host2} device eth1"
+        ),
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let p = pair(&report, "pod1", "pod2");
+    assert!(kinds(p).contains(&"duplicated".to_string()), "{p:#}");
+    let why = reasons(p).join("\n");
+    assert!(
+        why.contains("ping request reached pod2-eth1 (pod) 2 times")
+            && why.contains("first seen twice on host1-eth1 (host underlay)"),
+        "{why}"
+    );
+    let dup = p["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "duplicated")
+        .unwrap();
+    assert_eq!(dup["made_at"]["node"], "host1", "{dup:#}");
+    assert_eq!(dup["point"]["role"], "pod", "{dup:#}");
+    // The other way only replies go to pod2: nothing is copied.
+    assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
+
+    exec(&lab, "host1", "nft delete table ip dupl");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    drop(lab);
+}
+
+/// The probe frames a capture file holds that are addressed to another pod than `own`.
+fn others_frames(path: &std::path::Path, own: Ipv4Addr) -> usize {
+    read_pcap(path)
+        .iter()
+        .filter(|(_, f)| f.len() >= 34 && f[12..14] == [0x08, 0x00])
+        .filter(|(_, f)| Ipv4Addr::new(f[30], f[31], f[32], f[33]) != own && f[23] == 1)
+        .count()
+}
+
+#[test]
+fn a_pod_bridge_that_floods_unicast_to_every_pod_port_is_no_fault() {
+    let lab = LabGuard::deployed_with(
+        "vcf",
+        &["--mode", "vxlan", "--hosts", "2", "--pods-per-host", "3"],
+    );
+    // A bridge that forgets every MAC at once floods every unicast frame to all its ports: a
+    // pod's frames reach its siblings on the same host, and pods of the other host too.
+    for host in ["host1", "host2"] {
+        exec(&lab, host, "ip link set cni0 type bridge ageing_time 0");
+    }
+    let pcaps = tempfile::tempdir().unwrap();
+    let dir = pcaps.path().to_str().unwrap();
+    let (code, report) = verify(&lab, &["--pcap", dir]);
+    assert_eq!(code, 0, "{report:#}");
+    // The floods happened: each sibling pod's interface saw probes for the others.
+    let l = lab.lab();
+    for pod in &l.pods {
+        let file = pcaps
+            .path()
+            .join(format!("{}-{}.pcap", pod.node, pod.pod_if));
+        assert!(
+            others_frames(&file, pod.ip) > 0,
+            "{} saw no flooded copy: the test proves nothing",
+            pod.node
+        );
+    }
+    drop(lab);
+}
+
+#[test]
+fn a_router_without_a_route_is_named_where_the_probe_was_last_seen() {
+    let lab = LabGuard::deployed_with(
+        "vcr",
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "flannel",
+            "--underlay",
+            "routed",
+            "--hosts",
+            "2",
+        ],
+    );
+    let host2 = lab.lab().hosts[1].clone();
+    let subnet = format!(
+        "{}.0/24",
+        host2.underlay_ip.to_string().rsplit_once('.').unwrap().0
+    );
+    exec(&lab, "gw1", &format!("ip route del {subnet}"));
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let p = pair(&report, "pod1", "pod2");
+    let why = reasons(p).join("\n");
+    assert!(
+        why.contains("ping request last seen on gw1-")
+            && why.contains(&format!(
+                "(router); gw1 has no route to {} (host2's underlay address)",
+                host2.underlay_ip
+            )),
+        "{why}"
+    );
+    drop(lab);
+}
