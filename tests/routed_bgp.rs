@@ -1,6 +1,7 @@
 //! host-gw across routers with BGP (BIRD 2 on every host and router), on the netns runtime:
-//! every pair passes as plain IPv4 once the sessions are up; a host whose daemon dies is named
-//! with the pod routes it took with it; no daemon outlives its lab. Root and bird2 only.
+//! every pair passes as plain IPv4 once the sessions are up; routes that never come are named
+//! after the timeout, and a daemon that dies is named at once; trace waits for the sessions;
+//! no daemon outlives its lab. Root and bird2 only.
 
 mod common;
 
@@ -115,7 +116,34 @@ fn bgp_carries_every_pod_route_and_a_dead_daemon_is_named() {
     );
     assert!(p.get("expected_failure").is_none(), "{p:#}");
 
-    // host1's daemon dies: its router withdraws host1's pods from everyone else.
+    // host1 stops announcing its pods, its daemon alive: verify waits out the timeout and
+    // names the routes that never came.
+    let socket = lab
+        .file
+        .parent()
+        .unwrap()
+        .join(format!("{}.cnilab/bird/host1/bird.ctl", lab.name));
+    let out = std::process::Command::new("birdc")
+        .arg("-s")
+        .arg(&socket)
+        .args(["disable", "pods"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "birdc disable: {}", stderr(&out));
+    let out = lab.run(&["verify", "--converge-timeout", "8"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "waiting up to 8 s for BGP to converge",
+        "BGP did not converge within 8 s",
+        "host2 has no route to 10.0.1.0/24 (host1's pods)",
+        "host4 has no route to 10.0.1.0/24 (host1's pods)",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in: {err}");
+    }
+    assert!(!err.contains("host2 has no route to 10.0.3.0/24"), "{err}");
+
+    // host1's daemon dies: verify says so without waiting out its 60 s.
     let ns = format!("clab-{}-host1", lab.name);
     let host1_bird = birds_of(&lab)
         .into_iter()
@@ -132,18 +160,18 @@ fn bgp_carries_every_pod_route_and_a_dead_daemon_is_named() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let out = lab.run(&["verify", "--converge-timeout", "8"]);
+    let out = lab.run(&["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    for needle in [
-        "BGP did not converge within 8 s",
-        "BGP session gw1 -> host1 is",
-        "host2 has no route to 10.0.1.0/24 (host1's pods)",
-        "host4 has no route to 10.0.1.0/24 (host1's pods)",
-    ] {
-        assert!(err.contains(needle), "missing `{needle}` in: {err}");
-    }
-    assert!(!err.contains("host2 has no route to 10.0.3.0/24"), "{err}");
+    assert!(
+        err.contains("BIRD on host1 is not running (birdc: Unable to connect"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was probed"), "{err}");
+    assert!(
+        !err.contains("did not converge"),
+        "waited out the timeout: {err}"
+    );
 
     let out = lab.destroy();
     assert!(out.status.success(), "destroy failed: {}", stderr(&out));
@@ -153,6 +181,22 @@ fn bgp_carries_every_pod_route_and_a_dead_daemon_is_named() {
         .filter(|p| comm(*p).as_deref() == Some("bird"))
         .collect();
     assert!(alive.is_empty(), "daemons outlived their lab: {alive:?}");
+}
+
+#[test]
+fn trace_right_after_deploy_waits_for_bgp_and_then_walks() {
+    let lab = generated(4, "routed");
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    // No pause: the sessions are still coming up when the walk is asked for.
+    let out = lab.run(&["trace", "pod1", "pod3", "--json"]);
+    assert!(out.status.success(), "trace failed: {}", stderr(&out));
+    let walk: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = walk.to_string();
+    assert!(!text.contains("no route to"), "{walk:#}");
+    let out = lab.destroy();
+    assert!(out.status.success(), "destroy failed: {}", stderr(&out));
+    lab.assert_gone();
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub streams: u32,
     /// Leave checksum and segmentation offloads as the kernel set them.
     pub offload: bool,
+    /// How long a BGP lab brought with `topo` gets to converge before it is measured.
+    pub converge_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,8 @@ pub enum BenchError {
     },
     #[error("interrupted")]
     Interrupted,
+    #[error(transparent)]
+    NotConverged(#[from] crate::runtime::converge::NotConverged),
     #[error("{cause}\nand destroying lab {lab} failed too: {destroy}")]
     Cleanup {
         cause: Box<BenchError>,
@@ -101,7 +105,10 @@ impl BenchError {
             BenchError::Runtime(e) => e.exit_code(),
             BenchError::Interrupted => 130,
             BenchError::Cleanup { cause, .. } => cause.exit_code(),
-            BenchError::Netns(_) | BenchError::Tool { .. } | BenchError::Capture(_) => 1,
+            BenchError::Netns(_)
+            | BenchError::Tool { .. }
+            | BenchError::Capture(_)
+            | BenchError::NotConverged(_) => 1,
         }
     }
 }

@@ -96,6 +96,8 @@ pub fn bench_deployed(
     if inspection.phase != Some(Phase::Up) {
         return Err(BenchError::NotUp(file.path.clone()));
     }
+    // Figures taken before the routing daemons agree would measure a lab half made.
+    runtime::converge::wait_for_file(file, opts.converge_timeout)?;
     measure::lab(plan(file)?, opts)
 }
 

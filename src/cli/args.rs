@@ -320,6 +320,8 @@ where, and what that node lacked), 2 usage or environment error.")]
         /// How to print the walk.
         #[arg(long, value_enum, default_value = "text")]
         format: crate::trace::Format,
+        #[command(flatten)]
+        converge: ConvergeArg,
     },
     /// Measure what each data plane costs: throughput, latency, CPU and bytes on the wire.
     #[command(after_help = BENCH_HELP)]
@@ -393,6 +395,8 @@ Exit codes: 0 measured, 1 a measurement failed, 2 usage or environment (e.g. no 
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
+    #[command(flatten)]
+    pub converge: ConvergeArg,
     /// The data planes to compare, comma-separated [default: host-gw,vxlan,ipip, or those
     /// that have the --flavors named] (ipip needs a kernel with IPIP).
     #[arg(
@@ -446,17 +450,31 @@ pub enum OffloadArg {
     Off,
 }
 
+/// How long a command that probes waits for a BGP lab's routing.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ConvergeArg {
+    /// With --routing bgp: how long to wait for every BGP session and pod route before
+    /// probing; past it, the command names what is missing and exits 1. A BIRD that is not
+    /// running is named at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub converge_timeout: u64,
+}
+
+impl ConvergeArg {
+    pub fn timeout(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.converge_timeout)
+    }
+}
+
 /// What `verify` and `up` take to probe a lab and show the report.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Print the verify report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// With --routing bgp: how long to wait for every BGP session and pod route before
-    /// probing; past it, verify names what is missing and exits 1.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub converge_timeout: u64,
+    #[command(flatten)]
+    pub converge: ConvergeArg,
     /// Write one pcap file per capture point into DIR, and DIR/lab.pcapng with every point as
     /// an interface `node:interface`, frames in time order, probe frames commented.
     #[arg(long, value_name = "DIR")]

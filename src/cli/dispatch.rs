@@ -56,6 +56,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             json,
             pcap,
             format,
+            converge,
         } => trace(
             &topo,
             crate::trace::TraceOptions {
@@ -66,6 +67,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             },
             json,
             format,
+            converge,
         ),
         Command::Bench(args) => bench(args),
         Command::Completions { shell } => {
@@ -210,11 +212,14 @@ fn trace(
     opts: crate::trace::TraceOptions,
     json: bool,
     format: crate::trace::Format,
+    converge: ConvergeArg,
 ) -> Result<i32, Error> {
     let file = LabFile::load(&topo.file)?;
     // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
     crate::trace::endpoints(&file, &opts)?;
     lifecycle::ready_to_probe(&file)?;
+    // A walk taken before the routing daemons agree would only show how far they got.
+    crate::runtime::converge::wait_for_file(&file, converge.timeout())?;
     let walk = crate::trace::trace(&file, &opts)?;
     match json {
         true => emit(&format!("{}\n", to_json(&walk))),
@@ -240,6 +245,7 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
         repeat: args.repeat,
         streams: args.streams,
         offload: args.offload == OffloadArg::On,
+        converge_timeout: args.converge.timeout(),
     };
     let report = crate::bench::run(&opts)?;
     if let Some(path) = &args.plot {
@@ -348,7 +354,7 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
         max_loss: args.max_loss / 100.0,
         pairs: args.pairs,
         transports: transports(&args.proto),
-        converge_timeout: Some(std::time::Duration::from_secs(args.converge_timeout)),
+        converge_timeout: Some(args.converge.timeout()),
         capture_ring: args.capture_ring_kib.map(|kib| kib as usize * 1024),
         strict: args.strict,
     };

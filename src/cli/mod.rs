@@ -37,6 +37,9 @@ pub enum Error {
     NeighLimits(#[from] crate::neigh_limits::LimitsError),
     #[error(transparent)]
     Topology(#[from] crate::topology::TopologyError),
+    /// A BGP lab whose routing is not ready for the command's probes.
+    #[error(transparent)]
+    NotConverged(#[from] crate::runtime::converge::NotConverged),
 }
 
 impl Error {
@@ -51,6 +54,8 @@ impl Error {
             Error::Trace(e) => e.exit_code(),
             Error::NeighLimits(_) | Error::Topology(_) => 2,
             Error::Bench(e) => e.exit_code(),
+            // The lab's routing failed: a lab that fails, not a bad invocation.
+            Error::NotConverged(_) => 1,
         }
     }
 }

@@ -195,11 +195,10 @@ impl Prepared {
     fn new(file: &LabFile, opts: &VerifyOptions) -> Result<Prepared, VerifyError> {
         let lab = deployed(file)?.clone();
         // Probes sent before the routing daemons agree would only measure how far they got.
-        let daemons = crate::runtime::converge::daemons(&file.topo, &file.path);
         let timeout = opts
             .converge_timeout
             .unwrap_or(crate::runtime::converge::TIMEOUT);
-        crate::runtime::converge::wait(&lab, &daemons, timeout)?;
+        crate::runtime::converge::wait_for_file(file, timeout)?;
         let points = capture_points(&lab);
         let (snap, ring) = match opts.pcap_dir {
             Some(_) => (bpf::WHOLE, RingSize::PROBES_WHOLE),
