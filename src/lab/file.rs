@@ -1,17 +1,20 @@
 //! The topology file a command was given, read and parsed once at the command layer and then
 //! passed down by reference: deploy, verify, trace, graph and bench all read this one value.
 
+use super::infer::{self, Inference};
 use super::{Lab, LabError};
 use crate::topology::{Topology, TopologyError};
 use std::path::{Path, PathBuf};
 
-/// A topology file and what it says. `lab` is the plan read from its `cnilab.*` labels; a file
-/// without them (the article's own labs) still deploys, so that is kept as a result, not a
-/// load error.
+/// A topology file and what it says. `lab` is the plan read from its `cnilab.*` labels, or
+/// inferred where it has none (the article's own labs); a file whose plan is neither still
+/// deploys, so that is kept as a result, not a load error.
 pub struct LabFile {
     pub path: PathBuf,
     pub topo: Topology,
     lab: Result<Lab, LabError>,
+    /// Where the plan was inferred: the labels, and what was inferred in one line.
+    pub inferred: Option<Inference>,
 }
 
 impl LabFile {
@@ -21,15 +24,25 @@ impl LabFile {
     }
 
     pub fn new(path: &Path, topo: Topology) -> LabFile {
-        let lab = Lab::from_topology(&topo);
+        let (lab, inferred) = match Lab::from_topology(&topo) {
+            Err(LabError::NotCnilab) => match infer::infer(&topo) {
+                Ok(inference) => (
+                    Lab::from_topology(&inference.labelled(&topo)),
+                    Some(inference),
+                ),
+                Err(e) => (Err(LabError::NotInferred(e)), None),
+            },
+            stated => (stated, None),
+        };
         LabFile {
             path: path.to_path_buf(),
             topo,
             lab,
+            inferred,
         }
     }
 
-    /// The plan its labels state, or why it has none.
+    /// The plan its labels state or its exec lines imply, or why it has neither.
     pub fn lab(&self) -> Result<&Lab, LabError> {
         self.lab.as_ref().map_err(Clone::clone)
     }

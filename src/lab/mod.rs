@@ -8,6 +8,7 @@ use crate::topology::{Node, Topology};
 pub use crate::wire::{Encap, VxlanParams};
 pub mod expect;
 pub mod file;
+pub mod infer;
 pub mod point;
 
 use expect::{ExpectFail, HostSet};
@@ -165,6 +166,8 @@ pub enum LabError {
     NoHosts,
     #[error("the lab needs at least two pods to verify, it has {0}")]
     TooFewPods(usize),
+    #[error("the file carries no cnilab labels, and its plan cannot be inferred from its links and exec lines: {0}")]
+    NotInferred(infer::InferError),
 }
 
 /// What each host says about the lab as a whole: every host must say the same.

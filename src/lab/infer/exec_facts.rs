@@ -1,0 +1,288 @@
+//! What one node's exec lines build, read line by line: addresses, tunnel devices, bridges and
+//! their ports, routes, MTUs and sysctls.
+//!
+//! Written by hand: no crate parses iproute2's or brctl's command lines. Only the forms a lab
+//! of the three data planes uses are read; any other line is ignored, and inference says what
+//! it could not find rather than guess from it.
+
+use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// A tunnel device a node creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tunnel {
+    Vxlan {
+        vni: u32,
+        port: u16,
+        mtu: Option<u16>,
+        /// The underlay interface it is bound to (`dev`), if given.
+        over: Option<String>,
+    },
+    Ipip,
+}
+
+/// Where a route goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `None` for `default`.
+    pub dest: Option<Ipv4Net>,
+    pub via: Option<Ipv4Addr>,
+    pub dev: Option<String>,
+}
+
+impl Route {
+    pub fn covers(&self, net: &Ipv4Net) -> bool {
+        self.dest.is_none_or(|d| d.contains(net))
+    }
+
+    fn prefix_len(&self) -> u8 {
+        self.dest.map_or(0, |d| d.prefix_len())
+    }
+}
+
+/// Everything one node's exec lines set up, by device.
+#[derive(Debug, Clone, Default)]
+pub struct NodeFacts {
+    /// Addresses with their prefix, per device, in the order added.
+    pub addrs: Vec<(String, ipnet::Ipv4Net)>,
+    pub tunnels: BTreeMap<String, Tunnel>,
+    pub bridges: Vec<String>,
+    /// Bridge port → bridge.
+    pub ports: BTreeMap<String, String>,
+    pub routes: Vec<Route>,
+    pub mtus: BTreeMap<String, u16>,
+    /// `sysctl -w key=value`, with the exec line's number (from 1).
+    pub sysctls: Vec<(usize, String, String)>,
+}
+
+impl NodeFacts {
+    /// Reads every line; a line that does not split is skipped (preflight names it).
+    pub fn of(exec: &[String]) -> NodeFacts {
+        let mut facts = NodeFacts::default();
+        for (i, line) in exec.iter().enumerate() {
+            if let Some(argv) = shlex::split(line) {
+                facts.read(i + 1, &argv);
+            }
+        }
+        facts
+    }
+
+    /// The addresses on `dev`.
+    pub fn addrs_on<'a>(&'a self, dev: &'a str) -> impl Iterator<Item = Ipv4Net> + 'a {
+        self.addrs
+            .iter()
+            .filter(move |(d, _)| d == dev)
+            .map(|(_, a)| *a)
+    }
+
+    /// The most specific route that covers `net`.
+    pub fn route_to(&self, net: &Ipv4Net) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| r.covers(net))
+            .max_by_key(|r| r.prefix_len())
+    }
+
+    fn read(&mut self, line: usize, argv: &[String]) {
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            ["sysctl", "-w", setting] => self.sysctl(line, setting),
+            ["brctl", "addbr", bridge] => self.bridges.push(bridge.to_string()),
+            ["brctl", "addif", bridge, port] => {
+                self.ports.insert(port.to_string(), bridge.to_string());
+            }
+            ["ip", rest @ ..] => self.ip(rest),
+            _ => {}
+        }
+    }
+
+    fn sysctl(&mut self, line: usize, setting: &str) {
+        if let Some((key, value)) = setting.split_once('=') {
+            self.sysctls
+                .push((line, key.trim().to_string(), value.trim().to_string()));
+        }
+    }
+
+    fn ip(&mut self, words: &[&str]) {
+        let Some((object, rest)) = words.split_first() else {
+            return;
+        };
+        match (object_kind(object), rest.split_first()) {
+            (Some(Object::Addr), Some((verb, args))) if adds(verb) => self.addr(args),
+            (Some(Object::Link), Some((&"add", args))) => self.link_add(args),
+            (Some(Object::Link), Some((&"set", args))) => self.link_set(args),
+            (Some(Object::Tunnel), Some((&"add", args))) => self.tunnel_add(args),
+            (Some(Object::Route), Some((verb, args))) if adds(verb) => self.route(args),
+            _ => {}
+        }
+    }
+
+    fn addr(&mut self, args: &[&str]) {
+        let (Some(net), Some(dev)) = (args.first(), value_of(args, "dev")) else {
+            return;
+        };
+        if let Ok(net) = net.parse::<Ipv4Net>() {
+            self.addrs.push((dev.to_string(), net));
+        } else if let Ok(ip) = net.parse::<Ipv4Addr>() {
+            self.addrs.push((dev.to_string(), Ipv4Net::from(ip)));
+        }
+    }
+
+    fn link_add(&mut self, args: &[&str]) {
+        let name = value_of(args, "name").or(args.first().copied());
+        let Some(name) = name.map(str::to_string) else {
+            return;
+        };
+        match value_of(args, "type") {
+            Some("bridge") => self.bridges.push(name),
+            Some("ipip") => {
+                self.tunnels.insert(name, Tunnel::Ipip);
+            }
+            Some("vxlan") => {
+                let vxlan = Tunnel::Vxlan {
+                    vni: number(args, "id").unwrap_or(0),
+                    // The kernel's own default when no dstport is given.
+                    port: number(args, "dstport").unwrap_or(8472),
+                    mtu: number(args, "mtu"),
+                    over: value_of(args, "dev").map(str::to_string),
+                };
+                self.tunnels.insert(name, vxlan);
+            }
+            _ => {}
+        }
+    }
+
+    fn link_set(&mut self, args: &[&str]) {
+        let dev = value_of(args, "dev").or(args.first().copied());
+        let Some(dev) = dev else { return };
+        if let Some(bridge) = value_of(args, "master") {
+            self.ports.insert(dev.to_string(), bridge.to_string());
+        }
+        if let Some(mtu) = number(args, "mtu") {
+            self.mtus.insert(dev.to_string(), mtu);
+        }
+    }
+
+    fn tunnel_add(&mut self, args: &[&str]) {
+        let name = value_of(args, "name").or(args.first().copied());
+        if let (Some(name), Some("ipip")) = (name, value_of(args, "mode")) {
+            self.tunnels.insert(name.to_string(), Tunnel::Ipip);
+        }
+    }
+
+    fn route(&mut self, args: &[&str]) {
+        let Some(dest) = args.first() else { return };
+        let dest = match *dest {
+            "default" => None,
+            d => match d
+                .parse::<Ipv4Net>()
+                .or_else(|_| d.parse::<Ipv4Addr>().map(Ipv4Net::from))
+            {
+                Ok(net) => Some(net),
+                Err(_) => return,
+            },
+        };
+        self.routes.push(Route {
+            dest,
+            via: value_of(args, "via").and_then(|v| v.parse().ok()),
+            dev: value_of(args, "dev").map(str::to_string),
+        });
+    }
+}
+
+enum Object {
+    Addr,
+    Link,
+    Tunnel,
+    Route,
+}
+
+/// iproute2 takes any prefix of an object's name; these are the ones people write.
+fn object_kind(word: &str) -> Option<Object> {
+    match word {
+        "a" | "addr" | "address" => Some(Object::Addr),
+        "l" | "link" => Some(Object::Link),
+        "tunnel" | "tun" => Some(Object::Tunnel),
+        "r" | "ro" | "route" => Some(Object::Route),
+        _ => None,
+    }
+}
+
+fn adds(verb: &str) -> bool {
+    matches!(verb, "add" | "replace" | "append" | "change")
+}
+
+/// The word after `key`.
+fn value_of<'a>(args: &[&'a str], key: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|w| *w == key)
+        .and_then(|i| args.get(i + 1).copied())
+}
+
+fn number<T: std::str::FromStr>(args: &[&str], key: &str) -> Option<T> {
+    value_of(args, key)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(lines: &[&str]) -> NodeFacts {
+        NodeFacts::of(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_article_vxlan_host_reads_as_its_lines_say() {
+        let f = facts(&[
+            "sysctl -w net.ipv4.conf.all.proxy_arp=1",
+            "ip addr add 10.0.1.2/24 dev eth1",
+            "ip route replace default via 10.0.1.1 dev eth1",
+            "ip link add flannel.1 type vxlan id 1 dev eth1 local 10.0.1.2 dstport 4789",
+            "brctl addbr cni0",
+            "ip addr add 172.16.0.1/24 dev cni0",
+            "brctl addif cni0 pod1_veth_piar",
+            "ip route add 172.16.1.0/24 via 172.16.1.0 dev flannel.1 onlink",
+        ]);
+        assert_eq!(
+            f.sysctls,
+            [(1, "net.ipv4.conf.all.proxy_arp".into(), "1".into())]
+        );
+        assert_eq!(
+            f.addrs_on("cni0").collect::<Vec<_>>(),
+            ["172.16.0.1/24".parse::<Ipv4Net>().unwrap()]
+        );
+        assert_eq!(
+            f.tunnels["flannel.1"],
+            Tunnel::Vxlan {
+                vni: 1,
+                port: 4789,
+                mtu: None,
+                over: Some("eth1".into())
+            }
+        );
+        assert_eq!(f.ports["pod1_veth_piar"], "cni0");
+        let to = f.route_to(&"172.16.1.0/24".parse().unwrap()).unwrap();
+        assert_eq!(to.dev.as_deref(), Some("flannel.1"));
+        let out = f.route_to(&"8.8.8.0/24".parse().unwrap()).unwrap();
+        assert_eq!(out.dest, None);
+    }
+
+    #[test]
+    fn ipip_bridges_and_mtus_in_their_other_spellings() {
+        let f = facts(&[
+            "ip tunnel add tunl1 mode ipip local 10.0.1.2",
+            "ip link add name br0 type bridge",
+            "ip link set dev pod-veth master br0",
+            "ip link set eth1 mtu 9000",
+            "ip link add t2 type ipip",
+            "ip r add 10.1.0.0/16 via 192.168.0.1",
+        ]);
+        assert_eq!(f.tunnels["tunl1"], Tunnel::Ipip);
+        assert_eq!(f.tunnels["t2"], Tunnel::Ipip);
+        assert_eq!(f.bridges, ["br0"]);
+        assert_eq!(f.ports["pod-veth"], "br0");
+        assert_eq!(f.mtus["eth1"], 9000);
+        assert_eq!(f.routes.len(), 1);
+    }
+}

@@ -1,0 +1,440 @@
+//! The plan of a lab that carries no `cnilab.*` labels (the article's own files, or any lab of
+//! the three data planes built by hand), inferred from its links and exec lines and written as
+//! the labels `cnilab gen` would have written. verify, trace, graph and `cnilab label` then
+//! read those labels as they read any file's: inference is just another way to build a [`Lab`].
+//!
+//! [`Lab`]: super::Lab
+
+pub mod exec_facts;
+pub mod roles;
+
+use super::*;
+use exec_facts::{NodeFacts, Tunnel};
+use ipnet::Ipv4Net;
+use roles::{Neighbour, Roles};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InferError {
+    #[error("no node carries pods, so no node is a host (a pod is a node with one link and an address on it; its host is the node at the other end, not a bridge); the nodes: {nodes}")]
+    NoHosts { nodes: String },
+    #[error("found {0} pod(s); verify needs at least two")]
+    TooFewPods(usize),
+    #[error("node `{node}`: {why}")]
+    Ambiguous { node: String, why: String },
+}
+
+/// The labels inferred for each node, and what was inferred in one line.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    pub labels: BTreeMap<String, BTreeMap<&'static str, String>>,
+    /// `vxlan (VNI 1, UDP 4789), 2 hosts, 2 pods, 2 routers`
+    pub summary: String,
+}
+
+impl Inference {
+    /// `topo` with the inferred labels added to its nodes.
+    pub fn labelled(&self, topo: &Topology) -> Topology {
+        let mut topo = topo.clone();
+        for (name, node) in topo.topology.nodes.iter_mut() {
+            let Some(labels) = self.labels.get(name) else {
+                continue;
+            };
+            let node = node.get_or_insert_with(Default::default);
+            for (key, value) in labels {
+                node.labels.insert(
+                    key.to_string(),
+                    crate::topology::LabelValue::Text(value.clone()),
+                );
+            }
+        }
+        topo
+    }
+}
+
+/// A host as inferred, before it becomes labels.
+struct HostSeen {
+    node: String,
+    index: usize,
+    underlay_if: String,
+    underlay_ip: Ipv4Addr,
+    underlay_mtu: u16,
+    pod_subnet: Ipv4Net,
+}
+
+pub fn infer(topo: &Topology) -> Result<Inference, InferError> {
+    let facts: BTreeMap<String, NodeFacts> = topo
+        .nodes()
+        .map(|(name, node)| (name.to_string(), NodeFacts::of(&node.exec)))
+        .collect();
+    let links = roles::neighbours(topo);
+    let roles = roles::roles(topo, &facts, &links)?;
+    let hosts = roles
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| host_seen(h, i + 1, &facts[h], &links[h], &roles))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tunnel = lab_tunnel(&hosts, &facts)?;
+    let mode = tunnel.as_ref().map_or(Mode::HostGw, |(_, t)| match t {
+        Tunnel::Vxlan { .. } => Mode::Vxlan,
+        Tunnel::Ipip => Mode::Ipip,
+    });
+    let mut labels = BTreeMap::new();
+    for host in &hosts {
+        labels.insert(
+            host.node.clone(),
+            host_labels(host, mode, &tunnel, &hosts, &facts),
+        );
+    }
+    for (pod, host) in &roles.pods {
+        let host = hosts
+            .iter()
+            .find(|h| &h.node == host)
+            .expect("a pod's host is a host");
+        labels.insert(
+            pod.clone(),
+            pod_labels(pod, host, mode, &tunnel, &facts, &links)?,
+        );
+    }
+    for router in &roles.routers {
+        labels.insert(router.clone(), router_labels(mode, &links[router]));
+    }
+    for switch in &roles.switches {
+        labels.insert(switch.clone(), role_labels(mode, "switch"));
+    }
+    Ok(Inference {
+        labels,
+        summary: summary(mode, &tunnel, &roles),
+    })
+}
+
+fn host_seen(
+    node: &str,
+    index: usize,
+    facts: &NodeFacts,
+    links: &[Neighbour],
+    roles: &Roles,
+) -> Result<HostSeen, InferError> {
+    let ambiguous = |why: String| InferError::Ambiguous {
+        node: node.to_string(),
+        why,
+    };
+    let (to_pods, others): (Vec<&Neighbour>, Vec<&Neighbour>) =
+        links.iter().partition(|n| roles.pods.contains_key(&n.node));
+    let [underlay] = others.as_slice() else {
+        let ifs: Vec<&str> = others.iter().map(|n| n.iface.as_str()).collect();
+        return Err(ambiguous(format!(
+            "a host needs one link that leads to no pod (its underlay); it has {}: [{}]",
+            ifs.len(),
+            ifs.join(", ")
+        )));
+    };
+    let underlay_ip = facts.addrs_on(&underlay.iface).next().ok_or_else(|| {
+        ambiguous(format!(
+            "its underlay {} gets no address in its exec lines",
+            underlay.iface
+        ))
+    })?;
+    let pod_subnet = pod_subnet(facts, &to_pods).ok_or_else(|| {
+        ambiguous(
+            "neither its pods' bridge nor its pods have an address to take the pod subnet from"
+                .into(),
+        )
+    })?;
+    Ok(HostSeen {
+        node: node.to_string(),
+        index,
+        underlay_if: underlay.iface.clone(),
+        underlay_ip: underlay_ip.addr(),
+        underlay_mtu: facts.mtus.get(&underlay.iface).copied().unwrap_or(1500),
+        pod_subnet,
+    })
+}
+
+/// The subnet of the bridge the pods hang on, where it has an address.
+fn pod_subnet(facts: &NodeFacts, to_pods: &[&Neighbour]) -> Option<Ipv4Net> {
+    to_pods
+        .iter()
+        .filter_map(|n| facts.ports.get(&n.iface))
+        .find_map(|bridge| facts.addrs_on(bridge).next())
+        .map(|a| a.trunc())
+}
+
+/// Each host's tunnel to each peer, from its route to the peer's pods: the lab's tunnel, if
+/// any pair has one.
+fn lab_tunnel(
+    hosts: &[HostSeen],
+    facts: &BTreeMap<String, NodeFacts>,
+) -> Result<Option<(String, Tunnel)>, InferError> {
+    let mut found: Option<(String, String, Tunnel)> = None;
+    for host in hosts {
+        for peer in hosts.iter().filter(|p| p.index != host.index) {
+            let Some((dev, tunnel)) = tunnel_to(&facts[&host.node], &peer.pod_subnet) else {
+                continue;
+            };
+            match &found {
+                Some((_, _, t)) if same_kind(t, &tunnel) => {}
+                Some((first, _, t)) => {
+                    return Err(InferError::Ambiguous {
+                        node: host.node.clone(),
+                        why: format!(
+                            "its route to {} ({}'s pods) uses {dev}, {}, where {first} uses {}; one lab has one tunnel",
+                            peer.pod_subnet, peer.node, describe(&tunnel), describe(t)
+                        ),
+                    })
+                }
+                None => found = Some((host.node.clone(), dev, tunnel)),
+            }
+        }
+    }
+    Ok(found.map(|(_, dev, t)| (dev, t)))
+}
+
+/// The tunnel device the host's route to `net` leaves by, if it is one.
+fn tunnel_to(facts: &NodeFacts, net: &Ipv4Net) -> Option<(String, Tunnel)> {
+    let dev = facts.route_to(net)?.dev.as_ref()?;
+    facts.tunnels.get(dev).map(|t| (dev.clone(), t.clone()))
+}
+
+fn same_kind(a: &Tunnel, b: &Tunnel) -> bool {
+    match (a, b) {
+        (
+            Tunnel::Vxlan { vni, port, .. },
+            Tunnel::Vxlan {
+                vni: v, port: p, ..
+            },
+        ) => vni == v && port == p,
+        (Tunnel::Ipip, Tunnel::Ipip) => true,
+        _ => false,
+    }
+}
+
+fn describe(t: &Tunnel) -> String {
+    match t {
+        Tunnel::Vxlan { vni, port, .. } => format!("VXLAN (VNI {vni}, UDP {port})"),
+        Tunnel::Ipip => "IPIP".into(),
+    }
+}
+
+fn role_labels(mode: Mode, role: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        (LABEL_MODE, mode.to_string()),
+        (LABEL_ROLE, role.to_string()),
+    ])
+}
+
+fn host_labels(
+    host: &HostSeen,
+    mode: Mode,
+    tunnel: &Option<(String, Tunnel)>,
+    hosts: &[HostSeen],
+    facts: &BTreeMap<String, NodeFacts>,
+) -> BTreeMap<&'static str, String> {
+    let mut labels = role_labels(mode, "host");
+    labels.insert(LABEL_HOST, host.index.to_string());
+    labels.insert(LABEL_UNDERLAY_IF, host.underlay_if.clone());
+    labels.insert(LABEL_UNDERLAY_IP, host.underlay_ip.to_string());
+    labels.insert(LABEL_POD_SUBNET, host.pod_subnet.to_string());
+    if let Some((_, Tunnel::Vxlan { vni, port, .. })) = tunnel {
+        labels.insert(LABEL_VNI, vni.to_string());
+        labels.insert(LABEL_VXLAN_PORT, port.to_string());
+    }
+    if tunnel.is_some() {
+        // A peer whose pods this host routes to without the tunnel is reached plain.
+        let plain: Vec<String> = hosts
+            .iter()
+            .filter(|p| p.index != host.index)
+            .filter(|p| {
+                let f = &facts[&host.node];
+                f.route_to(&p.pod_subnet).is_some() && tunnel_to(f, &p.pod_subnet).is_none()
+            })
+            .map(|p| p.index.to_string())
+            .collect();
+        if !plain.is_empty() {
+            labels.insert(LABEL_DIRECT_TO, plain.join(","));
+        }
+    }
+    labels
+}
+
+fn pod_labels(
+    pod: &str,
+    host: &HostSeen,
+    mode: Mode,
+    tunnel: &Option<(String, Tunnel)>,
+    facts: &BTreeMap<String, NodeFacts>,
+    links: &BTreeMap<String, Vec<Neighbour>>,
+) -> Result<BTreeMap<&'static str, String>, InferError> {
+    let iface = &links[pod][0].iface;
+    let ip = facts[pod]
+        .addrs_on(iface)
+        .next()
+        .expect("a pod has an address");
+    if !host.pod_subnet.contains(&ip.addr()) {
+        return Err(InferError::Ambiguous {
+            node: pod.to_string(),
+            why: format!(
+                "its address {} is not in {} ({}'s pod subnet)",
+                ip.addr(),
+                host.pod_subnet,
+                host.node
+            ),
+        });
+    }
+    let own_mtu = facts[pod].mtus.get(iface).copied().unwrap_or(1500);
+    let mut labels = role_labels(mode, "pod");
+    labels.insert(LABEL_HOST, host.index.to_string());
+    labels.insert(LABEL_POD_IP, ip.addr().to_string());
+    labels.insert(LABEL_POD_IF, iface.clone());
+    labels.insert(LABEL_MTU, own_mtu.min(tunnel_mtu(host, tunnel)).to_string());
+    Ok(labels)
+}
+
+/// The largest packet the host's tunnel carries: what a full-size probe can be.
+fn tunnel_mtu(host: &HostSeen, tunnel: &Option<(String, Tunnel)>) -> u16 {
+    match tunnel {
+        None => host.underlay_mtu,
+        Some((_, Tunnel::Vxlan { mtu: Some(m), .. })) => *m,
+        // The kernel's default: the underlay's MTU less the outer headers.
+        Some((_, Tunnel::Vxlan { .. })) => host.underlay_mtu - 50,
+        Some((_, Tunnel::Ipip)) => host.underlay_mtu - 20,
+    }
+}
+
+fn router_labels(mode: Mode, links: &[Neighbour]) -> BTreeMap<&'static str, String> {
+    let mut labels = role_labels(mode, "router");
+    let ifs: Vec<&str> = links.iter().map(|n| n.iface.as_str()).collect();
+    labels.insert(LABEL_CAPTURE, ifs.join(","));
+    labels
+}
+
+fn summary(mode: Mode, tunnel: &Option<(String, Tunnel)>, roles: &Roles) -> String {
+    let kind = match tunnel {
+        Some((_, Tunnel::Vxlan { vni, port, .. })) => format!("vxlan (VNI {vni}, UDP {port})"),
+        _ => mode.to_string(),
+    };
+    format!(
+        "{kind}, {} hosts, {} pods, {} routers",
+        roles.hosts.len(),
+        roles.pods.len(),
+        roles.routers.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(file: &str) -> Topology {
+        let text = match file {
+            "host-gw" => include_str!("../../../examples/article/host-gw.clab.yaml"),
+            "vxlan" => include_str!("../../../examples/article/vxlan.clab.yaml"),
+            _ => include_str!("../../../examples/article/ipip.clab.yaml"),
+        };
+        Topology::parse(text).unwrap()
+    }
+
+    fn inferred(file: &str) -> (Inference, Lab) {
+        let topo = article(file);
+        let inference = infer(&topo).unwrap();
+        let lab = Lab::from_topology(&inference.labelled(&topo)).unwrap();
+        (inference, lab)
+    }
+
+    #[test]
+    fn the_article_vxlan_lab_is_two_hosts_over_two_routers() {
+        let (inference, lab) = inferred("vxlan");
+        assert_eq!(
+            inference.summary,
+            "vxlan (VNI 1, UDP 4789), 2 hosts, 2 pods, 2 routers"
+        );
+        assert_eq!(lab.encap, Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }));
+        let h: Vec<_> = lab
+            .hosts
+            .iter()
+            .map(|h| (h.node.as_str(), h.underlay_ip, h.pod_subnet.to_string()))
+            .collect();
+        assert_eq!(
+            h,
+            [
+                (
+                    "host1",
+                    Ipv4Addr::new(10, 0, 1, 2),
+                    "172.16.0.0/24".to_string()
+                ),
+                (
+                    "host2",
+                    Ipv4Addr::new(10, 0, 2, 2),
+                    "172.16.1.0/24".to_string()
+                )
+            ]
+        );
+        assert_eq!(lab.pods[1].ip, Ipv4Addr::new(172, 16, 1, 2));
+        assert_eq!(lab.pods[1].host_if.as_deref(), Some("pod2_veth_piar"));
+        // The pods keep 1500, but flannel.1 carries 1450: a full-size probe is sized to it.
+        assert_eq!(lab.pods[0].mtu, 1450);
+        let routers: Vec<_> = lab
+            .routers
+            .iter()
+            .map(|r| (r.node.as_str(), r.capture.join(",")))
+            .collect();
+        assert_eq!(
+            routers,
+            [
+                ("gw1", "eth1,eth2".to_string()),
+                ("gw2", "eth1,eth2".to_string())
+            ]
+        );
+        assert!(lab.hosts.iter().all(|h| h.direct_to.is_none()));
+    }
+
+    #[test]
+    fn the_article_host_gw_lab_is_plain_over_its_switch() {
+        let (inference, lab) = inferred("host-gw");
+        assert_eq!(inference.summary, "host-gw, 2 hosts, 2 pods, 0 routers");
+        assert_eq!(lab.encap, Encap::Plain);
+        assert_eq!(lab.hosts[1].underlay_ip, Ipv4Addr::new(192, 168, 0, 200));
+        assert_eq!(lab.hosts[1].pod_subnet.to_string(), "10.0.2.0/24");
+        assert_eq!(lab.pods[0].mtu, 1500);
+        assert_eq!(inference.labels["switch"][LABEL_ROLE], "switch");
+    }
+
+    #[test]
+    fn the_article_ipip_lab_is_three_hosts_round_one_router() {
+        let (inference, lab) = inferred("ipip");
+        assert!(
+            inference.summary.starts_with("ipip, 3 hosts, "),
+            "{}",
+            inference.summary
+        );
+        assert_eq!(lab.encap, Encap::Ipip);
+        assert_eq!(lab.pods[0].mtu, 1480);
+        assert_eq!(lab.routers[0].capture, ["eth1", "eth2", "eth3"]);
+    }
+
+    #[test]
+    fn two_pods_on_a_bridge_and_nothing_else_is_no_lab() {
+        let topo = Topology::parse(
+            "name: flat\ntopology:\n  nodes:\n    br:\n      kind: bridge\n    a:\n      kind: linux\n      exec:\n      - ip addr add 10.1.0.1/24 dev eth1\n    b:\n      kind: linux\n      exec:\n      - ip addr add 10.1.0.2/24 dev eth1\n  links:\n  - endpoints: [\"a:eth1\", \"br:p1\"]\n  - endpoints: [\"b:eth1\", \"br:p2\"]\n",
+        )
+        .unwrap();
+        let e = infer(&topo).unwrap_err();
+        assert!(matches!(e, InferError::NoHosts { .. }), "{e}");
+        assert!(e.to_string().contains("the nodes: a, b, br"), "{e}");
+    }
+
+    #[test]
+    fn a_host_with_two_underlays_is_named() {
+        let mut topo = article("vxlan");
+        topo.topology.links.push(crate::topology::Link {
+            endpoints: vec!["host1:eth9".into(), "gw2:eth9".into()],
+            other: Default::default(),
+        });
+        let e = infer(&topo).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "node `host1`: a host needs one link that leads to no pod (its underlay); it has 2: [eth1, eth9]"
+        );
+    }
+}
