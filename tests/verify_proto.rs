@@ -57,7 +57,7 @@ fn a_host_that_drops_udp_fails_its_pairs_naming_udp() {
         &report,
         "pod1",
         "pod2",
-        &["UDP probe request reached host2-eth1 but never pod2-eth1"],
+        &["UDP probe request reached host2-eth1 (host underlay) but never pod2-eth1 (pod)"],
     );
     let (code, report) = verify(&lab, &["--proto", "icmp,tcp"]);
     assert_eq!(code, 0, "--proto icmp,tcp sends no UDP: {report:#}");
