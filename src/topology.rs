@@ -195,6 +195,10 @@ impl Topology {
     }
 }
 
+/// containerlab's default MTU for veth links; the netns runtime matches it so that one file
+/// makes the same lab on both runtimes.
+pub const DEFAULT_LINK_MTU: u32 = 9500;
+
 /// containerlab's pattern for lab, prefix and node names, kept short enough that
 /// `clab-<lab>-<node>` stays a sensible namespace name. Such a name is never a path.
 pub fn valid_name(name: &str) -> bool {

@@ -6,9 +6,7 @@ use crate::topology::{Endpoint, Topology};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// containerlab's default MTU for veth links; the netns runtime matches it so that one file
-/// makes the same lab on both runtimes.
-pub const DEFAULT_LINK_MTU: u32 = 9500;
+pub use crate::topology::DEFAULT_LINK_MTU;
 /// Linux's limit for interface names (IFNAMSIZ minus the terminating NUL).
 pub const MAX_IFNAME: usize = 15;
 

@@ -609,6 +609,7 @@ fn dropped_at_host(plan: &PairPlan, result: &ProbeResult, probe: ProbeName) -> V
                 direction: Direction::of(reply),
                 reached: host_point.clone(),
                 missed: pod_point.clone(),
+                cause: None,
             });
         }
     }

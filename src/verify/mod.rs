@@ -33,6 +33,7 @@ pub mod underlay;
 mod collect;
 mod findings;
 mod pair_judge;
+mod stopped;
 mod phases;
 mod targets;
 use collect::*;
@@ -146,7 +147,9 @@ pub fn verify(file: &LabFile, opts: &VerifyOptions) -> Result<Report, VerifyErro
     let started = Instant::now();
     let mut ready = Prepared::new(file, opts)?;
     let probed = ready.probe(opts)?;
-    ready.judge(probed, opts, started)
+    let mut report = ready.judge(probed, opts, started)?;
+    report.inferred = file.inferred.as_ref().map(|i| i.summary.clone());
+    Ok(report)
 }
 
 /// Everything verify reads and opens before the first probe. The listeners stop when it is
@@ -157,11 +160,17 @@ struct Prepared {
     /// Taken when the captures start.
     opened: Vec<capture::Opened>,
     sockets: Vec<std::os::fd::OwnedFd>,
+    /// Each pod's MTU as judged: its own, or for an inferred plan at most its tunnel's (the
+    /// excess is a warning, [`inferred_mtu_warnings`]).
     pod_mtus: Vec<Option<u32>>,
+    /// Pods whose own MTU is above what an inferred plan's tunnel carries: pod, own MTU.
+    mtu_above_tunnel: Vec<(usize, u32)>,
     fdbs: Vec<learned::HostFdb>,
     faults: Vec<programmed::Fault>,
     probes: ProbePlan,
     host_macs: Vec<(String, judge::Mac)>,
+    /// Per host, what its exec lines say about forwarding, for the reason a probe stopped.
+    forwarding_hints: std::collections::BTreeMap<String, String>,
     _listeners: Option<listener::Listeners>,
 }
 
@@ -223,6 +232,10 @@ impl Prepared {
         let fdbs = learned::read_hosts(&lab)?;
         // What the labels say each host programs, read before any traffic: the named causes.
         let faults = programmed::check(&lab, &fdbs)?;
+        let (pod_mtus, mtu_above_tunnel) = match file.inferred {
+            Some(_) => capped_at_tunnel(&lab, pod_mtus),
+            None => (pod_mtus, Vec::new()),
+        };
         let probes = ProbePlan::new(&lab, &pod_mtus, opts);
         let listeners = start_listeners(&lab, &opts.transports)?;
         // Each host's underlay MAC, from its capture point (hosts come first in `points`).
@@ -232,16 +245,19 @@ impl Prepared {
             .take(lab.hosts.len())
             .filter_map(|(p, o)| Some((p.id.node.clone(), o.mac?)))
             .collect();
+        let forwarding_hints = stopped::forwarding_hints(&file.topo, &lab);
         Ok(Prepared {
             lab,
             points,
             opened,
             sockets,
             pod_mtus,
+            mtu_above_tunnel,
             fdbs,
             faults,
             probes,
             host_macs,
+            forwarding_hints,
             _listeners: listeners,
         })
     }
@@ -360,13 +376,15 @@ impl Prepared {
         let findings = lab_findings(lab, &self.pod_mtus, &judged.unclaimed);
         let mut rows: Vec<PairRow> = judged.rows.into_iter().flatten().collect();
         excuse_capture_drops(&mut rows, points, &dropped);
-        let warnings = programmed::blame(lab, &mut rows, &self.faults);
+        let mut warnings = programmed::blame(lab, &mut rows, &self.faults);
+        warnings.extend(inferred_mtu_warnings(lab, &self.mtu_above_tunnel));
         if rows.iter().any(|r| !r.verdict.passed()) {
             notes.extend(neighbour_table_note());
         }
         Ok(Report {
             notes,
             lab: lab.name.clone(),
+            inferred: None,
             mode: lab.mode(),
             hosts: lab.hosts.len(),
             start: match opts.warm {
@@ -387,6 +405,48 @@ impl Prepared {
             peak_memory_kib: peak_memory_kib(),
         })
     }
+}
+
+/// An inferred plan states no MTU: the lab's author never said the pods' MTU should be the
+/// tunnel's. A pod above it is the classic blackhole risk, but not a broken path, where its
+/// gateway answers with frag-needed: so it is a warning, and the full-size probe is sized to
+/// what the tunnel carries.
+fn capped_at_tunnel(lab: &Lab, own: Vec<Option<u32>>) -> (Vec<Option<u32>>, Vec<(usize, u32)>) {
+    let mut above = Vec::new();
+    let capped = own
+        .into_iter()
+        .enumerate()
+        .map(|(i, mtu)| {
+            let planned = u32::from(lab.pods[i].mtu);
+            mtu.map(|m| {
+                if m > planned {
+                    above.push((i, m));
+                }
+                m.min(planned)
+            })
+        })
+        .collect();
+    (capped, above)
+}
+
+fn inferred_mtu_warnings(lab: &Lab, above: &[(usize, u32)]) -> Vec<report::Warning> {
+    above
+        .iter()
+        .map(|&(i, own)| {
+            let pod = &lab.pods[i];
+            report::Warning {
+                kind: "pod_mtu",
+                node: pod.node.clone(),
+                message: format!(
+                    "{}'s {} has MTU {own}, more than the {} its host's tunnel carries: its \
+                     full-size packets rely on frag-needed from its gateway (path MTU discovery), \
+                     the classic blackhole where ICMP is filtered; CNIs set a pod's MTU to the \
+                     tunnel's",
+                    pod.node, pod.pod_if, pod.mtu
+                ),
+            }
+        })
+        .collect()
 }
 
 impl Judged {

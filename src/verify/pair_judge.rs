@@ -1,6 +1,7 @@
 //! One pair's row: its probes' outcomes and sightings judged against its plan, then what the
 //! lab declares (expected failures) and what learning hid (flood gaps) put first.
 
+use super::stopped::{self, RoutedTo};
 use super::*;
 
 /// What judging a pair needs beyond its own probes.
@@ -11,6 +12,8 @@ pub(super) struct PairJudge<'a> {
     pub(super) host_macs: &'a [(String, judge::Mac)],
     pub(super) max_loss: f64,
     pub(super) gaps: Vec<learned::FloodGap>,
+    /// Per host, what its exec lines say about forwarding.
+    pub(super) hints: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> PairJudge<'a> {
@@ -23,6 +26,7 @@ impl<'a> PairJudge<'a> {
             host_macs: &prepared.host_macs,
             max_loss,
             gaps: gaps(lab, &prepared.fdbs),
+            hints: &prepared.forwarding_hints,
         }
     }
 
@@ -86,37 +90,61 @@ impl<'a> PairJudge<'a> {
         plan
     }
 
-    /// Where an unanswered probe was last seen at a router, what that router's own state says
-    /// now: no route to the destination, or no forwarding at all. Read only for such a pair, so
-    /// a healthy run reads nothing.
+    /// Where an unanswered probe was last seen, or reached a host and went no further, what
+    /// the node that held it says now: no route to the destination, or no forwarding at all.
+    /// Read only for such a pair, so a healthy run reads nothing.
     fn explain_last_seen(&self, a: usize, b: usize, verdict: &mut judge::PairVerdict) {
         for reason in &mut verdict.reasons {
-            let Reason::LastSeen {
-                direction,
-                point,
-                cause,
-                ..
-            } = reason
-            else {
-                continue;
-            };
-            let Some(router) = self.lab.routers.iter().find(|r| r.node == point.node) else {
-                continue;
+            let (direction, node, cause) = match reason {
+                Reason::LastSeen {
+                    direction,
+                    point,
+                    cause,
+                    ..
+                } => (*direction, point.node.clone(), cause),
+                Reason::DroppedAtHost {
+                    direction,
+                    reached,
+                    cause,
+                    ..
+                } => (*direction, reached.node.clone(), cause),
+                _ => continue,
             };
             let (from, to) = match direction {
                 reason::Direction::Request => (a, b),
                 reason::Direction::Reply => (b, a),
             };
-            *cause = router_cause(&router.namespace, &self.routed_to(from, to));
+            *cause = self.held_by(&node).and_then(|(node, namespace)| {
+                stopped::cause(node, namespace, &self.routed_to(from, to, node), self.hints.get(node))
+            });
         }
     }
 
-    /// What a router on the way from pod `from` to pod `to` must have a route to: the pod
-    /// itself where the pair goes plain, the destination host's underlay address where it is
-    /// tunnelled.
-    fn routed_to(&self, from: usize, to: usize) -> RoutedTo {
+    /// The node that held a packet last seen on `node`: a router or host itself, or for a
+    /// pod, the host it sends through.
+    fn held_by(&self, node: &str) -> Option<(&str, &str)> {
+        let lab = self.lab;
+        if let Some(r) = lab.routers.iter().find(|r| r.node == node) {
+            return Some((&r.node, &r.namespace));
+        }
+        let host = match lab.pods.iter().find(|p| p.node == node) {
+            Some(pod) => lab.host(pod.host)?,
+            None => lab.hosts.iter().find(|h| h.node == node)?,
+        };
+        Some((&host.node, &host.namespace))
+    }
+
+    /// What `node` on the way from pod `from` to pod `to` must have a route to: the pod itself
+    /// where the pair goes plain or `node` is the destination's host, the destination host's
+    /// underlay address where it is tunnelled.
+    fn routed_to(&self, from: usize, to: usize, node: &str) -> RoutedTo {
         let (lab, dst) = (self.lab, host_of(self.lab, to));
-        match lab.encap_between(lab.pods[from].host, dst.index) {
+        let tunnel = lab.encap_between(lab.pods[from].host, dst.index);
+        match tunnel {
+            _ if dst.node == node => RoutedTo {
+                ip: lab.pods[to].ip,
+                named: format!("{} (pod {})", dst.pod_subnet, lab.pods[to].ip),
+            },
             crate::lab::Encap::Plain => RoutedTo {
                 ip: lab.pods[to].ip,
                 named: format!("{} (pod {})", dst.pod_subnet, lab.pods[to].ip),
@@ -161,25 +189,6 @@ impl<'a> PairJudge<'a> {
             let held = expect::for_want_of_a_route(held, e, dst, routed);
             expect::apply(e, held, verdict);
         }
-    }
-}
-
-/// An address a router must route, and how a reason names it.
-struct RoutedTo {
-    ip: std::net::Ipv4Addr,
-    named: String,
-}
-
-/// Why a router that saw a packet for `to` sent it no further, where its state tells: no
-/// route, or forwarding off. `None` where it has both, or cannot be read.
-fn router_cause(namespace: &str, to: &RoutedTo) -> Option<String> {
-    use crate::sys::tables;
-    if !tables::route_to(namespace, to.ip).ok()? {
-        return Some(format!("has no route to {}", to.named));
-    }
-    match tables::forwards_ipv4(namespace).ok()? {
-        false => Some("does not forward IPv4 (net.ipv4.ip_forward = 0)".to_string()),
-        true => None,
     }
 }
 

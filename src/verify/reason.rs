@@ -140,6 +140,8 @@ pub enum Reason {
         direction: Direction,
         reached: PointId,
         missed: PointId,
+        /// What stopped it there, read from that host (forwarding off, a missing route).
+        cause: Option<String>,
     },
     /// Answered although the request never reached the destination pod.
     AnsweredInItsName { probe: ProbeName, missed: PointId },
@@ -305,13 +307,18 @@ impl fmt::Display for Reason {
                 direction,
                 reached,
                 missed,
-            } => write!(
-                f,
-                "{probe} {direction} reached {} but never {}: {} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)",
-                reached.described(),
-                missed.described(),
-                reached.node
-            ),
+                cause,
+            } => {
+                let (r, m) = (reached.described(), missed.described());
+                match cause {
+                    Some(cause) => write!(f, "{probe} {direction} reached {r} but never {m}: {cause}"),
+                    None => write!(
+                        f,
+                        "{probe} {direction} reached {r} but never {m}: {} dropped it (strict rp_filter on an asymmetric path, a firewall or a route)",
+                        reached.node
+                    ),
+                }
+            }
             AnsweredInItsName { probe, missed } => write!(
                 f,
                 "{probe} answered, but its request never reached {}: something before the pod answered in its name (DNAT?)",
@@ -470,7 +477,7 @@ fn lab_wide(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         } => {
             write!(f, "{probe} {direction} last seen on {}", point.described())?;
             match cause {
-                Some(cause) => write!(f, "; {} {cause}", point.node),
+                Some(cause) => write!(f, "; {cause}"),
                 None => Ok(()),
             }
         }

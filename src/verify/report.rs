@@ -10,6 +10,9 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub lab: String,
+    /// Where the file carries no labels: what was inferred, in one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inferred: Option<String>,
     pub mode: Mode,
     pub hosts: usize,
     /// Whether the lab was probed from a cold start or warm, as it was.
@@ -173,6 +176,13 @@ impl Report {
     pub fn table(&self, style: &Style) -> String {
         let mut out = String::new();
         let leads = leads(&self.pairs);
+        if let Some(inferred) = &self.inferred {
+            out.push_str(&wrap(
+                &format!("plan inferred from the lab's links and exec lines: {inferred}"),
+                style.width,
+                6,
+            ));
+        }
         out.push_str(&format!("{}{WIRE_HEADER}\n", leads[0]));
         if !style.failed_only {
             for (i, row) in self.pairs.iter().enumerate() {
@@ -404,6 +414,7 @@ mod tests {
     fn report(pairs: Vec<PairRow>) -> Report {
         Report {
             lab: "l".into(),
+            inferred: None,
             mode: Mode::Vxlan,
             hosts: 2,
             start: Start::Cold { phases: 2 },

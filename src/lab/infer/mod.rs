@@ -14,6 +14,9 @@ use ipnet::Ipv4Net;
 use roles::{Neighbour, Roles};
 use std::collections::BTreeMap;
 
+/// A link's MTU where no exec line sets one: what the runtime gives every link.
+const LINK_MTU: u16 = crate::topology::DEFAULT_LINK_MTU as u16;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InferError {
     #[error("no node carries pods, so no node is a host (a pod is a node with one link and an address on it; its host is the node at the other end, not a bridge); the nodes: {nodes}")]
@@ -147,7 +150,11 @@ fn host_seen(
         index,
         underlay_if: underlay.iface.clone(),
         underlay_ip: underlay_ip.addr(),
-        underlay_mtu: facts.mtus.get(&underlay.iface).copied().unwrap_or(1500),
+        underlay_mtu: facts
+            .mtus
+            .get(&underlay.iface)
+            .copied()
+            .unwrap_or(LINK_MTU),
         pod_subnet,
     })
 }
@@ -282,7 +289,7 @@ fn pod_labels(
             ),
         });
     }
-    let own_mtu = facts[pod].mtus.get(iface).copied().unwrap_or(1500);
+    let own_mtu = facts[pod].mtus.get(iface).copied().unwrap_or(LINK_MTU);
     let mut labels = role_labels(mode, "pod");
     labels.insert(LABEL_HOST, host.index.to_string());
     labels.insert(LABEL_POD_IP, ip.addr().to_string());
@@ -372,8 +379,9 @@ mod tests {
         );
         assert_eq!(lab.pods[1].ip, Ipv4Addr::new(172, 16, 1, 2));
         assert_eq!(lab.pods[1].host_if.as_deref(), Some("pod2_veth_piar"));
-        // The pods keep 1500, but flannel.1 carries 1450: a full-size probe is sized to it.
-        assert_eq!(lab.pods[0].mtu, 1450);
+        // The pods keep the link's 9500, but flannel.1 carries 50 bytes less: a full-size
+        // probe is sized to it.
+        assert_eq!(lab.pods[0].mtu, 9450);
         let routers: Vec<_> = lab
             .routers
             .iter()
@@ -396,7 +404,7 @@ mod tests {
         assert_eq!(lab.encap, Encap::Plain);
         assert_eq!(lab.hosts[1].underlay_ip, Ipv4Addr::new(192, 168, 0, 200));
         assert_eq!(lab.hosts[1].pod_subnet.to_string(), "10.0.2.0/24");
-        assert_eq!(lab.pods[0].mtu, 1500);
+        assert_eq!(lab.pods[0].mtu, 9500);
         assert_eq!(inference.labels["switch"][LABEL_ROLE], "switch");
     }
 
@@ -409,7 +417,7 @@ mod tests {
             inference.summary
         );
         assert_eq!(lab.encap, Encap::Ipip);
-        assert_eq!(lab.pods[0].mtu, 1480);
+        assert_eq!(lab.pods[0].mtu, 9480);
         assert_eq!(lab.routers[0].capture, ["eth1", "eth2", "eth3"]);
     }
 

@@ -70,6 +70,7 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
     }
     Report {
         lab: lab.name.clone(),
+        inferred: None,
         mode: lab.mode(),
         hosts: lab.hosts.len(),
         start: Start::Cold { phases: 4 },

@@ -1,0 +1,90 @@
+//! Why a node that saw a probe sent it no further, read from the node itself once a pair has
+//! failed: no route to where it goes, or forwarding off. Where forwarding is off, the lab's own
+//! exec lines say why, when they set something that looks like it but is not (proxy_arp).
+
+use crate::lab::infer::exec_facts::NodeFacts;
+use crate::lab::Lab;
+use crate::sys::tables;
+use crate::topology::Topology;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// The sysctls that turn IPv4 forwarding on, in a node's exec lines.
+const FORWARDING_KEYS: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding"];
+
+/// An address a node must route, and how a reason names it.
+pub(super) struct RoutedTo {
+    pub(super) ip: Ipv4Addr,
+    pub(super) named: String,
+}
+
+/// Per host, what its exec lines say about forwarding, where they never turn it on: "the lab
+/// sets net.ipv4.conf.all.proxy_arp=1 on host1's exec line 4, which does not enable forwarding".
+pub(super) fn forwarding_hints(topo: &Topology, lab: &Lab) -> BTreeMap<String, String> {
+    lab.hosts
+        .iter()
+        .filter_map(|h| {
+            let facts = NodeFacts::of(&topo.node(&h.node)?.exec);
+            Some((h.node.clone(), hint(&h.node, &facts)?))
+        })
+        .collect()
+}
+
+fn hint(node: &str, facts: &NodeFacts) -> Option<String> {
+    let on = |(_, k, v): &&(usize, String, String)| FORWARDING_KEYS.contains(&k.as_str()) && v == "1";
+    if facts.sysctls.iter().any(|s| on(&s)) {
+        return None;
+    }
+    Some(match facts.sysctls.iter().find(|(_, k, _)| k.contains("proxy_arp")) {
+        Some((line, key, value)) => format!(
+            "the lab sets {key}={value} on {node}'s exec line {line}, which does not enable forwarding"
+        ),
+        None => format!("{node}'s exec lines never set net.ipv4.ip_forward=1"),
+    })
+}
+
+/// Why `node` (in `namespace`) sent a packet for `to` no further, where its state tells: no
+/// route, or forwarding off (with `hint`). `None` where it has both, or cannot be read.
+pub(super) fn cause(
+    node: &str,
+    namespace: &str,
+    to: &RoutedTo,
+    hint: Option<&String>,
+) -> Option<String> {
+    if !tables::forwards_ipv4(namespace).ok()? {
+        let hint = hint.map(|h| format!("; {h}")).unwrap_or_default();
+        return Some(format!(
+            "{node} does not forward IPv4 (net.ipv4.ip_forward = 0){hint}"
+        ));
+    }
+    if !tables::route_to(namespace, to.ip).ok()? {
+        return Some(format!("{node} has no route to {}", to.named));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(lines: &[&str]) -> NodeFacts {
+        NodeFacts::of(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn proxy_arp_where_forwarding_was_meant_is_named_with_its_line() {
+        let f = facts(&[
+            "sysctl -w net.ipv6.conf.all.disable_ipv6=1",
+            "sysctl -w net.ipv4.conf.all.proxy_arp=1",
+        ]);
+        assert_eq!(
+            hint("host1", &f).unwrap(),
+            "the lab sets net.ipv4.conf.all.proxy_arp=1 on host1's exec line 2, which does not enable forwarding"
+        );
+        assert_eq!(
+            hint("host1", &facts(&["ip link set eth1 up"])).unwrap(),
+            "host1's exec lines never set net.ipv4.ip_forward=1"
+        );
+        assert!(hint("host1", &facts(&["sysctl -w net.ipv4.ip_forward=1"])).is_none());
+    }
+}
