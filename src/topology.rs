@@ -124,14 +124,20 @@ pub enum TopologyError {
 
 impl Topology {
     pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+        Topology::load_with_text(path).map(|(topo, _)| topo)
+    }
+
+    /// The topology and the text it was read from, for a command that writes the text again.
+    pub fn load_with_text(path: &Path) -> Result<(Topology, String), TopologyError> {
         let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Topology::parse(&text).map_err(|detail| TopologyError::Parse {
+        let topo = Topology::parse(&text).map_err(|detail| TopologyError::Parse {
             path: path.to_path_buf(),
             detail,
-        })
+        })?;
+        Ok((topo, text))
     }
 
     pub fn parse(text: &str) -> Result<Topology, String> {

@@ -259,6 +259,27 @@ Examples:
 
 The lab stays up: `sudo cnilab down` removes it.")]
     Up(UpArgs),
+    /// Write a copy of a lab file without cnilab labels (the article's, or one built by hand)
+    /// with the labels cnilab infers from its links and exec lines.
+    #[command(after_help = "\
+Examples:
+  cnilab label -t vxlan.clab.yaml -o vxlan.labelled.yaml   # then read it, fix what is wrong
+  cnilab label -t host-gw.clab.yaml                        # to standard output
+
+Every line of the file is kept; each node gains a `labels:` block (cnilab.role, cnilab.mode,
+addresses, the tunnel). verify infers the same plan without it; with it, verify reads the
+labels, so a plan cnilab got wrong can be put right. Refused (exit 2) when the file carries
+cnilab labels already, or when its plan cannot be inferred: the message names the node.")]
+    Label {
+        #[command(flatten)]
+        topo: TopologyArg,
+        /// Where to write the labelled copy; `-` for standard output.
+        #[arg(short, long, value_name = "PATH", default_value = "-")]
+        output: PathBuf,
+        /// Overwrite PATH if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Write the built-in templates into a folder, to edit and use with --templates.
     #[command(after_help = "\
 Examples:

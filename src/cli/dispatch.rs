@@ -39,6 +39,11 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
         Command::Verify { topo, verify } => verify_and_report(&LabFile::load(&topo.file)?, &verify),
         Command::Up(up) => up_lab(up),
         Command::Templates { export, force } => templates(&export, force),
+        Command::Label {
+            topo,
+            output,
+            force,
+        } => label(&topo.file, output, force),
         Command::Graph {
             topo,
             format,
@@ -194,6 +199,37 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
     }
     write_topology(&generated, &up.output, up.force, false)?;
     Ok(up.output.clone())
+}
+
+/// Writes the file at `path` again with the labels its plan was inferred as.
+fn label(path: &Path, output: PathBuf, force: bool) -> Result<i32, Error> {
+    use crate::lab::infer::label_text;
+    let (topo, text) = crate::topology::Topology::load_with_text(path)?;
+    let file = LabFile::new(path, topo);
+    let inference = match (&file.inferred, file.lab()) {
+        (Some(inference), Ok(_)) => inference,
+        (None, Ok(_)) => {
+            return Err(Error::Usage(format!(
+                "{}: the file carries cnilab labels already; verify reads them as they are",
+                path.display()
+            )))
+        }
+        (_, Err(e)) => return Err(Error::Usage(format!("{}: {e}", path.display()))),
+    };
+    let labelled = label_text::with_labels(&text, inference)
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let dest = destination(output.clone(), force);
+    gen::write(&labelled, &dest)?;
+    let next = match output == Path::new("-") {
+        true => String::new(),
+        false => format!(
+            "; wrote {}; check it, then: {}",
+            output.display(),
+            runtime::diagnose::as_root(&format!("cnilab verify -t {}", output.display()))
+        ),
+    };
+    eprintln!("plan inferred: {}{next}", inference.summary);
+    Ok(0)
 }
 
 fn templates(export: &Path, force: bool) -> Result<i32, Error> {

@@ -25,6 +25,9 @@ pub const LABEL_POD_SUBNET: &str = "cnilab.pod-subnet";
 pub const LABEL_POD_IP: &str = "cnilab.pod-ip";
 pub const LABEL_POD_IF: &str = "cnilab.pod-if";
 pub const LABEL_MTU: &str = "cnilab.mtu";
+/// `tunnel` where a pod's `cnilab.mtu` is what its host's tunnel carries rather than what the
+/// lab sets on the pod: an inferred plan, whose author stated no MTU.
+pub const LABEL_MTU_FROM: &str = "cnilab.mtu-from";
 pub const LABEL_VNI: &str = "cnilab.vni";
 pub const LABEL_VXLAN_PORT: &str = "cnilab.vxlan-port";
 pub const LABEL_CAPTURE: &str = "cnilab.capture";
@@ -112,6 +115,8 @@ pub struct LabPod {
     pub host: usize,
     pub ip: Ipv4Addr,
     pub mtu: u16,
+    /// `mtu` is the tunnel's, not one the lab sets on the pod (`cnilab.mtu-from: tunnel`).
+    pub mtu_from_tunnel: bool,
     /// The pod's interface towards its host (`cnilab.pod-if`).
     pub pod_if: String,
     /// The host's end of the pod's link, from the file's links.
@@ -426,6 +431,8 @@ fn pod(name: &str, node: &Node, namespace: String) -> Result<LabPod, LabError> {
         host: required(name, node, LABEL_HOST)?,
         ip: required(name, node, LABEL_POD_IP)?,
         mtu: required(name, node, LABEL_MTU)?,
+        mtu_from_tunnel: optional::<String>(name, node, LABEL_MTU_FROM)?
+            .is_some_and(|f| f == "tunnel"),
         pod_if: required(name, node, LABEL_POD_IF)?,
         host_if: None,
     })

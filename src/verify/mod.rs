@@ -33,8 +33,8 @@ pub mod underlay;
 mod collect;
 mod findings;
 mod pair_judge;
-mod stopped;
 mod phases;
+mod stopped;
 mod targets;
 use collect::*;
 use findings::*;
@@ -160,8 +160,8 @@ struct Prepared {
     /// Taken when the captures start.
     opened: Vec<capture::Opened>,
     sockets: Vec<std::os::fd::OwnedFd>,
-    /// Each pod's MTU as judged: its own, or for an inferred plan at most its tunnel's (the
-    /// excess is a warning, [`inferred_mtu_warnings`]).
+    /// Each pod's MTU as judged: its own, or where its planned MTU is its tunnel's rather than
+    /// one the lab sets on it, at most that (the excess is a warning, [`inferred_mtu_warnings`]).
     pod_mtus: Vec<Option<u32>>,
     /// Pods whose own MTU is above what an inferred plan's tunnel carries: pod, own MTU.
     mtu_above_tunnel: Vec<(usize, u32)>,
@@ -232,10 +232,7 @@ impl Prepared {
         let fdbs = learned::read_hosts(&lab)?;
         // What the labels say each host programs, read before any traffic: the named causes.
         let faults = programmed::check(&lab, &fdbs)?;
-        let (pod_mtus, mtu_above_tunnel) = match file.inferred {
-            Some(_) => capped_at_tunnel(&lab, pod_mtus),
-            None => (pod_mtus, Vec::new()),
-        };
+        let (pod_mtus, mtu_above_tunnel) = capped_at_tunnel(&lab, pod_mtus);
         let probes = ProbePlan::new(&lab, &pod_mtus, opts);
         let listeners = start_listeners(&lab, &opts.transports)?;
         // Each host's underlay MAC, from its capture point (hosts come first in `points`).
@@ -407,10 +404,10 @@ impl Prepared {
     }
 }
 
-/// An inferred plan states no MTU: the lab's author never said the pods' MTU should be the
-/// tunnel's. A pod above it is the classic blackhole risk, but not a broken path, where its
-/// gateway answers with frag-needed: so it is a warning, and the full-size probe is sized to
-/// what the tunnel carries.
+/// An inferred plan states no MTU (`cnilab.mtu-from: tunnel`): the lab's author never said the
+/// pods' MTU should be the tunnel's. A pod above it is the classic blackhole risk, but not a
+/// broken path, where its gateway answers with frag-needed: so it is a warning, and the
+/// full-size probe is sized to what the tunnel carries.
 fn capped_at_tunnel(lab: &Lab, own: Vec<Option<u32>>) -> (Vec<Option<u32>>, Vec<(usize, u32)>) {
     let mut above = Vec::new();
     let capped = own
@@ -418,6 +415,9 @@ fn capped_at_tunnel(lab: &Lab, own: Vec<Option<u32>>) -> (Vec<Option<u32>>, Vec<
         .enumerate()
         .map(|(i, mtu)| {
             let planned = u32::from(lab.pods[i].mtu);
+            if !lab.pods[i].mtu_from_tunnel {
+                return mtu;
+            }
             mtu.map(|m| {
                 if m > planned {
                     above.push((i, m));

@@ -115,7 +115,12 @@ impl<'a> PairJudge<'a> {
                 reason::Direction::Reply => (b, a),
             };
             *cause = self.held_by(&node).and_then(|(node, namespace)| {
-                stopped::cause(node, namespace, &self.routed_to(from, to, node), self.hints.get(node))
+                stopped::cause(
+                    node,
+                    namespace,
+                    &self.routed_to(from, to, node),
+                    self.hints.get(node),
+                )
             });
         }
     }

@@ -31,7 +31,8 @@ pub(super) fn forwarding_hints(topo: &Topology, lab: &Lab) -> BTreeMap<String, S
 }
 
 fn hint(node: &str, facts: &NodeFacts) -> Option<String> {
-    let on = |(_, k, v): &&(usize, String, String)| FORWARDING_KEYS.contains(&k.as_str()) && v == "1";
+    let on =
+        |(_, k, v): &&(usize, String, String)| FORWARDING_KEYS.contains(&k.as_str()) && v == "1";
     if facts.sysctls.iter().any(|s| on(&s)) {
         return None;
     }

@@ -6,6 +6,7 @@
 //! [`Lab`]: super::Lab
 
 pub mod exec_facts;
+pub mod label_text;
 pub mod roles;
 
 use super::*;
@@ -150,11 +151,7 @@ fn host_seen(
         index,
         underlay_if: underlay.iface.clone(),
         underlay_ip: underlay_ip.addr(),
-        underlay_mtu: facts
-            .mtus
-            .get(&underlay.iface)
-            .copied()
-            .unwrap_or(LINK_MTU),
+        underlay_mtu: facts.mtus.get(&underlay.iface).copied().unwrap_or(LINK_MTU),
         pod_subnet,
     })
 }
@@ -294,7 +291,11 @@ fn pod_labels(
     labels.insert(LABEL_HOST, host.index.to_string());
     labels.insert(LABEL_POD_IP, ip.addr().to_string());
     labels.insert(LABEL_POD_IF, iface.clone());
-    labels.insert(LABEL_MTU, own_mtu.min(tunnel_mtu(host, tunnel)).to_string());
+    let carried = tunnel_mtu(host, tunnel);
+    labels.insert(LABEL_MTU, own_mtu.min(carried).to_string());
+    if own_mtu > carried {
+        labels.insert(LABEL_MTU_FROM, "tunnel".to_string());
+    }
     Ok(labels)
 }
 
@@ -381,7 +382,7 @@ mod tests {
         assert_eq!(lab.pods[1].host_if.as_deref(), Some("pod2_veth_piar"));
         // The pods keep the link's 9500, but flannel.1 carries 50 bytes less: a full-size
         // probe is sized to it.
-        assert_eq!(lab.pods[0].mtu, 9450);
+        assert_eq!((lab.pods[0].mtu, lab.pods[0].mtu_from_tunnel), (9450, true));
         let routers: Vec<_> = lab
             .routers
             .iter()
@@ -404,7 +405,7 @@ mod tests {
         assert_eq!(lab.encap, Encap::Plain);
         assert_eq!(lab.hosts[1].underlay_ip, Ipv4Addr::new(192, 168, 0, 200));
         assert_eq!(lab.hosts[1].pod_subnet.to_string(), "10.0.2.0/24");
-        assert_eq!(lab.pods[0].mtu, 9500);
+        assert_eq!((lab.pods[0].mtu, lab.pods[0].mtu_from_tunnel), (9500, false));
         assert_eq!(inference.labels["switch"][LABEL_ROLE], "switch");
     }
 
