@@ -8,8 +8,8 @@ pub mod svg;
 
 pub use model::LabGraph;
 
-use crate::lab::{Lab, LabError};
-use crate::topology::{Topology, TopologyError};
+use crate::lab::LabError;
+use crate::topology::TopologyError;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,12 +37,12 @@ pub enum GraphError {
 
 /// Reads the file and draws it in `format`.
 pub fn draw_file(file: &Path, format: Format) -> Result<String, GraphError> {
-    let topo = Topology::load(file)?;
-    let lab = Lab::from_topology(&topo).map_err(|source| GraphError::Lab {
-        path: file.display().to_string(),
+    let file = crate::lab::file::LabFile::load(file)?;
+    let lab = file.lab().map_err(|source| GraphError::Lab {
+        path: file.path.display().to_string(),
         source,
     })?;
-    Ok(draw(&LabGraph::from_topology(&topo, &lab), format))
+    Ok(draw(&LabGraph::from_topology(&file.topo, lab), format))
 }
 
 pub fn draw(graph: &LabGraph, format: Format) -> String {

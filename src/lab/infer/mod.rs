@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(lab.encap, Encap::Plain);
         assert_eq!(lab.hosts[1].underlay_ip, Ipv4Addr::new(192, 168, 0, 200));
         assert_eq!(lab.hosts[1].pod_subnet.to_string(), "10.0.2.0/24");
-        assert_eq!((lab.pods[0].mtu, lab.pods[0].mtu_from_tunnel), (9500, false));
+        assert_eq!(
+            (lab.pods[0].mtu, lab.pods[0].mtu_from_tunnel),
+            (9500, false)
+        );
         assert_eq!(inference.labels["switch"][LABEL_ROLE], "switch");
     }
 
