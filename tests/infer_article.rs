@@ -101,14 +101,26 @@ fn the_article_vxlan_lab_fails_at_host1_until_it_forwards() {
             .starts_with("VXLAN vni 1 10.0.1.2>10.0.2.2"),
         "{p:#}"
     );
-    // The pods keep the links' MTU, above what flannel.1 carries: said, not failed.
-    let kinds: Vec<&str> = report["warnings"]
-        .as_array()
-        .unwrap()
+    // The pods keep the links' MTU, above what flannel.1 carries, and host1 forwards by
+    // something other than its lab: said, not failed.
+    let warnings = report["warnings"].as_array().unwrap();
+    let kinds: Vec<&str> = warnings
         .iter()
         .map(|w| w["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["pod_mtu", "pod_mtu"], "{report:#}");
+    assert_eq!(
+        kinds,
+        ["pod_mtu", "pod_mtu", "inherited_forwarding"],
+        "{report:#}"
+    );
+    assert_eq!(warnings[2]["node"], "host1");
+    assert!(
+        warnings[2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("proxy_arp=1 on host1's exec line 4"),
+        "{report:#}"
+    );
 
     // The labelled copy is judged as the inferred plan was.
     let labelled = lab.dir.path().join("labelled.yaml");
@@ -137,7 +149,7 @@ fn the_article_vxlan_lab_fails_at_host1_until_it_forwards() {
             .collect()
     };
     assert_eq!(wires(&again), wires(&report));
-    assert_eq!(again["warnings"].as_array().unwrap().len(), 2);
+    assert_eq!(again["warnings"].as_array().unwrap().len(), 3);
 
     let out = lab.destroy();
     assert!(out.status.success(), "{}", stderr(&out));

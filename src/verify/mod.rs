@@ -375,6 +375,7 @@ impl Prepared {
         excuse_capture_drops(&mut rows, points, &dropped);
         let mut warnings = programmed::blame(lab, &mut rows, &self.faults);
         warnings.extend(inferred_mtu_warnings(lab, &self.mtu_above_tunnel));
+        warnings.extend(stopped::inherited_forwarding(lab, &self.forwarding_hints));
         if rows.iter().any(|r| !r.verdict.passed()) {
             notes.extend(neighbour_table_note());
         }

@@ -44,6 +44,28 @@ fn hint(node: &str, facts: &NodeFacts) -> Option<String> {
     })
 }
 
+/// Hosts that forward although their exec lines never turn forwarding on: they inherited it
+/// from the machine's root namespace (a Docker host forwards) or had it set by hand, so the lab
+/// works here by luck and dies on a machine that does not forward.
+pub(super) fn inherited_forwarding(
+    lab: &Lab,
+    hints: &BTreeMap<String, String>,
+) -> Vec<crate::verify::report::Warning> {
+    lab.hosts
+        .iter()
+        .filter(|h| hints.contains_key(&h.node))
+        .filter(|h| tables::forwards_ipv4(&h.namespace).unwrap_or(false))
+        .map(|h| crate::verify::report::Warning {
+            kind: "inherited_forwarding",
+            node: h.node.clone(),
+            message: format!(
+                "{} forwards, but not by its exec lines ({}): it inherited forwarding from the machine's root namespace (a Docker host forwards), or had it set by hand; on a machine that does not forward, its pods' traffic dies there",
+                h.node, hints[&h.node]
+            ),
+        })
+        .collect()
+}
+
 /// Why `node` (in `namespace`) sent a packet for `to` no further, where its state tells: no
 /// route, or forwarding off (with `hint`). `None` where it has both, or cannot be read.
 pub(super) fn cause(
