@@ -279,6 +279,7 @@ fn made_up(lab: &Lab, verdict: impl Fn(&str, &str) -> PairVerdict) -> Report {
         .collect();
     Report {
         lab: lab.name.clone(),
+        inferred: None,
         mode: lab.mode(),
         hosts: lab.hosts.len(),
         start: Start::Cold { phases: 4 },

@@ -33,7 +33,7 @@ pub struct Route {
 
 impl Route {
     pub fn covers(&self, net: &Ipv4Net) -> bool {
-        self.dest.is_none_or(|d| d.contains(net))
+        self.dest.map_or(true, |d| d.contains(net))
     }
 
     fn prefix_len(&self) -> u8 {
