@@ -19,7 +19,10 @@ pub enum Tunnel {
         /// The underlay interface it is bound to (`dev`), if given.
         over: Option<String>,
     },
-    Ipip,
+    Ipip {
+        /// The underlay interface it is bound to (`dev`), if given.
+        over: Option<String>,
+    },
 }
 
 /// Where a route goes.
@@ -137,7 +140,8 @@ impl NodeFacts {
         match value_of(args, "type") {
             Some("bridge") => self.bridges.push(name),
             Some("ipip") => {
-                self.tunnels.insert(name, Tunnel::Ipip);
+                let over = value_of(args, "dev").map(str::to_string);
+                self.tunnels.insert(name, Tunnel::Ipip { over });
             }
             Some("vxlan") => {
                 let vxlan = Tunnel::Vxlan {
@@ -167,7 +171,8 @@ impl NodeFacts {
     fn tunnel_add(&mut self, args: &[&str]) {
         let name = value_of(args, "name").or(args.first().copied());
         if let (Some(name), Some("ipip")) = (name, value_of(args, "mode")) {
-            self.tunnels.insert(name.to_string(), Tunnel::Ipip);
+            let over = value_of(args, "dev").map(str::to_string);
+            self.tunnels.insert(name.to_string(), Tunnel::Ipip { over });
         }
     }
 
@@ -278,8 +283,8 @@ mod tests {
             "ip link add t2 type ipip",
             "ip r add 10.1.0.0/16 via 192.168.0.1",
         ]);
-        assert_eq!(f.tunnels["tunl1"], Tunnel::Ipip);
-        assert_eq!(f.tunnels["t2"], Tunnel::Ipip);
+        assert_eq!(f.tunnels["tunl1"], Tunnel::Ipip { over: None });
+        assert_eq!(f.tunnels["t2"], Tunnel::Ipip { over: None });
         assert_eq!(f.bridges, ["br0"]);
         assert_eq!(f.ports["pod-veth"], "br0");
         assert_eq!(f.mtus["eth1"], 9000);

@@ -82,7 +82,7 @@ pub fn infer(topo: &Topology) -> Result<Inference, InferError> {
     let tunnel = lab_tunnel(&hosts, &facts)?;
     let mode = tunnel.as_ref().map_or(Mode::HostGw, |(_, t)| match t {
         Tunnel::Vxlan { .. } => Mode::Vxlan,
-        Tunnel::Ipip => Mode::Ipip,
+        Tunnel::Ipip { .. } => Mode::Ipip,
     });
     let mut labels = BTreeMap::new();
     for host in &hosts {
@@ -209,7 +209,7 @@ fn same_kind(a: &Tunnel, b: &Tunnel) -> bool {
                 vni: v, port: p, ..
             },
         ) => vni == v && port == p,
-        (Tunnel::Ipip, Tunnel::Ipip) => true,
+        (Tunnel::Ipip { .. }, Tunnel::Ipip { .. }) => true,
         _ => false,
     }
 }
@@ -217,7 +217,7 @@ fn same_kind(a: &Tunnel, b: &Tunnel) -> bool {
 fn describe(t: &Tunnel) -> String {
     match t {
         Tunnel::Vxlan { vni, port, .. } => format!("VXLAN (VNI {vni}, UDP {port})"),
-        Tunnel::Ipip => "IPIP".into(),
+        Tunnel::Ipip { .. } => "IPIP".into(),
     }
 }
 
@@ -299,14 +299,19 @@ fn pod_labels(
     Ok(labels)
 }
 
-/// The largest packet the host's tunnel carries: what a full-size probe can be.
+/// The largest packet the host's tunnel carries: what a full-size probe can be. The kernel
+/// sizes a tunnel to the device it is bound to (`dev`), less the outer headers; unbound, to an
+/// Ethernet's 1500 less them.
 fn tunnel_mtu(host: &HostSeen, tunnel: &Option<(String, Tunnel)>) -> u16 {
+    let below = |over: &Option<String>| match over {
+        Some(dev) if *dev == host.underlay_if => host.underlay_mtu,
+        Some(_) | None => 1500,
+    };
     match tunnel {
         None => host.underlay_mtu,
         Some((_, Tunnel::Vxlan { mtu: Some(m), .. })) => *m,
-        // The kernel's default: the underlay's MTU less the outer headers.
-        Some((_, Tunnel::Vxlan { .. })) => host.underlay_mtu - 50,
-        Some((_, Tunnel::Ipip)) => host.underlay_mtu - 20,
+        Some((_, Tunnel::Vxlan { over, .. })) => below(over) - 50,
+        Some((_, Tunnel::Ipip { over })) => below(over) - 20,
     }
 }
 
@@ -421,8 +426,36 @@ mod tests {
             inference.summary
         );
         assert_eq!(lab.encap, Encap::Ipip);
-        assert_eq!(lab.pods[0].mtu, 9480);
+        // tunl1 is bound to no device: the kernel sizes it to 1500 less the outer header.
+        assert_eq!((lab.pods[0].mtu, lab.pods[0].mtu_from_tunnel), (1480, true));
         assert_eq!(lab.routers[0].capture, ["eth1", "eth2", "eth3"]);
+    }
+
+    #[test]
+    fn a_host_that_routes_one_peer_plain_makes_a_hybrid() {
+        let text = include_str!("../../../examples/article/ipip.clab.yaml").replacen(
+            "ip route add 172.16.1.0/24 via 10.0.2.2 dev tunl1 onlink",
+            "ip route add 172.16.1.0/24 via 10.0.1.1 dev eth1",
+            1,
+        );
+        let topo = Topology::parse(&text).unwrap();
+        let inference = infer(&topo).unwrap();
+        assert_eq!(inference.labels["host1"][LABEL_DIRECT_TO], "2");
+        let lab = Lab::from_topology(&inference.labelled(&topo)).unwrap();
+        assert_eq!(lab.encap_between(1, 2), Encap::Plain);
+        assert_eq!(lab.encap_between(1, 3), Encap::Ipip);
+        assert_eq!(lab.encap_between(2, 1), Encap::Ipip);
+    }
+
+    #[test]
+    fn two_tunnel_kinds_in_one_lab_are_refused() {
+        let text = include_str!("../../../examples/article/ipip.clab.yaml").replacen(
+            "ip tunnel add tunl1 mode ipip local 10.0.3.2",
+            "ip link add tunl1 type vxlan id 1 dev eth1 dstport 4789",
+            1,
+        );
+        let e = infer(&Topology::parse(&text).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("one lab has one tunnel"), "{e}");
     }
 
     #[test]
