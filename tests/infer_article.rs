@@ -156,6 +156,43 @@ fn the_article_vxlan_lab_fails_at_host1_until_it_forwards() {
     lab.assert_gone();
 }
 
+/// A node configured by hand after deploy, its exec lines setting nothing, is read from the
+/// running lab; the file still wins for every node it configures.
+#[test]
+fn a_pod_configured_by_hand_is_read_from_the_running_lab() {
+    let by_hand = [
+        "ip addr add 172.16.1.2/24 dev eth1",
+        "ip link set eth1 up",
+        "ip route replace default via 172.16.1.1 dev eth1",
+    ];
+    let mut text = VXLAN.to_string();
+    for line in by_hand {
+        let at = text
+            .rfind(&format!("        - {line}\n"))
+            .expect("pod2's line");
+        text.replace_range(at..at + line.len() + 11, "");
+    }
+    let lab = deployed(&text, "avh");
+    for line in by_hand {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &format!("clab-{}-pod2", lab.name)])
+            .args(line.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{line}: {}", stderr(&out));
+    }
+    sysctl(&lab, "host1", "net.ipv4.ip_forward=1");
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["inferred"],
+        "vxlan (VNI 1, UDP 4789), 2 hosts, 2 pods, 2 routers; read from the running lab: pod2"
+    );
+    let out = lab.destroy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.assert_gone();
+}
+
 fn schema() -> jsonschema::Validator {
     let text = include_str!("schema/clab.schema.json");
     jsonschema::validator_for(&serde_json::from_str(text).unwrap()).unwrap()

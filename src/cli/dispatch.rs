@@ -36,7 +36,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             json, all: true, ..
         } => inspect_all(json),
         Command::Inspect { topo, json, .. } => inspect(&topo, json),
-        Command::Verify { topo, verify } => verify_and_report(&LabFile::load(&topo.file)?, &verify),
+        Command::Verify { topo, verify } => verify_and_report(&running_lab(&topo.file)?, &verify),
         Command::Up(up) => up_lab(up),
         Command::Templates { export, force } => templates(&export, force),
         Command::Label {
@@ -170,8 +170,9 @@ fn up_lab(up: UpArgs) -> Result<i32, Error> {
     if let Some(dir) = &up.verify.pcap {
         lifecycle::check_pcap_dir(dir)?;
     }
-    let file = LabFile::load(&path)?;
+    let mut file = LabFile::load(&path)?;
     let line = deploy(&file, up.runtime, ExecStrategy::Batched, &up.exec)?;
+    file.read_running();
     // The lab stays up whatever verify says, so the line on how to use it comes last.
     let verified = verify_and_report(&file, &up.verify);
     eprintln!("{line}");
@@ -201,11 +202,20 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
     Ok(up.output.clone())
 }
 
+/// The lab in `path`, for a command that works on it deployed: a plan inferred where the file
+/// has no labels reads the nodes its exec lines leave unset from the running lab.
+fn running_lab(path: &Path) -> Result<LabFile, Error> {
+    let mut file = LabFile::load(path)?;
+    file.read_running();
+    Ok(file)
+}
+
 /// Writes the file at `path` again with the labels its plan was inferred as.
 fn label(path: &Path, output: PathBuf, force: bool) -> Result<i32, Error> {
     use crate::lab::infer::label_text;
     let (topo, text) = crate::topology::Topology::load_with_text(path)?;
-    let file = LabFile::new(path, topo);
+    let mut file = LabFile::new(path, topo);
+    file.read_running();
     let inference = match (&file.inferred, file.lab()) {
         (Some(inference), Ok(_)) => inference,
         (None, Ok(_)) => {
@@ -250,7 +260,7 @@ fn trace(
     format: crate::trace::Format,
     converge: ConvergeArg,
 ) -> Result<i32, Error> {
-    let file = LabFile::load(&topo.file)?;
+    let file = running_lab(&topo.file)?;
     // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
     crate::trace::endpoints(&file, &opts)?;
     lifecycle::ready_to_probe(&file)?;

@@ -42,6 +42,21 @@ impl LabFile {
         }
     }
 
+    /// Infers the plan again where the file has no labels, reading nodes whose exec lines set
+    /// nothing from the running lab: for commands that work on a deployed lab.
+    pub fn read_running(&mut self) {
+        if self.inferred.is_none() && !matches!(self.lab, Err(LabError::NotInferred(_))) {
+            return;
+        }
+        (self.lab, self.inferred) = match infer::infer_running(&self.topo) {
+            Ok(inference) => (
+                Lab::from_topology(&inference.labelled(&self.topo)),
+                Some(inference),
+            ),
+            Err(e) => (Err(LabError::NotInferred(e)), None),
+        };
+    }
+
     /// The plan its labels state or its exec lines imply, or why it has neither.
     pub fn lab(&self) -> Result<&Lab, LabError> {
         self.lab.as_ref().map_err(Clone::clone)

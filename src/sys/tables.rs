@@ -20,6 +20,8 @@ pub struct LinkRow {
     pub flags: Vec<String>,
     #[serde(default)]
     pub linkinfo: Option<LinkInfo>,
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 impl LinkRow {

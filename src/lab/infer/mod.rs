@@ -8,6 +8,7 @@
 pub mod exec_facts;
 pub mod label_text;
 pub mod roles;
+pub mod running;
 
 use super::*;
 use exec_facts::{NodeFacts, Tunnel};
@@ -66,10 +67,37 @@ struct HostSeen {
     pod_subnet: Ipv4Net,
 }
 
+/// The plan from the file alone.
 pub fn infer(topo: &Topology) -> Result<Inference, InferError> {
+    infer_with(topo, &|_| None)
+}
+
+/// The plan from the file, and from the running lab for each node whose exec lines set no
+/// address: the file states what the lab should be, so it wins wherever it says anything, and a
+/// fault in a running node does not become the plan.
+pub fn infer_running(topo: &Topology) -> Result<Inference, InferError> {
+    infer_with(topo, &|node| running::facts(&topo.namespace(node)))
+}
+
+fn infer_with(
+    topo: &Topology,
+    live: &dyn Fn(&str) -> Option<NodeFacts>,
+) -> Result<Inference, InferError> {
+    let mut read_live = Vec::new();
     let facts: BTreeMap<String, NodeFacts> = topo
         .nodes()
-        .map(|(name, node)| (name.to_string(), NodeFacts::of(&node.exec)))
+        .map(|(name, node)| {
+            let stated = NodeFacts::of(&node.exec);
+            let bridge = matches!(node.kind.as_deref(), Some("bridge" | "ovs-bridge"));
+            let facts = match stated.addrs.is_empty() && !bridge {
+                true => live(name).filter(|f| !f.addrs.is_empty()),
+                false => None,
+            };
+            if facts.is_some() {
+                read_live.push(name.to_string());
+            }
+            (name.to_string(), facts.unwrap_or(stated))
+        })
         .collect();
     let links = roles::neighbours(topo);
     let roles = roles::roles(topo, &facts, &links)?;
@@ -107,10 +135,14 @@ pub fn infer(topo: &Topology) -> Result<Inference, InferError> {
     for switch in &roles.switches {
         labels.insert(switch.clone(), role_labels(mode, "switch"));
     }
-    Ok(Inference {
-        labels,
-        summary: summary(mode, &tunnel, &roles),
-    })
+    let mut summary = summary(mode, &tunnel, &roles);
+    if !read_live.is_empty() {
+        summary.push_str(&format!(
+            "; read from the running lab: {}",
+            read_live.join(", ")
+        ));
+    }
+    Ok(Inference { labels, summary })
 }
 
 fn host_seen(
