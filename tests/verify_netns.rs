@@ -829,7 +829,7 @@ fn strict_rp_filter_on_an_asymmetric_path_is_named() {
         from: "pod1",
         to: "pod2",
         reason: &[
-            "reply reached host1-eth1 (host underlay) but never pod1-eth1 (pod): host1 dropped it (strict rp_filter",
+            "reply reached host1-eth1 (host underlay) but never pod1-eth1 (pod): host1 checks reverse paths strictly on every interface (net.ipv4.conf.all.rp_filter = 1)",
         ],
     });
 }

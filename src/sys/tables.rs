@@ -238,9 +238,52 @@ pub fn forwards_ipv4(namespace: &str) -> Result<bool, ToolError> {
     Ok(text.trim() == "1")
 }
 
+/// The interfaces that check reverse paths strictly (rp_filter 1, the larger of `all` and the
+/// interface's own): `["all"]` where `all` makes every interface strict.
+pub fn strict_rp_filter(namespace: &str) -> Result<Vec<String>, ToolError> {
+    let text = run_in(
+        namespace,
+        "sysctl",
+        &["-a", "-r", r"^net\.ipv4\.conf\..*\.rp_filter$"],
+    )?;
+    Ok(strict_in(&text))
+}
+
+fn strict_in(text: &str) -> Vec<String> {
+    let values: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let (key, value) = l.split_once(" = ")?;
+            let iface = key
+                .strip_prefix("net.ipv4.conf.")?
+                .strip_suffix(".rp_filter")?;
+            Some((iface, value.trim()))
+        })
+        .collect();
+    if values.iter().any(|&(i, v)| i == "all" && v == "1") {
+        return vec!["all".to_string()];
+    }
+    values
+        .iter()
+        .filter(|&&(i, v)| v == "1" && !matches!(i, "all" | "default" | "lo"))
+        .map(|(i, _)| i.to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_reverse_path_filtering_is_per_interface_unless_all_says_so() {
+        let text = "net.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.default.rp_filter = 1\nnet.ipv4.conf.eth1.rp_filter = 1\nnet.ipv4.conf.cni0.rp_filter = 2\n";
+        assert_eq!(strict_in(text), ["eth1"]);
+        assert_eq!(
+            strict_in("net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.eth1.rp_filter = 0\n"),
+            ["all"]
+        );
+        assert!(strict_in("net.ipv4.conf.all.rp_filter = 2\n").is_empty());
+    }
 
     #[test]
     fn route_lines_read_as_ip_prints_them() {

@@ -1,5 +1,5 @@
 //! Why a node that saw a probe sent it no further, read from the node itself once a pair has
-//! failed: no route to where it goes, or forwarding off. Where forwarding is off, the lab's own
+//! failed: forwarding off, no route to where it goes, or strict reverse-path filtering. Where forwarding is off, the lab's own
 //! exec lines say why, when they set something that looks like it but is not (proxy_arp).
 
 use crate::lab::infer::exec_facts::NodeFacts;
@@ -83,7 +83,15 @@ pub(super) fn cause(
     if !tables::route_to(namespace, to.ip).ok()? {
         return Some(format!("{node} has no route to {}", to.named));
     }
-    None
+    let strict = tables::strict_rp_filter(namespace).ok()?;
+    let on = match strict.as_slice() {
+        [] => return None,
+        [all] if all == "all" => "every interface (net.ipv4.conf.all.rp_filter = 1)".to_string(),
+        ifaces => format!("{} (rp_filter = 1)", ifaces.join(", ")),
+    };
+    Some(format!(
+        "{node} checks reverse paths strictly on {on}: it drops a packet whose source it would route out of another interface"
+    ))
 }
 
 #[cfg(test)]
