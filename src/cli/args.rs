@@ -343,6 +343,10 @@ where, and what that node lacked), 2 usage or environment error.")]
         format: crate::trace::Format,
         #[command(flatten)]
         converge: ConvergeArg,
+        /// If another verify, trace or bench is running on the lab, exit 2 at once, naming
+        /// it, instead of waiting for it to finish.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Measure what each data plane costs: throughput, latency, CPU and bytes on the wire.
     #[command(after_help = BENCH_HELP)]
@@ -461,6 +465,10 @@ pub struct BenchArgs {
     /// Also draw a grouped bar chart; SVG or PNG by the extension.
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
+    /// With -t FILE: if another verify, trace or bench is running on the lab, exit 2 at once,
+    /// naming it, instead of waiting for it to finish.
+    #[arg(long, requires = "file")]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -549,6 +557,10 @@ pub struct VerifyArgs {
     /// lab, mode, flavor and host count as properties. FILE is replaced.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// If another verify, trace or bench is running on the lab, exit 2 at once, naming it,
+    /// instead of waiting for it to finish.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// A probe protocol `--proto` may name.
