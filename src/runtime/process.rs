@@ -70,6 +70,17 @@ pub fn run_command(mut cmd: Command, stdin: Option<String>, bounds: Bounds) -> R
     if bounds.own_group {
         cmd.process_group(0);
     }
+    // The program dies with the thread that waits for it: a deploy killed with SIGKILL leaves
+    // no `ip -batch` making namespaces after a destroy removed the lab. What the program
+    // starts itself (a daemon, a `setsid -f` child) is not affected: the setting is not
+    // inherited across fork.
+    // SAFETY: prctl(2) is async-signal-safe and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
