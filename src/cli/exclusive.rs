@@ -84,7 +84,10 @@ impl Exclusive {
             return Err(Error::Destroyed(Destroyed {
                 lab: self.lab.clone(),
                 doing: self.activity.doing(),
-                deploy: as_root(&format!("cnilab deploy -t {}", self.file.display())),
+                deploy: Some(as_root(&format!(
+                    "cnilab deploy -t {}",
+                    self.file.display()
+                ))),
             }));
         }
         result.map_err(Into::into)

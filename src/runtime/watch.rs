@@ -14,14 +14,14 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// The lab a run was working on went away during the run.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "the lab was destroyed while {doing}: lab `{lab}` is gone; deploy it again with `{deploy}`"
-)]
+#[error("the lab was destroyed while {doing}: lab `{lab}` is gone{}",
+    .deploy.as_ref().map_or(String::new(), |d| format!("; deploy it again with `{d}`")))]
 pub struct Destroyed {
     pub lab: String,
     /// What the run was doing: "verifying", "tracing", "benching".
     pub doing: &'static str,
-    pub deploy: String,
+    /// The command that brings the lab back, for a lab the user deployed.
+    pub deploy: Option<String>,
 }
 
 /// Watches one lab until dropped.
