@@ -295,3 +295,30 @@ fn destroy_during_a_deploy_waits_for_it_and_says_so() {
     assert!(err.contains(&format!("destroyed `{name}`")), "{err}");
     lab.assert_gone();
 }
+
+#[test]
+fn a_large_deploy_killed_while_it_makes_namespaces_is_removed_whole() {
+    require_root();
+    let lab = LabGuard::gen("host-gw", 40, &unique("tgbig"));
+    let mut deploy = Command::new(bin())
+        .args(["deploy", "-t"])
+        .arg(&lab.file)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed as soon as the record says deploying and the first namespaces exist.
+    wait_until("the deploy recorded the lab and made namespaces", || {
+        std::fs::read_to_string(lab.state_file()).is_ok_and(|s| s.contains("\"deploying\""))
+            && !lab.namespaces().is_empty()
+    });
+    deploy.kill().unwrap();
+    deploy.wait().unwrap();
+
+    let out = lab.run(&["inspect"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("deploy killed"), "{said}");
+    let out = lab.destroy();
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.assert_gone();
+    assert_eq!(lab_pids(&lab), Vec::<String>::new());
+}
