@@ -250,4 +250,29 @@ mod tests {
         assert_eq!(Holder::parse(""), None);
         assert_eq!(Holder::parse("trace 12 x"), None);
     }
+
+    #[test]
+    fn a_held_lock_is_refused_without_patience_and_free_once_dropped() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test writes under {} and must run as root",
+            state::STATE_DIR
+        );
+        let lab = format!("locktest{}", std::process::id());
+        let quiet = |_: &Holder| {};
+        let first = take(&lab, Scope::Run, "verify", Patience::None, &quiet).unwrap();
+        let busy = take(&lab, Scope::Run, "trace", Patience::None, &quiet).unwrap_err();
+        let me = format!("verify (pid {})", std::process::id());
+        assert!(busy.to_string().starts_with(&me), "{busy}");
+        assert_eq!(busy.exit_code(), 2);
+        // Another scope of the same lab is another lock.
+        let life = take(&lab, Scope::Life, "destroy", Patience::None, &quiet).unwrap();
+        assert!(destroying(&lab), "a live destroy holds the life lock");
+        drop(first);
+        let second = take(&lab, Scope::Run, "trace", Patience::None, &quiet).unwrap();
+        second.remove();
+        life.remove();
+        assert!(!destroying(&lab), "a released lock names nobody");
+        assert!(!path(&lab, Scope::Run).exists() && !path(&lab, Scope::Life).exists());
+    }
 }
