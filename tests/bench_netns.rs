@@ -31,6 +31,10 @@ impl BenchLabs {
             );
             let state = std::path::Path::new("/run/cnilab").join(format!("{lab}.json"));
             assert!(!state.exists(), "{lab}: state file left behind");
+            for scope in ["run", "life"] {
+                let lock = format!("/run/cnilab/{lab}.{scope}.lock");
+                assert!(!std::path::Path::new(&lock).exists(), "{lock} left behind");
+            }
         }
     }
 }

@@ -77,9 +77,14 @@ impl Deployed {
     fn destroy(mut self) -> Result<(), RuntimeError> {
         self.done = true;
         eprintln!("cnilab bench: destroying lab {}", self.name);
-        // A destroy by hand of the same lab may be under way; it goes first.
-        let _life = hold(&self.name, Scope::Life);
-        runtime::destroy(&self.file, Some(RuntimeKind::Netns))
+        // A destroy by hand of the same lab may be under way, or a verify of it: they go
+        // first. Locks that cannot be had do not keep the lab from going.
+        let life = hold(&self.name, Scope::Life).ok();
+        let run = hold(&self.name, Scope::Run).ok();
+        runtime::destroy(&self.file, Some(RuntimeKind::Netns))?;
+        // The lab is gone, and its lock files with it.
+        run.into_iter().chain(life).for_each(lock::LabLock::remove);
+        Ok(())
     }
 }
 
