@@ -1,11 +1,15 @@
 //! Ctrl-C (and SIGTERM/SIGHUP) become a flag that long work polls, so that it can stop at a safe
 //! point and undo what it made instead of dying half-way. A second signal ends cnilab at once
-//! and says what may be left behind.
+//! and says what may be left behind. A lab destroyed under a run raises the same flag (see
+//! [`crate::runtime::watch`]): the run stops by the same path, and its caller, which knows why,
+//! says so.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Apart from REQUESTED, so that a Ctrl-C after it still counts as the first signal.
+static LAB_GONE: AtomicBool = AtomicBool::new(false);
 /// What a second signal would leave behind, as the work in progress describes it.
 static AT_RISK: Mutex<Option<String>> = Mutex::new(None);
 
@@ -32,8 +36,14 @@ pub fn install() {
     });
 }
 
+/// Whether the work should stop: a signal came, or the lab it works on was destroyed.
 pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
+    REQUESTED.load(Ordering::SeqCst) || LAB_GONE.load(Ordering::SeqCst)
+}
+
+/// Stops the work in progress because its lab is going away.
+pub fn lab_gone() {
+    LAB_GONE.store(true, Ordering::SeqCst);
 }
 
 /// While the guard lives, a second signal reports `what` as possibly left behind.

@@ -4,6 +4,7 @@
 
 use crate::lab::file::LabFile;
 use crate::runtime::diagnose::{absolute, as_root, Condition, Diagnosis};
+use crate::runtime::lock::{self, LabLock, LockError, Patience, Scope};
 use crate::runtime::state::LabState;
 use crate::runtime::{self, DeployOptions, RuntimeError, RuntimeKind};
 use crate::topology::TopologyError;
@@ -16,6 +17,8 @@ pub enum LifecycleError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Topology(#[from] TopologyError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The lab is in a condition the command cannot work on; the text names the fix.
     #[error("{explanation}")]
     NotReady { explanation: String },
@@ -40,6 +43,7 @@ impl LifecycleError {
     pub fn exit_code(&self) -> i32 {
         match self {
             LifecycleError::Runtime(e) => e.exit_code(),
+            LifecycleError::Lock(e) => e.exit_code(),
             LifecycleError::Several { .. } => 1,
             _ => 2,
         }
@@ -52,6 +56,7 @@ pub fn deploy(
     kind: RuntimeKind,
     opts: &DeployOptions,
 ) -> Result<String, LifecycleError> {
+    let _life = hold_life(&file.topo.name, "deploy")?;
     let diagnosis = Diagnosis::of(&file.topo, &file.path)?;
     if diagnosis.condition != Condition::Absent {
         return Err(LifecycleError::NotReady {
@@ -101,6 +106,7 @@ pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, Li
     require_root("destroy", format!("-t {}", absolute(file).display()))?;
     let lab = LabFile::load(file)?;
     let topo = &lab.topo;
+    let held = Held::for_destroy(&topo.name)?;
     let diagnosis = Diagnosis::of(topo, file)?;
     match &diagnosis.condition {
         // containerlab's stopped containers leave no namespace behind, so a lab deployed
@@ -109,7 +115,8 @@ pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, Li
             if kind != Some(RuntimeKind::Containerlab)
                 || !crate::runtime::diagnose::containerlab_installed() =>
         {
-            return Ok(format!("lab `{}` is not up; nothing to destroy", topo.name))
+            held.release();
+            return Ok(format!("lab `{}` is not up; nothing to destroy", topo.name));
         }
         Condition::Unrecorded { .. } if kind != Some(RuntimeKind::Containerlab) => {
             return Err(LifecycleError::NotReady {
@@ -121,6 +128,7 @@ pub fn destroy_file(file: &Path, kind: Option<RuntimeKind>) -> Result<String, Li
     let started = Instant::now();
     let name = topo.name.clone();
     runtime::destroy_loaded(&lab, kind)?;
+    held.release();
     Ok(destroyed_line(&[name], started, Some(file)))
 }
 
@@ -140,8 +148,10 @@ pub fn destroy_name(name: &str) -> Result<String, LifecycleError> {
             "no lab `{name}` is recorded ({known}); nothing to destroy"
         ));
     };
+    let held = Held::for_destroy(name)?;
     let started = Instant::now();
     runtime::destroy_recorded(&state)?;
+    held.release();
     Ok(destroyed_line(&[state.lab], started, None))
 }
 
@@ -159,8 +169,18 @@ pub fn destroy_all() -> Result<String, LifecycleError> {
                 continue;
             }
         };
+        let held = match Held::for_destroy(&state.lab) {
+            Ok(held) => held,
+            Err(e) => {
+                errors.push(format!("lab `{}`: {e}", state.lab));
+                continue;
+            }
+        };
         match runtime::destroy_recorded(&state) {
-            Ok(()) => done.push(state.lab),
+            Ok(()) => {
+                held.release();
+                done.push(state.lab);
+            }
             Err(e) => errors.push(format!("lab `{}`: {e}", state.lab)),
         }
     }
@@ -171,6 +191,60 @@ pub fn destroy_all() -> Result<String, LifecycleError> {
         return Ok("no lab is recorded; nothing to destroy".into());
     }
     Ok(destroyed_line(&done, started, None))
+}
+
+/// How long a destroy gives a verify, trace or bench on the lab to stop before it removes the
+/// lab under it; each stops at its next safe point, a second or two away.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Takes `lab`'s deploy-and-destroy lock, waiting for the command that holds it.
+fn hold_life(lab: &str, command: &str) -> Result<LabLock, LifecycleError> {
+    let waiting = |holder: &lock::Holder| eprintln!("cnilab: waiting for {holder} on lab {lab}");
+    Ok(lock::take(
+        lab,
+        Scope::Life,
+        command,
+        Patience::Forever,
+        &waiting,
+    )?)
+}
+
+/// What a destroy holds: the lab's life lock, whose holder line tells runs on the lab to stop,
+/// and then the run lock, once they have (or [`STOP_LIMIT`] passed).
+struct Held {
+    life: LabLock,
+    run: Option<LabLock>,
+}
+
+impl Held {
+    fn for_destroy(lab: &str) -> Result<Held, LifecycleError> {
+        let life = hold_life(lab, "destroy")?;
+        let stopping = |holder: &lock::Holder| {
+            eprintln!("cnilab: stopping {holder} on lab {lab} first");
+        };
+        let patience = Patience::Upto(STOP_LIMIT);
+        let run = match lock::take(lab, Scope::Run, "destroy", patience, &stopping) {
+            Ok(run) => Some(run),
+            Err(LockError::Busy { holder, .. }) => {
+                eprintln!(
+                    "cnilab: {holder} on lab {lab} did not stop within {} s; destroying the \
+                     lab under it",
+                    STOP_LIMIT.as_secs()
+                );
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Held { life, run })
+    }
+
+    /// Lets go of a lab that is gone, and removes its lock files.
+    fn release(self) {
+        if let Some(run) = self.run {
+            run.remove();
+        }
+        self.life.remove();
+    }
 }
 
 fn destroyed_line(labs: &[String], started: Instant, file: Option<&Path>) -> String {
@@ -290,7 +364,8 @@ fn condition_word(c: &Condition) -> &'static str {
     match c {
         Condition::Absent => "gone",
         Condition::Up => "up",
-        Condition::Deploying => "deploying",
+        Condition::DeployRunning { .. } => "deploy-running",
+        Condition::DeployKilled { .. } => "deploy-killed",
         Condition::Damaged { .. } => "damaged",
         Condition::Unrecorded { .. } => "unrecorded",
     }

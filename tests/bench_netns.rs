@@ -31,6 +31,10 @@ impl BenchLabs {
             );
             let state = std::path::Path::new("/run/cnilab").join(format!("{lab}.json"));
             assert!(!state.exists(), "{lab}: state file left behind");
+            for scope in ["run", "life"] {
+                let lock = format!("/run/cnilab/{lab}.{scope}.lock");
+                assert!(!std::path::Path::new(&lock).exists(), "{lock} left behind");
+            }
         }
     }
 }
@@ -496,4 +500,57 @@ fn bench_of_a_deployed_lab_measures_it_and_leaves_it_up() {
         "the user's lab stays up as it was"
     );
     assert!(lab.state_file().exists());
+}
+
+#[test]
+fn a_destroy_by_hand_ends_a_bench_within_seconds_and_leaves_nothing() {
+    require_root();
+    let prefix = unique("bnkill");
+    let labs = BenchLabs::new(&prefix, &["host-gw"]);
+    let bench = Command::new(bin())
+        .args([
+            "bench",
+            "--modes",
+            "host-gw",
+            "--duration",
+            "5",
+            "--repeat",
+            "3",
+        ])
+        .args(["--name", &prefix])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lab = &labs.labs[0];
+    let lock = format!("/run/cnilab/{lab}.run.lock");
+    let start = std::time::Instant::now();
+    // Measuring: bench holds its lab's run lock.
+    while !std::fs::read_to_string(&lock).is_ok_and(|l| l.starts_with("bench ")) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "bench never started measuring"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = Command::new(bin())
+        .args(["destroy", "--name", lab])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stopped = std::time::Instant::now();
+    let out = bench.wait_with_output().unwrap();
+    assert!(
+        stopped.elapsed() < std::time::Duration::from_secs(15),
+        "bench ran on for {:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the lab was destroyed while benching"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "no report of a half-measured lab");
+    labs.assert_gone();
 }

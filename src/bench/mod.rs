@@ -74,6 +74,10 @@ pub enum BenchError {
     Interrupted,
     #[error(transparent)]
     NotConverged(#[from] crate::runtime::converge::NotConverged),
+    #[error(transparent)]
+    Lock(#[from] crate::runtime::lock::LockError),
+    #[error(transparent)]
+    Destroyed(#[from] crate::runtime::watch::Destroyed),
     #[error("{cause}\nand destroying lab {lab} failed too: {destroy}")]
     Cleanup {
         cause: Box<BenchError>,
@@ -104,6 +108,8 @@ impl BenchError {
             | BenchError::LabFile { .. } => 2,
             BenchError::Runtime(e) => e.exit_code(),
             BenchError::Interrupted => 130,
+            BenchError::Lock(e) => e.exit_code(),
+            BenchError::Destroyed(_) => 2,
             BenchError::Cleanup { cause, .. } => cause.exit_code(),
             BenchError::Netns(_)
             | BenchError::Tool { .. }

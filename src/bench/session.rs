@@ -5,6 +5,8 @@ use super::selection::Combo;
 use super::{measure, BenchError, BenchOptions};
 use crate::gen::{self, GenRequest};
 use crate::lab::{file::LabFile, Lab};
+use crate::runtime::lock::{self, Patience, Scope};
+use crate::runtime::watch::{Destroyed, Watch};
 use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
 use std::path::PathBuf;
 
@@ -43,13 +45,15 @@ pub fn bench_fresh(
     };
     // A failed deploy rolls itself back; from here on the lab is ours to remove.
     let lab_file = LabFile::load(&file)?;
+    let life = hold(&name, Scope::Life)?;
     runtime::deploy(&lab_file, RuntimeKind::Netns, &deploy)?;
+    drop(life);
     let deployed = Deployed {
         file: file.clone(),
         name: name.clone(),
         done: false,
     };
-    let measured = plan(&lab_file).and_then(|lab| measure::lab(lab, opts));
+    let measured = plan(&lab_file).and_then(|lab| measure_held(lab, opts));
     match (measured, deployed.destroy()) {
         (Ok(report), Ok(())) => Ok(report),
         (Ok(_), Err(e)) => Err(e.into()),
@@ -73,7 +77,14 @@ impl Deployed {
     fn destroy(mut self) -> Result<(), RuntimeError> {
         self.done = true;
         eprintln!("cnilab bench: destroying lab {}", self.name);
-        runtime::destroy(&self.file, Some(RuntimeKind::Netns))
+        // A destroy by hand of the same lab may be under way, or a verify of it: they go
+        // first. Locks that cannot be had do not keep the lab from going.
+        let life = hold(&self.name, Scope::Life).ok();
+        let run = hold(&self.name, Scope::Run).ok();
+        runtime::destroy(&self.file, Some(RuntimeKind::Netns))?;
+        // The lab is gone, and its lock files with it.
+        run.into_iter().chain(life).for_each(lock::LabLock::remove);
+        Ok(())
     }
 }
 
@@ -99,6 +110,35 @@ pub fn bench_deployed(
     // Figures taken before the routing daemons agree would measure a lab half made.
     runtime::converge::wait_for_file(file, opts.converge_timeout)?;
     measure::lab(plan(file)?, opts)
+}
+
+/// Takes bench's own lab's lock of `scope`, waiting for a destroy of it by hand to finish.
+fn hold(lab: &str, scope: Scope) -> Result<lock::LabLock, lock::LockError> {
+    let waiting = |holder: &lock::Holder| {
+        eprintln!("cnilab bench: waiting for {holder} on lab {lab}");
+    };
+    lock::take(lab, scope, "bench", Patience::Forever, &waiting)
+}
+
+/// Measures bench's own lab as verify probes one: holding its run lock, and watched, so that
+/// a destroy of it by hand ends the measuring within seconds.
+fn measure_held(lab: &Lab, opts: &BenchOptions) -> Result<super::report::ModeReport, BenchError> {
+    let _run = hold(&lab.name, Scope::Run)?;
+    let watch = Watch::start(&lab.name, lab.namespaces().map(String::from).collect());
+    let measured = measure::lab(lab, opts);
+    let gone = match &measured {
+        Ok(_) => watch.gone(),
+        Err(_) => watch.gone_now(),
+    };
+    match gone {
+        true => Err(BenchError::Destroyed(Destroyed {
+            lab: lab.name.clone(),
+            doing: "benching",
+            // Its file was bench's own, and is gone with it.
+            deploy: None,
+        })),
+        false => measured,
+    }
 }
 
 fn plan(file: &LabFile) -> Result<&Lab, BenchError> {

@@ -151,7 +151,9 @@ Examples:
   sudo cnilab deploy -t vxlan254.yaml --raise-neigh-limits
 
 A lab that is already up, half made or left by something else is refused, with the command
-that fixes it.
+that fixes it. A deploy and a destroy of one lab never run at once: the second waits for the
+first and says so. A deploy records its PID, so `cnilab inspect` tells a deploy still running
+from one that was killed; `cnilab destroy` removes what a killed one left.
 
 The netns runtime makes one network namespace per node, named as containerlab names its
 containers (clab-<lab>-<node>), so `ip netns exec clab-<lab>-pod1 ...` works on both runtimes.
@@ -191,6 +193,10 @@ Examples:
   sudo cnilab destroy -t vxlan8.yaml
   sudo cnilab destroy --name flannel-vxlan         # by name, even if its file is gone
   sudo cnilab destroy --all                        # every lab cnilab deployed
+
+A deploy of the lab in progress is waited for. A verify, trace or bench running on the lab is
+stopped first: it exits 2 with \"the lab was destroyed while verifying\" (tracing, benching).
+After a deploy that was killed half-way, destroy removes every namespace and process of the lab.
 
 `cnilab inspect --all` lists the labs cnilab deployed."
     )]
@@ -239,9 +245,15 @@ Examples:
   sudo cnilab verify --pcap out/                   # one pcap per capture point, and out/lab.pcapng
   sudo cnilab verify --proto icmp,tcp              # no UDP probes (default: icmp,tcp,udp)
   sudo cnilab verify --html report.html --junit junit.xml   # a page to look at, JUnit for CI
+  sudo cnilab verify --no-wait                     # exit 2 if another run holds the lab
+
+One verify, trace or bench runs on a lab at a time: a second one waits for the first and says
+so once (\"waiting for verify (pid N) on lab LAB\"), or with --no-wait exits 2 at once, naming
+it. A destroy of the lab ends verify within seconds, with exit 2 and \"the lab was destroyed
+while verifying\".
 
 Exit codes: 0 every pair passed, 1 some pair failed, 2 usage or environment error
-(for example a lab that is not deployed).")]
+(for example a lab that is not deployed, destroyed during the run, or busy with --no-wait).")]
     Verify {
         #[command(flatten)]
         topo: TopologyArg,
@@ -320,8 +332,10 @@ Examples:
   sudo cnilab trace pod1 pod2 --format mermaid     # the walk as a sequence diagram
 
 FROM and TO are pod names or pod addresses. Every frame carries the kernel's capture time;
-the walk is in that order. Exit codes: 0 the reply came back, 1 the walk stopped (trace says
-where, and what that node lacked), 2 usage or environment error.")]
+the walk is in that order. Like verify, trace waits for a verify, trace or bench running on
+the lab (--no-wait: exit 2 at once, naming it), and ends with exit 2 if the lab is destroyed
+under it. Exit codes: 0 the reply came back, 1 the walk stopped (trace says where, and what
+that node lacked), 2 usage or environment error.")]
     Trace {
         #[command(flatten)]
         topo: TopologyArg,
@@ -343,6 +357,10 @@ where, and what that node lacked), 2 usage or environment error.")]
         format: crate::trace::Format,
         #[command(flatten)]
         converge: ConvergeArg,
+        /// If another verify, trace or bench is running on the lab, exit 2 at once, naming
+        /// it, instead of waiting for it to finish.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Measure what each data plane costs: throughput, latency, CPU and bytes on the wire.
     #[command(after_help = BENCH_HELP)]
@@ -411,6 +429,9 @@ Examples:
   sudo cnilab bench --flavors article,flannel,calico      # each in every mode that has it
   sudo cnilab bench -t clab.yaml                           # a lab you deployed; left up
 
+With -t, bench waits for a verify, trace or bench running on the lab (--no-wait: exit 2 at
+once). A destroy of a lab being measured ends the bench within seconds, with exit 2.
+
 Exit codes: 0 measured, 1 a measurement failed, 2 usage or environment (e.g. no iperf3),
 130 interrupted (labs destroyed).";
 
@@ -461,6 +482,10 @@ pub struct BenchArgs {
     /// Also draw a grouped bar chart; SVG or PNG by the extension.
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
+    /// With -t FILE: if another verify, trace or bench is running on the lab, exit 2 at once,
+    /// naming it, instead of waiting for it to finish.
+    #[arg(long, requires = "file")]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -549,6 +574,10 @@ pub struct VerifyArgs {
     /// lab, mode, flavor and host count as properties. FILE is replaced.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// If another verify, trace or bench is running on the lab, exit 2 at once, naming it,
+    /// instead of waiting for it to finish.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// A probe protocol `--proto` may name.

@@ -1,6 +1,7 @@
 //! Each command, run: the one match that picks a command, and a function per command.
 
 use super::args::*;
+use super::exclusive::{Activity, Exclusive};
 use super::{emit, stderr_is_terminal, to_json, Error};
 use crate::gen::{self, Destination, GenRequest};
 use crate::lab::file::LabFile;
@@ -62,6 +63,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             pcap,
             format,
             converge,
+            no_wait,
         } => trace(
             &topo,
             crate::trace::TraceOptions {
@@ -70,9 +72,9 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
                 cold,
                 pcap_dir: pcap,
             },
-            json,
-            format,
+            (json, format),
             converge,
+            no_wait,
         ),
         Command::Bench(args) => bench(args),
         Command::Completions { shell } => {
@@ -256,17 +258,21 @@ fn templates(export: &Path, force: bool) -> Result<i32, Error> {
 fn trace(
     topo: &TopologyArg,
     opts: crate::trace::TraceOptions,
-    json: bool,
-    format: crate::trace::Format,
+    (json, format): (bool, crate::trace::Format),
     converge: ConvergeArg,
+    no_wait: bool,
 ) -> Result<i32, Error> {
     let file = running_lab(&topo.file)?;
     // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
     crate::trace::endpoints(&file, &opts)?;
+    let run = Exclusive::take(&file, Activity::Trace, no_wait)?;
     lifecycle::ready_to_probe(&file)?;
     // A walk taken before the routing daemons agree would only show how far they got.
-    crate::runtime::converge::wait_for_file(&file, converge.timeout())?;
-    let walk = crate::trace::trace(&file, &opts)?;
+    run.finish(crate::runtime::converge::wait_for_file(
+        &file,
+        converge.timeout(),
+    ))?;
+    let walk = run.finish(crate::trace::trace(&file, &opts))?;
     match json {
         true => emit(&format!("{}\n", to_json(&walk))),
         false => emit(&crate::trace::present(&walk, format)?),
@@ -293,7 +299,19 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
         offload: args.offload == OffloadArg::On,
         converge_timeout: args.converge.timeout(),
     };
-    let report = crate::bench::run(&opts)?;
+    // A lab the user brought is held like verify holds it; bench's own labs are its alone.
+    let run = match &opts.topo {
+        Some(path) => Some(Exclusive::take(
+            &LabFile::load(path)?,
+            Activity::Bench,
+            args.no_wait,
+        )?),
+        None => None,
+    };
+    let report = match &run {
+        Some(run) => run.finish(crate::bench::run(&opts))?,
+        None => crate::bench::run(&opts)?,
+    };
     if let Some(path) = &args.plot {
         crate::bench::plot::write(&report, path)?;
     }
@@ -391,6 +409,7 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
         junit: args.junit.clone(),
     };
     targets.check(&file.path).map_err(target_error)?;
+    let run = Exclusive::take(file, Activity::Verify, args.no_wait)?;
     lifecycle::ready_to_probe(file)?;
     neigh_limits(file, false, true)?;
     let opts = VerifyOptions {
@@ -404,7 +423,7 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
         capture_ring: args.capture_ring_kib.map(|kib| kib as usize * 1024),
         strict: args.strict,
     };
-    let report = verify::verify(file, &opts)?;
+    let report = run.finish(verify::verify(file, &opts))?;
     if args.json {
         emit(&format!("{}\n", to_json(&report.for_json())));
     } else {

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod dispatch;
+mod exclusive;
 
 use crate::gen;
 use crate::lifecycle;
@@ -40,6 +41,10 @@ pub enum Error {
     /// A BGP lab whose routing is not ready for the command's probes.
     #[error(transparent)]
     NotConverged(#[from] crate::runtime::converge::NotConverged),
+    #[error(transparent)]
+    Lock(#[from] runtime::lock::LockError),
+    #[error(transparent)]
+    Destroyed(#[from] runtime::watch::Destroyed),
 }
 
 impl Error {
@@ -56,6 +61,8 @@ impl Error {
             Error::Bench(e) => e.exit_code(),
             // The lab's routing failed: a lab that fails, not a bad invocation.
             Error::NotConverged(_) => 1,
+            Error::Lock(e) => e.exit_code(),
+            Error::Destroyed(_) => 2,
         }
     }
 }

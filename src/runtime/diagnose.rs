@@ -15,8 +15,12 @@ pub enum Condition {
     Absent,
     /// Recorded as up and every node is there.
     Up,
-    /// Recorded as deploying: a deploy is running, or was killed before it finished.
-    Deploying,
+    /// Recorded as deploying, and the deploy that wrote the record still runs.
+    DeployRunning { pid: i32 },
+    /// Recorded as deploying, but the deploy that wrote the record has ended before it
+    /// finished: killed, or crashed. A record that names no deploy (written before cnilab
+    /// kept it) counts as this, since every deploy now names itself.
+    DeployKilled { pid: Option<i32> },
     /// Recorded as up, but nodes have gone (deleted by hand, or a crash in teardown).
     Damaged { missing: Vec<String> },
     /// Namespaces with the lab's names that cnilab has no record of making: deployed by hand
@@ -88,7 +92,13 @@ impl Diagnosis {
         match &self.condition {
             Condition::Absent => "not deployed".into(),
             Condition::Up => format!("up{runtime}"),
-            Condition::Deploying => format!("deploying or crashed mid-deploy{runtime}"),
+            Condition::DeployRunning { pid } => format!("deploy running (pid {pid}){runtime}"),
+            Condition::DeployKilled { pid } => {
+                format!(
+                    "deploy killed{} before it finished{runtime}",
+                    pid_text(*pid)
+                )
+            }
             Condition::Damaged { missing } => format!(
                 "damaged{runtime}: {} of {} node namespace(s) missing",
                 missing.len(),
@@ -116,10 +126,14 @@ impl Diagnosis {
                 "lab `{lab}` is already up ({} runtime); tear it down with `{destroy}`",
                 self.runtime.map_or("?".into(), |r| r.to_string())
             ),
-            Condition::Deploying => format!(
-                "lab `{lab}` was recorded mid-deploy: a deploy of it is running, or was killed \
-                 before it finished; unless one is running, clean up with `{destroy}`, then \
-                 deploy again"
+            Condition::DeployRunning { pid } => format!(
+                "lab `{lab}` is being deployed: the deploy that recorded it (pid {pid}) is \
+                 still running; wait for it to finish"
+            ),
+            Condition::DeployKilled { pid } => format!(
+                "lab `{lab}` was recorded mid-deploy, and that deploy{} was killed before it \
+                 finished; remove what it left with `{destroy}`, then deploy again",
+                pid_text(*pid)
             ),
             Condition::Damaged { missing } => format!(
                 "lab `{lab}` is damaged: {} of its {} node namespace(s) are gone ({}); remove \
@@ -151,7 +165,7 @@ fn judge(lab: &str, file: PathBuf, state: Option<&LabState>, expected: Vec<Strin
         .cloned()
         .partition(|ns| crate::sys::netns::exists(ns));
     let condition = match state {
-        Some(s) if s.phase == Phase::Deploying => Condition::Deploying,
+        Some(s) if s.phase == Phase::Deploying => mid_deploy(s),
         Some(_) if missing.is_empty() => Condition::Up,
         Some(_) => Condition::Damaged {
             missing: missing.clone(),
@@ -171,6 +185,21 @@ fn judge(lab: &str, file: PathBuf, state: Option<&LabState>, expected: Vec<Strin
         nodes_up: present.len(),
         expected,
     }
+}
+
+/// A record still saying `deploying`: whether the deploy that wrote it runs, by its PID and
+/// start time, so that a process that reused the PID is not taken for it.
+fn mid_deploy(state: &LabState) -> Condition {
+    match state.deployer {
+        Some(deployer) if deployer.alive() => Condition::DeployRunning { pid: deployer.pid },
+        other => Condition::DeployKilled {
+            pid: other.map(|d| d.pid),
+        },
+    }
+}
+
+fn pid_text(pid: Option<i32>) -> String {
+    pid.map_or(String::new(), |pid| format!(" (pid {pid})"))
 }
 
 /// The namespaces a lab's nodes live in. The netns runtime makes one for every node;
@@ -218,6 +247,7 @@ pub fn as_root(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::pid::ProcessId;
 
     fn state(phase: Phase) -> LabState {
         LabState {
@@ -227,6 +257,7 @@ mod tests {
             phase,
             namespaces: Vec::new(),
             bridges: Vec::new(),
+            deployer: crate::sys::pid::ProcessId::this(),
         }
     }
 
@@ -242,9 +273,30 @@ mod tests {
         assert_eq!(absent.condition, Condition::Absent);
         assert!(absent.explain().contains("cnilab deploy -t /x/clab.yaml"));
 
-        let mid = judge("l", file.clone(), Some(&state(Phase::Deploying)), gone(3));
-        assert_eq!(mid.condition, Condition::Deploying);
-        assert!(mid.explain().contains("cnilab destroy -t /x/clab.yaml"));
+        let running = judge("l", file.clone(), Some(&state(Phase::Deploying)), gone(3));
+        let me = std::process::id() as i32;
+        assert_eq!(running.condition, Condition::DeployRunning { pid: me });
+        assert!(
+            running.explain().contains("wait for it"),
+            "{}",
+            running.explain()
+        );
+        assert!(
+            !running.explain().contains("destroy"),
+            "{}",
+            running.explain()
+        );
+
+        let mut killed = state(Phase::Deploying);
+        // This process's PID with another start time: what a PID reused after a kill looks like.
+        killed.deployer = killed.deployer.map(|d| ProcessId {
+            start: d.start + 1,
+            ..d
+        });
+        let killed = judge("l", file.clone(), Some(&killed), gone(3));
+        assert_eq!(killed.condition, Condition::DeployKilled { pid: Some(me) });
+        assert!(killed.summary().contains("killed"), "{}", killed.summary());
+        assert!(killed.explain().contains("cnilab destroy -t /x/clab.yaml"));
 
         let damaged = judge("l", file, Some(&state(Phase::Up)), gone(4));
         assert!(

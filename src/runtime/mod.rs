@@ -7,12 +7,14 @@ pub mod converge;
 pub mod diagnose;
 mod error;
 mod exec;
+pub mod lock;
 mod netns;
 mod preflight;
 mod process;
 mod shape;
 pub mod state;
 mod transaction;
+pub mod watch;
 
 pub use error::{RuntimeError, TeardownError};
 /// For the CLI's hidden entry: cnilab as a netns node's holder process.
@@ -21,6 +23,7 @@ pub use shape::DEFAULT_LINK_MTU;
 
 pub use crate::lab::file::LabFile;
 use crate::topology::Topology;
+use diagnose::Condition;
 use serde::{Deserialize, Serialize};
 use state::LabState;
 use std::path::{Path, PathBuf};
@@ -242,6 +245,9 @@ pub struct Inspection {
     pub phase: Option<state::Phase>,
     /// The condition every command agrees on, in words.
     pub condition: String,
+    /// For a lab stuck mid-deploy or damaged: the condition in a sentence, with the one
+    /// command that fits (wait, or destroy).
+    pub next: Option<String>,
     pub nodes: Vec<NodeRow>,
 }
 
@@ -266,6 +272,9 @@ impl NodeRow {
 impl std::fmt::Display for Inspection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "lab {} ({})", self.lab, self.condition)?;
+        if let Some(next) = &self.next {
+            writeln!(f, "{next}")?;
+        }
         let w = |get: &dyn Fn(&NodeRow) -> &str, title: &str| {
             self.nodes
                 .iter()
@@ -323,6 +332,12 @@ pub fn inspect(lab: &LabFile) -> Result<Inspection, RuntimeError> {
         runtime: state.as_ref().map(|s| s.runtime),
         phase: state.map(|s| s.phase),
         condition: diagnosis.summary(),
+        next: match diagnosis.condition {
+            Condition::DeployRunning { .. }
+            | Condition::DeployKilled { .. }
+            | Condition::Damaged { .. } => Some(diagnosis.explain()),
+            _ => None,
+        },
         nodes,
     })
 }

@@ -3,6 +3,7 @@
 
 use super::error::TeardownError;
 use super::{RuntimeError, RuntimeKind};
+use crate::sys::pid::ProcessId;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ pub struct LabState {
     /// Bridges in the root namespace this deploy made (containerlab runtime).
     #[serde(default)]
     pub bridges: Vec<String>,
+    /// The deploy that wrote the record: while the phase is `deploying`, whether that process
+    /// still runs tells a deploy in progress from one that was killed. Records written before
+    /// cnilab kept it have none.
+    #[serde(default)]
+    pub deployer: Option<ProcessId>,
 }
 
 pub fn path(lab: &str) -> PathBuf {

@@ -25,6 +25,7 @@ pub(super) fn deploy<R: Runtime>(
         phase: Phase::Deploying,
         namespaces: made.namespaces,
         bridges: made.bridges,
+        deployer: crate::sys::pid::ProcessId::this(),
     };
     // Recorded before anything exists: a crash from here on leaves a record that destroy can
     // follow.

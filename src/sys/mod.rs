@@ -1,6 +1,7 @@
 //! The kernel, reached from one place: network namespaces, packet sockets and their rings,
-//! ICMP sockets, interface ioctls, netlink neighbours, and the threads that do such work side
-//! by side. verify, trace, bench and the runtime build on these; nothing here knows a lab.
+//! ICMP sockets, interface ioctls, netlink neighbours, process identities, and the threads
+//! that do such work side by side. verify, trace, bench and the runtime build on these;
+//! nothing here knows a lab.
 
 pub mod icmp_socket;
 pub mod ifreq;
@@ -8,6 +9,7 @@ pub mod neigh;
 pub mod netns;
 pub mod packet_ring;
 pub mod packet_socket;
+pub mod pid;
 pub mod side_by_side;
 pub mod tables;
 pub mod tool;

@@ -139,6 +139,7 @@ impl Runtime for ContainerlabRuntime {
             phase: Phase::Up,
             namespaces: Vec::new(),
             bridges: Vec::new(),
+            deployer: None,
         };
         match teardown(lab, &state) {
             errors if errors.is_empty() => Ok(()),

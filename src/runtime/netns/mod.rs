@@ -134,7 +134,7 @@ fn batch(step: &str, lines: Vec<String>) -> Result<(), RuntimeError> {
         return Ok(());
     }
     let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let ran: Ran = process::run(&process::strings(["ip", "-batch", "-"]), Some(input));
+    let ran: Ran = process::run_tied(&process::strings(["ip", "-batch", "-"]), Some(input));
     if ran.ok() {
         return Ok(());
     }
