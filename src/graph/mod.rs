@@ -42,7 +42,10 @@ pub fn draw_file(file: &Path, format: Format) -> Result<String, GraphError> {
         path: file.path.display().to_string(),
         source,
     })?;
-    Ok(draw(&LabGraph::from_topology(&file.topo, lab), format))
+    Ok(draw(
+        &LabGraph::from_topology(&file.labelled_topo(), lab),
+        format,
+    ))
 }
 
 pub fn draw(graph: &LabGraph, format: Format) -> String {

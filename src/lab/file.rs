@@ -57,6 +57,14 @@ impl LabFile {
         };
     }
 
+    /// The topology with its labels: the file's own, or where it has none, the inferred ones.
+    pub fn labelled_topo(&self) -> std::borrow::Cow<'_, Topology> {
+        match &self.inferred {
+            Some(inference) => std::borrow::Cow::Owned(inference.labelled(&self.topo)),
+            None => std::borrow::Cow::Borrowed(&self.topo),
+        }
+    }
+
     /// The plan its labels state or its exec lines imply, or why it has neither.
     pub fn lab(&self) -> Result<&Lab, LabError> {
         self.lab.as_ref().map_err(Clone::clone)

@@ -343,7 +343,7 @@ pub fn inspect(lab: &LabFile) -> Result<Inspection, RuntimeError> {
 }
 
 fn node_rows<R: Runtime>(rt: &R, lab: &LabFile) -> Vec<NodeRow> {
-    lab.topo
+    lab.labelled_topo()
         .nodes()
         .map(|(name, node)| NodeRow {
             node: name.to_string(),
