@@ -28,7 +28,15 @@ impl BenchLabs {
         let mut yaml = Vec::new();
         for (lab, mode) in self.labs.iter().zip(modes) {
             let out = cnilab()
-                .args(["gen", "--mode", mode, "--hosts", "2", "--pods-per-host", "2"])
+                .args([
+                    "gen",
+                    "--mode",
+                    mode,
+                    "--hosts",
+                    "2",
+                    "--pods-per-host",
+                    "2",
+                ])
                 .args(["--name", lab, "-o", "-"])
                 .output()
                 .unwrap();

@@ -76,10 +76,8 @@ fn calico_ipip_pods_reach_each_other_through_tunl0() {
         assert!(failed.is_empty(), "x{hosts}x{pods}: {failed:?}");
         // The wire, at every size: one pod pair per host pair keeps the emulated run short.
         // The wire is what this checks; loss follows the tests' one rule.
-        let (code, report) = common::verify::verify_healthy(
-            &lab,
-            &["--pairs", "per-host-pair", "--proto", "icmp"],
-        );
+        let (code, report) =
+            common::verify::verify_healthy(&lab, &["--pairs", "per-host-pair", "--proto", "icmp"]);
         assert_eq!(code, 0, "x{hosts}x{pods}: verify failed: {report:#}");
         let wires: Vec<&str> = report["pairs"]
             .as_array()
@@ -131,7 +129,7 @@ fn calico_ipip_pods_reach_each_other_through_tunl0() {
 #[test]
 #[ignore = "needs a kernel with IPIP: run make test-vm"]
 fn calico_ipip_verifies_and_names_each_break() {
-    use common::verify::{exec, pair, reasons, verify_healthy};
+    use common::verify::{exec, pair, reasons, verify, verify_healthy};
     require_ipip();
     let lab = LabGuard::deployed_with(
         "fvif",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::verify::{pair, verify, verify_healthy};
+use common::verify::{pair, verify_healthy};
 use common::*;
 use std::collections::BTreeSet;
 

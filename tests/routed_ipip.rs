@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::verify::{assert_fails_with, exec, pair, verify};
+use common::verify::{assert_fails_with, exec, pair, verify_healthy};
 use common::*;
 
 const ARGS: [&str; 9] = [
@@ -33,7 +33,7 @@ fn same_rack(a: usize, b: usize) -> bool {
 /// Only ICMP: under software emulation every probe costs, and the wire is the point. Loss
 /// follows the tests' one rule ([`common::verify::MAX_LOSS_PERCENT`]).
 fn verify_icmp(lab: &LabGuard) -> (i32, serde_json::Value) {
-    common::verify::verify_healthy(lab, &["--proto", "icmp"])
+    verify_healthy(lab, &["--proto", "icmp"])
 }
 
 /// One deploy for the whole story, since a deploy costs minutes under emulation: every pair

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::*;
 use common::procs::{deploy_stuck_on_a_line, sleeps, unique_sleep};
+use common::*;
 
 fn e2e(mode: &str, hosts: usize) {
     require_root();
@@ -387,7 +387,11 @@ fn an_interrupted_deploy_rolls_back_everything() {
     let out = wait_for_exit(child, GENEROUS, "the interrupted deploy to exit");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
-    assert_eq!(sleeps(&secs), Vec::<i32>::new(), "the line outlived the deploy");
+    assert_eq!(
+        sleeps(&secs),
+        Vec::<i32>::new(),
+        "the line outlived the deploy"
+    );
     lab.assert_gone();
 }
 

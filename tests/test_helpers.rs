@@ -44,8 +44,9 @@ fn changes_elsewhere_on_the_machine_pass() {
     )
     .replace("state UP", "state DOWN");
     // Address lifetimes count down, and a VPN brings its own address and routes.
-    let addrs = format!("{ADDRS}7: wg0    inet 100.64.0.2/32 scope global wg0\\       valid_lft forever\n")
-        .replace("86000sec", "85000sec");
+    let addrs =
+        format!("{ADDRS}7: wg0    inet 100.64.0.2/32 scope global wg0\\       valid_lft forever\n")
+            .replace("86000sec", "85000sec");
     let routes = format!("{ROUTES}100.64.0.0/10 dev wg0 scope link\n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1 linkdown\n")
         .replace("default via 10.9.8.1", "default via 10.9.8.254");
     assert_eq!(changes(&links, &addrs, &routes), Vec::<String>::new());
@@ -53,7 +54,13 @@ fn changes_elsewhere_on_the_machine_pass() {
 
 #[test]
 fn a_link_named_like_the_labs_is_a_leak() {
-    for name in ["flannel.1", "cni0", "pod1-veth", "host1-eth1", "clab-flannel-vxlan-host1"] {
+    for name in [
+        "flannel.1",
+        "cni0",
+        "pod1-veth",
+        "host1-eth1",
+        "clab-flannel-vxlan-host1",
+    ] {
         let links = format!("{LINKS}9: {name}: <BROADCAST,MULTICAST> mtu 1500 state DOWN\\    link/ether 02:00:00:00:00:09\n");
         assert_eq!(changes(&links, ADDRS, ROUTES), vec![format!("+ {name}")]);
     }
@@ -61,14 +68,19 @@ fn a_link_named_like_the_labs_is_a_leak() {
 
 #[test]
 fn an_address_or_route_in_the_labs_space_is_a_leak() {
-    let addrs = format!("{ADDRS}2: eth0    inet 172.16.0.1/24 scope global eth0\\       valid_lft forever\n");
+    let addrs = format!(
+        "{ADDRS}2: eth0    inet 172.16.0.1/24 scope global eth0\\       valid_lft forever\n"
+    );
     let found = changes(LINKS, &addrs, ROUTES);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("172.16.0.1/24"), "{found:?}");
 
     let routes = format!("{ROUTES}10.0.2.0/24 via 10.9.8.1 dev eth0\n");
     let found = changes(LINKS, ADDRS, &routes);
-    assert_eq!(found, vec!["+ 10.0.2.0/24 via 10.9.8.1 dev eth0".to_string()]);
+    assert_eq!(
+        found,
+        vec!["+ 10.0.2.0/24 via 10.9.8.1 dev eth0".to_string()]
+    );
 }
 
 #[test]
@@ -106,7 +118,11 @@ fn at(ms: u64) -> Duration {
 fn a_resent_frame_pairs_with_tcpdumps_copy_of_the_same_sending() {
     // An ARP request sent, then sent again a second later: the same bytes twice.
     let arp = frame(1);
-    let ours = vec![(at(0), arp.clone()), (at(5), frame(2)), (at(1000), arp.clone())];
+    let ours = vec![
+        (at(0), arp.clone()),
+        (at(5), frame(2)),
+        (at(1000), arp.clone()),
+    ];
     let theirs = vec![(at(0), arp.clone()), (at(5), frame(2)), (at(1000), arp)];
     let compared = assert_same_times(&ours, &theirs, Duration::from_micros(20), "test");
     assert_eq!(compared, 3);

@@ -50,7 +50,9 @@ impl Tcpdump {
     pub fn stop(mut self) -> Vec<(Duration, Vec<u8>)> {
         let marker = send_marker(&self.ns, &self.iface);
         super::wait_until(super::GENEROUS, "tcpdump to write the marker frame", || {
-            read_pcap_so_far(&self.file).iter().any(|(_, d)| *d == marker)
+            read_pcap_so_far(&self.file)
+                .iter()
+                .any(|(_, d)| *d == marker)
         });
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
@@ -142,7 +144,11 @@ pub fn assert_same_times(
         let Some((their_ts, _)) = twin else {
             continue;
         };
-        let gap = ts.abs_diff(*their_ts);
+        let gap = if ts > their_ts {
+            *ts - *their_ts
+        } else {
+            *their_ts - *ts
+        };
         assert!(
             gap <= limit,
             "{what}: a frame stamped {ts:?} by cnilab, {their_ts:?} by tcpdump ({gap:?} apart)"

@@ -47,13 +47,30 @@ impl RootSnapshot {
     /// or "- line" (gone).
     pub fn lab_changes(&self, after: &RootSnapshot, lab: &Footprint) -> Vec<String> {
         let mut out = Vec::new();
-        let diff = |out: &mut Vec<String>, a: &BTreeSet<String>, b: &BTreeSet<String>, touches: &dyn Fn(&str) -> bool| {
-            out.extend(b.difference(a).filter(|l| touches(l)).map(|l| format!("+ {l}")));
-            out.extend(a.difference(b).filter(|l| touches(l)).map(|l| format!("- {l}")));
+        let diff = |out: &mut Vec<String>,
+                    a: &BTreeSet<String>,
+                    b: &BTreeSet<String>,
+                    touches: &dyn Fn(&str) -> bool| {
+            out.extend(
+                b.difference(a)
+                    .filter(|l| touches(l))
+                    .map(|l| format!("+ {l}")),
+            );
+            out.extend(
+                a.difference(b)
+                    .filter(|l| touches(l))
+                    .map(|l| format!("- {l}")),
+            );
         };
-        diff(&mut out, &self.links, &after.links, &|l| lab.touches_link(l));
-        diff(&mut out, &self.addrs, &after.addrs, &|l| lab.touches_line(l));
-        diff(&mut out, &self.routes, &after.routes, &|l| lab.touches_line(l));
+        diff(&mut out, &self.links, &after.links, &|l| {
+            lab.touches_link(l)
+        });
+        diff(&mut out, &self.addrs, &after.addrs, &|l| {
+            lab.touches_line(l)
+        });
+        diff(&mut out, &self.routes, &after.routes, &|l| {
+            lab.touches_line(l)
+        });
         out
     }
 
