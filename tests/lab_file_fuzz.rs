@@ -51,8 +51,8 @@ fn use_file(file: &LabFile) {
     let _ = cnilab::verify::schedule::cold_phases(&hosts);
 }
 
-/// Generated labs of every mode and flavor, static and BGP, flat and in racks, and the
-/// rendered examples in topologies/.
+/// Generated labs of every mode and flavor, static and BGP, flat and in racks, the rendered
+/// examples in topologies/ and the article's files in examples/article/.
 fn seeds() -> &'static [String] {
     static SEEDS: OnceLock<Vec<String>> = OnceLock::new();
     SEEDS.get_or_init(|| {
@@ -68,10 +68,13 @@ fn seeds() -> &'static [String] {
                 }
             }
         }
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            if entry.path().extension().is_some_and(|e| e == "yaml") {
-                out.push(std::fs::read_to_string(entry.path()).unwrap());
+        // The rendered examples, and the article's own files, whose plan is inferred.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["topologies", "examples/article"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+                if entry.path().extension().is_some_and(|e| e == "yaml") {
+                    out.push(std::fs::read_to_string(entry.path()).unwrap());
+                }
             }
         }
         assert!(out.len() > 10, "too few seeds: {}", out.len());
