@@ -46,31 +46,11 @@ impl RootSnapshot {
     /// Each change from `self` to `after` that touches `lab`'s footprint, as "+ line" (new)
     /// or "- line" (gone).
     pub fn lab_changes(&self, after: &RootSnapshot, lab: &Footprint) -> Vec<String> {
-        let mut out = Vec::new();
-        let diff = |out: &mut Vec<String>,
-                    a: &BTreeSet<String>,
-                    b: &BTreeSet<String>,
-                    touches: &dyn Fn(&str) -> bool| {
-            out.extend(
-                b.difference(a)
-                    .filter(|l| touches(l))
-                    .map(|l| format!("+ {l}")),
-            );
-            out.extend(
-                a.difference(b)
-                    .filter(|l| touches(l))
-                    .map(|l| format!("- {l}")),
-            );
-        };
-        diff(&mut out, &self.links, &after.links, &|l| {
-            lab.touches_link(l)
-        });
-        diff(&mut out, &self.addrs, &after.addrs, &|l| {
+        let mut out = changes(&self.links, &after.links, |l| lab.touches_link(l));
+        out.extend(changes(&self.addrs, &after.addrs, |l| lab.touches_line(l)));
+        out.extend(changes(&self.routes, &after.routes, |l| {
             lab.touches_line(l)
-        });
-        diff(&mut out, &self.routes, &after.routes, &|l| {
-            lab.touches_line(l)
-        });
+        }));
         out
     }
 
@@ -84,6 +64,20 @@ impl RootSnapshot {
             changes.join("\n")
         );
     }
+}
+
+/// The lines of `before` or `after` that `touches` and only one of them has.
+fn changes(
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    touches: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let new = after.difference(before).map(|l| ("+", l));
+    let gone = before.difference(after).map(|l| ("-", l));
+    new.chain(gone)
+        .filter(|(_, l)| touches(l))
+        .map(|(sign, l)| format!("{sign} {l}"))
+        .collect()
 }
 
 /// The name in a line of `ip -o link` ("5: veth1@if4: <…> …" is `veth1`).
