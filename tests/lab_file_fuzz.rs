@@ -361,7 +361,7 @@ fn damaged_files_still_reach_lab_building() {
             tried += 1;
             if let Ok(topo) = Topology::parse(&apply(text, &d)) {
                 parsed += 1;
-                built += usize::from(cnilab::lab::Lab::from_topology(&topo).is_ok());
+                built += usize::from(LabFile::new(Path::new("d.yaml"), topo).lab().is_ok());
             }
         }
     }
@@ -374,4 +374,21 @@ fn damaged_files_still_reach_lab_building() {
         built * 10 > tried,
         "only {built} of {tried} damaged files built a lab"
     );
+}
+
+/// Found by the property above: pods whose links lead to a node the file never declares made
+/// inferring the plan panic. Now it is an error that names both.
+#[test]
+fn a_link_to_an_undeclared_node_is_an_error_naming_it() {
+    let text = "name: undeclared\ntopology:\n  nodes:\n    pod1:\n      kind: linux\n      exec:\n        - ip addr add 10.0.1.2/24 dev eth1\n    pod2:\n      kind: linux\n      exec:\n        - ip addr add 10.0.2.2/24 dev eth1\n  links:\n    - endpoints: [\"pod1:eth1\", \"host1:eth1\"]\n    - endpoints: [\"pod2:eth1\", \"host1:eth2\"]\n";
+    let file = LabFile::new(
+        Path::new("undeclared.clab.yaml"),
+        Topology::parse(text).unwrap(),
+    );
+    let err = file.lab().err().expect("no lab without host1").to_string();
+    assert!(
+        err.contains("`pod1` links to `host1`, which is not among the topology's nodes"),
+        "{err}"
+    );
+    load_and_use(text);
 }
