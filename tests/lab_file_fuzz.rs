@@ -385,7 +385,10 @@ fn a_link_to_an_undeclared_node_is_an_error_naming_it() {
         Path::new("undeclared.clab.yaml"),
         Topology::parse(text).unwrap(),
     );
-    let err = file.lab().err().expect("no lab without host1").to_string();
+    let Err(err) = file.lab() else {
+        panic!("a lab without host1");
+    };
+    let err = err.to_string();
     assert!(
         err.contains("`pod1` links to `host1`, which is not among the topology's nodes"),
         "{err}"
