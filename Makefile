@@ -17,7 +17,7 @@ ifneq ($(SUDO),)
 export CARGO_TARGET_$(HOST_TRIPLE)_RUNNER := $(SUDO)
 endif
 
-.PHONY: help build install test test-unit test-vm test-vm-here demo bench topologies lint fmt actionlint deps deps-test-tools deps-test clean
+.PHONY: help build install test test-unit test-vm test-vm-here demo bench soak topologies lint fmt actionlint deps deps-test-tools deps-test clean
 
 help:
 	@echo "make demo        gen, deploy and verify host-gw and vxlan labs on the built-in runtime"
@@ -27,6 +27,7 @@ help:
 	@echo "make test-vm     the IPIP end-to-end tests inside a stock Debian kernel (virtme-ng)"
 	@echo "make test-vm-here  the same tests on this machine's kernel, which must have ipip and netem"
 	@echo "make bench       speed figures for gen, deploy and verify"
+	@echo "make soak        cold verifies of healthy 10-host labs under CPU load: 0 false fails is the bar"
 	@echo "make topologies  refresh the rendered examples in topologies/"
 	@echo "make lint        cargo fmt --check, clippy and cargo doc, all without warnings"
 
@@ -77,6 +78,11 @@ demo: deps build
 
 bench: deps build
 	$(SUDO) bench/run.sh $(RELEASE_BIN)
+
+# Not part of `make test`: it takes minutes and loads the machine on purpose. SOAK_RUNS (default
+# 5) verifies per mode, SOAK_HOSTS (default 10) hosts per lab.
+soak: deps build
+	$(SUDO) scripts/soak.sh $(RELEASE_BIN)
 
 topologies:
 	$(CARGO) build

@@ -22,6 +22,30 @@ impl BenchLabs {
         }
     }
 
+    /// What bench's labs could leave in the root namespace: each is `cnilab gen` of its mode
+    /// with 2 hosts and 2 pods a host.
+    fn footprint(&self, modes: &[&str]) -> Footprint {
+        let mut yaml = Vec::new();
+        for (lab, mode) in self.labs.iter().zip(modes) {
+            let out = cnilab()
+                .args([
+                    "gen",
+                    "--mode",
+                    mode,
+                    "--hosts",
+                    "2",
+                    "--pods-per-host",
+                    "2",
+                ])
+                .args(["--name", lab, "-o", "-"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "gen {mode}: {}", stderr(&out));
+            yaml.push(String::from_utf8(out.stdout).unwrap());
+        }
+        Footprint::of_yamls(&yaml)
+    }
+
     fn assert_gone(&self) {
         for lab in &self.labs {
             assert_eq!(
@@ -52,6 +76,13 @@ impl Drop for BenchLabs {
             let _ = std::fs::remove_file(format!("/run/cnilab/{lab}.json"));
         }
     }
+}
+
+/// `iperf3 … -c …`: a client, which bench runs only while it measures.
+fn is_iperf_client(pid: nix::unistd::Pid) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    words.first().is_some_and(|w| w.ends_with(b"iperf3")) && words.contains(&&b"-c"[..])
 }
 
 fn num(v: &Value, what: &str) -> f64 {
@@ -254,7 +285,7 @@ fn check_mode(m: &Value, e: &Expect) -> f64 {
 #[test]
 fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
     require_root();
-    let before = root_snapshot();
+    let before = RootSnapshot::take();
     let prefix = unique("bn");
     let labs = BenchLabs::new(&prefix, &["host-gw", "vxlan"]);
     let dir = tempfile::tempdir().unwrap();
@@ -275,7 +306,7 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
         .unwrap();
     assert!(out.status.success(), "bench failed: {}", stderr(&out));
     labs.assert_gone();
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    before.assert_untouched_by(&labs.footprint(&["host-gw", "vxlan"]));
 
     let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
     assert_keys(&report, &["machine", "settings", "modes"]);
@@ -387,8 +418,13 @@ fn interrupted_bench_destroys_its_lab_and_exits_130() {
         !lab_namespaces(&labs.labs[0]).is_empty(),
         "not deployed yet: {seen:?}"
     );
-    // Mid-way through the first throughput run.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Mid-way through the first throughput run: its iperf3 client runs in the lab.
+    let namespaces = lab_namespaces(&labs.labs[0]);
+    wait_until(GENEROUS, "bench's first iperf3 client to run", || {
+        cnilab::sys::netns::pids_in(&namespaces)
+            .iter()
+            .any(|(pid, _)| is_iperf_client(*pid))
+    });
     let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
     nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
     seen.extend(lines.map_while(Result::ok));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::verify::{exec, verify};
+use common::verify::{exec, verify, verify_healthy};
 use common::*;
 use serde_json::Value;
 
@@ -76,7 +76,7 @@ fn assert_first_reason(report: &Value, from: &str, to: &str, cause: &str) {
 
 fn assert_passes_with_wire(mode: &str, flavor: &str, wire: &str) {
     let lab = deployed(mode, flavor, 3);
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{mode}/{flavor} must pass: {report:#}");
     for p in report["pairs"].as_array().unwrap() {
         let seen = p["wire"].as_str().unwrap();
@@ -294,7 +294,7 @@ fn one_pair_per_host_pair_is_a_choice_and_reported() {
     let summary = report["summary"].as_str().unwrap();
     assert!(summary.contains("one pod pair per host pair"), "{summary}");
     // The default stays every ordered pair: 9 pods, 72 pairs.
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0);
     assert_eq!(report["pairs"].as_array().unwrap().len(), 72);
     assert_eq!(report["probed"], "all");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::verify::{pair, verify};
+use common::verify::{pair, verify, verify_healthy};
 use common::*;
 use serde_json::Value;
 
@@ -50,7 +50,7 @@ fn reasons(p: &Value) -> String {
 #[test]
 fn the_article_host_gw_lab_passes_on_an_inferred_plan() {
     let lab = deployed(HOST_GW, "ahg");
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["inferred"], "host-gw, 2 hosts, 2 pods, 0 routers");
     assert_eq!(report["pairs"].as_array().unwrap().len(), 2);
@@ -87,7 +87,7 @@ fn the_article_vxlan_lab_fails_at_host1_until_it_forwards() {
 
     sysctl(&lab, "host1", "net.ipv4.ip_forward=1");
     sysctl(&lab, "host2", "net.ipv4.ip_forward=1");
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(
         report["inferred"],
@@ -182,7 +182,7 @@ fn a_pod_configured_by_hand_is_read_from_the_running_lab() {
         assert!(out.status.success(), "{line}: {}", stderr(&out));
     }
     sysctl(&lab, "host1", "net.ipv4.ip_forward=1");
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(
         report["inferred"],

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::verify::{assert_fails_with, exec, pair, verify};
+use common::verify::{assert_fails_with, exec, pair, verify, verify_healthy};
 use common::*;
 use serde_json::Value;
 
@@ -30,7 +30,7 @@ fn expected_failure(p: &Value) -> &str {
 #[test]
 fn routed_host_gw_fails_where_the_article_says_and_verify_passes_it() {
     let lab = deployed(2, "routed");
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     for (from, to, router) in [("pod1", "pod2", "gw1"), ("pod2", "pod1", "gw2")] {
         let p = pair(&report, from, to);
@@ -106,7 +106,7 @@ fn routed_host_gw_fails_where_the_article_says_and_verify_passes_it() {
 #[test]
 fn two_racks_pass_inside_a_rack_and_fail_as_declared_across() {
     let lab = deployed(4, "racks:2");
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     let rack = |pod: &str| if pod < "pod3" { 1 } else { 2 };
     let pairs = report["pairs"].as_array().unwrap();

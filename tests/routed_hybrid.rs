@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::verify::{assert_fails_with, exec, pair, verify};
+use common::verify::{assert_fails_with, exec, pair, verify, verify_healthy};
 use common::*;
 use serde_json::Value;
 
@@ -73,7 +73,7 @@ fn calico_cross_subnet_routes_rack_mates_plain_and_the_rest_in_vxlan() {
 
 fn every_pair_shows_its_wire(h: &Hybrid) {
     let lab = deployed(h);
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     for a in 1..=4 {
         for b in (1..=4).filter(|&b| b != a) {
@@ -170,7 +170,7 @@ fn calico_direct_route_without_felix_s_protocol_is_named() {
         "host1",
         "ip route replace 172.16.1.0/24 via 192.168.1.3 dev eth1",
     );
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     let p = pair(&report, "pod1", "pod2");
     assert_eq!(wire(p), "plain IPv4 172.16.0.2 > 172.16.1.2", "{p:#}");

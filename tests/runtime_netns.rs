@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::procs::{deploy_stuck_on_a_line, sleeps, unique_sleep};
 use common::*;
-use std::time::{Duration, Instant};
 
 fn e2e(mode: &str, hosts: usize) {
     require_root();
-    let before = root_snapshot();
+    let before = RootSnapshot::take();
     let lab = LabGuard::gen(mode, hosts, &unique(&format!("rt{}", &mode[..2])));
     let out = lab.deploy();
     assert!(out.status.success(), "deploy failed: {}", stderr(&out));
@@ -41,7 +41,7 @@ fn e2e(mode: &str, hosts: usize) {
     let out = lab.destroy();
     assert!(out.status.success(), "destroy failed: {}", stderr(&out));
     lab.assert_gone();
-    assert_eq!(root_snapshot(), before, "the root namespace changed");
+    before.assert_untouched_by(&Footprint::of_files(&[&lab.file]));
 }
 
 #[test]
@@ -370,35 +370,28 @@ fn inspect_shows_each_node_up_then_missing() {
 fn an_interrupted_deploy_rolls_back_everything() {
     require_root();
     let name = unique("rtint");
-    // Slow exec lines hold the deploy mid-way, after namespaces and links exist.
+    // A slow exec line holds the deploy mid-way, after namespaces and links exist: the line
+    // runs once they do.
+    let secs = unique_sleep();
     let lab = LabGuard::from_yaml(
         &name,
-        &two_nodes(&name, &["sleep 3", "ip link set eth1 up"]),
+        &two_nodes(&name, &[&format!("sleep {secs}"), "ip link set eth1 up"]),
     );
-    let child = std::process::Command::new(bin())
-        .arg("deploy")
-        .arg("-t")
-        .arg(&lab.file)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while lab.namespaces().len() < 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "deploy never made its namespaces"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    let child = deploy_stuck_on_a_line(&lab, &secs);
+    assert_eq!(lab.namespaces().len(), 3, "the namespaces exist by now");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = wait_for_exit(child, GENEROUS, "the interrupted deploy to exit");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert_eq!(
+        sleeps(&secs),
+        Vec::<i32>::new(),
+        "the line outlived the deploy"
+    );
     lab.assert_gone();
 }
 
@@ -413,14 +406,9 @@ fn destroy_cleans_up_after_a_deploy_that_was_killed() {
         .arg(&lab.file)
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while lab.namespaces().len() < 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "deploy never made its namespaces"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(GENEROUS, "deploy to make its namespaces", || {
+        lab.namespaces().len() >= 3
+    });
     // SIGKILL: no chance to roll back, as in a crash.
     child.kill().unwrap();
     child.wait().unwrap();

@@ -6,7 +6,7 @@
 mod common;
 
 use common::captures::read_pcap;
-use common::verify::{exec, kinds, pair, reasons, verify};
+use common::verify::{exec, kinds, pair, reasons, verify, verify_healthy};
 use common::*;
 use std::net::Ipv4Addr;
 
@@ -51,7 +51,7 @@ fn a_path_that_delivers_every_request_twice_fails_and_names_where_the_copy_was_m
     assert_eq!(pair(&report, "pod2", "pod1")["passed"], true, "{report:#}");
 
     exec(&lab, "host1", "nft delete table ip dupl");
-    let (code, report) = verify(&lab, &[]);
+    let (code, report) = verify_healthy(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
     drop(lab);
 }
@@ -78,7 +78,7 @@ fn a_pod_bridge_that_floods_unicast_to_every_pod_port_is_no_fault() {
     }
     let pcaps = tempfile::tempdir().unwrap();
     let dir = pcaps.path().to_str().unwrap();
-    let (code, report) = verify(&lab, &["--pcap", dir]);
+    let (code, report) = verify_healthy(&lab, &["--pcap", dir]);
     assert_eq!(code, 0, "{report:#}");
     // The floods happened: each sibling pod's interface saw probes for the others.
     let l = lab.lab();

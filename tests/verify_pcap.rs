@@ -69,7 +69,7 @@ fn lab_pcapng_holds_every_point_in_time_order_with_probe_comments() {
         &["--mode", "vxlan", "--flavor", "flannel", "--hosts", "2"],
     );
     let pcaps = lab.dir.path().join("pcap");
-    let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);
+    let (code, report) = verify_healthy(&lab, &["--pcap", pcaps.to_str().unwrap()]);
     assert_eq!(code, 0, "{report:#}");
     let file = pcaps.join("lab.pcapng");
     assert_eq!(report["lab_pcap"], file.to_str().unwrap());
@@ -169,7 +169,7 @@ fn a_known_wire_delay_is_the_interval_between_two_points() {
         stderr(&out).trim()
     );
     let pcaps = lab.dir.path().join("pcap");
-    let (code, report) = verify(&lab, &["--pcap", pcaps.to_str().unwrap()]);
+    let (code, report) = verify_healthy(&lab, &["--pcap", pcaps.to_str().unwrap()]);
     assert_eq!(code, 0, "{report:#}");
 
     let at_host1 = inner_frames(&read_pcap(&pcaps.join("host1-eth1.pcap")));

@@ -37,7 +37,7 @@ fn a_lab_that_forwards_icmp_and_rejects_tcp_fails_naming_tcp() {
         );
     }
     // `--proto` chooses the probes: without TCP the lab passes again.
-    let (code, report) = verify(&lab, &["--proto", "icmp,udp"]);
+    let (code, report) = verify_healthy(&lab, &["--proto", "icmp,udp"]);
     assert_eq!(code, 0, "--proto icmp,udp sends no TCP: {report:#}");
 }
 
@@ -59,7 +59,7 @@ fn a_host_that_drops_udp_fails_its_pairs_naming_udp() {
         "pod2",
         &["UDP probe request reached host2-eth1 (host underlay) but never pod2-eth1 (pod)"],
     );
-    let (code, report) = verify(&lab, &["--proto", "icmp,tcp"]);
+    let (code, report) = verify_healthy(&lab, &["--proto", "icmp,tcp"]);
     assert_eq!(code, 0, "--proto icmp,tcp sends no UDP: {report:#}");
 }
 

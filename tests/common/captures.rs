@@ -8,6 +8,8 @@ use std::time::Duration;
 pub struct Tcpdump {
     child: Child,
     file: PathBuf,
+    ns: String,
+    iface: String,
 }
 
 impl Tcpdump {
@@ -36,20 +38,72 @@ impl Tcpdump {
         Tcpdump {
             child,
             file: file.to_path_buf(),
+            ns: ns.to_string(),
+            iface: iface.to_string(),
         }
     }
 
-    /// Stops tcpdump and returns every frame it wrote, with its time.
+    /// Stops tcpdump once it has written every frame the interface carried before now, and
+    /// returns them with their times. A marker frame of the test's own goes out first: a
+    /// packet socket reads frames in order, so once the marker is in the file, so is every
+    /// frame before it, however slowly tcpdump runs.
     pub fn stop(mut self) -> Vec<(Duration, Vec<u8>)> {
-        std::thread::sleep(Duration::from_millis(300));
+        let marker = send_marker(&self.ns, &self.iface);
+        super::wait_until(super::GENEROUS, "tcpdump to write the marker frame", || {
+            read_pcap_so_far(&self.file)
+                .iter()
+                .any(|(_, d)| *d == marker)
+        });
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
             nix::sys::signal::SIGTERM,
         )
         .unwrap();
         self.child.wait().unwrap();
-        read_pcap(&self.file)
+        let mut frames = read_pcap(&self.file);
+        frames.retain(|(_, d)| *d != marker);
+        frames
     }
+}
+
+/// Sends a broadcast frame no lab sends (EtherType 0x88b5, the IEEE's for local experiments)
+/// out of `iface` in namespace `ns`, and returns its bytes. It stays on the lab's own wire.
+fn send_marker(ns: &str, iface: &str) -> Vec<u8> {
+    let mut frame = vec![0xff; 6];
+    frame.extend([0x02, 0, 0, 0, 0, 0x01, 0x88, 0xb5]);
+    frame.extend(format!("cnilab test marker {}", std::process::id()).as_bytes());
+    frame.resize(60, 0);
+    let sent = cnilab::sys::netns::in_netns(ns, || -> nix::Result<usize> {
+        let index = nix::net::if_::if_nametoindex(iface)?;
+        let socket = cnilab::sys::packet_socket::unbound()?;
+        let to = cnilab::sys::packet_socket::link_addr(index);
+        nix::sys::socket::sendto(
+            std::os::fd::AsRawFd::as_raw_fd(&socket),
+            &frame,
+            &to,
+            nix::sys::socket::MsgFlags::empty(),
+        )
+    });
+    match sent {
+        Ok(Ok(_)) => frame,
+        other => panic!("cannot send a marker frame on {ns} {iface}: {other:?}"),
+    }
+}
+
+/// The frames of a pcap file that tcpdump is still writing: up to the first one not yet
+/// written whole, and none before its header is there.
+fn read_pcap_so_far(path: &Path) -> Vec<(Duration, Vec<u8>)> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(mut r) = pcap_file::pcap::PcapReader::new(file) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while let Some(Ok(p)) = r.next_packet() {
+        out.push((p.timestamp, p.data.into_owned()));
+    }
+    out
 }
 
 impl Drop for Tcpdump {
@@ -73,16 +127,21 @@ pub fn read_pcap(path: &Path) -> Vec<(Duration, Vec<u8>)> {
 }
 
 /// Holds each of `ours` that tcpdump also saw (same bytes) against tcpdump's time; returns how
-/// many were compared, and fails on the first more than `limit` apart.
+/// many were compared, and fails on the first more than `limit` apart. Identical frames (an
+/// ARP request sent again) pair by occurrence: the nth such frame of ours with tcpdump's nth.
 pub fn assert_same_times(
     ours: &[(Duration, Vec<u8>)],
     theirs: &[(Duration, Vec<u8>)],
     limit: Duration,
     what: &str,
 ) -> usize {
+    let mut seen: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
     let mut compared = 0;
     for (ts, data) in ours {
-        let Some((their_ts, _)) = theirs.iter().find(|(_, d)| d == data) else {
+        let nth = seen.entry(data.as_slice()).or_default();
+        let twin = theirs.iter().filter(|(_, d)| d == data).nth(*nth);
+        *nth += 1;
+        let Some((their_ts, _)) = twin else {
             continue;
         };
         let gap = if ts > their_ts {

@@ -4,6 +4,14 @@
 
 pub mod captures;
 pub mod procs;
+pub mod root;
+pub mod wait;
+
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use root::{Footprint, RootSnapshot};
+#[allow(unused_imports)]
+pub use wait::{wait_for, wait_for_exit, wait_until, GENEROUS};
 
 use cnilab::lab::Lab;
 use cnilab::topology::Topology;
@@ -291,23 +299,6 @@ pub fn lab_namespaces(lab: &str) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
-}
-
-/// The root namespace's links and routes, to compare before and after.
-pub fn root_snapshot() -> String {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("ip")
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    // Counters and carrier flaps are not changes cnilab makes; names, flags and routes are.
-    let links: Vec<String> = run(&["-o", "link"])
-        .lines()
-        .map(|l| l.split(" link/").next().unwrap_or(l).to_string())
-        .collect();
-    format!("{}\n--\n{}", links.join("\n"), run(&["route"]))
 }
 
 /// Every pod pings every other pod until one reply comes back, for at most 5 s a pair; returns

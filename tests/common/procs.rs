@@ -23,18 +23,6 @@ pub fn sleeps(secs: &str) -> Vec<i32> {
         .collect()
 }
 
-/// Waits up to `limit` for `sleep <secs>` to run; false if it never did.
-pub fn wait_for_sleep(secs: &str, limit: std::time::Duration) -> bool {
-    let start = std::time::Instant::now();
-    while sleeps(secs).is_empty() {
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    true
-}
-
 /// Starts `cnilab deploy` on `lab` and returns once it runs the exec line `sleep <secs>`.
 pub fn deploy_stuck_on_a_line(lab: &super::LabGuard, secs: &str) -> std::process::Child {
     let child = std::process::Command::new(super::bin())
@@ -44,9 +32,10 @@ pub fn deploy_stuck_on_a_line(lab: &super::LabGuard, secs: &str) -> std::process
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(
-        wait_for_sleep(secs, std::time::Duration::from_secs(20)),
-        "deploy never ran its exec line `sleep {secs}`"
+    super::wait_until(
+        super::GENEROUS,
+        &format!("deploy to run its exec line `sleep {secs}`"),
+        || !sleeps(secs).is_empty(),
     );
     child
 }

@@ -47,6 +47,38 @@ pub fn verify(lab: &LabGuard, extra: &[&str]) -> (i32, Value) {
     (code, report)
 }
 
+/// The one loss rule of the tests that verify a lab expected to pass: up to
+/// [`MAX_LOSS_PERCENT`] of a pair's steady-state pings may be lost.
+///
+/// Why it holds on a loaded machine: whether a lab works is decided by the shape of its
+/// probes on the wire, and verify retries every first-contact probe (a lost one is answered on
+/// the next attempt and only remarked on), so load never turns a right verdict wrong there.
+/// The 13 steady-state pings are not retried: each must come back within its deadline, and a
+/// machine whose two cores run other labs and builds can starve a namespace's softirq long
+/// enough to miss one or three (seen: 2 of 13 under emulation). 25% lets 3 of 13 go; a real
+/// fault that drops packets loses more, and loss itself is judged at the default of 0 by the
+/// tests about loss, which break the lab on purpose (`steady_loss_fails_the_pair…`, a third
+/// of the pings dropped).
+pub const MAX_LOSS_PERCENT: u32 = 25;
+
+/// [`verify`] of a lab expected to pass, under the loss rule ([`MAX_LOSS_PERCENT`]).
+pub fn verify_healthy(lab: &LabGuard, extra: &[&str]) -> (i32, Value) {
+    let max = MAX_LOSS_PERCENT.to_string();
+    let mut args = vec!["--max-loss", &max];
+    args.extend_from_slice(extra);
+    verify(lab, &args)
+}
+
+/// A pair's loss (`{"sent": n, "lost": k}`) is within the loss rule.
+pub fn assert_loss_within_rule(p: &Value) {
+    let sent = p["loss"]["sent"].as_u64().expect("loss.sent");
+    let lost = p["loss"]["lost"].as_u64().expect("loss.lost");
+    assert!(
+        sent > 0 && lost * 100 <= sent * u64::from(MAX_LOSS_PERCENT),
+        "lost {lost} of {sent} steady-state pings, more than the tests' {MAX_LOSS_PERCENT}%: {p:#}"
+    );
+}
+
 pub fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
     report["pairs"]
         .as_array()

@@ -27,6 +27,8 @@ pub enum InferError {
     TooFewPods(usize),
     #[error("node `{node}`: {why}")]
     Ambiguous { node: String, why: String },
+    #[error("node `{pod}` links to `{node}`, which is not among the topology's nodes")]
+    Undeclared { pod: String, node: String },
 }
 
 /// The labels inferred for each node, and what was inferred in one line.

@@ -61,6 +61,13 @@ pub fn roles(
         if is_switch(name) {
             roles.switches.push(name.to_string());
         } else if let Some(host) = host_of_pod(name, &facts[name], links) {
+            // A link may name a node the file never declares; such a node has no facts.
+            if !facts.contains_key(&host) {
+                return Err(InferError::Undeclared {
+                    pod: name.to_string(),
+                    node: host,
+                });
+            }
             if !is_switch(&host) {
                 roles.pods.insert(name.to_string(), host);
             }
