@@ -9,7 +9,7 @@ use serde_json::Value;
 fn verify_json(lab: &LabGuard) -> (i32, Value) {
     let out = lab.run(&["verify", "--json"]);
     let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", stderr(&out)));
+        .unwrap_or_else(|e| panic!("no JSON report ({e}; {}): {}", out.status, stderr(&out)));
     (out.status.code().unwrap_or(-1), report)
 }
 
