@@ -76,6 +76,7 @@ fn properties(out: &mut String, report: &Report, lab: &Lab) {
         crate::verify::PairChoice::PerHostPair => "per-host-pair",
     };
     out.push_str("    <properties>\n");
+    let inferred = report.inferred.clone().map(|i| ("inferred", i));
     for (name, value) in [
         ("lab", report.lab.clone()),
         ("mode", report.mode.to_string()),
@@ -84,7 +85,10 @@ fn properties(out: &mut String, report: &Report, lab: &Lab) {
         ("start", start.to_string()),
         ("pairs", probed.to_string()),
         ("cnilab", env!("CARGO_PKG_VERSION").to_string()),
-    ] {
+    ]
+    .into_iter()
+    .chain(inferred)
+    {
         let _ = writeln!(
             out,
             "      <property name=\"{name}\" value=\"{}\"/>",
@@ -362,6 +366,22 @@ mod tests {
             "--strict fails it"
         );
         assert_eq!(doc.root_element().attribute("failures"), Some("2"));
+    }
+
+    #[test]
+    fn an_inferred_plan_is_a_property() {
+        let fx = fixture::vxlan(2, 1);
+        let mut report = fixture::report(&fx.lab, |_, _| vec![]);
+        let has = |report: &Report| {
+            let xml = render(report, &fx.lab);
+            parse(&xml)
+                .descendants()
+                .filter(|n| n.has_tag_name("property"))
+                .any(|n| n.attribute("name") == Some("inferred"))
+        };
+        assert!(!has(&report));
+        report.inferred = Some("host-gw, 2 hosts, 2 pods, 0 routers".into());
+        assert!(has(&report));
     }
 
     #[test]

@@ -134,6 +134,12 @@ fn header(out: &mut String, report: &Report, lab: &Lab, axis: &Axis) {
     if let Some(kib) = report.peak_memory_kib {
         facts.push(("peak memory", format!("{} MB", kib.div_ceil(1024))));
     }
+    if let Some(inferred) = &report.inferred {
+        facts.push((
+            "plan inferred from the file's links and exec lines",
+            inferred.clone(),
+        ));
+    }
     for (name, value) in facts {
         let _ = writeln!(out, "<li>{name} <b>{}</b></li>", text(&value));
     }

@@ -235,3 +235,17 @@ fn a_254_host_report_stays_within_15_mb() {
         "a passing lab's wires all fit"
     );
 }
+
+#[test]
+fn an_inferred_plan_is_said_in_the_header() {
+    let fx = fixture::vxlan(2, 1);
+    let mut report = fixture::report(&fx.lab, |_, _| vec![]);
+    let page = render(&report, &fx.lab, &fx.graph());
+    assert!(!page.contains("plan inferred"));
+    report.inferred = Some("vxlan (VNI 1, UDP 4789), 2 hosts, 2 pods, 2 routers".into());
+    let page = render(&report, &fx.lab, &fx.graph());
+    assert!(
+        page.contains("<li>plan inferred from the file's links and exec lines <b>vxlan (VNI 1, UDP 4789), 2 hosts, 2 pods, 2 routers</b></li>"),
+        "{page}"
+    );
+}
