@@ -557,8 +557,9 @@ pub struct VerifyArgs {
     /// and never blamed on the lab, so a tiny ring also shows how verify reports them.
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=65536))]
     pub capture_ring_kib: Option<u32>,
-    /// Fail on warnings too: state a host programs other than the lab plans (a summary route
-    /// in place of a pod route, say) where every probe still had the right shape on the wire.
+    /// Fail on warnings too: what the lab does other than its plan (a summary route in place
+    /// of a pod route, say) or works by luck (forwarding a host inherited, a pod MTU above its
+    /// tunnel's), where every probe still had the right shape on the wire.
     #[arg(long)]
     pub strict: bool,
     /// Also write the report as one self-contained HTML page to FILE (no external scripts,

@@ -160,7 +160,7 @@ fn findings(out: &mut String, report: &Report) {
     out.push_str("</ul>\n</section>\n");
 }
 
-/// Programmed state that differs from the plan where the wire showed nothing wrong: shown,
+/// What the lab does other than its plan, or by luck, where the wire showed nothing wrong: shown,
 /// and failed on only with --strict.
 fn warnings(out: &mut String, report: &Report) {
     if report.warnings.is_empty() {
@@ -172,8 +172,8 @@ fn warnings(out: &mut String, report: &Report) {
     };
     let _ = writeln!(
         out,
-        "<section id=\"warnings\"><h2>Warnings</h2>\n<p class=\"hint\">State a host programs \
-         other than the lab plans, where the wire showed nothing wrong. {how}</p>\n\
+        "<section id=\"warnings\"><h2>Warnings</h2>\n<p class=\"hint\">What the lab does \
+         other than its plan, or works by luck, where the wire showed nothing wrong. {how}</p>\n\
          <ul class=\"warnings\">"
     );
     for w in &report.warnings {
