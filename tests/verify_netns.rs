@@ -395,6 +395,8 @@ fn a_lab_that_is_not_deployed_is_exit_2_with_a_clear_message() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+    let lock = lab.state_file().with_extension("run.lock");
+    assert!(!lock.exists(), "{} left behind", lock.display());
 }
 
 #[test]

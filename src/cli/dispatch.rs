@@ -265,6 +265,9 @@ fn trace(
     let file = running_lab(&topo.file)?;
     // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
     crate::trace::endpoints(&file, &opts)?;
+    // Checked before the lock too, so a lab that is not up leaves no lock file behind; and
+    // again under it, since the lab may change while the run waits.
+    lifecycle::ready_to_probe(&file)?;
     let run = Exclusive::take(&file, Activity::Trace, no_wait)?;
     lifecycle::ready_to_probe(&file)?;
     // A walk taken before the routing daemons agree would only show how far they got.
@@ -409,6 +412,9 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
         junit: args.junit.clone(),
     };
     targets.check(&file.path).map_err(target_error)?;
+    // Checked before the lock too, so a lab that is not up leaves no lock file behind; and
+    // again under it, since the lab may change while the run waits.
+    lifecycle::ready_to_probe(file)?;
     let run = Exclusive::take(file, Activity::Verify, args.no_wait)?;
     lifecycle::ready_to_probe(file)?;
     neigh_limits(file, false, true)?;
