@@ -154,7 +154,7 @@ pub fn take(
         if let Some(locked) = try_lock(&path).map_err(io)? {
             return hold(locked, &path, command).map_err(io);
         }
-        let holder = Holder::read(&path);
+        let holder = named_holder(&path);
         let lab = lab.to_string();
         let out_of_patience = match patience {
             Patience::None => true,
@@ -172,6 +172,19 @@ pub fn take(
             said = true;
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// Who holds the lock at `path`. A holder writes its name just after it takes the lock, so a
+/// file read in between names nobody yet: it is read again for a moment before that counts.
+fn named_holder(path: &Path) -> Holder {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let holder = Holder::read(path);
+        if holder.process.is_some() || Instant::now() >= deadline {
+            return holder;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
