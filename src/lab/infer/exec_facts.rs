@@ -122,34 +122,39 @@ impl NodeFacts {
     }
 
     fn addr(&mut self, args: &[&str]) {
-        let (Some(net), Some(dev)) = (args.first(), value_of(args, "dev")) else {
+        let (Some(net), Some(dev)) = (address_word(args), value_of(args, "dev")) else {
             return;
         };
-        if let Ok(net) = net.parse::<Ipv4Net>() {
-            self.addrs.push((dev.to_string(), net));
-        } else if let Ok(ip) = net.parse::<Ipv4Addr>() {
-            self.addrs.push((dev.to_string(), Ipv4Net::from(ip)));
-        }
+        self.addrs.push((dev.to_string(), net));
     }
 
+    /// `ip link add [name|dev] NAME [LINK OPTIONS] type KIND [KIND OPTIONS]`: before `type`,
+    /// `dev` names the new device; after it, a tunnel's `dev` is the device it is bound to.
     fn link_add(&mut self, args: &[&str]) {
-        let name = value_of(args, "name").or(args.first().copied());
+        let at = args.iter().position(|w| *w == "type").unwrap_or(args.len());
+        let (link, kind) = args.split_at(at);
+        let name = value_of(link, "name")
+            .or(value_of(link, "dev"))
+            .or(link.first().copied());
         let Some(name) = name.map(str::to_string) else {
             return;
         };
-        match value_of(args, "type") {
+        if let Some(mtu) = number(link, "mtu") {
+            self.mtus.insert(name.clone(), mtu);
+        }
+        let over = value_of(kind, "dev").map(str::to_string);
+        match kind.get(1).copied() {
             Some("bridge") => self.bridges.push(name),
             Some("ipip") => {
-                let over = value_of(args, "dev").map(str::to_string);
                 self.tunnels.insert(name, Tunnel::Ipip { over });
             }
             Some("vxlan") => {
                 let vxlan = Tunnel::Vxlan {
-                    vni: number(args, "id").unwrap_or(0),
+                    vni: number(kind, "id").or(number(kind, "vni")).unwrap_or(0),
                     // The kernel's own default when no dstport is given.
-                    port: number(args, "dstport").unwrap_or(8472),
-                    mtu: number(args, "mtu"),
-                    over: value_of(args, "dev").map(str::to_string),
+                    port: number(kind, "dstport").unwrap_or(8472),
+                    mtu: number(link, "mtu"),
+                    over,
                 };
                 self.tunnels.insert(name, vxlan);
             }
@@ -177,15 +182,17 @@ impl NodeFacts {
     }
 
     fn route(&mut self, args: &[&str]) {
+        // `to` and a route type (`unicast`) may come before the destination.
+        let args = match args {
+            ["unicast", "to", rest @ ..] | ["to" | "unicast", rest @ ..] => rest,
+            _ => args,
+        };
         let Some(dest) = args.first() else { return };
         let dest = match *dest {
-            "default" => None,
-            d => match d
-                .parse::<Ipv4Net>()
-                .or_else(|_| d.parse::<Ipv4Addr>().map(Ipv4Net::from))
-            {
-                Ok(net) => Some(net),
-                Err(_) => return,
+            "default" | "0.0.0.0/0" => None,
+            d => match prefix(d) {
+                Some(net) => Some(net),
+                None => return,
             },
         };
         self.routes.push(Route {
@@ -223,6 +230,43 @@ fn value_of<'a>(args: &[&'a str], key: &str) -> Option<&'a str> {
     args.iter()
         .position(|w| *w == key)
         .and_then(|i| args.get(i + 1).copied())
+}
+
+/// `10.0.1.2/24`, or a bare `10.0.1.2` as a /32.
+fn prefix(word: &str) -> Option<Ipv4Net> {
+    word.parse::<Ipv4Net>()
+        .or_else(|_| word.parse::<Ipv4Addr>().map(Ipv4Net::from))
+        .ok()
+}
+
+/// The address `ip addr add` adds: after `local`, or the first word that is neither a
+/// keyword nor a keyword's value (`ip addr add dev eth1 10.0.1.2/24` is as valid as the usual
+/// order).
+fn address_word(args: &[&str]) -> Option<Ipv4Net> {
+    if let Some(local) = value_of(args, "local") {
+        return prefix(local);
+    }
+    const KEYED: [&str; 10] = [
+        "dev",
+        "peer",
+        "broadcast",
+        "brd",
+        "label",
+        "scope",
+        "metric",
+        "valid_lft",
+        "preferred_lft",
+        "anycast",
+    ];
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if KEYED.contains(word) {
+            words.next();
+        } else if let Some(net) = prefix(word) {
+            return Some(net);
+        }
+    }
+    None
 }
 
 fn number<T: std::str::FromStr>(args: &[&str], key: &str) -> Option<T> {
@@ -289,5 +333,47 @@ mod tests {
         assert_eq!(f.ports["pod-veth"], "br0");
         assert_eq!(f.mtus["eth1"], 9000);
         assert_eq!(f.routes.len(), 1);
+    }
+
+    #[test]
+    fn a_vxlan_device_named_by_dev_keeps_its_underlay_apart() {
+        let f = facts(&[
+            "ip link add dev vx0 address aa:bb:cc:00:00:02 type vxlan local 192.168.9.2 dev eth1 id 7",
+            "ip link add vx1 mtu 1400 type vxlan vni 8 dev eth2",
+        ]);
+        let vx0 = Tunnel::Vxlan {
+            vni: 7,
+            port: 8472,
+            mtu: None,
+            over: Some("eth1".into()),
+        };
+        assert_eq!(f.tunnels["vx0"], vx0);
+        let vx1 = Tunnel::Vxlan {
+            vni: 8,
+            port: 8472,
+            mtu: Some(1400),
+            over: Some("eth2".into()),
+        };
+        assert_eq!(f.tunnels["vx1"], vx1);
+        assert_eq!(f.mtus["vx1"], 1400);
+    }
+
+    #[test]
+    fn addresses_and_routes_in_the_other_orders_iproute2_takes() {
+        let f = facts(&[
+            "ip addr add dev eth1 192.168.0.1/24",
+            "ip address add local 10.0.1.1/24 brd + dev cni0",
+            "ip route add to 10.0.2.0/24 via 192.168.0.2",
+            "ip route add unicast 10.0.3.0/24 via 192.168.0.3",
+            "ip ro add 10.0.1.2 dev cali1",
+        ]);
+        let addrs: Vec<String> = f.addrs.iter().map(|(d, a)| format!("{d} {a}")).collect();
+        assert_eq!(addrs, ["eth1 192.168.0.1/24", "cni0 10.0.1.1/24"]);
+        let dests: Vec<String> = f
+            .routes
+            .iter()
+            .map(|r| r.dest.unwrap().to_string())
+            .collect();
+        assert_eq!(dests, ["10.0.2.0/24", "10.0.3.0/24", "10.0.1.2/32"]);
     }
 }

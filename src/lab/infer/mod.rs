@@ -325,7 +325,7 @@ fn pod_labels(
     labels.insert(LABEL_HOST, host.index.to_string());
     labels.insert(LABEL_POD_IP, ip.addr().to_string());
     labels.insert(LABEL_POD_IF, iface.clone());
-    let carried = tunnel_mtu(host, tunnel);
+    let carried = tunnel_mtu(host, tunnel, &facts[&host.node]);
     labels.insert(LABEL_MTU, own_mtu.min(carried).to_string());
     if own_mtu > carried {
         labels.insert(LABEL_MTU_FROM, "tunnel".to_string());
@@ -336,16 +336,23 @@ fn pod_labels(
 /// The largest packet the host's tunnel carries: what a full-size probe can be. The kernel
 /// sizes a tunnel to the device it is bound to (`dev`), less the outer headers; unbound, to an
 /// Ethernet's 1500 less them.
-fn tunnel_mtu(host: &HostSeen, tunnel: &Option<(String, Tunnel)>) -> u16 {
+/// The host's own device of that name is read, since each host binds and sizes its own; a
+/// later `ip link set DEV mtu N` wins over what it was made with.
+fn tunnel_mtu(host: &HostSeen, tunnel: &Option<(String, Tunnel)>, facts: &NodeFacts) -> u16 {
+    let Some((dev, lab_tunnel)) = tunnel else {
+        return host.underlay_mtu;
+    };
+    if let Some(mtu) = facts.mtus.get(dev) {
+        return *mtu;
+    }
     let below = |over: &Option<String>| match over {
         Some(dev) if *dev == host.underlay_if => host.underlay_mtu,
         Some(_) | None => 1500,
     };
-    match tunnel {
-        None => host.underlay_mtu,
-        Some((_, Tunnel::Vxlan { mtu: Some(m), .. })) => *m,
-        Some((_, Tunnel::Vxlan { over, .. })) => below(over) - 50,
-        Some((_, Tunnel::Ipip { over })) => below(over) - 20,
+    match facts.tunnels.get(dev).unwrap_or(lab_tunnel) {
+        Tunnel::Vxlan { mtu: Some(m), .. } => *m,
+        Tunnel::Vxlan { over, .. } => below(over) - 50,
+        Tunnel::Ipip { over } => below(over) - 20,
     }
 }
 
