@@ -7,6 +7,7 @@
 
 pub mod exec_facts;
 pub mod label_text;
+mod pod_subnet;
 pub mod roles;
 pub mod running;
 
@@ -107,7 +108,7 @@ fn infer_with(
         .hosts
         .iter()
         .enumerate()
-        .map(|(i, h)| host_seen(h, i + 1, &facts[h], &links[h], &roles))
+        .map(|(i, h)| host_seen(h, i + 1, &facts, &links[h], &roles))
         .collect::<Result<Vec<_>, _>>()?;
     let tunnel = lab_tunnel(&hosts, &facts)?;
     let mode = tunnel.as_ref().map_or(Mode::HostGw, |(_, t)| match t {
@@ -150,10 +151,11 @@ fn infer_with(
 fn host_seen(
     node: &str,
     index: usize,
-    facts: &NodeFacts,
+    all: &BTreeMap<String, NodeFacts>,
     links: &[Neighbour],
     roles: &Roles,
 ) -> Result<HostSeen, InferError> {
+    let facts = &all[node];
     let ambiguous = |why: String| InferError::Ambiguous {
         node: node.to_string(),
         why,
@@ -174,12 +176,7 @@ fn host_seen(
             underlay.iface
         ))
     })?;
-    let pod_subnet = pod_subnet(facts, &to_pods).ok_or_else(|| {
-        ambiguous(
-            "neither its pods' bridge nor its pods have an address to take the pod subnet from"
-                .into(),
-        )
-    })?;
+    let pod_subnet = pod_subnet::of(node, all, &to_pods, roles).map_err(ambiguous)?;
     Ok(HostSeen {
         node: node.to_string(),
         index,
@@ -188,15 +185,6 @@ fn host_seen(
         underlay_mtu: facts.mtus.get(&underlay.iface).copied().unwrap_or(LINK_MTU),
         pod_subnet,
     })
-}
-
-/// The subnet of the bridge the pods hang on, where it has an address.
-fn pod_subnet(facts: &NodeFacts, to_pods: &[&Neighbour]) -> Option<Ipv4Net> {
-    to_pods
-        .iter()
-        .filter_map(|n| facts.ports.get(&n.iface))
-        .find_map(|bridge| facts.addrs_on(bridge).next())
-        .map(|a| a.trunc())
 }
 
 /// Each host's tunnel to each peer, from its route to the peer's pods: the lab's tunnel, if
