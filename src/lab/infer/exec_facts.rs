@@ -25,6 +25,15 @@ pub enum Tunnel {
     },
 }
 
+impl Tunnel {
+    /// The underlay device it is bound to (`dev`), if given.
+    pub fn over(&self) -> Option<&str> {
+        match self {
+            Tunnel::Vxlan { over, .. } | Tunnel::Ipip { over } => over.as_deref(),
+        }
+    }
+}
+
 /// Where a route goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {

@@ -162,14 +162,7 @@ fn host_seen(
     };
     let (to_pods, others): (Vec<&Neighbour>, Vec<&Neighbour>) =
         links.iter().partition(|n| roles.pods.contains_key(&n.node));
-    let [underlay] = others.as_slice() else {
-        let ifs: Vec<&str> = others.iter().map(|n| n.iface.as_str()).collect();
-        return Err(ambiguous(format!(
-            "a host needs one link that leads to no pod (its underlay); it has {}: [{}]",
-            ifs.len(),
-            ifs.join(", ")
-        )));
-    };
+    let underlay = underlay(facts, &others).map_err(ambiguous)?;
     let underlay_ip = facts.addrs_on(&underlay.iface).next().ok_or_else(|| {
         ambiguous(format!(
             "its underlay {} gets no address in its exec lines",
@@ -185,6 +178,34 @@ fn host_seen(
         underlay_mtu: facts.mtus.get(&underlay.iface).copied().unwrap_or(LINK_MTU),
         pod_subnet,
     })
+}
+
+/// The host's one link that leads to no pod; where it has more, the one with an address (a
+/// management link gets none from the lab), or the one its tunnel is bound to.
+fn underlay<'a>(facts: &NodeFacts, others: &[&'a Neighbour]) -> Result<&'a Neighbour, String> {
+    let addressed: Vec<&Neighbour> = others
+        .iter()
+        .copied()
+        .filter(|n| facts.addrs_on(&n.iface).next().is_some())
+        .collect();
+    let bound: Vec<&Neighbour> = addressed
+        .iter()
+        .copied()
+        .filter(|n| facts.tunnels.values().any(|t| t.over() == Some(&n.iface)))
+        .collect();
+    match (others, addressed.as_slice(), bound.as_slice()) {
+        ([only], _, _) | (_, [only], _) | (_, _, [only]) => Ok(only),
+        _ => {
+            let ifs: Vec<&str> = others.iter().map(|n| n.iface.as_str()).collect();
+            Err(format!(
+                "a host needs one link that leads to no pod (its underlay); it has {}: [{}], \
+                 and {} of them get an address, none the one a tunnel is bound to (`dev`)",
+                ifs.len(),
+                ifs.join(", "),
+                addressed.len()
+            ))
+        }
+    }
 }
 
 /// Each host's tunnel to each peer, from its route to the peer's pods: the lab's tunnel, if
@@ -498,17 +519,50 @@ mod tests {
         assert!(e.to_string().contains("the nodes: a, b, br"), "{e}");
     }
 
-    #[test]
-    fn a_host_with_two_underlays_is_named() {
-        let mut topo = article("vxlan");
+    /// The article's `file` with a second link from host1's `eth9` to its router, and `exec`.
+    fn with_second_link(file: &str, exec: &[&str]) -> Topology {
+        let mut topo = article(file);
+        let router = if file == "vxlan" {
+            "gw2:eth9"
+        } else {
+            "gw:eth9"
+        };
         topo.topology.links.push(crate::topology::Link {
-            endpoints: vec!["host1:eth9".into(), "gw2:eth9".into()],
+            endpoints: vec!["host1:eth9".into(), router.into()],
             other: Default::default(),
         });
+        let host1 = topo
+            .topology
+            .nodes
+            .get_mut("host1")
+            .unwrap()
+            .as_mut()
+            .unwrap();
+        host1.exec.extend(exec.iter().map(|l| l.to_string()));
+        topo
+    }
+
+    #[test]
+    fn a_second_link_without_an_address_is_no_underlay() {
+        let inference = infer(&with_second_link("ipip", &[])).unwrap();
+        assert_eq!(inference.labels["host1"][LABEL_UNDERLAY_IF], "eth1");
+    }
+
+    #[test]
+    fn of_two_addressed_links_the_one_the_tunnel_is_bound_to_is_the_underlay() {
+        let topo = with_second_link("vxlan", &["ip addr add 10.9.9.1/24 dev eth9"]);
+        let inference = infer(&topo).unwrap();
+        assert_eq!(inference.labels["host1"][LABEL_UNDERLAY_IF], "eth1");
+    }
+
+    #[test]
+    fn a_host_with_two_underlays_is_named() {
+        let topo = with_second_link("ipip", &["ip addr add 10.9.9.1/24 dev eth9"]);
         let e = infer(&topo).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "node `host1`: a host needs one link that leads to no pod (its underlay); it has 2: [eth1, eth9]"
+            "node `host1`: a host needs one link that leads to no pod (its underlay); it has 2: \
+             [eth1, eth9], and 2 of them get an address, none the one a tunnel is bound to (`dev`)"
         );
     }
 }

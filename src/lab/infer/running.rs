@@ -35,7 +35,12 @@ pub fn facts(namespace: &str) -> Option<NodeFacts> {
             _ => {}
         }
     }
-    for a in tables::addrs(namespace).ok()? {
+    // Loopback is in every namespace: it says nothing of what a user configured.
+    for a in tables::addrs(namespace)
+        .ok()?
+        .into_iter()
+        .filter(|a| !a.ip.is_loopback())
+    {
         if let Ok(net) = Ipv4Net::new(a.ip, a.prefix_len) {
             facts.addrs.push((a.dev, net));
         }
