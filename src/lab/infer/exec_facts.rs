@@ -6,7 +6,7 @@
 //! it could not find rather than guess from it.
 
 use ipnet::Ipv4Net;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// A tunnel device a node creates.
@@ -41,6 +41,8 @@ pub struct Route {
     pub dest: Option<Ipv4Net>,
     pub via: Option<Ipv4Addr>,
     pub dev: Option<String>,
+    /// The exec line that adds it (from 1); `None` for a route read from the running lab.
+    pub line: Option<usize>,
 }
 
 impl Route {
@@ -66,6 +68,9 @@ pub struct NodeFacts {
     pub mtus: BTreeMap<String, u16>,
     /// `sysctl -w key=value`, with the exec line's number (from 1).
     pub sysctls: Vec<(usize, String, String)>,
+    /// Every device an exec line makes (`ip link add`, `ip tunnel add`, `brctl addbr`), or
+    /// the running node has.
+    pub devices: BTreeSet<String>,
 }
 
 impl NodeFacts {
@@ -100,11 +105,14 @@ impl NodeFacts {
         let words: Vec<&str> = argv.iter().map(String::as_str).collect();
         match words.as_slice() {
             ["sysctl", "-w", setting] => self.sysctl(line, setting),
-            ["brctl", "addbr", bridge] => self.bridges.push(bridge.to_string()),
+            ["brctl", "addbr", bridge] => {
+                self.devices.insert(bridge.to_string());
+                self.bridges.push(bridge.to_string());
+            }
             ["brctl", "addif", bridge, port] => {
                 self.ports.insert(port.to_string(), bridge.to_string());
             }
-            ["ip", rest @ ..] => self.ip(rest),
+            ["ip", rest @ ..] => self.ip(line, rest),
             _ => {}
         }
     }
@@ -116,7 +124,7 @@ impl NodeFacts {
         }
     }
 
-    fn ip(&mut self, words: &[&str]) {
+    fn ip(&mut self, line: usize, words: &[&str]) {
         let Some((object, rest)) = words.split_first() else {
             return;
         };
@@ -125,7 +133,7 @@ impl NodeFacts {
             (Some(Object::Link), Some((&"add", args))) => self.link_add(args),
             (Some(Object::Link), Some((&"set", args))) => self.link_set(args),
             (Some(Object::Tunnel), Some((&"add", args))) => self.tunnel_add(args),
-            (Some(Object::Route), Some((verb, args))) if adds(verb) => self.route(args),
+            (Some(Object::Route), Some((verb, args))) if adds(verb) => self.route(line, args),
             _ => {}
         }
     }
@@ -142,12 +150,18 @@ impl NodeFacts {
     fn link_add(&mut self, args: &[&str]) {
         let at = args.iter().position(|w| *w == "type").unwrap_or(args.len());
         let (link, kind) = args.split_at(at);
+        // `link DEV` names the parent of a VLAN or macvlan, not the new device.
+        let bare = match link {
+            ["link", _, rest @ ..] => rest.first(),
+            _ => link.first(),
+        };
         let name = value_of(link, "name")
             .or(value_of(link, "dev"))
-            .or(link.first().copied());
+            .or(bare.copied());
         let Some(name) = name.map(str::to_string) else {
             return;
         };
+        self.devices.insert(name.clone());
         if let Some(mtu) = number(link, "mtu") {
             self.mtus.insert(name.clone(), mtu);
         }
@@ -184,13 +198,16 @@ impl NodeFacts {
 
     fn tunnel_add(&mut self, args: &[&str]) {
         let name = value_of(args, "name").or(args.first().copied());
+        if let Some(name) = name {
+            self.devices.insert(name.to_string());
+        }
         if let (Some(name), Some("ipip")) = (name, value_of(args, "mode")) {
             let over = value_of(args, "dev").map(str::to_string);
             self.tunnels.insert(name.to_string(), Tunnel::Ipip { over });
         }
     }
 
-    fn route(&mut self, args: &[&str]) {
+    fn route(&mut self, line: usize, args: &[&str]) {
         // `to` and a route type (`unicast`) may come before the destination.
         let args = match args {
             ["unicast", "to", rest @ ..] | ["to" | "unicast", rest @ ..] => rest,
@@ -208,6 +225,7 @@ impl NodeFacts {
             dest,
             via: value_of(args, "via").and_then(|v| v.parse().ok()),
             dev: value_of(args, "dev").map(str::to_string),
+            line: Some(line),
         });
     }
 }
@@ -349,7 +367,9 @@ mod tests {
         let f = facts(&[
             "ip link add dev vx0 address aa:bb:cc:00:00:02 type vxlan local 192.168.9.2 dev eth1 id 7",
             "ip link add vx1 mtu 1400 type vxlan vni 8 dev eth2",
+            "ip link add link eth1 eth1.100 type vlan id 100",
         ]);
+        assert!(f.devices.contains("eth1.100"), "{:?}", f.devices);
         let vx0 = Tunnel::Vxlan {
             vni: 7,
             port: 8472,

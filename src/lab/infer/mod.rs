@@ -28,6 +28,13 @@ pub enum InferError {
     TooFewPods(usize),
     #[error("node `{node}`: {why}")]
     Ambiguous { node: String, why: String },
+    #[error("node `{node}`, exec line {line}: its route to {dest} leaves by `{dev}`, which neither a link nor an exec line of `{node}` makes")]
+    NoSuchDevice {
+        node: String,
+        line: usize,
+        dest: String,
+        dev: String,
+    },
     #[error("node `{pod}` links to `{node}`, which is not among the topology's nodes")]
     Undeclared { pod: String, node: String },
 }
@@ -104,6 +111,11 @@ fn infer_with(
         .collect();
     let links = roles::neighbours(topo);
     let roles = roles::roles(topo, &facts, &links)?;
+    for (node, links) in &links {
+        if let Some(f) = facts.get(node) {
+            routes_leave_by_devices(node, f, links)?;
+        }
+    }
     let hosts = roles
         .hosts
         .iter()
@@ -178,6 +190,33 @@ fn host_seen(
         underlay_mtu: facts.mtus.get(&underlay.iface).copied().unwrap_or(LINK_MTU),
         pod_subnet,
     })
+}
+
+/// A route out of a device that nothing makes fails to deploy on the netns runtime, and under
+/// containerlab fails with only a log line: the lab it describes is not the lab that runs, so
+/// no plan is read from it.
+fn routes_leave_by_devices(
+    node: &str,
+    facts: &NodeFacts,
+    links: &[Neighbour],
+) -> Result<(), InferError> {
+    let exists = |dev: &str| {
+        dev == "lo" || facts.devices.contains(dev) || links.iter().any(|n| n.iface == dev)
+    };
+    for route in &facts.routes {
+        let (Some(dev), Some(line)) = (&route.dev, route.line) else {
+            continue;
+        };
+        if !exists(dev) {
+            return Err(InferError::NoSuchDevice {
+                node: node.to_string(),
+                line,
+                dest: route.dest.map_or("default".into(), |d| d.to_string()),
+                dev: dev.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The host's one link that leads to no pod; where it has more, the one with an address (a
@@ -563,6 +602,18 @@ mod tests {
             e.to_string(),
             "node `host1`: a host needs one link that leads to no pod (its underlay); it has 2: \
              [eth1, eth9], and 2 of them get an address, none the one a tunnel is bound to (`dev`)"
+        );
+    }
+
+    #[test]
+    fn a_route_out_of_a_device_nothing_makes_is_named_with_its_line() {
+        let text = include_str!("../../../tests/fixtures/handmade/vxlan-default-port.clab.yaml")
+            .replacen("via 172.20.1.0 dev vx0", "via 172.20.1.0 dev vx1", 1);
+        let e = infer(&Topology::parse(&text).unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "node `bob`, exec line 13: its route to 172.20.1.0/24 leaves by `vx1`, which neither \
+             a link nor an exec line of `bob` makes"
         );
     }
 }

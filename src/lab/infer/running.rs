@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 pub fn facts(namespace: &str) -> Option<NodeFacts> {
     let mut facts = NodeFacts::default();
     for link in tables::links(namespace, None).ok()? {
+        facts.devices.insert(link.ifname.clone());
         if let Some(mtu) = link.mtu.and_then(|m| u16::try_from(m).ok()) {
             facts.mtus.insert(link.ifname.clone(), mtu);
         }
@@ -55,6 +56,7 @@ pub fn facts(namespace: &str) -> Option<NodeFacts> {
                 dest: (dest.prefix_len() > 0).then_some(dest),
                 via: r.gateway,
                 dev: r.dev,
+                line: None,
             })
         })
         .collect();
