@@ -82,7 +82,21 @@ impl NodeFacts {
                 facts.read(i + 1, &argv);
             }
         }
+        facts.fallback_tunnel();
         facts
+    }
+
+    /// `tunl0` is the IPIP device the kernel makes itself when its ipip module loads; Calico
+    /// uses it without an `add`, so a line that uses it is what makes it.
+    fn fallback_tunnel(&mut self) {
+        const TUNL0: &str = "tunl0";
+        let used = self.routes.iter().any(|r| r.dev.as_deref() == Some(TUNL0))
+            || self.addrs.iter().any(|(dev, _)| dev == TUNL0);
+        if used && !self.tunnels.contains_key(TUNL0) {
+            self.devices.insert(TUNL0.to_string());
+            self.tunnels
+                .insert(TUNL0.to_string(), Tunnel::Ipip { over: None });
+        }
     }
 
     /// The addresses on `dev`.

@@ -616,4 +616,35 @@ mod tests {
              a link nor an exec line of `bob` makes"
         );
     }
+
+    /// Each host's IPIP device in another spelling: bound to its underlay, or named by `dev`,
+    /// or the kernel's own tunl0. Each pod's MTU is its own host's tunnel's.
+    #[test]
+    fn ipip_devices_spelled_three_ways_are_one_ipip_lab() {
+        let article = include_str!("../../../examples/article/ipip.clab.yaml")
+            .replacen(
+                "ip tunnel add tunl1 mode ipip local 10.0.1.2",
+                "ip link add name tunl1 type ipip local 10.0.1.2 dev eth1",
+                1,
+            )
+            .replacen(
+                "ip tunnel add tunl1 mode ipip local 10.0.2.2",
+                "ip link add dev tunl1 type ipip local 10.0.2.2",
+                1,
+            );
+        let (head, host3) = article
+            .split_once("ip tunnel add tunl1 mode ipip local 10.0.3.2")
+            .unwrap();
+        let text = format!("{head}true{}", host3.replacen("dev tunl1", "dev tunl0", 2));
+        let topo = Topology::parse(&text).unwrap();
+        let inference = infer(&topo).unwrap();
+        assert!(
+            inference.summary.starts_with("ipip, 3 hosts"),
+            "{}",
+            inference.summary
+        );
+        assert!(inference.labels["host3"].get(LABEL_DIRECT_TO).is_none());
+        assert_eq!(inference.labels["pod1"][LABEL_MTU], "9480");
+        assert_eq!(inference.labels["pod2"][LABEL_MTU], "1480");
+    }
 }

@@ -92,4 +92,32 @@ mod tests {
              pod subnet cannot be told"
         );
     }
+
+    /// Calico's IPIP: the kernel's own tunl0, never added, and pods routed per /32.
+    #[test]
+    fn calico_ipip_over_the_kernels_tunl0_is_ipip() {
+        let text = CALICO
+            .replace(
+                "ip route add 10.8.2.0/24 via 192.168.8.2",
+                "ip route add 10.8.2.0/24 via 192.168.8.2 dev tunl0 onlink",
+            )
+            .replace(
+                "ip route add 10.8.1.0/24 via 192.168.8.1",
+                "ip route add 10.8.1.0/24 via 192.168.8.1 dev tunl0 onlink",
+            )
+            .replace(
+                "ip link set eth1 up",
+                "ip link set eth1 up\n      - ip link set tunl0 mtu 1440 up",
+            );
+        let topo = Topology::parse(&text).unwrap();
+        let inference = infer(&topo).unwrap();
+        assert_eq!(inference.summary, "ipip, 2 hosts, 4 pods, 0 routers");
+        assert_eq!(
+            inference.labels["alice"]["cnilab.pod-subnet"],
+            "10.8.1.0/24"
+        );
+        assert_eq!(inference.labels["ant"]["cnilab.mtu"], "1440");
+        let lab = crate::lab::Lab::from_topology(&inference.labelled(&topo)).unwrap();
+        assert_eq!(lab.encap, crate::lab::Encap::Ipip);
+    }
 }
