@@ -117,8 +117,8 @@ fn a_route_out_of_a_device_nothing_makes_is_refused_with_its_line() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
-            "node `bob`, exec line 13: its route to 172.20.1.0/24 leaves by `vx1`, which \
-             neither a link nor an exec line of `bob` makes"
+            "node `bob`, exec line 13 `ip route add 172.20.1.0/24 via 172.20.1.0 dev vx1 \
+             onlink`: no link and no exec line of `bob` makes `vx1`"
         ),
         "{}",
         stderr(&out)

@@ -41,8 +41,6 @@ pub struct Route {
     pub dest: Option<Ipv4Net>,
     pub via: Option<Ipv4Addr>,
     pub dev: Option<String>,
-    /// The exec line that adds it (from 1); `None` for a route read from the running lab.
-    pub line: Option<usize>,
 }
 
 impl Route {
@@ -71,6 +69,9 @@ pub struct NodeFacts {
     /// Every device an exec line makes (`ip link add`, `ip tunnel add`, `brctl addbr`), or
     /// the running node has.
     pub devices: BTreeSet<String>,
+    /// The device each line that configures one names (an address, a route, `ip link set`,
+    /// `brctl addif`), with the line's number: a device nothing makes is a broken line.
+    pub named: Vec<(usize, String)>,
 }
 
 impl NodeFacts {
@@ -90,8 +91,7 @@ impl NodeFacts {
     /// uses it without an `add`, so a line that uses it is what makes it.
     fn fallback_tunnel(&mut self) {
         const TUNL0: &str = "tunl0";
-        let used = self.routes.iter().any(|r| r.dev.as_deref() == Some(TUNL0))
-            || self.addrs.iter().any(|(dev, _)| dev == TUNL0);
+        let used = self.named.iter().any(|(_, dev)| dev == TUNL0);
         if used && !self.tunnels.contains_key(TUNL0) {
             self.devices.insert(TUNL0.to_string());
             self.tunnels
@@ -117,6 +117,9 @@ impl NodeFacts {
 
     fn read(&mut self, line: usize, argv: &[String]) {
         let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        if let Some(dev) = named_device(&words) {
+            self.named.push((line, dev.to_string()));
+        }
         match words.as_slice() {
             ["sysctl", "-w", setting] => self.sysctl(line, setting),
             ["brctl", "addbr", bridge] => {
@@ -126,7 +129,7 @@ impl NodeFacts {
             ["brctl", "addif", bridge, port] => {
                 self.ports.insert(port.to_string(), bridge.to_string());
             }
-            ["ip", rest @ ..] => self.ip(line, rest),
+            ["ip", rest @ ..] => self.ip(rest),
             _ => {}
         }
     }
@@ -138,7 +141,7 @@ impl NodeFacts {
         }
     }
 
-    fn ip(&mut self, line: usize, words: &[&str]) {
+    fn ip(&mut self, words: &[&str]) {
         let Some((object, rest)) = words.split_first() else {
             return;
         };
@@ -147,7 +150,7 @@ impl NodeFacts {
             (Some(Object::Link), Some((&"add", args))) => self.link_add(args),
             (Some(Object::Link), Some((&"set", args))) => self.link_set(args),
             (Some(Object::Tunnel), Some((&"add", args))) => self.tunnel_add(args),
-            (Some(Object::Route), Some((verb, args))) if adds(verb) => self.route(line, args),
+            (Some(Object::Route), Some((verb, args))) if adds(verb) => self.route(args),
             _ => {}
         }
     }
@@ -221,7 +224,7 @@ impl NodeFacts {
         }
     }
 
-    fn route(&mut self, line: usize, args: &[&str]) {
+    fn route(&mut self, args: &[&str]) {
         // `to` and a route type (`unicast`) may come before the destination.
         let args = match args {
             ["unicast", "to", rest @ ..] | ["to" | "unicast", rest @ ..] => rest,
@@ -239,8 +242,20 @@ impl NodeFacts {
             dest,
             via: value_of(args, "via").and_then(|v| v.parse().ok()),
             dev: value_of(args, "dev").map(str::to_string),
-            line: Some(line),
         });
+    }
+}
+
+/// The existing device a line configures, where it is one that does.
+fn named_device<'a>(words: &[&'a str]) -> Option<&'a str> {
+    match words {
+        ["brctl", "addif", _, port] => Some(port),
+        ["ip", object, verb, args @ ..] => match object_kind(object)? {
+            Object::Addr | Object::Route if adds(verb) => value_of(args, "dev"),
+            Object::Link if *verb == "set" => value_of(args, "dev").or(args.first().copied()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

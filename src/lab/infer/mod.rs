@@ -28,11 +28,11 @@ pub enum InferError {
     TooFewPods(usize),
     #[error("node `{node}`: {why}")]
     Ambiguous { node: String, why: String },
-    #[error("node `{node}`, exec line {line}: its route to {dest} leaves by `{dev}`, which neither a link nor an exec line of `{node}` makes")]
+    #[error("node `{node}`, exec line {line} `{text}`: no link and no exec line of `{node}` makes `{dev}`")]
     NoSuchDevice {
         node: String,
         line: usize,
-        dest: String,
+        text: String,
         dev: String,
     },
     #[error("node `{pod}` links to `{node}`, which is not among the topology's nodes")]
@@ -109,13 +109,11 @@ fn infer_with(
             (name.to_string(), facts.unwrap_or(stated))
         })
         .collect();
+    for (node, f) in &facts {
+        lines_name_devices(topo, node, f)?;
+    }
     let links = roles::neighbours(topo);
     let roles = roles::roles(topo, &facts, &links)?;
-    for (node, links) in &links {
-        if let Some(f) = facts.get(node) {
-            routes_leave_by_devices(node, f, links)?;
-        }
-    }
     let hosts = roles
         .hosts
         .iter()
@@ -192,26 +190,26 @@ fn host_seen(
     })
 }
 
-/// A route out of a device that nothing makes fails to deploy on the netns runtime, and under
-/// containerlab fails with only a log line: the lab it describes is not the lab that runs, so
-/// no plan is read from it.
-fn routes_leave_by_devices(
-    node: &str,
-    facts: &NodeFacts,
-    links: &[Neighbour],
-) -> Result<(), InferError> {
-    let exists = |dev: &str| {
-        dev == "lo" || facts.devices.contains(dev) || links.iter().any(|n| n.iface == dev)
+/// A line that configures a device nothing makes fails at deploy on the netns runtime, and
+/// under containerlab fails with only a log line: the lab the file describes is not the lab
+/// that runs (a pod's address on it would make the pod a router), so no plan is read from it.
+fn lines_name_devices(topo: &Topology, node: &str, facts: &NodeFacts) -> Result<(), InferError> {
+    let links = roles::neighbours(topo);
+    let linked = |dev: &str| {
+        links
+            .get(node)
+            .is_some_and(|l| l.iter().any(|n| n.iface == dev))
     };
-    for route in &facts.routes {
-        let (Some(dev), Some(line)) = (&route.dev, route.line) else {
-            continue;
-        };
-        if !exists(dev) {
+    for (line, dev) in &facts.named {
+        if dev != "lo" && !facts.devices.contains(dev) && !linked(dev) {
+            let exec = topo
+                .node(node)
+                .map(|n| n.exec.as_slice())
+                .unwrap_or_default();
             return Err(InferError::NoSuchDevice {
                 node: node.to_string(),
-                line,
-                dest: route.dest.map_or("default".into(), |d| d.to_string()),
+                line: *line,
+                text: exec.get(line - 1).cloned().unwrap_or_default(),
                 dev: dev.clone(),
             });
         }
@@ -612,8 +610,8 @@ mod tests {
         let e = infer(&Topology::parse(&text).unwrap()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "node `bob`, exec line 13: its route to 172.20.1.0/24 leaves by `vx1`, which neither \
-             a link nor an exec line of `bob` makes"
+            "node `bob`, exec line 13 `ip route add 172.20.1.0/24 via 172.20.1.0 dev vx1 onlink`: \
+             no link and no exec line of `bob` makes `vx1`"
         );
     }
 
@@ -635,7 +633,12 @@ mod tests {
         let (head, host3) = article
             .split_once("ip tunnel add tunl1 mode ipip local 10.0.3.2")
             .unwrap();
-        let text = format!("{head}true{}", host3.replacen("dev tunl1", "dev tunl0", 2));
+        let host3 = host3.replacen("dev tunl1", "dev tunl0", 2).replacen(
+            "ip link set tunl1 up",
+            "ip link set tunl0 up",
+            1,
+        );
+        let text = format!("{head}true{host3}");
         let topo = Topology::parse(&text).unwrap();
         let inference = infer(&topo).unwrap();
         assert!(
@@ -646,5 +649,18 @@ mod tests {
         assert!(inference.labels["host3"].get(LABEL_DIRECT_TO).is_none());
         assert_eq!(inference.labels["pod1"][LABEL_MTU], "9480");
         assert_eq!(inference.labels["pod2"][LABEL_MTU], "1480");
+    }
+
+    /// A pod's address on an interface its link does not name made the pod a router.
+    #[test]
+    fn a_pod_address_on_a_device_nothing_makes_is_named_with_its_line() {
+        let text = include_str!("../../../tests/fixtures/handmade/hostgw-three-hosts.clab.yaml")
+            .replacen("10.9.1.10/24 dev eth0", "10.9.1.10/24 dev eth1", 1);
+        let e = infer(&Topology::parse(&text).unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "node `ant`, exec line 1 `ip addr add 10.9.1.10/24 dev eth1`: no link and no exec \
+             line of `ant` makes `eth1`"
+        );
     }
 }

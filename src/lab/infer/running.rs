@@ -56,7 +56,6 @@ pub fn facts(namespace: &str) -> Option<NodeFacts> {
                 dest: (dest.prefix_len() > 0).then_some(dest),
                 via: r.gateway,
                 dev: r.dev,
-                line: None,
             })
         })
         .collect();
