@@ -1,6 +1,6 @@
-//! A host's pod subnet: the subnet of the bridge its pods hang on (flannel's cni0), or where
-//! they hang on none (Calico routes each pod's /32 to its veth), what the other nodes route to
-//! the host.
+//! A host's pod subnet: the subnet of the bridge its pods hang on (flannel's cni0); else of
+//! the address on its own end of a pod's link (one pod, no bridge, as CNI's ptp plugin); else,
+//! where pods are routed per /32 (Calico), what the other nodes route to the host.
 
 use super::exec_facts::NodeFacts;
 use super::roles::{Neighbour, Roles};
@@ -15,10 +15,19 @@ pub fn of(
     to_pods: &[&Neighbour],
     roles: &Roles,
 ) -> Result<Ipv4Net, String> {
-    match bridged(&all[node], to_pods) {
+    match bridged(&all[node], to_pods).or_else(|| on_veth(&all[node], to_pods)) {
         Some(net) => Ok(net),
         None => routed(node, all, to_pods, roles),
     }
+}
+
+/// Where the host's end of a pod's link itself carries a subnet (one pod, no bridge).
+fn on_veth(facts: &NodeFacts, to_pods: &[&Neighbour]) -> Option<Ipv4Net> {
+    to_pods
+        .iter()
+        .flat_map(|n| facts.addrs_on(&n.iface))
+        .find(|a| a.prefix_len() < 32)
+        .map(|a| a.trunc())
 }
 
 /// The subnet of the bridge the pods hang on, where it has an address.
@@ -119,5 +128,17 @@ mod tests {
         assert_eq!(inference.labels["ant"]["cnilab.mtu"], "1440");
         let lab = crate::lab::Lab::from_topology(&inference.labelled(&topo)).unwrap();
         assert_eq!(lab.encap, crate::lab::Encap::Ipip);
+    }
+
+    /// One pod on a veth with a subnet of its own, and peers that reach it by a default route.
+    #[test]
+    fn a_subnet_on_the_hosts_end_of_a_pods_link_is_its_pod_subnet() {
+        let text = "name: ptp\ntopology:\n  nodes:\n    left:\n      exec:\n      - ip addr add 192.168.5.1/30 dev e0\n      - ip addr add 10.5.1.1/24 dev vp\n      - ip route add default via 192.168.5.2\n    right:\n      exec:\n      - ip addr add 192.168.5.2/30 dev e0\n      - ip addr add 10.5.2.1/24 dev vp\n      - ip route add default via 192.168.5.1\n    p:\n      exec:\n      - ip addr add 10.5.1.10/24 dev e0\n    q:\n      exec:\n      - ip addr add 10.5.2.10/24 dev e0\n  links:\n  - endpoints: [left:e0, right:e0]\n  - endpoints: [left:vp, p:e0]\n  - endpoints: [right:vp, q:e0]\n";
+        let inference = infer(&Topology::parse(text).unwrap()).unwrap();
+        assert_eq!(inference.labels["left"]["cnilab.pod-subnet"], "10.5.1.0/24");
+        assert_eq!(
+            inference.labels["right"]["cnilab.pod-subnet"],
+            "10.5.2.0/24"
+        );
     }
 }
