@@ -646,7 +646,7 @@ mod tests {
             "{}",
             inference.summary
         );
-        assert!(inference.labels["host3"].get(LABEL_DIRECT_TO).is_none());
+        assert!(!inference.labels["host3"].contains_key(LABEL_DIRECT_TO));
         assert_eq!(inference.labels["pod1"][LABEL_MTU], "9480");
         assert_eq!(inference.labels["pod2"][LABEL_MTU], "1480");
     }
