@@ -93,22 +93,7 @@ fn infer_with(
     topo: &Topology,
     live: &dyn Fn(&str) -> Option<NodeFacts>,
 ) -> Result<Inference, InferError> {
-    let mut read_live = Vec::new();
-    let facts: BTreeMap<String, NodeFacts> = topo
-        .nodes()
-        .map(|(name, node)| {
-            let stated = NodeFacts::of(&node.exec);
-            let bridge = matches!(node.kind.as_deref(), Some("bridge" | "ovs-bridge"));
-            let facts = match stated.addrs.is_empty() && !bridge {
-                true => live(name).filter(|f| !f.addrs.is_empty()),
-                false => None,
-            };
-            if facts.is_some() {
-                read_live.push(name.to_string());
-            }
-            (name.to_string(), facts.unwrap_or(stated))
-        })
-        .collect();
+    let (facts, read_live) = node_facts(topo, live);
     for (node, f) in &facts {
         lines_name_devices(topo, node, f)?;
     }
@@ -156,6 +141,31 @@ fn infer_with(
         ));
     }
     Ok(Inference { labels, summary })
+}
+
+/// Each node's facts, from its exec lines or, where they set no address, the running node;
+/// and the nodes read live.
+fn node_facts(
+    topo: &Topology,
+    live: &dyn Fn(&str) -> Option<NodeFacts>,
+) -> (BTreeMap<String, NodeFacts>, Vec<String>) {
+    let mut read_live = Vec::new();
+    let facts = topo
+        .nodes()
+        .map(|(name, node)| {
+            let stated = NodeFacts::of(&node.exec);
+            let bridge = matches!(node.kind.as_deref(), Some("bridge" | "ovs-bridge"));
+            let facts = match stated.addrs.is_empty() && !bridge {
+                true => live(name).filter(|f| !f.addrs.is_empty()),
+                false => None,
+            };
+            if facts.is_some() {
+                read_live.push(name.to_string());
+            }
+            (name.to_string(), facts.unwrap_or(stated))
+        })
+        .collect();
+    (facts, read_live)
 }
 
 fn host_seen(
