@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::verify::{pair, verify_healthy};
+use common::verify::{exec, pair, verify, verify_healthy};
 use common::*;
 use serde_json::Value;
 
@@ -90,6 +90,34 @@ fn vxlan_with_static_fdb_and_neighbours_passes_both_ways() {
             wire(&report, from, to).starts_with("VXLAN vni 7"),
             "{report:#}"
         );
+    }
+}
+
+/// The VTEP MACs that the file fixes and each peer programs become the plan, so a missing
+/// entry is named as the one the lab programs, not as a flood entry it never meant to have.
+#[test]
+fn a_missing_static_fdb_entry_is_named_as_the_lab_programs_it() {
+    require_root();
+    let lab = handmade(VXLAN_FDB, "hmx");
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    exec(
+        &lab,
+        "bob",
+        "bridge fdb del aa:bb:cc:00:00:01 dev vx0 dst 192.168.9.1",
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    for (from, to) in [("ant", "bee"), ("bee", "ant")] {
+        let p = pair(&report, from, to);
+        let why = p["reasons"].to_string();
+        assert!(
+            why.contains(
+                "bob has no permanent FDB entry for aa:bb:cc:00:00:01 dst 192.168.9.1 on vx0"
+            ),
+            "{from} -> {to}: {why}"
+        );
+        assert!(!why.contains("flood entry"), "{from} -> {to}: {why}");
     }
 }
 

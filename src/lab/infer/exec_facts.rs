@@ -72,6 +72,11 @@ pub struct NodeFacts {
     /// The device each line that configures one names (an address, a route, `ip link set`,
     /// `brctl addif`), with the line's number: a device nothing makes is a broken line.
     pub named: Vec<(usize, String)>,
+    /// Device → the MAC a line gives it (`ip link add … address MAC`, `ip link set … address`).
+    pub macs: BTreeMap<String, String>,
+    /// MACs this node's lines program into a VXLAN FDB towards a peer (`bridge fdb add|append
+    /// MAC … dst IP`), lowercase; not the all-zeros flood entry.
+    pub fdb_macs: BTreeSet<String>,
 }
 
 impl NodeFacts {
@@ -130,6 +135,7 @@ impl NodeFacts {
                 self.ports.insert(port.to_string(), bridge.to_string());
             }
             ["ip", rest @ ..] => self.ip(rest),
+            ["bridge", "fdb", verb, mac, args @ ..] if adds(verb) => self.fdb(mac, args),
             _ => {}
         }
     }
@@ -179,6 +185,9 @@ impl NodeFacts {
             return;
         };
         self.devices.insert(name.clone());
+        if let Some(mac) = value_of(link, "address") {
+            self.macs.insert(name.clone(), mac.to_ascii_lowercase());
+        }
         if let Some(mtu) = number(link, "mtu") {
             self.mtus.insert(name.clone(), mtu);
         }
@@ -202,9 +211,23 @@ impl NodeFacts {
         }
     }
 
+    /// `bridge fdb append [to] MAC dev DEV dst IP`: a static entry for one peer's VTEP.
+    fn fdb(&mut self, mac: &str, args: &[&str]) {
+        let mac = match mac {
+            "to" => args.first().copied().unwrap_or_default(),
+            mac => mac,
+        };
+        if value_of(args, "dst").is_some() && mac.contains(':') && mac != "00:00:00:00:00:00" {
+            self.fdb_macs.insert(mac.to_ascii_lowercase());
+        }
+    }
+
     fn link_set(&mut self, args: &[&str]) {
         let dev = value_of(args, "dev").or(args.first().copied());
         let Some(dev) = dev else { return };
+        if let Some(mac) = value_of(args, "address") {
+            self.macs.insert(dev.to_string(), mac.to_ascii_lowercase());
+        }
         if let Some(bridge) = value_of(args, "master") {
             self.ports.insert(dev.to_string(), bridge.to_string());
         }
@@ -433,5 +456,18 @@ mod tests {
             .map(|r| r.dest.unwrap().to_string())
             .collect();
         assert_eq!(dests, ["10.0.2.0/24", "10.0.3.0/24", "10.0.1.2/32"]);
+    }
+
+    #[test]
+    fn vtep_macs_and_the_static_fdb_entries_that_program_them() {
+        let f = facts(&[
+            "ip link add vx0 address AA:BB:CC:00:00:01 type vxlan id 7 dev eth1",
+            "bridge fdb append aa:bb:cc:00:00:02 dev vx0 dst 192.168.9.2",
+            "bridge fdb append to 00:00:00:00:00:00 dst 192.168.9.3 dev vx0",
+            "bridge fdb add to aa:bb:cc:00:00:03 dst 192.168.9.3 dev vx0 self permanent",
+        ]);
+        assert_eq!(f.macs["vx0"], "aa:bb:cc:00:00:01");
+        let programmed: Vec<&str> = f.fdb_macs.iter().map(String::as_str).collect();
+        assert_eq!(programmed, ["aa:bb:cc:00:00:02", "aa:bb:cc:00:00:03"]);
     }
 }

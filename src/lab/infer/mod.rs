@@ -10,6 +10,7 @@ pub mod label_text;
 mod pod_subnet;
 pub mod roles;
 pub mod running;
+mod vteps;
 
 use super::*;
 use exec_facts::{NodeFacts, Tunnel};
@@ -111,11 +112,12 @@ fn infer_with(
         Tunnel::Ipip { .. } => Mode::Ipip,
     });
     let mut labels = BTreeMap::new();
+    let host_names: Vec<&str> = hosts.iter().map(|h| h.node.as_str()).collect();
+    let vteps = vteps::labels(&host_names, &facts, &tunnel);
     for host in &hosts {
-        labels.insert(
-            host.node.clone(),
-            host_labels(host, mode, &tunnel, &hosts, &facts),
-        );
+        let mut host_labels = host_labels(host, mode, &tunnel, &hosts, &facts);
+        host_labels.extend(vteps.get(&host.node).cloned().into_iter().flatten());
+        labels.insert(host.node.clone(), host_labels);
     }
     for (pod, host) in &roles.pods {
         let host = hosts
