@@ -184,7 +184,14 @@ fn host_seen(
     };
     let (to_pods, others): (Vec<&Neighbour>, Vec<&Neighbour>) =
         links.iter().partition(|n| roles.pods.contains_key(&n.node));
-    let underlay = underlay(facts, &others).map_err(ambiguous)?;
+    let underlay = underlay(facts, &others).map_err(|why| {
+        // A stub such as an external client on a router looks like a pod: say so.
+        let pods: Vec<String> = to_pods.iter().map(|n| format!("`{}`", n.node)).collect();
+        ambiguous(format!(
+            "it is taken for a host because {} (one link, with an address) hangs off it, but {why}",
+            pods.join(", ")
+        ))
+    })?;
     let underlay_ip = facts.addrs_on(&underlay.iface).next().ok_or_else(|| {
         ambiguous(format!(
             "its underlay {} gets no address in its exec lines",
@@ -610,8 +617,10 @@ mod tests {
         let e = infer(&topo).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "node `host1`: a host needs one link that leads to no pod (its underlay); it has 2: \
-             [eth1, eth9], and 2 of them get an address, none the one a tunnel is bound to (`dev`)"
+            "node `host1`: it is taken for a host because `pod1` (one link, with an address) \
+             hangs off it, but a host needs one link that leads to no pod (its underlay); it has \
+             2: [eth1, eth9], and 2 of them get an address, none the one a tunnel is bound to \
+             (`dev`)"
         );
     }
 
