@@ -126,7 +126,13 @@ impl NodeFacts {
             self.named.push((line, dev.to_string()));
         }
         match words.as_slice() {
-            ["sysctl", "-w", setting] => self.sysctl(line, setting),
+            // `sysctl -w k=v`, `-qw`, several settings, or none of the flags: procps sets
+            // every `k=v` it is given.
+            ["sysctl", args @ ..] => {
+                for setting in args.iter().filter(|a| !a.starts_with('-')) {
+                    self.sysctl(line, setting);
+                }
+            }
             ["brctl", "addbr", bridge] => {
                 self.devices.insert(bridge.to_string());
                 self.bridges.push(bridge.to_string());
@@ -134,7 +140,7 @@ impl NodeFacts {
             ["brctl", "addif", bridge, port] => {
                 self.ports.insert(port.to_string(), bridge.to_string());
             }
-            ["ip", rest @ ..] => self.ip(rest),
+            ["ip", rest @ ..] => self.ip(without_options(rest)),
             ["bridge", "fdb", verb, mac, args @ ..] if adds(verb) => self.fdb(mac, args),
             _ => {}
         }
@@ -153,9 +159,11 @@ impl NodeFacts {
         };
         match (object_kind(object), rest.split_first()) {
             (Some(Object::Addr), Some((verb, args))) if adds(verb) => self.addr(args),
-            (Some(Object::Link), Some((&"add", args))) => self.link_add(args),
+            (Some(Object::Link), Some((verb, args))) if adds_device(verb) => self.link_add(args),
             (Some(Object::Link), Some((&"set", args))) => self.link_set(args),
-            (Some(Object::Tunnel), Some((&"add", args))) => self.tunnel_add(args),
+            (Some(Object::Tunnel), Some((verb, args))) if adds_device(verb) => {
+                self.tunnel_add(args)
+            }
             (Some(Object::Route), Some((verb, args))) if adds(verb) => self.route(args),
             _ => {}
         }
@@ -273,11 +281,18 @@ impl NodeFacts {
 fn named_device<'a>(words: &[&'a str]) -> Option<&'a str> {
     match words {
         ["brctl", "addif", _, port] => Some(port),
-        ["ip", object, verb, args @ ..] => match object_kind(object)? {
-            Object::Addr | Object::Route if adds(verb) => value_of(args, "dev"),
-            Object::Link if *verb == "set" => value_of(args, "dev").or(args.first().copied()),
+        ["ip", rest @ ..] => match without_options(rest) {
+            [object, verb, args @ ..] => named_by_ip(object, verb, args),
             _ => None,
         },
+        _ => None,
+    }
+}
+
+fn named_by_ip<'a>(object: &str, verb: &str, args: &[&'a str]) -> Option<&'a str> {
+    match object_kind(object)? {
+        Object::Addr | Object::Route if adds(verb) => value_of(args, "dev"),
+        Object::Link if verb == "set" => value_of(args, "dev").or(args.first().copied()),
         _ => None,
     }
 }
@@ -289,19 +304,56 @@ enum Object {
     Route,
 }
 
-/// iproute2 takes any prefix of an object's name; these are the ones people write.
+/// iproute2 takes any prefix of an object's name, and the first object in its own table order
+/// that the word begins wins (`ro` is route, `ru` rule, `t` tunnel, `l` link).
 fn object_kind(word: &str) -> Option<Object> {
-    match word {
-        "a" | "addr" | "address" => Some(Object::Addr),
-        "l" | "link" => Some(Object::Link),
-        "tunnel" | "tun" => Some(Object::Tunnel),
-        "r" | "ro" | "route" => Some(Object::Route),
-        _ => None,
+    const ORDER: [(&str, Option<Object>); 14] = [
+        ("address", Some(Object::Addr)),
+        ("addrlabel", None),
+        ("maddress", None),
+        ("route", Some(Object::Route)),
+        ("rule", None),
+        ("neighbor", None),
+        ("neighbour", None),
+        ("ntable", None),
+        ("link", Some(Object::Link)),
+        ("l2tp", None),
+        ("fou", None),
+        ("ila", None),
+        ("macsec", None),
+        ("tunnel", Some(Object::Tunnel)),
+    ];
+    if word.is_empty() {
+        return None;
     }
+    ORDER
+        .into_iter()
+        .find(|(name, _)| name.starts_with(word))
+        .and_then(|(_, kind)| kind)
+}
+
+/// Options before the object (`ip -4 addr add …`, `ip -f inet route add …`), skipped: an
+/// option that takes a value takes the next word too.
+fn without_options<'a, 'b>(mut words: &'b [&'a str]) -> &'b [&'a str] {
+    while let [flag, rest @ ..] = words {
+        if !flag.starts_with('-') {
+            break;
+        }
+        words = match (*flag, rest) {
+            ("-f" | "-family" | "-rc" | "-rcvbuf", [_, after @ ..]) => after,
+            _ => rest,
+        };
+    }
+    words
+}
+
+/// `add`, as iproute2 takes it abbreviated, for a new link or tunnel.
+fn adds_device(verb: &str) -> bool {
+    matches!(verb, "a" | "ad" | "add")
 }
 
 fn adds(verb: &str) -> bool {
-    matches!(verb, "add" | "replace" | "append" | "change")
+    matches!(verb, "a" | "ad" | "add" | "replace" | "append" | "change")
 }
 
 /// The word after `key`.
@@ -469,5 +521,40 @@ mod tests {
         assert_eq!(f.macs["vx0"], "aa:bb:cc:00:00:01");
         let programmed: Vec<&str> = f.fdb_macs.iter().map(String::as_str).collect();
         assert_eq!(programmed, ["aa:bb:cc:00:00:02", "aa:bb:cc:00:00:03"]);
+    }
+
+    #[test]
+    fn options_before_the_object_and_abbreviations_iproute2_takes() {
+        let f = facts(&[
+            "ip -4 addr add 10.0.0.1/24 dev eth1",
+            "ip -f inet r a 10.0.2.0/24 via 10.0.0.2",
+            "ip l a vx0 type vxlan id 3 dev eth1",
+            "ip -d li set eth1 mtu 1400",
+            "ip ru add from 10.0.0.0/24 table 5",
+            "ip t a tunl1 mode ipip",
+        ]);
+        assert_eq!(f.addrs.len(), 1);
+        assert_eq!(f.routes.len(), 1, "{:?}", f.routes);
+        assert!(matches!(f.tunnels["vx0"], Tunnel::Vxlan { vni: 3, .. }));
+        assert_eq!(f.tunnels["tunl1"], Tunnel::Ipip { over: None });
+        assert_eq!(f.mtus["eth1"], 1400);
+    }
+
+    #[test]
+    fn sysctl_in_every_spelling_procps_takes() {
+        let f = facts(&[
+            "sysctl -qw net.ipv4.ip_forward=1",
+            "sysctl net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0",
+            "sysctl -n net.ipv4.ip_forward",
+        ]);
+        let keys: Vec<(usize, &str)> = f.sysctls.iter().map(|(l, k, _)| (*l, k.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                (1, "net.ipv4.ip_forward"),
+                (2, "net.ipv4.conf.all.rp_filter"),
+                (2, "net.ipv4.conf.default.rp_filter")
+            ]
+        );
     }
 }
