@@ -45,6 +45,13 @@ fn wire(report: &Value, from: &str, to: &str) -> String {
 fn three_hosts_on_a_bridge_with_two_pods_each_pass_every_pair() {
     let report = verified(HOST_GW, "hm3");
     assert_eq!(report["inferred"], "host-gw, 3 hosts, 6 pods, 0 routers");
+    // carol turns forwarding on with `sysctl -qw` and addresses eth1 with `ip -4 a add`:
+    // both read, so no warning that carol forwards only by inheritance.
+    assert_eq!(
+        report["warnings"].as_array().unwrap().len(),
+        0,
+        "{report:#}"
+    );
     assert_eq!(report["pairs"].as_array().unwrap().len(), 30);
     assert!(
         wire(&report, "cow", "ant").starts_with("plain IPv4 10.9.3.11 > 10.9.1.10"),
