@@ -7,8 +7,10 @@
 
 pub mod exec_facts;
 pub mod label_text;
+mod pod_subnet;
 pub mod roles;
 pub mod running;
+mod vteps;
 
 use super::*;
 use exec_facts::{NodeFacts, Tunnel};
@@ -27,6 +29,13 @@ pub enum InferError {
     TooFewPods(usize),
     #[error("node `{node}`: {why}")]
     Ambiguous { node: String, why: String },
+    #[error("node `{node}`, exec line {line} `{text}`: no link and no exec line of `{node}` makes `{dev}`")]
+    NoSuchDevice {
+        node: String,
+        line: usize,
+        text: String,
+        dev: String,
+    },
     #[error("node `{pod}` links to `{node}`, which is not among the topology's nodes")]
     Undeclared { pod: String, node: String },
 }
@@ -85,29 +94,17 @@ fn infer_with(
     topo: &Topology,
     live: &dyn Fn(&str) -> Option<NodeFacts>,
 ) -> Result<Inference, InferError> {
-    let mut read_live = Vec::new();
-    let facts: BTreeMap<String, NodeFacts> = topo
-        .nodes()
-        .map(|(name, node)| {
-            let stated = NodeFacts::of(&node.exec);
-            let bridge = matches!(node.kind.as_deref(), Some("bridge" | "ovs-bridge"));
-            let facts = match stated.addrs.is_empty() && !bridge {
-                true => live(name).filter(|f| !f.addrs.is_empty()),
-                false => None,
-            };
-            if facts.is_some() {
-                read_live.push(name.to_string());
-            }
-            (name.to_string(), facts.unwrap_or(stated))
-        })
-        .collect();
+    let (facts, read_live) = node_facts(topo, live);
+    for (node, f) in &facts {
+        lines_name_devices(topo, node, f)?;
+    }
     let links = roles::neighbours(topo);
     let roles = roles::roles(topo, &facts, &links)?;
     let hosts = roles
         .hosts
         .iter()
         .enumerate()
-        .map(|(i, h)| host_seen(h, i + 1, &facts[h], &links[h], &roles))
+        .map(|(i, h)| host_seen(h, i + 1, &facts, &links[h], &roles))
         .collect::<Result<Vec<_>, _>>()?;
     let tunnel = lab_tunnel(&hosts, &facts)?;
     let mode = tunnel.as_ref().map_or(Mode::HostGw, |(_, t)| match t {
@@ -115,11 +112,12 @@ fn infer_with(
         Tunnel::Ipip { .. } => Mode::Ipip,
     });
     let mut labels = BTreeMap::new();
+    let host_names: Vec<&str> = hosts.iter().map(|h| h.node.as_str()).collect();
+    let vteps = vteps::labels(&host_names, &facts, &tunnel);
     for host in &hosts {
-        labels.insert(
-            host.node.clone(),
-            host_labels(host, mode, &tunnel, &hosts, &facts),
-        );
+        let mut host_labels = host_labels(host, mode, &tunnel, &hosts, &facts);
+        host_labels.extend(vteps.get(&host.node).cloned().into_iter().flatten());
+        labels.insert(host.node.clone(), host_labels);
     }
     for (pod, host) in &roles.pods {
         let host = hosts
@@ -147,39 +145,60 @@ fn infer_with(
     Ok(Inference { labels, summary })
 }
 
+/// Each node's facts, from its exec lines or, where they set no address, the running node;
+/// and the nodes read live.
+fn node_facts(
+    topo: &Topology,
+    live: &dyn Fn(&str) -> Option<NodeFacts>,
+) -> (BTreeMap<String, NodeFacts>, Vec<String>) {
+    let mut read_live = Vec::new();
+    let facts = topo
+        .nodes()
+        .map(|(name, node)| {
+            let stated = NodeFacts::of(&node.exec);
+            let bridge = matches!(node.kind.as_deref(), Some("bridge" | "ovs-bridge"));
+            let facts = match stated.addrs.is_empty() && !bridge {
+                true => live(name).filter(|f| !f.addrs.is_empty()),
+                false => None,
+            };
+            if facts.is_some() {
+                read_live.push(name.to_string());
+            }
+            (name.to_string(), facts.unwrap_or(stated))
+        })
+        .collect();
+    (facts, read_live)
+}
+
 fn host_seen(
     node: &str,
     index: usize,
-    facts: &NodeFacts,
+    all: &BTreeMap<String, NodeFacts>,
     links: &[Neighbour],
     roles: &Roles,
 ) -> Result<HostSeen, InferError> {
+    let facts = &all[node];
     let ambiguous = |why: String| InferError::Ambiguous {
         node: node.to_string(),
         why,
     };
     let (to_pods, others): (Vec<&Neighbour>, Vec<&Neighbour>) =
         links.iter().partition(|n| roles.pods.contains_key(&n.node));
-    let [underlay] = others.as_slice() else {
-        let ifs: Vec<&str> = others.iter().map(|n| n.iface.as_str()).collect();
-        return Err(ambiguous(format!(
-            "a host needs one link that leads to no pod (its underlay); it has {}: [{}]",
-            ifs.len(),
-            ifs.join(", ")
-        )));
-    };
+    let underlay = underlay(facts, &others).map_err(|why| {
+        // A stub such as an external client on a router looks like a pod: say so.
+        let pods: Vec<String> = to_pods.iter().map(|n| format!("`{}`", n.node)).collect();
+        ambiguous(format!(
+            "it is taken for a host because {} (one link, with an address) hangs off it, but {why}",
+            pods.join(", ")
+        ))
+    })?;
     let underlay_ip = facts.addrs_on(&underlay.iface).next().ok_or_else(|| {
         ambiguous(format!(
             "its underlay {} gets no address in its exec lines",
             underlay.iface
         ))
     })?;
-    let pod_subnet = pod_subnet(facts, &to_pods).ok_or_else(|| {
-        ambiguous(
-            "neither its pods' bridge nor its pods have an address to take the pod subnet from"
-                .into(),
-        )
-    })?;
+    let pod_subnet = pod_subnet::of(node, all, &to_pods, roles).map_err(ambiguous)?;
     Ok(HostSeen {
         node: node.to_string(),
         index,
@@ -190,13 +209,59 @@ fn host_seen(
     })
 }
 
-/// The subnet of the bridge the pods hang on, where it has an address.
-fn pod_subnet(facts: &NodeFacts, to_pods: &[&Neighbour]) -> Option<Ipv4Net> {
-    to_pods
+/// A line that configures a device nothing makes fails at deploy on the netns runtime, and
+/// under containerlab fails with only a log line: the lab the file describes is not the lab
+/// that runs (a pod's address on it would make the pod a router), so no plan is read from it.
+fn lines_name_devices(topo: &Topology, node: &str, facts: &NodeFacts) -> Result<(), InferError> {
+    let links = roles::neighbours(topo);
+    let linked = |dev: &str| {
+        links
+            .get(node)
+            .is_some_and(|l| l.iter().any(|n| n.iface == dev))
+    };
+    for (line, dev) in &facts.named {
+        if dev != "lo" && !facts.devices.contains(dev) && !linked(dev) {
+            let exec = topo
+                .node(node)
+                .map(|n| n.exec.as_slice())
+                .unwrap_or_default();
+            return Err(InferError::NoSuchDevice {
+                node: node.to_string(),
+                line: *line,
+                text: exec.get(line - 1).cloned().unwrap_or_default(),
+                dev: dev.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The host's one link that leads to no pod; where it has more, the one with an address (a
+/// management link gets none from the lab), or the one its tunnel is bound to.
+fn underlay<'a>(facts: &NodeFacts, others: &[&'a Neighbour]) -> Result<&'a Neighbour, String> {
+    let addressed: Vec<&Neighbour> = others
         .iter()
-        .filter_map(|n| facts.ports.get(&n.iface))
-        .find_map(|bridge| facts.addrs_on(bridge).next())
-        .map(|a| a.trunc())
+        .copied()
+        .filter(|n| facts.addrs_on(&n.iface).next().is_some())
+        .collect();
+    let bound: Vec<&Neighbour> = addressed
+        .iter()
+        .copied()
+        .filter(|n| facts.tunnels.values().any(|t| t.over() == Some(&n.iface)))
+        .collect();
+    match (others, addressed.as_slice(), bound.as_slice()) {
+        ([only], _, _) | (_, [only], _) | (_, _, [only]) => Ok(only),
+        _ => {
+            let ifs: Vec<&str> = others.iter().map(|n| n.iface.as_str()).collect();
+            Err(format!(
+                "a host needs one link that leads to no pod (its underlay); it has {}: [{}], \
+                 and {} of them get an address, none the one a tunnel is bound to (`dev`)",
+                ifs.len(),
+                ifs.join(", "),
+                addressed.len()
+            ))
+        }
+    }
 }
 
 /// Each host's tunnel to each peer, from its route to the peer's pods: the lab's tunnel, if
@@ -325,7 +390,7 @@ fn pod_labels(
     labels.insert(LABEL_HOST, host.index.to_string());
     labels.insert(LABEL_POD_IP, ip.addr().to_string());
     labels.insert(LABEL_POD_IF, iface.clone());
-    let carried = tunnel_mtu(host, tunnel);
+    let carried = tunnel_mtu(host, tunnel, &facts[&host.node]);
     labels.insert(LABEL_MTU, own_mtu.min(carried).to_string());
     if own_mtu > carried {
         labels.insert(LABEL_MTU_FROM, "tunnel".to_string());
@@ -336,16 +401,23 @@ fn pod_labels(
 /// The largest packet the host's tunnel carries: what a full-size probe can be. The kernel
 /// sizes a tunnel to the device it is bound to (`dev`), less the outer headers; unbound, to an
 /// Ethernet's 1500 less them.
-fn tunnel_mtu(host: &HostSeen, tunnel: &Option<(String, Tunnel)>) -> u16 {
+/// The host's own device of that name is read, since each host binds and sizes its own; a
+/// later `ip link set DEV mtu N` wins over what it was made with.
+fn tunnel_mtu(host: &HostSeen, tunnel: &Option<(String, Tunnel)>, facts: &NodeFacts) -> u16 {
+    let Some((dev, lab_tunnel)) = tunnel else {
+        return host.underlay_mtu;
+    };
+    if let Some(mtu) = facts.mtus.get(dev) {
+        return *mtu;
+    }
     let below = |over: &Option<String>| match over {
         Some(dev) if *dev == host.underlay_if => host.underlay_mtu,
         Some(_) | None => 1500,
     };
-    match tunnel {
-        None => host.underlay_mtu,
-        Some((_, Tunnel::Vxlan { mtu: Some(m), .. })) => *m,
-        Some((_, Tunnel::Vxlan { over, .. })) => below(over) - 50,
-        Some((_, Tunnel::Ipip { over })) => below(over) - 20,
+    match facts.tunnels.get(dev).unwrap_or(lab_tunnel) {
+        Tunnel::Vxlan { mtu: Some(m), .. } => *m,
+        Tunnel::Vxlan { over, .. } => below(over) - 50,
+        Tunnel::Ipip { over } => below(over) - 20,
     }
 }
 
@@ -503,17 +575,113 @@ mod tests {
         assert!(e.to_string().contains("the nodes: a, b, br"), "{e}");
     }
 
-    #[test]
-    fn a_host_with_two_underlays_is_named() {
-        let mut topo = article("vxlan");
+    /// The article's `file` with a second link from host1's `eth9` to its router, and `exec`.
+    fn with_second_link(file: &str, exec: &[&str]) -> Topology {
+        let mut topo = article(file);
+        let router = if file == "vxlan" {
+            "gw2:eth9"
+        } else {
+            "gw:eth9"
+        };
         topo.topology.links.push(crate::topology::Link {
-            endpoints: vec!["host1:eth9".into(), "gw2:eth9".into()],
+            endpoints: vec!["host1:eth9".into(), router.into()],
             other: Default::default(),
         });
+        let host1 = topo
+            .topology
+            .nodes
+            .get_mut("host1")
+            .unwrap()
+            .as_mut()
+            .unwrap();
+        host1.exec.extend(exec.iter().map(|l| l.to_string()));
+        topo
+    }
+
+    #[test]
+    fn a_second_link_without_an_address_is_no_underlay() {
+        let inference = infer(&with_second_link("ipip", &[])).unwrap();
+        assert_eq!(inference.labels["host1"][LABEL_UNDERLAY_IF], "eth1");
+    }
+
+    #[test]
+    fn of_two_addressed_links_the_one_the_tunnel_is_bound_to_is_the_underlay() {
+        let topo = with_second_link("vxlan", &["ip addr add 10.9.9.1/24 dev eth9"]);
+        let inference = infer(&topo).unwrap();
+        assert_eq!(inference.labels["host1"][LABEL_UNDERLAY_IF], "eth1");
+    }
+
+    #[test]
+    fn a_host_with_two_underlays_is_named() {
+        let topo = with_second_link("ipip", &["ip addr add 10.9.9.1/24 dev eth9"]);
         let e = infer(&topo).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "node `host1`: a host needs one link that leads to no pod (its underlay); it has 2: [eth1, eth9]"
+            "node `host1`: it is taken for a host because `pod1` (one link, with an address) \
+             hangs off it, but a host needs one link that leads to no pod (its underlay); it has \
+             2: [eth1, eth9], and 2 of them get an address, none the one a tunnel is bound to \
+             (`dev`)"
+        );
+    }
+
+    #[test]
+    fn a_route_out_of_a_device_nothing_makes_is_named_with_its_line() {
+        let text = include_str!("../../../tests/fixtures/handmade/vxlan-default-port.clab.yaml")
+            .replacen("via 172.20.1.0 dev vx0", "via 172.20.1.0 dev vx1", 1);
+        let e = infer(&Topology::parse(&text).unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "node `bob`, exec line 13 `ip route add 172.20.1.0/24 via 172.20.1.0 dev vx1 onlink`: \
+             no link and no exec line of `bob` makes `vx1`"
+        );
+    }
+
+    /// Each host's IPIP device in another spelling: bound to its underlay, or named by `dev`,
+    /// or the kernel's own tunl0. Each pod's MTU is its own host's tunnel's.
+    #[test]
+    fn ipip_devices_spelled_three_ways_are_one_ipip_lab() {
+        let article = include_str!("../../../examples/article/ipip.clab.yaml")
+            .replacen(
+                "ip tunnel add tunl1 mode ipip local 10.0.1.2",
+                "ip link add name tunl1 type ipip local 10.0.1.2 dev eth1",
+                1,
+            )
+            .replacen(
+                "ip tunnel add tunl1 mode ipip local 10.0.2.2",
+                "ip link add dev tunl1 type ipip local 10.0.2.2",
+                1,
+            );
+        let (head, host3) = article
+            .split_once("ip tunnel add tunl1 mode ipip local 10.0.3.2")
+            .unwrap();
+        let host3 = host3.replacen("dev tunl1", "dev tunl0", 2).replacen(
+            "ip link set tunl1 up",
+            "ip link set tunl0 up",
+            1,
+        );
+        let text = format!("{head}true{host3}");
+        let topo = Topology::parse(&text).unwrap();
+        let inference = infer(&topo).unwrap();
+        assert!(
+            inference.summary.starts_with("ipip, 3 hosts"),
+            "{}",
+            inference.summary
+        );
+        assert!(!inference.labels["host3"].contains_key(LABEL_DIRECT_TO));
+        assert_eq!(inference.labels["pod1"][LABEL_MTU], "9480");
+        assert_eq!(inference.labels["pod2"][LABEL_MTU], "1480");
+    }
+
+    /// A pod's address on an interface its link does not name made the pod a router.
+    #[test]
+    fn a_pod_address_on_a_device_nothing_makes_is_named_with_its_line() {
+        let text = include_str!("../../../tests/fixtures/handmade/hostgw-three-hosts.clab.yaml")
+            .replacen("10.9.1.10/24 dev eth0", "10.9.1.10/24 dev eth1", 1);
+        let e = infer(&Topology::parse(&text).unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "node `ant`, exec line 1 `ip addr add 10.9.1.10/24 dev eth1`: no link and no exec \
+             line of `ant` makes `eth1`"
         );
     }
 }

@@ -35,6 +35,11 @@ pub fn neighbours(topo: &Topology) -> BTreeMap<String, Vec<Neighbour>> {
             .filter_map(|e| Endpoint::parse(e))
             .collect();
         let [a, b] = ends.as_slice() else { continue };
+        // containerlab's `host:`, `mgmt-net:` and `macvlan:` ends lead out of the lab: no
+        // lab traffic crosses them, so they are no node's pod, underlay or capture point.
+        if [a, b].iter().any(|e| outside_lab(&e.node)) {
+            continue;
+        }
         for (me, them) in [(a, b), (b, a)] {
             map.entry(me.node.clone()).or_default().push(Neighbour {
                 iface: me.iface.clone(),
@@ -88,11 +93,18 @@ pub fn roles(
         .nodes()
         .map(|(n, _)| n.to_string())
         .filter(|n| links.contains_key(n) && !is_switch(n))
+        // A node that no exec line gives an address (a management box, a dead end) routes
+        // nothing.
+        .filter(|n| facts.get(n).is_some_and(|f| !f.addrs.is_empty()))
         .filter(|n| !roles.pods.contains_key(n) && !hosts.contains(n))
         .collect();
     roles.hosts = hosts;
     check(topo, &roles)?;
     Ok(roles)
+}
+
+fn outside_lab(node: &str) -> bool {
+    matches!(node, "host" | "mgmt-net" | "macvlan")
 }
 
 /// The node at the other end of `name`'s one link, if `name` has an address on it.
@@ -153,5 +165,26 @@ mod tests {
         let mut names = vec!["host10", "host2", "host1", "alpha"];
         names.sort_by_key(|n| natural_key(n));
         assert_eq!(names, ["alpha", "host1", "host2", "host10"]);
+    }
+
+    #[test]
+    fn management_links_and_addressless_nodes_take_no_role() {
+        let text = include_str!("../../../tests/fixtures/handmade/hostgw-three-hosts.clab.yaml")
+            .replacen("  links:\n", "    mgmt:\n      kind: linux\n  links:\n", 1)
+            + "  - endpoints: [\"alice:eth9\", \"mgmt:eth1\"]\n"
+            + "  - endpoints: [\"bob:eth9\", \"mgmt-net:bob-mgmt\"]\n";
+        let topo = Topology::parse(&text).unwrap();
+        let facts = topo
+            .nodes()
+            .map(|(n, node)| (n.to_string(), NodeFacts::of(&node.exec)))
+            .collect();
+        let links = neighbours(&topo);
+        assert!(links["bob"].iter().all(|n| n.iface != "eth9"));
+        let roles = roles(&topo, &facts, &links).unwrap();
+        assert_eq!(roles.hosts, ["alice", "bob", "carol"]);
+        assert!(roles.routers.is_empty(), "{:?}", roles.routers);
+        let inference = super::super::infer(&topo).unwrap();
+        assert_eq!(inference.labels["alice"]["cnilab.underlay-if"], "eth1");
+        assert!(!inference.labels.contains_key("mgmt"));
     }
 }

@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 pub fn facts(namespace: &str) -> Option<NodeFacts> {
     let mut facts = NodeFacts::default();
     for link in tables::links(namespace, None).ok()? {
+        facts.devices.insert(link.ifname.clone());
         if let Some(mtu) = link.mtu.and_then(|m| u16::try_from(m).ok()) {
             facts.mtus.insert(link.ifname.clone(), mtu);
         }
@@ -35,7 +36,12 @@ pub fn facts(namespace: &str) -> Option<NodeFacts> {
             _ => {}
         }
     }
-    for a in tables::addrs(namespace).ok()? {
+    // Loopback is in every namespace: it says nothing of what a user configured.
+    for a in tables::addrs(namespace)
+        .ok()?
+        .into_iter()
+        .filter(|a| !a.ip.is_loopback())
+    {
         if let Ok(net) = Ipv4Net::new(a.ip, a.prefix_len) {
             facts.addrs.push((a.dev, net));
         }
