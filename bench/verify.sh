@@ -13,6 +13,8 @@
 # Targets on a 2-core machine: N=100 (9,900 pairs) <= 10 s, N=254 (64,262 pairs) <= 90 s,
 # zero false fails, peak memory <= 500 MB. Needs root.
 # Usage: bench/verify.sh [N...]      RUNS=0 bench/verify.sh 30   (timings only)
+#        FLAVOR=flannel bench/verify.sh 254   (a flavor with static peers: first contacts flood
+#        nothing, so its floor is little more than its steady pings)
 #
 # A 50-host VXLAN lab needs about 5,000 ARP entries; the kernel keeps one ARP table for all
 # namespaces, capped by the root namespace's net.ipv4.neigh.default.gc_thresh3 (1024 by
@@ -25,6 +27,9 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(20 30 50)
 runs="${RUNS:-10}"
+flavor="${FLAVOR:-article}"
+what="vxlan"
+[ "$flavor" = article ] || what="vxlan/$flavor"
 
 [ -x target/release/cnilab ] || cargo build --release --quiet
 bin=target/release/cnilab
@@ -52,7 +57,7 @@ for n in "${sizes[@]}"; do
     fi
     lab="vbench$$n$n"
     file="$dir/$lab.yaml"
-    "$bin" gen --mode vxlan --hosts "$n" --name "$lab" -o "$file"
+    "$bin" gen --mode vxlan --flavor "$flavor" --hosts "$n" --name "$lab" -o "$file"
     "$bin" deploy -t "$file"
     pairs=$(( n * (n - 1) ))
     for run in cold warm; do
@@ -72,22 +77,22 @@ for n in "${sizes[@]}"; do
             cold_secs="$secs"
             cold_phases="$phases"
         fi
-        printf "vxlan N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
-            "$n" "$pairs" "$run" "$secs" "$(awk -v p="$pairs" -v s="$secs" 'BEGIN { print p / s }')" \
+        printf "%s N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
+            "$what" "$n" "$pairs" "$run" "$secs" "$(awk -v p="$pairs" -v s="$secs" 'BEGIN { print p / s }')" \
             "$code" "$passed" "$pairs" "$frames" "$rss_mb" "$drops"
     done
     # The same lab's cold traffic through fping, nothing captured: what the kernel alone needs.
     floor_line="$(bench/verify_floor.py "$file")" || floor_line="floor: failed (see above)"
     floor="$(awk '{ for (i = 1; i < NF; i++) if ($i == "total") print $(i + 1) }' <<<"$floor_line")"
     ratio="$(awk -v c="$cold_secs" -v f="${floor:-0}" 'BEGIN { if (f > 0) printf "%.2fx", c / f; else print "?" }')"
-    printf "vxlan N=%-3d %s; cold verify %.2f s is %s the floor\n" "$n" "$floor_line" "$cold_secs" "$ratio"
+    printf "%s N=%-3d %s; cold verify %.2f s is %s the floor\n" "$what" "$n" "$floor_line" "$cold_secs" "$ratio"
     case "$floor_line" in
         *"senders with a loss 0") ;;
-        *"senders with a loss "*) echo "vxlan N=$n: fping lost pings after its retries (the backlog queue overran): not every flood the floor timed was delivered" ;;
+        *"senders with a loss "*) echo "$what N=$n: fping lost pings after its retries (the backlog queue overran): not every flood the floor timed was delivered" ;;
     esac
     # The floor keeps its own copy of verify's schedule: say so when the two have drifted apart.
     if [ -n "$floor" ] && [ "$cold_phases" != "?" ] && [[ "$floor_line" != "floor: $cold_phases phases "* ]]; then
-        echo "vxlan N=$n: the floor ran other phases than verify's $cold_phases: bench/verify_floor.py no longer follows src/verify/schedule.rs" >&2
+        echo "$what N=$n: the floor ran other phases than verify's $cold_phases: bench/verify_floor.py no longer follows src/verify/schedule.rs" >&2
     fi
     ok=0
     for _ in $(seq 1 "$runs"); do
@@ -97,7 +102,7 @@ for n in "${sizes[@]}"; do
             python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); [print("  failed:", p["from"], p["to"], p["reasons"]) for p in r["pairs"] if not p["passed"]]; [print("  finding:", f) for f in r["findings"]]' "$dir/report.json" | head -5 || true
         fi
     done
-    [ "$runs" -eq 0 ] || printf "vxlan N=%-3d healthy lab: %d/%d cold runs passed\n" "$n" "$ok" "$runs"
+    [ "$runs" -eq 0 ] || printf "%s N=%-3d healthy lab: %d/%d cold runs passed\n" "$what" "$n" "$ok" "$runs"
     "$bin" destroy -t "$file"
     file=""
 done

@@ -7,7 +7,9 @@ phase in verify's own schedule (each host gets a distinct code of k bits with ‚å
 phase i sends from the hosts whose bit i is set to those whose bit i is clear), the hosts and
 pods forget what they learnt, and every sending pod of the phase, all at once, pings its
 receivers: once (the first contact, which floods an ARP to every peer VTEP), then 13 times
-(steady state). Only the pings are timed: verify flushes over rtnetlink, this script through
+(steady state). In a flavor whose hosts program their peers' VTEPs statically (flannel's,
+Calico's and Cilium's VXLAN) the flush keeps those permanent entries and a first contact
+floods nothing: the same script is then that flavor's floor, nearly all of it steady pings. Only the pings are timed: verify flushes over rtnetlink, this script through
 a process per namespace, and that cost is not the kernel's. fping enters each pod's network
 namespace through nsenter, which sets up no mounts.
 

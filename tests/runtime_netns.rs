@@ -207,6 +207,36 @@ fn a_bad_line_run_alone_names_node_and_line_and_leaves_nothing() {
     );
 }
 
+/// The plan runs a node's `bridge fdb` lines after its `ip route` lines, which they commute
+/// with; a bad FDB line must still be named before a bad route line later in the file.
+#[test]
+fn a_bad_line_the_plan_moved_is_named_before_a_later_bad_line() {
+    require_root();
+    let name = unique("rtmv");
+    let lab = LabGuard::from_yaml(
+        &name,
+        &two_nodes(
+            &name,
+            &[
+                "ip addr add 10.9.0.2/24 dev eth1",
+                "ip link add vx0 type vxlan id 1 dev eth1 dstport 4789 nolearning",
+                "ip route add 10.20.1.0/24 via 10.9.0.1 dev eth1",
+                "bridge fdb add 02:00:00:00:00:01 dst 10.9.0.1 dev vx9 self permanent",
+                "ip route add 10.20.2.0/24 via 10.9.0.1 dev eth9",
+                "bridge fdb add 02:00:00:00:00:02 dst 10.9.0.1 dev vx0 self permanent",
+            ],
+        ),
+    );
+    let out = lab.deploy();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("node `b`, exec line 4 `bridge fdb add 02:00:00:00:00:01"),
+        "{err}"
+    );
+    lab.assert_gone();
+}
+
 #[test]
 fn a_bad_sysctl_line_names_node_and_line() {
     assert_exec_failure(false, "sysctl -w net.ipv4.no_such_key=1", &["no_such_key"]);

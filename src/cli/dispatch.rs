@@ -402,6 +402,17 @@ fn neigh_limits(file: &LabFile, raise: bool, deployed: bool) -> Result<(), Error
     Ok(())
 }
 
+/// Says once, before a long cold proof starts, what it will cost and how to avoid the floods.
+fn cold_cost_hint(file: &LabFile) {
+    let Ok(lab) = file.lab() else {
+        return;
+    };
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if let Some(line) = crate::verify::cold_cost::hint(lab, cpus) {
+        eprintln!("cnilab: {line}");
+    }
+}
+
 fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
     // Both checked before any probing, so a bad folder or a half lab wastes nothing.
     if let Some(dir) = &args.pcap {
@@ -418,6 +429,9 @@ fn verify_and_report(file: &LabFile, args: &VerifyArgs) -> Result<i32, Error> {
     let run = Exclusive::take(file, Activity::Verify, args.no_wait)?;
     lifecycle::ready_to_probe(file)?;
     neigh_limits(file, false, true)?;
+    if !args.warm {
+        cold_cost_hint(file);
+    }
     let opts = VerifyOptions {
         pcap_dir: args.pcap.clone(),
         progress: stderr_is_terminal() && !args.json,

@@ -50,56 +50,102 @@ pub enum Step {
 
 /// Plans a node's work: `prelude` (ip lines without the `ip`) first, then the exec lines.
 pub fn plan(prelude: &[String], exec: &[ExecLine], strategy: ExecStrategy) -> Vec<Step> {
-    let mut steps: Vec<Step> = Vec::new();
-    let push_batch = |steps: &mut Vec<Step>, tool: Tool, line: BatchLine| {
-        if let Some(Step::Batch { tool: t, lines }) = steps.last_mut() {
-            if *t == tool {
-                lines.push(line);
-                return;
-            }
-        }
-        steps.push(Step::Batch {
-            tool,
-            lines: vec![line],
-        });
-    };
+    let mut planner = Planner::default();
     for text in prelude {
-        push_batch(
-            &mut steps,
-            Tool::Ip,
-            BatchLine {
-                origin: Origin::Prelude,
-                text: text.clone(),
-            },
-        );
+        planner.batch(Tool::Ip, Origin::Prelude, text.clone());
     }
     for (index, line) in exec.iter().enumerate() {
         if strategy == ExecStrategy::PerLine {
-            steps.push(Step::Process {
+            planner.push(Step::Process {
                 index,
                 argv: line.argv.clone(),
             });
-            continue;
-        }
-        if let Some(tool) = batchable(&line.argv) {
-            push_batch(
-                &mut steps,
-                tool,
-                BatchLine {
-                    origin: Origin::Exec(index),
-                    text: line.argv[1..].join(" "),
-                },
-            );
+        } else if let Some(tool) = batchable(&line.argv) {
+            planner.batch(tool, Origin::Exec(index), line.argv[1..].join(" "));
         } else if let Some(settings) = sysctl_settings(&line.argv) {
-            steps.push(Step::Sysctl { index, settings });
+            planner.push(Step::Sysctl { index, settings });
         } else {
-            steps.push(Step::Process {
+            planner.push(Step::Process {
                 index,
                 argv: line.argv.clone(),
             });
         }
     }
-    steps
+    planner.steps
+}
+
+/// The steps so far, and whether every line of the last one changes places freely with the
+/// other tool's lines (see [`commutes`]).
+#[derive(Default)]
+struct Planner {
+    steps: Vec<Step>,
+    last_commutes: bool,
+}
+
+impl Planner {
+    fn push(&mut self, step: Step) {
+        self.steps.push(step);
+        self.last_commutes = false;
+    }
+
+    /// A line joins the last batch if it is of its tool; else the batch before it, of its
+    /// tool, if the line and the whole last batch commute (flannel's per-peer `ip route`,
+    /// `ip neigh`, `bridge fdb` then make two processes, not three per peer); else its own.
+    fn batch(&mut self, tool: Tool, origin: Origin, text: String) {
+        let commutes = commutes(tool, &text);
+        let line = BatchLine { origin, text };
+        let n = self.steps.len();
+        if let Some(Step::Batch { tool: t, lines }) = self.steps.last_mut() {
+            if *t == tool {
+                lines.push(line);
+                self.last_commutes &= commutes;
+                return;
+            }
+        }
+        if commutes && self.last_commutes && n >= 2 {
+            if let Step::Batch { tool: t, lines } = &mut self.steps[n - 2] {
+                if *t == tool {
+                    lines.push(line);
+                    return;
+                }
+            }
+        }
+        self.steps.push(Step::Batch {
+            tool,
+            lines: vec![line],
+        });
+        self.last_commutes = commutes;
+    }
+}
+
+/// Whether a batch line may run before or after the other tool's commuting lines with the same
+/// outcome: `ip route` and `ip neigh` write the routing and neighbour tables, `bridge fdb` a
+/// device's forwarding database, and none of them reads what another writes. Names are
+/// matched whole, as iproute2's abbreviations would widen what a word means.
+fn commutes(tool: Tool, text: &str) -> bool {
+    let object = text.split(' ').next().unwrap_or_default();
+    match tool {
+        Tool::Ip => matches!(object, "route" | "neigh" | "neighbor" | "neighbour"),
+        Tool::Bridge => object == "fdb",
+    }
+}
+
+/// The lines of `next` that come before exec line `failed` (from 0) in the file: the plan
+/// moved them after the batch in which `failed` failed, so they have not run. Run before the
+/// failure is reported, they keep it the first failure in file order.
+pub fn moved_before(next: Option<&Step>, failed: usize) -> Option<Step> {
+    let Some(Step::Batch { tool, lines }) = next else {
+        return None;
+    };
+    let earlier: Vec<BatchLine> = lines
+        .iter()
+        .take_while(|l| matches!(l.origin, Origin::Exec(i) if i < failed))
+        .cloned()
+        .collect();
+    (!earlier.is_empty()).then_some(Step::Batch {
+        tool: *tool,
+        lines: earlier,
+    })
 }
 
 /// A line may join a batch only if the batch parser reads it exactly as the shell-less
@@ -262,6 +308,73 @@ mod tests {
         let steps = plan(&["link set lo up".into()], &exec, ExecStrategy::PerLine);
         assert_eq!(steps.len(), 4);
         assert!(steps[1..].iter().all(|s| matches!(s, Step::Process { .. })));
+    }
+
+    /// flannel's per-peer lines: route and neighbour entries, then the peer's FDB entry.
+    fn per_peer(peers: usize) -> Vec<ExecLine> {
+        let mut texts = vec!["ip link set dev flannel.1 up".to_string()];
+        for p in 1..=peers {
+            texts.push(format!(
+                "ip route add 10.{p}.0.0/24 via 10.{p}.0.0 dev flannel.1 onlink"
+            ));
+            texts.push(format!(
+                "ip neigh add 10.{p}.0.0 lladdr 02:00:00:00:00:0{p} dev flannel.1 nud permanent"
+            ));
+            texts.push(format!(
+                "bridge fdb add 02:00:00:00:00:0{p} dst 192.168.0.{p} dev flannel.1 self permanent"
+            ));
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        lines(&refs)
+    }
+
+    fn origins(step: &Step) -> Vec<Origin> {
+        match step {
+            Step::Batch { lines, .. } => lines.iter().map(|l| l.origin).collect(),
+            s => panic!("{s:?}"),
+        }
+    }
+
+    #[test]
+    fn interleaved_route_neigh_and_fdb_lines_make_one_batch_per_tool() {
+        let steps = plan(
+            &["link set lo up".into()],
+            &per_peer(3),
+            ExecStrategy::Batched,
+        );
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        let exec = |v: &[usize]| v.iter().map(|&i| Origin::Exec(i)).collect::<Vec<_>>();
+        let mut ip = vec![Origin::Prelude];
+        ip.extend(exec(&[0, 1, 2, 4, 5, 7, 8]));
+        assert_eq!(origins(&steps[0]), ip);
+        assert_eq!(origins(&steps[1]), exec(&[3, 6, 9]));
+    }
+
+    #[test]
+    fn lines_that_touch_links_or_abbreviate_keep_their_place() {
+        let exec = lines(&[
+            "ip route add 10.1.0.0/24 dev vx onlink",
+            "bridge fdb add 02:00:00:00:00:01 dst 192.168.0.1 dev vx self",
+            "ip link set vx down",
+            "bridge fdb add 02:00:00:00:00:02 dst 192.168.0.2 dev vx self",
+            "ip r add 10.2.0.0/24 dev vx onlink",
+            "bridge link set dev vx learning off",
+            "ip route add 10.3.0.0/24 dev vx onlink",
+        ]);
+        let steps = plan(&[], &exec, ExecStrategy::Batched);
+        let firsts: Vec<Origin> = steps.iter().map(|s| origins(s)[0]).collect();
+        let expect: Vec<Origin> = [0, 1, 2, 3, 4, 5, 6].map(Origin::Exec).to_vec();
+        assert_eq!(firsts, expect, "{steps:?}");
+    }
+
+    #[test]
+    fn lines_moved_after_a_failed_line_are_the_next_batchs_earlier_ones() {
+        let steps = plan(&[], &per_peer(3), ExecStrategy::Batched);
+        // Line 7 (peer 3's route) fails in the ip batch: peers 1 and 2's FDB lines came first.
+        let moved = moved_before(steps.get(1), 7).expect("lines moved past line 7");
+        assert_eq!(origins(&moved), [3, 6].map(Origin::Exec).to_vec());
+        assert_eq!(moved_before(steps.get(1), 2), None);
+        assert_eq!(moved_before(None, 7), None);
     }
 
     #[test]

@@ -51,6 +51,8 @@ impl std::fmt::Display for RuntimeKind {
 pub enum ExecStrategy {
     /// Runs of consecutive `ip`/`bridge` lines go through one `ip -batch`/`bridge -batch`
     /// process each: the same parser, so the same meaning, without a process per line.
+    /// `ip route`/`ip neigh` and `bridge fdb` lines, which touch separate tables, batch
+    /// across each other.
     #[default]
     Batched,
     /// One process per exec line, as containerlab does; the baseline for benchmarks.

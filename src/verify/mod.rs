@@ -11,6 +11,7 @@
 
 pub mod bpf;
 pub mod capture;
+pub mod cold_cost;
 pub mod copies;
 pub mod expect;
 pub mod export;

@@ -86,11 +86,12 @@ fn configure_node(
         s.spawn(|| {
             enter(node, sandbox)?;
             let runner = Runner::new(opts);
-            for step in steps {
+            for (i, step) in steps.iter().enumerate() {
                 if interrupt::requested() {
                     return Err(RuntimeError::Interrupted);
                 }
-                run_step(node, step, &runner)?;
+                run_step(node, step, &runner)
+                    .map_err(|e| first_in_file_order(node, e, steps.get(i + 1), &runner))?;
             }
             Ok(())
         })
@@ -114,6 +115,23 @@ fn enter(node: &ShapeNode, sandbox: Option<&MountPlan>) -> Result<(), RuntimeErr
             .map_err(|e| setup("entering the sandbox of", e.to_string()))?;
     }
     Ok(())
+}
+
+/// `failed` as reported, unless a line before it in the file, which the plan moved after it,
+/// fails too: that line is the one a run in file order would have stopped at.
+fn first_in_file_order(
+    node: &ShapeNode,
+    failed: RuntimeError,
+    next: Option<&Step>,
+    runner: &Runner,
+) -> RuntimeError {
+    let RuntimeError::ExecFailed { line, .. } = &failed else {
+        return failed;
+    };
+    match exec::moved_before(next, line - 1).map(|step| run_step(node, &step, runner)) {
+        Some(Err(earlier @ RuntimeError::ExecFailed { .. })) => earlier,
+        _ => failed,
+    }
 }
 
 fn run_step(node: &ShapeNode, step: &Step, runner: &Runner) -> Result<(), RuntimeError> {
