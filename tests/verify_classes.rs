@@ -130,3 +130,30 @@ fn a_router_without_a_route_is_named_where_the_probe_was_last_seen() {
     );
     drop(lab);
 }
+
+/// A pod whose default route names a gateway nobody owns never sends its probes: the request is
+/// seen at no capture point, and verify says so, with what the pod's own state shows.
+#[test]
+fn a_probe_that_never_left_its_pod_is_named_with_the_pods_gateway() {
+    let lab = common::verify::deployed("host-gw", 2, "vun");
+    let gw = "10.0.1.99";
+    exec(
+        &lab,
+        "pod1",
+        &format!("ip route replace default via {gw} dev eth1 onlink"),
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let p = pair(&report, "pod1", "pod2");
+    assert!(kinds(p).contains(&"unsent".to_string()), "{p:#}");
+    let why = reasons(p).join("\n");
+    let arp = format!("ping request never left pod1: pod1's ARP for {gw} on eth1 got no answer");
+    let owner = format!("ping request never left pod1: pod1's gateway {gw} is no address of host1");
+    assert!(why.contains(&arp) || why.contains(&owner), "{why}");
+    // Its replies to pod2 go the same way: pod2's own probes are answered by nobody either,
+    // but they left pod2, so they are not `unsent`.
+    let back = pair(&report, "pod2", "pod1");
+    assert!(!kinds(back).contains(&"unsent".to_string()), "{back:#}");
+    assert!(lab.destroy().status.success());
+    lab.assert_gone();
+}

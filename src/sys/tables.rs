@@ -222,6 +222,36 @@ pub fn route_to(namespace: &str, dst: Ipv4Addr) -> Result<bool, ToolError> {
     }
 }
 
+/// Whether the node answers ARP for others on `iface` (proxy_arp, the larger of `all` and the
+/// interface's own).
+pub fn proxy_arp(namespace: &str, iface: &str) -> Result<bool, ToolError> {
+    let all = run_in(namespace, "sysctl", &["-n", "net.ipv4.conf.all.proxy_arp"])?;
+    let own = run_in(
+        namespace,
+        "sysctl",
+        &["-n", &format!("net.ipv4.conf.{iface}.proxy_arp")],
+    )?;
+    Ok(all.trim() == "1" || own.trim() == "1")
+}
+
+/// Where the node sends a packet for `dst`: its next hop and device (`ip route get`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RouteGet {
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub dev: Option<String>,
+}
+
+/// The route the node takes to `dst`; `None` where it has none (unreachable).
+pub fn route_get(namespace: &str, dst: Ipv4Addr) -> Result<Option<RouteGet>, ToolError> {
+    match json_in::<RouteGet>(namespace, "ip", &["-j", "route", "get", &dst.to_string()]) {
+        Ok(rows) => Ok(rows.into_iter().next()),
+        Err(e) if e.why.contains("unreachable") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether a route to exactly `prefix` is in the node's main table.
 pub fn has_route(namespace: &str, prefix: &Ipv4Net) -> Result<bool, ToolError> {
     let text = run_in(

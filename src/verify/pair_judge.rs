@@ -61,6 +61,7 @@ impl<'a> PairJudge<'a> {
         let plan = self.plan(k);
         let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
         self.explain_last_seen(a, b, &mut verdict);
+        self.explain_unsent(a, b, &ping, &mut verdict);
         self.apply_gaps_and_expectations(a, b, &ping, &mut verdict);
         let lab = self.lab;
         PairRow {
@@ -123,6 +124,35 @@ impl<'a> PairJudge<'a> {
                 )
             });
         }
+    }
+
+    /// A first contact that got no answer and was seen at no capture point never left its pod:
+    /// say so, with what the pod's own state tells (no route, an ARP unanswered).
+    fn explain_unsent(
+        &self,
+        a: usize,
+        b: usize,
+        ping: &ProbeResult,
+        verdict: &mut judge::PairVerdict,
+    ) {
+        let answered = matches!(ping.outcome, Outcome::Reply { .. });
+        if answered || ping.seen.iter().any(|s| !s.reply) {
+            return;
+        }
+        let (pod, dst) = (&self.lab.pods[a], self.lab.pods[b].ip);
+        let host = self.lab.host(pod.host);
+        let sender = stopped::Sender {
+            pod: &pod.node,
+            namespace: &pod.namespace,
+            host: host
+                .zip(pod.host_if.as_deref())
+                .map(|(h, i)| (h.node.as_str(), h.namespace.as_str(), i)),
+        };
+        verdict.reasons.push(Reason::Unsent {
+            probe: reason::ProbeName::Ping,
+            pod: pod.node.clone(),
+            cause: stopped::unsent_cause(&sender, dst),
+        });
     }
 
     /// The node that held a packet last seen on `node`: a router or host itself, or for a

@@ -213,6 +213,13 @@ pub enum Reason {
         /// What stopped it there, read from that node (a missing route, forwarding off).
         cause: Option<String>,
     },
+    /// The request was seen at no capture point: it never left the sending pod.
+    Unsent {
+        probe: ProbeName,
+        pod: String,
+        /// Why, read from the pod: no route, or an ARP for the next hop unanswered.
+        cause: Option<String>,
+    },
 }
 
 impl Reason {
@@ -242,6 +249,7 @@ impl Reason {
             Duplicated { .. } => "duplicated",
             Stray { .. } => "stray",
             LastSeen { .. } => "last_seen",
+            Unsent { .. } => "unsent",
         }
     }
 
@@ -478,6 +486,13 @@ fn lab_wide(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             write!(f, "{probe} {direction} last seen on {}", point.described())?;
             match cause {
                 Some(cause) => write!(f, "; {cause}"),
+                None => Ok(()),
+            }
+        }
+        Unsent { probe, pod, cause } => {
+            write!(f, "{probe} request never left {pod}")?;
+            match cause {
+                Some(cause) => write!(f, ": {cause}"),
                 None => Ok(()),
             }
         }

@@ -66,6 +66,50 @@ pub(super) fn inherited_forwarding(
         .collect()
 }
 
+/// The pod a probe never left, and the node at the other end of its link.
+pub(super) struct Sender<'a> {
+    pub(super) pod: &'a str,
+    pub(super) namespace: &'a str,
+    /// The host, its namespace and its end of the pod's link, where the lab knows them.
+    pub(super) host: Option<(&'a str, &'a str, &'a str)>,
+}
+
+/// Why a pod sent a probe nowhere: no route to `dst`, an ARP for the next hop unanswered, or
+/// a gateway that its host neither owns nor answers for. `None` where none shows, or the state
+/// cannot be read.
+pub(super) fn unsent_cause(s: &Sender, dst: Ipv4Addr) -> Option<String> {
+    let Some(route) = tables::route_get(s.namespace, dst).ok()? else {
+        return Some(format!("{} has no route to {dst}", s.pod));
+    };
+    let next = route.gateway.unwrap_or(dst);
+    let dev = route.dev.map(|d| format!(" on {d}")).unwrap_or_default();
+    let unanswered = tables::neighbours(s.namespace)
+        .ok()?
+        .into_iter()
+        .filter(|n| n.dst == next.to_string())
+        .find_map(|n| {
+            n.state
+                .into_iter()
+                .find(|st| st == "FAILED" || st == "INCOMPLETE")
+        });
+    if let Some(state) = unanswered {
+        return Some(format!(
+            "{}'s ARP for {next}{dev} got no answer (neighbour {state})",
+            s.pod
+        ));
+    }
+    let (host, host_ns, host_if) = s.host?;
+    route.gateway?;
+    let owned = tables::addrs(host_ns).ok()?.iter().any(|a| a.ip == next);
+    let answers = tables::proxy_arp(host_ns, host_if).ok()?;
+    (!owned && !answers).then(|| {
+        format!(
+            "{}'s gateway {next} is no address of {host}, the node at the other end of its link, which does not answer ARP for others there (proxy_arp off)",
+            s.pod
+        )
+    })
+}
+
 /// Why `node` (in `namespace`) sent a packet for `to` no further, where its state tells: no
 /// route, or forwarding off (with `hint`). `None` where it has both, or cannot be read.
 pub(super) fn cause(
