@@ -99,12 +99,7 @@ fn the_article_ipip_lab_fails_at_host3_until_it_forwards() {
     sysctl("1");
     let (code, report) = verify_json(&lab);
     assert_eq!(code, 0, "{report:#}");
-    let p = report["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["from"] == "pod1" && p["to"] == "pod3")
-        .unwrap();
+    let p = common::verify::pair(&report, "pod1", "pod3");
     assert_eq!(p["wire"], "IPIP 10.0.1.2>10.0.3.2 [172.16.0.2>172.16.2.2]");
     let out = lab.destroy();
     assert!(out.status.success(), "{}", stderr(&out));

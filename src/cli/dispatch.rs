@@ -37,7 +37,9 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             json, all: true, ..
         } => inspect_all(json),
         Command::Inspect { topo, json, .. } => inspect(&topo, json),
-        Command::Verify { topo, verify } => verify_and_report(&running_lab(&topo.file)?, &verify),
+        Command::Verify { topo, verify } => {
+            verify_and_report(&LabFile::load_running(&topo.file)?, &verify)
+        }
         Command::Up(up) => up_lab(up),
         Command::Templates { export, force } => templates(&export, force),
         Command::Label {
@@ -204,20 +206,11 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
     Ok(up.output.clone())
 }
 
-/// The lab in `path`, for a command that works on it deployed: a plan inferred where the file
-/// has no labels reads the nodes its exec lines leave unset from the running lab.
-fn running_lab(path: &Path) -> Result<LabFile, Error> {
-    let mut file = LabFile::load(path)?;
-    file.read_running();
-    Ok(file)
-}
-
 /// Writes the file at `path` again with the labels its plan was inferred as.
 fn label(path: &Path, output: PathBuf, force: bool) -> Result<i32, Error> {
     use crate::lab::infer::label_text;
     let (topo, text) = crate::topology::Topology::load_with_text(path)?;
-    let mut file = LabFile::new(path, topo);
-    file.read_running();
+    let file = LabFile::new_running(path, topo);
     let inference = match (&file.inferred, file.lab()) {
         (Some(inference), Ok(_)) => inference,
         (None, Ok(_)) => {
@@ -262,7 +255,7 @@ fn trace(
     converge: ConvergeArg,
     no_wait: bool,
 ) -> Result<i32, Error> {
-    let file = running_lab(&topo.file)?;
+    let file = LabFile::load_running(&topo.file)?;
     // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
     crate::trace::endpoints(&file, &opts)?;
     // Checked before the lock too, so a lab that is not up leaves no lock file behind; and

@@ -17,6 +17,20 @@ pub struct LabFile {
     pub inferred: Option<Inference>,
 }
 
+/// How a plan is inferred: from the file alone, or with the running lab.
+type Infer = fn(&Topology) -> Result<Inference, infer::InferError>;
+
+/// The plan of a file without labels, and what was inferred.
+fn inferred_plan(topo: &Topology, infer: Infer) -> (Result<Lab, LabError>, Option<Inference>) {
+    match infer(topo) {
+        Ok(inference) => (
+            Lab::from_topology(&inference.labelled(topo)),
+            Some(inference),
+        ),
+        Err(e) => (Err(LabError::NotInferred(e)), None),
+    }
+}
+
 impl LabFile {
     /// Reads and parses `path`: the only read of the file a command makes.
     pub fn load(path: &Path) -> Result<LabFile, TopologyError> {
@@ -24,14 +38,30 @@ impl LabFile {
     }
 
     pub fn new(path: &Path, topo: Topology) -> LabFile {
+        LabFile::planned(path, topo, infer::infer)
+    }
+
+    /// [`LabFile::new`] for a command that works on the deployed lab: where the file has no
+    /// labels, nodes whose exec lines set nothing are read from the running lab.
+    pub fn new_running(path: &Path, topo: Topology) -> LabFile {
+        LabFile::planned(path, topo, infer::infer_running)
+    }
+
+    /// [`LabFile::load`], with the plan as [`LabFile::new_running`] makes it.
+    pub fn load_running(path: &Path) -> Result<LabFile, TopologyError> {
+        Ok(LabFile::new_running(path, Topology::load(path)?))
+    }
+
+    /// Infers the plan again as [`LabFile::new_running`] would, once the lab is up.
+    pub fn read_running(&mut self) {
+        if self.inferred.is_some() || matches!(self.lab, Err(LabError::NotInferred(_))) {
+            (self.lab, self.inferred) = inferred_plan(&self.topo, infer::infer_running);
+        }
+    }
+
+    fn planned(path: &Path, topo: Topology, infer: Infer) -> LabFile {
         let (lab, inferred) = match Lab::from_topology(&topo) {
-            Err(LabError::NotCnilab) => match infer::infer(&topo) {
-                Ok(inference) => (
-                    Lab::from_topology(&inference.labelled(&topo)),
-                    Some(inference),
-                ),
-                Err(e) => (Err(LabError::NotInferred(e)), None),
-            },
+            Err(LabError::NotCnilab) => inferred_plan(&topo, infer),
             stated => (stated, None),
         };
         LabFile {
@@ -40,21 +70,6 @@ impl LabFile {
             lab,
             inferred,
         }
-    }
-
-    /// Infers the plan again where the file has no labels, reading nodes whose exec lines set
-    /// nothing from the running lab: for commands that work on a deployed lab.
-    pub fn read_running(&mut self) {
-        if self.inferred.is_none() && !matches!(self.lab, Err(LabError::NotInferred(_))) {
-            return;
-        }
-        (self.lab, self.inferred) = match infer::infer_running(&self.topo) {
-            Ok(inference) => (
-                Lab::from_topology(&inference.labelled(&self.topo)),
-                Some(inference),
-            ),
-            Err(e) => (Err(LabError::NotInferred(e)), None),
-        };
     }
 
     /// The topology with its labels: the file's own, or where it has none, the inferred ones.
