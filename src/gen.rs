@@ -25,6 +25,8 @@ pub struct GenRequest<'a> {
     /// Calico's VXLAN CrossSubnet (see [`crate::plan::LabSpec`]).
     pub cross_subnet: bool,
     pub templates: Option<&'a Path>,
+    /// `--services S` and its options (none by default).
+    pub services: crate::services::ServicesSpec,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,7 @@ pub enum GenError {
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
     #[error(
-        "--routing bgp writes the daemons' configs beside the topology: give -o FILE, not -o -"
+        "--routing bgp and --services write files beside the topology (the daemons' configs, kube-proxy's rules): give -o FILE, not -o -"
     )]
     NoFolder,
     #[error("cannot make the folder for {path}: {source}")]
@@ -73,7 +75,8 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         routing: req.routing,
         direct_routing: req.direct_routing,
         cross_subnet: req.cross_subnet,
-    })?;
+    })?
+    .with_services(&req.services)?;
     let templates = |dir: Option<&'a Path>| match dir {
         Some(dir) => Templates::Dir(dir),
         None => Templates::Embedded,
@@ -81,7 +84,8 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
     let text = render(&plan, templates(req.templates))?;
     // Parsed back before anyone sees it, so a broken template fails here and not in deploy.
     crate::topology::Topology::parse(&text).map_err(|detail| GenError::Rendered { detail })?;
-    let files = crate::render::render_daemons(&plan, templates(req.templates))?;
+    let mut files = crate::render::render_daemons(&plan, templates(req.templates))?;
+    files.extend(crate::render::render_kube_proxy(&plan, templates(req.templates))?);
     Ok(Generated { text, files })
 }
 
@@ -242,6 +246,7 @@ mod tests {
             direct_routing: false,
             cross_subnet: false,
             templates: None,
+            services: Default::default(),
         }
     }
 

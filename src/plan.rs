@@ -212,6 +212,8 @@ pub enum PlanError {
     PodsOutOfRange(usize),
     #[error(transparent)]
     Underlay(#[from] UnderlayError),
+    #[error(transparent)]
+    Services(#[from] crate::services::ServiceError),
     #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw (and with racks:R for --mode vxlan --flavor flannel or calico, and --mode ipip --flavor calico)")]
     UnderlayNotInMode { mode: Mode, underlay: Underlay },
     #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
@@ -317,6 +319,8 @@ pub struct Plan {
     /// Calico's CrossSubnet (VXLAN or IPIP): the same plain routes to rack mates, the tunnel
     /// to the rest; with VXLAN every peer's VTEP entries are kept.
     pub cross_subnet: bool,
+    /// `gen --services S`: the Services, kube-proxy's mode and `outside` (none by default).
+    pub services: Option<crate::services::ServicePlan>,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -397,7 +401,15 @@ impl Plan {
             routing,
             direct_routing,
             cross_subnet,
+            services: None,
         })
+    }
+
+    /// The plan with `spec.count` Services on it (see [`crate::services`]).
+    pub fn with_services(mut self, spec: &crate::services::ServicesSpec) -> Result<Plan, PlanError> {
+        let default_underlay = self.underlay_is_default && self.racks.is_empty();
+        self.services = crate::services::plan(spec, &self.lab, self.mode, default_underlay, &self.hosts)?;
+        Ok(self)
     }
 }
 

@@ -105,6 +105,7 @@ fn generated(
         direct_routing: false,
         cross_subnet: false,
         templates: None,
+        services: Default::default(),
     })
     .ok()
 }

@@ -28,6 +28,7 @@ pub fn bench_fresh(
         direct_routing: false,
         cross_subnet: false,
         templates: None,
+        services: Default::default(),
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
         path: std::env::temp_dir(),

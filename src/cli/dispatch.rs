@@ -98,6 +98,7 @@ fn gen_lab(shape: &LabShape, output: &Path, force: bool) -> Result<i32, Error> {
         direct_routing: shape.hybrid.direct_routing,
         cross_subnet: shape.hybrid.cross_subnet,
         templates: shape.templates.as_deref(),
+        services: shape.services.spec(),
     })?;
     write_topology(&generated, output, force, true)?;
     Ok(0)
@@ -196,6 +197,7 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
         direct_routing: up.hybrid.direct_routing,
         cross_subnet: up.hybrid.cross_subnet,
         templates: up.templates.as_deref(),
+        services: Default::default(),
     })?;
     if up.output == Path::new("-") {
         return Err(Error::Usage(

@@ -35,6 +35,7 @@ pub fn vxlan(hosts: usize, pods_per_host: usize) -> Fixture {
         direct_routing: false,
         cross_subnet: false,
         templates: None,
+        services: Default::default(),
     })
     .unwrap()
     .text;
