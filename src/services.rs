@@ -28,8 +28,9 @@ pub const NODE_PORT_MAX: u16 = 32767;
 pub const MASQ_MARK: &str = "0x4000";
 /// The address `outside` takes on the underlay segment it joins.
 pub const OUTSIDE_OCTET: u8 = 254;
-/// Where a host sees its folder of kube-proxy rules.
-pub const NODE_DIR: &str = "/etc/kube-proxy";
+/// Where a host sees its folder of kube-proxy rules: under /run, which both runtimes let a
+/// bind make (see runtime/netns/sandbox/mounts.rs), as BIRD's /run/bird.
+pub const NODE_DIR: &str = "/run/kube-proxy";
 /// The labels that state the Services (on every host) and the endpoints (on each pod).
 pub const LABEL_KUBE_PROXY: &str = "cnilab.kube-proxy";
 pub const LABEL_POLICY: &str = "cnilab.traffic-policy";

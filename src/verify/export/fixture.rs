@@ -86,6 +86,7 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
         notes: vec![],
         elapsed_ms: 2345,
         peak_memory_kib: Some(20_000),
+        services: Vec::new(),
     }
 }
 

@@ -1,0 +1,377 @@
+//! What the Service probes prove, judged without I/O: which endpoint answered, the source it
+//! saw, the reply's source, and where the VIP or the endpoint's address showed on the underlay.
+
+use super::reason::ServiceReason;
+use crate::lab::{Lab, LabPod, LabServices};
+use crate::services::StatedService;
+use crate::verify::listener::Heard;
+use crate::wire::dissect::{Tag, Wire, L4};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Who probes a Service: every pod its ClusterIP, `outside` every host's NodePort, and every
+/// pod `outside` (egress, the CNI's masquerade rather than a Service's rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientKind {
+    Pod,
+    Outside,
+    Egress,
+}
+
+/// One probe: a TCP connection or a UDP datagram carrying `tag`.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Index into the lab's Services (egress probes belong to none).
+    pub service: Option<usize>,
+    pub kind: ClientKind,
+    pub client: String,
+    pub client_ns: String,
+    pub client_ip: Ipv4Addr,
+    /// The client pod's host (pod and egress probes).
+    pub client_host: Option<usize>,
+    pub target: SocketAddrV4,
+    /// The host whose NodePort is probed.
+    pub node: Option<usize>,
+    pub tcp: bool,
+    pub tag: Tag,
+    /// NodePort under the local policy on a host without a local endpoint: it must not answer.
+    pub expect_fail: bool,
+}
+
+/// What the client got back.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub error: Option<String>,
+    /// The address the echo came from, as the client's socket saw it.
+    pub reply_from: Option<SocketAddrV4>,
+}
+
+/// A frame seen on a host's underlay interface.
+#[derive(Debug, Clone)]
+pub struct UnderlayFrame {
+    pub host: usize,
+    pub outgoing: bool,
+    pub wire: Wire,
+}
+
+/// What an endpoint saw a probe come from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SourceSeen {
+    pub endpoint: String,
+    pub source: Ipv4Addr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointRef {
+    pub pod: String,
+    pub ip: Ipv4Addr,
+}
+
+/// One Service and one kind of client, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRow {
+    pub service: String,
+    pub client: ClientKind,
+    pub cluster_ip: Option<Ipv4Addr>,
+    pub port: Option<u16>,
+    pub target_port: Option<u16>,
+    pub node_port: Option<u16>,
+    pub endpoints: Vec<EndpointRef>,
+    pub endpoints_reached: Vec<String>,
+    pub sources_seen: Vec<SourceSeen>,
+    pub probes: usize,
+    /// Probes that failed as the lab says they must (NodePort under the local policy on a
+    /// host without a local endpoint), e.g. "host3:30001/tcp".
+    pub expected_failures: Vec<String>,
+    pub passed: bool,
+    #[serde(serialize_with = "super::reason::serialize_all")]
+    pub reasons: Vec<ServiceReason>,
+}
+
+/// Everything the probes left behind.
+pub struct Evidence<'a> {
+    pub lab: &'a Lab,
+    pub services: &'a LabServices,
+    pub probes: &'a [Probe],
+    pub answers: &'a [Answer],
+    pub heard: &'a [Heard],
+    pub frames: &'a [UnderlayFrame],
+}
+
+/// The rows: per Service its `pod` and `outside` rows, then one `egress` row.
+pub fn judge(ev: &Evidence<'_>) -> Vec<ServiceRow> {
+    let heard: BTreeMap<Tag, &Heard> = ev.heard.iter().map(|h| (h.tag, h)).collect();
+    let mut rows = Vec::new();
+    for (i, svc) in ev.services.services.iter().enumerate() {
+        for kind in [ClientKind::Pod, ClientKind::Outside] {
+            let mine: Vec<usize> = (0..ev.probes.len())
+                .filter(|&p| ev.probes[p].service == Some(i) && ev.probes[p].kind == kind)
+                .collect();
+            rows.push(service_row(ev, svc, kind, &mine, &heard));
+        }
+    }
+    let egress: Vec<usize> = (0..ev.probes.len())
+        .filter(|&p| ev.probes[p].kind == ClientKind::Egress)
+        .collect();
+    rows.push(egress_row(ev, &egress, &heard));
+    rows
+}
+
+fn service_row(
+    ev: &Evidence<'_>,
+    svc: &StatedService,
+    kind: ClientKind,
+    probes: &[usize],
+    heard: &BTreeMap<Tag, &Heard>,
+) -> ServiceRow {
+    let endpoints = ev.services.endpoints(ev.lab, svc);
+    let mut row = empty_row(svc, kind, &endpoints, probes.len());
+    let mut reached = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    for &p in probes {
+        let (probe, answer) = (&ev.probes[p], &ev.answers[p]);
+        let label = probe_label(svc, probe, ev.lab);
+        if probe.expect_fail {
+            match &answer.error {
+                Some(_) => row.expected_failures.push(label.clone()),
+                None => row.reasons.push(ServiceReason::AnsweredWithoutLocalEndpoint { probe: label.clone() }),
+            }
+            continue;
+        }
+        if kind == ClientKind::Pod {
+            row.reasons.extend(vip_on_underlay(ev, svc, probe, &label));
+        }
+        if let Some(error) = &answer.error {
+            row.reasons.push(ServiceReason::Unanswered { probe: label, error: error.clone() });
+            continue;
+        }
+        let Some(h) = heard.get(&probe.tag) else {
+            row.reasons.push(ServiceReason::NoEndpointHeard { probe: label });
+            continue;
+        };
+        reached.insert(h.pod.clone());
+        seen.insert(SourceSeen { endpoint: h.pod.clone(), source: *h.from.ip() });
+        row.reasons.extend(check_answer(ev, probe, answer, h, &endpoints, &label));
+    }
+    row.endpoints_reached = reached.into_iter().collect();
+    row.sources_seen = seen.into_iter().collect();
+    let missing: Vec<String> = endpoints
+        .iter()
+        .filter(|e| !row.endpoints_reached.contains(&e.node))
+        .map(|e| e.node.clone())
+        .collect();
+    if !missing.is_empty() && row.reasons.is_empty() {
+        row.reasons.push(ServiceReason::EndpointsNotReached {
+            service: svc_label(svc),
+            kind,
+            missing,
+        });
+    }
+    dedup(&mut row.reasons);
+    row.passed = row.reasons.is_empty();
+    row
+}
+
+fn empty_row(svc: &StatedService, kind: ClientKind, endpoints: &[&LabPod], probes: usize) -> ServiceRow {
+    ServiceRow {
+        service: svc.name.clone(),
+        client: kind,
+        cluster_ip: Some(svc.cluster_ip),
+        port: Some(svc.port),
+        target_port: Some(svc.target_port),
+        node_port: Some(svc.node_port),
+        endpoints: endpoints
+            .iter()
+            .map(|p| EndpointRef { pod: p.node.clone(), ip: p.ip })
+            .collect(),
+        endpoints_reached: Vec::new(),
+        sources_seen: Vec::new(),
+        probes,
+        expected_failures: Vec::new(),
+        passed: false,
+        reasons: Vec::new(),
+    }
+}
+
+/// `svc1 (10.96.0.11:80)`.
+pub fn svc_label(svc: &StatedService) -> String {
+    format!("{} ({}:{})", svc.name, svc.cluster_ip, svc.port)
+}
+
+/// `svc1 (10.96.0.11:80)/tcp from pod1`, or `svc1 NodePort host2:30001/udp from outside`.
+fn probe_label(svc: &StatedService, probe: &Probe, lab: &Lab) -> String {
+    let proto = if probe.tcp { "tcp" } else { "udp" };
+    match probe.node.and_then(|n| lab.host(n)) {
+        Some(host) => format!("{} NodePort {}:{}/{proto} from {}", svc.name, host.node, svc.node_port, probe.client),
+        None => format!("{}/{proto} from {}", svc_label(svc), probe.client),
+    }
+}
+
+/// The client's node must DNAT: its probe may not cross the underlay to the VIP.
+fn vip_on_underlay(ev: &Evidence<'_>, svc: &StatedService, probe: &Probe, label: &str) -> Option<ServiceReason> {
+    let crossed = ev.frames.iter().find(|f| {
+        f.wire.innermost().is_some_and(|ip| {
+            ip.dst == svc.cluster_ip && ip.src == probe.client_ip && ports(&ip.l4).1 == Some(svc.port)
+        })
+    })?;
+    let node = probe.client_host.and_then(|h| ev.lab.host(h)).map(|h| h.node.clone());
+    Some(ServiceReason::NotDnated {
+        probe: label.to_string(),
+        node: node.unwrap_or_default(),
+        seen_at: ev.lab.host(crossed.host).map(|h| h.node.clone()).unwrap_or_default(),
+    })
+}
+
+fn ports(l4: &L4) -> (Option<u16>, Option<u16>) {
+    match l4 {
+        L4::Tcp { src_port, dst_port, .. } | L4::Udp { src_port, dst_port, .. } => {
+            (Some(*src_port), Some(*dst_port))
+        }
+        _ => (None, None),
+    }
+}
+
+fn tag_of(l4: &L4) -> Option<(Tag, bool)> {
+    match l4 {
+        L4::Tcp { probe, .. } | L4::Udp { probe, .. } => *probe,
+        _ => None,
+    }
+}
+
+/// An answered probe: the endpoint is the Service's, it saw the source the policy gives, the
+/// reply came from where the client sent to, and a remote endpoint's own address was on the wire.
+fn check_answer(
+    ev: &Evidence<'_>,
+    probe: &Probe,
+    answer: &Answer,
+    heard: &Heard,
+    endpoints: &[&LabPod],
+    label: &str,
+) -> Vec<ServiceReason> {
+    let mut reasons = Vec::new();
+    let Some(endpoint) = endpoints.iter().find(|e| e.node == heard.pod) else {
+        reasons.push(ServiceReason::WrongEndpoint { probe: label.to_string(), pod: heard.pod.clone() });
+        return reasons;
+    };
+    if answer.reply_from != Some(probe.target) {
+        reasons.push(ServiceReason::ReplyNotUnNated {
+            probe: label.to_string(),
+            expected: probe.target,
+            got: answer.reply_from,
+        });
+    }
+    let source = *heard.from.ip();
+    if let Some(expected) = expected_source(ev, probe, endpoint, source) {
+        reasons.push(ServiceReason::WrongSource {
+            probe: label.to_string(),
+            endpoint: endpoint.node.clone(),
+            saw: source,
+            expected,
+        });
+    }
+    if probe.kind == ClientKind::Pod && probe.client_host != Some(endpoint.host) {
+        let on_wire = ev.frames.iter().any(|f| {
+            Some(f.host) == probe.client_host
+                && f.outgoing
+                && f.wire.innermost().is_some_and(|ip| {
+                    ip.dst == endpoint.ip && tag_of(&ip.l4) == Some((probe.tag, false))
+                })
+        });
+        if !on_wire {
+            reasons.push(ServiceReason::EndpointNotOnWire {
+                probe: label.to_string(),
+                endpoint: endpoint.node.clone(),
+                ip: endpoint.ip,
+            });
+        }
+    }
+    reasons
+}
+
+/// `None` when `saw` is what the endpoint must see; otherwise what it should have seen.
+fn expected_source(ev: &Evidence<'_>, probe: &Probe, endpoint: &LabPod, saw: Ipv4Addr) -> Option<String> {
+    use crate::services::TrafficPolicy;
+    let own = |host: usize| host_owns(ev.lab, host, saw);
+    match probe.kind {
+        // Hairpin: a pod that reaches itself through the Service is masqueraded to its host.
+        ClientKind::Pod if probe.client == endpoint.node => {
+            (!own(endpoint.host)).then(|| format!("an address of the pod's host (hairpin masquerade), not {saw}"))
+        }
+        ClientKind::Pod => (saw != probe.client_ip).then(|| format!("the client's own address {}", probe.client_ip)),
+        ClientKind::Outside => match ev.services.policy {
+            TrafficPolicy::Local => (saw != probe.client_ip).then(|| format!("outside's address {}", probe.client_ip)),
+            TrafficPolicy::Cluster => {
+                let node = probe.node.unwrap_or_default();
+                (!own(node)).then(|| format!("an address of host{node}, which masquerades NodePort traffic"))
+            }
+        },
+        ClientKind::Egress => None,
+    }
+}
+
+/// The host's underlay address, or one in its pod subnet (its bridge, tunnel or gateway).
+fn host_owns(lab: &Lab, host: usize, ip: Ipv4Addr) -> bool {
+    lab.host(host).is_some_and(|h| {
+        h.underlay_ip == ip || h.vtep_ip == Some(ip) || (h.pod_subnet.contains(&ip) && !lab.pods.iter().any(|p| p.ip == ip))
+    })
+}
+
+/// Egress: `outside` must see each pod's host's underlay address, and the pod's traffic must
+/// leave its host with that address.
+fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>) -> ServiceRow {
+    let mut row = ServiceRow {
+        service: "egress".into(),
+        client: ClientKind::Egress,
+        cluster_ip: None,
+        port: Some(crate::services::EGRESS_PORT),
+        target_port: None,
+        node_port: None,
+        endpoints: vec![EndpointRef { pod: ev.services.outside.node.clone(), ip: ev.services.outside.ip }],
+        endpoints_reached: Vec::new(),
+        sources_seen: Vec::new(),
+        probes: probes.len(),
+        expected_failures: Vec::new(),
+        passed: false,
+        reasons: Vec::new(),
+    };
+    let mut seen = BTreeSet::new();
+    for &p in probes {
+        let (probe, answer) = (&ev.probes[p], &ev.answers[p]);
+        let proto = if probe.tcp { "tcp" } else { "udp" };
+        let label = format!("{}/{proto} from {}", ev.services.outside.node, probe.client);
+        if let Some(error) = &answer.error {
+            row.reasons.push(ServiceReason::Unanswered { probe: label, error: error.clone() });
+            continue;
+        }
+        let Some(h) = heard.get(&probe.tag) else {
+            row.reasons.push(ServiceReason::NoEndpointHeard { probe: label });
+            continue;
+        };
+        let host = probe.client_host.and_then(|i| ev.lab.host(i));
+        let host_ip = host.map(|h| h.underlay_ip);
+        seen.insert(SourceSeen { endpoint: probe.client.clone(), source: *h.from.ip() });
+        if Some(*h.from.ip()) != host_ip {
+            row.reasons.push(ServiceReason::NotMasqueraded {
+                probe: label,
+                node: host.map(|h| h.node.clone()).unwrap_or_default(),
+                saw: *h.from.ip(),
+            });
+        }
+    }
+    row.endpoints_reached = if probes.is_empty() || !row.reasons.is_empty() {
+        Vec::new()
+    } else {
+        vec![ev.services.outside.node.clone()]
+    };
+    row.sources_seen = seen.into_iter().collect();
+    dedup(&mut row.reasons);
+    row.passed = row.reasons.is_empty();
+    row
+}
+
+fn dedup(reasons: &mut Vec<ServiceReason>) {
+    let mut seen = BTreeSet::new();
+    reasons.retain(|r| seen.insert(r.to_string()));
+}

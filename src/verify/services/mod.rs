@@ -1,0 +1,295 @@
+//! verify's Service probes (`gen --services S`): every pod to every ClusterIP, `outside` to
+//! every NodePort on every host, every pod to `outside`, over TCP and UDP, to listeners in
+//! each endpoint pod on the Service's targetPort (and in `outside` for egress). The hosts'
+//! underlay interfaces are captured meanwhile, so the judge ([`judge`]) sees whether the VIP
+//! or the endpoint's own address crossed the underlay.
+
+pub mod judge;
+pub mod reason;
+pub mod table;
+
+use crate::lab::{Lab, LabServices};
+use crate::services::{TrafficPolicy, EGRESS_PORT};
+use crate::sys::netns::in_netns;
+use crate::sys::packet_socket::{self, RingSize};
+use crate::verify::listener::{HeardLog, ListenerError, Listeners};
+use crate::wire::dissect::{dissect, Tag};
+use judge::{Answer, ClientKind, Evidence, Probe, ServiceRow, UnderlayFrame};
+use std::io::{Read, Write};
+use std::net::{SocketAddrV4, TcpStream, UdpSocket};
+use std::time::Duration;
+
+/// How long a probe waits to connect, and then for its echo.
+const WAIT: Duration = Duration::from_millis(700);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceProbeError {
+    #[error(transparent)]
+    Listener(#[from] ListenerError),
+    #[error("cannot capture on {node}'s underlay: {detail}")]
+    Capture { node: String, detail: String },
+}
+
+/// How many probes a Service with `endpoints` endpoints gets from one kind of client over
+/// one protocol. kube-proxy picks each new connection's endpoint uniformly at random
+/// (`--probability 1/(n−k)` in turn, or `numgen random mod n`), so an endpoint is missed by
+/// `m` probes with probability (1 − 1/E)^m. A dead endpoint is caught when one probe lands
+/// on it; all E endpoints are reached, in a healthy lab, unless one of them is missed, which
+/// by the union bound happens with probability at most E·(1 − 1/E)^m. `m` is the least
+/// number that keeps that at or under 0.1 %: m = ⌈ln(0.001/E) / ln(1 − 1/E)⌉ (11 for E = 2,
+/// 19 for E = 3). A dead endpoint then escapes with probability (1 − 1/E)^m ≤ 0.1 %/E, so it
+/// is caught with probability ≥ 99.9 %, above the 99 % asked; the stricter bound keeps a
+/// healthy lab from failing for want of luck.
+pub fn probes_for(endpoints: usize) -> usize {
+    if endpoints <= 1 {
+        return 1;
+    }
+    let e = endpoints as f64;
+    ((0.001 / e).ln() / (1.0 - 1.0 / e).ln()).ceil() as usize
+}
+
+/// Probes the lab's Services; `run` tells this verify's tags from any other.
+pub fn verify(lab: &Lab, services: &LabServices, run: u32) -> Result<Vec<ServiceRow>, ServiceProbeError> {
+    let probes = plan_probes(lab, services, run);
+    let log = HeardLog::default();
+    let _listeners = start_listeners(lab, services, log.clone())?;
+    let capture = Capture::start(lab)?;
+    let answers = send_all(&probes);
+    let frames = capture.stop();
+    let heard = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(judge::judge(&Evidence {
+        lab,
+        services,
+        probes: &probes,
+        answers: &answers,
+        heard: &heard,
+        frames: &frames,
+    }))
+}
+
+fn start_listeners(lab: &Lab, services: &LabServices, log: HeardLog) -> Result<Listeners, ListenerError> {
+    let mut at: Vec<(&str, &str, u16)> = Vec::new();
+    for svc in &services.services {
+        for pod in services.endpoints(lab, svc) {
+            at.push((&pod.node, &pod.namespace, svc.target_port));
+        }
+    }
+    at.sort();
+    at.dedup();
+    let o = &services.outside;
+    at.push((&o.node, &o.namespace, EGRESS_PORT));
+    Listeners::start_on(at, Some(log))
+}
+
+/// Every probe, numbered from 0 in `Tag::probe`.
+fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    let mut push = |mut p: Probe| {
+        p.tag = Tag { run, probe: probes.len() as u32, attempt: 0 };
+        probes.push(p);
+    };
+    for (i, svc) in services.services.iter().enumerate() {
+        let endpoints = services.endpoints(lab, svc);
+        for tcp in [true, false] {
+            let m = probes_for(endpoints.len()).max(lab.pods.len());
+            for k in 0..m {
+                let pod = &lab.pods[k % lab.pods.len()];
+                push(Probe {
+                    service: Some(i),
+                    kind: ClientKind::Pod,
+                    client: pod.node.clone(),
+                    client_ns: pod.namespace.clone(),
+                    client_ip: pod.ip,
+                    client_host: Some(pod.host),
+                    target: SocketAddrV4::new(svc.cluster_ip, svc.port),
+                    node: None,
+                    tcp,
+                    tag: Tag { run, probe: 0, attempt: 0 },
+                    expect_fail: false,
+                });
+            }
+            for (host, n, expect_fail) in node_port_probes(lab, services, &endpoints) {
+                for _ in 0..n {
+                    push(Probe {
+                        service: Some(i),
+                        kind: ClientKind::Outside,
+                        client: services.outside.node.clone(),
+                        client_ns: services.outside.namespace.clone(),
+                        client_ip: services.outside.ip,
+                        client_host: None,
+                        target: SocketAddrV4::new(host.underlay_ip, svc.node_port),
+                        node: Some(host.index),
+                        tcp,
+                        tag: Tag { run, probe: 0, attempt: 0 },
+                        expect_fail,
+                    });
+                }
+            }
+        }
+    }
+    for tcp in [true, false] {
+        for pod in &lab.pods {
+            push(Probe {
+                service: None,
+                kind: ClientKind::Egress,
+                client: pod.node.clone(),
+                client_ns: pod.namespace.clone(),
+                client_ip: pod.ip,
+                client_host: Some(pod.host),
+                target: SocketAddrV4::new(services.outside.ip, EGRESS_PORT),
+                node: None,
+                tcp,
+                tag: Tag { run, probe: 0, attempt: 0 },
+                expect_fail: false,
+            });
+        }
+    }
+    probes
+}
+
+/// Per host: how many NodePort probes it gets, and whether they must fail. Under the cluster
+/// policy every host forwards to every endpoint, and the hosts share [`probes_for`]'s count
+/// (each at least one); under the local policy each host picks among its own endpoints, so it
+/// gets that count for them, and a host with none gets one probe that must fail.
+fn node_port_probes<'a>(
+    lab: &'a Lab,
+    services: &LabServices,
+    endpoints: &[&crate::lab::LabPod],
+) -> Vec<(&'a crate::lab::LabHost, usize, bool)> {
+    let n = lab.hosts.len();
+    lab.hosts
+        .iter()
+        .enumerate()
+        .map(|(k, h)| match services.policy {
+            TrafficPolicy::Cluster => {
+                let m = probes_for(endpoints.len()).max(n);
+                (h, m / n + usize::from(k < m % n), false)
+            }
+            TrafficPolicy::Local => {
+                let local = endpoints.iter().filter(|e| e.host == h.index).count();
+                match local {
+                    0 => (h, 1, true),
+                    l => (h, probes_for(l), false),
+                }
+            }
+        })
+        .collect()
+}
+
+/// Sends every probe: each client's in turn, the clients side by side.
+fn send_all(probes: &[Probe]) -> Vec<Answer> {
+    let mut clients: Vec<&str> = probes.iter().map(|p| p.client_ns.as_str()).collect();
+    clients.sort();
+    clients.dedup();
+    let per_client = crate::sys::side_by_side::map(&clients, |ns| {
+        probes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.client_ns == *ns)
+            .map(|(i, p)| (i, send(p)))
+            .collect::<Vec<_>>()
+    });
+    let mut answers = vec![Answer::default(); probes.len()];
+    for (i, a) in per_client.into_iter().flatten() {
+        answers[i] = a;
+    }
+    answers
+}
+
+fn send(probe: &Probe) -> Answer {
+    let sent = in_netns(&probe.client_ns, || match probe.tcp {
+        true => send_tcp(probe),
+        false => send_udp(probe),
+    });
+    match sent {
+        Ok(Ok(from)) => Answer { error: None, reply_from: Some(from) },
+        Ok(Err(e)) => Answer { error: Some(e.to_string()), reply_from: None },
+        Err(e) => Answer { error: Some(e.to_string()), reply_from: None },
+    }
+}
+
+/// A connection that sends the tag and reads it back; the reply's source is the peer the
+/// kernel matched the handshake to.
+fn send_tcp(probe: &Probe) -> std::io::Result<SocketAddrV4> {
+    let mut stream = TcpStream::connect_timeout(&probe.target.into(), WAIT)?;
+    stream.set_read_timeout(Some(WAIT))?;
+    stream.write_all(&probe.tag.transport_payload(false))?;
+    let mut buf = [0u8; Tag::TRANSPORT_LEN];
+    stream.read_exact(&mut buf)?;
+    check_echo(probe, &buf)?;
+    match stream.peer_addr()? {
+        std::net::SocketAddr::V4(a) => Ok(a),
+        other => Err(std::io::Error::other(format!("reply from {other}"))),
+    }
+}
+
+/// A datagram from an unconnected socket, so that the echo's real source is read.
+fn send_udp(probe: &Probe) -> std::io::Result<SocketAddrV4> {
+    let socket = UdpSocket::bind("0.0.0.0:0")?;
+    socket.set_read_timeout(Some(WAIT))?;
+    socket.send_to(&probe.tag.transport_payload(false), probe.target)?;
+    let mut buf = [0u8; 64];
+    let (n, from) = socket.recv_from(&mut buf)?;
+    check_echo(probe, &buf[..n])?;
+    match from {
+        std::net::SocketAddr::V4(a) => Ok(a),
+        other => Err(std::io::Error::other(format!("reply from {other}"))),
+    }
+}
+
+fn check_echo(probe: &Probe, payload: &[u8]) -> std::io::Result<()> {
+    match Tag::parse_transport(payload) {
+        Some((tag, true)) if tag == probe.tag => Ok(()),
+        _ => Err(std::io::Error::other("the echo did not carry the probe's tag")),
+    }
+}
+
+/// Packet sockets on every host's underlay interface, read until the probes are done.
+struct Capture {
+    readers: packet_socket::Readers<Vec<UnderlayFrame>>,
+}
+
+impl Capture {
+    fn start(lab: &Lab) -> Result<Capture, ServiceProbeError> {
+        let ports: Vec<u16> = lab.encap.vxlan().map(|v| v.port).into_iter().collect();
+        let sockets = lab
+            .hosts
+            .iter()
+            .map(|h| {
+                let socket = packet_socket::open(&h.namespace, &h.underlay_if, None, RingSize::sized(1 << 20))
+                    .map_err(|e| ServiceProbeError::Capture { node: h.node.clone(), detail: e.to_string() })?;
+                Ok((h.index, socket))
+            })
+            .collect::<Result<Vec<_>, ServiceProbeError>>()?;
+        let readers = packet_socket::start(sockets, move |_, (host, socket), stop| {
+            let mut frames = Vec::new();
+            let _ = socket.read_until(stop, Duration::from_millis(200), |f| {
+                if let Ok(wire) = dissect(f.data, &ports) {
+                    frames.push(UnderlayFrame { host, outgoing: f.outgoing, wire });
+                }
+            });
+            frames
+        })
+        .map_err(|e| ServiceProbeError::Capture { node: "the lab".into(), detail: e.to_string() })?;
+        Ok(Capture { readers })
+    }
+
+    fn stop(self) -> Vec<UnderlayFrame> {
+        self.readers.stop().into_iter().flatten().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn probe_counts_catch_a_dead_endpoint_with_99_percent() {
+        for e in 2..=6 {
+            let m = super::probes_for(e);
+            let missed = (1.0 - 1.0 / e as f64).powi(m as i32);
+            assert!(missed * e as f64 <= 0.001, "E={e} m={m}");
+            assert!(1.0 - missed >= 0.99);
+        }
+        assert_eq!(super::probes_for(2), 11);
+        assert_eq!(super::probes_for(1), 1);
+    }
+}
