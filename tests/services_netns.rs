@@ -1,0 +1,211 @@
+//! `gen --services` end to end (netns runtime): for host-gw, vxlan and flannel's vxlan, with
+//! kube-proxy's iptables and nftables modes, verify proves every Service; and each way of
+//! breaking kube-proxy's rules or an endpoint makes verify fail naming it. Root only; without
+//! root these tests fail loudly rather than pass.
+
+mod common;
+
+use common::verify::verify;
+use common::*;
+use serde_json::Value;
+
+/// `gen` with these flags into a folder of its own (the rules files go beside the topology),
+/// then deploy; the guard destroys the lab.
+fn services_lab(prefix: &str, args: &[&str]) -> LabGuard {
+    require_root();
+    let name = unique(prefix);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clab.yaml");
+    let out = cnilab()
+        .arg("gen")
+        .args(args)
+        .args(["--name", &name, "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gen {args:?}: {}", stderr(&out));
+    let lab = LabGuard { name, file, dir, env: Vec::new() };
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy {args:?}: {}", stderr(&out));
+    lab
+}
+
+fn exec(lab: &LabGuard, node: &str, line: &str) {
+    let ns = format!("clab-{}-{node}", lab.name);
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .args(line.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{node}: {line}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn rows(report: &Value) -> &Vec<Value> {
+    report["services"].as_array().expect("a services array")
+}
+
+fn row<'a>(report: &'a Value, service: &str, client: &str) -> &'a Value {
+    rows(report)
+        .iter()
+        .find(|r| r["service"] == service && r["client"] == client)
+        .unwrap_or_else(|| panic!("no {service}/{client} row: {report:#}"))
+}
+
+fn messages(report: &Value) -> String {
+    rows(report)
+        .iter()
+        .flat_map(|r| r["reasons"].as_array().unwrap().iter())
+        .map(|r| r["message"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A healthy lab: verify passes, every endpoint is reached from pods and from outside, and
+/// each endpoint saw the source the data plane gives it.
+fn healthy(prefix: &str, mode: &[&str], kube_proxy: &str) {
+    let mut args = mode.to_vec();
+    args.extend(["--hosts", "3", "--services", "2", "--kube-proxy", kube_proxy]);
+    let lab = services_lab(prefix, &args);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(rows(&report).len(), 5, "2 Services × pod, outside, and egress");
+    let lab_plan = lab.lab();
+    for svc in ["svc1", "svc2"] {
+        for client in ["pod", "outside"] {
+            let r = row(&report, svc, client);
+            assert_eq!(r["passed"], true, "{r:#}");
+            let endpoints: Vec<&str> = r["endpoints"].as_array().unwrap().iter().map(|e| e["pod"].as_str().unwrap()).collect();
+            let reached: Vec<&str> = r["endpoints_reached"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+            assert_eq!(endpoints.len(), 2);
+            assert_eq!(reached, endpoints, "{r:#}");
+            assert!(!r["sources_seen"].as_array().unwrap().is_empty());
+        }
+        // From pods, a remote endpoint sees the client pod's own address.
+        let pods: Vec<String> = lab_plan.pods.iter().map(|p| p.ip.to_string()).collect();
+        let seen = row(&report, svc, "pod")["sources_seen"].as_array().unwrap().clone();
+        assert!(seen.iter().any(|s| pods.contains(&s["source"].as_str().unwrap().to_string())), "{seen:?}");
+        // From outside under the cluster policy, never outside's own address.
+        let seen = row(&report, svc, "outside")["sources_seen"].as_array().unwrap().clone();
+        assert!(seen.iter().all(|s| s["source"] != "192.168.0.254"), "{seen:?}");
+    }
+    let egress = row(&report, "egress", "egress");
+    let hosts: Vec<String> = lab_plan.hosts.iter().map(|h| h.underlay_ip.to_string()).collect();
+    for s in egress["sources_seen"].as_array().unwrap() {
+        assert!(hosts.contains(&s["source"].as_str().unwrap().to_string()), "{egress:#}");
+    }
+}
+
+#[test]
+fn host_gw_iptables_services_pass() {
+    healthy("svc-hi", &["--mode", "host-gw"], "iptables");
+}
+
+#[test]
+fn host_gw_nftables_services_pass() {
+    healthy("svc-hn", &["--mode", "host-gw"], "nftables");
+}
+
+#[test]
+fn vxlan_iptables_services_pass() {
+    healthy("svc-vi", &["--mode", "vxlan"], "iptables");
+}
+
+#[test]
+fn vxlan_nftables_services_pass() {
+    healthy("svc-vn", &["--mode", "vxlan"], "nftables");
+}
+
+#[test]
+fn flannel_vxlan_iptables_services_pass() {
+    healthy("svc-fi", &["--mode", "vxlan", "--flavor", "flannel"], "iptables");
+}
+
+#[test]
+fn flannel_vxlan_nftables_services_pass() {
+    healthy("svc-fn", &["--mode", "vxlan", "--flavor", "flannel"], "nftables");
+}
+
+fn broken(prefix: &str, policy: &str, fault: impl Fn(&LabGuard)) -> (LabGuard, Value) {
+    let lab = services_lab(
+        prefix,
+        &["--mode", "vxlan", "--hosts", "3", "--services", "2", "--external-traffic-policy", policy],
+    );
+    fault(&lab);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 1, "a broken lab must fail: {report:#}");
+    (lab, report)
+}
+
+/// The KUBE-SEP chain's name for svc1's TCP endpoint on pod1 (10.96.0.11 → 172.16.0.2:8001).
+fn sep_of(lab: &LabGuard, host: &str) -> String {
+    let rules = std::fs::read_to_string(lab.dir.path().join(format!("{}.cnilab/kube-proxy/{host}/rules.v4", lab.name))).unwrap();
+    let line = rules
+        .lines()
+        .find(|l| l.contains("-j DNAT --to-destination 172.16.0.2:8001") && l.contains("-p tcp"))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn a_deleted_dnat_rule_is_caught_and_the_vip_seen_crossing() {
+    let (_lab, report) = broken("svc-dn", "cluster", |lab| {
+        let sep = sep_of(lab, "host2");
+        exec(lab, "host2", &format!("iptables -t nat -D {sep} -m comment --comment default/svc1:tcp -p tcp -m tcp -j DNAT --to-destination 172.16.0.2:8001"));
+    });
+    assert_eq!(row(&report, "svc1", "pod")["passed"], false);
+    let text = messages(&report);
+    assert!(text.contains("host2 did not DNAT it; the VIP crossed the underlay"), "{text}");
+    assert!(text.contains("svc1 (10.96.0.11:80)/tcp from pod2"), "{text}");
+}
+
+#[test]
+fn masquerade_removed_from_kube_postrouting_is_caught() {
+    let (_lab, report) = broken("svc-mq", "cluster", |lab| {
+        for host in ["host1", "host2", "host3"] {
+            exec(lab, host, "iptables -t nat -D KUBE-POSTROUTING -m comment --comment kubernetes-service-traffic-requiring-SNAT -j MASQUERADE --random-fully");
+        }
+    });
+    assert_eq!(row(&report, "svc1", "outside")["passed"], false, "{report:#}");
+}
+
+#[test]
+fn a_dnat_to_the_wrong_port_is_caught() {
+    let (_lab, report) = broken("svc-wp", "cluster", |lab| {
+        let sep = sep_of(lab, "host1");
+        exec(lab, "host1", &format!("iptables -t nat -R {sep} 2 -p tcp -m tcp -j DNAT --to-destination 172.16.0.2:8999"));
+    });
+    assert_eq!(row(&report, "svc1", "pod")["passed"], false);
+    let text = messages(&report);
+    assert!(text.contains("svc1 (10.96.0.11:80)/tcp from pod1: no answer"), "{text}");
+}
+
+#[test]
+fn an_endpoint_whose_listener_is_down_is_caught() {
+    let (_lab, report) = broken("svc-ld", "cluster", |lab| {
+        exec(lab, "pod2", "iptables -A INPUT -p tcp --dport 8001 -j REJECT --reject-with tcp-reset");
+        exec(lab, "pod2", "iptables -A INPUT -p udp --dport 8001 -j REJECT");
+    });
+    assert_eq!(row(&report, "svc1", "pod")["passed"], false);
+    assert_eq!(row(&report, "svc2", "pod")["passed"], true, "svc2 listens on 8002: {report:#}");
+    assert!(messages(&report).contains("no answer"));
+}
+
+#[test]
+fn local_policy_passes_with_the_nodes_without_an_endpoint_as_expected_failures() {
+    let lab = services_lab(
+        "svc-lo",
+        &["--mode", "host-gw", "--hosts", "3", "--services", "2", "--external-traffic-policy", "local"],
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let r = row(&report, "svc1", "outside");
+    let failures: Vec<&str> = r["expected_failures"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    // svc1's endpoints are pod1 and pod2: host3 has none, over TCP and UDP.
+    assert_eq!(failures, ["svc1 NodePort host3:30001/tcp from outside", "svc1 NodePort host3:30001/udp from outside"]);
+    for s in r["sources_seen"].as_array().unwrap() {
+        assert_eq!(s["source"], "192.168.0.254", "local keeps outside's address: {r:#}");
+    }
+    let out = lab.run(&["verify"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("expected failure: svc1 NodePort host3:30001/tcp"), "{table}");
+}
