@@ -85,7 +85,10 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
     // Parsed back before anyone sees it, so a broken template fails here and not in deploy.
     crate::topology::Topology::parse(&text).map_err(|detail| GenError::Rendered { detail })?;
     let mut files = crate::render::render_daemons(&plan, templates(req.templates))?;
-    files.extend(crate::render::render_kube_proxy(&plan, templates(req.templates))?);
+    files.extend(crate::render::render_kube_proxy(
+        &plan,
+        templates(req.templates),
+    )?);
     Ok(Generated { text, files })
 }
 

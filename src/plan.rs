@@ -406,9 +406,13 @@ impl Plan {
     }
 
     /// The plan with `spec.count` Services on it (see [`crate::services`]).
-    pub fn with_services(mut self, spec: &crate::services::ServicesSpec) -> Result<Plan, PlanError> {
+    pub fn with_services(
+        mut self,
+        spec: &crate::services::ServicesSpec,
+    ) -> Result<Plan, PlanError> {
         let default_underlay = self.underlay_is_default && self.racks.is_empty();
-        self.services = crate::services::plan(spec, &self.lab, self.mode, default_underlay, &self.hosts)?;
+        self.services =
+            crate::services::plan(spec, &self.lab, self.mode, default_underlay, &self.hosts)?;
         Ok(self)
     }
 }

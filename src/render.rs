@@ -156,7 +156,9 @@ pub fn render_kube_proxy(
         crate::services::KubeProxy::Nftables => "kube-proxy.nft.j2",
     };
     let env = environment(name, templates)?;
-    let template = env.get_template(name).map_err(|e| template_error(name, &e))?;
+    let template = env
+        .get_template(name)
+        .map_err(|e| template_error(name, &e))?;
     let version = env!("CARGO_PKG_VERSION");
     let whole = minijinja::Value::from_serialize(s);
     plan.hosts

@@ -112,7 +112,9 @@ impl Default for ServicesSpec {
 pub enum ServiceError {
     #[error("--node-port {first}: the Services' NodePorts run {first}–{last}, outside kube-proxy's range {NODE_PORT_MIN}–{NODE_PORT_MAX}")]
     NodePortOutOfRange { first: u16, last: u32 },
-    #[error("--endpoints 0: a Service that selects no pod has nothing to forward to; give 1 or more")]
+    #[error(
+        "--endpoints 0: a Service that selects no pod has nothing to forward to; give 1 or more"
+    )]
     SelectsNoPod,
     #[error("--endpoints {asked}: the lab has only {pods} pods to select")]
     TooManyEndpoints { asked: usize, pods: usize },
@@ -156,6 +158,9 @@ pub struct PortChains {
     pub comment: String,
 }
 
+/// A host's own endpoints of a Service: (endpoint index, `--probability`).
+pub type LocalEndpoints = Vec<(usize, Option<String>)>;
+
 /// One Service: a ClusterIP port, its targetPort and NodePort, TCP and UDP.
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
@@ -168,7 +173,7 @@ pub struct Service {
     pub ports: Vec<PortChains>,
     /// Under the local policy, each host's own endpoints: (host index, [(endpoint index,
     /// probability)]), for KUBE-SVL-* and nftables' `local-*` chain.
-    pub local: Vec<(usize, Vec<(usize, Option<String>)>)>,
+    pub local: Vec<(usize, LocalEndpoints)>,
 }
 
 /// The machine outside the cluster, on the underlay.
@@ -212,9 +217,7 @@ pub fn plan(
         return Ok(None);
     }
     check(spec, mode, default_underlay, hosts)?;
-    let services: Vec<Service> = (1..=spec.count)
-        .map(|i| service(spec, i, hosts))
-        .collect();
+    let services: Vec<Service> = (1..=spec.count).map(|i| service(spec, i, hosts)).collect();
     let label = label_text(&services);
     Ok(Some(ServicePlan {
         kube_proxy: spec.kube_proxy,
@@ -348,7 +351,12 @@ fn chains(name: &str, proto: &'static str, target: u16, eps: &[Endpoint]) -> Por
         svl: format!("KUBE-SVL-{}", port_proto_hash(&port_name, proto)),
         seps: ep_strings
             .iter()
-            .map(|e| format!("KUBE-SEP-{}", port_proto_hash(&port_name, &format!("{proto}{e}"))))
+            .map(|e| {
+                format!(
+                    "KUBE-SEP-{}",
+                    port_proto_hash(&port_name, &format!("{proto}{e}"))
+                )
+            })
             .collect(),
         nft_service: format!("service-{nft_base}"),
         nft_external: format!("external-{nft_base}"),
@@ -551,7 +559,15 @@ mod tests {
     #[test]
     fn chain_names_have_kube_proxys_shape() {
         let c = chains("svc1", "tcp", 8001, &[]);
-        assert!(c.svc.starts_with("KUBE-SVC-") && c.svc.len() == 25, "{}", c.svc);
-        assert!(c.nft_service.ends_with("-default/svc1/tcp/tcp"), "{}", c.nft_service);
+        assert!(
+            c.svc.starts_with("KUBE-SVC-") && c.svc.len() == 25,
+            "{}",
+            c.svc
+        );
+        assert!(
+            c.nft_service.ends_with("-default/svc1/tcp/tcp"),
+            "{}",
+            c.nft_service
+        );
     }
 }

@@ -89,10 +89,20 @@ pub struct ServiceArgs {
     #[arg(long, value_enum, default_value = "cluster", requires = "services")]
     pub external_traffic_policy: TrafficPolicy,
     /// The range ClusterIPs come from (svc1 takes its .11).
-    #[arg(long, value_name = "CIDR", default_value = "10.96.0.0/16", requires = "services")]
+    #[arg(
+        long,
+        value_name = "CIDR",
+        default_value = "10.96.0.0/16",
+        requires = "services"
+    )]
     pub service_cidr: ipnet::Ipv4Net,
     /// The first Service's NodePort (30000–32767); the others follow it.
-    #[arg(long, value_name = "PORT", default_value_t = 30001, requires = "services")]
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 30001,
+        requires = "services"
+    )]
     pub node_port: u16,
     /// How many pods each Service selects, spread over the hosts.
     #[arg(long, value_name = "E", default_value_t = 2, requires = "services")]

@@ -498,7 +498,10 @@ fn services(
     let Some(first) = hosts.iter().min_by_key(|h| h.index) else {
         return Ok(None);
     };
-    let (name, node) = (&first.node, topo.node(&first.node).ok_or(LabError::NoHosts)?);
+    let (name, node) = (
+        &first.node,
+        topo.node(&first.node).ok_or(LabError::NoHosts)?,
+    );
     let Some(text) = optional::<String>(name, node, LABEL_SERVICES)? else {
         return Ok(None);
     };
@@ -509,7 +512,8 @@ fn services(
         why,
     };
     let services = crate::services::parse_label(&text).map_err(bad)?;
-    let outside = outside.ok_or_else(|| bad("the lab has no `outside` node (`cnilab.role: outside`)".into()))?;
+    let outside = outside
+        .ok_or_else(|| bad("the lab has no `outside` node (`cnilab.role: outside`)".into()))?;
     Ok(Some(LabServices {
         kube_proxy: required(name, node, LABEL_KUBE_PROXY)?,
         policy: required(name, node, LABEL_POLICY)?,

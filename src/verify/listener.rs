@@ -82,13 +82,13 @@ impl Listeners {
             let ear = log.clone().map(|log| (pod.to_string(), log));
             let stop = listeners.stop.clone();
             let tcp_ear = ear.clone();
-            listeners
-                .threads
-                .push(std::thread::spawn(move || serve_tcp(&tcp, &stop, tcp_ear.as_ref())));
+            listeners.threads.push(std::thread::spawn(move || {
+                serve_tcp(&tcp, &stop, tcp_ear.as_ref())
+            }));
             let stop = listeners.stop.clone();
-            listeners
-                .threads
-                .push(std::thread::spawn(move || serve_udp(&udp, &stop, ear.as_ref())));
+            listeners.threads.push(std::thread::spawn(move || {
+                serve_udp(&udp, &stop, ear.as_ref())
+            }));
         }
         Ok(listeners)
     }
@@ -118,7 +118,8 @@ fn bind(pod: &str, port: u16) -> Result<(TcpListener, UdpSocket), ListenerError>
     let tcp = TcpListener::from(tcp);
     // accept() honours no read timeout: wait in poll(2), then accept without blocking.
     tcp.set_nonblocking(true).map_err(err("TCP"))?;
-    let udp = UdpSocket::from(open(SockType::Datagram, SockProtocol::Udp, port).map_err(err("UDP"))?);
+    let udp =
+        UdpSocket::from(open(SockType::Datagram, SockProtocol::Udp, port).map_err(err("UDP"))?);
     udp.set_read_timeout(Some(POLL)).map_err(err("UDP"))?;
     Ok((tcp, udp))
 }

@@ -26,9 +26,9 @@ pub mod probe;
 pub mod programmed;
 pub mod reason;
 pub mod report;
-pub mod services;
 pub mod same_host;
 pub mod schedule;
+pub mod services;
 pub mod transport;
 pub mod underlay;
 

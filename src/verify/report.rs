@@ -147,7 +147,10 @@ impl Report {
         }
         if !self.services.is_empty() {
             let passed = self.services.iter().filter(|s| s.passed).count();
-            line.push_str(&format!("; {passed}/{} Service checks passed", self.services.len()));
+            line.push_str(&format!(
+                "; {passed}/{} Service checks passed",
+                self.services.len()
+            ));
         }
         if !self.findings.is_empty() {
             line.push_str(&format!("; {} lab-wide finding(s)", self.findings.len()));

@@ -136,7 +136,11 @@ fn service_row(
         if probe.expect_fail {
             match &answer.error {
                 Some(_) => row.expected_failures.push(label.clone()),
-                None => row.reasons.push(ServiceReason::AnsweredWithoutLocalEndpoint { probe: label.clone() }),
+                None => row
+                    .reasons
+                    .push(ServiceReason::AnsweredWithoutLocalEndpoint {
+                        probe: label.clone(),
+                    }),
             }
             continue;
         }
@@ -144,16 +148,24 @@ fn service_row(
             row.reasons.extend(vip_on_underlay(ev, svc, probe, &label));
         }
         if let Some(error) = &answer.error {
-            row.reasons.push(ServiceReason::Unanswered { probe: label, error: error.clone() });
+            row.reasons.push(ServiceReason::Unanswered {
+                probe: label,
+                error: error.clone(),
+            });
             continue;
         }
         let Some(h) = heard.get(&probe.tag) else {
-            row.reasons.push(ServiceReason::NoEndpointHeard { probe: label });
+            row.reasons
+                .push(ServiceReason::NoEndpointHeard { probe: label });
             continue;
         };
         reached.insert(h.pod.clone());
-        seen.insert(SourceSeen { endpoint: h.pod.clone(), source: *h.from.ip() });
-        row.reasons.extend(check_answer(ev, probe, answer, h, &endpoints, &label));
+        seen.insert(SourceSeen {
+            endpoint: h.pod.clone(),
+            source: *h.from.ip(),
+        });
+        row.reasons
+            .extend(check_answer(ev, probe, answer, h, &endpoints, &label));
     }
     row.endpoints_reached = reached.into_iter().collect();
     row.sources_seen = seen.into_iter().collect();
@@ -174,7 +186,12 @@ fn service_row(
     row
 }
 
-fn empty_row(svc: &StatedService, kind: ClientKind, endpoints: &[&LabPod], probes: usize) -> ServiceRow {
+fn empty_row(
+    svc: &StatedService,
+    kind: ClientKind,
+    endpoints: &[&LabPod],
+    probes: usize,
+) -> ServiceRow {
     ServiceRow {
         service: svc.name.clone(),
         client: kind,
@@ -184,7 +201,10 @@ fn empty_row(svc: &StatedService, kind: ClientKind, endpoints: &[&LabPod], probe
         node_port: Some(svc.node_port),
         endpoints: endpoints
             .iter()
-            .map(|p| EndpointRef { pod: p.node.clone(), ip: p.ip })
+            .map(|p| EndpointRef {
+                pod: p.node.clone(),
+                ip: p.ip,
+            })
             .collect(),
         endpoints_reached: Vec::new(),
         sources_seen: Vec::new(),
@@ -204,31 +224,51 @@ pub fn svc_label(svc: &StatedService) -> String {
 fn probe_label(svc: &StatedService, probe: &Probe, lab: &Lab) -> String {
     let proto = if probe.tcp { "tcp" } else { "udp" };
     match probe.node.and_then(|n| lab.host(n)) {
-        Some(host) => format!("{} NodePort {}:{}/{proto} from {}", svc.name, host.node, svc.node_port, probe.client),
+        Some(host) => format!(
+            "{} NodePort {}:{}/{proto} from {}",
+            svc.name, host.node, svc.node_port, probe.client
+        ),
         None => format!("{}/{proto} from {}", svc_label(svc), probe.client),
     }
 }
 
 /// The client's node must DNAT: its probe may not cross the underlay to the VIP.
-fn vip_on_underlay(ev: &Evidence<'_>, svc: &StatedService, probe: &Probe, label: &str) -> Option<ServiceReason> {
+fn vip_on_underlay(
+    ev: &Evidence<'_>,
+    svc: &StatedService,
+    probe: &Probe,
+    label: &str,
+) -> Option<ServiceReason> {
     let crossed = ev.frames.iter().find(|f| {
         f.wire.innermost().is_some_and(|ip| {
-            ip.dst == svc.cluster_ip && ip.src == probe.client_ip && ports(&ip.l4).1 == Some(svc.port)
+            ip.dst == svc.cluster_ip
+                && ip.src == probe.client_ip
+                && ports(&ip.l4).1 == Some(svc.port)
         })
     })?;
-    let node = probe.client_host.and_then(|h| ev.lab.host(h)).map(|h| h.node.clone());
+    let node = probe
+        .client_host
+        .and_then(|h| ev.lab.host(h))
+        .map(|h| h.node.clone());
     Some(ServiceReason::NotDnated {
         probe: label.to_string(),
         node: node.unwrap_or_default(),
-        seen_at: ev.lab.host(crossed.host).map(|h| h.node.clone()).unwrap_or_default(),
+        seen_at: ev
+            .lab
+            .host(crossed.host)
+            .map(|h| h.node.clone())
+            .unwrap_or_default(),
     })
 }
 
 fn ports(l4: &L4) -> (Option<u16>, Option<u16>) {
     match l4 {
-        L4::Tcp { src_port, dst_port, .. } | L4::Udp { src_port, dst_port, .. } => {
-            (Some(*src_port), Some(*dst_port))
+        L4::Tcp {
+            src_port, dst_port, ..
         }
+        | L4::Udp {
+            src_port, dst_port, ..
+        } => (Some(*src_port), Some(*dst_port)),
         _ => (None, None),
     }
 }
@@ -252,7 +292,10 @@ fn check_answer(
 ) -> Vec<ServiceReason> {
     let mut reasons = Vec::new();
     let Some(endpoint) = endpoints.iter().find(|e| e.node == heard.pod) else {
-        reasons.push(ServiceReason::WrongEndpoint { probe: label.to_string(), pod: heard.pod.clone() });
+        reasons.push(ServiceReason::WrongEndpoint {
+            probe: label.to_string(),
+            pod: heard.pod.clone(),
+        });
         return reasons;
     };
     if answer.reply_from != Some(probe.target) {
@@ -291,20 +334,29 @@ fn check_answer(
 }
 
 /// `None` when `saw` is what the endpoint must see; otherwise what it should have seen.
-fn expected_source(ev: &Evidence<'_>, probe: &Probe, endpoint: &LabPod, saw: Ipv4Addr) -> Option<String> {
+fn expected_source(
+    ev: &Evidence<'_>,
+    probe: &Probe,
+    endpoint: &LabPod,
+    saw: Ipv4Addr,
+) -> Option<String> {
     use crate::services::TrafficPolicy;
     let own = |host: usize| host_owns(ev.lab, host, saw);
     match probe.kind {
         // Hairpin: a pod that reaches itself through the Service is masqueraded to its host.
-        ClientKind::Pod if probe.client == endpoint.node => {
-            (!own(endpoint.host)).then(|| format!("an address of the pod's host (hairpin masquerade), not {saw}"))
-        }
-        ClientKind::Pod => (saw != probe.client_ip).then(|| format!("the client's own address {}", probe.client_ip)),
+        ClientKind::Pod if probe.client == endpoint.node => (!own(endpoint.host))
+            .then(|| format!("an address of the pod's host (hairpin masquerade), not {saw}")),
+        ClientKind::Pod => (saw != probe.client_ip)
+            .then(|| format!("the client's own address {}", probe.client_ip)),
         ClientKind::Outside => match ev.services.policy {
-            TrafficPolicy::Local => (saw != probe.client_ip).then(|| format!("outside's address {}", probe.client_ip)),
+            TrafficPolicy::Local => {
+                (saw != probe.client_ip).then(|| format!("outside's address {}", probe.client_ip))
+            }
             TrafficPolicy::Cluster => {
                 let node = probe.node.unwrap_or_default();
-                (!own(node)).then(|| format!("an address of host{node}, which masquerades NodePort traffic"))
+                (!own(node)).then(|| {
+                    format!("an address of host{node}, which masquerades NodePort traffic")
+                })
             }
         },
         ClientKind::Egress => None,
@@ -314,7 +366,9 @@ fn expected_source(ev: &Evidence<'_>, probe: &Probe, endpoint: &LabPod, saw: Ipv
 /// The host's underlay address, or one in its pod subnet (its bridge, tunnel or gateway).
 fn host_owns(lab: &Lab, host: usize, ip: Ipv4Addr) -> bool {
     lab.host(host).is_some_and(|h| {
-        h.underlay_ip == ip || h.vtep_ip == Some(ip) || (h.pod_subnet.contains(&ip) && !lab.pods.iter().any(|p| p.ip == ip))
+        h.underlay_ip == ip
+            || h.vtep_ip == Some(ip)
+            || (h.pod_subnet.contains(&ip) && !lab.pods.iter().any(|p| p.ip == ip))
     })
 }
 
@@ -328,7 +382,10 @@ fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>
         port: Some(crate::services::EGRESS_PORT),
         target_port: None,
         node_port: None,
-        endpoints: vec![EndpointRef { pod: ev.services.outside.node.clone(), ip: ev.services.outside.ip }],
+        endpoints: vec![EndpointRef {
+            pod: ev.services.outside.node.clone(),
+            ip: ev.services.outside.ip,
+        }],
         endpoints_reached: Vec::new(),
         sources_seen: Vec::new(),
         probes: probes.len(),
@@ -342,16 +399,23 @@ fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>
         let proto = if probe.tcp { "tcp" } else { "udp" };
         let label = format!("{}/{proto} from {}", ev.services.outside.node, probe.client);
         if let Some(error) = &answer.error {
-            row.reasons.push(ServiceReason::Unanswered { probe: label, error: error.clone() });
+            row.reasons.push(ServiceReason::Unanswered {
+                probe: label,
+                error: error.clone(),
+            });
             continue;
         }
         let Some(h) = heard.get(&probe.tag) else {
-            row.reasons.push(ServiceReason::NoEndpointHeard { probe: label });
+            row.reasons
+                .push(ServiceReason::NoEndpointHeard { probe: label });
             continue;
         };
         let host = probe.client_host.and_then(|i| ev.lab.host(i));
         let host_ip = host.map(|h| h.underlay_ip);
-        seen.insert(SourceSeen { endpoint: probe.client.clone(), source: *h.from.ip() });
+        seen.insert(SourceSeen {
+            endpoint: probe.client.clone(),
+            source: *h.from.ip(),
+        });
         if Some(*h.from.ip()) != host_ip {
             row.reasons.push(ServiceReason::NotMasqueraded {
                 probe: label,

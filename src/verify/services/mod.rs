@@ -49,7 +49,11 @@ pub fn probes_for(endpoints: usize) -> usize {
 }
 
 /// Probes the lab's Services; `run` tells this verify's tags from any other.
-pub fn verify(lab: &Lab, services: &LabServices, run: u32) -> Result<Vec<ServiceRow>, ServiceProbeError> {
+pub fn verify(
+    lab: &Lab,
+    services: &LabServices,
+    run: u32,
+) -> Result<Vec<ServiceRow>, ServiceProbeError> {
     let probes = plan_probes(lab, services, run);
     let log = HeardLog::default();
     let _listeners = start_listeners(lab, services, log.clone())?;
@@ -67,7 +71,11 @@ pub fn verify(lab: &Lab, services: &LabServices, run: u32) -> Result<Vec<Service
     }))
 }
 
-fn start_listeners(lab: &Lab, services: &LabServices, log: HeardLog) -> Result<Listeners, ListenerError> {
+fn start_listeners(
+    lab: &Lab,
+    services: &LabServices,
+    log: HeardLog,
+) -> Result<Listeners, ListenerError> {
     let mut at: Vec<(&str, &str, u16)> = Vec::new();
     for svc in &services.services {
         for pod in services.endpoints(lab, svc) {
@@ -85,7 +93,11 @@ fn start_listeners(lab: &Lab, services: &LabServices, log: HeardLog) -> Result<L
 fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
     let mut probes = Vec::new();
     let mut push = |mut p: Probe| {
-        p.tag = Tag { run, probe: probes.len() as u32, attempt: 0 };
+        p.tag = Tag {
+            run,
+            probe: probes.len() as u32,
+            attempt: 0,
+        };
         probes.push(p);
     };
     for (i, svc) in services.services.iter().enumerate() {
@@ -104,7 +116,11 @@ fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
                     target: SocketAddrV4::new(svc.cluster_ip, svc.port),
                     node: None,
                     tcp,
-                    tag: Tag { run, probe: 0, attempt: 0 },
+                    tag: Tag {
+                        run,
+                        probe: 0,
+                        attempt: 0,
+                    },
                     expect_fail: false,
                 });
             }
@@ -120,7 +136,11 @@ fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
                         target: SocketAddrV4::new(host.underlay_ip, svc.node_port),
                         node: Some(host.index),
                         tcp,
-                        tag: Tag { run, probe: 0, attempt: 0 },
+                        tag: Tag {
+                            run,
+                            probe: 0,
+                            attempt: 0,
+                        },
                         expect_fail,
                     });
                 }
@@ -139,7 +159,11 @@ fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
                 target: SocketAddrV4::new(services.outside.ip, EGRESS_PORT),
                 node: None,
                 tcp,
-                tag: Tag { run, probe: 0, attempt: 0 },
+                tag: Tag {
+                    run,
+                    probe: 0,
+                    attempt: 0,
+                },
                 expect_fail: false,
             });
         }
@@ -202,9 +226,18 @@ fn send(probe: &Probe) -> Answer {
         false => send_udp(probe),
     });
     match sent {
-        Ok(Ok(from)) => Answer { error: None, reply_from: Some(from) },
-        Ok(Err(e)) => Answer { error: Some(e.to_string()), reply_from: None },
-        Err(e) => Answer { error: Some(e.to_string()), reply_from: None },
+        Ok(Ok(from)) => Answer {
+            error: None,
+            reply_from: Some(from),
+        },
+        Ok(Err(e)) => Answer {
+            error: Some(e.to_string()),
+            reply_from: None,
+        },
+        Err(e) => Answer {
+            error: Some(e.to_string()),
+            reply_from: None,
+        },
     }
 }
 
@@ -240,7 +273,9 @@ fn send_udp(probe: &Probe) -> std::io::Result<SocketAddrV4> {
 fn check_echo(probe: &Probe, payload: &[u8]) -> std::io::Result<()> {
     match Tag::parse_transport(payload) {
         Some((tag, true)) if tag == probe.tag => Ok(()),
-        _ => Err(std::io::Error::other("the echo did not carry the probe's tag")),
+        _ => Err(std::io::Error::other(
+            "the echo did not carry the probe's tag",
+        )),
     }
 }
 
@@ -256,8 +291,16 @@ impl Capture {
             .hosts
             .iter()
             .map(|h| {
-                let socket = packet_socket::open(&h.namespace, &h.underlay_if, None, RingSize::sized(1 << 20))
-                    .map_err(|e| ServiceProbeError::Capture { node: h.node.clone(), detail: e.to_string() })?;
+                let socket = packet_socket::open(
+                    &h.namespace,
+                    &h.underlay_if,
+                    None,
+                    RingSize::sized(1 << 20),
+                )
+                .map_err(|e| ServiceProbeError::Capture {
+                    node: h.node.clone(),
+                    detail: e.to_string(),
+                })?;
                 Ok((h.index, socket))
             })
             .collect::<Result<Vec<_>, ServiceProbeError>>()?;
@@ -265,12 +308,19 @@ impl Capture {
             let mut frames = Vec::new();
             let _ = socket.read_until(stop, Duration::from_millis(200), |f| {
                 if let Ok(wire) = dissect(f.data, &ports) {
-                    frames.push(UnderlayFrame { host, outgoing: f.outgoing, wire });
+                    frames.push(UnderlayFrame {
+                        host,
+                        outgoing: f.outgoing,
+                        wire,
+                    });
                 }
             });
             frames
         })
-        .map_err(|e| ServiceProbeError::Capture { node: "the lab".into(), detail: e.to_string() })?;
+        .map_err(|e| ServiceProbeError::Capture {
+            node: "the lab".into(),
+            detail: e.to_string(),
+        })?;
         Ok(Capture { readers })
     }
 

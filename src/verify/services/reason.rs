@@ -10,7 +10,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 pub enum ServiceReason {
     /// The client's node let the probe out towards the VIP: no DNAT (KUBE-SEP-* / endpoint-*).
     #[error("{probe}: {node} did not DNAT it; the VIP crossed the underlay (seen on {seen_at}'s underlay): check its KUBE-SERVICES → KUBE-SVC-* → KUBE-SEP-* DNAT (nftables: service-ips → endpoint-* dnat)")]
-    NotDnated { probe: String, node: String, seen_at: String },
+    NotDnated {
+        probe: String,
+        node: String,
+        seen_at: String,
+    },
     #[error("{probe}: no answer ({error})")]
     Unanswered { probe: String, error: String },
     #[error("{probe}: answered, but no endpoint's listener heard it")]
@@ -18,17 +22,38 @@ pub enum ServiceReason {
     #[error("{probe}: {pod} answered, which is not one of the Service's endpoints")]
     WrongEndpoint { probe: String, pod: String },
     #[error("{probe}: the reply came from {}, not {expected}: the reverse NAT (conntrack) did not restore the address the client sent to", got.map_or("nowhere".to_string(), |g| g.to_string()))]
-    ReplyNotUnNated { probe: String, expected: SocketAddrV4, got: Option<SocketAddrV4> },
+    ReplyNotUnNated {
+        probe: String,
+        expected: SocketAddrV4,
+        got: Option<SocketAddrV4>,
+    },
     #[error("{probe}: {endpoint} saw the source {saw}, expected {expected}: check KUBE-MARK-MASQ and the MASQUERADE in KUBE-POSTROUTING (nftables: mark-for-masquerade, masquerading)")]
-    WrongSource { probe: String, endpoint: String, saw: Ipv4Addr, expected: String },
+    WrongSource {
+        probe: String,
+        endpoint: String,
+        saw: Ipv4Addr,
+        expected: String,
+    },
     #[error("{probe}: {endpoint} ({ip}) answered, but its own address never left the client's host on the underlay")]
-    EndpointNotOnWire { probe: String, endpoint: String, ip: Ipv4Addr },
+    EndpointNotOnWire {
+        probe: String,
+        endpoint: String,
+        ip: Ipv4Addr,
+    },
     #[error("{service} from {kind:?} clients: {} never reached over the probes", missing.join(", "))]
-    EndpointsNotReached { service: String, kind: ClientKind, missing: Vec<String> },
+    EndpointsNotReached {
+        service: String,
+        kind: ClientKind,
+        missing: Vec<String>,
+    },
     #[error("{probe}: answered, though the node has no local endpoint and externalTrafficPolicy is local (KUBE-EXTERNAL-SERVICES should DROP it)")]
     AnsweredWithoutLocalEndpoint { probe: String },
     #[error("{probe}: outside saw {saw}, not {node}'s address: the CNI's MASQUERADE for pods leaving the cluster did not apply")]
-    NotMasqueraded { probe: String, node: String, saw: Ipv4Addr },
+    NotMasqueraded {
+        probe: String,
+        node: String,
+        saw: Ipv4Addr,
+    },
 }
 
 impl ServiceReason {
@@ -59,7 +84,10 @@ pub fn serialize_all<S: Serializer>(reasons: &[ServiceReason], s: S) -> Result<S
     let mut seq = s.serialize_seq(Some(reasons.len()))?;
     for r in reasons {
         let text = r.to_string();
-        seq.serialize_element(&Out { kind: r.kind(), message: &text })?;
+        seq.serialize_element(&Out {
+            kind: r.kind(),
+            message: &text,
+        })?;
     }
     seq.end()
 }

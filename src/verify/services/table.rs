@@ -8,14 +8,22 @@ pub fn text(rows: &[ServiceRow], style: &Style) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let mut out = String::from("\nSERVICE  CLIENT   VIP / PORT            ENDPOINTS REACHED          SOURCES SEEN\n");
+    let mut out = String::from(
+        "\nSERVICE  CLIENT   VIP / PORT            ENDPOINTS REACHED          SOURCES SEEN\n",
+    );
     for row in rows {
         if style.failed_only && row.passed {
             continue;
         }
-        let verdict = if row.passed { style.pass() } else { style.fail() };
+        let verdict = if row.passed {
+            style.pass()
+        } else {
+            style.fail()
+        };
         let vip = match (row.client, row.cluster_ip, row.port) {
-            (ClientKind::Outside, _, _) => format!("NodePort {}", row.node_port.unwrap_or_default()),
+            (ClientKind::Outside, _, _) => {
+                format!("NodePort {}", row.node_port.unwrap_or_default())
+            }
             (_, Some(ip), Some(port)) => format!("{ip}:{port}"),
             (_, _, port) => format!("outside:{}", port.unwrap_or_default()),
         };
@@ -24,8 +32,17 @@ pub fn text(rows: &[ServiceRow], style: &Style) -> String {
             ClientKind::Outside => "outside",
             ClientKind::Egress => "egress",
         };
-        let reached = format!("{}/{} {}", row.endpoints_reached.len(), row.endpoints.len(), row.endpoints_reached.join(","));
-        let sources: Vec<String> = row.sources_seen.iter().map(|s| format!("{}←{}", s.endpoint, s.source)).collect();
+        let reached = format!(
+            "{}/{} {}",
+            row.endpoints_reached.len(),
+            row.endpoints.len(),
+            row.endpoints_reached.join(",")
+        );
+        let sources: Vec<String> = row
+            .sources_seen
+            .iter()
+            .map(|s| format!("{}←{}", s.endpoint, s.source))
+            .collect();
         out.push_str(&format!(
             "{verdict}  {:<7} {client:<8} {vip:<21} {reached:<26} {}\n",
             row.service,
