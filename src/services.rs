@@ -373,6 +373,28 @@ fn chains(name: &str, proto: &'static str, target: u16, eps: &[Endpoint]) -> Por
     }
 }
 
+/// The chains that DNAT to one endpoint of Service `name`, TCP then UDP, in each mode.
+pub struct EndpointChains {
+    pub iptables: Vec<String>,
+    pub nft: Vec<String>,
+}
+
+pub fn endpoint_chains(name: &str, target: u16, ip: Ipv4Addr) -> EndpointChains {
+    let ep = [Endpoint {
+        pod: String::new(),
+        ip,
+        host: 0,
+    }];
+    let both: Vec<PortChains> = ["tcp", "udp"]
+        .into_iter()
+        .map(|p| chains(name, p, target, &ep))
+        .collect();
+    EndpointChains {
+        iptables: both.iter().map(|c| c.seps[0].clone()).collect(),
+        nft: both.iter().map(|c| c.nft_endpoints[0].clone()).collect(),
+    }
+}
+
 /// kube-proxy iptables' `portProtoHash` and `servicePortEndpointChainName`
 /// (pkg/proxy/iptables/proxier.go): base32 of the SHA-256 of the name, first 16 characters.
 fn port_proto_hash(port_name: &str, suffix: &str) -> String {

@@ -144,9 +144,6 @@ fn service_row(
             }
             continue;
         }
-        if kind == ClientKind::Pod {
-            row.reasons.extend(vip_on_underlay(ev, svc, probe, &label));
-        }
         if let Some(error) = &answer.error {
             row.reasons.push(ServiceReason::Unanswered {
                 probe: label,
@@ -169,21 +166,97 @@ fn service_row(
     }
     row.endpoints_reached = reached.into_iter().collect();
     row.sources_seen = seen.into_iter().collect();
-    let missing: Vec<String> = endpoints
-        .iter()
-        .filter(|e| !row.endpoints_reached.contains(&e.node))
-        .map(|e| e.node.clone())
-        .collect();
-    if !missing.is_empty() && row.reasons.is_empty() {
-        row.reasons.push(ServiceReason::EndpointsNotReached {
-            service: svc_label(svc),
-            kind,
-            missing,
-        });
+    if kind == ClientKind::Pod {
+        row.reasons.extend(vip_on_underlay(ev, svc, probes));
     }
+    row.reasons
+        .extend(unreached(ev, svc, kind, probes, heard, &endpoints));
     dedup(&mut row.reasons);
     row.passed = row.reasons.is_empty();
     row
+}
+
+/// Endpoints no probe reached: for ClusterIP, per client host (each host's pods have a full
+/// count of probes, see `pod_probes`), naming the host's rule that should have sent them
+/// there; for NodePort, over all hosts.
+fn unreached(
+    ev: &Evidence<'_>,
+    svc: &StatedService,
+    kind: ClientKind,
+    probes: &[usize],
+    heard: &BTreeMap<Tag, &Heard>,
+    endpoints: &[&LabPod],
+) -> Vec<ServiceReason> {
+    let group = |p: &Probe| {
+        (
+            if kind == ClientKind::Pod {
+                p.client_host
+            } else {
+                None
+            },
+            p.tcp,
+        )
+    };
+    let mut reached: BTreeMap<(Option<usize>, bool), BTreeSet<&str>> = BTreeMap::new();
+    let mut failed = BTreeSet::new();
+    for &p in probes.iter().filter(|&&p| !ev.probes[p].expect_fail) {
+        let set = reached.entry(group(&ev.probes[p])).or_default();
+        match heard.get(&ev.probes[p].tag) {
+            Some(h) if ev.answers[p].error.is_none() => {
+                set.insert(h.pod.as_str());
+            }
+            _ => {
+                failed.insert(group(&ev.probes[p]));
+            }
+        }
+    }
+    let mut reasons = Vec::new();
+    // A group with failed probes is explained by them: a dead endpoint, say, is unreached too.
+    for ((host, tcp), set) in reached.into_iter().filter(|(g, _)| !failed.contains(g)) {
+        for e in endpoints.iter().filter(|e| !set.contains(e.node.as_str())) {
+            let from = host.and_then(|h| ev.lab.host(h)).map(|h| h.node.clone());
+            let count = probes
+                .iter()
+                .filter(|&&p| group(&ev.probes[p]) == (host, tcp))
+                .count();
+            reasons.push(ServiceReason::EndpointNotReached {
+                service: svc_label(svc),
+                proto: if tcp { "tcp" } else { "udp" },
+                kind,
+                endpoint: e.node.clone(),
+                from: from.clone(),
+                probes: count,
+                rule: from.map(|node| sep_rule(ev.services, svc, e, &node, tcp)),
+            });
+        }
+    }
+    reasons
+}
+
+/// The rule that DNATs to endpoint `e` on `node`, as kube-proxy names it.
+fn sep_rule(
+    services: &LabServices,
+    svc: &StatedService,
+    e: &LabPod,
+    node: &str,
+    tcp: bool,
+) -> String {
+    let chains = crate::services::endpoint_chains(&svc.name, svc.target_port, e.ip);
+    let k = usize::from(!tcp);
+    match services.kube_proxy {
+        crate::services::KubeProxy::Iptables => {
+            format!(
+                "{node}'s {} DNAT to {}:{}",
+                chains.iptables[k], e.ip, svc.target_port
+            )
+        }
+        crate::services::KubeProxy::Nftables => {
+            format!(
+                "{node}'s {} dnat to {}:{}",
+                chains.nft[k], e.ip, svc.target_port
+            )
+        }
+    }
 }
 
 fn empty_row(
@@ -232,33 +305,55 @@ fn probe_label(svc: &StatedService, probe: &Probe, lab: &Lab) -> String {
     }
 }
 
-/// The client's node must DNAT: its probe may not cross the underlay to the VIP.
-fn vip_on_underlay(
-    ev: &Evidence<'_>,
-    svc: &StatedService,
-    probe: &Probe,
-    label: &str,
-) -> Option<ServiceReason> {
-    let crossed = ev.frames.iter().find(|f| {
-        f.wire.innermost().is_some_and(|ip| {
-            ip.dst == svc.cluster_ip
-                && ip.src == probe.client_ip
-                && ports(&ip.l4).1 == Some(svc.port)
-        })
-    })?;
-    let node = probe
-        .client_host
-        .and_then(|h| ev.lab.host(h))
-        .map(|h| h.node.clone());
-    Some(ServiceReason::NotDnated {
-        probe: label.to_string(),
-        node: node.unwrap_or_default(),
-        seen_at: ev
+/// The client's node must DNAT: the VIP may not leave its underlay interface. The CNI's
+/// egress masquerade rewrites an un-DNATed probe's source to the host's, so the frame is tied
+/// to its probe by the tag it carries (UDP, TCP data) or, for a TCP SYN, to the first of the
+/// host's failed probes of that protocol.
+fn vip_on_underlay(ev: &Evidence<'_>, svc: &StatedService, probes: &[usize]) -> Vec<ServiceReason> {
+    let mut reasons = Vec::new();
+    let mut blamed = BTreeSet::new();
+    for f in ev.frames.iter().filter(|f| f.outgoing) {
+        let Some(ip) = f.wire.innermost() else {
+            continue;
+        };
+        if ip.dst != svc.cluster_ip || ports(&ip.l4).1 != Some(svc.port) {
+            continue;
+        }
+        let tcp = matches!(ip.l4, L4::Tcp { .. });
+        let from_here = |p: &&usize| {
+            let probe = &ev.probes[**p];
+            probe.client_host == Some(f.host) && probe.tcp == tcp
+        };
+        let by_tag =
+            tag_of(&ip.l4).and_then(|(t, _)| probes.iter().find(|&&p| ev.probes[p].tag == t));
+        let failed = || {
+            probes
+                .iter()
+                .filter(from_here)
+                .find(|&&p| ev.answers[p].error.is_some())
+        };
+        let node = ev
             .lab
-            .host(crossed.host)
+            .host(f.host)
             .map(|h| h.node.clone())
-            .unwrap_or_default(),
-    })
+            .unwrap_or_default();
+        let label = match by_tag.or_else(failed) {
+            Some(&p) => probe_label(svc, &ev.probes[p], ev.lab),
+            None => format!(
+                "{}/{} from {node}'s pods",
+                svc_label(svc),
+                if tcp { "tcp" } else { "udp" }
+            ),
+        };
+        if blamed.insert(label.clone()) {
+            reasons.push(ServiceReason::NotDnated {
+                probe: label,
+                seen_at: node.clone(),
+                node,
+            });
+        }
+    }
+    reasons
 }
 
 fn ports(l4: &L4) -> (Option<u16>, Option<u16>) {

@@ -103,9 +103,7 @@ fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
     for (i, svc) in services.services.iter().enumerate() {
         let endpoints = services.endpoints(lab, svc);
         for tcp in [true, false] {
-            let m = probes_for(endpoints.len()).max(lab.pods.len());
-            for k in 0..m {
-                let pod = &lab.pods[k % lab.pods.len()];
+            for (pod, _) in pod_probes(lab, endpoints.len()) {
                 push(Probe {
                     service: Some(i),
                     kind: ClientKind::Pod,
@@ -169,6 +167,25 @@ fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
         }
     }
     probes
+}
+
+/// The ClusterIP probes of one Service and protocol: each host's pods share [`probes_for`]'s
+/// count (each pod at least one), so that each host's own KUBE-SEP-* or endpoint-* chains are
+/// all exercised. A host whose DNAT to one endpoint is gone sends that endpoint's share on
+/// to the next endpoint (iptables returns from the broken KUBE-SEP-* and goes on down
+/// KUBE-SVC-*), so only a host's own count shows the endpoint unreached from there.
+fn pod_probes(lab: &Lab, endpoints: usize) -> Vec<(&crate::lab::LabPod, usize)> {
+    let mut out = Vec::new();
+    for host in &lab.hosts {
+        let pods: Vec<&crate::lab::LabPod> =
+            lab.pods.iter().filter(|p| p.host == host.index).collect();
+        if pods.is_empty() {
+            continue;
+        }
+        let m = probes_for(endpoints).max(pods.len());
+        out.extend((0..m).map(|k| (pods[k % pods.len()], k)));
+    }
+    out
 }
 
 /// Per host: how many NodePort probes it gets, and whether they must fail. Under the cluster

@@ -40,11 +40,17 @@ pub enum ServiceReason {
         endpoint: String,
         ip: Ipv4Addr,
     },
-    #[error("{service} from {kind:?} clients: {} never reached over the probes", missing.join(", "))]
-    EndpointsNotReached {
+    #[error("{service}/{proto}: {endpoint} never answered {} over {probes} probes{}", who(from, *kind), rule.as_ref().map_or(String::new(), |r| format!(": check {r}")))]
+    EndpointNotReached {
         service: String,
+        proto: &'static str,
         kind: ClientKind,
-        missing: Vec<String>,
+        endpoint: String,
+        /// The client host, for ClusterIP probes.
+        from: Option<String>,
+        probes: usize,
+        /// The rule that should have sent probes there, on that host.
+        rule: Option<String>,
     },
     #[error("{probe}: answered, though the node has no local endpoint and externalTrafficPolicy is local (KUBE-EXTERNAL-SERVICES should DROP it)")]
     AnsweredWithoutLocalEndpoint { probe: String },
@@ -54,6 +60,14 @@ pub enum ServiceReason {
         node: String,
         saw: Ipv4Addr,
     },
+}
+
+fn who(from: &Option<String>, kind: ClientKind) -> String {
+    match (from, kind) {
+        (Some(host), _) => format!("{host}'s pods"),
+        (None, ClientKind::Outside) => "outside".into(),
+        (None, _) => "the pods".into(),
+    }
 }
 
 impl ServiceReason {
@@ -66,7 +80,7 @@ impl ServiceReason {
             ServiceReason::ReplyNotUnNated { .. } => "reply-not-un-nated",
             ServiceReason::WrongSource { .. } => "wrong-source",
             ServiceReason::EndpointNotOnWire { .. } => "endpoint-not-on-wire",
-            ServiceReason::EndpointsNotReached { .. } => "endpoints-not-reached",
+            ServiceReason::EndpointNotReached { .. } => "endpoint-not-reached",
             ServiceReason::AnsweredWithoutLocalEndpoint { .. } => "answered-without-local-endpoint",
             ServiceReason::NotMasqueraded { .. } => "not-masqueraded",
         }
