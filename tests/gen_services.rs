@@ -385,3 +385,37 @@ fn gen_writes_the_rules_beside_the_topology() {
         "{text}"
     );
 }
+
+/// graph shows each Service and the pods it selects, in every format.
+#[test]
+fn graph_shows_services_and_their_endpoints() {
+    use cnilab::graph::{dot, mermaid, svg, LabGraph};
+    let spec = spec(2, KubeProxy::Iptables, TrafficPolicy::Cluster);
+    let generated = generate_all(&request(Mode::Vxlan, Flavor::Flannel, 3, spec)).unwrap();
+    let topo = Topology::parse(&generated.text).unwrap();
+    let lab = Lab::from_topology(&topo).unwrap();
+    let graph = LabGraph::from_topology(&topo, &lab);
+    assert_eq!(graph.services.len(), 2);
+    assert_eq!(graph.services[0].endpoints, ["pod1", "pod2"]);
+    let dot = dot::render(&graph);
+    assert!(dot.contains("\"svc1\" -- \"pod1\" [style=dotted"), "{dot}");
+    assert!(
+        dot.contains("10.96.0.11:80 → 8001, NodePort 30001 (iptables, cluster)"),
+        "{dot}"
+    );
+    let svg = svg::render(&graph);
+    assert!(
+        svg.contains("data-service=\"svc2\" data-endpoints=\"pod2 pod3\""),
+        "{svg}"
+    );
+    let text = mermaid::render(&graph);
+    let parsed = merman_core::Engine::new()
+        .parse_diagram_sync(&text, merman_core::ParseOptions::strict())
+        .unwrap_or_else(|e| panic!("mermaid rejects the graph: {e}\n{text}"))
+        .expect("a diagram is detected");
+    assert!(
+        parsed.model.to_string().contains("svc1 [service]"),
+        "{text}"
+    );
+    assert!(text.contains("s0 -.-> "), "{text}");
+}
