@@ -222,7 +222,8 @@ fn delete_dnat(lab: &LabGuard, host: &str, endpoint: &str) {
 
 /// svc1 selects pod1 (172.16.0.2) and pod2 (172.16.1.2). Without host2's DNAT to pod1, its
 /// KUBE-SEP returns and KUBE-SVC goes on to pod2: pod1 is never reached from host2. Without
-/// host3's DNAT to pod2, the last endpoint, host3 lets the VIP out on the underlay.
+/// host3's DNAT to pod2, the last endpoint, host3 lets the VIP out on the underlay. host2's
+/// pods send 11 probes, then 4 × 11 more when one endpoint stayed unreached.
 #[test]
 fn a_deleted_dnat_rule_is_caught_and_named() {
     let (_lab, report) = broken("svc-dn", "cluster", |lab| {
@@ -233,7 +234,7 @@ fn a_deleted_dnat_rule_is_caught_and_named() {
     let text = messages(&report);
     let sep = sep_of(&_lab, "host2", "172.16.0.2");
     assert!(
-        text.contains(&format!("svc1 (10.96.0.11:80)/tcp: pod1 never answered host2's pods over 11 probes: check host2's {sep} DNAT to 172.16.0.2:8001")),
+        text.contains(&format!("svc1 (10.96.0.11:80)/tcp: pod1 never answered host2's pods over 55 probes: check host2's {sep} DNAT to 172.16.0.2:8001")),
         "{text}"
     );
     assert!(

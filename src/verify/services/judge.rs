@@ -100,16 +100,25 @@ pub struct Evidence<'a> {
     pub frames: &'a [UnderlayFrame],
 }
 
+/// The frames that carry each probe's tag on its way out (not the echo).
+type ByTag<'a> = BTreeMap<Tag, Vec<&'a UnderlayFrame>>;
+
 /// The rows: per Service its `pod` and `outside` rows, then one `egress` row.
 pub fn judge(ev: &Evidence<'_>) -> Vec<ServiceRow> {
     let heard: BTreeMap<Tag, &Heard> = ev.heard.iter().map(|h| (h.tag, h)).collect();
+    let mut by_tag: ByTag<'_> = BTreeMap::new();
+    for f in ev.frames {
+        if let Some((tag, false)) = f.wire.innermost().and_then(|ip| tag_of(&ip.l4)) {
+            by_tag.entry(tag).or_default().push(f);
+        }
+    }
     let mut rows = Vec::new();
     for (i, svc) in ev.services.services.iter().enumerate() {
         for kind in [ClientKind::Pod, ClientKind::Outside] {
             let mine: Vec<usize> = (0..ev.probes.len())
                 .filter(|&p| ev.probes[p].service == Some(i) && ev.probes[p].kind == kind)
                 .collect();
-            rows.push(service_row(ev, svc, kind, &mine, &heard));
+            rows.push(service_row(ev, svc, kind, &mine, &heard, &by_tag));
         }
     }
     let egress: Vec<usize> = (0..ev.probes.len())
@@ -125,6 +134,7 @@ fn service_row(
     kind: ClientKind,
     probes: &[usize],
     heard: &BTreeMap<Tag, &Heard>,
+    by_tag: &ByTag<'_>,
 ) -> ServiceRow {
     let endpoints = ev.services.endpoints(ev.lab, svc);
     let mut row = empty_row(svc, kind, &endpoints, probes.len());
@@ -161,8 +171,9 @@ fn service_row(
             endpoint: h.pod.clone(),
             source: *h.from.ip(),
         });
-        row.reasons
-            .extend(check_answer(ev, probe, answer, h, &endpoints, &label));
+        row.reasons.extend(check_answer(
+            ev, by_tag, probe, answer, h, &endpoints, &label,
+        ));
     }
     row.endpoints_reached = reached.into_iter().collect();
     row.sources_seen = seen.into_iter().collect();
@@ -379,6 +390,7 @@ fn tag_of(l4: &L4) -> Option<(Tag, bool)> {
 /// reply came from where the client sent to, and a remote endpoint's own address was on the wire.
 fn check_answer(
     ev: &Evidence<'_>,
+    by_tag: &ByTag<'_>,
     probe: &Probe,
     answer: &Answer,
     heard: &Heard,
@@ -410,12 +422,11 @@ fn check_answer(
         });
     }
     if probe.kind == ClientKind::Pod && probe.client_host != Some(endpoint.host) {
-        let on_wire = ev.frames.iter().any(|f| {
+        let frames = by_tag.get(&probe.tag).map_or(&[][..], Vec::as_slice);
+        let on_wire = frames.iter().any(|f| {
             Some(f.host) == probe.client_host
                 && f.outgoing
-                && f.wire.innermost().is_some_and(|ip| {
-                    ip.dst == endpoint.ip && tag_of(&ip.l4) == Some((probe.tag, false))
-                })
+                && f.wire.innermost().is_some_and(|ip| ip.dst == endpoint.ip)
         });
         if !on_wire {
             reasons.push(ServiceReason::EndpointNotOnWire {

@@ -10,7 +10,7 @@ pub mod table;
 
 use crate::lab::{Lab, LabServices};
 use crate::services::{TrafficPolicy, EGRESS_PORT};
-use crate::sys::netns::in_netns;
+use crate::sys::netns::NetnsGuard;
 use crate::sys::packet_socket::{self, RingSize};
 use crate::verify::listener::{HeardLog, ListenerError, Listeners};
 use crate::wire::dissect::{dissect, Tag};
@@ -38,8 +38,11 @@ pub enum ServiceProbeError {
 /// by the union bound happens with probability at most E·(1 − 1/E)^m. `m` is the least
 /// number that keeps that at or under 0.1 %: m = ⌈ln(0.001/E) / ln(1 − 1/E)⌉ (11 for E = 2,
 /// 19 for E = 3). A dead endpoint then escapes with probability (1 − 1/E)^m ≤ 0.1 %/E, so it
-/// is caught with probability ≥ 99.9 %, above the 99 % asked; the stricter bound keeps a
-/// healthy lab from failing for want of luck.
+/// is caught with probability ≥ 99.9 %, above the 99 % asked. Each client host's pods get
+/// this count (a host's own rules choose its endpoints), so a lab has many such groups; a
+/// group that answered every probe but missed an endpoint is sent [`FOLLOW_UP`] times as
+/// many again before the miss is reported ((1 − 1/E)^(5m) is then below 10⁻¹⁵), which keeps
+/// a healthy lab from failing for want of luck without weakening the dead-endpoint bound.
 pub fn probes_for(endpoints: usize) -> usize {
     if endpoints <= 1 {
         return 1;
@@ -54,11 +57,15 @@ pub fn verify(
     services: &LabServices,
     run: u32,
 ) -> Result<Vec<ServiceRow>, ServiceProbeError> {
-    let probes = plan_probes(lab, services, run);
+    let mut probes = plan_probes(lab, services, run);
     let log = HeardLog::default();
     let _listeners = start_listeners(lab, services, log.clone())?;
-    let capture = Capture::start(lab)?;
-    let answers = send_all(&probes);
+    let capture = Capture::start(lab, services, run)?;
+    let mut answers = send_all(&probes);
+    let heard_so_far = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let more = follow_ups(&probes, &answers, &heard_so_far, services, lab, run);
+    answers.extend(send_all(&more));
+    probes.extend(more);
     let frames = capture.stop();
     let heard = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(judge::judge(&Evidence {
@@ -70,6 +77,75 @@ pub fn verify(
         frames: &frames,
     }))
 }
+
+/// A group of probes that must reach every endpoint: one Service, protocol and kind of
+/// client, and for ClusterIP one client host (see `judge::unreached`).
+type Group = (Option<usize>, ClientKind, Option<usize>, bool);
+
+fn group(p: &Probe) -> Group {
+    let host = if p.kind == ClientKind::Pod {
+        p.client_host
+    } else {
+        None
+    };
+    (p.service, p.kind, host, p.tcp)
+}
+
+/// More probes for each group that answered every probe yet missed an endpoint: [`FOLLOW_UP`]
+/// times as many again, so that a healthy group, unlucky once, is not reported. A broken rule
+/// that sends an endpoint's share elsewhere misses it every time, and a dead endpoint has
+/// already failed a probe.
+fn follow_ups(
+    probes: &[Probe],
+    answers: &[Answer],
+    heard: &[crate::verify::listener::Heard],
+    services: &LabServices,
+    lab: &Lab,
+    run: u32,
+) -> Vec<Probe> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let by_tag: BTreeMap<Tag, &str> = heard.iter().map(|h| (h.tag, h.pod.as_str())).collect();
+    let mut groups: BTreeMap<Group, (Vec<usize>, BTreeSet<&str>, bool)> = BTreeMap::new();
+    for (i, p) in probes.iter().enumerate() {
+        if p.expect_fail || p.kind == ClientKind::Egress {
+            continue;
+        }
+        let g = groups.entry(group(p)).or_default();
+        g.0.push(i);
+        match (by_tag.get(&p.tag), &answers[i].error) {
+            (Some(pod), None) => {
+                g.1.insert(pod);
+            }
+            _ => g.2 = true,
+        }
+    }
+    let mut more = Vec::new();
+    for ((service, ..), (members, reached, failed)) in groups {
+        let Some(svc) = service.and_then(|s| services.services.get(s)) else {
+            continue;
+        };
+        let all = services
+            .endpoints(lab, svc)
+            .iter()
+            .all(|e| reached.contains(e.node.as_str()));
+        if failed || all {
+            continue;
+        }
+        for k in 0..members.len() * FOLLOW_UP {
+            let mut p = probes[members[k % members.len()]].clone();
+            p.tag = Tag {
+                run,
+                probe: (probes.len() + more.len()) as u32,
+                attempt: 0,
+            };
+            more.push(p);
+        }
+    }
+    more
+}
+
+/// How many times a group's probes are sent again when it missed an endpoint.
+pub const FOLLOW_UP: usize = 4;
 
 fn start_listeners(
     lab: &Lab,
@@ -217,18 +293,21 @@ fn node_port_probes<'a>(
         .collect()
 }
 
-/// Sends every probe: each client's in turn, the clients side by side.
+/// Sends every probe: each client's in turn, from a thread that stays in the client's
+/// namespace for all of them, the clients side by side.
 fn send_all(probes: &[Probe]) -> Vec<Answer> {
     let mut clients: Vec<&str> = probes.iter().map(|p| p.client_ns.as_str()).collect();
     clients.sort();
     clients.dedup();
     let per_client = crate::sys::side_by_side::map(&clients, |ns| {
-        probes
+        let mine = probes
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.client_ns == *ns)
-            .map(|(i, p)| (i, send(p)))
-            .collect::<Vec<_>>()
+            .filter(|(_, p)| p.client_ns == *ns);
+        match NetnsGuard::enter(ns) {
+            Ok(_inside) => mine.map(|(i, p)| (i, send(p))).collect::<Vec<_>>(),
+            Err(e) => mine.map(|(i, _)| (i, failed(e.to_string()))).collect(),
+        }
     });
     let mut answers = vec![Answer::default(); probes.len()];
     for (i, a) in per_client.into_iter().flatten() {
@@ -237,24 +316,25 @@ fn send_all(probes: &[Probe]) -> Vec<Answer> {
     answers
 }
 
+fn failed(error: String) -> Answer {
+    Answer {
+        error: Some(error),
+        reply_from: None,
+    }
+}
+
+/// One probe, from the calling thread's namespace.
 fn send(probe: &Probe) -> Answer {
-    let sent = in_netns(&probe.client_ns, || match probe.tcp {
+    let sent = match probe.tcp {
         true => send_tcp(probe),
         false => send_udp(probe),
-    });
+    };
     match sent {
-        Ok(Ok(from)) => Answer {
+        Ok(from) => Answer {
             error: None,
             reply_from: Some(from),
         },
-        Ok(Err(e)) => Answer {
-            error: Some(e.to_string()),
-            reply_from: None,
-        },
-        Err(e) => Answer {
-            error: Some(e.to_string()),
-            reply_from: None,
-        },
+        Err(e) => failed(e.to_string()),
     }
 }
 
@@ -296,35 +376,35 @@ fn check_echo(probe: &Probe, payload: &[u8]) -> std::io::Result<()> {
     }
 }
 
-/// Packet sockets on every host's underlay interface, read until the probes are done.
+/// Packet sockets on every host's underlay interface, read until the probes are done. Only
+/// frames that matter to the judge are kept: those bound for a VIP, and those that carry one
+/// of this run's tags.
 struct Capture {
     readers: packet_socket::Readers<Vec<UnderlayFrame>>,
 }
 
 impl Capture {
-    fn start(lab: &Lab) -> Result<Capture, ServiceProbeError> {
+    fn start(lab: &Lab, services: &LabServices, run: u32) -> Result<Capture, ServiceProbeError> {
         let ports: Vec<u16> = lab.encap.vxlan().map(|v| v.port).into_iter().collect();
-        let sockets = lab
-            .hosts
-            .iter()
-            .map(|h| {
-                let socket = packet_socket::open(
-                    &h.namespace,
-                    &h.underlay_if,
-                    None,
-                    RingSize::sized(1 << 20),
-                )
+        let vips: Vec<std::net::Ipv4Addr> =
+            services.services.iter().map(|s| s.cluster_ip).collect();
+        let sockets = packet_socket::open_all(&lab.hosts, |h| {
+            let ring = RingSize::sized(1 << 20);
+            let socket = packet_socket::open(&h.namespace, &h.underlay_if, None, ring);
+            socket
+                .map(|s| (h.index, s))
                 .map_err(|e| ServiceProbeError::Capture {
                     node: h.node.clone(),
                     detail: e.to_string(),
-                })?;
-                Ok((h.index, socket))
-            })
-            .collect::<Result<Vec<_>, ServiceProbeError>>()?;
+                })
+        })?;
         let readers = packet_socket::start(sockets, move |_, (host, socket), stop| {
             let mut frames = Vec::new();
             let _ = socket.read_until(stop, Duration::from_millis(200), |f| {
-                if let Ok(wire) = dissect(f.data, &ports) {
+                let Ok(wire) = dissect(f.data, &ports) else {
+                    return;
+                };
+                if matters(&wire, &vips, run) {
                     frames.push(UnderlayFrame {
                         host,
                         outgoing: f.outgoing,
@@ -344,6 +424,18 @@ impl Capture {
     fn stop(self) -> Vec<UnderlayFrame> {
         self.readers.stop().into_iter().flatten().collect()
     }
+}
+
+fn matters(wire: &crate::wire::dissect::Wire, vips: &[std::net::Ipv4Addr], run: u32) -> bool {
+    use crate::wire::dissect::L4;
+    let Some(ip) = wire.innermost() else {
+        return false;
+    };
+    let tagged = match &ip.l4 {
+        L4::Tcp { probe, .. } | L4::Udp { probe, .. } => probe.is_some_and(|(t, _)| t.run == run),
+        _ => false,
+    };
+    tagged || vips.contains(&ip.dst)
 }
 
 #[cfg(test)]
