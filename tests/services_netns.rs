@@ -358,3 +358,78 @@ fn local_policy_passes_with_the_nodes_without_an_endpoint_as_expected_failures()
         "{table}"
     );
 }
+
+/// `trace pod VIP:PORT` walks the probe through the DNAT and back through conntrack's reverse
+/// NAT, naming the rule and the conntrack entry, in both kube-proxy modes.
+#[test]
+fn trace_walks_through_the_dnat_with_its_rule_and_conntrack_entry() {
+    for (prefix, kube_proxy, rule) in [
+        ("svc-ti", "iptables", "-j DNAT --to-destination"),
+        ("svc-tn", "nftables", "# handle "),
+    ] {
+        let lab = services_lab(
+            prefix,
+            &[
+                "--mode",
+                "vxlan",
+                "--hosts",
+                "3",
+                "--services",
+                "2",
+                "--kube-proxy",
+                kube_proxy,
+            ],
+        );
+        // pod3 is not among svc1's endpoints (pod1, pod2): the probe must cross to another host.
+        let out = lab.run(&["trace", "--json", "pod3", "10.96.0.11:80"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let walk: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(walk["replied"], true, "{walk:#}");
+        let endpoint = walk["endpoint"].as_str().unwrap();
+        assert!(["pod1", "pod2"].contains(&endpoint), "{walk:#}");
+        let sightings = walk["sightings"].as_array().unwrap();
+        let first = &sightings[0];
+        assert_eq!(first["at"], "pod3:eth1");
+        assert_eq!(first["dst"], "10.96.0.11:80");
+        let dnat = sightings
+            .iter()
+            .find(|s| {
+                s["rewritten"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("DNAT"))
+            })
+            .expect("a DNAT sighting");
+        assert!(
+            dnat["at"].as_str().unwrap().starts_with("host3:"),
+            "{dnat:#}"
+        );
+        // Nothing with the VIP crosses the underlay, and the reply reaches pod3 from the VIP.
+        for s in sightings.iter().filter(|s| !s["outer"].is_null()) {
+            assert_ne!(s["dst"], "10.96.0.11:80", "{s:#}");
+        }
+        let last = sightings.last().unwrap();
+        assert_eq!(
+            (last["at"].as_str(), last["src"].as_str()),
+            (Some("pod3:eth1"), Some("10.96.0.11:80"))
+        );
+        assert!(sightings.iter().any(|s| s["rewritten"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("reverse NAT"))));
+        let rule_text = walk["rule"].as_str().unwrap();
+        assert!(
+            rule_text.starts_with("host3: ") && rule_text.contains(rule),
+            "{rule_text}"
+        );
+        let ct = walk["conntrack"].as_str().unwrap();
+        assert!(
+            ct.contains("src=172.16.2.2 dst=10.96.0.11") && ct.contains("dport=80"),
+            "{ct}"
+        );
+        let text = lab.run(&["trace", "pod3", "10.96.0.11:80"]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            text.contains("(DNAT: destination 10.96.0.11:80 → 172.16."),
+            "{text}"
+        );
+    }
+}

@@ -258,8 +258,16 @@ fn trace(
     no_wait: bool,
 ) -> Result<i32, Error> {
     let file = LabFile::load_running(&topo.file)?;
+    let to_service = crate::trace::names_service(&file, &opts.to);
+    if to_service && !json && format != crate::trace::Format::Text {
+        return Err(Error::Usage(
+            "--format svg and mermaid draw walks between pods; a walk through a Service prints as text or --json".into(),
+        ));
+    }
     // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
-    crate::trace::endpoints(&file, &opts)?;
+    if !to_service {
+        crate::trace::endpoints(&file, &opts)?;
+    }
     // Checked before the lock too, so a lab that is not up leaves no lock file behind; and
     // again under it, since the lab may change while the run waits.
     lifecycle::ready_to_probe(&file)?;
@@ -270,6 +278,14 @@ fn trace(
         &file,
         converge.timeout(),
     ))?;
+    if to_service {
+        let walk = run.finish(crate::trace::trace_service(&file, &opts))?;
+        match json {
+            true => emit(&format!("{}\n", to_json(&walk))),
+            false => emit(&crate::trace::service::text(&walk)),
+        }
+        return Ok(if walk.replied { 0 } else { 1 });
+    }
     let walk = run.finish(crate::trace::trace(&file, &opts))?;
     match json {
         true => emit(&format!("{}\n", to_json(&walk))),
