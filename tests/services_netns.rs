@@ -110,6 +110,21 @@ fn healthy(prefix: &str, mode: &[&str], kube_proxy: &str) {
             assert_eq!(reached, endpoints, "{r:#}");
             assert!(!r["sources_seen"].as_array().unwrap().is_empty());
         }
+        // Each endpoint reaches itself through the Service (hairpin), masqueraded to its host.
+        let r = row(&report, svc, "pod");
+        let hairpins: Vec<&str> = r["hairpins"]
+            .as_array()
+            .expect("hairpins")
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect();
+        let endpoints: Vec<&str> = r["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pod"].as_str().unwrap())
+            .collect();
+        assert_eq!(hairpins, endpoints, "{r:#}");
         // From pods, a remote endpoint sees the client pod's own address.
         let pods: Vec<String> = lab_plan.pods.iter().map(|p| p.ip.to_string()).collect();
         let seen = row(&report, svc, "pod")["sources_seen"]
@@ -432,4 +447,30 @@ fn trace_walks_through_the_dnat_with_its_rule_and_conntrack_entry() {
             "{text}"
         );
     }
+}
+
+/// With br_netfilter, a pod's packet DNATed back to itself goes out the bridge port it came
+/// in on: without the bridge plugin's hairpinMode it is lost, and verify's hairpin probes say so.
+#[test]
+fn a_bridge_port_without_hairpin_mode_is_caught() {
+    let (_lab, report) = broken("svc-hp", "cluster", |lab| {
+        exec(
+            lab,
+            "host1",
+            "ip link set dev pod1-veth type bridge_slave hairpin off",
+        );
+    });
+    let r = row(&report, "svc1", "pod");
+    assert_eq!(r["passed"], false, "{r:#}");
+    let text = messages(&report);
+    assert!(
+        text.contains("svc1 (10.96.0.11:80)/tcp from pod1: no answer"),
+        "{text}"
+    );
+    assert!(
+        !r["hairpins"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|p| p == "pod1")),
+        "{r:#}"
+    );
 }

@@ -81,6 +81,10 @@ pub struct ServiceRow {
     pub endpoints: Vec<EndpointRef>,
     pub endpoints_reached: Vec<String>,
     pub sources_seen: Vec<SourceSeen>,
+    /// Endpoints that reached themselves through the Service (hairpin): the bridge's hairpin
+    /// mode and KUBE-SEP's masquerade of an endpoint's own traffic at work.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hairpins: Vec<String>,
     pub probes: usize,
     /// Probes that failed as the lab says they must (NodePort under the local policy on a
     /// host without a local endpoint), e.g. "host3:30001/tcp".
@@ -140,6 +144,7 @@ fn service_row(
     let mut row = empty_row(svc, kind, &endpoints, probes.len());
     let mut reached = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    let mut hairpins = BTreeSet::new();
     for &p in probes {
         let (probe, answer) = (&ev.probes[p], &ev.answers[p]);
         let label = probe_label(svc, probe, ev.lab);
@@ -167,6 +172,9 @@ fn service_row(
             continue;
         };
         reached.insert(h.pod.clone());
+        if h.pod == probe.client {
+            hairpins.insert(h.pod.clone());
+        }
         seen.insert(SourceSeen {
             endpoint: h.pod.clone(),
             source: *h.from.ip(),
@@ -177,6 +185,7 @@ fn service_row(
     }
     row.endpoints_reached = reached.into_iter().collect();
     row.sources_seen = seen.into_iter().collect();
+    row.hairpins = hairpins.into_iter().collect();
     if kind == ClientKind::Pod {
         row.reasons.extend(vip_on_underlay(ev, svc, probes));
     }
@@ -292,6 +301,7 @@ fn empty_row(
             .collect(),
         endpoints_reached: Vec::new(),
         sources_seen: Vec::new(),
+        hairpins: Vec::new(),
         probes,
         expected_failures: Vec::new(),
         passed: false,
@@ -494,6 +504,7 @@ fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>
         }],
         endpoints_reached: Vec::new(),
         sources_seen: Vec::new(),
+        hairpins: Vec::new(),
         probes: probes.len(),
         expected_failures: Vec::new(),
         passed: false,

@@ -48,6 +48,12 @@ pub fn text(rows: &[ServiceRow], style: &Style) -> String {
             row.service,
             sources.join(" ")
         ));
+        if !row.hairpins.is_empty() {
+            out.push_str(&format!(
+                "      hairpin: {} reached itself through the Service\n",
+                row.hairpins.join(", ")
+            ));
+        }
         for failed in &row.expected_failures {
             out.push_str(&format!("      expected failure: {failed} (no local endpoint, externalTrafficPolicy: Local)\n"));
         }
