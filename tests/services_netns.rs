@@ -474,3 +474,68 @@ fn a_bridge_port_without_hairpin_mode_is_caught() {
         "{r:#}"
     );
 }
+
+/// `--kube-proxy nftables` on a machine without `nft`: deploy fails before making anything,
+/// naming the package to install.
+#[test]
+fn nftables_without_nft_fails_at_deploy_naming_the_package() {
+    require_root();
+    let bin = tempfile::tempdir().unwrap();
+    // Every program of the machine but nft.
+    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let link = bin.path().join(&name);
+            if name != "nft" && !link.exists() {
+                let _ = std::os::unix::fs::symlink(e.path(), link);
+            }
+        }
+    }
+    let name = unique("svc-nn");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clab.yaml");
+    let args = [
+        "--mode",
+        "host-gw",
+        "--hosts",
+        "2",
+        "--services",
+        "1",
+        "--kube-proxy",
+        "nftables",
+    ];
+    let out = cnilab()
+        .arg("gen")
+        .args(args)
+        .args(["--name", &name, "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lab = LabGuard {
+        name,
+        file,
+        dir,
+        env: Vec::new(),
+    };
+    let out = cnilab()
+        .env("PATH", bin.path())
+        .args(["deploy", "-t"])
+        .arg(&lab.file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`nft` is not on PATH") && err.contains("install nftables"),
+        "{err}"
+    );
+    assert!(
+        lab.namespaces().is_empty(),
+        "nothing is made: {:?}",
+        lab.namespaces()
+    );
+}
