@@ -183,6 +183,10 @@ pub struct Outside {
     pub iface: &'static str,
     /// Where the underlay is routed: each host's subnet and the router towards it.
     pub routes: Vec<(String, Ipv4Addr)>,
+    /// The other end of `outside`'s link: host-gw's switch, vxlan's WAN or a leg of ipip's router.
+    pub peer: String,
+    /// ipip: the router's leg towards `outside`, and its address there.
+    pub router_leg: Option<(String, Ipv4Addr)>,
 }
 
 /// Everything the templates need for a lab's Services.
@@ -269,14 +273,12 @@ fn check(
             count: spec.count,
         });
     }
-    let why = match mode {
-        Mode::Ipip => "--mode ipip is not yet: its one router has no leg for `outside`",
-        _ if !default_underlay => "the mode's own underlay only, not --underlay routed or racks:R",
-        _ => return Ok(()),
-    };
+    if default_underlay {
+        return Ok(());
+    }
     Err(ServiceError::NotHere {
-        what: "host-gw on one switch and vxlan on its WAN",
-        why: why.to_string(),
+        what: "each mode's own underlay",
+        why: format!("--mode {mode} with --underlay routed or racks:R is not yet"),
     })
 }
 
@@ -421,20 +423,41 @@ pub fn probabilities(n: usize) -> Vec<Option<String>> {
         .collect()
 }
 
-/// `outside` joins the underlay where every host can reach it: host-gw's switch, or the
-/// WAN behind vxlan's routers, which then route each host's subnet towards it.
+/// `outside` joins the underlay where every host can reach it: host-gw's switch, the WAN
+/// behind vxlan's routers (which then route each host's subnet towards it), or a leg of its
+/// own on ipip's router.
 fn outside(mode: Mode, hosts: &[Host]) -> Outside {
-    let routes = match mode {
-        Mode::HostGw => Vec::new(),
-        Mode::Vxlan | Mode::Ipip => hosts
-            .iter()
-            .filter_map(|h| Some((h.underlay_subnet.clone()?, h.router_wan_ip?)))
-            .collect(),
-    };
-    Outside {
-        ip: Ipv4Addr::new(192, 168, 0, OUTSIDE_OCTET),
-        iface: "eth1",
-        routes,
+    let ip = Ipv4Addr::new(192, 168, 0, OUTSIDE_OCTET);
+    let iface = "eth1";
+    match mode {
+        Mode::HostGw => Outside {
+            ip,
+            iface,
+            routes: Vec::new(),
+            peer: format!("switch:outside-{iface}"),
+            router_leg: None,
+        },
+        Mode::Vxlan => Outside {
+            ip,
+            iface,
+            routes: hosts
+                .iter()
+                .filter_map(|h| Some((h.underlay_subnet.clone()?, h.router_wan_ip?)))
+                .collect(),
+            peer: format!("wan:outside-{iface}"),
+            router_leg: None,
+        },
+        Mode::Ipip => {
+            let leg = format!("eth{}", hosts.len() + 1);
+            let gw = Ipv4Addr::new(192, 168, 0, 1);
+            Outside {
+                ip,
+                iface,
+                routes: vec![("10.0.0.0/16".to_string(), gw)],
+                peer: format!("gw:{leg}"),
+                router_leg: Some((leg, gw)),
+            }
+        }
     }
 }
 
@@ -563,7 +586,7 @@ mod tests {
             ..spec(1)
         });
         assert!(none.to_string().contains("selects no pod"), "{none}");
-        assert!(plan(&spec(1), "t", Mode::Ipip, true, &hosts(2, 1)).is_err());
+        assert!(plan(&spec(1), "t", Mode::HostGw, false, &hosts(2, 1)).is_err());
     }
 
     #[test]

@@ -54,6 +54,8 @@ fn every_lab() -> Vec<(String, Generated)> {
         (Mode::Vxlan, Flavor::Flannel),
         (Mode::Vxlan, Flavor::Calico),
         (Mode::Vxlan, Flavor::Cilium),
+        (Mode::Ipip, Flavor::Article),
+        (Mode::Ipip, Flavor::Calico),
     ] {
         for hosts in [2, 3, 20] {
             for kp in [KubeProxy::Iptables, KubeProxy::Nftables] {
@@ -327,7 +329,16 @@ fn bad_input_is_refused_with_exit_2_naming_the_flag() {
     let out = gen(&["--mode", "host-gw", "--hosts", "2", "--endpoints", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--services"), "{}", stderr(&out));
-    let out = gen(&["--mode", "ipip", "--hosts", "3", "--services", "1"]);
+    let out = gen(&[
+        "--mode",
+        "host-gw",
+        "--hosts",
+        "4",
+        "--underlay",
+        "racks:2",
+        "--services",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--services"), "{}", stderr(&out));
     let out = cnilab()
@@ -378,6 +389,38 @@ fn gen_writes_the_rules_beside_the_topology() {
         let text = std::fs::read_to_string(&rules).unwrap();
         assert!(text.contains("add table ip kube-proxy"));
     }
+    // ipip's one router gets a leg of its own for `outside`.
+    let out = cnilab()
+        .current_dir(dir.path())
+        .args([
+            "gen",
+            "--mode",
+            "ipip",
+            "--hosts",
+            "3",
+            "--services",
+            "1",
+            "--name",
+            "svci",
+            "-o",
+            "ipip.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.path().join("ipip.yaml")).unwrap();
+    assert!(
+        text.contains("- endpoints: [\"outside:eth1\", \"gw:eth4\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- ip addr add 192.168.0.1/24 dev eth4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- ip route add 10.0.0.0/16 via 192.168.0.1"),
+        "{text}"
+    );
     // With Services, two vxlan routers meet on a WAN switch, where `outside` joins them.
     let text = std::fs::read_to_string(dir.path().join("lab.yaml")).unwrap();
     assert!(
