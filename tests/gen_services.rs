@@ -462,3 +462,17 @@ fn graph_shows_services_and_their_endpoints() {
     );
     assert!(text.contains("s0 -.-> "), "{text}");
 }
+
+#[test]
+fn up_takes_services_only_for_a_lab_it_generates() {
+    let out = cnilab()
+        .args(["up", "-t", "nowhere.yaml", "--services", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--services generates a lab"),
+        "{}",
+        stderr(&out)
+    );
+}

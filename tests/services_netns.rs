@@ -389,3 +389,43 @@ fn nftables_without_nft_fails_at_deploy_naming_the_package() {
         lab.namespaces()
     );
 }
+
+/// `up --services` generates, deploys and verifies a lab with Services in one go.
+#[test]
+fn up_with_services_generates_deploys_and_verifies() {
+    require_root();
+    let name = unique("svc-up");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clab.yaml");
+    let out = cnilab()
+        .current_dir(dir.path())
+        .args([
+            "up",
+            "--mode",
+            "host-gw",
+            "--hosts",
+            "2",
+            "--services",
+            "1",
+            "--name",
+            &name,
+            "-o",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _lab = LabGuard {
+        name: name.clone(),
+        file: file.clone(),
+        dir,
+        env: Vec::new(),
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("3/3 Service checks passed"), "{table}");
+    assert!(_lab
+        .dir
+        .path()
+        .join(format!("{name}.cnilab/kube-proxy/host1/rules.v4"))
+        .exists());
+}

@@ -693,6 +693,8 @@ pub struct UpArgs {
     /// Render from this folder's templates instead of the built-in ones.
     #[arg(long, value_name = "DIR", requires = "mode")]
     pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub services: ServiceArgs,
     /// Deploy this existing topology file instead of generating one.
     #[arg(short = 't', long = "topo", value_name = "FILE")]
     pub file: Option<PathBuf>,

@@ -164,6 +164,11 @@ fn inspect(topo: &TopologyArg, json: bool) -> Result<i32, Error> {
 /// Generates the lab (or takes -t FILE), deploys it and verifies it; the lab stays up.
 fn up_lab(up: UpArgs) -> Result<i32, Error> {
     let path = match (&up.file, up.mode, up.hosts) {
+        (Some(_), _, _) if up.services.services > 0 => {
+            return Err(Error::Usage(
+                "--services generates a lab: give --mode and --hosts, not -t FILE".into(),
+            ))
+        }
         (Some(file), _, _) => file.clone(),
         (None, Some(mode), Some(hosts)) => generate_for_up(&up, mode, hosts)?,
         _ => {
@@ -197,7 +202,7 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
         direct_routing: up.hybrid.direct_routing,
         cross_subnet: up.hybrid.cross_subnet,
         templates: up.templates.as_deref(),
-        services: Default::default(),
+        services: up.services.spec(),
     })?;
     if up.output == Path::new("-") {
         return Err(Error::Usage(

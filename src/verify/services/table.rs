@@ -50,7 +50,7 @@ pub fn text(rows: &[ServiceRow], style: &Style) -> String {
         ));
         if !row.hairpins.is_empty() {
             out.push_str(&format!(
-                "      hairpin: {} reached itself through the Service\n",
+                "      hairpin: {} each reached itself through the Service\n",
                 row.hairpins.join(", ")
             ));
         }
