@@ -410,9 +410,8 @@ impl Plan {
         mut self,
         spec: &crate::services::ServicesSpec,
     ) -> Result<Plan, PlanError> {
-        let default_underlay = self.underlay_is_default && self.racks.is_empty();
         self.services =
-            crate::services::plan(spec, &self.lab, self.mode, default_underlay, &self.hosts)?;
+            crate::services::plan(spec, &self.lab, self.mode, &self.hosts, &self.racks)?;
         Ok(self)
     }
 }

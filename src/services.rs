@@ -6,6 +6,7 @@
 //! `kube-proxy.nft.j2` turn it into kube-proxy's rules.
 
 use crate::plan::{Host, Mode};
+use crate::underlay::Rack;
 use data_encoding::BASE32;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -26,7 +27,7 @@ pub const NODE_PORT_MIN: u16 = 30000;
 pub const NODE_PORT_MAX: u16 = 32767;
 /// kube-proxy's default masquerade bit 14 (`--iptables-masquerade-bit`): 0x4000.
 pub const MASQ_MARK: &str = "0x4000";
-/// The address `outside` takes on the underlay segment it joins.
+/// The highest address `outside` may take on the underlay segment it joins.
 pub const OUTSIDE_OCTET: u8 = 254;
 /// Where a host sees its folder of kube-proxy rules: under /run, which both runtimes let a
 /// bind make (see runtime/netns/sandbox/mounts.rs), as BIRD's /run/bird.
@@ -122,8 +123,10 @@ pub enum ServiceError {
     CidrTooSmall { cidr: ipnet::Ipv4Net, count: usize },
     #[error("--services {count}: at most {max} Services per lab")]
     TooMany { count: usize, max: usize },
-    #[error("--services is built for {what}; {why}")]
-    NotHere { what: &'static str, why: String },
+    #[error("--services needs pods that reach each other, and on this underlay host-gw's pods cannot cross the routers: add --routing bgp, or use --mode vxlan")]
+    PodsApart,
+    #[error("--services puts `outside` on the underlay's 192.168.0.0/24, and its {hosts} hosts leave no address free there: use fewer hosts")]
+    NoRoomForOutside { hosts: usize },
 }
 
 /// The most Services a lab carries: their targetPorts and NodePorts stay readable.
@@ -214,13 +217,14 @@ pub fn plan(
     spec: &ServicesSpec,
     lab: &str,
     mode: Mode,
-    default_underlay: bool,
     hosts: &[Host],
+    racks: &[Rack],
 ) -> Result<Option<ServicePlan>, ServiceError> {
     if spec.count == 0 {
         return Ok(None);
     }
-    check(spec, mode, default_underlay, hosts)?;
+    check(spec, hosts)?;
+    let outside = outside(mode, hosts, racks)?;
     let services: Vec<Service> = (1..=spec.count).map(|i| service(spec, i, hosts)).collect();
     let label = label_text(&services);
     Ok(Some(ServicePlan {
@@ -228,7 +232,7 @@ pub fn plan(
         policy: spec.policy,
         cluster_cidr: cluster_cidr(mode),
         services,
-        outside: outside(mode, hosts),
+        outside,
         masq_mark: MASQ_MARK,
         label,
         dir: format!("{}/kube-proxy", crate::routing::files_dir(lab)),
@@ -241,12 +245,12 @@ pub fn plan(
     }))
 }
 
-fn check(
-    spec: &ServicesSpec,
-    mode: Mode,
-    default_underlay: bool,
-    hosts: &[Host],
-) -> Result<(), ServiceError> {
+fn check(spec: &ServicesSpec, hosts: &[Host]) -> Result<(), ServiceError> {
+    // A Service's endpoints sit on several hosts: a lab whose pods cannot reach every host's
+    // pods (host-gw across routers, statically routed) cannot carry one.
+    if hosts.iter().any(|h| h.unreachable.is_some()) {
+        return Err(ServiceError::PodsApart);
+    }
     if spec.count > MAX_SERVICES {
         return Err(ServiceError::TooMany {
             count: spec.count,
@@ -273,13 +277,7 @@ fn check(
             count: spec.count,
         });
     }
-    if default_underlay {
-        return Ok(());
-    }
-    Err(ServiceError::NotHere {
-        what: "each mode's own underlay",
-        why: format!("--mode {mode} with --underlay routed or racks:R is not yet"),
-    })
+    Ok(())
 }
 
 /// The pod subnets' supernet: host-gw numbers them 10.0.i.0/24, the overlays 172.16.(i−1).0/24.
@@ -423,40 +421,57 @@ pub fn probabilities(n: usize) -> Vec<Option<String>> {
         .collect()
 }
 
-/// `outside` joins the underlay where every host can reach it: host-gw's switch, the WAN
-/// behind vxlan's routers (which then route each host's subnet towards it), or a leg of its
-/// own on ipip's router.
-fn outside(mode: Mode, hosts: &[Host]) -> Outside {
-    let ip = Ipv4Addr::new(192, 168, 0, OUTSIDE_OCTET);
+/// `outside` joins the underlay where every host can reach it: host-gw's switch; the WAN the
+/// routers share, where there are routers per host or per rack (they then route each host's
+/// or rack's subnet towards it); or a leg of its own on ipip's one router. On a shared
+/// segment it takes the highest address no node has.
+fn outside(mode: Mode, hosts: &[Host], racks: &[Rack]) -> Result<Outside, ServiceError> {
     let iface = "eth1";
-    match mode {
-        Mode::HostGw => Outside {
+    let on_wan = |routes: Vec<(String, Ipv4Addr)>, peer: &str| -> Result<Outside, ServiceError> {
+        let used: Vec<Ipv4Addr> = hosts
+            .iter()
+            .flat_map(|h| [Some(h.underlay_ip), h.router_wan_ip])
+            .chain(racks.iter().map(|r| Some(r.wan_ip)))
+            .flatten()
+            .collect();
+        let ip = (2..=OUTSIDE_OCTET)
+            .rev()
+            .map(|o| Ipv4Addr::new(192, 168, 0, o))
+            .find(|ip| !used.contains(ip))
+            .ok_or(ServiceError::NoRoomForOutside { hosts: hosts.len() })?;
+        Ok(Outside {
             ip,
             iface,
-            routes: Vec::new(),
-            peer: format!("switch:outside-{iface}"),
+            routes,
+            peer: format!("{peer}:outside-{iface}"),
             router_leg: None,
-        },
-        Mode::Vxlan => Outside {
-            ip,
-            iface,
-            routes: hosts
+        })
+    };
+    if !racks.is_empty() {
+        return on_wan(
+            racks.iter().map(|r| (r.subnet.clone(), r.wan_ip)).collect(),
+            "wan",
+        );
+    }
+    match mode {
+        Mode::HostGw => on_wan(Vec::new(), "switch"),
+        Mode::Vxlan => on_wan(
+            hosts
                 .iter()
                 .filter_map(|h| Some((h.underlay_subnet.clone()?, h.router_wan_ip?)))
                 .collect(),
-            peer: format!("wan:outside-{iface}"),
-            router_leg: None,
-        },
+            "wan",
+        ),
         Mode::Ipip => {
             let leg = format!("eth{}", hosts.len() + 1);
             let gw = Ipv4Addr::new(192, 168, 0, 1);
-            Outside {
-                ip,
+            Ok(Outside {
+                ip: Ipv4Addr::new(192, 168, 0, OUTSIDE_OCTET),
                 iface,
                 routes: vec![("10.0.0.0/16".to_string(), gw)],
                 peer: format!("gw:{leg}"),
                 router_leg: Some((leg, gw)),
-            }
+            })
         }
     }
 }
@@ -543,7 +558,7 @@ mod tests {
 
     #[test]
     fn endpoints_spread_over_two_hosts_and_addresses_follow_the_range() {
-        let plan = plan(&spec(2), "t", Mode::HostGw, true, &hosts(3, 1))
+        let plan = plan(&spec(2), "t", Mode::HostGw, &hosts(3, 1), &[])
             .unwrap()
             .unwrap();
         let s1 = &plan.services[0];
@@ -558,7 +573,7 @@ mod tests {
 
     #[test]
     fn the_label_reads_back_as_written() {
-        let plan = plan(&spec(3), "t", Mode::Vxlan, true, &hosts(2, 2))
+        let plan = plan(&spec(3), "t", Mode::Vxlan, &hosts(2, 2), &[])
             .unwrap()
             .unwrap();
         let read = parse_label(&plan.label).unwrap();
@@ -570,7 +585,7 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_flag() {
-        let refuse = |s: ServicesSpec| plan(&s, "t", Mode::HostGw, true, &hosts(2, 1)).unwrap_err();
+        let refuse = |s: ServicesSpec| plan(&s, "t", Mode::HostGw, &hosts(2, 1), &[]).unwrap_err();
         let low = refuse(ServicesSpec {
             node_port: 80,
             ..spec(1)
@@ -586,7 +601,20 @@ mod tests {
             ..spec(1)
         });
         assert!(none.to_string().contains("selects no pod"), "{none}");
-        assert!(plan(&spec(1), "t", Mode::HostGw, false, &hosts(2, 1)).is_err());
+        let full = refuse_at(254);
+        assert!(
+            full.to_string().contains("254 hosts leave no address free"),
+            "{full}"
+        );
+        // At 127 hosts .254 is host127's: outside takes .253.
+        let plan = plan(&spec(1), "t", Mode::HostGw, &hosts(127, 1), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(plan.outside.ip, Ipv4Addr::new(192, 168, 0, 253));
+    }
+
+    fn refuse_at(n: usize) -> ServiceError {
+        plan(&spec(1), "t", Mode::HostGw, &hosts(n, 1), &[]).unwrap_err()
     }
 
     #[test]

@@ -429,3 +429,34 @@ fn up_with_services_generates_deploys_and_verifies() {
         .join(format!("{name}.cnilab/kube-proxy/host1/rules.v4"))
         .exists());
 }
+
+/// Services on underlays with routers: host-gw across routers with BGP carrying the pod
+/// routes, and flannel's VXLAN with DirectRouting over racks; `outside` joins the WAN.
+#[test]
+fn services_pass_on_routed_underlays() {
+    healthy(
+        "svc-rb",
+        &[
+            "--mode",
+            "host-gw",
+            "--underlay",
+            "routed",
+            "--routing",
+            "bgp",
+        ],
+        "nftables",
+    );
+    healthy(
+        "svc-rk",
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "flannel",
+            "--underlay",
+            "racks:2",
+            "--direct-routing",
+        ],
+        "iptables",
+    );
+}
