@@ -13,7 +13,7 @@ pub mod point;
 
 use expect::{ExpectFail, HostSet};
 use serde::Serialize;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 pub const LABEL_MODE: &str = "cnilab.mode";
@@ -381,8 +381,13 @@ impl Lab {
 
     /// Whether plain pod packets between these addresses are the lab's own: both pods' hosts
     /// route each other directly. In a tunnel mode any other plain pod packet is a leak.
-    pub fn plain_between(&self, a: Ipv4Addr, b: Ipv4Addr) -> bool {
-        let host_of = |ip| self.pods.iter().find(|p| p.ip == ip).map(|p| p.host);
+    pub fn plain_between(&self, a: IpAddr, b: IpAddr) -> bool {
+        let host_of = |ip: IpAddr| {
+            self.pods
+                .iter()
+                .find(|p| IpAddr::V4(p.ip) == ip)
+                .map(|p| p.host)
+        };
         match (host_of(a), host_of(b)) {
             (Some(x), Some(y)) => {
                 self.encap_between(x, y) == Encap::Plain && self.encap_between(y, x) == Encap::Plain
@@ -611,8 +616,8 @@ pub(crate) mod tests {
         assert_eq!(l.encap_between(2, 3), vxlan);
         assert_eq!(l.encap_between(4, 1), vxlan);
         let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-        assert!(l.plain_between(ip("172.16.0.2"), ip("172.16.1.2")));
-        assert!(!l.plain_between(ip("172.16.0.2"), ip("172.16.2.2")));
+        assert!(l.plain_between(ip("172.16.0.2").into(), ip("172.16.1.2").into()));
+        assert!(!l.plain_between(ip("172.16.0.2").into(), ip("172.16.2.2").into()));
         // One host that no longer says so makes the pair's return path a tunnel: not plain.
         let at = text.find("    host2:").unwrap();
         let (head, tail) = text.split_at(at);
@@ -625,7 +630,7 @@ pub(crate) mod tests {
             (l.encap_between(1, 2), l.encap_between(2, 1)),
             (Encap::Plain, vxlan)
         );
-        assert!(!l.plain_between(ip("172.16.0.2"), ip("172.16.1.2")));
+        assert!(!l.plain_between(ip("172.16.0.2").into(), ip("172.16.1.2").into()));
     }
 
     #[test]
