@@ -543,7 +543,7 @@ mod tests {
         /// Every shape an IPv6 packet takes in a lab: plain, in VXLAN over IPv4, in VXLAN over
         /// IPv6, on the lab's port and on the other well-known one.
         fn shapes(ip6_packet: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
-            let inner = ether(ETHERTYPE_IPV6 as u16, ip6_packet);
+            let inner = ether(ETHERTYPE_IPV6, ip6_packet);
             let u6 = ("fd00:192:168::64", "fd00:192:168::c8");
             vec![
                 ("plain", inner.clone()),
@@ -610,7 +610,7 @@ mod tests {
                 ("fd00::1", "fd00::2"),
                 port,
                 vni,
-                &ether(ETHERTYPE_IPV6 as u16, &ns),
+                &ether(ETHERTYPE_IPV6, &ns),
             )
         }
 
