@@ -246,6 +246,7 @@ mod tests {
             routing,
             direct_routing: false,
             cross_subnet: false,
+            ip_family: Default::default(),
             templates: None,
         }
     }
