@@ -190,6 +190,11 @@ fn vtep_mac(i: u8) -> String {
     format!("02:cb:00:00:00:{i:02x}")
 }
 
+/// The IPv6 VTEP's MAC: the IPv4 one's, with 06 in its fifth byte.
+fn vtep_mac6(i: u8) -> String {
+    format!("02:cb:00:00:06:{i:02x}")
+}
+
 pub const MIN_HOSTS: usize = 2;
 /// Host indices become the third octet of 10.0.i.0/24 and a factor of the last octet of
 /// 192.168.0.x, so 254 is where the plan runs out of addresses.
@@ -312,6 +317,8 @@ pub struct HostV6 {
     pub pod_subnet: ipnet::Ipv6Net,
     pub pod_gw: Ipv6Addr,
     pub vtep_ip: Option<Ipv6Addr>,
+    /// The IPv6 VTEP's MAC where peers program it statically (flannel's `VtepMACv6`).
+    pub vtep_mac: Option<String>,
     pub router_wan_ip: Option<Ipv6Addr>,
 }
 
@@ -457,7 +464,8 @@ fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
     }
 }
 
-/// What exists in IPv6 so far: the article's host-gw and vxlan labs on their own underlays.
+/// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs on their own
+/// underlays.
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
     let family = spec.ip_family;
@@ -475,10 +483,10 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
             "use --mode vxlan --ip-family dual for a dual-stack overlay",
         );
     }
-    if spec.flavor != Flavor::Article {
+    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) {
         return refuse(
             format!("--flavor {}", spec.flavor),
-            "use the article's flavor (leave --flavor out)",
+            "use the article's flavor (leave --flavor out) or --flavor flannel",
         );
     }
     if underlay != spec.mode.default_underlay() || spec.routing != Routing::Static {
@@ -506,6 +514,7 @@ fn with_v6(h: &mut Host) {
         pod_subnet: six_net(h.pod_subnet),
         pod_gw: six(h.pod_gw),
         vtep_ip: h.vtep_ip.map(six),
+        vtep_mac: h.vtep_mac.as_ref().map(|_| vtep_mac6(octet(h.index))),
         router_wan_ip: h.router_wan_ip.map(six),
     });
 }

@@ -5,15 +5,20 @@
 mod common;
 
 use cnilab::family::IpFamily;
-use cnilab::plan::{LabSpec, Mode, Plan};
+use cnilab::plan::{Flavor, LabSpec, Mode, Plan};
 use cnilab::render::{render, Templates};
 use common::{cnilab, require_root, stderr, LabGuard};
 use serde_json::Value;
 use std::process::Command;
 
 fn plan(mode: Mode, family: IpFamily, hosts: usize, lab: Option<&str>) -> Plan {
+    flavored(mode, Flavor::Article, family, hosts, lab)
+}
+
+fn flavored(mode: Mode, flavor: Flavor, family: IpFamily, hosts: usize, lab: Option<&str>) -> Plan {
     Plan::from_spec(&LabSpec {
         ip_family: family,
+        flavor,
         ..LabSpec::article(mode, hosts, lab)
     })
     .unwrap()
@@ -44,16 +49,20 @@ const BUILT: [(Mode, IpFamily); 4] = [
 fn ipv6_and_dual_labs_validate_against_containerlabs_schema() {
     let schema: Value = serde_json::from_str(include_str!("schema/clab.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for (mode, family) in BUILT {
+    let flavors = [Flavor::Article, Flavor::Flannel];
+    for ((mode, family), flavor) in BUILT.into_iter().flat_map(|b| flavors.map(|f| (b, f))) {
         for hosts in [2, 3, 20] {
-            let json =
-                as_json(&render(&plan(mode, family, hosts, None), Templates::Embedded).unwrap());
+            let p = flavored(mode, flavor, family, hosts, None);
+            let json = as_json(&render(&p, Templates::Embedded).unwrap());
             let errors: Vec<String> = validator
                 .iter_errors(&json)
                 .map(|e| format!("{e} at {}", e.instance_path))
                 .take(5)
                 .collect();
-            assert!(errors.is_empty(), "{mode} {family} x{hosts}: {errors:#?}");
+            assert!(
+                errors.is_empty(),
+                "{mode} {flavor} {family} x{hosts}: {errors:#?}"
+            );
             for (node, def) in json["topology"]["nodes"].as_object().unwrap() {
                 for line in def["exec"].as_array().into_iter().flatten() {
                     let line = line.as_str().expect("every exec line is a string");
@@ -161,7 +170,7 @@ fn what_is_not_built_is_refused_at_gen_with_a_reason() {
             "--mode",
             "vxlan",
             "--flavor",
-            "flannel",
+            "cilium",
             "--ip-family",
             "dual",
         ],
@@ -295,17 +304,23 @@ fn failed_pairs(lab: &LabGuard, p: &Plan) -> Vec<String> {
 }
 
 fn deploys_and_pings(mode: Mode, family: IpFamily) -> LabGuard {
+    deploys_and_pings_as(mode, Flavor::Article, family)
+}
+
+fn deploys_and_pings_as(mode: Mode, flavor: Flavor, family: IpFamily) -> LabGuard {
     require_root();
     let args = [
         "--mode",
         mode.as_str(),
+        "--flavor",
+        flavor.as_str(),
         "--hosts",
         "3",
         "--ip-family",
         family.as_str(),
     ];
     let lab = LabGuard::deployed_with("ds-", &args);
-    let p = plan(mode, family, 3, Some(&lab.name));
+    let p = flavored(mode, flavor, family, 3, Some(&lab.name));
     let failed = failed_pairs(&lab, &p);
     assert!(failed.is_empty(), "{mode} {family}: {failed:#?}");
     for node in ["pod1", "host1"] {
@@ -376,4 +391,41 @@ fn vxlan_ipv6_deploys_pings6_and_tcpdump_sees_vxlan_over_ipv6() {
         text.contains(&format!("IP6 {underlay}.")) && text.contains(".4789: VXLAN"),
         "tcpdump saw: {text}"
     );
+}
+
+/// flannel's dual-stack VXLAN: flannel.1 and flannel-v6.1 on port 8472 with static peers
+/// (permanent neighbour and FDB entries, no flooding), IPv6 VTEP MACs of their own.
+#[test]
+fn flannel_vxlan_dual_deploys_and_pings_in_both_families() {
+    let lab = deploys_and_pings_as(Mode::Vxlan, Flavor::Flannel, IpFamily::Dual);
+    let host1 = format!("clab-{}-host1", lab.name);
+    let neigh = Command::new("ip")
+        .args([
+            "-n",
+            &host1,
+            "-6",
+            "neigh",
+            "show",
+            "dev",
+            "flannel-v6.1",
+            "nud",
+            "permanent",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&neigh.stdout);
+    assert!(
+        text.contains("fd00:172:16:1:: lladdr 02:cb:00:00:06:02"),
+        "{text}"
+    );
+}
+
+#[test]
+fn flannel_vxlan_ipv6_deploys_and_pings6() {
+    deploys_and_pings_as(Mode::Vxlan, Flavor::Flannel, IpFamily::Ipv6);
+}
+
+#[test]
+fn flannel_host_gw_dual_deploys_and_pings_in_both_families() {
+    deploys_and_pings_as(Mode::HostGw, Flavor::Flannel, IpFamily::Dual);
 }
