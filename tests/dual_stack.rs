@@ -351,9 +351,20 @@ fn host_gw_ipv6_deploys_and_pings6() {
     deploys_and_pings(Mode::HostGw, IpFamily::Ipv6);
 }
 
+/// inspect shows both families' addresses.
 #[test]
 fn vxlan_dual_deploys_and_pings_in_both_families() {
-    deploys_and_pings(Mode::Vxlan, IpFamily::Dual);
+    let lab = deploys_and_pings(Mode::Vxlan, IpFamily::Dual);
+    let out = lab.run(&["inspect"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pod2 = text
+        .lines()
+        .find(|l| l.starts_with("pod2 "))
+        .unwrap_or_default();
+    assert!(
+        pod2.contains("172.16.1.2") && pod2.contains("fd00:172:16:1::2"),
+        "{text}"
+    );
 }
 
 /// tcpdump on host1's underlay sees what the mode promises: `IP6 … > ….4789: VXLAN`.

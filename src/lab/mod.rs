@@ -26,6 +26,10 @@ pub const LABEL_POD_SUBNET: &str = "cnilab.pod-subnet";
 pub const LABEL_POD_IP: &str = "cnilab.pod-ip";
 /// ipv6 or dual; a lab without it is IPv4 only.
 pub const LABEL_IP_FAMILY: &str = "cnilab.ip-family";
+/// The IPv6 side of the plan, in an ipv6 or dual lab.
+pub const LABEL_UNDERLAY_IP6: &str = "cnilab.underlay-ip6";
+pub const LABEL_POD_IP6: &str = "cnilab.pod-ip6";
+pub const LABEL_POD_SUBNET6: &str = "cnilab.pod-subnet6";
 pub const LABEL_POD_IF: &str = "cnilab.pod-if";
 pub const LABEL_MTU: &str = "cnilab.mtu";
 /// `tunnel` where a pod's `cnilab.mtu` is what its host's tunnel carries rather than what the

@@ -1,4 +1,4 @@
-//! IPv6, ICMPv6 and NDP off the wire, for [`super::dissect`]. Pure: no I/O, never a panic.
+//! IPv6, ICMPv6 and NDP off the wire, for [`mod@super::dissect`]. Pure: no I/O, never a panic.
 //!
 //! pnet's IPv6, ICMPv6 and NDP views name the fields; as in IPv4, every length is checked here
 //! before a view is made or a payload is sliced. Extension headers are not walked: a probe never
