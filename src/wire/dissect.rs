@@ -295,17 +295,13 @@ impl Wire {
         }
     }
 
-    /// The pod-level transport, in words: `ICMP`, `TCP`, `UDP`.
+    /// The pod-level transport, in words: `ICMP` (ICMPv6 included), `TCP`, `UDP`.
     pub fn transport(&self) -> Option<&'static str> {
         Some(match self.innermost()?.l4 {
-            L4::Echo { .. } | L4::Unreachable { .. } | L4::OtherIcmp { .. } => {
-                if self.innermost()?.src.is_ipv6() {
-                    "ICMPv6"
-                } else {
-                    "ICMP"
-                }
+            // ICMPv6 too: the family is the address's to say, not the transport's.
+            L4::Echo { .. } | L4::Unreachable { .. } | L4::OtherIcmp { .. } | L4::TooBig { .. } => {
+                "ICMP"
             }
-            L4::TooBig { .. } => "ICMPv6",
             L4::Tcp { .. } => "TCP",
             L4::Udp { .. } => "UDP",
             L4::Fragment | L4::Other { .. } => return None,

@@ -87,7 +87,6 @@ pub(super) fn from_ipv6(
         } if vxlan_ports.contains(&dst_port) => {
             vxlan(&outer, src_port, dst_port, &payload[UDP_LEN..], cut)
         }
-        L4::Other { protocol } if protocol == PROTO_ICMPV6 => Ok(Wire::Other("ICMP6".into())),
         _ => Ok(Wire::Plain(outer)),
     }
 }
@@ -344,7 +343,7 @@ mod tests {
             tag: None,
         };
         assert_eq!(ip.l4, echo);
-        assert_eq!(wire.transport(), Some("ICMPv6"));
+        assert_eq!(wire.transport(), Some("ICMP"));
         assert_eq!(wire.encap(), Some(Encap::Plain));
         assert_eq!(
             wire.to_string(),
@@ -543,7 +542,7 @@ mod tests {
         };
         let wire = dissect(&frame, PORTS).unwrap();
         assert_eq!(wire.tag(), Some((TAG, true)));
-        assert_eq!(wire.transport(), Some("ICMPv6"));
+        assert_eq!(wire.transport(), Some("ICMP"));
     }
 
     #[test]
