@@ -24,6 +24,8 @@ pub struct GenRequest<'a> {
     pub direct_routing: bool,
     /// Calico's VXLAN CrossSubnet (see [`crate::plan::LabSpec`]).
     pub cross_subnet: bool,
+    /// IPv4, IPv6 or both (see [`crate::family`]).
+    pub ip_family: crate::family::IpFamily,
     pub templates: Option<&'a Path>,
     /// `--services S` and its options (none by default).
     pub services: crate::services::ServicesSpec,
@@ -75,6 +77,7 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         routing: req.routing,
         direct_routing: req.direct_routing,
         cross_subnet: req.cross_subnet,
+        ip_family: req.ip_family,
     })?
     .with_services(&req.services)?;
     let templates = |dir: Option<&'a Path>| match dir {
@@ -220,6 +223,8 @@ fn spec_of<'a>(topo: &'a Topology, lab: &Lab) -> Option<LabSpec<'a>> {
         } else {
             Routing::Static
         },
+        // BGP, the only lab with files beside it, is built in IPv4 only.
+        ip_family: crate::family::IpFamily::Ipv4,
         direct_routing: hybrid && lab.flavor == Flavor::Flannel,
         cross_subnet: hybrid && lab.flavor == Flavor::Calico,
     })
@@ -282,6 +287,7 @@ mod tests {
             routing,
             direct_routing: false,
             cross_subnet: false,
+            ip_family: Default::default(),
             templates: None,
             services: Default::default(),
         }

@@ -30,6 +30,7 @@ fn request(
         routing: Routing::Static,
         direct_routing: false,
         cross_subnet: false,
+        ip_family: Default::default(),
         templates: None,
         services,
     }

@@ -27,6 +27,7 @@ pub fn bench_fresh(
         routing: Default::default(),
         direct_routing: false,
         cross_subnet: false,
+        ip_family: Default::default(),
         templates: None,
         services: Default::default(),
     })?;

@@ -97,6 +97,7 @@ fn gen_lab(shape: &LabShape, output: &Path, force: bool) -> Result<i32, Error> {
         routing: shape.routing,
         direct_routing: shape.hybrid.direct_routing,
         cross_subnet: shape.hybrid.cross_subnet,
+        ip_family: shape.ip_family,
         templates: shape.templates.as_deref(),
         services: shape.services.spec(),
     })?;
@@ -201,6 +202,7 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
         routing: up.routing.unwrap_or_default(),
         direct_routing: up.hybrid.direct_routing,
         cross_subnet: up.hybrid.cross_subnet,
+        ip_family: Default::default(),
         templates: up.templates.as_deref(),
         services: up.services.spec(),
     })?;

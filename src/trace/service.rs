@@ -10,7 +10,7 @@ use crate::services::{endpoint_chains, KubeProxy, StatedService};
 use crate::verify::listener::{HeardLog, Listeners};
 use crate::wire::dissect::{dissect, dissect_ip, Tag, Wire, L4};
 use serde::Serialize;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -25,7 +25,7 @@ pub struct Sighting {
     pub src: SocketAddrV4,
     pub dst: SocketAddrV4,
     /// The tunnel's outer addresses, where the frame was in one.
-    pub outer: Option<(Ipv4Addr, Ipv4Addr)>,
+    pub outer: Option<(IpAddr, IpAddr)>,
     /// What changed since the previous sighting of the same direction, e.g. `DNAT 10.96.0.11:80 → 10.0.2.2:8001`.
     pub rewritten: Option<String>,
 }
@@ -180,14 +180,17 @@ fn sightings(points: &[Point], frames: &[Frame], tag: Tag, vxlan: Option<u16>) -
 
 fn tagged(wire: &Wire, tag: Tag) -> Option<(SocketAddrV4, SocketAddrV4, bool)> {
     let ip = wire.innermost()?;
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (ip.src, ip.dst) else {
+        return None;
+    };
     match ip.l4 {
         L4::Udp {
             src_port,
             dst_port,
             probe: Some((t, reply)),
         } if t == tag => Some((
-            SocketAddrV4::new(ip.src, src_port),
-            SocketAddrV4::new(ip.dst, dst_port),
+            SocketAddrV4::new(src, src_port),
+            SocketAddrV4::new(dst, dst_port),
             reply,
         )),
         _ => None,

@@ -435,7 +435,7 @@ fn matters(wire: &crate::wire::dissect::Wire, vips: &[std::net::Ipv4Addr], run: 
         L4::Tcp { probe, .. } | L4::Udp { probe, .. } => probe.is_some_and(|(t, _)| t.run == run),
         _ => false,
     };
-    tagged || vips.contains(&ip.dst)
+    tagged || matches!(ip.dst, std::net::IpAddr::V4(dst) if vips.contains(&dst))
 }
 
 #[cfg(test)]
