@@ -380,6 +380,22 @@ fn bad_input_is_refused_with_exit_2_naming_the_flag() {
         "{err}"
     );
     assert!(err.contains("--routing bgp"), "{err}");
+    let out = gen(&[
+        "--mode",
+        "host-gw",
+        "--hosts",
+        "2",
+        "--ip-family",
+        "dual",
+        "--services",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--services with --ip-family dual"),
+        "{}",
+        stderr(&out)
+    );
     let out = cnilab()
         .args([
             "gen",
