@@ -556,3 +556,222 @@ fn dedup(reasons: &mut Vec<ServiceReason>) {
     let mut seen = BTreeSet::new();
     reasons.retain(|r| seen.insert(r.to_string()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::{generate, GenRequest};
+    use crate::plan::{Flavor, Mode};
+    use crate::services::ServicesSpec;
+    use crate::topology::Topology;
+    use crate::wire::dissect::Ip;
+
+    /// host-gw, 3 hosts, svc1 (10.96.0.11:80 → 8001) on pod1 and pod2.
+    fn lab() -> Lab {
+        let text = generate(&GenRequest {
+            mode: Mode::HostGw,
+            flavor: Flavor::Article,
+            hosts: 3,
+            pods_per_host: 1,
+            lab: Some("judge"),
+            underlay: None,
+            routing: Default::default(),
+            direct_routing: false,
+            cross_subnet: false,
+            ip_family: Default::default(),
+            templates: None,
+            services: ServicesSpec {
+                count: 1,
+                ..Default::default()
+            },
+        })
+        .unwrap();
+        Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
+    }
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn probe(lab: &Lab, client: &str, n: u32) -> Probe {
+        let pod = lab.pods.iter().find(|p| p.node == client).unwrap();
+        Probe {
+            service: Some(0),
+            kind: ClientKind::Pod,
+            client: pod.node.clone(),
+            client_ns: pod.namespace.clone(),
+            client_ip: pod.ip,
+            client_host: Some(pod.host),
+            target: SocketAddrV4::new(ip("10.96.0.11"), 80),
+            node: None,
+            tcp: false,
+            tag: Tag {
+                run: 7,
+                probe: n,
+                attempt: 0,
+            },
+            expect_fail: false,
+        }
+    }
+
+    fn answered() -> Answer {
+        Answer {
+            error: None,
+            reply_from: Some(SocketAddrV4::new(ip("10.96.0.11"), 80)),
+        }
+    }
+
+    fn heard(pod: &str, tag: Tag, from: &str) -> Heard {
+        Heard {
+            pod: pod.into(),
+            tcp: false,
+            tag,
+            from: SocketAddrV4::new(ip(from), 40000),
+        }
+    }
+
+    /// A UDP frame on `host`'s underlay, leaving it, carrying `tag`.
+    fn frame(host: usize, src: &str, dst: &str, dport: u16, tag: Tag) -> UnderlayFrame {
+        let l4 = L4::Udp {
+            src_port: 40000,
+            dst_port: dport,
+            probe: Some((tag, false)),
+        };
+        UnderlayFrame {
+            host,
+            outgoing: true,
+            wire: Wire::Plain(Ip {
+                src: IpAddr::V4(ip(src)),
+                dst: IpAddr::V4(ip(dst)),
+                len: 60,
+                df: true,
+                l4,
+            }),
+        }
+    }
+
+    fn pod_row(
+        lab: &Lab,
+        probes: &[Probe],
+        answers: &[Answer],
+        heard: &[Heard],
+        frames: &[UnderlayFrame],
+    ) -> ServiceRow {
+        let services = lab.services.as_ref().unwrap();
+        let ev = Evidence {
+            lab,
+            services,
+            probes,
+            answers,
+            heard,
+            frames,
+        };
+        judge(&ev).remove(0)
+    }
+
+    use std::net::IpAddr;
+
+    /// pod3 (host3) reaches pod1 (host1) and pod2 (host2), each seeing pod3's own address,
+    /// with the endpoint's address on host3's underlay: the row passes.
+    fn healthy(lab: &Lab) -> (Vec<Probe>, Vec<Answer>, Vec<Heard>, Vec<UnderlayFrame>) {
+        let probes = vec![probe(lab, "pod3", 0), probe(lab, "pod3", 1)];
+        let answers = vec![answered(), answered()];
+        let heard = vec![
+            heard("pod1", probes[0].tag, "10.0.3.2"),
+            heard("pod2", probes[1].tag, "10.0.3.2"),
+        ];
+        let frames = vec![
+            frame(3, "10.0.3.2", "10.0.1.2", 8001, probes[0].tag),
+            frame(3, "10.0.3.2", "10.0.2.2", 8001, probes[1].tag),
+        ];
+        (probes, answers, heard, frames)
+    }
+
+    #[test]
+    fn a_healthy_row_passes_and_names_what_each_endpoint_saw() {
+        let lab = lab();
+        let (p, a, h, f) = healthy(&lab);
+        let row = pod_row(&lab, &p, &a, &h, &f);
+        assert!(row.passed, "{:?}", row.reasons);
+        assert_eq!(row.endpoints_reached, ["pod1", "pod2"]);
+        assert_eq!(
+            row.sources_seen[0],
+            SourceSeen {
+                endpoint: "pod1".into(),
+                source: ip("10.0.3.2")
+            }
+        );
+    }
+
+    #[test]
+    fn a_masqueraded_source_and_a_reply_from_the_endpoint_are_named() {
+        let lab = lab();
+        let (p, mut a, mut h, f) = healthy(&lab);
+        h[0].from = SocketAddrV4::new(ip("192.168.0.150"), 1);
+        a[1].reply_from = Some(SocketAddrV4::new(ip("10.0.2.2"), 8001));
+        let row = pod_row(&lab, &p, &a, &h, &f);
+        let kinds: Vec<&str> = row.reasons.iter().map(|r| r.kind()).collect();
+        assert_eq!(
+            kinds,
+            ["wrong-source", "reply-not-un-nated"],
+            "{:?}",
+            row.reasons
+        );
+        assert!(row.reasons[0].to_string().contains(
+            "pod1 saw the source 192.168.0.150, expected the client's own address 10.0.3.2"
+        ));
+    }
+
+    #[test]
+    fn the_vip_on_the_underlay_names_the_host_that_did_not_dnat() {
+        let lab = lab();
+        let (p, mut a, h, mut f) = healthy(&lab);
+        a[1] = Answer {
+            error: Some("timed out".into()),
+            reply_from: None,
+        };
+        // host3's CNI masquerade has rewritten the source: the tag still ties it to the probe.
+        f[1] = frame(3, "192.168.0.150", "10.96.0.11", 80, p[1].tag);
+        let row = pod_row(&lab, &p, &a, &h[..1], &f);
+        let text: Vec<String> = row.reasons.iter().map(|r| r.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.starts_with("svc1 (10.96.0.11:80)/udp from pod3: host3 did not DNAT it; the VIP crossed the underlay")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_never_reached_from_a_host_names_its_rule() {
+        let lab = lab();
+        let (mut p, mut a, mut h, mut f) = healthy(&lab);
+        // Both of pod3's probes land on pod2: host3 never sends to pod1.
+        h[0] = heard("pod2", p[0].tag, "10.0.3.2");
+        f[0] = frame(3, "10.0.3.2", "10.0.2.2", 8001, p[0].tag);
+        p.truncate(2);
+        a.truncate(2);
+        let row = pod_row(&lab, &p, &a, &h, &f);
+        let text = row
+            .reasons
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let sep = &crate::services::endpoint_chains("svc1", 8001, ip("10.0.1.2")).iptables[1];
+        assert!(
+            text.contains(&format!("svc1 (10.96.0.11:80)/udp: pod1 never answered host3's pods over 2 probes: check host3's {sep} DNAT to 10.0.1.2:8001")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_remote_endpoint_missing_from_the_wire_is_named() {
+        let lab = lab();
+        let (p, a, h, mut f) = healthy(&lab);
+        f.remove(0);
+        let row = pod_row(&lab, &p, &a, &h, &f);
+        assert_eq!(
+            row.reasons.iter().map(|r| r.kind()).collect::<Vec<_>>(),
+            ["endpoint-not-on-wire"]
+        );
+    }
+}
