@@ -91,15 +91,7 @@ pub fn trace(
     let chosen = endpoint
         .as_ref()
         .and_then(|e| endpoints.iter().find(|p| &p.node == e));
-    let host = lab.host(from.host);
-    let rule = match (host, chosen) {
-        (Some(h), Some(p)) => dnat_rule(&h.namespace, &h.node, services.kube_proxy, svc, p.ip),
-        _ => None,
-    };
-    let conntrack = match (host, local) {
-        (Some(h), Some(local)) => conntrack_entry(&h.namespace, from.ip, local.port()),
-        _ => None,
-    };
+    let (rule, conntrack) = on_client_host(lab, from, services, svc, chosen.map(|p| p.ip), local);
     Ok(ServiceWalk {
         lab: lab.name.clone(),
         from: from.node.clone(),
@@ -111,6 +103,25 @@ pub fn trace(
         rule,
         conntrack,
     })
+}
+
+/// What the client's host holds about the probe: the rule that DNATed it to `endpoint`, and
+/// the conntrack entry for its source port.
+fn on_client_host(
+    lab: &Lab,
+    from: &LabPod,
+    services: &LabServices,
+    svc: &StatedService,
+    endpoint: Option<Ipv4Addr>,
+    local: Option<SocketAddrV4>,
+) -> (Option<String>, Option<String>) {
+    let Some(h) = lab.host(from.host) else {
+        return (None, None);
+    };
+    let rule =
+        endpoint.and_then(|ip| dnat_rule(&h.namespace, &h.node, services.kube_proxy, svc, ip));
+    let conntrack = local.and_then(|l| conntrack_entry(&h.namespace, from.ip, l.port()));
+    (rule, conntrack)
 }
 
 /// One tagged datagram to the VIP; the local address it left from and whether the echo came

@@ -168,81 +168,91 @@ fn start_listeners(
 /// Every probe, numbered from 0 in `Tag::probe`.
 fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
     let mut probes = Vec::new();
-    let mut push = |mut p: Probe| {
-        p.tag = Tag {
-            run,
-            probe: probes.len() as u32,
-            attempt: 0,
-        };
-        probes.push(p);
-    };
     for (i, svc) in services.services.iter().enumerate() {
         let endpoints = services.endpoints(lab, svc);
+        let vip = SocketAddrV4::new(svc.cluster_ip, svc.port);
         for tcp in [true, false] {
             for (pod, _) in pod_probes(lab, endpoints.len()) {
-                push(Probe {
-                    service: Some(i),
-                    kind: ClientKind::Pod,
-                    client: pod.node.clone(),
-                    client_ns: pod.namespace.clone(),
-                    client_ip: pod.ip,
-                    client_host: Some(pod.host),
-                    target: SocketAddrV4::new(svc.cluster_ip, svc.port),
-                    node: None,
-                    tcp,
-                    tag: Tag {
-                        run,
-                        probe: 0,
-                        attempt: 0,
-                    },
-                    expect_fail: false,
-                });
+                probes.push(from_pod(pod, Some(i), vip, tcp));
             }
             for (host, n, expect_fail) in node_port_probes(lab, services, &endpoints) {
-                for _ in 0..n {
-                    push(Probe {
-                        service: Some(i),
-                        kind: ClientKind::Outside,
-                        client: services.outside.node.clone(),
-                        client_ns: services.outside.namespace.clone(),
-                        client_ip: services.outside.ip,
-                        client_host: None,
-                        target: SocketAddrV4::new(host.underlay_ip, svc.node_port),
-                        node: Some(host.index),
-                        tcp,
-                        tag: Tag {
-                            run,
-                            probe: 0,
-                            attempt: 0,
-                        },
-                        expect_fail,
-                    });
-                }
+                let target = SocketAddrV4::new(host.underlay_ip, svc.node_port);
+                let one = || from_outside(services, i, host.index, target, tcp, expect_fail);
+                probes.extend((0..n).map(|_| one()));
             }
         }
     }
+    let egress = SocketAddrV4::new(services.outside.ip, EGRESS_PORT);
     for tcp in [true, false] {
-        for pod in &lab.pods {
-            push(Probe {
-                service: None,
-                kind: ClientKind::Egress,
-                client: pod.node.clone(),
-                client_ns: pod.namespace.clone(),
-                client_ip: pod.ip,
-                client_host: Some(pod.host),
-                target: SocketAddrV4::new(services.outside.ip, EGRESS_PORT),
-                node: None,
-                tcp,
-                tag: Tag {
-                    run,
-                    probe: 0,
-                    attempt: 0,
-                },
-                expect_fail: false,
-            });
-        }
+        probes.extend(lab.pods.iter().map(|pod| from_pod(pod, None, egress, tcp)));
+    }
+    for (n, p) in probes.iter_mut().enumerate() {
+        p.tag = Tag {
+            run,
+            probe: n as u32,
+            attempt: 0,
+        };
     }
     probes
+}
+
+/// A probe from a pod: to a Service's ClusterIP, or (no Service) to `outside`.
+fn from_pod(
+    pod: &crate::lab::LabPod,
+    service: Option<usize>,
+    target: SocketAddrV4,
+    tcp: bool,
+) -> Probe {
+    Probe {
+        service,
+        kind: if service.is_some() {
+            ClientKind::Pod
+        } else {
+            ClientKind::Egress
+        },
+        client: pod.node.clone(),
+        client_ns: pod.namespace.clone(),
+        client_ip: pod.ip,
+        client_host: Some(pod.host),
+        target,
+        node: None,
+        tcp,
+        tag: Tag {
+            run: 0,
+            probe: 0,
+            attempt: 0,
+        },
+        expect_fail: false,
+    }
+}
+
+/// A probe from `outside` to host `node`'s NodePort of Service `service`.
+fn from_outside(
+    services: &LabServices,
+    service: usize,
+    node: usize,
+    target: SocketAddrV4,
+    tcp: bool,
+    expect_fail: bool,
+) -> Probe {
+    let o = &services.outside;
+    Probe {
+        service: Some(service),
+        kind: ClientKind::Outside,
+        client: o.node.clone(),
+        client_ns: o.namespace.clone(),
+        client_ip: o.ip,
+        client_host: None,
+        target,
+        node: Some(node),
+        tcp,
+        tag: Tag {
+            run: 0,
+            probe: 0,
+            attempt: 0,
+        },
+        expect_fail,
+    }
 }
 
 /// The ClusterIP probes of one Service and protocol: each host's pods share [`probes_for`]'s
