@@ -176,6 +176,41 @@ fn an_endpoint_whose_listener_is_down_is_caught() {
         "svc2 listens on 8002: {report:#}"
     );
     assert!(messages(&report).contains("no answer"));
+    // The JUnit file fails the same Service, and validates against the JUnit schema.
+    let junit = _lab.dir.path().join("verify.xml");
+    let out = _lab.run(&["verify", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let svc1 = xml
+        .split("<testcase name=\"svc1 from pod\"")
+        .nth(1)
+        .expect("a case for svc1");
+    let svc1 = svc1.split("</testcase>").next().unwrap();
+    assert!(
+        svc1.contains("<failure message=\"svc1 (10.96.0.11:80)/"),
+        "{svc1}"
+    );
+    let svc2 = xml
+        .split("<testcase name=\"svc2 from pod\"")
+        .nth(1)
+        .expect("a case for svc2");
+    assert!(
+        !svc2
+            .split("</testcase>")
+            .next()
+            .unwrap()
+            .contains("<failure"),
+        "{xml}"
+    );
+    let xmllint = which::which("xmllint")
+        .expect("xmllint (libxml2-utils): run scripts/install-deps.sh --test-tools");
+    let xsd = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schema/junit-10.xsd");
+    let out = std::process::Command::new(xmllint)
+        .args(["--noout", "--schema", xsd])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
