@@ -102,7 +102,13 @@ pub struct Evidence<'a> {
     pub answers: &'a [Answer],
     pub heard: &'a [Heard],
     pub frames: &'a [UnderlayFrame],
+    /// The address each host's kernel picks as the source towards each endpoint (`ip route
+    /// get`'s prefsrc): what MASQUERADE gives NodePort traffic under the cluster policy.
+    pub node_sources: &'a NodeSources,
 }
+
+/// (host index, endpoint address) → the host's source address towards that endpoint.
+pub type NodeSources = BTreeMap<(usize, Ipv4Addr), Ipv4Addr>;
 
 /// The frames that carry each probe's tag on its way out (not the echo).
 type ByTag<'a> = BTreeMap<Tag, Vec<&'a UnderlayFrame>>;
@@ -470,9 +476,17 @@ fn expected_source(
             }
             TrafficPolicy::Cluster => {
                 let node = probe.node.unwrap_or_default();
-                (!own(node)).then(|| {
-                    format!("an address of host{node}, which masquerades NodePort traffic")
-                })
+                match ev.node_sources.get(&(node, endpoint.ip)) {
+                    Some(&src) => (saw != src).then(|| {
+                        format!(
+                            "host{node}'s own address towards {} ({src}, as `ip route get` picks it), which MASQUERADE gives NodePort traffic",
+                            endpoint.node
+                        )
+                    }),
+                    None => (!own(node)).then(|| {
+                        format!("an address of host{node}, which masquerades NodePort traffic")
+                    }),
+                }
             }
         },
         ClientKind::Egress => None,
@@ -658,6 +672,7 @@ mod tests {
         frames: &[UnderlayFrame],
     ) -> ServiceRow {
         let services = lab.services.as_ref().unwrap();
+        let node_sources = NodeSources::new();
         let ev = Evidence {
             lab,
             services,
@@ -665,6 +680,7 @@ mod tests {
             answers,
             heard,
             frames,
+            node_sources: &node_sources,
         };
         judge(&ev).remove(0)
     }
@@ -760,6 +776,47 @@ mod tests {
         assert!(
             text.contains(&format!("svc1 (10.96.0.11:80)/udp: pod1 never answered host3's pods over 2 probes: check host3's {sep} DNAT to 10.0.1.2:8001")),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn nodeport_traffic_must_come_from_the_nodes_own_address_towards_the_endpoint() {
+        let lab = lab();
+        let services = lab.services.as_ref().unwrap();
+        let o = &services.outside;
+        let probe = Probe {
+            kind: ClientKind::Outside,
+            client: o.node.clone(),
+            client_ns: o.namespace.clone(),
+            client_ip: o.ip,
+            client_host: None,
+            target: SocketAddrV4::new(ip("192.168.0.50"), 30001),
+            node: Some(1),
+            ..probe(&lab, "pod3", 0)
+        };
+        let reply = Answer {
+            error: None,
+            reply_from: Some(probe.target),
+        };
+        // host1 forwards to pod2 on host2: its underlay address is the one MASQUERADE picks.
+        let saw = heard("pod2", probe.tag, "10.0.1.1");
+        let sources = NodeSources::from([((1, ip("10.0.2.2")), ip("192.168.0.50"))]);
+        let (probes, answers, heard) = (vec![probe], vec![reply], vec![saw]);
+        let ev = Evidence {
+            lab: &lab,
+            services,
+            probes: &probes,
+            answers: &answers,
+            heard: &heard,
+            frames: &[],
+            node_sources: &sources,
+        };
+        let row = judge(&ev).remove(1);
+        assert_eq!(row.client, ClientKind::Outside);
+        let text: Vec<String> = row.reasons.iter().map(|r| r.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.contains("pod2 saw the source 10.0.1.1, expected host1's own address towards pod2 (192.168.0.50")),
+            "{text:?}"
         );
     }
 

@@ -14,7 +14,7 @@ use crate::sys::netns::NetnsGuard;
 use crate::sys::packet_socket::{self, RingSize};
 use crate::verify::listener::{HeardLog, ListenerError, Listeners};
 use crate::wire::dissect::{dissect, Tag};
-use judge::{Answer, ClientKind, Evidence, Probe, ServiceRow, UnderlayFrame};
+use judge::{Answer, ClientKind, Evidence, NodeSources, Probe, ServiceRow, UnderlayFrame};
 use std::io::{Read, Write};
 use std::net::{SocketAddrV4, TcpStream, UdpSocket};
 use std::time::Duration;
@@ -68,6 +68,10 @@ pub fn verify(
     probes.extend(more);
     let frames = capture.stop();
     let heard = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let node_sources = match services.policy {
+        TrafficPolicy::Cluster => node_sources(lab, services),
+        TrafficPolicy::Local => NodeSources::new(),
+    };
     Ok(judge::judge(&Evidence {
         lab,
         services,
@@ -75,6 +79,7 @@ pub fn verify(
         answers: &answers,
         heard: &heard,
         frames: &frames,
+        node_sources: &node_sources,
     }))
 }
 
@@ -146,6 +151,64 @@ fn follow_ups(
 
 /// How many times a group's probes are sent again when it missed an endpoint.
 pub const FOLLOW_UP: usize = 4;
+
+/// Each host's source address towards each endpoint, as its kernel picks it (`ip route get`'s
+/// prefsrc), read with one `ip -j -batch` per host, the hosts side by side. A host whose
+/// routes cannot be read is left out: the judge then only asks for one of its addresses.
+fn node_sources(lab: &Lab, services: &LabServices) -> NodeSources {
+    let mut endpoints: Vec<std::net::Ipv4Addr> = services
+        .services
+        .iter()
+        .flat_map(|svc| services.endpoints(lab, svc).into_iter().map(|p| p.ip))
+        .collect();
+    endpoints.sort();
+    endpoints.dedup();
+    let batch: String = endpoints
+        .iter()
+        .map(|ip| format!("route get {ip}\n"))
+        .collect();
+    let per_host = crate::sys::side_by_side::map(&lab.hosts, |h| {
+        let out = crate::sys::netns::in_netns(&h.namespace, || ip_batch(&batch));
+        let text = out.ok().and_then(Result::ok).unwrap_or_default();
+        let srcs: Vec<Option<std::net::Ipv4Addr>> = text.lines().map(prefsrc).collect();
+        (h.index, srcs)
+    });
+    let mut out = NodeSources::new();
+    for (host, srcs) in per_host {
+        for (ep, src) in endpoints.iter().zip(srcs) {
+            if let Some(src) = src {
+                out.insert((host, *ep), src);
+            }
+        }
+    }
+    out
+}
+
+/// `ip -j -batch -` fed `batch`: one JSON array per command, one per line.
+fn ip_batch(batch: &str) -> std::io::Result<String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("ip")
+        .args(["-j", "-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(batch.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The `prefsrc` of one line of `ip -j route get`.
+fn prefsrc(line: &str) -> Option<std::net::Ipv4Addr> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        prefsrc: Option<std::net::Ipv4Addr>,
+    }
+    let rows: Vec<Row> = serde_json::from_str(line).ok()?;
+    rows.into_iter().next()?.prefsrc
+}
 
 fn start_listeners(
     lab: &Lab,
@@ -450,6 +513,14 @@ fn matters(wire: &crate::wire::dissect::Wire, vips: &[std::net::Ipv4Addr], run: 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn prefsrc_is_read_from_ip_route_get() {
+        let line = r#"[{"dst":"172.16.1.2","gateway":"172.16.1.0","dev":"vxlan.calico","prefsrc":"172.16.0.0","flags":[],"uid":0,"cache":[]}]"#;
+        assert_eq!(super::prefsrc(line), Some("172.16.0.0".parse().unwrap()));
+        assert_eq!(super::prefsrc("[]"), None);
+        assert_eq!(super::prefsrc("garbage"), None);
+    }
+
     #[test]
     fn probe_counts_catch_a_dead_endpoint_with_99_percent() {
         for e in 2..=6 {
