@@ -5,11 +5,18 @@
 //! Pure data, like [`crate::plan`]: the templates `kube-proxy-iptables.rules.j2` and
 //! `kube-proxy.nft.j2` turn it into kube-proxy's rules.
 
+mod label;
+mod names;
+mod outside;
+
+pub use label::{label_text, parse_label, StatedService};
+pub use names::{endpoint_chains, probabilities, EndpointChains};
+
 use crate::plan::{Host, Mode};
 use crate::underlay::Rack;
-use data_encoding::BASE32;
+use names::chains;
+use outside::outside;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -340,206 +347,9 @@ fn service(spec: &ServicesSpec, i: usize, hosts: &[Host]) -> Service {
     }
 }
 
-/// kube-proxy's chain names for one Service port. The port is named after its protocol, as
-/// a Service with a TCP and a UDP port on the same number must name both.
-fn chains(name: &str, proto: &'static str, target: u16, eps: &[Endpoint]) -> PortChains {
-    let port_name = format!("{NAMESPACE}/{name}:{proto}");
-    let nft_base = nft_name_base(&format!("{NAMESPACE}/{name}/{proto}/{proto}"));
-    let ep_strings: Vec<String> = eps.iter().map(|e| format!("{}:{target}", e.ip)).collect();
-    PortChains {
-        proto,
-        svc: format!("KUBE-SVC-{}", port_proto_hash(&port_name, proto)),
-        ext: format!("KUBE-EXT-{}", port_proto_hash(&port_name, proto)),
-        svl: format!("KUBE-SVL-{}", port_proto_hash(&port_name, proto)),
-        seps: ep_strings
-            .iter()
-            .map(|e| {
-                format!(
-                    "KUBE-SEP-{}",
-                    port_proto_hash(&port_name, &format!("{proto}{e}"))
-                )
-            })
-            .collect(),
-        nft_service: format!("service-{nft_base}"),
-        nft_external: format!("external-{nft_base}"),
-        nft_local: format!("local-{nft_base}"),
-        nft_endpoints: eps
-            .iter()
-            .map(|e| {
-                let ep = format!("{NAMESPACE}/{name}/{proto}/{proto}__{}/{target}", e.ip);
-                format!("endpoint-{}", nft_name_base(&ep))
-            })
-            .collect(),
-        probabilities: probabilities(eps.len()),
-        comment: port_name,
-    }
-}
-
-/// The chains that DNAT to one endpoint of Service `name`, TCP then UDP, in each mode.
-pub struct EndpointChains {
-    pub iptables: Vec<String>,
-    pub nft: Vec<String>,
-}
-
-pub fn endpoint_chains(name: &str, target: u16, ip: Ipv4Addr) -> EndpointChains {
-    let ep = [Endpoint {
-        pod: String::new(),
-        ip,
-        host: 0,
-    }];
-    let both: Vec<PortChains> = ["tcp", "udp"]
-        .into_iter()
-        .map(|p| chains(name, p, target, &ep))
-        .collect();
-    EndpointChains {
-        iptables: both.iter().map(|c| c.seps[0].clone()).collect(),
-        nft: both.iter().map(|c| c.nft_endpoints[0].clone()).collect(),
-    }
-}
-
-/// kube-proxy iptables' `portProtoHash` and `servicePortEndpointChainName`
-/// (pkg/proxy/iptables/proxier.go): base32 of the SHA-256 of the name, first 16 characters.
-fn port_proto_hash(port_name: &str, suffix: &str) -> String {
-    let hash = Sha256::digest(format!("{port_name}{suffix}").as_bytes());
-    BASE32.encode(&hash)[..16].to_string()
-}
-
-/// kube-proxy nftables' `hashAndTruncate` (pkg/proxy/nftables/proxier.go): 8 characters of
-/// the base32 SHA-256, a dash, then the readable name, cut to 200 characters.
-fn nft_name_base(name: &str) -> String {
-    let hash = Sha256::digest(name.as_bytes());
-    let full = format!("{}-{name}", &BASE32.encode(&hash)[..8]);
-    match full.len() > 200 {
-        true => format!("{}...", &full[..197]),
-        false => full,
-    }
-}
-
-/// `-m statistic --mode random --probability` for endpoint `k` of `n`: 1/(n−k), printed with
-/// kube-proxy's `%0.10f`; the last endpoint takes what is left, without a match.
-pub fn probabilities(n: usize) -> Vec<Option<String>> {
-    (0..n)
-        .map(|k| (k + 1 < n).then(|| format!("{:.10}", 1.0 / (n - k) as f64)))
-        .collect()
-}
-
-/// `outside` joins the underlay where every host can reach it: host-gw's switch; the WAN the
-/// routers share, where there are routers per host or per rack (they then route each host's
-/// or rack's subnet towards it); or a leg of its own on ipip's one router. On a shared
-/// segment it takes the highest address no node has.
-fn outside(mode: Mode, hosts: &[Host], racks: &[Rack]) -> Result<Outside, ServiceError> {
-    let iface = "eth1";
-    let on_wan = |routes: Vec<(String, Ipv4Addr)>, peer: &str| -> Result<Outside, ServiceError> {
-        let used: Vec<Ipv4Addr> = hosts
-            .iter()
-            .flat_map(|h| [Some(h.underlay_ip), h.router_wan_ip])
-            .chain(racks.iter().map(|r| Some(r.wan_ip)))
-            .flatten()
-            .collect();
-        let ip = (2..=OUTSIDE_OCTET)
-            .rev()
-            .map(|o| Ipv4Addr::new(192, 168, 0, o))
-            .find(|ip| !used.contains(ip))
-            .ok_or(ServiceError::NoRoomForOutside { hosts: hosts.len() })?;
-        Ok(Outside {
-            ip,
-            iface,
-            routes,
-            peer: format!("{peer}:outside-{iface}"),
-            router_leg: None,
-        })
-    };
-    if !racks.is_empty() {
-        return on_wan(
-            racks.iter().map(|r| (r.subnet.clone(), r.wan_ip)).collect(),
-            "wan",
-        );
-    }
-    match mode {
-        Mode::HostGw => on_wan(Vec::new(), "switch"),
-        Mode::Vxlan => on_wan(
-            hosts
-                .iter()
-                .filter_map(|h| Some((h.underlay_subnet.clone()?, h.router_wan_ip?)))
-                .collect(),
-            "wan",
-        ),
-        Mode::Ipip => {
-            let leg = format!("eth{}", hosts.len() + 1);
-            let gw = Ipv4Addr::new(192, 168, 0, 1);
-            Ok(Outside {
-                ip: Ipv4Addr::new(192, 168, 0, OUTSIDE_OCTET),
-                iface,
-                routes: vec![("10.0.0.0/16".to_string(), gw)],
-                peer: format!("gw:{leg}"),
-                router_leg: Some((leg, gw)),
-            })
-        }
-    }
-}
-
-/// A Service as the `cnilab.services` label states it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatedService {
-    pub name: String,
-    pub cluster_ip: Ipv4Addr,
-    pub port: u16,
-    pub target_port: u16,
-    pub node_port: u16,
-    /// The endpoints' pod names; their addresses come from the pods' own labels.
-    pub endpoints: Vec<String>,
-}
-
-/// The `cnilab.services` label: `svc1 10.96.0.11:80 8001 30001 pod1,pod2; svc2 …`, i.e. name,
-/// ClusterIP:port, targetPort, NodePort and the selected pods.
-pub fn label_text(services: &[Service]) -> String {
-    let one = |s: &Service| {
-        let pods: Vec<&str> = s.endpoints.iter().map(|e| e.pod.as_str()).collect();
-        format!(
-            "{} {}:{} {} {} {}",
-            s.name,
-            s.cluster_ip,
-            s.port,
-            s.target_port,
-            s.node_port,
-            pods.join(",")
-        )
-    };
-    services.iter().map(one).collect::<Vec<_>>().join("; ")
-}
-
-/// The inverse of [`label_text`].
-pub fn parse_label(text: &str) -> Result<Vec<StatedService>, String> {
-    text.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(parse_one)
-        .collect()
-}
-
-fn parse_one(text: &str) -> Result<StatedService, String> {
-    let bad = || format!("`{text}` is not `NAME IP:PORT TARGET-PORT NODE-PORT POD,POD…`");
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    let [name, vip, target, node_port, pods] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let (ip, port) = vip.split_once(':').ok_or_else(bad)?;
-    let endpoints: Vec<String> = pods.split(',').map(str::to_string).collect();
-    if endpoints.iter().any(String::is_empty) {
-        return Err(bad());
-    }
-    Ok(StatedService {
-        name: name.to_string(),
-        cluster_ip: ip.parse().map_err(|_| bad())?,
-        port: port.parse().map_err(|_| bad())?,
-        target_port: target.parse().map_err(|_| bad())?,
-        node_port: node_port.parse().map_err(|_| bad())?,
-        endpoints,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::names::chains;
     use super::*;
     use crate::plan::{LabSpec, Plan};
 
