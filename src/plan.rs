@@ -317,6 +317,9 @@ pub struct Plan {
     /// Calico's CrossSubnet (VXLAN or IPIP): the same plain routes to rack mates, the tunnel
     /// to the rest; with VXLAN every peer's VTEP entries are kept.
     pub cross_subnet: bool,
+    /// The WireGuard tunnel between hosts (`gen --encryption wireguard`), set by gen after
+    /// planning, since it carries fresh keys.
+    pub encryption: Option<crate::encryption::Wireguard>,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
@@ -397,6 +400,7 @@ impl Plan {
             routing,
             direct_routing,
             cross_subnet,
+            encryption: None,
         })
     }
 }

@@ -104,6 +104,7 @@ fn generated(
         },
         direct_routing: false,
         cross_subnet: false,
+        encryption: cnilab::encryption::Encryption::None,
         templates: None,
     })
     .ok()
