@@ -101,12 +101,12 @@ fn hex32(text: &str) -> Option<[u8; 32]> {
 mod tests {
     use super::*;
 
-    const KEY_A: &str = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr06aSpjqqbTmo=";
+    const KEY_A: &str = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
 
     #[test]
     fn reads_a_dump() {
         let text = "cHJpdg==\tcHVi\t51820\toff\n\
-                    hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr06aSpjqqbTmo=\t(none)\t192.168.0.100:51820\t10.0.2.0/24\t1733400000\t1240\t980\toff\n\
+                    hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\t(none)\t192.168.0.100:51820\t10.0.2.0/24\t1733400000\t1240\t980\toff\n\
                     cGVlcg==\t(none)\t(none)\t(none)\t0\t0\t148\toff\n";
         let state = parse_dump(text).unwrap();
         assert_eq!(state.listen_port, Some(51820));

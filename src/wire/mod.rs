@@ -4,10 +4,12 @@
 
 pub mod dissect;
 pub mod encap;
+pub mod sealed;
 pub mod tcpdump;
 
 pub use dissect::{dissect, dissect_ip, Arp, ArpOp, Tunnel, Wire};
 pub use encap::{Encap, VxlanParams};
+pub use sealed::{sealed, Seal, Sealed, WgMessage};
 
 /// An Ethernet address.
 pub type Mac = [u8; 6];
