@@ -27,9 +27,11 @@ pub mod programmed;
 pub mod reason;
 pub mod report;
 pub mod same_host;
+pub mod sealed;
 pub mod schedule;
 pub mod transport;
 pub mod underlay;
+pub mod wg_state;
 
 mod collect;
 mod findings;
@@ -172,6 +174,8 @@ struct Prepared {
     host_macs: Vec<(String, judge::Mac)>,
     /// Per host, what its exec lines say about forwarding, for the reason a probe stopped.
     forwarding_hints: std::collections::BTreeMap<String, String>,
+    /// The topology file's folder: an encrypted lab's WireGuard folders are relative to it.
+    lab_dir: PathBuf,
     _listeners: Option<listener::Listeners>,
 }
 
@@ -184,6 +188,8 @@ struct Probed {
     dropped: Vec<u32>,
     notes: Vec<String>,
     judged: Judged,
+    /// An encrypted lab's frames between nodes, every IPv4 one (see [`sealed`]).
+    watched: Option<sealed::Watched>,
 }
 
 /// What judging has made of the pairs judged so far. Without `--pcap`, each batch of pairs
@@ -199,6 +205,8 @@ struct Judged {
     copied: Vec<usize>,
     /// Per point, what was harvested of a batch not judged yet.
     carry: Vec<Vec<observe::Kept>>,
+    /// Per pair, when its probes were out (an encrypted lab's tunnel is looked for then).
+    windows: Vec<Option<sealed::Window>>,
 }
 
 impl Prepared {
@@ -256,6 +264,7 @@ impl Prepared {
             probes,
             host_macs,
             forwarding_hints,
+            lab_dir: file.abs_path().parent().map(Path::to_path_buf).unwrap_or_default(),
             _listeners: listeners,
         })
     }
@@ -271,6 +280,10 @@ impl Prepared {
         let observers = observers(lab, &self.points, &self.probes, keep_raw);
         let together: Vec<usize> = self.points.iter().map(|p| p.host).collect();
         let running = capture::start(std::mem::take(&mut self.opened), observers, &together)?;
+        let watch = match lab.encryption {
+            Some(_) => Some(sealed::Watch::start(&self.points)?),
+            None => None,
+        };
         let flush = learned::plan_flush(lab);
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
@@ -287,6 +300,7 @@ impl Prepared {
         let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts, &mut settle);
         std::thread::sleep(GRACE);
         let captured = running.stop();
+        let watched = watch.map(sealed::Watch::stop);
         underlay::forget(lab, &taught)?;
         let (outcomes, flows) = ran?;
         if crate::interrupt::requested() {
@@ -301,6 +315,7 @@ impl Prepared {
             dropped,
             notes,
             judged,
+            watched,
         })
     }
 
@@ -320,7 +335,9 @@ impl Prepared {
         let judge = PairJudge::new(self, opts.max_loss);
         let mut seen = collected.seen;
         for &k in pairs {
-            judged.rows[k] = Some(judge.row(k, outcomes, &mut seen));
+            let (row, window) = judge.row(k, outcomes, &mut seen);
+            judged.rows[k] = Some(row);
+            judged.windows[k] = window;
         }
     }
 
@@ -365,6 +382,7 @@ impl Prepared {
             dropped,
             mut notes,
             mut judged,
+            watched,
         } = probed;
         judged.take_in(&mut observed, Duration::MAX);
         let (captures, lab_pcap) =
@@ -372,6 +390,9 @@ impl Prepared {
         let pending = judged.pending();
         self.judge_batch(&mut judged, &pending, observed, &mut outcomes, &flows, opts);
         let findings = lab_findings(lab, &self.pod_mtus, &judged.unclaimed);
+        if let Some(watched) = &watched {
+            self.seal_rows(&mut judged, watched, opts.max_loss);
+        }
         let mut rows: Vec<PairRow> = judged.rows.into_iter().flatten().collect();
         excuse_capture_drops(&mut rows, points, &dropped);
         let mut warnings = programmed::blame(lab, &mut rows, &self.faults);
@@ -403,6 +424,48 @@ impl Prepared {
             elapsed_ms: started.elapsed().as_millis() as u64,
             peak_memory_kib: peak_memory_kib(),
         })
+    }
+}
+
+impl Prepared {
+    /// An encrypted lab's proof per pair: no pod address between nodes, the tunnel between
+    /// its hosts while its probes were out, and each host's WireGuard peers as planned.
+    fn seal_rows(&self, judged: &mut Judged, watched: &sealed::Watched, max_loss: f64) {
+        let (lab, judge) = (&self.lab, PairJudge::new(self, max_loss));
+        let Some(wg) = &lab.encryption else { return };
+        let states: Vec<_> = (lab.hosts.iter())
+            .map(|h| (h.index, wg_state::read(lab, &self.lab_dir, h)))
+            .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let peers = wg_state::problems(lab, &states, now);
+        for (k, row) in judged.rows.iter_mut().enumerate() {
+            let Some(row) = row else { continue };
+            let (a, b) = self.probes.pairs[k];
+            let plan = judge.plan(k);
+            let names = (row.from.as_str(), row.to.as_str());
+            let mut reasons = sealed::address_leaks(&plan, names, watched);
+            let (ha, hb) = (lab.pods[a].host, lab.pods[b].host);
+            if let (Some(window), true) = (judged.windows[k], ha != hb) {
+                let missing = sealed::tunnel_reasons(&plan, wg, window, watched);
+                if missing.is_empty() {
+                    row.verdict.wire = format!(
+                        "{wg} between {} and {} (pods {} > {})",
+                        plan.src_host, plan.dst_host, plan.src_pod, plan.dst_pod
+                    );
+                }
+                reasons.extend(missing);
+            }
+            let touches = |(x, y): (usize, usize)| (x, y) == (ha, hb) || (x, y) == (hb, ha);
+            let peer_reasons = peers.iter().filter(|(x, y, _)| touches((*x, *y)));
+            row.verdict.reasons.splice(0..0, peer_reasons.map(|(_, _, r)| r.clone()));
+            for r in reasons {
+                if !row.verdict.reasons.contains(&r) {
+                    row.verdict.reasons.push(r);
+                }
+            }
+        }
     }
 }
 
@@ -459,6 +522,7 @@ impl Judged {
             undissectable: 0,
             copied: vec![0; points],
             carry: (0..points).map(|_| Vec::new()).collect(),
+            windows: vec![None; pairs],
         }
     }
 

@@ -47,12 +47,18 @@ pub enum WgMessage {
 impl WgMessage {
     /// A UDP payload as a WireGuard message, or `None` if it is not one.
     pub fn parse(payload: &[u8]) -> Option<WgMessage> {
+        WgMessage::parse_cut(payload, payload.len())
+    }
+
+    /// The same from the start of a payload of `len` bytes, as a capture's snap length cuts
+    /// it: the headers are all a message's type needs.
+    pub fn parse_cut(payload: &[u8], len: usize) -> Option<WgMessage> {
         let (&kind, rest) = payload.split_first()?;
         if rest.get(..3)? != [0, 0, 0] {
             return None;
         }
         let word = |at: usize| Some(u32::from_le_bytes(payload.get(at..at + 4)?.try_into().ok()?));
-        match (kind, payload.len()) {
+        match (kind, len) {
             (1, WG_INITIATION_LEN) => Some(WgMessage::Initiation { sender: word(4)? }),
             (2, WG_RESPONSE_LEN) => Some(WgMessage::Response {
                 sender: word(4)?,
@@ -123,15 +129,18 @@ pub fn sealed(frame: &[u8]) -> Option<Sealed> {
 pub fn sealed_ip(packet: &[u8]) -> Option<Sealed> {
     let ip = Ipv4Packet::new(packet)?;
     let header = usize::from(ip.get_header_length()) * 4;
+    // A capture's snap length may have cut the packet short of its total length.
     let end = usize::from(ip.get_total_length()).min(packet.len());
     let body = packet.get(header..end)?;
     let seal = match ip.get_next_level_protocol() {
         IpNextHeaderProtocols::Udp => {
             let udp = UdpPacket::new(body)?;
+            let len = usize::from(udp.get_length()).checked_sub(8)?;
+            let payload = body.get(8..)?;
             Seal::Wireguard {
                 src_port: udp.get_source(),
                 dst_port: udp.get_destination(),
-                message: WgMessage::parse(udp.payload())?,
+                message: WgMessage::parse_cut(&payload[..payload.len().min(len)], len)?,
             }
         }
         p if p.0 == PROTO_ESP => Seal::Esp {
@@ -204,6 +213,12 @@ mod tests {
         assert!(!s.wireguard_data_to(51871));
         let hello = sealed(&frame(51820, 51820, &message(1, 148))).unwrap();
         assert!(!hello.wireguard_data_to(51820), "a handshake carries no packet");
+    }
+
+    #[test]
+    fn a_frame_cut_by_the_snap_length_is_still_told_by_its_udp_length() {
+        let whole = frame(51820, 51820, &message(4, 16 + 96 + 16));
+        assert!(sealed(&whole[..100]).is_some_and(|s| s.wireguard_data_to(51820)));
     }
 
     #[test]
