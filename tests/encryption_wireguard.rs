@@ -36,7 +36,9 @@ fn deployed_saying(prefix: &str, flavor: &str) -> (LabGuard, bool) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("clab.yaml");
     let out = common::cnilab()
-        .args(["gen", "--mode", "host-gw", "--hosts", "3", "--flavor", flavor])
+        .args([
+            "gen", "--mode", "host-gw", "--hosts", "3", "--flavor", flavor,
+        ])
         .args(["--encryption", "wireguard", "--name", &name, "-o"])
         .arg(&file)
         .output()
@@ -52,7 +54,8 @@ fn deployed_saying(prefix: &str, flavor: &str) -> (LabGuard, bool) {
     assert!(out.status.success(), "deploy: {}", stderr(&out));
     let said = stderr(&out);
     assert!(
-        said.contains("run in wireguard-go in each node") || said.contains("run in the kernel's WireGuard"),
+        said.contains("run in wireguard-go in each node")
+            || said.contains("run in the kernel's WireGuard"),
         "deploy does not say which WireGuard it used: {said}"
     );
     (lab, said.contains("wireguard-go"))
@@ -67,11 +70,15 @@ fn netns_inode(path: &Path) -> Option<u64> {
 fn wireguard_go(lab: &LabGuard) -> Vec<(String, i32)> {
     let mut found = Vec::new();
     for ns in lab.namespaces() {
-        let Some(inode) = netns_inode(&Path::new("/run/netns").join(&ns)) else { continue };
+        let Some(inode) = netns_inode(&Path::new("/run/netns").join(&ns)) else {
+            continue;
+        };
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let there = netns_inode(&Path::new(&format!("/proc/{pid}/ns/net"))) == Some(inode);
+            let there = netns_inode(Path::new(&format!("/proc/{pid}/ns/net"))) == Some(inode);
             if comm.trim() == "wireguard-go" && there {
                 found.push((ns.clone(), pid));
             }
@@ -99,7 +106,11 @@ fn wg(lab: &LabGuard, node: &str, args: &[&str]) {
         }
     };
     let out = cmd.args(args).output().unwrap();
-    assert!(out.status.success(), "{node}: wg {args:?}: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "{node}: wg {args:?}: {}",
+        stderr(&out)
+    );
 }
 
 fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
@@ -125,8 +136,19 @@ fn assert_every_pair_passes_sealed(lab: &LabGuard) {
     let pairs = report["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 6, "3 hosts of one pod: 6 ordered pairs");
     for p in pairs {
-        assert_eq!(p["passed"], true, "{} -> {}: {:?}", p["from"], p["to"], messages(p));
-        assert!(p["wire"].as_str().unwrap().starts_with("WireGuard"), "{}", p["wire"]);
+        assert_eq!(
+            p["passed"],
+            true,
+            "{} -> {}: {:?}",
+            p["from"],
+            p["to"],
+            messages(p)
+        );
+        assert!(
+            p["wire"].as_str().unwrap().starts_with("WireGuard"),
+            "{}",
+            p["wire"]
+        );
     }
     assert_eq!(code, 0, "{report}");
 }
@@ -138,7 +160,11 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
     let running = wireguard_go(&lab);
     let hosts: std::collections::BTreeSet<&String> = running.iter().map(|(ns, _)| ns).collect();
     let expected = if userspace { 3 } else { 0 };
-    assert_eq!(hosts.len(), expected, "one wireguard-go per host where deploy said so: {running:?}");
+    assert_eq!(
+        hosts.len(),
+        expected,
+        "one wireguard-go per host where deploy said so: {running:?}"
+    );
     let out = lab.destroy();
     assert!(out.status.success(), "destroy: {}", stderr(&out));
     lab.assert_gone();
@@ -158,8 +184,15 @@ fn ipv4(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, u16, u16)> {
     let ip = frame.get(14..)?;
     let at = |o: usize| Ipv4Addr::new(ip[o], ip[o + 1], ip[o + 2], ip[o + 3]);
     let header = usize::from(ip[0] & 0x0f) * 4;
-    let port = |o: usize| ip.get(header + o..header + o + 2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
-    let (sport, dport) = if ip[9] == 17 { (port(0), port(2)) } else { (0, 0) };
+    let port = |o: usize| {
+        ip.get(header + o..header + o + 2)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    };
+    let (sport, dport) = if ip[9] == 17 {
+        (port(0), port(2))
+    } else {
+        (0, 0)
+    };
     Some((at(12), at(16), ip[9], sport, dport))
 }
 
@@ -171,16 +204,34 @@ fn flannel_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51820() {
     let ns = |node: &str| format!("clab-{}-{node}", lab.name);
     let dump = Tcpdump::start(&ns("host1"), "eth1", &pcap);
     let out = Command::new("ip")
-        .args(["netns", "exec", &ns("pod1"), "ping", "-c", "3", "-i", "0.2", "-W", "2"])
+        .args([
+            "netns",
+            "exec",
+            &ns("pod1"),
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+        ])
         .arg(l.pods[1].ip.to_string())
         .output()
         .unwrap();
-    assert!(out.status.success(), "iputils ping pod1 -> pod2: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "iputils ping pod1 -> pod2: {}",
+        stderr(&out)
+    );
     let frames = dump.stop();
     let pods: Vec<Ipv4Addr> = l.pods.iter().map(|p| p.ip).collect();
     let headers: Vec<_> = frames.iter().filter_map(|(_, f)| ipv4(f)).collect();
     let sealed = headers.iter().filter(|h| h.2 == 17 && h.4 == 51820).count();
-    assert!(sealed >= 6, "3 echoes and 3 replies as UDP 51820 on host1-eth1, saw {sealed}: {headers:?}");
+    assert!(
+        sealed >= 6,
+        "3 echoes and 3 replies as UDP 51820 on host1-eth1, saw {sealed}: {headers:?}"
+    );
     for (src, dst, proto, ..) in &headers {
         assert!(
             !pods.contains(src) && !pods.contains(dst),
@@ -191,12 +242,28 @@ fn flannel_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51820() {
     assert_every_pair_passes_sealed(&lab);
 }
 
-/// Verify of a broken lab: it fails, and `from -> to` gives every message in `says`.
-fn assert_caught(lab: &LabGuard, from: &str, to: &str, says: &[&str]) {
+/// Verify of a broken lab: it fails, and `from -> to` gives every message in `says` and
+/// every reason kind in `kinds`.
+fn assert_caught(lab: &LabGuard, (from, to): (&str, &str), says: &[&str], kinds: &[&str]) {
     let (code, report) = verify(lab, &[]);
-    let got = messages(pair(&report, from, to));
+    let broken = pair(&report, from, to);
+    let got = messages(broken);
+    for kind in kinds {
+        let has = broken["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == *kind);
+        assert!(
+            has,
+            "{from} -> {to} has no reason of kind `{kind}`: {got:?}"
+        );
+    }
     for s in says {
-        assert!(got.iter().any(|m| m.starts_with(s)), "{from} -> {to} lacks `{s}`: {got:?}");
+        assert!(
+            got.iter().any(|m| m.starts_with(s)),
+            "{from} -> {to} lacks `{s}`: {got:?}"
+        );
     }
     assert_eq!(code, 1, "verify must fail: {report}");
     // The pairs that do not touch the fault still pass.
@@ -207,34 +274,71 @@ fn assert_caught(lab: &LabGuard, from: &str, to: &str, says: &[&str]) {
 fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
     let lab = deployed("wg-key-", "flannel");
     let host1 = lab.lab().hosts[0].wg.clone().unwrap().public_key;
-    let stranger = cnilab::encryption::keys::KeyPair::generate().unwrap().public;
-    wg(&lab, "host2", &["set", "flannel-wg", "peer", &host1, "remove"]);
-    wg(&lab, "host2", &["set", "flannel-wg", "peer", &stranger, "endpoint", "192.168.0.50:51820", "allowed-ips", "10.0.1.0/24"]);
+    let stranger = cnilab::encryption::keys::KeyPair::generate()
+        .unwrap()
+        .public;
+    wg(
+        &lab,
+        "host2",
+        &["set", "flannel-wg", "peer", &host1, "remove"],
+    );
+    wg(
+        &lab,
+        "host2",
+        &[
+            "set",
+            "flannel-wg",
+            "peer",
+            &stranger,
+            "endpoint",
+            "192.168.0.50:51820",
+            "allowed-ips",
+            "10.0.1.0/24",
+        ],
+    );
     let says = [
         "no WireGuard handshake answer from host2 (check its peer key for host1)",
         "host2 has no WireGuard peer with host1's public key",
     ];
-    assert_caught(&lab, "pod1", "pod2", &says);
+    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }
 
 #[test]
 fn a_route_around_the_tunnel_is_caught_as_a_leak() {
     let lab = deployed("wg-leak-", "flannel");
     let l = lab.lab();
-    let (host2, subnet) = (l.hosts[1].underlay_ip.to_string(), l.hosts[1].pod_subnet.to_string());
-    common::verify::exec(&lab, "host1", &format!("ip route add {subnet} via {host2} dev eth1"));
+    let (host2, subnet) = (
+        l.hosts[1].underlay_ip.to_string(),
+        l.hosts[1].pod_subnet.to_string(),
+    );
+    common::verify::exec(
+        &lab,
+        "host1",
+        &format!("ip route add {subnet} via {host2} dev eth1"),
+    );
     let says = [
         "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
         "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51820",
     ];
-    assert_caught(&lab, "pod1", "pod2", &says);
+    assert_caught(&lab, ("pod1", "pod2"), &says, &["leak", "not_sealed"]);
 }
 
 #[test]
 fn allowed_ips_missing_a_peers_subnet_is_caught() {
     let lab = deployed("wg-aip-", "flannel");
     let host2 = lab.lab().hosts[1].wg.clone().unwrap().public_key;
-    wg(&lab, "host1", &["set", "flannel-wg", "peer", &host2, "allowed-ips", "10.0.99.0/24"]);
+    wg(
+        &lab,
+        "host1",
+        &[
+            "set",
+            "flannel-wg",
+            "peer",
+            &host2,
+            "allowed-ips",
+            "10.0.99.0/24",
+        ],
+    );
     let says = ["host1's WireGuard peer host2 lacks 10.0.2.0/24 in its allowed-ips"];
-    assert_caught(&lab, "pod1", "pod2", &says);
+    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }

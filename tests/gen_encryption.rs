@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 fn gen(dir: &Path, args: &[&str]) -> std::process::Output {
     cnilab()
         .current_dir(dir)
-        .args(["gen", "--mode", "host-gw", "--hosts", "3", "--name", "wg-gen"])
+        .args([
+            "gen", "--mode", "host-gw", "--hosts", "3", "--name", "wg-gen",
+        ])
         .args(args)
         .args(["-o", "clab.yaml"])
         .output()
@@ -32,7 +34,10 @@ fn mode(path: &Path) -> u32 {
 fn keys_are_private_files_and_the_topology_holds_only_public_keys() {
     for flavor in ["article", "flannel"] {
         let dir = tempfile::tempdir().unwrap();
-        let out = gen(dir.path(), &["--flavor", flavor, "--encryption", "wireguard"]);
+        let out = gen(
+            dir.path(),
+            &["--flavor", flavor, "--encryption", "wireguard"],
+        );
         assert!(out.status.success(), "{flavor}: {}", stderr(&out));
         let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
         let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&topo).unwrap();
@@ -41,7 +46,10 @@ fn keys_are_private_files_and_the_topology_holds_only_public_keys() {
             assert_eq!(mode(&key), 0o600, "{flavor}: {}", key.display());
             assert_eq!(mode(key.parent().unwrap()), 0o700, "{flavor}: its folder");
             let private = std::fs::read_to_string(&key).unwrap();
-            assert!(!topo.contains(private.trim()), "{flavor}: {host}'s private key is in the topology");
+            assert!(
+                !topo.contains(private.trim()),
+                "{flavor}: {host}'s private key is in the topology"
+            );
             let label = &yaml["topology"]["nodes"][*host]["labels"]["cnilab.wg-public-key"];
             assert_eq!(
                 public_of(&private).as_deref(),
@@ -66,21 +74,36 @@ fn keys_are_private_files_and_the_topology_holds_only_public_keys() {
 #[test]
 fn flannel_s_layout_and_the_article_s_own_tunnel_differ_as_documented() {
     let dir = tempfile::tempdir().unwrap();
-    gen(dir.path(), &["--flavor", "flannel", "--encryption", "wireguard"]);
+    gen(
+        dir.path(),
+        &["--flavor", "flannel", "--encryption", "wireguard"],
+    );
     let flannel = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
     assert!(flannel.contains("ip link add flannel-wg type wireguard"));
     assert!(flannel.contains("listen-port 51820"));
     assert!(flannel.contains("ip route add 10.0.0.0/16 dev flannel-wg scope link"));
     assert!(flannel.contains("ip addr add 10.0.1.0/32 dev flannel-wg"));
-    assert!(flannel.contains("ip link set dev flannel-wg mtu 1420"), "flannel takes 80 bytes off");
-    assert!(flannel.contains("pkg/backend/wireguard"), "the template cites its source");
+    assert!(
+        flannel.contains("ip link set dev flannel-wg mtu 1420"),
+        "flannel takes 80 bytes off"
+    );
+    assert!(
+        flannel.contains("pkg/backend/wireguard"),
+        "the template cites its source"
+    );
     let dir = tempfile::tempdir().unwrap();
     gen(dir.path(), &["--encryption", "wireguard"]);
     let own = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
     assert!(own.contains("ip link add cnilab-wg type wireguard"));
     assert!(own.contains("ip route add 10.0.2.0/24 dev cnilab-wg"));
-    assert!(own.contains("ip link set dev cnilab-wg mtu 1440"), "60 bytes of WireGuard over IPv4");
-    assert!(!own.contains("via 192.168.0"), "no plain host-gw route is left");
+    assert!(
+        own.contains("ip link set dev cnilab-wg mtu 1440"),
+        "60 bytes of WireGuard over IPv4"
+    );
+    assert!(
+        !own.contains("via 192.168.0"),
+        "no plain host-gw route is left"
+    );
 }
 
 #[test]
@@ -90,11 +113,17 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     for flavor in ["article", "flannel"] {
         let dir = tempfile::tempdir().unwrap();
-        gen(dir.path(), &["--flavor", flavor, "--encryption", "wireguard"]);
+        gen(
+            dir.path(),
+            &["--flavor", flavor, "--encryption", "wireguard"],
+        );
         let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
         let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&topo).unwrap();
         let json = serde_json::to_value(yaml).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&json).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{flavor}: {errors:?}");
         for line in topo.lines().filter_map(|l| l.trim().strip_prefix("- ")) {
             assert!(
@@ -108,30 +137,76 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
 #[test]
 fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
     let cases: [(&[&str], &str); 4] = [
-        (&["--encryption", "ipsec"], "--encryption ipsec is not built yet"),
-        (&["--mode", "vxlan", "--encryption", "wireguard"], "--encryption wireguard is built for --mode host-gw"),
-        (&["--flavor", "flannel", "--underlay", "routed", "--encryption", "wireguard"], "--underlay routed"),
-        (&["--mode", "ipip", "--flavor", "calico", "--encryption", "wireguard"], "--encryption wireguard"),
+        (
+            &["--encryption", "ipsec"],
+            "--encryption ipsec is not built yet",
+        ),
+        (
+            &["--mode", "vxlan", "--encryption", "wireguard"],
+            "--encryption wireguard is built for --mode host-gw",
+        ),
+        (
+            &[
+                "--flavor",
+                "flannel",
+                "--underlay",
+                "routed",
+                "--encryption",
+                "wireguard",
+            ],
+            "--underlay routed",
+        ),
+        (
+            &[
+                "--mode",
+                "ipip",
+                "--flavor",
+                "calico",
+                "--encryption",
+                "wireguard",
+            ],
+            "--encryption wireguard",
+        ),
     ];
     for (args, says) in cases {
         let dir = tempfile::tempdir().unwrap();
         let out = cnilab()
             .current_dir(dir.path())
             .args(["gen", "--hosts", "3", "--name", "wg-gen"])
-            .args(if args.contains(&"--mode") { &[][..] } else { &["--mode", "host-gw"][..] })
+            .args(if args.contains(&"--mode") {
+                &[][..]
+            } else {
+                &["--mode", "host-gw"][..]
+            })
             .args(args)
             .args(["-o", "clab.yaml"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{args:?} wrote something");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} wrote something"
+        );
     }
     let out = cnilab()
-        .args(["gen", "--mode", "host-gw", "--hosts", "2", "--encryption", "wireguard", "-o", "-"])
+        .args([
+            "gen",
+            "--mode",
+            "host-gw",
+            "--hosts",
+            "2",
+            "--encryption",
+            "wireguard",
+            "-o",
+            "-",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--encryption writes each host's private key beside the topology"));
+    assert!(
+        stderr(&out).contains("--encryption writes each host's private key beside the topology")
+    );
     assert!(out.stdout.is_empty(), "no topology without its keys");
 }

@@ -86,7 +86,12 @@ impl Wireguard {
     /// Each host's private key file, at its path relative to the topology file.
     pub fn key_files(&self) -> Vec<(std::path::PathBuf, String)> {
         (self.dirs.iter().zip(&self.keys))
-            .map(|(dir, pair)| (std::path::Path::new(dir).join(PRIVATE_KEY_FILE), pair.private_file()))
+            .map(|(dir, pair)| {
+                (
+                    std::path::Path::new(dir).join(PRIVATE_KEY_FILE),
+                    pair.private_file(),
+                )
+            })
             .collect()
     }
 }
@@ -136,7 +141,11 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
         mtu,
         cluster_net: plan.underlay_supernet,
         keys,
-        dirs: plan.hosts.iter().map(|h| node_dir(&plan.lab, &h.name)).collect(),
+        dirs: plan
+            .hosts
+            .iter()
+            .map(|h| node_dir(&plan.lab, &h.name))
+            .collect(),
     }))
 }
 

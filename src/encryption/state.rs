@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(state.listen_port, Some(51820));
         let a = state.peer(KEY_A).unwrap();
         assert_eq!(a.endpoint, Some("192.168.0.100:51820".parse().unwrap()));
-        assert_eq!(a.allowed_ips, vec!["10.0.2.0/24".parse::<Ipv4Net>().unwrap()]);
+        assert_eq!(
+            a.allowed_ips,
+            vec!["10.0.2.0/24".parse::<Ipv4Net>().unwrap()]
+        );
         assert_eq!(a.latest_handshake, 1733400000);
         let b = state.peer("cGVlcg==").unwrap();
         assert!(b.endpoint.is_none() && b.allowed_ips.is_empty());
@@ -135,6 +138,9 @@ mod tests {
         assert_eq!(a.allowed_ips.len(), 2);
         assert_eq!(a.rx_bytes, 1240);
         assert_eq!(a.latest_handshake, 1733400000);
-        assert!(parse_uapi("errno=1\n").is_none(), "a refused get is not a state");
+        assert!(
+            parse_uapi("errno=1\n").is_none(),
+            "a refused get is not a state"
+        );
     }
 }

@@ -36,10 +36,7 @@ pub struct HostWireguard {
 }
 
 /// The host's tunnel and its own part, or `None` where the host states no encryption.
-pub fn of_host(
-    name: &str,
-    node: &Node,
-) -> Result<Option<(LabWireguard, HostWireguard)>, LabError> {
+pub fn of_host(name: &str, node: &Node) -> Result<Option<(LabWireguard, HostWireguard)>, LabError> {
     let Some(kind) = optional::<String>(name, node, LABEL_ENCRYPTION)? else {
         return Ok(None);
     };

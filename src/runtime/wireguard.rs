@@ -5,7 +5,7 @@
 //! `/var/run/wireguard/DEV.sock` (its ipc/uapi_linux.go), which `wg set` then configures with
 //! the same lines as the kernel's device. Its wire format is the kernel's. It forks into the
 //! background inside the node and is ended with the node, as BIRD is
-//! ([`super::netns`]'s teardown ends every process of a node's namespaces).
+//! (the netns runtime's teardown ends every process of a node's namespaces).
 
 use super::shape::{ExecLine, Shape};
 
@@ -53,9 +53,49 @@ pub fn to_userspace(shape: &mut Shape) -> usize {
     changed
 }
 
+/// The image cnilab's templates pin has no `wg`: nicolaka/netshoot's Dockerfile installs no
+/// wireguard-tools (checked at v0.14, Alpine 3.22).
+const IMAGE_WITHOUT_WG: &str = "nicolaka/netshoot";
+
+/// Under containerlab the exec lines run in the node's image: a node that runs `wg` on an
+/// image known to lack it would fail there, after every node is up. One problem per node.
+pub fn image_problems(topo: &crate::topology::Topology) -> Vec<String> {
+    topo.nodes()
+        .filter(|(_, node)| {
+            node.exec
+                .iter()
+                .any(|l| l.split_whitespace().next() == Some("wg"))
+        })
+        .filter_map(|(name, node)| {
+            let image = node.other.get("image")?.as_str()?;
+            image.starts_with(IMAGE_WITHOUT_WG).then(|| {
+                format!(
+                    "node `{name}` runs `wg`, and its image {image} has no wireguard-tools: give \
+                     it an image with wg and iproute2, or deploy with --runtime netns"
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_that_runs_wg_on_netshoot_is_a_problem_under_containerlab() {
+        let yaml = |image: &str| {
+            format!(
+                "name: t\ntopology:\n  nodes:\n    h1:\n      kind: linux\n      image: {image}\n      exec:\n        - wg set wg0 listen-port 51820\n    h2:\n      kind: linux\n      image: {image}\n"
+            )
+        };
+        let topo = crate::topology::Topology::parse(&yaml(crate::render::IMAGE)).unwrap();
+        let problems = image_problems(&topo);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("node `h1` runs `wg`"));
+        let topo = crate::topology::Topology::parse(&yaml("example/wg-tools:1")).unwrap();
+        assert!(image_problems(&topo).is_empty());
+    }
 
     fn argv(text: &str) -> Vec<String> {
         shlex::split(text).unwrap()

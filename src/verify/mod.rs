@@ -27,8 +27,8 @@ pub mod programmed;
 pub mod reason;
 pub mod report;
 pub mod same_host;
-pub mod sealed;
 pub mod schedule;
+pub mod sealed;
 pub mod transport;
 pub mod underlay;
 pub mod wg_state;
@@ -264,7 +264,11 @@ impl Prepared {
             probes,
             host_macs,
             forwarding_hints,
-            lab_dir: file.abs_path().parent().map(Path::to_path_buf).unwrap_or_default(),
+            lab_dir: file
+                .abs_path()
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
             _listeners: listeners,
         })
     }
@@ -459,7 +463,9 @@ impl Prepared {
             }
             let touches = |(x, y): (usize, usize)| (x, y) == (ha, hb) || (x, y) == (hb, ha);
             let peer_reasons = peers.iter().filter(|(x, y, _)| touches((*x, *y)));
-            row.verdict.reasons.splice(0..0, peer_reasons.map(|(_, _, r)| r.clone()));
+            row.verdict
+                .reasons
+                .splice(0..0, peer_reasons.map(|(_, _, r)| r.clone()));
             for r in reasons {
                 if !row.verdict.reasons.contains(&r) {
                     row.verdict.reasons.push(r);

@@ -621,7 +621,12 @@ fn sealed(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
-fn wg_problem(node: &str, peer: &str, problem: &WgProblem, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn wg_problem(
+    node: &str,
+    peer: &str,
+    problem: &WgProblem,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
     match problem {
         WgProblem::NoHandshake => write!(
             f,

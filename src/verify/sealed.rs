@@ -65,7 +65,11 @@ impl Watch {
             // A socket that fails ends its own reading; what it kept so far is judged.
             let _ = socket.read_until(stop, DRAIN_LIMIT, |f| {
                 let data = f.data[..f.data.len().min(SNAP)].to_vec();
-                frames.push(Frame { point: i, ts: f.ts, data });
+                frames.push(Frame {
+                    point: i,
+                    ts: f.ts,
+                    data,
+                });
             });
             frames
         })
@@ -106,7 +110,10 @@ pub struct Window {
     pub to: Duration,
 }
 
-pub fn window<'a>(plan: &PairPlan, probes: impl Iterator<Item = &'a ProbeResult>) -> Option<Window> {
+pub fn window<'a>(
+    plan: &PairPlan,
+    probes: impl Iterator<Item = &'a ProbeResult>,
+) -> Option<Window> {
     let at_sender: Vec<&Seen> = probes
         .flat_map(|p| &p.seen)
         .filter(|s| s.point == plan.src_pod_point)
@@ -118,11 +125,7 @@ pub fn window<'a>(plan: &PairPlan, probes: impl Iterator<Item = &'a ProbeResult>
 
 /// The main judge's reasons, made right for a sealed lab: a tagged frame between nodes is a
 /// leak, and a frame missing there is what sealing means.
-pub fn rejudge(
-    names: (&str, &str),
-    probes: &[&ProbeResult],
-    reasons: &mut Vec<Reason>,
-) {
+pub fn rejudge(names: (&str, &str), probes: &[&ProbeResult], reasons: &mut Vec<Reason>) {
     reasons.retain(|r| !matches!(r, Reason::NotSeen { point, .. } if between_nodes(point)));
     for seen in probes.iter().flat_map(|p| &p.seen) {
         if between_nodes(&seen.point) {
@@ -140,9 +143,9 @@ fn push_leak(
     sign: LeakSign,
 ) {
     let (sender, receiver) = if reply { (b, a) } else { (a, b) };
-    let known = reasons.iter().any(|r| {
-        matches!(r, Reason::Leak { sender: s, point: p, .. } if s == sender && p == point)
-    });
+    let known = reasons.iter().any(
+        |r| matches!(r, Reason::Leak { sender: s, point: p, .. } if s == sender && p == point),
+    );
     if !known {
         reasons.push(Reason::Leak {
             sender: sender.to_string(),
@@ -166,7 +169,13 @@ pub fn address_leaks(plan: &PairPlan, names: (&str, &str), watched: &Watched) ->
             _ => continue,
         };
         let point = &watched.points[frame.point];
-        push_leak(&mut reasons, names, reply, point, LeakSign::Addresses { src, dst });
+        push_leak(
+            &mut reasons,
+            names,
+            reply,
+            point,
+            LeakSign::Addresses { src, dst },
+        );
     }
     reasons
 }
@@ -174,7 +183,10 @@ pub fn address_leaks(plan: &PairPlan, names: (&str, &str), watched: &Watched) ->
 /// The innermost IPv4 addresses of a frame, whatever wraps them (plain, IPIP, VXLAN on the
 /// usual ports).
 fn pod_addresses(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
-    let ports = [crate::wire::encap::VXLAN_PORT, crate::plan::FLANNEL_VXLAN_PORT];
+    let ports = [
+        crate::wire::encap::VXLAN_PORT,
+        crate::plan::FLANNEL_VXLAN_PORT,
+    ];
     let wire = crate::wire::dissect(frame, &ports).ok()?;
     let ip = wire.innermost()?;
     Some((ip.src, ip.dst))
@@ -268,7 +280,11 @@ mod tests {
     };
 
     fn seen(point: &PointId, reply: bool, ms: u64) -> Seen {
-        let (s, d) = if reply { ("10.0.2.2", "10.0.1.2") } else { ("10.0.1.2", "10.0.2.2") };
+        let (s, d) = if reply {
+            ("10.0.2.2", "10.0.1.2")
+        } else {
+            ("10.0.1.2", "10.0.2.2")
+        };
         Seen {
             point: point.clone(),
             dst_mac: [0; 6],
@@ -319,7 +335,10 @@ mod tests {
     #[test]
     fn a_tagged_frame_on_an_underlay_is_a_leak_and_underlay_absence_is_no_fault() {
         let p = plan();
-        let probe = ping(vec![seen(&p.src_pod_point, false, 1), seen(&p.src_point, false, 2)]);
+        let probe = ping(vec![
+            seen(&p.src_pod_point, false, 1),
+            seen(&p.src_point, false, 2),
+        ]);
         let mut reasons = vec![Reason::NotSeen {
             probe: ProbeName::Ping,
             direction: Direction::Reply,
@@ -328,7 +347,11 @@ mod tests {
         rejudge(("pod1", "pod2"), &[&probe], &mut reasons);
         let texts: Vec<String> = reasons.iter().map(Reason::to_string).collect();
         assert_eq!(texts.len(), 1, "{texts:?}");
-        assert!(texts[0].starts_with("leak: pod1 → pod2 crossed host1-eth1"), "{}", texts[0]);
+        assert!(
+            texts[0].starts_with("leak: pod1 → pod2 crossed host1-eth1"),
+            "{}",
+            texts[0]
+        );
     }
 
     #[test]
@@ -351,7 +374,13 @@ mod tests {
 
     #[test]
     fn wireguard_data_both_ways_at_both_hosts_proves_the_tunnel() {
-        let (p, w) = (plan(), Window { from: Duration::from_millis(10), to: Duration::from_millis(20) });
+        let (p, w) = (
+            plan(),
+            Window {
+                from: Duration::from_millis(10),
+                to: Duration::from_millis(20),
+            },
+        );
         let (a, b) = ("192.168.0.50", "192.168.0.100");
         let all = watched(vec![
             (0, 11, wg_data(a, b)),
@@ -361,21 +390,39 @@ mod tests {
         ]);
         assert!(tunnel_reasons(&p, &wg(), w, &all).is_empty());
         // The reply, outside the window, proves nothing: the request alone crossed sealed.
-        let late = watched(vec![(0, 11, wg_data(a, b)), (1, 12, wg_data(a, b)), (1, 30, wg_data(b, a)), (0, 31, wg_data(b, a))]);
+        let late = watched(vec![
+            (0, 11, wg_data(a, b)),
+            (1, 12, wg_data(a, b)),
+            (1, 30, wg_data(b, a)),
+            (0, 31, wg_data(b, a)),
+        ]);
         let reasons = tunnel_reasons(&p, &wg(), w, &late);
         assert_eq!(reasons.len(), 2, "{reasons:?}");
-        assert!(reasons[0]
-            .to_string()
-            .contains("reply from host2 to host1 not seen as WireGuard transport data on UDP 51820"));
+        assert!(reasons[0].to_string().contains(
+            "reply from host2 to host1 not seen as WireGuard transport data on UDP 51820"
+        ));
     }
 
     #[test]
     fn pod_addresses_between_nodes_are_a_leak_and_sealed_frames_are_not() {
         let p = plan();
-        let clear = ether(0x0800, &ipv4("10.0.2.2".parse().unwrap(), "10.0.1.2".parse().unwrap(), 1, &[8, 0, 0, 0, 0, 0, 0, 0]));
-        let w = watched(vec![(1, 5, clear), (0, 6, wg_data("192.168.0.50", "192.168.0.100"))]);
+        let clear = ether(
+            0x0800,
+            &ipv4(
+                "10.0.2.2".parse().unwrap(),
+                "10.0.1.2".parse().unwrap(),
+                1,
+                &[8, 0, 0, 0, 0, 0, 0, 0],
+            ),
+        );
+        let w = watched(vec![
+            (1, 5, clear),
+            (0, 6, wg_data("192.168.0.50", "192.168.0.100")),
+        ]);
         let reasons = address_leaks(&p, ("pod1", "pod2"), &w);
         assert_eq!(reasons.len(), 1, "{reasons:?}");
-        assert!(reasons[0].to_string().starts_with("leak: pod2 → pod1 crossed host2-eth1"));
+        assert!(reasons[0]
+            .to_string()
+            .starts_with("leak: pod2 → pod1 crossed host2-eth1"));
     }
 }

@@ -63,7 +63,8 @@ fn ask_kernel(namespace: &str, dev: &str) -> Result<WgState, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    parse_dump(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| "unreadable `wg show` dump".into())
+    parse_dump(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| "unreadable `wg show` dump".into())
 }
 
 /// Every problem of every host's peers, as (host, peer host, reason); `now` in seconds since
@@ -118,9 +119,7 @@ fn peer_problem(state: &WgState, p: &LabHost, port: u16, now: u64) -> Option<WgP
     }
     match peer.latest_handshake {
         0 => Some(WgProblem::NoHandshake),
-        t if now.saturating_sub(t) > SESSION_SECS => Some(WgProblem::Stale {
-            age_secs: now - t,
-        }),
+        t if now.saturating_sub(t) > SESSION_SECS => Some(WgProblem::Stale { age_secs: now - t }),
         _ => None,
     }
 }
@@ -191,10 +190,34 @@ mod tests {
         two.peers.remove(0);
         let states = vec![(1, Ok(one)), (2, Ok(two)), (3, Err("gone".into()))];
         let t = texts(&lab, states);
-        assert!(t.contains(&"no WireGuard handshake answer from host2 (check its peer key for host1)".to_string()), "{t:?}");
-        assert!(t.iter().any(|s| s.starts_with("host1's WireGuard peer host3 lacks 10.0.3.0/24")), "{t:?}");
-        assert!(t.iter().any(|s| s.starts_with("host2 has no WireGuard peer with host1's public key")), "{t:?}");
-        assert!(t.iter().any(|s| s.starts_with("host2's latest WireGuard handshake with host3 is 300 s old")), "{t:?}");
-        assert_eq!(t.iter().filter(|s| s.starts_with("cannot read host3's")).count(), 2);
+        assert!(
+            t.contains(
+                &"no WireGuard handshake answer from host2 (check its peer key for host1)"
+                    .to_string()
+            ),
+            "{t:?}"
+        );
+        assert!(
+            t.iter()
+                .any(|s| s.starts_with("host1's WireGuard peer host3 lacks 10.0.3.0/24")),
+            "{t:?}"
+        );
+        assert!(
+            t.iter()
+                .any(|s| s.starts_with("host2 has no WireGuard peer with host1's public key")),
+            "{t:?}"
+        );
+        assert!(
+            t.iter().any(
+                |s| s.starts_with("host2's latest WireGuard handshake with host3 is 300 s old")
+            ),
+            "{t:?}"
+        );
+        assert_eq!(
+            t.iter()
+                .filter(|s| s.starts_with("cannot read host3's"))
+                .count(),
+            2
+        );
     }
 }

@@ -33,9 +33,16 @@ pub const PROTO_ESP: u8 = 50;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WgMessage {
-    Initiation { sender: u32 },
-    Response { sender: u32, receiver: u32 },
-    Cookie { receiver: u32 },
+    Initiation {
+        sender: u32,
+    },
+    Response {
+        sender: u32,
+        receiver: u32,
+    },
+    Cookie {
+        receiver: u32,
+    },
     /// Type 4: a sealed packet of `sealed_len` bytes (the packet, padded, and the tag).
     Transport {
         receiver: u32,
@@ -57,7 +64,11 @@ impl WgMessage {
         if rest.get(..3)? != [0, 0, 0] {
             return None;
         }
-        let word = |at: usize| Some(u32::from_le_bytes(payload.get(at..at + 4)?.try_into().ok()?));
+        let word = |at: usize| {
+            Some(u32::from_le_bytes(
+                payload.get(at..at + 4)?.try_into().ok()?,
+            ))
+        };
         match (kind, len) {
             (1, WG_INITIATION_LEN) => Some(WgMessage::Initiation { sender: word(4)? }),
             (2, WG_RESPONSE_LEN) => Some(WgMessage::Response {
@@ -65,8 +76,9 @@ impl WgMessage {
                 receiver: word(8)?,
             }),
             (3, WG_COOKIE_LEN) => Some(WgMessage::Cookie { receiver: word(4)? }),
-            (4, len) if len >= WG_DATA_HEADER_LEN + WG_TAG_LEN
-                && (len - WG_DATA_HEADER_LEN) % 16 == 0 =>
+            (4, len)
+                if len >= WG_DATA_HEADER_LEN + WG_TAG_LEN
+                    && (len - WG_DATA_HEADER_LEN) % 16 == 0 =>
             {
                 let counter = u64::from_le_bytes(payload.get(8..16)?.try_into().ok()?);
                 Some(WgMessage::Transport {
@@ -169,14 +181,22 @@ mod tests {
     }
 
     fn frame(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let (a, b) = ("192.168.0.50".parse().unwrap(), "192.168.0.100".parse().unwrap());
+        let (a, b) = (
+            "192.168.0.50".parse().unwrap(),
+            "192.168.0.100".parse().unwrap(),
+        );
         ether(0x0800, &ipv4(a, b, 17, &udp(sport, dport, payload)))
     }
 
     #[test]
     fn each_wireguard_message_is_told_by_type_and_length() {
         let seen = |kind, len| WgMessage::parse(&message(kind, len));
-        assert_eq!(seen(1, 148), Some(WgMessage::Initiation { sender: 0x1122_3344 }));
+        assert_eq!(
+            seen(1, 148),
+            Some(WgMessage::Initiation {
+                sender: 0x1122_3344
+            })
+        );
         assert!(matches!(seen(2, 92), Some(WgMessage::Response { .. })));
         assert!(matches!(seen(3, 64), Some(WgMessage::Cookie { .. })));
         let mut data = message(4, 16 + 96 + 16);
@@ -196,7 +216,11 @@ mod tests {
     #[test]
     fn what_is_not_wireguard_is_not_taken_for_it() {
         assert_eq!(WgMessage::parse(&message(1, 147)), None, "short initiation");
-        assert_eq!(WgMessage::parse(&message(4, 16 + 17)), None, "unpadded data");
+        assert_eq!(
+            WgMessage::parse(&message(4, 16 + 17)),
+            None,
+            "unpadded data"
+        );
         assert_eq!(WgMessage::parse(&message(5, 64)), None, "no such type");
         let mut reserved = message(4, 48);
         reserved[2] = 1;
@@ -212,7 +236,10 @@ mod tests {
         assert!(s.wireguard_data_to(51820));
         assert!(!s.wireguard_data_to(51871));
         let hello = sealed(&frame(51820, 51820, &message(1, 148))).unwrap();
-        assert!(!hello.wireguard_data_to(51820), "a handshake carries no packet");
+        assert!(
+            !hello.wireguard_data_to(51820),
+            "a handshake carries no packet"
+        );
     }
 
     #[test]

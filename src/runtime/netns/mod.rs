@@ -14,11 +14,11 @@ pub use teardown::remove_namespaces;
 use super::process::{self, Ran};
 use super::shape::Shape;
 use super::state::LabState;
+use super::wireguard::Implementation;
 use super::{
     preflight, DeployOptions, LabFile, Made, NodeState, Runtime, RuntimeError, RuntimeKind,
     TeardownError,
 };
-use super::wireguard::Implementation;
 use crate::interrupt;
 
 pub struct NetnsRuntime;
@@ -30,7 +30,11 @@ impl Runtime for NetnsRuntime {
     fn preflight(&self, lab: &LabFile) -> Result<Shape, RuntimeError> {
         let mut shape = Shape::from_topology(&lab.topo, &lab.path)?;
         if let Some(used) = wireguard_in(&mut shape) {
-            eprintln!("cnilab: WireGuard devices of lab `{}` run in {}", lab.topo.name, used.describe());
+            eprintln!(
+                "cnilab: WireGuard devices of lab `{}` run in {}",
+                lab.topo.name,
+                used.describe()
+            );
         }
         let problems = preflight::netns(&shape);
         if !problems.is_empty() {

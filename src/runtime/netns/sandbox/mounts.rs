@@ -179,7 +179,7 @@ fn dev(ops: &mut Vec<Op>, held: &mut Held) {
         }
         let fd = held.hold(ops, &target);
         if let Some((dir, _)) = name.rsplit_once('/') {
-            ops.push(Op::Mkdir(c(&format!("/dev/{dir}"))));
+            ops.push(Op::Mkdir(c(format!("/dev/{dir}"))));
         }
         ops.push(Op::Touch(c(&target)));
         ops.push(mount(Some(&fd), &target, None, libc::MS_BIND, None));
