@@ -505,6 +505,20 @@ pub(crate) mod tests {
         Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
     }
 
+    /// The lab `cnilab gen` would write for `spec`, read back.
+    pub(crate) fn lab_of_spec(spec: &crate::plan::LabSpec) -> Lab {
+        let text = render(&Plan::from_spec(spec).unwrap(), Templates::Embedded).unwrap();
+        Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
+    }
+
+    /// The lab of `mode` in `flavor` with `n` hosts, read back.
+    pub(crate) fn flavored_lab(mode: Mode, flavor: crate::plan::Flavor, n: usize) -> Lab {
+        lab_of_spec(&crate::plan::LabSpec {
+            flavor,
+            ..crate::plan::LabSpec::article(mode, n, None)
+        })
+    }
+
     #[test]
     fn a_rendered_vxlan_lab_reads_back_as_planned() {
         let l = lab(Mode::Vxlan, 3);

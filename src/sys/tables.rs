@@ -2,6 +2,7 @@
 //! FDB entries. verify (what the lab programs, what traffic taught), trace (why a node moved a
 //! packet) and bench read them through these readers and nothing else.
 
+use super::netns::{in_netns, NetnsError};
 use super::tool::{json_in, run_in, ToolError};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -222,16 +223,22 @@ pub fn route_to(namespace: &str, dst: Ipv4Addr) -> Result<bool, ToolError> {
     }
 }
 
-/// Whether the node answers ARP for others on `iface` (proxy_arp, the larger of `all` and the
-/// interface's own).
-pub fn proxy_arp(namespace: &str, iface: &str) -> Result<bool, ToolError> {
-    let all = run_in(namespace, "sysctl", &["-n", "net.ipv4.conf.all.proxy_arp"])?;
-    let own = run_in(
-        namespace,
-        "sysctl",
-        &["-n", &format!("net.ipv4.conf.{iface}.proxy_arp")],
-    )?;
-    Ok(all.trim() == "1" || own.trim() == "1")
+/// Whether the node answers ARP for others on each of `ifaces`: proxy_arp is on where `all` or
+/// the interface's own setting is 1, as the kernel ORs them (IN_DEV_PROXY_ARP). `None` for an
+/// interface that is gone. A thread inside the namespace reads /proc/sys (which shows the
+/// reader's namespace), so asking every host of a large lab starts no process.
+pub fn proxy_arp(namespace: &str, ifaces: &[String]) -> Result<Vec<Option<bool>>, NetnsError> {
+    let read = |iface: &str| {
+        let path = format!("/proc/sys/net/ipv4/conf/{iface}/proxy_arp");
+        std::fs::read_to_string(path).ok().map(|v| v.trim() != "0")
+    };
+    in_netns(namespace, || {
+        let all = read("all").unwrap_or(false);
+        ifaces
+            .iter()
+            .map(|i| read(i).map(|own| all || own))
+            .collect()
+    })
 }
 
 /// Where the node sends a packet for `dst`: its next hop and device (`ip route get`).
@@ -303,6 +310,32 @@ fn strict_in(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_arp_is_on_where_the_interface_or_all_says_so_and_unknown_where_gone() {
+        let scratch = crate::sys::netns::testing::Scratch::new(
+            "proxy-arp",
+            &["link add left type veth peer name right"],
+        );
+        let ns = scratch.name();
+        let set = |key: &str| {
+            let ok = std::process::Command::new("ip")
+                .args(["netns", "exec", ns, "sysctl", "-qw", key])
+                .status();
+            assert!(ok.is_ok_and(|s| s.success()), "sysctl -w {key} in {ns}");
+        };
+        let ifaces = ["left", "right", "gone"].map(String::from);
+        set("net.ipv4.conf.left.proxy_arp=1");
+        assert_eq!(
+            proxy_arp(ns, &ifaces).unwrap(),
+            [Some(true), Some(false), None]
+        );
+        set("net.ipv4.conf.all.proxy_arp=1");
+        assert_eq!(
+            proxy_arp(ns, &ifaces).unwrap(),
+            [Some(true), Some(true), None]
+        );
+    }
 
     #[test]
     fn strict_reverse_path_filtering_is_per_interface_unless_all_says_so() {

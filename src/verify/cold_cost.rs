@@ -57,18 +57,8 @@ pub fn hint(lab: &Lab, cpus: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Flavor, LabSpec, Mode, Plan};
-    use crate::render::{render, Templates};
-    use crate::topology::Topology;
-
-    fn lab(mode: Mode, flavor: Flavor, hosts: usize) -> Lab {
-        let spec = LabSpec {
-            flavor,
-            ..LabSpec::article(mode, hosts, None)
-        };
-        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
-        Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
-    }
+    use crate::lab::tests::flavored_lab as lab;
+    use crate::plan::{Flavor, Mode};
 
     #[test]
     fn only_a_large_flood_and_learn_lab_gets_the_hint() {

@@ -9,7 +9,6 @@ use super::reason::Reason;
 use super::report::{PairRow, Warning};
 use crate::lab::{Encap, Lab, LabHost};
 use crate::plan::Flavor;
-use crate::sys::netns::in_netns;
 use crate::sys::tables::{self, FdbEntry, LinkRow, NeighRow, RouteRow};
 use std::net::Ipv4Addr;
 
@@ -493,44 +492,25 @@ fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
 
 const READ: &str = "read what the host programs";
 
-/// /proc/sys/net shows the namespace of the thread that reads it.
 fn read_proxy_arp(
     h: &LabHost,
     devs: Vec<String>,
 ) -> Result<Vec<(String, Option<bool>)>, LearnedError> {
-    in_netns(&h.namespace, || {
-        devs.into_iter()
-            .map(|d| {
-                let path = format!("/proc/sys/net/ipv4/conf/{d}/proxy_arp");
-                let on = std::fs::read_to_string(path).ok().map(|v| v.trim() != "0");
-                (d, on)
-            })
-            .collect()
-    })
-    .map_err(|e| LearnedError::Command {
+    let on = tables::proxy_arp(&h.namespace, &devs).map_err(|e| LearnedError::Command {
         node: h.node.clone(),
         what: "read proxy_arp",
         command: "read /proc/sys/net/ipv4/conf/*/proxy_arp".into(),
         why: e.to_string(),
-    })
+    })?;
+    Ok(devs.into_iter().zip(on).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Flavor, LabSpec, Mode, Plan};
-    use crate::render::{render, Templates};
+    use crate::lab::tests::flavored_lab as lab;
+    use crate::plan::{Flavor, LabSpec, Mode};
     use crate::sys::tables::{LinkInfo, VxlanData};
-    use crate::topology::Topology;
-
-    fn lab(mode: Mode, flavor: Flavor, hosts: usize) -> Lab {
-        let spec = LabSpec {
-            flavor,
-            ..LabSpec::article(mode, hosts, None)
-        };
-        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
-        Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
-    }
 
     fn items_of(expected: &[Expected], host: usize) -> Vec<&Item> {
         expected
@@ -775,8 +755,7 @@ mod tests {
                 cross_subnet: true,
                 ..LabSpec::article(mode, 4, None)
             };
-            let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
-            let l = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
+            let l = crate::lab::tests::lab_of_spec(&spec);
             let routes: Vec<(String, String, Option<u8>)> = items_of(&expected(&l), 1)
                 .into_iter()
                 .filter_map(|i| match i {

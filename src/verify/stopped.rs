@@ -101,7 +101,7 @@ pub(super) fn unsent_cause(s: &Sender, dst: Ipv4Addr) -> Option<String> {
     let (host, host_ns, host_if) = s.host?;
     route.gateway?;
     let owned = tables::addrs(host_ns).ok()?.iter().any(|a| a.ip == next);
-    let answers = tables::proxy_arp(host_ns, host_if).ok()?;
+    let answers = tables::proxy_arp(host_ns, &[host_if.to_string()]).ok()?[0]?;
     (!owned && !answers).then(|| {
         format!(
             "{}'s gateway {next} is no address of {host}, the node at the other end of its link, which does not answer ARP for others there (proxy_arp off)",
