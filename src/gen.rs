@@ -1,9 +1,9 @@
 //! `cnilab gen`: plan, render, write.
 
-use crate::encryption::{Encryption, EncryptionError};
 use crate::lab::file::LabFile;
 use crate::lab::Lab;
 use crate::output::{write_atomically, OutputError};
+use crate::plan::encryption::{Encryption, EncryptionError};
 use crate::plan::{Flavor, LabSpec, Mode, Plan, PlanError};
 use crate::render::{render, RenderError, Templates};
 use crate::routing::Routing;
@@ -83,7 +83,7 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         direct_routing: req.direct_routing,
         cross_subnet: req.cross_subnet,
     })?;
-    plan.encryption = crate::encryption::plan(&plan, req.encryption)?;
+    plan.encryption = crate::plan::encryption::plan(&plan, req.encryption)?;
     if let Some(wg) = &plan.encryption {
         // The pods' packets must fit in the tunnel.
         plan.pod_mtu = wg.mtu;

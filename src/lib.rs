@@ -14,7 +14,6 @@
 
 pub mod bench;
 pub mod cli;
-pub mod encryption;
 pub mod gen;
 pub mod graph;
 pub mod interrupt;

@@ -4,6 +4,8 @@
 //! what an exec line looks like, so the templates stay the one place that says how a mode is
 //! built.
 
+pub mod encryption;
+
 use crate::routing::Routing;
 use crate::underlay::{segment_step, Rack, Underlay, UnderlayError};
 use serde::Serialize;
@@ -319,7 +321,7 @@ pub struct Plan {
     pub cross_subnet: bool,
     /// The WireGuard tunnel between hosts (`gen --encryption wireguard`), set by gen after
     /// planning, since it carries fresh keys.
-    pub encryption: Option<crate::encryption::Wireguard>,
+    pub encryption: Option<encryption::Wireguard>,
 }
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.

@@ -274,7 +274,7 @@ fn assert_caught(lab: &LabGuard, (from, to): (&str, &str), says: &[&str], kinds:
 fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
     let lab = deployed("wg-key-", "flannel");
     let host1 = lab.lab().hosts[0].wg.clone().unwrap().public_key;
-    let stranger = cnilab::encryption::keys::KeyPair::generate()
+    let stranger = cnilab::plan::encryption::keys::KeyPair::generate()
         .unwrap()
         .public;
     wg(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use cnilab::encryption::keys::public_of;
+use cnilab::plan::encryption::keys::public_of;
 use common::{cnilab, stderr};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;

@@ -104,7 +104,7 @@ fn generated(
         },
         direct_routing: false,
         cross_subnet: false,
-        encryption: cnilab::encryption::Encryption::None,
+        encryption: cnilab::plan::encryption::Encryption::None,
         templates: None,
     })
     .ok()

@@ -27,7 +27,7 @@ pub fn bench_fresh(
         routing: Default::default(),
         direct_routing: false,
         cross_subnet: false,
-        encryption: crate::encryption::Encryption::None,
+        encryption: crate::plan::encryption::Encryption::None,
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {

@@ -1,6 +1,6 @@
 //! The command line's arguments: clap's types, their help, and the parsers of their values.
 
-use crate::encryption::Encryption;
+use crate::plan::encryption::Encryption;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::routing::Routing;
 use crate::runtime::RuntimeKind;

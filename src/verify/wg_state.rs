@@ -7,18 +7,14 @@
 //! and is asked directly; otherwise `wg show DEV dump` in the host's namespace asks the kernel.
 
 use super::reason::{Reason, WgProblem};
-use crate::encryption::state::{parse_dump, parse_uapi, WgState};
 use crate::lab::{Lab, LabHost};
-use std::io::{Read, Write};
+use crate::sys::wireguard::{ask_kernel, ask_socket, parse_uapi, WgState};
 use std::net::SocketAddrV4;
-use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::time::Duration;
 
 /// How long WireGuard keeps a session (REJECT_AFTER_TIME): a handshake older than this,
 /// right after traffic, is stale.
 pub const SESSION_SECS: u64 = 180;
-const SOCKET_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The host's device state, from wireguard-go's control socket or the kernel.
 pub fn read(lab: &Lab, lab_dir: &Path, host: &LabHost) -> Result<WgState, String> {
@@ -29,42 +25,6 @@ pub fn read(lab: &Lab, lab_dir: &Path, host: &LabHost) -> Result<WgState, String
         Some(answer) => parse_uapi(&answer).ok_or_else(|| "wireguard-go refused `get`".into()),
         None => ask_kernel(&host.namespace, &wg.dev),
     }
-}
-
-/// `get=1` on `dir/DEV.sock`, or `None` where no wireguard-go answers there. The socket is
-/// reached through the folder's descriptor, so a long folder path cannot exceed the 108 bytes
-/// of a socket address.
-fn ask_socket(dir: &Path, dev: &str) -> Option<String> {
-    let folder = std::fs::File::open(dir).ok()?;
-    let path = format!("/proc/self/fd/{}/{dev}.sock", folder.as_raw_fd());
-    let mut stream = std::os::unix::net::UnixStream::connect(path).ok()?;
-    stream.set_read_timeout(Some(SOCKET_TIMEOUT)).ok()?;
-    stream.write_all(b"get=1\n\n").ok()?;
-    let mut answer = String::new();
-    let mut buf = [0u8; 4096];
-    // The answer ends with an empty line after `errno=`.
-    while !answer.contains("errno=") || !answer.ends_with("\n\n") {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    Some(answer)
-}
-
-fn ask_kernel(namespace: &str, dev: &str) -> Result<WgState, String> {
-    let out = duct::cmd!("ip", "netns", "exec", namespace, "wg", "show", dev, "dump")
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| format!("cannot run wg: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    parse_dump(&String::from_utf8_lossy(&out.stdout))
-        .ok_or_else(|| "unreadable `wg show` dump".into())
 }
 
 /// Every problem of every host's peers, as (host, peer host, reason); `now` in seconds since
@@ -127,8 +87,8 @@ fn peer_problem(state: &WgState, p: &LabHost, port: u16, now: u64) -> Option<WgP
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encryption::state::WgPeer;
-    use crate::encryption::Encryption;
+    use crate::plan::encryption::Encryption;
+    use crate::sys::wireguard::WgPeer;
 
     fn lab() -> Lab {
         let text = crate::gen::generate(&crate::gen::GenRequest {

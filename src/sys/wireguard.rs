@@ -1,13 +1,57 @@
-//! A WireGuard device's state as read back from the node: its peers, their endpoints,
+//! A WireGuard device's state as read back from a node: its peers, their endpoints,
 //! allowed-ips and latest handshakes. Two sources give the same value: `wg show DEV dump`
-//! (the kernel module, through netlink) and wireguard-go's control socket (`get=1`, the
-//! cross-platform protocol at wireguard.com/xplatform, whose keys are hex). Pure parsing.
+//! (the kernel module, through netlink, in the node's namespace) and wireguard-go's control
+//! socket (`get=1`, the cross-platform protocol at wireguard.com/xplatform, whose keys are
+//! hex). The parsers are pure; [`ask_socket`] and [`ask_kernel`] do the asking.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ipnet::Ipv4Net;
 use serde::Serialize;
+use std::io::{Read, Write};
 use std::net::SocketAddrV4;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::Duration;
+
+const SOCKET_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `get=1` on `dir/DEV.sock`, or `None` where no wireguard-go answers there. The socket is
+/// reached through the folder's descriptor, so a long folder path cannot exceed the 108 bytes
+/// of a socket address.
+pub fn ask_socket(dir: &Path, dev: &str) -> Option<String> {
+    let folder = std::fs::File::open(dir).ok()?;
+    let path = format!("/proc/self/fd/{}/{dev}.sock", folder.as_raw_fd());
+    let mut stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    stream.set_read_timeout(Some(SOCKET_TIMEOUT)).ok()?;
+    stream.write_all(b"get=1\n\n").ok()?;
+    let mut answer = String::new();
+    let mut buf = [0u8; 4096];
+    // The answer ends with an empty line after `errno=`.
+    while !answer.contains("errno=") || !answer.ends_with("\n\n") {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    Some(answer)
+}
+
+/// `wg show DEV dump` in namespace `namespace`: the kernel's device.
+pub fn ask_kernel(namespace: &str, dev: &str) -> Result<WgState, String> {
+    let out = duct::cmd!("ip", "netns", "exec", namespace, "wg", "show", dev, "dump")
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| format!("cannot run wg: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    parse_dump(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| "unreadable `wg show` dump".into())
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WgState {

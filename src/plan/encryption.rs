@@ -6,9 +6,8 @@
 //! are generated here ([`keys`]); gen writes them beside the topology.
 
 pub mod keys;
-pub mod state;
 
-use crate::plan::{Flavor, Mode, Plan};
+use super::{Flavor, Mode, Plan};
 use crate::routing::Routing;
 use crate::underlay::Underlay;
 use serde::Serialize;
