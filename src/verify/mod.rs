@@ -37,6 +37,7 @@ mod collect;
 mod findings;
 mod pair_judge;
 mod phases;
+mod seal_rows;
 mod stopped;
 mod targets;
 use collect::*;
@@ -428,50 +429,6 @@ impl Prepared {
             elapsed_ms: started.elapsed().as_millis() as u64,
             peak_memory_kib: peak_memory_kib(),
         })
-    }
-}
-
-impl Prepared {
-    /// An encrypted lab's proof per pair: no pod address between nodes, the tunnel between
-    /// its hosts while its probes were out, and each host's WireGuard peers as planned.
-    fn seal_rows(&self, judged: &mut Judged, watched: &sealed::Watched, max_loss: f64) {
-        let (lab, judge) = (&self.lab, PairJudge::new(self, max_loss));
-        let Some(wg) = &lab.encryption else { return };
-        let states: Vec<_> = (lab.hosts.iter())
-            .map(|h| (h.index, wg_state::read(lab, &self.lab_dir, h)))
-            .collect();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let peers = wg_state::problems(lab, &states, now);
-        for (k, row) in judged.rows.iter_mut().enumerate() {
-            let Some(row) = row else { continue };
-            let (a, b) = self.probes.pairs[k];
-            let plan = judge.plan(k);
-            let names = (row.from.as_str(), row.to.as_str());
-            let mut reasons = sealed::address_leaks(&plan, names, watched);
-            let (ha, hb) = (lab.pods[a].host, lab.pods[b].host);
-            if let (Some(window), true) = (judged.windows[k], ha != hb) {
-                let missing = sealed::tunnel_reasons(&plan, wg, window, watched);
-                if missing.is_empty() {
-                    row.verdict.wire = format!(
-                        "{wg} between {} and {} (pods {} > {})",
-                        plan.src_host, plan.dst_host, plan.src_pod, plan.dst_pod
-                    );
-                }
-                reasons.extend(missing);
-            }
-            let touches = |(x, y): (usize, usize)| (x, y) == (ha, hb) || (x, y) == (hb, ha);
-            let peer_reasons = peers.iter().filter(|(x, y, _)| touches((*x, *y)));
-            row.verdict
-                .reasons
-                .splice(0..0, peer_reasons.map(|(_, _, r)| r.clone()));
-            for r in reasons {
-                if !row.verdict.reasons.contains(&r) {
-                    row.verdict.reasons.push(r);
-                }
-            }
-        }
     }
 }
 
