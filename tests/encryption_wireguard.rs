@@ -1,7 +1,8 @@
 //! End to end, as root, on this machine: WireGuard labs (`gen --encryption wireguard`) at 3
 //! hosts deploy (through wireguard-go where the kernel has no WireGuard), verify passes every
-//! pair, the underlay shows UDP 51820 and no pod address while iputils ping runs, destroy
-//! ends every wireguard-go, and verify names each fault the issue lists.
+//! pair, the underlay shows UDP 51820 and no pod address while iputils ping runs, trace names
+//! where the probe is encrypted and decrypted, destroy ends every wireguard-go, and verify names
+//! each fault the issue lists.
 
 mod common;
 
@@ -240,6 +241,54 @@ fn flannel_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51820() {
         assert_ne!(*proto, 1, "ICMP on the underlay: {src} > {dst}");
     }
     assert_every_pair_passes_sealed(&lab);
+    assert_trace_shows_where_it_is_sealed(&lab);
+}
+
+/// `trace` names the device and the peer that encrypted the probe, and the one that decrypted
+/// it, both ways.
+fn assert_trace_shows_where_it_is_sealed(lab: &LabGuard) {
+    let out = lab.run(&["trace", "--json", "pod1", "pod2"]);
+    assert!(out.status.success(), "trace: {}", stderr(&out));
+    let walk: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wraps: Vec<(String, String, String)> = walk["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["wrap"].is_null())
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (text("node"), text("wrap"), text("decision"))
+        })
+        .collect();
+    let has = |node: &str, wrap: &str, says: &str| {
+        wraps
+            .iter()
+            .any(|(n, w, d)| n == node && w == wrap && d.contains(says))
+    };
+    assert!(
+        has(
+            "host1",
+            "encap",
+            "encrypted by flannel-wg for host2 (192.168.0.100:51820)"
+        ),
+        "{wraps:?}"
+    );
+    assert!(
+        has(
+            "host2",
+            "decap",
+            "decrypted by flannel-wg from host1 (192.168.0.50:51820)"
+        ),
+        "{wraps:?}"
+    );
+    assert!(
+        has("host2", "encap", "encrypted by flannel-wg for host1"),
+        "{wraps:?}"
+    );
+    assert!(
+        has("host1", "decap", "decrypted by flannel-wg from host2"),
+        "{wraps:?}"
+    );
 }
 
 /// Verify of a broken lab: it fails, and `from -> to` gives every message in `says` and

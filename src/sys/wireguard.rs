@@ -38,6 +38,15 @@ pub fn ask_socket(dir: &Path, dev: &str) -> Option<String> {
     Some(answer)
 }
 
+/// Device `dev`'s state: from wireguard-go's control socket in `dir` where one answers,
+/// otherwise from the kernel in `namespace`.
+pub fn read(dir: &Path, namespace: &str, dev: &str) -> Result<WgState, String> {
+    match ask_socket(dir, dev) {
+        Some(answer) => parse_uapi(&answer).ok_or_else(|| "wireguard-go refused `get`".into()),
+        None => ask_kernel(namespace, dev),
+    }
+}
+
 /// `wg show DEV dump` in namespace `namespace`: the kernel's device.
 pub fn ask_kernel(namespace: &str, dev: &str) -> Result<WgState, String> {
     let out = duct::cmd!("ip", "netns", "exec", namespace, "wg", "show", dev, "dump")

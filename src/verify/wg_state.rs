@@ -8,7 +8,7 @@
 
 use super::reason::{Reason, WgProblem};
 use crate::lab::{Lab, LabHost};
-use crate::sys::wireguard::{ask_kernel, ask_socket, parse_uapi, WgState};
+use crate::sys::wireguard::WgState;
 use std::net::SocketAddrV4;
 use std::path::Path;
 
@@ -21,10 +21,7 @@ pub fn read(lab: &Lab, lab_dir: &Path, host: &LabHost) -> Result<WgState, String
     let (Some(wg), Some(own)) = (&lab.encryption, &host.wg) else {
         return Err("the lab states no WireGuard for this host".into());
     };
-    match ask_socket(&lab_dir.join(&own.dir), &wg.dev) {
-        Some(answer) => parse_uapi(&answer).ok_or_else(|| "wireguard-go refused `get`".into()),
-        None => ask_kernel(&host.namespace, &wg.dev),
-    }
+    crate::sys::wireguard::read(&lab_dir.join(&own.dir), &host.namespace, &wg.dev)
 }
 
 /// Every problem of every host's peers, as (host, peer host, reason); `now` in seconds since
