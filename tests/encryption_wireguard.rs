@@ -32,14 +32,18 @@ fn deployed(prefix: &str, flavor: &str) -> LabGuard {
 
 /// [`deployed`], and whether deploy said it ran wireguard-go (rather than the kernel's).
 fn deployed_saying(prefix: &str, flavor: &str) -> (LabGuard, bool) {
+    deployed_mode(prefix, "host-gw", flavor)
+}
+
+/// A deployed 3-host encrypted lab of `mode` and `flavor`, and whether deploy said it ran
+/// wireguard-go.
+fn deployed_mode(prefix: &str, mode: &str, flavor: &str) -> (LabGuard, bool) {
     require_wireguard_tools();
     let name = unique(prefix);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("clab.yaml");
     let out = common::cnilab()
-        .args([
-            "gen", "--mode", "host-gw", "--hosts", "3", "--flavor", flavor,
-        ])
+        .args(["gen", "--mode", mode, "--hosts", "3", "--flavor", flavor])
         .args(["--encryption", "wireguard", "--name", &name, "-o"])
         .arg(&file)
         .output()
@@ -291,9 +295,20 @@ fn assert_trace_shows_where_it_is_sealed(lab: &LabGuard) {
     );
 }
 
-/// Verify of a broken lab: it fails, and `from -> to` gives every message in `says` and
-/// every reason kind in `kinds`.
-fn assert_caught(lab: &LabGuard, (from, to): (&str, &str), says: &[&str], kinds: &[&str]) {
+/// Verify of a broken lab: it fails, `from -> to` gives every message in `says` and every
+/// reason kind in `kinds`, and pod3 -> pod1, which the fault does not touch, passes.
+fn assert_caught(lab: &LabGuard, pair_: (&str, &str), says: &[&str], kinds: &[&str]) {
+    assert_caught_sparing(lab, pair_, says, kinds, ("pod3", "pod1"));
+}
+
+/// [`assert_caught`] with the pair that must still pass.
+fn assert_caught_sparing(
+    lab: &LabGuard,
+    (from, to): (&str, &str),
+    says: &[&str],
+    kinds: &[&str],
+    spared: (&str, &str),
+) {
     let (code, report) = verify(lab, &[]);
     let broken = pair(&report, from, to);
     let got = messages(broken);
@@ -316,7 +331,11 @@ fn assert_caught(lab: &LabGuard, (from, to): (&str, &str), says: &[&str], kinds:
     }
     assert_eq!(code, 1, "verify must fail: {report}");
     // The pairs that do not touch the fault still pass.
-    assert_eq!(pair(&report, "pod3", "pod1")["passed"], true, "{report}");
+    assert_eq!(
+        pair(&report, spared.0, spared.1)["passed"],
+        true,
+        "{report}"
+    );
 }
 
 #[test]
@@ -369,7 +388,13 @@ fn a_route_around_the_tunnel_is_caught_as_a_leak() {
         "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
         "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51820",
     ];
-    assert_caught(&lab, ("pod1", "pod2"), &says, &["leak", "not_sealed"]);
+    assert_caught_sparing(
+        &lab,
+        ("pod1", "pod2"),
+        &says,
+        &["leak", "not_sealed"],
+        ("pod2", "pod3"),
+    );
 }
 
 #[test]
@@ -390,4 +415,23 @@ fn allowed_ips_missing_a_peers_subnet_is_caught() {
     );
     let says = ["host1's WireGuard peer host2 lacks 10.0.2.0/24 in its allowed-ips"];
     assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+}
+
+#[test]
+fn calicos_wireguard_on_vxlan_passes_every_pair_and_a_missing_rule_is_a_leak() {
+    let (lab, _) = deployed_mode("wg-ca-", "vxlan", "calico");
+    assert_every_pair_passes_sealed(&lab);
+    // Without felix's rule, pod traffic takes the main table's VXLAN routes: in the clear.
+    common::verify::exec(&lab, "host1", "ip rule del priority 99");
+    let says = [
+        "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
+        "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51820",
+    ];
+    assert_caught_sparing(
+        &lab,
+        ("pod1", "pod2"),
+        &says,
+        &["leak", "not_sealed"],
+        ("pod2", "pod3"),
+    );
 }

@@ -136,7 +136,7 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
 
 #[test]
 fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--encryption", "ipsec"],
             "--encryption ipsec is not built yet",
@@ -166,6 +166,19 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
                 "wireguard",
             ],
             "--encryption wireguard",
+        ),
+        (
+            &[
+                "--mode",
+                "vxlan",
+                "--flavor",
+                "calico",
+                "--underlay",
+                "racks:2",
+                "--encryption",
+                "wireguard",
+            ],
+            "--underlay racks:2",
         ),
     ];
     for (args, says) in cases {
@@ -209,4 +222,38 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
         stderr(&out).contains("--encryption writes each host's private key beside the topology")
     );
     assert!(out.stdout.is_empty(), "no topology without its keys");
+}
+
+#[test]
+fn calicos_layout_is_felixs_table_mark_and_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cnilab()
+        .current_dir(dir.path())
+        .args([
+            "gen", "--mode", "vxlan", "--flavor", "calico", "--hosts", "3",
+        ])
+        .args([
+            "--name",
+            "wg-gen",
+            "--encryption",
+            "wireguard",
+            "-o",
+            "clab.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+    for line in [
+        "ip link add wireguard.cali type wireguard",
+        "listen-port 51820 fwmark 0x200000",
+        "ip route add 172.16.1.0/24 dev wireguard.cali table 1",
+        "ip rule add not fwmark 0x200000/0x200000 table 1 priority 99",
+        "sysctl -w net.ipv4.conf.all.src_valid_mark=1",
+        "ip link set dev wireguard.cali mtu 1440",
+        "felix/wireguard/wireguard.go",
+    ] {
+        assert!(topo.contains(line), "no `{line}`");
+    }
+    assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
 }

@@ -66,8 +66,9 @@ pub struct LabShape {
     #[command(flatten)]
     pub hybrid: HybridArgs,
     /// Encrypt pod traffic between hosts: none (the default) or wireguard (--mode host-gw with
-    /// the article's own tunnel or --flavor flannel's wireguard backend, flat underlay). Each
-    /// host's private key is written beside the topology, in LAB.cnilab/wireguard/.
+    /// the article's own tunnel or --flavor flannel's wireguard backend, flat underlay; --mode
+    /// vxlan --flavor calico, felix's wireguard.cali). Each host's private key is written
+    /// beside the topology, in LAB.cnilab/wireguard/.
     #[arg(long, value_enum, value_name = "ENCRYPTION", default_value = "none")]
     pub encryption: Encryption,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.

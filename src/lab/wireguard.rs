@@ -13,6 +13,8 @@ pub const LABEL_WG_PUBLIC_KEY: &str = "cnilab.wg-public-key";
 pub const LABEL_WG_DIR: &str = "cnilab.wg-dir";
 /// The one route flannel puts on its device (the cluster network); absent, a route per peer.
 pub const LABEL_WG_ROUTE: &str = "cnilab.wg-route";
+/// The routing table the peers' routes are in (Calico's), where it is not the main one.
+pub const LABEL_WG_TABLE: &str = "cnilab.wg-table";
 
 /// What every host of an encrypted lab says alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,6 +22,8 @@ pub struct LabWireguard {
     pub dev: String,
     pub port: u16,
     pub route: Option<ipnet::Ipv4Net>,
+    /// The table of the per-peer routes where it is not the main one.
+    pub table: Option<u32>,
 }
 
 impl std::fmt::Display for LabWireguard {
@@ -52,6 +56,7 @@ pub fn of_host(name: &str, node: &Node) -> Result<Option<(LabWireguard, HostWire
         dev: required(name, node, LABEL_WG_DEV)?,
         port: required(name, node, LABEL_WG_PORT)?,
         route: optional(name, node, LABEL_WG_ROUTE)?,
+        table: optional(name, node, LABEL_WG_TABLE)?,
     };
     let host = HostWireguard {
         public_key: required(name, node, LABEL_WG_PUBLIC_KEY)?,

@@ -48,6 +48,18 @@ pub const WIREGUARD_PORT: u16 = 51820;
 pub const FLANNEL_WG_DEV: &str = "flannel-wg";
 /// cnilab's own tunnel device for the article's modes.
 pub const OWN_WG_DEV: &str = "cnilab-wg";
+/// Calico's device (felix/config/config_params.go, `WireguardInterfaceName` default).
+pub const CALICO_WG_DEV: &str = "wireguard.cali";
+/// The routing table felix takes for WireGuard: the first index of its route table ranges
+/// (felix/dataplane/driver.go `routeTableIndexAllocator.GrabIndex()`, lowest first; the
+/// default range starts at 1).
+pub const CALICO_WG_TABLE: u32 = 1;
+/// The mark felix gives WireGuard: its sixth single mark bit (accept, pass, drop, scratch-0
+/// and scratch-1 come first, felix/dataplane/driver.go), lowest first in the default
+/// IptablesMarkMask 0xffff0000.
+pub const CALICO_WG_MARK: u32 = 0x0020_0000;
+/// The priority of felix's rule (`WireguardRoutingRulePriority` default).
+pub const CALICO_WG_RULE_PRIORITY: u32 = 99;
 /// What flannel takes off the underlay MTU for the tunnel and the pods
 /// (pkg/backend/wireguard/wireguard_network.go, `overhead = 80`: room for IPv6 outer headers).
 pub const FLANNEL_WG_OVERHEAD: u16 = 80;
@@ -63,6 +75,9 @@ pub enum WgLayout {
     Flannel,
     /// cnilab's own: a route per peer's pod subnet on the device, no address on it.
     Own,
+    /// Calico's (felix): the peers' blocks routed to the device in a table of its own, which
+    /// a rule sends every packet to unless WireGuard's own fwmark is on it.
+    Calico,
 }
 
 /// The tunnel a lab's hosts build.
@@ -75,6 +90,10 @@ pub struct Wireguard {
     pub mtu: u16,
     /// The route flannel puts on the device: every pod subnet of the cluster.
     pub cluster_net: &'static str,
+    /// Calico's table, mark and rule priority.
+    pub table: u32,
+    pub mark: u32,
+    pub rule_priority: u32,
     /// Per host (by index − 1): its key pair.
     pub keys: Vec<keys::KeyPair>,
     /// Per host: its WireGuard folder, relative to the topology file ([`node_dir`]).
@@ -97,9 +116,9 @@ impl Wireguard {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncryptionError {
-    #[error("--encryption ipsec is not built yet: cnilab builds --encryption wireguard for --mode host-gw (article and flannel flavors) on the flat underlay")]
+    #[error("--encryption ipsec is not built yet: cnilab builds --encryption wireguard for --mode host-gw (article and flannel flavors) and --mode vxlan --flavor calico, on their own underlays")]
     IpsecNotBuilt,
-    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor on the flat underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
     NotHere {
         mode: Mode,
         flavor: Flavor,
@@ -121,9 +140,10 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     let layout = match (plan.mode, plan.flavor) {
         (Mode::HostGw, Flavor::Article) => WgLayout::Own,
         (Mode::HostGw, Flavor::Flannel) => WgLayout::Flannel,
+        (Mode::Vxlan, Flavor::Calico) => WgLayout::Calico,
         _ => return Err(not_here(plan)),
     };
-    if plan.underlay != Underlay::Flat || plan.routing != Routing::Static {
+    if !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet {
         return Err(not_here(plan));
     }
     let keys = (0..plan.hosts.len())
@@ -132,6 +152,9 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     let (dev, mtu) = match layout {
         WgLayout::Flannel => (FLANNEL_WG_DEV, 1500 - FLANNEL_WG_OVERHEAD),
         WgLayout::Own => (OWN_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
+        // felix's automatic WireGuard MTU over IPv4: the host's less 60
+        // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
+        WgLayout::Calico => (CALICO_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
     };
     Ok(Some(Wireguard {
         layout,
@@ -139,6 +162,9 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
         port: WIREGUARD_PORT,
         mtu,
         cluster_net: plan.underlay_supernet,
+        table: CALICO_WG_TABLE,
+        mark: CALICO_WG_MARK,
+        rule_priority: CALICO_WG_RULE_PRIORITY,
         keys,
         dirs: plan
             .hosts
@@ -153,9 +179,10 @@ fn not_here(plan: &Plan) -> EncryptionError {
         mode: plan.mode,
         flavor: plan.flavor,
         underlay: plan.underlay,
-        routing: match plan.routing {
-            Routing::Bgp => " --routing bgp",
-            Routing::Static => "",
+        routing: match (plan.routing, plan.cross_subnet) {
+            (Routing::Bgp, _) => " --routing bgp",
+            (_, true) => " --cross-subnet",
+            _ => "",
         },
     }
 }

@@ -160,12 +160,13 @@ fn wg_route(wg: &crate::lab::wireguard::LabWireguard) -> Option<Item> {
 fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
     if let Some(wg) = &lab.encryption {
         // A peer's pods are behind the WireGuard device: a route of their own unless the
-        // device's one route covers them.
+        // device's one route covers them. Routes in a table of their own (Calico's) are not
+        // read here: the tunnel on the wire and the peers read back stand for them.
         let dst = p.pod_subnet.to_string();
         let dev = wg.dev.clone();
-        return match wg.route {
-            Some(_) => Vec::new(),
-            None => vec![Item::Route {
+        return match (wg.route, wg.table) {
+            (Some(_), _) | (_, Some(_)) => Vec::new(),
+            (None, None) => vec![Item::Route {
                 dst,
                 via: None,
                 dev,

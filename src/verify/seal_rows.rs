@@ -28,7 +28,7 @@ impl Prepared {
             let window = judged.windows[k].filter(|_| hosts.0 != hosts.1);
             let plan = judge.plan(k);
             for r in pair_reasons(&plan, row, wg, window, watched) {
-                if !row.verdict.reasons.contains(&r) {
+                if !already_said(&row.verdict.reasons, &r) {
                     row.verdict.reasons.push(r);
                 }
             }
@@ -46,6 +46,22 @@ impl Prepared {
             .map_or(0, |d| d.as_secs());
         wg_state::problems(lab, &states, now)
     }
+}
+
+/// Whether `reasons` say `r` already: a leak is one per sender and point, whatever gave it
+/// away (the tag, or the addresses).
+fn already_said(reasons: &[Reason], r: &Reason) -> bool {
+    reasons.iter().any(|old| match (old, r) {
+        (
+            Reason::Leak { sender, point, .. },
+            Reason::Leak {
+                sender: s,
+                point: p,
+                ..
+            },
+        ) => sender == s && point == p,
+        _ => old == r,
+    })
 }
 
 /// A pair's leaks and, between two hosts, the tunnel; where the tunnel is proven, the row's

@@ -307,6 +307,7 @@ mod tests {
             dev: "flannel-wg".into(),
             port: 51820,
             route: None,
+            table: None,
         }
     }
 
