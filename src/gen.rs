@@ -28,6 +28,8 @@ pub struct GenRequest<'a> {
     pub cross_subnet: bool,
     /// `--encryption`: a WireGuard tunnel between hosts, with keys written beside the topology.
     pub encryption: Encryption,
+    /// IPv4, IPv6 or both (see [`crate::family`]).
+    pub ip_family: crate::family::IpFamily,
     pub templates: Option<&'a Path>,
 }
 
@@ -82,6 +84,7 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         routing: req.routing,
         direct_routing: req.direct_routing,
         cross_subnet: req.cross_subnet,
+        ip_family: req.ip_family,
     })?;
     plan.encryption = crate::plan::encryption::plan(&plan, req.encryption)?;
     if let Some(wg) = &plan.encryption {
@@ -225,6 +228,8 @@ fn spec_of<'a>(topo: &'a Topology, lab: &Lab) -> Option<LabSpec<'a>> {
         } else {
             Routing::Static
         },
+        // BGP, the only lab with files beside it, is built in IPv4 only.
+        ip_family: crate::family::IpFamily::Ipv4,
         direct_routing: hybrid && lab.flavor == Flavor::Flannel,
         cross_subnet: hybrid && lab.flavor == Flavor::Calico,
     })
@@ -288,6 +293,7 @@ mod tests {
             direct_routing: false,
             cross_subnet: false,
             encryption: Encryption::None,
+            ip_family: Default::default(),
             templates: None,
         }
     }

@@ -14,6 +14,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod family;
 pub mod gen;
 pub mod graph;
 pub mod interrupt;

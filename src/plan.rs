@@ -6,11 +6,12 @@
 
 pub mod encryption;
 
+use crate::family::{six, six_net, IpFamily, VXLAN6_OVERHEAD};
 use crate::routing::Routing;
 use crate::underlay::{segment_step, Rack, Underlay, UnderlayError};
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// The data plane a lab demonstrates.
@@ -191,6 +192,11 @@ fn vtep_mac(i: u8) -> String {
     format!("02:cb:00:00:00:{i:02x}")
 }
 
+/// The IPv6 VTEP's MAC: the IPv4 one's, with 06 in its fifth byte.
+fn vtep_mac6(i: u8) -> String {
+    format!("02:cb:00:00:06:{i:02x}")
+}
+
 pub const MIN_HOSTS: usize = 2;
 /// Host indices become the third octet of 10.0.i.0/24 and a factor of the last octet of
 /// 192.168.0.x, so 254 is where the plan runs out of addresses.
@@ -228,6 +234,14 @@ pub enum PlanError {
         flavor: Flavor,
         underlay: Underlay,
     },
+    #[error("--mode ipip --ip-family ipv6: IPIP carries IPv4 only (IP protocol 4 has no IPv6 inside it); for an IPv6 overlay use `cnilab gen --mode vxlan --ip-family ipv6 --hosts {hosts}`")]
+    IpipCarriesIpv4Only { hosts: usize },
+    #[error("--ip-family {family} is not built for {what} yet: {fix}")]
+    FamilyNotBuilt {
+        family: IpFamily,
+        what: String,
+        fix: &'static str,
+    },
 }
 
 fn valid_flavors(mode: &Mode) -> String {
@@ -243,6 +257,8 @@ fn valid_flavors(mode: &Mode) -> String {
 pub struct Pod {
     pub name: String,
     pub ip: Ipv4Addr,
+    /// The pod's IPv6 address, in an ipv6 or dual lab: [`six`] of `ip`.
+    pub ip6: Option<Ipv6Addr>,
     /// The host's end of the pod's veth: on cni0 for the article and flannel, routed for
     /// Calico (`cali…`) and Cilium (`lxc…`).
     pub veth: String,
@@ -290,6 +306,22 @@ pub struct Host {
     /// With flannel's DirectRouting or Calico's CrossSubnet: the peers on this host's own subnet
     /// (its rack mates), as ranges. They get a plain route via the peer; every other peer goes through VXLAN.
     pub direct_to: Option<String>,
+    /// The host's IPv6 addresses, in an ipv6 or dual lab.
+    pub v6: Option<HostV6>,
+}
+
+/// A host's IPv6 side: each address is [`six`] of its IPv4 counterpart.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostV6 {
+    pub underlay_ip: Ipv6Addr,
+    pub underlay_subnet: Option<ipnet::Ipv6Net>,
+    pub underlay_gw: Option<Ipv6Addr>,
+    pub pod_subnet: ipnet::Ipv6Net,
+    pub pod_gw: Ipv6Addr,
+    pub vtep_ip: Option<Ipv6Addr>,
+    /// The IPv6 VTEP's MAC where peers program it statically (flannel's `VtepMACv6`).
+    pub vtep_mac: Option<String>,
+    pub router_wan_ip: Option<Ipv6Addr>,
 }
 
 /// Everything a template needs to render one lab.
@@ -322,7 +354,16 @@ pub struct Plan {
     /// The WireGuard tunnel between hosts (`gen --encryption wireguard`), set by gen after
     /// planning, since it carries fresh keys.
     pub encryption: Option<encryption::Wireguard>,
+    pub ip_family: IpFamily,
+    /// Whether the lab carries IPv4 and IPv6, for the templates.
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// The IPv6 VTEP device where the lab tunnels IPv6 (flannel's dual-stack name).
+    pub tunnel6_dev: Option<&'static str>,
 }
+
+/// flannel's IPv6 VTEP (pkg/backend/vxlan/vxlan.go: `flannel-v6.<VNI>`).
+pub const FLANNEL_V6_DEV: &str = "flannel-v6.1";
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
 #[derive(Debug, Clone, Copy)]
@@ -339,6 +380,7 @@ pub struct LabSpec<'a> {
     pub direct_routing: bool,
     /// Calico's CrossSubnet (vxlan or ipip, calico flavor, racks underlay only).
     pub cross_subnet: bool,
+    pub ip_family: IpFamily,
 }
 
 impl<'a> LabSpec<'a> {
@@ -354,6 +396,7 @@ impl<'a> LabSpec<'a> {
             routing: Routing::Static,
             direct_routing: false,
             cross_subnet: false,
+            ip_family: IpFamily::Ipv4,
         }
     }
 }
@@ -382,16 +425,21 @@ impl Plan {
             return Err(PlanError::UnderlayNotInMode { mode, underlay });
         }
         underlay.check(spec.hosts)?;
+        check_family(spec, underlay)?;
         let racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
-        let hosts = plan_hosts(spec, &racks, &lab);
+        let mut hosts = plan_hosts(spec, &racks, &lab);
+        if spec.ip_family.has_v6() {
+            hosts.iter_mut().for_each(with_v6);
+        }
         let tunnel = tunnel(mode, flavor);
+        let ip_family = spec.ip_family;
         Ok(Plan {
             mode,
             flavor,
             lab,
             hosts,
             pods_per_host,
-            pod_mtu: mode.pod_mtu(),
+            pod_mtu: pod_mtu(mode, ip_family),
             tunnel,
             vni: tunnel.map_or(VXLAN_VNI, |t| t.vni),
             vxlan_port: tunnel.map_or(VXLAN_PORT, |t| t.port),
@@ -403,8 +451,78 @@ impl Plan {
             direct_routing,
             cross_subnet,
             encryption: None,
+            ip_family,
+            ipv4: ip_family.has_v4(),
+            ipv6: ip_family.has_v6(),
+            tunnel6_dev: (mode == Mode::Vxlan && ip_family.has_v6()).then_some(FLANNEL_V6_DEV),
         })
     }
+}
+
+/// The pods' MTU: the smallest any family's overlay leaves on a 1500-byte underlay. One link
+/// carries both families, so a dual VXLAN lab takes IPv6's 1430; flannel gives its pods 1450
+/// in dual-stack too (its encapOverhead is 50 for either VTEP), 20 bytes more than an IPv6
+/// underlay leaves.
+fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
+    match mode {
+        Mode::Vxlan if family.has_v6() => 1500 - VXLAN6_OVERHEAD,
+        _ => mode.pod_mtu(),
+    }
+}
+
+/// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs on their own
+/// underlays.
+/// Everything else is refused, with the reason and what to ask for instead.
+fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
+    let family = spec.ip_family;
+    if family == IpFamily::Ipv4 {
+        return Ok(());
+    }
+    if (spec.mode, family) == (Mode::Ipip, IpFamily::Ipv6) {
+        return Err(PlanError::IpipCarriesIpv4Only { hosts: spec.hosts });
+    }
+    let refuse = |what: String, fix| Err(PlanError::FamilyNotBuilt { family, what, fix });
+    if spec.mode == Mode::Ipip {
+        return refuse(
+            "--mode ipip (Calico's dual-stack sends IPv4 in IPIP and IPv6 in vxlan-v6.calico)"
+                .into(),
+            "use --mode vxlan --ip-family dual for a dual-stack overlay",
+        );
+    }
+    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) {
+        return refuse(
+            format!("--flavor {}", spec.flavor),
+            "use the article's flavor (leave --flavor out) or --flavor flannel",
+        );
+    }
+    if underlay != spec.mode.default_underlay() || spec.routing != Routing::Static {
+        return refuse(
+            format!("--underlay {underlay} with --routing {}", spec.routing),
+            "leave --underlay and --routing out: the mode's own underlay carries IPv6",
+        );
+    }
+    Ok(())
+}
+
+/// A host with its IPv6 addresses, each [`six`] of its IPv4 one.
+fn with_v6(h: &mut Host) {
+    for pod in &mut h.pods {
+        pod.ip6 = Some(six(pod.ip));
+    }
+    h.v6 = Some(HostV6 {
+        underlay_ip: six(h.underlay_ip),
+        underlay_subnet: h
+            .underlay_subnet
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .map(six_net),
+        underlay_gw: h.underlay_gw.map(six),
+        pod_subnet: six_net(h.pod_subnet),
+        pod_gw: six(h.pod_gw),
+        vtep_ip: h.vtep_ip.map(six),
+        vtep_mac: h.vtep_mac.as_ref().map(|_| vtep_mac6(octet(h.index))),
+        router_wan_ip: h.router_wan_ip.map(six),
+    });
 }
 
 /// The sizes and the flavor, checked before anything is derived from them.
@@ -603,6 +721,7 @@ fn host(mode: Mode, flavor: Flavor, i: usize, step: u8, pods_per_host: usize) ->
         asn: None,
         bird_dir: None,
         direct_to: None,
+        v6: None,
     }
 }
 
@@ -623,6 +742,7 @@ fn pod(flavor: Flavor, i: usize, j: usize, per_host: usize, [a, b, c]: [u8; 3]) 
     Pod {
         name,
         ip: Ipv4Addr::new(a, b, c, last),
+        ip6: None,
         veth,
     }
 }

@@ -136,7 +136,11 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
 
 #[test]
 fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--ip-family", "dual", "--encryption", "wireguard"],
+            "--encryption wireguard carries IPv4 only",
+        ),
         (
             &["--encryption", "ipsec"],
             "--encryption ipsec is not built yet",

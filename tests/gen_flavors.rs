@@ -20,6 +20,7 @@ fn text(mode: Mode, flavor: Flavor, hosts: usize, pods_per_host: usize) -> Strin
         routing: Default::default(),
         direct_routing: false,
         cross_subnet: false,
+        ip_family: Default::default(),
     };
     render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap()
 }
@@ -305,6 +306,7 @@ fn interface_names_fit_at_the_largest_plan() {
             routing: Default::default(),
             direct_routing: false,
             cross_subnet: false,
+            ip_family: Default::default(),
         };
         let plan = Plan::from_spec(&spec).unwrap();
         let last = plan.hosts.last().unwrap().pods.last().unwrap();

@@ -7,7 +7,7 @@ mod common;
 use common::captures::*;
 use common::verify::*;
 use common::*;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 /// The kernel stamps a frame once, for every socket on the device: every frame that verify and
@@ -183,7 +183,7 @@ fn a_known_wire_delay_is_the_interval_between_two_points() {
             continue;
         };
         let (_, _, t2) = unmatched.remove(i);
-        match *src == pod1 {
+        match *src == IpAddr::V4(pod1) {
             true => there.push(t2.checked_sub(*t1)),
             false => back.push(t1.checked_sub(*t2)),
         }
@@ -231,7 +231,7 @@ const SLACK: Duration = Duration::from_millis(20);
 /// The inner frames of the VXLAN frames in a capture (TCP left out: see above), each with its
 /// inner source and time; the inner frame crosses the routers unchanged, so it names a frame at
 /// both ends.
-fn inner_frames(frames: &[(Duration, Vec<u8>)]) -> Vec<(Vec<u8>, Ipv4Addr, Duration)> {
+fn inner_frames(frames: &[(Duration, Vec<u8>)]) -> Vec<(Vec<u8>, IpAddr, Duration)> {
     use cnilab::wire::dissect::{dissect, Wire};
     // Outer Ethernet, an IPv4 header without options (the kernel's), UDP and VXLAN.
     const INNER: usize = 14 + 20 + 8 + 8;

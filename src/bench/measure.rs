@@ -283,6 +283,7 @@ mod tests {
             direct_routing: false,
             cross_subnet: false,
             encryption: crate::plan::encryption::Encryption::Wireguard,
+            ip_family: Default::default(),
             templates: None,
         })
         .unwrap();

@@ -81,7 +81,9 @@ struct Seen {
 fn read_packet(frame: &[u8], flow: Flow, vxlan_ports: &[u16]) -> Option<Seen> {
     let wire = dissect(frame, vxlan_ports).ok()?;
     let inner = wire.innermost()?;
-    if (inner.src, inner.dst) != (flow.src, flow.dst) || !matches!(inner.l4, L4::Tcp { .. }) {
+    if (inner.src, inner.dst) != (flow.src.into(), flow.dst.into())
+        || !matches!(inner.l4, L4::Tcp { .. })
+    {
         return None;
     }
     // The pod's packet is the frame's tail: everything before it is Ethernet plus tunnel.

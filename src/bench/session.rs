@@ -28,6 +28,7 @@ pub fn bench_fresh(
         direct_routing: false,
         cross_subnet: false,
         encryption: crate::plan::encryption::Encryption::None,
+        ip_family: Default::default(),
         templates: None,
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {

@@ -59,6 +59,11 @@ pub struct LabShape {
     /// racks:R.
     #[arg(long, value_name = "UNDERLAY", value_parser = underlay_arg)]
     pub underlay: Option<Underlay>,
+    /// Which IP families pods and hosts carry: ipv4 (the default), ipv6 (an IPv6-only lab on
+    /// an IPv6 underlay) or dual (both). ipv6 and dual are built for host-gw and vxlan, article
+    /// and flannel flavors, on their own underlays.
+    #[arg(long, value_enum, value_name = "FAMILY", default_value = "ipv4")]
+    pub ip_family: crate::family::IpFamily,
     /// How pod routes cross the routers: static (host-gw's own routes, the default) or bgp
     /// (BIRD 2 on every host and router; needs --underlay routed or racks:R and -o FILE).
     #[arg(long, value_name = "ROUTING", default_value = "static")]

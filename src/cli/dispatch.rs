@@ -98,6 +98,7 @@ fn gen_lab(shape: &LabShape, output: &Path, force: bool) -> Result<i32, Error> {
         direct_routing: shape.hybrid.direct_routing,
         cross_subnet: shape.hybrid.cross_subnet,
         encryption: shape.encryption,
+        ip_family: shape.ip_family,
         templates: shape.templates.as_deref(),
     })?;
     write_topology(&generated, output, force, true)?;
@@ -197,6 +198,7 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
         direct_routing: up.hybrid.direct_routing,
         cross_subnet: up.hybrid.cross_subnet,
         encryption: up.encryption.unwrap_or_default(),
+        ip_family: Default::default(),
         templates: up.templates.as_deref(),
     })?;
     if up.output == Path::new("-") {

@@ -126,6 +126,8 @@ pub enum EncryptionError {
         /// ` --routing bgp` where that is what is not built.
         routing: &'static str,
     },
+    #[error("--encryption wireguard carries IPv4 only for now: use it without --ip-family {0}")]
+    NotIpv6(crate::family::IpFamily),
     #[error("cannot generate WireGuard keys: {0}")]
     Keys(String),
 }
@@ -145,6 +147,9 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     };
     if !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet {
         return Err(not_here(plan));
+    }
+    if plan.ipv6 {
+        return Err(EncryptionError::NotIpv6(plan.ip_family));
     }
     let keys = (0..plan.hosts.len())
         .map(|_| keys::KeyPair::generate())

@@ -315,11 +315,15 @@ impl std::fmt::Display for Inspection {
     }
 }
 
-/// The labels that state a node's addresses, in the order a reader wants them.
-const ADDRESS_LABELS: [(&str, &str); 3] = [
+/// The labels that state a node's addresses, in the order a reader wants them: IPv4 first,
+/// then IPv6 (an ipv6 lab has only the second, a dual one both).
+const ADDRESS_LABELS: [(&str, &str); 6] = [
     (crate::lab::LABEL_UNDERLAY_IP, ""),
     (crate::lab::LABEL_POD_IP, ""),
     (crate::lab::LABEL_POD_SUBNET, "pods "),
+    (crate::lab::LABEL_UNDERLAY_IP6, ""),
+    (crate::lab::LABEL_POD_IP6, ""),
+    (crate::lab::LABEL_POD_SUBNET6, "pods "),
 ];
 
 pub fn inspect(lab: &LabFile) -> Result<Inspection, RuntimeError> {

@@ -55,7 +55,7 @@ impl Snapshot {
 /// The address the node routes this frame by: the outer one of a tunnelled frame.
 pub fn routed_dst(d: &Described) -> Option<Ipv4Addr> {
     match d.tunnel() {
-        Some(t) => Some(t.outer_dst),
+        Some(t) => crate::wire::v4(t.outer_dst),
         None => d.inner().map(|(_, dst)| dst),
     }
 }

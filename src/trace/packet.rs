@@ -43,7 +43,8 @@ impl Described {
 
     /// The innermost IPv4 source and destination.
     pub fn inner(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
-        self.wire.innermost().map(|ip| (ip.src, ip.dst))
+        let ip = self.wire.innermost()?;
+        Some((crate::wire::v4(ip.src)?, crate::wire::v4(ip.dst)?))
     }
 
     pub fn arp(&self) -> Option<Arp> {

@@ -218,7 +218,7 @@ pub fn stop(
 
 fn dst_of(step: &Step) -> Option<Ipv4Addr> {
     match step.encap {
-        Some(t) => Some(t.outer_dst),
+        Some(t) => crate::wire::v4(t.outer_dst),
         None => step.inner.map(|(_, dst)| dst),
     }
 }

@@ -2,13 +2,18 @@
 //! kernel hands verify only the frames its judge reads, not every frame a busy lab floods.
 //!
 //! What passes (anything else stays in the kernel):
-//! - a probe, recognised by the tag [`Tag::MAGIC`] at the start of its ICMP or UDP payload, in
-//!   plain form, inside IPIP, or inside VXLAN on any of the lab's VXLAN ports;
-//! - an ICMP error (unreachable, time exceeded), plain or encapsulated: it may quote a probe,
-//!   and it is rare by nature (the kernel rate-limits it);
-//! - an ARP inside VXLAN on another port or VNI than the lab's: the only trace a VTEP
-//!   configured with the wrong port or VNI leaves, which the lab-wide check reads. The lab's own
-//!   flooded ARP (each request head-end replicated to every peer) does not pass.
+//! - a probe, IPv4 or IPv6, recognised by the tag [`Tag::MAGIC`] at the start of its ICMP,
+//!   ICMPv6 or UDP payload, in plain form, inside IPIP, or inside VXLAN on any of the lab's VXLAN
+//!   ports over an IPv4 or an IPv6 underlay;
+//! - an ICMP or ICMPv6 error (unreachable, packet too big, time exceeded), plain or
+//!   encapsulated: it may quote a probe, and it is rare by nature (the kernel rate-limits it);
+//! - an ARP or NDP neighbour solicitation or advertisement inside VXLAN on another port or VNI
+//!   than the lab's: the only trace a VTEP configured with the wrong port or VNI leaves, which
+//!   the lab-wide check reads. The lab's own flooded ARP and NDP (each request head-end
+//!   replicated to every peer) do not pass, nor does NDP, MLD or a router solicitation on a link.
+//!
+//! IPv6 extension headers are not walked: a probe carries none, so a packet whose next header
+//! is not ICMPv6, TCP or UDP is dropped.
 //!
 //! The program is built so that each form ends with X holding "bytes before the innermost
 //! transport header, minus the outer Ethernet header" and M\[0\] the innermost protocol; one
@@ -22,13 +27,19 @@ use crate::wire::dissect::Tag;
 pub const WHOLE: u32 = 0x40000;
 /// Enough for the judge: every header down to the innermost transport header and a probe's
 /// tag behind it, in VXLAN with the longest IPv4 and TCP options (14 + 60 + 8 + 8 + 14 + 60 +
-/// 60 + 17 = 241 bytes). A full-size probe is cut to this, so its 1,400 bytes of padding are
+/// 60 + 17 = 241 bytes; an IPv6 header is 40 bytes, shorter than the longest IPv4 one). A
+/// full-size probe is cut to this, so its 1,400 bytes of padding are
 /// neither copied nor held in the ring; its length stays in its IP header.
 pub const PROBE_SNAP: u32 = 256;
 const ETH: u32 = 14;
 const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_ARP: u32 = 0x0806;
+const ETHERTYPE_IPV6: u32 = 0x86dd;
+/// The fixed IPv6 header; where its next-header byte sits.
+const IPV6_LEN: u32 = 40;
+const IPV6_NEXT: u32 = 6;
 const PROTO_ICMP: u32 = 1;
+const PROTO_ICMPV6: u32 = 58;
 const PROTO_IPIP: u32 = 4;
 const PROTO_TCP: u32 = 6;
 const PROTO_UDP: u32 = 17;
@@ -47,7 +58,9 @@ const LD_B_IND: u16 = 0x50;
 #[cfg(test)]
 const LD_IMM: u16 = 0x00;
 const LD_MEM: u16 = 0x60;
+const LDX_IMM: u16 = 0x01;
 const LDX_MSH: u16 = 0xb1;
+const TXA: u16 = 0x87;
 const ST: u16 = 0x02;
 const ALU_ADD_K: u16 = 0x04;
 const ALU_ADD_X: u16 = 0x0c;
@@ -70,13 +83,17 @@ enum To {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Label {
     Ip4,
+    Ip6,
     Ipip,
     Udp,
     Vxlan,
     VxlanArp,
     VxlanIp,
+    VxlanIp6,
+    VxlanIp6Transport,
     L4,
     Icmp,
+    Icmp6,
     Tcp,
     Magic,
     Accept,
@@ -104,12 +121,13 @@ pub fn program(vxlan: Option<VxlanParams>, ports: &[u16], snap: u32) -> Vec<libc
     assemble(&ops)
 }
 
-/// The outer Ethernet and IPv4 headers: plain ICMP and UDP go on, IPIP and VXLAN unwrap.
+/// The outer Ethernet and IPv4 or IPv6 headers: plain ICMP, ICMPv6, TCP and UDP go on, IPIP
+/// and VXLAN unwrap.
 fn outer(ops: &mut Vec<Op>, ports: &[u16]) {
     use Op::*;
     ops.extend([
         Stmt(LD_H_ABS, 12),
-        Jump(JEQ_K, ETHERTYPE_IPV4, Next, L(Drop)),
+        Jump(JEQ_K, ETHERTYPE_IPV4, Next, L(Ip6)),
         Here(Ip4),
         Stmt(LD_H_ABS, ETH + 6),
         Jump(JSET_K, FRAG_OFFSET, L(Drop), Next),
@@ -119,6 +137,15 @@ fn outer(ops: &mut Vec<Op>, ports: &[u16]) {
         Jump(JEQ_K, PROTO_ICMP, L(L4), Next),
         Jump(JEQ_K, PROTO_TCP, L(L4), Next),
         Jump(JEQ_K, PROTO_IPIP, L(Ipip), Next),
+        Jump(JEQ_K, PROTO_UDP, L(Udp), L(Drop)),
+        // IPv6: a fixed 40-byte header; no IPIP over it.
+        Here(Ip6),
+        Jump(JEQ_K, ETHERTYPE_IPV6, Next, L(Drop)),
+        Stmt(LDX_IMM, IPV6_LEN),
+        Stmt(LD_B_ABS, ETH + IPV6_NEXT),
+        Stmt(ST, 0),
+        Jump(JEQ_K, PROTO_ICMPV6, L(L4), Next),
+        Jump(JEQ_K, PROTO_TCP, L(L4), Next),
         Jump(JEQ_K, PROTO_UDP, L(Udp), L(Drop)),
         Here(Udp),
         Stmt(LD_H_IND, ETH + 2),
@@ -130,7 +157,7 @@ fn outer(ops: &mut Vec<Op>, ports: &[u16]) {
     ops.push(Always(L4));
 }
 
-/// IPIP and VXLAN: find the inner IPv4 header, or an inner ARP worth passing.
+/// IPIP and VXLAN: find the inner IPv4 or IPv6 header, or an inner ARP or NDP worth passing.
 fn encapsulated(ops: &mut Vec<Op>, vxlan: Option<VxlanParams>) {
     use Op::*;
     ops.extend([
@@ -150,9 +177,11 @@ fn encapsulated(ops: &mut Vec<Op>, vxlan: Option<VxlanParams>) {
         Here(Vxlan),
         Stmt(LD_H_IND, ETH + 16 + 12),
         Jump(JEQ_K, ETHERTYPE_IPV4, L(VxlanIp), Next),
+        Jump(JEQ_K, ETHERTYPE_IPV6, L(VxlanIp6), Next),
         Jump(JEQ_K, ETHERTYPE_ARP, L(VxlanArp), L(Drop)),
-        Here(VxlanArp),
     ]);
+    inner_ipv6(ops);
+    ops.push(Here(VxlanArp));
     if let Some(v) = vxlan {
         ops.extend([
             Stmt(LD_H_IND, ETH + 2),
@@ -180,6 +209,28 @@ fn encapsulated(ops: &mut Vec<Op>, vxlan: Option<VxlanParams>) {
     ]);
 }
 
+/// An IPv6 frame inside VXLAN: a neighbour solicitation or advertisement goes to the ARP check
+/// (it plays ARP's part), anything else on to its transport header. X still points at the
+/// outer UDP header when the NDP check reads, so the ARP check reads the right port and VNI.
+fn inner_ipv6(ops: &mut Vec<Op>) {
+    use Op::*;
+    let inner_ip = ETH + 30;
+    ops.extend([
+        Here(VxlanIp6),
+        Stmt(LD_B_IND, inner_ip + IPV6_NEXT),
+        Stmt(ST, 0),
+        Jump(JEQ_K, PROTO_ICMPV6, Next, L(VxlanIp6Transport)),
+        Stmt(LD_B_IND, inner_ip + IPV6_LEN),
+        Jump(JEQ_K, 135, L(VxlanArp), Next),
+        Jump(JEQ_K, 136, L(VxlanArp), Next),
+        Here(VxlanIp6Transport),
+        Stmt(TXA, 0),
+        Stmt(ALU_ADD_K, 30 + IPV6_LEN),
+        Stmt(TAX, 0),
+        Always(L4),
+    ]);
+}
+
 /// The innermost transport header, at X + 14: tagged echo or UDP probe, a TCP probe's
 /// segment (to or from the probe port: a handshake carries no tag), or an ICMP error.
 fn transport(ops: &mut Vec<Op>, snap: u32) {
@@ -190,6 +241,7 @@ fn transport(ops: &mut Vec<Op>, snap: u32) {
         Here(L4),
         Stmt(LD_MEM, 0),
         Jump(JEQ_K, PROTO_ICMP, L(Icmp), Next),
+        Jump(JEQ_K, PROTO_ICMPV6, L(Icmp6), Next),
         Jump(JEQ_K, PROTO_TCP, L(Tcp), Next),
         // UDP and ICMP headers are both 8 bytes: a UDP probe's tag sits where an echo's does.
         Jump(JEQ_K, PROTO_UDP, L(Magic), L(Drop)),
@@ -204,6 +256,15 @@ fn transport(ops: &mut Vec<Op>, snap: u32) {
         Jump(JEQ_K, 0, L(Magic), Next),
         Jump(JEQ_K, 3, L(Accept), Next),
         Jump(JEQ_K, 11, L(Accept), L(Drop)),
+        // ICMPv6: echo request and reply, destination unreachable, packet too big, time
+        // exceeded. NDP, MLD and router messages stay in the kernel.
+        Here(Icmp6),
+        Stmt(LD_B_IND, ETH),
+        Jump(JEQ_K, 128, L(Magic), Next),
+        Jump(JEQ_K, 129, L(Magic), Next),
+        Jump(JEQ_K, 1, L(Accept), Next),
+        Jump(JEQ_K, 2, L(Accept), Next),
+        Jump(JEQ_K, 3, L(Accept), L(Drop)),
         Here(Magic),
         Stmt(LD_W_IND, ETH + 8),
         Jump(JEQ_K, magic(0), Next, L(Drop)),
@@ -302,6 +363,11 @@ mod tests {
                     x = 4 * (load(k, 1).unwrap_or(0) & 0xf);
                     a
                 }
+                LDX_IMM => {
+                    x = k;
+                    a
+                }
+                TXA => x,
                 ST => {
                     mem[k as usize] = a;
                     a
@@ -425,7 +491,7 @@ mod tests {
             ("untagged ping in ipip", ipip_frame(u, p, false, None)),
             ("the lab's own flooded arp", vxlan_arp(8472, 1)),
             ("underlay arp", ether(0x0806, &[0u8; 28])),
-            ("ipv6", ether(0x86dd, &[0u8; 60])),
+            ("zeroed ipv6", ether(0x86dd, &[0u8; 60])),
             (
                 "plain udp",
                 ether(0x0800, &ipv4(ip(u.0), ip(u.1), 17, &udp(1, 2, &[0; 40]))),
@@ -458,6 +524,134 @@ mod tests {
         let mut frame = plain("172.16.0.2", "172.16.1.2", false, Some(TAG));
         frame[ETH as usize + 7] = 0x10;
         assert!(!passes(&frame));
+    }
+
+    mod ipv6 {
+        use super::*;
+        use crate::wire::ipv6::build::{echo6, ndp_icmp, over_ipv6, packet6, plain6};
+        use crate::wire::ipv6::{ETHERTYPE_IPV6, PROTO_ICMPV6};
+        use crate::wire::NdpOp;
+
+        const P: (&str, &str) = ("fd00:10:244::2", "fd00:10:244:1::2");
+
+        /// `inner` (an IP packet of either family) in VXLAN over an IPv4 underlay.
+        fn over_ipv4(port: u16, vni: u32, inner: &[u8]) -> Vec<u8> {
+            let outer = udp(40000, port, &vxlan(vni, inner));
+            ether(0x0800, &ipv4(ip("10.0.1.2"), ip("10.0.2.2"), 17, &outer))
+        }
+
+        /// Every shape an IPv6 packet takes in a lab: plain, in VXLAN over IPv4, in VXLAN over
+        /// IPv6, on the lab's port and on the other well-known one.
+        fn shapes(ip6_packet: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+            let inner = ether(ETHERTYPE_IPV6, ip6_packet);
+            let u6 = ("fd00:192:168::64", "fd00:192:168::c8");
+            vec![
+                ("plain", inner.clone()),
+                ("vxlan over ipv4", over_ipv4(8472, 1, &inner)),
+                ("vxlan over ipv6", over_ipv6(u6, 8472, 1, &inner)),
+                ("vxlan 4789 over ipv6", over_ipv6(u6, 4789, 7, &inner)),
+            ]
+        }
+
+        fn icmp6(payload: &[u8]) -> Vec<u8> {
+            packet6(
+                P.0.parse().unwrap(),
+                P.1.parse().unwrap(),
+                PROTO_ICMPV6,
+                payload,
+            )
+        }
+
+        #[test]
+        fn an_icmpv6_echo_probe_passes_in_every_shape_both_ways() {
+            for reply in [false, true] {
+                for (what, frame) in shapes(&icmp6(&echo6(reply, 1, 1, Some(TAG)))) {
+                    assert!(passes(&frame), "{what} reply={reply}");
+                }
+                assert!(passes(&plain6(P.0, P.1, reply, Some(TAG))));
+            }
+        }
+
+        #[test]
+        fn udp_and_tcp_probes_over_ipv6_pass_in_every_shape() {
+            let port = super::super::super::listener::PORT;
+            let (s, d) = (P.0.parse().unwrap(), P.1.parse().unwrap());
+            let udp_probe = packet6(s, d, 17, &udp(5000, 7, &TAG.transport_payload(false)));
+            for (what, frame) in shapes(&udp_probe) {
+                assert!(passes(&frame), "udp {what}");
+            }
+            for (sport, dport) in [(40000, port), (port, 40000)] {
+                for (what, frame) in shapes(&packet6(s, d, 6, &tcp(sport, dport))) {
+                    assert!(passes(&frame), "tcp {sport}>{dport} {what}");
+                }
+            }
+        }
+
+        #[test]
+        fn icmpv6_errors_pass_for_the_judge() {
+            for icmp_type in [1u8, 2, 3] {
+                let mut error = echo6(false, 0, 0, None);
+                error[0] = icmp_type;
+                for (what, frame) in shapes(&icmp6(&error)) {
+                    assert!(passes(&frame), "type {icmp_type} {what}");
+                }
+            }
+        }
+
+        /// A neighbour solicitation for the peer VTEP inside VXLAN on `port` and `vni`.
+        fn vxlan_ndp(port: u16, vni: u32, op: NdpOp) -> Vec<u8> {
+            let ns = packet6(
+                "fd00:10:244::".parse().unwrap(),
+                "ff02::1:ff00:0".parse().unwrap(),
+                PROTO_ICMPV6,
+                &ndp_icmp(op, "fd00:10:244:1::", [2; 6]),
+            );
+            over_ipv6(
+                ("fd00::1", "fd00::2"),
+                port,
+                vni,
+                &ether(ETHERTYPE_IPV6, &ns),
+            )
+        }
+
+        #[test]
+        fn ndp_in_foreign_vxlan_passes_and_the_labs_own_does_not() {
+            for op in [NdpOp::Solicit, NdpOp::Advert] {
+                assert!(passes(&vxlan_ndp(4789, 1, op)), "another port {op:?}");
+                assert!(passes(&vxlan_ndp(8472, 42, op)), "another vni {op:?}");
+                assert!(!passes(&vxlan_ndp(8472, 1, op)), "the lab's own {op:?}");
+            }
+        }
+
+        #[test]
+        fn everything_else_in_ipv6_is_dropped() {
+            let ns = ndp_icmp(NdpOp::Solicit, P.1, [2; 6]);
+            let router_solicitation = [133u8, 0, 0, 0, 0, 0, 0, 0];
+            let (s, d) = (P.0.parse().unwrap(), P.1.parse().unwrap());
+            let drops: Vec<(&str, Vec<u8>)> = vec![
+                ("untagged echo", icmp6(&echo6(false, 1, 1, None))),
+                ("neighbour solicitation", icmp6(&ns)),
+                ("router solicitation", icmp6(&router_solicitation)),
+                (
+                    "mld behind hop-by-hop",
+                    packet6(s, d, 0, &[58, 0, 5, 2, 0, 0, 1, 0]),
+                ),
+                ("udp elsewhere", packet6(s, d, 17, &udp(1, 2, &[0; 40]))),
+                ("tcp elsewhere", packet6(s, d, 6, &tcp(40000, 80))),
+                ("a fragment", packet6(s, d, 44, &[0u8; 48])),
+            ];
+            for (what, packet) in drops {
+                // NDP on another port passes on purpose (tested above): only the lab's port here.
+                let labs_port = shapes(&packet)
+                    .into_iter()
+                    .filter(|(s, _)| !s.contains("4789"));
+                for (shape, frame) in labs_port {
+                    assert!(!passes(&frame), "{what} {shape} passed");
+                }
+            }
+            let truncated = plain6(P.0, P.1, false, Some(TAG));
+            assert!(!passes(&truncated[..14 + 40 + 12]), "truncated");
+        }
     }
 
     #[test]

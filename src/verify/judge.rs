@@ -13,7 +13,7 @@ use crate::wire::dissect::Wire;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 /// What a probe pair is supposed to look like, taken from the lab file.
@@ -63,7 +63,7 @@ pub enum Outcome {
     },
     /// An ICMP destination unreachable came back; `mtu` matters for code 4 (frag needed).
     Unreachable {
-        from: Ipv4Addr,
+        from: IpAddr,
         code: u8,
         mtu: u16,
     },
@@ -174,19 +174,21 @@ impl PairPlan {
         }
     }
 
-    fn pods(&self, reply: bool) -> (Ipv4Addr, Ipv4Addr) {
+    fn pods(&self, reply: bool) -> (IpAddr, IpAddr) {
+        let (s, d) = (self.src_pod.into(), self.dst_pod.into());
         if reply {
-            (self.dst_pod, self.src_pod)
+            (d, s)
         } else {
-            (self.src_pod, self.dst_pod)
+            (s, d)
         }
     }
 
-    fn hosts(&self, reply: bool) -> (Ipv4Addr, Ipv4Addr) {
+    fn hosts(&self, reply: bool) -> (IpAddr, IpAddr) {
+        let (s, d) = (self.src_host.into(), self.dst_host.into());
         if reply {
-            (self.dst_host, self.src_host)
+            (d, s)
         } else {
-            (self.src_host, self.dst_host)
+            (s, d)
         }
     }
 
@@ -212,7 +214,7 @@ impl PairPlan {
             return false;
         };
         to != hd
-            && flood.contains(&to)
+            && flood.iter().any(|&f| IpAddr::V4(f) == to)
             && result
                 .seen
                 .iter()
@@ -269,7 +271,7 @@ impl PairPlan {
             saw: seen.wire.to_string(),
             note,
         };
-        let inner_ok = |s: Ipv4Addr, d: Ipv4Addr| s == ps && d == pd;
+        let inner_ok = |s: IpAddr, d: IpAddr| s == ps && d == pd;
         let fits = match (self.encap, &seen.wire) {
             (Encap::Plain, Wire::Plain(ip)) if ip.src != ps => {
                 return Some(saw(Some("source rewritten: NAT")))
@@ -741,11 +743,14 @@ pub fn pod_mtus<'a>(
 
 /// Whether a tunnelled frame carries pod or VTEP addresses of the lab, as IPv4 or as ARP.
 fn carries_lab(wire: &Wire, nets: &[Ipv4Net]) -> bool {
-    let ours = |ip: Ipv4Addr| nets.iter().any(|n| n.contains(&ip));
+    let ours = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => nets.iter().any(|n| n.contains(&v4)),
+        IpAddr::V6(_) => false,
+    };
     let Some(t) = wire.vxlan() else { return false };
     match (t.inner, t.arp) {
         (Some(ip), _) => ours(ip.src) || ours(ip.dst),
-        (None, Some(a)) => ours(a.sender) || ours(a.target),
+        (None, Some(a)) => ours(a.sender.into()) || ours(a.target.into()),
         (None, None) => false,
     }
 }
@@ -771,7 +776,9 @@ pub fn leaks<'a>(
         match wire {
             Wire::Plain(ip)
                 if encap.is_tunnel()
-                    && (pod_ips.contains(&ip.src) || pod_ips.contains(&ip.dst)) =>
+                    && [ip.src, ip.dst]
+                        .iter()
+                        .any(|a| matches!(a, IpAddr::V4(v4) if pod_ips.contains(v4))) =>
             {
                 seen.insert(format!(
                     "plain IPv4 {} > {} on {point}: pod addresses must not cross the underlay in {} mode",
@@ -1149,7 +1156,7 @@ mod tests {
         let ok = everywhere(reply(), healthy_vxlan);
         let frag = ProbeResult {
             outcome: Outcome::Unreachable {
-                from: ip("172.16.0.1"),
+                from: ip("172.16.0.1").into(),
                 code: 4,
                 mtu: 1400,
             },
@@ -1202,7 +1209,7 @@ mod tests {
         let p = plan(Mode::HostGw);
         let unreach = ProbeResult {
             outcome: Outcome::Unreachable {
-                from: ip("10.0.1.1"),
+                from: ip("10.0.1.1").into(),
                 code: 0,
                 mtu: 0,
             },

@@ -161,7 +161,7 @@ fn innermost_l4(wire: &mut Wire) -> Option<&mut L4> {
     match wire {
         Wire::Plain(ip) | Wire::Ipip { inner: ip, .. } => Some(&mut ip.l4),
         Wire::Vxlan { inner, .. } => inner.as_mut().map(|ip| &mut ip.l4),
-        Wire::Arp(_) | Wire::Other(_) => None,
+        Wire::Arp(_) | Wire::Ndp(_) | Wire::Other(_) => None,
     }
 }
 

@@ -169,7 +169,11 @@ mod tests {
             comment(&s, None, pods).unwrap(),
             "cnilab verify: pod1 -> pod2, full-size ping (DF) reply (attempt 2)"
         );
-        let flow = (frame_ip("172.16.0.2"), 40000, frame_ip("172.16.1.2"));
+        let flow = (
+            frame_ip("172.16.0.2").into(),
+            40000,
+            frame_ip("172.16.1.2").into(),
+        );
         let segment = sighting(&frame, Owner::Segment { flow, reply: false });
         let tcp = ProbeId::new(2, ProbeKind::Transport(Proto::Tcp));
         assert_eq!(

@@ -180,7 +180,7 @@ pub(super) fn run_transport(
             for (spec, sent) in specs.iter().zip(results) {
                 let id = spec.id;
                 for port in sent.client_ports {
-                    flows.insert((pod.ip, port, spec.dst), id);
+                    flows.insert((pod.ip.into(), port, spec.dst.into()), id);
                 }
                 outcomes.insert(id, sent.outcome);
             }

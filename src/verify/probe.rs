@@ -27,7 +27,7 @@ use nix::sys::socket::{setsockopt, sockopt};
 use nix::{setsockopt_impl, sockopt_impl};
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::OwnedFd;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -399,7 +399,9 @@ impl<'a> Prober<'a> {
                 let Some(&i) = self.by_id.get(&id.probe()) else {
                     return;
                 };
-                if self.specs[i].dst == dst && self.states[i].sent.iter().any(Option::is_some) {
+                if IpAddr::from(self.specs[i].dst) == dst
+                    && self.states[i].sent.iter().any(Option::is_some)
+                {
                     self.finish(i, Outcome::Unreachable { from, code, mtu });
                 }
             }
@@ -440,10 +442,10 @@ enum Reply {
     Echo(ProbeId),
     Unreachable {
         id: ProbeId,
-        from: Ipv4Addr,
+        from: IpAddr,
         code: u8,
         mtu: u16,
-        dst: Ipv4Addr,
+        dst: IpAddr,
     },
 }
 

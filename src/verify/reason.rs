@@ -8,7 +8,7 @@ use crate::lab::point::{PointId, Role};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Which of a pair's probes a reason is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,25 +106,25 @@ pub enum Reason {
         #[serde(flatten)]
         at: Sighted,
         sender: String,
-        from: Ipv4Addr,
-        own: Ipv4Addr,
+        from: IpAddr,
+        own: IpAddr,
     },
     /// SNAT or MASQUERADE on the way: the receiving pod saw another source.
     SourceRewritten {
         #[serde(flatten)]
         at: Sighted,
         receiver: String,
-        from: Ipv4Addr,
+        from: IpAddr,
         sender: String,
-        sender_ip: Ipv4Addr,
+        sender_ip: IpAddr,
     },
     /// DNAT on the way: the receiving pod saw another destination.
     DestinationRewritten {
         #[serde(flatten)]
         at: Sighted,
         receiver: String,
-        to: Ipv4Addr,
-        planned: Ipv4Addr,
+        to: IpAddr,
+        planned: IpAddr,
     },
     /// A probe that was not answered as it should be.
     ProbeFailed { probe: ProbeName, outcome: Outcome },
@@ -148,7 +148,7 @@ pub enum Reason {
     /// The full-size probe got an ICMP frag-needed.
     MtuRefused {
         size: u16,
-        from: Ipv4Addr,
+        from: IpAddr,
         next_hop_mtu: u16,
     },
     /// The full-size probe was lost on a path that loses nothing else.

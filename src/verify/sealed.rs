@@ -189,7 +189,11 @@ fn pod_addresses(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     ];
     let wire = crate::wire::dissect(frame, &ports).ok()?;
     let ip = wire.innermost()?;
-    Some((ip.src, ip.dst))
+    // An encrypted lab carries IPv4 only: an IPv6 packet is not this pair's.
+    match (ip.src, ip.dst) {
+        (std::net::IpAddr::V4(src), std::net::IpAddr::V4(dst)) => Some((src, dst)),
+        _ => None,
+    }
 }
 
 /// The pair's probes crossed as WireGuard transport data between its hosts, both ways, at

@@ -19,7 +19,7 @@ use nix::sys::socket::{
     SockType, SockaddrIn,
 };
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -231,7 +231,7 @@ fn wait_connected(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
 
 /// A TCP connection of a probe, as the client sees it: its address and port, and the server
 /// pod's address.
-pub type Flow = (Ipv4Addr, u16, Ipv4Addr);
+pub type Flow = (IpAddr, u16, IpAddr);
 
 /// The probe connection an untagged TCP segment (the handshake, the teardown) belongs to, and
 /// whether it goes from the listener back to the client.
@@ -297,7 +297,7 @@ mod tests {
             6,
             &build::tcp(listener::PORT, 40001, 0x12, &[]),
         );
-        let flow = (client, 40001, server);
+        let flow = (client.into(), 40001, server.into());
         let wire = dissect(&build::in_ipip(("10.0.1.2", "10.0.2.2"), &syn), &[]).unwrap();
         assert_eq!(segment_flow(&wire), Some((flow, false)));
         let wire = dissect(&build::ether(0x0800, &synack), &[]).unwrap();

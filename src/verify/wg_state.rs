@@ -99,6 +99,7 @@ mod tests {
             direct_routing: false,
             cross_subnet: false,
             encryption: Encryption::Wireguard,
+            ip_family: Default::default(),
             templates: None,
         })
         .unwrap();

@@ -5,6 +5,7 @@
 //! not hold together becomes a [`DissectError`], which the caller reports like any other sighting.
 
 use super::encap::{Encap, VxlanParams};
+pub use super::ipv6::{Ndp, NdpOp};
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpFlags, TcpPacket};
@@ -12,18 +13,18 @@ use pnet_packet::udp::UdpPacket;
 use pnet_packet::vxlan::VxlanPacket;
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-const ETH_LEN: usize = 14;
+pub(super) const ETH_LEN: usize = 14;
 const IPV4_MIN: usize = 20;
-const UDP_LEN: usize = 8;
+pub(super) const UDP_LEN: usize = 8;
 const VXLAN_LEN: usize = 8;
-const ICMP_MIN: usize = 8;
+pub(super) const ICMP_MIN: usize = 8;
 const TCP_MIN: usize = 20;
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
-const PROTO_TCP: u8 = 6;
-const PROTO_UDP: u8 = 17;
+pub(super) const PROTO_TCP: u8 = 6;
+pub(super) const PROTO_UDP: u8 = 17;
 
 /// What a probe carries in its ICMP, UDP or TCP payload, so its own packets are found in a capture even when
 /// NAT rewrites addresses or the echo identifier.
@@ -88,7 +89,7 @@ impl Tag {
     }
 }
 
-/// The transport inside an IPv4 packet, as far as verify cares.
+/// The transport inside an IPv4 or IPv6 packet, as far as verify cares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Hash)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum L4 {
@@ -103,6 +104,12 @@ pub enum L4 {
         code: u8,
         mtu: u16,
         /// The quoted original datagram, when it was one of our echo requests.
+        original: Option<Quoted>,
+    },
+    /// ICMPv6 packet too big: IPv6 routers never fragment, they send this with the next
+    /// hop's MTU instead.
+    TooBig {
+        mtu: u32,
         original: Option<Quoted>,
     },
     OtherIcmp {
@@ -134,18 +141,19 @@ pub enum L4 {
 /// The part of an echo request an ICMP error quotes: its addresses and first 8 ICMP bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
 pub struct Quoted {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub id: u16,
     pub seq: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Hash)]
 pub struct Ip {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    /// IP total length.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP total length: for IPv6, the fixed header and its payload.
     pub len: u16,
+    /// Don't fragment; always set in IPv6, where no router fragments.
     pub df: bool,
     pub l4: L4,
 }
@@ -175,8 +183,8 @@ pub enum ArpOp {
 pub struct Tunnel {
     #[serde(flatten)]
     pub encap: Encap,
-    pub outer_src: Ipv4Addr,
-    pub outer_dst: Ipv4Addr,
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
 }
 
 /// One frame, as the mode would describe it.
@@ -185,17 +193,20 @@ pub struct Tunnel {
 pub enum Wire {
     Plain(Ip),
     Vxlan {
-        outer_src: Ipv4Addr,
-        outer_dst: Ipv4Addr,
+        /// The VTEPs: IPv4 or IPv6, whichever underlay carries the tunnel.
+        outer_src: IpAddr,
+        outer_dst: IpAddr,
         /// The outer UDP source port: the sending VTEP's hash of the inner flow.
         src_port: u16,
         port: u16,
         vni: u32,
-        /// `None` when the inner frame is not IPv4 (ARP, for instance).
+        /// `None` when the inner frame is not IP (ARP, for instance).
         inner: Option<Ip>,
         /// The protocol addresses of an inner ARP packet: what a VTEP floods while it resolves
         /// a peer, often the only trace a misconfigured one leaves.
         arp: Option<Arp>,
+        /// An inner neighbour solicitation or advertisement: ARP's part in IPv6.
+        ndp: Option<Ndp>,
     },
     Ipip {
         outer_src: Ipv4Addr,
@@ -204,7 +215,9 @@ pub enum Wire {
     },
     /// ARP on the link itself (not inside a tunnel).
     Arp(Arp),
-    /// IPv6, a VXLAN frame whose inner frame is broken... anything else.
+    /// NDP neighbour solicitation or advertisement on the link itself.
+    Ndp(Ndp),
+    /// Anything else: MLD, router solicitations, other ethertypes.
     Other(String),
 }
 
@@ -212,11 +225,12 @@ pub enum Wire {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vxlan<'a> {
     /// The sending and receiving VTEPs (outer addresses).
-    pub from: Ipv4Addr,
-    pub to: Ipv4Addr,
+    pub from: IpAddr,
+    pub to: IpAddr,
     pub params: VxlanParams,
     pub inner: Option<&'a Ip>,
     pub arp: Option<Arp>,
+    pub ndp: Option<Ndp>,
 }
 
 impl fmt::Display for Vxlan<'_> {
@@ -226,10 +240,11 @@ impl fmt::Display for Vxlan<'_> {
             write!(f, " UDP/{}", self.params.port)?;
         }
         write!(f, " vni {} {}>{}", self.params.vni, self.from, self.to)?;
-        match (self.inner, self.arp) {
-            (Some(ip), _) => write!(f, " [{}>{}]", ip.src, ip.dst),
-            (None, Some(a)) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
-            (None, None) => write!(f, " [not IPv4]"),
+        match (self.inner, self.arp, self.ndp) {
+            (Some(ip), _, _) => write!(f, " [{}>{}]", ip.src, ip.dst),
+            (None, Some(a), _) => write!(f, " [ARP {} asks for {}]", a.sender, a.target),
+            (None, None, Some(n)) => write!(f, " [{n}]"),
+            (None, None, None) => write!(f, " [not IP]"),
         }
     }
 }
@@ -280,10 +295,13 @@ impl Wire {
         }
     }
 
-    /// The pod-level transport, in words: `ICMP`, `TCP`, `UDP`.
+    /// The pod-level transport, in words: `ICMP` (ICMPv6 included), `TCP`, `UDP`.
     pub fn transport(&self) -> Option<&'static str> {
         Some(match self.innermost()?.l4 {
-            L4::Echo { .. } | L4::Unreachable { .. } | L4::OtherIcmp { .. } => "ICMP",
+            // ICMPv6 too: the family is the address's to say, not the transport's.
+            L4::Echo { .. } | L4::Unreachable { .. } | L4::OtherIcmp { .. } | L4::TooBig { .. } => {
+                "ICMP"
+            }
             L4::Tcp { .. } => "TCP",
             L4::Udp { .. } => "UDP",
             L4::Fragment | L4::Other { .. } => return None,
@@ -300,6 +318,7 @@ impl Wire {
                 vni,
                 inner,
                 arp,
+                ndp,
                 ..
             } => Some(Vxlan {
                 from: *outer_src,
@@ -310,6 +329,7 @@ impl Wire {
                 },
                 inner: inner.as_ref(),
                 arp: *arp,
+                ndp: *ndp,
             }),
             _ => None,
         }
@@ -322,20 +342,20 @@ impl Wire {
             Wire::Plain(_) => Some(Encap::Plain),
             Wire::Vxlan { .. } => self.vxlan().map(|t| Encap::Vxlan(t.params)),
             Wire::Ipip { .. } => Some(Encap::Ipip),
-            Wire::Arp(_) | Wire::Other(_) => None,
+            Wire::Arp(_) | Wire::Ndp(_) | Wire::Other(_) => None,
         }
     }
 
     /// A tunnel's outer source and destination.
-    pub fn outer(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    pub fn outer(&self) -> Option<(IpAddr, IpAddr)> {
         match self {
             Wire::Vxlan { .. } => self.vxlan().map(|t| (t.from, t.to)),
             Wire::Ipip {
                 outer_src,
                 outer_dst,
                 ..
-            } => Some((*outer_src, *outer_dst)),
-            Wire::Plain(_) | Wire::Arp(_) | Wire::Other(_) => None,
+            } => Some(((*outer_src).into(), (*outer_dst).into())),
+            Wire::Plain(_) | Wire::Arp(_) | Wire::Ndp(_) | Wire::Other(_) => None,
         }
     }
 
@@ -345,7 +365,16 @@ impl Wire {
             Wire::Plain(ip) => Some(ip),
             Wire::Vxlan { .. } => self.vxlan()?.inner,
             Wire::Ipip { inner, .. } => Some(inner),
-            Wire::Arp(_) | Wire::Other(_) => None,
+            Wire::Arp(_) | Wire::Ndp(_) | Wire::Other(_) => None,
+        }
+    }
+
+    /// The NDP packet the frame is, or carries inside a VXLAN tunnel.
+    pub fn ndp(&self) -> Option<Ndp> {
+        match self {
+            Wire::Ndp(ndp) => Some(*ndp),
+            Wire::Vxlan { ndp, .. } => *ndp,
+            _ => None,
         }
     }
 
@@ -373,7 +402,10 @@ impl Wire {
 impl fmt::Display for Wire {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Wire::Plain(ip) => write!(f, "plain IPv4 {} > {}", ip.src, ip.dst),
+            Wire::Plain(ip) => {
+                let family = if ip.src.is_ipv6() { "IPv6" } else { "IPv4" };
+                write!(f, "plain {family} {} > {}", ip.src, ip.dst)
+            }
             Wire::Vxlan { .. } => self.vxlan().map_or(Ok(()), |v| v.fmt(f)),
             Wire::Ipip {
                 outer_src,
@@ -385,12 +417,13 @@ impl fmt::Display for Wire {
                 inner.src, inner.dst
             ),
             Wire::Arp(arp) => arp.fmt(f),
+            Wire::Ndp(ndp) => ndp.fmt(f),
             Wire::Other(what) => f.write_str(what),
         }
     }
 }
 
-fn need(layer: &'static str, bytes: &[u8], need: usize) -> Result<(), DissectError> {
+pub(super) fn need(layer: &'static str, bytes: &[u8], need: usize) -> Result<(), DissectError> {
     if bytes.len() < need {
         Err(DissectError::Truncated {
             layer,
@@ -421,15 +454,18 @@ pub fn dissect_cut(frame: &[u8], cut: usize, vxlan_ports: &[u16]) -> Result<Wire
     match eth.get_ethertype() {
         EtherTypes::Ipv4 => from_ipv4(payload, cut, vxlan_ports),
         EtherTypes::Arp => Ok(arp(payload).map_or(Wire::Other("ARP".into()), Wire::Arp)),
-        EtherTypes::Ipv6 => Ok(Wire::Other("IPv6".into())),
+        EtherTypes::Ipv6 => super::ipv6::from_ipv6(payload, cut, vxlan_ports),
         other => Ok(Wire::Other(format!("ethertype 0x{:04x}", other.0))),
     }
 }
 
-/// Dissects an IPv4 packet that came without a link-layer header, as an IPIP tunnel device
-/// hands it to a capture.
+/// Dissects an IP packet that came without a link-layer header, as an IPIP tunnel device
+/// hands it to a capture; its version nibble says the family.
 pub fn dissect_ip(packet: &[u8], vxlan_ports: &[u16]) -> Result<Wire, DissectError> {
-    from_ipv4(packet, 0, vxlan_ports)
+    match packet.first().map(|b| b >> 4) {
+        Some(6) => super::ipv6::from_ipv6(packet, 0, vxlan_ports),
+        _ => from_ipv4(packet, 0, vxlan_ports),
+    }
 }
 
 /// An IPv4 packet: VXLAN when it is UDP to one of `vxlan_ports`, IPIP for protocol 4, else
@@ -446,18 +482,22 @@ fn from_ipv4(bytes: &[u8], cut: usize, vxlan_ports: &[u16]) -> Result<Wire, Diss
             protocol: PROTO_IPIP,
         } => {
             let (inner, _) = ipv4(payload, cut, "inner IPv4")?;
-            Ok(Wire::Ipip {
-                outer_src: outer.src,
-                outer_dst: outer.dst,
-                inner,
-            })
+            match (outer.src, outer.dst) {
+                (IpAddr::V4(outer_src), IpAddr::V4(outer_dst)) => Ok(Wire::Ipip {
+                    outer_src,
+                    outer_dst,
+                    inner,
+                }),
+                _ => Ok(Wire::Plain(outer)),
+            }
         }
         _ => Ok(Wire::Plain(outer)),
     }
 }
 
-/// A VXLAN header and the Ethernet frame it carries.
-fn vxlan(
+/// A VXLAN header and the Ethernet frame it carries, IPv4, IPv6, ARP or NDP, over either
+/// family's underlay.
+pub(super) fn vxlan(
     outer: &Ip,
     src_port: u16,
     port: u16,
@@ -479,16 +519,20 @@ fn vxlan(
     let vni = vx.get_vni();
     let inner_frame = &udp_payload[VXLAN_LEN..];
     need("inner Ethernet", inner_frame, ETH_LEN)?;
-    let inner_type = EtherTypes::Ipv4;
     let ethertype = pnet_packet::ethernet::EtherType(be16(inner_frame, 12));
-    let inner = if ethertype == inner_type {
-        Some(ipv4(&inner_frame[ETH_LEN..], cut, "inner IPv4")?.0)
-    } else {
-        None
+    let bytes = &inner_frame[ETH_LEN..];
+    let (inner, ndp) = match ethertype {
+        EtherTypes::Ipv4 => (Some(ipv4(bytes, cut, "inner IPv4")?.0), None),
+        EtherTypes::Ipv6 => {
+            let (ip, payload) = super::ipv6::ipv6(bytes, cut, "inner IPv6")?;
+            match super::ipv6::ndp(&ip, payload) {
+                Some(ndp) => (None, Some(ndp)),
+                None => (Some(ip), None),
+            }
+        }
+        _ => (None, None),
     };
-    let arp = (ethertype == EtherTypes::Arp)
-        .then(|| arp(&inner_frame[ETH_LEN..]))
-        .flatten();
+    let arp = (ethertype == EtherTypes::Arp).then(|| arp(bytes)).flatten();
     Ok(Wire::Vxlan {
         outer_src: outer.src,
         outer_dst: outer.dst,
@@ -497,10 +541,11 @@ fn vxlan(
         vni,
         inner,
         arp,
+        ndp,
     })
 }
 
-fn udp(payload: &[u8]) -> Result<L4, DissectError> {
+pub(super) fn udp(payload: &[u8]) -> Result<L4, DissectError> {
     need("UDP", payload, UDP_LEN)?;
     let udp = UdpPacket::new(payload).ok_or(DissectError::Truncated {
         layer: "UDP",
@@ -516,7 +561,7 @@ fn udp(payload: &[u8]) -> Result<L4, DissectError> {
 
 /// A TCP segment's ports, SYN flag and probe tag; the data offset is checked before the payload
 /// is sliced.
-fn tcp(payload: &[u8]) -> Result<L4, DissectError> {
+pub(super) fn tcp(payload: &[u8]) -> Result<L4, DissectError> {
     need("TCP", payload, TCP_MIN)?;
     let tcp = TcpPacket::new(payload).ok_or(DissectError::Truncated {
         layer: "TCP",
@@ -605,8 +650,8 @@ fn ipv4<'a>(
     let df = ip.get_flags() & 0b010 != 0;
     Ok((
         Ip {
-            src: ip.get_source(),
-            dst: ip.get_destination(),
+            src: ip.get_source().into(),
+            dst: ip.get_destination().into(),
             len: ip.get_total_length(),
             df,
             l4,
@@ -615,7 +660,7 @@ fn ipv4<'a>(
     ))
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
+pub(super) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
@@ -653,8 +698,8 @@ fn quoted(b: &[u8]) -> Option<Quoted> {
     }
     let icmp = &b[header_len..];
     (icmp[0] == 8).then(|| Quoted {
-        src: Ipv4Addr::new(b[12], b[13], b[14], b[15]),
-        dst: Ipv4Addr::new(b[16], b[17], b[18], b[19]),
+        src: Ipv4Addr::new(b[12], b[13], b[14], b[15]).into(),
+        dst: Ipv4Addr::new(b[16], b[17], b[18], b[19]).into(),
         id: be16(icmp, 4),
         seq: be16(icmp, 6),
     })
@@ -880,7 +925,7 @@ mod tests {
         };
         assert_eq!(
             (ip.src, ip.dst),
-            (build::ip("10.0.1.2"), build::ip("10.0.2.2"))
+            (build::ip("10.0.1.2").into(), build::ip("10.0.2.2").into())
         );
         assert!(ip.df);
         assert_eq!(
@@ -927,7 +972,7 @@ mod tests {
         };
         assert_eq!(
             (*outer_src, *outer_dst),
-            (build::ip("10.0.1.2"), build::ip("10.0.2.2"))
+            (build::ip("10.0.1.2").into(), build::ip("10.0.2.2").into())
         );
         assert_eq!((*port, *vni), (4789, 1));
         assert_eq!(inner.src, build::ip("172.16.0.2"));
@@ -1024,15 +1069,12 @@ mod tests {
     }
 
     #[test]
-    fn arp_and_ipv6_are_other() {
+    fn broken_arp_is_other_and_a_zeroed_ipv6_header_is_malformed() {
         assert_eq!(
             dissect(&ether(0x0806, &[0; 28]), PORTS).unwrap(),
             Wire::Other("ARP".into())
         );
-        assert_eq!(
-            dissect(&ether(0x86dd, &[0; 40]), PORTS).unwrap(),
-            Wire::Other("IPv6".into())
-        );
+        assert!(dissect(&ether(0x86dd, &[0; 40]), PORTS).is_err());
     }
 
     #[test]
@@ -1058,8 +1100,8 @@ mod tests {
                 code: 4,
                 mtu: 1400,
                 original: Some(Quoted {
-                    src: build::ip("172.16.0.2"),
-                    dst: build::ip("172.16.1.2"),
+                    src: build::ip("172.16.0.2").into(),
+                    dst: build::ip("172.16.1.2").into(),
                     id: 9,
                     seq: 77
                 })
@@ -1234,10 +1276,17 @@ mod tests {
 
         #[test]
         fn every_truncation_and_byte_flip_of_real_frames_never_panics(
-            which in 0usize..3, cut in 0usize..200, flip_at in 0usize..200, flip in any::<u8>()
+            which in 0usize..5, cut in 0usize..200, flip_at in 0usize..200, flip in any::<u8>()
         ) {
+            use crate::wire::ipv6::build::{ndp_icmp, over_ipv6, packet6, plain6};
             let mut frame = match which {
                 0 => plain("10.0.1.2", "10.0.2.2", false, Some(TAG)),
+                3 => over_ipv6(("fd00::1", "fd00::2"), 4789, 1, &plain6("fd00:1::2", "fd00:2::2", true, Some(TAG))),
+                4 => {
+                    let ns = ndp_icmp(crate::wire::NdpOp::Solicit, "fd00::2", [2; 6]);
+                    let ip = packet6("fd00::1".parse().unwrap(), "ff02::1:ff00:2".parse().unwrap(), 58, &ns);
+                    over_ipv6(("fd00::1", "fd00::2"), 8472, 1, &ether(0x86dd, &ip))
+                }
                 1 => vxlan_frame(("10.0.1.2", "10.0.2.2"), 4789, 1, ("172.16.0.2", "172.16.1.2"), true, Some(TAG)),
                 _ => ipip_frame(("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"), true, Some(TAG)),
             };

@@ -35,6 +35,7 @@ pub fn vxlan(hosts: usize, pods_per_host: usize) -> Fixture {
         direct_routing: false,
         cross_subnet: false,
         encryption: crate::plan::encryption::Encryption::None,
+        ip_family: Default::default(),
         templates: None,
     })
     .unwrap()

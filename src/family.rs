@@ -1,0 +1,120 @@
+//! IP families: which of IPv4 and IPv6 a lab carries, and the IPv6 address plan.
+//!
+//! The IPv6 plan is the IPv4 plan under one rule, so nothing about it is chosen twice: every
+//! IPv4 address `a.b.c.d` in a /24 of the plan becomes `fd00:a:b:c::d` in a /64 (the octets
+//! written as they read, each one a 16-bit group), and a /24 becomes that /64. So host-gw's pod
+//! subnet 10.0.1.0/24 is fd00:10:0:1::/64 with the pod at fd00:10:0:1::2, and the VTEP at
+//! 172.16.0.0/32 is fd00:172:16:0::/128. Pure: no I/O.
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::Serialize;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The families a lab's pods and underlay speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpFamily {
+    /// IPv4 only, with IPv6 off on every node (the default).
+    #[default]
+    Ipv4,
+    /// IPv6 only: pods, hosts and underlay carry IPv6 addresses and no IPv4 ones.
+    Ipv6,
+    /// Both: every pod and host has an address of each family.
+    Dual,
+}
+
+impl IpFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+            IpFamily::Dual => "dual",
+        }
+    }
+
+    pub fn has_v4(self) -> bool {
+        self != IpFamily::Ipv6
+    }
+
+    pub fn has_v6(self) -> bool {
+        self != IpFamily::Ipv4
+    }
+}
+
+impl std::str::FromStr for IpFamily {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [IpFamily::Ipv4, IpFamily::Ipv6, IpFamily::Dual]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| "expected ipv4, ipv6 or dual".to_string())
+    }
+}
+
+impl fmt::Display for IpFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The IPv6 address an IPv4 address of the plan maps to: `a.b.c.d` → `fd00:a:b:c::d`.
+pub fn six(v4: Ipv4Addr) -> Ipv6Addr {
+    let [a, b, c, d] = v4.octets();
+    let group = |octet: u8| hex_digits_of(octet);
+    Ipv6Addr::new(0xfd00, group(a), group(b), group(c), 0, 0, 0, group(d))
+}
+
+/// The /64 an IPv4 /24 of the plan maps to.
+pub fn six_net(v4: Ipv4Net) -> Ipv6Net {
+    Ipv6Net::new(six(v4.network()), 64).expect("64 fits IPv6")
+}
+
+/// An octet's decimal digits read as a hexadecimal group, so 192 is written `192` in the IPv6
+/// address too (0x192): the two plans read alike.
+fn hex_digits_of(octet: u8) -> u16 {
+    u16::from_str_radix(&octet.to_string(), 16).expect("decimal digits are hex digits")
+}
+
+/// IPv6 over an IPv6 underlay in VXLAN: outer IPv6 (40) + UDP (8) + VXLAN (8) + inner
+/// Ethernet (14).
+pub const VXLAN6_OVERHEAD: u16 = 70;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_maps_octets_to_groups_that_read_the_same() {
+        let cases = [
+            ("192.168.0.100", "fd00:192:168::100"),
+            ("10.0.1.2", "fd00:10:0:1::2"),
+            ("172.16.0.0", "fd00:172:16::"),
+            ("172.16.255.254", "fd00:172:16:255::254"),
+        ];
+        for (v4, v6) in cases {
+            assert_eq!(six(v4.parse().unwrap()).to_string(), v6, "{v4}");
+        }
+    }
+
+    #[test]
+    fn a_24_maps_to_a_64_and_keeps_its_hosts_inside() {
+        let net: Ipv4Net = "10.0.3.0/24".parse().unwrap();
+        let six_of = six_net(net);
+        assert_eq!(six_of.to_string(), "fd00:10:0:3::/64");
+        for host in net.hosts() {
+            assert!(six_of.contains(&six(host)), "{host}");
+        }
+        let other: Ipv4Net = "10.0.4.0/24".parse().unwrap();
+        assert!(!six_of.contains(&six(other.network())));
+    }
+
+    #[test]
+    fn families_say_what_they_carry() {
+        let carries = |f: IpFamily| (f.has_v4(), f.has_v6());
+        assert_eq!(carries(IpFamily::Ipv4), (true, false));
+        assert_eq!(carries(IpFamily::Ipv6), (false, true));
+        assert_eq!(carries(IpFamily::Dual), (true, true));
+        assert_eq!(IpFamily::default(), IpFamily::Ipv4);
+    }
+}

@@ -1,0 +1,442 @@
+//! `gen --ip-family`: IPv6 and dual-stack labs. What is built validates and deploys, and pods on
+//! different hosts reach each other with iputils' `ping -6`; what is not built is refused at
+//! gen; verify refuses these labs rather than judge one family and pass the other unchecked.
+
+mod common;
+
+use cnilab::family::IpFamily;
+use cnilab::plan::{Flavor, LabSpec, Mode, Plan};
+use cnilab::render::{render, Templates};
+use common::{cnilab, require_root, stderr, LabGuard};
+use serde_json::Value;
+use std::process::Command;
+
+fn plan(mode: Mode, family: IpFamily, hosts: usize, lab: Option<&str>) -> Plan {
+    flavored(mode, Flavor::Article, family, hosts, lab)
+}
+
+fn flavored(mode: Mode, flavor: Flavor, family: IpFamily, hosts: usize, lab: Option<&str>) -> Plan {
+    Plan::from_spec(&LabSpec {
+        ip_family: family,
+        flavor,
+        ..LabSpec::article(mode, hosts, lab)
+    })
+    .unwrap()
+}
+
+fn as_json(text: &str) -> Value {
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).expect("output is YAML");
+    serde_json::to_value(yaml).expect("YAML maps onto JSON")
+}
+
+fn exec_lines(json: &Value, node: &str) -> Vec<String> {
+    json["topology"]["nodes"][node]["exec"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{node} has exec lines"))
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+const BUILT: [(Mode, IpFamily); 4] = [
+    (Mode::HostGw, IpFamily::Dual),
+    (Mode::HostGw, IpFamily::Ipv6),
+    (Mode::Vxlan, IpFamily::Dual),
+    (Mode::Vxlan, IpFamily::Ipv6),
+];
+
+#[test]
+fn ipv6_and_dual_labs_validate_against_containerlabs_schema() {
+    let schema: Value = serde_json::from_str(include_str!("schema/clab.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let flavors = [Flavor::Article, Flavor::Flannel];
+    for ((mode, family), flavor) in BUILT.into_iter().flat_map(|b| flavors.map(|f| (b, f))) {
+        for hosts in [2, 3, 20] {
+            let p = flavored(mode, flavor, family, hosts, None);
+            let json = as_json(&render(&p, Templates::Embedded).unwrap());
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .take(5)
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{mode} {flavor} {family} x{hosts}: {errors:#?}"
+            );
+            for (node, def) in json["topology"]["nodes"].as_object().unwrap() {
+                for line in def["exec"].as_array().into_iter().flatten() {
+                    let line = line.as_str().expect("every exec line is a string");
+                    let words = shlex::split(line).unwrap_or_default();
+                    assert!(
+                        !words.is_empty() && words.iter().all(|w| !w.contains(' ')),
+                        "{mode} {family} {node}: `{line}` needs a shell"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_ipv6_lab_has_no_ipv4_address_and_a_dual_one_has_both() {
+    for mode in [Mode::HostGw, Mode::Vxlan] {
+        let six =
+            as_json(&render(&plan(mode, IpFamily::Ipv6, 3, None), Templates::Embedded).unwrap());
+        let lines = exec_lines(&six, "host1").join("\n") + &exec_lines(&six, "pod1").join("\n");
+        assert!(!lines.contains("ip addr add"), "{mode} ipv6: {lines}");
+        assert!(lines.contains("ip -6 addr add"), "{mode} ipv6: {lines}");
+        assert!(lines.contains("accept_dad=0") && lines.contains("router_solicitations=0"));
+        // Each interface's IPv6 goes off and on again once (see ipv6_quiet); nothing stays off.
+        assert!(
+            !lines.contains("all.disable_ipv6=1"),
+            "{mode} ipv6 keeps IPv6 on"
+        );
+        assert_eq!(
+            lines.matches("disable_ipv6=1").count(),
+            lines.matches("disable_ipv6=0").count(),
+            "{mode}: {lines}"
+        );
+        let pod = &six["topology"]["nodes"]["pod1"]["labels"];
+        assert_eq!(pod["cnilab.ip-family"], "ipv6");
+        assert!(
+            pod.get("cnilab.pod-ip").is_none(),
+            "{mode}: no IPv4 pod label"
+        );
+        let dual =
+            as_json(&render(&plan(mode, IpFamily::Dual, 3, None), Templates::Embedded).unwrap());
+        let lines = exec_lines(&dual, "pod1").join("\n");
+        assert!(
+            lines.contains("ip addr add") && lines.contains("ip -6 addr add"),
+            "{lines}"
+        );
+    }
+}
+
+/// The rule of docs/address-plan.md: a.b.c.d of the IPv4 plan is fd00:a:b:c::d.
+#[test]
+fn the_ipv6_plan_mirrors_the_ipv4_plan() {
+    let p = plan(Mode::Vxlan, IpFamily::Dual, 3, None);
+    let h = &p.hosts[1];
+    let v6 = h.v6.as_ref().unwrap();
+    assert_eq!(h.underlay_ip.to_string(), "10.0.2.2");
+    assert_eq!(v6.underlay_ip.to_string(), "fd00:10:0:2::2");
+    assert_eq!(v6.pod_subnet.to_string(), "fd00:172:16:1::/64");
+    assert_eq!(v6.vtep_ip.unwrap().to_string(), "fd00:172:16:1::");
+    assert_eq!(h.pods[0].ip6.unwrap().to_string(), "fd00:172:16:1::2");
+    assert_eq!(v6.router_wan_ip.unwrap().to_string(), "fd00:192:168::100");
+    assert_eq!(p.pod_mtu, 1430, "VXLAN over IPv6 costs 70 bytes");
+    assert_eq!(plan(Mode::HostGw, IpFamily::Ipv6, 2, None).pod_mtu, 1500);
+    assert_eq!(plan(Mode::Vxlan, IpFamily::Ipv4, 2, None).pod_mtu, 1450);
+    let gw = plan(Mode::HostGw, IpFamily::Ipv6, 2, None);
+    assert_eq!(
+        gw.hosts[1].v6.as_ref().unwrap().underlay_ip.to_string(),
+        "fd00:192:168::200"
+    );
+}
+
+#[test]
+fn ipip_in_ipv6_is_refused_with_the_command_to_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clab.yaml");
+    let out = cnilab()
+        .args([
+            "gen",
+            "--mode",
+            "ipip",
+            "--hosts",
+            "3",
+            "--ip-family",
+            "ipv6",
+            "-o",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("IPIP carries IPv4 only"), "{err}");
+    assert!(
+        err.contains("cnilab gen --mode vxlan --ip-family ipv6 --hosts 3"),
+        "{err}"
+    );
+    assert!(!file.exists(), "nothing half-made is left");
+}
+
+#[test]
+fn what_is_not_built_is_refused_at_gen_with_a_reason() {
+    let refused: [&[&str]; 4] = [
+        &["--mode", "ipip", "--ip-family", "dual"],
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "cilium",
+            "--ip-family",
+            "dual",
+        ],
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "calico",
+            "--ip-family",
+            "ipv6",
+        ],
+        &[
+            "--mode",
+            "host-gw",
+            "--underlay",
+            "routed",
+            "--ip-family",
+            "ipv6",
+        ],
+    ];
+    for args in refused {
+        let out = cnilab()
+            .arg("gen")
+            .args(args)
+            .args(["--hosts", "4", "-o", "-"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("is not built for"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let bad = cnilab()
+        .args([
+            "gen",
+            "--mode",
+            "vxlan",
+            "--hosts",
+            "2",
+            "--ip-family",
+            "ipv5",
+            "-o",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn ipv4_stays_the_default() {
+    let default = cnilab()
+        .args(["gen", "--mode", "vxlan", "--hosts", "3", "-o", "-"])
+        .output()
+        .unwrap();
+    let asked = cnilab()
+        .args([
+            "gen",
+            "--mode",
+            "vxlan",
+            "--hosts",
+            "3",
+            "--ip-family",
+            "ipv4",
+            "-o",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(default.status.success());
+    assert_eq!(default.stdout, asked.stdout);
+    let text = String::from_utf8(default.stdout).unwrap();
+    assert!(text.contains("disable_ipv6=1") && !text.contains("ip -6"));
+}
+
+/// verify judges IPv4 only so far: it refuses an IPv6 or dual lab whole, with exit 2, rather
+/// than pass a verdict that skipped a family.
+#[test]
+fn verify_refuses_ipv6_and_dual_labs() {
+    for family in ["ipv6", "dual"] {
+        let lab = LabGuard::gen_with(
+            "ds-ref-",
+            &["--mode", "vxlan", "--hosts", "2", "--ip-family", family],
+        );
+        let out = lab.run(&["verify"]);
+        assert_eq!(out.status.code(), Some(2), "{family}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("cnilab.ip-family: {family}")),
+            "{err}"
+        );
+        assert!(err.contains("check IPv4 labs only"), "{err}");
+    }
+}
+
+/// Pings `to` from the pod namespace `from` with iputils, IPv6 or IPv4, for at most 5 s.
+fn pings(from: &str, to: &str, six: bool) -> bool {
+    let family = if six { "-6" } else { "-4" };
+    Command::new("ip")
+        .args(["netns", "exec", from, "ping", family, "-c1", "-w5", to])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Every pod pings every pod on another host in each family the lab carries; returns the pairs
+/// that failed.
+fn failed_pairs(lab: &LabGuard, p: &Plan) -> Vec<String> {
+    let pods: Vec<_> = p
+        .hosts
+        .iter()
+        .flat_map(|h| h.pods.iter().map(move |pod| (h.index, pod)))
+        .collect();
+    let ns = |name: &str| format!("clab-{}-{name}", lab.name);
+    let mut failed = Vec::new();
+    for (hi, from) in &pods {
+        for (hj, to) in pods.iter().filter(|(hj, _)| hj != hi) {
+            let six = to.ip6.unwrap().to_string();
+            if !pings(&ns(&from.name), &six, true) {
+                failed.push(format!(
+                    "{} -> {} ({six}), host {hi} -> {hj}",
+                    from.name, to.name
+                ));
+            }
+            if p.ipv4 && !pings(&ns(&from.name), &to.ip.to_string(), false) {
+                failed.push(format!("{} -> {} ({})", from.name, to.name, to.ip));
+            }
+        }
+    }
+    failed
+}
+
+fn deploys_and_pings(mode: Mode, family: IpFamily) -> LabGuard {
+    deploys_and_pings_as(mode, Flavor::Article, family)
+}
+
+fn deploys_and_pings_as(mode: Mode, flavor: Flavor, family: IpFamily) -> LabGuard {
+    require_root();
+    let args = [
+        "--mode",
+        mode.as_str(),
+        "--flavor",
+        flavor.as_str(),
+        "--hosts",
+        "3",
+        "--ip-family",
+        family.as_str(),
+    ];
+    let lab = LabGuard::deployed_with("ds-", &args);
+    let p = flavored(mode, flavor, family, 3, Some(&lab.name));
+    let failed = failed_pairs(&lab, &p);
+    assert!(failed.is_empty(), "{mode} {family}: {failed:#?}");
+    for node in ["pod1", "host1"] {
+        let tentative = Command::new("ip")
+            .args([
+                "-n",
+                &format!("clab-{}-{node}", lab.name),
+                "-6",
+                "addr",
+                "show",
+                "tentative",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&tentative.stdout);
+        assert!(text.is_empty(), "{node} has tentative addresses: {text}");
+    }
+    lab
+}
+
+#[test]
+fn host_gw_dual_deploys_and_pings_in_both_families() {
+    deploys_and_pings(Mode::HostGw, IpFamily::Dual);
+}
+
+#[test]
+fn host_gw_ipv6_deploys_and_pings6() {
+    deploys_and_pings(Mode::HostGw, IpFamily::Ipv6);
+}
+
+/// inspect shows both families' addresses.
+#[test]
+fn vxlan_dual_deploys_and_pings_in_both_families() {
+    let lab = deploys_and_pings(Mode::Vxlan, IpFamily::Dual);
+    let out = lab.run(&["inspect"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pod2 = text
+        .lines()
+        .find(|l| l.starts_with("pod2 "))
+        .unwrap_or_default();
+    assert!(
+        pod2.contains("172.16.1.2") && pod2.contains("fd00:172:16:1::2"),
+        "{text}"
+    );
+}
+
+/// tcpdump on host1's underlay sees what the mode promises: `IP6 … > ….4789: VXLAN`.
+#[test]
+fn vxlan_ipv6_deploys_pings6_and_tcpdump_sees_vxlan_over_ipv6() {
+    assert!(
+        which::which("tcpdump").is_ok(),
+        "this test needs tcpdump on PATH: run scripts/install-deps.sh"
+    );
+    let lab = deploys_and_pings(Mode::Vxlan, IpFamily::Ipv6);
+    let host1 = format!("clab-{}-host1", lab.name);
+    let mut dump = Command::new("ip")
+        .args([
+            "netns", "exec", &host1, "timeout", "10", "tcpdump", "-nn", "-l", "-i", "eth1",
+        ])
+        .args(["-c", "1", "udp", "port", "4789"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // tcpdump says "listening on" once its socket is bound (after a line about verbosity).
+    let err = std::io::BufReader::new(dump.stderr.take().unwrap());
+    let started = std::io::BufRead::lines(err)
+        .take(3)
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on"));
+    assert!(started, "tcpdump did not start");
+    let p = plan(Mode::Vxlan, IpFamily::Ipv6, 3, Some(&lab.name));
+    let pod2 = p.hosts[1].pods[0].ip6.unwrap().to_string();
+    assert!(pings(&format!("clab-{}-pod1", lab.name), &pod2, true));
+    let out = dump.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let underlay = p.hosts[0].v6.as_ref().unwrap().underlay_ip.to_string();
+    assert!(
+        text.contains(&format!("IP6 {underlay}.")) && text.contains(".4789: VXLAN"),
+        "tcpdump saw: {text}"
+    );
+}
+
+/// flannel's dual-stack VXLAN: flannel.1 and flannel-v6.1 on port 8472 with static peers
+/// (permanent neighbour and FDB entries, no flooding), IPv6 VTEP MACs of their own.
+#[test]
+fn flannel_vxlan_dual_deploys_and_pings_in_both_families() {
+    let lab = deploys_and_pings_as(Mode::Vxlan, Flavor::Flannel, IpFamily::Dual);
+    let host1 = format!("clab-{}-host1", lab.name);
+    let neigh = Command::new("ip")
+        .args([
+            "-n",
+            &host1,
+            "-6",
+            "neigh",
+            "show",
+            "dev",
+            "flannel-v6.1",
+            "nud",
+            "permanent",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&neigh.stdout);
+    assert!(
+        text.contains("fd00:172:16:1:: lladdr 02:cb:00:00:06:02"),
+        "{text}"
+    );
+}
+
+#[test]
+fn flannel_vxlan_ipv6_deploys_and_pings6() {
+    deploys_and_pings_as(Mode::Vxlan, Flavor::Flannel, IpFamily::Ipv6);
+}
+
+#[test]
+fn flannel_host_gw_dual_deploys_and_pings_in_both_families() {
+    deploys_and_pings_as(Mode::HostGw, Flavor::Flannel, IpFamily::Dual);
+}
