@@ -8,7 +8,10 @@
 #                                    with them), ping, tcpdump; iperf3, ethtool and a font (PNG
 #                                    charts) for `cnilab bench`; BIRD 2 for `--routing bgp`
 #                                    labs; python3-yaml and fping for the floors `make bench`
-#                                    measures (bench/floor.py, bench/verify_floor.py)
+#                                    measures (bench/floor.py, bench/verify_floor.py);
+#                                    wireguard-tools (wg) and wireguard-go for `--encryption
+#                                    wireguard` labs (wireguard-go where the kernel has no
+#                                    WireGuard module)
 #   scripts/install-deps.sh --test-tools
 #                                    also what the tests and lints use besides: strace (a test
 #                                    counts the file reads verify makes), rsvg-convert (a
@@ -36,7 +39,7 @@ sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(iproute2 bridge-utils iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping)
+packages=(iproute2 bridge-utils iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping wireguard-tools wireguard-go)
 pip_packages=()
 if $want_tools; then
   packages+=(strace librsvg2-bin libxml2-utils shellcheck python3-venv)

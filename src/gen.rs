@@ -3,12 +3,14 @@
 use crate::lab::file::LabFile;
 use crate::lab::Lab;
 use crate::output::{write_atomically, OutputError};
+use crate::plan::encryption::{Encryption, EncryptionError};
 use crate::plan::{Flavor, LabSpec, Mode, Plan, PlanError};
 use crate::render::{render, RenderError, Templates};
 use crate::routing::Routing;
 use crate::topology::Topology;
 use crate::underlay::Underlay;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 pub struct GenRequest<'a> {
@@ -24,6 +26,8 @@ pub struct GenRequest<'a> {
     pub direct_routing: bool,
     /// Calico's VXLAN CrossSubnet (see [`crate::plan::LabSpec`]).
     pub cross_subnet: bool,
+    /// `--encryption`: a WireGuard tunnel between hosts, with keys written beside the topology.
+    pub encryption: Encryption,
     /// IPv4, IPv6 or both (see [`crate::family`]).
     pub ip_family: crate::family::IpFamily,
     pub templates: Option<&'a Path>,
@@ -38,16 +42,19 @@ pub enum GenError {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
+    Encryption(#[from] EncryptionError),
+    #[error(transparent)]
     Output(#[from] OutputError),
     /// A template (usually an edited copy) produced something that is not a topology.
     #[error("the rendered topology is not valid containerlab YAML ({detail}); nothing was written: check the template")]
     Rendered { detail: String },
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
-    #[error(
-        "--routing bgp and --services write files beside the topology (the daemons' configs, kube-proxy's rules): give -o FILE, not -o -"
-    )]
-    NoFolder,
+    #[error("{flag} writes {what} beside the topology: give -o FILE, not -o -")]
+    NoFolder {
+        flag: &'static str,
+        what: &'static str,
+    },
     #[error("cannot make the folder for {path}: {source}")]
     Beside {
         path: PathBuf,
@@ -64,10 +71,12 @@ pub struct Generated {
     pub text: String,
     /// The routing daemons' configs, at their paths relative to the topology file.
     pub files: Vec<(PathBuf, String)>,
+    /// The hosts' private keys (`--encryption`), likewise; written for their owner's eyes only.
+    pub secrets: Vec<(PathBuf, String)>,
 }
 
 pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
-    let plan = Plan::from_spec(&LabSpec {
+    let mut plan = Plan::from_spec(&LabSpec {
         mode: req.mode,
         flavor: req.flavor,
         hosts: req.hosts,
@@ -80,6 +89,14 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         ip_family: req.ip_family,
     })?
     .with_services(&req.services)?;
+    plan.encryption = crate::plan::encryption::plan(&plan, req.encryption)?;
+    if plan.encryption.is_some() && plan.services.is_some() {
+        return Err(PlanError::from(crate::services::ServiceError::WithEncryption).into());
+    }
+    if let Some(wg) = &plan.encryption {
+        // The pods' packets must fit in the tunnel.
+        plan.pod_mtu = wg.mtu;
+    }
     let templates = |dir: Option<&'a Path>| match dir {
         Some(dir) => Templates::Dir(dir),
         None => Templates::Embedded,
@@ -92,26 +109,49 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         &plan,
         templates(req.templates),
     )?);
-    Ok(Generated { text, files })
+    let secrets = plan
+        .encryption
+        .as_ref()
+        .map_or_else(Vec::new, |wg| wg.key_files());
+    Ok(Generated {
+        text,
+        files,
+        secrets,
+    })
 }
 
-/// Writes the files a topology needs beside it (`--routing bgp`'s daemon configs), relative
-/// to the topology file's folder. Standard output has no folder to put them in.
-pub fn write_beside(files: &[(PathBuf, String)], dest: &Destination) -> Result<(), GenError> {
+/// Writes the files a topology needs beside it (`--routing bgp`'s daemon configs,
+/// `--services`' kube-proxy rules, `--encryption`'s keys), relative to the topology file's folder. Standard output has no
+/// folder to put them in.
+pub fn write_beside(generated: &Generated, dest: &Destination) -> Result<(), GenError> {
     let dir = match dest {
-        _ if files.is_empty() => return Ok(()),
-        Destination::Stdout => return Err(GenError::NoFolder),
         Destination::File { path, .. } => path.parent().unwrap_or(Path::new(".")),
+        Destination::Stdout => match (generated.files.first(), generated.secrets.first()) {
+            (Some((rel, _)), _) if rel.components().any(|c| c.as_os_str() == "kube-proxy") => {
+                return Err(no_folder("--services", "kube-proxy's rules"))
+            }
+            (Some(_), _) => return Err(no_folder("--routing bgp", "the daemons' configs")),
+            (_, Some(_)) => return Err(no_folder("--encryption", "each host's private key")),
+            (None, None) => return Ok(()),
+        },
     };
-    for (rel, text) in files {
-        write_one(dir, rel, text)?;
+    for (rel, text) in &generated.files {
+        write_one(dir, rel, text, false)?;
+    }
+    for (rel, text) in &generated.secrets {
+        write_one(dir, rel, text, true)?;
     }
     Ok(())
 }
 
+fn no_folder(flag: &'static str, what: &'static str) -> GenError {
+    GenError::NoFolder { flag, what }
+}
+
 /// Writes `text` at `rel` under `dir`, making the folders on the way; under sudo they belong,
-/// like the file, to the user who ran sudo, who can then generate the lab again.
-fn write_one(dir: &Path, rel: &Path, text: &str) -> Result<(), GenError> {
+/// like the file, to the user who ran sudo, who can then generate the lab again. A `secret`
+/// file is 0600, in a folder of its own that is 0700.
+fn write_one(dir: &Path, rel: &Path, text: &str, secret: bool) -> Result<(), GenError> {
     let path = dir.join(rel);
     let mut folder = dir.to_path_buf();
     for part in rel.parent().into_iter().flat_map(Path::components) {
@@ -127,6 +167,18 @@ fn write_one(dir: &Path, rel: &Path, text: &str) -> Result<(), GenError> {
             path: path.clone(),
             source,
         })?;
+    }
+    if secret {
+        let folder = path.parent().unwrap_or(dir);
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| GenError::Beside {
+                path: path.clone(),
+                source,
+            },
+        )?;
+        return Ok(crate::output::write_atomically_with_mode(
+            &path, text, true, 0o600,
+        )?);
     }
     Ok(write_atomically(&path, text, true)?)
 }
@@ -163,7 +215,7 @@ pub fn restore_missing(file: &LabFile) -> Result<Vec<PathBuf>, GenError> {
         if path.exists() || !folder.is_some_and(|f| bound.contains(&f)) {
             continue;
         }
-        write_one(dir, &rel, &text)?;
+        write_one(dir, &rel, &text, false)?;
         restored.push(path);
     }
     Ok(restored)
@@ -287,6 +339,7 @@ mod tests {
             routing,
             direct_routing: false,
             cross_subnet: false,
+            encryption: Encryption::None,
             ip_family: Default::default(),
             templates: None,
             services: Default::default(),
@@ -302,7 +355,7 @@ mod tests {
             path: file.clone(),
             force: false,
         };
-        write_beside(&generated.files, &dest).unwrap();
+        write_beside(&generated, &dest).unwrap();
         write(&generated.text, &dest).unwrap();
         (dir, file, generated)
     }
@@ -377,7 +430,7 @@ mod tests {
             path: file.clone(),
             force: false,
         };
-        write_beside(&generated.files, &dest).unwrap();
+        write_beside(&generated, &dest).unwrap();
         write(&generated.text, &dest).unwrap();
         std::fs::remove_dir_all(dir.path().join("regen.cnilab")).unwrap();
         let restored = restore_missing(&LabFile::load(&file).unwrap()).unwrap();

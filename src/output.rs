@@ -138,6 +138,17 @@ pub fn check_replaceable(path: &Path, force: bool) -> Result<(), OutputError> {
 /// into place, so readers see the old file or the whole new one. The file is 0644 less the
 /// umask and, under sudo, belongs to the user who ran sudo.
 pub fn write_atomically(path: &Path, contents: &str, force: bool) -> Result<(), OutputError> {
+    write_atomically_with_mode(path, contents, force, NEW_FILE_MODE)
+}
+
+/// [`write_atomically`] with the file's mode given: 0600 for a private key, which is then
+/// never readable by others, not even between its creation and the rename.
+pub fn write_atomically_with_mode(
+    path: &Path,
+    contents: &str,
+    force: bool,
+    mode: u32,
+) -> Result<(), OutputError> {
     check_replaceable(path, force)?;
     let io_err = |source| OutputError::Io {
         path: path.to_path_buf(),
@@ -155,7 +166,7 @@ pub fn write_atomically(path: &Path, contents: &str, force: bool) -> Result<(), 
     }
     let mut tmp = tempfile::Builder::new()
         .prefix(".cnilab-")
-        .permissions(std::fs::Permissions::from_mode(NEW_FILE_MODE))
+        .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(io_err)?;
     tmp.write_all(contents.as_bytes()).map_err(io_err)?;

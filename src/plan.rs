@@ -4,6 +4,8 @@
 //! what an exec line looks like, so the templates stay the one place that says how a mode is
 //! built.
 
+pub mod encryption;
+
 use crate::family::{six, six_net, IpFamily, VXLAN6_OVERHEAD};
 use crate::routing::Routing;
 use crate::underlay::{segment_step, Rack, Underlay, UnderlayError};
@@ -351,6 +353,9 @@ pub struct Plan {
     /// Calico's CrossSubnet (VXLAN or IPIP): the same plain routes to rack mates, the tunnel
     /// to the rest; with VXLAN every peer's VTEP entries are kept.
     pub cross_subnet: bool,
+    /// The WireGuard tunnel between hosts (`gen --encryption wireguard`), set by gen after
+    /// planning, since it carries fresh keys.
+    pub encryption: Option<encryption::Wireguard>,
     pub ip_family: IpFamily,
     /// Whether the lab carries IPv4 and IPv6, for the templates.
     pub ipv4: bool,
@@ -449,6 +454,7 @@ impl Plan {
             routing,
             direct_routing,
             cross_subnet,
+            encryption: None,
             ip_family,
             ipv4: ip_family.has_v4(),
             ipv6: ip_family.has_v6(),

@@ -31,6 +31,7 @@ fn request(
         direct_routing: false,
         cross_subnet: false,
         ip_family: Default::default(),
+        encryption: Default::default(),
         templates: None,
         services,
     }
@@ -396,6 +397,22 @@ fn bad_input_is_refused_with_exit_2_naming_the_flag() {
         "{}",
         stderr(&out)
     );
+    let out = gen(&[
+        "--mode",
+        "host-gw",
+        "--hosts",
+        "2",
+        "--encryption",
+        "wireguard",
+        "--services",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--services with --encryption"),
+        "{}",
+        stderr(&out)
+    );
     let out = cnilab()
         .args([
             "gen",
@@ -411,7 +428,11 @@ fn bad_input_is_refused_with_exit_2_naming_the_flag() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("give -o FILE"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--services writes kube-proxy's rules beside the topology: give -o FILE"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -104,6 +104,7 @@ fn generated(
         },
         direct_routing: false,
         cross_subnet: false,
+        encryption: cnilab::plan::encryption::Encryption::None,
         ip_family: Default::default(),
         templates: None,
         services: Default::default(),

@@ -835,3 +835,16 @@ fn the_docker_stand_in_filters_as_docker_does() {
         "an unknown template field was guessed"
     );
 }
+
+#[test]
+fn a_node_that_runs_wg_on_an_image_without_it_is_refused_before_anything_runs() {
+    let f = Fake::with_exec(Scenario::Ok, true, "wg set wg0 listen-port 51820");
+    let out = f.deploy();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("node `a` runs `wg`, and its image nicolaka/netshoot has no wireguard-tools"),
+        "{err}"
+    );
+    assert_eq!(f.clab_calls(), ["args: version"], "{}", f.log());
+}

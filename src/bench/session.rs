@@ -27,6 +27,7 @@ pub fn bench_fresh(
         routing: Default::default(),
         direct_routing: false,
         cross_subnet: false,
+        encryption: crate::plan::encryption::Encryption::None,
         ip_family: Default::default(),
         templates: None,
         services: Default::default(),

@@ -1,5 +1,6 @@
 //! The command line's arguments: clap's types, their help, and the parsers of their values.
 
+use crate::plan::encryption::Encryption;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::routing::Routing;
 use crate::runtime::RuntimeKind;
@@ -70,6 +71,12 @@ pub struct LabShape {
     pub routing: Routing,
     #[command(flatten)]
     pub hybrid: HybridArgs,
+    /// Encrypt pod traffic between hosts: none (the default) or wireguard (--mode host-gw with
+    /// the article's own tunnel or --flavor flannel's wireguard backend, flat underlay; --mode
+    /// vxlan --flavor calico, felix's wireguard.cali). Each host's private key is written
+    /// beside the topology, in LAB.cnilab/wireguard/.
+    #[arg(long, value_enum, value_name = "ENCRYPTION", default_value = "none")]
+    pub encryption: Encryption,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true)]
     pub name: Option<String>,
@@ -692,6 +699,9 @@ pub struct UpArgs {
     pub routing: Option<Routing>,
     #[command(flatten)]
     pub hybrid: HybridArgs,
+    /// Encrypt pod traffic between hosts: none (default) or wireguard (see `gen --help`).
+    #[arg(long, value_enum, value_name = "ENCRYPTION", requires = "mode")]
+    pub encryption: Option<Encryption>,
     /// The lab name; defaults to the article's name for the mode.
     #[arg(long, value_name = "LAB", value_parser = lab_name, allow_hyphen_values = true, requires = "mode")]
     pub name: Option<String>,

@@ -97,6 +97,7 @@ fn gen_lab(shape: &LabShape, output: &Path, force: bool) -> Result<i32, Error> {
         routing: shape.routing,
         direct_routing: shape.hybrid.direct_routing,
         cross_subnet: shape.hybrid.cross_subnet,
+        encryption: shape.encryption,
         ip_family: shape.ip_family,
         templates: shape.templates.as_deref(),
         services: shape.services.spec(),
@@ -202,6 +203,7 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
         routing: up.routing.unwrap_or_default(),
         direct_routing: up.hybrid.direct_routing,
         cross_subnet: up.hybrid.cross_subnet,
+        encryption: up.encryption.unwrap_or_default(),
         ip_family: Default::default(),
         templates: up.templates.as_deref(),
         services: up.services.spec(),
@@ -367,7 +369,7 @@ fn write_topology(
     if let Destination::File { path, .. } = &dest {
         lifecycle::check_not_in_use(path)?;
     }
-    gen::write_beside(&generated.files, &dest)?;
+    gen::write_beside(generated, &dest)?;
     gen::write(&generated.text, &dest)?;
     if let (Destination::File { path, .. }, true) = (&dest, announce) {
         let abs = std::path::absolute(path).unwrap_or(path.clone());

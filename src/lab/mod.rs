@@ -11,6 +11,7 @@ pub mod expect;
 pub mod file;
 pub mod infer;
 pub mod point;
+pub mod wireguard;
 
 use expect::{ExpectFail, HostSet};
 use serde::Serialize;
@@ -75,6 +76,8 @@ pub struct Lab {
     pub flavor: Flavor,
     /// The tunnel device the flavor names (`cnilab.tunnel-dev`), e.g. `flannel.1`, `tunl0`.
     pub tunnel_dev: Option<String>,
+    /// The WireGuard tunnel pod traffic crosses hosts in (`cnilab.encryption: wireguard`).
+    pub encryption: Option<wireguard::LabWireguard>,
     pub hosts: Vec<LabHost>,
     pub pods: Vec<LabPod>,
     pub routers: Vec<LabRouter>,
@@ -144,6 +147,8 @@ pub struct LabHost {
     pub direct_proto: Option<u8>,
     /// The protocol of the tunnel routes to other peers (`cnilab.tunnel-proto`), where stated.
     pub tunnel_proto: Option<u8>,
+    /// The host's WireGuard key and folder, in an encrypted lab.
+    pub wg: Option<wireguard::HostWireguard>,
 }
 
 impl LabHost {
@@ -255,6 +260,7 @@ struct LabWide {
     encap: Agreed<Encap>,
     flavor: Agreed<Flavor>,
     tunnel_dev: Agreed<Option<String>>,
+    encryption: Agreed<Option<wireguard::LabWireguard>>,
 }
 
 impl LabWide {
@@ -295,6 +301,13 @@ impl LabWide {
         self.tunnel_dev.offer(name, dev).map_err(|(f, a, b)| {
             let text = |d: Option<String>| d.unwrap_or_else(|| "(none)".into());
             mixed(LABEL_TUNNEL_DEV)((f, text(a), text(b)))
+        })?;
+        let wg = wireguard::of_host(name, node)?.map(|(lab, _)| lab);
+        self.encryption.offer(name, wg).map_err(|(f, a, b)| {
+            let text = |w: Option<wireguard::LabWireguard>| {
+                w.map_or_else(|| "(none)".into(), |w| w.to_string())
+            };
+            mixed(wireguard::LABEL_ENCRYPTION)((f, text(a), text(b)))
         })
     }
 }
@@ -327,6 +340,7 @@ impl Lab {
             encap: Agreed::new(),
             flavor: Agreed::new(),
             tunnel_dev: Agreed::new(),
+            encryption: Agreed::new(),
         };
         let (mut hosts, mut pods, mut routers) = (Vec::new(), Vec::new(), Vec::new());
         let mut outside = None;
@@ -372,6 +386,7 @@ impl Lab {
             flavor: wide.flavor.value().unwrap_or_default(),
             tunnel_dev: wide.tunnel_dev.value().flatten(),
             services: services(topo, &hosts, outside)?,
+            encryption: wide.encryption.value().flatten(),
             hosts,
             pods,
             routers,
@@ -474,6 +489,7 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         direct_to: optional(name, node, LABEL_DIRECT_TO)?,
         direct_proto: optional(name, node, LABEL_DIRECT_PROTO)?,
         tunnel_proto: optional(name, node, LABEL_TUNNEL_PROTO)?,
+        wg: wireguard::of_host(name, node)?.map(|(_, host)| host),
     })
 }
 

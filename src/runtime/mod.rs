@@ -15,6 +15,7 @@ mod shape;
 pub mod state;
 mod transaction;
 pub mod watch;
+pub mod wireguard;
 
 pub use error::{RuntimeError, TeardownError};
 /// For the CLI's hidden entry: cnilab as a netns node's holder process.

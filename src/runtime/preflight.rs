@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 pub enum Feature {
     Vxlan,
     Ipip,
+    Wireguard,
 }
 
 impl Feature {
@@ -16,6 +17,7 @@ impl Feature {
         match self {
             Feature::Vxlan => "vxlan",
             Feature::Ipip => "ipip",
+            Feature::Wireguard => "wireguard",
         }
     }
 
@@ -29,6 +31,9 @@ impl Feature {
                 "this kernel cannot create ipip tunnels (CONFIG_NET_IPIP; try `modprobe ipip`)"
                     .into()
             }
+            Feature::Wireguard => "this kernel cannot create wireguard devices \
+                 (CONFIG_WIREGUARD; try `modprobe wireguard`)"
+                .into(),
         }
     }
 
@@ -59,6 +64,9 @@ impl Feature {
                 "local",
                 "127.0.0.1",
             ]),
+            Feature::Wireguard => {
+                process::strings(["ip", "link", "add", "cnilab-probe", "type", "wireguard"])
+            }
         }
     }
 }
@@ -74,6 +82,7 @@ pub fn features<'a>(lines: impl Iterator<Item = &'a ExecLine>) -> BTreeSet<Featu
             match (pair[0].as_str(), pair[1].as_str()) {
                 ("type", "vxlan") => found.insert(Feature::Vxlan),
                 ("type", "ipip") | ("mode", "ipip") => found.insert(Feature::Ipip),
+                ("type", "wireguard") => found.insert(Feature::Wireguard),
                 _ => false,
             };
         }
@@ -169,6 +178,8 @@ fn package_of(program: &str) -> Option<&'static str> {
         "bird" | "birdc" => "bird2",
         "ping" => "iputils-ping",
         "modprobe" => "kmod",
+        "wg" => "wireguard-tools",
+        "wireguard-go" => "wireguard-go",
         _ => return None,
     })
 }

@@ -132,6 +132,8 @@ pub enum ServiceError {
     TooMany { count: usize, max: usize },
     #[error("--services with --ip-family {0} is not built yet: kube-proxy's rules here are IPv4's; use --ip-family ipv4")]
     Ipv4Only(crate::family::IpFamily),
+    #[error("--services with --encryption is not built yet: kube-proxy's rules and the tunnel have not been proven together; leave out --encryption")]
+    WithEncryption,
     #[error("--services needs pods that reach each other, and on this underlay host-gw's pods cannot cross the routers: add --routing bgp, or use --mode vxlan")]
     PodsApart,
     #[error("--services puts `outside` on the underlay's 192.168.0.0/24, and its {hosts} hosts leave no address free there: use fewer hosts")]

@@ -13,3 +13,4 @@ pub mod pid;
 pub mod side_by_side;
 pub mod tables;
 pub mod tool;
+pub mod wireguard;

@@ -3,6 +3,7 @@
 
 use super::packet::Described;
 use super::snapshot::{Link, Neighbour, Route, Snapshot};
+use crate::sys::wireguard::WgPeer;
 use crate::wire::{ArpOp, Encap};
 use std::net::Ipv4Addr;
 
@@ -132,6 +133,9 @@ pub fn outgoing(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
     let Some(dst) = routed_dst(d) else {
         return (String::new(), None);
     };
+    if let Some(sealed) = sealed_by(s, iface, dst) {
+        return (sealed, Some(Wrap::Encap));
+    }
     match s.kind(iface) {
         Some(kind @ ("vxlan" | "ipip")) => (into_tunnel(s, kind, iface, dst), Some(Wrap::Encap)),
         _ if d.tunnel().is_some() && s.tunnel_dev().is_some() => {
@@ -219,13 +223,65 @@ pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
     if d.arp().is_some() && d.tunnel().is_none() {
         return (String::new(), None);
     }
+    if let Some(opened) = opened_by(s, iface, d) {
+        return (
+            format!("{opened}; {}", incoming_routed(s, dst)),
+            Some(Wrap::Decap),
+        );
+    }
+    (incoming_routed(s, dst), None)
+}
+
+/// Where a packet that came in goes: delivered, dropped for want of forwarding, or routed.
+fn incoming_routed(s: &Snapshot, dst: Ipv4Addr) -> String {
     if s.is_local(dst) {
-        return (format!("{dst} is local: delivered"), None);
+        return format!("{dst} is local: delivered");
     }
     if !s.forwarding {
-        return ("forwarding is off (net.ipv4.ip_forward=0)".into(), None);
+        return "forwarding is off (net.ipv4.ip_forward=0)".into();
     }
-    (route_text(s, dst), None)
+    route_text(s, dst)
+}
+
+/// The WireGuard peer of `s`'s device `iface` whose allowed-ips hold `ip`.
+fn wg_peer<'a>(s: &'a Snapshot, iface: &str, ip: Ipv4Addr) -> Option<&'a (Option<String>, WgPeer)> {
+    let wg = s.wireguard.as_ref().filter(|w| w.dev == iface)?;
+    wg.peers
+        .iter()
+        .find(|(_, p)| p.allowed_ips.iter().any(|n| n.contains(&ip)))
+}
+
+fn peer_text(name: &Option<String>, p: &WgPeer) -> String {
+    let who = name
+        .clone()
+        .unwrap_or_else(|| format!("peer {}", p.public_key));
+    let at = p
+        .endpoint
+        .map_or("no endpoint".to_string(), |e| e.to_string());
+    format!("{who} ({at})")
+}
+
+/// Sent into a WireGuard device: the peer whose allowed-ips hold the destination seals it.
+fn sealed_by(s: &Snapshot, iface: &str, dst: Ipv4Addr) -> Option<String> {
+    let dev = &s.wireguard.as_ref().filter(|w| w.dev == iface)?.dev;
+    // A WireGuard device has no neighbours: the route alone took the packet there.
+    let route = s.route_for(dst).map_or(format!("no route to {dst}"), |r| {
+        format!("route {}", r.text)
+    });
+    Some(match wg_peer(s, iface, dst) {
+        Some((name, p)) => format!("{route}; encrypted by {dev} for {}", peer_text(name, p)),
+        None => format!("{route}; {dev} has no peer whose allowed-ips hold {dst}: dropped"),
+    })
+}
+
+/// Came out of a WireGuard device: decrypted, from the peer whose allowed-ips hold the source.
+fn opened_by(s: &Snapshot, iface: &str, d: &Described) -> Option<String> {
+    let dev = &s.wireguard.as_ref().filter(|w| w.dev == iface)?.dev;
+    let (src, _) = d.inner()?;
+    Some(match wg_peer(s, iface, src) {
+        Some((name, p)) => format!("decrypted by {dev} from {}", peer_text(name, p)),
+        None => format!("decrypted by {dev}"),
+    })
 }
 
 /// What a node lacked, if anything, to send on a packet for `dst` it received.
@@ -299,6 +355,7 @@ mod tests {
                 permanent: true,
             }],
             forwarding: true,
+            wireguard: None,
         }
     }
 
@@ -380,6 +437,53 @@ mod tests {
         assert_eq!(
             fdb_text(&s, "flannel.1", Some("1a:00:00:00:00:02")),
             "FDB 1a:00:00:00:00:02 dst 10.0.2.2 (remote VTEP)"
+        );
+    }
+
+    fn with_wireguard() -> Snapshot {
+        let mut s = host1();
+        s.routes.push(
+            route(&RouteRow::parse("10.1.0.0/16 dev flannel-wg scope link").unwrap()).unwrap(),
+        );
+        let peer = WgPeer {
+            public_key: "a2V5".into(),
+            endpoint: Some("192.168.0.100:51820".parse().unwrap()),
+            allowed_ips: vec!["10.1.2.0/24".parse().unwrap()],
+            ..WgPeer::default()
+        };
+        s.wireguard = Some(crate::trace::snapshot::Wireguard {
+            dev: "flannel-wg".into(),
+            peers: vec![(Some("host2".into()), peer)],
+        });
+        s
+    }
+
+    fn packet(src: &str, dst: &str) -> Described {
+        let frame = crate::wire::dissect::build::ipv4(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            1,
+            &[8, 0, 0, 0, 0, 0, 0, 0],
+        );
+        Described::of(&frame, false, None).unwrap()
+    }
+
+    #[test]
+    fn a_wireguard_device_seals_for_the_peer_whose_allowed_ips_hold_the_destination() {
+        let s = with_wireguard();
+        let (text, wrap) = outgoing(&s, "flannel-wg", &packet("10.1.1.2", "10.1.2.2"));
+        assert_eq!(wrap, Some(Wrap::Encap));
+        assert_eq!(text, "route 10.1.0.0/16 dev flannel-wg; encrypted by flannel-wg for host2 (192.168.0.100:51820)");
+        let (text, _) = outgoing(&s, "flannel-wg", &packet("10.1.1.2", "10.1.3.2"));
+        assert!(
+            text.ends_with("flannel-wg has no peer whose allowed-ips hold 10.1.3.2: dropped"),
+            "{text}"
+        );
+        let (text, wrap) = incoming(&s, "flannel-wg", &packet("10.1.2.2", "10.1.1.2"));
+        assert_eq!(wrap, Some(Wrap::Decap));
+        assert!(
+            text.starts_with("decrypted by flannel-wg from host2 (192.168.0.100:51820); "),
+            "{text}"
         );
     }
 }

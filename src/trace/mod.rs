@@ -160,10 +160,20 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     if crate::interrupt::requested() {
         return Err(TraceError::Interrupted);
     }
-    let snaps: HashMap<String, Snapshot> = nodes
+    let mut snaps: HashMap<String, Snapshot> = nodes
         .iter()
         .map(|(n, ns)| (n.clone(), snapshot::take(ns)))
         .collect();
+    let dir = file
+        .abs_path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    for host in &lab.hosts {
+        if let Some(snap) = snaps.get_mut(&host.node) {
+            snap.wireguard = snapshot::wireguard(lab, &dir, host);
+        }
+    }
     let vxlan_port = lab.encap.vxlan().map(|v| v.port);
     let picked = walk::select(&frames, &probe, vxlan_port, &points, &snaps);
     let steps = walk::steps(&picked, &frames, &points, &snaps);

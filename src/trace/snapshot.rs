@@ -15,6 +15,15 @@ pub struct Snapshot {
     pub neighbours: Vec<Neighbour>,
     pub fdb: Vec<Fdb>,
     pub forwarding: bool,
+    /// The node's WireGuard device and its peers, in an encrypted lab's host.
+    pub wireguard: Option<Wireguard>,
+}
+
+/// A WireGuard device as read back from the node, each peer with the lab host it stands for.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wireguard {
+    pub dev: String,
+    pub peers: Vec<(Option<String>, crate::sys::wireguard::WgPeer)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,7 +93,33 @@ pub fn take(ns: &str) -> Snapshot {
             .map(fdb)
             .collect(),
         forwarding: tables::forwards_ipv4(ns).unwrap_or(false),
+        wireguard: None,
     }
+}
+
+/// Host `host`'s WireGuard device read back, its peers named after the lab's hosts by their
+/// public keys; `None` where the lab has none or it cannot be read.
+pub fn wireguard(
+    lab: &crate::lab::Lab,
+    dir: &std::path::Path,
+    host: &crate::lab::LabHost,
+) -> Option<Wireguard> {
+    let (wg, own) = (lab.encryption.as_ref()?, host.wg.as_ref()?);
+    let state = crate::sys::wireguard::read(&dir.join(&own.dir), &host.namespace, &wg.dev).ok()?;
+    let name = |key: &str| {
+        lab.hosts
+            .iter()
+            .find(|h| h.wg.as_ref().is_some_and(|w| w.public_key == key))
+            .map(|h| h.node.clone())
+    };
+    Some(Wireguard {
+        dev: wg.dev.clone(),
+        peers: state
+            .peers
+            .into_iter()
+            .map(|p| (name(&p.public_key), p))
+            .collect(),
+    })
 }
 
 /// A route, with its text as `ip route` shows the parts that decide a hop.

@@ -28,14 +28,17 @@ pub mod reason;
 pub mod report;
 pub mod same_host;
 pub mod schedule;
+pub mod sealed;
 pub mod services;
 pub mod transport;
 pub mod underlay;
+pub mod wg_state;
 
 mod collect;
 mod findings;
 mod pair_judge;
 mod phases;
+mod seal_rows;
 mod stopped;
 mod targets;
 use collect::*;
@@ -186,6 +189,8 @@ struct Prepared {
     host_macs: Vec<(String, judge::Mac)>,
     /// Per host, what its exec lines say about forwarding, for the reason a probe stopped.
     forwarding_hints: std::collections::BTreeMap<String, String>,
+    /// The topology file's folder: an encrypted lab's WireGuard folders are relative to it.
+    lab_dir: PathBuf,
     _listeners: Option<listener::Listeners>,
 }
 
@@ -198,6 +203,8 @@ struct Probed {
     dropped: Vec<u32>,
     notes: Vec<String>,
     judged: Judged,
+    /// An encrypted lab's frames between nodes, every IPv4 one (see [`sealed`]).
+    watched: Option<sealed::Watched>,
 }
 
 /// What judging has made of the pairs judged so far. Without `--pcap`, each batch of pairs
@@ -213,6 +220,8 @@ struct Judged {
     copied: Vec<usize>,
     /// Per point, what was harvested of a batch not judged yet.
     carry: Vec<Vec<observe::Kept>>,
+    /// Per pair, when its probes were out (an encrypted lab's tunnel is looked for then).
+    windows: Vec<Option<sealed::Window>>,
 }
 
 impl Prepared {
@@ -270,6 +279,11 @@ impl Prepared {
             probes,
             host_macs,
             forwarding_hints,
+            lab_dir: file
+                .abs_path()
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
             _listeners: listeners,
         })
     }
@@ -285,6 +299,10 @@ impl Prepared {
         let observers = observers(lab, &self.points, &self.probes, keep_raw);
         let together: Vec<usize> = self.points.iter().map(|p| p.host).collect();
         let running = capture::start(std::mem::take(&mut self.opened), observers, &together)?;
+        let watch = match lab.encryption {
+            Some(_) => Some(sealed::Watch::start(&self.points)?),
+            None => None,
+        };
         let flush = learned::plan_flush(lab);
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
@@ -301,6 +319,7 @@ impl Prepared {
         let ran = run_phases(lab, &self.probes, &self.sockets, &flush, opts, &mut settle);
         std::thread::sleep(GRACE);
         let captured = running.stop();
+        let watched = watch.map(sealed::Watch::stop);
         underlay::forget(lab, &taught)?;
         let (outcomes, flows) = ran?;
         if crate::interrupt::requested() {
@@ -315,6 +334,7 @@ impl Prepared {
             dropped,
             notes,
             judged,
+            watched,
         })
     }
 
@@ -334,7 +354,9 @@ impl Prepared {
         let judge = PairJudge::new(self, opts.max_loss);
         let mut seen = collected.seen;
         for &k in pairs {
-            judged.rows[k] = Some(judge.row(k, outcomes, &mut seen));
+            let (row, window) = judge.row(k, outcomes, &mut seen);
+            judged.rows[k] = Some(row);
+            judged.windows[k] = window;
         }
     }
 
@@ -379,6 +401,7 @@ impl Prepared {
             dropped,
             mut notes,
             mut judged,
+            watched,
         } = probed;
         judged.take_in(&mut observed, Duration::MAX);
         let (captures, lab_pcap) =
@@ -386,6 +409,9 @@ impl Prepared {
         let pending = judged.pending();
         self.judge_batch(&mut judged, &pending, observed, &mut outcomes, &flows, opts);
         let findings = lab_findings(lab, &self.pod_mtus, &judged.unclaimed);
+        if let Some(watched) = &watched {
+            self.seal_rows(&mut judged, watched, opts.max_loss);
+        }
         let mut rows: Vec<PairRow> = judged.rows.into_iter().flatten().collect();
         excuse_capture_drops(&mut rows, points, &dropped);
         let mut warnings = programmed::blame(lab, &mut rows, &self.faults);
@@ -474,6 +500,7 @@ impl Judged {
             undissectable: 0,
             copied: vec![0; points],
             carry: (0..points).map(|_| Vec::new()).collect(),
+            windows: vec![None; pairs],
         }
     }
 

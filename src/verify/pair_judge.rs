@@ -30,13 +30,14 @@ impl<'a> PairJudge<'a> {
         }
     }
 
-    /// Pair `k`'s row, its outcomes and sightings taken out of `outcomes` and `seen`.
+    /// Pair `k`'s row, its outcomes and sightings taken out of `outcomes` and `seen`, and
+    /// when its probes were out.
     pub(super) fn row(
         &self,
         k: usize,
         outcomes: &mut Outcomes,
         seen: &mut observe::Sightings,
-    ) -> PairRow {
+    ) -> (PairRow, Option<sealed::Window>) {
         let mut result = |kind| {
             let id = ProbeId::new(k, kind);
             ProbeResult {
@@ -60,17 +61,25 @@ impl<'a> PairJudge<'a> {
         let (a, b) = self.probes.pairs[k];
         let plan = self.plan(k);
         let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
+        let lab = self.lab;
+        let mut probes = vec![&ping, &mtu];
+        probes.extend(steady.iter().chain(transport.iter().map(|(_, r)| r)));
+        if lab.encryption.is_some() {
+            let names = (lab.pods[a].node.as_str(), lab.pods[b].node.as_str());
+            sealed::rejudge(names, &probes, &mut verdict.reasons);
+        }
+        let window = sealed::window(&plan, std::iter::once(&ping).chain(&steady));
         self.explain_last_seen(a, b, &mut verdict);
         self.explain_unsent(a, b, &ping, &mut verdict);
         self.apply_gaps_and_expectations(a, b, &ping, &mut verdict);
-        let lab = self.lab;
-        PairRow {
+        let row = PairRow {
             from: lab.pods[a].node.clone(),
             to: lab.pods[b].node.clone(),
             from_ip: lab.pods[a].ip,
             to_ip: lab.pods[b].ip,
             verdict,
-        }
+        };
+        (row, window)
     }
 
     /// What pair `k`'s probes should show.

@@ -114,6 +114,9 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
                 Scope::Host,
             );
         }
+        if let Some(route) = lab.encryption.as_ref().and_then(wg_route) {
+            push(route, Scope::Host);
+        }
         for p in lab.hosts.iter().filter(|p| p.index != h.index) {
             for item in peer_items(lab, h, p) {
                 push(item, Scope::Peer(p.index));
@@ -144,7 +147,33 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
 
 /// What host `h` programs for peer `p`: its VTEP's neighbour and FDB entries where the peer's
 /// MAC is fixed by the file, and the route to its pods.
+/// flannel's one route for the cluster network on its WireGuard device.
+fn wg_route(wg: &crate::lab::wireguard::LabWireguard) -> Option<Item> {
+    Some(Item::Route {
+        dst: wg.route?.to_string(),
+        via: None,
+        dev: wg.dev.clone(),
+        proto: None,
+    })
+}
+
 fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
+    if let Some(wg) = &lab.encryption {
+        // A peer's pods are behind the WireGuard device: a route of their own unless the
+        // device's one route covers them. Routes in a table of their own (Calico's) are not
+        // read here: the tunnel on the wire and the peers read back stand for them.
+        let dst = p.pod_subnet.to_string();
+        let dev = wg.dev.clone();
+        return match (wg.route, wg.table) {
+            (Some(_), _) | (_, Some(_)) => Vec::new(),
+            (None, None) => vec![Item::Route {
+                dst,
+                via: None,
+                dev,
+                proto: None,
+            }],
+        };
+    }
     let mut items = Vec::new();
     let dev = lab.tunnel_dev.clone();
     // A peer on the host's own subnet gets a plain route via the peer. flannel's DirectRouting

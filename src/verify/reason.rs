@@ -220,6 +220,59 @@ pub enum Reason {
         /// Why, read from the pod: no route, or an ARP for the next hop unanswered.
         cause: Option<String>,
     },
+    /// In an encrypted lab, a pod packet between nodes in the clear.
+    Leak {
+        sender: String,
+        receiver: String,
+        point: PointId,
+        sign: LeakSign,
+    },
+    /// In an encrypted lab, a pair's packets not seen sealed between its hosts.
+    NotSealed {
+        probe: ProbeName,
+        direction: Direction,
+        from_host: String,
+        to_host: String,
+        point: PointId,
+        port: u16,
+    },
+    /// A WireGuard peer whose state, read back from the host, is not as planned.
+    WgPeer {
+        node: String,
+        peer: String,
+        problem: WgProblem,
+    },
+}
+
+/// What gave a leak away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum LeakSign {
+    /// The probe's tag, in clear bytes.
+    Tag,
+    /// The pair's pod addresses in a header.
+    Addresses { src: Ipv4Addr, dst: Ipv4Addr },
+}
+
+/// What is wrong with one WireGuard peer of a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum WgProblem {
+    /// No handshake ever completed with the peer, after traffic to it.
+    NoHandshake,
+    /// The host has no peer with the peer host's public key.
+    Missing { public_key: String },
+    /// The latest handshake is older than WireGuard keeps a session (180 s).
+    Stale { age_secs: u64 },
+    /// The peer's endpoint is not the peer host's underlay address and port.
+    Endpoint {
+        saw: Option<std::net::SocketAddrV4>,
+        planned: std::net::SocketAddrV4,
+    },
+    /// The peer's allowed-ips lack the peer host's pod subnet.
+    AllowedIps { missing: ipnet::Ipv4Net },
+    /// The device's state could not be read.
+    Unreadable { why: String },
 }
 
 impl Reason {
@@ -250,6 +303,9 @@ impl Reason {
             Stray { .. } => "stray",
             LastSeen { .. } => "last_seen",
             Unsent { .. } => "unsent",
+            Leak { .. } => "leak",
+            NotSealed { .. } => "not_sealed",
+            WgPeer { .. } => "wg_peer",
         }
     }
 
@@ -520,7 +576,81 @@ fn lab_wide(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "{node} has no flood entry for {peer} (bridge fdb append 00:00:00:00:00:00 dst {peer} dev {device}): it cannot resolve that VTEP on its own"
         ),
         Programmed { detail, .. } => f.write_str(detail),
+        _ => sealed(reason, f),
+    }
+}
+
+/// The reasons of an encrypted lab.
+fn sealed(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    use Reason::*;
+    match reason {
+        Leak {
+            sender,
+            receiver,
+            point,
+            sign,
+        } => {
+            let how = match sign {
+                LeakSign::Tag => "the probe's tag in clear bytes".to_string(),
+                LeakSign::Addresses { src, dst } => format!("{src} > {dst} in a header"),
+            };
+            write!(
+                f,
+                "leak: {sender} → {receiver} crossed {} in the clear ({how})",
+                point.described()
+            )
+        }
+        NotSealed {
+            probe,
+            direction,
+            from_host,
+            to_host,
+            point,
+            port,
+        } => write!(
+            f,
+            "{probe} {direction} from {from_host} to {to_host} not seen as WireGuard transport data on UDP {port} at {}",
+            point.described()
+        ),
+        WgPeer {
+            node,
+            peer,
+            problem,
+        } => wg_problem(node, peer, problem, f),
         _ => Ok(()),
+    }
+}
+
+fn wg_problem(
+    node: &str,
+    peer: &str,
+    problem: &WgProblem,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    match problem {
+        WgProblem::NoHandshake => write!(
+            f,
+            "no WireGuard handshake answer from {peer} (check its peer key for {node})"
+        ),
+        WgProblem::Missing { public_key } => write!(
+            f,
+            "{node} has no WireGuard peer with {peer}'s public key {public_key} (check its peer key for {peer})"
+        ),
+        WgProblem::Stale { age_secs } => write!(
+            f,
+            "{node}'s latest WireGuard handshake with {peer} is {age_secs} s old: stale (a session lasts 180 s)"
+        ),
+        WgProblem::Endpoint { saw, planned } => {
+            let saw = saw.map_or("none".to_string(), |s| s.to_string());
+            write!(f, "{node}'s WireGuard peer {peer} has endpoint {saw}, not {planned}")
+        }
+        WgProblem::AllowedIps { missing } => write!(
+            f,
+            "{node}'s WireGuard peer {peer} lacks {missing} in its allowed-ips: {node} cannot send {peer}'s pods anything through the tunnel"
+        ),
+        WgProblem::Unreadable { why } => {
+            write!(f, "cannot read {node}'s WireGuard state for its peer {peer}: {why}")
+        }
     }
 }
 

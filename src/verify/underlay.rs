@@ -307,6 +307,7 @@ mod tests {
             flavor: Default::default(),
             tunnel_dev: None,
             services: None,
+            encryption: None,
             hosts: vec![],
             pods: vec![],
             routers: routers

@@ -5,10 +5,12 @@
 pub mod dissect;
 pub mod encap;
 pub mod ipv6;
+pub mod sealed;
 pub mod tcpdump;
 
 pub use dissect::{dissect, dissect_ip, Arp, ArpOp, Ndp, NdpOp, Tunnel, Wire};
 pub use encap::{Encap, VxlanParams};
+pub use sealed::{sealed, Seal, Sealed, WgMessage};
 
 /// An Ethernet address.
 pub type Mac = [u8; 6];

@@ -218,6 +218,7 @@ fn preflight(lab: &LabFile) -> Result<(), RuntimeError> {
         problems.push("`ip` (iproute2) is not on PATH; it makes the lab's host bridges".into());
     }
     problems.extend(taken_bridge_ports(topo));
+    problems.extend(super::wireguard::image_problems(topo));
     problems.extend(bridges_of_other_labs(topo));
     let lines = match preflight::split_exec_lines(topo) {
         Ok(lines) => lines,

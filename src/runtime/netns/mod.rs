@@ -14,6 +14,7 @@ pub use teardown::remove_namespaces;
 use super::process::{self, Ran};
 use super::shape::Shape;
 use super::state::LabState;
+use super::wireguard::Implementation;
 use super::{
     preflight, DeployOptions, LabFile, Made, NodeState, Runtime, RuntimeError, RuntimeKind,
     TeardownError,
@@ -27,7 +28,14 @@ impl Runtime for NetnsRuntime {
     const KIND: RuntimeKind = RuntimeKind::Netns;
 
     fn preflight(&self, lab: &LabFile) -> Result<Shape, RuntimeError> {
-        let shape = Shape::from_topology(&lab.topo, &lab.path)?;
+        let mut shape = Shape::from_topology(&lab.topo, &lab.path)?;
+        if let Some(used) = wireguard_in(&mut shape) {
+            eprintln!(
+                "cnilab: WireGuard devices of lab `{}` run in {}",
+                lab.topo.name,
+                used.describe()
+            );
+        }
         let problems = preflight::netns(&shape);
         if !problems.is_empty() {
             return Err(RuntimeError::Preflight { problems });
@@ -82,6 +90,20 @@ impl Runtime for NetnsRuntime {
     fn status(&self, lab: &LabFile, node: &str) -> NodeState {
         NodeState::of(crate::sys::netns::exists(&self.node_namespace(lab, node)))
     }
+}
+
+/// Which WireGuard the lab's devices will be, if it has any: the kernel's where this kernel
+/// can make such a device, wireguard-go otherwise (the lines are rewritten for it).
+fn wireguard_in(shape: &mut Shape) -> Option<Implementation> {
+    let wants = preflight::features(shape.exec_lines()).contains(&preflight::Feature::Wireguard);
+    if !wants || preflight::root_problem().is_some() {
+        return None;
+    }
+    if preflight::probe(preflight::Feature::Wireguard) {
+        return Some(Implementation::Kernel);
+    }
+    super::wireguard::to_userspace(shape);
+    Some(Implementation::Userspace)
 }
 
 fn build(shape: &Shape, opts: &DeployOptions, lab: &LabFile) -> Result<(), RuntimeError> {

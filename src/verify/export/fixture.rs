@@ -34,6 +34,7 @@ pub fn vxlan(hosts: usize, pods_per_host: usize) -> Fixture {
         routing: Default::default(),
         direct_routing: false,
         cross_subnet: false,
+        encryption: crate::plan::encryption::Encryption::None,
         ip_family: Default::default(),
         templates: None,
         services: Default::default(),

@@ -593,6 +593,7 @@ mod tests {
             direct_routing: false,
             cross_subnet: false,
             ip_family: Default::default(),
+            encryption: Default::default(),
             templates: None,
             services: ServicesSpec {
                 count: 1,

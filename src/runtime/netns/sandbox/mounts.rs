@@ -52,7 +52,11 @@ pub struct MountPlan {
 const FIRST_HELD_FD: i32 = 600;
 
 /// Device nodes a shell script expects; nothing that reaches the host's disks or memory.
-const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// `net/tun` lets wireguard-go make its device where the kernel has no WireGuard: a TUN
+/// device is a link in the node's own namespace, which CAP_NET_ADMIN already lets it make.
+const DEVICES: [&str; 7] = [
+    "null", "zero", "full", "random", "urandom", "tty", "net/tun",
+];
 
 /// `/proc` entries a root process without capabilities could still write (their files belong
 /// to root), made read-only. `/proc/sys/net` is made writable again afterwards: it is the
@@ -174,6 +178,9 @@ fn dev(ops: &mut Vec<Op>, held: &mut Held) {
             continue;
         }
         let fd = held.hold(ops, &target);
+        if let Some((dir, _)) = name.rsplit_once('/') {
+            ops.push(Op::Mkdir(c(format!("/dev/{dir}"))));
+        }
         ops.push(Op::Touch(c(&target)));
         ops.push(mount(Some(&fd), &target, None, libc::MS_BIND, None));
     }

@@ -1,0 +1,207 @@
+//! Encrypted pod traffic (`gen --encryption`): the WireGuard tunnel a lab carries its pod
+//! traffic in between hosts, either as flannel's wireguard backend builds it or as cnilab's
+//! own tunnel for the article's modes.
+//!
+//! Pure data, like [`crate::plan`]: the templates turn it into exec lines and labels. The keys
+//! are generated here ([`keys`]); gen writes them beside the topology.
+
+pub mod keys;
+
+use super::{Flavor, Mode, Plan};
+use crate::routing::Routing;
+use crate::underlay::Underlay;
+use serde::Serialize;
+use std::fmt;
+
+/// How pod traffic between hosts is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encryption {
+    /// In the clear, as the mode puts it on the wire (the default).
+    #[default]
+    None,
+    /// A WireGuard tunnel between hosts (host-gw, article or flannel flavor).
+    Wireguard,
+    /// IPsec ESP between hosts (not built yet).
+    Ipsec,
+}
+
+impl Encryption {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encryption::None => "none",
+            Encryption::Wireguard => "wireguard",
+            Encryption::Ipsec => "ipsec",
+        }
+    }
+}
+
+impl fmt::Display for Encryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// WireGuard's own UDP port, which flannel's backend keeps (`ListenPort: 51820`).
+pub const WIREGUARD_PORT: u16 = 51820;
+/// flannel's device name (pkg/backend/wireguard/wireguard.go, `createWGDev(... "flannel-wg" ...)`).
+pub const FLANNEL_WG_DEV: &str = "flannel-wg";
+/// cnilab's own tunnel device for the article's modes.
+pub const OWN_WG_DEV: &str = "cnilab-wg";
+/// Calico's device (felix/config/config_params.go, `WireguardInterfaceName` default).
+pub const CALICO_WG_DEV: &str = "wireguard.cali";
+/// The routing table felix takes for WireGuard: the first index of its route table ranges
+/// (felix/dataplane/driver.go `routeTableIndexAllocator.GrabIndex()`, lowest first; the
+/// default range starts at 1).
+pub const CALICO_WG_TABLE: u32 = 1;
+/// The mark felix gives WireGuard: its sixth single mark bit (accept, pass, drop, scratch-0
+/// and scratch-1 come first, felix/dataplane/driver.go), lowest first in the default
+/// IptablesMarkMask 0xffff0000.
+pub const CALICO_WG_MARK: u32 = 0x0020_0000;
+/// The priority of felix's rule (`WireguardRoutingRulePriority` default).
+pub const CALICO_WG_RULE_PRIORITY: u32 = 99;
+/// What flannel takes off the underlay MTU for the tunnel and the pods
+/// (pkg/backend/wireguard/wireguard_network.go, `overhead = 80`: room for IPv6 outer headers).
+pub const FLANNEL_WG_OVERHEAD: u16 = 80;
+/// WireGuard over IPv4: outer IPv4 (20) + UDP (8) + WireGuard data header (16) + tag (16).
+pub const WG_IPV4_OVERHEAD: u16 = 60;
+
+/// Whose tunnel a lab shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WgLayout {
+    /// flannel's wireguard backend: one route for the cluster network on the device, the
+    /// device's address the `.0` of the host's subnet.
+    Flannel,
+    /// cnilab's own: a route per peer's pod subnet on the device, no address on it.
+    Own,
+    /// Calico's (felix): the peers' blocks routed to the device in a table of its own, which
+    /// a rule sends every packet to unless WireGuard's own fwmark is on it.
+    Calico,
+}
+
+/// The tunnel a lab's hosts build.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wireguard {
+    pub layout: WgLayout,
+    pub dev: &'static str,
+    pub port: u16,
+    /// The device's MTU (and the pods'): the underlay's 1500 less the tunnel's overhead.
+    pub mtu: u16,
+    /// The route flannel puts on the device: every pod subnet of the cluster.
+    pub cluster_net: &'static str,
+    /// Calico's table, mark and rule priority.
+    pub table: u32,
+    pub mark: u32,
+    pub rule_priority: u32,
+    /// Per host (by index − 1): its key pair.
+    pub keys: Vec<keys::KeyPair>,
+    /// Per host: its WireGuard folder, relative to the topology file ([`node_dir`]).
+    pub dirs: Vec<String>,
+}
+
+impl Wireguard {
+    /// Each host's private key file, at its path relative to the topology file.
+    pub fn key_files(&self) -> Vec<(std::path::PathBuf, String)> {
+        (self.dirs.iter().zip(&self.keys))
+            .map(|(dir, pair)| {
+                (
+                    std::path::Path::new(dir).join(PRIVATE_KEY_FILE),
+                    pair.private_file(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncryptionError {
+    #[error("--encryption ipsec is not built yet: cnilab builds --encryption wireguard for --mode host-gw (article and flannel flavors) and --mode vxlan --flavor calico, on their own underlays")]
+    IpsecNotBuilt,
+    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    NotHere {
+        mode: Mode,
+        flavor: Flavor,
+        underlay: Underlay,
+        /// ` --routing bgp` where that is what is not built.
+        routing: &'static str,
+    },
+    #[error("--encryption wireguard carries IPv4 only for now: use it without --ip-family {0}")]
+    NotIpv6(crate::family::IpFamily),
+    #[error("cannot generate WireGuard keys: {0}")]
+    Keys(String),
+}
+
+/// The tunnel `plan` gets for `encryption`, with fresh keys; `None` for no encryption.
+pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, EncryptionError> {
+    match encryption {
+        Encryption::None => return Ok(None),
+        Encryption::Ipsec => return Err(EncryptionError::IpsecNotBuilt),
+        Encryption::Wireguard => {}
+    }
+    let layout = match (plan.mode, plan.flavor) {
+        (Mode::HostGw, Flavor::Article) => WgLayout::Own,
+        (Mode::HostGw, Flavor::Flannel) => WgLayout::Flannel,
+        (Mode::Vxlan, Flavor::Calico) => WgLayout::Calico,
+        _ => return Err(not_here(plan)),
+    };
+    if !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet {
+        return Err(not_here(plan));
+    }
+    if plan.ipv6 {
+        return Err(EncryptionError::NotIpv6(plan.ip_family));
+    }
+    let keys = (0..plan.hosts.len())
+        .map(|_| keys::KeyPair::generate())
+        .collect::<Result<Vec<_>, _>>()?;
+    let (dev, mtu) = match layout {
+        WgLayout::Flannel => (FLANNEL_WG_DEV, 1500 - FLANNEL_WG_OVERHEAD),
+        WgLayout::Own => (OWN_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
+        // felix's automatic WireGuard MTU over IPv4: the host's less 60
+        // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
+        WgLayout::Calico => (CALICO_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
+    };
+    Ok(Some(Wireguard {
+        layout,
+        dev,
+        port: WIREGUARD_PORT,
+        mtu,
+        cluster_net: plan.underlay_supernet,
+        table: CALICO_WG_TABLE,
+        mark: CALICO_WG_MARK,
+        rule_priority: CALICO_WG_RULE_PRIORITY,
+        keys,
+        dirs: plan
+            .hosts
+            .iter()
+            .map(|h| node_dir(&plan.lab, &h.name))
+            .collect(),
+    }))
+}
+
+fn not_here(plan: &Plan) -> EncryptionError {
+    EncryptionError::NotHere {
+        mode: plan.mode,
+        flavor: plan.flavor,
+        underlay: plan.underlay,
+        routing: match (plan.routing, plan.cross_subnet) {
+            (Routing::Bgp, _) => " --routing bgp",
+            (_, true) => " --cross-subnet",
+            _ => "",
+        },
+    }
+}
+
+/// Where host `node`'s WireGuard folder lives, relative to the topology file: its private key,
+/// and the control socket wireguard-go makes. Beside BIRD's folders in `<lab>.cnilab/`, outside
+/// containerlab's `clab-<lab>/` (see [`crate::routing::files_dir`] for why).
+pub fn node_dir(lab: &str, node: &str) -> String {
+    format!("{}/wireguard/{node}", crate::routing::files_dir(lab))
+}
+
+/// Where that folder is bound inside the node: wireguard-go and `wg` look for a device's
+/// control socket in `/var/run/wireguard/<dev>.sock` (wireguard-go ipc/uapi_linux.go,
+/// `socketDirectory`), so `wg` in the node finds it, and cnilab finds it from outside.
+pub const NODE_DIR: &str = "/var/run/wireguard";
+/// The private key's file name in that folder.
+pub const PRIVATE_KEY_FILE: &str = "private.key";

@@ -1,0 +1,437 @@
+//! End to end, as root, on this machine: WireGuard labs (`gen --encryption wireguard`) at 3
+//! hosts deploy (through wireguard-go where the kernel has no WireGuard), verify passes every
+//! pair, the underlay shows UDP 51820 and no pod address while iputils ping runs, trace names
+//! where the probe is encrypted and decrypted, destroy ends every wireguard-go, and verify names
+//! each fault the issue lists.
+
+mod common;
+
+use common::captures::Tcpdump;
+use common::verify::{verify, verify_healthy};
+use common::{require_root, stderr, unique, LabGuard};
+use serde_json::Value;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Command;
+
+/// wireguard-go and wg must be installed: a missing tool fails the test, never skips it.
+fn require_wireguard_tools() {
+    require_root();
+    for (tool, package) in [("wg", "wireguard-tools"), ("wireguard-go", "wireguard-go")] {
+        assert!(
+            which::which(tool).is_ok(),
+            "this test needs `{tool}` on PATH: install {package} (scripts/install-deps.sh)"
+        );
+    }
+}
+
+/// A deployed 3-host encrypted host-gw lab of `flavor`, its keys in the guard's folder.
+fn deployed(prefix: &str, flavor: &str) -> LabGuard {
+    deployed_saying(prefix, flavor).0
+}
+
+/// [`deployed`], and whether deploy said it ran wireguard-go (rather than the kernel's).
+fn deployed_saying(prefix: &str, flavor: &str) -> (LabGuard, bool) {
+    deployed_mode(prefix, "host-gw", flavor)
+}
+
+/// A deployed 3-host encrypted lab of `mode` and `flavor`, and whether deploy said it ran
+/// wireguard-go.
+fn deployed_mode(prefix: &str, mode: &str, flavor: &str) -> (LabGuard, bool) {
+    require_wireguard_tools();
+    let name = unique(prefix);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clab.yaml");
+    let out = common::cnilab()
+        .args(["gen", "--mode", mode, "--hosts", "3", "--flavor", flavor])
+        .args(["--encryption", "wireguard", "--name", &name, "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gen: {}", stderr(&out));
+    let lab = LabGuard {
+        name,
+        file,
+        dir,
+        env: Vec::new(),
+    };
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy: {}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("run in wireguard-go in each node")
+            || said.contains("run in the kernel's WireGuard"),
+        "deploy does not say which WireGuard it used: {said}"
+    );
+    (lab, said.contains("wireguard-go"))
+}
+
+/// The inode of a network namespace, to tell which processes are in it.
+fn netns_inode(path: &Path) -> Option<u64> {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).ok()?).into()
+}
+
+/// The wireguard-go processes in the lab's namespaces, by host node.
+fn wireguard_go(lab: &LabGuard) -> Vec<(String, i32)> {
+    let mut found = Vec::new();
+    for ns in lab.namespaces() {
+        let Some(inode) = netns_inode(&Path::new("/run/netns").join(&ns)) else {
+            continue;
+        };
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let there = netns_inode(Path::new(&format!("/proc/{pid}/ns/net"))) == Some(inode);
+            if comm.trim() == "wireguard-go" && there {
+                found.push((ns.clone(), pid));
+            }
+        }
+    }
+    found
+}
+
+/// Runs `wg ARGS` on host `node` where its device lives: in wireguard-go's mount namespace
+/// (its control socket is in the node's /var/run/wireguard) or, with the kernel's WireGuard,
+/// in the node's network namespace.
+fn wg(lab: &LabGuard, node: &str, args: &[&str]) {
+    let ns = format!("clab-{}-{node}", lab.name);
+    let userspace = wireguard_go(lab).into_iter().find(|(n, _)| *n == ns);
+    let mut cmd = match userspace {
+        Some((_, pid)) => {
+            let mut c = Command::new("nsenter");
+            c.args(["-t", &pid.to_string(), "-m", "-n", "wg"]);
+            c
+        }
+        None => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns, "wg"]);
+            c
+        }
+    };
+    let out = cmd.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{node}: wg {args:?}: {}",
+        stderr(&out)
+    );
+}
+
+fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
+    report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["from"] == from && p["to"] == to)
+        .unwrap_or_else(|| panic!("no pair {from} -> {to} in {report}"))
+}
+
+fn messages(p: &Value) -> Vec<String> {
+    p["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn assert_every_pair_passes_sealed(lab: &LabGuard) {
+    let (code, report) = verify_healthy(lab, &[]);
+    let pairs = report["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 6, "3 hosts of one pod: 6 ordered pairs");
+    for p in pairs {
+        assert_eq!(
+            p["passed"],
+            true,
+            "{} -> {}: {:?}",
+            p["from"],
+            p["to"],
+            messages(p)
+        );
+        assert!(
+            p["wire"].as_str().unwrap().starts_with("WireGuard"),
+            "{}",
+            p["wire"]
+        );
+    }
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wireguard_go() {
+    let (lab, userspace) = deployed_saying("wg-own-", "article");
+    assert_every_pair_passes_sealed(&lab);
+    let running = wireguard_go(&lab);
+    let hosts: std::collections::BTreeSet<&String> = running.iter().map(|(ns, _)| ns).collect();
+    let expected = if userspace { 3 } else { 0 };
+    assert_eq!(
+        hosts.len(),
+        expected,
+        "one wireguard-go per host where deploy said so: {running:?}"
+    );
+    let out = lab.destroy();
+    assert!(out.status.success(), "destroy: {}", stderr(&out));
+    lab.assert_gone();
+    for (ns, pid) in running {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "wireguard-go {pid} of {ns} outlived its lab"
+        );
+    }
+}
+
+/// Addresses of a frame's IPv4 header, its protocol and UDP ports (0 for others).
+fn ipv4(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, u16, u16)> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    let at = |o: usize| Ipv4Addr::new(ip[o], ip[o + 1], ip[o + 2], ip[o + 3]);
+    let header = usize::from(ip[0] & 0x0f) * 4;
+    let port = |o: usize| {
+        ip.get(header + o..header + o + 2)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    };
+    let (sport, dport) = if ip[9] == 17 {
+        (port(0), port(2))
+    } else {
+        (0, 0)
+    };
+    Some((at(12), at(16), ip[9], sport, dport))
+}
+
+#[test]
+fn flannel_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51820() {
+    let lab = deployed("wg-fl-", "flannel");
+    let l = lab.lab();
+    let pcap = lab.dir.path().join("host1-eth1.pcap");
+    let ns = |node: &str| format!("clab-{}-{node}", lab.name);
+    let dump = Tcpdump::start(&ns("host1"), "eth1", &pcap);
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns("pod1"),
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+        ])
+        .arg(l.pods[1].ip.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "iputils ping pod1 -> pod2: {}",
+        stderr(&out)
+    );
+    let frames = dump.stop();
+    let pods: Vec<Ipv4Addr> = l.pods.iter().map(|p| p.ip).collect();
+    let headers: Vec<_> = frames.iter().filter_map(|(_, f)| ipv4(f)).collect();
+    let sealed = headers.iter().filter(|h| h.2 == 17 && h.4 == 51820).count();
+    assert!(
+        sealed >= 6,
+        "3 echoes and 3 replies as UDP 51820 on host1-eth1, saw {sealed}: {headers:?}"
+    );
+    for (src, dst, proto, ..) in &headers {
+        assert!(
+            !pods.contains(src) && !pods.contains(dst),
+            "a pod address crossed the underlay in the clear: {src} > {dst} protocol {proto}"
+        );
+        assert_ne!(*proto, 1, "ICMP on the underlay: {src} > {dst}");
+    }
+    assert_every_pair_passes_sealed(&lab);
+    assert_trace_shows_where_it_is_sealed(&lab);
+}
+
+/// `trace` names the device and the peer that encrypted the probe, and the one that decrypted
+/// it, both ways.
+fn assert_trace_shows_where_it_is_sealed(lab: &LabGuard) {
+    let out = lab.run(&["trace", "--json", "pod1", "pod2"]);
+    assert!(out.status.success(), "trace: {}", stderr(&out));
+    let walk: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wraps: Vec<(String, String, String)> = walk["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["wrap"].is_null())
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (text("node"), text("wrap"), text("decision"))
+        })
+        .collect();
+    let has = |node: &str, wrap: &str, says: &str| {
+        wraps
+            .iter()
+            .any(|(n, w, d)| n == node && w == wrap && d.contains(says))
+    };
+    assert!(
+        has(
+            "host1",
+            "encap",
+            "encrypted by flannel-wg for host2 (192.168.0.100:51820)"
+        ),
+        "{wraps:?}"
+    );
+    assert!(
+        has(
+            "host2",
+            "decap",
+            "decrypted by flannel-wg from host1 (192.168.0.50:51820)"
+        ),
+        "{wraps:?}"
+    );
+    assert!(
+        has("host2", "encap", "encrypted by flannel-wg for host1"),
+        "{wraps:?}"
+    );
+    assert!(
+        has("host1", "decap", "decrypted by flannel-wg from host2"),
+        "{wraps:?}"
+    );
+}
+
+/// Verify of a broken lab: it fails, `from -> to` gives every message in `says` and every
+/// reason kind in `kinds`, and pod3 -> pod1, which the fault does not touch, passes.
+fn assert_caught(lab: &LabGuard, pair_: (&str, &str), says: &[&str], kinds: &[&str]) {
+    assert_caught_sparing(lab, pair_, says, kinds, ("pod3", "pod1"));
+}
+
+/// [`assert_caught`] with the pair that must still pass.
+fn assert_caught_sparing(
+    lab: &LabGuard,
+    (from, to): (&str, &str),
+    says: &[&str],
+    kinds: &[&str],
+    spared: (&str, &str),
+) {
+    let (code, report) = verify(lab, &[]);
+    let broken = pair(&report, from, to);
+    let got = messages(broken);
+    for kind in kinds {
+        let has = broken["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == *kind);
+        assert!(
+            has,
+            "{from} -> {to} has no reason of kind `{kind}`: {got:?}"
+        );
+    }
+    for s in says {
+        assert!(
+            got.iter().any(|m| m.starts_with(s)),
+            "{from} -> {to} lacks `{s}`: {got:?}"
+        );
+    }
+    assert_eq!(code, 1, "verify must fail: {report}");
+    // The pairs that do not touch the fault still pass.
+    assert_eq!(
+        pair(&report, spared.0, spared.1)["passed"],
+        true,
+        "{report}"
+    );
+}
+
+#[test]
+fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
+    let lab = deployed("wg-key-", "flannel");
+    let host1 = lab.lab().hosts[0].wg.clone().unwrap().public_key;
+    let stranger = cnilab::plan::encryption::keys::KeyPair::generate()
+        .unwrap()
+        .public;
+    wg(
+        &lab,
+        "host2",
+        &["set", "flannel-wg", "peer", &host1, "remove"],
+    );
+    wg(
+        &lab,
+        "host2",
+        &[
+            "set",
+            "flannel-wg",
+            "peer",
+            &stranger,
+            "endpoint",
+            "192.168.0.50:51820",
+            "allowed-ips",
+            "10.0.1.0/24",
+        ],
+    );
+    let says = [
+        "no WireGuard handshake answer from host2 (check its peer key for host1)",
+        "host2 has no WireGuard peer with host1's public key",
+    ];
+    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+}
+
+#[test]
+fn a_route_around_the_tunnel_is_caught_as_a_leak() {
+    let lab = deployed("wg-leak-", "flannel");
+    let l = lab.lab();
+    let (host2, subnet) = (
+        l.hosts[1].underlay_ip.to_string(),
+        l.hosts[1].pod_subnet.to_string(),
+    );
+    common::verify::exec(
+        &lab,
+        "host1",
+        &format!("ip route add {subnet} via {host2} dev eth1"),
+    );
+    let says = [
+        "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
+        "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51820",
+    ];
+    assert_caught_sparing(
+        &lab,
+        ("pod1", "pod2"),
+        &says,
+        &["leak", "not_sealed"],
+        ("pod2", "pod3"),
+    );
+}
+
+#[test]
+fn allowed_ips_missing_a_peers_subnet_is_caught() {
+    let lab = deployed("wg-aip-", "flannel");
+    let host2 = lab.lab().hosts[1].wg.clone().unwrap().public_key;
+    wg(
+        &lab,
+        "host1",
+        &[
+            "set",
+            "flannel-wg",
+            "peer",
+            &host2,
+            "allowed-ips",
+            "10.0.99.0/24",
+        ],
+    );
+    let says = ["host1's WireGuard peer host2 lacks 10.0.2.0/24 in its allowed-ips"];
+    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+}
+
+#[test]
+fn calicos_wireguard_on_vxlan_passes_every_pair_and_a_missing_rule_is_a_leak() {
+    let (lab, _) = deployed_mode("wg-ca-", "vxlan", "calico");
+    assert_every_pair_passes_sealed(&lab);
+    // Without felix's rule, pod traffic takes the main table's VXLAN routes: in the clear.
+    common::verify::exec(&lab, "host1", "ip rule del priority 99");
+    let says = [
+        "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
+        "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51820",
+    ];
+    assert_caught_sparing(
+        &lab,
+        ("pod1", "pod2"),
+        &says,
+        &["leak", "not_sealed"],
+        ("pod2", "pod3"),
+    );
+}

@@ -1,0 +1,263 @@
+//! `gen --encryption wireguard`: the topology carries public keys only and validates against
+//! containerlab's schema; each host's private key is a 0600 file in a 0700 folder beside it;
+//! what is not built is refused with exit 2, naming the flag, and nothing written.
+
+mod common;
+
+use cnilab::plan::encryption::keys::public_of;
+use common::{cnilab, stderr};
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+fn gen(dir: &Path, args: &[&str]) -> std::process::Output {
+    cnilab()
+        .current_dir(dir)
+        .args([
+            "gen", "--mode", "host-gw", "--hosts", "3", "--name", "wg-gen",
+        ])
+        .args(args)
+        .args(["-o", "clab.yaml"])
+        .output()
+        .unwrap()
+}
+
+fn key_file(dir: &Path, host: &str) -> PathBuf {
+    dir.join(format!("wg-gen.cnilab/wireguard/{host}/private.key"))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn keys_are_private_files_and_the_topology_holds_only_public_keys() {
+    for flavor in ["article", "flannel"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = gen(
+            dir.path(),
+            &["--flavor", flavor, "--encryption", "wireguard"],
+        );
+        assert!(out.status.success(), "{flavor}: {}", stderr(&out));
+        let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&topo).unwrap();
+        for (i, host) in ["host1", "host2", "host3"].iter().enumerate() {
+            let key = key_file(dir.path(), host);
+            assert_eq!(mode(&key), 0o600, "{flavor}: {}", key.display());
+            assert_eq!(mode(key.parent().unwrap()), 0o700, "{flavor}: its folder");
+            let private = std::fs::read_to_string(&key).unwrap();
+            assert!(
+                !topo.contains(private.trim()),
+                "{flavor}: {host}'s private key is in the topology"
+            );
+            let label = &yaml["topology"]["nodes"][*host]["labels"]["cnilab.wg-public-key"];
+            assert_eq!(
+                public_of(&private).as_deref(),
+                label.as_str(),
+                "{flavor}: {host}'s public key label is not its key's"
+            );
+            let bind = &yaml["topology"]["nodes"][*host]["binds"][0];
+            assert_eq!(
+                bind.as_str(),
+                Some(format!("wg-gen.cnilab/wireguard/{host}:/var/run/wireguard").as_str())
+            );
+            // Every other host has this host's key as a peer, with this host's pod subnet.
+            let peer_line = format!("peer {} endpoint", label.as_str().unwrap());
+            let peers = topo.matches(&peer_line).count();
+            assert_eq!(peers, 2, "{flavor}: {host} is a peer of each other host");
+            assert!(topo.contains(&format!("allowed-ips 10.0.{}.0/24", i + 1)));
+        }
+        assert!(topo.contains("private-key /var/run/wireguard/private.key"));
+    }
+}
+
+#[test]
+fn flannel_s_layout_and_the_article_s_own_tunnel_differ_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(
+        dir.path(),
+        &["--flavor", "flannel", "--encryption", "wireguard"],
+    );
+    let flannel = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+    assert!(flannel.contains("ip link add flannel-wg type wireguard"));
+    assert!(flannel.contains("listen-port 51820"));
+    assert!(flannel.contains("ip route add 10.0.0.0/16 dev flannel-wg scope link"));
+    assert!(flannel.contains("ip addr add 10.0.1.0/32 dev flannel-wg"));
+    assert!(
+        flannel.contains("ip link set dev flannel-wg mtu 1420"),
+        "flannel takes 80 bytes off"
+    );
+    assert!(
+        flannel.contains("pkg/backend/wireguard"),
+        "the template cites its source"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    gen(dir.path(), &["--encryption", "wireguard"]);
+    let own = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+    assert!(own.contains("ip link add cnilab-wg type wireguard"));
+    assert!(own.contains("ip route add 10.0.2.0/24 dev cnilab-wg"));
+    assert!(
+        own.contains("ip link set dev cnilab-wg mtu 1440"),
+        "60 bytes of WireGuard over IPv4"
+    );
+    assert!(
+        !own.contains("via 192.168.0"),
+        "no plain host-gw route is left"
+    );
+}
+
+#[test]
+fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
+    let text = include_str!("schema/clab.schema.json");
+    let schema: Value = serde_json::from_str(text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for flavor in ["article", "flannel"] {
+        let dir = tempfile::tempdir().unwrap();
+        gen(
+            dir.path(),
+            &["--flavor", flavor, "--encryption", "wireguard"],
+        );
+        let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&topo).unwrap();
+        let json = serde_json::to_value(yaml).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{flavor}: {errors:?}");
+        for line in topo.lines().filter_map(|l| l.trim().strip_prefix("- ")) {
+            assert!(
+                !line.contains('|') && !line.contains('>') && !line.contains('$'),
+                "{flavor}: `{line}` would need a shell"
+            );
+        }
+    }
+}
+
+#[test]
+fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--ip-family", "dual", "--encryption", "wireguard"],
+            "--encryption wireguard carries IPv4 only",
+        ),
+        (
+            &["--encryption", "ipsec"],
+            "--encryption ipsec is not built yet",
+        ),
+        (
+            &["--mode", "vxlan", "--encryption", "wireguard"],
+            "--encryption wireguard is built for --mode host-gw",
+        ),
+        (
+            &[
+                "--flavor",
+                "flannel",
+                "--underlay",
+                "routed",
+                "--encryption",
+                "wireguard",
+            ],
+            "--underlay routed",
+        ),
+        (
+            &[
+                "--mode",
+                "ipip",
+                "--flavor",
+                "calico",
+                "--encryption",
+                "wireguard",
+            ],
+            "--encryption wireguard",
+        ),
+        (
+            &[
+                "--mode",
+                "vxlan",
+                "--flavor",
+                "calico",
+                "--underlay",
+                "racks:2",
+                "--encryption",
+                "wireguard",
+            ],
+            "--underlay racks:2",
+        ),
+    ];
+    for (args, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out = cnilab()
+            .current_dir(dir.path())
+            .args(["gen", "--hosts", "3", "--name", "wg-gen"])
+            .args(if args.contains(&"--mode") {
+                &[][..]
+            } else {
+                &["--mode", "host-gw"][..]
+            })
+            .args(args)
+            .args(["-o", "clab.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} wrote something"
+        );
+    }
+    let out = cnilab()
+        .args([
+            "gen",
+            "--mode",
+            "host-gw",
+            "--hosts",
+            "2",
+            "--encryption",
+            "wireguard",
+            "-o",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--encryption writes each host's private key beside the topology")
+    );
+    assert!(out.stdout.is_empty(), "no topology without its keys");
+}
+
+#[test]
+fn calicos_layout_is_felixs_table_mark_and_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cnilab()
+        .current_dir(dir.path())
+        .args([
+            "gen", "--mode", "vxlan", "--flavor", "calico", "--hosts", "3",
+        ])
+        .args([
+            "--name",
+            "wg-gen",
+            "--encryption",
+            "wireguard",
+            "-o",
+            "clab.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+    for line in [
+        "ip link add wireguard.cali type wireguard",
+        "listen-port 51820 fwmark 0x200000",
+        "ip route add 172.16.1.0/24 dev wireguard.cali table 1",
+        "ip rule add not fwmark 0x200000/0x200000 table 1 priority 99",
+        "sysctl -w net.ipv4.conf.all.src_valid_mark=1",
+        "ip link set dev wireguard.cali mtu 1440",
+        "felix/wireguard/wireguard.go",
+    ] {
+        assert!(topo.contains(line), "no `{line}`");
+    }
+    assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
+}
