@@ -16,5 +16,7 @@ RUNS=0 bench/verify.sh 20 50 100 254
 # flannel's VXLAN programs its peers statically: no floods, so its floor is nearly its steady pings.
 FLAVOR=flannel RUNS=0 bench/verify.sh 254
 RUNS=10 bench/verify.sh 30
+# What --services 4 adds to verify at 20 hosts (target: at most 1.5×).
+BIN="${1:-target/release/cnilab}" bench/services.sh 20
 # What each data plane costs (throughput, latency, CPU, bytes on the wire), side by side.
 "${1:-target/release/cnilab}" bench --modes host-gw,vxlan --duration 2 --repeat 3

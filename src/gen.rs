@@ -31,6 +31,8 @@ pub struct GenRequest<'a> {
     /// IPv4, IPv6 or both (see [`crate::family`]).
     pub ip_family: crate::family::IpFamily,
     pub templates: Option<&'a Path>,
+    /// `--services S` and its options (none by default).
+    pub services: crate::services::ServicesSpec,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +87,12 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         direct_routing: req.direct_routing,
         cross_subnet: req.cross_subnet,
         ip_family: req.ip_family,
-    })?;
+    })?
+    .with_services(&req.services)?;
     plan.encryption = crate::plan::encryption::plan(&plan, req.encryption)?;
+    if plan.encryption.is_some() && plan.services.is_some() {
+        return Err(PlanError::from(crate::services::ServiceError::WithEncryption).into());
+    }
     if let Some(wg) = &plan.encryption {
         // The pods' packets must fit in the tunnel.
         plan.pod_mtu = wg.mtu;
@@ -98,7 +104,11 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
     let text = render(&plan, templates(req.templates))?;
     // Parsed back before anyone sees it, so a broken template fails here and not in deploy.
     crate::topology::Topology::parse(&text).map_err(|detail| GenError::Rendered { detail })?;
-    let files = crate::render::render_daemons(&plan, templates(req.templates))?;
+    let mut files = crate::render::render_daemons(&plan, templates(req.templates))?;
+    files.extend(crate::render::render_kube_proxy(
+        &plan,
+        templates(req.templates),
+    )?);
     let secrets = plan
         .encryption
         .as_ref()
@@ -111,12 +121,15 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
 }
 
 /// Writes the files a topology needs beside it (`--routing bgp`'s daemon configs,
-/// `--encryption`'s keys), relative to the topology file's folder. Standard output has no
+/// `--services`' kube-proxy rules, `--encryption`'s keys), relative to the topology file's folder. Standard output has no
 /// folder to put them in.
 pub fn write_beside(generated: &Generated, dest: &Destination) -> Result<(), GenError> {
     let dir = match dest {
         Destination::File { path, .. } => path.parent().unwrap_or(Path::new(".")),
         Destination::Stdout => match (generated.files.first(), generated.secrets.first()) {
+            (Some((rel, _)), _) if rel.components().any(|c| c.as_os_str() == "kube-proxy") => {
+                return Err(no_folder("--services", "kube-proxy's rules"))
+            }
             (Some(_), _) => return Err(no_folder("--routing bgp", "the daemons' configs")),
             (_, Some(_)) => return Err(no_folder("--encryption", "each host's private key")),
             (None, None) => return Ok(()),
@@ -177,18 +190,26 @@ fn write_one(dir: &Path, rel: &Path, text: &str, secret: bool) -> Result<(), Gen
 /// do not describe a lab, is left alone: its deploy then names the missing path.
 pub fn restore_missing(file: &LabFile) -> Result<Vec<PathBuf>, GenError> {
     let (topo, dir) = (&file.topo, file.path.parent().unwrap_or(Path::new(".")));
-    // Only `--routing bgp` labs have generated files; the look at labels is cheap, and spares
-    // every other deploy a plan.
-    if !runs_bgp(topo) {
+    // Only `--routing bgp` and `--services` labs have generated files; the look at labels is
+    // cheap, and spares every other deploy a plan.
+    if !runs_bgp(topo) && !states_services(topo) {
         return Ok(Vec::new());
     }
-    let Some(spec) = file.lab().ok().and_then(|lab| spec_of(topo, lab)) else {
+    let Ok(lab) = file.lab() else {
         return Ok(Vec::new());
     };
-    let plan = Plan::from_spec(&spec)?;
+    let Some(spec) = spec_of(topo, lab) else {
+        return Ok(Vec::new());
+    };
+    let plan = Plan::from_spec(&spec)?.with_services(&services_of(lab))?;
     let bound = bind_sources(topo);
+    let mut files = crate::render::render_daemons(&plan, Templates::Embedded)?;
+    files.extend(crate::render::render_kube_proxy(
+        &plan,
+        Templates::Embedded,
+    )?);
     let mut restored = Vec::new();
-    for (rel, text) in crate::render::render_daemons(&plan, Templates::Embedded)? {
+    for (rel, text) in files {
         let path = dir.join(&rel);
         let folder = rel.parent().map(normal);
         if path.exists() || !folder.is_some_and(|f| bound.contains(&f)) {
@@ -198,6 +219,32 @@ pub fn restore_missing(file: &LabFile) -> Result<Vec<PathBuf>, GenError> {
         restored.push(path);
     }
     Ok(restored)
+}
+
+fn states_services(topo: &Topology) -> bool {
+    topo.nodes()
+        .any(|(_, node)| node.labels.contains_key(crate::services::LABEL_SERVICES))
+}
+
+/// The `--services` request that generates the Services `lab` states: the ClusterIP range
+/// starts 11 below svc1's address, the NodePorts at svc1's, and each Service selects as many
+/// pods as svc1 does.
+fn services_of(lab: &Lab) -> crate::services::ServicesSpec {
+    let Some(s) = &lab.services else {
+        return Default::default();
+    };
+    let Some(first) = s.services.first() else {
+        return Default::default();
+    };
+    let base = std::net::Ipv4Addr::from(u32::from(first.cluster_ip).saturating_sub(11));
+    crate::services::ServicesSpec {
+        count: s.services.len(),
+        kube_proxy: s.kube_proxy,
+        policy: s.policy,
+        cidr: ipnet::Ipv4Net::new(base, 24).unwrap_or_default().trunc(),
+        node_port: first.node_port,
+        endpoints: first.endpoints.len(),
+    }
 }
 
 /// The labels that state a lab's underlay (on its hosts, where it has racks).
@@ -295,6 +342,7 @@ mod tests {
             encryption: Encryption::None,
             ip_family: Default::default(),
             templates: None,
+            services: Default::default(),
         }
     }
 
@@ -359,6 +407,40 @@ mod tests {
         let restored = restore_missing(&LabFile::load(&file).unwrap()).unwrap();
         assert_eq!(restored.len(), 5, "{restored:?}");
         assert!(!dir.path().join("regen.cnilab/bird/host1").exists());
+    }
+
+    #[test]
+    fn missing_kube_proxy_rules_are_written_again_as_gen_wrote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lab.yaml");
+        let req = GenRequest {
+            mode: Mode::Vxlan,
+            underlay: None,
+            services: crate::services::ServicesSpec {
+                count: 2,
+                kube_proxy: crate::services::KubeProxy::Nftables,
+                policy: crate::services::TrafficPolicy::Local,
+                node_port: 31000,
+                ..Default::default()
+            },
+            ..request(Routing::Static)
+        };
+        let generated = generate_all(&req).unwrap();
+        let dest = Destination::File {
+            path: file.clone(),
+            force: false,
+        };
+        write_beside(&generated, &dest).unwrap();
+        write(&generated.text, &dest).unwrap();
+        std::fs::remove_dir_all(dir.path().join("regen.cnilab")).unwrap();
+        let restored = restore_missing(&LabFile::load(&file).unwrap()).unwrap();
+        assert_eq!(restored.len(), 4, "{restored:?}");
+        for (rel, text) in &generated.files {
+            assert_eq!(
+                &std::fs::read_to_string(dir.path().join(rel)).unwrap(),
+                text
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod plan;
 pub mod render;
 pub mod routing;
 pub mod runtime;
+pub mod services;
 pub mod sys;
 pub mod topology;
 pub mod trace;

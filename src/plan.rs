@@ -220,6 +220,8 @@ pub enum PlanError {
     PodsOutOfRange(usize),
     #[error(transparent)]
     Underlay(#[from] UnderlayError),
+    #[error(transparent)]
+    Services(#[from] crate::services::ServiceError),
     #[error("--mode {mode} is built on its own routed underlay only; --underlay {underlay} is for --mode host-gw (and with racks:R for --mode vxlan --flavor flannel or calico, and --mode ipip --flavor calico)")]
     UnderlayNotInMode { mode: Mode, underlay: Underlay },
     #[error("--routing bgp needs routers to peer with: use it with --mode host-gw and --underlay routed or racks:R")]
@@ -360,6 +362,8 @@ pub struct Plan {
     pub ipv6: bool,
     /// The IPv6 VTEP device where the lab tunnels IPv6 (flannel's dual-stack name).
     pub tunnel6_dev: Option<&'static str>,
+    /// `gen --services S`: the Services, kube-proxy's mode and `outside` (none by default).
+    pub services: Option<crate::services::ServicePlan>,
 }
 
 /// flannel's IPv6 VTEP (pkg/backend/vxlan/vxlan.go: `flannel-v6.<VNI>`).
@@ -455,7 +459,21 @@ impl Plan {
             ipv4: ip_family.has_v4(),
             ipv6: ip_family.has_v6(),
             tunnel6_dev: (mode == Mode::Vxlan && ip_family.has_v6()).then_some(FLANNEL_V6_DEV),
+            services: None,
         })
+    }
+
+    /// The plan with `spec.count` Services on it (see [`crate::services`]).
+    pub fn with_services(
+        mut self,
+        spec: &crate::services::ServicesSpec,
+    ) -> Result<Plan, PlanError> {
+        if spec.count > 0 && self.ip_family != IpFamily::Ipv4 {
+            return Err(crate::services::ServiceError::Ipv4Only(self.ip_family).into());
+        }
+        self.services =
+            crate::services::plan(spec, &self.lab, self.mode, &self.hosts, &self.racks)?;
+        Ok(self)
     }
 }
 

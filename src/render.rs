@@ -56,6 +56,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "bird-router.conf.j2",
         include_str!("../templates/bird-router.conf.j2"),
     ),
+    (
+        "kube-proxy-iptables.rules.j2",
+        include_str!("../templates/kube-proxy-iptables.rules.j2"),
+    ),
+    (
+        "kube-proxy.nft.j2",
+        include_str!("../templates/kube-proxy.nft.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +138,36 @@ pub fn render_daemons(
                 .and_then(|t| t.render(context! { plan => whole, host, rack, version }))
                 .map_err(|e| template_error(name, &e))?;
             Ok((Path::new(dir).join("bird.conf"), text))
+        })
+        .collect()
+}
+
+/// kube-proxy's rules for each host of a lab with Services (`gen --services S`), at their
+/// paths relative to the topology file: `iptables-restore` input or an `nft -f` file.
+pub fn render_kube_proxy(
+    plan: &Plan,
+    templates: Templates<'_>,
+) -> Result<Vec<(PathBuf, String)>, RenderError> {
+    let Some(s) = &plan.services else {
+        return Ok(Vec::new());
+    };
+    let name = match s.kube_proxy {
+        crate::services::KubeProxy::Iptables => "kube-proxy-iptables.rules.j2",
+        crate::services::KubeProxy::Nftables => "kube-proxy.nft.j2",
+    };
+    let env = environment(name, templates)?;
+    let template = env
+        .get_template(name)
+        .map_err(|e| template_error(name, &e))?;
+    let version = env!("CARGO_PKG_VERSION");
+    let whole = minijinja::Value::from_serialize(s);
+    plan.hosts
+        .iter()
+        .map(|host| {
+            let text = template
+                .render(context! { s => whole, host, version })
+                .map_err(|e| template_error(name, &e))?;
+            Ok((Path::new(&s.dir).join(&host.name).join(s.file), text))
         })
         .collect()
 }

@@ -107,6 +107,7 @@ fn generated(
         encryption: cnilab::plan::encryption::Encryption::None,
         ip_family: Default::default(),
         templates: None,
+        services: Default::default(),
     })
     .ok()
 }

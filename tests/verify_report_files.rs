@@ -293,6 +293,7 @@ fn made_up(lab: &Lab, verdict: impl Fn(&str, &str) -> PairVerdict) -> Report {
         undissectable: 0,
         notes: vec![],
         elapsed_ms: 1234,
+        services: vec![],
         peak_memory_kib: None,
     }
 }

@@ -285,6 +285,7 @@ mod tests {
             encryption: crate::plan::encryption::Encryption::Wireguard,
             ip_family: Default::default(),
             templates: None,
+            services: Default::default(),
         })
         .unwrap();
         let lab = Lab::from_topology(&crate::topology::Topology::parse(&text).unwrap()).unwrap();

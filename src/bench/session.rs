@@ -30,6 +30,7 @@ pub fn bench_fresh(
         encryption: crate::plan::encryption::Encryption::None,
         ip_family: Default::default(),
         templates: None,
+        services: Default::default(),
     })?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
         path: std::env::temp_dir(),

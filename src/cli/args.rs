@@ -4,6 +4,7 @@ use crate::plan::encryption::Encryption;
 use crate::plan::{Flavor, Mode, MAX_HOSTS, MAX_PODS_PER_HOST, MIN_HOSTS};
 use crate::routing::Routing;
 use crate::runtime::RuntimeKind;
+use crate::services::{KubeProxy, ServicesSpec, TrafficPolicy};
 use crate::underlay::Underlay;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -82,6 +83,55 @@ pub struct LabShape {
     /// Render from this folder's templates instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+}
+
+/// `--services S` and how kube-proxy programs them (see docs/services.md).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ServiceArgs {
+    /// Add S Services (ClusterIP, TCP and UDP, a NodePort on every host) and an `outside`
+    /// machine on the underlay; kube-proxy's rules go beside the topology.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub services: usize,
+    /// Which kube-proxy mode renders the Services' rules.
+    #[arg(long, value_enum, default_value = "iptables", requires = "services")]
+    pub kube_proxy: KubeProxy,
+    /// The Services' externalTrafficPolicy.
+    #[arg(long, value_enum, default_value = "cluster", requires = "services")]
+    pub external_traffic_policy: TrafficPolicy,
+    /// The range ClusterIPs come from (svc1 takes its .11).
+    #[arg(
+        long,
+        value_name = "CIDR",
+        default_value = "10.96.0.0/16",
+        requires = "services"
+    )]
+    pub service_cidr: ipnet::Ipv4Net,
+    /// The first Service's NodePort (30000–32767); the others follow it.
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 30001,
+        requires = "services"
+    )]
+    pub node_port: u16,
+    /// How many pods each Service selects, spread over the hosts.
+    #[arg(long, value_name = "E", default_value_t = 2, requires = "services")]
+    pub endpoints: usize,
+}
+
+impl ServiceArgs {
+    pub fn spec(&self) -> ServicesSpec {
+        ServicesSpec {
+            count: self.services,
+            kube_proxy: self.kube_proxy,
+            policy: self.external_traffic_policy,
+            cidr: self.service_cidr,
+            node_port: self.node_port,
+            endpoints: self.endpoints,
+        }
+    }
 }
 
 /// The hybrid modes, which pick plain or tunnel per pair of hosts; gen and up share them.
@@ -658,6 +708,8 @@ pub struct UpArgs {
     /// Render from this folder's templates instead of the built-in ones.
     #[arg(long, value_name = "DIR", requires = "mode")]
     pub templates: Option<PathBuf>,
+    #[command(flatten)]
+    pub services: ServiceArgs,
     /// Deploy this existing topology file instead of generating one.
     #[arg(short = 't', long = "topo", value_name = "FILE")]
     pub file: Option<PathBuf>,

@@ -100,6 +100,7 @@ fn gen_lab(shape: &LabShape, output: &Path, force: bool) -> Result<i32, Error> {
         encryption: shape.encryption,
         ip_family: shape.ip_family,
         templates: shape.templates.as_deref(),
+        services: shape.services.spec(),
     })?;
     write_topology(&generated, output, force, true)?;
     Ok(0)
@@ -165,6 +166,11 @@ fn inspect(topo: &TopologyArg, json: bool) -> Result<i32, Error> {
 /// Generates the lab (or takes -t FILE), deploys it and verifies it; the lab stays up.
 fn up_lab(up: UpArgs) -> Result<i32, Error> {
     let path = match (&up.file, up.mode, up.hosts) {
+        (Some(_), _, _) if up.services.services > 0 => {
+            return Err(Error::Usage(
+                "--services generates a lab: give --mode and --hosts, not -t FILE".into(),
+            ))
+        }
         (Some(file), _, _) => file.clone(),
         (None, Some(mode), Some(hosts)) => generate_for_up(&up, mode, hosts)?,
         _ => {
@@ -200,6 +206,7 @@ fn generate_for_up(up: &UpArgs, mode: Mode, hosts: usize) -> Result<PathBuf, Err
         encryption: up.encryption.unwrap_or_default(),
         ip_family: Default::default(),
         templates: up.templates.as_deref(),
+        services: up.services.spec(),
     })?;
     if up.output == Path::new("-") {
         return Err(Error::Usage(
@@ -260,8 +267,16 @@ fn trace(
     no_wait: bool,
 ) -> Result<i32, Error> {
     let file = LabFile::load_running(&topo.file)?;
+    let to_service = crate::trace::names_service(&file, &opts.to);
+    if to_service && !json && format != crate::trace::Format::Text {
+        return Err(Error::Usage(
+            "--format svg and mermaid draw walks between pods; a walk through a Service prints as text or --json".into(),
+        ));
+    }
     // A pod that is not in the lab is a mistake in the command, whatever state the lab is in.
-    crate::trace::endpoints(&file, &opts)?;
+    if !to_service {
+        crate::trace::endpoints(&file, &opts)?;
+    }
     // Checked before the lock too, so a lab that is not up leaves no lock file behind; and
     // again under it, since the lab may change while the run waits.
     lifecycle::ready_to_probe(&file)?;
@@ -272,6 +287,14 @@ fn trace(
         &file,
         converge.timeout(),
     ))?;
+    if to_service {
+        let walk = run.finish(crate::trace::trace_service(&file, &opts))?;
+        match json {
+            true => emit(&format!("{}\n", to_json(&walk))),
+            false => emit(&crate::trace::service::text(&walk)),
+        }
+        return Ok(if walk.replied { 0 } else { 1 });
+    }
     let walk = run.finish(crate::trace::trace(&file, &opts))?;
     match json {
         true => emit(&format!("{}\n", to_json(&walk))),

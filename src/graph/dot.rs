@@ -42,8 +42,30 @@ pub fn render(graph: &LabGraph) -> String {
         );
     }
     tunnels(graph, &mut out);
+    services(graph, &mut out);
     out.push_str("}\n");
     out
+}
+
+/// Each Service as an ellipse, dotted to the pods it selects.
+fn services(graph: &LabGraph, out: &mut String) {
+    for s in &graph.services {
+        let label = format!("{} [service]\\n{}", s.name, s.summary);
+        let _ = writeln!(
+            out,
+            "  {} [label={}, shape=ellipse, style=filled, fillcolor=palegreen];",
+            quote(&s.name),
+            quote(&label)
+        );
+        for pod in &s.endpoints {
+            let _ = writeln!(
+                out,
+                "  {} -- {} [style=dotted, color=darkgreen];",
+                quote(&s.name),
+                quote(pod)
+            );
+        }
+    }
 }
 
 /// Every tunnel carries the same thing: saying it on each of N·(N-1)/2 edges buries the picture

@@ -33,6 +33,13 @@ pub fn render(graph: &LabGraph) -> String {
         let label = format!("{}:{} - {}:{}", w.a, w.a_if, w.b, w.b_if);
         let _ = writeln!(out, "  {} ---|{}| {}", id(&w.a), text(&label), id(&w.b));
     }
+    for (i, svc) in graph.services.iter().enumerate() {
+        let label = format!("{} [service]<br/>{}", svc.name, svc.summary);
+        let _ = writeln!(out, "  s{i}([{}])", text(&label));
+        for pod in &svc.endpoints {
+            let _ = writeln!(out, "  s{i} -.-> {}", id(pod));
+        }
+    }
     // The same words on every tunnel would repeat N·(N-1)/2 times: only the first says them.
     for (i, t) in graph.tunnels.iter().enumerate() {
         if i == 0 {

@@ -20,6 +20,18 @@ pub struct LabGraph {
     pub tunnels: Vec<Tunnel>,
     /// The overlay as a whole, said once: what the tunnels carry and where they do not.
     pub overlay: Option<Overlay>,
+    /// `gen --services S`: each Service and the pods it selects.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceBox>,
+}
+
+/// A Service: its ClusterIP and ports, how kube-proxy programs it, and its endpoint pods.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceBox {
+    pub name: String,
+    /// `10.96.0.11:80 → 8001, NodePort 30001 (iptables, cluster)`.
+    pub summary: String,
+    pub endpoints: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +110,7 @@ impl LabGraph {
             links: wires(topo),
             tunnels: tunnels(lab),
             overlay: overlay(lab),
+            services: services(lab),
         }
     }
 
@@ -110,6 +123,23 @@ impl LabGraph {
             .map(|b| b.node.as_str())
             .collect()
     }
+}
+
+fn services(lab: &Lab) -> Vec<ServiceBox> {
+    let Some(s) = &lab.services else {
+        return Vec::new();
+    };
+    s.services
+        .iter()
+        .map(|svc| ServiceBox {
+            name: svc.name.clone(),
+            summary: format!(
+                "{}:{} → {}, NodePort {} ({}, {})",
+                svc.cluster_ip, svc.port, svc.target_port, svc.node_port, s.kube_proxy, s.policy
+            ),
+            endpoints: svc.endpoints.clone(),
+        })
+        .collect()
 }
 
 fn others(topo: &Topology, lab: &Lab) -> Vec<NodeBox> {

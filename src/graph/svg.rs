@@ -18,6 +18,9 @@ pub fn render(graph: &LabGraph) -> String {
 
 fn write(graph: &LabGraph, d: &Drawing) -> String {
     let mut out = String::new();
+    let legend = services_legend(graph);
+    let width = legend.iter().map(|(_, w)| *w).fold(d.width, f64::max);
+    let height = d.height + legend.len() as f64 * SERVICE_LINE;
     let _ = writeln!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
@@ -25,8 +28,8 @@ fn write(graph: &LabGraph, d: &Drawing) -> String {
         text::FONT,
         esc(&graph.name),
         graph.mode.as_str(),
-        w = num(d.width),
-        h = num(d.height),
+        w = num(width),
+        h = num(height),
     );
     out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
     out.push_str("<g class=\"links\" fill=\"none\">\n");
@@ -44,8 +47,47 @@ fn write(graph: &LabGraph, d: &Drawing) -> String {
     for l in &d.labels {
         label(&mut out, l);
     }
-    out.push_str("</g>\n</svg>\n");
+    out.push_str("</g>\n");
+    services(&mut out, graph, &legend, d.height);
+    out.push_str("</svg>\n");
     out
+}
+
+/// The height of a line of the Services legend.
+const SERVICE_LINE: f64 = text::DETAIL * 1.8;
+
+/// One line per Service under the drawing: its addresses and the pods it selects, each with
+/// the width it needs.
+fn services_legend(graph: &LabGraph) -> Vec<(String, f64)> {
+    graph
+        .services
+        .iter()
+        .map(|s| {
+            let line = format!("{}: {} → {}", s.name, s.summary, s.endpoints.join(", "));
+            let w = text::width(&line, text::DETAIL) + 2.0 * SERVICE_LINE;
+            (line, w)
+        })
+        .collect()
+}
+
+fn services(out: &mut String, graph: &LabGraph, legend: &[(String, f64)], top: f64) {
+    if legend.is_empty() {
+        return;
+    }
+    out.push_str("<g class=\"services\">\n");
+    for (i, (s, (line, _))) in graph.services.iter().zip(legend).enumerate() {
+        let _ = writeln!(
+            out,
+            "<text data-service=\"{}\" data-endpoints=\"{}\" x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#1f7a1f\">{}</text>",
+            esc(&s.name),
+            esc(&s.endpoints.join(" ")),
+            num(SERVICE_LINE),
+            num(top + (i as f64 + 0.8) * SERVICE_LINE),
+            num(text::DETAIL),
+            esc(line)
+        );
+    }
+    out.push_str("</g>\n");
 }
 
 fn overlay(out: &mut String, graph: &LabGraph, d: &Drawing) {

@@ -20,6 +20,8 @@ use std::str::FromStr;
 
 pub const LABEL_MODE: &str = "cnilab.mode";
 pub const LABEL_ROLE: &str = "cnilab.role";
+/// `outside`'s interface on the underlay.
+pub const LABEL_OUTSIDE_IF: &str = "cnilab.outside-if";
 pub const LABEL_HOST: &str = "cnilab.host";
 pub const LABEL_UNDERLAY_IF: &str = "cnilab.underlay-if";
 pub const LABEL_UNDERLAY_IP: &str = "cnilab.underlay-ip";
@@ -79,6 +81,42 @@ pub struct Lab {
     pub hosts: Vec<LabHost>,
     pub pods: Vec<LabPod>,
     pub routers: Vec<LabRouter>,
+    /// `gen --services S`: the Services, kube-proxy's mode and `outside`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<LabServices>,
+}
+
+/// The Services a lab states (`cnilab.services` and its companions on every host), and the
+/// `outside` node (`cnilab.role: outside`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LabServices {
+    pub kube_proxy: crate::services::KubeProxy,
+    pub policy: crate::services::TrafficPolicy,
+    pub cluster_cidr: ipnet::Ipv4Net,
+    pub services: Vec<crate::services::StatedService>,
+    pub outside: LabOutside,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabOutside {
+    pub node: String,
+    pub namespace: String,
+    pub ip: std::net::Ipv4Addr,
+    pub iface: String,
+}
+
+impl LabServices {
+    /// A Service's endpoints as pods of the lab, in the order the label names them.
+    pub fn endpoints<'a>(
+        &self,
+        lab: &'a Lab,
+        svc: &crate::services::StatedService,
+    ) -> Vec<&'a LabPod> {
+        svc.endpoints
+            .iter()
+            .filter_map(|name| lab.pods.iter().find(|p| &p.node == name))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -305,6 +343,7 @@ impl Lab {
             encryption: Agreed::new(),
         };
         let (mut hosts, mut pods, mut routers) = (Vec::new(), Vec::new(), Vec::new());
+        let mut outside = None;
         for (name, node) in topo.nodes() {
             let Some(mode) = optional::<Mode>(name, node, LABEL_MODE)? else {
                 continue;
@@ -326,13 +365,14 @@ impl Lab {
                 }
                 "pod" => pods.push(pod(name, node, namespace)?),
                 "router" => routers.push(router(name, node, namespace)?),
+                "outside" => outside = Some(outside_node(name, node, namespace)?),
                 "switch" => {}
                 other => {
                     return Err(LabError::Bad {
                         node: name.to_string(),
                         label: LABEL_ROLE,
                         value: other.to_string(),
-                        why: "expected host, pod, router or switch".into(),
+                        why: "expected host, pod, router, switch or outside".into(),
                     })
                 }
             }
@@ -345,6 +385,7 @@ impl Lab {
             encap: wide.encap.value().ok_or(LabError::NoHosts)?,
             flavor: wide.flavor.value().unwrap_or_default(),
             tunnel_dev: wide.tunnel_dev.value().flatten(),
+            services: services(topo, &hosts, outside)?,
             encryption: wide.encryption.value().flatten(),
             hosts,
             pods,
@@ -475,6 +516,50 @@ fn pod(name: &str, node: &Node, namespace: String) -> Result<LabPod, LabError> {
         pod_if: required(name, node, LABEL_POD_IF)?,
         host_if: None,
     })
+}
+
+fn outside_node(name: &str, node: &Node, namespace: String) -> Result<LabOutside, LabError> {
+    Ok(LabOutside {
+        node: name.to_string(),
+        namespace,
+        ip: required(name, node, crate::services::LABEL_OUTSIDE_IP)?,
+        iface: required(name, node, LABEL_OUTSIDE_IF)?,
+    })
+}
+
+/// The Services the first host states, where it states any; they need an `outside` node.
+fn services(
+    topo: &Topology,
+    hosts: &[LabHost],
+    outside: Option<LabOutside>,
+) -> Result<Option<LabServices>, LabError> {
+    use crate::services::{LABEL_CLUSTER_CIDR, LABEL_KUBE_PROXY, LABEL_POLICY, LABEL_SERVICES};
+    let Some(first) = hosts.iter().min_by_key(|h| h.index) else {
+        return Ok(None);
+    };
+    let (name, node) = (
+        &first.node,
+        topo.node(&first.node).ok_or(LabError::NoHosts)?,
+    );
+    let Some(text) = optional::<String>(name, node, LABEL_SERVICES)? else {
+        return Ok(None);
+    };
+    let bad = |why: String| LabError::Bad {
+        node: name.clone(),
+        label: LABEL_SERVICES,
+        value: text.clone(),
+        why,
+    };
+    let services = crate::services::parse_label(&text).map_err(bad)?;
+    let outside = outside
+        .ok_or_else(|| bad("the lab has no `outside` node (`cnilab.role: outside`)".into()))?;
+    Ok(Some(LabServices {
+        kube_proxy: required(name, node, LABEL_KUBE_PROXY)?,
+        policy: required(name, node, LABEL_POLICY)?,
+        cluster_cidr: required(name, node, LABEL_CLUSTER_CIDR)?,
+        services,
+        outside,
+    }))
 }
 
 fn router(name: &str, node: &Node, namespace: String) -> Result<LabRouter, LabError> {

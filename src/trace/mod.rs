@@ -7,6 +7,7 @@ pub mod packet;
 pub mod pcapng;
 pub mod present;
 pub mod probe;
+pub mod service;
 pub mod snapshot;
 pub mod walk;
 
@@ -69,6 +70,8 @@ pub enum TraceError {
     Svg(#[from] present::SvgError),
     #[error("interrupted")]
     Interrupted,
+    #[error("cannot trace through the Service: {0}")]
+    Service(String),
 }
 
 impl TraceError {
@@ -119,6 +122,29 @@ pub fn endpoints<'a>(
         return Err(TraceError::SamePod(from.node.clone()));
     }
     Ok((lab, from, to))
+}
+
+/// Whether `to` names one of the lab's Services (`IP:PORT`), not a pod.
+pub fn names_service(file: &LabFile, to: &str) -> bool {
+    file.lab()
+        .ok()
+        .and_then(|lab| service::find(lab, to))
+        .is_some()
+}
+
+/// One probe from a pod to a Service: see [`service`].
+pub fn trace_service(
+    file: &LabFile,
+    opts: &TraceOptions,
+) -> Result<service::ServiceWalk, TraceError> {
+    let lab = file.lab().map_err(|source| TraceError::Lab {
+        path: file.path.display().to_string(),
+        source,
+    })?;
+    let from = find_pod(lab, &opts.from)?;
+    let target =
+        service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
+    service::trace(lab, &deployed_nodes(&file.topo), from, target)
 }
 
 pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {

@@ -39,6 +39,20 @@ pub enum ListenerError {
     },
 }
 
+/// A tag a listener heard: which pod heard it, over which protocol, and from which address
+/// and port it came (after whatever NAT the way did). Service probes read these to learn
+/// which endpoint answered and what source it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heard {
+    pub pod: String,
+    pub tcp: bool,
+    pub tag: Tag,
+    pub from: SocketAddrV4,
+}
+
+/// Where listeners write what they hear, when asked to.
+pub type HeardLog = Arc<std::sync::Mutex<Vec<Heard>>>;
+
 /// The running listeners of every pod; they stop when this is dropped.
 pub struct Listeners {
     stop: Arc<AtomicBool>,
@@ -50,20 +64,31 @@ impl Listeners {
     pub fn start<'a>(
         pods: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Listeners, ListenerError> {
+        Self::start_on(pods.into_iter().map(|(p, n)| (p, n, PORT)), None)
+    }
+
+    /// Binds both listeners on each `(pod, namespace, port)`; with `log`, each records every
+    /// tag it hears there (a Service's targetPort, `outside`'s egress port).
+    pub fn start_on<'a>(
+        pods: impl IntoIterator<Item = (&'a str, &'a str, u16)>,
+        log: Option<HeardLog>,
+    ) -> Result<Listeners, ListenerError> {
         let mut listeners = Listeners {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         };
-        for (pod, namespace) in pods {
-            let (tcp, udp) = in_netns(namespace, || bind(pod))??;
+        for (pod, namespace, port) in pods {
+            let (tcp, udp) = in_netns(namespace, || bind(pod, port))??;
+            let ear = log.clone().map(|log| (pod.to_string(), log));
             let stop = listeners.stop.clone();
-            listeners
-                .threads
-                .push(std::thread::spawn(move || serve_tcp(&tcp, &stop)));
+            let tcp_ear = ear.clone();
+            listeners.threads.push(std::thread::spawn(move || {
+                serve_tcp(&tcp, &stop, tcp_ear.as_ref())
+            }));
             let stop = listeners.stop.clone();
-            listeners
-                .threads
-                .push(std::thread::spawn(move || serve_udp(&udp, &stop)));
+            listeners.threads.push(std::thread::spawn(move || {
+                serve_udp(&udp, &stop, ear.as_ref())
+            }));
         }
         Ok(listeners)
     }
@@ -78,32 +103,33 @@ impl Drop for Listeners {
     }
 }
 
-/// Both sockets, bound to [`PORT`] on every address of the calling thread's namespace.
-fn bind(pod: &str) -> Result<(TcpListener, UdpSocket), ListenerError> {
+/// Both sockets, bound to `port` on every address of the calling thread's namespace.
+fn bind(pod: &str, port: u16) -> Result<(TcpListener, UdpSocket), ListenerError> {
     let err = |proto: &'static str| {
         move |source: io::Error| ListenerError::Bind {
             pod: pod.to_string(),
             proto,
-            port: PORT,
+            port,
             source,
         }
     };
-    let tcp = open(SockType::Stream, SockProtocol::Tcp).map_err(err("TCP"))?;
+    let tcp = open(SockType::Stream, SockProtocol::Tcp, port).map_err(err("TCP"))?;
     listen(&tcp, Backlog::new(128).expect("a valid backlog")).map_err(|e| err("TCP")(e.into()))?;
     let tcp = TcpListener::from(tcp);
     // accept() honours no read timeout: wait in poll(2), then accept without blocking.
     tcp.set_nonblocking(true).map_err(err("TCP"))?;
-    let udp = UdpSocket::from(open(SockType::Datagram, SockProtocol::Udp).map_err(err("UDP"))?);
+    let udp =
+        UdpSocket::from(open(SockType::Datagram, SockProtocol::Udp, port).map_err(err("UDP"))?);
     udp.set_read_timeout(Some(POLL)).map_err(err("UDP"))?;
     Ok((tcp, udp))
 }
 
 /// A socket bound to [`PORT`] with SO_REUSEADDR (which std cannot set before binding), so a
 /// verify right after another finds the port free.
-fn open(ty: SockType, proto: SockProtocol) -> io::Result<OwnedFd> {
+fn open(ty: SockType, proto: SockProtocol, port: u16) -> io::Result<OwnedFd> {
     let socket = socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, proto)?;
     setsockopt(&socket, sockopt::ReuseAddr, &true)?;
-    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT));
+    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
     bind_to(socket.as_raw_fd(), &any)?;
     Ok(socket)
 }
@@ -112,7 +138,22 @@ fn open(ty: SockType, proto: SockProtocol) -> io::Result<OwnedFd> {
 /// on this one thread. Sleeps in poll(2) until a connection or a tag is waiting: a hundred
 /// pods' listeners that woke every few milliseconds to try accept() cost a fifth of verify's
 /// CPU time at 100 hosts, and a thread per connection cost one spawn per probe.
-fn serve_tcp(listener: &TcpListener, stop: &AtomicBool) {
+/// The pod a listener serves and the log it writes what it hears to.
+type Ear = (String, HeardLog);
+
+fn hear(ear: Option<&Ear>, tcp: bool, tag: Tag, from: std::net::SocketAddr) {
+    if let (Some((pod, log)), std::net::SocketAddr::V4(from)) = (ear, from) {
+        let heard = Heard {
+            pod: pod.clone(),
+            tcp,
+            tag,
+            from,
+        };
+        log.lock().unwrap_or_else(|p| p.into_inner()).push(heard);
+    }
+}
+
+fn serve_tcp(listener: &TcpListener, stop: &AtomicBool, ear: Option<&Ear>) {
     let wait = PollTimeout::try_from(POLL).unwrap_or(PollTimeout::MAX);
     let mut open: Vec<Echo> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -133,7 +174,7 @@ fn serve_tcp(listener: &TcpListener, stop: &AtomicBool) {
         open = open
             .into_iter()
             .zip(ready)
-            .filter_map(|(echo, ready)| if ready { echo.serve() } else { echo.keep() })
+            .filter_map(|(echo, ready)| if ready { echo.serve(ear) } else { echo.keep() })
             .collect();
         accept_all(listener, &mut open);
     }
@@ -166,7 +207,7 @@ struct Echo {
 
 impl Echo {
     /// Reads what has come; once the whole tag is in, echoes it and is done (None).
-    fn serve(mut self) -> Option<Echo> {
+    fn serve(mut self, ear: Option<&Ear>) -> Option<Echo> {
         let mut buf = [0u8; Tag::TRANSPORT_LEN];
         let want = Tag::TRANSPORT_LEN - self.got.len();
         match self.stream.read(&mut buf[..want]) {
@@ -179,6 +220,9 @@ impl Echo {
             return self.keep();
         }
         if let Some((tag, false)) = Tag::parse_transport(&self.got) {
+            if let Ok(from) = self.stream.peer_addr() {
+                hear(ear, true, tag, from);
+            }
             // The reply is a few dozen bytes into an empty send buffer: it does not block.
             let _ = self.stream.write_all(&tag.transport_payload(true));
         }
@@ -192,13 +236,14 @@ impl Echo {
 }
 
 /// Echoes every tagged datagram to its sender, marked as the reply.
-fn serve_udp(socket: &UdpSocket, stop: &AtomicBool) {
+fn serve_udp(socket: &UdpSocket, stop: &AtomicBool, ear: Option<&Ear>) {
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         let Ok((n, from)) = socket.recv_from(&mut buf) else {
             continue;
         };
         if let Some((tag, false)) = Tag::parse_transport(&buf[..n]) {
+            hear(ear, false, tag, from);
             let _ = socket.send_to(&tag.transport_payload(true), from);
         }
     }

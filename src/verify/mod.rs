@@ -29,6 +29,7 @@ pub mod report;
 pub mod same_host;
 pub mod schedule;
 pub mod sealed;
+pub mod services;
 pub mod transport;
 pub mod underlay;
 pub mod wg_state;
@@ -114,6 +115,8 @@ pub enum VerifyError {
     Underlay(#[from] underlay::UnderlayError),
     #[error(transparent)]
     Listener(#[from] listener::ListenerError),
+    #[error(transparent)]
+    Services(#[from] services::ServiceProbeError),
     #[error("interrupted: verify stopped before every pair was probed")]
     Interrupted,
     #[error(transparent)]
@@ -151,9 +154,20 @@ pub fn verify(file: &LabFile, opts: &VerifyOptions) -> Result<Report, VerifyErro
     let started = Instant::now();
     let mut ready = Prepared::new(file, opts)?;
     let probed = ready.probe(opts)?;
+    let lab = ready.lab.clone();
     let mut report = ready.judge(probed, opts, started)?;
     report.inferred = file.inferred.as_ref().map(|i| i.summary.clone());
+    if let Some(services) = &lab.services {
+        report.services = services::verify(&lab, services, run_id())?;
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+    }
     Ok(report)
+}
+
+/// A number that tells this run's Service probes from any earlier run's.
+fn run_id() -> u32 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32)
 }
 
 /// Everything verify reads and opens before the first probe. The listeners stop when it is
@@ -428,6 +442,7 @@ impl Prepared {
             undissectable: judged.undissectable,
             elapsed_ms: started.elapsed().as_millis() as u64,
             peak_memory_kib: peak_memory_kib(),
+            services: Vec::new(),
         })
     }
 }

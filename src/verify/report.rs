@@ -35,6 +35,9 @@ pub struct Report {
     /// Hints about the machine rather than the lab; shown, not failed on.
     pub notes: Vec<String>,
     pub elapsed_ms: u64,
+    /// `gen --services S`: per Service and kind of client, what the Service probes proved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<super::services::judge::ServiceRow>,
     /// The most memory verify held at once (the kernel's high-water mark of its RSS).
     pub peak_memory_kib: Option<u64>,
 }
@@ -115,6 +118,7 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.findings.is_empty()
             && self.pairs.iter().all(|p| p.verdict.passed())
+            && self.services.iter().all(|s| s.passed)
             && (!self.strict || self.warnings.is_empty())
     }
 
@@ -140,6 +144,13 @@ impl Report {
         }
         if self.probed == super::PairChoice::PerHostPair {
             line.push_str("; one pod pair per host pair");
+        }
+        if !self.services.is_empty() {
+            let passed = self.services.iter().filter(|s| s.passed).count();
+            line.push_str(&format!(
+                "; {passed}/{} Service checks passed",
+                self.services.len()
+            ));
         }
         if !self.findings.is_empty() {
             line.push_str(&format!("; {} lab-wide finding(s)", self.findings.len()));
@@ -194,6 +205,7 @@ impl Report {
         for group in failure_groups(&self.pairs) {
             out.push_str(&group_text(&self.pairs, &group, &leads, style));
         }
+        out.push_str(&super::services::table::text(&self.services, style));
         for finding in &self.findings {
             out.push_str(&wrap(
                 &format!("{}  {finding}", style.fail()),
@@ -264,11 +276,11 @@ impl Style {
         }
     }
 
-    fn fail(&self) -> String {
+    pub(crate) fn fail(&self) -> String {
         self.paint("FAIL", "1;31")
     }
 
-    fn pass(&self) -> String {
+    pub(crate) fn pass(&self) -> String {
         self.paint("pass", "32")
     }
 
@@ -429,6 +441,7 @@ mod tests {
             notes: vec![],
             elapsed_ms: 5,
             peak_memory_kib: None,
+            services: Vec::new(),
         }
     }
 

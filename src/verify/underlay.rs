@@ -306,6 +306,7 @@ mod tests {
             encap: crate::lab::Encap::Plain,
             flavor: Default::default(),
             tunnel_dev: None,
+            services: None,
             encryption: None,
             hosts: vec![],
             pods: vec![],

@@ -101,6 +101,7 @@ mod tests {
             encryption: Encryption::Wireguard,
             ip_family: Default::default(),
             templates: None,
+            services: Default::default(),
         })
         .unwrap();
         Lab::from_topology(&crate::topology::Topology::parse(&text).unwrap()).unwrap()

@@ -363,5 +363,6 @@ pub fn assert_all_pairs_ping(lab: &Lab) {
         "pods that could not reach each other: {failed:?}"
     );
 }
+pub mod services;
 pub mod verify;
 pub mod walk;

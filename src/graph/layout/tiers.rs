@@ -386,6 +386,7 @@ mod tests {
             links: Vec::new(),
             tunnels: Vec::new(),
             overlay: None,
+            services: Vec::new(),
         }
     }
 

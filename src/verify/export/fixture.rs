@@ -37,6 +37,7 @@ pub fn vxlan(hosts: usize, pods_per_host: usize) -> Fixture {
         encryption: crate::plan::encryption::Encryption::None,
         ip_family: Default::default(),
         templates: None,
+        services: Default::default(),
     })
     .unwrap()
     .text;
@@ -87,6 +88,7 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
         notes: vec![],
         elapsed_ms: 2345,
         peak_memory_kib: Some(20_000),
+        services: Vec::new(),
     }
 }
 

@@ -28,8 +28,10 @@ pub fn render(report: &Report, lab: &Lab) -> String {
     };
     let failures = report.pairs.iter().filter(|r| !r.verdict.passed()).count()
         + report.findings.len()
-        + failing_warnings;
-    let tests = report.pairs.len() + report.findings.len() + report.warnings.len();
+        + failing_warnings
+        + report.services.iter().filter(|s| !s.passed).count();
+    let tests =
+        report.pairs.len() + report.findings.len() + report.warnings.len() + report.services.len();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -41,8 +43,56 @@ pub fn render(report: &Report, lab: &Lab) -> String {
         suite(&mut out, report, lab, *family, rows);
     }
     lab_wide(&mut out, report, lab);
+    services(&mut out, report, lab);
     out.push_str("</testsuites>\n");
     out
+}
+
+/// `gen --services`: a case per Service and kind of client, failing with every reason; the
+/// expected failures (NodePorts without a local endpoint) are said in its output.
+fn services(out: &mut String, report: &Report, lab: &Lab) {
+    if report.services.is_empty() {
+        return;
+    }
+    let failures = report.services.iter().filter(|s| !s.passed).count();
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"services\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        report.services.len()
+    );
+    properties(out, report, lab);
+    let class = attr(&format!("{}.services", report.lab));
+    for row in &report.services {
+        let client = serde_json::to_value(row.client).unwrap_or_default();
+        let name = format!(
+            "{} from {}",
+            row.service,
+            client.as_str().unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "    <testcase name=\"{}\" classname=\"{class}\">",
+            attr(&name)
+        );
+        if !row.passed {
+            let all: Vec<String> = row.reasons.iter().map(|r| r.to_string()).collect();
+            let first = all.first().cloned().unwrap_or_default();
+            let kind = row.reasons.first().map_or("failed", |r| r.kind());
+            let _ = writeln!(
+                out,
+                "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                attr(&first),
+                attr(kind),
+                text(&all.join("\n"))
+            );
+        }
+        if !row.expected_failures.is_empty() {
+            let said = format!("expected failures: {}", row.expected_failures.join(", "));
+            let _ = writeln!(out, "      <system-out>{}</system-out>", text(&said));
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n");
 }
 
 /// One family's pairs.

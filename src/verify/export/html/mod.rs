@@ -1,12 +1,13 @@
 //! `verify --html FILE`: one self-contained page (no external script, font or style; it opens
 //! from disk) with the summary, the findings and notes, the pair matrix with a detail panel,
-//! the failing pairs grouped by reason, the lab's graph with the failing pairs marked, and
+//! the failing pairs grouped by reason, the Services (where the lab has them), the lab's graph with the failing pairs marked, and
 //! the capture files. Every name and reason is escaped; the page's script builds its text
 //! with `textContent` only.
 
 mod data;
 mod graph;
 mod matrix;
+mod services;
 #[cfg(test)]
 mod tests;
 
@@ -51,6 +52,7 @@ pub fn render_within(report: &Report, lab: &Lab, g: &LabGraph, budget: usize) ->
     out.push_str("<main>\n");
     findings(&mut out, report);
     warnings(&mut out, report);
+    services::section(&mut out, report);
     out.push_str("<div class=\"overview\">\n<div class=\"pictures\">\n");
     matrix_section(&mut out, report, &axis);
     let svg = graph::marked(g, &failing);

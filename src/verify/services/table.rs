@@ -1,0 +1,65 @@
+//! The Services table of verify's text report.
+
+use super::judge::{ClientKind, ServiceRow};
+use crate::verify::report::Style;
+
+/// One line per Service and kind of client, then each reason on a line of its own.
+pub fn text(rows: &[ServiceRow], style: &Style) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\nSERVICE  CLIENT   VIP / PORT            ENDPOINTS REACHED          SOURCES SEEN\n",
+    );
+    for row in rows {
+        if style.failed_only && row.passed {
+            continue;
+        }
+        let verdict = if row.passed {
+            style.pass()
+        } else {
+            style.fail()
+        };
+        let vip = match (row.client, row.cluster_ip, row.port) {
+            (ClientKind::Outside, _, _) => {
+                format!("NodePort {}", row.node_port.unwrap_or_default())
+            }
+            (_, Some(ip), Some(port)) => format!("{ip}:{port}"),
+            (_, _, port) => format!("outside:{}", port.unwrap_or_default()),
+        };
+        let client = match row.client {
+            ClientKind::Pod => "pod",
+            ClientKind::Outside => "outside",
+            ClientKind::Egress => "egress",
+        };
+        let reached = format!(
+            "{}/{} {}",
+            row.endpoints_reached.len(),
+            row.endpoints.len(),
+            row.endpoints_reached.join(",")
+        );
+        let sources: Vec<String> = row
+            .sources_seen
+            .iter()
+            .map(|s| format!("{}←{}", s.endpoint, s.source))
+            .collect();
+        out.push_str(&format!(
+            "{verdict}  {:<7} {client:<8} {vip:<21} {reached:<26} {}\n",
+            row.service,
+            sources.join(" ")
+        ));
+        if !row.hairpins.is_empty() {
+            out.push_str(&format!(
+                "      hairpin: {} each reached itself through the Service\n",
+                row.hairpins.join(", ")
+            ));
+        }
+        for failed in &row.expected_failures {
+            out.push_str(&format!("      expected failure: {failed} (no local endpoint, externalTrafficPolicy: Local)\n"));
+        }
+        for reason in &row.reasons {
+            out.push_str(&format!("      {reason}\n"));
+        }
+    }
+    out
+}
