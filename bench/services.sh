@@ -2,13 +2,15 @@
 # What Services cost verify: a vxlan lab of N hosts (default 20) verified without Services and
 # with `--services 4`, RUNS times each (default 3), both deployed side by side in turn. Prints
 # each run's time, the medians and their ratio; the target is at most 1.5×. Needs root.
-# Usage: bench/services.sh [N]     RUNS=5 bench/services.sh 20
+# The labs are named $LAB followed by p (plain) and s (Services); LAB defaults to sbench<pid>.
+# Usage: bench/services.sh [N]     RUNS=5 LAB=mine bench/services.sh 20
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/services.sh: needs root (network namespaces)" >&2; exit 2; }
 n="${1:-20}"
 runs="${RUNS:-3}"
+lab="${LAB:-sbench$$}"
 bin="${BIN:-target/release/cnilab}"
 [ -x "$bin" ] || cargo build --release --quiet
 dir="$(mktemp -d)"
@@ -43,7 +45,7 @@ timed() {
     printf '%s\n' "${times[@]}" | median
 }
 
-plain=$(timed "sbench$$p")
-services=$(timed "sbench$$s" --services 4)
+plain=$(timed "${lab}p")
+services=$(timed "${lab}s" --services 4)
 ratio=$(awk -v a="$services" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')
 echo "verify at $n hosts (vxlan): ${plain} ms without Services, ${services} ms with --services 4: ${ratio}× (target ≤ 1.5×)"
