@@ -1,7 +1,10 @@
 # cnilab: build, test, demo and benchmark targets. Run `make help` for the list.
 
 CARGO ?= cargo
-RELEASE_BIN := target/release/cnilab
+# Cargo builds under CARGO_TARGET_DIR when it is set, so the binaries are looked for there.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE_BIN := $(TARGET_DIR)/release/cnilab
+DEBUG_BIN := $(TARGET_DIR)/debug/cnilab
 # `make install` puts cnilab where sudo's secure_path finds it (see the README's Install).
 PREFIX ?= /usr/local
 
@@ -86,15 +89,15 @@ soak: deps build
 
 topologies:
 	$(CARGO) build
-	target/debug/cnilab gen --mode host-gw --hosts 2 -o topologies/host-gw-2.yaml
-	target/debug/cnilab gen --mode vxlan --hosts 2 -o topologies/vxlan-2.yaml
-	target/debug/cnilab gen --mode ipip --hosts 3 -o topologies/ipip-3.yaml
-	target/debug/cnilab gen --mode vxlan --hosts 4 -o topologies/vxlan-4.yaml
-	target/debug/cnilab gen --mode host-gw --flavor flannel --hosts 2 -o topologies/host-gw-flannel-2.yaml
-	target/debug/cnilab gen --mode vxlan --flavor flannel --hosts 2 -o topologies/vxlan-flannel-2.yaml
-	target/debug/cnilab gen --mode vxlan --flavor calico --hosts 2 -o topologies/vxlan-calico-2.yaml
-	target/debug/cnilab gen --mode vxlan --flavor cilium --hosts 2 -o topologies/vxlan-cilium-2.yaml
-	target/debug/cnilab gen --mode ipip --flavor calico --hosts 2 -o topologies/ipip-calico-2.yaml
+	$(DEBUG_BIN) gen --mode host-gw --hosts 2 -o topologies/host-gw-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --hosts 2 -o topologies/vxlan-2.yaml
+	$(DEBUG_BIN) gen --mode ipip --hosts 3 -o topologies/ipip-3.yaml
+	$(DEBUG_BIN) gen --mode vxlan --hosts 4 -o topologies/vxlan-4.yaml
+	$(DEBUG_BIN) gen --mode host-gw --flavor flannel --hosts 2 -o topologies/host-gw-flannel-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --flavor flannel --hosts 2 -o topologies/vxlan-flannel-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --flavor calico --hosts 2 -o topologies/vxlan-calico-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --flavor cilium --hosts 2 -o topologies/vxlan-cilium-2.yaml
+	$(DEBUG_BIN) gen --mode ipip --flavor calico --hosts 2 -o topologies/ipip-calico-2.yaml
 
 lint:
 	$(CARGO) fmt --check
