@@ -312,6 +312,7 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
     let named = (!modes.is_empty()).then_some(modes.as_slice());
     let combos =
         crate::bench::selection::select(named, &flavors).map_err(crate::bench::BenchError::from)?;
+    let combos = crate::bench::selection::with_encryption(&combos, args.encryption);
     let opts = crate::bench::BenchOptions {
         combos,
         topo: args.file,
