@@ -71,8 +71,8 @@ impl ProbeId {
         self.at(0)
     }
 
-    /// The id as one number: `pair`, then the slot's [`SLOT_BITS`], then the attempt's
-    /// [`ATTEMPT_BITS`]. Every ordered pair of a lab of up to 5,793 pods fits.
+    /// The id as one number: the pair, then the slot's five bits, then the attempt's two.
+    /// Every ordered pair of a lab of up to 5,793 pods fits.
     pub fn emit(self) -> u32 {
         let slot = match self.kind {
             ProbeKind::Ping => 0,
