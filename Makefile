@@ -58,7 +58,7 @@ test-unit:
 # kernel WireGuard). The one list: make test-vm runs them in a VM, make test-vm-here (GitHub's
 # runners, whose kernel has all three) on the machine itself, and tests/ci_workflow.rs checks
 # that every such test file is in it.
-VM_TESTS := runtime_ipip verify_ipip trace_ipip bench_ipip flavors_ipip verify_pcap routed_ipip encryption_wireguard
+VM_TESTS := runtime_ipip verify_ipip trace_ipip bench_ipip flavors_ipip verify_pcap routed_ipip encryption_wireguard services_ipip
 VM_TEST_ARGS := $(addprefix --test ,$(VM_TESTS)) -- --ignored --test-threads=1
 
 # cargo itself crawls under software emulation: build the tests here, run the binaries there.

@@ -37,11 +37,19 @@ pub struct ProbeId {
     pub attempt: u8,
 }
 
-/// The kinds, each a slot number: a pair's probes are numbered `pair · SLOTS + slot`.
+/// The kinds, each a slot number.
 const SLOTS: u32 = 4 + STEADY_PINGS as u32;
 const TCP_SLOT: u32 = 2 + STEADY_PINGS as u32;
-/// Room for each probe's attempts (at most [`super::probe::ATTEMPT_TIMEOUTS`]`.len()`).
-const ATTEMPTS: u32 = 4;
+/// A probe's number holds its attempt in the lowest bits, its slot in the next ones and its
+/// pair above: fields of whole bits, so that the slot reads the same whatever the top bit is
+/// (see [`ProbeId::echo_fields`]). Room for each probe's attempts (at most
+/// [`super::probe::ATTEMPT_TIMEOUTS`]`.len()`) and every slot.
+const ATTEMPT_BITS: u32 = 2;
+const SLOT_BITS: u32 = 5;
+const _: () = assert!(SLOTS <= 1 << SLOT_BITS);
+
+/// The bit of the echo fields that puts a pair's full-size probe in an ICMP flow of its own.
+const OWN_FLOW: u32 = 1 << 31;
 
 impl ProbeId {
     /// The probe as a whole: its first attempt's id.
@@ -63,7 +71,8 @@ impl ProbeId {
         self.at(0)
     }
 
-    /// The id as one number: `(pair · SLOTS + slot) · ATTEMPTS + attempt`.
+    /// The id as one number: the pair, then the slot's five bits, then the attempt's two.
+    /// Every ordered pair of a lab of up to 5,793 pods fits.
     pub fn emit(self) -> u32 {
         let slot = match self.kind {
             ProbeKind::Ping => 0,
@@ -72,22 +81,23 @@ impl ProbeId {
             ProbeKind::Transport(Proto::Tcp) => TCP_SLOT,
             ProbeKind::Transport(Proto::Udp) => TCP_SLOT + 1,
         };
-        (self.pair as u32 * SLOTS + slot) * ATTEMPTS + u32::from(self.attempt)
+        let pair = (self.pair as u32) << (SLOT_BITS + ATTEMPT_BITS);
+        pair | slot << ATTEMPT_BITS | u32::from(self.attempt)
     }
 
     /// The inverse of [`ProbeId::emit`]; `None` for a number no probe can have.
     pub fn parse(n: u32) -> Option<ProbeId> {
-        let attempt = (n % ATTEMPTS) as u8;
-        let n = n / ATTEMPTS;
-        let kind = match n % SLOTS {
+        let attempt = (n & ((1 << ATTEMPT_BITS) - 1)) as u8;
+        let kind = match (n >> ATTEMPT_BITS) & ((1 << SLOT_BITS) - 1) {
             0 => ProbeKind::Ping,
             1 => ProbeKind::FullSize,
             s if s == TCP_SLOT => ProbeKind::Transport(Proto::Tcp),
             s if s == TCP_SLOT + 1 => ProbeKind::Transport(Proto::Udp),
-            s => ProbeKind::Steady(u8::try_from(s - 2).ok()?),
+            s if s < SLOTS => ProbeKind::Steady(u8::try_from(s - 2).ok()?),
+            _ => return None,
         };
         Some(ProbeId {
-            pair: (n / SLOTS) as usize,
+            pair: (n >> (SLOT_BITS + ATTEMPT_BITS)) as usize,
             kind,
             attempt,
         })
@@ -109,16 +119,33 @@ impl ProbeId {
             .flatten()
     }
 
-    /// The echo request's identifier and sequence number. Mixed with the run, so an
-    /// earlier run's error reads as a probe this run never sent.
+    /// The echo request's identifier and sequence number: the id's number mixed with the run,
+    /// so an earlier run's error reads as a probe this run never sent, and for a full-size
+    /// probe with its top bit flipped. Conntrack (which a host runs once it has NAT rules,
+    /// kube-proxy's among them) keys an ICMP echo on its addresses and identifier. A pair's
+    /// ping and full-size probe leave back to back; were they one flow, both would create its
+    /// entry at once on two CPUs, and the one that lost the insertion would be dropped
+    /// (insert_failed), as with the A and AAAA lookups of kubernetes#56903. Flows of their own
+    /// keep both. The steady pings stay in the ping's flow: they follow its answer, whose entry
+    /// is in place by then.
     pub fn echo_fields(self, run: u32) -> (u16, u16) {
-        let n = self.emit() ^ run;
+        let n = self.emit() ^ run ^ self.own_flow();
         ((n >> 16) as u16, n as u16)
     }
 
-    /// The inverse of [`ProbeId::echo_fields`].
+    /// The inverse of [`ProbeId::echo_fields`]. The flipped bit is above the slot, so the kind
+    /// reads right before the flip is undone.
     pub fn from_echo_fields(run: u32, id: u16, seq: u16) -> Option<ProbeId> {
-        ProbeId::parse(((u32::from(id) << 16) | u32::from(seq)) ^ run)
+        let n = ((u32::from(id) << 16) | u32::from(seq)) ^ run;
+        let flipped = ProbeId::parse(n)?;
+        ProbeId::parse(n ^ flipped.own_flow())
+    }
+
+    fn own_flow(self) -> u32 {
+        match self.kind {
+            ProbeKind::FullSize => OWN_FLOW,
+            _ => 0,
+        }
     }
 }
 
@@ -156,6 +183,26 @@ mod tests {
             let (a, b) = (ProbeId { pair: a.0, kind: a.1, attempt: a.2 }, ProbeId { pair: b.0, kind: b.1, attempt: b.2 });
             prop_assert_eq!(a == b, a.emit() == b.emit());
         }
+    }
+
+    proptest! {
+        #[test]
+        fn a_pair_s_full_size_probe_is_an_icmp_flow_of_its_own(
+            pair in 0usize..1_000_000, attempt in 0u8..3, n in 0..STEADY_PINGS, run in any::<u32>()
+        ) {
+            let ident = |kind, attempt| ProbeId { pair, kind, attempt }.echo_fields(run).0;
+            let ping = ident(ProbeKind::Ping, 0);
+            prop_assert_ne!(ident(ProbeKind::FullSize, attempt), ping);
+            prop_assert_eq!(ident(ProbeKind::FullSize, attempt), ident(ProbeKind::FullSize, 0));
+            prop_assert_eq!(ident(ProbeKind::Ping, attempt), ping);
+            prop_assert_eq!(ident(ProbeKind::Steady(n), 0), ping);
+        }
+    }
+
+    #[test]
+    fn numbers_with_no_slot_name_no_probe() {
+        assert_eq!(ProbeId::parse(SLOTS << ATTEMPT_BITS), None);
+        assert_eq!(ProbeId::parse(u32::MAX), None);
     }
 
     #[test]
