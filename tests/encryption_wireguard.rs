@@ -338,37 +338,43 @@ fn assert_caught_sparing(
     );
 }
 
-#[test]
-fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
-    let lab = deployed("wg-key-", "flannel");
-    let host1 = lab.lab().hosts[0].wg.clone().unwrap().public_key;
+/// host2 loses its peer for host1 and gets a stranger's key at host1's endpoint instead.
+fn break_one_peer_key(lab: &LabGuard) {
+    let l = lab.lab();
+    let wg_ = l.encryption.clone().unwrap();
+    let host1 = l.hosts[0].wg.clone().unwrap().public_key;
     let stranger = cnilab::plan::encryption::keys::KeyPair::generate()
         .unwrap()
         .public;
+    let endpoint = format!("{}:{}", l.hosts[0].underlay_ip, wg_.port);
+    let subnet = l.hosts[0].pod_subnet.to_string();
+    wg(lab, "host2", &["set", &wg_.dev, "peer", &host1, "remove"]);
     wg(
-        &lab,
-        "host2",
-        &["set", "flannel-wg", "peer", &host1, "remove"],
-    );
-    wg(
-        &lab,
+        lab,
         "host2",
         &[
             "set",
-            "flannel-wg",
+            &wg_.dev,
             "peer",
             &stranger,
             "endpoint",
-            "192.168.0.50:51820",
+            &endpoint,
             "allowed-ips",
-            "10.0.1.0/24",
+            &subnet,
         ],
     );
-    let says = [
-        "no WireGuard handshake answer from host2 (check its peer key for host1)",
-        "host2 has no WireGuard peer with host1's public key",
-    ];
-    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+}
+
+const WRONG_KEY_SAYS: [&str; 2] = [
+    "no WireGuard handshake answer from host2 (check its peer key for host1)",
+    "host2 has no WireGuard peer with host1's public key",
+];
+
+#[test]
+fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
+    let lab = deployed("wg-key-", "flannel");
+    break_one_peer_key(&lab);
+    assert_caught(&lab, ("pod1", "pod2"), &WRONG_KEY_SAYS, &["wg_peer"]);
 }
 
 #[test]
@@ -397,23 +403,27 @@ fn a_route_around_the_tunnel_is_caught_as_a_leak() {
     );
 }
 
+/// host1's peer host2 gets allowed-ips without host2's pod subnet; returns that subnet.
+fn drop_one_allowed_subnet(lab: &LabGuard) -> String {
+    let l = lab.lab();
+    let dev = l.encryption.clone().unwrap().dev;
+    let host2 = l.hosts[1].wg.clone().unwrap().public_key;
+    wg(
+        lab,
+        "host1",
+        &["set", &dev, "peer", &host2, "allowed-ips", "10.99.99.0/24"],
+    );
+    l.hosts[1].pod_subnet.to_string()
+}
+
 #[test]
 fn allowed_ips_missing_a_peers_subnet_is_caught() {
     let lab = deployed("wg-aip-", "flannel");
-    let host2 = lab.lab().hosts[1].wg.clone().unwrap().public_key;
-    wg(
-        &lab,
-        "host1",
-        &[
-            "set",
-            "flannel-wg",
-            "peer",
-            &host2,
-            "allowed-ips",
-            "10.0.99.0/24",
-        ],
-    );
-    let says = ["host1's WireGuard peer host2 lacks 10.0.2.0/24 in its allowed-ips"];
+    let subnet = drop_one_allowed_subnet(&lab);
+    let says = [format!(
+        "host1's WireGuard peer host2 lacks {subnet} in its allowed-ips"
+    )];
+    let says: Vec<&str> = says.iter().map(String::as_str).collect();
     assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }
 
@@ -434,4 +444,86 @@ fn calicos_wireguard_on_vxlan_passes_every_pair_and_a_missing_rule_is_a_leak() {
         &["leak", "not_sealed"],
         ("pod2", "pod3"),
     );
+}
+
+/// Cilium's WireGuard on its VXLAN lab (`--flavor cilium --encryption wireguard`): cilium_wg0
+/// on UDP 51871, every pair passes sealed, and an underlay sees UDP 51871 and no pod address.
+#[test]
+fn ciliums_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51871() {
+    let (lab, _) = deployed_mode("wg-ci-", "vxlan", "cilium");
+    let l = lab.lab();
+    let wg_ = l.encryption.clone().unwrap();
+    assert_eq!((wg_.dev.as_str(), wg_.port), ("cilium_wg0", 51871));
+    let pcap = lab.dir.path().join("host1-eth1.pcap");
+    let dump = Tcpdump::start(&format!("clab-{}-host1", lab.name), "eth1", &pcap);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &format!("clab-{}-pod1", lab.name)])
+        .args(["ping", "-c", "3", "-i", "0.2", "-W", "2"])
+        .arg(l.pods[1].ip.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "iputils ping: {}", stderr(&out));
+    let headers: Vec<_> = dump.stop().iter().filter_map(|(_, f)| ipv4(f)).collect();
+    let sealed = headers.iter().filter(|h| h.2 == 17 && h.4 == 51871).count();
+    assert!(sealed >= 6, "3 echoes and 3 replies as UDP 51871: {headers:?}");
+    let pods: Vec<Ipv4Addr> = l.pods.iter().map(|p| p.ip).collect();
+    for (src, dst, proto, _, dport) in &headers {
+        assert!(
+            !pods.contains(src) && !pods.contains(dst),
+            "a pod address on the underlay: {src} > {dst} protocol {proto}"
+        );
+        // Cilium's VXLAN (8472) is bypassed: pod traffic goes only through cilium_wg0.
+        assert!(*proto != 1 && *dport != 8472, "{src} > {dst} {proto} {dport}");
+    }
+    assert_every_pair_passes_sealed(&lab);
+}
+
+#[test]
+fn ciliums_wireguard_with_a_wrong_public_key_for_one_peer_is_caught() {
+    let (lab, _) = deployed_mode("wg-cik-", "vxlan", "cilium");
+    break_one_peer_key(&lab);
+    assert_caught(&lab, ("pod1", "pod2"), &WRONG_KEY_SAYS, &["wg_peer"]);
+}
+
+/// host1 sends host2's pods by Cilium's own VXLAN tunnel again (the route its unencrypted lab
+/// has), around cilium_wg0: verify looks into the VXLAN frames and finds the pods in the clear.
+#[test]
+fn ciliums_wireguard_with_a_route_around_the_tunnel_is_caught_as_a_leak() {
+    let (lab, _) = deployed_mode("wg-cil-", "vxlan", "cilium");
+    let l = lab.lab();
+    let cnilab::wire::encap::Encap::Vxlan(vxlan) = l.encap else {
+        panic!("Cilium's lab is VXLAN: {:?}", l.encap)
+    };
+    let host2 = &l.hosts[1];
+    let line = format!(
+        "ip route replace {} via {} dev {} onlink encap ip id {} dst {}",
+        host2.pod_subnet,
+        host2.vtep_ip.unwrap(),
+        l.tunnel_dev.clone().unwrap(),
+        vxlan.vni,
+        host2.underlay_ip
+    );
+    common::verify::exec(&lab, "host1", &line);
+    let says = [
+        "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
+        "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51871",
+    ];
+    assert_caught_sparing(
+        &lab,
+        ("pod1", "pod2"),
+        &says,
+        &["leak", "not_sealed"],
+        ("pod2", "pod3"),
+    );
+}
+
+#[test]
+fn ciliums_wireguard_with_allowed_ips_missing_a_peers_subnet_is_caught() {
+    let (lab, _) = deployed_mode("wg-cia-", "vxlan", "cilium");
+    let subnet = drop_one_allowed_subnet(&lab);
+    let says = [format!(
+        "host1's WireGuard peer host2 lacks {subnet} in its allowed-ips"
+    )];
+    let says: Vec<&str> = says.iter().map(String::as_str).collect();
+    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }

@@ -63,6 +63,18 @@ pub const CALICO_WG_RULE_PRIORITY: u32 = 99;
 /// What flannel takes off the underlay MTU for the tunnel and the pods
 /// (pkg/backend/wireguard/wireguard_network.go, `overhead = 80`: room for IPv6 outer headers).
 pub const FLANNEL_WG_OVERHEAD: u16 = 80;
+/// Cilium's device (cilium/cilium pkg/wireguard/types/types.go, `IfaceName`).
+pub const CILIUM_WG_DEV: &str = "cilium_wg0";
+/// Cilium's fixed WireGuard port (pkg/wireguard/types, `ListenPort`; "exposed on UDP port
+/// 51871", Documentation/security/network/encryption-wireguard.rst).
+pub const CILIUM_WG_PORT: u16 = 51871;
+/// The mark Cilium's agent gives the device's own datagrams (pkg/wireguard/agent/agent.go
+/// `init`: `FirewallMark: linux_defaults.MagicMarkWireGuardEncrypted`, 0x1E00 in
+/// pkg/datapath/linux/linux_defaults/mark.go): encrypted already, never sent to it again.
+pub const CILIUM_WG_MARK: u32 = 0x1e00;
+/// What Cilium takes off the device MTU for WireGuard (pkg/mtu/mtu.go, `WireguardOverhead = 80`:
+/// the 32-byte message minimum, a 40-byte outer IPv6 header and UDP's 8).
+pub const CILIUM_WG_OVERHEAD: u16 = 80;
 /// WireGuard over IPv4: outer IPv4 (20) + UDP (8) + WireGuard data header (16) + tag (16).
 pub const WG_IPV4_OVERHEAD: u16 = 60;
 
@@ -78,6 +90,9 @@ pub enum WgLayout {
     /// Calico's (felix): the peers' blocks routed to the device in a table of its own, which
     /// a rule sends every packet to unless WireGuard's own fwmark is on it.
     Calico,
+    /// Cilium's: a route per peer's pod CIDR on the device, where Cilium's eBPF redirects a
+    /// packet for a remote endpoint to it (bypassing its VXLAN tunnel).
+    Cilium,
 }
 
 /// The tunnel a lab's hosts build.
@@ -90,7 +105,7 @@ pub struct Wireguard {
     pub mtu: u16,
     /// The route flannel puts on the device: every pod subnet of the cluster.
     pub cluster_net: &'static str,
-    /// Calico's table, mark and rule priority.
+    /// Calico's table and rule priority; the device's fwmark (Calico's and Cilium's, 0 for none).
     pub table: u32,
     pub mark: u32,
     pub rule_priority: u32,
@@ -116,9 +131,9 @@ impl Wireguard {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncryptionError {
-    #[error("--encryption ipsec is not built yet: cnilab builds --encryption wireguard for --mode host-gw (article and flannel flavors) and --mode vxlan --flavor calico, on their own underlays")]
+    #[error("--encryption ipsec is not built yet: cnilab builds --encryption wireguard for --mode host-gw (article and flannel flavors) and --mode vxlan --flavor calico|cilium, on their own underlays")]
     IpsecNotBuilt,
-    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico|cilium, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
     NotHere {
         mode: Mode,
         flavor: Flavor,
@@ -143,6 +158,7 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
         (Mode::HostGw, Flavor::Article) => WgLayout::Own,
         (Mode::HostGw, Flavor::Flannel) => WgLayout::Flannel,
         (Mode::Vxlan, Flavor::Calico) => WgLayout::Calico,
+        (Mode::Vxlan, Flavor::Cilium) => WgLayout::Cilium,
         _ => return Err(not_here(plan)),
     };
     if !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet {
@@ -154,21 +170,28 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     let keys = (0..plan.hosts.len())
         .map(|_| keys::KeyPair::generate())
         .collect::<Result<Vec<_>, _>>()?;
-    let (dev, mtu) = match layout {
-        WgLayout::Flannel => (FLANNEL_WG_DEV, 1500 - FLANNEL_WG_OVERHEAD),
-        WgLayout::Own => (OWN_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
+    let (dev, port, mark) = match layout {
+        WgLayout::Flannel => (FLANNEL_WG_DEV, WIREGUARD_PORT, 0),
+        WgLayout::Own => (OWN_WG_DEV, WIREGUARD_PORT, 0),
+        WgLayout::Calico => (CALICO_WG_DEV, WIREGUARD_PORT, CALICO_WG_MARK),
+        WgLayout::Cilium => (CILIUM_WG_DEV, CILIUM_WG_PORT, CILIUM_WG_MARK),
+    };
+    let mtu = match layout {
+        WgLayout::Flannel => 1500 - FLANNEL_WG_OVERHEAD,
+        WgLayout::Own => 1500 - WG_IPV4_OVERHEAD,
         // felix's automatic WireGuard MTU over IPv4: the host's less 60
         // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
-        WgLayout::Calico => (CALICO_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
+        WgLayout::Calico => 1500 - WG_IPV4_OVERHEAD,
+        WgLayout::Cilium => 1500 - CILIUM_WG_OVERHEAD,
     };
     Ok(Some(Wireguard {
         layout,
         dev,
-        port: WIREGUARD_PORT,
+        port,
         mtu,
         cluster_net: plan.underlay_supernet,
         table: CALICO_WG_TABLE,
-        mark: CALICO_WG_MARK,
+        mark,
         rule_priority: CALICO_WG_RULE_PRIORITY,
         keys,
         dirs: plan
