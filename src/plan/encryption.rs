@@ -5,6 +5,7 @@
 //! Pure data, like [`crate::plan`]: the templates turn it into exec lines and labels. The keys
 //! are generated here ([`keys`]); gen writes them beside the topology.
 
+pub mod ipsec;
 pub mod keys;
 
 use super::{Flavor, Mode, Plan};
@@ -22,7 +23,7 @@ pub enum Encryption {
     None,
     /// A WireGuard tunnel between hosts (host-gw, article or flannel flavor).
     Wireguard,
-    /// IPsec ESP between hosts (not built yet).
+    /// IPsec ESP between hosts (Cilium's: static xfrm states and policies).
     Ipsec,
 }
 
@@ -131,8 +132,13 @@ impl Wireguard {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncryptionError {
-    #[error("--encryption ipsec is not built yet: cnilab builds --encryption wireguard for --mode host-gw (article and flannel flavors) and --mode vxlan --flavor calico|cilium, on their own underlays")]
-    IpsecNotBuilt,
+    #[error("--encryption ipsec is Cilium's: it is built for --mode vxlan --flavor cilium on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    IpsecNotHere {
+        mode: Mode,
+        flavor: Flavor,
+        underlay: Underlay,
+        routing: &'static str,
+    },
     #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico|cilium, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
     NotHere {
         mode: Mode,
@@ -141,7 +147,7 @@ pub enum EncryptionError {
         /// ` --routing bgp` where that is what is not built.
         routing: &'static str,
     },
-    #[error("--encryption wireguard carries IPv4 only for now: use it without --ip-family {0}")]
+    #[error("--encryption carries IPv4 only for now: use it without --ip-family {0}")]
     NotIpv6(crate::family::IpFamily),
     #[error("cannot generate WireGuard keys: {0}")]
     Keys(String),
@@ -151,7 +157,8 @@ pub enum EncryptionError {
 pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, EncryptionError> {
     match encryption {
         Encryption::None => return Ok(None),
-        Encryption::Ipsec => return Err(EncryptionError::IpsecNotBuilt),
+        // Cilium's IPsec is no WireGuard tunnel: [`ipsec`] plans it.
+        Encryption::Ipsec => return Ok(None),
         Encryption::Wireguard => {}
     }
     let layout = match (plan.mode, plan.flavor) {
@@ -202,16 +209,55 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     }))
 }
 
+/// Cilium's IPsec for `plan` (`--encryption ipsec`), with fresh keys; `None` for another
+/// encryption.
+pub fn ipsec(plan: &Plan, encryption: Encryption) -> Result<Option<ipsec::Ipsec>, EncryptionError> {
+    if encryption != Encryption::Ipsec {
+        return Ok(None);
+    }
+    plan_ipsec(plan).map(Some)
+}
+
+fn plan_ipsec(plan: &Plan) -> Result<ipsec::Ipsec, EncryptionError> {
+    let custom = !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet;
+    if (plan.mode, plan.flavor) != (Mode::Vxlan, Flavor::Cilium) || custom {
+        return Err(EncryptionError::IpsecNotHere {
+            mode: plan.mode,
+            flavor: plan.flavor,
+            underlay: plan.underlay,
+            routing: routing_suffix(plan),
+        });
+    }
+    if plan.ipv6 {
+        return Err(EncryptionError::NotIpv6(plan.ip_family));
+    }
+    let sides: Vec<ipsec::HostSide> = (plan.hosts.iter())
+        .map(|h| ipsec::HostSide {
+            underlay_ip: h.underlay_ip,
+            pod_subnet: h.pod_subnet,
+        })
+        .collect();
+    let dirs = (plan.hosts.iter())
+        .map(|h| format!("{}/ipsec/{}", crate::routing::files_dir(&plan.lab), h.name))
+        .collect();
+    ipsec::Ipsec::plan(&sides, dirs)
+}
+
 fn not_here(plan: &Plan) -> EncryptionError {
     EncryptionError::NotHere {
         mode: plan.mode,
         flavor: plan.flavor,
         underlay: plan.underlay,
-        routing: match (plan.routing, plan.cross_subnet) {
-            (Routing::Bgp, _) => " --routing bgp",
-            (_, true) => " --cross-subnet",
-            _ => "",
-        },
+        routing: routing_suffix(plan),
+    }
+}
+
+/// ` --routing bgp` or ` --cross-subnet` where that is what is not built.
+fn routing_suffix(plan: &Plan) -> &'static str {
+    match (plan.routing, plan.cross_subnet) {
+        (Routing::Bgp, _) => " --routing bgp",
+        (_, true) => " --cross-subnet",
+        _ => "",
     }
 }
 
