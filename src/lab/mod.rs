@@ -489,7 +489,7 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         direct_to: optional(name, node, LABEL_DIRECT_TO)?,
         direct_proto: optional(name, node, LABEL_DIRECT_PROTO)?,
         tunnel_proto: optional(name, node, LABEL_TUNNEL_PROTO)?,
-        wg: wireguard::of_host(name, node)?.map(|(_, host)| host),
+        wg: wireguard::of_host(name, node)?.and_then(|(_, host)| host),
     })
 }
 

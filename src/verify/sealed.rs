@@ -17,6 +17,7 @@ use super::judge::{PairPlan, ProbeResult, Seen};
 use super::reason::{Direction, LeakSign, ProbeName, Reason};
 use crate::lab::point::{PointId, Role};
 use crate::lab::wireguard::LabWireguard;
+use crate::wire::sealed::Seal;
 use crate::sys::packet_ring::RingSize;
 use crate::sys::packet_socket::{self, PacketSocket, Readers};
 use std::net::Ipv4Addr;
@@ -217,37 +218,74 @@ pub fn tunnel_reasons(
             (&plan.host_names.0, &plan.host_names.1)
         };
         for point in [&plan.src_point, &plan.dst_point] {
-            if !sealed_at(watched, point, (from, to), wg.port, window) {
-                reasons.push(Reason::NotSealed {
-                    probe: ProbeName::Ping,
-                    direction: Direction::of(reply),
-                    from_host: from_name.clone(),
-                    to_host: to_name.clone(),
-                    point: point.clone(),
-                    port: wg.port,
-                });
-            }
+            let seals = seals_at(watched, point, (from, to), window);
+            let names = (from_name, to_name);
+            reasons.extend(seal_reason(&seals, wg, point, names, reply));
         }
     }
     reasons
 }
 
-fn sealed_at(
+/// What is wrong with the seals seen one way at a point: none is the planned one.
+fn seal_reason(
+    seals: &[Seal],
+    wg: &LabWireguard,
+    point: &PointId,
+    (from_host, to_host): (&String, &String),
+    reply: bool,
+) -> Option<Reason> {
+    let planned = |s: &Seal| match (wg.esp_spi, s) {
+        (Some(want), Seal::Esp { spi, .. }) => *spi == want,
+        (None, Seal::Wireguard { dst_port, message, .. }) => {
+            *dst_port == wg.port && message.is_transport()
+        }
+        _ => false,
+    };
+    if seals.iter().any(planned) {
+        return None;
+    }
+    let wrong_spi = seals.iter().find_map(|s| match s {
+        Seal::Esp { spi, .. } => Some(*spi),
+        _ => None,
+    });
+    if let (Some(planned), Some(seen)) = (wg.esp_spi, wrong_spi) {
+        return Some(Reason::WrongSpi {
+            from_host: from_host.clone(),
+            to_host: to_host.clone(),
+            point: point.clone(),
+            seen,
+            planned,
+        });
+    }
+    Some(Reason::NotSealed {
+        probe: ProbeName::Ping,
+        direction: Direction::of(reply),
+        from_host: from_host.clone(),
+        to_host: to_host.clone(),
+        point: point.clone(),
+        port: wg.port,
+        esp_spi: wg.esp_spi,
+    })
+}
+
+/// The seals of the packets from `from` to `to` at `point` while the probes were out.
+fn seals_at(
     watched: &Watched,
     point: &PointId,
     (from, to): (Ipv4Addr, Ipv4Addr),
-    port: u16,
     window: Window,
-) -> bool {
+) -> Vec<Seal> {
     let Some(at) = watched.points.iter().position(|p| p == point) else {
-        return false;
+        return Vec::new();
     };
     watched
         .frames
         .iter()
         .filter(|f| f.point == at && f.ts >= window.from && f.ts <= window.to)
         .filter_map(|f| crate::wire::sealed(&f.data))
-        .any(|s| (s.src, s.dst) == (from, to) && s.wireguard_data_to(port))
+        .filter(|s| (s.src, s.dst) == (from, to))
+        .map(|s| s.seal)
+        .collect()
 }
 
 #[cfg(test)]
@@ -308,6 +346,7 @@ mod tests {
 
     fn wg() -> LabWireguard {
         LabWireguard {
+            esp_spi: None,
             dev: "flannel-wg".into(),
             port: 51820,
             route: None,
@@ -406,6 +445,59 @@ mod tests {
         assert!(reasons[0].to_string().contains(
             "reply from host2 to host1 not seen as WireGuard transport data on UDP 51820"
         ));
+    }
+
+    fn esp(from: &str, to: &str, spi: u32) -> Vec<u8> {
+        let mut body = vec![0u8; 8 + 64];
+        body[..4].copy_from_slice(&spi.to_be_bytes());
+        body[7] = 1;
+        let (a, b) = (from.parse().unwrap(), to.parse().unwrap());
+        ether(0x0800, &ipv4(a, b, crate::wire::sealed::PROTO_ESP, &body))
+    }
+
+    #[test]
+    fn esp_with_the_planned_spi_proves_the_tunnel_and_another_spi_is_named() {
+        let (p, w) = (
+            plan(),
+            Window {
+                from: Duration::from_millis(10),
+                to: Duration::from_millis(20),
+            },
+        );
+        let ipsec = LabWireguard {
+            esp_spi: Some(3),
+            dev: String::new(),
+            port: 0,
+            route: None,
+            table: None,
+        };
+        let (a, b) = ("192.168.0.50", "192.168.0.100");
+        let frames = |spi_back: u32| {
+            watched(vec![
+                (0, 11, esp(a, b, 3)),
+                (1, 12, esp(a, b, 3)),
+                (1, 13, esp(b, a, spi_back)),
+                (0, 14, esp(b, a, spi_back)),
+            ])
+        };
+        assert!(tunnel_reasons(&p, &ipsec, w, &frames(3)).is_empty());
+        let texts: Vec<String> = tunnel_reasons(&p, &ipsec, w, &frames(4))
+            .iter()
+            .map(Reason::to_string)
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "ESP SPI 0x4 not the planned 0x3 from host2 to host1 at host1-eth1 (host underlay)",
+                "ESP SPI 0x4 not the planned 0x3 from host2 to host1 at host2-eth1 (host underlay)",
+            ]
+        );
+        // WireGuard where ESP is planned is not the tunnel either.
+        let wrong_kind = watched(vec![(0, 11, wg_data(a, b))]);
+        let reasons = tunnel_reasons(&p, &ipsec, w, &wrong_kind);
+        assert!(reasons[0]
+            .to_string()
+            .starts_with("ping request from host1 to host2 not seen as ESP with SPI 0x3"));
     }
 
     #[test]
