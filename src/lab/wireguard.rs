@@ -16,14 +16,17 @@ pub const LABEL_WG_DIR: &str = "cnilab.wg-dir";
 pub const LABEL_WG_ROUTE: &str = "cnilab.wg-route";
 /// The routing table the peers' routes are in (Calico's), where it is not the main one.
 pub const LABEL_WG_TABLE: &str = "cnilab.wg-table";
-/// The SPI of every ESP packet between hosts (`cnilab.encryption: ipsec`).
+/// The key number of an IPsec lab (`cnilab.encryption: ipsec`): host N sends ESP with SPI
+/// N << 8 | it.
 pub const LABEL_IPSEC_SPI: &str = "cnilab.ipsec-spi";
 
 /// What every host of an encrypted lab says alike. An IPsec lab has no device, port, route
 /// or table: only the SPI its ESP packets carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabWireguard {
-    /// IPsec's SPI, where the lab seals pod traffic in ESP rather than WireGuard.
+    /// IPsec's key number (Cilium's), where the lab seals pod traffic in ESP rather than
+    /// WireGuard; the SPI each host sends follows from it
+    /// ([`crate::plan::encryption::ipsec::esp_spi`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub esp_spi: Option<u32>,
     pub dev: String,
@@ -36,7 +39,7 @@ pub struct LabWireguard {
 impl std::fmt::Display for LabWireguard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.esp_spi {
-            Some(spi) => write!(f, "IPsec ESP SPI {spi:#x}"),
+            Some(key) => write!(f, "IPsec ESP of key {key}"),
             None => write!(f, "WireGuard {} on UDP {}", self.dev, self.port),
         }
     }

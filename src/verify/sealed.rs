@@ -197,11 +197,13 @@ fn pod_addresses(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     }
 }
 
-/// The pair's probes crossed as WireGuard transport data between its hosts, both ways, at
+/// The pair's probes crossed as WireGuard transport data between its hosts, or as ESP with the
+/// SPI each host sends (`esp`: the request's and the reply's, in an IPsec lab), both ways, at
 /// both hosts' underlay interfaces, while they were out.
 pub fn tunnel_reasons(
     plan: &PairPlan,
     wg: &LabWireguard,
+    esp: Option<(u32, u32)>,
     window: Window,
     watched: &Watched,
 ) -> Vec<Reason> {
@@ -220,7 +222,8 @@ pub fn tunnel_reasons(
         for point in [&plan.src_point, &plan.dst_point] {
             let seals = seals_at(watched, point, (from, to), window);
             let names = (from_name, to_name);
-            reasons.extend(seal_reason(&seals, wg, point, names, reply));
+            let spi = esp.map(|(request, back)| if reply { back } else { request });
+            reasons.extend(seal_reason(&seals, (wg.port, spi), point, names, reply));
         }
     }
     reasons
@@ -229,15 +232,15 @@ pub fn tunnel_reasons(
 /// What is wrong with the seals seen one way at a point: none is the planned one.
 fn seal_reason(
     seals: &[Seal],
-    wg: &LabWireguard,
+    (port, esp_spi): (u16, Option<u32>),
     point: &PointId,
     (from_host, to_host): (&String, &String),
     reply: bool,
 ) -> Option<Reason> {
-    let planned = |s: &Seal| match (wg.esp_spi, s) {
+    let planned = |s: &Seal| match (esp_spi, s) {
         (Some(want), Seal::Esp { spi, .. }) => *spi == want,
         (None, Seal::Wireguard { dst_port, message, .. }) => {
-            *dst_port == wg.port && message.is_transport()
+            *dst_port == port && message.is_transport()
         }
         _ => false,
     };
@@ -248,7 +251,7 @@ fn seal_reason(
         Seal::Esp { spi, .. } => Some(*spi),
         _ => None,
     });
-    if let (Some(planned), Some(seen)) = (wg.esp_spi, wrong_spi) {
+    if let (Some(planned), Some(seen)) = (esp_spi, wrong_spi) {
         return Some(Reason::WrongSpi {
             from_host: from_host.clone(),
             to_host: to_host.clone(),
@@ -263,8 +266,8 @@ fn seal_reason(
         from_host: from_host.clone(),
         to_host: to_host.clone(),
         point: point.clone(),
-        port: wg.port,
-        esp_spi: wg.esp_spi,
+        port,
+        esp_spi,
     })
 }
 
@@ -432,7 +435,7 @@ mod tests {
             (1, 13, wg_data(b, a)),
             (0, 14, wg_data(b, a)),
         ]);
-        assert!(tunnel_reasons(&p, &wg(), w, &all).is_empty());
+        assert!(tunnel_reasons(&p, &wg(), None, w, &all).is_empty());
         // The reply, outside the window, proves nothing: the request alone crossed sealed.
         let late = watched(vec![
             (0, 11, wg_data(a, b)),
@@ -440,7 +443,7 @@ mod tests {
             (1, 30, wg_data(b, a)),
             (0, 31, wg_data(b, a)),
         ]);
-        let reasons = tunnel_reasons(&p, &wg(), w, &late);
+        let reasons = tunnel_reasons(&p, &wg(), None, w, &late);
         assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert!(reasons[0].to_string().contains(
             "reply from host2 to host1 not seen as WireGuard transport data on UDP 51820"
@@ -474,30 +477,31 @@ mod tests {
         let (a, b) = ("192.168.0.50", "192.168.0.100");
         let frames = |spi_back: u32| {
             watched(vec![
-                (0, 11, esp(a, b, 3)),
-                (1, 12, esp(a, b, 3)),
+                (0, 11, esp(a, b, 0x103)),
+                (1, 12, esp(a, b, 0x103)),
                 (1, 13, esp(b, a, spi_back)),
                 (0, 14, esp(b, a, spi_back)),
             ])
         };
-        assert!(tunnel_reasons(&p, &ipsec, w, &frames(3)).is_empty());
-        let texts: Vec<String> = tunnel_reasons(&p, &ipsec, w, &frames(4))
+        let both = Some((0x103, 0x203));
+        assert!(tunnel_reasons(&p, &ipsec, both, w, &frames(0x203)).is_empty());
+        let texts: Vec<String> = tunnel_reasons(&p, &ipsec, both, w, &frames(0x103))
             .iter()
             .map(Reason::to_string)
             .collect();
         assert_eq!(
             texts,
             [
-                "ESP SPI 0x4 not the planned 0x3 from host2 to host1 at host1-eth1 (host underlay)",
-                "ESP SPI 0x4 not the planned 0x3 from host2 to host1 at host2-eth1 (host underlay)",
+                "ESP SPI 0x103 not the planned 0x203 from host2 to host1 at host1-eth1 (host underlay)",
+                "ESP SPI 0x103 not the planned 0x203 from host2 to host1 at host2-eth1 (host underlay)",
             ]
         );
         // WireGuard where ESP is planned is not the tunnel either.
         let wrong_kind = watched(vec![(0, 11, wg_data(a, b))]);
-        let reasons = tunnel_reasons(&p, &ipsec, w, &wrong_kind);
+        let reasons = tunnel_reasons(&p, &ipsec, Some((0x103, 0x203)), w, &wrong_kind);
         assert!(reasons[0]
             .to_string()
-            .starts_with("ping request from host1 to host2 not seen as ESP with SPI 0x3"));
+            .starts_with("ping request from host1 to host2 not seen as ESP with SPI 0x103"));
     }
 
     #[test]

@@ -25,6 +25,17 @@ use std::io::Read;
 /// ... 128"`, Documentation/security/network/encryption-ipsec.rst). Every state of the key
 /// carries it (`ipSecNewState`: `Spi: int(keys.Spi)`).
 pub const CILIUM_IPSEC_SPI: u32 = 3;
+
+/// The SPI of the ESP host `sender` (its index) sends under key `key`.
+///
+/// The kernel finds an inbound state by destination, SPI and mark. Cilium's states towards one
+/// node share the key's SPI and differ by the mark, which carries the sending node's ID
+/// (`IPSecParameters.RemoteNodeID`: "used for SPI identification and appropriate packet mark
+/// matching") and which its eBPF sets on each packet. The lab has no eBPF to set marks, so the
+/// sender's ID goes into the SPI itself, above the key's number: host1 sends 0x103, host2 0x203.
+pub fn esp_spi(key: u32, sender: usize) -> u32 {
+    ((sender as u32) << 8) | key
+}
 /// `DefaultReqID`.
 pub const REQID: u32 = 1;
 /// `ipSecNewState`'s replay window.
@@ -42,10 +53,14 @@ pub const NODE_DIR: &str = "/var/run/cilium-ipsec";
 /// The file of `ip -batch` lines in it.
 pub const BATCH_FILE: &str = "xfrm.batch";
 
-/// One host's side for the templates: its folder (relative to the topology file).
+/// One host's side for the templates: its folder (relative to the topology file) and the SPI
+/// it sends.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ipsec {
+    /// The key's number ([`CILIUM_IPSEC_SPI`]).
     pub spi: u32,
+    /// Per host: the SPI of the ESP it sends ([`esp_spi`]).
+    pub spis: Vec<u32>,
     pub dirs: Vec<String>,
     /// Per host: its `ip -batch` file, keys and all. Never serialised.
     #[serde(skip)]
@@ -73,6 +88,7 @@ impl Ipsec {
         let batches = (0..n).map(|h| batch(hosts, h, &keys)).collect();
         Ok(Ipsec {
             spi: CILIUM_IPSEC_SPI,
+            spis: (1..=n).map(|i| esp_spi(CILIUM_IPSEC_SPI, i)).collect(),
             dirs,
             batches,
         })
@@ -92,13 +108,13 @@ fn batch(hosts: &[HostSide], h: usize, keys: &[Vec<String>]) -> String {
     let me = &hosts[h];
     let mut out = String::new();
     for (p, peer) in hosts.iter().enumerate().filter(|(p, _)| *p != h) {
-        for (src, dst, key) in [(me, peer, &keys[h][p]), (peer, me, &keys[p][h])] {
+        for (src, dst, from, key) in [(me, peer, h, &keys[h][p]), (peer, me, p, &keys[p][h])] {
             out += &format!(
                 "xfrm state add src {} dst {} proto esp spi {spi:#x} reqid {REQID} mode tunnel \
                  replay-window {REPLAY_WINDOW} flag esn aead {AEAD} 0x{key} {ICV_BITS}\n",
                 src.underlay_ip,
                 dst.underlay_ip,
-                spi = CILIUM_IPSEC_SPI,
+                spi = esp_spi(CILIUM_IPSEC_SPI, from + 1),
             );
         }
         let tmpl = |src: &HostSide, dst: &HostSide| {
@@ -171,7 +187,10 @@ mod tests {
              dst 10.0.2.2 proto esp reqid 1 mode tunnel"
         ));
         assert!(a.contains("dir fwd src 172.16.1.0/24 dst 172.16.0.0/24"));
-        assert!(a.contains("spi 0x3 reqid 1 mode tunnel replay-window 1024 flag esn"));
+        assert!(a.contains(
+            "src 10.0.1.2 dst 10.0.2.2 proto esp spi 0x103 reqid 1 mode tunnel replay-window 1024 flag esn"
+        ));
+        assert!(a.contains("src 10.0.2.2 dst 10.0.1.2 proto esp spi 0x203 "));
     }
 
     #[test]
