@@ -55,16 +55,28 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn start(points: &[CapturePoint]) -> Result<Watch, CaptureError> {
+    /// `in_place(point)`: whether the point's taps see each packet the host decrypted again in
+    /// the clear (IPsec in tunnel mode): there, what comes in is kept only sealed.
+    pub fn start(
+        points: &[CapturePoint],
+        in_place: impl Fn(&PointId) -> bool,
+    ) -> Result<Watch, CaptureError> {
         let between: Vec<&CapturePoint> = points.iter().filter(|p| between_nodes(&p.id)).collect();
+        let in_place: Vec<bool> = between.iter().map(|p| in_place(&p.id)).collect();
         let filter = ipv4_only(SNAP as u32);
         let sockets = packet_socket::open_all(&between, |p| {
             super::capture::open_filtered(p, &filter, RingSize::PROBES)
         })?;
-        let readers = packet_socket::start(sockets, |i, socket: PacketSocket, stop| {
+        let readers = packet_socket::start(sockets, move |i, socket: PacketSocket, stop| {
             let mut frames = Vec::new();
+            let decrypted = |f: &packet_socket::Frame| {
+                in_place[i] && !f.outgoing && crate::wire::sealed(f.data).is_none()
+            };
             // A socket that fails ends its own reading; what it kept so far is judged.
             let _ = socket.read_until(stop, DRAIN_LIMIT, |f| {
+                if decrypted(&f) {
+                    return;
+                }
                 let data = f.data[..f.data.len().min(SNAP)].to_vec();
                 frames.push(Frame {
                     point: i,
@@ -103,8 +115,11 @@ fn ipv4_only(snap: u32) -> Vec<libc::sock_filter> {
     ]
 }
 
-/// When a pair's probes were out: from its first request to its last reply, as the sending
-/// pod saw them.
+/// How long after its last unanswered request a pair's sealed frames are looked for.
+const UNANSWERED: Duration = Duration::from_secs(1);
+
+/// When a pair's probes were out: from its first request to its last reply (or a while after
+/// its last request, where none was answered), as the sending pod saw them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub from: Duration,
@@ -119,8 +134,14 @@ pub fn window<'a>(
         .flat_map(|p| &p.seen)
         .filter(|s| s.point == plan.src_pod_point)
         .collect();
-    let from = at_sender.iter().filter(|s| !s.reply).map(|s| s.ts).min()?;
-    let to = at_sender.iter().filter(|s| s.reply).map(|s| s.ts).max()?;
+    let requests = at_sender.iter().filter(|s| !s.reply).map(|s| s.ts);
+    let from = requests.clone().min()?;
+    // Unanswered, the requests still crossed (or not) sealed: a one-way fault, such as a
+    // receiver that cannot decrypt, is judged on them.
+    let to = match at_sender.iter().filter(|s| s.reply).map(|s| s.ts).max() {
+        Some(to) => to,
+        None => requests.max()? + UNANSWERED,
+    };
     (from <= to).then_some(Window { from, to })
 }
 
