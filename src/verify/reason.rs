@@ -247,6 +247,13 @@ pub enum Reason {
         seen: u32,
         planned: u32,
     },
+    /// In an IPsec lab, a request that reached its receiving host as ESP of the planned SPI
+    /// and got nothing back sealed: that host could not decrypt it, or did not answer.
+    EspUnanswered {
+        from_host: String,
+        to_host: String,
+        spi: u32,
+    },
     /// A WireGuard peer whose state, read back from the host, is not as planned.
     WgPeer {
         node: String,
@@ -317,6 +324,7 @@ impl Reason {
             Leak { .. } => "leak",
             NotSealed { .. } => "not_sealed",
             WrongSpi { .. } => "wrong_spi",
+            EspUnanswered { .. } => "esp_unanswered",
             WgPeer { .. } => "wg_peer",
         }
     }
@@ -631,6 +639,15 @@ fn sealed(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 point.described()
             )
         }
+        EspUnanswered {
+            from_host,
+            to_host,
+            spi,
+        } => write!(
+            f,
+            "{to_host} got {from_host}'s ESP (SPI {spi:#x}) and sent nothing back sealed \
+             (check {to_host}'s key for the state from {from_host}, SPI {spi:#x})"
+        ),
         WrongSpi {
             from_host,
             to_host,

@@ -247,6 +247,19 @@ pub fn tunnel_reasons(
             reasons.extend(seal_reason(&seals, (wg.port, spi), point, names, reply));
         }
     }
+    if let (Some((spi, _)), 2) = (esp, reasons.len()) {
+        // Every reason is the reply's, at both points: the request reached the receiver
+        // sealed as planned, and nothing came back.
+        let (from_host, to_host) = plan.host_names.clone();
+        reasons.insert(
+            0,
+            Reason::EspUnanswered {
+                from_host,
+                to_host,
+                spi,
+            },
+        );
+    }
     reasons
 }
 
@@ -517,6 +530,13 @@ mod tests {
                 "ESP SPI 0x103 not the planned 0x203 from host2 to host1 at host2-eth1 (host underlay)",
             ]
         );
+        // The request crossed as planned and nothing came back: the receiver is named.
+        let one_way = watched(vec![(0, 11, esp(a, b, 0x103)), (1, 12, esp(a, b, 0x103))]);
+        let reasons = tunnel_reasons(&p, &ipsec, both, w, &one_way);
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(reasons[0]
+            .to_string()
+            .starts_with("host2 got host1's ESP (SPI 0x103) and sent nothing back sealed"));
         // WireGuard where ESP is planned is not the tunnel either.
         let wrong_kind = watched(vec![(0, 11, wg_data(a, b))]);
         let reasons = tunnel_reasons(&p, &ipsec, Some((0x103, 0x203)), w, &wrong_kind);
