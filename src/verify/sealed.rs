@@ -247,9 +247,13 @@ pub fn tunnel_reasons(
             reasons.extend(seal_reason(&seals, (wg.port, spi), point, names, reply));
         }
     }
-    if let (Some((spi, _)), 2) = (esp, reasons.len()) {
-        // Every reason is the reply's, at both points: the request reached the receiver
-        // sealed as planned, and nothing came back.
+    let unsealed_reply = |r: &Reason| {
+        matches!(r, Reason::NotSealed { direction, .. } if *direction == Direction::of(true))
+    };
+    let only_reply = reasons.iter().all(unsealed_reply) && reasons.len() == 2;
+    if let (Some((spi, _)), true) = (esp, only_reply) {
+        // Only the reply is missing, at both points: the request reached the receiver sealed
+        // as planned, and nothing came back.
         let (from_host, to_host) = plan.host_names.clone();
         reasons.insert(
             0,
