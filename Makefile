@@ -51,7 +51,7 @@ test: deps-test lint test-unit test-vm actionlint
 test-unit:
 	$(CARGO) test --all-targets
 
-# The test files whose ignored tests need a kernel feature this machine's lacks (IPIP, netem).
+# The test files whose ignored tests need a kernel feature this machine's lacks (IPIP, netem, ESP).
 # The one list: make test-vm runs them in a VM, make test-vm-here (GitHub's runners, whose
 # kernel has both) on the machine itself, and tests/ci_workflow.rs checks that every such
 # test file is in it.
