@@ -17,7 +17,9 @@ fn generated(prefix: &str) -> LabGuard {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("clab.yaml");
     let out = common::cnilab()
-        .args(["gen", "--mode", "vxlan", "--flavor", "cilium", "--hosts", "3"])
+        .args([
+            "gen", "--mode", "vxlan", "--flavor", "cilium", "--hosts", "3",
+        ])
         .args(["--encryption", "ipsec", "--name", &name, "-o"])
         .arg(&file)
         .output()
@@ -56,7 +58,11 @@ fn deploy_refuses_ipsec_by_name_where_the_kernel_has_no_esp() {
     }
     assert_eq!(out.status.code(), Some(2), "deploy: {}", stderr(&out));
     let said = stderr(&out);
-    for words in ["this kernel has no IPsec", "CONFIG_INET_ESP", "CONFIG_XFRM_USER"] {
+    for words in [
+        "this kernel has no IPsec",
+        "CONFIG_INET_ESP",
+        "CONFIG_XFRM_USER",
+    ] {
         assert!(said.contains(words), "`{words}` not in: {said}");
     }
     lab.assert_gone();
@@ -88,7 +94,14 @@ fn ciliums_ipsec_passes_every_pair_as_esp_of_the_planned_spi() {
     let pairs = report["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 6, "3 hosts of one pod: 6 ordered pairs");
     for p in pairs {
-        assert_eq!(p["passed"], true, "{} -> {}: {:?}", p["from"], p["to"], messages(p));
+        assert_eq!(
+            p["passed"],
+            true,
+            "{} -> {}: {:?}",
+            p["from"],
+            p["to"],
+            messages(p)
+        );
         assert!(
             p["wire"].as_str().unwrap().starts_with("IPsec ESP SPI 0x"),
             "{}",

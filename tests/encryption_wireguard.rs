@@ -269,30 +269,26 @@ fn assert_trace_shows_where_it_is_sealed(lab: &LabGuard) {
             .iter()
             .any(|(n, w, d)| n == node && w == wrap && d.contains(says))
     };
-    assert!(
-        has(
+    let l = lab.lab();
+    let wg_ = l.encryption.clone().unwrap();
+    let at = |i: usize| format!("{}:{}", l.hosts[i].underlay_ip, wg_.port);
+    let dev = &wg_.dev;
+    for says in [
+        (
             "host1",
             "encap",
-            "encrypted by flannel-wg for host2 (192.168.0.100:51820)"
+            format!("encrypted by {dev} for host2 ({})", at(1)),
         ),
-        "{wraps:?}"
-    );
-    assert!(
-        has(
+        (
             "host2",
             "decap",
-            "decrypted by flannel-wg from host1 (192.168.0.50:51820)"
+            format!("decrypted by {dev} from host1 ({})", at(0)),
         ),
-        "{wraps:?}"
-    );
-    assert!(
-        has("host2", "encap", "encrypted by flannel-wg for host1"),
-        "{wraps:?}"
-    );
-    assert!(
-        has("host1", "decap", "decrypted by flannel-wg from host2"),
-        "{wraps:?}"
-    );
+        ("host2", "encap", format!("encrypted by {dev} for host1")),
+        ("host1", "decap", format!("decrypted by {dev} from host2")),
+    ] {
+        assert!(has(says.0, says.1, &says.2), "{says:?} not in {wraps:?}");
+    }
 }
 
 /// Verify of a broken lab: it fails, `from -> to` gives every message in `says` and every
@@ -465,7 +461,10 @@ fn ciliums_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51871() {
     assert!(out.status.success(), "iputils ping: {}", stderr(&out));
     let headers: Vec<_> = dump.stop().iter().filter_map(|(_, f)| ipv4(f)).collect();
     let sealed = headers.iter().filter(|h| h.2 == 17 && h.4 == 51871).count();
-    assert!(sealed >= 6, "3 echoes and 3 replies as UDP 51871: {headers:?}");
+    assert!(
+        sealed >= 6,
+        "3 echoes and 3 replies as UDP 51871: {headers:?}"
+    );
     let pods: Vec<Ipv4Addr> = l.pods.iter().map(|p| p.ip).collect();
     for (src, dst, proto, _, dport) in &headers {
         assert!(
@@ -473,9 +472,13 @@ fn ciliums_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51871() {
             "a pod address on the underlay: {src} > {dst} protocol {proto}"
         );
         // Cilium's VXLAN (8472) is bypassed: pod traffic goes only through cilium_wg0.
-        assert!(*proto != 1 && *dport != 8472, "{src} > {dst} {proto} {dport}");
+        assert!(
+            *proto != 1 && *dport != 8472,
+            "{src} > {dst} {proto} {dport}"
+        );
     }
     assert_every_pair_passes_sealed(&lab);
+    assert_trace_shows_where_it_is_sealed(&lab);
 }
 
 #[test]

@@ -138,7 +138,14 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
             "--encryption",
             "wireguard",
         ],
-        &["--mode", "vxlan", "--flavor", "cilium", "--encryption", "ipsec"],
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "cilium",
+            "--encryption",
+            "ipsec",
+        ],
     ];
     for args in variants {
         let flavor = args.join(" ");
@@ -166,10 +173,16 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
 fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
     let cases: [(&[&str], &str); 7] = [
         (
-            &["--mode", "vxlan", "--flavor", "calico", "--encryption", "ipsec"],
+            &[
+                "--mode",
+                "vxlan",
+                "--flavor",
+                "calico",
+                "--encryption",
+                "ipsec",
+            ],
             "--encryption ipsec is Cilium's: it is built for --mode vxlan --flavor cilium",
         ),
-
         (
             &["--ip-family", "dual", "--encryption", "wireguard"],
             "--encryption carries IPv4 only",
@@ -287,7 +300,14 @@ fn calicos_layout_is_felixs_table_mark_and_rule() {
 #[test]
 fn ciliums_wireguard_is_cilium_wg0_on_51871_routed_past_its_vxlan() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--mode", "vxlan", "--flavor", "cilium", "--encryption", "wireguard"];
+    let args = [
+        "--mode",
+        "vxlan",
+        "--flavor",
+        "cilium",
+        "--encryption",
+        "wireguard",
+    ];
     let out = gen_any(dir.path(), &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
@@ -311,11 +331,21 @@ fn ciliums_wireguard_is_cilium_wg0_on_51871_routed_past_its_vxlan() {
 #[test]
 fn ciliums_ipsec_keys_are_in_0600_batch_files_and_never_in_the_topology() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--mode", "vxlan", "--flavor", "cilium", "--encryption", "ipsec"];
+    let args = [
+        "--mode",
+        "vxlan",
+        "--flavor",
+        "cilium",
+        "--encryption",
+        "ipsec",
+    ];
     let out = gen_any(dir.path(), &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
-    let batch = |host: &str| dir.path().join(format!("wg-gen.cnilab/ipsec/{host}/xfrm.batch"));
+    let batch = |host: &str| {
+        dir.path()
+            .join(format!("wg-gen.cnilab/ipsec/{host}/xfrm.batch"))
+    };
     for (i, host) in ["host1", "host2", "host3"].iter().enumerate() {
         let file = batch(host);
         assert_eq!(mode(&file), 0o600, "{}", file.display());
@@ -324,14 +354,19 @@ fn ciliums_ipsec_keys_are_in_0600_batch_files_and_never_in_the_topology() {
         // Two states and three policies per peer.
         assert_eq!(text.matches("xfrm state add").count(), 4, "{text}");
         assert_eq!(text.matches("xfrm policy add").count(), 6, "{text}");
-        for key in text.split_whitespace().filter(|w| w.starts_with("0x") && w.len() > 20) {
+        for key in text
+            .split_whitespace()
+            .filter(|w| w.starts_with("0x") && w.len() > 20)
+        {
             assert!(!topo.contains(key), "{host}'s key is in the topology");
         }
         // The ESP this host sends carries its own SPI.
         let spi = format!("proto esp spi {:#x} ", ((i + 1) << 8) | 3);
         let sent = format!("xfrm state add src 10.0.{}.2 ", i + 1);
         assert!(
-            text.lines().filter(|l| l.starts_with(&sent)).all(|l| l.contains(&spi)),
+            text.lines()
+                .filter(|l| l.starts_with(&sent))
+                .all(|l| l.contains(&spi)),
             "{text}"
         );
     }
@@ -345,5 +380,8 @@ fn ciliums_ipsec_keys_are_in_0600_batch_files_and_never_in_the_topology() {
         assert!(topo.contains(line), "no `{line}`");
     }
     assert!(!topo.contains("encap ip id"), "a VXLAN route is left");
-    assert!(!topo.contains("xfrm state add"), "no key line in the topology");
+    assert!(
+        !topo.contains("xfrm state add"),
+        "no key line in the topology"
+    );
 }

@@ -80,7 +80,13 @@ impl Feature {
                 let line = "ip xfrm state add src 127.0.0.1 dst 127.0.0.2 proto esp spi 0x1 \
                             mode tunnel aead rfc4106(gcm(aes)) KEY 128";
                 line.split_whitespace()
-                    .map(|w| if w == "KEY" { key.clone() } else { w.to_string() })
+                    .map(|w| {
+                        if w == "KEY" {
+                            key.clone()
+                        } else {
+                            w.to_string()
+                        }
+                    })
                     .collect()
             }
         }
@@ -110,7 +116,9 @@ pub fn features<'a>(lines: impl Iterator<Item = &'a ExecLine>) -> BTreeSet<Featu
 /// Whether an `ip -batch` file is an IPsec lab's xfrm lines (its name says so).
 fn is_xfrm_batch(file: &str) -> bool {
     std::path::Path::new(file).file_name()
-        == Some(std::ffi::OsStr::new(crate::plan::encryption::ipsec::BATCH_FILE))
+        == Some(std::ffi::OsStr::new(
+            crate::plan::encryption::ipsec::BATCH_FILE,
+        ))
 }
 
 /// Every exec line split as containerlab splits it (shlex, no shell), or one problem per line

@@ -17,9 +17,9 @@ use super::judge::{PairPlan, ProbeResult, Seen};
 use super::reason::{Direction, LeakSign, ProbeName, Reason};
 use crate::lab::point::{PointId, Role};
 use crate::lab::wireguard::LabWireguard;
-use crate::wire::sealed::Seal;
 use crate::sys::packet_ring::RingSize;
 use crate::sys::packet_socket::{self, PacketSocket, Readers};
+use crate::wire::sealed::Seal;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -247,9 +247,7 @@ pub fn tunnel_reasons(
             reasons.extend(seal_reason(&seals, (wg.port, spi), point, names, reply));
         }
     }
-    let unsealed_reply = |r: &Reason| {
-        matches!(r, Reason::NotSealed { direction, .. } if *direction == Direction::of(true))
-    };
+    let unsealed_reply = |r: &Reason| matches!(r, Reason::NotSealed { direction, .. } if *direction == Direction::of(true));
     let only_reply = reasons.iter().all(unsealed_reply) && reasons.len() == 2;
     if let (Some((spi, _)), true) = (esp, only_reply) {
         // Only the reply is missing, at both points: the request reached the receiver sealed
@@ -277,9 +275,12 @@ fn seal_reason(
 ) -> Option<Reason> {
     let planned = |s: &Seal| match (esp_spi, s) {
         (Some(want), Seal::Esp { spi, .. }) => *spi == want,
-        (None, Seal::Wireguard { dst_port, message, .. }) => {
-            *dst_port == port && message.is_transport()
-        }
+        (
+            None,
+            Seal::Wireguard {
+                dst_port, message, ..
+            },
+        ) => *dst_port == port && message.is_transport(),
         _ => false,
     };
     if seals.iter().any(planned) {
