@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::verify::{exec, verify, verify_healthy};
+use common::verify::{exec, pair, reasons as messages, verify};
 use common::{require_root, stderr, unique, LabGuard};
-use serde_json::Value;
 
 /// `gen --mode vxlan --flavor cilium --hosts 3 --encryption ipsec` in the guard's folder.
 fn generated(prefix: &str) -> LabGuard {
@@ -68,47 +67,11 @@ fn deploy_refuses_ipsec_by_name_where_the_kernel_has_no_esp() {
     lab.assert_gone();
 }
 
-fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
-    report["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["from"] == from && p["to"] == to)
-        .unwrap_or_else(|| panic!("no pair {from} -> {to} in {report}"))
-}
-
-fn messages(p: &Value) -> Vec<String> {
-    p["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["message"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 #[ignore = "needs a kernel with ESP: run make test-vm"]
 fn ciliums_ipsec_passes_every_pair_as_esp_of_the_planned_spi() {
     let lab = deployed("ips-ok-");
-    let (code, report) = verify_healthy(&lab, &[]);
-    let pairs = report["pairs"].as_array().unwrap();
-    assert_eq!(pairs.len(), 6, "3 hosts of one pod: 6 ordered pairs");
-    for p in pairs {
-        assert_eq!(
-            p["passed"],
-            true,
-            "{} -> {}: {:?}",
-            p["from"],
-            p["to"],
-            messages(p)
-        );
-        assert!(
-            p["wire"].as_str().unwrap().starts_with("IPsec ESP SPI 0x"),
-            "{}",
-            p["wire"]
-        );
-    }
-    assert_eq!(code, 0, "{report}");
+    common::verify::assert_every_pair_passes_sealed(&lab, "IPsec ESP SPI 0x");
 }
 
 /// Replaces, on `node`, the state from `src` to `dst` (SPI `old`) with one of `spi` and `key`:

@@ -297,8 +297,8 @@ fn calicos_layout_is_felixs_table_mark_and_rule() {
     assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
 }
 
-#[test]
-fn ciliums_wireguard_is_cilium_wg0_on_51871_routed_past_its_vxlan() {
+/// A 3-host Cilium lab with `--encryption encryption`: its folder and its topology.
+fn cilium(encryption: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let args = [
         "--mode",
@@ -306,11 +306,17 @@ fn ciliums_wireguard_is_cilium_wg0_on_51871_routed_past_its_vxlan() {
         "--flavor",
         "cilium",
         "--encryption",
-        "wireguard",
+        encryption,
     ];
     let out = gen_any(dir.path(), &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+    (dir, topo)
+}
+
+#[test]
+fn ciliums_wireguard_is_cilium_wg0_on_51871_routed_past_its_vxlan() {
+    let (dir, topo) = cilium("wireguard");
     for line in [
         "ip link add cilium_wg0 type wireguard",
         "listen-port 51871 fwmark 0x1e00",
@@ -330,18 +336,7 @@ fn ciliums_wireguard_is_cilium_wg0_on_51871_routed_past_its_vxlan() {
 
 #[test]
 fn ciliums_ipsec_keys_are_in_0600_batch_files_and_never_in_the_topology() {
-    let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--mode",
-        "vxlan",
-        "--flavor",
-        "cilium",
-        "--encryption",
-        "ipsec",
-    ];
-    let out = gen_any(dir.path(), &args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+    let (dir, topo) = cilium("ipsec");
     let batch = |host: &str| {
         dir.path()
             .join(format!("wg-gen.cnilab/ipsec/{host}/xfrm.batch"))
