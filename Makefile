@@ -1,7 +1,10 @@
 # cnilab: build, test, demo and benchmark targets. Run `make help` for the list.
 
 CARGO ?= cargo
-RELEASE_BIN := target/release/cnilab
+# Cargo builds under CARGO_TARGET_DIR when it is set, so the binaries are looked for there.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE_BIN := $(TARGET_DIR)/release/cnilab
+DEBUG_BIN := $(TARGET_DIR)/debug/cnilab
 # `make install` puts cnilab where sudo's secure_path finds it (see the README's Install).
 PREFIX ?= /usr/local
 
@@ -22,10 +25,10 @@ endif
 help:
 	@echo "make demo        gen, deploy and verify host-gw and vxlan labs on the built-in runtime"
 	@echo "make install     build, then install cnilab as $(PREFIX)/bin/cnilab (sudo finds it there)"
-	@echo "make test        unit, CLI and end-to-end tests, then the IPIP tests in a VM and actionlint"
+	@echo "make test        unit, CLI and end-to-end tests, then the IPIP and kernel-WireGuard tests in a VM, and actionlint"
 	@echo "make test-unit   only the tests that run on this kernel"
-	@echo "make test-vm     the IPIP end-to-end tests inside a stock Debian kernel (virtme-ng)"
-	@echo "make test-vm-here  the same tests on this machine's kernel, which must have ipip and netem"
+	@echo "make test-vm     the IPIP and kernel-WireGuard tests inside a stock Debian kernel (virtme-ng)"
+	@echo "make test-vm-here  the same tests on this machine's kernel, which must have ipip, netem and wireguard"
 	@echo "make bench       speed figures for gen, deploy and verify"
 	@echo "make soak        cold verifies of healthy 10-host labs under CPU load: 0 false fails is the bar"
 	@echo "make topologies  refresh the rendered examples in topologies/"
@@ -51,11 +54,11 @@ test: deps-test lint test-unit test-vm actionlint
 test-unit:
 	$(CARGO) test --all-targets
 
-# The test files whose ignored tests need a kernel feature this machine's lacks (IPIP, netem, ESP).
-# The one list: make test-vm runs them in a VM, make test-vm-here (GitHub's runners, whose
-# kernel has both) on the machine itself, and tests/ci_workflow.rs checks that every such
-# test file is in it.
-VM_TESTS := runtime_ipip verify_ipip trace_ipip bench_ipip flavors_ipip verify_pcap routed_ipip encryption_ipsec
+# The test files whose ignored tests need a kernel feature this machine's lacks (IPIP, netem,
+# kernel WireGuard, ESP). The one list: make test-vm runs them in a VM, make test-vm-here
+# (GitHub's runners, whose kernel has them all) on the machine itself, and tests/ci_workflow.rs
+# checks that every such test file is in it.
+VM_TESTS := runtime_ipip verify_ipip trace_ipip bench_ipip flavors_ipip verify_pcap routed_ipip encryption_wireguard encryption_ipsec
 VM_TEST_ARGS := $(addprefix --test ,$(VM_TESTS)) -- --ignored --test-threads=1
 
 # cargo itself crawls under software emulation: build the tests here, run the binaries there.
@@ -86,15 +89,15 @@ soak: deps build
 
 topologies:
 	$(CARGO) build
-	target/debug/cnilab gen --mode host-gw --hosts 2 -o topologies/host-gw-2.yaml
-	target/debug/cnilab gen --mode vxlan --hosts 2 -o topologies/vxlan-2.yaml
-	target/debug/cnilab gen --mode ipip --hosts 3 -o topologies/ipip-3.yaml
-	target/debug/cnilab gen --mode vxlan --hosts 4 -o topologies/vxlan-4.yaml
-	target/debug/cnilab gen --mode host-gw --flavor flannel --hosts 2 -o topologies/host-gw-flannel-2.yaml
-	target/debug/cnilab gen --mode vxlan --flavor flannel --hosts 2 -o topologies/vxlan-flannel-2.yaml
-	target/debug/cnilab gen --mode vxlan --flavor calico --hosts 2 -o topologies/vxlan-calico-2.yaml
-	target/debug/cnilab gen --mode vxlan --flavor cilium --hosts 2 -o topologies/vxlan-cilium-2.yaml
-	target/debug/cnilab gen --mode ipip --flavor calico --hosts 2 -o topologies/ipip-calico-2.yaml
+	$(DEBUG_BIN) gen --mode host-gw --hosts 2 -o topologies/host-gw-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --hosts 2 -o topologies/vxlan-2.yaml
+	$(DEBUG_BIN) gen --mode ipip --hosts 3 -o topologies/ipip-3.yaml
+	$(DEBUG_BIN) gen --mode vxlan --hosts 4 -o topologies/vxlan-4.yaml
+	$(DEBUG_BIN) gen --mode host-gw --flavor flannel --hosts 2 -o topologies/host-gw-flannel-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --flavor flannel --hosts 2 -o topologies/vxlan-flannel-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --flavor calico --hosts 2 -o topologies/vxlan-calico-2.yaml
+	$(DEBUG_BIN) gen --mode vxlan --flavor cilium --hosts 2 -o topologies/vxlan-cilium-2.yaml
+	$(DEBUG_BIN) gen --mode ipip --flavor calico --hosts 2 -o topologies/ipip-calico-2.yaml
 
 lint:
 	$(CARGO) fmt --check

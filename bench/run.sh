@@ -20,3 +20,5 @@ RUNS=10 bench/verify.sh 30
 BIN="${1:-target/release/cnilab}" bench/services.sh 20
 # What each data plane costs (throughput, latency, CPU, bytes on the wire), side by side.
 "${1:-target/release/cnilab}" bench --modes host-gw,vxlan --duration 2 --repeat 3
+# What sealing pod traffic in WireGuard costs against the same lab in the clear.
+"${1:-target/release/cnilab}" bench --modes host-gw --flavors flannel --encryption wireguard --duration 2 --repeat 3

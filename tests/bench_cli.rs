@@ -89,6 +89,37 @@ fn a_mode_named_without_a_flavor_named_is_refused_with_the_valid_pairs() {
 }
 
 #[test]
+fn a_lab_that_cannot_be_sealed_is_refused_before_any_lab_is_deployed() {
+    let prefix = unique("bnoenc");
+    // host-gw can be sealed and would come first: nothing of it may be deployed either.
+    let out = cnilab()
+        .args([
+            "bench",
+            "--modes",
+            "host-gw,vxlan",
+            "--encryption",
+            "wireguard",
+        ])
+        .args(["--name", &prefix])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.starts_with("cnilab: --encryption wireguard is built for")
+            && said.contains("--mode vxlan"),
+        "{said}"
+    );
+    assert!(!said.contains("deploying"), "{said}");
+    assert!(lab_namespaces(&format!("{prefix}-host-gw")).is_empty());
+    let out = cnilab()
+        .args(["bench", "--encryption", "wireguard", "-t", "clab.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--encryption and -t conflict");
+}
+
+#[test]
 fn help_has_examples_of_modes_and_flavors() {
     let out = cnilab().args(["bench", "--help"]).output().unwrap();
     assert!(out.status.success());

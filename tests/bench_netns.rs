@@ -235,7 +235,15 @@ fn check_mode(m: &Value, e: &Expect) -> f64 {
     } = *e;
     assert_keys(
         m,
-        &["mode", "flavor", "lab", "pod_mtu", "offloads", "paths"],
+        &[
+            "mode",
+            "flavor",
+            "encryption",
+            "lab",
+            "pod_mtu",
+            "offloads",
+            "paths",
+        ],
     );
     assert_eq!(m["mode"], mode);
     assert_eq!(m["flavor"], flavor);
@@ -309,7 +317,15 @@ fn short_bench_of_host_gw_and_vxlan_measures_every_figure_and_cleans_up() {
     before.assert_untouched_by(&labs.footprint(&["host-gw", "vxlan"]));
 
     let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
-    assert_keys(&report, &["machine", "settings", "modes"]);
+    assert_keys(
+        &report,
+        &["machine", "settings", "modes", "encryption_cost"],
+    );
+    assert_eq!(
+        report["encryption_cost"],
+        serde_json::json!([]),
+        "nothing sealed"
+    );
     let machine = &report["machine"];
     assert_keys(machine, &["kernel", "cpus", "cpu_model"]);
     let cpus = std::thread::available_parallelism().unwrap().get() as u64;
@@ -382,6 +398,70 @@ fn each_flavor_is_a_lab_of_its_own_measured_the_same_way() {
     let log = stderr(&out);
     assert!(log.contains("vxlan/calico: deploying lab"), "{log}");
     assert!(log.contains("vxlan/cilium: pod-to-pod round 1/1"), "{log}");
+}
+
+/// `--encryption wireguard`: the flannel lab in the clear, then sealed, and the cost of the
+/// one against the other. wireguard-go seals it where the kernel has no WireGuard.
+#[test]
+fn encryption_is_benched_against_the_same_lab_in_the_clear() {
+    require_root();
+    for tool in ["wg", "wireguard-go"] {
+        assert!(
+            which::which(tool).is_ok(),
+            "this test needs `{tool}`: scripts/install-deps.sh installs it"
+        );
+    }
+    let prefix = unique("be");
+    let flavors = ["host-gw-flannel", "host-gw-flannel-wireguard"];
+    let labs = BenchLabs::new(&prefix, &flavors);
+    let out = cnilab()
+        .args(["bench", "--modes", "host-gw", "--flavors", "flannel"])
+        .args([
+            "--encryption",
+            "wireguard",
+            "--duration",
+            "1",
+            "--repeat",
+            "1",
+        ])
+        .args(["--streams", "2", "--json", "--name", &prefix])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    labs.assert_gone();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    let modes = report["modes"].as_array().unwrap();
+    let sealed: Vec<&Value> = modes.iter().map(|m| &m["encryption"]).collect();
+    assert_eq!(
+        sealed,
+        ["none", "wireguard"],
+        "the clear lab, then the sealed one"
+    );
+    let expect = |lab: &str, pod_mtu, encap| Expect {
+        mode: "host-gw",
+        flavor: "flannel",
+        lab: format!("{prefix}-{lab}"),
+        pod_mtu,
+        encap,
+    };
+    check_mode(&modes[0], &expect(flavors[0], 1500, 0));
+    // flannel's WireGuard MTU; each packet gains outer IPv4, UDP, WireGuard's header and tag.
+    check_mode(&modes[1], &expect(flavors[1], 1420, 60));
+    let costs = report["encryption_cost"].as_array().unwrap();
+    assert_eq!(costs.len(), 1, "{report}");
+    let cost = &costs[0];
+    assert_eq!(cost["sealed"], "host-gw/flannel+wireguard");
+    assert_eq!(cost["clear"], "host-gw/flannel");
+    assert_eq!(cost["sealed_bytes_per_packet"].as_u64(), Some(60));
+    for figure in FIGURES {
+        let r = num(&cost["ratio_to_clear"][figure], figure);
+        assert!(r > 0.0 && r.is_finite(), "{figure}: {cost}");
+    }
+    let (sealed_wire, clear_wire) = (
+        num(&cost["wire_bytes_per_payload_byte"][0], "sealed wire"),
+        num(&cost["wire_bytes_per_payload_byte"][1], "clear wire"),
+    );
+    assert!(sealed_wire > clear_wire, "sealing costs bytes: {cost}");
 }
 
 #[test]

@@ -48,6 +48,7 @@ fn flavored(mode: Mode, flavor: Flavor, slowdown: f64) -> ModeReport {
         mode,
         flavor,
         lab: format!("plot-{mode}-{flavor}"),
+        encryption: cnilab::plan::encryption::Encryption::None,
         pod_mtu: 1450,
         offloads: BTreeMap::new(),
         paths,
@@ -72,6 +73,7 @@ fn with_modes(modes: Vec<ModeReport>) -> Report {
             offload: true,
         },
         modes,
+        encryption_cost: Vec::new(),
     }
 }
 

@@ -85,7 +85,7 @@ fn every_job_installs_through_the_one_package_list() {
     }
 }
 
-/// Every test ignored until a kernel with IPIP or netem runs it is in the Makefile's one
+/// Every test ignored until a kernel with IPIP, netem or WireGuard runs it is in the Makefile's one
 /// list, and the list names nothing else: neither make test-vm nor GitHub can miss one.
 #[test]
 fn the_vm_test_list_is_complete_and_the_workflow_uses_it() {

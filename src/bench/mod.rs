@@ -1,6 +1,7 @@
 //! `cnilab bench`: what each data plane costs, measured side by side on labs it deploys and
 //! destroys itself, against baselines measured in the same labs in the same run.
 
+pub mod cost;
 mod iperf;
 mod measure;
 pub mod offload;
@@ -138,6 +139,10 @@ pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
             vec![session::bench_deployed(&file, opts)?]
         }
         None => {
+            // A lab that cannot be built is refused before the first one is measured.
+            for &combo in &opts.combos {
+                session::generate(combo, &combo.lab_name(&opts.name_prefix))?;
+            }
             let mut modes = Vec::new();
             for &combo in &opts.combos {
                 check_interrupt()?;
@@ -154,6 +159,7 @@ pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
             streams: opts.streams,
             offload: opts.offload,
         },
+        encryption_cost: cost::of(&modes),
         modes,
     })
 }

@@ -1,11 +1,16 @@
 //! Bytes on the wire per payload byte, from a short capture on the sending host's underlay
 //! interface: the encapsulation each packet carries, the MSS the pods negotiated, and what
 //! the two make of a stream once it is cut into MTU-sized segments.
+//!
+//! A sealed lab hides the stream on the underlay, so there the capture reads two points at
+//! once: the sending pod's interface, where the stream is in the clear (its MSS, its segments),
+//! and the underlay, where each WireGuard transport datagram shows what sealing adds.
 
 use super::BenchError;
 use crate::sys::packet_socket::{self, RingSize};
 use crate::verify::capture::CapturePoint;
 use crate::wire::dissect::{dissect, L4};
+use crate::wire::sealed::{WgMessage, WG_TAG_LEN};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpOptionNumbers, TcpPacket};
 use pnet_packet::Packet;
@@ -18,7 +23,9 @@ const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Overhead {
-    /// Wire frame length minus the pod's own Ethernet frame: VXLAN 50, IPIP 20, host-gw 0.
+    /// Wire frame length minus the pod's own Ethernet frame: VXLAN 50, IPIP 20, host-gw 0;
+    /// in a sealed lab, what a WireGuard datagram adds to the pod's packet, padding aside (60
+    /// over IPv4), the padding being counted in the bytes per payload byte.
     pub encap_bytes_per_packet: usize,
     /// The MSS in the SYN the sender put on the wire.
     pub mss: u16,
@@ -45,27 +52,98 @@ pub fn capture_during<T>(
     vxlan_ports: &[u16],
     traffic: impl FnOnce() -> Result<T, BenchError>,
 ) -> Result<Overhead, BenchError> {
+    let mut seen = capture_at(&[point], traffic)?;
+    let frames = seen.remove(0);
+    measure(&frames, flow, vxlan_ports).ok_or_else(|| no_data(flow, &frames, point))
+}
+
+/// The same for a sealed lab: the stream in the clear on `pod`, and sealed on `underlay` in
+/// WireGuard datagrams to UDP `port`.
+pub fn capture_sealed_during<T>(
+    pod: &CapturePoint,
+    underlay: &CapturePoint,
+    flow: Flow,
+    port: u16,
+    traffic: impl FnOnce() -> Result<T, BenchError>,
+) -> Result<Overhead, BenchError> {
+    let seen = capture_at(&[pod, underlay], traffic)?;
+    let (clear, sealed) = (&seen[0], &seen[1]);
+    let pod_stream = measure(clear, flow, &[]).ok_or_else(|| no_data(flow, clear, pod))?;
+    let header =
+        most_common(sealed.iter().filter_map(|f| seal_header(f, port))).ok_or_else(|| {
+            BenchError::Capture(format!(
+                "no WireGuard data to UDP {port} among {} frames captured on {}",
+                sealed.len(),
+                underlay.id
+            ))
+        })?;
+    measure_sealed(clear, flow, header)
+        .ok_or_else(|| no_data(flow, clear, pod))
+        .map(|o| Overhead {
+            gso_seen: pod_stream.gso_seen,
+            ..o
+        })
+}
+
+/// Every frame seen on each of `points` while `traffic` ran, point by point.
+fn capture_at<T>(
+    points: &[&CapturePoint],
+    traffic: impl FnOnce() -> Result<T, BenchError>,
+) -> Result<Vec<Vec<Vec<u8>>>, BenchError> {
+    let fail = |point: &CapturePoint, e: &dyn std::fmt::Display| {
+        BenchError::Capture(format!("{}: {e}", point.id))
+    };
     // Unfiltered: the flow is ordinary TCP, which verify's probe filter would drop.
-    let socket = packet_socket::open(&point.namespace, &point.id.iface, None, RingSize::BULK)
-        .map_err(|e| BenchError::Capture(format!("{}: {e}", point.id)))?;
-    let running = packet_socket::start(vec![socket], |_, socket, stop| {
+    let sockets = points
+        .iter()
+        .map(|p| {
+            packet_socket::open(&p.namespace, &p.id.iface, None, RingSize::BULK)
+                .map_err(|e| fail(p, &e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let running = packet_socket::start(sockets, |_, socket, stop| {
         let mut frames = Vec::new();
         let _ = socket.read_until(stop, DRAIN_LIMIT, |f| frames.push(f.data.to_vec()));
         frames
     })
-    .map_err(|e| BenchError::Capture(format!("{}: {e}", point.id)))?;
+    .map_err(|e| fail(points[0], &e))?;
     let ran = traffic();
-    let frames: Vec<Vec<u8>> = running.stop().into_iter().flatten().collect();
+    let frames = running.stop();
     ran?;
-    measure(&frames, flow, vxlan_ports).ok_or_else(|| {
-        BenchError::Capture(format!(
-            "no TCP data from {} to {} among {} frames captured on {}",
-            flow.src,
-            flow.dst,
-            frames.len(),
-            point.id
-        ))
-    })
+    Ok(frames)
+}
+
+fn no_data(flow: Flow, frames: &[Vec<u8>], point: &CapturePoint) -> BenchError {
+    BenchError::Capture(format!(
+        "no TCP data from {} to {} among {} frames captured on {}",
+        flow.src,
+        flow.dst,
+        frames.len(),
+        point.id
+    ))
+}
+
+/// What a WireGuard transport datagram to `port` adds to the packet it seals, padding aside:
+/// the outer IPv4 header, UDP, WireGuard's 16-byte header and its 16-byte tag.
+fn seal_header(frame: &[u8], port: u16) -> Option<usize> {
+    let sealed = crate::wire::sealed::sealed(frame)?;
+    if !sealed.wireguard_data_to(port) {
+        return None;
+    }
+    let crate::wire::sealed::Seal::Wireguard {
+        message: WgMessage::Transport { sealed_len, .. },
+        ..
+    } = sealed.seal
+    else {
+        return None;
+    };
+    let outer = frame.len().checked_sub(ETHERNET_HEADER + sealed_len)?;
+    Some(outer + WG_TAG_LEN)
+}
+
+/// WireGuard pads each packet it seals to a multiple of 16 bytes.
+fn wireguard_padding(packet_len: usize) -> usize {
+    (16 - packet_len % 16) % 16
 }
 
 /// One packet of the flow, read down to its TCP header.
@@ -109,21 +187,48 @@ fn read_packet(frame: &[u8], flow: Flow, vxlan_ports: &[u16]) -> Option<Seen> {
 
 /// Measures the flow's overhead in `frames`; `None` if it carried no data or had no SYN.
 pub fn measure(frames: &[Vec<u8>], flow: Flow, vxlan_ports: &[u16]) -> Option<Overhead> {
-    let seen: Vec<Seen> = frames
+    let seen = read_flow(frames, flow, vxlan_ports);
+    let encap = most_common(seen.iter().filter(|s| s.payload > 0).map(|s| s.encap))?;
+    totals(&seen, encap, |_| 0)
+}
+
+/// The flow seen in the clear in `pod_frames`, as it crosses sealed with `header` bytes of
+/// WireGuard on each packet and the padding each packet's length takes.
+fn measure_sealed(pod_frames: &[Vec<u8>], flow: Flow, header: usize) -> Option<Overhead> {
+    let seen = read_flow(pod_frames, flow, &[]);
+    totals(&seen, header, wireguard_padding)
+}
+
+fn read_flow(frames: &[Vec<u8>], flow: Flow, vxlan_ports: &[u16]) -> Vec<Seen> {
+    frames
         .iter()
         .filter_map(|f| read_packet(f, flow, vxlan_ports))
-        .collect();
+        .collect()
+}
+
+/// The flow's wire bytes, each packet cut into MSS-sized segments that carry `encap` bytes
+/// and `padding(segment length)` more.
+fn totals(seen: &[Seen], encap: usize, padding: impl Fn(usize) -> usize) -> Option<Overhead> {
     let mss = seen.iter().find_map(|s| s.syn_mss)?;
     let data: Vec<&Seen> = seen.iter().filter(|s| s.payload > 0).collect();
-    let encap = most_common(data.iter().map(|s| s.encap))?;
+    if data.is_empty() {
+        return None;
+    }
     let (mut wire, mut payload, mut gso_seen) = (0usize, 0usize, false);
     for s in &data {
         // Options ride in every segment, so each carries MSS minus them.
         let per_segment = (mss as usize).saturating_sub(s.tcp_options).max(1);
         let segments = s.payload.div_ceil(per_segment);
+        let (full, rest) = (s.payload / per_segment, s.payload % per_segment);
+        let pads = full * padding(s.headers + per_segment)
+            + if rest > 0 {
+                padding(s.headers + rest)
+            } else {
+                0
+            };
         gso_seen |=
             segments > 1 || s.wire_len > ETHERNET_HEADER + s.encap + s.headers + per_segment;
-        wire += s.payload + segments * (ETHERNET_HEADER + s.encap + s.headers);
+        wire += s.payload + segments * (ETHERNET_HEADER + encap + s.headers) + pads;
         payload += s.payload;
     }
     Some(Overhead {
@@ -230,5 +335,46 @@ mod tests {
             build::ether(0x0800, &inner(100, None)),
         ];
         assert_eq!(measure(&frames, reverse, &[4789]), None);
+    }
+
+    /// A WireGuard transport datagram from host to host sealing `packet_len` bytes.
+    fn sealed_frame(packet_len: usize) -> Vec<u8> {
+        let mut message = vec![4, 0, 0, 0, 1, 0, 0, 0];
+        message.extend(7u64.to_le_bytes());
+        message.extend(vec![
+            0x5a;
+            packet_len + wireguard_padding(packet_len) + WG_TAG_LEN
+        ]);
+        let udp = build::udp(51820, 51820, &message);
+        let host = |h| build::ip(h);
+        build::ether(
+            0x0800,
+            &build::ipv4(host("192.168.0.1"), host("192.168.0.2"), 17, &udp),
+        )
+    }
+
+    #[test]
+    fn wireguard_adds_sixty_bytes_and_its_padding_to_each_packet() {
+        assert_eq!(seal_header(&sealed_frame(1420), 51820), Some(60));
+        assert_eq!(
+            seal_header(&sealed_frame(1420), 51871),
+            None,
+            "another port"
+        );
+        assert_eq!((wireguard_padding(1420), wireguard_padding(1424)), (4, 0));
+        // A 1420-byte pod MTU: MSS 1380, 12 bytes of options, so 1368 bytes a segment in a
+        // 1420-byte packet that WireGuard pads to 1424.
+        let clear = vec![
+            build::ether(0x0800, &inner(0, Some(1380))),
+            build::ether(0x0800, &inner(1368, None)),
+            build::ether(0x0800, &inner(1368, None)),
+        ];
+        let o = measure_sealed(&clear, flow(), 60).unwrap();
+        assert_eq!(
+            (o.encap_bytes_per_packet, o.mss, o.data_packets),
+            (60, 1380, 2)
+        );
+        let per_segment = 14 + 60 + 1420 + 4;
+        assert!((o.wire_bytes_per_payload_byte - per_segment as f64 / 1368.0).abs() < 1e-9);
     }
 }

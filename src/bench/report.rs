@@ -5,6 +5,7 @@ use super::offload::Features;
 use super::overhead::Overhead;
 use super::selection::Combo;
 use super::stats::{ratio, Stat};
+use crate::plan::encryption::Encryption;
 use crate::plan::{Flavor, Mode};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ pub struct Report {
     pub machine: Machine,
     pub settings: Settings,
     pub modes: Vec<ModeReport>,
+    /// Each sealed lab against the same lab in the clear (`bench --encryption`).
+    pub encryption_cost: Vec<super::cost::EncryptionCost>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +63,8 @@ pub struct Settings {
 pub struct ModeReport {
     pub mode: Mode,
     pub flavor: Flavor,
+    /// How its pod traffic crossed hosts: `none`, or sealed in `wireguard`.
+    pub encryption: Encryption,
     pub lab: String,
     pub pod_mtu: u16,
     /// `node:interface` to its offload features, as they were during the run.
@@ -73,6 +78,7 @@ impl ModeReport {
         Combo {
             mode: self.mode,
             flavor: self.flavor,
+            encryption: self.encryption,
         }
         .label()
     }
@@ -117,6 +123,8 @@ pub struct Figures {
     pub throughput_n_streams_gbps: Stat,
     pub icmp_rtt_us: Stat,
     pub tcp_rr_us: Stat,
+    /// CPU seconds of iperf3's client and server per gigabit moved, and in a lab sealed by
+    /// wireguard-go, those of its wireguard-go processes too.
     pub cpu_s_per_gbit: Stat,
 }
 
@@ -177,6 +185,7 @@ impl Report {
             out.push_str(&layout(&rows));
             out.push_str(&offload_lines(&mode.offloads));
         }
+        out.push_str(&super::cost::table(&self.encryption_cost));
         out.push_str("\nfigures: median (max-min spread as % of it) [ratio to host-to-host]\n");
         out
     }

@@ -1,32 +1,73 @@
 //! Which labs a bench deploys: `--modes` crossed with `--flavors`, checked against the flavors
-//! each mode has before anything is deployed.
+//! each mode has before anything is deployed, and with `--encryption` each lab twice: in the
+//! clear and sealed, so that the cost of encryption is measured against the same lab.
 
+use crate::plan::encryption::Encryption;
 use crate::plan::{Flavor, Mode};
 use std::fmt;
 
-/// One lab to bench: a mode built the way a flavor builds it.
+/// One lab to bench: a mode built the way a flavor builds it, in the clear or sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Combo {
     pub mode: Mode,
     pub flavor: Flavor,
+    pub encryption: Encryption,
 }
 
 impl Combo {
-    /// `vxlan` for the article's lab, which cnilab names by its mode alone, else `vxlan/flannel`.
-    pub fn label(self) -> String {
-        match self.flavor {
-            Flavor::Article => self.mode.to_string(),
-            flavor => format!("{}/{flavor}", self.mode),
+    /// A lab whose pod traffic crosses hosts in the clear.
+    pub fn clear(mode: Mode, flavor: Flavor) -> Combo {
+        Combo {
+            mode,
+            flavor,
+            encryption: Encryption::None,
         }
     }
 
-    /// The lab's name: `<prefix>-<mode>`, and `-<flavor>` after it for any but the article's.
-    pub fn lab_name(self, prefix: &str) -> String {
-        match self.flavor {
-            Flavor::Article => format!("{prefix}-{}", self.mode),
-            flavor => format!("{prefix}-{}-{flavor}", self.mode),
+    /// `vxlan` for the article's lab, which cnilab names by its mode alone, else `vxlan/flannel`;
+    /// `+wireguard` after it for a sealed lab.
+    pub fn label(self) -> String {
+        let base = match self.flavor {
+            Flavor::Article => self.mode.to_string(),
+            flavor => format!("{}/{flavor}", self.mode),
+        };
+        match self.encryption {
+            Encryption::None => base,
+            sealed => format!("{base}+{sealed}"),
         }
     }
+
+    /// The lab's name: `<prefix>-<mode>`, `-<flavor>` after it for any but the article's, and
+    /// `-<encryption>` for a sealed lab.
+    pub fn lab_name(self, prefix: &str) -> String {
+        let base = match self.flavor {
+            Flavor::Article => format!("{prefix}-{}", self.mode),
+            flavor => format!("{prefix}-{}-{flavor}", self.mode),
+        };
+        match self.encryption {
+            Encryption::None => base,
+            sealed => format!("{base}-{sealed}"),
+        }
+    }
+
+    /// The same lab in the clear: what a sealed lab's cost is measured against.
+    pub fn in_the_clear(self) -> Combo {
+        Combo::clear(self.mode, self.flavor)
+    }
+}
+
+/// Each lab of `combos`, and after it the same lab sealed in `encryption` (none: as given).
+pub fn with_encryption(combos: &[Combo], encryption: Encryption) -> Vec<Combo> {
+    combos
+        .iter()
+        .flat_map(|&c| {
+            let sealed = Combo { encryption, ..c };
+            match encryption {
+                Encryption::None => vec![c],
+                _ => vec![c, sealed],
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for Combo {
@@ -57,7 +98,7 @@ pub fn all_valid() -> Vec<Combo> {
         .flat_map(|&mode| {
             Flavor::valid_for(mode)
                 .iter()
-                .map(move |&flavor| Combo { mode, flavor })
+                .map(move |&flavor| Combo::clear(mode, flavor))
         })
         .collect()
 }
@@ -76,7 +117,7 @@ pub fn select(modes: Option<&[Mode]>, flavors: &[Flavor]) -> Result<Vec<Combo>, 
     let mut invalid = Vec::new();
     for &mode in &modes {
         for &flavor in &flavors {
-            let combo = Combo { mode, flavor };
+            let combo = Combo::clear(mode, flavor);
             if Flavor::valid_for(mode).contains(&flavor) {
                 chosen.push(combo);
             } else if explicit {
@@ -111,7 +152,7 @@ mod tests {
     fn combos(pairs: &[(Mode, Flavor)]) -> Vec<Combo> {
         pairs
             .iter()
-            .map(|&(mode, flavor)| Combo { mode, flavor })
+            .map(|&(mode, flavor)| Combo::clear(mode, flavor))
             .collect()
     }
 
@@ -170,17 +211,30 @@ mod tests {
 
     #[test]
     fn labels_and_lab_names_keep_the_article_short() {
-        let article = Combo {
-            mode: Vxlan,
-            flavor: Article,
-        };
-        let calico = Combo {
-            mode: Ipip,
-            flavor: Calico,
-        };
+        let article = Combo::clear(Vxlan, Article);
+        let calico = Combo::clear(Ipip, Calico);
         assert_eq!(article.label(), "vxlan");
         assert_eq!(calico.label(), "ipip/calico");
         assert_eq!(article.lab_name("cb"), "cb-vxlan");
         assert_eq!(calico.lab_name("cb"), "cb-ipip-calico");
+    }
+
+    #[test]
+    fn with_encryption_each_lab_is_benched_in_the_clear_then_sealed() {
+        let clear = combos(&[(HostGw, Article), (HostGw, Flannel)]);
+        assert_eq!(with_encryption(&clear, Encryption::None), clear);
+        let both = with_encryption(&clear, Encryption::Wireguard);
+        let labels: Vec<String> = both.iter().map(|c| c.label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "host-gw",
+                "host-gw+wireguard",
+                "host-gw/flannel",
+                "host-gw/flannel+wireguard"
+            ]
+        );
+        assert_eq!(both[3].lab_name("cb"), "cb-host-gw-flannel-wireguard");
+        assert_eq!(both[3].in_the_clear(), both[2]);
     }
 }

@@ -10,37 +10,47 @@ use crate::runtime::watch::{Destroyed, Watch};
 use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
 use std::path::PathBuf;
 
-/// Deploys a 2-host lab of `combo` with two pods per host (for the same-host baseline),
-/// measures it, and destroys it.
+/// The 2-host lab of `combo` with two pods per host (for the same-host baseline), and the
+/// files it needs beside it (a sealed lab's keys).
+pub fn generate(combo: Combo, name: &str) -> Result<gen::Generated, BenchError> {
+    Ok(gen::generate_all(&GenRequest {
+        mode: combo.mode,
+        flavor: combo.flavor,
+        hosts: 2,
+        pods_per_host: 2,
+        lab: Some(name),
+        underlay: None,
+        routing: Default::default(),
+        direct_routing: false,
+        cross_subnet: false,
+        encryption: combo.encryption,
+        ip_family: Default::default(),
+        templates: None,
+        services: Default::default(),
+    })?)
+}
+
+/// Deploys the lab of `combo` ([`generate`]), measures it, and destroys it.
 pub fn bench_fresh(
     combo: Combo,
     opts: &BenchOptions,
 ) -> Result<super::report::ModeReport, BenchError> {
     let name = combo.lab_name(&opts.name_prefix);
-    let text = gen::generate(&GenRequest {
-        mode: combo.mode,
-        flavor: combo.flavor,
-        hosts: 2,
-        pods_per_host: 2,
-        lab: Some(&name),
-        underlay: None,
-        routing: Default::default(),
-        direct_routing: false,
-        cross_subnet: false,
-        encryption: crate::plan::encryption::Encryption::None,
-        ip_family: Default::default(),
-        templates: None,
-        services: Default::default(),
-    })?;
+    let generated = generate(combo, &name)?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
         path: std::env::temp_dir(),
         source,
     })?;
     let file = dir.path().join(format!("{name}.clab.yaml"));
-    std::fs::write(&file, text).map_err(|source| BenchError::LabFile {
+    std::fs::write(&file, &generated.text).map_err(|source| BenchError::LabFile {
         path: file.clone(),
         source,
     })?;
+    let dest = gen::Destination::File {
+        path: file.clone(),
+        force: true,
+    };
+    gen::write_beside(&generated, &dest)?;
     eprintln!("cnilab bench: {combo}: deploying lab {name}");
     let deploy = DeployOptions {
         progress: false,

@@ -522,6 +522,17 @@ pub struct BenchArgs {
         conflicts_with = "file"
     )]
     pub flavors: Vec<Flavor>,
+    /// wireguard: bench each lab twice, in the clear and with its pod traffic sealed in
+    /// WireGuard between hosts (as `gen --encryption wireguard` builds it), and report what
+    /// the sealing costs: throughput, round trips, CPU per gigabit and bytes per packet.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENCRYPTION",
+        default_value = "none",
+        conflicts_with = "file"
+    )]
+    pub encryption: Encryption,
     /// Bench the lab in this file, already deployed, instead of deploying one per mode.
     #[arg(short = 't', long = "topo", value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -537,7 +548,8 @@ pub struct BenchArgs {
     /// `off` turns checksum and segmentation offload off on every lab interface first.
     #[arg(long, value_enum, default_value = "on")]
     pub offload: OffloadArg,
-    /// Labs are named PREFIX-MODE, and PREFIX-MODE-FLAVOR for flavors but the article.
+    /// Labs are named PREFIX-MODE, PREFIX-MODE-FLAVOR for flavors but the article, and
+    /// -wireguard after that for a sealed lab.
     #[arg(long, value_name = "PREFIX", default_value = "cnilab-bench", value_parser = lab_name)]
     pub name: String,
     /// Print the report as JSON.

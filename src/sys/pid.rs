@@ -36,6 +36,24 @@ pub fn start_time(pid: i32) -> Option<u64> {
     parse_stat(&stat).map(|(_, start)| start)
 }
 
+/// The CPU time process `pid` has used so far, user and system, in seconds.
+pub fn cpu_seconds(pid: i32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = parse_cpu_ticks(&stat)?;
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    Some(ticks as f64 / per_second as f64)
+}
+
+/// utime plus stime (fields 14 and 15 of a /proc/PID/stat line), in clock ticks.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    // Field 3 is the first after the name, so field 14 is the twelfth.
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
 /// The state letter (field 3) and the start time (field 22) of a /proc/PID/stat line. The
 /// command name (field 2) is in parentheses and may hold spaces and parentheses itself, so
 /// the fields are counted from its last `)`.
@@ -58,6 +76,15 @@ mod tests {
                     987654 1000 200 18446744073709551615";
         assert_eq!(parse_stat(stat), Some(('S', 987654)));
         assert_eq!(parse_stat("12 (short) R 1 2"), None);
+        assert_eq!(parse_cpu_ticks(stat), Some(3), "utime 1 + stime 2");
+        assert_eq!(parse_cpu_ticks("12 (short) R 1 2"), None);
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let spent = cpu_seconds(std::process::id() as i32).expect("/proc is mounted");
+        assert!(spent >= 0.0 && spent.is_finite());
+        assert_eq!(cpu_seconds(-1), None);
     }
 
     #[test]
