@@ -149,7 +149,7 @@ pub enum EncryptionError {
     },
     #[error("--encryption carries IPv4 only for now: use it without --ip-family {0}")]
     NotIpv6(crate::family::IpFamily),
-    #[error("cannot generate WireGuard keys: {0}")]
+    #[error("cannot generate encryption keys: {0}")]
     Keys(String),
 }
 
@@ -177,20 +177,7 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     let keys = (0..plan.hosts.len())
         .map(|_| keys::KeyPair::generate())
         .collect::<Result<Vec<_>, _>>()?;
-    let (dev, port, mark) = match layout {
-        WgLayout::Flannel => (FLANNEL_WG_DEV, WIREGUARD_PORT, 0),
-        WgLayout::Own => (OWN_WG_DEV, WIREGUARD_PORT, 0),
-        WgLayout::Calico => (CALICO_WG_DEV, WIREGUARD_PORT, CALICO_WG_MARK),
-        WgLayout::Cilium => (CILIUM_WG_DEV, CILIUM_WG_PORT, CILIUM_WG_MARK),
-    };
-    let mtu = match layout {
-        WgLayout::Flannel => 1500 - FLANNEL_WG_OVERHEAD,
-        WgLayout::Own => 1500 - WG_IPV4_OVERHEAD,
-        // felix's automatic WireGuard MTU over IPv4: the host's less 60
-        // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
-        WgLayout::Calico => 1500 - WG_IPV4_OVERHEAD,
-        WgLayout::Cilium => 1500 - CILIUM_WG_OVERHEAD,
-    };
+    let (dev, port, mark, mtu) = device(layout);
     Ok(Some(Wireguard {
         layout,
         dev,
@@ -207,6 +194,33 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
             .map(|h| node_dir(&plan.lab, &h.name))
             .collect(),
     }))
+}
+
+/// A layout's device, port, fwmark (0 for none) and MTU (the pods' too).
+fn device(layout: WgLayout) -> (&'static str, u16, u32, u16) {
+    match layout {
+        WgLayout::Flannel => (
+            FLANNEL_WG_DEV,
+            WIREGUARD_PORT,
+            0,
+            1500 - FLANNEL_WG_OVERHEAD,
+        ),
+        WgLayout::Own => (OWN_WG_DEV, WIREGUARD_PORT, 0, 1500 - WG_IPV4_OVERHEAD),
+        // felix's automatic WireGuard MTU over IPv4: the host's less 60
+        // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
+        WgLayout::Calico => (
+            CALICO_WG_DEV,
+            WIREGUARD_PORT,
+            CALICO_WG_MARK,
+            1500 - WG_IPV4_OVERHEAD,
+        ),
+        WgLayout::Cilium => (
+            CILIUM_WG_DEV,
+            CILIUM_WG_PORT,
+            CILIUM_WG_MARK,
+            1500 - CILIUM_WG_OVERHEAD,
+        ),
+    }
 }
 
 /// Cilium's IPsec for `plan` (`--encryption ipsec`), with fresh keys; `None` for another
