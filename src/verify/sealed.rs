@@ -247,22 +247,24 @@ pub fn tunnel_reasons(
             reasons.extend(seal_reason(&seals, (wg.port, spi), point, names, reply));
         }
     }
-    let unsealed_reply = |r: &Reason| matches!(r, Reason::NotSealed { direction, .. } if *direction == Direction::of(true));
-    let only_reply = reasons.iter().all(unsealed_reply) && reasons.len() == 2;
-    if let (Some((spi, _)), true) = (esp, only_reply) {
-        // Only the reply is missing, at both points: the request reached the receiver sealed
-        // as planned, and nothing came back.
-        let (from_host, to_host) = plan.host_names.clone();
-        reasons.insert(
-            0,
-            Reason::EspUnanswered {
-                from_host,
-                to_host,
-                spi,
-            },
-        );
+    if let Some(r) = esp.and_then(|(spi, _)| unanswered(plan, spi, &reasons)) {
+        reasons.insert(0, r);
     }
     reasons
+}
+
+/// In an IPsec lab, where the only reasons are the reply's, unsealed at both points: the
+/// request reached the receiver as planned ESP (`spi`), and nothing came back.
+fn unanswered(plan: &PairPlan, spi: u32, reasons: &[Reason]) -> Option<Reason> {
+    let reply_unsealed = |r: &Reason| matches!(r, Reason::NotSealed { direction, .. } if *direction == Direction::Reply);
+    (reasons.len() == 2 && reasons.iter().all(reply_unsealed)).then(|| {
+        let (from_host, to_host) = plan.host_names.clone();
+        Reason::EspUnanswered {
+            from_host,
+            to_host,
+            spi,
+        }
+    })
 }
 
 /// What is wrong with the seals seen one way at a point: none is the planned one.
