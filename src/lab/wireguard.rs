@@ -21,14 +21,14 @@ pub const LABEL_WG_TABLE: &str = "cnilab.wg-table";
 pub const LABEL_IPSEC_SPI: &str = "cnilab.ipsec-spi";
 
 /// What every host of an encrypted lab says alike. An IPsec lab has no device, port, route
-/// or table: only the SPI its ESP packets carry.
+/// or table: only its key number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabWireguard {
     /// IPsec's key number (Cilium's), where the lab seals pod traffic in ESP rather than
     /// WireGuard; the SPI each host sends follows from it
     /// ([`crate::plan::encryption::ipsec::esp_spi`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub esp_spi: Option<u32>,
+    pub ipsec_key: Option<u32>,
     pub dev: String,
     pub port: u16,
     pub route: Option<ipnet::Ipv4Net>,
@@ -38,7 +38,7 @@ pub struct LabWireguard {
 
 impl std::fmt::Display for LabWireguard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.esp_spi {
+        match self.ipsec_key {
             Some(key) => write!(f, "IPsec ESP of key {key}"),
             None => write!(f, "WireGuard {} on UDP {}", self.dev, self.port),
         }
@@ -65,7 +65,7 @@ pub fn of_host(
         "wireguard" => {}
         "ipsec" => {
             let lab = LabWireguard {
-                esp_spi: Some(required(name, node, LABEL_IPSEC_SPI)?),
+                ipsec_key: Some(required(name, node, LABEL_IPSEC_SPI)?),
                 dev: String::new(),
                 port: 0,
                 route: None,
@@ -83,7 +83,7 @@ pub fn of_host(
         }
     }
     let lab = LabWireguard {
-        esp_spi: None,
+        ipsec_key: None,
         dev: required(name, node, LABEL_WG_DEV)?,
         port: required(name, node, LABEL_WG_PORT)?,
         route: optional(name, node, LABEL_WG_ROUTE)?,

@@ -166,7 +166,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         let dev = wg.dev.clone();
         // IPsec's peers (Cilium's) have no route of their own: the out policy catches them.
         return match (wg.route, wg.table) {
-            _ if wg.esp_spi.is_some() => Vec::new(),
+            _ if wg.ipsec_key.is_some() => Vec::new(),
             (Some(_), _) | (_, Some(_)) => Vec::new(),
             (None, None) => vec![Item::Route {
                 dst,

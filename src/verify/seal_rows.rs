@@ -27,7 +27,7 @@ impl Prepared {
             row.verdict.reasons.splice(0..0, first);
             let window = judged.windows[k].filter(|_| hosts.0 != hosts.1);
             let plan = judge.plan(k);
-            let esp = (wg.esp_spi).map(|key| {
+            let esp = (wg.ipsec_key).map(|key| {
                 let spi = |host| crate::plan::encryption::ipsec::esp_spi(key, host);
                 (spi(hosts.0), spi(hosts.1))
             });
@@ -42,7 +42,7 @@ impl Prepared {
     /// Every host's WireGuard peers read back now, and what is wrong with them.
     fn peer_problems(&self) -> Vec<PeerProblem> {
         let lab = &self.lab;
-        if lab.encryption.as_ref().is_some_and(|e| e.esp_spi.is_some()) {
+        if lab.encryption.as_ref().is_some_and(|e| e.ipsec_key.is_some()) {
             return Vec::new();
         }
         let states: Vec<_> = (lab.hosts.iter())

@@ -390,7 +390,7 @@ mod tests {
 
     fn wg() -> LabWireguard {
         LabWireguard {
-            esp_spi: None,
+            ipsec_key: None,
             dev: "flannel-wg".into(),
             port: 51820,
             route: None,
@@ -509,7 +509,7 @@ mod tests {
             },
         );
         let ipsec = LabWireguard {
-            esp_spi: Some(3),
+            ipsec_key: Some(3),
             dev: String::new(),
             port: 0,
             route: None,

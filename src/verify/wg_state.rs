@@ -33,7 +33,7 @@ pub fn problems(
 ) -> Vec<(usize, usize, Reason)> {
     let mut out = Vec::new();
     // IPsec has no peers to read back: its states are static, and the wire shows their SPI.
-    let Some(wg) = lab.encryption.as_ref().filter(|wg| wg.esp_spi.is_none()) else {
+    let Some(wg) = lab.encryption.as_ref().filter(|wg| wg.ipsec_key.is_none()) else {
         return out;
     };
     for (index, state) in states {
