@@ -42,7 +42,7 @@ struct Runs {
 
 pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
     // Its overhead capture reads WireGuard's datagrams; ESP is not measured yet.
-    if lab.encryption.as_ref().is_some_and(|e| e.ipsec_key.is_some()) {
+    if lab.ipsec() {
         return Err(BenchError::Unbenchable {
             lab: lab.name.clone(),
             why: "bench measures WireGuard's cost, not IPsec's yet (docs/encryption.md)".into(),

@@ -440,6 +440,13 @@ impl Lab {
         }
     }
 
+    /// Whether the lab seals pod traffic in IPsec (Cilium's) rather than WireGuard.
+    pub fn ipsec(&self) -> bool {
+        self.encryption
+            .as_ref()
+            .is_some_and(|e| e.ipsec_key.is_some())
+    }
+
     pub fn host(&self, index: usize) -> Option<&LabHost> {
         self.hosts.iter().find(|h| h.index == index)
     }

@@ -75,7 +75,7 @@ pub(super) fn observers(
 /// Whether `point` is a host's underlay in an IPsec lab, whose taps see each decrypted packet
 /// again in the clear (see [`observe::Observer::outgoing_only`]).
 pub(super) fn decrypts_in_place(lab: &Lab, point: &crate::lab::point::PointId) -> bool {
-    let ipsec = lab.encryption.as_ref().is_some_and(|e| e.ipsec_key.is_some());
+    let ipsec = lab.ipsec();
     ipsec && point.role == Some(crate::lab::point::Role::HostUnderlay)
 }
 

@@ -42,7 +42,7 @@ impl Prepared {
     /// Every host's WireGuard peers read back now, and what is wrong with them.
     fn peer_problems(&self) -> Vec<PeerProblem> {
         let lab = &self.lab;
-        if lab.encryption.as_ref().is_some_and(|e| e.ipsec_key.is_some()) {
+        if lab.ipsec() {
             return Vec::new();
         }
         let states: Vec<_> = (lab.hosts.iter())
