@@ -90,12 +90,17 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
     })?
     .with_services(&req.services)?;
     plan.encryption = crate::plan::encryption::plan(&plan, req.encryption)?;
-    if plan.encryption.is_some() && plan.services.is_some() {
+    plan.ipsec = crate::plan::encryption::ipsec(&plan, req.encryption)?;
+    let encrypted = plan.encryption.is_some() || plan.ipsec.is_some();
+    if encrypted && plan.services.is_some() {
         return Err(PlanError::from(crate::services::ServiceError::WithEncryption).into());
     }
     if let Some(wg) = &plan.encryption {
         // The pods' packets must fit in the tunnel.
         plan.pod_mtu = wg.mtu;
+    }
+    if plan.ipsec.is_some() {
+        plan.pod_mtu = crate::plan::encryption::ipsec::POD_MTU;
     }
     let templates = |dir: Option<&'a Path>| match dir {
         Some(dir) => Templates::Dir(dir),
@@ -109,10 +114,11 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         &plan,
         templates(req.templates),
     )?);
-    let secrets = plan
+    let mut secrets = plan
         .encryption
         .as_ref()
         .map_or_else(Vec::new, |wg| wg.key_files());
+    secrets.extend(plan.ipsec.iter().flat_map(|i| i.files()));
     Ok(Generated {
         text,
         files,

@@ -356,6 +356,8 @@ pub struct Plan {
     /// The WireGuard tunnel between hosts (`gen --encryption wireguard`), set by gen after
     /// planning, since it carries fresh keys.
     pub encryption: Option<encryption::Wireguard>,
+    /// Cilium's IPsec between hosts (`gen --encryption ipsec`), likewise set by gen.
+    pub ipsec: Option<encryption::ipsec::Ipsec>,
     pub ip_family: IpFamily,
     /// Whether the lab carries IPv4 and IPv6, for the templates.
     pub ipv4: bool,
@@ -455,6 +457,7 @@ impl Plan {
             direct_routing,
             cross_subnet,
             encryption: None,
+            ipsec: None,
             ip_family,
             ipv4: ip_family.has_v4(),
             ipv6: ip_family.has_v6(),

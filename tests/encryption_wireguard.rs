@@ -8,7 +8,7 @@
 mod common;
 
 use common::captures::Tcpdump;
-use common::verify::{verify, verify_healthy};
+use common::verify::verify;
 use common::{require_root, stderr, unique, LabGuard};
 use serde_json::Value;
 use std::net::Ipv4Addr;
@@ -138,25 +138,7 @@ fn messages(p: &Value) -> Vec<String> {
 }
 
 fn assert_every_pair_passes_sealed(lab: &LabGuard) {
-    let (code, report) = verify_healthy(lab, &[]);
-    let pairs = report["pairs"].as_array().unwrap();
-    assert_eq!(pairs.len(), 6, "3 hosts of one pod: 6 ordered pairs");
-    for p in pairs {
-        assert_eq!(
-            p["passed"],
-            true,
-            "{} -> {}: {:?}",
-            p["from"],
-            p["to"],
-            messages(p)
-        );
-        assert!(
-            p["wire"].as_str().unwrap().starts_with("WireGuard"),
-            "{}",
-            p["wire"]
-        );
-    }
-    assert_eq!(code, 0, "{report}");
+    common::verify::assert_every_pair_passes_sealed(lab, "WireGuard");
 }
 
 #[test]
@@ -205,23 +187,22 @@ fn ipv4(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, u16, u16)> {
 #[test]
 fn flannel_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51820() {
     let lab = deployed("wg-fl-", "flannel");
+    assert_underlay_shows_only_wireguard(&lab, 51820);
+    assert_every_pair_passes_sealed(&lab);
+    assert_trace_shows_where_it_is_sealed(&lab);
+}
+
+/// tcpdump on host1's underlay during an iputils ping from pod1 to pod2: at least the 3
+/// echoes and 3 replies as UDP to `port`, no pod address, no ICMP and no VXLAN (the tunnels
+/// of Cilium's and flannel's unencrypted labs, which an encrypted one bypasses).
+fn assert_underlay_shows_only_wireguard(lab: &LabGuard, port: u16) {
     let l = lab.lab();
     let pcap = lab.dir.path().join("host1-eth1.pcap");
     let ns = |node: &str| format!("clab-{}-{node}", lab.name);
     let dump = Tcpdump::start(&ns("host1"), "eth1", &pcap);
     let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns("pod1"),
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-        ])
+        .args(["netns", "exec", &ns("pod1")])
+        .args(["ping", "-c", "3", "-i", "0.2", "-W", "2"])
         .arg(l.pods[1].ip.to_string())
         .output()
         .unwrap();
@@ -233,20 +214,22 @@ fn flannel_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51820() {
     let frames = dump.stop();
     let pods: Vec<Ipv4Addr> = l.pods.iter().map(|p| p.ip).collect();
     let headers: Vec<_> = frames.iter().filter_map(|(_, f)| ipv4(f)).collect();
-    let sealed = headers.iter().filter(|h| h.2 == 17 && h.4 == 51820).count();
+    let sealed = headers.iter().filter(|h| h.2 == 17 && h.4 == port).count();
     assert!(
         sealed >= 6,
-        "3 echoes and 3 replies as UDP 51820 on host1-eth1, saw {sealed}: {headers:?}"
+        "3 echoes and 3 replies as UDP {port} on host1-eth1, saw {sealed}: {headers:?}"
     );
-    for (src, dst, proto, ..) in &headers {
+    for (src, dst, proto, _, dport) in &headers {
         assert!(
             !pods.contains(src) && !pods.contains(dst),
             "a pod address crossed the underlay in the clear: {src} > {dst} protocol {proto}"
         );
         assert_ne!(*proto, 1, "ICMP on the underlay: {src} > {dst}");
+        assert!(
+            ![4789, 8472].contains(dport),
+            "VXLAN on the underlay: {src} > {dst}"
+        );
     }
-    assert_every_pair_passes_sealed(&lab);
-    assert_trace_shows_where_it_is_sealed(&lab);
 }
 
 /// `trace` names the device and the peer that encrypted the probe, and the one that decrypted
@@ -270,30 +253,26 @@ fn assert_trace_shows_where_it_is_sealed(lab: &LabGuard) {
             .iter()
             .any(|(n, w, d)| n == node && w == wrap && d.contains(says))
     };
-    assert!(
-        has(
+    let l = lab.lab();
+    let wg_ = l.encryption.clone().unwrap();
+    let at = |i: usize| format!("{}:{}", l.hosts[i].underlay_ip, wg_.port);
+    let dev = &wg_.dev;
+    for says in [
+        (
             "host1",
             "encap",
-            "encrypted by flannel-wg for host2 (192.168.0.100:51820)"
+            format!("encrypted by {dev} for host2 ({})", at(1)),
         ),
-        "{wraps:?}"
-    );
-    assert!(
-        has(
+        (
             "host2",
             "decap",
-            "decrypted by flannel-wg from host1 (192.168.0.50:51820)"
+            format!("decrypted by {dev} from host1 ({})", at(0)),
         ),
-        "{wraps:?}"
-    );
-    assert!(
-        has("host2", "encap", "encrypted by flannel-wg for host1"),
-        "{wraps:?}"
-    );
-    assert!(
-        has("host1", "decap", "decrypted by flannel-wg from host2"),
-        "{wraps:?}"
-    );
+        ("host2", "encap", format!("encrypted by {dev} for host1")),
+        ("host1", "decap", format!("decrypted by {dev} from host2")),
+    ] {
+        assert!(has(says.0, says.1, &says.2), "{says:?} not in {wraps:?}");
+    }
 }
 
 /// Verify of a broken lab: it fails, `from -> to` gives every message in `says` and every
@@ -339,37 +318,44 @@ fn assert_caught_sparing(
     );
 }
 
-#[test]
-fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
-    let lab = deployed("wg-key-", "flannel");
-    give_host2_a_stranger_for_host1(&lab, "flannel-wg");
-    let says = [
-        "no WireGuard handshake answer from host2 (check its peer key for host1)",
-        "host2 has no WireGuard peer with host1's public key",
-    ];
-    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
-}
-
-/// Replaces host2's peer for host1 with a stranger's key, as a mistyped key would.
-fn give_host2_a_stranger_for_host1(lab: &LabGuard, dev: &str) {
-    let host1 = lab.lab().hosts[0].wg.clone().unwrap().public_key;
+/// host2 loses its peer for host1 and gets a stranger's key at host1's endpoint instead, as a
+/// mistyped key would.
+fn break_one_peer_key(lab: &LabGuard) {
+    let l = lab.lab();
+    let wg_ = l.encryption.clone().unwrap();
+    let host1 = l.hosts[0].wg.clone().unwrap().public_key;
     let stranger = cnilab::plan::encryption::keys::KeyPair::generate()
         .unwrap()
         .public;
-    wg(lab, "host2", &["set", dev, "peer", &host1, "remove"]);
-    let peer = [
-        "set",
-        dev,
-        "peer",
-        &stranger,
-        "endpoint",
-        "192.168.0.50:51820",
-    ];
+    let endpoint = format!("{}:{}", l.hosts[0].underlay_ip, wg_.port);
+    let subnet = l.hosts[0].pod_subnet.to_string();
+    wg(lab, "host2", &["set", &wg_.dev, "peer", &host1, "remove"]);
     wg(
         lab,
         "host2",
-        &[&peer[..], &["allowed-ips", "10.0.1.0/24"]].concat(),
+        &[
+            "set",
+            &wg_.dev,
+            "peer",
+            &stranger,
+            "endpoint",
+            &endpoint,
+            "allowed-ips",
+            &subnet,
+        ],
     );
+}
+
+const WRONG_KEY_SAYS: [&str; 2] = [
+    "no WireGuard handshake answer from host2 (check its peer key for host1)",
+    "host2 has no WireGuard peer with host1's public key",
+];
+
+#[test]
+fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
+    let lab = deployed("wg-key-", "flannel");
+    break_one_peer_key(&lab);
+    assert_caught(&lab, ("pod1", "pod2"), &WRONG_KEY_SAYS, &["wg_peer"]);
 }
 
 /// The VM stage's: the same lab in the kernel's WireGuard, whose state verify reads back
@@ -388,7 +374,7 @@ fn flannel_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught(
         "no wireguard-go in a kernel lab"
     );
     assert_every_pair_passes_sealed(&lab);
-    give_host2_a_stranger_for_host1(&lab, "flannel-wg");
+    break_one_peer_key(&lab);
     // host1 still holds the session of the healthy run, so it sends data rather than
     // handshakes: the state read back from host2 is what names the fault.
     let says = ["host2 has no WireGuard peer with host1's public key"];
@@ -408,12 +394,34 @@ fn a_route_around_the_tunnel_is_caught_as_a_leak() {
         "host1",
         &format!("ip route add {subnet} via {host2} dev eth1"),
     );
+    assert_pod1_to_pod2_leaks_at_host1(&lab, 51820);
+}
+
+/// host1's peer host2 gets allowed-ips without host2's pod subnet; returns that subnet.
+fn drop_one_allowed_subnet(lab: &LabGuard) -> String {
+    let l = lab.lab();
+    let dev = l.encryption.clone().unwrap().dev;
+    let host2 = l.hosts[1].wg.clone().unwrap().public_key;
+    wg(
+        lab,
+        "host1",
+        &["set", &dev, "peer", &host2, "allowed-ips", "10.99.99.0/24"],
+    );
+    l.hosts[1].pod_subnet.to_string()
+}
+
+/// pod1 → pod2 crossed host1's underlay in the clear and not as WireGuard on `port`; pod2 →
+/// pod3, which the fault does not touch, still passes.
+fn assert_pod1_to_pod2_leaks_at_host1(lab: &LabGuard, port: u16) {
+    let not_sealed = format!(
+        "ping request from host1 to host2 not seen as WireGuard transport data on UDP {port}"
+    );
     let says = [
         "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
-        "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51820",
+        &not_sealed,
     ];
     assert_caught_sparing(
-        &lab,
+        lab,
         ("pod1", "pod2"),
         &says,
         &["leak", "not_sealed"],
@@ -424,20 +432,11 @@ fn a_route_around_the_tunnel_is_caught_as_a_leak() {
 #[test]
 fn allowed_ips_missing_a_peers_subnet_is_caught() {
     let lab = deployed("wg-aip-", "flannel");
-    let host2 = lab.lab().hosts[1].wg.clone().unwrap().public_key;
-    wg(
-        &lab,
-        "host1",
-        &[
-            "set",
-            "flannel-wg",
-            "peer",
-            &host2,
-            "allowed-ips",
-            "10.0.99.0/24",
-        ],
-    );
-    let says = ["host1's WireGuard peer host2 lacks 10.0.2.0/24 in its allowed-ips"];
+    let subnet = drop_one_allowed_subnet(&lab);
+    let says = [format!(
+        "host1's WireGuard peer host2 lacks {subnet} in its allowed-ips"
+    )];
+    let says: Vec<&str> = says.iter().map(String::as_str).collect();
     assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }
 
@@ -447,15 +446,57 @@ fn calicos_wireguard_on_vxlan_passes_every_pair_and_a_missing_rule_is_a_leak() {
     assert_every_pair_passes_sealed(&lab);
     // Without felix's rule, pod traffic takes the main table's VXLAN routes: in the clear.
     common::verify::exec(&lab, "host1", "ip rule del priority 99");
-    let says = [
-        "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
-        "ping request from host1 to host2 not seen as WireGuard transport data on UDP 51820",
-    ];
-    assert_caught_sparing(
-        &lab,
-        ("pod1", "pod2"),
-        &says,
-        &["leak", "not_sealed"],
-        ("pod2", "pod3"),
+    assert_pod1_to_pod2_leaks_at_host1(&lab, 51820);
+}
+
+/// Cilium's WireGuard on its VXLAN lab (`--flavor cilium --encryption wireguard`): cilium_wg0
+/// on UDP 51871, every pair passes sealed, and an underlay sees UDP 51871 and no pod address.
+#[test]
+fn ciliums_wireguard_passes_every_pair_and_an_underlay_shows_only_udp_51871() {
+    let (lab, _) = deployed_mode("wg-ci-", "vxlan", "cilium");
+    let wg_ = lab.lab().encryption.unwrap();
+    assert_eq!((wg_.dev.as_str(), wg_.port), ("cilium_wg0", 51871));
+    assert_underlay_shows_only_wireguard(&lab, 51871);
+    assert_every_pair_passes_sealed(&lab);
+    assert_trace_shows_where_it_is_sealed(&lab);
+}
+
+#[test]
+fn ciliums_wireguard_with_a_wrong_public_key_for_one_peer_is_caught() {
+    let (lab, _) = deployed_mode("wg-cik-", "vxlan", "cilium");
+    break_one_peer_key(&lab);
+    assert_caught(&lab, ("pod1", "pod2"), &WRONG_KEY_SAYS, &["wg_peer"]);
+}
+
+/// host1 sends host2's pods by Cilium's own VXLAN tunnel again (the route its unencrypted lab
+/// has), around cilium_wg0: verify looks into the VXLAN frames and finds the pods in the clear.
+#[test]
+fn ciliums_wireguard_with_a_route_around_the_tunnel_is_caught_as_a_leak() {
+    let (lab, _) = deployed_mode("wg-cil-", "vxlan", "cilium");
+    let l = lab.lab();
+    let cnilab::wire::encap::Encap::Vxlan(vxlan) = l.encap else {
+        panic!("Cilium's lab is VXLAN: {:?}", l.encap)
+    };
+    let host2 = &l.hosts[1];
+    let line = format!(
+        "ip route replace {} via {} dev {} onlink encap ip id {} dst {}",
+        host2.pod_subnet,
+        host2.vtep_ip.unwrap(),
+        l.tunnel_dev.clone().unwrap(),
+        vxlan.vni,
+        host2.underlay_ip
     );
+    common::verify::exec(&lab, "host1", &line);
+    assert_pod1_to_pod2_leaks_at_host1(&lab, 51871);
+}
+
+#[test]
+fn ciliums_wireguard_with_allowed_ips_missing_a_peers_subnet_is_caught() {
+    let (lab, _) = deployed_mode("wg-cia-", "vxlan", "cilium");
+    let subnet = drop_one_allowed_subnet(&lab);
+    let says = [format!(
+        "host1's WireGuard peer host2 lacks {subnet} in its allowed-ips"
+    )];
+    let says: Vec<&str> = says.iter().map(String::as_str).collect();
+    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }

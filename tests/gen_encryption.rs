@@ -22,6 +22,22 @@ fn gen(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `gen` with these flags, `--mode host-gw` unless they name a mode.
+fn gen_any(dir: &Path, args: &[&str]) -> std::process::Output {
+    cnilab()
+        .current_dir(dir)
+        .args(["gen", "--hosts", "3", "--name", "wg-gen"])
+        .args(if args.contains(&"--mode") {
+            &[][..]
+        } else {
+            &["--mode", "host-gw"][..]
+        })
+        .args(args)
+        .args(["-o", "clab.yaml"])
+        .output()
+        .unwrap()
+}
+
 fn key_file(dir: &Path, host: &str) -> PathBuf {
     dir.join(format!("wg-gen.cnilab/wireguard/{host}/private.key"))
 }
@@ -111,12 +127,31 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
     let text = include_str!("schema/clab.schema.json");
     let schema: Value = serde_json::from_str(text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for flavor in ["article", "flannel"] {
+    let variants: [&[&str]; 4] = [
+        &["--flavor", "article", "--encryption", "wireguard"],
+        &["--flavor", "flannel", "--encryption", "wireguard"],
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "cilium",
+            "--encryption",
+            "wireguard",
+        ],
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "cilium",
+            "--encryption",
+            "ipsec",
+        ],
+    ];
+    for args in variants {
+        let flavor = args.join(" ");
         let dir = tempfile::tempdir().unwrap();
-        gen(
-            dir.path(),
-            &["--flavor", flavor, "--encryption", "wireguard"],
-        );
+        let out = gen_any(dir.path(), args);
+        assert!(out.status.success(), "{flavor}: {}", stderr(&out));
         let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
         let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&topo).unwrap();
         let json = serde_json::to_value(yaml).unwrap();
@@ -136,14 +171,25 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
 
 #[test]
 fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &[
+                "--mode",
+                "vxlan",
+                "--flavor",
+                "calico",
+                "--encryption",
+                "ipsec",
+            ],
+            "--encryption ipsec is Cilium's: it is built for --mode vxlan --flavor cilium",
+        ),
         (
             &["--ip-family", "dual", "--encryption", "wireguard"],
-            "--encryption wireguard carries IPv4 only",
+            "--encryption carries IPv4 only",
         ),
         (
             &["--encryption", "ipsec"],
-            "--encryption ipsec is not built yet",
+            "--encryption ipsec is Cilium's: it is built for --mode vxlan --flavor cilium",
         ),
         (
             &["--mode", "vxlan", "--encryption", "wireguard"],
@@ -187,18 +233,7 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
     ];
     for (args, says) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let out = cnilab()
-            .current_dir(dir.path())
-            .args(["gen", "--hosts", "3", "--name", "wg-gen"])
-            .args(if args.contains(&"--mode") {
-                &[][..]
-            } else {
-                &["--mode", "host-gw"][..]
-            })
-            .args(args)
-            .args(["-o", "clab.yaml"])
-            .output()
-            .unwrap();
+        let out = gen_any(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
         assert_eq!(
@@ -260,4 +295,88 @@ fn calicos_layout_is_felixs_table_mark_and_rule() {
         assert!(topo.contains(line), "no `{line}`");
     }
     assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
+}
+
+/// A 3-host Cilium lab with `--encryption encryption`: its folder and its topology.
+fn cilium(encryption: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--mode",
+        "vxlan",
+        "--flavor",
+        "cilium",
+        "--encryption",
+        encryption,
+    ];
+    let out = gen_any(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+    (dir, topo)
+}
+
+#[test]
+fn ciliums_wireguard_is_cilium_wg0_on_51871_routed_past_its_vxlan() {
+    let (dir, topo) = cilium("wireguard");
+    for line in [
+        "ip link add cilium_wg0 type wireguard",
+        "listen-port 51871 fwmark 0x1e00",
+        "endpoint 10.0.2.2:51871 allowed-ips 172.16.1.0/24",
+        "sysctl -w net.ipv4.conf.cilium_wg0.rp_filter=0",
+        "ip link set dev cilium_wg0 mtu 1420",
+        "ip route add 172.16.1.0/24 dev cilium_wg0",
+        "pkg/wireguard/agent/agent.go",
+        "cnilab.wg-port: \"51871\"",
+    ] {
+        assert!(topo.contains(line), "no `{line}`");
+    }
+    // The pods bypass Cilium's VXLAN tunnel: no encap route is left for them.
+    assert!(!topo.contains("encap ip id"), "a VXLAN route is left");
+    assert_eq!(mode(&key_file(dir.path(), "host3")), 0o600);
+}
+
+#[test]
+fn ciliums_ipsec_keys_are_in_0600_batch_files_and_never_in_the_topology() {
+    let (dir, topo) = cilium("ipsec");
+    let batch = |host: &str| {
+        dir.path()
+            .join(format!("wg-gen.cnilab/ipsec/{host}/xfrm.batch"))
+    };
+    for (i, host) in ["host1", "host2", "host3"].iter().enumerate() {
+        let file = batch(host);
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+        assert_eq!(mode(file.parent().unwrap()), 0o700, "its folder");
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Two states and three policies per peer.
+        assert_eq!(text.matches("xfrm state add").count(), 4, "{text}");
+        assert_eq!(text.matches("xfrm policy add").count(), 6, "{text}");
+        for key in text
+            .split_whitespace()
+            .filter(|w| w.starts_with("0x") && w.len() > 20)
+        {
+            assert!(!topo.contains(key), "{host}'s key is in the topology");
+        }
+        // The ESP this host sends carries its own SPI.
+        let spi = format!("proto esp spi {:#x} ", ((i + 1) << 8) | 3);
+        let sent = format!("xfrm state add src 10.0.{}.2 ", i + 1);
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with(&sent))
+                .all(|l| l.contains(&spi)),
+            "{text}"
+        );
+    }
+    for line in [
+        "- ip -batch /var/run/cilium-ipsec/xfrm.batch",
+        "cnilab.encryption: ipsec",
+        "cnilab.ipsec-spi: \"3\"",
+        "- wg-gen.cnilab/ipsec/host2:/var/run/cilium-ipsec",
+        "pkg/datapath/linux/ipsec/ipsec_linux.go",
+    ] {
+        assert!(topo.contains(line), "no `{line}`");
+    }
+    assert!(!topo.contains("encap ip id"), "a VXLAN route is left");
+    assert!(
+        !topo.contains("xfrm state add"),
+        "no key line in the topology"
+    );
 }

@@ -71,10 +71,12 @@ pub struct LabShape {
     pub routing: Routing,
     #[command(flatten)]
     pub hybrid: HybridArgs,
-    /// Encrypt pod traffic between hosts: none (the default) or wireguard (--mode host-gw with
+    /// Encrypt pod traffic between hosts: none (the default), wireguard (--mode host-gw with
     /// the article's own tunnel or --flavor flannel's wireguard backend, flat underlay; --mode
-    /// vxlan --flavor calico, felix's wireguard.cali). Each host's private key is written
-    /// beside the topology, in LAB.cnilab/wireguard/.
+    /// vxlan --flavor calico, felix's wireguard.cali; --mode vxlan --flavor cilium, cilium_wg0)
+    /// or ipsec (--mode vxlan --flavor cilium: Cilium's xfrm states and policies, ESP). Each
+    /// host's private key or xfrm lines are written beside the topology, in
+    /// LAB.cnilab/wireguard/ or LAB.cnilab/ipsec/.
     #[arg(long, value_enum, value_name = "ENCRYPTION", default_value = "none")]
     pub encryption: Encryption,
     /// The lab name (containerlab's `name:`); defaults to the article's name for the mode.

@@ -440,6 +440,13 @@ impl Lab {
         }
     }
 
+    /// Whether the lab seals pod traffic in IPsec (Cilium's) rather than WireGuard.
+    pub fn ipsec(&self) -> bool {
+        self.encryption
+            .as_ref()
+            .is_some_and(|e| e.ipsec_key.is_some())
+    }
+
     pub fn host(&self, index: usize) -> Option<&LabHost> {
         self.hosts.iter().find(|h| h.index == index)
     }
@@ -489,7 +496,7 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         direct_to: optional(name, node, LABEL_DIRECT_TO)?,
         direct_proto: optional(name, node, LABEL_DIRECT_PROTO)?,
         tunnel_proto: optional(name, node, LABEL_TUNNEL_PROTO)?,
-        wg: wireguard::of_host(name, node)?.map(|(_, host)| host),
+        wg: wireguard::of_host(name, node)?.and_then(|(_, host)| host),
     })
 }
 

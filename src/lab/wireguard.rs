@@ -1,4 +1,5 @@
-//! A lab's WireGuard tunnel as its host labels state it (`gen --encryption wireguard`).
+//! A lab's encryption between hosts as its host labels state it: a WireGuard tunnel
+//! (`gen --encryption wireguard`) or Cilium's IPsec (`gen --encryption ipsec`).
 
 use super::{optional, required, LabError};
 use crate::topology::Node;
@@ -15,10 +16,19 @@ pub const LABEL_WG_DIR: &str = "cnilab.wg-dir";
 pub const LABEL_WG_ROUTE: &str = "cnilab.wg-route";
 /// The routing table the peers' routes are in (Calico's), where it is not the main one.
 pub const LABEL_WG_TABLE: &str = "cnilab.wg-table";
+/// The key number of an IPsec lab (`cnilab.encryption: ipsec`): host N sends ESP with SPI
+/// N << 8 | it.
+pub const LABEL_IPSEC_SPI: &str = "cnilab.ipsec-spi";
 
-/// What every host of an encrypted lab says alike.
+/// What every host of an encrypted lab says alike. An IPsec lab has no device, port, route
+/// or table: only its key number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabWireguard {
+    /// IPsec's key number (Cilium's), where the lab seals pod traffic in ESP rather than
+    /// WireGuard; the SPI each host sends follows from it
+    /// ([`crate::plan::encryption::ipsec::esp_spi`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipsec_key: Option<u32>,
     pub dev: String,
     pub port: u16,
     pub route: Option<ipnet::Ipv4Net>,
@@ -28,7 +38,10 @@ pub struct LabWireguard {
 
 impl std::fmt::Display for LabWireguard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WireGuard {} on UDP {}", self.dev, self.port)
+        match self.ipsec_key {
+            Some(key) => write!(f, "IPsec ESP of key {key}"),
+            None => write!(f, "WireGuard {} on UDP {}", self.dev, self.port),
+        }
     }
 }
 
@@ -39,20 +52,38 @@ pub struct HostWireguard {
     pub dir: String,
 }
 
-/// The host's tunnel and its own part, or `None` where the host states no encryption.
-pub fn of_host(name: &str, node: &Node) -> Result<Option<(LabWireguard, HostWireguard)>, LabError> {
+/// The host's encryption and its own WireGuard part (none for IPsec), or `None` where the
+/// host states no encryption.
+pub fn of_host(
+    name: &str,
+    node: &Node,
+) -> Result<Option<(LabWireguard, Option<HostWireguard>)>, LabError> {
     let Some(kind) = optional::<String>(name, node, LABEL_ENCRYPTION)? else {
         return Ok(None);
     };
-    if kind != "wireguard" {
-        return Err(LabError::Bad {
-            node: name.to_string(),
-            label: LABEL_ENCRYPTION,
-            value: kind,
-            why: "verify knows wireguard only".into(),
-        });
+    match kind.as_str() {
+        "wireguard" => {}
+        "ipsec" => {
+            let lab = LabWireguard {
+                ipsec_key: Some(required(name, node, LABEL_IPSEC_SPI)?),
+                dev: String::new(),
+                port: 0,
+                route: None,
+                table: None,
+            };
+            return Ok(Some((lab, None)));
+        }
+        _ => {
+            return Err(LabError::Bad {
+                node: name.to_string(),
+                label: LABEL_ENCRYPTION,
+                value: kind,
+                why: "verify knows wireguard and ipsec".into(),
+            })
+        }
     }
     let lab = LabWireguard {
+        ipsec_key: None,
         dev: required(name, node, LABEL_WG_DEV)?,
         port: required(name, node, LABEL_WG_PORT)?,
         route: optional(name, node, LABEL_WG_ROUTE)?,
@@ -62,5 +93,5 @@ pub fn of_host(name: &str, node: &Node) -> Result<Option<(LabWireguard, HostWire
         public_key: required(name, node, LABEL_WG_PUBLIC_KEY)?,
         dir: required(name, node, LABEL_WG_DIR)?,
     };
-    Ok(Some((lab, host)))
+    Ok(Some((lab, Some(host))))
 }

@@ -5,6 +5,7 @@
 //! Pure data, like [`crate::plan`]: the templates turn it into exec lines and labels. The keys
 //! are generated here ([`keys`]); gen writes them beside the topology.
 
+pub mod ipsec;
 pub mod keys;
 
 use super::{Flavor, Mode, Plan};
@@ -22,7 +23,7 @@ pub enum Encryption {
     None,
     /// A WireGuard tunnel between hosts (host-gw, article or flannel flavor).
     Wireguard,
-    /// IPsec ESP between hosts (not built yet).
+    /// IPsec ESP between hosts (Cilium's: static xfrm states and policies).
     Ipsec,
 }
 
@@ -63,6 +64,18 @@ pub const CALICO_WG_RULE_PRIORITY: u32 = 99;
 /// What flannel takes off the underlay MTU for the tunnel and the pods
 /// (pkg/backend/wireguard/wireguard_network.go, `overhead = 80`: room for IPv6 outer headers).
 pub const FLANNEL_WG_OVERHEAD: u16 = 80;
+/// Cilium's device (cilium/cilium pkg/wireguard/types/types.go, `IfaceName`).
+pub const CILIUM_WG_DEV: &str = "cilium_wg0";
+/// Cilium's fixed WireGuard port (pkg/wireguard/types, `ListenPort`; "exposed on UDP port
+/// 51871", Documentation/security/network/encryption-wireguard.rst).
+pub const CILIUM_WG_PORT: u16 = 51871;
+/// The mark Cilium's agent gives the device's own datagrams (pkg/wireguard/agent/agent.go
+/// `init`: `FirewallMark: linux_defaults.MagicMarkWireGuardEncrypted`, 0x1E00 in
+/// pkg/datapath/linux/linux_defaults/mark.go): encrypted already, never sent to it again.
+pub const CILIUM_WG_MARK: u32 = 0x1e00;
+/// What Cilium takes off the device MTU for WireGuard (pkg/mtu/mtu.go, `WireguardOverhead = 80`:
+/// the 32-byte message minimum, a 40-byte outer IPv6 header and UDP's 8).
+pub const CILIUM_WG_OVERHEAD: u16 = 80;
 /// WireGuard over IPv4: outer IPv4 (20) + UDP (8) + WireGuard data header (16) + tag (16).
 pub const WG_IPV4_OVERHEAD: u16 = 60;
 
@@ -78,6 +91,9 @@ pub enum WgLayout {
     /// Calico's (felix): the peers' blocks routed to the device in a table of its own, which
     /// a rule sends every packet to unless WireGuard's own fwmark is on it.
     Calico,
+    /// Cilium's: a route per peer's pod CIDR on the device, where Cilium's eBPF redirects a
+    /// packet for a remote endpoint to it (bypassing its VXLAN tunnel).
+    Cilium,
 }
 
 /// The tunnel a lab's hosts build.
@@ -90,7 +106,7 @@ pub struct Wireguard {
     pub mtu: u16,
     /// The route flannel puts on the device: every pod subnet of the cluster.
     pub cluster_net: &'static str,
-    /// Calico's table, mark and rule priority.
+    /// Calico's table and rule priority; the device's fwmark (Calico's and Cilium's, 0 for none).
     pub table: u32,
     pub mark: u32,
     pub rule_priority: u32,
@@ -116,9 +132,14 @@ impl Wireguard {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncryptionError {
-    #[error("--encryption ipsec is not built yet: cnilab builds --encryption wireguard for --mode host-gw (article and flannel flavors) and --mode vxlan --flavor calico, on their own underlays")]
-    IpsecNotBuilt,
-    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    #[error("--encryption ipsec is Cilium's: it is built for --mode vxlan --flavor cilium on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    IpsecNotHere {
+        mode: Mode,
+        flavor: Flavor,
+        underlay: Underlay,
+        routing: &'static str,
+    },
+    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico|cilium, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
     NotHere {
         mode: Mode,
         flavor: Flavor,
@@ -126,9 +147,9 @@ pub enum EncryptionError {
         /// ` --routing bgp` where that is what is not built.
         routing: &'static str,
     },
-    #[error("--encryption wireguard carries IPv4 only for now: use it without --ip-family {0}")]
+    #[error("--encryption carries IPv4 only for now: use it without --ip-family {0}")]
     NotIpv6(crate::family::IpFamily),
-    #[error("cannot generate WireGuard keys: {0}")]
+    #[error("cannot generate encryption keys: {0}")]
     Keys(String),
 }
 
@@ -136,13 +157,15 @@ pub enum EncryptionError {
 pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, EncryptionError> {
     match encryption {
         Encryption::None => return Ok(None),
-        Encryption::Ipsec => return Err(EncryptionError::IpsecNotBuilt),
+        // Cilium's IPsec is no WireGuard tunnel: [`ipsec`] plans it.
+        Encryption::Ipsec => return Ok(None),
         Encryption::Wireguard => {}
     }
     let layout = match (plan.mode, plan.flavor) {
         (Mode::HostGw, Flavor::Article) => WgLayout::Own,
         (Mode::HostGw, Flavor::Flannel) => WgLayout::Flannel,
         (Mode::Vxlan, Flavor::Calico) => WgLayout::Calico,
+        (Mode::Vxlan, Flavor::Cilium) => WgLayout::Cilium,
         _ => return Err(not_here(plan)),
     };
     if !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet {
@@ -154,21 +177,15 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     let keys = (0..plan.hosts.len())
         .map(|_| keys::KeyPair::generate())
         .collect::<Result<Vec<_>, _>>()?;
-    let (dev, mtu) = match layout {
-        WgLayout::Flannel => (FLANNEL_WG_DEV, 1500 - FLANNEL_WG_OVERHEAD),
-        WgLayout::Own => (OWN_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
-        // felix's automatic WireGuard MTU over IPv4: the host's less 60
-        // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
-        WgLayout::Calico => (CALICO_WG_DEV, 1500 - WG_IPV4_OVERHEAD),
-    };
+    let (dev, port, mark, mtu) = device(layout);
     Ok(Some(Wireguard {
         layout,
         dev,
-        port: WIREGUARD_PORT,
+        port,
         mtu,
         cluster_net: plan.underlay_supernet,
         table: CALICO_WG_TABLE,
-        mark: CALICO_WG_MARK,
+        mark,
         rule_priority: CALICO_WG_RULE_PRIORITY,
         keys,
         dirs: plan
@@ -179,16 +196,82 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     }))
 }
 
+/// A layout's device, port, fwmark (0 for none) and MTU (the pods' too).
+fn device(layout: WgLayout) -> (&'static str, u16, u32, u16) {
+    match layout {
+        WgLayout::Flannel => (
+            FLANNEL_WG_DEV,
+            WIREGUARD_PORT,
+            0,
+            1500 - FLANNEL_WG_OVERHEAD,
+        ),
+        WgLayout::Own => (OWN_WG_DEV, WIREGUARD_PORT, 0, 1500 - WG_IPV4_OVERHEAD),
+        // felix's automatic WireGuard MTU over IPv4: the host's less 60
+        // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
+        WgLayout::Calico => (
+            CALICO_WG_DEV,
+            WIREGUARD_PORT,
+            CALICO_WG_MARK,
+            1500 - WG_IPV4_OVERHEAD,
+        ),
+        WgLayout::Cilium => (
+            CILIUM_WG_DEV,
+            CILIUM_WG_PORT,
+            CILIUM_WG_MARK,
+            1500 - CILIUM_WG_OVERHEAD,
+        ),
+    }
+}
+
+/// Cilium's IPsec for `plan` (`--encryption ipsec`), with fresh keys; `None` for another
+/// encryption.
+pub fn ipsec(plan: &Plan, encryption: Encryption) -> Result<Option<ipsec::Ipsec>, EncryptionError> {
+    if encryption != Encryption::Ipsec {
+        return Ok(None);
+    }
+    plan_ipsec(plan).map(Some)
+}
+
+fn plan_ipsec(plan: &Plan) -> Result<ipsec::Ipsec, EncryptionError> {
+    let custom = !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet;
+    if (plan.mode, plan.flavor) != (Mode::Vxlan, Flavor::Cilium) || custom {
+        return Err(EncryptionError::IpsecNotHere {
+            mode: plan.mode,
+            flavor: plan.flavor,
+            underlay: plan.underlay,
+            routing: routing_suffix(plan),
+        });
+    }
+    if plan.ipv6 {
+        return Err(EncryptionError::NotIpv6(plan.ip_family));
+    }
+    let sides: Vec<ipsec::HostSide> = (plan.hosts.iter())
+        .map(|h| ipsec::HostSide {
+            underlay_ip: h.underlay_ip,
+            pod_subnet: h.pod_subnet,
+        })
+        .collect();
+    let dirs = (plan.hosts.iter())
+        .map(|h| format!("{}/ipsec/{}", crate::routing::files_dir(&plan.lab), h.name))
+        .collect();
+    ipsec::Ipsec::plan(&sides, dirs)
+}
+
 fn not_here(plan: &Plan) -> EncryptionError {
     EncryptionError::NotHere {
         mode: plan.mode,
         flavor: plan.flavor,
         underlay: plan.underlay,
-        routing: match (plan.routing, plan.cross_subnet) {
-            (Routing::Bgp, _) => " --routing bgp",
-            (_, true) => " --cross-subnet",
-            _ => "",
-        },
+        routing: routing_suffix(plan),
+    }
+}
+
+/// ` --routing bgp` or ` --cross-subnet` where that is what is not built.
+fn routing_suffix(plan: &Plan) -> &'static str {
+    match (plan.routing, plan.cross_subnet) {
+        (Routing::Bgp, _) => " --routing bgp",
+        (_, true) => " --cross-subnet",
+        _ => "",
     }
 }
 

@@ -9,7 +9,7 @@ mod error;
 mod exec;
 pub mod lock;
 mod netns;
-mod preflight;
+pub mod preflight;
 mod process;
 mod shape;
 pub mod state;

@@ -10,6 +10,8 @@ pub enum Feature {
     Vxlan,
     Ipip,
     Wireguard,
+    /// IPsec: ESP states in the kernel's xfrm, with AES-GCM (Cilium's `--encryption ipsec`).
+    Xfrm,
 }
 
 impl Feature {
@@ -18,6 +20,7 @@ impl Feature {
             Feature::Vxlan => "vxlan",
             Feature::Ipip => "ipip",
             Feature::Wireguard => "wireguard",
+            Feature::Xfrm => "esp4",
         }
     }
 
@@ -33,6 +36,10 @@ impl Feature {
             }
             Feature::Wireguard => "this kernel cannot create wireguard devices \
                  (CONFIG_WIREGUARD; try `modprobe wireguard`)"
+                .into(),
+            Feature::Xfrm => "this kernel has no IPsec: it cannot add an ESP xfrm state with \
+                 rfc4106(gcm(aes)) (CONFIG_XFRM_USER, CONFIG_INET_ESP, CONFIG_CRYPTO_GCM; try \
+                 `modprobe xfrm_user esp4`), so this lab's `ip -batch` xfrm lines cannot run"
                 .into(),
         }
     }
@@ -67,6 +74,21 @@ impl Feature {
             Feature::Wireguard => {
                 process::strings(["ip", "link", "add", "cnilab-probe", "type", "wireguard"])
             }
+            // A throwaway all-zero key between two loopback addresses: no secret, no packet.
+            Feature::Xfrm => {
+                let key = format!("0x{}", "0".repeat(40));
+                let line = "ip xfrm state add src 127.0.0.1 dst 127.0.0.2 proto esp spi 0x1 \
+                            mode tunnel aead rfc4106(gcm(aes)) KEY 128";
+                line.split_whitespace()
+                    .map(|w| {
+                        if w == "KEY" {
+                            key.clone()
+                        } else {
+                            w.to_string()
+                        }
+                    })
+                    .collect()
+            }
         }
     }
 }
@@ -80,6 +102,7 @@ pub fn features<'a>(lines: impl Iterator<Item = &'a ExecLine>) -> BTreeSet<Featu
         }
         for pair in line.argv.windows(2) {
             match (pair[0].as_str(), pair[1].as_str()) {
+                ("-batch", file) if is_xfrm_batch(file) => found.insert(Feature::Xfrm),
                 ("type", "vxlan") => found.insert(Feature::Vxlan),
                 ("type", "ipip") | ("mode", "ipip") => found.insert(Feature::Ipip),
                 ("type", "wireguard") => found.insert(Feature::Wireguard),
@@ -88,6 +111,14 @@ pub fn features<'a>(lines: impl Iterator<Item = &'a ExecLine>) -> BTreeSet<Featu
         }
     }
     found
+}
+
+/// Whether an `ip -batch` file is an IPsec lab's xfrm lines (its name says so).
+fn is_xfrm_batch(file: &str) -> bool {
+    std::path::Path::new(file).file_name()
+        == Some(std::ffi::OsStr::new(
+            crate::plan::encryption::ipsec::BATCH_FILE,
+        ))
 }
 
 /// Every exec line split as containerlab splits it (shlex, no shell), or one problem per line
@@ -219,11 +250,12 @@ mod tests {
             line("ip link add flannel.1 type vxlan id 1 dev eth1"),
             line("ip tunnel add tunl1 mode ipip local 10.0.1.2"),
             line("echo type vxlan"),
+            line("ip -batch /var/run/cilium-ipsec/xfrm.batch"),
         ];
         let f = features(lines.iter());
         assert_eq!(
             f.into_iter().collect::<Vec<_>>(),
-            vec![Feature::Vxlan, Feature::Ipip]
+            vec![Feature::Vxlan, Feature::Ipip, Feature::Xfrm]
         );
         assert!(features([line("ip link add b type bridge")].iter()).is_empty());
     }

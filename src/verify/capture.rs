@@ -93,6 +93,9 @@ struct Tap {
 
 impl Tap {
     fn observe(&self, frame: packet_socket::Frame<'_>) {
+        if self.observer.outgoing_only && !frame.outgoing {
+            return;
+        }
         let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
         let cut = frame.wire_len.saturating_sub(frame.data.len());
         self.observer
@@ -278,6 +281,7 @@ mod tests {
             vxlan_ports: vec![4789],
             pod_point: true,
             keep_raw: false,
+            outgoing_only: false,
         }
     }
 

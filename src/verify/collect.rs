@@ -67,8 +67,16 @@ pub(super) fn observers(
             vxlan_ports: vxlan_ports(lab),
             pod_point: pod_nodes.contains(p.id.node.as_str()),
             keep_raw,
+            outgoing_only: decrypts_in_place(lab, &p.id),
         })
         .collect()
+}
+
+/// Whether `point` is a host's underlay in an IPsec lab, whose taps see each decrypted packet
+/// again in the clear (see [`observe::Observer::outgoing_only`]).
+pub(super) fn decrypts_in_place(lab: &Lab, point: &crate::lab::point::PointId) -> bool {
+    let ipsec = lab.ipsec();
+    ipsec && point.role == Some(crate::lab::point::Role::HostUnderlay)
 }
 
 /// The UDP ports whose datagrams are read as VXLAN: the lab's own, then the well-known ones

@@ -300,7 +300,9 @@ impl Prepared {
         let together: Vec<usize> = self.points.iter().map(|p| p.host).collect();
         let running = capture::start(std::mem::take(&mut self.opened), observers, &together)?;
         let watch = match lab.encryption {
-            Some(_) => Some(sealed::Watch::start(&self.points)?),
+            Some(_) => Some(sealed::Watch::start(&self.points, |p| {
+                collect::decrypts_in_place(lab, p)
+            })?),
             None => None,
         };
         let flush = learned::plan_flush(lab);

@@ -34,6 +34,10 @@ pub struct Observer {
     pub pod_point: bool,
     /// Keep every frame's bytes, for `--pcap`.
     pub keep_raw: bool,
+    /// Skip what the point receives: a host's underlay in an IPsec lab, where the kernel hands
+    /// each packet it decrypted in tunnel mode to the interface's taps a second time, in the
+    /// clear, after the ESP it came in. A real leak still shows where it leaves its sender.
+    pub outgoing_only: bool,
 }
 
 /// One frame as kept.
@@ -307,6 +311,7 @@ mod tests {
             vxlan_ports: vec![8472, 4789],
             pod_point,
             keep_raw,
+            outgoing_only: false,
         }
     }
 

@@ -164,7 +164,9 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         // read here: the tunnel on the wire and the peers read back stand for them.
         let dst = p.pod_subnet.to_string();
         let dev = wg.dev.clone();
+        // IPsec's peers (Cilium's) have no route of their own: the out policy catches them.
         return match (wg.route, wg.table) {
+            _ if wg.ipsec_key.is_some() => Vec::new(),
             (Some(_), _) | (_, Some(_)) => Vec::new(),
             (None, None) => vec![Item::Route {
                 dst,

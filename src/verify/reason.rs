@@ -235,6 +235,24 @@ pub enum Reason {
         to_host: String,
         point: PointId,
         port: u16,
+        /// The planned SPI where the lab seals in IPsec ESP (its `port` then 0).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        esp_spi: Option<u32>,
+    },
+    /// In an IPsec lab, ESP between a pair's hosts under another SPI than the planned one.
+    WrongSpi {
+        from_host: String,
+        to_host: String,
+        point: PointId,
+        seen: u32,
+        planned: u32,
+    },
+    /// In an IPsec lab, a request that reached its receiving host as ESP of the planned SPI
+    /// and got nothing back sealed: that host could not decrypt it, or did not answer.
+    EspUnanswered {
+        from_host: String,
+        to_host: String,
+        spi: u32,
     },
     /// A WireGuard peer whose state, read back from the host, is not as planned.
     WgPeer {
@@ -305,6 +323,8 @@ impl Reason {
             Unsent { .. } => "unsent",
             Leak { .. } => "leak",
             NotSealed { .. } => "not_sealed",
+            WrongSpi { .. } => "wrong_spi",
+            EspUnanswered { .. } => "esp_unanswered",
             WgPeer { .. } => "wg_peer",
         }
     }
@@ -607,9 +627,36 @@ fn sealed(reason: &Reason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             to_host,
             point,
             port,
+            esp_spi,
+        } => {
+            let how = match esp_spi {
+                Some(spi) => format!("ESP with SPI {spi:#x}"),
+                None => format!("WireGuard transport data on UDP {port}"),
+            };
+            write!(
+                f,
+                "{probe} {direction} from {from_host} to {to_host} not seen as {how} at {}",
+                point.described()
+            )
+        }
+        EspUnanswered {
+            from_host,
+            to_host,
+            spi,
         } => write!(
             f,
-            "{probe} {direction} from {from_host} to {to_host} not seen as WireGuard transport data on UDP {port} at {}",
+            "{to_host} got {from_host}'s ESP (SPI {spi:#x}) and sent nothing back sealed \
+             (check {to_host}'s key for the state from {from_host}, SPI {spi:#x})"
+        ),
+        WrongSpi {
+            from_host,
+            to_host,
+            point,
+            seen,
+            planned,
+        } => write!(
+            f,
+            "ESP SPI {seen:#x} not the planned {planned:#x} from {from_host} to {to_host} at {}",
             point.described()
         ),
         WgPeer {

@@ -27,7 +27,11 @@ impl Prepared {
             row.verdict.reasons.splice(0..0, first);
             let window = judged.windows[k].filter(|_| hosts.0 != hosts.1);
             let plan = judge.plan(k);
-            for r in pair_reasons(&plan, row, wg, window, watched) {
+            let esp = (wg.ipsec_key).map(|key| {
+                let spi = |host| crate::plan::encryption::ipsec::esp_spi(key, host);
+                (spi(hosts.0), spi(hosts.1))
+            });
+            for r in pair_reasons(&plan, row, (wg, esp), window, watched) {
                 if !already_said(&row.verdict.reasons, &r) {
                     row.verdict.reasons.push(r);
                 }
@@ -38,6 +42,9 @@ impl Prepared {
     /// Every host's WireGuard peers read back now, and what is wrong with them.
     fn peer_problems(&self) -> Vec<PeerProblem> {
         let lab = &self.lab;
+        if lab.ipsec() {
+            return Vec::new();
+        }
         let states: Vec<_> = (lab.hosts.iter())
             .map(|h| (h.index, wg_state::read(lab, &self.lab_dir, h)))
             .collect();
@@ -69,7 +76,7 @@ fn already_said(reasons: &[Reason], r: &Reason) -> bool {
 fn pair_reasons(
     plan: &judge::PairPlan,
     row: &mut PairRow,
-    wg: &LabWireguard,
+    (wg, esp): (&LabWireguard, Option<(u32, u32)>),
     window: Option<sealed::Window>,
     watched: &sealed::Watched,
 ) -> Vec<Reason> {
@@ -78,10 +85,14 @@ fn pair_reasons(
     let Some(window) = window else {
         return reasons;
     };
-    let missing = sealed::tunnel_reasons(plan, wg, window, watched);
+    let missing = sealed::tunnel_reasons(plan, wg, esp, window, watched);
     if missing.is_empty() {
+        let seal = match esp {
+            Some((request, reply)) => format!("IPsec ESP SPI {request:#x}/{reply:#x}"),
+            None => wg.to_string(),
+        };
         row.verdict.wire = format!(
-            "{wg} between {} and {} (pods {} > {})",
+            "{seal} between {} and {} (pods {} > {})",
             plan.src_host, plan.dst_host, plan.src_pod, plan.dst_pod
         );
     }

@@ -19,6 +19,7 @@ use crate::lab::point::{PointId, Role};
 use crate::lab::wireguard::LabWireguard;
 use crate::sys::packet_ring::RingSize;
 use crate::sys::packet_socket::{self, PacketSocket, Readers};
+use crate::wire::sealed::Seal;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -54,16 +55,28 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn start(points: &[CapturePoint]) -> Result<Watch, CaptureError> {
+    /// `in_place(point)`: whether the point's taps see each packet the host decrypted again in
+    /// the clear (IPsec in tunnel mode): there, what comes in is kept only sealed.
+    pub fn start(
+        points: &[CapturePoint],
+        in_place: impl Fn(&PointId) -> bool,
+    ) -> Result<Watch, CaptureError> {
         let between: Vec<&CapturePoint> = points.iter().filter(|p| between_nodes(&p.id)).collect();
+        let in_place: Vec<bool> = between.iter().map(|p| in_place(&p.id)).collect();
         let filter = ipv4_only(SNAP as u32);
         let sockets = packet_socket::open_all(&between, |p| {
             super::capture::open_filtered(p, &filter, RingSize::PROBES)
         })?;
-        let readers = packet_socket::start(sockets, |i, socket: PacketSocket, stop| {
+        let readers = packet_socket::start(sockets, move |i, socket: PacketSocket, stop| {
             let mut frames = Vec::new();
+            let decrypted = |f: &packet_socket::Frame| {
+                in_place[i] && !f.outgoing && crate::wire::sealed(f.data).is_none()
+            };
             // A socket that fails ends its own reading; what it kept so far is judged.
             let _ = socket.read_until(stop, DRAIN_LIMIT, |f| {
+                if decrypted(&f) {
+                    return;
+                }
                 let data = f.data[..f.data.len().min(SNAP)].to_vec();
                 frames.push(Frame {
                     point: i,
@@ -102,8 +115,11 @@ fn ipv4_only(snap: u32) -> Vec<libc::sock_filter> {
     ]
 }
 
-/// When a pair's probes were out: from its first request to its last reply, as the sending
-/// pod saw them.
+/// How long after its last unanswered request a pair's sealed frames are looked for.
+const UNANSWERED: Duration = Duration::from_secs(1);
+
+/// When a pair's probes were out: from its first request to its last reply (or a while after
+/// its last request, where none was answered), as the sending pod saw them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub from: Duration,
@@ -118,8 +134,14 @@ pub fn window<'a>(
         .flat_map(|p| &p.seen)
         .filter(|s| s.point == plan.src_pod_point)
         .collect();
-    let from = at_sender.iter().filter(|s| !s.reply).map(|s| s.ts).min()?;
-    let to = at_sender.iter().filter(|s| s.reply).map(|s| s.ts).max()?;
+    let requests = at_sender.iter().filter(|s| !s.reply).map(|s| s.ts);
+    let from = requests.clone().min()?;
+    // Unanswered, the requests still crossed (or not) sealed: a one-way fault, such as a
+    // receiver that cannot decrypt, is judged on them.
+    let to = match at_sender.iter().filter(|s| s.reply).map(|s| s.ts).max() {
+        Some(to) => to,
+        None => requests.max()? + UNANSWERED,
+    };
     (from <= to).then_some(Window { from, to })
 }
 
@@ -196,11 +218,13 @@ fn pod_addresses(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     }
 }
 
-/// The pair's probes crossed as WireGuard transport data between its hosts, both ways, at
+/// The pair's probes crossed as WireGuard transport data between its hosts, or as ESP with the
+/// SPI each host sends (`esp`: the request's and the reply's, in an IPsec lab), both ways, at
 /// both hosts' underlay interfaces, while they were out.
 pub fn tunnel_reasons(
     plan: &PairPlan,
     wg: &LabWireguard,
+    esp: Option<(u32, u32)>,
     window: Window,
     watched: &Watched,
 ) -> Vec<Reason> {
@@ -217,37 +241,95 @@ pub fn tunnel_reasons(
             (&plan.host_names.0, &plan.host_names.1)
         };
         for point in [&plan.src_point, &plan.dst_point] {
-            if !sealed_at(watched, point, (from, to), wg.port, window) {
-                reasons.push(Reason::NotSealed {
-                    probe: ProbeName::Ping,
-                    direction: Direction::of(reply),
-                    from_host: from_name.clone(),
-                    to_host: to_name.clone(),
-                    point: point.clone(),
-                    port: wg.port,
-                });
-            }
+            let seals = seals_at(watched, point, (from, to), window);
+            let names = (from_name, to_name);
+            let spi = esp.map(|(request, back)| if reply { back } else { request });
+            reasons.extend(seal_reason(&seals, (wg.port, spi), point, names, reply));
         }
+    }
+    if let Some(r) = esp.and_then(|(spi, _)| unanswered(plan, spi, &reasons)) {
+        reasons.insert(0, r);
     }
     reasons
 }
 
-fn sealed_at(
+/// In an IPsec lab, where the only reasons are the reply's, unsealed at both points: the
+/// request reached the receiver as planned ESP (`spi`), and nothing came back.
+fn unanswered(plan: &PairPlan, spi: u32, reasons: &[Reason]) -> Option<Reason> {
+    let reply_unsealed = |r: &Reason| matches!(r, Reason::NotSealed { direction, .. } if *direction == Direction::Reply);
+    (reasons.len() == 2 && reasons.iter().all(reply_unsealed)).then(|| {
+        let (from_host, to_host) = plan.host_names.clone();
+        Reason::EspUnanswered {
+            from_host,
+            to_host,
+            spi,
+        }
+    })
+}
+
+/// What is wrong with the seals seen one way at a point: none is the planned one.
+fn seal_reason(
+    seals: &[Seal],
+    (port, esp_spi): (u16, Option<u32>),
+    point: &PointId,
+    (from_host, to_host): (&String, &String),
+    reply: bool,
+) -> Option<Reason> {
+    let planned = |s: &Seal| match (esp_spi, s) {
+        (Some(want), Seal::Esp { spi, .. }) => *spi == want,
+        (
+            None,
+            Seal::Wireguard {
+                dst_port, message, ..
+            },
+        ) => *dst_port == port && message.is_transport(),
+        _ => false,
+    };
+    if seals.iter().any(planned) {
+        return None;
+    }
+    let wrong_spi = seals.iter().find_map(|s| match s {
+        Seal::Esp { spi, .. } => Some(*spi),
+        _ => None,
+    });
+    if let (Some(planned), Some(seen)) = (esp_spi, wrong_spi) {
+        return Some(Reason::WrongSpi {
+            from_host: from_host.clone(),
+            to_host: to_host.clone(),
+            point: point.clone(),
+            seen,
+            planned,
+        });
+    }
+    Some(Reason::NotSealed {
+        probe: ProbeName::Ping,
+        direction: Direction::of(reply),
+        from_host: from_host.clone(),
+        to_host: to_host.clone(),
+        point: point.clone(),
+        port,
+        esp_spi,
+    })
+}
+
+/// The seals of the packets from `from` to `to` at `point` while the probes were out.
+fn seals_at(
     watched: &Watched,
     point: &PointId,
     (from, to): (Ipv4Addr, Ipv4Addr),
-    port: u16,
     window: Window,
-) -> bool {
+) -> Vec<Seal> {
     let Some(at) = watched.points.iter().position(|p| p == point) else {
-        return false;
+        return Vec::new();
     };
     watched
         .frames
         .iter()
         .filter(|f| f.point == at && f.ts >= window.from && f.ts <= window.to)
         .filter_map(|f| crate::wire::sealed(&f.data))
-        .any(|s| (s.src, s.dst) == (from, to) && s.wireguard_data_to(port))
+        .filter(|s| (s.src, s.dst) == (from, to))
+        .map(|s| s.seal)
+        .collect()
 }
 
 #[cfg(test)]
@@ -308,6 +390,7 @@ mod tests {
 
     fn wg() -> LabWireguard {
         LabWireguard {
+            ipsec_key: None,
             dev: "flannel-wg".into(),
             port: 51820,
             route: None,
@@ -393,7 +476,7 @@ mod tests {
             (1, 13, wg_data(b, a)),
             (0, 14, wg_data(b, a)),
         ]);
-        assert!(tunnel_reasons(&p, &wg(), w, &all).is_empty());
+        assert!(tunnel_reasons(&p, &wg(), None, w, &all).is_empty());
         // The reply, outside the window, proves nothing: the request alone crossed sealed.
         let late = watched(vec![
             (0, 11, wg_data(a, b)),
@@ -401,11 +484,72 @@ mod tests {
             (1, 30, wg_data(b, a)),
             (0, 31, wg_data(b, a)),
         ]);
-        let reasons = tunnel_reasons(&p, &wg(), w, &late);
+        let reasons = tunnel_reasons(&p, &wg(), None, w, &late);
         assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert!(reasons[0].to_string().contains(
             "reply from host2 to host1 not seen as WireGuard transport data on UDP 51820"
         ));
+    }
+
+    fn esp(from: &str, to: &str, spi: u32) -> Vec<u8> {
+        let mut body = vec![0u8; 8 + 64];
+        body[..4].copy_from_slice(&spi.to_be_bytes());
+        body[7] = 1;
+        let (a, b) = (from.parse().unwrap(), to.parse().unwrap());
+        ether(0x0800, &ipv4(a, b, crate::wire::sealed::PROTO_ESP, &body))
+    }
+
+    #[test]
+    fn esp_with_the_planned_spi_proves_the_tunnel_and_another_spi_is_named() {
+        let (p, w) = (
+            plan(),
+            Window {
+                from: Duration::from_millis(10),
+                to: Duration::from_millis(20),
+            },
+        );
+        let ipsec = LabWireguard {
+            ipsec_key: Some(3),
+            dev: String::new(),
+            port: 0,
+            route: None,
+            table: None,
+        };
+        let (a, b) = ("192.168.0.50", "192.168.0.100");
+        let frames = |spi_back: u32| {
+            watched(vec![
+                (0, 11, esp(a, b, 0x103)),
+                (1, 12, esp(a, b, 0x103)),
+                (1, 13, esp(b, a, spi_back)),
+                (0, 14, esp(b, a, spi_back)),
+            ])
+        };
+        let both = Some((0x103, 0x203));
+        assert!(tunnel_reasons(&p, &ipsec, both, w, &frames(0x203)).is_empty());
+        let texts: Vec<String> = tunnel_reasons(&p, &ipsec, both, w, &frames(0x103))
+            .iter()
+            .map(Reason::to_string)
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "ESP SPI 0x103 not the planned 0x203 from host2 to host1 at host1-eth1 (host underlay)",
+                "ESP SPI 0x103 not the planned 0x203 from host2 to host1 at host2-eth1 (host underlay)",
+            ]
+        );
+        // The request crossed as planned and nothing came back: the receiver is named.
+        let one_way = watched(vec![(0, 11, esp(a, b, 0x103)), (1, 12, esp(a, b, 0x103))]);
+        let reasons = tunnel_reasons(&p, &ipsec, both, w, &one_way);
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(reasons[0]
+            .to_string()
+            .starts_with("host2 got host1's ESP (SPI 0x103) and sent nothing back sealed"));
+        // WireGuard where ESP is planned is not the tunnel either.
+        let wrong_kind = watched(vec![(0, 11, wg_data(a, b))]);
+        let reasons = tunnel_reasons(&p, &ipsec, Some((0x103, 0x203)), w, &wrong_kind);
+        assert!(reasons[0]
+            .to_string()
+            .starts_with("ping request from host1 to host2 not seen as ESP with SPI 0x103"));
     }
 
     #[test]

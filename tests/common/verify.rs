@@ -79,6 +79,22 @@ pub fn assert_loss_within_rule(p: &Value) {
     );
 }
 
+/// An encrypted 3-host lab passes every one of its 6 pairs, each sealed: its wire starts with
+/// `sealed` ("WireGuard", "IPsec ESP").
+#[allow(dead_code)]
+pub fn assert_every_pair_passes_sealed(lab: &LabGuard, sealed: &str) {
+    let (code, report) = verify_healthy(lab, &[]);
+    let pairs = report["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 6, "3 hosts of one pod: 6 ordered pairs");
+    for p in pairs {
+        let (from, to) = (&p["from"], &p["to"]);
+        assert_eq!(p["passed"], true, "{from} -> {to}: {:?}", reasons(p));
+        let wire = p["wire"].as_str().unwrap();
+        assert!(wire.starts_with(sealed), "{from} -> {to}: {wire}");
+    }
+    assert_eq!(code, 0, "{report}");
+}
+
 pub fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
     report["pairs"]
         .as_array()
