@@ -25,10 +25,10 @@ endif
 help:
 	@echo "make demo        gen, deploy and verify host-gw and vxlan labs on the built-in runtime"
 	@echo "make install     build, then install cnilab as $(PREFIX)/bin/cnilab (sudo finds it there)"
-	@echo "make test        unit, CLI and end-to-end tests, then the IPIP and kernel-WireGuard tests in a VM, and actionlint"
+	@echo "make test        unit, CLI and end-to-end tests, then the IPIP, kernel-WireGuard and IPsec tests in a VM, and actionlint"
 	@echo "make test-unit   only the tests that run on this kernel"
-	@echo "make test-vm     the IPIP and kernel-WireGuard tests inside a stock Debian kernel (virtme-ng)"
-	@echo "make test-vm-here  the same tests on this machine's kernel, which must have ipip, netem and wireguard"
+	@echo "make test-vm     the IPIP, kernel-WireGuard and IPsec tests inside a stock Debian kernel (virtme-ng)"
+	@echo "make test-vm-here  the same tests on this machine's kernel, which must have ipip, netem, wireguard and esp"
 	@echo "make bench       speed figures for gen, deploy and verify"
 	@echo "make soak        cold verifies of healthy 10-host labs under CPU load: 0 false fails is the bar"
 	@echo "make topologies  refresh the rendered examples in topologies/"
