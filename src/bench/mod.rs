@@ -131,6 +131,21 @@ fn check_interrupt() -> Result<(), BenchError> {
 
 /// Runs the whole bench. Every lab it deploys is destroyed before it returns, error or not.
 pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
+    run_all(opts).map_err(interrupted_if_requested)
+}
+
+/// A Ctrl-C reaches the tools before cnilab's own handler has raised the flag, so a tool can
+/// fail of it first; once the labs are destroyed the flag is up, and the run was interrupted.
+fn interrupted_if_requested(e: BenchError) -> BenchError {
+    match e {
+        BenchError::Tool { .. } | BenchError::Capture(_) if crate::interrupt::requested() => {
+            BenchError::Interrupted
+        }
+        e => e,
+    }
+}
+
+fn run_all(opts: &BenchOptions) -> Result<Report, BenchError> {
     iperf::check_installed()?;
     offload::check_installed()?;
     let modes = match &opts.topo {
