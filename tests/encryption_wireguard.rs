@@ -153,6 +153,8 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
         expected,
         "one wireguard-go per host where deploy said so: {running:?}"
     );
+    let sockets = || wireguard_folder_files(&lab, "sock");
+    assert_eq!(sockets().len(), expected, "wireguard-go's sockets while it runs");
     let out = lab.destroy();
     assert!(out.status.success(), "destroy: {}", stderr(&out));
     lab.assert_gone();
@@ -162,6 +164,20 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
             "wireguard-go {pid} of {ns} outlived its lab"
         );
     }
+    assert_eq!(sockets(), Vec::<std::path::PathBuf>::new(), "sockets left behind");
+    assert_eq!(wireguard_folder_files(&lab, "key").len(), 3, "gen's keys stay");
+}
+
+/// The files ending in `.ext` in the hosts' WireGuard folders, `<lab>.cnilab/wireguard/<host>/`.
+fn wireguard_folder_files(lab: &LabGuard, ext: &str) -> Vec<std::path::PathBuf> {
+    let root = lab.file.parent().unwrap();
+    let folders = root.join(format!("{}.cnilab/wireguard", lab.name));
+    let hosts = std::fs::read_dir(&folders).unwrap_or_else(|e| panic!("{folders:?}: {e}"));
+    hosts
+        .flat_map(|host| std::fs::read_dir(host.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|e| e == ext))
+        .collect()
 }
 
 /// Addresses of a frame's IPv4 header, its protocol and UDP ports (0 for others).
