@@ -432,10 +432,11 @@ impl Plan {
         }
         underlay.check(spec.hosts)?;
         check_family(spec, underlay)?;
-        let racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
+        let mut racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
         let mut hosts = plan_hosts(spec, &racks, &lab);
         if spec.ip_family.has_v6() {
             hosts.iter_mut().for_each(with_v6);
+            racks.iter_mut().for_each(rack_with_v6);
         }
         let tunnel = tunnel(mode, flavor);
         let ip_family = spec.ip_family;
@@ -492,7 +493,7 @@ fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
 }
 
 /// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs on their own
-/// underlays.
+/// underlays, and host-gw on a routed or racks underlay with static routes.
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
     let family = spec.ip_family;
@@ -516,10 +517,18 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
             "use the article's flavor (leave --flavor out) or --flavor flannel",
         );
     }
-    if underlay != spec.mode.default_underlay() || spec.routing != Routing::Static {
+    if spec.routing != Routing::Static {
         return refuse(
-            format!("--underlay {underlay} with --routing {}", spec.routing),
-            "leave --underlay and --routing out: the mode's own underlay carries IPv6",
+            format!("--routing {}", spec.routing),
+            "leave --routing out: static routes carry IPv6",
+        );
+    }
+    // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).
+    let racked_host_gw = spec.mode == Mode::HostGw && underlay != Underlay::Flat;
+    if underlay != spec.mode.default_underlay() && !racked_host_gw {
+        return refuse(
+            format!("--underlay {underlay} with --mode {}", spec.mode),
+            "leave --underlay out: the mode's own underlay carries IPv6",
         );
     }
     Ok(())
@@ -543,6 +552,17 @@ fn with_v6(h: &mut Host) {
         vtep_ip: h.vtep_ip.map(six),
         vtep_mac: h.vtep_mac.as_ref().map(|_| vtep_mac6(octet(h.index))),
         router_wan_ip: h.router_wan_ip.map(six),
+    });
+}
+
+/// A rack with its IPv6 side, each [`six`] of its IPv4 address: the routers get IPv6 by the
+/// hosts' rule.
+fn rack_with_v6(r: &mut Rack) {
+    let subnet: ipnet::Ipv4Net = r.subnet.parse().expect("the plan writes a rack's subnet");
+    r.v6 = Some(crate::underlay::RackV6 {
+        subnet: six_net(subnet),
+        gateway: six(r.gateway),
+        wan_ip: six(r.wan_ip),
     });
 }
 

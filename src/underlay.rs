@@ -111,6 +111,16 @@ pub struct Rack {
     /// With `--routing bgp`: the router's AS and its BIRD folder, relative to the topology file.
     pub asn: Option<u32>,
     pub bird_dir: Option<String>,
+    /// The rack's IPv6 side, in an ipv6 or dual lab.
+    pub v6: Option<RackV6>,
+}
+
+/// A rack's IPv6 side: each address is `family::six` of its IPv4 counterpart.
+#[derive(Debug, Clone, Serialize)]
+pub struct RackV6 {
+    pub subnet: ipnet::Ipv6Net,
+    pub gateway: std::net::Ipv6Addr,
+    pub wan_ip: std::net::Ipv6Addr,
 }
 
 /// The router's interface on the WAN and its leg into the rack.
@@ -143,6 +153,7 @@ pub fn racks(underlay: Underlay, hosts: usize) -> Vec<Rack> {
                 hosts: members,
                 asn: None,
                 bird_dir: None,
+                v6: None,
             }
         })
         .collect()

@@ -187,6 +187,8 @@ fn what_is_not_built_is_refused_at_gen_with_a_reason() {
             "host-gw",
             "--underlay",
             "routed",
+            "--routing",
+            "bgp",
             "--ip-family",
             "ipv6",
         ],
@@ -439,4 +441,159 @@ fn flannel_vxlan_ipv6_deploys_and_pings6() {
 #[test]
 fn flannel_host_gw_dual_deploys_and_pings_in_both_families() {
     deploys_and_pings_as(Mode::HostGw, Flavor::Flannel, IpFamily::Dual);
+}
+
+fn racked(underlay: &str, family: IpFamily, hosts: usize) -> Plan {
+    Plan::from_spec(&LabSpec {
+        ip_family: family,
+        underlay: Some(underlay.parse().unwrap()),
+        ..LabSpec::article(Mode::HostGw, hosts, None)
+    })
+    .unwrap()
+}
+
+/// The IPv6 twin of an IPv4 exec line by the plan's one rule: `ip addr add a.b.c.d/24 dev D`
+/// is `ip -6 addr add fd00:a:b:c::d/64 dev D nodad`, and `ip route add N via G` is
+/// `ip -6 route add six(N) via six(G)`.
+fn six_of(line: &str) -> Option<String> {
+    let six = |v4: &str| {
+        let (addr, len) = v4.split_once('/').map_or((v4, None), |(a, l)| (a, Some(l)));
+        let a = cnilab::family::six(addr.parse().ok()?);
+        Some(match len {
+            Some(_) if line.starts_with("ip addr") => format!("{a}/64"),
+            Some(_) => format!("{}", cnilab::family::six_net(v4.parse().ok()?)),
+            None => a.to_string(),
+        })
+    };
+    let w: Vec<&str> = line.split(' ').collect();
+    match w.as_slice() {
+        ["ip", "addr", "add", a, "dev", d] => {
+            Some(format!("ip -6 addr add {} dev {d} nodad", six(a)?))
+        }
+        ["ip", "route", verb, n, "via", g, rest @ ..] if *n != "default" => Some(
+            format!(
+                "ip -6 route {verb} {} via {} {}",
+                six(n)?,
+                six(g)?,
+                rest.join(" ")
+            )
+            .trim_end()
+            .to_string(),
+        ),
+        ["ip", "route", verb, "default", "via", g, rest @ ..] => Some(
+            format!(
+                "ip -6 route {verb} default via {} {}",
+                six(g)?,
+                rest.join(" ")
+            )
+            .trim_end()
+            .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// host-gw on a routed or racks underlay: routers and hosts get IPv6 by the same rule as
+/// IPv4, line for line, nothing special-cased; ipv6 drops the IPv4 lines and keeps the rest.
+#[test]
+fn racked_host_gw_routes_ipv6_line_for_line_as_ipv4() {
+    let schema: Value = serde_json::from_str(include_str!("schema/clab.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for (underlay, hosts) in [("routed", 3), ("racks:2", 5), ("routed", 20)] {
+        let v4 = as_json(
+            &render(
+                &racked(underlay, IpFamily::Ipv4, hosts),
+                Templates::Embedded,
+            )
+            .unwrap(),
+        );
+        for family in [IpFamily::Dual, IpFamily::Ipv6] {
+            let p = racked(underlay, family, hosts);
+            let json = as_json(&render(&p, Templates::Embedded).unwrap());
+            assert!(
+                validator.is_valid(&json),
+                "{underlay} {family} x{hosts} is schema-valid"
+            );
+            let nodes = v4["topology"]["nodes"].as_object().unwrap();
+            for (node, def) in nodes.iter().filter(|(_, d)| d.get("exec").is_some()) {
+                if node.starts_with("pod") || node == "outside" {
+                    continue;
+                }
+                let got = exec_lines(&json, node);
+                for line in def["exec"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap())
+                {
+                    let Some(twin) = six_of(line) else { continue };
+                    assert!(
+                        got.contains(&twin),
+                        "{underlay} {family} {node}: no `{twin}` for `{line}`"
+                    );
+                    let kept = got.iter().any(|l| l == line);
+                    assert_eq!(
+                        kept,
+                        family == IpFamily::Dual,
+                        "{underlay} {family} {node}: `{line}`"
+                    );
+                }
+            }
+            assert!(
+                p.racks.iter().all(|r| r.v6.is_some()),
+                "{underlay} {family}: racks have IPv6"
+            );
+        }
+    }
+    let p = racked("routed", IpFamily::Dual, 3);
+    let r = p.racks[1].v6.as_ref().unwrap();
+    assert_eq!(p.racks[1].gateway.to_string(), "192.168.2.1");
+    assert_eq!(r.gateway.to_string(), "fd00:192:168:2::1");
+    assert_eq!(r.subnet.to_string(), "fd00:192:168:2::/64");
+}
+
+/// host-gw on racks:2 at 3 hosts (hosts 1 and 2 in rack 1, host 3 in rack 2), as the IPv4 lab
+/// promises in each family: rack mates' pods ping, pods across racks do not (the routers know
+/// no pod prefix), and the routers route IPv6 between the racks' hosts.
+fn racked_deploys_and_pings(family: IpFamily) {
+    require_root();
+    let args = [
+        "--mode",
+        "host-gw",
+        "--underlay",
+        "racks:2",
+        "--hosts",
+        "3",
+        "--ip-family",
+        family.as_str(),
+    ];
+    let lab = LabGuard::deployed_with("r29-", &args);
+    let p = racked("racks:2", family, 3);
+    let failed = failed_pairs(&lab, &p);
+    let across = |line: &String| line.contains("pod3");
+    assert!(
+        failed.iter().all(across),
+        "{family}: rack mates fail: {failed:#?}"
+    );
+    let per_family = if family == IpFamily::Dual { 2 } else { 1 };
+    assert_eq!(
+        failed.len(),
+        4 * per_family,
+        "{family}: every cross-rack pair fails: {failed:#?}"
+    );
+    let host3 = p.hosts[2].v6.as_ref().unwrap().underlay_ip.to_string();
+    assert!(
+        pings(&format!("clab-{}-host1", lab.name), &host3, true),
+        "{family}: host1 reaches host3 ({host3}) through the routers in IPv6"
+    );
+}
+
+#[test]
+fn host_gw_racks_dual_deploys_and_pings_in_both_families() {
+    racked_deploys_and_pings(IpFamily::Dual);
+}
+
+#[test]
+fn host_gw_racks_ipv6_deploys_and_pings6() {
+    racked_deploys_and_pings(IpFamily::Ipv6);
 }
