@@ -45,6 +45,8 @@ pub struct Neighbour {
     /// NTF_SELF (the device's own FDB, a VXLAN device's) or NTF_MASTER (its bridge's).
     pub flags: u8,
     pub dst: Option<[u8; 4]>,
+    /// An IPv6 neighbour's address, or an FDB entry's IPv6 VTEP (an IPv6 underlay).
+    pub dst6: Option<[u8; 16]>,
     pub lladdr: Option<[u8; 6]>,
     pub vlan: Option<u16>,
     /// Who made the entry (NDA_PROTOCOL), when it says.
@@ -69,6 +71,9 @@ impl Neighbour {
             attrs.push((NDA_LLADDR, mac.to_vec()));
         }
         if let Some(dst) = self.dst {
+            attrs.push((NDA_DST, dst.to_vec()));
+        }
+        if let Some(dst) = self.dst6 {
             attrs.push((NDA_DST, dst.to_vec()));
         }
         if let Some(vlan) = self.vlan {
@@ -139,6 +144,7 @@ fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
         state: u16::from_ne_bytes(body[8..10].try_into().ok()?),
         flags: body[10],
         dst: None,
+        dst6: None,
         lladdr: None,
         vlan: None,
         protocol: None,
@@ -152,6 +158,7 @@ fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
         }
         let value = &attrs[4..len];
         match kind {
+            NDA_DST if value.len() == 16 => n.dst6 = value.try_into().ok(),
             NDA_DST => n.dst = value.try_into().ok(),
             NDA_LLADDR => n.lladdr = value.try_into().ok(),
             NDA_VLAN => n.vlan = value.try_into().ok().map(u16::from_ne_bytes),
@@ -220,14 +227,18 @@ pub fn list(family: u8) -> io::Result<Vec<Neighbour>> {
     }
 }
 
-/// Deletes every dynamic IPv4 neighbour and every learned FDB entry (a bridge's or a VXLAN
-/// device's) of the calling thread's namespace. An entry that vanished meanwhile (ENOENT) is
+/// Deletes every dynamic IPv4 neighbour, with `ipv6` every dynamic IPv6 one (what NDP
+/// learnt), and every learned FDB entry (a bridge's or a VXLAN device's, over either underlay
+/// family) of the calling thread's namespace. An entry that vanished meanwhile (ENOENT) is
 /// fine.
-pub fn flush_dynamic() -> io::Result<()> {
+pub fn flush_dynamic(ipv6: bool) -> io::Result<()> {
     let nl = Netlink::open()?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
     let mut buf = vec![0u8; 8 << 10];
     let mut learned = list(libc::AF_INET as u8)?;
+    if ipv6 {
+        learned.extend(list(libc::AF_INET6 as u8)?);
+    }
     learned.extend(list(libc::AF_BRIDGE as u8)?);
     for (seq, n) in (2u32..).zip(learned.into_iter().filter(Neighbour::is_dynamic)) {
         let key = n.key();
@@ -338,6 +349,7 @@ pub(crate) mod tests {
         let (found, finished) = parse_dump(&body).unwrap();
         assert!(finished);
         let entry = Neighbour {
+            dst6: None,
             family: libc::AF_BRIDGE as u8,
             ifindex: 3,
             state: 2,
@@ -414,7 +426,7 @@ pub(crate) mod tests {
                     .any(|n| n.lladdr == Some([2, 0, 0, 0, 0, 0x11]) && n.is_dynamic()),
                 "the bridge did not learn p1's MAC: {learned:?}"
             );
-            flush_dynamic().unwrap();
+            flush_dynamic(false).unwrap();
             let fdb = list(libc::AF_BRIDGE as u8).unwrap();
             (list(libc::AF_INET as u8).unwrap(), fdb)
         });

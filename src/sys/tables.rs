@@ -75,7 +75,7 @@ pub struct FdbEntry {
     #[serde(default)]
     pub ifname: String,
     #[serde(default)]
-    pub dst: Option<Ipv4Addr>,
+    pub dst: Option<std::net::IpAddr>,
     #[serde(default)]
     pub master: Option<String>,
     #[serde(default)]
@@ -213,7 +213,7 @@ pub fn fdb(namespace: &str) -> Result<Vec<FdbEntry>, ToolError> {
 }
 
 /// Whether the node's main table has a route to `dst` (`ip route get` finds one).
-pub fn route_to(namespace: &str, dst: Ipv4Addr) -> Result<bool, ToolError> {
+pub fn route_to(namespace: &str, dst: std::net::IpAddr) -> Result<bool, ToolError> {
     match run_in(namespace, "ip", &["route", "get", &dst.to_string()]) {
         Ok(_) => Ok(true),
         // `ip route get` fails for an unreachable destination: that is the answer, not an

@@ -112,10 +112,13 @@ pub fn endpoints<'a>(
     file: &'a LabFile,
     opts: &TraceOptions,
 ) -> Result<(&'a Lab, &'a LabPod, &'a LabPod), TraceError> {
-    let lab = file.lab().map_err(|source| TraceError::Lab {
-        path: file.path.display().to_string(),
-        source,
-    })?;
+    let lab = file
+        .lab()
+        .and_then(|lab| lab.ipv4_only("trace"))
+        .map_err(|source| TraceError::Lab {
+            path: file.path.display().to_string(),
+            source,
+        })?;
     let from = find_pod(lab, &opts.from)?;
     let to = find_pod(lab, &opts.to)?;
     if from.node == to.node {
@@ -137,10 +140,13 @@ pub fn trace_service(
     file: &LabFile,
     opts: &TraceOptions,
 ) -> Result<service::ServiceWalk, TraceError> {
-    let lab = file.lab().map_err(|source| TraceError::Lab {
-        path: file.path.display().to_string(),
-        source,
-    })?;
+    let lab = file
+        .lab()
+        .and_then(|lab| lab.ipv4_only("trace"))
+        .map_err(|source| TraceError::Lab {
+            path: file.path.display().to_string(),
+            source,
+        })?;
     let from = find_pod(lab, &opts.from)?;
     let target =
         service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;

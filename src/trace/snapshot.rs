@@ -166,7 +166,8 @@ fn fdb(e: FdbEntry) -> Fdb {
         permanent: e.state == "permanent" || e.state == "static",
         mac: e.mac,
         dev: e.ifname,
-        dst: e.dst,
+        // trace walks IPv4 only: an IPv6 VTEP's entries are not its business.
+        dst: e.dst.and_then(crate::wire::v4),
         master: e.master,
     }
 }

@@ -6,10 +6,11 @@
 //! Reading and flushing run `ip`/`bridge` inside each node's namespace; what to delete is decided by the
 //! pure functions below, which unit tests cover.
 
+use crate::family::Family;
 use crate::lab::Lab;
 use crate::sys::netns::in_netns;
 pub use crate::sys::tables::FdbEntry;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnedError {
@@ -81,7 +82,7 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
             let towards = || {
                 host.entries
                     .iter()
-                    .filter(|e| e.dst == Some(peer.underlay_ip))
+                    .filter(|e| e.dst == Some(peer.underlay_ip.into()))
             };
             if towards().any(|e| !e.is_learned()) {
                 continue;
@@ -97,13 +98,15 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
     gaps
 }
 
-/// The VTEPs a host floods to: the `dst` of its permanent all-zeros entries.
-pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
+/// The VTEPs a host floods to in `family`: the `dst` of its permanent all-zeros entries (a
+/// dual-stack host has a flood list per VTEP, one over each underlay family).
+pub fn flood_list(fdbs: &[HostFdb], node: &str, family: Family) -> Vec<IpAddr> {
     fdbs.iter()
         .filter(|f| f.node == node)
         .flat_map(|f| &f.entries)
         .filter(|e| e.is_flood() && !e.is_learned())
         .filter_map(|e| e.dst)
+        .filter(|&d| Family::of(d) == family)
         .collect()
 }
 
@@ -128,6 +131,8 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
 pub struct Flush {
     node: String,
     namespace: String,
+    /// The lab carries IPv6: NDP's entries are flushed too.
+    ipv6: bool,
 }
 
 impl Flush {
@@ -138,18 +143,22 @@ impl Flush {
             command: "rtnetlink RTM_DELNEIGH (neighbours and FDB)".into(),
             why,
         };
-        in_netns(&self.namespace, crate::sys::neigh::flush_dynamic)
-            .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(e.to_string()))
+        in_netns(&self.namespace, || {
+            crate::sys::neigh::flush_dynamic(self.ipv6)
+        })
+        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| err(e.to_string()))
     }
 }
 
 /// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours). Not the underlay
 /// routers: see [`super::underlay`] for why their neighbours are resolved once and kept.
 pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
+    let ipv6 = lab.ip_family.has_v6();
     let node = |node: &str, namespace: &str| Flush {
         node: node.to_string(),
         namespace: namespace.to_string(),
+        ipv6,
     };
     lab.hosts
         .iter()

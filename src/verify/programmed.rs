@@ -367,7 +367,10 @@ fn fdb_misfit(node: &str, mac: &str, dst: Ipv4Addr, dev: &str, fdb: &[FdbEntry])
         .iter()
         .filter(|e| e.ifname == dev && e.mac.eq_ignore_ascii_case(mac))
         .collect();
-    if rows.iter().any(|e| e.dst == Some(dst) && !e.is_learned()) {
+    if rows
+        .iter()
+        .any(|e| e.dst == Some(dst.into()) && !e.is_learned())
+    {
         return None;
     }
     let elsewhere = rows.iter().find(|e| !e.is_learned()).and_then(|e| e.dst);
@@ -549,7 +552,7 @@ mod tests {
                 Item::Fdb { mac, dst, dev } => s.fdb.push(FdbEntry {
                     mac,
                     ifname: dev,
-                    dst: Some(dst),
+                    dst: Some(dst.into()),
                     master: None,
                     state: "permanent".into(),
                 }),

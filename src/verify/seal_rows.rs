@@ -20,7 +20,7 @@ impl Prepared {
         let peers = self.peer_problems();
         for (k, row) in judged.rows.iter_mut().enumerate() {
             let Some(row) = row else { continue };
-            let (a, b) = self.probes.pairs[k];
+            let (a, b) = self.probes.pairs[k].pods();
             let hosts = (self.lab.pods[a].host, self.lab.pods[b].host);
             let between = |(x, y, _): &&PeerProblem| (*x, *y) == hosts || (*y, *x) == hosts;
             let first = peers.iter().filter(between).map(|(_, _, r)| r.clone());

@@ -186,8 +186,8 @@ pub fn address_leaks(plan: &PairPlan, names: (&str, &str), watched: &Watched) ->
             continue;
         };
         let reply = match (src, dst) {
-            (s, d) if (s, d) == (plan.src_pod, plan.dst_pod) => false,
-            (s, d) if (s, d) == (plan.dst_pod, plan.src_pod) => true,
+            (s, d) if (s.into(), d.into()) == (plan.src_pod, plan.dst_pod) => false,
+            (s, d) if (s.into(), d.into()) == (plan.dst_pod, plan.src_pod) => true,
             _ => continue,
         };
         let point = &watched.points[frame.point];
@@ -234,6 +234,10 @@ pub fn tunnel_reasons(
             (plan.dst_host, plan.src_host)
         } else {
             (plan.src_host, plan.dst_host)
+        };
+        // Encrypted labs are IPv4 only (gen refuses them in other families).
+        let (Some(from), Some(to)) = (crate::wire::v4(from), crate::wire::v4(to)) else {
+            continue;
         };
         let (from_name, to_name) = if reply {
             (&plan.host_names.1, &plan.host_names.0)
@@ -342,6 +346,7 @@ mod tests {
     fn plan() -> PairPlan {
         PairPlan {
             encap: crate::lab::Encap::Plain,
+            family: crate::family::Family::Ipv4,
             src_pod: "10.0.1.2".parse().unwrap(),
             dst_pod: "10.0.2.2".parse().unwrap(),
             src_host: "192.168.0.50".parse().unwrap(),

@@ -14,7 +14,7 @@ const FORWARDING_KEYS: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv4.conf.all.fo
 
 /// An address a node must route, and how a reason names it.
 pub(super) struct RoutedTo {
-    pub(super) ip: Ipv4Addr,
+    pub(super) ip: std::net::IpAddr,
     pub(super) named: String,
 }
 

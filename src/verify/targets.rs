@@ -2,7 +2,46 @@
 //! the capture points, and the shape each pair must show.
 
 use super::*;
+use crate::family::Family;
 use crate::lab::point::Role;
+use std::net::IpAddr;
+
+/// One ordered pod pair in one family: what verify probes and judges as one row. A dual-stack
+/// lab has each pod pair twice, once per family; each has its own probe identifiers, since
+/// the pair's number is in them ([`ProbeId`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbePair {
+    pub from: usize,
+    pub to: usize,
+    pub family: Family,
+}
+
+impl ProbePair {
+    /// The source and destination pods.
+    pub fn pods(self) -> (usize, usize) {
+        (self.from, self.to)
+    }
+
+    /// The source and destination pods' addresses in the pair's family.
+    pub fn addrs(self, lab: &Lab) -> (IpAddr, IpAddr) {
+        (
+            lab.pod_ip(self.from, self.family),
+            lab.pod_ip(self.to, self.family),
+        )
+    }
+}
+
+/// `pods` in each of `families`: every pod pair of the first family, then of the next, so a
+/// pair's row is found at the same place in each family's run of rows.
+pub fn in_families(pods: &[(usize, usize)], families: &[Family]) -> Vec<ProbePair> {
+    families
+        .iter()
+        .flat_map(|&family| {
+            pods.iter()
+                .map(move |&(from, to)| ProbePair { from, to, family })
+        })
+        .collect()
+}
 
 /// Every probe of the run: the ordered pod pairs, the phases they are probed in, and the size
 /// of each pair's full-size probe.
@@ -10,7 +49,7 @@ use crate::lab::point::Role;
 pub struct ProbePlan {
     /// Tells this run's probes from any other ICMP on the wire, an earlier run's included.
     pub run: u32,
-    pub pairs: Vec<(usize, usize)>,
+    pub pairs: Vec<ProbePair>,
     pub phases: Vec<schedule::Phase>,
     /// Per pair: the planned MTU, or the pod's real one when that is larger (a pod left at
     /// 1500 in an overlay sends 1500-byte packets, and the path must carry them).
@@ -21,22 +60,23 @@ pub struct ProbePlan {
 
 impl ProbePlan {
     pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], opts: &VerifyOptions) -> ProbePlan {
-        let pairs = match opts.pairs {
+        let pods = match opts.pairs {
             PairChoice::All => ordered_pairs(lab.pods.len()),
             PairChoice::PerHostPair => per_host_pairs(lab),
         };
+        let pairs = in_families(&pods, &lab.families());
         let phases = if opts.warm {
             schedule::warm_phase(pairs.len())
         } else {
             let hosts: Vec<(usize, usize)> = pairs
                 .iter()
-                .map(|&(a, b)| (lab.pods[a].host, lab.pods[b].host))
+                .map(|p| (lab.pods[p.from].host, lab.pods[p.to].host))
                 .collect();
             schedule::cold_phases(&hosts)
         };
         let full_size = pairs
             .iter()
-            .map(|&(a, _)| {
+            .map(|&ProbePair { from: a, .. }| {
                 let real = pod_mtus.get(a).copied().flatten().unwrap_or(0);
                 lab.pods[a].mtu.max(u16::try_from(real).unwrap_or(u16::MAX))
             })
@@ -59,12 +99,12 @@ impl ProbePlan {
     ) -> Vec<Vec<transport::TransportSpec>> {
         let mut per_pod = vec![Vec::new(); lab.pods.len()];
         for &pair in pairs {
-            let (a, b) = self.pairs[pair];
+            let (a, dst) = (self.pairs[pair].from, self.pairs[pair].addrs(lab).1);
             for &proto in &self.transports {
                 let kind = ProbeKind::Transport(proto);
                 per_pod[a].push(transport::TransportSpec {
                     id: ProbeId::new(pair, kind),
-                    dst: lab.pods[b].ip,
+                    dst,
                     proto,
                 });
             }
@@ -119,10 +159,10 @@ impl ProbePlan {
     ) -> Vec<Vec<ProbeSpec>> {
         let mut per_pod: Vec<Vec<ProbeSpec>> = vec![Vec::new(); lab.pods.len()];
         for (id, size, attempts) in probes {
-            let (a, b) = self.pairs[id.pair];
-            per_pod[a].push(ProbeSpec {
+            let pair = self.pairs[id.pair];
+            per_pod[pair.from].push(ProbeSpec {
                 id,
-                dst: lab.pods[b].ip,
+                dst: pair.addrs(lab).1,
                 size,
                 attempts,
             });
@@ -192,16 +232,19 @@ pub fn ordered_pairs(n: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-pub(super) fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
+pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
+    let (a, b) = pair.pods();
     let (pa, pb) = (&lab.pods[a], &lab.pods[b]);
+    let (src_pod, dst_pod) = pair.addrs(lab);
     let host = |i| lab.host(i).expect("Lab checks every pod has its host");
     let (ha, hb) = (host(pa.host), host(pb.host));
     PairPlan {
         encap: lab.encap_between(pa.host, pb.host),
-        src_pod: pa.ip,
-        dst_pod: pb.ip,
-        src_host: ha.underlay_ip,
-        dst_host: hb.underlay_ip,
+        family: pair.family,
+        src_pod,
+        dst_pod,
+        src_host: ha.underlay(pair.family),
+        dst_host: hb.underlay(pair.family),
         src_point: PointId::with_role(&ha.node, &ha.underlay_if, Role::HostUnderlay),
         dst_point: PointId::with_role(&hb.node, &hb.underlay_if, Role::HostUnderlay),
         src_pod_point: pod_point(pa),

@@ -308,6 +308,7 @@ mod tests {
             tunnel_dev: None,
             services: None,
             encryption: None,
+            ip_family: Default::default(),
             hosts: vec![],
             pods: vec![],
             routers: routers
