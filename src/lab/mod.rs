@@ -911,4 +911,90 @@ pub(crate) mod tests {
             "{err}"
         );
     }
+
+    fn dual_lab(mode: Mode, flavor: Flavor) -> (String, Lab) {
+        let spec = crate::plan::LabSpec {
+            flavor,
+            ip_family: IpFamily::Dual,
+            ..crate::plan::LabSpec::article(mode, 3, None)
+        };
+        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+        let lab = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
+        (text, lab)
+    }
+
+    #[test]
+    fn a_dual_lab_reads_back_both_sides_of_every_pod_and_host() {
+        let (_, l) = dual_lab(Mode::Vxlan, Flavor::Flannel);
+        assert_eq!(l.families(), [Family::Ipv4, Family::Ipv6]);
+        assert_eq!(l.pods[1].ip6, Some("fd00:172:16:1::2".parse().unwrap()));
+        let v6 = l.hosts[1].v6.as_ref().unwrap();
+        assert_eq!(v6.underlay_ip.to_string(), "fd00:10:0:2::2");
+        assert_eq!(v6.pod_subnet.to_string(), "fd00:172:16:1::/64");
+        assert_eq!(v6.vtep_ip, Some("fd00:172:16:1::".parse().unwrap()));
+        assert_eq!(v6.tunnel_dev.as_deref(), Some("flannel-v6.1"));
+        assert!(v6.vtep_mac.is_some());
+        assert_eq!(
+            l.hosts[1].underlay(Family::Ipv6),
+            IpAddr::V6(v6.underlay_ip)
+        );
+        assert_eq!(l.hosts[1].underlay(Family::Ipv4).to_string(), "10.0.2.2");
+        assert_eq!(l.pod_ip(1, Family::Ipv6).to_string(), "fd00:172:16:1::2");
+        assert_eq!(l.pod_ip(1, Family::Ipv4).to_string(), "172.16.1.2");
+        let six: IpAddr = "fd00:172:16::2".parse().unwrap();
+        let other: IpAddr = "fd00:172:16:1::2".parse().unwrap();
+        assert!(
+            !l.plain_between(six, other),
+            "a tunnel lab's pods are not plain"
+        );
+    }
+
+    #[test]
+    fn only_verify_takes_a_dual_lab_and_nothing_takes_an_ipv6_one_yet() {
+        let (text, l) = dual_lab(Mode::HostGw, Flavor::Article);
+        let err = l.ipv4_only("graph").unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                LabError::FamilyNotShown {
+                    command: "graph",
+                    family: IpFamily::Dual,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("graph checks IPv4 labs only"),
+            "{err}"
+        );
+        assert!(lab(Mode::HostGw, 2).ipv4_only("trace").is_ok());
+        let six = text.replace("cnilab.ip-family: dual", "cnilab.ip-family: ipv6");
+        let err = Lab::from_topology(&Topology::parse(&six).unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LabError::FamilyNotChecked {
+                    family: IpFamily::Ipv6,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A dual lab's pod without its IPv6 address has no IPv6 pair to be probed in.
+        let at = text.find("    pod2:").unwrap();
+        let (head, tail) = text.split_at(at);
+        let gone = format!(
+            "{head}{}",
+            tail.replacen("        cnilab.pod-ip6: \"fd00:10:0:2::2\"\n", "", 1)
+        );
+        let err = Lab::from_topology(&Topology::parse(&gone).unwrap()).unwrap_err();
+        assert_eq!(
+            err,
+            LabError::Missing {
+                node: "pod2".into(),
+                label: LABEL_POD_IP6
+            }
+        );
+    }
 }

@@ -526,4 +526,53 @@ pub(crate) mod tests {
         );
         assert!(pinged, "a ping through the taught entry got no answer");
     }
+
+    /// With IPv6 asked for, what NDP learnt goes too, and a permanent IPv6 neighbour and a
+    /// VXLAN FDB entry towards an IPv6 VTEP stay; without, IPv6 neighbours are not read.
+    #[test]
+    fn flush_takes_dynamic_ipv6_neighbours_when_asked() {
+        let hung = "flushing IPv6 hung";
+        let (kept_without, after) = crate::sys::netns::testing::in_private_netns(hung, || {
+            for line in [
+                "link add d0 type veth peer name d1",
+                "link set d1 up",
+                "link set d0 up",
+                "-6 addr add fd00:9::1/64 dev d0 nodad",
+                "-6 neigh add fd00:9::2 lladdr 02:00:00:00:00:02 dev d0 nud permanent",
+                "-6 neigh add fd00:9::3 lladdr 02:00:00:00:00:03 dev d0 nud stale",
+                "link add vx6 type vxlan id 1 dstport 4789 local fd00:9::1 dev d0",
+            ] {
+                ip("ip", line);
+            }
+            ip(
+                "bridge",
+                "fdb append 00:00:00:00:00:00 dev vx6 dst fd00:9::2",
+            );
+            ip(
+                "bridge",
+                "fdb add 02:00:00:00:00:12 dev vx6 dst fd00:9::3 dynamic",
+            );
+            flush_dynamic(false).unwrap();
+            let kept = list(libc::AF_INET6 as u8).unwrap();
+            flush_dynamic(true).unwrap();
+            let mut after = list(libc::AF_INET6 as u8).unwrap();
+            after.extend(list(libc::AF_BRIDGE as u8).unwrap());
+            (kept, after)
+        });
+        let three = |n: &Neighbour| n.dst6.is_some_and(|d| d[15] == 3);
+        assert!(kept_without.iter().any(three), "{kept_without:?}");
+        assert!(!after.iter().any(Neighbour::is_dynamic), "{after:?}");
+        assert!(
+            after
+                .iter()
+                .any(|n| n.dst6.is_some_and(|d| d[15] == 2) && n.family == libc::AF_BRIDGE as u8),
+            "{after:?}"
+        );
+        assert!(
+            after
+                .iter()
+                .any(|n| n.dst6.is_some_and(|d| d[15] == 2) && n.family == libc::AF_INET6 as u8),
+            "{after:?}"
+        );
+    }
 }

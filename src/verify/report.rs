@@ -650,4 +650,34 @@ mod tests {
         assert_eq!(v["pairs"][0]["reasons"][0]["message"], "why");
         assert_eq!(v["pairs"][0]["rtt_us"], serde_json::Value::Null);
     }
+
+    /// A dual-stack report: a FAMILY column, `family` in each pair's JSON, and a summary and
+    /// `families` that say which family was proven.
+    #[test]
+    fn a_dual_stack_report_names_each_row_s_family_and_what_was_proven() {
+        let mut six = row("pod1", "pod2", false, &["ping: no reply"]);
+        six.family = Family::Ipv6;
+        six.to_ip = "fd00:172:16:1::2".parse().unwrap();
+        let mut r = report(vec![row("pod1", "pod2", true, &[]), six]);
+        r.families = vec![Family::Ipv4, Family::Ipv6];
+        let t = r.table(&plain());
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].contains("TO   FAMILY RTT"), "{t}");
+        assert!(lines[1].starts_with("pass pod1 pod2 ipv4"), "{t}");
+        assert!(t.contains("FAIL pod1 pod2 ipv6"), "{t}");
+        assert_eq!(
+            r.summary(),
+            "1/2 pairs passed (vxlan, 2 hosts; IPv4 1/1, IPv6 0/1: IPv4 proven, IPv6 not)"
+        );
+        let v = serde_json::to_value(r.for_json()).unwrap();
+        assert_eq!(v["pairs"][1]["family"], "ipv6");
+        assert_eq!(v["pairs"][1]["to_ip"], "fd00:172:16:1::2");
+        assert_eq!(v["families"][0]["proven"], true);
+        assert_eq!(v["families"][1]["family"], "ipv6");
+        assert_eq!(v["families"][1]["proven"], false);
+        // An IPv4 lab's table and summary have no family in them.
+        let four = report(vec![row("pod1", "pod2", true, &[])]);
+        assert!(!four.table(&plain()).contains("FAMILY"));
+        assert_eq!(four.summary(), "1/1 pairs passed (vxlan, 2 hosts)");
+    }
 }

@@ -282,3 +282,61 @@ pub(super) fn host_of(lab: &Lab, pod: usize) -> &crate::lab::LabHost {
     lab.host(lab.pods[pod].host)
         .expect("Lab checks every pod has its host")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each pod pair once per family, the families in turn; each is a pair of its own, so no
+    /// probe of one family shares an echo identifier or tag with a probe of the other.
+    #[test]
+    fn every_pod_pair_is_probed_in_each_family_under_identifiers_of_its_own() {
+        let pods = ordered_pairs(3);
+        let pairs = in_families(&pods, &[Family::Ipv4, Family::Ipv6]);
+        assert_eq!(pairs.len(), 12);
+        assert!(pairs[..6].iter().all(|p| p.family == Family::Ipv4));
+        assert!(pairs[6..].iter().all(|p| p.family == Family::Ipv6));
+        assert_eq!(
+            pairs[..6].iter().map(|p| p.pods()).collect::<Vec<_>>(),
+            pairs[6..].iter().map(|p| p.pods()).collect::<Vec<_>>()
+        );
+        let run = 0x5eed;
+        let kinds = [ProbeKind::Ping, ProbeKind::FullSize, ProbeKind::Steady(3)];
+        let ids = |range: std::ops::Range<usize>| -> std::collections::HashSet<(u16, u16)> {
+            range
+                .flat_map(|k| kinds.map(|kind| ProbeId::new(k, kind).echo_fields(run)))
+                .collect()
+        };
+        assert!(ids(0..6).is_disjoint(&ids(6..12)));
+        assert_eq!(in_families(&pods, &[Family::Ipv4]).len(), 6);
+    }
+
+    #[test]
+    fn a_pair_s_plan_is_in_its_family() {
+        let spec = crate::plan::LabSpec {
+            ip_family: crate::family::IpFamily::Dual,
+            ..crate::plan::LabSpec::article(crate::plan::Mode::Vxlan, 3, None)
+        };
+        let l = crate::lab::tests::lab_of_spec(&spec);
+        let pair = ProbePair {
+            from: 0,
+            to: 1,
+            family: Family::Ipv6,
+        };
+        let p = pair_plan(&l, pair);
+        assert_eq!(p.src_pod.to_string(), "fd00:172:16::2");
+        assert_eq!(p.dst_host.to_string(), "fd00:10:0:2::2");
+        assert_eq!(
+            p.expected(true),
+            "UDP/4789 VXLAN vni 1 between fd00:10:0:2::2 and fd00:10:0:1::2"
+        );
+        let four = pair_plan(
+            &l,
+            ProbePair {
+                family: Family::Ipv4,
+                ..pair
+            },
+        );
+        assert_eq!(four.dst_host.to_string(), "10.0.2.2");
+    }
+}
