@@ -379,7 +379,24 @@ fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
 #[test]
 #[ignore = "needs a kernel with WireGuard: the VM stage runs it (make test-vm)"]
 fn flannel_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught() {
-    let (lab, userspace) = deployed_saying("wg-kern-", "flannel");
+    let lab = deployed_in_the_kernel("wg-kern-", "host-gw", "flannel");
+    assert_every_pair_passes_sealed(&lab);
+    assert_a_broken_key_is_caught_in_the_kernel(&lab);
+}
+
+/// Cilium's cilium_wg0 in the kernel's WireGuard: only UDP 51871 on the underlay, every pair
+/// sealed, and a wrong key named from the state read back over netlink.
+#[test]
+#[ignore = "needs a kernel with WireGuard: the VM stage runs it (make test-vm)"]
+fn cilium_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught() {
+    let lab = deployed_in_the_kernel("wg-kci-", "vxlan", "cilium");
+    assert_underlay_shows_only_wireguard(&lab, 51871);
+    assert_every_pair_passes_sealed(&lab);
+    assert_a_broken_key_is_caught_in_the_kernel(&lab);
+}
+
+fn deployed_in_the_kernel(prefix: &str, mode: &str, flavor: &str) -> LabGuard {
+    let (lab, userspace) = deployed_mode(prefix, mode, flavor);
     assert!(
         !userspace,
         "deploy fell back to wireguard-go: this kernel has no WireGuard module, and this \
@@ -389,12 +406,15 @@ fn flannel_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught(
         wireguard_go(&lab).is_empty(),
         "no wireguard-go in a kernel lab"
     );
-    assert_every_pair_passes_sealed(&lab);
-    break_one_peer_key(&lab);
+    lab
+}
+
+fn assert_a_broken_key_is_caught_in_the_kernel(lab: &LabGuard) {
+    break_one_peer_key(lab);
     // host1 still holds the session of the healthy run, so it sends data rather than
     // handshakes: the state read back from host2 is what names the fault.
     let says = ["host2 has no WireGuard peer with host1's public key"];
-    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+    assert_caught(lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }
 
 #[test]
