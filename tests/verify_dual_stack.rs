@@ -130,6 +130,19 @@ fn a_missing_ipv6_route_fails_the_ipv6_pairs_only() {
     assert_eq!(families[1]["proven"], false, "{families:#}");
 }
 
+/// pod1 without its IPv6 default route: its IPv6 probes never leave it, and the reason says
+/// so from pod1's own IPv6 table; its IPv4 pairs pass.
+#[test]
+fn a_pod_without_an_ipv6_route_is_named_as_never_sending() {
+    let lab = deployed_dual("d29un-", &["--mode", "host-gw"]);
+    exec(&lab, "pod1", "ip -6 route del default");
+    let (code, report) = verify(&lab, &["--max-loss", "0.25"]);
+    assert_eq!(code, 1, "{report:#}");
+    let why = reasons(pair_in(&report, "pod1", "pod2", "ipv6")).join("\n");
+    assert!(why.contains("pod1 has no route to fd00:10:0:2::2"), "{why}");
+    assert_eq!(pair_in(&report, "pod1", "pod2", "ipv4")["passed"], true);
+}
+
 /// host1's IPv6 neighbour entry for host2 points at host3's MAC: host3 relays every packet,
 /// so the pings pass and every IP header is right, but the frame host1 sends goes to the
 /// wrong host. The IPv6 pairs from host1 to host2 fail, the IPv4 ones pass.

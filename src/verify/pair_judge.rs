@@ -164,8 +164,7 @@ impl<'a> PairJudge<'a> {
         verdict.reasons.push(Reason::Unsent {
             probe: reason::ProbeName::Ping,
             pod: pod.node.clone(),
-            // What the pod's IPv4 tables say; an IPv6 pair's reason names no cause yet.
-            cause: crate::wire::v4(dst).and_then(|dst| stopped::unsent_cause(&sender, dst)),
+            cause: stopped::unsent_cause(&sender, dst),
         });
     }
 
