@@ -175,7 +175,16 @@ fn a_dual_stack_graph_shows_both_families_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dual.yaml");
     cnilab()
-        .args(["gen", "--mode", "vxlan", "--hosts", "3", "--ip-family", "dual", "-o"])
+        .args([
+            "gen",
+            "--mode",
+            "vxlan",
+            "--hosts",
+            "3",
+            "--ip-family",
+            "dual",
+            "-o",
+        ])
         .arg(&file)
         .assert()
         .success();
@@ -190,7 +199,11 @@ fn a_dual_stack_graph_shows_both_families_in_every_format() {
     let mut wanted = Vec::new();
     for i in 1..=3 {
         let (host, pod) = (format!("host{i}"), format!("pod{i}"));
-        for key in ["cnilab.underlay-ip", "cnilab.underlay-ip6", "cnilab.pod-subnet6"] {
+        for key in [
+            "cnilab.underlay-ip",
+            "cnilab.underlay-ip6",
+            "cnilab.pod-subnet6",
+        ] {
             wanted.push(label(&host, key));
         }
         for key in ["cnilab.pod-ip", "cnilab.pod-ip6"] {
@@ -203,7 +216,10 @@ fn a_dual_stack_graph_shows_both_families_in_every_format() {
         for w in &wanted {
             assert!(drawn.contains(w.as_str()), "{format} lacks {w}:\n{drawn}");
         }
-        assert!(drawn.contains("flannel-v6.1"), "{format} lacks the IPv6 VTEP");
+        assert!(
+            drawn.contains("flannel-v6.1"),
+            "{format} lacks the IPv6 VTEP"
+        );
     }
     let mermaid = graph(&file, "mermaid");
     merman_core::Engine::new()
