@@ -247,10 +247,10 @@ fn ipv4_stays_the_default() {
 }
 
 /// verify judges IPv4 and dual-stack labs (tests/verify_dual_stack.rs): it refuses an
-/// IPv6-only lab whole, with exit 2, rather than pass a verdict on half a plan; trace, graph
-/// and bench show IPv4 only, and refuse a dual-stack lab by name.
+/// IPv6-only lab whole, with exit 2, rather than pass a verdict on half a plan; trace and
+/// bench show IPv4 only, and refuse a dual-stack lab by name (graph draws both families).
 #[test]
-fn verify_refuses_ipv6_labs_and_trace_graph_bench_refuse_dual_ones() {
+fn verify_refuses_ipv6_labs_and_trace_and_bench_refuse_dual_ones() {
     let six = LabGuard::gen_with(
         "ds-ref-",
         &["--mode", "vxlan", "--hosts", "2", "--ip-family", "ipv6"],
@@ -265,7 +265,6 @@ fn verify_refuses_ipv6_labs_and_trace_graph_bench_refuse_dual_ones() {
         &["--mode", "vxlan", "--hosts", "2", "--ip-family", "dual"],
     );
     for (command, args) in [
-        ("graph", vec!["graph"]),
         ("trace", vec!["trace", "pod1", "pod2"]),
         ("bench", vec!["bench"]),
     ] {

@@ -38,13 +38,10 @@ pub enum GraphError {
 /// Reads the file and draws it in `format`.
 pub fn draw_file(file: &Path, format: Format) -> Result<String, GraphError> {
     let file = crate::lab::file::LabFile::load(file)?;
-    let lab = file
-        .lab()
-        .and_then(|lab| lab.ipv4_only("graph"))
-        .map_err(|source| GraphError::Lab {
-            path: file.path.display().to_string(),
-            source,
-        })?;
+    let lab = file.lab().map_err(|source| GraphError::Lab {
+        path: file.path.display().to_string(),
+        source,
+    })?;
     Ok(draw(
         &LabGraph::from_topology(&file.labelled_topo(), lab),
         format,
