@@ -4,7 +4,8 @@
 # at 254 hosts against the article's vxlan; verify at 20/50/100/254 hosts
 # with pairs per second, frames copied and peak memory, each against its floor (the cold run's
 # pings through fping, nothing captured); 10 cold runs of a healthy 30-host lab,
-# which must all pass; then `cnilab bench` of the data planes. Needs root.
+# which must all pass; Services and dual stack against the same lab without; then `cnilab
+# bench` of the data planes. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The binary every script here runs (the Makefile passes its release build).
@@ -20,6 +21,9 @@ FLAVOR=flannel RUNS=0 bench/verify.sh 254
 RUNS=10 bench/verify.sh 30
 # What --services 4 adds to verify at 20 hosts (target: at most 1.5×).
 bench/services.sh 20
+# What dual stack adds to verify at 20 and 50 hosts: twice the pairs (target: at most 2.2×).
+bench/families.sh 20
+bench/families.sh 50
 # What each data plane costs (throughput, latency, CPU, bytes on the wire), side by side.
 "$BIN" bench --modes host-gw,vxlan --duration 2 --repeat 3
 # What sealing pod traffic in WireGuard costs against the same lab in the clear.

@@ -11,6 +11,7 @@ use nix::sys::socket::{
     recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
 };
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 const NLMSG_HDR: usize = 16;
@@ -260,7 +261,14 @@ pub fn flush_dynamic(ipv6: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes neighbours into the calling thread's namespace's ARP table as static entries
+fn octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+/// Writes neighbours into the calling thread's namespace's ARP or NDP table as static entries
 /// (NUD_PERMANENT): used at once, never probed, never aged out and never garbage-collected.
 /// A dynamic entry would be: a stale one unused for gc_stale_time (60 s) is deleted once the
 /// shared table holds more than gc_thresh1 entries, and one whose unicast probe goes
@@ -281,30 +289,45 @@ impl Teacher {
         })
     }
 
-    pub fn teach(&mut self, ifindex: i32, dst: [u8; 4], lladdr: [u8; 6]) -> io::Result<()> {
+    /// Writes `dst` at `lladdr` on `ifindex`: into the ARP table for an IPv4 address, the
+    /// NDP table for an IPv6 one.
+    pub fn teach(&mut self, ifindex: i32, dst: IpAddr, lladdr: [u8; 6]) -> io::Result<()> {
         let flags =
             (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
                 as u16;
+        let octets = octets(dst);
         let attrs: [(u16, &[u8]); 3] = [
-            (NDA_DST, &dst),
+            (NDA_DST, &octets),
             (NDA_LLADDR, &lladdr),
             (NDA_PROTOCOL, &[TAUGHT_BY_VERIFY]),
         ];
-        let mut msg = self.message(RTM_NEWNEIGH, flags, ifindex, &attrs);
+        let mut msg = self.message(RTM_NEWNEIGH, flags, ifindex, dst, &attrs);
         msg[NLMSG_HDR + 8..NLMSG_HDR + 10].copy_from_slice(&NUD_PERMANENT.to_ne_bytes());
         self.ask(&msg, false)
     }
 
     /// Deletes a neighbour taught before; one already gone is fine.
-    pub fn forget(&mut self, ifindex: i32, dst: [u8; 4]) -> io::Result<()> {
+    pub fn forget(&mut self, ifindex: i32, dst: IpAddr) -> io::Result<()> {
         let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
-        let msg = self.message(RTM_DELNEIGH, flags, ifindex, &[(NDA_DST, &dst)]);
+        let octets = octets(dst);
+        let msg = self.message(RTM_DELNEIGH, flags, ifindex, dst, &[(NDA_DST, &octets)]);
         self.ask(&msg, true)
     }
 
-    fn message(&mut self, kind: u16, flags: u16, ifindex: i32, attrs: &[(u16, &[u8])]) -> Vec<u8> {
+    fn message(
+        &mut self,
+        kind: u16,
+        flags: u16,
+        ifindex: i32,
+        dst: IpAddr,
+        attrs: &[(u16, &[u8])],
+    ) -> Vec<u8> {
+        let family = match dst {
+            IpAddr::V4(_) => libc::AF_INET,
+            IpAddr::V6(_) => libc::AF_INET6,
+        };
         let nd = Ndmsg {
-            family: libc::AF_INET as u8,
+            family: family as u8,
             ifindex,
             flags: 0,
         };
@@ -493,29 +516,53 @@ pub(crate) mod tests {
             let mut teacher = Teacher::open().unwrap();
             // A wrong MAC taught: frames go to it, not to a broadcast ARP, so the ping fails.
             teacher
-                .teach(index, [10, 9, 2, 2], [2, 0, 0, 0, 0, 0x99])
+                .teach(index, "10.9.2.2".parse().unwrap(), [2, 0, 0, 0, 0, 0x99])
                 .unwrap();
             let through_wrong = ping();
-            teacher.teach(index, [10, 9, 2, 2], mac).unwrap();
+            teacher
+                .teach(index, "10.9.2.2".parse().unwrap(), mac)
+                .unwrap();
             let pinged = ping();
             let taught = list(libc::AF_INET as u8)
                 .unwrap()
                 .into_iter()
                 .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
             assert!(!through_wrong, "a ping went through a wrongly taught entry");
-            teacher.forget(index, [10, 9, 2, 2]).unwrap();
-            teacher.forget(index, [10, 9, 2, 2]).unwrap();
+            teacher.forget(index, "10.9.2.2".parse().unwrap()).unwrap();
+            teacher.forget(index, "10.9.2.2".parse().unwrap()).unwrap();
             let forgotten = list(libc::AF_INET as u8)
                 .unwrap()
                 .into_iter()
                 .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
-            (taught, mac, pinged, forgotten)
+            // The same in IPv6: an NDP entry, permanent, and gone after forget.
+            let six: IpAddr = "fd00:9:2::2".parse().unwrap();
+            let ndp = || {
+                list(libc::AF_INET6 as u8)
+                    .unwrap()
+                    .into_iter()
+                    .find(|n| n.ifindex == index && n.dst6.map(IpAddr::from) == Some(six))
+            };
+            teacher.teach(index, six, mac).unwrap();
+            let taught6 = ndp();
+            teacher.forget(index, six).unwrap();
+            let forgotten6 = ndp();
+            ((taught, taught6), mac, pinged, (forgotten, forgotten6))
         })
         .join()
         .unwrap();
         end_tx.send(()).unwrap();
         peer.join().unwrap();
-        let (entry, mac, pinged, forgotten) = found;
+        let ((entry, entry6), mac, pinged, (forgotten, forgotten6)) = found;
+        let entry6 = entry6.expect("no NDP entry for fd00:9:2::2 on r0");
+        assert_eq!(
+            (entry6.state, entry6.lladdr, entry6.protocol),
+            (NUD_PERMANENT, Some(mac), Some(TAUGHT_BY_VERIFY)),
+            "{entry6:?}"
+        );
+        assert!(
+            forgotten6.is_none(),
+            "still there after forget: {forgotten6:?}"
+        );
         let entry = entry.expect("no entry for 10.9.2.2 on r0");
         assert_eq!(entry.state, NUD_PERMANENT, "{entry:?}");
         assert_eq!(entry.lladdr, Some(mac), "{entry:?}");
