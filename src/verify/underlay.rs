@@ -238,7 +238,7 @@ fn address_and_prefix(a: &nix::ifaddrs::InterfaceAddress) -> Option<(IpAddr, u8)
             u128::from(mask.as_sockaddr_in6()?.ip()).count_ones(),
         ),
     };
-    let link_local = matches!(addr, IpAddr::V6(v6) if v6.is_unicast_link_local());
+    let link_local = matches!(addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
     (!addr.is_loopback() && !link_local).then_some((addr, prefix as u8))
 }
 
