@@ -497,6 +497,19 @@ fn calicos_wireguard_on_vxlan_passes_every_pair_and_a_missing_rule_is_a_leak() {
     assert_pod1_to_pod2_leaks_at_host1(&lab, 51820);
 }
 
+/// Calico's WireGuard on its IPIP mode (the VM stage's: this kernel has no IPIP): every pair
+/// sealed, tunl0 unused; without felix's rule, pod traffic takes the IPIP routes in the clear.
+#[test]
+#[ignore = "needs a kernel with IPIP: the VM stage runs it (make test-vm)"]
+fn calicos_wireguard_on_ipip_passes_every_pair_and_a_missing_rule_is_a_leak() {
+    common::require_ipip();
+    let (lab, _) = deployed_mode("wg-cai-", "ipip", "calico");
+    assert_underlay_shows_only_wireguard(&lab, 51820);
+    assert_every_pair_passes_sealed(&lab);
+    common::verify::exec(&lab, "host1", "ip rule del priority 99");
+    assert_pod1_to_pod2_leaks_at_host1(&lab, 51820);
+}
+
 /// Cilium's WireGuard on its VXLAN lab (`--flavor cilium --encryption wireguard`): cilium_wg0
 /// on UDP 51871, every pair passes sealed, and an underlay sees UDP 51871 and no pod address.
 #[test]

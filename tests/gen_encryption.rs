@@ -127,9 +127,17 @@ fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
     let text = include_str!("schema/clab.schema.json");
     let schema: Value = serde_json::from_str(text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let variants: [&[&str]; 4] = [
+    let variants: [&[&str]; 5] = [
         &["--flavor", "article", "--encryption", "wireguard"],
         &["--flavor", "flannel", "--encryption", "wireguard"],
+        &[
+            "--mode",
+            "ipip",
+            "--flavor",
+            "calico",
+            "--encryption",
+            "wireguard",
+        ],
         &[
             "--mode",
             "vxlan",
@@ -212,10 +220,12 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
                 "ipip",
                 "--flavor",
                 "calico",
+                "--underlay",
+                "racks:2",
                 "--encryption",
                 "wireguard",
             ],
-            "--encryption wireguard",
+            "--underlay racks:2",
         ),
         (
             &[
@@ -263,38 +273,35 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
     assert!(out.stdout.is_empty(), "no topology without its keys");
 }
 
+/// Calico's WireGuard sits on top of the flavor's routing in both its modes: on VXLAN and on
+/// IPIP, the same device, mark, table and rule, and the pods' MTU is WireGuard's.
 #[test]
 fn calicos_layout_is_felixs_table_mark_and_rule() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = cnilab()
-        .current_dir(dir.path())
-        .args([
-            "gen", "--mode", "vxlan", "--flavor", "calico", "--hosts", "3",
-        ])
-        .args([
-            "--name",
-            "wg-gen",
-            "--encryption",
-            "wireguard",
-            "-o",
-            "clab.yaml",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
-    for line in [
-        "ip link add wireguard.cali type wireguard",
-        "listen-port 51820 fwmark 0x200000",
-        "ip route add 172.16.1.0/24 dev wireguard.cali table 1",
-        "ip rule add not fwmark 0x200000/0x200000 table 1 priority 99",
-        "sysctl -w net.ipv4.conf.all.src_valid_mark=1",
-        "ip link set dev wireguard.cali mtu 1440",
-        "felix/wireguard/wireguard.go",
-    ] {
-        assert!(topo.contains(line), "no `{line}`");
+    for calico in ["vxlan", "ipip"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = cnilab()
+            .current_dir(dir.path())
+            .args(["gen", "--mode", calico, "--flavor", "calico", "--hosts", "3"])
+            .args(["--name", "wg-gen", "--encryption", "wireguard"])
+            .args(["-o", "clab.yaml"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{calico}: {}", stderr(&out));
+        let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+        for line in [
+            "ip link add wireguard.cali type wireguard",
+            "listen-port 51820 fwmark 0x200000",
+            "ip route add 172.16.1.0/24 dev wireguard.cali table 1",
+            "ip rule add not fwmark 0x200000/0x200000 table 1 priority 99",
+            "sysctl -w net.ipv4.conf.all.src_valid_mark=1",
+            "ip link set dev wireguard.cali mtu 1440",
+            "felix/wireguard/wireguard.go",
+            "cnilab.mtu: \"1440\"",
+        ] {
+            assert!(topo.contains(line), "{calico}: no `{line}`");
+        }
+        assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
     }
-    assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
 }
 
 /// A 3-host Cilium lab with `--encryption encryption`: its folder and its topology.

@@ -139,7 +139,7 @@ pub enum EncryptionError {
         underlay: Underlay,
         routing: &'static str,
     },
-    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico|cilium, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor, for --mode vxlan --flavor calico|cilium and for --mode ipip --flavor calico, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
     NotHere {
         mode: Mode,
         flavor: Flavor,
@@ -164,7 +164,7 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     let layout = match (plan.mode, plan.flavor) {
         (Mode::HostGw, Flavor::Article) => WgLayout::Own,
         (Mode::HostGw, Flavor::Flannel) => WgLayout::Flannel,
-        (Mode::Vxlan, Flavor::Calico) => WgLayout::Calico,
+        (Mode::Vxlan | Mode::Ipip, Flavor::Calico) => WgLayout::Calico,
         (Mode::Vxlan, Flavor::Cilium) => WgLayout::Cilium,
         _ => return Err(not_here(plan)),
     };
