@@ -281,7 +281,9 @@ fn calicos_layout_is_felixs_table_mark_and_rule() {
         let dir = tempfile::tempdir().unwrap();
         let out = cnilab()
             .current_dir(dir.path())
-            .args(["gen", "--mode", calico, "--flavor", "calico", "--hosts", "3"])
+            .args([
+                "gen", "--mode", calico, "--flavor", "calico", "--hosts", "3",
+            ])
             .args(["--name", "wg-gen", "--encryption", "wireguard"])
             .args(["-o", "clab.yaml"])
             .output()
