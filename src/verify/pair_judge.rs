@@ -193,6 +193,14 @@ impl<'a> PairJudge<'a> {
                 ip: lab.pods[to].ip,
                 named: format!("{} (pod {})", dst.pod_subnet, lab.pods[to].ip),
             },
+            _ if dst.tunnel_ip().is_some() => RoutedTo {
+                ip: dst.outer_ip(),
+                named: format!(
+                    "{} ({}'s WireGuard tunnel address)",
+                    dst.outer_ip(),
+                    dst.node
+                ),
+            },
             _ => RoutedTo {
                 ip: dst.underlay_ip,
                 named: format!("{} ({}'s underlay address)", dst.underlay_ip, dst.node),
@@ -214,7 +222,7 @@ impl<'a> PairJudge<'a> {
         for gap in self
             .gaps
             .iter()
-            .filter(|g| g.node == src_host.node && g.peer == dst_host.underlay_ip)
+            .filter(|g| g.node == src_host.node && g.peer == dst_host.outer_ip())
         {
             verdict.reasons.insert(0, gap.reason());
         }

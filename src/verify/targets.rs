@@ -131,7 +131,8 @@ impl ProbePlan {
     }
 }
 
-/// Each host's underlay interface, then each router's capture interfaces, then each pod's own
+/// Each host's underlay interface, then each router's capture interfaces, then each host's
+/// WireGuard device where the mode runs inside it, then each pod's own
 /// interface (where a packet arrives, after everything its host did to it). A router's legs
 /// belong with its host where each host has a router, and with the hosts in turn where routers
 /// are shared.
@@ -155,6 +156,16 @@ pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
                 point(&r.node, &r.namespace, iface, host, Role::Router)
             })
         }))
+        .chain(
+            lab.hosts
+                .iter()
+                .filter(|h| h.tunnel_ip().is_some())
+                .map(|h| {
+                    let inside = lab.shape_point(h);
+                    let role = Role::HostWireguard;
+                    point(&h.node, &h.namespace, &inside.iface, h.index, role)
+                }),
+        )
         .chain(
             lab.pods
                 .iter()
@@ -200,10 +211,10 @@ pub(super) fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
         encap: lab.encap_between(pa.host, pb.host),
         src_pod: pa.ip,
         dst_pod: pb.ip,
-        src_host: ha.underlay_ip,
-        dst_host: hb.underlay_ip,
-        src_point: PointId::with_role(&ha.node, &ha.underlay_if, Role::HostUnderlay),
-        dst_point: PointId::with_role(&hb.node, &hb.underlay_if, Role::HostUnderlay),
+        src_host: ha.outer_ip(),
+        dst_host: hb.outer_ip(),
+        src_point: lab.shape_point(ha),
+        dst_point: lab.shape_point(hb),
         src_pod_point: pod_point(pa),
         dst_pod_point: pod_point(pb),
         siblings: lab
