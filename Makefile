@@ -58,7 +58,7 @@ test-unit:
 # kernel WireGuard, ESP). The one list: make test-vm runs them in a VM, make test-vm-here
 # (GitHub's runners, whose kernel has them all) on the machine itself, and tests/ci_workflow.rs
 # checks that every such test file is in it.
-VM_TESTS := runtime_ipip verify_ipip trace_ipip bench_ipip flavors_ipip verify_pcap routed_ipip encryption_wireguard services_ipip encryption_ipsec
+VM_TESTS := runtime_ipip verify_ipip trace_ipip bench_ipip flavors_ipip verify_pcap routed_ipip encryption_wireguard services_ipip encryption_ipsec bench_ipsec
 VM_TEST_ARGS := $(addprefix --test ,$(VM_TESTS)) -- --ignored --test-threads=1
 
 # cargo itself crawls under software emulation: build the tests here, run the binaries there.

@@ -153,6 +153,8 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
         expected,
         "one wireguard-go per host where deploy said so: {running:?}"
     );
+    let sockets = || wireguard_folder_files(&lab, "sock");
+    assert_eq!(sockets().len(), expected, "wireguard-go's sockets while it runs");
     let out = lab.destroy();
     assert!(out.status.success(), "destroy: {}", stderr(&out));
     lab.assert_gone();
@@ -162,6 +164,20 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
             "wireguard-go {pid} of {ns} outlived its lab"
         );
     }
+    assert_eq!(sockets(), Vec::<std::path::PathBuf>::new(), "sockets left behind");
+    assert_eq!(wireguard_folder_files(&lab, "key").len(), 3, "gen's keys stay");
+}
+
+/// The files ending in `.ext` in the hosts' WireGuard folders, `<lab>.cnilab/wireguard/<host>/`.
+fn wireguard_folder_files(lab: &LabGuard, ext: &str) -> Vec<std::path::PathBuf> {
+    let root = lab.file.parent().unwrap();
+    let folders = root.join(format!("{}.cnilab/wireguard", lab.name));
+    let hosts = std::fs::read_dir(&folders).unwrap_or_else(|e| panic!("{folders:?}: {e}"));
+    hosts
+        .flat_map(|host| std::fs::read_dir(host.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|e| e == ext))
+        .collect()
 }
 
 /// Addresses of a frame's IPv4 header, its protocol and UDP ports (0 for others).
@@ -368,7 +384,24 @@ fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
 #[test]
 #[ignore = "needs a kernel with WireGuard: the VM stage runs it (make test-vm)"]
 fn flannel_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught() {
-    let (lab, userspace) = deployed_saying("wg-kern-", "flannel");
+    let lab = deployed_in_the_kernel("wg-kern-", "host-gw", "flannel");
+    assert_every_pair_passes_sealed(&lab);
+    assert_a_broken_key_is_caught_in_the_kernel(&lab);
+}
+
+/// Cilium's cilium_wg0 in the kernel's WireGuard: only UDP 51871 on the underlay, every pair
+/// sealed, and a wrong key named from the state read back over netlink.
+#[test]
+#[ignore = "needs a kernel with WireGuard: the VM stage runs it (make test-vm)"]
+fn cilium_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught() {
+    let lab = deployed_in_the_kernel("wg-kci-", "vxlan", "cilium");
+    assert_underlay_shows_only_wireguard(&lab, 51871);
+    assert_every_pair_passes_sealed(&lab);
+    assert_a_broken_key_is_caught_in_the_kernel(&lab);
+}
+
+fn deployed_in_the_kernel(prefix: &str, mode: &str, flavor: &str) -> LabGuard {
+    let (lab, userspace) = deployed_mode(prefix, mode, flavor);
     assert!(
         !userspace,
         "deploy fell back to wireguard-go: this kernel has no WireGuard module, and this \
@@ -378,12 +411,15 @@ fn flannel_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught(
         wireguard_go(&lab).is_empty(),
         "no wireguard-go in a kernel lab"
     );
-    assert_every_pair_passes_sealed(&lab);
-    break_one_peer_key(&lab);
+    lab
+}
+
+fn assert_a_broken_key_is_caught_in_the_kernel(lab: &LabGuard) {
+    break_one_peer_key(lab);
     // host1 still holds the session of the healthy run, so it sends data rather than
     // handshakes: the state read back from host2 is what names the fault.
     let says = ["host2 has no WireGuard peer with host1's public key"];
-    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+    assert_caught(lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! moment on the machine does not land on one path only.
 
 use super::iperf::{ClientRun, Length, Server};
-use super::overhead::{self, Flow, Overhead};
+use super::overhead::{self, Flow, Overhead, SealedBy};
 use super::report::{Figures, ModeReport, PathKind, PathReport, Ratios};
 use super::selection::Combo;
 use super::stats::Stat;
@@ -41,17 +41,11 @@ struct Runs {
 }
 
 pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
-    // Its overhead capture reads WireGuard's datagrams; ESP is not measured yet.
-    if lab.ipsec() {
-        return Err(BenchError::Unbenchable {
-            lab: lab.name.clone(),
-            why: "bench measures WireGuard's cost, not IPsec's yet (docs/encryption.md)".into(),
-        });
-    }
     let combo = Combo {
         mode: lab.mode(),
         flavor: lab.flavor,
-        encryption: match lab.encryption {
+        encryption: match &lab.encryption {
+            Some(_) if lab.ipsec() => Encryption::Ipsec,
             Some(_) => Encryption::Wireguard,
             None => Encryption::None,
         },
@@ -92,7 +86,13 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
             (PathKind::SameHost, _) => None,
             (PathKind::PodToPod, Some(wg)) => {
                 let pod = pod_point(pods.pod, host1);
-                Some(capture_sealed_overhead(path, &pod, &point, wg.port)?)
+                let by = match lab.ipsec() {
+                    true => SealedBy::Esp {
+                        from: host1.underlay_ip,
+                    },
+                    false => SealedBy::Wireguard { port: wg.port },
+                };
+                Some(capture_sealed_overhead(path, &pod, &point, by)?)
             }
             _ => Some(capture_overhead(path, &point, &vxlan_ports)?),
         };
@@ -263,7 +263,7 @@ fn capture_sealed_overhead(
     path: &Path,
     pod: &CapturePoint,
     underlay: &CapturePoint,
-    port: u16,
+    by: SealedBy,
 ) -> Result<Overhead, BenchError> {
     let flow = Flow {
         src: path.from_ip,
@@ -275,7 +275,7 @@ fn capture_sealed_overhead(
         streams: 1,
         length: Length::Bytes(CAPTURE_BYTES),
     };
-    overhead::capture_sealed_during(pod, underlay, flow, port, || run.run())
+    overhead::capture_sealed_during(pod, underlay, flow, by, || run.run())
 }
 
 /// The pods bench measures between: the first pod, another on its host if there is one, and

@@ -54,6 +54,8 @@ pub enum BenchError {
         file: PathBuf,
         source: crate::lab::LabError,
     },
+    #[error("cannot bench {combo} here: {problem}")]
+    KernelLacks { combo: String, problem: String },
     #[error("cannot bench lab `{lab}`: {why}")]
     Unbenchable { lab: String, why: String },
     #[error("lab in {} is not up; deploy it first with `cnilab deploy -t {}`", .0.display(), .0.display())]
@@ -105,6 +107,7 @@ impl BenchError {
             | BenchError::Lab { .. }
             | BenchError::NotUp(_)
             | BenchError::Unbenchable { .. }
+            | BenchError::KernelLacks { .. }
             | BenchError::Plot { .. }
             | BenchError::LabFile { .. } => 2,
             BenchError::Runtime(e) => e.exit_code(),
@@ -154,9 +157,11 @@ fn run_all(opts: &BenchOptions) -> Result<Report, BenchError> {
             vec![session::bench_deployed(&file, opts)?]
         }
         None => {
-            // A lab that cannot be built is refused before the first one is measured.
+            // A lab that cannot be built, or not on this kernel, is refused before the first
+            // one is measured.
             for &combo in &opts.combos {
-                session::generate(combo, &combo.lab_name(&opts.name_prefix))?;
+                let generated = session::generate(combo, &combo.lab_name(&opts.name_prefix))?;
+                session::check_kernel(combo, &generated)?;
             }
             let mut modes = Vec::new();
             for &combo in &opts.combos {

@@ -4,7 +4,9 @@
 //!
 //! A sealed lab hides the stream on the underlay, so there the capture reads two points at
 //! once: the sending pod's interface, where the stream is in the clear (its MSS, its segments),
-//! and the underlay, where each WireGuard transport datagram shows what sealing adds.
+//! and the underlay, where each WireGuard transport datagram or ESP packet shows what sealing
+//! adds. ESP hides the length of what it seals, so its header is the full-size ESP packet's
+//! length less the full-size pod packet's and the padding ESP gives that length.
 
 use super::BenchError;
 use crate::sys::packet_socket::{self, RingSize};
@@ -38,6 +40,15 @@ pub struct Overhead {
     pub gso_seen: bool,
 }
 
+/// How a sealed lab carries pod packets across its underlay.
+#[derive(Debug, Clone, Copy)]
+pub enum SealedBy {
+    /// WireGuard transport data to this UDP port.
+    Wireguard { port: u16 },
+    /// ESP in tunnel mode, sent from this underlay address.
+    Esp { from: Ipv4Addr },
+}
+
 /// The inner addresses of the stream to look for.
 #[derive(Debug, Clone, Copy)]
 pub struct Flow {
@@ -57,32 +68,43 @@ pub fn capture_during<T>(
     measure(&frames, flow, vxlan_ports).ok_or_else(|| no_data(flow, &frames, point))
 }
 
-/// The same for a sealed lab: the stream in the clear on `pod`, and sealed on `underlay` in
-/// WireGuard datagrams to UDP `port`.
+/// The same for a sealed lab: the stream in the clear on `pod`, and sealed on `underlay` as
+/// `by` seals it.
 pub fn capture_sealed_during<T>(
     pod: &CapturePoint,
     underlay: &CapturePoint,
     flow: Flow,
-    port: u16,
+    by: SealedBy,
     traffic: impl FnOnce() -> Result<T, BenchError>,
 ) -> Result<Overhead, BenchError> {
     let seen = capture_at(&[pod, underlay], traffic)?;
     let (clear, sealed) = (&seen[0], &seen[1]);
     let pod_stream = measure(clear, flow, &[]).ok_or_else(|| no_data(flow, clear, pod))?;
-    let header =
-        most_common(sealed.iter().filter_map(|f| seal_header(f, port))).ok_or_else(|| {
-            BenchError::Capture(format!(
-                "no WireGuard data to UDP {port} among {} frames captured on {}",
-                sealed.len(),
-                underlay.id
-            ))
-        })?;
-    measure_sealed(clear, flow, header)
+    let (header, padding): (Option<usize>, fn(usize) -> usize) = match by {
+        SealedBy::Wireguard { port } => (
+            most_common(sealed.iter().filter_map(|f| seal_header(f, port))),
+            wireguard_padding,
+        ),
+        SealedBy::Esp { from } => (esp_header(clear, sealed, flow, from), esp_padding),
+    };
+    let header = header.ok_or_else(|| no_seal(by, sealed.len(), underlay))?;
+    measure_sealed(clear, flow, header, padding)
         .ok_or_else(|| no_data(flow, clear, pod))
         .map(|o| Overhead {
             gso_seen: pod_stream.gso_seen,
             ..o
         })
+}
+
+fn no_seal(by: SealedBy, frames: usize, underlay: &CapturePoint) -> BenchError {
+    let wanted = match by {
+        SealedBy::Wireguard { port } => format!("WireGuard data to UDP {port}"),
+        SealedBy::Esp { from } => format!("full-size ESP from {from}"),
+    };
+    BenchError::Capture(format!(
+        "no {wanted} among {frames} frames captured on {}",
+        underlay.id
+    ))
 }
 
 /// Every frame seen on each of `points` while `traffic` ran, point by point.
@@ -192,11 +214,43 @@ pub fn measure(frames: &[Vec<u8>], flow: Flow, vxlan_ports: &[u16]) -> Option<Ov
     totals(&seen, encap, |_| 0)
 }
 
-/// The flow seen in the clear in `pod_frames`, as it crosses sealed with `header` bytes of
-/// WireGuard on each packet and the padding each packet's length takes.
-fn measure_sealed(pod_frames: &[Vec<u8>], flow: Flow, header: usize) -> Option<Overhead> {
+/// The flow seen in the clear in `pod_frames`, as it crosses sealed with `header` bytes on
+/// each packet and the `padding` each packet's length takes.
+fn measure_sealed(
+    pod_frames: &[Vec<u8>],
+    flow: Flow,
+    header: usize,
+    padding: fn(usize) -> usize,
+) -> Option<Overhead> {
     let seen = read_flow(pod_frames, flow, &[]);
-    totals(&seen, header, wireguard_padding)
+    totals(&seen, header, padding)
+}
+
+/// What ESP adds to a full-size pod packet, padding aside: the most common ESP packet from
+/// `from` (the stream's full segments) less the full segment's pod packet and its padding.
+fn esp_header(
+    pod_frames: &[Vec<u8>],
+    sealed: &[Vec<u8>],
+    flow: Flow,
+    from: Ipv4Addr,
+) -> Option<usize> {
+    let seen = read_flow(pod_frames, flow, &[]);
+    let mss = usize::from(seen.iter().find_map(|s| s.syn_mss)?);
+    let data = seen.iter().filter(|s| s.payload > 0);
+    let full = most_common(data.map(|s| s.headers + mss.saturating_sub(s.tcp_options)))?;
+    let esp_len = |f: &Vec<u8>| {
+        let s = crate::wire::sealed::sealed(f)?;
+        let ours = s.src == from && matches!(s.seal, crate::wire::sealed::Seal::Esp { .. });
+        ours.then(|| f.len().checked_sub(ETHERNET_HEADER)).flatten()
+    };
+    let outer = most_common(sealed.iter().filter_map(esp_len))?;
+    outer.checked_sub(full + esp_padding(full))
+}
+
+/// ESP pads what it seals, with its 2-byte trailer, to a multiple of 4 (RFC 4303 §2.4; the
+/// 1-byte block of rfc4106(gcm(aes)) leaves the 4-byte alignment as the only rule).
+fn esp_padding(packet_len: usize) -> usize {
+    (4 - (packet_len + 2) % 4) % 4
 }
 
 fn read_flow(frames: &[Vec<u8>], flow: Flow, vxlan_ports: &[u16]) -> Vec<Seen> {
@@ -369,12 +423,71 @@ mod tests {
             build::ether(0x0800, &inner(1368, None)),
             build::ether(0x0800, &inner(1368, None)),
         ];
-        let o = measure_sealed(&clear, flow(), 60).unwrap();
+        let o = measure_sealed(&clear, flow(), 60, wireguard_padding).unwrap();
         assert_eq!(
             (o.encap_bytes_per_packet, o.mss, o.data_packets),
             (60, 1380, 2)
         );
         let per_segment = 14 + 60 + 1420 + 4;
         assert!((o.wire_bytes_per_payload_byte - per_segment as f64 / 1368.0).abs() < 1e-9);
+    }
+
+    /// An ESP packet from host1 in tunnel mode sealing `packet_len` bytes with rfc4106's 8-byte
+    /// IV and 16-byte ICV.
+    fn esp_frame(from: &str, packet_len: usize) -> Vec<u8> {
+        let mut body = vec![0, 0, 1, 3, 0, 0, 0, 9];
+        body.extend(vec![
+            0x5a;
+            8 + packet_len + esp_padding(packet_len) + 2 + 16
+        ]);
+        let esp = crate::wire::sealed::PROTO_ESP;
+        build::ether(
+            0x0800,
+            &build::ipv4(build::ip(from), build::ip("192.168.0.2"), esp, &body),
+        )
+    }
+
+    #[test]
+    fn esp_adds_fifty_four_bytes_and_its_padding_to_each_packet() {
+        assert_eq!(
+            (esp_padding(1440), esp_padding(1441), esp_padding(1438)),
+            (2, 1, 0)
+        );
+        // A 1440-byte pod MTU: MSS 1400, 12 bytes of options, 1388 bytes a segment.
+        let clear = vec![
+            build::ether(0x0800, &inner(0, Some(1400))),
+            build::ether(0x0800, &inner(1388, None)),
+            build::ether(0x0800, &inner(1388, None)),
+            build::ether(0x0800, &inner(200, None)),
+        ];
+        let ours = "192.168.0.1";
+        let sealed = vec![
+            esp_frame(ours, 1440),
+            esp_frame(ours, 1440),
+            esp_frame(ours, 252),
+            // The receiver's acknowledgements, sealed the other way.
+            esp_frame("192.168.0.2", 52),
+            esp_frame("192.168.0.2", 52),
+            esp_frame("192.168.0.2", 52),
+        ];
+        let header = esp_header(&clear, &sealed, flow(), build::ip(ours));
+        assert_eq!(header, Some(20 + 8 + 8 + 2 + 16));
+        let o = measure_sealed(&clear, flow(), 54, esp_padding).unwrap();
+        assert_eq!((o.encap_bytes_per_packet, o.data_packets), (54, 3));
+        let wire = 2 * (14 + 54 + 1440 + 2) + (14 + 54 + 252 + 2);
+        let want = wire as f64 / (2 * 1388 + 200) as f64;
+        assert!((o.wire_bytes_per_payload_byte - want).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_esp_from_the_sender_gives_no_header() {
+        let clear = vec![
+            build::ether(0x0800, &inner(0, Some(1400))),
+            build::ether(0x0800, &inner(1388, None)),
+        ];
+        let theirs = vec![esp_frame("192.168.0.2", 1440)];
+        let from = build::ip("192.168.0.1");
+        assert_eq!(esp_header(&clear, &theirs, flow(), from), None);
+        assert_eq!(esp_header(&clear, &[], flow(), from), None);
     }
 }

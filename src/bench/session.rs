@@ -30,6 +30,30 @@ pub fn generate(combo: Combo, name: &str) -> Result<gen::Generated, BenchError> 
     })?)
 }
 
+/// Refuses `combo` where this kernel lacks what its lab needs and nothing stands in for: IPIP
+/// and ESP (wireguard-go stands in for the kernel's WireGuard, so that is no refusal).
+pub fn check_kernel(combo: Combo, generated: &gen::Generated) -> Result<(), BenchError> {
+    use crate::runtime::preflight::{self, Feature};
+    let topo = crate::topology::Topology::parse(&generated.text).map_err(|problem| {
+        BenchError::KernelLacks {
+            combo: combo.label(),
+            problem,
+        }
+    })?;
+    let lines = preflight::split_exec_lines(&topo).unwrap_or_default();
+    let missing = preflight::features(lines.iter())
+        .into_iter()
+        .filter(|f| matches!(f, Feature::Ipip | Feature::Xfrm))
+        .find(|&f| !preflight::probe(f));
+    match missing {
+        Some(feature) => Err(BenchError::KernelLacks {
+            combo: combo.label(),
+            problem: feature.problem(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Deploys the lab of `combo` ([`generate`]), measures it, and destroys it.
 pub fn bench_fresh(
     combo: Combo,

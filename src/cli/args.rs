@@ -522,9 +522,10 @@ pub struct BenchArgs {
         conflicts_with = "file"
     )]
     pub flavors: Vec<Flavor>,
-    /// wireguard: bench each lab twice, in the clear and with its pod traffic sealed in
-    /// WireGuard between hosts (as `gen --encryption wireguard` builds it), and report what
-    /// the sealing costs: throughput, round trips, CPU per gigabit and bytes per packet.
+    /// wireguard or ipsec: bench each lab twice, in the clear and with its pod traffic sealed
+    /// between hosts (as `gen --encryption` builds it: WireGuard, or Cilium's ESP for
+    /// `--modes vxlan --flavors cilium`), and report what the sealing costs: throughput, round
+    /// trips, CPU per gigabit and bytes per packet.
     #[arg(
         long,
         value_enum,

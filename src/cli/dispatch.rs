@@ -312,13 +312,6 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
     let named = (!modes.is_empty()).then_some(modes.as_slice());
     let combos =
         crate::bench::selection::select(named, &flavors).map_err(crate::bench::BenchError::from)?;
-    if args.encryption == crate::plan::encryption::Encryption::Ipsec {
-        return Err(Error::Usage(
-            "bench --encryption ipsec is not built yet: bench measures WireGuard's cost \
-             (--encryption wireguard)"
-                .into(),
-        ));
-    }
     let combos = crate::bench::selection::with_encryption(&combos, args.encryption);
     let opts = crate::bench::BenchOptions {
         combos,

@@ -74,8 +74,13 @@ impl Runtime for NetnsRuntime {
         build(shape, opts, lab)
     }
 
-    fn teardown(&self, _lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
-        remove_namespaces(&state.namespaces)
+    fn teardown(&self, lab: &LabFile, state: &LabState) -> Vec<TeardownError> {
+        let mut problems = remove_namespaces(&state.namespaces);
+        // The processes are gone now; what wireguard-go leaves is its sockets.
+        if let Ok(shape) = Shape::from_topology(&lab.topo, &lab.path) {
+            problems.extend(super::wireguard::remove_sockets(&shape));
+        }
+        problems
     }
 
     fn destroy_unrecorded(&self, lab: &LabFile) -> Result<(), RuntimeError> {
