@@ -154,7 +154,11 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
         "one wireguard-go per host where deploy said so: {running:?}"
     );
     let sockets = || wireguard_folder_files(&lab, "sock");
-    assert_eq!(sockets().len(), expected, "wireguard-go's sockets while it runs");
+    assert_eq!(
+        sockets().len(),
+        expected,
+        "wireguard-go's sockets while it runs"
+    );
     let out = lab.destroy();
     assert!(out.status.success(), "destroy: {}", stderr(&out));
     lab.assert_gone();
@@ -164,8 +168,16 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
             "wireguard-go {pid} of {ns} outlived its lab"
         );
     }
-    assert_eq!(sockets(), Vec::<std::path::PathBuf>::new(), "sockets left behind");
-    assert_eq!(wireguard_folder_files(&lab, "key").len(), 3, "gen's keys stay");
+    assert_eq!(
+        sockets(),
+        Vec::<std::path::PathBuf>::new(),
+        "sockets left behind"
+    );
+    assert_eq!(
+        wireguard_folder_files(&lab, "key").len(),
+        3,
+        "gen's keys stay"
+    );
 }
 
 /// The files ending in `.ext` in the hosts' WireGuard folders, `<lab>.cnilab/wireguard/<host>/`.
