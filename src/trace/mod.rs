@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod decide;
+pub mod ipsec;
 pub mod packet;
 pub mod pcapng;
 pub mod present;
@@ -178,6 +179,7 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     for host in &lab.hosts {
         if let Some(snap) = snaps.get_mut(&host.node) {
             snap.wireguard = snapshot::wireguard(lab, &dir, host);
+            snap.ipsec = snapshot::ipsec(lab, host);
         }
     }
     let vxlan_port = lab.encap.vxlan().map(|v| v.port);

@@ -26,10 +26,12 @@ pub struct PairPlan {
     pub family: Family,
     pub src_pod: IpAddr,
     pub dst_pod: IpAddr,
-    /// The underlay addresses of the pods' hosts.
+    /// The addresses the mode's outer header carries for the pods' hosts: their underlay
+    /// addresses, or their WireGuard tunnel addresses where the mode runs inside the tunnel.
     pub src_host: IpAddr,
     pub dst_host: IpAddr,
-    /// The capture points on those hosts' underlay interfaces, e.g. `host1-eth1`.
+    /// Where those hosts show the mode's shape ([`crate::lab::Lab::shape_point`]): their
+    /// underlay interfaces, e.g. `host1-eth1`, or their WireGuard devices.
     pub src_point: PointId,
     pub dst_point: PointId,
     /// The capture points on the pods' own interfaces, e.g. `pod1-eth1`.

@@ -39,6 +39,8 @@ impl LearnedError {
 #[derive(Debug, Clone)]
 pub struct HostFdb {
     pub node: String,
+    /// Where peers' VTEPs send to it: its underlay address, or its WireGuard tunnel address
+    /// where the mode runs inside the tunnel ([`crate::lab::LabHost::outer_ip`]).
     pub underlay_ip: Ipv4Addr,
     pub entries: Vec<FdbEntry>,
     /// A flow-based tunnel (Cilium): no FDB by design, so no gap to report.
@@ -116,7 +118,7 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
     crate::sys::side_by_side::map(&lab.hosts, |h| {
         Ok(HostFdb {
             node: h.node.clone(),
-            underlay_ip: h.underlay_ip,
+            underlay_ip: h.outer_ip(),
             entries: crate::sys::tables::fdb(&h.namespace)
                 .map_err(|e| LearnedError::from_tool(&h.node, "read the FDB", e))?,
             flow_based: h.flow_based,

@@ -239,8 +239,14 @@ impl Prepared {
         };
         let ring = opts.capture_ring.map_or(ring, RingSize::sized);
         let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab), snap);
+        // A WireGuard device has no link-layer header: its packets start at the IP header.
+        let bare = bpf::bare_ipv4(snap);
+        let filter_of = |p: &CapturePoint| match p.id.role {
+            Some(crate::lab::point::Role::HostWireguard) => &bare,
+            _ => &filter,
+        };
         let opened =
-            packet_socket::open_all(&points, |p| capture::open_filtered(p, &filter, ring))?;
+            packet_socket::open_all(&points, |p| capture::open_filtered(p, filter_of(p), ring))?;
         let sockets = lab
             .pods
             .iter()

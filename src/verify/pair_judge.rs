@@ -202,6 +202,14 @@ impl<'a> PairJudge<'a> {
                 ip: pod,
                 named: format!("{subnet} (pod {pod})"),
             },
+            _ if dst.tunnel_ip().is_some() => RoutedTo {
+                ip: dst.outer_ip().into(),
+                named: format!(
+                    "{} ({}'s WireGuard tunnel address)",
+                    dst.outer_ip(),
+                    dst.node
+                ),
+            },
             _ => {
                 let underlay = dst.underlay(family);
                 RoutedTo {
@@ -226,7 +234,7 @@ impl<'a> PairJudge<'a> {
         for gap in self
             .gaps
             .iter()
-            .filter(|g| g.node == src_host.node && g.peer == dst_host.underlay_ip)
+            .filter(|g| g.node == src_host.node && g.peer == dst_host.outer_ip())
         {
             verdict.reasons.insert(0, gap.reason());
         }

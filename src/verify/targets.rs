@@ -171,7 +171,8 @@ impl ProbePlan {
     }
 }
 
-/// Each host's underlay interface, then each router's capture interfaces, then each pod's own
+/// Each host's underlay interface, then each router's capture interfaces, then each host's
+/// WireGuard device where the mode runs inside it, then each pod's own
 /// interface (where a packet arrives, after everything its host did to it). A router's legs
 /// belong with its host where each host has a router, and with the hosts in turn where routers
 /// are shared.
@@ -195,6 +196,16 @@ pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
                 point(&r.node, &r.namespace, iface, host, Role::Router)
             })
         }))
+        .chain(
+            lab.hosts
+                .iter()
+                .filter(|h| h.tunnel_ip().is_some())
+                .map(|h| {
+                    let inside = lab.shape_point(h);
+                    let role = Role::HostWireguard;
+                    point(&h.node, &h.namespace, &inside.iface, h.index, role)
+                }),
+        )
         .chain(
             lab.pods
                 .iter()
@@ -243,10 +254,10 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
         family: pair.family,
         src_pod,
         dst_pod,
-        src_host: ha.underlay(pair.family),
-        dst_host: hb.underlay(pair.family),
-        src_point: PointId::with_role(&ha.node, &ha.underlay_if, Role::HostUnderlay),
-        dst_point: PointId::with_role(&hb.node, &hb.underlay_if, Role::HostUnderlay),
+        src_host: outer(ha, pair.family),
+        dst_host: outer(hb, pair.family),
+        src_point: lab.shape_point(ha),
+        dst_point: lab.shape_point(hb),
         src_pod_point: pod_point(pa),
         dst_pod_point: pod_point(pb),
         siblings: lab
@@ -265,6 +276,15 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
 }
 
 /// A pod's own interface, as a capture point.
+/// The address the mode's outer header carries for host `h` in `family`: its WireGuard tunnel
+/// address where the mode runs inside the tunnel (IPv4 only), its underlay address otherwise.
+fn outer(h: &crate::lab::LabHost, family: Family) -> std::net::IpAddr {
+    match family {
+        Family::Ipv4 => h.outer_ip().into(),
+        Family::Ipv6 => h.underlay(family),
+    }
+}
+
 fn pod_point(pod: &crate::lab::LabPod) -> PointId {
     PointId::with_role(&pod.node, &pod.pod_if, Role::Pod)
 }
