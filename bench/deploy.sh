@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(50 100 254)
 
-[ -x target/release/cnilab ] || cargo build --release --quiet
-bin=target/release/cnilab
+bin="${BIN:-${CARGO_TARGET_DIR:-target}/release/cnilab}"
+[ -x "$bin" ] || cargo build --release --quiet
 dir="$(mktemp -d)"
 file=""
 floor=""

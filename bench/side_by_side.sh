@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 n="$1" target="$2" name_a="$3" flags_a="$4" name_b="$5" flags_b="$6"
 runs="${RUNS:-3}"
 lab="${LAB:-sbs$$}"
-bin="${BIN:-target/release/cnilab}"
+bin="${BIN:-${CARGO_TARGET_DIR:-target}/release/cnilab}"
 mode="${MODE:-vxlan}"
 [ -x "$bin" ] || cargo build --release --quiet
 dir="$(mktemp -d)"

@@ -5,8 +5,10 @@
 # and 11 at 254) and of a --warm run, then verifies the healthy lab RUNS more times (default
 # 10) and prints how many passed: a healthy lab must pass every one (issue 9: 10 of 10 at 30
 # hosts).
-# Each line also gives pairs per second, the frames the capture copied to user space (the
-# kernel's BPF filter passes only probes), verify's peak memory (max RSS) and the frames the
+# Each line also gives pairs per second, verify's CPU seconds per thousand pairs (its own user
+# and system time, which includes the kernel's work on the probes it sends and the frames it
+# captures, but not softirq work charged to other tasks), the frames the capture copied to user
+# space (the kernel's BPF filter passes only probes), verify's peak memory (max RSS) and the frames the
 # kernel dropped at a full CPU backlog queue meanwhile (machine-wide, other traffic included).
 # Then the floor (bench/verify_floor.py): the cold run's first contacts and steady pings, phase
 # by phase, sent by fping with nothing captured, and the cold run's ratio to it.
@@ -31,8 +33,8 @@ flavor="${FLAVOR:-article}"
 what="vxlan"
 [ "$flavor" = article ] || what="vxlan/$flavor"
 
-[ -x target/release/cnilab ] || cargo build --release --quiet
-bin=target/release/cnilab
+bin="${BIN:-${CARGO_TARGET_DIR:-target}/release/cnilab}"
+[ -x "$bin" ] || cargo build --release --quiet
 dir="$(mktemp -d)"
 thresh=/proc/sys/net/ipv4/neigh/default
 saved="$(cat $thresh/gc_thresh1) $(cat $thresh/gc_thresh2) $(cat $thresh/gc_thresh3)"
@@ -66,10 +68,12 @@ for n in "${sizes[@]}"; do
         drops0="$(backlog_drops)"
         start="$(date +%s%N)"
         code=0
-        /usr/bin/time -f %M -o "$dir/rss" "$bin" verify -t "$file" --json "${flags[@]}" >"$dir/report.json" || code=$?
+        /usr/bin/time -f '%M %U %S' -o "$dir/rss" "$bin" verify -t "$file" --json "${flags[@]}" >"$dir/report.json" || code=$?
         end="$(date +%s%N)"
         drops=$(( $(backlog_drops) - drops0 ))
-        rss_mb=$(( $(tail -1 "$dir/rss") / 1024 ))
+        read -r rss_kb user_s sys_s <<<"$(tail -1 "$dir/rss")"
+        rss_mb=$(( rss_kb / 1024 ))
+        cpu_per_kpair="$(awk -v u="$user_s" -v s="$sys_s" -v p="$pairs" 'BEGIN { printf "%.2f", (u + s) * 1000 / p }')"
         # Pairs passed, frames copied and (cold) phases, from one read of the report.
         read -r passed frames phases <<<"$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(p["passed"] for p in r["pairs"]), sum(c["frames"] for c in r["captures"]), r["start"].get("phases", "?"))' "$dir/report.json" 2>/dev/null || echo "0 ? ?")"
         secs="$(ms "$start" "$end" | awk '{print $1/1000}')"
@@ -77,9 +81,9 @@ for n in "${sizes[@]}"; do
             cold_secs="$secs"
             cold_phases="$phases"
         fi
-        printf "%s N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
+        printf "%s N=%-3d %5d pairs  %-4s  %6.2f s  %6.0f pairs/s  %s CPU s per 1000 pairs  exit %d  %d/%d passed  %s frames copied  peak %d MB  %d backlog drops\n" \
             "$what" "$n" "$pairs" "$run" "$secs" "$(awk -v p="$pairs" -v s="$secs" 'BEGIN { print p / s }')" \
-            "$code" "$passed" "$pairs" "$frames" "$rss_mb" "$drops"
+            "$cpu_per_kpair" "$code" "$passed" "$pairs" "$frames" "$rss_mb" "$drops"
     done
     # The same lab's cold traffic through fping, nothing captured: what the kernel alone needs.
     floor_line="$(bench/verify_floor.py "$file")" || floor_line="floor: failed (see above)"

@@ -39,7 +39,7 @@ sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(iproute2 bridge-utils iptables nftables iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping wireguard-tools wireguard-go)
+packages=(iproute2 bridge-utils iptables nftables conntrack iputils-ping tcpdump procps kmod time iperf3 ethtool fonts-dejavu-core bird2 python3-yaml fping wireguard-tools wireguard-go)
 pip_packages=()
 if $want_tools; then
   packages+=(strace librsvg2-bin libxml2-utils shellcheck python3-venv)

@@ -40,6 +40,14 @@ impl IpFamily {
     pub fn has_v6(self) -> bool {
         self != IpFamily::Ipv4
     }
+
+    /// The families it carries, IPv4 first.
+    pub fn families(self) -> Vec<Family> {
+        let v4 = self.has_v4().then_some(Family::Ipv4);
+        v4.into_iter()
+            .chain(self.has_v6().then_some(Family::Ipv6))
+            .collect()
+    }
 }
 
 impl std::str::FromStr for IpFamily {
@@ -55,6 +63,51 @@ impl std::str::FromStr for IpFamily {
 impl fmt::Display for IpFamily {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// One address family: what each pair verify probes is in, and what a lab's [`IpFamily`] is
+/// made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    /// The JSON's and the flag's spelling: `ipv4`, `ipv6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+
+    /// The family of an address.
+    pub fn of(ip: std::net::IpAddr) -> Family {
+        match ip {
+            std::net::IpAddr::V4(_) => Family::Ipv4,
+            std::net::IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+
+    /// The fixed IP header's length: what a probe's IP total length holds besides its ICMP.
+    pub fn ip_header_len(self) -> usize {
+        match self {
+            Family::Ipv4 => 20,
+            Family::Ipv6 => 40,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    /// As a person writes it: IPv4, IPv6.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        })
     }
 }
 
@@ -116,5 +169,23 @@ mod tests {
         assert_eq!(carries(IpFamily::Ipv6), (false, true));
         assert_eq!(carries(IpFamily::Dual), (true, true));
         assert_eq!(IpFamily::default(), IpFamily::Ipv4);
+        assert_eq!(IpFamily::Dual.families(), [Family::Ipv4, Family::Ipv6]);
+        assert_eq!(IpFamily::Ipv6.families(), [Family::Ipv6]);
+        assert_eq!(IpFamily::Ipv4.families(), [Family::Ipv4]);
+    }
+
+    #[test]
+    fn a_family_is_named_by_its_address_and_sized_by_its_header() {
+        let v6: std::net::IpAddr = "fd00:10:0:1::2".parse().unwrap();
+        let v4: std::net::IpAddr = "10.0.1.2".parse().unwrap();
+        assert_eq!(
+            (Family::of(v4), Family::of(v6)),
+            (Family::Ipv4, Family::Ipv6)
+        );
+        assert_eq!(Family::Ipv6.ip_header_len(), 40);
+        assert_eq!(
+            (Family::Ipv6.to_string(), Family::Ipv6.as_str()),
+            ("IPv6".into(), "ipv6")
+        );
     }
 }

@@ -96,8 +96,8 @@ pub fn generate_all<'a>(req: &GenRequest<'a>) -> Result<Generated, GenError> {
         return Err(PlanError::from(crate::services::ServiceError::WithEncryption).into());
     }
     if let Some(wg) = &plan.encryption {
-        // The pods' packets must fit in the tunnel.
-        plan.pod_mtu = wg.mtu;
+        // The pods' packets must fit in the tunnel (and the mode's header, where it is inside).
+        plan.pod_mtu = wg.pod_mtu;
     }
     if plan.ipsec.is_some() {
         plan.pod_mtu = crate::plan::encryption::ipsec::POD_MTU;

@@ -160,3 +160,50 @@ fn a_wrong_esp_key_is_caught() {
     assert_eq!(code, 1, "{report}");
     assert_eq!(pair(&report, "pod3", "pod1")["passed"], true, "{report}");
 }
+
+/// trace names, both ways, the xfrm state that encrypted the probe and the one that decrypted
+/// it, each with its SPI, addresses and the policy that chose it.
+#[test]
+#[ignore = "needs a kernel with ESP: run make test-vm"]
+fn trace_names_the_xfrm_states_that_encrypt_and_decrypt() {
+    let lab = deployed("e34ipt-");
+    let (h1, h2) = (underlay(&lab, 0), underlay(&lab, 1));
+    let out = lab.run(&["trace", "--json", "pod1", "pod2"]);
+    assert!(out.status.success(), "trace: {}", stderr(&out));
+    let walk: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wraps: Vec<(String, String, String)> = (walk["steps"].as_array().unwrap().iter())
+        .filter(|s| !s["wrap"].is_null())
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (text("node"), text("wrap"), text("decision"))
+        })
+        .collect();
+    let state = |spi: u32, (a, b): (&str, &str)| {
+        format!("xfrm state ESP SPI {spi:#x} {a} → {b} (tunnel, reqid 1)")
+    };
+    for (node, wrap, says) in [
+        (
+            "host1",
+            "encap",
+            format!("encrypted by {} for host2", state(0x103, (&h1, &h2))),
+        ),
+        (
+            "host2",
+            "decap",
+            format!("decrypted by {} from host1", state(0x103, (&h1, &h2))),
+        ),
+        (
+            "host2",
+            "encap",
+            format!("encrypted by {} for host1", state(0x203, (&h2, &h1))),
+        ),
+        (
+            "host1",
+            "decap",
+            format!("decrypted by {} from host2", state(0x203, (&h2, &h1))),
+        ),
+    ] {
+        let has = (wraps.iter()).any(|(n, w, d)| n == node && w == wrap && d.contains(&says));
+        assert!(has, "{node} {wrap}: `{says}` not in {wraps:#?}");
+    }
+}

@@ -154,7 +154,11 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
         "one wireguard-go per host where deploy said so: {running:?}"
     );
     let sockets = || wireguard_folder_files(&lab, "sock");
-    assert_eq!(sockets().len(), expected, "wireguard-go's sockets while it runs");
+    assert_eq!(
+        sockets().len(),
+        expected,
+        "wireguard-go's sockets while it runs"
+    );
     let out = lab.destroy();
     assert!(out.status.success(), "destroy: {}", stderr(&out));
     lab.assert_gone();
@@ -164,8 +168,16 @@ fn host_gw_with_cnilabs_own_wireguard_passes_every_pair_and_destroy_ends_wiregua
             "wireguard-go {pid} of {ns} outlived its lab"
         );
     }
-    assert_eq!(sockets(), Vec::<std::path::PathBuf>::new(), "sockets left behind");
-    assert_eq!(wireguard_folder_files(&lab, "key").len(), 3, "gen's keys stay");
+    assert_eq!(
+        sockets(),
+        Vec::<std::path::PathBuf>::new(),
+        "sockets left behind"
+    );
+    assert_eq!(
+        wireguard_folder_files(&lab, "key").len(),
+        3,
+        "gen's keys stay"
+    );
 }
 
 /// The files ending in `.ext` in the hosts' WireGuard folders, `<lab>.cnilab/wireguard/<host>/`.
@@ -344,7 +356,12 @@ fn break_one_peer_key(lab: &LabGuard) {
         .unwrap()
         .public;
     let endpoint = format!("{}:{}", l.hosts[0].underlay_ip, wg_.port);
-    let subnet = l.hosts[0].pod_subnet.to_string();
+    // What the tunnel carries for host1: its pods, or its tunnel address where the mode's
+    // encapsulation runs inside.
+    let subnet = match l.hosts[0].tunnel_ip() {
+        Some(ip) => format!("{ip}/32"),
+        None => l.hosts[0].pod_subnet.to_string(),
+    };
     wg(lab, "host2", &["set", &wg_.dev, "peer", &host1, "remove"]);
     wg(
         lab,
@@ -379,7 +396,24 @@ fn a_wrong_public_key_for_one_peer_on_one_host_is_caught() {
 #[test]
 #[ignore = "needs a kernel with WireGuard: the VM stage runs it (make test-vm)"]
 fn flannel_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught() {
-    let (lab, userspace) = deployed_saying("wg-kern-", "flannel");
+    let lab = deployed_in_the_kernel("wg-kern-", "host-gw", "flannel");
+    assert_every_pair_passes_sealed(&lab);
+    assert_a_broken_key_is_caught_in_the_kernel(&lab);
+}
+
+/// Cilium's cilium_wg0 in the kernel's WireGuard: only UDP 51871 on the underlay, every pair
+/// sealed, and a wrong key named from the state read back over netlink.
+#[test]
+#[ignore = "needs a kernel with WireGuard: the VM stage runs it (make test-vm)"]
+fn cilium_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught() {
+    let lab = deployed_in_the_kernel("wg-kci-", "vxlan", "cilium");
+    assert_underlay_shows_only_wireguard(&lab, 51871);
+    assert_every_pair_passes_sealed(&lab);
+    assert_a_broken_key_is_caught_in_the_kernel(&lab);
+}
+
+fn deployed_in_the_kernel(prefix: &str, mode: &str, flavor: &str) -> LabGuard {
+    let (lab, userspace) = deployed_mode(prefix, mode, flavor);
     assert!(
         !userspace,
         "deploy fell back to wireguard-go: this kernel has no WireGuard module, and this \
@@ -389,12 +423,15 @@ fn flannel_in_the_kernels_wireguard_passes_every_pair_and_a_wrong_key_is_caught(
         wireguard_go(&lab).is_empty(),
         "no wireguard-go in a kernel lab"
     );
-    assert_every_pair_passes_sealed(&lab);
-    break_one_peer_key(&lab);
+    lab
+}
+
+fn assert_a_broken_key_is_caught_in_the_kernel(lab: &LabGuard) {
+    break_one_peer_key(lab);
     // host1 still holds the session of the healthy run, so it sends data rather than
     // handshakes: the state read back from host2 is what names the fault.
     let says = ["host2 has no WireGuard peer with host1's public key"];
-    assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+    assert_caught(lab, ("pod1", "pod2"), &says, &["wg_peer"]);
 }
 
 #[test]
@@ -465,6 +502,19 @@ fn calicos_wireguard_on_vxlan_passes_every_pair_and_a_missing_rule_is_a_leak() {
     assert_pod1_to_pod2_leaks_at_host1(&lab, 51820);
 }
 
+/// Calico's WireGuard on its IPIP mode (the VM stage's: this kernel has no IPIP): every pair
+/// sealed, tunl0 unused; without felix's rule, pod traffic takes the IPIP routes in the clear.
+#[test]
+#[ignore = "needs a kernel with IPIP: the VM stage runs it (make test-vm)"]
+fn calicos_wireguard_on_ipip_passes_every_pair_and_a_missing_rule_is_a_leak() {
+    common::require_ipip();
+    let (lab, _) = deployed_mode("wg-cai-", "ipip", "calico");
+    assert_underlay_shows_only_wireguard(&lab, 51820);
+    assert_every_pair_passes_sealed(&lab);
+    common::verify::exec(&lab, "host1", "ip rule del priority 99");
+    assert_pod1_to_pod2_leaks_at_host1(&lab, 51820);
+}
+
 /// Cilium's WireGuard on its VXLAN lab (`--flavor cilium --encryption wireguard`): cilium_wg0
 /// on UDP 51871, every pair passes sealed, and an underlay sees UDP 51871 and no pod address.
 #[test]
@@ -515,4 +565,92 @@ fn ciliums_wireguard_with_allowed_ips_missing_a_peers_subnet_is_caught() {
     )];
     let says: Vec<&str> = says.iter().map(String::as_str).collect();
     assert_caught(&lab, ("pod1", "pod2"), &says, &["wg_peer"]);
+}
+
+/// The article's vxlan mode inside cnilab's own tunnel (`--mode vxlan --encryption wireguard`):
+/// the underlay shows UDP 51820 and no VXLAN, every pair passes sealed, and verify judged the
+/// mode's VXLAN where it is, on each host's cnilab-wg.
+#[test]
+fn vxlan_inside_cnilabs_own_wireguard_passes_every_pair_with_vxlan_only_inside() {
+    let (lab, _) = deployed_mode("e34-wgvx-", "vxlan", "article");
+    assert_underlay_shows_only_wireguard(&lab, 51820);
+    assert_every_pair_passes_sealed(&lab);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report}");
+    for host in ["host1", "host2", "host3"] {
+        let inside = report["captures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["point"]["node"] == host && c["point"]["iface"] == "cnilab-wg")
+            .unwrap_or_else(|| panic!("verify did not listen on {host}'s cnilab-wg: {report}"));
+        assert_eq!(inside["point"]["role"], "host_wireguard", "{inside}");
+        assert!(
+            inside["frames"].as_u64().unwrap() > 0,
+            "nothing seen inside {host}'s tunnel: {inside}"
+        );
+    }
+}
+
+#[test]
+fn vxlan_inside_cnilabs_own_wireguard_with_a_wrong_public_key_is_caught() {
+    let (lab, _) = deployed_mode("e34-wgvk-", "vxlan", "article");
+    break_one_peer_key(&lab);
+    assert_caught(&lab, ("pod1", "pod2"), &WRONG_KEY_SAYS, &["wg_peer"]);
+}
+
+/// host1 routes host2's pod subnet out of its underlay, to its router: around the tunnel and
+/// its VXLAN, the pods in the clear.
+#[test]
+fn vxlan_inside_cnilabs_own_wireguard_with_a_route_around_the_tunnel_is_caught() {
+    let (lab, _) = deployed_mode("e34-wgvl-", "vxlan", "article");
+    let l = lab.lab();
+    let (host1, host2) = (&l.hosts[0], &l.hosts[1]);
+    let line = format!(
+        "ip route replace {} via {} dev {}",
+        host2.pod_subnet,
+        // Its router, the .1 of its underlay subnet (docs/address-plan.md).
+        Ipv4Addr::from(u32::from(host1.underlay_ip) & 0xffff_ff00 | 1),
+        host1.underlay_if
+    );
+    common::verify::exec(&lab, "host1", &line);
+    // The leak, and the mode's shape, which the plan wants between the tunnel addresses.
+    let says = [
+        "leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear",
+        "request: expected UDP/4789 VXLAN vni 1 between 100.64.0.1 and 100.64.0.2, saw plain IPv4 172.16.0.2 > 172.16.1.2 on host1-eth1",
+    ];
+    assert_caught_sparing(&lab, ("pod1", "pod2"), &says, &["leak"], ("pod2", "pod3"));
+}
+
+/// The VM stage's: the article's ipip inside cnilab's own tunnel (`--mode ipip --encryption
+/// wireguard`), which needs the kernel's IPIP. Every pair passes sealed, the underlay shows
+/// UDP 51820 and no IPIP, and a route that sends one peer's pod subnet around the tunnel is a
+/// leak.
+#[test]
+#[ignore = "needs a kernel with IPIP: the VM stage runs it (make test-vm)"]
+fn ipip_inside_cnilabs_own_wireguard_passes_every_pair_and_a_route_around_is_caught() {
+    let (lab, _) = deployed_mode("e34-wgip-", "ipip", "article");
+    assert_underlay_shows_only_wireguard(&lab, 51820);
+    assert_every_pair_passes_sealed(&lab);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report}");
+    let inside = (report["captures"].as_array().unwrap().iter())
+        .filter(|c| c["point"]["role"] == "host_wireguard" && c["frames"].as_u64() > Some(0))
+        .count();
+    assert_eq!(
+        inside, 3,
+        "verify saw IPIP inside each host's cnilab-wg: {report}"
+    );
+    let l = lab.lab();
+    let (host1, host2) = (&l.hosts[0], &l.hosts[1]);
+    let line = format!(
+        "ip route replace {} via {} dev {}",
+        host2.pod_subnet,
+        // Its router's leg, the .1 of its underlay subnet (docs/address-plan.md).
+        Ipv4Addr::from(u32::from(host1.underlay_ip) & 0xffff_ff00 | 1),
+        host1.underlay_if
+    );
+    common::verify::exec(&lab, "host1", &line);
+    let says = ["leak: pod1 → pod2 crossed host1-eth1 (host underlay) in the clear"];
+    assert_caught_sparing(&lab, ("pod1", "pod2"), &says, &["leak"], ("pod2", "pod3"));
 }

@@ -122,14 +122,97 @@ fn flannel_s_layout_and_the_article_s_own_tunnel_differ_as_documented() {
     );
 }
 
+/// The article's vxlan and ipip modes under cnilab's own tunnel: encap, then encrypt. Each
+/// host's cnilab-wg holds its tunnel address, 100.64.0.i/24; the mode's VXLAN or IPIP runs
+/// between those addresses; a peer's allowed-ips is its tunnel address; the pods give up 60
+/// bytes for WireGuard and the mode's own overhead; no private key is in the topology.
+#[test]
+fn the_articles_vxlan_and_ipip_run_inside_cnilabs_own_tunnel() {
+    for (mode, pod_mtu, lines) in [
+        (
+            "vxlan",
+            1390,
+            &[
+                "ip link add flannel.1 type vxlan id 1 dev cnilab-wg local 100.64.0.1 dstport 4789",
+                "bridge fdb append to 00:00:00:00:00:00 dst 100.64.0.2 dev flannel.1",
+                "ip route add 172.16.1.0/24 via 172.16.1.0 dev flannel.1 onlink",
+            ][..],
+        ),
+        (
+            "ipip",
+            1420,
+            &[
+                "ip tunnel add tunl1 mode ipip local 100.64.0.1",
+                "ip route add 172.16.1.0/24 via 100.64.0.2 dev tunl1 onlink",
+            ][..],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = gen_any(dir.path(), &["--mode", mode, "--encryption", "wireguard"]);
+        assert!(out.status.success(), "{mode}: {}", stderr(&out));
+        let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&topo).unwrap();
+        for line in lines {
+            assert!(topo.contains(line), "{mode}: no `{line}`");
+        }
+        assert!(
+            topo.contains("ip addr add 100.64.0.1/24 dev cnilab-wg"),
+            "{mode}"
+        );
+        assert!(
+            topo.contains("ip link set dev cnilab-wg mtu 1440"),
+            "{mode}"
+        );
+        assert!(
+            topo.contains("cnilab's own WireGuard"),
+            "{mode}: not said whose"
+        );
+        assert!(
+            !topo.contains("dst 10.0.2.2 dev") && !topo.contains("via 10.0.2.2 dev"),
+            "{mode}: the mode still points at a peer's underlay address"
+        );
+        for (i, host) in ["host1", "host2", "host3"].iter().enumerate() {
+            let labels = &yaml["topology"]["nodes"][*host]["labels"];
+            let tunnel = format!("100.64.0.{}", i + 1);
+            assert_eq!(labels["cnilab.wg-ip"].as_str(), Some(tunnel.as_str()));
+            let public = labels["cnilab.wg-public-key"].as_str().unwrap();
+            let peer = format!(
+                "peer {public} endpoint 10.0.{}.2:51820 allowed-ips {tunnel}/32",
+                i + 1
+            );
+            assert_eq!(topo.matches(&peer).count(), 2, "{mode}: {host} as a peer");
+            let private = std::fs::read_to_string(key_file(dir.path(), host)).unwrap();
+            assert!(
+                !topo.contains(private.trim()),
+                "{mode}: {host}'s private key"
+            );
+            let pod = &yaml["topology"]["nodes"][format!("pod{}", i + 1)]["labels"];
+            assert_eq!(
+                pod["cnilab.mtu"].as_str(),
+                Some(pod_mtu.to_string().as_str())
+            );
+        }
+    }
+}
+
 #[test]
 fn encrypted_labs_validate_against_containerlabs_schema_and_need_no_shell() {
     let text = include_str!("schema/clab.schema.json");
     let schema: Value = serde_json::from_str(text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let variants: [&[&str]; 4] = [
+    let variants: [&[&str]; 7] = [
         &["--flavor", "article", "--encryption", "wireguard"],
+        &["--mode", "vxlan", "--encryption", "wireguard"],
+        &["--mode", "ipip", "--encryption", "wireguard"],
         &["--flavor", "flannel", "--encryption", "wireguard"],
+        &[
+            "--mode",
+            "ipip",
+            "--flavor",
+            "calico",
+            "--encryption",
+            "wireguard",
+        ],
         &[
             "--mode",
             "vxlan",
@@ -192,7 +275,14 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
             "--encryption ipsec is Cilium's: it is built for --mode vxlan --flavor cilium",
         ),
         (
-            &["--mode", "vxlan", "--encryption", "wireguard"],
+            &[
+                "--mode",
+                "vxlan",
+                "--flavor",
+                "flannel",
+                "--encryption",
+                "wireguard",
+            ],
             "--encryption wireguard is built for --mode host-gw",
         ),
         (
@@ -212,10 +302,12 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
                 "ipip",
                 "--flavor",
                 "calico",
+                "--underlay",
+                "racks:2",
                 "--encryption",
                 "wireguard",
             ],
-            "--encryption wireguard",
+            "--underlay racks:2",
         ),
         (
             &[
@@ -263,38 +355,37 @@ fn what_is_not_built_is_refused_by_flag_and_nothing_is_written() {
     assert!(out.stdout.is_empty(), "no topology without its keys");
 }
 
+/// Calico's WireGuard sits on top of the flavor's routing in both its modes: on VXLAN and on
+/// IPIP, the same device, mark, table and rule, and the pods' MTU is WireGuard's.
 #[test]
 fn calicos_layout_is_felixs_table_mark_and_rule() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = cnilab()
-        .current_dir(dir.path())
-        .args([
-            "gen", "--mode", "vxlan", "--flavor", "calico", "--hosts", "3",
-        ])
-        .args([
-            "--name",
-            "wg-gen",
-            "--encryption",
-            "wireguard",
-            "-o",
-            "clab.yaml",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
-    for line in [
-        "ip link add wireguard.cali type wireguard",
-        "listen-port 51820 fwmark 0x200000",
-        "ip route add 172.16.1.0/24 dev wireguard.cali table 1",
-        "ip rule add not fwmark 0x200000/0x200000 table 1 priority 99",
-        "sysctl -w net.ipv4.conf.all.src_valid_mark=1",
-        "ip link set dev wireguard.cali mtu 1440",
-        "felix/wireguard/wireguard.go",
-    ] {
-        assert!(topo.contains(line), "no `{line}`");
+    for calico in ["vxlan", "ipip"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = cnilab()
+            .current_dir(dir.path())
+            .args([
+                "gen", "--mode", calico, "--flavor", "calico", "--hosts", "3",
+            ])
+            .args(["--name", "wg-gen", "--encryption", "wireguard"])
+            .args(["-o", "clab.yaml"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{calico}: {}", stderr(&out));
+        let topo = std::fs::read_to_string(dir.path().join("clab.yaml")).unwrap();
+        for line in [
+            "ip link add wireguard.cali type wireguard",
+            "listen-port 51820 fwmark 0x200000",
+            "ip route add 172.16.1.0/24 dev wireguard.cali table 1",
+            "ip rule add not fwmark 0x200000/0x200000 table 1 priority 99",
+            "sysctl -w net.ipv4.conf.all.src_valid_mark=1",
+            "ip link set dev wireguard.cali mtu 1440",
+            "felix/wireguard/wireguard.go",
+            "cnilab.mtu: \"1440\"",
+        ] {
+            assert!(topo.contains(line), "{calico}: no `{line}`");
+        }
+        assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
     }
-    assert_eq!(mode(&key_file(dir.path(), "host2")), 0o600);
 }
 
 /// A 3-host Cilium lab with `--encryption encryption`: its folder and its topology.

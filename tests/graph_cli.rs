@@ -166,3 +166,64 @@ fn a_file_without_cnilab_labels_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("cnilab labels"));
 }
+
+/// A dual-stack lab's graph shows both families in every format: each host's IPv4 and IPv6
+/// underlay address and pod prefix, each pod's two addresses, and the IPv6 VTEP beside the
+/// IPv4 overlay. The addresses are read back from the file's own labels, not from the plan.
+#[test]
+fn a_dual_stack_graph_shows_both_families_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dual.yaml");
+    cnilab()
+        .args([
+            "gen",
+            "--mode",
+            "vxlan",
+            "--hosts",
+            "3",
+            "--ip-family",
+            "dual",
+            "-o",
+        ])
+        .arg(&file)
+        .assert()
+        .success();
+    let topo = Topology::load(&file).unwrap();
+    let label = |node: &str, key: &str| -> String {
+        let (_, n) = topo.nodes().find(|(name, _)| *name == node).unwrap();
+        n.labels
+            .get(key)
+            .unwrap_or_else(|| panic!("{node} has no {key}"))
+            .to_string()
+    };
+    let mut wanted = Vec::new();
+    for i in 1..=3 {
+        let (host, pod) = (format!("host{i}"), format!("pod{i}"));
+        for key in [
+            "cnilab.underlay-ip",
+            "cnilab.underlay-ip6",
+            "cnilab.pod-subnet6",
+        ] {
+            wanted.push(label(&host, key));
+        }
+        for key in ["cnilab.pod-ip", "cnilab.pod-ip6"] {
+            wanted.push(label(&pod, key));
+        }
+    }
+    assert!(wanted.iter().any(|w| w.starts_with("fd00:")), "{wanted:?}");
+    for format in ["svg", "mermaid", "dot"] {
+        let drawn = graph(&file, format);
+        for w in &wanted {
+            assert!(drawn.contains(w.as_str()), "{format} lacks {w}:\n{drawn}");
+        }
+        assert!(
+            drawn.contains("flannel-v6.1"),
+            "{format} lacks the IPv6 VTEP"
+        );
+    }
+    let mermaid = graph(&file, "mermaid");
+    merman_core::Engine::new()
+        .parse_diagram_sync(&mermaid, merman_core::ParseOptions::strict())
+        .unwrap_or_else(|e| panic!("mermaid rejects the dual-stack graph: {e}\n{mermaid}"))
+        .expect("a diagram is detected");
+}

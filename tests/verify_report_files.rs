@@ -272,12 +272,14 @@ fn made_up(lab: &Lab, verdict: impl Fn(&str, &str) -> PairVerdict) -> Report {
         .map(|(a, b)| PairRow {
             from: a.node.clone(),
             to: b.node.clone(),
-            from_ip: a.ip,
-            to_ip: b.ip,
+            family: cnilab::family::Family::Ipv4,
+            from_ip: a.ip.into(),
+            to_ip: b.ip.into(),
             verdict: verdict(&a.node, &b.node),
         })
         .collect();
     Report {
+        families: vec![cnilab::family::Family::Ipv4],
         lab: lab.name.clone(),
         inferred: None,
         mode: lab.mode(),

@@ -140,13 +140,15 @@ pub fn bench_deployed(
     file: &LabFile,
     opts: &BenchOptions,
 ) -> Result<super::report::ModeReport, BenchError> {
+    // A lab bench cannot measure is refused before anything about its state is asked.
+    let lab = plan(file)?;
     let inspection = runtime::inspect(file)?;
     if inspection.phase != Some(Phase::Up) {
         return Err(BenchError::NotUp(file.path.clone()));
     }
     // Figures taken before the routing daemons agree would measure a lab half made.
     runtime::converge::wait_for_file(file, opts.converge_timeout)?;
-    measure::lab(plan(file)?, opts)
+    measure::lab(lab, opts)
 }
 
 /// Takes bench's own lab's lock of `scope`, waiting for a destroy of it by hand to finish.
@@ -179,8 +181,10 @@ fn measure_held(lab: &Lab, opts: &BenchOptions) -> Result<super::report::ModeRep
 }
 
 fn plan(file: &LabFile) -> Result<&Lab, BenchError> {
-    file.lab().map_err(|source| BenchError::Lab {
-        file: file.path.clone(),
-        source,
-    })
+    file.lab()
+        .and_then(|lab| lab.ipv4_only("bench"))
+        .map_err(|source| BenchError::Lab {
+            file: file.path.clone(),
+            source,
+        })
 }

@@ -84,10 +84,7 @@ impl LabGraph {
                 host: NodeBox {
                     node: h.node.clone(),
                     role: "host".into(),
-                    details: vec![
-                        format!("{} {}", h.underlay_if, h.underlay_ip),
-                        format!("pods {}", h.pod_subnet),
-                    ],
+                    details: host_details(h),
                 },
                 pods: lab
                     .pods
@@ -96,7 +93,9 @@ impl LabGraph {
                     .map(|p| NodeBox {
                         node: p.node.clone(),
                         role: "pod".into(),
-                        details: vec![format!("{} {}", p.pod_if, p.ip)],
+                        details: std::iter::once(format!("{} {}", p.pod_if, p.ip))
+                            .chain(p.ip6.map(|ip| format!("{} {ip}", p.pod_if)))
+                            .collect(),
                     })
                     .collect(),
                 rack: h.rack,
@@ -123,6 +122,20 @@ impl LabGraph {
             .map(|b| b.node.as_str())
             .collect()
     }
+}
+
+/// A host's underlay address and pod prefix, each family's: IPv4 first, then IPv6 in a
+/// dual-stack lab.
+fn host_details(h: &LabHost) -> Vec<String> {
+    let mut details = vec![
+        format!("{} {}", h.underlay_if, h.underlay_ip),
+        format!("pods {}", h.pod_subnet),
+    ];
+    if let Some(v6) = &h.v6 {
+        details.insert(1, format!("{} {}", h.underlay_if, v6.underlay_ip));
+        details.push(format!("pods {}", v6.pod_subnet));
+    }
+    details
 }
 
 fn services(lab: &Lab) -> Vec<ServiceBox> {
@@ -194,9 +207,12 @@ fn encap_words(encap: Encap) -> Option<String> {
 /// flannel and calico mesh every host with every other: one tunnel per pair of hosts, except
 /// the pairs a host routes plain (DirectRouting, CrossSubnet).
 fn tunnels(lab: &Lab) -> Vec<Tunnel> {
-    let Some(kind) = encap_words(lab.encap) else {
+    let Some(mut kind) = encap_words(lab.encap) else {
         return Vec::new();
     };
+    if let Some(dev) = v6_tunnel_dev(lab) {
+        kind.push_str(&format!(" (IPv6 in {dev})"));
+    }
     let mut out = Vec::new();
     for (i, a) in lab.hosts.iter().enumerate() {
         for b in &lab.hosts[i + 1..] {
@@ -214,12 +230,16 @@ fn tunnels(lab: &Lab) -> Vec<Tunnel> {
     out
 }
 
+/// The device a dual-stack lab tunnels IPv6 in (flannel's `flannel-v6.1`), if it has one.
+fn v6_tunnel_dev(lab: &Lab) -> Option<String> {
+    lab.hosts.first()?.v6.as_ref()?.tunnel_dev.clone()
+}
+
 fn overlay(lab: &Lab) -> Option<Overlay> {
     let encap = encap_words(lab.encap)?;
-    let mut notes: Vec<String> = lab
-        .tunnel_dev
-        .iter()
-        .map(|d| format!("device {d}"))
+    let v6_dev = v6_tunnel_dev(lab);
+    let mut notes: Vec<String> = (lab.tunnel_dev.iter().map(|d| format!("device {d}")))
+        .chain(v6_dev.map(|d| format!("IPv6 in {d}, over the IPv6 underlay")))
         .collect();
     let plain = |a: &LabHost, b: &LabHost| lab.encap_between(a.index, b.index) == Encap::Plain;
     let pairs = || {

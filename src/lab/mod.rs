@@ -3,7 +3,7 @@
 //! verify, graph, trace and bench read a lab through this and nothing else, so a file a user
 //! edited by hand is judged by what it says about itself.
 
-use crate::family::IpFamily;
+use crate::family::{Family, IpFamily};
 use crate::plan::{Flavor, Mode};
 use crate::topology::{Node, Topology};
 pub use crate::wire::{Encap, VxlanParams};
@@ -15,7 +15,7 @@ pub mod wireguard;
 
 use expect::{ExpectFail, HostSet};
 use serde::Serialize;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 pub const LABEL_MODE: &str = "cnilab.mode";
@@ -33,6 +33,10 @@ pub const LABEL_IP_FAMILY: &str = "cnilab.ip-family";
 pub const LABEL_UNDERLAY_IP6: &str = "cnilab.underlay-ip6";
 pub const LABEL_POD_IP6: &str = "cnilab.pod-ip6";
 pub const LABEL_POD_SUBNET6: &str = "cnilab.pod-subnet6";
+/// A host's IPv6 VTEP: its address, its device (flannel's `flannel-v6.1`) and its MAC.
+pub const LABEL_VTEP_IP6: &str = "cnilab.vtep-ip6";
+pub const LABEL_TUNNEL6_DEV: &str = "cnilab.tunnel6-dev";
+pub const LABEL_VTEP_MAC6: &str = "cnilab.vtep-mac6";
 pub const LABEL_POD_IF: &str = "cnilab.pod-if";
 pub const LABEL_MTU: &str = "cnilab.mtu";
 /// `tunnel` where a pod's `cnilab.mtu` is what its host's tunnel carries rather than what the
@@ -81,6 +85,8 @@ pub struct Lab {
     pub hosts: Vec<LabHost>,
     pub pods: Vec<LabPod>,
     pub routers: Vec<LabRouter>,
+    /// The families its pods and hosts carry (`cnilab.ip-family`; ipv4 where the file says none).
+    pub ip_family: IpFamily,
     /// `gen --services S`: the Services, kube-proxy's mode and `outside`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<LabServices>,
@@ -149,9 +155,30 @@ pub struct LabHost {
     pub tunnel_proto: Option<u8>,
     /// The host's WireGuard key and folder, in an encrypted lab.
     pub wg: Option<wireguard::HostWireguard>,
+    /// The host's IPv6 side, in a dual-stack lab.
+    pub v6: Option<HostV6>,
+}
+
+/// A host's IPv6 side (`cnilab.underlay-ip6` and its companions).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostV6 {
+    pub underlay_ip: Ipv6Addr,
+    pub pod_subnet: ipnet::Ipv6Net,
+    /// The IPv6 VTEP's address, device and MAC, where the lab tunnels IPv6 (flannel-v6.1).
+    pub vtep_ip: Option<Ipv6Addr>,
+    pub tunnel_dev: Option<String>,
+    pub vtep_mac: Option<String>,
 }
 
 impl LabHost {
+    /// The host's underlay address in `family` (its IPv4 one where it has no IPv6 side).
+    pub fn underlay(&self, family: Family) -> IpAddr {
+        match (family, &self.v6) {
+            (Family::Ipv6, Some(v6)) => v6.underlay_ip.into(),
+            _ => self.underlay_ip.into(),
+        }
+    }
+
     /// Whether this host sends to host `peer`'s pods plain, outside the lab's tunnel.
     pub fn direct_to(&self, peer: usize) -> bool {
         self.direct_to.as_ref().is_some_and(|d| d.contains(peer))
@@ -167,6 +194,8 @@ pub struct LabPod {
     pub mtu: u16,
     /// `mtu` is the tunnel's, not one the lab sets on the pod (`cnilab.mtu-from: tunnel`).
     pub mtu_from_tunnel: bool,
+    /// The pod's IPv6 address (`cnilab.pod-ip6`), in a dual-stack lab.
+    pub ip6: Option<Ipv6Addr>,
     /// The pod's interface towards its host (`cnilab.pod-if`).
     pub pod_if: String,
     /// The host's end of the pod's link, from the file's links.
@@ -219,10 +248,18 @@ pub enum LabError {
     OrphanPod { pod: String, host: usize },
     #[error("the lab has no host node (`cnilab.role: host`)")]
     NoHosts,
-    /// verify, trace, graph and bench judge IPv4 only so far: an IPv6 or dual lab is refused
-    /// whole rather than judged in one family and passed in silence.
-    #[error("node `{node}` says `cnilab.ip-family: {family}`: verify, trace, graph and bench check IPv4 labs only so far, and a verdict that skipped IPv6 would claim what nobody checked; deploy it and test it by hand (`ip netns exec <pod> ping -6 <pod-ip6>`), or generate the lab with --ip-family ipv4")]
+    /// An IPv6-only lab has no IPv4 side, and the plan is read with one: it is refused whole
+    /// rather than judged in part.
+    #[error("node `{node}` says `cnilab.ip-family: {family}`: verify, trace, graph and bench check IPv4 and dual-stack labs only so far, and a verdict on an IPv6-only lab would claim what nobody checked; deploy it and test it by hand (`ip netns exec <pod> ping -6 <pod-ip6>`), or generate the lab with --ip-family dual")]
     FamilyNotChecked { node: String, family: IpFamily },
+    /// trace, graph and bench show IPv4 only so far: a dual-stack lab is refused rather than
+    /// shown in one family as if it were the whole lab.
+    #[error("lab `{lab}` says `cnilab.ip-family: {family}`: {command} checks IPv4 labs only so far (verify checks dual-stack labs in both families), and a picture of one family would claim what nobody checked; run `cnilab verify`, or generate the lab with --ip-family ipv4")]
+    FamilyNotShown {
+        lab: String,
+        family: IpFamily,
+        command: &'static str,
+    },
     #[error("the lab needs at least two pods to verify, it has {0}")]
     TooFewPods(usize),
     #[error("the file carries no cnilab labels, and its plan cannot be inferred from its links and exec lines: {0}")]
@@ -261,9 +298,21 @@ struct LabWide {
     flavor: Agreed<Flavor>,
     tunnel_dev: Agreed<Option<String>>,
     encryption: Agreed<Option<wireguard::LabWireguard>>,
+    family: Agreed<IpFamily>,
 }
 
 impl LabWide {
+    fn family(&mut self, node: &str, family: IpFamily) -> Result<(), LabError> {
+        self.family
+            .offer(node, family)
+            .map_err(|(_first, a, b)| LabError::MixedLabel {
+                label: LABEL_IP_FAMILY,
+                a: a.to_string(),
+                second: node.to_string(),
+                b: b.to_string(),
+            })
+    }
+
     fn mode(&mut self, node: &str, mode: Mode) -> Result<(), LabError> {
         self.mode
             .offer(node, mode)
@@ -341,6 +390,7 @@ impl Lab {
             flavor: Agreed::new(),
             tunnel_dev: Agreed::new(),
             encryption: Agreed::new(),
+            family: Agreed::new(),
         };
         let (mut hosts, mut pods, mut routers) = (Vec::new(), Vec::new(), Vec::new());
         let mut outside = None;
@@ -348,12 +398,13 @@ impl Lab {
             let Some(mode) = optional::<Mode>(name, node, LABEL_MODE)? else {
                 continue;
             };
-            match optional::<IpFamily>(name, node, LABEL_IP_FAMILY)? {
-                None | Some(IpFamily::Ipv4) => {}
-                Some(family) => {
+            // Switches and routers state no family: the hosts and pods do, and must agree.
+            if let Some(family) = optional::<IpFamily>(name, node, LABEL_IP_FAMILY)? {
+                if family == IpFamily::Ipv6 {
                     let node = name.to_string();
                     return Err(LabError::FamilyNotChecked { node, family });
                 }
+                wide.family(name, family)?;
             }
             wide.mode(name, mode)?;
             let namespace = topo.namespace(name);
@@ -387,6 +438,7 @@ impl Lab {
             tunnel_dev: wide.tunnel_dev.value().flatten(),
             services: services(topo, &hosts, outside)?,
             encryption: wide.encryption.value().flatten(),
+            ip_family: wide.family.value().unwrap_or_default(),
             hosts,
             pods,
             routers,
@@ -406,6 +458,18 @@ impl Lab {
         }
         if self.pods.len() < 2 {
             return Err(LabError::TooFewPods(self.pods.len()));
+        }
+        if self.ip_family.has_v6() {
+            let missing = |node: &str, label| LabError::Missing {
+                node: node.to_string(),
+                label,
+            };
+            if let Some(h) = self.hosts.iter().find(|h| h.v6.is_none()) {
+                return Err(missing(&h.node, LABEL_UNDERLAY_IP6));
+            }
+            if let Some(p) = self.pods.iter().find(|p| p.ip6.is_none()) {
+                return Err(missing(&p.node, LABEL_POD_IP6));
+            }
         }
         Ok(self)
     }
@@ -430,6 +494,33 @@ impl Lab {
                 });
         }
         self
+    }
+
+    /// The families verify probes each pod pair in.
+    pub fn families(&self) -> Vec<Family> {
+        self.ip_family.families()
+    }
+
+    /// For the commands that show IPv4 only so far (trace, graph, bench): the lab, or why
+    /// `command` refuses it.
+    pub fn ipv4_only(&self, command: &'static str) -> Result<&Lab, LabError> {
+        match self.ip_family {
+            IpFamily::Ipv4 => Ok(self),
+            family => Err(LabError::FamilyNotShown {
+                lab: self.name.clone(),
+                family,
+                command,
+            }),
+        }
+    }
+
+    /// Pod `pod`'s address in `family`; every pod of a dual-stack lab has one of each.
+    pub fn pod_ip(&self, pod: usize, family: Family) -> IpAddr {
+        let p = &self.pods[pod];
+        match family {
+            Family::Ipv4 => p.ip.into(),
+            Family::Ipv6 => p.ip6.map_or(IpAddr::V4(p.ip), IpAddr::V6),
+        }
     }
 
     pub fn mode(&self) -> Mode {
@@ -466,7 +557,7 @@ impl Lab {
         let host_of = |ip: IpAddr| {
             self.pods
                 .iter()
-                .find(|p| IpAddr::V4(p.ip) == ip)
+                .find(|p| IpAddr::V4(p.ip) == ip || p.ip6.map(IpAddr::V6) == Some(ip))
                 .map(|p| p.host)
         };
         match (host_of(a), host_of(b)) {
@@ -497,7 +588,22 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         direct_proto: optional(name, node, LABEL_DIRECT_PROTO)?,
         tunnel_proto: optional(name, node, LABEL_TUNNEL_PROTO)?,
         wg: wireguard::of_host(name, node)?.and_then(|(_, host)| host),
+        v6: host_v6(name, node)?,
     })
+}
+
+/// A host's IPv6 side, where its labels state one.
+fn host_v6(name: &str, node: &Node) -> Result<Option<HostV6>, LabError> {
+    let Some(underlay_ip) = optional(name, node, LABEL_UNDERLAY_IP6)? else {
+        return Ok(None);
+    };
+    Ok(Some(HostV6 {
+        underlay_ip,
+        pod_subnet: required(name, node, LABEL_POD_SUBNET6)?,
+        vtep_ip: optional(name, node, LABEL_VTEP_IP6)?,
+        tunnel_dev: optional(name, node, LABEL_TUNNEL6_DEV)?,
+        vtep_mac: optional(name, node, LABEL_VTEP_MAC6)?,
+    }))
 }
 
 fn expect_fail(name: &str, node: &Node) -> Result<Option<ExpectFail>, LabError> {
@@ -520,6 +626,7 @@ fn pod(name: &str, node: &Node, namespace: String) -> Result<LabPod, LabError> {
         mtu: required(name, node, LABEL_MTU)?,
         mtu_from_tunnel: optional::<String>(name, node, LABEL_MTU_FROM)?
             .is_some_and(|f| f == "tunnel"),
+        ip6: optional(name, node, LABEL_POD_IP6)?,
         pod_if: required(name, node, LABEL_POD_IF)?,
         host_if: None,
     })
@@ -802,6 +909,92 @@ pub(crate) mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    fn dual_lab(mode: Mode, flavor: Flavor) -> (String, Lab) {
+        let spec = crate::plan::LabSpec {
+            flavor,
+            ip_family: IpFamily::Dual,
+            ..crate::plan::LabSpec::article(mode, 3, None)
+        };
+        let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+        let lab = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
+        (text, lab)
+    }
+
+    #[test]
+    fn a_dual_lab_reads_back_both_sides_of_every_pod_and_host() {
+        let (_, l) = dual_lab(Mode::Vxlan, Flavor::Flannel);
+        assert_eq!(l.families(), [Family::Ipv4, Family::Ipv6]);
+        assert_eq!(l.pods[1].ip6, Some("fd00:172:16:1::2".parse().unwrap()));
+        let v6 = l.hosts[1].v6.as_ref().unwrap();
+        assert_eq!(v6.underlay_ip.to_string(), "fd00:10:0:2::2");
+        assert_eq!(v6.pod_subnet.to_string(), "fd00:172:16:1::/64");
+        assert_eq!(v6.vtep_ip, Some("fd00:172:16:1::".parse().unwrap()));
+        assert_eq!(v6.tunnel_dev.as_deref(), Some("flannel-v6.1"));
+        assert!(v6.vtep_mac.is_some());
+        assert_eq!(
+            l.hosts[1].underlay(Family::Ipv6),
+            IpAddr::V6(v6.underlay_ip)
+        );
+        assert_eq!(l.hosts[1].underlay(Family::Ipv4).to_string(), "10.0.2.2");
+        assert_eq!(l.pod_ip(1, Family::Ipv6).to_string(), "fd00:172:16:1::2");
+        assert_eq!(l.pod_ip(1, Family::Ipv4).to_string(), "172.16.1.2");
+        let six: IpAddr = "fd00:172:16::2".parse().unwrap();
+        let other: IpAddr = "fd00:172:16:1::2".parse().unwrap();
+        assert!(
+            !l.plain_between(six, other),
+            "a tunnel lab's pods are not plain"
+        );
+    }
+
+    #[test]
+    fn only_verify_takes_a_dual_lab_and_nothing_takes_an_ipv6_one_yet() {
+        let (text, l) = dual_lab(Mode::HostGw, Flavor::Article);
+        let err = l.ipv4_only("graph").unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                LabError::FamilyNotShown {
+                    command: "graph",
+                    family: IpFamily::Dual,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("graph checks IPv4 labs only"),
+            "{err}"
+        );
+        assert!(lab(Mode::HostGw, 2).ipv4_only("trace").is_ok());
+        let six = text.replace("cnilab.ip-family: dual", "cnilab.ip-family: ipv6");
+        let err = Lab::from_topology(&Topology::parse(&six).unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LabError::FamilyNotChecked {
+                    family: IpFamily::Ipv6,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A dual lab's pod without its IPv6 address has no IPv6 pair to be probed in.
+        let at = text.find("    pod2:").unwrap();
+        let (head, tail) = text.split_at(at);
+        let gone = format!(
+            "{head}{}",
+            tail.replacen("        cnilab.pod-ip6: \"fd00:10:0:2::2\"\n", "", 1)
+        );
+        let err = Lab::from_topology(&Topology::parse(&gone).unwrap()).unwrap_err();
+        assert_eq!(
+            err,
+            LabError::Missing {
+                node: "pod2".into(),
+                label: LABEL_POD_IP6
+            }
         );
     }
 }

@@ -26,6 +26,9 @@ pub enum Role {
     Pod,
     HostPodSide,
     HostUnderlay,
+    /// A host's WireGuard device where the mode's encapsulation runs inside the tunnel: the
+    /// mode's shape is seen here, in the clear of the tunnel, not on the underlay.
+    HostWireguard,
     Router,
 }
 
@@ -35,6 +38,7 @@ impl fmt::Display for Role {
             Role::Pod => "pod",
             Role::HostPodSide => "host, pod side",
             Role::HostUnderlay => "host underlay",
+            Role::HostWireguard => "host, inside WireGuard",
             Role::Router => "router",
         })
     }

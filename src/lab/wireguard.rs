@@ -1,9 +1,11 @@
 //! A lab's encryption between hosts as its host labels state it: a WireGuard tunnel
 //! (`gen --encryption wireguard`) or Cilium's IPsec (`gen --encryption ipsec`).
 
-use super::{optional, required, LabError};
+use super::point::{PointId, Role};
+use super::{optional, required, Lab, LabError, LabHost};
 use crate::topology::Node;
 use serde::Serialize;
+use std::net::Ipv4Addr;
 
 pub const LABEL_ENCRYPTION: &str = "cnilab.encryption";
 pub const LABEL_WG_DEV: &str = "cnilab.wg-dev";
@@ -16,6 +18,9 @@ pub const LABEL_WG_DIR: &str = "cnilab.wg-dir";
 pub const LABEL_WG_ROUTE: &str = "cnilab.wg-route";
 /// The routing table the peers' routes are in (Calico's), where it is not the main one.
 pub const LABEL_WG_TABLE: &str = "cnilab.wg-table";
+/// The host's tunnel address on the device, where the mode's own encapsulation (VXLAN, IPIP)
+/// runs inside cnilab's tunnel between such addresses: encap, then encrypt.
+pub const LABEL_WG_IP: &str = "cnilab.wg-ip";
 /// The key number of an IPsec lab (`cnilab.encryption: ipsec`): host N sends ESP with SPI
 /// N << 8 | it.
 pub const LABEL_IPSEC_SPI: &str = "cnilab.ipsec-spi";
@@ -50,6 +55,33 @@ impl std::fmt::Display for LabWireguard {
 pub struct HostWireguard {
     pub public_key: String,
     pub dir: String,
+    /// The host's tunnel address (`cnilab.wg-ip`), where the mode's encapsulation runs inside
+    /// the tunnel: the outer address of its VXLAN or IPIP, and the peers' allowed-ips for it.
+    pub tunnel_ip: Option<Ipv4Addr>,
+}
+
+impl LabHost {
+    /// The address the mode's outer header carries for this host: its tunnel address where
+    /// the mode runs inside WireGuard, its underlay address otherwise.
+    pub fn outer_ip(&self) -> Ipv4Addr {
+        self.tunnel_ip().unwrap_or(self.underlay_ip)
+    }
+
+    /// The host's tunnel address, where the mode runs inside WireGuard.
+    pub fn tunnel_ip(&self) -> Option<Ipv4Addr> {
+        self.wg.as_ref().and_then(|w| w.tunnel_ip)
+    }
+}
+
+impl Lab {
+    /// Where host `h`'s pod traffic shows the mode's shape: its WireGuard device where the mode
+    /// runs inside the tunnel, its underlay interface otherwise.
+    pub fn shape_point(&self, h: &LabHost) -> PointId {
+        match (&self.encryption, h.tunnel_ip()) {
+            (Some(wg), Some(_)) => PointId::with_role(&h.node, &wg.dev, Role::HostWireguard),
+            _ => PointId::with_role(&h.node, &h.underlay_if, Role::HostUnderlay),
+        }
+    }
 }
 
 /// The host's encryption and its own WireGuard part (none for IPsec), or `None` where the
@@ -92,6 +124,7 @@ pub fn of_host(
     let host = HostWireguard {
         public_key: required(name, node, LABEL_WG_PUBLIC_KEY)?,
         dir: required(name, node, LABEL_WG_DIR)?,
+        tunnel_ip: optional(name, node, LABEL_WG_IP)?,
     };
     Ok(Some((lab, Some(host))))
 }

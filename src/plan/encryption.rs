@@ -94,6 +94,21 @@ pub enum WgLayout {
     /// Cilium's: a route per peer's pod CIDR on the device, where Cilium's eBPF redirects a
     /// packet for a remote endpoint to it (bypassing its VXLAN tunnel).
     Cilium,
+    /// cnilab's own under the article's vxlan or ipip mode: encap, then encrypt. Each host's
+    /// device has a tunnel address ([`tunnel_ip`]); the mode's VXLAN or IPIP runs between
+    /// those addresses, so only WireGuard crosses the underlay. A peer's allowed-ips is its
+    /// tunnel address.
+    OwnEncap,
+}
+
+/// The network of the hosts' tunnel addresses on cnilab's own device under vxlan or ipip: host
+/// *i* gets `100.64.0.i/24` (RFC 6598's shared space, which no other part of a lab uses).
+pub const TUNNEL_NET: &str = "100.64.0.0/24";
+pub const TUNNEL_PREFIX: u8 = 24;
+
+/// Host `index`'s tunnel address (1 ≤ index ≤ 254).
+pub fn tunnel_ip(index: usize) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(100, 64, 0, index as u8)
 }
 
 /// The tunnel a lab's hosts build.
@@ -110,6 +125,12 @@ pub struct Wireguard {
     pub table: u32,
     pub mark: u32,
     pub rule_priority: u32,
+    /// The pods' MTU: the device's, less the mode's own overhead where the mode's
+    /// encapsulation runs inside the tunnel ([`WgLayout::OwnEncap`]).
+    pub pod_mtu: u16,
+    /// Per host (by index − 1): its tunnel address on the device, where the layout gives it one
+    /// ([`WgLayout::OwnEncap`]); empty otherwise.
+    pub tunnel_ips: Vec<std::net::Ipv4Addr>,
     /// Per host (by index − 1): its key pair.
     pub keys: Vec<keys::KeyPair>,
     /// Per host: its WireGuard folder, relative to the topology file ([`node_dir`]).
@@ -139,7 +160,7 @@ pub enum EncryptionError {
         underlay: Underlay,
         routing: &'static str,
     },
-    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor and for --mode vxlan --flavor calico|cilium, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
+    #[error("--encryption wireguard is built for --mode host-gw with the article or flannel flavor, for the article's --mode vxlan|ipip, for --mode vxlan --flavor calico|cilium and for --mode ipip --flavor calico, on the mode's own underlay only, not for --mode {mode} --flavor {flavor} --underlay {underlay}{routing}")]
     NotHere {
         mode: Mode,
         flavor: Flavor,
@@ -164,8 +185,9 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
     let layout = match (plan.mode, plan.flavor) {
         (Mode::HostGw, Flavor::Article) => WgLayout::Own,
         (Mode::HostGw, Flavor::Flannel) => WgLayout::Flannel,
-        (Mode::Vxlan, Flavor::Calico) => WgLayout::Calico,
+        (Mode::Vxlan | Mode::Ipip, Flavor::Calico) => WgLayout::Calico,
         (Mode::Vxlan, Flavor::Cilium) => WgLayout::Cilium,
+        (Mode::Vxlan | Mode::Ipip, Flavor::Article) => WgLayout::OwnEncap,
         _ => return Err(not_here(plan)),
     };
     if !plan.underlay_is_default || plan.routing != Routing::Static || plan.cross_subnet {
@@ -178,11 +200,21 @@ pub fn plan(plan: &Plan, encryption: Encryption) -> Result<Option<Wireguard>, En
         .map(|_| keys::KeyPair::generate())
         .collect::<Result<Vec<_>, _>>()?;
     let (dev, port, mark, mtu) = device(layout);
+    let inside = layout == WgLayout::OwnEncap;
     Ok(Some(Wireguard {
         layout,
         dev,
         port,
         mtu,
+        // The mode's header goes inside the tunnel, so the pods give up room for both.
+        pod_mtu: match inside {
+            true => mtu - (1500 - plan.mode.pod_mtu()),
+            false => mtu,
+        },
+        tunnel_ips: match inside {
+            true => plan.hosts.iter().map(|h| tunnel_ip(h.index)).collect(),
+            false => Vec::new(),
+        },
         cluster_net: plan.underlay_supernet,
         table: CALICO_WG_TABLE,
         mark,
@@ -205,7 +237,9 @@ fn device(layout: WgLayout) -> (&'static str, u16, u32, u16) {
             0,
             1500 - FLANNEL_WG_OVERHEAD,
         ),
-        WgLayout::Own => (OWN_WG_DEV, WIREGUARD_PORT, 0, 1500 - WG_IPV4_OVERHEAD),
+        WgLayout::Own | WgLayout::OwnEncap => {
+            (OWN_WG_DEV, WIREGUARD_PORT, 0, 1500 - WG_IPV4_OVERHEAD)
+        }
         // felix's automatic WireGuard MTU over IPv4: the host's less 60
         // (felix/dataplane/linux/int_dataplane.go, `wireguardMTUOverhead`).
         WgLayout::Calico => (

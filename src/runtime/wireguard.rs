@@ -78,6 +78,28 @@ pub fn image_problems(topo: &crate::topology::Topology) -> Vec<String> {
         .collect()
 }
 
+/// wireguard-go's control sockets, which it leaves in the nodes' WireGuard folders when
+/// teardown ends it with SIGKILL: removed, so that destroy leaves each folder as gen wrote it.
+pub fn remove_sockets(shape: &Shape) -> Vec<super::error::TeardownError> {
+    let node_dir = std::path::Path::new(crate::plan::encryption::NODE_DIR);
+    let folders = shape.nodes.iter().flat_map(|n| &n.binds);
+    let folders = folders.filter(|b| b.target == node_dir).map(|b| &b.source);
+    let sockets = folders
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sock"));
+    sockets
+        .filter_map(|path| match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Some(super::error::TeardownError::RemoveFile { path, source: e })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,26 +135,4 @@ mod tests {
             None
         );
     }
-}
-
-/// wireguard-go's control sockets, which it leaves in the nodes' WireGuard folders when
-/// teardown ends it with SIGKILL: removed, so that destroy leaves each folder as gen wrote it.
-pub fn remove_sockets(shape: &Shape) -> Vec<super::error::TeardownError> {
-    let node_dir = std::path::Path::new(crate::plan::encryption::NODE_DIR);
-    let folders = shape.nodes.iter().flat_map(|n| &n.binds);
-    let folders = folders.filter(|b| b.target == node_dir).map(|b| &b.source);
-    let sockets = folders
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "sock"));
-    sockets
-        .filter_map(|path| match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Some(super::error::TeardownError::RemoveFile { path, source: e })
-            }
-            _ => None,
-        })
-        .collect()
 }

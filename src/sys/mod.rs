@@ -1,6 +1,6 @@
 //! The kernel, reached from one place: network namespaces, packet sockets and their rings,
-//! ICMP sockets, interface ioctls, netlink neighbours, process identities, and the threads
-//! that do such work side by side. verify, trace, bench and the runtime build on these;
+//! ICMP sockets, interface ioctls, netlink neighbours, process identities, xfrm states and
+//! policies, and the threads that do such work side by side. verify, trace, bench and the runtime build on these;
 //! nothing here knows a lab.
 
 pub mod icmp_socket;
@@ -14,3 +14,4 @@ pub mod side_by_side;
 pub mod tables;
 pub mod tool;
 pub mod wireguard;
+pub mod xfrm;

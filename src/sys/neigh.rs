@@ -11,6 +11,7 @@ use nix::sys::socket::{
     recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
 };
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 const NLMSG_HDR: usize = 16;
@@ -45,6 +46,8 @@ pub struct Neighbour {
     /// NTF_SELF (the device's own FDB, a VXLAN device's) or NTF_MASTER (its bridge's).
     pub flags: u8,
     pub dst: Option<[u8; 4]>,
+    /// An IPv6 neighbour's address, or an FDB entry's IPv6 VTEP (an IPv6 underlay).
+    pub dst6: Option<[u8; 16]>,
     pub lladdr: Option<[u8; 6]>,
     pub vlan: Option<u16>,
     /// Who made the entry (NDA_PROTOCOL), when it says.
@@ -69,6 +72,9 @@ impl Neighbour {
             attrs.push((NDA_LLADDR, mac.to_vec()));
         }
         if let Some(dst) = self.dst {
+            attrs.push((NDA_DST, dst.to_vec()));
+        }
+        if let Some(dst) = self.dst6 {
             attrs.push((NDA_DST, dst.to_vec()));
         }
         if let Some(vlan) = self.vlan {
@@ -139,6 +145,7 @@ fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
         state: u16::from_ne_bytes(body[8..10].try_into().ok()?),
         flags: body[10],
         dst: None,
+        dst6: None,
         lladdr: None,
         vlan: None,
         protocol: None,
@@ -152,6 +159,7 @@ fn parse_neighbour(body: &[u8]) -> Option<Neighbour> {
         }
         let value = &attrs[4..len];
         match kind {
+            NDA_DST if value.len() == 16 => n.dst6 = value.try_into().ok(),
             NDA_DST => n.dst = value.try_into().ok(),
             NDA_LLADDR => n.lladdr = value.try_into().ok(),
             NDA_VLAN => n.vlan = value.try_into().ok().map(u16::from_ne_bytes),
@@ -220,14 +228,18 @@ pub fn list(family: u8) -> io::Result<Vec<Neighbour>> {
     }
 }
 
-/// Deletes every dynamic IPv4 neighbour and every learned FDB entry (a bridge's or a VXLAN
-/// device's) of the calling thread's namespace. An entry that vanished meanwhile (ENOENT) is
+/// Deletes every dynamic IPv4 neighbour, with `ipv6` every dynamic IPv6 one (what NDP
+/// learnt), and every learned FDB entry (a bridge's or a VXLAN device's, over either underlay
+/// family) of the calling thread's namespace. An entry that vanished meanwhile (ENOENT) is
 /// fine.
-pub fn flush_dynamic() -> io::Result<()> {
+pub fn flush_dynamic(ipv6: bool) -> io::Result<()> {
     let nl = Netlink::open()?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
     let mut buf = vec![0u8; 8 << 10];
     let mut learned = list(libc::AF_INET as u8)?;
+    if ipv6 {
+        learned.extend(list(libc::AF_INET6 as u8)?);
+    }
     learned.extend(list(libc::AF_BRIDGE as u8)?);
     for (seq, n) in (2u32..).zip(learned.into_iter().filter(Neighbour::is_dynamic)) {
         let key = n.key();
@@ -249,7 +261,14 @@ pub fn flush_dynamic() -> io::Result<()> {
     Ok(())
 }
 
-/// Writes neighbours into the calling thread's namespace's ARP table as static entries
+fn octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+/// Writes neighbours into the calling thread's namespace's ARP or NDP table as static entries
 /// (NUD_PERMANENT): used at once, never probed, never aged out and never garbage-collected.
 /// A dynamic entry would be: a stale one unused for gc_stale_time (60 s) is deleted once the
 /// shared table holds more than gc_thresh1 entries, and one whose unicast probe goes
@@ -270,30 +289,45 @@ impl Teacher {
         })
     }
 
-    pub fn teach(&mut self, ifindex: i32, dst: [u8; 4], lladdr: [u8; 6]) -> io::Result<()> {
+    /// Writes `dst` at `lladdr` on `ifindex`: into the ARP table for an IPv4 address, the
+    /// NDP table for an IPv6 one.
+    pub fn teach(&mut self, ifindex: i32, dst: IpAddr, lladdr: [u8; 6]) -> io::Result<()> {
         let flags =
             (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
                 as u16;
+        let octets = octets(dst);
         let attrs: [(u16, &[u8]); 3] = [
-            (NDA_DST, &dst),
+            (NDA_DST, &octets),
             (NDA_LLADDR, &lladdr),
             (NDA_PROTOCOL, &[TAUGHT_BY_VERIFY]),
         ];
-        let mut msg = self.message(RTM_NEWNEIGH, flags, ifindex, &attrs);
+        let mut msg = self.message(RTM_NEWNEIGH, flags, ifindex, dst, &attrs);
         msg[NLMSG_HDR + 8..NLMSG_HDR + 10].copy_from_slice(&NUD_PERMANENT.to_ne_bytes());
         self.ask(&msg, false)
     }
 
     /// Deletes a neighbour taught before; one already gone is fine.
-    pub fn forget(&mut self, ifindex: i32, dst: [u8; 4]) -> io::Result<()> {
+    pub fn forget(&mut self, ifindex: i32, dst: IpAddr) -> io::Result<()> {
         let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
-        let msg = self.message(RTM_DELNEIGH, flags, ifindex, &[(NDA_DST, &dst)]);
+        let octets = octets(dst);
+        let msg = self.message(RTM_DELNEIGH, flags, ifindex, dst, &[(NDA_DST, &octets)]);
         self.ask(&msg, true)
     }
 
-    fn message(&mut self, kind: u16, flags: u16, ifindex: i32, attrs: &[(u16, &[u8])]) -> Vec<u8> {
+    fn message(
+        &mut self,
+        kind: u16,
+        flags: u16,
+        ifindex: i32,
+        dst: IpAddr,
+        attrs: &[(u16, &[u8])],
+    ) -> Vec<u8> {
+        let family = match dst {
+            IpAddr::V4(_) => libc::AF_INET,
+            IpAddr::V6(_) => libc::AF_INET6,
+        };
         let nd = Ndmsg {
-            family: libc::AF_INET as u8,
+            family: family as u8,
             ifindex,
             flags: 0,
         };
@@ -338,6 +372,7 @@ pub(crate) mod tests {
         let (found, finished) = parse_dump(&body).unwrap();
         assert!(finished);
         let entry = Neighbour {
+            dst6: None,
             family: libc::AF_BRIDGE as u8,
             ifindex: 3,
             state: 2,
@@ -414,7 +449,7 @@ pub(crate) mod tests {
                     .any(|n| n.lladdr == Some([2, 0, 0, 0, 0, 0x11]) && n.is_dynamic()),
                 "the bridge did not learn p1's MAC: {learned:?}"
             );
-            flush_dynamic().unwrap();
+            flush_dynamic(false).unwrap();
             let fdb = list(libc::AF_BRIDGE as u8).unwrap();
             (list(libc::AF_INET as u8).unwrap(), fdb)
         });
@@ -481,29 +516,53 @@ pub(crate) mod tests {
             let mut teacher = Teacher::open().unwrap();
             // A wrong MAC taught: frames go to it, not to a broadcast ARP, so the ping fails.
             teacher
-                .teach(index, [10, 9, 2, 2], [2, 0, 0, 0, 0, 0x99])
+                .teach(index, "10.9.2.2".parse().unwrap(), [2, 0, 0, 0, 0, 0x99])
                 .unwrap();
             let through_wrong = ping();
-            teacher.teach(index, [10, 9, 2, 2], mac).unwrap();
+            teacher
+                .teach(index, "10.9.2.2".parse().unwrap(), mac)
+                .unwrap();
             let pinged = ping();
             let taught = list(libc::AF_INET as u8)
                 .unwrap()
                 .into_iter()
                 .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
             assert!(!through_wrong, "a ping went through a wrongly taught entry");
-            teacher.forget(index, [10, 9, 2, 2]).unwrap();
-            teacher.forget(index, [10, 9, 2, 2]).unwrap();
+            teacher.forget(index, "10.9.2.2".parse().unwrap()).unwrap();
+            teacher.forget(index, "10.9.2.2".parse().unwrap()).unwrap();
             let forgotten = list(libc::AF_INET as u8)
                 .unwrap()
                 .into_iter()
                 .find(|n| n.ifindex == index && n.dst == Some([10, 9, 2, 2]));
-            (taught, mac, pinged, forgotten)
+            // The same in IPv6: an NDP entry, permanent, and gone after forget.
+            let six: IpAddr = "fd00:9:2::2".parse().unwrap();
+            let ndp = || {
+                list(libc::AF_INET6 as u8)
+                    .unwrap()
+                    .into_iter()
+                    .find(|n| n.ifindex == index && n.dst6.map(IpAddr::from) == Some(six))
+            };
+            teacher.teach(index, six, mac).unwrap();
+            let taught6 = ndp();
+            teacher.forget(index, six).unwrap();
+            let forgotten6 = ndp();
+            ((taught, taught6), mac, pinged, (forgotten, forgotten6))
         })
         .join()
         .unwrap();
         end_tx.send(()).unwrap();
         peer.join().unwrap();
-        let (entry, mac, pinged, forgotten) = found;
+        let ((entry, entry6), mac, pinged, (forgotten, forgotten6)) = found;
+        let entry6 = entry6.expect("no NDP entry for fd00:9:2::2 on r0");
+        assert_eq!(
+            (entry6.state, entry6.lladdr, entry6.protocol),
+            (NUD_PERMANENT, Some(mac), Some(TAUGHT_BY_VERIFY)),
+            "{entry6:?}"
+        );
+        assert!(
+            forgotten6.is_none(),
+            "still there after forget: {forgotten6:?}"
+        );
         let entry = entry.expect("no entry for 10.9.2.2 on r0");
         assert_eq!(entry.state, NUD_PERMANENT, "{entry:?}");
         assert_eq!(entry.lladdr, Some(mac), "{entry:?}");
@@ -513,5 +572,54 @@ pub(crate) mod tests {
             "still there after forget: {forgotten:?}"
         );
         assert!(pinged, "a ping through the taught entry got no answer");
+    }
+
+    /// With IPv6 asked for, what NDP learnt goes too, and a permanent IPv6 neighbour and a
+    /// VXLAN FDB entry towards an IPv6 VTEP stay; without, IPv6 neighbours are not read.
+    #[test]
+    fn flush_takes_dynamic_ipv6_neighbours_when_asked() {
+        let hung = "flushing IPv6 hung";
+        let (kept_without, after) = crate::sys::netns::testing::in_private_netns(hung, || {
+            for line in [
+                "link add d0 type veth peer name d1",
+                "link set d1 up",
+                "link set d0 up",
+                "-6 addr add fd00:9::1/64 dev d0 nodad",
+                "-6 neigh add fd00:9::2 lladdr 02:00:00:00:00:02 dev d0 nud permanent",
+                "-6 neigh add fd00:9::3 lladdr 02:00:00:00:00:03 dev d0 nud stale",
+                "link add vx6 type vxlan id 1 dstport 4789 local fd00:9::1 dev d0",
+            ] {
+                ip("ip", line);
+            }
+            ip(
+                "bridge",
+                "fdb append 00:00:00:00:00:00 dev vx6 dst fd00:9::2",
+            );
+            ip(
+                "bridge",
+                "fdb add 02:00:00:00:00:12 dev vx6 dst fd00:9::3 dynamic",
+            );
+            flush_dynamic(false).unwrap();
+            let kept = list(libc::AF_INET6 as u8).unwrap();
+            flush_dynamic(true).unwrap();
+            let mut after = list(libc::AF_INET6 as u8).unwrap();
+            after.extend(list(libc::AF_BRIDGE as u8).unwrap());
+            (kept, after)
+        });
+        let three = |n: &Neighbour| n.dst6.is_some_and(|d| d[15] == 3);
+        assert!(kept_without.iter().any(three), "{kept_without:?}");
+        assert!(!after.iter().any(Neighbour::is_dynamic), "{after:?}");
+        assert!(
+            after
+                .iter()
+                .any(|n| n.dst6.is_some_and(|d| d[15] == 2) && n.family == libc::AF_BRIDGE as u8),
+            "{after:?}"
+        );
+        assert!(
+            after
+                .iter()
+                .any(|n| n.dst6.is_some_and(|d| d[15] == 2) && n.family == libc::AF_INET6 as u8),
+            "{after:?}"
+        );
     }
 }

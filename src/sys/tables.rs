@@ -75,7 +75,7 @@ pub struct FdbEntry {
     #[serde(default)]
     pub ifname: String,
     #[serde(default)]
-    pub dst: Option<Ipv4Addr>,
+    pub dst: Option<std::net::IpAddr>,
     #[serde(default)]
     pub master: Option<String>,
     #[serde(default)]
@@ -200,10 +200,16 @@ pub fn routes(namespace: &str) -> Result<Vec<RouteRow>, ToolError> {
 
 /// Every IPv4 neighbour entry, in any state.
 pub fn neighbours(namespace: &str) -> Result<Vec<NeighRow>, ToolError> {
+    neighbours_of(namespace, false)
+}
+
+/// Every IPv4 neighbour, or with `ipv6` every IPv6 one (what NDP holds), in any state.
+pub fn neighbours_of(namespace: &str, ipv6: bool) -> Result<Vec<NeighRow>, ToolError> {
+    let family = if ipv6 { "-6" } else { "-4" };
     json_in(
         namespace,
         "ip",
-        &["-4", "-j", "neigh", "show", "nud", "all"],
+        &[family, "-j", "neigh", "show", "nud", "all"],
     )
 }
 
@@ -213,7 +219,7 @@ pub fn fdb(namespace: &str) -> Result<Vec<FdbEntry>, ToolError> {
 }
 
 /// Whether the node's main table has a route to `dst` (`ip route get` finds one).
-pub fn route_to(namespace: &str, dst: Ipv4Addr) -> Result<bool, ToolError> {
+pub fn route_to(namespace: &str, dst: std::net::IpAddr) -> Result<bool, ToolError> {
     match run_in(namespace, "ip", &["route", "get", &dst.to_string()]) {
         Ok(_) => Ok(true),
         // `ip route get` fails for an unreachable destination: that is the answer, not an
@@ -245,13 +251,13 @@ pub fn proxy_arp(namespace: &str, ifaces: &[String]) -> Result<Vec<Option<bool>>
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RouteGet {
     #[serde(default)]
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<std::net::IpAddr>,
     #[serde(default)]
     pub dev: Option<String>,
 }
 
-/// The route the node takes to `dst`; `None` where it has none (unreachable).
-pub fn route_get(namespace: &str, dst: Ipv4Addr) -> Result<Option<RouteGet>, ToolError> {
+/// The route the node takes to `dst`, IPv4 or IPv6; `None` where it has none (unreachable).
+pub fn route_get(namespace: &str, dst: std::net::IpAddr) -> Result<Option<RouteGet>, ToolError> {
     match json_in::<RouteGet>(namespace, "ip", &["-j", "route", "get", &dst.to_string()]) {
         Ok(rows) => Ok(rows.into_iter().next()),
         Err(e) if e.why.contains("unreachable") => Ok(None),

@@ -229,6 +229,13 @@ pub fn incoming(s: &Snapshot, iface: &str, d: &Described) -> (String, Option<Wra
             Some(Wrap::Decap),
         );
     }
+    if let Some((said, wrap)) = super::ipsec::step(s, d) {
+        let routed = incoming_routed(s, dst);
+        return match wrap {
+            Wrap::Decap => (format!("{said}; {routed}"), Some(wrap)),
+            Wrap::Encap => (format!("{routed}; {said}"), Some(wrap)),
+        };
+    }
     (incoming_routed(s, dst), None)
 }
 
@@ -356,6 +363,7 @@ mod tests {
             }],
             forwarding: true,
             wireguard: None,
+            ipsec: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod decide;
+pub mod ipsec;
 pub mod packet;
 pub mod pcapng;
 pub mod present;
@@ -112,10 +113,13 @@ pub fn endpoints<'a>(
     file: &'a LabFile,
     opts: &TraceOptions,
 ) -> Result<(&'a Lab, &'a LabPod, &'a LabPod), TraceError> {
-    let lab = file.lab().map_err(|source| TraceError::Lab {
-        path: file.path.display().to_string(),
-        source,
-    })?;
+    let lab = file
+        .lab()
+        .and_then(|lab| lab.ipv4_only("trace"))
+        .map_err(|source| TraceError::Lab {
+            path: file.path.display().to_string(),
+            source,
+        })?;
     let from = find_pod(lab, &opts.from)?;
     let to = find_pod(lab, &opts.to)?;
     if from.node == to.node {
@@ -137,10 +141,13 @@ pub fn trace_service(
     file: &LabFile,
     opts: &TraceOptions,
 ) -> Result<service::ServiceWalk, TraceError> {
-    let lab = file.lab().map_err(|source| TraceError::Lab {
-        path: file.path.display().to_string(),
-        source,
-    })?;
+    let lab = file
+        .lab()
+        .and_then(|lab| lab.ipv4_only("trace"))
+        .map_err(|source| TraceError::Lab {
+            path: file.path.display().to_string(),
+            source,
+        })?;
     let from = find_pod(lab, &opts.from)?;
     let target =
         service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
@@ -172,6 +179,7 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     for host in &lab.hosts {
         if let Some(snap) = snaps.get_mut(&host.node) {
             snap.wireguard = snapshot::wireguard(lab, &dir, host);
+            snap.ipsec = snapshot::ipsec(lab, host);
         }
     }
     let vxlan_port = lab.encap.vxlan().map(|v| v.port);

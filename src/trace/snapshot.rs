@@ -17,6 +17,8 @@ pub struct Snapshot {
     pub forwarding: bool,
     /// The node's WireGuard device and its peers, in an encrypted lab's host.
     pub wireguard: Option<Wireguard>,
+    /// The node's xfrm states and policies, in an IPsec lab's host.
+    pub ipsec: Option<super::ipsec::Ipsec>,
 }
 
 /// A WireGuard device as read back from the node, each peer with the lab host it stands for.
@@ -94,7 +96,22 @@ pub fn take(ns: &str) -> Snapshot {
             .collect(),
         forwarding: tables::forwards_ipv4(ns).unwrap_or(false),
         wireguard: None,
+        ipsec: None,
     }
+}
+
+/// Host `host`'s xfrm states and policies, in an IPsec lab; `None` in another lab or where
+/// they cannot be read.
+pub fn ipsec(lab: &crate::lab::Lab, host: &crate::lab::LabHost) -> Option<super::ipsec::Ipsec> {
+    if !lab.ipsec() {
+        return None;
+    }
+    Some(super::ipsec::Ipsec {
+        xfrm: crate::sys::xfrm::read(&host.namespace).ok()?,
+        hosts: (lab.hosts.iter())
+            .map(|h| (h.underlay_ip, h.node.clone()))
+            .collect(),
+    })
 }
 
 /// Host `host`'s WireGuard device read back, its peers named after the lab's hosts by their
@@ -166,7 +183,8 @@ fn fdb(e: FdbEntry) -> Fdb {
         permanent: e.state == "permanent" || e.state == "static",
         mac: e.mac,
         dev: e.ifname,
-        dst: e.dst,
+        // trace walks IPv4 only: an IPv6 VTEP's entries are not its business.
+        dst: e.dst.and_then(crate::wire::v4),
         master: e.master,
     }
 }

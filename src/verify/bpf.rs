@@ -121,6 +121,23 @@ pub fn program(vxlan: Option<VxlanParams>, ports: &[u16], snap: u32) -> Vec<libc
     assemble(&ops)
 }
 
+/// The filter for a point without a link-layer header (a WireGuard device, whose frames
+/// start at the IP header): every IPv4 packet, its first `snap` bytes. Only the lab's own
+/// tunnelled pod traffic crosses such a device, so there is nothing to sort out in the kernel;
+/// the capture gives each packet an Ethernet header before judging (see
+/// [`super::capture`]).
+pub fn bare_ipv4(snap: u32) -> Vec<libc::sock_filter> {
+    use Op::*;
+    assemble(&[
+        Stmt(LD_B_ABS, 0),
+        Stmt(ALU_AND_K, 0xf0),
+        Jump(JEQ_K, 0x40, Next, L(Drop)),
+        Stmt(RET_K, snap),
+        Here(Drop),
+        Stmt(RET_K, 0),
+    ])
+}
+
 /// The outer Ethernet and IPv4 or IPv6 headers: plain ICMP, ICMPv6, TCP and UDP go on, IPIP
 /// and VXLAN unwrap.
 fn outer(ops: &mut Vec<Op>, ports: &[u16]) {
@@ -323,6 +340,22 @@ mod tests {
         attempt: 0,
     };
     const LAB: VxlanParams = VxlanParams { vni: 1, port: 8472 };
+
+    #[test]
+    fn a_bare_ip_point_keeps_every_ipv4_packet_and_nothing_else() {
+        let prog = bare_ipv4(PROBE_SNAP);
+        let packet = ipv4(
+            ip("100.64.0.1"),
+            ip("100.64.0.2"),
+            17,
+            &udp(1, 4789, &[0; 8]),
+        );
+        assert_eq!(run(&prog, &packet), PROBE_SNAP);
+        let mut v6 = packet.clone();
+        v6[0] = 0x60;
+        assert_eq!(run(&prog, &v6), 0);
+        assert_eq!(run(&prog, &[]), 0);
+    }
     const PORTS: &[u16] = &[8472, 4789];
 
     /// A classic BPF interpreter for the instructions [`program`] uses: what the kernel would

@@ -98,8 +98,16 @@ impl Tap {
         }
         let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
         let cut = frame.wire_len.saturating_sub(frame.data.len());
+        let framed;
+        let data = match frame.ethernet {
+            true => frame.data,
+            false => {
+                framed = with_ethernet(frame.data);
+                &framed
+            }
+        };
         self.observer
-            .observe_cut(frame.ts, frame.data, cut, &mut observed);
+            .observe_cut(frame.ts, data, cut, &mut observed);
     }
 
     /// What was kept so far, with every frame the kernel has handed over read first.
@@ -112,6 +120,20 @@ impl Tap {
         observed.done();
         observed
     }
+}
+
+/// A bare IP packet (from a device without a link-layer header, such as a WireGuard device)
+/// behind an Ethernet header with no addresses, so the one dissector and judge read it as they
+/// read every other point's frames.
+pub fn with_ethernet(packet: &[u8]) -> Vec<u8> {
+    let ethertype: u16 = match packet.first().map(|b| b >> 4) {
+        Some(6) => 0x86dd,
+        _ => 0x0800,
+    };
+    let mut frame = vec![0u8; 12];
+    frame.extend(ethertype.to_be_bytes());
+    frame.extend_from_slice(packet);
+    frame
 }
 
 /// Points one reader thread serves. A thousand points on a thousand threads keep the

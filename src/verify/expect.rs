@@ -94,7 +94,7 @@ pub fn has_route_at(e: &ExpectFail, lab: &Lab, dst: Ipv4Addr) -> bool {
     lab.routers
         .iter()
         .find(|r| r.node == e.at)
-        .is_some_and(|r| crate::sys::tables::route_to(&r.namespace, dst).unwrap_or(false))
+        .is_some_and(|r| crate::sys::tables::route_to(&r.namespace, dst.into()).unwrap_or(false))
 }
 
 /// Turns the verdict of a pair the lab expects to fail into the verdict on the expectation.

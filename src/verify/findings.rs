@@ -46,8 +46,18 @@ pub(super) fn lab_findings(
             .zip(pod_mtus)
             .map(|(p, &mtu)| (p.node.as_str(), p.pod_if.as_str(), p.mtu, mtu)),
     );
-    let pod_ips: BTreeSet<_> = lab.pods.iter().map(|p| p.ip).collect();
-    let pod_nets: Vec<ipnet::Ipv4Net> = lab.hosts.iter().map(|h| h.pod_subnet).collect();
+    let pod_ips: BTreeSet<std::net::IpAddr> = (0..lab.pods.len())
+        .flat_map(|i| lab.families().into_iter().map(move |f| (i, f)))
+        .map(|(i, f)| lab.pod_ip(i, f))
+        .collect();
+    let pod_nets: Vec<ipnet::IpNet> = lab
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            let v6 = h.v6.as_ref().map(|v6| v6.pod_subnet.into());
+            std::iter::once(h.pod_subnet.into()).chain(v6)
+        })
+        .collect();
     findings.extend(judge::leaks(
         lab.encap,
         &pod_ips,
@@ -166,7 +176,7 @@ pub(super) fn write_pcaps(
     }
     let path = dir.join(pcap::LAB_FILE);
     let who = |pair: usize| {
-        let (a, b) = probes.pairs[pair];
+        let (a, b) = probes.pairs[pair].pods();
         (lab.pods[a].node.clone(), lab.pods[b].node.clone())
     };
     let comment = |s: &observe::Sighting| {

@@ -7,13 +7,14 @@
 use super::copies;
 use super::reason::{Direction, ProbeName, Reason, Sighted};
 use super::transport::Proto;
+use crate::family::Family;
 use crate::lab::point::PointId;
 use crate::lab::Encap;
 use crate::wire::dissect::Wire;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// What a probe pair is supposed to look like, taken from the lab file.
@@ -21,12 +22,16 @@ use std::time::Duration;
 pub struct PairPlan {
     /// What the underlay must show between the pods' hosts.
     pub encap: Encap,
-    pub src_pod: Ipv4Addr,
-    pub dst_pod: Ipv4Addr,
-    /// The underlay addresses of the pods' hosts.
-    pub src_host: Ipv4Addr,
-    pub dst_host: Ipv4Addr,
-    /// The capture points on those hosts' underlay interfaces, e.g. `host1-eth1`.
+    /// The family the pair is probed in: the pods' and, in a tunnel, the underlay's.
+    pub family: Family,
+    pub src_pod: IpAddr,
+    pub dst_pod: IpAddr,
+    /// The addresses the mode's outer header carries for the pods' hosts: their underlay
+    /// addresses, or their WireGuard tunnel addresses where the mode runs inside the tunnel.
+    pub src_host: IpAddr,
+    pub dst_host: IpAddr,
+    /// Where those hosts show the mode's shape ([`crate::lab::Lab::shape_point`]): their
+    /// underlay interfaces, e.g. `host1-eth1`, or their WireGuard devices.
     pub src_point: PointId,
     pub dst_point: PointId,
     /// The capture points on the pods' own interfaces, e.g. `pod1-eth1`.
@@ -40,7 +45,7 @@ pub struct PairPlan {
     /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
     pub max_loss: f64,
     /// The VTEPs in each host's flood list (its all-zeros FDB entries), source host first.
-    pub flood: (Vec<Ipv4Addr>, Vec<Ipv4Addr>),
+    pub flood: (Vec<IpAddr>, Vec<IpAddr>),
     /// Each host's underlay MAC, by host name: in host-gw the next hop of a request must be
     /// the destination host itself, and of a reply the source host.
     pub host_macs: Vec<(String, Mac)>,
@@ -168,14 +173,14 @@ impl PairPlan {
         match self.encap {
             Encap::Plain => {
                 let (s, d) = self.pods(reply);
-                format!("plain IPv4 {s} > {d}")
+                format!("plain {} {s} > {d}", self.family)
             }
             tunnel => format!("{tunnel} between {a} and {b}"),
         }
     }
 
     fn pods(&self, reply: bool) -> (IpAddr, IpAddr) {
-        let (s, d) = (self.src_pod.into(), self.dst_pod.into());
+        let (s, d) = (self.src_pod, self.dst_pod);
         if reply {
             (d, s)
         } else {
@@ -184,7 +189,7 @@ impl PairPlan {
     }
 
     fn hosts(&self, reply: bool) -> (IpAddr, IpAddr) {
-        let (s, d) = (self.src_host.into(), self.dst_host.into());
+        let (s, d) = (self.src_host, self.dst_host);
         if reply {
             (d, s)
         } else {
@@ -214,7 +219,7 @@ impl PairPlan {
             return false;
         };
         to != hd
-            && flood.iter().any(|&f| IpAddr::V4(f) == to)
+            && flood.contains(&to)
             && result
                 .seen
                 .iter()
@@ -309,7 +314,7 @@ impl PairPlan {
         let Wire::Plain(ip) = &seen.wire else {
             return Some(Some(Reason::Misfit {
                 at,
-                expected: format!("plain IPv4 {ps} > {pd}"),
+                expected: format!("plain {} {ps} > {pd}", self.family),
                 saw: seen.wire.to_string(),
                 note: None,
             }));
@@ -742,16 +747,14 @@ pub fn pod_mtus<'a>(
 }
 
 /// Whether a tunnelled frame carries pod or VTEP addresses of the lab, as IPv4 or as ARP.
-fn carries_lab(wire: &Wire, nets: &[Ipv4Net]) -> bool {
-    let ours = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => nets.iter().any(|n| n.contains(&v4)),
-        IpAddr::V6(_) => false,
-    };
+fn carries_lab(wire: &Wire, nets: &[IpNet]) -> bool {
+    let ours = |ip: IpAddr| nets.iter().any(|n| n.contains(&ip));
     let Some(t) = wire.vxlan() else { return false };
-    match (t.inner, t.arp) {
-        (Some(ip), _) => ours(ip.src) || ours(ip.dst),
-        (None, Some(a)) => ours(a.sender.into()) || ours(a.target.into()),
-        (None, None) => false,
+    match (t.inner, t.arp, t.ndp) {
+        (Some(ip), _, _) => ours(ip.src) || ours(ip.dst),
+        (None, Some(a), _) => ours(a.sender.into()) || ours(a.target.into()),
+        (None, None, Some(n)) => ours(n.sender.into()) || ours(n.target.into()),
+        (None, None, None) => false,
     }
 }
 
@@ -763,8 +766,8 @@ fn carries_lab(wire: &Wire, nets: &[Ipv4Net]) -> bool {
 ///   it leaves); other tunnels between the same hosts are not the lab's.
 pub fn leaks<'a>(
     encap: Encap,
-    pod_ips: &BTreeSet<Ipv4Addr>,
-    pod_nets: &[Ipv4Net],
+    pod_ips: &BTreeSet<IpAddr>,
+    pod_nets: &[IpNet],
     frames: impl IntoIterator<Item = (&'a PointId, &'a Wire)>,
 ) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -775,14 +778,11 @@ pub fn leaks<'a>(
         }
         match wire {
             Wire::Plain(ip)
-                if encap.is_tunnel()
-                    && [ip.src, ip.dst]
-                        .iter()
-                        .any(|a| matches!(a, IpAddr::V4(v4) if pod_ips.contains(v4))) =>
+                if encap.is_tunnel() && [ip.src, ip.dst].iter().any(|a| pod_ips.contains(a)) =>
             {
                 seen.insert(format!(
-                    "plain IPv4 {} > {} on {point}: pod addresses must not cross the underlay in {} mode",
-                    ip.src, ip.dst, encap.mode_name()
+                    "plain {} {} > {} on {point}: pod addresses must not cross the underlay in {} mode",
+                    Family::of(ip.src), ip.src, ip.dst, encap.mode_name()
                 ));
             }
             // Another segment between the same hosts is not the lab's business unless it
@@ -822,10 +822,11 @@ mod tests {
                 Mode::Vxlan => Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }),
                 Mode::Ipip => Encap::Ipip,
             },
-            src_pod: ip(if overlay { "172.16.0.2" } else { "10.0.1.2" }),
-            dst_pod: ip(if overlay { "172.16.1.2" } else { "10.0.2.2" }),
-            src_host: ip(if overlay { "10.0.1.2" } else { "192.168.0.100" }),
-            dst_host: ip(if overlay { "10.0.2.2" } else { "192.168.0.200" }),
+            family: crate::family::Family::Ipv4,
+            src_pod: ip(if overlay { "172.16.0.2" } else { "10.0.1.2" }).into(),
+            dst_pod: ip(if overlay { "172.16.1.2" } else { "10.0.2.2" }).into(),
+            src_host: ip(if overlay { "10.0.1.2" } else { "192.168.0.100" }).into(),
+            dst_host: ip(if overlay { "10.0.2.2" } else { "192.168.0.200" }).into(),
             src_point: "host1-eth1".into(),
             dst_point: "host2-eth1".into(),
             src_pod_point: "pod1-eth1".into(),
@@ -1224,7 +1225,7 @@ mod tests {
 
     #[test]
     fn untagged_plain_pod_traffic_is_a_leak_in_overlays_only() {
-        let pods: BTreeSet<_> = [ip("172.16.0.2"), ip("172.16.1.2")].into();
+        let pods: BTreeSet<IpAddr> = [ip("172.16.0.2").into(), ip("172.16.1.2").into()].into();
         let w = dissect(&plain("172.16.0.2", "172.16.1.2", false, None), &[4789]).unwrap();
         let tagged = dissect(
             &plain("172.16.0.2", "172.16.1.2", false, Some(TAG)),
@@ -1493,8 +1494,8 @@ mod tests {
     fn flooded_copies_on_first_contact_pass_and_a_unicast_to_the_wrong_vtep_fails() {
         let mut p = plan(Mode::Vxlan);
         p.flood = (
-            vec![ip("10.0.2.2"), ip("10.0.3.2")],
-            vec![ip("10.0.1.2"), ip("10.0.3.2")],
+            vec![ip("10.0.2.2").into(), ip("10.0.3.2").into()],
+            vec![ip("10.0.1.2").into(), ip("10.0.3.2").into()],
         );
         let mut flooded = everywhere(reply(), healthy);
         flooded
@@ -1509,7 +1510,7 @@ mod tests {
 
         // Not in the flood list: a copy there is no flood.
         let narrow = PairPlan {
-            flood: (vec![ip("10.0.2.2")], vec![]),
+            flood: (vec![ip("10.0.2.2").into()], vec![]),
             ..p.clone()
         };
         assert!(!judge_pair(&narrow, &flooded, &ok, &steady(0, healthy)).passed());

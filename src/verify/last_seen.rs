@@ -50,6 +50,7 @@ mod tests {
     fn plan() -> PairPlan {
         PairPlan {
             encap: crate::lab::Encap::Plain,
+            family: crate::family::Family::Ipv4,
             src_pod: "10.0.1.2".parse().unwrap(),
             dst_pod: "10.0.2.2".parse().unwrap(),
             src_host: "10.1.1.2".parse().unwrap(),

@@ -6,10 +6,11 @@
 //! Reading and flushing run `ip`/`bridge` inside each node's namespace; what to delete is decided by the
 //! pure functions below, which unit tests cover.
 
+use crate::family::Family;
 use crate::lab::Lab;
 use crate::sys::netns::in_netns;
 pub use crate::sys::tables::FdbEntry;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnedError {
@@ -38,6 +39,8 @@ impl LearnedError {
 #[derive(Debug, Clone)]
 pub struct HostFdb {
     pub node: String,
+    /// Where peers' VTEPs send to it: its underlay address, or its WireGuard tunnel address
+    /// where the mode runs inside the tunnel ([`crate::lab::LabHost::outer_ip`]).
     pub underlay_ip: Ipv4Addr,
     pub entries: Vec<FdbEntry>,
     /// A flow-based tunnel (Cilium): no FDB by design, so no gap to report.
@@ -81,7 +84,7 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
             let towards = || {
                 host.entries
                     .iter()
-                    .filter(|e| e.dst == Some(peer.underlay_ip))
+                    .filter(|e| e.dst == Some(peer.underlay_ip.into()))
             };
             if towards().any(|e| !e.is_learned()) {
                 continue;
@@ -97,13 +100,15 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
     gaps
 }
 
-/// The VTEPs a host floods to: the `dst` of its permanent all-zeros entries.
-pub fn flood_list(fdbs: &[HostFdb], node: &str) -> Vec<Ipv4Addr> {
+/// The VTEPs a host floods to in `family`: the `dst` of its permanent all-zeros entries (a
+/// dual-stack host has a flood list per VTEP, one over each underlay family).
+pub fn flood_list(fdbs: &[HostFdb], node: &str, family: Family) -> Vec<IpAddr> {
     fdbs.iter()
         .filter(|f| f.node == node)
         .flat_map(|f| &f.entries)
         .filter(|e| e.is_flood() && !e.is_learned())
         .filter_map(|e| e.dst)
+        .filter(|&d| Family::of(d) == family)
         .collect()
 }
 
@@ -113,7 +118,7 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
     crate::sys::side_by_side::map(&lab.hosts, |h| {
         Ok(HostFdb {
             node: h.node.clone(),
-            underlay_ip: h.underlay_ip,
+            underlay_ip: h.outer_ip(),
             entries: crate::sys::tables::fdb(&h.namespace)
                 .map_err(|e| LearnedError::from_tool(&h.node, "read the FDB", e))?,
             flow_based: h.flow_based,
@@ -128,6 +133,8 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
 pub struct Flush {
     node: String,
     namespace: String,
+    /// The lab carries IPv6: NDP's entries are flushed too.
+    ipv6: bool,
 }
 
 impl Flush {
@@ -138,18 +145,22 @@ impl Flush {
             command: "rtnetlink RTM_DELNEIGH (neighbours and FDB)".into(),
             why,
         };
-        in_netns(&self.namespace, crate::sys::neigh::flush_dynamic)
-            .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(e.to_string()))
+        in_netns(&self.namespace, || {
+            crate::sys::neigh::flush_dynamic(self.ipv6)
+        })
+        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| err(e.to_string()))
     }
 }
 
 /// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours). Not the underlay
 /// routers: see [`super::underlay`] for why their neighbours are resolved once and kept.
 pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
+    let ipv6 = lab.ip_family.has_v6();
     let node = |node: &str, namespace: &str| Flush {
         node: node.to_string(),
         namespace: namespace.to_string(),
+        ipv6,
     };
     lab.hosts
         .iter()

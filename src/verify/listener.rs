@@ -3,16 +3,17 @@
 //! the pod's namespace (a socket stays in the namespace it was made in), then served from
 //! ordinary threads until verify is done.
 
+use crate::family::Family;
 use crate::sys::netns::{in_netns, NetnsError};
 use crate::wire::dissect::Tag;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
     bind as bind_to, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag,
-    SockProtocol, SockType, SockaddrIn,
+    SockProtocol, SockType, SockaddrIn, SockaddrIn6,
 };
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,11 +31,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum ListenerError {
     #[error(transparent)]
     Netns(#[from] NetnsError),
-    #[error("cannot listen on {proto} port {port} in pod `{pod}`: {source}")]
+    #[error("cannot listen on {proto} port {port} over {family} in pod `{pod}`: {source}")]
     Bind {
         pod: String,
         proto: &'static str,
         port: u16,
+        family: Family,
         source: io::Error,
     },
 }
@@ -60,25 +62,42 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds both listeners in each `(pod, namespace)` and starts serving them.
+    /// Binds both listeners in each `(pod, namespace)`, in each of `families`, and starts
+    /// serving them.
     pub fn start<'a>(
         pods: impl IntoIterator<Item = (&'a str, &'a str)>,
+        families: &[Family],
     ) -> Result<Listeners, ListenerError> {
-        Self::start_on(pods.into_iter().map(|(p, n)| (p, n, PORT)), None)
+        let at = pods
+            .into_iter()
+            .flat_map(|(p, n)| families.iter().map(move |&f| (p, n, PORT, f)));
+        Self::start_in(at, None)
     }
 
-    /// Binds both listeners on each `(pod, namespace, port)`; with `log`, each records every
-    /// tag it hears there (a Service's targetPort, `outside`'s egress port).
+    /// Binds both listeners on each `(pod, namespace, port)` over IPv4; with `log`, each
+    /// records every tag it hears there (a Service's targetPort, `outside`'s egress port).
     pub fn start_on<'a>(
         pods: impl IntoIterator<Item = (&'a str, &'a str, u16)>,
+        log: Option<HeardLog>,
+    ) -> Result<Listeners, ListenerError> {
+        let at = pods
+            .into_iter()
+            .map(|(p, n, port)| (p, n, port, Family::Ipv4));
+        Self::start_in(at, log)
+    }
+
+    /// Binds both listeners on each `(pod, namespace, port, family)`: a socket of each family
+    /// of its own (IPv6 ones IPv6 only), so each family's probes are answered by its own.
+    fn start_in<'a>(
+        pods: impl IntoIterator<Item = (&'a str, &'a str, u16, Family)>,
         log: Option<HeardLog>,
     ) -> Result<Listeners, ListenerError> {
         let mut listeners = Listeners {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         };
-        for (pod, namespace, port) in pods {
-            let (tcp, udp) = in_netns(namespace, || bind(pod, port))??;
+        for (pod, namespace, port, family) in pods {
+            let (tcp, udp) = in_netns(namespace, || bind(pod, port, family))??;
             let ear = log.clone().map(|log| (pod.to_string(), log));
             let stop = listeners.stop.clone();
             let tcp_ear = ear.clone();
@@ -103,34 +122,51 @@ impl Drop for Listeners {
     }
 }
 
-/// Both sockets, bound to `port` on every address of the calling thread's namespace.
-fn bind(pod: &str, port: u16) -> Result<(TcpListener, UdpSocket), ListenerError> {
+/// Both sockets, bound to `port` on every address of `family` of the calling thread's
+/// namespace.
+fn bind(pod: &str, port: u16, family: Family) -> Result<(TcpListener, UdpSocket), ListenerError> {
     let err = |proto: &'static str| {
         move |source: io::Error| ListenerError::Bind {
             pod: pod.to_string(),
             proto,
             port,
+            family,
             source,
         }
     };
-    let tcp = open(SockType::Stream, SockProtocol::Tcp, port).map_err(err("TCP"))?;
+    let tcp = open(SockType::Stream, SockProtocol::Tcp, port, family).map_err(err("TCP"))?;
     listen(&tcp, Backlog::new(128).expect("a valid backlog")).map_err(|e| err("TCP")(e.into()))?;
     let tcp = TcpListener::from(tcp);
     // accept() honours no read timeout: wait in poll(2), then accept without blocking.
     tcp.set_nonblocking(true).map_err(err("TCP"))?;
-    let udp =
-        UdpSocket::from(open(SockType::Datagram, SockProtocol::Udp, port).map_err(err("UDP"))?);
+    let udp = UdpSocket::from(
+        open(SockType::Datagram, SockProtocol::Udp, port, family).map_err(err("UDP"))?,
+    );
     udp.set_read_timeout(Some(POLL)).map_err(err("UDP"))?;
     Ok((tcp, udp))
 }
 
 /// A socket bound to [`PORT`] with SO_REUSEADDR (which std cannot set before binding), so a
 /// verify right after another finds the port free.
-fn open(ty: SockType, proto: SockProtocol, port: u16) -> io::Result<OwnedFd> {
-    let socket = socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, proto)?;
+fn open(ty: SockType, proto: SockProtocol, port: u16, family: Family) -> io::Result<OwnedFd> {
+    let domain = match family {
+        Family::Ipv4 => AddressFamily::Inet,
+        Family::Ipv6 => AddressFamily::Inet6,
+    };
+    let socket = socket(domain, ty, SockFlag::SOCK_CLOEXEC, proto)?;
     setsockopt(&socket, sockopt::ReuseAddr, &true)?;
-    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
-    bind_to(socket.as_raw_fd(), &any)?;
+    match family {
+        Family::Ipv4 => {
+            let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+            bind_to(socket.as_raw_fd(), &any)?;
+        }
+        Family::Ipv6 => {
+            // Its own family only: the IPv4 socket beside it answers IPv4.
+            setsockopt(&socket, sockopt::Ipv6V6Only, &true)?;
+            let any = SockaddrIn6::from(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0));
+            bind_to(socket.as_raw_fd(), &any)?;
+        }
+    }
     Ok(socket)
 }
 

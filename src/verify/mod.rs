@@ -177,7 +177,7 @@ struct Prepared {
     points: Vec<CapturePoint>,
     /// Taken when the captures start.
     opened: Vec<capture::Opened>,
-    sockets: Vec<std::os::fd::OwnedFd>,
+    sockets: Vec<probe::PodSockets>,
     /// Each pod's MTU as judged: its own, or where its planned MTU is its tunnel's rather than
     /// one the lab sets on it, at most that (the excess is a warning, [`inferred_mtu_warnings`]).
     pod_mtus: Vec<Option<u32>>,
@@ -239,18 +239,24 @@ impl Prepared {
         };
         let ring = opts.capture_ring.map_or(ring, RingSize::sized);
         let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab), snap);
+        // A WireGuard device has no link-layer header: its packets start at the IP header.
+        let bare = bpf::bare_ipv4(snap);
+        let filter_of = |p: &CapturePoint| match p.id.role {
+            Some(crate::lab::point::Role::HostWireguard) => &bare,
+            _ => &filter,
+        };
         let opened =
-            packet_socket::open_all(&points, |p| capture::open_filtered(p, &filter, ring))?;
+            packet_socket::open_all(&points, |p| capture::open_filtered(p, filter_of(p), ring))?;
         let sockets = lab
             .pods
             .iter()
-            .map(|p| probe::open(&p.node, &p.namespace))
+            .map(|p| probe::open_all(&p.node, &p.namespace, &lab.families()))
             .collect::<Result<Vec<_>, _>>()?;
         // Each pod's socket lives in the pod's namespace, so it can ask for the pod's own MTU.
         let pod_mtus: Vec<Option<u32>> = sockets
             .iter()
             .zip(&lab.pods)
-            .map(|(s, p)| crate::sys::ifreq::mtu(s, &p.pod_if))
+            .map(|(s, p)| crate::sys::ifreq::mtu(s.any(), &p.pod_if))
             .collect();
         // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
         let fdbs = learned::read_hosts(&lab)?;
@@ -435,6 +441,7 @@ impl Prepared {
                 },
             },
             probed: opts.pairs,
+            families: lab.families(),
             pairs: rows,
             findings,
             warnings,
@@ -556,7 +563,7 @@ fn start_listeners(
         .pods
         .iter()
         .map(|p| (p.node.as_str(), p.namespace.as_str()));
-    Ok(Some(listener::Listeners::start(pods)?))
+    Ok(Some(listener::Listeners::start(pods, &lab.families())?))
 }
 
 fn progress_bar(show: bool, pairs: usize) -> indicatif::ProgressBar {
@@ -629,8 +636,9 @@ mod tests {
         let row = |reasons: &[Reason]| PairRow {
             from: "pod1".into(),
             to: "pod2".into(),
-            from_ip: l.pods[0].ip,
-            to_ip: l.pods[1].ip,
+            family: crate::family::Family::Ipv4,
+            from_ip: l.pods[0].ip.into(),
+            to_ip: l.pods[1].ip.into(),
             verdict: verdict(reasons),
         };
         use reason::{Direction, ProbeName};
@@ -722,7 +730,12 @@ mod tests {
     #[test]
     fn pair_plans_carry_the_file_s_addresses() {
         let l = lab(Mode::Vxlan, 3);
-        let p = pair_plan(&l, 2, 0);
+        let pair = ProbePair {
+            from: 2,
+            to: 0,
+            family: crate::family::Family::Ipv4,
+        };
+        let p = pair_plan(&l, pair);
         assert_eq!(p.src_pod.to_string(), "172.16.2.2");
         assert_eq!(p.dst_host.to_string(), "10.0.1.2");
         assert_eq!(

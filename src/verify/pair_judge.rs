@@ -3,6 +3,7 @@
 
 use super::stopped::{self, RoutedTo};
 use super::*;
+use crate::family::Family;
 
 /// What judging a pair needs beyond its own probes.
 pub(super) struct PairJudge<'a> {
@@ -58,7 +59,8 @@ impl<'a> PairJudge<'a> {
             .iter()
             .map(|&p| (p, result(ProbeKind::Transport(p))))
             .collect();
-        let (a, b) = self.probes.pairs[k];
+        let pair = self.probes.pairs[k];
+        let (a, b) = pair.pods();
         let plan = self.plan(k);
         let mut verdict = judge::judge_probes(&plan, &ping, &mtu, &steady, &transport);
         let lab = self.lab;
@@ -69,14 +71,15 @@ impl<'a> PairJudge<'a> {
             sealed::rejudge(names, &probes, &mut verdict.reasons);
         }
         let window = sealed::window(&plan, std::iter::once(&ping).chain(&steady));
-        self.explain_last_seen(a, b, &mut verdict);
-        self.explain_unsent(a, b, &ping, &mut verdict);
+        self.explain_last_seen(pair, &mut verdict);
+        self.explain_unsent(pair, &ping, &mut verdict);
         self.apply_gaps_and_expectations(a, b, &ping, &mut verdict);
         let row = PairRow {
             from: lab.pods[a].node.clone(),
             to: lab.pods[b].node.clone(),
-            from_ip: lab.pods[a].ip,
-            to_ip: lab.pods[b].ip,
+            family: pair.family,
+            from_ip: plan.src_pod,
+            to_ip: plan.dst_pod,
             verdict,
         };
         (row, window)
@@ -84,8 +87,9 @@ impl<'a> PairJudge<'a> {
 
     /// What pair `k`'s probes should show.
     pub(super) fn plan(&self, k: usize) -> PairPlan {
-        let (lab, (a, b)) = (self.lab, self.probes.pairs[k]);
-        let mut plan = pair_plan(lab, a, b);
+        let (lab, pair) = (self.lab, self.probes.pairs[k]);
+        let (a, b) = pair.pods();
+        let mut plan = pair_plan(lab, pair);
         plan.mtu = self.probes.full_size[k];
         plan.max_loss = self.max_loss;
         plan.host_macs = self.host_macs.to_vec();
@@ -94,8 +98,8 @@ impl<'a> PairJudge<'a> {
             plan.host_macs.clear();
         }
         plan.flood = (
-            learned::flood_list(self.fdbs, &host_of(lab, a).node),
-            learned::flood_list(self.fdbs, &host_of(lab, b).node),
+            learned::flood_list(self.fdbs, &host_of(lab, a).node, pair.family),
+            learned::flood_list(self.fdbs, &host_of(lab, b).node, pair.family),
         );
         plan
     }
@@ -103,7 +107,8 @@ impl<'a> PairJudge<'a> {
     /// Where an unanswered probe was last seen, or reached a host and went no further, what
     /// the node that held it says now: no route to the destination, or no forwarding at all.
     /// Read only for such a pair, so a healthy run reads nothing.
-    fn explain_last_seen(&self, a: usize, b: usize, verdict: &mut judge::PairVerdict) {
+    fn explain_last_seen(&self, pair: ProbePair, verdict: &mut judge::PairVerdict) {
+        let (a, b) = pair.pods();
         for reason in &mut verdict.reasons {
             let (direction, node, cause) = match reason {
                 Reason::LastSeen {
@@ -128,7 +133,7 @@ impl<'a> PairJudge<'a> {
                 stopped::cause(
                     node,
                     namespace,
-                    &self.routed_to(from, to, node),
+                    &self.routed_to(from, to, node, pair.family),
                     self.hints.get(node),
                 )
             });
@@ -139,8 +144,7 @@ impl<'a> PairJudge<'a> {
     /// say so, with what the pod's own state tells (no route, an ARP unanswered).
     fn explain_unsent(
         &self,
-        a: usize,
-        b: usize,
+        pair: ProbePair,
         ping: &ProbeResult,
         verdict: &mut judge::PairVerdict,
     ) {
@@ -148,7 +152,7 @@ impl<'a> PairJudge<'a> {
         if answered || ping.seen.iter().any(|s| !s.reply) {
             return;
         }
-        let (pod, dst) = (&self.lab.pods[a], self.lab.pods[b].ip);
+        let (pod, dst) = (&self.lab.pods[pair.from], pair.addrs(self.lab).1);
         let host = self.lab.host(pod.host);
         let sender = stopped::Sender {
             pod: &pod.node,
@@ -181,22 +185,38 @@ impl<'a> PairJudge<'a> {
     /// What `node` on the way from pod `from` to pod `to` must have a route to: the pod itself
     /// where the pair goes plain or `node` is the destination's host, the destination host's
     /// underlay address where it is tunnelled.
-    fn routed_to(&self, from: usize, to: usize, node: &str) -> RoutedTo {
+    fn routed_to(&self, from: usize, to: usize, node: &str, family: Family) -> RoutedTo {
         let (lab, dst) = (self.lab, host_of(self.lab, to));
         let tunnel = lab.encap_between(lab.pods[from].host, dst.index);
+        let pod = lab.pod_ip(to, family);
+        let subnet = match (family, &dst.v6) {
+            (Family::Ipv6, Some(v6)) => v6.pod_subnet.to_string(),
+            _ => dst.pod_subnet.to_string(),
+        };
         match tunnel {
-            _ if dst.node == node => RoutedTo {
-                ip: lab.pods[to].ip,
-                named: format!("{} (pod {})", dst.pod_subnet, lab.pods[to].ip),
-            },
             crate::lab::Encap::Plain => RoutedTo {
-                ip: lab.pods[to].ip,
-                named: format!("{} (pod {})", dst.pod_subnet, lab.pods[to].ip),
+                ip: pod,
+                named: format!("{subnet} (pod {pod})"),
             },
-            _ => RoutedTo {
-                ip: dst.underlay_ip,
-                named: format!("{} ({}'s underlay address)", dst.underlay_ip, dst.node),
+            _ if dst.node == node => RoutedTo {
+                ip: pod,
+                named: format!("{subnet} (pod {pod})"),
             },
+            _ if dst.tunnel_ip().is_some() => RoutedTo {
+                ip: dst.outer_ip().into(),
+                named: format!(
+                    "{} ({}'s WireGuard tunnel address)",
+                    dst.outer_ip(),
+                    dst.node
+                ),
+            },
+            _ => {
+                let underlay = dst.underlay(family);
+                RoutedTo {
+                    ip: underlay,
+                    named: format!("{underlay} ({}'s underlay address)", dst.node),
+                }
+            }
         }
     }
 
@@ -214,7 +234,7 @@ impl<'a> PairJudge<'a> {
         for gap in self
             .gaps
             .iter()
-            .filter(|g| g.node == src_host.node && g.peer == dst_host.underlay_ip)
+            .filter(|g| g.node == src_host.node && g.peer == dst_host.outer_ip())
         {
             verdict.reasons.insert(0, gap.reason());
         }

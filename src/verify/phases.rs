@@ -28,7 +28,7 @@ pub(super) type Settle<'a> = dyn FnMut(Ended<'_>, &mut Outcomes, &Flows) + 'a;
 pub(super) fn run_phases(
     lab: &Lab,
     probes: &ProbePlan,
-    sockets: &[std::os::fd::OwnedFd],
+    sockets: &[probe::PodSockets],
     flush: &[learned::Flush],
     opts: &VerifyOptions,
     settle: &mut Settle<'_>,
@@ -85,7 +85,7 @@ pub(super) fn since_epoch() -> Duration {
 pub(super) struct Prober<'a> {
     pub(super) lab: &'a Lab,
     pub(super) probes: &'a ProbePlan,
-    pub(super) sockets: &'a [std::os::fd::OwnedFd],
+    pub(super) sockets: &'a [probe::PodSockets],
     pub(super) bar: indicatif::ProgressBar,
     /// First contacts in flight at once across the lab.
     pub(super) first_window: usize,
@@ -110,11 +110,33 @@ impl Prober<'_> {
     }
 }
 
-/// One phase: every sending pod on a thread of its own, within the shared window.
+/// Each pod's probes split by family, with the socket each family's are sent on: a pod of a
+/// dual-stack lab probes in IPv4 and IPv6 side by side, from two sockets.
+fn lanes<'a>(
+    per_pod: &[Vec<ProbeSpec>],
+    sockets: &'a [probe::PodSockets],
+) -> Vec<(Vec<ProbeSpec>, &'a probe::PodSocket)> {
+    let mut lanes = Vec::new();
+    for (specs, pod) in per_pod.iter().zip(sockets) {
+        for socket in &pod.0 {
+            let own: Vec<ProbeSpec> = specs
+                .iter()
+                .filter(|s| crate::family::Family::of(s.dst) == socket.family)
+                .copied()
+                .collect();
+            if !own.is_empty() {
+                lanes.push((own, socket));
+            }
+        }
+    }
+    lanes
+}
+
+/// One phase: every sending pod and family on a thread of its own, within the shared window.
 pub(super) fn run_phase(
     run: u32,
     per_pod: &[Vec<ProbeSpec>],
-    sockets: &[std::os::fd::OwnedFd],
+    sockets: &[probe::PodSockets],
     window_lab: usize,
     bar: &indicatif::ProgressBar,
     outcomes: &mut Outcomes,
@@ -126,10 +148,10 @@ pub(super) fn run_phase(
         .map(|s| (id(s).pair, AtomicU8::new(0)))
         .collect();
     let window = probe::Window::new(WINDOW_PER_POD, window_lab);
+    let lanes = lanes(per_pod, sockets);
     std::thread::scope(|scope| {
-        let threads: Vec<_> = per_pod
+        let threads: Vec<_> = lanes
             .iter()
-            .zip(sockets)
             .map(|(specs, socket)| {
                 let (finished, window) = (&finished, &window);
                 scope.spawn(move || {
@@ -143,7 +165,7 @@ pub(super) fn run_phase(
                 })
             })
             .collect();
-        for (specs, thread) in per_pod.iter().zip(threads) {
+        for ((specs, _), thread) in lanes.iter().zip(threads) {
             let results = thread
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -179,8 +201,10 @@ pub(super) fn run_transport(
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             for (spec, sent) in specs.iter().zip(results) {
                 let id = spec.id;
+                let own = pod.ip6.filter(|_| spec.dst.is_ipv6());
+                let own = own.map_or(std::net::IpAddr::V4(pod.ip), std::net::IpAddr::V6);
                 for port in sent.client_ports {
-                    flows.insert((pod.ip.into(), port, spec.dst.into()), id);
+                    flows.insert((own, port, spec.dst), id);
                 }
                 outcomes.insert(id, sent.outcome);
             }

@@ -19,6 +19,7 @@
 
 use super::id::ProbeId;
 use super::judge::Outcome;
+use crate::family::Family;
 use crate::sys::icmp_socket;
 use crate::sys::netns::{in_netns, NetnsError};
 use crate::wire::dissect::{self, Tag};
@@ -27,13 +28,15 @@ use nix::sys::socket::{setsockopt, sockopt};
 use nix::{setsockopt_impl, sockopt_impl};
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const ICMP_HEADER: usize = 8;
+#[cfg(test)]
 const IPV4_HEADER: usize = 20;
+const IPV6_HEADER: usize = 40;
 /// A small probe is the size of a default ping: 56 bytes of payload, 84 bytes of IP.
 pub const SMALL: u16 = 84;
 /// How long each attempt waits for its reply; the number of entries bounds the attempts.
@@ -48,7 +51,7 @@ pub const ATTEMPT_TIMEOUTS: [Duration; 3] = [
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSpec {
     pub id: ProbeId,
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     pub size: u16,
     pub attempts: u8,
 }
@@ -80,6 +83,85 @@ sockopt_impl!(
     libc::c_int
 );
 
+/// ICMP6_FILTER, from linux/icmpv6.h, which libc does not carry.
+const ICMP6_FILTER: libc::c_int = 1;
+sockopt_impl!(
+    /// ICMP6_FILTER: per ICMPv6 type, one bit set where a raw ICMPv6 socket drops it.
+    Icmp6Filter,
+    SetOnly,
+    libc::IPPROTO_ICMPV6,
+    ICMP6_FILTER,
+    [u32; 8]
+);
+sockopt_impl!(
+    /// IPV6_MTU_DISCOVER, with one of the IPV6_PMTUDISC_* modes.
+    Mtu6Discover,
+    SetOnly,
+    libc::IPPROTO_IPV6,
+    libc::IPV6_MTU_DISCOVER,
+    libc::c_int
+);
+
+/// A pod's raw socket for one family's echo probes.
+#[derive(Debug)]
+pub struct PodSocket {
+    pub fd: OwnedFd,
+    pub family: Family,
+}
+
+/// A pod's echo sockets, one per family the lab carries.
+#[derive(Debug)]
+pub struct PodSockets(pub Vec<PodSocket>);
+
+impl PodSockets {
+    /// The socket of `family`, where the lab carries it.
+    pub fn of(&self, family: Family) -> Option<&PodSocket> {
+        self.0.iter().find(|s| s.family == family)
+    }
+
+    /// Any of them: each lives in the pod's namespace, so it can ask for the pod's MTU.
+    pub fn any(&self) -> &OwnedFd {
+        &self.0[0].fd
+    }
+}
+
+/// The pod's echo sockets for `families` (at least one).
+pub fn open_all(pod: &str, namespace: &str, families: &[Family]) -> Result<PodSockets, ProbeError> {
+    let sockets = families
+        .iter()
+        .map(|&family| {
+            let fd = match family {
+                Family::Ipv4 => open(pod, namespace)?,
+                Family::Ipv6 => open6(pod, namespace)?,
+            };
+            Ok(PodSocket { fd, family })
+        })
+        .collect::<Result<Vec<_>, ProbeError>>()?;
+    Ok(PodSockets(sockets))
+}
+
+/// A raw ICMPv6 socket inside the pod's namespace: echo replies, destination unreachables and
+/// packet too big only (ICMP6_FILTER), never fragmented locally and sent at the interface MTU
+/// whatever path MTU the pod cached (IPV6_PMTUDISC_PROBE, as [`open`] does for IPv4).
+pub fn open6(pod: &str, namespace: &str) -> Result<OwnedFd, ProbeError> {
+    let err = |source: io::Error| ProbeError::Socket {
+        pod: pod.to_string(),
+        source,
+    };
+    in_netns(namespace, || {
+        let socket = icmp_socket::open6().map_err(err)?;
+        let mut filter = [u32::MAX; 8];
+        for kept in [1u8, 2, 129] {
+            filter[usize::from(kept >> 5)] &= !(1 << (kept & 31));
+        }
+        setsockopt(&socket, Icmp6Filter, &filter).map_err(|e| err(e.into()))?;
+        let probe = libc::IPV6_PMTUDISC_PROBE;
+        setsockopt(&socket, Mtu6Discover, &probe).map_err(|e| err(e.into()))?;
+        let _ = setsockopt(&socket, sockopt::RcvBufForce, &(4usize << 20));
+        Ok(socket)
+    })?
+}
+
 /// A raw ICMP socket inside the pod's namespace: echo replies and destination unreachables
 /// only (ICMP_FILTER), DF on every probe, room for a burst of replies.
 pub fn open(pod: &str, namespace: &str) -> Result<OwnedFd, ProbeError> {
@@ -102,13 +184,18 @@ pub fn open(pod: &str, namespace: &str) -> Result<OwnedFd, ProbeError> {
     })?
 }
 
-/// The ICMP echo request for `spec`, attempt `attempt`: header, tag, then a filler pattern.
+/// The ICMP or ICMPv6 echo request for `spec` (its family is its destination's), attempt
+/// `attempt`: header, tag, then a filler pattern. `spec.size` is the whole IP packet's.
 pub fn echo_request(run: u32, spec: &ProbeSpec, attempt: u8) -> Vec<u8> {
+    let family = Family::of(spec.dst);
     let len = usize::from(spec.size)
-        .saturating_sub(IPV4_HEADER)
+        .saturating_sub(family.ip_header_len())
         .max(ICMP_HEADER + Tag::LEN);
     let mut buf = vec![0u8; len];
-    buf[0] = 8;
+    buf[0] = match family {
+        Family::Ipv4 => 8,
+        Family::Ipv6 => 128,
+    };
     let id = spec.id.at(attempt);
     let (ident, seq) = id.echo_fields(run);
     buf[4..6].copy_from_slice(&ident.to_be_bytes());
@@ -117,8 +204,11 @@ pub fn echo_request(run: u32, spec: &ProbeSpec, attempt: u8) -> Vec<u8> {
     for (i, b) in buf[ICMP_HEADER + Tag::LEN..].iter_mut().enumerate() {
         *b = i as u8;
     }
-    let sum = pnet_packet::util::checksum(&buf, 1);
-    buf[2..4].copy_from_slice(&sum.to_be_bytes());
+    // The kernel sums ICMPv6 itself, over the pseudo-header it alone knows in full.
+    if family == Family::Ipv4 {
+        let sum = pnet_packet::util::checksum(&buf, 1);
+        buf[2..4].copy_from_slice(&sum.to_be_bytes());
+    }
     buf
 }
 
@@ -197,7 +287,7 @@ impl Window {
 /// Sends every probe of one pod within `window`, retrying lost ones a bounded number of
 /// times. `on_done(i)` is called once per probe when its outcome is final.
 pub fn run(
-    socket: &OwnedFd,
+    socket: &PodSocket,
     run: u32,
     specs: &[ProbeSpec],
     window: &Window,
@@ -223,7 +313,7 @@ pub fn run(
 
 /// One pod's probes in flight: what each has sent, which wait for replies, which are done.
 struct Prober<'a> {
-    socket: &'a OwnedFd,
+    socket: &'a PodSocket,
     run: u32,
     specs: &'a [ProbeSpec],
     window: &'a Window,
@@ -237,7 +327,7 @@ struct Prober<'a> {
 
 impl<'a> Prober<'a> {
     fn new(
-        socket: &'a OwnedFd,
+        socket: &'a PodSocket,
         run: u32,
         specs: &'a [ProbeSpec],
         window: &'a Window,
@@ -268,7 +358,7 @@ impl<'a> Prober<'a> {
     /// reply that arrived in time, and sits in its socket, as lost.
     fn turn(&mut self, buf: &mut [u8]) {
         self.fill_window();
-        while let Ok(n) = icmp_socket::try_recv(self.socket, buf) {
+        while let Ok(n) = read_packet(self.socket, buf, None) {
             self.settle(&buf[..n], Instant::now());
         }
         if self.remaining > 0 {
@@ -316,7 +406,11 @@ impl<'a> Prober<'a> {
         let attempt = self.states[i].attempt;
         let packet = echo_request(self.run, &self.specs[i], attempt);
         let now = Instant::now();
-        match icmp_socket::send_to(self.socket, &packet, self.specs[i].dst) {
+        let sent = match self.specs[i].dst {
+            IpAddr::V4(dst) => icmp_socket::send_to(&self.socket.fd, &packet, dst),
+            IpAddr::V6(dst) => icmp_socket::send_to6(&self.socket.fd, &packet, dst),
+        };
+        match sent {
             Ok(_) => {
                 let st = &mut self.states[i];
                 st.sent[usize::from(attempt)] = Some(now);
@@ -379,7 +473,7 @@ impl<'a> Prober<'a> {
         let wait = next
             .saturating_duration_since(now)
             .max(Duration::from_millis(1));
-        let Ok(n) = icmp_socket::recv_within(self.socket, buf, wait) else {
+        let Ok(n) = read_packet(self.socket, buf, Some(wait)) else {
             return;
         };
         self.settle(&buf[..n], Instant::now());
@@ -387,7 +481,7 @@ impl<'a> Prober<'a> {
 
     /// Settles the probe a packet read at `at` answers, if it answers one.
     fn settle(&mut self, packet: &[u8], at: Instant) {
-        match parse_reply(packet, self.run) {
+        match parse_reply(packet, self.run, self.socket.family) {
             Some(Reply::Echo(id)) => self.answered(id, at),
             Some(Reply::Unreachable {
                 id,
@@ -399,9 +493,7 @@ impl<'a> Prober<'a> {
                 let Some(&i) = self.by_id.get(&id.probe()) else {
                     return;
                 };
-                if IpAddr::from(self.specs[i].dst) == dst
-                    && self.states[i].sent.iter().any(Option::is_some)
-                {
+                if self.specs[i].dst == dst && self.states[i].sent.iter().any(Option::is_some) {
                     self.finish(i, Outcome::Unreachable { from, code, mtu });
                 }
             }
@@ -449,11 +541,46 @@ enum Reply {
     },
 }
 
-/// What the raw socket read (an IPv4 packet), if it answers one of this run's probes.
-fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
+/// Reads one IP packet from `socket` into `buf`, waiting at most `wait` (`None`: only what
+/// is already there); returns its length. An ICMPv6 socket hands over the message alone, so
+/// the IPv6 header is written in front of it from what the kernel says: its source, its
+/// length (the destination, the pod itself, is left unspecified).
+fn read_packet(socket: &PodSocket, buf: &mut [u8], wait: Option<Duration>) -> io::Result<usize> {
+    match (socket.family, wait) {
+        (Family::Ipv4, Some(wait)) => icmp_socket::recv_within(&socket.fd, buf, wait),
+        (Family::Ipv4, None) => icmp_socket::try_recv(&socket.fd, buf),
+        (Family::Ipv6, wait) => {
+            let wait = wait.unwrap_or(Duration::ZERO);
+            let (n, from) = icmp_socket::recv6_within(&socket.fd, &mut buf[IPV6_HEADER..], wait)?;
+            let header = ipv6_header(from.unwrap_or(std::net::Ipv6Addr::UNSPECIFIED), n);
+            buf[..IPV6_HEADER].copy_from_slice(&header);
+            Ok(IPV6_HEADER + n)
+        }
+    }
+}
+
+/// The fixed IPv6 header of an ICMPv6 message of `len` bytes from `src`.
+fn ipv6_header(src: std::net::Ipv6Addr, len: usize) -> [u8; IPV6_HEADER] {
+    let mut h = [0u8; IPV6_HEADER];
+    h[0] = 0x60;
+    h[4..6].copy_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+    h[6] = 58;
+    h[7] = 64;
+    h[8..24].copy_from_slice(&src.octets());
+    h
+}
+
+/// What the raw socket read (an IP packet of `family`), if it answers one of this run's
+/// probes. An ICMPv6 error is read in ICMP's terms: packet too big as frag-needed (code 4),
+/// each destination unreachable as the ICMP code that means the same ([`v4_code`]).
+fn parse_reply(packet: &[u8], run: u32, family: Family) -> Option<Reply> {
     // Reuse the dissector: wrap the IP packet in a dummy Ethernet header.
     let mut frame = vec![0u8; 14];
-    frame[12] = 0x08;
+    let ethertype: u16 = match family {
+        Family::Ipv4 => 0x0800,
+        Family::Ipv6 => 0x86dd,
+    };
+    frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
     frame.extend_from_slice(packet);
     let dissect::Wire::Plain(ip) = dissect::dissect(&frame, &[]).ok()? else {
         return None;
@@ -475,7 +602,41 @@ fn parse_reply(packet: &[u8], run: u32) -> Option<Reply> {
             mtu,
             dst: q.dst,
         }),
+        dissect::L4::TooBig {
+            mtu,
+            original: Some(q),
+        } => Some(Reply::Unreachable {
+            id: ProbeId::from_echo_fields(run, q.id, q.seq)?,
+            from: ip.src,
+            code: 4,
+            mtu: u16::try_from(mtu).unwrap_or(u16::MAX),
+            dst: q.dst,
+        }),
+        dissect::L4::OtherIcmp {
+            icmp_type: 1,
+            code,
+            original: Some(q),
+        } if family == Family::Ipv6 => Some(Reply::Unreachable {
+            id: ProbeId::from_echo_fields(run, q.id, q.seq)?,
+            from: ip.src,
+            code: v4_code(code),
+            mtu: 0,
+            dst: q.dst,
+        }),
         _ => None,
+    }
+}
+
+/// The ICMP destination unreachable code that means what ICMPv6's `code` does (RFC 4443):
+/// no route is network unreachable (0), address unreachable host unreachable (1), port
+/// unreachable port unreachable (3), prohibited administratively prohibited (13).
+fn v4_code(code: u8) -> u8 {
+    match code {
+        0 => 0,
+        3 => 1,
+        4 => 3,
+        1 | 5 | 6 => 13,
+        other => 200 + other.min(50),
     }
 }
 
@@ -486,6 +647,13 @@ mod tests {
     use crate::verify::id::ProbeKind;
     use crate::wire::dissect::build;
 
+    fn v4_socket() -> PodSocket {
+        PodSocket {
+            fd: icmp_socket::open().unwrap(),
+            family: Family::Ipv4,
+        }
+    }
+
     /// Sends that fail outright (here: no route at all) must hand back their lab-wide slots,
     /// or a lab with more failing probes than slots waits forever.
     #[test]
@@ -493,11 +661,11 @@ mod tests {
         // Nothing can leave an empty namespace without routes.
         let (outcomes, free) =
             in_private_netns("probing hung: failed sends kept their window slots", || {
-                let socket = icmp_socket::open().unwrap();
+                let socket = v4_socket();
                 let specs: Vec<ProbeSpec> = (0..6)
                     .map(|pair| ProbeSpec {
                         id: ProbeId::new(pair, ProbeKind::Ping),
-                        dst: Ipv4Addr::new(10, 9, 9, 9),
+                        dst: [10, 9, 9, 9].into(),
                         size: SMALL,
                         attempts: 3,
                     })
@@ -526,10 +694,10 @@ mod tests {
                 .args(["link", "set", "lo", "up"])
                 .status();
             assert!(lo.is_ok_and(|s| s.success()), "ip link set lo up");
-            let socket = icmp_socket::open().unwrap();
+            let socket = v4_socket();
             let specs = [ProbeSpec {
                 id: ProbeId::new(0, ProbeKind::Ping),
-                dst: Ipv4Addr::LOCALHOST,
+                dst: std::net::Ipv4Addr::LOCALHOST.into(),
                 size: SMALL,
                 attempts: 1,
             }];
@@ -574,7 +742,7 @@ mod tests {
     fn requests_have_the_asked_size_a_valid_checksum_and_the_tag() {
         let spec = ProbeSpec {
             id: ProbeId::new(9, ProbeKind::FullSize),
-            dst: build::ip("172.16.1.2"),
+            dst: build::ip("172.16.1.2").into(),
             size: 1450,
             attempts: 3,
         };
@@ -611,9 +779,9 @@ mod tests {
             1,
             &build::echo(true, 5, 0, Some(id.tag(5))),
         );
-        assert!(matches!(parse_reply(&reply, 5), Some(Reply::Echo(t)) if t == id));
+        assert!(matches!(parse_reply(&reply, 5, Family::Ipv4), Some(Reply::Echo(t)) if t == id));
         assert!(
-            parse_reply(&reply, 6).is_none(),
+            parse_reply(&reply, 6, Family::Ipv4).is_none(),
             "another run's reply is not ours"
         );
         let original = build::ipv4(build::ip("172.16.0.2"), build::ip("172.16.1.2"), 1, &{
@@ -623,7 +791,7 @@ mod tests {
         let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x05, 0x78];
         icmp.extend_from_slice(&original[..28]);
         let err = build::ipv4(build::ip("172.16.0.1"), build::ip("172.16.0.2"), 1, &icmp);
-        match parse_reply(&err, 5) {
+        match parse_reply(&err, 5, Family::Ipv4) {
             Some(Reply::Unreachable {
                 id: quoted,
                 from,
@@ -632,12 +800,71 @@ mod tests {
                 dst,
             }) => {
                 assert_eq!(quoted, id);
-                assert_eq!(from, build::ip("172.16.0.1"));
-                assert_eq!(dst, build::ip("172.16.1.2"));
+                assert_eq!(from, IpAddr::from(build::ip("172.16.0.1")));
+                assert_eq!(dst, IpAddr::from(build::ip("172.16.1.2")));
             }
             _ => panic!("frag-needed not recognised"),
         }
         // An earlier run's error names no probe this run sent (or none at all).
-        assert!(!matches!(parse_reply(&err, 6), Some(Reply::Unreachable { id: q, .. }) if q == id));
+        assert!(
+            !matches!(parse_reply(&err, 6, Family::Ipv4), Some(Reply::Unreachable { id: q, .. }) if q == id)
+        );
+    }
+
+    /// An ICMPv6 probe is an echo request (type 128) whose IPv6 packet has the asked size; the
+    /// kernel sums it, so its checksum is left to the kernel.
+    #[test]
+    fn icmpv6_requests_have_the_asked_size_with_the_ipv6_header() {
+        let spec = ProbeSpec {
+            id: ProbeId::new(9, ProbeKind::FullSize),
+            dst: crate::wire::ipv6::build::ip6("fd00:172:16:1::2").into(),
+            size: 1430,
+            attempts: 3,
+        };
+        let icmp = echo_request(77, &spec, 1);
+        assert_eq!((icmp[0], icmp.len() + IPV6_HEADER), (128, 1430));
+        assert_eq!([icmp[2], icmp[3]], [0, 0]);
+        assert_eq!(Tag::parse(&icmp[8..]), Some(spec.id.at(1).tag(77)));
+    }
+
+    /// The reply an ICMPv6 socket reads, once its IPv6 header is written in front, is matched
+    /// like IPv4's; packet too big reads as frag-needed with the MTU it gives, and a
+    /// destination unreachable by its meaning (no route: network unreachable).
+    #[test]
+    fn icmpv6_replies_and_errors_are_matched_to_their_probes() {
+        use crate::wire::ipv6::build::{echo6, ip6, packet6};
+        let id = ProbeId::new(4, ProbeKind::FullSize).at(2);
+        let reply = echo6(true, 1, 1, Some(id.tag(5)));
+        let mut packet = ipv6_header(ip6("fd00:172:16:1::2"), reply.len()).to_vec();
+        packet.extend_from_slice(&reply);
+        assert!(matches!(parse_reply(&packet, 5, Family::Ipv6), Some(Reply::Echo(t)) if t == id));
+        let (ident, seq) = id.echo_fields(5);
+        let original = packet6(
+            ip6("fd00:172:16::2"),
+            ip6("fd00:172:16:1::2"),
+            58,
+            &echo6(false, ident, seq, None),
+        );
+        for (icmp_type, mtu_field, code, mtu) in [(2u8, 1430u32, 4u8, 1430u16), (1, 0, 0, 0)] {
+            let mut error = vec![icmp_type, 0, 0, 0];
+            error.extend_from_slice(&mtu_field.to_be_bytes());
+            error.extend_from_slice(&original);
+            let mut packet = ipv6_header(ip6("fd00:172:16::1"), error.len()).to_vec();
+            packet.extend_from_slice(&error);
+            match parse_reply(&packet, 5, Family::Ipv6) {
+                Some(Reply::Unreachable {
+                    id: quoted,
+                    from,
+                    code: c,
+                    mtu: m,
+                    dst,
+                }) => {
+                    assert_eq!((quoted, c, m), (id, code, mtu), "type {icmp_type}");
+                    assert_eq!(from, IpAddr::from(ip6("fd00:172:16::1")));
+                    assert_eq!(dst, IpAddr::from(ip6("fd00:172:16:1::2")));
+                }
+                _ => panic!("ICMPv6 type {icmp_type} not matched to its probe"),
+            }
+        }
     }
 }

@@ -158,7 +158,10 @@ fn wg_route(wg: &crate::lab::wireguard::LabWireguard) -> Option<Item> {
 }
 
 fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
-    if let Some(wg) = &lab.encryption {
+    // Where the mode runs inside the tunnel, the mode's own entries stand, towards the peer's
+    // tunnel address; the connected route of the tunnel addresses reaches it.
+    let inside = p.tunnel_ip().is_some();
+    if let Some(wg) = lab.encryption.as_ref().filter(|_| !inside) {
         // A peer's pods are behind the WireGuard device: a route of their own unless the
         // device's one route covers them. Routes in a table of their own (Calico's) are not
         // read here: the tunnel on the wire and the peers read back stand for them.
@@ -195,7 +198,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
             dev: dev.clone(),
         });
         if !h.flow_based {
-            let dst = p.underlay_ip;
+            let dst = p.outer_ip();
             items.push(Item::Fdb { mac, dst, dev });
         }
     }
@@ -205,7 +208,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         (Encap::Plain, _) if h.rack != p.rack => None,
         (Encap::Plain, _) => Some((Some(p.underlay_ip), h.underlay_if.clone(), h.direct_proto)),
         (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (Some(ip), dev, h.tunnel_proto)),
-        (Encap::Ipip, Some(dev)) => Some((Some(p.underlay_ip), dev, h.tunnel_proto)),
+        (Encap::Ipip, Some(dev)) => Some((Some(p.outer_ip()), dev, h.tunnel_proto)),
         _ => None,
     };
     if let Some((via, dev, proto)) = route {
@@ -367,7 +370,10 @@ fn fdb_misfit(node: &str, mac: &str, dst: Ipv4Addr, dev: &str, fdb: &[FdbEntry])
         .iter()
         .filter(|e| e.ifname == dev && e.mac.eq_ignore_ascii_case(mac))
         .collect();
-    if rows.iter().any(|e| e.dst == Some(dst) && !e.is_learned()) {
+    if rows
+        .iter()
+        .any(|e| e.dst == Some(dst.into()) && !e.is_learned())
+    {
         return None;
     }
     let elsewhere = rows.iter().find(|e| !e.is_learned()).and_then(|e| e.dst);
@@ -549,7 +555,7 @@ mod tests {
                 Item::Fdb { mac, dst, dev } => s.fdb.push(FdbEntry {
                     mac,
                     ifname: dev,
-                    dst: Some(dst),
+                    dst: Some(dst.into()),
                     master: None,
                     state: "permanent".into(),
                 }),

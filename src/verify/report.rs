@@ -1,10 +1,11 @@
 //! The verdicts as a table for people and as JSON for CI. Pure: builds strings, prints nothing.
 
 use super::judge::PairVerdict;
+use crate::family::Family;
 use crate::layout::{columns, wrap, Align};
 use crate::plan::Mode;
 use serde::Serialize;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize)]
@@ -19,6 +20,9 @@ pub struct Report {
     pub start: Start,
     /// Every pod pair, or one per host pair.
     pub probed: super::PairChoice,
+    /// The families every pair was probed in; JSON's `families` says how each fared.
+    #[serde(skip)]
+    pub families: Vec<Family>,
     pub pairs: Vec<PairRow>,
     /// Lab-wide failures that belong to no pair (e.g. untagged pod traffic in plain on the underlay).
     pub findings: Vec<String>,
@@ -76,8 +80,10 @@ pub struct Warning {
 pub struct PairRow {
     pub from: String,
     pub to: String,
-    pub from_ip: Ipv4Addr,
-    pub to_ip: Ipv4Addr,
+    /// The family the pair was probed in, and its pods' addresses in it.
+    pub family: Family,
+    pub from_ip: IpAddr,
+    pub to_ip: IpAddr,
     #[serde(flatten)]
     pub verdict: PairVerdict,
 }
@@ -101,8 +107,19 @@ pub struct ReportJson<'a> {
     pub schema_version: u32,
     pub passed: bool,
     pub summary: String,
+    /// Per family probed: its pairs, how many passed, and whether that proves it.
+    pub families: Vec<FamilyProof>,
     #[serde(flatten)]
     pub report: &'a Report,
+}
+
+/// How one family fared: it is proven when it had pairs and every one passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FamilyProof {
+    pub family: Family,
+    pub pairs: usize,
+    pub passed: usize,
+    pub proven: bool,
 }
 
 impl Report {
@@ -111,6 +128,7 @@ impl Report {
             schema_version: SCHEMA_VERSION,
             passed: self.passed(),
             summary: self.summary(),
+            families: self.family_proofs(),
             report: self,
         }
     }
@@ -126,9 +144,54 @@ impl Report {
         self.pairs.iter().filter(|p| p.verdict.passed()).count()
     }
 
+    /// Per family probed, how its pairs fared.
+    pub fn family_proofs(&self) -> Vec<FamilyProof> {
+        self.families
+            .iter()
+            .map(|&family| {
+                let rows = self.pairs.iter().filter(|p| p.family == family);
+                let pairs = rows.clone().count();
+                let passed = rows.filter(|p| p.verdict.passed()).count();
+                FamilyProof {
+                    family,
+                    pairs,
+                    passed,
+                    proven: pairs > 0 && passed == pairs,
+                }
+            })
+            .collect()
+    }
+
+    /// Where the lab carries more than one family: each one's count, and which are proven,
+    /// e.g. `IPv4 6/6, IPv6 2/6: IPv4 proven, IPv6 not`.
+    fn families_text(&self) -> Option<String> {
+        let proofs = self.family_proofs();
+        if proofs.len() < 2 {
+            return None;
+        }
+        let counts: Vec<String> = proofs
+            .iter()
+            .map(|p| format!("{} {}/{}", p.family, p.passed, p.pairs))
+            .collect();
+        let named = |proven: bool| -> Vec<String> {
+            let of = proofs.iter().filter(|p| p.proven == proven);
+            of.map(|p| p.family.to_string()).collect()
+        };
+        let verdict = match (named(true), named(false)) {
+            (yes, no) if no.is_empty() => format!("{} proven", yes.join(" and ")),
+            (yes, no) if yes.is_empty() => format!("neither {} proven", no.join(" nor ")),
+            (yes, no) => format!("{} proven, {} not", yes.join(" and "), no.join(" and ")),
+        };
+        Some(format!("{}: {verdict}", counts.join(", ")))
+    }
+
     pub fn summary(&self) -> String {
+        let families = self
+            .families_text()
+            .map(|t| format!("; {t}"))
+            .unwrap_or_default();
         let mut line = format!(
-            "{}/{} pairs passed ({}, {} hosts)",
+            "{}/{} pairs passed ({}, {} hosts{families})",
             self.passed_pairs(),
             self.pairs.len(),
             self.mode,
@@ -315,16 +378,17 @@ fn loss_cell(row: &PairRow) -> String {
 /// space apart (so that a 3-host VXLAN row fits 80 columns whole); index 0 is the titles,
 /// index i + 1 is row i.
 fn leads(rows: &[PairRow]) -> Vec<String> {
-    let mut cells: Vec<Vec<String>> =
-        vec![["", "FROM", "TO", "RTT", "LOSS"].map(String::from).to_vec()];
+    // Only where the pairs are of more than one family: an IPv4 lab's rows stay as they are.
+    let mixed = rows.iter().any(|r| r.family != rows[0].family);
+    let mut titles = vec!["", "FROM", "TO"];
+    titles.extend(mixed.then_some("FAMILY"));
+    titles.extend(["RTT", "LOSS"]);
+    let mut cells: Vec<Vec<String>> = vec![titles.into_iter().map(String::from).collect()];
     cells.extend(rows.iter().map(|r| {
-        vec![
-            verdict_word(r).to_string(),
-            r.from.clone(),
-            r.to.clone(),
-            rtt_cell(r),
-            loss_cell(r),
-        ]
+        let mut row = vec![verdict_word(r).to_string(), r.from.clone(), r.to.clone()];
+        row.extend(mixed.then(|| r.family.as_str().to_string()));
+        row.extend([rtt_cell(r), loss_cell(r)]);
+        row
     }));
     columns(&cells, 1, Align::Left)
 }
@@ -404,6 +468,7 @@ mod tests {
         PairRow {
             from: from.into(),
             to: to.into(),
+            family: Family::Ipv4,
             from_ip: "172.16.0.2".parse().unwrap(),
             to_ip: "172.16.1.2".parse().unwrap(),
             verdict: PairVerdict {
@@ -431,6 +496,7 @@ mod tests {
             hosts: 2,
             start: Start::Cold { phases: 2 },
             probed: crate::verify::PairChoice::All,
+            families: vec![Family::Ipv4],
             pairs,
             findings: vec![],
             warnings: vec![],
@@ -583,5 +649,35 @@ mod tests {
         assert_eq!(v["pairs"][0]["reasons"][0]["kind"], "programmed");
         assert_eq!(v["pairs"][0]["reasons"][0]["message"], "why");
         assert_eq!(v["pairs"][0]["rtt_us"], serde_json::Value::Null);
+    }
+
+    /// A dual-stack report: a FAMILY column, `family` in each pair's JSON, and a summary and
+    /// `families` that say which family was proven.
+    #[test]
+    fn a_dual_stack_report_names_each_row_s_family_and_what_was_proven() {
+        let mut six = row("pod1", "pod2", false, &["ping: no reply"]);
+        six.family = Family::Ipv6;
+        six.to_ip = "fd00:172:16:1::2".parse().unwrap();
+        let mut r = report(vec![row("pod1", "pod2", true, &[]), six]);
+        r.families = vec![Family::Ipv4, Family::Ipv6];
+        let t = r.table(&plain());
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].contains("TO   FAMILY RTT"), "{t}");
+        assert!(lines[1].starts_with("pass pod1 pod2 ipv4"), "{t}");
+        assert!(t.contains("FAIL pod1 pod2 ipv6"), "{t}");
+        assert_eq!(
+            r.summary(),
+            "1/2 pairs passed (vxlan, 2 hosts; IPv4 1/1, IPv6 0/1: IPv4 proven, IPv6 not)"
+        );
+        let v = serde_json::to_value(r.for_json()).unwrap();
+        assert_eq!(v["pairs"][1]["family"], "ipv6");
+        assert_eq!(v["pairs"][1]["to_ip"], "fd00:172:16:1::2");
+        assert_eq!(v["families"][0]["proven"], true);
+        assert_eq!(v["families"][1]["family"], "ipv6");
+        assert_eq!(v["families"][1]["proven"], false);
+        // An IPv4 lab's table and summary have no family in them.
+        let four = report(vec![row("pod1", "pod2", true, &[])]);
+        assert!(!four.table(&plain()).contains("FAMILY"));
+        assert_eq!(four.summary(), "1/1 pairs passed (vxlan, 2 hosts)");
     }
 }

@@ -75,6 +75,7 @@ mod tests {
     fn plan() -> PairPlan {
         PairPlan {
             encap: Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }),
+            family: crate::family::Family::Ipv4,
             src_pod: "172.16.0.2".parse().unwrap(),
             dst_pod: "172.16.0.3".parse().unwrap(),
             src_host: "10.0.1.2".parse().unwrap(),

@@ -20,7 +20,7 @@ impl Prepared {
         let peers = self.peer_problems();
         for (k, row) in judged.rows.iter_mut().enumerate() {
             let Some(row) = row else { continue };
-            let (a, b) = self.probes.pairs[k];
+            let (a, b) = self.probes.pairs[k].pods();
             let hosts = (self.lab.pods[a].host, self.lab.pods[b].host);
             let between = |(x, y, _): &&PeerProblem| (*x, *y) == hosts || (*y, *x) == hosts;
             let first = peers.iter().filter(between).map(|(_, _, r)| r.clone());
@@ -31,7 +31,9 @@ impl Prepared {
                 let spi = |host| crate::plan::encryption::ipsec::esp_spi(key, host);
                 (spi(hosts.0), spi(hosts.1))
             });
-            for r in pair_reasons(&plan, row, (wg, esp), window, watched) {
+            let host = |i| self.lab.host(i).expect("Lab checks every pod has its host");
+            let ends = sealed::Ends::of(host(hosts.0), host(hosts.1));
+            for r in pair_reasons((&plan, &ends), row, (wg, esp), window, watched) {
                 if !already_said(&row.verdict.reasons, &r) {
                     row.verdict.reasons.push(r);
                 }
@@ -74,7 +76,7 @@ fn already_said(reasons: &[Reason], r: &Reason) -> bool {
 /// A pair's leaks and, between two hosts, the tunnel; where the tunnel is proven, the row's
 /// wire says so.
 fn pair_reasons(
-    plan: &judge::PairPlan,
+    (plan, ends): (&judge::PairPlan, &sealed::Ends),
     row: &mut PairRow,
     (wg, esp): (&LabWireguard, Option<(u32, u32)>),
     window: Option<sealed::Window>,
@@ -85,7 +87,7 @@ fn pair_reasons(
     let Some(window) = window else {
         return reasons;
     };
-    let missing = sealed::tunnel_reasons(plan, wg, esp, window, watched);
+    let missing = sealed::tunnel_reasons(plan, ends, wg, esp, window, watched);
     if missing.is_empty() {
         let seal = match esp {
             Some((request, reply)) => format!("IPsec ESP SPI {request:#x}/{reply:#x}"),
@@ -93,9 +95,95 @@ fn pair_reasons(
         };
         row.verdict.wire = format!(
             "{seal} between {} and {} (pods {} > {})",
-            plan.src_host, plan.dst_host, plan.src_pod, plan.dst_pod
+            ends.hosts.0, ends.hosts.1, plan.src_pod, plan.dst_pod
         );
     }
     reasons.extend(missing);
     reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lab::point::Role;
+    use crate::lab::Lab;
+    use crate::plan::encryption::Encryption;
+    use crate::verify::judge::Seen;
+    use crate::wire::dissect::{build::vxlan_frame, dissect, Tag};
+
+    /// The article's vxlan lab inside cnilab's own tunnel, at 3 hosts.
+    fn lab() -> Lab {
+        let text = crate::gen::generate(&crate::gen::GenRequest {
+            mode: crate::plan::Mode::Vxlan,
+            flavor: crate::plan::Flavor::Article,
+            hosts: 3,
+            pods_per_host: 1,
+            lab: Some("wgvx"),
+            underlay: None,
+            routing: crate::routing::Routing::Static,
+            direct_routing: false,
+            cross_subnet: false,
+            encryption: Encryption::Wireguard,
+            ip_family: Default::default(),
+            templates: None,
+            services: Default::default(),
+        })
+        .unwrap();
+        Lab::from_topology(&crate::topology::Topology::parse(&text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_mode_s_shape_is_judged_inside_the_tunnel_and_the_seal_on_the_underlay() {
+        let lab = lab();
+        let pair = crate::verify::targets::ProbePair {
+            from: 0,
+            to: 1,
+            family: crate::family::Family::Ipv4,
+        };
+        let plan = crate::verify::targets::pair_plan(&lab, pair);
+        assert_eq!(plan.src_point.role, Some(Role::HostWireguard));
+        assert_eq!(plan.src_point.to_string(), "host1-cnilab-wg");
+        assert_eq!(plan.src_host.to_string(), "100.64.0.1");
+        let ends = super::sealed::Ends::of(&lab.hosts[0], &lab.hosts[1]);
+        assert_eq!(ends.points.1.to_string(), "host2-eth1");
+        assert_eq!(ends.hosts.1.to_string(), "10.0.2.2");
+        let points = crate::verify::targets::capture_points(&lab);
+        let inside = points
+            .iter()
+            .filter(|p| p.id.role == Some(Role::HostWireguard));
+        assert_eq!(inside.count(), 3, "each host's cnilab-wg is listened on");
+        let tag = Tag {
+            run: 1,
+            probe: 0,
+            attempt: 0,
+        };
+        let seen = |outer: (&str, &str)| {
+            let frame = vxlan_frame(
+                outer,
+                4789,
+                1,
+                ("172.16.0.2", "172.16.1.2"),
+                false,
+                Some(tag),
+            );
+            Seen {
+                point: plan.src_point.clone(),
+                dst_mac: [0; 6],
+                reply: false,
+                wire: dissect(&frame, &[4789]).unwrap(),
+                copies: 1,
+                ts: std::time::Duration::ZERO,
+            }
+        };
+        assert_eq!(
+            plan.misfit(&seen(("100.64.0.1", "100.64.0.2")), false),
+            None
+        );
+        let outside = plan.misfit(&seen(("10.0.1.2", "10.0.2.2")), false).unwrap();
+        assert!(
+            outside
+                .to_string()
+                .contains("expected UDP/4789 VXLAN vni 1 between 100.64.0.1 and 100.64.0.2"),
+            "{outside}"
+        );
+    }
 }

@@ -17,6 +17,7 @@ use super::judge::{PairPlan, ProbeResult, Seen};
 use super::reason::{Direction, LeakSign, ProbeName, Reason};
 use crate::lab::point::{PointId, Role};
 use crate::lab::wireguard::LabWireguard;
+use crate::lab::LabHost;
 use crate::sys::packet_ring::RingSize;
 use crate::sys::packet_socket::{self, PacketSocket, Readers};
 use crate::wire::sealed::Seal;
@@ -186,8 +187,8 @@ pub fn address_leaks(plan: &PairPlan, names: (&str, &str), watched: &Watched) ->
             continue;
         };
         let reply = match (src, dst) {
-            (s, d) if (s, d) == (plan.src_pod, plan.dst_pod) => false,
-            (s, d) if (s, d) == (plan.dst_pod, plan.src_pod) => true,
+            (s, d) if (s.into(), d.into()) == (plan.src_pod, plan.dst_pod) => false,
+            (s, d) if (s.into(), d.into()) == (plan.dst_pod, plan.src_pod) => true,
             _ => continue,
         };
         let point = &watched.points[frame.point];
@@ -218,11 +219,31 @@ fn pod_addresses(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     }
 }
 
+/// Where a pair's sealed frames cross: its two hosts' underlay interfaces and addresses,
+/// the sender's first. The pair's plan may judge the mode's shape elsewhere (inside the tunnel,
+/// [`crate::lab::Lab::shape_point`]); the seal is always on the underlay.
+#[derive(Debug, Clone)]
+pub struct Ends {
+    pub points: (PointId, PointId),
+    pub hosts: (Ipv4Addr, Ipv4Addr),
+}
+
+impl Ends {
+    pub fn of(a: &LabHost, b: &LabHost) -> Ends {
+        let point = |h: &LabHost| PointId::with_role(&h.node, &h.underlay_if, Role::HostUnderlay);
+        Ends {
+            points: (point(a), point(b)),
+            hosts: (a.underlay_ip, b.underlay_ip),
+        }
+    }
+}
+
 /// The pair's probes crossed as WireGuard transport data between its hosts, or as ESP with the
 /// SPI each host sends (`esp`: the request's and the reply's, in an IPsec lab), both ways, at
-/// both hosts' underlay interfaces, while they were out.
+/// both hosts' underlay interfaces (`ends`), while they were out.
 pub fn tunnel_reasons(
     plan: &PairPlan,
+    ends: &Ends,
     wg: &LabWireguard,
     esp: Option<(u32, u32)>,
     window: Window,
@@ -231,16 +252,16 @@ pub fn tunnel_reasons(
     let mut reasons = Vec::new();
     for reply in [false, true] {
         let (from, to) = if reply {
-            (plan.dst_host, plan.src_host)
+            (ends.hosts.1, ends.hosts.0)
         } else {
-            (plan.src_host, plan.dst_host)
+            ends.hosts
         };
         let (from_name, to_name) = if reply {
             (&plan.host_names.1, &plan.host_names.0)
         } else {
             (&plan.host_names.0, &plan.host_names.1)
         };
-        for point in [&plan.src_point, &plan.dst_point] {
+        for point in [&ends.points.0, &ends.points.1] {
             let seals = seals_at(watched, point, (from, to), window);
             let names = (from_name, to_name);
             let spi = esp.map(|(request, back)| if reply { back } else { request });
@@ -339,9 +360,21 @@ mod tests {
     use crate::wire::dissect::build::{ether, ipv4, plain, udp};
     use crate::wire::dissect::{dissect, Tag};
 
+    fn v4(ip: std::net::IpAddr) -> std::net::Ipv4Addr {
+        crate::wire::v4(ip).expect("an IPv4 lab")
+    }
+
+    fn ends(p: &PairPlan) -> Ends {
+        Ends {
+            points: (p.src_point.clone(), p.dst_point.clone()),
+            hosts: (v4(p.src_host), v4(p.dst_host)),
+        }
+    }
+
     fn plan() -> PairPlan {
         PairPlan {
             encap: crate::lab::Encap::Plain,
+            family: crate::family::Family::Ipv4,
             src_pod: "10.0.1.2".parse().unwrap(),
             dst_pod: "10.0.2.2".parse().unwrap(),
             src_host: "192.168.0.50".parse().unwrap(),
@@ -476,7 +509,7 @@ mod tests {
             (1, 13, wg_data(b, a)),
             (0, 14, wg_data(b, a)),
         ]);
-        assert!(tunnel_reasons(&p, &wg(), None, w, &all).is_empty());
+        assert!(tunnel_reasons(&p, &ends(&p), &wg(), None, w, &all).is_empty());
         // The reply, outside the window, proves nothing: the request alone crossed sealed.
         let late = watched(vec![
             (0, 11, wg_data(a, b)),
@@ -484,7 +517,7 @@ mod tests {
             (1, 30, wg_data(b, a)),
             (0, 31, wg_data(b, a)),
         ]);
-        let reasons = tunnel_reasons(&p, &wg(), None, w, &late);
+        let reasons = tunnel_reasons(&p, &ends(&p), &wg(), None, w, &late);
         assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert!(reasons[0].to_string().contains(
             "reply from host2 to host1 not seen as WireGuard transport data on UDP 51820"
@@ -525,8 +558,8 @@ mod tests {
             ])
         };
         let both = Some((0x103, 0x203));
-        assert!(tunnel_reasons(&p, &ipsec, both, w, &frames(0x203)).is_empty());
-        let texts: Vec<String> = tunnel_reasons(&p, &ipsec, both, w, &frames(0x103))
+        assert!(tunnel_reasons(&p, &ends(&p), &ipsec, both, w, &frames(0x203)).is_empty());
+        let texts: Vec<String> = tunnel_reasons(&p, &ends(&p), &ipsec, both, w, &frames(0x103))
             .iter()
             .map(Reason::to_string)
             .collect();
@@ -539,14 +572,14 @@ mod tests {
         );
         // The request crossed as planned and nothing came back: the receiver is named.
         let one_way = watched(vec![(0, 11, esp(a, b, 0x103)), (1, 12, esp(a, b, 0x103))]);
-        let reasons = tunnel_reasons(&p, &ipsec, both, w, &one_way);
+        let reasons = tunnel_reasons(&p, &ends(&p), &ipsec, both, w, &one_way);
         assert_eq!(reasons.len(), 3, "{reasons:?}");
         assert!(reasons[0]
             .to_string()
             .starts_with("host2 got host1's ESP (SPI 0x103) and sent nothing back sealed"));
         // WireGuard where ESP is planned is not the tunnel either.
         let wrong_kind = watched(vec![(0, 11, wg_data(a, b))]);
-        let reasons = tunnel_reasons(&p, &ipsec, Some((0x103, 0x203)), w, &wrong_kind);
+        let reasons = tunnel_reasons(&p, &ends(&p), &ipsec, Some((0x103, 0x203)), w, &wrong_kind);
         assert!(reasons[0]
             .to_string()
             .starts_with("ping request from host1 to host2 not seen as ESP with SPI 0x103"));

@@ -7,14 +7,14 @@ use crate::lab::Lab;
 use crate::sys::tables;
 use crate::topology::Topology;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// The sysctls that turn IPv4 forwarding on, in a node's exec lines.
 const FORWARDING_KEYS: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding"];
 
 /// An address a node must route, and how a reason names it.
 pub(super) struct RoutedTo {
-    pub(super) ip: Ipv4Addr,
+    pub(super) ip: std::net::IpAddr,
     pub(super) named: String,
 }
 
@@ -77,13 +77,13 @@ pub(super) struct Sender<'a> {
 /// Why a pod sent a probe nowhere: no route to `dst`, an ARP for the next hop unanswered, or
 /// a gateway that its host neither owns nor answers for. `None` where none shows, or the state
 /// cannot be read.
-pub(super) fn unsent_cause(s: &Sender, dst: Ipv4Addr) -> Option<String> {
+pub(super) fn unsent_cause(s: &Sender, dst: IpAddr) -> Option<String> {
     let Some(route) = tables::route_get(s.namespace, dst).ok()? else {
         return Some(format!("{} has no route to {dst}", s.pod));
     };
     let next = route.gateway.unwrap_or(dst);
     let dev = route.dev.map(|d| format!(" on {d}")).unwrap_or_default();
-    let unanswered = tables::neighbours(s.namespace)
+    let unanswered = tables::neighbours_of(s.namespace, dst.is_ipv6())
         .ok()?
         .into_iter()
         .filter(|n| n.dst == next.to_string())
@@ -92,14 +92,21 @@ pub(super) fn unsent_cause(s: &Sender, dst: Ipv4Addr) -> Option<String> {
                 .into_iter()
                 .find(|st| st == "FAILED" || st == "INCOMPLETE")
         });
+    // NDP plays ARP's part in IPv6.
+    let asked = match dst {
+        IpAddr::V4(_) => "ARP",
+        IpAddr::V6(_) => "NDP",
+    };
     if let Some(state) = unanswered {
         return Some(format!(
-            "{}'s ARP for {next}{dev} got no answer (neighbour {state})",
+            "{}'s {asked} for {next}{dev} got no answer (neighbour {state})",
             s.pod
         ));
     }
     let (host, host_ns, host_if) = s.host?;
     route.gateway?;
+    // Whether the host answers for a gateway it does not own is proxy ARP's question: IPv4's.
+    let next = crate::wire::v4(next)?;
     let owned = tables::addrs(host_ns).ok()?.iter().any(|a| a.ip == next);
     let answers = tables::proxy_arp(host_ns, &[host_if.to_string()]).ok()?[0]?;
     (!owned && !answers).then(|| {

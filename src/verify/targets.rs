@@ -2,7 +2,46 @@
 //! the capture points, and the shape each pair must show.
 
 use super::*;
+use crate::family::Family;
 use crate::lab::point::Role;
+use std::net::IpAddr;
+
+/// One ordered pod pair in one family: what verify probes and judges as one row. A dual-stack
+/// lab has each pod pair twice, once per family; each has its own probe identifiers, since
+/// the pair's number is in them ([`ProbeId`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbePair {
+    pub from: usize,
+    pub to: usize,
+    pub family: Family,
+}
+
+impl ProbePair {
+    /// The source and destination pods.
+    pub fn pods(self) -> (usize, usize) {
+        (self.from, self.to)
+    }
+
+    /// The source and destination pods' addresses in the pair's family.
+    pub fn addrs(self, lab: &Lab) -> (IpAddr, IpAddr) {
+        (
+            lab.pod_ip(self.from, self.family),
+            lab.pod_ip(self.to, self.family),
+        )
+    }
+}
+
+/// `pods` in each of `families`: every pod pair of the first family, then of the next, so a
+/// pair's row is found at the same place in each family's run of rows.
+pub fn in_families(pods: &[(usize, usize)], families: &[Family]) -> Vec<ProbePair> {
+    families
+        .iter()
+        .flat_map(|&family| {
+            pods.iter()
+                .map(move |&(from, to)| ProbePair { from, to, family })
+        })
+        .collect()
+}
 
 /// Every probe of the run: the ordered pod pairs, the phases they are probed in, and the size
 /// of each pair's full-size probe.
@@ -10,7 +49,7 @@ use crate::lab::point::Role;
 pub struct ProbePlan {
     /// Tells this run's probes from any other ICMP on the wire, an earlier run's included.
     pub run: u32,
-    pub pairs: Vec<(usize, usize)>,
+    pub pairs: Vec<ProbePair>,
     pub phases: Vec<schedule::Phase>,
     /// Per pair: the planned MTU, or the pod's real one when that is larger (a pod left at
     /// 1500 in an overlay sends 1500-byte packets, and the path must carry them).
@@ -21,22 +60,23 @@ pub struct ProbePlan {
 
 impl ProbePlan {
     pub fn new(lab: &Lab, pod_mtus: &[Option<u32>], opts: &VerifyOptions) -> ProbePlan {
-        let pairs = match opts.pairs {
+        let pods = match opts.pairs {
             PairChoice::All => ordered_pairs(lab.pods.len()),
             PairChoice::PerHostPair => per_host_pairs(lab),
         };
+        let pairs = in_families(&pods, &lab.families());
         let phases = if opts.warm {
             schedule::warm_phase(pairs.len())
         } else {
             let hosts: Vec<(usize, usize)> = pairs
                 .iter()
-                .map(|&(a, b)| (lab.pods[a].host, lab.pods[b].host))
+                .map(|p| (lab.pods[p.from].host, lab.pods[p.to].host))
                 .collect();
             schedule::cold_phases(&hosts)
         };
         let full_size = pairs
             .iter()
-            .map(|&(a, _)| {
+            .map(|&ProbePair { from: a, .. }| {
                 let real = pod_mtus.get(a).copied().flatten().unwrap_or(0);
                 lab.pods[a].mtu.max(u16::try_from(real).unwrap_or(u16::MAX))
             })
@@ -59,12 +99,12 @@ impl ProbePlan {
     ) -> Vec<Vec<transport::TransportSpec>> {
         let mut per_pod = vec![Vec::new(); lab.pods.len()];
         for &pair in pairs {
-            let (a, b) = self.pairs[pair];
+            let (a, dst) = (self.pairs[pair].from, self.pairs[pair].addrs(lab).1);
             for &proto in &self.transports {
                 let kind = ProbeKind::Transport(proto);
                 per_pod[a].push(transport::TransportSpec {
                     id: ProbeId::new(pair, kind),
-                    dst: lab.pods[b].ip,
+                    dst,
                     proto,
                 });
             }
@@ -119,10 +159,10 @@ impl ProbePlan {
     ) -> Vec<Vec<ProbeSpec>> {
         let mut per_pod: Vec<Vec<ProbeSpec>> = vec![Vec::new(); lab.pods.len()];
         for (id, size, attempts) in probes {
-            let (a, b) = self.pairs[id.pair];
-            per_pod[a].push(ProbeSpec {
+            let pair = self.pairs[id.pair];
+            per_pod[pair.from].push(ProbeSpec {
                 id,
-                dst: lab.pods[b].ip,
+                dst: pair.addrs(lab).1,
                 size,
                 attempts,
             });
@@ -131,7 +171,8 @@ impl ProbePlan {
     }
 }
 
-/// Each host's underlay interface, then each router's capture interfaces, then each pod's own
+/// Each host's underlay interface, then each router's capture interfaces, then each host's
+/// WireGuard device where the mode runs inside it, then each pod's own
 /// interface (where a packet arrives, after everything its host did to it). A router's legs
 /// belong with its host where each host has a router, and with the hosts in turn where routers
 /// are shared.
@@ -155,6 +196,16 @@ pub fn capture_points(lab: &Lab) -> Vec<CapturePoint> {
                 point(&r.node, &r.namespace, iface, host, Role::Router)
             })
         }))
+        .chain(
+            lab.hosts
+                .iter()
+                .filter(|h| h.tunnel_ip().is_some())
+                .map(|h| {
+                    let inside = lab.shape_point(h);
+                    let role = Role::HostWireguard;
+                    point(&h.node, &h.namespace, &inside.iface, h.index, role)
+                }),
+        )
         .chain(
             lab.pods
                 .iter()
@@ -192,18 +243,21 @@ pub fn ordered_pairs(n: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-pub(super) fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
+pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
+    let (a, b) = pair.pods();
     let (pa, pb) = (&lab.pods[a], &lab.pods[b]);
+    let (src_pod, dst_pod) = pair.addrs(lab);
     let host = |i| lab.host(i).expect("Lab checks every pod has its host");
     let (ha, hb) = (host(pa.host), host(pb.host));
     PairPlan {
         encap: lab.encap_between(pa.host, pb.host),
-        src_pod: pa.ip,
-        dst_pod: pb.ip,
-        src_host: ha.underlay_ip,
-        dst_host: hb.underlay_ip,
-        src_point: PointId::with_role(&ha.node, &ha.underlay_if, Role::HostUnderlay),
-        dst_point: PointId::with_role(&hb.node, &hb.underlay_if, Role::HostUnderlay),
+        family: pair.family,
+        src_pod,
+        dst_pod,
+        src_host: outer(ha, pair.family),
+        dst_host: outer(hb, pair.family),
+        src_point: lab.shape_point(ha),
+        dst_point: lab.shape_point(hb),
         src_pod_point: pod_point(pa),
         dst_pod_point: pod_point(pb),
         siblings: lab
@@ -222,6 +276,15 @@ pub(super) fn pair_plan(lab: &Lab, a: usize, b: usize) -> PairPlan {
 }
 
 /// A pod's own interface, as a capture point.
+/// The address the mode's outer header carries for host `h` in `family`: its WireGuard tunnel
+/// address where the mode runs inside the tunnel (IPv4 only), its underlay address otherwise.
+fn outer(h: &crate::lab::LabHost, family: Family) -> std::net::IpAddr {
+    match family {
+        Family::Ipv4 => h.outer_ip().into(),
+        Family::Ipv6 => h.underlay(family),
+    }
+}
+
 fn pod_point(pod: &crate::lab::LabPod) -> PointId {
     PointId::with_role(&pod.node, &pod.pod_if, Role::Pod)
 }
@@ -238,4 +301,62 @@ pub(super) fn run_id() -> u32 {
 pub(super) fn host_of(lab: &Lab, pod: usize) -> &crate::lab::LabHost {
     lab.host(lab.pods[pod].host)
         .expect("Lab checks every pod has its host")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each pod pair once per family, the families in turn; each is a pair of its own, so no
+    /// probe of one family shares an echo identifier or tag with a probe of the other.
+    #[test]
+    fn every_pod_pair_is_probed_in_each_family_under_identifiers_of_its_own() {
+        let pods = ordered_pairs(3);
+        let pairs = in_families(&pods, &[Family::Ipv4, Family::Ipv6]);
+        assert_eq!(pairs.len(), 12);
+        assert!(pairs[..6].iter().all(|p| p.family == Family::Ipv4));
+        assert!(pairs[6..].iter().all(|p| p.family == Family::Ipv6));
+        assert_eq!(
+            pairs[..6].iter().map(|p| p.pods()).collect::<Vec<_>>(),
+            pairs[6..].iter().map(|p| p.pods()).collect::<Vec<_>>()
+        );
+        let run = 0x5eed;
+        let kinds = [ProbeKind::Ping, ProbeKind::FullSize, ProbeKind::Steady(3)];
+        let ids = |range: std::ops::Range<usize>| -> std::collections::HashSet<(u16, u16)> {
+            range
+                .flat_map(|k| kinds.map(|kind| ProbeId::new(k, kind).echo_fields(run)))
+                .collect()
+        };
+        assert!(ids(0..6).is_disjoint(&ids(6..12)));
+        assert_eq!(in_families(&pods, &[Family::Ipv4]).len(), 6);
+    }
+
+    #[test]
+    fn a_pair_s_plan_is_in_its_family() {
+        let spec = crate::plan::LabSpec {
+            ip_family: crate::family::IpFamily::Dual,
+            ..crate::plan::LabSpec::article(crate::plan::Mode::Vxlan, 3, None)
+        };
+        let l = crate::lab::tests::lab_of_spec(&spec);
+        let pair = ProbePair {
+            from: 0,
+            to: 1,
+            family: Family::Ipv6,
+        };
+        let p = pair_plan(&l, pair);
+        assert_eq!(p.src_pod.to_string(), "fd00:172:16::2");
+        assert_eq!(p.dst_host.to_string(), "fd00:10:0:2::2");
+        assert_eq!(
+            p.expected(true),
+            "UDP/4789 VXLAN vni 1 between fd00:10:0:2::2 and fd00:10:0:1::2"
+        );
+        let four = pair_plan(
+            &l,
+            ProbePair {
+                family: Family::Ipv4,
+                ..pair
+            },
+        );
+        assert_eq!(four.dst_host.to_string(), "10.0.2.2");
+    }
 }

@@ -16,10 +16,10 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
     bind, connect, getsockname, getsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol,
-    SockType, SockaddrIn,
+    SockType, SockaddrStorage,
 };
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -55,7 +55,7 @@ impl Proto {
 #[derive(Debug, Clone, Copy)]
 pub struct TransportSpec {
     pub id: ProbeId,
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     pub proto: Proto,
 }
 
@@ -149,7 +149,7 @@ fn once(
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1))
     };
-    let to = SocketAddrV4::new(spec.dst, listener::PORT);
+    let to = SocketAddr::new(spec.dst, listener::PORT);
     let request = tag.transport_payload(false);
     let mut answer = [0u8; Tag::TRANSPORT_LEN];
     match spec.proto {
@@ -167,7 +167,7 @@ fn once(
             ))
         }
         Proto::Udp => {
-            let socket = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+            let socket = UdpSocket::bind(any_port(spec.dst))?;
             // Connected, so an ICMP error for the datagram comes back as this socket's error.
             socket.connect(to)?;
             socket.send(&request)?;
@@ -185,27 +185,37 @@ fn once(
 /// A TCP connection to `to` within `timeout`, from a port bound first so it is known (and
 /// recorded in `client_ports`) before the SYN leaves, which std's TcpStream cannot do.
 fn connect_tcp(
-    to: SocketAddrV4,
+    to: SocketAddr,
     timeout: Duration,
     client_ports: &mut Vec<u16>,
 ) -> io::Result<TcpStream> {
     let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
-    let fd = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        flags,
-        SockProtocol::Tcp,
-    )?;
-    let any = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-    bind(fd.as_raw_fd(), &any)?;
-    client_ports.push(getsockname::<SockaddrIn>(fd.as_raw_fd())?.port());
-    match connect(fd.as_raw_fd(), &SockaddrIn::from(to)) {
+    let family = match to {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket(family, SockType::Stream, flags, SockProtocol::Tcp)?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(any_port(to.ip())))?;
+    let port = getsockname::<SockaddrStorage>(fd.as_raw_fd())?;
+    let port = (port.as_sockaddr_in().map(|a| a.port()))
+        .or_else(|| port.as_sockaddr_in6().map(|a| a.port()))
+        .unwrap_or(0);
+    client_ports.push(port);
+    match connect(fd.as_raw_fd(), &SockaddrStorage::from(to)) {
         Ok(()) | Err(Errno::EINPROGRESS) => wait_connected(&fd, timeout)?,
         Err(e) => return Err(e.into()),
     }
     let stream = TcpStream::from(fd);
     stream.set_nonblocking(false)?;
     Ok(stream)
+}
+
+/// Any address of the calling thread's namespace in `dst`'s family, any port.
+fn any_port(dst: IpAddr) -> SocketAddr {
+    match dst {
+        IpAddr::V4(_) => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+        IpAddr::V6(_) => SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0),
+    }
 }
 
 /// Waits for a non-blocking connect to finish: its error, or `TimedOut` after `timeout`.

@@ -21,13 +21,17 @@
 //! MACs are read from the routers' interfaces just before, so a frame sent to one reaches that
 //! router or shows where it was lost. Hosts and pods are still flushed before every phase,
 //! and resolve their own gateways.
+//!
+//! In a dual-stack lab the routers' IPv6 legs are taught the same way, into their NDP tables:
+//! left to solicit each other, the first IPv6 contacts of a run wait for NDP and pass only on
+//! their retry. Link-local addresses are left to the kernel; routes name global next hops.
 
 use crate::lab::Lab;
 use crate::sys::neigh::{Teacher, TAUGHT_BY_VERIFY};
 use crate::sys::netns::in_netns;
 use crate::sys::side_by_side;
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +41,17 @@ pub struct UnderlayError {
     pub why: String,
 }
 
-/// One IPv4 address of a router's interface.
+/// One address of a router's interface, IPv4 or (global) IPv6.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leg {
     pub ifindex: i32,
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     pub prefix: u8,
     pub mac: [u8; 6],
 }
 
 /// A neighbour a router should know: its own interface, the peer's address and MAC.
-pub type Peer = (i32, Ipv4Addr, [u8; 6]);
+pub type Peer = (i32, IpAddr, [u8; 6]);
 
 /// Per router, in the lab's order: every other router's leg on a segment it shares.
 pub fn plan(legs: &[Vec<Leg>]) -> Vec<Vec<Peer>> {
@@ -68,16 +72,14 @@ pub fn plan(legs: &[Vec<Leg>]) -> Vec<Vec<Peer>> {
         .collect()
 }
 
-fn same_subnet(leg: &Leg, addr: Ipv4Addr) -> bool {
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(leg.prefix))
-        .unwrap_or(0);
-    leg.addr != addr && u32::from(leg.addr) & mask == u32::from(addr) & mask
+fn same_subnet(leg: &Leg, addr: IpAddr) -> bool {
+    let net = ipnet::IpNet::new(leg.addr, leg.prefix).map(|n| n.trunc());
+    leg.addr != addr && net.is_ok_and(|n| n.contains(&addr))
 }
 
 /// What [`teach`] taught each router, for [`forget`]: its interface and the peer's address.
 #[derive(Debug, Default)]
-pub struct Taught(Vec<Vec<(i32, Ipv4Addr)>>);
+pub struct Taught(Vec<Vec<(i32, IpAddr)>>);
 
 /// Teaches every router its peers, replacing what it had resolved itself. The routers are
 /// taught side by side: each closes a packet socket, which waits for an RCU grace period.
@@ -112,18 +114,14 @@ pub fn teach(lab: &Lab) -> Result<Taught, UnderlayError> {
 /// when the run ends. An entry verify taught before (its protocol says so) is taught again: a
 /// run killed before it could forget leaves such entries behind. If the router cannot be
 /// taught, what was written is taken out again.
-fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr)>> {
-    let the_lab_s: HashSet<(i32, [u8; 4])> = crate::sys::neigh::list(libc::AF_INET as u8)?
-        .into_iter()
-        .filter(|n| !n.is_dynamic() && n.protocol != Some(TAUGHT_BY_VERIFY))
-        .filter_map(|n| Some((n.ifindex, n.dst?)))
-        .collect();
+fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, IpAddr)>> {
+    let the_lab_s = static_entries(wanted)?;
     let to_teach: Vec<Peer> = wanted
         .iter()
-        .filter(|&&(i, a, _)| !the_lab_s.contains(&(i, a.octets())))
+        .filter(|&&(i, a, _)| !the_lab_s.contains(&(i, a)))
         .copied()
         .collect();
-    let taught: Vec<(i32, Ipv4Addr)> = to_teach.iter().map(|&(i, a, _)| (i, a)).collect();
+    let taught: Vec<(i32, IpAddr)> = to_teach.iter().map(|&(i, a, _)| (i, a)).collect();
     let announced = || {
         let socket = crate::sys::packet_socket::unbound()?;
         own.iter()
@@ -137,6 +135,23 @@ fn teach_one(own: &[Leg], wanted: &[Peer]) -> std::io::Result<Vec<(i32, Ipv4Addr
             Err(e)
         }
     }
+}
+
+/// The static neighbours the lab itself gave the calling thread's namespace, in each family
+/// `wanted` has.
+fn static_entries(wanted: &[Peer]) -> std::io::Result<HashSet<(i32, IpAddr)>> {
+    let mut entries = crate::sys::neigh::list(libc::AF_INET as u8)?;
+    if wanted.iter().any(|p| p.1.is_ipv6()) {
+        entries.extend(crate::sys::neigh::list(libc::AF_INET6 as u8)?);
+    }
+    let dst = |n: &crate::sys::neigh::Neighbour| -> Option<IpAddr> {
+        n.dst.map(IpAddr::from).or(n.dst6.map(IpAddr::from))
+    };
+    Ok(entries
+        .iter()
+        .filter(|n| !n.is_dynamic() && n.protocol != Some(TAUGHT_BY_VERIFY))
+        .filter_map(|n| Some((n.ifindex, dst(n)?)))
+        .collect())
 }
 
 /// Deletes what [`teach`] taught, so the routers are left to resolve their peers from traffic
@@ -185,8 +200,8 @@ where
         .map_err(|e| err(e.to_string()))
 }
 
-/// The calling thread's namespace's IPv4 addresses on interfaces with a MAC, loopback left
-/// out.
+/// The calling thread's namespace's IPv4 and global IPv6 addresses on interfaces with a MAC,
+/// loopback and link-local addresses left out.
 fn legs() -> std::io::Result<Vec<Leg>> {
     let addrs: Vec<_> = nix::ifaddrs::getifaddrs()
         .map_err(std::io::Error::from)?
@@ -200,32 +215,46 @@ fn legs() -> std::io::Result<Vec<Leg>> {
     Ok(addrs
         .iter()
         .filter_map(|a| {
-            let addr = a.address?.as_sockaddr_in()?.ip();
-            let mask = a.netmask?.as_sockaddr_in()?.ip();
+            let (addr, prefix) = address_and_prefix(a)?;
             let ifindex = nix::net::if_::if_nametoindex(a.interface_name.as_str()).ok()?;
-            (!addr.is_loopback()).then_some(Leg {
+            Some(Leg {
                 ifindex: ifindex as i32,
                 addr,
-                prefix: u32::from(mask).count_ones() as u8,
+                prefix,
                 mac: mac_of(&a.interface_name)?,
             })
         })
         .collect())
 }
 
+fn address_and_prefix(a: &nix::ifaddrs::InterfaceAddress) -> Option<(IpAddr, u8)> {
+    let (addr, prefix) = match (a.address?, a.netmask?) {
+        (addr, mask) if addr.as_sockaddr_in().is_some() => (
+            IpAddr::V4(addr.as_sockaddr_in()?.ip()),
+            u32::from(mask.as_sockaddr_in()?.ip()).count_ones(),
+        ),
+        (addr, mask) => (
+            IpAddr::V6(addr.as_sockaddr_in6()?.ip()),
+            u128::from(mask.as_sockaddr_in6()?.ip()).count_ones(),
+        ),
+    };
+    let link_local = matches!(addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+    (!addr.is_loopback() && !link_local).then_some((addr, prefix as u8))
+}
+
 fn write(wanted: &[Peer]) -> std::io::Result<()> {
     let mut teacher = Teacher::open()?;
     wanted
         .iter()
-        .try_for_each(|&(ifindex, addr, mac)| teacher.teach(ifindex, addr.octets(), mac))
+        .try_for_each(|&(ifindex, addr, mac)| teacher.teach(ifindex, addr, mac))
 }
 
 /// Deletes the calling thread's namespace's `entries`; one already gone is fine.
-fn unwrite(entries: &[(i32, Ipv4Addr)]) -> std::io::Result<()> {
+fn unwrite(entries: &[(i32, IpAddr)]) -> std::io::Result<()> {
     let mut teacher = Teacher::open()?;
     entries
         .iter()
-        .try_for_each(|&(ifindex, addr)| teacher.forget(ifindex, addr.octets()))
+        .try_for_each(|&(ifindex, addr)| teacher.forget(ifindex, addr))
 }
 
 /// Frames the kernel dropped because a CPU's backlog queue was full, machine-wide, since boot:
@@ -248,8 +277,11 @@ mod tests {
     use crate::sys::neigh::tests::ip;
 
     fn leg(ifindex: i32, addr: &str, prefix: u8) -> Leg {
-        let addr: Ipv4Addr = addr.parse().unwrap();
-        let [_, _, c, d] = addr.octets();
+        let addr: IpAddr = addr.parse().unwrap();
+        let [c, d] = match addr {
+            IpAddr::V4(v4) => [v4.octets()[2], v4.octets()[3]],
+            IpAddr::V6(v6) => [v6.octets()[14], v6.octets()[15]],
+        };
         Leg {
             ifindex,
             addr,
@@ -284,6 +316,29 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_dual_stack_router_learns_its_peers_in_each_family_on_the_same_segment() {
+        let legs = vec![
+            vec![leg(2, "10.0.0.1", 24), leg(2, "fd00:10::1", 64)],
+            vec![leg(4, "10.0.0.2", 24), leg(4, "fd00:10::2", 64)],
+            vec![leg(7, "fd00:11::3", 64)],
+        ];
+        let wanted = plan(&legs);
+        let peer = |ifindex: i32, s: &str, prefix| {
+            let l = leg(ifindex, s, prefix);
+            (ifindex, l.addr, l.mac)
+        };
+        assert_eq!(
+            wanted[0],
+            [peer(2, "10.0.0.2", 24), peer(2, "fd00:10::2", 64)]
+        );
+        assert_eq!(
+            wanted[1],
+            [peer(4, "10.0.0.1", 24), peer(4, "fd00:10::1", 64)]
+        );
+        assert_eq!(wanted[2], [], "another /64 is another segment");
+    }
+
     /// A router on 10.9.0.0/24, its leg a veth (`w`) that is up or not, then `more` steps.
     fn router(
         test: &str,
@@ -308,6 +363,7 @@ mod tests {
             tunnel_dev: None,
             services: None,
             encryption: None,
+            ip_family: Default::default(),
             hosts: vec![],
             pods: vec![],
             routers: routers
@@ -420,7 +476,7 @@ mod tests {
             setsockopt(&other, sockopt::ReceiveTimeout, &wait).unwrap();
             let leg = Leg {
                 ifindex: index("r") as i32,
-                addr: Ipv4Addr::new(192, 168, 9, 1),
+                addr: IpAddr::from([192, 168, 9, 1]),
                 prefix: 24,
                 mac,
             };

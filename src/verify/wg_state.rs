@@ -1,6 +1,6 @@
 //! Each host's WireGuard state read back after the probes, and what is wrong with it: a peer
 //! missing, without a handshake, stale, at the wrong endpoint, or without the peer's pod
-//! subnet in its allowed-ips.
+//! subnet (its tunnel address, where the mode runs inside the tunnel) in its allowed-ips.
 //!
 //! Where wireguard-go runs the device (a kernel without WireGuard), its control socket is in
 //! the host's WireGuard folder beside the topology (bound at /var/run/wireguard in the node),
@@ -70,15 +70,23 @@ fn peer_problem(state: &WgState, p: &LabHost, port: u16, now: u64) -> Option<WgP
             planned,
         });
     }
-    if !peer.allowed_ips.iter().any(|n| n.contains(&p.pod_subnet)) {
-        return Some(WgProblem::AllowedIps {
-            missing: p.pod_subnet,
-        });
+    let carried = carried_for(p);
+    if !peer.allowed_ips.iter().any(|n| n.contains(&carried)) {
+        return Some(WgProblem::AllowedIps { missing: carried });
     }
     match peer.latest_handshake {
         0 => Some(WgProblem::NoHandshake),
         t if now.saturating_sub(t) > SESSION_SECS => Some(WgProblem::Stale { age_secs: now - t }),
         _ => None,
+    }
+}
+
+/// What the tunnel carries for host `p`, which its peer's allowed-ips must hold: its pod
+/// subnet, or where the mode's encapsulation runs inside the tunnel, its tunnel address.
+fn carried_for(p: &LabHost) -> ipnet::Ipv4Net {
+    match p.tunnel_ip() {
+        Some(ip) => ipnet::Ipv4Net::from(ip),
+        None => p.pod_subnet,
     }
 }
 

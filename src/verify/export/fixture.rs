@@ -55,8 +55,9 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
             pairs.push(PairRow {
                 from: a.node.clone(),
                 to: b.node.clone(),
-                from_ip: a.ip,
-                to_ip: b.ip,
+                family: crate::family::Family::Ipv4,
+                from_ip: a.ip.into(),
+                to_ip: b.ip.into(),
                 verdict: PairVerdict {
                     rtt: why.is_empty().then(|| Duration::from_micros(412)),
                     wire: format!(
@@ -72,6 +73,7 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
         }
     }
     Report {
+        families: vec![crate::family::Family::Ipv4],
         lab: lab.name.clone(),
         inferred: None,
         mode: lab.mode(),

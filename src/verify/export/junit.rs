@@ -19,7 +19,7 @@ pub const WARNINGS_SUITE: &str = "lab-wide warnings";
 pub fn render(report: &Report, lab: &Lab) -> String {
     let mut by_family: BTreeMap<Family, Vec<&PairRow>> = BTreeMap::new();
     for row in &report.pairs {
-        by_family.entry(Family::of(row)).or_default().push(row);
+        by_family.entry(row.family).or_default().push(row);
     }
     let failing_warnings = if report.strict {
         report.warnings.len()

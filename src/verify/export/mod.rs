@@ -68,25 +68,9 @@ impl Verdict {
     }
 }
 
-/// The address family of a pair. verify probes IPv4 only; the files group by family so that
-/// IPv6 pairs get their own matrix and test suite when they exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Family {
-    Ipv4,
-}
-
-impl Family {
-    /// A pair's addresses are `Ipv4Addr`, so every pair is IPv4 today.
-    pub fn of(_row: &PairRow) -> Family {
-        Family::Ipv4
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::Ipv4 => "ipv4",
-        }
-    }
-}
+/// The address family of a pair: the files group by it, so that each family gets its own
+/// matrix and test suite.
+pub use crate::family::Family;
 
 /// The host a node belongs to: a pod's host, or a host itself.
 pub fn host_of<'a>(lab: &'a Lab, node: &str) -> Option<&'a str> {

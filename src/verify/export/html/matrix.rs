@@ -62,7 +62,12 @@ pub fn table(out: &mut String, report: &Report, axis: &Axis) {
     let n = axis.side();
     let mut cells: Vec<Option<usize>> = vec![None; n * n];
     for (i, r) in report.pairs.iter().enumerate() {
-        cells[axis.position(&r.from) * n + axis.position(&r.to)] = Some(i);
+        // A dual-stack pod pair has a row per family: its cell shows a failing one, if any.
+        let cell = &mut cells[axis.position(&r.from) * n + axis.position(&r.to)];
+        let failing = |k: usize| !report.pairs[k].verdict.passed();
+        if !cell.is_some_and(failing) {
+            *cell = Some(i);
+        }
     }
     let dense = if n > SYMBOLS_MAX_SIDE { " dense" } else { "" };
     let _ = writeln!(out, "<table class=\"matrix{dense}\" id=\"matrix\">");
