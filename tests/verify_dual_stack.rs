@@ -269,3 +269,32 @@ fn mac_of(lab: &LabGuard, node: &str, iface: &str) -> String {
     let links: Value = serde_json::from_slice(&out.stdout).unwrap();
     links[0]["address"].as_str().unwrap().to_string()
 }
+
+/// A racked host-gw lab in dual stack (`--underlay racks:2`): rack mates pass in both families,
+/// and every cross-rack pair fails as the lab declares it will, in IPv6 as in IPv4, at the
+/// rack router that has no route to another rack's pods.
+#[test]
+fn racked_host_gw_dual_passes_rack_mates_and_fails_cross_rack_pairs_as_declared() {
+    let lab = deployed_dual("d29rk-", &["--mode", "host-gw", "--underlay", "racks:2"]);
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for family in ["ipv4", "ipv6"] {
+        let mates = pair_in(&report, "pod1", "pod2", family);
+        assert_eq!(mates["passed"], true, "{family}: {:?}", reasons(mates));
+        assert!(reasons(mates).is_empty(), "{family}: {mates:#}");
+        for (from, to) in [("pod1", "pod3"), ("pod3", "pod2")] {
+            let p = pair_in(&report, from, to, family);
+            let said = p["expected_failure"].as_str().unwrap_or_default();
+            assert!(
+                said.contains("dies at gw") && said.contains("as expected"),
+                "{family} {from} -> {to} must fail where the lab says: {p:#}"
+            );
+        }
+    }
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("IPv4 and IPv6 proven"), "{summary}");
+    assert!(
+        summary.contains("8 of them failed as the lab expects"),
+        "{summary}"
+    );
+}
