@@ -109,17 +109,21 @@ impl Walk {
 }
 
 /// The lab and the two pods `opts` names: what a trace needs before anything runs.
-pub fn endpoints<'a>(
-    file: &'a LabFile,
-    opts: &TraceOptions,
-) -> Result<(&'a Lab, &'a LabPod, &'a LabPod), TraceError> {
-    let lab = file
-        .lab()
+/// The file's lab, refused by name unless it is IPv4 only: trace walks IPv4 packets.
+fn ipv4_lab(file: &LabFile) -> Result<&Lab, TraceError> {
+    file.lab()
         .and_then(|lab| lab.ipv4_only("trace"))
         .map_err(|source| TraceError::Lab {
             path: file.path.display().to_string(),
             source,
-        })?;
+        })
+}
+
+pub fn endpoints<'a>(
+    file: &'a LabFile,
+    opts: &TraceOptions,
+) -> Result<(&'a Lab, &'a LabPod, &'a LabPod), TraceError> {
+    let lab = ipv4_lab(file)?;
     let from = find_pod(lab, &opts.from)?;
     let to = find_pod(lab, &opts.to)?;
     if from.node == to.node {
@@ -141,13 +145,7 @@ pub fn trace_service(
     file: &LabFile,
     opts: &TraceOptions,
 ) -> Result<service::ServiceWalk, TraceError> {
-    let lab = file
-        .lab()
-        .and_then(|lab| lab.ipv4_only("trace"))
-        .map_err(|source| TraceError::Lab {
-            path: file.path.display().to_string(),
-            source,
-        })?;
+    let lab = ipv4_lab(file)?;
     let from = find_pod(lab, &opts.from)?;
     let target =
         service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
