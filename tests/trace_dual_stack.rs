@@ -82,6 +82,17 @@ fn host_gw_ipv6_walk_is_routed_by_the_peers_ipv6_route_and_resolved_by_ndp() {
         "{text}"
     );
     assert!(text.contains("ICMP6, echo reply"), "{text}");
+    // IPv6 addresses draw as Mermaid reads them.
+    let out = lab.run(&[
+        "trace", "--family", "ipv6", "pod2", "pod1", "--format", "mermaid",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    merman_core::Engine::new()
+        .parse_diagram_sync(&text, merman_core::ParseOptions::strict())
+        .unwrap_or_else(|e| panic!("mermaid rejects the IPv6 walk: {e}\n{text}"))
+        .unwrap();
+    assert!(text.contains("fd00:10:0:1::2"), "{text}");
     let (code, walk) = trace_json(&lab, &["pod1", "pod3"]);
     assert_eq!((code, &walk["to_ip"]), (0, &Value::from("10.0.3.2")));
     let first = step(&walk, "request", "pod1 eth1 out");
