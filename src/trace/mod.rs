@@ -46,7 +46,8 @@ pub enum Format {
 pub struct TraceOptions {
     pub from: String,
     pub to: String,
-    /// The family to walk (`--family`); `None` lets TO's address, else IPv4, decide.
+    /// The family to walk (`--family`); `None` lets FROM's or TO's address, else the lab's
+    /// first family (IPv4 in a dual-stack lab), decide.
     pub family: Option<Family>,
     pub cold: bool,
     pub pcap_dir: Option<PathBuf>,
@@ -201,22 +202,7 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     if crate::interrupt::requested() {
         return Err(TraceError::Interrupted);
     }
-    let mut snaps: HashMap<String, Snapshot> = nodes
-        .iter()
-        .map(|(n, ns)| (n.clone(), snapshot::take(ns, family)))
-        .collect();
-    let dir = file
-        .abs_path()
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    for host in &lab.hosts {
-        if let Some(snap) = snaps.get_mut(&host.node) {
-            snap.wireguard = snapshot::wireguard(lab, &dir, host);
-            snap.ipsec = snapshot::ipsec(lab, host);
-            snap.tunnel6 = address::tunnel6_dev(host);
-        }
-    }
+    let snaps = snapshots((file, lab), &nodes, family);
     let vxlan_port = lab.encap.vxlan().map(|v| v.port);
     let picked = walk::select(&frames, (&probe, family), vxlan_port, &points, &snaps);
     let steps = walk::steps(&picked, &frames, &points, &snaps);
@@ -242,6 +228,32 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
         stopped,
         pcap,
     })
+}
+
+/// Every node's state after the walk, with what the lab adds for its hosts: their WireGuard
+/// device, their xfrm, their IPv6 VTEP.
+fn snapshots(
+    (file, lab): (&LabFile, &Lab),
+    nodes: &[(String, String)],
+    family: Family,
+) -> HashMap<String, Snapshot> {
+    let mut snaps: HashMap<String, Snapshot> = nodes
+        .iter()
+        .map(|(n, ns)| (n.clone(), snapshot::take(ns, family)))
+        .collect();
+    let dir = file
+        .abs_path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    for host in &lab.hosts {
+        if let Some(snap) = snaps.get_mut(&host.node) {
+            snap.wireguard = snapshot::wireguard(lab, &dir, host);
+            snap.ipsec = snapshot::ipsec(lab, host);
+            snap.tunnel6 = address::tunnel6_dev(host);
+        }
+    }
+    snaps
 }
 
 /// Listens on every interface of `nodes`, sends the probe and waits for its reply.
