@@ -88,7 +88,7 @@ pub fn lab(lab: &Lab, opts: &BenchOptions) -> Result<ModeReport, BenchError> {
                 let pod = pod_point(pods.pod, host1);
                 let by = match lab.ipsec() {
                     true => SealedBy::Esp {
-                        from: host1.underlay_ip,
+                        from: host1.v4_underlay(),
                     },
                     false => SealedBy::Wireguard { port: wg.port },
                 };
@@ -321,8 +321,8 @@ fn namespaces(lab: &Lab) -> impl Iterator<Item = &String> {
 
 /// The baseline first: ratios are taken against it. Same-host only where two pods share a host.
 fn paths(pods: &Pods, host1: &LabHost, host2: &LabHost) -> Vec<Path> {
-    let host = |h: &LabHost| (h.node.clone(), h.namespace.clone(), h.underlay_ip);
-    let pod = |p: &LabPod| (p.node.clone(), p.namespace.clone(), p.ip);
+    let host = |h: &LabHost| (h.node.clone(), h.namespace.clone(), h.v4_underlay());
+    let pod = |p: &LabPod| (p.node.clone(), p.namespace.clone(), p.v4());
     let hop = |kind, from: (String, String, Ipv4Addr), to: (String, String, Ipv4Addr)| Path {
         kind,
         from_node: from.0,

@@ -16,7 +16,7 @@ pub enum FamilyError {
         of: Family,
         asked: Family,
     },
-    #[error("lab `{lab}` has no {family} (it was made with --ip-family {made}): an {family} trace (--family {flag}, or a pod named by its {family} address) needs a lab made with `cnilab gen --ip-family dual`")]
+    #[error("lab `{lab}` has no {family} (it was made with --ip-family {made}): an {family} trace (--family {flag}, or a pod named by its {family} address) needs a lab that carries {family}: `cnilab gen --ip-family dual`")]
     NotInLab {
         lab: String,
         family: Family,
@@ -25,29 +25,19 @@ pub enum FamilyError {
     },
 }
 
-/// Pod `pod`'s address in `family`, where it has one.
+/// Pod `pod`'s address in `family`, where it has one (never the other family's instead).
 pub fn pod_ip(pod: &LabPod, family: Family) -> Option<IpAddr> {
-    match family {
-        Family::Ipv4 => Some(pod.ip.into()),
-        Family::Ipv6 => pod.ip6.map(IpAddr::V6),
-    }
+    pod.addrs().into_iter().find(|ip| Family::of(*ip) == family)
 }
 
 /// Whether `what` names `pod`: its node name or one of its addresses.
 pub fn names_pod(pod: &LabPod, what: &str) -> bool {
-    let ip = what.parse::<IpAddr>().ok();
-    pod.node == what
-        || [Family::Ipv4, Family::Ipv6]
-            .iter()
-            .any(|&f| ip.is_some() && pod_ip(pod, f) == ip)
+    pod.node == what || what.parse().is_ok_and(|ip| pod.owns(ip))
 }
 
 /// Host `host`'s pod prefix in `family`, where it has one.
 pub fn pod_prefix(host: &LabHost, family: Family) -> Option<IpNet> {
-    match family {
-        Family::Ipv4 => Some(host.pod_subnet.into()),
-        Family::Ipv6 => host.v6.as_ref().map(|v6| v6.pod_subnet.into()),
-    }
+    host.pod_subnet_in(family)
 }
 
 /// The device host `host` tunnels IPv6 in, where the lab gives IPv6 a VTEP of its own.
