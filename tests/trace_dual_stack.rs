@@ -1,5 +1,6 @@
-//! `cnilab trace` in dual-stack labs (root): an ICMPv6 echo walked hop by hop, NDP in ARP's
-//! place, and at each hop the IPv6 route, NDP neighbour or FDB entry that moved it on.
+//! `cnilab trace` in dual-stack and ipv6-only labs (root): an ICMPv6 echo walked hop by hop,
+//! NDP in ARP's place, and at each hop the IPv6 route, NDP neighbour or FDB entry that moved it
+//! on.
 
 mod common;
 
@@ -229,4 +230,31 @@ fn an_ipv6_walk_of_an_ipv4_lab_is_refused_naming_the_flag() {
         );
         assert!(err.contains("--ip-family dual"), "{err}");
     }
+}
+
+#[test]
+fn an_ipv6_only_vxlan_lab_is_walked_in_ipv6_without_the_flag_and_refuses_ipv4() {
+    require_root();
+    let lab = LabGuard::deployed_with(
+        "t41s",
+        &["--mode", "vxlan", "--ip-family", "ipv6", "--hosts", "3"],
+    );
+    let (code, walk) = trace_json(&lab, &["pod1", "pod3"]);
+    assert_eq!(code, 0, "{walk:#}");
+    assert_eq!(walk["to_ip"], "fd00:172:16:2::2");
+    assert_leg_is_icmpv6(&walk, "request", ("fd00:172:16::2", "fd00:172:16:2::2"));
+    let out = step(&walk, "request", "host1 eth1 out");
+    assert_eq!(out["encap"]["outer_dst"], "fd00:10:0:3::2", "{out:#}");
+    assert_eq!(out["encap"]["port"], 4789);
+    assert_eq!(
+        step(&walk, "request", "host1 flannel-v6.1 out")["wrap"],
+        "encap"
+    );
+    let out = lab.run(&["trace", "--family", "ipv4", "pod1", "pod3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no IPv4") && stderr(&out).contains("--family ipv4"),
+        "{}",
+        stderr(&out)
+    );
 }

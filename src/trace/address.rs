@@ -117,6 +117,18 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_only_lab_is_walked_in_ipv6_by_default_and_refuses_ipv4() {
+        let l = lab_of_spec(&LabSpec {
+            ip_family: IpFamily::Ipv6,
+            ..LabSpec::article(Mode::Vxlan, 3, None)
+        });
+        assert_eq!(pick(&l, None, ("pod1", "pod2")), Ok(Family::Ipv6));
+        let err = pick(&l, Some(Family::Ipv4), ("pod1", "pod2")).unwrap_err();
+        assert!(err.to_string().contains("has no IPv4"), "{err}");
+        assert_eq!(pod_ip(&l.pods[0], Family::Ipv4), None);
+    }
+
+    #[test]
     fn an_ipv6_walk_of_an_ipv4_lab_is_refused_naming_the_flag() {
         let l = lab(Mode::HostGw, 2);
         assert_eq!(pick(&l, None, ("pod1", "pod2")), Ok(Family::Ipv4));
