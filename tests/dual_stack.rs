@@ -248,22 +248,25 @@ fn ipv4_stays_the_default() {
     assert!(text.contains("disable_ipv6=1") && !text.contains("ip -6"));
 }
 
-/// bench shows IPv4 only, and refuses a dual-stack lab by name rather than measure half of it.
-/// (verify proves ipv6 and dual labs: tests/verify_dual_stack.rs; trace walks them:
-/// tests/trace_dual_stack.rs; graph draws both families.)
+/// verify judges every family (tests/verify_dual_stack.rs, tests/verify_ipv6.rs) and trace
+/// walks every family (tests/trace_dual_stack.rs); bench shows IPv4 only, and refuses an
+/// IPv6-only or dual-stack lab by name (graph draws both families).
 #[test]
-fn bench_refuses_dual_labs_by_name() {
-    let dual = LabGuard::gen_with(
-        "ds-ref-",
-        &["--mode", "vxlan", "--hosts", "2", "--ip-family", "dual"],
-    );
-    let out = dual.run(&["bench"]);
-    assert_eq!(out.status.code(), Some(2), "bench: {}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("cnilab.ip-family: dual") && err.contains("bench checks IPv4 labs only"),
-        "bench: {err}"
-    );
+fn bench_refuses_ipv6_and_dual_labs() {
+    for family in ["ipv6", "dual"] {
+        let lab = LabGuard::gen_with(
+            "ds-ref-",
+            &["--mode", "vxlan", "--hosts", "2", "--ip-family", family],
+        );
+        let out = lab.run(&["bench"]);
+        assert_eq!(out.status.code(), Some(2), "bench: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("cnilab.ip-family: {family}"))
+                && err.contains("bench checks IPv4 labs only"),
+            "bench {family}: {err}"
+        );
+    }
 }
 
 /// Pings `to` from the pod namespace `from` with iputils, IPv6 or IPv4, for at most 5 s.
