@@ -248,29 +248,24 @@ fn ipv4_stays_the_default() {
     assert!(text.contains("disable_ipv6=1") && !text.contains("ip -6"));
 }
 
-/// verify judges every family (tests/verify_dual_stack.rs, tests/verify_ipv6.rs); trace and
-/// bench show IPv4 only, and refuse an IPv6-only or dual-stack lab by name (graph draws both
-/// families).
+/// verify judges every family (tests/verify_dual_stack.rs, tests/verify_ipv6.rs) and trace
+/// walks every family (tests/trace_dual_stack.rs); bench shows IPv4 only, and refuses an
+/// IPv6-only or dual-stack lab by name (graph draws both families).
 #[test]
-fn trace_and_bench_refuse_ipv6_and_dual_labs() {
+fn bench_refuses_ipv6_and_dual_labs() {
     for family in ["ipv6", "dual"] {
         let lab = LabGuard::gen_with(
             "ds-ref-",
             &["--mode", "vxlan", "--hosts", "2", "--ip-family", family],
         );
-        for (command, args) in [
-            ("trace", vec!["trace", "pod1", "pod2"]),
-            ("bench", vec!["bench"]),
-        ] {
-            let out = lab.run(&args);
-            assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
-            let err = stderr(&out);
-            assert!(
-                err.contains(&format!("cnilab.ip-family: {family}"))
-                    && err.contains(&format!("{command} checks IPv4 labs only")),
-                "{command} {family}: {err}"
-            );
-        }
+        let out = lab.run(&["bench"]);
+        assert_eq!(out.status.code(), Some(2), "bench: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("cnilab.ip-family: {family}"))
+                && err.contains("bench checks IPv4 labs only"),
+            "bench {family}: {err}"
+        );
     }
 }
 
