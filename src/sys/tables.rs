@@ -246,6 +246,19 @@ pub fn routes(namespace: &str) -> Result<Vec<RouteRow>, ToolError> {
     Ok(text.lines().filter_map(RouteRow::parse).collect())
 }
 
+/// The main table's routes in one family, their next hops of either family.
+pub fn routes_in(
+    namespace: &str,
+    family: crate::family::Family,
+) -> Result<Vec<RouteRow<std::net::IpAddr>>, ToolError> {
+    let flag = match family {
+        crate::family::Family::Ipv4 => "-4",
+        crate::family::Family::Ipv6 => "-6",
+    };
+    let text = run_in(namespace, "ip", &[flag, "route", "show"])?;
+    Ok(text.lines().filter_map(parse_route).collect())
+}
+
 /// The main table's IPv6 routes.
 pub fn routes6(namespace: &str) -> Result<Vec<RouteRow<Ipv6Addr>>, ToolError> {
     let text = run_in(namespace, "ip", &["-6", "route", "show"])?;
