@@ -248,37 +248,42 @@ fn ipv4_stays_the_default() {
     assert!(text.contains("disable_ipv6=1") && !text.contains("ip -6"));
 }
 
-/// verify judges IPv4 and dual-stack labs (tests/verify_dual_stack.rs): it refuses an
-/// IPv6-only lab whole, with exit 2, rather than pass a verdict on half a plan; trace and
-/// bench show IPv4 only, and refuse a dual-stack lab by name (graph draws both families).
+/// verify and bench take IPv4 and dual-stack labs (tests/verify_dual_stack.rs,
+/// tests/bench_dual_stack.rs): they refuse an IPv6-only lab whole, with exit 2, rather than
+/// pass a verdict on half a plan; trace shows IPv4 only, and refuses a dual-stack lab by name
+/// (graph draws both families).
 #[test]
-fn verify_refuses_ipv6_labs_and_trace_and_bench_refuse_dual_ones() {
+fn verify_and_bench_refuse_ipv6_labs_and_trace_refuses_dual_ones() {
     let six = LabGuard::gen_with(
         "ds-ref-",
         &["--mode", "vxlan", "--hosts", "2", "--ip-family", "ipv6"],
     );
-    let out = six.run(&["verify"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("cnilab.ip-family: ipv6"), "{err}");
-    assert!(err.contains("check IPv4 and dual-stack labs only"), "{err}");
+    for command in ["verify", "bench"] {
+        let out = six.run(&[command]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("cnilab.ip-family: ipv6"), "{command}: {err}");
+        assert!(
+            err.contains("check IPv4 and dual-stack labs only"),
+            "{command}: {err}"
+        );
+    }
     let dual = LabGuard::gen_with(
         "ds-ref-",
         &["--mode", "vxlan", "--hosts", "2", "--ip-family", "dual"],
     );
-    for (command, args) in [
-        ("trace", vec!["trace", "pod1", "pod2"]),
-        ("bench", vec!["bench"]),
-    ] {
-        let out = dual.run(&args);
-        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
-        let err = stderr(&out);
-        assert!(
-            err.contains("cnilab.ip-family: dual")
-                && err.contains(&format!("{command} checks IPv4 labs only")),
-            "{command}: {err}"
-        );
-    }
+    let out = dual.run(&["trace", "pod1", "pod2"]);
+    assert_eq!(out.status.code(), Some(2), "trace: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cnilab.ip-family: dual") && err.contains("trace checks IPv4 labs only"),
+        "trace: {err}"
+    );
+    // bench takes the dual lab: what stops it is only that the lab is not up.
+    let out = dual.run(&["bench"]);
+    assert_eq!(out.status.code(), Some(2), "bench: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is not up; deploy it first"), "bench: {err}");
 }
 
 /// Pings `to` from the pod namespace `from` with iputils, IPv6 or IPv4, for at most 5 s.

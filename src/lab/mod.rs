@@ -252,8 +252,8 @@ pub enum LabError {
     /// rather than judged in part.
     #[error("node `{node}` says `cnilab.ip-family: {family}`: verify, trace, graph and bench check IPv4 and dual-stack labs only so far, and a verdict on an IPv6-only lab would claim what nobody checked; deploy it and test it by hand (`ip netns exec <pod> ping -6 <pod-ip6>`), or generate the lab with --ip-family dual")]
     FamilyNotChecked { node: String, family: IpFamily },
-    /// trace, graph and bench show IPv4 only so far: a dual-stack lab is refused rather than
-    /// shown in one family as if it were the whole lab.
+    /// trace shows IPv4 only so far: a dual-stack lab is refused rather than shown in one
+    /// family as if it were the whole lab.
     #[error("lab `{lab}` says `cnilab.ip-family: {family}`: {command} checks IPv4 labs only so far (verify checks dual-stack labs in both families), and a picture of one family would claim what nobody checked; run `cnilab verify`, or generate the lab with --ip-family ipv4")]
     FamilyNotShown {
         lab: String,
@@ -501,7 +501,7 @@ impl Lab {
         self.ip_family.families()
     }
 
-    /// For the commands that show IPv4 only so far (trace, graph, bench): the lab, or why
+    /// For the commands that show IPv4 only so far (trace): the lab, or why
     /// `command` refuses it.
     pub fn ipv4_only(&self, command: &'static str) -> Result<&Lab, LabError> {
         match self.ip_family {
