@@ -130,3 +130,41 @@ fn help_has_examples_of_modes_and_flavors() {
     assert!(help.contains("not NIC figures"), "{help}");
     assert!(help.contains("pod to pod on one host"), "{help}");
 }
+
+/// `--ip-family dual` benches IPv4 and IPv6 side by side; an ipv6-only lab, and a dual lab gen
+/// does not build, are refused before anything is deployed, naming the flag.
+#[test]
+fn ip_families_bench_cannot_measure_are_refused_up_front() {
+    let name = unique("b42fam");
+    let out = cnilab()
+        .args(["bench", "--ip-family", "ipv6", "--name", &name])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--ip-family ipv6") && err.contains("--ip-family dual"),
+        "{err}"
+    );
+    let out = cnilab()
+        .args(["bench", "--ip-family", "dual", "--modes", "ipip"])
+        .args(["--name", &name])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--ip-family dual"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        lab_namespaces(&format!("{name}-ipip")),
+        Vec::<String>::new()
+    );
+    let out = cnilab()
+        .args(["bench", "--ip-family", "dual", "-t", "clab.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "-t brings its own families");
+}

@@ -1,5 +1,5 @@
-//! `cnilab bench` on dual-stack labs (root, iperf3, ethtool): every path is measured in IPv4
-//! and in IPv6, each family against its own host-to-host baseline, and the bytes each pod
+//! `cnilab bench` on dual-stack labs (root, iperf3, ethtool), its own (`--ip-family dual`) and
+//! one brought with `-t`: every path is measured in IPv4 and in IPv6, each family against its own host-to-host baseline, and the bytes each pod
 //! packet carries on the underlay are read off the wire: VXLAN over IPv4 50, VXLAN over IPv6
 //! 70 (outer IPv6 40, UDP 8, VXLAN 8, the pod's Ethernet 14), host-gw nothing in either.
 
@@ -17,6 +17,40 @@ fn require_bench_tools() {
             "this test needs `{tool}`: scripts/install-deps.sh installs it"
         );
     }
+}
+
+/// A lab bench deploys itself, removed when dropped even if the test failed half-way.
+struct BenchLab(String);
+
+impl Drop for BenchLab {
+    fn drop(&mut self) {
+        let _ = cnilab().args(["destroy", "--name", &self.0]).output();
+        for ns in lab_namespaces(&self.0) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &ns])
+                .status();
+        }
+        let _ = std::fs::remove_file(format!("/run/cnilab/{}.json", self.0));
+    }
+}
+
+/// `bench --modes MODE --ip-family dual`, briefly: bench's own 2-host lab of 2 pods a host,
+/// deployed, measured and destroyed. The report and bench's progress lines.
+fn bench_fresh_dual(prefix: &str, mode: &str) -> (Value, String) {
+    require_bench_tools();
+    let prefix = unique(prefix);
+    let lab = BenchLab(format!("{prefix}-{mode}"));
+    let out = cnilab()
+        .args(["bench", "--modes", mode, "--ip-family", "dual"])
+        .args(["--duration", "1", "--repeat", "1", "--streams", "2"])
+        .args(["--json", "--name", &prefix])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    assert_eq!(lab_namespaces(&lab.0), Vec::<String>::new(), "lab left up");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    assert_eq!(report["modes"][0]["lab"], lab.0.as_str());
+    (report, stderr(&out))
 }
 
 /// A dual-stack lab generated with `args`, deployed, and benched briefly with `-t`: the
@@ -142,10 +176,7 @@ fn check_family(mode: &Value, e: &Expect, kinds: &[&str]) {
 
 #[test]
 fn dual_vxlan_costs_fifty_bytes_in_ipv4_and_seventy_in_ipv6_on_the_wire() {
-    let (_lab, report, log) = bench_dual(
-        "b42bv-",
-        &["--mode", "vxlan", "--hosts", "2", "--pods-per-host", "2"],
-    );
+    let (report, log) = bench_fresh_dual("b42bv", "vxlan");
     let modes = report["modes"].as_array().unwrap();
     assert_eq!(modes.len(), 1, "{report:#}");
     let mode = &modes[0];
@@ -169,8 +200,9 @@ fn dual_vxlan_costs_fifty_bytes_in_ipv4_and_seventy_in_ipv6_on_the_wire() {
 }
 
 #[test]
-fn dual_host_gw_carries_nothing_extra_in_either_family() {
-    // flannel's host-gw at 3 hosts, one pod each: no same-host path, and bench says so.
+fn a_deployed_dual_host_gw_lab_carries_nothing_extra_in_either_family() {
+    // flannel's host-gw at 3 hosts, one pod each, brought with -t: no same-host path, and
+    // bench says so.
     let (_lab, report, log) = bench_dual(
         "b42bh-",
         &["--mode", "host-gw", "--flavor", "flannel", "--hosts", "3"],
