@@ -2,6 +2,7 @@
 //! the one shared [`Diagnosis`], refuses what would hurt, and ends with a line that says what
 //! it did and what to do next.
 
+use crate::family::Family;
 use crate::lab::file::LabFile;
 use crate::runtime::diagnose::{absolute, as_root, Condition, Diagnosis};
 use crate::runtime::lock::{self, LabLock, LockError, Patience, Scope};
@@ -78,7 +79,8 @@ pub fn deployed_line(lab_file: &LabFile, started: Instant) -> String {
         .map(|lab| {
             let cmd = format!(
                 "ip netns exec {} ping -c1 {}",
-                lab.pods[0].namespace, lab.pods[1].ip
+                lab.pods[0].namespace,
+                lab.pods[1].addr(Family::Ipv4)
             );
             format!("; try: {}", as_root(&cmd))
         })

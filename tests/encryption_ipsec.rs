@@ -111,7 +111,7 @@ fn key_from(lab: &LabGuard, host: &str, (src, dst): (&str, &str)) -> String {
 }
 
 fn underlay(lab: &LabGuard, index: usize) -> String {
-    lab.lab().hosts[index].underlay_ip.to_string()
+    lab.lab().hosts[index].v4_underlay().to_string()
 }
 
 /// host1 encrypts for host2 under SPI 0x4 instead of 0x103: host2 has no such state, and

@@ -231,7 +231,7 @@ fn assert_underlay_shows_only_wireguard(lab: &LabGuard, port: u16) {
     let out = Command::new("ip")
         .args(["netns", "exec", &ns("pod1")])
         .args(["ping", "-c", "3", "-i", "0.2", "-W", "2"])
-        .arg(l.pods[1].ip.to_string())
+        .arg(l.pods[1].v4().to_string())
         .output()
         .unwrap();
     assert!(
@@ -240,7 +240,7 @@ fn assert_underlay_shows_only_wireguard(lab: &LabGuard, port: u16) {
         stderr(&out)
     );
     let frames = dump.stop();
-    let pods: Vec<Ipv4Addr> = l.pods.iter().map(|p| p.ip).collect();
+    let pods: Vec<Ipv4Addr> = l.pods.iter().map(|p| p.v4()).collect();
     let headers: Vec<_> = frames.iter().filter_map(|(_, f)| ipv4(f)).collect();
     let sealed = headers.iter().filter(|h| h.2 == 17 && h.4 == port).count();
     assert!(
@@ -283,7 +283,7 @@ fn assert_trace_shows_where_it_is_sealed(lab: &LabGuard) {
     };
     let l = lab.lab();
     let wg_ = l.encryption.clone().unwrap();
-    let at = |i: usize| format!("{}:{}", l.hosts[i].underlay_ip, wg_.port);
+    let at = |i: usize| format!("{}:{}", l.hosts[i].v4_underlay(), wg_.port);
     let dev = &wg_.dev;
     for says in [
         (
@@ -355,12 +355,12 @@ fn break_one_peer_key(lab: &LabGuard) {
     let stranger = cnilab::plan::encryption::keys::KeyPair::generate()
         .unwrap()
         .public;
-    let endpoint = format!("{}:{}", l.hosts[0].underlay_ip, wg_.port);
+    let endpoint = format!("{}:{}", l.hosts[0].v4_underlay(), wg_.port);
     // What the tunnel carries for host1: its pods, or its tunnel address where the mode's
     // encapsulation runs inside.
     let subnet = match l.hosts[0].tunnel_ip() {
         Some(ip) => format!("{ip}/32"),
-        None => l.hosts[0].pod_subnet.to_string(),
+        None => l.hosts[0].pod_subnet.unwrap().to_string(),
     };
     wg(lab, "host2", &["set", &wg_.dev, "peer", &host1, "remove"]);
     wg(
@@ -439,8 +439,8 @@ fn a_route_around_the_tunnel_is_caught_as_a_leak() {
     let lab = deployed("wg-leak-", "flannel");
     let l = lab.lab();
     let (host2, subnet) = (
-        l.hosts[1].underlay_ip.to_string(),
-        l.hosts[1].pod_subnet.to_string(),
+        l.hosts[1].v4_underlay().to_string(),
+        l.hosts[1].pod_subnet.unwrap().to_string(),
     );
     common::verify::exec(
         &lab,
@@ -460,7 +460,7 @@ fn drop_one_allowed_subnet(lab: &LabGuard) -> String {
         "host1",
         &["set", &dev, "peer", &host2, "allowed-ips", "10.99.99.0/24"],
     );
-    l.hosts[1].pod_subnet.to_string()
+    l.hosts[1].pod_subnet.unwrap().to_string()
 }
 
 /// pod1 → pod2 crossed host1's underlay in the clear and not as WireGuard on `port`; pod2 →
@@ -546,11 +546,11 @@ fn ciliums_wireguard_with_a_route_around_the_tunnel_is_caught_as_a_leak() {
     let host2 = &l.hosts[1];
     let line = format!(
         "ip route replace {} via {} dev {} onlink encap ip id {} dst {}",
-        host2.pod_subnet,
+        host2.pod_subnet.unwrap(),
         host2.vtep_ip.unwrap(),
         l.tunnel_dev.clone().unwrap(),
         vxlan.vni,
-        host2.underlay_ip
+        host2.v4_underlay()
     );
     common::verify::exec(&lab, "host1", &line);
     assert_pod1_to_pod2_leaks_at_host1(&lab, 51871);
@@ -608,9 +608,9 @@ fn vxlan_inside_cnilabs_own_wireguard_with_a_route_around_the_tunnel_is_caught()
     let (host1, host2) = (&l.hosts[0], &l.hosts[1]);
     let line = format!(
         "ip route replace {} via {} dev {}",
-        host2.pod_subnet,
+        host2.pod_subnet.unwrap(),
         // Its router, the .1 of its underlay subnet (docs/address-plan.md).
-        Ipv4Addr::from(u32::from(host1.underlay_ip) & 0xffff_ff00 | 1),
+        Ipv4Addr::from(u32::from(host1.v4_underlay()) & 0xffff_ff00 | 1),
         host1.underlay_if
     );
     common::verify::exec(&lab, "host1", &line);
@@ -645,9 +645,9 @@ fn ipip_inside_cnilabs_own_wireguard_passes_every_pair_and_a_route_around_is_cau
     let (host1, host2) = (&l.hosts[0], &l.hosts[1]);
     let line = format!(
         "ip route replace {} via {} dev {}",
-        host2.pod_subnet,
+        host2.pod_subnet.unwrap(),
         // Its router's leg, the .1 of its underlay subnet (docs/address-plan.md).
-        Ipv4Addr::from(u32::from(host1.underlay_ip) & 0xffff_ff00 | 1),
+        Ipv4Addr::from(u32::from(host1.v4_underlay()) & 0xffff_ff00 | 1),
         host1.underlay_if
     );
     common::verify::exec(&lab, "host1", &line);

@@ -34,11 +34,11 @@ fn ping_ring(lab: &Lab) -> Vec<String> {
     for (from, to) in pairs {
         let ok = Command::new("ip")
             .args(["netns", "exec", &from.namespace, "ping", "-c1", "-w5"])
-            .arg(to.ip.to_string())
+            .arg(to.v4().to_string())
             .output()
             .is_ok_and(|o| o.status.success());
         if !ok {
-            failed.push(format!("{} -> {} ({})", from.node, to.node, to.ip));
+            failed.push(format!("{} -> {} ({})", from.node, to.node, to.v4()));
         }
     }
     failed

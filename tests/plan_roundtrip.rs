@@ -38,8 +38,8 @@ fn assert_round_trip(plan: &Plan) {
         assert_eq!(lh.namespace, ns(plan, &h.name));
         assert_eq!(lh.index, h.index);
         assert_eq!(lh.underlay_if, h.underlay_if);
-        assert_eq!(lh.underlay_ip, h.underlay_ip);
-        assert_eq!(lh.pod_subnet, h.pod_subnet);
+        assert_eq!(lh.underlay_ip, Some(h.underlay_ip));
+        assert_eq!(lh.pod_subnet, Some(h.pod_subnet));
         assert_eq!(lh.vtep_ip, h.vtep_ip.filter(|_| flavored));
         assert_eq!(lh.vtep_mac, h.vtep_mac.clone().filter(|_| flavored));
         assert_expected_failures(plan, h, lh);
@@ -58,7 +58,7 @@ fn assert_round_trip(plan: &Plan) {
         assert_eq!(lp.node, p.name);
         assert_eq!(lp.namespace, ns(plan, &p.name));
         assert_eq!(lp.host, h.index);
-        assert_eq!(lp.ip, p.ip);
+        assert_eq!(lp.ip, Some(p.ip));
         assert_eq!(lp.mtu, plan.pod_mtu);
         assert_eq!(lp.pod_if, h.pod_if);
         assert_eq!(lp.host_if.as_deref(), Some(p.veth.as_str()));

@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 fn a_path_that_delivers_every_request_twice_fails_and_names_where_the_copy_was_made() {
     let lab = common::verify::deployed("host-gw", 2, "vcd");
     let l = lab.lab();
-    let (pod2, host2) = (l.pods[1].ip, l.hosts[1].underlay_ip);
+    let (pod2, host2) = (l.pods[1].v4(), l.hosts[1].v4_underlay());
     // host1 sends every echo request for pod2 twice: once routed, once cloned to host2.
     exec(&lab, "host1", "nft add table ip dupl");
     exec(
@@ -87,7 +87,7 @@ fn a_pod_bridge_that_floods_unicast_to_every_pod_port_is_no_fault() {
             .path()
             .join(format!("{}-{}.pcap", pod.node, pod.pod_if));
         assert!(
-            others_frames(&file, pod.ip) > 0,
+            others_frames(&file, pod.v4()) > 0,
             "{} saw no flooded copy: the test proves nothing",
             pod.node
         );
@@ -113,7 +113,7 @@ fn a_router_without_a_route_is_named_where_the_probe_was_last_seen() {
     let host2 = lab.lab().hosts[1].clone();
     let subnet = format!(
         "{}.0/24",
-        host2.underlay_ip.to_string().rsplit_once('.').unwrap().0
+        host2.v4_underlay().to_string().rsplit_once('.').unwrap().0
     );
     exec(&lab, "gw1", &format!("ip route del {subnet}"));
     let (code, report) = verify(&lab, &[]);
@@ -124,7 +124,7 @@ fn a_router_without_a_route_is_named_where_the_probe_was_last_seen() {
         why.contains("ping request last seen on gw1-")
             && why.contains(&format!(
                 "(router); gw1 has no route to {} (host2's underlay address)",
-                host2.underlay_ip
+                host2.v4_underlay()
             )),
         "{why}"
     );

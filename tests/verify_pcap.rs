@@ -157,7 +157,7 @@ fn lab_pcapng_holds_every_point_in_time_order_with_probe_comments() {
 fn a_known_wire_delay_is_the_interval_between_two_points() {
     let lab = deployed("vxlan", 2, "vdly");
     let plan = lab.lab();
-    let leg = route_dev(&lab, "gw1", plan.hosts[1].underlay_ip);
+    let leg = route_dev(&lab, "gw1", plan.hosts[1].v4_underlay());
     let line = format!(
         "tc qdisc add dev {leg} root netem delay {}ms",
         DELAY.as_millis()
@@ -174,7 +174,7 @@ fn a_known_wire_delay_is_the_interval_between_two_points() {
 
     let at_host1 = inner_frames(&read_pcap(&pcaps.join("host1-eth1.pcap")));
     let at_host2 = inner_frames(&read_pcap(&pcaps.join("host2-eth1.pcap")));
-    let pod1 = plan.pods[0].ip;
+    let pod1 = plan.pods[0].v4();
     let (mut there, mut back) = (Vec::new(), Vec::new());
     // Matched in order, one to one: a frame sent twice pairs with its own copy.
     let mut unmatched: Vec<_> = at_host2.iter().collect();

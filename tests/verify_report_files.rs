@@ -273,8 +273,8 @@ fn made_up(lab: &Lab, verdict: impl Fn(&str, &str) -> PairVerdict) -> Report {
             from: a.node.clone(),
             to: b.node.clone(),
             family: cnilab::family::Family::Ipv4,
-            from_ip: a.ip.into(),
-            to_ip: b.ip.into(),
+            from_ip: a.v4().into(),
+            to_ip: b.v4().into(),
             verdict: verdict(&a.node, &b.node),
         })
         .collect();

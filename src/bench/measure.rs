@@ -147,7 +147,7 @@ fn overhead_of(
         (PathKind::PodToPod, Some(wg)) => {
             let by = match lab.ipsec() {
                 true => SealedBy::Esp {
-                    from: host1.underlay_ip,
+                    from: host1.v4_underlay(),
                 },
                 false => SealedBy::Wireguard { port: wg.port },
             };

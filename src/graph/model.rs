@@ -6,6 +6,7 @@ use crate::lab::{Encap, Lab, LabHost, LABEL_ROLE};
 use crate::plan::Mode;
 use crate::topology::Topology;
 use serde::Serialize;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LabGraph {
@@ -93,8 +94,10 @@ impl LabGraph {
                     .map(|p| NodeBox {
                         node: p.node.clone(),
                         role: "pod".into(),
-                        details: std::iter::once(format!("{} {}", p.pod_if, p.ip))
-                            .chain(p.ip6.map(|ip| format!("{} {ip}", p.pod_if)))
+                        details: p
+                            .addrs()
+                            .iter()
+                            .map(|ip| format!("{} {ip}", p.pod_if))
                             .collect(),
                     })
                     .collect(),
@@ -124,18 +127,14 @@ impl LabGraph {
     }
 }
 
-/// A host's underlay address and pod prefix, each family's: IPv4 first, then IPv6 in a
-/// dual-stack lab.
+/// A host's underlay addresses, then its pod prefixes, each family's: IPv4 first.
 fn host_details(h: &LabHost) -> Vec<String> {
-    let mut details = vec![
-        format!("{} {}", h.underlay_if, h.underlay_ip),
-        format!("pods {}", h.pod_subnet),
-    ];
-    if let Some(v6) = &h.v6 {
-        details.insert(1, format!("{} {}", h.underlay_if, v6.underlay_ip));
-        details.push(format!("pods {}", v6.pod_subnet));
-    }
-    details
+    let v6 = h.v6.as_ref().map(|v6| IpAddr::V6(v6.underlay_ip));
+    let underlay = h.underlay_ip.map(IpAddr::V4).into_iter().chain(v6);
+    underlay
+        .map(|ip| format!("{} {ip}", h.underlay_if))
+        .chain(h.pod_subnets().iter().map(|net| format!("pods {net}")))
+        .collect()
 }
 
 fn services(lab: &Lab) -> Vec<ServiceBox> {

@@ -131,8 +131,9 @@ pub struct LabHost {
     pub namespace: String,
     pub index: usize,
     pub underlay_if: String,
-    pub underlay_ip: Ipv4Addr,
-    pub pod_subnet: ipnet::Ipv4Net,
+    /// The host's IPv4 side (`cnilab.underlay-ip`, `cnilab.pod-subnet`); none in an IPv6-only lab.
+    pub underlay_ip: Option<Ipv4Addr>,
+    pub pod_subnet: Option<ipnet::Ipv4Net>,
     /// The tunnel device is flow-based (Cilium): it has no FDB, and needs none.
     pub flow_based: bool,
     /// The host's tunnel address (`cnilab.vtep-ip`), where the flavor gives it one.
@@ -155,7 +156,7 @@ pub struct LabHost {
     pub tunnel_proto: Option<u8>,
     /// The host's WireGuard key and folder, in an encrypted lab.
     pub wg: Option<wireguard::HostWireguard>,
-    /// The host's IPv6 side, in a dual-stack lab.
+    /// The host's IPv6 side, in an ipv6 or dual lab.
     pub v6: Option<HostV6>,
 }
 
@@ -171,11 +172,42 @@ pub struct HostV6 {
 }
 
 impl LabHost {
-    /// The host's underlay address in `family` (its IPv4 one where it has no IPv6 side).
+    /// The host's underlay address in `family`, or in its other family where it has no side in
+    /// that one: a loaded lab's hosts have a side in each of the lab's families (see `checked`).
     pub fn underlay(&self, family: Family) -> IpAddr {
-        match (family, &self.v6) {
-            (Family::Ipv6, Some(v6)) => v6.underlay_ip.into(),
-            _ => self.underlay_ip.into(),
+        let v4 = self.underlay_ip.map(IpAddr::V4);
+        let v6 = self.v6.as_ref().map(|v6| IpAddr::V6(v6.underlay_ip));
+        let (wanted, other) = match family {
+            Family::Ipv4 => (v4, v6),
+            Family::Ipv6 => (v6, v4),
+        };
+        wanted
+            .or(other)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// The host's IPv4 underlay address, for the paths built on IPv4 only (see
+    /// [`LabPod::v4`]), which an IPv6-only host never reaches.
+    pub fn v4_underlay(&self) -> Ipv4Addr {
+        self.underlay_ip
+            .expect("the IPv4-only paths are gated on the lab having IPv4")
+    }
+
+    /// The host's pod prefixes, IPv4's first.
+    pub fn pod_subnets(&self) -> Vec<ipnet::IpNet> {
+        let v6 = self.v6.as_ref().map(|v6| v6.pod_subnet.into());
+        self.pod_subnet
+            .map(Into::into)
+            .into_iter()
+            .chain(v6)
+            .collect()
+    }
+
+    /// The host's pod prefix in `family`, where it has one.
+    pub fn pod_subnet_in(&self, family: Family) -> Option<ipnet::IpNet> {
+        match family {
+            Family::Ipv4 => self.pod_subnet.map(Into::into),
+            Family::Ipv6 => self.v6.as_ref().map(|v6| v6.pod_subnet.into()),
         }
     }
 
@@ -190,16 +222,52 @@ pub struct LabPod {
     pub node: String,
     pub namespace: String,
     pub host: usize,
-    pub ip: Ipv4Addr,
+    /// The pod's IPv4 address (`cnilab.pod-ip`); none in an IPv6-only lab.
+    pub ip: Option<Ipv4Addr>,
     pub mtu: u16,
     /// `mtu` is the tunnel's, not one the lab sets on the pod (`cnilab.mtu-from: tunnel`).
     pub mtu_from_tunnel: bool,
-    /// The pod's IPv6 address (`cnilab.pod-ip6`), in a dual-stack lab.
+    /// The pod's IPv6 address (`cnilab.pod-ip6`), in an ipv6 or dual lab.
     pub ip6: Option<Ipv6Addr>,
     /// The pod's interface towards its host (`cnilab.pod-if`).
     pub pod_if: String,
     /// The host's end of the pod's link, from the file's links.
     pub host_if: Option<String>,
+}
+
+impl LabPod {
+    /// The pod's address in `family`, or in its other family where it has none in that one: a
+    /// loaded lab's pods have an address in each of the lab's families (see `Lab::checked`).
+    pub fn addr(&self, family: Family) -> IpAddr {
+        let v4 = self.ip.map(IpAddr::V4);
+        let v6 = self.ip6.map(IpAddr::V6);
+        let (wanted, other) = match family {
+            Family::Ipv4 => (v4, v6),
+            Family::Ipv6 => (v6, v4),
+        };
+        wanted
+            .or(other)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// The pod's IPv4 address, for the paths built on IPv4 only: Services and encryption, which
+    /// the loader refuses in a lab without IPv4, and trace, which refuses such a lab through
+    /// [`Lab::ipv4_only`]. So an IPv6-only pod never reaches this.
+    pub fn v4(&self) -> Ipv4Addr {
+        self.ip
+            .expect("the IPv4-only paths are gated on the lab having IPv4")
+    }
+
+    /// The pod's addresses, IPv4's first.
+    pub fn addrs(&self) -> Vec<IpAddr> {
+        let v4 = self.ip.map(IpAddr::V4);
+        v4.into_iter().chain(self.ip6.map(IpAddr::V6)).collect()
+    }
+
+    /// Whether `ip` is one of the pod's addresses.
+    pub fn owns(&self, ip: IpAddr) -> bool {
+        self.addrs().contains(&ip)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -248,10 +316,6 @@ pub enum LabError {
     OrphanPod { pod: String, host: usize },
     #[error("the lab has no host node (`cnilab.role: host`)")]
     NoHosts,
-    /// An IPv6-only lab has no IPv4 side, and the plan is read with one: it is refused whole
-    /// rather than judged in part.
-    #[error("node `{node}` says `cnilab.ip-family: {family}`: verify, trace, graph and bench check IPv4 and dual-stack labs only so far, and a verdict on an IPv6-only lab would claim what nobody checked; deploy it and test it by hand (`ip netns exec <pod> ping -6 <pod-ip6>`), or generate the lab with --ip-family dual")]
-    FamilyNotChecked { node: String, family: IpFamily },
     /// trace shows IPv4 only so far: a dual-stack lab is refused rather than shown in one
     /// family as if it were the whole lab.
     #[error("lab `{lab}` says `cnilab.ip-family: {family}`: {command} checks IPv4 labs only so far (verify checks dual-stack labs in both families), and a picture of one family would claim what nobody checked; run `cnilab verify`, or generate the lab with --ip-family ipv4")]
@@ -260,6 +324,10 @@ pub enum LabError {
         family: IpFamily,
         command: &'static str,
     },
+    /// Encryption and Services are built on IPv4 only (gen refuses them elsewhere): a file that
+    /// states them in an IPv6-only lab is refused rather than judged on addresses it lacks.
+    #[error("lab `{lab}` says `cnilab.ip-family: ipv6` and states {what}, which cnilab builds for IPv4 and dual-stack labs only; generate the lab with --ip-family ipv4")]
+    Ipv4Needed { lab: String, what: &'static str },
     #[error("the lab needs at least two pods to verify, it has {0}")]
     TooFewPods(usize),
     #[error("the file carries no cnilab labels, and its plan cannot be inferred from its links and exec lines: {0}")]
@@ -400,10 +468,6 @@ impl Lab {
             };
             // Switches and routers state no family: the hosts and pods do, and must agree.
             if let Some(family) = optional::<IpFamily>(name, node, LABEL_IP_FAMILY)? {
-                if family == IpFamily::Ipv6 {
-                    let node = name.to_string();
-                    return Err(LabError::FamilyNotChecked { node, family });
-                }
                 wide.family(name, family)?;
             }
             wide.mode(name, mode)?;
@@ -459,11 +523,42 @@ impl Lab {
         if self.pods.len() < 2 {
             return Err(LabError::TooFewPods(self.pods.len()));
         }
+        self.each_side_stated()?;
+        let needs_v4 = [
+            (
+                self.encryption.is_some(),
+                "encryption (`cnilab.encryption`)",
+            ),
+            (self.services.is_some(), "Services (`cnilab.services`)"),
+        ];
+        match needs_v4.iter().find(|(stated, _)| *stated) {
+            Some(&(_, what)) if !self.ip_family.has_v4() => Err(LabError::Ipv4Needed {
+                lab: self.name.clone(),
+                what,
+            }),
+            _ => Ok(self),
+        }
+    }
+
+    /// Every host and pod states its side of each of the lab's families, so that no pair is
+    /// probed, and no route judged, in a family a node has no address in.
+    fn each_side_stated(&self) -> Result<(), LabError> {
+        let missing = |node: &str, label| LabError::Missing {
+            node: node.to_string(),
+            label,
+        };
+        if self.ip_family.has_v4() {
+            if let Some(h) = self.hosts.iter().find(|h| h.underlay_ip.is_none()) {
+                return Err(missing(&h.node, LABEL_UNDERLAY_IP));
+            }
+            if let Some(h) = self.hosts.iter().find(|h| h.pod_subnet.is_none()) {
+                return Err(missing(&h.node, LABEL_POD_SUBNET));
+            }
+            if let Some(p) = self.pods.iter().find(|p| p.ip.is_none()) {
+                return Err(missing(&p.node, LABEL_POD_IP));
+            }
+        }
         if self.ip_family.has_v6() {
-            let missing = |node: &str, label| LabError::Missing {
-                node: node.to_string(),
-                label,
-            };
             if let Some(h) = self.hosts.iter().find(|h| h.v6.is_none()) {
                 return Err(missing(&h.node, LABEL_UNDERLAY_IP6));
             }
@@ -471,7 +566,7 @@ impl Lab {
                 return Err(missing(&p.node, LABEL_POD_IP6));
             }
         }
-        Ok(self)
+        Ok(())
     }
 
     /// Each pod's link, read from the file: the end that is not the pod's is its host's veth.
@@ -514,13 +609,10 @@ impl Lab {
         }
     }
 
-    /// Pod `pod`'s address in `family`; every pod of a dual-stack lab has one of each.
+    /// Pod `pod`'s address in `family`, one of the lab's families: a loaded lab's pods have an
+    /// address in each of them (see `checked`).
     pub fn pod_ip(&self, pod: usize, family: Family) -> IpAddr {
-        let p = &self.pods[pod];
-        match family {
-            Family::Ipv4 => p.ip.into(),
-            Family::Ipv6 => p.ip6.map_or(IpAddr::V4(p.ip), IpAddr::V6),
-        }
+        self.pods[pod].addr(family)
     }
 
     pub fn mode(&self) -> Mode {
@@ -554,12 +646,7 @@ impl Lab {
     /// Whether plain pod packets between these addresses are the lab's own: both pods' hosts
     /// route each other directly. In a tunnel mode any other plain pod packet is a leak.
     pub fn plain_between(&self, a: IpAddr, b: IpAddr) -> bool {
-        let host_of = |ip: IpAddr| {
-            self.pods
-                .iter()
-                .find(|p| IpAddr::V4(p.ip) == ip || p.ip6.map(IpAddr::V6) == Some(ip))
-                .map(|p| p.host)
-        };
+        let host_of = |ip: IpAddr| self.pods.iter().find(|p| p.owns(ip)).map(|p| p.host);
         match (host_of(a), host_of(b)) {
             (Some(x), Some(y)) => {
                 self.encap_between(x, y) == Encap::Plain && self.encap_between(y, x) == Encap::Plain
@@ -575,8 +662,8 @@ fn host(name: &str, node: &Node, namespace: String) -> Result<LabHost, LabError>
         namespace,
         index: required(name, node, LABEL_HOST)?,
         underlay_if: required(name, node, LABEL_UNDERLAY_IF)?,
-        underlay_ip: required(name, node, LABEL_UNDERLAY_IP)?,
-        pod_subnet: required(name, node, LABEL_POD_SUBNET)?,
+        underlay_ip: optional(name, node, LABEL_UNDERLAY_IP)?,
+        pod_subnet: optional(name, node, LABEL_POD_SUBNET)?,
         flow_based: optional::<String>(name, node, LABEL_TUNNEL_KEY)?.is_some_and(|k| k == "route"),
         vtep_ip: optional(name, node, LABEL_VTEP_IP)?,
         vtep_mac: optional(name, node, LABEL_VTEP_MAC)?,
@@ -622,7 +709,7 @@ fn pod(name: &str, node: &Node, namespace: String) -> Result<LabPod, LabError> {
         node: name.to_string(),
         namespace,
         host: required(name, node, LABEL_HOST)?,
-        ip: required(name, node, LABEL_POD_IP)?,
+        ip: optional(name, node, LABEL_POD_IP)?,
         mtu: required(name, node, LABEL_MTU)?,
         mtu_from_tunnel: optional::<String>(name, node, LABEL_MTU_FROM)?
             .is_some_and(|f| f == "tunnel"),
@@ -751,9 +838,9 @@ pub(crate) mod tests {
         assert_eq!(l.encap, Encap::Vxlan(VxlanParams { vni: 1, port: 4789 }));
         assert_eq!(l.pods[1].pod_if, "eth1");
         assert_eq!((l.flavor, l.tunnel_dev.as_deref()), (Flavor::Article, None));
-        assert_eq!(l.hosts[2].underlay_ip, Ipv4Addr::new(10, 0, 3, 2));
+        assert_eq!(l.hosts[2].underlay_ip, Some(Ipv4Addr::new(10, 0, 3, 2)));
         assert_eq!(l.hosts[2].namespace, "clab-flannel-vxlan-host3");
-        assert_eq!(l.pods[0].ip, Ipv4Addr::new(172, 16, 0, 2));
+        assert_eq!(l.pods[0].ip, Some(Ipv4Addr::new(172, 16, 0, 2)));
         assert_eq!(l.pods[0].mtu, 1450);
         assert_eq!(l.routers[0].capture, vec!["eth1", "eth2"]);
     }
@@ -913,14 +1000,55 @@ pub(crate) mod tests {
     }
 
     fn dual_lab(mode: Mode, flavor: Flavor) -> (String, Lab) {
+        family_lab(mode, flavor, IpFamily::Dual)
+    }
+
+    fn family_lab(mode: Mode, flavor: Flavor, ip_family: IpFamily) -> (String, Lab) {
         let spec = crate::plan::LabSpec {
             flavor,
-            ip_family: IpFamily::Dual,
+            ip_family,
             ..crate::plan::LabSpec::article(mode, 3, None)
         };
         let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
         let lab = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
         (text, lab)
+    }
+
+    #[test]
+    fn an_ipv6_lab_reads_back_its_ipv6_side_and_no_ipv4_one() {
+        let (text, l) = family_lab(Mode::Vxlan, Flavor::Flannel, IpFamily::Ipv6);
+        assert_eq!(l.families(), [Family::Ipv6]);
+        assert_eq!(l.pods[1].ip, None);
+        assert_eq!(l.pods[1].addrs(), [l.pod_ip(1, Family::Ipv6)]);
+        assert_eq!(l.pod_ip(1, Family::Ipv6).to_string(), "fd00:172:16:1::2");
+        let h = &l.hosts[1];
+        assert_eq!((h.underlay_ip, h.pod_subnet), (None, None));
+        assert_eq!(h.underlay(Family::Ipv6).to_string(), "fd00:10:0:2::2");
+        assert_eq!(h.outer_ip(Family::Ipv6), h.underlay(Family::Ipv6));
+        let nets: Vec<String> = h.pod_subnets().iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["fd00:172:16:1::/64"]);
+        // An IPv6 lab's pod without its IPv6 address has no pair to be probed in.
+        let gone = text.replacen("        cnilab.pod-ip6: \"fd00:172:16:1::2\"\n", "", 1);
+        let err = Lab::from_topology(&Topology::parse(&gone).unwrap()).unwrap_err();
+        assert!(
+            matches!(&err, LabError::Missing { label: LABEL_POD_IP6, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_dual_lab_without_a_hosts_ipv4_side_is_refused_by_the_label() {
+        let (text, _) = dual_lab(Mode::HostGw, Flavor::Article);
+        let gone = text.replacen("        cnilab.underlay-ip: 192.168.0.100\n", "", 1);
+        assert_ne!(gone, text, "the lab states host2's IPv4 underlay address");
+        let err = Lab::from_topology(&Topology::parse(&gone).unwrap()).unwrap_err();
+        assert_eq!(
+            err,
+            LabError::Missing {
+                node: "host2".into(),
+                label: LABEL_UNDERLAY_IP
+            }
+        );
     }
 
     #[test]
@@ -950,7 +1078,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn only_verify_takes_a_dual_lab_and_nothing_takes_an_ipv6_one_yet() {
+    fn only_verify_takes_a_dual_lab() {
         let (text, l) = dual_lab(Mode::HostGw, Flavor::Article);
         let err = l.ipv4_only("graph").unwrap_err();
         assert!(
@@ -969,18 +1097,6 @@ pub(crate) mod tests {
             "{err}"
         );
         assert!(lab(Mode::HostGw, 2).ipv4_only("trace").is_ok());
-        let six = text.replace("cnilab.ip-family: dual", "cnilab.ip-family: ipv6");
-        let err = Lab::from_topology(&Topology::parse(&six).unwrap()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                LabError::FamilyNotChecked {
-                    family: IpFamily::Ipv6,
-                    ..
-                }
-            ),
-            "{err}"
-        );
         // A dual lab's pod without its IPv6 address has no IPv6 pair to be probed in.
         let at = text.find("    pod2:").unwrap();
         let (head, tail) = text.split_at(at);

@@ -61,10 +61,13 @@ pub struct HostWireguard {
 }
 
 impl LabHost {
-    /// The address the mode's outer header carries for this host: its tunnel address where
-    /// the mode runs inside WireGuard, its underlay address otherwise.
-    pub fn outer_ip(&self) -> Ipv4Addr {
-        self.tunnel_ip().unwrap_or(self.underlay_ip)
+    /// The address the mode's outer header carries for this host in `family`: its tunnel
+    /// address where the mode runs inside WireGuard (IPv4 only), its underlay address otherwise.
+    pub fn outer_ip(&self, family: crate::family::Family) -> std::net::IpAddr {
+        match (family, self.tunnel_ip()) {
+            (crate::family::Family::Ipv4, Some(tunnel)) => tunnel.into(),
+            _ => self.underlay(family),
+        }
     }
 
     /// The host's tunnel address, where the mode runs inside WireGuard.

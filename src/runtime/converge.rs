@@ -169,11 +169,13 @@ fn routes_missing(lab: &Lab, daemons: &[Daemon]) -> Vec<String> {
         .filter(|h| daemons.iter().any(|d| d.node == h.node))
     {
         for peer in lab.hosts.iter().filter(|p| p.index != host.index) {
-            if !crate::sys::tables::has_route(&host.namespace, &peer.pod_subnet).unwrap_or(false) {
-                missing.push(format!(
-                    "{} has no route to {} ({}'s pods)",
-                    host.node, peer.pod_subnet, peer.node
-                ));
+            for net in peer.pod_subnets() {
+                if !crate::sys::tables::has_route(&host.namespace, &net).unwrap_or(false) {
+                    missing.push(format!(
+                        "{} has no route to {net} ({}'s pods)",
+                        host.node, peer.node
+                    ));
+                }
             }
         }
     }

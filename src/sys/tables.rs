@@ -266,11 +266,15 @@ pub fn route_get(namespace: &str, dst: std::net::IpAddr) -> Result<Option<RouteG
 }
 
 /// Whether a route to exactly `prefix` is in the node's main table.
-pub fn has_route(namespace: &str, prefix: &Ipv4Net) -> Result<bool, ToolError> {
+pub fn has_route(namespace: &str, prefix: &ipnet::IpNet) -> Result<bool, ToolError> {
+    let family = match prefix {
+        ipnet::IpNet::V4(_) => "-4",
+        ipnet::IpNet::V6(_) => "-6",
+    };
     let text = run_in(
         namespace,
         "ip",
-        &["-o", "route", "show", "exact", &prefix.to_string()],
+        &[family, "-o", "route", "show", "exact", &prefix.to_string()],
     )?;
     Ok(!text.trim().is_empty())
 }

@@ -198,7 +198,7 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
         mode: lab.mode(),
         from: from.node.clone(),
         to: to.node.clone(),
-        to_ip: to.ip,
+        to_ip: to.v4(),
         cold: opts.cold,
         replied,
         steps,
@@ -217,7 +217,7 @@ fn capture_probe(
     let fds = crate::sys::packet_socket::open_all(&points, capture::open)?;
     let running = capture::start(&points, fds)?;
     let probe = probe::Probe::new();
-    let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.ip, WAIT);
+    let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.v4(), WAIT);
     std::thread::sleep(SETTLE);
     let frames = running.stop()?;
     let replied = reply?.is_some();
@@ -227,7 +227,7 @@ fn capture_probe(
 fn find_pod<'a>(lab: &'a Lab, what: &str) -> Result<&'a LabPod, TraceError> {
     lab.pods
         .iter()
-        .find(|p| p.node == what || p.ip.to_string() == what)
+        .find(|p| p.node == what || p.addrs().iter().any(|ip| ip.to_string() == what))
         .ok_or_else(|| TraceError::UnknownPod(what.to_string()))
 }
 
@@ -273,7 +273,11 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
             continue;
         };
         let Some((_, dst)) = s.inner else { continue };
-        let Some(owner) = lab.hosts.iter().find(|h| h.pod_subnet.contains(&dst)) else {
+        let Some(owner) = lab
+            .hosts
+            .iter()
+            .find(|h| h.pod_subnet.is_some_and(|n| n.contains(&dst)))
+        else {
             continue;
         };
         let used = snaps
@@ -283,7 +287,7 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
         let msg = format!(
             "the {} left {} on {} in plain, not encapsulated, by {used}: {} has no route for {}'s pod subnet {} through its tunnel",
             match s.leg { Leg::Reply => "reply", _ => "request" },
-            host.node, s.iface, host.node, owner.node, owner.pod_subnet
+            host.node, s.iface, host.node, owner.node, owner.pod_subnets()[0]
         );
         if !out.contains(&msg) {
             out.push(msg);

@@ -91,7 +91,7 @@ pub fn trace(
     let chosen = endpoint
         .as_ref()
         .and_then(|e| endpoints.iter().find(|p| &p.node == e));
-    let (rule, conntrack) = on_client_host(lab, from, services, svc, chosen.map(|p| p.ip), local);
+    let (rule, conntrack) = on_client_host(lab, from, services, svc, chosen.map(|p| p.v4()), local);
     Ok(ServiceWalk {
         lab: lab.name.clone(),
         from: from.node.clone(),
@@ -120,7 +120,7 @@ fn on_client_host(
     };
     let rule =
         endpoint.and_then(|ip| dnat_rule(&h.namespace, &h.node, services.kube_proxy, svc, ip));
-    let conntrack = local.and_then(|l| conntrack_entry(&h.namespace, from.ip, l.port()));
+    let conntrack = local.and_then(|l| conntrack_entry(&h.namespace, from.v4(), l.port()));
     (rule, conntrack)
 }
 

@@ -109,7 +109,7 @@ pub fn ipsec(lab: &crate::lab::Lab, host: &crate::lab::LabHost) -> Option<super:
     Some(super::ipsec::Ipsec {
         xfrm: crate::sys::xfrm::read(&host.namespace).ok()?,
         hosts: (lab.hosts.iter())
-            .map(|h| (h.underlay_ip, h.node.clone()))
+            .map(|h| (h.v4_underlay(), h.node.clone()))
             .collect(),
     })
 }

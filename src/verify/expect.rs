@@ -12,7 +12,7 @@ pub use crate::lab::expect::{ExpectFail, HostSet};
 use crate::lab::point::PointId;
 use crate::lab::Lab;
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// How an expected failure turned out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub fn check(expect: &ExpectFail, path: &PairPath<'_>, ping: &ProbeResult) -> He
 /// A request that died at the declared node died there for want of a route only if that
 /// node's kernel has none to the destination (`routed`, from [`has_route_at`]): a drop by
 /// anything else (a firewall, a down link) is another failure.
-pub fn for_want_of_a_route(held: Held, e: &ExpectFail, dst: Ipv4Addr, routed: bool) -> Held {
+pub fn for_want_of_a_route(held: Held, e: &ExpectFail, dst: IpAddr, routed: bool) -> Held {
     match (held, routed) {
         (Held::Yes { .. }, true) => Held::OtherWay(format!(
             "the request died at {}, but {} has a route to {dst}: something else dropped it",
@@ -90,11 +90,11 @@ pub fn for_want_of_a_route(held: Held, e: &ExpectFail, dst: Ipv4Addr, routed: bo
 
 /// Whether the router the lab names as where `e`'s requests die has a route to `dst` in its
 /// main table, as `ip route get` finds one; false for a node that is not a router.
-pub fn has_route_at(e: &ExpectFail, lab: &Lab, dst: Ipv4Addr) -> bool {
+pub fn has_route_at(e: &ExpectFail, lab: &Lab, dst: IpAddr) -> bool {
     lab.routers
         .iter()
         .find(|r| r.node == e.at)
-        .is_some_and(|r| crate::sys::tables::route_to(&r.namespace, dst.into()).unwrap_or(false))
+        .is_some_and(|r| crate::sys::tables::route_to(&r.namespace, dst).unwrap_or(false))
 }
 
 /// Turns the verdict of a pair the lab expects to fail into the verdict on the expectation.

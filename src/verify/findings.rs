@@ -50,14 +50,7 @@ pub(super) fn lab_findings(
         .flat_map(|i| lab.families().into_iter().map(move |f| (i, f)))
         .map(|(i, f)| lab.pod_ip(i, f))
         .collect();
-    let pod_nets: Vec<ipnet::IpNet> = lab
-        .hosts
-        .iter()
-        .flat_map(|h| {
-            let v6 = h.v6.as_ref().map(|v6| v6.pod_subnet.into());
-            std::iter::once(h.pod_subnet.into()).chain(v6)
-        })
-        .collect();
+    let pod_nets: Vec<ipnet::IpNet> = lab.hosts.iter().flat_map(|h| h.pod_subnets()).collect();
     findings.extend(judge::leaks(
         lab.encap,
         &pod_ips,

@@ -10,7 +10,7 @@ use crate::family::Family;
 use crate::lab::Lab;
 use crate::sys::netns::in_netns;
 pub use crate::sys::tables::FdbEntry;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnedError {
@@ -39,9 +39,10 @@ impl LearnedError {
 #[derive(Debug, Clone)]
 pub struct HostFdb {
     pub node: String,
-    /// Where peers' VTEPs send to it: its underlay address, or its WireGuard tunnel address
-    /// where the mode runs inside the tunnel ([`crate::lab::LabHost::outer_ip`]).
-    pub underlay_ip: Ipv4Addr,
+    /// Where peers' VTEPs send to it, one address per family the lab tunnels: its underlay
+    /// address, or its WireGuard tunnel address where the mode runs inside the tunnel
+    /// ([`crate::lab::LabHost::outer_ip`]).
+    pub outer: Vec<IpAddr>,
     pub entries: Vec<FdbEntry>,
     /// A flow-based tunnel (Cilium): no FDB by design, so no gap to report.
     pub flow_based: bool,
@@ -52,7 +53,7 @@ pub struct HostFdb {
 pub struct FloodGap {
     pub node: String,
     pub device: String,
-    pub peer: Ipv4Addr,
+    pub peer: IpAddr,
     /// A learned entry towards the peer was there: traffic from elsewhere taught it.
     pub learned: bool,
 }
@@ -80,19 +81,16 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
             .find(|e| e.dst.is_some() && e.master.is_none())
             .map(|e| e.ifname.clone())
             .unwrap_or_else(|| "the VXLAN device".to_string());
-        for peer in fdbs.iter().filter(|p| p.node != host.node) {
-            let towards = || {
-                host.entries
-                    .iter()
-                    .filter(|e| e.dst == Some(peer.underlay_ip.into()))
-            };
+        let peers = fdbs.iter().filter(|p| p.node != host.node);
+        for &vtep in peers.flat_map(|p| &p.outer) {
+            let towards = || host.entries.iter().filter(|e| e.dst == Some(vtep));
             if towards().any(|e| !e.is_learned()) {
                 continue;
             }
             gaps.push(FloodGap {
                 node: host.node.clone(),
-                device: device.clone(),
-                peer: peer.underlay_ip,
+                device: device_of(host, Family::of(vtep)).unwrap_or_else(|| device.clone()),
+                peer: vtep,
                 learned: towards().any(|e| e.is_learned() && !e.is_flood()),
             });
         }
@@ -112,13 +110,21 @@ pub fn flood_list(fdbs: &[HostFdb], node: &str, family: Family) -> Vec<IpAddr> {
         .collect()
 }
 
+/// The VXLAN device whose FDB sends over `family`'s underlay, where the host has one.
+fn device_of(host: &HostFdb, family: Family) -> Option<String> {
+    host.entries
+        .iter()
+        .find(|e| e.master.is_none() && e.dst.is_some_and(|d| Family::of(d) == family))
+        .map(|e| e.ifname.clone())
+}
+
 /// Each host's FDB, as the lab holds it right now: read side by side, since each is a
 /// `bridge` process to wait for, and at 254 hosts waiting one after another costs seconds.
 pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
     crate::sys::side_by_side::map(&lab.hosts, |h| {
         Ok(HostFdb {
             node: h.node.clone(),
-            underlay_ip: h.outer_ip(),
+            outer: lab.families().into_iter().map(|f| h.outer_ip(f)).collect(),
             entries: crate::sys::tables::fdb(&h.namespace)
                 .map_err(|e| LearnedError::from_tool(&h.node, "read the FDB", e))?,
             flow_based: h.flow_based,
@@ -202,7 +208,7 @@ mod tests {
     fn host(node: &str, ip: &str, entries: Vec<FdbEntry>) -> HostFdb {
         HostFdb {
             node: node.into(),
-            underlay_ip: ip.parse().unwrap(),
+            outer: vec![ip.parse().unwrap()],
             entries,
             flow_based: false,
         }

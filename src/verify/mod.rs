@@ -637,8 +637,8 @@ mod tests {
             from: "pod1".into(),
             to: "pod2".into(),
             family: crate::family::Family::Ipv4,
-            from_ip: l.pods[0].ip.into(),
-            to_ip: l.pods[1].ip.into(),
+            from_ip: l.pods[0].v4().into(),
+            to_ip: l.pods[1].v4().into(),
             verdict: verdict(reasons),
         };
         use reason::{Direction, ProbeName};

@@ -73,7 +73,7 @@ impl<'a> PairJudge<'a> {
         let window = sealed::window(&plan, std::iter::once(&ping).chain(&steady));
         self.explain_last_seen(pair, &mut verdict);
         self.explain_unsent(pair, &ping, &mut verdict);
-        self.apply_gaps_and_expectations(a, b, &ping, &mut verdict);
+        self.apply_gaps_and_expectations(pair, &ping, &mut verdict);
         let row = PairRow {
             from: lab.pods[a].node.clone(),
             to: lab.pods[b].node.clone(),
@@ -189,10 +189,9 @@ impl<'a> PairJudge<'a> {
         let (lab, dst) = (self.lab, host_of(self.lab, to));
         let tunnel = lab.encap_between(lab.pods[from].host, dst.index);
         let pod = lab.pod_ip(to, family);
-        let subnet = match (family, &dst.v6) {
-            (Family::Ipv6, Some(v6)) => v6.pod_subnet.to_string(),
-            _ => dst.pod_subnet.to_string(),
-        };
+        let subnet = dst
+            .pod_subnet_in(family)
+            .map_or_else(|| pod.to_string(), |net| net.to_string());
         match tunnel {
             crate::lab::Encap::Plain => RoutedTo {
                 ip: pod,
@@ -202,14 +201,13 @@ impl<'a> PairJudge<'a> {
                 ip: pod,
                 named: format!("{subnet} (pod {pod})"),
             },
-            _ if dst.tunnel_ip().is_some() => RoutedTo {
-                ip: dst.outer_ip().into(),
-                named: format!(
-                    "{} ({}'s WireGuard tunnel address)",
-                    dst.outer_ip(),
-                    dst.node
-                ),
-            },
+            _ if family == Family::Ipv4 && dst.tunnel_ip().is_some() => {
+                let tunnel = dst.outer_ip(family);
+                RoutedTo {
+                    ip: tunnel,
+                    named: format!("{tunnel} ({}'s WireGuard tunnel address)", dst.node),
+                }
+            }
             _ => {
                 let underlay = dst.underlay(family);
                 RoutedTo {
@@ -224,17 +222,17 @@ impl<'a> PairJudge<'a> {
     /// declares broken to that declaration.
     pub(super) fn apply_gaps_and_expectations(
         &self,
-        a: usize,
-        b: usize,
+        pair: ProbePair,
         ping: &ProbeResult,
         verdict: &mut judge::PairVerdict,
     ) {
-        let lab = self.lab;
+        let (lab, (a, b)) = (self.lab, pair.pods());
         let (src_host, dst_host) = (host_of(lab, a), host_of(lab, b));
+        let peer = dst_host.outer_ip(pair.family);
         for gap in self
             .gaps
             .iter()
-            .filter(|g| g.node == src_host.node && g.peer == dst_host.outer_ip())
+            .filter(|g| g.node == src_host.node && g.peer == peer)
         {
             verdict.reasons.insert(0, gap.reason());
         }
@@ -247,7 +245,7 @@ impl<'a> PairJudge<'a> {
                 src_host: &src_host.node,
             };
             let held = expect::check(e, &path, ping);
-            let dst = lab.pods[b].ip;
+            let dst = lab.pod_ip(b, pair.family);
             let routed =
                 matches!(held, expect::Held::Yes { .. }) && expect::has_route_at(e, lab, dst);
             let held = expect::for_want_of_a_route(held, e, dst, routed);

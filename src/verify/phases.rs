@@ -201,8 +201,7 @@ pub(super) fn run_transport(
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             for (spec, sent) in specs.iter().zip(results) {
                 let id = spec.id;
-                let own = pod.ip6.filter(|_| spec.dst.is_ipv6());
-                let own = own.map_or(std::net::IpAddr::V4(pod.ip), std::net::IpAddr::V6);
+                let own = pod.addr(crate::family::Family::of(spec.dst));
                 for port in sent.client_ports {
                     flows.insert((own, port, spec.dst), id);
                 }

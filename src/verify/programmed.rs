@@ -124,8 +124,8 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
         }
         for pod in lab.pods.iter().filter(|p| p.host == h.index) {
             let Some(veth) = &pod.host_if else { continue };
-            if h.pod_routes {
-                let (dst, dev) = (format!("{}/32", pod.ip), veth.clone());
+            if let Some(ip) = pod.ip.filter(|_| h.pod_routes) {
+                let (dst, dev) = (format!("{ip}/32"), veth.clone());
                 push(
                     Item::Route {
                         dst,
@@ -145,8 +145,6 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
     out
 }
 
-/// What host `h` programs for peer `p`: its VTEP's neighbour and FDB entries where the peer's
-/// MAC is fixed by the file, and the route to its pods.
 /// flannel's one route for the cluster network on its WireGuard device.
 fn wg_route(wg: &crate::lab::wireguard::LabWireguard) -> Option<Item> {
     Some(Item::Route {
@@ -157,7 +155,14 @@ fn wg_route(wg: &crate::lab::wireguard::LabWireguard) -> Option<Item> {
     })
 }
 
+/// What host `h` programs for peer `p` in IPv4: its VTEP's neighbour and FDB entries where the
+/// peer's MAC is fixed by the file, and the route to its pods. An IPv6-only peer has none.
 fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
+    let (Some(pod_subnet), Some(underlay)) = (p.pod_subnet, p.underlay_ip) else {
+        return Vec::new();
+    };
+    // The address the mode's outer IPv4 header carries for the peer.
+    let outer = p.tunnel_ip().unwrap_or(underlay);
     // Where the mode runs inside the tunnel, the mode's own entries stand, towards the peer's
     // tunnel address; the connected route of the tunnel addresses reaches it.
     let inside = p.tunnel_ip().is_some();
@@ -165,7 +170,7 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         // A peer's pods are behind the WireGuard device: a route of their own unless the
         // device's one route covers them. Routes in a table of their own (Calico's) are not
         // read here: the tunnel on the wire and the peers read back stand for them.
-        let dst = p.pod_subnet.to_string();
+        let dst = pod_subnet.to_string();
         let dev = wg.dev.clone();
         // IPsec's peers (Cilium's) have no route of their own: the out policy catches them.
         return match (wg.route, wg.table) {
@@ -198,21 +203,24 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
             dev: dev.clone(),
         });
         if !h.flow_based {
-            let dst = p.outer_ip();
-            items.push(Item::Fdb { mac, dst, dev });
+            items.push(Item::Fdb {
+                mac,
+                dst: outer,
+                dev,
+            });
         }
     }
     let route = match (encap, dev) {
         // A peer in another rack is not on-link: host-gw plans no route to it (BGP's routes,
         // if any, are checked when verify waits for the routing to converge).
         (Encap::Plain, _) if h.rack != p.rack => None,
-        (Encap::Plain, _) => Some((Some(p.underlay_ip), h.underlay_if.clone(), h.direct_proto)),
+        (Encap::Plain, _) => Some((Some(underlay), h.underlay_if.clone(), h.direct_proto)),
         (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (Some(ip), dev, h.tunnel_proto)),
-        (Encap::Ipip, Some(dev)) => Some((Some(p.outer_ip()), dev, h.tunnel_proto)),
+        (Encap::Ipip, Some(dev)) => Some((Some(outer), dev, h.tunnel_proto)),
         _ => None,
     };
     if let Some((via, dev, proto)) = route {
-        let dst = p.pod_subnet.to_string();
+        let dst = pod_subnet.to_string();
         items.push(Item::Route {
             dst,
             via,
@@ -646,7 +654,7 @@ mod tests {
         // felix's IPIP route, with felix's route protocol (cnilab.tunnel-proto).
         assert!(host1.contains(&&Item::Route {
             dst: "172.16.1.0/24".into(),
-            via: Some(l.hosts[1].underlay_ip),
+            via: l.hosts[1].underlay_ip,
             dev: "tunl0".into(),
             proto: Some(80),
         }));

@@ -182,7 +182,7 @@ pub enum Reason {
     FloodGap {
         node: String,
         device: String,
-        peer: Ipv4Addr,
+        peer: IpAddr,
         /// A learned entry towards the peer was there: traffic from elsewhere taught it.
         learned: bool,
     },

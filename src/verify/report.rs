@@ -163,11 +163,14 @@ impl Report {
     }
 
     /// Where the lab carries more than one family: each one's count, and which are proven,
-    /// e.g. `IPv4 6/6, IPv6 2/6: IPv4 proven, IPv6 not`.
+    /// e.g. `IPv4 6/6, IPv6 2/6: IPv4 proven, IPv6 not`. An IPv6-only lab says so; an IPv4 one
+    /// says nothing, as before families existed.
     fn families_text(&self) -> Option<String> {
         let proofs = self.family_proofs();
-        if proofs.len() < 2 {
-            return None;
+        match proofs.as_slice() {
+            [one] if one.family == Family::Ipv6 => return Some("IPv6 only".into()),
+            [] | [_] => return None,
+            _ => {}
         }
         let counts: Vec<String> = proofs
             .iter()
@@ -679,5 +682,11 @@ mod tests {
         let four = report(vec![row("pod1", "pod2", true, &[])]);
         assert!(!four.table(&plain()).contains("FAMILY"));
         assert_eq!(four.summary(), "1/1 pairs passed (vxlan, 2 hosts)");
+        // An IPv6-only lab's summary says that it is.
+        let mut only = row("pod1", "pod2", true, &[]);
+        only.family = Family::Ipv6;
+        let mut six = report(vec![only]);
+        six.families = vec![Family::Ipv6];
+        assert_eq!(six.summary(), "1/1 pairs passed (vxlan, 2 hosts; IPv6 only)");
     }
 }

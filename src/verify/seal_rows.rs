@@ -32,7 +32,9 @@ impl Prepared {
                 (spi(hosts.0), spi(hosts.1))
             });
             let host = |i| self.lab.host(i).expect("Lab checks every pod has its host");
-            let ends = sealed::Ends::of(host(hosts.0), host(hosts.1));
+            let Some(ends) = sealed::Ends::of(host(hosts.0), host(hosts.1)) else {
+                continue;
+            };
             for r in pair_reasons((&plan, &ends), row, (wg, esp), window, watched) {
                 if !already_said(&row.verdict.reasons, &r) {
                     row.verdict.reasons.push(r);
@@ -143,7 +145,7 @@ mod tests {
         assert_eq!(plan.src_point.role, Some(Role::HostWireguard));
         assert_eq!(plan.src_point.to_string(), "host1-cnilab-wg");
         assert_eq!(plan.src_host.to_string(), "100.64.0.1");
-        let ends = super::sealed::Ends::of(&lab.hosts[0], &lab.hosts[1]);
+        let ends = super::sealed::Ends::of(&lab.hosts[0], &lab.hosts[1]).unwrap();
         assert_eq!(ends.points.1.to_string(), "host2-eth1");
         assert_eq!(ends.hosts.1.to_string(), "10.0.2.2");
         let points = crate::verify::targets::capture_points(&lab);

@@ -229,12 +229,14 @@ pub struct Ends {
 }
 
 impl Ends {
-    pub fn of(a: &LabHost, b: &LabHost) -> Ends {
+    /// The two hosts' ends, where both have IPv4 (every encrypted lab's hosts do: the loader
+    /// refuses one without).
+    pub fn of(a: &LabHost, b: &LabHost) -> Option<Ends> {
         let point = |h: &LabHost| PointId::with_role(&h.node, &h.underlay_if, Role::HostUnderlay);
-        Ends {
+        Some(Ends {
             points: (point(a), point(b)),
-            hosts: (a.underlay_ip, b.underlay_ip),
-        }
+            hosts: (a.underlay_ip?, b.underlay_ip?),
+        })
     }
 }
 

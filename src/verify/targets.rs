@@ -254,8 +254,8 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
         family: pair.family,
         src_pod,
         dst_pod,
-        src_host: outer(ha, pair.family),
-        dst_host: outer(hb, pair.family),
+        src_host: ha.outer_ip(pair.family),
+        dst_host: hb.outer_ip(pair.family),
         src_point: lab.shape_point(ha),
         dst_point: lab.shape_point(hb),
         src_pod_point: pod_point(pa),
@@ -276,15 +276,6 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
 }
 
 /// A pod's own interface, as a capture point.
-/// The address the mode's outer header carries for host `h` in `family`: its WireGuard tunnel
-/// address where the mode runs inside the tunnel (IPv4 only), its underlay address otherwise.
-fn outer(h: &crate::lab::LabHost, family: Family) -> std::net::IpAddr {
-    match family {
-        Family::Ipv4 => h.outer_ip().into(),
-        Family::Ipv6 => h.underlay(family),
-    }
-}
-
 fn pod_point(pod: &crate::lab::LabPod) -> PointId {
     PointId::with_role(&pod.node, &pod.pod_if, Role::Pod)
 }

@@ -63,14 +63,15 @@ fn peer_problem(state: &WgState, p: &LabHost, port: u16, now: u64) -> Option<WgP
     let Some(peer) = state.peer(&key) else {
         return Some(WgProblem::Missing { public_key: key });
     };
-    let planned = SocketAddrV4::new(p.underlay_ip, port);
+    // An encrypted lab has IPv4 (the loader refuses one without it).
+    let planned = SocketAddrV4::new(p.underlay_ip?, port);
     if peer.endpoint != Some(planned) {
         return Some(WgProblem::Endpoint {
             saw: peer.endpoint,
             planned,
         });
     }
-    let carried = carried_for(p);
+    let carried = carried_for(p)?;
     if !peer.allowed_ips.iter().any(|n| n.contains(&carried)) {
         return Some(WgProblem::AllowedIps { missing: carried });
     }
@@ -83,11 +84,8 @@ fn peer_problem(state: &WgState, p: &LabHost, port: u16, now: u64) -> Option<WgP
 
 /// What the tunnel carries for host `p`, which its peer's allowed-ips must hold: its pod
 /// subnet, or where the mode's encapsulation runs inside the tunnel, its tunnel address.
-fn carried_for(p: &LabHost) -> ipnet::Ipv4Net {
-    match p.tunnel_ip() {
-        Some(ip) => ipnet::Ipv4Net::from(ip),
-        None => p.pod_subnet,
-    }
+fn carried_for(p: &LabHost) -> Option<ipnet::Ipv4Net> {
+    p.tunnel_ip().map(ipnet::Ipv4Net::from).or(p.pod_subnet)
 }
 
 #[cfg(test)]
@@ -124,8 +122,8 @@ mod tests {
             peers: (lab.hosts.iter().filter(|p| p.index != i))
                 .map(|p| WgPeer {
                     public_key: p.wg.as_ref().unwrap().public_key.clone(),
-                    endpoint: Some(SocketAddrV4::new(p.underlay_ip, 51820)),
-                    allowed_ips: vec![p.pod_subnet],
+                    endpoint: Some(SocketAddrV4::new(p.v4_underlay(), 51820)),
+                    allowed_ips: p.pod_subnet.into_iter().collect(),
                     latest_handshake: hs,
                     rx_bytes: 1,
                     tx_bytes: 1,

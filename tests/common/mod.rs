@@ -313,12 +313,12 @@ pub fn ping_all_pairs(lab: &Lab) -> Vec<String> {
             }
             let ok = std::process::Command::new("ip")
                 .args(["netns", "exec", &from.namespace, "ping", "-c1", "-w5"])
-                .arg(to.ip.to_string())
+                .arg(to.addr(cnilab::family::Family::Ipv4).to_string())
                 .output()
                 .map(|o| o.status.success())
                 .unwrap_or(false);
             if !ok {
-                failed.push(format!("{} -> {} ({})", from.node, to.node, to.ip));
+                failed.push(format!("{} -> {} ({:?})", from.node, to.node, to.addrs()));
             }
         }
     }

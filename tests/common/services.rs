@@ -121,7 +121,7 @@ pub fn healthy(prefix: &str, mode: &[&str], kube_proxy: &str) {
             .collect();
         assert_eq!(hairpins, endpoints, "{r:#}");
         // From pods, a remote endpoint sees the client pod's own address.
-        let pods: Vec<String> = lab_plan.pods.iter().map(|p| p.ip.to_string()).collect();
+        let pods: Vec<String> = lab_plan.pods.iter().map(|p| p.v4().to_string()).collect();
         let seen = row(&report, svc, "pod")["sources_seen"]
             .as_array()
             .unwrap()
@@ -145,7 +145,7 @@ pub fn healthy(prefix: &str, mode: &[&str], kube_proxy: &str) {
     let hosts: Vec<String> = lab_plan
         .hosts
         .iter()
-        .map(|h| h.underlay_ip.to_string())
+        .map(|h| h.v4_underlay().to_string())
         .collect();
     for s in egress["sources_seen"].as_array().unwrap() {
         assert!(

@@ -472,7 +472,7 @@ mod tests {
         let h: Vec<_> = lab
             .hosts
             .iter()
-            .map(|h| (h.node.as_str(), h.underlay_ip, h.pod_subnet.to_string()))
+            .map(|h| (h.node.as_str(), h.v4_underlay(), h.pod_subnet.unwrap().to_string()))
             .collect();
         assert_eq!(
             h,
@@ -489,7 +489,7 @@ mod tests {
                 )
             ]
         );
-        assert_eq!(lab.pods[1].ip, Ipv4Addr::new(172, 16, 1, 2));
+        assert_eq!(lab.pods[1].ip, Some(Ipv4Addr::new(172, 16, 1, 2)));
         assert_eq!(lab.pods[1].host_if.as_deref(), Some("pod2_veth_piar"));
         // The pods keep the link's 9500, but flannel.1 carries 50 bytes less: a full-size
         // probe is sized to it.
@@ -514,8 +514,8 @@ mod tests {
         let (inference, lab) = inferred("host-gw");
         assert_eq!(inference.summary, "host-gw, 2 hosts, 2 pods, 0 routers");
         assert_eq!(lab.encap, Encap::Plain);
-        assert_eq!(lab.hosts[1].underlay_ip, Ipv4Addr::new(192, 168, 0, 200));
-        assert_eq!(lab.hosts[1].pod_subnet.to_string(), "10.0.2.0/24");
+        assert_eq!(lab.hosts[1].underlay_ip, Some(Ipv4Addr::new(192, 168, 0, 200)));
+        assert_eq!(lab.hosts[1].pod_subnet.unwrap().to_string(), "10.0.2.0/24");
         assert_eq!(
             (lab.pods[0].mtu, lab.pods[0].mtu_from_tunnel),
             (9500, false)

@@ -56,13 +56,13 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
                 from: a.node.clone(),
                 to: b.node.clone(),
                 family: crate::family::Family::Ipv4,
-                from_ip: a.ip.into(),
-                to_ip: b.ip.into(),
+                from_ip: a.v4().into(),
+                to_ip: b.v4().into(),
                 verdict: PairVerdict {
                     rtt: why.is_empty().then(|| Duration::from_micros(412)),
                     wire: format!(
                         "VXLAN vni 1 10.0.{}.2>10.0.{}.2 [{}>{}]",
-                        a.host, b.host, a.ip, b.ip
+                        a.host, b.host, a.v4(), b.v4()
                     ),
                     reasons: why,
                     loss: Loss { sent: 13, lost: 0 },

@@ -267,19 +267,23 @@ fn sep_rule(
     node: &str,
     tcp: bool,
 ) -> String {
-    let chains = crate::services::endpoint_chains(&svc.name, svc.target_port, e.ip);
+    let chains = crate::services::endpoint_chains(&svc.name, svc.target_port, e.v4());
     let k = usize::from(!tcp);
     match services.kube_proxy {
         crate::services::KubeProxy::Iptables => {
             format!(
                 "{node}'s {} DNAT to {}:{}",
-                chains.iptables[k], e.ip, svc.target_port
+                chains.iptables[k],
+                e.v4(),
+                svc.target_port
             )
         }
         crate::services::KubeProxy::Nftables => {
             format!(
                 "{node}'s {} dnat to {}:{}",
-                chains.nft[k], e.ip, svc.target_port
+                chains.nft[k],
+                e.v4(),
+                svc.target_port
             )
         }
     }
@@ -302,7 +306,7 @@ fn empty_row(
             .iter()
             .map(|p| EndpointRef {
                 pod: p.node.clone(),
-                ip: p.ip,
+                ip: p.v4(),
             })
             .collect(),
         endpoints_reached: Vec::new(),
@@ -442,13 +446,13 @@ fn check_answer(
         let on_wire = frames.iter().any(|f| {
             Some(f.host) == probe.client_host
                 && f.outgoing
-                && f.wire.innermost().is_some_and(|ip| ip.dst == endpoint.ip)
+                && f.wire.innermost().is_some_and(|ip| ip.dst == endpoint.v4())
         });
         if !on_wire {
             reasons.push(ServiceReason::EndpointNotOnWire {
                 probe: label.to_string(),
                 endpoint: endpoint.node.clone(),
-                ip: endpoint.ip,
+                ip: endpoint.v4(),
             });
         }
     }
@@ -476,7 +480,7 @@ fn expected_source(
             }
             TrafficPolicy::Cluster => {
                 let node = probe.node.unwrap_or_default();
-                match ev.node_sources.get(&(node, endpoint.ip)) {
+                match ev.node_sources.get(&(node, endpoint.v4())) {
                     Some(&src) => (saw != src).then(|| {
                         format!(
                             "host{node}'s own address towards {} ({src}, as `ip route get` picks it), which MASQUERADE gives NodePort traffic",
@@ -496,9 +500,10 @@ fn expected_source(
 /// The host's underlay address, or one in its pod subnet (its bridge, tunnel or gateway).
 fn host_owns(lab: &Lab, host: usize, ip: Ipv4Addr) -> bool {
     lab.host(host).is_some_and(|h| {
-        h.underlay_ip == ip
+        h.v4_underlay() == ip
             || h.vtep_ip == Some(ip)
-            || (h.pod_subnet.contains(&ip) && !lab.pods.iter().any(|p| p.ip == ip))
+            || (h.pod_subnet.is_some_and(|n| n.contains(&ip))
+                && !lab.pods.iter().any(|p| p.v4() == ip))
     })
 }
 
@@ -542,7 +547,7 @@ fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>
             continue;
         };
         let host = probe.client_host.and_then(|i| ev.lab.host(i));
-        let host_ip = host.map(|h| h.underlay_ip);
+        let host_ip = host.map(|h| h.v4_underlay());
         seen.insert(SourceSeen {
             endpoint: probe.client.clone(),
             source: *h.from.ip(),
@@ -615,7 +620,7 @@ mod tests {
             kind: ClientKind::Pod,
             client: pod.node.clone(),
             client_ns: pod.namespace.clone(),
-            client_ip: pod.ip,
+            client_ip: pod.v4(),
             client_host: Some(pod.host),
             target: SocketAddrV4::new(ip("10.96.0.11"), 80),
             node: None,

@@ -159,7 +159,7 @@ fn node_sources(lab: &Lab, services: &LabServices) -> NodeSources {
     let mut endpoints: Vec<std::net::Ipv4Addr> = services
         .services
         .iter()
-        .flat_map(|svc| services.endpoints(lab, svc).into_iter().map(|p| p.ip))
+        .flat_map(|svc| services.endpoints(lab, svc).into_iter().map(|p| p.v4()))
         .collect();
     endpoints.sort();
     endpoints.dedup();
@@ -239,7 +239,7 @@ fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
                 probes.push(from_pod(pod, Some(i), vip, tcp));
             }
             for (host, n, expect_fail) in node_port_probes(lab, services, &endpoints) {
-                let target = SocketAddrV4::new(host.underlay_ip, svc.node_port);
+                let target = SocketAddrV4::new(host.v4_underlay(), svc.node_port);
                 let one = || from_outside(services, i, host.index, target, tcp, expect_fail);
                 probes.extend((0..n).map(|_| one()));
             }
@@ -275,7 +275,7 @@ fn from_pod(
         },
         client: pod.node.clone(),
         client_ns: pod.namespace.clone(),
-        client_ip: pod.ip,
+        client_ip: pod.v4(),
         client_host: Some(pod.host),
         target,
         node: None,

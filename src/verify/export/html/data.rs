@@ -185,7 +185,7 @@ pub fn json(report: &Report, lab: &Lab, axis: &Axis, budget: usize) -> String {
             lab.pods
                 .iter()
                 .find(|x| x.node == *p)
-                .map(|x| x.ip.to_string())
+                .map(|x| x.addr(crate::family::Family::Ipv4).to_string())
                 .unwrap_or_default()
         })
         .collect();
