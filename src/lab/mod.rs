@@ -1031,7 +1031,13 @@ pub(crate) mod tests {
         let gone = text.replacen("        cnilab.pod-ip6: \"fd00:172:16:1::2\"\n", "", 1);
         let err = Lab::from_topology(&Topology::parse(&gone).unwrap()).unwrap_err();
         assert!(
-            matches!(&err, LabError::Missing { label: LABEL_POD_IP6, .. }),
+            matches!(
+                &err,
+                LabError::Missing {
+                    label: LABEL_POD_IP6,
+                    ..
+                }
+            ),
             "{err}"
         );
     }

@@ -687,6 +687,9 @@ mod tests {
         only.family = Family::Ipv6;
         let mut six = report(vec![only]);
         six.families = vec![Family::Ipv6];
-        assert_eq!(six.summary(), "1/1 pairs passed (vxlan, 2 hosts; IPv6 only)");
+        assert_eq!(
+            six.summary(),
+            "1/1 pairs passed (vxlan, 2 hosts; IPv6 only)"
+        );
     }
 }

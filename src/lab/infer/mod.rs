@@ -472,7 +472,13 @@ mod tests {
         let h: Vec<_> = lab
             .hosts
             .iter()
-            .map(|h| (h.node.as_str(), h.v4_underlay(), h.pod_subnet.unwrap().to_string()))
+            .map(|h| {
+                (
+                    h.node.as_str(),
+                    h.v4_underlay(),
+                    h.pod_subnet.unwrap().to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             h,
@@ -514,7 +520,10 @@ mod tests {
         let (inference, lab) = inferred("host-gw");
         assert_eq!(inference.summary, "host-gw, 2 hosts, 2 pods, 0 routers");
         assert_eq!(lab.encap, Encap::Plain);
-        assert_eq!(lab.hosts[1].underlay_ip, Some(Ipv4Addr::new(192, 168, 0, 200)));
+        assert_eq!(
+            lab.hosts[1].underlay_ip,
+            Some(Ipv4Addr::new(192, 168, 0, 200))
+        );
         assert_eq!(lab.hosts[1].pod_subnet.unwrap().to_string(), "10.0.2.0/24");
         assert_eq!(
             (lab.pods[0].mtu, lab.pods[0].mtu_from_tunnel),

@@ -62,7 +62,10 @@ pub fn report(lab: &Lab, reasons: impl Fn(&str, &str) -> Vec<Reason>) -> Report 
                     rtt: why.is_empty().then(|| Duration::from_micros(412)),
                     wire: format!(
                         "VXLAN vni 1 10.0.{}.2>10.0.{}.2 [{}>{}]",
-                        a.host, b.host, a.v4(), b.v4()
+                        a.host,
+                        b.host,
+                        a.v4(),
+                        b.v4()
                     ),
                     reasons: why,
                     loss: Loss { sent: 13, lost: 0 },
