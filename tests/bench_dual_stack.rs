@@ -1,7 +1,8 @@
 //! `cnilab bench` on dual-stack labs (root, iperf3, ethtool), its own (`--ip-family dual`) and
-//! one brought with `-t`: every path is measured in IPv4 and in IPv6, each family against its own host-to-host baseline, and the bytes each pod
-//! packet carries on the underlay are read off the wire: VXLAN over IPv4 50, VXLAN over IPv6
-//! 70 (outer IPv6 40, UDP 8, VXLAN 8, the pod's Ethernet 14), host-gw nothing in either.
+//! one brought with `-t`, and on an IPv6-only lab: every path is measured in each family, each
+//! against its own host-to-host baseline, and the bytes each pod packet carries on the
+//! underlay are read off the wire: VXLAN over IPv4 50, VXLAN over IPv6 70 (outer IPv6 40, UDP
+//! 8, VXLAN 8, the pod's Ethernet 14), host-gw nothing in either.
 
 mod common;
 
@@ -34,14 +35,14 @@ impl Drop for BenchLab {
     }
 }
 
-/// `bench --modes MODE --ip-family dual`, briefly: bench's own 2-host lab of 2 pods a host,
+/// `bench --modes MODE --ip-family FAMILY`, briefly: bench's own 2-host lab of 2 pods a host,
 /// deployed, measured and destroyed. The report and bench's progress lines.
-fn bench_fresh_dual(prefix: &str, mode: &str) -> (Value, String) {
+fn bench_fresh(prefix: &str, mode: &str, family: &str) -> (Value, String) {
     require_bench_tools();
     let prefix = unique(prefix);
     let lab = BenchLab(format!("{prefix}-{mode}"));
     let out = cnilab()
-        .args(["bench", "--modes", mode, "--ip-family", "dual"])
+        .args(["bench", "--modes", mode, "--ip-family", family])
         .args(["--duration", "1", "--repeat", "1", "--streams", "2"])
         .args(["--json", "--name", &prefix])
         .output()
@@ -176,7 +177,7 @@ fn check_family(mode: &Value, e: &Expect, kinds: &[&str]) {
 
 #[test]
 fn dual_vxlan_costs_fifty_bytes_in_ipv4_and_seventy_in_ipv6_on_the_wire() {
-    let (report, log) = bench_fresh_dual("b42bv", "vxlan");
+    let (report, log) = bench_fresh("b42bv", "vxlan", "dual");
     let modes = report["modes"].as_array().unwrap();
     assert_eq!(modes.len(), 1, "{report:#}");
     let mode = &modes[0];
@@ -218,4 +219,18 @@ fn a_deployed_dual_host_gw_lab_carries_nothing_extra_in_either_family() {
     check_family(mode, &expect(IPV6, 0), &kinds);
     assert_eq!(mode["paths"].as_array().unwrap().len(), 4, "{mode:#}");
     assert!(log.contains("no pod-to-pod baseline on one host"), "{log}");
+}
+
+#[test]
+fn ipv6_only_vxlan_costs_seventy_bytes_and_has_no_ipv4_path() {
+    let (report, _log) = bench_fresh("b42b6", "vxlan", "ipv6");
+    let mode = &report["modes"][0];
+    assert_eq!(mode["pod_mtu"].as_u64(), Some(1500 - 70), "{mode:#}");
+    let kinds = ["host-to-host", "same-host", "pod-to-pod"];
+    check_family(mode, &expect(IPV6, 70), &kinds);
+    assert_eq!(
+        mode["paths"].as_array().unwrap().len(),
+        3,
+        "IPv6 paths only: {mode:#}"
+    );
 }

@@ -185,8 +185,7 @@ fn measure_held(lab: &Lab, opts: &BenchOptions) -> Result<super::report::ModeRep
     }
 }
 
-/// The lab in `file`, in each family it carries: IPv4, or IPv4 and IPv6 (the loader refuses an
-/// IPv6-only lab so far).
+/// The lab in `file`, to be measured in each family it carries: IPv4, IPv6 or both.
 fn plan(file: &LabFile) -> Result<&Lab, BenchError> {
     file.lab().map_err(|source| BenchError::Lab {
         file: file.path.clone(),

@@ -492,6 +492,7 @@ Examples:
   sudo cnilab bench --modes vxlan --flavors article,flannel,calico,cilium
   sudo cnilab bench --flavors article,flannel,calico      # each in every mode that has it
   sudo cnilab bench --modes host-gw,vxlan --ip-family dual # every path in IPv4 and IPv6
+  sudo cnilab bench --modes vxlan --ip-family ipv6         # VXLAN over IPv6: 70 B a packet
   sudo cnilab bench -t clab.yaml                           # a lab you deployed; left up
 
 With -t, bench waits for a verify, trace or bench running on the lab (--no-wait: exit 2 at
@@ -536,7 +537,7 @@ pub struct BenchArgs {
     )]
     pub encryption: Encryption,
     /// dual: each lab carries IPv4 and IPv6 (as `gen --ip-family dual` builds it), and every
-    /// path is measured in both families (ipv6-only labs are not benched yet).
+    /// path is measured in both families; ipv6: in IPv6 alone, over an IPv6-only underlay.
     #[arg(
         long,
         value_enum,

@@ -313,13 +313,6 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
     let combos =
         crate::bench::selection::select(named, &flavors).map_err(crate::bench::BenchError::from)?;
     let combos = crate::bench::selection::with_encryption(&combos, args.encryption);
-    if args.ip_family == crate::family::IpFamily::Ipv6 {
-        return Err(Error::Usage(
-            "--ip-family ipv6: bench measures ipv4 and dual labs so far (an IPv6-only lab is not \
-             read back yet); use --ip-family dual to measure IPv6 beside IPv4"
-                .into(),
-        ));
-    }
     let opts = crate::bench::BenchOptions {
         combos,
         ip_family: args.ip_family,
