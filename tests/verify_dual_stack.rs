@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::verify::{exec, pair, reasons, verify, verify_healthy};
+use common::verify::{exec, pair, reasons, rebuild_ipv6_vtep, verify, verify_healthy};
 use common::*;
 use serde_json::Value;
 
@@ -197,36 +197,7 @@ fn a_pod_left_at_1500_fails_its_ipv6_full_size_probe() {
 #[test]
 fn an_ipv6_vtep_on_the_wrong_port_fails_its_ipv6_pairs() {
     let lab = deployed_dual("d29pt-", &["--mode", "vxlan"]);
-    let l = lab.lab();
-    let own = l.hosts[0].v6.as_ref().unwrap();
-    exec(&lab, "host1", "ip link del flannel-v6.1");
-    let mut lines = vec![
-        format!(
-            "ip link add flannel-v6.1 type vxlan id 1 dev eth1 local {} dstport 8472",
-            own.underlay_ip
-        ),
-        "ip link set dev flannel-v6.1 mtu 1430".to_string(),
-        "ip link set dev flannel-v6.1 up".to_string(),
-        format!(
-            "ip -6 addr add {}/128 dev flannel-v6.1 nodad",
-            own.vtep_ip.unwrap()
-        ),
-    ];
-    for peer in &l.hosts[1..] {
-        let v6 = peer.v6.as_ref().unwrap();
-        lines.push(format!(
-            "ip -6 route add {} via {} dev flannel-v6.1 onlink",
-            v6.pod_subnet,
-            v6.vtep_ip.unwrap()
-        ));
-        lines.push(format!(
-            "bridge fdb append to 00:00:00:00:00:00 dst {} dev flannel-v6.1",
-            v6.underlay_ip
-        ));
-    }
-    for line in &lines {
-        exec(&lab, "host1", line);
-    }
+    rebuild_ipv6_vtep(&lab, 0, 8472);
     let (code, report) = verify(&lab, &["--max-loss", "0.25"]);
     assert_eq!(code, 1, "{report:#}");
     // Its NDP for the peer VTEPs goes out on 8472 and is never answered: the probes never

@@ -318,7 +318,7 @@ pub enum LabError {
     NoHosts,
     /// trace shows IPv4 only so far: a dual-stack lab is refused rather than shown in one
     /// family as if it were the whole lab.
-    #[error("lab `{lab}` says `cnilab.ip-family: {family}`: {command} checks IPv4 labs only so far (verify checks dual-stack labs in both families), and a picture of one family would claim what nobody checked; run `cnilab verify`, or generate the lab with --ip-family ipv4")]
+    #[error("lab `{lab}` says `cnilab.ip-family: {family}`: {command} checks IPv4 labs only so far (verify checks ipv6 and dual-stack labs in every family), and a picture of one family would claim what nobody checked; run `cnilab verify`, or generate the lab with --ip-family ipv4")]
     FamilyNotShown {
         lab: String,
         family: IpFamily,

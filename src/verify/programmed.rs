@@ -101,18 +101,19 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
                 scope,
             })
         };
-        if let (Encap::Vxlan(v), Some(dev)) = (lab.encap, &lab.tunnel_dev) {
-            let (port, vni, flow_based) = (v.port, v.vni, h.flow_based);
-            let dev = dev.clone();
-            push(
-                Item::Tunnel {
-                    dev,
-                    port,
-                    vni,
-                    flow_based,
-                },
-                Scope::Host,
-            );
+        for dev in vxlan_devices(lab, h) {
+            if let Encap::Vxlan(v) = lab.encap {
+                let (port, vni, flow_based) = (v.port, v.vni, h.flow_based);
+                push(
+                    Item::Tunnel {
+                        dev,
+                        port,
+                        vni,
+                        flow_based,
+                    },
+                    Scope::Host,
+                );
+            }
         }
         if let Some(route) = lab.encryption.as_ref().and_then(wg_route) {
             push(route, Scope::Host);
@@ -143,6 +144,14 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
         }
     }
     out
+}
+
+/// The host's VXLAN devices the labels name: the flavor's (`cnilab.tunnel-dev`) where the host
+/// has an IPv4 side, and its IPv6 VTEP's (`cnilab.tunnel6-dev`), which share the port and VNI.
+fn vxlan_devices(lab: &Lab, h: &LabHost) -> Vec<String> {
+    let v4 = lab.tunnel_dev.clone().filter(|_| h.underlay_ip.is_some());
+    let v6 = h.v6.as_ref().and_then(|v6| v6.tunnel_dev.clone());
+    v4.into_iter().chain(v6).collect()
 }
 
 /// flannel's one route for the cluster network on its WireGuard device.

@@ -151,3 +151,40 @@ pub fn ping_ok(lab: &LabGuard, from: &str, to: &str) -> bool {
         .status
         .success()
 }
+
+/// Rebuilds the article's IPv6 VTEP (`flannel-v6.1`, flood and learn) of host `host` (its
+/// index in the lab) on UDP `port`, with its address, routes and flood entries as the lab
+/// programs them: the VTEP of a lab on another port than the one it plans.
+pub fn rebuild_ipv6_vtep(lab: &LabGuard, host: usize, port: u16) {
+    let l = lab.lab();
+    let own = l.hosts[host].v6.as_ref().unwrap();
+    let node = l.hosts[host].node.clone();
+    exec(lab, &node, "ip link del flannel-v6.1");
+    let mut lines = vec![
+        format!(
+            "ip link add flannel-v6.1 type vxlan id 1 dev eth1 local {} dstport {port}",
+            own.underlay_ip
+        ),
+        "ip link set dev flannel-v6.1 mtu 1430".to_string(),
+        "ip link set dev flannel-v6.1 up".to_string(),
+        format!(
+            "ip -6 addr add {}/128 dev flannel-v6.1 nodad",
+            own.vtep_ip.unwrap()
+        ),
+    ];
+    for peer in l.hosts.iter().filter(|p| p.node != node) {
+        let v6 = peer.v6.as_ref().unwrap();
+        lines.push(format!(
+            "ip -6 route add {} via {} dev flannel-v6.1 onlink",
+            v6.pod_subnet,
+            v6.vtep_ip.unwrap()
+        ));
+        lines.push(format!(
+            "bridge fdb append to 00:00:00:00:00:00 dst {} dev flannel-v6.1",
+            v6.underlay_ip
+        ));
+    }
+    for line in &lines {
+        exec(lab, &node, line);
+    }
+}
