@@ -493,7 +493,8 @@ fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
 }
 
 /// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs on their own
-/// underlays, and host-gw on a routed or racks underlay with static routes.
+/// underlays, and host-gw on a routed or racks underlay with static routes or BGP (a BIRD
+/// session per family).
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
     let family = spec.ip_family;
@@ -515,12 +516,6 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
         return refuse(
             format!("--flavor {}", spec.flavor),
             "use the article's flavor (leave --flavor out) or --flavor flannel",
-        );
-    }
-    if spec.routing != Routing::Static {
-        return refuse(
-            format!("--routing {}", spec.routing),
-            "leave --routing out: static routes carry IPv6",
         );
     }
     // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).
