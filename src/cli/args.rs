@@ -395,12 +395,16 @@ Examples:
   sudo cnilab trace --cold pod1 172.16.1.2         # flush ARP/FDB first: the walk shows ARP
   sudo cnilab trace pod1 pod2 --pcap out/          # also the frames, as out/trace.pcapng
   sudo cnilab trace pod1 pod2 --format mermaid     # the walk as a sequence diagram
+  sudo cnilab trace pod1 pod2 --family ipv6        # dual-stack lab: an ICMPv6 echo, NDP, ip -6 route
+  sudo cnilab trace pod1 fd00:172:16:1::2          # the same: TO's IPv6 address picks IPv6
 
-FROM and TO are pod names or pod addresses. Every frame carries the kernel's capture time;
-the walk is in that order. Like verify, trace waits for a verify, trace or bench running on
-the lab (--no-wait: exit 2 at once, naming it), and ends with exit 2 if the lab is destroyed
-under it. Exit codes: 0 the reply came back, 1 the walk stopped (trace says where, and what
-that node lacked), 2 usage or environment error.")]
+FROM and TO are pod names or pod addresses. In a dual-stack lab the walk is IPv4 unless
+--family ipv6 or a pod's IPv6 address asks for IPv6; a lab without IPv6 (not made with
+`gen --ip-family dual` or `ipv6`) refuses an IPv6 walk with exit 2. Every frame carries the
+kernel's capture time; the walk is in that order. Like verify, trace waits for a verify, trace
+or bench running on the lab (--no-wait: exit 2 at once, naming it), and ends with exit 2 if the
+lab is destroyed under it. Exit codes: 0 the reply came back, 1 the walk stopped (trace says
+where, and what that node lacked), 2 usage or environment error.")]
     Trace {
         #[command(flatten)]
         topo: TopologyArg,
@@ -408,6 +412,10 @@ that node lacked), 2 usage or environment error.")]
         from: String,
         /// The pod it is sent to (name or address).
         to: String,
+        /// The family to walk in a dual-stack lab. Default: the family of FROM's or TO's
+        /// address where one is given as an address, else ipv4 (ipv6 in an ipv6-only lab).
+        #[arg(long, value_enum, value_name = "FAMILY")]
+        family: Option<crate::family::Family>,
         /// First flush the neighbour and FDB entries every node learned, so the walk shows ARP.
         #[arg(long)]
         cold: bool,

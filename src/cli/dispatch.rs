@@ -60,6 +60,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             topo,
             from,
             to,
+            family,
             cold,
             json,
             pcap,
@@ -71,6 +72,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             crate::trace::TraceOptions {
                 from,
                 to,
+                family,
                 cold,
                 pcap_dir: pcap,
             },
