@@ -500,6 +500,8 @@ Examples:
   sudo cnilab bench --modes vxlan --offload off --json     # checksum/segmentation offload off
   sudo cnilab bench --modes vxlan --flavors article,flannel,calico,cilium
   sudo cnilab bench --flavors article,flannel,calico      # each in every mode that has it
+  sudo cnilab bench --modes host-gw,vxlan --ip-family dual # every path in IPv4 and IPv6
+  sudo cnilab bench --modes vxlan --ip-family ipv6         # VXLAN over IPv6: 70 B a packet
   sudo cnilab bench -t clab.yaml                           # a lab you deployed; left up
 
 With -t, bench waits for a verify, trace or bench running on the lab (--no-wait: exit 2 at
@@ -543,6 +545,16 @@ pub struct BenchArgs {
         conflicts_with = "file"
     )]
     pub encryption: Encryption,
+    /// dual: each lab carries IPv4 and IPv6 (as `gen --ip-family dual` builds it), and every
+    /// path is measured in both families; ipv6: in IPv6 alone, over an IPv6-only underlay.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FAMILY",
+        default_value = "ipv4",
+        conflicts_with = "file"
+    )]
+    pub ip_family: crate::family::IpFamily,
     /// Bench the lab in this file, already deployed, instead of deploying one per mode.
     #[arg(short = 't', long = "topo", value_name = "FILE")]
     pub file: Option<PathBuf>,

@@ -317,6 +317,7 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
     let combos = crate::bench::selection::with_encryption(&combos, args.encryption);
     let opts = crate::bench::BenchOptions {
         combos,
+        ip_family: args.ip_family,
         topo: args.file,
         name_prefix: args.name,
         duration_s: args.duration,
