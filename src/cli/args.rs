@@ -242,8 +242,9 @@ Examples:
         /// Run every exec line as its own process, as containerlab does (benchmark baseline).
         #[arg(long, hide = true)]
         exec_per_line: bool,
-        /// Raise the kernel's neighbour-table cap (net.ipv4.neigh.default.gc_thresh2/3) if the
-        /// lab needs more; the old values come back when the last lab is destroyed.
+        /// Raise the kernel's neighbour-table cap (net.ipv4.neigh.default.gc_thresh2/3, and
+        /// net.ipv6's for a lab with IPv6) if the lab needs more; the old values come back when
+        /// the last lab is destroyed.
         #[arg(long)]
         raise_neigh_limits: bool,
         #[command(flatten)]
