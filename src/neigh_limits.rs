@@ -304,7 +304,10 @@ mod tests {
         let ns = scratch.name();
         assert_eq!(held_by(Family::Ipv4, [ns].into_iter()), peers.len());
         assert_eq!(
-            held_by(Family::Ipv4, [ns, "cnilab-test-no-such-namespace"].into_iter()),
+            held_by(
+                Family::Ipv4,
+                [ns, "cnilab-test-no-such-namespace"].into_iter()
+            ),
             peers.len()
         );
     }

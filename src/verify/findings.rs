@@ -135,7 +135,10 @@ pub(super) fn peak_memory_kib() -> Option<u64> {
 /// needs several thousand entries in each family it carries; past a cap, neighbours fail to
 /// resolve and pairs fail for a reason no capture shows.
 pub(super) fn neighbour_table_notes(families: &[Family]) -> Vec<String> {
-    families.iter().filter_map(|&f| neighbour_table_note(f)).collect()
+    families
+        .iter()
+        .filter_map(|&f| neighbour_table_note(f))
+        .collect()
 }
 
 fn neighbour_table_note(family: Family) -> Option<String> {
