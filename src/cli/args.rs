@@ -62,7 +62,8 @@ pub struct LabShape {
     pub underlay: Option<Underlay>,
     /// Which IP families pods and hosts carry: ipv4 (the default), ipv6 (an IPv6-only lab on
     /// an IPv6 underlay) or dual (both). ipv6 and dual are built for host-gw and vxlan, article
-    /// and flannel flavors, on their own underlays.
+    /// and flannel flavors, and for vxlan with --flavor calico (vxlan-v6.calico), on their own
+    /// underlays.
     #[arg(long, value_enum, value_name = "FAMILY", default_value = "ipv4")]
     pub ip_family: crate::family::IpFamily,
     /// How pod routes cross the routers: static (host-gw's own routes, the default) or bgp
