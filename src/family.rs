@@ -68,10 +68,15 @@ impl fmt::Display for IpFamily {
 
 /// One address family: what each pair verify probes is in, and what a lab's [`IpFamily`] is
 /// made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Family {
+    /// IPv4: ICMP echo, ARP, `ip route`.
+    #[default]
     Ipv4,
+    /// IPv6: ICMPv6 echo, NDP, `ip -6 route`.
     Ipv6,
 }
 

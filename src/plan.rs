@@ -507,7 +507,7 @@ fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
 
 /// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs and Calico's
 /// vxlan lab on their own underlays, and host-gw on a routed or racks underlay with static
-/// routes.
+/// routes or BGP (a BIRD session per family).
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
     let family = spec.ip_family;
@@ -530,12 +530,6 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
         return refuse(
             format!("--flavor {} with --mode {}", spec.flavor, spec.mode),
             "use the article's flavor (leave --flavor out), --flavor flannel, or --mode vxlan --flavor calico",
-        );
-    }
-    if spec.routing != Routing::Static {
-        return refuse(
-            format!("--routing {}", spec.routing),
-            "leave --routing out: static routes carry IPv6",
         );
     }
     // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).

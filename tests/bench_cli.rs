@@ -130,3 +130,31 @@ fn help_has_examples_of_modes_and_flavors() {
     assert!(help.contains("not NIC figures"), "{help}");
     assert!(help.contains("pod to pod on one host"), "{help}");
 }
+
+/// A family gen does not build for a mode is refused before anything is deployed, naming the
+/// flag; with -t the lab's file says its families.
+#[test]
+fn ip_families_gen_does_not_build_are_refused_up_front() {
+    let name = unique("b42fam");
+    let out = cnilab()
+        .args(["bench", "--ip-family", "dual", "--modes", "ipip"])
+        .args(["--name", &name])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--ip-family dual"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        lab_namespaces(&format!("{name}-ipip")),
+        Vec::<String>::new()
+    );
+    let out = cnilab()
+        .args(["bench", "--ip-family", "dual", "-t", "clab.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "-t brings its own families");
+}

@@ -37,6 +37,7 @@ fn flavored(mode: Mode, flavor: Flavor, slowdown: f64) -> ModeReport {
     .into_iter()
     .map(|(path, f)| PathReport {
         path,
+        family: None,
         from: "a".into(),
         to: "b".into(),
         ratio_to_host_to_host: Ratios::of(&f, &base),

@@ -1,5 +1,6 @@
 //! host-gw across routers with BGP (BIRD 2 on every host and router), on the netns runtime:
-//! every pair passes as plain IPv4 once the sessions are up; routes that never come are named
+//! every pair passes as plain IPv4 once the sessions are up, and in IPv6 over sessions of its
+//! own in dual-stack and IPv6-only labs; routes that never come are named
 //! after the timeout, and a daemon that dies is named at once; trace waits for the sessions;
 //! no daemon outlives its lab. Root and bird2 only.
 
@@ -22,6 +23,11 @@ fn require_bird() {
 
 /// A BGP lab's files in the guard's folder: the topology and each node's bird.conf beside it.
 fn generated(hosts: usize, underlay: &str) -> LabGuard {
+    generated_with(hosts, underlay, &[])
+}
+
+/// As [`generated`], with `extra` arguments to gen.
+fn generated_with(hosts: usize, underlay: &str, extra: &[&str]) -> LabGuard {
     require_root();
     require_bird();
     let name = unique("rtg");
@@ -36,14 +42,9 @@ fn generated(hosts: usize, underlay: &str) -> LabGuard {
             "--routing",
             "bgp",
         ])
-        .args([
-            "--name",
-            &name,
-            "--hosts",
-            &hosts.to_string(),
-            "--force",
-            "-o",
-        ])
+        .args(["--name", &name, "--hosts", &hosts.to_string(), "--force"])
+        .args(extra)
+        .arg("-o")
         .arg(&lab.file)
         .output()
         .unwrap();
@@ -221,5 +222,91 @@ fn a_failed_deploy_leaves_no_daemon_behind() {
     assert!(
         left.is_empty(),
         "daemons outlived the failed deploy: {left:?}"
+    );
+}
+
+/// Runs `birdc -s <node's socket> <args>` and asserts it worked.
+fn birdc(lab: &LabGuard, node: &str, args: &[&str]) {
+    let socket = lab
+        .file
+        .parent()
+        .unwrap()
+        .join(format!("{}.cnilab/bird/{node}/bird.ctl", lab.name));
+    let out = std::process::Command::new("birdc")
+        .arg("-s")
+        .arg(&socket)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "birdc {args:?}: {}", stderr(&out));
+}
+
+/// In a dual-stack lab each family has its own BGP sessions: every pair passes in both
+/// families, the IPv6 pod routes came by BGP, and host1 withdrawing its IPv6 prefix alone is
+/// named as the IPv6 routes that never came, the IPv4 ones untouched.
+#[test]
+fn bgp_carries_ipv6_pod_routes_in_a_dual_stack_lab() {
+    let lab = generated_with(4, "racks:2", &["--ip-family", "dual"]);
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let (code, report) = verify_healthy(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("IPv4 12/12, IPv6 12/12: IPv4 and IPv6 proven"),
+        "{summary}"
+    );
+    assert!(
+        report["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.get("expected_failure").is_none()),
+        "BGP carries every cross-rack pair: {report:#}"
+    );
+    let ns = format!("clab-{}-host1", lab.name);
+    let routes = std::process::Command::new("ip")
+        .args(["-n", &ns, "-6", "route", "show", "fd00:10:0:3::/64"])
+        .output()
+        .unwrap();
+    let routes = String::from_utf8_lossy(&routes.stdout);
+    assert!(
+        routes.contains("proto bird"),
+        "host3's IPv6 pods by BGP: {routes}"
+    );
+
+    birdc(&lab, "host1", &["disable", "pods6"]);
+    let out = lab.run(&["verify", "--converge-timeout", "8"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("host3 has no route to fd00:10:0:1::/64 (host1's pods)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("no route to 10.0.1.0/24"),
+        "IPv4 is untouched: {err}"
+    );
+}
+
+/// An IPv6-only BGP lab: sessions over the IPv6 underlay alone carry every pod prefix.
+#[test]
+fn bgp_carries_every_pod_route_in_an_ipv6_lab() {
+    let lab = generated_with(4, "racks:2", &["--ip-family", "ipv6"]);
+    let out = lab.deploy();
+    assert!(out.status.success(), "deploy failed: {}", stderr(&out));
+    let (code, report) = verify_healthy(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["summary"], "12/12 pairs passed (host-gw, 4 hosts; IPv6 only)",
+        "{report:#}"
+    );
+    let p = pair(&report, "pod1", "pod3");
+    assert!(
+        p["wire"]
+            .as_str()
+            .unwrap()
+            .starts_with("plain IPv6 fd00:10:0:1::2 > fd00:10:0:3::2"),
+        "{p:#}"
     );
 }

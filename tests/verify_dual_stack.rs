@@ -60,6 +60,8 @@ fn assert_every_pair_of_both_families_passes(lab: &LabGuard, shape: &str) {
             assert_eq!(wire.contains("fd00:"), family == "ipv6", "{wire}");
         }
     }
+    // What the hosts hold matches what the file programs, in both families.
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
     let families = report["families"].as_array().unwrap();
     assert_eq!(families.len(), 2, "{report:#}");
     assert!(families.iter().all(|f| f["proven"] == true), "{report:#}");

@@ -121,6 +121,7 @@ mod tests {
             offloads: Default::default(),
             paths: vec![PathReport {
                 path: PathKind::PodToPod,
+                family: None,
                 from: "pod1".into(),
                 to: "pod3".into(),
                 ratio_to_host_to_host: Ratios::of(&f, &f),

@@ -3,7 +3,7 @@
 
 use super::BenchError;
 use serde::Deserialize;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub const INSTALL_IPERF3: &str = "iperf3 is not installed; install it with `sudo apt-get install iperf3` (or scripts/install-deps.sh)";
@@ -69,7 +69,8 @@ pub enum Length {
 #[derive(Debug, Clone)]
 pub struct ClientRun {
     pub namespace: String,
-    pub server: Ipv4Addr,
+    /// The server's address; an IPv6 one makes the client speak IPv6 only (`-6`).
+    pub server: IpAddr,
     pub streams: u32,
     pub length: Length,
 }
@@ -81,6 +82,9 @@ impl ClientRun {
             .map(|s| s.to_string())
             .collect();
         args.push(self.server.to_string());
+        if self.server.is_ipv6() {
+            args.push("-6".into());
+        }
         args.extend(["-p".into(), PORT.to_string()]);
         args.extend(["-P".into(), self.streams.to_string()]);
         // A broken path fails in seconds rather than after TCP's minutes of retries.
@@ -202,6 +206,7 @@ pub fn parse(json: &str) -> Result<Throughput, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     const REPORT: &str = r#"{"start": {}, "intervals": [], "end": {
         "sum_sent": {"seconds": 1.0, "bytes": 700, "bits_per_second": 5600},
@@ -235,10 +240,25 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_server_makes_the_client_speak_ipv6() {
+        let run = ClientRun {
+            namespace: "clab-x-pod1".into(),
+            server: "fd00:172:16:1::2".parse().unwrap(),
+            streams: 1,
+            length: Length::Seconds(1),
+        };
+        assert_eq!(
+            run.args().join(" "),
+            "netns exec clab-x-pod1 iperf3 --json -c fd00:172:16:1::2 -6 -p 5201 -P 1 \
+             --connect-timeout 3000 --snd-timeout 10000 -t 1"
+        );
+    }
+
+    #[test]
     fn client_arguments_name_the_namespace_streams_and_length() {
         let run = ClientRun {
             namespace: "clab-x-pod1".into(),
-            server: Ipv4Addr::new(10, 0, 2, 2),
+            server: Ipv4Addr::new(10, 0, 2, 2).into(),
             streams: 4,
             length: Length::Seconds(3),
         };

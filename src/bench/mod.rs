@@ -23,6 +23,8 @@ use std::path::PathBuf;
 pub struct BenchOptions {
     /// The labs to deploy, each a mode and a flavor ([`selection::select`] checks them).
     pub combos: Vec<Combo>,
+    /// The families bench's own labs carry: IPv4, or both (each path measured in each).
+    pub ip_family: crate::family::IpFamily,
     /// Bench this lab, already deployed, instead of deploying one per combo.
     pub topo: Option<PathBuf>,
     /// Labs are named `<prefix>-<mode>`, with `-<flavor>` for any flavor but the article's.
@@ -160,7 +162,8 @@ fn run_all(opts: &BenchOptions) -> Result<Report, BenchError> {
             // A lab that cannot be built, or not on this kernel, is refused before the first
             // one is measured.
             for &combo in &opts.combos {
-                let generated = session::generate(combo, &combo.lab_name(&opts.name_prefix))?;
+                let name = combo.lab_name(&opts.name_prefix);
+                let generated = session::generate(combo, &name, opts.ip_family)?;
                 session::check_kernel(combo, &generated)?;
             }
             let mut modes = Vec::new();

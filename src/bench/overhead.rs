@@ -17,7 +17,7 @@ use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpOptionNumbers, TcpPacket};
 use pnet_packet::Packet;
 use serde::Serialize;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 const ETHERNET_HEADER: usize = 14;
 /// After the traffic, the capture drains what is queued, but not for longer than this.
@@ -25,7 +25,8 @@ const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Overhead {
-    /// Wire frame length minus the pod's own Ethernet frame: VXLAN 50, IPIP 20, host-gw 0;
+    /// Wire frame length minus the pod's own Ethernet frame: VXLAN 50 over IPv4 and 70 over
+    /// IPv6, IPIP 20, host-gw 0;
     /// in a sealed lab, what a WireGuard datagram adds to the pod's packet, padding aside (60
     /// over IPv4), the padding being counted in the bytes per payload byte.
     pub encap_bytes_per_packet: usize,
@@ -49,11 +50,11 @@ pub enum SealedBy {
     Esp { from: Ipv4Addr },
 }
 
-/// The inner addresses of the stream to look for.
+/// The inner addresses of the stream to look for, both of one family.
 #[derive(Debug, Clone, Copy)]
 pub struct Flow {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
 }
 
 /// Captures on `point` while `traffic` runs, and measures the flow in what was seen.
@@ -181,16 +182,14 @@ struct Seen {
 fn read_packet(frame: &[u8], flow: Flow, vxlan_ports: &[u16]) -> Option<Seen> {
     let wire = dissect(frame, vxlan_ports).ok()?;
     let inner = wire.innermost()?;
-    if (inner.src, inner.dst) != (flow.src.into(), flow.dst.into())
-        || !matches!(inner.l4, L4::Tcp { .. })
-    {
+    if (inner.src, inner.dst) != (flow.src, flow.dst) || !matches!(inner.l4, L4::Tcp { .. }) {
         return None;
     }
     // The pod's packet is the frame's tail: everything before it is Ethernet plus tunnel.
     let inner_start = frame.len().checked_sub(inner.len as usize)?;
-    let ip = Ipv4Packet::new(&frame[inner_start..])?;
-    let tcp = TcpPacket::new(ip.payload())?;
-    let ip_header = ip.get_header_length() as usize * 4;
+    let packet = &frame[inner_start..];
+    let ip_header = ip_header_len(packet)?;
+    let tcp = TcpPacket::new(packet.get(ip_header..)?)?;
     let tcp_header = tcp.get_data_offset() as usize * 4;
     let syn_mss = tcp
         .get_options_iter()
@@ -205,6 +204,16 @@ fn read_packet(frame: &[u8], flow: Flow, vxlan_ports: &[u16]) -> Option<Seen> {
         payload: (inner.len as usize).saturating_sub(ip_header + tcp_header),
         syn_mss,
     })
+}
+
+/// The IP header's length of the pod packet `packet` starts with: IPv4's own count, or IPv6's
+/// fixed 40 bytes (the dissector read its next header as TCP, so no extension header follows).
+fn ip_header_len(packet: &[u8]) -> Option<usize> {
+    match packet.first()? >> 4 {
+        4 => Some(Ipv4Packet::new(packet)?.get_header_length() as usize * 4),
+        6 => Some(crate::family::Family::Ipv6.ip_header_len()),
+        _ => None,
+    }
 }
 
 /// Measures the flow's overhead in `frames`; `None` if it carried no data or had no SYN.
@@ -336,9 +345,71 @@ mod tests {
 
     fn flow() -> Flow {
         Flow {
-            src: build::ip(SRC),
-            dst: build::ip(DST),
+            src: build::ip(SRC).into(),
+            dst: build::ip(DST).into(),
         }
+    }
+
+    const SRC6: &str = "fd00:172:16::2";
+    const DST6: &str = "fd00:172:16:1::2";
+
+    fn inner6(payload: usize, mss: Option<u16>) -> Vec<u8> {
+        use crate::wire::ipv6::build::{ip6, packet6};
+        packet6(ip6(SRC6), ip6(DST6), TCP_PROTOCOL, &tcp(payload, mss))
+    }
+
+    fn flow6() -> Flow {
+        use crate::wire::ipv6::build::ip6;
+        Flow {
+            src: ip6(SRC6).into(),
+            dst: ip6(DST6).into(),
+        }
+    }
+
+    /// `inner` (an IPv6 pod packet) in VXLAN over an IPv6 underlay, as flannel-v6.1 sends it.
+    fn over_ipv6(inner: &[u8]) -> Vec<u8> {
+        use crate::wire::ipv6::{build, ETHERTYPE_IPV6};
+        let pod_frame = crate::wire::dissect::build::ether(ETHERTYPE_IPV6, inner);
+        build::over_ipv6(("fd00:10:0:1::2", "fd00:10:0:2::2"), 4789, 1, &pod_frame)
+    }
+
+    #[test]
+    fn vxlan_over_ipv6_costs_seventy_bytes_a_packet() {
+        // A 1430-byte pod MTU: MSS 1370 (IPv6 40, TCP 20), 12 bytes of options a segment.
+        let frames: Vec<Vec<u8>> = [
+            inner6(0, Some(1370)),
+            inner6(1358, None),
+            inner6(1358, None),
+        ]
+        .iter()
+        .map(|ip| over_ipv6(ip))
+        .collect();
+        // Outer IPv6 40, UDP 8, VXLAN 8, the pod's Ethernet 14.
+        assert_eq!(frames[1].len() - 14 - inner6(1358, None).len(), 70);
+        let o = measure(&frames, flow6(), &[4789]).unwrap();
+        assert_eq!((o.encap_bytes_per_packet, o.mss), (70, 1370));
+        assert_eq!(o.data_packets, 2);
+        assert!(!o.gso_seen);
+        // 1358 payload bytes in a 1430-byte pod packet, a 1514-byte frame on the wire.
+        assert!((o.wire_bytes_per_payload_byte - 1514.0 / 1358.0).abs() < 1e-9);
+        // The same frames hold no IPv4 flow, and are not VXLAN on another port.
+        assert_eq!(measure(&frames, flow(), &[4789]), None);
+        let on_8472 = measure(&frames, flow6(), &[8472]);
+        assert_eq!(on_8472, None, "plain UDP to 4789 carries no TCP flow");
+    }
+
+    #[test]
+    fn plain_ipv6_costs_nothing_and_counts_its_forty_byte_header() {
+        use crate::wire::ipv6::ETHERTYPE_IPV6;
+        let frames = vec![
+            build::ether(ETHERTYPE_IPV6, &inner6(0, Some(1440))),
+            build::ether(ETHERTYPE_IPV6, &inner6(2 * 1428, None)),
+        ];
+        let o = measure(&frames, flow6(), &[4789]).unwrap();
+        assert_eq!((o.encap_bytes_per_packet, o.mss), (0, 1440));
+        assert!(o.gso_seen, "two segments in one packet");
+        // Each segment: Ethernet 14, IPv6 40, TCP 32, 1428 payload bytes.
+        assert!((o.wire_bytes_per_payload_byte - 1514.0 / 1428.0).abs() < 1e-9);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::offload::Features;
 use super::overhead::Overhead;
 use super::selection::Combo;
 use super::stats::{ratio, Stat};
+use crate::family::Family;
 use crate::plan::encryption::Encryption;
 use crate::plan::{Flavor, Mode};
 use serde::Serialize;
@@ -109,6 +110,10 @@ impl PathKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct PathReport {
     pub path: PathKind,
+    /// The family the path was measured in; only in a lab that carries IPv6, so an IPv4 lab's
+    /// report is as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
     pub from: String,
     pub to: String,
     pub figures: Figures,
@@ -178,11 +183,7 @@ impl Report {
                 mode.lab,
                 mode.pod_mtu
             );
-            let header = COLUMNS.iter().map(|c| c.to_string()).collect();
-            let rows: Vec<Vec<String>> = std::iter::once(header)
-                .chain(mode.paths.iter().map(cells))
-                .collect();
-            out.push_str(&layout(&rows));
+            out.push_str(&layout(&rows(&mode.paths)));
             out.push_str(&offload_lines(&mode.offloads));
         }
         out.push_str(&super::cost::table(&self.encryption_cost));
@@ -243,6 +244,25 @@ const COLUMNS: [&str; 9] = [
     "wire/byte",
 ];
 
+/// The header and a row per path. A `family` column follows `path` where the paths carry
+/// their family (a lab with IPv6), as verify's table does; an IPv4 lab's table is as it was.
+fn rows(paths: &[PathReport]) -> Vec<Vec<String>> {
+    let tagged = paths.iter().any(|p| p.family.is_some());
+    let with_family = |mut row: Vec<String>, family: &str| {
+        if tagged {
+            row.insert(1, family.to_string());
+        }
+        row
+    };
+    let header = COLUMNS.iter().map(|c| c.to_string()).collect();
+    std::iter::once(with_family(header, "family"))
+        .chain(paths.iter().map(|p| {
+            let family = p.family.map_or("-", Family::as_str);
+            with_family(cells(p), family)
+        }))
+        .collect()
+}
+
 /// A path's row, in [`COLUMNS`] order.
 fn cells(p: &PathReport) -> Vec<String> {
     let (f, r) = (&p.figures, &p.ratio_to_host_to_host);
@@ -298,6 +318,48 @@ mod tests {
             vec!["same-host".to_string(), "3.1".to_string()],
         ];
         assert_eq!(layout(&rows), "  path      Gbit/s\n  same-host    3.1\n");
+    }
+
+    fn path(kind: PathKind, family: Option<Family>) -> PathReport {
+        let one = || Stat::of(vec![1.0]).unwrap();
+        let figures = Figures {
+            throughput_1_stream_gbps: one(),
+            throughput_n_streams_gbps: one(),
+            icmp_rtt_us: one(),
+            tcp_rr_us: one(),
+            cpu_s_per_gbit: one(),
+        };
+        PathReport {
+            path: kind,
+            family,
+            from: "host1".into(),
+            to: "host2".into(),
+            ratio_to_host_to_host: Ratios::of(&figures, &figures),
+            figures,
+            overhead: None,
+        }
+    }
+
+    #[test]
+    fn a_family_column_and_field_only_where_the_paths_carry_one() {
+        let v4 = [path(PathKind::HostToHost, None)];
+        let rows4 = rows(&v4);
+        assert_eq!(rows4[0][..2], ["path", "1 stream Gbit/s"]);
+        assert_eq!(rows4[1][0], "host-to-host");
+        let json = serde_json::to_value(&v4[0]).unwrap();
+        assert!(json.get("family").is_none(), "{json}");
+
+        let dual = [
+            path(PathKind::PodToPod, Some(Family::Ipv4)),
+            path(PathKind::PodToPod, Some(Family::Ipv6)),
+        ];
+        let rows6 = rows(&dual);
+        assert_eq!(rows6[0][..3], ["path", "family", "1 stream Gbit/s"]);
+        assert_eq!(rows6[1][..2], ["pod-to-pod", "ipv4"]);
+        assert_eq!(rows6[2][..2], ["pod-to-pod", "ipv6"]);
+        assert_eq!(rows6[2].len(), COLUMNS.len() + 1);
+        let json = serde_json::to_value(&dual[1]).unwrap();
+        assert_eq!(json["family"], "ipv6");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::BenchError;
 use crate::sys::netns::in_netns;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 const PING_COUNT: &str = "50";
@@ -15,34 +15,19 @@ const RR_MAX_TRANSACTIONS: usize = 20_000;
 const RR_PORT: u16 = 5202;
 const RR_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Mean ICMP round trip from `namespace` to `target`, in microseconds.
-pub fn icmp_us(namespace: &str, target: Ipv4Addr) -> Result<f64, BenchError> {
-    let target_text = target.to_string();
+/// Mean ICMP round trip from `namespace` to `target`, in microseconds: ICMPv6 echoes
+/// (`ping -6`) to an IPv6 target.
+pub fn icmp_us(namespace: &str, target: IpAddr) -> Result<f64, BenchError> {
     let failed = |detail: String| BenchError::Tool {
         what: format!("ping from {namespace} to {target}"),
         detail,
     };
-    let out = duct::cmd!(
-        "ip",
-        "netns",
-        "exec",
-        namespace,
-        "ping",
-        "-q",
-        "-n",
-        "-c",
-        PING_COUNT,
-        "-i",
-        PING_INTERVAL,
-        "-W",
-        "1",
-        target_text
-    )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
-    .map_err(|e| failed(e.to_string()))?;
+    let out = duct::cmd("ip", ping_args(namespace, target))
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| failed(e.to_string()))?;
     super::check_interrupt()?;
     let text = String::from_utf8_lossy(&out.stdout);
     parse_ping_avg_ms(&text)
@@ -53,6 +38,18 @@ pub fn icmp_us(namespace: &str, target: Ipv4Addr) -> Result<f64, BenchError> {
                 text.trim()
             ))
         })
+}
+
+/// `ip netns exec NS ping …`'s arguments after `ip`.
+fn ping_args(namespace: &str, target: IpAddr) -> Vec<String> {
+    let mut args = vec!["netns", "exec", namespace, "ping"];
+    if target.is_ipv6() {
+        args.push("-6");
+    }
+    args.extend(["-q", "-n", "-c", PING_COUNT, "-i", PING_INTERVAL, "-W", "1"]);
+    let mut args: Vec<String> = args.into_iter().map(String::from).collect();
+    args.push(target.to_string());
+    args
 }
 
 /// The average of ping's `rtt min/avg/max/mdev = a/b/c/d ms` line.
@@ -68,21 +65,19 @@ pub fn parse_ping_avg_ms(output: &str) -> Option<f64> {
 pub fn tcp_rr_us(
     from_ns: &str,
     to_ns: &str,
-    to_ip: Ipv4Addr,
+    to_ip: IpAddr,
     budget: Duration,
 ) -> Result<f64, BenchError> {
     let io_err = |what: &str, e: std::io::Error| BenchError::Tool {
         what: format!("TCP request/response from {from_ns} to {to_ip}: {what}"),
         detail: e.to_string(),
     };
-    let addr = SocketAddrV4::new(to_ip, RR_PORT);
+    let addr = SocketAddr::new(to_ip, RR_PORT);
     // A socket stays in the namespace it was made in, so only the making happens inside.
     let listener = in_netns(to_ns, || TcpListener::bind(addr))?.map_err(|e| io_err("bind", e))?;
     let server = std::thread::spawn(move || echo_one(listener));
-    let client = in_netns(from_ns, || {
-        TcpStream::connect_timeout(&addr.into(), RR_TIMEOUT)
-    })?
-    .map_err(|e| io_err("connect", e));
+    let client = in_netns(from_ns, || TcpStream::connect_timeout(&addr, RR_TIMEOUT))?
+        .map_err(|e| io_err("connect", e));
     let times = client.and_then(|c| transact(c, budget).map_err(|e| io_err("exchange", e)));
     let served = server
         .join()
@@ -158,5 +153,19 @@ mod tests {
                    rtt min/avg/max/mdev = 0.031/0.047/0.102/0.012 ms\n";
         assert_eq!(parse_ping_avg_ms(out), Some(0.047));
         assert_eq!(parse_ping_avg_ms("100% packet loss"), None);
+    }
+
+    #[test]
+    fn an_ipv6_target_is_pinged_with_icmpv6() {
+        let v6 = ping_args("clab-x-pod1", "fd00:172:16:1::2".parse().unwrap());
+        assert_eq!(
+            v6.join(" "),
+            "netns exec clab-x-pod1 ping -6 -q -n -c 50 -i 0.01 -W 1 fd00:172:16:1::2"
+        );
+        let v4 = ping_args("clab-x-pod1", "172.16.1.2".parse().unwrap());
+        assert_eq!(
+            v4.join(" "),
+            "netns exec clab-x-pod1 ping -q -n -c 50 -i 0.01 -W 1 172.16.1.2"
+        );
     }
 }

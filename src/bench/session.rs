@@ -3,6 +3,7 @@
 
 use super::selection::Combo;
 use super::{measure, BenchError, BenchOptions};
+use crate::family::IpFamily;
 use crate::gen::{self, GenRequest};
 use crate::lab::{file::LabFile, Lab};
 use crate::runtime::lock::{self, Patience, Scope};
@@ -10,9 +11,13 @@ use crate::runtime::watch::{Destroyed, Watch};
 use crate::runtime::{self, state::Phase, DeployOptions, RuntimeError, RuntimeKind};
 use std::path::PathBuf;
 
-/// The 2-host lab of `combo` with two pods per host (for the same-host baseline), and the
-/// files it needs beside it (a sealed lab's keys).
-pub fn generate(combo: Combo, name: &str) -> Result<gen::Generated, BenchError> {
+/// The 2-host lab of `combo` with two pods per host (for the same-host baseline), in the
+/// families `ip_family` names, and the files it needs beside it (a sealed lab's keys).
+pub fn generate(
+    combo: Combo,
+    name: &str,
+    ip_family: IpFamily,
+) -> Result<gen::Generated, BenchError> {
     Ok(gen::generate_all(&GenRequest {
         mode: combo.mode,
         flavor: combo.flavor,
@@ -24,7 +29,7 @@ pub fn generate(combo: Combo, name: &str) -> Result<gen::Generated, BenchError> 
         direct_routing: false,
         cross_subnet: false,
         encryption: combo.encryption,
-        ip_family: Default::default(),
+        ip_family,
         templates: None,
         services: Default::default(),
     })?)
@@ -60,7 +65,7 @@ pub fn bench_fresh(
     opts: &BenchOptions,
 ) -> Result<super::report::ModeReport, BenchError> {
     let name = combo.lab_name(&opts.name_prefix);
-    let generated = generate(combo, &name)?;
+    let generated = generate(combo, &name, opts.ip_family)?;
     let dir = tempfile::tempdir().map_err(|source| BenchError::LabFile {
         path: std::env::temp_dir(),
         source,
@@ -180,11 +185,10 @@ fn measure_held(lab: &Lab, opts: &BenchOptions) -> Result<super::report::ModeRep
     }
 }
 
+/// The lab in `file`, to be measured in each family it carries: IPv4, IPv6 or both.
 fn plan(file: &LabFile) -> Result<&Lab, BenchError> {
-    file.lab()
-        .and_then(|lab| lab.ipv4_only("bench"))
-        .map_err(|source| BenchError::Lab {
-            file: file.path.clone(),
-            source,
-        })
+    file.lab().map_err(|source| BenchError::Lab {
+        file: file.path.clone(),
+        source,
+    })
 }

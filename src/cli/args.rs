@@ -62,8 +62,9 @@ pub struct LabShape {
     pub underlay: Option<Underlay>,
     /// Which IP families pods and hosts carry: ipv4 (the default), ipv6 (an IPv6-only lab on
     /// an IPv6 underlay) or dual (both). ipv6 and dual are built for host-gw and vxlan, article
-    /// and flannel flavors, and for vxlan with --flavor calico (vxlan-v6.calico), on their own
-    /// underlays.
+    /// and flannel flavors, on their own underlays, for vxlan with --flavor calico
+    /// (vxlan-v6.calico) on its own underlay, and for host-gw on routed or racks:R with static
+    /// routes or BGP.
     #[arg(long, value_enum, value_name = "FAMILY", default_value = "ipv4")]
     pub ip_family: crate::family::IpFamily,
     /// How pod routes cross the routers: static (host-gw's own routes, the default) or bgp
@@ -395,12 +396,16 @@ Examples:
   sudo cnilab trace --cold pod1 172.16.1.2         # flush ARP/FDB first: the walk shows ARP
   sudo cnilab trace pod1 pod2 --pcap out/          # also the frames, as out/trace.pcapng
   sudo cnilab trace pod1 pod2 --format mermaid     # the walk as a sequence diagram
+  sudo cnilab trace pod1 pod2 --family ipv6        # dual-stack lab: an ICMPv6 echo, NDP, ip -6 route
+  sudo cnilab trace pod1 fd00:172:16:1::2          # the same: TO's IPv6 address picks IPv6
 
-FROM and TO are pod names or pod addresses. Every frame carries the kernel's capture time;
-the walk is in that order. Like verify, trace waits for a verify, trace or bench running on
-the lab (--no-wait: exit 2 at once, naming it), and ends with exit 2 if the lab is destroyed
-under it. Exit codes: 0 the reply came back, 1 the walk stopped (trace says where, and what
-that node lacked), 2 usage or environment error.")]
+FROM and TO are pod names or pod addresses. In a dual-stack lab the walk is IPv4 unless
+--family ipv6 or a pod's IPv6 address asks for IPv6; a lab without IPv6 (not made with
+`gen --ip-family dual` or `ipv6`) refuses an IPv6 walk with exit 2. Every frame carries the
+kernel's capture time; the walk is in that order. Like verify, trace waits for a verify, trace
+or bench running on the lab (--no-wait: exit 2 at once, naming it), and ends with exit 2 if the
+lab is destroyed under it. Exit codes: 0 the reply came back, 1 the walk stopped (trace says
+where, and what that node lacked), 2 usage or environment error.")]
     Trace {
         #[command(flatten)]
         topo: TopologyArg,
@@ -408,6 +413,10 @@ that node lacked), 2 usage or environment error.")]
         from: String,
         /// The pod it is sent to (name or address).
         to: String,
+        /// The family to walk in a dual-stack lab. Default: the family of FROM's or TO's
+        /// address where one is given as an address, else ipv4 (ipv6 in an ipv6-only lab).
+        #[arg(long, value_enum, value_name = "FAMILY")]
+        family: Option<crate::family::Family>,
         /// First flush the neighbour and FDB entries every node learned, so the walk shows ARP.
         #[arg(long)]
         cold: bool,
@@ -492,6 +501,8 @@ Examples:
   sudo cnilab bench --modes vxlan --offload off --json     # checksum/segmentation offload off
   sudo cnilab bench --modes vxlan --flavors article,flannel,calico,cilium
   sudo cnilab bench --flavors article,flannel,calico      # each in every mode that has it
+  sudo cnilab bench --modes host-gw,vxlan --ip-family dual # every path in IPv4 and IPv6
+  sudo cnilab bench --modes vxlan --ip-family ipv6         # VXLAN over IPv6: 70 B a packet
   sudo cnilab bench -t clab.yaml                           # a lab you deployed; left up
 
 With -t, bench waits for a verify, trace or bench running on the lab (--no-wait: exit 2 at
@@ -535,6 +546,16 @@ pub struct BenchArgs {
         conflicts_with = "file"
     )]
     pub encryption: Encryption,
+    /// dual: each lab carries IPv4 and IPv6 (as `gen --ip-family dual` builds it), and every
+    /// path is measured in both families; ipv6: in IPv6 alone, over an IPv6-only underlay.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FAMILY",
+        default_value = "ipv4",
+        conflicts_with = "file"
+    )]
+    pub ip_family: crate::family::IpFamily,
     /// Bench the lab in this file, already deployed, instead of deploying one per mode.
     #[arg(short = 't', long = "topo", value_name = "FILE")]
     pub file: Option<PathBuf>,

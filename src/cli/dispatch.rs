@@ -60,6 +60,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             topo,
             from,
             to,
+            family,
             cold,
             json,
             pcap,
@@ -71,6 +72,7 @@ pub(super) fn dispatch(command: Command) -> Result<i32, Error> {
             crate::trace::TraceOptions {
                 from,
                 to,
+                family,
                 cold,
                 pcap_dir: pcap,
             },
@@ -315,6 +317,7 @@ fn bench(args: BenchArgs) -> Result<i32, Error> {
     let combos = crate::bench::selection::with_encryption(&combos, args.encryption);
     let opts = crate::bench::BenchOptions {
         combos,
+        ip_family: args.ip_family,
         topo: args.file,
         name_prefix: args.name,
         duration_s: args.duration,

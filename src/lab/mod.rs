@@ -251,8 +251,8 @@ impl LabPod {
     }
 
     /// The pod's IPv4 address, for the paths built on IPv4 only: Services and encryption, which
-    /// the loader refuses in a lab without IPv4, and trace and bench, which refuse such a lab
-    /// through [`Lab::ipv4_only`]. So an IPv6-only pod never reaches this.
+    /// the loader refuses in a lab without IPv4, and trace's Service walks, which refuse such a
+    /// lab through [`Lab::ipv4_only`]. So an IPv6-only pod never reaches this.
     pub fn v4(&self) -> Ipv4Addr {
         self.ip
             .expect("the IPv4-only paths are gated on the lab having IPv4")
@@ -316,8 +316,8 @@ pub enum LabError {
     OrphanPod { pod: String, host: usize },
     #[error("the lab has no host node (`cnilab.role: host`)")]
     NoHosts,
-    /// trace, graph and bench show IPv4 only so far: a dual-stack lab is refused rather than
-    /// shown in one family as if it were the whole lab.
+    /// trace walks Services in IPv4 only so far: such a walk in a lab with IPv6 is refused
+    /// rather than shown in one family as if it were the whole lab.
     #[error("lab `{lab}` says `cnilab.ip-family: {family}`: {command} checks IPv4 labs only so far (verify checks ipv6 and dual-stack labs in every family), and a picture of one family would claim what nobody checked; run `cnilab verify`, or generate the lab with --ip-family ipv4")]
     FamilyNotShown {
         lab: String,
@@ -596,7 +596,7 @@ impl Lab {
         self.ip_family.families()
     }
 
-    /// For the commands that show IPv4 only so far (trace, graph, bench): the lab, or why
+    /// For what shows IPv4 only so far (trace's Service walks): the lab, or why
     /// `command` refuses it.
     pub fn ipv4_only(&self, command: &'static str) -> Result<&Lab, LabError> {
         match self.ip_family {

@@ -4,9 +4,9 @@
 
 use super::netns::{in_netns, NetnsError};
 use super::tool::{json_in, run_in, ToolError};
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// One row of `ip -j -d link show`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -94,12 +94,13 @@ impl FdbEntry {
     }
 }
 
-/// One line of `ip route show`. Read as text: the JSON of a route with a lightweight-tunnel
-/// encap (Cilium's) holds `dst` twice, the route's and the tunnel's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouteRow {
+/// One line of `ip route show`: its next hop an IPv4 address, or with `A = Ipv6Addr` one line
+/// of `ip -6 route show`. Read as text: the JSON of a route with a lightweight-tunnel encap
+/// (Cilium's) holds `dst` twice, the route's and the tunnel's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRow<A = Ipv4Addr> {
     pub dst: String,
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<A>,
     pub dev: Option<String>,
     /// `blackhole`, `unreachable`... for a route that is not unicast.
     pub kind: Option<String>,
@@ -109,29 +110,22 @@ pub struct RouteRow {
     pub onlink: bool,
 }
 
-impl RouteRow {
-    pub fn parse(line: &str) -> Option<RouteRow> {
-        let mut words = line.split_whitespace().peekable();
-        let special = ["blackhole", "unreachable", "prohibit", "throw"];
-        let kind = words.next_if(|w| special.contains(w)).map(str::to_string);
-        let mut row = RouteRow {
-            dst: words.next()?.to_string(),
+impl<A> Default for RouteRow<A> {
+    fn default() -> Self {
+        RouteRow {
+            dst: String::new(),
             gateway: None,
             dev: None,
-            kind,
+            kind: None,
             proto: None,
             onlink: false,
-        };
-        while let Some(word) = words.next() {
-            match word {
-                "via" => row.gateway = words.next().and_then(|g| g.parse().ok()),
-                "dev" => row.dev = words.next().map(str::to_string),
-                "proto" => row.proto = words.next().map(str::to_string),
-                "onlink" => row.onlink = true,
-                _ => {}
-            }
         }
-        Some(row)
+    }
+}
+
+impl RouteRow {
+    pub fn parse(line: &str) -> Option<RouteRow> {
+        parse_route(line)
     }
 
     /// The destination as a prefix: `default` is 0.0.0.0/0, a bare address a /32.
@@ -144,11 +138,53 @@ impl RouteRow {
     }
 }
 
-/// One IPv4 address of `ip -j addr show`: the device, address and prefix length.
+impl RouteRow<Ipv6Addr> {
+    /// One line of `ip -6 route show`.
+    pub fn parse6(line: &str) -> Option<RouteRow<Ipv6Addr>> {
+        parse_route(line)
+    }
+
+    /// The destination as a prefix: `default` is ::/0, a bare address a /128.
+    pub fn prefix6(&self) -> Option<Ipv6Net> {
+        match self.dst.as_str() {
+            "default" => Some(Ipv6Net::default()),
+            d if d.contains('/') => d.parse().ok(),
+            d => d.parse::<Ipv6Addr>().ok().map(Ipv6Net::from),
+        }
+    }
+}
+
+/// A route line's words, whichever family its next hop is in.
+fn parse_route<A: std::str::FromStr>(line: &str) -> Option<RouteRow<A>> {
+    let mut words = line.split_whitespace().peekable();
+    let special = ["blackhole", "unreachable", "prohibit", "throw"];
+    let kind = words.next_if(|w| special.contains(w)).map(str::to_string);
+    let mut row = RouteRow {
+        dst: words.next()?.to_string(),
+        gateway: None,
+        dev: None,
+        kind,
+        proto: None,
+        onlink: false,
+    };
+    while let Some(word) = words.next() {
+        match word {
+            "via" => row.gateway = words.next().and_then(|g| g.parse().ok()),
+            "dev" => row.dev = words.next().map(str::to_string),
+            "proto" => row.proto = words.next().map(str::to_string),
+            "onlink" => row.onlink = true,
+            _ => {}
+        }
+    }
+    Some(row)
+}
+
+/// One IPv4 address of `ip -j addr show` (with `A = Ipv6Addr`, one IPv6 address): the
+/// device, address and prefix length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AddrRow {
+pub struct AddrRow<A = Ipv4Addr> {
     pub dev: String,
-    pub ip: Ipv4Addr,
+    pub ip: A,
     pub prefix_len: u8,
 }
 
@@ -176,7 +212,19 @@ pub fn links(namespace: &str, of_type: Option<&str>) -> Result<Vec<LinkRow>, Too
 
 /// Every IPv4 address.
 pub fn addrs(namespace: &str) -> Result<Vec<AddrRow>, ToolError> {
-    let links: Vec<AddrLink> = json_in(namespace, "ip", &["-4", "-j", "addr", "show"])?;
+    addrs_of(namespace, "-4")
+}
+
+/// Every IPv6 address, link-local ones included.
+pub fn addrs6(namespace: &str) -> Result<Vec<AddrRow<Ipv6Addr>>, ToolError> {
+    addrs_of(namespace, "-6")
+}
+
+fn addrs_of<A: std::str::FromStr>(
+    namespace: &str,
+    family: &str,
+) -> Result<Vec<AddrRow<A>>, ToolError> {
+    let links: Vec<AddrLink> = json_in(namespace, "ip", &[family, "-j", "addr", "show"])?;
     Ok(links
         .into_iter()
         .flat_map(|l| {
@@ -196,6 +244,25 @@ pub fn addrs(namespace: &str) -> Result<Vec<AddrRow>, ToolError> {
 pub fn routes(namespace: &str) -> Result<Vec<RouteRow>, ToolError> {
     let text = run_in(namespace, "ip", &["-4", "route", "show"])?;
     Ok(text.lines().filter_map(RouteRow::parse).collect())
+}
+
+/// The main table's routes in one family, their next hops of either family.
+pub fn routes_in(
+    namespace: &str,
+    family: crate::family::Family,
+) -> Result<Vec<RouteRow<std::net::IpAddr>>, ToolError> {
+    let flag = match family {
+        crate::family::Family::Ipv4 => "-4",
+        crate::family::Family::Ipv6 => "-6",
+    };
+    let text = run_in(namespace, "ip", &[flag, "route", "show"])?;
+    Ok(text.lines().filter_map(parse_route).collect())
+}
+
+/// The main table's IPv6 routes.
+pub fn routes6(namespace: &str) -> Result<Vec<RouteRow<Ipv6Addr>>, ToolError> {
+    let text = run_in(namespace, "ip", &["-6", "route", "show"])?;
+    Ok(text.lines().filter_map(RouteRow::parse6).collect())
 }
 
 /// Every IPv4 neighbour entry, in any state.
@@ -281,7 +348,16 @@ pub fn has_route(namespace: &str, prefix: &ipnet::IpNet) -> Result<bool, ToolErr
 
 /// Whether the node forwards IPv4 (`net.ipv4.ip_forward`).
 pub fn forwards_ipv4(namespace: &str) -> Result<bool, ToolError> {
-    let text = run_in(namespace, "sysctl", &["-n", "net.ipv4.ip_forward"])?;
+    sysctl_on(namespace, "net.ipv4.ip_forward")
+}
+
+/// Whether the node forwards IPv6 (`net.ipv6.conf.all.forwarding`).
+pub fn forwards_ipv6(namespace: &str) -> Result<bool, ToolError> {
+    sysctl_on(namespace, "net.ipv6.conf.all.forwarding")
+}
+
+fn sysctl_on(namespace: &str, key: &str) -> Result<bool, ToolError> {
+    let text = run_in(namespace, "sysctl", &["-n", key])?;
     Ok(text.trim() == "1")
 }
 
@@ -320,6 +396,22 @@ fn strict_in(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_route_line_reads_with_its_ipv6_next_hop_and_prefix() {
+        let r = RouteRow::parse6(
+            "fd00:172:16:1::/64 via fd00:172:16:1:: dev flannel-v6.1 metric 1024 onlink pref medium",
+        )
+        .unwrap();
+        assert_eq!(r.gateway, Some("fd00:172:16:1::".parse().unwrap()));
+        assert_eq!((r.dev.as_deref(), r.onlink), (Some("flannel-v6.1"), true));
+        assert_eq!(r.prefix6().unwrap().to_string(), "fd00:172:16:1::/64");
+        let d = RouteRow::parse6("default via fd00:10:0:1::1 dev eth1 metric 1024").unwrap();
+        assert_eq!(d.prefix6().unwrap().prefix_len(), 0);
+        let host = RouteRow::parse6("fd00:10:0:2::2 dev eth1 metric 256").unwrap();
+        assert_eq!(host.prefix6().unwrap().prefix_len(), 128);
+        assert_eq!(host.gateway, None);
+    }
 
     #[test]
     fn proxy_arp_is_on_where_the_interface_or_all_says_so_and_unknown_where_gone() {

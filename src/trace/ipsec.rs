@@ -32,7 +32,9 @@ pub fn step(s: &Snapshot, d: &Described) -> Option<(String, Wrap)> {
     if d.tunnel().is_some() {
         return None;
     }
+    // The lab's xfrm policies select IPv4 pod traffic only.
     let (src, dst) = d.inner()?;
+    let (src, dst) = (crate::wire::v4(src)?, crate::wire::v4(dst)?);
     let x = &ipsec.xfrm;
     if let Some(p) = x.policy(PolicyDir::In, src, dst) {
         return Some((said(ipsec, p, "decrypted", "from"), Wrap::Decap));

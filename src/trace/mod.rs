@@ -1,6 +1,7 @@
 //! `cnilab trace`: one tagged probe from pod to pod, captured on every interface of every node
 //! with the kernel's timestamps, told as a walk with the rule that moved it at each step.
 
+pub mod address;
 pub mod capture;
 pub mod decide;
 pub mod ipsec;
@@ -12,6 +13,7 @@ pub mod service;
 pub mod snapshot;
 pub mod walk;
 
+use crate::family::Family;
 use crate::lab::file::LabFile;
 use crate::lab::{Lab, LabError, LabPod};
 use crate::plan::Mode;
@@ -20,7 +22,7 @@ use crate::topology::{Topology, TopologyError};
 use serde::Serialize;
 use snapshot::Snapshot;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 pub use walk::{Leg, Step, Stop};
@@ -44,6 +46,9 @@ pub enum Format {
 pub struct TraceOptions {
     pub from: String,
     pub to: String,
+    /// The family to walk (`--family`); `None` lets FROM's or TO's address, else the lab's
+    /// first family (IPv4 in a dual-stack lab), decide.
+    pub family: Option<Family>,
     pub cold: bool,
     pub pcap_dir: Option<PathBuf>,
 }
@@ -56,6 +61,10 @@ pub enum TraceError {
     Lab { path: String, source: LabError },
     #[error("no pod is `{0}`: name a pod of the lab or its address")]
     UnknownPod(String),
+    #[error(transparent)]
+    Family(#[from] address::FamilyError),
+    #[error("a walk through a Service is IPv4 only: drop --family ipv6")]
+    ServiceIpv6,
     #[error("FROM and TO are the same pod `{0}`")]
     SamePod(String),
     #[error(transparent)]
@@ -91,7 +100,7 @@ pub struct Walk {
     pub mode: Mode,
     pub from: String,
     pub to: String,
-    pub to_ip: Ipv4Addr,
+    pub to_ip: IpAddr,
     pub cold: bool,
     pub replied: bool,
     pub steps: Vec<Step>,
@@ -108,8 +117,7 @@ impl Walk {
     }
 }
 
-/// The lab and the two pods `opts` names: what a trace needs before anything runs.
-/// The file's lab, refused by name unless it is IPv4 only: trace walks IPv4 packets.
+/// The file's lab, refused by name unless it is IPv4 only: a walk through a Service is IPv4.
 fn ipv4_lab(file: &LabFile) -> Result<&Lab, TraceError> {
     file.lab()
         .and_then(|lab| lab.ipv4_only("trace"))
@@ -119,17 +127,42 @@ fn ipv4_lab(file: &LabFile) -> Result<&Lab, TraceError> {
         })
 }
 
-pub fn endpoints<'a>(
-    file: &'a LabFile,
-    opts: &TraceOptions,
-) -> Result<(&'a Lab, &'a LabPod, &'a LabPod), TraceError> {
-    let lab = ipv4_lab(file)?;
+/// The file's lab.
+fn lab_of(file: &LabFile) -> Result<&Lab, TraceError> {
+    file.lab().map_err(|source| TraceError::Lab {
+        path: file.path.display().to_string(),
+        source,
+    })
+}
+
+/// What a trace needs before anything runs: the lab, the two pods `opts` names, and the
+/// family to walk, which the lab must carry.
+pub struct Endpoints<'a> {
+    pub lab: &'a Lab,
+    pub from: &'a LabPod,
+    pub to: &'a LabPod,
+    pub family: Family,
+    /// TO's address in `family`.
+    pub to_ip: IpAddr,
+}
+
+pub fn endpoints<'a>(file: &'a LabFile, opts: &TraceOptions) -> Result<Endpoints<'a>, TraceError> {
+    let lab = lab_of(file)?;
+    let family = address::pick(lab, opts.family, (&opts.from, &opts.to))?;
     let from = find_pod(lab, &opts.from)?;
     let to = find_pod(lab, &opts.to)?;
     if from.node == to.node {
         return Err(TraceError::SamePod(from.node.clone()));
     }
-    Ok((lab, from, to))
+    let to_ip =
+        address::pod_ip(to, family).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
+    Ok(Endpoints {
+        lab,
+        from,
+        to,
+        family,
+        to_ip,
+    })
 }
 
 /// Whether `to` names one of the lab's Services (`IP:PORT`), not a pod.
@@ -145,6 +178,9 @@ pub fn trace_service(
     file: &LabFile,
     opts: &TraceOptions,
 ) -> Result<service::ServiceWalk, TraceError> {
+    if opts.family == Some(Family::Ipv6) {
+        return Err(TraceError::ServiceIpv6);
+    }
     let lab = ipv4_lab(file)?;
     let from = find_pod(lab, &opts.from)?;
     let target =
@@ -154,34 +190,21 @@ pub fn trace_service(
 
 pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     let topo = &file.topo;
-    let (lab, from, to) = endpoints(file, opts)?;
+    let ends = endpoints(file, opts)?;
+    let (lab, from, to, family) = (ends.lab, ends.from, ends.to, ends.family);
     let nodes = deployed_nodes(topo);
     if opts.cold {
         for (_, ns) in &nodes {
-            snapshot::flush_learned(ns, &snapshot::take(ns));
+            snapshot::flush_learned(ns, &snapshot::take(ns, family));
         }
     }
-    let (points, frames, probe, replied) = capture_probe(&nodes, from, to)?;
+    let (points, frames, probe, replied) = capture_probe(&nodes, from, ends.to_ip)?;
     if crate::interrupt::requested() {
         return Err(TraceError::Interrupted);
     }
-    let mut snaps: HashMap<String, Snapshot> = nodes
-        .iter()
-        .map(|(n, ns)| (n.clone(), snapshot::take(ns)))
-        .collect();
-    let dir = file
-        .abs_path()
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    for host in &lab.hosts {
-        if let Some(snap) = snaps.get_mut(&host.node) {
-            snap.wireguard = snapshot::wireguard(lab, &dir, host);
-            snap.ipsec = snapshot::ipsec(lab, host);
-        }
-    }
+    let snaps = snapshots((file, lab), &nodes, family);
     let vxlan_port = lab.encap.vxlan().map(|v| v.port);
-    let picked = walk::select(&frames, &probe, vxlan_port, &points, &snaps);
+    let picked = walk::select(&frames, (&probe, family), vxlan_port, &points, &snaps);
     let steps = walk::steps(&picked, &frames, &points, &snaps);
     let stopped = if replied {
         None
@@ -193,12 +216,12 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
         None => None,
     };
     Ok(Walk {
-        findings: findings(lab, &steps, &snaps),
+        findings: findings(lab, family, &steps, &snaps),
         lab: lab.name.clone(),
         mode: lab.mode(),
         from: from.node.clone(),
         to: to.node.clone(),
-        to_ip: to.v4(),
+        to_ip: ends.to_ip,
         cold: opts.cold,
         replied,
         steps,
@@ -207,17 +230,43 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
     })
 }
 
+/// Every node's state after the walk, with what the lab adds for its hosts: their WireGuard
+/// device, their xfrm, their IPv6 VTEP.
+fn snapshots(
+    (file, lab): (&LabFile, &Lab),
+    nodes: &[(String, String)],
+    family: Family,
+) -> HashMap<String, Snapshot> {
+    let mut snaps: HashMap<String, Snapshot> = nodes
+        .iter()
+        .map(|(n, ns)| (n.clone(), snapshot::take(ns, family)))
+        .collect();
+    let dir = file
+        .abs_path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    for host in &lab.hosts {
+        if let Some(snap) = snaps.get_mut(&host.node) {
+            snap.wireguard = snapshot::wireguard(lab, &dir, host);
+            snap.ipsec = snapshot::ipsec(lab, host);
+            snap.tunnel6 = address::tunnel6_dev(host);
+        }
+    }
+    snaps
+}
+
 /// Listens on every interface of `nodes`, sends the probe and waits for its reply.
 fn capture_probe(
     nodes: &[(String, String)],
     from: &LabPod,
-    to: &LabPod,
+    to: IpAddr,
 ) -> Result<(Vec<capture::Point>, Vec<capture::Frame>, probe::Probe, bool), TraceError> {
     let points = capture::points(nodes)?;
     let fds = crate::sys::packet_socket::open_all(&points, capture::open)?;
     let running = capture::start(&points, fds)?;
     let probe = probe::Probe::new();
-    let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to.v4(), WAIT);
+    let reply = probe::send_and_wait(&probe, &from.node, &from.namespace, to, WAIT);
     std::thread::sleep(SETTLE);
     let frames = running.stop()?;
     let replied = reply?.is_some();
@@ -227,7 +276,7 @@ fn capture_probe(
 fn find_pod<'a>(lab: &'a Lab, what: &str) -> Result<&'a LabPod, TraceError> {
     lab.pods
         .iter()
-        .find(|p| p.node == what || p.addrs().iter().any(|ip| ip.to_string() == what))
+        .find(|p| address::names_pod(p, what))
         .ok_or_else(|| TraceError::UnknownPod(what.to_string()))
 }
 
@@ -256,14 +305,19 @@ fn peer(topo: &Topology, node: &str, iface: &str) -> Option<String> {
 
 /// In an overlay lab, a pod packet on a host's underlay without its tunnel header went the
 /// wrong way: say which route sent it there, and which route the host lacks.
-fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec<String> {
+fn findings(
+    lab: &Lab,
+    family: Family,
+    steps: &[Step],
+    snaps: &HashMap<String, Snapshot>,
+) -> Vec<String> {
     if !lab.encap.is_tunnel() {
         return Vec::new();
     }
     let mut out = Vec::new();
     for s in steps
         .iter()
-        .filter(|s| s.direction == "out" && s.encap.is_none() && s.leg != Leg::Arp)
+        .filter(|s| s.direction == "out" && s.encap.is_none() && !s.leg.resolves())
     {
         let Some(host) = lab
             .hosts
@@ -273,11 +327,10 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
             continue;
         };
         let Some((_, dst)) = s.inner else { continue };
-        let Some(owner) = lab
-            .hosts
-            .iter()
-            .find(|h| h.pod_subnet.is_some_and(|n| n.contains(&dst)))
-        else {
+        let Some((owner, prefix)) = lab.hosts.iter().find_map(|h| {
+            let prefix = address::pod_prefix(h, family)?;
+            prefix.contains(&dst).then_some((h, prefix))
+        }) else {
             continue;
         };
         let used = snaps
@@ -287,7 +340,7 @@ fn findings(lab: &Lab, steps: &[Step], snaps: &HashMap<String, Snapshot>) -> Vec
         let msg = format!(
             "the {} left {} on {} in plain, not encapsulated, by {used}: {} has no route for {}'s pod subnet {} through its tunnel",
             match s.leg { Leg::Reply => "reply", _ => "request" },
-            host.node, s.iface, host.node, owner.node, owner.pod_subnets()[0]
+            host.node, s.iface, host.node, owner.node, prefix
         );
         if !out.contains(&msg) {
             out.push(msg);

@@ -2,9 +2,9 @@
 //! and the next hop it was sent to. Its text is [`Tcpdump`] over that value.
 
 use crate::wire::tcpdump::Tcpdump;
-use crate::wire::{dissect, dissect_ip, mac_text, Arp, Tunnel, Wire};
+use crate::wire::{dissect, dissect_ip, mac_text, Arp, Ndp, Tunnel, Wire};
 use crate::wire::{dissect::L4, ethernet_dst};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone)]
 pub struct Described {
@@ -41,14 +41,24 @@ impl Described {
         self.wire.tunnel()
     }
 
-    /// The innermost IPv4 source and destination.
-    pub fn inner(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    /// The innermost source and destination.
+    pub fn inner(&self) -> Option<(IpAddr, IpAddr)> {
         let ip = self.wire.innermost()?;
-        Some((crate::wire::v4(ip.src)?, crate::wire::v4(ip.dst)?))
+        Some((ip.src, ip.dst))
     }
 
     pub fn arp(&self) -> Option<Arp> {
         self.wire.arp()
+    }
+
+    /// A neighbour solicitation or advertisement: NDP, ARP's part in IPv6.
+    pub fn ndp(&self) -> Option<Ndp> {
+        self.wire.ndp()
+    }
+
+    /// Whether the frame resolves a neighbour (ARP or NDP) rather than carrying a packet.
+    pub fn resolves(&self) -> bool {
+        self.arp().is_some() || self.ndp().is_some()
     }
 
     /// The innermost ICMP echo: whether it is the reply, its identifier and sequence.
@@ -66,6 +76,9 @@ impl Described {
                 original: Some(q), ..
             }
             | L4::OtherIcmp {
+                original: Some(q), ..
+            }
+            | L4::TooBig {
                 original: Some(q), ..
             } => Some((q.id, q.seq)),
             _ => None,

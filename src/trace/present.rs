@@ -80,6 +80,7 @@ fn leg(l: Leg) -> &'static str {
         Leg::Request => "request",
         Leg::Reply => "reply",
         Leg::Arp => "arp",
+        Leg::Ndp => "ndp",
         Leg::IcmpError => "icmp-err",
     }
 }
@@ -230,7 +231,7 @@ fn draw_step(o: &mut String, s: &Step, y: usize, from_x: Option<usize>, x: usize
         (Some(Wrap::Encap), _) => "#d33",
         (Some(Wrap::Decap), _) => "#36c",
         (_, Leg::Reply) => "#393",
-        (_, Leg::Arp) => "#c80",
+        (_, Leg::Arp | Leg::Ndp) => "#c80",
         _ => "#333",
     };
     let _ = writeln!(

@@ -1,16 +1,19 @@
 //! A node's forwarding state, read through [`crate::sys::tables`]: routes, addresses, links,
 //! neighbours, FDB entries and whether it forwards. [`super::decide`] reasons over this only.
 
+use crate::family::Family;
 use crate::sys::tables::{self, FdbEntry, LinkRow, NeighRow, RouteRow};
 use crate::sys::tool;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::Serialize;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Snapshot {
+    /// The family of the walk it was taken for: its forwarding switch, and its tunnel device.
+    pub family: Family,
     pub routes: Vec<Route>,
-    pub addrs: Vec<(String, Ipv4Addr, u8)>,
+    pub addrs: Vec<(String, IpAddr, u8)>,
     pub links: Vec<Link>,
     pub neighbours: Vec<Neighbour>,
     pub fdb: Vec<Fdb>,
@@ -19,6 +22,8 @@ pub struct Snapshot {
     pub wireguard: Option<Wireguard>,
     /// The node's xfrm states and policies, in an IPsec lab's host.
     pub ipsec: Option<super::ipsec::Ipsec>,
+    /// The node's IPv6 VTEP (flannel's `flannel-v6.1`), in a lab that tunnels IPv6 apart.
+    pub tunnel6: Option<String>,
 }
 
 /// A WireGuard device as read back from the node, each peer with the lab host it stands for.
@@ -30,8 +35,8 @@ pub struct Wireguard {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Route {
-    pub dst: Ipv4Net,
-    pub gateway: Option<Ipv4Addr>,
+    pub dst: IpNet,
+    pub gateway: Option<IpAddr>,
     pub dev: Option<String>,
     /// As `ip route` prints it.
     pub text: String,
@@ -50,7 +55,7 @@ pub struct Link {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Neighbour {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub dev: String,
     pub mac: Option<String>,
     pub state: String,
@@ -60,15 +65,18 @@ pub struct Neighbour {
 pub struct Fdb {
     pub mac: String,
     pub dev: String,
-    pub dst: Option<Ipv4Addr>,
+    pub dst: Option<IpAddr>,
     pub master: Option<String>,
     pub permanent: bool,
 }
 
-/// A node's state as [`tables`] reads it. A table that cannot be read is empty: trace
-/// still walks what it can see, and says where a node lacked what it needed.
-pub fn take(ns: &str) -> Snapshot {
-    Snapshot {
+/// A node's state as [`tables`] reads it, for a walk in `family`: its IPv4 tables, and for an
+/// IPv6 walk its IPv6 ones too (a tunnel's outer header may be of the other family). A table
+/// that cannot be read is empty: trace still walks what it can see, and says where a node
+/// lacked what it needed.
+pub fn take(ns: &str, family: Family) -> Snapshot {
+    let mut snap = Snapshot {
+        family,
         routes: tables::routes(ns)
             .unwrap_or_default()
             .iter()
@@ -77,27 +85,45 @@ pub fn take(ns: &str) -> Snapshot {
         addrs: tables::addrs(ns)
             .unwrap_or_default()
             .into_iter()
-            .map(|a| (a.dev, a.ip, a.prefix_len))
+            .map(|a| (a.dev, a.ip.into(), a.prefix_len))
             .collect(),
         links: tables::links(ns, None)
             .unwrap_or_default()
             .into_iter()
             .map(link)
             .collect(),
-        neighbours: tables::neighbours(ns)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(neighbour)
-            .collect(),
+        neighbours: neighbours(ns, false),
         fdb: tables::fdb(ns)
             .unwrap_or_default()
             .into_iter()
             .map(fdb)
             .collect(),
         forwarding: tables::forwards_ipv4(ns).unwrap_or(false),
-        wireguard: None,
-        ipsec: None,
+        ..Snapshot::default()
+    };
+    if family == Family::Ipv6 {
+        add_ipv6(ns, &mut snap);
     }
+    snap
+}
+
+/// The node's IPv6 routes, addresses and NDP neighbours, and whether it forwards IPv6.
+fn add_ipv6(ns: &str, snap: &mut Snapshot) {
+    let routes = tables::routes6(ns).unwrap_or_default();
+    snap.routes.extend(routes.iter().filter_map(route6));
+    let addrs = tables::addrs6(ns).unwrap_or_default().into_iter();
+    snap.addrs
+        .extend(addrs.map(|a| (a.dev, a.ip.into(), a.prefix_len)));
+    snap.neighbours.extend(neighbours(ns, true));
+    snap.forwarding = tables::forwards_ipv6(ns).unwrap_or(false);
+}
+
+fn neighbours(ns: &str, ipv6: bool) -> Vec<Neighbour> {
+    tables::neighbours_of(ns, ipv6)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(neighbour)
+        .collect()
 }
 
 /// Host `host`'s xfrm states and policies, in an IPsec lab; `None` in another lab or where
@@ -141,6 +167,15 @@ pub fn wireguard(
 
 /// A route, with its text as `ip route` shows the parts that decide a hop.
 pub fn route(r: &RouteRow) -> Option<Route> {
+    Some(route_of(r, r.prefix()?.into()))
+}
+
+/// An IPv6 route, as [`route`] reads an IPv4 one.
+pub fn route6(r: &RouteRow<Ipv6Addr>) -> Option<Route> {
+    Some(route_of(r, r.prefix6()?.into()))
+}
+
+fn route_of<A: Copy + Into<IpAddr> + std::fmt::Display>(r: &RouteRow<A>, dst: IpNet) -> Route {
     let mut text = r.dst.clone();
     if let Some(g) = r.gateway {
         text += &format!(" via {g}");
@@ -151,12 +186,12 @@ pub fn route(r: &RouteRow) -> Option<Route> {
     if r.onlink {
         text += " onlink";
     }
-    Some(Route {
-        dst: r.prefix()?,
-        gateway: r.gateway,
+    Route {
+        dst,
+        gateway: r.gateway.map(Into::into),
         dev: r.dev.clone(),
         text,
-    })
+    }
 }
 
 fn link(l: LinkRow) -> Link {
@@ -183,8 +218,7 @@ fn fdb(e: FdbEntry) -> Fdb {
         permanent: e.state == "permanent" || e.state == "static",
         mac: e.mac,
         dev: e.ifname,
-        // trace walks IPv4 only: an IPv6 VTEP's entries are not its business.
-        dst: e.dst.and_then(crate::wire::v4),
+        dst: e.dst,
         master: e.master,
     }
 }

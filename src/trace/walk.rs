@@ -6,13 +6,15 @@ use super::decide::{self, Wrap};
 use super::packet::Described;
 use super::probe::Probe;
 use super::snapshot::Snapshot;
+use crate::family::Family;
 use crate::wire::Tunnel;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
-/// How long after the probe was last seen an ARP frame still counts as part of its walk.
+/// How long after the probe was last seen an ARP (or NDP) frame still counts as part of its
+/// walk.
 const ARP_AFTER: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -21,7 +23,16 @@ pub enum Leg {
     Request,
     Reply,
     Arp,
+    /// A neighbour solicitation or advertisement: ARP's part in an IPv6 walk.
+    Ndp,
     IcmpError,
+}
+
+impl Leg {
+    /// A frame that resolves a neighbour, not one of the probe's.
+    pub fn resolves(self) -> bool {
+        matches!(self, Leg::Arp | Leg::Ndp)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +50,7 @@ pub struct Step {
     #[serde(skip)]
     pub frame: usize,
     #[serde(skip)]
-    pub inner: Option<(Ipv4Addr, Ipv4Addr)>,
+    pub inner: Option<(IpAddr, IpAddr)>,
 }
 
 /// Where a walk that did not come back was last seen, and what that node lacked.
@@ -51,10 +62,11 @@ pub struct Stop {
     pub lacks: String,
 }
 
-/// The frames of this probe (and ARP, and ICMP errors about it), in the kernel's order.
+/// The frames of this probe (and ARP or NDP, as its family resolves neighbours, and ICMP
+/// errors about it), in the kernel's order.
 pub fn select(
     frames: &[Frame],
-    probe: &Probe,
+    (probe, family): (&Probe, Family),
     vxlan_port: Option<u16>,
     points: &[Point],
     snaps: &HashMap<String, Snapshot>,
@@ -69,6 +81,11 @@ pub fn select(
     };
     // ARP belongs to the walk while the probe is on its way, and just after it was last seen
     // (a node asking for a neighbour that never answers); later ARP is the lab's own chatter.
+    // NDP plays its part in IPv6.
+    let resolves = |d: &Described| match family {
+        Family::Ipv4 => d.arp().is_some(),
+        Family::Ipv6 => d.ndp().is_some(),
+    };
     let arp_until = described
         .iter()
         .filter(|(i, d)| about_probe(*i, d))
@@ -77,7 +94,7 @@ pub fn select(
         .unwrap_or(Duration::MAX);
     let mut picked: Vec<(usize, Described)> = described
         .into_iter()
-        .filter(|(i, d)| about_probe(*i, d) || (d.arp().is_some() && frames[*i].ts <= arp_until))
+        .filter(|(i, d)| about_probe(*i, d) || (resolves(d) && frames[*i].ts <= arp_until))
         .collect();
     picked.sort_by_key(|(i, d)| {
         let f = &frames[*i];
@@ -149,7 +166,7 @@ pub fn steps(
 
 /// A pod packet whose addresses change along one leg was rewritten by the node that first
 /// shows the new ones: say so there.
-fn say_nat(last: &mut HashMap<Leg, (Ipv4Addr, Ipv4Addr)>, mut step: Step) -> Option<Step> {
+fn say_nat(last: &mut HashMap<Leg, (IpAddr, IpAddr)>, mut step: Step) -> Option<Step> {
     if matches!(step.leg, Leg::Request | Leg::Reply) {
         if let Some((src, dst)) = step.inner {
             if let Some(&(was_src, was_dst)) = last.get(&step.leg) {
@@ -167,10 +184,11 @@ fn say_nat(last: &mut HashMap<Leg, (Ipv4Addr, Ipv4Addr)>, mut step: Step) -> Opt
 }
 
 fn leg(d: &Described) -> Leg {
-    match (d.echo(), d.arp()) {
-        (Some((false, _, _)), _) => Leg::Request,
-        (Some((true, _, _)), _) => Leg::Reply,
-        (_, Some(_)) => Leg::Arp,
+    match (d.echo(), d.arp(), d.ndp()) {
+        (Some((false, _, _)), _, _) => Leg::Request,
+        (Some((true, _, _)), _, _) => Leg::Reply,
+        (_, Some(_), _) => Leg::Arp,
+        (_, _, Some(_)) => Leg::Ndp,
         _ => Leg::IcmpError,
     }
 }
@@ -216,9 +234,9 @@ pub fn stop(
     })
 }
 
-fn dst_of(step: &Step) -> Option<Ipv4Addr> {
+fn dst_of(step: &Step) -> Option<IpAddr> {
     match step.encap {
-        Some(t) => crate::wire::v4(t.outer_dst),
+        Some(t) => Some(t.outer_dst),
         None => step.inner.map(|(_, dst)| dst),
     }
 }

@@ -7,10 +7,11 @@
 use super::learned::{HostFdb, LearnedError};
 use super::reason::Reason;
 use super::report::{PairRow, Warning};
+use crate::family::Family;
 use crate::lab::{Encap, Lab, LabHost};
 use crate::plan::Flavor;
 use crate::sys::tables::{self, FdbEntry, LinkRow, NeighRow, RouteRow};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Something a host must hold, as the file programs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,26 +25,45 @@ pub enum Item {
     },
     /// `ip neigh add <ip> lladdr <mac> dev <dev> nud permanent`.
     Neighbour {
-        ip: Ipv4Addr,
+        ip: IpAddr,
         mac: String,
         dev: String,
     },
     /// `bridge fdb add <mac> dst <dst> dev <dev> self permanent`.
     Fdb {
         mac: String,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         dev: String,
     },
     /// A route to `dst` (a prefix, or a pod's address for a /32) through `via` on `dev`, with
     /// route protocol `proto` where the lab states one.
     Route {
         dst: String,
-        via: Option<Ipv4Addr>,
+        via: Option<IpAddr>,
         dev: String,
         proto: Option<u8>,
     },
     /// `net.ipv4.conf.<dev>.proxy_arp = 1`.
     ProxyArp { dev: String },
+}
+
+impl Item {
+    /// The family of a neighbour entry's address.
+    fn neighbour_in(&self) -> Option<Family> {
+        match self {
+            Item::Neighbour { ip, .. } => Some(Family::of(*ip)),
+            _ => None,
+        }
+    }
+
+    /// The family of a route's destination.
+    fn route_in(&self) -> Option<Family> {
+        match self {
+            Item::Route { dst, .. } if dst.contains(':') => Some(Family::Ipv6),
+            Item::Route { .. } => Some(Family::Ipv4),
+            _ => None,
+        }
+    }
 }
 
 /// Which pairs an item matters to.
@@ -119,7 +139,10 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
             push(route, Scope::Host);
         }
         for p in lab.hosts.iter().filter(|p| p.index != h.index) {
-            for item in peer_items(lab, h, p) {
+            for item in peer_items(lab, h, p)
+                .into_iter()
+                .chain(peer_items6(lab, h, p))
+            {
                 push(item, Scope::Peer(p.index));
             }
         }
@@ -207,14 +230,14 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
     {
         let (dev, mac) = (dev.clone(), mac.clone());
         items.push(Item::Neighbour {
-            ip,
+            ip: ip.into(),
             mac: mac.clone(),
             dev: dev.clone(),
         });
         if !h.flow_based {
             items.push(Item::Fdb {
                 mac,
-                dst: outer,
+                dst: outer.into(),
                 dev,
             });
         }
@@ -223,18 +246,61 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         // A peer in another rack is not on-link: host-gw plans no route to it (BGP's routes,
         // if any, are checked when verify waits for the routing to converge).
         (Encap::Plain, _) if h.rack != p.rack => None,
-        (Encap::Plain, _) => Some((Some(underlay), h.underlay_if.clone(), h.direct_proto)),
-        (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (Some(ip), dev, h.tunnel_proto)),
-        (Encap::Ipip, Some(dev)) => Some((Some(outer), dev, h.tunnel_proto)),
+        (Encap::Plain, _) => Some((underlay, h.underlay_if.clone(), h.direct_proto)),
+        (Encap::Vxlan(_), Some(dev)) => p.vtep_ip.map(|ip| (ip, dev, h.tunnel_proto)),
+        (Encap::Ipip, Some(dev)) => Some((outer, dev, h.tunnel_proto)),
         _ => None,
     };
     if let Some((via, dev, proto)) = route {
         let dst = pod_subnet.to_string();
         items.push(Item::Route {
             dst,
-            via,
+            via: Some(via.into()),
             dev,
             proto,
+        });
+    }
+    items
+}
+
+/// What host `h` programs for peer `p` in IPv6, where both have an IPv6 side: the route to the
+/// peer's pod /64 (via the peer in host-gw, via its IPv6 VTEP on `cnilab.tunnel6-dev` in
+/// vxlan), and the VTEP's neighbour and FDB entries where the file fixes its MAC. The labs
+/// state no route protocol for IPv6, so none is checked. Encrypted labs carry IPv4 only.
+fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
+    let (Some(own), Some(peer)) = (&h.v6, &p.v6) else {
+        return Vec::new();
+    };
+    if lab.encryption.is_some() {
+        return Vec::new();
+    }
+    let mut items = Vec::new();
+    let route = match (lab.encap_between(h.index, p.index), &own.tunnel_dev) {
+        (Encap::Plain, _) if h.rack != p.rack => None,
+        (Encap::Plain, _) => Some((peer.underlay_ip, h.underlay_if.clone())),
+        (Encap::Vxlan(_), Some(dev)) => peer.vtep_ip.map(|ip| (ip, dev.clone())),
+        _ => None,
+    };
+    if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
+        (lab.encap, &own.tunnel_dev, peer.vtep_ip, &peer.vtep_mac)
+    {
+        items.push(Item::Neighbour {
+            ip: ip.into(),
+            mac: mac.clone(),
+            dev: dev.clone(),
+        });
+        items.push(Item::Fdb {
+            mac: mac.clone(),
+            dst: peer.underlay_ip.into(),
+            dev: dev.clone(),
+        });
+    }
+    if let Some((via, dev)) = route {
+        items.push(Item::Route {
+            dst: peer.pod_subnet.to_string(),
+            via: Some(via.into()),
+            dev,
+            proto: None,
         });
     }
     items
@@ -246,7 +312,8 @@ pub struct HostState {
     pub tunnels: Vec<LinkRow>,
     pub neighbours: Vec<NeighRow>,
     pub fdb: Vec<FdbEntry>,
-    pub routes: Vec<RouteRow>,
+    /// Both families' routes, as far as the expectations need each.
+    pub routes: Vec<RouteRow<IpAddr>>,
     /// proxy_arp per device; `None` where the device has no such setting (it is gone).
     pub proxy_arp: Vec<(String, Option<bool>)>,
 }
@@ -382,15 +449,12 @@ fn tunnel_misfit(
     (!wrong.is_empty()).then(|| format!("{node}'s {dev} has {}", wrong.join("; ")))
 }
 
-fn fdb_misfit(node: &str, mac: &str, dst: Ipv4Addr, dev: &str, fdb: &[FdbEntry]) -> Option<String> {
+fn fdb_misfit(node: &str, mac: &str, dst: IpAddr, dev: &str, fdb: &[FdbEntry]) -> Option<String> {
     let rows: Vec<&FdbEntry> = fdb
         .iter()
         .filter(|e| e.ifname == dev && e.mac.eq_ignore_ascii_case(mac))
         .collect();
-    if rows
-        .iter()
-        .any(|e| e.dst == Some(dst.into()) && !e.is_learned())
-    {
+    if rows.iter().any(|e| e.dst == Some(dst) && !e.is_learned()) {
         return None;
     }
     let elsewhere = rows.iter().find(|e| !e.is_learned()).and_then(|e| e.dst);
@@ -404,12 +468,15 @@ fn fdb_misfit(node: &str, mac: &str, dst: Ipv4Addr, dev: &str, fdb: &[FdbEntry])
 
 fn route_misfit(
     node: &str,
-    (dst, via, dev): (&str, Option<Ipv4Addr>, &str),
+    (dst, via, dev): (&str, Option<IpAddr>, &str),
     proto: Option<u8>,
-    routes: &[RouteRow],
+    routes: &[RouteRow<IpAddr>],
 ) -> Option<String> {
-    // `ip` prints a /32 as the bare address.
-    let bare = dst.strip_suffix("/32").unwrap_or(dst);
+    // `ip` prints a /32 (a /128) as the bare address.
+    let bare = dst
+        .strip_suffix("/32")
+        .or_else(|| dst.strip_suffix("/128"))
+        .unwrap_or(dst);
     let want = match via {
         Some(gw) => format!("{dst} via {gw} dev {dev}"),
         None => format!("{dst} dev {dev}"),
@@ -497,11 +564,16 @@ fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
     if needs(|i| matches!(i, Item::Tunnel { .. })) {
         state.tunnels = tables::links(ns, Some("vxlan")).map_err(failed)?;
     }
-    if needs(|i| matches!(i, Item::Neighbour { .. })) {
-        state.neighbours = tables::neighbours(ns).map_err(failed)?;
-    }
-    if needs(|i| matches!(i, Item::Route { .. })) {
-        state.routes = tables::routes(ns).map_err(failed)?;
+    for family in [Family::Ipv4, Family::Ipv6] {
+        if items.iter().any(|i| i.neighbour_in() == Some(family)) {
+            let six = family == Family::Ipv6;
+            let rows = tables::neighbours_of(ns, six).map_err(failed)?;
+            state.neighbours.extend(rows);
+        }
+        if items.iter().any(|i| i.route_in() == Some(family)) {
+            let rows = tables::routes_in(ns, family).map_err(failed)?;
+            state.routes.extend(rows);
+        }
     }
     let devs: Vec<String> = items
         .iter()
@@ -572,7 +644,7 @@ mod tests {
                 Item::Fdb { mac, dst, dev } => s.fdb.push(FdbEntry {
                     mac,
                     ifname: dev,
-                    dst: Some(dst.into()),
+                    dst: Some(dst),
                     master: None,
                     state: "permanent".into(),
                 }),
@@ -622,6 +694,81 @@ mod tests {
         assert!(compare(&e, &states).is_empty());
     }
 
+    fn family_lab(mode: Mode, flavor: Flavor, family: crate::family::IpFamily) -> Lab {
+        crate::lab::tests::lab_of_spec(&crate::plan::LabSpec {
+            flavor,
+            ip_family: family,
+            ..crate::plan::LabSpec::article(mode, 3, None)
+        })
+    }
+
+    /// A dual flannel host programs each peer twice, once per VTEP; an IPv6-only one only
+    /// through flannel-v6.1. A missing IPv6 route is named with its next hop and device.
+    #[test]
+    fn flannel_programs_each_peer_in_each_family() {
+        use crate::family::IpFamily;
+        let l = family_lab(Mode::Vxlan, Flavor::Flannel, IpFamily::Dual);
+        let e = expected(&l);
+        let host1 = items_of(&e, 1);
+        let route6 = Item::Route {
+            dst: "fd00:172:16:1::/64".into(),
+            via: Some("fd00:172:16:1::".parse().unwrap()),
+            dev: "flannel-v6.1".into(),
+            proto: None,
+        };
+        assert!(host1.contains(&&route6), "{host1:#?}");
+        assert!(host1.contains(&&Item::Fdb {
+            mac: l.hosts[2].v6.as_ref().unwrap().vtep_mac.clone().unwrap(),
+            dst: "fd00:10:0:3::2".parse().unwrap(),
+            dev: "flannel-v6.1".into(),
+        }));
+        // Two tunnels, and three items for each of two peers in each family.
+        assert_eq!(host1.len(), 2 + 2 * 3 * 2);
+        let mut states: Vec<_> = (1..=3).map(|h| (h, healthy(&e, h))).collect();
+        assert!(compare(&e, &states).is_empty());
+        states[0].1.routes.retain(|r| r.dst != "fd00:172:16:1::/64");
+        let faults = compare(&e, &states);
+        assert_eq!(faults.len(), 1, "{faults:#?}");
+        assert_eq!(
+            faults[0].reason,
+            "host1 has no route fd00:172:16:1::/64 via fd00:172:16:1:: dev flannel-v6.1"
+        );
+        assert_eq!(faults[0].scope, Scope::Peer(2));
+        let six = family_lab(Mode::Vxlan, Flavor::Flannel, IpFamily::Ipv6);
+        let e = expected(&six);
+        let host1 = items_of(&e, 1);
+        assert_eq!(host1.len(), 1 + 2 * 3, "{host1:#?}");
+        assert!(host1.contains(&&route6));
+    }
+
+    /// host-gw on racks in IPv6 routes its rack mate's pod /64 via the mate, and nothing to a
+    /// host in another rack, as in IPv4.
+    #[test]
+    fn racked_host_gw_routes_rack_mates_only_in_ipv6() {
+        let spec = crate::plan::LabSpec {
+            ip_family: crate::family::IpFamily::Ipv6,
+            underlay: Some(crate::underlay::Underlay::Racks(2)),
+            ..crate::plan::LabSpec::article(Mode::HostGw, 4, None)
+        };
+        let l = crate::lab::tests::lab_of_spec(&spec);
+        let e = expected(&l);
+        let routes: Vec<&Item> = items_of(&e, 1)
+            .into_iter()
+            .filter(|i| matches!(i, Item::Route { .. }))
+            .collect();
+        assert_eq!(routes.len(), 1, "{routes:#?}");
+        let Item::Route { dst, via, .. } = routes[0] else {
+            unreachable!()
+        };
+        let mate = l
+            .hosts
+            .iter()
+            .find(|h| h.index != 1 && h.rack == l.hosts[0].rack);
+        let mate = mate.expect("host1 has a rack mate").v6.as_ref().unwrap();
+        assert_eq!(dst, &mate.pod_subnet.to_string());
+        assert_eq!(*via, Some(mate.underlay_ip.into()));
+    }
+
     #[test]
     fn each_missing_piece_is_named_with_the_pairs_it_touches() {
         let l = lab(Mode::Vxlan, Flavor::Flannel, 3);
@@ -663,7 +810,7 @@ mod tests {
         // felix's IPIP route, with felix's route protocol (cnilab.tunnel-proto).
         assert!(host1.contains(&&Item::Route {
             dst: "172.16.1.0/24".into(),
-            via: l.hosts[1].underlay_ip,
+            via: l.hosts[1].underlay_ip.map(Into::into),
             dev: "tunl0".into(),
             proto: Some(80),
         }));
