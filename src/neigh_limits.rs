@@ -1,18 +1,40 @@
-//! The kernel's neighbour-table cap, which every lab shares.
+//! The kernel's neighbour-table caps, which every lab shares.
 //!
-//! Every network namespace keeps its IPv4 neighbours in one kernel table, capped by the root
-//! namespace's `net.ipv4.neigh.default.gc_thresh3` (1024 by default). A flood-and-learn VXLAN
-//! lab resolves every peer's VTEP on every host, about N² entries; past the cap new
-//! neighbours fail to resolve and the lab looks broken when it is not. deploy and verify work
-//! out what a lab needs and say so, in one line with the sysctl, before they start.
-//! `--raise-neigh-limits` raises the cap; the old values are recorded and put back when the
-//! last lab is destroyed.
+//! Every network namespace keeps its IPv4 neighbours (ARP's) in one kernel table, capped by the
+//! root namespace's `net.ipv4.neigh.default.gc_thresh3` (1024 by default), and its IPv6 ones
+//! (NDP's) in another, capped by `net.ipv6.neigh.default.gc_thresh3`. A flood-and-learn VXLAN
+//! lab resolves every peer's VTEP on every host, about N² entries in each family it carries;
+//! past a cap new neighbours fail to resolve and the lab looks broken when it is not. deploy
+//! and verify work out what a lab needs and say so, in one line with the sysctl, before they
+//! start. `--raise-neigh-limits` raises the caps; the old values are recorded and put back when
+//! the last lab is destroyed.
 
+use crate::family::Family;
 use std::path::PathBuf;
 
-const SYSCTL: &str = "/proc/sys/net/ipv4/neigh/default";
+/// The sysctl folder of `family`'s table.
+fn sysctl_dir(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "/proc/sys/net/ipv4/neigh/default",
+        Family::Ipv6 => "/proc/sys/net/ipv6/neigh/default",
+    }
+}
+
+/// The sysctl names' common part, as `sysctl -w` spells it.
+fn sysctl_name(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "net.ipv4.neigh.default",
+        Family::Ipv6 => "net.ipv6.neigh.default",
+    }
+}
+
 /// Where the values from before a raise are kept, among the lab records.
-const SAVED: &str = "neigh-limits";
+fn saved_name(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "neigh-limits",
+        Family::Ipv6 => "neigh-limits6",
+    }
+}
 
 /// The three garbage-collection thresholds: below 1 nothing is collected, above 2 entries
 /// older than 5 s are, and 3 is the hard cap.
@@ -51,19 +73,21 @@ pub fn raised(now: Limits, in_use: usize, need: usize) -> Limits {
     }
 }
 
-/// The one line that says the cap is too low and how to lift it; `None` when it is high enough.
-pub fn advice(now: Limits, in_use: usize, need: usize) -> Option<String> {
+/// The one line that says `family`'s cap is too low and how to lift it; `None` when it is high
+/// enough.
+pub fn advice(family: Family, now: Limits, in_use: usize, need: usize) -> Option<String> {
     let want = raised(now, in_use, need);
+    let name = sysctl_name(family);
     (want != now && in_use + need > now.thresh3).then(|| {
         format!(
-            "this lab needs about {need} neighbour entries and {in_use} are in use, but the kernel's cap (shared by all namespaces) is {}: run `sudo sysctl -w net.ipv4.neigh.default.gc_thresh2={} net.ipv4.neigh.default.gc_thresh3={}` or pass --raise-neigh-limits",
+            "this lab needs about {need} {family} neighbour entries and {in_use} are in use, but the kernel's cap (shared by all namespaces) is {}: run `sudo sysctl -w {name}.gc_thresh2={} {name}.gc_thresh3={}` or pass --raise-neigh-limits",
             now.thresh3, want.thresh2, want.thresh3
         )
     })
 }
 
-fn path(name: &str) -> PathBuf {
-    PathBuf::from(SYSCTL).join(name)
+fn path(family: Family, name: &str) -> PathBuf {
+    PathBuf::from(sysctl_dir(family)).join(name)
 }
 
 fn read_number(p: PathBuf) -> Result<usize, LimitsError> {
@@ -77,19 +101,23 @@ fn read_number(p: PathBuf) -> Result<usize, LimitsError> {
     })
 }
 
-/// The thresholds as the kernel has them now.
-pub fn read() -> Result<Limits, LimitsError> {
+/// `family`'s thresholds as the kernel has them now.
+pub fn read(family: Family) -> Result<Limits, LimitsError> {
     Ok(Limits {
-        thresh1: read_number(path("gc_thresh1"))?,
-        thresh2: read_number(path("gc_thresh2"))?,
-        thresh3: read_number(path("gc_thresh3"))?,
+        thresh1: read_number(path(family, "gc_thresh1"))?,
+        thresh2: read_number(path(family, "gc_thresh2"))?,
+        thresh3: read_number(path(family, "gc_thresh3"))?,
     })
 }
 
-/// Entries in the kernel's IPv4 neighbour table now, all namespaces together (the first
-/// column of /proc/net/stat/arp_cache, in hex).
-pub fn in_use() -> usize {
-    std::fs::read_to_string("/proc/net/stat/arp_cache")
+/// Entries in the kernel's neighbour table of `family` now, all namespaces together (the first
+/// column of /proc/net/stat/arp_cache, or ndisc_cache, in hex).
+pub fn in_use(family: Family) -> usize {
+    let stat = match family {
+        Family::Ipv4 => "/proc/net/stat/arp_cache",
+        Family::Ipv6 => "/proc/net/stat/ndisc_cache",
+    };
+    std::fs::read_to_string(stat)
         .ok()
         .and_then(|s| {
             let first = s.lines().nth(1)?.split_whitespace().next()?.to_string();
@@ -98,14 +126,14 @@ pub fn in_use() -> usize {
         .unwrap_or(0)
 }
 
-fn write(limits: Limits) -> Result<(), LimitsError> {
+fn write(family: Family, limits: Limits) -> Result<(), LimitsError> {
     // thresh3 first when raising, so thresh2 never exceeds it on the way.
     for (name, value) in [
         ("gc_thresh3", limits.thresh3),
         ("gc_thresh2", limits.thresh2),
         ("gc_thresh1", limits.thresh1),
     ] {
-        let p = path(name);
+        let p = path(family, name);
         std::fs::write(&p, value.to_string()).map_err(|source| LimitsError::Io {
             path: p.clone(),
             source,
@@ -114,16 +142,20 @@ fn write(limits: Limits) -> Result<(), LimitsError> {
     Ok(())
 }
 
-fn saved_path() -> PathBuf {
-    crate::runtime::state::dir().join(SAVED)
+fn saved_path(family: Family) -> PathBuf {
+    crate::runtime::state::dir().join(saved_name(family))
 }
 
-/// Entries the namespaces hold now, all together: for a lab already deployed, the part of
-/// [`in_use`] that is its own, and so already within what it needs. A namespace that cannot
-/// be read counts as holding none.
-pub fn held_by<'a>(namespaces: impl Iterator<Item = &'a str>) -> usize {
+/// Entries of `family` the namespaces hold now, all together: for a lab already deployed, the
+/// part of [`in_use`] that is its own, and so already within what it needs. A namespace that
+/// cannot be read counts as holding none.
+pub fn held_by<'a>(family: Family, namespaces: impl Iterator<Item = &'a str>) -> usize {
+    let af = match family {
+        Family::Ipv4 => libc::AF_INET,
+        Family::Ipv6 => libc::AF_INET6,
+    };
     let count = |ns: &str| {
-        crate::sys::netns::in_netns(ns, || crate::sys::neigh::list(libc::AF_INET as u8))
+        crate::sys::netns::in_netns(ns, || crate::sys::neigh::list(af as u8))
             .ok()
             .and_then(|listed| listed.ok())
             .map_or(0, |entries| entries.len())
@@ -131,20 +163,25 @@ pub fn held_by<'a>(namespaces: impl Iterator<Item = &'a str>) -> usize {
     namespaces.map(count).sum()
 }
 
-/// Checks the cap for a lab of `hosts` hosts that holds `own` of the entries in use already
-/// (0 before it is deployed). With `raise`, lifts it (keeping the values from before the first
-/// raise, to put back later) and says so; without, returns the advice.
-pub fn check(hosts: usize, own: usize, raise: bool) -> Result<Option<String>, LimitsError> {
-    let now = read()?;
-    let (in_use, need) = (in_use().saturating_sub(own), entries_needed(hosts));
-    let Some(line) = advice(now, in_use, need) else {
+/// Checks `family`'s cap for a lab of `hosts` hosts that holds `own` of the entries in use
+/// already (0 before it is deployed). With `raise`, lifts it (keeping the values from before
+/// the first raise, to put back later) and says so; without, returns the advice.
+pub fn check(
+    family: Family,
+    hosts: usize,
+    own: usize,
+    raise: bool,
+) -> Result<Option<String>, LimitsError> {
+    let now = read(family)?;
+    let (in_use, need) = (in_use(family).saturating_sub(own), entries_needed(hosts));
+    let Some(line) = advice(family, now, in_use, need) else {
         return Ok(None);
     };
     if !raise {
         return Ok(Some(line));
     }
     let want = raised(now, in_use, need);
-    let saved = saved_path();
+    let saved = saved_path(family);
     if !saved.exists() {
         let text = format!("{} {} {}\n", now.thresh1, now.thresh2, now.thresh3);
         let io = |source| LimitsError::Io {
@@ -154,16 +191,25 @@ pub fn check(hosts: usize, own: usize, raise: bool) -> Result<Option<String>, Li
         std::fs::create_dir_all(crate::runtime::state::dir()).map_err(io)?;
         std::fs::write(&saved, text).map_err(io)?;
     }
-    write(want)?;
+    write(family, want)?;
     Ok(Some(format!(
-        "raised net.ipv4.neigh.default.gc_thresh2/3 from {}/{} to {}/{} for this lab; the old values come back when the last lab is destroyed",
-        now.thresh2, now.thresh3, want.thresh2, want.thresh3
+        "raised {}.gc_thresh2/3 from {}/{} to {}/{} for this lab; the old values come back when the last lab is destroyed",
+        sysctl_name(family), now.thresh2, now.thresh3, want.thresh2, want.thresh3
     )))
 }
 
-/// Puts back the thresholds from before `--raise-neigh-limits`, once no lab is left.
-pub fn restore_if_last(labs_left: usize) -> Result<Option<String>, LimitsError> {
-    let saved = saved_path();
+/// Puts back each family's thresholds from before `--raise-neigh-limits`, once no lab is left:
+/// a line for each family put back.
+pub fn restore_if_last(labs_left: usize) -> Result<Vec<String>, LimitsError> {
+    let mut lines = Vec::new();
+    for family in [Family::Ipv4, Family::Ipv6] {
+        lines.extend(restore_family(family, labs_left)?);
+    }
+    Ok(lines)
+}
+
+fn restore_family(family: Family, labs_left: usize) -> Result<Option<String>, LimitsError> {
+    let saved = saved_path(family);
     if labs_left > 0 || !saved.exists() {
         return Ok(None);
     }
@@ -190,7 +236,7 @@ pub fn restore_if_last(labs_left: usize) -> Result<Option<String>, LimitsError> 
         ("gc_thresh2", old.thresh2),
         ("gc_thresh3", old.thresh3),
     ] {
-        let p = path(name);
+        let p = path(family, name);
         std::fs::write(&p, value.to_string()).map_err(|source| LimitsError::Io {
             path: p.clone(),
             source,
@@ -198,7 +244,8 @@ pub fn restore_if_last(labs_left: usize) -> Result<Option<String>, LimitsError> 
     }
     std::fs::remove_file(&saved).map_err(io)?;
     Ok(Some(format!(
-        "put net.ipv4.neigh.default.gc_thresh1/2/3 back to {thresh1}/{thresh2}/{thresh3}"
+        "put {}.gc_thresh1/2/3 back to {thresh1}/{thresh2}/{thresh3}",
+        sysctl_name(family)
     )))
 }
 
@@ -221,14 +268,21 @@ mod tests {
 
     #[test]
     fn a_small_lab_gets_no_advice_and_a_large_one_gets_the_sysctl() {
-        assert_eq!(advice(DEFAULT, 10, entries_needed(20)), None);
-        let line = advice(DEFAULT, 10, entries_needed(100)).unwrap();
+        assert_eq!(advice(Family::Ipv4, DEFAULT, 10, entries_needed(20)), None);
+        let line = advice(Family::Ipv4, DEFAULT, 10, entries_needed(100)).unwrap();
         assert!(
             line.contains("sysctl -w net.ipv4.neigh.default.gc_thresh2=10310 net.ipv4.neigh.default.gc_thresh3=20620"),
             "{line}"
         );
         assert!(line.contains("--raise-neigh-limits"), "{line}");
         assert!(!line.contains('\n'));
+        // NDP's table has a cap of its own, named in its own sysctl.
+        let six = advice(Family::Ipv6, DEFAULT, 10, entries_needed(100)).unwrap();
+        assert!(
+            six.contains("10300 IPv6 neighbour entries")
+                && six.contains("sysctl -w net.ipv6.neigh.default.gc_thresh2=10310 net.ipv6.neigh.default.gc_thresh3=20620"),
+            "{six}"
+        );
     }
 
     /// verify of a deployed lab subtracts what the lab holds from what is in use, so that
@@ -248,11 +302,35 @@ mod tests {
         steps.extend(neighbours.iter().map(String::as_str));
         let scratch = crate::sys::netns::testing::Scratch::new("held", &steps);
         let ns = scratch.name();
-        assert_eq!(held_by([ns].into_iter()), peers.len());
+        assert_eq!(held_by(Family::Ipv4, [ns].into_iter()), peers.len());
         assert_eq!(
-            held_by([ns, "cnilab-test-no-such-namespace"].into_iter()),
+            held_by(
+                Family::Ipv4,
+                [ns, "cnilab-test-no-such-namespace"].into_iter()
+            ),
             peers.len()
         );
+    }
+
+    /// NDP's entries are counted from the IPv6 table, apart from ARP's.
+    #[test]
+    fn a_deployed_lab_s_ipv6_entries_are_counted_apart() {
+        let scratch = crate::sys::netns::testing::Scratch::new(
+            "held6",
+            &[
+                "link add d0 type veth peer name d1",
+                "link set d0 up",
+                "neigh add 2001:db8::2 lladdr 02:00:00:00:00:02 dev d0",
+                "neigh add 2001:db8::3 lladdr 02:00:00:00:00:03 dev d0",
+                "neigh add 192.0.2.2 lladdr 02:00:00:00:00:04 dev d0",
+            ],
+        );
+        let ns = scratch.name();
+        assert_eq!(held_by(Family::Ipv6, [ns].into_iter()), 2);
+        assert_eq!(held_by(Family::Ipv4, [ns].into_iter()), 1);
+        let six = read(Family::Ipv6).unwrap();
+        let text = std::fs::read_to_string("/proc/sys/net/ipv6/neigh/default/gc_thresh3").unwrap();
+        assert_eq!(six.thresh3.to_string(), text.trim());
     }
 
     #[test]
@@ -263,7 +341,7 @@ mod tests {
             thresh3: 200_000,
         };
         assert_eq!(raised(high, 0, entries_needed(254)), high);
-        assert_eq!(advice(high, 0, entries_needed(254)), None);
+        assert_eq!(advice(Family::Ipv4, high, 0, entries_needed(254)), None);
         let r = raised(DEFAULT, 0, 5000);
         assert_eq!((r.thresh1, r.thresh2, r.thresh3), (128, 5000, 10_000));
     }

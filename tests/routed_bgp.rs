@@ -119,18 +119,7 @@ fn bgp_carries_every_pod_route_and_a_dead_daemon_is_named() {
 
     // host1 stops announcing its pods, its daemon alive: verify waits out the timeout and
     // names the routes that never came.
-    let socket = lab
-        .file
-        .parent()
-        .unwrap()
-        .join(format!("{}.cnilab/bird/host1/bird.ctl", lab.name));
-    let out = std::process::Command::new("birdc")
-        .arg("-s")
-        .arg(&socket)
-        .args(["disable", "pods"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "birdc disable: {}", stderr(&out));
+    birdc(&lab, "host1", &["disable", "pods"]);
     let out = lab.run(&["verify", "--converge-timeout", "8"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);

@@ -7,11 +7,14 @@ use common::verify::{exec, pair, reasons, rebuild_ipv6_vtep, verify, verify_heal
 use common::*;
 use serde_json::Value;
 
-/// A dual-stack lab of 3 hosts generated with `args` (beside `--ip-family dual --hosts 3`),
-/// deployed.
+/// A dual-stack lab generated with `args` (beside `--ip-family dual`, and `--hosts 3` unless
+/// they say otherwise), deployed.
 fn deployed_dual(prefix: &str, args: &[&str]) -> LabGuard {
     require_root();
-    let mut all = vec!["--ip-family", "dual", "--hosts", "3"];
+    let mut all = vec!["--ip-family", "dual"];
+    if !args.contains(&"--hosts") {
+        all.extend(["--hosts", "3"]);
+    }
     all.extend_from_slice(args);
     LabGuard::deployed_with(prefix, &all)
 }
@@ -270,4 +273,73 @@ fn racked_host_gw_dual_passes_rack_mates_and_fails_cross_rack_pairs_as_declared(
         summary.contains("8 of them failed as the lab expects"),
         "{summary}"
     );
+}
+
+/// flannel's VXLAN on two racks with DirectRouting, in dual stack: rack mates go plain in both
+/// families (flannel routes a peer on its own subnet directly, IPv6 as IPv4), every pair
+/// across the racks in VXLAN, and nothing the hosts hold differs from what the file programs.
+#[test]
+fn flannel_direct_routing_on_racks_goes_plain_to_rack_mates_in_both_families() {
+    let lab = deployed_dual(
+        "d29dr-",
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "flannel",
+            "--underlay",
+            "racks:2",
+            "--direct-routing",
+            "--hosts",
+            "4",
+        ],
+    );
+    let (code, report) = verify_healthy(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
+    for family in ["ipv4", "ipv6"] {
+        let mates = pair_in(&report, "pod1", "pod2", family)["wire"]
+            .as_str()
+            .unwrap();
+        assert!(mates.starts_with("plain IPv"), "{family}: {mates}");
+        let across = pair_in(&report, "pod1", "pod3", family)["wire"]
+            .as_str()
+            .unwrap();
+        assert!(across.starts_with("VXLAN UDP/8472"), "{family}: {across}");
+    }
+    // host1 sends its rack mate's IPv6 pods into the tunnel after all: the pair fails on the
+    // wire, and the route host1 holds is named against the one the lab plans.
+    let l = lab.lab();
+    let mate = l.hosts[1].v6.as_ref().unwrap();
+    let (net, vtep, mac) = (
+        mate.pod_subnet,
+        mate.vtep_ip.unwrap(),
+        mate.vtep_mac.clone().unwrap(),
+    );
+    for line in [
+        // Deleted first: the kernel checks an onlink gateway against the routes it holds.
+        format!("ip -6 route del {net}"),
+        format!("ip -6 route add {net} via {vtep} dev flannel-v6.1 onlink"),
+        format!("ip -6 neigh replace {vtep} lladdr {mac} dev flannel-v6.1 nud permanent"),
+        format!(
+            "bridge fdb replace {mac} dst {} dev flannel-v6.1 self permanent",
+            mate.underlay_ip
+        ),
+    ] {
+        exec(&lab, "host1", &line);
+    }
+    let (code, report) = verify(&lab, &["--max-loss", "0.25"]);
+    assert_eq!(code, 1, "{report:#}");
+    let p = pair_in(&report, "pod1", "pod2", "ipv6");
+    assert_eq!(p["passed"], false, "{p:#}");
+    let why = reasons(p).join("\n");
+    assert!(
+        why.contains(&format!("host1 routes {net} via {vtep} dev flannel-v6.1"))
+            && why.contains(&format!(
+                "the lab plans {net} via {} dev eth1",
+                mate.underlay_ip
+            )),
+        "{why}"
+    );
+    assert_eq!(pair_in(&report, "pod1", "pod2", "ipv4")["passed"], true);
 }

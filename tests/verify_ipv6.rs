@@ -171,3 +171,21 @@ fn a_missing_ipv6_flood_entry_is_named_with_the_peers_ipv6_address() {
     );
     assert_eq!(pair(&report, "pod1", "pod2")["passed"], true);
 }
+
+/// flannel's VXLAN on two racks in IPv6: the VTEPs reach each other across the rack routers,
+/// which route the racks' /64s, and every pair passes.
+#[test]
+fn flannel_vxlan_on_racks_in_ipv6_passes_every_pair() {
+    let lab = deployed_ipv6(
+        "v6fr-",
+        &[
+            "--mode",
+            "vxlan",
+            "--flavor",
+            "flannel",
+            "--underlay",
+            "racks:2",
+        ],
+    );
+    assert_every_pair_passes_in_ipv6(&lab, "VXLAN UDP/8472 vni 1");
+}

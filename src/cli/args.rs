@@ -63,8 +63,8 @@ pub struct LabShape {
     /// Which IP families pods and hosts carry: ipv4 (the default), ipv6 (an IPv6-only lab on
     /// an IPv6 underlay) or dual (both). ipv6 and dual are built for host-gw and vxlan, article
     /// and flannel flavors, on their own underlays, for vxlan with --flavor calico
-    /// (vxlan-v6.calico) on its own underlay, and for host-gw on routed or racks:R with static
-    /// routes or BGP.
+    /// (vxlan-v6.calico) on its own underlay, for host-gw on routed or racks:R with static
+    /// routes or BGP, and for flannel's vxlan on racks:R.
     #[arg(long, value_enum, value_name = "FAMILY", default_value = "ipv4")]
     pub ip_family: crate::family::IpFamily,
     /// How pod routes cross the routers: static (host-gw's own routes, the default) or bgp
@@ -243,8 +243,9 @@ Examples:
         /// Run every exec line as its own process, as containerlab does (benchmark baseline).
         #[arg(long, hide = true)]
         exec_per_line: bool,
-        /// Raise the kernel's neighbour-table cap (net.ipv4.neigh.default.gc_thresh2/3) if the
-        /// lab needs more; the old values come back when the last lab is destroyed.
+        /// Raise the kernel's neighbour-table cap (net.ipv4.neigh.default.gc_thresh2/3, and
+        /// net.ipv6's for a lab with IPv6) if the lab needs more; the old values come back when
+        /// the last lab is destroyed.
         #[arg(long)]
         raise_neigh_limits: bool,
         #[command(flatten)]

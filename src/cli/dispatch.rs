@@ -138,7 +138,7 @@ fn destroy(
     };
     eprintln!("{line}");
     let left = crate::runtime::state::LabState::all().map_or(1, |labs| labs.len());
-    if let Some(restored) = crate::neigh_limits::restore_if_last(left)? {
+    for restored in crate::neigh_limits::restore_if_last(left)? {
         eprintln!("{restored}");
     }
     Ok(0)
@@ -416,12 +416,15 @@ fn neigh_limits(file: &LabFile, raise: bool, deployed: bool) -> Result<(), Error
     let Ok(lab) = file.lab() else {
         return Ok(());
     };
-    let own = match deployed {
-        true => crate::neigh_limits::held_by(lab.namespaces()),
-        false => 0,
-    };
-    if let Some(line) = crate::neigh_limits::check(lab.hosts.len(), own, raise)? {
-        eprintln!("cnilab: {line}");
+    for family in lab.families() {
+        let own = match deployed {
+            true => crate::neigh_limits::held_by(family, lab.namespaces()),
+            false => 0,
+        };
+        let hosts = lab.hosts.len();
+        if let Some(line) = crate::neigh_limits::check(family, hosts, own, raise)? {
+            eprintln!("cnilab: {line}");
+        }
     }
     Ok(())
 }

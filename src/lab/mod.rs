@@ -175,15 +175,11 @@ impl LabHost {
     /// The host's underlay address in `family`, or in its other family where it has no side in
     /// that one: a loaded lab's hosts have a side in each of the lab's families (see `checked`).
     pub fn underlay(&self, family: Family) -> IpAddr {
-        let v4 = self.underlay_ip.map(IpAddr::V4);
-        let v6 = self.v6.as_ref().map(|v6| IpAddr::V6(v6.underlay_ip));
-        let (wanted, other) = match family {
-            Family::Ipv4 => (v4, v6),
-            Family::Ipv6 => (v6, v4),
-        };
-        wanted
-            .or(other)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        in_family(
+            family,
+            self.underlay_ip,
+            self.v6.as_ref().map(|v6| v6.underlay_ip),
+        )
     }
 
     /// The host's IPv4 underlay address, for the paths built on IPv4 only (see
@@ -217,6 +213,19 @@ impl LabHost {
     }
 }
 
+/// A node's address in `family`, or in its other family where it has none in that one. A
+/// loaded lab's nodes have at least one address, so the unspecified one is never returned.
+fn in_family(family: Family, v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> IpAddr {
+    let (v4, v6) = (v4.map(IpAddr::V4), v6.map(IpAddr::V6));
+    let (wanted, other) = match family {
+        Family::Ipv4 => (v4, v6),
+        Family::Ipv6 => (v6, v4),
+    };
+    wanted
+        .or(other)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LabPod {
     pub node: String,
@@ -239,15 +248,7 @@ impl LabPod {
     /// The pod's address in `family`, or in its other family where it has none in that one: a
     /// loaded lab's pods have an address in each of the lab's families (see `Lab::checked`).
     pub fn addr(&self, family: Family) -> IpAddr {
-        let v4 = self.ip.map(IpAddr::V4);
-        let v6 = self.ip6.map(IpAddr::V6);
-        let (wanted, other) = match family {
-            Family::Ipv4 => (v4, v6),
-            Family::Ipv6 => (v6, v4),
-        };
-        wanted
-            .or(other)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        in_family(family, self.ip, self.ip6)
     }
 
     /// The pod's IPv4 address, for the paths built on IPv4 only: Services and encryption, which

@@ -2,6 +2,7 @@
 //! a missing frame, each point's capture summary, and notes about the machine.
 
 use super::*;
+use crate::family::Family;
 
 /// Each point's frames and capture drops, and a note for each capture that ended early or
 /// dropped frames.
@@ -130,14 +131,26 @@ pub(super) fn peak_memory_kib() -> Option<u64> {
 }
 
 /// The kernel's ARP table is one table for every namespace, capped by the root namespace's
-/// gc_thresh3 (1024 by default). A 50-host VXLAN lab needs several thousand entries; past the
-/// cap, neighbours fail to resolve and pairs fail for a reason no capture shows.
-pub(super) fn neighbour_table_note() -> Option<String> {
-    let cap = crate::neigh_limits::read().ok()?.thresh3;
-    let entries = crate::neigh_limits::in_use();
+/// gc_thresh3 (1024 by default), and NDP's another with a cap of its own. A 50-host VXLAN lab
+/// needs several thousand entries in each family it carries; past a cap, neighbours fail to
+/// resolve and pairs fail for a reason no capture shows.
+pub(super) fn neighbour_table_notes(families: &[Family]) -> Vec<String> {
+    families
+        .iter()
+        .filter_map(|&f| neighbour_table_note(f))
+        .collect()
+}
+
+fn neighbour_table_note(family: Family) -> Option<String> {
+    let cap = crate::neigh_limits::read(family).ok()?.thresh3;
+    let entries = crate::neigh_limits::in_use(family);
+    let (table, sysctl) = match family {
+        Family::Ipv4 => ("ARP", "net.ipv4.neigh.default.gc_thresh3"),
+        Family::Ipv6 => ("NDP", "net.ipv6.neigh.default.gc_thresh3"),
+    };
     (entries * 10 >= cap * 9).then(|| {
         format!(
-            "the kernel's ARP table, shared by all namespaces, holds {entries} entries of at most {cap} (net.ipv4.neigh.default.gc_thresh3); failures may come from that cap, not the lab"
+            "the kernel's {table} table, shared by all namespaces, holds {entries} entries of at most {cap} ({sysctl}); failures may come from that cap, not the lab"
         )
     })
 }

@@ -426,7 +426,7 @@ impl Prepared {
         warnings.extend(inferred_mtu_warnings(lab, &self.mtu_above_tunnel));
         warnings.extend(stopped::inherited_forwarding(lab, &self.forwarding_hints));
         if rows.iter().any(|r| !r.verdict.passed()) {
-            notes.extend(neighbour_table_note());
+            notes.extend(neighbour_table_notes(&lab.families()));
         }
         Ok(Report {
             notes,

@@ -275,14 +275,21 @@ fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         return Vec::new();
     }
     let mut items = Vec::new();
-    let route = match (lab.encap_between(h.index, p.index), &own.tunnel_dev) {
+    let encap = lab.encap_between(h.index, p.index);
+    let route = match (encap, &own.tunnel_dev) {
         (Encap::Plain, _) if h.rack != p.rack => None,
         (Encap::Plain, _) => Some((peer.underlay_ip, h.underlay_if.clone())),
         (Encap::Vxlan(_), Some(dev)) => peer.vtep_ip.map(|ip| (ip, dev.clone())),
         _ => None,
     };
+    // As in IPv4: DirectRouting programs no VTEP entries for a peer it routes plain, Calico's
+    // CrossSubnet programs every VTEP's.
+    let vtep_entries = match encap {
+        Encap::Plain if lab.flavor == Flavor::Calico => lab.encap,
+        _ => encap,
+    };
     if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
-        (lab.encap, &own.tunnel_dev, peer.vtep_ip, &peer.vtep_mac)
+        (vtep_entries, &own.tunnel_dev, peer.vtep_ip, &peer.vtep_mac)
     {
         items.push(Item::Neighbour {
             ip: ip.into(),
