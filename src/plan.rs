@@ -362,7 +362,7 @@ pub struct Plan {
     /// Whether the lab carries IPv4 and IPv6, for the templates.
     pub ipv4: bool,
     pub ipv6: bool,
-    /// The IPv6 VTEP device where the lab tunnels IPv6 (flannel's dual-stack name).
+    /// The IPv6 VTEP device where the lab tunnels IPv6 (flannel's or Calico's dual-stack name).
     pub tunnel6_dev: Option<&'static str>,
     /// `gen --services S`: the Services, kube-proxy's mode and `outside` (none by default).
     pub services: Option<crate::services::ServicePlan>,
@@ -370,6 +370,19 @@ pub struct Plan {
 
 /// flannel's IPv6 VTEP (pkg/backend/vxlan/vxlan.go: `flannel-v6.<VNI>`).
 pub const FLANNEL_V6_DEV: &str = "flannel-v6.1";
+/// Calico's IPv6 VTEP (felix/dataplane/linux/dataplanedefs/dataplane_defs.go:
+/// `VXLANIfaceNameV6`), with the same VNI and port as `vxlan.calico` (felix's one `VXLANVNI`
+/// and `VXLANPort` for both families).
+pub const CALICO_V6_DEV: &str = "vxlan-v6.calico";
+
+/// The IPv6 VTEP of the VXLAN flavors that tunnel IPv6 (none for the rest).
+fn tunnel6_dev(mode: Mode, flavor: Flavor) -> Option<&'static str> {
+    match (mode, flavor) {
+        (Mode::Vxlan, Flavor::Article | Flavor::Flannel) => Some(FLANNEL_V6_DEV),
+        (Mode::Vxlan, Flavor::Calico) => Some(CALICO_V6_DEV),
+        _ => None,
+    }
+}
 
 /// What a user asks for: the article's lab unless a flavor or more pods are named.
 #[derive(Debug, Clone, Copy)]
@@ -462,7 +475,7 @@ impl Plan {
             ip_family,
             ipv4: ip_family.has_v4(),
             ipv6: ip_family.has_v6(),
-            tunnel6_dev: (mode == Mode::Vxlan && ip_family.has_v6()).then_some(FLANNEL_V6_DEV),
+            tunnel6_dev: tunnel6_dev(mode, flavor).filter(|_| ip_family.has_v6()),
             services: None,
         })
     }
@@ -492,9 +505,9 @@ fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
     }
 }
 
-/// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs on their own
-/// underlays, and host-gw on a routed or racks underlay with static routes or BGP (a BIRD
-/// session per family).
+/// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs and Calico's
+/// vxlan lab on their own underlays, host-gw on a routed or racks underlay with static routes
+/// or BGP (a BIRD session per family), and flannel's vxlan on racks.
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
     let family = spec.ip_family;
@@ -512,10 +525,11 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
             "use --mode vxlan --ip-family dual for a dual-stack overlay",
         );
     }
-    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) {
+    let calico_vxlan = (spec.mode, spec.flavor) == (Mode::Vxlan, Flavor::Calico);
+    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) && !calico_vxlan {
         return refuse(
-            format!("--flavor {}", spec.flavor),
-            "use the article's flavor (leave --flavor out) or --flavor flannel",
+            format!("--flavor {} with --mode {}", spec.flavor, spec.mode),
+            "use the article's flavor (leave --flavor out), --flavor flannel, or --mode vxlan --flavor calico",
         );
     }
     // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).
@@ -938,5 +952,34 @@ mod tests {
         assert!(Plan::new(Mode::Vxlan, 2, Some("a b")).is_err());
         assert!("vxlan".parse::<Mode>().is_ok());
         assert!("flannel".parse::<Mode>().is_err());
+    }
+
+    #[test]
+    fn calico_tunnels_ipv6_in_its_own_vtep_and_its_ipip_and_cilium_stay_refused() {
+        let spec = |mode, flavor, ip_family| LabSpec {
+            flavor,
+            ip_family,
+            ..LabSpec::article(mode, 3, None)
+        };
+        for family in [IpFamily::Dual, IpFamily::Ipv6] {
+            let p = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Calico, family)).unwrap();
+            assert_eq!(p.tunnel6_dev, Some(CALICO_V6_DEV));
+            assert_eq!((p.vni, p.vxlan_port), (CALICO_VXLAN_VNI, CALICO_VXLAN_PORT));
+            assert_eq!(p.pod_mtu, 1430);
+            let flannel = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Flannel, family)).unwrap();
+            assert_eq!(flannel.tunnel6_dev, Some(FLANNEL_V6_DEV));
+            for (mode, flavor) in [(Mode::Vxlan, Flavor::Cilium), (Mode::Ipip, Flavor::Calico)] {
+                let refused = Plan::from_spec(&spec(mode, flavor, family)).unwrap_err();
+                assert!(
+                    matches!(
+                        refused,
+                        PlanError::FamilyNotBuilt { .. } | PlanError::IpipCarriesIpv4Only { .. }
+                    ),
+                    "{mode} {flavor} {family}: {refused}"
+                );
+            }
+        }
+        let v4 = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Calico, IpFamily::Ipv4)).unwrap();
+        assert_eq!(v4.tunnel6_dev, None);
     }
 }

@@ -49,8 +49,10 @@ const BUILT: [(Mode, IpFamily); 4] = [
 fn ipv6_and_dual_labs_validate_against_containerlabs_schema() {
     let schema: Value = serde_json::from_str(include_str!("schema/clab.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let flavors = [Flavor::Article, Flavor::Flannel];
-    for ((mode, family), flavor) in BUILT.into_iter().flat_map(|b| flavors.map(|f| (b, f))) {
+    let flavors = [Flavor::Article, Flavor::Flannel, Flavor::Calico];
+    let built = BUILT.into_iter().flat_map(|b| flavors.map(|f| (b, f)));
+    // Calico has no host-gw flavor: its dual-stack and IPv6 labs are its VXLAN ones.
+    for ((mode, family), flavor) in built.filter(|((m, _), f)| Flavor::valid_for(*m).contains(f)) {
         for hosts in [2, 3, 20] {
             let p = flavored(mode, flavor, family, hosts, None);
             let json = as_json(&render(&p, Templates::Embedded).unwrap());
@@ -179,6 +181,8 @@ fn what_is_not_built_is_refused_at_gen_with_a_reason() {
             "vxlan",
             "--flavor",
             "calico",
+            "--underlay",
+            "racks:2",
             "--ip-family",
             "ipv6",
         ],

@@ -62,7 +62,8 @@ pub struct LabShape {
     pub underlay: Option<Underlay>,
     /// Which IP families pods and hosts carry: ipv4 (the default), ipv6 (an IPv6-only lab on
     /// an IPv6 underlay) or dual (both). ipv6 and dual are built for host-gw and vxlan, article
-    /// and flannel flavors, on their own underlays, for host-gw on routed or racks:R with static
+    /// and flannel flavors, on their own underlays, for vxlan with --flavor calico
+    /// (vxlan-v6.calico) on its own underlay, for host-gw on routed or racks:R with static
     /// routes or BGP, and for flannel's vxlan on racks:R.
     #[arg(long, value_enum, value_name = "FAMILY", default_value = "ipv4")]
     pub ip_family: crate::family::IpFamily,

@@ -1,0 +1,133 @@
+//! verify on Calico's VXLAN in dual stack and IPv6: felix's second VTEP, `vxlan-v6.calico`,
+//! with the same VNI (4096) and port (4789) as `vxlan.calico`, proven pair by pair in each
+//! family, and a fault of its static peers caught in IPv6 while IPv4 passes. Root only.
+
+mod common;
+
+use common::verify::{exec, reasons, verify, verify_healthy};
+use common::*;
+use serde_json::Value;
+
+/// Calico's VXLAN lab of 3 hosts in `family`, deployed.
+fn deployed_calico(prefix: &str, family: &str) -> LabGuard {
+    require_root();
+    let args = ["--mode", "vxlan", "--flavor", "calico", "--hosts", "3"];
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--ip-family", family]);
+    LabGuard::deployed_with(prefix, &all)
+}
+
+/// The rows of one family.
+fn rows<'a>(report: &'a Value, family: &str) -> Vec<&'a Value> {
+    report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["family"] == family)
+        .collect()
+}
+
+/// The pair `from -> to` in `family`.
+fn pair_in<'a>(report: &'a Value, from: &str, to: &str, family: &str) -> &'a Value {
+    rows(report, family)
+        .into_iter()
+        .find(|p| p["from"] == from && p["to"] == to)
+        .unwrap_or_else(|| panic!("no {family} pair {from} -> {to} in {report:#}"))
+}
+
+/// Every pair of each of `families` passed between that family's pod addresses, in Calico's
+/// VXLAN (`VXLAN vni 4096`, outer headers of the same family), with no warning, and every
+/// family proven.
+fn assert_every_pair_passes(lab: &LabGuard, families: &[&str]) {
+    let (code, report) = verify_healthy(lab, &[]);
+    for family in families {
+        let rows = rows(&report, family);
+        assert_eq!(
+            rows.len(),
+            6,
+            "{family}: 3 hosts of one pod, 6 ordered pairs"
+        );
+        for p in rows {
+            let (from, to) = (&p["from"], &p["to"]);
+            assert_eq!(
+                p["passed"],
+                true,
+                "{family} {from} -> {to}: {:?}",
+                reasons(p)
+            );
+            let six = p["to_ip"].as_str().unwrap().contains(':');
+            assert_eq!(six, *family == "ipv6", "{family}: {p:#}");
+            let wire = p["wire"].as_str().unwrap();
+            assert!(
+                wire.starts_with("VXLAN vni 4096"),
+                "{family} {from} -> {to}: {wire}"
+            );
+            // The outer header is of the pair's family: IPv6 underlay addresses for IPv6.
+            assert_eq!(wire.contains("fd00:10:0:"), *family == "ipv6", "{wire}");
+        }
+    }
+    assert_eq!(
+        rows(&report, "ipv4").len() + rows(&report, "ipv6").len(),
+        6 * families.len()
+    );
+    let proven = report["families"].as_array().unwrap();
+    assert_eq!(proven.len(), families.len(), "{report:#}");
+    assert!(proven.iter().all(|f| f["proven"] == true), "{report:#}");
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn calico_vxlan_dual_passes_every_pair_in_both_families() {
+    let lab = deployed_calico("c43cd-", "dual");
+    assert_every_pair_passes(&lab, &["ipv4", "ipv6"]);
+}
+
+/// An IPv6-only Calico lab has `vxlan-v6.calico` alone: verify reads back that device and its
+/// peers, not the IPv4 `vxlan.calico` the lab does not make.
+#[test]
+fn calico_vxlan_ipv6_passes_every_pair() {
+    let lab = deployed_calico("c43c6-", "ipv6");
+    assert_every_pair_passes(&lab, &["ipv6"]);
+}
+
+/// host1 loses its permanent IPv6 neighbour entry for host2's IPv6 VTEP: felix's VTEPs do not
+/// learn, so host1 cannot resolve that next hop and its IPv6 packets to host2's pods die on
+/// host1 (the replies from host1 too); every IPv4 pair and the IPv6 pairs with host3 pass.
+#[test]
+fn a_missing_ipv6_vtep_neighbour_fails_the_ipv6_pairs_between_those_hosts_only() {
+    let lab = deployed_calico("c43cn-", "dual");
+    let l = lab.lab();
+    let host2_vtep = l.hosts[1].v6.as_ref().unwrap().vtep_ip.unwrap();
+    exec(
+        &lab,
+        "host1",
+        &format!("ip -6 neigh del {host2_vtep} dev vxlan-v6.calico"),
+    );
+    let (code, report) = verify(&lab, &["--max-loss", "0.25"]);
+    assert_eq!(code, 1, "{report:#}");
+    for (from, to) in [("pod1", "pod2"), ("pod2", "pod1")] {
+        let p = pair_in(&report, from, to, "ipv6");
+        assert_eq!(p["passed"], false, "{from} -> {to}: {p:#}");
+    }
+    // pod1's requests to pod2 never leave host1 in VXLAN.
+    let why = reasons(pair_in(&report, "pod1", "pod2", "ipv6")).join("\n");
+    assert!(why.contains("not seen on host1-eth1"), "{why}");
+    // verify's notes say when the machine's backlog dropped frames (other labs' load).
+    let notes = &report["notes"];
+    for p in rows(&report, "ipv4") {
+        assert_eq!(
+            p["passed"], true,
+            "IPv4 is untouched: {p:#}; notes: {notes:#}"
+        );
+    }
+    for (from, to) in [("pod1", "pod3"), ("pod3", "pod2"), ("pod2", "pod3")] {
+        let p = pair_in(&report, from, to, "ipv6");
+        assert_eq!(p["passed"], true, "{from} -> {to}: {:?}", reasons(p));
+    }
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("IPv4 6/6, IPv6 4/6: IPv4 proven, IPv6 not"),
+        "{summary}"
+    );
+}
