@@ -48,6 +48,18 @@ pub enum Item {
 }
 
 impl Item {
+    /// The family of the pod traffic the item carries: a neighbour's, an FDB entry's outer
+    /// (each family has its own VTEP here) and a route's; proxy ARP is IPv4's. A tunnel device
+    /// is left to both.
+    fn family(&self) -> Option<Family> {
+        match self {
+            Item::Tunnel { .. } => None,
+            Item::Fdb { dst, .. } => Some(Family::of(*dst)),
+            Item::ProxyArp { .. } => Some(Family::Ipv4),
+            _ => self.neighbour_in().or_else(|| self.route_in()),
+        }
+    }
+
     /// The family of a neighbour entry's address.
     fn neighbour_in(&self) -> Option<Family> {
         match self {
@@ -92,6 +104,8 @@ pub struct Fault {
     /// The host's node name.
     pub node: String,
     pub scope: Scope,
+    /// The family of the pairs it matters to; `None` for both (a tunnel device's port).
+    pub family: Option<Family>,
     pub reason: String,
 }
 
@@ -335,6 +349,7 @@ pub fn compare(expected: &[Expected], states: &[(usize, HostState)]) -> Vec<Faul
                 host: e.host,
                 node: e.node.clone(),
                 scope: e.scope.clone(),
+                family: e.item.family(),
                 reason: missing(&e.node, &e.item, state)?,
             })
         })
@@ -360,7 +375,8 @@ pub fn blame(lab: &Lab, rows: &mut [PairRow], faults: &[Fault]) -> Vec<Warning> 
         };
         let mut first = Vec::new();
         for (i, f) in faults.iter().enumerate() {
-            if f.touches((&row.from, a), (&row.to, b)) {
+            let in_family = f.family.map_or(true, |family| family == row.family);
+            if in_family && f.touches((&row.from, a), (&row.to, b)) {
                 explained[i] = true;
                 first.push(Reason::Programmed {
                     node: f.node.clone(),
@@ -746,6 +762,49 @@ mod tests {
         let host1 = items_of(&e, 1);
         assert_eq!(host1.len(), 1 + 2 * 3, "{host1:#?}");
         assert!(host1.contains(&&route6));
+    }
+
+    /// A failing pair of one family between two hosts is blamed on what those hosts lack in
+    /// its family only: an IPv6 neighbour entry explains no IPv4 failure.
+    #[test]
+    fn a_fault_is_blamed_on_failing_pairs_of_its_family_only() {
+        use crate::family::IpFamily;
+        let l = family_lab(Mode::Vxlan, Flavor::Flannel, IpFamily::Dual);
+        let e = expected(&l);
+        let mut states: Vec<_> = (1..=3).map(|h| (h, healthy(&e, h))).collect();
+        states[0]
+            .1
+            .neighbours
+            .retain(|n| n.dst != "fd00:172:16:1::");
+        let faults = compare(&e, &states);
+        assert_eq!(faults.len(), 1, "{faults:#?}");
+        assert_eq!(faults[0].family, Some(Family::Ipv6));
+        let failing = |family: Family| PairRow {
+            from: "pod1".into(),
+            to: "pod2".into(),
+            family,
+            from_ip: l.pod_ip(0, family),
+            to_ip: l.pod_ip(1, family),
+            verdict: crate::verify::judge::PairVerdict {
+                rtt: None,
+                wire: String::new(),
+                reasons: vec![Reason::Programmed {
+                    node: "pod1".into(),
+                    detail: "ping: no reply".into(),
+                }],
+                loss: crate::verify::judge::Loss { sent: 13, lost: 13 },
+                remarks: vec![],
+                expected_failure: None,
+            },
+        };
+        let mut rows = vec![failing(Family::Ipv4), failing(Family::Ipv6)];
+        let warnings = blame(&l, &mut rows, &faults);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(rows[0].verdict.reasons.len(), 1, "IPv4 is not blamed");
+        assert_eq!(rows[1].verdict.reasons.len(), 2);
+        assert!(rows[1].verdict.reasons[0]
+            .to_string()
+            .contains("no permanent neighbour entry for fd00:172:16:1::"));
     }
 
     /// host-gw on racks in IPv6 routes its rack mate's pod /64 via the mate, and nothing to a
