@@ -16,12 +16,14 @@ use std::net::IpAddr;
 /// Something a host must hold, as the file programs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
-    /// The VXLAN device with the lab's port and, unless flow-based, its VNI.
+    /// The VXLAN device with the lab's port and, unless flow-based, its VNI; the VTEP of
+    /// `family`'s pod traffic (each family has its own device).
     Tunnel {
         dev: String,
         port: u16,
         vni: u32,
         flow_based: bool,
+        family: Family,
     },
     /// `ip neigh add <ip> lladdr <mac> dev <dev> nud permanent`.
     Neighbour {
@@ -48,33 +50,26 @@ pub enum Item {
 }
 
 impl Item {
-    /// The family of the pod traffic the item carries: a neighbour's, an FDB entry's outer
-    /// (each family has its own VTEP here) and a route's; proxy ARP is IPv4's. A tunnel device
-    /// is left to both.
-    fn family(&self) -> Option<Family> {
+    /// The family of the pod traffic the item carries: a VTEP's, a neighbour's, an FDB entry's
+    /// outer (each family has its own VTEP here) and a route's; proxy ARP is IPv4's.
+    fn family(&self) -> Family {
         match self {
-            Item::Tunnel { .. } => None,
-            Item::Fdb { dst, .. } => Some(Family::of(*dst)),
-            Item::ProxyArp { .. } => Some(Family::Ipv4),
-            _ => self.neighbour_in().or_else(|| self.route_in()),
+            Item::Tunnel { family, .. } => *family,
+            Item::Neighbour { ip, .. } => Family::of(*ip),
+            Item::Fdb { dst, .. } => Family::of(*dst),
+            Item::Route { dst, .. } if dst.contains(':') => Family::Ipv6,
+            Item::Route { .. } | Item::ProxyArp { .. } => Family::Ipv4,
         }
     }
 
     /// The family of a neighbour entry's address.
     fn neighbour_in(&self) -> Option<Family> {
-        match self {
-            Item::Neighbour { ip, .. } => Some(Family::of(*ip)),
-            _ => None,
-        }
+        matches!(self, Item::Neighbour { .. }).then(|| self.family())
     }
 
     /// The family of a route's destination.
     fn route_in(&self) -> Option<Family> {
-        match self {
-            Item::Route { dst, .. } if dst.contains(':') => Some(Family::Ipv6),
-            Item::Route { .. } => Some(Family::Ipv4),
-            _ => None,
-        }
+        matches!(self, Item::Route { .. }).then(|| self.family())
     }
 }
 
@@ -104,8 +99,8 @@ pub struct Fault {
     /// The host's node name.
     pub node: String,
     pub scope: Scope,
-    /// The family of the pairs it matters to; `None` for both (a tunnel device's port).
-    pub family: Option<Family>,
+    /// The family of the pairs it matters to.
+    pub family: Family,
     pub reason: String,
 }
 
@@ -135,7 +130,7 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
                 scope,
             })
         };
-        for dev in vxlan_devices(lab, h) {
+        for (dev, family) in vxlan_devices(lab, h) {
             if let Encap::Vxlan(v) = lab.encap {
                 let (port, vni, flow_based) = (v.port, v.vni, h.flow_based);
                 push(
@@ -144,6 +139,7 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
                         port,
                         vni,
                         flow_based,
+                        family,
                     },
                     Scope::Host,
                 );
@@ -185,10 +181,13 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
 
 /// The host's VXLAN devices the labels name: the flavor's (`cnilab.tunnel-dev`) where the host
 /// has an IPv4 side, and its IPv6 VTEP's (`cnilab.tunnel6-dev`), which share the port and VNI.
-fn vxlan_devices(lab: &Lab, h: &LabHost) -> Vec<String> {
+fn vxlan_devices(lab: &Lab, h: &LabHost) -> Vec<(String, Family)> {
     let v4 = lab.tunnel_dev.clone().filter(|_| h.underlay_ip.is_some());
     let v6 = h.v6.as_ref().and_then(|v6| v6.tunnel_dev.clone());
-    v4.into_iter().chain(v6).collect()
+    let v4 = v4.map(|dev| (dev, Family::Ipv4));
+    v4.into_iter()
+        .chain(v6.map(|dev| (dev, Family::Ipv6)))
+        .collect()
 }
 
 /// flannel's one route for the cluster network on its WireGuard device.
@@ -375,8 +374,7 @@ pub fn blame(lab: &Lab, rows: &mut [PairRow], faults: &[Fault]) -> Vec<Warning> 
         };
         let mut first = Vec::new();
         for (i, f) in faults.iter().enumerate() {
-            let in_family = f.family.map_or(true, |family| family == row.family);
-            if in_family && f.touches((&row.from, a), (&row.to, b)) {
+            if f.family == row.family && f.touches((&row.from, a), (&row.to, b)) {
                 explained[i] = true;
                 first.push(Reason::Programmed {
                     node: f.node.clone(),
@@ -406,6 +404,7 @@ fn missing(node: &str, item: &Item, state: &HostState) -> Option<String> {
             port,
             vni,
             flow_based,
+            ..
         } => tunnel_misfit(node, dev, (*port, *vni, *flow_based), state),
         Item::Neighbour { ip, mac, dev } => {
             let row = state
@@ -778,7 +777,7 @@ mod tests {
             .retain(|n| n.dst != "fd00:172:16:1::");
         let faults = compare(&e, &states);
         assert_eq!(faults.len(), 1, "{faults:#?}");
-        assert_eq!(faults[0].family, Some(Family::Ipv6));
+        assert_eq!(faults[0].family, Family::Ipv6);
         let failing = |family: Family| PairRow {
             from: "pod1".into(),
             to: "pod2".into(),
