@@ -229,7 +229,8 @@ fn tunnels(lab: &Lab) -> Vec<Tunnel> {
     out
 }
 
-/// The device a dual-stack lab tunnels IPv6 in (flannel's `flannel-v6.1`, Calico's `vxlan-v6.calico`), if it has one.
+/// The device a dual-stack lab tunnels IPv6 in (flannel's `flannel-v6.1`, Calico's
+/// `vxlan-v6.calico`), if it has one.
 fn v6_tunnel_dev(lab: &Lab) -> Option<String> {
     lab.hosts.first()?.v6.as_ref()?.tunnel_dev.clone()
 }

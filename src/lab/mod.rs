@@ -33,7 +33,8 @@ pub const LABEL_IP_FAMILY: &str = "cnilab.ip-family";
 pub const LABEL_UNDERLAY_IP6: &str = "cnilab.underlay-ip6";
 pub const LABEL_POD_IP6: &str = "cnilab.pod-ip6";
 pub const LABEL_POD_SUBNET6: &str = "cnilab.pod-subnet6";
-/// A host's IPv6 VTEP: its address, its device (flannel's `flannel-v6.1`, Calico's `vxlan-v6.calico`) and its MAC.
+/// A host's IPv6 VTEP: its address, its device (flannel's `flannel-v6.1`, Calico's
+/// `vxlan-v6.calico`) and its MAC.
 pub const LABEL_VTEP_IP6: &str = "cnilab.vtep-ip6";
 pub const LABEL_TUNNEL6_DEV: &str = "cnilab.tunnel6-dev";
 pub const LABEL_VTEP_MAC6: &str = "cnilab.vtep-mac6";
@@ -165,7 +166,8 @@ pub struct LabHost {
 pub struct HostV6 {
     pub underlay_ip: Ipv6Addr,
     pub pod_subnet: ipnet::Ipv6Net,
-    /// The IPv6 VTEP's address, device and MAC, where the lab tunnels IPv6 (`flannel-v6.1`, `vxlan-v6.calico`).
+    /// The IPv6 VTEP's address, device and MAC, where the lab tunnels IPv6 (`flannel-v6.1`,
+    /// `vxlan-v6.calico`).
     pub vtep_ip: Option<Ipv6Addr>,
     pub tunnel_dev: Option<String>,
     pub vtep_mac: Option<String>,
