@@ -227,3 +227,27 @@ fn a_dual_stack_graph_shows_both_families_in_every_format() {
         .unwrap_or_else(|e| panic!("mermaid rejects the dual-stack graph: {e}\n{mermaid}"))
         .expect("a diagram is detected");
 }
+
+/// An IPv6-only Calico lab's graph shows its IPv6 addresses and its IPv6 VTEP, and no IPv4
+/// device or address: the lab makes none.
+#[test]
+fn an_ipv6_graph_draws_only_what_the_lab_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("six.yaml");
+    cnilab()
+        .args(["gen", "--mode", "vxlan", "--flavor", "calico"])
+        .args(["--hosts", "3", "--ip-family", "ipv6", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    for format in ["svg", "mermaid", "dot"] {
+        let drawn = graph(&file, format);
+        for want in ["fd00:10:0:2::2", "fd00:172:16:1::/64", "vxlan-v6.calico"] {
+            assert!(drawn.contains(want), "{format} lacks {want}:\n{drawn}");
+        }
+        assert!(
+            !drawn.contains("device vxlan.calico") && !drawn.contains("172.16.1.2"),
+            "{format} draws an IPv4 side the lab does not have:\n{drawn}"
+        );
+    }
+}

@@ -238,7 +238,9 @@ fn v6_tunnel_dev(lab: &Lab) -> Option<String> {
 fn overlay(lab: &Lab) -> Option<Overlay> {
     let encap = encap_words(lab.encap)?;
     let v6_dev = v6_tunnel_dev(lab);
-    let mut notes: Vec<String> = (lab.tunnel_dev.iter().map(|d| format!("device {d}")))
+    // The flavor's device carries IPv4: an IPv6-only lab has none.
+    let v4_dev = lab.tunnel_dev.iter().filter(|_| lab.ip_family.has_v4());
+    let mut notes: Vec<String> = (v4_dev.map(|d| format!("device {d}")))
         .chain(v6_dev.map(|d| format!("IPv6 in {d}, over the IPv6 underlay")))
         .collect();
     let plain = |a: &LabHost, b: &LabHost| lab.encap_between(a.index, b.index) == Encap::Plain;
