@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::verify::{exec, reasons, verify, verify_healthy};
+use common::verify::{exec, pair_in, reasons, rows_in as rows, verify, verify_healthy};
 use common::*;
-use serde_json::Value;
 
 /// Calico's VXLAN lab of 3 hosts in `family`, deployed.
 fn deployed_calico(prefix: &str, family: &str) -> LabGuard {
@@ -15,24 +14,6 @@ fn deployed_calico(prefix: &str, family: &str) -> LabGuard {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--ip-family", family]);
     LabGuard::deployed_with(prefix, &all)
-}
-
-/// The rows of one family.
-fn rows<'a>(report: &'a Value, family: &str) -> Vec<&'a Value> {
-    report["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["family"] == family)
-        .collect()
-}
-
-/// The pair `from -> to` in `family`.
-fn pair_in<'a>(report: &'a Value, from: &str, to: &str, family: &str) -> &'a Value {
-    rows(report, family)
-        .into_iter()
-        .find(|p| p["from"] == from && p["to"] == to)
-        .unwrap_or_else(|| panic!("no {family} pair {from} -> {to} in {report:#}"))
 }
 
 /// Every pair of each of `families` passed between that family's pod addresses, in Calico's

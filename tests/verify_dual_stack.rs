@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::verify::{exec, pair, reasons, rebuild_ipv6_vtep, verify, verify_healthy};
+use common::verify::{
+    exec, pair, pair_in, reasons, rebuild_ipv6_vtep, rows_in as rows, verify, verify_healthy,
+};
 use common::*;
 use serde_json::Value;
 
@@ -17,24 +19,6 @@ fn deployed_dual(prefix: &str, args: &[&str]) -> LabGuard {
     }
     all.extend_from_slice(args);
     LabGuard::deployed_with(prefix, &all)
-}
-
-/// The rows of one family, as `(from, to, row)`.
-fn rows<'a>(report: &'a Value, family: &str) -> Vec<&'a Value> {
-    report["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["family"] == family)
-        .collect()
-}
-
-/// The pair `from -> to` in `family`.
-fn pair_in<'a>(report: &'a Value, from: &str, to: &str, family: &str) -> &'a Value {
-    rows(report, family)
-        .into_iter()
-        .find(|p| p["from"] == from && p["to"] == to)
-        .unwrap_or_else(|| panic!("no {family} pair {from} -> {to} in {report:#}"))
 }
 
 /// Every pair of both families passed, each with its family's addresses and the wire `shape`

@@ -104,6 +104,24 @@ pub fn pair<'a>(report: &'a Value, from: &str, to: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no pair {from} -> {to} in {report:#}"))
 }
 
+/// The rows of one family (`"ipv4"` or `"ipv6"`).
+pub fn rows_in<'a>(report: &'a Value, family: &str) -> Vec<&'a Value> {
+    report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["family"] == family)
+        .collect()
+}
+
+/// The pair `from -> to` in `family`.
+pub fn pair_in<'a>(report: &'a Value, from: &str, to: &str, family: &str) -> &'a Value {
+    rows_in(report, family)
+        .into_iter()
+        .find(|p| p["from"] == from && p["to"] == to)
+        .unwrap_or_else(|| panic!("no {family} pair {from} -> {to} in {report:#}"))
+}
+
 /// Each reason's `message`, the text the table shows. Every reason must carry a `kind` and a
 /// `message`: a report without them fails here.
 pub fn reasons(p: &Value) -> Vec<String> {
