@@ -242,8 +242,7 @@ fn addrs_of<A: std::str::FromStr>(
 
 /// The main table's IPv4 routes.
 pub fn routes(namespace: &str) -> Result<Vec<RouteRow>, ToolError> {
-    let text = run_in(namespace, "ip", &["-4", "route", "show"])?;
-    Ok(text.lines().filter_map(RouteRow::parse).collect())
+    route_rows(namespace, "-4")
 }
 
 /// The main table's routes in one family, their next hops of either family.
@@ -255,14 +254,21 @@ pub fn routes_in(
         crate::family::Family::Ipv4 => "-4",
         crate::family::Family::Ipv6 => "-6",
     };
-    let text = run_in(namespace, "ip", &[flag, "route", "show"])?;
-    Ok(text.lines().filter_map(parse_route).collect())
+    route_rows(namespace, flag)
 }
 
 /// The main table's IPv6 routes.
 pub fn routes6(namespace: &str) -> Result<Vec<RouteRow<Ipv6Addr>>, ToolError> {
-    let text = run_in(namespace, "ip", &["-6", "route", "show"])?;
-    Ok(text.lines().filter_map(RouteRow::parse6).collect())
+    route_rows(namespace, "-6")
+}
+
+/// `ip <flag> route show`, each line as a route whose next hop reads as an `A`.
+fn route_rows<A: std::str::FromStr>(
+    namespace: &str,
+    flag: &str,
+) -> Result<Vec<RouteRow<A>>, ToolError> {
+    let text = run_in(namespace, "ip", &[flag, "route", "show"])?;
+    Ok(text.lines().filter_map(parse_route).collect())
 }
 
 /// Every IPv4 neighbour entry, in any state.
