@@ -507,7 +507,8 @@ fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
 
 /// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs and Calico's
 /// vxlan lab on their own underlays, host-gw on a routed or racks underlay with static routes
-/// or BGP (a BIRD session per family), and flannel's vxlan on racks.
+/// or BGP (a BIRD session per family), and flannel's and Calico's vxlan on racks (with
+/// DirectRouting or CrossSubnet too).
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
     let family = spec.ip_family;
@@ -534,9 +535,10 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
     }
     // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).
     let racked_host_gw = spec.mode == Mode::HostGw && underlay != Underlay::Flat;
-    // flannel's VXLAN on racks: each VTEP reaches every peer's IPv6 underlay address through
-    // the rack routers, which route the racks' /64s as they do for host-gw.
-    let racked_vxlan = (spec.mode, spec.flavor) == (Mode::Vxlan, Flavor::Flannel)
+    // flannel's and Calico's VXLAN on racks: each VTEP reaches every peer's IPv6 underlay
+    // address through the rack routers, which route the racks' /64s as they do for host-gw.
+    let racked_vxlan = spec.mode == Mode::Vxlan
+        && matches!(spec.flavor, Flavor::Flannel | Flavor::Calico)
         && matches!(underlay, Underlay::Racks(_));
     if underlay != spec.mode.default_underlay() && !racked_host_gw && !racked_vxlan {
         return refuse(

@@ -166,7 +166,7 @@ fn ipip_in_ipv6_is_refused_with_the_command_to_use() {
 
 #[test]
 fn what_is_not_built_is_refused_at_gen_with_a_reason() {
-    let refused: [&[&str]; 3] = [
+    let refused: [&[&str]; 2] = [
         &["--mode", "ipip", "--ip-family", "dual"],
         &[
             "--mode",
@@ -175,16 +175,6 @@ fn what_is_not_built_is_refused_at_gen_with_a_reason() {
             "cilium",
             "--ip-family",
             "dual",
-        ],
-        &[
-            "--mode",
-            "vxlan",
-            "--flavor",
-            "calico",
-            "--underlay",
-            "racks:2",
-            "--ip-family",
-            "ipv6",
         ],
     ];
     for args in refused {
@@ -591,4 +581,66 @@ fn host_gw_racks_dual_deploys_and_pings_in_both_families() {
 #[test]
 fn host_gw_racks_ipv6_deploys_and_pings6() {
     racked_deploys_and_pings(IpFamily::Ipv6);
+}
+
+/// flannel's and Calico's VXLAN on racks in dual and IPv6, with DirectRouting or CrossSubnet
+/// and without: the file validates, and each host routes a peer's IPv6 pods as it routes their
+/// IPv4 ones, plain via the rack mate where the lab is hybrid (with felix's protocol in
+/// Calico's), through the IPv6 VTEP otherwise. Only the VTEPs a host tunnels to get its
+/// neighbour and FDB entries in flannel; Calico programs every VTEP's.
+#[test]
+fn vxlan_on_racks_routes_ipv6_as_it_routes_ipv4() {
+    let schema: Value = serde_json::from_str(include_str!("schema/clab.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for (flavor, hybrid) in [Flavor::Flannel, Flavor::Calico]
+        .into_iter()
+        .flat_map(|f| [(f, false), (f, true)])
+    {
+        for family in [IpFamily::Dual, IpFamily::Ipv6] {
+            let p = Plan::from_spec(&LabSpec {
+                flavor,
+                ip_family: family,
+                underlay: Some("racks:2".parse().unwrap()),
+                direct_routing: hybrid && flavor == Flavor::Flannel,
+                cross_subnet: hybrid && flavor == Flavor::Calico,
+                ..LabSpec::article(Mode::Vxlan, 5, None)
+            })
+            .unwrap();
+            let json = as_json(&render(&p, Templates::Embedded).unwrap());
+            let what = format!("{flavor} {family} hybrid={hybrid}");
+            assert!(validator.is_valid(&json), "{what} is schema-valid");
+            assert_ipv6_rack_routes(&p, &json, hybrid, &what);
+        }
+    }
+}
+
+fn assert_ipv6_rack_routes(p: &Plan, json: &Value, hybrid: bool, what: &str) {
+    let dev = p.tunnel6_dev.expect("an IPv6 VXLAN lab has its IPv6 VTEP");
+    let proto = match p.flavor {
+        Flavor::Calico => " onlink proto 80",
+        _ => "",
+    };
+    for h in &p.hosts {
+        let lines = exec_lines(json, &h.name);
+        for peer in p.hosts.iter().filter(|q| q.index != h.index) {
+            let v6 = peer.v6.as_ref().unwrap();
+            let plain = hybrid && peer.rack == h.rack;
+            let route = match plain {
+                true => format!(
+                    "ip -6 route add {} via {} dev {}{proto}",
+                    v6.pod_subnet, v6.underlay_ip, h.underlay_if
+                ),
+                false => format!(
+                    "ip -6 route add {} via {} dev {dev} onlink",
+                    v6.pod_subnet,
+                    v6.vtep_ip.unwrap()
+                ),
+            };
+            assert!(lines.contains(&route), "{what} {}: no `{route}`", h.name);
+            let neigh = format!("ip -6 neigh add {} ", v6.vtep_ip.unwrap());
+            let has_neigh = lines.iter().any(|l| l.starts_with(&neigh));
+            let wants_neigh = !plain || p.flavor == Flavor::Calico;
+            assert_eq!(has_neigh, wants_neigh, "{what} {} -> {}", h.name, peer.name);
+        }
+    }
 }
