@@ -6,6 +6,7 @@
 pub mod icmp_socket;
 pub mod ifreq;
 pub mod neigh;
+pub mod neigh_device;
 pub mod netns;
 pub mod packet_ring;
 pub mod packet_socket;

@@ -233,14 +233,34 @@ pub fn list(family: u8) -> io::Result<Vec<Neighbour>> {
 /// family) of the calling thread's namespace. An entry that vanished meanwhile (ENOENT) is
 /// fine.
 pub fn flush_dynamic(ipv6: bool) -> io::Result<()> {
+    let mut tables = vec![libc::AF_INET as u8];
+    if ipv6 {
+        tables.push(libc::AF_INET6 as u8);
+    }
+    tables.push(libc::AF_BRIDGE as u8);
+    delete_dynamic(&tables)
+}
+
+/// Deletes every learned FDB entry of the calling thread's namespace, and nothing else.
+pub fn flush_learned_fdb() -> io::Result<()> {
+    delete_dynamic(&[libc::AF_BRIDGE as u8])
+}
+
+/// Whether the calling thread's namespace holds a neighbour entry of `family` that is not
+/// learned (permanent or noarp): one that a device-wide flush would take too.
+pub fn has_static(family: u8) -> io::Result<bool> {
+    Ok(list(family)?.iter().any(|n| !n.is_dynamic()))
+}
+
+/// Deletes the dynamic entries of each of `tables` (AF_INET, AF_INET6, AF_BRIDGE).
+fn delete_dynamic(tables: &[u8]) -> io::Result<()> {
     let nl = Netlink::open()?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
     let mut buf = vec![0u8; 8 << 10];
-    let mut learned = list(libc::AF_INET as u8)?;
-    if ipv6 {
-        learned.extend(list(libc::AF_INET6 as u8)?);
+    let mut learned = Vec::new();
+    for &family in tables {
+        learned.extend(list(family)?);
     }
-    learned.extend(list(libc::AF_BRIDGE as u8)?);
     for (seq, n) in (2u32..).zip(learned.into_iter().filter(Neighbour::is_dynamic)) {
         let key = n.key();
         let attrs: Vec<(u16, &[u8])> = key.iter().map(|(k, v)| (*k, &v[..])).collect();

@@ -3,7 +3,8 @@
 //! probe phases, so that no direction is proven with state only the other direction (or a third
 //! pair) could have taught. Permanent entries are the lab's configuration and never touched.
 //!
-//! Reading and flushing run `ip`/`bridge` inside each node's namespace; what to delete is decided by the
+//! Reading runs `ip`/`bridge` inside each node's namespace and flushing speaks rtnetlink there
+//! ([`crate::sys::neigh`], [`crate::sys::neigh_device`]); what to delete is decided by the
 //! pure functions below, which unit tests cover.
 
 use crate::family::Family;
@@ -139,8 +140,18 @@ pub fn read_hosts(lab: &Lab) -> Result<Vec<HostFdb>, LearnedError> {
 pub struct Flush {
     node: String,
     namespace: String,
-    /// The lab carries IPv6: NDP's entries are flushed too.
-    ipv6: bool,
+    way: FlushWay,
+}
+
+/// How a node's neighbours are flushed (its learned FDB entries are always deleted one by one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FlushWay {
+    /// Dump the table and delete each dynamic entry; with `ipv6`, NDP's too. For a node with
+    /// static neighbours, or in a lab that carries IPv6.
+    Dump { ipv6: bool },
+    /// Empty each of these devices' neighbours without a dump
+    /// ([`crate::sys::neigh_device`]): the node has no static neighbour to keep.
+    Devices(Vec<String>),
 }
 
 impl Flush {
@@ -151,36 +162,75 @@ impl Flush {
             command: "rtnetlink RTM_DELNEIGH (neighbours and FDB)".into(),
             why,
         };
-        in_netns(&self.namespace, || {
-            crate::sys::neigh::flush_dynamic(self.ipv6)
+        in_netns(&self.namespace, || match &self.way {
+            FlushWay::Dump { ipv6 } => crate::sys::neigh::flush_dynamic(*ipv6),
+            FlushWay::Devices(devices) => crate::sys::neigh_device::flush(devices)
+                .and_then(|()| crate::sys::neigh::flush_learned_fdb()),
         })
         .map_err(|e| err(e.to_string()))?
         .map_err(|e| err(e.to_string()))
     }
+
+    /// Looks at the node once: in an IPv4 lab, a node without static neighbours is flushed
+    /// device by device from now on.
+    fn survey(node: &str, namespace: &str, ipv6: bool) -> Result<Flush, LearnedError> {
+        let err = |why: String| LearnedError::Command {
+            node: node.to_string(),
+            what: "read the neighbour table",
+            command: "rtnetlink RTM_GETNEIGH and SIOCGIFFLAGS".into(),
+            why,
+        };
+        let way = match ipv6 {
+            true => FlushWay::Dump { ipv6 },
+            false => in_netns(namespace, survey_here)
+                .map_err(|e| err(e.to_string()))?
+                .map_err(|e| err(e.to_string()))?,
+        };
+        Ok(Flush {
+            node: node.to_string(),
+            namespace: namespace.to_string(),
+            way,
+        })
+    }
 }
 
-/// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours). Not the underlay
-/// routers: see [`super::underlay`] for why their neighbours are resolved once and kept.
-pub fn plan_flush(lab: &Lab) -> Vec<Flush> {
+/// The way to flush the calling thread's namespace, in an IPv4 lab.
+fn survey_here() -> std::io::Result<FlushWay> {
+    Ok(match crate::sys::neigh::has_static(libc::AF_INET as u8)? {
+        true => FlushWay::Dump { ipv6: false },
+        false => FlushWay::Devices(crate::sys::neigh_device::devices()?),
+    })
+}
+
+/// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours), each surveyed once for
+/// the way its neighbours are flushed. Not the underlay routers: see [`super::underlay`] for
+/// why their neighbours are resolved once and kept.
+pub fn plan_flush(lab: &Lab) -> Result<Vec<Flush>, LearnedError> {
     let ipv6 = lab.ip_family.has_v6();
-    let node = |node: &str, namespace: &str| Flush {
-        node: node.to_string(),
-        namespace: namespace.to_string(),
-        ipv6,
-    };
-    lab.hosts
+    let nodes: Vec<(&str, &str)> = lab
+        .hosts
         .iter()
-        .map(|h| node(&h.node, &h.namespace))
-        .chain(lab.pods.iter().map(|p| node(&p.node, &p.namespace)))
-        .collect()
+        .map(|h| (h.node.as_str(), h.namespace.as_str()))
+        .chain(
+            lab.pods
+                .iter()
+                .map(|p| (p.node.as_str(), p.namespace.as_str())),
+        )
+        .collect();
+    crate::sys::side_by_side::map_on(&nodes, FLUSH_THREADS, |(node, ns)| {
+        Flush::survey(node, ns, ipv6)
+    })
+    .into_iter()
+    .collect()
 }
 
-/// Wipes learned state in every node, several namespaces at a time. Most of the cost is the
-/// kernel's: a namespace's neighbour dump walks the one table every namespace shares, so
-/// more threads than a few would only queue for it.
+/// Namespaces flushed side by side. Most of a dump's cost is the kernel's: it walks the one
+/// table every namespace shares, so more threads than a few would only queue for it.
+const FLUSH_THREADS: usize = 8;
+
+/// Wipes learned state in every node, several namespaces at a time.
 pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
-    const THREADS: usize = 8;
-    crate::sys::side_by_side::map_on(plan, THREADS, Flush::run)
+    crate::sys::side_by_side::map_on(plan, FLUSH_THREADS, Flush::run)
         .into_iter()
         .collect()
 }
@@ -188,6 +238,37 @@ pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A namespace with a static neighbour keeps the dump; without one it is flushed device by
+    /// device, its loopback left out.
+    #[test]
+    fn a_node_with_static_neighbours_keeps_the_dump() {
+        use crate::sys::neigh::tests::ip;
+        let hung = "surveying hung";
+        let (without, with) = crate::sys::netns::testing::in_private_netns(hung, || {
+            ip("ip", "link add d0 type veth peer name d1");
+            ip("ip", "link set d0 up");
+            ip("ip", "addr add 10.9.0.1/24 dev d0");
+            ip(
+                "ip",
+                "neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev d0 nud stale",
+            );
+            let without = survey_here().unwrap();
+            ip(
+                "ip",
+                "neigh add 10.9.0.3 lladdr 02:00:00:00:00:03 dev d0 nud permanent",
+            );
+            (without, survey_here().unwrap())
+        });
+        match without {
+            FlushWay::Devices(devices) => {
+                assert!(devices.contains(&"d0".to_string()), "{devices:?}");
+                assert!(!devices.contains(&"lo".to_string()), "{devices:?}");
+            }
+            other => panic!("no static neighbour, yet {other:?}"),
+        }
+        assert_eq!(with, FlushWay::Dump { ipv6: false });
+    }
 
     fn entry(
         mac: &str,
