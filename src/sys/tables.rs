@@ -54,6 +54,9 @@ pub struct VxlanData {
     pub port: Option<u16>,
     #[serde(default)]
     pub external: bool,
+    /// Whether the device learns peers' MACs from what it receives (`nolearning` unsets it).
+    #[serde(default)]
+    pub learning: Option<bool>,
 }
 
 /// One row of `ip -j neigh show`.

@@ -171,8 +171,8 @@ impl Flush {
         .map_err(|e| err(e.to_string()))
     }
 
-    /// Looks at the node once: in an IPv4 lab, a node without static neighbours is flushed
-    /// device by device from now on.
+    /// Looks at the node once: in an IPv4 lab, a node is flushed device by device from now
+    /// on unless one of its devices holds static neighbours and could learn others.
     fn survey(node: &str, namespace: &str, ipv6: bool) -> Result<Flush, LearnedError> {
         let err = |why: String| LearnedError::Command {
             node: node.to_string(),
@@ -180,26 +180,81 @@ impl Flush {
             command: "rtnetlink RTM_GETNEIGH and SIOCGIFFLAGS".into(),
             why,
         };
-        let way = match ipv6 {
-            true => FlushWay::Dump { ipv6 },
-            false => in_netns(namespace, survey_here)
-                .map_err(|e| err(e.to_string()))?
-                .map_err(|e| err(e.to_string()))?,
-        };
-        Ok(Flush {
+        let flush = |way| Flush {
             node: node.to_string(),
             namespace: namespace.to_string(),
             way,
-        })
+        };
+        if ipv6 {
+            return Ok(flush(FlushWay::Dump { ipv6 }));
+        }
+        let here = in_netns(namespace, survey_here)
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(e.to_string()))?;
+        if here.holding_static.is_empty() {
+            return Ok(flush(FlushWay::Devices(here.devices)));
+        }
+        let learnless = learnless_tunnels(namespace)
+            .map_err(|e| LearnedError::from_tool(node, "read the VXLAN devices", e))?;
+        Ok(flush(here.way_with(&learnless)))
     }
 }
 
-/// The way to flush the calling thread's namespace, in an IPv4 lab.
-fn survey_here() -> std::io::Result<FlushWay> {
-    Ok(match crate::sys::neigh::has_static(libc::AF_INET as u8)? {
-        true => FlushWay::Dump { ipv6: false },
-        false => FlushWay::Devices(crate::sys::neigh_device::devices()?),
+/// A namespace's devices as a flush sees them.
+struct Surveyed {
+    /// Every device that resolves neighbours.
+    devices: Vec<String>,
+    /// The devices that hold a static (permanent or noarp) IPv4 neighbour.
+    holding_static: Vec<String>,
+}
+
+impl Surveyed {
+    /// Device by device, leaving out the devices with static neighbours, when each of those
+    /// is one of the `learnless` tunnels; else the dump.
+    fn way_with(self, learnless: &[String]) -> FlushWay {
+        if !self.holding_static.iter().all(|d| learnless.contains(d)) {
+            return FlushWay::Dump { ipv6: false };
+        }
+        let holding = &self.holding_static;
+        FlushWay::Devices(
+            (self.devices.into_iter())
+                .filter(|d| !holding.contains(d))
+                .collect(),
+        )
+    }
+}
+
+/// The calling thread's namespace, in an IPv4 lab.
+fn survey_here() -> std::io::Result<Surveyed> {
+    let mut holding_static = Vec::new();
+    for n in crate::sys::neigh::list(libc::AF_INET as u8)? {
+        let Ok(name) = nix::net::if_::if_indextoname(n.ifindex as u32) else {
+            continue;
+        };
+        let name = name.to_string_lossy().into_owned();
+        if !n.is_dynamic() && !holding_static.contains(&name) {
+            holding_static.push(name);
+        }
+    }
+    Ok(Surveyed {
+        devices: crate::sys::neigh_device::devices()?,
+        holding_static,
     })
+}
+
+/// The VXLAN devices that cannot learn a neighbour from traffic: learning is off and no
+/// all-zeros entry floods their ARP requests, so a request for an address nobody programmed
+/// goes nowhere and its entry never resolves. Their neighbours are all configured (flannel's,
+/// Calico's), so a flush leaves them alone rather than dump the shared table to find none.
+fn learnless_tunnels(namespace: &str) -> Result<Vec<String>, crate::sys::tool::ToolError> {
+    let fdb = crate::sys::tables::fdb(namespace)?;
+    let floods = |dev: &str| fdb.iter().any(|e| e.ifname == dev && e.is_flood());
+    Ok(crate::sys::tables::links(namespace, Some("vxlan"))?
+        .into_iter()
+        .filter(|l| l.vxlan().and_then(|v| v.learning) == Some(false))
+        .filter(|l| !floods(&l.ifname))
+        .map(|l| l.ifname)
+        .collect())
 }
 
 /// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours), each surveyed once for
@@ -239,10 +294,11 @@ pub fn flush(plan: &[Flush]) -> Result<(), LearnedError> {
 mod tests {
     use super::*;
 
-    /// A namespace with a static neighbour keeps the dump; without one it is flushed device by
-    /// device, its loopback left out.
+    /// A namespace without static neighbours is flushed device by device, its loopback left
+    /// out; one whose static neighbours sit on a learnless tunnel too, that tunnel left out;
+    /// any other keeps the dump.
     #[test]
-    fn a_node_with_static_neighbours_keeps_the_dump() {
+    fn only_static_neighbours_on_a_learnless_tunnel_spare_the_dump() {
         use crate::sys::neigh::tests::ip;
         let hung = "surveying hung";
         let (without, with) = crate::sys::netns::testing::in_private_netns(hung, || {
@@ -260,14 +316,62 @@ mod tests {
             );
             (without, survey_here().unwrap())
         });
-        match without {
+        assert!(without.holding_static.is_empty());
+        match without.way_with(&[]) {
             FlushWay::Devices(devices) => {
                 assert!(devices.contains(&"d0".to_string()), "{devices:?}");
                 assert!(!devices.contains(&"lo".to_string()), "{devices:?}");
             }
             other => panic!("no static neighbour, yet {other:?}"),
         }
-        assert_eq!(with, FlushWay::Dump { ipv6: false });
+        assert_eq!(with.holding_static, ["d0"]);
+        let devices = with.devices.clone();
+        assert_eq!(
+            Surveyed {
+                devices,
+                holding_static: vec!["d0".into()]
+            }
+            .way_with(&[]),
+            FlushWay::Dump { ipv6: false }
+        );
+        match with.way_with(&["d0".to_string()]) {
+            FlushWay::Devices(devices) => assert!(!devices.contains(&"d0".to_string())),
+            other => panic!("d0 is learnless, yet {other:?}"),
+        }
+    }
+
+    /// flannel's and Calico's kind of VTEP (nolearning, no flood entry) cannot learn; the
+    /// article's (learning) can, and so can a nolearning one that floods.
+    #[test]
+    fn a_vtep_is_learnless_without_learning_and_without_a_flood_entry() {
+        let scratch = crate::sys::netns::testing::Scratch::new(
+            "learnless",
+            &[
+                "link add d0 type veth peer name d1",
+                "addr add 10.9.0.1/24 dev d0",
+                "link add vx0 type vxlan id 1 dstport 8472 local 10.9.0.1 dev d0 nolearning",
+                "link add vx1 type vxlan id 2 dstport 8473 local 10.9.0.1 dev d0",
+                "link add vx2 type vxlan id 3 dstport 8474 local 10.9.0.1 dev d0 nolearning",
+            ],
+        );
+        let ns = scratch.name();
+        let ok = std::process::Command::new("bridge")
+            .args([
+                "-n",
+                ns,
+                "fdb",
+                "append",
+                "00:00:00:00:00:00",
+                "dev",
+                "vx2",
+                "dst",
+                "10.9.0.2",
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "bridge fdb append");
+        assert_eq!(learnless_tunnels(ns).unwrap(), ["vx0"]);
     }
 
     fn entry(

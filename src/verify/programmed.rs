@@ -653,6 +653,7 @@ mod tests {
                             id: Some(vni),
                             port: Some(port),
                             external: false,
+                            ..VxlanData::default()
                         }),
                     }),
                     ..LinkRow::default()
@@ -848,6 +849,7 @@ mod tests {
                 id: Some(1),
                 port: Some(4789),
                 external: false,
+                ..VxlanData::default()
             }),
         });
         let states = [(1, healthy(&e, 1)), (2, host2), (3, healthy(&e, 3))];
