@@ -242,7 +242,14 @@ fn services_of(lab: &Lab) -> crate::services::ServicesSpec {
     let Some(first) = s.services.first() else {
         return Default::default();
     };
-    let base = std::net::Ipv4Addr::from(u32::from(first.cluster_ip).saturating_sub(11));
+    // An IPv6-only lab states only the IPv6 ClusterIP, six of the IPv4 plan's.
+    let v4 = first.cluster_ips.iter().find_map(|ip| match ip {
+        std::net::IpAddr::V4(v4) => Some(*v4),
+        std::net::IpAddr::V6(v6) => crate::family::four(*v6),
+    });
+    let base = std::net::Ipv4Addr::from(
+        u32::from(v4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)).saturating_sub(11),
+    );
     crate::services::ServicesSpec {
         count: s.services.len(),
         kube_proxy: s.kube_proxy,

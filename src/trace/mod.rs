@@ -63,7 +63,7 @@ pub enum TraceError {
     UnknownPod(String),
     #[error(transparent)]
     Family(#[from] address::FamilyError),
-    #[error("a walk through a Service is IPv4 only: drop --family ipv6")]
+    #[error("a walk through a Service is IPv4 only so far: name the Service's IPv4 ClusterIP and drop --family ipv6 (an IPv6-only lab has none); `cnilab verify` proves its IPv6 ClusterIP on the wire")]
     ServiceIpv6,
     #[error("FROM and TO are the same pod `{0}`")]
     SamePod(String),
@@ -117,16 +117,6 @@ impl Walk {
     }
 }
 
-/// The file's lab, refused by name unless it is IPv4 only: a walk through a Service is IPv4.
-fn ipv4_lab(file: &LabFile) -> Result<&Lab, TraceError> {
-    file.lab()
-        .and_then(|lab| lab.ipv4_only("trace"))
-        .map_err(|source| TraceError::Lab {
-            path: file.path.display().to_string(),
-            source,
-        })
-}
-
 /// The file's lab.
 fn lab_of(file: &LabFile) -> Result<&Lab, TraceError> {
     file.lab().map_err(|source| TraceError::Lab {
@@ -178,14 +168,15 @@ pub fn trace_service(
     file: &LabFile,
     opts: &TraceOptions,
 ) -> Result<service::ServiceWalk, TraceError> {
-    if opts.family == Some(Family::Ipv6) {
+    let lab = lab_of(file)?;
+    let (services, svc, vip) =
+        service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
+    // The walk reads IPv4 only so far: an IPv6 ClusterIP is proven by verify, not walked.
+    if opts.family == Some(Family::Ipv6) || vip.is_ipv6() || !lab.ip_family.has_v4() {
         return Err(TraceError::ServiceIpv6);
     }
-    let lab = ipv4_lab(file)?;
     let from = find_pod(lab, &opts.from)?;
-    let target =
-        service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
-    service::trace(lab, &deployed_nodes(&file.topo), from, target)
+    service::trace(lab, &deployed_nodes(&file.topo), from, (services, svc))
 }
 
 pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {

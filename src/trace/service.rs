@@ -46,15 +46,18 @@ pub struct ServiceWalk {
     pub conntrack: Option<String>,
 }
 
-/// `IP:PORT` of one of the lab's Services.
-pub fn find<'a>(lab: &'a Lab, to: &str) -> Option<(&'a LabServices, &'a StatedService)> {
-    let vip: SocketAddrV4 = to.parse().ok()?;
+/// `IP:PORT` of one of the lab's Services, in either family (`[fd00:10:96::11]:80` in IPv6).
+pub fn find<'a>(
+    lab: &'a Lab,
+    to: &str,
+) -> Option<(&'a LabServices, &'a StatedService, std::net::SocketAddr)> {
+    let vip: std::net::SocketAddr = to.parse().ok()?;
     let services = lab.services.as_ref()?;
     let svc = services
         .services
         .iter()
-        .find(|s| s.cluster_ip == *vip.ip() && s.port == vip.port())?;
-    Some((services, svc))
+        .find(|s| s.cluster_ips.contains(&vip.ip()) && s.port == vip.port())?;
+    Some((services, svc, vip))
 }
 
 pub fn trace(
@@ -63,12 +66,21 @@ pub fn trace(
     from: &LabPod,
     (services, svc): (&LabServices, &StatedService),
 ) -> Result<ServiceWalk, TraceError> {
-    let vip = SocketAddrV4::new(svc.cluster_ip, svc.port);
+    let v4 = match svc.cluster_ip(crate::family::Family::Ipv4) {
+        Some(IpAddr::V4(ip)) => ip,
+        _ => return Err(TraceError::ServiceIpv6),
+    };
+    let vip = SocketAddrV4::new(v4, svc.port);
     let log = HeardLog::default();
     let endpoints = services.endpoints(lab, svc);
-    let at = endpoints
-        .iter()
-        .map(|p| (p.node.as_str(), p.namespace.as_str(), svc.target_port));
+    let at = endpoints.iter().map(|p| {
+        (
+            p.node.as_str(),
+            p.namespace.as_str(),
+            svc.target_port,
+            crate::family::Family::Ipv4,
+        )
+    });
     let _listeners = Listeners::start_on(at, Some(log.clone()))
         .map_err(|e| TraceError::Service(e.to_string()))?;
     let points = capture::points(nodes)?;
@@ -236,7 +248,7 @@ fn dnat_rule(
     svc: &StatedService,
     ip: Ipv4Addr,
 ) -> Option<String> {
-    let chains = endpoint_chains(&svc.name, svc.target_port, ip);
+    let chains = endpoint_chains(&svc.name, svc.target_port, IpAddr::V4(ip));
     // The probe is UDP: the second chain of each pair.
     let found = match mode {
         KubeProxy::Iptables => {
