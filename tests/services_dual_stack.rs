@@ -150,7 +150,10 @@ fn egress_without_the_ipv6_masquerade_is_caught_while_ipv4_passes() {
     let text = messages(&report);
     assert!(text.contains("outside/tcp from pod1: no answer"), "{text}");
     let ok = row_in(&report, "svc1", "pod", "ipv6");
-    assert_eq!(ok["passed"], true, "ClusterIP traffic needs no egress NAT: {ok:#}");
+    assert_eq!(
+        ok["passed"], true,
+        "ClusterIP traffic needs no egress NAT: {ok:#}"
+    );
 }
 
 /// The text report names each Service row's family, and trace refuses an IPv6 ClusterIP with

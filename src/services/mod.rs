@@ -401,6 +401,8 @@ mod tests {
     use super::names::chains;
     use super::*;
     use crate::plan::{LabSpec, Plan};
+    use data_encoding::BASE32;
+    use sha2::{Digest, Sha256};
 
     fn hosts(n: usize, k: usize) -> Vec<Host> {
         let spec = LabSpec {
@@ -461,6 +463,72 @@ mod tests {
     }
 
     #[test]
+    fn a_dual_lab_gives_each_service_a_clusterip_per_family_ipv4_first() {
+        let lab = LabSpec {
+            ip_family: IpFamily::Dual,
+            ..LabSpec::article(Mode::HostGw, 3, None)
+        };
+        let hosts = Plan::from_spec(&lab).unwrap().hosts;
+        let plan = plan_at(&spec(2), Mode::HostGw, IpFamily::Dual, &hosts)
+            .unwrap()
+            .unwrap();
+        let fams: Vec<Family> = plan.families.iter().map(|f| f.family).collect();
+        assert_eq!(fams, [Family::Ipv4, Family::Ipv6]);
+        let six = &plan.families[1];
+        assert_eq!(six.services[0].cluster_ip.to_string(), "fd00:10:96::11");
+        assert_eq!(
+            six.services[0].endpoints[0].hostport,
+            "[fd00:10:0:1::2]:8001"
+        );
+        assert_eq!(
+            (six.file, six.cluster_cidr.as_str()),
+            ("rules.v6", "fd00:10::/48")
+        );
+        assert_eq!(plan.cluster_cidr, "10.0.0.0/16,fd00:10::/48");
+        assert_eq!(plan.outside.ip6, Some("fd00:192:168::254".parse().unwrap()));
+        // One NodePort per Service across families, as in Kubernetes.
+        assert_eq!(
+            six.services[1].node_port,
+            plan.families[0].services[1].node_port
+        );
+        let read = parse_label(&plan.label).unwrap();
+        assert_eq!(read[0].cluster_ips[0], IpAddr::from([10, 96, 0, 11]));
+        assert_eq!(
+            read[0].cluster_ip(Family::Ipv6),
+            Some(six.services[0].cluster_ip)
+        );
+        assert_eq!(read[1].families(), [Family::Ipv4, Family::Ipv6]);
+    }
+
+    #[test]
+    fn an_ipv6_lab_states_only_ipv6_clusterips() {
+        let hosts = hosts(2, 1);
+        let plan = plan_at(&spec(1), Mode::HostGw, IpFamily::Ipv6, &hosts)
+            .unwrap()
+            .unwrap();
+        assert_eq!(plan.label, "svc1 [fd00:10:96::11]:80 8001 30001 pod1,pod2");
+        let read = parse_label(&plan.label).unwrap();
+        assert_eq!(read[0].cluster_ip(Family::Ipv4), None);
+        assert_eq!(plan.families.len(), 1);
+        assert_eq!(plan.families[0].ipx, "ip6");
+    }
+
+    #[test]
+    fn the_label_keeps_its_ipv4_form_and_refuses_what_kubernetes_would() {
+        let v4 = "svc1 10.96.0.11:80 8001 30001 pod1,pod2";
+        assert_eq!(parse_label(v4).unwrap()[0].cluster_ips.len(), 1);
+        for bad in [
+            // Two ports: a Service's ClusterIPs share its port.
+            "svc1 10.96.0.11:80,[fd00:10:96::11]:81 8001 30001 pod1",
+            // Two ClusterIPs of one family.
+            "svc1 10.96.0.11:80,10.96.0.12:80 8001 30001 pod1",
+            "svc1 fd00:10:96::11:80 8001 30001 pod1",
+        ] {
+            assert!(parse_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_input_names_the_flag() {
         let refuse =
             |s: ServicesSpec| plan_at(&s, Mode::HostGw, IpFamily::Ipv4, &hosts(2, 1)).unwrap_err();
@@ -504,6 +572,25 @@ mod tests {
                 Some("0.5000000000".to_string()),
                 None
             ]
+        );
+    }
+
+    #[test]
+    fn an_ipv6_endpoint_is_hashed_as_kube_proxy_writes_it() {
+        let v6: IpAddr = "fd00:10:0:1::2".parse().unwrap();
+        let c = chains("svc1", "tcp", 8001, &[v6]);
+        let four = chains("svc1", "tcp", 8001, &[IpAddr::from([10, 0, 1, 2])]);
+        // The Service's chain hashes no address; the endpoint's hashes `[ip]:port`.
+        assert_eq!(c.svc, four.svc);
+        let hash = Sha256::digest(b"default/svc1:tcptcp[fd00:10:0:1::2]:8001");
+        assert_eq!(
+            c.seps[0],
+            format!("KUBE-SEP-{}", &BASE32.encode(&hash)[..16])
+        );
+        assert!(
+            c.nft_endpoints[0].ends_with("-default/svc1/tcp/tcp__fd00.10.0.1..2/8001"),
+            "{}",
+            c.nft_endpoints[0]
         );
     }
 
