@@ -189,7 +189,7 @@ pub struct PortChains {
 pub type LocalEndpoints = Vec<(usize, Option<String>)>;
 
 /// One Service: a ClusterIP port, its targetPort and NodePort, TCP and UDP. Its addresses in
-/// each family the lab carries are in [`Service::cluster_ips`]; kube-proxy's rules, one set per
+/// each family the lab carries are in [`Service::cluster_ip_in`]; kube-proxy's rules, one set per
 /// family, in [`ServicePlan::families`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
