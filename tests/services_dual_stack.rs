@@ -156,8 +156,8 @@ fn egress_without_the_ipv6_masquerade_is_caught_while_ipv4_passes() {
     );
 }
 
-/// The text report names each Service row's family, and trace refuses an IPv6 ClusterIP with
-/// a reason while it knows the Service.
+/// The text report names each Service row's family; trace walks the IPv4 ClusterIP and
+/// refuses the IPv6 one with a reason.
 #[test]
 fn the_table_names_the_family_and_trace_refuses_an_ipv6_service_walk() {
     let lab = services_lab(
@@ -185,6 +185,9 @@ fn the_table_names_the_family_and_trace_refuses_an_ipv6_service_walk() {
             .any(|l| l.contains(" ipv6 ") && l.contains("[fd00:10:96::11]:80")),
         "{text}"
     );
+    // The IPv4 ClusterIP of a dual lab is walked as in an IPv4 lab.
+    let out = lab.run(&["trace", "pod2", "10.96.0.11:80"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = lab.run(&["trace", "pod2", "[fd00:10:96::11]:80"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -192,4 +195,39 @@ fn the_table_names_the_family_and_trace_refuses_an_ipv6_service_walk() {
         "{}",
         stderr(&out)
     );
+}
+
+/// externalTrafficPolicy: Local in both families: a node without a local endpoint must not
+/// answer its NodePort in either, and outside's own address reaches the endpoint in each.
+#[test]
+fn dual_local_policy_keeps_outsides_address_in_both_families() {
+    let lab = services_lab(
+        "s6-lp",
+        &[
+            "--mode",
+            "vxlan",
+            "--hosts",
+            "3",
+            "--services",
+            "1",
+            "--ip-family",
+            "dual",
+            "--external-traffic-policy",
+            "local",
+        ],
+    );
+    let (code, report) = verify(&lab, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let outside = lab.lab().services.unwrap().outside;
+    for (family, ip) in [
+        ("ipv4", outside.ip.unwrap().to_string()),
+        ("ipv6", outside.ip6.unwrap().to_string()),
+    ] {
+        let r = row_in(&report, "svc1", "outside", family);
+        assert_eq!(r["passed"], true, "{r:#}");
+        let failures = r["expected_failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 2, "host3's NodePort, TCP and UDP: {r:#}");
+        let seen = r["sources_seen"].as_array().unwrap();
+        assert!(seen.iter().all(|s| s["source"] == ip.as_str()), "{r:#}");
+    }
 }
