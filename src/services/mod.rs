@@ -133,6 +133,8 @@ pub enum ServiceError {
     CidrTooSmall { cidr: ipnet::Ipv4Net, count: usize },
     #[error("--services {count}: at most {max} Services per lab")]
     TooMany { count: usize, max: usize },
+    #[error("--services with --mode ipip and --ip-family {0} is not built yet: `outside`'s leg on ipip's router is IPv4 only; use --mode vxlan for Services in IPv6")]
+    IpipIpv6(IpFamily),
     #[error("--services with --encryption is not built yet: kube-proxy's rules and the tunnel have not been proven together; leave out --encryption")]
     WithEncryption,
     #[error("--services needs pods that reach each other, and on this underlay host-gw's pods cannot cross the routers: add --routing bgp, or use --mode vxlan")]
@@ -273,6 +275,10 @@ pub fn plan(spec: &ServicesSpec, site: &Site<'_>) -> Result<Option<ServicePlan>,
         return Ok(None);
     }
     check(spec, site.hosts)?;
+    // ipip's router gives `outside` an IPv4 leg only: IPv6 would reach no one there.
+    if site.mode == Mode::Ipip && site.family.has_v6() {
+        return Err(ServiceError::IpipIpv6(site.family));
+    }
     let outside = outside(site.mode, site.family, site.hosts, site.racks)?;
     let services: Vec<Service> = (1..=spec.count)
         .map(|i| service(spec, i, site.hosts))
@@ -511,6 +517,13 @@ mod tests {
         assert_eq!(read[0].cluster_ip(Family::Ipv4), None);
         assert_eq!(plan.families.len(), 1);
         assert_eq!(plan.families[0].ipx, "ip6");
+    }
+
+    #[test]
+    fn ipip_with_ipv6_is_refused_with_the_mode_to_use() {
+        let err = plan_at(&spec(1), Mode::Ipip, IpFamily::Dual, &hosts(2, 1)).unwrap_err();
+        assert_eq!(err, ServiceError::IpipIpv6(IpFamily::Dual));
+        assert!(err.to_string().contains("use --mode vxlan"), "{err}");
     }
 
     #[test]
