@@ -556,9 +556,9 @@ fn file_of<'a>(generated: &'a Generated, host: &str, name: &str) -> Option<&'a s
         .map(|(_, text)| text.as_str())
 }
 
-#[test]
-fn a_dual_lab_gives_every_service_a_clusterip_per_family_and_rules_per_table() {
-    let dual = |kp| GenRequest {
+/// A dual host-gw lab with two Services under the cluster policy.
+fn dual(kp: KubeProxy) -> GenRequest<'static> {
+    GenRequest {
         ip_family: IpFamily::Dual,
         ..request(
             Mode::HostGw,
@@ -566,7 +566,11 @@ fn a_dual_lab_gives_every_service_a_clusterip_per_family_and_rules_per_table() {
             3,
             spec(2, kp, TrafficPolicy::Cluster),
         )
-    };
+    }
+}
+
+#[test]
+fn a_dual_lab_gives_every_service_a_clusterip_per_family_and_rules_per_table() {
     let generated = generate_all(&dual(KubeProxy::Iptables)).unwrap();
     let lab = Lab::from_topology(&Topology::parse(&generated.text).unwrap()).unwrap();
     let services = lab.services.as_ref().expect("the lab states Services");
@@ -612,6 +616,10 @@ fn a_dual_lab_gives_every_service_a_clusterip_per_family_and_rules_per_table() {
     assert_eq!(chains(v4, "KUBE-SVC-"), chains(v6, "KUBE-SVC-"));
     let (sep4, sep6) = (chains(v4, "KUBE-SEP-"), chains(v6, "KUBE-SEP-"));
     assert!(sep6.iter().all(|c| !sep4.contains(c)), "{sep4:?} {sep6:?}");
+}
+
+#[test]
+fn a_dual_lab_has_an_ip6_kube_proxy_table_in_nftables_mode() {
     let nft = generate_all(&dual(KubeProxy::Nftables)).unwrap();
     let six = file_of(&nft, "host1", "rules6.nft").unwrap();
     assert!(six.contains("add table ip6 kube-proxy"), "{six}");

@@ -167,27 +167,7 @@ fn service_row(
     for &p in probes {
         let (probe, answer) = (&ev.probes[p], &ev.answers[p]);
         let label = probe_label(svc, probe, ev.lab);
-        if probe.expect_fail {
-            match &answer.error {
-                Some(_) => row.expected_failures.push(label.clone()),
-                None => row
-                    .reasons
-                    .push(ServiceReason::AnsweredWithoutLocalEndpoint {
-                        probe: label.clone(),
-                    }),
-            }
-            continue;
-        }
-        if let Some(error) = &answer.error {
-            row.reasons.push(ServiceReason::Unanswered {
-                probe: label,
-                error: error.clone(),
-            });
-            continue;
-        }
-        let Some(h) = heard.get(&probe.tag) else {
-            row.reasons
-                .push(ServiceReason::NoEndpointHeard { probe: label });
+        let Some(h) = heard_answer(&mut row, (probe, answer), heard, &label) else {
             continue;
         };
         reached.insert(h.pod.clone());
@@ -219,6 +199,39 @@ fn service_row(
     dedup(&mut row.reasons);
     row.passed = row.reasons.is_empty();
     row
+}
+
+/// The listener that heard an answered probe; a probe that must fail, failed, or was heard by
+/// no listener is written into `row` instead.
+fn heard_answer<'h>(
+    row: &mut ServiceRow,
+    (probe, answer): (&Probe, &Answer),
+    heard: &BTreeMap<Tag, &'h Heard>,
+    label: &str,
+) -> Option<&'h Heard> {
+    let probe_name = label.to_string();
+    if probe.expect_fail {
+        match &answer.error {
+            Some(_) => row.expected_failures.push(probe_name),
+            None => row
+                .reasons
+                .push(ServiceReason::AnsweredWithoutLocalEndpoint { probe: probe_name }),
+        }
+        return None;
+    }
+    if let Some(error) = &answer.error {
+        row.reasons.push(ServiceReason::Unanswered {
+            probe: probe_name,
+            error: error.clone(),
+        });
+        return None;
+    }
+    let found = heard.get(&probe.tag).copied();
+    if found.is_none() {
+        row.reasons
+            .push(ServiceReason::NoEndpointHeard { probe: probe_name });
+    }
+    found
 }
 
 /// Endpoints no probe reached: for ClusterIP, per client host (each host's pods have a full
@@ -550,31 +563,7 @@ fn egress_row(
     probes: &[usize],
     heard: &BTreeMap<Tag, &Heard>,
 ) -> ServiceRow {
-    let outside = &ev.services.outside;
-    let mut row = ServiceRow {
-        service: "egress".into(),
-        client: ClientKind::Egress,
-        family,
-        cluster_ip: None,
-        port: Some(crate::services::EGRESS_PORT),
-        target_port: None,
-        node_port: None,
-        endpoints: outside
-            .addr(family)
-            .map(|ip| EndpointRef {
-                pod: outside.node.clone(),
-                ip,
-            })
-            .into_iter()
-            .collect(),
-        endpoints_reached: Vec::new(),
-        sources_seen: Vec::new(),
-        hairpins: Vec::new(),
-        probes: probes.len(),
-        expected_failures: Vec::new(),
-        passed: false,
-        reasons: Vec::new(),
-    };
+    let mut row = egress_empty(ev, family, probes.len());
     let mut seen = BTreeSet::new();
     for &p in probes {
         let (probe, answer) = (&ev.probes[p], &ev.answers[p]);
@@ -615,6 +604,35 @@ fn egress_row(
     dedup(&mut row.reasons);
     row.passed = row.reasons.is_empty();
     row
+}
+
+/// The egress row of `family` before any probe is judged: `outside` at its address there.
+fn egress_empty(ev: &Evidence<'_>, family: Family, probes: usize) -> ServiceRow {
+    let outside = &ev.services.outside;
+    ServiceRow {
+        service: "egress".into(),
+        client: ClientKind::Egress,
+        family,
+        cluster_ip: None,
+        port: Some(crate::services::EGRESS_PORT),
+        target_port: None,
+        node_port: None,
+        endpoints: outside
+            .addr(family)
+            .map(|ip| EndpointRef {
+                pod: outside.node.clone(),
+                ip,
+            })
+            .into_iter()
+            .collect(),
+        endpoints_reached: Vec::new(),
+        sources_seen: Vec::new(),
+        hairpins: Vec::new(),
+        probes,
+        expected_failures: Vec::new(),
+        passed: false,
+        reasons: Vec::new(),
+    }
 }
 
 fn dedup(reasons: &mut Vec<ServiceReason>) {
