@@ -1,8 +1,8 @@
 //! `gen --services` in dual-stack and IPv6 labs, end to end (netns runtime): every Service has
 //! a ClusterIP per family, kube-proxy's rules per family (ip6tables, nft's `ip6 kube-proxy`),
 //! and verify proves each family on the wire; a fault in the IPv6 rules fails the IPv6 rows
-//! and names the ip6 rule while the IPv4 rows still pass. Root only; without root these tests
-//! fail loudly rather than pass.
+//! and names the ip6 rule while the IPv4 rows still pass; trace walks an IPv6 ClusterIP. Root
+//! only; without root these tests fail loudly rather than pass.
 
 mod common;
 
@@ -162,10 +162,10 @@ fn egress_without_the_ipv6_masquerade_is_caught_while_ipv4_passes() {
     );
 }
 
-/// The text report names each Service row's family; trace walks the IPv4 ClusterIP and
-/// refuses the IPv6 one with a reason.
+/// The text report names each Service row's family, and trace walks the ClusterIP of either
+/// family with the rule of that family's table and its conntrack entry.
 #[test]
-fn the_table_names_the_family_and_trace_refuses_an_ipv6_service_walk() {
+fn the_table_names_the_family_and_trace_walks_either_family() {
     let lab = services_lab(
         "s6-tb",
         &[
@@ -191,13 +191,65 @@ fn the_table_names_the_family_and_trace_refuses_an_ipv6_service_walk() {
             .any(|l| l.contains(" ipv6 ") && l.contains("[fd00:10:96::11]:80")),
         "{text}"
     );
-    // The IPv4 ClusterIP of a dual lab is walked as in an IPv4 lab.
-    let out = lab.run(&["trace", "pod2", "10.96.0.11:80"]);
+    // Each ClusterIP is walked in its family; --family picks the other one.
+    let walk = |args: &[&str]| {
+        let out = lab.run(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let v4 = walk(&["trace", "pod2", "10.96.0.11:80"]);
+    assert!(
+        v4.contains("rule: host2: iptables -t nat -A KUBE-SEP-"),
+        "{v4}"
+    );
+    let v6 = walk(&["trace", "pod2", "10.96.0.11:80", "--family", "ipv6"]);
+    assert!(
+        v6.starts_with("trace pod2 → svc1 [fd00:10:96::11]:80 (UDP): answered by"),
+        "{v6}"
+    );
+    assert!(
+        v6.contains("(DNAT: destination [fd00:10:96::11]:80 → [fd00:10:0:"),
+        "{v6}"
+    );
+    assert!(
+        v6.contains("rule: host2: ip6tables -t nat -A KUBE-SEP-"),
+        "{v6}"
+    );
+    assert!(v6.contains("conntrack: udp 17"), "{v6}");
+    assert!(v6.contains("dst=fd00:10:96::11"), "{v6}");
+}
+
+/// An IPv6 lab's Service is walked in IPv6 through nft's `ip6 kube-proxy` table; asking for
+/// its IPv4 ClusterIP, which it has none of, is refused with the reason.
+#[test]
+fn trace_walks_an_ipv6_lab_service_through_the_ip6_table() {
+    let lab = services_lab(
+        "s6-tr",
+        &[
+            "--mode",
+            "host-gw",
+            "--hosts",
+            "2",
+            "--services",
+            "1",
+            "--ip-family",
+            "ipv6",
+            "--kube-proxy",
+            "nftables",
+        ],
+    );
+    let out = lab.run(&["trace", "pod1", "[fd00:10:96::11]:80"]);
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = lab.run(&["trace", "pod2", "[fd00:10:96::11]:80"]);
+    assert!(
+        text.contains("rule: host1: nft table ip6 kube-proxy chain endpoint-"),
+        "{text}"
+    );
+    assert!(text.contains("dnat to [fd00:10:0:"), "{text}");
+    let out = lab.run(&["trace", "pod1", "[fd00:10:96::11]:80", "--family", "ipv4"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("a walk through a Service is IPv4 only so far"),
+        stderr(&out).contains("svc1 has no IPv4 ClusterIP in this lab"),
         "{}",
         stderr(&out)
     );

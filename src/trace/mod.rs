@@ -63,8 +63,8 @@ pub enum TraceError {
     UnknownPod(String),
     #[error(transparent)]
     Family(#[from] address::FamilyError),
-    #[error("a walk through a Service is IPv4 only so far: name the Service's IPv4 ClusterIP and drop --family ipv6 (an IPv6-only lab has none); `cnilab verify` proves its IPv6 ClusterIP on the wire")]
-    ServiceIpv6,
+    #[error("{service} has no {family} ClusterIP in this lab: drop --family, or name one of its ClusterIPs")]
+    ServiceFamily { service: String, family: Family },
     #[error("FROM and TO are the same pod `{0}`")]
     SamePod(String),
     #[error(transparent)]
@@ -169,14 +169,19 @@ pub fn trace_service(
     opts: &TraceOptions,
 ) -> Result<service::ServiceWalk, TraceError> {
     let lab = lab_of(file)?;
-    let (services, svc, vip) =
+    let (services, svc, named) =
         service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
-    // The walk reads IPv4 only so far: an IPv6 ClusterIP is proven by verify, not walked.
-    if opts.family == Some(Family::Ipv6) || vip.is_ipv6() || !lab.ip_family.has_v4() {
-        return Err(TraceError::ServiceIpv6);
-    }
+    // `--family` picks the Service's ClusterIP in that family, whichever one was named.
+    let family = opts.family.unwrap_or(Family::of(named.ip()));
+    let ip = svc
+        .cluster_ip(family)
+        .ok_or_else(|| TraceError::ServiceFamily {
+            service: svc.name.clone(),
+            family,
+        })?;
     let from = find_pod(lab, &opts.from)?;
-    service::trace(lab, &deployed_nodes(&file.topo), from, (services, svc))
+    let vip = std::net::SocketAddr::new(ip, svc.port);
+    service::trace(lab, &deployed_nodes(&file.topo), from, (services, svc), vip)
 }
 
 pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
