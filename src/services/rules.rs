@@ -7,7 +7,6 @@
 use super::names::chains;
 use super::{KubeProxy, LocalEndpoints, PortChains, Service, ServicesSpec, TrafficPolicy};
 use crate::family::{six_prefix, Family};
-use crate::plan::Host;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
@@ -63,7 +62,6 @@ pub fn family_rules(
     spec: &ServicesSpec,
     cidr: ipnet::Ipv4Net,
     services: &[Service],
-    _hosts: &[Host],
 ) -> FamilyRules {
     let v6 = family == Family::Ipv6;
     let (file, load) = match (spec.kube_proxy, v6) {
