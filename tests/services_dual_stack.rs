@@ -289,3 +289,28 @@ fn dual_local_policy_keeps_outsides_address_in_both_families() {
         assert!(seen.iter().all(|s| s["source"] == ip.as_str()), "{r:#}");
     }
 }
+
+/// host2's `ip6 kube-proxy` endpoint chain to pod1 emptied: the share numgen sends there
+/// leaves host2 undNATed, and the IPv6 VIP crosses the underlay, named with the host.
+#[test]
+fn an_emptied_ip6_endpoint_chain_lets_the_ipv6_vip_cross_the_underlay_while_ipv4_passes() {
+    let (_lab, report) = broken_dual("s6-nd", "nftables", |lab| {
+        let path = format!("{}.cnilab/kube-proxy/host2/rules6.nft", lab.name);
+        let rules = std::fs::read_to_string(lab.dir.path().join(path)).unwrap();
+        let dnat = format!("meta l4proto tcp dnat to [{POD1_V6}]:8001");
+        let line = rules.lines().find(|l| l.ends_with(&dnat)).unwrap();
+        let chain = line.split_whitespace().nth(4).unwrap();
+        exec(
+            lab,
+            "host2",
+            &format!("nft flush chain ip6 kube-proxy {chain}"),
+        );
+    });
+    ipv4_rows_still_pass(&report);
+    assert_eq!(row_in(&report, "svc1", "pod", "ipv6")["passed"], false);
+    let text = messages(&report);
+    assert!(
+        text.lines().any(|l| l.starts_with("svc1 ([fd00:10:96::11]:80)/tcp from pod2: host2 did not DNAT it; the VIP crossed the underlay")),
+        "{text}"
+    );
+}
