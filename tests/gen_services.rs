@@ -643,6 +643,28 @@ fn a_dual_lab_has_an_ip6_kube_proxy_table_in_nftables_mode() {
 }
 
 #[test]
+fn a_clusterip_in_a_family_the_lab_does_not_carry_is_refused_by_name() {
+    let generated = generate_all(&request(
+        Mode::HostGw,
+        Flavor::Article,
+        2,
+        spec(1, KubeProxy::Iptables, TrafficPolicy::Cluster),
+    ))
+    .unwrap();
+    let edited = generated.text.replace(
+        "svc1 10.96.0.11:80 ",
+        "svc1 10.96.0.11:80,[fd00:10:96::11]:80 ",
+    );
+    let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "Service `svc1` states a ClusterIP in IPv6, which lab `svcgen` does not carry"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_ipv6_lab_states_only_ipv6_clusterips_and_rules() {
     let generated = generate_all(&GenRequest {
         ip_family: IpFamily::Ipv6,

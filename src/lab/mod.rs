@@ -344,6 +344,13 @@ pub enum LabError {
     /// IPv6-only lab is refused rather than judged on addresses it lacks.
     #[error("lab `{lab}` says `cnilab.ip-family: ipv6` and states {what}, which cnilab builds for IPv4 labs only; generate the lab with --ip-family ipv4")]
     Ipv4Needed { lab: String, what: &'static str },
+    #[error("Service `{service}` states a ClusterIP in {family}, which lab `{lab}` does not carry (`cnilab.ip-family: {ip_family}`): give it ClusterIPs in the lab's families (`cnilab.services`)")]
+    ServiceFamily {
+        lab: String,
+        service: String,
+        family: Family,
+        ip_family: IpFamily,
+    },
     #[error("the lab needs at least two pods to verify, it has {0}")]
     TooFewPods(usize),
     #[error("the file carries no cnilab labels, and its plan cannot be inferred from its links and exec lines: {0}")]
@@ -540,6 +547,7 @@ impl Lab {
             return Err(LabError::TooFewPods(self.pods.len()));
         }
         self.each_side_stated()?;
+        self.services_in_its_families()?;
         let needs_v4 = [(
             self.encryption.is_some(),
             "encryption (`cnilab.encryption`)",
@@ -550,6 +558,28 @@ impl Lab {
                 what,
             }),
             _ => Ok(self),
+        }
+    }
+
+    /// Every ClusterIP is in one of the lab's families: a Service may leave a family out
+    /// (SingleStack in a dual lab), but verify cannot probe one the pods do not speak.
+    fn services_in_its_families(&self) -> Result<(), LabError> {
+        let Some(services) = &self.services else {
+            return Ok(());
+        };
+        let families = self.families();
+        let stray = services.services.iter().find_map(|svc| {
+            let f = svc.families().into_iter().find(|f| !families.contains(f))?;
+            Some((svc.name.clone(), f))
+        });
+        match stray {
+            Some((service, family)) => Err(LabError::ServiceFamily {
+                lab: self.name.clone(),
+                service,
+                family,
+                ip_family: self.ip_family,
+            }),
+            None => Ok(()),
         }
     }
 
