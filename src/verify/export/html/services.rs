@@ -113,5 +113,17 @@ mod tests {
             html.contains("expected failure: svc1 NodePort host3:30001/tcp from outside"),
             "{html}"
         );
+        // An IPv6 row says its family, and its ClusterIP in brackets before the port.
+        let six = ServiceRow {
+            client: ClientKind::Pod,
+            family: crate::family::Family::Ipv6,
+            cluster_ip: Some("fd00:10:96::11".parse().unwrap()),
+            ..row
+        };
+        let html = line(&six);
+        assert!(
+            html.contains("<td>pod (IPv6)</td><td>[fd00:10:96::11]:80</td>"),
+            "{html}"
+        );
     }
 }
