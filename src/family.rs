@@ -128,6 +128,31 @@ pub fn six_net(v4: Ipv4Net) -> Ipv6Net {
     Ipv6Net::new(six(v4.network()), 64).expect("64 fits IPv6")
 }
 
+/// The IPv6 prefix an IPv4 prefix of the plan maps to, by the same rule: each whole octet of
+/// the prefix is a 16-bit group after `fd00`, so a /16 is a /48 and a /24 a /64 (what
+/// [`six_net`] gives). A prefix that ends inside an octet keeps that octet's group whole, the
+/// only way the digit-for-digit rule keeps every mapped address inside: 10.96.0.0/12 → /48.
+pub fn six_prefix(v4: Ipv4Net) -> Ipv6Net {
+    let octets = u8::min(v4.prefix_len() / 8, 3);
+    let net = Ipv4Net::new(v4.network(), octets * 8).expect("a shorter prefix fits");
+    Ipv6Net::new(six(net.network()), 16 + 16 * octets).expect("at most 64 fits IPv6")
+}
+
+/// The IPv4 address `v6` is [`six`] of, where it is one.
+pub fn four(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let g = v6.segments();
+    if g[0] != 0xfd00 || g[4..7] != [0, 0, 0] {
+        return None;
+    }
+    let octet = |group: u16| format!("{group:x}").parse::<u8>().ok();
+    Some(Ipv4Addr::new(
+        octet(g[1])?,
+        octet(g[2])?,
+        octet(g[3])?,
+        octet(g[7])?,
+    ))
+}
+
 /// An octet's decimal digits read as a hexadecimal group, so 192 is written `192` in the IPv6
 /// address too (0x192): the two plans read alike.
 fn hex_digits_of(octet: u8) -> u16 {
@@ -165,6 +190,23 @@ mod tests {
         }
         let other: Ipv4Net = "10.0.4.0/24".parse().unwrap();
         assert!(!six_of.contains(&six(other.network())));
+    }
+
+    #[test]
+    fn wider_prefixes_map_octet_by_octet_and_four_undoes_six() {
+        let at = |s: &str| six_prefix(s.parse().unwrap()).to_string();
+        assert_eq!(at("10.96.0.0/16"), "fd00:10:96::/48");
+        assert_eq!(at("172.16.0.0/16"), "fd00:172:16::/48");
+        assert_eq!(at("10.0.3.0/24"), "fd00:10:0:3::/64");
+        assert_eq!(at("10.96.0.0/12"), "fd00:10::/32");
+        let wide = six_prefix("10.96.0.0/16".parse().unwrap());
+        for v4 in ["10.96.0.11", "10.96.255.110"] {
+            let v4: Ipv4Addr = v4.parse().unwrap();
+            assert!(wide.contains(&six(v4)), "{v4}");
+            assert_eq!(four(six(v4)), Some(v4));
+        }
+        assert_eq!(four("fd00:10:96::1a".parse().unwrap()), None);
+        assert_eq!(four("2001:db8::1".parse().unwrap()), None);
     }
 
     #[test]

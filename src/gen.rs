@@ -242,7 +242,14 @@ fn services_of(lab: &Lab) -> crate::services::ServicesSpec {
     let Some(first) = s.services.first() else {
         return Default::default();
     };
-    let base = std::net::Ipv4Addr::from(u32::from(first.cluster_ip).saturating_sub(11));
+    // An IPv6-only lab states only the IPv6 ClusterIP, six of the IPv4 plan's.
+    let v4 = first.cluster_ips.iter().find_map(|ip| match ip {
+        std::net::IpAddr::V4(v4) => Some(*v4),
+        std::net::IpAddr::V6(v6) => crate::family::four(*v6),
+    });
+    let base = std::net::Ipv4Addr::from(
+        u32::from(v4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)).saturating_sub(11),
+    );
     crate::services::ServicesSpec {
         count: s.services.len(),
         kube_proxy: s.kube_proxy,
@@ -281,8 +288,8 @@ fn spec_of<'a>(topo: &'a Topology, lab: &Lab) -> Option<LabSpec<'a>> {
         } else {
             Routing::Static
         },
-        // BGP, the only lab with files beside it, is built in IPv4 only.
-        ip_family: crate::family::IpFamily::Ipv4,
+        // A lab's generated files (kube-proxy's rules, BIRD's configs) follow its families.
+        ip_family: lab.ip_family,
         direct_routing: hybrid && lab.flavor == Flavor::Flannel,
         cross_subnet: hybrid && lab.flavor == Flavor::Calico,
     })
@@ -333,6 +340,7 @@ pub fn write(text: &str, dest: &Destination) -> Result<(), GenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::IpFamily;
 
     fn request(routing: Routing) -> GenRequest<'static> {
         GenRequest {
@@ -417,10 +425,18 @@ mod tests {
 
     #[test]
     fn missing_kube_proxy_rules_are_written_again_as_gen_wrote_them() {
+        for family in [IpFamily::Ipv4, IpFamily::Ipv6, IpFamily::Dual] {
+            rules_written_again(family);
+        }
+    }
+
+    /// An IPv6 lab states only IPv6 ClusterIPs: the range is read back through `four`.
+    fn rules_written_again(ip_family: IpFamily) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("lab.yaml");
         let req = GenRequest {
             mode: Mode::Vxlan,
+            ip_family,
             underlay: None,
             services: crate::services::ServicesSpec {
                 count: 2,
@@ -440,7 +456,8 @@ mod tests {
         write(&generated.text, &dest).unwrap();
         std::fs::remove_dir_all(dir.path().join("regen.cnilab")).unwrap();
         let restored = restore_missing(&LabFile::load(&file).unwrap()).unwrap();
-        assert_eq!(restored.len(), 4, "{restored:?}");
+        let per_host = ip_family.families().len();
+        assert_eq!(restored.len(), 4 * per_host, "{ip_family}: {restored:?}");
         for (rel, text) in &generated.files {
             assert_eq!(
                 &std::fs::read_to_string(dir.path().join(rel)).unwrap(),

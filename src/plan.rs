@@ -485,11 +485,14 @@ impl Plan {
         mut self,
         spec: &crate::services::ServicesSpec,
     ) -> Result<Plan, PlanError> {
-        if spec.count > 0 && self.ip_family != IpFamily::Ipv4 {
-            return Err(crate::services::ServiceError::Ipv4Only(self.ip_family).into());
-        }
-        self.services =
-            crate::services::plan(spec, &self.lab, self.mode, &self.hosts, &self.racks)?;
+        let site = crate::services::Site {
+            lab: &self.lab,
+            mode: self.mode,
+            family: self.ip_family,
+            hosts: &self.hosts,
+            racks: &self.racks,
+        };
+        self.services = crate::services::plan(spec, &site)?;
         Ok(self)
     }
 }

@@ -160,16 +160,18 @@ pub fn render_kube_proxy(
         .get_template(name)
         .map_err(|e| template_error(name, &e))?;
     let version = env!("CARGO_PKG_VERSION");
-    let whole = minijinja::Value::from_serialize(s);
-    plan.hosts
-        .iter()
-        .map(|host| {
+    let mut files = Vec::new();
+    // One file per family and host: kube-proxy runs a proxier per family, each with its table.
+    for f in &s.families {
+        let rules = minijinja::Value::from_serialize(f);
+        for host in &plan.hosts {
             let text = template
-                .render(context! { s => whole, host, version })
+                .render(context! { s => rules, host, version })
                 .map_err(|e| template_error(name, &e))?;
-            Ok((Path::new(&s.dir).join(&host.name).join(s.file), text))
-        })
-        .collect()
+            files.push((Path::new(&s.dir).join(&host.name).join(f.file), text));
+        }
+    }
+    Ok(files)
 }
 
 /// The templates, loaded as the YAML templates want them; `name` must be among them.

@@ -3,6 +3,7 @@
 
 mod common;
 
+use cnilab::family::IpFamily;
 use cnilab::gen::{generate_all, GenRequest, Generated};
 use cnilab::lab::Lab;
 use cnilab::plan::{Flavor, Mode};
@@ -206,10 +207,13 @@ fn the_lab_reads_the_services_back_from_its_labels() {
     let services = lab.services.as_ref().expect("the lab states Services");
     assert_eq!(services.kube_proxy, KubeProxy::Nftables);
     assert_eq!(services.policy, TrafficPolicy::Local);
-    assert_eq!(services.outside.ip, Ipv4Addr::new(192, 168, 0, 254));
+    assert_eq!(services.outside.ip, Some(Ipv4Addr::new(192, 168, 0, 254)));
     assert_eq!(services.services.len(), 3);
     let svc3 = &services.services[2];
-    assert_eq!(svc3.cluster_ip, Ipv4Addr::new(10, 96, 0, 13));
+    assert_eq!(
+        svc3.cluster_ips,
+        [std::net::IpAddr::V4(Ipv4Addr::new(10, 96, 0, 13))]
+    );
     assert_eq!(
         (svc3.port, svc3.target_port, svc3.node_port),
         (80, 8003, 31002)
@@ -294,19 +298,24 @@ fn the_rules_load_with_iptables_restore_and_nft() {
     require_root();
     for kp in [KubeProxy::Iptables, KubeProxy::Nftables] {
         for policy in [TrafficPolicy::Cluster, TrafficPolicy::Local] {
-            let generated = generate_all(&request(
-                Mode::Vxlan,
-                Flavor::Flannel,
-                3,
-                spec(3, kp, policy),
-            ))
+            let generated = generate_all(&GenRequest {
+                ip_family: IpFamily::Dual,
+                ..request(Mode::Vxlan, Flavor::Flannel, 3, spec(3, kp, policy))
+            })
             .unwrap();
+            let six = generated.files.iter().filter(|(rel, _)| {
+                let name = rel.file_name().unwrap().to_string_lossy();
+                name == "rules.v6" || name == "rules6.nft"
+            });
+            assert_eq!(six.count(), 3, "an IPv6 rules file per host");
             for (rel, text) in &generated.files {
                 let ns = ScratchNetns::new(&unique("svc-load"));
                 let dir = tempfile::tempdir().unwrap();
                 let file = dir.path().join("rules");
                 std::fs::write(&file, text).unwrap();
+                let v6 = rel.ends_with("rules.v6");
                 let tool: &[&str] = match kp {
+                    KubeProxy::Iptables if v6 => &["ip6tables-restore", "--noflush"],
                     KubeProxy::Iptables => &["iptables-restore", "--noflush"],
                     KubeProxy::Nftables => &["nft", "-f"],
                 };
@@ -381,22 +390,6 @@ fn bad_input_is_refused_with_exit_2_naming_the_flag() {
         "{err}"
     );
     assert!(err.contains("--routing bgp"), "{err}");
-    let out = gen(&[
-        "--mode",
-        "host-gw",
-        "--hosts",
-        "2",
-        "--ip-family",
-        "dual",
-        "--services",
-        "1",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--services with --ip-family dual"),
-        "{}",
-        stderr(&out)
-    );
     let out = gen(&[
         "--mode",
         "host-gw",
@@ -551,4 +544,154 @@ fn up_takes_services_only_for_a_lab_it_generates() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The file of `generated` whose path ends in `host/name`.
+fn file_of<'a>(generated: &'a Generated, host: &str, name: &str) -> Option<&'a str> {
+    let want = std::path::Path::new(host).join(name);
+    generated
+        .files
+        .iter()
+        .find(|(rel, _)| rel.ends_with(&want))
+        .map(|(_, text)| text.as_str())
+}
+
+/// A dual host-gw lab with two Services under the cluster policy.
+fn dual(kp: KubeProxy) -> GenRequest<'static> {
+    GenRequest {
+        ip_family: IpFamily::Dual,
+        ..request(
+            Mode::HostGw,
+            Flavor::Article,
+            3,
+            spec(2, kp, TrafficPolicy::Cluster),
+        )
+    }
+}
+
+#[test]
+fn a_dual_lab_gives_every_service_a_clusterip_per_family_and_rules_per_table() {
+    let generated = generate_all(&dual(KubeProxy::Iptables)).unwrap();
+    let lab = Lab::from_topology(&Topology::parse(&generated.text).unwrap()).unwrap();
+    let services = lab.services.as_ref().expect("the lab states Services");
+    let vips: Vec<String> = services.services[0]
+        .cluster_ips
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect();
+    // PreferDualStack in a cluster whose first service CIDR is IPv4: IPv4 first.
+    assert_eq!(vips, ["10.96.0.11", "fd00:10:96::11"]);
+    assert_eq!(
+        services.outside.ip6,
+        Some("fd00:192:168::254".parse().unwrap())
+    );
+    assert!(generated.text.contains(
+        "cnilab.services: \"svc1 10.96.0.11:80,[fd00:10:96::11]:80 8001 30001 pod1,pod2;"
+    ));
+    assert!(generated
+        .text
+        .contains("- ip6tables-restore --noflush /run/kube-proxy/rules.v6"));
+    assert!(generated
+        .text
+        .contains("- ip6tables -t nat -A POSTROUTING -s fd00:10::/48 ! -d ff00::/8 -j MASQUERADE --random-fully"));
+    let v4 = file_of(&generated, "host1", "rules.v4").unwrap();
+    let v6 = file_of(&generated, "host1", "rules.v6").unwrap();
+    assert!(v6.contains("-d fd00:10:96::11/128 --dport 80"), "{v6}");
+    assert!(
+        v6.contains("-j DNAT --to-destination [fd00:10:0:1::2]:8001"),
+        "{v6}"
+    );
+    assert!(v6.contains("! -s fd00:10::/48 -j KUBE-MARK-MASQ"), "{v6}");
+    // The Service's chains hash no address: the same in both tables; an endpoint's does.
+    let chains = |text: &str, prefix: &str| -> Vec<String> {
+        let mut names: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix(':'))
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(chains(v4, "KUBE-SVC-"), chains(v6, "KUBE-SVC-"));
+    let (sep4, sep6) = (chains(v4, "KUBE-SEP-"), chains(v6, "KUBE-SEP-"));
+    assert!(sep6.iter().all(|c| !sep4.contains(c)), "{sep4:?} {sep6:?}");
+}
+
+#[test]
+fn a_dual_lab_has_an_ip6_kube_proxy_table_in_nftables_mode() {
+    let nft = generate_all(&dual(KubeProxy::Nftables)).unwrap();
+    let six = file_of(&nft, "host1", "rules6.nft").unwrap();
+    assert!(six.contains("add table ip6 kube-proxy"), "{six}");
+    assert!(six.contains("type ipv6_addr . inet_proto . inet_service : verdict"));
+    assert!(
+        six.contains("fib daddr type local ip6 daddr != ::1"),
+        "{six}"
+    );
+    assert!(six.contains("dnat to [fd00:10:0:2::2]:8001"), "{six}");
+    assert!(
+        six.contains("__fd00.10.0.2..2/8001"),
+        "nft names an IPv6 endpoint with dots"
+    );
+    assert!(
+        !six.contains(" ip kube-proxy") && !six.contains("ip daddr"),
+        "{six}"
+    );
+    assert!(file_of(&nft, "host1", "rules.nft")
+        .unwrap()
+        .contains("add table ip kube-proxy"));
+}
+
+#[test]
+fn a_clusterip_in_a_family_the_lab_does_not_carry_is_refused_by_name() {
+    let generated = generate_all(&request(
+        Mode::HostGw,
+        Flavor::Article,
+        2,
+        spec(1, KubeProxy::Iptables, TrafficPolicy::Cluster),
+    ))
+    .unwrap();
+    let edited = generated.text.replace(
+        "svc1 10.96.0.11:80 ",
+        "svc1 10.96.0.11:80,[fd00:10:96::11]:80 ",
+    );
+    let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "Service `svc1` states a ClusterIP in IPv6, which lab `svcgen` does not carry"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_ipv6_lab_states_only_ipv6_clusterips_and_rules() {
+    let generated = generate_all(&GenRequest {
+        ip_family: IpFamily::Ipv6,
+        ..request(
+            Mode::Vxlan,
+            Flavor::Flannel,
+            3,
+            spec(1, KubeProxy::Nftables, TrafficPolicy::Local),
+        )
+    })
+    .unwrap();
+    let lab = Lab::from_topology(&Topology::parse(&generated.text).unwrap()).unwrap();
+    let services = lab.services.as_ref().expect("the lab states Services");
+    assert_eq!(
+        services.services[0].cluster_ips,
+        ["fd00:10:96::11".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(services.outside.ip, None);
+    assert_eq!(services.cluster_cidr.len(), 1);
+    assert_eq!(services.cluster_cidr[0].to_string(), "fd00:172:16::/48");
+    assert!(!generated.text.contains("cnilab.outside-ip:"));
+    assert!(!generated.text.contains("10.96.0.11"));
+    assert!(file_of(&generated, "host1", "rules.nft").is_none());
+    let six = file_of(&generated, "host1", "rules6.nft").unwrap();
+    assert!(six.contains("add element ip6 kube-proxy service-ips { fd00:10:96::11 . tcp . 80"));
+    // outside reaches every host's IPv6 subnet through its router, as in IPv4.
+    assert!(generated
+        .text
+        .contains("- ip -6 route add fd00:10:0:2::/64 via fd00:192:168::100"));
 }

@@ -147,11 +147,29 @@ fn services(lab: &Lab) -> Vec<ServiceBox> {
             name: svc.name.clone(),
             summary: format!(
                 "{}:{} → {}, NodePort {} ({}, {})",
-                svc.cluster_ip, svc.port, svc.target_port, svc.node_port, s.kube_proxy, s.policy
+                vips(svc),
+                svc.port,
+                svc.target_port,
+                svc.node_port,
+                s.kube_proxy,
+                s.policy
             ),
             endpoints: svc.endpoints.clone(),
         })
         .collect()
+}
+
+/// A Service's ClusterIPs, `10.96.0.11` or `10.96.0.11,[fd00:10:96::11]` in a dual lab.
+fn vips(svc: &crate::services::StatedService) -> String {
+    let one = |ip: &std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    svc.cluster_ips
+        .iter()
+        .map(one)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn others(topo: &Topology, lab: &Lab) -> Vec<NodeBox> {

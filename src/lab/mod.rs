@@ -99,7 +99,8 @@ pub struct Lab {
 pub struct LabServices {
     pub kube_proxy: crate::services::KubeProxy,
     pub policy: crate::services::TrafficPolicy,
-    pub cluster_cidr: ipnet::Ipv4Net,
+    /// The pod subnets in each family (`cnilab.cluster-cidr`, comma-separated).
+    pub cluster_cidr: Vec<ipnet::IpNet>,
     pub services: Vec<crate::services::StatedService>,
     pub outside: LabOutside,
 }
@@ -108,8 +109,20 @@ pub struct LabServices {
 pub struct LabOutside {
     pub node: String,
     pub namespace: String,
-    pub ip: std::net::Ipv4Addr,
+    /// Its address in each family the lab carries (`cnilab.outside-ip`, `cnilab.outside-ip6`).
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub ip6: Option<Ipv6Addr>,
     pub iface: String,
+}
+
+impl LabOutside {
+    /// Its address in `family`, where it has one.
+    pub fn addr(&self, family: Family) -> Option<IpAddr> {
+        match family {
+            Family::Ipv4 => self.ip.map(IpAddr::V4),
+            Family::Ipv6 => self.ip6.map(IpAddr::V6),
+        }
+    }
 }
 
 impl LabServices {
@@ -327,10 +340,17 @@ pub enum LabError {
         family: IpFamily,
         command: &'static str,
     },
-    /// Encryption and Services are built on IPv4 only (gen refuses them elsewhere): a file that
-    /// states them in an IPv6-only lab is refused rather than judged on addresses it lacks.
-    #[error("lab `{lab}` says `cnilab.ip-family: ipv6` and states {what}, which cnilab builds for IPv4 and dual-stack labs only; generate the lab with --ip-family ipv4")]
+    /// Encryption is built on IPv4 only (gen refuses it elsewhere): a file that states it in an
+    /// IPv6-only lab is refused rather than judged on addresses it lacks.
+    #[error("lab `{lab}` says `cnilab.ip-family: ipv6` and states {what}, which cnilab builds for IPv4 labs only; generate the lab with --ip-family ipv4")]
     Ipv4Needed { lab: String, what: &'static str },
+    #[error("Service `{service}` states a ClusterIP in {family}, which lab `{lab}` does not carry (`cnilab.ip-family: {ip_family}`): give it ClusterIPs in the lab's families (`cnilab.services`)")]
+    ServiceFamily {
+        lab: String,
+        service: String,
+        family: Family,
+        ip_family: IpFamily,
+    },
     #[error("the lab needs at least two pods to verify, it has {0}")]
     TooFewPods(usize),
     #[error("the file carries no cnilab labels, and its plan cannot be inferred from its links and exec lines: {0}")]
@@ -527,19 +547,39 @@ impl Lab {
             return Err(LabError::TooFewPods(self.pods.len()));
         }
         self.each_side_stated()?;
-        let needs_v4 = [
-            (
-                self.encryption.is_some(),
-                "encryption (`cnilab.encryption`)",
-            ),
-            (self.services.is_some(), "Services (`cnilab.services`)"),
-        ];
+        self.services_in_its_families()?;
+        let needs_v4 = [(
+            self.encryption.is_some(),
+            "encryption (`cnilab.encryption`)",
+        )];
         match needs_v4.iter().find(|(stated, _)| *stated) {
             Some(&(_, what)) if !self.ip_family.has_v4() => Err(LabError::Ipv4Needed {
                 lab: self.name.clone(),
                 what,
             }),
             _ => Ok(self),
+        }
+    }
+
+    /// Every ClusterIP is in one of the lab's families: a Service may leave a family out
+    /// (SingleStack in a dual lab), but verify cannot probe one the pods do not speak.
+    fn services_in_its_families(&self) -> Result<(), LabError> {
+        let Some(services) = &self.services else {
+            return Ok(());
+        };
+        let families = self.families();
+        let stray = services.services.iter().find_map(|svc| {
+            let f = svc.families().into_iter().find(|f| !families.contains(f))?;
+            Some((svc.name.clone(), f))
+        });
+        match stray {
+            Some((service, family)) => Err(LabError::ServiceFamily {
+                lab: self.name.clone(),
+                service,
+                family,
+                ip_family: self.ip_family,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -559,6 +599,18 @@ impl Lab {
             }
             if let Some(p) = self.pods.iter().find(|p| p.ip.is_none()) {
                 return Err(missing(&p.node, LABEL_POD_IP));
+            }
+        }
+        let outside = self.services.as_ref().map(|s| &s.outside);
+        for (family, label) in [
+            (Family::Ipv4, crate::services::LABEL_OUTSIDE_IP),
+            (Family::Ipv6, crate::services::LABEL_OUTSIDE_IP6),
+        ] {
+            match outside {
+                Some(o) if self.families().contains(&family) && o.addr(family).is_none() => {
+                    return Err(missing(&o.node, label))
+                }
+                _ => {}
             }
         }
         if self.ip_family.has_v6() {
@@ -726,7 +778,8 @@ fn outside_node(name: &str, node: &Node, namespace: String) -> Result<LabOutside
     Ok(LabOutside {
         node: name.to_string(),
         namespace,
-        ip: required(name, node, crate::services::LABEL_OUTSIDE_IP)?,
+        ip: optional(name, node, crate::services::LABEL_OUTSIDE_IP)?,
+        ip6: optional(name, node, crate::services::LABEL_OUTSIDE_IP6)?,
         iface: required(name, node, LABEL_OUTSIDE_IF)?,
     })
 }
@@ -737,7 +790,7 @@ fn services(
     hosts: &[LabHost],
     outside: Option<LabOutside>,
 ) -> Result<Option<LabServices>, LabError> {
-    use crate::services::{LABEL_CLUSTER_CIDR, LABEL_KUBE_PROXY, LABEL_POLICY, LABEL_SERVICES};
+    use crate::services::{LABEL_KUBE_PROXY, LABEL_POLICY, LABEL_SERVICES};
     let Some(first) = hosts.iter().min_by_key(|h| h.index) else {
         return Ok(None);
     };
@@ -760,10 +813,26 @@ fn services(
     Ok(Some(LabServices {
         kube_proxy: required(name, node, LABEL_KUBE_PROXY)?,
         policy: required(name, node, LABEL_POLICY)?,
-        cluster_cidr: required(name, node, LABEL_CLUSTER_CIDR)?,
+        cluster_cidr: cidrs(name, node)?,
         services,
         outside,
     }))
+}
+
+/// `cnilab.cluster-cidr`: one prefix per family, comma-separated.
+fn cidrs(name: &str, node: &Node) -> Result<Vec<ipnet::IpNet>, LabError> {
+    let label = crate::services::LABEL_CLUSTER_CIDR;
+    let text: String = required(name, node, label)?;
+    text.split(',')
+        .map(|c| {
+            c.trim().parse().map_err(|_| LabError::Bad {
+                node: name.to_string(),
+                label,
+                value: text.clone(),
+                why: "expected IP prefixes, comma-separated".into(),
+            })
+        })
+        .collect()
 }
 
 fn router(name: &str, node: &Node, namespace: String) -> Result<LabRouter, LabError> {

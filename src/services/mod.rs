@@ -8,17 +8,19 @@
 mod label;
 mod names;
 mod outside;
+mod rules;
 
 pub use label::{label_text, parse_label, StatedService};
 pub use names::{endpoint_chains, probabilities, EndpointChains};
+pub use rules::{FamilyEndpoint, FamilyRules, FamilyService};
 
+use crate::family::{six, six_prefix, Family, IpFamily};
 use crate::plan::{Host, Mode};
 use crate::underlay::Rack;
-use names::chains;
 use outside::outside;
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// The Kubernetes namespace every Service of a lab lives in.
@@ -45,6 +47,7 @@ pub const LABEL_POLICY: &str = "cnilab.traffic-policy";
 pub const LABEL_SERVICES: &str = "cnilab.services";
 pub const LABEL_CLUSTER_CIDR: &str = "cnilab.cluster-cidr";
 pub const LABEL_OUTSIDE_IP: &str = "cnilab.outside-ip";
+pub const LABEL_OUTSIDE_IP6: &str = "cnilab.outside-ip6";
 
 /// Which of kube-proxy's data planes programs the Services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
@@ -130,8 +133,8 @@ pub enum ServiceError {
     CidrTooSmall { cidr: ipnet::Ipv4Net, count: usize },
     #[error("--services {count}: at most {max} Services per lab")]
     TooMany { count: usize, max: usize },
-    #[error("--services with --ip-family {0} is not built yet: kube-proxy's rules here are IPv4's; use --ip-family ipv4")]
-    Ipv4Only(crate::family::IpFamily),
+    #[error("--services with --mode ipip and --ip-family {0} is not built yet: `outside`'s leg on ipip's router is IPv4 only; use --mode vxlan for Services in IPv6")]
+    IpipIpv6(IpFamily),
     #[error("--services with --encryption is not built yet: kube-proxy's rules and the tunnel have not been proven together; leave out --encryption")]
     WithEncryption,
     #[error("--services needs pods that reach each other, and on this underlay host-gw's pods cannot cross the routers: add --routing bgp, or use --mode vxlan")]
@@ -143,12 +146,24 @@ pub enum ServiceError {
 /// The most Services a lab carries: their targetPorts and NodePorts stay readable.
 pub const MAX_SERVICES: usize = 100;
 
-/// One pod a Service selects.
+/// One pod a Service selects, with its address in each family the plan knows (an IPv6-only
+/// lab's plan keeps the IPv4 addresses its IPv6 ones are [`six`] of, and states none of them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
     pub pod: String,
     pub ip: Ipv4Addr,
+    pub ip6: Option<Ipv6Addr>,
     pub host: usize,
+}
+
+impl Endpoint {
+    /// The endpoint's address in `family`: its IPv4 one, or [`six`] of it.
+    pub fn addr(&self, family: Family) -> IpAddr {
+        match family {
+            Family::Ipv4 => IpAddr::V4(self.ip),
+            Family::Ipv6 => IpAddr::V6(self.ip6.unwrap_or_else(|| six(self.ip))),
+        }
+    }
 }
 
 /// One protocol of a Service port, with kube-proxy's names for its chains.
@@ -175,28 +190,44 @@ pub struct PortChains {
 /// A host's own endpoints of a Service: (endpoint index, `--probability`).
 pub type LocalEndpoints = Vec<(usize, Option<String>)>;
 
-/// One Service: a ClusterIP port, its targetPort and NodePort, TCP and UDP.
+/// One Service: a ClusterIP port, its targetPort and NodePort, TCP and UDP. Its addresses in
+/// each family the lab carries are in [`Service::cluster_ip_in`]; kube-proxy's rules, one set per
+/// family, in [`ServicePlan::families`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
     pub name: String,
+    /// The IPv4 ClusterIP; the IPv6 one is [`six`] of it.
     pub cluster_ip: Ipv4Addr,
     pub port: u16,
     pub target_port: u16,
     pub node_port: u16,
     pub endpoints: Vec<Endpoint>,
-    pub ports: Vec<PortChains>,
     /// Under the local policy, each host's own endpoints: (host index, [(endpoint index,
     /// probability)]), for KUBE-SVL-* and nftables' `local-*` chain.
     pub local: Vec<(usize, LocalEndpoints)>,
+}
+
+impl Service {
+    /// The ClusterIP in `family`: the IPv4 one, or [`six`] of it.
+    pub fn cluster_ip_in(&self, family: Family) -> IpAddr {
+        match family {
+            Family::Ipv4 => IpAddr::V4(self.cluster_ip),
+            Family::Ipv6 => IpAddr::V6(six(self.cluster_ip)),
+        }
+    }
 }
 
 /// The machine outside the cluster, on the underlay.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outside {
     pub ip: Ipv4Addr,
+    /// Its IPv6 address ([`six`] of `ip`) in a lab that carries IPv6.
+    pub ip6: Option<Ipv6Addr>,
     pub iface: &'static str,
     /// Where the underlay is routed: each host's subnet and the router towards it.
     pub routes: Vec<(String, Ipv4Addr)>,
+    /// The same routes in IPv6, in a lab that carries it.
+    pub routes6: Vec<(String, Ipv6Addr)>,
     /// The other end of `outside`'s link: host-gw's switch, vxlan's WAN or a leg of ipip's router.
     pub peer: String,
     /// ipip: the router's leg towards `outside`, and its address there.
@@ -208,52 +239,78 @@ pub struct Outside {
 pub struct ServicePlan {
     pub kube_proxy: KubeProxy,
     pub policy: TrafficPolicy,
-    /// All pod subnets: kube-proxy's `--cluster-cidr`, and the CNI's masquerade boundary.
-    pub cluster_cidr: ipnet::Ipv4Net,
+    /// All pod subnets in each family, comma-separated as the `cnilab.cluster-cidr` label
+    /// states them: kube-proxy's `--cluster-cidr`, and the CNI's masquerade boundary.
+    pub cluster_cidr: String,
     pub services: Vec<Service>,
+    /// kube-proxy's rules in each family the lab carries, IPv4's first: kube-proxy runs one
+    /// proxier per family (NewDualStackProxier), each with its own table.
+    pub families: Vec<FamilyRules>,
     pub outside: Outside,
     pub masq_mark: &'static str,
     /// The `cnilab.services` label, in [`label_text`]'s form.
     pub label: String,
-    /// The folder, relative to the topology file, that holds a folder of rules per host.
+    /// The folder, relative to the topology file, that holds a folder of rules per host, and
+    /// where each host sees its folder.
     pub dir: String,
-    /// The rules file in each host's folder, and where the host sees that folder.
-    pub file: &'static str,
     pub node_dir: &'static str,
     pub egress_port: u16,
 }
 
-/// Plans `spec.count` Services over `hosts`; `None` for no Services.
-pub fn plan(
-    spec: &ServicesSpec,
-    lab: &str,
-    mode: Mode,
-    hosts: &[Host],
-    racks: &[Rack],
-) -> Result<Option<ServicePlan>, ServiceError> {
+/// Where a lab's Services go: its name, mode, families, hosts and racks.
+pub struct Site<'a> {
+    pub lab: &'a str,
+    pub mode: Mode,
+    pub family: IpFamily,
+    pub hosts: &'a [Host],
+    pub racks: &'a [Rack],
+}
+
+/// Plans `spec.count` Services over the site's hosts; `None` for no Services. In a dual lab
+/// each Service has an IPv4 and an IPv6 ClusterIP, IPv4's first (`ipFamilyPolicy:
+/// PreferDualStack` in a cluster whose first service CIDR is IPv4's); in an IPv6 lab an IPv6
+/// one only (SingleStack). The IPv6 addresses are [`six`] of the IPv4 plan's.
+pub fn plan(spec: &ServicesSpec, site: &Site<'_>) -> Result<Option<ServicePlan>, ServiceError> {
     if spec.count == 0 {
         return Ok(None);
     }
-    check(spec, hosts)?;
-    let outside = outside(mode, hosts, racks)?;
-    let services: Vec<Service> = (1..=spec.count).map(|i| service(spec, i, hosts)).collect();
-    let label = label_text(&services);
+    check(spec, site.hosts)?;
+    // ipip's router gives `outside` an IPv4 leg only: IPv6 would reach no one there.
+    if site.mode == Mode::Ipip && site.family.has_v6() {
+        return Err(ServiceError::IpipIpv6(site.family));
+    }
+    let outside = outside(site.mode, site.family, site.hosts, site.racks)?;
+    let services: Vec<Service> = (1..=spec.count)
+        .map(|i| service(spec, i, site.hosts))
+        .collect();
+    let fams = site.family.families();
+    let cidr = cluster_cidr(site.mode);
+    let families = fams
+        .iter()
+        .map(|&f| rules::family_rules(f, spec, cidr, &services))
+        .collect();
     Ok(Some(ServicePlan {
         kube_proxy: spec.kube_proxy,
         policy: spec.policy,
-        cluster_cidr: cluster_cidr(mode),
+        cluster_cidr: cidrs_text(cidr, &fams),
+        label: label_text(&services, &fams),
         services,
+        families,
         outside,
         masq_mark: MASQ_MARK,
-        label,
-        dir: format!("{}/kube-proxy", crate::routing::files_dir(lab)),
-        file: match spec.kube_proxy {
-            KubeProxy::Iptables => "rules.v4",
-            KubeProxy::Nftables => "rules.nft",
-        },
+        dir: format!("{}/kube-proxy", crate::routing::files_dir(site.lab)),
         node_dir: NODE_DIR,
         egress_port: EGRESS_PORT,
     }))
+}
+
+/// The IPv4 cluster CIDR in each family, comma-separated: `172.16.0.0/16,fd00:172:16::/48`.
+fn cidrs_text(v4: ipnet::Ipv4Net, families: &[Family]) -> String {
+    let one = |f: &Family| match f {
+        Family::Ipv4 => v4.to_string(),
+        Family::Ipv6 => six_prefix(v4).to_string(),
+    };
+    families.iter().map(one).collect::<Vec<_>>().join(",")
 }
 
 fn check(spec: &ServicesSpec, hosts: &[Host]) -> Result<(), ServiceError> {
@@ -312,6 +369,7 @@ fn endpoints(spec: &ServicesSpec, i: usize, hosts: &[Host]) -> Vec<Endpoint> {
             Endpoint {
                 pod: p.name.clone(),
                 ip: p.ip,
+                ip6: p.ip6,
                 host: h.index,
             }
         })
@@ -323,10 +381,6 @@ fn service(spec: &ServicesSpec, i: usize, hosts: &[Host]) -> Service {
     let base = u32::from(spec.cidr.network());
     let target_port = TARGET_PORT_BASE + i as u16;
     let endpoints = endpoints(spec, i, hosts);
-    let ports = ["tcp", "udp"]
-        .into_iter()
-        .map(|proto| chains(&name, proto, target_port, &endpoints))
-        .collect();
     let local = hosts
         .iter()
         .map(|h| {
@@ -344,117 +398,9 @@ fn service(spec: &ServicesSpec, i: usize, hosts: &[Host]) -> Service {
         target_port,
         node_port: spec.node_port + i as u16 - 1,
         endpoints,
-        ports,
         name,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::names::chains;
-    use super::*;
-    use crate::plan::{LabSpec, Plan};
-
-    fn hosts(n: usize, k: usize) -> Vec<Host> {
-        let spec = LabSpec {
-            pods_per_host: k,
-            ..LabSpec::article(Mode::HostGw, n, None)
-        };
-        Plan::from_spec(&spec).unwrap().hosts
-    }
-
-    fn spec(count: usize) -> ServicesSpec {
-        ServicesSpec {
-            count,
-            ..ServicesSpec::default()
-        }
-    }
-
-    #[test]
-    fn endpoints_spread_over_two_hosts_and_addresses_follow_the_range() {
-        let plan = plan(&spec(2), "t", Mode::HostGw, &hosts(3, 1), &[])
-            .unwrap()
-            .unwrap();
-        let s1 = &plan.services[0];
-        assert_eq!(s1.cluster_ip, Ipv4Addr::new(10, 96, 0, 11));
-        assert_eq!((s1.port, s1.target_port, s1.node_port), (80, 8001, 30001));
-        let on: Vec<usize> = s1.endpoints.iter().map(|e| e.host).collect();
-        assert_eq!(on, [1, 2]);
-        let on: Vec<usize> = plan.services[1].endpoints.iter().map(|e| e.host).collect();
-        assert_eq!(on, [2, 3]);
-        assert_eq!(plan.services[1].node_port, 30002);
-    }
-
-    #[test]
-    fn the_label_reads_back_as_written() {
-        let plan = plan(&spec(3), "t", Mode::Vxlan, &hosts(2, 2), &[])
-            .unwrap()
-            .unwrap();
-        let read = parse_label(&plan.label).unwrap();
-        assert_eq!(read.len(), 3);
-        assert_eq!(read[2].cluster_ip, Ipv4Addr::new(10, 96, 0, 13));
-        assert_eq!(read[2].endpoints, ["pod1-2", "pod2-2"]);
-        assert!(parse_label("svc1 10.96.0.11 80").is_err());
-    }
-
-    #[test]
-    fn bad_input_names_the_flag() {
-        let refuse = |s: ServicesSpec| plan(&s, "t", Mode::HostGw, &hosts(2, 1), &[]).unwrap_err();
-        let low = refuse(ServicesSpec {
-            node_port: 80,
-            ..spec(1)
-        });
-        assert!(low.to_string().starts_with("--node-port 80"), "{low}");
-        let high = refuse(ServicesSpec {
-            node_port: 32767,
-            ..spec(2)
-        });
-        assert!(high.to_string().contains("32767–32768"), "{high}");
-        let none = refuse(ServicesSpec {
-            endpoints: 0,
-            ..spec(1)
-        });
-        assert!(none.to_string().contains("selects no pod"), "{none}");
-        let full = refuse_at(254);
-        assert!(
-            full.to_string().contains("254 hosts leave no address free"),
-            "{full}"
-        );
-        // At 127 hosts .254 is host127's: outside takes .253.
-        let plan = plan(&spec(1), "t", Mode::HostGw, &hosts(127, 1), &[])
-            .unwrap()
-            .unwrap();
-        assert_eq!(plan.outside.ip, Ipv4Addr::new(192, 168, 0, 253));
-    }
-
-    fn refuse_at(n: usize) -> ServiceError {
-        plan(&spec(1), "t", Mode::HostGw, &hosts(n, 1), &[]).unwrap_err()
-    }
-
-    #[test]
-    fn probabilities_are_kube_proxys() {
-        assert_eq!(
-            probabilities(3),
-            [
-                Some("0.3333333333".to_string()),
-                Some("0.5000000000".to_string()),
-                None
-            ]
-        );
-    }
-
-    #[test]
-    fn chain_names_have_kube_proxys_shape() {
-        let c = chains("svc1", "tcp", 8001, &[]);
-        assert!(
-            c.svc.starts_with("KUBE-SVC-") && c.svc.len() == 25,
-            "{}",
-            c.svc
-        );
-        assert!(
-            c.nft_service.ends_with("-default/svc1/tcp/tcp"),
-            "{}",
-            c.nft_service
-        );
-    }
-}
+mod tests;

@@ -1,17 +1,23 @@
 //! kube-proxy's names for a Service port's chains, and its endpoint probabilities, computed
 //! as kube-proxy computes them so that the rules read like a real node's.
 
-use super::{Endpoint, PortChains, NAMESPACE};
+use super::{PortChains, NAMESPACE};
 use data_encoding::BASE32;
 use sha2::{Digest, Sha256};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, SocketAddr};
 
 /// kube-proxy's chain names for one Service port. The port is named after its protocol, as
-/// a Service with a TCP and a UDP port on the same number must name both.
-pub(super) fn chains(name: &str, proto: &'static str, target: u16, eps: &[Endpoint]) -> PortChains {
+/// a Service with a TCP and a UDP port on the same number must name both. The Service's own
+/// chains hash no address, so they are named alike in both families' tables; an endpoint's
+/// chain hashes the endpoint as kube-proxy writes it (`net.JoinHostPort`: `[fd00::2]:8001` in
+/// IPv6), so it differs.
+pub(super) fn chains(name: &str, proto: &'static str, target: u16, eps: &[IpAddr]) -> PortChains {
     let port_name = format!("{NAMESPACE}/{name}:{proto}");
     let nft_base = nft_name_base(&format!("{NAMESPACE}/{name}/{proto}/{proto}"));
-    let ep_strings: Vec<String> = eps.iter().map(|e| format!("{}:{target}", e.ip)).collect();
+    let ep_strings: Vec<String> = eps
+        .iter()
+        .map(|&ip| SocketAddr::new(ip, target).to_string())
+        .collect();
     PortChains {
         proto,
         svc: format!("KUBE-SVC-{}", port_proto_hash(&port_name, proto)),
@@ -31,8 +37,10 @@ pub(super) fn chains(name: &str, proto: &'static str, target: u16, eps: &[Endpoi
         nft_local: format!("local-{nft_base}"),
         nft_endpoints: eps
             .iter()
-            .map(|e| {
-                let ep = format!("{NAMESPACE}/{name}/{proto}/{proto}__{}/{target}", e.ip);
+            .map(|ip| {
+                // nft chain names allow no `:`: kube-proxy writes an IPv6 endpoint's as `.`.
+                let ip = ip.to_string().replace(':', ".");
+                let ep = format!("{NAMESPACE}/{name}/{proto}/{proto}__{ip}/{target}");
                 format!("endpoint-{}", nft_name_base(&ep))
             })
             .collect(),
@@ -47,12 +55,8 @@ pub struct EndpointChains {
     pub nft: Vec<String>,
 }
 
-pub fn endpoint_chains(name: &str, target: u16, ip: Ipv4Addr) -> EndpointChains {
-    let ep = [Endpoint {
-        pod: String::new(),
-        ip,
-        host: 0,
-    }];
+pub fn endpoint_chains(name: &str, target: u16, ip: IpAddr) -> EndpointChains {
+    let ep = [ip];
     let both: Vec<PortChains> = ["tcp", "udp"]
         .into_iter()
         .map(|p| chains(name, p, target, &ep))

@@ -63,8 +63,8 @@ pub enum TraceError {
     UnknownPod(String),
     #[error(transparent)]
     Family(#[from] address::FamilyError),
-    #[error("a walk through a Service is IPv4 only: drop --family ipv6")]
-    ServiceIpv6,
+    #[error("{service} has no {family} ClusterIP in this lab: drop --family, or name one of its ClusterIPs")]
+    ServiceFamily { service: String, family: Family },
     #[error("FROM and TO are the same pod `{0}`")]
     SamePod(String),
     #[error(transparent)]
@@ -115,16 +115,6 @@ impl Walk {
     pub fn completed(&self) -> bool {
         self.replied
     }
-}
-
-/// The file's lab, refused by name unless it is IPv4 only: a walk through a Service is IPv4.
-fn ipv4_lab(file: &LabFile) -> Result<&Lab, TraceError> {
-    file.lab()
-        .and_then(|lab| lab.ipv4_only("trace"))
-        .map_err(|source| TraceError::Lab {
-            path: file.path.display().to_string(),
-            source,
-        })
 }
 
 /// The file's lab.
@@ -178,14 +168,20 @@ pub fn trace_service(
     file: &LabFile,
     opts: &TraceOptions,
 ) -> Result<service::ServiceWalk, TraceError> {
-    if opts.family == Some(Family::Ipv6) {
-        return Err(TraceError::ServiceIpv6);
-    }
-    let lab = ipv4_lab(file)?;
-    let from = find_pod(lab, &opts.from)?;
-    let target =
+    let lab = lab_of(file)?;
+    let (services, svc, named) =
         service::find(lab, &opts.to).ok_or_else(|| TraceError::UnknownPod(opts.to.clone()))?;
-    service::trace(lab, &deployed_nodes(&file.topo), from, target)
+    // `--family` picks the Service's ClusterIP in that family, whichever one was named.
+    let family = opts.family.unwrap_or(Family::of(named.ip()));
+    let ip = svc
+        .cluster_ip(family)
+        .ok_or_else(|| TraceError::ServiceFamily {
+            service: svc.name.clone(),
+            family,
+        })?;
+    let from = find_pod(lab, &opts.from)?;
+    let vip = std::net::SocketAddr::new(ip, svc.port);
+    service::trace(lab, &deployed_nodes(&file.topo), from, (services, svc), vip)
 }
 
 pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {

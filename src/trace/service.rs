@@ -5,12 +5,13 @@
 
 use super::capture::{self, Frame, Point};
 use super::TraceError;
+use crate::family::Family;
 use crate::lab::{Lab, LabPod, LabServices};
 use crate::services::{endpoint_chains, KubeProxy, StatedService};
 use crate::verify::listener::{HeardLog, Listeners};
 use crate::wire::dissect::{dissect, dissect_ip, Tag, Wire, L4};
 use serde::Serialize;
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -22,8 +23,8 @@ pub struct Sighting {
     pub at: String,
     pub outgoing: bool,
     pub reply: bool,
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     /// The tunnel's outer addresses, where the frame was in one.
     pub outer: Option<(IpAddr, IpAddr)>,
     /// What changed since the previous sighting of the same direction, e.g. `DNAT 10.96.0.11:80 → 10.0.2.2:8001`.
@@ -36,7 +37,9 @@ pub struct ServiceWalk {
     pub lab: String,
     pub from: String,
     pub service: String,
-    pub vip: SocketAddrV4,
+    /// The ClusterIP walked, in the family asked for.
+    pub family: Family,
+    pub vip: SocketAddr,
     pub endpoint: Option<String>,
     pub replied: bool,
     pub sightings: Vec<Sighting>,
@@ -46,29 +49,39 @@ pub struct ServiceWalk {
     pub conntrack: Option<String>,
 }
 
-/// `IP:PORT` of one of the lab's Services.
-pub fn find<'a>(lab: &'a Lab, to: &str) -> Option<(&'a LabServices, &'a StatedService)> {
-    let vip: SocketAddrV4 = to.parse().ok()?;
+/// `IP:PORT` of one of the lab's Services, in either family (`[fd00:10:96::11]:80` in IPv6).
+pub fn find<'a>(
+    lab: &'a Lab,
+    to: &str,
+) -> Option<(&'a LabServices, &'a StatedService, std::net::SocketAddr)> {
+    let vip: std::net::SocketAddr = to.parse().ok()?;
     let services = lab.services.as_ref()?;
     let svc = services
         .services
         .iter()
-        .find(|s| s.cluster_ip == *vip.ip() && s.port == vip.port())?;
-    Some((services, svc))
+        .find(|s| s.cluster_ips.contains(&vip.ip()) && s.port == vip.port())?;
+    Some((services, svc, vip))
 }
 
+/// Walks one probe from `from` to `vip`, one of `svc`'s ClusterIPs, in the VIP's family.
 pub fn trace(
     lab: &Lab,
     nodes: &[(String, String)],
     from: &LabPod,
     (services, svc): (&LabServices, &StatedService),
+    vip: SocketAddr,
 ) -> Result<ServiceWalk, TraceError> {
-    let vip = SocketAddrV4::new(svc.cluster_ip, svc.port);
+    let family = Family::of(vip.ip());
     let log = HeardLog::default();
     let endpoints = services.endpoints(lab, svc);
-    let at = endpoints
-        .iter()
-        .map(|p| (p.node.as_str(), p.namespace.as_str(), svc.target_port));
+    let at = endpoints.iter().map(|p| {
+        (
+            p.node.as_str(),
+            p.namespace.as_str(),
+            svc.target_port,
+            family,
+        )
+    });
     let _listeners = Listeners::start_on(at, Some(log.clone()))
         .map_err(|e| TraceError::Service(e.to_string()))?;
     let points = capture::points(nodes)?;
@@ -91,11 +104,13 @@ pub fn trace(
     let chosen = endpoint
         .as_ref()
         .and_then(|e| endpoints.iter().find(|p| &p.node == e));
-    let (rule, conntrack) = on_client_host(lab, from, services, svc, chosen.map(|p| p.v4()), local);
+    let chosen = chosen.map(|p| p.addr(family));
+    let (rule, conntrack) = on_client_host(lab, from, (services, svc), chosen, local);
     Ok(ServiceWalk {
         lab: lab.name.clone(),
         from: from.node.clone(),
         service: svc.name.clone(),
+        family,
         vip,
         endpoint,
         replied,
@@ -110,33 +125,34 @@ pub fn trace(
 fn on_client_host(
     lab: &Lab,
     from: &LabPod,
-    services: &LabServices,
-    svc: &StatedService,
-    endpoint: Option<Ipv4Addr>,
-    local: Option<SocketAddrV4>,
+    (services, svc): (&LabServices, &StatedService),
+    endpoint: Option<IpAddr>,
+    local: Option<SocketAddr>,
 ) -> (Option<String>, Option<String>) {
     let Some(h) = lab.host(from.host) else {
         return (None, None);
     };
     let rule =
         endpoint.and_then(|ip| dnat_rule(&h.namespace, &h.node, services.kube_proxy, svc, ip));
-    let conntrack = local.and_then(|l| conntrack_entry(&h.namespace, from.v4(), l.port()));
+    let src = |l: SocketAddr| from.addr(Family::of(l.ip()));
+    let conntrack = local.and_then(|l| conntrack_entry(&h.namespace, src(l), l.port()));
     (rule, conntrack)
 }
 
 /// One tagged datagram to the VIP; the local address it left from and whether the echo came
 /// back from the VIP.
-fn send(vip: SocketAddrV4, tag: Tag) -> std::io::Result<(SocketAddrV4, bool)> {
-    let socket = UdpSocket::bind("0.0.0.0:0")?;
+fn send(vip: SocketAddr, tag: Tag) -> std::io::Result<(SocketAddr, bool)> {
+    let any = match vip {
+        SocketAddr::V4(_) => "0.0.0.0:0",
+        SocketAddr::V6(_) => "[::]:0",
+    };
+    let socket = UdpSocket::bind(any)?;
     socket.set_read_timeout(Some(WAIT))?;
     socket.send_to(&tag.transport_payload(false), vip)?;
-    let local = match socket.local_addr()? {
-        std::net::SocketAddr::V4(a) => a,
-        other => return Err(std::io::Error::other(format!("bound to {other}"))),
-    };
+    let local = socket.local_addr()?;
     let mut buf = [0u8; 64];
     let replied = match socket.recv_from(&mut buf) {
-        Ok((n, from)) => from == vip.into() && Tag::parse_transport(&buf[..n]) == Some((tag, true)),
+        Ok((n, from)) => from == vip && Tag::parse_transport(&buf[..n]) == Some((tag, true)),
         Err(_) => false,
     };
     Ok((local, replied))
@@ -148,7 +164,7 @@ fn send(vip: SocketAddrV4, tag: Tag) -> std::io::Result<(SocketAddrV4, bool)> {
 /// comes first, as it does on the way through.
 fn sightings(points: &[Point], frames: &[Frame], tag: Tag, vxlan: Option<u16>) -> Vec<Sighting> {
     let ports: Vec<u16> = vxlan.into_iter().collect();
-    let mut seen: Vec<(Duration, &Frame, Wire, SocketAddrV4, SocketAddrV4, bool)> = frames
+    let mut seen: Vec<(Duration, &Frame, Wire, SocketAddr, SocketAddr, bool)> = frames
         .iter()
         .filter_map(|f| {
             let wire = match f.ethernet {
@@ -166,7 +182,7 @@ fn sightings(points: &[Point], frames: &[Frame], tag: Tag, vxlan: Option<u16>) -
     while i < seen.len() {
         let tie = seen[i..].iter().take_while(|s| s.0 == seen[i].0).count();
         let group = &mut seen[i..i + tie];
-        let changed = |s: &(Duration, &Frame, Wire, SocketAddrV4, SocketAddrV4, bool)| {
+        let changed = |s: &(Duration, &Frame, Wire, SocketAddr, SocketAddr, bool)| {
             let last = out.iter().rev().find(|l| l.reply == s.5);
             last.is_some_and(|l| l.src != s.3 || l.dst != s.4)
         };
@@ -189,19 +205,17 @@ fn sightings(points: &[Point], frames: &[Frame], tag: Tag, vxlan: Option<u16>) -
     out
 }
 
-fn tagged(wire: &Wire, tag: Tag) -> Option<(SocketAddrV4, SocketAddrV4, bool)> {
+fn tagged(wire: &Wire, tag: Tag) -> Option<(SocketAddr, SocketAddr, bool)> {
     let ip = wire.innermost()?;
-    let (IpAddr::V4(src), IpAddr::V4(dst)) = (ip.src, ip.dst) else {
-        return None;
-    };
+    let (src, dst) = (ip.src, ip.dst);
     match ip.l4 {
         L4::Udp {
             src_port,
             dst_port,
             probe: Some((t, reply)),
         } if t == tag => Some((
-            SocketAddrV4::new(src, src_port),
-            SocketAddrV4::new(dst, dst_port),
+            SocketAddr::new(src, src_port),
+            SocketAddr::new(dst, dst_port),
             reply,
         )),
         _ => None,
@@ -210,7 +224,7 @@ fn tagged(wire: &Wire, tag: Tag) -> Option<(SocketAddrV4, SocketAddrV4, bool)> {
 
 /// What NAT changed: on the probe, DNAT and SNAT by the rules; on the reply, conntrack's
 /// reverse of them.
-fn rewrite(last: &Sighting, src: SocketAddrV4, dst: SocketAddrV4, reply: bool) -> Option<String> {
+fn rewrite(last: &Sighting, src: SocketAddr, dst: SocketAddr, reply: bool) -> Option<String> {
     let mut parts = Vec::new();
     if last.dst != dst {
         parts.push(format!("destination {} → {dst}", last.dst));
@@ -228,43 +242,47 @@ fn rewrite(last: &Sighting, src: SocketAddrV4, dst: SocketAddrV4, reply: bool) -
 }
 
 /// The rule that DNATs to `ip` on the client's host, as the kernel lists it now: the iptables
-/// rule with its chain, number and packet count, or the nft rule with its handle.
+/// rule with its chain, number and packet count, or the nft rule with its handle; in the
+/// endpoint's family's table (ip6tables, `ip6 kube-proxy` in IPv6).
 fn dnat_rule(
     ns: &str,
     node: &str,
     mode: KubeProxy,
     svc: &StatedService,
-    ip: Ipv4Addr,
+    ip: IpAddr,
 ) -> Option<String> {
     let chains = endpoint_chains(&svc.name, svc.target_port, ip);
+    let (iptables, table) = match ip {
+        IpAddr::V4(_) => ("iptables", "ip"),
+        IpAddr::V6(_) => ("ip6tables", "ip6"),
+    };
     // The probe is UDP: the second chain of each pair.
     let found = match mode {
         KubeProxy::Iptables => {
             let chain = &chains.iptables[1];
             let args = ["-t", "nat", "-L", chain, "-n", "-v", "-x", "--line-numbers"];
-            let listed = crate::sys::tool::run_in(ns, "iptables", &args).ok()?;
+            let listed = crate::sys::tool::run_in(ns, iptables, &args).ok()?;
             // `num pkts bytes target …`: the DNAT rule's number and packet count.
             let row: Vec<&str> = listed
                 .lines()
                 .find(|l| l.contains("DNAT"))?
                 .split_whitespace()
                 .collect();
-            let spec =
-                crate::sys::tool::run_in(ns, "iptables", &["-t", "nat", "-S", chain]).ok()?;
+            let spec = crate::sys::tool::run_in(ns, iptables, &["-t", "nat", "-S", chain]).ok()?;
             let rule = spec.lines().find(|l| l.contains("-j DNAT"))?;
             format!(
-                "{node}: iptables -t nat {rule} (rule {} of {chain}, {} packets so far)",
+                "{node}: {iptables} -t nat {rule} (rule {} of {chain}, {} packets so far)",
                 row.first()?,
                 row.get(1)?
             )
         }
         KubeProxy::Nftables => {
             let chain = &chains.nft[1];
-            let args = ["-a", "list", "chain", "ip", "kube-proxy", chain];
+            let args = ["-a", "list", "chain", table, "kube-proxy", chain];
             let text = crate::sys::tool::run_in(ns, "nft", &args).ok()?;
             let line = text.lines().find(|l| l.contains("dnat to"))?;
             format!(
-                "{node}: nft table ip kube-proxy chain {chain}: {}",
+                "{node}: nft table {table} kube-proxy chain {chain}: {}",
                 line.trim()
             )
         }
@@ -276,10 +294,24 @@ fn squeeze(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The client's host's conntrack entry for the probe, by its original source.
-fn conntrack_entry(ns: &str, src: Ipv4Addr, sport: u16) -> Option<String> {
+/// The client's host's conntrack entry for the probe, by its original source, in its family.
+fn conntrack_entry(ns: &str, src: IpAddr, sport: u16) -> Option<String> {
+    let family = match src {
+        IpAddr::V4(_) => "ipv4",
+        IpAddr::V6(_) => "ipv6",
+    };
     let (src, sport) = (src.to_string(), sport.to_string());
-    let args = ["-L", "-p", "udp", "--orig-src", &src, "--sport", &sport];
+    let args = [
+        "-L",
+        "-f",
+        family,
+        "-p",
+        "udp",
+        "--orig-src",
+        &src,
+        "--sport",
+        &sport,
+    ];
     let text = crate::sys::tool::run_in(ns, "conntrack", &args).ok()?;
     text.lines().next().map(squeeze)
 }

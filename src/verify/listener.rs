@@ -49,7 +49,7 @@ pub struct Heard {
     pub pod: String,
     pub tcp: bool,
     pub tag: Tag,
-    pub from: SocketAddrV4,
+    pub from: std::net::SocketAddr,
 }
 
 /// Where listeners write what they hear, when asked to.
@@ -74,16 +74,13 @@ impl Listeners {
         Self::start_in(at, None)
     }
 
-    /// Binds both listeners on each `(pod, namespace, port)` over IPv4; with `log`, each
+    /// Binds both listeners on each `(pod, namespace, port, family)`; with `log`, each
     /// records every tag it hears there (a Service's targetPort, `outside`'s egress port).
     pub fn start_on<'a>(
-        pods: impl IntoIterator<Item = (&'a str, &'a str, u16)>,
+        pods: impl IntoIterator<Item = (&'a str, &'a str, u16, Family)>,
         log: Option<HeardLog>,
     ) -> Result<Listeners, ListenerError> {
-        let at = pods
-            .into_iter()
-            .map(|(p, n, port)| (p, n, port, Family::Ipv4));
-        Self::start_in(at, log)
+        Self::start_in(pods, log)
     }
 
     /// Binds both listeners on each `(pod, namespace, port, family)`: a socket of each family
@@ -178,7 +175,7 @@ fn open(ty: SockType, proto: SockProtocol, port: u16, family: Family) -> io::Res
 type Ear = (String, HeardLog);
 
 fn hear(ear: Option<&Ear>, tcp: bool, tag: Tag, from: std::net::SocketAddr) {
-    if let (Some((pod, log)), std::net::SocketAddr::V4(from)) = (ear, from) {
+    if let Some((pod, log)) = ear {
         let heard = Heard {
             pod: pod.clone(),
             tcp,

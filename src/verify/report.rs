@@ -212,11 +212,7 @@ impl Report {
             line.push_str("; one pod pair per host pair");
         }
         if !self.services.is_empty() {
-            let passed = self.services.iter().filter(|s| s.passed).count();
-            line.push_str(&format!(
-                "; {passed}/{} Service checks passed",
-                self.services.len()
-            ));
+            line.push_str(&services_summary(&self.services));
         }
         if !self.findings.is_empty() {
             line.push_str(&format!("; {} lab-wide finding(s)", self.findings.len()));
@@ -459,6 +455,27 @@ fn group_text(rows: &[PairRow], group: &[usize], leads: &[String], style: &Style
         out.push_str(&wrap(&format!("      - {reason}"), style.width, 8));
     }
     out
+}
+
+/// `; 10/10 Service checks passed`, with each family's share where there are two: a fault in
+/// one family says which (`(IPv4 5/5, IPv6 3/5)`).
+fn services_summary(rows: &[super::services::judge::ServiceRow]) -> String {
+    let passed =
+        |rows: &[&super::services::judge::ServiceRow]| rows.iter().filter(|r| r.passed).count();
+    let all: Vec<_> = rows.iter().collect();
+    let mut line = format!("; {}/{} Service checks passed", passed(&all), all.len());
+    let families: std::collections::BTreeSet<_> = rows.iter().map(|r| r.family).collect();
+    if families.len() > 1 {
+        let each: Vec<String> = families
+            .iter()
+            .map(|&f| {
+                let mine: Vec<_> = rows.iter().filter(|r| r.family == f).collect();
+                format!("{f} {}/{}", passed(&mine), mine.len())
+            })
+            .collect();
+        line.push_str(&format!(" ({})", each.join(", ")));
+    }
+    line
 }
 
 #[cfg(test)]

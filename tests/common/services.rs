@@ -2,6 +2,8 @@
 
 use super::verify::verify;
 use super::*;
+use cnilab::family::{Family, IpFamily};
+use cnilab::lab::Lab;
 use serde_json::Value;
 
 /// `gen` with these flags into a folder of its own (the rules files go beside the topology),
@@ -64,9 +66,23 @@ pub fn messages(report: &Value) -> String {
         .join("\n")
 }
 
-/// A healthy lab: verify passes, every endpoint is reached from pods and from outside, and
-/// each endpoint saw the source the data plane gives it.
+/// The row of one Service, kind of client and family (`ipv4`, `ipv6`).
+pub fn row_in<'a>(report: &'a Value, service: &str, client: &str, family: &str) -> &'a Value {
+    rows(report)
+        .iter()
+        .find(|r| r["service"] == service && r["client"] == client && r["family"] == family)
+        .unwrap_or_else(|| panic!("no {service}/{client} row in {family}: {report:#}"))
+}
+
+/// A healthy IPv4 lab: see [`healthy_in`].
 pub fn healthy(prefix: &str, mode: &[&str], kube_proxy: &str) {
+    healthy_in(prefix, mode, kube_proxy, IpFamily::Ipv4);
+}
+
+/// A healthy lab of `ip_family`: verify passes, and in each family the lab carries every
+/// endpoint is reached from pods and from outside, and each endpoint saw the source the data
+/// plane gives it in that family.
+pub fn healthy_in(prefix: &str, mode: &[&str], kube_proxy: &str, ip_family: IpFamily) {
     let mut args = mode.to_vec();
     args.extend([
         "--hosts",
@@ -75,26 +91,34 @@ pub fn healthy(prefix: &str, mode: &[&str], kube_proxy: &str) {
         "2",
         "--kube-proxy",
         kube_proxy,
+        "--ip-family",
+        ip_family.as_str(),
     ]);
     let lab = services_lab(prefix, &args);
     let (code, report) = verify(&lab, &[]);
     assert_eq!(code, 0, "{report:#}");
+    let families = ip_family.families();
     assert_eq!(
         rows(&report).len(),
-        5,
-        "2 Services × pod, outside, and egress"
+        5 * families.len(),
+        "2 Services × pod, outside, and egress, in each family"
     );
     let lab_plan = lab.lab();
+    for family in families {
+        every_row_passes_in(&report, &lab_plan, family);
+    }
+}
+
+fn every_row_passes_in(report: &Value, lab_plan: &Lab, family: Family) {
+    let f = family.as_str();
+    let services = lab_plan.services.as_ref().unwrap();
     for svc in ["svc1", "svc2"] {
         for client in ["pod", "outside"] {
-            let r = row(&report, svc, client);
+            let r = row_in(report, svc, client, f);
             assert_eq!(r["passed"], true, "{r:#}");
-            let endpoints: Vec<&str> = r["endpoints"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["pod"].as_str().unwrap())
-                .collect();
+            let vip = r["cluster_ip"].as_str().unwrap();
+            assert_eq!(vip.contains(':'), family == Family::Ipv6, "{r:#}");
+            let endpoints = names(&r["endpoints"], "pod");
             let reached: Vec<&str> = r["endpoints_reached"]
                 .as_array()
                 .unwrap()
@@ -106,51 +130,49 @@ pub fn healthy(prefix: &str, mode: &[&str], kube_proxy: &str) {
             assert!(!r["sources_seen"].as_array().unwrap().is_empty());
         }
         // Each endpoint reaches itself through the Service (hairpin), masqueraded to its host.
-        let r = row(&report, svc, "pod");
+        let r = row_in(report, svc, "pod", f);
         let hairpins: Vec<&str> = r["hairpins"]
             .as_array()
             .expect("hairpins")
             .iter()
             .map(|h| h.as_str().unwrap())
             .collect();
-        let endpoints: Vec<&str> = r["endpoints"]
-            .as_array()
-            .unwrap()
+        assert_eq!(hairpins, names(&r["endpoints"], "pod"), "{r:#}");
+        // From pods, a remote endpoint sees the client pod's own address in this family.
+        let pods: Vec<String> = lab_plan
+            .pods
             .iter()
-            .map(|e| e["pod"].as_str().unwrap())
+            .map(|p| p.addr(family).to_string())
             .collect();
-        assert_eq!(hairpins, endpoints, "{r:#}");
-        // From pods, a remote endpoint sees the client pod's own address.
-        let pods: Vec<String> = lab_plan.pods.iter().map(|p| p.v4().to_string()).collect();
-        let seen = row(&report, svc, "pod")["sources_seen"]
-            .as_array()
-            .unwrap()
-            .clone();
-        assert!(
-            seen.iter()
-                .any(|s| pods.contains(&s["source"].as_str().unwrap().to_string())),
-            "{seen:?}"
-        );
+        let seen = sources(&row_in(report, svc, "pod", f)["sources_seen"]);
+        assert!(seen.iter().any(|s| pods.contains(s)), "{seen:?}");
         // From outside under the cluster policy, never outside's own address.
-        let seen = row(&report, svc, "outside")["sources_seen"]
-            .as_array()
-            .unwrap()
-            .clone();
-        assert!(
-            seen.iter().all(|s| s["source"] != "192.168.0.254"),
-            "{seen:?}"
-        );
+        let outside = services.outside.addr(family).unwrap().to_string();
+        let seen = sources(&row_in(report, svc, "outside", f)["sources_seen"]);
+        assert!(seen.iter().all(|s| *s != outside), "{seen:?}");
     }
-    let egress = row(&report, "egress", "egress");
     let hosts: Vec<String> = lab_plan
         .hosts
         .iter()
-        .map(|h| h.v4_underlay().to_string())
+        .map(|h| h.underlay(family).to_string())
         .collect();
-    for s in egress["sources_seen"].as_array().unwrap() {
-        assert!(
-            hosts.contains(&s["source"].as_str().unwrap().to_string()),
-            "{egress:#}"
-        );
+    let egress = row_in(report, "egress", "egress", f);
+    for s in sources(&egress["sources_seen"]) {
+        assert!(hosts.contains(&s), "{egress:#}");
     }
+}
+
+fn names<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[key].as_str().unwrap())
+        .collect()
+}
+
+fn sources(seen: &Value) -> Vec<String> {
+    names(seen, "source")
+        .into_iter()
+        .map(String::from)
+        .collect()
 }

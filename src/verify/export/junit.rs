@@ -48,7 +48,7 @@ pub fn render(report: &Report, lab: &Lab) -> String {
     out
 }
 
-/// `gen --services`: a case per Service and kind of client, failing with every reason; the
+/// `gen --services`: a case per Service, family and kind of client, failing with every reason; the
 /// expected failures (NodePorts without a local endpoint) are said in its output.
 fn services(out: &mut String, report: &Report, lab: &Lab) {
     if report.services.is_empty() {
@@ -61,8 +61,13 @@ fn services(out: &mut String, report: &Report, lab: &Lab) {
         report.services.len()
     );
     properties(out, report, lab);
-    let class = attr(&format!("{}.services", report.lab));
+    // A lab with IPv6 names each case's family in its class, as the pairs' suites do.
+    let six = report.services.iter().any(|r| r.family == Family::Ipv6);
     for row in &report.services {
+        let class = match six {
+            true => attr(&format!("{}.services.{}", report.lab, row.family.as_str())),
+            false => attr(&format!("{}.services", report.lab)),
+        };
         let client = serde_json::to_value(row.client).unwrap_or_default();
         let name = format!(
             "{} from {}",

@@ -2,13 +2,14 @@
 //! saw, the reply's source, and where the VIP or the endpoint's address showed on the underlay.
 
 use super::reason::ServiceReason;
+use crate::family::Family;
 use crate::lab::{Lab, LabPod, LabServices};
 use crate::services::StatedService;
 use crate::verify::listener::Heard;
 use crate::wire::dissect::{Tag, Wire, L4};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// Who probes a Service: every pod its ClusterIP, `outside` every host's NodePort, and every
 /// pod `outside` (egress, the CNI's masquerade rather than a Service's rules).
@@ -25,13 +26,15 @@ pub enum ClientKind {
 pub struct Probe {
     /// Index into the lab's Services (egress probes belong to none).
     pub service: Option<usize>,
+    /// The family it is sent in: the target's.
+    pub family: Family,
     pub kind: ClientKind,
     pub client: String,
     pub client_ns: String,
-    pub client_ip: Ipv4Addr,
+    pub client_ip: IpAddr,
     /// The client pod's host (pod and egress probes).
     pub client_host: Option<usize>,
-    pub target: SocketAddrV4,
+    pub target: SocketAddr,
     /// The host whose NodePort is probed.
     pub node: Option<usize>,
     pub tcp: bool,
@@ -45,7 +48,7 @@ pub struct Probe {
 pub struct Answer {
     pub error: Option<String>,
     /// The address the echo came from, as the client's socket saw it.
-    pub reply_from: Option<SocketAddrV4>,
+    pub reply_from: Option<SocketAddr>,
 }
 
 /// A frame seen on a host's underlay interface.
@@ -60,21 +63,22 @@ pub struct UnderlayFrame {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct SourceSeen {
     pub endpoint: String,
-    pub source: Ipv4Addr,
+    pub source: IpAddr,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointRef {
     pub pod: String,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
 }
 
-/// One Service and one kind of client, as the report shows it.
+/// One Service, family and kind of client, as the report shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceRow {
     pub service: String,
     pub client: ClientKind,
-    pub cluster_ip: Option<Ipv4Addr>,
+    pub family: Family,
+    pub cluster_ip: Option<IpAddr>,
     pub port: Option<u16>,
     pub target_port: Option<u16>,
     pub node_port: Option<u16>,
@@ -108,12 +112,13 @@ pub struct Evidence<'a> {
 }
 
 /// (host index, endpoint address) → the host's source address towards that endpoint.
-pub type NodeSources = BTreeMap<(usize, Ipv4Addr), Ipv4Addr>;
+pub type NodeSources = BTreeMap<(usize, IpAddr), IpAddr>;
 
 /// The frames that carry each probe's tag on its way out (not the echo).
 type ByTag<'a> = BTreeMap<Tag, Vec<&'a UnderlayFrame>>;
 
-/// The rows: per Service its `pod` and `outside` rows, then one `egress` row.
+/// The rows of each family the lab carries, IPv4's first: per Service that has a ClusterIP
+/// in the family its `pod` and `outside` rows, then one `egress` row.
 pub fn judge(ev: &Evidence<'_>) -> Vec<ServiceRow> {
     let heard: BTreeMap<Tag, &Heard> = ev.heard.iter().map(|h| (h.tag, h)).collect();
     let mut by_tag: ByTag<'_> = BTreeMap::new();
@@ -123,58 +128,46 @@ pub fn judge(ev: &Evidence<'_>) -> Vec<ServiceRow> {
         }
     }
     let mut rows = Vec::new();
-    for (i, svc) in ev.services.services.iter().enumerate() {
-        for kind in [ClientKind::Pod, ClientKind::Outside] {
-            let mine: Vec<usize> = (0..ev.probes.len())
-                .filter(|&p| ev.probes[p].service == Some(i) && ev.probes[p].kind == kind)
-                .collect();
-            rows.push(service_row(ev, svc, kind, &mine, &heard, &by_tag));
+    for family in ev.lab.families() {
+        let of = |p: &usize| ev.probes[*p].family == family;
+        for (i, svc) in ev.services.services.iter().enumerate() {
+            if svc.cluster_ip(family).is_none() {
+                continue;
+            }
+            for kind in [ClientKind::Pod, ClientKind::Outside] {
+                let mine: Vec<usize> = (0..ev.probes.len())
+                    .filter(of)
+                    .filter(|&p| ev.probes[p].service == Some(i) && ev.probes[p].kind == kind)
+                    .collect();
+                let at = (svc, family, kind);
+                rows.push(service_row(ev, at, &mine, &heard, &by_tag));
+            }
         }
+        let egress: Vec<usize> = (0..ev.probes.len())
+            .filter(of)
+            .filter(|&p| ev.probes[p].kind == ClientKind::Egress)
+            .collect();
+        rows.push(egress_row(ev, family, &egress, &heard));
     }
-    let egress: Vec<usize> = (0..ev.probes.len())
-        .filter(|&p| ev.probes[p].kind == ClientKind::Egress)
-        .collect();
-    rows.push(egress_row(ev, &egress, &heard));
     rows
 }
 
 fn service_row(
     ev: &Evidence<'_>,
-    svc: &StatedService,
-    kind: ClientKind,
+    (svc, family, kind): (&StatedService, Family, ClientKind),
     probes: &[usize],
     heard: &BTreeMap<Tag, &Heard>,
     by_tag: &ByTag<'_>,
 ) -> ServiceRow {
     let endpoints = ev.services.endpoints(ev.lab, svc);
-    let mut row = empty_row(svc, kind, &endpoints, probes.len());
+    let mut row = empty_row((svc, family, kind), &endpoints, probes.len());
     let mut reached = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut hairpins = BTreeSet::new();
     for &p in probes {
         let (probe, answer) = (&ev.probes[p], &ev.answers[p]);
         let label = probe_label(svc, probe, ev.lab);
-        if probe.expect_fail {
-            match &answer.error {
-                Some(_) => row.expected_failures.push(label.clone()),
-                None => row
-                    .reasons
-                    .push(ServiceReason::AnsweredWithoutLocalEndpoint {
-                        probe: label.clone(),
-                    }),
-            }
-            continue;
-        }
-        if let Some(error) = &answer.error {
-            row.reasons.push(ServiceReason::Unanswered {
-                probe: label,
-                error: error.clone(),
-            });
-            continue;
-        }
-        let Some(h) = heard.get(&probe.tag) else {
-            row.reasons
-                .push(ServiceReason::NoEndpointHeard { probe: label });
+        let Some(h) = heard_answer(&mut row, (probe, answer), heard, &label) else {
             continue;
         };
         reached.insert(h.pod.clone());
@@ -183,7 +176,7 @@ fn service_row(
         }
         seen.insert(SourceSeen {
             endpoint: h.pod.clone(),
-            source: *h.from.ip(),
+            source: h.from.ip(),
         });
         row.reasons.extend(check_answer(
             ev, by_tag, probe, answer, h, &endpoints, &label,
@@ -193,13 +186,52 @@ fn service_row(
     row.sources_seen = seen.into_iter().collect();
     row.hairpins = hairpins.into_iter().collect();
     if kind == ClientKind::Pod {
-        row.reasons.extend(vip_on_underlay(ev, svc, probes));
+        row.reasons
+            .extend(vip_on_underlay(ev, (svc, family), probes));
     }
-    row.reasons
-        .extend(unreached(ev, svc, kind, probes, heard, &endpoints));
+    row.reasons.extend(unreached(
+        ev,
+        (svc, family, kind),
+        probes,
+        heard,
+        &endpoints,
+    ));
     dedup(&mut row.reasons);
     row.passed = row.reasons.is_empty();
     row
+}
+
+/// The listener that heard an answered probe; a probe that must fail, failed, or was heard by
+/// no listener is written into `row` instead.
+fn heard_answer<'h>(
+    row: &mut ServiceRow,
+    (probe, answer): (&Probe, &Answer),
+    heard: &BTreeMap<Tag, &'h Heard>,
+    label: &str,
+) -> Option<&'h Heard> {
+    let probe_name = label.to_string();
+    if probe.expect_fail {
+        match &answer.error {
+            Some(_) => row.expected_failures.push(probe_name),
+            None => row
+                .reasons
+                .push(ServiceReason::AnsweredWithoutLocalEndpoint { probe: probe_name }),
+        }
+        return None;
+    }
+    if let Some(error) = &answer.error {
+        row.reasons.push(ServiceReason::Unanswered {
+            probe: probe_name,
+            error: error.clone(),
+        });
+        return None;
+    }
+    let found = heard.get(&probe.tag).copied();
+    if found.is_none() {
+        row.reasons
+            .push(ServiceReason::NoEndpointHeard { probe: probe_name });
+    }
+    found
 }
 
 /// Endpoints no probe reached: for ClusterIP, per client host (each host's pods have a full
@@ -207,8 +239,7 @@ fn service_row(
 /// there; for NodePort, over all hosts.
 fn unreached(
     ev: &Evidence<'_>,
-    svc: &StatedService,
-    kind: ClientKind,
+    (svc, family, kind): (&StatedService, Family, ClientKind),
     probes: &[usize],
     heard: &BTreeMap<Tag, &Heard>,
     endpoints: &[&LabPod],
@@ -246,13 +277,13 @@ fn unreached(
                 .filter(|&&p| group(&ev.probes[p]) == (host, tcp))
                 .count();
             reasons.push(ServiceReason::EndpointNotReached {
-                service: svc_label(svc),
+                service: svc_label(svc, family),
                 proto: if tcp { "tcp" } else { "udp" },
                 kind,
                 endpoint: e.node.clone(),
                 from: from.clone(),
                 probes: count,
-                rule: from.map(|node| sep_rule(ev.services, svc, e, &node, tcp)),
+                rule: from.map(|node| sep_rule(ev.services, (svc, family), e, &node, tcp)),
             });
         }
     }
@@ -262,43 +293,41 @@ fn unreached(
 /// The rule that DNATs to endpoint `e` on `node`, as kube-proxy names it.
 fn sep_rule(
     services: &LabServices,
-    svc: &StatedService,
+    (svc, family): (&StatedService, Family),
     e: &LabPod,
     node: &str,
     tcp: bool,
 ) -> String {
-    let chains = crate::services::endpoint_chains(&svc.name, svc.target_port, e.v4());
+    let to = SocketAddr::new(e.addr(family), svc.target_port);
+    let chains = crate::services::endpoint_chains(&svc.name, svc.target_port, to.ip());
     let k = usize::from(!tcp);
-    match services.kube_proxy {
-        crate::services::KubeProxy::Iptables => {
-            format!(
-                "{node}'s {} DNAT to {}:{}",
-                chains.iptables[k],
-                e.v4(),
-                svc.target_port
-            )
+    // Each family has its own table: name the one to look in where it is not IPv4's.
+    match (services.kube_proxy, family) {
+        (crate::services::KubeProxy::Iptables, Family::Ipv4) => {
+            format!("{node}'s {} DNAT to {to}", chains.iptables[k])
         }
-        crate::services::KubeProxy::Nftables => {
-            format!(
-                "{node}'s {} dnat to {}:{}",
-                chains.nft[k],
-                e.v4(),
-                svc.target_port
-            )
+        (crate::services::KubeProxy::Iptables, Family::Ipv6) => {
+            format!("{node}'s ip6tables {} DNAT to {to}", chains.iptables[k])
+        }
+        (crate::services::KubeProxy::Nftables, Family::Ipv4) => {
+            format!("{node}'s {} dnat to {to}", chains.nft[k])
+        }
+        (crate::services::KubeProxy::Nftables, Family::Ipv6) => {
+            format!("{node}'s ip6 kube-proxy {} dnat to {to}", chains.nft[k])
         }
     }
 }
 
 fn empty_row(
-    svc: &StatedService,
-    kind: ClientKind,
+    (svc, family, kind): (&StatedService, Family, ClientKind),
     endpoints: &[&LabPod],
     probes: usize,
 ) -> ServiceRow {
     ServiceRow {
         service: svc.name.clone(),
         client: kind,
-        cluster_ip: Some(svc.cluster_ip),
+        family,
+        cluster_ip: svc.cluster_ip(family),
         port: Some(svc.port),
         target_port: Some(svc.target_port),
         node_port: Some(svc.node_port),
@@ -306,7 +335,7 @@ fn empty_row(
             .iter()
             .map(|p| EndpointRef {
                 pod: p.node.clone(),
-                ip: p.v4(),
+                ip: p.addr(family),
             })
             .collect(),
         endpoints_reached: Vec::new(),
@@ -319,9 +348,12 @@ fn empty_row(
     }
 }
 
-/// `svc1 (10.96.0.11:80)`.
-pub fn svc_label(svc: &StatedService) -> String {
-    format!("{} ({}:{})", svc.name, svc.cluster_ip, svc.port)
+/// `svc1 (10.96.0.11:80)`, or `svc1 ([fd00:10:96::11]:80)` in IPv6.
+pub fn svc_label(svc: &StatedService, family: Family) -> String {
+    match svc.cluster_ip(family) {
+        Some(ip) => format!("{} ({})", svc.name, SocketAddr::new(ip, svc.port)),
+        None => svc.name.clone(),
+    }
 }
 
 /// `svc1 (10.96.0.11:80)/tcp from pod1`, or `svc1 NodePort host2:30001/udp from outside`.
@@ -332,7 +364,11 @@ fn probe_label(svc: &StatedService, probe: &Probe, lab: &Lab) -> String {
             "{} NodePort {}:{}/{proto} from {}",
             svc.name, host.node, svc.node_port, probe.client
         ),
-        None => format!("{}/{proto} from {}", svc_label(svc), probe.client),
+        None => format!(
+            "{}/{proto} from {}",
+            svc_label(svc, probe.family),
+            probe.client
+        ),
     }
 }
 
@@ -340,14 +376,18 @@ fn probe_label(svc: &StatedService, probe: &Probe, lab: &Lab) -> String {
 /// egress masquerade rewrites an un-DNATed probe's source to the host's, so the frame is tied
 /// to its probe by the tag it carries (UDP, TCP data) or, for a TCP SYN, to the first of the
 /// host's failed probes of that protocol.
-fn vip_on_underlay(ev: &Evidence<'_>, svc: &StatedService, probes: &[usize]) -> Vec<ServiceReason> {
+fn vip_on_underlay(
+    ev: &Evidence<'_>,
+    (svc, family): (&StatedService, Family),
+    probes: &[usize],
+) -> Vec<ServiceReason> {
     let mut reasons = Vec::new();
     let mut blamed = BTreeSet::new();
     for f in ev.frames.iter().filter(|f| f.outgoing) {
         let Some(ip) = f.wire.innermost() else {
             continue;
         };
-        if ip.dst != svc.cluster_ip || ports(&ip.l4).1 != Some(svc.port) {
+        if Some(ip.dst) != svc.cluster_ip(family) || ports(&ip.l4).1 != Some(svc.port) {
             continue;
         }
         let tcp = matches!(ip.l4, L4::Tcp { .. });
@@ -372,7 +412,7 @@ fn vip_on_underlay(ev: &Evidence<'_>, svc: &StatedService, probes: &[usize]) -> 
             Some(&p) => probe_label(svc, &ev.probes[p], ev.lab),
             None => format!(
                 "{}/{} from {node}'s pods",
-                svc_label(svc),
+                svc_label(svc, family),
                 if tcp { "tcp" } else { "udp" }
             ),
         };
@@ -432,7 +472,7 @@ fn check_answer(
             got: answer.reply_from,
         });
     }
-    let source = *heard.from.ip();
+    let source = heard.from.ip();
     if let Some(expected) = expected_source(ev, probe, endpoint, source) {
         reasons.push(ServiceReason::WrongSource {
             probe: label.to_string(),
@@ -446,13 +486,15 @@ fn check_answer(
         let on_wire = frames.iter().any(|f| {
             Some(f.host) == probe.client_host
                 && f.outgoing
-                && f.wire.innermost().is_some_and(|ip| ip.dst == endpoint.v4())
+                && f.wire
+                    .innermost()
+                    .is_some_and(|ip| ip.dst == endpoint.addr(probe.family))
         });
         if !on_wire {
             reasons.push(ServiceReason::EndpointNotOnWire {
                 probe: label.to_string(),
                 endpoint: endpoint.node.clone(),
-                ip: endpoint.v4(),
+                ip: endpoint.addr(probe.family),
             });
         }
     }
@@ -464,7 +506,7 @@ fn expected_source(
     ev: &Evidence<'_>,
     probe: &Probe,
     endpoint: &LabPod,
-    saw: Ipv4Addr,
+    saw: IpAddr,
 ) -> Option<String> {
     use crate::services::TrafficPolicy;
     let own = |host: usize| host_owns(ev.lab, host, saw);
@@ -480,7 +522,7 @@ fn expected_source(
             }
             TrafficPolicy::Cluster => {
                 let node = probe.node.unwrap_or_default();
-                match ev.node_sources.get(&(node, endpoint.v4())) {
+                match ev.node_sources.get(&(node, endpoint.addr(probe.family))) {
                     Some(&src) => (saw != src).then(|| {
                         format!(
                             "host{node}'s own address towards {} ({src}, as `ip route get` picks it), which MASQUERADE gives NodePort traffic",
@@ -497,38 +539,31 @@ fn expected_source(
     }
 }
 
-/// The host's underlay address, or one in its pod subnet (its bridge, tunnel or gateway).
-fn host_owns(lab: &Lab, host: usize, ip: Ipv4Addr) -> bool {
-    lab.host(host).is_some_and(|h| {
-        h.v4_underlay() == ip
-            || h.vtep_ip == Some(ip)
-            || (h.pod_subnet.is_some_and(|n| n.contains(&ip))
-                && !lab.pods.iter().any(|p| p.v4() == ip))
-    })
+/// The host's underlay address, or one in its pod subnet (its bridge, tunnel or gateway), in
+/// either family.
+fn host_owns(lab: &Lab, host: usize, ip: IpAddr) -> bool {
+    let Some(h) = lab.host(host) else {
+        return false;
+    };
+    let vteps = [
+        h.vtep_ip.map(IpAddr::V4),
+        h.v6.as_ref().and_then(|v6| v6.vtep_ip).map(IpAddr::V6),
+    ];
+    let in_pods = h.pod_subnets().iter().any(|n| n.contains(&ip));
+    h.underlay(Family::of(ip)) == ip
+        || vteps.contains(&Some(ip))
+        || (in_pods && !lab.pods.iter().any(|p| p.owns(ip)))
 }
 
 /// Egress: `outside` must see each pod's host's underlay address, and the pod's traffic must
 /// leave its host with that address.
-fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>) -> ServiceRow {
-    let mut row = ServiceRow {
-        service: "egress".into(),
-        client: ClientKind::Egress,
-        cluster_ip: None,
-        port: Some(crate::services::EGRESS_PORT),
-        target_port: None,
-        node_port: None,
-        endpoints: vec![EndpointRef {
-            pod: ev.services.outside.node.clone(),
-            ip: ev.services.outside.ip,
-        }],
-        endpoints_reached: Vec::new(),
-        sources_seen: Vec::new(),
-        hairpins: Vec::new(),
-        probes: probes.len(),
-        expected_failures: Vec::new(),
-        passed: false,
-        reasons: Vec::new(),
-    };
+fn egress_row(
+    ev: &Evidence<'_>,
+    family: Family,
+    probes: &[usize],
+    heard: &BTreeMap<Tag, &Heard>,
+) -> ServiceRow {
+    let mut row = egress_empty(ev, family, probes.len());
     let mut seen = BTreeSet::new();
     for &p in probes {
         let (probe, answer) = (&ev.probes[p], &ev.answers[p]);
@@ -547,16 +582,16 @@ fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>
             continue;
         };
         let host = probe.client_host.and_then(|i| ev.lab.host(i));
-        let host_ip = host.map(|h| h.v4_underlay());
+        let host_ip = host.map(|h| h.underlay(family));
         seen.insert(SourceSeen {
             endpoint: probe.client.clone(),
-            source: *h.from.ip(),
+            source: h.from.ip(),
         });
-        if Some(*h.from.ip()) != host_ip {
+        if Some(h.from.ip()) != host_ip {
             row.reasons.push(ServiceReason::NotMasqueraded {
                 probe: label,
                 node: host.map(|h| h.node.clone()).unwrap_or_default(),
-                saw: *h.from.ip(),
+                saw: h.from.ip(),
             });
         }
     }
@@ -569,6 +604,35 @@ fn egress_row(ev: &Evidence<'_>, probes: &[usize], heard: &BTreeMap<Tag, &Heard>
     dedup(&mut row.reasons);
     row.passed = row.reasons.is_empty();
     row
+}
+
+/// The egress row of `family` before any probe is judged: `outside` at its address there.
+fn egress_empty(ev: &Evidence<'_>, family: Family, probes: usize) -> ServiceRow {
+    let outside = &ev.services.outside;
+    ServiceRow {
+        service: "egress".into(),
+        client: ClientKind::Egress,
+        family,
+        cluster_ip: None,
+        port: Some(crate::services::EGRESS_PORT),
+        target_port: None,
+        node_port: None,
+        endpoints: outside
+            .addr(family)
+            .map(|ip| EndpointRef {
+                pod: outside.node.clone(),
+                ip,
+            })
+            .into_iter()
+            .collect(),
+        endpoints_reached: Vec::new(),
+        sources_seen: Vec::new(),
+        hairpins: Vec::new(),
+        probes,
+        expected_failures: Vec::new(),
+        passed: false,
+        reasons: Vec::new(),
+    }
 }
 
 fn dedup(reasons: &mut Vec<ServiceReason>) {
@@ -609,7 +673,7 @@ mod tests {
         Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap()
     }
 
-    fn ip(s: &str) -> Ipv4Addr {
+    fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
@@ -617,12 +681,13 @@ mod tests {
         let pod = lab.pods.iter().find(|p| p.node == client).unwrap();
         Probe {
             service: Some(0),
+            family: Family::Ipv4,
             kind: ClientKind::Pod,
             client: pod.node.clone(),
             client_ns: pod.namespace.clone(),
-            client_ip: pod.v4(),
+            client_ip: pod.addr(Family::Ipv4),
             client_host: Some(pod.host),
-            target: SocketAddrV4::new(ip("10.96.0.11"), 80),
+            target: SocketAddr::new(ip("10.96.0.11"), 80),
             node: None,
             tcp: false,
             tag: Tag {
@@ -637,7 +702,7 @@ mod tests {
     fn answered() -> Answer {
         Answer {
             error: None,
-            reply_from: Some(SocketAddrV4::new(ip("10.96.0.11"), 80)),
+            reply_from: Some(SocketAddr::new(ip("10.96.0.11"), 80)),
         }
     }
 
@@ -646,7 +711,7 @@ mod tests {
             pod: pod.into(),
             tcp: false,
             tag,
-            from: SocketAddrV4::new(ip(from), 40000),
+            from: SocketAddr::new(ip(from), 40000),
         }
     }
 
@@ -661,8 +726,8 @@ mod tests {
             host,
             outgoing: true,
             wire: Wire::Plain(Ip {
-                src: IpAddr::V4(ip(src)),
-                dst: IpAddr::V4(ip(dst)),
+                src: ip(src),
+                dst: ip(dst),
                 len: 60,
                 df: true,
                 l4,
@@ -690,8 +755,6 @@ mod tests {
         };
         judge(&ev).remove(0)
     }
-
-    use std::net::IpAddr;
 
     /// pod3 (host3) reaches pod1 (host1) and pod2 (host2), each seeing pod3's own address,
     /// with the endpoint's address on host3's underlay: the row passes.
@@ -729,8 +792,8 @@ mod tests {
     fn a_masqueraded_source_and_a_reply_from_the_endpoint_are_named() {
         let lab = lab();
         let (p, mut a, mut h, f) = healthy(&lab);
-        h[0].from = SocketAddrV4::new(ip("192.168.0.150"), 1);
-        a[1].reply_from = Some(SocketAddrV4::new(ip("10.0.2.2"), 8001));
+        h[0].from = SocketAddr::new(ip("192.168.0.150"), 1);
+        a[1].reply_from = Some(SocketAddr::new(ip("10.0.2.2"), 8001));
         let row = pod_row(&lab, &p, &a, &h, &f);
         let kinds: Vec<&str> = row.reasons.iter().map(|r| r.kind()).collect();
         assert_eq!(
@@ -794,9 +857,9 @@ mod tests {
             kind: ClientKind::Outside,
             client: o.node.clone(),
             client_ns: o.namespace.clone(),
-            client_ip: o.ip,
+            client_ip: IpAddr::V4(o.ip.unwrap()),
             client_host: None,
-            target: SocketAddrV4::new(ip("192.168.0.50"), 30001),
+            target: SocketAddr::new(ip("192.168.0.50"), 30001),
             node: Some(1),
             ..probe(&lab, "pod3", 0)
         };

@@ -8,6 +8,7 @@ pub mod judge;
 pub mod reason;
 pub mod table;
 
+use crate::family::Family;
 use crate::lab::{Lab, LabServices};
 use crate::services::{TrafficPolicy, EGRESS_PORT};
 use crate::sys::netns::NetnsGuard;
@@ -16,7 +17,7 @@ use crate::verify::listener::{HeardLog, ListenerError, Listeners};
 use crate::wire::dissect::{dissect, Tag};
 use judge::{Answer, ClientKind, Evidence, NodeSources, Probe, ServiceRow, UnderlayFrame};
 use std::io::{Read, Write};
-use std::net::{SocketAddrV4, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 /// How long a probe waits to connect, and then for its echo.
@@ -83,9 +84,9 @@ pub fn verify(
     }))
 }
 
-/// A group of probes that must reach every endpoint: one Service, protocol and kind of
-/// client, and for ClusterIP one client host (see `judge::unreached`).
-type Group = (Option<usize>, ClientKind, Option<usize>, bool);
+/// A group of probes that must reach every endpoint: one Service, family, protocol and kind
+/// of client, and for ClusterIP one client host (see `judge::unreached`).
+type Group = (Option<usize>, Family, ClientKind, Option<usize>, bool);
 
 fn group(p: &Probe) -> Group {
     let host = if p.kind == ClientKind::Pod {
@@ -93,7 +94,7 @@ fn group(p: &Probe) -> Group {
     } else {
         None
     };
-    (p.service, p.kind, host, p.tcp)
+    (p.service, p.family, p.kind, host, p.tcp)
 }
 
 /// More probes for each group that answered every probe yet missed an endpoint: [`FOLLOW_UP`]
@@ -156,10 +157,12 @@ pub const FOLLOW_UP: usize = 4;
 /// prefsrc), read with one `ip -j -batch` per host, the hosts side by side. A host whose
 /// routes cannot be read is left out: the judge then only asks for one of its addresses.
 fn node_sources(lab: &Lab, services: &LabServices) -> NodeSources {
-    let mut endpoints: Vec<std::net::Ipv4Addr> = services
+    let families = lab.families();
+    let mut endpoints: Vec<IpAddr> = services
         .services
         .iter()
-        .flat_map(|svc| services.endpoints(lab, svc).into_iter().map(|p| p.v4()))
+        .flat_map(|svc| services.endpoints(lab, svc))
+        .flat_map(|p| families.iter().map(|&f| p.addr(f)))
         .collect();
     endpoints.sort();
     endpoints.dedup();
@@ -170,7 +173,7 @@ fn node_sources(lab: &Lab, services: &LabServices) -> NodeSources {
     let per_host = crate::sys::side_by_side::map(&lab.hosts, |h| {
         let out = crate::sys::netns::in_netns(&h.namespace, || ip_batch(&batch));
         let text = out.ok().and_then(Result::ok).unwrap_or_default();
-        let srcs: Vec<Option<std::net::Ipv4Addr>> = text.lines().map(prefsrc).collect();
+        let srcs: Vec<Option<IpAddr>> = text.lines().map(prefsrc).collect();
         (h.index, srcs)
     });
     let mut out = NodeSources::new();
@@ -201,10 +204,10 @@ fn ip_batch(batch: &str) -> std::io::Result<String> {
 }
 
 /// The `prefsrc` of one line of `ip -j route get`.
-fn prefsrc(line: &str) -> Option<std::net::Ipv4Addr> {
+fn prefsrc(line: &str) -> Option<IpAddr> {
     #[derive(serde::Deserialize)]
     struct Row {
-        prefsrc: Option<std::net::Ipv4Addr>,
+        prefsrc: Option<IpAddr>,
     }
     let rows: Vec<Row> = serde_json::from_str(line).ok()?;
     rows.into_iter().next()?.prefsrc
@@ -215,39 +218,41 @@ fn start_listeners(
     services: &LabServices,
     log: HeardLog,
 ) -> Result<Listeners, ListenerError> {
-    let mut at: Vec<(&str, &str, u16)> = Vec::new();
-    for svc in &services.services {
-        for pod in services.endpoints(lab, svc) {
-            at.push((&pod.node, &pod.namespace, svc.target_port));
+    let mut at: Vec<(&str, &str, u16, Family)> = Vec::new();
+    for f in lab.families() {
+        for svc in &services.services {
+            for pod in services.endpoints(lab, svc) {
+                at.push((&pod.node, &pod.namespace, svc.target_port, f));
+            }
         }
+        let o = &services.outside;
+        at.push((&o.node, &o.namespace, EGRESS_PORT, f));
     }
     at.sort();
     at.dedup();
-    let o = &services.outside;
-    at.push((&o.node, &o.namespace, EGRESS_PORT));
     Listeners::start_on(at, Some(log))
 }
 
-/// Every probe, numbered from 0 in `Tag::probe`.
+/// Every probe, numbered from 0 in `Tag::probe`: each Service in each family the lab carries
+/// and the Service has a ClusterIP in, then egress in each family.
 fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
     let mut probes = Vec::new();
-    for (i, svc) in services.services.iter().enumerate() {
-        let endpoints = services.endpoints(lab, svc);
-        let vip = SocketAddrV4::new(svc.cluster_ip, svc.port);
-        for tcp in [true, false] {
-            for (pod, _) in pod_probes(lab, endpoints.len()) {
-                probes.push(from_pod(pod, Some(i), vip, tcp));
-            }
-            for (host, n, expect_fail) in node_port_probes(lab, services, &endpoints) {
-                let target = SocketAddrV4::new(host.v4_underlay(), svc.node_port);
-                let one = || from_outside(services, i, host.index, target, tcp, expect_fail);
-                probes.extend((0..n).map(|_| one()));
+    for family in lab.families() {
+        for (i, svc) in services.services.iter().enumerate() {
+            if let Some(ip) = svc.cluster_ip(family) {
+                let vip = SocketAddr::new(ip, svc.port);
+                probes.extend(service_probes(lab, services, (i, svc), vip));
             }
         }
     }
-    let egress = SocketAddrV4::new(services.outside.ip, EGRESS_PORT);
-    for tcp in [true, false] {
-        probes.extend(lab.pods.iter().map(|pod| from_pod(pod, None, egress, tcp)));
+    for family in lab.families() {
+        let Some(ip) = services.outside.addr(family) else {
+            continue;
+        };
+        let egress = SocketAddr::new(ip, EGRESS_PORT);
+        for tcp in [true, false] {
+            probes.extend(lab.pods.iter().map(|pod| from_pod(pod, None, egress, tcp)));
+        }
     }
     for (n, p) in probes.iter_mut().enumerate() {
         p.tag = Tag {
@@ -259,15 +264,42 @@ fn plan_probes(lab: &Lab, services: &LabServices, run: u32) -> Vec<Probe> {
     probes
 }
 
-/// A probe from a pod: to a Service's ClusterIP, or (no Service) to `outside`.
+/// One Service's probes at `vip`, the ClusterIP of one family: from the pods, and from
+/// `outside` to every host's NodePort in the same family.
+fn service_probes(
+    lab: &Lab,
+    services: &LabServices,
+    (i, svc): (usize, &crate::services::StatedService),
+    vip: SocketAddr,
+) -> Vec<Probe> {
+    let family = Family::of(vip.ip());
+    let endpoints = services.endpoints(lab, svc);
+    let mut probes = Vec::new();
+    for tcp in [true, false] {
+        for (pod, _) in pod_probes(lab, endpoints.len()) {
+            probes.push(from_pod(pod, Some(i), vip, tcp));
+        }
+        for (host, n, expect_fail) in node_port_probes(lab, services, &endpoints) {
+            let target = SocketAddr::new(host.underlay(family), svc.node_port);
+            let one = || from_outside(services, i, host.index, target, tcp, expect_fail);
+            probes.extend((0..n).map(|_| one()));
+        }
+    }
+    probes
+}
+
+/// A probe from a pod: to a Service's ClusterIP, or (no Service) to `outside`, in the
+/// target's family.
 fn from_pod(
     pod: &crate::lab::LabPod,
     service: Option<usize>,
-    target: SocketAddrV4,
+    target: SocketAddr,
     tcp: bool,
 ) -> Probe {
+    let family = Family::of(target.ip());
     Probe {
         service,
+        family,
         kind: if service.is_some() {
             ClientKind::Pod
         } else {
@@ -275,7 +307,7 @@ fn from_pod(
         },
         client: pod.node.clone(),
         client_ns: pod.namespace.clone(),
-        client_ip: pod.v4(),
+        client_ip: pod.addr(family),
         client_host: Some(pod.host),
         target,
         node: None,
@@ -294,17 +326,19 @@ fn from_outside(
     services: &LabServices,
     service: usize,
     node: usize,
-    target: SocketAddrV4,
+    target: SocketAddr,
     tcp: bool,
     expect_fail: bool,
 ) -> Probe {
     let o = &services.outside;
+    let family = Family::of(target.ip());
     Probe {
         service: Some(service),
+        family,
         kind: ClientKind::Outside,
         client: o.node.clone(),
         client_ns: o.namespace.clone(),
-        client_ip: o.ip,
+        client_ip: o.addr(family).unwrap_or(target.ip()),
         client_host: None,
         target,
         node: Some(node),
@@ -413,31 +447,29 @@ fn send(probe: &Probe) -> Answer {
 
 /// A connection that sends the tag and reads it back; the reply's source is the peer the
 /// kernel matched the handshake to.
-fn send_tcp(probe: &Probe) -> std::io::Result<SocketAddrV4> {
-    let mut stream = TcpStream::connect_timeout(&probe.target.into(), WAIT)?;
+fn send_tcp(probe: &Probe) -> std::io::Result<SocketAddr> {
+    let mut stream = TcpStream::connect_timeout(&probe.target, WAIT)?;
     stream.set_read_timeout(Some(WAIT))?;
     stream.write_all(&probe.tag.transport_payload(false))?;
     let mut buf = [0u8; Tag::TRANSPORT_LEN];
     stream.read_exact(&mut buf)?;
     check_echo(probe, &buf)?;
-    match stream.peer_addr()? {
-        std::net::SocketAddr::V4(a) => Ok(a),
-        other => Err(std::io::Error::other(format!("reply from {other}"))),
-    }
+    stream.peer_addr()
 }
 
 /// A datagram from an unconnected socket, so that the echo's real source is read.
-fn send_udp(probe: &Probe) -> std::io::Result<SocketAddrV4> {
-    let socket = UdpSocket::bind("0.0.0.0:0")?;
+fn send_udp(probe: &Probe) -> std::io::Result<SocketAddr> {
+    let any = match probe.family {
+        Family::Ipv4 => "0.0.0.0:0",
+        Family::Ipv6 => "[::]:0",
+    };
+    let socket = UdpSocket::bind(any)?;
     socket.set_read_timeout(Some(WAIT))?;
     socket.send_to(&probe.tag.transport_payload(false), probe.target)?;
     let mut buf = [0u8; 64];
     let (n, from) = socket.recv_from(&mut buf)?;
     check_echo(probe, &buf[..n])?;
-    match from {
-        std::net::SocketAddr::V4(a) => Ok(a),
-        other => Err(std::io::Error::other(format!("reply from {other}"))),
-    }
+    Ok(from)
 }
 
 fn check_echo(probe: &Probe, payload: &[u8]) -> std::io::Result<()> {
@@ -459,8 +491,11 @@ struct Capture {
 impl Capture {
     fn start(lab: &Lab, services: &LabServices, run: u32) -> Result<Capture, ServiceProbeError> {
         let ports: Vec<u16> = lab.encap.vxlan().map(|v| v.port).into_iter().collect();
-        let vips: Vec<std::net::Ipv4Addr> =
-            services.services.iter().map(|s| s.cluster_ip).collect();
+        let vips: Vec<IpAddr> = services
+            .services
+            .iter()
+            .flat_map(|s| s.cluster_ips.iter().copied())
+            .collect();
         let sockets = packet_socket::open_all(&lab.hosts, |h| {
             let ring = RingSize::sized(1 << 20);
             let socket = packet_socket::open(&h.namespace, &h.underlay_if, None, ring);
@@ -499,7 +534,7 @@ impl Capture {
     }
 }
 
-fn matters(wire: &crate::wire::dissect::Wire, vips: &[std::net::Ipv4Addr], run: u32) -> bool {
+fn matters(wire: &crate::wire::dissect::Wire, vips: &[IpAddr], run: u32) -> bool {
     use crate::wire::dissect::L4;
     let Some(ip) = wire.innermost() else {
         return false;
@@ -508,7 +543,7 @@ fn matters(wire: &crate::wire::dissect::Wire, vips: &[std::net::Ipv4Addr], run: 
         L4::Tcp { probe, .. } | L4::Udp { probe, .. } => probe.is_some_and(|(t, _)| t.run == run),
         _ => false,
     };
-    tagged || matches!(ip.dst, std::net::IpAddr::V4(dst) if vips.contains(&dst))
+    tagged || vips.contains(&ip.dst)
 }
 
 #[cfg(test)]

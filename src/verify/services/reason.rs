@@ -4,7 +4,7 @@
 use super::judge::ClientKind;
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceReason {
@@ -24,21 +24,21 @@ pub enum ServiceReason {
     #[error("{probe}: the reply came from {}, not {expected}: the reverse NAT (conntrack) did not restore the address the client sent to", got.map_or("nowhere".to_string(), |g| g.to_string()))]
     ReplyNotUnNated {
         probe: String,
-        expected: SocketAddrV4,
-        got: Option<SocketAddrV4>,
+        expected: SocketAddr,
+        got: Option<SocketAddr>,
     },
     #[error("{probe}: {endpoint} saw the source {saw}, expected {expected}: check KUBE-MARK-MASQ and the MASQUERADE in KUBE-POSTROUTING (nftables: mark-for-masquerade, masquerading)")]
     WrongSource {
         probe: String,
         endpoint: String,
-        saw: Ipv4Addr,
+        saw: IpAddr,
         expected: String,
     },
     #[error("{probe}: {endpoint} ({ip}) answered, but its own address never left the client's host on the underlay")]
     EndpointNotOnWire {
         probe: String,
         endpoint: String,
-        ip: Ipv4Addr,
+        ip: IpAddr,
     },
     #[error("{service}/{proto}: {endpoint} never answered {} over {probes} probes{}", who(from, *kind), rule.as_ref().map_or(String::new(), |r| format!(": check {r}")))]
     EndpointNotReached {
@@ -58,7 +58,7 @@ pub enum ServiceReason {
     NotMasqueraded {
         probe: String,
         node: String,
-        saw: Ipv4Addr,
+        saw: IpAddr,
     },
 }
 

@@ -29,9 +29,17 @@ fn line(row: &ServiceRow) -> String {
         false => ("FAIL", "fail"),
     };
     let (client, address) = match row.client {
-        ClientKind::Pod => ("pod", format!("{}:{}", opt(row.cluster_ip), opt(row.port))),
+        ClientKind::Pod => match (row.cluster_ip, row.port) {
+            (Some(ip), Some(port)) => ("pod", std::net::SocketAddr::new(ip, port).to_string()),
+            _ => ("pod", format!("{}:{}", opt(row.cluster_ip), opt(row.port))),
+        },
         ClientKind::Outside => ("outside", format!("NodePort {}", opt(row.node_port))),
         ClientKind::Egress => ("egress", format!("outside:{}", opt(row.port))),
+    };
+    // IPv6's rows say so; a lab with IPv4 only reads as it always did.
+    let client = match row.family {
+        crate::family::Family::Ipv4 => client.to_string(),
+        crate::family::Family::Ipv6 => format!("{client} (IPv6)"),
     };
     let reached = format!(
         "{}/{} {}",
@@ -75,6 +83,7 @@ mod tests {
         let row = ServiceRow {
             service: "svc1<b>".into(),
             client: ClientKind::Outside,
+            family: crate::family::Family::Ipv4,
             cluster_ip: Some("10.96.0.11".parse().unwrap()),
             port: Some(80),
             target_port: Some(8001),
@@ -102,6 +111,18 @@ mod tests {
         assert!(html.contains("pod1 ← 192.168.0.254"), "{html}");
         assert!(
             html.contains("expected failure: svc1 NodePort host3:30001/tcp from outside"),
+            "{html}"
+        );
+        // An IPv6 row says its family, and its ClusterIP in brackets before the port.
+        let six = ServiceRow {
+            client: ClientKind::Pod,
+            family: crate::family::Family::Ipv6,
+            cluster_ip: Some("fd00:10:96::11".parse().unwrap()),
+            ..row
+        };
+        let html = line(&six);
+        assert!(
+            html.contains("<td>pod (IPv6)</td><td>[fd00:10:96::11]:80</td>"),
             "{html}"
         );
     }
