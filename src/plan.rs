@@ -375,12 +375,25 @@ pub const FLANNEL_V6_DEV: &str = "flannel-v6.1";
 /// and `VXLANPort` for both families).
 pub const CALICO_V6_DEV: &str = "vxlan-v6.calico";
 
-/// The IPv6 VTEP of the VXLAN flavors that tunnel IPv6 (none for the rest).
+/// The IPv6 VTEP of the flavors that tunnel IPv6 (none for the rest). IPIP carries IPv4
+/// only, so an ipip lab sends IPv6 as Calico's dual-stack does, in `vxlan-v6.calico` (an
+/// IPv4 IPPool with ipipMode beside an IPv6 one with vxlanMode: felix's
+/// EncapsulationCalculator enables IPIP and VXLANEnabledV6 side by side).
 fn tunnel6_dev(mode: Mode, flavor: Flavor) -> Option<&'static str> {
     match (mode, flavor) {
         (Mode::Vxlan, Flavor::Article | Flavor::Flannel) => Some(FLANNEL_V6_DEV),
-        (Mode::Vxlan, Flavor::Calico) => Some(CALICO_V6_DEV),
+        (Mode::Vxlan, Flavor::Calico) | (Mode::Ipip, _) => Some(CALICO_V6_DEV),
         _ => None,
+    }
+}
+
+/// The VNI and port of the lab's VXLAN: the mode's own tunnel's, or where an ipip lab tunnels
+/// IPv6, `vxlan-v6.calico`'s (felix's one `VXLANVNI` and `VXLANPort`).
+fn vxlan_params(mode: Mode, tunnel: Option<Tunnel>, family: IpFamily) -> (u32, u16) {
+    match (mode, tunnel) {
+        (Mode::Ipip, _) if family.has_v6() => (CALICO_VXLAN_VNI, CALICO_VXLAN_PORT),
+        (_, Some(t)) => (t.vni, t.port),
+        (_, None) => (VXLAN_VNI, VXLAN_PORT),
     }
 }
 
@@ -447,12 +460,15 @@ impl Plan {
         check_family(spec, underlay)?;
         let mut racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
         let mut hosts = plan_hosts(spec, &racks, &lab);
+        // An ipip lab's IPv6 VTEP is its only VXLAN one: felix programs its peers statically.
+        let static_vtep6 = mode == Mode::Ipip;
         if spec.ip_family.has_v6() {
-            hosts.iter_mut().for_each(with_v6);
+            hosts.iter_mut().for_each(|h| with_v6(h, static_vtep6));
             racks.iter_mut().for_each(rack_with_v6);
         }
         let tunnel = tunnel(mode, flavor);
         let ip_family = spec.ip_family;
+        let (vni, vxlan_port) = vxlan_params(mode, tunnel, ip_family);
         Ok(Plan {
             mode,
             flavor,
@@ -461,8 +477,8 @@ impl Plan {
             pods_per_host,
             pod_mtu: pod_mtu(mode, ip_family),
             tunnel,
-            vni: tunnel.map_or(VXLAN_VNI, |t| t.vni),
-            vxlan_port: tunnel.map_or(VXLAN_PORT, |t| t.port),
+            vni,
+            vxlan_port,
             underlay_supernet: "10.0.0.0/16",
             underlay,
             underlay_is_default: underlay == mode.default_underlay(),
@@ -497,16 +513,17 @@ impl Plan {
 /// The pods' MTU: the smallest any family's overlay leaves on a 1500-byte underlay. One link
 /// carries both families, so a dual VXLAN lab takes IPv6's 1430; flannel gives its pods 1450
 /// in dual-stack too (its encapOverhead is 50 for either VTEP), 20 bytes more than an IPv6
-/// underlay leaves.
+/// underlay leaves. A dual ipip lab takes 1430 too: felix's determinePodMTU picks the
+/// smallest MTU of the enabled encapsulations, IPIP's 1480 and IPv6 VXLAN's 1430.
 fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
     match mode {
-        Mode::Vxlan if family.has_v6() => 1500 - VXLAN6_OVERHEAD,
+        Mode::Vxlan | Mode::Ipip if family.has_v6() => 1500 - VXLAN6_OVERHEAD,
         _ => mode.pod_mtu(),
     }
 }
 
-/// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs and Calico's
-/// vxlan lab on their own underlays, host-gw on a routed or racks underlay with static routes
+/// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs, Calico's
+/// vxlan lab and, in dual only, the article's and Calico's ipip labs on their own underlays, host-gw on a routed or racks underlay with static routes
 /// or BGP (a BIRD session per family), and flannel's vxlan on racks.
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
@@ -518,18 +535,11 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
         return Err(PlanError::IpipCarriesIpv4Only { hosts: spec.hosts });
     }
     let refuse = |what: String, fix| Err(PlanError::FamilyNotBuilt { family, what, fix });
-    if spec.mode == Mode::Ipip {
-        return refuse(
-            "--mode ipip (Calico's dual-stack sends IPv4 in IPIP and IPv6 in vxlan-v6.calico)"
-                .into(),
-            "use --mode vxlan --ip-family dual for a dual-stack overlay",
-        );
-    }
-    let calico_vxlan = (spec.mode, spec.flavor) == (Mode::Vxlan, Flavor::Calico);
-    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) && !calico_vxlan {
+    let calico = spec.flavor == Flavor::Calico && spec.mode != Mode::HostGw;
+    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) && !calico {
         return refuse(
             format!("--flavor {} with --mode {}", spec.flavor, spec.mode),
-            "use the article's flavor (leave --flavor out), --flavor flannel, or --mode vxlan --flavor calico",
+            "use the article's flavor (leave --flavor out), --flavor flannel, or --flavor calico",
         );
     }
     // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).
@@ -547,8 +557,11 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
     Ok(())
 }
 
-/// A host with its IPv6 addresses, each [`six`] of its IPv4 one.
-fn with_v6(h: &mut Host) {
+/// A host with its IPv6 addresses, each [`six`] of its IPv4 one. `static_vtep6`: the host has
+/// an IPv6 VTEP whose peers are programmed statically though it has no IPv4 one (an ipip lab's
+/// `vxlan-v6.calico`), at the ::0 of its pod /64 with a MAC of its own.
+fn with_v6(h: &mut Host, static_vtep6: bool) {
+    let vtep = static_vtep6.then(|| h.pod_subnet.network());
     for pod in &mut h.pods {
         pod.ip6 = Some(six(pod.ip));
     }
@@ -562,8 +575,8 @@ fn with_v6(h: &mut Host) {
         underlay_gw: h.underlay_gw.map(six),
         pod_subnet: six_net(h.pod_subnet),
         pod_gw: six(h.pod_gw),
-        vtep_ip: h.vtep_ip.map(six),
-        vtep_mac: h.vtep_mac.as_ref().map(|_| vtep_mac6(octet(h.index))),
+        vtep_ip: h.vtep_ip.or(vtep).map(six),
+        vtep_mac: (h.vtep_mac.is_some() || static_vtep6).then(|| vtep_mac6(octet(h.index))),
         router_wan_ip: h.router_wan_ip.map(six),
     });
 }
@@ -955,7 +968,7 @@ mod tests {
     }
 
     #[test]
-    fn calico_tunnels_ipv6_in_its_own_vtep_and_its_ipip_and_cilium_stay_refused() {
+    fn calico_tunnels_ipv6_in_its_own_vtep_and_cilium_stays_refused() {
         let spec = |mode, flavor, ip_family| LabSpec {
             flavor,
             ip_family,
@@ -968,18 +981,45 @@ mod tests {
             assert_eq!(p.pod_mtu, 1430);
             let flannel = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Flannel, family)).unwrap();
             assert_eq!(flannel.tunnel6_dev, Some(FLANNEL_V6_DEV));
-            for (mode, flavor) in [(Mode::Vxlan, Flavor::Cilium), (Mode::Ipip, Flavor::Calico)] {
-                let refused = Plan::from_spec(&spec(mode, flavor, family)).unwrap_err();
-                assert!(
-                    matches!(
-                        refused,
-                        PlanError::FamilyNotBuilt { .. } | PlanError::IpipCarriesIpv4Only { .. }
-                    ),
-                    "{mode} {flavor} {family}: {refused}"
-                );
-            }
+            let refused = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Cilium, family)).unwrap_err();
+            assert!(
+                matches!(refused, PlanError::FamilyNotBuilt { .. }),
+                "cilium {family}: {refused}"
+            );
         }
         let v4 = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Calico, IpFamily::Ipv4)).unwrap();
         assert_eq!(v4.tunnel6_dev, None);
+    }
+
+    #[test]
+    fn dual_ipip_sends_ipv6_in_vxlan_v6_calico_and_ipv6_alone_is_refused() {
+        let spec = |flavor, ip_family| LabSpec {
+            flavor,
+            ip_family,
+            ..LabSpec::article(Mode::Ipip, 3, None)
+        };
+        for flavor in [Flavor::Article, Flavor::Calico] {
+            let p = Plan::from_spec(&spec(flavor, IpFamily::Dual)).unwrap();
+            assert_eq!(p.tunnel6_dev, Some(CALICO_V6_DEV), "{flavor}");
+            assert_eq!((p.vni, p.vxlan_port), (CALICO_VXLAN_VNI, CALICO_VXLAN_PORT));
+            // felix's determinePodMTU: the smaller of IPIP's 1480 and IPv6 VXLAN's 1430.
+            assert_eq!(p.pod_mtu, 1430);
+            let v6 = p.hosts[1].v6.as_ref().unwrap();
+            assert_eq!(v6.vtep_ip.unwrap().to_string(), "fd00:172:16:1::");
+            assert_eq!(v6.vtep_mac.as_deref(), Some("02:cb:00:00:06:02"));
+            assert_eq!(v6.underlay_gw.unwrap().to_string(), "fd00:10:0:2::1");
+            let refused = Plan::from_spec(&spec(flavor, IpFamily::Ipv6)).unwrap_err();
+            assert_eq!(refused, PlanError::IpipCarriesIpv4Only { hosts: 3 });
+            let v4 = Plan::from_spec(&spec(flavor, IpFamily::Ipv4)).unwrap();
+            assert_eq!((v4.pod_mtu, v4.tunnel6_dev, v4.vni), (1480, None, 0));
+        }
+        let racks = LabSpec {
+            underlay: Some(Underlay::Racks(2)),
+            ..spec(Flavor::Calico, IpFamily::Dual)
+        };
+        assert!(matches!(
+            Plan::from_spec(&racks).unwrap_err(),
+            PlanError::FamilyNotBuilt { .. }
+        ));
     }
 }

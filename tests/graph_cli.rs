@@ -251,3 +251,37 @@ fn an_ipv6_graph_draws_only_what_the_lab_makes() {
         );
     }
 }
+
+/// A dual ipip lab crosses in two ways, and its graph names both in every format: IPv4 in
+/// IPIP, IPv6 in Calico's IPv6 VXLAN, with both devices of Calico's flavor (tunl0 and
+/// vxlan-v6.calico).
+#[test]
+fn a_dual_ipip_graph_names_each_familys_tunnel_and_both_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ipip.yaml");
+    cnilab()
+        .args([
+            "gen", "--mode", "ipip", "--flavor", "calico", "--hosts", "3",
+        ])
+        .args(["--ip-family", "dual", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    for format in ["svg", "mermaid", "dot"] {
+        let drawn = graph(&file, format);
+        for want in [
+            "IPv4 in IPIP (IP proto 4)",
+            "IPv6 in VXLAN vni 4096, UDP 4789",
+            "tunl0",
+            "vxlan-v6.calico",
+            "fd00:172:16:2::/64",
+        ] {
+            assert!(drawn.contains(want), "{format} lacks {want}:\n{drawn}");
+        }
+    }
+    let mermaid = graph(&file, "mermaid");
+    merman_core::Engine::new()
+        .parse_diagram_sync(&mermaid, merman_core::ParseOptions::strict())
+        .unwrap_or_else(|e| panic!("mermaid rejects the dual ipip graph: {e}\n{mermaid}"))
+        .expect("a diagram is detected");
+}

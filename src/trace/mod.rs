@@ -203,7 +203,7 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
         return Err(TraceError::Interrupted);
     }
     let snaps = snapshots((file, lab), &nodes, family);
-    let vxlan_port = lab.encap.vxlan().map(|v| v.port);
+    let vxlan_port = lab.vxlan().map(|v| v.port);
     let picked = walk::select(&frames, (&probe, family), vxlan_port, &points, &snaps);
     let steps = walk::steps(&picked, &frames, &points, &snaps);
     let stopped = if replied {
@@ -311,7 +311,7 @@ fn findings(
     steps: &[Step],
     snaps: &HashMap<String, Snapshot>,
 ) -> Vec<String> {
-    if !lab.encap.is_tunnel() {
+    if !lab.encap_in(family).is_tunnel() {
         return Vec::new();
     }
     let mut out = Vec::new();

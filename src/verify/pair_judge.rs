@@ -187,7 +187,7 @@ impl<'a> PairJudge<'a> {
     /// underlay address where it is tunnelled.
     fn routed_to(&self, from: usize, to: usize, node: &str, family: Family) -> RoutedTo {
         let (lab, dst) = (self.lab, host_of(self.lab, to));
-        let tunnel = lab.encap_between(lab.pods[from].host, dst.index);
+        let tunnel = lab.encap_between(lab.pods[from].host, dst.index, family);
         let pod = lab.pod_ip(to, family);
         let subnet = dst
             .pod_subnet_in(family)

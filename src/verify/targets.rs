@@ -250,7 +250,7 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
     let host = |i| lab.host(i).expect("Lab checks every pod has its host");
     let (ha, hb) = (host(pa.host), host(pb.host));
     PairPlan {
-        encap: lab.encap_between(pa.host, pb.host),
+        encap: lab.encap_between(pa.host, pb.host, pair.family),
         family: pair.family,
         src_pod,
         dst_pod,
@@ -349,5 +349,40 @@ mod tests {
             },
         );
         assert_eq!(four.dst_host.to_string(), "10.0.2.2");
+    }
+
+    /// A dual ipip lab expects each family in its own shape: IPv4 in IPIP between the hosts'
+    /// IPv4 underlay addresses, IPv6 in Calico's IPv6 VXLAN between their IPv6 ones.
+    #[test]
+    fn a_dual_ipip_pair_expects_ipip_in_ipv4_and_vxlan_in_ipv6() {
+        for flavor in [crate::plan::Flavor::Article, crate::plan::Flavor::Calico] {
+            let spec = crate::plan::LabSpec {
+                flavor,
+                ip_family: crate::family::IpFamily::Dual,
+                ..crate::plan::LabSpec::article(crate::plan::Mode::Ipip, 3, None)
+            };
+            let l = crate::lab::tests::lab_of_spec(&spec);
+            let six = ProbePair {
+                from: 0,
+                to: 2,
+                family: Family::Ipv6,
+            };
+            assert_eq!(
+                pair_plan(&l, six).expected(false),
+                "UDP/4789 VXLAN vni 4096 between fd00:10:0:1::2 and fd00:10:0:3::2",
+                "{flavor}"
+            );
+            let four = pair_plan(
+                &l,
+                ProbePair {
+                    family: Family::Ipv4,
+                    ..six
+                },
+            );
+            assert_eq!(
+                four.expected(false),
+                "IPIP (protocol 4) between 10.0.1.2 and 10.0.3.2"
+            );
+        }
     }
 }

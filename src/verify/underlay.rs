@@ -359,6 +359,7 @@ mod tests {
         Lab {
             name: "teach".into(),
             encap: crate::lab::Encap::Plain,
+            encap6: None,
             flavor: Default::default(),
             tunnel_dev: None,
             services: None,

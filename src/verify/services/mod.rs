@@ -458,7 +458,7 @@ struct Capture {
 
 impl Capture {
     fn start(lab: &Lab, services: &LabServices, run: u32) -> Result<Capture, ServiceProbeError> {
-        let ports: Vec<u16> = lab.encap.vxlan().map(|v| v.port).into_iter().collect();
+        let ports: Vec<u16> = lab.vxlan().map(|v| v.port).into_iter().collect();
         let vips: Vec<std::net::Ipv4Addr> =
             services.services.iter().map(|s| s.cluster_ip).collect();
         let sockets = packet_socket::open_all(&lab.hosts, |h| {
