@@ -383,7 +383,30 @@ fn tunnel6_dev(mode: Mode, flavor: Flavor) -> Option<&'static str> {
     match (mode, flavor) {
         (Mode::Vxlan, Flavor::Article | Flavor::Flannel) => Some(FLANNEL_V6_DEV),
         (Mode::Vxlan, Flavor::Calico) | (Mode::Ipip, _) => Some(CALICO_V6_DEV),
+        // Cilium has one tunnel device for both families.
+        (Mode::Vxlan, Flavor::Cilium) => tunnel(mode, flavor).map(|t| t.dev),
         _ => None,
+    }
+}
+
+/// How a host's IPv6 VTEP relates to its IPv4 one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vtep6 {
+    /// A device of its own mirroring the IPv4 one: its address, and a MAC of its own where the
+    /// IPv4 one's is fixed (flannel, Calico's VXLAN); none where there is no IPv4 VTEP.
+    Mirrored,
+    /// A device of its own though the host has no IPv4 VTEP (an ipip lab's `vxlan-v6.calico`),
+    /// at the ::0 of its pod /64 with a MAC of its own.
+    Own,
+    /// The IPv4 device itself (Cilium's `cilium_vxlan`): its address mirrored, its one MAC.
+    Shared,
+}
+
+fn vtep6(mode: Mode, flavor: Flavor) -> Vtep6 {
+    match (mode, flavor) {
+        (Mode::Ipip, _) => Vtep6::Own,
+        (_, Flavor::Cilium) => Vtep6::Shared,
+        _ => Vtep6::Mirrored,
     }
 }
 
@@ -460,10 +483,10 @@ impl Plan {
         check_family(spec, underlay)?;
         let mut racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
         let mut hosts = plan_hosts(spec, &racks, &lab);
-        // An ipip lab's IPv6 VTEP is its only VXLAN one: felix programs its peers statically.
-        let static_vtep6 = mode == Mode::Ipip;
         if spec.ip_family.has_v6() {
-            hosts.iter_mut().for_each(|h| with_v6(h, static_vtep6));
+            hosts
+                .iter_mut()
+                .for_each(|h| with_v6(h, vtep6(mode, flavor)));
             racks.iter_mut().for_each(rack_with_v6);
         }
         let tunnel = tunnel(mode, flavor);
@@ -475,7 +498,7 @@ impl Plan {
             lab,
             hosts,
             pods_per_host,
-            pod_mtu: pod_mtu(mode, ip_family),
+            pod_mtu: pod_mtu(mode, flavor, ip_family),
             tunnel,
             vni,
             vxlan_port,
@@ -515,9 +538,13 @@ impl Plan {
 /// in dual-stack too (its encapOverhead is 50 for either VTEP), 20 bytes more than an IPv6
 /// underlay leaves. A dual ipip lab takes 1430 too: felix's determinePodMTU picks the
 /// smallest MTU of the enabled encapsulations, IPIP's 1480 and IPv6 VXLAN's 1430.
-fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
-    match mode {
-        Mode::Vxlan | Mode::Ipip if family.has_v6() => 1500 - VXLAN6_OVERHEAD,
+///
+/// Cilium tunnels both families over its IPv4 underlay (`underlay-protocol` ipv4, its default),
+/// so its IPv6 pod packets cost VXLAN over IPv4's 50 bytes and its pods keep 1450.
+fn pod_mtu(mode: Mode, flavor: Flavor, family: IpFamily) -> u16 {
+    match (mode, flavor) {
+        (Mode::Vxlan, Flavor::Cilium) => mode.pod_mtu(),
+        (Mode::Vxlan | Mode::Ipip, _) if family.has_v6() => 1500 - VXLAN6_OVERHEAD,
         _ => mode.pod_mtu(),
     }
 }
@@ -536,10 +563,16 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
     }
     let refuse = |what: String, fix| Err(PlanError::FamilyNotBuilt { family, what, fix });
     let calico = spec.flavor == Flavor::Calico && spec.mode != Mode::HostGw;
-    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) && !calico {
+    // Cilium tunnels IPv6 pods over its IPv4 underlay: it needs an IPv4 side.
+    let cilium_dual = spec.flavor == Flavor::Cilium && family == IpFamily::Dual;
+    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) && !calico && !cilium_dual {
+        let fix = match spec.flavor {
+            Flavor::Cilium => "Cilium's tunnel runs over its IPv4 underlay (underlay-protocol ipv4): use --ip-family dual",
+            _ => "use the article's flavor (leave --flavor out), --flavor flannel, or --flavor calico",
+        };
         return refuse(
             format!("--flavor {} with --mode {}", spec.flavor, spec.mode),
-            "use the article's flavor (leave --flavor out), --flavor flannel, or --flavor calico",
+            fix,
         );
     }
     // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).
@@ -557,11 +590,16 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
     Ok(())
 }
 
-/// A host with its IPv6 addresses, each [`six`] of its IPv4 one. `static_vtep6`: the host has
-/// an IPv6 VTEP whose peers are programmed statically though it has no IPv4 one (an ipip lab's
-/// `vxlan-v6.calico`), at the ::0 of its pod /64 with a MAC of its own.
-fn with_v6(h: &mut Host, static_vtep6: bool) {
-    let vtep = static_vtep6.then(|| h.pod_subnet.network());
+/// A host with its IPv6 addresses, each [`six`] of its IPv4 one, and its IPv6 VTEP as `vtep6`
+/// says.
+fn with_v6(h: &mut Host, vtep6: Vtep6) {
+    let own = vtep6 == Vtep6::Own;
+    let vtep = own.then(|| h.pod_subnet.network());
+    let vtep_mac = match vtep6 {
+        Vtep6::Shared => h.vtep_mac.clone(),
+        _ if h.vtep_mac.is_some() || own => Some(vtep_mac6(octet(h.index))),
+        _ => None,
+    };
     for pod in &mut h.pods {
         pod.ip6 = Some(six(pod.ip));
     }
@@ -576,7 +614,7 @@ fn with_v6(h: &mut Host, static_vtep6: bool) {
         pod_subnet: six_net(h.pod_subnet),
         pod_gw: six(h.pod_gw),
         vtep_ip: h.vtep_ip.or(vtep).map(six),
-        vtep_mac: (h.vtep_mac.is_some() || static_vtep6).then(|| vtep_mac6(octet(h.index))),
+        vtep_mac,
         router_wan_ip: h.router_wan_ip.map(six),
     });
 }
@@ -968,7 +1006,7 @@ mod tests {
     }
 
     #[test]
-    fn calico_tunnels_ipv6_in_its_own_vtep_and_cilium_stays_refused() {
+    fn calico_tunnels_ipv6_in_its_own_vtep() {
         let spec = |mode, flavor, ip_family| LabSpec {
             flavor,
             ip_family,
@@ -981,14 +1019,39 @@ mod tests {
             assert_eq!(p.pod_mtu, 1430);
             let flannel = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Flannel, family)).unwrap();
             assert_eq!(flannel.tunnel6_dev, Some(FLANNEL_V6_DEV));
-            let refused = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Cilium, family)).unwrap_err();
-            assert!(
-                matches!(refused, PlanError::FamilyNotBuilt { .. }),
-                "cilium {family}: {refused}"
-            );
         }
         let v4 = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Calico, IpFamily::Ipv4)).unwrap();
         assert_eq!(v4.tunnel6_dev, None);
+    }
+
+    /// Cilium's one device carries both families over the IPv4 underlay: its IPv6 VTEP is
+    /// cilium_vxlan itself, with its one MAC, and its pods keep VXLAN over IPv4's 1450. An
+    /// IPv6-only lab would need Cilium's IPv6 underlay, which is not built.
+    #[test]
+    fn cilium_tunnels_ipv6_in_its_one_device_and_ipv6_alone_is_refused() {
+        let spec = |ip_family| LabSpec {
+            flavor: Flavor::Cilium,
+            ip_family,
+            ..LabSpec::article(Mode::Vxlan, 3, None)
+        };
+        let p = Plan::from_spec(&spec(IpFamily::Dual)).unwrap();
+        assert_eq!(p.tunnel6_dev, Some("cilium_vxlan"));
+        assert_eq!(
+            (p.pod_mtu, p.vni, p.vxlan_port),
+            (1450, CILIUM_VNI, CILIUM_VXLAN_PORT)
+        );
+        let (h, v6) = (&p.hosts[1], p.hosts[1].v6.as_ref().unwrap());
+        assert_eq!(v6.vtep_mac, h.vtep_mac);
+        assert_eq!(v6.vtep_ip.unwrap().to_string(), "fd00:172:16:1::");
+        let refused = Plan::from_spec(&spec(IpFamily::Ipv6)).unwrap_err();
+        assert!(
+            matches!(refused, PlanError::FamilyNotBuilt { .. }),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("use --ip-family dual"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ fn ipv6_and_dual_labs_validate_against_containerlabs_schema() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let flavors = [Flavor::Article, Flavor::Flannel, Flavor::Calico];
     let built = BUILT.into_iter().flat_map(|b| flavors.map(|f| (b, f)));
+    // Cilium's dual stack: IPv6 pods over its IPv4 underlay.
+    let built = built.chain([((Mode::Vxlan, IpFamily::Dual), Flavor::Cilium)]);
     // Calico has no host-gw flavor: its dual-stack and IPv6 labs are its VXLAN and IPIP ones.
     for ((mode, family), flavor) in built.filter(|((m, _), f)| Flavor::valid_for(*m).contains(f)) {
         for hosts in [2, 3, 20] {
@@ -184,7 +186,7 @@ fn what_is_not_built_is_refused_at_gen_with_a_reason() {
             "--flavor",
             "cilium",
             "--ip-family",
-            "dual",
+            "ipv6",
         ],
         &[
             "--mode",

@@ -285,3 +285,33 @@ fn a_dual_ipip_graph_names_each_familys_tunnel_and_both_devices() {
         .unwrap_or_else(|e| panic!("mermaid rejects the dual ipip graph: {e}\n{mermaid}"))
         .expect("a diagram is detected");
 }
+
+/// Cilium's dual stack has one device for both families, over the IPv4 underlay, and its
+/// graph says so rather than draw an IPv6 underlay its tunnel does not use.
+#[test]
+fn a_dual_cilium_graph_says_ipv6_crosses_over_the_ipv4_underlay() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cilium.yaml");
+    cnilab()
+        .args([
+            "gen", "--mode", "vxlan", "--flavor", "cilium", "--hosts", "3",
+        ])
+        .args(["--ip-family", "dual", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    let svg = graph(&file, "svg");
+    assert!(
+        svg.contains("IPv6 in cilium_vxlan, over the IPv4 underlay"),
+        "{svg}"
+    );
+    assert!(!svg.contains("over the IPv6 underlay"), "{svg}");
+    for format in ["mermaid", "dot"] {
+        let drawn = graph(&file, format);
+        assert!(
+            drawn.contains("VXLAN vni 256, UDP 8472"),
+            "{format}: {drawn}"
+        );
+        assert!(drawn.contains("fd00:172:16:2::2"), "{format}: {drawn}");
+    }
+}

@@ -274,7 +274,10 @@ fn overlay(lab: &Lab) -> Option<Overlay> {
     // The flavor's device carries IPv4: an IPv6-only lab has none.
     let v4_dev = lab.tunnel_dev.iter().filter(|_| lab.ip_family.has_v4());
     let mut notes: Vec<String> = (v4_dev.map(|d| format!("device {d}")))
-        .chain(v6_dev.map(|d| format!("IPv6 in {d}, over the IPv6 underlay")))
+        .chain(v6_dev.map(|d| {
+            let under = lab.outer_family(Family::Ipv6);
+            format!("IPv6 in {d}, over the {under} underlay")
+        }))
         .collect();
     let plain = |a: &LabHost, b: &LabHost| {
         lab.encap_between(a.index, b.index, lab.families()[0]) == Encap::Plain

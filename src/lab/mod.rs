@@ -48,6 +48,9 @@ pub const LABEL_VXLAN_PORT: &str = "cnilab.vxlan-port";
 /// How IPv6 pod packets cross the underlay where it is not the mode's way: `vxlan` in an ipip
 /// lab (IPIP carries IPv4 only), with the VNI and port of `cnilab.vni` and `cnilab.vxlan-port`.
 pub const LABEL_ENCAP6: &str = "cnilab.encap6";
+/// The family of the underlay every tunnel of the lab runs over, where the lab fixes one
+/// (Cilium's `underlay-protocol`): IPv6 pod packets then cross in VXLAN over IPv4.
+pub const LABEL_UNDERLAY_PROTOCOL: &str = "cnilab.underlay-protocol";
 pub const LABEL_CAPTURE: &str = "cnilab.capture";
 pub const LABEL_FLAVOR: &str = "cnilab.flavor";
 pub const LABEL_TUNNEL_DEV: &str = "cnilab.tunnel-dev";
@@ -85,6 +88,11 @@ pub struct Lab {
     /// lab sends them in VXLAN, as Calico's dual-stack does. See [`Lab::encap_in`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encap6: Option<Encap>,
+    /// The family of the underlay the tunnels run over where the lab fixes one
+    /// (`cnilab.underlay-protocol`); otherwise each family tunnels over its own. See
+    /// [`Lab::outer_family`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub underlay_protocol: Option<Family>,
     /// Whose way of programming the mode (`article` where the file names none).
     pub flavor: Flavor,
     /// The tunnel device the flavor names (`cnilab.tunnel-dev`), e.g. `flannel.1`, `tunl0`.
@@ -375,6 +383,7 @@ struct LabWide {
     mode: Agreed<Mode>,
     encap: Agreed<Encap>,
     encap6: Agreed<Option<Encap>>,
+    underlay_protocol: Agreed<Option<Family>>,
     flavor: Agreed<Flavor>,
     tunnel_dev: Agreed<Option<String>>,
     encryption: Agreed<Option<wireguard::LabWireguard>>,
@@ -413,6 +422,19 @@ impl LabWide {
                 a,
                 second: name.to_string(),
                 b,
+            })?;
+        let underlay: Option<Family> = optional(name, node, LABEL_UNDERLAY_PROTOCOL)?;
+        self.underlay_protocol
+            .offer(name, underlay)
+            .map_err(|(_first, a, b)| {
+                let text =
+                    |f: Option<Family>| f.map_or_else(|| "(none)".into(), |f| f.as_str().into());
+                LabError::MixedLabel {
+                    label: LABEL_UNDERLAY_PROTOCOL,
+                    a: text(a),
+                    second: name.to_string(),
+                    b: text(b),
+                }
             })?;
         let encap6 = encap6_of(name, node)?;
         self.encap6.offer(name, encap6).map_err(|(_first, a, b)| {
@@ -495,6 +517,7 @@ impl Lab {
             mode: Agreed::new(),
             encap: Agreed::new(),
             encap6: Agreed::new(),
+            underlay_protocol: Agreed::new(),
             flavor: Agreed::new(),
             tunnel_dev: Agreed::new(),
             encryption: Agreed::new(),
@@ -539,6 +562,7 @@ impl Lab {
             name: topo.name.clone(),
             encap: wide.encap.value().ok_or(LabError::NoHosts)?,
             encap6: wide.encap6.value().flatten(),
+            underlay_protocol: wide.underlay_protocol.value().flatten(),
             flavor: wide.flavor.value().unwrap_or_default(),
             tunnel_dev: wide.tunnel_dev.value().flatten(),
             services: services(topo, &hosts, outside)?,
@@ -682,6 +706,22 @@ impl Lab {
             (Family::Ipv6, Some(e)) => e,
             _ => self.encap,
         }
+    }
+
+    /// The family of the outer header `family`'s pod packets cross in: the lab's underlay
+    /// protocol where it fixes one (Cilium tunnels IPv6 over IPv4), `family` itself otherwise.
+    /// Plain pod packets have no outer header; their family is their own.
+    pub fn outer_family(&self, family: Family) -> Family {
+        match self.encap_in(family) {
+            Encap::Plain => family,
+            _ => self.underlay_protocol.unwrap_or(family),
+        }
+    }
+
+    /// The address `host` puts in the outer header of `family`'s pod packets: its address in
+    /// [`Lab::outer_family`] of `family` (see [`LabHost::outer_ip`]).
+    pub fn outer_ip(&self, host: &LabHost, family: Family) -> IpAddr {
+        host.outer_ip(self.outer_family(family))
     }
 
     /// The encapsulation of each family the lab carries, IPv4's first: two where IPv6 crosses

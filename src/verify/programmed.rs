@@ -184,7 +184,9 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
 /// has an IPv4 side, and its IPv6 VTEP's (`cnilab.tunnel6-dev`), which share the port and VNI.
 fn vxlan_devices(lab: &Lab, h: &LabHost) -> Vec<(String, Family)> {
     let v4 = lab.tunnel_dev.clone().filter(|_| h.underlay_ip.is_some());
+    // Cilium's one device carries both families: it is read back once.
     let v6 = h.v6.as_ref().and_then(|v6| v6.tunnel_dev.clone());
+    let v6 = v6.filter(|dev| v4.as_ref() != Some(dev));
     let v4 = v4.map(|dev| (dev, Family::Ipv4));
     v4.into_iter()
         .chain(v6.map(|dev| (dev, Family::Ipv6)))
@@ -310,11 +312,14 @@ fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
             mac: mac.clone(),
             dev: dev.clone(),
         });
-        items.push(Item::Fdb {
-            mac: mac.clone(),
-            dst: peer.underlay_ip.into(),
-            dev: dev.clone(),
-        });
+        // A flow-based device (Cilium's) has no FDB: each packet's key comes from its route.
+        if !h.flow_based {
+            items.push(Item::Fdb {
+                mac: mac.clone(),
+                dst: peer.underlay_ip.into(),
+                dev: dev.clone(),
+            });
+        }
     }
     if let Some((via, dev)) = route {
         items.push(Item::Route {

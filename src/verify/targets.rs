@@ -254,8 +254,8 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
         family: pair.family,
         src_pod,
         dst_pod,
-        src_host: ha.outer_ip(pair.family),
-        dst_host: hb.outer_ip(pair.family),
+        src_host: lab.outer_ip(ha, pair.family),
+        dst_host: lab.outer_ip(hb, pair.family),
         src_point: lab.shape_point(ha),
         dst_point: lab.shape_point(hb),
         src_pod_point: pod_point(pa),
@@ -349,6 +349,37 @@ mod tests {
             },
         );
         assert_eq!(four.dst_host.to_string(), "10.0.2.2");
+    }
+
+    /// Cilium's dual stack tunnels IPv6 pods over the IPv4 underlay: an IPv6 pair expects its
+    /// VXLAN between the hosts' IPv4 addresses, and the lab says IPv4 is the outer family.
+    #[test]
+    fn a_cilium_ipv6_pair_expects_vxlan_over_the_ipv4_underlay() {
+        let spec = crate::plan::LabSpec {
+            flavor: crate::plan::Flavor::Cilium,
+            ip_family: crate::family::IpFamily::Dual,
+            ..crate::plan::LabSpec::article(crate::plan::Mode::Vxlan, 3, None)
+        };
+        let l = crate::lab::tests::lab_of_spec(&spec);
+        assert_eq!(l.underlay_protocol, Some(Family::Ipv4));
+        assert_eq!(l.outer_family(Family::Ipv6), Family::Ipv4);
+        let six = ProbePair {
+            from: 1,
+            to: 0,
+            family: Family::Ipv6,
+        };
+        let p = pair_plan(&l, six);
+        assert_eq!(p.src_pod.to_string(), "fd00:172:16:1::2");
+        assert_eq!(
+            p.expected(false),
+            "UDP/8472 VXLAN vni 256 between 10.0.2.2 and 10.0.1.2"
+        );
+        // Without the label, each family tunnels over its own underlay, as flannel's does.
+        let flannel = crate::lab::tests::lab_of_spec(&crate::plan::LabSpec {
+            flavor: crate::plan::Flavor::Flannel,
+            ..spec
+        });
+        assert_eq!(flannel.outer_family(Family::Ipv6), Family::Ipv6);
     }
 
     /// A dual ipip lab expects each family in its own shape: IPv4 in IPIP between the hosts'

@@ -360,6 +360,7 @@ mod tests {
             name: "teach".into(),
             encap: crate::lab::Encap::Plain,
             encap6: None,
+            underlay_protocol: None,
             flavor: Default::default(),
             tunnel_dev: None,
             services: None,
