@@ -7,6 +7,7 @@
 mod common;
 
 use common::verify::{exec, pair_in, reasons, rows_in as rows, verify, verify_healthy};
+use common::walk::{hops, step, trace_json};
 use common::*;
 
 /// Cilium's VXLAN lab of 3 hosts in dual stack, deployed.
@@ -28,7 +29,7 @@ fn deployed_cilium_dual(prefix: &str) -> LabGuard {
 }
 
 #[test]
-fn cilium_dual_carries_ipv6_pods_in_vxlan_over_the_ipv4_underlay() {
+fn cilium_dual_carries_ipv6_pods_in_vxlan_over_the_ipv4_underlay_and_trace_walks_both() {
     let lab = deployed_cilium_dual("c29cd-");
     let (code, report) = verify_healthy(&lab, &[]);
     for family in ["ipv4", "ipv6"] {
@@ -50,6 +51,21 @@ fn cilium_dual_carries_ipv6_pods_in_vxlan_over_the_ipv4_underlay() {
     assert!(proven.iter().all(|f| f["proven"] == true), "{report:#}");
     assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
     assert_eq!(code, 0, "{report:#}");
+    // trace walks either family through the one device, the outer header IPv4 in both.
+    for family in ["ipv4", "ipv6"] {
+        let (code, walk) = trace_json(&lab, &["--family", family, "pod1", "pod2"]);
+        assert_eq!(code, 0, "{family}: {walk:#}");
+        let request = hops(&walk, "request");
+        for hop in ["host1 cilium_vxlan out", "host2 cilium_vxlan in"] {
+            assert!(
+                request.iter().any(|h| h == hop),
+                "{family} {hop}: {request:?}"
+            );
+        }
+        let out = step(&walk, "request", "host1 eth1 out");
+        assert_eq!(out["encap"]["outer_dst"], "10.0.2.2", "{family}: {out:#}");
+        assert_eq!(hops(&walk, "reply").last().unwrap(), "pod1 eth1 in");
+    }
 }
 
 /// host1 loses its IPv6 route to host2's pods: its IPv6 packets to pod2 leave in plain IPv6

@@ -250,7 +250,7 @@ fn snapshots(
         if let Some(snap) = snaps.get_mut(&host.node) {
             snap.wireguard = snapshot::wireguard(lab, &dir, host);
             snap.ipsec = snapshot::ipsec(lab, host);
-            snap.tunnel6 = address::tunnel6_dev(host);
+            snap.tunnel6 = address::tunnel6_dev(lab, host);
         }
     }
     snaps
