@@ -423,29 +423,7 @@ impl LabWide {
                 second: name.to_string(),
                 b,
             })?;
-        let underlay: Option<Family> = optional(name, node, LABEL_UNDERLAY_PROTOCOL)?;
-        self.underlay_protocol
-            .offer(name, underlay)
-            .map_err(|(_first, a, b)| {
-                let text =
-                    |f: Option<Family>| f.map_or_else(|| "(none)".into(), |f| f.as_str().into());
-                LabError::MixedLabel {
-                    label: LABEL_UNDERLAY_PROTOCOL,
-                    a: text(a),
-                    second: name.to_string(),
-                    b: text(b),
-                }
-            })?;
-        let encap6 = encap6_of(name, node)?;
-        self.encap6.offer(name, encap6).map_err(|(_first, a, b)| {
-            let text = |e: Option<Encap>| e.map_or_else(|| "(none)".into(), |e| e.to_string());
-            LabError::MixedLabel {
-                label: LABEL_ENCAP6,
-                a: text(a),
-                second: name.to_string(),
-                b: text(b),
-            }
-        })?;
+        self.crossing(name, node)?;
         let mixed = |label| {
             move |(_first, a, b): (String, String, String)| LabError::MixedLabel {
                 label,
@@ -469,6 +447,33 @@ impl LabWide {
                 w.map_or_else(|| "(none)".into(), |w| w.to_string())
             };
             mixed(wireguard::LABEL_ENCRYPTION)((f, text(a), text(b)))
+        })
+    }
+}
+
+impl LabWide {
+    /// How the host says each family crosses where it is not the mode's way: IPv6's own
+    /// encapsulation (`cnilab.encap6`) and the tunnels' underlay family
+    /// (`cnilab.underlay-protocol`). Every host must say the same.
+    fn crossing(&mut self, name: &str, node: &Node) -> Result<(), LabError> {
+        let mixed = |label, a: String, b: String| LabError::MixedLabel {
+            label,
+            a,
+            second: name.to_string(),
+            b,
+        };
+        let none = || "(none)".to_string();
+        let underlay: Option<Family> = optional(name, node, LABEL_UNDERLAY_PROTOCOL)?;
+        self.underlay_protocol
+            .offer(name, underlay)
+            .map_err(|(_first, a, b)| {
+                let text = |f: Option<Family>| f.map_or_else(none, |f| f.as_str().into());
+                mixed(LABEL_UNDERLAY_PROTOCOL, text(a), text(b))
+            })?;
+        let encap6 = encap6_of(name, node)?;
+        self.encap6.offer(name, encap6).map_err(|(_first, a, b)| {
+            let text = |e: Option<Encap>| e.map_or_else(none, |e| e.to_string());
+            mixed(LABEL_ENCAP6, text(a), text(b))
         })
     }
 }
@@ -1009,6 +1014,17 @@ pub(crate) mod tests {
                         ..
                     }
                 ),
+                "{err}"
+            );
+            // Only host3 says IPv6 goes plain: the hosts disagree, and the loader says so.
+            let (head, tail) = text.split_at(text.find("    host3:").unwrap());
+            let edited = format!(
+                "{head}{}",
+                tail.replacen("cnilab.encap6: vxlan", "cnilab.encap6: host-gw", 1)
+            );
+            let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
+            assert!(
+                matches!(&err, LabError::MixedLabel { label: LABEL_ENCAP6, second, .. } if second == "host3"),
                 "{err}"
             );
         }
