@@ -106,6 +106,17 @@ impl Family {
     }
 }
 
+impl std::str::FromStr for Family {
+    type Err = String;
+    /// The JSON's and the flag's spelling: `ipv4`, `ipv6`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Family::Ipv4, Family::Ipv6]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| "expected ipv4 or ipv6".to_string())
+    }
+}
+
 impl fmt::Display for Family {
     /// As a person writes it: IPv4, IPv6.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

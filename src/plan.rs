@@ -375,12 +375,48 @@ pub const FLANNEL_V6_DEV: &str = "flannel-v6.1";
 /// and `VXLANPort` for both families).
 pub const CALICO_V6_DEV: &str = "vxlan-v6.calico";
 
-/// The IPv6 VTEP of the VXLAN flavors that tunnel IPv6 (none for the rest).
+/// The IPv6 VTEP of the flavors that tunnel IPv6 (none for the rest). IPIP carries IPv4
+/// only, so an ipip lab sends IPv6 as Calico's dual-stack does, in `vxlan-v6.calico` (an
+/// IPv4 IPPool with ipipMode beside an IPv6 one with vxlanMode: felix's
+/// EncapsulationCalculator enables IPIP and VXLANEnabledV6 side by side).
 fn tunnel6_dev(mode: Mode, flavor: Flavor) -> Option<&'static str> {
     match (mode, flavor) {
         (Mode::Vxlan, Flavor::Article | Flavor::Flannel) => Some(FLANNEL_V6_DEV),
-        (Mode::Vxlan, Flavor::Calico) => Some(CALICO_V6_DEV),
+        (Mode::Vxlan, Flavor::Calico) | (Mode::Ipip, _) => Some(CALICO_V6_DEV),
+        // Cilium has one tunnel device for both families.
+        (Mode::Vxlan, Flavor::Cilium) => tunnel(mode, flavor).map(|t| t.dev),
         _ => None,
+    }
+}
+
+/// How a host's IPv6 VTEP relates to its IPv4 one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vtep6 {
+    /// A device of its own mirroring the IPv4 one: its address, and a MAC of its own where the
+    /// IPv4 one's is fixed (flannel, Calico's VXLAN); none where there is no IPv4 VTEP.
+    Mirrored,
+    /// A device of its own though the host has no IPv4 VTEP (an ipip lab's `vxlan-v6.calico`),
+    /// at the ::0 of its pod /64 with a MAC of its own.
+    Own,
+    /// The IPv4 device itself (Cilium's `cilium_vxlan`): its address mirrored, its one MAC.
+    Shared,
+}
+
+fn vtep6(mode: Mode, flavor: Flavor) -> Vtep6 {
+    match (mode, flavor) {
+        (Mode::Ipip, _) => Vtep6::Own,
+        (_, Flavor::Cilium) => Vtep6::Shared,
+        _ => Vtep6::Mirrored,
+    }
+}
+
+/// The VNI and port of the lab's VXLAN: the mode's own tunnel's, or where an ipip lab tunnels
+/// IPv6, `vxlan-v6.calico`'s (felix's one `VXLANVNI` and `VXLANPort`).
+fn vxlan_params(mode: Mode, tunnel: Option<Tunnel>, family: IpFamily) -> (u32, u16) {
+    match (mode, tunnel) {
+        (Mode::Ipip, _) if family.has_v6() => (CALICO_VXLAN_VNI, CALICO_VXLAN_PORT),
+        (_, Some(t)) => (t.vni, t.port),
+        (_, None) => (VXLAN_VNI, VXLAN_PORT),
     }
 }
 
@@ -448,21 +484,24 @@ impl Plan {
         let mut racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
         let mut hosts = plan_hosts(spec, &racks, &lab);
         if spec.ip_family.has_v6() {
-            hosts.iter_mut().for_each(with_v6);
+            hosts
+                .iter_mut()
+                .for_each(|h| with_v6(h, vtep6(mode, flavor)));
             racks.iter_mut().for_each(rack_with_v6);
         }
         let tunnel = tunnel(mode, flavor);
         let ip_family = spec.ip_family;
+        let (vni, vxlan_port) = vxlan_params(mode, tunnel, ip_family);
         Ok(Plan {
             mode,
             flavor,
             lab,
             hosts,
             pods_per_host,
-            pod_mtu: pod_mtu(mode, ip_family),
+            pod_mtu: pod_mtu(mode, flavor, ip_family),
             tunnel,
-            vni: tunnel.map_or(VXLAN_VNI, |t| t.vni),
-            vxlan_port: tunnel.map_or(VXLAN_PORT, |t| t.port),
+            vni,
+            vxlan_port,
             underlay_supernet: "10.0.0.0/16",
             underlay,
             underlay_is_default: underlay == mode.default_underlay(),
@@ -500,17 +539,23 @@ impl Plan {
 /// The pods' MTU: the smallest any family's overlay leaves on a 1500-byte underlay. One link
 /// carries both families, so a dual VXLAN lab takes IPv6's 1430; flannel gives its pods 1450
 /// in dual-stack too (its encapOverhead is 50 for either VTEP), 20 bytes more than an IPv6
-/// underlay leaves.
-fn pod_mtu(mode: Mode, family: IpFamily) -> u16 {
-    match mode {
-        Mode::Vxlan if family.has_v6() => 1500 - VXLAN6_OVERHEAD,
+/// underlay leaves. A dual ipip lab takes 1430 too: felix's determinePodMTU picks the
+/// smallest MTU of the enabled encapsulations, IPIP's 1480 and IPv6 VXLAN's 1430.
+///
+/// Cilium tunnels both families over its IPv4 underlay (`underlay-protocol` ipv4, its default),
+/// so its IPv6 pod packets cost VXLAN over IPv4's 50 bytes and its pods keep 1450.
+fn pod_mtu(mode: Mode, flavor: Flavor, family: IpFamily) -> u16 {
+    match (mode, flavor) {
+        (Mode::Vxlan, Flavor::Cilium) => mode.pod_mtu(),
+        (Mode::Vxlan | Mode::Ipip, _) if family.has_v6() => 1500 - VXLAN6_OVERHEAD,
         _ => mode.pod_mtu(),
     }
 }
 
 /// What exists in IPv6 so far: the article's and flannel's host-gw and vxlan labs and Calico's
-/// vxlan lab on their own underlays, host-gw on a routed or racks underlay with static routes
-/// or BGP (a BIRD session per family), and flannel's and Calico's vxlan on racks (with
+/// vxlan lab on their own underlays; in dual only, the article's and Calico's ipip labs and
+/// Cilium's vxlan lab there too; host-gw on a routed or racks underlay with static routes or
+/// BGP (a BIRD session per family); and flannel's and Calico's vxlan on racks (with
 /// DirectRouting or CrossSubnet too).
 /// Everything else is refused, with the reason and what to ask for instead.
 fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError> {
@@ -522,18 +567,17 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
         return Err(PlanError::IpipCarriesIpv4Only { hosts: spec.hosts });
     }
     let refuse = |what: String, fix| Err(PlanError::FamilyNotBuilt { family, what, fix });
-    if spec.mode == Mode::Ipip {
-        return refuse(
-            "--mode ipip (Calico's dual-stack sends IPv4 in IPIP and IPv6 in vxlan-v6.calico)"
-                .into(),
-            "use --mode vxlan --ip-family dual for a dual-stack overlay",
-        );
-    }
-    let calico_vxlan = (spec.mode, spec.flavor) == (Mode::Vxlan, Flavor::Calico);
-    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) && !calico_vxlan {
+    let calico = spec.flavor == Flavor::Calico && spec.mode != Mode::HostGw;
+    // Cilium tunnels IPv6 pods over its IPv4 underlay: it needs an IPv4 side.
+    let cilium_dual = spec.flavor == Flavor::Cilium && family == IpFamily::Dual;
+    if !matches!(spec.flavor, Flavor::Article | Flavor::Flannel) && !calico && !cilium_dual {
+        let fix = match spec.flavor {
+            Flavor::Cilium => "Cilium's tunnel runs over its IPv4 underlay (underlay-protocol ipv4): use --ip-family dual",
+            _ => "use the article's flavor (leave --flavor out), --flavor flannel, or --flavor calico",
+        };
         return refuse(
             format!("--flavor {} with --mode {}", spec.flavor, spec.mode),
-            "use the article's flavor (leave --flavor out), --flavor flannel, or --mode vxlan --flavor calico",
+            fix,
         );
     }
     // host-gw's routed and racks underlays route IPv6 as they route IPv4 (rack_routers).
@@ -552,8 +596,16 @@ fn check_family(spec: &LabSpec<'_>, underlay: Underlay) -> Result<(), PlanError>
     Ok(())
 }
 
-/// A host with its IPv6 addresses, each [`six`] of its IPv4 one.
-fn with_v6(h: &mut Host) {
+/// A host with its IPv6 addresses, each [`six`] of its IPv4 one, and its IPv6 VTEP as `vtep6`
+/// says.
+fn with_v6(h: &mut Host, vtep6: Vtep6) {
+    let own = vtep6 == Vtep6::Own;
+    let vtep = own.then(|| h.pod_subnet.network());
+    let vtep_mac = match vtep6 {
+        Vtep6::Shared => h.vtep_mac.clone(),
+        _ if h.vtep_mac.is_some() || own => Some(vtep_mac6(octet(h.index))),
+        _ => None,
+    };
     for pod in &mut h.pods {
         pod.ip6 = Some(six(pod.ip));
     }
@@ -567,8 +619,8 @@ fn with_v6(h: &mut Host) {
         underlay_gw: h.underlay_gw.map(six),
         pod_subnet: six_net(h.pod_subnet),
         pod_gw: six(h.pod_gw),
-        vtep_ip: h.vtep_ip.map(six),
-        vtep_mac: h.vtep_mac.as_ref().map(|_| vtep_mac6(octet(h.index))),
+        vtep_ip: h.vtep_ip.or(vtep).map(six),
+        vtep_mac,
         router_wan_ip: h.router_wan_ip.map(six),
     });
 }
@@ -960,7 +1012,7 @@ mod tests {
     }
 
     #[test]
-    fn calico_tunnels_ipv6_in_its_own_vtep_and_its_ipip_and_cilium_stay_refused() {
+    fn calico_tunnels_ipv6_in_its_own_vtep() {
         let spec = |mode, flavor, ip_family| LabSpec {
             flavor,
             ip_family,
@@ -973,18 +1025,70 @@ mod tests {
             assert_eq!(p.pod_mtu, 1430);
             let flannel = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Flannel, family)).unwrap();
             assert_eq!(flannel.tunnel6_dev, Some(FLANNEL_V6_DEV));
-            for (mode, flavor) in [(Mode::Vxlan, Flavor::Cilium), (Mode::Ipip, Flavor::Calico)] {
-                let refused = Plan::from_spec(&spec(mode, flavor, family)).unwrap_err();
-                assert!(
-                    matches!(
-                        refused,
-                        PlanError::FamilyNotBuilt { .. } | PlanError::IpipCarriesIpv4Only { .. }
-                    ),
-                    "{mode} {flavor} {family}: {refused}"
-                );
-            }
         }
         let v4 = Plan::from_spec(&spec(Mode::Vxlan, Flavor::Calico, IpFamily::Ipv4)).unwrap();
         assert_eq!(v4.tunnel6_dev, None);
+    }
+
+    /// Cilium's one device carries both families over the IPv4 underlay: its IPv6 VTEP is
+    /// cilium_vxlan itself, with its one MAC, and its pods keep VXLAN over IPv4's 1450. An
+    /// IPv6-only lab would need Cilium's IPv6 underlay, which is not built.
+    #[test]
+    fn cilium_tunnels_ipv6_in_its_one_device_and_ipv6_alone_is_refused() {
+        let spec = |ip_family| LabSpec {
+            flavor: Flavor::Cilium,
+            ip_family,
+            ..LabSpec::article(Mode::Vxlan, 3, None)
+        };
+        let p = Plan::from_spec(&spec(IpFamily::Dual)).unwrap();
+        assert_eq!(p.tunnel6_dev, Some("cilium_vxlan"));
+        assert_eq!(
+            (p.pod_mtu, p.vni, p.vxlan_port),
+            (1450, CILIUM_VNI, CILIUM_VXLAN_PORT)
+        );
+        let (h, v6) = (&p.hosts[1], p.hosts[1].v6.as_ref().unwrap());
+        assert_eq!(v6.vtep_mac, h.vtep_mac);
+        assert_eq!(v6.vtep_ip.unwrap().to_string(), "fd00:172:16:1::");
+        let refused = Plan::from_spec(&spec(IpFamily::Ipv6)).unwrap_err();
+        assert!(
+            matches!(refused, PlanError::FamilyNotBuilt { .. }),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("use --ip-family dual"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn dual_ipip_sends_ipv6_in_vxlan_v6_calico_and_ipv6_alone_is_refused() {
+        let spec = |flavor, ip_family| LabSpec {
+            flavor,
+            ip_family,
+            ..LabSpec::article(Mode::Ipip, 3, None)
+        };
+        for flavor in [Flavor::Article, Flavor::Calico] {
+            let p = Plan::from_spec(&spec(flavor, IpFamily::Dual)).unwrap();
+            assert_eq!(p.tunnel6_dev, Some(CALICO_V6_DEV), "{flavor}");
+            assert_eq!((p.vni, p.vxlan_port), (CALICO_VXLAN_VNI, CALICO_VXLAN_PORT));
+            // felix's determinePodMTU: the smaller of IPIP's 1480 and IPv6 VXLAN's 1430.
+            assert_eq!(p.pod_mtu, 1430);
+            let v6 = p.hosts[1].v6.as_ref().unwrap();
+            assert_eq!(v6.vtep_ip.unwrap().to_string(), "fd00:172:16:1::");
+            assert_eq!(v6.vtep_mac.as_deref(), Some("02:cb:00:00:06:02"));
+            assert_eq!(v6.underlay_gw.unwrap().to_string(), "fd00:10:0:2::1");
+            let refused = Plan::from_spec(&spec(flavor, IpFamily::Ipv6)).unwrap_err();
+            assert_eq!(refused, PlanError::IpipCarriesIpv4Only { hosts: 3 });
+            let v4 = Plan::from_spec(&spec(flavor, IpFamily::Ipv4)).unwrap();
+            assert_eq!((v4.pod_mtu, v4.tunnel6_dev, v4.vni), (1480, None, 0));
+        }
+        let racks = LabSpec {
+            underlay: Some(Underlay::Racks(2)),
+            ..spec(Flavor::Calico, IpFamily::Dual)
+        };
+        assert!(matches!(
+            Plan::from_spec(&racks).unwrap_err(),
+            PlanError::FamilyNotBuilt { .. }
+        ));
     }
 }

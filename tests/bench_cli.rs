@@ -137,13 +137,13 @@ fn help_has_examples_of_modes_and_flavors() {
 fn ip_families_gen_does_not_build_are_refused_up_front() {
     let name = unique("b42fam");
     let out = cnilab()
-        .args(["bench", "--ip-family", "dual", "--modes", "ipip"])
+        .args(["bench", "--ip-family", "ipv6", "--modes", "ipip"])
         .args(["--name", &name])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("--ip-family dual"),
+        stderr(&out).contains("--ip-family ipv6"),
         "{}",
         stderr(&out)
     );

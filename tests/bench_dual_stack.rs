@@ -234,3 +234,18 @@ fn ipv6_only_vxlan_costs_seventy_bytes_and_has_no_ipv4_path() {
         "IPv6 paths only: {mode:#}"
     );
 }
+
+/// Cilium's dual stack sends IPv6 pods in VXLAN over the IPv4 underlay: 50 bytes a packet in
+/// both families, read off the wire, at the pods' one MTU of 1450.
+#[test]
+fn a_deployed_dual_cilium_lab_costs_fifty_bytes_in_each_family() {
+    let (_lab, report, _log) = bench_dual(
+        "b29bc-",
+        &["--mode", "vxlan", "--flavor", "cilium", "--hosts", "2"],
+    );
+    let mode = &report["modes"][0];
+    assert_eq!(mode["pod_mtu"].as_u64(), Some(1450), "{mode:#}");
+    let kinds = ["host-to-host", "pod-to-pod"];
+    check_family(mode, &expect(IPV4, 50), &kinds);
+    check_family(mode, &expect(IPV6, 50), &kinds);
+}

@@ -67,3 +67,52 @@ fn check_ipip_lab(mode: &Value) {
         }
     }
 }
+
+/// Calico's ipip lab in dual stack: IPv4 pod packets carry IPIP's 20 bytes, IPv6 ones
+/// `vxlan-v6.calico`'s 70 (outer IPv6 40, UDP 8, VXLAN 8, the pod's Ethernet 14), read off the
+/// wire, at the pods' one MTU of 1430 (the smaller encapsulation's).
+#[test]
+#[ignore = "needs a kernel with IPIP: run make test-vm"]
+fn dual_ipip_costs_twenty_bytes_in_ipv4_and_seventy_in_ipv6() {
+    require_ipip();
+    let prefix = unique("bpd");
+    let lab = format!("{prefix}-ipip-calico");
+    let out = cnilab()
+        .args(["bench", "--modes", "ipip", "--flavors", "calico"])
+        .args(["--ip-family", "dual"])
+        .args(["--duration", "1", "--repeat", "1", "--streams", "2"])
+        .args(["--json", "--name", &prefix])
+        .output()
+        .unwrap();
+    let left = lab_namespaces(&lab);
+    for ns in &left {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", ns])
+            .status();
+    }
+    assert!(out.status.success(), "bench failed: {}", stderr(&out));
+    assert_eq!(left, Vec::<String>::new(), "namespaces left behind");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    let mode = &report["modes"][0];
+    assert_eq!(mode["pod_mtu"].as_u64(), Some(1430), "{mode:#}");
+    for (family, encap, ip_header) in [("ipv4", 20, 20), ("ipv6", 70, 40)] {
+        let pod = mode["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["family"] == family && p["path"] == "pod-to-pod")
+            .unwrap_or_else(|| panic!("no {family} pod-to-pod path: {mode:#}"));
+        let o = &pod["overhead"];
+        assert_eq!(
+            o["encap_bytes_per_packet"].as_u64(),
+            Some(encap),
+            "{family}: {o}"
+        );
+        assert_eq!(
+            o["mss"].as_u64(),
+            Some(1430 - ip_header - 20),
+            "{family}: {o}"
+        );
+        assert!(o["data_packets"].as_u64().unwrap() > 0, "{family}: {o}");
+    }
+}

@@ -38,11 +38,12 @@ fn exec_lines(json: &Value, node: &str) -> Vec<String> {
         .collect()
 }
 
-const BUILT: [(Mode, IpFamily); 4] = [
+const BUILT: [(Mode, IpFamily); 5] = [
     (Mode::HostGw, IpFamily::Dual),
     (Mode::HostGw, IpFamily::Ipv6),
     (Mode::Vxlan, IpFamily::Dual),
     (Mode::Vxlan, IpFamily::Ipv6),
+    (Mode::Ipip, IpFamily::Dual),
 ];
 
 #[test]
@@ -51,7 +52,9 @@ fn ipv6_and_dual_labs_validate_against_containerlabs_schema() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let flavors = [Flavor::Article, Flavor::Flannel, Flavor::Calico];
     let built = BUILT.into_iter().flat_map(|b| flavors.map(|f| (b, f)));
-    // Calico has no host-gw flavor: its dual-stack and IPv6 labs are its VXLAN ones.
+    // Cilium's dual stack: IPv6 pods over its IPv4 underlay.
+    let built = built.chain([((Mode::Vxlan, IpFamily::Dual), Flavor::Cilium)]);
+    // Calico has no host-gw flavor: its dual-stack and IPv6 labs are its VXLAN and IPIP ones.
     for ((mode, family), flavor) in built.filter(|((m, _), f)| Flavor::valid_for(*m).contains(f)) {
         for hosts in [2, 3, 20] {
             let p = flavored(mode, flavor, family, hosts, None);
@@ -167,14 +170,23 @@ fn ipip_in_ipv6_is_refused_with_the_command_to_use() {
 #[test]
 fn what_is_not_built_is_refused_at_gen_with_a_reason() {
     let refused: [&[&str]; 2] = [
-        &["--mode", "ipip", "--ip-family", "dual"],
+        &[
+            "--mode",
+            "ipip",
+            "--flavor",
+            "calico",
+            "--underlay",
+            "racks:2",
+            "--ip-family",
+            "dual",
+        ],
         &[
             "--mode",
             "vxlan",
             "--flavor",
             "cilium",
             "--ip-family",
-            "dual",
+            "ipv6",
         ],
     ];
     for args in refused {
@@ -642,5 +654,46 @@ fn assert_ipv6_rack_routes(p: &Plan, json: &Value, hybrid: bool, what: &str) {
             let wants_neigh = !plain || p.flavor == Flavor::Calico;
             assert_eq!(has_neigh, wants_neigh, "{what} {} -> {}", h.name, peer.name);
         }
+    }
+}
+
+/// A dual ipip lab, both flavors: IPv4 in the IPIP device at underlay − 20, IPv6 in
+/// `vxlan-v6.calico` (VNI 4096, UDP 4789, underlay − 70) with a permanent neighbour and FDB
+/// entry per peer, the router routing both families, and the pods at the smaller MTU.
+#[test]
+fn a_dual_ipip_lab_tunnels_ipv6_in_calicos_ipv6_vxlan() {
+    for (flavor, dev) in [(Flavor::Article, "tunl1"), (Flavor::Calico, "tunl0")] {
+        let p = flavored(Mode::Ipip, flavor, IpFamily::Dual, 3, None);
+        let json = as_json(&render(&p, Templates::Embedded).unwrap());
+        let host = exec_lines(&json, "host1").join("\n");
+        for line in [
+            format!("ip link set dev {dev} mtu 1480"),
+            "ip link add vxlan-v6.calico type vxlan id 4096 dev eth1 local fd00:10:0:1::2 dstport 4789 nolearning".into(),
+            "ip link set dev vxlan-v6.calico mtu 1430".into(),
+            "ip -6 route add fd00:172:16:2::/64 via fd00:172:16:2:: dev vxlan-v6.calico onlink".into(),
+            "ip -6 neigh add fd00:172:16:1:: lladdr 02:cb:00:00:06:02 dev vxlan-v6.calico nud permanent".into(),
+            "bridge fdb add 02:cb:00:00:06:03 dst fd00:10:0:3::2 dev vxlan-v6.calico self permanent".into(),
+            "ip -6 route replace default via fd00:10:0:1::1 dev eth1".into(),
+        ] {
+            assert!(host.contains(&line), "{flavor}: no `{line}` in\n{host}");
+        }
+        assert!(
+            !host.contains("vxlan.calico "),
+            "{flavor}: IPv4 goes in IPIP"
+        );
+        let gw = exec_lines(&json, "gw").join("\n");
+        assert!(
+            gw.contains("ip -6 addr add fd00:10:0:3::1/64 dev eth3 nodad"),
+            "{gw}"
+        );
+        assert!(gw.contains("net.ipv6.conf.all.forwarding=1"), "{gw}");
+        let labels = &json["topology"]["nodes"]["host2"]["labels"];
+        assert_eq!(labels["cnilab.encap6"], "vxlan");
+        assert_eq!(labels["cnilab.vni"], "4096");
+        assert_eq!(labels["cnilab.tunnel6-dev"], "vxlan-v6.calico");
+        assert_eq!(
+            json["topology"]["nodes"]["pod3"]["labels"]["cnilab.mtu"],
+            "1430"
+        );
     }
 }

@@ -251,3 +251,67 @@ fn an_ipv6_graph_draws_only_what_the_lab_makes() {
         );
     }
 }
+
+/// A dual ipip lab crosses in two ways, and its graph names both in every format: IPv4 in
+/// IPIP, IPv6 in Calico's IPv6 VXLAN, with both devices of Calico's flavor (tunl0 and
+/// vxlan-v6.calico).
+#[test]
+fn a_dual_ipip_graph_names_each_familys_tunnel_and_both_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ipip.yaml");
+    cnilab()
+        .args([
+            "gen", "--mode", "ipip", "--flavor", "calico", "--hosts", "3",
+        ])
+        .args(["--ip-family", "dual", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    for format in ["svg", "mermaid", "dot"] {
+        let drawn = graph(&file, format);
+        for want in [
+            "IPv4 in IPIP (IP proto 4)",
+            "IPv6 in VXLAN vni 4096, UDP 4789",
+            "tunl0",
+            "vxlan-v6.calico",
+            "fd00:172:16:2::/64",
+        ] {
+            assert!(drawn.contains(want), "{format} lacks {want}:\n{drawn}");
+        }
+    }
+    let mermaid = graph(&file, "mermaid");
+    merman_core::Engine::new()
+        .parse_diagram_sync(&mermaid, merman_core::ParseOptions::strict())
+        .unwrap_or_else(|e| panic!("mermaid rejects the dual ipip graph: {e}\n{mermaid}"))
+        .expect("a diagram is detected");
+}
+
+/// Cilium's dual stack has one device for both families, over the IPv4 underlay, and its
+/// graph says so rather than draw an IPv6 underlay its tunnel does not use.
+#[test]
+fn a_dual_cilium_graph_says_ipv6_crosses_over_the_ipv4_underlay() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cilium.yaml");
+    cnilab()
+        .args([
+            "gen", "--mode", "vxlan", "--flavor", "cilium", "--hosts", "3",
+        ])
+        .args(["--ip-family", "dual", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    let svg = graph(&file, "svg");
+    assert!(
+        svg.contains("IPv6 in cilium_vxlan, over the IPv4 underlay"),
+        "{svg}"
+    );
+    assert!(!svg.contains("over the IPv6 underlay"), "{svg}");
+    for format in ["mermaid", "dot"] {
+        let drawn = graph(&file, format);
+        assert!(
+            drawn.contains("VXLAN vni 256, UDP 8472"),
+            "{format}: {drawn}"
+        );
+        assert!(drawn.contains("fd00:172:16:2::2"), "{format}: {drawn}");
+    }
+}

@@ -72,7 +72,7 @@ fn assert_round_trip(plan: &Plan) {
                 .expect("a vxlan lab reads back its VXLAN parameters");
             assert_eq!((v.vni, v.port), (plan.vni, plan.vxlan_port));
         }
-        Mode::HostGw | Mode::Ipip => assert!(lab.encap.vxlan().is_none()),
+        Mode::HostGw | Mode::Ipip => assert!(lab.vxlan().is_none()),
     }
 }
 

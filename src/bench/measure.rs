@@ -141,7 +141,7 @@ fn overhead_of(
         namespace: host1.namespace.clone(),
         host: host1.index,
     };
-    let vxlan_ports: Vec<u16> = lab.encap.vxlan().iter().map(|v| v.port).collect();
+    let vxlan_ports: Vec<u16> = lab.vxlan().iter().map(|v| v.port).collect();
     let overhead = match (path.kind, &lab.encryption) {
         (PathKind::SameHost, _) => return Ok(None),
         (PathKind::PodToPod, Some(wg)) => {

@@ -2,6 +2,7 @@
 //! file and its `cnilab.*` labels only. The formats in [`super::dot`] and [`super::mermaid`]
 //! draw this and nothing else, so they cannot disagree about the lab.
 
+use crate::family::Family;
 use crate::lab::{Encap, Lab, LabHost, LABEL_ROLE};
 use crate::plan::Mode;
 use crate::topology::Topology;
@@ -221,20 +222,52 @@ fn encap_words(encap: Encap) -> Option<String> {
     }
 }
 
+/// The lab's encapsulation in words: the mode's, or where IPv6 crosses another way (an ipip
+/// lab's VXLAN), each family's, e.g. `IPv4 in IPIP (IP proto 4), IPv6 in VXLAN vni 4096, UDP
+/// 4789`.
+fn lab_encap_words(lab: &Lab) -> Option<String> {
+    family_encap_words(lab, |_| None)
+}
+
+/// [`lab_encap_words`], each family's words followed by its device where `dev` names one.
+fn family_encap_words(lab: &Lab, dev: impl Fn(Family) -> Option<String>) -> Option<String> {
+    match lab.encaps().as_slice() {
+        [(_, one)] => encap_words(*one),
+        all => {
+            let each = all.iter().filter_map(|&(family, encap)| {
+                let words = encap_words(encap)?;
+                Some(match dev(family) {
+                    Some(d) => format!("{family} in {words} ({d})"),
+                    None => format!("{family} in {words}"),
+                })
+            });
+            Some(each.collect::<Vec<_>>().join(", ")).filter(|w| !w.is_empty())
+        }
+    }
+}
+
 /// flannel and calico mesh every host with every other: one tunnel per pair of hosts, except
 /// the pairs a host routes plain (DirectRouting, CrossSubnet).
 fn tunnels(lab: &Lab) -> Vec<Tunnel> {
-    let Some(mut kind) = encap_words(lab.encap) else {
+    // Where the families cross in different ways, each names its own device.
+    let dev = |family| match family {
+        Family::Ipv4 => lab.tunnel_dev.clone(),
+        Family::Ipv6 => v6_tunnel_dev(lab),
+    };
+    let Some(mut kind) = family_encap_words(lab, dev) else {
         return Vec::new();
     };
-    if let Some(dev) = v6_tunnel_dev(lab) {
+    if let (Some(dev), None) = (v6_tunnel_dev(lab), lab.encap6) {
         kind.push_str(&format!(" (IPv6 in {dev})"));
     }
     let mut out = Vec::new();
     for (i, a) in lab.hosts.iter().enumerate() {
         for b in &lab.hosts[i + 1..] {
-            let tunnelled =
-                |x: &LabHost, y: &LabHost| lab.encap_between(x.index, y.index).is_tunnel();
+            let tunnelled = |x: &LabHost, y: &LabHost| {
+                lab.families()
+                    .into_iter()
+                    .any(|f| lab.encap_between(x.index, y.index, f).is_tunnel())
+            };
             if tunnelled(a, b) || tunnelled(b, a) {
                 out.push(Tunnel {
                     a: a.node.clone(),
@@ -254,14 +287,19 @@ fn v6_tunnel_dev(lab: &Lab) -> Option<String> {
 }
 
 fn overlay(lab: &Lab) -> Option<Overlay> {
-    let encap = encap_words(lab.encap)?;
+    let encap = lab_encap_words(lab)?;
     let v6_dev = v6_tunnel_dev(lab);
     // The flavor's device carries IPv4: an IPv6-only lab has none.
     let v4_dev = lab.tunnel_dev.iter().filter(|_| lab.ip_family.has_v4());
     let mut notes: Vec<String> = (v4_dev.map(|d| format!("device {d}")))
-        .chain(v6_dev.map(|d| format!("IPv6 in {d}, over the IPv6 underlay")))
+        .chain(v6_dev.map(|d| {
+            let under = lab.outer_family(Family::Ipv6);
+            format!("IPv6 in {d}, over the {under} underlay")
+        }))
         .collect();
-    let plain = |a: &LabHost, b: &LabHost| lab.encap_between(a.index, b.index) == Encap::Plain;
+    let plain = |a: &LabHost, b: &LabHost| {
+        lab.encap_between(a.index, b.index, lab.families()[0]) == Encap::Plain
+    };
     let pairs = || {
         lab.hosts
             .iter()

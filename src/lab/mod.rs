@@ -45,6 +45,12 @@ pub const LABEL_MTU: &str = "cnilab.mtu";
 pub const LABEL_MTU_FROM: &str = "cnilab.mtu-from";
 pub const LABEL_VNI: &str = "cnilab.vni";
 pub const LABEL_VXLAN_PORT: &str = "cnilab.vxlan-port";
+/// How IPv6 pod packets cross the underlay where it is not the mode's way: `vxlan` in an ipip
+/// lab (IPIP carries IPv4 only), with the VNI and port of `cnilab.vni` and `cnilab.vxlan-port`.
+pub const LABEL_ENCAP6: &str = "cnilab.encap6";
+/// The family of the underlay every tunnel of the lab runs over, where the lab fixes one
+/// (Cilium's `underlay-protocol`): IPv6 pod packets then cross in VXLAN over IPv4.
+pub const LABEL_UNDERLAY_PROTOCOL: &str = "cnilab.underlay-protocol";
 pub const LABEL_CAPTURE: &str = "cnilab.capture";
 pub const LABEL_FLAVOR: &str = "cnilab.flavor";
 pub const LABEL_TUNNEL_DEV: &str = "cnilab.tunnel-dev";
@@ -75,8 +81,18 @@ pub const LABEL_PROXY_ARP: &str = "cnilab.proxy-arp";
 #[derive(Debug, Clone, Serialize)]
 pub struct Lab {
     pub name: String,
-    /// What crosses the underlay between hosts; the mode follows from it.
+    /// What crosses the underlay between hosts; the mode follows from it. IPv4 pod packets
+    /// always cross this way, IPv6 ones unless `encap6` says otherwise.
     pub encap: Encap,
+    /// How IPv6 pod packets cross where it differs from the mode's (`cnilab.encap6`): an ipip
+    /// lab sends them in VXLAN, as Calico's dual-stack does. See [`Lab::encap_in`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encap6: Option<Encap>,
+    /// The family of the underlay the tunnels run over where the lab fixes one
+    /// (`cnilab.underlay-protocol`); otherwise each family tunnels over its own. See
+    /// [`Lab::outer_family`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub underlay_protocol: Option<Family>,
     /// Whose way of programming the mode (`article` where the file names none).
     pub flavor: Flavor,
     /// The tunnel device the flavor names (`cnilab.tunnel-dev`), e.g. `flannel.1`, `tunl0`.
@@ -386,6 +402,8 @@ impl<T: Clone + PartialEq> Agreed<T> {
 struct LabWide {
     mode: Agreed<Mode>,
     encap: Agreed<Encap>,
+    encap6: Agreed<Option<Encap>>,
+    underlay_protocol: Agreed<Option<Family>>,
     flavor: Agreed<Flavor>,
     tunnel_dev: Agreed<Option<String>>,
     encryption: Agreed<Option<wireguard::LabWireguard>>,
@@ -425,6 +443,7 @@ impl LabWide {
                 second: name.to_string(),
                 b,
             })?;
+        self.crossing(name, node)?;
         let mixed = |label| {
             move |(_first, a, b): (String, String, String)| LabError::MixedLabel {
                 label,
@@ -452,6 +471,33 @@ impl LabWide {
     }
 }
 
+impl LabWide {
+    /// How the host says each family crosses where it is not the mode's way: IPv6's own
+    /// encapsulation (`cnilab.encap6`) and the tunnels' underlay family
+    /// (`cnilab.underlay-protocol`). Every host must say the same.
+    fn crossing(&mut self, name: &str, node: &Node) -> Result<(), LabError> {
+        let mixed = |label, a: String, b: String| LabError::MixedLabel {
+            label,
+            a,
+            second: name.to_string(),
+            b,
+        };
+        let none = || "(none)".to_string();
+        let underlay: Option<Family> = optional(name, node, LABEL_UNDERLAY_PROTOCOL)?;
+        self.underlay_protocol
+            .offer(name, underlay)
+            .map_err(|(_first, a, b)| {
+                let text = |f: Option<Family>| f.map_or_else(none, |f| f.as_str().into());
+                mixed(LABEL_UNDERLAY_PROTOCOL, text(a), text(b))
+            })?;
+        let encap6 = encap6_of(name, node)?;
+        self.encap6.offer(name, encap6).map_err(|(_first, a, b)| {
+            let text = |e: Option<Encap>| e.map_or_else(none, |e| e.to_string());
+            mixed(LABEL_ENCAP6, text(a), text(b))
+        })
+    }
+}
+
 /// A host's tunnel, from its mode and, for VXLAN, its port and VNI labels.
 fn encap_of(name: &str, node: &Node, mode: Mode) -> Result<Encap, LabError> {
     Ok(match mode {
@@ -462,6 +508,23 @@ fn encap_of(name: &str, node: &Node, mode: Mode) -> Result<Encap, LabError> {
             port: required(name, node, LABEL_VXLAN_PORT)?,
         }),
     })
+}
+
+/// How a host sends IPv6 pod packets where its `cnilab.encap6` names another way than its
+/// mode's. IPIP cannot carry IPv6, so a file that says so is refused.
+fn encap6_of(name: &str, node: &Node) -> Result<Option<Encap>, LabError> {
+    let Some(mode) = optional::<Mode>(name, node, LABEL_ENCAP6)? else {
+        return Ok(None);
+    };
+    if mode == Mode::Ipip {
+        return Err(LabError::Bad {
+            node: name.to_string(),
+            label: LABEL_ENCAP6,
+            value: mode.to_string(),
+            why: "IPIP carries IPv4 only; expected vxlan or host-gw".into(),
+        });
+    }
+    encap_of(name, node, mode).map(Some)
 }
 
 impl Lab {
@@ -478,6 +541,8 @@ impl Lab {
         let mut wide = LabWide {
             mode: Agreed::new(),
             encap: Agreed::new(),
+            encap6: Agreed::new(),
+            underlay_protocol: Agreed::new(),
             flavor: Agreed::new(),
             tunnel_dev: Agreed::new(),
             encryption: Agreed::new(),
@@ -521,6 +586,8 @@ impl Lab {
         let lab = Lab {
             name: topo.name.clone(),
             encap: wide.encap.value().ok_or(LabError::NoHosts)?,
+            encap6: wide.encap6.value().flatten(),
+            underlay_protocol: wide.underlay_protocol.value().flatten(),
             flavor: wide.flavor.value().unwrap_or_default(),
             tunnel_dev: wide.tunnel_dev.value().flatten(),
             services: services(topo, &hosts, outside)?,
@@ -689,12 +756,58 @@ impl Lab {
         self.hosts.iter().find(|h| h.index == index)
     }
 
-    /// What the underlay must show from host `from`'s pods to host `to`'s: plain where `from`
-    /// routes that peer directly (flannel's DirectRouting), the lab's encapsulation otherwise.
-    pub fn encap_between(&self, from: usize, to: usize) -> Encap {
+    /// How pod packets of `family` cross the underlay: IPv6's own way where the lab names one
+    /// (an ipip lab's VXLAN), the mode's otherwise.
+    pub fn encap_in(&self, family: Family) -> Encap {
+        match (family, self.encap6) {
+            (Family::Ipv6, Some(e)) => e,
+            _ => self.encap,
+        }
+    }
+
+    /// The family of the outer header `family`'s pod packets cross in: the lab's underlay
+    /// protocol where it fixes one (Cilium tunnels IPv6 over IPv4), `family` itself otherwise.
+    /// Plain pod packets have no outer header; their family is their own.
+    pub fn outer_family(&self, family: Family) -> Family {
+        match self.encap_in(family) {
+            Encap::Plain => family,
+            _ => self.underlay_protocol.unwrap_or(family),
+        }
+    }
+
+    /// The address `host` puts in the outer header of `family`'s pod packets: its address in
+    /// [`Lab::outer_family`] of `family` (see [`LabHost::outer_ip`]).
+    pub fn outer_ip(&self, host: &LabHost, family: Family) -> IpAddr {
+        host.outer_ip(self.outer_family(family))
+    }
+
+    /// The encapsulation of each family the lab carries, IPv4's first: two where IPv6 crosses
+    /// another way than IPv4, one otherwise.
+    pub fn encaps(&self) -> Vec<(Family, Encap)> {
+        let mut all: Vec<(Family, Encap)> = Vec::new();
+        for f in self.families() {
+            let e = self.encap_in(f);
+            if !all.iter().any(|&(_, seen)| seen == e) {
+                all.push((f, e));
+            }
+        }
+        all
+    }
+
+    /// The lab's VXLAN, in whichever family crosses in it: its VNI and port.
+    pub fn vxlan(&self) -> Option<VxlanParams> {
+        self.families()
+            .into_iter()
+            .find_map(|f| self.encap_in(f).vxlan())
+    }
+
+    /// What the underlay must show from host `from`'s pods to host `to`'s in `family`: plain
+    /// where `from` routes that peer directly (flannel's DirectRouting), the family's
+    /// encapsulation otherwise.
+    pub fn encap_between(&self, from: usize, to: usize, family: Family) -> Encap {
         match self.host(from) {
             Some(h) if h.direct_to(to) => Encap::Plain,
-            _ => self.encap,
+            _ => self.encap_in(family),
         }
     }
 
@@ -702,9 +815,11 @@ impl Lab {
     /// route each other directly. In a tunnel mode any other plain pod packet is a leak.
     pub fn plain_between(&self, a: IpAddr, b: IpAddr) -> bool {
         let host_of = |ip: IpAddr| self.pods.iter().find(|p| p.owns(ip)).map(|p| p.host);
+        let f = Family::of(a);
         match (host_of(a), host_of(b)) {
             (Some(x), Some(y)) => {
-                self.encap_between(x, y) == Encap::Plain && self.encap_between(y, x) == Encap::Plain
+                self.encap_between(x, y, f) == Encap::Plain
+                    && self.encap_between(y, x, f) == Encap::Plain
             }
             _ => false,
         }
@@ -928,6 +1043,69 @@ pub(crate) mod tests {
         assert_eq!(lab(Mode::Ipip, 3).routers[0].capture.len(), 3);
     }
 
+    /// A dual ipip lab crosses in IPIP in IPv4 and in Calico's IPv6 VXLAN in IPv6, both
+    /// flavors; a file that puts IPv6 in IPIP is refused, and a vxlan lab has one encapsulation.
+    #[test]
+    fn a_dual_ipip_lab_reads_back_with_ipv6_in_vxlan() {
+        let vxlan = Encap::Vxlan(VxlanParams {
+            vni: 4096,
+            port: 4789,
+        });
+        for flavor in [Flavor::Article, Flavor::Calico] {
+            let spec = crate::plan::LabSpec {
+                flavor,
+                ip_family: IpFamily::Dual,
+                ..crate::plan::LabSpec::article(Mode::Ipip, 3, None)
+            };
+            let l = lab_of_spec(&spec);
+            assert_eq!(
+                (l.mode(), l.encap, l.encap6),
+                (Mode::Ipip, Encap::Ipip, Some(vxlan))
+            );
+            assert_eq!(
+                l.encaps(),
+                [(Family::Ipv4, Encap::Ipip), (Family::Ipv6, vxlan)]
+            );
+            assert_eq!(l.encap_between(1, 2, Family::Ipv6), vxlan);
+            assert_eq!(l.encap_between(1, 2, Family::Ipv4), Encap::Ipip);
+            assert_eq!(l.vxlan(), vxlan.vxlan());
+            assert_eq!(l.pods[0].mtu, 1430);
+            let v6 = l.hosts[0].v6.as_ref().unwrap();
+            assert_eq!(v6.tunnel_dev.as_deref(), Some("vxlan-v6.calico"));
+            let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
+            let edited = text.replace("cnilab.encap6: vxlan", "cnilab.encap6: ipip");
+            let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    LabError::Bad {
+                        label: LABEL_ENCAP6,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            // Only host3 says IPv6 goes plain: the hosts disagree, and the loader says so.
+            let (head, tail) = text.split_at(text.find("    host3:").unwrap());
+            let edited = format!(
+                "{head}{}",
+                tail.replacen("cnilab.encap6: vxlan", "cnilab.encap6: host-gw", 1)
+            );
+            let err = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap_err();
+            assert!(
+                matches!(&err, LabError::MixedLabel { label: LABEL_ENCAP6, second, .. } if second == "host3"),
+                "{err}"
+            );
+        }
+        let dual_vxlan = lab_of_spec(&crate::plan::LabSpec {
+            ip_family: IpFamily::Dual,
+            ..crate::plan::LabSpec::article(Mode::Vxlan, 3, None)
+        });
+        assert_eq!(dual_vxlan.encap6, None);
+        assert_eq!(dual_vxlan.encaps().len(), 1);
+        assert_eq!(lab(Mode::Ipip, 3).encaps(), [(Family::Ipv4, Encap::Ipip)]);
+    }
+
     #[test]
     fn hosts_that_disagree_on_the_tunnel_are_an_error() {
         let text = render(
@@ -1017,10 +1195,10 @@ pub(crate) mod tests {
         let text = render(&Plan::from_spec(&spec).unwrap(), Templates::Embedded).unwrap();
         let l = Lab::from_topology(&Topology::parse(&text).unwrap()).unwrap();
         let vxlan = Encap::Vxlan(VxlanParams { vni: 1, port: 8472 });
-        assert_eq!(l.encap_between(1, 2), Encap::Plain);
-        assert_eq!(l.encap_between(4, 3), Encap::Plain);
-        assert_eq!(l.encap_between(2, 3), vxlan);
-        assert_eq!(l.encap_between(4, 1), vxlan);
+        assert_eq!(l.encap_between(1, 2, Family::Ipv4), Encap::Plain);
+        assert_eq!(l.encap_between(4, 3, Family::Ipv4), Encap::Plain);
+        assert_eq!(l.encap_between(2, 3, Family::Ipv4), vxlan);
+        assert_eq!(l.encap_between(4, 1, Family::Ipv4), vxlan);
         let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
         assert!(l.plain_between(ip("172.16.0.2").into(), ip("172.16.1.2").into()));
         assert!(!l.plain_between(ip("172.16.0.2").into(), ip("172.16.2.2").into()));
@@ -1033,7 +1211,10 @@ pub(crate) mod tests {
         );
         let l = Lab::from_topology(&Topology::parse(&edited).unwrap()).unwrap();
         assert_eq!(
-            (l.encap_between(1, 2), l.encap_between(2, 1)),
+            (
+                l.encap_between(1, 2, Family::Ipv4),
+                l.encap_between(2, 1, Family::Ipv4)
+            ),
             (Encap::Plain, vxlan)
         );
         assert!(!l.plain_between(ip("172.16.0.2").into(), ip("172.16.1.2").into()));

@@ -40,9 +40,11 @@ pub fn pod_prefix(host: &LabHost, family: Family) -> Option<IpNet> {
     host.pod_subnet_in(family)
 }
 
-/// The device host `host` tunnels IPv6 in, where the lab gives IPv6 a VTEP of its own.
-pub fn tunnel6_dev(host: &LabHost) -> Option<String> {
-    host.v6.as_ref()?.tunnel_dev.clone()
+/// The device host `host` tunnels IPv6 in, where the lab gives IPv6 a VTEP of its own: not
+/// where one device carries both families (Cilium's), which serves either walk.
+pub fn tunnel6_dev(lab: &Lab, host: &LabHost) -> Option<String> {
+    let dev = host.v6.as_ref()?.tunnel_dev.clone()?;
+    (lab.tunnel_dev.as_ref() != Some(&dev)).then_some(dev)
 }
 
 /// The family of the walk: `asked` (`--family`), else the family of FROM or TO where one is
@@ -158,11 +160,19 @@ mod tests {
         let prefix = |f| pod_prefix(host, f).map(|p| p.to_string());
         assert_eq!(prefix(Family::Ipv4).as_deref(), Some("10.0.2.0/24"));
         assert_eq!(prefix(Family::Ipv6).as_deref(), Some("fd00:10:0:2::/64"));
-        assert_eq!(tunnel6_dev(host), None, "host-gw tunnels nothing");
+        assert_eq!(tunnel6_dev(&l, host), None, "host-gw tunnels nothing");
+        let vxlan = dual(Mode::Vxlan);
         assert_eq!(
-            tunnel6_dev(&dual(Mode::Vxlan).hosts[0]).as_deref(),
+            tunnel6_dev(&vxlan, &vxlan.hosts[0]).as_deref(),
             Some("flannel-v6.1")
         );
+        // Cilium's one device serves both walks: it is no IPv6 device of its own.
+        let cilium = crate::lab::tests::lab_of_spec(&crate::plan::LabSpec {
+            flavor: crate::plan::Flavor::Cilium,
+            ip_family: crate::family::IpFamily::Dual,
+            ..crate::plan::LabSpec::article(Mode::Vxlan, 2, None)
+        });
+        assert_eq!(tunnel6_dev(&cilium, &cilium.hosts[0]), None);
         let v4_only = lab(Mode::HostGw, 2);
         assert_eq!(pod_ip(&v4_only.pods[1], Family::Ipv6), None);
         assert_eq!(pod_prefix(&v4_only.hosts[1], Family::Ipv6), None);

@@ -199,7 +199,7 @@ pub fn trace(file: &LabFile, opts: &TraceOptions) -> Result<Walk, TraceError> {
         return Err(TraceError::Interrupted);
     }
     let snaps = snapshots((file, lab), &nodes, family);
-    let vxlan_port = lab.encap.vxlan().map(|v| v.port);
+    let vxlan_port = lab.vxlan().map(|v| v.port);
     let picked = walk::select(&frames, (&probe, family), vxlan_port, &points, &snaps);
     let steps = walk::steps(&picked, &frames, &points, &snaps);
     let stopped = if replied {
@@ -246,7 +246,7 @@ fn snapshots(
         if let Some(snap) = snaps.get_mut(&host.node) {
             snap.wireguard = snapshot::wireguard(lab, &dir, host);
             snap.ipsec = snapshot::ipsec(lab, host);
-            snap.tunnel6 = address::tunnel6_dev(host);
+            snap.tunnel6 = address::tunnel6_dev(lab, host);
         }
     }
     snaps
@@ -307,7 +307,7 @@ fn findings(
     steps: &[Step],
     snaps: &HashMap<String, Snapshot>,
 ) -> Vec<String> {
-    if !lab.encap.is_tunnel() {
+    if !lab.encap_in(family).is_tunnel() {
         return Vec::new();
     }
     let mut out = Vec::new();

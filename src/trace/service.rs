@@ -114,7 +114,7 @@ pub fn trace(
         vip,
         endpoint,
         replied,
-        sightings: sightings(&points, &frames, tag, lab.encap.vxlan().map(|v| v.port)),
+        sightings: sightings(&points, &frames, tag, lab.vxlan().map(|v| v.port)),
         rule,
         conntrack,
     })

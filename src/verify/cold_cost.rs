@@ -17,14 +17,21 @@ const FLOOD_COPY_2CPU: Duration = Duration::from_nanos(7_000);
 const STEADY_PING_2CPU: Duration = Duration::from_nanos(40_000);
 const STEADY_PINGS: u64 = 13;
 
-/// Whether first contacts flood: a VXLAN lab whose VTEPs learn their peers (no static VTEP
-/// MAC, no flow-based device), as the article's does.
+/// Whether first contacts flood: a family crosses in VXLAN whose VTEPs learn their peers (no
+/// static VTEP MAC, no flow-based device), as the article's vxlan does.
 pub fn floods(lab: &Lab) -> bool {
-    lab.encap.vxlan().is_some()
-        && lab
-            .hosts
-            .iter()
-            .any(|h| h.vtep_mac.is_none() && !h.flow_based)
+    use crate::family::Family;
+    let static_mac = |h: &crate::lab::LabHost, family| match family {
+        Family::Ipv4 => h.vtep_mac.is_some(),
+        Family::Ipv6 => h.v6.as_ref().is_some_and(|v6| v6.vtep_mac.is_some()),
+    };
+    lab.encaps().into_iter().any(|(family, encap)| {
+        encap.vxlan().is_some()
+            && lab
+                .hosts
+                .iter()
+                .any(|h| !static_mac(h, family) && !h.flow_based)
+    })
 }
 
 /// The floor's time for a cold proof of `hosts` hosts on `cpus` CPUs.

@@ -83,7 +83,7 @@ pub(super) fn decrypts_in_place(lab: &Lab, point: &crate::lab::point::PointId) -
 /// (a VTEP configured with another port shows up there).
 pub(super) fn vxlan_ports(lab: &Lab) -> Vec<u16> {
     let mut ports = vec![crate::plan::VXLAN_PORT, 8472];
-    if let Some(v) = lab.encap.vxlan() {
+    if let Some(v) = lab.vxlan() {
         ports.insert(0, v.port);
     }
     ports

@@ -53,7 +53,7 @@ pub(super) fn lab_findings(
         .collect();
     let pod_nets: Vec<ipnet::IpNet> = lab.hosts.iter().flat_map(|h| h.pod_subnets()).collect();
     findings.extend(judge::leaks(
-        lab.encap,
+        &lab.encaps(),
         &pod_ips,
         &pod_nets,
         unclaimed
@@ -216,7 +216,6 @@ pub(super) fn section_comment(lab: &Lab, probes: &ProbePlan) -> String {
         probes.run
     );
     if let Some(how) = lab
-        .encap
         .vxlan()
         .and_then(|v| crate::pcapng::decode_as_vxlan(v.port))
     {

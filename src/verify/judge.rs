@@ -758,41 +758,50 @@ fn carries_lab(wire: &Wire, nets: &[IpNet]) -> bool {
     }
 }
 
-/// Lab-wide problems that belong to no probe, found in frames no probe claimed:
-/// - in an overlay mode, any plain IPv4 packet with a pod address on an underlay or router
-///   interface, whoever sent it;
-/// - in vxlan mode, any VXLAN frame on another VNI or port than planned that carries the lab's
-///   pod or VTEP addresses (the ARP that a mis-configured VTEP floods is often the only trace
-///   it leaves); other tunnels between the same hosts are not the lab's.
+/// Lab-wide problems that belong to no probe, found in frames no probe claimed, given how each
+/// family crosses the underlay (`encaps`, as [`crate::lab::Lab::encaps`] gives them):
+/// - where a family tunnels, any plain packet of it with a pod address on an underlay or
+///   router interface, whoever sent it;
+/// - where a family crosses in VXLAN, any VXLAN frame on another VNI or port than planned that
+///   carries the lab's pod or VTEP addresses (the ARP that a mis-configured VTEP floods is
+///   often the only trace it leaves); other tunnels between the same hosts are not the lab's.
 pub fn leaks<'a>(
-    encap: Encap,
+    encaps: &[(Family, Encap)],
     pod_ips: &BTreeSet<IpAddr>,
     pod_nets: &[IpNet],
     frames: impl IntoIterator<Item = (&'a PointId, &'a Wire)>,
 ) -> Vec<String> {
     let mut seen = BTreeSet::new();
+    let encap_of = |family: Family| {
+        let found = encaps.iter().find(|(f, _)| *f == family).or(encaps.first());
+        found.map_or(Encap::Plain, |&(_, e)| e)
+    };
+    let vxlan = encaps
+        .iter()
+        .find(|(_, e)| e.vxlan().is_some())
+        .map(|&(_, e)| e);
     for (point, wire) in frames {
         // Tagged probe frames are already judged, and named, with their pair.
         if wire.tag().is_some() {
             continue;
         }
-        match wire {
-            Wire::Plain(ip)
-                if encap.is_tunnel() && [ip.src, ip.dst].iter().any(|a| pod_ips.contains(a)) =>
+        match (wire, vxlan) {
+            (Wire::Plain(ip), _)
+                if encap_of(Family::of(ip.src)).is_tunnel()
+                    && [ip.src, ip.dst].iter().any(|a| pod_ips.contains(a)) =>
             {
+                let mode = encaps.first().map_or("", |(_, e)| e.mode_name());
                 seen.insert(format!(
-                    "plain {} {} > {} on {point}: pod addresses must not cross the underlay in {} mode",
-                    Family::of(ip.src), ip.src, ip.dst, encap.mode_name()
+                    "plain {} {} > {} on {point}: pod addresses must not cross the underlay in {mode} mode",
+                    Family::of(ip.src), ip.src, ip.dst
                 ));
             }
             // Another segment between the same hosts is not the lab's business unless it
             // carries the lab's pods or VTEPs (addresses in the pod subnets).
-            Wire::Vxlan { .. }
-                if encap.vxlan().is_some()
-                    && carries_lab(wire, pod_nets)
-                    && wire.encap() != Some(encap) =>
+            (Wire::Vxlan { .. }, Some(vxlan))
+                if carries_lab(wire, pod_nets) && wire.encap() != Some(vxlan) =>
             {
-                seen.insert(format!("{wire} on {point}: expected {encap}"));
+                seen.insert(format!("{wire} on {point}: expected {vxlan}"));
             }
             _ => {}
         }
@@ -1244,9 +1253,9 @@ mod tests {
             "172.16.0.0/24".parse().unwrap(),
             "172.16.1.0/24".parse().unwrap(),
         ];
-        let found = leaks(v, &pods, &nets, frames);
+        let found = leaks(&[(Family::Ipv4, v)], &pods, &nets, frames);
         assert_eq!(found, vec!["plain IPv4 172.16.0.2 > 172.16.1.2 on gw1-eth1: pod addresses must not cross the underlay in vxlan mode"]);
-        assert!(leaks(Encap::Plain, &pods, &nets, frames).is_empty());
+        assert!(leaks(&[(Family::Ipv4, Encap::Plain)], &pods, &nets, frames).is_empty());
         // A VTEP on another VNI shows itself through the ARP it floods.
         let arp_vni2 = dissect(
             &vxlan_frame(
@@ -1260,7 +1269,12 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        let found = leaks(v, &pods, &nets, [(&PointId::from("host2-eth1"), &arp_vni2)]);
+        let found = leaks(
+            &[(Family::Ipv4, v)],
+            &pods,
+            &nets,
+            [(&PointId::from("host2-eth1"), &arp_vni2)],
+        );
         assert_eq!(
             found,
             vec!["VXLAN vni 2 10.0.2.2>10.0.1.2 [172.16.1.2>172.16.0.2] on host2-eth1: expected UDP/4789 VXLAN vni 1"]
@@ -1278,7 +1292,55 @@ mod tests {
             &[4789],
         )
         .unwrap();
-        assert!(leaks(v, &pods, &nets, [(&PointId::from("host2-eth1"), &other)]).is_empty());
+        assert!(leaks(
+            &[(Family::Ipv4, v)],
+            &pods,
+            &nets,
+            [(&PointId::from("host2-eth1"), &other)]
+        )
+        .is_empty());
+    }
+
+    /// Where IPv4 goes in IPIP and IPv6 in VXLAN (a dual ipip lab), a plain IPv6 pod packet
+    /// is a leak, and IPv6 VXLAN is judged against the lab's VXLAN, not IPIP.
+    #[test]
+    fn a_dual_ipip_lab_judges_each_family_by_its_own_encapsulation() {
+        use crate::wire::ipv6::build::plain6;
+        let v = Encap::Vxlan(VxlanParams {
+            vni: 4096,
+            port: 4789,
+        });
+        let encaps = [(Family::Ipv4, Encap::Ipip), (Family::Ipv6, v)];
+        let (a, b) = ("fd00:172:16::2", "fd00:172:16:1::2");
+        let pods: BTreeSet<IpAddr> = [a.parse::<IpAddr>().unwrap(), b.parse().unwrap()].into();
+        let nets = ["fd00:172:16::/64".parse().unwrap()];
+        let w = dissect(&plain6(a, b, false, None), &[4789]).unwrap();
+        let found = leaks(&encaps, &pods, &nets, [(&PointId::from("gw-eth1"), &w)]);
+        assert_eq!(found, vec![format!("plain IPv6 {a} > {b} on gw-eth1: pod addresses must not cross the underlay in ipip mode")]);
+        let arp_vni1 = dissect(
+            &vxlan_frame(
+                ("10.0.2.2", "10.0.1.2"),
+                4789,
+                1,
+                ("172.16.1.2", "172.16.0.2"),
+                false,
+                None,
+            ),
+            &[4789],
+        )
+        .unwrap();
+        let nets4 = ["172.16.1.0/24".parse().unwrap()];
+        let found = leaks(
+            &encaps,
+            &pods,
+            &nets4,
+            [(&PointId::from("host2-eth1"), &arp_vni1)],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].ends_with("expected UDP/4789 VXLAN vni 4096"),
+            "{found:?}"
+        );
     }
 
     fn steady(lost: usize, frame: fn(bool) -> Vec<u8>) -> Vec<ProbeResult> {

@@ -238,7 +238,7 @@ impl Prepared {
             None => (bpf::PROBE_SNAP, RingSize::PROBES),
         };
         let ring = opts.capture_ring.map_or(ring, RingSize::sized);
-        let filter = bpf::program(lab.encap.vxlan(), &vxlan_ports(&lab), snap);
+        let filter = bpf::program(lab.vxlan(), &vxlan_ports(&lab), snap);
         // A WireGuard device has no link-layer header: its packets start at the IP header.
         let bare = bpf::bare_ipv4(snap);
         let filter_of = |p: &CapturePoint| match p.id.role {

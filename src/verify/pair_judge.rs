@@ -187,7 +187,7 @@ impl<'a> PairJudge<'a> {
     /// underlay address where it is tunnelled.
     fn routed_to(&self, from: usize, to: usize, node: &str, family: Family) -> RoutedTo {
         let (lab, dst) = (self.lab, host_of(self.lab, to));
-        let tunnel = lab.encap_between(lab.pods[from].host, dst.index);
+        let tunnel = lab.encap_between(lab.pods[from].host, dst.index, family);
         let pod = lab.pod_ip(to, family);
         let subnet = dst
             .pod_subnet_in(family)
@@ -202,14 +202,14 @@ impl<'a> PairJudge<'a> {
                 named: format!("{subnet} (pod {pod})"),
             },
             _ if family == Family::Ipv4 && dst.tunnel_ip().is_some() => {
-                let tunnel = dst.outer_ip(family);
+                let tunnel = lab.outer_ip(dst, family);
                 RoutedTo {
                     ip: tunnel,
                     named: format!("{tunnel} ({}'s WireGuard tunnel address)", dst.node),
                 }
             }
             _ => {
-                let underlay = dst.underlay(family);
+                let underlay = dst.underlay(lab.outer_family(family));
                 RoutedTo {
                     ip: underlay,
                     named: format!("{underlay} ({}'s underlay address)", dst.node),
@@ -228,7 +228,7 @@ impl<'a> PairJudge<'a> {
     ) {
         let (lab, (a, b)) = (self.lab, pair.pods());
         let (src_host, dst_host) = (host_of(lab, a), host_of(lab, b));
-        let peer = dst_host.outer_ip(pair.family);
+        let peer = lab.outer_ip(dst_host, pair.family);
         for gap in self
             .gaps
             .iter()

@@ -131,7 +131,8 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
             })
         };
         for (dev, family) in vxlan_devices(lab, h) {
-            if let Encap::Vxlan(v) = lab.encap {
+            // Each family's VTEP carries that family's VXLAN: an ipip lab's IPv4 device is IPIP.
+            if let Encap::Vxlan(v) = lab.encap_in(family) {
                 let (port, vni, flow_based) = (v.port, v.vni, h.flow_based);
                 push(
                     Item::Tunnel {
@@ -183,7 +184,9 @@ pub fn expected(lab: &Lab) -> Vec<Expected> {
 /// has an IPv4 side, and its IPv6 VTEP's (`cnilab.tunnel6-dev`), which share the port and VNI.
 fn vxlan_devices(lab: &Lab, h: &LabHost) -> Vec<(String, Family)> {
     let v4 = lab.tunnel_dev.clone().filter(|_| h.underlay_ip.is_some());
+    // Cilium's one device carries both families: it is read back once.
     let v6 = h.v6.as_ref().and_then(|v6| v6.tunnel_dev.clone());
+    let v6 = v6.filter(|dev| v4.as_ref() != Some(dev));
     let v4 = v4.map(|dev| (dev, Family::Ipv4));
     v4.into_iter()
         .chain(v6.map(|dev| (dev, Family::Ipv6)))
@@ -233,9 +236,9 @@ fn peer_items(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
     let dev = lab.tunnel_dev.clone();
     // A peer on the host's own subnet gets a plain route via the peer. flannel's DirectRouting
     // programs no tunnel entries for it; Calico's CrossSubnet programs every VTEP's anyway.
-    let encap = lab.encap_between(h.index, p.index);
+    let encap = lab.encap_between(h.index, p.index, Family::Ipv4);
     let vtep_entries = match encap {
-        Encap::Plain if lab.flavor == Flavor::Calico => lab.encap,
+        Encap::Plain if lab.flavor == Flavor::Calico => lab.encap_in(Family::Ipv4),
         _ => encap,
     };
     if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
@@ -288,7 +291,7 @@ fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
         return Vec::new();
     }
     let mut items = Vec::new();
-    let encap = lab.encap_between(h.index, p.index);
+    let encap = lab.encap_between(h.index, p.index, Family::Ipv6);
     let route = match (encap, &own.tunnel_dev) {
         (Encap::Plain, _) if h.rack != p.rack => None,
         (Encap::Plain, _) => Some((peer.underlay_ip, h.underlay_if.clone())),
@@ -298,7 +301,7 @@ fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
     // As in IPv4: DirectRouting programs no VTEP entries for a peer it routes plain, Calico's
     // CrossSubnet programs every VTEP's.
     let vtep_entries = match encap {
-        Encap::Plain if lab.flavor == Flavor::Calico => lab.encap,
+        Encap::Plain if lab.flavor == Flavor::Calico => lab.encap_in(Family::Ipv6),
         _ => encap,
     };
     if let (Encap::Vxlan(_), Some(dev), Some(ip), Some(mac)) =
@@ -309,11 +312,14 @@ fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
             mac: mac.clone(),
             dev: dev.clone(),
         });
-        items.push(Item::Fdb {
-            mac: mac.clone(),
-            dst: peer.underlay_ip.into(),
-            dev: dev.clone(),
-        });
+        // A flow-based device (Cilium's) has no FDB: each packet's key comes from its route.
+        if !h.flow_based {
+            items.push(Item::Fdb {
+                mac: mac.clone(),
+                dst: peer.underlay_ip.into(),
+                dev: dev.clone(),
+            });
+        }
     }
     if let Some((via, dev)) = route {
         items.push(Item::Route {
@@ -762,6 +768,53 @@ mod tests {
         let host1 = items_of(&e, 1);
         assert_eq!(host1.len(), 1 + 2 * 3, "{host1:#?}");
         assert!(host1.contains(&&route6));
+    }
+
+    /// Calico's ipip lab in dual stack: tunl0 is IPIP, so the only VXLAN device read back is
+    /// vxlan-v6.calico, with its VNI and port; each peer has an IPIP route in IPv4 and a route,
+    /// a neighbour and an FDB entry through the IPv6 VTEP.
+    #[test]
+    fn a_dual_ipip_host_programs_ipip_in_ipv4_and_its_ipv6_vtep() {
+        use crate::family::IpFamily;
+        let l = family_lab(Mode::Ipip, Flavor::Calico, IpFamily::Dual);
+        let e = expected(&l);
+        let host1 = items_of(&e, 1);
+        let tunnels: Vec<_> = host1
+            .iter()
+            .filter(|i| matches!(i, Item::Tunnel { .. }))
+            .collect();
+        assert_eq!(
+            tunnels,
+            [&&Item::Tunnel {
+                dev: "vxlan-v6.calico".into(),
+                port: 4789,
+                vni: 4096,
+                flow_based: false,
+                family: Family::Ipv6,
+            }]
+        );
+        assert!(host1.contains(&&Item::Route {
+            dst: "172.16.1.0/24".into(),
+            via: Some("10.0.2.2".parse().unwrap()),
+            dev: "tunl0".into(),
+            proto: Some(80),
+        }));
+        assert!(host1.contains(&&Item::Route {
+            dst: "fd00:172:16:2::/64".into(),
+            via: Some("fd00:172:16:2::".parse().unwrap()),
+            dev: "vxlan-v6.calico".into(),
+            proto: None,
+        }));
+        assert!(host1.contains(&&Item::Neighbour {
+            ip: "fd00:172:16:1::".parse().unwrap(),
+            mac: "02:cb:00:00:06:02".into(),
+            dev: "vxlan-v6.calico".into(),
+        }));
+        // The IPv6 VTEP, a route per peer in IPv4, three items per peer in IPv6, and the pod's
+        // /32 route and proxy ARP.
+        assert_eq!(host1.len(), 1 + 2 + 2 * 3 + 2, "{host1:#?}");
+        let states: Vec<_> = (1..=3).map(|h| (h, healthy(&e, h))).collect();
+        assert!(compare(&e, &states).is_empty());
     }
 
     /// A failing pair of one family between two hosts is blamed on what those hosts lack in

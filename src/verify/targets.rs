@@ -250,12 +250,12 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
     let host = |i| lab.host(i).expect("Lab checks every pod has its host");
     let (ha, hb) = (host(pa.host), host(pb.host));
     PairPlan {
-        encap: lab.encap_between(pa.host, pb.host),
+        encap: lab.encap_between(pa.host, pb.host, pair.family),
         family: pair.family,
         src_pod,
         dst_pod,
-        src_host: ha.outer_ip(pair.family),
-        dst_host: hb.outer_ip(pair.family),
+        src_host: lab.outer_ip(ha, pair.family),
+        dst_host: lab.outer_ip(hb, pair.family),
         src_point: lab.shape_point(ha),
         dst_point: lab.shape_point(hb),
         src_pod_point: pod_point(pa),
@@ -349,5 +349,71 @@ mod tests {
             },
         );
         assert_eq!(four.dst_host.to_string(), "10.0.2.2");
+    }
+
+    /// Cilium's dual stack tunnels IPv6 pods over the IPv4 underlay: an IPv6 pair expects its
+    /// VXLAN between the hosts' IPv4 addresses, and the lab says IPv4 is the outer family.
+    #[test]
+    fn a_cilium_ipv6_pair_expects_vxlan_over_the_ipv4_underlay() {
+        let spec = crate::plan::LabSpec {
+            flavor: crate::plan::Flavor::Cilium,
+            ip_family: crate::family::IpFamily::Dual,
+            ..crate::plan::LabSpec::article(crate::plan::Mode::Vxlan, 3, None)
+        };
+        let l = crate::lab::tests::lab_of_spec(&spec);
+        assert_eq!(l.underlay_protocol, Some(Family::Ipv4));
+        assert_eq!(l.outer_family(Family::Ipv6), Family::Ipv4);
+        let six = ProbePair {
+            from: 1,
+            to: 0,
+            family: Family::Ipv6,
+        };
+        let p = pair_plan(&l, six);
+        assert_eq!(p.src_pod.to_string(), "fd00:172:16:1::2");
+        assert_eq!(
+            p.expected(false),
+            "UDP/8472 VXLAN vni 256 between 10.0.2.2 and 10.0.1.2"
+        );
+        // Without the label, each family tunnels over its own underlay, as flannel's does.
+        let flannel = crate::lab::tests::lab_of_spec(&crate::plan::LabSpec {
+            flavor: crate::plan::Flavor::Flannel,
+            ..spec
+        });
+        assert_eq!(flannel.outer_family(Family::Ipv6), Family::Ipv6);
+    }
+
+    /// A dual ipip lab expects each family in its own shape: IPv4 in IPIP between the hosts'
+    /// IPv4 underlay addresses, IPv6 in Calico's IPv6 VXLAN between their IPv6 ones.
+    #[test]
+    fn a_dual_ipip_pair_expects_ipip_in_ipv4_and_vxlan_in_ipv6() {
+        for flavor in [crate::plan::Flavor::Article, crate::plan::Flavor::Calico] {
+            let spec = crate::plan::LabSpec {
+                flavor,
+                ip_family: crate::family::IpFamily::Dual,
+                ..crate::plan::LabSpec::article(crate::plan::Mode::Ipip, 3, None)
+            };
+            let l = crate::lab::tests::lab_of_spec(&spec);
+            let six = ProbePair {
+                from: 0,
+                to: 2,
+                family: Family::Ipv6,
+            };
+            assert_eq!(
+                pair_plan(&l, six).expected(false),
+                "UDP/4789 VXLAN vni 4096 between fd00:10:0:1::2 and fd00:10:0:3::2",
+                "{flavor}"
+            );
+            let four = pair_plan(
+                &l,
+                ProbePair {
+                    family: Family::Ipv4,
+                    ..six
+                },
+            );
+            assert_eq!(
+                four.expected(false),
+                "IPIP (protocol 4) between 10.0.1.2 and 10.0.3.2"
+            );
+        }
     }
 }

@@ -359,6 +359,8 @@ mod tests {
         Lab {
             name: "teach".into(),
             encap: crate::lab::Encap::Plain,
+            encap6: None,
+            underlay_protocol: None,
             flavor: Default::default(),
             tunnel_dev: None,
             services: None,

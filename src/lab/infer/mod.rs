@@ -557,9 +557,9 @@ mod tests {
         let inference = infer(&topo).unwrap();
         assert_eq!(inference.labels["host1"][LABEL_DIRECT_TO], "2");
         let lab = Lab::from_topology(&inference.labelled(&topo)).unwrap();
-        assert_eq!(lab.encap_between(1, 2), Encap::Plain);
-        assert_eq!(lab.encap_between(1, 3), Encap::Ipip);
-        assert_eq!(lab.encap_between(2, 1), Encap::Ipip);
+        assert_eq!(lab.encap_between(1, 2, Family::Ipv4), Encap::Plain);
+        assert_eq!(lab.encap_between(1, 3, Family::Ipv4), Encap::Ipip);
+        assert_eq!(lab.encap_between(2, 1, Family::Ipv4), Encap::Ipip);
     }
 
     #[test]

@@ -490,7 +490,7 @@ struct Capture {
 
 impl Capture {
     fn start(lab: &Lab, services: &LabServices, run: u32) -> Result<Capture, ServiceProbeError> {
-        let ports: Vec<u16> = lab.encap.vxlan().map(|v| v.port).into_iter().collect();
+        let ports: Vec<u16> = lab.vxlan().map(|v| v.port).into_iter().collect();
         let vips: Vec<IpAddr> = services
             .services
             .iter()
