@@ -79,6 +79,8 @@ pub fn run() -> i32 {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
+    // Before any thread: an arena made by an earlier thread would stay.
+    crate::sys::malloc_arenas::use_one();
     crate::interrupt::install();
     match dispatch::dispatch(cli.command) {
         Ok(code) => code,
