@@ -206,11 +206,15 @@ struct AddrInfo {
     prefixlen: Option<u8>,
 }
 
-/// Every link with its details (`ip -j -d link show`), or only those of one type.
+/// Every link with its details (`ip -j -d link show`), or only those of one type. The type is
+/// picked here, not by `ip link show type T`: where the kernel cannot filter the dump by kind,
+/// iproute2 prints an empty object for each link it leaves out.
 pub fn links(namespace: &str, of_type: Option<&str>) -> Result<Vec<LinkRow>, ToolError> {
-    let mut args = vec!["-j", "-d", "link", "show"];
-    args.extend(of_type.map(|t| ["type", t]).into_iter().flatten());
-    json_in(namespace, "ip", &args)
+    let all: Vec<LinkRow> = json_in(namespace, "ip", &["-j", "-d", "link", "show"])?;
+    Ok(all
+        .into_iter()
+        .filter(|l| of_type.map_or(true, |t| l.kind() == Some(t)))
+        .collect())
 }
 
 /// Every IPv4 address.
