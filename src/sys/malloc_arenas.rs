@@ -9,8 +9,7 @@
 //! many threads too.
 
 /// Caps the process at one arena; to be called before any thread starts, since an arena
-/// made before stays. Other C libraries have no such
-/// knob; there it does nothing.
+/// made before stays. Other C libraries have no such knob; there it does nothing.
 pub fn use_one() {
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt only sets an allocator parameter; M_ARENA_MAX takes any positive value.

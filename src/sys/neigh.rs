@@ -246,12 +246,6 @@ pub fn flush_learned_fdb() -> io::Result<()> {
     delete_dynamic(&[libc::AF_BRIDGE as u8])
 }
 
-/// Whether the calling thread's namespace holds a neighbour entry of `family` that is not
-/// learned (permanent or noarp): one that a device-wide flush would take too.
-pub fn has_static(family: u8) -> io::Result<bool> {
-    Ok(list(family)?.iter().any(|n| !n.is_dynamic()))
-}
-
 /// Deletes the dynamic entries of each of `tables` (AF_INET, AF_INET6, AF_BRIDGE).
 fn delete_dynamic(tables: &[u8]) -> io::Result<()> {
     let nl = Netlink::open()?;
