@@ -524,12 +524,19 @@ impl Judged {
 
     /// Makes `observed`, just harvested, the batch that ended before `next_began`: what was
     /// carried over is put back in front, and what was captured since is carried over to the
-    /// next batch.
+    /// next batch. Each point's frames stay in a vector of their exact size, as
+    /// [`Observed::split_off_from`] leaves them.
     fn carry_over(&mut self, observed: &mut [Observed], next_began: Duration) {
         for (observed, carry) in observed.iter_mut().zip(&mut self.carry) {
             let later = observed.split_off_from(next_began);
             let earlier = std::mem::replace(carry, later);
-            observed.kept.splice(0..0, earlier);
+            if earlier.is_empty() {
+                continue;
+            }
+            let mut kept = Vec::with_capacity(earlier.len() + observed.kept.len());
+            kept.extend(earlier);
+            kept.append(&mut observed.kept);
+            observed.kept = kept;
         }
     }
 

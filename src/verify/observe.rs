@@ -48,7 +48,7 @@ pub struct Kept {
     /// What judging needs of it; `None` for a frame kept only for the pcap files.
     pub sighting: Option<Sighting>,
     /// The frame's bytes, with `--pcap`.
-    pub raw: Option<Vec<u8>>,
+    pub raw: Option<Box<[u8]>>,
     /// How many times the point saw exactly this frame. A probe frame passes each point once,
     /// so a second copy is news: something on the way duplicated it.
     pub copies: u32,
@@ -95,11 +95,20 @@ impl Observed {
 
     /// Takes out what was kept of frames the kernel stamped at `ts` or later. Call it only
     /// once [`Observed::done`]: what finds repeats would point at the wrong frames after.
+    /// Both parts are of their exact size: the capture grew the vector by doubling, and a
+    /// batch's sightings, every point's slack with them, are held while the batch is judged.
     pub fn split_off_from(&mut self, ts: Duration) -> Vec<Kept> {
         debug_assert!(self.kept_like.is_empty(), "split before done");
-        let (later, earlier) = std::mem::take(&mut self.kept)
-            .into_iter()
-            .partition(|k| k.ts >= ts);
+        let all = std::mem::take(&mut self.kept);
+        let later_count = all.iter().filter(|k| k.ts >= ts).count();
+        let mut earlier = Vec::with_capacity(all.len() - later_count);
+        let mut later = Vec::with_capacity(later_count);
+        for kept in all {
+            match kept.ts >= ts {
+                true => later.push(kept),
+                false => earlier.push(kept),
+            }
+        }
         self.kept = earlier;
         later
     }
@@ -191,7 +200,7 @@ impl Observer {
             }
             return;
         }
-        let raw = Some(data.to_vec());
+        let raw = Some(data.into());
         into.kept.push(Kept {
             ts,
             sighting,
@@ -589,5 +598,17 @@ mod tests {
         assert!(seen.take(&ping).is_empty());
         assert!(seen.take_frame(0, 1).is_some());
         assert!(seen.take_frame(0, 1).is_none());
+    }
+
+    /// Every sighting a batch keeps is as large as the largest frame shape the dissector
+    /// knows, and a 254-host run keeps millions: the rare shapes (ICMP errors' quotes, ARP
+    /// and NDP inside VXLAN, the raw bytes of --pcap) are boxed so that they do not set it.
+    #[test]
+    fn a_kept_frame_stays_within_216_bytes() {
+        assert!(
+            std::mem::size_of::<Kept>() <= 216,
+            "a kept frame takes {} bytes",
+            std::mem::size_of::<Kept>()
+        );
     }
 }

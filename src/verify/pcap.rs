@@ -228,7 +228,7 @@ mod tests {
         let kept = |nanos, frame: &[u8], sighting| Kept {
             ts: Duration::new(1_700_000_000, nanos),
             sighting,
-            raw: Some(frame.to_vec()),
+            raw: Some(frame.into()),
             copies: 1,
         };
         let observed = [

@@ -103,20 +103,21 @@ pub enum L4 {
     Unreachable {
         code: u8,
         mtu: u16,
-        /// The quoted original datagram, when it was one of our echo requests.
-        original: Option<Quoted>,
+        /// The quoted original datagram, when it was one of our echo requests. Boxed in every
+        /// error: few frames are errors, and each kept sighting is as large as the largest shape.
+        original: Option<Box<Quoted>>,
     },
     /// ICMPv6 packet too big: IPv6 routers never fragment, they send this with the next
     /// hop's MTU instead.
     TooBig {
         mtu: u32,
-        original: Option<Quoted>,
+        original: Option<Box<Quoted>>,
     },
     OtherIcmp {
         icmp_type: u8,
         code: u8,
         /// For an error (time exceeded, say): the echo request it quotes, if it quotes one.
-        original: Option<Quoted>,
+        original: Option<Box<Quoted>>,
     },
     Udp {
         src_port: u16,
@@ -204,9 +205,11 @@ pub enum Wire {
         inner: Option<Ip>,
         /// The protocol addresses of an inner ARP packet: what a VTEP floods while it resolves
         /// a peer, often the only trace a misconfigured one leaves.
-        arp: Option<Arp>,
+        /// Boxed, as `ndp` is: few frames carry either, and every sighting verify keeps is
+        /// as large as the largest variant.
+        arp: Option<Box<Arp>>,
         /// An inner neighbour solicitation or advertisement: ARP's part in IPv6.
-        ndp: Option<Ndp>,
+        ndp: Option<Box<Ndp>>,
     },
     Ipip {
         outer_src: Ipv4Addr,
@@ -328,8 +331,8 @@ impl Wire {
                     port: *port,
                 },
                 inner: inner.as_ref(),
-                arp: *arp,
-                ndp: *ndp,
+                arp: arp.as_deref().copied(),
+                ndp: ndp.as_deref().copied(),
             }),
             _ => None,
         }
@@ -373,7 +376,7 @@ impl Wire {
     pub fn ndp(&self) -> Option<Ndp> {
         match self {
             Wire::Ndp(ndp) => Some(*ndp),
-            Wire::Vxlan { ndp, .. } => *ndp,
+            Wire::Vxlan { ndp, .. } => ndp.as_deref().copied(),
             _ => None,
         }
     }
@@ -382,7 +385,7 @@ impl Wire {
     pub fn arp(&self) -> Option<Arp> {
         match self {
             Wire::Arp(arp) => Some(*arp),
-            Wire::Vxlan { arp, .. } => *arp,
+            Wire::Vxlan { arp, .. } => arp.as_deref().copied(),
             _ => None,
         }
     }
@@ -540,8 +543,8 @@ pub(super) fn vxlan(
         port,
         vni,
         inner,
-        arp,
-        ndp,
+        arp: arp.map(Box::new),
+        ndp: ndp.map(Box::new),
     })
 }
 
@@ -677,12 +680,12 @@ fn icmp(b: &[u8]) -> Result<L4, DissectError> {
         3 => L4::Unreachable {
             code,
             mtu: be16(b, 6),
-            original: quoted(&b[ICMP_MIN..]),
+            original: quoted(&b[ICMP_MIN..]).map(Box::new),
         },
         _ => L4::OtherIcmp {
             icmp_type,
             code,
-            original: quoted(&b[ICMP_MIN..]),
+            original: quoted(&b[ICMP_MIN..]).map(Box::new),
         },
     })
 }
@@ -995,12 +998,13 @@ mod tests {
             &build::ipv4(build::ip("10.0.1.2"), build::ip("10.0.2.2"), 17, &udp),
         );
         let wire = dissect(&frame, PORTS).unwrap();
+        let view = wire.vxlan().expect("a VXLAN frame");
         assert!(
             matches!(
-                wire,
-                Wire::Vxlan {
+                view,
+                Vxlan {
                     inner: None,
-                    vni: 1,
+                    params: VxlanParams { vni: 1, .. },
                     arp: Some(Arp { op: ArpOp::Request, sender, target, .. }),
                     ..
                 } if sender == build::ip("172.16.1.0") && target == build::ip("172.16.0.0")
@@ -1099,12 +1103,12 @@ mod tests {
             L4::Unreachable {
                 code: 4,
                 mtu: 1400,
-                original: Some(Quoted {
+                original: Some(Box::new(Quoted {
                     src: build::ip("172.16.0.2").into(),
                     dst: build::ip("172.16.1.2").into(),
                     id: 9,
                     seq: 77
-                })
+                }))
             }
         );
     }

@@ -141,12 +141,12 @@ fn icmpv6(b: &[u8]) -> Result<L4, DissectError> {
         },
         PACKET_TOO_BIG => L4::TooBig {
             mtu: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-            original: quoted(&b[ICMP_MIN..]),
+            original: quoted(&b[ICMP_MIN..]).map(Box::new),
         },
         _ => L4::OtherIcmp {
             icmp_type,
             code,
-            original: quoted(&b[ICMP_MIN..]),
+            original: quoted(&b[ICMP_MIN..]).map(Box::new),
         },
     })
 }
@@ -483,7 +483,7 @@ mod tests {
             ip.l4,
             L4::TooBig {
                 mtu: 1430,
-                original: Some(quoted)
+                original: Some(Box::new(quoted))
             }
         );
     }

@@ -129,7 +129,7 @@ fn icmp_error(
     ip: &Ip,
     icmp_type: u8,
     code: u8,
-    original: &Option<super::dissect::Quoted>,
+    original: &Option<Box<super::dissect::Quoted>>,
 ) -> fmt::Result {
     let icmp = if ip.src.is_ipv6() { "ICMP6" } else { "ICMP" };
     write!(
