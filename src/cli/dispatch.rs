@@ -417,7 +417,7 @@ fn neigh_limits(file: &LabFile, raise: bool, deployed: bool) -> Result<(), Error
         return Ok(());
     };
     for family in lab.families() {
-        let own = match deployed {
+        let own = || match deployed {
             true => crate::neigh_limits::held_by(family, lab.namespaces()),
             false => 0,
         };

@@ -172,8 +172,14 @@ impl Flush {
     }
 
     /// Looks at the node once: in an IPv4 lab, a node is flushed device by device from now
-    /// on unless one of its devices holds static neighbours and could learn others.
-    fn survey(node: &str, namespace: &str, ipv6: bool) -> Result<Flush, LearnedError> {
+    /// on unless one of its devices holds static neighbours and could learn others. `fdb` is
+    /// the node's FDB where verify has read it already (a host's).
+    fn survey(
+        node: &str,
+        namespace: &str,
+        ipv6: bool,
+        fdb: Option<&[FdbEntry]>,
+    ) -> Result<Flush, LearnedError> {
         let err = |why: String| LearnedError::Command {
             node: node.to_string(),
             what: "read the neighbour table",
@@ -195,7 +201,7 @@ impl Flush {
             return Ok(flush(FlushWay::Devices(here.devices)));
         }
         // Only a way to skip the dump: if the devices cannot be read, the dump it is.
-        let learnless = learnless_tunnels(namespace).unwrap_or_default();
+        let learnless = learnless_tunnels(namespace, fdb).unwrap_or_default();
         Ok(flush(here.way_with(&learnless)))
     }
 }
@@ -246,8 +252,19 @@ fn survey_here() -> std::io::Result<Surveyed> {
 /// all-zeros entry floods their ARP requests, so a request for an address nobody programmed
 /// goes nowhere and its entry never resolves. Their neighbours are all configured (flannel's,
 /// Calico's), so a flush leaves them alone rather than dump the shared table to find none.
-fn learnless_tunnels(namespace: &str) -> Result<Vec<String>, crate::sys::tool::ToolError> {
-    let fdb = crate::sys::tables::fdb(namespace)?;
+/// The FDB is read unless given.
+fn learnless_tunnels(
+    namespace: &str,
+    fdb: Option<&[FdbEntry]>,
+) -> Result<Vec<String>, crate::sys::tool::ToolError> {
+    let read;
+    let fdb = match fdb {
+        Some(fdb) => fdb,
+        None => {
+            read = crate::sys::tables::fdb(namespace)?;
+            &read
+        }
+    };
     let floods = |dev: &str| fdb.iter().any(|e| e.ifname == dev && e.is_flood());
     Ok(crate::sys::tables::links(namespace, Some("vxlan"))?
         .into_iter()
@@ -258,10 +275,15 @@ fn learnless_tunnels(namespace: &str) -> Result<Vec<String>, crate::sys::tool::T
 }
 
 /// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours), each surveyed once for
-/// the way its neighbours are flushed. Not the underlay routers: see [`super::underlay`] for
-/// why their neighbours are resolved once and kept.
-pub fn plan_flush(lab: &Lab) -> Result<Vec<Flush>, LearnedError> {
+/// the way its neighbours are flushed; `fdbs` are the hosts' FDBs as [`read_hosts`] read them.
+/// Not the underlay routers: see [`super::underlay`] for why their neighbours are resolved
+/// once and kept.
+pub fn plan_flush(lab: &Lab, fdbs: &[HostFdb]) -> Result<Vec<Flush>, LearnedError> {
     let ipv6 = lab.ip_family.has_v6();
+    let fdb_of = |node: &str| {
+        let host = fdbs.iter().find(|f| f.node == node)?;
+        Some(host.entries.as_slice())
+    };
     let nodes: Vec<(&str, &str)> = lab
         .hosts
         .iter()
@@ -273,7 +295,7 @@ pub fn plan_flush(lab: &Lab) -> Result<Vec<Flush>, LearnedError> {
         )
         .collect();
     crate::sys::side_by_side::map_on(&nodes, FLUSH_THREADS, |(node, ns)| {
-        Flush::survey(node, ns, ipv6)
+        Flush::survey(node, ns, ipv6, fdb_of(node))
     })
     .into_iter()
     .collect()
@@ -371,7 +393,10 @@ mod tests {
             .unwrap()
             .success();
         assert!(ok, "bridge fdb append");
-        assert_eq!(learnless_tunnels(ns).unwrap(), ["vx0"]);
+        assert_eq!(learnless_tunnels(ns, None).unwrap(), ["vx0"]);
+        let fdb = crate::sys::tables::fdb(ns).unwrap();
+        assert_eq!(learnless_tunnels(ns, Some(&fdb)).unwrap(), ["vx0"]);
+        assert_eq!(learnless_tunnels(ns, Some(&[])).unwrap(), ["vx0", "vx2"]);
     }
 
     fn entry(

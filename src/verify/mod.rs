@@ -311,7 +311,7 @@ impl Prepared {
             })?),
             None => None,
         };
-        let flush = learned::plan_flush(lab)?;
+        let flush = learned::plan_flush(lab, &self.fdbs)?;
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
             // The pcap files want every frame: they are judged all at once, at the end.
