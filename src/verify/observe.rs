@@ -16,8 +16,9 @@ use super::judge::{Mac, Seen};
 use super::transport::{self, Flow};
 use crate::lab::point::PointId;
 use crate::wire::dissect::{self, Wire, L4};
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use rustc_hash::{FxHashMap, FxHasher};
+use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 /// How one capture point's frames are read; one per point, handed to its capture thread.
@@ -84,13 +85,13 @@ pub struct Observed {
     /// Sightings counted rather than kept: each was like one kept at this point already.
     pub repeats: usize,
     /// Each kept sighting by the hash of its [`likeness`]: where to look for its twin.
-    pub(super) kept_like: HashMap<u64, u32>,
+    pub(super) kept_like: FxHashMap<u64, u32>,
 }
 
 impl Observed {
     /// Lets go of what only finding repeats needed, once no frame is to come.
     pub fn done(&mut self) {
-        self.kept_like = HashMap::new();
+        self.kept_like = FxHashMap::default();
     }
 
     /// Takes out what was kept of frames the kernel stamped at `ts` or later. Call it only
@@ -115,14 +116,17 @@ impl Observed {
 
     /// Keeps `sighting`, unless one like it is kept already: then it is only counted.
     fn keep(&mut self, ts: Duration, sighting: Sighting) {
-        let like = likeness(&sighting);
-        let mut hasher = DefaultHasher::new();
-        like.hash(&mut hasher);
-        let hash = hasher.finish();
-        let twin = self.kept_like.get(&hash).and_then(|&i| {
-            let kept = self.kept.get(i as usize)?.sighting.as_ref()?;
-            (likeness(kept) == like).then_some((i as usize, *kept == sighting))
-        });
+        let (hash, twin) = {
+            let like = likeness(&sighting);
+            let mut hasher = FxHasher::default();
+            like.hash(&mut hasher);
+            let hash = hasher.finish();
+            let twin = self.kept_like.get(&hash).and_then(|&i| {
+                let kept = self.kept.get(i as usize)?.sighting.as_ref()?;
+                (likeness(kept) == like).then_some((i as usize, *kept == sighting))
+            });
+            (hash, twin)
+        };
         if let Some((i, exact)) = twin {
             self.repeats += 1;
             if exact {
@@ -143,15 +147,16 @@ impl Observed {
 
 /// What the judge can learn from a sighting, for telling a repeat from news: the sighting
 /// itself, except that a steady-state ping is any of its pair's steady pings (their number
-/// is in the owner, the tag and the echo's identifier and sequence, and nowhere else).
-fn likeness(s: &Sighting) -> Sighting {
-    let mut like = s.clone();
+/// is in the owner, the tag and the echo's identifier and sequence, and nowhere else). Only
+/// those are copied: every captured frame is asked this.
+fn likeness(s: &Sighting) -> Cow<'_, Sighting> {
     let Owner::Probe { id, reply } = s.owner else {
-        return like;
+        return Cow::Borrowed(s);
     };
     if !matches!(id.kind, ProbeKind::Steady(_)) {
-        return like;
+        return Cow::Borrowed(s);
     }
+    let mut like = s.clone();
     like.owner = Owner::Probe {
         id: ProbeId::new(id.pair, ProbeKind::Steady(0)),
         reply,
@@ -167,7 +172,7 @@ fn likeness(s: &Sighting) -> Sighting {
             (tag.probe, tag.attempt) = (0, 0);
         }
     }
-    like
+    Cow::Owned(like)
 }
 
 fn innermost_l4(wire: &mut Wire) -> Option<&mut L4> {
@@ -241,7 +246,7 @@ pub struct Sightings {
     /// Each capture point's name and what it kept.
     points: Vec<(PointId, Observed)>,
     /// Per probe, where its sightings are: (point, frame) indices, in capture order.
-    index: HashMap<ProbeId, Vec<(u32, u32)>>,
+    index: FxHashMap<ProbeId, Vec<(u32, u32)>>,
 }
 
 impl Sightings {
@@ -251,7 +256,7 @@ impl Sightings {
         points: Vec<(PointId, Observed)>,
         owner: impl Fn(&Sighting) -> Option<ProbeId>,
     ) -> (Sightings, Vec<(usize, usize)>) {
-        let mut index: HashMap<ProbeId, Vec<(u32, u32)>> = HashMap::new();
+        let mut index: FxHashMap<ProbeId, Vec<(u32, u32)>> = FxHashMap::default();
         let mut unowned = Vec::new();
         for (p, (_, observed)) in points.iter().enumerate() {
             for (i, kept) in observed.kept.iter().enumerate() {
