@@ -3,10 +3,12 @@
 
 use super::*;
 
-pub(super) type Outcomes = HashMap<ProbeId, Outcome>;
+/// FxHash, as the capture's own maps: these are keyed by verify's own probe numbers, and
+/// every probe of a 254-host run passes through them.
+pub(super) type Outcomes = rustc_hash::FxHashMap<ProbeId, Outcome>;
 
 /// Each TCP probe connection, by the client's side, to find its untagged handshake segments.
-pub(super) type Flows = HashMap<transport::Flow, ProbeId>;
+pub(super) type Flows = rustc_hash::FxHashMap<transport::Flow, ProbeId>;
 
 /// A batch of pairs that is over, as [`run_phases`] hands it on.
 pub(super) struct Ended<'p> {
@@ -46,7 +48,7 @@ pub(super) fn run_phases(
             }
         },
     };
-    let (mut outcomes, mut flows) = (Outcomes::new(), Flows::new());
+    let (mut outcomes, mut flows) = (Outcomes::default(), Flows::default());
     let mut ended: Option<(&[usize], Instant)> = None;
     'phases: for phase in &probes.phases {
         if !opts.warm {
