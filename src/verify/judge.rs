@@ -903,12 +903,19 @@ mod tests {
     }
 
     fn healthy_vxlan(reply_: bool) -> Vec<u8> {
-        let (o, i) = if reply_ {
-            (("10.0.2.2", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
-        } else {
-            (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
-        };
-        vxlan_frame(o, 4789, 1, i, reply_, Some(TAG))
+        vxlan_between(4789, 1)(reply_)
+    }
+
+    /// The pair's request or reply between the two hosts' VTEPs, in VXLAN on `port` with `vni`.
+    fn vxlan_between(port: u16, vni: u32) -> impl Fn(bool) -> Vec<u8> {
+        move |reply| {
+            let (o, i) = if reply {
+                (("10.0.2.2", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
+            } else {
+                (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
+            };
+            vxlan_frame(o, port, vni, i, reply, Some(TAG))
+        }
     }
 
     #[test]
@@ -953,17 +960,9 @@ mod tests {
     #[test]
     fn a_wrong_vni_or_port_is_named() {
         let p = plan(Mode::Vxlan);
-        let vni2 = |r: bool| {
-            let (o, i) = if r {
-                (("10.0.2.2", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
-            } else {
-                (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
-            };
-            vxlan_frame(o, 4789, 2, i, r, Some(TAG))
-        };
         let v = judge2(
             &p,
-            &everywhere(reply(), vni2),
+            &everywhere(reply(), vxlan_between(4789, 2)),
             &everywhere(reply(), healthy_vxlan),
         );
         assert!(
@@ -971,17 +970,9 @@ mod tests {
             "{}",
             v.texts()[0]
         );
-        let port = |r: bool| {
-            let (o, i) = if r {
-                (("10.0.2.2", "10.0.1.2"), ("172.16.1.2", "172.16.0.2"))
-            } else {
-                (("10.0.1.2", "10.0.2.2"), ("172.16.0.2", "172.16.1.2"))
-            };
-            vxlan_frame(o, 8472, 1, i, r, Some(TAG))
-        };
         let v = judge2(
             &p,
-            &everywhere(reply(), port),
+            &everywhere(reply(), vxlan_between(8472, 1)),
             &everywhere(reply(), healthy_vxlan),
         );
         assert!(
