@@ -34,7 +34,7 @@ fn use_file(file: &LabFile) {
     for format in [Format::Svg, Format::Mermaid, Format::Dot] {
         let _ = draw(&graph, format);
     }
-    let _ = cnilab::verify::learned::plan_flush(lab, &[]);
+    let _ = cnilab::verify::learned::plan_flush(lab, &[], &Default::default());
     // Every ordered pair of pods, as verify probes them.
     let hosts: Vec<(usize, usize)> = lab
         .pods

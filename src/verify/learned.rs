@@ -11,6 +11,7 @@ use crate::family::Family;
 use crate::lab::Lab;
 use crate::sys::netns::in_netns;
 pub use crate::sys::tables::FdbEntry;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 #[derive(Debug, thiserror::Error)]
@@ -172,13 +173,13 @@ impl Flush {
     }
 
     /// Looks at the node once: in an IPv4 lab, a node is flushed device by device from now
-    /// on unless one of its devices holds static neighbours and could learn others. `fdb` is
-    /// the node's FDB where verify has read it already (a host's).
+    /// on unless one of its devices holds static neighbours and could learn others. `known`
+    /// is what verify has read of the node already (a host's).
     fn survey(
         node: &str,
         namespace: &str,
         ipv6: bool,
-        fdb: Option<&[FdbEntry]>,
+        known: Known<'_>,
     ) -> Result<Flush, LearnedError> {
         let err = |why: String| LearnedError::Command {
             node: node.to_string(),
@@ -194,16 +195,24 @@ impl Flush {
         if ipv6 {
             return Ok(flush(FlushWay::Dump { ipv6 }));
         }
-        let here = in_netns(namespace, survey_here)
+        let here = in_netns(namespace, || survey_here(known.static_neighbours))
             .map_err(|e| err(e.to_string()))?
             .map_err(|e| err(e.to_string()))?;
         if here.holding_static.is_empty() {
             return Ok(flush(FlushWay::Devices(here.devices)));
         }
         // Only a way to skip the dump: if the devices cannot be read, the dump it is.
-        let learnless = learnless_tunnels(namespace, fdb).unwrap_or_default();
+        let learnless = learnless_tunnels(namespace, known.fdb).unwrap_or_default();
         Ok(flush(here.way_with(&learnless)))
     }
+}
+
+/// What verify has read of a node before its survey: its FDB, and the devices that hold a
+/// static IPv4 neighbour.
+#[derive(Debug, Clone, Copy, Default)]
+struct Known<'a> {
+    fdb: Option<&'a [FdbEntry]>,
+    static_neighbours: Option<&'a [String]>,
 }
 
 /// A namespace's devices as a flush sees them.
@@ -230,8 +239,21 @@ impl Surveyed {
     }
 }
 
-/// The calling thread's namespace, in an IPv4 lab.
-fn survey_here() -> std::io::Result<Surveyed> {
+/// The calling thread's namespace, in an IPv4 lab; its neighbours are dumped unless the
+/// devices holding static ones are `known` (a dump walks the table all namespaces share).
+fn survey_here(known: Option<&[String]>) -> std::io::Result<Surveyed> {
+    let holding_static = match known {
+        Some(devices) => devices.to_vec(),
+        None => static_holders()?,
+    };
+    Ok(Surveyed {
+        devices: crate::sys::neigh_device::devices()?,
+        holding_static,
+    })
+}
+
+/// The devices holding a static IPv4 neighbour, from a dump of the calling thread's namespace.
+fn static_holders() -> std::io::Result<Vec<String>> {
     let mut holding_static = Vec::new();
     for n in crate::sys::neigh::list(libc::AF_INET as u8)? {
         let Ok(name) = nix::net::if_::if_indextoname(n.ifindex as u32) else {
@@ -242,10 +264,7 @@ fn survey_here() -> std::io::Result<Surveyed> {
             holding_static.push(name);
         }
     }
-    Ok(Surveyed {
-        devices: crate::sys::neigh_device::devices()?,
-        holding_static,
-    })
+    Ok(holding_static)
 }
 
 /// The VXLAN devices that cannot learn a neighbour from traffic: learning is off and no
@@ -275,14 +294,20 @@ fn learnless_tunnels(
 }
 
 /// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours), each surveyed once for
-/// the way its neighbours are flushed; `fdbs` are the hosts' FDBs as [`read_hosts`] read them.
+/// the way its neighbours are flushed; `fdbs` are the hosts' FDBs as [`read_hosts`] read them,
+/// and `static_neighbours` each host's devices with static IPv4 neighbours, where the
+/// programmed check read them.
 /// Not the underlay routers: see [`super::underlay`] for why their neighbours are resolved
 /// once and kept.
-pub fn plan_flush(lab: &Lab, fdbs: &[HostFdb]) -> Result<Vec<Flush>, LearnedError> {
+pub fn plan_flush(
+    lab: &Lab,
+    fdbs: &[HostFdb],
+    static_neighbours: &HashMap<String, Vec<String>>,
+) -> Result<Vec<Flush>, LearnedError> {
     let ipv6 = lab.ip_family.has_v6();
-    let fdb_of = |node: &str| {
-        let host = fdbs.iter().find(|f| f.node == node)?;
-        Some(host.entries.as_slice())
+    let known = |node: &str| Known {
+        fdb: (fdbs.iter().find(|f| f.node == node)).map(|host| host.entries.as_slice()),
+        static_neighbours: static_neighbours.get(node).map(Vec::as_slice),
     };
     let nodes: Vec<(&str, &str)> = lab
         .hosts
@@ -295,7 +320,7 @@ pub fn plan_flush(lab: &Lab, fdbs: &[HostFdb]) -> Result<Vec<Flush>, LearnedErro
         )
         .collect();
     crate::sys::side_by_side::map_on(&nodes, FLUSH_THREADS, |(node, ns)| {
-        Flush::survey(node, ns, ipv6, fdb_of(node))
+        Flush::survey(node, ns, ipv6, known(node))
     })
     .into_iter()
     .collect()
@@ -331,12 +356,12 @@ mod tests {
                 "ip",
                 "neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev d0 nud stale",
             );
-            let without = survey_here().unwrap();
+            let without = survey_here(None).unwrap();
             ip(
                 "ip",
                 "neigh add 10.9.0.3 lladdr 02:00:00:00:00:03 dev d0 nud permanent",
             );
-            (without, survey_here().unwrap())
+            (without, survey_here(None).unwrap())
         });
         assert!(without.holding_static.is_empty());
         match without.way_with(&[]) {
@@ -360,6 +385,41 @@ mod tests {
             FlushWay::Devices(devices) => assert!(!devices.contains(&"d0".to_string())),
             other => panic!("d0 is learnless, yet {other:?}"),
         }
+    }
+
+    /// The survey takes a host's static neighbours from the programmed check's reading
+    /// (`ip -j neigh`) instead of its own dump: both must name the same devices.
+    #[test]
+    fn the_programmed_check_s_reading_names_the_devices_the_dump_names() {
+        let scratch = crate::sys::netns::testing::Scratch::new(
+            "statics",
+            &[
+                "link add d0 type veth peer name d1",
+                "link set d0 up",
+                "link set d1 up",
+                "addr add 10.9.0.1/24 dev d0",
+                "addr add 10.8.0.1/24 dev d1",
+                "neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev d0 nud stale",
+                "neigh add 10.9.0.3 lladdr 02:00:00:00:00:03 dev d0 nud reachable",
+                "neigh add 10.8.0.2 lladdr 02:00:00:00:00:04 dev d1 nud permanent",
+                "neigh add 10.8.0.3 lladdr 02:00:00:00:00:05 dev d1 nud noarp",
+            ],
+        );
+        let ns = scratch.name();
+        let dumped = in_netns(ns, static_holders).unwrap().unwrap();
+        let read = super::super::programmed::HostState {
+            neighbours: crate::sys::tables::neighbours_of(ns, false).unwrap(),
+            ipv4_neighbours_read: true,
+            ..Default::default()
+        };
+        assert_eq!(dumped, ["d1"]);
+        assert_eq!(read.static_ipv4(), Some(dumped));
+        let unread = super::super::programmed::HostState::default();
+        assert_eq!(unread.static_ipv4(), None);
+        // What is known is taken as it is: the dump is not walked again.
+        let surveyed = in_netns(ns, || survey_here(Some(&[]))).unwrap().unwrap();
+        assert!(surveyed.holding_static.is_empty());
+        assert!(surveyed.devices.contains(&"d1".to_string()));
     }
 
     /// flannel's and Calico's kind of VTEP (nolearning, no flood entry) cannot learn; the

@@ -185,6 +185,9 @@ struct Prepared {
     mtu_above_tunnel: Vec<(usize, u32)>,
     fdbs: Vec<learned::HostFdb>,
     faults: Vec<programmed::Fault>,
+    /// Per host, the devices that hold a static IPv4 neighbour, as the programmed check read
+    /// them ([`programmed::Checked`]).
+    static_neighbours: HashMap<String, Vec<String>>,
     probes: ProbePlan,
     host_macs: Vec<(String, judge::Mac)>,
     /// Per host, what its exec lines say about forwarding, for the reason a probe stopped.
@@ -261,7 +264,7 @@ impl Prepared {
         // Read back what the lab learnt before verify wipes it: it names faults that learning hid.
         let fdbs = learned::read_hosts(&lab)?;
         // What the labels say each host programs, read before any traffic: the named causes.
-        let faults = programmed::check(&lab, &fdbs)?;
+        let checked = programmed::check(&lab, &fdbs)?;
         let (pod_mtus, mtu_above_tunnel) = capped_at_tunnel(&lab, pod_mtus);
         let probes = ProbePlan::new(&lab, &pod_mtus, opts);
         let listeners = start_listeners(&lab, &opts.transports)?;
@@ -281,7 +284,8 @@ impl Prepared {
             pod_mtus,
             mtu_above_tunnel,
             fdbs,
-            faults,
+            faults: checked.faults,
+            static_neighbours: checked.static_neighbours,
             probes,
             host_macs,
             forwarding_hints,
@@ -311,7 +315,7 @@ impl Prepared {
             })?),
             None => None,
         };
-        let flush = learned::plan_flush(lab, &self.fdbs)?;
+        let flush = learned::plan_flush(lab, &self.fdbs, &self.static_neighbours)?;
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
             // The pcap files want every frame: they are judged all at once, at the end.

@@ -11,6 +11,7 @@ use crate::family::Family;
 use crate::lab::{Encap, Lab, LabHost};
 use crate::plan::Flavor;
 use crate::sys::tables::{self, FdbEntry, LinkRow, NeighRow, RouteRow};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Something a host must hold, as the file programs it.
@@ -337,11 +338,32 @@ fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
 pub struct HostState {
     pub tunnels: Vec<LinkRow>,
     pub neighbours: Vec<NeighRow>,
+    /// Whether `neighbours` holds every IPv4 neighbour (it is read only where expected).
+    pub ipv4_neighbours_read: bool,
     pub fdb: Vec<FdbEntry>,
     /// Both families' routes, as far as the expectations need each.
     pub routes: Vec<RouteRow<IpAddr>>,
     /// proxy_arp per device; `None` where the device has no such setting (it is gone).
     pub proxy_arp: Vec<(String, Option<bool>)>,
+}
+
+impl HostState {
+    /// The devices that hold a static (permanent or noarp) IPv4 neighbour, each once; `None`
+    /// where the IPv4 neighbours were not read.
+    pub(super) fn static_ipv4(&self) -> Option<Vec<String>> {
+        if !self.ipv4_neighbours_read {
+            return None;
+        }
+        let mut devices: Vec<String> = Vec::new();
+        let is_static = |n: &NeighRow| n.state.iter().any(|s| s == "PERMANENT" || s == "NOARP");
+        let ipv4 = |n: &&NeighRow| n.dst.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4());
+        for n in self.neighbours.iter().filter(ipv4) {
+            if is_static(n) && !devices.contains(&n.dev) {
+                devices.push(n.dev.clone());
+            }
+        }
+        Some(devices)
+    }
 }
 
 /// Each expectation the host's state does not meet, as a fault that names it.
@@ -362,10 +384,27 @@ pub fn compare(expected: &[Expected], states: &[(usize, HostState)]) -> Vec<Faul
 }
 
 /// Reads what the labels say each host programs, and names every piece that is missing.
-pub fn check(lab: &Lab, fdbs: &[HostFdb]) -> Result<Vec<Fault>, LearnedError> {
+pub fn check(lab: &Lab, fdbs: &[HostFdb]) -> Result<Checked, LearnedError> {
     let expected = expected(lab);
     let states = read(lab, &expected, fdbs)?;
-    Ok(compare(&expected, &states))
+    let faults = compare(&expected, &states);
+    let static_neighbours = states
+        .iter()
+        .filter_map(|(host, state)| Some((lab.hosts[*host].node.clone(), state.static_ipv4()?)))
+        .collect();
+    Ok(Checked {
+        faults,
+        static_neighbours,
+    })
+}
+
+/// What [`check`] found, and what it read that verify needs again.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub faults: Vec<Fault>,
+    /// Per host whose IPv4 neighbours were read, its devices that hold a static one: the
+    /// flush's survey need not walk the shared table again to find them.
+    pub static_neighbours: HashMap<String, Vec<String>>,
 }
 
 /// Whether a lab works is the wire's to say; the programmed state explains. Each fault goes
@@ -597,6 +636,7 @@ fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
             let six = family == Family::Ipv6;
             let rows = tables::neighbours_of(ns, six).map_err(failed)?;
             state.neighbours.extend(rows);
+            state.ipv4_neighbours_read |= !six;
         }
         if items.iter().any(|i| i.route_in() == Some(family)) {
             let rows = tables::routes_in(ns, family).map_err(failed)?;
