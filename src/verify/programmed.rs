@@ -387,15 +387,20 @@ pub fn compare(expected: &[Expected], states: &[(usize, HostState)]) -> Vec<Faul
 pub fn check(lab: &Lab, fdbs: &[HostFdb]) -> Result<Checked, LearnedError> {
     let expected = expected(lab);
     let states = read(lab, &expected, fdbs)?;
-    let faults = compare(&expected, &states);
-    let static_neighbours = states
-        .iter()
-        .filter_map(|(host, state)| Some((lab.hosts[*host].node.clone(), state.static_ipv4()?)))
-        .collect();
     Ok(Checked {
-        faults,
-        static_neighbours,
+        faults: compare(&expected, &states),
+        static_neighbours: static_by_node(lab, &states),
     })
+}
+
+/// Each read host's static IPv4 devices, by its node name: `states` name hosts by their
+/// number, which is not their place in `lab.hosts`.
+fn static_by_node(lab: &Lab, states: &[(usize, HostState)]) -> HashMap<String, Vec<String>> {
+    let node = |index: usize| lab.hosts.iter().find(|h| h.index == index);
+    states
+        .iter()
+        .filter_map(|(host, state)| Some((node(*host)?.node.clone(), state.static_ipv4()?)))
+        .collect()
 }
 
 /// What [`check`] found, and what it read that verify needs again.
@@ -1108,6 +1113,32 @@ mod tests {
                 ],
                 "{mode}"
             );
+        }
+    }
+
+    /// The states name hosts by number; the survey looks them up by node name.
+    #[test]
+    fn static_neighbours_go_to_the_host_that_holds_them() {
+        let l = lab(Mode::Vxlan, Flavor::Flannel, 3);
+        let state = |dev: &str| HostState {
+            neighbours: vec![NeighRow {
+                dst: "10.244.9.0".into(),
+                dev: dev.into(),
+                lladdr: None,
+                state: vec!["PERMANENT".into()],
+            }],
+            ipv4_neighbours_read: true,
+            ..Default::default()
+        };
+        let states: Vec<(usize, HostState)> = l
+            .hosts
+            .iter()
+            .map(|h| (h.index, state(&format!("dev-of-{}", h.node))))
+            .collect();
+        let by_node = static_by_node(&l, &states);
+        assert_eq!(by_node.len(), 3);
+        for h in &l.hosts {
+            assert_eq!(by_node[&h.node], [format!("dev-of-{}", h.node)]);
         }
     }
 }
