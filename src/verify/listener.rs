@@ -220,6 +220,7 @@ fn accept_all(listener: &TcpListener, open: &mut Vec<Echo>) {
                 stream,
                 got: Vec::with_capacity(Tag::TRANSPORT_LEN),
                 since: Instant::now(),
+                answered: false,
             }),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -231,16 +232,28 @@ fn accept_all(listener: &TcpListener, open: &mut Vec<Echo>) {
     }
 }
 
-/// One accepted connection, until its tag is in and echoed.
+/// One accepted connection, until its tag is in and echoed, and then until the client ends it.
 struct Echo {
     stream: TcpStream,
     got: Vec<u8>,
     since: Instant,
+    /// The echo is sent: the listener waits for the client's reset rather than closing first.
+    answered: bool,
 }
 
 impl Echo {
-    /// Reads what has come; once the whole tag is in, echoes it and is done (None).
+    /// Reads what has come; once the whole tag is in, echoes it. Done (None) when the client
+    /// has ended the connection.
+    ///
+    /// verify's client ends a probe's connection with a reset once it holds the echo (see
+    /// [`super::transport`]). Closing here first would send a FIN that the client answers
+    /// with its own FIN or reset: segments that prove nothing more, each forwarded across the
+    /// lab and captured at every point on its way. Until the client's reset comes, this
+    /// socket is also the one that retransmits an echo the lab dropped.
     fn serve(mut self, ear: Option<&Ear>) -> Option<Echo> {
+        if self.answered {
+            return self.await_end();
+        }
         let mut buf = [0u8; Tag::TRANSPORT_LEN];
         let want = Tag::TRANSPORT_LEN - self.got.len();
         match self.stream.read(&mut buf[..want]) {
@@ -257,12 +270,27 @@ impl Echo {
                 hear(ear, true, tag, from);
             }
             // The reply is a few dozen bytes into an empty send buffer: it does not block.
-            let _ = self.stream.write_all(&tag.transport_payload(true));
+            if self.stream.write_all(&tag.transport_payload(true)).is_ok() {
+                self.answered = true;
+                return self.keep();
+            }
         }
         None
     }
 
-    /// Keeps waiting for the tag, but not past READ_TIMEOUT.
+    /// After the echo: done once the client's reset (or FIN, from a client that closes
+    /// normally) arrives; anything it sends meanwhile is read and ignored.
+    fn await_end(self) -> Option<Echo> {
+        let mut buf = [0u8; 64];
+        match (&self.stream).read(&mut buf) {
+            Ok(0) => None,
+            Ok(_) => self.keep(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.keep(),
+            Err(_) => None,
+        }
+    }
+
+    /// Keeps waiting for the tag or the client's end, but not past READ_TIMEOUT.
     fn keep(self) -> Option<Echo> {
         (self.since.elapsed() < READ_TIMEOUT).then_some(self)
     }
