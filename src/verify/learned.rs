@@ -11,6 +11,7 @@ use crate::family::Family;
 use crate::lab::Lab;
 use crate::sys::netns::in_netns;
 pub use crate::sys::tables::FdbEntry;
+use crate::sys::tables::LinkRow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -195,24 +196,45 @@ impl Flush {
         if ipv6 {
             return Ok(flush(FlushWay::Dump { ipv6 }));
         }
-        let here = in_netns(namespace, || survey_here(known.static_neighbours))
+        let here = in_netns(namespace, || survey_here(known.static_neighbours()))
             .map_err(|e| err(e.to_string()))?
             .map_err(|e| err(e.to_string()))?;
         if here.holding_static.is_empty() {
             return Ok(flush(FlushWay::Devices(here.devices)));
         }
-        // Only a way to skip the dump: if the devices cannot be read, the dump it is.
-        let learnless = learnless_tunnels(namespace, known.fdb).unwrap_or_default();
+        let learnless = match (known.read.and_then(|r| r.tunnels.as_deref()), known.fdb) {
+            (Some(tunnels), Some(fdb)) => learnless_among(tunnels, fdb),
+            // Only a way to skip the dump: if the devices cannot be read, the dump it is.
+            _ => learnless_tunnels(namespace, known.fdb).unwrap_or_default(),
+        };
         Ok(flush(here.way_with(&learnless)))
     }
 }
 
-/// What verify has read of a node before its survey: its FDB, and the devices that hold a
-/// static IPv4 neighbour.
+/// What an earlier step of verify (the programmed check) read of a host that the flush survey
+/// needs too, so that the survey does not read it again: at 254 hosts, a walk of the shared
+/// neighbour table and an `ip` process per host.
+#[derive(Debug, Clone, Default)]
+pub struct ReadBefore {
+    /// The devices that hold a static (permanent or noarp) IPv4 neighbour, where every IPv4
+    /// neighbour was read.
+    pub static_neighbours: Option<Vec<String>>,
+    /// Every VXLAN device, with its details, where they were read.
+    pub tunnels: Option<Vec<LinkRow>>,
+}
+
+/// What verify has read of a node before its survey: its FDB, and what else an earlier step
+/// read of it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Known<'a> {
     fdb: Option<&'a [FdbEntry]>,
-    static_neighbours: Option<&'a [String]>,
+    read: Option<&'a ReadBefore>,
+}
+
+impl Known<'_> {
+    fn static_neighbours(&self) -> Option<&[String]> {
+        self.read.and_then(|r| r.static_neighbours.as_deref())
+    }
 }
 
 /// A namespace's devices as a flush sees them.
@@ -267,11 +289,8 @@ fn static_holders() -> std::io::Result<Vec<String>> {
     Ok(holding_static)
 }
 
-/// The VXLAN devices that cannot learn a neighbour from traffic: learning is off and no
-/// all-zeros entry floods their ARP requests, so a request for an address nobody programmed
-/// goes nowhere and its entry never resolves. Their neighbours are all configured (flannel's,
-/// Calico's), so a flush leaves them alone rather than dump the shared table to find none.
-/// The FDB is read unless given.
+/// The VXLAN devices of a namespace that cannot learn (see [`learnless_among`]), read from
+/// it; the FDB is read too unless given.
 fn learnless_tunnels(
     namespace: &str,
     fdb: Option<&[FdbEntry]>,
@@ -284,30 +303,39 @@ fn learnless_tunnels(
             &read
         }
     };
+    let tunnels = crate::sys::tables::links(namespace, Some("vxlan"))?;
+    Ok(learnless_among(&tunnels, fdb))
+}
+
+/// Of `tunnels` (VXLAN devices), those that cannot learn a neighbour from traffic: learning
+/// is off and no all-zeros entry of `fdb` floods their ARP requests, so a request for an
+/// address nobody programmed goes nowhere and its entry never resolves. Their neighbours are
+/// all configured (flannel's, Calico's), so a flush leaves them alone rather than dump the
+/// shared table to find none.
+pub fn learnless_among(tunnels: &[LinkRow], fdb: &[FdbEntry]) -> Vec<String> {
     let floods = |dev: &str| fdb.iter().any(|e| e.ifname == dev && e.is_flood());
-    Ok(crate::sys::tables::links(namespace, Some("vxlan"))?
-        .into_iter()
+    tunnels
+        .iter()
         .filter(|l| l.vxlan().and_then(|v| v.learning) == Some(false))
         .filter(|l| !floods(&l.ifname))
-        .map(|l| l.ifname)
-        .collect())
+        .map(|l| l.ifname.clone())
+        .collect()
 }
 
 /// The hosts (neighbours, bridge and VXLAN FDBs) and pods (neighbours), each surveyed once for
 /// the way its neighbours are flushed; `fdbs` are the hosts' FDBs as [`read_hosts`] read them,
-/// and `static_neighbours` each host's devices with static IPv4 neighbours, where the
-/// programmed check read them.
+/// and `read_before` what the programmed check read of each host, by node.
 /// Not the underlay routers: see [`super::underlay`] for why their neighbours are resolved
 /// once and kept.
 pub fn plan_flush(
     lab: &Lab,
     fdbs: &[HostFdb],
-    static_neighbours: &HashMap<String, Vec<String>>,
+    read_before: &HashMap<String, ReadBefore>,
 ) -> Result<Vec<Flush>, LearnedError> {
     let ipv6 = lab.ip_family.has_v6();
     let known = |node: &str| Known {
         fdb: (fdbs.iter().find(|f| f.node == node)).map(|host| host.entries.as_slice()),
-        static_neighbours: static_neighbours.get(node).map(Vec::as_slice),
+        read: read_before.get(node),
     };
     let nodes: Vec<(&str, &str)> = lab
         .hosts
@@ -457,6 +485,55 @@ mod tests {
         let fdb = crate::sys::tables::fdb(ns).unwrap();
         assert_eq!(learnless_tunnels(ns, Some(&fdb)).unwrap(), ["vx0"]);
         assert_eq!(learnless_tunnels(ns, Some(&[])).unwrap(), ["vx0", "vx2"]);
+        // The programmed check reads the same devices, and hands them over only if it did.
+        let mut read = super::super::programmed::HostState::default();
+        assert!(read.read_before().tunnels.is_none());
+        read.tunnels = crate::sys::tables::links(ns, Some("vxlan")).unwrap();
+        read.tunnels_read = true;
+        let tunnels = read.read_before().tunnels.expect("the tunnels were read");
+        assert_eq!(learnless_among(&tunnels, &fdb), ["vx0"]);
+    }
+
+    /// A VXLAN device as `ip -j -d link show` describes it.
+    fn vxlan_row(name: &str, learning: bool) -> LinkRow {
+        let json = format!(
+            r#"{{"ifname":"{name}","linkinfo":{{"info_kind":"vxlan","info_data":{{"learning":{learning}}}}}}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    /// The survey takes the tunnels the programmed check read rather than reading them again:
+    /// here they name a device learnless that the namespace has as a plain veth, and the
+    /// survey believes the reading.
+    #[test]
+    fn the_survey_takes_the_tunnels_read_before() {
+        let scratch = crate::sys::netns::testing::Scratch::new(
+            "readbefore",
+            &[
+                "link add d0 type veth peer name d1",
+                "link set d0 up",
+                "addr add 10.9.0.1/24 dev d0",
+                "neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent",
+            ],
+        );
+        let ns = scratch.name();
+        let survey = |read: &ReadBefore| {
+            let known = Known {
+                fdb: Some(&[]),
+                read: Some(read),
+            };
+            Flush::survey("host1", ns, false, known).unwrap().way
+        };
+        let unread = ReadBefore::default();
+        assert_eq!(survey(&unread), FlushWay::Dump { ipv6: false });
+        let read = ReadBefore {
+            static_neighbours: Some(vec!["d0".into()]),
+            tunnels: Some(vec![vxlan_row("d0", false), vxlan_row("vx9", true)]),
+        };
+        match survey(&read) {
+            FlushWay::Devices(devices) => assert!(!devices.contains(&"d0".to_string())),
+            other => panic!("the reading names d0 learnless, yet {other:?}"),
+        }
     }
 
     fn entry(

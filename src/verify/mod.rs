@@ -185,9 +185,9 @@ struct Prepared {
     mtu_above_tunnel: Vec<(usize, u32)>,
     fdbs: Vec<learned::HostFdb>,
     faults: Vec<programmed::Fault>,
-    /// Per host, the devices that hold a static IPv4 neighbour, as the programmed check read
-    /// them ([`programmed::Checked`]).
-    static_neighbours: HashMap<String, Vec<String>>,
+    /// Per host, what the programmed check read that the flush's survey needs too
+    /// ([`programmed::Checked`]).
+    read_before: HashMap<String, learned::ReadBefore>,
     probes: ProbePlan,
     host_macs: Vec<(String, judge::Mac)>,
     /// Per host, what its exec lines say about forwarding, for the reason a probe stopped.
@@ -285,7 +285,7 @@ impl Prepared {
             mtu_above_tunnel,
             fdbs,
             faults: checked.faults,
-            static_neighbours: checked.static_neighbours,
+            read_before: checked.read_before,
             probes,
             host_macs,
             forwarding_hints,
@@ -315,7 +315,7 @@ impl Prepared {
             })?),
             None => None,
         };
-        let flush = learned::plan_flush(lab, &self.fdbs, &self.static_neighbours)?;
+        let flush = learned::plan_flush(lab, &self.fdbs, &self.read_before)?;
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
             // The pcap files want every frame: they are judged all at once, at the end.

@@ -4,7 +4,7 @@
 //! something broke; this says what. The expectations come from the labels only, and the
 //! comparison is pure; [`read`] runs `ip` in each host's namespace.
 
-use super::learned::{HostFdb, LearnedError};
+use super::learned::{HostFdb, LearnedError, ReadBefore};
 use super::reason::Reason;
 use super::report::{PairRow, Warning};
 use crate::family::Family;
@@ -337,6 +337,8 @@ fn peer_items6(lab: &Lab, h: &LabHost, p: &LabHost) -> Vec<Item> {
 #[derive(Debug, Clone, Default)]
 pub struct HostState {
     pub tunnels: Vec<LinkRow>,
+    /// Whether `tunnels` holds every VXLAN device (they are read only where expected).
+    pub tunnels_read: bool,
     pub neighbours: Vec<NeighRow>,
     /// Whether `neighbours` holds every IPv4 neighbour (it is read only where expected).
     pub ipv4_neighbours_read: bool,
@@ -364,6 +366,14 @@ impl HostState {
         }
         Some(devices)
     }
+
+    /// What the flush survey would read again of this host ([`ReadBefore`]).
+    pub(super) fn read_before(&self) -> ReadBefore {
+        ReadBefore {
+            static_neighbours: self.static_ipv4(),
+            tunnels: self.tunnels_read.then(|| self.tunnels.clone()),
+        }
+    }
 }
 
 /// Each expectation the host's state does not meet, as a fault that names it.
@@ -389,17 +399,17 @@ pub fn check(lab: &Lab, fdbs: &[HostFdb]) -> Result<Checked, LearnedError> {
     let states = read(lab, &expected, fdbs)?;
     Ok(Checked {
         faults: compare(&expected, &states),
-        static_neighbours: static_by_node(lab, &states),
+        read_before: read_before_by_node(lab, &states),
     })
 }
 
-/// Each read host's static IPv4 devices, by its node name: `states` name hosts by their
-/// number, which is not their place in `lab.hosts`.
-fn static_by_node(lab: &Lab, states: &[(usize, HostState)]) -> HashMap<String, Vec<String>> {
+/// What was read of each host that the flush survey needs too, by its node name: `states`
+/// name hosts by their number, which is not their place in `lab.hosts`.
+fn read_before_by_node(lab: &Lab, states: &[(usize, HostState)]) -> HashMap<String, ReadBefore> {
     let node = |index: usize| lab.hosts.iter().find(|h| h.index == index);
     states
         .iter()
-        .filter_map(|(host, state)| Some((node(*host)?.node.clone(), state.static_ipv4()?)))
+        .filter_map(|(host, state)| Some((node(*host)?.node.clone(), state.read_before())))
         .collect()
 }
 
@@ -407,9 +417,8 @@ fn static_by_node(lab: &Lab, states: &[(usize, HostState)]) -> HashMap<String, V
 #[derive(Debug, Default)]
 pub struct Checked {
     pub faults: Vec<Fault>,
-    /// Per host whose IPv4 neighbours were read, its devices that hold a static one: the
-    /// flush's survey need not walk the shared table again to find them.
-    pub static_neighbours: HashMap<String, Vec<String>>,
+    /// Per host that was read, by node, what the flush's survey would otherwise read again.
+    pub read_before: HashMap<String, ReadBefore>,
 }
 
 /// Whether a lab works is the wire's to say; the programmed state explains. Each fault goes
@@ -635,6 +644,7 @@ fn read_host(h: &LabHost, items: &[&Item]) -> Result<HostState, LearnedError> {
     let mut state = HostState::default();
     if needs(|i| matches!(i, Item::Tunnel { .. })) {
         state.tunnels = tables::links(ns, Some("vxlan")).map_err(failed)?;
+        state.tunnels_read = true;
     }
     for family in [Family::Ipv4, Family::Ipv6] {
         if items.iter().any(|i| i.neighbour_in() == Some(family)) {
@@ -1135,10 +1145,18 @@ mod tests {
             .iter()
             .map(|h| (h.index, state(&format!("dev-of-{}", h.node))))
             .collect();
-        let by_node = static_by_node(&l, &states);
+        let by_node = read_before_by_node(&l, &states);
         assert_eq!(by_node.len(), 3);
         for h in &l.hosts {
-            assert_eq!(by_node[&h.node], [format!("dev-of-{}", h.node)]);
+            let read = &by_node[&h.node];
+            assert_eq!(
+                read.static_neighbours,
+                Some(vec![format!("dev-of-{}", h.node)])
+            );
+            assert!(
+                read.tunnels.is_none(),
+                "tunnels that were not read are handed over"
+            );
         }
     }
 }
