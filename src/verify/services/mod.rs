@@ -454,7 +454,10 @@ fn send_tcp(probe: &Probe) -> std::io::Result<SocketAddr> {
     let mut buf = [0u8; Tag::TRANSPORT_LEN];
     stream.read_exact(&mut buf)?;
     check_echo(probe, &buf)?;
-    stream.peer_addr()
+    let from = stream.peer_addr();
+    // As a pair's TCP probe ends: the listener waits for this reset rather than closing first.
+    super::transport::end_with_reset(&stream);
+    from
 }
 
 /// A datagram from an unconnected socket, so that the echo's real source is read.
