@@ -137,7 +137,7 @@ pub fn with_ethernet(packet: &[u8]) -> Vec<u8> {
 }
 
 /// Points one reader thread serves. A thousand points on a thousand threads keep the
-/// scheduler busy for nothing: most rings are quiet at any moment, and one `poll` over a
+/// scheduler busy for nothing: most rings are quiet at any moment, and one epoll wait over a
 /// group wakes its thread for whichever of them has frames.
 const POINTS_PER_READER: usize = 16;
 
