@@ -464,6 +464,22 @@ impl Plan {
 
     pub fn from_spec(spec: &LabSpec<'_>) -> Result<Plan, PlanError> {
         check_counts(spec)?;
+        let underlay = spec.underlay.unwrap_or(spec.mode.default_underlay());
+        let lab = lab_name(spec, underlay)?;
+        let tunnel_racks = check_underlay(spec, underlay)?;
+        let (hosts, racks) = plan_nodes(spec, underlay, tunnel_racks, &lab)?;
+        Ok(Plan::assemble(spec, lab, underlay, hosts, racks))
+    }
+
+    /// The plan of `spec`'s lab, its names, underlay and nodes settled; the rest follows
+    /// from the mode, flavor and address family.
+    fn assemble(
+        spec: &LabSpec<'_>,
+        lab: String,
+        underlay: Underlay,
+        hosts: Vec<Host>,
+        racks: Vec<Rack>,
+    ) -> Plan {
         let LabSpec {
             mode,
             flavor,
@@ -471,28 +487,12 @@ impl Plan {
             routing,
             direct_routing,
             cross_subnet,
+            ip_family,
             ..
         } = *spec;
-        let underlay = spec.underlay.unwrap_or(mode.default_underlay());
-        let lab = lab_name(spec, underlay)?;
-        let tunnel_racks = check_tunnel_racks(spec, underlay)?;
-        if mode != Mode::HostGw && underlay != mode.default_underlay() && !tunnel_racks {
-            return Err(PlanError::UnderlayNotInMode { mode, underlay });
-        }
-        underlay.check(spec.hosts)?;
-        check_family(spec, underlay)?;
-        let mut racks = plan_racks(spec, underlay, tunnel_racks, &lab)?;
-        let mut hosts = plan_hosts(spec, &racks, &lab);
-        if spec.ip_family.has_v6() {
-            hosts
-                .iter_mut()
-                .for_each(|h| with_v6(h, vtep6(mode, flavor)));
-            racks.iter_mut().for_each(rack_with_v6);
-        }
         let tunnel = tunnel(mode, flavor);
-        let ip_family = spec.ip_family;
         let (vni, vxlan_port) = vxlan_params(mode, tunnel, ip_family);
-        Ok(Plan {
+        Plan {
             mode,
             flavor,
             lab,
@@ -516,7 +516,7 @@ impl Plan {
             ipv6: ip_family.has_v6(),
             tunnel6_dev: tunnel6_dev(mode, flavor).filter(|_| ip_family.has_v6()),
             services: None,
-        })
+        }
     }
 
     /// The plan with `spec.count` Services on it (see [`crate::services`]).
@@ -534,6 +534,36 @@ impl Plan {
         self.services = crate::services::plan(spec, &site)?;
         Ok(self)
     }
+}
+
+/// Whether `underlay` suits `spec`'s mode, host count and address family; returns whether
+/// the lab's racks are joined by the mode's tunnel.
+fn check_underlay(spec: &LabSpec<'_>, underlay: Underlay) -> Result<bool, PlanError> {
+    let mode = spec.mode;
+    let tunnel_racks = check_tunnel_racks(spec, underlay)?;
+    if mode != Mode::HostGw && underlay != mode.default_underlay() && !tunnel_racks {
+        return Err(PlanError::UnderlayNotInMode { mode, underlay });
+    }
+    underlay.check(spec.hosts)?;
+    check_family(spec, underlay)?;
+    Ok(tunnel_racks)
+}
+
+/// The lab's hosts and racks, with their IPv6 sides where the lab carries IPv6.
+fn plan_nodes(
+    spec: &LabSpec<'_>,
+    underlay: Underlay,
+    tunnel_racks: bool,
+    lab: &str,
+) -> Result<(Vec<Host>, Vec<Rack>), PlanError> {
+    let mut racks = plan_racks(spec, underlay, tunnel_racks, lab)?;
+    let mut hosts = plan_hosts(spec, &racks, lab);
+    if spec.ip_family.has_v6() {
+        let vtep6 = vtep6(spec.mode, spec.flavor);
+        hosts.iter_mut().for_each(|h| with_v6(h, vtep6));
+        racks.iter_mut().for_each(rack_with_v6);
+    }
+    Ok((hosts, racks))
 }
 
 /// The pods' MTU: the smallest any family's overlay leaves on a 1500-byte underlay. One link

@@ -123,62 +123,70 @@ impl Fault {
 pub fn expected(lab: &Lab) -> Vec<Expected> {
     let mut out = Vec::new();
     for h in &lab.hosts {
-        let mut push = |item, scope| {
-            out.push(Expected {
-                host: h.index,
-                node: h.node.clone(),
-                item,
-                scope,
-            })
-        };
-        for (dev, family) in vxlan_devices(lab, h) {
-            // Each family's VTEP carries that family's VXLAN: an ipip lab's IPv4 device is IPIP.
-            if let Encap::Vxlan(v) = lab.encap_in(family) {
-                let (port, vni, flow_based) = (v.port, v.vni, h.flow_based);
-                push(
-                    Item::Tunnel {
-                        dev,
-                        port,
-                        vni,
-                        flow_based,
-                        family,
-                    },
-                    Scope::Host,
-                );
-            }
-        }
-        if let Some(route) = lab.encryption.as_ref().and_then(wg_route) {
-            push(route, Scope::Host);
-        }
-        for p in lab.hosts.iter().filter(|p| p.index != h.index) {
-            for item in peer_items(lab, h, p)
+        let peers = lab.hosts.iter().filter(|p| p.index != h.index);
+        let peer_items = peers.flat_map(|p| {
+            let items = peer_items(lab, h, p)
                 .into_iter()
-                .chain(peer_items6(lab, h, p))
-            {
-                push(item, Scope::Peer(p.index));
-            }
-        }
-        for pod in lab.pods.iter().filter(|p| p.host == h.index) {
-            let Some(veth) = &pod.host_if else { continue };
-            if let Some(ip) = pod.ip.filter(|_| h.pod_routes) {
-                let (dst, dev) = (format!("{ip}/32"), veth.clone());
-                push(
-                    Item::Route {
-                        dst,
-                        via: None,
-                        dev,
-                        proto: None,
-                    },
-                    Scope::Pod(pod.node.clone()),
-                );
-            }
-            if h.proxy_arp {
-                let dev = veth.clone();
-                push(Item::ProxyArp { dev }, Scope::Pod(pod.node.clone()));
-            }
-        }
+                .chain(peer_items6(lab, h, p));
+            items.map(|item| (item, Scope::Peer(p.index)))
+        });
+        let items = (own_items(lab, h).into_iter())
+            .chain(peer_items)
+            .chain(pod_items(lab, h));
+        out.extend(items.map(|(item, scope)| Expected {
+            host: h.index,
+            node: h.node.clone(),
+            item,
+            scope,
+        }));
     }
     out
+}
+
+/// What a host programs for itself: each family's VXLAN device, and the route into its
+/// WireGuard tunnel in an encrypted lab.
+fn own_items(lab: &Lab, h: &LabHost) -> Vec<(Item, Scope)> {
+    let mut items = Vec::new();
+    for (dev, family) in vxlan_devices(lab, h) {
+        // Each family's VTEP carries that family's VXLAN: an ipip lab's IPv4 device is IPIP.
+        if let Encap::Vxlan(v) = lab.encap_in(family) {
+            let tunnel = Item::Tunnel {
+                dev,
+                port: v.port,
+                vni: v.vni,
+                flow_based: h.flow_based,
+                family,
+            };
+            items.push((tunnel, Scope::Host));
+        }
+    }
+    if let Some(route) = lab.encryption.as_ref().and_then(wg_route) {
+        items.push((route, Scope::Host));
+    }
+    items
+}
+
+/// What a host programs for each of its own pods: a /32 route to the pod's veth where the
+/// flavor routes pods (Calico), and proxy ARP on that veth where it answers for the gateway.
+fn pod_items(lab: &Lab, h: &LabHost) -> Vec<(Item, Scope)> {
+    let mut items = Vec::new();
+    for pod in lab.pods.iter().filter(|p| p.host == h.index) {
+        let Some(veth) = &pod.host_if else { continue };
+        let scope = || Scope::Pod(pod.node.clone());
+        if let Some(ip) = pod.ip.filter(|_| h.pod_routes) {
+            let route = Item::Route {
+                dst: format!("{ip}/32"),
+                via: None,
+                dev: veth.clone(),
+                proto: None,
+            };
+            items.push((route, scope()));
+        }
+        if h.proxy_arp {
+            items.push((Item::ProxyArp { dev: veth.clone() }, scope()));
+        }
+    }
+    items
 }
 
 /// The host's VXLAN devices the labels name: the flavor's (`cnilab.tunnel-dev`) where the host
