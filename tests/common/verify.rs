@@ -160,6 +160,18 @@ pub fn assert_fails_with(report: &Value, from: &str, to: &str, needles: &[&str])
     );
 }
 
+/// verify of a lab whose fault leaves node `from`'s pings to `to` working, as a fault that
+/// only the wire shows does: exits 1; its report.
+pub fn verify_fails_while_pings_pass(lab: &LabGuard, from: &str, to: &str) -> Value {
+    assert!(
+        ping_ok(lab, from, to),
+        "the mutation must leave pings from {from} to {to} working"
+    );
+    let (code, report) = verify(lab, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    report
+}
+
 pub fn ping_ok(lab: &LabGuard, from: &str, to: &str) -> bool {
     let ns = format!("clab-{}-{from}", lab.name);
     std::process::Command::new("ip")
