@@ -202,10 +202,10 @@ impl Flush {
         if here.holding_static.is_empty() {
             return Ok(flush(FlushWay::Devices(here.devices)));
         }
-        let learnless = match (known.read.and_then(|r| r.tunnels.as_deref()), known.fdb) {
-            (Some(tunnels), Some(fdb)) => learnless_among(tunnels, fdb),
+        let learnless = match known.learnless_tunnels() {
+            Some(devices) => devices.to_vec(),
             // Only a way to skip the dump: if the devices cannot be read, the dump it is.
-            _ => learnless_tunnels(namespace, known.fdb).unwrap_or_default(),
+            None => learnless_tunnels(namespace, known.fdb).unwrap_or_default(),
         };
         Ok(flush(here.way_with(&learnless)))
     }
@@ -219,8 +219,9 @@ pub struct ReadBefore {
     /// The devices that hold a static (permanent or noarp) IPv4 neighbour, where every IPv4
     /// neighbour was read.
     pub static_neighbours: Option<Vec<String>>,
-    /// Every VXLAN device, with its details, where they were read.
-    pub tunnels: Option<Vec<LinkRow>>,
+    /// The VXLAN devices that cannot learn ([`learnless_among`]), where every VXLAN device
+    /// was read.
+    pub learnless_tunnels: Option<Vec<String>>,
 }
 
 /// What verify has read of a node before its survey: its FDB, and what else an earlier step
@@ -234,6 +235,10 @@ struct Known<'a> {
 impl Known<'_> {
     fn static_neighbours(&self) -> Option<&[String]> {
         self.read.and_then(|r| r.static_neighbours.as_deref())
+    }
+
+    fn learnless_tunnels(&self) -> Option<&[String]> {
+        self.read.and_then(|r| r.learnless_tunnels.as_deref())
     }
 }
 
@@ -485,26 +490,22 @@ mod tests {
         let fdb = crate::sys::tables::fdb(ns).unwrap();
         assert_eq!(learnless_tunnels(ns, Some(&fdb)).unwrap(), ["vx0"]);
         assert_eq!(learnless_tunnels(ns, Some(&[])).unwrap(), ["vx0", "vx2"]);
-        // The programmed check reads the same devices, and hands them over only if it did.
-        let mut read = super::super::programmed::HostState::default();
-        assert!(read.read_before().tunnels.is_none());
+        // The programmed check's reading of the same devices names the same, and is handed
+        // over only where the devices were read.
+        let mut read = super::super::programmed::HostState {
+            fdb,
+            ..Default::default()
+        };
+        assert!(read.read_before().learnless_tunnels.is_none());
         read.tunnels = crate::sys::tables::links(ns, Some("vxlan")).unwrap();
         read.tunnels_read = true;
-        let tunnels = read.read_before().tunnels.expect("the tunnels were read");
-        assert_eq!(learnless_among(&tunnels, &fdb), ["vx0"]);
+        let learnless = read.read_before().learnless_tunnels;
+        assert_eq!(learnless, Some(vec!["vx0".to_string()]));
     }
 
-    /// A VXLAN device as `ip -j -d link show` describes it.
-    fn vxlan_row(name: &str, learning: bool) -> LinkRow {
-        let json = format!(
-            r#"{{"ifname":"{name}","linkinfo":{{"info_kind":"vxlan","info_data":{{"learning":{learning}}}}}}}"#
-        );
-        serde_json::from_str(&json).unwrap()
-    }
-
-    /// The survey takes the tunnels the programmed check read rather than reading them again:
-    /// here they name a device learnless that the namespace has as a plain veth, and the
-    /// survey believes the reading.
+    /// The survey takes the learnless tunnels the programmed check found rather than reading
+    /// the devices again: here they name a device that the namespace has as a plain veth, and
+    /// the survey believes the reading.
     #[test]
     fn the_survey_takes_the_tunnels_read_before() {
         let scratch = crate::sys::netns::testing::Scratch::new(
@@ -528,7 +529,7 @@ mod tests {
         assert_eq!(survey(&unread), FlushWay::Dump { ipv6: false });
         let read = ReadBefore {
             static_neighbours: Some(vec!["d0".into()]),
-            tunnels: Some(vec![vxlan_row("d0", false), vxlan_row("vx9", true)]),
+            learnless_tunnels: Some(vec!["d0".into()]),
         };
         match survey(&read) {
             FlushWay::Devices(devices) => assert!(!devices.contains(&"d0".to_string())),

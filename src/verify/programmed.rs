@@ -379,7 +379,8 @@ impl HostState {
     pub(super) fn read_before(&self) -> ReadBefore {
         ReadBefore {
             static_neighbours: self.static_ipv4(),
-            tunnels: self.tunnels_read.then(|| self.tunnels.clone()),
+            learnless_tunnels: (self.tunnels_read)
+                .then(|| super::learned::learnless_among(&self.tunnels, &self.fdb)),
         }
     }
 }
@@ -1162,7 +1163,7 @@ mod tests {
                 Some(vec![format!("dev-of-{}", h.node)])
             );
             assert!(
-                read.tunnels.is_none(),
+                read.learnless_tunnels.is_none(),
                 "tunnels that were not read are handed over"
             );
         }
