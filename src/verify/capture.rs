@@ -13,10 +13,31 @@ use std::time::Duration;
 /// After stop, a reader drains what is queued, but not for longer than this.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
-/// How long after its last frame is sent every point's frames can be harvested: a frame may
-/// wait in a block the kernel is still filling for the ring's retire time (see
-/// [`Running::harvest`]); twice that, for a busy machine.
-pub const SETTLE: Duration = Duration::from_millis(2 * RingSize::PROBES.retire_ms as u64);
+/// How long after its last frame is sent every point's frames can be harvested from rings cut
+/// as `ring`: a frame may wait in a block the kernel is still filling for the ring's retire
+/// time (see [`Running::harvest`]); twice that, for a busy machine.
+pub fn settle_time(ring: RingSize) -> Duration {
+    2 * ring.retire()
+}
+
+/// Partly filled blocks the lab's rings may hand over per second, at most, as their retire
+/// timers fire. Each hand-over wakes a reader, mostly for a few frames: at 254 hosts (1,016
+/// points) a 50 ms timer woke readers 20,000 times a second, and a 200 ms one made the whole
+/// verify about a third faster (docs/benchmarks.md).
+const HANDOVERS_PER_SECOND: u64 = 5_000;
+/// The longest retire time: what each batch's harvest, and the end of the run, may wait.
+const LONGEST_RETIRE_MS: u32 = 200;
+
+/// `ring` with a retire time that keeps `points` rings within [`HANDOVERS_PER_SECOND`]: a
+/// small lab keeps the ring's own, a large one waits longer for a block to fill.
+pub fn paced(ring: RingSize, points: usize) -> RingSize {
+    let spread = (points as u64).saturating_mul(1000) / HANDOVERS_PER_SECOND;
+    let retire_ms = u32::try_from(spread).unwrap_or(u32::MAX);
+    RingSize {
+        retire_ms: retire_ms.clamp(ring.retire_ms, LONGEST_RETIRE_MS.max(ring.retire_ms)),
+        ..ring
+    }
+}
 
 /// An interface in a node that verify listens on.
 #[derive(Debug, Clone)]
@@ -320,6 +341,30 @@ mod tests {
         pairs
     }
 
+    /// A small lab's rings keep their own retire time; a large one's wait longer, within the
+    /// longest, so that their timers do not wake the readers tens of thousands of times a second.
+    #[test]
+    fn retire_times_grow_with_the_points_within_bounds() {
+        let retire = |ring: RingSize, points| paced(ring, points).retire_ms;
+        assert_eq!(retire(RingSize::PROBES, 0), 50);
+        assert_eq!(retire(RingSize::PROBES, 120), 50, "a 30-host lab");
+        assert_eq!(retire(RingSize::PROBES, 400), 80, "a 100-host lab");
+        assert_eq!(retire(RingSize::PROBES, 1016), 200, "a 254-host lab");
+        assert_eq!(retire(RingSize::PROBES, usize::MAX), LONGEST_RETIRE_MS);
+        let slow = RingSize {
+            retire_ms: 500,
+            ..RingSize::PROBES
+        };
+        assert_eq!(retire(slow, 1016), 500, "never below the ring's own");
+        let paced = paced(RingSize::PROBES_WHOLE, 1016);
+        assert_eq!(
+            (paced.block, paced.blocks),
+            (32 << 10, 8),
+            "only the timer changes"
+        );
+        assert_eq!(settle_time(paced), Duration::from_millis(400));
+    }
+
     /// What verify judges phase by phase rests on this: a harvest holds every frame captured
     /// a settle time before it, and a frame is handed over once, by one harvest or by stop.
     #[test]
@@ -329,10 +374,10 @@ mod tests {
         for pair in 0..3 {
             send_probe(&scratch, "vb", pair);
         }
-        std::thread::sleep(SETTLE);
+        std::thread::sleep(settle_time(RingSize::PROBES));
         let first = running.harvest();
         send_probe(&scratch, "vb", 3);
-        std::thread::sleep(SETTLE);
+        std::thread::sleep(settle_time(RingSize::PROBES));
         let second = running.harvest();
         let third = running.harvest();
         send_probe(&scratch, "vb", 4);
@@ -363,7 +408,7 @@ mod tests {
             .status();
         assert!(gone.is_ok_and(|s| s.success()));
         send_probe(&scratch, "vb", 1);
-        std::thread::sleep(SETTLE);
+        std::thread::sleep(settle_time(RingSize::PROBES));
         let captured = running.stop();
         assert_eq!(pairs_kept(&captured[0].observed), [1]);
         assert!(captured[0].ended_early.is_none());

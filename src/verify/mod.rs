@@ -194,6 +194,8 @@ struct Prepared {
     forwarding_hints: std::collections::BTreeMap<String, String>,
     /// The topology file's folder: an encrypted lab's WireGuard folders are relative to it.
     lab_dir: PathBuf,
+    /// How long after a batch's last probe its frames are all in the rings' handed-over blocks.
+    settle: Duration,
     _listeners: Option<listener::Listeners>,
 }
 
@@ -236,11 +238,7 @@ impl Prepared {
             .unwrap_or(crate::runtime::converge::TIMEOUT);
         crate::runtime::converge::wait_for_file(file, timeout)?;
         let points = capture_points(&lab);
-        let (snap, ring) = match opts.pcap_dir {
-            Some(_) => (bpf::WHOLE, RingSize::PROBES_WHOLE),
-            None => (bpf::PROBE_SNAP, RingSize::PROBES),
-        };
-        let ring = opts.capture_ring.map_or(ring, RingSize::sized);
+        let (snap, ring) = probe_ring(opts, points.len());
         let filter = bpf::program(lab.vxlan(), &vxlan_ports(&lab), snap);
         // A WireGuard device has no link-layer header: its packets start at the IP header.
         let bare = bpf::bare_ipv4(snap);
@@ -294,6 +292,7 @@ impl Prepared {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default(),
+            settle: capture::settle_time(ring),
             _listeners: listeners,
         })
     }
@@ -317,12 +316,13 @@ impl Prepared {
         };
         let flush = learned::plan_flush(lab, &self.fdbs, &self.read_before)?;
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
+        let settle = self.settle;
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
             // The pcap files want every frame: they are judged all at once, at the end.
             if keep_raw {
                 return;
             }
-            let settled = ended.at + capture::SETTLE;
+            let settled = ended.at + settle;
             std::thread::sleep(settled.saturating_duration_since(Instant::now()));
             let mut observed = running.harvest();
             judged.take_in(&mut observed, ended.next_began);
@@ -560,6 +560,20 @@ fn deployed(file: &LabFile) -> Result<&Lab, VerifyError> {
         return Err(VerifyError::NotRoot);
     }
     Ok(lab)
+}
+
+/// The snap length and ring of each capture point: whole frames in larger rings for
+/// `--pcap`, a ring of the user's size for `--capture-ring-kib`, and otherwise retire times
+/// paced to the number of points.
+fn probe_ring(opts: &VerifyOptions, points: usize) -> (u32, RingSize) {
+    let (snap, ring) = match opts.pcap_dir {
+        Some(_) => (bpf::WHOLE, RingSize::PROBES_WHOLE),
+        None => (bpf::PROBE_SNAP, RingSize::PROBES),
+    };
+    let ring = opts
+        .capture_ring
+        .map_or(capture::paced(ring, points), RingSize::sized);
+    (snap, ring)
 }
 
 /// Every pod's TCP and UDP listener, when any such probe is asked for.
