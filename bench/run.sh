@@ -3,7 +3,7 @@
 # 50/100/254 hosts against the floor (one `ip -batch` per node), and of every mode and flavor
 # at 254 hosts against the article's vxlan; verify at 20/50/100/254 hosts
 # with pairs per second, frames copied and peak memory, each against its floor (the cold run's
-# pings through fping, nothing captured); 10 cold runs of a healthy 30-host lab,
+# probes through fping and bench/transport_floor.rs, nothing captured); 10 cold runs of a healthy 30-host lab,
 # which must all pass; Services and dual stack against the same lab without; then `cnilab
 # bench` of the data planes. Needs root.
 set -euo pipefail
@@ -16,7 +16,8 @@ bench/deploy.sh 50 100 254
 bench/deploy_flavors.sh "$BIN" 254
 # 254 hosts is the slow one: cold, warm and floor take about 13 minutes here (see the README).
 RUNS=0 bench/verify.sh 20 50 100 254
-# flannel's VXLAN programs its peers statically: no floods, so its floor is nearly its steady pings.
+# flannel's VXLAN programs its peers statically: no floods, so its floor is nearly its steady
+# pings and its transport probes.
 FLAVOR=flannel RUNS=0 bench/verify.sh 254
 RUNS=10 bench/verify.sh 30
 # What --services 4 adds to verify at 20 hosts (target: at most 1.5×).

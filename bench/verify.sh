@@ -10,8 +10,9 @@
 # captures, but not softirq work charged to other tasks), the frames the capture copied to user
 # space (the kernel's BPF filter passes only probes), verify's peak memory (max RSS) and the frames the
 # kernel dropped at a full CPU backlog queue meanwhile (machine-wide, other traffic included).
-# Then the floor (bench/verify_floor.py): the cold run's first contacts and steady pings, phase
-# by phase, sent by fping with nothing captured, and the cold run's ratio to it.
+# Then the floor (bench/verify_floor.py): the cold run's traffic, phase by phase (first
+# contacts, steady pings, full-size, TCP and UDP probes), sent by fping and
+# bench/transport_floor.rs with nothing captured, and the cold run's ratio to it.
 # Targets on a 2-core machine: N=100 (9,900 pairs) <= 10 s, N=254 (64,262 pairs) <= 90 s,
 # zero false fails, peak memory <= 500 MB. Needs root.
 # Usage: bench/verify.sh [N...]      RUNS=0 bench/verify.sh 30   (timings only)
@@ -35,6 +36,8 @@ what="vxlan"
 
 bin="${BIN:-${CARGO_TARGET_DIR:-target}/release/cnilab}"
 [ -x "$bin" ] || cargo build --release --quiet
+transport="${CARGO_TARGET_DIR:-target}/release/examples/transport_floor"
+[ -x "$transport" ] || cargo build --release --quiet --example transport_floor
 dir="$(mktemp -d)"
 thresh=/proc/sys/net/ipv4/neigh/default
 saved="$(cat $thresh/gc_thresh1) $(cat $thresh/gc_thresh2) $(cat $thresh/gc_thresh3)"
