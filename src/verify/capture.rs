@@ -28,7 +28,7 @@ const HANDOVERS_PER_SECOND: u64 = 5_000;
 /// The longest retire time: what each batch's harvest, and the end of the run, may wait.
 const LONGEST_RETIRE_MS: u32 = 200;
 
-/// `ring` with a retire time that keeps `points` rings within [`HANDOVERS_PER_SECOND`]: a
+/// `ring` with a retire time that keeps `points` rings to about 5,000 hand-overs a second: a
 /// small lab keeps the ring's own, a large one waits longer for a block to fill.
 pub fn paced(ring: RingSize, points: usize) -> RingSize {
     let spread = (points as u64).saturating_mul(1000) / HANDOVERS_PER_SECOND;
