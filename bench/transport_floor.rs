@@ -10,8 +10,9 @@
 //! pair: a connection that sends [`PAYLOAD`] bytes, reads their echo and ends with a reset
 //! (SO_LINGER 0), then one datagram and its echo. It prints how many probes failed.
 //!
-//! Blocking std sockets, one address after another: the floor is the kernel's cost of the
-//! traffic, and the senders of a phase run side by side (one process each), as fping's do.
+//! Blocking std sockets: a sender goes from one address to the next, the senders of a phase run
+//! side by side (one process each), as fping's do, and the listener serves each connection on a
+//! thread of its own. The floor is the kernel's cost of the traffic.
 
 use nix::sys::socket::{setsockopt, sockopt};
 use std::io::{self, Read, Write};
@@ -52,9 +53,9 @@ fn serve(port: u16) -> io::Result<()> {
     io::stdout().flush()?;
     std::thread::spawn(move || echo_datagrams(&udp));
     for stream in tcp.incoming().flatten() {
-        // One connection at a time: each client sends at once and resets once it has its
-        // echo, so none holds the next for longer than a round trip.
-        let _ = echo_connection(stream);
+        // Connections side by side, as verify's listener serves them: one served after
+        // another would keep clients waiting on each other and slow the floor itself.
+        std::thread::spawn(move || echo_connection(stream));
     }
     Ok(())
 }
@@ -115,8 +116,10 @@ fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
 
 fn udp_probe(to: SocketAddr) -> io::Result<()> {
     let udp = UdpSocket::bind(("0.0.0.0", 0))?;
+    // Connected, as verify's probe is, so that an ICMP error ends the wait at once.
+    udp.connect(to)?;
     udp.set_read_timeout(Some(WAIT))?;
-    udp.send_to(&[2; PAYLOAD], to)?;
+    udp.send(&[2; PAYLOAD])?;
     let mut echo = [0u8; PAYLOAD];
-    udp.recv_from(&mut echo).map(|_| ())
+    udp.recv(&mut echo).map(|_| ())
 }

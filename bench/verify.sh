@@ -95,7 +95,7 @@ for n in "${sizes[@]}"; do
     printf "%s N=%-3d %s; cold verify %.2f s is %s the floor\n" "$what" "$n" "$floor_line" "$cold_secs" "$ratio"
     case "$floor_line" in
         *"senders with a loss 0") ;;
-        *"senders with a loss "*) echo "$what N=$n: fping lost pings after its retries (the backlog queue overran): not every flood the floor timed was delivered" ;;
+        *"senders with a loss "*) echo "$what N=$n: the floor lost probes after its retries (fping's: the backlog queue overran; transport ones: see above): not everything it timed was delivered" ;;
     esac
     # The floor keeps its own copy of verify's schedule: say so when the two have drifted apart.
     if [ -n "$floor" ] && [ "$cold_phases" != "?" ] && [[ "$floor_line" != "floor: $cold_phases phases "* ]]; then

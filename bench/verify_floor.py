@@ -179,9 +179,14 @@ def fdb_del(entry):
 
 
 def ping_all(lab, senders, extra):
+    """The senders whose pings fping lost; fping failing otherwise (exit 2 or more: an option
+    it lacks, a bad address) stops the floor, which would time pings never sent."""
     def one(item):
         src, ips = item
-        return run(lab.enter(src) + ["fping", "-q"] + extra(src) + ips, check=False).returncode
+        out = run(lab.enter(src) + ["fping", "-q"] + extra(src) + ips, check=False)
+        if out.returncode > 1:
+            raise RuntimeError(f"fping in {src} failed: {out.stderr.strip()[:300]}")
+        return out.returncode
     with ThreadPoolExecutor(max(1, len(senders))) as pool:
         return sum(1 for rc in pool.map(one, senders.items()) if rc != 0)
 
@@ -201,7 +206,7 @@ def listen_all(lab):
     for listener in listeners:
         if listener.stdout.readline().strip() != "ready":
             stop(listeners)
-            sys.exit("bench/verify_floor.py: a transport listener did not start")
+            raise RuntimeError("a transport listener did not start")
     return listeners
 
 
@@ -212,13 +217,23 @@ def stop(listeners):
 
 
 def transport_all(lab, senders):
-    """Each sender's TCP and UDP probes to its receivers; the senders whose probes failed."""
+    """Each sender's TCP and UDP probes to its receivers, each sender starting at a receiver of
+    its own so that they do not all queue at one listener; the senders whose probes failed,
+    with the first reason."""
     def one(item):
-        src, ips = item
-        out = run(lab.enter(src) + [TRANSPORT, "probe", PORT] + ips, check=False)
-        return out.returncode != 0 or out.stdout.strip() != "0"
+        n, (src, ips) = item
+        turned = ips[n % len(ips):] + ips[:n % len(ips)]
+        out = run(lab.enter(src) + [TRANSPORT, "probe", PORT] + turned, check=False)
+        failed = out.returncode != 0 or out.stdout.strip() != "0"
+        if failed and not reasons:
+            reasons.append(f"{src}: {out.stderr.strip().splitlines()[0] if out.stderr.strip() else 'no reason given'}")
+        return failed
+    reasons = []
     with ThreadPoolExecutor(max(1, len(senders))) as pool:
-        return sum(pool.map(one, senders.items()))
+        failed = sum(pool.map(one, enumerate(senders.items())))
+    if reasons:
+        print(f"bench/verify_floor.py: transport probes failed, first {reasons[0]}", file=sys.stderr)
+    return failed
 
 
 def main(path):
@@ -231,10 +246,11 @@ def main(path):
     forgetful = list(lab.role("host")) + list(lab.role("pod"))
     wans = routers(lab)
     teach(lab, wans)
-    listeners = listen_all(lab)
+    listeners = []
     first = steady = rest = 0.0
     failed = 0
     try:
+        listeners = listen_all(lab)
         plan = phases(lab)
         lossy = 0
         for senders in plan:
@@ -265,4 +281,7 @@ def main(path):
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    try:
+        main(sys.argv[1])
+    except RuntimeError as e:
+        sys.exit(f"bench/verify_floor.py: {e}")

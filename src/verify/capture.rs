@@ -15,10 +15,16 @@ const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// How long after its last frame is sent every point's frames can be harvested from rings cut
 /// as `ring`: a frame may wait in a block the kernel is still filling for the ring's retire
-/// time (see [`Running::harvest`]); twice that, for a busy machine.
+/// time (see [`Running::harvest`]); twice that, for a busy machine, and never less than
+/// [`SHORTEST_SETTLE`].
 pub fn settle_time(ring: RingSize) -> Duration {
-    2 * ring.retire()
+    (2 * ring.retire()).max(SHORTEST_SETTLE)
 }
+
+/// The settle time of the shortest timers: a `--capture-ring-kib` ring retires its blocks
+/// after 5 ms, which a kernel ticking at 100 or 250 Hz stretches to 8 or 10, so twice that
+/// leaves a busy machine no margin.
+pub const SHORTEST_SETTLE: Duration = Duration::from_millis(100);
 
 /// Partly filled blocks the lab's rings may hand over per second, at most, as their retire
 /// timers fire. Each hand-over wakes a reader, mostly for a few frames: at 254 hosts (1,016
@@ -363,6 +369,8 @@ mod tests {
             "only the timer changes"
         );
         assert_eq!(settle_time(paced), Duration::from_millis(400));
+        let sized = RingSize::sized(64 << 10);
+        assert_eq!(settle_time(sized), SHORTEST_SETTLE, "a 5 ms timer's floor");
     }
 
     /// What verify judges phase by phase rests on this: a harvest holds every frame captured
