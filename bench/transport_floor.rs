@@ -14,15 +14,17 @@
 //! side by side (one process each), as fping's do, and the listener serves each connection on a
 //! thread of its own. The floor is the kernel's cost of the traffic.
 
-use nix::sys::socket::{setsockopt, sockopt};
+use cnilab::verify::probe::ATTEMPT_TIMEOUTS;
+use cnilab::verify::transport::end_with_reset;
+use cnilab::wire::dissect::Tag;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-/// A transport probe's payload: verify's tag and its direction byte (`Tag::TRANSPORT_LEN`).
-const PAYLOAD: usize = 18;
-/// verify's first attempt waits this long for a reply (`probe::ATTEMPT_TIMEOUTS[0]`).
-const WAIT: Duration = Duration::from_millis(500);
+/// A transport probe's payload: verify's tag and its direction byte.
+const PAYLOAD: usize = Tag::TRANSPORT_LEN;
+/// As long as verify's first attempt waits for a reply.
+const WAIT: Duration = ATTEMPT_TIMEOUTS[0];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -102,16 +104,8 @@ fn tcp_probe(to: SocketAddr) -> io::Result<()> {
     stream.write_all(&[1; PAYLOAD])?;
     let mut echo = [0u8; PAYLOAD];
     stream.read_exact(&mut echo)?;
-    reset_on_close(&stream)
-}
-
-/// SO_LINGER with a zero timeout: closing sends a reset, as verify's probes end.
-fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    setsockopt(stream, sockopt::Linger, &linger).map_err(io::Error::from)
+    end_with_reset(&stream);
+    Ok(())
 }
 
 fn udp_probe(to: SocketAddr) -> io::Result<()> {

@@ -252,6 +252,7 @@ def main(path):
     try:
         listeners = listen_all(lab)
         plan = phases(lab)
+        full_size_of = full_size(lab)
         lossy = 0
         for senders in plan:
             if lossy:
@@ -265,7 +266,7 @@ def main(path):
             t1 = time.monotonic()
             lossy += ping_all(lab, senders, lambda _: ["-i", "0.1", "-p", "1", "-c", str(STEADY)])
             t2 = time.monotonic()
-            lossy += ping_all(lab, senders, full_size(lab))
+            lossy += ping_all(lab, senders, full_size_of)
             lossy += transport_all(lab, senders)
             t3 = time.monotonic()
             first, steady, rest = first + t1 - t0, steady + t2 - t1, rest + t3 - t2

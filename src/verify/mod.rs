@@ -316,13 +316,13 @@ impl Prepared {
         };
         let flush = learned::plan_flush(lab, &self.fdbs, &self.read_before)?;
         let mut judged = Judged::new(self.probes.pairs.len(), self.points.len());
-        let settle = self.settle;
+        let settle_time = self.settle;
         let mut settle = |ended: Ended<'_>, outcomes: &mut Outcomes, flows: &Flows| {
             // The pcap files want every frame: they are judged all at once, at the end.
             if keep_raw {
                 return;
             }
-            let settled = ended.at + settle;
+            let settled = ended.at + settle_time;
             std::thread::sleep(settled.saturating_duration_since(Instant::now()));
             let mut observed = running.harvest();
             judged.take_in(&mut observed, ended.next_began);

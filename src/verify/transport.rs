@@ -215,7 +215,7 @@ fn connect_tcp(
 /// add three or four segments that prove nothing, each forwarded across the lab and captured
 /// at every point on its way (at 254 hosts, about a tenth of a cold verify's CPU time). The
 /// listener waits for this reset instead of closing first (see [`super::listener`]).
-pub(super) fn end_with_reset(stream: &TcpStream) {
+pub fn end_with_reset(stream: &TcpStream) {
     let now = libc::linger {
         l_onoff: 1,
         l_linger: 0,
