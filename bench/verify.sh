@@ -18,6 +18,9 @@
 # Usage: bench/verify.sh [N...]      RUNS=0 bench/verify.sh 30   (timings only)
 #        FLAVOR=flannel bench/verify.sh 254   (a flavor with static peers: first contacts flood
 #        nothing, so its floor is little more than its steady pings)
+#        BACKLOG=4000 bench/verify.sh 254   (net.core.netdev_max_backlog for the run, verify and
+#        floor alike, put back on exit: verify lets as many first contacts fly as their floods
+#        fit that queue, and the floor's floods overrun it less)
 #
 # A 50-host VXLAN lab needs about 5,000 ARP entries; the kernel keeps one ARP table for all
 # namespaces, capped by the root namespace's net.ipv4.neigh.default.gc_thresh3 (1024 by
@@ -41,11 +44,14 @@ transport="${CARGO_TARGET_DIR:-target}/release/examples/transport_floor"
 dir="$(mktemp -d)"
 thresh=/proc/sys/net/ipv4/neigh/default
 saved="$(cat $thresh/gc_thresh1) $(cat $thresh/gc_thresh2) $(cat $thresh/gc_thresh3)"
+backlog_sysctl=/proc/sys/net/core/netdev_max_backlog
+saved_backlog="$(cat $backlog_sysctl)"
 file=""
 cleanup() {
     if [ -n "$file" ]; then "$bin" destroy -t "$file" >/dev/null 2>&1 || true; fi
     read -r t1 t2 t3 <<<"$saved"
     echo "$t3" >$thresh/gc_thresh3; echo "$t2" >$thresh/gc_thresh2; echo "$t1" >$thresh/gc_thresh1
+    echo "$saved_backlog" >$backlog_sysctl
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -53,6 +59,11 @@ trap cleanup EXIT
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 # Frames dropped at a full CPU backlog queue since boot, machine-wide (softnet_stat column 2).
 backlog_drops() { python3 -c 'print(sum(int(l.split()[1], 16) for l in open("/proc/net/softnet_stat")))'; }
+
+if [ -n "${BACKLOG:-}" ]; then
+    echo "net.core.netdev_max_backlog set to $BACKLOG for this run (was $saved_backlog)"
+    echo "$BACKLOG" >$backlog_sysctl
+fi
 
 for n in "${sizes[@]}"; do
     need=$(( n * (n + 2) * 3 ))

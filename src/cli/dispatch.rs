@@ -435,7 +435,8 @@ fn cold_cost_hint(file: &LabFile) {
         return;
     };
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    if let Some(line) = crate::verify::cold_cost::hint(lab, cpus) {
+    let backlog = crate::verify::schedule::backlog_queue();
+    if let Some(line) = crate::verify::cold_cost::hint(lab, cpus, backlog) {
         eprintln!("cnilab: {line}");
     }
 }
