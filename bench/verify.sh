@@ -49,9 +49,9 @@ saved_backlog="$(cat $backlog_sysctl)"
 file=""
 cleanup() {
     if [ -n "$file" ]; then "$bin" destroy -t "$file" >/dev/null 2>&1 || true; fi
+    if [ -n "${BACKLOG:-}" ]; then echo "$saved_backlog" >$backlog_sysctl || true; fi
     read -r t1 t2 t3 <<<"$saved"
     echo "$t3" >$thresh/gc_thresh3; echo "$t2" >$thresh/gc_thresh2; echo "$t1" >$thresh/gc_thresh1
-    echo "$saved_backlog" >$backlog_sysctl
     rm -rf "$dir"
 }
 trap cleanup EXIT

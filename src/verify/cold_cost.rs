@@ -51,8 +51,8 @@ pub fn floor(hosts: usize, cpus: usize) -> Duration {
 pub const ROOMIER_BACKLOG: usize = 4000;
 
 /// The one line for a large flood-and-learn lab; None for any other. `backlog` is the
-/// machine's backlog queue per CPU (see [`schedule::first_contact_window`]): when it holds
-/// back the first contacts, the line says by how much a larger one would not.
+/// machine's backlog queue per CPU (see [`schedule::first_contact_window`]): when a queue of
+/// [`ROOMIER_BACKLOG`] would let more first contacts fly than it does, the line says so.
 pub fn hint(lab: &Lab, cpus: usize, backlog: usize) -> Option<String> {
     let hosts = lab.hosts.len();
     if hosts < LARGE || !floods(lab) {
@@ -64,14 +64,14 @@ pub fn hint(lab: &Lab, cpus: usize, backlog: usize) -> Option<String> {
     Some(format!(
         "a cold proof of this flood-and-learn lab floods {copies:.1} million VXLAN copies \
          (every first contact's ARP goes to all {m} peer VTEPs): about {secs} s of traffic alone \
-         on {cpus} CPUs, and verify adds a tenth to a half to that{}; `cnilab gen --flavor \
-         flannel` programs static peers and floods nothing",
+         on {cpus} idle CPUs, and verify takes 1.1 to 1.5 times what that traffic takes on the \
+         same machine{}; `cnilab gen --flavor flannel` programs static peers and floods nothing",
         roomier_backlog(hosts, backlog)
     ))
 }
 
-/// What a larger backlog queue would let fly, where the machine's holds the first contacts
-/// below verify's own limit; empty otherwise.
+/// How many first contacts a queue of [`ROOMIER_BACKLOG`] would let fly, where that is more
+/// than the machine's queue lets; empty otherwise.
 fn roomier_backlog(hosts: usize, backlog: usize) -> String {
     let window = |backlog| schedule::first_contact_window(hosts, backlog, WINDOW_LAB);
     let (now, roomier) = (window(backlog), window(ROOMIER_BACKLOG));
