@@ -220,6 +220,8 @@ def transport_all(lab, senders):
     """Each sender's TCP and UDP probes to its receivers, each sender starting at a receiver of
     its own so that they do not all queue at one listener; the senders whose probes failed,
     with the first reason."""
+    reasons = []
+
     def one(item):
         n, (src, ips) = item
         turned = ips[n % len(ips):] + ips[:n % len(ips)]
@@ -228,7 +230,6 @@ def transport_all(lab, senders):
         if failed and not reasons:
             reasons.append(f"{src}: {out.stderr.strip().splitlines()[0] if out.stderr.strip() else 'no reason given'}")
         return failed
-    reasons = []
     with ThreadPoolExecutor(max(1, len(senders))) as pool:
         failed = sum(pool.map(one, enumerate(senders.items())))
     if reasons:

@@ -7,7 +7,7 @@
 //! 40 µs per steady ping (13 per pair), 147 s at 254 hosts and 11 s at 100. Forwarding spreads
 //! over the machine's CPUs, so the estimate scales with their number.
 
-use super::{schedule, WINDOW_LAB};
+use super::phases::cold_first_window;
 use crate::lab::Lab;
 use std::time::Duration;
 
@@ -51,8 +51,9 @@ pub fn floor(hosts: usize, cpus: usize) -> Duration {
 pub const ROOMIER_BACKLOG: usize = 4000;
 
 /// The one line for a large flood-and-learn lab; None for any other. `backlog` is the
-/// machine's backlog queue per CPU (see [`schedule::first_contact_window`]): when a queue of
-/// [`ROOMIER_BACKLOG`] would let more first contacts fly than it does, the line says so.
+/// machine's backlog queue per CPU (see [`super::schedule::first_contact_window`]): when a
+/// queue of [`ROOMIER_BACKLOG`] would let more first contacts fly than it does, the line says
+/// so, counted as a cold run counts them.
 pub fn hint(lab: &Lab, cpus: usize, backlog: usize) -> Option<String> {
     let hosts = lab.hosts.len();
     if hosts < LARGE || !floods(lab) {
@@ -73,7 +74,7 @@ pub fn hint(lab: &Lab, cpus: usize, backlog: usize) -> Option<String> {
 /// How many first contacts a queue of [`ROOMIER_BACKLOG`] would let fly, where that is more
 /// than the machine's queue lets; empty otherwise.
 fn roomier_backlog(hosts: usize, backlog: usize) -> String {
-    let window = |backlog| schedule::first_contact_window(hosts, backlog, WINDOW_LAB);
+    let window = |backlog| cold_first_window(hosts, backlog);
     let (now, roomier) = (window(backlog), window(ROOMIER_BACKLOG));
     if roomier <= now {
         return String::new();

@@ -42,10 +42,7 @@ pub(super) fn run_phases(
         bar: progress_bar(opts.progress, probes.pairs.len()),
         first_window: match opts.warm {
             true => WINDOW_LAB,
-            false => {
-                let backlog = schedule::backlog_queue();
-                schedule::first_contact_window(lab.hosts.len(), backlog, WINDOW_LAB)
-            }
+            false => cold_first_window(lab.hosts.len(), schedule::backlog_queue()),
         },
     };
     let (mut outcomes, mut flows) = (Outcomes::default(), Flows::default());
@@ -74,6 +71,12 @@ pub(super) fn run_phases(
     }
     prober.bar.finish_and_clear();
     Ok((outcomes, flows))
+}
+
+/// First contacts a cold run lets fly at once in a lab of `hosts` hosts, on a machine whose
+/// backlog queue per CPU is `backlog` (see [`schedule::first_contact_window`]).
+pub(super) fn cold_first_window(hosts: usize, backlog: usize) -> usize {
+    schedule::first_contact_window(hosts, backlog, WINDOW_LAB)
 }
 
 /// Now, on the clock the kernel stamps captured frames with.
