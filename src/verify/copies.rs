@@ -143,8 +143,8 @@ mod tests {
             siblings: vec![PointId::with_role("pod2-2", "eth1", Role::Pod)],
             mtu: 1500,
             max_loss: 0.0,
-            flood: (vec![], vec![]),
-            host_macs: vec![],
+            flood: Default::default(),
+            host_macs: Default::default(),
             host_names: ("host1".into(), "host2".into()),
         }
     }

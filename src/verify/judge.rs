@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a probe pair is supposed to look like, taken from the lab file.
@@ -45,10 +46,12 @@ pub struct PairPlan {
     /// The share of steady-state pings the pair may lose, 0.0 to 1.0.
     pub max_loss: f64,
     /// The VTEPs in each host's flood list (its all-zeros FDB entries), source host first.
-    pub flood: (Vec<IpAddr>, Vec<IpAddr>),
+    /// Shared: every pair of a host reads the same list.
+    pub flood: (Arc<[IpAddr]>, Arc<[IpAddr]>),
     /// Each host's underlay MAC, by host name: in host-gw the next hop of a request must be
-    /// the destination host itself, and of a reply the source host.
-    pub host_macs: Vec<(String, Mac)>,
+    /// the destination host itself, and of a reply the source host. One list, shared by
+    /// every pair's plan.
+    pub host_macs: Arc<[(String, Mac)]>,
     /// The hosts of the pair, by name: source, destination.
     pub host_names: (String, String),
 }
@@ -843,8 +846,8 @@ mod tests {
             siblings: vec![],
             mtu: mode.pod_mtu(),
             max_loss: 0.0,
-            flood: (vec![], vec![]),
-            host_macs: vec![],
+            flood: Default::default(),
+            host_macs: Default::default(),
             host_names: ("host1".into(), "host2".into()),
         }
     }
@@ -1543,12 +1546,16 @@ mod tests {
         }
     }
 
+    fn vtep_list(addrs: &[&str]) -> Arc<[IpAddr]> {
+        addrs.iter().map(|a| IpAddr::from(ip(a))).collect()
+    }
+
     #[test]
     fn flooded_copies_on_first_contact_pass_and_a_unicast_to_the_wrong_vtep_fails() {
         let mut p = plan(Mode::Vxlan);
         p.flood = (
-            vec![ip("10.0.2.2").into(), ip("10.0.3.2").into()],
-            vec![ip("10.0.1.2").into(), ip("10.0.3.2").into()],
+            vtep_list(&["10.0.2.2", "10.0.3.2"]),
+            vtep_list(&["10.0.1.2", "10.0.3.2"]),
         );
         let mut flooded = everywhere(reply(), healthy);
         flooded
@@ -1563,7 +1570,7 @@ mod tests {
 
         // Not in the flood list: a copy there is no flood.
         let narrow = PairPlan {
-            flood: (vec![ip("10.0.2.2").into()], vec![]),
+            flood: (vtep_list(&["10.0.2.2"]), vtep_list(&[])),
             ..p.clone()
         };
         assert!(!judge_pair(&narrow, &flooded, &ok, &steady(0, healthy)).passed());
@@ -1591,11 +1598,11 @@ mod tests {
     #[test]
     fn host_gw_frames_must_go_to_the_peer_host_s_own_mac() {
         let mut p = plan(Mode::HostGw);
-        p.host_macs = vec![
+        p.host_macs = Arc::from([
             ("host1".into(), [2, 0, 0, 0, 0, 1]),
             ("host2".into(), [2, 0, 0, 0, 0, 2]),
             ("host3".into(), [2, 0, 0, 0, 0, 3]),
-        ];
+        ]);
         let mut s = seen(
             "host1-eth1",
             plain("10.0.1.2", "10.0.2.2", false, Some(TAG)),

@@ -189,7 +189,7 @@ struct Prepared {
     /// ([`programmed::Checked`]).
     read_before: HashMap<String, learned::ReadBefore>,
     probes: ProbePlan,
-    host_macs: Vec<(String, judge::Mac)>,
+    host_macs: std::sync::Arc<[(String, judge::Mac)]>,
     /// Per host, what its exec lines say about forwarding, for the reason a probe stopped.
     forwarding_hints: std::collections::BTreeMap<String, String>,
     /// The topology file's folder: an encrypted lab's WireGuard folders are relative to it.

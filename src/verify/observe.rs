@@ -303,9 +303,14 @@ impl Sightings {
         let Some(at) = self.index.remove(id) else {
             return Vec::new();
         };
-        at.into_iter()
-            .filter_map(|(point, frame)| self.take_seen(point as usize, frame as usize))
-            .collect()
+        // Sized up front: a filtered collect would grow the vector a frame at a time, and
+        // each of a pair's probes has a dozen sightings or so.
+        let mut seen = Vec::with_capacity(at.len());
+        seen.extend(
+            at.into_iter()
+                .filter_map(|(point, frame)| self.take_seen(point as usize, frame as usize)),
+        );
+        seen
     }
 }
 
@@ -525,8 +530,8 @@ mod tests {
             siblings: vec![],
             mtu: 1450,
             max_loss: 0.0,
-            flood: (vec![], vec![]),
-            host_macs: vec![],
+            flood: Default::default(),
+            host_macs: Default::default(),
             host_names: ("host1".into(), "host2".into()),
         };
         // The first contacts are not what this is about: the steady pings stand in for them.

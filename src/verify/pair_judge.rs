@@ -4,13 +4,16 @@
 use super::stopped::{self, RoutedTo};
 use super::*;
 use crate::family::Family;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What judging a pair needs beyond its own probes.
 pub(super) struct PairJudge<'a> {
     pub(super) lab: &'a Lab,
     pub(super) probes: &'a ProbePlan,
-    pub(super) fdbs: &'a [learned::HostFdb],
-    pub(super) host_macs: &'a [(String, judge::Mac)],
+    /// Each host's flood list, by node and family, read once from its FDB.
+    pub(super) floods: FloodLists,
+    pub(super) host_macs: Arc<[(String, judge::Mac)]>,
     pub(super) max_loss: f64,
     pub(super) gaps: Vec<learned::FloodGap>,
     /// Per host, what its exec lines say about forwarding.
@@ -23,8 +26,8 @@ impl<'a> PairJudge<'a> {
         PairJudge {
             lab,
             probes: &prepared.probes,
-            fdbs: &prepared.fdbs,
-            host_macs: &prepared.host_macs,
+            floods: FloodLists::new(&prepared.fdbs),
+            host_macs: prepared.host_macs.clone(),
             max_loss,
             gaps: gaps(lab, &prepared.fdbs),
             hints: &prepared.forwarding_hints,
@@ -92,14 +95,13 @@ impl<'a> PairJudge<'a> {
         let mut plan = pair_plan(lab, pair);
         plan.mtu = self.probes.full_size[k];
         plan.max_loss = self.max_loss;
-        plan.host_macs = self.host_macs.to_vec();
-        if host_of(lab, a).rack != host_of(lab, b).rack {
-            // Across racks a host's next hop is its router, not the peer: no host MAC to check.
-            plan.host_macs.clear();
+        // Across racks a host's next hop is its router, not the peer: no host MAC to check.
+        if host_of(lab, a).rack == host_of(lab, b).rack {
+            plan.host_macs = self.host_macs.clone();
         }
         plan.flood = (
-            learned::flood_list(self.fdbs, &host_of(lab, a).node, pair.family),
-            learned::flood_list(self.fdbs, &host_of(lab, b).node, pair.family),
+            self.floods.of(&host_of(lab, a).node, pair.family),
+            self.floods.of(&host_of(lab, b).node, pair.family),
         );
         plan
     }
@@ -251,6 +253,33 @@ impl<'a> PairJudge<'a> {
             let held = expect::for_want_of_a_route(held, e, dst, routed);
             expect::apply(e, held, verdict);
         }
+    }
+}
+
+/// Each host's flood list in each family ([`learned::flood_list`]), read once for every pair
+/// that starts or ends at the host.
+pub(super) struct FloodLists(HashMap<String, [Arc<[IpAddr]>; 2]>);
+
+impl FloodLists {
+    pub(super) fn new(fdbs: &[learned::HostFdb]) -> FloodLists {
+        let lists = fdbs.iter().map(|host| {
+            let list = |family| learned::flood_list(std::slice::from_ref(host), &host.node, family);
+            let by_family = [list(Family::Ipv4).into(), list(Family::Ipv6).into()];
+            (host.node.clone(), by_family)
+        });
+        FloodLists(lists.collect())
+    }
+
+    /// `node`'s flood list in `family`; empty for a node whose FDB was not read.
+    pub(super) fn of(&self, node: &str, family: Family) -> Arc<[IpAddr]> {
+        let slot = match family {
+            Family::Ipv4 => 0,
+            Family::Ipv6 => 1,
+        };
+        self.0
+            .get(node)
+            .map(|lists| lists[slot].clone())
+            .unwrap_or_default()
     }
 }
 

@@ -87,8 +87,8 @@ mod tests {
             siblings: vec![],
             mtu: 1450,
             max_loss: 0.0,
-            flood: (vec![], vec![]),
-            host_macs: vec![],
+            flood: Default::default(),
+            host_macs: Default::default(),
             host_names: ("host1".into(), "host1".into()),
         }
     }

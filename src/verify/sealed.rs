@@ -388,8 +388,8 @@ mod tests {
             siblings: vec![],
             mtu: 1420,
             max_loss: 0.0,
-            flood: (vec![], vec![]),
-            host_macs: vec![],
+            flood: Default::default(),
+            host_macs: Default::default(),
             host_names: ("host1".into(), "host2".into()),
         }
     }

@@ -269,8 +269,8 @@ pub(super) fn pair_plan(lab: &Lab, pair: ProbePair) -> PairPlan {
             .collect(),
         mtu: pa.mtu,
         max_loss: 0.0,
-        flood: (vec![], vec![]),
-        host_macs: vec![],
+        flood: Default::default(),
+        host_macs: Default::default(),
         host_names: (ha.node.clone(), hb.node.clone()),
     }
 }
