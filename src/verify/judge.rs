@@ -49,8 +49,8 @@ pub struct PairPlan {
     /// Shared: every pair of a host reads the same list.
     pub flood: (Arc<[IpAddr]>, Arc<[IpAddr]>),
     /// Each host's underlay MAC, by host name: in host-gw the next hop of a request must be
-    /// the destination host itself, and of a reply the source host. One list, shared by
-    /// every pair's plan.
+    /// the destination host itself, and of a reply the source host. Empty across racks, where
+    /// the next hop is a router; within a rack one list, shared by every pair's plan.
     pub host_macs: Arc<[(String, Mac)]>,
     /// The hosts of the pair, by name: source, destination.
     pub host_names: (String, String),

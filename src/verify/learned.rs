@@ -14,6 +14,7 @@ pub use crate::sys::tables::FdbEntry;
 use crate::sys::tables::LinkRow;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnedError {
@@ -101,16 +102,53 @@ pub fn flood_gaps(fdbs: &[HostFdb]) -> Vec<FloodGap> {
     gaps
 }
 
-/// The VTEPs a host floods to in `family`: the `dst` of its permanent all-zeros entries (a
-/// dual-stack host has a flood list per VTEP, one over each underlay family).
-pub fn flood_list(fdbs: &[HostFdb], node: &str, family: Family) -> Vec<IpAddr> {
-    fdbs.iter()
-        .filter(|f| f.node == node)
-        .flat_map(|f| &f.entries)
-        .filter(|e| e.is_flood() && !e.is_learned())
-        .filter_map(|e| e.dst)
-        .filter(|&d| Family::of(d) == family)
-        .collect()
+impl HostFdb {
+    /// The VTEPs the host floods to in `family`: the `dst` of its permanent all-zeros entries
+    /// (a dual-stack host has a flood list per VTEP, one over each underlay family).
+    pub fn flood_list(&self, family: Family) -> Vec<IpAddr> {
+        self.entries
+            .iter()
+            .filter(|e| e.is_flood() && !e.is_learned())
+            .filter_map(|e| e.dst)
+            .filter(|&d| Family::of(d) == family)
+            .collect()
+    }
+}
+
+/// Every host's flood list in each family, read once from the FDBs verify read at its start
+/// and shared by every pair that starts or ends at the host.
+#[derive(Debug, Default)]
+pub struct FloodLists(HashMap<String, ByFamily>);
+
+#[derive(Debug, Default)]
+struct ByFamily {
+    ipv4: Arc<[IpAddr]>,
+    ipv6: Arc<[IpAddr]>,
+}
+
+impl FloodLists {
+    /// `fdbs` holds each host once, as [`read_hosts`] reads them.
+    pub fn new(fdbs: &[HostFdb]) -> FloodLists {
+        let lists = fdbs.iter().map(|host| {
+            let by_family = ByFamily {
+                ipv4: host.flood_list(Family::Ipv4).into(),
+                ipv6: host.flood_list(Family::Ipv6).into(),
+            };
+            (host.node.clone(), by_family)
+        });
+        FloodLists(lists.collect())
+    }
+
+    /// `node`'s flood list in `family`; empty for a node whose FDB was not read.
+    pub fn of(&self, node: &str, family: Family) -> Arc<[IpAddr]> {
+        let Some(lists) = self.0.get(node) else {
+            return Arc::default();
+        };
+        match family {
+            Family::Ipv4 => lists.ipv4.clone(),
+            Family::Ipv6 => lists.ipv6.clone(),
+        }
+    }
 }
 
 /// The VXLAN device whose FDB sends over `family`'s underlay, where the host has one.
@@ -560,6 +598,47 @@ mod tests {
             entries,
             flow_based: false,
         }
+    }
+
+    #[test]
+    fn flood_lists_hold_each_host_s_permanent_head_ends_by_family() {
+        let zeros = "00:00:00:00:00:00";
+        let a = host(
+            "host1",
+            "10.0.1.2",
+            vec![
+                entry(zeros, "vxlan0", Some("10.0.2.2"), None, "permanent"),
+                entry(zeros, "vxlan0", Some("10.0.3.2"), None, "permanent"),
+                entry(zeros, "vxlan6", Some("fd00::3"), None, "permanent"),
+                // Learned (no state), and a unicast entry: neither is a flood list's.
+                entry(zeros, "vxlan0", Some("10.0.4.2"), None, ""),
+                entry(
+                    "aa:bb:cc:00:00:02",
+                    "vxlan0",
+                    Some("10.0.5.2"),
+                    None,
+                    "permanent",
+                ),
+            ],
+        );
+        let b = host(
+            "host2",
+            "10.0.2.2",
+            vec![entry(zeros, "vxlan0", Some("10.0.1.2"), None, "permanent")],
+        );
+        let lists = FloodLists::new(&[a, b]);
+        let ips = |list: Arc<[IpAddr]>| list.iter().map(|ip| ip.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ips(lists.of("host1", Family::Ipv4)),
+            ["10.0.2.2", "10.0.3.2"]
+        );
+        assert_eq!(ips(lists.of("host1", Family::Ipv6)), ["fd00::3"]);
+        assert_eq!(ips(lists.of("host2", Family::Ipv4)), ["10.0.1.2"]);
+        assert!(lists.of("host2", Family::Ipv6).is_empty());
+        assert!(
+            lists.of("host9", Family::Ipv4).is_empty(),
+            "an unread host floods nowhere"
+        );
     }
 
     #[test]

@@ -184,6 +184,7 @@ struct Prepared {
     /// Pods whose own MTU is above what an inferred plan's tunnel carries: pod, own MTU.
     mtu_above_tunnel: Vec<(usize, u32)>,
     fdbs: Vec<learned::HostFdb>,
+    floods: learned::FloodLists,
     faults: Vec<programmed::Fault>,
     /// Per host, what the programmed check read that the flush's survey needs too
     /// ([`programmed::Checked`]).
@@ -281,6 +282,7 @@ impl Prepared {
             sockets,
             pod_mtus,
             mtu_above_tunnel,
+            floods: learned::FloodLists::new(&fdbs),
             fdbs,
             faults: checked.faults,
             read_before: checked.read_before,

@@ -303,8 +303,8 @@ impl Sightings {
         let Some(at) = self.index.remove(id) else {
             return Vec::new();
         };
-        // Sized up front: a filtered collect would grow the vector a frame at a time, and
-        // each of a pair's probes has a dozen sightings or so.
+        // At most one sighting per index entry: sized once, where a filtered collect starts
+        // from no capacity and grows by doubling.
         let mut seen = Vec::with_capacity(at.len());
         seen.extend(
             at.into_iter()

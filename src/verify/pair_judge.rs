@@ -4,15 +4,13 @@
 use super::stopped::{self, RoutedTo};
 use super::*;
 use crate::family::Family;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What judging a pair needs beyond its own probes.
 pub(super) struct PairJudge<'a> {
     pub(super) lab: &'a Lab,
     pub(super) probes: &'a ProbePlan,
-    /// Each host's flood list, by node and family, read once from its FDB.
-    pub(super) floods: FloodLists,
+    pub(super) floods: &'a learned::FloodLists,
     pub(super) host_macs: Arc<[(String, judge::Mac)]>,
     pub(super) max_loss: f64,
     pub(super) gaps: Vec<learned::FloodGap>,
@@ -26,7 +24,7 @@ impl<'a> PairJudge<'a> {
         PairJudge {
             lab,
             probes: &prepared.probes,
-            floods: FloodLists::new(&prepared.fdbs),
+            floods: &prepared.floods,
             host_macs: prepared.host_macs.clone(),
             max_loss,
             gaps: gaps(lab, &prepared.fdbs),
@@ -95,10 +93,7 @@ impl<'a> PairJudge<'a> {
         let mut plan = pair_plan(lab, pair);
         plan.mtu = self.probes.full_size[k];
         plan.max_loss = self.max_loss;
-        // Across racks a host's next hop is its router, not the peer: no host MAC to check.
-        if host_of(lab, a).rack == host_of(lab, b).rack {
-            plan.host_macs = self.host_macs.clone();
-        }
+        plan.host_macs = host_macs_for(lab, (a, b), &self.host_macs);
         plan.flood = (
             self.floods.of(&host_of(lab, a).node, pair.family),
             self.floods.of(&host_of(lab, b).node, pair.family),
@@ -256,30 +251,18 @@ impl<'a> PairJudge<'a> {
     }
 }
 
-/// Each host's flood list in each family ([`learned::flood_list`]), read once for every pair
-/// that starts or ends at the host.
-pub(super) struct FloodLists(HashMap<String, [Arc<[IpAddr]>; 2]>);
-
-impl FloodLists {
-    pub(super) fn new(fdbs: &[learned::HostFdb]) -> FloodLists {
-        let lists = fdbs.iter().map(|host| {
-            let list = |family| learned::flood_list(std::slice::from_ref(host), &host.node, family);
-            let by_family = [list(Family::Ipv4).into(), list(Family::Ipv6).into()];
-            (host.node.clone(), by_family)
-        });
-        FloodLists(lists.collect())
-    }
-
-    /// `node`'s flood list in `family`; empty for a node whose FDB was not read.
-    pub(super) fn of(&self, node: &str, family: Family) -> Arc<[IpAddr]> {
-        let slot = match family {
-            Family::Ipv4 => 0,
-            Family::Ipv6 => 1,
-        };
-        self.0
-            .get(node)
-            .map(|lists| lists[slot].clone())
-            .unwrap_or_default()
+/// The host MACs the plan of a pair from pod `a` to pod `b` checks next hops against: every
+/// host's within a rack (or a lab of one segment), none across racks, where a host's next hop
+/// is its router, not the peer.
+fn host_macs_for(
+    lab: &Lab,
+    (a, b): (usize, usize),
+    macs: &Arc<[(String, judge::Mac)]>,
+) -> Arc<[(String, judge::Mac)]> {
+    if host_of(lab, a).rack == host_of(lab, b).rack {
+        macs.clone()
+    } else {
+        Arc::default()
     }
 }
 
@@ -291,5 +274,31 @@ pub(super) fn gaps(lab: &Lab, fdbs: &[learned::HostFdb]) -> Vec<learned::FloodGa
     match lab.mode() {
         crate::plan::Mode::Vxlan if flooding => learned::flood_gaps(fdbs),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{LabSpec, Mode};
+    use crate::underlay::Underlay;
+
+    #[test]
+    fn host_macs_are_checked_within_a_rack_and_not_across_racks() {
+        let spec = LabSpec {
+            underlay: Some(Underlay::Racks(2)),
+            ..LabSpec::article(Mode::HostGw, 4, None)
+        };
+        let lab = crate::lab::tests::lab_of_spec(&spec);
+        let rack = |pod: usize| host_of(&lab, pod).rack;
+        let same = (1..lab.pods.len()).find(|&p| rack(p) == rack(0)).unwrap();
+        let other = (1..lab.pods.len()).find(|&p| rack(p) != rack(0)).unwrap();
+        let macs: Arc<[(String, judge::Mac)]> = Arc::from([("host1".to_string(), [2; 6])]);
+        assert_eq!(host_macs_for(&lab, (0, same), &macs).len(), 1);
+        assert!(host_macs_for(&lab, (0, other), &macs).is_empty());
+        assert!(host_macs_for(&lab, (other, 0), &macs).is_empty());
+        let flat = crate::lab::tests::lab_of_spec(&LabSpec::article(Mode::HostGw, 3, None));
+        assert_eq!(host_of(&flat, 0).rack, None);
+        assert_eq!(host_macs_for(&flat, (0, 2), &macs).len(), 1);
     }
 }
