@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# verify on a freshly deployed vxlan lab: every ordered pod pair, first contact, full-size and
+# verify on a freshly deployed lab (vxlan unless MODE says otherwise): every ordered pod pair, first contact, full-size and
 # 13 steady-state probes, captures on every host underlay, router leg and pod. Prints the time
 # of a default run (cold start: learned state flushed before each phase, 9 phases at 100 hosts
 # and 11 at 254) and of a --warm run, then verifies the healthy lab RUNS more times (default
@@ -18,6 +18,8 @@
 # Usage: bench/verify.sh [N...]      RUNS=0 bench/verify.sh 30   (timings only)
 #        FLAVOR=flannel bench/verify.sh 254   (a flavor with static peers: first contacts flood
 #        nothing, so its floor is little more than its steady pings)
+#        MODE=host-gw FLAVOR=flannel bench/verify.sh 254   (another mode; FLAVOR=calico and
+#        FLAVOR=cilium are the other VXLAN flavors)
 #        BACKLOG=4000 bench/verify.sh 254   (net.core.netdev_max_backlog for the run, verify and
 #        floor alike, put back on exit: verify lets as many first contacts fly as their floods
 #        fit that queue, and the floor's floods overrun it less)
@@ -33,9 +35,10 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(20 30 50)
 runs="${RUNS:-10}"
+mode="${MODE:-vxlan}"
 flavor="${FLAVOR:-article}"
-what="vxlan"
-[ "$flavor" = article ] || what="vxlan/$flavor"
+what="$mode"
+[ "$flavor" = article ] || what="$mode/$flavor"
 
 bin="${BIN:-${CARGO_TARGET_DIR:-target}/release/cnilab}"
 [ -x "$bin" ] || cargo build --release --quiet
@@ -73,7 +76,7 @@ for n in "${sizes[@]}"; do
     fi
     lab="vbench$$n$n"
     file="$dir/$lab.yaml"
-    "$bin" gen --mode vxlan --flavor "$flavor" --hosts "$n" --name "$lab" -o "$file"
+    "$bin" gen --mode "$mode" --flavor "$flavor" --hosts "$n" --name "$lab" -o "$file"
     "$bin" deploy -t "$file"
     pairs=$(( n * (n - 1) ))
     for run in cold warm; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The floor for a cold verify of a deployed VXLAN lab: the traffic its proof needs, sent by
-fping with nothing captured, dissected or judged.
+"""The floor for a cold verify of a deployed VXLAN or host-gw lab: the traffic its proof needs,
+sent by fping with nothing captured, dissected or judged.
 
 The lab's routers get static entries for their peers, as verify teaches them. Then, phase by
 phase in verify's own schedule (each host gets a distinct code of k bits with ⌊k/2⌋ ones;
@@ -9,8 +9,10 @@ pods forget what they learnt, and every sending pod of the phase, all at once, p
 receivers: once (the first contact, which floods an ARP to every peer VTEP), then 13 times
 (steady state). In a flavor whose hosts program their peers' VTEPs statically (flannel's,
 Calico's and Cilium's VXLAN) the flush keeps those permanent entries and a first contact
-floods nothing: the same script is then that flavor's floor, nearly all of it steady pings. Only the pings are timed: verify flushes over rtnetlink, this script through
-a process per namespace, and that cost is not the kernel's. fping enters each pod's network
+floods nothing, and in host-gw a first contact's one broadcast is the ARP for its next hop: the
+same script is then that lab's floor, nearly all of it steady pings. Only the pings are timed:
+verify flushes over rtnetlink, this script through a process per namespace, and that cost is
+not the kernel's. fping enters each pod's network
 namespace through nsenter, which sets up no mounts.
 
 After the steady pings each sending pod gives every receiver the rest of what verify's proof
