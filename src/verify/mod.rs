@@ -185,6 +185,8 @@ struct Prepared {
     mtu_above_tunnel: Vec<(usize, u32)>,
     fdbs: Vec<learned::HostFdb>,
     floods: learned::FloodLists,
+    /// Hosts that reach a peer's VTEP only by what they learnt ([`pair_judge::gaps`]).
+    flood_gaps: Vec<learned::FloodGap>,
     faults: Vec<programmed::Fault>,
     /// Per host, what the programmed check read that the flush's survey needs too
     /// ([`programmed::Checked`]).
@@ -275,6 +277,7 @@ impl Prepared {
             .filter_map(|(p, o)| Some((p.id.node.clone(), o.mac?)))
             .collect();
         let forwarding_hints = stopped::forwarding_hints(&file.topo, &lab);
+        let flood_gaps = pair_judge::gaps(&lab, &fdbs);
         Ok(Prepared {
             lab,
             points,
@@ -283,6 +286,7 @@ impl Prepared {
             pod_mtus,
             mtu_above_tunnel,
             floods: learned::FloodLists::new(&fdbs),
+            flood_gaps,
             fdbs,
             faults: checked.faults,
             read_before: checked.read_before,

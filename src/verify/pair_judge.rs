@@ -11,9 +11,9 @@ pub(super) struct PairJudge<'a> {
     pub(super) lab: &'a Lab,
     pub(super) probes: &'a ProbePlan,
     pub(super) floods: &'a learned::FloodLists,
-    pub(super) host_macs: Arc<[(String, judge::Mac)]>,
+    pub(super) host_macs: &'a Arc<[(String, judge::Mac)]>,
     pub(super) max_loss: f64,
-    pub(super) gaps: Vec<learned::FloodGap>,
+    pub(super) gaps: &'a [learned::FloodGap],
     /// Per host, what its exec lines say about forwarding.
     pub(super) hints: &'a std::collections::BTreeMap<String, String>,
 }
@@ -25,9 +25,9 @@ impl<'a> PairJudge<'a> {
             lab,
             probes: &prepared.probes,
             floods: &prepared.floods,
-            host_macs: prepared.host_macs.clone(),
+            host_macs: &prepared.host_macs,
             max_loss,
-            gaps: gaps(lab, &prepared.fdbs),
+            gaps: &prepared.flood_gaps,
             hints: &prepared.forwarding_hints,
         }
     }
@@ -93,7 +93,7 @@ impl<'a> PairJudge<'a> {
         let mut plan = pair_plan(lab, pair);
         plan.mtu = self.probes.full_size[k];
         plan.max_loss = self.max_loss;
-        plan.host_macs = host_macs_for(lab, (a, b), &self.host_macs);
+        plan.host_macs = host_macs_for(lab, (a, b), self.host_macs);
         plan.flood = (
             self.floods.of(&host_of(lab, a).node, pair.family),
             self.floods.of(&host_of(lab, b).node, pair.family),
