@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# verify on a freshly deployed lab (vxlan unless MODE says otherwise): every ordered pod pair, first contact, full-size and
-# 13 steady-state probes, captures on every host underlay, router leg and pod. Prints the time
+# verify on a freshly deployed lab (vxlan unless MODE says otherwise): every ordered pod
+# pair, first contact, full-size and 13 steady-state probes, captures on every host underlay,
+# router leg and pod. Prints the time
 # of a default run (cold start: learned state flushed before each phase, 9 phases at 100 hosts
 # and 11 at 254) and of a --warm run, then verifies the healthy lab RUNS more times (default
 # 10) and prints how many passed: a healthy lab must pass every one (issue 9: 10 of 10 at 30

@@ -12,8 +12,8 @@ Calico's and Cilium's VXLAN) the flush keeps those permanent entries and a first
 floods nothing, and in host-gw a first contact's one broadcast is the ARP for its next hop: the
 same script is then that lab's floor, nearly all of it steady pings. Only the pings are timed:
 verify flushes over rtnetlink, this script through a process per namespace, and that cost is
-not the kernel's. fping enters each pod's network
-namespace through nsenter, which sets up no mounts.
+not the kernel's. fping enters each pod's network namespace through nsenter, which sets up no
+mounts.
 
 After the steady pings each sending pod gives every receiver the rest of what verify's proof
 sends a pair: the full-size probe (fping at the pod's MTU with DF set) and the TCP and UDP probes
